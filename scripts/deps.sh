@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# scripts/deps.sh [--test] - install what spak needs and is missing, on Debian.
+# Debian packages through apt-get (as root, or through sudo when not root).
+# With --test, also what the test suites need. Prints what it installs.
+set -eu
+
+need_pkgs=(build-essential pkg-config libsqlite3-dev libjansson-dev libcurl4-openssl-dev libopenblas-dev)
+if [ "${1:-}" = "--test" ]; then
+    # clang + its runtime for the libFuzzer smoke run; python3 for test servers.
+    need_pkgs+=(clang libclang-rt-dev python3)
+fi
+
+missing=()
+for p in "${need_pkgs[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "spak deps: installing ${missing[*]}"
+    SUDO=
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+            echo "spak deps: missing ${missing[*]} and not root (no sudo): install them and retry" >&2
+            exit 1
+        fi
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

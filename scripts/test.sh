@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# scripts/test.sh - the README's second command: install what is missing,
+# build the release and the sanitizer builds, run every test suite.
+# Ends with the line "N passed, N failed, N skipped".
+set -eu
+cd "$(dirname "$0")/.."
+scripts/deps.sh --test
+jobs=$(nproc 2>/dev/null || echo 2)
+make -j"$jobs" all
+make -j"$jobs" asan
+exec tests/run.sh build build/asan
