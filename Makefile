@@ -15,7 +15,7 @@ SAN      ?= 0
 CC       ?= cc
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral -Werror
-CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g $(WARN) -Iinclude -Isrc -MMD -MP
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g $(WARN) -Iinclude -Isrc -Itests -MMD -MP
 ifeq ($(SAN),1)
   OPT      := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
   LDSAN    := -fsanitize=address,undefined
@@ -54,6 +54,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 ALL_TARGETS := $(LIB) $(CLI) $(UNIT_BIN)
 
 .PHONY: all asan test fuzz clean
+.SECONDARY:
 all: build-all
 
 -include $(wildcard kernels/*/*.mk tests/*.mk fuzz/*.mk)
