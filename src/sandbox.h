@@ -1,0 +1,142 @@
+/*
+ * sandbox.h - run one candidate evaluation in a confined child process.
+ *
+ * spak_sandbox_run() starts argv in a child (fork/exec, never a shell) and
+ * supervises it until it ends or a limit ends it: a wall-clock timeout that
+ * kills everything the child started, rlimits (CPU time, address space, file
+ * size, open files, processes), capped stdout/stderr, its own working
+ * directory, a scrubbed environment, no network, and no writes outside its
+ * directory. Whatever the child does, the run ends with a filled
+ * spak_sandbox_result that says how it ended (`why`) in a form a trace record
+ * can store; spak_sandbox_run() itself fails only when the child could not be
+ * started or supervised at all (bad arguments, exec failed, fork failed).
+ *
+ * Isolation, strongest first, each used when the kernel allows it (see
+ * docs/sandbox.md; what was not available is listed in result.warnings):
+ *   - a new PID namespace whose init is a tiny supervisor of ours: killing it
+ *     kills every descendant, also those that called setsid() or double-forked;
+ *     otherwise a process group (descendants that leave it may survive);
+ *   - a new network namespace (no interfaces but a down loopback); otherwise,
+ *     Landlock TCP rules (ABI >= 4) deny TCP bind/connect;
+ *   - Landlock filesystem rules: writes allowed only beneath workdir, the
+ *     extra read-write dirs and /dev (device nodes); otherwise a mount
+ *     namespace with / remounted read-only except those dirs (root only);
+ *     otherwise nothing prevents writes (a warning says so);
+ *   - when spak runs as root, the child runs as an unprivileged uid (default
+ *     65534), because the kernel does not enforce RLIMIT_NPROC for root.
+ *
+ * Threads: spak_sandbox_run() may be called from several threads at once; it
+ * changes no process-wide state (no signal handlers, no subreaper).
+ */
+#ifndef SPAK_SANDBOX_H
+#define SPAK_SANDBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include "spak.h"
+
+/* Limits and environment of one run. Get defaults with
+ * spak_sandbox_limits_default() and change what you need. All pointers are
+ * borrowed: they must stay valid for the duration of spak_sandbox_run(). A
+ * value of 0 means "no limit" for the numeric limits except where noted. */
+typedef struct spak_sandbox_limits {
+    double wall_timeout_s;       /* kill everything after this (default 60) */
+    double cpu_s;                /* RLIMIT_CPU per process, rounded up (default 60) */
+    size_t address_space_bytes;  /* RLIMIT_AS (default 8 GiB) */
+    size_t file_size_bytes;      /* RLIMIT_FSIZE (default 1 GiB) */
+    long max_open_files;         /* RLIMIT_NOFILE (default 256) */
+    long max_processes;          /* RLIMIT_NPROC, counted per uid (default 64) */
+    size_t stdout_cap_bytes;     /* bytes of stdout kept (default 1 MiB) */
+    size_t stderr_cap_bytes;     /* bytes of stderr kept (default 256 KiB) */
+    size_t output_kill_bytes;    /* stdout+stderr bytes after which the child is
+                                    killed for spew (default 64 MiB; 0 = never:
+                                    output over the caps is drained and dropped) */
+    double closed_stdout_grace_s;/* stdout closed but the child still runs: kill
+                                    it after this long (default 2; 0 = never) */
+    bool network;                /* false (default): no network */
+    long run_as_uid;             /* -1: keep ours; default 65534 when we are root,
+                                    else -1. workdir is chowned to it. */
+    long run_as_gid;             /* as above, default 65534 when root */
+    /* Environment: the child gets only HOME=workdir, TMPDIR=workdir, LANG=C,
+     * LC_ALL=C, PATH (ours when "PATH" is in env_pass, else
+     * /usr/local/bin:/usr/bin:/bin), the variables named in env_pass that we
+     * have, then env_extra ("KEY=VALUE", overriding). Both NULL-terminated,
+     * may be NULL. */
+    const char *const *env_pass;
+    const char *const *env_extra;
+    /* Directories besides workdir the child may write to (NULL-terminated,
+     * may be NULL). They are not chowned. */
+    const char *const *rw_dirs;
+    /* When non-NULL: a run that exits 0 but never wrote this string to stdout
+     * ends with why = SPAK_SANDBOX_NO_RESULT (e.g. "__SPAK_TRACE__"). */
+    const char *result_marker;
+    /* Turn isolation layers off (SPAK_SANDBOX_NO_* bits): for tests of the
+     * fallbacks, and for a kernel where one misbehaves. 0 by default. */
+    unsigned isolation_off;
+} spak_sandbox_limits;
+
+#define SPAK_SANDBOX_NO_PIDNS 0x1u    /* process group only */
+#define SPAK_SANDBOX_NO_NETNS 0x2u    /* no network namespace (Landlock TCP rules, if any) */
+#define SPAK_SANDBOX_NO_LANDLOCK 0x4u /* mount namespace (root) or nothing for the filesystem */
+#define SPAK_SANDBOX_NO_MOUNTNS 0x8u  /* no mount namespace fallback */
+
+/* How a run ended. */
+typedef enum spak_sandbox_why {
+    SPAK_SANDBOX_EXITED = 0,     /* exited on its own; see exit_code */
+    SPAK_SANDBOX_SIGNALED,       /* killed by a signal it did not get from us; see term_signal */
+    SPAK_SANDBOX_TIMEOUT,        /* wall_timeout_s passed; we killed it */
+    SPAK_SANDBOX_CPU_LIMIT,      /* RLIMIT_CPU: SIGXCPU/SIGKILL after cpu_s */
+    SPAK_SANDBOX_MEMORY_LIMIT,   /* likely RLIMIT_AS: died abnormally near the limit (a heuristic) */
+    SPAK_SANDBOX_FILE_SIZE_LIMIT,/* RLIMIT_FSIZE: SIGXFSZ */
+    SPAK_SANDBOX_OUTPUT_LIMIT,   /* wrote more than output_kill_bytes; we killed it */
+    SPAK_SANDBOX_STDOUT_CLOSED,  /* closed stdout and kept running past the grace; we killed it */
+    SPAK_SANDBOX_NO_RESULT       /* exited 0 without result_marker on stdout */
+} spak_sandbox_why;
+
+typedef struct spak_sandbox_result {
+    bool ok;                     /* exited 0 (and wrote result_marker if one was asked) */
+    spak_sandbox_why why;
+    int exit_code;               /* when it exited, else -1 */
+    int term_signal;             /* signal that ended it, else 0 (SIGKILL when we killed it) */
+    char why_text[256];          /* one line for people: "killed by signal 11 (SIGSEGV)" */
+    char warnings[768];          /* isolation that was not available, "" when none */
+    double wall_s;               /* fork to the end of the last process */
+    double cpu_s;                /* user+system of the candidate and its reaped children */
+    long peak_rss_kb;            /* ru_maxrss, -1 when unknown */
+    pid_t pid;                   /* host pid of the child we started */
+    /* Captured output: malloc'd, NUL-terminated, owned by the result (free with
+     * spak_sandbox_result_free). Never NULL after a successful run. */
+    char *out;
+    size_t out_len;
+    bool out_truncated;          /* stdout was longer than stdout_cap_bytes */
+    char *err;
+    size_t err_len;
+    bool err_truncated;
+    size_t out_total, err_total; /* bytes the child wrote, kept or not */
+    bool stdout_closed_early;    /* stdout hit EOF while the child still ran */
+    bool marker_seen;            /* result_marker appeared on stdout (also past the cap) */
+    /* What isolation was in effect. */
+    bool iso_pidns, iso_netns, iso_landlock_fs, iso_landlock_net, iso_mountns, iso_uid;
+} spak_sandbox_result;
+
+/* Defaults as documented on spak_sandbox_limits. */
+void spak_sandbox_limits_default(spak_sandbox_limits *lim);
+
+/* Run argv (argv[0]: a path with a '/', or a name searched in the child's
+ * PATH by us; no shell) in workdir (an existing directory) under lim (NULL:
+ * defaults). On SPAK_OK, *out is filled (the caller frees it with
+ * spak_sandbox_result_free) whatever the child did. On failure *out holds no
+ * memory and err says why: SPAK_ERR_ARG (bad argv/workdir/limits),
+ * SPAK_ERR_SANDBOX (could not start: fork, exec, setuid failed),
+ * SPAK_ERR_NOMEM. */
+spak_status spak_sandbox_run(const char *const argv[], const char *workdir,
+                             const spak_sandbox_limits *lim, spak_sandbox_result *out,
+                             spak_err *err);
+
+void spak_sandbox_result_free(spak_sandbox_result *r);
+
+/* Short constant name of a why ("exited", "timeout", ...). */
+const char *spak_sandbox_why_name(spak_sandbox_why why);
+
+#endif

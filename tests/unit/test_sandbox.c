@@ -1,0 +1,542 @@
+/*
+ * test_sandbox.c - spak_sandbox_run against the misbehaving candidates in
+ * tests/misbehave/ (built next to this binary, in misbehave/; or set
+ * SPAK_MISBEHAVE_DIR). Each misbehaver must end as a clear failed record, and
+ * a normal run right after it must still work.
+ */
+#include "sandbox.h"
+#include "tap.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MARKER "__SPAK_TRACE__"
+
+static char mb_dir[PATH_MAX];
+static char work_dirs[64][64];
+static int n_work;
+static long sandbox_uid = -1;
+
+static const char *mb(const char *name)
+{
+    static char buf[4][PATH_MAX];
+    static int k;
+    k = (k + 1) % 4;
+    spak_snprintf(buf[k], sizeof buf[k], "%s/%s", mb_dir, name);
+    return buf[k];
+}
+
+static const char *mkwork(void)
+{
+    if (n_work >= 64)
+        return NULL;
+    spak_snprintf(work_dirs[n_work], sizeof work_dirs[n_work], "/tmp/spak-sbx-XXXXXX");
+    if (!mkdtemp(work_dirs[n_work]))
+        return NULL;
+    return work_dirs[n_work++];
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void cleanup_work(void)
+{
+    for (int i = 0; i < n_work; i++)
+        nftw(work_dirs[i], rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Processes whose real uid is uid (the sandbox's), other than zombies. */
+static int count_uid_procs(long uid)
+{
+    if (uid < 0)
+        return 0;
+    DIR *d = opendir("/proc");
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        char path[300], line[256];
+        spak_snprintf(path, sizeof path, "/proc/%s/status", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        long u = -2;
+        int zombie = 0;
+        while (fgets(line, sizeof line, f)) {
+            if (strncmp(line, "Uid:", 4) == 0)
+                u = strtol(line + 4, NULL, 10);
+            if (strncmp(line, "State:", 6) == 0 && strchr(line, 'Z'))
+                zombie = 1;
+        }
+        fclose(f);
+        if (u == uid && !zombie)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static void base_limits(spak_sandbox_limits *l)
+{
+    spak_sandbox_limits_default(l);
+    l->wall_timeout_s = 5;
+    l->cpu_s = 5;
+    l->address_space_bytes = (size_t)512 << 20;
+    l->file_size_bytes = (size_t)16 << 20;
+    l->max_processes = 32;
+    l->stdout_cap_bytes = 64 << 10;
+    l->stderr_cap_bytes = 16 << 10;
+    l->output_kill_bytes = (size_t)4 << 20;
+    l->closed_stdout_grace_s = 0.5;
+    l->result_marker = MARKER;
+}
+
+/* Run a misbehaver; TAP line for the call itself only on failure. */
+static int run(const char *const *argv, const spak_sandbox_limits *l, spak_sandbox_result *r,
+               const char **wd_out)
+{
+    const char *wd = mkwork();
+    if (wd_out)
+        *wd_out = wd;
+    spak_err err = {0};
+    spak_status st = spak_sandbox_run(argv, wd, l, r, &err);
+    if (st != SPAK_OK) {
+        TAP_OK(0, "%s: spak_sandbox_run failed: %s", argv[0], err.msg);
+        return 0;
+    }
+    printf("# %s: why=%s (%s) exit=%d sig=%d wall=%.2fs cpu=%.2fs rss=%ldKiB out=%zu/%zu err=%zu%s%s\n",
+           strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0], spak_sandbox_why_name(r->why),
+           r->why_text, r->exit_code, r->term_signal, r->wall_s, r->cpu_s, r->peak_rss_kb, r->out_len,
+           r->out_total, r->err_total, r->warnings[0] ? " warnings: " : "", r->warnings);
+    return 1;
+}
+
+/* A well-behaved run must still work after `after`. */
+static void normal_after(const char *after)
+{
+    spak_sandbox_limits l;
+    base_limits(&l);
+    spak_sandbox_result r;
+    const char *argv[] = {mb("good"), NULL};
+    const char *wd = mkwork();
+    spak_err err = {0};
+    spak_status st = spak_sandbox_run(argv, wd, &l, &r, &err);
+    char want[128];
+    spak_snprintf(want, sizeof want, "cwd=%s\n", wd ? wd : "?");
+    TAP_OK(st == SPAK_OK && r.ok && r.marker_seen && strstr(r.out, want),
+           "a normal run after %s still works", after);
+    if (st == SPAK_OK)
+        spak_sandbox_result_free(&r);
+}
+
+static void test_good(void)
+{
+    spak_sandbox_limits l;
+    base_limits(&l);
+    const char *extra[] = {"SPAK_TEST_EXTRA=yes", NULL};
+    l.env_extra = extra;
+    setenv("SPAK_TEST_SECRET", "leaked", 1);
+    spak_sandbox_result r;
+    const char *argv[] = {mb("good"), NULL};
+    const char *wd;
+    if (!run(argv, &l, &r, &wd))
+        return;
+    char want[160];
+    TAP_OK(r.ok && r.why == SPAK_SANDBOX_EXITED && r.exit_code == 0 && r.marker_seen,
+           "good: ok, exited 0, result marker seen");
+    spak_snprintf(want, sizeof want, "cwd=%s\nhome=%s\n", wd, wd);
+    TAP_OK(strstr(r.out, want) != NULL, "good: runs in its workdir with HOME=workdir");
+    TAP_OK(strstr(r.out, "secret=(none)") && strstr(r.out, "extra=yes"),
+           "good: environment scrubbed (our variables absent), env_extra passed");
+    TAP_OK(strstr(r.out, "fds=0") != NULL, "good: no fds beyond 0-2 leak into the child");
+    char path[PATH_MAX];
+    spak_snprintf(path, sizeof path, "%s/result.txt", wd);
+    TAP_OK(strstr(r.out, "wrote=1") && access(path, F_OK) == 0, "good: can write in its workdir");
+    if (sandbox_uid >= 0) {
+        spak_snprintf(want, sizeof want, "uid=%ld\n", sandbox_uid);
+        TAP_OK(r.iso_uid && strstr(r.out, want), "good: runs as uid %ld, not root", sandbox_uid);
+    } else {
+        tap_skip("good: runs as an unprivileged uid", "not root");
+    }
+    if (r.iso_netns)
+        TAP_OK(strstr(r.out, "net=unreachable") != NULL, "good: no network (network namespace)");
+    else
+        tap_skip("good: no network", "no network namespace on this kernel");
+    TAP_OK(r.iso_landlock_fs || r.iso_mountns || strstr(r.warnings, "NOT prevented"),
+           "good: filesystem confinement on (landlock %d, mount ns %d) or a warning says it is off",
+           r.iso_landlock_fs, r.iso_mountns);
+    TAP_OK(r.iso_pidns || strstr(r.warnings, "PID namespace"), "good: PID namespace (%d) or a warning",
+           r.iso_pidns);
+    printf("# isolation here: pidns=%d netns=%d landlock_fs=%d landlock_net=%d mountns=%d uid=%d\n",
+           r.iso_pidns, r.iso_netns, r.iso_landlock_fs, r.iso_landlock_net, r.iso_mountns, r.iso_uid);
+    spak_sandbox_result_free(&r);
+    unsetenv("SPAK_TEST_SECRET");
+}
+
+static void test_loop(void)
+{
+    spak_sandbox_limits l;
+    base_limits(&l);
+    l.cpu_s = 1;
+    l.wall_timeout_s = 10;
+    spak_sandbox_result r;
+    const char *argv[] = {mb("loop"), NULL};
+    if (!run(argv, &l, &r, NULL))
+        return;
+    TAP_OK(!r.ok && r.why == SPAK_SANDBOX_CPU_LIMIT && r.term_signal == SIGXCPU && r.cpu_s >= 0.9 &&
+               r.wall_s < 8,
+           "infinite loop: ends by the CPU limit (SIGXCPU after ~1 s of CPU), not the 10 s timeout");
+    spak_sandbox_result_free(&r);
+    normal_after("an infinite loop");
+}
+
+static void test_signal(const char *name, int sig, const char *text)
+{
+    spak_sandbox_limits l;
+    base_limits(&l);
+    spak_sandbox_result r;
+    const char *argv[] = {mb(name), NULL};
+    if (!run(argv, &l, &r, NULL))
+        return;
+    TAP_OK(!r.ok && r.why == SPAK_SANDBOX_SIGNALED && r.term_signal == sig && r.exit_code == -1 &&
+               (strstr(r.out, text) || strstr(r.err, text)),
+           "%s: why=signaled with signal %d, its output before the crash kept", name, sig);
+    spak_sandbox_result_free(&r);
+    normal_after(name);
+}
+
+static void test_noresult(void)
+{
+    spak_sandbox_limits l;
+    base_limits(&l);
+    spak_sandbox_result r;
+    const char *argv[] = {mb("noresult"), NULL};
+    if (!run(argv, &l, &r, NULL))
+        return;
+    TAP_OK(!r.ok && r.why == SPAK_SANDBOX_NO_RESULT && r.exit_code == 0 && !r.marker_seen,
+           "exit 0 without a result: why=no result, not ok");
+    spak_sandbox_result_free(&r);
+    normal_after("exit 0 without a result");
+}
+
+static void test_spew(void)
+{
+    spak_sandbox_limits l;
+    base_limits(&l);
+    l.stdout_cap_bytes = 4096;
+    l.output_kill_bytes = (size_t)1 << 20;
+    spak_sandbox_result r;
+    const char *argv[] = {mb("spew"), NULL};
+    if (!run(argv, &l, &r, NULL))
+        return;
+    TAP_OK(!r.ok && r.why == SPAK_SANDBOX_OUTPUT_LIMIT && r.out_len == 4096 && r.out_truncated &&
+               r.out_total > ((size_t)1 << 20) && r.wall_s < 3,
+           "endless output spew: kept 4096 bytes, truncated flag set, killed past 1 MiB");
+    spak_sandbox_result_free(&r);
+    normal_after("output spew");
+
+    /* Bounded spew over the cap, no kill: drained, truncated, still ok. */
+    base_limits(&l);
+    l.stdout_cap_bytes = 4096;
+    l.output_kill_bytes = 0;
+    const char *argv2[] = {mb("spew"), "300000", NULL};
+    if (!run(argv2, &l, &r, NULL))
+        return;
+    TAP_OK(r.ok && r.out_len == 4096 && r.out_truncated && r.out_total > 300000 && r.marker_seen,
+           "300 kB of output with a 4 KiB cap: not blocked, truncated, marker past the cap still seen");
+    spak_sandbox_result_free(&r);
+}
+
+static void test_memhog(void)
+{
+    spak_sandbox_limits l;
+    base_limits(&l);
+    l.address_space_bytes = (size_t)256 << 20;
+    spak_sandbox_result r;
+    const char *argv[] = {mb("memhog"), NULL};
+    if (!run(argv, &l, &r, NULL))
+        return;
+    TAP_OK(!r.ok && r.why == SPAK_SANDBOX_MEMORY_LIMIT && strstr(r.why_text, "likely") &&
+               r.peak_rss_kb > (128 << 10),
+           "memory blow-up: why=memory limit (said to be 'likely'), peak RSS near the 256 MiB cap");
+    spak_sandbox_result_free(&r);
+    normal_after("a memory blow-up");
+}
+
+static void test_forkbomb(void)
+{
+    if (sandbox_uid < 0 && geteuid() == 0) {
+        tap_skip("fork bomb", "root without a uid to drop to: RLIMIT_NPROC would not hold");
+        return;
+    }
+    spak_sandbox_limits l;
+    base_limits(&l);
+    l.max_processes = 16;
+    l.wall_timeout_s = 1.5;
+    l.cpu_s = 3;
+    int before = count_uid_procs(sandbox_uid);
+    spak_sandbox_result r;
+    const char *argv[] = {mb("forkbomb"), NULL};
+    if (!run(argv, &l, &r, NULL))
+        return;
+    int after = count_uid_procs(sandbox_uid);
+    TAP_OK(!r.ok && r.why == SPAK_SANDBOX_TIMEOUT && r.wall_s < 2.5 &&
+               strstr(r.err, "Resource temporarily unavailable"),
+           "fork bomb: contained by RLIMIT_NPROC (fork failed with EAGAIN), killed at the timeout");
+    TAP_OK(before >= 0 && after == before, "fork bomb: no process of it survives (%d before, %d after)",
+           before, after);
+    spak_sandbox_result_free(&r);
+    normal_after("a fork bomb");
+}
+
+static void test_escape_write(void)
+{
+    char target[128];
+    spak_snprintf(target, sizeof target, "/tmp/spak-escape-%ld", (long)getpid());
+    unlink(target);
+    spak_sandbox_limits l;
+    base_limits(&l);
+    spak_sandbox_result r;
+    const char *argv[] = {mb("escape_write"), target, NULL};
+    if (!run(argv, &l, &r, NULL))
+        return;
+    if (r.iso_landlock_fs || r.iso_mountns)
+        TAP_OK(!r.ok && r.why == SPAK_SANDBOX_EXITED && r.exit_code == 3 && access(target, F_OK) != 0 &&
+                   strstr(r.err, "cannot write"),
+               "write outside its dir (/tmp): prevented (%s), the run fails with exit 3",
+               r.iso_landlock_fs ? "landlock" : "mount ns");
+    else
+        TAP_OK(strstr(r.warnings, "NOT prevented") != NULL,
+               "write outside its dir: not preventable here, and the warning says so");
+    spak_sandbox_result_free(&r);
+    unlink(target);
+    normal_after("a write outside its dir");
+
+    /* The mount-namespace fallback (root only). */
+    if (geteuid() != 0) {
+        tap_skip("write outside, mount namespace fallback", "not root");
+        return;
+    }
+    base_limits(&l);
+    l.isolation_off = SPAK_SANDBOX_NO_LANDLOCK;
+    if (!run(argv, &l, &r, NULL))
+        return;
+    TAP_OK(r.iso_mountns && !r.iso_landlock_fs && r.exit_code == 3 && access(target, F_OK) != 0 &&
+               strstr(r.err, "Read-only file system"),
+           "write outside its dir, Landlock off: the read-only mount namespace prevents it (EROFS)");
+    spak_sandbox_result_free(&r);
+    unlink(target);
+
+    /* Neither: the write is not prevented, and the result says so. */
+    base_limits(&l);
+    l.isolation_off = SPAK_SANDBOX_NO_LANDLOCK | SPAK_SANDBOX_NO_MOUNTNS;
+    if (!run(argv, &l, &r, NULL))
+        return;
+    TAP_OK(strstr(r.warnings, "NOT prevented") != NULL,
+           "write outside its dir, Landlock and mount ns off: the result warns that writes are not prevented");
+    spak_sandbox_result_free(&r);
+    unlink(target);
+}
+
+static pid_t escapee_pid(const spak_sandbox_result *r)
+{
+    const char *p = strstr(r->out, "escapee ");
+    return p ? (pid_t)strtol(p + 8, NULL, 10) : 0;
+}
+
+static void test_sleeper(void)
+{
+    spak_sandbox_limits l;
+    base_limits(&l);
+    l.wall_timeout_s = 1;
+    int before = count_uid_procs(sandbox_uid);
+    spak_sandbox_result r;
+    const char *argv[] = {mb("sleeper"), NULL};
+    if (!run(argv, &l, &r, NULL))
+        return;
+    TAP_OK(!r.ok && r.why == SPAK_SANDBOX_TIMEOUT && r.term_signal == SIGKILL && r.wall_s >= 1.0 &&
+               r.wall_s < 2.0,
+           "sleep past the timeout: why=timeout, ended within timeout+1 s (%.2f s)", r.wall_s);
+    TAP_OK(kill(r.pid, 0) < 0 && errno == ESRCH && kill(-r.pid, 0) < 0 &&
+               count_uid_procs(sandbox_uid) == before,
+           "sleep past the timeout: no process of its group survives");
+    spak_sandbox_result_free(&r);
+    normal_after("a sleep past the timeout");
+
+    /* A grandchild that left the process group with setsid(). */
+    const char *argv2[] = {mb("sleeper"), "--escape", NULL};
+    if (!run(argv2, &l, &r, NULL))
+        return;
+    pid_t esc = escapee_pid(&r);
+    if (r.iso_pidns) {
+        TAP_OK(r.why == SPAK_SANDBOX_TIMEOUT && esc > 0 && kill(esc, 0) < 0 && errno == ESRCH &&
+                   r.wall_s < 2.0,
+               "setsid() escapee: killed with the PID namespace at the timeout (pid %d)", (int)esc);
+    } else {
+        TAP_OK(strstr(r.warnings, "PID namespace") != NULL, "setsid() escapee: no PID namespace, warned");
+        if (esc > 0)
+            kill(esc, SIGKILL);
+    }
+    spak_sandbox_result_free(&r);
+
+    /* Without the PID namespace the escapee survives, and the result says so. */
+    l.isolation_off = SPAK_SANDBOX_NO_PIDNS;
+    if (!run(argv2, &l, &r, NULL))
+        return;
+    esc = escapee_pid(&r);
+    TAP_OK(!r.iso_pidns && r.why == SPAK_SANDBOX_TIMEOUT && strstr(r.warnings, "PID namespace") &&
+               kill(-r.pid, 0) < 0,
+           "without a PID namespace: group killed at the timeout, the warning names the escape risk");
+    if (esc > 0)
+        kill(esc, SIGKILL); /* the documented limit of that mode: clean up after it */
+    spak_sandbox_result_free(&r);
+
+    /* Process-group mode with a plain sleeper: nothing survives. */
+    const char *argv3[] = {mb("sleeper"), NULL};
+    if (!run(argv3, &l, &r, NULL))
+        return;
+    TAP_OK(r.why == SPAK_SANDBOX_TIMEOUT && r.wall_s < 2.0 && kill(r.pid, 0) < 0 && kill(-r.pid, 0) < 0,
+           "without a PID namespace: sleeper killed within timeout+1 s, its group is gone");
+    spak_sandbox_result_free(&r);
+    normal_after("the process-group mode");
+}
+
+static void test_closeout(void)
+{
+    spak_sandbox_limits l;
+    base_limits(&l);
+    spak_sandbox_result r;
+    const char *argv[] = {mb("closeout"), NULL};
+    if (!run(argv, &l, &r, NULL))
+        return;
+    TAP_OK(!r.ok && r.why == SPAK_SANDBOX_STDOUT_CLOSED && r.stdout_closed_early && r.wall_s < 2.0,
+           "close stdout then keep running: why=stdout closed, killed after the 0.5 s grace (%.2f s)",
+           r.wall_s);
+    spak_sandbox_result_free(&r);
+    normal_after("closing stdout");
+}
+
+static void test_bigfile(void)
+{
+    spak_sandbox_limits l;
+    base_limits(&l);
+    l.file_size_bytes = (size_t)1 << 20;
+    spak_sandbox_result r;
+    const char *wd;
+    const char *argv[] = {mb("bigfile"), NULL};
+    if (!run(argv, &l, &r, &wd))
+        return;
+    char path[PATH_MAX];
+    struct stat sb;
+    spak_snprintf(path, sizeof path, "%s/big.bin", wd);
+    TAP_OK(!r.ok && r.why == SPAK_SANDBOX_FILE_SIZE_LIMIT && r.term_signal == SIGXFSZ &&
+               stat(path, &sb) == 0 && sb.st_size <= (1 << 20),
+           "endless file: why=file size limit (SIGXFSZ), file stopped at 1 MiB");
+    spak_sandbox_result_free(&r);
+    normal_after("an endless file");
+}
+
+static void test_errors(void)
+{
+    spak_sandbox_result r;
+    spak_err err = {0};
+    const char *nope[] = {"spak-no-such-program", NULL};
+    spak_status st = spak_sandbox_run(nope, mkwork(), NULL, &r, &err);
+    TAP_OK(st == SPAK_ERR_SANDBOX && strstr(err.msg, "not found"), "missing program: sandbox error (%s)",
+           err.msg);
+    const char *good[] = {mb("good"), NULL};
+    st = spak_sandbox_run(good, "/nonexistent/dir", NULL, &r, &err);
+    TAP_OK(st == SPAK_ERR_ARG, "missing workdir: bad argument (%s)", err.msg);
+    const char *empty[] = {NULL};
+    st = spak_sandbox_run(empty, "/tmp", NULL, &r, &err);
+    TAP_OK(st == SPAK_ERR_ARG, "empty argv: bad argument");
+    const char *sh[] = {"true", NULL};
+    spak_sandbox_limits l;
+    base_limits(&l);
+    l.result_marker = NULL;
+    st = spak_sandbox_run(sh, mkwork(), &l, &r, &err);
+    TAP_OK(st == SPAK_OK && r.ok, "a bare name is found in PATH without a shell ('true')");
+    if (st == SPAK_OK)
+        spak_sandbox_result_free(&r);
+}
+
+static void test_no_netns(void)
+{
+    spak_sandbox_limits l;
+    base_limits(&l);
+    l.isolation_off = SPAK_SANDBOX_NO_NETNS;
+    spak_sandbox_result r;
+    const char *argv[] = {mb("good"), NULL};
+    if (!run(argv, &l, &r, NULL))
+        return;
+    TAP_OK(r.ok && !r.iso_netns && strstr(r.warnings, "no network namespace"),
+           "network namespace off: the run works and the result warns (landlock TCP rules: %d)",
+           r.iso_landlock_net);
+    spak_sandbox_result_free(&r);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    const char *env = getenv("SPAK_MISBEHAVE_DIR");
+    if (env) {
+        spak_snprintf(mb_dir, sizeof mb_dir, "%s", env);
+    } else {
+        char self[PATH_MAX];
+        if (!realpath(argv[0], self)) {
+            printf("Bail out! cannot resolve %s\n", argv[0]);
+            return 1;
+        }
+        char *slash = strrchr(self, '/');
+        if (slash)
+            *slash = '\0';
+        spak_snprintf(mb_dir, sizeof mb_dir, "%s/misbehave", self);
+    }
+    if (access(mb("good"), X_OK) != 0) {
+        printf("Bail out! misbehavers not built in %s\n", mb_dir);
+        return 1;
+    }
+    spak_sandbox_limits d;
+    spak_sandbox_limits_default(&d);
+    sandbox_uid = d.run_as_uid;
+
+    test_good();
+    test_loop();
+    test_signal("segv", SIGSEGV, "about to crash");
+    test_signal("abort", SIGABRT, "assertion failed");
+    test_noresult();
+    test_spew();
+    test_memhog();
+    test_forkbomb();
+    test_escape_write();
+    test_sleeper();
+    test_closeout();
+    test_bigfile();
+    test_errors();
+    test_no_netns();
+
+    int status;
+    pid_t w = waitpid(-1, &status, WNOHANG);
+    TAP_OK(w < 0 && errno == ECHILD, "no child left behind: no zombies, nothing unreaped");
+    cleanup_work();
+    return tap_done();
+}
