@@ -1,0 +1,1089 @@
+/*
+ * harness.cu - spak-harness-cuda, the trusted GEMM harness (issue 6).
+ *
+ *   spak-harness-cuda --family gemm --candidate PATH.so --seed N
+ *       [--dtype bf16|fp16|fp32] [--shapes MxNxK,...] [--heldout MxNxK,...]
+ *       [--reps 30] [--warmup 5] [--check-only] [--ceilings-cache PATH] [--timeout 300]
+ *
+ * Output: one line per record on stdout, "__SPAK_TRACE__ " + a JSON object:
+ * Correctness (every shape), then Performance and Analysis (shapes that
+ * passed, unless --check-only). Diagnostics go to stderr.
+ *
+ * Process model (why): a CUDA fault (illegal address, sticky error) poisons
+ * the whole context of the process, and a hung kernel never returns. So the
+ * parent never touches CUDA: it forks one child to probe the device and
+ * measure the ceilings, then one child per shape, which dlopen()s the
+ * candidate and does all GPU work, writing records into a pipe the parent
+ * relays. A child that dies (signal, sticky error, exit) or outlives
+ * --timeout (killed) gets a failed Correctness record written by the parent,
+ * and the run goes on with the next shape.
+ *
+ * Exit status: 0 when the harness did its job (a wrong or crashing candidate
+ * is reported in the records); 2 for usage errors or no CUDA device ("no CUDA
+ * device" on stderr); 1 when a harness step itself failed for some shape
+ * (e.g. out of memory before the candidate ran) - also recorded.
+ *
+ * Per shape, in the child:
+ *  1. declared constraints (spak_gemm_info) checked: a shape or dtype outside
+ *     them gets {"passed":false,"skipped":true}, never a pass.
+ *  2. two checks with independent inputs in the same buffers (seed-derived,
+ *     normal(0,1) from a counter-based hash + Box-Muller, generated on the
+ *     device): a result cached from an earlier call fails the second. Output
+ *     poisoned with NaN before each call. Reference: cuBLAS DGEMM on the
+ *     exact fp64 images of the inputs. Normwise relative error against the
+ *     per-precision tolerance (harness_core.c). Inputs compared bitwise
+ *     before/after. The output is snapshotted after synchronizing only the
+ *     harness's stream and again after cudaDeviceSynchronize: a difference
+ *     means the candidate left work running elsewhere.
+ *  3. timing: warm-up, then reps rounds of {flush L2, candidate, flush L2,
+ *     cuBLAS} (order alternating), CUDA events around each call; medians,
+ *     p20/p80; NVML clocks/power/throttle sampled while the queue runs.
+ */
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "abi.h"
+#include "harness_core.h"
+
+/* ------------------------------------------------------------------------ */
+/* exit codes of a child                                                     */
+enum { CHILD_OK = 0, CHILD_HARNESS_ERR = 3, CHILD_NO_DEVICE = 4 };
+
+static struct hc_args g_args;
+static char g_device_name[256] = "?";
+
+struct ceilings {
+    double copy_gbps;
+    double peak_tflops;
+    int sm_count;
+    int max_threads_per_sm;
+    long long l2_bytes;
+    int cc;
+};
+static struct ceilings g_ceil;
+
+static void emit(char *rec)
+{
+    if (!rec) {
+        fprintf(stderr, "spak-harness-cuda: could not build a record (out of memory)\n");
+        return;
+    }
+    printf("%s%s\n", HC_TRACE_PREFIX, rec);
+    fflush(stdout);
+    free(rec);
+}
+
+/* ------------------------------------------------------------------------ */
+/* NVML, loaded at run time (no link-time dependency; absent -> zeros)        */
+typedef struct nvmlDevice_st *nvmlDevice_t;
+struct nvml_api {
+    void *lib;
+    int (*init)(void);
+    int (*by_pci)(const char *, nvmlDevice_t *);
+    int (*clock)(nvmlDevice_t, int, unsigned *);
+    int (*power)(nvmlDevice_t, unsigned *);
+    int (*reasons)(nvmlDevice_t, unsigned long long *);
+    nvmlDevice_t dev;
+    bool ok;
+};
+static struct nvml_api g_nvml;
+
+static void nvml_open(int cuda_dev)
+{
+    char pci[64];
+    struct nvml_api *n = &g_nvml;
+    n->lib = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!n->lib)
+        return;
+    *(void **)&n->init = dlsym(n->lib, "nvmlInit_v2");
+    *(void **)&n->by_pci = dlsym(n->lib, "nvmlDeviceGetHandleByPciBusId_v2");
+    *(void **)&n->clock = dlsym(n->lib, "nvmlDeviceGetClockInfo");
+    *(void **)&n->power = dlsym(n->lib, "nvmlDeviceGetPowerUsage");
+    *(void **)&n->reasons = dlsym(n->lib, "nvmlDeviceGetCurrentClocksEventReasons");
+    if (!n->reasons)
+        *(void **)&n->reasons = dlsym(n->lib, "nvmlDeviceGetCurrentClocksThrottleReasons");
+    if (!n->init || !n->by_pci || !n->clock || !n->power || n->init() != 0)
+        return;
+    if (cudaDeviceGetPCIBusId(pci, sizeof pci, cuda_dev) != cudaSuccess)
+        return;
+    n->ok = n->by_pci(pci, &n->dev) == 0;
+}
+
+struct clocks {
+    int sm_mhz, mem_mhz;
+    double power_w;
+    unsigned long long reasons;
+};
+
+static struct clocks nvml_sample(void)
+{
+    struct clocks c = {0, 0, 0, 0};
+    unsigned v;
+    if (!g_nvml.ok)
+        return c;
+    if (g_nvml.clock(g_nvml.dev, 1 /* NVML_CLOCK_SM */, &v) == 0)
+        c.sm_mhz = (int)v;
+    if (g_nvml.clock(g_nvml.dev, 2 /* NVML_CLOCK_MEM */, &v) == 0)
+        c.mem_mhz = (int)v;
+    if (g_nvml.power(g_nvml.dev, &v) == 0)
+        c.power_w = v / 1000.0;
+    if (g_nvml.reasons)
+        g_nvml.reasons(g_nvml.dev, &c.reasons);
+    return c;
+}
+
+/* ------------------------------------------------------------------------ */
+/* device kernels of the harness                                              */
+
+__device__ __forceinline__ unsigned long long splitmix64(unsigned long long x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+template <typename T> __device__ __forceinline__ T from_float(float f);
+template <> __device__ __forceinline__ float from_float<float>(float f) { return f; }
+template <> __device__ __forceinline__ __half from_float<__half>(float f) { return __float2half_rn(f); }
+template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float f) { return __float2bfloat16_rn(f); }
+template <typename T> __device__ __forceinline__ double to_double(T v);
+template <> __device__ __forceinline__ double to_double<float>(float v) { return v; }
+template <> __device__ __forceinline__ double to_double<__half>(__half v) { return __half2float(v); }
+template <> __device__ __forceinline__ double to_double<__nv_bfloat16>(__nv_bfloat16 v) { return __bfloat162float(v); }
+
+/* x[i] ~ N(0,1) rounded to T, and its exact fp64 image xd[i]. Counter based:
+ * element i depends only on (seed, i), so any launch shape gives the same data. */
+template <typename T>
+__global__ void gen_normal(T *x, double *xd, size_t n, unsigned long long seed)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        unsigned long long r = splitmix64(seed ^ splitmix64(i));
+        float u1 = ((r >> 40) + 1) * (1.0f / 16777217.0f);   /* (0,1] : log never sees 0 */
+        float u2 = ((r >> 8) & 0xFFFFFF) * (1.0f / 16777216.0f);
+        float z = sqrtf(-2.0f * logf(u1)) * cospif(2.0f * u2);
+        if (z == 0.0f)
+            z = 1.0f; /* never zeros */
+        T t = from_float<T>(z);
+        x[i] = t;
+        xd[i] = to_double<T>(t);
+    }
+}
+
+/* sums[0] += (c - r)^2, sums[1] += r^2; bad[0] += non-finite outputs */
+template <typename T>
+__global__ void rel_err_kernel(const T *c, const double *r, size_t n, double *sums, unsigned long long *bad)
+{
+    double d2 = 0, r2 = 0;
+    unsigned long long nb = 0;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        double cv = to_double<T>(c[i]), rv = r[i];
+        if (!isfinite(cv)) {
+            nb++;
+            continue;
+        }
+        d2 += (cv - rv) * (cv - rv);
+        r2 += rv * rv;
+    }
+    for (int o = 16; o > 0; o >>= 1) {
+        d2 += __shfl_down_sync(0xffffffffu, d2, o);
+        r2 += __shfl_down_sync(0xffffffffu, r2, o);
+        nb += __shfl_down_sync(0xffffffffu, nb, o);
+    }
+    if ((threadIdx.x & 31) == 0) {
+        atomicAdd(&sums[0], d2);
+        atomicAdd(&sums[1], r2);
+        atomicAdd(bad, nb);
+    }
+}
+
+__global__ void diff_u16(const unsigned short *a, const unsigned short *b, size_t n, unsigned long long *cnt)
+{
+    unsigned long long c = 0;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        c += a[i] != b[i];
+    for (int o = 16; o > 0; o >>= 1)
+        c += __shfl_down_sync(0xffffffffu, c, o);
+    if ((threadIdx.x & 31) == 0 && c)
+        atomicAdd(cnt, c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* the child's state for one shape                                            */
+
+struct cand {
+    void *lib;
+    const struct spak_gemm_info *info;
+    int (*gemm)(int, int, int, int, const void *, const void *, void *, cudaStream_t);
+    int (*kinfo)(int, int, int, int, struct spak_gemm_kinfo *);
+};
+
+struct bufs {
+    void *A, *B, *C, *A0, *B0, *Csnap, *Cb;
+    double *Ad, *Bd, *Cd;
+    double *sums;
+    unsigned long long *cnt;
+    void *flush;
+    size_t flush_bytes;
+};
+
+struct child {
+    const struct hc_shape *s;
+    struct cand c;
+    struct bufs b;
+    cudaStream_t st;
+    cublasHandle_t h;
+    char err[512];
+};
+
+/* A failing harness-side CUDA call: say where, exit the child. */
+#define HCK(call)                                                                                   \
+    do {                                                                                            \
+        cudaError_t e_ = (call);                                                                    \
+        if (e_ != cudaSuccess) {                                                                    \
+            snprintf(ch->err, sizeof ch->err, "harness: %s failed: %s (%s)", #call,                 \
+                     cudaGetErrorName(e_), cudaGetErrorString(e_));                                 \
+            return -1;                                                                              \
+        }                                                                                           \
+    } while (0)
+#define BCK(call)                                                                                   \
+    do {                                                                                            \
+        cublasStatus_t e_ = (call);                                                                 \
+        if (e_ != CUBLAS_STATUS_SUCCESS) {                                                          \
+            snprintf(ch->err, sizeof ch->err, "harness: %s failed: cublas status %d", #call, (int)e_); \
+            return -1;                                                                              \
+        }                                                                                           \
+    } while (0)
+
+static cudaDataType_t cuda_type(int dt)
+{
+    return dt == SPAK_DT_F32 ? CUDA_R_32F : dt == SPAK_DT_F16 ? CUDA_R_16F : CUDA_R_16BF;
+}
+
+/* cuBLAS computing the ABI's function (see abi.h) in the candidate's dtype. */
+static cublasStatus_t cublas_gemm(cublasHandle_t h, int M, int N, int K, int dt, const void *A,
+                                  const void *B, void *C)
+{
+    const float one = 1.0f, zero = 0.0f;
+    cudaDataType_t t = cuda_type(dt);
+    return cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, B, t, K, A, t, K, &zero, C, t, N,
+                        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+}
+
+static int launch_grid(size_t n)
+{
+    size_t g = (n + 255) / 256;
+    return (int)(g > 8192 ? 8192 : g < 1 ? 1 : g);
+}
+
+static int gen_inputs(struct child *ch, int dt, unsigned long long seed)
+{
+    const struct hc_shape *s = ch->s;
+    size_t na = (size_t)s->m * s->k, nb = (size_t)s->n * s->k;
+    unsigned long long sa = seed * 0x100000001B3ull ^ 0xA;
+    unsigned long long sb = seed * 0x100000001B3ull ^ 0xB;
+    switch (dt) {
+    case SPAK_DT_F32:
+        gen_normal<float><<<launch_grid(na), 256, 0, ch->st>>>((float *)ch->b.A, ch->b.Ad, na, sa);
+        gen_normal<float><<<launch_grid(nb), 256, 0, ch->st>>>((float *)ch->b.B, ch->b.Bd, nb, sb);
+        break;
+    case SPAK_DT_F16:
+        gen_normal<__half><<<launch_grid(na), 256, 0, ch->st>>>((__half *)ch->b.A, ch->b.Ad, na, sa);
+        gen_normal<__half><<<launch_grid(nb), 256, 0, ch->st>>>((__half *)ch->b.B, ch->b.Bd, nb, sb);
+        break;
+    default:
+        gen_normal<__nv_bfloat16><<<launch_grid(na), 256, 0, ch->st>>>((__nv_bfloat16 *)ch->b.A, ch->b.Ad, na, sa);
+        gen_normal<__nv_bfloat16><<<launch_grid(nb), 256, 0, ch->st>>>((__nv_bfloat16 *)ch->b.B, ch->b.Bd, nb, sb);
+        break;
+    }
+    HCK(cudaGetLastError());
+    return 0;
+}
+
+static int rel_err(struct child *ch, int dt, const void *C, double *out, unsigned long long *nonfinite)
+{
+    size_t nc = (size_t)ch->s->m * ch->s->n;
+    double sums[2];
+    HCK(cudaMemsetAsync(ch->b.sums, 0, 2 * sizeof(double), ch->st));
+    HCK(cudaMemsetAsync(ch->b.cnt, 0, sizeof(unsigned long long), ch->st));
+    if (dt == SPAK_DT_F32)
+        rel_err_kernel<float><<<launch_grid(nc), 256, 0, ch->st>>>((const float *)C, ch->b.Cd, nc, ch->b.sums, ch->b.cnt);
+    else if (dt == SPAK_DT_F16)
+        rel_err_kernel<__half><<<launch_grid(nc), 256, 0, ch->st>>>((const __half *)C, ch->b.Cd, nc, ch->b.sums, ch->b.cnt);
+    else
+        rel_err_kernel<__nv_bfloat16><<<launch_grid(nc), 256, 0, ch->st>>>((const __nv_bfloat16 *)C, ch->b.Cd, nc, ch->b.sums, ch->b.cnt);
+    HCK(cudaGetLastError());
+    HCK(cudaMemcpyAsync(sums, ch->b.sums, sizeof sums, cudaMemcpyDeviceToHost, ch->st));
+    HCK(cudaMemcpyAsync(nonfinite, ch->b.cnt, sizeof *nonfinite, cudaMemcpyDeviceToHost, ch->st));
+    HCK(cudaStreamSynchronize(ch->st));
+    *out = *nonfinite ? NAN : (sums[1] > 0 ? sqrt(sums[0] / sums[1]) : (sums[0] > 0 ? INFINITY : 0));
+    return 0;
+}
+
+static int count_diff(struct child *ch, const void *a, const void *b, size_t bytes, unsigned long long *n)
+{
+    HCK(cudaMemsetAsync(ch->b.cnt, 0, sizeof(unsigned long long), ch->st));
+    diff_u16<<<launch_grid(bytes / 2), 256, 0, ch->st>>>((const unsigned short *)a, (const unsigned short *)b,
+                                                         bytes / 2, ch->b.cnt);
+    HCK(cudaGetLastError());
+    HCK(cudaMemcpyAsync(n, ch->b.cnt, sizeof *n, cudaMemcpyDeviceToHost, ch->st));
+    HCK(cudaStreamSynchronize(ch->st));
+    return 0;
+}
+
+/* The candidate's call: its return value and any error it leaves behind. */
+static int cand_call(struct child *ch, int dt, void *C, char *why, size_t whylen)
+{
+    const struct hc_shape *s = ch->s;
+    int rc = ch->c.gemm((int)s->m, (int)s->n, (int)s->k, dt, ch->b.A, ch->b.B, C, ch->st);
+    if (rc != 0) {
+        snprintf(why, whylen, "candidate returned %d (%s)", rc, cudaGetErrorName((cudaError_t)rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* One correctness check with inputs from `seed`. 0 = ran (verdict in *ok,
+ * *why), -1 = harness failure (ch->err), -2 = candidate fault (why). */
+static int check_once(struct child *ch, int dt, unsigned long long seed, double *err_out, double *berr_out,
+                      bool *ok, char *why, size_t whylen)
+{
+    const struct hc_shape *s = ch->s;
+    size_t es = hc_dtype_size(dt);
+    size_t na = (size_t)s->m * s->k, nb = (size_t)s->n * s->k, nc = (size_t)s->m * s->n;
+    unsigned long long nf = 0, diff = 0;
+    const double one = 1.0, zero = 0.0;
+    cudaError_t e;
+
+    *ok = false;
+    if (gen_inputs(ch, dt, seed))
+        return -1;
+    HCK(cudaMemcpyAsync(ch->b.A0, ch->b.A, na * es, cudaMemcpyDeviceToDevice, ch->st));
+    HCK(cudaMemcpyAsync(ch->b.B0, ch->b.B, nb * es, cudaMemcpyDeviceToDevice, ch->st));
+    /* fp64 reference, same function as abi.h: C^T = B^T A^T in column-major terms */
+    BCK(cublasDgemm(ch->h, CUBLAS_OP_T, CUBLAS_OP_N, (int)s->n, (int)s->m, (int)s->k, &one, ch->b.Bd,
+                    (int)s->k, ch->b.Ad, (int)s->k, &zero, ch->b.Cd, (int)s->n));
+    /* cuBLAS in the same dtype, for context (its error is reported beside ours) */
+    BCK(cublas_gemm(ch->h, (int)s->m, (int)s->n, (int)s->k, dt, ch->b.A, ch->b.B, ch->b.Cb));
+    HCK(cudaMemsetAsync(ch->b.C, 0xFF, nc * es, ch->st)); /* all-ones bits: NaN in fp32/fp16/bf16 */
+    HCK(cudaStreamSynchronize(ch->st));
+    if (rel_err(ch, dt, ch->b.Cb, berr_out, &nf))
+        return -1;
+
+    if (cand_call(ch, dt, ch->b.C, why, whylen))
+        return -2;
+    e = cudaStreamSynchronize(ch->st);
+    if (e != cudaSuccess) {
+        snprintf(why, whylen, "CUDA error after the candidate: %s (%s)", cudaGetErrorName(e), cudaGetErrorString(e));
+        return -2;
+    }
+    /* snapshot after our stream only, then after the whole device */
+    HCK(cudaMemcpyAsync(ch->b.Csnap, ch->b.C, nc * es, cudaMemcpyDeviceToDevice, ch->st));
+    HCK(cudaStreamSynchronize(ch->st));
+    e = cudaDeviceSynchronize();
+    if (e != cudaSuccess) {
+        snprintf(why, whylen, "CUDA error after the candidate (device sync): %s (%s)", cudaGetErrorName(e),
+                 cudaGetErrorString(e));
+        return -2;
+    }
+    if (count_diff(ch, ch->b.C, ch->b.Csnap, nc * es, &diff))
+        return -1;
+    if (diff) {
+        snprintf(why, whylen, "output changed after the stream was synchronized (%llu elements): work left running "
+                 "outside the given stream", diff);
+        *err_out = NAN;
+        return 0;
+    }
+    if (count_diff(ch, ch->b.A, ch->b.A0, na * es, &diff))
+        return -1;
+    if (diff) {
+        snprintf(why, whylen, "candidate wrote its input A (%llu elements changed)", diff);
+        *err_out = NAN;
+        return 0;
+    }
+    if (count_diff(ch, ch->b.B, ch->b.B0, nb * es, &diff))
+        return -1;
+    if (diff) {
+        snprintf(why, whylen, "candidate wrote its input B (%llu elements changed)", diff);
+        *err_out = NAN;
+        return 0;
+    }
+    if (rel_err(ch, dt, ch->b.C, err_out, &nf))
+        return -1;
+    if (nf) {
+        snprintf(why, whylen, "%llu of %zu outputs are NaN/Inf (unwritten or overflowed)", nf, nc);
+        return 0;
+    }
+    if (!(*err_out <= hc_tolerance(dt))) {
+        snprintf(why, whylen, "relative error %.3g above tolerance %.3g", *err_out, hc_tolerance(dt));
+        return 0;
+    }
+    *ok = true;
+    snprintf(why, whylen, "ok");
+    return 0;
+}
+
+static void free_bufs(struct bufs *b)
+{
+    void *ps[] = {b->A, b->B, b->C, b->A0, b->B0, b->Csnap, b->Cb, b->Ad, b->Bd, b->Cd, b->sums, b->cnt, b->flush};
+    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
+        if (ps[i])
+            cudaFree(ps[i]);
+    memset(b, 0, sizeof *b);
+}
+
+static int timing(struct child *ch, int dt, struct hc_performance *p, char *why, size_t whylen)
+{
+    const struct hc_shape *s = ch->s;
+    int reps = g_args.reps, wu = g_args.warmup;
+    cudaEvent_t *ev = NULL;
+    double *tc = NULL, *tb = NULL;
+    int rc = -1;
+    struct clocks ck;
+    cudaError_t e;
+
+    ev = (cudaEvent_t *)calloc((size_t)reps * 4, sizeof *ev);
+    tc = (double *)calloc((size_t)reps, sizeof *tc);
+    tb = (double *)calloc((size_t)reps, sizeof *tb);
+    if (!ev || !tc || !tb) {
+        snprintf(ch->err, sizeof ch->err, "harness: out of host memory");
+        goto out;
+    }
+    for (int i = 0; i < reps * 4; i++)
+        if (cudaEventCreate(&ev[i]) != cudaSuccess) {
+            snprintf(ch->err, sizeof ch->err, "harness: cudaEventCreate failed");
+            goto out;
+        }
+    for (int i = 0; i < wu; i++) {
+        if (cand_call(ch, dt, ch->b.C, why, whylen)) {
+            rc = -2;
+            goto out;
+        }
+        if (cublas_gemm(ch->h, (int)s->m, (int)s->n, (int)s->k, dt, ch->b.A, ch->b.B, ch->b.Cb) != CUBLAS_STATUS_SUCCESS) {
+            snprintf(ch->err, sizeof ch->err, "harness: cuBLAS failed in warm-up");
+            goto out;
+        }
+    }
+    e = cudaStreamSynchronize(ch->st);
+    if (e != cudaSuccess) {
+        snprintf(why, whylen, "CUDA error in warm-up: %s", cudaGetErrorName(e));
+        rc = -2;
+        goto out;
+    }
+    for (int i = 0; i < reps; i++) {
+        for (int side = 0; side < 2; side++) {
+            bool cand_side = (side == 0) == (i % 2 == 0); /* alternate which goes first */
+            cudaEvent_t e0 = ev[i * 4 + (cand_side ? 0 : 2)], e1 = ev[i * 4 + (cand_side ? 1 : 3)];
+            if (cudaMemsetAsync(ch->b.flush, i & 0xFF, ch->b.flush_bytes, ch->st) != cudaSuccess ||
+                cudaEventRecord(e0, ch->st) != cudaSuccess) {
+                snprintf(ch->err, sizeof ch->err, "harness: flush/event failed");
+                goto out;
+            }
+            if (cand_side) {
+                if (cand_call(ch, dt, ch->b.C, why, whylen)) {
+                    rc = -2;
+                    goto out;
+                }
+            } else if (cublas_gemm(ch->h, (int)s->m, (int)s->n, (int)s->k, dt, ch->b.A, ch->b.B, ch->b.Cb) !=
+                       CUBLAS_STATUS_SUCCESS) {
+                snprintf(ch->err, sizeof ch->err, "harness: cuBLAS failed while timing");
+                goto out;
+            }
+            if (cudaEventRecord(e1, ch->st) != cudaSuccess) {
+                snprintf(ch->err, sizeof ch->err, "harness: cudaEventRecord failed");
+                goto out;
+            }
+        }
+        if (i == reps / 2)
+            ck = nvml_sample(); /* while the queue is running */
+    }
+    if (reps < 2)
+        ck = nvml_sample();
+    e = cudaStreamSynchronize(ch->st);
+    if (e != cudaSuccess) {
+        snprintf(why, whylen, "CUDA error while timing: %s (%s)", cudaGetErrorName(e), cudaGetErrorString(e));
+        rc = -2;
+        goto out;
+    }
+    for (int i = 0; i < reps; i++) {
+        float a, b;
+        if (cudaEventElapsedTime(&a, ev[i * 4], ev[i * 4 + 1]) != cudaSuccess ||
+            cudaEventElapsedTime(&b, ev[i * 4 + 2], ev[i * 4 + 3]) != cudaSuccess) {
+            snprintf(ch->err, sizeof ch->err, "harness: cudaEventElapsedTime failed");
+            goto out;
+        }
+        tc[i] = a;
+        tb[i] = b;
+    }
+    hc_stats(tc, reps, &p->cand);
+    hc_stats(tb, reps, &p->base);
+    p->reps = reps;
+    p->sm_clock_mhz = ck.sm_mhz;
+    p->mem_clock_mhz = ck.mem_mhz;
+    p->power_w = ck.power_w;
+    p->throttle_mask = ck.reasons;
+    p->l2_flushed = true;
+    rc = 0;
+out:
+    if (ev)
+        for (int i = 0; i < reps * 4; i++)
+            if (ev[i])
+                cudaEventDestroy(ev[i]);
+    free(ev);
+    free(tc);
+    free(tb);
+    return rc;
+}
+
+static void correctness_rec(const struct hc_shape *s, int dt, bool passed, bool skipped, double err, double berr,
+                            const char *reason)
+{
+    struct hc_correctness c;
+    memset(&c, 0, sizeof c);
+    c.shape = s;
+    c.dtype = dt;
+    c.passed = passed;
+    c.skipped = skipped;
+    c.rel_err = err;
+    c.tolerance = hc_tolerance(dt);
+    c.baseline_rel_err = berr;
+    c.seed = g_args.seed;
+    c.reason = reason;
+    c.candidate = g_args.candidate;
+    emit(hc_record_correctness(&c));
+}
+
+static int alloc_all(struct child *ch, int dt)
+{
+    const struct hc_shape *s = ch->s;
+    size_t es = hc_dtype_size(dt);
+    size_t na = (size_t)s->m * s->k, nb = (size_t)s->n * s->k, nc = (size_t)s->m * s->n;
+    struct bufs *b = &ch->b;
+    HCK(cudaMalloc(&b->A, na * es));
+    HCK(cudaMalloc(&b->B, nb * es));
+    HCK(cudaMalloc(&b->C, nc * es));
+    HCK(cudaMalloc(&b->A0, na * es));
+    HCK(cudaMalloc(&b->B0, nb * es));
+    HCK(cudaMalloc(&b->Csnap, nc * es));
+    HCK(cudaMalloc(&b->Cb, nc * es));
+    HCK(cudaMalloc(&b->Ad, na * sizeof(double)));
+    HCK(cudaMalloc(&b->Bd, nb * sizeof(double)));
+    HCK(cudaMalloc(&b->Cd, nc * sizeof(double)));
+    HCK(cudaMalloc(&b->sums, 2 * sizeof(double)));
+    HCK(cudaMalloc(&b->cnt, sizeof(unsigned long long)));
+    b->flush_bytes = (size_t)(g_ceil.l2_bytes > 0 ? g_ceil.l2_bytes : 50 << 20) * 2;
+    HCK(cudaMalloc(&b->flush, b->flush_bytes));
+    return 0;
+}
+
+/* The shape child. Returns the process exit code. */
+static int run_shape(const struct hc_shape *s)
+{
+    struct child chs, *ch = &chs;
+    int dt = g_args.dtype;
+    const struct spak_gemm_info *info;
+    char why[512] = "", shape[64];
+    double e1 = NAN, e2 = NAN, b1 = NAN, b2 = NAN;
+    bool ok1 = false, ok2 = false;
+    int r;
+
+    memset(ch, 0, sizeof *ch);
+    ch->s = s;
+    hc_shape_str(s, shape, sizeof shape);
+    ch->c.lib = dlopen(g_args.candidate, RTLD_NOW | RTLD_LOCAL);
+    if (!ch->c.lib) {
+        snprintf(why, sizeof why, "candidate: dlopen failed: %s", dlerror());
+        correctness_rec(s, dt, false, false, NAN, NAN, why);
+        return CHILD_OK;
+    }
+    *(void **)&ch->c.gemm = dlsym(ch->c.lib, "spak_gemm");
+    {
+        const struct spak_gemm_info *(*fi)(void);
+        *(void **)&fi = dlsym(ch->c.lib, "spak_gemm_info");
+        info = fi ? fi() : NULL;
+    }
+    *(void **)&ch->c.kinfo = dlsym(ch->c.lib, "spak_gemm_kernel_info");
+    if (!ch->c.gemm || !info || info->abi_version != SPAK_GEMM_ABI_VERSION) {
+        correctness_rec(s, dt, false, false, NAN, NAN,
+                        "candidate: missing spak_gemm/spak_gemm_info or wrong abi_version");
+        return CHILD_OK;
+    }
+    if (!(info->dtypes & SPAK_DT_BIT(dt))) {
+        snprintf(why, sizeof why, "constraint: candidate does not declare dtype %s", hc_dtype_name(dt));
+        correctness_rec(s, dt, false, true, NAN, NAN, why);
+        return CHILD_OK;
+    }
+    if ((info->m_multiple > 1 && s->m % info->m_multiple) || (info->n_multiple > 1 && s->n % info->n_multiple) ||
+        (info->k_multiple > 1 && s->k % info->k_multiple)) {
+        snprintf(why, sizeof why, "constraint: candidate declares M%%%d==0, N%%%d==0, K%%%d==0", info->m_multiple,
+                 info->n_multiple, info->k_multiple);
+        correctness_rec(s, dt, false, true, NAN, NAN, why);
+        return CHILD_OK;
+    }
+    if (info->min_sm > g_ceil.cc) {
+        snprintf(why, sizeof why, "constraint: candidate needs sm_%d, device is sm_%d", info->min_sm, g_ceil.cc);
+        correctness_rec(s, dt, false, true, NAN, NAN, why);
+        return CHILD_OK;
+    }
+
+    if (cudaSetDevice(0) != cudaSuccess || cudaStreamCreateWithFlags(&ch->st, cudaStreamNonBlocking) != cudaSuccess ||
+        cublasCreate(&ch->h) != CUBLAS_STATUS_SUCCESS || cublasSetStream(ch->h, ch->st) != CUBLAS_STATUS_SUCCESS ||
+        cublasSetMathMode(ch->h, CUBLAS_DEFAULT_MATH) != CUBLAS_STATUS_SUCCESS) {
+        correctness_rec(s, dt, false, false, NAN, NAN, "harness: CUDA/cuBLAS setup failed");
+        return CHILD_HARNESS_ERR;
+    }
+    nvml_open(0);
+    if (alloc_all(ch, dt)) {
+        correctness_rec(s, dt, false, false, NAN, NAN, ch->err);
+        return CHILD_HARNESS_ERR;
+    }
+
+    /* two checks, independent inputs, same buffers */
+    {
+        unsigned long long shape_seed = g_args.seed ^ ((unsigned long long)s->m * 0x9E3779B1ull) ^
+                                        ((unsigned long long)s->n << 21) ^ ((unsigned long long)s->k << 42);
+        r = check_once(ch, dt, shape_seed, &e1, &b1, &ok1, why, sizeof why);
+        if (r == 0 && ok1)
+            r = check_once(ch, dt, shape_seed + 0x5851F42D4C957F2Dull, &e2, &b2, &ok2, why, sizeof why);
+    }
+    if (r == -1) {
+        correctness_rec(s, dt, false, false, NAN, NAN, ch->err);
+        return CHILD_HARNESS_ERR;
+    }
+    if (r == -2) {
+        correctness_rec(s, dt, false, false, NAN, NAN, why);
+        return CHILD_OK; /* the context may be dead: stop here */
+    }
+    if (!(ok1 && ok2)) {
+        correctness_rec(s, dt, false, false, ok1 ? e2 : e1, ok1 ? b2 : b1, why);
+        return CHILD_OK;
+    }
+    correctness_rec(s, dt, true, false, e1 > e2 ? e1 : e2, b1 > b2 ? b1 : b2, "ok (2 checks, fp64 reference)");
+    if (g_args.check_only)
+        return CHILD_OK;
+
+    /* the fp64 buffers are not needed for timing */
+    cudaFree(ch->b.Ad), ch->b.Ad = NULL;
+    cudaFree(ch->b.Bd), ch->b.Bd = NULL;
+    cudaFree(ch->b.Cd), ch->b.Cd = NULL;
+
+    {
+        struct hc_performance p;
+        struct hc_perf_in in;
+        struct hc_perf_out o;
+        struct spak_gemm_kinfo ki;
+        size_t es = hc_dtype_size(dt);
+        memset(&p, 0, sizeof p);
+        p.shape = s;
+        p.dtype = dt;
+        p.flops = 2.0 * s->m * s->n * s->k;
+        r = timing(ch, dt, &p, why, sizeof why);
+        if (r == -1) {
+            correctness_rec(s, dt, false, false, NAN, NAN, ch->err);
+            return CHILD_HARNESS_ERR;
+        }
+        if (r == -2) {
+            correctness_rec(s, dt, false, false, NAN, NAN, why);
+            return CHILD_OK;
+        }
+        emit(hc_record_performance(&p));
+
+        memset(&in, 0, sizeof in);
+        memset(&ki, 0, sizeof ki);
+        if (ch->c.kinfo)
+            ch->c.kinfo((int)s->m, (int)s->n, (int)s->k, dt, &ki);
+        in.flops = p.flops;
+        in.bytes = (double)es * ((double)s->m * s->k + (double)s->n * s->k + (double)s->m * s->n);
+        in.time_ms = p.cand.median;
+        in.peak_tflops = g_ceil.peak_tflops;
+        in.peak_gbps = g_ceil.copy_gbps;
+        in.registers = ki.registers;
+        in.smem_bytes = ki.smem_bytes;
+        in.local_bytes = ki.local_bytes;
+        in.block_threads = ki.block_threads;
+        in.blocks_per_sm = ki.blocks_per_sm;
+        in.grid_blocks = ki.grid_blocks;
+        in.sm_count = g_ceil.sm_count;
+        in.max_threads_per_sm = g_ceil.max_threads_per_sm;
+        hc_classify(&in, &o);
+        emit(hc_record_analysis(s, dt, &in, &o));
+    }
+    free_bufs(&ch->b);
+    return CHILD_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* ceilings: copy bandwidth and cuBLAS peak, measured once per device, cached */
+
+static double measure_copy_gbps(void)
+{
+    size_t bytes = (size_t)1 << 30;
+    void *a = NULL, *b = NULL;
+    cudaEvent_t e0, e1;
+    double best = 0;
+    if (cudaMalloc(&a, bytes) != cudaSuccess || cudaMalloc(&b, bytes) != cudaSuccess)
+        goto out;
+    cudaEventCreate(&e0);
+    cudaEventCreate(&e1);
+    cudaMemset(a, 1, bytes);
+    for (int i = 0; i < 12; i++) {
+        float ms = 0;
+        cudaEventRecord(e0);
+        cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice);
+        cudaEventRecord(e1);
+        cudaEventSynchronize(e1);
+        cudaEventElapsedTime(&ms, e0, e1);
+        if (i >= 2 && ms > 0 && 2.0 * bytes / (ms * 1e6) > best)
+            best = 2.0 * bytes / (ms * 1e6); /* read + write */
+    }
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+out:
+    cudaFree(a);
+    cudaFree(b);
+    return best;
+}
+
+static double measure_cublas_peak(int dt)
+{
+    const int n = 8192;
+    size_t es = hc_dtype_size(dt);
+    void *a = NULL, *b = NULL, *c = NULL;
+    cublasHandle_t h = NULL;
+    cudaEvent_t e0, e1;
+    double t[10];
+    struct hc_stats st;
+    double r = 0;
+    if (cudaMalloc(&a, (size_t)n * n * es) != cudaSuccess || cudaMalloc(&b, (size_t)n * n * es) != cudaSuccess ||
+        cudaMalloc(&c, (size_t)n * n * es) != cudaSuccess || cublasCreate(&h) != CUBLAS_STATUS_SUCCESS)
+        goto out;
+    /* random-ish bits (not zeros: the tensor cores draw less power on zeros) */
+    if (dt == SPAK_DT_F32) {
+        double *tmp;
+        if (cudaMalloc(&tmp, (size_t)n * n * sizeof(double)) != cudaSuccess)
+            goto out;
+        gen_normal<float><<<4096, 256>>>((float *)a, tmp, (size_t)n * n, 1);
+        gen_normal<float><<<4096, 256>>>((float *)b, tmp, (size_t)n * n, 2);
+        cudaDeviceSynchronize();
+        cudaFree(tmp);
+    } else {
+        double *tmp;
+        if (cudaMalloc(&tmp, (size_t)n * n * sizeof(double)) != cudaSuccess)
+            goto out;
+        gen_normal<__nv_bfloat16><<<4096, 256>>>((__nv_bfloat16 *)a, tmp, (size_t)n * n, 1);
+        gen_normal<__nv_bfloat16><<<4096, 256>>>((__nv_bfloat16 *)b, tmp, (size_t)n * n, 2);
+        cudaDeviceSynchronize();
+        cudaFree(tmp);
+    }
+    cudaEventCreate(&e0);
+    cudaEventCreate(&e1);
+    for (int i = 0; i < 13; i++) {
+        float ms = 0;
+        cudaEventRecord(e0);
+        cublas_gemm(h, n, n, n, dt, a, b, c);
+        cudaEventRecord(e1);
+        cudaEventSynchronize(e1);
+        cudaEventElapsedTime(&ms, e0, e1);
+        if (i >= 3)
+            t[i - 3] = ms;
+    }
+    hc_stats(t, 10, &st);
+    r = 2.0 * n * n * (double)n / st.median / 1e9;
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+out:
+    if (h)
+        cublasDestroy(h);
+    cudaFree(a);
+    cudaFree(b);
+    cudaFree(c);
+    return r;
+}
+
+/* The probe child: device present? ceilings (from the cache or measured).
+ * Writes one JSON line to fd. */
+static int probe(int fd)
+{
+    int n = 0, v;
+    cudaDeviceProp prop;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    char pci[64] = "";
+    json_t *cache = NULL, *dev = NULL, *peaks;
+    const char *dtn = hc_dtype_name(g_args.dtype);
+    double copy = 0, peak = 0;
+    char *line;
+
+    if (e != cudaSuccess || n == 0) {
+        fprintf(stderr, "spak-harness-cuda: no CUDA device (cudaGetDeviceCount: %s)\n",
+                e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
+        return CHILD_NO_DEVICE;
+    }
+    if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess)
+        return CHILD_HARNESS_ERR;
+    cudaDeviceGetPCIBusId(pci, sizeof pci, 0);
+    if (g_args.ceilings_cache) {
+        json_error_t je;
+        cache = json_load_file(g_args.ceilings_cache, 0, &je);
+    }
+    if (cache && json_is_object(cache))
+        dev = json_object_get(cache, prop.name);
+    if (!cache || !json_is_object(cache)) {
+        json_decref(cache);
+        cache = json_object();
+    }
+    if (dev && json_is_object(dev)) {
+        copy = json_number_value(json_object_get(dev, "copy_gbps"));
+        peaks = json_object_get(dev, "peak_tflops");
+        if (json_is_object(peaks))
+            peak = json_number_value(json_object_get(peaks, dtn));
+    } else {
+        dev = json_object();
+        json_object_set_new(cache, prop.name, dev);
+    }
+    if (copy <= 0) {
+        copy = measure_copy_gbps();
+        json_object_set_new(dev, "copy_gbps", json_real(copy));
+    }
+    if (peak <= 0) {
+        peak = measure_cublas_peak(g_args.dtype);
+        peaks = json_object_get(dev, "peak_tflops");
+        if (!json_is_object(peaks)) {
+            peaks = json_object();
+            json_object_set_new(dev, "peak_tflops", peaks);
+        }
+        json_object_set_new(peaks, dtn, json_real(peak));
+        json_object_set_new(dev, "measured_with", json_string("D2D cudaMemcpyAsync 1 GiB (read+write); cuBLAS GemmEx 8192^3 median of 10"));
+    }
+    if (g_args.ceilings_cache) {
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s.tmp.%d", g_args.ceilings_cache, (int)getpid());
+        if (json_dump_file(cache, tmp, JSON_INDENT(1) | JSON_SORT_KEYS) == 0)
+            rename(tmp, g_args.ceilings_cache);
+        else
+            fprintf(stderr, "spak-harness-cuda: could not write %s (continuing)\n", g_args.ceilings_cache);
+    }
+    cudaDeviceGetAttribute(&v, cudaDevAttrMaxThreadsPerMultiProcessor, 0);
+    line = json_dumps(json_pack("{s:s, s:s, s:f, s:f, s:i, s:i, s:I, s:i}", "device", prop.name, "pci", pci,
+                                "copy_gbps", copy, "peak_tflops", peak, "sm_count", prop.multiProcessorCount,
+                                "max_threads_per_sm", v, "l2_bytes", (json_int_t)prop.l2CacheSize, "cc",
+                                prop.major * 10 + prop.minor),
+                      JSON_COMPACT);
+    json_decref(cache);
+    if (!line)
+        return CHILD_HARNESS_ERR;
+    if (write(fd, line, strlen(line)) < 0 || write(fd, "\n", 1) < 0) {
+        free(line);
+        return CHILD_HARNESS_ERR;
+    }
+    free(line);
+    return CHILD_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* the parent: fork a child, relay its records, watch it                     */
+
+struct child_result {
+    int status;         /* waitpid status */
+    bool timed_out;
+    bool saw_correctness;
+    bool saw_performance;
+    char *first_line;   /* first line (probe); malloc'd */
+};
+
+static int run_child(int (*fn)(int fd, const struct hc_shape *), const struct hc_shape *s, bool relay,
+                     struct child_result *res)
+{
+    int fds[2];
+    pid_t pid;
+    char buf[65536];
+    size_t len = 0;
+    double deadline;
+    struct timespec ts;
+
+    memset(res, 0, sizeof *res);
+    if (pipe(fds) != 0)
+        return -1;
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        if (relay) {
+            if (dup2(fds[1], STDOUT_FILENO) < 0)
+                _exit(CHILD_HARNESS_ERR);
+            close(fds[1]);
+            fds[1] = STDOUT_FILENO;
+        }
+        _exit(fn(fds[1], s));
+    }
+    close(fds[1]);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    deadline = ts.tv_sec + ts.tv_nsec * 1e-9 + g_args.timeout_s;
+    for (;;) {
+        struct pollfd pfd = {fds[0], POLLIN, 0};
+        double now;
+        int pr;
+        ssize_t got;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        now = ts.tv_sec + ts.tv_nsec * 1e-9;
+        if (now >= deadline) {
+            kill(pid, SIGKILL);
+            res->timed_out = true;
+            break;
+        }
+        pr = poll(&pfd, 1, (int)((deadline - now) * 1000) + 1);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr <= 0)
+            continue;
+        got = read(fds[0], buf + len, sizeof buf - 1 - len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            break;
+        len += (size_t)got;
+        for (;;) {
+            char *nl = (char *)memchr(buf, '\n', len);
+            size_t ll;
+            if (!nl) {
+                if (len == sizeof buf - 1) { /* a line over the cap: drop it */
+                    len = 0;
+                }
+                break;
+            }
+            ll = (size_t)(nl - buf) + 1;
+            *nl = 0;
+            if (!res->first_line)
+                res->first_line = strdup(buf);
+            if (relay) {
+                if (strstr(buf, "\"type\":\"Correctness\""))
+                    res->saw_correctness = true;
+                if (strstr(buf, "\"type\":\"Performance\""))
+                    res->saw_performance = true;
+                printf("%s\n", buf);
+                fflush(stdout);
+            }
+            memmove(buf, buf + ll, len - ll);
+            len -= ll;
+        }
+    }
+    close(fds[0]);
+    while (waitpid(pid, &res->status, 0) < 0 && errno == EINTR)
+        ;
+    return 0;
+}
+
+static int probe_fn(int fd, const struct hc_shape *s)
+{
+    (void)s;
+    return probe(fd);
+}
+
+static int shape_fn(int fd, const struct hc_shape *s)
+{
+    (void)fd;
+    return run_shape(s);
+}
+
+static void describe_status(const struct child_result *r, char *buf, size_t n)
+{
+    if (r->timed_out)
+        snprintf(buf, n, "candidate timed out after %d s (hang?): child killed", g_args.timeout_s);
+    else if (WIFSIGNALED(r->status))
+        snprintf(buf, n, "candidate crashed the child: signal %d (%s)", WTERMSIG(r->status), strsignal(WTERMSIG(r->status)));
+    else if (WIFEXITED(r->status))
+        snprintf(buf, n, "child exited with status %d without a verdict", WEXITSTATUS(r->status));
+    else
+        snprintf(buf, n, "child ended abnormally");
+}
+
+int main(int argc, char **argv)
+{
+    char err[1024];
+    struct child_result pr;
+    json_t *j;
+    json_error_t je;
+    int harness_failed = 0;
+    int rc = hc_parse_args(argc, argv, &g_args, err, sizeof err);
+
+    if (rc == 1) {
+        printf("%s\n", err);
+        return 0;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "spak-harness-cuda: %s\n", err);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    if (run_child(probe_fn, NULL, false, &pr) != 0) {
+        fprintf(stderr, "spak-harness-cuda: fork/pipe failed: %s\n", strerror(errno));
+        return 2;
+    }
+    if (pr.timed_out || !WIFEXITED(pr.status) || WEXITSTATUS(pr.status) != 0 || !pr.first_line) {
+        if (WIFEXITED(pr.status) && WEXITSTATUS(pr.status) == CHILD_NO_DEVICE)
+            ; /* the child said "no CUDA device" on stderr */
+        else
+            fprintf(stderr, "spak-harness-cuda: device probe failed\n");
+        free(pr.first_line);
+        return 2;
+    }
+    j = json_loads(pr.first_line, 0, &je);
+    free(pr.first_line);
+    if (!j) {
+        fprintf(stderr, "spak-harness-cuda: bad probe line: %s\n", je.text);
+        return 2;
+    }
+    snprintf(g_device_name, sizeof g_device_name, "%s", json_string_value(json_object_get(j, "device")) ? json_string_value(json_object_get(j, "device")) : "?");
+    g_ceil.copy_gbps = json_number_value(json_object_get(j, "copy_gbps"));
+    g_ceil.peak_tflops = json_number_value(json_object_get(j, "peak_tflops"));
+    g_ceil.sm_count = (int)json_integer_value(json_object_get(j, "sm_count"));
+    g_ceil.max_threads_per_sm = (int)json_integer_value(json_object_get(j, "max_threads_per_sm"));
+    g_ceil.l2_bytes = json_integer_value(json_object_get(j, "l2_bytes"));
+    g_ceil.cc = (int)json_integer_value(json_object_get(j, "cc"));
+    json_decref(j);
+    fprintf(stderr, "spak-harness-cuda: %s sm_%d, %d SMs, copy %.0f GB/s, cuBLAS %s peak %.1f TFLOP/s\n",
+            g_device_name, g_ceil.cc, g_ceil.sm_count, g_ceil.copy_gbps, hc_dtype_name(g_args.dtype),
+            g_ceil.peak_tflops);
+
+    for (int i = 0; i < g_args.nshapes; i++) {
+        const struct hc_shape *s = &g_args.shapes[i];
+        struct child_result r;
+        if (run_child(shape_fn, s, true, &r) != 0) {
+            fprintf(stderr, "spak-harness-cuda: fork/pipe failed: %s\n", strerror(errno));
+            return 1;
+        }
+        free(r.first_line);
+        if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == CHILD_HARNESS_ERR)
+            harness_failed = 1;
+        if (r.timed_out || !WIFEXITED(r.status) || (WEXITSTATUS(r.status) != 0 && !r.saw_correctness) ||
+            (r.saw_correctness && !r.saw_performance && !g_args.check_only && !WIFEXITED(r.status))) {
+            char why[256];
+            describe_status(&r, why, sizeof why);
+            correctness_rec(s, g_args.dtype, false, false, NAN, NAN, why);
+        }
+    }
+    return harness_failed;
+}

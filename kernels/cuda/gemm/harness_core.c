@@ -1,0 +1,451 @@
+/*
+ * harness_core.c - GPU-free logic of spak-harness-cuda (see harness_core.h).
+ */
+#include "harness_core.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char USAGE[] =
+    "usage: spak-harness-cuda --family gemm --candidate PATH.so --seed N\n"
+    "         [--dtype bf16|fp16|fp32] [--shapes MxNxK,...] [--heldout MxNxK,...]\n"
+    "         [--reps N] [--warmup N] [--check-only] [--ceilings-cache PATH] [--timeout SEC]";
+
+static bool parse_ll(const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    long long v;
+    if (!s || !*s)
+        return false;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+int hc_parse_dtype(const char *s)
+{
+    if (!s)
+        return -1;
+    if (!strcmp(s, "fp32") || !strcmp(s, "f32"))
+        return 0;
+    if (!strcmp(s, "fp16") || !strcmp(s, "f16"))
+        return 1;
+    if (!strcmp(s, "bf16"))
+        return 2;
+    return -1;
+}
+
+const char *hc_dtype_name(int dtype)
+{
+    switch (dtype) {
+    case 0: return "fp32";
+    case 1: return "fp16";
+    case 2: return "bf16";
+    default: return "?";
+    }
+}
+
+size_t hc_dtype_size(int dtype) { return dtype == 0 ? 4 : 2; }
+
+int hc_parse_shapes(const char *s, bool heldout, struct hc_shape *shapes, int max, int *n,
+                    char *err, size_t errlen)
+{
+    const char *p = s;
+    if (!s || !*s) {
+        snprintf(err, errlen, "empty shape list");
+        return -1;
+    }
+    while (*p) {
+        long long d[3];
+        for (int i = 0; i < 3; i++) {
+            char buf[24];
+            size_t len = 0;
+            while (p[len] && p[len] != 'x' && p[len] != ',')
+                len++;
+            if (len == 0 || len >= sizeof buf) {
+                snprintf(err, errlen, "bad shape near '%.20s' (want MxNxK)", p);
+                return -1;
+            }
+            memcpy(buf, p, len);
+            buf[len] = 0;
+            /* 1 .. 2^20 per dimension: the harness's buffers are sized from these. */
+            if (!parse_ll(buf, 1, 1 << 20, &d[i])) {
+                snprintf(err, errlen, "bad dimension '%s' (want an integer in 1..1048576)", buf);
+                return -1;
+            }
+            p += len;
+            if (i < 2) {
+                if (*p != 'x') {
+                    snprintf(err, errlen, "bad shape near '%.20s' (want MxNxK)", p);
+                    return -1;
+                }
+                p++;
+            }
+        }
+        if (*n >= max) {
+            snprintf(err, errlen, "too many shapes (at most %d)", max);
+            return -1;
+        }
+        shapes[*n].m = (long)d[0];
+        shapes[*n].n = (long)d[1];
+        shapes[*n].k = (long)d[2];
+        shapes[*n].heldout = heldout;
+        (*n)++;
+        if (*p == ',') {
+            p++;
+            if (!*p) {
+                snprintf(err, errlen, "trailing ',' in shape list");
+                return -1;
+            }
+        } else if (*p) {
+            snprintf(err, errlen, "bad shape list near '%.20s'", p);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int hc_parse_args(int argc, char **argv, struct hc_args *a, char *err, size_t errlen)
+{
+    const char *shapes = NULL, *heldout = NULL;
+    bool have_seed = false;
+    long long v;
+
+    memset(a, 0, sizeof *a);
+    a->dtype = 2;
+    a->reps = 30;
+    a->warmup = 5;
+    a->timeout_s = 300;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
+            snprintf(err, errlen, "%s", USAGE);
+            return 1;
+        }
+        if (!strcmp(o, "--check-only")) {
+            a->check_only = true;
+            continue;
+        }
+        if (!val) {
+            snprintf(err, errlen, "%s: missing value\n%s", o, USAGE);
+            return -1;
+        }
+        i++;
+        if (!strcmp(o, "--family")) {
+            a->family = val;
+        } else if (!strcmp(o, "--candidate")) {
+            a->candidate = val;
+        } else if (!strcmp(o, "--seed")) {
+            char *end;
+            errno = 0;
+            if (val[0] == '-' || !val[0]) {
+                snprintf(err, errlen, "--seed: want a non-negative integer, got '%s'", val);
+                return -1;
+            }
+            a->seed = strtoull(val, &end, 10);
+            if (errno || *end) {
+                snprintf(err, errlen, "--seed: want a non-negative integer, got '%s'", val);
+                return -1;
+            }
+            have_seed = true;
+        } else if (!strcmp(o, "--dtype")) {
+            a->dtype = hc_parse_dtype(val);
+            if (a->dtype < 0) {
+                snprintf(err, errlen, "--dtype: want bf16, fp16 or fp32, got '%s'", val);
+                return -1;
+            }
+        } else if (!strcmp(o, "--shapes")) {
+            shapes = val;
+        } else if (!strcmp(o, "--heldout")) {
+            heldout = val;
+        } else if (!strcmp(o, "--reps")) {
+            if (!parse_ll(val, 1, 100000, &v)) {
+                snprintf(err, errlen, "--reps: want an integer in 1..100000, got '%s'", val);
+                return -1;
+            }
+            a->reps = (int)v;
+        } else if (!strcmp(o, "--warmup")) {
+            if (!parse_ll(val, 0, 10000, &v)) {
+                snprintf(err, errlen, "--warmup: want an integer in 0..10000, got '%s'", val);
+                return -1;
+            }
+            a->warmup = (int)v;
+        } else if (!strcmp(o, "--timeout")) {
+            if (!parse_ll(val, 1, 86400, &v)) {
+                snprintf(err, errlen, "--timeout: want seconds in 1..86400, got '%s'", val);
+                return -1;
+            }
+            a->timeout_s = (int)v;
+        } else if (!strcmp(o, "--ceilings-cache")) {
+            a->ceilings_cache = val;
+        } else {
+            snprintf(err, errlen, "unknown option '%s'\n%s", o, USAGE);
+            return -1;
+        }
+    }
+    if (!a->family || strcmp(a->family, "gemm") != 0) {
+        snprintf(err, errlen, "--family: only 'gemm' is implemented%s%s", a->family ? ", got " : "",
+                 a->family ? a->family : "");
+        return -1;
+    }
+    if (!a->candidate) {
+        snprintf(err, errlen, "--candidate PATH.so is required");
+        return -1;
+    }
+    if (!have_seed) {
+        snprintf(err, errlen, "--seed N is required (inputs are generated from it)");
+        return -1;
+    }
+    if (!shapes && !heldout) {
+        shapes = "4096x4096x4096";
+        heldout = "3000x5000x2000,129x263x72";
+    }
+    if (shapes && hc_parse_shapes(shapes, false, a->shapes, HC_MAX_SHAPES, &a->nshapes, err, errlen))
+        return -1;
+    if (heldout && hc_parse_shapes(heldout, true, a->shapes, HC_MAX_SHAPES, &a->nshapes, err, errlen))
+        return -1;
+    return 0;
+}
+
+/*
+ * Tolerances on ||C - R||_F / ||R||_F, R computed in fp64 from the very same
+ * (already rounded) inputs, inputs ~ N(0,1):
+ *  - fp16/bf16 out: the final rounding of C alone gives a relative error of
+ *    about u/sqrt(3) per element (u = 2^-11 fp16, 2^-8 bf16): 2.8e-4 and
+ *    2.3e-3 (measured ~1.1e-3 for bf16 since rounding is to nearest); fp32
+ *    accumulation adds ~1e-6. Accumulating in the 16-bit type instead adds
+ *    about u*sqrt(K/6): 1e-2 (fp16) / 8e-2 (bf16) at K=4096, and for bf16
+ *    still 1.3e-2 at K=72. Tolerances: fp16 1.5e-3, bf16 5e-3 (about 5x the
+ *    honest error, well under the low-precision error at the shapes we run).
+ *  - fp32 out: fp32 accumulation gives ~1e-6 (sqrt(K)*2^-24 at worst a few
+ *    e-6); TF32 inputs give ~5e-4 and bf16 inputs ~4e-3. Tolerance 5e-5.
+ */
+double hc_tolerance(int dtype)
+{
+    switch (dtype) {
+    case 0: return 5e-5;
+    case 1: return 1.5e-3;
+    case 2: return 5e-3;
+    default: return 0;
+    }
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double hc_quantile_sorted(const double *v, int n, double q)
+{
+    double pos, frac;
+    int i;
+    if (n <= 0)
+        return NAN;
+    if (q <= 0)
+        return v[0];
+    if (q >= 1)
+        return v[n - 1];
+    pos = q * (n - 1);
+    i = (int)pos;
+    frac = pos - i;
+    if (i + 1 >= n)
+        return v[n - 1];
+    return v[i] + frac * (v[i + 1] - v[i]);
+}
+
+void hc_stats(double *v, int n, struct hc_stats *out)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    out->min = v[0];
+    out->max = v[n - 1];
+    out->median = hc_quantile_sorted(v, n, 0.5);
+    out->p20 = hc_quantile_sorted(v, n, 0.2);
+    out->p80 = hc_quantile_sorted(v, n, 0.8);
+}
+
+void hc_classify(const struct hc_perf_in *in, struct hc_perf_out *o)
+{
+    double t = in->time_ms, attainable, waves = 0;
+    long long per_wave;
+
+    memset(o, 0, sizeof *o);
+    o->tflops = in->flops / t / 1e9;
+    o->gbps = in->bytes / t / 1e6;
+    o->arith_intensity = in->bytes > 0 ? in->flops / in->bytes : 0;
+    o->ridge = in->peak_gbps > 0 ? in->peak_tflops * 1000.0 / in->peak_gbps : 0;
+    o->frac_peak = in->peak_tflops > 0 ? o->tflops / in->peak_tflops : 0;
+    o->frac_bw = in->peak_gbps > 0 ? o->gbps / in->peak_gbps : 0;
+    o->occupancy = in->max_threads_per_sm > 0
+                       ? (double)in->blocks_per_sm * in->block_threads / in->max_threads_per_sm
+                       : 0;
+    per_wave = (long long)in->sm_count * (in->blocks_per_sm > 0 ? in->blocks_per_sm : 1);
+    o->wave_eff = 1.0;
+    if (per_wave > 0 && in->grid_blocks > 0) {
+        waves = (double)in->grid_blocks / (double)per_wave;
+        o->wave_eff = waves / ceil(waves);
+    }
+    attainable = in->peak_tflops;
+    if (in->peak_gbps > 0 && o->arith_intensity * in->peak_gbps / 1000.0 < attainable)
+        attainable = o->arith_intensity * in->peak_gbps / 1000.0;
+    o->suspicious = (attainable > 0 && o->tflops > 1.25 * attainable) ||
+                    (in->peak_gbps > 0 && o->gbps > 1.25 * in->peak_gbps);
+
+    if (o->suspicious)
+        o->bottleneck = "suspicious";
+    else if (in->local_bytes > 0 && o->frac_peak < 0.9)
+        o->bottleneck = "spills";
+    else if (o->arith_intensity < o->ridge && o->frac_bw > 0.5)
+        o->bottleneck = "memory";
+    else if (o->frac_peak >= 0.85)
+        o->bottleneck = "compute";
+    else if (in->grid_blocks > 0 && in->grid_blocks < in->sm_count)
+        o->bottleneck = "parallelism";
+    else if (o->wave_eff < 0.8)
+        o->bottleneck = "tail";
+    else if (o->occupancy < 0.25 && o->frac_peak < 0.5)
+        o->bottleneck = "latency";
+    else
+        o->bottleneck = "pipeline";
+
+    snprintf(o->why, sizeof o->why,
+             "%.1f TFLOP/s = %.2f of the cuBLAS peak %.1f; %.0f GB/s = %.2f of copy %.0f GB/s; "
+             "AI %.0f flop/B vs ridge %.0f; occupancy %.2f (%d blocks x %d thr/SM, %d regs, "
+             "%d B smem, %d B local); %lld blocks = %.2f waves (efficiency %.2f)",
+             o->tflops, o->frac_peak, in->peak_tflops, o->gbps, o->frac_bw, in->peak_gbps,
+             o->arith_intensity, o->ridge, o->occupancy, in->blocks_per_sm, in->block_threads,
+             in->registers, in->smem_bytes, in->local_bytes, in->grid_blocks, waves, o->wave_eff);
+}
+
+const char *hc_throttle_names(unsigned long long mask, char *buf, size_t n)
+{
+    static const struct { unsigned long long bit; const char *name; } names[] = {
+        {0x1ull, "gpu_idle"},          {0x2ull, "applications_clocks"},
+        {0x4ull, "sw_power_cap"},      {0x8ull, "hw_slowdown"},
+        {0x10ull, "sync_boost"},       {0x20ull, "sw_thermal"},
+        {0x40ull, "hw_thermal"},       {0x80ull, "hw_power_brake"},
+        {0x100ull, "display_clocks"},
+    };
+    size_t len = 0;
+    if (n == 0)
+        return buf;
+    buf[0] = 0;
+    if (mask == 0) {
+        snprintf(buf, n, "none");
+        return buf;
+    }
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (mask & names[i].bit) {
+            int w = snprintf(buf + len, n - len, "%s%s", len ? "," : "", names[i].name);
+            if (w < 0 || (size_t)w >= n - len)
+                return buf;
+            len += (size_t)w;
+            mask &= ~names[i].bit;
+        }
+    }
+    if (mask)
+        snprintf(buf + len, n - len, "%sother:0x%llx", len ? "," : "", mask);
+    return buf;
+}
+
+const char *hc_shape_str(const struct hc_shape *s, char *buf, size_t n)
+{
+    snprintf(buf, n, "%ldx%ldx%ld", s->m, s->n, s->k);
+    return buf;
+}
+
+/* JSON has no NaN/Inf: a non-finite number becomes null. */
+static json_t *jnum(double x) { return isfinite(x) ? json_real(x) : json_null(); }
+
+static char *dump(json_t *o)
+{
+    char *s;
+    if (!o)
+        return NULL;
+    s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return s;
+}
+
+char *hc_record_correctness(const struct hc_correctness *c)
+{
+    char shape[64];
+    return dump(json_pack("{s:s, s:s, s:b, s:s, s:b, s:b, s:o, s:o, s:o, s:I, s:s, s:s}",
+                          "type", "Correctness",
+                          "shape", hc_shape_str(c->shape, shape, sizeof shape),
+                          "heldout", c->shape->heldout,
+                          "dtype", hc_dtype_name(c->dtype),
+                          "passed", c->passed,
+                          "skipped", c->skipped,
+                          "rel_err", jnum(c->rel_err),
+                          "tolerance", jnum(c->tolerance),
+                          "baseline_rel_err", jnum(c->baseline_rel_err),
+                          "seed", (json_int_t)c->seed,
+                          "reason", c->reason ? c->reason : "",
+                          "candidate", c->candidate ? c->candidate : ""));
+}
+
+char *hc_record_performance(const struct hc_performance *p)
+{
+    char shape[64], thr[160];
+    double tf = p->flops / p->cand.median / 1e9, btf = p->flops / p->base.median / 1e9;
+    return dump(json_pack(
+        "{s:s, s:s, s:b, s:s, s:o, s:o, s:o, s:i, s:o, s:s, s:o, s:o, s:o, s:i, s:i, s:o, s:s, "
+        "s:I, s:b}",
+        "type", "Performance",
+        "shape", hc_shape_str(p->shape, shape, sizeof shape),
+        "heldout", p->shape->heldout,
+        "dtype", hc_dtype_name(p->dtype),
+        "time_ms", jnum(p->cand.median),
+        "time_ms_p20", jnum(p->cand.p20),
+        "time_ms_p80", jnum(p->cand.p80),
+        "reps", p->reps,
+        "tflops", jnum(tf),
+        "baseline", "cublas",
+        "baseline_time_ms", jnum(p->base.median),
+        "baseline_tflops", jnum(btf),
+        "ratio", jnum(p->base.median / p->cand.median),
+        "sm_clock_mhz", p->sm_clock_mhz,
+        "mem_clock_mhz", p->mem_clock_mhz,
+        "power_w", jnum(p->power_w),
+        "throttle_reasons", hc_throttle_names(p->throttle_mask, thr, sizeof thr),
+        "throttle_mask", (json_int_t)p->throttle_mask,
+        "l2_flush", p->l2_flushed));
+}
+
+char *hc_record_analysis(const struct hc_shape *shape, int dtype, const struct hc_perf_in *in,
+                         const struct hc_perf_out *o)
+{
+    char s[64];
+    return dump(json_pack(
+        "{s:s, s:s, s:b, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:s, s:i, s:i, s:i, s:o, "
+        "s:I, s:o, s:b}",
+        "type", "Analysis",
+        "shape", hc_shape_str(shape, s, sizeof s),
+        "heldout", shape->heldout,
+        "dtype", hc_dtype_name(dtype),
+        "flops", jnum(in->flops),
+        "bytes", jnum(in->bytes),
+        "arith_intensity", jnum(o->arith_intensity),
+        "peak_tflops", jnum(in->peak_tflops),
+        "peak_gbps", jnum(in->peak_gbps),
+        "frac_peak", jnum(o->frac_peak),
+        "frac_bw", jnum(o->frac_bw),
+        "bottleneck", o->bottleneck,
+        "why", o->why,
+        "registers", in->registers,
+        "smem_bytes", in->smem_bytes,
+        "spills", in->local_bytes,
+        "occupancy", jnum(o->occupancy),
+        "grid_blocks", (json_int_t)in->grid_blocks,
+        "wave_efficiency", jnum(o->wave_eff),
+        "suspicious", o->suspicious));
+}

@@ -1,0 +1,126 @@
+/*
+ * harness_core.h - the host-side logic of spak-harness-cuda that needs no GPU:
+ * command-line and shape parsing, per-precision tolerances, timing
+ * statistics, the bottleneck classifier and the trace records. Plain C11,
+ * compiled by cc, unit tested by kernels/cuda/gemm/test_harness_core.c.
+ *
+ * Ownership: parsed arguments point into argv (not copied); record strings
+ * returned by hc_record_* are malloc'd and freed by the caller.
+ */
+#ifndef SPAK_HARNESS_CORE_H
+#define SPAK_HARNESS_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HC_MAX_SHAPES 64
+#define HC_TRACE_PREFIX "__SPAK_TRACE__ "
+
+struct hc_shape {
+    long m, n, k;
+    bool heldout;
+};
+
+struct hc_args {
+    const char *family;        /* "gemm" */
+    const char *candidate;     /* path of the candidate .so */
+    unsigned long long seed;
+    int dtype;                 /* enum spak_gemm_dtype */
+    struct hc_shape shapes[HC_MAX_SHAPES];
+    int nshapes;
+    int reps;                  /* timed repetitions per side, >= 30 unless --reps says less for a smoke run */
+    int warmup;
+    bool check_only;
+    const char *ceilings_cache;
+    int timeout_s;             /* per shape: a child that runs longer is killed (hang) */
+};
+
+/* Parse argv. Returns 0 on success, 1 when --help was asked (usage in err),
+ * -1 on a usage error (message in err). Defaults: dtype bf16, reps 30,
+ * warm-up 5, timeout 300 s, shapes 4096x4096x4096, held-out
+ * 3000x5000x2000,129x263x72 (used only when neither list is given). */
+int hc_parse_args(int argc, char **argv, struct hc_args *a, char *err, size_t errlen);
+
+/* "MxNxK[,MxNxK...]" appended to shapes[*n..]; 0 or -1 (message in err). */
+int hc_parse_shapes(const char *s, bool heldout, struct hc_shape *shapes, int max, int *n,
+                    char *err, size_t errlen);
+
+/* "fp32"|"fp16"|"bf16" -> 0|1|2, or -1. */
+int hc_parse_dtype(const char *s);
+const char *hc_dtype_name(int dtype);
+size_t hc_dtype_size(int dtype);
+
+/* Normwise relative error ||C - R||_F / ||R||_F allowed for an output of this
+ * dtype when the reference is exact (fp64) and accumulation is fp32; see
+ * harness_core.c for the derivation. */
+double hc_tolerance(int dtype);
+
+/* Sorts v in place; linear-interpolated quantiles. n >= 1. */
+struct hc_stats {
+    double median, p20, p80, min, max;
+};
+void hc_stats(double *v, int n, struct hc_stats *out);
+double hc_quantile_sorted(const double *v, int n, double q);
+
+/* Bottleneck classification from the numbers of one measurement. */
+struct hc_perf_in {
+    double flops, bytes, time_ms;
+    double peak_tflops;        /* measured cuBLAS rate for this dtype at 8192^3 */
+    double peak_gbps;          /* measured device-to-device copy rate (read+write) */
+    int registers, smem_bytes, local_bytes, block_threads, blocks_per_sm;
+    long long grid_blocks;
+    int sm_count;
+    int max_threads_per_sm;
+};
+struct hc_perf_out {
+    double tflops, gbps, arith_intensity, ridge, frac_peak, frac_bw, occupancy, wave_eff;
+    const char *bottleneck;    /* static string */
+    bool suspicious;           /* faster than the roofline allows */
+    char why[512];
+};
+void hc_classify(const struct hc_perf_in *in, struct hc_perf_out *out);
+
+/* Decoded NVML clock-event (throttle) reasons, e.g. "sw_power_cap,hw_slowdown";
+ * "none" for 0. Writes into buf. */
+const char *hc_throttle_names(unsigned long long mask, char *buf, size_t n);
+
+/* Shape as "MxNxK" into buf. */
+const char *hc_shape_str(const struct hc_shape *s, char *buf, size_t n);
+
+/* ---- records: one JSON object each, without the prefix; malloc'd ---- */
+struct hc_correctness {
+    const struct hc_shape *shape;
+    int dtype;
+    bool passed, skipped;
+    double rel_err, tolerance, baseline_rel_err;
+    unsigned long long seed;
+    const char *reason;        /* "ok" or why not */
+    const char *candidate;
+};
+char *hc_record_correctness(const struct hc_correctness *c);
+
+struct hc_performance {
+    const struct hc_shape *shape;
+    int dtype;
+    struct hc_stats cand, base;
+    int reps;
+    double flops;
+    int sm_clock_mhz, mem_clock_mhz;
+    double power_w;
+    unsigned long long throttle_mask;
+    bool l2_flushed;
+};
+char *hc_record_performance(const struct hc_performance *p);
+
+char *hc_record_analysis(const struct hc_shape *shape, int dtype, const struct hc_perf_in *in,
+                         const struct hc_perf_out *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,152 @@
+/*
+ * hopper.cuh - sm_90a building blocks for the wgmma rungs (3, 4, 5): mbarrier,
+ * TMA (cp.async.bulk.tensor), wgmma descriptors and fences, setmaxnreg, the
+ * tensor-map encoder reached through the runtime (no -lcuda), the grouped
+ * tile raster and the register-fragment epilogue. Written from the PTX ISA
+ * description of these instructions.
+ */
+#ifndef SPAK_GEMM_HOPPER_CUH
+#define SPAK_GEMM_HOPPER_CUH
+
+#include <cuda.h>
+#include <cudaTypedefs.h>
+
+#include "candidate.cuh"
+#include "wgmma_ops.cuh"
+
+/* ---- shared memory / mbarrier ------------------------------------------ */
+__device__ __forceinline__ uint32_t smem_u32(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
+
+__device__ __forceinline__ void mbar_init(uint64_t *bar, unsigned count)
+{
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_u32(bar)), "r"(count));
+}
+/* Make mbarrier.init visible to the async proxy (TMA) before first use. */
+__device__ __forceinline__ void fence_barrier_init()
+{
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+__device__ __forceinline__ void mbar_expect_tx(uint64_t *bar, unsigned bytes)
+{
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(smem_u32(bar)), "r"(bytes)
+                 : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(uint64_t *bar)
+{
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_u32(bar)) : "memory");
+}
+/* Wait until the phase of parity `parity` has completed. On a fresh barrier
+ * (phase 0 running) parity 1 counts as completed: producers start there. */
+__device__ __forceinline__ void mbar_wait(uint64_t *bar, unsigned parity)
+{
+    asm volatile("{\n"
+                 ".reg .pred done;\n"
+                 "WAIT_%=:\n"
+                 "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+                 "@!done bra WAIT_%=;\n"
+                 "}\n" ::"r"(smem_u32(bar)),
+                 "r"(parity)
+                 : "memory");
+}
+
+/* ---- TMA ---------------------------------------------------------------- */
+/* 2D tile load: box at (c0 = k element, c1 = row) into dst, completing tx bytes on bar. */
+__device__ __forceinline__ void tma_load_2d(void *dst, const CUtensorMap *map, uint64_t *bar, int c0, int c1)
+{
+    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4}], "
+                 "[%2];\n" ::"r"(smem_u32(dst)),
+                 "l"((uint64_t)map), "r"(smem_u32(bar)), "r"(c0), "r"(c1)
+                 : "memory");
+}
+
+/* ---- wgmma -------------------------------------------------------------- */
+/* Shared-memory matrix descriptor for a K-major tile written by TMA with
+ * 128-byte swizzle: rows of 128 B (64 x 16-bit), 8-row groups 1024 B apart
+ * (stride byte offset), leading byte offset unused for this mode (1), mode
+ * bits 62-63 = 1 (128B swizzle). Tile bases must be 1024-byte aligned; the
+ * k16 steps inside a 64-wide tile advance the start address by 32 B. */
+__device__ __forceinline__ uint64_t wgmma_desc(uint32_t saddr)
+{
+    return (uint64_t)((saddr & 0x3FFFF) >> 4) | ((uint64_t)1 << 16) | ((uint64_t)(1024 >> 4) << 32) |
+           ((uint64_t)1 << 62);
+}
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+template <int N> __device__ __forceinline__ void wgmma_wait()
+{
+    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+}
+/* Keep the compiler from moving accumulator reads/writes across async wgmma. */
+template <int R> __device__ __forceinline__ void reg_fence(float *d)
+{
+#pragma unroll
+    for (int i = 0; i < R; i++)
+        asm volatile("" : "+f"(d[i])::"memory");
+}
+
+template <int R> __device__ __forceinline__ void setmaxnreg_inc() { asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(R)); }
+template <int R> __device__ __forceinline__ void setmaxnreg_dec() { asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(R)); }
+
+/* ---- tile raster ---------------------------------------------------------- */
+/* Grouped raster: `group` row-tiles walk the column-tiles together, so the B
+ * tiles they share stay in L2. */
+__device__ __forceinline__ void grouped_tile(int bid, int tiles_m, int tiles_n, int group, int &tm, int &tn)
+{
+    int per_group = group * tiles_n;
+    int first_m = (bid / per_group) * group;
+    int gm = min(tiles_m - first_m, group);
+    tm = first_m + (bid % per_group) % gm;
+    tn = (bid % per_group) / gm;
+}
+
+/* ---- epilogue: wgmma m64nN fp32 fragments -> C (bounds-checked) ----------
+ * Thread t of the warpgroup holds, for each 8-column block j, rows
+ * 16*(t/32) + (t%32)/4 (+8) and columns 8j + 2*(t%4) (+1):
+ * d[4j+0..1] -> row r, d[4j+2..3] -> row r+8. */
+template <typename T, int BN_>
+__device__ __forceinline__ void store_frag(T *C, int M, int N, int row0, int col0, const float *d, int t)
+{
+    const int r = row0 + 16 * (t / 32) + (t % 32) / 4;
+    const int c = col0 + 2 * (t % 4);
+#pragma unroll
+    for (int j = 0; j < BN_ / 8; j++) {
+        store2<T>(C, M, N, r, c + 8 * j, d[4 * j + 0], d[4 * j + 1]);
+        store2<T>(C, M, N, r + 8, c + 8 * j, d[4 * j + 2], d[4 * j + 3]);
+    }
+}
+
+/* ---- host: tensor maps ---------------------------------------------------- */
+static PFN_cuTensorMapEncodeTiled_v12000 spak_encode_fn(void)
+{
+    static PFN_cuTensorMapEncodeTiled_v12000 fn = NULL;
+    if (!fn) {
+        cudaDriverEntryPointQueryResult q;
+        void *p = NULL;
+        if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault, &q) ==
+                cudaSuccess &&
+            q == cudaDriverEntryPointSuccess)
+            fn = (PFN_cuTensorMapEncodeTiled_v12000)p;
+    }
+    return fn;
+}
+
+/* A rows x K matrix, K contiguous, 16-bit elements; boxes of 64 (k) x box_rows
+ * with 128B swizzle. Out-of-range boxes are zero-filled by the hardware. */
+static int spak_make_map(CUtensorMap *map, const void *ptr, long long rows, long long K, int box_rows, int dtype)
+{
+    PFN_cuTensorMapEncodeTiled_v12000 enc = spak_encode_fn();
+    cuuint64_t dims[2] = {(cuuint64_t)K, (cuuint64_t)rows};
+    cuuint64_t strides[1] = {(cuuint64_t)K * 2};
+    cuuint32_t box[2] = {64, (cuuint32_t)box_rows};
+    cuuint32_t estr[2] = {1, 1};
+    if (!enc)
+        return (int)cudaErrorNotSupported;
+    CUresult r = enc(map, dtype == SPAK_DT_BF16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2,
+                     const_cast<void *>(ptr), dims, strides, box, estr, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                     CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                     CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    return r == CUDA_SUCCESS ? 0 : (int)cudaErrorInvalidValue;
+}
+
+#endif

@@ -1,0 +1,372 @@
+/*
+ * rung2_mma.cu - GEMM ladder rung 2: tensor cores through mma.sync
+ * (m16n8k16, fp32 accumulate) fed by ldmatrix from XOR-swizzled shared
+ * memory, filled by a STAGES-deep cp.async pipeline. fp16 and bf16.
+ * fp32 SGEMM (tensor cores would mean TF32, which the precision contract
+ * forbids) takes the SIMT path of this rung: 128x128 block, 8x8 outputs per
+ * thread as 2x2 sub-tiles of 4x4 (conflict-free float4 smem reads), register
+ * prefetch of the next k-tile and double-buffered shared memory.
+ * Layouts: abi.h (A row-major MxK, B column-major KxN, C row-major MxN).
+ *
+ * Edges: rows/columns past M or N and k past K are zero-filled by cp.async
+ * (src-size 0) or guarded loads, stores are guarded, so any M and N work.
+ * Declared constraint: K % 8 == 0 (16-byte aligned rows for cp.async / float4).
+ *
+ * Design/tuning space (-D), 16-bit path:
+ *   BM      block rows                 64, 128, 256        (default 128)
+ *   BN      block columns              64, 128, 256        (default 128)
+ *   BK      k per stage                32, 64              (default 32)
+ *   WM, WN  warps along M and N        WM*WN in 4..8; (BM/WM)%16==0, (BN/WN)%16==0
+ *                                      (default 2 x 4: warp tile 64x32)
+ *   STAGES  cp.async pipeline depth    2..6                (default 4)
+ *   GROUP_M block-raster group (L2)    1, 4, 8, 16         (default 8)
+ * fp32 path:
+ *   SBK     k per stage                8, 16               (default 8)
+ * Build: nvcc -O3 -arch=sm_90a -shared -Xcompiler -fPIC -o rung2.so rung2_mma.cu
+ */
+#include "candidate.cuh"
+
+#ifndef BM
+#define BM 128
+#endif
+#ifndef BN
+#define BN 128
+#endif
+#ifndef BK
+#define BK 32
+#endif
+#ifndef WM
+#define WM 2
+#endif
+#ifndef WN
+#define WN 4
+#endif
+#ifndef STAGES
+#define STAGES 4
+#endif
+#ifndef GROUP_M
+#define GROUP_M 8
+#endif
+#ifndef SBK
+#define SBK 8
+#endif
+
+#define NWARPS (WM * WN)
+#define NTHREADS (NWARPS * 32)
+#define WTM (BM / WM)          /* warp tile rows */
+#define WTN (BN / WN)          /* warp tile columns */
+#define FM (WTM / 16)          /* m16 fragments per warp */
+#define FN (WTN / 8)           /* n8 fragments per warp */
+#define CHUNKS (BK * 2 / 16)   /* 16-byte chunks per smem row */
+static_assert(WTM % 16 == 0 && WTN % 16 == 0, "warp tile must be a multiple of 16x16");
+static_assert(CHUNKS == 4 || CHUNKS == 8, "BK must be 32 or 64");
+static_assert(STAGES >= 2 && STAGES <= 8, "STAGES in 2..8");
+
+#define STAGE_ELEMS ((BM + BN) * BK)
+#define SMEM_BYTES (STAGES * STAGE_ELEMS * 2)
+
+/* 16-byte chunk c of row r lives at chunk c ^ f(r): the 8 rows an ldmatrix
+ * phase reads land in 8 different 16-byte bank groups. */
+__device__ __forceinline__ int swz(int r, int c) { return c ^ ((r / (8 / CHUNKS)) % CHUNKS); }
+
+__device__ __forceinline__ void cp_async16(uint32_t dst, const void *src, int src_bytes)
+{
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes));
+}
+__device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> __device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+__device__ __forceinline__ void ldmatrix_x4(uint32_t addr, uint32_t &r0, uint32_t &r1, uint32_t &r2, uint32_t &r3)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
+                 : "r"(addr));
+}
+
+template <typename T> struct mma_op;
+template <> struct mma_op<__nv_bfloat16> {
+    static __device__ __forceinline__ void run(float *d, const uint32_t *a, const uint32_t *b)
+    {
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                     "{%0,%1,%2,%3};\n"
+                     : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+    }
+};
+template <> struct mma_op<__half> {
+    static __device__ __forceinline__ void run(float *d, const uint32_t *a, const uint32_t *b)
+    {
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                     "{%0,%1,%2,%3};\n"
+                     : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+    }
+};
+
+/* Grouped raster: GROUP_M row-tiles share a column-tile while it is hot in L2. */
+__device__ __forceinline__ void tile_of(int bid, int tiles_m, int tiles_n, int &tm, int &tn)
+{
+    int per_group = GROUP_M * tiles_n;
+    int g = bid / per_group;
+    int first_m = g * GROUP_M;
+    int gm = min(tiles_m - first_m, GROUP_M);
+    tm = first_m + (bid % per_group) % gm;
+    tn = (bid % per_group) / gm;
+}
+
+template <typename T>
+__global__ void __launch_bounds__(NTHREADS) gemm_mma(int M, int N, int K, const T *__restrict__ A,
+                                                    const T *__restrict__ B, T *__restrict__ C)
+{
+    extern __shared__ __align__(128) unsigned char smem_raw[];
+    const uint32_t smem = (uint32_t)__cvta_generic_to_shared(smem_raw);
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int wm = warp / WN, wn = warp % WN;
+    int tm, tn;
+    tile_of(blockIdx.x, spak_cdiv(M, BM), spak_cdiv(N, BN), tm, tn);
+    const int m0 = tm * BM, n0 = tn * BN;
+    const int KT = (K + BK - 1) / BK;
+
+    float acc[FM][FN][4];
+#pragma unroll
+    for (int i = 0; i < FM; i++)
+#pragma unroll
+        for (int j = 0; j < FN; j++)
+#pragma unroll
+            for (int c = 0; c < 4; c++)
+                acc[i][j][c] = 0.f;
+
+    /* stage s: A rows [0,BM) then B rows [0,BN), each row BK elements (CHUNKS x 16 B) */
+    auto load_tile = [&](int kt, int s) {
+        const uint32_t base = smem + s * STAGE_ELEMS * 2;
+        const int k0 = kt * BK;
+        for (int e = tid; e < (BM + BN) * CHUNKS; e += NTHREADS) {
+            int r = e / CHUNKS, c = e % CHUNKS;
+            int gk = k0 + c * 8;
+            const T *src;
+            bool ok;
+            if (r < BM) {
+                int gm = m0 + r;
+                ok = gm < M && gk < K;
+                src = ok ? A + (size_t)gm * K + gk : A;
+            } else {
+                int gn = n0 + (r - BM);
+                ok = gn < N && gk < K;
+                src = ok ? B + (size_t)gn * K + gk : B;
+            }
+            cp_async16(base + (r * CHUNKS + swz(r, c)) * 16, src, ok ? 16 : 0);
+        }
+    };
+
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; s++) {
+        if (s < KT)
+            load_tile(s, s);
+        cp_commit();
+    }
+
+    for (int kt = 0; kt < KT; kt++) {
+        cp_wait<STAGES - 2>();
+        __syncthreads();
+        {
+            int nk = kt + STAGES - 1;
+            if (nk < KT)
+                load_tile(nk, nk % STAGES);
+            cp_commit();
+        }
+        const uint32_t sA = smem + (kt % STAGES) * STAGE_ELEMS * 2;
+        const uint32_t sB = sA + BM * BK * 2;
+#pragma unroll
+        for (int ks = 0; ks < BK / 16; ks++) {
+            uint32_t af[FM][4], bf[FN][2];
+#pragma unroll
+            for (int i = 0; i < FM; i++) {
+                int r = wm * WTM + i * 16 + (lane % 16);
+                int c = ks * 2 + lane / 16;
+                ldmatrix_x4(sA + (r * CHUNKS + swz(r, c)) * 16, af[i][0], af[i][1], af[i][2], af[i][3]);
+            }
+#pragma unroll
+            for (int j = 0; j < FN; j += 2) {
+                int r = wn * WTN + j * 8 + (lane / 16) * 8 + (lane % 8);
+                int c = ks * 2 + (lane / 8) % 2;
+                ldmatrix_x4(sB + (r * CHUNKS + swz(r, c)) * 16, bf[j][0], bf[j][1], bf[j + 1][0], bf[j + 1][1]);
+            }
+#pragma unroll
+            for (int i = 0; i < FM; i++)
+#pragma unroll
+                for (int j = 0; j < FN; j++)
+                    mma_op<T>::run(acc[i][j], af[i], bf[j]);
+        }
+    }
+    cp_wait<0>();
+
+#pragma unroll
+    for (int i = 0; i < FM; i++)
+#pragma unroll
+        for (int j = 0; j < FN; j++) {
+            int r = m0 + wm * WTM + i * 16 + lane / 4;
+            int c = n0 + wn * WTN + j * 8 + (lane % 4) * 2;
+            store2<T>(C, M, N, r, c, acc[i][j][0], acc[i][j][1]);
+            store2<T>(C, M, N, r + 8, c, acc[i][j][2], acc[i][j][3]);
+        }
+}
+
+/* ---- fp32 SIMT path ---------------------------------------------------- */
+#define SBM 128
+#define SBN 128
+#define SPAD 4
+__global__ void __launch_bounds__(256) sgemm_simt(int M, int N, int K, const float *__restrict__ A,
+                                                 const float *__restrict__ B, float *__restrict__ C)
+{
+    __shared__ __align__(16) float As[2][SBK][SBM + SPAD];
+    __shared__ __align__(16) float Bs[2][SBK][SBN + SPAD];
+    const int tid = threadIdx.x;
+    const int tx = tid % 16, ty = tid / 16;
+    int tm, tn;
+    {
+        /* same grouped raster as the 16-bit path */
+        int tiles_m = spak_cdiv(M, SBM), tiles_n = spak_cdiv(N, SBN);
+        int per_group = GROUP_M * tiles_n, bid = blockIdx.x;
+        int first_m = (bid / per_group) * GROUP_M;
+        int gm = min(tiles_m - first_m, GROUP_M);
+        tm = first_m + (bid % per_group) % gm;
+        tn = (bid % per_group) / gm;
+    }
+    const int m0 = tm * SBM, n0 = tn * SBN;
+    constexpr int LOADS = SBM * SBK / 4 / 256; /* float4 per thread per operand */
+    float4 ra[LOADS], rb[LOADS];
+    float acc[8][8];
+#pragma unroll
+    for (int i = 0; i < 8; i++)
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+            acc[i][j] = 0.f;
+
+    auto gload = [&](int k0) {
+#pragma unroll
+        for (int l = 0; l < LOADS; l++) {
+            int e = tid + l * 256;
+            int r = e / (SBK / 4), k4 = (e % (SBK / 4)) * 4;
+            int gk = k0 + k4;
+            int gm = m0 + r, gn = n0 + r;
+            ra[l] = (gm < M && gk < K) ? *reinterpret_cast<const float4 *>(A + (size_t)gm * K + gk)
+                                       : make_float4(0.f, 0.f, 0.f, 0.f);
+            rb[l] = (gn < N && gk < K) ? *reinterpret_cast<const float4 *>(B + (size_t)gn * K + gk)
+                                       : make_float4(0.f, 0.f, 0.f, 0.f);
+        }
+    };
+    auto sstore = [&](int buf) {
+#pragma unroll
+        for (int l = 0; l < LOADS; l++) {
+            int e = tid + l * 256;
+            int r = e / (SBK / 4), k4 = (e % (SBK / 4)) * 4;
+            As[buf][k4 + 0][r] = ra[l].x;
+            As[buf][k4 + 1][r] = ra[l].y;
+            As[buf][k4 + 2][r] = ra[l].z;
+            As[buf][k4 + 3][r] = ra[l].w;
+            Bs[buf][k4 + 0][r] = rb[l].x;
+            Bs[buf][k4 + 1][r] = rb[l].y;
+            Bs[buf][k4 + 2][r] = rb[l].z;
+            Bs[buf][k4 + 3][r] = rb[l].w;
+        }
+    };
+
+    gload(0);
+    sstore(0);
+    __syncthreads();
+    const int KT = (K + SBK - 1) / SBK;
+    for (int kt = 0; kt < KT; kt++) {
+        const int buf = kt & 1;
+        if (kt + 1 < KT)
+            gload((kt + 1) * SBK);
+#pragma unroll
+        for (int kk = 0; kk < SBK; kk++) {
+            float a[8], b[8];
+            float4 t;
+            t = *reinterpret_cast<const float4 *>(&As[buf][kk][ty * 4]);
+            a[0] = t.x, a[1] = t.y, a[2] = t.z, a[3] = t.w;
+            t = *reinterpret_cast<const float4 *>(&As[buf][kk][64 + ty * 4]);
+            a[4] = t.x, a[5] = t.y, a[6] = t.z, a[7] = t.w;
+            t = *reinterpret_cast<const float4 *>(&Bs[buf][kk][tx * 4]);
+            b[0] = t.x, b[1] = t.y, b[2] = t.z, b[3] = t.w;
+            t = *reinterpret_cast<const float4 *>(&Bs[buf][kk][64 + tx * 4]);
+            b[4] = t.x, b[5] = t.y, b[6] = t.z, b[7] = t.w;
+#pragma unroll
+            for (int i = 0; i < 8; i++)
+#pragma unroll
+                for (int j = 0; j < 8; j++)
+                    acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+        }
+        if (kt + 1 < KT)
+            sstore(buf ^ 1); /* the other buffer: last read in iteration kt-1, before its barrier */
+        __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < 8; i++) {
+        int r = m0 + (i < 4 ? ty * 4 + i : 64 + ty * 4 + i - 4);
+        if (r >= M)
+            continue;
+#pragma unroll
+        for (int jh = 0; jh < 2; jh++) {
+            int c = n0 + jh * 64 + tx * 4;
+            float *p = C + (size_t)r * N + c;
+            if (c + 3 < N && (N % 4) == 0) {
+                *reinterpret_cast<float4 *>(p) =
+                    make_float4(acc[i][jh * 4], acc[i][jh * 4 + 1], acc[i][jh * 4 + 2], acc[i][jh * 4 + 3]);
+            } else {
+#pragma unroll
+                for (int j = 0; j < 4; j++)
+                    if (c + j < N)
+                        p[j] = acc[i][jh * 4 + j];
+            }
+        }
+    }
+}
+
+static const struct spak_gemm_info g_info = {
+    SPAK_GEMM_ABI_VERSION,
+    "rung2_mma BM=" SPAK_STR(BM) " BN=" SPAK_STR(BN) " BK=" SPAK_STR(BK) " WM=" SPAK_STR(WM) " WN=" SPAK_STR(
+        WN) " STAGES=" SPAK_STR(STAGES) " GROUP_M=" SPAK_STR(GROUP_M) " SBK=" SPAK_STR(SBK),
+    SPAK_DT_BIT(SPAK_DT_F32) | SPAK_DT_BIT(SPAK_DT_F16) | SPAK_DT_BIT(SPAK_DT_BF16),
+    1, 1, 8, 80};
+
+extern "C" const struct spak_gemm_info *spak_gemm_info(void) { return &g_info; }
+
+template <typename T> static int launch16(int M, int N, int K, const void *A, const void *B, void *C, cudaStream_t s)
+{
+    long long blocks = (long long)spak_cdiv(M, BM) * spak_cdiv(N, BN);
+    SPAK_TRY(cudaFuncSetAttribute(gemm_mma<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_BYTES));
+    gemm_mma<T><<<(unsigned)blocks, NTHREADS, SMEM_BYTES, s>>>(M, N, K, (const T *)A, (const T *)B, (T *)C);
+    return (int)cudaGetLastError();
+}
+
+extern "C" int spak_gemm(int M, int N, int K, int dtype, const void *A, const void *B, void *C, cudaStream_t s)
+{
+    if (M <= 0 || N <= 0 || K <= 0 || K % 8)
+        return (int)cudaErrorInvalidValue;
+    switch (dtype) {
+    case SPAK_DT_F32: {
+        long long blocks = (long long)spak_cdiv(M, SBM) * spak_cdiv(N, SBN);
+        sgemm_simt<<<(unsigned)blocks, 256, 0, s>>>(M, N, K, (const float *)A, (const float *)B, (float *)C);
+        return (int)cudaGetLastError();
+    }
+    case SPAK_DT_F16: return launch16<__half>(M, N, K, A, B, C, s);
+    case SPAK_DT_BF16: return launch16<__nv_bfloat16>(M, N, K, A, B, C, s);
+    default: return (int)cudaErrorInvalidValue;
+    }
+}
+
+extern "C" int spak_gemm_kernel_info(int M, int N, int K, int dtype, struct spak_gemm_kinfo *o)
+{
+    (void)K;
+    switch (dtype) {
+    case SPAK_DT_F32:
+        return spak_fill_kinfo(sgemm_simt, 256, 0, (long long)spak_cdiv(M, SBM) * spak_cdiv(N, SBN), o);
+    case SPAK_DT_F16:
+        return spak_fill_kinfo(gemm_mma<__half>, NTHREADS, SMEM_BYTES, (long long)spak_cdiv(M, BM) * spak_cdiv(N, BN), o);
+    case SPAK_DT_BF16:
+        return spak_fill_kinfo(gemm_mma<__nv_bfloat16>, NTHREADS, SMEM_BYTES,
+                               (long long)spak_cdiv(M, BM) * spak_cdiv(N, BN), o);
+    default: return (int)cudaErrorInvalidValue;
+    }
+}

@@ -1,0 +1,212 @@
+/*
+ * test_harness_core.c - unit tests of the GPU-free logic of spak-harness-cuda:
+ * argument and shape parsing, tolerances, statistics, the bottleneck
+ * classifier, throttle decoding and the JSON records. TAP output.
+ */
+#include <jansson.h>
+#include <math.h>
+#include <string.h>
+#include <stdlib.h>
+
+#include "../../../tests/tap.h"
+#include "harness_core.h"
+
+static int parse(const char *line, struct hc_args *a, char *err, size_t n)
+{
+    char buf[512], *argv[32];
+    int argc = 0;
+    snprintf(buf, sizeof buf, "%s", line);
+    argv[argc++] = (char *)"spak-harness-cuda";
+    for (char *t = strtok(buf, " "); t && argc < 31; t = strtok(NULL, " "))
+        argv[argc++] = t;
+    argv[argc] = NULL;
+    /* argv points into buf: copy out what the test looks at before buf dies */
+    int rc = hc_parse_args(argc, argv, a, err, n);
+    a->family = NULL;
+    a->candidate = NULL;
+    a->ceilings_cache = NULL;
+    return rc;
+}
+
+static json_t *load(char *s)
+{
+    json_error_t e;
+    json_t *j = s ? json_loads(s, 0, &e) : NULL;
+    free(s);
+    return j;
+}
+
+int main(void)
+{
+    struct hc_args a;
+    char err[1024];
+    struct hc_shape sh[8];
+    int n = 0;
+
+    /* ---- arguments ---- */
+    TAP_OK(parse("--family gemm --candidate x.so --seed 7", &a, err, sizeof err) == 0, "minimal args parse");
+    TAP_OK(a.seed == 7 && a.dtype == 2 && a.reps == 30 && !a.check_only, "defaults: bf16, 30 reps");
+    TAP_OK(a.nshapes == 3 && !a.shapes[0].heldout && a.shapes[1].heldout && a.shapes[2].m == 129,
+           "default shapes: 4096^3 + two held-out");
+    TAP_OK(parse("--family gemm --candidate x.so --seed 1 --dtype fp32 --shapes 64x32x16 --heldout 3x5x8,7x9x16 "
+                 "--reps 50 --check-only --timeout 9",
+                 &a, err, sizeof err) == 0,
+           "full args parse");
+    TAP_OK(a.dtype == 0 && a.reps == 50 && a.check_only && a.timeout_s == 9 && a.nshapes == 3, "full args values");
+    TAP_OK(a.shapes[0].m == 64 && a.shapes[0].n == 32 && a.shapes[0].k == 16 && !a.shapes[0].heldout &&
+               a.shapes[2].n == 9 && a.shapes[2].heldout,
+           "shape values and held-out flags");
+    TAP_OK(parse("--family gemm --candidate x.so", &a, err, sizeof err) == -1 && strstr(err, "--seed"),
+           "missing seed is an error");
+    TAP_OK(parse("--family fmha --candidate x.so --seed 1", &a, err, sizeof err) == -1, "unknown family rejected");
+    TAP_OK(parse("--family gemm --candidate x.so --seed 1 --dtype int8", &a, err, sizeof err) == -1,
+           "unknown dtype rejected");
+    TAP_OK(parse("--family gemm --candidate x.so --seed 1 --reps 0", &a, err, sizeof err) == -1, "reps 0 rejected");
+    TAP_OK(parse("--family gemm --candidate x.so --seed -3", &a, err, sizeof err) == -1, "negative seed rejected");
+    TAP_OK(parse("--family gemm --candidate x.so --seed 1 --bogus 3", &a, err, sizeof err) == -1,
+           "unknown option rejected");
+    TAP_OK(parse("--help", &a, err, sizeof err) == 1 && strstr(err, "usage:"), "--help gives usage");
+
+    /* ---- shapes ---- */
+    TAP_OK(hc_parse_shapes("1x2x3,4x5x6", false, sh, 8, &n, err, sizeof err) == 0 && n == 2 && sh[1].k == 6,
+           "two shapes");
+    n = 0;
+    TAP_OK(hc_parse_shapes("1x2", false, sh, 8, &n, err, sizeof err) == -1, "2-d shape rejected");
+    n = 0;
+    TAP_OK(hc_parse_shapes("1x2x3,", false, sh, 8, &n, err, sizeof err) == -1, "trailing comma rejected");
+    n = 0;
+    TAP_OK(hc_parse_shapes("0x2x3", false, sh, 8, &n, err, sizeof err) == -1, "zero dimension rejected");
+    n = 0;
+    TAP_OK(hc_parse_shapes("1x2x9999999", false, sh, 8, &n, err, sizeof err) == -1, "huge dimension rejected");
+    n = 0;
+    TAP_OK(hc_parse_shapes("1x2xa", false, sh, 8, &n, err, sizeof err) == -1, "non-number rejected");
+    n = 0;
+    TAP_OK(hc_parse_shapes("1x1x1,1x1x1,1x1x1", false, sh, 2, &n, err, sizeof err) == -1, "shape cap enforced");
+
+    /* ---- tolerances: ordered, and between honest and lower-precision error ---- */
+    TAP_OK(hc_tolerance(0) < hc_tolerance(1) && hc_tolerance(1) < hc_tolerance(2), "tolerances fp32 < fp16 < bf16");
+    TAP_OK(hc_tolerance(0) > 1e-5 && hc_tolerance(0) < 3e-4, "fp32 tolerance rejects TF32 (~5e-4)");
+    TAP_OK(hc_tolerance(2) > 2e-3 && hc_tolerance(2) < 1e-2, "bf16 tolerance above its rounding error (~1.1e-3)");
+    TAP_OK(hc_dtype_size(0) == 4 && hc_dtype_size(2) == 2 && hc_parse_dtype("fp16") == 1, "dtype helpers");
+
+    /* ---- statistics ---- */
+    {
+        double v[5] = {5, 1, 4, 2, 3};
+        struct hc_stats s;
+        hc_stats(v, 5, &s);
+        TAP_OK(s.median == 3 && s.min == 1 && s.max == 5, "median/min/max");
+        TAP_OK(fabs(s.p20 - 1.8) < 1e-12 && fabs(s.p80 - 4.2) < 1e-12, "p20/p80 interpolate");
+        double w[1] = {2.5};
+        hc_stats(w, 1, &s);
+        TAP_OK(s.median == 2.5 && s.p20 == 2.5 && s.p80 == 2.5, "single sample");
+    }
+
+    /* ---- classifier ---- */
+    {
+        struct hc_perf_in in;
+        struct hc_perf_out o;
+        memset(&in, 0, sizeof in);
+        in.flops = 2.0 * 4096 * 4096 * 4096;
+        in.bytes = 2.0 * 3 * 4096 * 4096;
+        in.peak_tflops = 700;
+        in.peak_gbps = 3000;
+        in.block_threads = 384;
+        in.blocks_per_sm = 1;
+        in.max_threads_per_sm = 2048;
+        in.sm_count = 132;
+        in.grid_blocks = 512;
+        in.time_ms = in.flops / 650e9; /* 650 TFLOP/s */
+        hc_classify(&in, &o);
+        TAP_OK(!strcmp(o.bottleneck, "compute") && fabs(o.tflops - 650) < 1e-6, "near peak -> compute (%s)",
+               o.bottleneck);
+        in.time_ms = in.flops / 100e9;
+        in.local_bytes = 64;
+        hc_classify(&in, &o);
+        TAP_OK(!strcmp(o.bottleneck, "spills"), "local memory -> spills (%s)", o.bottleneck);
+        in.local_bytes = 0;
+        in.grid_blocks = 66;
+        hc_classify(&in, &o);
+        TAP_OK(!strcmp(o.bottleneck, "parallelism"), "fewer blocks than SMs -> parallelism (%s)", o.bottleneck);
+        in.grid_blocks = 140;
+        hc_classify(&in, &o);
+        TAP_OK(!strcmp(o.bottleneck, "tail") && o.wave_eff < 0.6, "1.06 waves -> tail (%s)", o.bottleneck);
+        in.time_ms = in.flops / 5000e9; /* 5 PFLOP/s: impossible */
+        hc_classify(&in, &o);
+        TAP_OK(o.suspicious && !strcmp(o.bottleneck, "suspicious"), "faster than the roofline is flagged");
+        memset(&in, 0, sizeof in);
+        in.flops = 2.0 * 8192 * 8192 * 16; /* thin K: low intensity */
+        in.bytes = 2.0 * (8192.0 * 16 * 2 + 8192.0 * 8192);
+        in.peak_tflops = 700;
+        in.peak_gbps = 3000;
+        in.time_ms = in.bytes / 2500e6; /* 2.5 TB/s */
+        in.sm_count = 132;
+        hc_classify(&in, &o);
+        TAP_OK(!strcmp(o.bottleneck, "memory"), "low intensity at 2.5 TB/s -> memory (%s)", o.bottleneck);
+    }
+
+    /* ---- throttle names ---- */
+    {
+        char b[128];
+        TAP_STREQ(hc_throttle_names(0, b, sizeof b), "none", "no throttle reason");
+        TAP_STREQ(hc_throttle_names(0x4 | 0x40, b, sizeof b), "sw_power_cap,hw_thermal", "two reasons");
+        TAP_STREQ(hc_throttle_names(0x1000, b, sizeof b), "other:0x1000", "unknown bit");
+    }
+
+    /* ---- records ---- */
+    {
+        struct hc_shape s = {3000, 5000, 2000, true};
+        struct hc_correctness c;
+        memset(&c, 0, sizeof c);
+        c.shape = &s;
+        c.dtype = 2;
+        c.passed = false;
+        c.rel_err = NAN;
+        c.tolerance = hc_tolerance(2);
+        c.seed = 42;
+        c.reason = "1 of 2 outputs are NaN";
+        json_t *j = load(hc_record_correctness(&c));
+        TAP_OK(j && !strcmp(json_string_value(json_object_get(j, "type")), "Correctness") &&
+                   !strcmp(json_string_value(json_object_get(j, "shape")), "3000x5000x2000") &&
+                   json_is_true(json_object_get(j, "heldout")) && json_is_false(json_object_get(j, "passed")) &&
+                   json_is_null(json_object_get(j, "rel_err")) && json_integer_value(json_object_get(j, "seed")) == 42,
+               "Correctness record (NaN error -> null)");
+        json_decref(j);
+
+        struct hc_performance p;
+        memset(&p, 0, sizeof p);
+        p.shape = &s;
+        p.dtype = 1;
+        p.cand.median = 2.0;
+        p.base.median = 1.0;
+        p.flops = 2e12;
+        p.reps = 30;
+        p.sm_clock_mhz = 1980;
+        j = load(hc_record_performance(&p));
+        TAP_OK(j && fabs(json_real_value(json_object_get(j, "ratio")) - 0.5) < 1e-12 &&
+                   fabs(json_real_value(json_object_get(j, "tflops")) - 1000) < 1e-9 &&
+                   !strcmp(json_string_value(json_object_get(j, "baseline")), "cublas") &&
+                   json_integer_value(json_object_get(j, "sm_clock_mhz")) == 1980 &&
+                   !strcmp(json_string_value(json_object_get(j, "throttle_reasons")), "none"),
+               "Performance record: ratio = baseline/candidate time");
+        json_decref(j);
+
+        struct hc_perf_in in;
+        struct hc_perf_out o;
+        memset(&in, 0, sizeof in);
+        in.flops = 1e12;
+        in.bytes = 1e9;
+        in.time_ms = 10;
+        in.peak_tflops = 700;
+        in.peak_gbps = 3000;
+        in.registers = 168;
+        hc_classify(&in, &o);
+        j = load(hc_record_analysis(&s, 2, &in, &o));
+        TAP_OK(j && !strcmp(json_string_value(json_object_get(j, "type")), "Analysis") &&
+                   json_integer_value(json_object_get(j, "registers")) == 168 &&
+                   json_string_value(json_object_get(j, "bottleneck")) &&
+                   fabs(json_real_value(json_object_get(j, "arith_intensity")) - 1000) < 1e-9,
+               "Analysis record");
+        json_decref(j);
+    }
+    return tap_done();
+}
