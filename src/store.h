@@ -204,8 +204,8 @@ typedef struct spak_eval_result {
     const char *stdout_tail;  size_t stdout_tail_len;
     const char *stderr_tail;  size_t stderr_tail_len;
     const char *exit_desc;    /* "exit 0", "signal 9 (timeout)", ... */
-    int correct;              /* -1 unknown, 0 no, 1 yes */
-    double metric;            /* NAN = unknown */
+    int correct;              /* -1 unknown, 0 no, 1 yes (set -1 when not checked) */
+    double metric;            /* NAN = unknown (a zeroed struct means 0.0) */
     double ratio;             /* metric / baseline; NAN = unknown */
     const char *bottleneck;   /* may be NULL */
     const char *result_json;  /* may be NULL */
@@ -301,6 +301,7 @@ typedef struct spak_lesson {
     char *device, *family, *shape_class;
     char *kind;       /* "fact", "rule", "insight", ... */
     char *subject;    /* what it is about, e.g. "BM=128" */
+    /* numbers: set NAN when unknown (a zeroed struct means 0.0) */
     double effect;    /* e.g. median speedup; NAN unknown */
     double uncertainty; /* e.g. spread of the effect; NAN unknown */
     double confidence;  /* 0..1; NAN unknown */
