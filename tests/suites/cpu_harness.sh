@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# tests/suites/cpu_harness.sh BUILD_DIR - the trusted CPU harness against the
+# CPU kernel rungs (each must pass) and the cheats in tests/cheats (each must
+# fail, with the right reason). Candidates are built here with cc as shared
+# objects (-O2 -march=native, no sanitizers); the harness is BUILD_DIR's.
+# Prints TAP. Runtime: ~20 s on 2 cores (release), a little more under ASan.
+set -u
+cd "$(dirname "$0")/../.."
+B=${1:-build}
+H="$B/spak-harness-cpu"
+n=0 failed=0
+ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi; }
+
+if [ ! -x "$H" ]; then
+    echo "not ok 1 - $H is missing (build first)"
+    echo "1..1"
+    exit 1
+fi
+T=$(mktemp -d "${TMPDIR:-/tmp}/spak-cpu-harness.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+# The sanitizer runtime is in the harness, not in the candidates; leak checks
+# are about the harness.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+
+CCF="-O2 -march=native -fPIC -shared -Wall -Wextra -Werror"
+build() {  # out.so src [defines...]
+    local out=$1 src=$2; shift 2
+    cc $CCF "$@" "$src" -o "$T/$out" -lpthread -lm 2>"$T/$out.err"
+    local rc=$?
+    ok $rc "builds $src $* -> $out"
+    [ $rc -eq 0 ] || sed 's/^/# /' "$T/$out.err"
+    return $rc
+}
+
+MM_SHAPES=64x64x64,128x128x128
+MM_HELD=1x1x1,33x17x65,100x37x129,7x260x3
+AT_SHAPES=1x2x64x32,1x2x64x32c
+AT_HELD=1x1x1x1,2x1x37x24c,1x3x70x40,1x1x33x7c
+
+check() {  # family so name  -> runs --check-only, output in $T/name.out
+    local fam=$1 so=$2 name=$3 sh held
+    if [ "$fam" = matmul ]; then sh=$MM_SHAPES held=$MM_HELD; else sh=$AT_SHAPES held=$AT_HELD; fi
+    "$H" --family "$fam" --candidate "$T/$so" --seed 7 --shapes "$sh" --heldout "$held" --check-only \
+        >"$T/$name.out" 2>"$T/$name.err"
+}
+
+expect_pass() {  # family so name nshapes
+    check "$1" "$2" "$3"
+    local rc=$? p f
+    p=$(grep -c '^__SPAK_TRACE__ {"type":"Correctness".*"passed":true' "$T/$3.out")
+    f=$(grep -c '"passed":false' "$T/$3.out")
+    [ $rc -eq 0 ] && [ "$p" -eq "$4" ] && [ "$f" -eq 0 ]
+    ok $? "$3 passes every check ($p of $4 shapes, exit $rc)"
+    [ "$f" -eq 0 ] || grep '"passed":false' "$T/$3.out" | sed 's/^/# /'
+}
+
+expect_fail() {  # family so name 'reason regex' [heldout-only]
+    check "$1" "$2" "$3"
+    local rc=$? sel='"passed":false'
+    [ "${5:-}" = heldout ] && sel='"heldout":true,"passed":false'
+    grep "$sel" "$T/$3.out" | grep -qE "\"reason\":\"$4"
+    local hit=$?
+    [ $rc -eq 0 ] && [ $hit -eq 0 ]
+    ok $? "$3 is caught: $4 (exit $rc)"
+    [ $hit -eq 0 ] || sed 's/^/# /' "$T/$3.out" | head -5
+}
+
+# ---- honest rungs ------------------------------------------------------------
+NM=$(( $(tr ',' '\n' <<<"$MM_SHAPES,$MM_HELD" | wc -l) ))
+NA=$(( $(tr ',' '\n' <<<"$AT_SHAPES,$AT_HELD" | wc -l) ))
+build mm_naive.so kernels/cpu/matmul/naive.c && expect_pass matmul mm_naive.so matmul-naive $NM
+build mm_reorder.so kernels/cpu/matmul/reorder.c -DUNROLL_K=4 && expect_pass matmul mm_reorder.so matmul-reorder $NM
+build mm_blocked.so kernels/cpu/matmul/blocked.c -DTILE_M=16 -DTILE_N=64 -DTILE_K=32 -DTHREADS=2 &&
+    expect_pass matmul mm_blocked.so matmul-blocked $NM
+build mm_packed.so kernels/cpu/matmul/packed.c -DTHREADS=2 && expect_pass matmul mm_packed.so matmul-packed $NM
+build mm_packed_small.so kernels/cpu/matmul/packed.c -DMR=4 -DNV=1 -DTILE_K=16 -DTILE_M=8 -DTILE_N=32 -DTHREADS=3 &&
+    expect_pass matmul mm_packed_small.so matmul-packed-small-tiles $NM
+build mm_packed_avx2.so kernels/cpu/matmul/packed.c -DISA=256 -DTHREADS=2 &&
+    expect_pass matmul mm_packed_avx2.so matmul-packed-avx2 $NM
+build at_naive.so kernels/cpu/attention/naive.c && expect_pass attention at_naive.so attention-naive $NA
+build at_online.so kernels/cpu/attention/online.c -DTHREADS=2 && expect_pass attention at_online.so attention-online $NA
+build at_blocked.so kernels/cpu/attention/blocked.c && expect_pass attention at_blocked.so attention-blocked $NA
+build at_blocked_small.so kernels/cpu/attention/blocked.c -DBQ=4 -DBK=64 -DTHREADS=3 &&
+    expect_pass attention at_blocked_small.so attention-blocked-small-tiles $NA
+build at_blocked_avx2.so kernels/cpu/attention/blocked.c -DISA=256 && expect_pass attention at_blocked_avx2.so attention-blocked-avx2 $NA
+
+# ---- cheats --------------------------------------------------------------------
+build zeros.so tests/cheats/zeros.c && expect_fail matmul zeros.so cheat-zeros 'wrong values \(output is all zeros'
+build cached.so tests/cheats/cached.c && expect_fail matmul cached.so cheat-cached 'result does not change with inputs'
+build shapes.so tests/cheats/shapes.c && expect_fail matmul shapes.so cheat-shapes 'wrong values' heldout
+grep -q '"heldout":false,"passed":true' "$T/cheat-shapes.out"
+ok $? "cheat-shapes passes the shapes it has seen (so only held-out shapes catch it)"
+build writes_inputs.so tests/cheats/writes_inputs.c &&
+    expect_fail matmul writes_inputs.so cheat-writes-inputs 'inputs modified'
+build lowprec.so tests/cheats/lowprec.c && expect_fail matmul lowprec.so cheat-lowprec 'lower precision than fp32'
+build async.so tests/cheats/async.c && expect_fail matmul async.so cheat-async 'output changed after return'
+build attn_zeros.so tests/cheats/attn_zeros.c && expect_fail attention attn_zeros.so cheat-attention-zeros 'wrong values'
+
+# ---- the tolerance separates honest fp32 from bf16 at K=4096 -------------------
+"$H" --family matmul --candidate "$T/mm_naive.so" --seed 11 --shapes 32x32x4096 --heldout "" --check-only >"$T/k4096.out" 2>&1
+grep -q '"passed":true' "$T/k4096.out"
+ok $? "naive fp32 summation passes the fp32 tolerance at K=4096"
+"$H" --family matmul --candidate "$T/lowprec.so" --seed 11 --shapes 32x32x4096 --heldout "" --check-only >"$T/k4096b.out" 2>&1
+grep -q '"passed":false.*lower precision' "$T/k4096b.out"
+ok $? "bf16-rounded inputs fail it at K=4096"
+
+# ---- timing path: records, and a failing candidate is never timed --------------
+"$H" --family matmul --candidate "$T/mm_packed.so" --seed 1 --shapes 96x80x70 --heldout 5x3x2 --min-time 0.02 \
+    --ceilings-cache "$T/ceil.json" >"$T/perf.out" 2>"$T/perf.err"
+rc=$?
+grep -q '^__SPAK_TRACE__ {"type":"Performance","shape":"96x80x70","time_ms":[0-9.e-]*,"time_ms_p20":.*"baseline":"openblas".*"ratio":[0-9]' "$T/perf.out" &&
+    grep -q '^__SPAK_TRACE__ {"type":"Analysis","shape":"96x80x70".*"bottleneck":"\(compute\|memory\|latency\)","why":"' "$T/perf.out" &&
+    [ "$(grep -c '"type":"Performance"' "$T/perf.out")" -eq 1 ] && [ $rc -eq 0 ]
+ok $? "a passing candidate gets Performance (vs openblas) and Analysis records, held-out shapes untimed"
+[ -s "$T/ceil.json" ] && grep -q '"peak_gflops"' "$T/ceil.json" && grep -q '"peak_gbps"' "$T/ceil.json"
+ok $? "ceilings measured and cached"
+"$H" --family attention --candidate "$T/at_blocked.so" --seed 1 --shapes 1x2x64x32c --heldout "" --min-time 0.02 \
+    --baseline naive-attention --baseline-so "$T/at_naive.so" --ceilings-cache "$T/ceil.json" >"$T/perfa.out" 2>&1
+grep -q '"type":"Performance","shape":"1x2x64x32c".*"baseline":"naive-attention"' "$T/perfa.out"
+ok $? "attention is timed against the naive rung"
+"$H" --family matmul --candidate "$T/zeros.so" --seed 1 --shapes 64x64x64 --heldout "" --min-time 0.02 \
+    --ceilings-cache "$T/ceil.json" >"$T/perfz.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && ! grep -q '"type":"Performance"' "$T/perfz.out"
+ok $? "a failing candidate is not timed (exit 0, no Performance record)"
+
+# ---- the harness's own errors ---------------------------------------------------
+"$H" --family matmul --candidate "$T/nope.so" --seed 1 --check-only >/dev/null 2>&1
+[ $? -eq 3 ]
+ok $? "a missing .so is a harness error (exit 3)"
+"$H" --family matmul --candidate "$T/mm_naive.so" --seed x --check-only >/dev/null 2>&1
+[ $? -eq 2 ]
+ok $? "a bad --seed is a usage error (exit 2)"
+"$H" --family matmul --candidate "$T/mm_naive.so" --seed 1 --shapes 10x10 --check-only >/dev/null 2>&1
+[ $? -eq 2 ]
+ok $? "a bad shape is a usage error (exit 2)"
+"$H" --family attention --candidate "$T/mm_naive.so" --seed 1 --check-only >/dev/null 2>&1
+[ $? -eq 3 ]
+ok $? "a .so without the family's symbol is refused (exit 3)"
+
+echo "1..$n"
+[ $failed -eq 0 ]
