@@ -513,6 +513,21 @@ static void check_fact_body(checker *c, spak_fact_def *f)
         ERR(c, f->body->pos, "fact '%s' must return a boolean", f->name);
 }
 
+/* Where name (or a call of it) first appears in e; NULL if it does not. */
+static const spak_expr *find_name(const spak_expr *e, const char *name)
+{
+    if (!e)
+        return NULL;
+    if ((e->kind == SPAK_EX_NAME || e->kind == SPAK_EX_CALL) && e->text && strcmp(e->text, name) == 0)
+        return e;
+    const spak_expr *r = find_name(e->lhs, name);
+    if (!r)
+        r = find_name(e->rhs, name);
+    for (size_t i = 0; !r && i < e->n_items; i++)
+        r = find_name(e->items[i], name);
+    return r;
+}
+
 /* A condition written as a string or as an expression: typed when it is one
  * over known names, otherwise kept as prose (NULL). */
 static const spak_expr *condition(checker *c, const spak_expr *v, const char *what, bool params_visible,
@@ -532,9 +547,12 @@ static const spak_expr *condition(checker *c, const spak_expr *v, const char *wh
     if (r == SPAK_TC_UNKNOWN_NAME) {
         if (must_be_formal)
             spak_expr_typecheck(e, &sc, NULL, c->d, true, NULL);
-        else
-            WARN(c, v->pos, "%s: '%s' is not a fact, field or parameter; the condition is kept as prose guidance",
-                 what, unknown);
+        else {
+            /* at the unknown name; exact unless the string has escapes before it */
+            const spak_expr *at = find_name(e, unknown);
+            WARN(c, at ? at->pos : v->pos,
+                 "%s: '%s' is not a fact, field or parameter; the condition is kept as prose guidance", what, unknown);
+        }
         return NULL;
     }
     if (r == SPAK_TC_TYPE_ERROR) {
@@ -705,6 +723,7 @@ static void eloop(checker *c, spak_loop_def *l, const spak_entry *e)
     l->objective = SPAK_OBJ_MAXIMIZE;
     l->strategy = "default";
     l->seed = 1;
+    spak_pos metric_pos = e->pos;  /* where a bad metric is reported: its value */
     pvec pv = {0};
     if (!e->body)
         return;
@@ -765,6 +784,7 @@ static void eloop(checker *c, spak_loop_def *l, const spak_entry *e)
                     }
                 } else if (strcmp(key, "metric") == 0) {
                     l->metric = string_value(c, f, "measure metric");
+                    metric_pos = f->value ? f->value->pos : f->pos;
                 } else if (strcmp(key, "objective") == 0) {
                     const char *o = string_value(c, f, "measure objective");
                     if (o && strcmp(o, "maximize") == 0)
@@ -847,13 +867,13 @@ static void eloop(checker *c, spak_loop_def *l, const spak_entry *e)
                 if (strcmp(f->name, l->metric) == 0) {
                     found = true;
                     if (f->type != SPAK_FIELD_INT && f->type != SPAK_FIELD_FLOAT)
-                        ERR(c, e->pos, "loop %s: metric '%s' is a %s field; it must be int or float", l->name,
+                        ERR(c, metric_pos, "loop %s: metric '%s' is a %s field; it must be int or float", l->name,
                             l->metric, spak_field_type_name(f->type));
                     break;
                 }
             }
         if (!found)
-            ERR(c, e->pos, "loop %s: metric '%s' is not a field of any trace_schema case", l->name, l->metric);
+            ERR(c, metric_pos, "loop %s: metric '%s' is not a field of any trace_schema case", l->name, l->metric);
     }
 }
 

@@ -19,6 +19,8 @@ typedef struct parser {
     int depth;
     bool skip_nl;           /* inside ( ) or [ ]: newlines are blanks */
     bool suppress;          /* a lexical error was already reported for this entry */
+    bool err_in_brackets;   /* the entry's error was found inside ( ) or [ ] */
+    bool eof_in_string;     /* an unterminated """ string ran to the end of the file */
     jmp_buf fatal;
     spak_status fatal_status;
 } parser;
@@ -75,6 +77,10 @@ static void next(parser *p)
         }
         if (p->tok.kind == SPAK_TK_ERROR) {
             p->suppress = true;
+            /* an unterminated """ string swallows the rest of the file: the
+             * blocks it leaves open are not worth an error each */
+            if (p->tok.len >= 3 && memcmp(p->tok.start, "\"\"\"", 3) == 0 && p->lx.off >= p->lx.len)
+                p->eof_in_string = true;
             continue;
         }
         if (p->tok.kind == SPAK_TK_NEWLINE && p->skip_nl)
@@ -85,6 +91,7 @@ static void next(parser *p)
 
 static void error_at(parser *p, spak_pos pos, const char *fmt, ...)
 {
+    p->err_in_brackets = p->skip_nl;
     if (p->suppress)
         return;
     char msg[768];
@@ -133,11 +140,16 @@ static void skip_newlines(parser *p)
 }
 
 /* Skip to the end of the current entry after an error: up to a newline, ',' or
- * ';' outside brackets, or up to (not past) the '}' that closes the block. */
+ * ';' outside brackets, or up to (not past) the '}' that closes the block.
+ * When the error was found inside ( ) or [ ], a ',' or ';' belongs to that
+ * list, not to the block, so only a newline ends the entry. A stray ']' or
+ * ')' is skipped: stopping there would make the next entry fail on it again,
+ * once per call, until the error cap. */
 static void sync(parser *p)
 {
     int depth = 0;
     bool saved = p->skip_nl;
+    bool in_brackets = p->err_in_brackets;
     p->skip_nl = false;
     for (;;) {
         switch (p->tok.kind) {
@@ -145,7 +157,7 @@ static void sync(parser *p)
             p->skip_nl = saved;
             return;
         case SPAK_TK_NEWLINE: case SPAK_TK_COMMA: case SPAK_TK_SEMI:
-            if (depth == 0) {
+            if (depth == 0 && (p->tok.kind == SPAK_TK_NEWLINE || !in_brackets)) {
                 p->skip_nl = saved;
                 return;
             }
@@ -153,12 +165,16 @@ static void sync(parser *p)
         case SPAK_TK_LBRACE: case SPAK_TK_LBRACKET: case SPAK_TK_LPAREN:
             depth++;
             break;
-        case SPAK_TK_RBRACE: case SPAK_TK_RBRACKET: case SPAK_TK_RPAREN:
+        case SPAK_TK_RBRACE:
             if (depth == 0) {
                 p->skip_nl = saved;
                 return;
             }
             depth--;
+            break;
+        case SPAK_TK_RBRACKET: case SPAK_TK_RPAREN:
+            if (depth > 0)
+                depth--;
             break;
         default:
             break;
@@ -656,6 +672,7 @@ static void entries(parser *p, spak_block *b, bool top)
         if (spak_diags_full(p->diags))
             break;
         p->suppress = false;
+        p->err_in_brackets = false;
         spak_comments lead = take_pending(p);
         int first_line = lead.first ? lead.first->pos.line : p->tok.pos.line;
         spak_entry *e = entry(p);
@@ -711,8 +728,10 @@ static spak_block *block(parser *p)
     b->tail = take_pending(p);
     if (p->tok.kind != SPAK_TK_RBRACE) {
         p->suppress = false;
-        if (p->tok.kind == SPAK_TK_EOF)
-            error_at(p, b->open, "unclosed '{': end of file reached before its '}'");
+        if (p->tok.kind == SPAK_TK_EOF) {
+            if (!p->eof_in_string)
+                error_at(p, b->open, "unclosed '{': end of file reached before its '}'");
+        }
         else
             expected(p, "'}'");
         p->skip_nl = saved;

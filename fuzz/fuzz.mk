@@ -1,0 +1,18 @@
+# fuzz/fuzz.mk - `make fuzz`: the libFuzzer target build/fuzz/fuzz_spec.
+#
+# Included by the top Makefile. Built with clang (libFuzzer ships with it),
+# compiling the language sources directly under ASan + UBSan + the fuzzer's
+# coverage instrumentation, so it never links the gcc-built libspak.a and a
+# normal `make` never needs clang. Run it with fuzz/run.sh (docs/fuzzing.md).
+
+FUZZ_CC     ?= clang
+FUZZ_OUT    := build/fuzz
+FUZZ_LIBSRC := src/lex.c src/parse.c src/ast.c src/fmt.c src/check.c src/expr.c src/diag.c src/util.c src/trace.c
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $(WARN) -Iinclude -Isrc \
+               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+
+fuzz: $(FUZZ_OUT)/fuzz_spec
+
+$(FUZZ_OUT)/fuzz_spec: fuzz/fuzz_spec.c $(FUZZ_LIBSRC) $(wildcard src/*.h include/*.h) fuzz/fuzz.mk
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_spec.c $(FUZZ_LIBSRC) -ljansson -lm
