@@ -668,8 +668,10 @@ static void knowledge(checker *c, const spak_entry *blk, rvec *rv)
 
 /* ---- engineering_loop ---- */
 
-static const char *const builtin_vars[] = {"candidate", "source", "harness", "seed", "workdir", "root", "run_id",
-                                           "eval_id", "shapes", "heldout"};
+/* Templates every measure command may use besides its loop's parameters
+ * (docs/language.md, "Templates"). */
+static const char *const builtin_vars[] = {"candidate", "source", "harness", "seed",    "workdir", "root",
+                                           "run_id",    "eval_id", "shapes", "heldout", "ceilings"};
 
 static bool loop_has_param(const spak_loop_def *l, const char *name)
 {

@@ -412,7 +412,17 @@ static spak_status eval(ev *v, const spak_expr *e, spak_value *out)
         if (e->n_items != 1)
             return fail(v, e, "fact '%s' takes one record%s", e->text, "");
         spak_value a;
-        st = eval(v, e->items[0], &a);
+        const spak_expr *arg = e->items[0];
+        if (arg->kind == SPAK_EX_NAME &&
+            (strcmp(arg->text, "trace.latest") == 0 || strcmp(arg->text, "trace.best") == 0)) {
+            /* the latest / best record of the case the fact reads */
+            const json_t *r;
+            st = get_record(v, arg, arg->text[6] == 'b', f->tcase ? f->tcase->name : NULL, &r);
+            if (st != SPAK_OK)
+                return st;
+            return call_fact(v, e, f, r, out);
+        }
+        st = eval(v, arg, &a);
         if (st != SPAK_OK)
             return st;
         if (a.kind != SPAK_VAL_RECORD)
@@ -506,7 +516,7 @@ static spak_status eval(ev *v, const spak_expr *e, spak_value *out)
     return fail(v, e, "cannot evaluate this expression%s%s", "", "");
 }
 
-spak_status spak_eval(const spak_expr *e, const spak_eval_env *env, spak_value *out, spak_err *err)
+spak_status spak_expr_eval(const spak_expr *e, const spak_eval_env *env, spak_value *out, spak_err *err)
 {
     ev v = {env, NULL, NULL, NULL, 0, err};
     return eval(&v, e, out);
@@ -525,7 +535,7 @@ spak_status spak_eval_fact(const spak_fact_def *f, const json_t *rec, const spak
 spak_status spak_eval_bool(const spak_expr *e, const spak_eval_env *env, bool *out, spak_err *err)
 {
     spak_value v;
-    spak_status st = spak_eval(e, env, &v, err);
+    spak_status st = spak_expr_eval(e, env, &v, err);
     if (st != SPAK_OK)
         return st;
     if (v.kind != SPAK_VAL_BOOL)

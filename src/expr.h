@@ -70,7 +70,7 @@ typedef struct spak_eval_env {
 } spak_eval_env;
 
 /* Evaluate e. On failure returns SPAK_ERR_EVAL and writes why into err. */
-spak_status spak_eval(const spak_expr *e, const spak_eval_env *env, spak_value *out, spak_err *err);
+spak_status spak_expr_eval(const spak_expr *e, const spak_eval_env *env, spak_value *out, spak_err *err);
 /* Evaluate a predicate fact on rec (NULL = the latest record of its case). */
 spak_status spak_eval_fact(const spak_fact_def *f, const json_t *rec, const spak_eval_env *env, spak_value *out,
                            spak_err *err);

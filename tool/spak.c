@@ -10,8 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include "spak.h"
 #include "ast.h"
+#include "engine.h"
+#include "store.h"
 #include "fmt.h"
 #include "spec.h"
 #include "util.h"
@@ -238,6 +245,414 @@ static int cmd_dump(int argc, char **argv)
     return rc;
 }
 
+
+/* ---- spak run / resume ---- */
+
+typedef struct run_ui {
+    bool json, quiet;
+    FILE *out;   /* progress lines */
+} run_ui;
+
+static void fmt_num(char *buf, size_t n, double v)
+{
+    if (isnan(v))
+        spak_snprintf(buf, n, "-");
+    else if (fabs(v) >= 100)
+        spak_snprintf(buf, n, "%.1f", v);
+    else
+        spak_snprintf(buf, n, "%.3g", v);
+}
+
+static void on_event(void *ud, const spak_engine_event *ev)
+{
+    run_ui *ui = ud;
+    if (ui->quiet)
+        return;
+    FILE *f = ui->out;
+    char m[32], r[32], bm[32], br[32];
+    switch (ev->kind) {
+    case SPAK_EV_RUN_STARTED:
+        fprintf(f, "spak: %s run %s: %llu candidates in the space, budget %ld evaluations%s\n",
+                ev->resumed ? "resuming" : "started", ev->run_id, (unsigned long long)ev->total, ev->budget,
+                ev->budget ? "" : " (none)");
+        if (ev->resumed)
+            fprintf(f, "spak: %ld evaluations already finished are kept\n", ev->eval_no);
+        break;
+    case SPAK_EV_EVAL_DONE:
+        fmt_num(m, sizeof m, ev->metric);
+        fmt_num(r, sizeof r, ev->ratio);
+        fmt_num(bm, sizeof bm, ev->best_metric);
+        fmt_num(br, sizeof br, ev->best_ratio);
+        if (ev->budget)
+            fprintf(f, "[%3ld/%ld] ", ev->eval_no, ev->budget);
+        else
+            fprintf(f, "[%3ld] ", ev->eval_no);
+        if (ev->ok)
+            fprintf(f, "%-44s ok      %s %8s  %6sx %-9s %-8s (best %s, %sx)\n", ev->key, ev->metric_name, m, r,
+                    ev->baseline ? ev->baseline : "baseline", ev->bottleneck ? ev->bottleneck : "-", bm, br);
+        else
+            fprintf(f, "%-44s FAILED  %s\n", ev->key, ev->why && ev->why[0] ? ev->why : "unknown reason");
+        break;
+    case SPAK_EV_RUN_DONE:
+        fmt_num(bm, sizeof bm, ev->best_metric);
+        fmt_num(br, sizeof br, ev->best_ratio);
+        fprintf(f, "spak: run %s done (%s) after %ld evaluations in %.1f s; best %s %s, %sx %s\n", ev->run_id,
+                ev->stop_reason, ev->eval_no, ev->elapsed_s, ev->metric_name, bm, br,
+                ev->baseline ? ev->baseline : "the baseline");
+        break;
+    case SPAK_EV_PHASE:
+        break;
+    }
+    fflush(f);
+}
+
+static void bin_dir_of_self(char *buf, size_t n)
+{
+    ssize_t k = readlink("/proc/self/exe", buf, n - 1);
+    if (k <= 0) {
+        spak_snprintf(buf, n, ".");
+        return;
+    }
+    buf[k] = '\0';
+    char *sl = strrchr(buf, '/');
+    if (sl)
+        *sl = '\0';
+}
+
+static void print_run_summary_json(const spak_engine_opts *o, const char *run_id)
+{
+    spak_store *st = NULL;
+    spak_err err;
+    if (spak_engine_open_store(o, &st, &err) != SPAK_OK)
+        return;
+    spak_run run = {0};
+    if (spak_store_run_get(st, run_id, &run, &err) == SPAK_OK) {
+        json_t *s = run.summary_json ? json_loads(run.summary_json, 0, NULL) : NULL;
+        if (!s)
+            s = json_pack("{s:s,s:s,s:s}", "run_id", run.id, "status", run.status, "state", run.state);
+        else
+            json_object_set_new(s, "status", json_string(run.status));
+        char *t = json_dumps(s, JSON_COMPACT);
+        if (t)
+            puts(t);
+        free(t);
+        json_decref(s);
+        spak_store_run_free(&run);
+    }
+    spak_store_close(st);
+}
+
+static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, spak_engine_opts *o, run_ui *ui,
+                          bool *force)
+{
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
+        const char *a = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        long lv;
+        double dv;
+        if (strcmp(a, "--json") == 0)
+            ui->json = true;
+        else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0)
+            ui->quiet = true;
+        else if (strcmp(a, "--force") == 0 && force)
+            *force = true;
+        else if (strcmp(a, "--home") == 0 && val)
+            o->home = val, i++;
+        else if (strcmp(a, "--loop") == 0 && val)
+            o->loop_name = val, i++;
+        else if (strcmp(a, "--strategy") == 0 && val)
+            o->strategy = val, i++;
+        else if (strcmp(a, "--seed") == 0 && val) {
+            if (!spak_parse_long(val, 0, 2147483647L, &lv))
+                return usage_error(cmd, "--seed needs a whole number, not '%s'", val);
+            o->seed = lv, i++;
+        } else if (strcmp(a, "--budget") == 0 && val) {
+            if (!spak_parse_long(val, 1, 1000000, &lv))
+                return usage_error(cmd, "--budget needs a number of evaluations, not '%s'", val);
+            o->max_evaluations = lv, i++;
+        } else if (strcmp(a, "--wall-time") == 0 && val) {
+            if (!spak_parse_double(val, &dv) || dv <= 0)
+                return usage_error(cmd, "--wall-time needs seconds, not '%s'", val);
+            o->max_wall_s = dv, i++;
+        } else if (strcmp(a, "--eval-timeout") == 0 && val) {
+            if (!spak_parse_double(val, &dv) || dv <= 0)
+                return usage_error(cmd, "--eval-timeout needs seconds, not '%s'", val);
+            o->eval_timeout_s = dv, i++;
+        } else
+            return usage_error(cmd, "unknown option or missing value: '%s'", a);
+    }
+    *first = i;
+    return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    spak_engine_opts o = {.seed = -1};
+    run_ui ui = {false, false, stdout};
+    int first;
+    int rc = parse_run_opts("run", argc, argv, &first, &o, &ui, NULL);
+    if (rc)
+        return rc;
+    if (first != argc - 1)
+        return usage_error("run", "%sexpected one spec file", "");
+    char bin[PATH_MAX];
+    bin_dir_of_self(bin, sizeof bin);
+    o.bin_dir = bin;
+    if (ui.json)
+        ui.out = stderr;
+    o.on_event = on_event;
+    o.ud = &ui;
+    char run_id[SPAK_STORE_ID_MAX];
+    spak_err err = {0};
+    spak_status st = spak_engine_run(&o, argv[first], run_id, &err);
+    if (st != SPAK_OK) {
+        fprintf(stderr, "spak run: %s\n", err.msg);
+        if (run_id[0])
+            fprintf(stderr, "spak run: the run is %s; 'spak resume %s' continues it\n", run_id, run_id);
+    }
+    if (ui.json && run_id[0])
+        print_run_summary_json(&o, run_id);
+    return st == SPAK_OK ? 0 : EXIT_PROBLEM;
+}
+
+static int cmd_resume(int argc, char **argv)
+{
+    spak_engine_opts o = {.seed = -1};
+    run_ui ui = {false, false, stdout};
+    bool force = false;
+    int first;
+    int rc = parse_run_opts("resume", argc, argv, &first, &o, &ui, &force);
+    if (rc)
+        return rc;
+    if (first != argc - 1)
+        return usage_error("resume", "%sexpected one run id", "");
+    char bin[PATH_MAX];
+    bin_dir_of_self(bin, sizeof bin);
+    o.bin_dir = bin;
+    if (ui.json)
+        ui.out = stderr;
+    o.on_event = on_event;
+    o.ud = &ui;
+    spak_err err = {0};
+    spak_status st = spak_engine_resume(&o, argv[first], force, &err);
+    if (st != SPAK_OK)
+        fprintf(stderr, "spak resume: %s\n", err.msg);
+    if (ui.json)
+        print_run_summary_json(&o, argv[first]);
+    return st == SPAK_OK ? 0 : EXIT_PROBLEM;
+}
+
+/* ---- spak status / show ---- */
+
+static json_t *run_json(spak_store *st, const spak_run *r, bool with_evals)
+{
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:I,s:f,s:f}", "run_id", r->id, "status", r->status, "state",
+                          r->state, "stop_reason", r->stop_reason, "spec", r->spec_path, "seed", (json_int_t)r->seed,
+                          "created_at", r->created_at, "updated_at", r->updated_at);
+    json_t *s = r->summary_json ? json_loads(r->summary_json, 0, NULL) : NULL;
+    if (s)
+        json_object_set_new(o, "summary", s);
+    spak_eval *ev = NULL;
+    size_t n = 0;
+    if (spak_store_eval_list(st, r->id, &ev, &n, NULL) == SPAK_OK) {
+        json_t *counts = json_object();
+        json_t *arr = with_evals ? json_array() : NULL;
+        for (size_t i = 0; i < n; i++) {
+            json_t *c = json_object_get(counts, ev[i].status);
+            json_object_set_new(counts, ev[i].status, json_integer(c ? json_integer_value(c) + 1 : 1));
+            if (arr) {
+                json_t *e = json_pack("{s:I,s:s?,s:s,s:s?,s:s?,s:s?}", "eval_id", (json_int_t)ev[i].eval_id,
+                                      "candidate", ev[i].cand_key, "status", ev[i].status, "exit", ev[i].exit_desc,
+                                      "bottleneck", ev[i].bottleneck, "error", ev[i].error);
+                json_object_set_new(e, "correct", ev[i].correct < 0 ? json_null() : json_boolean(ev[i].correct));
+                json_object_set_new(e, "metric", isnan(ev[i].metric) ? json_null() : json_real(ev[i].metric));
+                json_object_set_new(e, "ratio", isnan(ev[i].ratio) ? json_null() : json_real(ev[i].ratio));
+                json_object_set_new(e, "seconds",
+                                    json_real(ev[i].finished_at > 0 ? ev[i].finished_at - ev[i].started_at : 0));
+                json_array_append_new(arr, e);
+            }
+        }
+        json_object_set_new(o, "evaluations_by_status", counts);
+        if (arr)
+            json_object_set_new(o, "evaluations", arr);
+        spak_store_evals_free(ev, n);
+    }
+    return o;
+}
+
+static int open_store_for(const char *cmd, int argc, char **argv, int *first, bool *json, spak_engine_opts *o,
+                          spak_store **st)
+{
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            *json = true;
+        else if (strcmp(argv[i], "--home") == 0 && i + 1 < argc)
+            o->home = argv[++i];
+        else
+            return usage_error(cmd, "unknown option '%s'", argv[i]);
+    }
+    *first = i;
+    spak_err err;
+    if (spak_engine_open_store(o, st, &err) != SPAK_OK) {
+        fprintf(stderr, "spak %s: %s\n", cmd, err.msg);
+        return EXIT_PROBLEM;
+    }
+    return 0;
+}
+
+static void print_best_line(json_t *summary)
+{
+    json_t *best = json_object_get(summary, "best");
+    const char *metric = json_string_value(json_object_get(summary, "metric"));
+    if (!json_is_object(best) || !metric) {
+        printf("  best: none (no candidate was correct and measured)\n");
+        return;
+    }
+    json_t *ratio = json_object_get(best, "ratio");
+    const char *bl = json_string_value(json_object_get(summary, "baseline"));
+    printf("  best: %s  %s %.4g", json_string_value(json_object_get(best, "candidate")), metric,
+           json_number_value(json_object_get(best, metric)));
+    if (json_is_number(ratio))
+        printf("  %.3fx %s", json_number_value(ratio), bl ? bl : "baseline");
+    printf("  (evaluation %lld)\n", (long long)json_integer_value(json_object_get(best, "eval_id")));
+}
+
+static int cmd_status(int argc, char **argv)
+{
+    spak_engine_opts o = {0};
+    bool json = false;
+    int first;
+    spak_store *st = NULL;
+    int rc = open_store_for("status", argc, argv, &first, &json, &o, &st);
+    if (rc)
+        return rc;
+    spak_err err = {0};
+    if (first < argc) {
+        spak_run r = {0};
+        if (spak_store_run_get(st, argv[first], &r, &err) != SPAK_OK) {
+            fprintf(stderr, "spak status: %s\n", err.msg);
+            spak_store_close(st);
+            return EXIT_PROBLEM;
+        }
+        json_t *j = run_json(st, &r, false);
+        if (json) {
+            char *t = json_dumps(j, JSON_INDENT(2));
+            puts(t ? t : "{}");
+            free(t);
+        } else {
+            printf("run %s: %s, state %s%s%s\n  spec: %s\n", r.id, r.status, r.state,
+                   r.stop_reason ? ", stopped: " : "", r.stop_reason ? r.stop_reason : "",
+                   r.spec_path ? r.spec_path : "-");
+            json_t *c = json_object_get(j, "evaluations_by_status");
+            const char *k;
+            json_t *v;
+            printf("  evaluations:");
+            json_object_foreach(c, k, v) printf(" %lld %s", (long long)json_integer_value(v), k);
+            printf("\n");
+            json_t *s = json_object_get(j, "summary");
+            if (s)
+                print_best_line(s);
+            if (strcmp(r.status, SPAK_RUN_DONE) != 0)
+                printf("  'spak resume %s' continues it\n", r.id);
+        }
+        json_decref(j);
+        spak_store_run_free(&r);
+        spak_store_close(st);
+        return 0;
+    }
+    spak_run *runs = NULL;
+    size_t n = 0;
+    if (spak_store_run_list(st, &runs, &n, &err) != SPAK_OK) {
+        fprintf(stderr, "spak status: %s\n", err.msg);
+        spak_store_close(st);
+        return EXIT_PROBLEM;
+    }
+    json_t *arr = json ? json_array() : NULL;
+    if (!json)
+        printf("%-16s %-10s %-10s %-24s %s\n", "RUN", "STATUS", "STATE", "STOPPED", "SPEC");
+    for (size_t i = 0; i < n; i++) {
+        if (json)
+            json_array_append_new(arr, run_json(st, &runs[i], false));
+        else
+            printf("%-16s %-10s %-10s %-24s %s\n", runs[i].id, runs[i].status, runs[i].state,
+                   runs[i].stop_reason ? runs[i].stop_reason : "-", runs[i].spec_path ? runs[i].spec_path : "-");
+    }
+    if (json) {
+        char *t = json_dumps(arr, JSON_INDENT(2));
+        puts(t ? t : "[]");
+        free(t);
+        json_decref(arr);
+    } else if (n == 0) {
+        printf("(no runs yet; 'spak run SPEC' starts one)\n");
+    }
+    spak_store_runs_free(runs, n);
+    spak_store_close(st);
+    return 0;
+}
+
+static int cmd_show(int argc, char **argv)
+{
+    spak_engine_opts o = {0};
+    bool json = false;
+    int first;
+    spak_store *st = NULL;
+    int rc = open_store_for("show", argc, argv, &first, &json, &o, &st);
+    if (rc)
+        return rc;
+    if (first != argc - 1) {
+        spak_store_close(st);
+        return usage_error("show", "%sexpected one run id", "");
+    }
+    spak_err err = {0};
+    spak_run r = {0};
+    if (spak_store_run_get(st, argv[first], &r, &err) != SPAK_OK) {
+        fprintf(stderr, "spak show: %s\n", err.msg);
+        spak_store_close(st);
+        return EXIT_PROBLEM;
+    }
+    json_t *j = run_json(st, &r, true);
+    if (json) {
+        char *t = json_dumps(j, JSON_INDENT(2));
+        puts(t ? t : "{}");
+        free(t);
+    } else {
+        json_t *s = json_object_get(j, "summary");
+        const char *metric = s ? json_string_value(json_object_get(s, "metric")) : NULL;
+        printf("run %s (%s, state %s%s%s)\n", r.id, r.status, r.state, r.stop_reason ? ", " : "",
+               r.stop_reason ? r.stop_reason : "");
+        printf("%4s  %-44s %-7s %10s %8s  %-9s %s\n", "EVAL", "CANDIDATE", "STATUS", metric ? metric : "METRIC",
+               "RATIO", "BOUND", "NOTE");
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(j, "evaluations"), i, e) {
+            char m[32], ra[32];
+            fmt_num(m, sizeof m, json_is_number(json_object_get(e, "metric")) ? json_number_value(json_object_get(e, "metric")) : NAN);
+            fmt_num(ra, sizeof ra, json_is_number(json_object_get(e, "ratio")) ? json_number_value(json_object_get(e, "ratio")) : NAN);
+            const char *b = json_string_value(json_object_get(e, "bottleneck"));
+            const char *er = json_string_value(json_object_get(e, "error"));
+            printf("%4lld  %-44s %-7s %10s %8s  %-9s %s\n", (long long)json_integer_value(json_object_get(e, "eval_id")),
+                   json_string_value(json_object_get(e, "candidate")), json_string_value(json_object_get(e, "status")),
+                   m, ra, b ? b : "-", er ? er : "");
+        }
+        if (s)
+            print_best_line(s);
+    }
+    json_decref(j);
+    spak_store_run_free(&r);
+    spak_store_close(st);
+    return 0;
+}
+
+static int cmd_explain(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fputs(spak_engine_describe(), stdout);
+    return 0;
+}
+
 static int cmd_version(int argc, char **argv)
 {
     (void)argc;
@@ -258,6 +673,28 @@ static const command commands[] = {
                      "  --write, -w   rewrite the files in place (atomically)\n"
                      "  --check       exit 1 and name the files that are not in canonical form",
      "spak fmt [--write | --check] FILE..."},
+    {"run", cmd_run, "Run the loop of a spec: propose, build, check and time candidates in the sandbox,\n"
+                     "learn, and stop on the budget, a stop condition, a plateau or an exhausted space.\n"
+                     "One line per evaluation; state in .spak/ (the SQLite store, build cache, run dirs).\n"
+                     "  --json              progress to stderr; one JSON summary object on stdout\n"
+                     "  --quiet             no progress lines\n"
+                     "  --strategy NAME     default | grid | random (overrides the spec)\n"
+                     "  --seed N            strategy and input seed (overrides the spec)\n"
+                     "  --budget N          at most N evaluations (overrides the spec)\n"
+                     "  --wall-time S       stop after S seconds (overrides the spec)\n"
+                     "  --eval-timeout S    wall limit of one measurement (default 600)\n"
+                     "  --loop NAME         which engineering_loop (default: the first)\n"
+                     "  --home DIR          state directory (default .spak)",
+     "spak run [OPTIONS] SPEC"},
+    {"resume", cmd_resume, "Continue a run that was stopped or killed; finished evaluations are kept.\n"
+                           "  --force   take the run over from a process that no longer runs\n"
+                           "  (and the options of 'spak run')",
+     "spak resume [--force] [OPTIONS] RUN"},
+    {"status", cmd_status, "List runs, or tell where one run stands.\n  --json   machine-readable\n  --home DIR",
+     "spak status [--json] [--home DIR] [RUN]"},
+    {"show", cmd_show, "Show what a run measured: one line per evaluation.\n  --json   machine-readable\n  --home DIR",
+     "spak show [--json] [--home DIR] RUN"},
+    {"explain", cmd_explain, "Print the loop's state machine.", "spak explain"},
     {"dump", cmd_dump, "Print the syntax tree of a spec (for tests and tools; comments are not part of it).",
      "spak dump FILE"},
     {"version", cmd_version, "Print the version.", "spak version"},

@@ -1,0 +1,177 @@
+/* build.c - see build.h. */
+#include "build.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sandbox.h"
+
+static bool ends_with(const char *s, const char *suf)
+{
+    size_t n = strlen(s), m = strlen(suf);
+    return n >= m && strcmp(s + n - m, suf) == 0;
+}
+
+/* The compiler for a source, found on PATH or in the usual CUDA place. */
+static const char *compiler_for(const char *source)
+{
+    if (!ends_with(source, ".cu"))
+        return "cc";
+    if (access("/usr/local/cuda/bin/nvcc", X_OK) == 0)
+        return "/usr/local/cuda/bin/nvcc";
+    return "nvcc";
+}
+
+/* First line of `compiler --version`, run through the sandbox (no shell). */
+static void compiler_version(const char *cc, char *out, size_t n, const char *tmpdir)
+{
+    const char *argv[] = {cc, "--version", NULL};
+    spak_sandbox_limits lim;
+    spak_sandbox_limits_default(&lim);
+    lim.wall_timeout_s = 30;
+    lim.run_as_uid = -1;
+    lim.run_as_gid = -1;
+    lim.isolation_off = ~0u;
+    spak_sandbox_result r;
+    spak_err e;
+    out[0] = '\0';
+    if (spak_sandbox_run(argv, tmpdir, &lim, &r, &e) != SPAK_OK)
+        return;
+    /* nvcc prints its release on the last line; cc on the first */
+    const char *src = r.out ? r.out : "";
+    const char *line = src;
+    if (strstr(cc, "nvcc")) {
+        const char *rel = strstr(src, "release");
+        if (rel)
+            line = rel;
+    }
+    size_t k = 0;
+    while (line[k] && line[k] != '\n' && k + 1 < n) {
+        out[k] = line[k];
+        k++;
+    }
+    out[k] = '\0';
+    spak_sandbox_result_free(&r);
+}
+
+spak_status spak_build_candidate(const spak_build_request *rq, spak_build_result *res, spak_err *err)
+{
+    memset(res, 0, sizeof *res);
+    spak_status st = spak_mkdirs(rq->cache_dir, err);
+    if (st != SPAK_OK)
+        return st;
+    char *src = NULL;
+    size_t len = 0;
+    st = spak_read_file(rq->source, (size_t)16 << 20, &src, &len, err);
+    if (st != SPAK_OK)
+        return st;
+    const char *cc = compiler_for(rq->source);
+    bool cuda = ends_with(rq->source, ".cu");
+    compiler_version(cc, res->compiler, sizeof res->compiler, rq->cache_dir);
+
+    /* argv: compiler flags, defines, -I, -o, source */
+    const char *argv[SPAK_BUILD_MAX_DEFINES + 32];
+    char defs[SPAK_BUILD_MAX_DEFINES][300];
+    char inc[4200];
+    size_t k = 0;
+    argv[k++] = cc;
+    if (cuda) {
+        static const char *const f[] = {"-O3", "-std=c++17", "-arch=sm_90a", "-Xcompiler", "-fPIC", "-shared",
+                                        "-lineinfo", "-Xptxas", "-v"};
+        for (size_t i = 0; i < SPAK_ARRAY_LEN(f); i++)
+            argv[k++] = f[i];
+    } else {
+        static const char *const f[] = {"-std=c11", "-O3", "-march=native", "-fPIC", "-shared", "-Wall", "-Wextra",
+                                        "-D_GNU_SOURCE"};
+        for (size_t i = 0; i < SPAK_ARRAY_LEN(f); i++)
+            argv[k++] = f[i];
+    }
+    for (size_t i = 0; i < rq->n_defines && i < SPAK_BUILD_MAX_DEFINES; i++) {
+        spak_snprintf(defs[i], sizeof defs[i], "-D%s", rq->defines[i]);
+        argv[k++] = defs[i];
+    }
+    if (rq->include_dir) {
+        spak_snprintf(inc, sizeof inc, "-I%s", rq->include_dir);
+        argv[k++] = inc;
+    }
+
+    /* cache key: source bytes, the command line so far, the compiler version */
+    uint64_t h = spak_hash64(src, len, 0);
+    for (size_t i = 0; i < k; i++)
+        h = spak_hash64(argv[i], strlen(argv[i]) + 1, h);
+    h = spak_hash64(res->compiler, strlen(res->compiler), h);
+    free(src);
+    spak_snprintf(res->key, sizeof res->key, "%016llx", (unsigned long long)h);
+    char logpath[4200];
+    if (!spak_snprintf(res->artifact, sizeof res->artifact, "%s/%s.so", rq->cache_dir, res->key) ||
+        !spak_snprintf(logpath, sizeof logpath, "%s/%s.log", rq->cache_dir, res->key))
+        return spak_errf(err, SPAK_ERR_ARG, "cache path too long");
+    struct stat sb;
+    if (stat(res->artifact, &sb) == 0 && sb.st_size > 0) {
+        res->cached = true;
+        res->ok = true;
+        size_t ll;
+        if (spak_read_file(logpath, (size_t)1 << 20, &res->log, &ll, NULL) != SPAK_OK)
+            res->log = strdup("");
+        return res->log ? SPAK_OK : spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+    }
+    char tmp_out[4300];
+    spak_snprintf(tmp_out, sizeof tmp_out, "%s.tmp%ld", res->artifact, (long)getpid());
+    argv[k++] = "-o";
+    argv[k++] = tmp_out;
+    argv[k++] = rq->source;
+    if (!cuda)
+        argv[k++] = "-lm", argv[k++] = "-lpthread";
+    argv[k] = NULL;
+
+    spak_sandbox_limits lim;
+    spak_sandbox_limits_default(&lim);
+    lim.wall_timeout_s = cuda ? 600 : 120;
+    lim.cpu_s = lim.wall_timeout_s;
+    lim.run_as_uid = -1;  /* the compiler is trusted; it must write the cache */
+    lim.run_as_gid = -1;
+    lim.isolation_off = ~0u;
+    lim.max_processes = 4096;
+    lim.stdout_cap_bytes = (size_t)512 << 10;
+    lim.stderr_cap_bytes = (size_t)512 << 10;
+    static const char *const pass[] = {"PATH", "HOME", "TMPDIR", "LANG", NULL};
+    lim.env_pass = pass;
+    spak_sandbox_result r;
+    st = spak_sandbox_run(argv, rq->cache_dir, &lim, &r, err);
+    if (st != SPAK_OK)
+        return st;
+    res->seconds = r.wall_s;
+    spak_buf log;
+    spak_buf_init(&log, (size_t)2 << 20);
+    spak_buf_puts(&log, "$");
+    for (size_t i = 0; argv[i]; i++)
+        spak_buf_printf(&log, " %s", argv[i]);
+    spak_buf_puts(&log, "\n");
+    if (r.out_len)
+        spak_buf_append(&log, r.out, r.out_len);
+    if (r.err_len)
+        spak_buf_append(&log, r.err, r.err_len);
+    if (!r.ok)
+        spak_buf_printf(&log, "compiler: %s\n", r.why_text);
+    res->ok = r.ok && stat(tmp_out, &sb) == 0;
+    spak_sandbox_result_free(&r);
+    spak_write_file_atomic(logpath, log.data ? log.data : "", log.len, NULL);
+    if (res->ok && rename(tmp_out, res->artifact) != 0) {
+        spak_buf_printf(&log, "cannot move the artifact into the cache: %s\n", strerror(errno));
+        res->ok = false;
+    }
+    if (!res->ok)
+        unlink(tmp_out);
+    res->log = spak_buf_take(&log);
+    return res->log ? SPAK_OK : spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+}
+
+void spak_build_result_free(spak_build_result *res)
+{
+    free(res->log);
+    res->log = NULL;
+}

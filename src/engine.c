@@ -1,0 +1,1117 @@
+/* engine.c - the state machine of engine.h. */
+#include "engine.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "build.h"
+#include "expr.h"
+#include "fmt.h"
+#include "sandbox.h"
+#include "space.h"
+#include "spec.h"
+#include "trace.h"
+
+#define S_SPECIFY "specify"
+#define S_PROGRAM "program"
+#define S_BUILD "build"
+#define S_ANALYZE "analyze"
+#define S_KNOWLEDGE "knowledge"
+#define S_DECIDE "decide"
+#define S_DONE "done"
+
+const char *spak_engine_describe(void)
+{
+    return "spak's loop is one state machine; every arrow is journaled in the store before it is taken.\n"
+           "\n"
+           "  SPECIFY    parse + check the spec, create the run, record the device\n"
+           "     |\n"
+           "     v\n"
+           "  DECIDE  <-----------------------------------------------+\n"
+           "     |  budget spent / stop condition / plateau /         |\n"
+           "     |  search space exhausted  --> DONE (stop_reason)    |\n"
+           "     v                                                    |\n"
+           "  PROGRAM    the strategy (grid | random | default) picks  |\n"
+           "     |       the next candidate: a point of the space     |\n"
+           "     v                                                    |\n"
+           "  BUILD      source + parameters as -D defines -> .so     |\n"
+           "     |       (cached by source, defines, compiler)        |\n"
+           "     v                                                    |\n"
+           "  ANALYZE    measure cmd in the sandbox: the trusted      |\n"
+           "     |       harness checks, times (vs. the baseline, in   |\n"
+           "     |       the same process) and classifies; trace       |\n"
+           "     |       records validated against trace_schema       |\n"
+           "     v                                                    |\n"
+           "  KNOWLEDGE  predicate facts evaluated on the new records -+\n"
+           "\n"
+           "resume: evaluations that finished are kept; one cut off mid-way is marked\n"
+           "'interrupted' and proposed again; the strategy is a pure function of the\n"
+           "seed and the finished evaluations, so it continues where it stopped.\n";
+}
+
+typedef struct engine {
+    const spak_engine_opts *o;
+    spak_store *store;
+    spak_spec *spec;
+    const spak_model *m;
+    const spak_loop_def *loop;
+    spak_space space;
+    spak_strategy_kind strat;
+    const char *strat_name;
+    uint64_t seed;
+    long max_evals;
+    double max_wall;
+    char run_id[SPAK_STORE_ID_MAX];
+    char state[32];
+    char spec_dir[PATH_MAX];
+    char home[PATH_MAX];
+    const char *target;
+    const char *baseline;
+    spak_space_eval *done;
+    size_t n_done, alloc_done;
+    long n_evals;
+    long since_best;
+    double best_score;
+    double best_metric, best_ratio;
+    int64_t best_eval_id;
+    char best_key[2048];
+    json_t *latest;   /* array of the newest evaluation's valid records */
+    json_t *best;     /* array of the best evaluation's valid records */
+    double elapsed_before, t0;
+    uint64_t next_index;
+    bool have_next;
+} engine;
+
+static double elapsed(const engine *e)
+{
+    return e->elapsed_before + (spak_now_monotonic() - e->t0);
+}
+
+static void emit(engine *e, spak_engine_event *ev)
+{
+    ev->run_id = e->run_id;
+    ev->elapsed_s = elapsed(e);
+    if (e->o->on_event)
+        e->o->on_event(e->o->ud, ev);
+}
+
+/* Journal the transition, then take it. */
+static spak_status go(engine *e, const char *to, json_t *detail, spak_err *err)
+{
+    char *d = NULL;
+    if (detail) {
+        json_object_set_new(detail, "elapsed_s", json_real(elapsed(e)));
+        d = json_dumps(detail, JSON_COMPACT);
+        json_decref(detail);
+    }
+    spak_transition t = {e->state, to, NULL, NULL, NULL, d};
+    spak_status st = spak_store_transition(e->store, e->run_id, &t, NULL, err);
+    free(d);
+    if (st != SPAK_OK)
+        return st;
+    spak_snprintf(e->state, sizeof e->state, "%s", to);
+    spak_engine_event ev = {.kind = SPAK_EV_PHASE, .phase = to};
+    emit(e, &ev);
+    return SPAK_OK;
+}
+
+spak_status spak_engine_open_store(const spak_engine_opts *o, spak_store **out, spak_err *err)
+{
+    const char *home = o->home ? o->home : ".spak";
+    spak_status st = spak_mkdirs(home, err);
+    if (st != SPAK_OK)
+        return st;
+    char path[PATH_MAX];
+    if (!spak_snprintf(path, sizeof path, "%s/spak.db", home))
+        return spak_errf(err, SPAK_ERR_ARG, "state directory path too long");
+    return spak_store_open(path, out, err);
+}
+
+/* ---- the record views that expressions read ---- */
+
+static const json_t *find_case(const json_t *arr, const char *case_name)
+{
+    const json_t *found = NULL;
+    size_t i;
+    json_t *r;
+    json_array_foreach(arr, i, r) {
+        const char *t = json_string_value(json_object_get(r, "type"));
+        if (!case_name || (t && strcmp(t, case_name) == 0))
+            found = r;  /* the last one of the case */
+    }
+    return found;
+}
+
+static const json_t *cb_latest(void *ud, const char *case_name)
+{
+    engine *e = ud;
+    return e->latest ? find_case(e->latest, case_name) : NULL;
+}
+
+static const json_t *cb_best(void *ud, const char *case_name)
+{
+    engine *e = ud;
+    return e->best ? find_case(e->best, case_name) : NULL;
+}
+
+static spak_eval_env eval_env(engine *e)
+{
+    spak_eval_env env = {e->m, cb_latest, cb_best, NULL, e};
+    return env;
+}
+
+/* ---- setup ---- */
+
+static spak_status load_spec(engine *e, const char *path, const char *text, spak_err *err)
+{
+    spak_status st = text ? spak_spec_load_mem(path, text, strlen(text), &e->spec, err)
+                          : spak_spec_load(path, &e->spec, err);
+    if (st != SPAK_OK) {
+        if (e->spec) {
+            spak_buf b;
+            spak_buf_init(&b, 8192);
+            spak_diags_format(spak_spec_diags(e->spec), &b);
+            spak_errf(err, st, "%s is not a valid spec:\n%s", path, b.data ? b.data : "");
+            spak_buf_free(&b);
+        }
+        return st;
+    }
+    e->m = spak_spec_model(e->spec);
+    if (e->m->n_loops == 0)
+        return spak_errf(err, SPAK_ERR_CHECK, "%s has no engineering_loop to run", path);
+    e->loop = &e->m->loops[0];
+    if (e->o->loop_name) {
+        e->loop = spak_model_loop(e->m, e->o->loop_name);
+        if (!e->loop)
+            return spak_errf(err, SPAK_ERR_ARG, "%s has no engineering_loop named '%s'", path, e->o->loop_name);
+    }
+    if (!e->loop->has_measure)
+        return spak_errf(err, SPAK_ERR_CHECK, "engineering_loop %s has no measure block", e->loop->name);
+    char tmp[PATH_MAX];
+    spak_snprintf(tmp, sizeof tmp, "%s", path);
+    char *slash = strrchr(tmp, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        spak_snprintf(tmp, sizeof tmp, ".");
+    if (!realpath(tmp, e->spec_dir))
+        spak_snprintf(e->spec_dir, sizeof e->spec_dir, "%s", tmp);
+    e->target = e->m->problem ? spak_block_string(e->m->problem, "target") : NULL;
+    if (!e->target)
+        e->target = "cpu";
+    e->baseline = e->m->problem ? spak_block_string(e->m->problem, "baseline") : NULL;
+    st = spak_space_init(&e->space, e->loop->params, e->loop->n_params, err);
+    if (st != SPAK_OK)
+        return st;
+    const char *sn = e->o->strategy ? e->o->strategy : e->loop->strategy;
+    if (!spak_strategy_parse(sn, &e->strat))
+        return spak_errf(err, SPAK_ERR_ARG,
+                         "strategy '%s' is not available in this version (use default, grid or random)", sn);
+    e->strat_name = sn;
+    e->max_evals = e->o->max_evaluations > 0 ? e->o->max_evaluations : e->loop->max_evaluations;
+    e->max_wall = e->o->max_wall_s > 0 ? e->o->max_wall_s : e->loop->max_wall_s;
+    return SPAK_OK;
+}
+
+static spak_status setup_home(engine *e, spak_err *err)
+{
+    const char *home = e->o->home ? e->o->home : ".spak";
+    spak_status st = spak_mkdirs(home, err);
+    if (st != SPAK_OK)
+        return st;
+    if (!realpath(home, e->home))
+        return spak_errf(err, SPAK_ERR_IO, "%s: %s", home, strerror(errno));
+    char dev[PATH_MAX + 32];
+    spak_snprintf(dev, sizeof dev, "%s/cache/device", e->home);
+    st = spak_mkdirs(dev, err);
+    if (st != SPAK_OK)
+        return st;
+    /* the harness measures device ceilings once and caches them here; it
+     * runs as an unprivileged user in the sandbox, hence the sticky 1777 */
+    chmod(dev, 01777);
+    return SPAK_OK;
+}
+
+static json_t *device_json(void)
+{
+    json_t *d = json_object();
+    char model[256] = "unknown";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f) {
+        char line[512];
+        while (fgets(line, sizeof line, f)) {
+            if (strncmp(line, "model name", 10) == 0) {
+                char *c = strchr(line, ':');
+                if (c) {
+                    c++;
+                    while (*c == ' ')
+                        c++;
+                    c[strcspn(c, "\n")] = '\0';
+                    spak_snprintf(model, sizeof model, "%s", c);
+                }
+                break;
+            }
+        }
+        fclose(f);
+    }
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    json_object_set_new(d, "cpu", json_string(model));
+    json_object_set_new(d, "cores", json_integer(sysconf(_SC_NPROCESSORS_ONLN)));
+    json_object_set_new(d, "host", json_string(host));
+    return d;
+}
+
+/* ---- candidates ---- */
+
+static void upper_ident(const char *in, char *out, size_t n)
+{
+    size_t k = 0;
+    for (; *in && k + 1 < n; in++) {
+        unsigned char c = (unsigned char)*in;
+        out[k++] = (char)((c >= 'a' && c <= 'z') ? c - 32 : ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) ? c : '_');
+    }
+    out[k] = '\0';
+}
+
+static void value_string(const spak_expr *v, char *buf, size_t n)
+{
+    spak_snprintf(buf, n, "%s%s", v->kind == SPAK_EX_UNARY ? "-" : "", spak_value_text(v));
+}
+
+/* Substitute {{name}} in s using the candidate's parameters and builtins. */
+typedef struct subst {
+    engine *e;
+    size_t *digits;
+    const char *candidate, *source, *harness, *workdir, *ceilings;
+    char seed[32], eval_id[32];
+} subst;
+
+static bool lookup(const subst *sb, const char *name, char *out, size_t n)
+{
+    engine *e = sb->e;
+    for (size_t i = 0; i < e->space.n; i++)
+        if (strcmp(e->space.params[i].name, name) == 0) {
+            value_string(e->space.params[i].values[sb->digits[i]], out, n);
+            return true;
+        }
+    const char *v = NULL;
+    if (strcmp(name, "candidate") == 0)
+        v = sb->candidate;
+    else if (strcmp(name, "source") == 0)
+        v = sb->source;
+    else if (strcmp(name, "harness") == 0)
+        v = sb->harness;
+    else if (strcmp(name, "workdir") == 0)
+        v = sb->workdir;
+    else if (strcmp(name, "ceilings") == 0)
+        v = sb->ceilings;
+    else if (strcmp(name, "seed") == 0)
+        v = sb->seed;
+    else if (strcmp(name, "eval_id") == 0)
+        v = sb->eval_id;
+    else if (strcmp(name, "run_id") == 0)
+        v = e->run_id;
+    else if (strcmp(name, "root") == 0)
+        v = e->spec_dir;
+    else if ((strcmp(name, "shapes") == 0 || strcmp(name, "heldout") == 0) && e->m->problem) {
+        const spak_entry *x = spak_block_find(e->m->problem, name);
+        if (x && x->value && x->value->kind == SPAK_EX_LIST) {
+            size_t off = 0;
+            out[0] = '\0';
+            for (size_t i = 0; i < x->value->n_items; i++) {
+                const char *t = spak_value_text(x->value->items[i]);
+                if (!spak_snprintf(out + off, n - off, "%s%s", i ? "," : "", t))
+                    return false;
+                off += strlen(out + off);
+            }
+            return true;
+        }
+    }
+    if (!v)
+        return false;
+    return spak_snprintf(out, n, "%s", v);
+}
+
+static spak_status expand(const subst *sb, const char *s, char *out, size_t n, spak_err *err)
+{
+    size_t k = 0;
+    while (*s) {
+        if (s[0] == '{' && s[1] == '{') {
+            const char *end = strstr(s + 2, "}}");
+            if (!end)
+                return spak_errf(err, SPAK_ERR_ARG, "'{{' without '}}' in '%s'", s);
+            char name[128];
+            const char *b = s + 2, *z = end;
+            while (b < z && *b == ' ')
+                b++;
+            while (z > b && z[-1] == ' ')
+                z--;
+            spak_snprintf(name, sizeof name, "%.*s", (int)(z - b), b);
+            char val[4096];
+            if (!lookup(sb, name, val, sizeof val))
+                return spak_errf(err, SPAK_ERR_ARG, "template {{%s}} has no value here", name);
+            size_t vl = strlen(val);
+            if (k + vl + 1 > n)
+                return spak_errf(err, SPAK_ERR_LIMIT, "expanded command argument too long");
+            memcpy(out + k, val, vl);
+            k += vl;
+            s = end + 2;
+            continue;
+        }
+        if (k + 2 > n)
+            return spak_errf(err, SPAK_ERR_LIMIT, "expanded command argument too long");
+        out[k++] = *s++;
+    }
+    out[k] = '\0';
+    return SPAK_OK;
+}
+
+/* Split a command line into words: blanks separate, '...' and "..." quote.
+ * No expansions of any kind: this is not a shell. */
+#define MAX_ARGS 128
+static spak_status split_words(const char *cmd, char *store, size_t store_n, char *words[MAX_ARGS], size_t *nw,
+                               spak_err *err)
+{
+    size_t k = 0, n = 0;
+    const char *p = cmd;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n')
+            p++;
+        if (!*p)
+            break;
+        if (n + 1 >= MAX_ARGS)
+            return spak_errf(err, SPAK_ERR_LIMIT, "measure cmd has more than %d words", MAX_ARGS - 1);
+        words[n++] = store + k;
+        while (*p && *p != ' ' && *p != '\t' && *p != '\n') {
+            if (*p == '"' || *p == '\'') {
+                char q = *p++;
+                while (*p && *p != q) {
+                    if (k + 2 > store_n)
+                        return spak_errf(err, SPAK_ERR_LIMIT, "measure cmd too long");
+                    store[k++] = *p++;
+                }
+                if (*p != q)
+                    return spak_errf(err, SPAK_ERR_ARG, "measure cmd: unterminated quote");
+                p++;
+                continue;
+            }
+            if (k + 2 > store_n)
+                return spak_errf(err, SPAK_ERR_LIMIT, "measure cmd too long");
+            store[k++] = *p++;
+        }
+        store[k++] = '\0';
+    }
+    words[n] = NULL;
+    *nw = n;
+    return SPAK_OK;
+}
+
+/* ---- one evaluation ---- */
+
+typedef struct outcome {
+    bool ok;
+    int correct;          /* -1 unknown */
+    double metric, ratio;
+    char why[512];
+    char bottleneck[64];
+    char *build_log;
+    spak_sandbox_result sr;
+    bool ran;
+    spak_trace_list traces;
+    json_t *valid;        /* array of valid records */
+} outcome;
+
+static double geomean_field(const json_t *recs, const char *field, size_t *n_out)
+{
+    double s = 0;
+    size_t n = 0;
+    size_t i;
+    json_t *r;
+    json_array_foreach(recs, i, r) {
+        json_t *v = json_object_get(r, field);
+        if (json_is_number(v) && json_number_value(v) > 0) {
+            s += log(json_number_value(v));
+            n++;
+        }
+    }
+    if (n_out)
+        *n_out = n;
+    return n ? exp(s / (double)n) : NAN;
+}
+
+static void read_outcome(engine *e, outcome *oc)
+{
+    /* correctness: every record carrying a boolean "passed" must say true */
+    size_t i;
+    json_t *r;
+    int correct = -1;
+    const char *fail_reason = NULL;
+    json_array_foreach(oc->valid, i, r) {
+        json_t *p = json_object_get(r, "passed");
+        if (json_is_boolean(p)) {
+            if (json_is_true(p)) {
+                if (correct == -1)
+                    correct = 1;
+            } else {
+                correct = 0;
+                if (!fail_reason) {
+                    const char *reason = json_string_value(json_object_get(r, "reason"));
+                    const char *shape = json_string_value(json_object_get(r, "shape"));
+                    static char buf[400];
+                    spak_snprintf(buf, sizeof buf, "wrong%s%s%s%s", shape ? " at " : "", shape ? shape : "",
+                                  reason ? ": " : "", reason ? reason : "");
+                    fail_reason = buf;
+                }
+            }
+        }
+        json_t *b = json_object_get(r, "bottleneck");
+        if (json_is_string(b))
+            spak_snprintf(oc->bottleneck, sizeof oc->bottleneck, "%s", json_string_value(b));
+    }
+    oc->correct = correct;
+    size_t nm = 0;
+    oc->metric = geomean_field(oc->valid, e->loop->metric, &nm);
+    oc->ratio = geomean_field(oc->valid, "ratio", NULL);
+    if (correct == 0) {
+        oc->ok = false;
+        spak_snprintf(oc->why, sizeof oc->why, "%s", fail_reason);
+        oc->metric = NAN;
+        oc->ratio = NAN;
+    } else if (nm == 0) {
+        oc->ok = false;
+        spak_snprintf(oc->why, sizeof oc->why, "no valid record with metric '%s'%s", e->loop->metric,
+                      oc->traces.n_errors ? " (some trace records did not fit the schema)" : "");
+    } else {
+        oc->ok = true;
+    }
+}
+
+static spak_status evaluate(engine *e, uint64_t index, int64_t eval_id, outcome *oc, spak_err *err)
+{
+    memset(oc, 0, sizeof *oc);
+    oc->metric = oc->ratio = NAN;
+    oc->correct = -1;
+    spak_trace_list_init(&oc->traces);
+    oc->valid = json_array();
+    size_t digits[SPAK_SPACE_MAX_PARAMS];
+    spak_space_digits(&e->space, index, digits);
+    subst sb = {.e = e, .digits = digits, .candidate = "", .source = ""};
+    uint64_t sd = e->seed ^ ((uint64_t)eval_id * 0x9E3779B97F4A7C15ULL);
+    spak_snprintf(sb.seed, sizeof sb.seed, "%llu", (unsigned long long)(spak_splitmix64(&sd) & 0x7fffffff));
+    spak_snprintf(sb.eval_id, sizeof sb.eval_id, "%lld", (long long)eval_id);
+    char harness[PATH_MAX], workdir[PATH_MAX], ceilings[PATH_MAX], source[PATH_MAX], artifact[PATH_MAX];
+    spak_snprintf(harness, sizeof harness, "%s/spak-harness-%s", e->o->bin_dir ? e->o->bin_dir : ".", e->target);
+    spak_snprintf(workdir, sizeof workdir, "%s/runs/%s/e%lld", e->home, e->run_id, (long long)eval_id);
+    spak_snprintf(ceilings, sizeof ceilings, "%s/cache/device/ceilings-%s.json", e->home, e->target);
+    sb.harness = harness;
+    sb.workdir = workdir;
+    sb.ceilings = ceilings;
+    spak_status st = spak_mkdirs(workdir, err);
+    if (st != SPAK_OK)
+        return st;
+
+    /* BUILD (when the problem names a source) */
+    const char *src_t = e->m->problem ? spak_block_string(e->m->problem, "source") : NULL;
+    if (src_t) {
+        char rel[PATH_MAX];
+        st = expand(&sb, src_t, rel, sizeof rel, err);
+        if (st != SPAK_OK)
+            return st;
+        if (rel[0] == '/')
+            spak_snprintf(source, sizeof source, "%s", rel);
+        else
+            spak_snprintf(source, sizeof source, "%s/%s", e->spec_dir, rel);
+        sb.source = source;
+        spak_build_request rq = {.source = source};
+        char defs[SPAK_BUILD_MAX_DEFINES][300];
+        size_t nd = 0;
+        for (size_t i = 0; i < e->space.n && nd + 2 < SPAK_BUILD_MAX_DEFINES; i++) {
+            char up[200], val[200], upv[200];
+            upper_ident(e->space.params[i].name, up, sizeof up);
+            const spak_expr *v = e->space.params[i].values[digits[i]];
+            value_string(v, val, sizeof val);
+            if (v->kind == SPAK_EX_STRING || v->kind == SPAK_EX_NAME) {
+                /* strings: SPAK_<PARAM>_<VALUE>=1, usable with #ifdef */
+                upper_ident(val, upv, sizeof upv);
+                spak_snprintf(defs[nd], sizeof defs[nd], "SPAK_%s_%s=1", up, upv);
+                rq.defines[nd] = defs[nd];
+                nd++;
+            } else {
+                spak_snprintf(defs[nd], sizeof defs[nd], "%s=%s", up, v->kind == SPAK_EX_BOOL ? (v->boolean ? "1" : "0") : val);
+                rq.defines[nd] = defs[nd];
+                nd++;
+            }
+        }
+        rq.n_defines = nd;
+        char inc[PATH_MAX];
+        spak_snprintf(inc, sizeof inc, "%s", source);
+        char *sl = strrchr(inc, '/');
+        if (sl)
+            *sl = '\0';
+        rq.include_dir = inc;
+        char cache[PATH_MAX + 32];
+        spak_snprintf(cache, sizeof cache, "%s/cache/build", e->home);
+        rq.cache_dir = cache;
+        spak_build_result br;
+        st = spak_build_candidate(&rq, &br, err);
+        if (st != SPAK_OK)
+            return st;
+        oc->build_log = br.log;
+        br.log = NULL;
+        if (!br.ok) {
+            spak_snprintf(oc->why, sizeof oc->why, "build failed (see build log)");
+            return SPAK_OK;
+        }
+        spak_snprintf(artifact, sizeof artifact, "%s", br.artifact);
+        sb.candidate = artifact;
+    }
+    json_t *d = json_pack("{s:I}", "eval_id", (json_int_t)eval_id);
+    st = go(e, S_ANALYZE, d, err);
+    if (st != SPAK_OK)
+        return st;
+    spak_store_eval_set_status(e->store, e->run_id, eval_id, SPAK_EVAL_RUNNING, NULL);
+
+    /* ANALYZE: the measure command in the sandbox */
+    char wstore[16384];
+    char *words[MAX_ARGS];
+    size_t nw = 0;
+    st = split_words(e->loop->cmd, wstore, sizeof wstore, words, &nw, err);
+    if (st != SPAK_OK)
+        return st;
+    static char expanded[MAX_ARGS][4096];
+    const char *argv[MAX_ARGS + 1];
+    for (size_t i = 0; i < nw; i++) {
+        st = expand(&sb, words[i], expanded[i], sizeof expanded[i], err);
+        if (st != SPAK_OK)
+            return st;
+        argv[i] = expanded[i];
+    }
+    argv[nw] = NULL;
+    if (nw == 0)
+        return spak_errf(err, SPAK_ERR_ARG, "measure cmd is empty");
+    spak_sandbox_limits lim;
+    spak_sandbox_limits_default(&lim);
+    lim.wall_timeout_s = e->o->eval_timeout_s > 0 ? e->o->eval_timeout_s : 600;
+    lim.cpu_s = lim.wall_timeout_s * 64;
+    lim.result_marker = SPAK_TRACE_MARKER;
+    static const char *const rw[2] = {NULL, NULL};
+    char devdir[PATH_MAX + 32];
+    spak_snprintf(devdir, sizeof devdir, "%s/cache/device", e->home);
+    const char *rwv[2] = {devdir, NULL};
+    (void)rw;
+    lim.rw_dirs = rwv;
+    if (strcmp(e->target, "cuda") == 0)
+        lim.address_space_bytes = 0;  /* the CUDA runtime maps far more than it uses */
+    st = spak_sandbox_run(argv, workdir, &lim, &oc->sr, err);
+    if (st != SPAK_OK)
+        return st;
+    oc->ran = true;
+    st = spak_trace_scan(oc->sr.out, oc->sr.out_len, NULL, &oc->traces, err);
+    if (st != SPAK_OK)
+        return st;
+    st = spak_trace_validate_all(&oc->traces, &e->m->schema, err);
+    if (st != SPAK_OK)
+        return st;
+    for (size_t i = 0; i < oc->traces.n; i++)
+        if (oc->traces.items[i].valid && oc->traces.items[i].json)
+            json_array_append(oc->valid, oc->traces.items[i].json);
+    read_outcome(e, oc);
+    if (!oc->sr.ok) {
+        oc->ok = false;
+        spak_snprintf(oc->why, sizeof oc->why, "%s", oc->sr.why_text);
+        oc->metric = oc->ratio = NAN;
+    }
+    return SPAK_OK;
+}
+
+static void outcome_free(outcome *oc)
+{
+    free(oc->build_log);
+    if (oc->ran)
+        spak_sandbox_result_free(&oc->sr);
+    spak_trace_list_free(&oc->traces);
+    json_decref(oc->valid);
+}
+
+/* ---- bookkeeping of finished evaluations ---- */
+
+static void note_eval(engine *e, uint64_t index, int64_t eval_id, const char *key, double metric, double ratio,
+                      json_t *records)
+{
+    if (e->n_done == e->alloc_done) {
+        size_t na = e->alloc_done ? 2 * e->alloc_done : 64;
+        spak_space_eval *q = realloc(e->done, na * sizeof *q);
+        if (!q)
+            return;
+        e->done = q;
+        e->alloc_done = na;
+    }
+    double score = isnan(metric) ? NAN : (e->loop->objective == SPAK_OBJ_MAXIMIZE ? metric : -metric);
+    e->done[e->n_done].index = index;
+    e->done[e->n_done].score = score;
+    e->n_done++;
+    e->n_evals++;
+    if (records) {
+        json_decref(e->latest);
+        e->latest = json_incref(records);
+    }
+    if (!isnan(score) && (isnan(e->best_score) || score > e->best_score)) {
+        e->best_score = score;
+        e->best_metric = metric;
+        e->best_ratio = ratio;
+        e->best_eval_id = eval_id;
+        spak_snprintf(e->best_key, sizeof e->best_key, "%s", key);
+        if (records) {
+            json_decref(e->best);
+            e->best = json_incref(records);
+        }
+        e->since_best = 0;
+    } else {
+        e->since_best++;
+    }
+}
+
+static json_t *records_of_eval(engine *e, int64_t eval_id)
+{
+    spak_trace_row *rows = NULL;
+    size_t n = 0;
+    json_t *arr = json_array();
+    if (spak_store_trace_list(e->store, e->run_id, eval_id, &rows, &n, NULL) != SPAK_OK)
+        return arr;
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].valid && rows[i].record_json) {
+            json_t *j = json_loads(rows[i].record_json, 0, NULL);
+            if (j)
+                json_array_append_new(arr, j);
+        }
+    spak_store_trace_rows_free(rows, n);
+    return arr;
+}
+
+/* Rebuild the in-memory view from the store (a resumed run). */
+static spak_status replay(engine *e, spak_err *err)
+{
+    spak_eval *ev = NULL;
+    size_t n = 0;
+    spak_status st = spak_store_eval_list(e->store, e->run_id, &ev, &n, err);
+    if (st != SPAK_OK)
+        return st;
+    int64_t latest_id = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(ev[i].status, SPAK_EVAL_DONE) != 0 && strcmp(ev[i].status, SPAK_EVAL_FAILED) != 0)
+            continue;
+        uint64_t idx;
+        if (!ev[i].cand_key || !spak_space_find(&e->space, ev[i].cand_key, &idx))
+            continue;
+        double metric = (ev[i].correct != 0 && strcmp(ev[i].status, SPAK_EVAL_DONE) == 0) ? ev[i].metric : NAN;
+        note_eval(e, idx, ev[i].eval_id, ev[i].cand_key, metric, ev[i].ratio, NULL);
+        latest_id = ev[i].eval_id;
+    }
+    spak_store_evals_free(ev, n);
+    if (latest_id) {
+        json_decref(e->latest);
+        e->latest = records_of_eval(e, latest_id);
+    }
+    if (e->best_eval_id) {
+        json_decref(e->best);
+        e->best = records_of_eval(e, e->best_eval_id);
+    }
+    return SPAK_OK;
+}
+
+/* ---- DECIDE ---- */
+
+static json_t *summary(engine *e, const char *stop_reason)
+{
+    json_t *s = json_object();
+    json_object_set_new(s, "run_id", json_string(e->run_id));
+    json_object_set_new(s, "stop_reason", json_string(stop_reason ? stop_reason : ""));
+    json_object_set_new(s, "evaluations", json_integer(e->n_evals));
+    json_object_set_new(s, "space_size", json_integer((json_int_t)e->space.total));
+    json_object_set_new(s, "strategy", json_string(e->strat_name));
+    json_object_set_new(s, "metric", json_string(e->loop->metric));
+    json_object_set_new(s, "objective", json_string(e->loop->objective == SPAK_OBJ_MAXIMIZE ? "maximize" : "minimize"));
+    if (e->baseline)
+        json_object_set_new(s, "baseline", json_string(e->baseline));
+    json_object_set_new(s, "ratio", isnan(e->best_ratio) ? json_null() : json_real(e->best_ratio));
+    if (e->best_eval_id) {
+        json_t *b = json_object();
+        json_object_set_new(b, "eval_id", json_integer(e->best_eval_id));
+        json_object_set_new(b, "candidate", json_string(e->best_key));
+        json_object_set_new(b, e->loop->metric, json_real(e->best_metric));
+        json_object_set_new(b, "ratio", isnan(e->best_ratio) ? json_null() : json_real(e->best_ratio));
+        json_object_set_new(s, "best", b);
+    } else {
+        json_object_set_new(s, "best", json_null());
+    }
+    json_object_set_new(s, "elapsed_s", json_real(elapsed(e)));
+    return s;
+}
+
+/* Why the run should stop now, or NULL to go on (then e->next_index is set). */
+static const char *decide(engine *e, spak_err *err, spak_status *st)
+{
+    *st = SPAK_OK;
+    if (e->max_evals > 0 && e->n_evals >= e->max_evals)
+        return "budget: evaluations";
+    if (e->max_wall > 0 && elapsed(e) >= e->max_wall)
+        return "budget: wall time";
+    if (e->loop->stop_when && e->latest) {
+        spak_eval_env env = eval_env(e);
+        bool yes = false;
+        spak_err ee;
+        if (spak_eval_bool(e->loop->stop_when, &env, &yes, &ee) == SPAK_OK && yes)
+            return "stop condition";
+    }
+    if (e->loop->plateau > 0 && e->best_eval_id && e->since_best >= e->loop->plateau)
+        return "plateau";
+    bool found = false;
+    *st = spak_space_next(&e->space, e->strat, e->seed, e->done, e->n_done, &e->next_index, &found, err);
+    if (*st != SPAK_OK)
+        return NULL;
+    if (!found)
+        return "search space exhausted";
+    return NULL;
+}
+
+/* ---- KNOWLEDGE ---- */
+
+static json_t *knowledge(engine *e)
+{
+    json_t *facts = json_object();
+    spak_eval_env env = eval_env(e);
+    for (size_t i = 0; i < e->m->n_facts; i++) {
+        const spak_fact_def *f = &e->m->facts[i];
+        if (!f->predicate || !f->body)
+            continue;
+        if (!cb_latest(e, f->tcase ? f->tcase->name : NULL))
+            continue;
+        spak_value v;
+        spak_err ee;
+        if (spak_eval_fact(f, NULL, &env, &v, &ee) == SPAK_OK)
+            json_object_set_new(facts, f->name, json_boolean(v.b));
+        else
+            json_object_set_new(facts, f->name, json_pack("{s:s}", "error", ee.msg));
+    }
+    return facts;
+}
+
+/* ---- the loop ---- */
+
+static spak_status finish_eval(engine *e, int64_t eval_id, outcome *oc, spak_err *err)
+{
+    char exit_desc[300];
+    if (oc->ran)
+        spak_snprintf(exit_desc, sizeof exit_desc, "%s: %s", spak_sandbox_why_name(oc->sr.why), oc->sr.why_text);
+    else
+        spak_snprintf(exit_desc, sizeof exit_desc, "not run");
+    json_t *res = json_object();
+    if (oc->ran) {
+        json_object_set_new(res, "wall_s", json_real(oc->sr.wall_s));
+        json_object_set_new(res, "cpu_s", json_real(oc->sr.cpu_s));
+        json_object_set_new(res, "peak_rss_kb", json_integer(oc->sr.peak_rss_kb));
+        if (oc->sr.warnings[0])
+            json_object_set_new(res, "sandbox_warnings", json_string(oc->sr.warnings));
+        json_object_set_new(res, "trace_errors", json_integer((json_int_t)oc->traces.n_errors));
+    }
+    char *rj = json_dumps(res, JSON_COMPACT);
+    json_decref(res);
+    spak_eval_result r = {
+        .status = oc->ok ? SPAK_EVAL_DONE : SPAK_EVAL_FAILED,
+        .build_log = oc->build_log,
+        .stdout_tail = oc->ran ? oc->sr.out : NULL,
+        .stdout_tail_len = oc->ran ? oc->sr.out_len : 0,
+        .stderr_tail = oc->ran ? oc->sr.err : NULL,
+        .stderr_tail_len = oc->ran ? oc->sr.err_len : 0,
+        .exit_desc = exit_desc,
+        .correct = oc->correct,
+        .metric = oc->ok ? oc->metric : NAN,
+        .ratio = oc->ok ? oc->ratio : NAN,
+        .bottleneck = oc->bottleneck[0] ? oc->bottleneck : NULL,
+        .result_json = rj,
+        .error = oc->ok ? NULL : oc->why,
+        .traces = oc->ran ? &oc->traces : NULL,
+    };
+    spak_status st = spak_store_eval_finish(e->store, e->run_id, eval_id, &r, err);
+    free(rj);
+    return st;
+}
+
+static spak_status loop(engine *e, spak_err *err)
+{
+    for (;;) {
+        spak_status st;
+        const char *reason = decide(e, err, &st);
+        if (st != SPAK_OK)
+            return st;
+        if (reason) {
+            json_t *s = summary(e, reason);
+            char *sj = json_dumps(s, JSON_COMPACT);
+            json_decref(s);
+            json_t *d = json_pack("{s:s}", "stop_reason", reason);
+            char *dj = json_dumps(d, JSON_COMPACT);
+            json_decref(d);
+            spak_transition t = {e->state, S_DONE, SPAK_RUN_DONE, reason, sj, dj};
+            st = spak_store_transition(e->store, e->run_id, &t, NULL, err);
+            free(dj);
+            if (st == SPAK_OK) {
+                spak_snprintf(e->state, sizeof e->state, "%s", S_DONE);
+                spak_engine_event ev = {.kind = SPAK_EV_RUN_DONE, .stop_reason = reason, .summary_json = sj,
+                                        .eval_no = e->n_evals, .best_metric = e->best_metric,
+                                        .best_ratio = e->best_ratio, .metric_name = e->loop->metric,
+                                        .baseline = e->baseline};
+                emit(e, &ev);
+            }
+            free(sj);
+            return st;
+        }
+        char key[2048];
+        if (!spak_space_key(&e->space, e->next_index, key, sizeof key))
+            return spak_errf(err, SPAK_ERR_LIMIT, "candidate key too long");
+        st = go(e, S_PROGRAM, json_pack("{s:s,s:s}", "candidate", key, "strategy", e->strat_name), err);
+        if (st != SPAK_OK)
+            return st;
+        /* the candidate's parameters as JSON */
+        json_t *params = json_object();
+        size_t digits[SPAK_SPACE_MAX_PARAMS];
+        spak_space_digits(&e->space, e->next_index, digits);
+        for (size_t i = 0; i < e->space.n; i++) {
+            const spak_expr *v = e->space.params[i].values[digits[i]];
+            json_t *jv;
+            if (v->kind == SPAK_EX_NUMBER)
+                jv = v->is_int ? json_integer((json_int_t)v->num) : json_real(v->num);
+            else if (v->kind == SPAK_EX_UNARY)
+                jv = json_real(-v->lhs->num);
+            else if (v->kind == SPAK_EX_BOOL)
+                jv = json_boolean(v->boolean);
+            else
+                jv = json_string(spak_value_text(v));
+            json_object_set_new(params, e->space.params[i].name, jv);
+        }
+        char *pj = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(params);
+        int64_t cand_id, eval_id;
+        st = spak_store_candidate_upsert(e->store, e->run_id, key, pj, NULL, NULL, &cand_id, NULL, err);
+        free(pj);
+        if (st != SPAK_OK)
+            return st;
+        st = spak_store_eval_begin(e->store, e->run_id, cand_id, SPAK_EVAL_BUILDING, &eval_id, err);
+        if (st != SPAK_OK)
+            return st;
+        st = go(e, S_BUILD, json_pack("{s:I,s:s}", "eval_id", (json_int_t)eval_id, "candidate", key), err);
+        if (st != SPAK_OK)
+            return st;
+        outcome oc;
+        st = evaluate(e, e->next_index, eval_id, &oc, err);
+        if (st != SPAK_OK) {
+            outcome_free(&oc);
+            return st;
+        }
+        if (strcmp(e->state, S_BUILD) == 0) {  /* build failed: analysis skipped */
+            st = go(e, S_ANALYZE, json_pack("{s:I,s:b}", "eval_id", (json_int_t)eval_id, "skipped", 1), err);
+            if (st != SPAK_OK) {
+                outcome_free(&oc);
+                return st;
+            }
+        }
+        st = finish_eval(e, eval_id, &oc, err);
+        if (st != SPAK_OK) {
+            outcome_free(&oc);
+            return st;
+        }
+        note_eval(e, e->next_index, eval_id, key, oc.ok ? oc.metric : NAN, oc.ok ? oc.ratio : NAN,
+                  oc.ran ? oc.valid : NULL);
+        spak_engine_event ev = {.kind = SPAK_EV_EVAL_DONE, .eval_no = e->n_evals, .budget = e->max_evals,
+                                .total = e->space.total, .key = key, .ok = oc.ok, .why = oc.why,
+                                .metric_name = e->loop->metric, .metric = oc.ok ? oc.metric : NAN,
+                                .ratio = oc.ok ? oc.ratio : NAN, .baseline = e->baseline,
+                                .bottleneck = oc.bottleneck[0] ? oc.bottleneck : NULL,
+                                .best_metric = e->best_metric, .best_ratio = e->best_ratio};
+        emit(e, &ev);
+        outcome_free(&oc);
+        st = go(e, S_KNOWLEDGE, json_pack("{s:I}", "eval_id", (json_int_t)eval_id), err);
+        if (st != SPAK_OK)
+            return st;
+        json_t *facts = knowledge(e);
+        st = go(e, S_DECIDE, json_pack("{s:I,s:o}", "eval_id", (json_int_t)eval_id, "facts", facts), err);
+        if (st != SPAK_OK)
+            return st;
+    }
+}
+
+static void engine_init(engine *e, const spak_engine_opts *o)
+{
+    memset(e, 0, sizeof *e);
+    e->o = o;
+    e->best_score = NAN;
+    e->best_metric = NAN;
+    e->best_ratio = NAN;
+    e->t0 = spak_now_monotonic();
+}
+
+static void engine_free(engine *e)
+{
+    json_decref(e->latest);
+    json_decref(e->best);
+    free(e->done);
+    spak_spec_free(e->spec);
+    if (e->store) {
+        if (e->run_id[0])
+            spak_store_run_claim(e->store, e->run_id, NULL, true, NULL);
+        spak_store_close(e->store);
+    }
+}
+
+static void owner_id(char *buf, size_t n)
+{
+    char host[128] = "";
+    gethostname(host, sizeof host - 1);
+    spak_snprintf(buf, n, "%s:%ld", host, (long)getpid());
+}
+
+spak_status spak_engine_run(const spak_engine_opts *o, const char *spec_path, char run_id[SPAK_STORE_ID_MAX],
+                            spak_err *err)
+{
+    engine e;
+    engine_init(&e, o);
+    run_id[0] = '\0';
+    spak_status st = load_spec(&e, spec_path, NULL, err);
+    if (st == SPAK_OK)
+        st = setup_home(&e, err);
+    if (st == SPAK_OK)
+        st = spak_engine_open_store(o, &e.store, err);
+    if (st != SPAK_OK)
+        goto out;
+    e.seed = (uint64_t)(o->seed >= 0 ? o->seed : e.loop->seed);
+    json_t *budget = json_pack("{s:I,s:f}", "evaluations", (json_int_t)e.max_evals, "wall_time_s", e.max_wall);
+    json_t *dev = device_json();
+    char *bj = json_dumps(budget, JSON_COMPACT), *dj = json_dumps(dev, JSON_COMPACT);
+    json_decref(budget);
+    json_decref(dev);
+    size_t len;
+    const char *text = spak_spec_source(e.spec, &len);
+    char abs_spec[PATH_MAX];
+    if (!realpath(spec_path, abs_spec))
+        spak_snprintf(abs_spec, sizeof abs_spec, "%s", spec_path);
+    json_t *detail = json_pack("{s:s,s:s,s:I}", "loop", e.loop->name, "target", e.target, "space_size",
+                               (json_int_t)e.space.total);
+    char *det = json_dumps(detail, JSON_COMPACT);
+    json_decref(detail);
+    spak_run_new nw = {abs_spec, text, e.strat_name, (int64_t)e.seed, bj, dj, S_SPECIFY, det};
+    st = spak_store_run_create(e.store, &nw, e.run_id, err);
+    free(bj);
+    free(dj);
+    free(det);
+    if (st != SPAK_OK)
+        goto out;
+    spak_snprintf(run_id, SPAK_STORE_ID_MAX, "%s", e.run_id);
+    char owner[200];
+    owner_id(owner, sizeof owner);
+    spak_store_run_claim(e.store, e.run_id, owner, false, NULL);
+    spak_snprintf(e.state, sizeof e.state, "%s", S_SPECIFY);
+    spak_engine_event ev = {.kind = SPAK_EV_RUN_STARTED, .total = e.space.total, .budget = e.max_evals,
+                            .metric_name = e.loop->metric, .baseline = e.baseline};
+    emit(&e, &ev);
+    st = go(&e, S_DECIDE, json_pack("{s:s}", "note", "specified"), err);
+    if (st == SPAK_OK)
+        st = loop(&e, err);
+out:
+    if (st != SPAK_OK && e.store && e.run_id[0] && st != SPAK_ERR_STORE) {
+        /* keep the run resumable: its state stays where it was; say why it stopped */
+        spak_transition t = {NULL, e.state[0] ? e.state : S_SPECIFY, SPAK_RUN_FAILED, "error", NULL, NULL};
+        json_t *d = json_pack("{s:s}", "error", err ? err->msg : "");
+        char *ej = json_dumps(d, JSON_COMPACT);
+        json_decref(d);
+        t.detail_json = ej;
+        spak_store_transition(e.store, e.run_id, &t, NULL, NULL);
+        free(ej);
+    }
+    engine_free(&e);
+    return st;
+}
+
+spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bool force, spak_err *err)
+{
+    engine e;
+    engine_init(&e, o);
+    spak_run run = {0};
+    spak_status st = spak_engine_open_store(o, &e.store, err);
+    if (st != SPAK_OK)
+        goto out;
+    st = spak_store_run_get(e.store, run_id, &run, err);
+    if (st != SPAK_OK)
+        goto out;
+    spak_snprintf(e.run_id, sizeof e.run_id, "%s", run.id);
+    if (strcmp(run.status, SPAK_RUN_DONE) == 0) {
+        st = spak_errf(err, SPAK_ERR_STATE, "run %s is already done (%s)", run.id,
+                       run.stop_reason ? run.stop_reason : "");
+        e.run_id[0] = '\0';
+        goto out;
+    }
+    char owner[200];
+    owner_id(owner, sizeof owner);
+    st = spak_store_run_claim(e.store, run.id, owner, force, err);
+    if (st != SPAK_OK) {
+        e.run_id[0] = '\0';  /* not ours: do not release the claim */
+        goto out;
+    }
+    st = load_spec(&e, run.spec_path ? run.spec_path : "spec", run.spec_text, err);
+    if (st == SPAK_OK)
+        st = setup_home(&e, err);
+    if (st != SPAK_OK)
+        goto out;
+    e.seed = (uint64_t)run.seed;
+    if (run.strategy && !o->strategy && spak_strategy_parse(run.strategy, &e.strat))
+        e.strat_name = run.strategy;
+    if (run.budget_json && o->max_evaluations <= 0) {
+        json_t *b = json_loads(run.budget_json, 0, NULL);
+        if (b) {
+            e.max_evals = (long)json_integer_value(json_object_get(b, "evaluations"));
+            e.max_wall = json_number_value(json_object_get(b, "wall_time_s"));
+            json_decref(b);
+        }
+    }
+    /* time spent before the interruption, from the newest journal row */
+    spak_journal_entry *j = NULL;
+    size_t nj = 0;
+    if (spak_store_journal_list(e.store, run.id, &j, &nj, NULL) == SPAK_OK) {
+        for (size_t i = nj; i-- > 0;) {
+            json_t *d = j[i].detail_json ? json_loads(j[i].detail_json, 0, NULL) : NULL;
+            json_t *el = d ? json_object_get(d, "elapsed_s") : NULL;
+            if (json_is_number(el)) {
+                e.elapsed_before = json_number_value(el);
+                json_decref(d);
+                break;
+            }
+            json_decref(d);
+        }
+        spak_store_journal_free(j, nj);
+    }
+    spak_snprintf(e.state, sizeof e.state, "%s", run.state);
+    size_t n_int = 0;
+    st = spak_store_eval_interrupt_unfinished(e.store, run.id, &n_int, err);
+    if (st == SPAK_OK)
+        st = replay(&e, err);
+    if (st != SPAK_OK)
+        goto out;
+    spak_engine_event ev = {.kind = SPAK_EV_RUN_STARTED, .total = e.space.total, .budget = e.max_evals,
+                            .metric_name = e.loop->metric, .baseline = e.baseline, .resumed = true,
+                            .eval_no = e.n_evals};
+    emit(&e, &ev);
+    st = go(&e, S_DECIDE, json_pack("{s:s,s:I,s:s}", "note", "resumed", "interrupted", (json_int_t)n_int,
+                                    "from_state", run.state),
+            err);
+    if (st == SPAK_OK)
+        st = loop(&e, err);
+out:
+    spak_store_run_free(&run);
+    engine_free(&e);
+    return st;
+}

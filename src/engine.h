@@ -1,0 +1,82 @@
+/*
+ * engine.h - the loop itself: one explicit state machine
+ *
+ *   SPECIFY -> PROGRAM -> BUILD -> ANALYZE -> KNOWLEDGE -> DECIDE -> (PROGRAM | DONE)
+ *
+ *   SPECIFY    the spec is loaded and checked; the run is created in the store
+ *   PROGRAM    the strategy proposes the next candidate (a point of the space)
+ *   BUILD      the candidate source + its parameters as defines -> a .so (cached)
+ *   ANALYZE    the measure command runs in the sandbox against the trusted
+ *              harness; its trace records are validated against trace_schema
+ *              and stored; correctness, metric, ratio and bottleneck are read
+ *   KNOWLEDGE  predicate facts are evaluated on the new records and recorded
+ *   DECIDE     budget spent / stop condition / plateau / space exhausted ->
+ *              DONE, else PROGRAM
+ *
+ * Every transition is journaled in the SQLite store before the work of the
+ * next state starts (spak_store_transition commits with synchronous=FULL),
+ * so a run killed at any point (kill -9 included) is resumed by
+ * spak_engine_resume: evaluations that finished are kept and not redone,
+ * the one that was cut off is marked interrupted and proposed again.
+ * `spak explain` prints this machine.
+ */
+#ifndef SPAK_ENGINE_H
+#define SPAK_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "store.h"
+
+typedef enum spak_engine_event_kind {
+    SPAK_EV_RUN_STARTED,   /* run_id, total (space size), budget */
+    SPAK_EV_PHASE,         /* phase */
+    SPAK_EV_EVAL_DONE,     /* the evaluation fields */
+    SPAK_EV_RUN_DONE       /* stop_reason, summary_json */
+} spak_engine_event_kind;
+
+typedef struct spak_engine_event {
+    spak_engine_event_kind kind;
+    const char *run_id;
+    const char *phase;
+    long eval_no;            /* evaluations finished in this run, this one included */
+    long budget;             /* max evaluations (0 = none) */
+    uint64_t total;          /* points in the search space */
+    const char *key;         /* candidate parameters */
+    bool ok;                 /* correct and measured */
+    const char *why;         /* why not ok */
+    const char *metric_name;
+    double metric, ratio;    /* NAN when unknown */
+    const char *baseline;
+    const char *bottleneck;
+    double best_metric, best_ratio;
+    double elapsed_s;
+    const char *stop_reason;
+    const char *summary_json;
+    bool resumed;
+} spak_engine_event;
+
+typedef struct spak_engine_opts {
+    const char *home;          /* state directory (default ".spak"): store, caches, run dirs */
+    const char *bin_dir;       /* directory of the spak binary: harnesses live there */
+    const char *loop_name;     /* engineering_loop to run; NULL = the first */
+    const char *strategy;      /* override the loop's strategy; NULL = the spec's */
+    long seed;                 /* override; -1 = the spec's */
+    long max_evaluations;      /* override; 0 = the spec's */
+    double max_wall_s;         /* override; 0 = the spec's */
+    double eval_timeout_s;     /* wall limit of one measurement (default 600) */
+    void (*on_event)(void *ud, const spak_engine_event *ev);
+    void *ud;
+} spak_engine_opts;
+
+/* Start a new run of the spec at spec_path. run_id receives its id as soon
+ * as it exists (also when the run later fails). */
+spak_status spak_engine_run(const spak_engine_opts *o, const char *spec_path, char run_id[SPAK_STORE_ID_MAX],
+                            spak_err *err);
+/* Continue a run that was stopped or killed. */
+spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bool force, spak_err *err);
+/* The state machine as text (for `spak explain`). Static storage. */
+const char *spak_engine_describe(void);
+/* Open the store under o->home (creating the directory). */
+spak_status spak_engine_open_store(const spak_engine_opts *o, spak_store **out, spak_err *err);
+
+#endif
