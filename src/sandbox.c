@@ -101,7 +101,7 @@ struct sb_mount_attr {
 enum { MSG_WARN = 1, MSG_FATAL, MSG_ISO, MSG_REPORT };
 enum {
     ST_NONE = 0, ST_FDS, ST_NETNS, ST_LANDLOCK, ST_LANDLOCK_NET, ST_MOUNTNS, ST_CHDIR,
-    ST_SETGROUPS, ST_SETGID, ST_SETUID, ST_RLIMIT, ST_FORK, ST_EXEC, ST_UID
+    ST_SETGROUPS, ST_SETGID, ST_SETUID, ST_RLIMIT, ST_FORK, ST_EXEC, ST_UID, ST_PROC
 };
 
 typedef struct sb_msg {
@@ -178,8 +178,8 @@ static bool child_landlock(const sb_plan *p, bool deny_tcp, int st)
         child_send(st, MSG_WARN, ST_LANDLOCK, errno);
         return false;
     }
-    const char *dirs[MAX_RW_DIRS + 2];
-    uint64_t rights[MAX_RW_DIRS + 2];
+    const char *dirs[MAX_RW_DIRS + 3];
+    uint64_t rights[MAX_RW_DIRS + 3];
     int n = 0;
     dirs[n] = p->workdir;
     rights[n++] = fs;
@@ -187,13 +187,17 @@ static bool child_landlock(const sb_plan *p, bool deny_tcp, int st)
         dirs[n] = p->rw_dirs[i];
         rights[n++] = fs;
     }
-    dirs[n] = "/dev"; /* /dev/null, GPU device nodes: write existing files only */
+    /* /dev/null and GPU device nodes, and /proc (the CUDA driver writes
+     * there, e.g. thread names): write existing files only, no creating. */
+    dirs[n] = "/dev";
+    rights[n++] = LL_FS_WRITE_FILE | (abi >= 3 ? LL_FS_TRUNCATE : 0);
+    dirs[n] = "/proc";
     rights[n++] = LL_FS_WRITE_FILE | (abi >= 3 ? LL_FS_TRUNCATE : 0);
     for (int i = 0; i < n; i++) {
         int dfd = open(dirs[i], O_PATH | O_CLOEXEC);
         if (dfd < 0) {
-            if (i == n - 1)
-                continue; /* no /dev: fine */
+            if (i >= n - 2)
+                continue; /* no /dev or /proc: fine */
             child_send(st, MSG_WARN, ST_LANDLOCK, errno);
             close(rs);
             return false;
@@ -243,6 +247,7 @@ static bool child_mountns(const sb_plan *p, int st)
         if (syscall(SYS_mount_setattr, AT_FDCWD, p->rw_dirs[i], AT_RECURSIVE, &rw, sizeof rw) < 0)
             goto fail;
     (void)syscall(SYS_mount_setattr, AT_FDCWD, "/dev", 0, &rw, sizeof rw);
+    (void)syscall(SYS_mount_setattr, AT_FDCWD, "/proc", 0, &rw, sizeof rw);
     child_send(st, MSG_ISO, ST_MOUNTNS, 0);
     return true;
 fail:
@@ -282,6 +287,15 @@ static void child_common(const sb_plan *p)
         } else {
             child_send(st, MSG_WARN, ST_NETNS, errno);
         }
+    }
+    /* In a PID namespace, the host's /proc would show host pids that do not
+     * match getpid() (the CUDA driver then fails): mount our own. */
+    if (p->pidns) {
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+            mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+            child_send(st, MSG_WARN, ST_PROC, errno);
+        else
+            child_send(st, MSG_ISO, ST_PROC, 0);
     }
     bool fs = false;
     if (p->try_landlock && p->ll_abi >= 1)
@@ -462,6 +476,7 @@ static const char *stage_name(int stage)
     case ST_RLIMIT: return "setrlimit";
     case ST_FORK: return "fork";
     case ST_EXEC: return "exec";
+    case ST_PROC: return "mounting /proc";
     }
     return "setup";
 }
@@ -810,11 +825,12 @@ spak_status spak_sandbox_run(const char *const argv[], const char *workdir,
 
     double t0 = spak_now_monotonic();
     long pid = -1;
-    if (!(lim->isolation_off & SPAK_SANDBOX_NO_PIDNS))
+    plan.pidns = !(lim->isolation_off & SPAK_SANDBOX_NO_PIDNS);
+    if (plan.pidns)
         pid = raw_clone(CLONE_NEWPID);
-    plan.pidns = pid >= 0;
     if (pid == 0)
         child_init(&plan);
+    plan.pidns = pid >= 0;
     if (pid < 0) {
         pid = raw_clone(0);
         if (pid == 0) {
@@ -856,7 +872,7 @@ spak_status spak_sandbox_run(const char *const argv[], const char *workdir,
     unsigned char msgbuf[sizeof(sb_msg)];
     size_t msglen = 0;
     int killed = KILL_NONE;
-    bool hard_killed = false;
+    bool hard_killed = false, lost = false, proc_failed = false;
     double backstop = 0, closed_at = -1, drain_deadline = 0, t_end = 0;
     double deadline = lim->wall_timeout_s > 0 ? t0 + lim->wall_timeout_s : 0;
 
@@ -968,7 +984,9 @@ spak_status spak_sandbox_run(const char *const argv[], const char *workdir,
                 if (m.stage == ST_MOUNTNS) out->iso_mountns = true;
                 if (m.stage == ST_UID) out->iso_uid = true;
                 break;
-            case MSG_WARN: /* the warnings are derived from the MSG_ISO records below */
+            case MSG_WARN: /* the warnings are derived from the MSG_ISO records */
+                if (m.stage == ST_PROC)
+                    proc_failed = true;
                 break;
             case MSG_REPORT:
                 have_report = true;
@@ -980,7 +998,9 @@ spak_status spak_sandbox_run(const char *const argv[], const char *workdir,
         /* Reap. */
         if (!reaped) {
             pid_t w = wait4((pid_t)pid, &wstatus, WNOHANG, &ru);
-            if (w == (pid_t)pid) {
+            if (w < 0 && errno == ECHILD)
+                lost = true; /* someone else reaped it (SIGCHLD ignored, waitpid(-1)) */
+            if (w == (pid_t)pid || lost) {
                 reaped = true;
                 t_end = spak_now_monotonic();
                 if (!plan.pidns)
@@ -999,6 +1019,11 @@ spak_status spak_sandbox_run(const char *const argv[], const char *workdir,
                        strerror(fatal_err));
         goto done;
     }
+    if (lost && !have_report) {
+        st = spak_errf(err, SPAK_ERR_SANDBOX,
+                       "sandbox: the child's exit status was lost: is SIGCHLD ignored, or does something call waitpid(-1)?");
+        goto done;
+    }
     if (plan.pidns && have_report) {
         wstatus = child_status;
         ru = child_ru;
@@ -1011,6 +1036,8 @@ spak_status spak_sandbox_run(const char *const argv[], const char *workdir,
     }
 
     /* Warnings about isolation that was not in effect. */
+    if (proc_failed)
+        add_warning(out, "PID namespace without its own /proc: /proc shows host pids (CUDA fails so)");
     if (!lim->network && !out->iso_netns)
         add_warning(out, out->iso_landlock_net
                              ? "no network namespace: TCP is denied by Landlock, UDP and other sockets are not"

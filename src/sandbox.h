@@ -14,19 +14,23 @@
  * Isolation, strongest first, each used when the kernel allows it (see
  * docs/sandbox.md; what was not available is listed in result.warnings):
  *   - a new PID namespace whose init is a tiny supervisor of ours: killing it
- *     kills every descendant, also those that called setsid() or double-forked;
- *     otherwise a process group (descendants that leave it may survive);
+ *     kills every descendant, also those that called setsid() or double-forked
+ *     (it mounts its own /proc, which the CUDA driver needs); otherwise a
+ *     process group (descendants that leave it may survive);
  *   - a new network namespace (no interfaces but a down loopback); otherwise,
  *     Landlock TCP rules (ABI >= 4) deny TCP bind/connect;
  *   - Landlock filesystem rules: writes allowed only beneath workdir, the
- *     extra read-write dirs and /dev (device nodes); otherwise a mount
+ *     extra read-write dirs, and to existing files in /dev and /proc; otherwise a mount
  *     namespace with / remounted read-only except those dirs (root only);
  *     otherwise nothing prevents writes (a warning says so);
  *   - when spak runs as root, the child runs as an unprivileged uid (default
  *     65534), because the kernel does not enforce RLIMIT_NPROC for root.
  *
  * Threads: spak_sandbox_run() may be called from several threads at once; it
- * changes no process-wide state (no signal handlers, no subreaper).
+ * changes no process-wide state (no signal handlers, no subreaper). It waits
+ * for its own child by pid: the host program must not ignore SIGCHLD nor
+ * reap children it did not start (waitpid(-1)), or the run fails with
+ * SPAK_ERR_SANDBOX ("exit status was lost").
  */
 #ifndef SPAK_SANDBOX_H
 #define SPAK_SANDBOX_H
@@ -43,12 +47,17 @@
 typedef struct spak_sandbox_limits {
     double wall_timeout_s;       /* kill everything after this (default 60) */
     double cpu_s;                /* RLIMIT_CPU per process, rounded up (default 60) */
-    size_t address_space_bytes;  /* RLIMIT_AS (default 8 GiB) */
+    size_t address_space_bytes;  /* RLIMIT_AS (default 8 GiB). Set 0 for CUDA
+                                    programs: the driver reserves far more
+                                    virtual address space than it uses (8 GiB
+                                    fails on an H100, 64 GiB works). */
     size_t file_size_bytes;      /* RLIMIT_FSIZE (default 1 GiB) */
     long max_open_files;         /* RLIMIT_NOFILE (default 256) */
-    long max_processes;          /* RLIMIT_NPROC, counted per uid (default 64) */
-    size_t stdout_cap_bytes;     /* bytes of stdout kept (default 1 MiB) */
-    size_t stderr_cap_bytes;     /* bytes of stderr kept (default 256 KiB) */
+    long max_processes;          /* RLIMIT_NPROC (default 64): counts threads too,
+                                    and every process of the run-as uid on the
+                                    machine (concurrent runs share it) */
+    size_t stdout_cap_bytes;     /* bytes of stdout kept (default 1 MiB; 0 keeps none) */
+    size_t stderr_cap_bytes;     /* bytes of stderr kept (default 256 KiB; 0 keeps none) */
     size_t output_kill_bytes;    /* stdout+stderr bytes after which the child is
                                     killed for spew (default 64 MiB; 0 = never:
                                     output over the caps is drained and dropped) */

@@ -202,8 +202,8 @@ static void test_loop(void)
     const char *argv[] = {mb("loop"), NULL};
     if (!run(argv, &l, &r, NULL))
         return;
-    TAP_OK(!r.ok && r.why == SPAK_SANDBOX_CPU_LIMIT && r.term_signal == SIGXCPU && r.cpu_s >= 0.9 &&
-               r.wall_s < 8,
+    TAP_OK(!r.ok && r.why == SPAK_SANDBOX_CPU_LIMIT &&
+               (r.term_signal == SIGXCPU || r.term_signal == SIGKILL) && r.cpu_s >= 0.8 && r.wall_s < 8,
            "infinite loop: ends by the CPU limit (SIGXCPU after ~1 s of CPU), not the 10 s timeout");
     spak_sandbox_result_free(&r);
     normal_after("an infinite loop");
@@ -382,15 +382,18 @@ static void test_sleeper(void)
     spak_sandbox_result_free(&r);
     normal_after("a sleep past the timeout");
 
-    /* A grandchild that left the process group with setsid(). */
+    /* A grandchild that left the process group with setsid(). (In the PID
+     * namespace it sees its own /proc, so the pid it prints is not ours:
+     * count the run-as uid's processes instead.) */
     const char *argv2[] = {mb("sleeper"), "--escape", NULL};
     if (!run(argv2, &l, &r, NULL))
         return;
     pid_t esc = escapee_pid(&r);
     if (r.iso_pidns) {
-        TAP_OK(r.why == SPAK_SANDBOX_TIMEOUT && esc > 0 && kill(esc, 0) < 0 && errno == ESRCH &&
-                   r.wall_s < 2.0,
-               "setsid() escapee: killed with the PID namespace at the timeout (pid %d)", (int)esc);
+        int after = count_uid_procs(sandbox_uid);
+        TAP_OK(r.why == SPAK_SANDBOX_TIMEOUT && esc > 0 && after == before && r.wall_s < 2.0,
+               "setsid() escapee: killed with the PID namespace at the timeout (%d processes before, %d after)",
+               before, after);
     } else {
         TAP_OK(strstr(r.warnings, "PID namespace") != NULL, "setsid() escapee: no PID namespace, warned");
         if (esc > 0)
