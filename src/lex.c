@@ -138,6 +138,12 @@ static void lex_string(spak_lexer *lx, spak_token *t)
             t->kind = SPAK_TK_ERROR;
             goto out;
         }
+        /* the text is kept as a C string: a NUL would cut it short */
+        if (memchr(lx->src + begin, '\0', n)) {
+            lex_error(lx, t->pos, "NUL byte in string", NULL);
+            t->kind = SPAK_TK_ERROR;
+            goto out;
+        }
         t->text = arena_copy(lx, lx->src + begin, n);
         goto out;
     }

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# tests/suites/fuzz_smoke.sh BUILD_DIR - a 30-second libFuzzer run of the spec
+# fuzzer (fuzz/fuzz_spec.c) over the kept corpus, under ASan + UBSan (TAP).
+#
+# The fuzzer build does not depend on BUILD_DIR (make fuzz compiles the
+# sources itself with clang), so this runs once, for `build`, and skips for
+# the other build dirs (tests/run.sh calls every suite once per build).
+# Skips when clang or its libFuzzer runtime is missing
+# (scripts/deps.sh --test installs clang and libclang-rt-dev).
+# Override the duration with SPAK_FUZZ_SMOKE_SECONDS.
+set -u
+cd "$(dirname "$0")/../.."
+B=${1:-build}
+secs=${SPAK_FUZZ_SMOKE_SECONDS:-30}
+
+skip() {
+    echo "ok 1 - fuzz smoke # SKIP $1"
+    echo "1..1"
+    exit 0
+}
+
+[ "$B" = build ] || skip "runs once, for the build dir 'build' (this is $B)"
+command -v clang >/dev/null 2>&1 || skip "clang/libFuzzer missing"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/spak-fuzz.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n);\nint LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' >"$tmp/probe.c"
+clang -fsanitize=fuzzer,address,undefined "$tmp/probe.c" -o "$tmp/probe" >/dev/null 2>&1 ||
+    skip "clang/libFuzzer missing (clang cannot link -fsanitize=fuzzer)"
+
+if ! make --no-print-directory fuzz >"$tmp/build.log" 2>&1; then
+    echo "not ok 1 - fuzz smoke: make fuzz failed"
+    sed 's/^/#   /' "$tmp/build.log" | tail -20
+    echo "1..1"
+    exit 1
+fi
+
+mkdir -p "$tmp/corpus" fuzz/findings
+build/fuzz/fuzz_spec "$tmp/corpus" fuzz/corpus -dict=fuzz/spak.dict -max_len=65536 -timeout=5 \
+    -rss_limit_mb=2048 -max_total_time="$secs" -artifact_prefix=fuzz/findings/ >"$tmp/fuzz.log" 2>&1
+rc=$?
+stats=$(grep -E '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE|INITED)' "$tmp/fuzz.log" | tail -1)
+if [ $rc -eq 0 ]; then
+    echo "ok 1 - fuzz smoke: ${secs}s clean over fuzz/corpus"
+    echo "# $stats"
+else
+    echo "not ok 1 - fuzz smoke: the fuzzer stopped with status $rc (the input is in fuzz/findings/)"
+    grep -E 'ERROR|SUMMARY|fuzz_spec:|runtime error|Test unit written' "$tmp/fuzz.log" | head -20 | sed 's/^/#   /'
+fi
+echo "1..1"
+[ $rc -eq 0 ]
