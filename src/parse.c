@@ -20,6 +20,7 @@ typedef struct parser {
     bool skip_nl;           /* inside ( ) or [ ]: newlines are blanks */
     bool suppress;          /* a lexical error was already reported for this entry */
     bool err_in_brackets;   /* the entry's error was found inside ( ) or [ ] */
+    bool after_lex_error;   /* a lexical error (reported) was skipped just before tok */
     bool eof_in_string;     /* an unterminated """ string ran to the end of the file */
     jmp_buf fatal;
     spak_status fatal_status;
@@ -67,6 +68,7 @@ static void next(parser *p)
 {
     if (p->tok.kind != SPAK_TK_NEWLINE && p->tok.kind != SPAK_TK_EOF && p->tok.len > 0)
         p->prev_line = p->tok.pos.line;
+    p->after_lex_error = false;
     for (;;) {
         spak_lex_next(&p->lx, &p->tok);
         if (p->lx.oom)
@@ -77,6 +79,7 @@ static void next(parser *p)
         }
         if (p->tok.kind == SPAK_TK_ERROR) {
             p->suppress = true;
+            p->after_lex_error = true;
             /* an unterminated """ string swallows the rest of the file: the
              * blocks it leaves open are not worth an error each */
             if (p->tok.len >= 3 && memcmp(p->tok.start, "\"\"\"", 3) == 0 && p->lx.off >= p->lx.len)
@@ -671,7 +674,8 @@ static void entries(parser *p, spak_block *b, bool top)
         }
         if (spak_diags_full(p->diags))
             break;
-        p->suppress = false;
+        /* an entry that starts with a bad token already has its error */
+        p->suppress = p->after_lex_error;
         p->err_in_brackets = false;
         spak_comments lead = take_pending(p);
         int first_line = lead.first ? lead.first->pos.line : p->tok.pos.line;
