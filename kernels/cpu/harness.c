@@ -282,16 +282,16 @@ static bool parse_shape(enum family fam, const char *s, size_t n, shape *out)
     }
     int got = 0;
     char *p = buf;
-    while (got < want) {
+    for (;;) {
         char *x = strchr(p, 'x');
         if (x) *x = 0;
         long v;
-        if (!parse_long(p, 1, 1 << 20, &v)) return false;
+        if (got == want || !parse_long(p, 1, 1 << 20, &v)) return false;
         out->d[got++] = v;
         if (!x) break;
         p = x + 1;
     }
-    if (got != want || strchr(s, 0) == NULL) return false;
+    if (got != want) return false;
     if (fam == FAM_ATTENTION && out->d[3] > SPAK_ATTN_MAX_D) return false;
     if (fam == FAM_MATMUL)
         snprintf(out->str, sizeof out->str, "%ldx%ldx%ld", out->d[0], out->d[1], out->d[2]);
