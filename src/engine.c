@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -443,6 +444,13 @@ static double geomean_field(const json_t *recs, const char *field, size_t *n_out
     }
     if (n_out)
         *n_out = n;
+    if (n == 1) {  /* exact, not exp(log(x)) */
+        json_array_foreach(recs, i, r) {
+            json_t *v = json_object_get(r, field);
+            if (json_is_number(v) && json_number_value(v) > 0)
+                return json_number_value(v);
+        }
+    }
     return n ? exp(s / (double)n) : NAN;
 }
 
@@ -969,6 +977,22 @@ static void engine_free(engine *e)
     }
 }
 
+/* True when owner ("host:pid") is a process of this host that no longer runs. */
+static bool owner_is_dead(const char *owner)
+{
+    if (!owner || !*owner)
+        return true;
+    char host[128] = "";
+    gethostname(host, sizeof host - 1);
+    const char *colon = strrchr(owner, ':');
+    if (!colon || (size_t)(colon - owner) != strlen(host) || strncmp(owner, host, strlen(host)) != 0)
+        return false;  /* another machine: we cannot tell */
+    long pid;
+    if (!spak_parse_long(colon + 1, 1, 1L << 30, &pid))
+        return false;
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
 static void owner_id(char *buf, size_t n)
 {
     char host[128] = "";
@@ -1057,6 +1081,8 @@ spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bo
     }
     char owner[200];
     owner_id(owner, sizeof owner);
+    if (!force && owner_is_dead(run.owner))
+        force = true;  /* the process that held it was killed: take over */
     st = spak_store_run_claim(e.store, run.id, owner, force, err);
     if (st != SPAK_OK) {
         e.run_id[0] = '\0';  /* not ours: do not release the claim */

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# tests/suites/engine.sh BUILD_DIR - the loop end to end (TAP): strategies,
+# budgets and stop conditions, failed candidates that do not stop the run,
+# trace records that do not fit the schema, --json, status/show, and a run
+# killed with SIGKILL mid-evaluation that resumes to the same result without
+# re-running finished evaluations. The measure command is a Python stand-in
+# (tests/engine/measure.py) whose metric is a known function of x and y.
+set -u
+B=$(cd "${1:-build}" && pwd)
+SPAK="$B/spak"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+T=$(mktemp -d /tmp/spak-engine.XXXXXX)
+chmod 755 "$T"  # the sandbox runs the measure command as an unprivileged user
+trap "[ -n \"${KEEP:-}\" ] || rm -rf $T" EXIT
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+notok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
+check() { if eval "$2"; then ok "$1"; else notok "$1" "condition: $2"; fi; }
+
+# spec variant: $1 = name, $2 = extra measure args, $3 = sed on the loop body
+mkspec() {
+    mkdir -p "$T/$1"
+    cp "$ROOT/tests/engine/measure.py" "$T/$1/"
+    sed -e "s|{{x}} {{y}}\"|{{x}} {{y}} $2\"|" -e "$3" "$ROOT/tests/engine/toy.spak" >"$T/$1/toy.spak"
+    echo "$T/$1/toy.spak"
+}
+jget() { python3 -c "import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); print($1)"; }
+
+# 1. grid over the whole space
+S=$(mkspec grid "" "")
+out=$("$SPAK" run --home "$T/h1" --json "$S" 2>"$T/grid.err")
+rc=$?
+check "grid run exits 0" "[ $rc -eq 0 ]"
+check "grid: 20 evaluations, space exhausted" "[ \"$(echo "$out" | jget 'd["evaluations"], d["stop_reason"]')\" = '20 search space exhausted' ]"
+check "grid: best is x=3,y=2 with score 100" "[ \"$(echo "$out" | jget 'd["best"]["candidate"], d["best"]["score"]')\" = 'x=3,y=2 100.0' ]"
+check "--json summary has ratio (best/baseline)" "[ \"$(echo "$out" | jget 'd["ratio"]')\" = '2.0' ]"
+check "progress went to stderr, one line per evaluation" "[ \$(grep -c '^\[' $T/grid.err) -eq 20 ]"
+RUN=$(echo "$out" | jget 'd["run_id"]')
+"$SPAK" show --home "$T/h1" --json "$RUN" >"$T/show.json"
+check "show --json lists 20 done evaluations" "[ \"\$(python3 -c 'import json;d=json.load(open(\"$T/show.json\"));print(len(d[\"evaluations\"]), d[\"evaluations_by_status\"][\"done\"])')\" = '20 20' ]"
+"$SPAK" status --home "$T/h1" "$RUN" >"$T/status.txt"
+check "status names the run as done" "grep -q \"run $RUN: done\" $T/status.txt"
+check "status lists runs" "\"$SPAK\" status --home \"$T/h1\" | grep -q \"$RUN\""
+python3 - "$T/h1/spak.db" "$RUN" >"$T/journal.txt" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+rows = db.execute("select from_state, to_state from journal where run_id=? order by seq", (sys.argv[2],)).fetchall()
+print(" ".join(f"{a}>{b}" for a, b in rows[:7]))
+print(rows[-1][1])
+PY
+check "journal: specify > decide > program > build > analyze > knowledge > decide" "head -1 $T/journal.txt | grep -q '^None>specify specify>decide decide>program program>build build>analyze analyze>knowledge knowledge>decide'"
+check "journal ends in done" "[ \"\$(tail -1 $T/journal.txt)\" = done ]"
+
+# 2. budget and stop condition
+out=$("$SPAK" run --home "$T/h1" --json --budget 4 "$S" 2>/dev/null)
+check "--budget 4 stops after 4 with 'budget: evaluations'" "[ \"$(echo "$out" | jget 'd["evaluations"], d["stop_reason"]')\" = '4 budget: evaluations' ]"
+S2=$(mkspec stop "" 's|strategy: "grid"|strategy: "grid"\n        stop { when: "is_converged(trace.best)" }|')
+out=$("$SPAK" run --home "$T/h2" --json "$S2" 2>/dev/null)
+check "stop condition is_converged(trace.best) stops at the optimum" "[ \"$(echo "$out" | jget 'd["stop_reason"], d["best"]["candidate"]')\" = 'stop condition x=3,y=2' ]"
+S3=$(mkspec plateau "" 's|strategy: "grid"|strategy: "grid"\n        stop { plateau: 3 }|')
+out=$("$SPAK" run --home "$T/h2" --json "$S3" 2>/dev/null)
+check "plateau: 3 stops after 3 evaluations without improvement" "[ \"$(echo "$out" | jget 'd["stop_reason"]')\" = plateau ]"
+
+# 3. random is seeded; default finds the optimum
+keys() { "$SPAK" show --home "$1" --json "$2" | python3 -c 'import json,sys; print(" ".join(e["candidate"] for e in json.load(sys.stdin)["evaluations"]))'; }
+r1=$("$SPAK" run --home "$T/h3" --json --strategy random --seed 5 --budget 6 "$S" 2>/dev/null | jget 'd["run_id"]')
+r2=$("$SPAK" run --home "$T/h3" --json --strategy random --seed 5 --budget 6 "$S" 2>/dev/null | jget 'd["run_id"]')
+r3=$("$SPAK" run --home "$T/h3" --json --strategy random --seed 6 --budget 6 "$S" 2>/dev/null | jget 'd["run_id"]')
+check "random with the same seed proposes the same candidates" "[ \"$(keys "$T/h3" "$r1")\" = \"$(keys "$T/h3" "$r2")\" ]"
+check "random with another seed proposes others" "[ \"$(keys "$T/h3" "$r1")\" != \"$(keys "$T/h3" "$r3")\" ]"
+out=$("$SPAK" run --home "$T/h3" --json --strategy default --seed 5 --budget 12 "$S" 2>/dev/null)
+check "default strategy reaches the optimum within 12 of 20" "[ \"$(echo "$out" | jget 'd["best"]["candidate"]')\" = 'x=3,y=2' ]"
+
+# 4. failures are records, the run goes on
+for mode in wrong crash norecord badrecord; do
+    Sm=$(mkspec "m$mode" "--mode $mode" "")
+    out=$("$SPAK" run --home "$T/h4" --json "$Sm" 2>"$T/$mode.err")
+    rc=$?
+    check "mode $mode: run completes all 20 evaluations" "[ $rc -eq 0 ] && [ \"$(echo "$out" | jget 'd["evaluations"]')\" = 20 ]"
+    check "mode $mode: the 4 candidates with x=1 failed, the others did not" "[ \$(grep -c FAILED $T/$mode.err) -eq 4 ] && grep FAILED $T/$mode.err | grep -q 'x=1'"
+done
+check "a wrong result says why" "grep FAILED $T/wrong.err | head -1 | grep -q 'wrong values'"
+check "a crash says which signal" "grep FAILED $T/crash.err | head -1 | grep -q 'SIGABRT'"
+check "exit 0 without a record says so" "grep FAILED $T/norecord.err | head -1 | grep -qi 'without'"
+RUNB=$(ls "$T/h4" >/dev/null; "$SPAK" status --home "$T/h4" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["run_id"])')
+python3 - "$T/h4/spak.db" "$RUNB" >"$T/bad.txt" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+print(db.execute("select count(*) from traces where run_id=? and valid=0 and error like '%score%string%float%'", (sys.argv[2],)).fetchone()[0])
+PY
+check "a record that does not fit the schema is kept as an error, not dropped" "[ \$(cat $T/bad.txt) -eq 4 ]"
+
+# 5. kill -9 in the middle of an evaluation, then resume
+Sk=$(mkspec kill "--sleep 0.6" "")
+"$SPAK" run --home "$T/h5" --json "$Sk" >"$T/kill.out" 2>"$T/kill.err" &
+pid=$!
+for i in $(seq 1 100); do
+    [ "$(grep -c '^\[' "$T/kill.err" 2>/dev/null)" -ge 5 ] && break
+    sleep 0.1
+done
+sleep 0.3
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+RUNK=$("$SPAK" status --home "$T/h5" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["run_id"])')
+before=$("$SPAK" show --home "$T/h5" --json "$RUNK" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(" ".join("%s:%s" % (e["eval_id"], e["candidate"]) for e in d["evaluations"] if e["status"]=="done"))')
+nb=$(echo "$before" | wc -w)
+check "killed run has 5 or more finished evaluations and is not done" "[ $nb -ge 5 ] && \"$SPAK\" status --home \"$T/h5\" \"$RUNK\" | grep -qv ': done'"
+out=$("$SPAK" resume --home "$T/h5" --json "$RUNK" 2>"$T/resume.err")
+rc=$?
+check "resume exits 0 and finishes the run" "[ $rc -eq 0 ] && [ \"$(echo "$out" | jget 'd["status"]')\" = done ]"
+after=$("$SPAK" show --home "$T/h5" --json "$RUNK" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(" ".join("%s:%s" % (e["eval_id"], e["candidate"]) for e in d["evaluations"] if e["status"]=="done"))')
+check "finished evaluations were kept (same ids, same candidates)" "[ \"\$(echo $after | cut -d' ' -f1-$nb)\" = \"$before\" ]"
+check "no candidate was evaluated twice to completion" "[ \$(echo $after | tr ' ' '\n' | cut -d: -f2 | sort | uniq -d | wc -l) -eq 0 ]"
+check "resumed run evaluated all 20 candidates" "[ \$(echo $after | wc -w) -eq 20 ]"
+check "resumed run reached the same best as an uninterrupted run" "[ \"$(echo "$out" | jget 'd["best"]["candidate"], d["evaluations"]')\" = 'x=3,y=2 20' ]"
+check "resume said how many evaluations it kept" "grep -q 'already finished are kept' $T/resume.err"
+check "resuming a finished run is refused" "! \"$SPAK\" resume --home \"$T/h5\" \"$RUNK\" 2>/dev/null"
+
+# 6. usage errors
+"$SPAK" run >/dev/null 2>&1; check "run without a spec is a usage error (2)" "[ $? -eq 2 ]"
+"$SPAK" run --budget x "$S" >/dev/null 2>&1; check "bad --budget is a usage error (2)" "[ $? -eq 2 ]"
+"$SPAK" run --home "$T/h6" /nonexistent.spak >/dev/null 2>&1; check "a missing spec fails with 1" "[ $? -eq 1 ]"
+echo "1..$n"
