@@ -41,3 +41,22 @@ $(CUDA_HARNESS): $(CUDA_GEMM_DIR)/harness.cu $(O)/obj/$(CUDA_GEMM_DIR)/harness_c
 else ifeq ($(MAKELEVEL)$(SAN),00)
   $(info spak build: CUDA GEMM rungs and spak-harness-cuda skipped (need nvcc and cuBLAS))
 endif
+
+# Parameter variants for kernels/cuda/gemm/sweep.sh (not part of `all`):
+#   make cuda-sweep  ->  $(O)/cuda/sweep/<rung>__<NAME=V>_<NAME=V>.so
+CUDA_SWEEP ?= rung5_persistent:CLUSTER=1 rung5_persistent:CLUSTER=2 rung5_persistent:CLUSTER=2,GROUP_M=16 \
+              rung5_persistent:CLUSTER=2,GROUP_M=4 rung5_persistent:CLUSTER=2,BN=128,MW=2 \
+              rung5_persistent:CLUSTER=1,BN=128,MW=2 rung5_persistent:CLUSTER=1,GROUP_M=16
+ifeq ($(HAVE_CUDA)$(SAN),10)
+cuda_sweep_name = $(O)/cuda/sweep/$(word 1,$(subst :, ,$(1)))__$(subst $(comma),_,$(word 2,$(subst :, ,$(1)))).so
+comma := ,
+.PHONY: cuda-sweep
+cuda-sweep:
+	@mkdir -p $(O)/cuda/sweep
+	@for v in $(CUDA_SWEEP); do \
+	  r=$${v%%:*}; p=$${v#*:}; n=$$(echo "$$p" | tr ',' '_'); \
+	  d=$$(echo "$$p" | sed 's/\([A-Z_]*=[0-9]*\)/-D\1/g; s/,/ /g'); \
+	  echo "nvcc $$r $$d"; \
+	  $(NVCC) $(NVCCFLAGS) -shared -Xcompiler -fPIC $$d -o $(O)/cuda/sweep/$${r}__$$n.so $(CUDA_GEMM_DIR)/$$r.cu & \
+	done; wait
+endif

@@ -21,7 +21,8 @@
  *   STAGES  cp.async pipeline depth    2..6                (default 4)
  *   GROUP_M block-raster group (L2)    1, 4, 8, 16         (default 8)
  * fp32 path:
- *   SBK     k per stage                8, 16               (default 8)
+ *   SBK     k per stage                8, 16               (default 16)
+ *   SMINB   min blocks per SM (launch bounds: caps registers) 1, 2 (default 2)
  * Build: nvcc -O3 -arch=sm_90a -shared -Xcompiler -fPIC -o rung2.so rung2_mma.cu
  */
 #include "candidate.cuh"
@@ -48,7 +49,7 @@
 #define GROUP_M 8
 #endif
 #ifndef SBK
-#define SBK 8
+#define SBK 16
 #endif
 
 #define NWARPS (WM * WN)
@@ -215,7 +216,10 @@ __global__ void __launch_bounds__(NTHREADS) gemm_mma(int M, int N, int K, const 
 #define SBM 128
 #define SBN 128
 #define SPAD 4
-__global__ void __launch_bounds__(256) sgemm_simt(int M, int N, int K, const float *__restrict__ A,
+#ifndef SMINB
+#define SMINB 2
+#endif
+__global__ void __launch_bounds__(256, SMINB) sgemm_simt(int M, int N, int K, const float *__restrict__ A,
                                                  const float *__restrict__ B, float *__restrict__ C)
 {
     __shared__ __align__(16) float As[2][SBK][SBM + SPAD];

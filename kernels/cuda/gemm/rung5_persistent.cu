@@ -1,0 +1,278 @@
+/*
+ * rung5_persistent.cu - GEMM ladder rung 5 (sm_90a): rung 4's warp-specialized
+ * producer/consumer kernel made persistent. One CTA per SM (grid = number of
+ * SMs, or fewer tiles) walks the output tiles tile = blockIdx.x + i*gridDim.x
+ * in a grouped (L2-friendly) order; the mbarrier ring runs on across tiles,
+ * so the producer already loads the next tile while the consumers are in the
+ * epilogue of the current one, and the pipeline is filled once per CTA, not
+ * once per tile.
+ * fp16 and bf16 in, fp32 accumulate, same-type out. Layouts: abi.h.
+ *
+ * With CLUSTER=2 the CTAs run in clusters of two that own vertically
+ * adjacent tiles (same B tile): each loads its own A tile and half of the B
+ * tile, multicast into both CTAs, halving B's L2->SM traffic. A stage is then
+ * free only when the consumers of both CTAs are done with it: each consumer
+ * warp arrives on the "empty" barrier of both CTAs (mapa + remote arrive).
+ *
+ * Not (yet) in this rung: the TMA-store epilogue the issue lists for rung 5
+ * (stores go straight from registers to global).
+ *
+ * Edges: TMA zero-fills past M, N, K; stores guarded: any M, N.
+ * Declared constraint: K % 8 == 0 (TMA 16-byte row pitch).
+ *
+ * Design/tuning space (-D):
+ *   BN       block columns = wgmma N       64, 128, 192, 256   (default 256)
+ *   MW       m64 blocks per consumer        1, 2               (default 1)
+ *   CONS     consumer warpgroups            1, 2               (default 2)
+ *   STAGES   ring depth                     2..8               (default 4)
+ *   GROUP_M  tile-order group for L2 reuse  1..32              (default 8)
+ *   CLUSTER  CTAs per cluster sharing B     1, 2               (default 2)
+ *   PRODUCER_REGS / CONSUMER_REGS  setmaxnreg values (default 40 / 232)
+ * Build: nvcc -O3 -gencode arch=compute_90a,code=sm_90a -shared -Xcompiler -fPIC rung5_persistent.cu
+ */
+#include "hopper.cuh"
+
+#ifndef BN
+#define BN 256
+#endif
+#ifndef MW
+#define MW 1
+#endif
+#ifndef CONS
+#define CONS 2
+#endif
+#ifndef STAGES
+#define STAGES 4
+#endif
+#ifndef GROUP_M
+#define GROUP_M 8
+#endif
+#ifndef CLUSTER
+#define CLUSTER 2
+#endif
+#ifndef PRODUCER_REGS
+#define PRODUCER_REGS 40
+#endif
+#ifndef CONSUMER_REGS
+#define CONSUMER_REGS 232
+#endif
+
+#define BM (CONS * MW * 64)
+#define BK 64
+#define NTHREADS ((CONS + 1) * 128)
+#define A_BYTES (BM * BK * 2)
+#define B_BYTES (BN * BK * 2)
+#define STAGE_BYTES (A_BYTES + B_BYTES)
+#define SMEM_BYTES (STAGES * STAGE_BYTES + 1024)
+static_assert(BN % 64 == 0 && BN <= 256, "BN in 64..256, multiple of 64");
+static_assert(BM <= 256, "TMA box rows <= 256");
+static_assert(CLUSTER == 1 || CLUSTER == 2, "CLUSTER is 1 or 2");
+static_assert((BN / CLUSTER) % 8 == 0, "B slices must be whole 8-row swizzle groups");
+static_assert(SMEM_BYTES <= 227 * 1024, "shared memory over 227 KB");
+static_assert(PRODUCER_REGS * 128 + CONSUMER_REGS * 128 * CONS <= 65536, "register file over 64K");
+
+template <typename T>
+__global__ void __launch_bounds__(NTHREADS, 1)
+    gemm_persistent(int M, int N, int K, const __grid_constant__ CUtensorMap tmA, const __grid_constant__ CUtensorMap tmB,
+                    T *__restrict__ C)
+{
+    extern __shared__ __align__(1024) unsigned char smem_raw[];
+    __shared__ __align__(8) uint64_t full[STAGES], empty[STAGES];
+    unsigned char *smem = (unsigned char *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
+    const int tid = threadIdx.x, wg = tid / 128, t = tid % 128;
+    /* clusters walk "column pairs": CLUSTER vertically adjacent tiles, one per CTA */
+    const int tiles_m = spak_cdiv(M, BM), tiles_n = spak_cdiv(N, BN);
+    const int tiles_mc = spak_cdiv(tiles_m, CLUSTER), ntiles = tiles_mc * tiles_n;
+    const int KT = (K + BK - 1) / BK;
+    const int rank = CLUSTER > 1 ? (int)cluster_rank() : 0;
+    const int first = blockIdx.x / CLUSTER, step = gridDim.x / CLUSTER;
+
+    if (tid == 0) {
+        for (int s = 0; s < STAGES; s++) {
+            mbar_init(&full[s], 1);
+            mbar_init(&empty[s], CONS * 4 * CLUSTER);
+        }
+        fence_barrier_init();
+    }
+    if (CLUSTER > 1)
+        cluster_sync(); /* the peer's barriers exist before anyone arrives on them */
+    else
+        __syncthreads();
+
+    if (wg == 0) {
+        setmaxnreg_dec<PRODUCER_REGS>();
+        if (t == 0) {
+            int it = 0;
+            for (int tile = first; tile < ntiles; tile += step) {
+                int tm, tn;
+                grouped_tile(tile, tiles_mc, tiles_n, GROUP_M, tm, tn);
+                tm = tm * CLUSTER + rank;
+                for (int kt = 0; kt < KT; kt++, it++) {
+                    const int s = it % STAGES;
+                    mbar_wait(&empty[s], ((it / STAGES) & 1) ^ 1);
+                    unsigned char *sa = smem + s * STAGE_BYTES;
+                    mbar_expect_tx(&full[s], STAGE_BYTES);
+                    tma_load_2d(sa, &tmA, &full[s], kt * BK, tm * BM);
+                    if (CLUSTER == 1)
+                        tma_load_2d(sa + A_BYTES, &tmB, &full[s], kt * BK, tn * BN);
+                    else
+                        tma_load_2d_mc(sa + A_BYTES + rank * (BN / CLUSTER) * 128, &tmB, &full[s], kt * BK,
+                                       tn * BN + rank * (BN / CLUSTER), (uint16_t)((1u << CLUSTER) - 1));
+                }
+            }
+        }
+    } else {
+        setmaxnreg_inc<CONSUMER_REGS>();
+        const int c = wg - 1;
+        /* a stage is free once the consumers of every CTA that it feeds are done */
+        auto release = [&](uint64_t *bar) {
+            if (CLUSTER == 1)
+                mbar_arrive(bar);
+            else
+                for (int r = 0; r < CLUSTER; r++)
+                    mbar_arrive_cluster(bar, (unsigned)r);
+        };
+        float acc[MW][BN / 2];
+        int it = 0;
+        for (int tile = first; tile < ntiles; tile += step) {
+            int tm, tn;
+            grouped_tile(tile, tiles_mc, tiles_n, GROUP_M, tm, tn);
+            tm = tm * CLUSTER + rank;
+#pragma unroll
+            for (int w = 0; w < MW; w++)
+#pragma unroll
+                for (int i = 0; i < BN / 2; i++)
+                    acc[w][i] = 0.f;
+            for (int kt = 0; kt < KT; kt++, it++) {
+                const int s = it % STAGES;
+                mbar_wait(&full[s], (it / STAGES) & 1);
+                const uint32_t base = smem_u32(smem + s * STAGE_BYTES);
+                const uint32_t sa = base + c * MW * 64 * 128, sb = base + A_BYTES;
+                wgmma_fence();
+#pragma unroll
+                for (int k = 0; k < BK / 16; k++)
+#pragma unroll
+                    for (int w = 0; w < MW; w++)
+                        wgmma_op<BN, std::is_same<T, __nv_bfloat16>::value>::run(
+                            acc[w], wgmma_desc(sa + w * 64 * 128 + k * 32), wgmma_desc(sb + k * 32), 1);
+                wgmma_commit();
+                wgmma_wait<1>(); /* the previous group is done: release its stage */
+                if (kt > 0 && (t % 32) == 0)
+                    release(&empty[(it - 1) % STAGES]);
+            }
+            wgmma_wait<0>();
+            if ((t % 32) == 0)
+                release(&empty[(it - 1) % STAGES]);
+#pragma unroll
+            for (int w = 0; w < MW; w++)
+                store_frag<T, BN>(C, M, N, tm * BM + (c * MW + w) * 64, tn * BN, acc[w], t);
+        }
+    }
+    /* no CTA may leave while its peer can still arrive on its barriers */
+    __syncwarp();
+    if (CLUSTER > 1)
+        cluster_sync();
+}
+
+static const struct spak_gemm_info g_info = {
+    SPAK_GEMM_ABI_VERSION,
+    "rung5_persistent BN=" SPAK_STR(BN) " MW=" SPAK_STR(MW) " CONS=" SPAK_STR(CONS) " STAGES=" SPAK_STR(STAGES) " GROUP_M=" SPAK_STR(GROUP_M) " CLUSTER=" SPAK_STR(CLUSTER),
+    SPAK_DT_BIT(SPAK_DT_F16) | SPAK_DT_BIT(SPAK_DT_BF16),
+    1, 1, 8, 90};
+
+extern "C" const struct spak_gemm_info *spak_gemm_info(void) { return &g_info; }
+
+/* How many CTAs can be resident at once: one per SM, and with clusters only
+ * as many clusters as the GPCs can hold (on an H100 fewer than SMs/2, since
+ * GPCs have odd SM counts): launching more would run the surplus clusters as
+ * a second wave and double the time. */
+template <typename T> static int resident_ctas(void)
+{
+    static int n = 0;
+    if (!n) {
+        int dev = 0, sms = 132;
+        if (cudaGetDevice(&dev) == cudaSuccess)
+            cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+        n = sms;
+        if (CLUSTER > 1) {
+            cudaLaunchConfig_t cfg = {};
+            cudaLaunchAttribute at[1];
+            int nc = 0;
+            cfg.gridDim = dim3(CLUSTER, 1, 1);
+            cfg.blockDim = dim3(NTHREADS, 1, 1);
+            cfg.dynamicSmemBytes = SMEM_BYTES;
+            at[0].id = cudaLaunchAttributeClusterDimension;
+            at[0].val.clusterDim.x = CLUSTER;
+            at[0].val.clusterDim.y = 1;
+            at[0].val.clusterDim.z = 1;
+            cfg.attrs = at;
+            cfg.numAttrs = 1;
+            if (cudaFuncSetAttribute(gemm_persistent<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_BYTES) ==
+                    cudaSuccess &&
+                cudaOccupancyMaxActiveClusters(&nc, gemm_persistent<T>, &cfg) == cudaSuccess && nc > 0)
+                n = nc * CLUSTER < sms ? nc * CLUSTER : sms - sms % CLUSTER;
+            else
+                n = sms - sms % CLUSTER;
+        }
+    }
+    return n;
+}
+
+/* whole clusters, never more CTAs than can be resident */
+template <typename T> static long long grid_of(int M, int N)
+{
+    long long clusters = (long long)spak_cdiv(spak_cdiv(M, BM), CLUSTER) * spak_cdiv(N, BN);
+    long long most = resident_ctas<T>() / CLUSTER;
+    return (clusters < most ? clusters : most) * CLUSTER;
+}
+
+template <typename T>
+static int launch(int M, int N, int K, int dtype, const void *A, const void *B, void *C, cudaStream_t s)
+{
+    CUtensorMap ma, mb;
+    int r;
+    if ((long long)spak_cdiv(M, BM) * spak_cdiv(N, BN) > 0x7fffffffLL)
+        return (int)cudaErrorInvalidValue;
+    if ((r = spak_make_map(&ma, A, M, K, BM, dtype)) || (r = spak_make_map(&mb, B, N, K, BN / CLUSTER, dtype)))
+        return r;
+    SPAK_TRY(cudaFuncSetAttribute(gemm_persistent<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_BYTES));
+    if (CLUSTER == 1) {
+        gemm_persistent<T><<<(unsigned)grid_of<T>(M, N), NTHREADS, SMEM_BYTES, s>>>(M, N, K, ma, mb, (T *)C);
+    } else {
+        cudaLaunchConfig_t cfg = {};
+        cudaLaunchAttribute at[1];
+        cfg.gridDim = dim3((unsigned)grid_of<T>(M, N), 1, 1);
+        cfg.blockDim = dim3(NTHREADS, 1, 1);
+        cfg.dynamicSmemBytes = SMEM_BYTES;
+        cfg.stream = s;
+        at[0].id = cudaLaunchAttributeClusterDimension;
+        at[0].val.clusterDim.x = CLUSTER;
+        at[0].val.clusterDim.y = 1;
+        at[0].val.clusterDim.z = 1;
+        cfg.attrs = at;
+        cfg.numAttrs = 1;
+        SPAK_TRY(cudaLaunchKernelEx(&cfg, gemm_persistent<T>, M, N, K, ma, mb, (T *)C));
+    }
+    return (int)cudaGetLastError();
+}
+
+extern "C" int spak_gemm(int M, int N, int K, int dtype, const void *A, const void *B, void *C, cudaStream_t s)
+{
+    if (M <= 0 || N <= 0 || K <= 0 || K % 8)
+        return (int)cudaErrorInvalidValue;
+    if (dtype == SPAK_DT_BF16)
+        return launch<__nv_bfloat16>(M, N, K, dtype, A, B, C, s);
+    if (dtype == SPAK_DT_F16)
+        return launch<__half>(M, N, K, dtype, A, B, C, s);
+    return (int)cudaErrorInvalidValue;
+}
+
+extern "C" int spak_gemm_kernel_info(int M, int N, int K, int dtype, struct spak_gemm_kinfo *o)
+{
+    (void)K;
+    if (dtype == SPAK_DT_BF16)
+        return spak_fill_kinfo(gemm_persistent<__nv_bfloat16>, NTHREADS, SMEM_BYTES, grid_of<__nv_bfloat16>(M, N), o);
+    if (dtype == SPAK_DT_F16)
+        return spak_fill_kinfo(gemm_persistent<__half>, NTHREADS, SMEM_BYTES, grid_of<__half>(M, N), o);
+    return (int)cudaErrorInvalidValue;
+}
