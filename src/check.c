@@ -175,6 +175,20 @@ static void dup_param_check(checker *c, const pvec *pv, const char *name, spak_p
     }
 }
 
+/* Order values by kind, text, then position (qsort is not stable). */
+static int value_cmp(const void *a, const void *b)
+{
+    const spak_expr *x = *(const spak_expr *const *)a, *y = *(const spak_expr *const *)b;
+    if (x->kind != y->kind)
+        return x->kind < y->kind ? -1 : 1;
+    int d = strcmp(x->text, y->text);
+    if (d)
+        return d;
+    if (x->pos.line != y->pos.line)
+        return x->pos.line < y->pos.line ? -1 : 1;
+    return (x->pos.col > y->pos.col) - (x->pos.col < y->pos.col);
+}
+
 static void value_list(checker *c, pvec *pv, const char *prefix, const spak_entry *e, const char *origin,
                        const spak_model *m)
 {
@@ -207,15 +221,18 @@ static void value_list(checker *c, pvec *pv, const char *prefix, const spak_entr
     for (size_t i = 0; i < v->n_items; i++)
         if (!is_literal(v->items[i]))
             ERR(c, v->items[i]->pos, "%s '%s': values must be numbers, strings, booleans or names", origin, name);
-    /* duplicate values are almost always a mistake in a search space */
-    for (size_t i = 0; i < v->n_items; i++)
-        for (size_t j = 0; j < i; j++) {
-            const spak_expr *x = v->items[i], *y = v->items[j];
-            if (x->kind == y->kind && x->text && y->text && strcmp(x->text, y->text) == 0) {
-                WARN(c, x->pos, "%s '%s': value %s appears twice", origin, name, x->text);
-                break;
-            }
-        }
+    /* duplicate values are almost always a mistake in a search space; found
+     * by sorting, since a list may hold hundreds of thousands of values */
+    const spak_expr **sorted = calloc_arena(c, v->n_items, sizeof *sorted);
+    size_t ns = 0;
+    for (size_t i = 0; sorted && i < v->n_items; i++)
+        if (v->items[i]->text)
+            sorted[ns++] = v->items[i];
+    if (ns > 1)
+        qsort(sorted, ns, sizeof *sorted, value_cmp);
+    for (size_t i = 1; i < ns; i++)
+        if (sorted[i]->kind == sorted[i - 1]->kind && strcmp(sorted[i]->text, sorted[i - 1]->text) == 0)
+            WARN(c, sorted[i]->pos, "%s '%s': value %s appears twice", origin, name, sorted[i]->text);
     spak_param_def *p = pvec_push(c, pv);
     if (!p)
         return;
@@ -671,7 +688,7 @@ static void knowledge(checker *c, const spak_entry *blk, rvec *rv)
 /* Templates every measure command may use besides its loop's parameters
  * (docs/language.md, "Templates"). */
 static const char *const builtin_vars[] = {"candidate", "source", "harness", "seed",    "workdir", "root",
-                                           "run_id",    "eval_id", "shapes", "heldout", "ceilings"};
+                                           "run_id",    "eval_id", "shapes", "heldout", "ceilings", "baseline_so"};
 
 static bool loop_has_param(const spak_loop_def *l, const char *name)
 {

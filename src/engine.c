@@ -290,7 +290,7 @@ static void value_string(const spak_expr *v, char *buf, size_t n)
 typedef struct subst {
     engine *e;
     size_t *digits;
-    const char *candidate, *source, *harness, *workdir, *ceilings;
+    const char *candidate, *source, *harness, *workdir, *ceilings, *baseline_so;
     char seed[32], eval_id[32];
 } subst;
 
@@ -313,6 +313,8 @@ static bool lookup(const subst *sb, const char *name, char *out, size_t n)
         v = sb->workdir;
     else if (strcmp(name, "ceilings") == 0)
         v = sb->ceilings;
+    else if (strcmp(name, "baseline_so") == 0)
+        v = sb->baseline_so;
     else if (strcmp(name, "seed") == 0)
         v = sb->seed;
     else if (strcmp(name, "eval_id") == 0)
@@ -501,6 +503,47 @@ static void read_outcome(engine *e, outcome *oc)
     }
 }
 
+/* Build the source named by template src_t (relative to the spec's
+ * directory) with the given defines into the build cache. */
+static spak_status build_source(engine *e, const subst *sb, const char *src_t, const char *const *defines, size_t nd,
+                                char *source, size_t sn, char *artifact, size_t an, char **log, bool *ok,
+                                spak_err *err)
+{
+    char rel[PATH_MAX];
+    spak_status st = expand(sb, src_t, rel, sizeof rel, err);
+    if (st != SPAK_OK)
+        return st;
+    if (rel[0] == '/')
+        spak_snprintf(source, sn, "%s", rel);
+    else
+        spak_snprintf(source, sn, "%s/%s", e->spec_dir, rel);
+    spak_build_request rq = {.source = source};
+    for (size_t i = 0; i < nd && i < SPAK_BUILD_MAX_DEFINES; i++)
+        rq.defines[i] = defines[i];
+    rq.n_defines = nd;
+    char inc[PATH_MAX + 8];
+    spak_snprintf(inc, sizeof inc, "%s", source);
+    char *sl = strrchr(inc, '/');
+    if (sl)
+        *sl = '\0';
+    rq.include_dir = inc;
+    char cache[PATH_MAX + 32];
+    spak_snprintf(cache, sizeof cache, "%s/cache/build", e->home);
+    rq.cache_dir = cache;
+    spak_build_result br;
+    st = spak_build_candidate(&rq, &br, err);
+    if (st != SPAK_OK)
+        return st;
+    *ok = br.ok;
+    if (br.ok)
+        spak_snprintf(artifact, an, "%s", br.artifact);
+    if (log)
+        *log = br.log;
+    else
+        spak_build_result_free(&br);
+    return SPAK_OK;
+}
+
 static spak_status evaluate(engine *e, uint64_t index, int64_t eval_id, outcome *oc, spak_err *err)
 {
     memset(oc, 0, sizeof *oc);
@@ -525,22 +568,27 @@ static spak_status evaluate(engine *e, uint64_t index, int64_t eval_id, outcome 
     if (st != SPAK_OK)
         return st;
 
+    /* a baseline built from source (e.g. the naive attention rung) */
+    const char *base_t = e->m->problem ? spak_block_string(e->m->problem, "baseline_source") : NULL;
+    char base_so[PATH_MAX] = "";
+    if (base_t) {
+        bool ok = false;
+        char base_src[PATH_MAX];
+        st = build_source(e, &sb, base_t, NULL, 0, base_src, sizeof base_src, base_so, sizeof base_so, NULL, &ok, err);
+        if (st != SPAK_OK)
+            return st;
+        if (!ok)
+            return spak_errf(err, SPAK_ERR_BUILD, "the baseline %s does not build", base_t);
+        sb.baseline_so = base_so;
+    }
+
     /* BUILD (when the problem names a source) */
     const char *src_t = e->m->problem ? spak_block_string(e->m->problem, "source") : NULL;
     if (src_t) {
-        char rel[PATH_MAX];
-        st = expand(&sb, src_t, rel, sizeof rel, err);
-        if (st != SPAK_OK)
-            return st;
-        if (rel[0] == '/')
-            spak_snprintf(source, sizeof source, "%s", rel);
-        else
-            spak_snprintf(source, sizeof source, "%s/%s", e->spec_dir, rel);
-        sb.source = source;
-        spak_build_request rq = {.source = source};
         char defs[SPAK_BUILD_MAX_DEFINES][300];
+        const char *dp[SPAK_BUILD_MAX_DEFINES];
         size_t nd = 0;
-        for (size_t i = 0; i < e->space.n && nd + 2 < SPAK_BUILD_MAX_DEFINES; i++) {
+        for (size_t i = 0; i < e->space.n && nd < SPAK_BUILD_MAX_DEFINES; i++) {
             char up[200], val[200], upv[200];
             upper_ident(e->space.params[i].name, up, sizeof up);
             const spak_expr *v = e->space.params[i].values[digits[i]];
@@ -549,35 +597,23 @@ static spak_status evaluate(engine *e, uint64_t index, int64_t eval_id, outcome 
                 /* strings: SPAK_<PARAM>_<VALUE>=1, usable with #ifdef */
                 upper_ident(val, upv, sizeof upv);
                 spak_snprintf(defs[nd], sizeof defs[nd], "SPAK_%s_%s=1", up, upv);
-                rq.defines[nd] = defs[nd];
-                nd++;
             } else {
-                spak_snprintf(defs[nd], sizeof defs[nd], "%s=%s", up, v->kind == SPAK_EX_BOOL ? (v->boolean ? "1" : "0") : val);
-                rq.defines[nd] = defs[nd];
-                nd++;
+                spak_snprintf(defs[nd], sizeof defs[nd], "%s=%s", up,
+                              v->kind == SPAK_EX_BOOL ? (v->boolean ? "1" : "0") : val);
             }
+            dp[nd] = defs[nd];
+            nd++;
         }
-        rq.n_defines = nd;
-        char inc[PATH_MAX];
-        spak_snprintf(inc, sizeof inc, "%s", source);
-        char *sl = strrchr(inc, '/');
-        if (sl)
-            *sl = '\0';
-        rq.include_dir = inc;
-        char cache[PATH_MAX + 32];
-        spak_snprintf(cache, sizeof cache, "%s/cache/build", e->home);
-        rq.cache_dir = cache;
-        spak_build_result br;
-        st = spak_build_candidate(&rq, &br, err);
+        bool ok = false;
+        st = build_source(e, &sb, src_t, dp, nd, source, sizeof source, artifact, sizeof artifact, &oc->build_log,
+                          &ok, err);
         if (st != SPAK_OK)
             return st;
-        oc->build_log = br.log;
-        br.log = NULL;
-        if (!br.ok) {
+        sb.source = source;
+        if (!ok) {
             spak_snprintf(oc->why, sizeof oc->why, "build failed (see build log)");
             return SPAK_OK;
         }
-        spak_snprintf(artifact, sizeof artifact, "%s", br.artifact);
         sb.candidate = artifact;
     }
     json_t *d = json_pack("{s:I}", "eval_id", (json_int_t)eval_id);
