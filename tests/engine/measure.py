@@ -34,6 +34,9 @@ def rec(d):
 
 if mode == "crash" and x == 1:
     os.abort()
+if mode == "hang" and x == 1:
+    while True:
+        pass
 if mode == "norecord" and x == 1:
     sys.exit(0)
 passed = not (mode == "wrong" and x == 1)

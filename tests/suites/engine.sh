@@ -79,10 +79,13 @@ for mode in wrong crash norecord badrecord; do
     check "mode $mode: run completes all 20 evaluations" "[ $rc -eq 0 ] && [ \"$(echo "$out" | jget 'd["evaluations"]')\" = 20 ]"
     check "mode $mode: the 4 candidates with x=1 failed, the others did not" "[ \$(grep -c FAILED $T/$mode.err) -eq 4 ] && grep FAILED $T/$mode.err | grep -q 'x=1'"
 done
+Sh=$(mkspec mhang "--mode hang" "")
+out=$("$SPAK" run --home "$T/h4" --json --eval-timeout 1 --budget 6 "$Sh" 2>"$T/hang.err")
+check "a hanging candidate is killed at the timeout and the run goes on" "[ \"$(echo "$out" | jget 'd["evaluations"]')\" = 6 ] && [ \$(grep -c FAILED $T/hang.err) -eq 4 ] && grep FAILED $T/hang.err | head -1 | grep -qi 'time'"
 check "a wrong result says why" "grep FAILED $T/wrong.err | head -1 | grep -q 'wrong values'"
 check "a crash says which signal" "grep FAILED $T/crash.err | head -1 | grep -q 'SIGABRT'"
 check "exit 0 without a record says so" "grep FAILED $T/norecord.err | head -1 | grep -qi 'without'"
-RUNB=$(ls "$T/h4" >/dev/null; "$SPAK" status --home "$T/h4" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["run_id"])')
+RUNB=$("$SPAK" status --home "$T/h4" --json | python3 -c 'import json,sys; print([r["run_id"] for r in json.load(sys.stdin) if "mbadrecord" in r["spec"]][0])')
 python3 - "$T/h4/spak.db" "$RUNB" >"$T/bad.txt" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
