@@ -66,9 +66,12 @@ const spak_param_def *spak_model_param(const spak_model *m, const char *name)
     for (size_t i = 0; i < m->n_tuning; i++)
         if (strcmp(m->tuning[i].name, name) == 0)
             return &m->tuning[i];
+    /* a loop's own `parameter P: [...]`; its copies of design and tuning
+     * parameters were found above, and skipping them keeps this short */
     for (size_t l = 0; l < m->n_loops; l++)
         for (size_t i = 0; i < m->loops[l].n_params; i++)
-            if (strcmp(m->loops[l].params[i].name, name) == 0)
+            if (strcmp(m->loops[l].params[i].origin, "parameter") == 0 &&
+                strcmp(m->loops[l].params[i].name, name) == 0)
                 return &m->loops[l].params[i];
     return NULL;
 }
@@ -141,13 +144,30 @@ static bool int_value(checker *c, const spak_entry *e, const char *what, long lo
 
 /* ---- design_space / tuning_space ---- */
 
+/* Caps on what one spec may declare. Real specs hold tens of each; the caps
+ * keep the checker's duplicate checks and name lookups (linear scans) from
+ * going quadratic on a 4 MiB file of nothing but declarations. */
+#define MAX_PARAMS 1024        /* per design_space, tuning_space or loop */
+#define MAX_FACTS 1024
+#define MAX_RULES 1024         /* rules and hints together */
+#define MAX_LOOPS 64
+#define MAX_CASES 256          /* trace_schema cases */
+#define MAX_FIELDS 256         /* fields per case */
+
 typedef struct pvec {
     spak_param_def *v;
     size_t n, alloc;
+    bool full;
 } pvec;
 
-static spak_param_def *pvec_push(checker *c, pvec *pv)
+static spak_param_def *pvec_push(checker *c, pvec *pv, spak_pos pos)
 {
+    if (pv->n >= MAX_PARAMS) {
+        if (!pv->full)
+            ERR(c, pos, "too many parameters (more than %d in one space or loop)", MAX_PARAMS);
+        pv->full = true;
+        return NULL;
+    }
     if (pv->n == pv->alloc) {
         size_t na = pv->alloc ? pv->alloc * 2 : 8;
         spak_param_def *q = calloc_arena(c, na, sizeof *q);
@@ -233,7 +253,7 @@ static void value_list(checker *c, pvec *pv, const char *prefix, const spak_entr
     for (size_t i = 1; i < ns; i++)
         if (sorted[i]->kind == sorted[i - 1]->kind && strcmp(sorted[i]->text, sorted[i - 1]->text) == 0)
             WARN(c, sorted[i]->pos, "%s '%s': value %s appears twice", origin, name, sorted[i]->text);
-    spak_param_def *p = pvec_push(c, pv);
+    spak_param_def *p = pvec_push(c, pv, e->pos);
     if (!p)
         return;
     p->name = spak_arena_strdup(c->a, name);
@@ -350,6 +370,11 @@ static void trace_schema(checker *c, const spak_entry *blk)
         seen_variant = true;
         c->m->schema.variant_name = entry_name(v, 1);
         size_t nc = v->body->n;
+        if (nc > MAX_CASES) {
+            ERR(c, v->body->items[MAX_CASES]->pos, "too many cases in variant %s (more than %d)",
+                c->m->schema.variant_name, MAX_CASES);
+            nc = MAX_CASES;
+        }
         spak_trace_case *cases = calloc_arena(c, nc, sizeof *cases);
         size_t k = 0;
         for (size_t j = 0; j < nc && cases; j++) {
@@ -370,6 +395,11 @@ static void trace_schema(checker *c, const spak_entry *blk)
             if (dup)
                 continue;
             size_t nf = ce->body ? ce->body->n : 0;
+            if (nf > MAX_FIELDS) {
+                ERR(c, ce->body->items[MAX_FIELDS]->pos, "too many fields in case %s (more than %d)", tc->name,
+                    MAX_FIELDS);
+                nf = MAX_FIELDS;
+            }
             spak_trace_field *fields = calloc_arena(c, nf, sizeof *fields);
             size_t m = 0;
             for (size_t q = 0; q < nf && fields; q++) {
@@ -422,6 +452,7 @@ static void model_block(checker *c, const spak_entry *blk)
 typedef struct fvec {
     spak_fact_def *v;
     size_t n, alloc;
+    bool full;
 } fvec;
 
 static void check_fact_body(checker *c, spak_fact_def *f);
@@ -431,6 +462,12 @@ static void fact_def(checker *c, fvec *fv, const spak_entry *e)
     if (e->n_words != 2 || e->words[1].is_string) {
         ERR(c, e->pos, "expected 'fact name(t: %s.Case) { return EXPR }' or 'fact name { key: value ... }'",
             c->m->schema.variant_name ? c->m->schema.variant_name : "TraceItem");
+        return;
+    }
+    if (fv->n >= MAX_FACTS) {
+        if (!fv->full)
+            ERR(c, e->pos, "too many facts (more than %d)", MAX_FACTS);
+        fv->full = true;
         return;
     }
     if (fv->n == fv->alloc) {
@@ -588,6 +625,7 @@ static const spak_expr *condition(checker *c, const spak_expr *v, const char *wh
 typedef struct rvec {
     spak_rule_def *v;
     size_t n, alloc;
+    bool full;
 } rvec;
 
 static void rule_def(checker *c, rvec *rv, const spak_entry *e, bool hint)
@@ -596,6 +634,12 @@ static void rule_def(checker *c, rvec *rv, const spak_entry *e, bool hint)
     if (e->n_words != 2 || !e->body) {
         ERR(c, e->pos, "expected '%s \"Title\" { %s: ..., %s: ... }'", kw, hint ? "trigger" : "when",
             hint ? "suggestion" : "apply");
+        return;
+    }
+    if (rv->n >= MAX_RULES) {
+        if (!rv->full)
+            ERR(c, e->pos, "too many rules and hints (more than %d)", MAX_RULES);
+        rv->full = true;
         return;
     }
     if (rv->n == rv->alloc) {
@@ -768,7 +812,7 @@ static void eloop(checker *c, spak_loop_def *l, const spak_entry *e)
                         pname);
                     continue;
                 }
-                spak_param_def *p = pvec_push(c, &pv);
+                spak_param_def *p = pvec_push(c, &pv, x->pos);
                 if (p) {
                     *p = *src;
                     p->pos = x->pos;
@@ -1033,10 +1077,12 @@ static void system_block(checker *c, const spak_entry *sys)
     /* loops before rules, so that loop parameters are visible in conditions */
     size_t nl = 0;
     for (size_t i = 0; i < b->n; i++)
-        if (spak_entry_word_is(b->items[i], 0, "engineering_loop"))
-            nl++;
+        if (spak_entry_word_is(b->items[i], 0, "engineering_loop") && ++nl == MAX_LOOPS + 1)
+            ERR(c, b->items[i]->pos, "too many engineering loops (more than %d)", MAX_LOOPS);
+    if (nl > MAX_LOOPS)
+        nl = MAX_LOOPS;
     m->loops = calloc_arena(c, nl, sizeof *m->loops);
-    for (size_t i = 0; i < b->n && m->loops; i++) {
+    for (size_t i = 0; i < b->n && m->loops && m->n_loops < nl; i++) {
         const spak_entry *e = b->items[i];
         if (!spak_entry_word_is(e, 0, "engineering_loop"))
             continue;

@@ -22,6 +22,8 @@ typedef struct parser {
     bool err_in_brackets;   /* the entry's error was found inside ( ) or [ ] */
     bool after_lex_error;   /* a lexical error (reported) was skipped just before tok */
     bool eof_in_string;     /* an unterminated """ string ran to the end of the file */
+    int expr_level;         /* expr() calls open (an expression inside a list, call, map ...) */
+    int expr_ops;           /* binary operators in the outermost open expression */
     jmp_buf fatal;
     spak_status fatal_status;
 } parser;
@@ -390,6 +392,11 @@ static spak_expr *unary(parser *p)
     return primary(p);
 }
 
+/* Binary operators in one expression. A chain `a + b + c ...` is parsed by a
+ * loop but is a tree as deep as the chain is long, and everything that walks
+ * the tree (checker, evaluator, formatter, dump) recurses: this bounds it. */
+#define MAX_EXPR_OPS 1000
+
 /* binary := unary { OP binary }, by precedence climbing:
  *   | (union)  <  ||  <  &&  <  == !=  <  < <= > >=  <  + -  <  * / %      */
 static spak_expr *binary(parser *p, int min_prec)
@@ -402,6 +409,10 @@ static spak_expr *binary(parser *p, int min_prec)
         spak_op op = binop_of(p->tok.kind, &prec);
         if (op == SPAK_OP_NONE || prec < min_prec)
             return lhs;
+        if (++p->expr_ops > MAX_EXPR_OPS) {
+            error_at(p, p->tok.pos, "expression with more than %d operators", MAX_EXPR_OPS);
+            return NULL;
+        }
         spak_expr *e = new_expr(p, SPAK_EX_BINARY, p->tok.pos);
         e->op = op;
         e->lhs = lhs;
@@ -420,7 +431,10 @@ static spak_expr *binary(parser *p, int min_prec)
 static spak_expr *expr(parser *p)
 {
     enter(p);
+    if (p->expr_level++ == 0)
+        p->expr_ops = 0;
     spak_expr *e = binary(p, 1);
+    p->expr_level--;
     leave(p);
     return e;
 }
