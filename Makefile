@@ -70,7 +70,10 @@ $(LIB): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(CLI): $(O)/obj/tool/spak.o $(LIB)
+CLI_SRC  := $(wildcard tool/*.c)
+CLI_OBJ  := $(CLI_SRC:%.c=$(O)/obj/%.o)
+
+$(CLI): $(CLI_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(O)/tests/%: $(O)/obj/tests/unit/%.o $(LIB)

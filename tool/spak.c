@@ -22,9 +22,8 @@
 #include "fmt.h"
 #include "spec.h"
 #include "util.h"
+#include "cli.h"
 
-#define EXIT_PROBLEM 1
-#define EXIT_USAGE 2
 
 typedef struct command {
     const char *name;
@@ -35,7 +34,7 @@ typedef struct command {
 
 static const command *find_command(const char *name);
 
-static int usage_error(const char *cmd, const char *fmt, const char *arg)
+int usage_error(const char *cmd, const char *fmt, const char *arg)
 {
     fprintf(stderr, "spak %s: ", cmd);
     fprintf(stderr, fmt, arg);
