@@ -485,6 +485,43 @@ static void test_parse_and_load(void)
     spak_spec_free(s);
     spak_buf_free(&b);
 
+    /* regressions: inputs that crashed or crawled (docs/fuzzing.md) */
+    spak_buf_init(&b, 0);
+    spak_buf_puts(&b, "system S {\n    problem { x: 1");
+    for (int i = 0; i < 300000; i++)
+        spak_buf_puts(&b, " + 1");
+    spak_buf_puts(&b, " }\n}\n");
+    st = spak_spec_load_mem("chain.spak", b.data, b.len, &s, &err);
+    TAP_OK(st == SPAK_ERR_SYNTAX && s && spak_spec_diags(s)->n_errors == 1 &&
+               strstr(spak_spec_diags(s)->items[0].msg, "more than 1000 operators"),
+           "load: a 300,000-term '+' chain is one clean error (it overflowed the stack of fmt/dump/check)");
+    spak_spec_free(s);
+    spak_buf_free(&b);
+
+    spak_buf_init(&b, 0);
+    spak_buf_puts(&b, "system S {\n    design_space { big: [0");
+    for (int i = 1; i < 300000; i++)
+        spak_buf_printf(&b, ", %d", i % 150000);
+    spak_buf_puts(&b, "] }\n}\n");
+    st = spak_spec_load_mem("values.spak", b.data, b.len, &s, &err);
+    cd = s ? spak_spec_diags(s) : NULL;
+    TAP_OK(st == SPAK_OK && cd && cd->n_warnings == 150000 && spak_spec_model(s)->design[0].n_values == 300000,
+           "load: 300,000 values with 150,000 duplicates checks fast (it was quadratic)");
+    spak_spec_free(s);
+    spak_buf_free(&b);
+
+    spak_buf_init(&b, 0);
+    spak_buf_puts(&b, "system S {\n    trace_schema { variant T { case C {\n");
+    for (int i = 0; i < 200000; i++)
+        spak_buf_printf(&b, "        f%d: int\n", i % 1000);
+    spak_buf_puts(&b, "    } } }\n}\n");
+    st = spak_spec_load_mem("fields.spak", b.data, b.len, &s, &err);
+    cd = s ? spak_spec_diags(s) : NULL;
+    TAP_OK(st == SPAK_ERR_CHECK && cd && cd->n_errors == 1 && strstr(cd->items[0].msg, "too many fields"),
+           "load: 200,000 fields -> one cap error (duplicate checks were quadratic)");
+    spak_spec_free(s);
+    spak_buf_free(&b);
+
     st = spak_spec_load("/nonexistent/x.spak", &s, &err);
     TAP_OK(st == SPAK_ERR_IO && s == NULL && strstr(err.msg, "/nonexistent/x.spak"), "load: a missing file -> SPAK_ERR_IO");
 }
