@@ -387,9 +387,15 @@ again:
         }
         if (k == SPAK_TK_ERROR) {
             char near[16];
+            size_t cl = 1;  /* bytes of a UTF-8 character, shown whole when valid */
+            while (cl < 4 && begin + cl < lx->len && ((unsigned char)lx->src[begin + cl] & 0xC0) == 0x80)
+                cl++;
             if (c >= 32 && c < 127)
                 spak_snprintf(near, sizeof near, "%c", c);
-            else
+            else if (c >= 0xC0 && spak_utf8_valid(lx->src + begin, cl)) {
+                memcpy(near, lx->src + begin, cl);
+                near[cl] = '\0';
+            } else
                 spak_snprintf(near, sizeof near, "\\x%02X", c);
             lex_error(lx, t->pos, "unexpected character", near);
             /* skip a whole (possibly multi-byte) character */
