@@ -14,6 +14,7 @@
 #include "build.h"
 #include "expr.h"
 #include "fmt.h"
+#include "knowledge.h"
 #include "sandbox.h"
 #include "space.h"
 #include "spec.h"
@@ -81,7 +82,9 @@ typedef struct engine {
     double best_score;
     double best_metric, best_ratio;
     int64_t best_eval_id;
+    uint64_t best_index;
     char best_key[2048];
+    json_t *fired;    /* the rules that fired for the newest proposal (rules strategy) */
     json_t *latest;   /* array of the newest evaluation's valid records */
     json_t *best;     /* array of the best evaluation's valid records */
     double elapsed_before, t0;
@@ -161,9 +164,40 @@ static const json_t *cb_best(void *ud, const char *case_name)
     return e->best ? find_case(e->best, case_name) : NULL;
 }
 
+/* Parameters in conditions read the values of the best candidate so far. */
+static bool cb_param(void *ud, const char *name, spak_value *out)
+{
+    engine *e = ud;
+    if (isnan(e->best_score))
+        return false;
+    size_t d[SPAK_SPACE_MAX_PARAMS];
+    spak_space_digits(&e->space, e->best_index, d);
+    for (size_t i = 0; i < e->space.n; i++) {
+        if (strcmp(e->space.params[i].name, name) != 0)
+            continue;
+        const spak_expr *v = e->space.params[i].values[d[i]];
+        memset(out, 0, sizeof *out);
+        if (v->kind == SPAK_EX_NUMBER) {
+            out->kind = SPAK_VAL_NUM;
+            out->num = v->num;
+        } else if (v->kind == SPAK_EX_UNARY) {
+            out->kind = SPAK_VAL_NUM;
+            out->num = -v->lhs->num;
+        } else if (v->kind == SPAK_EX_BOOL) {
+            out->kind = SPAK_VAL_BOOL;
+            out->b = v->boolean;
+        } else {
+            out->kind = SPAK_VAL_STR;
+            out->str = spak_value_text(v);
+        }
+        return true;
+    }
+    return false;
+}
+
 static spak_eval_env eval_env(engine *e)
 {
-    spak_eval_env env = {e->m, cb_latest, cb_best, NULL, e};
+    spak_eval_env env = {e->m, cb_latest, cb_best, cb_param, e};
     return env;
 }
 
@@ -213,7 +247,7 @@ static spak_status load_spec(engine *e, const char *path, const char *text, spak
     const char *sn = e->o->strategy ? e->o->strategy : e->loop->strategy;
     if (!spak_strategy_parse(sn, &e->strat))
         return spak_errf(err, SPAK_ERR_ARG,
-                         "strategy '%s' is not available in this version (use default, grid or random)", sn);
+                         "strategy '%s' is not available in this version (use default, grid, random or rules)", sn);
     e->strat_name = sn;
     e->max_evals = e->o->max_evaluations > 0 ? e->o->max_evaluations : e->loop->max_evaluations;
     e->max_wall = e->o->max_wall_s > 0 ? e->o->max_wall_s : e->loop->max_wall_s;
@@ -711,6 +745,7 @@ static void note_eval(engine *e, uint64_t index, int64_t eval_id, const char *ke
         e->best_metric = metric;
         e->best_ratio = ratio;
         e->best_eval_id = eval_id;
+        e->best_index = index;
         spak_snprintf(e->best_key, sizeof e->best_key, "%s", key);
         if (records) {
             json_decref(e->best);
@@ -817,7 +852,28 @@ static const char *decide(engine *e, spak_err *err, spak_status *st)
     if (e->loop->plateau > 0 && e->best_eval_id && e->since_best >= e->loop->plateau)
         return "plateau";
     bool found = false;
-    *st = spak_space_next(&e->space, e->strat, e->seed, e->done, e->n_done, &e->next_index, &found, err);
+    json_decref(e->fired);
+    e->fired = NULL;
+    if (e->strat == SPAK_STRAT_RULES) {
+        spak_firing firings[64];
+        spak_eval_env env = eval_env(e);
+        size_t nf = spak_rules_fire(e->m, &e->space, &env, firings, SPAK_ARRAY_LEN(firings));
+        bool by_rules = false;
+        *st = spak_rules_next(&e->space, e->seed, e->done, e->n_done, firings, nf, &e->next_index, &found, &by_rules,
+                              err);
+        e->fired = json_array();
+        for (size_t i = 0; i < nf; i++) {
+            json_t *f = json_pack("{s:s,s:s?,s:I}", "rule", firings[i].rule->title, "when", firings[i].rule->when_text,
+                                  "machine_actions", (json_int_t)firings[i].n_actions);
+            if (e->best_eval_id)
+                json_object_set_new(f, "evidence_eval_id", json_integer(e->best_eval_id));
+            json_array_append_new(e->fired, f);
+        }
+        if (!by_rules)
+            json_array_append_new(e->fired, json_pack("{s:s}", "note", "no rule constrains the rest: exploring"));
+    } else {
+        *st = spak_space_next(&e->space, e->strat, e->seed, e->done, e->n_done, &e->next_index, &found, err);
+    }
     if (*st != SPAK_OK)
         return NULL;
     if (!found)
@@ -919,7 +975,10 @@ static spak_status loop(engine *e, spak_err *err)
         char key[2048];
         if (!spak_space_key(&e->space, e->next_index, key, sizeof key))
             return spak_errf(err, SPAK_ERR_LIMIT, "candidate key too long");
-        st = go(e, S_PROGRAM, json_pack("{s:s,s:s}", "candidate", key, "strategy", e->strat_name), err);
+        json_t *pd = json_pack("{s:s,s:s}", "candidate", key, "strategy", e->strat_name);
+        if (e->fired)
+            json_object_set(pd, "fired", e->fired);
+        st = go(e, S_PROGRAM, pd, err);
         if (st != SPAK_OK)
             return st;
         /* the candidate's parameters as JSON */
@@ -1004,6 +1063,7 @@ static void engine_free(engine *e)
 {
     json_decref(e->latest);
     json_decref(e->best);
+    json_decref(e->fired);
     free(e->done);
     spak_spec_free(e->spec);
     if (e->store) {

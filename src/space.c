@@ -21,6 +21,8 @@ bool spak_strategy_parse(const char *name, spak_strategy_kind *out)
         *out = SPAK_STRAT_GRID;
     else if (strcmp(name, "random") == 0)
         *out = SPAK_STRAT_RANDOM;
+    else if (strcmp(name, "rules") == 0)
+        *out = SPAK_STRAT_RULES;
     else
         return false;
     return true;
