@@ -875,6 +875,9 @@ static void eloop(checker *c, spak_loop_def *l, const spak_entry *e)
                 l->strategy = s;
         } else if (is_field(x) && strcmp(entry_name(x, 0), "seed") == 0) {
             int_value(c, x, "seed", 0, 2147483647L, &l->seed);
+        } else if ((spak_entry_word_is(x, 0, "budget") || spak_entry_word_is(x, 0, "stop")) && x->n_words == 1 &&
+                   !x->body) {
+            ERR(c, x->pos, "%s is a block: write '%s { ... }' (without ':')", entry_name(x, 0), entry_name(x, 0));
         } else if (spak_entry_word_is(x, 0, "budget") && x->n_words == 1) {
             for (size_t k = 0; x->body && k < x->body->n; k++) {
                 const spak_entry *f = x->body->items[k];
@@ -920,6 +923,8 @@ static void eloop(checker *c, spak_loop_def *l, const spak_entry *e)
         l->params = pv.v;
         l->n_params = pv.n;
     }
+    if (!l->has_measure)
+        ERR(c, e->pos, "engineering_loop %s has no measure block: measure { cmd: \"...\", metric: \"...\" }", l->name);
     if (l->cmd)
         check_templates(c, l);
     if (l->metric && c->m->schema.n_cases) {

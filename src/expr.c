@@ -124,7 +124,7 @@ static spak_type name_type(tc *c, const spak_expr *e)
             const spak_param_def *p = spak_model_param(m, n);
             if (p && p->n_values) {
                 const spak_expr *v = p->values[0];
-                if (v->kind == SPAK_EX_NUMBER)
+                if (v->kind == SPAK_EX_NUMBER || v->kind == SPAK_EX_UNARY)
                     return mk(SPAK_TY_NUM);
                 if (v->kind == SPAK_EX_BOOL)
                     return mk(SPAK_TY_BOOL);
@@ -339,7 +339,16 @@ static spak_status eval_name(ev *v, const spak_expr *e, spak_value *out)
     if (best || latest) {
         const char *rest = n + (best ? 10 : 12);
         const json_t *r;
-        spak_status st = get_record(v, e, best, NULL, &r);
+        /* trace.latest.f reads the newest record of a case that declares f */
+        const char *case_name = NULL;
+        const spak_model *mm = v->env ? v->env->model : NULL;
+        for (size_t i = 0; *rest == '.' && mm && i < mm->schema.n_cases && !case_name; i++)
+            for (size_t k = 0; k < mm->schema.cases[i].n_fields; k++)
+                if (strcmp(mm->schema.cases[i].fields[k].name, rest + 1) == 0) {
+                    case_name = mm->schema.cases[i].name;
+                    break;
+                }
+        spak_status st = get_record(v, e, best, case_name, &r);
         if (st != SPAK_OK)
             return st;
         if (*rest == '\0') {
