@@ -45,8 +45,7 @@ endif
 # Parameter variants for kernels/cuda/gemm/sweep.sh (not part of `all`):
 #   make cuda-sweep  ->  $(O)/cuda/sweep/<rung>__<NAME=V>_<NAME=V>.so
 CUDA_SWEEP ?= rung5_persistent:CLUSTER=1 rung5_persistent:CLUSTER=2 rung5_persistent:CLUSTER=2,GROUP_M=16 \
-              rung5_persistent:CLUSTER=2,GROUP_M=4 rung5_persistent:CLUSTER=2,BN=128,MW=2 \
-              rung5_persistent:CLUSTER=1,BN=128,MW=2 rung5_persistent:CLUSTER=1,GROUP_M=16
+              rung5_persistent:CLUSTER=2,BN=128,MW=2
 ifeq ($(HAVE_CUDA)$(SAN),10)
 cuda_sweep_name = $(O)/cuda/sweep/$(word 1,$(subst :, ,$(1)))__$(subst $(comma),_,$(word 2,$(subst :, ,$(1)))).so
 comma := ,
@@ -58,5 +57,16 @@ cuda-sweep:
 	  d=$$(echo "$$p" | sed 's/\([A-Z_]*=[0-9]*\)/-D\1/g; s/,/ /g'); \
 	  echo "nvcc $$r $$d"; \
 	  $(NVCC) $(NVCCFLAGS) -shared -Xcompiler -fPIC $$d -o $(O)/cuda/sweep/$${r}__$$n.so $(CUDA_GEMM_DIR)/$$r.cu & \
+	done; wait
+endif
+
+# Misbehaving candidates for the harness's own tests (kernels/cuda/gemm/cheats.sh):
+#   make cuda-cheats  ->  $(O)/cuda/cheats/cheat<N>.so
+ifeq ($(HAVE_CUDA)$(SAN),10)
+.PHONY: cuda-cheats
+cuda-cheats:
+	@mkdir -p $(O)/cuda/cheats
+	@for n in 1 2 3 4 5 6 7 8; do \
+	  $(NVCC) $(NVCCFLAGS) -shared -Xcompiler -fPIC -DCHEAT=$$n -o $(O)/cuda/cheats/cheat$$n.so $(CUDA_GEMM_DIR)/cheats.cu & \
 	done; wait
 endif

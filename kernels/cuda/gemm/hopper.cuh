@@ -89,7 +89,10 @@ __device__ __forceinline__ void mbar_arrive_cluster(uint64_t *bar, unsigned rank
 {
     uint32_t remote;
     asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(remote) : "r"(smem_u32(bar)), "r"(rank));
-    asm volatile("mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%0];\n" ::"r"(remote) : "memory");
+    /* default .release.cta semantics: the consumer only has to order its own
+     * (already completed) wgmma reads before the producer's next write; a
+     * .release.cluster arrive costs a cluster-scope fence per k-tile. */
+    asm volatile("mbarrier.arrive.shared::cluster.b64 _, [%0];\n" ::"r"(remote) : "memory");
 }
 
 /* ---- wgmma -------------------------------------------------------------- */

@@ -27,10 +27,14 @@
  *   STAGES   ring depth                     2..8               (default 4)
  *   GROUP_M  tile-order group for L2 reuse  1..32              (default 8)
  *   CLUSTER  CTAs per cluster sharing B     1, 2               (default 2)
+ *   MAX_CTAS cap on the persistent grid      0 (= resident CTAs, queried), 64..132
  *   PRODUCER_REGS / CONSUMER_REGS  setmaxnreg values (default 40 / 232)
  * Build: nvcc -O3 -gencode arch=compute_90a,code=sm_90a -shared -Xcompiler -fPIC rung5_persistent.cu
  */
 #include "hopper.cuh"
+
+#include <stdio.h>
+#include <stdlib.h>
 
 #ifndef BN
 #define BN 256
@@ -49,6 +53,9 @@
 #endif
 #ifndef CLUSTER
 #define CLUSTER 2
+#endif
+#ifndef MAX_CTAS
+#define MAX_CTAS 0
 #endif
 #ifndef PRODUCER_REGS
 #define PRODUCER_REGS 40
@@ -213,7 +220,12 @@ template <typename T> static int resident_ctas(void)
                 n = nc * CLUSTER < sms ? nc * CLUSTER : sms - sms % CLUSTER;
             else
                 n = sms - sms % CLUSTER;
+            if (getenv("SPAK_GEMM_DEBUG"))
+                fprintf(stderr, "rung5: max active clusters %d (%s), resident CTAs %d\n", nc,
+                        cudaGetErrorString(cudaGetLastError()), n);
         }
+        if (MAX_CTAS > 0 && MAX_CTAS < n)
+            n = MAX_CTAS - MAX_CTAS % CLUSTER;
     }
     return n;
 }
