@@ -14,4 +14,7 @@
  * returns EXIT_USAGE. fmt has one %s for arg. */
 int usage_error(const char *cmd, const char *fmt, const char *arg);
 
+/* Commands that live in their own files. */
+int cmd_learn(int argc, char **argv);
+
 #endif

@@ -693,6 +693,17 @@ static const command commands[] = {
      "spak status [--json] [--home DIR] [RUN]"},
     {"show", cmd_show, "Show what a run measured: one line per evaluation.\n  --json   machine-readable\n  --home DIR",
      "spak show [--json] [--home DIR] RUN"},
+    {"learn", cmd_learn, "Crystallize a run: lessons with their evidence (effects that pass a stated\n"
+                         "statistical test, negative ones too; the best configuration), written as spec\n"
+                         "v(n+1) next to the original (never over it) with the diff printed, an insights\n"
+                         "log (JSONL) and the store's lessons table.\n"
+                         "  --dry-run        compute and print, write nothing\n"
+                         "  --approve        show the diff and ask on the terminal before writing\n"
+                         "  --policy P       without a terminal: write (default) or skip\n"
+                         "  --out PATH       where v(n+1) goes\n"
+                         "  --json           machine-readable summary on stdout\n"
+                         "  --home DIR",
+     "spak learn [--dry-run] [--approve [--policy write|skip]] [--out PATH] [--json] [--home DIR] RUN"},
     {"explain", cmd_explain, "Print the loop's state machine.", "spak explain"},
     {"dump", cmd_dump, "Print the syntax tree of a spec (for tests and tools; comments are not part of it).",
      "spak dump FILE"},

@@ -3,8 +3,12 @@
 language' that prints trace records. Its metric is a known function of the
 parameters, so tests can check what the loop found.
 
-usage: measure.py X Y [--sleep S] [--mode ok|wrong|badrecord|crash|norecord]
+usage: measure.py X Y [--sleep S] [--mode ok|wrong|badrecord|crash|norecord|hang|flat-y]
 metric = 100 - (X-3)^2 - (Y-2)^2   (maximum 100 at X=3, Y=2)
+flat-y: metric = 100 - 10 (X-3)^2, Y has no effect (only a +-0.3% jitter,
+        inside the 1% timing spread the records report)
+Performance records carry time_ms (= 1000 / metric) with p20/p80 at +-1%
+and reps 50, like a harness's.
 """
 import json
 import os
@@ -26,6 +30,9 @@ while i < len(args):
 if sleep:
     time.sleep(sleep)
 metric = 100 - (x - 3) ** 2 - (y - 2) ** 2
+if mode == "flat-y":
+    jitter = ((int(x * 7 + y * 13) % 7) - 3) / 1000.0
+    metric = (100 - 10 * (x - 3) ** 2) * (1 + jitter)
 
 
 def rec(d):
@@ -44,5 +51,7 @@ rec({"type": "Correctness", "passed": passed, "reason": "" if passed else "wrong
 if mode == "badrecord" and x == 1:
     rec({"type": "Performance", "score": "high", "ratio": 1.0})
 elif passed:
-    rec({"type": "Performance", "score": metric, "ratio": metric / 50.0})
+    t = 1000.0 / metric
+    rec({"type": "Performance", "score": metric, "ratio": metric / 50.0,
+         "time_ms": t, "time_ms_p20": t * 0.99, "time_ms_p80": t * 1.01, "reps": 50})
     rec({"type": "Analysis", "bottleneck": "compute" if x >= 3 else "memory"})

@@ -1,0 +1,137 @@
+/*
+ * spak learn RUN - crystallization on demand: lessons from the run's
+ * measurements, spec v(n+1) next to the original (never overwriting it),
+ * the diff v(n) -> v(n+1), and an insights log (JSONL).
+ */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "engine.h"
+#include "learn.h"
+#include "util.h"
+
+static bool ask_tty(const char *question)
+{
+    FILE *tty = fopen("/dev/tty", "r+");
+    if (!tty)
+        return false;
+    fprintf(tty, "%s [y/N] ", question);
+    fflush(tty);
+    char line[32] = "";
+    bool yes = fgets(line, sizeof line, tty) && (line[0] == 'y' || line[0] == 'Y');
+    fclose(tty);
+    return yes;
+}
+
+static bool have_tty(void)
+{
+    FILE *tty = isatty(STDIN_FILENO) ? fopen("/dev/tty", "r+") : NULL;
+    if (tty)
+        fclose(tty);
+    return tty != NULL;
+}
+
+int cmd_learn(int argc, char **argv)
+{
+    spak_engine_opts o = {.seed = -1};
+    bool json = false, dry = false, approve = false;
+    const char *out_path = NULL, *policy = "write";
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--json") == 0)
+            json = true;
+        else if (strcmp(a, "--dry-run") == 0)
+            dry = true;
+        else if (strcmp(a, "--approve") == 0)
+            approve = true;
+        else if (strcmp(a, "--home") == 0 && i + 1 < argc)
+            o.home = argv[++i];
+        else if (strcmp(a, "--out") == 0 && i + 1 < argc)
+            out_path = argv[++i];
+        else if (strcmp(a, "--policy") == 0 && i + 1 < argc) {
+            policy = argv[++i];
+            if (strcmp(policy, "write") != 0 && strcmp(policy, "skip") != 0)
+                return usage_error("learn", "--policy is write or skip, not '%s'", policy);
+        } else
+            return usage_error("learn", "unknown option or missing value: '%s'", a);
+    }
+    if (i != argc - 1)
+        return usage_error("learn", "%sexpected one run id", "");
+    const char *run_id = argv[i];
+    spak_store *st = NULL;
+    spak_err err = {0};
+    if (spak_engine_open_store(&o, &st, &err) != SPAK_OK) {
+        fprintf(stderr, "spak learn: %s\n", err.msg);
+        return EXIT_PROBLEM;
+    }
+    /* first compute everything without writing */
+    spak_learn_opts lo = {.out_path = out_path, .write_spec = false, .record = false};
+    spak_learn_result r;
+    spak_status s = spak_learn(st, run_id, &lo, &r, &err);
+    if (s != SPAK_OK) {
+        fprintf(stderr, "spak learn: %s\n", err.msg);
+        spak_learn_result_free(&r);
+        spak_store_close(st);
+        return EXIT_PROBLEM;
+    }
+    FILE *msg = json ? stderr : stdout;
+    fprintf(msg, "spak learn: run %s on %s (%s, %s): %zu lessons\n", run_id, r.device, r.family[0] ? r.family : "-",
+            r.shape_class, r.n);
+    for (size_t k = 0; k < r.n; k++)
+        fprintf(msg, "  [%s] %s\n", r.items[k].kind, r.items[k].text);
+    fprintf(msg, "--- diff v(n) -> v(n+1)\n%s", r.diff ? r.diff : "");
+    bool write = !dry;
+    if (write && approve) {
+        if (have_tty())
+            write = ask_tty("write spec v(n+1) and record the lessons?");
+        else {
+            write = strcmp(policy, "write") == 0;
+            fprintf(msg, "spak learn: no terminal to ask; policy '%s'\n", policy);
+        }
+    }
+    spak_learn_result_free(&r);
+    if (write) {
+        lo.write_spec = true;
+        lo.record = true;
+        s = spak_learn(st, run_id, &lo, &r, &err);
+        if (s != SPAK_OK) {
+            fprintf(stderr, "spak learn: %s\n", err.msg);
+            spak_learn_result_free(&r);
+            spak_store_close(st);
+            return EXIT_PROBLEM;
+        }
+        fprintf(msg, "spak learn: wrote %s and appended %zu lessons to %s\n", r.new_spec_path, r.n, r.insights_path);
+    } else {
+        fprintf(msg, "spak learn: nothing written (%s)\n", dry ? "--dry-run" : "not approved");
+        memset(&r, 0, sizeof r);
+    }
+    if (json) {
+        json_t *o2 = json_pack("{s:s,s:s,s:s,s:s,s:b}", "run_id", run_id, "device", r.device, "family", r.family,
+                               "shape_class", r.shape_class, "written", write);
+        json_object_set_new(o2, "spec", r.new_spec_path[0] ? json_string(r.new_spec_path) : json_null());
+        json_object_set_new(o2, "insights", r.insights_path[0] ? json_string(r.insights_path) : json_null());
+        json_t *arr = json_array();
+        for (size_t k = 0; k < r.n; k++) {
+            spak_learned *l = &r.items[k];
+            json_t *x = json_pack("{s:s,s:s,s:s,s:s}", "kind", l->kind, "subject", l->subject, "text", l->text,
+                                  "evidence", l->evidence);
+            json_object_set_new(x, "effect", isnan(l->effect) ? json_null() : json_real(l->effect));
+            json_object_set_new(x, "confidence", json_real(l->confidence));
+            json_array_append_new(arr, x);
+        }
+        json_object_set_new(o2, "lessons", arr);
+        char *t = json_dumps(o2, JSON_COMPACT);
+        puts(t ? t : "{}");
+        free(t);
+        json_decref(o2);
+    }
+    spak_learn_result_free(&r);
+    spak_store_close(st);
+    return 0;
+}
