@@ -244,6 +244,11 @@ spak_tc_result spak_expr_typecheck(const spak_expr *e, const spak_type_scope *sc
 
 #define EVAL_MAX_DEPTH 32
 
+/* Nodes one evaluation may visit. Facts may call facts, each call a fresh
+ * walk of the callee's body, so `f1(t) || f1(t)` over 30 levels would take
+ * 2^30 steps: the budget turns that into an error, not a hang. */
+#define EVAL_MAX_STEPS 100000L
+
 typedef struct ev {
     const spak_eval_env *env;
     const char *record_name;
@@ -251,6 +256,7 @@ typedef struct ev {
     const spak_trace_case *record_case;
     int depth;
     spak_err *err;
+    long *steps;   /* shared by the nested evaluations of fact calls */
 } ev;
 
 static spak_status fail(ev *v, const spak_expr *e, const char *fmt, const char *a, const char *b)
@@ -314,7 +320,7 @@ static spak_status call_fact(ev *v, const spak_expr *e, const spak_fact_def *f, 
     const char *type = json_string_value(json_object_get(rec, "type"));
     if (f->tcase && (!type || strcmp(type, f->tcase->name) != 0))
         return fail(v, e, "fact '%s' reads %s records", f->name, f->tcase->name);
-    ev inner = {v->env, f->param, rec, f->tcase, v->depth + 1, v->err};
+    ev inner = {v->env, f->param, rec, f->tcase, v->depth + 1, v->err, v->steps};
     spak_status st = eval(&inner, f->body, out);
     if (st == SPAK_OK && out->kind != SPAK_VAL_BOOL)
         return fail(v, e, "fact '%s' did not give a boolean%s", f->name, "");
@@ -393,6 +399,8 @@ static spak_status eval(ev *v, const spak_expr *e, spak_value *out)
 {
     memset(out, 0, sizeof *out);
     spak_status st;
+    if (++*v->steps > EVAL_MAX_STEPS)
+        return fail(v, e, "evaluation takes more than 100000 steps (facts call facts too often)%s%s", "", "");
     switch (e->kind) {
     case SPAK_EX_STRING:
         out->kind = SPAK_VAL_STR;
@@ -527,14 +535,16 @@ static spak_status eval(ev *v, const spak_expr *e, spak_value *out)
 
 spak_status spak_expr_eval(const spak_expr *e, const spak_eval_env *env, spak_value *out, spak_err *err)
 {
-    ev v = {env, NULL, NULL, NULL, 0, err};
+    long steps = 0;
+    ev v = {env, NULL, NULL, NULL, 0, err, &steps};
     return eval(&v, e, out);
 }
 
 spak_status spak_eval_fact(const spak_fact_def *f, const json_t *rec, const spak_eval_env *env, spak_value *out,
                            spak_err *err)
 {
-    ev v = {env, NULL, NULL, NULL, 0, err};
+    long steps = 0;
+    ev v = {env, NULL, NULL, NULL, 0, err, &steps};
     static const spak_expr here = {.kind = SPAK_EX_NAME, .pos = {0, 0}};
     spak_expr at = here;
     at.pos = f->pos;

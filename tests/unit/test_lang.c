@@ -522,6 +522,29 @@ static void test_parse_and_load(void)
     spak_spec_free(s);
     spak_buf_free(&b);
 
+    /* facts calling facts twice, 30 levels deep: 2^30 evaluations without the
+     * evaluator's step budget */
+    spak_buf_init(&b, 0);
+    spak_buf_puts(&b, "system S {\n    trace_schema { variant T { case C { x: float } } }\n    knowledge {\n"
+                      "        fact f0(t: T.C) { return t.x > 100 }\n");
+    for (int i = 1; i <= 30; i++)
+        spak_buf_printf(&b, "        fact f%d(t: T.C) { return f%d(t) || f%d(t) }\n", i, i - 1, i - 1);
+    spak_buf_puts(&b, "    }\n}\n");
+    st = spak_spec_load_mem("exp.spak", b.data, b.len, &s, &err);
+    if (TAP_OK(st == SPAK_OK, "load: 31 facts calling each other twice")) {
+        json_t *r = rec("{\"type\": \"C\", \"x\": 1}");
+        spak_value v;
+        spak_eval_env env = {spak_spec_model(s), NULL, NULL, NULL, NULL};
+        spak_status est = spak_eval_fact(spak_model_fact(spak_spec_model(s), "f30"), r, &env, &v, &err);
+        TAP_OK(est == SPAK_ERR_EVAL && strstr(err.msg, "more than 100000 steps"),
+               "eval: exponential fact calls stop at the step budget (%s)", err.msg);
+        est = spak_eval_fact(spak_model_fact(spak_spec_model(s), "f10"), r, &env, &v, &err);
+        TAP_OK(est == SPAK_OK && v.kind == SPAK_VAL_BOOL && !v.b, "eval: 2^10 fact calls are within the budget");
+        json_decref(r);
+    }
+    spak_spec_free(s);
+    spak_buf_free(&b);
+
     st = spak_spec_load("/nonexistent/x.spak", &s, &err);
     TAP_OK(st == SPAK_ERR_IO && s == NULL && strstr(err.msg, "/nonexistent/x.spak"), "load: a missing file -> SPAK_ERR_IO");
 }
