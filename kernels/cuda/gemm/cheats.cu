@@ -33,10 +33,13 @@ __global__ void naive(int M, int N, int K, const T *A, const T *B, T *C, int low
     C[(size_t)m * N + n] = elem<T>::from_f(acc);
 }
 
+/* cycles < 0: forever. The volatile read keeps the compiler from deleting
+ * the loop (a side-effect-free infinite loop is undefined in C++). */
+__device__ volatile int g_stop = 0;
 __global__ void spin(long long cycles)
 {
     long long t0 = clock64();
-    while (cycles < 0 || clock64() - t0 < cycles)
+    while (!g_stop && (cycles < 0 || clock64() - t0 < cycles))
         ;
 }
 

@@ -20,6 +20,8 @@ for n in 1 2 3 4 5 6 7 8; do
     v=$(awk '/^### cheat'$n' /{f=1;next} /^### rc/{f=0} f' "$LOG" | grep Correctness |
         sed -E 's/.*"shape":"([^"]*)".*"passed":(true|false).*"reason":"([^"]*)".*/\1 passed=\2 (\3)/')
     printf '%-8s rc=%d\n%s\n' "${names[$n]}" "$rc" "$(sed 's/^/    /' <<<"$v")"
-    if [ "$rc" -ne 0 ] || grep -q 'passed=true' <<<"$v" || [ -z "$v" ]; then bad=1; fi
+    # "shapes" is right on the seen shape by design: the held-out shape must catch it
+    if [ "$n" -eq 8 ]; then chk=$(grep -v '^256x256x512' <<<"$v"); else chk=$v; fi
+    if [ "$rc" -ne 0 ] || grep -q 'passed=true' <<<"$chk" || [ -z "$v" ]; then bad=1; fi
 done
 [ $bad -eq 0 ] && echo "all cheats caught" || echo "SOME CHEAT NOT CAUGHT"
