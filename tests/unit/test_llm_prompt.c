@@ -1,0 +1,373 @@
+/*
+ * test_llm_prompt.c - prompt assembly and its truncation policy, reply
+ * parsing (code blocks, parameter choices, predictions, refusals), and the
+ * pieces of the LLM client that need no network: request bodies, response
+ * parsing, the price table, usage and budgets. TAP on stdout.
+ */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "llm.h"
+#include "prompt.h"
+#include "tap.h"
+#include "util.h"
+
+static char *repeat(const char *unit, size_t times)
+{
+    size_t u = strlen(unit);
+    char *s = malloc(u * times + 1);
+    for (size_t i = 0; i < times; i++)
+        memcpy(s + i * u, unit, u);
+    s[u * times] = 0;
+    return s;
+}
+
+static void test_build(void)
+{
+    const char *hist[] = {"try 1: BM=32 UNROLL=1 -> correct, 10.1 GFLOP/s, 0.22x baseline, memory bound, predicted 12",
+                          "try 2: BM=64 UNROLL=4 -> correct, 14.0 GFLOP/s, 0.31x baseline, memory bound, predicted 15",
+                          "try 3: BM=128 UNROLL=8 -> correct, 9.2 GFLOP/s, 0.20x baseline, spills, predicted 20"};
+    const char *lessons[] = {"bigger tiles help until registers spill", "unroll 4 beats unroll 8"};
+    spak_prompt_parts p = {0};
+    p.mode = SPAK_PROMPT_CODE;
+    p.task = "Multiply A (MxK) by B (KxN) in fp32.";
+    p.abi_header = "void spak_matmul(const float *a, const float *b, float *c, int m, int n, int k);";
+    p.abi_symbol = "spak_matmul";
+    p.space = "BM: [32, 64, 128]\nUNROLL: [1, 4, 8]";
+    p.best_source = "void spak_matmul(const float *a, const float *b, float *c, int m, int n, int k) { }";
+    p.analysis = "correct; 14 GFLOP/s; 0.31x OpenBLAS; memory bound";
+    p.diagnostics = "cand.c:3:1: warning: unused variable 'x'";
+    p.rules = "rule \"small tiles are memory bound\" fired";
+    p.lessons = lessons;
+    p.n_lessons = 2;
+    p.history = hist;
+    p.n_history = 3;
+    p.metric = "gflops";
+
+    spak_prompt pr;
+    spak_err err = {0};
+    TAP_OK(spak_prompt_build(&p, 0, &pr, &err) == SPAK_OK, "build without a budget");
+    TAP_OK(pr.system && strstr(pr.system, "```c") && strstr(pr.system, "\"prediction\""),
+           "system message asks for a ```c block and a prediction");
+    const char *order[] = {"## Task", "## Kernel ABI", "## Design and tuning space", "## Current best source",
+                           "## Latest analysis", "## Compiler diagnostics", "## Fired rules", "## Lessons",
+                           "## History", "## Reply format"};
+    const char *prev = pr.user;
+    int in_order = 1;
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(order); i++) {
+        const char *q = strstr(pr.user, order[i]);
+        if (!q || q < prev)
+            in_order = 0;
+        else
+            prev = q;
+    }
+    TAP_OK(in_order, "all ten sections, in the documented order");
+    TAP_OK(strstr(pr.user, "try 1: BM=32") && strstr(pr.user, "unroll 4 beats"), "history and lessons present");
+    TAP_OK(pr.report[0] == 0 && pr.history_dropped == 0, "nothing cut without a budget");
+    TAP_OK(pr.est_tokens == spak_prompt_estimate_tokens(strlen(pr.system) + strlen(pr.user)),
+           "token estimate is bytes/4 of system + user");
+    size_t full = pr.est_tokens;
+    spak_prompt_free(&pr);
+
+    /* a budget that forces only the oldest history entry out */
+    TAP_OK(spak_prompt_build(&p, full - 3, &pr, &err) == SPAK_OK, "build with a slightly smaller budget");
+    TAP_OK(pr.history_dropped == 1 && !strstr(pr.user, "try 1:") && strstr(pr.user, "try 3:"),
+           "oldest history entry dropped first (dropped %zu)", pr.history_dropped);
+    TAP_OK(pr.lessons_dropped == 0 && pr.diagnostics_cut == 0, "lessons and diagnostics untouched");
+    TAP_OK(strstr(pr.user, "[... 1 older attempts cut ...]") != NULL, "the cut is marked");
+    TAP_OK(pr.est_tokens <= full - 3, "fits the budget (%zu <= %zu)", pr.est_tokens, full - 3);
+    spak_prompt_free(&pr);
+
+    /* big diagnostics: history and lessons go, then the diagnostics head */
+    char *diag = repeat("cand.c:1:1: error: something is wrong here\n", 200);
+    strcat(diag + strlen(diag) - 44, "");
+    p.diagnostics = diag;
+    size_t budget = 900;
+    TAP_OK(spak_prompt_build(&p, budget, &pr, &err) == SPAK_OK, "build with big diagnostics, budget %zu", budget);
+    TAP_OK(pr.history_dropped == 3 && pr.lessons_dropped == 2, "all history and lessons dropped before diagnostics");
+    TAP_OK(pr.diagnostics_cut > 0 && pr.source_cut == 0 && pr.rules_cut == 0, "diagnostics cut, rules and source kept");
+    const char *d = strstr(pr.user, "## Compiler diagnostics");
+    TAP_OK(d && strstr(d, "bytes cut ...]\ncand.c:1:1: error"), "diagnostics keep the tail, whole lines");
+    TAP_OK(strstr(pr.user, p.abi_header) && strstr(pr.user, p.task) && strstr(pr.user, "BM: [32, 64, 128]"),
+           "task, ABI and space never cut");
+    TAP_OK(pr.est_tokens <= budget, "fits (%zu <= %zu)", pr.est_tokens, budget);
+    TAP_OK(strstr(pr.report, "3 history entries") != NULL, "report says what was cut: %s", pr.report);
+    spak_prompt_free(&pr);
+
+    /* a huge source is cut in the middle, head and tail kept */
+    p.diagnostics = NULL;
+    char *src = repeat("    acc += a[i] * b[i]; /* inner */\n", 400);
+    char *src2 = malloc(strlen(src) + 100);
+    snprintf(src2, strlen(src) + 100, "void spak_matmul(void) {\n%s}\n", src);
+    p.best_source = src2;
+    TAP_OK(spak_prompt_build(&p, 1000, &pr, &err) == SPAK_OK, "build with a huge source");
+    TAP_OK(pr.source_cut > 0 && strstr(pr.user, "void spak_matmul(void) {") && strstr(pr.user, "}\n\n```"),
+           "source: head and tail kept, middle cut");
+    TAP_OK(pr.est_tokens <= 1000, "fits");
+    spak_prompt_free(&pr);
+
+    /* the fixed parts alone do not fit */
+    TAP_OK(spak_prompt_build(&p, 50, &pr, &err) == SPAK_ERR_LIMIT && strstr(err.msg, "fixed parts"),
+           "fixed parts over the budget: SPAK_ERR_LIMIT (%s)", err.msg);
+    p.task = NULL;
+    TAP_OK(spak_prompt_build(&p, 0, &pr, &err) == SPAK_ERR_ARG, "no task: SPAK_ERR_ARG");
+
+    /* params mode */
+    p.task = "t";
+    p.mode = SPAK_PROMPT_PARAMS;
+    p.best_source = NULL;
+    TAP_OK(spak_prompt_build(&p, 0, &pr, &err) == SPAK_OK && strstr(pr.system, "\"params\"") &&
+               !strstr(pr.user, "## Current best source"),
+           "params mode asks for the JSON choice");
+    spak_prompt_free(&pr);
+    free(diag);
+    free(src);
+    free(src2);
+}
+
+static spak_reply parse(const char *text, spak_prompt_mode m, const char *sym)
+{
+    static const char *names[] = {"BM", "UNROLL", "layout"};
+    spak_reply_opts o = {m, sym, names, 3};
+    spak_reply r;
+    spak_err err;
+    if (spak_reply_parse(text, text ? strlen(text) : 0, &o, &r, &err) != SPAK_OK)
+        r.kind = (spak_reply_kind)-1;
+    return r;
+}
+
+static void test_code_replies(void)
+{
+    spak_reply r = parse("Here you go:\n\n```c\nvoid k(float *x) { x[0] = 1; }\n```\n"
+                         "{\"prediction\": {\"metric\": 42.5, \"why\": \"fewer loads\"}}\n",
+                         SPAK_PROMPT_CODE, "k");
+    TAP_OK(r.kind == SPAK_REPLY_CODE, "```c block extracted (%s)", r.detail);
+    TAP_STREQ(r.code, "void k(float *x) { x[0] = 1; }\n", "code text exact");
+    TAP_STREQ(r.lang, "c", "lang c");
+    TAP_OK(r.has_prediction && r.predicted_metric == 42.5 && r.prediction_why && !strcmp(r.prediction_why, "fewer loads"),
+           "prediction read after the block");
+    spak_reply_free(&r);
+
+    r = parse("```json\n{\"a\": 1}\n```\nand\n```cuda\n__global__ void k() {}\n```\n```c\nint z;\n```\n",
+              SPAK_PROMPT_CODE, NULL);
+    TAP_OK(r.kind == SPAK_REPLY_CODE && !strcmp(r.lang, "cuda") && strstr(r.code, "__global__"),
+           "first code-language block wins; json block skipped");
+    TAP_OK(!r.has_prediction, "no prediction recorded as absent");
+    spak_reply_free(&r);
+
+    r = parse("````\nint f(void) { return 1; }\n```\nstill inside\n````\n", SPAK_PROMPT_CODE, NULL);
+    TAP_OK(r.kind == SPAK_REPLY_CODE && strstr(r.code, "still inside"), "untagged 4-backtick fence, inner ``` kept");
+    spak_reply_free(&r);
+
+    r = parse("```C++ {.numberLines}\nint g();\n```", SPAK_PROMPT_CODE, NULL);
+    TAP_OK(r.kind == SPAK_REPLY_CODE && !strcmp(r.lang, "c++"), "info string lower-cased, attributes ignored");
+    spak_reply_free(&r);
+
+    r = parse("I think you should increase the tile size.", SPAK_PROMPT_CODE, NULL);
+    TAP_OK(r.kind == SPAK_REPLY_NO_CODE, "prose only: no_code");
+    spak_reply_free(&r);
+
+    r = parse("```c\nvoid k(void) {\n  for (;;) {\n", SPAK_PROMPT_CODE, NULL);
+    TAP_OK(r.kind == SPAK_REPLY_UNCLOSED, "unclosed fence: unclosed_code (%s)", r.detail);
+    spak_reply_free(&r);
+
+    r = parse("I'm sorry, but I can't help with that.", SPAK_PROMPT_CODE, NULL);
+    TAP_OK(r.kind == SPAK_REPLY_REFUSAL, "refusal detected");
+    spak_reply_free(&r);
+    r = parse("  I\xE2\x80\x99m unable to write that kernel.", SPAK_PROMPT_CODE, NULL);
+    TAP_OK(r.kind == SPAK_REPLY_REFUSAL, "refusal with a typographic apostrophe");
+    spak_reply_free(&r);
+    r = parse("I'm sorry, the last one was wrong:\n```c\nvoid k(void) {}\n```\n", SPAK_PROMPT_CODE, "k");
+    TAP_OK(r.kind == SPAK_REPLY_CODE, "an apology with code is code");
+    spak_reply_free(&r);
+
+    r = parse("```c\nvoid other(void) {}\n/* mentions k but never defines it: k_helper(); */\n```", SPAK_PROMPT_CODE,
+              "k");
+    TAP_OK(r.kind == SPAK_REPLY_ABI, "code without the ABI symbol: abi_mismatch (%s)", r.detail);
+    spak_reply_free(&r);
+
+    r = parse("```c\n\n   \n```", SPAK_PROMPT_CODE, NULL);
+    TAP_OK(r.kind == SPAK_REPLY_NO_CODE, "empty code block: no_code");
+    spak_reply_free(&r);
+
+    r = parse(" \n\t ", SPAK_PROMPT_CODE, NULL);
+    TAP_OK(r.kind == SPAK_REPLY_EMPTY, "white space only: empty");
+    spak_reply_free(&r);
+    r = parse(NULL, SPAK_PROMPT_CODE, NULL);
+    TAP_OK(r.kind == SPAK_REPLY_EMPTY, "NULL: empty");
+    spak_reply_free(&r);
+
+    char *big = repeat("x", SPAK_REPLY_MAX_BYTES + 1);
+    r = parse(big, SPAK_PROMPT_CODE, NULL);
+    TAP_OK(r.kind == SPAK_REPLY_TOO_LARGE, "over the cap: too_large");
+    spak_reply_free(&r);
+    free(big);
+
+    r = parse("```c\nvoid k(void) {}\n```\n{\"prediction\": {\"metric\": \"fast\"}}", SPAK_PROMPT_CODE, "k");
+    TAP_OK(r.kind == SPAK_REPLY_CODE && !r.has_prediction && strstr(r.detail, "prediction ignored"),
+           "a malformed prediction on code is ignored and said (%s)", r.detail);
+    spak_reply_free(&r);
+}
+
+static void test_param_replies(void)
+{
+    spak_reply r = parse("Sure! Based on the analysis:\n{\"params\": {\"BM\": 64, \"UNROLL\": 4, \"layout\": \"nt\"}, "
+                         "\"prediction\": {\"metric\": 17.0, \"why\": \"less spilling\"}}\nGood luck.",
+                         SPAK_PROMPT_PARAMS, NULL);
+    TAP_OK(r.kind == SPAK_REPLY_PARAMS, "JSON choice in prose (%s)", r.detail);
+    TAP_STREQ(r.params_json, "{\"BM\":64,\"UNROLL\":4,\"layout\":\"nt\"}", "params canonical, keys sorted");
+    TAP_OK(r.n_params == 3 && r.has_prediction && r.predicted_metric == 17.0, "prediction read");
+    spak_reply_free(&r);
+
+    r = parse("Options: {like this} and {\"other\": 1}\n```json\n{\"params\": {\"BM\": 32}}\n```\n",
+              SPAK_PROMPT_PARAMS, NULL);
+    TAP_OK(r.kind == SPAK_REPLY_PARAMS && !strcmp(r.params_json, "{\"BM\":32}") && !r.has_prediction,
+           "```json block; decoys skipped; no prediction is allowed");
+    spak_reply_free(&r);
+
+    r = parse("{\"params\": {\"BM\": [64]}}", SPAK_PROMPT_PARAMS, NULL);
+    TAP_OK(r.kind == SPAK_REPLY_BAD_PARAMS, "array value: bad_params (%s)", r.detail);
+    spak_reply_free(&r);
+    r = parse("{\"params\": {\"BM\": null}}", SPAK_PROMPT_PARAMS, NULL);
+    TAP_OK(r.kind == SPAK_REPLY_BAD_PARAMS, "null value: bad_params");
+    spak_reply_free(&r);
+    r = parse("{\"params\": {\"TILE\": 64}}", SPAK_PROMPT_PARAMS, NULL);
+    TAP_OK(r.kind == SPAK_REPLY_BAD_PARAMS && strstr(r.detail, "TILE"), "unknown name: bad_params (%s)", r.detail);
+    spak_reply_free(&r);
+    r = parse("{\"params\": {}}", SPAK_PROMPT_PARAMS, NULL);
+    TAP_OK(r.kind == SPAK_REPLY_BAD_PARAMS, "empty params: bad_params");
+    spak_reply_free(&r);
+    r = parse("{\"params\": 5}", SPAK_PROMPT_PARAMS, NULL);
+    TAP_OK(r.kind == SPAK_REPLY_BAD_PARAMS, "params not an object: bad_params");
+    spak_reply_free(&r);
+    r = parse("{\"params\": {\"BM\": 64}, \"prediction\": {\"metric\": \"high\"}}", SPAK_PROMPT_PARAMS, NULL);
+    TAP_OK(r.kind == SPAK_REPLY_BAD_PARAMS && strstr(r.detail, "metric"), "string metric: bad_params (strict types)");
+    spak_reply_free(&r);
+    r = parse("{\"params\": {\"BM\": 64, \"BM\": 32}}", SPAK_PROMPT_PARAMS, NULL);
+    TAP_OK(r.kind == SPAK_REPLY_NO_JSON, "duplicate keys rejected (no valid object found)");
+    spak_reply_free(&r);
+    r = parse("{\"params\": {\"BM\": 64", SPAK_PROMPT_PARAMS, NULL);
+    TAP_OK(r.kind == SPAK_REPLY_NO_JSON, "truncated JSON: no_json");
+    spak_reply_free(&r);
+    r = parse("As an AI, I cannot choose parameters.", SPAK_PROMPT_PARAMS, NULL);
+    TAP_OK(r.kind == SPAK_REPLY_REFUSAL, "refusal in params mode");
+    spak_reply_free(&r);
+    r = parse("BM should be 64.", SPAK_PROMPT_PARAMS, NULL);
+    TAP_OK(r.kind == SPAK_REPLY_NO_JSON, "prose only: no_json");
+    spak_reply_free(&r);
+    /* deep nesting never crashes */
+    char *deep = repeat("{\"a\":", 5000);
+    r = parse(deep, SPAK_PROMPT_PARAMS, NULL);
+    TAP_OK(r.kind == SPAK_REPLY_NO_JSON, "5000 nested objects: no_json, no crash");
+    spak_reply_free(&r);
+    free(deep);
+}
+
+static void test_wire(void)
+{
+    spak_llm_config c;
+    spak_llm_config_init(&c);
+    c.endpoint = "http://127.0.0.1:8080/v1/";
+    c.model = "smollm2";
+    c.temperature = 0;
+    c.max_tokens = 64;
+    spak_llm_request rq = {0};
+    rq.system = "be brief";
+    rq.user = "hi";
+    rq.stop[0] = "```\n\n";
+    rq.json_object = true;
+    spak_buf b;
+    spak_buf_init(&b, 0);
+    spak_err err;
+    TAP_OK(spak_llm_url(&c, &b, &err) == SPAK_OK, "openai url");
+    TAP_STREQ(b.data, "http://127.0.0.1:8080/v1/chat/completions", "openai url: base + /chat/completions");
+    TAP_OK(spak_llm_openai_body(&c, &rq, &b, &err) == SPAK_OK, "openai body");
+    json_t *j = json_loads(b.data, 0, NULL);
+    json_t *want = json_pack("{s:i,s:[{s:s,s:s},{s:s,s:s}],s:s,s:{s:s},s:[s],s:b,s:f}", "max_tokens", 64, "messages",
+                             "role", "system", "content", "be brief", "role", "user", "content", "hi", "model",
+                             "smollm2", "response_format", "type", "json_object", "stop", "```\n\n", "stream", 0,
+                             "temperature", 0.0);
+    TAP_OK(j && json_equal(j, want), "openai body has exactly the expected members: %s", b.data);
+    json_decref(j);
+    json_decref(want);
+
+    c.backend = SPAK_LLM_ANTHROPIC;
+    c.endpoint = "https://api.anthropic.com";
+    TAP_OK(spak_llm_url(&c, &b, &err) == SPAK_OK && !strcmp(b.data, "https://api.anthropic.com/v1/messages"),
+           "anthropic url: base + /v1/messages");
+    c.endpoint = "http://x/v1";
+    TAP_OK(spak_llm_url(&c, &b, &err) == SPAK_OK && !strcmp(b.data, "http://x/v1/messages"), "anthropic url from .../v1");
+    c.endpoint = "file:///etc/passwd";
+    TAP_OK(spak_llm_url(&c, &b, &err) == SPAK_ERR_ARG, "file:// endpoint refused");
+    c.endpoint = "http://a b";
+    TAP_OK(spak_llm_url(&c, &b, &err) == SPAK_ERR_ARG, "endpoint with a space refused");
+
+    spak_llm_reply rep;
+    memset(&rep, 0, sizeof rep);
+    const char *ok = "{\"model\":\"m\",\"choices\":[{\"message\":{\"content\":\"hello\"},\"finish_reason\":\"stop\"}],"
+                     "\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2}}";
+    rep.prompt_tokens = rep.completion_tokens = -1;
+    TAP_OK(spak_llm_openai_parse(ok, strlen(ok), &rep) == SPAK_OK && rep.outcome == SPAK_LLM_OK &&
+               !strcmp(rep.text, "hello") && rep.prompt_tokens == 5 && rep.completion_tokens == 2 &&
+               !strcmp(rep.finish_reason, "stop"),
+           "openai response parsed");
+    spak_llm_reply_free(&rep);
+    const char *ref = "{\"choices\":[{\"message\":{\"content\":null,\"refusal\":\"no\"},\"finish_reason\":\"stop\"}]}";
+    memset(&rep, 0, sizeof rep);
+    spak_llm_openai_parse(ref, strlen(ref), &rep);
+    TAP_OK(rep.outcome == SPAK_LLM_REFUSAL, "openai refusal field: refusal");
+    spak_llm_reply_free(&rep);
+    spak_buf_free(&b);
+}
+
+static void test_prices(void)
+{
+    const char *js = "{\"prices\": [{\"model\": \"claude-*\", \"input\": 3, \"output\": 15},"
+                     " {\"model\": \"smollm2\", \"input\": 0, \"output\": 0}]}";
+    spak_llm_prices p;
+    spak_err err;
+    TAP_OK(spak_llm_prices_parse(js, strlen(js), &p, &err) == SPAK_OK && p.n == 2, "price table parsed");
+    double in = -1, out = -1;
+    TAP_OK(spak_llm_prices_find(&p, "claude-sonnet-4-5", &in, &out) && in == 3 && out == 15, "glob match");
+    TAP_OK(!spak_llm_prices_find(&p, "gpt-x", &in, &out), "no match");
+    spak_llm_prices_free(&p);
+    const char *neg = "{\"prices\": [{\"model\": \"x\", \"input\": -1, \"output\": 1}]}";
+    TAP_OK(spak_llm_prices_parse(neg, strlen(neg), &p, &err) == SPAK_ERR_CHECK,
+           "negative price refused (%s)", err.msg);
+    TAP_OK(spak_llm_prices_parse("[1,", 3, &p, &err) == SPAK_ERR_SYNTAX, "bad JSON refused");
+    TAP_OK(fabs(spak_llm_cost(3, 15, 1000000, 100000) - 4.5) < 1e-9, "cost = 3 * 1M/1M + 15 * 0.1M/1M");
+    TAP_OK(isnan(spak_llm_cost(-1, 15, 10, 10)) && isnan(spak_llm_cost(3, 15, -1, 10)), "unknown price/count: NAN");
+
+    spak_llm_usage u = {0};
+    spak_llm_reply r;
+    memset(&r, 0, sizeof r);
+    r.outcome = SPAK_LLM_OK;
+    r.prompt_tokens = 600;
+    r.completion_tokens = 500;
+    r.cost = 0.25;
+    spak_llm_usage_add(&u, &r);
+    spak_llm_usage_add(&u, &r);
+    char why[128];
+    TAP_OK(u.calls == 2 && u.prompt_tokens == 1200 && u.completion_tokens == 1000 && fabs(u.cost - 0.5) < 1e-12,
+           "usage adds up");
+    TAP_OK(!spak_llm_budget_spent(&u, 0, 0, why, sizeof why), "no budget: never spent");
+    TAP_OK(spak_llm_budget_spent(&u, 2000, 0, why, sizeof why) && strstr(why, "token budget"), "token budget: %s", why);
+    TAP_OK(spak_llm_budget_spent(&u, 0, 0.5, why, sizeof why) && strstr(why, "cost budget"), "cost budget: %s", why);
+    TAP_OK(!spak_llm_budget_spent(&u, 3000, 1.0, why, sizeof why), "under both budgets");
+    r.cost = NAN;
+    spak_llm_usage_add(&u, &r);
+    TAP_OK(u.cost_unknown, "a reply without a price marks the cost unknown");
+}
+
+int main(void)
+{
+    test_build();
+    test_code_replies();
+    test_param_replies();
+    test_wire();
+    test_prices();
+    return tap_done();
+}
