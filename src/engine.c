@@ -15,6 +15,7 @@
 #include "expr.h"
 #include "fmt.h"
 #include "knowledge.h"
+#include "learn.h"
 #include "sandbox.h"
 #include "space.h"
 #include "spec.h"
@@ -85,6 +86,11 @@ typedef struct engine {
     uint64_t best_index;
     char best_key[2048];
     json_t *fired;    /* the rules that fired for the newest proposal (rules strategy) */
+    spak_rule_def *lesson_rules;   /* transfer: the store's lessons as rules */
+    size_t n_lesson_rules;
+    spak_rule_action *lesson_owned[64];
+    size_t n_lesson_owned;
+    json_t *lesson_text;
     json_t *latest;   /* array of the newest evaluation's valid records */
     json_t *best;     /* array of the best evaluation's valid records */
     double elapsed_before, t0;
@@ -858,6 +864,15 @@ static const char *decide(engine *e, spak_err *err, spak_status *st)
         spak_firing firings[64];
         spak_eval_env env = eval_env(e);
         size_t nf = spak_rules_fire(e->m, &e->space, &env, firings, SPAK_ARRAY_LEN(firings));
+        for (size_t i = 0; i < e->n_lesson_rules && nf < SPAK_ARRAY_LEN(firings); i++) {
+            spak_firing *f = &firings[nf++];
+            f->rule = &e->lesson_rules[i];
+            f->n_actions = 0;
+            for (size_t k = 0; k < f->rule->n_actions && f->n_actions < SPAK_ARRAY_LEN(f->actions); k++)
+                if (spak_action_parse(f->rule->actions[k].text, "recommend", &e->space, &f->actions[f->n_actions],
+                                      NULL, 0))
+                    f->n_actions++;
+        }
         bool by_rules = false;
         *st = spak_rules_next(&e->space, e->seed, e->done, e->n_done, firings, nf, &e->next_index, &found, &by_rules,
                               err);
@@ -944,6 +959,30 @@ static spak_status finish_eval(engine *e, int64_t eval_id, outcome *oc, spak_err
     return st;
 }
 
+/* End of run: lessons into the store; v(n+1) and the insights log into the
+ * run's directory (`spak learn RUN` writes v(n+1) next to the original). A
+ * failure here is journaled, not fatal: the measurements are already safe. */
+static void crystallize(engine *e)
+{
+    char dir[PATH_MAX + 64], out[PATH_MAX + 128], ins[PATH_MAX + 128];
+    spak_snprintf(dir, sizeof dir, "%s/runs/%s", e->home, e->run_id);
+    spak_mkdirs(dir, NULL);
+    spak_snprintf(out, sizeof out, "%s/spec.next.spak", dir);
+    spak_snprintf(ins, sizeof ins, "%s/insights.jsonl", dir);
+    spak_learn_opts lo = {.out_path = out, .write_spec = true, .record = true, .insights_path = ins};
+    spak_learn_result r;
+    spak_err err = {0};
+    spak_status st = spak_learn(e->store, e->run_id, &lo, &r, &err);
+    json_t *d = st == SPAK_OK ? json_pack("{s:s,s:I,s:s}", "crystallized", out, "lessons", (json_int_t)r.n,
+                                          "insights", ins)
+                              : json_pack("{s:s}", "crystallize_error", err.msg);
+    char *dj = json_dumps(d, JSON_COMPACT);
+    json_decref(d);
+    spak_store_kv_put(e->store, "run", e->run_id, dj ? dj : "{}", NULL);
+    free(dj);
+    spak_learn_result_free(&r);
+}
+
 static spak_status loop(engine *e, spak_err *err)
 {
     for (;;) {
@@ -961,6 +1000,8 @@ static spak_status loop(engine *e, spak_err *err)
             spak_transition t = {e->state, S_DONE, SPAK_RUN_DONE, reason, sj, dj};
             st = spak_store_transition(e->store, e->run_id, &t, NULL, err);
             free(dj);
+            if (st == SPAK_OK && !e->o->no_learn)
+                crystallize(e);
             if (st == SPAK_OK) {
                 spak_snprintf(e->state, sizeof e->state, "%s", S_DONE);
                 spak_engine_event ev = {.kind = SPAK_EV_RUN_DONE, .stop_reason = reason, .summary_json = sj,
@@ -1049,6 +1090,70 @@ static spak_status loop(engine *e, spak_err *err)
     }
 }
 
+/* Transfer: the store's lessons for this device, family and shape class
+ * become rules of the rules strategy (prefer what helped, exclude what hurt
+ * badly, start from the best configuration found before). */
+static spak_status load_lessons(engine *e, spak_err *err)
+{
+    json_t *dev = device_json();
+    const char *cpu = json_string_value(json_object_get(dev, "cpu"));
+    const char *fam = e->m->problem ? spak_block_string(e->m->problem, "family") : NULL;
+    spak_lesson *ls = NULL;
+    size_t n = 0;
+    spak_status st = spak_store_lesson_list(e->store, cpu, fam ? fam : "", NULL, &ls, &n, err);
+    json_decref(dev);
+    if (st != SPAK_OK)
+        return st;
+    if (n > SPAK_ARRAY_LEN(e->lesson_owned))
+        n = SPAK_ARRAY_LEN(e->lesson_owned);
+    e->lesson_rules = calloc(n ? n : 1, sizeof *e->lesson_rules);
+    e->lesson_text = json_array();
+    if (!e->lesson_rules || !e->lesson_text) {
+        spak_store_lessons_free(ls, n);
+        return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        const spak_lesson *l = &ls[i];
+        if (!l->subject || !l->kind)
+            continue;
+        bool eff = strcmp(l->kind, "effect") == 0, best = strcmp(l->kind, "best_config") == 0;
+        if (!(eff && (l->effect > 1 || l->effect < 0.67)) && !best)
+            continue;
+        /* the texts live as long as the engine, in a JSON array it owns */
+        json_t *acts = json_array();
+        char buf[1024];
+        spak_snprintf(buf, sizeof buf, "%s", l->subject);
+        char *save = NULL;
+        for (char *pair = strtok_r(buf, ",", &save); pair; pair = strtok_r(NULL, ",", &save)) {
+            char *eq = strchr(pair, '=');
+            if (!eq)
+                continue;
+            *eq = '\0';
+            char act[600];
+            spak_snprintf(act, sizeof act, "%s %s = '%s'", eff && l->effect < 1 ? "exclude" : "prefer", pair, eq + 1);
+            json_array_append_new(acts, json_string(act));
+        }
+        json_t *txt = json_pack("{s:s,s:o}", "title", l->text ? l->text : l->subject, "actions", acts);
+        json_array_append_new(e->lesson_text, txt);
+        size_t na = json_array_size(acts);
+        spak_rule_action *ra = calloc(na ? na : 1, sizeof *ra);
+        if (!ra)
+            continue;
+        for (size_t q = 0; q < na; q++) {
+            ra[q].key = "recommend";
+            ra[q].text = json_string_value(json_array_get(acts, q));
+        }
+        e->lesson_owned[e->n_lesson_owned++] = ra;
+        spak_rule_def *r = &e->lesson_rules[e->n_lesson_rules++];
+        r->title = json_string_value(json_object_get(txt, "title"));
+        r->confidence = l->confidence;
+        r->actions = ra;
+        r->n_actions = na;
+    }
+    spak_store_lessons_free(ls, n);
+    return SPAK_OK;
+}
+
 static void engine_init(engine *e, const spak_engine_opts *o)
 {
     memset(e, 0, sizeof *e);
@@ -1064,6 +1169,10 @@ static void engine_free(engine *e)
     json_decref(e->latest);
     json_decref(e->best);
     json_decref(e->fired);
+    for (size_t i = 0; i < e->n_lesson_owned; i++)
+        free(e->lesson_owned[i]);
+    free(e->lesson_rules);
+    json_decref(e->lesson_text);
     free(e->done);
     spak_spec_free(e->spec);
     if (e->store) {
@@ -1110,6 +1219,8 @@ spak_status spak_engine_run(const spak_engine_opts *o, const char *spec_path, ch
     if (st != SPAK_OK)
         goto out;
     e.seed = (uint64_t)(o->seed >= 0 ? o->seed : e.loop->seed);
+    if (o->use_lessons && (st = load_lessons(&e, err)) != SPAK_OK)
+        goto out;
     json_t *budget = json_pack("{s:I,s:f}", "evaluations", (json_int_t)e.max_evals, "wall_time_s", e.max_wall);
     json_t *dev = device_json();
     char *bj = json_dumps(budget, JSON_COMPACT), *dj = json_dumps(dev, JSON_COMPACT);
@@ -1221,6 +1332,8 @@ spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bo
     st = spak_store_eval_interrupt_unfinished(e.store, run.id, &n_int, err);
     if (st == SPAK_OK)
         st = replay(&e, err);
+    if (st == SPAK_OK && o->use_lessons)
+        st = load_lessons(&e, err);
     if (st != SPAK_OK)
         goto out;
     spak_engine_event ev = {.kind = SPAK_EV_RUN_STARTED, .total = e.space.total, .budget = e.max_evals,

@@ -12,6 +12,8 @@
  *   KNOWLEDGE  predicate facts are evaluated on the new records and recorded
  *   DECIDE     budget spent / stop condition / plateau / space exhausted ->
  *              DONE, else PROGRAM
+ *   DONE       crystallization (learn.h): lessons into the store, and spec
+ *              v(n+1) with an insights log in the run's directory
  *
  * Every transition is journaled in the SQLite store before the work of the
  * next state starts (spak_store_transition commits with synchronous=FULL),
@@ -64,6 +66,9 @@ typedef struct spak_engine_opts {
     long max_evaluations;      /* override; 0 = the spec's */
     double max_wall_s;         /* override; 0 = the spec's */
     double eval_timeout_s;     /* wall limit of one measurement (default 600) */
+    bool use_lessons;          /* rules strategy: also act on the store's lessons for this
+                                  device, family and shape class (transfer) */
+    bool no_learn;             /* skip crystallization at the end of the run */
     void (*on_event)(void *ud, const spak_engine_event *ev);
     void *ud;
 } spak_engine_opts;

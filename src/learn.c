@@ -744,7 +744,17 @@ spak_status spak_learn(spak_store *st, const char *run_id, const spak_learn_opts
     s = write_spec(spec, m, &sp, &run, r, o, date, err);
     if (s != SPAK_OK)
         goto out;
+    bool already = false;
     if (o->record) {
+        /* lessons of a run are recorded once, however often it is learned from */
+        char *v = NULL;
+        spak_store_kv_get(st, "learned", run_id, &v, NULL);
+        already = v != NULL;
+        free(v);
+    }
+    if (o->record) {
+        if (!already)
+            spak_store_kv_put(st, "learned", run_id, "true", NULL);
         if (o->insights_path)
             spak_snprintf(r->insights_path, sizeof r->insights_path, "%s", o->insights_path);
         else if (r->new_spec_path[0]) {
@@ -766,7 +776,8 @@ spak_status spak_learn(spak_store *st, const char *run_id, const spak_learn_opts
                                     isnan(l->stat) ? 0.0 : l->stat, "n_in", l->n_in, "n_out", l->n_out);
             char *evs_ = json_dumps(evj, JSON_COMPACT);
             les.evidence_json = evs_;
-            spak_store_lesson_insert(st, &les, NULL, NULL);
+            if (!already)
+                spak_store_lesson_insert(st, &les, NULL, NULL);
             if (fp) {
                 json_t *line = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "date", date, "run_id", run_id,
                                          "device", r->device, "family", r->family, "shape_class", r->shape_class,

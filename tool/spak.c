@@ -354,6 +354,10 @@ static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, sp
             ui->json = true;
         else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0)
             ui->quiet = true;
+        else if (strcmp(a, "--lessons") == 0)
+            o->use_lessons = true;
+        else if (strcmp(a, "--no-learn") == 0)
+            o->no_learn = true;
         else if (strcmp(a, "--force") == 0 && force)
             *force = true;
         else if (strcmp(a, "--home") == 0 && val)
@@ -677,7 +681,10 @@ static const command commands[] = {
                      "One line per evaluation; state in .spak/ (the SQLite store, build cache, run dirs).\n"
                      "  --json              progress to stderr; one JSON summary object on stdout\n"
                      "  --quiet             no progress lines\n"
-                     "  --strategy NAME     default | grid | random (overrides the spec)\n"
+                     "  --strategy NAME     default | grid | random | rules (overrides the spec)\n"
+                     "  --lessons           rules strategy: also act on the store's lessons for this\n"
+                     "                      device and kernel family (transfer)\n"
+                     "  --no-learn          no crystallization at the end (see 'spak learn')\n"
                      "  --seed N            strategy and input seed (overrides the spec)\n"
                      "  --budget N          at most N evaluations (overrides the spec)\n"
                      "  --wall-time S       stop after S seconds (overrides the spec)\n"
@@ -704,6 +711,7 @@ static const command commands[] = {
                          "  --json           machine-readable summary on stdout\n"
                          "  --home DIR",
      "spak learn [--dry-run] [--approve [--policy write|skip]] [--out PATH] [--json] [--home DIR] RUN"},
+    {"report", cmd_report, "Write a run's report: report.md and one self-contained report.html with SVG charts (metric per\nevaluation, roofline, effects), the candidates, knowledge and provenance (default out: HOME/reports/RUN).\n  --out DIR   where to write\n  --json      print the paths as JSON\n  --home DIR", "spak report [--home DIR] [--out DIR] [--json] RUN"},
     {"explain", cmd_explain, "Print the loop's state machine.", "spak explain"},
     {"dump", cmd_dump, "Print the syntax tree of a spec (for tests and tools; comments are not part of it).",
      "spak dump FILE"},

@@ -83,4 +83,8 @@ Rv2=$("$SPAK" run --home "$H" --json --strategy rules --seed 4 "$V2" 2>/dev/null
 a=$(to95 "$H" "$Rv1"); b=$(to95 "$H" "$Rv2")
 check "transfer: from v(n+1) the rules reach 95% of the best in fewer evaluations ($b) than from v(n) ($a)" "[ $b -lt $a ]"
 check "transfer: from v(n+1) the first evaluation is already within 95%" "[ $b -eq 1 ]"
+Rst=$("$SPAK" run --home "$H" --json --strategy rules --seed 4 --lessons "$T/toy.spak" 2>/dev/null | jlast 'd["run_id"]')
+c=$(to95 "$H" "$Rst")
+check "transfer from the store's lessons (same device and family): 95% in fewer evaluations ($c) than without ($a)" "[ $c -lt $a ]"
+check "the lessons that acted are recorded as fired rules" "[ \$(sql \"$H/spak.db\" \"select count(*) from journal where run_id=? and to_state='program' and detail_json like '%best of%'\" \"$Rst\") -ge 1 ]"
 echo "1..$n"
