@@ -7,7 +7,7 @@ set -eu
 need_pkgs=(build-essential pkg-config libsqlite3-dev libjansson-dev libcurl4-openssl-dev libopenblas-dev)
 if [ "${1:-}" = "--test" ]; then
     # clang + its runtime for the libFuzzer smoke run; python3 for test servers.
-    need_pkgs+=(clang libclang-rt-dev python3)
+    need_pkgs+=(clang libclang-rt-dev python3 chromium)
 fi
 
 missing=()
