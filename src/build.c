@@ -1,6 +1,7 @@
 /* build.c - see build.h. */
 #include "build.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,44 @@ static void compiler_version(const char *cc, char *out, size_t n, const char *tm
     spak_sandbox_result_free(&r);
 }
 
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Fold every header (.h, .cuh) of dir, in name order, into h. */
+static uint64_t hash_headers(const char *dir, uint64_t h)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return h;
+    char *names[512];
+    size_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) && n < SPAK_ARRAY_LEN(names)) {
+        size_t l = strlen(de->d_name);
+        if ((l > 2 && strcmp(de->d_name + l - 2, ".h") == 0) || (l > 4 && strcmp(de->d_name + l - 4, ".cuh") == 0)) {
+            names[n] = strdup(de->d_name);
+            if (names[n])
+                n++;
+        }
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, cmp_names);
+    for (size_t i = 0; i < n; i++) {
+        char path[4200];
+        char *txt = NULL;
+        size_t len = 0;
+        h = spak_hash64(names[i], strlen(names[i]) + 1, h);
+        if (spak_snprintf(path, sizeof path, "%s/%s", dir, names[i]) &&
+            spak_read_file(path, (size_t)16 << 20, &txt, &len, NULL) == SPAK_OK)
+            h = spak_hash64(txt, len, h);
+        free(txt);
+        free(names[i]);
+    }
+    return h;
+}
+
 spak_status spak_build_candidate(const spak_build_request *rq, spak_build_result *res, spak_err *err)
 {
     memset(res, 0, sizeof *res);
@@ -99,12 +138,17 @@ spak_status spak_build_candidate(const spak_build_request *rq, spak_build_result
         argv[k++] = inc;
     }
 
-    /* cache key: source bytes, the command line so far, the compiler version */
+    /* cache key: the source bytes, the headers beside it, the flags and
+     * defines, the compiler version; not the paths, so that a cache built on
+     * one machine serves a copy of the tree elsewhere (the GPU machine) */
     uint64_t h = spak_hash64(src, len, 0);
-    for (size_t i = 0; i < k; i++)
-        h = spak_hash64(argv[i], strlen(argv[i]) + 1, h);
+    for (size_t i = 1; i < k; i++)
+        if (argv[i] != inc)
+            h = spak_hash64(argv[i], strlen(argv[i]) + 1, h);
     h = spak_hash64(res->compiler, strlen(res->compiler), h);
     free(src);
+    if (rq->include_dir)
+        h = hash_headers(rq->include_dir, h);
     spak_snprintf(res->key, sizeof res->key, "%016llx", (unsigned long long)h);
     char logpath[4200];
     if (!spak_snprintf(res->artifact, sizeof res->artifact, "%s/%s.so", rq->cache_dir, res->key) ||

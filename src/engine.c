@@ -543,6 +543,28 @@ static void read_outcome(engine *e, outcome *oc)
     }
 }
 
+/* The candidate's parameters as -D defines: numbers and booleans as
+ * NAME=value (NAME upper-cased), strings as SPAK_<NAME>_<VALUE>=1. */
+static size_t candidate_defines(engine *e, const size_t *digits, char defs[][300], const char **dp)
+{
+    size_t nd = 0;
+    for (size_t i = 0; i < e->space.n && nd < SPAK_BUILD_MAX_DEFINES; i++) {
+        char up[200], val[200], upv[200];
+        upper_ident(e->space.params[i].name, up, sizeof up);
+        const spak_expr *v = e->space.params[i].values[digits[i]];
+        value_string(v, val, sizeof val);
+        if (v->kind == SPAK_EX_STRING || v->kind == SPAK_EX_NAME) {
+            upper_ident(val, upv, sizeof upv);
+            spak_snprintf(defs[nd], 300, "SPAK_%s_%s=1", up, upv);
+        } else {
+            spak_snprintf(defs[nd], 300, "%s=%s", up, v->kind == SPAK_EX_BOOL ? (v->boolean ? "1" : "0") : val);
+        }
+        dp[nd] = defs[nd];
+        nd++;
+    }
+    return nd;
+}
+
 /* Build the source named by template src_t (relative to the spec's
  * directory) with the given defines into the build cache. */
 static spak_status build_source(engine *e, const subst *sb, const char *src_t, const char *const *defines, size_t nd,
@@ -627,23 +649,7 @@ static spak_status evaluate(engine *e, uint64_t index, int64_t eval_id, outcome 
     if (src_t) {
         char defs[SPAK_BUILD_MAX_DEFINES][300];
         const char *dp[SPAK_BUILD_MAX_DEFINES];
-        size_t nd = 0;
-        for (size_t i = 0; i < e->space.n && nd < SPAK_BUILD_MAX_DEFINES; i++) {
-            char up[200], val[200], upv[200];
-            upper_ident(e->space.params[i].name, up, sizeof up);
-            const spak_expr *v = e->space.params[i].values[digits[i]];
-            value_string(v, val, sizeof val);
-            if (v->kind == SPAK_EX_STRING || v->kind == SPAK_EX_NAME) {
-                /* strings: SPAK_<PARAM>_<VALUE>=1, usable with #ifdef */
-                upper_ident(val, upv, sizeof upv);
-                spak_snprintf(defs[nd], sizeof defs[nd], "SPAK_%s_%s=1", up, upv);
-            } else {
-                spak_snprintf(defs[nd], sizeof defs[nd], "%s=%s", up,
-                              v->kind == SPAK_EX_BOOL ? (v->boolean ? "1" : "0") : val);
-            }
-            dp[nd] = defs[nd];
-            nd++;
-        }
+        size_t nd = candidate_defines(e, digits, defs, dp);
         bool ok = false;
         st = build_source(e, &sb, src_t, dp, nd, source, sizeof source, artifact, sizeof artifact, &oc->build_log,
                           &ok, err);
@@ -1347,6 +1353,47 @@ spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bo
         st = loop(&e, err);
 out:
     spak_store_run_free(&run);
+    engine_free(&e);
+    return st;
+}
+
+spak_status spak_engine_build_all(const spak_engine_opts *o, const char *spec_path, size_t *built, size_t *failed,
+                                  spak_err *err)
+{
+    engine e;
+    engine_init(&e, o);
+    *built = *failed = 0;
+    spak_status st = load_spec(&e, spec_path, NULL, err);
+    if (st == SPAK_OK)
+        st = setup_home(&e, err);
+    const char *src_t = st == SPAK_OK && e.m->problem ? spak_block_string(e.m->problem, "source") : NULL;
+    if (st == SPAK_OK && !src_t)
+        st = spak_errf(err, SPAK_ERR_ARG, "%s: the problem names no source to build", spec_path);
+    for (uint64_t idx = 0; st == SPAK_OK && idx < e.space.total; idx++) {
+        size_t digits[SPAK_SPACE_MAX_PARAMS];
+        spak_space_digits(&e.space, idx, digits);
+        subst sb = {.e = &e, .digits = digits, .candidate = "", .source = "", .baseline_so = ""};
+        char defs[SPAK_BUILD_MAX_DEFINES][300], source[PATH_MAX], artifact[PATH_MAX], key[2048];
+        const char *dp[SPAK_BUILD_MAX_DEFINES];
+        size_t nd = candidate_defines(&e, digits, defs, dp);
+        bool ok = false;
+        char *log = NULL;
+        st = build_source(&e, &sb, src_t, dp, nd, source, sizeof source, artifact, sizeof artifact, &log, &ok, err);
+        if (st != SPAK_OK)
+            break;
+        spak_space_key(&e.space, idx, key, sizeof key);
+        if (ok)
+            (*built)++;
+        else
+            (*failed)++;
+        if (o->on_event) {
+            spak_engine_event ev = {.kind = SPAK_EV_EVAL_DONE, .eval_no = (long)idx + 1, .total = e.space.total,
+                                    .key = key, .ok = ok, .why = ok ? artifact : "build failed", .metric = NAN,
+                                    .ratio = NAN, .best_metric = NAN, .best_ratio = NAN};
+            o->on_event(o->ud, &ev);
+        }
+        free(log);
+    }
     engine_free(&e);
     return st;
 }

@@ -79,6 +79,11 @@ spak_status spak_engine_run(const spak_engine_opts *o, const char *spec_path, ch
                             spak_err *err);
 /* Continue a run that was stopped or killed. */
 spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bool force, spak_err *err);
+/* Build every candidate of the spec's loop into the build cache (so that a
+ * machine without a compiler, or with little time, finds them built).
+ * on_event gets one SPAK_EV_EVAL_DONE per candidate (why = the artifact). */
+spak_status spak_engine_build_all(const spak_engine_opts *o, const char *spec_path, size_t *built, size_t *failed,
+                                  spak_err *err);
 /* The state machine as text (for `spak explain`). Static storage. */
 const char *spak_engine_describe(void);
 /* Open the store under o->home (creating the directory). */

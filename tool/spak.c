@@ -648,6 +648,40 @@ static int cmd_show(int argc, char **argv)
     return 0;
 }
 
+static void on_build_event(void *ud, const spak_engine_event *ev)
+{
+    (void)ud;
+    printf("[%3ld/%llu] %-44s %s %s\n", ev->eval_no, (unsigned long long)ev->total, ev->key, ev->ok ? "ok    " : "FAILED",
+           ev->why);
+    fflush(stdout);
+}
+
+static int cmd_build(int argc, char **argv)
+{
+    spak_engine_opts o = {.seed = -1};
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
+        if (strcmp(argv[i], "--home") == 0 && i + 1 < argc)
+            o.home = argv[++i];
+        else if (strcmp(argv[i], "--loop") == 0 && i + 1 < argc)
+            o.loop_name = argv[++i];
+        else
+            return usage_error("build", "unknown option or missing value: '%s'", argv[i]);
+    }
+    if (i != argc - 1)
+        return usage_error("build", "%sexpected one spec file", "");
+    o.on_event = on_build_event;
+    size_t built, failed;
+    spak_err err = {0};
+    spak_status st = spak_engine_build_all(&o, argv[i], &built, &failed, &err);
+    if (st != SPAK_OK) {
+        fprintf(stderr, "spak build: %s\n", err.msg);
+        return EXIT_PROBLEM;
+    }
+    printf("spak build: %zu built, %zu failed\n", built, failed);
+    return failed ? EXIT_PROBLEM : 0;
+}
+
 static int cmd_explain(int argc, char **argv)
 {
     (void)argc;
@@ -711,7 +745,10 @@ static const command commands[] = {
                          "  --json           machine-readable summary on stdout\n"
                          "  --home DIR",
      "spak learn [--dry-run] [--approve [--policy write|skip]] [--out PATH] [--json] [--home DIR] RUN"},
-    {"report", cmd_report, "Write a run's report: report.md and one self-contained report.html with SVG charts (metric per\nevaluation, roofline, effects), the candidates, knowledge and provenance (default out: HOME/reports/RUN).\n  --out DIR   where to write\n  --json      print the paths as JSON\n  --home DIR", "spak report [--home DIR] [--out DIR] [--json] RUN"},
+    {"build", cmd_build, "Build every candidate of a spec's loop into the build cache (.spak/cache/build),\n"
+                         "e.g. before carrying it to a machine where compiling would cost its time.\n"
+                         "  --loop NAME   which engineering_loop\n  --home DIR",
+     "spak build [--loop NAME] [--home DIR] SPEC"},
     {"explain", cmd_explain, "Print the loop's state machine.", "spak explain"},
     {"dump", cmd_dump, "Print the syntax tree of a spec (for tests and tools; comments are not part of it).",
      "spak dump FILE"},
