@@ -119,8 +119,10 @@ spak_status spak_build_candidate(const spak_build_request *rq, spak_build_result
     size_t k = 0;
     argv[k++] = cc;
     if (cuda) {
-        static const char *const f[] = {"-O3", "-std=c++17", "-arch=sm_90a", "-Xcompiler", "-fPIC", "-shared",
-                                        "-lineinfo", "-Xptxas", "-v"};
+        /* -arch=sm_90a would also emit compute_90 PTX, where wgmma and
+         * setmaxnreg do not exist: ask for the arch-specific target only */
+        static const char *const f[] = {"-O3", "-std=c++17", "-gencode", "arch=compute_90a,code=sm_90a",
+                                        "-Xcompiler", "-fPIC", "-shared", "-lineinfo", "-Xptxas", "-v"};
         for (size_t i = 0; i < SPAK_ARRAY_LEN(f); i++)
             argv[k++] = f[i];
     } else {

@@ -4,7 +4,7 @@
  * command and the compiler's version.
  *
  * C sources are built with `cc -O3 -march=native -fPIC -shared`; .cu sources
- * with nvcc for sm_90a (when nvcc exists). Compilation runs in the sandbox
+ * with nvcc for sm_90a (-gencode arch=compute_90a,code=sm_90a; when nvcc exists). Compilation runs in the sandbox
  * (no shell); its diagnostics are kept next to the artifact.
  */
 #ifndef SPAK_BUILD_H
