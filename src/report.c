@@ -720,7 +720,7 @@ static void summarize(rep *r)
     const char *sys = r->system ? r->system : "?";
     const spak_run *run = &r->run;
     /* 1. where the run stands */
-    num(a, sizeof a, r->elapsed_s);
+    spak_svg_num(a, sizeof a, r->elapsed_s, 3);
     if (strcmp(run->status, SPAK_RUN_DONE) == 0)
         say(r, "Run %s of %s (loop %s) finished after %zu evaluations in %s s: it stopped on '%s'.", run->id, sys,
             r->loop_name, r->n, a, run->stop_reason ? run->stop_reason : "no reason recorded");
@@ -771,8 +771,15 @@ static void summarize(rep *r)
         if (r->first_ok != r->best) {
             num(b, sizeof b, fv->e->metric);
             double d = fv->e->metric != 0 ? (bv->e->metric - fv->e->metric) / fabs(fv->e->metric) * 100 : NAN;
-            say(r, "The first correct evaluation (%lld, %s) reached %s; the best is %.1f%% %s.",
-                (long long)fv->e->eval_id, fv->e->cand_key ? fv->e->cand_key : "?", b, fabs(d), better_word(r));
+            double x = fv->e->metric > 0 && bv->e->metric > 0
+                           ? (r->maximize ? bv->e->metric / fv->e->metric : fv->e->metric / bv->e->metric)
+                           : NAN;
+            if (x >= 2)
+                say(r, "The first correct evaluation (%lld, %s) reached %s; the best is %.1fx better.",
+                    (long long)fv->e->eval_id, fv->e->cand_key ? fv->e->cand_key : "?", b, x);
+            else
+                say(r, "The first correct evaluation (%lld, %s) reached %s; the best is %.1f%% %s.",
+                    (long long)fv->e->eval_id, fv->e->cand_key ? fv->e->cand_key : "?", b, fabs(d), better_word(r));
         } else {
             say(r, "The first correct evaluation was already the best.");
         }
@@ -791,13 +798,19 @@ static void summarize(rep *r)
         num(a, sizeof a, r->baseline);
         num(b, sizeof b, r->baseline_lo);
         num(c, sizeof c, r->baseline_hi);
-        if (r->baseline_explicit)
-            say(r, "The baseline%s%s%s measured %s %s (median of %zu evaluations; range %s to %s), timed in the same process as each candidate.",
-                r->baseline_name ? " (" : "", r->baseline_name ? r->baseline_name : "", r->baseline_name ? ")" : "",
-                r->metric, a, r->n_baseline, b, c);
+        char spread[120];
+        if (r->baseline_lo == r->baseline_hi)
+            spak_snprintf(spread, sizeof spread, "%s", r->n_baseline > 1 ? "the same in each" : "one measurement");
         else
-            say(r, "No record carries baseline_%s; the baseline %s %s is implied by the recorded ratios (median of %zu evaluations; range %s to %s).",
-                r->metric, r->metric, a, r->n_baseline, b, c);
+            spak_snprintf(spread, sizeof spread, "median of %zu; range %s to %s, %.1f%% apart", r->n_baseline, b, c,
+                          (r->baseline_hi - r->baseline_lo) / fabs(r->baseline) * 100);
+        if (r->baseline_explicit)
+            say(r, "The baseline%s%s%s measured %s %s (%s), timed in the same process as each candidate.",
+                r->baseline_name ? " (" : "", r->baseline_name ? r->baseline_name : "", r->baseline_name ? ")" : "",
+                r->metric, a, spread);
+        else
+            say(r, "No record carries baseline_%s; the baseline %s %s is implied by the recorded ratios of %zu evaluations (%s).",
+                r->metric, r->metric, a, r->n_baseline, spread);
     } else if (r->n_ok) {
         say(r, "No record gives a baseline %s and no ratio was recorded, so the chart has no baseline line.", r->metric);
     }
@@ -919,7 +932,8 @@ static spak_status derive(rep *r, spak_err *err)
     if (st != SPAK_OK)
         return st;
     lessons_overlay(r, &r->eff);
-    qsort(r->eff.it, r->eff.n, sizeof *r->eff.it, cmp_effect);
+    if (r->eff.n)
+        qsort(r->eff.it, r->eff.n, sizeof *r->eff.it, cmp_effect);
     summarize(r);
     return SPAK_OK;
 }
@@ -1113,7 +1127,8 @@ static const char CSS[] =
     ".cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(170px,1fr));gap:12px;margin:22px 0}\n"
     ".card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:12px 14px}\n"
     ".card .k{font-size:12px;color:var(--muted);text-transform:uppercase;letter-spacing:.04em}\n"
-    ".card .v{font-size:22px;font-weight:650;margin-top:2px;overflow-wrap:anywhere}\n"
+    ".card .v{font-size:22px;font-weight:650;margin-top:2px;overflow-wrap:anywhere}"
+    ".card .v.t{font-size:16px;line-height:1.3;margin-top:5px}\n"
     ".card .d{font-size:12.5px;color:var(--muted);overflow-wrap:anywhere}\n"
     "section{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:18px 22px;"
     "margin:18px 0}\n"
@@ -1129,7 +1144,7 @@ static const char CSS[] =
     "th{font-weight:600;color:var(--muted);font-size:12.5px;position:sticky;top:0;background:var(--card)}\n"
     "td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\n"
     "tr.best td{background:#eaf4fb}tr.bad td.c{color:#9a3a00}\n"
-    "td.key{font-family:ui-monospace,'DejaVu Sans Mono',monospace;font-size:12.5px;overflow-wrap:anywhere}\n"
+    "td.key{font-family:ui-monospace,'DejaVu Sans Mono',monospace;font-size:12.5px;overflow-wrap:anywhere;min-width:190px}\n"
     ".tablewrap{max-height:640px;overflow:auto;border:1px solid #ececf1;border-radius:8px}\n"
     "dl{display:grid;grid-template-columns:220px 1fr;gap:4px 16px;margin:0}\n"
     "dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}\n"
@@ -1466,9 +1481,19 @@ static void chart_roofline(out *o, const rep *r)
         {"latency / overhead", "<path d=\"M0 -6.5L6 4.5L-6 4.5Z\" fill=\"" C_PURPLE "\"/>"},
         {"unclassified", "<path d=\"M0 -6L6 0L0 6L-6 0Z\" fill=\"" C_GREY "\"/>"},
     };
+    bool present[SPAK_ARRAY_LEN(lg)] = {false};
+    for (size_t i = 0; i < r->n; i++) {
+        const rev *v = &r->r[i];
+        if (!(v->ok && v->ai > 0 && v->rate > 0))
+            continue;
+        const char *bk = v->e->bottleneck ? v->e->bottleneck : "";
+        present[strcmp(bk, "compute") == 0 ? 0 : strcmp(bk, "memory") == 0 ? 1 : strcmp(bk, "latency") == 0 ? 2 : 3] = true;
+    }
     double lx = L + 10;
     RAW(o, "<g class=\"legend\">");
     for (size_t i = 0; i < SPAK_ARRAY_LEN(lg); i++) {
+        if (!present[i])
+            continue;
         PF(o, "<g transform=\"translate(%.1f 14)\">%s<text x=\"10\" y=\"0\" dominant-baseline=\"middle\">%s</text></g>", lx,
            lg[i].mark, lg[i].name);
         lx += 40 + 8.0 * (double)strlen(lg[i].name);
@@ -1494,7 +1519,7 @@ static void chart_effects(out *o, const rep *r)
     double ticks[16], a, b;
     size_t nt = spak_svg_ticks(-maxabs, maxabs, 6, ticks, SPAK_ARRAY_LEN(ticks), &a, &b);
     double m = fmax(fabs(a), fabs(b));
-    double H = T + (double)x->n * row + (double)groups * gap + 40;
+    double H = T + (double)x->n * row + (double)groups * gap + 44;
     spak_svg_scale xs = {-m, m, L, W - R, false};
     PF(o, "<svg viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"effects\" class=\"chart effects\">\n", W, H);
     RAW(o, "<g class=\"grid\">");
@@ -1504,15 +1529,15 @@ static void chart_effects(out *o, const rep *r)
     RAW(o, "</g><g class=\"axis\">");
     for (size_t i = 0; i < nt; i++) {
         double px = spak_svg_map(&xs, ticks[i]);
-        PF(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%+.0f%%</text>", px, H - 16, ticks[i]);
+        PF(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%+g%%</text>", px, H - 20, ticks[i]);
     }
     double zx = spak_svg_map(&xs, 0);
     PF(o, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#333\"/>", zx, zx, T - 6, H - 30);
     RAW(o, "</g>\n");
     PF(o, "<text x=\"%.1f\" y=\"18\" text-anchor=\"end\" style=\"fill:" C_ORANGE ";font-weight:600\">\xE2\x97\x80 worse</text>", zx - 8);
     PF(o, "<text x=\"%.1f\" y=\"18\" style=\"fill:" C_BLUE ";font-weight:600\">better \xE2\x96\xB6</text>", zx + 8);
-    PF(o, "<text x=\"%.1f\" y=\"18\" text-anchor=\"middle\" class=\"title\" dy=\"14\">%s</text>\n", zx,
-       "median vs. overall median");
+    PF(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"title\">%s</text>\n", zx, H - 2,
+       "median of the evaluations with the value vs. the median of all (%)");
     if (x->n_tested)
         PF(o, "<g transform=\"translate(%.1f 18)\"><path d=\"M0 -5L5 0L0 5L-5 0Z\" fill=\"#222\"/><text x=\"9\" y=\"0\" "
               "dominant-baseline=\"middle\">tested effect (knowledge step), whisker = uncertainty</text></g>\n",
@@ -1590,7 +1615,8 @@ static void card(out *o, const char *k, const char *v, const char *d)
 {
     RAW(o, "<div class=\"card\"><div class=\"k\">");
     TXT(o, k);
-    RAW(o, "</div><div class=\"v\">");
+    /* a number reads large; a phrase (a stop reason) smaller */
+    RAW(o, strlen(v) > 12 && strchr(v, ' ') ? "</div><div class=\"v t\">" : "</div><div class=\"v\">");
     TXT(o, v);
     RAW(o, "</div>");
     if (d) {
@@ -1628,7 +1654,7 @@ static void html_cards(out *o, const rep *r)
     const char *sr = r->run.stop_reason ? r->run.stop_reason : r->run.status;
     card(o, strcmp(r->run.status, SPAK_RUN_FAILED) == 0 ? "failed" : "stopped", sr, r->run.status);
     if (isfinite(r->elapsed_s)) {
-        num(a, sizeof a, r->elapsed_s);
+        spak_svg_num(a, sizeof a, r->elapsed_s, 3);
         spak_snprintf(v, sizeof v, "%s s", a);
         card(o, "elapsed", v, "wall time of the loop");
     }
@@ -1638,10 +1664,19 @@ static void html_cards(out *o, const rep *r)
 static void html_table(out *o, const rep *r)
 {
     unit u = rate_unit(r);
+    bool has_time = false, has_rate = false;
+    for (size_t i = 0; i < r->n; i++) {
+        has_time |= isfinite(r->r[i].time_ms);
+        has_rate |= r->r[i].ok && r->r[i].rate > 0;
+    }
     RAW(o, "<div class=\"tablewrap\"><table>\n<thead><tr><th>#</th><th>candidate</th><th>correct</th><th>");
     TXT(o, r->metric);
-    PF(o, "</th><th>ratio</th><th>time (ms)</th><th>%s</th><th>bottleneck</th><th>why / why not</th></tr></thead>\n<tbody>\n",
-       u.rate);
+    RAW(o, "</th><th>ratio</th>");
+    if (has_time)
+        RAW(o, "<th>time (ms)</th>");
+    if (has_rate)
+        PF(o, "<th>%s</th>", u.rate);
+    RAW(o, "<th>bottleneck</th><th>why / why not</th></tr></thead>\n<tbody>\n");
     for (size_t i = 0; i < r->n; i++) {
         const rev *v = &r->r[i];
         char m[32], ra[32], t[32], rate[32];
@@ -1654,7 +1689,12 @@ static void html_table(out *o, const rep *r)
         spak_svg_text_n(o, v->e->cand_key, 400);
         RAW(o, "</td><td class=\"c\">");
         TXT(o, correct_word(v));
-        PF(o, "</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td>", m, ra, t, rate);
+        PF(o, "</td><td class=\"n\">%s</td><td class=\"n\">%s</td>", m, ra);
+        if (has_time)
+            PF(o, "<td class=\"n\">%s</td>", t);
+        if (has_rate)
+            PF(o, "<td class=\"n\">%s</td>", rate);
+        RAW(o, "<td>");
         TXT(o, v->e->bottleneck ? v->e->bottleneck : "-");
         RAW(o, "</td><td");
         const char *note = v->ok ? v->why : why_not(v);
@@ -2054,9 +2094,20 @@ static void render_md(out *o, const rep *r)
     unit u = rate_unit(r);
     RAW(o, "\n## Candidates\n\n");
     if (r->n) {
+        bool has_time = false, has_rate = false;
+        for (size_t i = 0; i < r->n; i++) {
+            has_time |= isfinite(r->r[i].time_ms);
+            has_rate |= r->r[i].ok && r->r[i].rate > 0;
+        }
         RAW(o, "| # | candidate | correct | ");
         MD(o, r->metric);
-        PF(o, " | ratio | time (ms) | %s | bottleneck | why / why not |\n|---:|---|---|---:|---:|---:|---:|---|---|\n", u.rate);
+        RAW(o, " | ratio | ");
+        if (has_time)
+            RAW(o, "time (ms) | ");
+        if (has_rate)
+            PF(o, "%s | ", u.rate);
+        PF(o, "bottleneck | why / why not |\n|---:|---|---|---:|---:|%s%s---|---|\n", has_time ? "---:|" : "",
+           has_rate ? "---:|" : "");
         for (size_t i = 0; i < r->n; i++) {
             const rev *v = &r->r[i];
             char m[32], ra[32], t[32], rate[32];
@@ -2068,7 +2119,11 @@ static void render_md(out *o, const rep *r)
             spak_svg_md_n(o, v->e->cand_key, 400);
             RAW(o, " | ");
             MD(o, correct_word(v));
-            PF(o, " | %s | %s | %s | %s | ", m, ra, t, rate);
+            PF(o, " | %s | %s | ", m, ra);
+            if (has_time)
+                PF(o, "%s | ", t);
+            if (has_rate)
+                PF(o, "%s | ", rate);
             MD(o, v->e->bottleneck ? v->e->bottleneck : "-");
             RAW(o, " | ");
             if (v->flagged)

@@ -109,7 +109,7 @@ static void md_n(spak_svg_out *o, const char *s, size_t len)
             rep = " ";
         else if (c < 0x20 || c == 0x7f)
             rep = "\xEF\xBF\xBD";
-        else if (strchr("\\`*_{}[]()#+-!|~", (int)c))
+        else if (strchr("\\`*_[]|~", (int)c))
             rep = two;
         if (rep) {
             put(o, s + run, i - run);
@@ -240,6 +240,8 @@ void spak_svg_num(char *buf, size_t n, double v, int digits)
             spak_snprintf(buf, n, "%.*g%s", digits, v / d, si[i].f == 1e4 ? "k" : si[i].sfx);
             return;
         }
+    if (a >= 1000 && digits < 4)
+        digits = 4; /* 1000, not 1e+03 */
     if (a != 0 && a < 1e-3) {
         spak_snprintf(buf, n, "%.*e", digits > 2 ? digits - 2 : 1, v);
         return;

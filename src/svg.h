@@ -39,8 +39,9 @@ void spak_svg_text(spak_svg_out *o, const char *s);
 /* Same, for at most max bytes of s (cut at a UTF-8 boundary, "..." added). */
 void spak_svg_text_n(spak_svg_out *o, const char *s, size_t max);
 /* Append s escaped for a Markdown table cell or paragraph: the characters
- * Markdown or inline HTML give a meaning to (\ ` * _ { } [ ] < > ( ) # + - ! | ~ &)
- * are backslash-escaped or written as entities, newlines become spaces. */
+ * Markdown or inline HTML give a meaning to inside a line (\ ` * _ [ ] | ~) are
+ * backslash-escaped, < > & become entities, newlines become spaces. Callers
+ * never start a line with data, so line-start syntax (# - + 1.) needs none. */
 void spak_svg_md(spak_svg_out *o, const char *s);
 void spak_svg_md_n(spak_svg_out *o, const char *s, size_t max);
 
