@@ -7,7 +7,7 @@
 #   make clean
 #
 # Plain GNU make rather than CMake: one file, no generator step, the style of
-# Lua/Redis/llm.c that docs/design.md points at. Module fragments
+# Lua/Redis/llm.c (docs/design.md says why). Module fragments
 # (kernels/*/*.mk, tests/*.mk) are included below and add their own targets.
 
 O        ?= build

@@ -8,14 +8,15 @@ set -eu
 cd "$(dirname "$0")/.."
 home=${1:-/tmp/spak-bench}
 rm -rf "$home"
-make -j"$(nproc 2>/dev/null || echo 2)" all >/dev/null
+# SPAK=path/to/spak uses that binary and builds nothing
+[ -n "${SPAK:-}" ] || make -j"$(nproc 2>/dev/null || echo 2)" all >/dev/null
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; $(date -u +%Y-%m-%d)"
 for spec in bench/matmul-cpu.spak bench/attention-cpu.spak; do
     echo
     echo "== build/spak run $spec"
-    run=$(build/spak run --home "$home" --json "$spec" 2>/dev/null | python3 -c 'import json,sys; print(json.loads(sys.stdin.read().splitlines()[-1])["run_id"])')
-    build/spak show --home "$home" "$run"
-    best=$(build/spak show --home "$home" --json "$run" | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["best"]["eval_id"])')
+    run=$(${SPAK:-build/spak} run --home "$home" --json "$spec" 2>/dev/null | python3 -c 'import json,sys; print(json.loads(sys.stdin.read().splitlines()[-1])["run_id"])')
+    ${SPAK:-build/spak} show --home "$home" "$run"
+    best=$(${SPAK:-build/spak} show --home "$home" --json "$run" | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["best"]["eval_id"])')
     python3 - "$home/spak.db" "$run" "$best" <<'PY'
 import json, sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
