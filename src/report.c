@@ -1506,19 +1506,45 @@ static void chart_effects(out *o, const rep *r)
 {
     const effects *x = &r->eff;
     const double W = 1040, L = 200, R = 290, row = 24, gap = 30, T = 40;
-    double maxabs = 1;
+    double maxabs = 1, minpct = 0;
     size_t groups = 0;
     for (size_t i = 0; i < x->n; i++) {
-        if (isfinite(x->it[i].pct))
-            maxabs = fmax(maxabs, fabs(x->it[i].pct));
-        if (x->it[i].tested && isfinite(x->it[i].t_pct))
-            maxabs = fmax(maxabs, fabs(x->it[i].t_pct) + (isfinite(x->it[i].t_unc) ? x->it[i].t_unc : 0));
-        if (i == 0 || strcmp(x->it[i].param, x->it[i - 1].param) != 0)
+        const effect *f = &x->it[i];
+        if (isfinite(f->pct)) {
+            maxabs = fmax(maxabs, fabs(f->pct));
+            minpct = fmin(minpct, f->pct);
+        }
+        if (f->tested && isfinite(f->t_pct)) {
+            double u = isfinite(f->t_unc) ? f->t_unc : 0;
+            maxabs = fmax(maxabs, fabs(f->t_pct) + u);
+            minpct = fmin(minpct, ((1 + f->t_pct / 100) / (1 + u / 100) - 1) * 100);
+        }
+        if (i == 0 || strcmp(f->param, x->it[i - 1].param) != 0)
             groups++;
     }
+    /* large effects are factors: a log2 axis (x0.5 and x2 equally far from
+     * x1); small ones read better as percentages on a linear axis */
+    bool lg = maxabs > 50 && minpct > -99;
     double ticks[16], a, b;
-    size_t nt = spak_svg_ticks(-maxabs, maxabs, 6, ticks, SPAK_ARRAY_LEN(ticks), &a, &b);
-    double m = fmax(fabs(a), fabs(b));
+    size_t nt;
+    double m;
+    if (lg) {
+        m = 0;
+        for (size_t i = 0; i < x->n; i++) {
+            if (isfinite(x->it[i].pct))
+                m = fmax(m, fabs(log2(1 + x->it[i].pct / 100)));
+            if (x->it[i].tested && isfinite(x->it[i].t_pct))
+                m = fmax(m, fabs(log2(1 + x->it[i].t_pct / 100)) + log2(1 + (isfinite(x->it[i].t_unc) ? x->it[i].t_unc : 0) / 100));
+        }
+        m = ceil(m);
+        nt = 0;
+        for (double t = -m; t <= m && nt < SPAK_ARRAY_LEN(ticks); t++)
+            ticks[nt++] = t;
+    } else {
+        nt = spak_svg_ticks(-maxabs, maxabs, 6, ticks, SPAK_ARRAY_LEN(ticks), &a, &b);
+        m = fmax(fabs(a), fabs(b));
+    }
+#define EPOS(pct) (lg ? log2(1 + (pct) / 100) : (pct))
     double H = T + (double)x->n * row + (double)groups * gap + 44;
     spak_svg_scale xs = {-m, m, L, W - R, false};
     PF(o, "<svg viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"effects\" class=\"chart effects\">\n", W, H);
@@ -1529,7 +1555,10 @@ static void chart_effects(out *o, const rep *r)
     RAW(o, "</g><g class=\"axis\">");
     for (size_t i = 0; i < nt; i++) {
         double px = spak_svg_map(&xs, ticks[i]);
-        PF(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%+g%%</text>", px, H - 20, ticks[i]);
+        if (lg)
+            PF(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">\xC3\x97%g</text>", px, H - 20, pow(2, ticks[i]));
+        else
+            PF(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%+g%%</text>", px, H - 20, ticks[i]);
     }
     double zx = spak_svg_map(&xs, 0);
     PF(o, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#333\"/>", zx, zx, T - 6, H - 30);
@@ -1537,7 +1566,8 @@ static void chart_effects(out *o, const rep *r)
     PF(o, "<text x=\"%.1f\" y=\"18\" text-anchor=\"end\" style=\"fill:" C_ORANGE ";font-weight:600\">\xE2\x97\x80 worse</text>", zx - 8);
     PF(o, "<text x=\"%.1f\" y=\"18\" style=\"fill:" C_BLUE ";font-weight:600\">better \xE2\x96\xB6</text>", zx + 8);
     PF(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"title\">%s</text>\n", zx, H - 2,
-       "median of the evaluations with the value vs. the median of all (%)");
+       lg ? "median of the evaluations with the value / the median of all (factor, log scale)"
+          : "median of the evaluations with the value vs. the median of all (%)");
     if (x->n_tested)
         PF(o, "<g transform=\"translate(%.1f 18)\"><path d=\"M0 -5L5 0L0 5L-5 0Z\" fill=\"#222\"/><text x=\"9\" y=\"0\" "
               "dominant-baseline=\"middle\">tested effect (knowledge step), whisker = uncertainty</text></g>\n",
@@ -1558,7 +1588,7 @@ static void chart_effects(out *o, const rep *r)
         spak_svg_text_n(o, f->value, 40);
         RAW(o, "</text>");
         if (isfinite(f->pct)) {
-            double px = spak_svg_map(&xs, f->pct);
+            double px = spak_svg_map(&xs, EPOS(f->pct));
             double x0 = fmin(px, zx), w = fmax(fabs(px - zx), 1.5);
             PF(o, "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" rx=\"2\" fill=\"%s\"><title>", x0, y + 4, w,
                row - 8, f->pct >= 0 ? C_BLUE : C_ORANGE);
@@ -1568,9 +1598,11 @@ static void chart_effects(out *o, const rep *r)
             PF(o, ": %+.1f%%</title></rect>", f->pct);
         }
         if (f->tested && isfinite(f->t_pct)) {
-            double tx = spak_svg_map(&xs, f->t_pct), cy = y + row / 2;
+            double tx = spak_svg_map(&xs, EPOS(f->t_pct)), cy = y + row / 2;
             if (isfinite(f->t_unc)) {
-                double wa = spak_svg_map(&xs, f->t_pct - f->t_unc), wb = spak_svg_map(&xs, f->t_pct + f->t_unc);
+                /* the uncertainty is relative: [effect / (1+u), effect * (1+u)] */
+                double fa = (1 + f->t_pct / 100) / (1 + f->t_unc / 100), fb = (1 + f->t_pct / 100) * (1 + f->t_unc / 100);
+                double wa = spak_svg_map(&xs, EPOS((fa - 1) * 100)), wb = spak_svg_map(&xs, EPOS((fb - 1) * 100));
                 PF(o, "<path d=\"M%.1f %.1fH%.1fM%.1f %.1fV%.1fM%.1f %.1fV%.1f\" stroke=\"#222\" stroke-width=\"1.3\"/>", wa, cy,
                    wb, wa, cy - 4, cy + 4, wb, cy - 4, cy + 4);
             }
@@ -1582,7 +1614,9 @@ static void chart_effects(out *o, const rep *r)
         char med[32];
         spak_svg_num(med, sizeof med, f->median, 4);
         PF(o, "<text x=\"%.1f\" y=\"%.1f\" dominant-baseline=\"middle\" style=\"fill:#444\">", W - R + 10, y + row / 2);
-        if (isfinite(f->pct))
+        if (isfinite(f->pct) && lg)
+            PF(o, "\xC3\x97%.3g", 1 + f->pct / 100);
+        else if (isfinite(f->pct))
             PF(o, "%+.1f%%", f->pct);
         else
             RAW(o, "n/a");
@@ -1590,7 +1624,9 @@ static void chart_effects(out *o, const rep *r)
             PF(o, " \xC2\xB7 n=%zu", f->n);
         if (isfinite(f->median))
             PF(o, " \xC2\xB7 median %s", med);
-        if (f->tested)
+        if (f->tested && lg)
+            PF(o, " \xC2\xB7 tested \xC3\x97%.3g", 1 + f->t_pct / 100);
+        else if (f->tested)
             PF(o, " \xC2\xB7 tested %+.0f%%", f->t_pct);
         else if (x->learned)
             RAW(o, " \xC2\xB7 not significant");
@@ -1599,6 +1635,7 @@ static void chart_effects(out *o, const rep *r)
     }
     RAW(o, "</svg>\n");
 }
+#undef EPOS
 
 static void html_say(out *o, const rep *r)
 {
@@ -2009,8 +2046,8 @@ static void render_html(out *o, const rep *r)
         spak_svg_num(med, sizeof med, r->eff.overall, 4);
         RAW(o, "<p class=\"caption\">Bars are observed, not tested: for each value, the median ");
         TXT(o, r->metric);
-        PF(o, " of the correct evaluations that had it, against the median of all %zu correct evaluations (%s); positive "
-              "means better for the objective. Other parameters vary at the same time, so a bar shows an association, not a "
+        PF(o, " of the correct evaluations that had it, against the median of all %zu correct evaluations (%s); a bar to "
+              "the right of the centre line means better for the objective. Other parameters vary at the same time, so a bar shows an association, not a "
               "controlled effect.", r->eff.n_used, med);
         if (r->eff.n_tested)
             PF(o, " A black diamond is the effect the knowledge step tested and recorded as a lesson (%zu of them): the ratio "
