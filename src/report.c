@@ -775,10 +775,10 @@ static void summarize(rep *r)
                            ? (r->maximize ? bv->e->metric / fv->e->metric : fv->e->metric / bv->e->metric)
                            : NAN;
             if (x >= 2)
-                say(r, "The first correct evaluation (%lld, %s) reached %s; the best is %.1fx better.",
+                say(r, "The first correct evaluation (evaluation %lld, %s) reached %s; the best is %.1fx better.",
                     (long long)fv->e->eval_id, fv->e->cand_key ? fv->e->cand_key : "?", b, x);
             else
-                say(r, "The first correct evaluation (%lld, %s) reached %s; the best is %.1f%% %s.",
+                say(r, "The first correct evaluation (evaluation %lld, %s) reached %s; the best is %.1f%% %s.",
                     (long long)fv->e->eval_id, fv->e->cand_key ? fv->e->cand_key : "?", b, fabs(d), better_word(r));
         } else {
             say(r, "The first correct evaluation was already the best.");
@@ -787,8 +787,8 @@ static void summarize(rep *r)
         for (size_t i = (size_t)r->best + 1; i < r->n; i++)
             after += r->r[i].final;
         if (after)
-            say(r, "After the best (evaluation %lld) came %zu more evaluations; none did better.",
-                (long long)bv->e->eval_id, after);
+            say(r, "After the best (evaluation %lld) came %zu more evaluation%s; none did better.",
+                (long long)bv->e->eval_id, after, after == 1 ? "" : "s");
     } else if (r->n) {
         say(r, "No evaluation was correct and measured, so the run has no best candidate and no %s to report.",
             r->metric);
