@@ -745,6 +745,7 @@ static const command commands[] = {
                          "  --json           machine-readable summary on stdout\n"
                          "  --home DIR",
      "spak learn [--dry-run] [--approve [--policy write|skip]] [--out PATH] [--json] [--home DIR] RUN"},
+    {"report", cmd_report, "Write a run's report: report.md and one self-contained report.html with SVG charts (metric per\nevaluation, roofline, effects), the candidates, knowledge and provenance (default out: HOME/reports/RUN).\n  --out DIR   where to write\n  --json      print the paths as JSON\n  --home DIR", "spak report [--home DIR] [--out DIR] [--json] RUN"},
     {"build", cmd_build, "Build every candidate of a spec's loop into the build cache (.spak/cache/build),\n"
                          "e.g. before carrying it to a machine where compiling would cost its time.\n"
                          "  --loop NAME   which engineering_loop\n  --home DIR",
