@@ -1026,7 +1026,7 @@ static void agent_loop(checker *c, const spak_entry *e)
 /* ---- system ---- */
 
 static const char *const known_blocks[] = {"model", "design_space", "tuning_space", "knowledge", "trace_schema",
-                                           "agent_loop", "engineering_loop", "build", "problem"};
+                                           "agent_loop", "engineering_loop", "build", "problem", "llm"};
 
 static void system_block(checker *c, const spak_entry *sys)
 {

@@ -16,6 +16,7 @@
 #include "fmt.h"
 #include "knowledge.h"
 #include "learn.h"
+#include "driver_llm.h"
 #include "sandbox.h"
 #include "space.h"
 #include "spec.h"
@@ -28,6 +29,7 @@
 #define S_KNOWLEDGE "knowledge"
 #define S_DECIDE "decide"
 #define S_DONE "done"
+#define S_SUSPENDED "suspended"
 
 const char *spak_engine_describe(void)
 {
@@ -91,6 +93,15 @@ typedef struct engine {
     spak_rule_action *lesson_owned[64];
     size_t n_lesson_owned;
     json_t *lesson_text;
+    /* strategy llm */
+    spak_llm_settings llm;
+    long llm_steps;
+    long llm_tokens;
+    double llm_cost;
+    bool llm_cost_unknown;
+    const char *code_source;  /* the LLM's source of the candidate being evaluated, or NULL */
+    json_t *llm_step;         /* the step that proposed it */
+    double llm_predicted;
     json_t *latest;   /* array of the newest evaluation's valid records */
     json_t *best;     /* array of the best evaluation's valid records */
     double elapsed_before, t0;
@@ -174,7 +185,7 @@ static const json_t *cb_best(void *ud, const char *case_name)
 static bool cb_param(void *ud, const char *name, spak_value *out)
 {
     engine *e = ud;
-    if (isnan(e->best_score))
+    if (isnan(e->best_score) || e->best_index >= e->space.total)
         return false;
     size_t d[SPAK_SPACE_MAX_PARAMS];
     spak_space_digits(&e->space, e->best_index, d);
@@ -255,6 +266,15 @@ static spak_status load_spec(engine *e, const char *path, const char *text, spak
         return spak_errf(err, SPAK_ERR_ARG,
                          "strategy '%s' is not available in this version (use default, grid, random or rules)", sn);
     e->strat_name = sn;
+    if (e->strat == SPAK_STRAT_LLM) {
+        const spak_block *lb = NULL;
+        for (size_t i = 0; e->m->system && i < e->m->system->n; i++)
+            if (spak_entry_word_is(e->m->system->items[i], 0, "llm") && e->m->system->items[i]->body)
+                lb = e->m->system->items[i]->body;
+        spak_status ls = spak_llm_settings_read(lb, e->o->llm_backend, e->o->llm_endpoint, e->o->llm_model, &e->llm, err);
+        if (ls != SPAK_OK)
+            return ls;
+    }
     e->max_evals = e->o->max_evaluations > 0 ? e->o->max_evaluations : e->loop->max_evaluations;
     e->max_wall = e->o->max_wall_s > 0 ? e->o->max_wall_s : e->loop->max_wall_s;
     return SPAK_OK;
@@ -567,9 +587,9 @@ static size_t candidate_defines(engine *e, const size_t *digits, char defs[][300
 
 /* Build the source named by template src_t (relative to the spec's
  * directory) with the given defines into the build cache. */
-static spak_status build_source(engine *e, const subst *sb, const char *src_t, const char *const *defines, size_t nd,
-                                char *source, size_t sn, char *artifact, size_t an, char **log, bool *ok,
-                                spak_err *err)
+static spak_status build_source(engine *e, const subst *sb, const char *src_t, const char *include_dir,
+                                const char *const *defines, size_t nd, char *source, size_t sn, char *artifact,
+                                size_t an, char **log, bool *ok, spak_err *err)
 {
     char rel[PATH_MAX];
     spak_status st = expand(sb, src_t, rel, sizeof rel, err);
@@ -584,8 +604,8 @@ static spak_status build_source(engine *e, const subst *sb, const char *src_t, c
         rq.defines[i] = defines[i];
     rq.n_defines = nd;
     char inc[PATH_MAX + 8];
-    spak_snprintf(inc, sizeof inc, "%s", source);
-    char *sl = strrchr(inc, '/');
+    spak_snprintf(inc, sizeof inc, "%s", include_dir ? include_dir : source);
+    char *sl = include_dir ? NULL : strrchr(inc, '/');
     if (sl)
         *sl = '\0';
     rq.include_dir = inc;
@@ -636,7 +656,8 @@ static spak_status evaluate(engine *e, uint64_t index, int64_t eval_id, outcome 
     if (base_t) {
         bool ok = false;
         char base_src[PATH_MAX];
-        st = build_source(e, &sb, base_t, NULL, 0, base_src, sizeof base_src, base_so, sizeof base_so, NULL, &ok, err);
+        st = build_source(e, &sb, base_t, NULL, NULL, 0, base_src, sizeof base_src, base_so, sizeof base_so, NULL, &ok,
+                          err);
         if (st != SPAK_OK)
             return st;
         if (!ok)
@@ -651,8 +672,23 @@ static spak_status evaluate(engine *e, uint64_t index, int64_t eval_id, outcome 
         const char *dp[SPAK_BUILD_MAX_DEFINES];
         size_t nd = candidate_defines(e, digits, defs, dp);
         bool ok = false;
-        st = build_source(e, &sb, src_t, dp, nd, source, sizeof source, artifact, sizeof artifact, &oc->build_log,
-                          &ok, err);
+        char inc[PATH_MAX] = "";
+        if (e->code_source) {
+            /* the LLM's source, with the ABI headers of the problem's own sources */
+            char rel[PATH_MAX];
+            st = expand(&sb, src_t, rel, sizeof rel, err);
+            if (st != SPAK_OK)
+                return st;
+            if (rel[0] == '/')
+                spak_snprintf(inc, sizeof inc, "%s", rel);
+            else
+                spak_snprintf(inc, sizeof inc, "%s/%s", e->spec_dir, rel);
+            char *sl = strrchr(inc, '/');
+            if (sl)
+                *sl = '\0';
+        }
+        st = build_source(e, &sb, e->code_source ? e->code_source : src_t, e->code_source ? inc : NULL, dp, nd,
+                          source, sizeof source, artifact, sizeof artifact, &oc->build_log, &ok, err);
         if (st != SPAK_OK)
             return st;
         sb.source = source;
@@ -799,8 +835,10 @@ static spak_status replay(engine *e, spak_err *err)
         if (strcmp(ev[i].status, SPAK_EVAL_DONE) != 0 && strcmp(ev[i].status, SPAK_EVAL_FAILED) != 0)
             continue;
         uint64_t idx;
-        if (!ev[i].cand_key || !spak_space_find(&e->space, ev[i].cand_key, &idx))
+        if (!ev[i].cand_key)
             continue;
+        if (!spak_space_find(&e->space, ev[i].cand_key, &idx))
+            idx = UINT64_MAX;  /* an LLM-written source or a failed LLM step */
         double metric = (ev[i].correct != 0 && strcmp(ev[i].status, SPAK_EVAL_DONE) == 0) ? ev[i].metric : NAN;
         note_eval(e, idx, ev[i].eval_id, ev[i].cand_key, metric, ev[i].ratio, NULL);
         latest_id = ev[i].eval_id;
@@ -854,6 +892,10 @@ static const char *decide(engine *e, spak_err *err, spak_status *st)
         return "budget: evaluations";
     if (e->max_wall > 0 && elapsed(e) >= e->max_wall)
         return "budget: wall time";
+    if (e->strat == SPAK_STRAT_LLM && e->llm.budget_tokens > 0 && e->llm_tokens >= e->llm.budget_tokens)
+        return "budget: llm tokens";
+    if (e->strat == SPAK_STRAT_LLM && e->llm.budget_usd > 0 && e->llm_cost >= e->llm.budget_usd)
+        return "budget: llm cost";
     if (e->loop->stop_when && e->latest) {
         spak_eval_env env = eval_env(e);
         bool yes = false;
@@ -942,6 +984,12 @@ static spak_status finish_eval(engine *e, int64_t eval_id, outcome *oc, spak_err
             json_object_set_new(res, "sandbox_warnings", json_string(oc->sr.warnings));
         json_object_set_new(res, "trace_errors", json_integer((json_int_t)oc->traces.n_errors));
     }
+    if (e->llm_step) {
+        /* the model's prediction against what was measured */
+        json_t *l = json_deep_copy(e->llm_step);
+        json_object_set_new(l, "measured_metric", oc->ok ? json_real(oc->metric) : json_null());
+        json_object_set_new(res, "llm", l);
+    }
     char *rj = json_dumps(res, JSON_COMPACT);
     json_decref(res);
     spak_eval_result r = {
@@ -962,6 +1010,272 @@ static spak_status finish_eval(engine *e, int64_t eval_id, outcome *oc, spak_err
     };
     spak_status st = spak_store_eval_finish(e->store, e->run_id, eval_id, &r, err);
     free(rj);
+    return st;
+}
+
+/* ---- PROGRAM by an LLM ---- */
+
+static char *read_capped(const char *path, size_t cap)
+{
+    char *t = NULL;
+    size_t n;
+    if (spak_read_file(path, (size_t)1 << 20, &t, &n, NULL) != SPAK_OK)
+        return NULL;
+    if (n > cap) {
+        t[cap] = '\0';  /* the prompt builder's budget cuts further */
+    }
+    return t;
+}
+
+typedef struct llm_texts {
+    spak_buf task, space, analysis, diag, rules;
+    char *abi, *best_src;
+    char **lessons, **history;
+    size_t n_lessons, n_history;
+} llm_texts;
+
+static void llm_texts_free(llm_texts *t)
+{
+    spak_buf_free(&t->task);
+    spak_buf_free(&t->space);
+    spak_buf_free(&t->analysis);
+    spak_buf_free(&t->diag);
+    spak_buf_free(&t->rules);
+    free(t->abi);
+    free(t->best_src);
+    for (size_t i = 0; i < t->n_lessons; i++)
+        free(t->lessons[i]);
+    for (size_t i = 0; i < t->n_history; i++)
+        free(t->history[i]);
+    free(t->lessons);
+    free(t->history);
+}
+
+/* The source file behind the problem's template for a point of the space. */
+static bool source_of(engine *e, uint64_t index, char *out, size_t n)
+{
+    const char *src_t = e->m->problem ? spak_block_string(e->m->problem, "source") : NULL;
+    if (!src_t || index >= e->space.total)
+        return false;
+    size_t d[SPAK_SPACE_MAX_PARAMS];
+    spak_space_digits(&e->space, index, d);
+    subst sb = {.e = e, .digits = d, .candidate = "", .source = "", .harness = "", .workdir = "", .ceilings = "",
+                .baseline_so = ""};
+    char rel[PATH_MAX];
+    if (expand(&sb, src_t, rel, sizeof rel, NULL) != SPAK_OK)
+        return false;
+    if (rel[0] == '/')
+        return spak_snprintf(out, n, "%s", rel);
+    return spak_snprintf(out, n, "%s/%s", e->spec_dir, rel);
+}
+
+static void llm_context(engine *e, llm_texts *t, spak_llm_context *c)
+{
+    memset(t, 0, sizeof *t);
+    spak_buf_init(&t->task, 1 << 16);
+    spak_buf_init(&t->space, 1 << 16);
+    spak_buf_init(&t->analysis, 1 << 16);
+    spak_buf_init(&t->diag, 1 << 16);
+    spak_buf_init(&t->rules, 1 << 16);
+    memset(c, 0, sizeof *c);
+    const spak_block *p = e->m->problem;
+    const char *fam = p ? spak_block_string(p, "family") : NULL;
+    spak_buf_printf(&t->task, "Make the %s kernel of system %s faster. Target: %s.", fam ? fam : "", e->m->system_name,
+                    e->target);
+    /* held-out shapes stay out of the prompt: the strategy never sees them */
+    static const char *const keys[] = {"precision", "baseline", "shapes"};
+    for (size_t i = 0; p && i < SPAK_ARRAY_LEN(keys); i++) {
+        const spak_entry *x = spak_block_find(p, keys[i]);
+        if (x && x->value) {
+            spak_buf_printf(&t->task, " %s: ", keys[i]);
+            spak_fmt_expr(x->value, &t->task);
+            spak_buf_puts(&t->task, ".");
+        }
+    }
+    spak_buf_printf(&t->task,
+                    " The metric is %s (%s), measured by a trusted harness that checks every candidate against a "
+                    "reference on fresh inputs and held-out shapes, and times it against the baseline in the same "
+                    "process. Candidates are built from source with the parameters as -D defines "
+                    "(numbers: NAME=value, upper-case; strings: SPAK_<NAME>_<VALUE>=1).",
+                    e->loop->metric, e->loop->objective == SPAK_OBJ_MAXIMIZE ? "maximize" : "minimize");
+    for (size_t i = 0; i < e->space.n; i++) {
+        spak_buf_printf(&t->space, "%s: [", e->space.params[i].name);
+        for (size_t k = 0; k < e->space.params[i].n_values; k++) {
+            if (k)
+                spak_buf_puts(&t->space, ", ");
+            spak_fmt_expr(e->space.params[i].values[k], &t->space);
+        }
+        spak_buf_puts(&t->space, "]\n");
+    }
+    char path[PATH_MAX];
+    if (source_of(e, 0, path, sizeof path)) {
+        char *sl = strrchr(path, '/');
+        if (sl && spak_snprintf(sl, sizeof path - (size_t)(sl - path), "/abi.h"))
+            t->abi = read_capped(path, 32 << 10);
+    }
+    /* the best candidate's source: the LLM's own file, or the template's */
+    if (e->best_eval_id) {
+        spak_eval be = {0};
+        spak_candidate cand = {0};
+        bool found = false;
+        if (spak_store_eval_get(e->store, e->run_id, e->best_eval_id, &be, NULL) == SPAK_OK && be.cand_key &&
+            spak_store_candidate_get(e->store, e->run_id, be.cand_key, &cand, &found, NULL) == SPAK_OK && found &&
+            cand.source_path)
+            t->best_src = read_capped(cand.source_path, 64 << 10);
+        else if (source_of(e, e->best_index, path, sizeof path))
+            t->best_src = read_capped(path, 64 << 10);
+        spak_store_candidate_free(&cand);
+        spak_store_eval_free(&be);
+    }
+    /* history, the latest analysis and its diagnostics */
+    spak_eval *ev = NULL;
+    size_t n = 0;
+    if (spak_store_eval_list(e->store, e->run_id, &ev, &n, NULL) == SPAK_OK) {
+        t->history = calloc(n ? n : 1, sizeof *t->history);
+        for (size_t i = 0; t->history && i < n; i++) {
+            char line[1024];
+            if (strcmp(ev[i].status, SPAK_EVAL_DONE) == 0)
+                spak_snprintf(line, sizeof line, "%s: %s %.4g, %.3fx the baseline%s%s", ev[i].cand_key,
+                              e->loop->metric, ev[i].metric, ev[i].ratio, ev[i].bottleneck ? ", " : "",
+                              ev[i].bottleneck ? ev[i].bottleneck : "");
+            else
+                spak_snprintf(line, sizeof line, "%s: %s %s", ev[i].cand_key, ev[i].status,
+                              ev[i].error ? ev[i].error : "");
+            t->history[t->n_history] = strdup(line);
+            if (t->history[t->n_history])
+                t->n_history++;
+        }
+        if (n) {
+            spak_eval *l = &ev[n - 1];
+            spak_buf_printf(&t->analysis, "latest candidate %s: %s", l->cand_key, l->status);
+            if (strcmp(l->status, SPAK_EVAL_DONE) == 0)
+                spak_buf_printf(&t->analysis, ", %s %.4g, %.3fx the baseline, bottleneck %s", e->loop->metric,
+                                l->metric, l->ratio, l->bottleneck ? l->bottleneck : "unknown");
+            else if (l->error)
+                spak_buf_printf(&t->analysis, ": %s", l->error);
+            if (l->build_log && (!l->correct || strcmp(l->status, SPAK_EVAL_FAILED) == 0))
+                spak_buf_puts(&t->diag, l->build_log);
+            if (l->stderr_tail && strcmp(l->status, SPAK_EVAL_FAILED) == 0)
+                spak_buf_puts(&t->diag, l->stderr_tail);
+        }
+        if (!isnan(e->best_metric))
+            spak_buf_printf(&t->analysis, "\nbest so far: %s with %s %.4g (%.3fx the baseline)", e->best_key,
+                            e->loop->metric, e->best_metric, e->best_ratio);
+        spak_store_evals_free(ev, n);
+    }
+    /* rules: every action text of the spec's rules and hints, and the lessons */
+    for (size_t i = 0; i < e->m->n_rules; i++) {
+        const spak_rule_def *r = &e->m->rules[i];
+        for (size_t k = 0; k < r->n_actions; k++)
+            spak_buf_printf(&t->rules, "%s \"%s\"%s%s: %s\n", r->is_hint ? "hint" : "rule", r->title,
+                            r->when_text ? " when " : "", r->when_text ? r->when_text : "", r->actions[k].text);
+    }
+    spak_lesson *ls = NULL;
+    size_t nl = 0;
+    const char *famv = fam ? fam : "";
+    if (spak_store_lesson_list(e->store, NULL, famv, NULL, &ls, &nl, NULL) == SPAK_OK) {
+        t->lessons = calloc(nl ? nl : 1, sizeof *t->lessons);
+        for (size_t i = nl; t->lessons && i-- > 0;)  /* newest first */
+            if (ls[i].text && (t->lessons[t->n_lessons] = strdup(ls[i].text)))
+                t->n_lessons++;
+        spak_store_lessons_free(ls, nl);
+    }
+    c->task = t->task.data;
+    c->abi_header = t->abi;
+    char sym[64];
+    spak_snprintf(sym, sizeof sym, "spak_%s", fam ? fam : "kernel");
+    static char sym_keep[64];
+    memcpy(sym_keep, sym, sizeof sym);
+    c->abi_symbol = sym_keep;
+    c->language = strcmp(e->target, "cuda") == 0 ? "cuda" : "c";
+    c->space = t->space.data;
+    c->best_source = t->best_src;
+    c->analysis = t->analysis.data;
+    c->diagnostics = t->diag.data;
+    c->rules = t->rules.data;
+    c->lessons = (const char *const *)t->lessons;
+    c->n_lessons = t->n_lessons;
+    size_t keep = t->n_history > 20 ? t->n_history - 20 : 0;  /* the last 20 */
+    c->history = (const char *const *)t->history + keep;
+    c->n_history = t->n_history - keep;
+    c->metric = e->loop->metric;
+}
+
+/* One LLM Programming step: returns the proposal (the caller owns prop->step). */
+static spak_status llm_program(engine *e, spak_llm_proposal *prop, char *tag, size_t tag_n, spak_err *err)
+{
+    llm_texts t;
+    spak_llm_context c;
+    llm_context(e, &t, &c);
+    spak_snprintf(tag, tag_n, "step-%04ld", e->llm_steps + 1);
+    unsigned char *tried = calloc((size_t)(e->space.total + 7) / 8, 1);
+    if (!tried) {
+        llm_texts_free(&t);
+        return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < e->n_done; i++)
+        if (e->done[i].index < e->space.total)
+            tried[e->done[i].index / 8] |= (unsigned char)(1u << (e->done[i].index % 8));
+    bool code = e->llm.mode == SPAK_LLM_MODE_CODE || (e->llm.mode == SPAK_LLM_MODE_ALTERNATE && e->llm_steps % 2 == 1);
+    char dir[PATH_MAX + 64];
+    spak_snprintf(dir, sizeof dir, "%s/runs/%s/llm", e->home, e->run_id);
+    uint64_t base = e->best_eval_id && e->best_index < e->space.total ? e->best_index : e->next_index;
+    spak_status st = spak_llm_propose(&e->llm, &c, &e->space, tried, base, code, dir, tag, prop, err);
+    free(tried);
+    llm_texts_free(&t);
+    if (st != SPAK_OK)
+        return st;
+    if (prop->kind != SPAK_PROPOSE_SUSPENDED) {
+        e->llm_steps++;
+        e->llm_tokens += prop->tokens;
+        if (isnan(prop->cost))
+            e->llm_cost_unknown = true;
+        else
+            e->llm_cost += prop->cost;
+    }
+    /* every prompt and reply is kept, with model, parameters and timing */
+    char scope[64];
+    spak_snprintf(scope, sizeof scope, "llm:%s", e->run_id);
+    char *sj = json_dumps(prop->step, JSON_COMPACT);
+    if (sj)
+        spak_store_kv_put(e->store, scope, tag, sj, NULL);
+    free(sj);
+    return SPAK_OK;
+}
+
+/* A Programming step that gave no candidate is an evaluation that failed:
+ * recorded, counted against the budget, and shown to the next prompt. */
+static spak_status record_failed_step(engine *e, const char *tag, const char *why, json_t *summary, spak_err *err)
+{
+    char key[128];
+    spak_snprintf(key, sizeof key, "llm:%s", tag);
+    int64_t cand_id, eval_id;
+    spak_status st = spak_store_candidate_upsert(e->store, e->run_id, key, "{}", NULL, NULL, &cand_id, NULL, err);
+    if (st == SPAK_OK)
+        st = spak_store_eval_begin(e->store, e->run_id, cand_id, SPAK_EVAL_BUILDING, &eval_id, err);
+    if (st != SPAK_OK)
+        return st;
+    st = go(e, S_BUILD, json_pack("{s:I,s:s,s:b}", "eval_id", (json_int_t)eval_id, "candidate", key, "skipped", 1), err);
+    if (st == SPAK_OK)
+        st = go(e, S_ANALYZE, json_pack("{s:I,s:b}", "eval_id", (json_int_t)eval_id, "skipped", 1), err);
+    if (st != SPAK_OK)
+        return st;
+    char *rj = json_dumps(summary, JSON_COMPACT);
+    spak_eval_result r = {.status = SPAK_EVAL_FAILED, .exit_desc = "not run: no candidate", .correct = -1,
+                          .metric = NAN, .ratio = NAN, .result_json = rj, .error = why};
+    st = spak_store_eval_finish(e->store, e->run_id, eval_id, &r, err);
+    free(rj);
+    if (st != SPAK_OK)
+        return st;
+    note_eval(e, UINT64_MAX, eval_id, key, NAN, NAN, NULL);
+    spak_engine_event ev = {.kind = SPAK_EV_EVAL_DONE, .eval_no = e->n_evals, .budget = e->max_evals,
+                            .total = e->space.total, .key = key, .ok = false, .why = why,
+                            .metric_name = e->loop->metric, .metric = NAN, .ratio = NAN, .baseline = e->baseline,
+                            .best_metric = e->best_metric, .best_ratio = e->best_ratio};
+    emit(e, &ev);
+    st = go(e, S_KNOWLEDGE, json_pack("{s:I}", "eval_id", (json_int_t)eval_id), err);
+    if (st == SPAK_OK)
+        st = go(e, S_DECIDE, json_pack("{s:I}", "eval_id", (json_int_t)eval_id), err);
     return st;
 }
 
@@ -1020,14 +1334,80 @@ static spak_status loop(engine *e, spak_err *err)
             return st;
         }
         char key[2048];
-        if (!spak_space_key(&e->space, e->next_index, key, sizeof key))
-            return spak_errf(err, SPAK_ERR_LIMIT, "candidate key too long");
-        json_t *pd = json_pack("{s:s,s:s}", "candidate", key, "strategy", e->strat_name);
-        if (e->fired)
-            json_object_set(pd, "fired", e->fired);
-        st = go(e, S_PROGRAM, pd, err);
-        if (st != SPAK_OK)
-            return st;
+        char code_key[2200];
+        json_decref(e->llm_step);
+        e->llm_step = NULL;
+        e->code_source = NULL;
+        e->llm_predicted = NAN;
+        spak_llm_proposal prop;
+        char tag[32] = "";
+        if (e->strat == SPAK_STRAT_LLM) {
+            st = go(e, S_PROGRAM, json_pack("{s:s}", "strategy", "llm"), err);
+            if (st != SPAK_OK)
+                return st;
+            st = llm_program(e, &prop, tag, sizeof tag, err);
+            if (st != SPAK_OK)
+                return st;
+            json_t *summ = json_pack("{s:s,s:O?,s:O?,s:O?,s:O?,s:I}", "llm_step", tag, "outcome",
+                                     json_object_get(prop.step, "outcome"), "verdict",
+                                     json_object_get(prop.step, "verdict"), "model", json_object_get(prop.step, "model"),
+                                     "predicted_metric", json_object_get(prop.step, "predicted_metric"), "tokens",
+                                     (json_int_t)prop.tokens);
+            json_object_set_new(summ, "cost_usd", isnan(prop.cost) ? json_null() : json_real(prop.cost));
+            if (prop.kind == SPAK_PROPOSE_SUSPENDED) {
+                json_object_set_new(summ, "waiting", json_string(prop.why));
+                char *dj = json_dumps(summ, JSON_COMPACT);
+                spak_transition t = {e->state, S_SUSPENDED, SPAK_RUN_SUSPENDED, NULL, NULL, dj};
+                st = spak_store_transition(e->store, e->run_id, &t, NULL, err);
+                free(dj);
+                json_decref(summ);
+                json_decref(prop.step);
+                if (st != SPAK_OK)
+                    return st;
+                spak_snprintf(e->state, sizeof e->state, "%s", S_SUSPENDED);
+                spak_engine_event ev = {.kind = SPAK_EV_SUSPENDED, .why = prop.why, .eval_no = e->n_evals};
+                emit(e, &ev);
+                return SPAK_OK;
+            }
+            const char *oc_name = json_string_value(json_object_get(prop.step, "outcome"));
+            if (prop.kind == SPAK_PROPOSE_FAILED && oc_name &&
+                (strcmp(oc_name, "config") == 0 || strcmp(oc_name, "auth") == 0)) {
+                /* a setup problem, not a proposal: stop (resumable) rather than burn the budget */
+                st = spak_errf(err, SPAK_ERR_ARG, "%s (fix the llm settings, then 'spak resume %s')", prop.why,
+                               e->run_id);
+                json_decref(summ);
+                json_decref(prop.step);
+                return st;
+            }
+            if (prop.kind == SPAK_PROPOSE_FAILED) {
+                st = record_failed_step(e, tag, prop.why, summ, err);
+                json_decref(summ);
+                json_decref(prop.step);
+                if (st != SPAK_OK)
+                    return st;
+                continue;
+            }
+            e->llm_step = summ;
+            e->llm_predicted = prop.predicted;
+            json_decref(prop.step);
+            e->next_index = prop.index;
+            if (!spak_space_key(&e->space, e->next_index, key, sizeof key))
+                return spak_errf(err, SPAK_ERR_LIMIT, "candidate key too long");
+            if (prop.kind == SPAK_PROPOSE_CODE) {
+                e->code_source = strdup(prop.code_path);
+                spak_snprintf(code_key, sizeof code_key, "code:%s|%s", tag, key);
+                spak_snprintf(key, sizeof key, "%s", code_key);
+            }
+        } else {
+            if (!spak_space_key(&e->space, e->next_index, key, sizeof key))
+                return spak_errf(err, SPAK_ERR_LIMIT, "candidate key too long");
+            json_t *pd = json_pack("{s:s,s:s}", "candidate", key, "strategy", e->strat_name);
+            if (e->fired)
+                json_object_set(pd, "fired", e->fired);
+            st = go(e, S_PROGRAM, pd, err);
+            if (st != SPAK_OK)
+                return st;
+        }
         /* the candidate's parameters as JSON */
         json_t *params = json_object();
         size_t digits[SPAK_SPACE_MAX_PARAMS];
@@ -1048,7 +1428,7 @@ static spak_status loop(engine *e, spak_err *err)
         char *pj = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
         json_decref(params);
         int64_t cand_id, eval_id;
-        st = spak_store_candidate_upsert(e->store, e->run_id, key, pj, NULL, NULL, &cand_id, NULL, err);
+        st = spak_store_candidate_upsert(e->store, e->run_id, key, pj, e->code_source, NULL, &cand_id, NULL, err);
         free(pj);
         if (st != SPAK_OK)
             return st;
@@ -1076,8 +1456,12 @@ static spak_status loop(engine *e, spak_err *err)
             outcome_free(&oc);
             return st;
         }
-        note_eval(e, e->next_index, eval_id, key, oc.ok ? oc.metric : NAN, oc.ok ? oc.ratio : NAN,
-                  oc.ran ? oc.valid : NULL);
+        /* an LLM-written source is not a point of the space: the strategies do
+         * not count it as tried */
+        note_eval(e, e->code_source ? UINT64_MAX : e->next_index, eval_id, key, oc.ok ? oc.metric : NAN,
+                  oc.ok ? oc.ratio : NAN, oc.ran ? oc.valid : NULL);
+        free((char *)e->code_source);
+        e->code_source = NULL;
         spak_engine_event ev = {.kind = SPAK_EV_EVAL_DONE, .eval_no = e->n_evals, .budget = e->max_evals,
                                 .total = e->space.total, .key = key, .ok = oc.ok, .why = oc.why,
                                 .metric_name = e->loop->metric, .metric = oc.ok ? oc.metric : NAN,
@@ -1179,6 +1563,8 @@ static void engine_free(engine *e)
         free(e->lesson_owned[i]);
     free(e->lesson_rules);
     json_decref(e->lesson_text);
+    json_decref(e->llm_step);
+    free((char *)e->code_source);
     free(e->done);
     spak_spec_free(e->spec);
     if (e->store) {
@@ -1249,6 +1635,16 @@ spak_status spak_engine_run(const spak_engine_opts *o, const char *spec_path, ch
     if (st != SPAK_OK)
         goto out;
     spak_snprintf(run_id, SPAK_STORE_ID_MAX, "%s", e.run_id);
+    if (o->llm_backend || o->llm_endpoint || o->llm_model) {
+        /* the command line's LLM settings hold for the whole run, resumes included */
+        json_t *lo = json_pack("{s:s?,s:s?,s:s?}", "llm_backend", o->llm_backend, "llm_endpoint", o->llm_endpoint,
+                               "llm_model", o->llm_model);
+        char *lj = json_dumps(lo, JSON_COMPACT);
+        json_decref(lo);
+        if (lj)
+            spak_store_kv_put(e.store, "run-options", e.run_id, lj, NULL);
+        free(lj);
+    }
     char owner[200];
     owner_id(owner, sizeof owner);
     spak_store_run_claim(e.store, e.run_id, owner, false, NULL);
@@ -1276,6 +1672,7 @@ out:
 
 spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bool force, spak_err *err)
 {
+    json_t *roj = NULL;
     engine e;
     engine_init(&e, o);
     spak_run run = {0};
@@ -1301,6 +1698,22 @@ spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bo
         e.run_id[0] = '\0';  /* not ours: do not release the claim */
         goto out;
     }
+    /* the LLM settings the run was started with, unless overridden now */
+    spak_engine_opts o2 = *o;
+    char *ro = NULL;
+    if (spak_store_kv_get(e.store, "run-options", run.id, &ro, NULL) == SPAK_OK && ro) {
+        roj = json_loads(ro, 0, NULL);
+        if (!o2.llm_backend)
+            o2.llm_backend = json_string_value(json_object_get(roj, "llm_backend"));
+        if (!o2.llm_endpoint)
+            o2.llm_endpoint = json_string_value(json_object_get(roj, "llm_endpoint"));
+        if (!o2.llm_model)
+            o2.llm_model = json_string_value(json_object_get(roj, "llm_model"));
+    }
+    free(ro);
+    e.o = &o2;
+    if (run.strategy && !o->strategy)
+        o2.strategy = run.strategy;
     st = load_spec(&e, run.spec_path ? run.spec_path : "spec", run.spec_text, err);
     if (st == SPAK_OK)
         st = setup_home(&e, err);
@@ -1346,14 +1759,49 @@ spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bo
                             .metric_name = e.loop->metric, .baseline = e.baseline, .resumed = true,
                             .eval_no = e.n_evals};
     emit(&e, &ev);
-    st = go(&e, S_DECIDE, json_pack("{s:s,s:I,s:s}", "note", "resumed", "interrupted", (json_int_t)n_int,
-                                    "from_state", run.state),
-            err);
+    /* what the LLM steps used so far (each step is kept under llm:RUN) */
+    if (e.strat == SPAK_STRAT_LLM) {
+        char scope[64];
+        spak_snprintf(scope, sizeof scope, "llm:%s", run.id);
+        for (long k = 1; k < 1000000; k++) {
+            char tag[32], *v = NULL;
+            spak_snprintf(tag, sizeof tag, "step-%04ld", k);
+            if (spak_store_kv_get(e.store, scope, tag, &v, NULL) != SPAK_OK || !v)
+                break;
+            json_t *step = json_loads(v, 0, NULL);
+            free(v);
+            const char *oc = json_string_value(json_object_get(step, "outcome"));
+            if (oc && strcmp(oc, "suspended") != 0) {
+                e.llm_steps++;
+                json_int_t pt = json_integer_value(json_object_get(step, "prompt_tokens"));
+                json_int_t ct = json_integer_value(json_object_get(step, "completion_tokens"));
+                e.llm_tokens += (pt > 0 ? pt : 0) + (ct > 0 ? ct : 0);
+                json_t *c = json_object_get(step, "cost_usd");
+                if (json_is_number(c))
+                    e.llm_cost += json_number_value(c);
+                else
+                    e.llm_cost_unknown = true;
+            }
+            json_decref(step);
+        }
+    }
+    {
+        json_t *d = json_pack("{s:s,s:I,s:s,s:f}", "note", "resumed", "interrupted", (json_int_t)n_int, "from_state",
+                              run.state, "elapsed_s", elapsed(&e));
+        char *dj = json_dumps(d, JSON_COMPACT);
+        json_decref(d);
+        spak_transition t = {e.state, S_DECIDE, SPAK_RUN_RUNNING, NULL, NULL, dj};
+        st = spak_store_transition(e.store, e.run_id, &t, NULL, err);
+        free(dj);
+        if (st == SPAK_OK)
+            spak_snprintf(e.state, sizeof e.state, "%s", S_DECIDE);
+    }
     if (st == SPAK_OK)
         st = loop(&e, err);
 out:
     spak_store_run_free(&run);
     engine_free(&e);
+    json_decref(roj);
     return st;
 }
 
@@ -1378,7 +1826,8 @@ spak_status spak_engine_build_all(const spak_engine_opts *o, const char *spec_pa
         size_t nd = candidate_defines(&e, digits, defs, dp);
         bool ok = false;
         char *log = NULL;
-        st = build_source(&e, &sb, src_t, dp, nd, source, sizeof source, artifact, sizeof artifact, &log, &ok, err);
+        st = build_source(&e, &sb, src_t, NULL, dp, nd, source, sizeof source, artifact, sizeof artifact, &log, &ok,
+                          err);
         if (st != SPAK_OK)
             break;
         spak_space_key(&e.space, idx, key, sizeof key);

@@ -4,7 +4,10 @@
  *   SPECIFY -> PROGRAM -> BUILD -> ANALYZE -> KNOWLEDGE -> DECIDE -> (PROGRAM | DONE)
  *
  *   SPECIFY    the spec is loaded and checked; the run is created in the store
- *   PROGRAM    the strategy proposes the next candidate (a point of the space)
+ *   PROGRAM    the strategy proposes the next candidate (a point of the space);
+ *              with strategy "llm" an LLM proposes parameters or a new source
+ *              (driver_llm.h); the manual backend SUSPENDs the run until the
+ *              reply file exists, and `spak resume` goes on
  *   BUILD      the candidate source + its parameters as defines -> a .so (cached)
  *   ANALYZE    the measure command runs in the sandbox against the trusted
  *              harness; its trace records are validated against trace_schema
@@ -33,7 +36,8 @@ typedef enum spak_engine_event_kind {
     SPAK_EV_RUN_STARTED,   /* run_id, total (space size), budget */
     SPAK_EV_PHASE,         /* phase */
     SPAK_EV_EVAL_DONE,     /* the evaluation fields */
-    SPAK_EV_RUN_DONE       /* stop_reason, summary_json */
+    SPAK_EV_RUN_DONE,      /* stop_reason, summary_json */
+    SPAK_EV_SUSPENDED      /* why: what the run waits for (e.g. the reply file of the manual LLM backend) */
 } spak_engine_event_kind;
 
 typedef struct spak_engine_event {
@@ -69,6 +73,9 @@ typedef struct spak_engine_opts {
     bool use_lessons;          /* rules strategy: also act on the store's lessons for this
                                   device, family and shape class (transfer) */
     bool no_learn;             /* skip crystallization at the end of the run */
+    const char *llm_backend;   /* override the spec's llm block: openai | anthropic | manual */
+    const char *llm_endpoint;
+    const char *llm_model;
     void (*on_event)(void *ud, const spak_engine_event *ev);
     void *ud;
 } spak_engine_opts;

@@ -23,6 +23,8 @@ bool spak_strategy_parse(const char *name, spak_strategy_kind *out)
         *out = SPAK_STRAT_RANDOM;
     else if (strcmp(name, "rules") == 0)
         *out = SPAK_STRAT_RULES;
+    else if (strcmp(name, "llm") == 0)
+        *out = SPAK_STRAT_LLM;
     else
         return false;
     return true;

@@ -17,7 +17,8 @@
  *            and whenever the best has no untried neighbour, the next point
  *            of the random permutation (so it keeps exploring like random)
  *   rules    the knowledge is the engineer: see knowledge.h (spak_rules_next);
- *            spak_space_next treats it as default
+ *   llm      an LLM proposes (driver_llm.h);
+ *            spak_space_next treats both as default
  */
 #ifndef SPAK_SPACE_H
 #define SPAK_SPACE_H
@@ -35,7 +36,7 @@ typedef struct spak_space {
     uint64_t total;
 } spak_space;
 
-typedef enum { SPAK_STRAT_DEFAULT, SPAK_STRAT_GRID, SPAK_STRAT_RANDOM, SPAK_STRAT_RULES } spak_strategy_kind;
+typedef enum { SPAK_STRAT_DEFAULT, SPAK_STRAT_GRID, SPAK_STRAT_RANDOM, SPAK_STRAT_RULES, SPAK_STRAT_LLM } spak_strategy_kind;
 
 /* One finished evaluation as the strategies see it. */
 typedef struct spak_space_eval {

@@ -17,5 +17,6 @@ int usage_error(const char *cmd, const char *fmt, const char *arg);
 /* Commands that live in their own files. */
 int cmd_learn(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_llm(int argc, char **argv);
 
 #endif

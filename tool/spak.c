@@ -299,6 +299,10 @@ static void on_event(void *ud, const spak_engine_event *ev)
                 ev->stop_reason, ev->eval_no, ev->elapsed_s, ev->metric_name, bm, br,
                 ev->baseline ? ev->baseline : "the baseline");
         break;
+    case SPAK_EV_SUSPENDED:
+        fprintf(f, "spak: run %s suspended: %s\nspak: write the reply, then 'spak resume %s'\n", ev->run_id, ev->why,
+                ev->run_id);
+        break;
     case SPAK_EV_PHASE:
         break;
     }
@@ -354,6 +358,12 @@ static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, sp
             ui->json = true;
         else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0)
             ui->quiet = true;
+        else if (strcmp(a, "--llm") == 0 && val)
+            o->llm_backend = val, o->strategy = "llm", i++;
+        else if (strcmp(a, "--endpoint") == 0 && val)
+            o->llm_endpoint = val, i++;
+        else if (strcmp(a, "--model") == 0 && val)
+            o->llm_model = val, i++;
         else if (strcmp(a, "--lessons") == 0)
             o->use_lessons = true;
         else if (strcmp(a, "--no-learn") == 0)
@@ -715,7 +725,10 @@ static const command commands[] = {
                      "One line per evaluation; state in .spak/ (the SQLite store, build cache, run dirs).\n"
                      "  --json              progress to stderr; one JSON summary object on stdout\n"
                      "  --quiet             no progress lines\n"
-                     "  --strategy NAME     default | grid | random | rules (overrides the spec)\n"
+                     "  --strategy NAME     default | grid | random | rules | llm (overrides the spec)\n"
+                     "  --llm BACKEND       strategy llm with backend openai | anthropic | manual\n"
+                     "  --endpoint URL      the LLM endpoint (overrides the spec's llm block)\n"
+                     "  --model NAME        the LLM model\n"
                      "  --lessons           rules strategy: also act on the store's lessons for this\n"
                      "                      device and kernel family (transfer)\n"
                      "  --no-learn          no crystallization at the end (see 'spak learn')\n"
@@ -750,6 +763,9 @@ static const command commands[] = {
                          "e.g. before carrying it to a machine where compiling would cost its time.\n"
                          "  --loop NAME   which engineering_loop\n  --home DIR",
      "spak build [--loop NAME] [--home DIR] SPEC"},
+    {"llm", cmd_llm, "Talk to an LLM endpoint directly (the client the llm strategy uses).\n"
+                     "  spak llm ask --endpoint URL --model M [--backend openai|anthropic] [--json] PROMPT",
+     "spak llm ask [--backend B] --endpoint URL --model M [--json] PROMPT"},
     {"explain", cmd_explain, "Print the loop's state machine.", "spak explain"},
     {"dump", cmd_dump, "Print the syntax tree of a spec (for tests and tools; comments are not part of it).",
      "spak dump FILE"},

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# tests/suites/llm_engine.sh BUILD_DIR - the LLM as the engineer inside the
+# loop (TAP): the manual backend suspends the run, takes a reply file and
+# resumes; replies that are unusable (a refusal, no JSON, an already tried
+# choice) are recorded failed steps; the prediction is kept next to the
+# outcome; an OpenAI-compatible endpoint over real HTTP (a scripted local
+# server: the real small model is exercised by llm_real.sh) proposes
+# parameters and a new kernel source that the harness judges like ours; the
+# token budget stops the run; the API key never reaches the store or files.
+set -u
+B=$(cd "${1:-build}" && pwd)
+SPAK="$B/spak"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+T=$(mktemp -d /tmp/spak-llm-engine.XXXXXX)
+chmod 755 "$T"
+srv=
+trap '[ -n "$srv" ] && kill $srv 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+notok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
+check() { if eval "$2"; then ok "$1"; else notok "$1" "condition: $2"; fi; }
+jlast() { python3 -c "import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); print($1)"; }
+sql() { python3 -c "import sqlite3,sys; db=sqlite3.connect(sys.argv[1]); print('\n'.join('|'.join(str(c) for c in r) for r in db.execute(sys.argv[2], sys.argv[3:])))" "$@"; }
+cp "$ROOT/tests/engine/measure.py" "$ROOT/tests/engine/toy.spak" "$T/"
+
+# 1. manual: suspend, reply file, resume
+H="$T/h1"
+"$SPAK" run --home "$H" --llm manual --budget 3 "$T/toy.spak" >"$T/m1.out" 2>&1
+rc=$?
+R=$("$SPAK" status --home "$H" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["run_id"])')
+D="$H/runs/$R/llm"
+check "manual: the run suspends (exit 0) and says where the prompt is" "[ $rc -eq 0 ] && grep -q 'suspended: waiting for the reply to $D/step-0001.prompt.md' $T/m1.out"
+check "manual: status shows the run suspended" "\"$SPAK\" status --home \"$H\" \"$R\" | grep -q 'suspended'"
+check "manual: the prompt holds the task, the space and the reply format" "grep -q 'x: \[1, 2, 3, 4, 5\]' $D/step-0001.prompt.md && grep -q 'prediction' $D/step-0001.prompt.md"
+echo '{"params": {"x": 3, "y": 1}, "prediction": {"metric": 97, "why": "x = 3 is the centre"}}' >"$D/step-0001.reply.md"
+"$SPAK" resume --home "$H" "$R" >"$T/m2.out" 2>&1
+check "manual: resume takes the reply and evaluates the chosen candidate" "grep -q 'x=3,y=1 .*ok' $T/m2.out"
+check "manual: the prediction is stored next to the measured outcome" "sql $H/spak.db \"select result_json from evaluations where run_id=? and eval_id=1\" $R | grep -q '\"predicted_metric\":97.0.*\"measured_metric\":99.0'"
+check "manual: the next step suspends again with the history in its prompt" "grep -q 'x=3,y=1: score 99' $D/step-0002.prompt.md"
+echo 'I am sorry, but I cannot help with that request.' >"$D/step-0002.reply.md"
+"$SPAK" resume --home "$H" "$R" >"$T/m3.out" 2>&1
+check "a refusal is a recorded failed step, and the run goes on" "grep -q 'llm:step-0002 .*FAILED .*refusal' $T/m3.out && grep -q 'suspended' $T/m3.out"
+echo '{"params": {"x": 3, "y": 1}}' >"$D/step-0003.reply.md"
+"$SPAK" resume --home "$H" "$R" >"$T/m4.out" 2>&1
+check "choosing an evaluated candidate again is a recorded failed step" "grep -q 'already evaluated' $T/m4.out"
+check "the budget counts failed steps: the run is done after 3" "\"$SPAK\" status --home \"$H\" \"$R\" | grep -q ': done'"
+check "every step's prompt and reply is stored with the backend and timing" "[ \$(sql $H/spak.db \"select count(*) from kv where scope=? and value_json like '%\\\"backend\\\":\\\"manual\\\"%latency_s%'\" llm:$R) -eq 3 ]"
+
+# 2. OpenAI-compatible over HTTP, mode alternate: parameters, a kernel source, garbage
+cat >"$T/script.json" <<'JSON'
+["{\"params\": {\"rung\": \"packed\", \"threads\": 1, \"tile_k\": 256, \"mr\": 6, \"nv\": 2}, \"prediction\": {\"metric\": 80, \"why\": \"the packed rung\"}}",
+ "Here is a new kernel:\n```c\n#include \"abi.h\"\nint spak_matmul(int M, int N, int K, const float *A, const float *B, float *C)\n{\n    for (int i = 0; i < M; i++) {\n        float *c = C + (long)i * N;\n        for (int j = 0; j < N; j++) c[j] = 0.0f;\n        for (int k = 0; k < K; k++) {\n            float a = A[(long)i * K + k];\n            const float *b = B + (long)k * N;\n            for (int j = 0; j < N; j++) c[j] += a * b[j];\n        }\n    }\n    return 0;\n}\n```\nI expect about 20 GFLOP/s ({\"prediction\": {\"metric\": 20}})",
+ "<html>not a reply</html>"]
+JSON
+python3 "$ROOT/tests/engine/llm_script_server.py" "$T/script.json" "$T/port" "$T/requests.jsonl" 120 &
+srv=$!
+for i in $(seq 1 50); do [ -s "$T/port" ] && break; sleep 0.1; done
+port=$(cat "$T/port")
+sed -e 's|shapes: \["1024x1024x1024"\]|shapes: ["128x128x128"]|' -e 's|heldout: \[[^]]*\]|heldout: ["97x61x33"]|' \
+    -e 's|budget { evaluations: 12 }|budget { evaluations: 3 }|' -e 's|stop { [^}]* }||' \
+    -e 's|    engineering_loop MatMul_Tuner {|    llm {\n        mode: "alternate"\n        api_key_env: "SPAK_TEST_KEY"\n        budget_tokens: 100000\n    }\n\n    engineering_loop MatMul_Tuner {|' \
+    "$ROOT/examples/matmul-cpu.spak" >"$ROOT/examples/.llm-test-$$.spak"
+SPEC="$ROOT/examples/.llm-test-$$.spak"
+SPAK_TEST_KEY=sk-test-secret-0123456789 "$SPAK" run --home "$T/h2" --json --llm openai --endpoint "http://127.0.0.1:$port/v1" --model scripted "$SPEC" >"$T/o.json" 2>"$T/o.err"
+rc=$?
+rm -f "$SPEC"
+check "openai: the run completes 3 steps over HTTP" "[ $rc -eq 0 ] && [ \"\$(jlast 'd[\"evaluations\"]' <$T/o.json)\" = 3 ]"
+check "openai: the JSON choice is built and judged by the harness (correct, timed)" "grep -q 'rung=packed,threads=1,tile_k=256,mr=6,nv=2 .*ok' $T/o.err"
+check "openai: garbage is a recorded failed step" "grep -q 'llm:step-0003 .*FAILED' $T/o.err"
+check "openai: the model's kernel is extracted, built and judged like ours" "grep -q 'code:step-0002|.* ok ' $T/o.err"
+R2=$(jlast 'd["run_id"]' <$T/o.json)
+check "the code candidate keeps its source file" "[ -f \"$T/h2/runs/$R2/llm/step-0002.c\" ] && grep -q spak_matmul $T/h2/runs/$R2/llm/step-0002.c"
+check "requests carried the model and the API key header from the variable" "head -1 $T/requests.jsonl | grep -q '\"model\": \"scripted\"' && head -1 $T/requests.jsonl | grep -q 'Bearer sk-test-secret'"
+check "the API key is in no file spak wrote (store, logs, prompts)" "! grep -rq 'sk-test-secret' $T/h2"
+check "tokens are counted: 3 steps x 120" "[ \$(sql $T/h2/spak.db \"select sum(json_extract(value_json,'\$.prompt_tokens')+json_extract(value_json,'\$.completion_tokens')) from kv where scope=?\" llm:$R2) -eq 360 ]"
+
+# 3. the token budget stops the run
+sed -e 's|strategy: "grid"|strategy: "llm"|' -e 's|    engineering_loop Toy_Tuner {|    llm {\n        backend: "openai"\n        model: "scripted"\n        budget_tokens: 250\n    }\n\n    engineering_loop Toy_Tuner {|' "$T/toy.spak" >"$T/toy-llm.spak"
+echo '["{\"params\": {\"x\": 1, \"y\": 0}}", "{\"params\": {\"x\": 2, \"y\": 0}}", "{\"params\": {\"x\": 3, \"y\": 0}}", "{\"params\": {\"x\": 4, \"y\": 0}}"]' >"$T/script.json"
+"$SPAK" run --home "$T/h3" --json --endpoint "http://127.0.0.1:$port/v1" "$T/toy-llm.spak" >"$T/b.json" 2>/dev/null
+check "a token budget stops the run and says so" "[ \"\$(jlast 'd[\"stop_reason\"]' <$T/b.json)\" = 'budget: llm tokens' ] && [ \"\$(jlast 'd[\"evaluations\"]' <$T/b.json)\" = 3 ]"
+"$SPAK" run --home "$T/h4" --llm openai --model m --endpoint "http://127.0.0.1:1/v1" --budget 2 "$T/toy.spak" >"$T/c.out" 2>&1
+check "connection refused is a recorded failed step, never a crash" "grep -q 'FAILED .*llm connect' $T/c.out"
+echo "1..$n"
