@@ -1435,7 +1435,15 @@ static spak_status loop(engine *e, spak_err *err)
         st = spak_store_eval_begin(e->store, e->run_id, cand_id, SPAK_EVAL_BUILDING, &eval_id, err);
         if (st != SPAK_OK)
             return st;
-        st = go(e, S_BUILD, json_pack("{s:I,s:s}", "eval_id", (json_int_t)eval_id, "candidate", key), err);
+        json_t *bd = json_pack("{s:I,s:s}", "eval_id", (json_int_t)eval_id, "candidate", key);
+        if (e->llm_step) {
+            /* what the LLM proposed and predicted, journaled as PROGRAM ends */
+            json_object_set(bd, "llm_step", json_object_get(e->llm_step, "llm_step"));
+            json_object_set(bd, "model", json_object_get(e->llm_step, "model"));
+            if (!isnan(e->llm_predicted))
+                json_object_set_new(bd, "prediction", json_pack("{s:f}", "metric", e->llm_predicted));
+        }
+        st = go(e, S_BUILD, bd, err);
         if (st != SPAK_OK)
             return st;
         outcome oc;

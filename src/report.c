@@ -459,7 +459,12 @@ static void derive_journal(rep *r)
         if (to && strcmp(to, "program") == 0) {
             json_t *p = json_object_get(d, "prediction");
             pending = p && !json_is_null(p) ? p : NULL;
-        } else if (to && strcmp(to, "build") == 0 && pending && eval_id) {
+        } else if (to && strcmp(to, "build") == 0 && eval_id && !pending &&
+                   json_is_object(json_object_get(d, "prediction"))) {
+            /* the LLM driver journals its proposal's prediction when it leaves PROGRAM */
+            pending = json_object_get(d, "prediction");
+        }
+        if (to && strcmp(to, "build") == 0 && pending && eval_id) {
             json_t *pv = json_is_object(pending) ? json_object_get(pending, r->metric) : pending;
             if (json_is_object(pending) && !pv)
                 pv = json_object_get(pending, "metric");
