@@ -72,6 +72,31 @@ __device__ __forceinline__ void tma_load_2d_mc(void *dst, const CUtensorMap *map
                  : "memory");
 }
 
+/* TMA store: the box at (c0 = column, c1 = row) of the map's tensor from
+ * shared memory (same swizzle as the map); rows/columns past the tensor's
+ * extent are not written. Completion is tracked by bulk groups. */
+__device__ __forceinline__ void tma_store_2d(const CUtensorMap *map, const void *src, int c0, int c1)
+{
+    asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%2, %3}], [%1];\n" ::"l"((uint64_t)map),
+                 "r"(smem_u32(src)), "r"(c0), "r"(c1)
+                 : "memory");
+}
+__device__ __forceinline__ void bulk_commit() { asm volatile("cp.async.bulk.commit_group;\n" ::: "memory"); }
+/* the shared-memory sources of all but the newest N groups have been read */
+template <int N> __device__ __forceinline__ void bulk_wait_read()
+{
+    asm volatile("cp.async.bulk.wait_group.read %0;\n" ::"n"(N) : "memory");
+}
+/* all but the newest N groups are complete (their writes done) */
+template <int N> __device__ __forceinline__ void bulk_wait() { asm volatile("cp.async.bulk.wait_group %0;\n" ::"n"(N) : "memory"); }
+/* generic-proxy smem writes -> visible to the async proxy (TMA, wgmma) */
+__device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+/* barrier among `n` threads (a warpgroup) on named barrier `id` (1..15) */
+__device__ __forceinline__ void named_bar_sync(int id, int n)
+{
+    asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(n) : "memory");
+}
+
 /* ---- clusters ------------------------------------------------------------ */
 __device__ __forceinline__ unsigned cluster_rank()
 {

@@ -22,6 +22,8 @@
  *   GROUP_M block-raster group (L2)    1, 4, 8, 16         (default 8)
  * fp32 path:
  *   SBK     k per stage                8, 16               (default 16)
+ *   SWARP   thread->tile map: 0 = 2x16 threads per warp, 1 = 4x8   (default 1)
+ *   SFRAG2  1: double-buffer the k-step fragments in registers      (default 1)
  *   SMINB   min blocks per SM (launch bounds: caps registers) 1, 2 (default 2)
  * Build: nvcc -O3 -arch=sm_90a -shared -Xcompiler -fPIC -o rung2.so rung2_mma.cu
  */
@@ -216,6 +218,12 @@ __global__ void __launch_bounds__(NTHREADS) gemm_mma(int M, int N, int K, const 
 #define SBM 128
 #define SBN 128
 #define SPAD 4
+#ifndef SFRAG2
+#define SFRAG2 1
+#endif
+#ifndef SWARP
+#define SWARP 1
+#endif
 #ifndef SMINB
 #define SMINB 2
 #endif
@@ -225,7 +233,13 @@ __global__ void __launch_bounds__(256, SMINB) sgemm_simt(int M, int N, int K, co
     __shared__ __align__(16) float As[2][SBK][SBM + SPAD];
     __shared__ __align__(16) float Bs[2][SBK][SBN + SPAD];
     const int tid = threadIdx.x;
+#if SWARP
+    /* warp = 4 (ty) x 8 (tx) threads: per k step a warp reads 4 distinct A and
+     * 8 distinct B float4 (one shared-memory wavefront each) instead of 2 and 16 */
+    const int tx = (tid / 32 % 2) * 8 + tid % 8, ty = (tid / 64) * 4 + tid % 32 / 8;
+#else
     const int tx = tid % 16, ty = tid / 16;
+#endif
     int tm, tn;
     {
         /* same grouped raster as the 16-bit path */
@@ -283,6 +297,34 @@ __global__ void __launch_bounds__(256, SMINB) sgemm_simt(int M, int N, int K, co
         const int buf = kt & 1;
         if (kt + 1 < KT)
             gload((kt + 1) * SBK);
+#if SFRAG2
+        /* fragments double-buffered in registers: step kk+1's four LDS.128
+         * are issued before step kk's 64 FFMA */
+        float4 fa[2][2], fb[2][2];
+        fa[0][0] = *reinterpret_cast<const float4 *>(&As[buf][0][ty * 4]);
+        fa[0][1] = *reinterpret_cast<const float4 *>(&As[buf][0][64 + ty * 4]);
+        fb[0][0] = *reinterpret_cast<const float4 *>(&Bs[buf][0][tx * 4]);
+        fb[0][1] = *reinterpret_cast<const float4 *>(&Bs[buf][0][64 + tx * 4]);
+#pragma unroll
+        for (int kk = 0; kk < SBK; kk++) {
+            const int cur = kk & 1;
+            if (kk + 1 < SBK) {
+                fa[cur ^ 1][0] = *reinterpret_cast<const float4 *>(&As[buf][kk + 1][ty * 4]);
+                fa[cur ^ 1][1] = *reinterpret_cast<const float4 *>(&As[buf][kk + 1][64 + ty * 4]);
+                fb[cur ^ 1][0] = *reinterpret_cast<const float4 *>(&Bs[buf][kk + 1][tx * 4]);
+                fb[cur ^ 1][1] = *reinterpret_cast<const float4 *>(&Bs[buf][kk + 1][64 + tx * 4]);
+            }
+            const float a[8] = {fa[cur][0].x, fa[cur][0].y, fa[cur][0].z, fa[cur][0].w,
+                                fa[cur][1].x, fa[cur][1].y, fa[cur][1].z, fa[cur][1].w};
+            const float b[8] = {fb[cur][0].x, fb[cur][0].y, fb[cur][0].z, fb[cur][0].w,
+                                fb[cur][1].x, fb[cur][1].y, fb[cur][1].z, fb[cur][1].w};
+#pragma unroll
+            for (int i = 0; i < 8; i++)
+#pragma unroll
+                for (int j = 0; j < 8; j++)
+                    acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+        }
+#else
 #pragma unroll
         for (int kk = 0; kk < SBK; kk++) {
             float a[8], b[8];
@@ -301,6 +343,7 @@ __global__ void __launch_bounds__(256, SMINB) sgemm_simt(int M, int N, int K, co
                 for (int j = 0; j < 8; j++)
                     acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
         }
+#endif
         if (kt + 1 < KT)
             sstore(buf ^ 1); /* the other buffer: last read in iteration kt-1, before its barrier */
         __syncthreads();
@@ -330,7 +373,7 @@ __global__ void __launch_bounds__(256, SMINB) sgemm_simt(int M, int N, int K, co
 static const struct spak_gemm_info g_info = {
     SPAK_GEMM_ABI_VERSION,
     "rung2_mma BM=" SPAK_STR(BM) " BN=" SPAK_STR(BN) " BK=" SPAK_STR(BK) " WM=" SPAK_STR(WM) " WN=" SPAK_STR(
-        WN) " STAGES=" SPAK_STR(STAGES) " GROUP_M=" SPAK_STR(GROUP_M) " SBK=" SPAK_STR(SBK),
+        WN) " STAGES=" SPAK_STR(STAGES) " GROUP_M=" SPAK_STR(GROUP_M) " SBK=" SPAK_STR(SBK) " SWARP=" SPAK_STR(SWARP) " SFRAG2=" SPAK_STR(SFRAG2),
     SPAK_DT_BIT(SPAK_DT_F32) | SPAK_DT_BIT(SPAK_DT_F16) | SPAK_DT_BIT(SPAK_DT_BF16),
     1, 1, 8, 80};
 

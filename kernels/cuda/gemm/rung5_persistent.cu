@@ -14,8 +14,14 @@
  * free only when the consumers of both CTAs are done with it: each consumer
  * warp arrives on the "empty" barrier of both CTAs (mapa + remote arrive).
  *
- * Not (yet) in this rung: the TMA-store epilogue the issue lists for rung 5
- * (stores go straight from registers to global).
+ * Epilogue (EPI_TMA=1, the default): each consumer warpgroup converts its
+ * 64 x BN fp32 fragments to T into a 16 KB shared buffer (two 64x64 boxes,
+ * 128-byte swizzle, conflict-free 4-byte writes) and one thread issues TMA
+ * stores (cp.async.bulk.tensor, bulk groups); the warpgroup goes back to the
+ * mainloop of its next tile while the stores drain, and waits for the
+ * buffer's reads only when it needs it again. TMA clips the boxes at M and N.
+ * It needs N % 8 == 0 and a 16-byte aligned C (the tensor map's row pitch);
+ * otherwise, and with EPI_TMA=0, stores go straight from registers (guarded).
  *
  * Edges: TMA zero-fills past M, N, K; stores guarded: any M, N.
  * Declared constraint: K % 8 == 0 (TMA 16-byte row pitch).
@@ -29,12 +35,14 @@
  *   CLUSTER  CTAs per cluster sharing B     1, 2               (default 2)
  *   MAX_CTAS cap on the persistent grid      0 (= resident CTAs, queried), 64..132
  *   PRODUCER_REGS / CONSUMER_REGS  setmaxnreg values (default 40 / 232)
+ *   EPI_TMA  1: TMA-store epilogue through shared memory, 0: register stores (default 1)
  * Build: nvcc -O3 -gencode arch=compute_90a,code=sm_90a -shared -Xcompiler -fPIC rung5_persistent.cu
  */
 #include "hopper.cuh"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #ifndef BN
 #define BN 256
@@ -57,6 +65,9 @@
 #ifndef MAX_CTAS
 #define MAX_CTAS 0
 #endif
+#ifndef EPI_TMA
+#define EPI_TMA 1
+#endif
 #ifndef PRODUCER_REGS
 #define PRODUCER_REGS 40
 #endif
@@ -70,7 +81,10 @@
 #define A_BYTES (BM * BK * 2)
 #define B_BYTES (BN * BK * 2)
 #define STAGE_BYTES (A_BYTES + B_BYTES)
-#define SMEM_BYTES (STAGES * STAGE_BYTES + 1024)
+#define USE_EPI_TMA (EPI_TMA && MW == 1)
+#define EPI_SUB 2                        /* 64x64 boxes per buffer (16 KB) */
+#define EPI_BYTES (USE_EPI_TMA ? CONS * EPI_SUB * 8192 : 0)
+#define SMEM_BYTES (STAGES * STAGE_BYTES + EPI_BYTES + 1024)
 static_assert(BN % 64 == 0 && BN <= 256, "BN in 64..256, multiple of 64");
 static_assert(BM <= 256, "TMA box rows <= 256");
 static_assert(CLUSTER == 1 || CLUSTER == 2, "CLUSTER is 1 or 2");
@@ -78,10 +92,54 @@ static_assert((BN / CLUSTER) % 8 == 0, "B slices must be whole 8-row swizzle gro
 static_assert(SMEM_BYTES <= 227 * 1024, "shared memory over 227 KB");
 static_assert(PRODUCER_REGS * 128 + CONSUMER_REGS * 128 * CONS <= 65536, "register file over 64K");
 
+template <typename T> __device__ __forceinline__ uint32_t pack2(float a, float b)
+{
+    typedef typename std::conditional<std::is_same<T, __half>::value, __half2, __nv_bfloat162>::type T2;
+    T2 v;
+    v.x = elem<T>::from_f(a);
+    v.y = elem<T>::from_f(b);
+    return *reinterpret_cast<uint32_t *>(&v);
+}
+
+/* TMA-store epilogue of one warpgroup's 64 x BN fragments (see the header).
+ * Fragment rows r = 16*(t/32) + (t%32)/4 and r+8, 8-column block j holds
+ * columns 8j + 2*(t%4) (+1): in a 64x64 box with 128 B rows and the 128-byte
+ * swizzle, block j%8 of row r sits at 16-byte chunk (j%8) ^ (r%8). */
+template <typename T>
+__device__ __forceinline__ void epilogue_tma(const CUtensorMap *tmC, unsigned char *buf, const float *d, int t, int bar,
+                                             int row0, int col0)
+{
+    const int r = 16 * (t / 32) + (t % 32) / 4;
+    const uint32_t base = smem_u32(buf) + r * 128 + (t % 4) * 4;
+#pragma unroll
+    for (int p0 = 0; p0 < BN / 64; p0 += EPI_SUB) {
+        if (t == 0)
+            bulk_wait_read<0>(); /* the previous stores from this buffer have read it */
+        named_bar_sync(bar, 128);
+#pragma unroll
+        for (int q = p0; q < p0 + EPI_SUB && q < BN / 64; q++)
+#pragma unroll
+            for (int jj = 0; jj < 8; jj++) {
+                const int j = q * 8 + jj;
+                const uint32_t a = base + (q - p0) * 8192 + ((jj ^ (r % 8)) * 16);
+                asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(a), "r"(pack2<T>(d[4 * j + 0], d[4 * j + 1])));
+                asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(a + 8 * 128), "r"(pack2<T>(d[4 * j + 2], d[4 * j + 3])));
+            }
+        fence_proxy_async();
+        named_bar_sync(bar, 128);
+        if (t == 0) {
+#pragma unroll
+            for (int q = p0; q < p0 + EPI_SUB && q < BN / 64; q++)
+                tma_store_2d(tmC, buf + (q - p0) * 8192, col0 + q * 64, row0);
+            bulk_commit();
+        }
+    }
+}
+
 template <typename T>
 __global__ void __launch_bounds__(NTHREADS, 1)
     gemm_persistent(int M, int N, int K, const __grid_constant__ CUtensorMap tmA, const __grid_constant__ CUtensorMap tmB,
-                    T *__restrict__ C)
+                    const __grid_constant__ CUtensorMap tmC, int epi_tma, T *__restrict__ C)
 {
     extern __shared__ __align__(1024) unsigned char smem_raw[];
     __shared__ __align__(8) uint64_t full[STAGES], empty[STAGES];
@@ -170,10 +228,17 @@ __global__ void __launch_bounds__(NTHREADS, 1)
             wgmma_wait<0>();
             if ((t % 32) == 0)
                 release(&empty[(it - 1) % STAGES]);
+            if (USE_EPI_TMA && epi_tma) {
+                epilogue_tma<T>(&tmC, smem + STAGES * STAGE_BYTES + c * EPI_SUB * 8192, acc[0], t, 1 + c,
+                                tm * BM + c * 64, tn * BN);
+            } else {
 #pragma unroll
-            for (int w = 0; w < MW; w++)
-                store_frag<T, BN>(C, M, N, tm * BM + (c * MW + w) * 64, tn * BN, acc[w], t);
+                for (int w = 0; w < MW; w++)
+                    store_frag<T, BN>(C, M, N, tm * BM + (c * MW + w) * 64, tn * BN, acc[w], t);
+            }
         }
+        if (USE_EPI_TMA && epi_tma && t == 0)
+            bulk_wait<0>(); /* the last stores are complete before the CTA (and its smem) goes */
     }
     /* no CTA may leave while its peer can still arrive on its barriers */
     __syncwarp();
@@ -183,7 +248,7 @@ __global__ void __launch_bounds__(NTHREADS, 1)
 
 static const struct spak_gemm_info g_info = {
     SPAK_GEMM_ABI_VERSION,
-    "rung5_persistent BN=" SPAK_STR(BN) " MW=" SPAK_STR(MW) " CONS=" SPAK_STR(CONS) " STAGES=" SPAK_STR(STAGES) " GROUP_M=" SPAK_STR(GROUP_M) " CLUSTER=" SPAK_STR(CLUSTER),
+    "rung5_persistent BN=" SPAK_STR(BN) " MW=" SPAK_STR(MW) " CONS=" SPAK_STR(CONS) " STAGES=" SPAK_STR(STAGES) " GROUP_M=" SPAK_STR(GROUP_M) " CLUSTER=" SPAK_STR(CLUSTER) " EPI_TMA=" SPAK_STR(EPI_TMA),
     SPAK_DT_BIT(SPAK_DT_F16) | SPAK_DT_BIT(SPAK_DT_BF16),
     1, 1, 8, 90};
 
@@ -241,15 +306,19 @@ template <typename T> static long long grid_of(int M, int N)
 template <typename T>
 static int launch(int M, int N, int K, int dtype, const void *A, const void *B, void *C, cudaStream_t s)
 {
-    CUtensorMap ma, mb;
-    int r;
+    CUtensorMap ma, mb, mc;
+    int r, epi = 0;
     if ((long long)spak_cdiv(M, BM) * spak_cdiv(N, BN) > 0x7fffffffLL)
         return (int)cudaErrorInvalidValue;
     if ((r = spak_make_map(&ma, A, M, K, BM, dtype)) || (r = spak_make_map(&mb, B, N, K, BN / CLUSTER, dtype)))
         return r;
+    memset(&mc, 0, sizeof mc);
+    /* the TMA store needs a 16-byte row pitch and base; else register stores */
+    if (USE_EPI_TMA && N % 8 == 0 && ((uintptr_t)C % 16) == 0)
+        epi = spak_make_map(&mc, C, M, N, 64, dtype) == 0;
     SPAK_TRY(cudaFuncSetAttribute(gemm_persistent<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_BYTES));
     if (CLUSTER == 1) {
-        gemm_persistent<T><<<(unsigned)grid_of<T>(M, N), NTHREADS, SMEM_BYTES, s>>>(M, N, K, ma, mb, (T *)C);
+        gemm_persistent<T><<<(unsigned)grid_of<T>(M, N), NTHREADS, SMEM_BYTES, s>>>(M, N, K, ma, mb, mc, epi, (T *)C);
     } else {
         cudaLaunchConfig_t cfg = {};
         cudaLaunchAttribute at[1];
@@ -263,7 +332,7 @@ static int launch(int M, int N, int K, int dtype, const void *A, const void *B, 
         at[0].val.clusterDim.z = 1;
         cfg.attrs = at;
         cfg.numAttrs = 1;
-        SPAK_TRY(cudaLaunchKernelEx(&cfg, gemm_persistent<T>, M, N, K, ma, mb, (T *)C));
+        SPAK_TRY(cudaLaunchKernelEx(&cfg, gemm_persistent<T>, M, N, K, ma, mb, mc, epi, (T *)C));
     }
     return (int)cudaGetLastError();
 }
