@@ -1,0 +1,71 @@
+# kernels/cuda/fmha.mk - the CUDA FMHA (attention forward) target, issue 7:
+# the rungs (candidate .so files) and the trusted harness
+# spak-harness-cuda-fmha. Included by the top Makefile (kernels/*/*.mk); the
+# GEMM twin is kernels/cuda/cuda.mk.
+#
+#   $(O)/spak-harness-cuda-fmha            the harness (nvcc; cudart static, cuBLAS for the
+#                                          GEMM ceiling, Jansson, dl; cuDNN is dlopen()ed)
+#   $(O)/cuda/fmha/rungN_*.so              each rung with its default parameters
+#   $(O)/cuda/fmha/rungN_*.ptxas.txt       the ptxas report (registers, spills, smem)
+#   $(O)/tests/test_fmha_core              unit tests of the GPU-free harness logic (cc)
+#   make cuda-fmha-sweep                   parameter variants -> $(O)/cuda/fmha-sweep/
+#
+# As in cuda.mk: the unit test is built in every build (also SAN=1), the
+# nvcc products only in the plain build.
+
+FMHA_DIR := kernels/cuda/fmha
+FMHA_RUNGS := $(basename $(notdir $(wildcard $(FMHA_DIR)/rung*.cu)))
+FMHA_ARCH ?= -gencode arch=compute_90a,code=sm_90a
+FMHA_NVCCFLAGS ?= -O3 -std=c++17 $(FMHA_ARCH) -lineinfo -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror
+FMHA_HDRS := $(wildcard $(FMHA_DIR)/*.h $(FMHA_DIR)/*.cuh)
+
+FMHA_TEST := $(O)/tests/test_fmha_core
+ALL_TARGETS += $(FMHA_TEST)
+
+$(FMHA_TEST): $(O)/obj/$(FMHA_DIR)/test_fmha_core.o $(O)/obj/$(FMHA_DIR)/fmha_core.o $(O)/obj/kernels/cuda/gemm/harness_core.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -ljansson -lm
+
+ifeq ($(HAVE_CUDA)$(HAVE_CUBLAS)$(HAVE_CUDNN)$(SAN),1110)
+FMHA_SOS := $(FMHA_RUNGS:%=$(O)/cuda/fmha/%.so)
+FMHA_HARNESS := $(O)/spak-harness-cuda-fmha
+ALL_TARGETS += $(FMHA_SOS) $(FMHA_HARNESS)
+
+.PHONY: cuda-fmha
+cuda-fmha: $(FMHA_SOS) $(FMHA_HARNESS)
+
+$(O)/cuda/fmha/%.so: $(FMHA_DIR)/%.cu $(FMHA_HDRS)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(FMHA_NVCCFLAGS) -shared -Xcompiler -fPIC -Xptxas -v -o $@ $< 2> $(@:.so=.ptxas.txt) || { cat $(@:.so=.ptxas.txt); exit 1; }
+
+$(FMHA_HARNESS): $(FMHA_DIR)/harness_fmha.cu $(O)/obj/$(FMHA_DIR)/fmha_core.o $(O)/obj/kernels/cuda/gemm/harness_core.o $(FMHA_HDRS)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(FMHA_NVCCFLAGS) -o $@ $< $(O)/obj/$(FMHA_DIR)/fmha_core.o $(O)/obj/kernels/cuda/gemm/harness_core.o \
+	    -lcublas -ljansson -ldl -lm
+
+# Parameter variants for kernels/cuda/fmha/bench.sh (not part of `all`):
+#   make cuda-fmha-sweep  ->  $(O)/cuda/fmha-sweep/<rung>__<NAME=V>_<NAME=V>.so
+FMHA_SWEEP ?= rung3_mma:WARPS=8 rung3_mma:WARPS=4,BLOCK_N=32 rung3_mma:WARPS=8,BLOCK_N=32 \
+              rung3_mma:WARPS=4,STAGES=3 rung3_mma:WARPS=8,STAGES=3 rung2_online:BLOCK_M=32,TPR=8
+.PHONY: cuda-fmha-sweep
+cuda-fmha-sweep:
+	@mkdir -p $(O)/cuda/fmha-sweep
+	@for v in $(FMHA_SWEEP); do \
+	  r=$${v%%:*}; p=$${v#*:}; n=$$(echo "$$p" | tr ',' '_'); \
+	  d=$$(echo "$$p" | sed 's/\([A-Z_]*=[0-9]*\)/-D\1/g; s/,/ /g'); \
+	  echo "nvcc $$r $$d"; \
+	  $(NVCC) $(FMHA_NVCCFLAGS) -shared -Xcompiler -fPIC $$d -o $(O)/cuda/fmha-sweep/$${r}__$$n.so $(FMHA_DIR)/$$r.cu & \
+	done; wait
+else ifeq ($(MAKELEVEL)$(SAN),00)
+  $(info spak build: CUDA FMHA rungs and spak-harness-cuda-fmha skipped (need nvcc, cuBLAS and the cuDNN headers))
+endif
+
+# cuDNN's SDPA graph built stand-alone (GPU-free up to the operation graph):
+#   $(O)/cuda/fmha/cudnn-dry BxHxSxD[gN][c] fp16|bf16 [lse]
+ifeq ($(HAVE_CUDA)$(HAVE_CUDNN)$(SAN),110)
+FMHA_DRY := $(O)/cuda/fmha/cudnn-dry
+ALL_TARGETS += $(FMHA_DRY)
+$(FMHA_DRY): $(FMHA_DIR)/cudnn_dry.cu $(O)/obj/$(FMHA_DIR)/fmha_core.o $(O)/obj/kernels/cuda/gemm/harness_core.o $(FMHA_HDRS)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(FMHA_NVCCFLAGS) -o $@ $< $(O)/obj/$(FMHA_DIR)/fmha_core.o $(O)/obj/kernels/cuda/gemm/harness_core.o -ljansson -ldl -lm
+endif

@@ -1,0 +1,1268 @@
+/*
+ * harness_fmha.cu - spak-harness-cuda-fmha, the trusted attention-forward
+ * harness (issue 7). The GEMM harness (kernels/cuda/gemm/harness.cu) is its
+ * template: same process model, same records protocol, same habits.
+ *
+ *   spak-harness-cuda-fmha --family fmha --candidate PATH.so --seed N
+ *       [--dtype fp16|bf16] [--shapes BxHxSxD[gN][c],...] [--heldout ...]
+ *       [--reps 30] [--warmup 5] [--check-only] [--lse] [--no-baseline]
+ *       [--ceilings-cache PATH] [--timeout 600]
+ *
+ * Shapes: B batch, H query heads, S sequence length, D head dim; "gN" = N
+ * key/value heads (GQA; N divides H; g1 = MQA); "c" = causal. The function
+ * and layouts are kernels/cuda/fmha/abi.h's.
+ *
+ * Output: "__SPAK_TRACE__ {json}" lines on stdout: Correctness for every
+ * shape, then Performance and Analysis for the shapes that passed (unless
+ * --check-only). Diagnostics on stderr. Exit 0 when the harness did its job
+ * (whatever the candidate did), 2 on usage errors or without a CUDA device
+ * ("no CUDA device" on stderr), 1 when a harness step failed for some shape.
+ *
+ * Process model: the parent never touches CUDA. A probe child finds the
+ * device and the ceilings (cache shared with the GEMM harness); then one
+ * child per shape dlopen()s the candidate and does all GPU work. A crash,
+ * sticky CUDA error or hang (--timeout) ends that child only: the parent
+ * writes its failed Correctness record and goes on.
+ *
+ * Per shape, in the child:
+ *  1. declared constraints (spak_fmha_info): dtype, head dim, S multiple,
+ *     max S, causal, GQA; outside them: {"passed":false,"skipped":true}.
+ *  2. cuDNN's SDPA graph is built for the shape (cudnn_sdpa.cuh). Failure is
+ *     not fatal: the records carry "baseline_error" and ratios are null.
+ *  3. two checks with independent inputs in the same buffers (normal(0,1)
+ *     from a counter-based hash, generated on the device from the seed; the
+ *     second check multiplies Q by 4 for a peaked softmax, where a missing
+ *     max subtraction overflows and score precision shows): the reference is
+ *     the harness's own fp64 kernel (ref_attention below) on the same
+ *     rounded inputs; O is poisoned (NaN) before each call, so unwritten
+ *     elements fail; the LSE is requested in the first check (when the
+ *     candidate declares it) and checked against the reference's, and
+ *     NULL is passed in the second; inputs compared bitwise before/after;
+ *     O snapshotted after our stream and again after the whole device (work
+ *     left on another stream fails). cuDNN's error against the same
+ *     reference is reported beside ours.
+ *  4. timing: warm-up, then reps rounds of {flush L2, candidate, flush L2,
+ *     cuDNN}, order alternating, CUDA events around each call; medians,
+ *     p20/p80; NVML clocks, power and throttle reasons sampled mid-queue.
+ */
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "abi.h"
+#include "fmha_core.h"
+
+enum { CHILD_OK = 0, CHILD_HARNESS_ERR = 3, CHILD_NO_DEVICE = 4 };
+
+static struct fc_args g_args;
+static char g_device_name[256] = "?";
+
+struct ceilings {
+    double copy_gbps, peak_tflops;
+    int sm_count, max_threads_per_sm, cc;
+    long long l2_bytes;
+};
+static struct ceilings g_ceil;
+
+static void emit(char *rec)
+{
+    if (!rec) {
+        fprintf(stderr, "spak-harness-cuda-fmha: could not build a record (out of memory)\n");
+        return;
+    }
+    printf("%s%s\n", HC_TRACE_PREFIX, rec);
+    fflush(stdout);
+    free(rec);
+}
+
+#include "cudnn_sdpa.cuh"
+
+/* ------------------------------------------------------------------------ */
+/* NVML, loaded at run time (absent -> zeros)                                 */
+typedef struct nvmlDevice_st *nvmlDevice_t;
+static struct {
+    void *lib;
+    int (*init)(void);
+    int (*by_pci)(const char *, nvmlDevice_t *);
+    int (*clock)(nvmlDevice_t, int, unsigned *);
+    int (*power)(nvmlDevice_t, unsigned *);
+    int (*reasons)(nvmlDevice_t, unsigned long long *);
+    nvmlDevice_t dev;
+    bool ok;
+} g_nvml;
+
+static void nvml_open(int cuda_dev)
+{
+    char pci[64];
+    g_nvml.lib = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!g_nvml.lib)
+        return;
+    *(void **)&g_nvml.init = dlsym(g_nvml.lib, "nvmlInit_v2");
+    *(void **)&g_nvml.by_pci = dlsym(g_nvml.lib, "nvmlDeviceGetHandleByPciBusId_v2");
+    *(void **)&g_nvml.clock = dlsym(g_nvml.lib, "nvmlDeviceGetClockInfo");
+    *(void **)&g_nvml.power = dlsym(g_nvml.lib, "nvmlDeviceGetPowerUsage");
+    *(void **)&g_nvml.reasons = dlsym(g_nvml.lib, "nvmlDeviceGetCurrentClocksEventReasons");
+    if (!g_nvml.reasons)
+        *(void **)&g_nvml.reasons = dlsym(g_nvml.lib, "nvmlDeviceGetCurrentClocksThrottleReasons");
+    if (!g_nvml.init || !g_nvml.by_pci || !g_nvml.clock || !g_nvml.power || g_nvml.init() != 0)
+        return;
+    if (cudaDeviceGetPCIBusId(pci, sizeof pci, cuda_dev) != cudaSuccess)
+        return;
+    g_nvml.ok = g_nvml.by_pci(pci, &g_nvml.dev) == 0;
+}
+
+struct clocks {
+    int sm_mhz, mem_mhz;
+    double power_w;
+    unsigned long long reasons;
+};
+
+static struct clocks nvml_sample(void)
+{
+    struct clocks c = {0, 0, 0, 0};
+    unsigned v;
+    if (!g_nvml.ok)
+        return c;
+    if (g_nvml.clock(g_nvml.dev, 1 /* SM */, &v) == 0)
+        c.sm_mhz = (int)v;
+    if (g_nvml.clock(g_nvml.dev, 2 /* MEM */, &v) == 0)
+        c.mem_mhz = (int)v;
+    if (g_nvml.power(g_nvml.dev, &v) == 0)
+        c.power_w = v / 1000.0;
+    if (g_nvml.reasons)
+        g_nvml.reasons(g_nvml.dev, &c.reasons);
+    return c;
+}
+
+/* ------------------------------------------------------------------------ */
+/* device kernels of the harness                                              */
+
+__device__ __forceinline__ unsigned long long splitmix64(unsigned long long x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+template <typename T> __device__ __forceinline__ T from_float(float f);
+template <> __device__ __forceinline__ __half from_float<__half>(float f) { return __float2half_rn(f); }
+template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float f) { return __float2bfloat16_rn(f); }
+__device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
+__device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
+
+/* x[i] ~ amp * N(0,1) rounded to T; element i depends only on (seed, i). */
+template <typename T>
+__global__ void gen_normal(T *x, size_t n, unsigned long long seed, float amp)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        unsigned long long r = splitmix64(seed ^ splitmix64(i));
+        float u1 = ((r >> 40) + 1) * (1.0f / 16777217.0f);
+        float u2 = ((r >> 8) & 0xFFFFFF) * (1.0f / 16777216.0f);
+        float z = sqrtf(-2.0f * logf(u1)) * cospif(2.0f * u2);
+        if (z == 0.0f)
+            z = 1.0f; /* never zeros */
+        x[i] = from_float<T>(amp * z);
+    }
+}
+
+/*
+ * The reference: exact-as-fp64 attention from the same rounded inputs.
+ * One block of 256 threads per (32 query rows, head, batch). Products of two
+ * 16-bit values are exact in fp64, sums of D of them nearly so. Two passes
+ * over the keys: (1) row max and sum of exp (online, per thread, merged over
+ * the 8 threads of a row), (2) P = exp(s - m) / l and O = P V. Thread t owns
+ * query row t/8 and keys (t%8) + 8c of each 32-key tile; in pass 2 the
+ * output columns (t%8) + 8k. Shared memory in fp64, rows padded by one.
+ */
+#define REF_BQ 32
+#define REF_BK 32
+#define REF_MAXD 256
+
+template <typename T>
+__global__ void __launch_bounds__(256) ref_attention(const T *__restrict__ Q, const T *__restrict__ K,
+                                                     const T *__restrict__ V, float *__restrict__ O,
+                                                     float *__restrict__ lse, int H, int Hkv, int S, int D,
+                                                     int causal, double scale)
+{
+    extern __shared__ double sm[];
+    const int ld = D + 1;
+    double *Qs = sm, *Ks = Qs + REF_BQ * ld, *Vs = Ks + REF_BK * ld, *Ps = Vs + REF_BK * ld;
+    const int t = threadIdx.x, r = t >> 3, sub = t & 7;
+    const int q0 = blockIdx.x * REF_BQ, h = blockIdx.y, b = blockIdx.z, hk = h / (H / Hkv);
+    const int i = q0 + r;
+    const size_t qbase = ((size_t)b * H + h) * S * D, kvbase = ((size_t)b * Hkv + hk) * S * D;
+    const int kend = causal ? min(S, q0 + REF_BQ) : S;
+    double m = -INFINITY, l = 0;
+
+    for (int e = t; e < REF_BQ * D; e += 256) {
+        int rr = e / D, d = e % D;
+        Qs[rr * ld + d] = q0 + rr < S ? (double)to_float(Q[qbase + (size_t)(q0 + rr) * D + d]) : 0.0;
+    }
+    /* pass 1: max and sum */
+    for (int k0 = 0; k0 < kend; k0 += REF_BK) {
+        __syncthreads();
+        for (int e = t; e < REF_BK * D; e += 256) {
+            int rr = e / D, d = e % D;
+            Ks[rr * ld + d] = k0 + rr < S ? (double)to_float(K[kvbase + (size_t)(k0 + rr) * D + d]) : 0.0;
+        }
+        __syncthreads();
+        for (int c = 0; c < REF_BK / 8; c++) {
+            int jj = sub + 8 * c, j = k0 + jj;
+            if (i >= S || j >= S || (causal && j > i))
+                continue;
+            double s = 0;
+            for (int d = 0; d < D; d++)
+                s = fma(Qs[r * ld + d], Ks[jj * ld + d], s);
+            s *= scale;
+            if (s > m) {
+                l = l * exp(m - s) + 1.0;
+                m = s;
+            } else {
+                l += exp(s - m);
+            }
+        }
+    }
+    for (int o = 1; o < 8; o <<= 1) {
+        double m2 = __shfl_xor_sync(0xffffffffu, m, o), l2 = __shfl_xor_sync(0xffffffffu, l, o);
+        double mn = fmax(m, m2);
+        if (mn != -INFINITY)
+            l = (m == -INFINITY ? 0.0 : l * exp(m - mn)) + (m2 == -INFINITY ? 0.0 : l2 * exp(m2 - mn));
+        m = mn;
+    }
+    if (sub == 0 && i < S)
+        lse[((size_t)b * H + h) * S + i] = (float)(m + log(l));
+
+    /* pass 2: P and O */
+    double acc[REF_MAXD / 8];
+#pragma unroll
+    for (int k = 0; k < REF_MAXD / 8; k++)
+        acc[k] = 0;
+    for (int k0 = 0; k0 < kend; k0 += REF_BK) {
+        __syncthreads();
+        for (int e = t; e < REF_BK * D; e += 256) {
+            int rr = e / D, d = e % D;
+            bool in = k0 + rr < S;
+            Ks[rr * ld + d] = in ? (double)to_float(K[kvbase + (size_t)(k0 + rr) * D + d]) : 0.0;
+            Vs[rr * ld + d] = in ? (double)to_float(V[kvbase + (size_t)(k0 + rr) * D + d]) : 0.0;
+        }
+        __syncthreads();
+        for (int c = 0; c < REF_BK / 8; c++) {
+            int jj = sub + 8 * c, j = k0 + jj;
+            double p = 0;
+            if (i < S && j < S && !(causal && j > i)) {
+                double s = 0;
+                for (int d = 0; d < D; d++)
+                    s = fma(Qs[r * ld + d], Ks[jj * ld + d], s);
+                p = exp(s * scale - m) / l;
+            }
+            Ps[r * (REF_BK + 1) + jj] = p;
+        }
+        __syncthreads();
+        for (int jj = 0; jj < REF_BK; jj++) {
+            double p = Ps[r * (REF_BK + 1) + jj];
+#pragma unroll
+            for (int k = 0; k < REF_MAXD / 8; k++)
+                if (sub + 8 * k < D)
+                    acc[k] = fma(p, Vs[jj * ld + sub + 8 * k], acc[k]);
+        }
+    }
+    if (i < S) {
+#pragma unroll
+        for (int k = 0; k < REF_MAXD / 8; k++)
+            if (sub + 8 * k < D)
+                O[qbase + (size_t)i * D + sub + 8 * k] = (float)acc[k];
+    }
+}
+
+static size_t ref_smem(int D) { return sizeof(double) * ((size_t)(REF_BQ + 2 * REF_BK) * (D + 1) + REF_BQ * (REF_BK + 1)); }
+
+/* sums[0] += (o - r)^2, sums[1] += r^2; bad[0] += non-finite outputs */
+template <typename T>
+__global__ void rel_err_kernel(const T *o, const float *r, size_t n, double *sums, unsigned long long *bad)
+{
+    double d2 = 0, r2 = 0;
+    unsigned long long nb = 0;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        double ov = to_float(o[i]), rv = r[i];
+        if (!isfinite(ov)) {
+            nb++;
+            continue;
+        }
+        d2 += (ov - rv) * (ov - rv);
+        r2 += rv * rv;
+    }
+    for (int s = 16; s > 0; s >>= 1) {
+        d2 += __shfl_down_sync(0xffffffffu, d2, s);
+        r2 += __shfl_down_sync(0xffffffffu, r2, s);
+        nb += __shfl_down_sync(0xffffffffu, nb, s);
+    }
+    if ((threadIdx.x & 31) == 0) {
+        atomicAdd(&sums[0], d2);
+        atomicAdd(&sums[1], r2);
+        atomicAdd(bad, nb);
+    }
+}
+
+/* maxerr (as ordered bits of a non-negative double) of |a - r|; bad += non-finite a */
+__global__ void max_abs_err(const float *a, const float *r, size_t n, unsigned long long *maxbits,
+                            unsigned long long *bad)
+{
+    double mx = 0;
+    unsigned long long nb = 0;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        if (!isfinite(a[i])) {
+            nb++;
+            continue;
+        }
+        mx = fmax(mx, fabs((double)a[i] - (double)r[i]));
+    }
+    for (int s = 16; s > 0; s >>= 1) {
+        mx = fmax(mx, __shfl_down_sync(0xffffffffu, mx, s));
+        nb += __shfl_down_sync(0xffffffffu, nb, s);
+    }
+    if ((threadIdx.x & 31) == 0) {
+        atomicMax(maxbits, (unsigned long long)__double_as_longlong(mx));
+        atomicAdd(bad, nb);
+    }
+}
+
+__global__ void diff_u16(const unsigned short *a, const unsigned short *b, size_t n, unsigned long long *cnt)
+{
+    unsigned long long c = 0;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        c += a[i] != b[i];
+    for (int s = 16; s > 0; s >>= 1)
+        c += __shfl_down_sync(0xffffffffu, c, s);
+    if ((threadIdx.x & 31) == 0 && c)
+        atomicAdd(cnt, c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* the child's state for one shape                                            */
+
+struct cand {
+    void *lib;
+    const struct spak_fmha_info *info;
+    int (*fmha)(int, int, int, int, int, int, int, const void *, const void *, const void *, void *, float *, float,
+                void *, size_t, cudaStream_t);
+    size_t (*ws)(int, int, int, int, int, int, int);
+    int (*kinfo)(int, int, int, int, int, int, int, struct spak_fmha_kinfo *);
+};
+
+struct bufs {
+    void *Q, *K, *V, *O, *Q0, *K0, *V0, *Osnap, *Ob;
+    float *Oref, *Lref, *L, *Lb;
+    double *sums;
+    unsigned long long *cnt;
+    void *ws;
+    size_t ws_bytes;
+    void *flush;
+    size_t flush_bytes;
+};
+
+struct child {
+    const struct fc_shape *s;
+    int dt;
+    float scale;
+    struct cand c;
+    struct bufs b;
+    cudaStream_t st;
+    struct sdpa dnn;
+    bool have_dnn;
+    char err[512];
+};
+
+#define HCK(call)                                                                                  \
+    do {                                                                                           \
+        cudaError_t e_ = (call);                                                                   \
+        if (e_ != cudaSuccess) {                                                                   \
+            snprintf(ch->err, sizeof ch->err, "harness: %s failed: %s (%s)", #call,                \
+                     cudaGetErrorName(e_), cudaGetErrorString(e_));                                \
+            return -1;                                                                             \
+        }                                                                                          \
+    } while (0)
+
+static int launch_grid(size_t n)
+{
+    size_t g = (n + 255) / 256;
+    return (int)(g > 8192 ? 8192 : g < 1 ? 1 : g);
+}
+
+static int gen_inputs(struct child *ch, unsigned long long seed, float qamp)
+{
+    size_t nq = fc_q_elems(ch->s), nkv = fc_kv_elems(ch->s);
+    unsigned long long sq = seed * 0x100000001B3ull ^ 0x51, sk = seed * 0x100000001B3ull ^ 0x4B,
+                       sv = seed * 0x100000001B3ull ^ 0x56;
+    if (ch->dt == SPAK_FMHA_F16) {
+        gen_normal<__half><<<launch_grid(nq), 256, 0, ch->st>>>((__half *)ch->b.Q, nq, sq, qamp);
+        gen_normal<__half><<<launch_grid(nkv), 256, 0, ch->st>>>((__half *)ch->b.K, nkv, sk, 1.0f);
+        gen_normal<__half><<<launch_grid(nkv), 256, 0, ch->st>>>((__half *)ch->b.V, nkv, sv, 1.0f);
+    } else {
+        gen_normal<__nv_bfloat16><<<launch_grid(nq), 256, 0, ch->st>>>((__nv_bfloat16 *)ch->b.Q, nq, sq, qamp);
+        gen_normal<__nv_bfloat16><<<launch_grid(nkv), 256, 0, ch->st>>>((__nv_bfloat16 *)ch->b.K, nkv, sk, 1.0f);
+        gen_normal<__nv_bfloat16><<<launch_grid(nkv), 256, 0, ch->st>>>((__nv_bfloat16 *)ch->b.V, nkv, sv, 1.0f);
+    }
+    HCK(cudaGetLastError());
+    return 0;
+}
+
+static int reference(struct child *ch)
+{
+    const struct fc_shape *s = ch->s;
+    dim3 grid((unsigned)((s->s + REF_BQ - 1) / REF_BQ), (unsigned)s->h, (unsigned)s->b);
+    size_t smem = ref_smem((int)s->d);
+    double scale = 1.0 / sqrt((double)s->d);
+    if (ch->dt == SPAK_FMHA_F16) {
+        HCK(cudaFuncSetAttribute(ref_attention<__half>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        ref_attention<__half><<<grid, 256, smem, ch->st>>>((const __half *)ch->b.Q, (const __half *)ch->b.K,
+                                                           (const __half *)ch->b.V, ch->b.Oref, ch->b.Lref, (int)s->h,
+                                                           (int)s->hkv, (int)s->s, (int)s->d, s->causal, scale);
+    } else {
+        HCK(cudaFuncSetAttribute(ref_attention<__nv_bfloat16>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        ref_attention<__nv_bfloat16><<<grid, 256, smem, ch->st>>>(
+            (const __nv_bfloat16 *)ch->b.Q, (const __nv_bfloat16 *)ch->b.K, (const __nv_bfloat16 *)ch->b.V, ch->b.Oref,
+            ch->b.Lref, (int)s->h, (int)s->hkv, (int)s->s, (int)s->d, s->causal, scale);
+    }
+    HCK(cudaGetLastError());
+    return 0;
+}
+
+static int rel_err(struct child *ch, const void *O, double *out, unsigned long long *nonfinite)
+{
+    size_t n = fc_q_elems(ch->s);
+    double sums[2];
+    HCK(cudaMemsetAsync(ch->b.sums, 0, 2 * sizeof(double), ch->st));
+    HCK(cudaMemsetAsync(ch->b.cnt, 0, sizeof(unsigned long long), ch->st));
+    if (ch->dt == SPAK_FMHA_F16)
+        rel_err_kernel<__half><<<launch_grid(n), 256, 0, ch->st>>>((const __half *)O, ch->b.Oref, n, ch->b.sums, ch->b.cnt);
+    else
+        rel_err_kernel<__nv_bfloat16><<<launch_grid(n), 256, 0, ch->st>>>((const __nv_bfloat16 *)O, ch->b.Oref, n,
+                                                                         ch->b.sums, ch->b.cnt);
+    HCK(cudaGetLastError());
+    HCK(cudaMemcpyAsync(sums, ch->b.sums, sizeof sums, cudaMemcpyDeviceToHost, ch->st));
+    HCK(cudaMemcpyAsync(nonfinite, ch->b.cnt, sizeof *nonfinite, cudaMemcpyDeviceToHost, ch->st));
+    HCK(cudaStreamSynchronize(ch->st));
+    *out = *nonfinite ? NAN : (sums[1] > 0 ? sqrt(sums[0] / sums[1]) : (sums[0] > 0 ? INFINITY : 0));
+    return 0;
+}
+
+static int lse_err(struct child *ch, double *out, unsigned long long *nonfinite)
+{
+    size_t n = fc_rows(ch->s);
+    unsigned long long bits = 0;
+    HCK(cudaMemsetAsync(ch->b.sums, 0, sizeof(double), ch->st));
+    HCK(cudaMemsetAsync(ch->b.cnt, 0, sizeof(unsigned long long), ch->st));
+    max_abs_err<<<launch_grid(n), 256, 0, ch->st>>>(ch->b.L, ch->b.Lref, n, (unsigned long long *)ch->b.sums, ch->b.cnt);
+    HCK(cudaGetLastError());
+    HCK(cudaMemcpyAsync(&bits, ch->b.sums, sizeof bits, cudaMemcpyDeviceToHost, ch->st));
+    HCK(cudaMemcpyAsync(nonfinite, ch->b.cnt, sizeof *nonfinite, cudaMemcpyDeviceToHost, ch->st));
+    HCK(cudaStreamSynchronize(ch->st));
+    memcpy(out, &bits, sizeof *out);
+    if (*nonfinite)
+        *out = NAN;
+    return 0;
+}
+
+static int count_diff(struct child *ch, const void *a, const void *b, size_t bytes, unsigned long long *n)
+{
+    HCK(cudaMemsetAsync(ch->b.cnt, 0, sizeof(unsigned long long), ch->st));
+    diff_u16<<<launch_grid(bytes / 2), 256, 0, ch->st>>>((const unsigned short *)a, (const unsigned short *)b,
+                                                         bytes / 2, ch->b.cnt);
+    HCK(cudaGetLastError());
+    HCK(cudaMemcpyAsync(n, ch->b.cnt, sizeof *n, cudaMemcpyDeviceToHost, ch->st));
+    HCK(cudaStreamSynchronize(ch->st));
+    return 0;
+}
+
+static int cand_call(struct child *ch, float *lse, char *why, size_t whylen)
+{
+    const struct fc_shape *s = ch->s;
+    int rc = ch->c.fmha((int)s->b, (int)s->h, (int)s->hkv, (int)s->s, (int)s->d, s->causal ? 1 : 0, ch->dt, ch->b.Q,
+                        ch->b.K, ch->b.V, ch->b.O, lse, ch->scale, ch->b.ws, ch->b.ws_bytes, ch->st);
+    if (rc != 0) {
+        snprintf(why, whylen, "candidate returned %d (%s)", rc, cudaGetErrorName((cudaError_t)rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* One check. 0 = ran (verdict in *ok, *why), -1 = harness failure (ch->err),
+ * -2 = candidate fault (why). */
+static int check_once(struct child *ch, unsigned long long seed, float qamp, bool want_lse, double *err_out,
+                      double *lerr_out, double *berr_out, bool *ok, char *why, size_t whylen)
+{
+    const struct fc_shape *s = ch->s;
+    size_t nq = fc_q_elems(s), nkv = fc_kv_elems(s), nr = fc_rows(s);
+    size_t qb = nq * 2, kvb = nkv * 2;
+    unsigned long long nf = 0, diff = 0;
+    cudaError_t e;
+
+    *ok = false;
+    *lerr_out = NAN;
+    *berr_out = NAN;
+    if (gen_inputs(ch, seed, qamp))
+        return -1;
+    HCK(cudaMemcpyAsync(ch->b.Q0, ch->b.Q, qb, cudaMemcpyDeviceToDevice, ch->st));
+    HCK(cudaMemcpyAsync(ch->b.K0, ch->b.K, kvb, cudaMemcpyDeviceToDevice, ch->st));
+    HCK(cudaMemcpyAsync(ch->b.V0, ch->b.V, kvb, cudaMemcpyDeviceToDevice, ch->st));
+    if (reference(ch))
+        return -1;
+    if (ch->have_dnn) {
+        HCK(cudaMemsetAsync(ch->b.Ob, 0xFF, qb, ch->st));
+        if (!sdpa_run(&ch->dnn)) {
+            ch->have_dnn = false; /* reported as baseline_error */
+        } else if (rel_err(ch, ch->b.Ob, berr_out, &nf)) {
+            return -1;
+        }
+    }
+    HCK(cudaMemsetAsync(ch->b.O, 0xFF, qb, ch->st)); /* all-ones bits: NaN in fp16/bf16 */
+    HCK(cudaMemsetAsync(ch->b.L, 0xFF, nr * sizeof(float), ch->st));
+    HCK(cudaStreamSynchronize(ch->st));
+
+    if (cand_call(ch, want_lse ? ch->b.L : NULL, why, whylen))
+        return -2;
+    e = cudaStreamSynchronize(ch->st);
+    if (e != cudaSuccess) {
+        snprintf(why, whylen, "CUDA error after the candidate: %s (%s)", cudaGetErrorName(e), cudaGetErrorString(e));
+        return -2;
+    }
+    HCK(cudaMemcpyAsync(ch->b.Osnap, ch->b.O, qb, cudaMemcpyDeviceToDevice, ch->st));
+    HCK(cudaStreamSynchronize(ch->st));
+    e = cudaDeviceSynchronize();
+    if (e != cudaSuccess) {
+        snprintf(why, whylen, "CUDA error after the candidate (device sync): %s (%s)", cudaGetErrorName(e),
+                 cudaGetErrorString(e));
+        return -2;
+    }
+    if (count_diff(ch, ch->b.O, ch->b.Osnap, qb, &diff))
+        return -1;
+    if (diff) {
+        snprintf(why, whylen, "output changed after the stream was synchronized (%llu elements): work left running "
+                 "outside the given stream", diff);
+        *err_out = NAN;
+        return 0;
+    }
+    {
+        const void *now[3] = {ch->b.Q, ch->b.K, ch->b.V}, *was[3] = {ch->b.Q0, ch->b.K0, ch->b.V0};
+        const size_t bytes[3] = {qb, kvb, kvb};
+        const char *names[3] = {"Q", "K", "V"};
+        for (int i = 0; i < 3; i++) {
+            if (count_diff(ch, now[i], was[i], bytes[i], &diff))
+                return -1;
+            if (diff) {
+                snprintf(why, whylen, "candidate wrote its input %s (%llu elements changed)", names[i], diff);
+                *err_out = NAN;
+                return 0;
+            }
+        }
+    }
+    if (rel_err(ch, ch->b.O, err_out, &nf))
+        return -1;
+    if (nf) {
+        snprintf(why, whylen, "%llu of %zu outputs are NaN/Inf (unwritten or overflowed)", nf, nq);
+        return 0;
+    }
+    if (!(*err_out <= fc_tolerance(ch->dt))) {
+        snprintf(why, whylen, "relative error %.3g above tolerance %.3g", *err_out, fc_tolerance(ch->dt));
+        return 0;
+    }
+    if (want_lse) {
+        if (lse_err(ch, lerr_out, &nf))
+            return -1;
+        if (nf) {
+            snprintf(why, whylen, "%llu of %zu LSE values are NaN/Inf (unwritten?)", nf, nr);
+            return 0;
+        }
+        if (!(*lerr_out <= fc_lse_tolerance())) {
+            snprintf(why, whylen, "LSE max error %.3g above tolerance %.3g", *lerr_out, fc_lse_tolerance());
+            return 0;
+        }
+    }
+    *ok = true;
+    snprintf(why, whylen, "ok");
+    return 0;
+}
+
+static void free_bufs(struct bufs *b)
+{
+    void *ps[] = {b->Q, b->K, b->V, b->O, b->Q0, b->K0, b->V0, b->Osnap, b->Ob, b->Oref, b->Lref, b->L, b->Lb,
+                  b->sums, b->cnt, b->ws, b->flush};
+    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
+        if (ps[i])
+            cudaFree(ps[i]);
+    memset(b, 0, sizeof *b);
+}
+
+static int alloc_all(struct child *ch)
+{
+    const struct fc_shape *s = ch->s;
+    size_t qb = fc_q_elems(s) * 2, kvb = fc_kv_elems(s) * 2, nr = fc_rows(s);
+    struct bufs *b = &ch->b;
+    HCK(cudaMalloc(&b->Q, qb));
+    HCK(cudaMalloc(&b->K, kvb));
+    HCK(cudaMalloc(&b->V, kvb));
+    HCK(cudaMalloc(&b->O, qb));
+    HCK(cudaMalloc(&b->Q0, qb));
+    HCK(cudaMalloc(&b->K0, kvb));
+    HCK(cudaMalloc(&b->V0, kvb));
+    HCK(cudaMalloc(&b->Osnap, qb));
+    HCK(cudaMalloc(&b->Ob, qb));
+    HCK(cudaMalloc(&b->Oref, fc_q_elems(s) * sizeof(float)));
+    HCK(cudaMalloc(&b->Lref, nr * sizeof(float)));
+    HCK(cudaMalloc(&b->L, nr * sizeof(float)));
+    HCK(cudaMalloc(&b->Lb, nr * sizeof(float)));
+    HCK(cudaMalloc(&b->sums, 2 * sizeof(double)));
+    HCK(cudaMalloc(&b->cnt, sizeof(unsigned long long)));
+    b->ws_bytes = ch->c.ws ? ch->c.ws((int)s->b, (int)s->h, (int)s->hkv, (int)s->s, (int)s->d, s->causal, ch->dt) : 0;
+    if (b->ws_bytes)
+        HCK(cudaMalloc(&b->ws, b->ws_bytes));
+    b->flush_bytes = (size_t)(g_ceil.l2_bytes > 0 ? g_ceil.l2_bytes : 50 << 20) * 2;
+    HCK(cudaMalloc(&b->flush, b->flush_bytes));
+    return 0;
+}
+
+static int timing(struct child *ch, struct fc_performance *p, char *why, size_t whylen)
+{
+    int reps = g_args.reps, wu = g_args.warmup;
+    float *lse = g_args.time_lse ? ch->b.L : NULL;
+    cudaEvent_t *ev = NULL;
+    double *tc = NULL, *tb = NULL;
+    int rc = -1;
+    struct clocks ck = {0, 0, 0, 0};
+    cudaError_t e;
+    bool base = ch->have_dnn;
+
+    ev = (cudaEvent_t *)calloc((size_t)reps * 4, sizeof *ev);
+    tc = (double *)calloc((size_t)reps, sizeof *tc);
+    tb = (double *)calloc((size_t)reps, sizeof *tb);
+    if (!ev || !tc || !tb) {
+        snprintf(ch->err, sizeof ch->err, "harness: out of host memory");
+        goto out;
+    }
+    for (int i = 0; i < reps * 4; i++)
+        if (cudaEventCreate(&ev[i]) != cudaSuccess) {
+            snprintf(ch->err, sizeof ch->err, "harness: cudaEventCreate failed");
+            goto out;
+        }
+    for (int i = 0; i < wu; i++) {
+        if (cand_call(ch, lse, why, whylen)) {
+            rc = -2;
+            goto out;
+        }
+        if (base && !sdpa_run(&ch->dnn))
+            base = false;
+    }
+    e = cudaStreamSynchronize(ch->st);
+    if (e != cudaSuccess) {
+        snprintf(why, whylen, "CUDA error in warm-up: %s", cudaGetErrorName(e));
+        rc = -2;
+        goto out;
+    }
+    for (int i = 0; i < reps; i++) {
+        for (int side = 0; side < 2; side++) {
+            bool cand_side = (side == 0) == (i % 2 == 0);
+            cudaEvent_t e0 = ev[i * 4 + (cand_side ? 0 : 2)], e1 = ev[i * 4 + (cand_side ? 1 : 3)];
+            if (!cand_side && !base)
+                continue;
+            if (cudaMemsetAsync(ch->b.flush, i & 0xFF, ch->b.flush_bytes, ch->st) != cudaSuccess ||
+                cudaEventRecord(e0, ch->st) != cudaSuccess) {
+                snprintf(ch->err, sizeof ch->err, "harness: flush/event failed");
+                goto out;
+            }
+            if (cand_side) {
+                if (cand_call(ch, lse, why, whylen)) {
+                    rc = -2;
+                    goto out;
+                }
+            } else if (!sdpa_run(&ch->dnn)) {
+                snprintf(ch->err, sizeof ch->err, "harness: %.400s (while timing)", ch->dnn.err);
+                goto out;
+            }
+            if (cudaEventRecord(e1, ch->st) != cudaSuccess) {
+                snprintf(ch->err, sizeof ch->err, "harness: cudaEventRecord failed");
+                goto out;
+            }
+        }
+        if (i == reps / 2)
+            ck = nvml_sample();
+    }
+    e = cudaStreamSynchronize(ch->st);
+    if (e != cudaSuccess) {
+        snprintf(why, whylen, "CUDA error while timing: %s (%s)", cudaGetErrorName(e), cudaGetErrorString(e));
+        rc = -2;
+        goto out;
+    }
+    for (int i = 0; i < reps; i++) {
+        float a = 0, b = 0;
+        if (cudaEventElapsedTime(&a, ev[i * 4], ev[i * 4 + 1]) != cudaSuccess ||
+            (base && cudaEventElapsedTime(&b, ev[i * 4 + 2], ev[i * 4 + 3]) != cudaSuccess)) {
+            snprintf(ch->err, sizeof ch->err, "harness: cudaEventElapsedTime failed");
+            goto out;
+        }
+        tc[i] = a;
+        tb[i] = b;
+    }
+    hc_stats(tc, reps, &p->cand);
+    if (base)
+        hc_stats(tb, reps, &p->base);
+    p->have_base = base;
+    p->reps = reps;
+    p->with_lse = lse != NULL;
+    p->sm_clock_mhz = ck.sm_mhz;
+    p->mem_clock_mhz = ck.mem_mhz;
+    p->power_w = ck.power_w;
+    p->throttle_mask = ck.reasons;
+    p->l2_flushed = true;
+    rc = 0;
+out:
+    if (ev)
+        for (int i = 0; i < reps * 4; i++)
+            if (ev[i])
+                cudaEventDestroy(ev[i]);
+    free(ev);
+    free(tc);
+    free(tb);
+    return rc;
+}
+
+static const char *g_baseline_error; /* the child's, for its records */
+
+static void correctness_rec(const struct fc_shape *s, bool passed, bool skipped, double err, double lerr, double berr,
+                            const char *reason)
+{
+    struct fc_correctness c;
+    memset(&c, 0, sizeof c);
+    c.shape = s;
+    c.dtype = g_args.dtype;
+    c.passed = passed;
+    c.skipped = skipped;
+    c.rel_err = err;
+    c.tolerance = fc_tolerance(g_args.dtype);
+    c.lse_err = lerr;
+    c.baseline_rel_err = berr;
+    c.baseline_error = g_baseline_error;
+    c.seed = g_args.seed;
+    c.reason = reason;
+    c.candidate = g_args.candidate;
+    emit(fc_record_correctness(&c));
+}
+
+static const char *constraint(const struct spak_fmha_info *info, const struct fc_shape *s, int dt, char *why,
+                              size_t n)
+{
+    if (!(info->dtypes & SPAK_FMHA_DT_BIT(dt)))
+        snprintf(why, n, "constraint: candidate does not declare dtype %s", dt == 1 ? "fp16" : "bf16");
+    else if (!(info->head_dims & SPAK_FMHA_D_BIT(s->d)))
+        snprintf(why, n, "constraint: candidate does not declare D=%ld", s->d);
+    else if (info->s_multiple > 1 && s->s % info->s_multiple)
+        snprintf(why, n, "constraint: candidate declares S %% %d == 0", info->s_multiple);
+    else if (info->max_s > 0 && s->s > info->max_s)
+        snprintf(why, n, "constraint: candidate declares S <= %d", info->max_s);
+    else if (s->causal && !info->causal)
+        snprintf(why, n, "constraint: candidate does not declare causal");
+    else if (s->hkv != s->h && !info->gqa)
+        snprintf(why, n, "constraint: candidate does not declare GQA (Hkv < H)");
+    else if (info->min_sm > g_ceil.cc)
+        snprintf(why, n, "constraint: candidate needs sm_%d, device is sm_%d", info->min_sm, g_ceil.cc);
+    else
+        return NULL;
+    return why;
+}
+
+/* The shape child. Returns the process exit code. */
+static int run_shape(const struct fc_shape *s)
+{
+    struct child chs, *ch = &chs;
+    const struct spak_fmha_info *info;
+    char why[512] = "";
+    double e1 = NAN, e2 = NAN, l1 = NAN, l2 = NAN, b1 = NAN, b2 = NAN;
+    bool ok1 = false, ok2 = false;
+    int r;
+
+    memset(ch, 0, sizeof *ch);
+    ch->s = s;
+    ch->dt = g_args.dtype;
+    ch->scale = (float)(1.0 / sqrt((double)s->d));
+    ch->c.lib = dlopen(g_args.candidate, RTLD_NOW | RTLD_LOCAL);
+    if (!ch->c.lib) {
+        snprintf(why, sizeof why, "candidate: dlopen failed: %s", dlerror());
+        correctness_rec(s, false, false, NAN, NAN, NAN, why);
+        return CHILD_OK;
+    }
+    *(void **)&ch->c.fmha = dlsym(ch->c.lib, "spak_fmha");
+    {
+        const struct spak_fmha_info *(*fi)(void);
+        *(void **)&fi = dlsym(ch->c.lib, "spak_fmha_info");
+        info = fi ? fi() : NULL;
+    }
+    *(void **)&ch->c.ws = dlsym(ch->c.lib, "spak_fmha_workspace");
+    *(void **)&ch->c.kinfo = dlsym(ch->c.lib, "spak_fmha_kernel_info");
+    if (!ch->c.fmha || !info || info->abi_version != SPAK_FMHA_ABI_VERSION) {
+        correctness_rec(s, false, false, NAN, NAN, NAN, "candidate: missing spak_fmha/spak_fmha_info or wrong abi_version");
+        return CHILD_OK;
+    }
+    ch->c.info = info;
+    if (constraint(info, s, ch->dt, why, sizeof why)) {
+        correctness_rec(s, false, true, NAN, NAN, NAN, why);
+        return CHILD_OK;
+    }
+    if (cudaSetDevice(0) != cudaSuccess || cudaStreamCreateWithFlags(&ch->st, cudaStreamNonBlocking) != cudaSuccess) {
+        correctness_rec(s, false, false, NAN, NAN, NAN, "harness: CUDA setup failed");
+        return CHILD_HARNESS_ERR;
+    }
+    nvml_open(0);
+    if (alloc_all(ch)) {
+        correctness_rec(s, false, false, NAN, NAN, NAN, ch->err);
+        return CHILD_HARNESS_ERR;
+    }
+    if (g_args.no_baseline) {
+        g_baseline_error = "not run (--no-baseline)";
+    } else {
+        ch->have_dnn = sdpa_build(&ch->dnn, s, ch->dt, g_args.time_lse, ch->st) &&
+                       sdpa_bind(&ch->dnn, ch->b.Q, ch->b.K, ch->b.V, ch->b.Ob, g_args.time_lse ? ch->b.Lb : NULL,
+                                 s->causal);
+        if (!ch->have_dnn) {
+            g_baseline_error = ch->dnn.err;
+            fprintf(stderr, "spak-harness-cuda-fmha: baseline unavailable: %s\n", ch->dnn.err);
+        }
+    }
+
+    {
+        unsigned long long shape_seed = g_args.seed ^ ((unsigned long long)s->b * 0x9E3779B1ull) ^
+                                        ((unsigned long long)s->h << 13) ^ ((unsigned long long)s->s << 23) ^
+                                        ((unsigned long long)s->d << 45) ^ ((unsigned long long)s->hkv << 53) ^
+                                        (s->causal ? 0x8000000000000000ull : 0);
+        r = check_once(ch, shape_seed, 1.0f, info->lse != 0, &e1, &l1, &b1, &ok1, why, sizeof why);
+        if (r == 0 && ok1)
+            r = check_once(ch, shape_seed + 0x5851F42D4C957F2Dull, 4.0f, false, &e2, &l2, &b2, &ok2, why, sizeof why);
+    }
+    if (ch->have_dnn == false && !g_args.no_baseline && !g_baseline_error)
+        g_baseline_error = ch->dnn.err;
+    if (r == -1) {
+        correctness_rec(s, false, false, NAN, NAN, NAN, ch->err);
+        return CHILD_HARNESS_ERR;
+    }
+    if (r == -2) {
+        correctness_rec(s, false, false, NAN, NAN, NAN, why);
+        return CHILD_OK;
+    }
+    if (!(ok1 && ok2)) {
+        correctness_rec(s, false, false, ok1 ? e2 : e1, l1, ok1 ? b2 : b1, why);
+        return CHILD_OK;
+    }
+    correctness_rec(s, true, false, fmax(e1, e2), l1, isnan(b1) || isnan(b2) ? NAN : fmax(b1, b2),
+                    info->lse ? "ok (2 checks, fp64 reference, LSE checked)" : "ok (2 checks, fp64 reference)");
+    if (g_args.check_only)
+        goto done;
+
+    {
+        struct fc_performance p;
+        struct hc_perf_in in;
+        struct hc_perf_out o;
+        struct spak_fmha_kinfo ki;
+        memset(&p, 0, sizeof p);
+        p.shape = s;
+        p.dtype = ch->dt;
+        r = timing(ch, &p, why, sizeof why);
+        if (r == -1) {
+            correctness_rec(s, false, false, NAN, NAN, NAN, ch->err);
+            return CHILD_HARNESS_ERR;
+        }
+        if (r == -2) {
+            correctness_rec(s, false, false, NAN, NAN, NAN, why);
+            return CHILD_OK;
+        }
+        p.baseline_error = p.have_base ? NULL : (g_baseline_error ? g_baseline_error : ch->dnn.err);
+        p.baseline_engine = p.have_base ? ch->dnn.engine : NULL;
+        emit(fc_record_performance(&p));
+
+        memset(&in, 0, sizeof in);
+        memset(&ki, 0, sizeof ki);
+        if (ch->c.kinfo)
+            ch->c.kinfo((int)s->b, (int)s->h, (int)s->hkv, (int)s->s, (int)s->d, s->causal, ch->dt, &ki);
+        in.flops = fc_flops(s);
+        in.bytes = fc_bytes(s, ch->dt, p.with_lse);
+        in.time_ms = p.cand.median;
+        in.peak_tflops = g_ceil.peak_tflops;
+        in.peak_gbps = g_ceil.copy_gbps;
+        in.registers = ki.registers;
+        in.smem_bytes = ki.smem_bytes;
+        in.local_bytes = ki.local_bytes;
+        in.block_threads = ki.block_threads;
+        in.blocks_per_sm = ki.blocks_per_sm;
+        in.grid_blocks = ki.grid_blocks;
+        in.sm_count = g_ceil.sm_count;
+        in.max_threads_per_sm = g_ceil.max_threads_per_sm;
+        hc_classify(&in, &o);
+        emit(fc_record_analysis(s, ch->dt, &in, &o));
+    }
+done:
+    if (ch->have_dnn || ch->dnn.api.lib)
+        sdpa_destroy(&ch->dnn);
+    free_bufs(&ch->b);
+    return CHILD_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* ceilings: copy bandwidth and cuBLAS GEMM peak, cached per device           */
+
+static double measure_copy_gbps(void)
+{
+    size_t bytes = (size_t)1 << 30;
+    void *a = NULL, *b = NULL;
+    cudaEvent_t e0, e1;
+    double best = 0;
+    if (cudaMalloc(&a, bytes) != cudaSuccess || cudaMalloc(&b, bytes) != cudaSuccess)
+        goto out;
+    cudaEventCreate(&e0);
+    cudaEventCreate(&e1);
+    cudaMemset(a, 1, bytes);
+    for (int i = 0; i < 12; i++) {
+        float ms = 0;
+        cudaEventRecord(e0);
+        cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice);
+        cudaEventRecord(e1);
+        cudaEventSynchronize(e1);
+        cudaEventElapsedTime(&ms, e0, e1);
+        if (i >= 2 && ms > 0 && 2.0 * bytes / (ms * 1e6) > best)
+            best = 2.0 * bytes / (ms * 1e6);
+    }
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+out:
+    cudaFree(a);
+    cudaFree(b);
+    return best;
+}
+
+/* cuBLAS 8192^3 GEMM in the dtype, fp32 accumulation: the tensor-core
+ * ceiling the attention FLOPs are compared with (the GEMM harness's). */
+static double measure_cublas_peak(int dt)
+{
+    const int n = 8192;
+    void *a = NULL, *b = NULL, *c = NULL;
+    cublasHandle_t h = NULL;
+    cudaEvent_t e0, e1;
+    double t[10], r = 0;
+    struct hc_stats st;
+    const float one = 1.0f, zero = 0.0f;
+    cudaDataType_t ty = dt == SPAK_FMHA_F16 ? CUDA_R_16F : CUDA_R_16BF;
+    size_t bytes = (size_t)n * n * 2;
+    if (cudaMalloc(&a, bytes) != cudaSuccess || cudaMalloc(&b, bytes) != cudaSuccess ||
+        cudaMalloc(&c, bytes) != cudaSuccess || cublasCreate(&h) != CUBLAS_STATUS_SUCCESS)
+        goto out;
+    if (dt == SPAK_FMHA_F16) {
+        gen_normal<__half><<<4096, 256>>>((__half *)a, (size_t)n * n, 1, 1.0f);
+        gen_normal<__half><<<4096, 256>>>((__half *)b, (size_t)n * n, 2, 1.0f);
+    } else {
+        gen_normal<__nv_bfloat16><<<4096, 256>>>((__nv_bfloat16 *)a, (size_t)n * n, 1, 1.0f);
+        gen_normal<__nv_bfloat16><<<4096, 256>>>((__nv_bfloat16 *)b, (size_t)n * n, 2, 1.0f);
+    }
+    cudaDeviceSynchronize();
+    cudaEventCreate(&e0);
+    cudaEventCreate(&e1);
+    for (int i = 0; i < 13; i++) {
+        float ms = 0;
+        cudaEventRecord(e0);
+        cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, n, n, n, &one, b, ty, n, a, ty, n, &zero, c, ty, n,
+                     CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+        cudaEventRecord(e1);
+        cudaEventSynchronize(e1);
+        cudaEventElapsedTime(&ms, e0, e1);
+        if (i >= 3)
+            t[i - 3] = ms;
+    }
+    hc_stats(t, 10, &st);
+    r = 2.0 * n * n * (double)n / st.median / 1e9;
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+out:
+    if (h)
+        cublasDestroy(h);
+    cudaFree(a);
+    cudaFree(b);
+    cudaFree(c);
+    return r;
+}
+
+static int probe(int fd)
+{
+    int n = 0, v = 0;
+    cudaDeviceProp prop;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    char pci[64] = "";
+    json_t *cache = NULL, *dev = NULL, *peaks, *o;
+    const char *dtn = g_args.dtype == SPAK_FMHA_F16 ? "fp16" : "bf16";
+    double copy = 0, peak = 0;
+    char *line;
+
+    if (e != cudaSuccess || n == 0) {
+        fprintf(stderr, "spak-harness-cuda-fmha: no CUDA device (cudaGetDeviceCount: %s)\n",
+                e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
+        return CHILD_NO_DEVICE;
+    }
+    if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess)
+        return CHILD_HARNESS_ERR;
+    cudaDeviceGetPCIBusId(pci, sizeof pci, 0);
+    if (g_args.ceilings_cache) {
+        json_error_t je;
+        cache = json_load_file(g_args.ceilings_cache, 0, &je);
+    }
+    if (cache && json_is_object(cache))
+        dev = json_object_get(cache, prop.name);
+    if (!cache || !json_is_object(cache)) {
+        json_decref(cache);
+        cache = json_object();
+    }
+    if (dev && json_is_object(dev)) {
+        copy = json_number_value(json_object_get(dev, "copy_gbps"));
+        peaks = json_object_get(dev, "peak_tflops");
+        if (json_is_object(peaks))
+            peak = json_number_value(json_object_get(peaks, dtn));
+    } else {
+        dev = json_object();
+        json_object_set_new(cache, prop.name, dev);
+    }
+    if (copy <= 0) {
+        copy = measure_copy_gbps();
+        json_object_set_new(dev, "copy_gbps", json_real(copy));
+    }
+    if (peak <= 0) {
+        peak = measure_cublas_peak(g_args.dtype);
+        peaks = json_object_get(dev, "peak_tflops");
+        if (!json_is_object(peaks)) {
+            peaks = json_object();
+            json_object_set_new(dev, "peak_tflops", peaks);
+        }
+        json_object_set_new(peaks, dtn, json_real(peak));
+        json_object_set_new(dev, "measured_with",
+                            json_string("D2D cudaMemcpyAsync 1 GiB (read+write); cuBLAS GemmEx 8192^3 median of 10"));
+    }
+    if (g_args.ceilings_cache) {
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s.tmp.%d", g_args.ceilings_cache, (int)getpid());
+        if (json_dump_file(cache, tmp, JSON_INDENT(1) | JSON_SORT_KEYS) == 0)
+            rename(tmp, g_args.ceilings_cache);
+        else
+            fprintf(stderr, "spak-harness-cuda-fmha: could not write %s (continuing)\n", g_args.ceilings_cache);
+    }
+    cudaDeviceGetAttribute(&v, cudaDevAttrMaxThreadsPerMultiProcessor, 0);
+    o = json_pack("{s:s, s:s, s:f, s:f, s:i, s:i, s:I, s:i}", "device", prop.name, "pci", pci, "copy_gbps", copy,
+                  "peak_tflops", peak, "sm_count", prop.multiProcessorCount, "max_threads_per_sm", v, "l2_bytes",
+                  (json_int_t)prop.l2CacheSize, "cc", prop.major * 10 + prop.minor);
+    line = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    json_decref(cache);
+    if (!line)
+        return CHILD_HARNESS_ERR;
+    if (write(fd, line, strlen(line)) < 0 || write(fd, "\n", 1) < 0) {
+        free(line);
+        return CHILD_HARNESS_ERR;
+    }
+    free(line);
+    return CHILD_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* the parent: fork a child, relay its records, watch it                     */
+
+struct child_result {
+    int status;
+    bool timed_out, saw_correctness, saw_performance;
+    char *first_line;
+};
+
+static int run_child(int (*fn)(int fd, const struct fc_shape *), const struct fc_shape *s, bool relay,
+                     struct child_result *res)
+{
+    int fds[2];
+    pid_t pid;
+    char buf[65536];
+    size_t len = 0;
+    double deadline;
+    struct timespec ts;
+
+    memset(res, 0, sizeof *res);
+    if (pipe(fds) != 0)
+        return -1;
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        if (relay) {
+            if (dup2(fds[1], STDOUT_FILENO) < 0)
+                _exit(CHILD_HARNESS_ERR);
+            close(fds[1]);
+            fds[1] = STDOUT_FILENO;
+        }
+        _exit(fn(fds[1], s));
+    }
+    close(fds[1]);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    deadline = ts.tv_sec + ts.tv_nsec * 1e-9 + g_args.timeout_s;
+    for (;;) {
+        struct pollfd pfd = {fds[0], POLLIN, 0};
+        double now;
+        int pr;
+        ssize_t got;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        now = ts.tv_sec + ts.tv_nsec * 1e-9;
+        if (now >= deadline) {
+            kill(pid, SIGKILL);
+            res->timed_out = true;
+            break;
+        }
+        pr = poll(&pfd, 1, (int)((deadline - now) * 1000) + 1);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr <= 0)
+            continue;
+        got = read(fds[0], buf + len, sizeof buf - 1 - len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            break;
+        len += (size_t)got;
+        for (;;) {
+            char *nl = (char *)memchr(buf, '\n', len);
+            size_t ll;
+            if (!nl) {
+                if (len == sizeof buf - 1)
+                    len = 0; /* a line over the cap: dropped */
+                break;
+            }
+            ll = (size_t)(nl - buf) + 1;
+            *nl = 0;
+            if (!res->first_line)
+                res->first_line = strdup(buf);
+            if (relay) {
+                if (strstr(buf, "\"type\":\"Correctness\""))
+                    res->saw_correctness = true;
+                if (strstr(buf, "\"type\":\"Performance\""))
+                    res->saw_performance = true;
+                printf("%s\n", buf);
+                fflush(stdout);
+            }
+            memmove(buf, buf + ll, len - ll);
+            len -= ll;
+        }
+    }
+    close(fds[0]);
+    while (waitpid(pid, &res->status, 0) < 0 && errno == EINTR)
+        ;
+    return 0;
+}
+
+static int probe_fn(int fd, const struct fc_shape *s)
+{
+    (void)s;
+    return probe(fd);
+}
+
+static int shape_fn(int fd, const struct fc_shape *s)
+{
+    (void)fd;
+    return run_shape(s);
+}
+
+static void describe_status(const struct child_result *r, char *buf, size_t n)
+{
+    if (r->timed_out)
+        snprintf(buf, n, "candidate timed out after %d s (hang?): child killed", g_args.timeout_s);
+    else if (WIFSIGNALED(r->status))
+        snprintf(buf, n, "candidate crashed the child: signal %d (%s)", WTERMSIG(r->status), strsignal(WTERMSIG(r->status)));
+    else if (WIFEXITED(r->status))
+        snprintf(buf, n, "child exited with status %d without a verdict", WEXITSTATUS(r->status));
+    else
+        snprintf(buf, n, "child ended abnormally");
+}
+
+int main(int argc, char **argv)
+{
+    char err[1024];
+    struct child_result pr;
+    json_t *j;
+    json_error_t je;
+    int harness_failed = 0;
+    int rc = fc_parse_args(argc, argv, &g_args, err, sizeof err);
+
+    if (rc == 1) {
+        printf("%s\n", err);
+        return 0;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "spak-harness-cuda-fmha: %s\n", err);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    if (run_child(probe_fn, NULL, false, &pr) != 0) {
+        fprintf(stderr, "spak-harness-cuda-fmha: fork/pipe failed: %s\n", strerror(errno));
+        return 2;
+    }
+    if (pr.timed_out || !WIFEXITED(pr.status) || WEXITSTATUS(pr.status) != 0 || !pr.first_line) {
+        if (!(WIFEXITED(pr.status) && WEXITSTATUS(pr.status) == CHILD_NO_DEVICE))
+            fprintf(stderr, "spak-harness-cuda-fmha: device probe failed\n");
+        free(pr.first_line);
+        return 2;
+    }
+    j = json_loads(pr.first_line, 0, &je);
+    free(pr.first_line);
+    if (!j) {
+        fprintf(stderr, "spak-harness-cuda-fmha: bad probe line: %s\n", je.text);
+        return 2;
+    }
+    snprintf(g_device_name, sizeof g_device_name, "%s",
+             json_string_value(json_object_get(j, "device")) ? json_string_value(json_object_get(j, "device")) : "?");
+    g_ceil.copy_gbps = json_number_value(json_object_get(j, "copy_gbps"));
+    g_ceil.peak_tflops = json_number_value(json_object_get(j, "peak_tflops"));
+    g_ceil.sm_count = (int)json_integer_value(json_object_get(j, "sm_count"));
+    g_ceil.max_threads_per_sm = (int)json_integer_value(json_object_get(j, "max_threads_per_sm"));
+    g_ceil.l2_bytes = json_integer_value(json_object_get(j, "l2_bytes"));
+    g_ceil.cc = (int)json_integer_value(json_object_get(j, "cc"));
+    json_decref(j);
+    fprintf(stderr, "spak-harness-cuda-fmha: %s sm_%d, %d SMs, copy %.0f GB/s, cuBLAS %s peak %.1f TFLOP/s\n",
+            g_device_name, g_ceil.cc, g_ceil.sm_count, g_ceil.copy_gbps, g_args.dtype == 1 ? "fp16" : "bf16",
+            g_ceil.peak_tflops);
+
+    for (int i = 0; i < g_args.nshapes; i++) {
+        const struct fc_shape *s = &g_args.shapes[i];
+        struct child_result r;
+        if (run_child(shape_fn, s, true, &r) != 0) {
+            fprintf(stderr, "spak-harness-cuda-fmha: fork/pipe failed: %s\n", strerror(errno));
+            return 1;
+        }
+        free(r.first_line);
+        if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == CHILD_HARNESS_ERR)
+            harness_failed = 1;
+        if (r.timed_out || !WIFEXITED(r.status) || (WEXITSTATUS(r.status) != 0 && !r.saw_correctness) ||
+            (r.saw_correctness && !r.saw_performance && !g_args.check_only && !WIFEXITED(r.status))) {
+            char why[256];
+            describe_status(&r, why, sizeof why);
+            correctness_rec(s, false, false, NAN, NAN, NAN, why);
+        }
+    }
+    return harness_failed;
+}

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# tests/suites/cuda_fmha_compile.sh BUILD_DIR - the CUDA FMHA target without a GPU:
+#  - every FMHA rung (kernels/cuda/fmha/rung*.cu) compiles for sm_90a into a
+#    shared object (reusing the ones kernels/cuda/fmha.mk built in BUILD_DIR
+#    or build/, else compiling them here in parallel), exports the ABI symbols
+#    of kernels/cuda/fmha/abi.h, and has no register spills;
+#  - cuDNN's SDPA graph (cudnn-dry) finalizes up to the operation graph for
+#    MHA/GQA, causal or not, fp16/bf16 (a device is needed past that);
+#  - spak-harness-cuda-fmha exists, rejects bad usage, and without a device
+#    says "no CUDA device" and exits 2; the GPU run is skipped then.
+# TAP output. Skips everything (with a reason) when nvcc is absent.
+set -u
+cd "$(dirname "$0")/../.."
+B=${1:-build}
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+notok() { n=$((n + 1)); echo "not ok $n - $*"; }
+skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+check() { local name=$1; shift; if "$@"; then ok "$name"; else notok "$name"; fi; }
+
+NVCC=$(command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
+rungs=$(ls kernels/cuda/fmha/rung*.cu 2>/dev/null | xargs -n1 basename | sed 's/\.cu$//')
+if [ -z "$NVCC" ]; then
+    for r in $rungs; do skip "$r compiles for sm_90a" "no nvcc"; done
+    skip "spak-harness-cuda-fmha" "no nvcc"
+    echo "1..$n"
+    exit 0
+fi
+
+# The make-built artifacts when fresh, else a local compile (same flags).
+sodir=""
+for d in "$B" build; do
+    if [ -d "$d/cuda/fmha" ]; then
+        sodir=$d/cuda/fmha
+        for r in $rungs; do
+            if [ ! -f "$sodir/$r.so" ] || [ "kernels/cuda/fmha/$r.cu" -nt "$sodir/$r.so" ] ||
+               [ kernels/cuda/fmha/candidate.cuh -nt "$sodir/$r.so" ]; then sodir=""; break; fi
+        done
+        [ -n "$sodir" ] && break
+    fi
+done
+if [ -z "$sodir" ]; then
+    sodir=$B/cuda-test/fmha
+    mkdir -p "$sodir"
+    pids=()
+    for r in $rungs; do
+        "$NVCC" -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -Werror all-warnings \
+            -Xcompiler -Wall,-Wextra,-Werror -shared -Xcompiler -fPIC -Xptxas -v \
+            -o "$sodir/$r.so" "kernels/cuda/fmha/$r.cu" >"$sodir/$r.ptxas.txt" 2>&1 &
+        pids+=($!)
+    done
+    for p in "${pids[@]}"; do wait "$p"; done
+fi
+
+for r in $rungs; do
+    so=$sodir/$r.so
+    check "$r compiles for sm_90a ($so)" test -s "$so"
+    if [ -s "$so" ]; then
+        syms=$(nm -D --defined-only "$so" 2>/dev/null)
+        check "$r exports spak_fmha, spak_fmha_info, spak_fmha_kernel_info" \
+            bash -c 'for s in spak_fmha spak_fmha_info spak_fmha_kernel_info; do grep -qw "$s" <<<"$1" || exit 1; done' _ "$syms"
+        cob=$(command -v cuobjdump 2>/dev/null || true)
+        if [ -n "$cob" ]; then
+            check "$r holds sm_90a machine code" bash -c '"$1" --list-elf "$2" 2>/dev/null | grep -q sm_90a' _ "$cob" "$so"
+        fi
+    fi
+    rep=$sodir/$r.ptxas.txt
+    if [ -f "$rep" ]; then
+        check "$r: no register spills, no stack (ptxas)" \
+            bash -c '! grep -E "[1-9][0-9]* bytes (spill (stores|loads)|stack frame)" "$1" >/dev/null' _ "$rep"
+    fi
+done
+
+# Parameter variants of rung 3 compile too (the loop's tuning space).
+vdir=$B/cuda-test/fmha-variants
+mkdir -p "$vdir"
+variants="WARPS=8 BLOCK_N=32 STAGES=3 WARPS=8,BLOCK_N=128"
+pids=()
+for v in $variants; do
+    defs=$(echo "$v" | tr ',' ' ' | sed 's/\([A-Z_]*=[0-9]*\)/-D\1/g')
+    nm_=$(echo "$v" | tr ',=' '__') # no ',' in output names: fatbinary splits its options on it
+    # shellcheck disable=SC2086
+    "$NVCC" -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror \
+        -shared -Xcompiler -fPIC -Xptxas -v $defs -o "$vdir/rung3_$nm_.so" kernels/cuda/fmha/rung3_mma.cu \
+        >"$vdir/rung3_$nm_.log" 2>&1 &
+    pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p"; done
+for v in $variants; do
+    nm_=$(echo "$v" | tr ',=' '__')
+    check "rung3_mma -D $v compiles without spills" \
+        bash -c 'test -s "$1" && ! grep -E "[1-9][0-9]* bytes spill" "$2" >/dev/null' _ "$vdir/rung3_$nm_.so" "$vdir/rung3_$nm_.log"
+done
+
+# cuDNN's graph, as far as it goes without a device.
+DRY=""
+for d in "$B" build; do [ -x "$d/cuda/fmha/cudnn-dry" ] && { DRY=$d/cuda/fmha/cudnn-dry; break; }; done
+if [ -z "$DRY" ]; then
+    skip "cudnn SDPA graph builds" "cudnn-dry not built (no cuDNN headers?)"
+else
+    for c in "2x4x128x64 fp16" "2x4x128x64c bf16 lse" "2x8x777x128g2c fp16 lse" "1x4x100x128g1 bf16"; do
+        # shellcheck disable=SC2086
+        out=$(timeout 120 "$DRY" $c 2>&1)
+        if grep -q "^DRY OK" <<<"$out"; then ok "cudnn SDPA graph: $c ($(tail -1 <<<"$out" | cut -c1-60))"
+        elif grep -q "dlopen" <<<"$out"; then skip "cudnn SDPA graph: $c" "libcudnn not loadable here"
+        else notok "cudnn SDPA graph: $c: $(tail -1 <<<"$out")"; fi
+    done
+fi
+
+H=""
+for d in "$B" build; do [ -x "$d/spak-harness-cuda-fmha" ] && { H=$d/spak-harness-cuda-fmha; break; }; done
+if [ -z "$H" ]; then
+    notok "spak-harness-cuda-fmha exists (make builds it)"
+    echo "1..$n"
+    exit 0
+fi
+ok "spak-harness-cuda-fmha exists ($H)"
+out=$("$H" --family fmha --seed 1 2>&1); rc=$?
+check "harness: missing --candidate is a usage error (exit 2)" test "$rc" -eq 2 -a -n "$out"
+out=$("$H" --family fmha --candidate x.so --seed 1 --shapes 1x2x64 2>&1); rc=$?
+check "harness: bad shape is a usage error" bash -c '[ "$1" -eq 2 ] && grep -q "bad shape" <<<"$2"' _ "$rc" "$out"
+out=$("$H" --family fmha --candidate x.so --seed 1 --shapes 1x6x64x64g4 2>&1); rc=$?
+check "harness: Hkv not dividing H is a usage error" bash -c '[ "$1" -eq 2 ] && grep -q "divide" <<<"$2"' _ "$rc" "$out"
+out=$("$H" --family gemm --candidate x.so --seed 1 2>&1); rc=$?
+check "harness: --family gemm refused" test "$rc" -eq 2
+so3=$sodir/rung3_mma.so
+out=$(timeout 300 "$H" --family fmha --candidate "$so3" --seed 1 --shapes 1x2x200x64c,1x4x130x128g2 --check-only 2>&1); rc=$?
+if grep -q "no CUDA device" <<<"$out"; then
+    check "harness: without a device, says 'no CUDA device' and exits 2" test "$rc" -eq 2
+    skip "gpu run" "no CUDA device"
+else
+    check "gpu run: rung3 passes 1x2x200x64c and 1x4x130x128g2" \
+        bash -c '[ "$(grep -c "\"passed\":true" <<<"$1")" -eq 2 ]' _ "$out"
+fi
+echo "1..$n"
