@@ -878,6 +878,21 @@ static void eloop(checker *c, spak_loop_def *l, const spak_entry *e)
         } else if ((spak_entry_word_is(x, 0, "budget") || spak_entry_word_is(x, 0, "stop")) && x->n_words == 1 &&
                    !x->body) {
             ERR(c, x->pos, "%s is a block: write '%s { ... }' (without ':')", entry_name(x, 0), entry_name(x, 0));
+        } else if (is_field(x) && strcmp(entry_name(x, 0), "approve") == 0) {
+            const spak_expr *v = x->value;
+            if (!v || v->kind != SPAK_EX_LIST) {
+                ERR(c, x->pos, "approve: expected a list like [\"knowledge\", \"llm-code\"]");
+                continue;
+            }
+            for (size_t k = 0; k < v->n_items; k++) {
+                const char *g = v->items[k]->kind == SPAK_EX_STRING ? v->items[k]->text : "";
+                if (strcmp(g, "knowledge") == 0)
+                    l->approve |= SPAK_GATE_KNOWLEDGE;
+                else if (strcmp(g, "llm-code") == 0)
+                    l->approve |= SPAK_GATE_LLM_CODE;
+                else
+                    ERR(c, v->items[k]->pos, "approve: unknown gate (expected \"knowledge\" or \"llm-code\")");
+            }
         } else if (spak_entry_word_is(x, 0, "budget") && x->n_words == 1) {
             for (size_t k = 0; x->body && k < x->body->n; k++) {
                 const spak_entry *f = x->body->items[k];
@@ -886,6 +901,12 @@ static void eloop(checker *c, spak_loop_def *l, const spak_entry *e)
                     int_value(c, f, "budget evaluations", 1, 1000000, &l->max_evaluations);
                 else if (strcmp(key, "wall_time_s") == 0)
                     number_value(c, f, "budget wall_time_s", 1e-3, 1e9, &l->max_wall_s);
+                else if (strcmp(key, "device_s") == 0)
+                    number_value(c, f, "budget device_s", 1e-3, 1e9, &l->max_device_s);
+                else if (strcmp(key, "tokens") == 0)
+                    int_value(c, f, "budget tokens", 1, 2000000000L, &l->max_tokens);
+                else if (strcmp(key, "cost_usd") == 0)
+                    number_value(c, f, "budget cost_usd", 1e-9, 1e9, &l->max_cost_usd);
                 else
                     WARN(c, f->pos, "budget: unknown key '%s' ignored", spak_entry_head(f));
             }
@@ -899,6 +920,8 @@ static void eloop(checker *c, spak_loop_def *l, const spak_entry *e)
                     l->stop_when = condition(c, f->value, what, false, true);
                 } else if (strcmp(key, "plateau") == 0) {
                     int_value(c, f, "stop plateau", 1, 1000000, &l->plateau);
+                } else if (strcmp(key, "roofline_fraction") == 0) {
+                    number_value(c, f, "stop roofline_fraction", 1e-6, 10, &l->stop_roofline);
                 } else {
                     WARN(c, f->pos, "stop: unknown key '%s' ignored", spak_entry_head(f));
                 }

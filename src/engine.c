@@ -100,6 +100,8 @@ typedef struct engine {
     double llm_cost;
     bool llm_cost_unknown;
     const char *code_source;  /* the LLM's source of the candidate being evaluated, or NULL */
+    unsigned gates;           /* SPAK_GATE_* */
+    double device_s;          /* seconds the measure commands ran */
     json_t *llm_step;         /* the step that proposed it */
     double llm_predicted;
     json_t *latest;   /* array of the newest evaluation's valid records */
@@ -137,7 +139,9 @@ static spak_status go(engine *e, const char *to, json_t *detail, spak_err *err)
     if (st != SPAK_OK)
         return st;
     spak_snprintf(e->state, sizeof e->state, "%s", to);
-    spak_engine_event ev = {.kind = SPAK_EV_PHASE, .phase = to};
+    spak_engine_event ev = {.kind = SPAK_EV_PHASE, .phase = to, .eval_no = e->n_evals, .budget = e->max_evals,
+                            .total = e->space.total, .metric_name = e->loop->metric, .best_metric = e->best_metric,
+                            .best_ratio = e->best_ratio, .baseline = e->baseline};
     emit(e, &ev);
     return SPAK_OK;
 }
@@ -275,6 +279,7 @@ static spak_status load_spec(engine *e, const char *path, const char *text, spak
         if (ls != SPAK_OK)
             return ls;
     }
+    e->gates = e->loop->approve | e->o->approve;
     e->max_evals = e->o->max_evaluations > 0 ? e->o->max_evaluations : e->loop->max_evaluations;
     e->max_wall = e->o->max_wall_s > 0 ? e->o->max_wall_s : e->loop->max_wall_s;
     return SPAK_OK;
@@ -297,6 +302,40 @@ static spak_status setup_home(engine *e, spak_err *err)
      * runs as an unprivileged user in the sandbox, hence the sticky 1777 */
     chmod(dev, 01777);
     return SPAK_OK;
+}
+
+/* The GPU's name and driver from nvidia-smi (no shell), or NULL. */
+static json_t *gpu_json(void)
+{
+    const char *argv[] = {"nvidia-smi", "--query-gpu=name,driver_version,clocks.max.sm", "--format=csv,noheader",
+                          NULL};
+    spak_sandbox_limits lim;
+    spak_sandbox_limits_default(&lim);
+    lim.wall_timeout_s = 20;
+    lim.run_as_uid = lim.run_as_gid = -1;
+    lim.isolation_off = ~0u;
+    lim.address_space_bytes = 0;
+    spak_sandbox_result r;
+    json_t *g = NULL;
+    if (spak_sandbox_run(argv, "/tmp", &lim, &r, NULL) != SPAK_OK)
+        return NULL;
+    if (r.ok && r.out && r.out_len) {
+        char line[512];
+        spak_snprintf(line, sizeof line, "%.*s", (int)strcspn(r.out, "\n"), r.out);
+        char *f2 = strchr(line, ',');
+        char *f3 = f2 ? strchr(f2 + 1, ',') : NULL;
+        if (f2)
+            *f2++ = '\0';
+        if (f3)
+            *f3++ = '\0';
+        while (f2 && *f2 == ' ')
+            f2++;
+        while (f3 && *f3 == ' ')
+            f3++;
+        g = json_pack("{s:s,s:s?,s:s?}", "gpu", line, "driver", f2, "sm_clock_max", f3);
+    }
+    spak_sandbox_result_free(&r);
+    return g;
 }
 
 static json_t *device_json(void)
@@ -497,9 +536,11 @@ static double geomean_field(const json_t *recs, const char *field, size_t *n_out
     size_t n = 0;
     size_t i;
     json_t *r;
+    /* held-out shapes are for checking: a harness may time them, but they
+     * never steer the search */
     json_array_foreach(recs, i, r) {
         json_t *v = json_object_get(r, field);
-        if (json_is_number(v) && json_number_value(v) > 0) {
+        if (json_is_number(v) && json_number_value(v) > 0 && !json_is_true(json_object_get(r, "heldout"))) {
             s += log(json_number_value(v));
             n++;
         }
@@ -509,7 +550,7 @@ static double geomean_field(const json_t *recs, const char *field, size_t *n_out
     if (n == 1) {  /* exact, not exp(log(x)) */
         json_array_foreach(recs, i, r) {
             json_t *v = json_object_get(r, field);
-            if (json_is_number(v) && json_number_value(v) > 0)
+            if (json_is_number(v) && json_number_value(v) > 0 && !json_is_true(json_object_get(r, "heldout")))
                 return json_number_value(v);
         }
     }
@@ -735,6 +776,11 @@ static spak_status evaluate(engine *e, uint64_t index, int64_t eval_id, outcome 
     lim.rw_dirs = rwv;
     if (strcmp(e->target, "cuda") == 0)
         lim.address_space_bytes = 0;  /* the CUDA runtime maps far more than it uses */
+#if defined(__SANITIZE_ADDRESS__)
+    /* a sanitizer build's harness is an ASan binary too: its shadow memory is
+     * a reservation of terabytes, which no address-space limit admits */
+    lim.address_space_bytes = 0;
+#endif
     st = spak_sandbox_run(argv, workdir, &lim, &oc->sr, err);
     if (st != SPAK_OK)
         return st;
@@ -841,6 +887,10 @@ static spak_status replay(engine *e, spak_err *err)
             idx = UINT64_MAX;  /* an LLM-written source or a failed LLM step */
         double metric = (ev[i].correct != 0 && strcmp(ev[i].status, SPAK_EVAL_DONE) == 0) ? ev[i].metric : NAN;
         note_eval(e, idx, ev[i].eval_id, ev[i].cand_key, metric, ev[i].ratio, NULL);
+        json_t *rj = ev[i].result_json ? json_loads(ev[i].result_json, 0, NULL) : NULL;
+        if (json_is_number(json_object_get(rj, "wall_s")))
+            e->device_s += json_number_value(json_object_get(rj, "wall_s"));
+        json_decref(rj);
         latest_id = ev[i].eval_id;
     }
     spak_store_evals_free(ev, n);
@@ -892,10 +942,34 @@ static const char *decide(engine *e, spak_err *err, spak_status *st)
         return "budget: evaluations";
     if (e->max_wall > 0 && elapsed(e) >= e->max_wall)
         return "budget: wall time";
-    if (e->strat == SPAK_STRAT_LLM && e->llm.budget_tokens > 0 && e->llm_tokens >= e->llm.budget_tokens)
+    if (e->loop->max_device_s > 0 && e->device_s >= e->loop->max_device_s)
+        return "budget: device seconds";
+    long max_tok = e->loop->max_tokens > 0 ? e->loop->max_tokens : e->llm.budget_tokens;
+    double max_usd = e->loop->max_cost_usd > 0 ? e->loop->max_cost_usd : e->llm.budget_usd;
+    if (max_tok > 0 && e->llm_tokens >= max_tok)
         return "budget: llm tokens";
-    if (e->strat == SPAK_STRAT_LLM && e->llm.budget_usd > 0 && e->llm_cost >= e->llm.budget_usd)
+    if (max_usd > 0 && e->llm_cost >= max_usd)
         return "budget: llm cost";
+    if (e->loop->stop_roofline > 0 && e->best) {
+        /* the best candidate's position under the roofline, averaged over its shapes */
+        static const char *const fields[] = {"roofline_frac", "frac_peak_flops", "frac_peak"};
+        double sum = 0;
+        int n = 0;
+        size_t i;
+        json_t *r;
+        json_array_foreach(e->best, i, r) {
+            for (size_t k = 0; k < SPAK_ARRAY_LEN(fields); k++) {
+                json_t *v = json_object_get(r, fields[k]);
+                if (json_is_number(v)) {
+                    sum += json_number_value(v);
+                    n++;
+                    break;
+                }
+            }
+        }
+        if (n && sum / n >= e->loop->stop_roofline)
+            return "stop: fraction of the roofline";
+    }
     if (e->loop->stop_when && e->latest) {
         spak_eval_env env = eval_env(e);
         bool yes = false;
@@ -1279,6 +1353,91 @@ static spak_status record_failed_step(engine *e, const char *tag, const char *wh
     return st;
 }
 
+/* ---- approval gates ---- */
+
+#define KV_APPROVAL "approval"
+
+/* Pass a gate: 1 approved, 0 rejected, -1 the run is now suspended waiting
+ * for `spak approve` / `spak reject`. payload (borrowed) is kept with the
+ * pending approval so that a resumed run continues with it. */
+static int gate(engine *e, const char *name, const char *what, json_t *payload, spak_status *st, spak_err *err)
+{
+    *st = SPAK_OK;
+    char *v = NULL;
+    spak_store_kv_get(e->store, KV_APPROVAL, e->run_id, &v, NULL);
+    json_t *p = v ? json_loads(v, 0, NULL) : NULL;
+    free(v);
+    const char *g = json_string_value(json_object_get(p, "gate"));
+    const char *dec = json_string_value(json_object_get(p, "decision"));
+    int answer = -1;
+    if (g && strcmp(g, name) == 0 && dec)
+        answer = strcmp(dec, "approve") == 0;
+    else if (e->o->on_approve)
+        answer = e->o->on_approve(e->o->ud, name, what);
+    json_decref(p);
+    if (answer >= 0) {
+        spak_store_kv_delete(e->store, KV_APPROVAL, e->run_id, NULL);
+        json_t *d = json_pack("{s:s,s:s,s:s}", "gate", name, "decision", answer ? "approve" : "reject", "what", what);
+        char *dj = json_dumps(d, JSON_COMPACT);
+        json_decref(d);
+        /* the decision is journaled (a transition of the state to itself) */
+        spak_transition t = {e->state, e->state, NULL, NULL, NULL, dj};
+        *st = spak_store_transition(e->store, e->run_id, &t, NULL, err);
+        free(dj);
+        return answer;
+    }
+    json_t *pend = json_pack("{s:s,s:s,s:O?}", "gate", name, "what", what, "payload", payload);
+    char *pj = json_dumps(pend, JSON_COMPACT);
+    json_decref(pend);
+    *st = spak_store_kv_put(e->store, KV_APPROVAL, e->run_id, pj ? pj : "{}", err);
+    if (*st == SPAK_OK) {
+        spak_transition t = {e->state, S_SUSPENDED, SPAK_RUN_SUSPENDED, NULL, NULL, pj};
+        *st = spak_store_transition(e->store, e->run_id, &t, NULL, err);
+    }
+    free(pj);
+    if (*st != SPAK_OK)
+        return -1;
+    spak_snprintf(e->state, sizeof e->state, "%s", S_SUSPENDED);
+    char why[1200];
+    spak_snprintf(why, sizeof why, "approval needed (%s): %s; answer with 'spak approve %s' or 'spak reject %s'", name,
+                  what, e->run_id, e->run_id);
+    spak_engine_event ev = {.kind = SPAK_EV_SUSPENDED, .why = why, .eval_no = e->n_evals};
+    emit(e, &ev);
+    return -1;
+}
+
+char *spak_engine_pending(spak_store *st, const char *run_id)
+{
+    char *v = NULL;
+    spak_store_kv_get(st, KV_APPROVAL, run_id, &v, NULL);
+    return v;
+}
+
+spak_status spak_engine_answer(const spak_engine_opts *o, const char *run_id, bool approve, char *what, size_t what_n,
+                               spak_err *err)
+{
+    spak_store *st = NULL;
+    spak_status s = spak_engine_open_store(o, &st, err);
+    if (s != SPAK_OK)
+        return s;
+    char *v = spak_engine_pending(st, run_id);
+    json_t *p = v ? json_loads(v, 0, NULL) : NULL;
+    free(v);
+    if (!p || json_object_get(p, "decision")) {
+        s = spak_errf(err, SPAK_ERR_STATE, "run %s has no pending approval", run_id);
+    } else {
+        spak_snprintf(what, what_n, "%s: %s", json_string_value(json_object_get(p, "gate")),
+                      json_string_value(json_object_get(p, "what")));
+        json_object_set_new(p, "decision", json_string(approve ? "approve" : "reject"));
+        char *pj = json_dumps(p, JSON_COMPACT);
+        s = spak_store_kv_put(st, KV_APPROVAL, run_id, pj ? pj : "{}", err);
+        free(pj);
+    }
+    json_decref(p);
+    spak_store_close(st);
+    return s;
+}
+
 /* End of run: lessons into the store; v(n+1) and the insights log into the
  * run's directory (`spak learn RUN` writes v(n+1) next to the original). A
  * failure here is journaled, not fatal: the measurements are already safe. */
@@ -1311,6 +1470,17 @@ static spak_status loop(engine *e, spak_err *err)
         if (st != SPAK_OK)
             return st;
         if (reason) {
+            bool learn = !e->o->no_learn;
+            if (learn && (e->gates & SPAK_GATE_KNOWLEDGE)) {
+                char what[600];
+                spak_snprintf(what, sizeof what,
+                              "crystallize run %s (%s): lessons into the store, spec v(n+1) and insights into %s/runs/%s",
+                              e->run_id, reason, e->home, e->run_id);
+                int a = gate(e, "knowledge", what, NULL, &st, err);
+                if (st != SPAK_OK || a < 0)
+                    return st;
+                learn = a == 1;
+            }
             json_t *s = summary(e, reason);
             char *sj = json_dumps(s, JSON_COMPACT);
             json_decref(s);
@@ -1320,7 +1490,7 @@ static spak_status loop(engine *e, spak_err *err)
             spak_transition t = {e->state, S_DONE, SPAK_RUN_DONE, reason, sj, dj};
             st = spak_store_transition(e->store, e->run_id, &t, NULL, err);
             free(dj);
-            if (st == SPAK_OK && !e->o->no_learn)
+            if (st == SPAK_OK && learn)
                 crystallize(e);
             if (st == SPAK_OK) {
                 spak_snprintf(e->state, sizeof e->state, "%s", S_DONE);
@@ -1342,12 +1512,53 @@ static spak_status loop(engine *e, spak_err *err)
         spak_llm_proposal prop;
         char tag[32] = "";
         if (e->strat == SPAK_STRAT_LLM) {
-            st = go(e, S_PROGRAM, json_pack("{s:s}", "strategy", "llm"), err);
-            if (st != SPAK_OK)
-                return st;
-            st = llm_program(e, &prop, tag, sizeof tag, err);
-            if (st != SPAK_OK)
-                return st;
+            /* a proposal that waited for approval comes back from the store */
+            char *pv = spak_engine_pending(e->store, e->run_id);
+            json_t *pend = pv ? json_loads(pv, 0, NULL) : NULL;
+            free(pv);
+            json_t *pay = json_object_get(pend, "payload");
+            if (pend && strcmp(json_string_value(json_object_get(pend, "gate")) ? json_string_value(json_object_get(pend, "gate")) : "", "llm-code") == 0 && pay) {
+                memset(&prop, 0, sizeof prop);
+                prop.kind = SPAK_PROPOSE_CODE;
+                prop.index = (uint64_t)json_integer_value(json_object_get(pay, "index"));
+                spak_snprintf(prop.code_path, sizeof prop.code_path, "%s",
+                              json_string_value(json_object_get(pay, "code_path")));
+                spak_snprintf(tag, sizeof tag, "%s", json_string_value(json_object_get(pay, "tag")));
+                prop.predicted = json_is_number(json_object_get(pay, "predicted"))
+                                     ? json_number_value(json_object_get(pay, "predicted")) : NAN;
+                prop.step = json_deep_copy(json_object_get(pay, "step"));
+                prop.cost = NAN;
+                json_decref(pend);
+                if (strcmp(e->state, S_PROGRAM) != 0 && (st = go(e, S_PROGRAM, json_pack("{s:s}", "strategy", "llm"), err)) != SPAK_OK)
+                    return st;
+            } else {
+                json_decref(pend);
+                st = go(e, S_PROGRAM, json_pack("{s:s}", "strategy", "llm"), err);
+                if (st != SPAK_OK)
+                    return st;
+                st = llm_program(e, &prop, tag, sizeof tag, err);
+                if (st != SPAK_OK)
+                    return st;
+            }
+            if (prop.kind == SPAK_PROPOSE_CODE && (e->gates & SPAK_GATE_LLM_CODE)) {
+                json_t *pay2 = json_pack("{s:s,s:s,s:I,s:O?}", "tag", tag, "code_path", prop.code_path, "index",
+                                         (json_int_t)prop.index, "step", prop.step);
+                if (!isnan(prop.predicted))
+                    json_object_set_new(pay2, "predicted", json_real(prop.predicted));
+                char what[4300];
+                spak_snprintf(what, sizeof what, "build and run the LLM's kernel %s", prop.code_path);
+                int a = gate(e, "llm-code", what, pay2, &st, err);
+                json_decref(pay2);
+                if (st != SPAK_OK || a < 0) {
+                    json_decref(prop.step);
+                    return st;
+                }
+                if (a == 0) {
+                    prop.kind = SPAK_PROPOSE_FAILED;
+                    spak_snprintf(prop.why, sizeof prop.why, "the supervisor rejected the LLM's kernel %s",
+                                  prop.code_path);
+                }
+            }
             json_t *summ = json_pack("{s:s,s:O?,s:O?,s:O?,s:O?,s:I}", "llm_step", tag, "outcome",
                                      json_object_get(prop.step, "outcome"), "verdict",
                                      json_object_get(prop.step, "verdict"), "model", json_object_get(prop.step, "model"),
@@ -1365,7 +1576,9 @@ static spak_status loop(engine *e, spak_err *err)
                 if (st != SPAK_OK)
                     return st;
                 spak_snprintf(e->state, sizeof e->state, "%s", S_SUSPENDED);
-                spak_engine_event ev = {.kind = SPAK_EV_SUSPENDED, .why = prop.why, .eval_no = e->n_evals};
+                char why[700];
+                spak_snprintf(why, sizeof why, "%s; write it, then 'spak resume %s'", prop.why, e->run_id);
+                spak_engine_event ev = {.kind = SPAK_EV_SUSPENDED, .why = why, .eval_no = e->n_evals};
                 emit(e, &ev);
                 return SPAK_OK;
             }
@@ -1459,6 +1672,8 @@ static spak_status loop(engine *e, spak_err *err)
                 return st;
             }
         }
+        if (oc.ran)
+            e->device_s += oc.sr.wall_s;
         st = finish_eval(e, eval_id, &oc, err);
         if (st != SPAK_OK) {
             outcome_free(&oc);
@@ -1493,12 +1708,13 @@ static spak_status loop(engine *e, spak_err *err)
  * badly, start from the best configuration found before). */
 static spak_status load_lessons(engine *e, spak_err *err)
 {
-    json_t *dev = device_json();
-    const char *cpu = json_string_value(json_object_get(dev, "cpu"));
+    /* lessons are per device: the GPU for a CUDA problem, else the CPU (as learn.c records them) */
+    json_t *dev = strcmp(e->target, "cuda") == 0 ? gpu_json() : device_json();
+    const char *name = json_string_value(json_object_get(dev, strcmp(e->target, "cuda") == 0 ? "gpu" : "cpu"));
     const char *fam = e->m->problem ? spak_block_string(e->m->problem, "family") : NULL;
     spak_lesson *ls = NULL;
     size_t n = 0;
-    spak_status st = spak_store_lesson_list(e->store, cpu, fam ? fam : "", NULL, &ls, &n, err);
+    spak_status st = spak_store_lesson_list(e->store, name ? name : "unknown", fam ? fam : "", NULL, &ls, &n, err);
     json_decref(dev);
     if (st != SPAK_OK)
         return st;
@@ -1623,6 +1839,15 @@ spak_status spak_engine_run(const spak_engine_opts *o, const char *spec_path, ch
         goto out;
     json_t *budget = json_pack("{s:I,s:f}", "evaluations", (json_int_t)e.max_evals, "wall_time_s", e.max_wall);
     json_t *dev = device_json();
+    if (strcmp(e.target, "cuda") == 0) {
+        json_t *g = gpu_json();
+        if (g)
+            json_object_update(dev, g);
+        else
+            json_object_set_new(dev, "gpu", json_null());
+        json_decref(g);
+    }
+    json_object_set_new(dev, "spak_version", json_string(SPAK_VERSION));
     char *bj = json_dumps(budget, JSON_COMPACT), *dj = json_dumps(dev, JSON_COMPACT);
     json_decref(budget);
     json_decref(dev);

@@ -73,6 +73,11 @@ typedef struct spak_engine_opts {
     bool use_lessons;          /* rules strategy: also act on the store's lessons for this
                                   device, family and shape class (transfer) */
     bool no_learn;             /* skip crystallization at the end of the run */
+    unsigned approve;          /* SPAK_GATE_* bits, added to the spec's `approve` */
+    /* Asked at an approval gate ("knowledge", "llm-code") with what would be
+     * done: 1 approve, 0 reject, -1 no answer now (the run suspends until
+     * `spak approve RUN` or `spak reject RUN`). NULL = always -1. */
+    int (*on_approve)(void *ud, const char *gate, const char *what);
     const char *llm_backend;   /* override the spec's llm block: openai | anthropic | manual */
     const char *llm_endpoint;
     const char *llm_model;
@@ -91,6 +96,12 @@ spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bo
  * on_event gets one SPAK_EV_EVAL_DONE per candidate (why = the artifact). */
 spak_status spak_engine_build_all(const spak_engine_opts *o, const char *spec_path, size_t *built, size_t *failed,
                                   spak_err *err);
+/* Answer the pending approval of a suspended run (approve or reject) and
+ * record it; `spak resume` then goes on. SPAK_ERR_STATE when none is pending. */
+spak_status spak_engine_answer(const spak_engine_opts *o, const char *run_id, bool approve, char *what, size_t what_n,
+                               spak_err *err);
+/* The pending approval of a run as JSON text (malloc'd), or NULL. */
+char *spak_engine_pending(spak_store *st, const char *run_id);
 /* The state machine as text (for `spak explain`). Static storage. */
 const char *spak_engine_describe(void);
 /* Open the store under o->home (creating the directory). */

@@ -69,9 +69,18 @@ typedef struct spak_loop_def {
     long seed;
     long max_evaluations;        /* budget.evaluations, 0 = none */
     double max_wall_s;           /* budget.wall_time_s, 0 = none */
+    double max_device_s;         /* budget.device_s: seconds the measure commands ran, 0 = none */
+    long max_tokens;             /* budget.tokens: LLM prompt + completion tokens, 0 = none */
+    double max_cost_usd;         /* budget.cost_usd: LLM cost, 0 = none */
+    double stop_roofline;        /* stop.roofline_fraction: the best reaches this fraction of the roofline, 0 = none */
+    unsigned approve;            /* SPAK_GATE_* bits from `approve: ["knowledge", "llm-code"]` */
     const spak_expr *stop_when;  /* stop.when condition, NULL if none */
     long plateau;                /* stop.plateau: evaluations without improvement, 0 = none */
 } spak_loop_def;
+
+/* Approval gates: the run pauses before these and waits for the supervisor. */
+#define SPAK_GATE_KNOWLEDGE 0x1u  /* before writing knowledge (crystallization) */
+#define SPAK_GATE_LLM_CODE 0x2u   /* before building and running LLM-written code */
 
 typedef struct spak_model {
     const char *system_name;

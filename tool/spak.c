@@ -249,6 +249,7 @@ static int cmd_dump(int argc, char **argv)
 
 typedef struct run_ui {
     bool json, quiet;
+    bool live;   /* out is a terminal: redraw a status line in place */
     FILE *out;   /* progress lines */
 } run_ui;
 
@@ -262,12 +263,48 @@ static void fmt_num(char *buf, size_t n, double v)
         spak_snprintf(buf, n, "%.3g", v);
 }
 
+/* At an approval gate: ask on the terminal when there is one, else leave
+ * the run suspended for `spak approve` / `spak reject`. */
+static int on_approve(void *ud, const char *gate, const char *what)
+{
+    (void)ud;
+    if (!isatty(STDIN_FILENO))
+        return -1;
+    FILE *tty = fopen("/dev/tty", "r+");
+    if (!tty)
+        return -1;
+    fprintf(tty, "\nspak: approval gate '%s': %s\napprove? [y/N/later] ", gate, what);
+    fflush(tty);
+    char line[32] = "";
+    int a = -1;
+    if (fgets(line, sizeof line, tty))
+        a = (line[0] == 'y' || line[0] == 'Y') ? 1 : (line[0] == 'l' || line[0] == 'L') ? -1 : 0;
+    fclose(tty);
+    return a;
+}
+
 static void on_event(void *ud, const spak_engine_event *ev)
 {
     run_ui *ui = ud;
     if (ui->quiet)
         return;
     FILE *f = ui->out;
+    if (ui->live) {
+        /* a terminal: the status line is redrawn in place; finished lines scroll */
+        fputs("\r\033[K", f);
+        if (ev->kind == SPAK_EV_PHASE) {
+            char bm[32], br[32], of[32] = "";
+            fmt_num(bm, sizeof bm, ev->best_metric);
+            fmt_num(br, sizeof br, ev->best_ratio);
+            if (ev->budget)
+                spak_snprintf(of, sizeof of, "/%ld", ev->budget);
+            fprintf(f, "%-9s evaluation %ld%s  %5.0f s  best %s %s (%sx %s)", ev->phase, ev->eval_no + 1, of,
+                    ev->elapsed_s, ev->metric_name ? ev->metric_name : "", bm, br,
+                    ev->baseline ? ev->baseline : "baseline");
+            fflush(f);
+            return;
+        }
+    }
     char m[32], r[32], bm[32], br[32];
     switch (ev->kind) {
     case SPAK_EV_RUN_STARTED:
@@ -300,8 +337,7 @@ static void on_event(void *ud, const spak_engine_event *ev)
                 ev->baseline ? ev->baseline : "the baseline");
         break;
     case SPAK_EV_SUSPENDED:
-        fprintf(f, "spak: run %s suspended: %s\nspak: write the reply, then 'spak resume %s'\n", ev->run_id, ev->why,
-                ev->run_id);
+        fprintf(f, "spak: run %s suspended: %s\n", ev->run_id, ev->why);
         break;
     case SPAK_EV_PHASE:
         break;
@@ -364,7 +400,20 @@ static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, sp
             o->llm_endpoint = val, i++;
         else if (strcmp(a, "--model") == 0 && val)
             o->llm_model = val, i++;
-        else if (strcmp(a, "--lessons") == 0)
+        else if (strcmp(a, "--approve") == 0 && val) {
+            char list[256];
+            spak_snprintf(list, sizeof list, "%s", val);
+            char *save = NULL;
+            for (char *g = strtok_r(list, ",", &save); g; g = strtok_r(NULL, ",", &save)) {
+                if (strcmp(g, "knowledge") == 0)
+                    o->approve |= SPAK_GATE_KNOWLEDGE;
+                else if (strcmp(g, "llm-code") == 0)
+                    o->approve |= SPAK_GATE_LLM_CODE;
+                else
+                    return usage_error(cmd, "--approve takes knowledge and/or llm-code, not '%s'", g);
+            }
+            i++;
+        } else if (strcmp(a, "--lessons") == 0)
             o->use_lessons = true;
         else if (strcmp(a, "--no-learn") == 0)
             o->no_learn = true;
@@ -402,7 +451,7 @@ static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, sp
 static int cmd_run(int argc, char **argv)
 {
     spak_engine_opts o = {.seed = -1};
-    run_ui ui = {false, false, stdout};
+    run_ui ui = {.out = stdout};
     int first;
     int rc = parse_run_opts("run", argc, argv, &first, &o, &ui, NULL);
     if (rc)
@@ -414,7 +463,9 @@ static int cmd_run(int argc, char **argv)
     o.bin_dir = bin;
     if (ui.json)
         ui.out = stderr;
+    ui.live = isatty(fileno(ui.out)) && getenv("TERM") && strcmp(getenv("TERM"), "dumb") != 0;
     o.on_event = on_event;
+    o.on_approve = on_approve;
     o.ud = &ui;
     char run_id[SPAK_STORE_ID_MAX];
     spak_err err = {0};
@@ -432,7 +483,7 @@ static int cmd_run(int argc, char **argv)
 static int cmd_resume(int argc, char **argv)
 {
     spak_engine_opts o = {.seed = -1};
-    run_ui ui = {false, false, stdout};
+    run_ui ui = {.out = stdout};
     bool force = false;
     int first;
     int rc = parse_run_opts("resume", argc, argv, &first, &o, &ui, &force);
@@ -445,7 +496,9 @@ static int cmd_resume(int argc, char **argv)
     o.bin_dir = bin;
     if (ui.json)
         ui.out = stderr;
+    ui.live = isatty(fileno(ui.out)) && getenv("TERM") && strcmp(getenv("TERM"), "dumb") != 0;
     o.on_event = on_event;
+    o.on_approve = on_approve;
     o.ud = &ui;
     spak_err err = {0};
     spak_status st = spak_engine_resume(&o, argv[first], force, &err);
@@ -466,6 +519,15 @@ static json_t *run_json(spak_store *st, const spak_run *r, bool with_evals)
     json_t *s = r->summary_json ? json_loads(r->summary_json, 0, NULL) : NULL;
     if (s)
         json_object_set_new(o, "summary", s);
+    char *pend = spak_engine_pending(st, r->id);
+    json_t *pj = pend ? json_loads(pend, 0, NULL) : NULL;
+    free(pend);
+    if (pj && !json_object_get(pj, "decision")) {
+        json_object_del(pj, "payload");
+        json_object_set_new(o, "pending_approval", pj);
+    } else {
+        json_decref(pj);
+    }
     spak_eval *ev = NULL;
     size_t n = 0;
     if (spak_store_eval_list(st, r->id, &ev, &n, NULL) == SPAK_OK) {
@@ -567,8 +629,16 @@ static int cmd_status(int argc, char **argv)
             json_t *s = json_object_get(j, "summary");
             if (s)
                 print_best_line(s);
-            if (strcmp(r.status, SPAK_RUN_DONE) != 0)
+            char *pend = spak_engine_pending(st, r.id);
+            json_t *pj = pend ? json_loads(pend, 0, NULL) : NULL;
+            if (pj && !json_object_get(pj, "decision"))
+                printf("  pending approval (%s): %s\n  answer with 'spak approve %s' or 'spak reject %s'\n",
+                       json_string_value(json_object_get(pj, "gate")), json_string_value(json_object_get(pj, "what")),
+                       r.id, r.id);
+            else if (strcmp(r.status, SPAK_RUN_DONE) != 0)
                 printf("  'spak resume %s' continues it\n", r.id);
+            json_decref(pj);
+            free(pend);
         }
         json_decref(j);
         spak_store_run_free(&r);
@@ -589,8 +659,13 @@ static int cmd_status(int argc, char **argv)
         if (json)
             json_array_append_new(arr, run_json(st, &runs[i], false));
         else
-            printf("%-16s %-10s %-10s %-24s %s\n", runs[i].id, runs[i].status, runs[i].state,
-                   runs[i].stop_reason ? runs[i].stop_reason : "-", runs[i].spec_path ? runs[i].spec_path : "-");
+        {
+            char *pend = spak_engine_pending(st, runs[i].id);
+            printf("%-16s %-10s %-10s %-24s %s%s\n", runs[i].id, runs[i].status, runs[i].state,
+                   runs[i].stop_reason ? runs[i].stop_reason : "-", runs[i].spec_path ? runs[i].spec_path : "-",
+                   pend && !strstr(pend, "\"decision\"") ? "  [approval pending]" : "");
+            free(pend);
+        }
     }
     if (json) {
         char *t = json_dumps(arr, JSON_INDENT(2));
@@ -656,6 +731,49 @@ static int cmd_show(int argc, char **argv)
     spak_store_run_free(&r);
     spak_store_close(st);
     return 0;
+}
+
+static int answer(int argc, char **argv, bool approve)
+{
+    const char *cmd = approve ? "approve" : "reject";
+    spak_engine_opts o = {.seed = -1};
+    run_ui ui = {.out = stdout};
+    int first;
+    int rc = parse_run_opts(cmd, argc, argv, &first, &o, &ui, NULL);
+    if (rc)
+        return rc;
+    if (first != argc - 1)
+        return usage_error(cmd, "%sexpected one run id", "");
+    char what[1200] = "";
+    spak_err err = {0};
+    if (spak_engine_answer(&o, argv[first], approve, what, sizeof what, &err) != SPAK_OK) {
+        fprintf(stderr, "spak %s: %s\n", cmd, err.msg);
+        return EXIT_PROBLEM;
+    }
+    printf("spak %s: %s %s\n", cmd, approve ? "approved" : "rejected", what);
+    char bin[PATH_MAX];
+    bin_dir_of_self(bin, sizeof bin);
+    o.bin_dir = bin;
+    if (ui.json)
+        ui.out = stderr;
+    o.on_event = on_event;
+    o.ud = &ui;
+    spak_status st = spak_engine_resume(&o, argv[first], false, &err);
+    if (st != SPAK_OK)
+        fprintf(stderr, "spak %s: %s\n", cmd, err.msg);
+    if (ui.json)
+        print_run_summary_json(&o, argv[first]);
+    return st == SPAK_OK ? 0 : EXIT_PROBLEM;
+}
+
+static int cmd_approve(int argc, char **argv)
+{
+    return answer(argc, argv, true);
+}
+
+static int cmd_reject(int argc, char **argv)
+{
+    return answer(argc, argv, false);
 }
 
 static void on_build_event(void *ud, const spak_engine_event *ev)
@@ -729,6 +847,8 @@ static const command commands[] = {
                      "  --llm BACKEND       strategy llm with backend openai | anthropic | manual\n"
                      "  --endpoint URL      the LLM endpoint (overrides the spec's llm block)\n"
                      "  --model NAME        the LLM model\n"
+                     "  --approve GATES     pause for the supervisor before: knowledge (writing lessons),\n"
+                     "                      llm-code (running LLM-written code); comma-separated\n"
                      "  --lessons           rules strategy: also act on the store's lessons for this\n"
                      "                      device and kernel family (transfer)\n"
                      "  --no-learn          no crystallization at the end (see 'spak learn')\n"
@@ -743,6 +863,12 @@ static const command commands[] = {
                            "  --force   take the run over from a process that no longer runs\n"
                            "  (and the options of 'spak run')",
      "spak resume [--force] [OPTIONS] RUN"},
+    {"approve", cmd_approve, "Approve the pending gate of a suspended run (see --approve) and continue it.\n"
+                             "  (takes the options of 'spak run': --json, --quiet, --home DIR)",
+     "spak approve [OPTIONS] RUN"},
+    {"reject", cmd_reject, "Reject the pending gate of a suspended run and continue it: rejected LLM code\n"
+                           "is a recorded failed step; rejected knowledge is not written.",
+     "spak reject [OPTIONS] RUN"},
     {"status", cmd_status, "List runs, or tell where one run stands.\n  --json   machine-readable\n  --home DIR",
      "spak status [--json] [--home DIR] [RUN]"},
     {"show", cmd_show, "Show what a run measured: one line per evaluation.\n  --json   machine-readable\n  --home DIR",
