@@ -69,3 +69,14 @@ $(FMHA_DRY): $(FMHA_DIR)/cudnn_dry.cu $(O)/obj/$(FMHA_DIR)/fmha_core.o $(O)/obj/
 	@mkdir -p $(dir $@)
 	$(NVCC) $(FMHA_NVCCFLAGS) -o $@ $< $(O)/obj/$(FMHA_DIR)/fmha_core.o $(O)/obj/kernels/cuda/gemm/harness_core.o -ljansson -ldl -lm
 endif
+
+# Misbehaving candidates for the harness's own tests (kernels/cuda/fmha/cheats.sh):
+#   make cuda-fmha-cheats  ->  $(O)/cuda/fmha-cheats/cheat<N>.so
+ifeq ($(HAVE_CUDA)$(SAN),10)
+.PHONY: cuda-fmha-cheats
+cuda-fmha-cheats:
+	@mkdir -p $(O)/cuda/fmha-cheats
+	@for n in 1 2 3 4 5 6 7 8 9; do \
+	  $(NVCC) $(FMHA_NVCCFLAGS) -shared -Xcompiler -fPIC -DCHEAT=$$n -o $(O)/cuda/fmha-cheats/cheat$$n.so $(FMHA_DIR)/cheats.cu & \
+	done; wait
+endif

@@ -125,8 +125,6 @@ __global__ void __launch_bounds__(THREADS) online_kernel(const T *__restrict__ Q
     }
 }
 
-extern "C" const struct spak_fmha_info *spak_fmha_info(void) { return &g_info; }
-
 template <typename T, int D>
 static int launch(int B, int H, int Hkv, int S, int causal, const void *Q, const void *K, const void *V, void *O,
                   float *lse, float scale, cudaStream_t st)
@@ -137,11 +135,10 @@ static int launch(int B, int H, int Hkv, int S, int causal, const void *Q, const
     return (int)cudaGetLastError();
 }
 
-extern "C" int spak_fmha(int B, int H, int Hkv, int S, int D, int causal, int dtype, const void *Q, const void *K,
-                         const void *V, void *O, float *lse, float scale, void *workspace, size_t workspace_bytes,
-                         cudaStream_t stream)
+/* The whole launcher; cheats.cu wraps it (with SPAK_FMHA_NO_EXPORTS). */
+static int rung2_fmha(int B, int H, int Hkv, int S, int D, int causal, int dtype, const void *Q, const void *K,
+                      const void *V, void *O, float *lse, float scale, cudaStream_t stream)
 {
-    (void)workspace, (void)workspace_bytes;
     if (!spak_fmha_args_ok(&g_info, B, H, Hkv, S, D, causal, dtype))
         return (int)cudaErrorInvalidValue;
     if (dtype == SPAK_FMHA_F16)
@@ -149,6 +146,17 @@ extern "C" int spak_fmha(int B, int H, int Hkv, int S, int D, int causal, int dt
                        : launch<__half, 128>(B, H, Hkv, S, causal, Q, K, V, O, lse, scale, stream);
     return D == 64 ? launch<__nv_bfloat16, 64>(B, H, Hkv, S, causal, Q, K, V, O, lse, scale, stream)
                    : launch<__nv_bfloat16, 128>(B, H, Hkv, S, causal, Q, K, V, O, lse, scale, stream);
+}
+
+#ifndef SPAK_FMHA_NO_EXPORTS
+extern "C" const struct spak_fmha_info *spak_fmha_info(void) { return &g_info; }
+
+extern "C" int spak_fmha(int B, int H, int Hkv, int S, int D, int causal, int dtype, const void *Q, const void *K,
+                         const void *V, void *O, float *lse, float scale, void *workspace, size_t workspace_bytes,
+                         cudaStream_t stream)
+{
+    (void)workspace, (void)workspace_bytes;
+    return rung2_fmha(B, H, Hkv, S, D, causal, dtype, Q, K, V, O, lse, scale, stream);
 }
 
 extern "C" int spak_fmha_kernel_info(int B, int H, int Hkv, int S, int D, int causal, int dtype,
@@ -162,3 +170,4 @@ extern "C" int spak_fmha_kernel_info(int B, int H, int Hkv, int S, int D, int ca
     return D == 64 ? spak_fill_kinfo(online_kernel<__nv_bfloat16, 64>, THREADS, 0, grid, out)
                    : spak_fill_kinfo(online_kernel<__nv_bfloat16, 128>, THREADS, 0, grid, out);
 }
+#endif
