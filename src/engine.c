@@ -1868,10 +1868,10 @@ spak_status spak_engine_run(const spak_engine_opts *o, const char *spec_path, ch
     if (st != SPAK_OK)
         goto out;
     spak_snprintf(run_id, SPAK_STORE_ID_MAX, "%s", e.run_id);
-    if (o->llm_backend || o->llm_endpoint || o->llm_model) {
-        /* the command line's LLM settings hold for the whole run, resumes included */
-        json_t *lo = json_pack("{s:s?,s:s?,s:s?}", "llm_backend", o->llm_backend, "llm_endpoint", o->llm_endpoint,
-                               "llm_model", o->llm_model);
+    if (o->llm_backend || o->llm_endpoint || o->llm_model || o->approve) {
+        /* the command line's LLM settings and gates hold for the whole run, resumes included */
+        json_t *lo = json_pack("{s:s?,s:s?,s:s?,s:i}", "llm_backend", o->llm_backend, "llm_endpoint", o->llm_endpoint,
+                               "llm_model", o->llm_model, "approve", (int)o->approve);
         char *lj = json_dumps(lo, JSON_COMPACT);
         json_decref(lo);
         if (lj)
@@ -1942,6 +1942,7 @@ spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bo
             o2.llm_endpoint = json_string_value(json_object_get(roj, "llm_endpoint"));
         if (!o2.llm_model)
             o2.llm_model = json_string_value(json_object_get(roj, "llm_model"));
+        o2.approve |= (unsigned)json_integer_value(json_object_get(roj, "approve"));
     }
     free(ro);
     e.o = &o2;

@@ -54,4 +54,4 @@ elif passed:
     t = 1000.0 / metric
     rec({"type": "Performance", "score": metric, "ratio": metric / 50.0,
          "time_ms": t, "time_ms_p20": t * 0.99, "time_ms_p80": t * 1.01, "reps": 50})
-    rec({"type": "Analysis", "bottleneck": "compute" if x >= 3 else "memory"})
+    rec({"type": "Analysis", "bottleneck": "compute" if x >= 3 else "memory", "roofline_frac": metric / 100.0})
