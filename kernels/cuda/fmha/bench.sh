@@ -7,6 +7,7 @@
 #
 # 0. device facts; cuDNN's SDPA graph stand-alone (cudnn-dry) on the issue's
 #    shapes: does a plan finalize, with which variant, and does it execute?
+# 0b. the harness against cheats.cu's nine misbehaving candidates (each must fail).
 # 1. correctness of every rung (check-only, no baseline, fp16 and bf16) on
 #    small shapes and held-out ones (S not a multiple of any tile, GQA, MQA,
 #    causal); a rung that fails here is not timed.
@@ -16,7 +17,9 @@
 # 3. if time is left: the rung-3 parameter variants (no baseline; the cuDNN
 #    time of step 2 is the reference) on the D=128 shapes, fp16.
 # Writes $OUT/bench.log (every record + stderr), $OUT/table.txt,
-# $OUT/ceilings.json, $OUT/device.txt, $OUT/cudnn-dry.txt; prints the table last.
+# $OUT/ceilings.json, $OUT/device.txt, $OUT/cudnn-dry.txt, $OUT/cheats.txt;
+# prints the table last.
+# Carry (run tool): build/spak-harness-cuda-fmha build/cuda/fmha build/cuda/fmha-cheats build/cuda/fmha-sweep
 # Env: SEED (20261123), REPS (30), BUDGET_S (540), RUNGS (all built).
 set -u
 B=${1:-build}
@@ -64,6 +67,13 @@ if [ -x "$DRY" ]; then
         timeout 120 "$DRY" $c >>"$OUT/cudnn-dry.txt" 2>&1
     done
     grep -E "^(##|DRY|plan)" "$OUT/cudnn-dry.txt"
+fi
+
+# 0b. the harness against its misbehaving candidates (make cuda-fmha-cheats)
+if [ -d "$B/cuda/fmha-cheats" ]; then
+    bash "$(dirname "$0")/cheats.sh" "$B" >"$OUT/cheats.txt" 2>&1
+    echo "cheats: $(grep -c '^ok' "$OUT/cheats.txt") caught, $(grep -c '^not ok' "$OUT/cheats.txt") missed ($(left) s left)"
+    grep '^not ok' "$OUT/cheats.txt"
 fi
 
 RUNGS=${RUNGS:-$(cd "$B/cuda/fmha" && ls rung*.so | sed 's/\.so$//' | sort)}
