@@ -46,7 +46,8 @@ $(FMHA_HARNESS): $(FMHA_DIR)/harness_fmha.cu $(O)/obj/$(FMHA_DIR)/fmha_core.o $(
 # Parameter variants for kernels/cuda/fmha/bench.sh (not part of `all`):
 #   make cuda-fmha-sweep  ->  $(O)/cuda/fmha-sweep/<rung>__<NAME=V>_<NAME=V>.so
 FMHA_SWEEP ?= rung3_mma:WARPS=8 rung3_mma:WARPS=4,BLOCK_N=32 rung3_mma:WARPS=8,BLOCK_N=32 \
-              rung3_mma:WARPS=4,STAGES=3 rung3_mma:WARPS=8,STAGES=3 rung2_online:BLOCK_M=32,TPR=8
+              rung3_mma:WARPS=4,STAGES=3 rung3_mma:WARPS=8,STAGES=3 rung2_online:BLOCK_M=32,TPR=8 \
+              rung4_wgmma:BLOCK_N=64 rung4_wgmma:STAGES=3 rung4_wgmma:BLOCK_N=64,STAGES=3
 .PHONY: cuda-fmha-sweep
 cuda-fmha-sweep:
 	@mkdir -p $(O)/cuda/fmha-sweep

@@ -71,25 +71,28 @@ for r in $rungs; do
     fi
 done
 
-# Parameter variants of rung 3 compile too (the loop's tuning space).
+# Parameter variants compile too (the loop's tuning space).
 vdir=$B/cuda-test/fmha-variants
 mkdir -p "$vdir"
-variants="WARPS=8 BLOCK_N=32 STAGES=3 WARPS=8,BLOCK_N=128"
+variants="rung3_mma:WARPS=8 rung3_mma:BLOCK_N=32 rung3_mma:STAGES=3 rung3_mma:WARPS=8,BLOCK_N=128 rung4_wgmma:BLOCK_N=64 rung4_wgmma:STAGES=3"
 pids=()
-for v in $variants; do
+for rv in $variants; do
+    r=${rv%%:*} v=${rv#*:}
+    [ -f "kernels/cuda/fmha/$r.cu" ] || continue
     defs=$(echo "$v" | tr ',' ' ' | sed 's/\([A-Z_]*=[0-9]*\)/-D\1/g')
-    nm_=$(echo "$v" | tr ',=' '__') # no ',' in output names: fatbinary splits its options on it
+    nm_=$(echo "${r}_$v" | tr ',=' '__') # no ',' in output names: fatbinary splits its options on it
     # shellcheck disable=SC2086
     "$NVCC" -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror \
-        -shared -Xcompiler -fPIC -Xptxas -v $defs -o "$vdir/rung3_$nm_.so" kernels/cuda/fmha/rung3_mma.cu \
-        >"$vdir/rung3_$nm_.log" 2>&1 &
+        -shared -Xcompiler -fPIC -Xptxas -v $defs -o "$vdir/$nm_.so" "kernels/cuda/fmha/$r.cu" >"$vdir/$nm_.log" 2>&1 &
     pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p"; done
-for v in $variants; do
-    nm_=$(echo "$v" | tr ',=' '__')
-    check "rung3_mma -D $v compiles without spills" \
-        bash -c 'test -s "$1" && ! grep -E "[1-9][0-9]* bytes spill" "$2" >/dev/null' _ "$vdir/rung3_$nm_.so" "$vdir/rung3_$nm_.log"
+for rv in $variants; do
+    r=${rv%%:*} v=${rv#*:}
+    [ -f "kernels/cuda/fmha/$r.cu" ] || continue
+    nm_=$(echo "${r}_$v" | tr ',=' '__')
+    check "$r -D $v compiles without spills" \
+        bash -c 'test -s "$1" && ! grep -E "[1-9][0-9]* bytes spill" "$2" >/dev/null' _ "$vdir/$nm_.so" "$vdir/$nm_.log"
 done
 
 # cuDNN's graph, as far as it goes without a device.

@@ -1,0 +1,428 @@
+/*
+ * rung4_wgmma.cu - FMHA ladder rung 4: wgmma + TMA, warp-specialized
+ * (FlashAttention-3's structure, first version). NOT YET RUN ON A GPU.
+ *
+ * CTA = 3 warpgroups (__launch_bounds__(384, 1)):
+ *  - warpgroup 0, the producer (setmaxnreg.dec to 24): one thread issues the
+ *    TMA loads: the Q tile once, then K and V^T tiles into a STAGES-deep ring,
+ *    each stage with its own full barriers (K and V separately, so that
+ *    S = Q K^T can start before V lands) and an empty barrier the consumers
+ *    release;
+ *  - warpgroups 1 and 2, the consumers (setmaxnreg.inc to 240), 64 query rows
+ *    each (BLOCK_M = 128): S = Q K^T by wgmma m64nBNk16 with both operands in
+ *    shared memory (128-B swizzled K-major tiles), masking and the online
+ *    softmax on the accumulator fragment (exp2, scale*log2(e) in one FFMA),
+ *    P re-packed into A fragments in registers, O += P V by wgmma m64nDk16
+ *    with A from registers and B = V^T from shared memory.
+ *  Overlap comes from the two consumer warpgroups running independently (the
+ *  schedulers interleave one's softmax with the other's products); explicit
+ *  ping-pong and intra-warpgroup pipelining are the next steps.
+ *
+ * Layout work: Q and K are read through 3-D tensor maps [B*H][S][D] (tails
+ * past S are zero-filled per head); V is transposed per call into the
+ * workspace as [B*Hkv][D][S8] (S8 = S rounded up to 8: TMA needs 16-byte row
+ * pitches) so that the second product's B operand is K-major like the first's.
+ *
+ * Parameters (-D, defaults): BLOCK_N=128 (keys per tile: 64 or 128; 32 -> 64),
+ * STAGES=2 (K/V ring depth). Shared memory at D=128: 32 KB Q + STAGES * 64 KB.
+ * Build: nvcc -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -shared -Xcompiler -fPIC -o rung4_wgmma.so rung4_wgmma.cu
+ */
+#include <cuda.h>
+#include <cudaTypedefs.h>
+
+#include "candidate.cuh"
+#include "../gemm/wgmma_ops.cuh"
+#include "wgmma_rs.cuh"
+
+#ifndef BLOCK_N
+#define BLOCK_N 128
+#endif
+#if BLOCK_N < 64 /* the spec's shared tuning space also offers 32 (rung 3's): run it as 64 */
+#undef BLOCK_N
+#define BLOCK_N 64
+#endif
+#ifndef STAGES
+#define STAGES 2
+#endif
+#define BLOCK_M 128
+#define THREADS 384
+static_assert(BLOCK_N == 64 || BLOCK_N == 128, "BLOCK_N 64 or 128");
+static_assert(STAGES >= 2 && STAGES <= 4, "STAGES in 2..4");
+
+static const struct spak_fmha_info g_info = {
+    SPAK_FMHA_ABI_VERSION,
+    "rung4_wgmma BLOCK_M=128 BLOCK_N=" SPAK_STR(BLOCK_N) " STAGES=" SPAK_STR(STAGES),
+    SPAK_FMHA_DT_BIT(SPAK_FMHA_F16) | SPAK_FMHA_DT_BIT(SPAK_FMHA_BF16),
+    SPAK_FMHA_D_BIT(64) | SPAK_FMHA_D_BIT(128),
+    1, 0, 1, 1, 1, 90,
+};
+
+/* ---- sm_90a building blocks (PTX ISA; the GEMM work's hopper.cuh has the same) ---- */
+__device__ __forceinline__ uint32_t smem_u32(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
+__device__ __forceinline__ void mbar_init(uint64_t *bar, unsigned count)
+{
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_u32(bar)), "r"(count));
+}
+__device__ __forceinline__ void fence_barrier_init()
+{
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+__device__ __forceinline__ void mbar_expect_tx(uint64_t *bar, unsigned bytes)
+{
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(smem_u32(bar)), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(uint64_t *bar)
+{
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_u32(bar)) : "memory");
+}
+/* wait for the completion of the phase with this parity (parity 1 on a fresh barrier: at once) */
+__device__ __forceinline__ void mbar_wait(uint64_t *bar, unsigned parity)
+{
+    asm volatile("{\n"
+                 ".reg .pred done;\n"
+                 "WAIT_%=:\n"
+                 "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+                 "@!done bra WAIT_%=;\n"
+                 "}\n" ::"r"(smem_u32(bar)),
+                 "r"(parity)
+                 : "memory");
+}
+/* 3-D box at (c0 innermost, c1, c2) into dst, completing its bytes on bar */
+__device__ __forceinline__ void tma_load_3d(void *dst, const CUtensorMap *map, uint64_t *bar, int c0, int c1, int c2)
+{
+    asm volatile("cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4, %5}], "
+                 "[%2];\n" ::"r"(smem_u32(dst)),
+                 "l"((uint64_t)map), "r"(smem_u32(bar)), "r"(c0), "r"(c1), "r"(c2)
+                 : "memory");
+}
+/* K-major tile written by TMA with the 128-B swizzle: 128-B rows, 8-row groups
+ * 1024 B apart; k16 steps inside a 64-element panel advance the start by 32 B. */
+__device__ __forceinline__ uint64_t wgmma_desc(uint32_t saddr)
+{
+    return (uint64_t)((saddr & 0x3FFFF) >> 4) | ((uint64_t)1 << 16) | ((uint64_t)(1024 >> 4) << 32) |
+           ((uint64_t)1 << 62);
+}
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+template <int N> __device__ __forceinline__ void wgmma_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory"); }
+template <int R> __device__ __forceinline__ void reg_fence(float *d)
+{
+#pragma unroll
+    for (int i = 0; i < R; i++)
+        asm volatile("" : "+f"(d[i])::"memory");
+}
+template <int R> __device__ __forceinline__ void setmaxnreg_inc() { asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(R)); }
+template <int R> __device__ __forceinline__ void setmaxnreg_dec() { asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(R)); }
+
+/* ---- shared memory plan (offsets from a 1024-aligned base) ---- */
+template <int D> struct plan {
+    static constexpr int PANELS = D / 64;                  /* 64-element panels of a D-wide row */
+    static constexpr int Q_BYTES = BLOCK_M * D * 2;
+    static constexpr int K_BYTES = BLOCK_N * D * 2;       /* one stage */
+    static constexpr int V_BYTES = D * BLOCK_N * 2;       /* one stage, V^T: D rows x BLOCK_N keys */
+    static constexpr int Q_OFF = 0;
+    static constexpr int K_OFF = Q_OFF + Q_BYTES;
+    static constexpr int V_OFF = K_OFF + STAGES * K_BYTES;
+    static constexpr int BAR_OFF = V_OFF + STAGES * V_BYTES;
+    static constexpr int BYTES = BAR_OFF + (1 + 3 * STAGES) * 8 + 1024; /* + slack for the 1024 alignment */
+};
+
+template <typename T> struct is_bf16 { static constexpr int v = 0; };
+template <> struct is_bf16<__nv_bfloat16> { static constexpr int v = 1; };
+
+template <typename T, int D>
+__global__ void __launch_bounds__(THREADS, 1)
+    fa3_kernel(const __grid_constant__ CUtensorMap mQ, const __grid_constant__ CUtensorMap mK,
+               const __grid_constant__ CUtensorMap mVt, T *__restrict__ O, float *__restrict__ lse, int H, int Hkv,
+               int S, int causal, float scale)
+{
+    typedef plan<D> P;
+    extern __shared__ unsigned char smem_raw[];
+    unsigned char *smem = (unsigned char *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
+    uint64_t *q_full = (uint64_t *)(smem + P::BAR_OFF);
+    uint64_t *k_full = q_full + 1, *v_full = k_full + STAGES, *empty = v_full + STAGES;
+    const int wg = threadIdx.x / 128, tid = threadIdx.x % 128;
+    const int mblk = gridDim.x - 1 - blockIdx.x; /* causal: longest rows first */
+    const int h = blockIdx.y, b = blockIdx.z, hk = h / (H / Hkv);
+    const int q0 = mblk * BLOCK_M;
+    const int kend = causal ? min(S, q0 + BLOCK_M) : S;
+    const int ntiles = (kend + BLOCK_N - 1) / BLOCK_N;
+
+    if (threadIdx.x == 0) {
+        mbar_init(q_full, 1);
+        for (int s = 0; s < STAGES; s++) {
+            mbar_init(&k_full[s], 1);
+            mbar_init(&v_full[s], 1);
+            mbar_init(&empty[s], 8); /* lane 0 of each consumer warp */
+        }
+        fence_barrier_init();
+    }
+    __syncthreads();
+
+    if (wg == 0) {
+        /* ---------------- producer ---------------- */
+        setmaxnreg_dec<24>();
+        if (tid == 0) {
+            const int qh = b * H + h, kh = b * Hkv + hk;
+            mbar_expect_tx(q_full, P::Q_BYTES);
+#pragma unroll
+            for (int p = 0; p < P::PANELS; p++)
+                tma_load_3d(smem + P::Q_OFF + p * BLOCK_M * 128, &mQ, q_full, 64 * p, q0, qh);
+            for (int it = 0; it < ntiles; it++) {
+                const int s = it % STAGES;
+                mbar_wait(&empty[s], ((it / STAGES) & 1) ^ 1);
+                mbar_expect_tx(&k_full[s], P::K_BYTES);
+#pragma unroll
+                for (int p = 0; p < P::PANELS; p++)
+                    tma_load_3d(smem + P::K_OFF + s * P::K_BYTES + p * BLOCK_N * 128, &mK, &k_full[s], 64 * p,
+                                it * BLOCK_N, kh);
+                mbar_expect_tx(&v_full[s], P::V_BYTES);
+#pragma unroll
+                for (int p = 0; p < BLOCK_N / 64; p++)
+                    tma_load_3d(smem + P::V_OFF + s * P::V_BYTES + p * D * 128, &mVt, &v_full[s],
+                                it * BLOCK_N + 64 * p, 0, kh);
+            }
+        }
+    } else {
+        /* ---------------- consumers ---------------- */
+        setmaxnreg_inc<240>();
+        const int c = wg - 1, warp = tid / 32, lane = tid % 32, t4 = lane & 3;
+        const int rbase = q0 + 64 * c;                       /* this warpgroup's first row */
+        const int row0 = rbase + 16 * warp + lane / 4, row1 = row0 + 8;
+        const float cl2 = scale * SPAK_LOG2E;
+        float oacc[D / 2];
+        float sacc[BLOCK_N / 2];
+        uint32_t pa[BLOCK_N / 16][4];
+        float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.f, l1 = 0.f;
+#pragma unroll
+        for (int i = 0; i < D / 2; i++)
+            oacc[i] = 0.f;
+        const uint32_t sQ = smem_u32(smem + P::Q_OFF) + 64 * c * 128; /* 64 rows of 128 B = 8 KB per warpgroup */
+        mbar_wait(q_full, 0);
+
+        for (int it = 0; it < ntiles; it++) {
+            const int s = it % STAGES, k0 = it * BLOCK_N;
+            const unsigned ph = (it / STAGES) & 1;
+            const uint32_t sK = smem_u32(smem + P::K_OFF + s * P::K_BYTES);
+            const uint32_t sV = smem_u32(smem + P::V_OFF + s * P::V_BYTES);
+
+            /* S = Q K^T */
+            mbar_wait(&k_full[s], ph);
+            wgmma_fence();
+#pragma unroll
+            for (int kk = 0; kk < D / 16; kk++) {
+                uint64_t da = wgmma_desc(sQ + (kk / 4) * BLOCK_M * 128 + (kk % 4) * 32);
+                uint64_t db = wgmma_desc(sK + (kk / 4) * BLOCK_N * 128 + (kk % 4) * 32);
+                wgmma_op<BLOCK_N, is_bf16<T>::v>::run(sacc, da, db, kk > 0 ? 1 : 0);
+            }
+            wgmma_commit();
+            wgmma_wait<0>();
+            reg_fence<BLOCK_N / 2>(sacc);
+
+            /* mask: keys past S, keys past the diagonal */
+            if (k0 + BLOCK_N > S || (causal && k0 + BLOCK_N - 1 > rbase)) {
+#pragma unroll
+                for (int j = 0; j < BLOCK_N / 8; j++)
+#pragma unroll
+                    for (int e = 0; e < 4; e++) {
+                        int col = k0 + 8 * j + 2 * t4 + (e & 1), row = e < 2 ? row0 : row1;
+                        if (col >= S || (causal && col > row))
+                            sacc[4 * j + e] = -INFINITY;
+                    }
+            }
+
+            /* online softmax (rows row0: e = 0,1; row1: e = 2,3), quad shuffles */
+            float mx0 = m0, mx1 = m1;
+#pragma unroll
+            for (int j = 0; j < BLOCK_N / 8; j++) {
+                mx0 = fmaxf(mx0, fmaxf(sacc[4 * j], sacc[4 * j + 1]));
+                mx1 = fmaxf(mx1, fmaxf(sacc[4 * j + 2], sacc[4 * j + 3]));
+            }
+#pragma unroll
+            for (int off = 1; off < 4; off <<= 1) {
+                mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, off));
+                mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, off));
+            }
+            const float mc0 = mx0 == -INFINITY ? 0.f : mx0 * cl2, mc1 = mx1 == -INFINITY ? 0.f : mx1 * cl2;
+            const float corr0 = fast_exp2(m0 * cl2 - mc0), corr1 = fast_exp2(m1 * cl2 - mc1);
+            m0 = mx0;
+            m1 = mx1;
+            l0 *= corr0;
+            l1 *= corr1;
+#pragma unroll
+            for (int j = 0; j < D / 8; j++) {
+                oacc[4 * j] *= corr0;
+                oacc[4 * j + 1] *= corr0;
+                oacc[4 * j + 2] *= corr1;
+                oacc[4 * j + 3] *= corr1;
+            }
+#pragma unroll
+            for (int j = 0; j < BLOCK_N / 8; j++) {
+                sacc[4 * j] = fast_exp2(fmaf(sacc[4 * j], cl2, -mc0));
+                sacc[4 * j + 1] = fast_exp2(fmaf(sacc[4 * j + 1], cl2, -mc0));
+                sacc[4 * j + 2] = fast_exp2(fmaf(sacc[4 * j + 2], cl2, -mc1));
+                sacc[4 * j + 3] = fast_exp2(fmaf(sacc[4 * j + 3], cl2, -mc1));
+                l0 += sacc[4 * j] + sacc[4 * j + 1];
+                l1 += sacc[4 * j + 2] + sacc[4 * j + 3];
+            }
+            /* P -> A fragments: k-step kk = key blocks 2kk (regs 0,1) and 2kk+1 (regs 2,3) */
+#pragma unroll
+            for (int kk = 0; kk < BLOCK_N / 16; kk++) {
+                pa[kk][0] = elem<T>::pack2(sacc[8 * kk], sacc[8 * kk + 1]);
+                pa[kk][1] = elem<T>::pack2(sacc[8 * kk + 2], sacc[8 * kk + 3]);
+                pa[kk][2] = elem<T>::pack2(sacc[8 * kk + 4], sacc[8 * kk + 5]);
+                pa[kk][3] = elem<T>::pack2(sacc[8 * kk + 6], sacc[8 * kk + 7]);
+            }
+
+            /* O += P V */
+            mbar_wait(&v_full[s], ph);
+            wgmma_fence();
+#pragma unroll
+            for (int kk = 0; kk < BLOCK_N / 16; kk++) {
+                uint64_t db = wgmma_desc(sV + (kk / 4) * D * 128 + (kk % 4) * 32);
+                wgmma_rs<D, is_bf16<T>::v>::run(oacc, pa[kk], db, 1);
+            }
+            wgmma_commit();
+            wgmma_wait<0>();
+            reg_fence<D / 2>(oacc);
+            __syncwarp();
+            if (lane == 0)
+                mbar_arrive(&empty[s]);
+        }
+
+        /* epilogue */
+#pragma unroll
+        for (int off = 1; off < 4; off <<= 1) {
+            l0 += __shfl_xor_sync(0xffffffffu, l0, off);
+            l1 += __shfl_xor_sync(0xffffffffu, l1, off);
+        }
+        const float inv0 = l0 > 0.f ? 1.f / l0 : 0.f, inv1 = l1 > 0.f ? 1.f / l1 : 0.f;
+        T *Og = O + ((size_t)b * H + h) * S * D;
+#pragma unroll
+        for (int j = 0; j < D / 8; j++) {
+            int d = 8 * j + 2 * t4;
+            if (row0 < S)
+                *reinterpret_cast<uint32_t *>(Og + (size_t)row0 * D + d) = elem<T>::pack2(oacc[4 * j] * inv0, oacc[4 * j + 1] * inv0);
+            if (row1 < S)
+                *reinterpret_cast<uint32_t *>(Og + (size_t)row1 * D + d) = elem<T>::pack2(oacc[4 * j + 2] * inv1, oacc[4 * j + 3] * inv1);
+        }
+        if (lse && t4 == 0) {
+            float *L = lse + ((size_t)b * H + h) * S;
+            if (row0 < S)
+                L[row0] = m0 * scale + logf(l0);
+            if (row1 < S)
+                L[row1] = m1 * scale + logf(l1);
+        }
+    }
+}
+
+/* V [BG][S][D] -> Vt [BG][D][S8], keys S..S8-1 zero. 32x32 tiles through shared memory. */
+template <typename T>
+__global__ void transpose_v(const T *__restrict__ V, T *__restrict__ Vt, int S, int S8, int D)
+{
+    __shared__ T tile[32][33];
+    const int bg = blockIdx.z, s0 = blockIdx.x * 32, d0 = blockIdx.y * 32;
+    const T *v = V + (size_t)bg * S * D;
+    T *vt = Vt + (size_t)bg * D * S8;
+    for (int r = threadIdx.y; r < 32; r += blockDim.y) {
+        int s = s0 + r, d = d0 + threadIdx.x;
+        tile[r][threadIdx.x] = (s < S && d < D) ? v[(size_t)s * D + d] : elem<T>::from_f(0.f);
+    }
+    __syncthreads();
+    for (int r = threadIdx.y; r < 32; r += blockDim.y) {
+        int d = d0 + r, s = s0 + threadIdx.x;
+        if (d < D && s < S8)
+            vt[(size_t)d * S8 + s] = tile[threadIdx.x][r];
+    }
+}
+
+/* ---- host ---- */
+static PFN_cuTensorMapEncodeTiled_v12000 encode_fn(void)
+{
+    static PFN_cuTensorMapEncodeTiled_v12000 fn = NULL;
+    if (!fn) {
+        cudaDriverEntryPointQueryResult q;
+        void *p = NULL;
+        if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault, &q) == cudaSuccess &&
+            q == cudaDriverEntryPointSuccess)
+            fn = (PFN_cuTensorMapEncodeTiled_v12000)p;
+    }
+    return fn;
+}
+
+/* 3-D map over [n2][n1][n0] (n0 contiguous, rows pitch0 bytes, planes pitch1 bytes), box {64, box1, 1}, 128-B swizzle. */
+static int make_map3(CUtensorMap *map, const void *ptr, int dtype, long long n0, long long n1, long long n2,
+                     long long pitch0, long long pitch1, int box1)
+{
+    PFN_cuTensorMapEncodeTiled_v12000 enc = encode_fn();
+    cuuint64_t dims[3] = {(cuuint64_t)n0, (cuuint64_t)n1, (cuuint64_t)n2};
+    cuuint64_t strides[2] = {(cuuint64_t)pitch0, (cuuint64_t)pitch1};
+    cuuint32_t box[3] = {64, (cuuint32_t)box1, 1};
+    cuuint32_t estr[3] = {1, 1, 1};
+    if (!enc)
+        return (int)cudaErrorNotSupported;
+    CUresult r = enc(map, dtype == SPAK_FMHA_BF16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 3,
+                     const_cast<void *>(ptr), dims, strides, box, estr, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                     CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    return r == CUDA_SUCCESS ? 0 : (int)cudaErrorInvalidValue;
+}
+
+static size_t s8_of(int S) { return ((size_t)S + 7) / 8 * 8; }
+
+extern "C" const struct spak_fmha_info *spak_fmha_info(void) { return &g_info; }
+
+extern "C" size_t spak_fmha_workspace(int B, int H, int Hkv, int S, int D, int causal, int dtype)
+{
+    (void)H, (void)causal, (void)dtype;
+    return (size_t)B * Hkv * D * s8_of(S) * 2;
+}
+
+template <typename T, int D>
+static int launch(int B, int H, int Hkv, int S, int causal, int dtype, const void *Q, const void *K, const void *V,
+                  void *O, float *lse, float scale, void *ws, cudaStream_t st)
+{
+    static bool attr_set = false;
+    constexpr int sm = plan<D>::BYTES;
+    const long long S8 = (long long)s8_of(S);
+    CUtensorMap mq, mk, mv;
+    if (!attr_set) {
+        SPAK_TRY(cudaFuncSetAttribute(fa3_kernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, sm));
+        attr_set = true;
+    }
+    dim3 tg(spak_cdiv(S8, 32), spak_cdiv(D, 32), B * Hkv), tb(32, 8);
+    transpose_v<T><<<tg, tb, 0, st>>>((const T *)V, (T *)ws, S, (int)S8, D);
+    SPAK_TRY(cudaGetLastError());
+    SPAK_TRY((cudaError_t)make_map3(&mq, Q, dtype, D, S, (long long)B * H, (long long)D * 2, (long long)S * D * 2, BLOCK_M));
+    SPAK_TRY((cudaError_t)make_map3(&mk, K, dtype, D, S, (long long)B * Hkv, (long long)D * 2, (long long)S * D * 2, BLOCK_N));
+    SPAK_TRY((cudaError_t)make_map3(&mv, ws, dtype, S, D, (long long)B * Hkv, S8 * 2, S8 * D * 2, D));
+    dim3 grid(spak_cdiv(S, BLOCK_M), H, B);
+    fa3_kernel<T, D><<<grid, THREADS, sm, st>>>(mq, mk, mv, (T *)O, lse, H, Hkv, S, causal, scale);
+    return (int)cudaGetLastError();
+}
+
+extern "C" int spak_fmha(int B, int H, int Hkv, int S, int D, int causal, int dtype, const void *Q, const void *K,
+                         const void *V, void *O, float *lse, float scale, void *workspace, size_t workspace_bytes,
+                         cudaStream_t stream)
+{
+    if (!spak_fmha_args_ok(&g_info, B, H, Hkv, S, D, causal, dtype) || B * Hkv > 65535 || !workspace ||
+        workspace_bytes < spak_fmha_workspace(B, H, Hkv, S, D, causal, dtype))
+        return (int)cudaErrorInvalidValue;
+    if (dtype == SPAK_FMHA_F16)
+        return D == 64 ? launch<__half, 64>(B, H, Hkv, S, causal, dtype, Q, K, V, O, lse, scale, workspace, stream)
+                       : launch<__half, 128>(B, H, Hkv, S, causal, dtype, Q, K, V, O, lse, scale, workspace, stream);
+    return D == 64 ? launch<__nv_bfloat16, 64>(B, H, Hkv, S, causal, dtype, Q, K, V, O, lse, scale, workspace, stream)
+                   : launch<__nv_bfloat16, 128>(B, H, Hkv, S, causal, dtype, Q, K, V, O, lse, scale, workspace, stream);
+}
+
+extern "C" int spak_fmha_kernel_info(int B, int H, int Hkv, int S, int D, int causal, int dtype,
+                                     struct spak_fmha_kinfo *out)
+{
+    (void)Hkv, (void)causal;
+    long long grid = (long long)spak_cdiv(S, BLOCK_M) * H * B;
+    if (dtype == SPAK_FMHA_F16)
+        return D == 64 ? spak_fill_kinfo(fa3_kernel<__half, 64>, THREADS, plan<64>::BYTES, grid, out)
+                       : spak_fill_kinfo(fa3_kernel<__half, 128>, THREADS, plan<128>::BYTES, grid, out);
+    return D == 64 ? spak_fill_kinfo(fa3_kernel<__nv_bfloat16, 64>, THREADS, plan<64>::BYTES, grid, out)
+                   : spak_fill_kinfo(fa3_kernel<__nv_bfloat16, 128>, THREADS, plan<128>::BYTES, grid, out);
+}
