@@ -95,6 +95,14 @@ for rv in $variants; do
         bash -c 'test -s "$1" && ! grep -E "[1-9][0-9]* bytes spill" "$2" >/dev/null' _ "$vdir/$nm_.so" "$vdir/$nm_.log"
 done
 
+# rung 3's swizzle / ldmatrix / mma fragment bookkeeping, simulated on the CPU.
+if command -v python3 >/dev/null 2>&1; then
+    out=$(python3 kernels/cuda/fmha/check_fragments.py 2>&1); rc=$?
+    check "rung3 fragments: swizzled ldmatrix yields the mma.sync layouts, conflict-free ($(grep -c '^ok' <<<"$out") checks)" test "$rc" -eq 0
+else
+    skip "rung3 fragments simulated" "no python3"
+fi
+
 # cuDNN's graph, as far as it goes without a device.
 DRY=""
 for d in "$B" build; do [ -x "$d/cuda/fmha/cudnn-dry" ] && { DRY=$d/cuda/fmha/cudnn-dry; break; }; done
