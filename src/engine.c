@@ -17,6 +17,7 @@
 #include "knowledge.h"
 #include "learn.h"
 #include "driver_llm.h"
+#include "agent.h"
 #include "sandbox.h"
 #include "space.h"
 #include "spec.h"
@@ -1916,6 +1917,12 @@ spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bo
     if (st != SPAK_OK)
         goto out;
     spak_snprintf(e.run_id, sizeof e.run_id, "%s", run.id);
+    if (run.strategy && strncmp(run.strategy, "agent:", 6) == 0 && strcmp(run.status, SPAK_RUN_DONE) != 0) {
+        e.run_id[0] = '\0';
+        spak_store_run_free(&run);
+        engine_free(&e);
+        return spak_agent_resume(o, run_id, err);
+    }
     if (strcmp(run.status, SPAK_RUN_DONE) == 0) {
         st = spak_errf(err, SPAK_ERR_STATE, "run %s is already done (%s)", run.id,
                        run.stop_reason ? run.stop_reason : "");

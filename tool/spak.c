@@ -18,6 +18,7 @@
 #include "spak.h"
 #include "ast.h"
 #include "engine.h"
+#include "agent.h"
 #include "store.h"
 #include "fmt.h"
 #include "spec.h"
@@ -308,6 +309,10 @@ static void on_event(void *ud, const spak_engine_event *ev)
     char m[32], r[32], bm[32], br[32];
     switch (ev->kind) {
     case SPAK_EV_RUN_STARTED:
+        if (ev->total == 0 && !ev->metric_name) {  /* an agent run */
+            fprintf(f, "spak: %s agent run %s\n", ev->resumed ? "resuming" : "started", ev->run_id);
+            break;
+        }
         fprintf(f, "spak: %s run %s: %llu candidates in the space, budget %ld evaluations%s\n",
                 ev->resumed ? "resuming" : "started", ev->run_id, (unsigned long long)ev->total, ev->budget,
                 ev->budget ? "" : " (none)");
@@ -330,6 +335,10 @@ static void on_event(void *ud, const spak_engine_event *ev)
             fprintf(f, "%-44s FAILED  %s\n", ev->key, ev->why && ev->why[0] ? ev->why : "unknown reason");
         break;
     case SPAK_EV_RUN_DONE:
+        if (!ev->metric_name) {  /* an agent run */
+            fprintf(f, "spak: run %s done (%s) after %ld statements\n", ev->run_id, ev->stop_reason, ev->eval_no);
+            break;
+        }
         fmt_num(bm, sizeof bm, ev->best_metric);
         fmt_num(br, sizeof br, ev->best_ratio);
         fprintf(f, "spak: run %s done (%s) after %ld evaluations in %.1f s; best %s %s, %sx %s\n", ev->run_id,
@@ -475,6 +484,33 @@ static int cmd_run(int argc, char **argv)
         if (run_id[0])
             fprintf(stderr, "spak run: the run is %s; 'spak resume %s' continues it\n", run_id, run_id);
     }
+    if (ui.json && run_id[0])
+        print_run_summary_json(&o, run_id);
+    return st == SPAK_OK ? 0 : EXIT_PROBLEM;
+}
+
+static int cmd_agent(int argc, char **argv)
+{
+    spak_engine_opts o = {.seed = -1};
+    run_ui ui = {.out = stdout};
+    int first;
+    int rc = parse_run_opts("agent", argc, argv, &first, &o, &ui, NULL);
+    if (rc)
+        return rc;
+    if (first != argc - 1 && first != argc - 2)
+        return usage_error("agent", "%sexpected a spec file and optionally an agent_loop name", "");
+    char bin[PATH_MAX];
+    bin_dir_of_self(bin, sizeof bin);
+    o.bin_dir = bin;
+    if (ui.json)
+        ui.out = stderr;
+    o.on_event = on_event;
+    o.ud = &ui;
+    char run_id[SPAK_STORE_ID_MAX];
+    spak_err err = {0};
+    spak_status st = spak_agent_run(&o, argv[first], first + 1 < argc ? argv[first + 1] : NULL, run_id, &err);
+    if (st != SPAK_OK)
+        fprintf(stderr, "spak agent: %s\n", err.msg);
     if (ui.json && run_id[0])
         print_run_summary_json(&o, run_id);
     return st == SPAK_OK ? 0 : EXIT_PROBLEM;
@@ -859,6 +895,11 @@ static const command commands[] = {
                      "  --loop NAME         which engineering_loop (default: the first)\n"
                      "  --home DIR          state directory (default .spak)",
      "spak run [OPTIONS] SPEC"},
+    {"agent", cmd_agent, "Execute an agent_loop of a spec: llm.query, tool.read/write (inside the run's\n"
+                         "directory), tool.run (sandboxed, no shell), tool.engineering_loop, emit, if/else;\n"
+                         "every statement journaled; 'spak resume RUN' continues a suspended one.\n"
+                         "  (takes the options of 'spak run', e.g. --llm, --endpoint, --model, --home, --json)",
+     "spak agent [OPTIONS] SPEC [AGENT_LOOP]"},
     {"resume", cmd_resume, "Continue a run that was stopped or killed; finished evaluations are kept.\n"
                            "  --force   take the run over from a process that no longer runs\n"
                            "  (and the options of 'spak run')",

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# tests/suites/agent.sh BUILD_DIR - agent_loop executes (TAP): tool.write and
+# tool.read inside the run's directory, llm.query with {{var}} templates and
+# output_var (the manual backend suspends the run; spak resume continues
+# after the last finished statement), tool.engineering_loop runs the tuner,
+# if on a fact of its best records, emit, every statement journaled; paths
+# out of the run's directory and commands that name LLM output are refused
+# as recorded statements.
+set -u
+B=$(cd "${1:-build}" && pwd)
+SPAK="$B/spak"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+T=$(mktemp -d /tmp/spak-agent.XXXXXX)
+chmod 755 "$T"
+trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+notok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
+check() { if eval "$2"; then ok "$1"; else notok "$1" "condition: $2"; fi; }
+journal() { python3 -c "import sqlite3,sys; db=sqlite3.connect(sys.argv[1] + '/spak.db'); [print(r[0], r[1], r[2]) for r in db.execute('select seq, to_state, detail_json from journal where run_id=? order by seq', (sys.argv[2],))]" "$1" "$2"; }
+cp "$ROOT/tests/engine/measure.py" "$ROOT/tests/agent/agent.spak" "$T/"
+H="$T/h"
+"$SPAK" agent --home "$H" --llm manual "$T/agent.spak" >"$T/a1.out" 2>&1
+rc=$?
+R=r20261123-001
+D="$H/runs/$R/agent"
+check "the agent run suspends at llm.query (exit 0) and says where" "[ $rc -eq 0 ] && grep -q 'suspended: an llm.query waits for its reply in $D/llm' $T/a1.out"
+check "tool.write wrote inside the run's directory; tool.read read it" "[ \"\$(cat $D/notes.md)\" = 'x is best near 3' ] && journal $H $R | grep -q '\"statement\":\"tool.read\",\"bytes\":16'"
+check "the prompt has the {{notes}} template expanded and the file input" "grep -q 'Given x is best near 3, propose x.' $D/llm/agent-0003.prompt.md && grep -q -- '--- notes.md ---' $D/llm/agent-0003.prompt.md"
+echo 'Try x = 3.' >"$D/llm/agent-0003.reply.md"
+"$SPAK" resume --home "$H" "$R" >"$T/a2.out" 2>&1
+journal "$H" "$R" >"$T/j.txt"
+check "resume continues after the last finished statement (nothing redone)" "[ \$(grep -c '\"statement\":\"tool.write\",\"bytes\":16' $T/j.txt) -eq 1 ] && grep -q '\"note\":\"resumed\",\"done\":2' $T/j.txt"
+check "output_var holds the reply and feeds the next statement" "[ \"\$(cat $D/plan.txt)\" = 'Try x = 3.' ]"
+check "tool.engineering_loop ran the tuner as a run of its own" "grep -q '\"statement\":\"tool.engineering_loop\",\"run\":\"r20261123-002\"' $T/j.txt && grep -q 'run r20261123-002 done' $T/a2.out"
+check "if on a fact of the tuner's best records took the true branch, and emit recorded it" "grep -q '\"statement\":\"if\",\"taken\":true' $T/j.txt && grep -q '\"emit\":\"converged\"' $T/j.txt && ! grep -q 'not converged' $T/j.txt"
+check "emit TraceItem.Performance records the newest record of that case" "grep -q '\"emit\":\"TraceItem.Performance\",\"record\":{\"type\":\"Performance\",\"score\":100.0' $T/j.txt"
+check "a path out of the run's directory is refused, as a recorded statement" "grep -q \"leaves the run's directory\" $T/j.txt && [ ! -e $H/runs/$R/outside.txt ]"
+check "a command naming LLM output is refused (never a command line)" "grep -q 'names a variable an LLM wrote: refused' $T/j.txt"
+check "a failing command is a recorded statement and the agent finishes" "grep -q '\"exit\":\"exited with status 2\",\"ok\":false' $T/j.txt && tail -1 $T/j.txt | grep -q ' done '"
+check "status shows the agent run done" "\"$SPAK\" status --home \"$H\" \"$R\" | grep -q ': done'"
+echo "1..$n"
