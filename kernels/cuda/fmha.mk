@@ -44,7 +44,7 @@ $(FMHA_HARNESS): $(FMHA_DIR)/harness_fmha.cu $(O)/obj/$(FMHA_DIR)/fmha_core.o $(
 	    -lcublas -ljansson -ldl -lm
 
 # Parameter variants for kernels/cuda/fmha/bench.sh (not part of `all`):
-#   make cuda-fmha-sweep  ->  $(O)/cuda/fmha-sweep/<rung>__<NAME=V>_<NAME=V>.so
+#   make cuda-fmha-sweep  ->  $(O)/cuda/fmha-sweep/<rung>__<NAME-V>_<NAME-V>.so (no "=" in carried names)
 FMHA_SWEEP ?= rung3_mma:WARPS=8 rung3_mma:WARPS=4,BLOCK_N=32 rung3_mma:WARPS=8,BLOCK_N=32 \
               rung3_mma:WARPS=4,STAGES=3 rung3_mma:WARPS=8,STAGES=3 rung2_online:BLOCK_M=32,TPR=8 \
               rung4_wgmma:BLOCK_N=64 rung4_wgmma:STAGES=3 rung4_wgmma:BLOCK_N=64,STAGES=3
@@ -52,7 +52,7 @@ FMHA_SWEEP ?= rung3_mma:WARPS=8 rung3_mma:WARPS=4,BLOCK_N=32 rung3_mma:WARPS=8,B
 cuda-fmha-sweep:
 	@mkdir -p $(O)/cuda/fmha-sweep
 	@for v in $(FMHA_SWEEP); do \
-	  r=$${v%%:*}; p=$${v#*:}; n=$$(echo "$$p" | tr ',' '_'); \
+	  r=$${v%%:*}; p=$${v#*:}; n=$$(echo "$$p" | tr ',=' '_-'); \
 	  d=$$(echo "$$p" | sed 's/\([A-Z_]*=[0-9]*\)/-D\1/g; s/,/ /g'); \
 	  echo "nvcc $$r $$d"; \
 	  $(NVCC) $(FMHA_NVCCFLAGS) -shared -Xcompiler -fPIC $$d -o $(O)/cuda/fmha-sweep/$${r}__$$n.so $(FMHA_DIR)/$$r.cu & \
