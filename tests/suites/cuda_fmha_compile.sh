@@ -104,8 +104,11 @@ done
 if command -v python3 >/dev/null 2>&1; then
     out=$(python3 kernels/cuda/fmha/check_fragments.py 2>&1); rc=$?
     check "rung3 fragments: swizzled ldmatrix yields the mma.sync layouts, conflict-free ($(grep -c '^ok' <<<"$out") checks)" test "$rc" -eq 0
+    out=$(timeout 120 python3 kernels/cuda/fmha/emulate_rung3.py 2>&1); rc=$?
+    check "rung3 algorithm emulated thread by thread matches softmax(QK^T)V and the LSE ($(grep -c '^ok' <<<"$out") cases: tails, causal, D 64/128)" test "$rc" -eq 0
 else
     skip "rung3 fragments simulated" "no python3"
+    skip "rung3 algorithm emulated" "no python3"
 fi
 
 # cuDNN's graph, as far as it goes without a device.
