@@ -592,16 +592,7 @@ spak_status spak_agent_run(const spak_engine_opts *o, const char *spec_path, con
     if (st != SPAK_OK)
         goto out;
     spak_snprintf(run_id, SPAK_STORE_ID_MAX, "%s", a.run_id);
-    if (o->llm_backend || o->llm_endpoint || o->llm_model) {
-        /* the command line's LLM settings hold for the whole run, resumes included */
-        json_t *lo = json_pack("{s:s?,s:s?,s:s?}", "llm_backend", o->llm_backend, "llm_endpoint", o->llm_endpoint,
-                               "llm_model", o->llm_model);
-        char *lj = json_dumps(lo, JSON_COMPACT);
-        json_decref(lo);
-        if (lj)
-            spak_store_kv_put(a.store, "run-options", a.run_id, lj, NULL);
-        free(lj);
-    }
+    spak_engine_save_options(a.store, a.run_id, o);
     st = run_dir(&a, err);
     if (st == SPAK_OK && o->on_event) {
         spak_engine_event ev = {.kind = SPAK_EV_RUN_STARTED, .run_id = a.run_id};
@@ -632,16 +623,7 @@ spak_status spak_agent_resume(const spak_engine_opts *o, const char *run_id, spa
     a.m = spak_spec_model(a.spec);
     /* the LLM settings the run was started with, unless given again now */
     spak_engine_opts o2 = *o;
-    char *ro = NULL;
-    spak_store_kv_get(a.store, "run-options", run.id, &ro, NULL);
-    roj = ro ? json_loads(ro, 0, NULL) : NULL;
-    free(ro);
-    if (!o2.llm_backend)
-        o2.llm_backend = json_string_value(json_object_get(roj, "llm_backend"));
-    if (!o2.llm_endpoint)
-        o2.llm_endpoint = json_string_value(json_object_get(roj, "llm_endpoint"));
-    if (!o2.llm_model)
-        o2.llm_model = json_string_value(json_object_get(roj, "llm_model"));
+    roj = spak_engine_load_options(a.store, run.id, &o2);
     a.o = &o2;
     st = setup(&a, run.strategy && strlen(run.strategy) > 6 ? run.strategy + 6 : NULL, err);
     if (st == SPAK_OK)

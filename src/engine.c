@@ -1354,6 +1354,37 @@ static spak_status record_failed_step(engine *e, const char *tag, const char *wh
     return st;
 }
 
+/* ---- options that outlive a command ---- */
+
+void spak_engine_save_options(spak_store *st, const char *run_id, const spak_engine_opts *o)
+{
+    if (!o->llm_backend && !o->llm_endpoint && !o->llm_model && !o->approve)
+        return;
+    json_t *lo = json_pack("{s:s?,s:s?,s:s?,s:i}", "llm_backend", o->llm_backend, "llm_endpoint", o->llm_endpoint,
+                           "llm_model", o->llm_model, "approve", (int)o->approve);
+    char *lj = json_dumps(lo, JSON_COMPACT);
+    json_decref(lo);
+    if (lj)
+        spak_store_kv_put(st, "run-options", run_id, lj, NULL);
+    free(lj);
+}
+
+json_t *spak_engine_load_options(spak_store *st, const char *run_id, spak_engine_opts *o)
+{
+    char *ro = NULL;
+    spak_store_kv_get(st, "run-options", run_id, &ro, NULL);
+    json_t *j = ro ? json_loads(ro, 0, NULL) : NULL;
+    free(ro);
+    if (!o->llm_backend)
+        o->llm_backend = json_string_value(json_object_get(j, "llm_backend"));
+    if (!o->llm_endpoint)
+        o->llm_endpoint = json_string_value(json_object_get(j, "llm_endpoint"));
+    if (!o->llm_model)
+        o->llm_model = json_string_value(json_object_get(j, "llm_model"));
+    o->approve |= (unsigned)json_integer_value(json_object_get(j, "approve"));
+    return j;
+}
+
 /* ---- approval gates ---- */
 
 #define KV_APPROVAL "approval"
@@ -1869,16 +1900,7 @@ spak_status spak_engine_run(const spak_engine_opts *o, const char *spec_path, ch
     if (st != SPAK_OK)
         goto out;
     spak_snprintf(run_id, SPAK_STORE_ID_MAX, "%s", e.run_id);
-    if (o->llm_backend || o->llm_endpoint || o->llm_model || o->approve) {
-        /* the command line's LLM settings and gates hold for the whole run, resumes included */
-        json_t *lo = json_pack("{s:s?,s:s?,s:s?,s:i}", "llm_backend", o->llm_backend, "llm_endpoint", o->llm_endpoint,
-                               "llm_model", o->llm_model, "approve", (int)o->approve);
-        char *lj = json_dumps(lo, JSON_COMPACT);
-        json_decref(lo);
-        if (lj)
-            spak_store_kv_put(e.store, "run-options", e.run_id, lj, NULL);
-        free(lj);
-    }
+    spak_engine_save_options(e.store, e.run_id, o);
     char owner[200];
     owner_id(owner, sizeof owner);
     spak_store_run_claim(e.store, e.run_id, owner, false, NULL);
@@ -1940,18 +1962,7 @@ spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bo
     }
     /* the LLM settings the run was started with, unless overridden now */
     spak_engine_opts o2 = *o;
-    char *ro = NULL;
-    if (spak_store_kv_get(e.store, "run-options", run.id, &ro, NULL) == SPAK_OK && ro) {
-        roj = json_loads(ro, 0, NULL);
-        if (!o2.llm_backend)
-            o2.llm_backend = json_string_value(json_object_get(roj, "llm_backend"));
-        if (!o2.llm_endpoint)
-            o2.llm_endpoint = json_string_value(json_object_get(roj, "llm_endpoint"));
-        if (!o2.llm_model)
-            o2.llm_model = json_string_value(json_object_get(roj, "llm_model"));
-        o2.approve |= (unsigned)json_integer_value(json_object_get(roj, "approve"));
-    }
-    free(ro);
+    roj = spak_engine_load_options(e.store, run.id, &o2);
     e.o = &o2;
     if (run.strategy && !o->strategy)
         o2.strategy = run.strategy;

@@ -102,6 +102,11 @@ spak_status spak_engine_answer(const spak_engine_opts *o, const char *run_id, bo
                                spak_err *err);
 /* The pending approval of a run as JSON text (malloc'd), or NULL. */
 char *spak_engine_pending(spak_store *st, const char *run_id);
+/* The command line's LLM settings and gates hold for a whole run, resumes
+ * included: saved with the run, and loaded into o where o leaves them unset.
+ * load returns the JSON that owns the strings now in o (json_decref it after). */
+void spak_engine_save_options(spak_store *st, const char *run_id, const spak_engine_opts *o);
+json_t *spak_engine_load_options(spak_store *st, const char *run_id, spak_engine_opts *o);
 /* The state machine as text (for `spak explain`). Static storage. */
 const char *spak_engine_describe(void);
 /* Open the store under o->home (creating the directory). */

@@ -246,68 +246,49 @@ static spak_op binop_of(spak_tk k, int *prec)
     }
 }
 
-/* list := '[' [ expr { ',' expr } [','] ] ']'   (newlines allowed inside) */
-static spak_expr *list(parser *p)
+/* items := [ expr { ',' expr } [','] ] CLOSER, after the opening bracket
+ * (newlines allowed inside); fills e->items. */
+static spak_expr *items(parser *p, spak_expr *e, spak_tk closer, const char *what)
 {
-    spak_expr *e = new_expr(p, SPAK_EX_LIST, p->tok.pos);
     bool saved = p->skip_nl;
     p->skip_nl = true;
     next(p);
-    ptrvec items = {0};
-    while (p->tok.kind != SPAK_TK_RBRACKET) {
+    ptrvec v = {0};
+    while (p->tok.kind != closer) {
         spak_expr *x = expr(p);
         if (!x) {
             p->skip_nl = saved;
             return NULL;
         }
-        pv_push(p, &items, x);
+        pv_push(p, &v, x);
         if (p->tok.kind == SPAK_TK_COMMA) {
             next(p);
             continue;
         }
-        if (p->tok.kind != SPAK_TK_RBRACKET) {
-            expected(p, "',' or ']' in list");
+        if (p->tok.kind != closer) {
+            expected(p, what);
             p->skip_nl = saved;
             return NULL;
         }
     }
-    e->n_items = items.n;
-    e->items = (spak_expr **)pv_finish(p, &items);
+    e->n_items = v.n;
+    e->items = (spak_expr **)pv_finish(p, &v);
     p->skip_nl = saved;
     next(p);
     return e;
 }
 
-/* args := '(' [ expr { ',' expr } ] ')' ; builds a call of `name` */
+/* list := '[' items ']' */
+static spak_expr *list(parser *p)
+{
+    return items(p, new_expr(p, SPAK_EX_LIST, p->tok.pos), SPAK_TK_RBRACKET, "',' or ']' in list");
+}
+
+/* call := NAME '(' items ')' */
 static spak_expr *call(parser *p, spak_expr *e)
 {
     e->kind = SPAK_EX_CALL;
-    bool saved = p->skip_nl;
-    p->skip_nl = true;
-    next(p);
-    ptrvec items = {0};
-    while (p->tok.kind != SPAK_TK_RPAREN) {
-        spak_expr *x = expr(p);
-        if (!x) {
-            p->skip_nl = saved;
-            return NULL;
-        }
-        pv_push(p, &items, x);
-        if (p->tok.kind == SPAK_TK_COMMA) {
-            next(p);
-            continue;
-        }
-        if (p->tok.kind != SPAK_TK_RPAREN) {
-            expected(p, "',' or ')' in call");
-            p->skip_nl = saved;
-            return NULL;
-        }
-    }
-    e->n_items = items.n;
-    e->items = (spak_expr **)pv_finish(p, &items);
-    p->skip_nl = saved;
-    next(p);
-    return e;
+    return items(p, e, SPAK_TK_RPAREN, "',' or ')' in call");
 }
 
 /* primary := NUMBER | STRING | true | false | NAME [args] | list | map | '(' expr ')' */

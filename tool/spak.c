@@ -457,6 +457,20 @@ static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, sp
     return 0;
 }
 
+/* What run, resume, agent, approve and reject share: where the harnesses
+ * are, where progress goes, whether it is redrawn in place. bin must outlive o. */
+static void wire_ui(spak_engine_opts *o, run_ui *ui, char *bin, size_t n)
+{
+    bin_dir_of_self(bin, n);
+    o->bin_dir = bin;
+    if (ui->json)
+        ui->out = stderr;
+    ui->live = isatty(fileno(ui->out)) && getenv("TERM") && strcmp(getenv("TERM"), "dumb") != 0;
+    o->on_event = on_event;
+    o->on_approve = on_approve;
+    o->ud = ui;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     spak_engine_opts o = {.seed = -1};
@@ -468,14 +482,7 @@ static int cmd_run(int argc, char **argv)
     if (first != argc - 1)
         return usage_error("run", "%sexpected one spec file", "");
     char bin[PATH_MAX];
-    bin_dir_of_self(bin, sizeof bin);
-    o.bin_dir = bin;
-    if (ui.json)
-        ui.out = stderr;
-    ui.live = isatty(fileno(ui.out)) && getenv("TERM") && strcmp(getenv("TERM"), "dumb") != 0;
-    o.on_event = on_event;
-    o.on_approve = on_approve;
-    o.ud = &ui;
+    wire_ui(&o, &ui, bin, sizeof bin);
     char run_id[SPAK_STORE_ID_MAX];
     spak_err err = {0};
     spak_status st = spak_engine_run(&o, argv[first], run_id, &err);
@@ -500,12 +507,7 @@ static int cmd_agent(int argc, char **argv)
     if (first != argc - 1 && first != argc - 2)
         return usage_error("agent", "%sexpected a spec file and optionally an agent_loop name", "");
     char bin[PATH_MAX];
-    bin_dir_of_self(bin, sizeof bin);
-    o.bin_dir = bin;
-    if (ui.json)
-        ui.out = stderr;
-    o.on_event = on_event;
-    o.ud = &ui;
+    wire_ui(&o, &ui, bin, sizeof bin);
     char run_id[SPAK_STORE_ID_MAX];
     spak_err err = {0};
     spak_status st = spak_agent_run(&o, argv[first], first + 1 < argc ? argv[first + 1] : NULL, run_id, &err);
@@ -528,14 +530,7 @@ static int cmd_resume(int argc, char **argv)
     if (first != argc - 1)
         return usage_error("resume", "%sexpected one run id", "");
     char bin[PATH_MAX];
-    bin_dir_of_self(bin, sizeof bin);
-    o.bin_dir = bin;
-    if (ui.json)
-        ui.out = stderr;
-    ui.live = isatty(fileno(ui.out)) && getenv("TERM") && strcmp(getenv("TERM"), "dumb") != 0;
-    o.on_event = on_event;
-    o.on_approve = on_approve;
-    o.ud = &ui;
+    wire_ui(&o, &ui, bin, sizeof bin);
     spak_err err = {0};
     spak_status st = spak_engine_resume(&o, argv[first], force, &err);
     if (st != SPAK_OK)
@@ -788,12 +783,7 @@ static int answer(int argc, char **argv, bool approve)
     }
     printf("spak %s: %s %s\n", cmd, approve ? "approved" : "rejected", what);
     char bin[PATH_MAX];
-    bin_dir_of_self(bin, sizeof bin);
-    o.bin_dir = bin;
-    if (ui.json)
-        ui.out = stderr;
-    o.on_event = on_event;
-    o.ud = &ui;
+    wire_ui(&o, &ui, bin, sizeof bin);
     spak_status st = spak_engine_resume(&o, argv[first], false, &err);
     if (st != SPAK_OK)
         fprintf(stderr, "spak %s: %s\n", cmd, err.msg);
