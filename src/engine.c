@@ -39,26 +39,29 @@ const char *spak_engine_describe(void)
            "  SPECIFY    parse + check the spec, create the run, record the device\n"
            "     |\n"
            "     v\n"
-           "  DECIDE  <-----------------------------------------------+\n"
-           "     |  budget spent / stop condition / plateau /         |\n"
-           "     |  search space exhausted  --> DONE (stop_reason)    |\n"
-           "     v                                                    |\n"
-           "  PROGRAM    the strategy (grid | random | default) picks  |\n"
-           "     |       the next candidate: a point of the space     |\n"
-           "     v                                                    |\n"
-           "  BUILD      source + parameters as -D defines -> .so     |\n"
-           "     |       (cached by source, defines, compiler)        |\n"
-           "     v                                                    |\n"
-           "  ANALYZE    measure cmd in the sandbox: the trusted      |\n"
-           "     |       harness checks, times (vs. the baseline, in   |\n"
-           "     |       the same process) and classifies; trace       |\n"
-           "     |       records validated against trace_schema       |\n"
-           "     v                                                    |\n"
-           "  KNOWLEDGE  predicate facts evaluated on the new records -+\n"
+           "  DECIDE  <------------------------------------------------------+\n"
+           "     |  budget spent (evaluations, wall time, device seconds,       |\n"
+           "     |  LLM tokens or cost) / stop condition / fraction of the      |\n"
+           "     |  roofline / plateau / space exhausted                        |\n"
+           "     |        --> DONE: crystallization (lessons, spec v(n+1))      |\n"
+           "     v                                                             |\n"
+           "  PROGRAM    grid | random | default | rules | llm proposes the     |\n"
+           "     |       next candidate (llm: parameters or a new source;       |\n"
+           "     |       the manual backend SUSPENDS until its reply file)      |\n"
+           "     v                                                             |\n"
+           "  BUILD      source + parameters as -D defines -> .so (cached by    |\n"
+           "     |       content; the llm-code gate can SUSPEND before it)      |\n"
+           "     v                                                             |\n"
+           "  ANALYZE    measure cmd in the sandbox: the trusted harness        |\n"
+           "     |       checks, times (against the baseline, in the same       |\n"
+           "     |       process) and classifies; trace records validated       |\n"
+           "     v                                                             |\n"
+           "  KNOWLEDGE  predicate facts evaluated on the new records ----------+\n"
            "\n"
-           "resume: evaluations that finished are kept; one cut off mid-way is marked\n"
-           "'interrupted' and proposed again; the strategy is a pure function of the\n"
-           "seed and the finished evaluations, so it continues where it stopped.\n";
+           "SUSPENDED waits for a person (a reply file, spak approve / spak reject); spak resume\n"
+           "goes on. Resume keeps every finished evaluation; one cut off mid-way is marked\n"
+           "'interrupted' and proposed again; the strategies are pure functions of the seed and\n"
+           "the finished evaluations, so a resumed run continues where it stopped.\n";
 }
 
 typedef struct engine {
@@ -269,7 +272,7 @@ static spak_status load_spec(engine *e, const char *path, const char *text, spak
     const char *sn = e->o->strategy ? e->o->strategy : e->loop->strategy;
     if (!spak_strategy_parse(sn, &e->strat))
         return spak_errf(err, SPAK_ERR_ARG,
-                         "strategy '%s' is not available in this version (use default, grid, random or rules)", sn);
+                         "strategy '%s' is not available in this version (use default, grid, random, rules or llm)", sn);
     e->strat_name = sn;
     if (e->strat == SPAK_STRAT_LLM) {
         const spak_block *lb = NULL;
@@ -279,6 +282,11 @@ static spak_status load_spec(engine *e, const char *path, const char *text, spak
         spak_status ls = spak_llm_settings_read(lb, e->o->llm_backend, e->o->llm_endpoint, e->o->llm_model, &e->llm, err);
         if (ls != SPAK_OK)
             return ls;
+        if ((e->llm.budget_usd > 0 || e->loop->max_cost_usd > 0) && e->llm.cfg.backend != SPAK_LLM_MANUAL &&
+            (e->llm.cfg.price_in < 0 || e->llm.cfg.price_out < 0))
+            return spak_errf(err, SPAK_ERR_ARG,
+                             "a cost budget needs prices: set price_in and price_out (USD per million tokens) in "
+                             "the llm block");
     }
     e->gates = e->loop->approve | e->o->approve;
     e->max_evals = e->o->max_evaluations > 0 ? e->o->max_evaluations : e->loop->max_evaluations;
@@ -682,7 +690,12 @@ static spak_status evaluate(engine *e, uint64_t index, int64_t eval_id, outcome 
     spak_snprintf(sb.seed, sizeof sb.seed, "%llu", (unsigned long long)(spak_splitmix64(&sd) & 0x7fffffff));
     spak_snprintf(sb.eval_id, sizeof sb.eval_id, "%lld", (long long)eval_id);
     char harness[PATH_MAX], workdir[PATH_MAX], ceilings[PATH_MAX], source[PATH_MAX], artifact[PATH_MAX];
-    spak_snprintf(harness, sizeof harness, "%s/spak-harness-%s", e->o->bin_dir ? e->o->bin_dir : ".", e->target);
+    /* a family's own harness (spak-harness-cuda-fmha) before the target's (spak-harness-cuda) */
+    const char *fam = e->m->problem ? spak_block_string(e->m->problem, "family") : NULL;
+    spak_snprintf(harness, sizeof harness, "%s/spak-harness-%s-%s", e->o->bin_dir ? e->o->bin_dir : ".", e->target,
+                  fam ? fam : "");
+    if (!fam || access(harness, X_OK) != 0)
+        spak_snprintf(harness, sizeof harness, "%s/spak-harness-%s", e->o->bin_dir ? e->o->bin_dir : ".", e->target);
     spak_snprintf(workdir, sizeof workdir, "%s/runs/%s/e%lld", e->home, e->run_id, (long long)eval_id);
     spak_snprintf(ceilings, sizeof ceilings, "%s/cache/device/ceilings-%s.json", e->home, e->target);
     sb.harness = harness;
@@ -959,6 +972,8 @@ static const char *decide(engine *e, spak_err *err, spak_status *st)
         size_t i;
         json_t *r;
         json_array_foreach(e->best, i, r) {
+            if (json_is_true(json_object_get(r, "heldout")))
+                continue;
             for (size_t k = 0; k < SPAK_ARRAY_LEN(fields); k++) {
                 json_t *v = json_object_get(r, fields[k]);
                 if (json_is_number(v)) {
@@ -1238,12 +1253,24 @@ static void llm_context(engine *e, llm_texts *t, spak_llm_context *c)
                             e->loop->metric, e->best_metric, e->best_ratio);
         spak_store_evals_free(ev, n);
     }
-    /* rules: every action text of the spec's rules and hints, and the lessons */
+    /* rules: those whose condition holds now, then the prose guidance (a
+     * condition nobody can evaluate), then the lessons */
+    spak_firing firings[64];
+    spak_eval_env env = eval_env(e);
+    size_t nf = spak_rules_fire(e->m, &e->space, &env, firings, SPAK_ARRAY_LEN(firings));
+    for (size_t i = 0; i < nf; i++) {
+        const spak_rule_def *r = firings[i].rule;
+        for (size_t k = 0; k < r->n_actions; k++)
+            spak_buf_printf(&t->rules, "fired: %s \"%s\"%s%s: %s\n", r->is_hint ? "hint" : "rule", r->title,
+                            r->when_text ? " when " : "", r->when_text ? r->when_text : "", r->actions[k].text);
+    }
     for (size_t i = 0; i < e->m->n_rules; i++) {
         const spak_rule_def *r = &e->m->rules[i];
+        if (r->when || !r->when_text)
+            continue;  /* formal: fired above or not now */
         for (size_t k = 0; k < r->n_actions; k++)
-            spak_buf_printf(&t->rules, "%s \"%s\"%s%s: %s\n", r->is_hint ? "hint" : "rule", r->title,
-                            r->when_text ? " when " : "", r->when_text ? r->when_text : "", r->actions[k].text);
+            spak_buf_printf(&t->rules, "guidance: %s \"%s\" when %s: %s\n", r->is_hint ? "hint" : "rule", r->title,
+                            r->when_text, r->actions[k].text);
     }
     spak_lesson *ls = NULL;
     size_t nl = 0;
@@ -1591,10 +1618,11 @@ static spak_status loop(engine *e, spak_err *err)
                                   prop.code_path);
                 }
             }
-            json_t *summ = json_pack("{s:s,s:O?,s:O?,s:O?,s:O?,s:I}", "llm_step", tag, "outcome",
+            json_t *summ = json_pack("{s:s,s:O?,s:O?,s:O?,s:O?,s:O?,s:I}", "llm_step", tag, "outcome",
                                      json_object_get(prop.step, "outcome"), "verdict",
                                      json_object_get(prop.step, "verdict"), "model", json_object_get(prop.step, "model"),
-                                     "predicted_metric", json_object_get(prop.step, "predicted_metric"), "tokens",
+                                     "predicted_metric", json_object_get(prop.step, "predicted_metric"),
+                                     "prediction_why", json_object_get(prop.step, "prediction_why"), "tokens",
                                      (json_int_t)prop.tokens);
             json_object_set_new(summ, "cost_usd", isnan(prop.cost) ? json_null() : json_real(prop.cost));
             if (prop.kind == SPAK_PROPOSE_SUSPENDED) {
@@ -1685,8 +1713,11 @@ static spak_status loop(engine *e, spak_err *err)
             /* what the LLM proposed and predicted, journaled as PROGRAM ends */
             json_object_set(bd, "llm_step", json_object_get(e->llm_step, "llm_step"));
             json_object_set(bd, "model", json_object_get(e->llm_step, "model"));
-            if (!isnan(e->llm_predicted))
-                json_object_set_new(bd, "prediction", json_pack("{s:f}", "metric", e->llm_predicted));
+            if (!isnan(e->llm_predicted)) {
+                json_t *pr = json_pack("{s:f}", "metric", e->llm_predicted);
+                json_object_set(pr, "why", json_object_get(e->llm_step, "prediction_why"));
+                json_object_set_new(bd, "prediction", pr);
+            }
         }
         st = go(e, S_BUILD, bd, err);
         if (st != SPAK_OK)
@@ -1735,8 +1766,8 @@ static spak_status loop(engine *e, spak_err *err)
     }
 }
 
-/* Transfer: the store's lessons for this device, family and shape class
- * become rules of the rules strategy (prefer what helped, exclude what hurt
+/* Transfer: the store's lessons for this device and kernel family (any
+ * shape class) become rules of the rules strategy (prefer what helped, exclude what hurt
  * badly, start from the best configuration found before). */
 static spak_status load_lessons(engine *e, spak_err *err)
 {

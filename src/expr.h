@@ -10,8 +10,8 @@
  *   trace.latest.f     a field of those records
  *   fact_name(REC)     a predicate fact applied to a record
  *   fact_name          the fact applied to trace.latest of its case
- *   P                  a design / tuning / loop parameter: the value of the
- *                      candidate being considered (in rule and stop conditions)
+ *   P                  a design / tuning / loop parameter, in rule conditions:
+ *                      its value in the best candidate so far
  * Operators: ! - * / % + - < <= > >= == != && || ; parentheses.
  *
  * Evaluation never crashes: a type error, a missing field, a division by

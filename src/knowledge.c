@@ -102,7 +102,9 @@ bool spak_action_parse(const char *text, const char *key, const spak_space *spac
         out->kind = SPAK_ACT_RESTRICT;
     else {
         verb = false;
-        out->kind = key && strcmp(key, "recommend") == 0 ? SPAK_ACT_PREFER : SPAK_ACT_SET;
+        /* a recommendation or a hint's suggestion is soft; apply/action is hard */
+        out->kind = key && (strcmp(key, "recommend") == 0 || strcmp(key, "suggestion") == 0) ? SPAK_ACT_PREFER
+                                                                                              : SPAK_ACT_SET;
     }
     if (verb) {
         if (!word(&c, name, sizeof name)) {

@@ -9,7 +9,7 @@
  *     prefer P = V                  try V first                  (soft)
  *     exclude P = V  |  avoid P = V never V                      (hard)
  *     restrict P in [V1, V2, ...]   only these values            (hard)
- *     P = V                         `apply` -> set, `recommend` -> prefer
+ *     P = V                         `recommend`, `suggestion` -> prefer; otherwise set
  *
  * where P is a parameter of the loop and V one of its values (numbers,
  * 'strings', "strings", true/false or bare words). Anything else is prose,
