@@ -107,7 +107,7 @@ bench_family() {  # name example target_shapes source_shapes
     local space
     space=$(python3 -c "import json; print(len(json.load(open('$home/$name-landscape.json'))))")
     table+=("$(printf '| %-9s | %-22s | %5s | %4s | %4s (%s) | %5s | %8s | %8s |' "$name" "$tshapes" "$space" "$g" "$med" "$(echo "${rand[@]}" | tr ' ' ',')" "$ru" "$rt" "$rl")")
-    rm -f "$tspec" "$sspec" "$v2t"
+    rm -f "$tspec" "$sspec" "$v2t" "$v2" "${v2%.spak}.insights.jsonl"
     echo "   best at the target: $best GFLOP/s (95%: $target); source run $src_run, v(n+1) $v2" >&2
 }
 
