@@ -74,6 +74,8 @@ check "requests carried the model and the API key header from the variable" "hea
 check "the API key is in no file spak wrote (store, logs, prompts)" "! grep -rq 'sk-test-secret' $T/h2"
 check "tokens are counted: 3 steps x 120" "[ \$(sql $T/h2/spak.db \"select sum(json_extract(value_json,'\$.prompt_tokens')+json_extract(value_json,'\$.completion_tokens')) from kv where scope=?\" llm:$R2) -eq 360 ]"
 
+check "spak status shows the run's LLM steps and tokens" "\"$SPAK\" status --home \"$T/h2\" \"$R2\" | grep -q 'llm: 3 steps, 360 tokens'"
+
 # 3. the token budget stops the run
 sed -e 's|strategy: "grid"|strategy: "llm"|' -e 's|    engineering_loop Toy_Tuner {|    llm {\n        backend: "openai"\n        model: "scripted"\n        budget_tokens: 250\n    }\n\n    engineering_loop Toy_Tuner {|' "$T/toy.spak" >"$T/toy-llm.spak"
 echo '["{\"params\": {\"x\": 1, \"y\": 0}}", "{\"params\": {\"x\": 2, \"y\": 0}}", "{\"params\": {\"x\": 3, \"y\": 0}}", "{\"params\": {\"x\": 4, \"y\": 0}}"]' >"$T/script.json"
