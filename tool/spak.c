@@ -152,13 +152,15 @@ static int cmd_check(int argc, char **argv)
 
 static int cmd_fmt(int argc, char **argv)
 {
-    bool write = false, check = false;
+    bool write = false, check = false, json = false;
     int first = 1;
     for (; first < argc && argv[first][0] == '-' && argv[first][1]; first++) {
         if (strcmp(argv[first], "-w") == 0 || strcmp(argv[first], "--write") == 0)
             write = true;
         else if (strcmp(argv[first], "--check") == 0)
             check = true;
+        else if (strcmp(argv[first], "--json") == 0)
+            json = true;
         else if (strcmp(argv[first], "--") == 0) {
             first++;
             break;
@@ -169,19 +171,26 @@ static int cmd_fmt(int argc, char **argv)
         return usage_error("fmt", "%sno spec file given", "");
     if (!write && !check && argc - first > 1)
         return usage_error("fmt", "%sprinting takes one file; use --write or --check for several", "");
+    if (json && !write && !check)
+        return usage_error("fmt", "%s--json goes with --check or --write (printing writes the spec itself)", "");
     int rc = 0;
+    json_t *report = json ? json_array() : NULL;
     for (int i = first; i < argc; i++) {
         spak_spec *s = NULL;
         spak_err err = {0};
         spak_status st = spak_spec_load(argv[i], &s, &err);
         if (!s) {
             fprintf(stderr, "%s\n", err.msg);
+            if (report)
+                json_array_append_new(report, json_pack("{s:s,s:b,s:s}", "file", argv[i], "parsed", 0, "error", err.msg));
             rc = EXIT_PROBLEM;
             continue;
         }
         if (st == SPAK_ERR_SYNTAX || st == SPAK_ERR_LIMIT || st == SPAK_ERR_NOMEM) {
             print_diags(s);
             fprintf(stderr, "%s: not formatted: the file does not parse\n", argv[i]);
+            if (report)
+                json_array_append_new(report, json_pack("{s:s,s:b}", "file", argv[i], "parsed", 0));
             spak_spec_free(s);
             rc = EXIT_PROBLEM;
             continue;
@@ -195,9 +204,13 @@ static int cmd_fmt(int argc, char **argv)
             size_t len;
             const char *src = spak_spec_source(s, &len);
             bool same = len == b.len && memcmp(src, b.data ? b.data : "", len) == 0;
+            if (report)
+                json_array_append_new(report, json_pack("{s:s,s:b,s:b,s:b}", "file", argv[i], "parsed", 1, "canonical",
+                                                        same, "rewritten", write && !same));
             if (check) {
                 if (!same) {
-                    printf("%s: not in canonical form\n", argv[i]);
+                    if (!json)
+                        printf("%s: not in canonical form\n", argv[i]);
                     rc = EXIT_PROBLEM;
                 }
             } else if (write) {
@@ -211,6 +224,12 @@ static int cmd_fmt(int argc, char **argv)
         }
         spak_buf_free(&b);
         spak_spec_free(s);
+    }
+    if (report) {
+        char *t = json_dumps(report, JSON_INDENT(2));
+        puts(t ? t : "[]");
+        free(t);
+        json_decref(report);
     }
     return rc;
 }
@@ -853,18 +872,21 @@ static void on_build_event(void *ud, const spak_engine_event *ev)
 static int cmd_build(int argc, char **argv)
 {
     spak_engine_opts o = {.seed = -1};
+    bool json = false;
     int i = 1;
     for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
         if (strcmp(argv[i], "--home") == 0 && i + 1 < argc)
             o.home = argv[++i];
         else if (strcmp(argv[i], "--loop") == 0 && i + 1 < argc)
             o.loop_name = argv[++i];
+        else if (strcmp(argv[i], "--json") == 0)
+            json = true;
         else
             return usage_error("build", "unknown option or missing value: '%s'", argv[i]);
     }
     if (i != argc - 1)
         return usage_error("build", "%sexpected one spec file", "");
-    o.on_event = on_build_event;
+    o.on_event = json ? NULL : on_build_event;
     size_t built, failed;
     spak_err err = {0};
     spak_status st = spak_engine_build_all(&o, argv[i], &built, &failed, &err);
@@ -872,23 +894,35 @@ static int cmd_build(int argc, char **argv)
         fprintf(stderr, "spak build: %s\n", err.msg);
         return EXIT_PROBLEM;
     }
-    printf("spak build: %zu built, %zu failed\n", built, failed);
+    if (json)
+        printf("{\"built\": %zu, \"failed\": %zu}\n", built, failed);
+    else
+        printf("spak build: %zu built, %zu failed\n", built, failed);
     return failed ? EXIT_PROBLEM : 0;
 }
 
 static int cmd_explain(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
+    if (argc > 1 && strcmp(argv[1], "--json") == 0) {
+        json_t *o = json_pack("{s:[sssssss],s:s}", "states", "specify", "decide", "program", "build", "analyze",
+                              "knowledge", "done", "text", spak_engine_describe());
+        json_object_set_new(o, "waiting_state", json_string("suspended"));
+        char *t = json_dumps(o, JSON_INDENT(2));
+        puts(t ? t : "{}");
+        free(t);
+        json_decref(o);
+        return 0;
+    }
     fputs(spak_engine_describe(), stdout);
     return 0;
 }
 
 static int cmd_version(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    printf("spak %s\n", SPAK_VERSION);
+    if (argc > 1 && strcmp(argv[1], "--json") == 0)
+        printf("{\"version\": \"%s\"}\n", SPAK_VERSION);
+    else
+        printf("spak %s\n", SPAK_VERSION);
     return 0;
 }
 
@@ -902,8 +936,9 @@ static const command commands[] = {
      "spak check [--json] [--quiet] FILE..."},
     {"fmt", cmd_fmt, "Print a spec in canonical form (comments kept; idempotent).\n"
                      "  --write, -w   rewrite the files in place (atomically)\n"
-                     "  --check       exit 1 and name the files that are not in canonical form",
-     "spak fmt [--write | --check] FILE..."},
+                     "  --check       exit 1 and name the files that are not in canonical form\n"
+                     "  --json        with --check or --write: one JSON array of {file, parsed, canonical, rewritten}",
+     "spak fmt [--write | --check] [--json] FILE..."},
     {"run", cmd_run, "Run the loop of a spec: propose, build, check and time candidates in the sandbox,\n"
                      "learn, and stop on the budget, a stop condition, a plateau or an exhausted space.\n"
                      "One line per evaluation; state in .spak/ (the SQLite store, build cache, run dirs).\n"
@@ -958,15 +993,15 @@ static const command commands[] = {
     {"report", cmd_report, "Write a run's report: report.md and one self-contained report.html with SVG charts (metric per\nevaluation, roofline, effects), the candidates, knowledge and provenance (default out: HOME/reports/RUN).\n  --out DIR   where to write\n  --json      print the paths as JSON\n  --home DIR", "spak report [--home DIR] [--out DIR] [--json] RUN"},
     {"build", cmd_build, "Build every candidate of a spec's loop into the build cache (.spak/cache/build),\n"
                          "e.g. before carrying it to a machine where compiling would cost its time.\n"
-                         "  --loop NAME   which engineering_loop\n  --home DIR",
-     "spak build [--loop NAME] [--home DIR] SPEC"},
+                         "  --loop NAME   which engineering_loop\n  --json        {built, failed} on stdout\n  --home DIR",
+     "spak build [--loop NAME] [--json] [--home DIR] SPEC"},
     {"llm", cmd_llm, "Talk to an LLM endpoint directly (the client the llm strategy uses).\n"
                      "  spak llm ask --endpoint URL --model M [--backend openai|anthropic] [--json] PROMPT",
      "spak llm ask [--backend B] --endpoint URL --model M [--json] PROMPT"},
-    {"explain", cmd_explain, "Print the loop's state machine.", "spak explain"},
+    {"explain", cmd_explain, "Print the loop's state machine (--json: its states and the text).", "spak explain [--json]"},
     {"dump", cmd_dump, "Print the syntax tree of a spec (for tests and tools; comments are not part of it).",
      "spak dump FILE"},
-    {"version", cmd_version, "Print the version.", "spak version"},
+    {"version", cmd_version, "Print the version (--json: as JSON).", "spak version [--json]"},
     {"help", cmd_help, "Show help for a command.", "spak help [COMMAND]"},
 };
 
