@@ -72,6 +72,16 @@ spak_status spak_llm_settings_read(const spak_block *llm, const char *backend, c
     return SPAK_OK;
 }
 
+void spak_llm_settings_override(spak_llm_settings *s, double temperature, long max_tokens, double timeout_s)
+{
+    if (temperature >= 0)
+        s->cfg.temperature = temperature;
+    if (max_tokens > 0)
+        s->cfg.max_tokens = max_tokens;
+    if (timeout_s > 0)
+        s->cfg.timeout_s = timeout_s;
+}
+
 /* The index of a parameter choice {"name": value, ...}, or false. */
 static bool choice_index(const spak_space *sp, const char *params_json, uint64_t *index, char *why, size_t wn)
 {

@@ -36,6 +36,9 @@ typedef struct spak_llm_settings {
  * from the tree. Overrides (NULL = keep) apply after. */
 spak_status spak_llm_settings_read(const spak_block *llm, const char *backend, const char *endpoint,
                                    const char *model, spak_llm_settings *s, spak_err *err);
+/* The command line's numeric overrides: temperature when >= 0, max_tokens
+ * and timeout_s when > 0. */
+void spak_llm_settings_override(spak_llm_settings *s, double temperature, long max_tokens, double timeout_s);
 
 /* What the loop knows now, as text for the prompt (all borrowed, may be NULL). */
 typedef struct spak_llm_context {

@@ -282,6 +282,7 @@ static spak_status load_spec(engine *e, const char *path, const char *text, spak
         spak_status ls = spak_llm_settings_read(lb, e->o->llm_backend, e->o->llm_endpoint, e->o->llm_model, &e->llm, err);
         if (ls != SPAK_OK)
             return ls;
+        spak_llm_settings_override(&e->llm, e->o->llm_temperature, e->o->llm_max_tokens, e->o->llm_timeout_s);
         if ((e->llm.budget_usd > 0 || e->loop->max_cost_usd > 0) && e->llm.cfg.backend != SPAK_LLM_MANUAL &&
             (e->llm.cfg.price_in < 0 || e->llm.cfg.price_out < 0))
             return spak_errf(err, SPAK_ERR_ARG,
@@ -1385,10 +1386,13 @@ static spak_status record_failed_step(engine *e, const char *tag, const char *wh
 
 void spak_engine_save_options(spak_store *st, const char *run_id, const spak_engine_opts *o)
 {
-    if (!o->llm_backend && !o->llm_endpoint && !o->llm_model && !o->approve)
+    if (!o->llm_backend && !o->llm_endpoint && !o->llm_model && !o->approve && o->llm_temperature < 0 &&
+        o->llm_max_tokens <= 0 && o->llm_timeout_s <= 0)
         return;
-    json_t *lo = json_pack("{s:s?,s:s?,s:s?,s:i}", "llm_backend", o->llm_backend, "llm_endpoint", o->llm_endpoint,
-                           "llm_model", o->llm_model, "approve", (int)o->approve);
+    json_t *lo = json_pack("{s:s?,s:s?,s:s?,s:i,s:f,s:I,s:f}", "llm_backend", o->llm_backend, "llm_endpoint",
+                           o->llm_endpoint, "llm_model", o->llm_model, "approve", (int)o->approve, "llm_temperature",
+                           o->llm_temperature, "llm_max_tokens", (json_int_t)o->llm_max_tokens, "llm_timeout_s",
+                           o->llm_timeout_s);
     char *lj = json_dumps(lo, JSON_COMPACT);
     json_decref(lo);
     if (lj)
@@ -1409,6 +1413,12 @@ json_t *spak_engine_load_options(spak_store *st, const char *run_id, spak_engine
     if (!o->llm_model)
         o->llm_model = json_string_value(json_object_get(j, "llm_model"));
     o->approve |= (unsigned)json_integer_value(json_object_get(j, "approve"));
+    if (o->llm_temperature < 0 && json_is_number(json_object_get(j, "llm_temperature")))
+        o->llm_temperature = json_number_value(json_object_get(j, "llm_temperature"));
+    if (o->llm_max_tokens <= 0)
+        o->llm_max_tokens = (long)json_integer_value(json_object_get(j, "llm_max_tokens"));
+    if (o->llm_timeout_s <= 0 && json_is_number(json_object_get(j, "llm_timeout_s")))
+        o->llm_timeout_s = json_number_value(json_object_get(j, "llm_timeout_s"));
     return j;
 }
 

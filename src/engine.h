@@ -81,6 +81,9 @@ typedef struct spak_engine_opts {
     const char *llm_backend;   /* override the spec's llm block: openai | anthropic | manual */
     const char *llm_endpoint;
     const char *llm_model;
+    double llm_temperature;    /* override when >= 0 (set -1 for "the spec's") */
+    long llm_max_tokens;       /* override when > 0 */
+    double llm_timeout_s;      /* override when > 0 */
     void (*on_event)(void *ud, const spak_engine_event *ev);
     void *ud;
 } spak_engine_opts;

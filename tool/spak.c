@@ -428,6 +428,19 @@ static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, sp
             o->llm_endpoint = val, i++;
         else if (strcmp(a, "--model") == 0 && val)
             o->llm_model = val, i++;
+        else if (strcmp(a, "--temperature") == 0 && val) {
+            if (!spak_parse_double(val, &dv) || dv < 0 || dv > 2)
+                return usage_error(cmd, "--temperature needs a number in [0, 2], not '%s'", val);
+            o->llm_temperature = dv, i++;
+        } else if (strcmp(a, "--max-tokens") == 0 && val) {
+            if (!spak_parse_long(val, 1, 1000000, &lv))
+                return usage_error(cmd, "--max-tokens needs a whole number, not '%s'", val);
+            o->llm_max_tokens = lv, i++;
+        } else if (strcmp(a, "--llm-timeout") == 0 && val) {
+            if (!spak_parse_double(val, &dv) || dv <= 0)
+                return usage_error(cmd, "--llm-timeout needs seconds, not '%s'", val);
+            o->llm_timeout_s = dv, i++;
+        }
         else if (strcmp(a, "--approve") == 0 && val) {
             char list[256];
             spak_snprintf(list, sizeof list, "%s", val);
@@ -492,7 +505,7 @@ static void wire_ui(spak_engine_opts *o, run_ui *ui, char *bin, size_t n)
 
 static int cmd_run(int argc, char **argv)
 {
-    spak_engine_opts o = {.seed = -1};
+    spak_engine_opts o = {.seed = -1, .llm_temperature = -1};
     run_ui ui = {.out = stdout};
     int first;
     int rc = parse_run_opts("run", argc, argv, &first, &o, &ui, NULL);
@@ -517,7 +530,7 @@ static int cmd_run(int argc, char **argv)
 
 static int cmd_agent(int argc, char **argv)
 {
-    spak_engine_opts o = {.seed = -1};
+    spak_engine_opts o = {.seed = -1, .llm_temperature = -1};
     run_ui ui = {.out = stdout};
     int first;
     int rc = parse_run_opts("agent", argc, argv, &first, &o, &ui, NULL);
@@ -539,7 +552,7 @@ static int cmd_agent(int argc, char **argv)
 
 static int cmd_resume(int argc, char **argv)
 {
-    spak_engine_opts o = {.seed = -1};
+    spak_engine_opts o = {.seed = -1, .llm_temperature = -1};
     run_ui ui = {.out = stdout};
     bool force = false;
     int first;
@@ -826,7 +839,7 @@ static int cmd_show(int argc, char **argv)
 static int answer(int argc, char **argv, bool approve)
 {
     const char *cmd = approve ? "approve" : "reject";
-    spak_engine_opts o = {.seed = -1};
+    spak_engine_opts o = {.seed = -1, .llm_temperature = -1};
     run_ui ui = {.out = stdout};
     int first;
     int rc = parse_run_opts(cmd, argc, argv, &first, &o, &ui, NULL);
@@ -871,7 +884,7 @@ static void on_build_event(void *ud, const spak_engine_event *ev)
 
 static int cmd_build(int argc, char **argv)
 {
-    spak_engine_opts o = {.seed = -1};
+    spak_engine_opts o = {.seed = -1, .llm_temperature = -1};
     bool json = false;
     int i = 1;
     for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
@@ -948,6 +961,7 @@ static const command commands[] = {
                      "  --llm BACKEND       strategy llm with backend openai | anthropic | manual\n"
                      "  --endpoint URL      the LLM endpoint (overrides the spec's llm block)\n"
                      "  --model NAME        the LLM model\n"
+                     "  --temperature T     --max-tokens N  --llm-timeout S   (override the llm block)\n"
                      "  --approve GATES     pause for the supervisor before: knowledge (writing lessons),\n"
                      "                      llm-code (running LLM-written code); comma-separated\n"
                      "  --lessons           rules strategy: also act on the store's lessons for this\n"
