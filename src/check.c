@@ -1046,6 +1046,51 @@ static void agent_loop(checker *c, const spak_entry *e)
     }
 }
 
+/* ---- llm { ... } ---- */
+
+static void llm_block(checker *c, const spak_entry *e)
+{
+    if (!e->body) {
+        ERR(c, e->pos, "llm needs a body: llm { backend: \"openai\", endpoint: \"...\", model: \"...\" }");
+        return;
+    }
+    for (size_t i = 0; i < e->body->n; i++) {
+        const spak_entry *f = e->body->items[i];
+        const char *k = is_field(f) && f->value ? entry_name(f, 0) : "";
+        double d;
+        long l;
+        if (strcmp(k, "backend") == 0 || strcmp(k, "mode") == 0) {
+            const char *v = string_value(c, f, k);
+            static const char *const backends[] = {"openai", "anthropic", "manual"};
+            static const char *const modes[] = {"params", "code", "alternate"};
+            const char *const *set = k[0] == 'b' ? backends : modes;
+            bool ok = false;
+            for (size_t q = 0; v && q < 3; q++)
+                ok |= strcmp(v, set[q]) == 0;
+            if (v && !ok)
+                ERR(c, f->value->pos, "llm %s: expected %s, %s or %s, near '%s'", k, set[0], set[1], set[2], v);
+        } else if (strcmp(k, "endpoint") == 0 || strcmp(k, "model") == 0 || strcmp(k, "api_key_env") == 0) {
+            string_value(c, f, k);
+        } else if (strcmp(k, "temperature") == 0) {
+            number_value(c, f, "llm temperature", 0, 2, &d);
+        } else if (strcmp(k, "timeout_s") == 0) {
+            number_value(c, f, "llm timeout_s", 1e-3, 1e6, &d);
+        } else if (strcmp(k, "price_in") == 0 || strcmp(k, "price_out") == 0) {
+            number_value(c, f, k, 0, 1e9, &d);
+        } else if (strcmp(k, "budget_usd") == 0) {
+            number_value(c, f, "llm budget_usd", 1e-9, 1e9, &d);
+        } else if (strcmp(k, "max_tokens") == 0 || strcmp(k, "budget_tokens") == 0) {
+            int_value(c, f, k, 1, 2000000000L, &l);
+        } else if (strcmp(k, "context_tokens") == 0) {
+            int_value(c, f, "llm context_tokens", 256, 10000000L, &l);
+        } else if (strcmp(k, "retries") == 0) {
+            int_value(c, f, "llm retries", 0, 100, &l);
+        } else {
+            WARN(c, f->pos, "llm: unknown key '%s' ignored", spak_entry_head(f));
+        }
+    }
+}
+
 /* ---- system ---- */
 
 static const char *const known_blocks[] = {"model", "design_space", "tuning_space", "knowledge", "trace_schema",
@@ -1159,6 +1204,8 @@ static void system_block(checker *c, const spak_entry *sys)
                 else if (m->artifacts)
                     m->artifacts[m->n_artifacts++] = a->words[1].text;
             }
+        } else if (strcmp(h, "llm") == 0) {
+            llm_block(c, e);
         } else if (strcmp(h, "problem") == 0) {
             if (m->problem)
                 ERR(c, e->pos, "more than one problem block");
