@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "expr.h"
+#include "knowledge.h"
 #include "lex.h"
 #include "parse.h"
 
@@ -628,6 +629,26 @@ typedef struct rvec {
     bool full;
 } rvec;
 
+/* An action that starts like a machine-readable one but does not parse
+ * against the first loop's space is most likely a typo: warn (it stays prose). */
+static void check_action(checker *c, const char *kw, const char *title, const spak_rule_action *a)
+{
+    static const char *const verbs[] = {"set ", "select ", "prefer ", "exclude ", "avoid ", "restrict "};
+    bool looks = false;
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(verbs); i++)
+        looks |= strncmp(a->text, verbs[i], strlen(verbs[i])) == 0;
+    if (!looks || c->m->n_loops == 0)
+        return;
+    spak_space sp;
+    if (spak_space_init(&sp, c->m->loops[0].params, c->m->loops[0].n_params, NULL) != SPAK_OK)
+        return;
+    spak_action act;
+    char why[300];
+    if (!spak_action_parse(a->text, a->key, &sp, &act, why, sizeof why))
+        WARN(c, a->pos, "%s \"%s\": %s '%s' is not a machine-readable action (%s); kept as prose", kw, title, a->key,
+             a->text, why);
+}
+
 static void rule_def(checker *c, rvec *rv, const spak_entry *e, bool hint)
 {
     const char *kw = hint ? "hint" : "rule";
@@ -700,6 +721,7 @@ static void rule_def(checker *c, rvec *rv, const spak_entry *e, bool hint)
                 a->key = k;
                 a->text = x->value->text;
                 a->pos = x->value->pos;
+                check_action(c, kw, r->title, a);
             }
         }
         /* other keys (reason, source, evidence, logic ...) are free-form */
