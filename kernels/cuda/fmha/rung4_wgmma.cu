@@ -24,7 +24,10 @@
  * pitches) so that the second product's B operand is K-major like the first's.
  *
  * Parameters (-D, defaults): BLOCK_N=128 (keys per tile: 64 or 128; 32 -> 64),
- * STAGES=2 (K/V ring depth). Shared memory at D=128: 32 KB Q + STAGES * 64 KB.
+ * STAGES=2 (K/V ring depth), PINGPONG=0 (1: the two consumer warpgroups
+ * take turns issuing their products, FA3's warp-scheduler barriers: order
+ * G0(1) G0(2) G1(1) G1(2) ..., so that one's softmax falls under the other's
+ * products). Shared memory at D=128: 32 KB Q + STAGES * 64 KB.
  * Build: nvcc -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -shared -Xcompiler -fPIC -o rung4_wgmma.so rung4_wgmma.cu
  */
 #include <cuda.h>
@@ -44,6 +47,9 @@
 #ifndef STAGES
 #define STAGES 2
 #endif
+#ifndef PINGPONG /* 1: the consumer warpgroups take turns issuing their products (named barriers 1, 2) */
+#define PINGPONG 0
+#endif
 #define BLOCK_M 128
 #define THREADS 384
 static_assert(BLOCK_N == 64 || BLOCK_N == 128, "BLOCK_N 64 or 128");
@@ -51,7 +57,7 @@ static_assert(STAGES >= 2 && STAGES <= 4, "STAGES in 2..4");
 
 static const struct spak_fmha_info g_info = {
     SPAK_FMHA_ABI_VERSION,
-    "rung4_wgmma BLOCK_M=128 BLOCK_N=" SPAK_STR(BLOCK_N) " STAGES=" SPAK_STR(STAGES),
+    "rung4_wgmma BLOCK_M=128 BLOCK_N=" SPAK_STR(BLOCK_N) " STAGES=" SPAK_STR(STAGES) " PINGPONG=" SPAK_STR(PINGPONG),
     SPAK_FMHA_DT_BIT(SPAK_FMHA_F16) | SPAK_FMHA_DT_BIT(SPAK_FMHA_BF16),
     SPAK_FMHA_D_BIT(64) | SPAK_FMHA_D_BIT(128),
     1, 0, 1, 1, 1, 90,
@@ -114,6 +120,9 @@ template <int R> __device__ __forceinline__ void reg_fence(float *d)
 }
 template <int R> __device__ __forceinline__ void setmaxnreg_inc() { asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(R)); }
 template <int R> __device__ __forceinline__ void setmaxnreg_dec() { asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(R)); }
+/* named barriers over both consumer warpgroups (256 threads): one warpgroup syncs, the other arrives */
+__device__ __forceinline__ void nbar_sync(int id) { asm volatile("bar.sync %0, 256;\n" ::"r"(id) : "memory"); }
+__device__ __forceinline__ void nbar_arrive(int id) { asm volatile("bar.arrive %0, 256;\n" ::"r"(id) : "memory"); }
 
 /* ---- shared memory plan (offsets from a 1024-aligned base) ---- */
 template <int D> struct plan {
@@ -199,6 +208,15 @@ __global__ void __launch_bounds__(THREADS, 1)
         for (int i = 0; i < D / 2; i++)
             oacc[i] = 0.f;
         const uint32_t sQ = smem_u32(smem + P::Q_OFF) + 64 * c * 128; /* 64 rows of 128 B = 8 KB per warpgroup */
+#if PINGPONG
+        /* turn-taking: warpgroup c waits on barrier 1+c before issuing a product
+         * and, once issued, arrives on the other's. Warpgroup 0 goes first (one
+         * arrival from warpgroup 1 up front); warpgroup 1 skips its very last
+         * arrival, so that every sync meets exactly one arrival (2*ntiles each). */
+        const int my_bar = 1 + c, other_bar = 2 - c;
+        if (c == 1)
+            nbar_arrive(1);
+#endif
         mbar_wait(q_full, 0);
 
         for (int it = 0; it < ntiles; it++) {
@@ -209,6 +227,9 @@ __global__ void __launch_bounds__(THREADS, 1)
 
             /* S = Q K^T */
             mbar_wait(&k_full[s], ph);
+#if PINGPONG
+            nbar_sync(my_bar);
+#endif
             wgmma_fence();
 #pragma unroll
             for (int kk = 0; kk < D / 16; kk++) {
@@ -217,6 +238,9 @@ __global__ void __launch_bounds__(THREADS, 1)
                 wgmma_op<BLOCK_N, is_bf16<T>::v>::run(sacc, da, db, kk > 0 ? 1 : 0);
             }
             wgmma_commit();
+#if PINGPONG
+            nbar_arrive(other_bar);
+#endif
             wgmma_wait<0>();
             reg_fence<BLOCK_N / 2>(sacc);
 
@@ -277,6 +301,9 @@ __global__ void __launch_bounds__(THREADS, 1)
 
             /* O += P V */
             mbar_wait(&v_full[s], ph);
+#if PINGPONG
+            nbar_sync(my_bar);
+#endif
             wgmma_fence();
 #pragma unroll
             for (int kk = 0; kk < BLOCK_N / 16; kk++) {
@@ -284,6 +311,10 @@ __global__ void __launch_bounds__(THREADS, 1)
                 wgmma_rs<D, is_bf16<T>::v>::run(oacc, pa[kk], db, 1);
             }
             wgmma_commit();
+#if PINGPONG
+            if (c == 0 || it + 1 < ntiles)
+                nbar_arrive(other_bar);
+#endif
             wgmma_wait<0>();
             reg_fence<D / 2>(oacc);
             __syncwarp();

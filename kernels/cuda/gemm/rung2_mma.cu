@@ -21,10 +21,17 @@
  *   STAGES  cp.async pipeline depth    2..6                (default 4)
  *   GROUP_M block-raster group (L2)    1, 4, 8, 16         (default 8)
  * fp32 path:
- *   SBK     k per stage                8, 16               (default 16)
+ *   SBK     k per stage                8, 16, 32           (default 32)
  *   SWARP   thread->tile map: 0 = 2x16 threads per warp, 1 = 4x8   (default 1)
  *   SFRAG2  1: double-buffer the k-step fragments in registers      (default 1)
  *   SMINB   min blocks per SM (launch bounds: caps registers) 1, 2 (default 2)
+ *   SXOR    1: bank-conflict-free transposed store (each warp stages 16
+ *           rows x 2 k-quads instead of 8 rows x 4)                (default 0)
+ *   SBK=32  k per stage 32: the next tile is staged through registers in
+ *           four phases of one float4 per operand (load phase p before step
+ *           8p, store it after step 8p+7): 8 staging registers instead of 16,
+ *           no spills at 128; dynamic shared memory (66 KB per block)
+ *   SSTG    float4 per operand per staging phase (default: 1 at SBK=32, else 2)
  * Build: nvcc -O3 -arch=sm_90a -shared -Xcompiler -fPIC -o rung2.so rung2_mma.cu
  */
 #include "candidate.cuh"
@@ -51,7 +58,7 @@
 #define GROUP_M 8
 #endif
 #ifndef SBK
-#define SBK 16
+#define SBK 32
 #endif
 
 #define NWARPS (WM * WN)
@@ -227,32 +234,73 @@ __global__ void __launch_bounds__(NTHREADS) gemm_mma(int M, int N, int K, const 
 #ifndef SMINB
 #define SMINB 2
 #endif
-__global__ void __launch_bounds__(256, SMINB) sgemm_simt(int M, int N, int K, const float *__restrict__ A,
-                                                 const float *__restrict__ B, float *__restrict__ C)
+#ifndef SXOR
+#define SXOR 0
+#endif
+#define SSUB (SBK < 16 ? SBK : 16) /* k per register-staged chunk */
+#ifndef SSTG /* float4 per operand staged per phase: all of a 16-k chunk (2), or 1 at SBK=32 (8 registers fewer) */
+#define SSTG (SBK > 16 ? 1 : SBM * SSUB / 4 / 256)
+#endif
+static_assert(SBK == 8 || SBK == 16 || SBK == 32, "SBK 8, 16 or 32");
+#define SDYN (SBK > 16) /* 2 x SBK x 132 x 4 B x 2 over 48 KB: dynamic shared memory */
+#define SG_SMEM_BYTES (2 * 2 * SBK * (SBM + SPAD) * 4)
+/* staged float4 number e (0..SBM*SSUB/4-1) -> row r of the tile, k offset k4 */
+static __device__ __forceinline__ void sg_map(int e, int &r, int &k4)
 {
-    __shared__ __align__(16) float As[2][SBK][SBM + SPAD];
-    __shared__ __align__(16) float Bs[2][SBK][SBN + SPAD];
-    const int tid = threadIdx.x;
+#if SXOR && SSUB == 16
+    /* a warp takes 16 rows x 2 k-quads (32-byte row segments: whole sectors).
+     * Its transposed store As[k4 + c][r] hits bank (16 q + 4 c + r) mod 32
+     * (row pitch 132 words): 16 rows x q in {2p, 2p+1} = 32 distinct banks.
+     * The plain map (8 rows x 4 quads) puts q = 0, 2 (and 1, 3) in one bank: 2-way. */
+    const int w = e >> 5, lane = e & 31;
+    r = (w & 7) * 16 + (lane & 15);
+    k4 = ((w >> 3) * 2 + (lane >> 4)) * 4;
+#else
+    r = e / (SSUB / 4);
+    k4 = (e % (SSUB / 4)) * 4;
+#endif
+}
+/* this thread's place: tx, ty in the 16x16 thread grid, the block's tile origin m0, n0 */
+static __device__ __forceinline__ void sg_coords(int tid, int bid, int M, int N, int &tx, int &ty, int &m0, int &n0)
+{
 #if SWARP
     /* warp = 4 (ty) x 8 (tx) threads: per k step a warp reads 4 distinct A and
      * 8 distinct B float4 (one shared-memory wavefront each) instead of 2 and 16 */
-    const int tx = (tid / 32 % 2) * 8 + tid % 8, ty = (tid / 64) * 4 + tid % 32 / 8;
+    tx = (tid / 32 % 2) * 8 + tid % 8, ty = (tid / 64) * 4 + tid % 32 / 8;
 #else
-    const int tx = tid % 16, ty = tid / 16;
+    tx = tid % 16, ty = tid / 16;
 #endif
-    int tm, tn;
-    {
-        /* same grouped raster as the 16-bit path */
-        int tiles_m = spak_cdiv(M, SBM), tiles_n = spak_cdiv(N, SBN);
-        int per_group = GROUP_M * tiles_n, bid = blockIdx.x;
-        int first_m = (bid / per_group) * GROUP_M;
-        int gm = min(tiles_m - first_m, GROUP_M);
-        tm = first_m + (bid % per_group) % gm;
-        tn = (bid % per_group) / gm;
-    }
-    const int m0 = tm * SBM, n0 = tn * SBN;
-    constexpr int LOADS = SBM * SBK / 4 / 256; /* float4 per thread per operand */
-    float4 ra[LOADS], rb[LOADS];
+    /* same grouped raster as the 16-bit path */
+    int tiles_m = spak_cdiv(M, SBM), tiles_n = spak_cdiv(N, SBN);
+    int per_group = GROUP_M * tiles_n;
+    int first_m = (bid / per_group) * GROUP_M;
+    int gm = min(tiles_m - first_m, GROUP_M);
+    m0 = (first_m + (bid % per_group) % gm) * SBM;
+    n0 = ((bid % per_group) / gm) * SBN;
+}
+__global__ void __launch_bounds__(256, SMINB) sgemm_simt(int M, int N, int K, const float *__restrict__ A,
+                                                 const float *__restrict__ B, float *__restrict__ C)
+{
+#if SDYN
+    extern __shared__ __align__(16) float sg_smem[];
+    float(*As)[SBK][SBM + SPAD] = reinterpret_cast<float(*)[SBK][SBM + SPAD]>(sg_smem);
+    float(*Bs)[SBK][SBN + SPAD] = reinterpret_cast<float(*)[SBK][SBN + SPAD]>(sg_smem + 2 * SBK * (SBM + SPAD));
+#else
+    __shared__ __align__(16) float As[2][SBK][SBM + SPAD];
+    __shared__ __align__(16) float Bs[2][SBK][SBN + SPAD];
+#endif
+    const int tid = threadIdx.x;
+    int tx, ty, m0, n0;
+    sg_coords(tid, blockIdx.x, M, N, tx, ty, m0, n0);
+    /* the next k-tile is staged through registers in NPH phases of SSTG float4
+     * per operand: phase p is loaded before step p*PHK and stored to shared
+     * memory after step p*PHK+PHK-1. A phase's float4 number L (0..NL-1) is
+     * chunk L / LOADS of SSUB k, float4 L % LOADS of that chunk (sg_map). */
+    constexpr int LOADS = SBM * SSUB / 4 / 256; /* float4 per thread per operand per SSUB-k chunk */
+    constexpr int NL = LOADS * (SBK / SSUB);     /* ... per k-tile */
+    constexpr int NPH = NL / SSTG, PHK = SBK / NPH;
+    static_assert(NL % SSTG == 0 && SBK % NPH == 0, "SSTG must divide the k-tile's float4 count");
+    float4 ra[SSTG], rb[SSTG];
     float acc[8][8];
 #pragma unroll
     for (int i = 0; i < 8; i++)
@@ -260,43 +308,47 @@ __global__ void __launch_bounds__(256, SMINB) sgemm_simt(int M, int N, int K, co
         for (int j = 0; j < 8; j++)
             acc[i][j] = 0.f;
 
-    auto gload = [&](int k0) {
+    auto gload = [&](int k0, int ph) {
 #pragma unroll
-        for (int l = 0; l < LOADS; l++) {
-            int e = tid + l * 256;
-            int r = e / (SBK / 4), k4 = (e % (SBK / 4)) * 4;
-            int gk = k0 + k4;
+        for (int s = 0; s < SSTG; s++) {
+            const int L = ph * SSTG + s;
+            int r, k4;
+            sg_map(tid + (L % LOADS) * 256, r, k4);
+            int gk = k0 + (L / LOADS) * SSUB + k4;
             int gm = m0 + r, gn = n0 + r;
-            ra[l] = (gm < M && gk < K) ? *reinterpret_cast<const float4 *>(A + (size_t)gm * K + gk)
+            ra[s] = (gm < M && gk < K) ? *reinterpret_cast<const float4 *>(A + (size_t)gm * K + gk)
                                        : make_float4(0.f, 0.f, 0.f, 0.f);
-            rb[l] = (gn < N && gk < K) ? *reinterpret_cast<const float4 *>(B + (size_t)gn * K + gk)
+            rb[s] = (gn < N && gk < K) ? *reinterpret_cast<const float4 *>(B + (size_t)gn * K + gk)
                                        : make_float4(0.f, 0.f, 0.f, 0.f);
         }
     };
-    auto sstore = [&](int buf) {
+    auto sstore = [&](int buf, int ph) {
 #pragma unroll
-        for (int l = 0; l < LOADS; l++) {
-            int e = tid + l * 256;
-            int r = e / (SBK / 4), k4 = (e % (SBK / 4)) * 4;
-            As[buf][k4 + 0][r] = ra[l].x;
-            As[buf][k4 + 1][r] = ra[l].y;
-            As[buf][k4 + 2][r] = ra[l].z;
-            As[buf][k4 + 3][r] = ra[l].w;
-            Bs[buf][k4 + 0][r] = rb[l].x;
-            Bs[buf][k4 + 1][r] = rb[l].y;
-            Bs[buf][k4 + 2][r] = rb[l].z;
-            Bs[buf][k4 + 3][r] = rb[l].w;
+        for (int s = 0; s < SSTG; s++) {
+            const int L = ph * SSTG + s;
+            int r, k4;
+            sg_map(tid + (L % LOADS) * 256, r, k4);
+            k4 += (L / LOADS) * SSUB;
+            As[buf][k4 + 0][r] = ra[s].x;
+            As[buf][k4 + 1][r] = ra[s].y;
+            As[buf][k4 + 2][r] = ra[s].z;
+            As[buf][k4 + 3][r] = ra[s].w;
+            Bs[buf][k4 + 0][r] = rb[s].x;
+            Bs[buf][k4 + 1][r] = rb[s].y;
+            Bs[buf][k4 + 2][r] = rb[s].z;
+            Bs[buf][k4 + 3][r] = rb[s].w;
         }
     };
 
-    gload(0);
-    sstore(0);
+#pragma unroll
+    for (int ph = 0; ph < NPH; ph++) {
+        gload(0, ph);
+        sstore(0, ph);
+    }
     __syncthreads();
     const int KT = (K + SBK - 1) / SBK;
     for (int kt = 0; kt < KT; kt++) {
         const int buf = kt & 1;
-        if (kt + 1 < KT)
-            gload((kt + 1) * SBK);
 #if SFRAG2
         /* fragments double-buffered in registers: step kk+1's four LDS.128
          * are issued before step kk's 64 FFMA */
@@ -308,6 +360,9 @@ __global__ void __launch_bounds__(256, SMINB) sgemm_simt(int M, int N, int K, co
 #pragma unroll
         for (int kk = 0; kk < SBK; kk++) {
             const int cur = kk & 1;
+            /* the next tile, SSUB k at a time: loaded here, stored below after step kk+SSUB-1 */
+            if (kk % PHK == 0 && kt + 1 < KT)
+                gload((kt + 1) * SBK, kk / PHK);
             if (kk + 1 < SBK) {
                 fa[cur ^ 1][0] = *reinterpret_cast<const float4 *>(&As[buf][kk + 1][ty * 4]);
                 fa[cur ^ 1][1] = *reinterpret_cast<const float4 *>(&As[buf][kk + 1][64 + ty * 4]);
@@ -323,8 +378,15 @@ __global__ void __launch_bounds__(256, SMINB) sgemm_simt(int M, int N, int K, co
 #pragma unroll
                 for (int j = 0; j < 8; j++)
                     acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+            /* the other buffer: last read in iteration kt-1, before its barrier */
+            if (kk % PHK == PHK - 1 && kt + 1 < KT)
+                sstore(buf ^ 1, kk / PHK);
         }
 #else
+        static_assert(NPH == 1, "SFRAG2=0 stages the whole k-tile at once");
+        (void)PHK;
+        if (kt + 1 < KT)
+            gload((kt + 1) * SBK, 0);
 #pragma unroll
         for (int kk = 0; kk < SBK; kk++) {
             float a[8], b[8];
@@ -343,9 +405,9 @@ __global__ void __launch_bounds__(256, SMINB) sgemm_simt(int M, int N, int K, co
                 for (int j = 0; j < 8; j++)
                     acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
         }
-#endif
         if (kt + 1 < KT)
-            sstore(buf ^ 1); /* the other buffer: last read in iteration kt-1, before its barrier */
+            sstore(buf ^ 1, 0); /* the other buffer: last read in iteration kt-1, before its barrier */
+#endif
         __syncthreads();
     }
 #pragma unroll
@@ -373,7 +435,7 @@ __global__ void __launch_bounds__(256, SMINB) sgemm_simt(int M, int N, int K, co
 static const struct spak_gemm_info g_info = {
     SPAK_GEMM_ABI_VERSION,
     "rung2_mma BM=" SPAK_STR(BM) " BN=" SPAK_STR(BN) " BK=" SPAK_STR(BK) " WM=" SPAK_STR(WM) " WN=" SPAK_STR(
-        WN) " STAGES=" SPAK_STR(STAGES) " GROUP_M=" SPAK_STR(GROUP_M) " SBK=" SPAK_STR(SBK) " SWARP=" SPAK_STR(SWARP) " SFRAG2=" SPAK_STR(SFRAG2),
+        WN) " STAGES=" SPAK_STR(STAGES) " GROUP_M=" SPAK_STR(GROUP_M) " SBK=" SPAK_STR(SBK) " SWARP=" SPAK_STR(SWARP) " SFRAG2=" SPAK_STR(SFRAG2) " SXOR=" SPAK_STR(SXOR),
     SPAK_DT_BIT(SPAK_DT_F32) | SPAK_DT_BIT(SPAK_DT_F16) | SPAK_DT_BIT(SPAK_DT_BF16),
     1, 1, 8, 80};
 
@@ -394,7 +456,12 @@ extern "C" int spak_gemm(int M, int N, int K, int dtype, const void *A, const vo
     switch (dtype) {
     case SPAK_DT_F32: {
         long long blocks = (long long)spak_cdiv(M, SBM) * spak_cdiv(N, SBN);
+#if SDYN
+        SPAK_TRY(cudaFuncSetAttribute(sgemm_simt, cudaFuncAttributeMaxDynamicSharedMemorySize, SG_SMEM_BYTES));
+        sgemm_simt<<<(unsigned)blocks, 256, SG_SMEM_BYTES, s>>>(M, N, K, (const float *)A, (const float *)B, (float *)C);
+#else
         sgemm_simt<<<(unsigned)blocks, 256, 0, s>>>(M, N, K, (const float *)A, (const float *)B, (float *)C);
+#endif
         return (int)cudaGetLastError();
     }
     case SPAK_DT_F16: return launch16<__half>(M, N, K, A, B, C, s);
