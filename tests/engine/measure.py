@@ -3,7 +3,7 @@
 language' that prints trace records. Its metric is a known function of the
 parameters, so tests can check what the loop found.
 
-usage: measure.py X Y [--sleep S] [--mode ok|wrong|badrecord|crash|norecord|hang|flat-y]
+usage: measure.py X Y [--sleep S] [--mode ok|wrong|badrecord|crash|norecord|hang|flat-y|heldout]
 metric = 100 - (X-3)^2 - (Y-2)^2   (maximum 100 at X=3, Y=2)
 flat-y: metric = 100 - 10 (X-3)^2, Y has no effect (only a +-0.3% jitter,
         inside the 1% timing spread the records report)
@@ -54,4 +54,7 @@ elif passed:
     t = 1000.0 / metric
     rec({"type": "Performance", "score": metric, "ratio": metric / 50.0,
          "time_ms": t, "time_ms_p20": t * 0.99, "time_ms_p80": t * 1.01, "reps": 50})
+    if mode == "heldout":
+        # a held-out shape that is timed and looks wonderful: it must steer nothing
+        rec({"type": "Performance", "score": 1000.0, "ratio": 20.0, "heldout": True})
     rec({"type": "Analysis", "bottleneck": "compute" if x >= 3 else "memory", "roofline_frac": metric / 100.0})

@@ -57,6 +57,9 @@ check "--budget 4 stops after 4 with 'budget: evaluations'" "[ \"$(echo "$out" |
 S2=$(mkspec stop "" 's|strategy: "grid"|strategy: "grid"\n        stop { when: "is_converged(trace.best)" }|')
 out=$("$SPAK" run --home "$T/h2" --json "$S2" 2>/dev/null)
 check "stop condition is_converged(trace.best) stops at the optimum" "[ \"$(echo "$out" | jget 'd["stop_reason"], d["best"]["candidate"]')\" = 'stop condition x=3,y=2' ]"
+S2h=$(mkspec stopheld "--mode heldout" 's|strategy: "grid"|strategy: "grid"\n        stop { when: "is_converged(trace.best)" }|')
+out=$("$SPAK" run --home "$T/h2" --json "$S2h" 2>/dev/null)
+check "held-out records steer nothing: not the metric, not the stop condition" "[ \"$(echo "$out" | jget 'd["stop_reason"], d["best"]["candidate"], d["best"]["score"]')\" = 'stop condition x=3,y=2 100.0' ]"
 S3=$(mkspec plateau "" 's|strategy: "grid"|strategy: "grid"\n        stop { plateau: 3 }|')
 out=$("$SPAK" run --home "$T/h2" --json "$S3" 2>/dev/null)
 check "plateau: 3 stops after 3 evaluations without improvement" "[ \"$(echo "$out" | jget 'd["stop_reason"]')\" = plateau ]"
