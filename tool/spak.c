@@ -1009,9 +1009,13 @@ static const command commands[] = {
                          "e.g. before carrying it to a machine where compiling would cost its time.\n"
                          "  --loop NAME   which engineering_loop\n  --json        {built, failed} on stdout\n  --home DIR",
      "spak build [--loop NAME] [--json] [--home DIR] SPEC"},
-    {"llm", cmd_llm, "Talk to an LLM endpoint directly (the client the llm strategy uses).\n"
-                     "  spak llm ask --endpoint URL --model M [--backend openai|anthropic] [--json] PROMPT",
-     "spak llm ask [--backend B] --endpoint URL --model M [--json] PROMPT"},
+    {"llm", cmd_llm, "Talk to an LLM endpoint directly (the client the llm strategy uses); prints the reply\n"
+                     "(--json: reply, outcome, tokens, latency, cost). The API key comes only from the\n"
+                     "environment variable named by --api-key-env. --expect parses the reply as the loop would.",
+     "spak llm ask [--backend openai|anthropic|manual] --endpoint URL --model M [--system TEXT]\n"
+     "             [--temperature T] [--max-tokens N] [--timeout S] [--retries N] [--api-key-env VAR]\n"
+     "             [--json-object] [--expect code|params] [--symbol NAME] [--manual-dir DIR --tag T]\n"
+     "             [--price-in USD --price-out USD] [--json] PROMPT"},
     {"explain", cmd_explain, "Print the loop's state machine (--json: its states and the text).", "spak explain [--json]"},
     {"dump", cmd_dump, "Print the syntax tree of a spec (for tests and tools; comments are not part of it).",
      "spak dump FILE"},
