@@ -7,7 +7,8 @@
 
 FUZZ_CC     ?= clang
 FUZZ_OUT    := build/fuzz
-FUZZ_LIBSRC := src/lex.c src/parse.c src/ast.c src/fmt.c src/check.c src/expr.c src/diag.c src/util.c src/trace.c
+FUZZ_LIBSRC := src/lex.c src/parse.c src/ast.c src/fmt.c src/check.c src/expr.c src/diag.c src/util.c src/trace.c \
+               src/knowledge.c src/space.c
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $(WARN) -Iinclude -Isrc \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 
