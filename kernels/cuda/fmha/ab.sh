@@ -3,9 +3,9 @@
 # GPU machine: each variant first checked (check-only, fp16 and bf16, small and held-out
 # shapes: S off every tile, GQA, MQA, causal); a variant that fails any check is not timed.
 # Then ROUNDS rounds, each variant once per round in the given order, timed with --lse
-# against cuDNN interleaved in the same process. Appends every record to $OUT/fab.log,
+# against cuDNN interleaved in the same process (dtype DT). Appends every record to $OUT/fab.log,
 # prints the table (per variant and shape: TFLOP/s (ratio) per round).
-# Env: SHAPES, HELD, REPS (30), SEED (20261124), OUT.
+# Env: SHAPES, HELD, REPS (30), SEED (20261124), DT (timed dtype, fp16), OUT.
 set -u
 H=$1 ROUNDS=$2; shift 2
 OUT=${OUT:-/tmp/spak-fab}; mkdir -p "$OUT"
@@ -27,8 +27,8 @@ for so in $@; do
 done
 for round in $(seq 1 "$ROUNDS"); do
     for so in $GOOD; do
-        echo "### $(basename "$so" .so) fp16 round$round" >>"$LOG"
-        timeout 200 "$H" --family fmha --candidate "$so" --seed "${SEED:-20261124}" --dtype fp16 --lse \
+        echo "### $(basename "$so" .so) ${DT:-fp16} round$round" >>"$LOG"
+        timeout 200 "$H" --family fmha --candidate "$so" --seed "${SEED:-20261124}" --dtype "${DT:-fp16}" --lse \
             --shapes "$SHAPES" --heldout 2x8x1500x128g2c --reps "${REPS:-30}" --timeout 150 --ceilings-cache "$OUT/ceil.json" >>"$LOG" 2>&1
     done
 done

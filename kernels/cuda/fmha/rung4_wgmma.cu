@@ -1,33 +1,37 @@
 /*
  * rung4_wgmma.cu - FMHA ladder rung 4: wgmma + TMA, warp-specialized
- * (FlashAttention-3's structure, first version). NOT YET RUN ON A GPU.
+ * (FlashAttention-3's structure). Run on the H100: docs/results-gpu-fmha.md.
  *
  * CTA = 3 warpgroups (__launch_bounds__(384, 1)):
  *  - warpgroup 0, the producer (setmaxnreg.dec to 24): one thread issues the
- *    TMA loads: the Q tile once, then K and V^T tiles into a STAGES-deep ring,
+ *    TMA loads: the Q tile once, then K and V tiles into a STAGES-deep ring,
  *    each stage with its own full barriers (K and V separately, so that
- *    S = Q K^T can start before V lands) and an empty barrier the consumers
- *    release;
+ *    S = Q K^T can start before V lands) and empty barriers the consumers
+ *    release (PIPE: K and V separately too);
  *  - warpgroups 1 and 2, the consumers (setmaxnreg.inc to 240), 64 query rows
  *    each (BLOCK_M = 128): S = Q K^T by wgmma m64nBNk16 with both operands in
  *    shared memory (128-B swizzled K-major tiles), masking and the online
  *    softmax on the accumulator fragment (exp2, scale*log2(e) in one FFMA),
  *    P re-packed into A fragments in registers, O += P V by wgmma m64nDk16
- *    with A from registers and B = V^T from shared memory.
- *  Overlap comes from the two consumer warpgroups running independently (the
- *  schedulers interleave one's softmax with the other's products); explicit
- *  ping-pong and intra-warpgroup pipelining are the next steps.
+ *    with A from registers and B = V from shared memory.
+ *  Overlap (defaults PIPE=1, PINGPONG=1, FA3's): within a warpgroup, S of
+ *  tile j is issued together with P V of tile j-1 and the softmax of tile j
+ *  runs while P V is in flight (wait_group 1, then 0); between the two
+ *  warpgroups, named barriers make them take turns issuing, so that one's
+ *  softmax falls under the other's products.
  *
  * Layout work: Q and K are read through 3-D tensor maps [B*H][S][D] (tails
- * past S are zero-filled per head); V is transposed per call into the
+ * past S are zero-filled per head). V: VMN=0 transposes it per call into the
  * workspace as [B*Hkv][D][S8] (S8 = S rounded up to 8: TMA needs 16-byte row
- * pitches) so that the second product's B operand is K-major like the first's.
+ * pitches) so that the second product's B operand is K-major like the first's;
+ * VMN=1 reads V as it is, like K, and gives wgmma an MN-major B (imm-trans-b 1).
  *
  * Parameters (-D, defaults): BLOCK_N=128 (keys per tile: 64 or 128; 32 -> 64),
- * STAGES=2 (K/V ring depth), PINGPONG=0 (1: the two consumer warpgroups
- * take turns issuing their products, FA3's warp-scheduler barriers: order
- * G0(1) G0(2) G1(1) G1(2) ..., so that one's softmax falls under the other's
- * products). Shared memory at D=128: 32 KB Q + STAGES * 64 KB.
+ * STAGES=2 (K/V ring depth), PIPE=1 (0: each product waited for at once, the
+ * first version), PINGPONG=1 (0: the warpgroups issue independently; alone,
+ * without PIPE, it was 5-12% slower), VMN=1 (0: the V^T pass), LAZY=0 (1: skip
+ * O's rescale where no row maximum of the warp moved; slower at D=64). Shared memory at D=128: 32 KB Q +
+ * STAGES * 64 KB.
  * Build: nvcc -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -shared -Xcompiler -fPIC -o rung4_wgmma.so rung4_wgmma.cu
  */
 #include <cuda.h>
@@ -48,7 +52,16 @@
 #define STAGES 2
 #endif
 #ifndef PINGPONG /* 1: the consumer warpgroups take turns issuing their products (named barriers 1, 2) */
-#define PINGPONG 0
+#define PINGPONG 1
+#endif
+#ifndef PIPE /* 1: FA3's intra-warpgroup pipeline: S of tile j issued with P V of tile j-1, softmax of j under P V of j-1 */
+#define PIPE 1
+#endif
+#ifndef VMN /* 1: V read as it is ([S][D], MN-major B operand, imm-trans-b 1) by TMA: no transpose pass */
+#define VMN 1
+#endif
+#ifndef LAZY /* PIPE only. 1: O rescaled only where a warp's row maxima moved (exact: the factor is 1 otherwise) */
+#define LAZY 0
 #endif
 #define BLOCK_M 128
 #define THREADS 384
@@ -57,7 +70,7 @@ static_assert(STAGES >= 2 && STAGES <= 4, "STAGES in 2..4");
 
 static const struct spak_fmha_info g_info = {
     SPAK_FMHA_ABI_VERSION,
-    "rung4_wgmma BLOCK_M=128 BLOCK_N=" SPAK_STR(BLOCK_N) " STAGES=" SPAK_STR(STAGES) " PINGPONG=" SPAK_STR(PINGPONG),
+    "rung4_wgmma BLOCK_M=128 BLOCK_N=" SPAK_STR(BLOCK_N) " STAGES=" SPAK_STR(STAGES) " PINGPONG=" SPAK_STR(PINGPONG) " PIPE=" SPAK_STR(PIPE) " VMN=" SPAK_STR(VMN) " LAZY=" SPAK_STR(LAZY),
     SPAK_FMHA_DT_BIT(SPAK_FMHA_F16) | SPAK_FMHA_DT_BIT(SPAK_FMHA_BF16),
     SPAK_FMHA_D_BIT(64) | SPAK_FMHA_D_BIT(128),
     1, 0, 1, 1, 1, 90,
@@ -109,6 +122,23 @@ __device__ __forceinline__ uint64_t wgmma_desc(uint32_t saddr)
     return (uint64_t)((saddr & 0x3FFFF) >> 4) | ((uint64_t)1 << 16) | ((uint64_t)(1024 >> 4) << 32) |
            ((uint64_t)1 << 62);
 }
+/* MN-major tile with the 128-B swizzle (V as TMA writes it: per 64-wide D panel, BLOCK_N
+ * key rows of 128 B): 8-key groups SBO = 1024 B apart, D panels LBO = panel_bytes apart;
+ * a k16 step advances the start by 16 rows = 2048 B. */
+__device__ __forceinline__ uint64_t wgmma_desc_mn(uint32_t saddr, uint32_t panel_bytes)
+{
+    return (uint64_t)((saddr & 0x3FFFF) >> 4) | ((uint64_t)(panel_bytes >> 4) << 16) | ((uint64_t)(1024 >> 4) << 32) |
+           ((uint64_t)1 << 62);
+}
+/* B operand of O += P V for k16 step kk of a V stage at sV */
+template <int D> __device__ __forceinline__ uint64_t v_desc(uint32_t sV, int kk)
+{
+#if VMN
+    return wgmma_desc_mn(sV + kk * 2048, BLOCK_N * 128);
+#else
+    return wgmma_desc(sV + (kk / 4) * D * 128 + (kk % 4) * 32);
+#endif
+}
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
 template <int N> __device__ __forceinline__ void wgmma_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory"); }
@@ -134,7 +164,7 @@ template <int D> struct plan {
     static constexpr int K_OFF = Q_OFF + Q_BYTES;
     static constexpr int V_OFF = K_OFF + STAGES * K_BYTES;
     static constexpr int BAR_OFF = V_OFF + STAGES * V_BYTES;
-    static constexpr int BYTES = BAR_OFF + (1 + 3 * STAGES) * 8 + 1024; /* + slack for the 1024 alignment */
+    static constexpr int BYTES = BAR_OFF + (1 + 4 * STAGES) * 8 + 1024; /* + slack for the 1024 alignment */
 };
 
 template <typename T> struct is_bf16 { static constexpr int v = 0; };
@@ -151,6 +181,9 @@ __global__ void __launch_bounds__(THREADS, 1)
     unsigned char *smem = (unsigned char *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
     uint64_t *q_full = (uint64_t *)(smem + P::BAR_OFF);
     uint64_t *k_full = q_full + 1, *v_full = k_full + STAGES, *empty = v_full + STAGES;
+    /* PIPE: K and V released separately (K of tile j once S_j is done, V once P V is done) */
+    uint64_t *v_empty = PIPE ? empty + STAGES : empty;
+    (void)v_empty;
     const int wg = threadIdx.x / 128, tid = threadIdx.x % 128;
     const int mblk = gridDim.x - 1 - blockIdx.x; /* causal: longest rows first */
     const int h = blockIdx.y, b = blockIdx.z, hk = h / (H / Hkv);
@@ -164,6 +197,7 @@ __global__ void __launch_bounds__(THREADS, 1)
             mbar_init(&k_full[s], 1);
             mbar_init(&v_full[s], 1);
             mbar_init(&empty[s], 8); /* lane 0 of each consumer warp */
+            mbar_init(&empty[STAGES + s], 8);
         }
         fence_barrier_init();
     }
@@ -186,11 +220,21 @@ __global__ void __launch_bounds__(THREADS, 1)
                 for (int p = 0; p < P::PANELS; p++)
                     tma_load_3d(smem + P::K_OFF + s * P::K_BYTES + p * BLOCK_N * 128, &mK, &k_full[s], 64 * p,
                                 it * BLOCK_N, kh);
+#if PIPE
+                mbar_wait(&v_empty[s], ((it / STAGES) & 1) ^ 1);
+#endif
                 mbar_expect_tx(&v_full[s], P::V_BYTES);
+#if VMN
+#pragma unroll
+                for (int p = 0; p < P::PANELS; p++)
+                    tma_load_3d(smem + P::V_OFF + s * P::V_BYTES + p * BLOCK_N * 128, &mVt, &v_full[s], 64 * p,
+                                it * BLOCK_N, kh);
+#else
 #pragma unroll
                 for (int p = 0; p < BLOCK_N / 64; p++)
                     tma_load_3d(smem + P::V_OFF + s * P::V_BYTES + p * D * 128, &mVt, &v_full[s],
                                 it * BLOCK_N + 64 * p, 0, kh);
+#endif
             }
         }
     } else {
@@ -218,6 +262,155 @@ __global__ void __launch_bounds__(THREADS, 1)
             nbar_arrive(1);
 #endif
         mbar_wait(q_full, 0);
+
+#if PIPE
+        /* FA3's intra-warpgroup pipeline. Prologue: S_0, its softmax, P_0.
+         * Tile it >= 1: issue S_it = Q K_it, then O += P_{it-1} V_{it-1};
+         * wait_group 1 (S_it done: release K_it), softmax of S_it while P V runs;
+         * wait_group 0 (P V done: release V_{it-1}), rescale O, pack P_it.
+         * Epilogue: O += P_last V_last. With PINGPONG, one turn = the products
+         * issued together (S_0 alone in the prologue; the last P V outside). */
+        auto issue_s = [&](uint32_t sK) {
+#pragma unroll
+            for (int kk = 0; kk < D / 16; kk++) {
+                uint64_t da = wgmma_desc(sQ + (kk / 4) * BLOCK_M * 128 + (kk % 4) * 32);
+                uint64_t db = wgmma_desc(sK + (kk / 4) * BLOCK_N * 128 + (kk % 4) * 32);
+                wgmma_op<BLOCK_N, is_bf16<T>::v>::run(sacc, da, db, kk > 0 ? 1 : 0);
+            }
+        };
+        auto issue_pv = [&](uint32_t sV) {
+#pragma unroll
+            for (int kk = 0; kk < BLOCK_N / 16; kk++) {
+                wgmma_rs<D, is_bf16<T>::v, VMN>::run(oacc, pa[kk], v_desc<D>(sV, kk), 1);
+            }
+        };
+        /* mask + online softmax of sacc (key tile at k0): m, l updated, sacc = P (fp32), O's factors out */
+        auto softmax = [&](int k0, float &corr0, float &corr1) {
+            if (k0 + BLOCK_N > S || (causal && k0 + BLOCK_N - 1 > rbase)) {
+#pragma unroll
+                for (int j = 0; j < BLOCK_N / 8; j++)
+#pragma unroll
+                    for (int e = 0; e < 4; e++) {
+                        int col = k0 + 8 * j + 2 * t4 + (e & 1), row = e < 2 ? row0 : row1;
+                        if (col >= S || (causal && col > row))
+                            sacc[4 * j + e] = -INFINITY;
+                    }
+            }
+            float mx0 = m0, mx1 = m1;
+#pragma unroll
+            for (int j = 0; j < BLOCK_N / 8; j++) {
+                mx0 = fmaxf(mx0, fmaxf(sacc[4 * j], sacc[4 * j + 1]));
+                mx1 = fmaxf(mx1, fmaxf(sacc[4 * j + 2], sacc[4 * j + 3]));
+            }
+#pragma unroll
+            for (int off = 1; off < 4; off <<= 1) {
+                mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, off));
+                mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, off));
+            }
+            const float mc0 = mx0 == -INFINITY ? 0.f : mx0 * cl2, mc1 = mx1 == -INFINITY ? 0.f : mx1 * cl2;
+#if LAZY
+            corr0 = mx0 == m0 ? 1.f : fast_exp2(m0 * cl2 - mc0);
+            corr1 = mx1 == m1 ? 1.f : fast_exp2(m1 * cl2 - mc1);
+#else
+            corr0 = fast_exp2(m0 * cl2 - mc0);
+            corr1 = fast_exp2(m1 * cl2 - mc1);
+#endif
+            m0 = mx0;
+            m1 = mx1;
+            l0 *= corr0;
+            l1 *= corr1;
+#pragma unroll
+            for (int j = 0; j < BLOCK_N / 8; j++) {
+                sacc[4 * j] = fast_exp2(fmaf(sacc[4 * j], cl2, -mc0));
+                sacc[4 * j + 1] = fast_exp2(fmaf(sacc[4 * j + 1], cl2, -mc0));
+                sacc[4 * j + 2] = fast_exp2(fmaf(sacc[4 * j + 2], cl2, -mc1));
+                sacc[4 * j + 3] = fast_exp2(fmaf(sacc[4 * j + 3], cl2, -mc1));
+                l0 += sacc[4 * j] + sacc[4 * j + 1];
+                l1 += sacc[4 * j + 2] + sacc[4 * j + 3];
+            }
+        };
+        auto pack_p = [&]() {
+#pragma unroll
+            for (int kk = 0; kk < BLOCK_N / 16; kk++) {
+                pa[kk][0] = elem<T>::pack2(sacc[8 * kk], sacc[8 * kk + 1]);
+                pa[kk][1] = elem<T>::pack2(sacc[8 * kk + 2], sacc[8 * kk + 3]);
+                pa[kk][2] = elem<T>::pack2(sacc[8 * kk + 4], sacc[8 * kk + 5]);
+                pa[kk][3] = elem<T>::pack2(sacc[8 * kk + 6], sacc[8 * kk + 7]);
+            }
+        };
+        auto release = [&](uint64_t *bar) {
+            __syncwarp();
+            if (lane == 0)
+                mbar_arrive(bar);
+        };
+        float corr0, corr1;
+        {
+            mbar_wait(&k_full[0], 0);
+#if PINGPONG
+            nbar_sync(my_bar);
+#endif
+            wgmma_fence();
+            issue_s(smem_u32(smem + P::K_OFF));
+            wgmma_commit();
+#if PINGPONG
+            if (c == 0 || ntiles > 1)
+                nbar_arrive(other_bar);
+#endif
+            wgmma_wait<0>();
+            reg_fence<BLOCK_N / 2>(sacc);
+            release(&empty[0]);
+            softmax(0, corr0, corr1); /* O is zero: no rescale */
+            pack_p();
+        }
+        for (int it = 1; it < ntiles; it++) {
+            const int s = it % STAGES, sp = (it - 1) % STAGES;
+            const uint32_t sK = smem_u32(smem + P::K_OFF + s * P::K_BYTES);
+            const uint32_t sV = smem_u32(smem + P::V_OFF + sp * P::V_BYTES);
+            mbar_wait(&k_full[s], (it / STAGES) & 1);
+#if PINGPONG
+            nbar_sync(my_bar);
+#endif
+            wgmma_fence();
+            issue_s(sK);
+            wgmma_commit();
+            mbar_wait(&v_full[sp], ((it - 1) / STAGES) & 1);
+            wgmma_fence();
+            issue_pv(sV);
+            wgmma_commit();
+#if PINGPONG
+            if (c == 0 || it + 1 < ntiles)
+                nbar_arrive(other_bar);
+#endif
+            wgmma_wait<1>();
+            reg_fence<BLOCK_N / 2>(sacc);
+            release(&empty[s]);
+            softmax(it * BLOCK_N, corr0, corr1);
+            wgmma_wait<0>();
+            reg_fence<D / 2>(oacc);
+            release(&v_empty[sp]);
+#if LAZY
+            if (__any_sync(0xffffffffu, corr0 != 1.f || corr1 != 1.f))
+#endif
+#pragma unroll
+            for (int j = 0; j < D / 8; j++) {
+                oacc[4 * j] *= corr0;
+                oacc[4 * j + 1] *= corr0;
+                oacc[4 * j + 2] *= corr1;
+                oacc[4 * j + 3] *= corr1;
+            }
+            pack_p();
+        }
+        {
+            const int sp = (ntiles - 1) % STAGES;
+            mbar_wait(&v_full[sp], ((ntiles - 1) / STAGES) & 1);
+            wgmma_fence();
+            issue_pv(smem_u32(smem + P::V_OFF + sp * P::V_BYTES));
+            wgmma_commit();
+            wgmma_wait<0>();
+            reg_fence<D / 2>(oacc);
+            release(&v_empty[sp]);
+        }
+#else
 
         for (int it = 0; it < ntiles; it++) {
             const int s = it % STAGES, k0 = it * BLOCK_N;
@@ -307,8 +500,7 @@ __global__ void __launch_bounds__(THREADS, 1)
             wgmma_fence();
 #pragma unroll
             for (int kk = 0; kk < BLOCK_N / 16; kk++) {
-                uint64_t db = wgmma_desc(sV + (kk / 4) * D * 128 + (kk % 4) * 32);
-                wgmma_rs<D, is_bf16<T>::v>::run(oacc, pa[kk], db, 1);
+                wgmma_rs<D, is_bf16<T>::v, VMN>::run(oacc, pa[kk], v_desc<D>(sV, kk), 1);
             }
             wgmma_commit();
 #if PINGPONG
@@ -322,6 +514,7 @@ __global__ void __launch_bounds__(THREADS, 1)
                 mbar_arrive(&empty[s]);
         }
 
+#endif /* PIPE */
         /* epilogue */
 #pragma unroll
         for (int off = 1; off < 4; off <<= 1) {
@@ -406,6 +599,8 @@ extern "C" const struct spak_fmha_info *spak_fmha_info(void) { return &g_info; }
 extern "C" size_t spak_fmha_workspace(int B, int H, int Hkv, int S, int D, int causal, int dtype)
 {
     (void)H, (void)causal, (void)dtype;
+    if (VMN) /* no V^T; a token workspace (the entry point wants one) */
+        return 256;
     return (size_t)B * Hkv * D * s8_of(S) * 2;
 }
 
@@ -421,12 +616,20 @@ static int launch(int B, int H, int Hkv, int S, int causal, int dtype, const voi
         SPAK_TRY(cudaFuncSetAttribute(fa3_kernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, sm));
         attr_set = true;
     }
+#if VMN
+    (void)S8, (void)ws;
+#else
     dim3 tg(spak_cdiv(S8, 32), spak_cdiv(D, 32), B * Hkv), tb(32, 8);
     transpose_v<T><<<tg, tb, 0, st>>>((const T *)V, (T *)ws, S, (int)S8, D);
     SPAK_TRY(cudaGetLastError());
+#endif
     SPAK_TRY((cudaError_t)make_map3(&mq, Q, dtype, D, S, (long long)B * H, (long long)D * 2, (long long)S * D * 2, BLOCK_M));
     SPAK_TRY((cudaError_t)make_map3(&mk, K, dtype, D, S, (long long)B * Hkv, (long long)D * 2, (long long)S * D * 2, BLOCK_N));
+#if VMN
+    SPAK_TRY((cudaError_t)make_map3(&mv, V, dtype, D, S, (long long)B * Hkv, (long long)D * 2, (long long)S * D * 2, BLOCK_N));
+#else
     SPAK_TRY((cudaError_t)make_map3(&mv, ws, dtype, S, D, (long long)B * Hkv, S8 * 2, S8 * D * 2, D));
+#endif
     dim3 grid(spak_cdiv(S, BLOCK_M), H, B);
     fa3_kernel<T, D><<<grid, THREADS, sm, st>>>(mq, mk, mv, (T *)O, lse, H, Hkv, S, causal, scale);
     return (int)cudaGetLastError();
