@@ -787,13 +787,14 @@ static spak_status evaluate(engine *e, uint64_t index, int64_t eval_id, outcome 
     spak_sandbox_limits lim;
     spak_sandbox_limits_default(&lim);
     lim.wall_timeout_s = e->o->eval_timeout_s > 0 ? e->o->eval_timeout_s : 600;
+    /* CPU time is the wall limit times the threads a harness may run on
+     * (RLIMIT_CPU counts every thread); the wall clock is the real bound */
     lim.cpu_s = lim.wall_timeout_s * 64;
     lim.result_marker = SPAK_TRACE_MARKER;
-    static const char *const rw[2] = {NULL, NULL};
+    /* the harness caches the device's measured ceilings here */
     char devdir[PATH_MAX + 32];
     spak_snprintf(devdir, sizeof devdir, "%s/cache/device", e->home);
     const char *rwv[2] = {devdir, NULL};
-    (void)rw;
     lim.rw_dirs = rwv;
     if (strcmp(e->target, "cuda") == 0)
         lim.address_space_bytes = 0;  /* the CUDA runtime maps far more than it uses */
