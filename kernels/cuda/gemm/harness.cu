@@ -3,7 +3,7 @@
  *
  *   spak-harness-cuda --family gemm --candidate PATH.so --seed N
  *       [--dtype bf16|fp16|fp32] [--shapes MxNxK,...] [--heldout MxNxK,...]
- *       [--reps 30] [--warmup 5] [--check-only] [--ceilings-cache PATH] [--timeout 300]
+ *       [--reps 30] [--warmup 5] [--check-only] [--ceilings-cache PATH] [--timeout 300] [--ncu]
  *
  * Output: one line per record on stdout, "__SPAK_TRACE__ " + a JSON object:
  * Correctness (every shape), then Performance and Analysis (shapes that
@@ -17,6 +17,16 @@
  * relays. A child that dies (signal, sticky error, exit) or outlives
  * --timeout (killed) gets a failed Correctness record written by the parent,
  * and the run goes on with the next shape.
+ *
+ * --ncu: after a shape passed and was timed, the parent (which never touches
+ * CUDA) fork/execs ncu (PATH, else /usr/local/cuda/bin/ncu) on this binary in
+ * the internal --profile-one mode: the candidate launched once on inputs
+ * generated on the host (so no harness kernel runs in that process and no
+ * kernel filter is needed; --launch-count caps it), with a small fixed metric
+ * set and --csv. The CSV is parsed (harness_core.c) into one record
+ * {"type":"Counters","available":true,"metrics":{...}}; when ncu is missing or
+ * yields no metrics (e.g. ERR_NVGPUCTRPERM) the record says
+ * "available":false and why. Counters never change a verdict.
  *
  * Exit status: 0 when the harness did its job (a wrong or crashing candidate
  * is reported in the records); 2 for usage errors or no CUDA device ("no CUDA
@@ -904,6 +914,7 @@ struct child_result {
     bool timed_out;
     bool saw_correctness;
     bool saw_performance;
+    bool saw_pass;
     char *first_line;   /* first line (probe); malloc'd */
 };
 
@@ -982,6 +993,8 @@ static int run_child(int (*fn)(int fd, const struct hc_shape *), const struct hc
                     res->saw_correctness = true;
                 if (strstr(buf, "\"type\":\"Performance\""))
                     res->saw_performance = true;
+                if (strstr(buf, "\"type\":\"Correctness\"") && strstr(buf, "\"passed\":true"))
+                    res->saw_pass = true;
                 printf("%s\n", buf);
                 fflush(stdout);
             }
@@ -1019,6 +1032,265 @@ static void describe_status(const struct child_result *r, char *buf, size_t n)
         snprintf(buf, n, "child ended abnormally");
 }
 
+/* ------------------------------------------------------------------------ */
+/* --ncu                                                                     */
+
+static uint64_t host_splitmix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+static void host_fill(void *p, size_t n, int dt, uint64_t seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t r = host_splitmix64(seed ^ host_splitmix64(i));
+        float u1 = (float)((r >> 40) + 1) * (1.0f / 16777217.0f);
+        float u2 = (float)((r >> 8) & 0xFFFFFF) * (1.0f / 16777216.0f);
+        float z = sqrtf(-2.0f * logf(u1)) * cosf(6.2831853f * u2);
+        if (dt == SPAK_DT_F32)
+            ((float *)p)[i] = z;
+        else if (dt == SPAK_DT_F16)
+            ((__half *)p)[i] = __float2half_rn(z);
+        else
+            ((__nv_bfloat16 *)p)[i] = __float2bfloat16_rn(z);
+    }
+}
+
+/* Run under ncu: the candidate once on shapes[0], inputs from the host (no
+ * kernel of the harness runs in this process). Exit 0 when it ran. */
+static int profile_one(void)
+{
+    const struct hc_shape *s = &g_args.shapes[0];
+    int dt = g_args.dtype;
+    size_t es = hc_dtype_size(dt);
+    size_t na = (size_t)s->m * s->k, nb = (size_t)s->n * s->k, nc = (size_t)s->m * s->n;
+    void *lib = dlopen(g_args.candidate, RTLD_NOW | RTLD_LOCAL), *hA, *hB, *A = NULL, *B = NULL, *C = NULL;
+    int (*gemm)(int, int, int, int, const void *, const void *, void *, cudaStream_t);
+    cudaStream_t st;
+    cudaError_t e;
+    int rc;
+
+    if (!lib) {
+        fprintf(stderr, "spak-harness-cuda --profile-one: dlopen: %s\n", dlerror());
+        return CHILD_HARNESS_ERR;
+    }
+    *(void **)&gemm = dlsym(lib, "spak_gemm");
+    hA = malloc(na * es);
+    hB = malloc(nb * es);
+    if (!gemm || !hA || !hB) {
+        fprintf(stderr, "spak-harness-cuda --profile-one: no spak_gemm or out of host memory\n");
+        return CHILD_HARNESS_ERR;
+    }
+    host_fill(hA, na, dt, g_args.seed * 0x100000001B3ull ^ 0x1A);
+    host_fill(hB, nb, dt, g_args.seed * 0x100000001B3ull ^ 0x1B);
+    if (cudaSetDevice(0) != cudaSuccess || cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking) != cudaSuccess ||
+        cudaMalloc(&A, na * es) != cudaSuccess || cudaMalloc(&B, nb * es) != cudaSuccess ||
+        cudaMalloc(&C, nc * es) != cudaSuccess || cudaMemcpy(A, hA, na * es, cudaMemcpyHostToDevice) != cudaSuccess ||
+        cudaMemcpy(B, hB, nb * es, cudaMemcpyHostToDevice) != cudaSuccess) {
+        fprintf(stderr, "spak-harness-cuda --profile-one: CUDA setup failed\n");
+        return CHILD_HARNESS_ERR;
+    }
+    rc = gemm((int)s->m, (int)s->n, (int)s->k, dt, A, B, C, st);
+    e = cudaDeviceSynchronize();
+    if (rc != 0 || e != cudaSuccess) {
+        fprintf(stderr, "spak-harness-cuda --profile-one: candidate returned %d, sync %s\n", rc, cudaGetErrorName(e));
+        return CHILD_HARNESS_ERR;
+    }
+    cudaFree(A);
+    cudaFree(B);
+    cudaFree(C);
+    free(hA);
+    free(hB);
+    return CHILD_OK;
+}
+
+static const char *find_ncu(char *buf, size_t n)
+{
+    const char *path = getenv("PATH");
+    while (path && *path) {
+        const char *c = strchr(path, ':');
+        size_t len = c ? (size_t)(c - path) : strlen(path);
+        if (len > 0 && (size_t)snprintf(buf, n, "%.*s/ncu", (int)len, path) < n && access(buf, X_OK) == 0)
+            return buf;
+        path = c ? c + 1 : NULL;
+    }
+    snprintf(buf, n, "/usr/local/cuda/bin/ncu");
+    return access(buf, X_OK) == 0 ? buf : NULL;
+}
+
+/* Runs argv (no shell), stdout+stderr into *out (malloc'd, NUL-terminated,
+ * capped at 4 MiB), killed after timeout_s. Returns the wait status or -1. */
+static int run_capture(char *const *av, int timeout_s, char **out, bool *timed_out)
+{
+    int fds[2], status = -1;
+    size_t len = 0, cap = 1 << 16;
+    char *buf = (char *)malloc(cap);
+    pid_t pid;
+    struct timespec ts;
+    double deadline;
+
+    *out = NULL;
+    *timed_out = false;
+    if (!buf || pipe(fds) != 0) {
+        free(buf);
+        return -1;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        free(buf);
+        return -1;
+    }
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0)
+            dup2(devnull, STDIN_FILENO);
+        dup2(fds[1], STDOUT_FILENO);
+        dup2(fds[1], STDERR_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        execv(av[0], av);
+        _exit(127);
+    }
+    close(fds[1]);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    deadline = ts.tv_sec + ts.tv_nsec * 1e-9 + timeout_s;
+    for (;;) {
+        struct pollfd pfd = {fds[0], POLLIN, 0};
+        double now;
+        int pr;
+        ssize_t got;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        now = ts.tv_sec + ts.tv_nsec * 1e-9;
+        if (now >= deadline) {
+            kill(pid, SIGKILL);
+            *timed_out = true;
+            break;
+        }
+        pr = poll(&pfd, 1, (int)((deadline - now) * 1000) + 1);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr <= 0)
+            continue;
+        if (len + 1 >= cap && cap < ((size_t)4 << 20)) {
+            char *nb = (char *)realloc(buf, cap * 2);
+            if (nb) {
+                buf = nb;
+                cap *= 2;
+            }
+        }
+        if (len + 1 >= cap) { /* over the cap: keep draining, drop the rest */
+            char sink[4096];
+            got = read(fds[0], sink, sizeof sink);
+        } else {
+            got = read(fds[0], buf + len, cap - 1 - len);
+            if (got > 0)
+                len += (size_t)got;
+        }
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            break;
+    }
+    close(fds[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    buf[len] = 0;
+    *out = buf;
+    return status;
+}
+
+static const char NCU_METRICS_FULL[] =
+    "gpu__time_duration.sum,sm__throughput.avg.pct_of_peak_sustained_elapsed,"
+    "gpu__compute_memory_throughput.avg.pct_of_peak_sustained_elapsed,dram__bytes.sum,"
+    "launch__registers_per_thread,sm__warps_active.avg.pct_of_peak_sustained_active,"
+    "sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active,"
+    "sm__pipe_tensor_op_gmma_cycles_active.avg.pct_of_peak_sustained_active";
+/* without the tensor-pipe metrics, whose names differ between architectures */
+static const char NCU_METRICS_CORE[] =
+    "gpu__time_duration.sum,sm__throughput.avg.pct_of_peak_sustained_elapsed,"
+    "gpu__compute_memory_throughput.avg.pct_of_peak_sustained_elapsed,dram__bytes.sum,"
+    "launch__registers_per_thread,sm__warps_active.avg.pct_of_peak_sustained_active";
+
+/* The Counters record of one shape. Never fails the candidate. */
+static void counters(const struct hc_shape *s)
+{
+    char ncu[4096], self[4096], seed[32], shape[64], why[1024];
+    const char *dtn = hc_dtype_name(g_args.dtype);
+    const char *sets[2] = {NCU_METRICS_FULL, NCU_METRICS_CORE};
+    struct hc_ncu_result *r = (struct hc_ncu_result *)calloc(1, sizeof *r);
+    ssize_t sl;
+
+    if (!r) {
+        emit(hc_record_counters(s, g_args.dtype, NULL, "harness: out of host memory"));
+        return;
+    }
+    if (!find_ncu(ncu, sizeof ncu)) {
+        emit(hc_record_counters(s, g_args.dtype, NULL, "ncu not found (PATH, /usr/local/cuda/bin/ncu)"));
+        free(r);
+        return;
+    }
+    sl = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (sl <= 0) {
+        emit(hc_record_counters(s, g_args.dtype, NULL, "harness: readlink /proc/self/exe failed"));
+        free(r);
+        return;
+    }
+    self[sl] = 0;
+    snprintf(seed, sizeof seed, "%llu", g_args.seed);
+    hc_shape_str(s, shape, sizeof shape);
+    snprintf(why, sizeof why, "ncu produced no metrics");
+    for (int attempt = 0; attempt < 2; attempt++) {
+        char *const av[] = {ncu, (char *)"--csv", (char *)"--metrics", (char *)sets[attempt],
+                            (char *)"--launch-count", (char *)"8", self, (char *)"--profile-one",
+                            (char *)"--family", (char *)"gemm", (char *)"--candidate", (char *)g_args.candidate,
+                            (char *)"--seed", seed, (char *)"--dtype", (char *)dtn, (char *)"--shapes", shape,
+                            NULL};
+        char *out = NULL;
+        bool to = false;
+        int st = run_capture(av, g_args.timeout_s, &out, &to);
+        if (hc_ncu_parse_csv(out, r) > 0) {
+            char note[256] = "";
+            if (attempt)
+                snprintf(note, sizeof note, "tensor-pipe metrics rejected by this ncu; core set only");
+            else if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+                snprintf(note, sizeof note, "ncu exited with status %d after printing metrics", st);
+            emit(hc_record_counters(s, g_args.dtype, r, note));
+            free(out);
+            free(r);
+            return;
+        }
+        if (st == -1)
+            snprintf(why, sizeof why, "could not run %.400s: %s", ncu, strerror(errno));
+        else if (to)
+            snprintf(why, sizeof why, "ncu timed out after %d s: killed", g_args.timeout_s);
+        else if (r->error[0])
+            snprintf(why, sizeof why, "%s (ncu %s)", r->error, WIFEXITED(st) ? "exited" : "killed");
+        else {
+            /* the last line ncu printed, for the reason */
+            size_t n = out ? strlen(out) : 0;
+            while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+                out[--n] = 0;
+            {
+                const char *last = out ? strrchr(out, '\n') : NULL;
+                snprintf(why, sizeof why, "ncu printed no metrics (wait status %d): %.300s", st,
+                         last ? last + 1 : out ? out : "");
+            }
+        }
+        free(out);
+        if (r->error[0] && strstr(r->error, "ERR_NVGPUCTRPERM"))
+            break; /* permissions: a smaller metric set will not help */
+    }
+    emit(hc_record_counters(s, g_args.dtype, NULL, why));
+    free(r);
+}
+
 int main(int argc, char **argv)
 {
     char err[1024];
@@ -1037,6 +1309,8 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    if (g_args.profile_one)
+        return profile_one();
 
     if (run_child(probe_fn, NULL, false, &pr) != 0) {
         fprintf(stderr, "spak-harness-cuda: fork/pipe failed: %s\n", strerror(errno));
@@ -1083,6 +1357,11 @@ int main(int argc, char **argv)
             char why[256];
             describe_status(&r, why, sizeof why);
             correctness_rec(s, g_args.dtype, false, false, NAN, NAN, why);
+        } else if (g_args.ncu && !g_args.check_only) {
+            if (r.saw_pass && r.saw_performance)
+                counters(s);
+            else
+                emit(hc_record_counters(s, g_args.dtype, NULL, "not profiled: the shape did not pass and get timed"));
         }
     }
     return harness_failed;

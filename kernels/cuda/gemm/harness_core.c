@@ -13,7 +13,7 @@
 static const char USAGE[] =
     "usage: spak-harness-cuda --family gemm --candidate PATH.so --seed N\n"
     "         [--dtype bf16|fp16|fp32] [--shapes MxNxK,...] [--heldout MxNxK,...]\n"
-    "         [--reps N] [--warmup N] [--check-only] [--ceilings-cache PATH] [--timeout SEC]";
+    "         [--reps N] [--warmup N] [--check-only] [--ceilings-cache PATH] [--timeout SEC] [--ncu]";
 
 static bool parse_ll(const char *s, long long lo, long long hi, long long *out)
 {
@@ -132,6 +132,14 @@ int hc_parse_args(int argc, char **argv, struct hc_args *a, char *err, size_t er
         }
         if (!strcmp(o, "--check-only")) {
             a->check_only = true;
+            continue;
+        }
+        if (!strcmp(o, "--ncu")) {
+            a->ncu = true;
+            continue;
+        }
+        if (!strcmp(o, "--profile-one")) {
+            a->profile_one = true;
             continue;
         }
         if (!val) {
@@ -448,4 +456,191 @@ char *hc_record_analysis(const struct hc_shape *shape, int dtype, const struct h
         "grid_blocks", (json_int_t)in->grid_blocks,
         "wave_efficiency", jnum(o->wave_eff),
         "suspicious", o->suspicious));
+}
+
+/* ------------------------------------------------------------------------ */
+/* ncu --csv                                                                  */
+
+#define CSV_MAX_FIELDS 24
+#define CSV_FIELD_LEN 256
+
+/* Splits one CSV line ("a","b,c","d""e") into fields (truncated to
+ * CSV_FIELD_LEN - 1). Returns the field count. */
+static int csv_split(const char *p, const char *end, char f[][CSV_FIELD_LEN], int max)
+{
+    int n = 0;
+    while (p <= end && n < max) {
+        size_t len = 0;
+        if (p < end && *p == '"') {
+            p++;
+            while (p < end) {
+                if (*p == '"') {
+                    if (p + 1 < end && p[1] == '"') {
+                        if (len < CSV_FIELD_LEN - 1)
+                            f[n][len++] = '"';
+                        p += 2;
+                        continue;
+                    }
+                    p++;
+                    break;
+                }
+                if (len < CSV_FIELD_LEN - 1)
+                    f[n][len++] = *p;
+                p++;
+            }
+            while (p < end && *p != ',')
+                p++;
+        } else {
+            while (p < end && *p != ',') {
+                if (len < CSV_FIELD_LEN - 1)
+                    f[n][len++] = *p;
+                p++;
+            }
+        }
+        f[n][len] = 0;
+        n++;
+        if (p >= end)
+            break;
+        p++; /* the comma */
+    }
+    return n;
+}
+
+static bool parse_value(const char *s, double *v)
+{
+    char buf[CSV_FIELD_LEN], *e;
+    size_t len = 0;
+    for (; *s && len < sizeof buf - 1; s++)
+        if (*s != ',' && *s != ' ')
+            buf[len++] = *s;
+    buf[len] = 0;
+    if (!len)
+        return false;
+    errno = 0;
+    *v = strtod(buf, &e);
+    return !errno && !*e;
+}
+
+static void normalize_unit(const char *unit, double *v, char *out, size_t n)
+{
+    static const struct { const char *u; double f; const char *to; } t[] = {
+        {"byte", 1, "byte"}, {"Kbyte", 1e3, "byte"}, {"Mbyte", 1e6, "byte"}, {"Gbyte", 1e9, "byte"},
+        {"Tbyte", 1e12, "byte"}, {"nsecond", 1, "ns"}, {"usecond", 1e3, "ns"}, {"msecond", 1e6, "ns"},
+        {"second", 1e9, "ns"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (!strcmp(unit, t[i].u)) {
+            *v *= t[i].f;
+            snprintf(out, n, "%s", t[i].to);
+            return;
+        }
+    snprintf(out, n, "%s", unit);
+}
+
+int hc_ncu_parse_csv(const char *text, struct hc_ncu_result *r)
+{
+    static char f[CSV_MAX_FIELDS][CSV_FIELD_LEN];
+    int c_id = -1, c_kname = -1, c_mname = -1, c_unit = -1, c_val = -1;
+    char best_id[CSV_FIELD_LEN] = "", seen_last[CSV_FIELD_LEN] = "";
+    double best_t = -1;
+    bool any = false;
+
+    memset(r, 0, sizeof *r);
+    if (!text)
+        return 0;
+    /* pass 1: header, error line, kernel count, the kernel to report */
+    for (const char *p = text; *p;) {
+        const char *e = strchr(p, '\n'), *end = e ? e : p + strlen(p);
+        const char *le = end > p && end[-1] == '\r' ? end - 1 : end;
+        if (!strncmp(p, "==ERROR==", 9) && !r->error[0])
+            snprintf(r->error, sizeof r->error, "%.*s", (int)(le - p), p);
+        else if (*p == '"') {
+            int n = csv_split(p, le, f, CSV_MAX_FIELDS);
+            if (c_val < 0) {
+                for (int i = 0; i < n; i++) {
+                    if (!strcmp(f[i], "ID")) c_id = i;
+                    else if (!strcmp(f[i], "Kernel Name")) c_kname = i;
+                    else if (!strcmp(f[i], "Metric Name")) c_mname = i;
+                    else if (!strcmp(f[i], "Metric Unit")) c_unit = i;
+                    else if (!strcmp(f[i], "Metric Value")) c_val = i;
+                }
+                if (c_mname < 0 || c_id < 0)
+                    c_val = -1;
+            } else if (n > c_val && n > c_mname && n > c_id) {
+                double v;
+                if (!any || strcmp(seen_last, f[c_id])) {
+                    r->kernels++;
+                    snprintf(seen_last, sizeof seen_last, "%s", f[c_id]);
+                }
+                if (!any) {
+                    snprintf(best_id, sizeof best_id, "%s", f[c_id]);
+                    any = true;
+                }
+                if (!strcmp(f[c_mname], "gpu__time_duration.sum") && parse_value(f[c_val], &v)) {
+                    char u[24];
+                    normalize_unit(c_unit >= 0 && n > c_unit ? f[c_unit] : "", &v, u, sizeof u);
+                    if (v > best_t) {
+                        best_t = v;
+                        snprintf(best_id, sizeof best_id, "%s", f[c_id]);
+                    }
+                }
+            }
+        }
+        p = e ? e + 1 : end;
+    }
+    if (!any)
+        return 0;
+    /* pass 2: that kernel's metrics */
+    {
+        bool header = true;
+        for (const char *p = text; *p;) {
+            const char *e = strchr(p, '\n'), *end = e ? e : p + strlen(p);
+            const char *le = end > p && end[-1] == '\r' ? end - 1 : end;
+            if (*p == '"') {
+                int n = csv_split(p, le, f, CSV_MAX_FIELDS);
+                if (header)
+                    header = !(n > c_val && !strcmp(f[c_val], "Metric Value"));
+                else if (n > c_val && n > c_mname && n > c_id && !strcmp(f[c_id], best_id) &&
+                         r->nmetrics < HC_NCU_MAX_METRICS) {
+                    struct hc_ncu_metric *m = &r->m[r->nmetrics];
+                    double v;
+                    if (parse_value(f[c_val], &v))
+                        r->nfinite++;
+                    else
+                        v = NAN;
+                    normalize_unit(c_unit >= 0 && n > c_unit ? f[c_unit] : "", &v, m->unit, sizeof m->unit);
+                    snprintf(m->name, sizeof m->name, "%s", f[c_mname]);
+                    m->value = v;
+                    if (!r->kernel[0] && c_kname >= 0 && n > c_kname)
+                        snprintf(r->kernel, sizeof r->kernel, "%s", f[c_kname]);
+                    r->nmetrics++;
+                }
+            }
+            p = e ? e + 1 : end;
+        }
+    }
+    return r->nfinite;
+}
+
+char *hc_record_counters(const struct hc_shape *shape, int dtype, const struct hc_ncu_result *r,
+                         const char *reason)
+{
+    char s[64];
+    json_t *o, *m, *u;
+    if (!r || r->nfinite <= 0)
+        return dump(json_pack("{s:s, s:s, s:s, s:b, s:s}", "type", "Counters", "shape",
+                              hc_shape_str(shape, s, sizeof s), "dtype", hc_dtype_name(dtype), "available", 0,
+                              "reason", reason ? reason : "no metrics"));
+    m = json_object();
+    u = json_object();
+    for (int i = 0; i < r->nmetrics; i++) {
+        json_object_set_new(m, r->m[i].name, jnum(r->m[i].value));
+        json_object_set_new(u, r->m[i].name, json_string(r->m[i].unit));
+    }
+    o = json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:i, s:o, s:o}", "type", "Counters", "shape",
+                  hc_shape_str(shape, s, sizeof s), "dtype", hc_dtype_name(dtype), "available", 1, "tool", "ncu",
+                  "kernel", r->kernel, "kernels_profiled", r->kernels, "metrics", m, "units", u);
+    if (o && reason && *reason)
+        json_object_set_new(o, "note", json_string(reason));
+    return dump(o);
 }

@@ -37,6 +37,9 @@ struct hc_args {
     bool check_only;
     const char *ceilings_cache;
     int timeout_s;             /* per shape: a child that runs longer is killed (hang) */
+    bool ncu;                  /* --ncu: hardware counters of each passing shape through ncu */
+    bool profile_one;          /* --profile-one (internal, what --ncu runs under ncu): launch the
+                                  candidate once on shapes[0], inputs generated on the host */
 };
 
 /* Parse argv. Returns 0 on success, 1 when --help was asked (usage in err),
@@ -118,6 +121,32 @@ char *hc_record_performance(const struct hc_performance *p);
 
 char *hc_record_analysis(const struct hc_shape *shape, int dtype, const struct hc_perf_in *in,
                          const struct hc_perf_out *out);
+
+/* ---- hardware counters (ncu --csv, details page) ---- */
+#define HC_NCU_MAX_METRICS 16
+struct hc_ncu_metric {
+    char name[112];
+    char unit[24];
+    double value;
+};
+struct hc_ncu_result {
+    int kernels;                /* distinct kernel IDs in the CSV */
+    char kernel[256];           /* the chosen one: longest gpu__time_duration.sum, else the first */
+    int nmetrics;               /* rows of that kernel, numeric or not */
+    int nfinite;                /* of them with a numeric value (others: value NaN, "n/a" in ncu) */
+    struct hc_ncu_metric m[HC_NCU_MAX_METRICS];
+    char error[512];            /* first "==ERROR==" line of the output, if any */
+};
+/* Parses the text ncu printed with --csv (any other lines are skipped; the
+ * first ==ERROR== line is kept). Values lose thousands separators; byte and
+ * second units are normalized to "byte" and "ns"; a non-numeric value (n/a)
+ * is kept as NaN (null in the record). Returns r->nfinite. */
+int hc_ncu_parse_csv(const char *text, struct hc_ncu_result *r);
+
+/* Counters record: available with metrics when r && r->nfinite > 0, else
+ * {"available":false,"reason":reason}. */
+char *hc_record_counters(const struct hc_shape *shape, int dtype, const struct hc_ncu_result *r,
+                         const char *reason);
 
 #ifdef __cplusplus
 }

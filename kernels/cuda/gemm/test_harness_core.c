@@ -208,5 +208,60 @@ int main(void)
                "Analysis record");
         json_decref(j);
     }
+    /* ---- ncu --csv parsing and the Counters record ---- */
+    {
+        static const char csv[] =
+            "==PROF== Connected to process 123 (/x/spak-harness-cuda)\n"
+            "==PROF== Profiling \"gemm_kernel\" - 0: 0%....50%....100% - 9 passes\n"
+            "\"ID\",\"Process ID\",\"Process Name\",\"Host Name\",\"Kernel Name\",\"Context\",\"Stream\","
+            "\"Block Size\",\"Grid Size\",\"Device\",\"CC\",\"Section Name\",\"Metric Name\",\"Metric Unit\","
+            "\"Metric Value\"\r\n"
+            "\"0\",\"1\",\"h\",\"127.0.0.1\",\"prep(int, float)\",\"1\",\"7\",\"(128, 1, 1)\",\"(8, 1, 1)\","
+            "\"0\",\"9.0\",\"Command line profiler metrics\",\"gpu__time_duration.sum\",\"usecond\",\"3.50\"\n"
+            "\"1\",\"1\",\"h\",\"127.0.0.1\",\"gemm_kernel<128, 256>\",\"1\",\"7\",\"(384, 1, 1)\",\"(132, 1, 1)\","
+            "\"0\",\"9.0\",\"Command line profiler metrics\",\"dram__bytes.sum\",\"Gbyte\",\"1.25\"\n"
+            "\"1\",\"1\",\"h\",\"127.0.0.1\",\"gemm_kernel<128, 256>\",\"1\",\"7\",\"(384, 1, 1)\",\"(132, 1, 1)\","
+            "\"0\",\"9.0\",\"Command line profiler metrics\",\"gpu__time_duration.sum\",\"msecond\",\"1.02\"\n"
+            "\"1\",\"1\",\"h\",\"127.0.0.1\",\"gemm_kernel<128, 256>\",\"1\",\"7\",\"(384, 1, 1)\",\"(132, 1, 1)\","
+            "\"0\",\"9.0\",\"Command line profiler metrics\",\"launch__registers_per_thread\","
+            "\"register/thread\",\"1,168\"\n"
+            "==PROF== Disconnected from process 123\n";
+        struct hc_ncu_result r;
+        struct hc_shape s = {4096, 4096, 4096, false};
+        json_t *j, *m;
+        TAP_OK(hc_ncu_parse_csv(csv, &r) == 3 && r.kernels == 2, "ncu CSV: 3 metrics of the longest of 2 kernels");
+        TAP_OK(!strcmp(r.kernel, "gemm_kernel<128, 256>") && !strcmp(r.m[0].name, "dram__bytes.sum") &&
+                   fabs(r.m[0].value - 1.25e9) < 1 && !strcmp(r.m[0].unit, "byte") &&
+                   fabs(r.m[1].value - 1.02e6) < 1e-6 && !strcmp(r.m[1].unit, "ns") &&
+                   r.m[2].value == 1168 && !r.error[0],
+               "ncu CSV: kernel name, unit normalization, thousands separators");
+        TAP_OK(hc_ncu_parse_csv("==PROF== Connected\n==ERROR== ERR_NVGPUCTRPERM - The user does not have permission\n"
+                                "==PROF== Disconnected\n", &r) == 0 &&
+                   !strncmp(r.error, "==ERROR== ERR_NVGPUCTRPERM", 26),
+               "ncu CSV: no rows, the error line kept");
+        TAP_OK(hc_ncu_parse_csv("", &r) == 0 && hc_ncu_parse_csv(NULL, &r) == 0 &&
+                   hc_ncu_parse_csv("\"ID\",\"Metric Name\",\"Metric Value\"\n\"0\",\"x\",\"n/a\"\n", &r) == 0 &&
+                   r.nmetrics == 1 && isnan(r.m[0].value),
+               "ncu CSV: empty input and non-numeric values give no numbers (n/a kept as NaN)");
+        j = load(hc_record_counters(&s, 2, &r, "ncu printed no numbers"));
+        TAP_OK(j && json_is_false(json_object_get(j, "available")), "only n/a values: Counters unavailable");
+        json_decref(j);
+        hc_ncu_parse_csv(csv, &r);
+        j = load(hc_record_counters(&s, 2, &r, NULL));
+        m = j ? json_object_get(j, "metrics") : NULL;
+        TAP_OK(j && json_is_true(json_object_get(j, "available")) && r.nfinite == 3 &&
+                   !strcmp(json_string_value(json_object_get(j, "type")), "Counters") &&
+                   fabs(json_real_value(json_object_get(m, "launch__registers_per_thread")) - 1168) < 1e-9,
+               "Counters record with metrics");
+        json_decref(j);
+        j = load(hc_record_counters(&s, 2, NULL, "ncu not found"));
+        TAP_OK(j && json_is_false(json_object_get(j, "available")) && !json_object_get(j, "metrics") &&
+                   !strcmp(json_string_value(json_object_get(j, "reason")), "ncu not found"),
+               "Counters record unavailable: reason, no numbers");
+        json_decref(j);
+        TAP_OK(parse("--family gemm --candidate x.so --seed 1 --ncu", &a, err, sizeof err) == 0 && a.ncu &&
+                   !a.profile_one,
+               "--ncu parses");
+    }
     return tap_done();
 }
