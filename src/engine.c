@@ -1482,6 +1482,35 @@ static int gate(engine *e, const char *name, const char *what, json_t *payload, 
     return -1;
 }
 
+spak_run_llm_usage spak_engine_llm_usage(spak_store *st, const char *run_id, bool with_suspended)
+{
+    spak_run_llm_usage u = {0};
+    char scope[64];
+    spak_snprintf(scope, sizeof scope, "llm:%s", run_id);
+    for (long k = 1; k < 1000000; k++) {
+        char tag[32], *v = NULL;
+        spak_snprintf(tag, sizeof tag, "step-%04ld", k);
+        if (spak_store_kv_get(st, scope, tag, &v, NULL) != SPAK_OK || !v)
+            break;
+        json_t *step = json_loads(v, 0, NULL);
+        free(v);
+        const char *oc = json_string_value(json_object_get(step, "outcome"));
+        if (with_suspended || (oc && strcmp(oc, "suspended") != 0)) {
+            u.steps++;
+            json_int_t pt = json_integer_value(json_object_get(step, "prompt_tokens"));
+            json_int_t ct = json_integer_value(json_object_get(step, "completion_tokens"));
+            u.tokens += (pt > 0 ? pt : 0) + (ct > 0 ? ct : 0);
+            json_t *c = json_object_get(step, "cost_usd");
+            if (json_is_number(c))
+                u.cost_usd += json_number_value(c);
+            else
+                u.cost_unknown = true;
+        }
+        json_decref(step);
+    }
+    return u;
+}
+
 char *spak_engine_pending(spak_store *st, const char *run_id)
 {
     char *v = NULL;
@@ -2059,31 +2088,13 @@ spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bo
                             .metric_name = e.loop->metric, .baseline = e.baseline, .resumed = true,
                             .eval_no = e.n_evals};
     emit(&e, &ev);
-    /* what the LLM steps used so far (each step is kept under llm:RUN) */
+    /* what the LLM steps used so far */
     if (e.strat == SPAK_STRAT_LLM) {
-        char scope[64];
-        spak_snprintf(scope, sizeof scope, "llm:%s", run.id);
-        for (long k = 1; k < 1000000; k++) {
-            char tag[32], *v = NULL;
-            spak_snprintf(tag, sizeof tag, "step-%04ld", k);
-            if (spak_store_kv_get(e.store, scope, tag, &v, NULL) != SPAK_OK || !v)
-                break;
-            json_t *step = json_loads(v, 0, NULL);
-            free(v);
-            const char *oc = json_string_value(json_object_get(step, "outcome"));
-            if (oc && strcmp(oc, "suspended") != 0) {
-                e.llm_steps++;
-                json_int_t pt = json_integer_value(json_object_get(step, "prompt_tokens"));
-                json_int_t ct = json_integer_value(json_object_get(step, "completion_tokens"));
-                e.llm_tokens += (pt > 0 ? pt : 0) + (ct > 0 ? ct : 0);
-                json_t *c = json_object_get(step, "cost_usd");
-                if (json_is_number(c))
-                    e.llm_cost += json_number_value(c);
-                else
-                    e.llm_cost_unknown = true;
-            }
-            json_decref(step);
-        }
+        spak_run_llm_usage u = spak_engine_llm_usage(e.store, run.id, false);
+        e.llm_steps = u.steps;
+        e.llm_tokens = u.tokens;
+        e.llm_cost = u.cost_usd;
+        e.llm_cost_unknown = u.cost_unknown;
     }
     {
         json_t *d = json_pack("{s:s,s:I,s:s,s:f}", "note", "resumed", "interrupted", (json_int_t)n_int, "from_state",

@@ -582,33 +582,13 @@ static json_t *run_json(spak_store *st, const spak_run *r, bool with_evals)
     json_t *s = r->summary_json ? json_loads(r->summary_json, 0, NULL) : NULL;
     if (s)
         json_object_set_new(o, "summary", s);
-    /* the LLM's usage: every step is kept under llm:RUN (agent steps under agent) */
-    char scope[64];
-    spak_snprintf(scope, sizeof scope, "llm:%s", r->id);
-    json_int_t steps = 0, tokens = 0;
-    double cost = 0;
-    bool cost_unknown = false;
-    for (long k = 1; k < 1000000; k++) {
-        char tag[32], *v = NULL;
-        spak_snprintf(tag, sizeof tag, "step-%04ld", k);
-        if (spak_store_kv_get(st, scope, tag, &v, NULL) != SPAK_OK || !v)
-            break;
-        json_t *j = json_loads(v, 0, NULL);
-        free(v);
-        json_int_t pt = json_integer_value(json_object_get(j, "prompt_tokens"));
-        json_int_t ct = json_integer_value(json_object_get(j, "completion_tokens"));
-        tokens += (pt > 0 ? pt : 0) + (ct > 0 ? ct : 0);
-        if (json_is_number(json_object_get(j, "cost_usd")))
-            cost += json_number_value(json_object_get(j, "cost_usd"));
-        else
-            cost_unknown = true;
-        steps++;
-        json_decref(j);
-    }
-    if (steps) {
-        json_t *u = json_pack("{s:I,s:I}", "steps", steps, "tokens", tokens);
-        json_object_set_new(u, "cost_usd", cost_unknown && cost == 0 ? json_null() : json_real(cost));
-        json_object_set_new(u, "cost_complete", json_boolean(!cost_unknown));
+    /* the LLM's usage (agent steps are kept apart, under agent) */
+    spak_run_llm_usage use = spak_engine_llm_usage(st, r->id, true);
+    if (use.steps) {
+        json_t *u = json_pack("{s:I,s:I}", "steps", (json_int_t)use.steps, "tokens", (json_int_t)use.tokens);
+        json_object_set_new(u, "cost_usd",
+                            use.cost_unknown && use.cost_usd == 0 ? json_null() : json_real(use.cost_usd));
+        json_object_set_new(u, "cost_complete", json_boolean(!use.cost_unknown));
         json_object_set_new(o, "llm", u);
     }
     char *pend = spak_engine_pending(st, r->id);
