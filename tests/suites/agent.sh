@@ -22,7 +22,9 @@ cp "$ROOT/tests/engine/measure.py" "$ROOT/tests/agent/agent.spak" "$T/"
 H="$T/h"
 "$SPAK" agent --home "$H" --llm manual "$T/agent.spak" >"$T/a1.out" 2>&1
 rc=$?
-R=r20261123-001
+# the run's id carries the date it was made: read it from what spak printed
+R=$(sed -n 's/^spak: started agent run \(r[0-9]*-[0-9]*\)$/\1/p' "$T/a1.out")
+[ -n "$R" ] || R=no-run-id-printed
 D="$H/runs/$R/agent"
 check "the agent run suspends at llm.query (exit 0) and says where" "[ $rc -eq 0 ] && grep -q 'suspended: an llm.query waits for its reply in $D/llm' $T/a1.out"
 check "tool.write wrote inside the run's directory; tool.read read it" "[ \"\$(cat $D/notes.md)\" = 'x is best near 3' ] && journal $H $R | grep -q '\"statement\":\"tool.read\",\"bytes\":16'"
@@ -32,7 +34,8 @@ echo 'Try x = 3.' >"$D/llm/agent-0003.reply.md"
 journal "$H" "$R" >"$T/j.txt"
 check "resume continues after the last finished statement (nothing redone)" "[ \$(grep -c '\"statement\":\"tool.write\",\"bytes\":16' $T/j.txt) -eq 1 ] && grep -q '\"note\":\"resumed\",\"done\":2' $T/j.txt"
 check "output_var holds the reply and feeds the next statement" "[ \"\$(cat $D/plan.txt)\" = 'Try x = 3.' ]"
-check "tool.engineering_loop ran the tuner as a run of its own" "grep -q '\"statement\":\"tool.engineering_loop\",\"run\":\"r20261123-002\"' $T/j.txt && grep -q 'run r20261123-002 done' $T/a2.out"
+R2=$(grep -o '"statement":"tool.engineering_loop","run":"r[0-9]*-[0-9]*"' "$T/j.txt" | sed 's/.*"run":"\(.*\)"/\1/')
+check "tool.engineering_loop ran the tuner as a run of its own" "[ -n '$R2' ] && [ '$R2' != '$R' ] && grep -q 'run $R2 done' $T/a2.out"
 check "if on a fact of the tuner's best records took the true branch, and emit recorded it" "grep -q '\"statement\":\"if\",\"taken\":true' $T/j.txt && grep -q '\"emit\":\"converged\"' $T/j.txt && ! grep -q 'not converged' $T/j.txt"
 check "emit TraceItem.Performance records the newest record of that case" "grep -q '\"emit\":\"TraceItem.Performance\",\"record\":{\"type\":\"Performance\",\"score\":100.0' $T/j.txt"
 check "a path out of the run's directory is refused, as a recorded statement" "grep -q \"leaves the run's directory\" $T/j.txt && [ ! -e $H/runs/$R/outside.txt ]"
