@@ -47,7 +47,7 @@ $(FMHA_HARNESS): $(FMHA_DIR)/harness_fmha.cu $(O)/obj/$(FMHA_DIR)/fmha_core.o $(
 #   make cuda-fmha-sweep  ->  $(O)/cuda/fmha-sweep/<rung>__<NAME-V>_<NAME-V>.so (no "=" in carried names)
 FMHA_SWEEP ?= rung3_mma:WARPS=8 rung3_mma:WARPS=4,BLOCK_N=32 rung3_mma:WARPS=8,BLOCK_N=32 \
               rung3_mma:WARPS=4,STAGES=3 rung3_mma:WARPS=8,STAGES=3 rung2_online:BLOCK_M=32,TPR=8 \
-              rung4_wgmma:BLOCK_N=64 rung4_wgmma:STAGES=3 rung4_wgmma:BLOCK_N=64,STAGES=3
+              rung4_wgmma:BLOCK_N=64 rung4_wgmma:STAGES=2 rung4_wgmma:CONSUMERS=2 rung4_wgmma:STAGES=3
 .PHONY: cuda-fmha-sweep
 cuda-fmha-sweep:
 	@mkdir -p $(O)/cuda/fmha-sweep

@@ -74,7 +74,7 @@ done
 # Parameter variants compile too (the loop's tuning space).
 vdir=build/cuda-test/fmha-variants # shared by the build and build/asan runs; rebuilt only when stale
 mkdir -p "$vdir"
-variants="rung3_mma:WARPS=8 rung3_mma:BLOCK_N=32 rung3_mma:STAGES=3 rung3_mma:WARPS=8,BLOCK_N=128 rung4_wgmma:BLOCK_N=64 rung4_wgmma:STAGES=3"
+variants="rung3_mma:WARPS=8 rung3_mma:BLOCK_N=32 rung3_mma:STAGES=3 rung3_mma:WARPS=8,BLOCK_N=128 rung4_wgmma:BLOCK_N=64 rung4_wgmma:STAGES=2 rung4_wgmma:CONSUMERS=2"
 pids=()
 for rv in $variants; do
     r=${rv%%:*} v=${rv#*:}

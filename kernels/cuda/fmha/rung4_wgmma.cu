@@ -2,23 +2,26 @@
  * rung4_wgmma.cu - FMHA ladder rung 4: wgmma + TMA, warp-specialized
  * (FlashAttention-3's structure). Run on the H100: docs/results-gpu-fmha.md.
  *
- * CTA = 3 warpgroups (__launch_bounds__(384, 1)):
+ * CTA = 1 producer + NC consumer warpgroups (__launch_bounds__(128 (NC+1), 1));
+ * NC = 2 at D=128 (BLOCK_M = 128), CONSUMERS (3) at D=64 (BLOCK_M = 192):
  *  - warpgroup 0, the producer (setmaxnreg.dec to 24): one thread issues the
- *    TMA loads: the Q tile once, then K and V tiles into a STAGES-deep ring,
+ *    TMA loads: the Q tile once, then K and V tiles into a ring of stages,
  *    each stage with its own full barriers (K and V separately, so that
  *    S = Q K^T can start before V lands) and empty barriers the consumers
  *    release (PIPE: K and V separately too);
- *  - warpgroups 1 and 2, the consumers (setmaxnreg.inc to 240), 64 query rows
- *    each (BLOCK_M = 128): S = Q K^T by wgmma m64nBNk16 with both operands in
- *    shared memory (128-B swizzled K-major tiles), masking and the online
- *    softmax on the accumulator fragment (exp2, scale*log2(e) in one FFMA),
- *    P re-packed into A fragments in registers, O += P V by wgmma m64nDk16
- *    with A from registers and B = V from shared memory.
+ *  - warpgroups 1..NC, the consumers (setmaxnreg.inc to 240 with two, 160
+ *    with three), 64 query rows each: S = Q K^T by wgmma m64nBNk16 with both
+ *    operands in shared memory (128-B swizzled K-major tiles), masking and the
+ *    online softmax on the accumulator fragment (exp2, scale*log2(e) in one
+ *    FFMA), P re-packed into A fragments in registers, O += P V by wgmma
+ *    m64nDk16 with A from registers and B = V from shared memory.
  *  Overlap (defaults PIPE=1, PINGPONG=1, FA3's): within a warpgroup, S of
  *  tile j is issued together with P V of tile j-1 and the softmax of tile j
- *  runs while P V is in flight (wait_group 1, then 0); between the two
- *  warpgroups, named barriers make them take turns issuing, so that one's
- *  softmax falls under the other's products.
+ *  runs while P V is in flight (wait_group 1, then 0); between the consumer
+ *  warpgroups, named barriers make them take turns issuing, in a ring, so
+ *  that one's softmax falls under the others' products. At D=64 the products
+ *  take half the time they take at D=128 while the softmax costs the same:
+ *  with three consumers each softmax has two others' products to hide under.
  *
  * Layout work: Q and K are read through 3-D tensor maps [B*H][S][D] (tails
  * past S are zero-filled per head). V: VMN=0 transposes it per call into the
@@ -27,11 +30,13 @@
  * VMN=1 reads V as it is, like K, and gives wgmma an MN-major B (imm-trans-b 1).
  *
  * Parameters (-D, defaults): BLOCK_N=128 (keys per tile: 64 or 128; 32 -> 64),
- * STAGES=2 (K/V ring depth), PIPE=1 (0: each product waited for at once, the
- * first version), PINGPONG=1 (0: the warpgroups issue independently; alone,
- * without PIPE, it was 5-12% slower), VMN=1 (0: the V^T pass), LAZY=0 (1: skip
- * O's rescale where no row maximum of the warp moved; slower at D=64). Shared memory at D=128: 32 KB Q +
- * STAGES * 64 KB.
+ * CONSUMERS=3 (2 or 3, D=64 only), STAGES=0 (K/V ring depth 2..4; 0: 3 at D=64,
+ * 2 at D=128), PIPE=1 (0: each product waited for at once, the first version),
+ * PINGPONG=1 (0: the warpgroups issue independently; alone, without PIPE, it
+ * was 5-12% slower), VMN=1 (0: the V^T pass), LAZY=0 (1: skip O's rescale where
+ * no row maximum of the warp moved; slower at D=64). Shared memory: Q (BLOCK_M
+ * rows) + stages x (K + V tiles): at D=128 32 KB + 2 x 64 KB, at D=64 24 KB +
+ * 3 x 32 KB.
  * Build: nvcc -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -shared -Xcompiler -fPIC -o rung4_wgmma.so rung4_wgmma.cu
  */
 #include <cuda.h>
@@ -48,8 +53,8 @@
 #undef BLOCK_N
 #define BLOCK_N 64
 #endif
-#ifndef STAGES
-#define STAGES 2
+#ifndef STAGES /* K/V ring depth; 0 = 3 at D=64, 2 at D=128 (measured, docs/results-gpu-fmha.md) */
+#define STAGES 0
 #endif
 #ifndef PINGPONG /* 1: the consumer warpgroups take turns issuing their products (named barriers 1, 2) */
 #define PINGPONG 1
@@ -63,14 +68,16 @@
 #ifndef LAZY /* PIPE only. 1: O rescaled only where a warp's row maxima moved (exact: the factor is 1 otherwise) */
 #define LAZY 0
 #endif
-#define BLOCK_M 128
-#define THREADS 384
+#ifndef CONSUMERS /* consumer warpgroups of 64 query rows at D=64: 2 or 3 (FA3's choice); D=128 always has 2 */
+#define CONSUMERS 3
+#endif
+static_assert(CONSUMERS == 2 || CONSUMERS == 3, "CONSUMERS 2 or 3");
 static_assert(BLOCK_N == 64 || BLOCK_N == 128, "BLOCK_N 64 or 128");
-static_assert(STAGES >= 2 && STAGES <= 4, "STAGES in 2..4");
+static_assert(STAGES == 0 || (STAGES >= 2 && STAGES <= 4), "STAGES 0 (auto) or 2..4");
 
 static const struct spak_fmha_info g_info = {
     SPAK_FMHA_ABI_VERSION,
-    "rung4_wgmma BLOCK_M=128 BLOCK_N=" SPAK_STR(BLOCK_N) " STAGES=" SPAK_STR(STAGES) " PINGPONG=" SPAK_STR(PINGPONG) " PIPE=" SPAK_STR(PIPE) " VMN=" SPAK_STR(VMN) " LAZY=" SPAK_STR(LAZY),
+    "rung4_wgmma CONSUMERS=" SPAK_STR(CONSUMERS) " BLOCK_N=" SPAK_STR(BLOCK_N) " STAGES=" SPAK_STR(STAGES) " PINGPONG=" SPAK_STR(PINGPONG) " PIPE=" SPAK_STR(PIPE) " VMN=" SPAK_STR(VMN) " LAZY=" SPAK_STR(LAZY),
     SPAK_FMHA_DT_BIT(SPAK_FMHA_F16) | SPAK_FMHA_DT_BIT(SPAK_FMHA_BF16),
     SPAK_FMHA_D_BIT(64) | SPAK_FMHA_D_BIT(128),
     1, 0, 1, 1, 1, 90,
@@ -154,35 +161,46 @@ template <int R> __device__ __forceinline__ void setmaxnreg_dec() { asm volatile
 __device__ __forceinline__ void nbar_sync(int id) { asm volatile("bar.sync %0, 256;\n" ::"r"(id) : "memory"); }
 __device__ __forceinline__ void nbar_arrive(int id) { asm volatile("bar.arrive %0, 256;\n" ::"r"(id) : "memory"); }
 
-/* ---- shared memory plan (offsets from a 1024-aligned base) ---- */
+/* ---- the CTA's shape and shared memory plan (offsets from a 1024-aligned base) ---- */
 template <int D> struct plan {
+    /* consumer warpgroups; their registers after setmaxnreg: 240 with two, 160 with
+     * three (the producer keeps 24: 24*128 + NC*128*REGS <= 65536). Three at D=128
+     * would hold 160 accumulator registers (S, P, O) in 160: ptxas spills. */
+    static constexpr int NC = D == 128 ? 2 : CONSUMERS;
+    static constexpr int REGS = NC == 3 ? 160 : 240;
+    /* ring depth; at D=128 four stages (32 KB + 4 x 64 KB) exceed the 227 KB a block may
+     * have: the launch is refused (cudaErrorInvalidValue, a failed record) */
+    static constexpr int RING = STAGES ? STAGES : (D == 64 ? 3 : 2);
+    static constexpr int BLOCK_M = 64 * NC;
+    static constexpr int THREADS = 128 * (NC + 1);
     static constexpr int PANELS = D / 64;                  /* 64-element panels of a D-wide row */
     static constexpr int Q_BYTES = BLOCK_M * D * 2;
     static constexpr int K_BYTES = BLOCK_N * D * 2;       /* one stage */
     static constexpr int V_BYTES = D * BLOCK_N * 2;       /* one stage, V^T: D rows x BLOCK_N keys */
     static constexpr int Q_OFF = 0;
     static constexpr int K_OFF = Q_OFF + Q_BYTES;
-    static constexpr int V_OFF = K_OFF + STAGES * K_BYTES;
-    static constexpr int BAR_OFF = V_OFF + STAGES * V_BYTES;
-    static constexpr int BYTES = BAR_OFF + (1 + 4 * STAGES) * 8 + 1024; /* + slack for the 1024 alignment */
+    static constexpr int V_OFF = K_OFF + RING * K_BYTES;
+    static constexpr int BAR_OFF = V_OFF + RING * V_BYTES;
+    static constexpr int BYTES = BAR_OFF + (1 + 4 * RING) * 8 + 1024; /* + slack for the 1024 alignment */
 };
 
 template <typename T> struct is_bf16 { static constexpr int v = 0; };
 template <> struct is_bf16<__nv_bfloat16> { static constexpr int v = 1; };
 
 template <typename T, int D>
-__global__ void __launch_bounds__(THREADS, 1)
+__global__ void __launch_bounds__(plan<D>::THREADS, 1)
     fa3_kernel(const __grid_constant__ CUtensorMap mQ, const __grid_constant__ CUtensorMap mK,
                const __grid_constant__ CUtensorMap mVt, T *__restrict__ O, float *__restrict__ lse, int H, int Hkv,
                int S, int causal, float scale)
 {
     typedef plan<D> P;
+    constexpr int BLOCK_M = P::BLOCK_M, NC = P::NC;
     extern __shared__ unsigned char smem_raw[];
     unsigned char *smem = (unsigned char *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
     uint64_t *q_full = (uint64_t *)(smem + P::BAR_OFF);
-    uint64_t *k_full = q_full + 1, *v_full = k_full + STAGES, *empty = v_full + STAGES;
+    uint64_t *k_full = q_full + 1, *v_full = k_full + P::RING, *empty = v_full + P::RING;
     /* PIPE: K and V released separately (K of tile j once S_j is done, V once P V is done) */
-    uint64_t *v_empty = PIPE ? empty + STAGES : empty;
+    uint64_t *v_empty = PIPE ? empty + P::RING : empty;
     (void)v_empty;
     const int wg = threadIdx.x / 128, tid = threadIdx.x % 128;
     const int mblk = gridDim.x - 1 - blockIdx.x; /* causal: longest rows first */
@@ -193,11 +211,11 @@ __global__ void __launch_bounds__(THREADS, 1)
 
     if (threadIdx.x == 0) {
         mbar_init(q_full, 1);
-        for (int s = 0; s < STAGES; s++) {
+        for (int s = 0; s < P::RING; s++) {
             mbar_init(&k_full[s], 1);
             mbar_init(&v_full[s], 1);
-            mbar_init(&empty[s], 8); /* lane 0 of each consumer warp */
-            mbar_init(&empty[STAGES + s], 8);
+            mbar_init(&empty[s], 4 * NC); /* lane 0 of each consumer warp */
+            mbar_init(&empty[P::RING + s], 4 * NC);
         }
         fence_barrier_init();
     }
@@ -213,15 +231,15 @@ __global__ void __launch_bounds__(THREADS, 1)
             for (int p = 0; p < P::PANELS; p++)
                 tma_load_3d(smem + P::Q_OFF + p * BLOCK_M * 128, &mQ, q_full, 64 * p, q0, qh);
             for (int it = 0; it < ntiles; it++) {
-                const int s = it % STAGES;
-                mbar_wait(&empty[s], ((it / STAGES) & 1) ^ 1);
+                const int s = it % P::RING;
+                mbar_wait(&empty[s], ((it / P::RING) & 1) ^ 1);
                 mbar_expect_tx(&k_full[s], P::K_BYTES);
 #pragma unroll
                 for (int p = 0; p < P::PANELS; p++)
                     tma_load_3d(smem + P::K_OFF + s * P::K_BYTES + p * BLOCK_N * 128, &mK, &k_full[s], 64 * p,
                                 it * BLOCK_N, kh);
 #if PIPE
-                mbar_wait(&v_empty[s], ((it / STAGES) & 1) ^ 1);
+                mbar_wait(&v_empty[s], ((it / P::RING) & 1) ^ 1);
 #endif
                 mbar_expect_tx(&v_full[s], P::V_BYTES);
 #if VMN
@@ -239,7 +257,7 @@ __global__ void __launch_bounds__(THREADS, 1)
         }
     } else {
         /* ---------------- consumers ---------------- */
-        setmaxnreg_inc<240>();
+        setmaxnreg_inc<P::REGS>();
         const int c = wg - 1, warp = tid / 32, lane = tid % 32, t4 = lane & 3;
         const int rbase = q0 + 64 * c;                       /* this warpgroup's first row */
         const int row0 = rbase + 16 * warp + lane / 4, row1 = row0 + 8;
@@ -253,12 +271,14 @@ __global__ void __launch_bounds__(THREADS, 1)
             oacc[i] = 0.f;
         const uint32_t sQ = smem_u32(smem + P::Q_OFF) + 64 * c * 128; /* 64 rows of 128 B = 8 KB per warpgroup */
 #if PINGPONG
-        /* turn-taking: warpgroup c waits on barrier 1+c before issuing a product
-         * and, once issued, arrives on the other's. Warpgroup 0 goes first (one
-         * arrival from warpgroup 1 up front); warpgroup 1 skips its very last
-         * arrival, so that every sync meets exactly one arrival (2*ntiles each). */
-        const int my_bar = 1 + c, other_bar = 2 - c;
-        if (c == 1)
+        /* turn-taking in a ring: warpgroup c waits on barrier 1+c before issuing
+         * its products and, once issued, arrives on the next one's. Warpgroup 0
+         * goes first (one arrival from the last warpgroup up front); the last
+         * warpgroup skips its very last arrival, so that every sync meets
+         * exactly one arrival. */
+        const int my_bar = 1 + c, other_bar = 1 + (c + 1) % NC;
+        const bool last_wg = c == NC - 1;
+        if (last_wg)
             nbar_arrive(1);
 #endif
         mbar_wait(q_full, 0);
@@ -353,7 +373,7 @@ __global__ void __launch_bounds__(THREADS, 1)
             issue_s(smem_u32(smem + P::K_OFF));
             wgmma_commit();
 #if PINGPONG
-            if (c == 0 || ntiles > 1)
+            if (!last_wg || ntiles > 1)
                 nbar_arrive(other_bar);
 #endif
             wgmma_wait<0>();
@@ -363,22 +383,22 @@ __global__ void __launch_bounds__(THREADS, 1)
             pack_p();
         }
         for (int it = 1; it < ntiles; it++) {
-            const int s = it % STAGES, sp = (it - 1) % STAGES;
+            const int s = it % P::RING, sp = (it - 1) % P::RING;
             const uint32_t sK = smem_u32(smem + P::K_OFF + s * P::K_BYTES);
             const uint32_t sV = smem_u32(smem + P::V_OFF + sp * P::V_BYTES);
-            mbar_wait(&k_full[s], (it / STAGES) & 1);
+            mbar_wait(&k_full[s], (it / P::RING) & 1);
 #if PINGPONG
             nbar_sync(my_bar);
 #endif
             wgmma_fence();
             issue_s(sK);
             wgmma_commit();
-            mbar_wait(&v_full[sp], ((it - 1) / STAGES) & 1);
+            mbar_wait(&v_full[sp], ((it - 1) / P::RING) & 1);
             wgmma_fence();
             issue_pv(sV);
             wgmma_commit();
 #if PINGPONG
-            if (c == 0 || it + 1 < ntiles)
+            if (!last_wg || it + 1 < ntiles)
                 nbar_arrive(other_bar);
 #endif
             wgmma_wait<1>();
@@ -401,8 +421,8 @@ __global__ void __launch_bounds__(THREADS, 1)
             pack_p();
         }
         {
-            const int sp = (ntiles - 1) % STAGES;
-            mbar_wait(&v_full[sp], ((ntiles - 1) / STAGES) & 1);
+            const int sp = (ntiles - 1) % P::RING;
+            mbar_wait(&v_full[sp], ((ntiles - 1) / P::RING) & 1);
             wgmma_fence();
             issue_pv(smem_u32(smem + P::V_OFF + sp * P::V_BYTES));
             wgmma_commit();
@@ -413,8 +433,8 @@ __global__ void __launch_bounds__(THREADS, 1)
 #else
 
         for (int it = 0; it < ntiles; it++) {
-            const int s = it % STAGES, k0 = it * BLOCK_N;
-            const unsigned ph = (it / STAGES) & 1;
+            const int s = it % P::RING, k0 = it * BLOCK_N;
+            const unsigned ph = (it / P::RING) & 1;
             const uint32_t sK = smem_u32(smem + P::K_OFF + s * P::K_BYTES);
             const uint32_t sV = smem_u32(smem + P::V_OFF + s * P::V_BYTES);
 
@@ -504,7 +524,7 @@ __global__ void __launch_bounds__(THREADS, 1)
             }
             wgmma_commit();
 #if PINGPONG
-            if (c == 0 || it + 1 < ntiles)
+            if (!last_wg || it + 1 < ntiles)
                 nbar_arrive(other_bar);
 #endif
             wgmma_wait<0>();
@@ -609,7 +629,7 @@ static int launch(int B, int H, int Hkv, int S, int causal, int dtype, const voi
                   void *O, float *lse, float scale, void *ws, cudaStream_t st)
 {
     static bool attr_set = false;
-    constexpr int sm = plan<D>::BYTES;
+    constexpr int sm = plan<D>::BYTES, BLOCK_M = plan<D>::BLOCK_M;
     const long long S8 = (long long)s8_of(S);
     CUtensorMap mq, mk, mv;
     if (!attr_set) {
@@ -631,7 +651,7 @@ static int launch(int B, int H, int Hkv, int S, int causal, int dtype, const voi
     SPAK_TRY((cudaError_t)make_map3(&mv, ws, dtype, S, D, (long long)B * Hkv, S8 * 2, S8 * D * 2, D));
 #endif
     dim3 grid(spak_cdiv(S, BLOCK_M), H, B);
-    fa3_kernel<T, D><<<grid, THREADS, sm, st>>>(mq, mk, mv, (T *)O, lse, H, Hkv, S, causal, scale);
+    fa3_kernel<T, D><<<grid, plan<D>::THREADS, sm, st>>>(mq, mk, mv, (T *)O, lse, H, Hkv, S, causal, scale);
     return (int)cudaGetLastError();
 }
 
@@ -653,10 +673,12 @@ extern "C" int spak_fmha_kernel_info(int B, int H, int Hkv, int S, int D, int ca
                                      struct spak_fmha_kinfo *out)
 {
     (void)Hkv, (void)causal;
-    long long grid = (long long)spak_cdiv(S, BLOCK_M) * H * B;
+    typedef plan<64> P64;
+    typedef plan<128> P128;
+    const long long g64 = (long long)spak_cdiv(S, P64::BLOCK_M) * H * B, g128 = (long long)spak_cdiv(S, P128::BLOCK_M) * H * B;
     if (dtype == SPAK_FMHA_F16)
-        return D == 64 ? spak_fill_kinfo(fa3_kernel<__half, 64>, THREADS, plan<64>::BYTES, grid, out)
-                       : spak_fill_kinfo(fa3_kernel<__half, 128>, THREADS, plan<128>::BYTES, grid, out);
-    return D == 64 ? spak_fill_kinfo(fa3_kernel<__nv_bfloat16, 64>, THREADS, plan<64>::BYTES, grid, out)
-                   : spak_fill_kinfo(fa3_kernel<__nv_bfloat16, 128>, THREADS, plan<128>::BYTES, grid, out);
+        return D == 64 ? spak_fill_kinfo(fa3_kernel<__half, 64>, P64::THREADS, P64::BYTES, g64, out)
+                       : spak_fill_kinfo(fa3_kernel<__half, 128>, P128::THREADS, P128::BYTES, g128, out);
+    return D == 64 ? spak_fill_kinfo(fa3_kernel<__nv_bfloat16, 64>, P64::THREADS, P64::BYTES, g64, out)
+                   : spak_fill_kinfo(fa3_kernel<__nv_bfloat16, 128>, P128::THREADS, P128::BYTES, g128, out);
 }
