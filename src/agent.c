@@ -535,7 +535,8 @@ static spak_status setup(agent *a, const char *name, spak_err *err)
     for (size_t i = 0; m->system && i < m->system->n; i++)
         if (spak_entry_word_is(m->system->items[i], 0, "llm") && m->system->items[i]->body)
             lb = m->system->items[i]->body;
-    spak_status st = spak_llm_settings_read(lb, a->o->llm_backend, a->o->llm_endpoint, a->o->llm_model, &a->llm, err);
+    spak_status st = spak_llm_settings_read(lb, spak_spec_file(a->spec)->path, a->o->llm_backend, a->o->llm_endpoint,
+                                            a->o->llm_model, &a->llm, err);
     if (st == SPAK_OK)
         spak_llm_settings_override(&a->llm, a->o->llm_temperature, a->o->llm_max_tokens, a->o->llm_timeout_s);
     return st;

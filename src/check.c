@@ -1091,7 +1091,8 @@ static void llm_block(checker *c, const spak_entry *e)
                 ok |= strcmp(v, set[q]) == 0;
             if (v && !ok)
                 ERR(c, f->value->pos, "llm %s: expected %s, %s or %s, near '%s'", k, set[0], set[1], set[2], v);
-        } else if (strcmp(k, "endpoint") == 0 || strcmp(k, "model") == 0 || strcmp(k, "api_key_env") == 0) {
+        } else if (strcmp(k, "endpoint") == 0 || strcmp(k, "model") == 0 || strcmp(k, "api_key_env") == 0 ||
+                   strcmp(k, "price_table") == 0) {
             string_value(c, f, k);
         } else if (strcmp(k, "temperature") == 0) {
             number_value(c, f, "llm temperature", 0, 2, &d);
@@ -1107,6 +1108,8 @@ static void llm_block(checker *c, const spak_entry *e)
             int_value(c, f, "llm context_tokens", 256, 10000000L, &l);
         } else if (strcmp(k, "retries") == 0) {
             int_value(c, f, "llm retries", 0, 100, &l);
+        } else if (strcmp(k, "max_failed_steps") == 0) {
+            int_value(c, f, "llm max_failed_steps", 0, 1000000L, &l);
         } else {
             WARN(c, f->pos, "llm: unknown key '%s' ignored", spak_entry_head(f));
         }

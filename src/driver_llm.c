@@ -1,6 +1,7 @@
 /* driver_llm.c - see driver_llm.h. */
 #include "driver_llm.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,13 +25,39 @@ static bool num(const spak_block *b, const char *key, double *out)
     return false;
 }
 
-spak_status spak_llm_settings_read(const spak_block *llm, const char *backend, const char *endpoint,
-                                   const char *model, spak_llm_settings *s, spak_err *err)
+/* price_in / price_out not both given: the first entry of the price table
+ * whose pattern matches the model fills the missing ones. */
+static spak_status prices_from_table(const char *table, const char *spec_path, spak_llm_config *cfg, spak_err *err)
+{
+    char path[PATH_MAX];
+    const char *slash = spec_path ? strrchr(spec_path, '/') : NULL;
+    if (table[0] == '/' || !slash)
+        spak_snprintf(path, sizeof path, "%s", table);
+    else
+        spak_snprintf(path, sizeof path, "%.*s/%s", (int)(slash - spec_path), spec_path, table);
+    spak_llm_prices t;
+    spak_status st = spak_llm_prices_load(path, &t, err);
+    if (st != SPAK_OK)
+        return st;
+    double in, out;
+    if (cfg->model && spak_llm_prices_find(&t, cfg->model, &in, &out)) {
+        if (cfg->price_in < 0)
+            cfg->price_in = in;
+        if (cfg->price_out < 0)
+            cfg->price_out = out;
+    }
+    spak_llm_prices_free(&t);
+    return SPAK_OK;
+}
+
+spak_status spak_llm_settings_read(const spak_block *llm, const char *spec_path, const char *backend,
+                                   const char *endpoint, const char *model, spak_llm_settings *s, spak_err *err)
 {
     memset(s, 0, sizeof *s);
     spak_llm_config_init(&s->cfg);
     s->mode = SPAK_LLM_MODE_PARAMS;
     s->context_tokens = 8192;
+    s->max_failed_steps = 8;
     const char *be = llm ? spak_block_string(llm, "backend") : NULL;
     if (backend)
         be = backend;
@@ -61,6 +88,8 @@ spak_status spak_llm_settings_read(const spak_block *llm, const char *backend, c
             s->budget_tokens = (long)v;
         if (num(llm, "budget_usd", &v))
             s->budget_usd = v;
+        if (num(llm, "max_failed_steps", &v))
+            s->max_failed_steps = (long)v;
         const char *m = spak_block_string(llm, "mode");
         if (m && strcmp(m, "code") == 0)
             s->mode = SPAK_LLM_MODE_CODE;
@@ -68,6 +97,9 @@ spak_status spak_llm_settings_read(const spak_block *llm, const char *backend, c
             s->mode = SPAK_LLM_MODE_ALTERNATE;
         else if (m && strcmp(m, "params") != 0)
             return spak_errf(err, SPAK_ERR_ARG, "llm mode '%s' is not one of params, code, alternate", m);
+        const char *table = spak_block_string(llm, "price_table");
+        if (table && (s->cfg.price_in < 0 || s->cfg.price_out < 0))
+            return prices_from_table(table, spec_path, &s->cfg, err);
     }
     return SPAK_OK;
 }

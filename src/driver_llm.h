@@ -30,12 +30,16 @@ typedef struct spak_llm_settings {
     long context_tokens;
     long budget_tokens;   /* 0 = none */
     double budget_usd;    /* 0 = none */
+    long max_failed_steps; /* the run stops after this many steps in a row without a candidate; 0 = never */
 } spak_llm_settings;
 
 /* Read the spec's llm block (NULL: defaults) into s; strings are borrowed
- * from the tree. Overrides (NULL = keep) apply after. */
-spak_status spak_llm_settings_read(const spak_block *llm, const char *backend, const char *endpoint,
-                                   const char *model, spak_llm_settings *s, spak_err *err);
+ * from the tree. Overrides (NULL = keep) apply after. A `price_table` file
+ * (relative to the folder of spec_path) gives the model's prices where
+ * price_in / price_out do not: a table that cannot be read is an error, a
+ * model the table does not name leaves the cost unknown. */
+spak_status spak_llm_settings_read(const spak_block *llm, const char *spec_path, const char *backend,
+                                   const char *endpoint, const char *model, spak_llm_settings *s, spak_err *err);
 /* The command line's numeric overrides: temperature when >= 0, max_tokens
  * and timeout_s when > 0. */
 void spak_llm_settings_override(spak_llm_settings *s, double temperature, long max_tokens, double timeout_s);

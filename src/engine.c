@@ -31,6 +31,8 @@
 #define S_DECIDE "decide"
 #define S_DONE "done"
 #define S_SUSPENDED "suspended"
+/* exit_desc of an evaluation that stands for an LLM step that gave no candidate */
+#define NO_CANDIDATE "not run: no candidate"
 
 const char *spak_engine_describe(void)
 {
@@ -103,6 +105,7 @@ typedef struct engine {
     long llm_tokens;
     double llm_cost;
     bool llm_cost_unknown;
+    long llm_failed_in_a_row; /* Programming steps in a row that gave no candidate */
     const char *code_source;  /* the LLM's source of the candidate being evaluated, or NULL */
     unsigned gates;           /* SPAK_GATE_* */
     double device_s;          /* seconds the measure commands ran */
@@ -285,7 +288,8 @@ static spak_status load_spec(engine *e, const char *path, const char *text, spak
         for (size_t i = 0; e->m->system && i < e->m->system->n; i++)
             if (spak_entry_word_is(e->m->system->items[i], 0, "llm") && e->m->system->items[i]->body)
                 lb = e->m->system->items[i]->body;
-        spak_status ls = spak_llm_settings_read(lb, e->o->llm_backend, e->o->llm_endpoint, e->o->llm_model, &e->llm, err);
+        spak_status ls =
+            spak_llm_settings_read(lb, path, e->o->llm_backend, e->o->llm_endpoint, e->o->llm_model, &e->llm, err);
         if (ls != SPAK_OK)
             return ls;
         spak_llm_settings_override(&e->llm, e->o->llm_temperature, e->o->llm_max_tokens, e->o->llm_timeout_s);
@@ -293,7 +297,8 @@ static spak_status load_spec(engine *e, const char *path, const char *text, spak
             (e->llm.cfg.price_in < 0 || e->llm.cfg.price_out < 0))
             return spak_errf(err, SPAK_ERR_ARG,
                              "a cost budget needs prices: set price_in and price_out (USD per million tokens) in "
-                             "the llm block");
+                             "the llm block, or a price_table with an entry for model '%s'",
+                             e->llm.cfg.model ? e->llm.cfg.model : "(none)");
     }
     e->gates = e->loop->approve | e->o->approve;
     e->max_evals = e->o->max_evaluations > 0 ? e->o->max_evaluations : e->loop->max_evaluations;
@@ -909,6 +914,10 @@ static spak_status replay(engine *e, spak_err *err)
             idx = UINT64_MAX;  /* an LLM-written source or a failed LLM step */
         double metric = (ev[i].correct != 0 && strcmp(ev[i].status, SPAK_EVAL_DONE) == 0) ? ev[i].metric : NAN;
         note_eval(e, idx, ev[i].eval_id, ev[i].cand_key, metric, ev[i].ratio, NULL);
+        if (ev[i].exit_desc && strcmp(ev[i].exit_desc, NO_CANDIDATE) == 0)
+            e->llm_failed_in_a_row++;
+        else
+            e->llm_failed_in_a_row = 0;
         json_t *rj = ev[i].result_json ? json_loads(ev[i].result_json, 0, NULL) : NULL;
         if (json_is_number(json_object_get(rj, "wall_s")))
             e->device_s += json_number_value(json_object_get(rj, "wall_s"));
@@ -972,6 +981,8 @@ static const char *decide(engine *e, spak_err *err, spak_status *st)
         return "budget: llm tokens";
     if (max_usd > 0 && e->llm_cost >= max_usd)
         return "budget: llm cost";
+    if (e->strat == SPAK_STRAT_LLM && e->llm.max_failed_steps > 0 && e->llm_failed_in_a_row >= e->llm.max_failed_steps)
+        return "llm: steps in a row without a candidate";
     if (e->loop->stop_roofline > 0 && e->best) {
         /* the best candidate's position under the roofline, averaged over its shapes */
         static const char *const fields[] = {"roofline_frac", "frac_peak_flops", "frac_peak"};
@@ -1357,6 +1368,7 @@ static spak_status llm_program(engine *e, spak_llm_proposal *prop, char *tag, si
  * recorded, counted against the budget, and shown to the next prompt. */
 static spak_status record_failed_step(engine *e, const char *tag, const char *why, json_t *summary, spak_err *err)
 {
+    e->llm_failed_in_a_row++;
     char key[128];
     spak_snprintf(key, sizeof key, "llm:%s", tag);
     int64_t cand_id, eval_id;
@@ -1371,7 +1383,7 @@ static spak_status record_failed_step(engine *e, const char *tag, const char *wh
     if (st != SPAK_OK)
         return st;
     char *rj = json_dumps(summary, JSON_COMPACT);
-    spak_eval_result r = {.status = SPAK_EVAL_FAILED, .exit_desc = "not run: no candidate", .correct = -1,
+    spak_eval_result r = {.status = SPAK_EVAL_FAILED, .exit_desc = NO_CANDIDATE, .correct = -1,
                           .metric = NAN, .ratio = NAN, .result_json = rj, .error = why};
     st = spak_store_eval_finish(e->store, e->run_id, eval_id, &r, err);
     free(rj);
@@ -1792,6 +1804,7 @@ static spak_status loop(engine *e, spak_err *err)
          * not count it as tried */
         note_eval(e, e->code_source ? UINT64_MAX : e->next_index, eval_id, key, oc.ok ? oc.metric : NAN,
                   oc.ok ? oc.ratio : NAN, oc.ran ? oc.valid : NULL);
+        e->llm_failed_in_a_row = 0;
         free((char *)e->code_source);
         e->code_source = NULL;
         spak_engine_event ev = {.kind = SPAK_EV_EVAL_DONE, .eval_no = e->n_evals, .budget = e->max_evals,

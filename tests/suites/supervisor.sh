@@ -72,7 +72,23 @@ out=$("$SPAK" run --home "$T/h2" --json --llm openai --model scripted --endpoint
 check "LLM token budget (budget { tokens }): the run stops and says so" "[ \"\$(echo '$out' | jlast 'd[\"stop_reason\"]')\" = 'budget: llm tokens' ]"
 sed -e 's|strategy: "grid"|strategy: "llm"\n        budget { cost_usd: 250 }|' -e 's|    engineering_loop Toy_Tuner {|    llm {\n        price_in: 1000000\n        price_out: 0\n    }\n\n    engineering_loop Toy_Tuner {|' "$T/toy.spak" >"$T/cost.spak"
 out=$("$SPAK" run --home "$T/h3" --json --llm openai --model scripted --endpoint "$url" "$T/cost.spak" 2>/dev/null)
-check "LLM cost budget (price table in the spec): 3 calls of 100 USD, stopped over 250" "[ \"\$(echo '$out' | jlast 'd[\"stop_reason\"], d[\"evaluations\"]')\" = 'budget: llm cost 3' ]"
+check "LLM cost budget (prices in the spec): 3 calls of 100 USD, stopped over 250" "[ \"\$(echo '$out' | jlast 'd[\"stop_reason\"], d[\"evaluations\"]')\" = 'budget: llm cost 3' ]"
+# the same prices from a price_table file beside the spec (the first matching pattern wins)
+mkdir -p "$T/pt"
+echo '{"prices": [{"model": "other-*", "input": 0, "output": 0}, {"model": "script*", "input": 1000000, "output": 0}]}' >"$T/pt/prices.json"
+sed -e 's|strategy: "grid"|strategy: "llm"\n        budget { cost_usd: 250 }|' -e 's|    engineering_loop Toy_Tuner {|    llm {\n        price_table: "prices.json"\n    }\n\n    engineering_loop Toy_Tuner {|' "$T/toy.spak" >"$T/pt/cost.spak"
+cp "$T/measure.py" "$T/pt/" 2>/dev/null
+out=$(cd / && "$SPAK" run --home "$T/h3t" --json --llm openai --model scripted --endpoint "$url" "$T/pt/cost.spak" 2>/dev/null)
+check "LLM cost budget with prices from price_table (read beside the spec, from another directory): stopped over 250 after 3 calls" "[ \"\$(echo '$out' | jlast 'd[\"stop_reason\"], d[\"evaluations\"]')\" = 'budget: llm cost 3' ]"
+"$SPAK" run --home "$T/h3u" --json --llm openai --model unpriced --endpoint "$url" "$T/pt/cost.spak" >/dev/null 2>"$T/pt/unpriced.err"; rc=$?
+check "a cost budget with a model the table does not price is refused before any call, naming the model" "[ $rc -ne 0 ] && grep -q \"or a price_table with an entry for model 'unpriced'\" $T/pt/unpriced.err"
+# the server now repeats its last reply, a choice already measured: the run stops after 8 such steps
+sed -e 's|strategy: "grid"|strategy: "llm"|' "$T/toy.spak" >"$T/rep.spak"
+out=$("$SPAK" run --home "$T/h3w" --json --llm openai --model scripted --endpoint "$url" "$T/rep.spak" 2>/dev/null)
+check "LLM steps without a candidate: 8 in a row stop the run and say so" "[ \"\$(echo '$out' | jlast 'd[\"stop_reason\"]')\" = 'llm: steps in a row without a candidate' ] && [ \"\$(echo '$out' | jlast 'd[\"evaluations\"] >= 8')\" = True ]"
+echo '{"prices": [{"model": "scripted", "input": -1, "output": 0}]}' >"$T/pt/prices.json"
+"$SPAK" run --home "$T/h3v" --json --llm openai --model scripted --endpoint "$url" "$T/pt/cost.spak" >/dev/null 2>"$T/pt/bad.err"; rc=$?
+check "a bad price table stops the run with its path and the reason" "[ $rc -ne 0 ] && grep -q 'pt/prices.json: price table: entry 0 has a negative or non-finite price' $T/pt/bad.err"
 
 # 3. approval gates from a script
 "$SPAK" run --home "$T/h4" --approve knowledge --budget 2 "$T/toy.spak" </dev/null >"$T/g1.out" 2>&1
