@@ -1825,9 +1825,36 @@ static spak_status loop(engine *e, spak_err *err)
     }
 }
 
-/* Transfer: the store's lessons for this device and kernel family (any
- * shape class) become rules of the rules strategy (prefer what helped, exclude what hurt
- * badly, start from the best configuration found before). */
+/* How far a lesson's shape class is from this problem's: |K - K'| of the
+ * size buckets 2^K, 0 for equal classes without a size ("any"), and far
+ * otherwise. */
+static long class_distance(const char *mine, const char *theirs)
+{
+    long a, b;
+    if (spak_learn_shape_class_log2(mine, &a) && spak_learn_shape_class_log2(theirs, &b))
+        return labs(a - b);
+    return mine && theirs && strcmp(mine, theirs) == 0 ? 0 : LONG_MAX / 2;
+}
+
+typedef struct lesson_pick {
+    const spak_lesson *l;
+    long distance;
+    size_t order;
+} lesson_pick;
+
+static int by_distance(const void *pa, const void *pb)
+{
+    const lesson_pick *a = pa, *b = pb;
+    if (a->distance != b->distance)
+        return a->distance < b->distance ? -1 : 1;
+    return a->order < b->order ? -1 : a->order > b->order;
+}
+
+/* Transfer: the store's lessons for this device and kernel family become
+ * rules of the rules strategy (prefer what helped, exclude what hurt badly,
+ * start from the best configuration found before). Shape class: the best
+ * configurations come from the nearest class that has one (the same class
+ * when it has); effects from every class, the nearest first (at most 64). */
 static spak_status load_lessons(engine *e, spak_err *err)
 {
     /* lessons are per device: the GPU for a CUDA problem, else the CPU (as learn.c records them) */
@@ -1840,14 +1867,18 @@ static spak_status load_lessons(engine *e, spak_err *err)
     json_decref(dev);
     if (st != SPAK_OK)
         return st;
-    if (n > SPAK_ARRAY_LEN(e->lesson_owned))
-        n = SPAK_ARRAY_LEN(e->lesson_owned);
-    e->lesson_rules = calloc(n ? n : 1, sizeof *e->lesson_rules);
+    char cls[128];
+    spak_learn_shape_class(e->m, cls, sizeof cls);
+    lesson_pick *pick = calloc(n ? n : 1, sizeof *pick);
+    e->lesson_rules = calloc(SPAK_ARRAY_LEN(e->lesson_owned), sizeof *e->lesson_rules);
     e->lesson_text = json_array();
-    if (!e->lesson_rules || !e->lesson_text) {
+    if (!pick || !e->lesson_rules || !e->lesson_text) {
+        free(pick);
         spak_store_lessons_free(ls, n);
         return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
     }
+    size_t np = 0;
+    long nearest_best = LONG_MAX;
     for (size_t i = 0; i < n; i++) {
         const spak_lesson *l = &ls[i];
         if (!l->subject || !l->kind)
@@ -1855,6 +1886,17 @@ static spak_status load_lessons(engine *e, spak_err *err)
         bool eff = strcmp(l->kind, "effect") == 0, best = strcmp(l->kind, "best_config") == 0;
         if (!(eff && (l->effect > 1 || l->effect < 0.67)) && !best)
             continue;
+        pick[np] = (lesson_pick){l, class_distance(cls, l->shape_class), i};
+        if (best && pick[np].distance < nearest_best)
+            nearest_best = pick[np].distance;
+        np++;
+    }
+    qsort(pick, np, sizeof *pick, by_distance);
+    for (size_t i = 0; i < np && e->n_lesson_rules < SPAK_ARRAY_LEN(e->lesson_owned); i++) {
+        const spak_lesson *l = pick[i].l;
+        bool eff = strcmp(l->kind, "effect") == 0;
+        if (!eff && pick[i].distance > nearest_best)
+            continue; /* a best configuration of a farther shape class */
         /* the texts live as long as the engine, in a JSON array it owns */
         json_t *acts = json_array();
         char buf[1024];
@@ -1869,7 +1911,8 @@ static spak_status load_lessons(engine *e, spak_err *err)
             spak_snprintf(act, sizeof act, "%s %s = '%s'", eff && l->effect < 1 ? "exclude" : "prefer", pair, eq + 1);
             json_array_append_new(acts, json_string(act));
         }
-        json_t *txt = json_pack("{s:s,s:o}", "title", l->text ? l->text : l->subject, "actions", acts);
+        json_t *txt = json_pack("{s:s,s:s?,s:o}", "title", l->text ? l->text : l->subject, "shape_class", l->shape_class,
+                                "actions", acts);
         json_array_append_new(e->lesson_text, txt);
         size_t na = json_array_size(acts);
         spak_rule_action *ra = calloc(na ? na : 1, sizeof *ra);
@@ -1886,6 +1929,7 @@ static spak_status load_lessons(engine *e, spak_err *err)
         r->actions = ra;
         r->n_actions = na;
     }
+    free(pick);
     spak_store_lessons_free(ls, n);
     return SPAK_OK;
 }

@@ -1,6 +1,7 @@
 /* learn.c - crystallization (learn.h). */
 #include "learn.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -583,7 +584,7 @@ static spak_status write_spec(spak_spec *spec, const spak_model *m, const spak_s
 
 /* ---- the whole step ---- */
 
-static void shape_class(const spak_model *m, char *out, size_t n)
+void spak_learn_shape_class(const spak_model *m, char *out, size_t n)
 {
     /* size bucket: round(log2(geometric mean of every dimension of every shape)) */
     const spak_entry *e = m->problem ? spak_block_find(m->problem, "shapes") : NULL;
@@ -606,6 +607,19 @@ static void shape_class(const spak_model *m, char *out, size_t n)
         spak_snprintf(out, n, "size~2^%ld", lround(s / k));
     else
         spak_snprintf(out, n, "any");
+}
+
+bool spak_learn_shape_class_log2(const char *shape_class, long *k)
+{
+    char *end;
+    if (!shape_class || strncmp(shape_class, "size~2^", 7) != 0)
+        return false;
+    errno = 0;
+    long v = strtol(shape_class + 7, &end, 10);
+    if (errno || end == shape_class + 7 || *end)
+        return false;
+    *k = v;
+    return true;
 }
 
 spak_status spak_learn(spak_store *st, const char *run_id, const spak_learn_opts *o, spak_learn_result *r,
@@ -652,7 +666,7 @@ spak_status spak_learn(spak_store *st, const char *run_id, const spak_learn_opts
     json_decref(dev);
     const char *fam = m->problem ? spak_block_string(m->problem, "family") : NULL;
     spak_snprintf(r->family, sizeof r->family, "%s", fam ? fam : "");
-    shape_class(m, r->shape_class, sizeof r->shape_class);
+    spak_learn_shape_class(m, r->shape_class, sizeof r->shape_class);
 
     s = spak_store_eval_list(st, run_id, &evl, &nevl, err);
     if (s != SPAK_OK)

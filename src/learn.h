@@ -19,6 +19,7 @@
 #define SPAK_LEARN_H
 
 #include <stdbool.h>
+#include "spec.h"
 #include "store.h"
 
 typedef struct spak_learned {
@@ -54,6 +55,12 @@ typedef struct spak_learn_result {
 spak_status spak_learn(spak_store *st, const char *run_id, const spak_learn_opts *o, spak_learn_result *out,
                        spak_err *err);
 void spak_learn_result_free(spak_learn_result *r);
+
+/* The problem's shape class, "size~2^K" with K = round(log2 of the geometric
+ * mean of every dimension of problem.shapes), or "any" without shapes. */
+void spak_learn_shape_class(const spak_model *m, char *out, size_t n);
+/* K of a shape class, or false for "any" and anything else. */
+bool spak_learn_shape_class_log2(const char *shape_class, long *k);
 
 /* Line diff of two texts ("-"/"+"/" " prefixed lines, with @@ hunks); malloc'd. */
 char *spak_text_diff(const char *a, const char *b);

@@ -87,4 +87,28 @@ Rst=$("$SPAK" run --home "$H" --json --strategy rules --seed 4 --lessons "$T/toy
 c=$(to95 "$H" "$Rst")
 check "transfer from the store's lessons (same device and family): 95% in fewer evaluations ($c) than without ($a)" "[ $c -lt $a ]"
 check "the lessons that acted are recorded as fired rules" "[ \$(sql \"$H/spak.db\" \"select count(*) from journal where run_id=? and to_state='program' and detail_json like '%best of%'\" \"$Rst\") -ge 1 ]"
+
+# Transfer matched by shape class: best configurations come from the nearest
+# class (the plain toy spec: no rule of its own competes with the lessons).
+H2="$T/h2"
+"$SPAK" run --home "$H2" --json --budget 2 "$T/toy.spak" >/dev/null 2>&1
+DEV=$(sql "$H2/spak.db" 'select device from lessons limit 1')
+R0=$(sql "$H2/spak.db" 'select id from runs limit 1')
+python3 - "$H2/spak.db" "$DEV" "$R0" <<'PY'
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1])
+for cls, subj in (("size~2^5", "x=4,y=0"), ("size~2^10", "x=1,y=3")):
+    db.execute("insert into lessons(run_id, created_at, device, family, shape_class, kind, subject, effect, uncertainty,"
+               " confidence, evidence_json, text) values (?,?,?,?,?,?,?,?,?,?,?,?)",
+               (sys.argv[3], time.time(), sys.argv[2], "toyshape", cls, "best_config", subj, None, None, 0.9, "{}",
+                "best of class " + cls + ": " + subj))
+db.commit()
+PY
+for sz in 32 1024 128; do
+    sed -e "s|system Toy {|system Toy {\n    problem {\n        family: \"toyshape\"\n        shapes: [\"${sz}x${sz}x${sz}\"]\n    }\n|" "$ROOT/tests/engine/toy.spak" >"$T/shape$sz.spak"
+    "$SPAK" run --home "$H2" --json --strategy rules --lessons --no-learn --budget 1 "$T/shape$sz.spak" 2>/dev/null | jlast 'd["best"]["candidate"]' >"$T/shape$sz.first"
+done
+check "lessons by shape class: a 32^3 problem starts from the best configuration of class 2^5 (x=4,y=0)" "[ \"\$(cat $T/shape32.first)\" = 'x=4,y=0' ]"
+check "lessons by shape class: a 1024^3 problem starts from the best configuration of class 2^10 (x=1,y=3)" "[ \"\$(cat $T/shape1024.first)\" = 'x=1,y=3' ]"
+check "lessons by shape class: a 128^3 problem (class 2^7) takes the nearest class's, 2^5 (x=4,y=0)" "[ \"\$(cat $T/shape128.first)\" = 'x=4,y=0' ]"
 echo "1..$n"
