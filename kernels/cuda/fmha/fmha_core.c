@@ -3,7 +3,6 @@
  */
 #include "fmha_core.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -17,20 +16,6 @@ static const char USAGE[] =
     "         [--ceilings-cache PATH] [--timeout SEC]\n"
     "  shape: B batch, H heads, S sequence, D head dim; gN = N key/value heads (GQA,\n"
     "         N divides H); c = causal.  e.g. 4x16x4096x128c, 2x8x1000x64g2";
-
-static bool parse_ll(const char *s, long long lo, long long hi, long long *out)
-{
-    char *end;
-    long long v;
-    if (!s || !*s)
-        return false;
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
 
 int fc_parse_dtype(const char *s)
 {
@@ -55,7 +40,7 @@ static int take_num(const char **pp, const char *stops, long long lo, long long 
         return -1;
     memcpy(buf, p, len);
     buf[len] = 0;
-    if (!parse_ll(buf, lo, hi, out))
+    if (!hc_parse_ll(buf, lo, hi, out))
         return -1;
     *pp = p + len;
     return 0;
@@ -145,113 +130,39 @@ int fc_parse_shapes(const char *s, bool heldout, struct fc_shape *shapes, int ma
     return 0;
 }
 
+static bool fmha_flag(const char *flag, void *ud)
+{
+    struct fc_args *a = ud;
+    if (!strcmp(flag, "--lse"))
+        a->time_lse = true;
+    else if (!strcmp(flag, "--no-baseline"))
+        a->no_baseline = true;
+    else
+        return false;
+    return true;
+}
+
 int fc_parse_args(int argc, char **argv, struct fc_args *a, char *err, size_t errlen)
 {
-    const char *shapes = NULL, *heldout = NULL;
-    bool have_seed = false;
-    long long v;
+    struct hc_common_opts c = {.reps = 30, .warmup = 5, .timeout_s = 600};
 
     memset(a, 0, sizeof *a);
-    a->dtype = 1;
-    a->reps = 30;
-    a->warmup = 5;
-    a->timeout_s = 600;
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
-            snprintf(err, errlen, "%s", USAGE);
-            return 1;
-        }
-        if (!strcmp(o, "--check-only")) {
-            a->check_only = true;
-            continue;
-        }
-        if (!strcmp(o, "--lse")) {
-            a->time_lse = true;
-            continue;
-        }
-        if (!strcmp(o, "--no-baseline")) {
-            a->no_baseline = true;
-            continue;
-        }
-        if (!val) {
-            snprintf(err, errlen, "%s: missing value\n%s", o, USAGE);
-            return -1;
-        }
-        i++;
-        if (!strcmp(o, "--family")) {
-            a->family = val;
-        } else if (!strcmp(o, "--candidate")) {
-            a->candidate = val;
-        } else if (!strcmp(o, "--seed")) {
-            char *end;
-            errno = 0;
-            if (val[0] == '-' || !val[0]) {
-                snprintf(err, errlen, "--seed: want a non-negative integer, got '%s'", val);
-                return -1;
-            }
-            a->seed = strtoull(val, &end, 10);
-            if (errno || *end) {
-                snprintf(err, errlen, "--seed: want a non-negative integer, got '%s'", val);
-                return -1;
-            }
-            have_seed = true;
-        } else if (!strcmp(o, "--dtype")) {
-            a->dtype = fc_parse_dtype(val);
-            if (a->dtype < 0) {
-                snprintf(err, errlen, "--dtype: want fp16 or bf16, got '%s'", val);
-                return -1;
-            }
-        } else if (!strcmp(o, "--shapes")) {
-            shapes = val;
-        } else if (!strcmp(o, "--heldout")) {
-            heldout = val;
-        } else if (!strcmp(o, "--reps")) {
-            if (!parse_ll(val, 1, 100000, &v)) {
-                snprintf(err, errlen, "--reps: want an integer in 1..100000, got '%s'", val);
-                return -1;
-            }
-            a->reps = (int)v;
-        } else if (!strcmp(o, "--warmup")) {
-            if (!parse_ll(val, 0, 10000, &v)) {
-                snprintf(err, errlen, "--warmup: want an integer in 0..10000, got '%s'", val);
-                return -1;
-            }
-            a->warmup = (int)v;
-        } else if (!strcmp(o, "--timeout")) {
-            if (!parse_ll(val, 1, 86400, &v)) {
-                snprintf(err, errlen, "--timeout: want seconds in 1..86400, got '%s'", val);
-                return -1;
-            }
-            a->timeout_s = (int)v;
-        } else if (!strcmp(o, "--ceilings-cache")) {
-            a->ceilings_cache = val;
-        } else {
-            snprintf(err, errlen, "unknown option '%s'\n%s", o, USAGE);
-            return -1;
-        }
-    }
-    if (!a->family || strcmp(a->family, "fmha") != 0) {
-        snprintf(err, errlen, "--family: this harness does 'fmha'%s%s", a->family ? ", got " : "",
-                 a->family ? a->family : "");
+    int r = hc_parse_common(argc, argv, "fmha", USAGE, fmha_flag, a, &c, err, errlen);
+    if (r)
+        return r;
+    a->dtype = c.dtype ? fc_parse_dtype(c.dtype) : 1;
+    if (a->dtype < 0) {
+        snprintf(err, errlen, "--dtype: want fp16 or bf16, got '%s'", c.dtype);
         return -1;
     }
-    if (!a->candidate) {
-        snprintf(err, errlen, "--candidate PATH.so is required");
-        return -1;
+    HC_TAKE_COMMON(a, c);
+    if (!c.shapes && !c.heldout) {
+        c.shapes = "4x16x4096x128,4x16x4096x128c";
+        c.heldout = "1x3x1000x128,2x4x777x64g2c";
     }
-    if (!have_seed) {
-        snprintf(err, errlen, "--seed N is required (inputs are generated from it)");
+    if (c.shapes && fc_parse_shapes(c.shapes, false, a->shapes, FC_MAX_SHAPES, &a->nshapes, err, errlen))
         return -1;
-    }
-    if (!shapes && !heldout) {
-        shapes = "4x16x4096x128,4x16x4096x128c";
-        heldout = "1x3x1000x128,2x4x777x64g2c";
-    }
-    if (shapes && fc_parse_shapes(shapes, false, a->shapes, FC_MAX_SHAPES, &a->nshapes, err, errlen))
-        return -1;
-    if (heldout && fc_parse_shapes(heldout, true, a->shapes, FC_MAX_SHAPES, &a->nshapes, err, errlen))
+    if (c.heldout && fc_parse_shapes(c.heldout, true, a->shapes, FC_MAX_SHAPES, &a->nshapes, err, errlen))
         return -1;
     return 0;
 }

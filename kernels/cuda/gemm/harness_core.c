@@ -15,7 +15,7 @@ static const char USAGE[] =
     "         [--dtype bf16|fp16|fp32] [--shapes MxNxK,...] [--heldout MxNxK,...]\n"
     "         [--reps N] [--warmup N] [--check-only] [--ceilings-cache PATH] [--timeout SEC] [--ncu]";
 
-static bool parse_ll(const char *s, long long lo, long long hi, long long *out)
+bool hc_parse_ll(const char *s, long long lo, long long hi, long long *out)
 {
     char *end;
     long long v;
@@ -76,7 +76,7 @@ int hc_parse_shapes(const char *s, bool heldout, struct hc_shape *shapes, int ma
             memcpy(buf, p, len);
             buf[len] = 0;
             /* 1 .. 2^20 per dimension: the harness's buffers are sized from these. */
-            if (!parse_ll(buf, 1, 1 << 20, &d[i])) {
+            if (!hc_parse_ll(buf, 1, 1 << 20, &d[i])) {
                 snprintf(err, errlen, "bad dimension '%s' (want an integer in 1..1048576)", buf);
                 return -1;
             }
@@ -112,113 +112,139 @@ int hc_parse_shapes(const char *s, bool heldout, struct hc_shape *shapes, int ma
     return 0;
 }
 
-int hc_parse_args(int argc, char **argv, struct hc_args *a, char *err, size_t errlen)
+/* argv[*i] when it is a shared option: 1 taken (*i moved onto its value, if
+ * any), 0 not a shared option, 2 --help (usage in err), -1 usage error. */
+static int common_option(int argc, char **argv, int *i, struct hc_common_opts *c, const char *usage, char *err,
+                         size_t errlen)
 {
-    const char *shapes = NULL, *heldout = NULL;
-    bool have_seed = false;
+    static const char *const valued[] = {"--family",  "--candidate", "--seed",    "--dtype",   "--shapes",
+                                         "--heldout", "--reps",      "--warmup",  "--timeout", "--ceilings-cache"};
+    const char *o = argv[*i];
     long long v;
-
-    memset(a, 0, sizeof *a);
-    a->dtype = 2;
-    a->reps = 30;
-    a->warmup = 5;
-    a->timeout_s = 300;
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
-            snprintf(err, errlen, "%s", USAGE);
-            return 1;
-        }
-        if (!strcmp(o, "--check-only")) {
-            a->check_only = true;
-            continue;
-        }
-        if (!strcmp(o, "--ncu")) {
-            a->ncu = true;
-            continue;
-        }
-        if (!strcmp(o, "--profile-one")) {
-            a->profile_one = true;
-            continue;
-        }
-        if (!val) {
-            snprintf(err, errlen, "%s: missing value\n%s", o, USAGE);
-            return -1;
-        }
-        i++;
-        if (!strcmp(o, "--family")) {
-            a->family = val;
-        } else if (!strcmp(o, "--candidate")) {
-            a->candidate = val;
-        } else if (!strcmp(o, "--seed")) {
-            char *end;
-            errno = 0;
-            if (val[0] == '-' || !val[0]) {
-                snprintf(err, errlen, "--seed: want a non-negative integer, got '%s'", val);
-                return -1;
-            }
-            a->seed = strtoull(val, &end, 10);
-            if (errno || *end) {
-                snprintf(err, errlen, "--seed: want a non-negative integer, got '%s'", val);
-                return -1;
-            }
-            have_seed = true;
-        } else if (!strcmp(o, "--dtype")) {
-            a->dtype = hc_parse_dtype(val);
-            if (a->dtype < 0) {
-                snprintf(err, errlen, "--dtype: want bf16, fp16 or fp32, got '%s'", val);
-                return -1;
-            }
-        } else if (!strcmp(o, "--shapes")) {
-            shapes = val;
-        } else if (!strcmp(o, "--heldout")) {
-            heldout = val;
-        } else if (!strcmp(o, "--reps")) {
-            if (!parse_ll(val, 1, 100000, &v)) {
-                snprintf(err, errlen, "--reps: want an integer in 1..100000, got '%s'", val);
-                return -1;
-            }
-            a->reps = (int)v;
-        } else if (!strcmp(o, "--warmup")) {
-            if (!parse_ll(val, 0, 10000, &v)) {
-                snprintf(err, errlen, "--warmup: want an integer in 0..10000, got '%s'", val);
-                return -1;
-            }
-            a->warmup = (int)v;
-        } else if (!strcmp(o, "--timeout")) {
-            if (!parse_ll(val, 1, 86400, &v)) {
-                snprintf(err, errlen, "--timeout: want seconds in 1..86400, got '%s'", val);
-                return -1;
-            }
-            a->timeout_s = (int)v;
-        } else if (!strcmp(o, "--ceilings-cache")) {
-            a->ceilings_cache = val;
-        } else {
-            snprintf(err, errlen, "unknown option '%s'\n%s", o, USAGE);
-            return -1;
-        }
+    if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
+        snprintf(err, errlen, "%s", usage);
+        return 2;
     }
-    if (!a->family || strcmp(a->family, "gemm") != 0) {
-        snprintf(err, errlen, "--family: only 'gemm' is implemented%s%s", a->family ? ", got " : "",
-                 a->family ? a->family : "");
+    if (!strcmp(o, "--check-only")) {
+        c->check_only = true;
+        return 1;
+    }
+    bool known = false;
+    for (size_t k = 0; k < sizeof valued / sizeof valued[0] && !known; k++)
+        known = !strcmp(o, valued[k]);
+    if (!known)
+        return 0;
+    if (*i + 1 >= argc) {
+        snprintf(err, errlen, "%s: missing value\n%s", o, usage);
         return -1;
     }
-    if (!a->candidate) {
+    const char *val = argv[++*i];
+    if (!strcmp(o, "--family")) {
+        c->family = val;
+    } else if (!strcmp(o, "--candidate")) {
+        c->candidate = val;
+    } else if (!strcmp(o, "--dtype")) {
+        c->dtype = val;
+    } else if (!strcmp(o, "--shapes")) {
+        c->shapes = val;
+    } else if (!strcmp(o, "--heldout")) {
+        c->heldout = val;
+    } else if (!strcmp(o, "--ceilings-cache")) {
+        c->ceilings_cache = val;
+    } else if (!strcmp(o, "--seed")) {
+        char *end;
+        errno = 0;
+        c->seed = val[0] && val[0] != '-' ? strtoull(val, &end, 10) : 0;
+        if (!val[0] || val[0] == '-' || errno || *end) {
+            snprintf(err, errlen, "--seed: want a non-negative integer, got '%s'", val);
+            return -1;
+        }
+        c->have_seed = true;
+    } else if (!strcmp(o, "--reps")) {
+        if (!hc_parse_ll(val, 1, 100000, &v)) {
+            snprintf(err, errlen, "--reps: want an integer in 1..100000, got '%s'", val);
+            return -1;
+        }
+        c->reps = (int)v;
+    } else if (!strcmp(o, "--warmup")) {
+        if (!hc_parse_ll(val, 0, 10000, &v)) {
+            snprintf(err, errlen, "--warmup: want an integer in 0..10000, got '%s'", val);
+            return -1;
+        }
+        c->warmup = (int)v;
+    } else { /* --timeout */
+        if (!hc_parse_ll(val, 1, 86400, &v)) {
+            snprintf(err, errlen, "--timeout: want seconds in 1..86400, got '%s'", val);
+            return -1;
+        }
+        c->timeout_s = (int)v;
+    }
+    return 1;
+}
+
+int hc_parse_common(int argc, char **argv, const char *family, const char *usage, hc_own_flag own, void *ud,
+                    struct hc_common_opts *c, char *err, size_t errlen)
+{
+    for (int i = 1; i < argc; i++) {
+        int r = common_option(argc, argv, &i, c, usage, err, errlen);
+        if (r == 2)
+            return 1;
+        if (r < 0)
+            return -1;
+        if (r == 0 && !own(argv[i], ud)) {
+            snprintf(err, errlen, "unknown option '%s'\n%s", argv[i], usage);
+            return -1;
+        }
+    }
+    if (!c->family || strcmp(c->family, family) != 0) {
+        snprintf(err, errlen, "--family: this harness does '%s'%s%s", family, c->family ? ", got " : "",
+                 c->family ? c->family : "");
+        return -1;
+    }
+    if (!c->candidate) {
         snprintf(err, errlen, "--candidate PATH.so is required");
         return -1;
     }
-    if (!have_seed) {
+    if (!c->have_seed) {
         snprintf(err, errlen, "--seed N is required (inputs are generated from it)");
         return -1;
     }
-    if (!shapes && !heldout) {
-        shapes = "4096x4096x4096";
-        heldout = "3000x5000x2000,129x263x72";
-    }
-    if (shapes && hc_parse_shapes(shapes, false, a->shapes, HC_MAX_SHAPES, &a->nshapes, err, errlen))
+    return 0;
+}
+
+static bool gemm_flag(const char *flag, void *ud)
+{
+    struct hc_args *a = ud;
+    if (!strcmp(flag, "--ncu"))
+        a->ncu = true;
+    else if (!strcmp(flag, "--profile-one"))
+        a->profile_one = true;
+    else
+        return false;
+    return true;
+}
+
+int hc_parse_args(int argc, char **argv, struct hc_args *a, char *err, size_t errlen)
+{
+    struct hc_common_opts c = {.reps = 30, .warmup = 5, .timeout_s = 300};
+
+    memset(a, 0, sizeof *a);
+    int r = hc_parse_common(argc, argv, "gemm", USAGE, gemm_flag, a, &c, err, errlen);
+    if (r)
+        return r;
+    a->dtype = c.dtype ? hc_parse_dtype(c.dtype) : 2;
+    if (a->dtype < 0) {
+        snprintf(err, errlen, "--dtype: want bf16, fp16 or fp32, got '%s'", c.dtype);
         return -1;
-    if (heldout && hc_parse_shapes(heldout, true, a->shapes, HC_MAX_SHAPES, &a->nshapes, err, errlen))
+    }
+    HC_TAKE_COMMON(a, c);
+    if (!c.shapes && !c.heldout) {
+        c.shapes = "4096x4096x4096";
+        c.heldout = "3000x5000x2000,129x263x72";
+    }
+    if (c.shapes && hc_parse_shapes(c.shapes, false, a->shapes, HC_MAX_SHAPES, &a->nshapes, err, errlen))
+        return -1;
+    if (c.heldout && hc_parse_shapes(c.heldout, true, a->shapes, HC_MAX_SHAPES, &a->nshapes, err, errlen))
         return -1;
     return 0;
 }

@@ -48,6 +48,29 @@ struct hc_args {
  * 3000x5000x2000,129x263x72 (used only when neither list is given). */
 int hc_parse_args(int argc, char **argv, struct hc_args *a, char *err, size_t errlen);
 
+/* ---- the options both CUDA harnesses take (this one and spak-harness-cuda-fmha) ---- */
+struct hc_common_opts {
+    const char *family, *candidate, *dtype, *shapes, *heldout, *ceilings_cache; /* into argv; NULL = not given */
+    unsigned long long seed;
+    bool have_seed, check_only;
+    int reps, warmup, timeout_s; /* the caller sets its defaults first */
+};
+/* A harness's own flags (no value): true when `flag` is one (and taken). */
+typedef bool (*hc_own_flag)(const char *flag, void *ud);
+/* Parse argv: the shared options into *c (its defaults set by the caller),
+ * the harness's own flags through own(). Then --family must be `family`, and
+ * --candidate and --seed given. 0 on success, 1 for --help (usage in err), -1
+ * on a usage error (message in err). */
+int hc_parse_common(int argc, char **argv, const char *family, const char *usage, hc_own_flag own, void *ud,
+                    struct hc_common_opts *c, char *err, size_t errlen);
+/* The shared fields of *c into a harness's arguments (struct hc_args, struct fc_args). */
+#define HC_TAKE_COMMON(a, c)                                                                                        \
+    ((a)->family = (c).family, (a)->candidate = (c).candidate, (a)->seed = (c).seed, (a)->reps = (c).reps,          \
+     (a)->warmup = (c).warmup, (a)->timeout_s = (c).timeout_s, (a)->check_only = (c).check_only,                     \
+     (a)->ceilings_cache = (c).ceilings_cache)
+/* A decimal integer in lo..hi, nothing else around it. */
+bool hc_parse_ll(const char *s, long long lo, long long hi, long long *out);
+
 /* "MxNxK[,MxNxK...]" appended to shapes[*n..]; 0 or -1 (message in err). */
 int hc_parse_shapes(const char *s, bool heldout, struct hc_shape *shapes, int max, int *n,
                     char *err, size_t errlen);
