@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,78 @@ static uint64_t hash_headers(const char *dir, uint64_t h)
     return h;
 }
 
+/* Files already folded by hash_includes (by resolved path): each once, which also ends cycles. */
+typedef struct include_walk {
+    char *seen[256];
+    size_t n;
+} include_walk;
+
+static bool walk_seen(include_walk *w, const char *path)
+{
+    for (size_t i = 0; i < w->n; i++)
+        if (strcmp(w->seen[i], path) == 0)
+            return true;
+    if (w->n < SPAK_ARRAY_LEN(w->seen))
+        w->seen[w->n++] = strdup(path);
+    return false;
+}
+
+/* Fold every file that `text` (the file at `path`) includes with #include
+ * "NAME", resolved as the compiler does (beside the including file, then
+ * in include_dir), its contents and, recursively, what it includes. A header
+ * outside the source's folder (../gemm/wgmma_ops.cuh) is part of the key
+ * this way; <system> headers are covered by the compiler version. */
+static uint64_t hash_includes(const char *path, const char *text, size_t len, const char *include_dir,
+                              include_walk *w, int depth, uint64_t h)
+{
+    if (depth > 16)
+        return h;
+    const char *p = text, *end = text + len;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol)
+            eol = end;
+        const char *q = p;
+        while (q < eol && (*q == ' ' || *q == '\t'))
+            q++;
+        if (q < eol && *q == '#') {
+            q++;
+            while (q < eol && (*q == ' ' || *q == '\t'))
+                q++;
+            if ((size_t)(eol - q) > 8 && strncmp(q, "include", 7) == 0) {
+                q += 7;
+                while (q < eol && (*q == ' ' || *q == '\t'))
+                    q++;
+                const char *close = q < eol && *q == '"' ? memchr(q + 1, '"', (size_t)(eol - q - 1)) : NULL;
+                if (close && close > q + 1) {
+                    char name[1024], cand[4200], full[PATH_MAX];
+                    spak_snprintf(name, sizeof name, "%.*s", (int)(close - q - 1), q + 1);
+                    const char *slash = strrchr(path, '/');
+                    bool found = false;
+                    if (slash)
+                        found = spak_snprintf(cand, sizeof cand, "%.*s/%s", (int)(slash - path), path, name) &&
+                                realpath(cand, full);
+                    else
+                        found = realpath(name, full) != NULL;
+                    if (!found && include_dir)
+                        found = spak_snprintf(cand, sizeof cand, "%s/%s", include_dir, name) && realpath(cand, full);
+                    h = spak_hash64(name, strlen(name) + 1, h);
+                    char *txt = NULL;
+                    size_t tl = 0;
+                    if (found && !walk_seen(w, full) &&
+                        spak_read_file(full, (size_t)16 << 20, &txt, &tl, NULL) == SPAK_OK) {
+                        h = spak_hash64(txt, tl, h);
+                        h = hash_includes(full, txt, tl, include_dir, w, depth + 1, h);
+                    }
+                    free(txt);
+                }
+            }
+        }
+        p = eol + 1;
+    }
+    return h;
+}
+
 spak_status spak_build_candidate(const spak_build_request *rq, spak_build_result *res, spak_err *err)
 {
     memset(res, 0, sizeof *res);
@@ -148,6 +221,10 @@ spak_status spak_build_candidate(const spak_build_request *rq, spak_build_result
         if (argv[i] != inc)
             h = spak_hash64(argv[i], strlen(argv[i]) + 1, h);
     h = spak_hash64(res->compiler, strlen(res->compiler), h);
+    include_walk walk = {.n = 0};
+    h = hash_includes(rq->source, src, len, rq->include_dir, &walk, 0, h);
+    for (size_t i = 0; i < walk.n; i++)
+        free(walk.seen[i]);
     free(src);
     if (rq->include_dir)
         h = hash_headers(rq->include_dir, h);

@@ -122,6 +122,37 @@ check "resumed run reached the same best as an uninterrupted run" "[ \"$(echo "$
 check "resume said how many evaluations it kept" "grep -q 'already finished are kept' $T/resume.err"
 check "resuming a finished run is refused" "! \"$SPAK\" resume --home \"$T/h5\" \"$RUNK\" 2>/dev/null"
 
+# 5b. the build cache key follows #include "..." out of the source's folder
+mkdir -p "$T/bk/k" "$T/bk/common"
+printf '#define SCALE 2\n' >"$T/bk/common/scale.h"
+printf '#include "../common/scale.h"\nint spak_value(void) { return SCALE * V; }\n' >"$T/bk/k/v.c"
+cat >"$T/bk/b.spak" <<'SPEC'
+system BuildKey {
+    problem {
+        target: "cpu"
+        source: "k/v.c"
+    }
+    tuning_space {
+        v: [1, 2]
+    }
+    engineering_loop Build_Key {
+        measure {
+            cmd: "true {{candidate}}"
+            metric: "score"
+            objective: maximize
+        }
+    }
+}
+SPEC
+keys() { ls "$T/bk/h/cache/build" | grep '\.so$' | sort | tr '\n' ' '; }
+"$SPAK" build --home "$T/bk/h" "$T/bk/b.spak" >"$T/bk/b1.out" 2>&1; k1=$(keys)
+"$SPAK" build --home "$T/bk/h" "$T/bk/b.spak" >"$T/bk/b2.out" 2>&1; k2=$(keys)
+printf '#define SCALE 3\n' >"$T/bk/common/scale.h"
+"$SPAK" build --home "$T/bk/h" "$T/bk/b.spak" >"$T/bk/b3.out" 2>&1; k3=$(keys)
+check "spak build: 2 candidates built into the cache" "grep -q '2 built, 0 failed' $T/bk/b1.out && [ \$(echo $k1 | wc -w) -eq 2 ]"
+check "the same sources again: the same cache keys" "[ '$k2' = '$k1' ]"
+check "a header included from another folder changed: new cache keys" "[ \$(echo $k3 | wc -w) -eq 4 ]"
+
 # 6. usage errors
 "$SPAK" run >/dev/null 2>&1; check "run without a spec is a usage error (2)" "[ $? -eq 2 ]"
 "$SPAK" run --budget x "$S" >/dev/null 2>&1; check "bad --budget is a usage error (2)" "[ $? -eq 2 ]"
