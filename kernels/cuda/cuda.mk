@@ -14,7 +14,7 @@ CUDA_GEMM_DIR := kernels/cuda/gemm
 CUDA_GEMM_RUNGS := $(basename $(notdir $(wildcard $(CUDA_GEMM_DIR)/rung*.cu)))
 CUDA_ARCH ?= -gencode arch=compute_90a,code=sm_90a
 NVCCFLAGS ?= -O3 -std=c++17 $(CUDA_ARCH) -lineinfo -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror
-CUDA_HDRS := $(wildcard $(CUDA_GEMM_DIR)/*.h $(CUDA_GEMM_DIR)/*.cuh)
+CUDA_HDRS := $(wildcard $(CUDA_GEMM_DIR)/*.h $(CUDA_GEMM_DIR)/*.cuh kernels/cuda/*.cuh)
 
 HC_TEST := $(O)/tests/test_cuda_harness
 ALL_TARGETS += $(HC_TEST)

@@ -17,7 +17,7 @@ FMHA_DIR := kernels/cuda/fmha
 FMHA_RUNGS := $(basename $(notdir $(wildcard $(FMHA_DIR)/rung*.cu)))
 FMHA_ARCH ?= -gencode arch=compute_90a,code=sm_90a
 FMHA_NVCCFLAGS ?= -O3 -std=c++17 $(FMHA_ARCH) -lineinfo -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror
-FMHA_HDRS := $(wildcard $(FMHA_DIR)/*.h $(FMHA_DIR)/*.cuh)
+FMHA_HDRS := $(wildcard $(FMHA_DIR)/*.h $(FMHA_DIR)/*.cuh kernels/cuda/*.cuh kernels/cuda/gemm/wgmma_ops.cuh)
 
 FMHA_TEST := $(O)/tests/test_fmha_core
 ALL_TARGETS += $(FMHA_TEST)

@@ -39,9 +39,7 @@
  * 3 x 32 KB.
  * Build: nvcc -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -shared -Xcompiler -fPIC -o rung4_wgmma.so rung4_wgmma.cu
  */
-#include <cuda.h>
-#include <cudaTypedefs.h>
-
+#include "../sm90.cuh"
 #include "candidate.cuh"
 #include "../gemm/wgmma_ops.cuh"
 #include "wgmma_rs.cuh"
@@ -83,37 +81,7 @@ static const struct spak_fmha_info g_info = {
     1, 0, 1, 1, 1, 90,
 };
 
-/* ---- sm_90a building blocks (PTX ISA; the GEMM work's hopper.cuh has the same) ---- */
-__device__ __forceinline__ uint32_t smem_u32(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
-__device__ __forceinline__ void mbar_init(uint64_t *bar, unsigned count)
-{
-    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_u32(bar)), "r"(count));
-}
-__device__ __forceinline__ void fence_barrier_init()
-{
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-}
-__device__ __forceinline__ void mbar_expect_tx(uint64_t *bar, unsigned bytes)
-{
-    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(smem_u32(bar)), "r"(bytes) : "memory");
-}
-__device__ __forceinline__ void mbar_arrive(uint64_t *bar)
-{
-    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_u32(bar)) : "memory");
-}
-/* wait for the completion of the phase with this parity (parity 1 on a fresh barrier: at once) */
-__device__ __forceinline__ void mbar_wait(uint64_t *bar, unsigned parity)
-{
-    asm volatile("{\n"
-                 ".reg .pred done;\n"
-                 "WAIT_%=:\n"
-                 "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
-                 "@!done bra WAIT_%=;\n"
-                 "}\n" ::"r"(smem_u32(bar)),
-                 "r"(parity)
-                 : "memory");
-}
+/* ---- sm_90a building blocks beyond ../sm90.cuh ---- */
 /* 3-D box at (c0 innermost, c1, c2) into dst, completing its bytes on bar */
 __device__ __forceinline__ void tma_load_3d(void *dst, const CUtensorMap *map, uint64_t *bar, int c0, int c1, int c2)
 {
@@ -121,13 +89,6 @@ __device__ __forceinline__ void tma_load_3d(void *dst, const CUtensorMap *map, u
                  "[%2];\n" ::"r"(smem_u32(dst)),
                  "l"((uint64_t)map), "r"(smem_u32(bar)), "r"(c0), "r"(c1), "r"(c2)
                  : "memory");
-}
-/* K-major tile written by TMA with the 128-B swizzle: 128-B rows, 8-row groups
- * 1024 B apart; k16 steps inside a 64-element panel advance the start by 32 B. */
-__device__ __forceinline__ uint64_t wgmma_desc(uint32_t saddr)
-{
-    return (uint64_t)((saddr & 0x3FFFF) >> 4) | ((uint64_t)1 << 16) | ((uint64_t)(1024 >> 4) << 32) |
-           ((uint64_t)1 << 62);
 }
 /* MN-major tile with the 128-B swizzle (V as TMA writes it: per 64-wide D panel, BLOCK_N
  * key rows of 128 B): 8-key groups SBO = 1024 B apart, D panels LBO = panel_bytes apart;
@@ -146,18 +107,7 @@ template <int D> __device__ __forceinline__ uint64_t v_desc(uint32_t sV, int kk)
     return wgmma_desc(sV + (kk / 4) * D * 128 + (kk % 4) * 32);
 #endif
 }
-__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
-__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
-template <int N> __device__ __forceinline__ void wgmma_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory"); }
-template <int R> __device__ __forceinline__ void reg_fence(float *d)
-{
-#pragma unroll
-    for (int i = 0; i < R; i++)
-        asm volatile("" : "+f"(d[i])::"memory");
-}
-template <int R> __device__ __forceinline__ void setmaxnreg_inc() { asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(R)); }
-template <int R> __device__ __forceinline__ void setmaxnreg_dec() { asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(R)); }
-/* named barriers over both consumer warpgroups (256 threads): one warpgroup syncs, the other arrives */
+/* named barriers between two consumer warpgroups (256 threads): one syncs, the other arrives */
 __device__ __forceinline__ void nbar_sync(int id) { asm volatile("bar.sync %0, 256;\n" ::"r"(id) : "memory"); }
 __device__ __forceinline__ void nbar_arrive(int id) { asm volatile("bar.arrive %0, 256;\n" ::"r"(id) : "memory"); }
 
@@ -582,24 +532,11 @@ __global__ void transpose_v(const T *__restrict__ V, T *__restrict__ Vt, int S, 
 }
 
 /* ---- host ---- */
-static PFN_cuTensorMapEncodeTiled_v12000 encode_fn(void)
-{
-    static PFN_cuTensorMapEncodeTiled_v12000 fn = NULL;
-    if (!fn) {
-        cudaDriverEntryPointQueryResult q;
-        void *p = NULL;
-        if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault, &q) == cudaSuccess &&
-            q == cudaDriverEntryPointSuccess)
-            fn = (PFN_cuTensorMapEncodeTiled_v12000)p;
-    }
-    return fn;
-}
-
 /* 3-D map over [n2][n1][n0] (n0 contiguous, rows pitch0 bytes, planes pitch1 bytes), box {64, box1, 1}, 128-B swizzle. */
 static int make_map3(CUtensorMap *map, const void *ptr, int dtype, long long n0, long long n1, long long n2,
                      long long pitch0, long long pitch1, int box1)
 {
-    PFN_cuTensorMapEncodeTiled_v12000 enc = encode_fn();
+    PFN_cuTensorMapEncodeTiled_v12000 enc = spak_encode_fn();
     cuuint64_t dims[3] = {(cuuint64_t)n0, (cuuint64_t)n1, (cuuint64_t)n2};
     cuuint64_t strides[2] = {(cuuint64_t)pitch0, (cuuint64_t)pitch1};
     cuuint32_t box[3] = {64, (cuuint32_t)box1, 1};

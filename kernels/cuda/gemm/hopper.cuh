@@ -1,54 +1,17 @@
 /*
- * hopper.cuh - sm_90a building blocks for the wgmma rungs (3, 4, 5): mbarrier,
- * TMA (cp.async.bulk.tensor), wgmma descriptors and fences, setmaxnreg, the
- * tensor-map encoder reached through the runtime (no -lcuda), the grouped
- * tile raster and the register-fragment epilogue. Written from the PTX ISA
- * description of these instructions.
+ * hopper.cuh - sm_90a building blocks for the GEMM's wgmma rungs (3, 4, 5):
+ * those every family uses (../sm90.cuh: mbarrier, wgmma descriptors and
+ * fences, setmaxnreg), and here TMA (cp.async.bulk.tensor, 2-D, multicast,
+ * store), clusters, the tensor-map encoder reached through the runtime (no
+ * -lcuda), the grouped tile raster and the register-fragment epilogue.
+ * Written from the PTX ISA description of these instructions.
  */
 #ifndef SPAK_GEMM_HOPPER_CUH
 #define SPAK_GEMM_HOPPER_CUH
 
-#include <cuda.h>
-#include <cudaTypedefs.h>
-
+#include "../sm90.cuh"
 #include "candidate.cuh"
 #include "wgmma_ops.cuh"
-
-/* ---- shared memory / mbarrier ------------------------------------------ */
-__device__ __forceinline__ uint32_t smem_u32(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
-
-__device__ __forceinline__ void mbar_init(uint64_t *bar, unsigned count)
-{
-    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_u32(bar)), "r"(count));
-}
-/* Make mbarrier.init visible to the async proxy (TMA) before first use. */
-__device__ __forceinline__ void fence_barrier_init()
-{
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-}
-__device__ __forceinline__ void mbar_expect_tx(uint64_t *bar, unsigned bytes)
-{
-    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(smem_u32(bar)), "r"(bytes)
-                 : "memory");
-}
-__device__ __forceinline__ void mbar_arrive(uint64_t *bar)
-{
-    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_u32(bar)) : "memory");
-}
-/* Wait until the phase of parity `parity` has completed. On a fresh barrier
- * (phase 0 running) parity 1 counts as completed: producers start there. */
-__device__ __forceinline__ void mbar_wait(uint64_t *bar, unsigned parity)
-{
-    asm volatile("{\n"
-                 ".reg .pred done;\n"
-                 "WAIT_%=:\n"
-                 "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
-                 "@!done bra WAIT_%=;\n"
-                 "}\n" ::"r"(smem_u32(bar)),
-                 "r"(parity)
-                 : "memory");
-}
 
 /* ---- TMA ---------------------------------------------------------------- */
 /* 2D tile load: box at (c0 = k element, c1 = row) into dst, completing tx bytes on bar. */
@@ -120,34 +83,6 @@ __device__ __forceinline__ void mbar_arrive_cluster(uint64_t *bar, unsigned rank
     asm volatile("mbarrier.arrive.shared::cluster.b64 _, [%0];\n" ::"r"(remote) : "memory");
 }
 
-/* ---- wgmma -------------------------------------------------------------- */
-/* Shared-memory matrix descriptor for a K-major tile written by TMA with
- * 128-byte swizzle: rows of 128 B (64 x 16-bit), 8-row groups 1024 B apart
- * (stride byte offset), leading byte offset unused for this mode (1), mode
- * bits 62-63 = 1 (128B swizzle). Tile bases must be 1024-byte aligned; the
- * k16 steps inside a 64-wide tile advance the start address by 32 B. */
-__device__ __forceinline__ uint64_t wgmma_desc(uint32_t saddr)
-{
-    return (uint64_t)((saddr & 0x3FFFF) >> 4) | ((uint64_t)1 << 16) | ((uint64_t)(1024 >> 4) << 32) |
-           ((uint64_t)1 << 62);
-}
-__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
-__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
-template <int N> __device__ __forceinline__ void wgmma_wait()
-{
-    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
-}
-/* Keep the compiler from moving accumulator reads/writes across async wgmma. */
-template <int R> __device__ __forceinline__ void reg_fence(float *d)
-{
-#pragma unroll
-    for (int i = 0; i < R; i++)
-        asm volatile("" : "+f"(d[i])::"memory");
-}
-
-template <int R> __device__ __forceinline__ void setmaxnreg_inc() { asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(R)); }
-template <int R> __device__ __forceinline__ void setmaxnreg_dec() { asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(R)); }
-
 /* ---- tile raster ---------------------------------------------------------- */
 /* Grouped raster: `group` row-tiles walk the column-tiles together, so the B
  * tiles they share stay in L2. */
@@ -177,20 +112,6 @@ __device__ __forceinline__ void store_frag(T *C, int M, int N, int row0, int col
 }
 
 /* ---- host: tensor maps ---------------------------------------------------- */
-static PFN_cuTensorMapEncodeTiled_v12000 spak_encode_fn(void)
-{
-    static PFN_cuTensorMapEncodeTiled_v12000 fn = NULL;
-    if (!fn) {
-        cudaDriverEntryPointQueryResult q;
-        void *p = NULL;
-        if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault, &q) ==
-                cudaSuccess &&
-            q == cudaDriverEntryPointSuccess)
-            fn = (PFN_cuTensorMapEncodeTiled_v12000)p;
-    }
-    return fn;
-}
-
 /* A rows x K matrix, K contiguous, 16-bit elements; boxes of 64 (k) x box_rows
  * with 128B swizzle. Out-of-range boxes are zero-filled by the hardware. */
 static int spak_make_map(CUtensorMap *map, const void *ptr, long long rows, long long K, int box_rows, int dtype)
