@@ -67,17 +67,10 @@
 #include "abi.h"
 #include "fmha_core.h"
 
-enum { CHILD_OK = 0, CHILD_HARNESS_ERR = 3, CHILD_NO_DEVICE = 4 };
 
 static struct fc_args g_args;
-static char g_device_name[256] = "?";
 
-struct ceilings {
-    double copy_gbps, peak_tflops;
-    int sm_count, max_threads_per_sm, cc;
-    long long l2_bytes;
-};
-static struct ceilings g_ceil;
+static struct hc_device g_ceil; /* what the probe child measured */
 
 static void emit(char *rec)
 {
@@ -803,7 +796,7 @@ static int run_shape(const struct fc_shape *s)
     if (!ch->c.lib) {
         snprintf(why, sizeof why, "candidate: dlopen failed: %s", dlerror());
         correctness_rec(s, false, false, NAN, NAN, NAN, why);
-        return CHILD_OK;
+        return HC_CHILD_OK;
     }
     *(void **)&ch->c.fmha = dlsym(ch->c.lib, "spak_fmha");
     {
@@ -815,21 +808,21 @@ static int run_shape(const struct fc_shape *s)
     *(void **)&ch->c.kinfo = dlsym(ch->c.lib, "spak_fmha_kernel_info");
     if (!ch->c.fmha || !info || info->abi_version != SPAK_FMHA_ABI_VERSION) {
         correctness_rec(s, false, false, NAN, NAN, NAN, "candidate: missing spak_fmha/spak_fmha_info or wrong abi_version");
-        return CHILD_OK;
+        return HC_CHILD_OK;
     }
     ch->c.info = info;
     if (constraint(info, s, ch->dt, why, sizeof why)) {
         correctness_rec(s, false, true, NAN, NAN, NAN, why);
-        return CHILD_OK;
+        return HC_CHILD_OK;
     }
     if (cudaSetDevice(0) != cudaSuccess || cudaStreamCreateWithFlags(&ch->st, cudaStreamNonBlocking) != cudaSuccess) {
         correctness_rec(s, false, false, NAN, NAN, NAN, "harness: CUDA setup failed");
-        return CHILD_HARNESS_ERR;
+        return HC_CHILD_HARNESS_ERR;
     }
     nvml_open(0);
     if (alloc_all(ch)) {
         correctness_rec(s, false, false, NAN, NAN, NAN, ch->err);
-        return CHILD_HARNESS_ERR;
+        return HC_CHILD_HARNESS_ERR;
     }
     if (g_args.no_baseline) {
         g_baseline_error = "not run (--no-baseline)";
@@ -856,15 +849,15 @@ static int run_shape(const struct fc_shape *s)
         g_baseline_error = ch->dnn.err;
     if (r == -1) {
         correctness_rec(s, false, false, NAN, NAN, NAN, ch->err);
-        return CHILD_HARNESS_ERR;
+        return HC_CHILD_HARNESS_ERR;
     }
     if (r == -2) {
         correctness_rec(s, false, false, NAN, NAN, NAN, why);
-        return CHILD_OK;
+        return HC_CHILD_OK;
     }
     if (!(ok1 && ok2)) {
         correctness_rec(s, false, false, ok1 ? e2 : e1, l1, ok1 ? b2 : b1, why);
-        return CHILD_OK;
+        return HC_CHILD_OK;
     }
     correctness_rec(s, true, false, fmax(e1, e2), l1, isnan(b1) || isnan(b2) ? NAN : fmax(b1, b2),
                     info->lse ? "ok (2 checks, fp64 reference, LSE checked)" : "ok (2 checks, fp64 reference)");
@@ -882,11 +875,11 @@ static int run_shape(const struct fc_shape *s)
         r = timing(ch, &p, why, sizeof why);
         if (r == -1) {
             correctness_rec(s, false, false, NAN, NAN, NAN, ch->err);
-            return CHILD_HARNESS_ERR;
+            return HC_CHILD_HARNESS_ERR;
         }
         if (r == -2) {
             correctness_rec(s, false, false, NAN, NAN, NAN, why);
-            return CHILD_OK;
+            return HC_CHILD_OK;
         }
         p.baseline_error = p.have_base ? NULL : (g_baseline_error ? g_baseline_error : ch->dnn.err);
         p.baseline_engine = p.have_base ? ch->dnn.engine : NULL;
@@ -916,7 +909,7 @@ done:
     if (ch->have_dnn || ch->dnn.api.lib)
         sdpa_destroy(&ch->dnn);
     free_bufs(&ch->b);
-    return CHILD_OK;
+    return HC_CHILD_OK;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1015,10 +1008,10 @@ static int probe(int fd)
     if (e != cudaSuccess || n == 0) {
         fprintf(stderr, "spak-harness-cuda-fmha: no CUDA device (cudaGetDeviceCount: %s)\n",
                 e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
-        return CHILD_NO_DEVICE;
+        return HC_CHILD_NO_DEVICE;
     }
     if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess)
-        return CHILD_HARNESS_ERR;
+        return HC_CHILD_HARNESS_ERR;
     cudaDeviceGetPCIBusId(pci, sizeof pci, 0);
     if (g_args.ceilings_cache) {
         json_error_t je;
@@ -1070,141 +1063,34 @@ static int probe(int fd)
     json_decref(o);
     json_decref(cache);
     if (!line)
-        return CHILD_HARNESS_ERR;
+        return HC_CHILD_HARNESS_ERR;
     if (write(fd, line, strlen(line)) < 0 || write(fd, "\n", 1) < 0) {
         free(line);
-        return CHILD_HARNESS_ERR;
+        return HC_CHILD_HARNESS_ERR;
     }
     free(line);
-    return CHILD_OK;
+    return HC_CHILD_OK;
 }
 
 /* ------------------------------------------------------------------------ */
-/* the parent: fork a child, relay its records, watch it                     */
+/* the parent's children (hc_run_child, harness_core.c)                      */
 
-struct child_result {
-    int status;
-    bool timed_out, saw_correctness, saw_performance;
-    char *first_line;
-};
-
-static int run_child(int (*fn)(int fd, const struct fc_shape *), const struct fc_shape *s, bool relay,
-                     struct child_result *res)
+static int probe_fn(int fd, const void *arg)
 {
-    int fds[2];
-    pid_t pid;
-    char buf[65536];
-    size_t len = 0;
-    double deadline;
-    struct timespec ts;
-
-    memset(res, 0, sizeof *res);
-    if (pipe(fds) != 0)
-        return -1;
-    fflush(stdout);
-    fflush(stderr);
-    pid = fork();
-    if (pid < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        close(fds[0]);
-        if (relay) {
-            if (dup2(fds[1], STDOUT_FILENO) < 0)
-                _exit(CHILD_HARNESS_ERR);
-            close(fds[1]);
-            fds[1] = STDOUT_FILENO;
-        }
-        _exit(fn(fds[1], s));
-    }
-    close(fds[1]);
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    deadline = ts.tv_sec + ts.tv_nsec * 1e-9 + g_args.timeout_s;
-    for (;;) {
-        struct pollfd pfd = {fds[0], POLLIN, 0};
-        double now;
-        int pr;
-        ssize_t got;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        now = ts.tv_sec + ts.tv_nsec * 1e-9;
-        if (now >= deadline) {
-            kill(pid, SIGKILL);
-            res->timed_out = true;
-            break;
-        }
-        pr = poll(&pfd, 1, (int)((deadline - now) * 1000) + 1);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr <= 0)
-            continue;
-        got = read(fds[0], buf + len, sizeof buf - 1 - len);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
-        len += (size_t)got;
-        for (;;) {
-            char *nl = (char *)memchr(buf, '\n', len);
-            size_t ll;
-            if (!nl) {
-                if (len == sizeof buf - 1)
-                    len = 0; /* a line over the cap: dropped */
-                break;
-            }
-            ll = (size_t)(nl - buf) + 1;
-            *nl = 0;
-            if (!res->first_line)
-                res->first_line = strdup(buf);
-            if (relay) {
-                if (strstr(buf, "\"type\":\"Correctness\""))
-                    res->saw_correctness = true;
-                if (strstr(buf, "\"type\":\"Performance\""))
-                    res->saw_performance = true;
-                printf("%s\n", buf);
-                fflush(stdout);
-            }
-            memmove(buf, buf + ll, len - ll);
-            len -= ll;
-        }
-    }
-    close(fds[0]);
-    while (waitpid(pid, &res->status, 0) < 0 && errno == EINTR)
-        ;
-    return 0;
-}
-
-static int probe_fn(int fd, const struct fc_shape *s)
-{
-    (void)s;
+    (void)arg;
     return probe(fd);
 }
 
-static int shape_fn(int fd, const struct fc_shape *s)
+static int shape_fn(int fd, const void *arg)
 {
     (void)fd;
-    return run_shape(s);
-}
-
-static void describe_status(const struct child_result *r, char *buf, size_t n)
-{
-    if (r->timed_out)
-        snprintf(buf, n, "candidate timed out after %d s (hang?): child killed", g_args.timeout_s);
-    else if (WIFSIGNALED(r->status))
-        snprintf(buf, n, "candidate crashed the child: signal %d (%s)", WTERMSIG(r->status), strsignal(WTERMSIG(r->status)));
-    else if (WIFEXITED(r->status))
-        snprintf(buf, n, "child exited with status %d without a verdict", WEXITSTATUS(r->status));
-    else
-        snprintf(buf, n, "child ended abnormally");
+    return run_shape((const struct fc_shape *)arg);
 }
 
 int main(int argc, char **argv)
 {
     char err[1024];
-    struct child_result pr;
-    json_t *j;
-    json_error_t je;
+    struct hc_child pr;
     int harness_failed = 0;
     int rc = fc_parse_args(argc, argv, &g_args, err, sizeof err);
 
@@ -1218,49 +1104,39 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
 
-    if (run_child(probe_fn, NULL, false, &pr) != 0) {
+    if (hc_run_child(probe_fn, NULL, g_args.timeout_s, false, &pr) != 0) {
         fprintf(stderr, "spak-harness-cuda-fmha: fork/pipe failed: %s\n", strerror(errno));
         return 2;
     }
     if (pr.timed_out || !WIFEXITED(pr.status) || WEXITSTATUS(pr.status) != 0 || !pr.first_line) {
-        if (!(WIFEXITED(pr.status) && WEXITSTATUS(pr.status) == CHILD_NO_DEVICE))
+        if (!(WIFEXITED(pr.status) && WEXITSTATUS(pr.status) == HC_CHILD_NO_DEVICE))
             fprintf(stderr, "spak-harness-cuda-fmha: device probe failed\n");
         free(pr.first_line);
         return 2;
     }
-    j = json_loads(pr.first_line, 0, &je);
+    rc = hc_parse_probe(pr.first_line, &g_ceil, err, sizeof err);
     free(pr.first_line);
-    if (!j) {
-        fprintf(stderr, "spak-harness-cuda-fmha: bad probe line: %s\n", je.text);
+    if (rc != 0) {
+        fprintf(stderr, "spak-harness-cuda-fmha: %s\n", err);
         return 2;
     }
-    snprintf(g_device_name, sizeof g_device_name, "%s",
-             json_string_value(json_object_get(j, "device")) ? json_string_value(json_object_get(j, "device")) : "?");
-    g_ceil.copy_gbps = json_number_value(json_object_get(j, "copy_gbps"));
-    g_ceil.peak_tflops = json_number_value(json_object_get(j, "peak_tflops"));
-    g_ceil.sm_count = (int)json_integer_value(json_object_get(j, "sm_count"));
-    g_ceil.max_threads_per_sm = (int)json_integer_value(json_object_get(j, "max_threads_per_sm"));
-    g_ceil.l2_bytes = json_integer_value(json_object_get(j, "l2_bytes"));
-    g_ceil.cc = (int)json_integer_value(json_object_get(j, "cc"));
-    json_decref(j);
     fprintf(stderr, "spak-harness-cuda-fmha: %s sm_%d, %d SMs, copy %.0f GB/s, cuBLAS %s peak %.1f TFLOP/s\n",
-            g_device_name, g_ceil.cc, g_ceil.sm_count, g_ceil.copy_gbps, g_args.dtype == 1 ? "fp16" : "bf16",
+            g_ceil.name, g_ceil.cc, g_ceil.sm_count, g_ceil.copy_gbps, g_args.dtype == 1 ? "fp16" : "bf16",
             g_ceil.peak_tflops);
 
     for (int i = 0; i < g_args.nshapes; i++) {
         const struct fc_shape *s = &g_args.shapes[i];
-        struct child_result r;
-        if (run_child(shape_fn, s, true, &r) != 0) {
+        struct hc_child r;
+        if (hc_run_child(shape_fn, s, g_args.timeout_s, true, &r) != 0) {
             fprintf(stderr, "spak-harness-cuda-fmha: fork/pipe failed: %s\n", strerror(errno));
             return 1;
         }
         free(r.first_line);
-        if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == CHILD_HARNESS_ERR)
+        if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == HC_CHILD_HARNESS_ERR)
             harness_failed = 1;
-        if (r.timed_out || !WIFEXITED(r.status) || (WEXITSTATUS(r.status) != 0 && !r.saw_correctness) ||
-            (r.saw_correctness && !r.saw_performance && !g_args.check_only && !WIFEXITED(r.status))) {
+        if (hc_child_no_verdict(&r, g_args.check_only)) {
             char why[256];
-            describe_status(&r, why, sizeof why);
+            hc_describe_child(&r, g_args.timeout_s, why, sizeof why);
             correctness_rec(s, false, false, NAN, NAN, NAN, why);
         }
     }

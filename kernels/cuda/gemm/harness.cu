@@ -74,20 +74,10 @@
 
 /* ------------------------------------------------------------------------ */
 /* exit codes of a child                                                     */
-enum { CHILD_OK = 0, CHILD_HARNESS_ERR = 3, CHILD_NO_DEVICE = 4 };
 
 static struct hc_args g_args;
-static char g_device_name[256] = "?";
 
-struct ceilings {
-    double copy_gbps;
-    double peak_tflops;
-    int sm_count;
-    int max_threads_per_sm;
-    long long l2_bytes;
-    int cc;
-};
-static struct ceilings g_ceil;
+static struct hc_device g_ceil; /* what the probe child measured */
 
 static void emit(char *rec)
 {
@@ -621,7 +611,7 @@ static int run_shape(const struct hc_shape *s)
     if (!ch->c.lib) {
         snprintf(why, sizeof why, "candidate: dlopen failed: %s", dlerror());
         correctness_rec(s, dt, false, false, NAN, NAN, why);
-        return CHILD_OK;
+        return HC_CHILD_OK;
     }
     *(void **)&ch->c.gemm = dlsym(ch->c.lib, "spak_gemm");
     {
@@ -633,36 +623,36 @@ static int run_shape(const struct hc_shape *s)
     if (!ch->c.gemm || !info || info->abi_version != SPAK_GEMM_ABI_VERSION) {
         correctness_rec(s, dt, false, false, NAN, NAN,
                         "candidate: missing spak_gemm/spak_gemm_info or wrong abi_version");
-        return CHILD_OK;
+        return HC_CHILD_OK;
     }
     if (!(info->dtypes & SPAK_DT_BIT(dt))) {
         snprintf(why, sizeof why, "constraint: candidate does not declare dtype %s", hc_dtype_name(dt));
         correctness_rec(s, dt, false, true, NAN, NAN, why);
-        return CHILD_OK;
+        return HC_CHILD_OK;
     }
     if ((info->m_multiple > 1 && s->m % info->m_multiple) || (info->n_multiple > 1 && s->n % info->n_multiple) ||
         (info->k_multiple > 1 && s->k % info->k_multiple)) {
         snprintf(why, sizeof why, "constraint: candidate declares M%%%d==0, N%%%d==0, K%%%d==0", info->m_multiple,
                  info->n_multiple, info->k_multiple);
         correctness_rec(s, dt, false, true, NAN, NAN, why);
-        return CHILD_OK;
+        return HC_CHILD_OK;
     }
     if (info->min_sm > g_ceil.cc) {
         snprintf(why, sizeof why, "constraint: candidate needs sm_%d, device is sm_%d", info->min_sm, g_ceil.cc);
         correctness_rec(s, dt, false, true, NAN, NAN, why);
-        return CHILD_OK;
+        return HC_CHILD_OK;
     }
 
     if (cudaSetDevice(0) != cudaSuccess || cudaStreamCreateWithFlags(&ch->st, cudaStreamNonBlocking) != cudaSuccess ||
         cublasCreate(&ch->h) != CUBLAS_STATUS_SUCCESS || cublasSetStream(ch->h, ch->st) != CUBLAS_STATUS_SUCCESS ||
         cublasSetMathMode(ch->h, CUBLAS_DEFAULT_MATH) != CUBLAS_STATUS_SUCCESS) {
         correctness_rec(s, dt, false, false, NAN, NAN, "harness: CUDA/cuBLAS setup failed");
-        return CHILD_HARNESS_ERR;
+        return HC_CHILD_HARNESS_ERR;
     }
     nvml_open(0);
     if (alloc_all(ch, dt)) {
         correctness_rec(s, dt, false, false, NAN, NAN, ch->err);
-        return CHILD_HARNESS_ERR;
+        return HC_CHILD_HARNESS_ERR;
     }
 
     /* two checks, independent inputs, same buffers */
@@ -675,19 +665,19 @@ static int run_shape(const struct hc_shape *s)
     }
     if (r == -1) {
         correctness_rec(s, dt, false, false, NAN, NAN, ch->err);
-        return CHILD_HARNESS_ERR;
+        return HC_CHILD_HARNESS_ERR;
     }
     if (r == -2) {
         correctness_rec(s, dt, false, false, NAN, NAN, why);
-        return CHILD_OK; /* the context may be dead: stop here */
+        return HC_CHILD_OK; /* the context may be dead: stop here */
     }
     if (!(ok1 && ok2)) {
         correctness_rec(s, dt, false, false, ok1 ? e2 : e1, ok1 ? b2 : b1, why);
-        return CHILD_OK;
+        return HC_CHILD_OK;
     }
     correctness_rec(s, dt, true, false, e1 > e2 ? e1 : e2, b1 > b2 ? b1 : b2, "ok (2 checks, fp64 reference)");
     if (g_args.check_only)
-        return CHILD_OK;
+        return HC_CHILD_OK;
 
     /* the fp64 buffers are not needed for timing */
     cudaFree(ch->b.Ad), ch->b.Ad = NULL;
@@ -707,11 +697,11 @@ static int run_shape(const struct hc_shape *s)
         r = timing(ch, dt, &p, why, sizeof why);
         if (r == -1) {
             correctness_rec(s, dt, false, false, NAN, NAN, ch->err);
-            return CHILD_HARNESS_ERR;
+            return HC_CHILD_HARNESS_ERR;
         }
         if (r == -2) {
             correctness_rec(s, dt, false, false, NAN, NAN, why);
-            return CHILD_OK;
+            return HC_CHILD_OK;
         }
         emit(hc_record_performance(&p));
 
@@ -736,7 +726,7 @@ static int run_shape(const struct hc_shape *s)
         emit(hc_record_analysis(s, dt, &in, &o));
     }
     free_bufs(&ch->b);
-    return CHILD_OK;
+    return HC_CHILD_OK;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -843,10 +833,10 @@ static int probe(int fd)
     if (e != cudaSuccess || n == 0) {
         fprintf(stderr, "spak-harness-cuda: no CUDA device (cudaGetDeviceCount: %s)\n",
                 e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
-        return CHILD_NO_DEVICE;
+        return HC_CHILD_NO_DEVICE;
     }
     if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess)
-        return CHILD_HARNESS_ERR;
+        return HC_CHILD_HARNESS_ERR;
     cudaDeviceGetPCIBusId(pci, sizeof pci, 0);
     if (g_args.ceilings_cache) {
         json_error_t je;
@@ -897,139 +887,28 @@ static int probe(int fd)
                       JSON_COMPACT);
     json_decref(cache);
     if (!line)
-        return CHILD_HARNESS_ERR;
+        return HC_CHILD_HARNESS_ERR;
     if (write(fd, line, strlen(line)) < 0 || write(fd, "\n", 1) < 0) {
         free(line);
-        return CHILD_HARNESS_ERR;
+        return HC_CHILD_HARNESS_ERR;
     }
     free(line);
-    return CHILD_OK;
+    return HC_CHILD_OK;
 }
 
 /* ------------------------------------------------------------------------ */
-/* the parent: fork a child, relay its records, watch it                     */
+/* the parent's children (hc_run_child, harness_core.c)                      */
 
-struct child_result {
-    int status;         /* waitpid status */
-    bool timed_out;
-    bool saw_correctness;
-    bool saw_performance;
-    bool saw_pass;
-    char *first_line;   /* first line (probe); malloc'd */
-};
-
-static int run_child(int (*fn)(int fd, const struct hc_shape *), const struct hc_shape *s, bool relay,
-                     struct child_result *res)
+static int probe_fn(int fd, const void *arg)
 {
-    int fds[2];
-    pid_t pid;
-    char buf[65536];
-    size_t len = 0;
-    double deadline;
-    struct timespec ts;
-
-    memset(res, 0, sizeof *res);
-    if (pipe(fds) != 0)
-        return -1;
-    fflush(stdout);
-    fflush(stderr);
-    pid = fork();
-    if (pid < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        close(fds[0]);
-        if (relay) {
-            if (dup2(fds[1], STDOUT_FILENO) < 0)
-                _exit(CHILD_HARNESS_ERR);
-            close(fds[1]);
-            fds[1] = STDOUT_FILENO;
-        }
-        _exit(fn(fds[1], s));
-    }
-    close(fds[1]);
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    deadline = ts.tv_sec + ts.tv_nsec * 1e-9 + g_args.timeout_s;
-    for (;;) {
-        struct pollfd pfd = {fds[0], POLLIN, 0};
-        double now;
-        int pr;
-        ssize_t got;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        now = ts.tv_sec + ts.tv_nsec * 1e-9;
-        if (now >= deadline) {
-            kill(pid, SIGKILL);
-            res->timed_out = true;
-            break;
-        }
-        pr = poll(&pfd, 1, (int)((deadline - now) * 1000) + 1);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr <= 0)
-            continue;
-        got = read(fds[0], buf + len, sizeof buf - 1 - len);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
-        len += (size_t)got;
-        for (;;) {
-            char *nl = (char *)memchr(buf, '\n', len);
-            size_t ll;
-            if (!nl) {
-                if (len == sizeof buf - 1) { /* a line over the cap: drop it */
-                    len = 0;
-                }
-                break;
-            }
-            ll = (size_t)(nl - buf) + 1;
-            *nl = 0;
-            if (!res->first_line)
-                res->first_line = strdup(buf);
-            if (relay) {
-                if (strstr(buf, "\"type\":\"Correctness\""))
-                    res->saw_correctness = true;
-                if (strstr(buf, "\"type\":\"Performance\""))
-                    res->saw_performance = true;
-                if (strstr(buf, "\"type\":\"Correctness\"") && strstr(buf, "\"passed\":true"))
-                    res->saw_pass = true;
-                printf("%s\n", buf);
-                fflush(stdout);
-            }
-            memmove(buf, buf + ll, len - ll);
-            len -= ll;
-        }
-    }
-    close(fds[0]);
-    while (waitpid(pid, &res->status, 0) < 0 && errno == EINTR)
-        ;
-    return 0;
-}
-
-static int probe_fn(int fd, const struct hc_shape *s)
-{
-    (void)s;
+    (void)arg;
     return probe(fd);
 }
 
-static int shape_fn(int fd, const struct hc_shape *s)
+static int shape_fn(int fd, const void *arg)
 {
     (void)fd;
-    return run_shape(s);
-}
-
-static void describe_status(const struct child_result *r, char *buf, size_t n)
-{
-    if (r->timed_out)
-        snprintf(buf, n, "candidate timed out after %d s (hang?): child killed", g_args.timeout_s);
-    else if (WIFSIGNALED(r->status))
-        snprintf(buf, n, "candidate crashed the child: signal %d (%s)", WTERMSIG(r->status), strsignal(WTERMSIG(r->status)));
-    else if (WIFEXITED(r->status))
-        snprintf(buf, n, "child exited with status %d without a verdict", WEXITSTATUS(r->status));
-    else
-        snprintf(buf, n, "child ended abnormally");
+    return run_shape((const struct hc_shape *)arg);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1075,14 +954,14 @@ static int profile_one(void)
 
     if (!lib) {
         fprintf(stderr, "spak-harness-cuda --profile-one: dlopen: %s\n", dlerror());
-        return CHILD_HARNESS_ERR;
+        return HC_CHILD_HARNESS_ERR;
     }
     *(void **)&gemm = dlsym(lib, "spak_gemm");
     hA = malloc(na * es);
     hB = malloc(nb * es);
     if (!gemm || !hA || !hB) {
         fprintf(stderr, "spak-harness-cuda --profile-one: no spak_gemm or out of host memory\n");
-        return CHILD_HARNESS_ERR;
+        return HC_CHILD_HARNESS_ERR;
     }
     host_fill(hA, na, dt, g_args.seed * 0x100000001B3ull ^ 0x1A);
     host_fill(hB, nb, dt, g_args.seed * 0x100000001B3ull ^ 0x1B);
@@ -1091,20 +970,20 @@ static int profile_one(void)
         cudaMalloc(&C, nc * es) != cudaSuccess || cudaMemcpy(A, hA, na * es, cudaMemcpyHostToDevice) != cudaSuccess ||
         cudaMemcpy(B, hB, nb * es, cudaMemcpyHostToDevice) != cudaSuccess) {
         fprintf(stderr, "spak-harness-cuda --profile-one: CUDA setup failed\n");
-        return CHILD_HARNESS_ERR;
+        return HC_CHILD_HARNESS_ERR;
     }
     rc = gemm((int)s->m, (int)s->n, (int)s->k, dt, A, B, C, st);
     e = cudaDeviceSynchronize();
     if (rc != 0 || e != cudaSuccess) {
         fprintf(stderr, "spak-harness-cuda --profile-one: candidate returned %d, sync %s\n", rc, cudaGetErrorName(e));
-        return CHILD_HARNESS_ERR;
+        return HC_CHILD_HARNESS_ERR;
     }
     cudaFree(A);
     cudaFree(B);
     cudaFree(C);
     free(hA);
     free(hB);
-    return CHILD_OK;
+    return HC_CHILD_OK;
 }
 
 static const char *find_ncu(char *buf, size_t n)
@@ -1294,9 +1173,7 @@ static void counters(const struct hc_shape *s)
 int main(int argc, char **argv)
 {
     char err[1024];
-    struct child_result pr;
-    json_t *j;
-    json_error_t je;
+    struct hc_child pr;
     int harness_failed = 0;
     int rc = hc_parse_args(argc, argv, &g_args, err, sizeof err);
 
@@ -1312,50 +1189,41 @@ int main(int argc, char **argv)
     if (g_args.profile_one)
         return profile_one();
 
-    if (run_child(probe_fn, NULL, false, &pr) != 0) {
+    if (hc_run_child(probe_fn, NULL, g_args.timeout_s, false, &pr) != 0) {
         fprintf(stderr, "spak-harness-cuda: fork/pipe failed: %s\n", strerror(errno));
         return 2;
     }
     if (pr.timed_out || !WIFEXITED(pr.status) || WEXITSTATUS(pr.status) != 0 || !pr.first_line) {
-        if (WIFEXITED(pr.status) && WEXITSTATUS(pr.status) == CHILD_NO_DEVICE)
+        if (WIFEXITED(pr.status) && WEXITSTATUS(pr.status) == HC_CHILD_NO_DEVICE)
             ; /* the child said "no CUDA device" on stderr */
         else
             fprintf(stderr, "spak-harness-cuda: device probe failed\n");
         free(pr.first_line);
         return 2;
     }
-    j = json_loads(pr.first_line, 0, &je);
+    rc = hc_parse_probe(pr.first_line, &g_ceil, err, sizeof err);
     free(pr.first_line);
-    if (!j) {
-        fprintf(stderr, "spak-harness-cuda: bad probe line: %s\n", je.text);
+    if (rc != 0) {
+        fprintf(stderr, "spak-harness-cuda: %s\n", err);
         return 2;
     }
-    snprintf(g_device_name, sizeof g_device_name, "%s", json_string_value(json_object_get(j, "device")) ? json_string_value(json_object_get(j, "device")) : "?");
-    g_ceil.copy_gbps = json_number_value(json_object_get(j, "copy_gbps"));
-    g_ceil.peak_tflops = json_number_value(json_object_get(j, "peak_tflops"));
-    g_ceil.sm_count = (int)json_integer_value(json_object_get(j, "sm_count"));
-    g_ceil.max_threads_per_sm = (int)json_integer_value(json_object_get(j, "max_threads_per_sm"));
-    g_ceil.l2_bytes = json_integer_value(json_object_get(j, "l2_bytes"));
-    g_ceil.cc = (int)json_integer_value(json_object_get(j, "cc"));
-    json_decref(j);
     fprintf(stderr, "spak-harness-cuda: %s sm_%d, %d SMs, copy %.0f GB/s, cuBLAS %s peak %.1f TFLOP/s\n",
-            g_device_name, g_ceil.cc, g_ceil.sm_count, g_ceil.copy_gbps, hc_dtype_name(g_args.dtype),
+            g_ceil.name, g_ceil.cc, g_ceil.sm_count, g_ceil.copy_gbps, hc_dtype_name(g_args.dtype),
             g_ceil.peak_tflops);
 
     for (int i = 0; i < g_args.nshapes; i++) {
         const struct hc_shape *s = &g_args.shapes[i];
-        struct child_result r;
-        if (run_child(shape_fn, s, true, &r) != 0) {
+        struct hc_child r;
+        if (hc_run_child(shape_fn, s, g_args.timeout_s, true, &r) != 0) {
             fprintf(stderr, "spak-harness-cuda: fork/pipe failed: %s\n", strerror(errno));
             return 1;
         }
         free(r.first_line);
-        if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == CHILD_HARNESS_ERR)
+        if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == HC_CHILD_HARNESS_ERR)
             harness_failed = 1;
-        if (r.timed_out || !WIFEXITED(r.status) || (WEXITSTATUS(r.status) != 0 && !r.saw_correctness) ||
-            (r.saw_correctness && !r.saw_performance && !g_args.check_only && !WIFEXITED(r.status))) {
+        if (hc_child_no_verdict(&r, g_args.check_only)) {
             char why[256];
-            describe_status(&r, why, sizeof why);
+            hc_describe_child(&r, g_args.timeout_s, why, sizeof why);
             correctness_rec(s, g_args.dtype, false, false, NAN, NAN, why);
         } else if (g_args.ncu && !g_args.check_only) {
             if (r.saw_pass && r.saw_performance)

@@ -6,9 +6,14 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 static const char USAGE[] =
     "usage: spak-harness-cuda --family gemm --candidate PATH.so --seed N\n"
@@ -53,6 +58,132 @@ const char *hc_dtype_name(int dtype)
 }
 
 size_t hc_dtype_size(int dtype) { return dtype == 0 ? 4 : 2; }
+
+static double monotonic_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int hc_run_child(hc_child_fn fn, const void *arg, int timeout_s, bool relay, struct hc_child *res)
+{
+    int fds[2];
+    static char buf[65536];
+    size_t len = 0;
+
+    memset(res, 0, sizeof *res);
+    if (pipe(fds) != 0)
+        return -1;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(fds[0]);
+        close(fds[1]);
+        errno = e;
+        return -1;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        if (relay) {
+            if (dup2(fds[1], STDOUT_FILENO) < 0)
+                _exit(HC_CHILD_HARNESS_ERR);
+            close(fds[1]);
+            fds[1] = STDOUT_FILENO;
+        }
+        int rc = fn(fds[1], arg);
+        fflush(stdout);
+        _exit(rc);
+    }
+    close(fds[1]);
+    const double deadline = monotonic_s() + timeout_s;
+    for (;;) {
+        double now = monotonic_s();
+        if (now >= deadline) {
+            kill(pid, SIGKILL);
+            res->timed_out = true;
+            break;
+        }
+        struct pollfd pfd = {fds[0], POLLIN, 0};
+        int pr = poll(&pfd, 1, (int)((deadline - now) * 1000) + 1);
+        if (pr <= 0)
+            continue; /* EINTR, or the deadline: checked above */
+        ssize_t got = read(fds[0], buf + len, sizeof buf - 1 - len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            break;
+        len += (size_t)got;
+        for (;;) {
+            char *nl = memchr(buf, '\n', len);
+            if (!nl) {
+                if (len == sizeof buf - 1)
+                    len = 0; /* a line over the cap: dropped */
+                break;
+            }
+            size_t ll = (size_t)(nl - buf) + 1;
+            *nl = 0;
+            if (!res->first_line)
+                res->first_line = strdup(buf);
+            if (relay) {
+                bool corr = strstr(buf, "\"type\":\"Correctness\"") != NULL;
+                res->saw_correctness |= corr;
+                res->saw_performance |= strstr(buf, "\"type\":\"Performance\"") != NULL;
+                res->saw_pass |= corr && strstr(buf, "\"passed\":true") != NULL;
+                printf("%s\n", buf);
+                fflush(stdout);
+            }
+            memmove(buf, buf + ll, len - ll);
+            len -= ll;
+        }
+    }
+    close(fds[0]);
+    while (waitpid(pid, &res->status, 0) < 0 && errno == EINTR)
+        ;
+    return 0;
+}
+
+bool hc_child_no_verdict(const struct hc_child *r, bool check_only)
+{
+    return r->timed_out || !WIFEXITED(r->status) || (WEXITSTATUS(r->status) != 0 && !r->saw_correctness) ||
+           (r->saw_correctness && !r->saw_performance && !check_only && !WIFEXITED(r->status));
+}
+
+void hc_describe_child(const struct hc_child *r, int timeout_s, char *buf, size_t n)
+{
+    if (r->timed_out)
+        snprintf(buf, n, "candidate timed out after %d s (hang?): child killed", timeout_s);
+    else if (WIFSIGNALED(r->status))
+        snprintf(buf, n, "candidate crashed the child: signal %d (%s)", WTERMSIG(r->status), strsignal(WTERMSIG(r->status)));
+    else if (WIFEXITED(r->status))
+        snprintf(buf, n, "child exited with status %d without a verdict", WEXITSTATUS(r->status));
+    else
+        snprintf(buf, n, "child ended abnormally");
+}
+
+int hc_parse_probe(const char *line, struct hc_device *d, char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *j = json_loads(line, 0, &je);
+    memset(d, 0, sizeof *d);
+    if (!json_is_object(j)) {
+        snprintf(err, errlen, "bad probe line: %s", j ? "not an object" : je.text);
+        json_decref(j);
+        return -1;
+    }
+    const char *name = json_string_value(json_object_get(j, "device"));
+    snprintf(d->name, sizeof d->name, "%s", name ? name : "?");
+    d->copy_gbps = json_number_value(json_object_get(j, "copy_gbps"));
+    d->peak_tflops = json_number_value(json_object_get(j, "peak_tflops"));
+    d->sm_count = (int)json_integer_value(json_object_get(j, "sm_count"));
+    d->max_threads_per_sm = (int)json_integer_value(json_object_get(j, "max_threads_per_sm"));
+    d->l2_bytes = json_integer_value(json_object_get(j, "l2_bytes"));
+    d->cc = (int)json_integer_value(json_object_get(j, "cc"));
+    json_decref(j);
+    return 0;
+}
 
 int hc_parse_shapes(const char *s, bool heldout, struct hc_shape *shapes, int max, int *n,
                     char *err, size_t errlen)

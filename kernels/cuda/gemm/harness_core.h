@@ -71,6 +71,38 @@ int hc_parse_common(int argc, char **argv, const char *family, const char *usage
 /* A decimal integer in lo..hi, nothing else around it. */
 bool hc_parse_ll(const char *s, long long lo, long long hi, long long *out);
 
+/* ---- the child-process model of both harnesses: a probe child, then one child per shape ---- */
+enum { HC_CHILD_OK = 0, HC_CHILD_HARNESS_ERR = 3, HC_CHILD_NO_DEVICE = 4 };
+
+struct hc_child {
+    int status;                /* waitpid status */
+    bool timed_out;            /* killed at the deadline */
+    bool saw_correctness, saw_performance, saw_pass; /* records it printed (relay) */
+    char *first_line;          /* its first line; malloc'd, the caller frees it */
+};
+typedef int (*hc_child_fn)(int fd, const void *arg);
+/* Fork a child that runs fn(fd, arg) and exits with its value; fd is the
+ * write end of a pipe, which with `relay` is also the child's stdout, each
+ * line of which the parent prints to its own stdout as it comes (lines over
+ * 64 KB are dropped). A child still running after timeout_s seconds is
+ * killed. 0, or -1 when pipe() or fork() failed (errno). */
+int hc_run_child(hc_child_fn fn, const void *arg, int timeout_s, bool relay, struct hc_child *res);
+/* A shape's child that ended without a verdict of its own (timed out,
+ * killed by a signal, failed before its Correctness record, or died after a
+ * passing check before its timing): the parent records the failure. */
+bool hc_child_no_verdict(const struct hc_child *r, bool check_only);
+/* Why a child ended without a verdict, in words. */
+void hc_describe_child(const struct hc_child *r, int timeout_s, char *buf, size_t n);
+
+/* What the probe child reports of the device (one JSON line). */
+struct hc_device {
+    char name[256];
+    double copy_gbps, peak_tflops;
+    int sm_count, max_threads_per_sm, cc;
+    long long l2_bytes;
+};
+int hc_parse_probe(const char *line, struct hc_device *d, char *err, size_t errlen);
+
 /* "MxNxK[,MxNxK...]" appended to shapes[*n..]; 0 or -1 (message in err). */
 int hc_parse_shapes(const char *s, bool heldout, struct hc_shape *shapes, int max, int *n,
                     char *err, size_t errlen);

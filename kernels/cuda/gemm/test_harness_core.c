@@ -1,12 +1,18 @@
 /*
  * test_harness_core.c - unit tests of the GPU-free logic of spak-harness-cuda:
  * argument and shape parsing, tolerances, statistics, the bottleneck
- * classifier, throttle decoding and the JSON records. TAP output.
+ * classifier, throttle decoding, the JSON records, and the child-process
+ * model (hc_run_child: relay, timeout, crash, exit without a verdict, a line
+ * over the cap). TAP output.
  */
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
+#include <signal.h>
 #include <string.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "../../../tests/tap.h"
 #include "harness_core.h"
@@ -34,6 +40,116 @@ static json_t *load(char *s)
     json_t *j = s ? json_loads(s, 0, &e) : NULL;
     free(s);
     return j;
+}
+
+/* ---- children for hc_run_child ---- */
+static int child_records(int fd, const void *arg)
+{
+    (void)fd, (void)arg;
+    printf("__SPAK_TRACE__ {\"type\":\"Correctness\",\"passed\":true}\n");
+    printf("__SPAK_TRACE__ {\"type\":\"Performance\",\"tflops\":1.0}\n");
+    return HC_CHILD_OK;
+}
+static int child_probe(int fd, const void *arg)
+{
+    const char *line = "{\"device\":\"Test GPU\",\"copy_gbps\":2900.5,\"peak_tflops\":700,\"sm_count\":132,"
+                       "\"max_threads_per_sm\":2048,\"l2_bytes\":52428800,\"cc\":90}\n";
+    (void)arg;
+    return write(fd, line, strlen(line)) == (ssize_t)strlen(line) ? HC_CHILD_OK : HC_CHILD_HARNESS_ERR;
+}
+static int child_hang(int fd, const void *arg)
+{
+    (void)fd, (void)arg;
+    sleep(60); /* killed at the deadline, long before */
+    return HC_CHILD_OK;
+}
+static int child_crash(int fd, const void *arg)
+{
+    (void)fd, (void)arg;
+    signal(SIGSEGV, SIG_DFL); /* the default action, also under ASan (which catches SEGV) */
+    raise(SIGSEGV);
+    return HC_CHILD_OK;
+}
+static int child_fail_early(int fd, const void *arg)
+{
+    (void)fd, (void)arg;
+    return HC_CHILD_HARNESS_ERR;
+}
+static int child_check_then_die(int fd, const void *arg)
+{
+    (void)fd, (void)arg;
+    printf("__SPAK_TRACE__ {\"type\":\"Correctness\",\"passed\":true}\n");
+    fflush(stdout);
+    abort();
+}
+static int child_long_line(int fd, const void *arg)
+{
+    (void)fd, (void)arg;
+    for (int i = 0; i < 100000; i++)
+        putchar('x');
+    printf("\n__SPAK_TRACE__ {\"type\":\"Correctness\",\"passed\":false}\n");
+    return HC_CHILD_OK;
+}
+
+/* hc_run_child with its relayed lines sent to /dev/null (they are not TAP) */
+static int run_quiet(hc_child_fn fn, int timeout_s, bool relay, struct hc_child *r)
+{
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO), null = open("/dev/null", O_WRONLY);
+    dup2(null, STDOUT_FILENO);
+    int rc = hc_run_child(fn, NULL, timeout_s, relay, r);
+    fflush(stdout);
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
+    close(null);
+    return rc;
+}
+
+static void test_children(void)
+{
+    struct hc_child r;
+    struct hc_device d;
+    char why[256], err[256];
+
+    TAP_OK(run_quiet(child_records, 30, true, &r) == 0 && WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 &&
+               r.saw_correctness && r.saw_performance && r.saw_pass && !r.timed_out && !hc_child_no_verdict(&r, false),
+           "child: relayed records seen (correctness passed, performance), a verdict of its own");
+    free(r.first_line);
+
+    TAP_OK(run_quiet(child_probe, 30, false, &r) == 0 && r.first_line &&
+               hc_parse_probe(r.first_line, &d, err, sizeof err) == 0 && !strcmp(d.name, "Test GPU") &&
+               d.sm_count == 132 && d.cc == 90 && d.l2_bytes == 52428800 && fabs(d.copy_gbps - 2900.5) < 1e-9,
+           "probe child: its first line parsed into the device");
+    free(r.first_line);
+    TAP_OK(hc_parse_probe("not json", &d, err, sizeof err) == -1 && strstr(err, "bad probe line"),
+           "a bad probe line is an error");
+
+    TAP_OK(run_quiet(child_hang, 1, true, &r) == 0 && r.timed_out && hc_child_no_verdict(&r, false),
+           "a hanging child is killed at the deadline");
+    hc_describe_child(&r, 1, why, sizeof why);
+    TAP_STREQ(why, "candidate timed out after 1 s (hang?): child killed", "timeout described");
+    free(r.first_line);
+
+    TAP_OK(run_quiet(child_crash, 30, true, &r) == 0 && WIFSIGNALED(r.status) && hc_child_no_verdict(&r, false),
+           "a crashing child: no verdict");
+    hc_describe_child(&r, 30, why, sizeof why);
+    TAP_OK(strstr(why, "signal 11") != NULL, "crash described with its signal (%s)", why);
+    free(r.first_line);
+
+    TAP_OK(run_quiet(child_fail_early, 30, true, &r) == 0 && hc_child_no_verdict(&r, false), "an early failure: no verdict");
+    hc_describe_child(&r, 30, why, sizeof why);
+    TAP_STREQ(why, "child exited with status 3 without a verdict", "early exit described");
+    free(r.first_line);
+
+    TAP_OK(run_quiet(child_check_then_die, 30, true, &r) == 0 && r.saw_correctness && !r.saw_performance &&
+               hc_child_no_verdict(&r, false),
+           "a child that dies after a passing check and before its timing: no verdict");
+    free(r.first_line);
+
+    TAP_OK(run_quiet(child_long_line, 30, true, &r) == 0 && r.saw_correctness && !r.saw_pass &&
+               WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0,
+           "a line over the 64 KB cap is dropped, the next one still read");
+    free(r.first_line);
 }
 
 int main(void)
@@ -263,5 +379,6 @@ int main(void)
                    !a.profile_one,
                "--ncu parses");
     }
+    test_children();
     return tap_done();
 }
