@@ -67,80 +67,14 @@
 #include "abi.h"
 #include "fmha_core.h"
 
+#define SPAK_HARNESS_PROG "spak-harness-cuda-fmha"
+#include "../harness_device.cuh"
+#include "cudnn_sdpa.cuh"
+
 
 static struct fc_args g_args;
 
 static struct hc_device g_ceil; /* what the probe child measured */
-
-static void emit(char *rec)
-{
-    if (!rec) {
-        fprintf(stderr, "spak-harness-cuda-fmha: could not build a record (out of memory)\n");
-        return;
-    }
-    printf("%s%s\n", HC_TRACE_PREFIX, rec);
-    fflush(stdout);
-    free(rec);
-}
-
-#include "cudnn_sdpa.cuh"
-
-/* ------------------------------------------------------------------------ */
-/* NVML, loaded at run time (absent -> zeros)                                 */
-typedef struct nvmlDevice_st *nvmlDevice_t;
-static struct {
-    void *lib;
-    int (*init)(void);
-    int (*by_pci)(const char *, nvmlDevice_t *);
-    int (*clock)(nvmlDevice_t, int, unsigned *);
-    int (*power)(nvmlDevice_t, unsigned *);
-    int (*reasons)(nvmlDevice_t, unsigned long long *);
-    nvmlDevice_t dev;
-    bool ok;
-} g_nvml;
-
-static void nvml_open(int cuda_dev)
-{
-    char pci[64];
-    g_nvml.lib = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (!g_nvml.lib)
-        return;
-    *(void **)&g_nvml.init = dlsym(g_nvml.lib, "nvmlInit_v2");
-    *(void **)&g_nvml.by_pci = dlsym(g_nvml.lib, "nvmlDeviceGetHandleByPciBusId_v2");
-    *(void **)&g_nvml.clock = dlsym(g_nvml.lib, "nvmlDeviceGetClockInfo");
-    *(void **)&g_nvml.power = dlsym(g_nvml.lib, "nvmlDeviceGetPowerUsage");
-    *(void **)&g_nvml.reasons = dlsym(g_nvml.lib, "nvmlDeviceGetCurrentClocksEventReasons");
-    if (!g_nvml.reasons)
-        *(void **)&g_nvml.reasons = dlsym(g_nvml.lib, "nvmlDeviceGetCurrentClocksThrottleReasons");
-    if (!g_nvml.init || !g_nvml.by_pci || !g_nvml.clock || !g_nvml.power || g_nvml.init() != 0)
-        return;
-    if (cudaDeviceGetPCIBusId(pci, sizeof pci, cuda_dev) != cudaSuccess)
-        return;
-    g_nvml.ok = g_nvml.by_pci(pci, &g_nvml.dev) == 0;
-}
-
-struct clocks {
-    int sm_mhz, mem_mhz;
-    double power_w;
-    unsigned long long reasons;
-};
-
-static struct clocks nvml_sample(void)
-{
-    struct clocks c = {0, 0, 0, 0};
-    unsigned v;
-    if (!g_nvml.ok)
-        return c;
-    if (g_nvml.clock(g_nvml.dev, 1 /* SM */, &v) == 0)
-        c.sm_mhz = (int)v;
-    if (g_nvml.clock(g_nvml.dev, 2 /* MEM */, &v) == 0)
-        c.mem_mhz = (int)v;
-    if (g_nvml.power(g_nvml.dev, &v) == 0)
-        c.power_w = v / 1000.0;
-    if (g_nvml.reasons)
-        g_nvml.reasons(g_nvml.dev, &c.reasons);
-    return c;
-}
 
 /* ------------------------------------------------------------------------ */
 /* device kernels of the harness                                              */
@@ -913,36 +847,7 @@ done:
 }
 
 /* ------------------------------------------------------------------------ */
-/* ceilings: copy bandwidth and cuBLAS GEMM peak, cached per device           */
-
-static double measure_copy_gbps(void)
-{
-    size_t bytes = (size_t)1 << 30;
-    void *a = NULL, *b = NULL;
-    cudaEvent_t e0, e1;
-    double best = 0;
-    if (cudaMalloc(&a, bytes) != cudaSuccess || cudaMalloc(&b, bytes) != cudaSuccess)
-        goto out;
-    cudaEventCreate(&e0);
-    cudaEventCreate(&e1);
-    cudaMemset(a, 1, bytes);
-    for (int i = 0; i < 12; i++) {
-        float ms = 0;
-        cudaEventRecord(e0);
-        cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice);
-        cudaEventRecord(e1);
-        cudaEventSynchronize(e1);
-        cudaEventElapsedTime(&ms, e0, e1);
-        if (i >= 2 && ms > 0 && 2.0 * bytes / (ms * 1e6) > best)
-            best = 2.0 * bytes / (ms * 1e6);
-    }
-    cudaEventDestroy(e0);
-    cudaEventDestroy(e1);
-out:
-    cudaFree(a);
-    cudaFree(b);
-    return best;
-}
+/* ceilings: the copy bandwidth (harness_device.cuh) and cuBLAS GEMM peak     */
 
 /* cuBLAS 8192^3 GEMM in the dtype, fp32 accumulation: the tensor-core
  * ceiling the attention FLOPs are compared with (the GEMM harness's). */
@@ -994,91 +899,13 @@ out:
     return r;
 }
 
-static int probe(int fd)
-{
-    int n = 0, v = 0;
-    cudaDeviceProp prop;
-    cudaError_t e = cudaGetDeviceCount(&n);
-    char pci[64] = "";
-    json_t *cache = NULL, *dev = NULL, *peaks, *o;
-    const char *dtn = g_args.dtype == SPAK_FMHA_F16 ? "fp16" : "bf16";
-    double copy = 0, peak = 0;
-    char *line;
-
-    if (e != cudaSuccess || n == 0) {
-        fprintf(stderr, "spak-harness-cuda-fmha: no CUDA device (cudaGetDeviceCount: %s)\n",
-                e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
-        return HC_CHILD_NO_DEVICE;
-    }
-    if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess)
-        return HC_CHILD_HARNESS_ERR;
-    cudaDeviceGetPCIBusId(pci, sizeof pci, 0);
-    if (g_args.ceilings_cache) {
-        json_error_t je;
-        cache = json_load_file(g_args.ceilings_cache, 0, &je);
-    }
-    if (cache && json_is_object(cache))
-        dev = json_object_get(cache, prop.name);
-    if (!cache || !json_is_object(cache)) {
-        json_decref(cache);
-        cache = json_object();
-    }
-    if (dev && json_is_object(dev)) {
-        copy = json_number_value(json_object_get(dev, "copy_gbps"));
-        peaks = json_object_get(dev, "peak_tflops");
-        if (json_is_object(peaks))
-            peak = json_number_value(json_object_get(peaks, dtn));
-    } else {
-        dev = json_object();
-        json_object_set_new(cache, prop.name, dev);
-    }
-    if (copy <= 0) {
-        copy = measure_copy_gbps();
-        json_object_set_new(dev, "copy_gbps", json_real(copy));
-    }
-    if (peak <= 0) {
-        peak = measure_cublas_peak(g_args.dtype);
-        peaks = json_object_get(dev, "peak_tflops");
-        if (!json_is_object(peaks)) {
-            peaks = json_object();
-            json_object_set_new(dev, "peak_tflops", peaks);
-        }
-        json_object_set_new(peaks, dtn, json_real(peak));
-        json_object_set_new(dev, "measured_with",
-                            json_string("D2D cudaMemcpyAsync 1 GiB (read+write); cuBLAS GemmEx 8192^3 median of 10"));
-    }
-    if (g_args.ceilings_cache) {
-        char tmp[4096];
-        snprintf(tmp, sizeof tmp, "%s.tmp.%d", g_args.ceilings_cache, (int)getpid());
-        if (json_dump_file(cache, tmp, JSON_INDENT(1) | JSON_SORT_KEYS) == 0)
-            rename(tmp, g_args.ceilings_cache);
-        else
-            fprintf(stderr, "spak-harness-cuda-fmha: could not write %s (continuing)\n", g_args.ceilings_cache);
-    }
-    cudaDeviceGetAttribute(&v, cudaDevAttrMaxThreadsPerMultiProcessor, 0);
-    o = json_pack("{s:s, s:s, s:f, s:f, s:i, s:i, s:I, s:i}", "device", prop.name, "pci", pci, "copy_gbps", copy,
-                  "peak_tflops", peak, "sm_count", prop.multiProcessorCount, "max_threads_per_sm", v, "l2_bytes",
-                  (json_int_t)prop.l2CacheSize, "cc", prop.major * 10 + prop.minor);
-    line = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    json_decref(cache);
-    if (!line)
-        return HC_CHILD_HARNESS_ERR;
-    if (write(fd, line, strlen(line)) < 0 || write(fd, "\n", 1) < 0) {
-        free(line);
-        return HC_CHILD_HARNESS_ERR;
-    }
-    free(line);
-    return HC_CHILD_OK;
-}
-
 /* ------------------------------------------------------------------------ */
 /* the parent's children (hc_run_child, harness_core.c)                      */
 
 static int probe_fn(int fd, const void *arg)
 {
     (void)arg;
-    return probe(fd);
+    return probe(fd, g_args.dtype, hc_dtype_name(g_args.dtype), measure_cublas_peak, g_args.ceilings_cache);
 }
 
 static int shape_fn(int fd, const void *arg)

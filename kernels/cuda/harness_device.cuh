@@ -1,0 +1,209 @@
+/*
+ * harness_device.cuh - the host-side CUDA plumbing both trusted harnesses
+ * share (spak-harness-cuda, spak-harness-cuda-fmha): trace records on
+ * stdout, NVML clocks loaded at run time, the copy-bandwidth ceiling and the
+ * probe child (device present? ceilings from the cache or measured). The
+ * GPU-free logic is in gemm/harness_core.c. Define SPAK_HARNESS_PROG (the
+ * program's name for messages) before including it.
+ */
+#ifndef SPAK_CUDA_HARNESS_DEVICE_CUH
+#define SPAK_CUDA_HARNESS_DEVICE_CUH
+
+#include <cuda_runtime.h>
+#include <dlfcn.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gemm/harness_core.h"
+
+#ifndef SPAK_HARNESS_PROG
+#error "define SPAK_HARNESS_PROG before including harness_device.cuh"
+#endif
+
+/* One trace record (malloc'd JSON, freed here) on stdout, flushed. */
+static void emit(char *rec)
+{
+    if (!rec) {
+        fprintf(stderr, "%s: could not build a record (out of memory)\n", SPAK_HARNESS_PROG);
+        return;
+    }
+    printf("%s%s\n", HC_TRACE_PREFIX, rec);
+    fflush(stdout);
+    free(rec);
+}
+
+/* ---- NVML, loaded at run time (no link-time dependency; absent -> zeros) ---- */
+typedef struct nvmlDevice_st *nvmlDevice_t;
+struct nvml_api {
+    void *lib;
+    int (*init)(void);
+    int (*by_pci)(const char *, nvmlDevice_t *);
+    int (*clock)(nvmlDevice_t, int, unsigned *);
+    int (*power)(nvmlDevice_t, unsigned *);
+    int (*reasons)(nvmlDevice_t, unsigned long long *);
+    nvmlDevice_t dev;
+    bool ok;
+};
+static struct nvml_api g_nvml;
+
+static void nvml_open(int cuda_dev)
+{
+    char pci[64];
+    struct nvml_api *n = &g_nvml;
+    n->lib = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!n->lib)
+        return;
+    *(void **)&n->init = dlsym(n->lib, "nvmlInit_v2");
+    *(void **)&n->by_pci = dlsym(n->lib, "nvmlDeviceGetHandleByPciBusId_v2");
+    *(void **)&n->clock = dlsym(n->lib, "nvmlDeviceGetClockInfo");
+    *(void **)&n->power = dlsym(n->lib, "nvmlDeviceGetPowerUsage");
+    *(void **)&n->reasons = dlsym(n->lib, "nvmlDeviceGetCurrentClocksEventReasons");
+    if (!n->reasons)
+        *(void **)&n->reasons = dlsym(n->lib, "nvmlDeviceGetCurrentClocksThrottleReasons");
+    if (!n->init || !n->by_pci || !n->clock || !n->power || n->init() != 0)
+        return;
+    if (cudaDeviceGetPCIBusId(pci, sizeof pci, cuda_dev) != cudaSuccess)
+        return;
+    n->ok = n->by_pci(pci, &n->dev) == 0;
+}
+
+struct clocks {
+    int sm_mhz, mem_mhz;
+    double power_w;
+    unsigned long long reasons;
+};
+
+static struct clocks nvml_sample(void)
+{
+    struct clocks c = {0, 0, 0, 0};
+    unsigned v;
+    if (!g_nvml.ok)
+        return c;
+    if (g_nvml.clock(g_nvml.dev, 1 /* NVML_CLOCK_SM */, &v) == 0)
+        c.sm_mhz = (int)v;
+    if (g_nvml.clock(g_nvml.dev, 2 /* NVML_CLOCK_MEM */, &v) == 0)
+        c.mem_mhz = (int)v;
+    if (g_nvml.power(g_nvml.dev, &v) == 0)
+        c.power_w = v / 1000.0;
+    if (g_nvml.reasons)
+        g_nvml.reasons(g_nvml.dev, &c.reasons);
+    return c;
+}
+
+/* ---- ceilings: copy bandwidth and the library's peak, measured once per device, cached ---- */
+
+/* Device-to-device copy of 1 GiB, best of 10 after 2 warm-ups, GB/s read + write. */
+static double measure_copy_gbps(void)
+{
+    size_t bytes = (size_t)1 << 30;
+    void *a = NULL, *b = NULL;
+    cudaEvent_t e0, e1;
+    double best = 0;
+    if (cudaMalloc(&a, bytes) != cudaSuccess || cudaMalloc(&b, bytes) != cudaSuccess)
+        goto out;
+    cudaEventCreate(&e0);
+    cudaEventCreate(&e1);
+    cudaMemset(a, 1, bytes);
+    for (int i = 0; i < 12; i++) {
+        float ms = 0;
+        cudaEventRecord(e0);
+        cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice);
+        cudaEventRecord(e1);
+        cudaEventSynchronize(e1);
+        cudaEventElapsedTime(&ms, e0, e1);
+        if (i >= 2 && ms > 0 && 2.0 * bytes / (ms * 1e6) > best)
+            best = 2.0 * bytes / (ms * 1e6); /* read + write */
+    }
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+out:
+    cudaFree(a);
+    cudaFree(b);
+    return best;
+}
+
+/* The probe child: device present? ceilings (from the cache or measured).
+ * Writes one JSON line to fd. */
+static int probe(int fd, int dtype, const char *dtype_name, double (*measure_peak)(int dtype),
+                 const char *ceilings_cache)
+{
+    int n = 0, v;
+    cudaDeviceProp prop;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    char pci[64] = "";
+    json_t *cache = NULL, *dev = NULL, *peaks;
+    const char *dtn = dtype_name;
+    double copy = 0, peak = 0;
+    char *line;
+
+    if (e != cudaSuccess || n == 0) {
+        fprintf(stderr, "%s: no CUDA device (cudaGetDeviceCount: %s)\n", SPAK_HARNESS_PROG,
+                e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
+        return HC_CHILD_NO_DEVICE;
+    }
+    if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess)
+        return HC_CHILD_HARNESS_ERR;
+    cudaDeviceGetPCIBusId(pci, sizeof pci, 0);
+    if (ceilings_cache) {
+        json_error_t je;
+        cache = json_load_file(ceilings_cache, 0, &je);
+    }
+    if (cache && json_is_object(cache))
+        dev = json_object_get(cache, prop.name);
+    if (!cache || !json_is_object(cache)) {
+        json_decref(cache);
+        cache = json_object();
+    }
+    if (dev && json_is_object(dev)) {
+        copy = json_number_value(json_object_get(dev, "copy_gbps"));
+        peaks = json_object_get(dev, "peak_tflops");
+        if (json_is_object(peaks))
+            peak = json_number_value(json_object_get(peaks, dtn));
+    } else {
+        dev = json_object();
+        json_object_set_new(cache, prop.name, dev);
+    }
+    if (copy <= 0) {
+        copy = measure_copy_gbps();
+        json_object_set_new(dev, "copy_gbps", json_real(copy));
+    }
+    if (peak <= 0) {
+        peak = measure_peak(dtype);
+        peaks = json_object_get(dev, "peak_tflops");
+        if (!json_is_object(peaks)) {
+            peaks = json_object();
+            json_object_set_new(dev, "peak_tflops", peaks);
+        }
+        json_object_set_new(peaks, dtn, json_real(peak));
+        json_object_set_new(dev, "measured_with", json_string("D2D cudaMemcpyAsync 1 GiB (read+write); cuBLAS GemmEx 8192^3 median of 10"));
+    }
+    if (ceilings_cache) {
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s.tmp.%d", ceilings_cache, (int)getpid());
+        if (json_dump_file(cache, tmp, JSON_INDENT(1) | JSON_SORT_KEYS) == 0)
+            rename(tmp, ceilings_cache);
+        else
+            fprintf(stderr, "%s: could not write %s (continuing)\n", SPAK_HARNESS_PROG, ceilings_cache);
+    }
+    cudaDeviceGetAttribute(&v, cudaDevAttrMaxThreadsPerMultiProcessor, 0);
+    json_t *o = json_pack("{s:s, s:s, s:f, s:f, s:i, s:i, s:I, s:i}", "device", prop.name, "pci", pci, "copy_gbps",
+                          copy, "peak_tflops", peak, "sm_count", prop.multiProcessorCount, "max_threads_per_sm", v,
+                          "l2_bytes", (json_int_t)prop.l2CacheSize, "cc", prop.major * 10 + prop.minor);
+    line = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    json_decref(cache);
+    if (!line)
+        return HC_CHILD_HARNESS_ERR;
+    if (write(fd, line, strlen(line)) < 0 || write(fd, "\n", 1) < 0) {
+        free(line);
+        return HC_CHILD_HARNESS_ERR;
+    }
+    free(line);
+    return HC_CHILD_OK;
+}
+
+#endif
