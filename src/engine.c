@@ -31,6 +31,8 @@
 #define S_DECIDE "decide"
 #define S_DONE "done"
 #define S_SUSPENDED "suspended"
+/* the evaluation budget of an LLM run that was given no budget at all */
+#define SPAK_LLM_DEFAULT_EVALUATIONS 50
 /* exit_desc of an evaluation that stands for an LLM step that gave no candidate */
 #define NO_CANDIDATE "not run: no candidate"
 
@@ -303,6 +305,12 @@ static spak_status load_spec(engine *e, const char *path, const char *text, spak
     e->gates = e->loop->approve | e->o->approve;
     e->max_evals = e->o->max_evaluations > 0 ? e->o->max_evaluations : e->loop->max_evaluations;
     e->max_wall = e->o->max_wall_s > 0 ? e->o->max_wall_s : e->loop->max_wall_s;
+    /* An LLM run has no end of its own (written sources are not points of a
+     * finite space): with no budget of any kind it gets one, shown in the
+     * start line and kept with the run. */
+    if (e->strat == SPAK_STRAT_LLM && e->max_evals <= 0 && e->max_wall <= 0 && e->loop->max_device_s <= 0 &&
+        e->loop->max_tokens <= 0 && e->llm.budget_tokens <= 0 && e->loop->max_cost_usd <= 0 && e->llm.budget_usd <= 0)
+        e->max_evals = SPAK_LLM_DEFAULT_EVALUATIONS;
     return SPAK_OK;
 }
 

@@ -84,7 +84,8 @@ check "LLM cost budget with prices from price_table (read beside the spec, from 
 check "a cost budget with a model the table does not price is refused before any call, naming the model" "[ $rc -ne 0 ] && grep -q \"or a price_table with an entry for model 'unpriced'\" $T/pt/unpriced.err"
 # the server now repeats its last reply, a choice already measured: the run stops after 8 such steps
 sed -e 's|strategy: "grid"|strategy: "llm"|' "$T/toy.spak" >"$T/rep.spak"
-out=$("$SPAK" run --home "$T/h3w" --json --llm openai --model scripted --endpoint "$url" "$T/rep.spak" 2>/dev/null)
+out=$("$SPAK" run --home "$T/h3w" --json --llm openai --model scripted --endpoint "$url" "$T/rep.spak" 2>"$T/rep.err")
+check "an LLM run given no budget at all gets 50 evaluations, and says so when it starts" "grep -q 'budget 50 evaluations' $T/rep.err"
 check "LLM steps without a candidate: 8 in a row stop the run and say so" "[ \"\$(echo '$out' | jlast 'd[\"stop_reason\"]')\" = 'llm: steps in a row without a candidate' ] && [ \"\$(echo '$out' | jlast 'd[\"evaluations\"] >= 8')\" = True ]"
 echo '{"prices": [{"model": "scripted", "input": -1, "output": 0}]}' >"$T/pt/prices.json"
 "$SPAK" run --home "$T/h3v" --json --llm openai --model scripted --endpoint "$url" "$T/pt/cost.spak" >/dev/null 2>"$T/pt/bad.err"; rc=$?
