@@ -98,7 +98,9 @@ static uint64_t hash_headers(const char *dir, uint64_t h)
     return h;
 }
 
-/* Files already folded by hash_includes (by resolved path): each once, which also ends cycles. */
+/* Files already folded by hash_includes (by resolved path): each once, which
+ * also ends cycles. Past 256 files (or without memory) every further one
+ * counts as seen: its name still goes into the key, its contents not. */
 typedef struct include_walk {
     char *seen[256];
     size_t n;
@@ -109,8 +111,9 @@ static bool walk_seen(include_walk *w, const char *path)
     for (size_t i = 0; i < w->n; i++)
         if (strcmp(w->seen[i], path) == 0)
             return true;
-    if (w->n < SPAK_ARRAY_LEN(w->seen))
-        w->seen[w->n++] = strdup(path);
+    if (w->n == SPAK_ARRAY_LEN(w->seen) || !(w->seen[w->n] = strdup(path)))
+        return true;
+    w->n++;
     return false;
 }
 
