@@ -208,7 +208,7 @@ static void evaluate(const spak_model *m, int flavour)
         }
         r.by_case[i] = o;
     }
-    spak_eval_env env = {m, latest, latest, param, &r};
+    spak_eval_env env = {m, latest, latest, param, &r, NULL, NULL};
     for (size_t i = 0; i < m->n_facts; i++) {
         spak_value v;
         spak_err err;

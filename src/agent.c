@@ -387,6 +387,13 @@ static const json_t *rec_of(void *ud, const char *case_name)
     return found;
 }
 
+/* every record the tuner's best evaluation gave (trace.latest and trace.best of the agent) */
+static const json_t *recs_of(void *ud)
+{
+    agent *a = ud;
+    return a->latest;
+}
+
 static spak_status block(agent *a, const spak_block *b, const char *step, spak_err *err);
 
 /* One statement; `if` recurses. Statements before a.skip were run in an
@@ -407,7 +414,8 @@ static spak_status statement(agent *a, const spak_entry *s, const char *step, sp
                 spak_pos at = cond->pos;
                 e = spak_parse_expr_text(cond->text, at, spak_spec_arena(a->spec), NULL, true);
             }
-            spak_eval_env env = {a->m, rec_of, rec_of, NULL, a};
+            spak_eval_env env = {.model = a->m, .latest = rec_of, .best = rec_of, .ud = a, .latest_all = recs_of,
+                                 .best_all = recs_of};
             spak_err ee = {0};
             json_t *rec = json_pack("{s:s,s:s}", "step", step, "statement", "if");
             if (!e || spak_eval_bool(e, &env, &take, &ee) != SPAK_OK) {

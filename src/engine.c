@@ -231,9 +231,20 @@ static bool cb_param(void *ud, const char *name, spak_value *out)
     return false;
 }
 
+static const json_t *cb_latest_all(void *ud)
+{
+    return ((engine *)ud)->latest;
+}
+
+static const json_t *cb_best_all(void *ud)
+{
+    return ((engine *)ud)->best;
+}
+
 static spak_eval_env eval_env(engine *e)
 {
-    spak_eval_env env = {e->m, cb_latest, cb_best, cb_param, e};
+    spak_eval_env env = {.model = e->m, .latest = cb_latest, .best = cb_best, .param = cb_param, .ud = e,
+                         .latest_all = cb_latest_all, .best_all = cb_best_all};
     return env;
 }
 

@@ -327,6 +327,44 @@ static spak_status call_fact(ev *v, const spak_expr *e, const spak_fact_def *f, 
     return st;
 }
 
+/* fact(trace.latest) / fact(trace.best) (and a fact's name alone, = the
+ * latest): with the evaluation's records at hand (env->latest_all,
+ * best_all), the fact holds when it holds for every record of its case, held
+ * -out ones counted only when the case has no other; else, and for a fact
+ * without a typed parameter, the one record the env gives. */
+static spak_status fact_on_trace(ev *v, const spak_expr *e, const spak_expr *rec_at, const spak_fact_def *f, bool best,
+                                 spak_value *out)
+{
+    const json_t *all = NULL;
+    if (v->env && f->tcase)
+        all = best ? (v->env->best_all ? v->env->best_all(v->env->ud) : NULL)
+                   : (v->env->latest_all ? v->env->latest_all(v->env->ud) : NULL);
+    if (!json_is_array(all)) {
+        const json_t *r;
+        spak_status st = get_record(v, rec_at, best, f->tcase ? f->tcase->name : NULL, &r);
+        return st == SPAK_OK ? call_fact(v, e, f, r, out) : st;
+    }
+    size_t i, timed = 0, held = 0;
+    const json_t *r;
+    json_array_foreach(all, i, r) {
+        const char *t = json_string_value(json_object_get(r, "type"));
+        if (t && strcmp(t, f->tcase->name) == 0)
+            *(json_is_true(json_object_get(r, "heldout")) ? &held : &timed) += 1;
+    }
+    if (!timed && !held)
+        return fail(v, rec_at, "no %s record yet%s", best ? "best" : "latest", " of that case");
+    const bool want_held = timed == 0;
+    json_array_foreach(all, i, r) {
+        const char *t = json_string_value(json_object_get(r, "type"));
+        if (!t || strcmp(t, f->tcase->name) != 0 || json_is_true(json_object_get(r, "heldout")) != want_held)
+            continue;
+        spak_status st = call_fact(v, e, f, r, out);
+        if (st != SPAK_OK || !out->b)
+            return st;
+    }
+    return SPAK_OK;
+}
+
 static spak_status eval_name(ev *v, const spak_expr *e, spak_value *out)
 {
     const char *n = e->text;
@@ -366,8 +404,11 @@ static spak_status eval_name(ev *v, const spak_expr *e, spak_value *out)
     }
     const spak_model *m = v->env ? v->env->model : NULL;
     const spak_fact_def *f = m ? spak_model_fact(m, n) : NULL;
-    if (f)
-        return call_fact(v, e, f, NULL, out);
+    if (f) {
+        if (!f->predicate || !f->body)
+            return call_fact(v, e, f, NULL, out); /* says why */
+        return fact_on_trace(v, e, e, f, false, out);
+    }
     if (v->env && v->env->param && v->env->param(v->env->ud, n, out))
         return SPAK_OK;
     return fail(v, e, "name '%s' has no value here%s", n, "");
@@ -432,12 +473,9 @@ static spak_status eval(ev *v, const spak_expr *e, spak_value *out)
         const spak_expr *arg = e->items[0];
         if (arg->kind == SPAK_EX_NAME &&
             (strcmp(arg->text, "trace.latest") == 0 || strcmp(arg->text, "trace.best") == 0)) {
-            /* the latest / best record of the case the fact reads */
-            const json_t *r;
-            st = get_record(v, arg, arg->text[6] == 'b', f->tcase ? f->tcase->name : NULL, &r);
-            if (st != SPAK_OK)
-                return st;
-            return call_fact(v, e, f, r, out);
+            if (!f->predicate || !f->body)
+                return call_fact(v, e, f, NULL, out); /* says why */
+            return fact_on_trace(v, e, arg, f, arg->text[6] == 'b', out);
         }
         st = eval(v, arg, &a);
         if (st != SPAK_OK)
@@ -548,6 +586,8 @@ spak_status spak_eval_fact(const spak_fact_def *f, const json_t *rec, const spak
     static const spak_expr here = {.kind = SPAK_EX_NAME, .pos = {0, 0}};
     spak_expr at = here;
     at.pos = f->pos;
+    if (!rec && f->predicate && f->body)
+        return fact_on_trace(&v, &at, &at, f, false, out);
     return call_fact(&v, &at, f, rec, out);
 }
 

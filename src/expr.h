@@ -67,11 +67,17 @@ typedef struct spak_eval_env {
     const json_t *(*best)(void *ud, const char *case_name);
     bool (*param)(void *ud, const char *name, spak_value *out);
     void *ud;
+    /* optional: every record of the newest / best evaluation (a JSON array);
+     * given, a fact applied to trace.latest / trace.best must hold for each
+     * record of its case */
+    const json_t *(*latest_all)(void *ud);
+    const json_t *(*best_all)(void *ud);
 } spak_eval_env;
 
 /* Evaluate e. On failure returns SPAK_ERR_EVAL and writes why into err. */
 spak_status spak_expr_eval(const spak_expr *e, const spak_eval_env *env, spak_value *out, spak_err *err);
-/* Evaluate a predicate fact on rec (NULL = the latest record of its case). */
+/* Evaluate a predicate fact on rec (NULL = the latest evaluation, as the
+ * fact's name alone: every record of its case when env->latest_all is given). */
 spak_status spak_eval_fact(const spak_fact_def *f, const json_t *rec, const spak_eval_env *env, spak_value *out,
                            spak_err *err);
 /* Evaluate a condition to a boolean. */

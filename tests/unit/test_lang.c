@@ -64,7 +64,18 @@ static const char SPEC[] =
 typedef struct recs {
     json_t *perf_latest, *perf_best, *corr_latest, *corr_best;
     double unroll;
+    json_t *all_latest, *all_best; /* every record of the newest / best evaluation */
 } recs;
+
+static const json_t *all_latest_cb(void *ud)
+{
+    return ((recs *)ud)->all_latest;
+}
+
+static const json_t *all_best_cb(void *ud)
+{
+    return ((recs *)ud)->all_best;
+}
 
 static const json_t *pick(const recs *r, const char *case_name, bool best)
 {
@@ -234,7 +245,7 @@ static void test_eval(const spak_model *m)
     r.corr_latest = rec("{\"type\": \"Correctness\", \"passed\": true, \"rel_err\": 1e-6}");
     r.corr_best = rec("{\"type\": \"Correctness\", \"passed\": false, \"rel_err\": 0.5}");
     r.unroll = 2;
-    spak_eval_env env = {m, latest_cb, best_cb, param_cb, &r};
+    spak_eval_env env = {m, latest_cb, best_cb, param_cb, &r, NULL, NULL};
 
     /* arithmetic and precedence */
     expect_true("1 + 2 * 3 == 7", &env);
@@ -331,17 +342,41 @@ static void test_eval(const spak_model *m)
     /* no record yet */
     {
         recs none = {0};
-        spak_eval_env env0 = {m, latest_cb, best_cb, NULL, &none};
+        spak_eval_env env0 = {m, latest_cb, best_cb, NULL, &none, NULL, NULL};
         expect_eval_error("trace.latest.gflops > 1", &env0, "no latest record yet");
         expect_eval_error("trace.best.gflops > 1", &env0, "no best record yet");
         expect_eval_error("is_slow", &env0, "no latest record yet of that case");
         expect_eval_error("is_slow(trace.best)", &env0, "no best record yet");
-        spak_eval_env bare = {m, NULL, NULL, NULL, NULL};
+        spak_eval_env bare = {m, NULL, NULL, NULL, NULL, NULL, NULL};
         expect_eval_error("trace.latest.gflops > 1", &bare, "no latest record yet");
         expect_eval_error("unroll == 1", &bare, "has no value");
-        spak_eval_env nomodel = {NULL, NULL, NULL, NULL, NULL};
+        spak_eval_env nomodel = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
         expect_eval_error("is_slow", &nomodel, "has no value");
         expect_true("1 < 2", &nomodel);
+    }
+
+    /* with every record of the evaluation at hand, fact(trace.latest|best)
+     * holds when it holds for each record of its case; held-out records
+     * count only when the case has no other */
+    {
+        recs all = r;
+        all.all_latest = rec("[{\"type\": \"Performance\", \"gflops\": 5}, {\"type\": \"Performance\", \"gflops\": 50},"
+                             " {\"type\": \"Correctness\", \"passed\": true, \"rel_err\": 1e-6}]");
+        all.all_best = rec("[{\"type\": \"Performance\", \"gflops\": 3}, {\"type\": \"Performance\", \"gflops\": 4},"
+                           " {\"type\": \"Performance\", \"gflops\": 90, \"heldout\": true}]");
+        spak_eval_env every = {m, latest_cb, best_cb, param_cb, &all, all_latest_cb, all_best_cb};
+        expect_true("is_slow(trace.latest)", &env); /* one record: the latest, 5 */
+        expect_false("is_slow(trace.latest)", &every); /* 5 and 50: not slow on every shape */
+        expect_false("is_slow", &every);
+        expect_true("is_slow(trace.best)", &every); /* 3 and 4; the held-out 90 is not counted */
+        expect_true("accurate(trace.latest)", &every);
+        expect_eval_error("accurate(trace.best)", &every, "no best record yet of that case");
+        expect_true("trace.latest.gflops == 5", &every); /* fields still read the one record */
+        json_decref(all.all_best);
+        all.all_best = rec("[{\"type\": \"Performance\", \"gflops\": 90, \"heldout\": true}]");
+        expect_false("is_slow(trace.best)", &every); /* only held-out records: they count */
+        json_decref(all.all_latest);
+        json_decref(all.all_best);
     }
 
     json_decref(r.perf_latest);
@@ -534,7 +569,7 @@ static void test_parse_and_load(void)
     if (TAP_OK(st == SPAK_OK, "load: 31 facts calling each other twice")) {
         json_t *r = rec("{\"type\": \"C\", \"x\": 1}");
         spak_value v;
-        spak_eval_env env = {spak_spec_model(s), NULL, NULL, NULL, NULL};
+        spak_eval_env env = {spak_spec_model(s), NULL, NULL, NULL, NULL, NULL, NULL};
         spak_status est = spak_eval_fact(spak_model_fact(spak_spec_model(s), "f30"), r, &env, &v, &err);
         TAP_OK(est == SPAK_ERR_EVAL && strstr(err.msg, "more than 100000 steps"),
                "eval: exponential fact calls stop at the step budget (%s)", err.msg);
