@@ -153,8 +153,14 @@ static void all_comments(const spak_file *f, spak_buf *out)
 
 typedef struct recs {
     json_t *by_case[8];
+    json_t *all; /* every record of the "evaluation": each case's, and a held-out copy of each */
     const spak_model *m;
 } recs;
+
+static const json_t *all_records(void *ud)
+{
+    return ((recs *)ud)->all;
+}
 
 static const json_t *latest(void *ud, const char *case_name)
 {
@@ -208,7 +214,16 @@ static void evaluate(const spak_model *m, int flavour)
         }
         r.by_case[i] = o;
     }
-    spak_eval_env env = {m, latest, latest, param, &r, NULL, NULL};
+    /* flavour 1: facts on trace.latest/best test every record of their case */
+    r.all = json_array();
+    for (size_t i = 0; i < 8 && r.by_case[i]; i++) {
+        json_t *h = json_deep_copy(r.by_case[i]);
+        json_object_set_new(h, "heldout", json_true());
+        json_array_append(r.all, r.by_case[i]);
+        json_array_append_new(r.all, h);
+    }
+    spak_eval_env env = {m, latest, latest, param, &r, flavour == 1 ? all_records : NULL,
+                         flavour == 1 ? all_records : NULL};
     for (size_t i = 0; i < m->n_facts; i++) {
         spak_value v;
         spak_err err;
@@ -236,6 +251,7 @@ static void evaluate(const spak_model *m, int flavour)
     }
     for (size_t i = 0; i < 8; i++)
         json_decref(r.by_case[i]);
+    json_decref(r.all);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
