@@ -13,10 +13,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 T=$(mktemp -d /tmp/spak-agent.XXXXXX)
 chmod 755 "$T"
 trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
-check() { if eval "$2"; then ok "$1"; else notok "$1" "condition: $2"; fi; }
+. "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
 journal() { python3 -c "import sqlite3,sys; db=sqlite3.connect(sys.argv[1] + '/spak.db'); [print(r[0], r[1], r[2]) for r in db.execute('select seq, to_state, detail_json from journal where run_id=? order by seq', (sys.argv[2],))]" "$1" "$2"; }
 cp "$ROOT/tests/engine/measure.py" "$ROOT/tests/agent/agent.spak" "$T/"
 H="$T/h"

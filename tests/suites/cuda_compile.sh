@@ -7,13 +7,9 @@
 #    "no CUDA device" and exits 2; the GPU run itself is skipped then.
 # TAP output. Skips everything (with a reason) when nvcc is absent.
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
 cd "$(dirname "$0")/../.."
 B=${1:-build}
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-notok() { n=$((n + 1)); echo "not ok $n - $*"; }
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else notok "$name"; fi; }
 
 NVCC=$(command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
 rungs=$(ls kernels/cuda/gemm/rung*.cu 2>/dev/null | xargs -n1 basename | sed 's/\.cu$//')
@@ -51,20 +47,20 @@ fi
 
 for r in $rungs; do
     so=$sodir/$r.so
-    check "$r compiles for sm_90a ($so)" test -s "$so"
+    check_run "$r compiles for sm_90a ($so)" test -s "$so"
     if [ -s "$so" ]; then
         syms=$(nm -D --defined-only "$so" 2>/dev/null)
-        check "$r exports spak_gemm, spak_gemm_info, spak_gemm_kernel_info" \
+        check_run "$r exports spak_gemm, spak_gemm_info, spak_gemm_kernel_info" \
             bash -c 'for s in spak_gemm spak_gemm_info spak_gemm_kernel_info; do grep -qw "$s" <<<"$1" || exit 1; done' _ "$syms"
         if command -v cuobjdump >/dev/null 2>&1 || [ -x "$(dirname "$NVCC")/cuobjdump" ]; then
             cob=$(command -v cuobjdump || echo "$(dirname "$NVCC")/cuobjdump")
-            check "$r holds sm_90a machine code" bash -c '"$1" --list-elf "$2" 2>/dev/null | grep -q sm_90a' _ "$cob" "$so"
+            check_run "$r holds sm_90a machine code" bash -c '"$1" --list-elf "$2" 2>/dev/null | grep -q sm_90a' _ "$cob" "$so"
         fi
     fi
     rep=$sodir/$r.ptxas.txt
     [ -f "$rep" ] || rep=$sodir/$r.log
     if [ -f "$rep" ]; then
-        check "$r: no register spills (ptxas)" bash -c '! grep -E "[1-9][0-9]* bytes spill (stores|loads)" "$1" >/dev/null' _ "$rep"
+        check_run "$r: no register spills (ptxas)" bash -c '! grep -E "[1-9][0-9]* bytes spill (stores|loads)" "$1" >/dev/null' _ "$rep"
     fi
 done
 
@@ -77,15 +73,15 @@ if [ -z "$H" ]; then
 fi
 ok "spak-harness-cuda exists ($H)"
 out=$("$H" --family gemm --seed 1 2>&1); rc=$?
-check "harness: missing --candidate is a usage error (exit 2)" test "$rc" -eq 2 -a -n "$out"
+check_run "harness: missing --candidate is a usage error (exit 2)" test "$rc" -eq 2 -a -n "$out"
 out=$("$H" --family gemm --candidate x.so --seed 1 --shapes 1x2 2>&1); rc=$?
-check "harness: bad shape is a usage error" bash -c '[ "$1" -eq 2 ] && grep -q "bad shape" <<<"$2"' _ "$rc" "$out"
+check_run "harness: bad shape is a usage error" bash -c '[ "$1" -eq 2 ] && grep -q "bad shape" <<<"$2"' _ "$rc" "$out"
 so1=$sodir/$(echo "$rungs" | head -1).so
 out=$(timeout 120 "$H" --family gemm --candidate "$so1" --seed 1 --shapes 64x64x64 --check-only 2>&1); rc=$?
 if grep -q "no CUDA device" <<<"$out"; then
-    check "harness: without a device, says 'no CUDA device' and exits 2" test "$rc" -eq 2
+    check_run "harness: without a device, says 'no CUDA device' and exits 2" test "$rc" -eq 2
     skip "gpu run" "no CUDA device"
 else
-    check "gpu run: a rung passes a 64x64x64 check" bash -c 'grep -q "\"passed\":true" <<<"$1"' _ "$out"
+    check_run "gpu run: a rung passes a 64x64x64 check" bash -c 'grep -q "\"passed\":true" <<<"$1"' _ "$out"
 fi
 echo "1..$n"

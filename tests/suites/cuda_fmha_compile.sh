@@ -10,13 +10,9 @@
 #    says "no CUDA device" and exits 2; the GPU run is skipped then.
 # TAP output. Skips everything (with a reason) when nvcc is absent.
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
 cd "$(dirname "$0")/../.."
 B=${1:-build}
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-notok() { n=$((n + 1)); echo "not ok $n - $*"; }
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else notok "$name"; fi; }
 
 NVCC=$(command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
 rungs=$(ls kernels/cuda/fmha/rung*.cu 2>/dev/null | xargs -n1 basename | sed 's/\.cu$//')
@@ -54,19 +50,19 @@ fi
 
 for r in $rungs; do
     so=$sodir/$r.so
-    check "$r compiles for sm_90a ($so)" test -s "$so"
+    check_run "$r compiles for sm_90a ($so)" test -s "$so"
     if [ -s "$so" ]; then
         syms=$(nm -D --defined-only "$so" 2>/dev/null)
-        check "$r exports spak_fmha, spak_fmha_info, spak_fmha_kernel_info" \
+        check_run "$r exports spak_fmha, spak_fmha_info, spak_fmha_kernel_info" \
             bash -c 'for s in spak_fmha spak_fmha_info spak_fmha_kernel_info; do grep -qw "$s" <<<"$1" || exit 1; done' _ "$syms"
         cob=$(command -v cuobjdump 2>/dev/null || true)
         if [ -n "$cob" ]; then
-            check "$r holds sm_90a machine code" bash -c '"$1" --list-elf "$2" 2>/dev/null | grep -q sm_90a' _ "$cob" "$so"
+            check_run "$r holds sm_90a machine code" bash -c '"$1" --list-elf "$2" 2>/dev/null | grep -q sm_90a' _ "$cob" "$so"
         fi
     fi
     rep=$sodir/$r.ptxas.txt
     if [ -f "$rep" ]; then
-        check "$r: no register spills, no stack (ptxas)" \
+        check_run "$r: no register spills, no stack (ptxas)" \
             bash -c '! grep -E "[1-9][0-9]* bytes (spill (stores|loads)|stack frame)" "$1" >/dev/null' _ "$rep"
     fi
 done
@@ -96,16 +92,16 @@ for rv in $variants; do
     r=${rv%%:*} v=${rv#*:}
     [ -f "kernels/cuda/fmha/$r.cu" ] || continue
     nm_=$(echo "${r}_$v" | tr ',=' '__')
-    check "$r -D $v compiles without spills" \
+    check_run "$r -D $v compiles without spills" \
         bash -c 'test -s "$1" && ! grep -E "[1-9][0-9]* bytes spill" "$2" >/dev/null' _ "$vdir/$nm_.so" "$vdir/$nm_.log"
 done
 
 # rung 3's swizzle / ldmatrix / mma fragment bookkeeping, simulated on the CPU.
 if command -v python3 >/dev/null 2>&1; then
     out=$(python3 kernels/cuda/fmha/check_fragments.py 2>&1); rc=$?
-    check "rung3 fragments: swizzled ldmatrix yields the mma.sync layouts, conflict-free ($(grep -c '^ok' <<<"$out") checks)" test "$rc" -eq 0
+    check_run "rung3 fragments: swizzled ldmatrix yields the mma.sync layouts, conflict-free ($(grep -c '^ok' <<<"$out") checks)" test "$rc" -eq 0
     out=$(timeout 120 python3 kernels/cuda/fmha/emulate_rung3.py 2>&1); rc=$?
-    check "rung3 algorithm emulated thread by thread matches softmax(QK^T)V and the LSE ($(grep -c '^ok' <<<"$out") cases: tails, causal, D 64/128)" test "$rc" -eq 0
+    check_run "rung3 algorithm emulated thread by thread matches softmax(QK^T)V and the LSE ($(grep -c '^ok' <<<"$out") cases: tails, causal, D 64/128)" test "$rc" -eq 0
 else
     skip "rung3 fragments simulated" "no python3"
     skip "rung3 algorithm emulated" "no python3"
@@ -140,20 +136,20 @@ if [ -z "$H" ]; then
 fi
 ok "spak-harness-cuda-fmha exists ($H)"
 out=$("$H" --family fmha --seed 1 2>&1); rc=$?
-check "harness: missing --candidate is a usage error (exit 2)" test "$rc" -eq 2 -a -n "$out"
+check_run "harness: missing --candidate is a usage error (exit 2)" test "$rc" -eq 2 -a -n "$out"
 out=$("$H" --family fmha --candidate x.so --seed 1 --shapes 1x2x64 2>&1); rc=$?
-check "harness: bad shape is a usage error" bash -c '[ "$1" -eq 2 ] && grep -q "bad shape" <<<"$2"' _ "$rc" "$out"
+check_run "harness: bad shape is a usage error" bash -c '[ "$1" -eq 2 ] && grep -q "bad shape" <<<"$2"' _ "$rc" "$out"
 out=$("$H" --family fmha --candidate x.so --seed 1 --shapes 1x6x64x64g4 2>&1); rc=$?
-check "harness: Hkv not dividing H is a usage error" bash -c '[ "$1" -eq 2 ] && grep -q "divide" <<<"$2"' _ "$rc" "$out"
+check_run "harness: Hkv not dividing H is a usage error" bash -c '[ "$1" -eq 2 ] && grep -q "divide" <<<"$2"' _ "$rc" "$out"
 out=$("$H" --family gemm --candidate x.so --seed 1 2>&1); rc=$?
-check "harness: --family gemm refused" test "$rc" -eq 2
+check_run "harness: --family gemm refused" test "$rc" -eq 2
 so3=$sodir/rung3_mma.so
 out=$(timeout 300 "$H" --family fmha --candidate "$so3" --seed 1 --shapes 1x2x200x64c,1x4x130x128g2 --check-only 2>&1); rc=$?
 if grep -q "no CUDA device" <<<"$out"; then
-    check "harness: without a device, says 'no CUDA device' and exits 2" test "$rc" -eq 2
+    check_run "harness: without a device, says 'no CUDA device' and exits 2" test "$rc" -eq 2
     skip "gpu run" "no CUDA device"
 else
-    check "gpu run: rung3 passes 1x2x200x64c and 1x4x130x128g2" \
+    check_run "gpu run: rung3 passes 1x2x200x64c and 1x4x130x128g2" \
         bash -c '[ "$(grep -c "\"passed\":true" <<<"$1")" -eq 2 ]' _ "$out"
 fi
 echo "1..$n"

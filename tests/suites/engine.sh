@@ -12,10 +12,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 T=$(mktemp -d /tmp/spak-engine.XXXXXX)
 chmod 755 "$T"  # the sandbox runs the measure command as an unprivileged user
 trap "[ -n \"${KEEP:-}\" ] || rm -rf $T" EXIT
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
-check() { if eval "$2"; then ok "$1"; else notok "$1" "condition: $2"; fi; }
+. "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
 
 # spec variant: $1 = name, $2 = extra measure args, $3 = sed on the loop body
 mkspec() {
@@ -24,18 +21,17 @@ mkspec() {
     sed -e "s|{{x}} {{y}}\"|{{x}} {{y}} $2\"|" -e "$3" "$ROOT/tests/engine/toy.spak" >"$T/$1/toy.spak"
     echo "$T/$1/toy.spak"
 }
-jget() { python3 -c "import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); print($1)"; }
 
 # 1. grid over the whole space
 S=$(mkspec grid "" "")
 out=$("$SPAK" run --home "$T/h1" --json "$S" 2>"$T/grid.err")
 rc=$?
 check "grid run exits 0" "[ $rc -eq 0 ]"
-check "grid: 20 evaluations, space exhausted" "[ \"$(echo "$out" | jget 'd["evaluations"], d["stop_reason"]')\" = '20 search space exhausted' ]"
-check "grid: best is x=3,y=2 with score 100" "[ \"$(echo "$out" | jget 'd["best"]["candidate"], d["best"]["score"]')\" = 'x=3,y=2 100.0' ]"
-check "--json summary has ratio (best/baseline)" "[ \"$(echo "$out" | jget 'd["ratio"]')\" = '2.0' ]"
+check "grid: 20 evaluations, space exhausted" "[ \"$(echo "$out" | jlast 'd["evaluations"], d["stop_reason"]')\" = '20 search space exhausted' ]"
+check "grid: best is x=3,y=2 with score 100" "[ \"$(echo "$out" | jlast 'd["best"]["candidate"], d["best"]["score"]')\" = 'x=3,y=2 100.0' ]"
+check "--json summary has ratio (best/baseline)" "[ \"$(echo "$out" | jlast 'd["ratio"]')\" = '2.0' ]"
 check "progress went to stderr, one line per evaluation" "[ \$(grep -c '^\[' $T/grid.err) -eq 20 ]"
-RUN=$(echo "$out" | jget 'd["run_id"]')
+RUN=$(echo "$out" | jlast 'd["run_id"]')
 "$SPAK" show --home "$T/h1" --json "$RUN" >"$T/show.json"
 check "show --json lists 20 done evaluations" "[ \"\$(python3 -c 'import json;d=json.load(open(\"$T/show.json\"));print(len(d[\"evaluations\"]), d[\"evaluations_by_status\"][\"done\"])')\" = '20 20' ]"
 "$SPAK" status --home "$T/h1" "$RUN" >"$T/status.txt"
@@ -53,38 +49,38 @@ check "journal ends in done" "[ \"\$(tail -1 $T/journal.txt)\" = done ]"
 
 # 2. budget and stop condition
 out=$("$SPAK" run --home "$T/h1" --json --budget 4 "$S" 2>/dev/null)
-check "--budget 4 stops after 4 with 'budget: evaluations'" "[ \"$(echo "$out" | jget 'd["evaluations"], d["stop_reason"]')\" = '4 budget: evaluations' ]"
+check "--budget 4 stops after 4 with 'budget: evaluations'" "[ \"$(echo "$out" | jlast 'd["evaluations"], d["stop_reason"]')\" = '4 budget: evaluations' ]"
 S2=$(mkspec stop "" 's|strategy: "grid"|strategy: "grid"\n        stop { when: "is_converged(trace.best)" }|')
 out=$("$SPAK" run --home "$T/h2" --json "$S2" 2>/dev/null)
-check "stop condition is_converged(trace.best) stops at the optimum" "[ \"$(echo "$out" | jget 'd["stop_reason"], d["best"]["candidate"]')\" = 'stop condition x=3,y=2' ]"
+check "stop condition is_converged(trace.best) stops at the optimum" "[ \"$(echo "$out" | jlast 'd["stop_reason"], d["best"]["candidate"]')\" = 'stop condition x=3,y=2' ]"
 S2h=$(mkspec stopheld "--mode heldout" 's|strategy: "grid"|strategy: "grid"\n        stop { when: "is_converged(trace.best)" }|')
 out=$("$SPAK" run --home "$T/h2" --json "$S2h" 2>/dev/null)
-check "held-out records steer nothing: not the metric, not the stop condition" "[ \"$(echo "$out" | jget 'd["stop_reason"], d["best"]["candidate"], d["best"]["score"]')\" = 'stop condition x=3,y=2 100.0' ]"
+check "held-out records steer nothing: not the metric, not the stop condition" "[ \"$(echo "$out" | jlast 'd["stop_reason"], d["best"]["candidate"], d["best"]["score"]')\" = 'stop condition x=3,y=2 100.0' ]"
 S3=$(mkspec plateau "" 's|strategy: "grid"|strategy: "grid"\n        stop { plateau: 3 }|')
 out=$("$SPAK" run --home "$T/h2" --json "$S3" 2>/dev/null)
-check "plateau: 3 stops after 3 evaluations without improvement" "[ \"$(echo "$out" | jget 'd["stop_reason"]')\" = plateau ]"
+check "plateau: 3 stops after 3 evaluations without improvement" "[ \"$(echo "$out" | jlast 'd["stop_reason"]')\" = plateau ]"
 
 # 3. random is seeded; default finds the optimum
 keys() { "$SPAK" show --home "$1" --json "$2" | python3 -c 'import json,sys; print(" ".join(e["candidate"] for e in json.load(sys.stdin)["evaluations"]))'; }
-r1=$("$SPAK" run --home "$T/h3" --json --strategy random --seed 5 --budget 6 "$S" 2>/dev/null | jget 'd["run_id"]')
-r2=$("$SPAK" run --home "$T/h3" --json --strategy random --seed 5 --budget 6 "$S" 2>/dev/null | jget 'd["run_id"]')
-r3=$("$SPAK" run --home "$T/h3" --json --strategy random --seed 6 --budget 6 "$S" 2>/dev/null | jget 'd["run_id"]')
+r1=$("$SPAK" run --home "$T/h3" --json --strategy random --seed 5 --budget 6 "$S" 2>/dev/null | jlast 'd["run_id"]')
+r2=$("$SPAK" run --home "$T/h3" --json --strategy random --seed 5 --budget 6 "$S" 2>/dev/null | jlast 'd["run_id"]')
+r3=$("$SPAK" run --home "$T/h3" --json --strategy random --seed 6 --budget 6 "$S" 2>/dev/null | jlast 'd["run_id"]')
 check "random with the same seed proposes the same candidates" "[ \"$(keys "$T/h3" "$r1")\" = \"$(keys "$T/h3" "$r2")\" ]"
 check "random with another seed proposes others" "[ \"$(keys "$T/h3" "$r1")\" != \"$(keys "$T/h3" "$r3")\" ]"
 out=$("$SPAK" run --home "$T/h3" --json --strategy default --seed 5 --budget 12 "$S" 2>/dev/null)
-check "default strategy reaches the optimum within 12 of 20" "[ \"$(echo "$out" | jget 'd["best"]["candidate"]')\" = 'x=3,y=2' ]"
+check "default strategy reaches the optimum within 12 of 20" "[ \"$(echo "$out" | jlast 'd["best"]["candidate"]')\" = 'x=3,y=2' ]"
 
 # 4. failures are records, the run goes on
 for mode in wrong crash norecord badrecord; do
     Sm=$(mkspec "m$mode" "--mode $mode" "")
     out=$("$SPAK" run --home "$T/h4" --json "$Sm" 2>"$T/$mode.err")
     rc=$?
-    check "mode $mode: run completes all 20 evaluations" "[ $rc -eq 0 ] && [ \"$(echo "$out" | jget 'd["evaluations"]')\" = 20 ]"
+    check "mode $mode: run completes all 20 evaluations" "[ $rc -eq 0 ] && [ \"$(echo "$out" | jlast 'd["evaluations"]')\" = 20 ]"
     check "mode $mode: the 4 candidates with x=1 failed, the others did not" "[ \$(grep -c FAILED $T/$mode.err) -eq 4 ] && grep FAILED $T/$mode.err | grep -q 'x=1'"
 done
 Sh=$(mkspec mhang "--mode hang" "")
 out=$("$SPAK" run --home "$T/h4" --json --eval-timeout 1 --budget 6 "$Sh" 2>"$T/hang.err")
-check "a hanging candidate is killed at the timeout and the run goes on" "[ \"$(echo "$out" | jget 'd["evaluations"]')\" = 6 ] && [ \$(grep -c FAILED $T/hang.err) -eq 4 ] && grep FAILED $T/hang.err | head -1 | grep -qi 'time'"
+check "a hanging candidate is killed at the timeout and the run goes on" "[ \"$(echo "$out" | jlast 'd["evaluations"]')\" = 6 ] && [ \$(grep -c FAILED $T/hang.err) -eq 4 ] && grep FAILED $T/hang.err | head -1 | grep -qi 'time'"
 check "a wrong result says why" "grep FAILED $T/wrong.err | head -1 | grep -q 'wrong values'"
 check "a crash says which signal" "grep FAILED $T/crash.err | head -1 | grep -q 'SIGABRT'"
 check "exit 0 without a record says so" "grep FAILED $T/norecord.err | head -1 | grep -qi 'without'"
@@ -113,12 +109,12 @@ nb=$(echo "$before" | wc -w)
 check "killed run has 5 or more finished evaluations and is not done" "[ $nb -ge 5 ] && \"$SPAK\" status --home \"$T/h5\" \"$RUNK\" | grep -qv ': done'"
 out=$("$SPAK" resume --home "$T/h5" --json "$RUNK" 2>"$T/resume.err")
 rc=$?
-check "resume exits 0 and finishes the run" "[ $rc -eq 0 ] && [ \"$(echo "$out" | jget 'd["status"]')\" = done ]"
+check "resume exits 0 and finishes the run" "[ $rc -eq 0 ] && [ \"$(echo "$out" | jlast 'd["status"]')\" = done ]"
 after=$("$SPAK" show --home "$T/h5" --json "$RUNK" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(" ".join("%s:%s" % (e["eval_id"], e["candidate"]) for e in d["evaluations"] if e["status"]=="done"))')
 check "finished evaluations were kept (same ids, same candidates)" "[ \"\$(echo $after | cut -d' ' -f1-$nb)\" = \"$before\" ]"
 check "no candidate was evaluated twice to completion" "[ \$(echo $after | tr ' ' '\n' | cut -d: -f2 | sort | uniq -d | wc -l) -eq 0 ]"
 check "resumed run evaluated all 20 candidates" "[ \$(echo $after | wc -w) -eq 20 ]"
-check "resumed run reached the same best as an uninterrupted run" "[ \"$(echo "$out" | jget 'd["best"]["candidate"], d["evaluations"]')\" = 'x=3,y=2 20' ]"
+check "resumed run reached the same best as an uninterrupted run" "[ \"$(echo "$out" | jlast 'd["best"]["candidate"], d["evaluations"]')\" = 'x=3,y=2 20' ]"
 check "resume said how many evaluations it kept" "grep -q 'already finished are kept' $T/resume.err"
 check "resuming a finished run is refused" "! \"$SPAK\" resume --home \"$T/h5\" \"$RUNK\" 2>/dev/null"
 

@@ -12,12 +12,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 T=$(mktemp -d /tmp/spak-knowledge.XXXXXX)
 chmod 755 "$T"  # the sandbox runs the measure command as an unprivileged user
 trap "[ -n \"${KEEP:-}\" ] || rm -rf $T" EXIT
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
-check() { if eval "$2"; then ok "$1"; else notok "$1" "condition: $2"; fi; }
-jlast() { python3 -c "import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); print($1)"; }
-sql() { python3 -c "import sqlite3,sys; db=sqlite3.connect(sys.argv[1]); print('\n'.join('|'.join(str(c) for c in r) for r in db.execute(sys.argv[2], sys.argv[3:])))" "$@"; }
+. "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
 
 cp "$ROOT/tests/engine/measure.py" "$T/"
 # v1: y has no effect (flat-y), and a rule that recommends the worst x

@@ -18,26 +18,21 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 T=$(mktemp -d /tmp/spak-report.XXXXXX)
 chmod 755 "$T"  # the sandbox runs the measure command as an unprivileged user
 trap "[ -n \"${KEEP:-}\" ] || rm -rf $T" EXIT
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
-check() { if eval "$2"; then ok "$1"; else notok "$1" "condition: $2"; fi; }
-jget() { python3 -c "import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); print($1)"; }
+. "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
 
 # 1. the toy of the engine tests, with the 4 candidates x=1 failing
 mkdir -p "$T/toy"
 cp "$ROOT/tests/engine/measure.py" "$T/toy/"
 sed -e 's|{{x}} {{y}}"|{{x}} {{y}} --mode wrong"|' "$ROOT/tests/engine/toy.spak" >"$T/toy/toy.spak"
-RUN1=$("$SPAK" run --home "$T/h" --json "$T/toy/toy.spak" 2>/dev/null | jget 'd["run_id"]')
+RUN1=$("$SPAK" run --home "$T/h" --json "$T/toy/toy.spak" 2>/dev/null | jlast 'd["run_id"]')
 check "toy run made (20 evaluations, 4 failing)" "[ -n \"$RUN1\" ]"
 out=$("$SPAK" report --home "$T/h" --json "$RUN1")
 rc=$?
-H1=$(echo "$out" | jget 'd["html"]' 2>/dev/null)
-M1=$(echo "$out" | jget 'd["markdown"]' 2>/dev/null)
+H1=$(echo "$out" | jlast 'd["html"]' 2>/dev/null)
+M1=$(echo "$out" | jlast 'd["markdown"]' 2>/dev/null)
 check "spak report --json exits 0 and names both files" "[ $rc -eq 0 ] && [ -s \"$H1\" ] && [ -s \"$M1\" ]"
 check "default output directory is HOME/reports/RUN" "[ \"$H1\" = \"$T/h/reports/$RUN1/report.html\" ]"
-check "--json counts 20 evaluations, 16 correct" "[ \"$(echo "$out" | jget 'd["evaluations"], d["correct"]')\" = '20 16' ]"
+check "--json counts 20 evaluations, 16 correct" "[ \"$(echo "$out" | jlast 'd["evaluations"], d["correct"]')\" = '20 16' ]"
 plain=$("$SPAK" report --home "$T/h" --out "$T/out1" "$RUN1")
 check "--out DIR writes there; plain output is the two paths" "[ \"$plain\" = \"$T/out1/report.md
 $T/out1/report.html\" ] && [ -s $T/out1/report.html ]"
@@ -51,10 +46,10 @@ check "Markdown: summary, candidates, provenance" "grep -q '^## What happened' \
 # 2. a run whose records carry a baseline and the roofline fields
 mkdir -p "$T/roof"
 cp "$ROOT/tests/report/roof.spak" "$ROOT/tests/report/measure_roof.py" "$T/roof/"
-RUN2=$("$SPAK" run --home "$T/h" --json "$T/roof/roof.spak" 2>/dev/null | jget 'd["run_id"]')
+RUN2=$("$SPAK" run --home "$T/h" --json "$T/roof/roof.spak" 2>/dev/null | jlast 'd["run_id"]')
 out=$("$SPAK" report --home "$T/h" --json "$RUN2")
-H2=$(echo "$out" | jget 'd["html"]' 2>/dev/null)
-check "roof run: 9 evaluations, 7 correct" "[ \"$(echo "$out" | jget 'd["evaluations"], d["correct"]')\" = '9 7' ]"
+H2=$(echo "$out" | jlast 'd["html"]' 2>/dev/null)
+check "roof run: 9 evaluations, 7 correct" "[ \"$(echo "$out" | jlast 'd["evaluations"], d["correct"]')\" = '9 7' ]"
 check "roof run: 7 roofline marks, a roof, the measured baseline" "[ \$(grep -o 'class=\"mark roof' \"$H2\" | wc -l) -eq 7 ] && grep -q 'class=\"roof\"' \"$H2\" && grep -q 'measured gflops 120' \"$H2\""
 check "roof run: the hostile reason from a record is escaped" "grep -q '&lt;script&gt;alert(1)&lt;/script&gt;' \"$H2\" && ! grep -qi '<script' \"$H2\""
 check "roof run: the knowledge diff v(n) -> v(n+1) of the crystallization is shown" "grep -q 'spec.next.spak' \"$H2\" && grep -q 'class=\"add\"' \"$H2\""

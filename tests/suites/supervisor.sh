@@ -13,11 +13,7 @@ T=$(mktemp -d /tmp/spak-supervisor.XXXXXX)
 chmod 755 "$T"
 srv=
 trap '[ -n "$srv" ] && kill $srv 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
-check() { if eval "$2"; then ok "$1"; else notok "$1" "condition: $2"; fi; }
-jlast() { python3 -c "import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); print($1)"; }
+. "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
 cp "$ROOT/tests/engine/measure.py" "$ROOT/tests/engine/toy.spak" "$T/"
 variant() {  # name extra-measure-args loop-lines
     sed -e "s|{{x}} {{y}}\"|{{x}} {{y}} $2\"|" -e "s|strategy: \"grid\"|strategy: \"grid\"\n$3|" "$T/toy.spak" >"$T/$1.spak"

@@ -1,0 +1,15 @@
+# tests/tap.sh - the TAP helpers the shell suites (tests/suites/*.sh) source:
+#   ok NAME / notok NAME [DETAIL...] / skip NAME WHY   one TAP line each, counted in $n
+#   check NAME CONDITION       CONDITION (a shell string) is eval'd; its text is shown on failure
+#   check_run NAME COMMAND...  COMMAND is run as it is
+#   jlast EXPR                 a Python expression over d, the JSON object on stdin's last line
+#   sql DB QUERY [ARG...]      rows of a SQLite query, '|'-separated
+# The suite prints "1..$n" at its end.
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+notok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
+skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+check() { if eval "$2"; then ok "$1"; else notok "$1" "condition: $2"; fi; }
+check_run() { local name=$1; shift; if "$@"; then ok "$name"; else notok "$name"; fi; }
+jlast() { python3 -c "import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); print($1)"; }
+sql() { python3 -c "import sqlite3,sys; db=sqlite3.connect(sys.argv[1]); print('\n'.join('|'.join(str(c) for c in r) for r in db.execute(sys.argv[2], sys.argv[3:])))" "$@"; }
