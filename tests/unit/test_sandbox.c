@@ -61,8 +61,10 @@ static void cleanup_work(void)
         nftw(work_dirs[i], rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* Processes whose real uid is uid (the sandbox's), other than zombies. */
-static int count_uid_procs(long uid)
+/* Processes whose real uid is uid (the sandbox's) and whose name is `name`
+ * (the misbehaving program's), other than zombies: sandboxed runs of other
+ * programs (another suite beside this one) are not counted. */
+static int count_uid_procs(long uid, const char *name)
 {
     if (uid < 0)
         return 0;
@@ -80,15 +82,21 @@ static int count_uid_procs(long uid)
         if (!f)
             continue;
         long u = -2;
-        int zombie = 0;
+        int zombie = 0, named = 0;
         while (fgets(line, sizeof line, f)) {
+            if (strncmp(line, "Name:", 5) == 0) {
+                char *v = line + 5;
+                v += strspn(v, " \t");
+                v[strcspn(v, "\n")] = '\0';
+                named = strcmp(v, name) == 0;
+            }
             if (strncmp(line, "Uid:", 4) == 0)
                 u = strtol(line + 4, NULL, 10);
             if (strncmp(line, "State:", 6) == 0 && strchr(line, 'Z'))
                 zombie = 1;
         }
         fclose(f);
-        if (u == uid && !zombie)
+        if (u == uid && named && !zombie)
             n++;
     }
     closedir(d);
@@ -293,12 +301,12 @@ static void test_forkbomb(void)
     l.max_processes = 16;
     l.wall_timeout_s = 1.5;
     l.cpu_s = 3;
-    int before = count_uid_procs(sandbox_uid);
+    int before = count_uid_procs(sandbox_uid, "forkbomb");
     spak_sandbox_result r;
     const char *argv[] = {mb("forkbomb"), NULL};
     if (!run(argv, &l, &r, NULL))
         return;
-    int after = count_uid_procs(sandbox_uid);
+    int after = count_uid_procs(sandbox_uid, "forkbomb");
     TAP_OK(!r.ok && r.why == SPAK_SANDBOX_TIMEOUT && r.wall_s < 2.5 &&
                strstr(r.err, "Resource temporarily unavailable"),
            "fork bomb: contained by RLIMIT_NPROC (fork failed with EAGAIN), killed at the timeout");
@@ -368,7 +376,7 @@ static void test_sleeper(void)
     spak_sandbox_limits l;
     base_limits(&l);
     l.wall_timeout_s = 1;
-    int before = count_uid_procs(sandbox_uid);
+    int before = count_uid_procs(sandbox_uid, "sleeper");
     spak_sandbox_result r;
     const char *argv[] = {mb("sleeper"), NULL};
     if (!run(argv, &l, &r, NULL))
@@ -377,7 +385,7 @@ static void test_sleeper(void)
                r.wall_s < 2.0,
            "sleep past the timeout: why=timeout, ended within timeout+1 s (%.2f s)", r.wall_s);
     TAP_OK(kill(r.pid, 0) < 0 && errno == ESRCH && kill(-r.pid, 0) < 0 &&
-               count_uid_procs(sandbox_uid) == before,
+               count_uid_procs(sandbox_uid, "sleeper") == before,
            "sleep past the timeout: no process of its group survives");
     spak_sandbox_result_free(&r);
     normal_after("a sleep past the timeout");
@@ -390,7 +398,7 @@ static void test_sleeper(void)
         return;
     pid_t esc = escapee_pid(&r);
     if (r.iso_pidns) {
-        int after = count_uid_procs(sandbox_uid);
+        int after = count_uid_procs(sandbox_uid, "sleeper");
         TAP_OK(r.why == SPAK_SANDBOX_TIMEOUT && esc > 0 && after == before && r.wall_s < 2.0,
                "setsid() escapee: killed with the PID namespace at the timeout (%d processes before, %d after)",
                before, after);
