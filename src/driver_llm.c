@@ -37,8 +37,14 @@ static spak_status prices_from_table(const char *table, const char *spec_path, s
         spak_snprintf(path, sizeof path, "%.*s/%s", (int)(slash - spec_path), spec_path, table);
     spak_llm_prices t;
     spak_status st = spak_llm_prices_load(path, &t, err);
-    if (st != SPAK_OK)
+    if (st != SPAK_OK) {
+        if (err) {
+            char why[SPAK_ERR_MSG_MAX];
+            spak_snprintf(why, sizeof why, "%s", err->msg);
+            spak_errf(err, st, "llm price_table: %s", why);
+        }
         return st;
+    }
     double in, out;
     if (cfg->model && spak_llm_prices_find(&t, cfg->model, &in, &out)) {
         if (cfg->price_in < 0)

@@ -85,7 +85,7 @@ check "an LLM run given no budget at all gets 50 evaluations, and says so when i
 check "LLM steps without a candidate: 8 in a row stop the run and say so" "[ \"\$(echo '$out' | jlast 'd[\"stop_reason\"]')\" = 'llm: steps in a row without a candidate' ] && [ \"\$(echo '$out' | jlast 'd[\"evaluations\"] >= 8')\" = True ]"
 echo '{"prices": [{"model": "scripted", "input": -1, "output": 0}]}' >"$T/pt/prices.json"
 "$SPAK" run --home "$T/h3v" --json --llm openai --model scripted --endpoint "$url" "$T/pt/cost.spak" >/dev/null 2>"$T/pt/bad.err"; rc=$?
-check "a bad price table stops the run with its path and the reason" "[ $rc -ne 0 ] && grep -q 'pt/prices.json: price table: entry 0 has a negative or non-finite price' $T/pt/bad.err"
+check "a bad price table stops the run with its path and the reason" "[ $rc -ne 0 ] && grep -q 'llm price_table: .*pt/prices.json: price table: entry 0 has a negative or non-finite price' $T/pt/bad.err"
 
 # 3. approval gates from a script
 "$SPAK" run --home "$T/h4" --approve knowledge --budget 2 "$T/toy.spak" </dev/null >"$T/g1.out" 2>&1
