@@ -54,7 +54,7 @@
 #ifndef STAGES /* K/V ring depth; 0 = 3 at D=64, 2 at D=128 (measured, docs/results-gpu-fmha.md) */
 #define STAGES 0
 #endif
-#ifndef PINGPONG /* 1: the consumer warpgroups take turns issuing their products (named barriers 1, 2) */
+#ifndef PINGPONG /* 1: the consumer warpgroups take turns issuing their products (named barriers 1..NC, a ring) */
 #define PINGPONG 1
 #endif
 #ifndef PIPE /* 1: FA3's intra-warpgroup pipeline: S of tile j issued with P V of tile j-1, softmax of j under P V of j-1 */
