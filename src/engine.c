@@ -169,23 +169,19 @@ spak_status spak_engine_open_store(const spak_engine_opts *o, spak_store **out, 
 
 /* ---- the record views that expressions read ---- */
 
-/* The last record of a case (any case when NULL). Records of held-out shapes
- * count only when the case has no other: they never steer the loop. */
+/* The last record of a case (any case when NULL) among those that count
+ * (spak_trace_counts_heldout: held-out ones never steer the loop). */
 static const json_t *find_case(const json_t *arr, const char *case_name)
 {
-    const json_t *found = NULL, *heldout = NULL;
+    const bool heldout = spak_trace_counts_heldout(arr, case_name);
+    const json_t *found = NULL;
     size_t i;
     json_t *r;
     json_array_foreach(arr, i, r) {
-        const char *t = json_string_value(json_object_get(r, "type"));
-        if (case_name && !(t && strcmp(t, case_name) == 0))
-            continue;
-        if (json_is_true(json_object_get(r, "heldout")))
-            heldout = r;
-        else
+        if (spak_trace_record_counts(r, case_name, heldout))
             found = r;
     }
-    return found ? found : heldout;
+    return found;
 }
 
 static const json_t *cb_latest(void *ud, const char *case_name)

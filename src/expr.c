@@ -344,24 +344,20 @@ static spak_status fact_on_trace(ev *v, const spak_expr *e, const spak_expr *rec
         spak_status st = get_record(v, rec_at, best, f->tcase ? f->tcase->name : NULL, &r);
         return st == SPAK_OK ? call_fact(v, e, f, r, out) : st;
     }
-    size_t i, timed = 0, held = 0;
+    const bool heldout = spak_trace_counts_heldout(all, f->tcase->name);
+    bool any = false;
+    size_t i;
     const json_t *r;
     json_array_foreach(all, i, r) {
-        const char *t = json_string_value(json_object_get(r, "type"));
-        if (t && strcmp(t, f->tcase->name) == 0)
-            *(json_is_true(json_object_get(r, "heldout")) ? &held : &timed) += 1;
-    }
-    if (!timed && !held)
-        return fail(v, rec_at, "no %s record yet%s", best ? "best" : "latest", " of that case");
-    const bool want_held = timed == 0;
-    json_array_foreach(all, i, r) {
-        const char *t = json_string_value(json_object_get(r, "type"));
-        if (!t || strcmp(t, f->tcase->name) != 0 || json_is_true(json_object_get(r, "heldout")) != want_held)
+        if (!spak_trace_record_counts(r, f->tcase->name, heldout))
             continue;
+        any = true;
         spak_status st = call_fact(v, e, f, r, out);
         if (st != SPAK_OK || !out->b)
             return st;
     }
+    if (!any)
+        return fail(v, rec_at, "no %s record yet%s", best ? "best" : "latest", " of that case");
     return SPAK_OK;
 }
 

@@ -464,3 +464,25 @@ spak_status spak_trace_validate_all(spak_trace_list *l, const spak_trace_schema 
     }
     return SPAK_OK;
 }
+
+static bool of_case(const json_t *rec, const char *case_name)
+{
+    const char *t = json_string_value(json_object_get(rec, "type"));
+    return !case_name || (t && strcmp(t, case_name) == 0);
+}
+
+bool spak_trace_counts_heldout(const json_t *records, const char *case_name)
+{
+    size_t i;
+    const json_t *r;
+    json_array_foreach(records, i, r) {
+        if (of_case(r, case_name) && !json_is_true(json_object_get(r, "heldout")))
+            return false;
+    }
+    return true;
+}
+
+bool spak_trace_record_counts(const json_t *rec, const char *case_name, bool heldout)
+{
+    return of_case(rec, case_name) && json_is_true(json_object_get(rec, "heldout")) == heldout;
+}
