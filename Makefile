@@ -43,7 +43,7 @@ ifeq ($(MAKELEVEL),0)
 endif
 
 # ---- the library and the CLI ---------------------------------------------
-LIB_SRC  := $(wildcard src/*.c src/*/*.c)
+LIB_SRC  := $(wildcard src/*.c src/*/*.c src/*/*/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(O)/obj/%.o)
 LIB      := $(O)/libspak.a
 CLI      := $(O)/spak

@@ -23,10 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ast.h"
-#include "expr.h"
-#include "fmt.h"
-#include "spec.h"
+#include "spec/ast.h"
+#include "spec/expr.h"
+#include "spec/fmt.h"
+#include "spec/spec.h"
 
 static void die(const char *what, const spak_buf *a, const spak_buf *b)
 {

@@ -11,17 +11,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "build.h"
-#include "expr.h"
-#include "fmt.h"
-#include "knowledge.h"
-#include "learn.h"
-#include "driver_llm.h"
-#include "agent.h"
-#include "sandbox.h"
-#include "space.h"
-#include "spec.h"
-#include "trace.h"
+#include "build/build.h"
+#include "spec/expr.h"
+#include "spec/fmt.h"
+#include "knowledge/knowledge.h"
+#include "knowledge/learn.h"
+#include "program/driver_llm.h"
+#include "program/agent.h"
+#include "analyze/sandbox.h"
+#include "spec/space.h"
+#include "spec/spec.h"
+#include "analyze/trace.h"
 
 #define S_SPECIFY "specify"
 #define S_PROGRAM "program"

@@ -30,7 +30,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "store.h"
+#include "store/store.h"
 
 typedef enum spak_engine_event_kind {
     SPAK_EV_RUN_STARTED,   /* run_id, total (space size), budget */

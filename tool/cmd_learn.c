@@ -12,7 +12,7 @@
 
 #include "cli.h"
 #include "engine.h"
-#include "learn.h"
+#include "knowledge/learn.h"
 #include "util.h"
 
 static bool ask_tty(const char *question)

@@ -20,8 +20,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "llm.h"
-#include "prompt.h"
+#include "program/llm/llm.h"
+#include "program/prompt.h"
 #include "util.h"
 
 int cmd_llm(int argc, char **argv);

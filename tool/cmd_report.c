@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "report.h"
-#include "store.h"
+#include "report/report.h"
+#include "store/store.h"
 #include "util.h"
 
 int cmd_report(int argc, char **argv)

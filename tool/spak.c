@@ -16,12 +16,12 @@
 #include <unistd.h>
 
 #include "spak.h"
-#include "ast.h"
+#include "spec/ast.h"
 #include "engine.h"
-#include "agent.h"
-#include "store.h"
-#include "fmt.h"
-#include "spec.h"
+#include "program/agent.h"
+#include "store/store.h"
+#include "spec/fmt.h"
+#include "spec/spec.h"
 #include "util.h"
 #include "cli.h"
 

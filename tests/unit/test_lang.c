@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "expr.h"
-#include "lex.h"
-#include "parse.h"
-#include "spec.h"
+#include "spec/expr.h"
+#include "spec/lex.h"
+#include "spec/parse.h"
+#include "spec/spec.h"
 #include "tap.h"
 
 static const char SPEC[] =

@@ -21,8 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "llm.h"
-#include "prompt.h"
+#include "program/llm/llm.h"
+#include "program/prompt.h"
 #include "tap.h"
 #include "util.h"
 

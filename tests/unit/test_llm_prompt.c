@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "llm.h"
-#include "prompt.h"
+#include "program/llm/llm.h"
+#include "program/prompt.h"
 #include "tap.h"
 #include "util.h"
 

@@ -12,10 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "report.h"
-#include "store.h"
+#include "report/report.h"
+#include "store/store.h"
 #include "tap.h"
-#include "trace.h"
+#include "analyze/trace.h"
 #include "util.h"
 
 #define HOSTILE_KEY "<script>alert(1)</script>"

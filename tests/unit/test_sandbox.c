@@ -4,7 +4,7 @@
  * SPAK_MISBEHAVE_DIR). Each misbehaver must end as a clear failed record, and
  * a normal run right after it must still work.
  */
-#include "sandbox.h"
+#include "analyze/sandbox.h"
 #include "tap.h"
 #include "util.h"
 

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "tap.h"
-#include "trace.h"
+#include "analyze/trace.h"
 #include "util.h"
 
 static const char *const layouts[] = {"row", "col"};

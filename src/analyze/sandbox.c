@@ -1,0 +1,1140 @@
+/*
+ * sandbox.c - see sandbox.h and docs/sandbox.md.
+ *
+ * Shape of a run:
+ *
+ *   spak (parent) --clone(CLONE_NEWPID)--> I: pid 1 of a new PID namespace,
+ *       our code: sets up namespaces, Landlock, uid, then
+ *       --clone--> C: rlimits, execve(candidate)
+ *   I waits for C, sends C's wait status and rusage up the status pipe and
+ *   exits; the kernel then kills whatever else lives in the namespace. On a
+ *   timeout the parent sends I SIGUSR1 (I kills everything in the namespace,
+ *   still reports C's status), and SIGKILL a second later as a backstop.
+ *
+ * Where CLONE_NEWPID is refused, the parent forks C directly: same setup,
+ * own process group, and kill(-pgid) instead of the namespace.
+ *
+ * Between clone and execve only async-signal-safe calls are made (raw
+ * syscalls and their thin libc wrappers): argv, envp, paths are prepared
+ * before the clone, nothing is allocated after it. The child talks to the
+ * parent only through fixed-size records on a CLOEXEC pipe.
+ */
+#include "analyze/sandbox.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* ---- kernel interfaces that older headers lack ---------------------------- */
+
+#ifndef SYS_landlock_create_ruleset
+#define SYS_landlock_create_ruleset 444
+#define SYS_landlock_add_rule 445
+#define SYS_landlock_restrict_self 446
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+
+#define LL_CREATE_RULESET_VERSION (1U << 0)
+#define LL_RULE_PATH_BENEATH 1
+#define LL_FS_EXECUTE (1ULL << 0)
+#define LL_FS_WRITE_FILE (1ULL << 1)
+#define LL_FS_REMOVE_DIR (1ULL << 4)
+#define LL_FS_REMOVE_FILE (1ULL << 5)
+#define LL_FS_MAKE_CHAR (1ULL << 6)
+#define LL_FS_MAKE_DIR (1ULL << 7)
+#define LL_FS_MAKE_REG (1ULL << 8)
+#define LL_FS_MAKE_SOCK (1ULL << 9)
+#define LL_FS_MAKE_FIFO (1ULL << 10)
+#define LL_FS_MAKE_BLOCK (1ULL << 11)
+#define LL_FS_MAKE_SYM (1ULL << 12)
+#define LL_FS_REFER (1ULL << 13)    /* ABI 2 */
+#define LL_FS_TRUNCATE (1ULL << 14) /* ABI 3 */
+#define LL_NET_BIND_TCP (1ULL << 0)    /* ABI 4 */
+#define LL_NET_CONNECT_TCP (1ULL << 1) /* ABI 4 */
+#define LL_SCOPE_ABSTRACT_UNIX (1ULL << 0) /* ABI 6 */
+#define LL_SCOPE_SIGNAL (1ULL << 1)        /* ABI 6 */
+
+struct ll_ruleset_attr {
+    uint64_t handled_access_fs;
+    uint64_t handled_access_net;
+    uint64_t scoped;
+};
+struct ll_path_beneath {
+    uint64_t allowed_access;
+    int32_t parent_fd;
+} __attribute__((packed));
+
+struct sb_mount_attr {
+    uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+#define SB_MOUNT_ATTR_RDONLY 0x00000001ULL
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+/* ---- the child -> parent protocol --------------------------------------- */
+
+enum { MSG_WARN = 1, MSG_FATAL, MSG_ISO, MSG_REPORT };
+enum {
+    ST_NONE = 0, ST_FDS, ST_NETNS, ST_LANDLOCK, ST_LANDLOCK_NET, ST_MOUNTNS, ST_CHDIR,
+    ST_SETGROUPS, ST_SETGID, ST_SETUID, ST_RLIMIT, ST_FORK, ST_EXEC, ST_UID, ST_PROC
+};
+
+typedef struct sb_msg {
+    int32_t kind, stage, err, pad;
+    int32_t status, pad2;
+    struct rusage ru;
+} sb_msg;
+
+#define MAX_RW_DIRS 16
+#define STATUS_FD 3
+
+/* Everything the child needs, prepared before the clone. */
+typedef struct sb_plan {
+    const char *path;        /* resolved executable */
+    char *const *argv;
+    char *const *envp;
+    const char *workdir;     /* absolute */
+    const char *rw_dirs[MAX_RW_DIRS];
+    int n_rw;
+    int fd_null, fd_out, fd_err, fd_st;
+    bool network, pidns, try_landlock, try_mountns, try_netns;
+    int ll_abi;
+    long uid, gid;
+    struct rlimit rl_cpu, rl_as, rl_fsize, rl_nofile, rl_nproc;
+    bool set_cpu, set_as, set_fsize, set_nofile, set_nproc;
+} sb_plan;
+
+static void child_send(int fd, int kind, int stage, int e)
+{
+    sb_msg m;
+    memset(&m, 0, sizeof m);
+    m.kind = kind;
+    m.stage = stage;
+    m.err = e;
+    ssize_t w = write(fd, &m, sizeof m);
+    (void)w;
+}
+
+static _Noreturn void child_fatal(int fd, int stage, int e)
+{
+    child_send(fd, MSG_FATAL, stage, e);
+    _exit(127);
+}
+
+static long raw_clone(unsigned long flags)
+{
+    return syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
+}
+
+/* Landlock: writes allowed only beneath workdir, the rw dirs and /dev. */
+static bool child_landlock(const sb_plan *p, bool deny_tcp, int st)
+{
+    int abi = p->ll_abi;
+    uint64_t fs = LL_FS_WRITE_FILE | LL_FS_REMOVE_DIR | LL_FS_REMOVE_FILE | LL_FS_MAKE_CHAR |
+                  LL_FS_MAKE_DIR | LL_FS_MAKE_REG | LL_FS_MAKE_SOCK | LL_FS_MAKE_FIFO |
+                  LL_FS_MAKE_BLOCK | LL_FS_MAKE_SYM;
+    if (abi >= 2)
+        fs |= LL_FS_REFER;
+    if (abi >= 3)
+        fs |= LL_FS_TRUNCATE;
+    struct ll_ruleset_attr attr = {.handled_access_fs = fs};
+    size_t size = 8;
+    if (abi >= 4) {
+        size = 16;
+        if (deny_tcp)
+            attr.handled_access_net = LL_NET_BIND_TCP | LL_NET_CONNECT_TCP;
+    }
+    if (abi >= 6) {
+        size = 24;
+        attr.scoped = LL_SCOPE_ABSTRACT_UNIX | LL_SCOPE_SIGNAL;
+    }
+    int rs = (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0);
+    if (rs < 0) {
+        child_send(st, MSG_WARN, ST_LANDLOCK, errno);
+        return false;
+    }
+    const char *dirs[MAX_RW_DIRS + 3];
+    uint64_t rights[MAX_RW_DIRS + 3];
+    int n = 0;
+    dirs[n] = p->workdir;
+    rights[n++] = fs;
+    for (int i = 0; i < p->n_rw; i++) {
+        dirs[n] = p->rw_dirs[i];
+        rights[n++] = fs;
+    }
+    /* /dev/null and GPU device nodes, and /proc (the CUDA driver writes
+     * there, e.g. thread names): write existing files only, no creating. */
+    dirs[n] = "/dev";
+    rights[n++] = LL_FS_WRITE_FILE | (abi >= 3 ? LL_FS_TRUNCATE : 0);
+    dirs[n] = "/proc";
+    rights[n++] = LL_FS_WRITE_FILE | (abi >= 3 ? LL_FS_TRUNCATE : 0);
+    for (int i = 0; i < n; i++) {
+        int dfd = open(dirs[i], O_PATH | O_CLOEXEC);
+        if (dfd < 0) {
+            if (i >= n - 2)
+                continue; /* no /dev or /proc: fine */
+            child_send(st, MSG_WARN, ST_LANDLOCK, errno);
+            close(rs);
+            return false;
+        }
+        struct ll_path_beneath pb = {.allowed_access = rights[i], .parent_fd = dfd};
+        long r = syscall(SYS_landlock_add_rule, rs, LL_RULE_PATH_BENEATH, &pb, 0);
+        int e = errno;
+        close(dfd);
+        if (r < 0) {
+            child_send(st, MSG_WARN, ST_LANDLOCK, e);
+            close(rs);
+            return false;
+        }
+    }
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+        syscall(SYS_landlock_restrict_self, rs, 0) < 0) {
+        child_send(st, MSG_WARN, ST_LANDLOCK, errno);
+        close(rs);
+        return false;
+    }
+    close(rs);
+    child_send(st, MSG_ISO, ST_LANDLOCK, 0);
+    if (attr.handled_access_net)
+        child_send(st, MSG_ISO, ST_LANDLOCK_NET, 0);
+    return true;
+}
+
+/* Mount namespace: everything read-only except workdir, rw dirs and /dev. */
+static bool child_mountns(const sb_plan *p, int st)
+{
+    struct sb_mount_attr ro = {.attr_set = SB_MOUNT_ATTR_RDONLY};
+    struct sb_mount_attr rw = {.attr_clr = SB_MOUNT_ATTR_RDONLY};
+    if (unshare(CLONE_NEWNS) < 0)
+        goto fail;
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        goto fail;
+    if (mount(p->workdir, p->workdir, NULL, MS_BIND | MS_REC, NULL) < 0)
+        goto fail;
+    for (int i = 0; i < p->n_rw; i++)
+        if (mount(p->rw_dirs[i], p->rw_dirs[i], NULL, MS_BIND | MS_REC, NULL) < 0)
+            goto fail;
+    if (syscall(SYS_mount_setattr, AT_FDCWD, "/", AT_RECURSIVE, &ro, sizeof ro) < 0)
+        goto fail;
+    if (syscall(SYS_mount_setattr, AT_FDCWD, p->workdir, AT_RECURSIVE, &rw, sizeof rw) < 0)
+        goto fail;
+    for (int i = 0; i < p->n_rw; i++)
+        if (syscall(SYS_mount_setattr, AT_FDCWD, p->rw_dirs[i], AT_RECURSIVE, &rw, sizeof rw) < 0)
+            goto fail;
+    (void)syscall(SYS_mount_setattr, AT_FDCWD, "/dev", 0, &rw, sizeof rw);
+    (void)syscall(SYS_mount_setattr, AT_FDCWD, "/proc", 0, &rw, sizeof rw);
+    child_send(st, MSG_ISO, ST_MOUNTNS, 0);
+    return true;
+fail:
+    child_send(st, MSG_WARN, ST_MOUNTNS, errno);
+    return false;
+}
+
+/* Setup shared by both shapes: fds, network, filesystem, cwd, uid. Runs in
+ * the first child (I, or C in the fallback shape). */
+static void child_common(const sb_plan *p)
+{
+    /* Move the fds we keep above 10 first so the dup2s below cannot clobber
+     * one another, then put them at 0, 1, 2 and STATUS_FD. */
+    int st = p->fd_st;
+    int hnull = fcntl(p->fd_null, F_DUPFD_CLOEXEC, 10);
+    int hout = fcntl(p->fd_out, F_DUPFD_CLOEXEC, 10);
+    int herr = fcntl(p->fd_err, F_DUPFD_CLOEXEC, 10);
+    int hst = fcntl(p->fd_st, F_DUPFD_CLOEXEC, 10);
+    if (hnull < 0 || hout < 0 || herr < 0 || hst < 0)
+        child_fatal(st, ST_FDS, errno);
+    if (dup2(hnull, 0) < 0 || dup2(hout, 1) < 0 || dup2(herr, 2) < 0 ||
+        dup3(hst, STATUS_FD, O_CLOEXEC) < 0)
+        child_fatal(hst, ST_FDS, errno);
+    st = STATUS_FD;
+    if (syscall(SYS_close_range, STATUS_FD + 1, ~0U, 0) < 0) {
+        for (int fd = STATUS_FD + 1; fd < 4096; fd++)
+            close(fd);
+    }
+
+    setpgid(0, 0);
+
+    bool netns = false;
+    if (!p->network && p->try_netns) {
+        if (unshare(CLONE_NEWNET) == 0) {
+            netns = true;
+            child_send(st, MSG_ISO, ST_NETNS, 0);
+        } else {
+            child_send(st, MSG_WARN, ST_NETNS, errno);
+        }
+    }
+    /* In a PID namespace, the host's /proc would show host pids that do not
+     * match getpid() (the CUDA driver then fails): mount our own. */
+    if (p->pidns) {
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+            mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+            child_send(st, MSG_WARN, ST_PROC, errno);
+        else
+            child_send(st, MSG_ISO, ST_PROC, 0);
+    }
+    bool fs = false;
+    if (p->try_landlock && p->ll_abi >= 1)
+        fs = child_landlock(p, !p->network && !netns, st);
+    if (!fs && p->try_mountns)
+        fs = child_mountns(p, st);
+    if (!fs)
+        child_send(st, MSG_WARN, ST_MOUNTNS, 0);
+
+    if (chdir(p->workdir) < 0)
+        child_fatal(st, ST_CHDIR, errno);
+
+    if (p->gid >= 0) {
+        if (geteuid() == 0 && setgroups(0, NULL) < 0)
+            child_fatal(st, ST_SETGROUPS, errno);
+        if (setgid((gid_t)p->gid) < 0)
+            child_fatal(st, ST_SETGID, errno);
+    }
+    if (p->uid >= 0) {
+        if (setuid((uid_t)p->uid) < 0)
+            child_fatal(st, ST_SETUID, errno);
+        child_send(st, MSG_ISO, ST_UID, 0);
+    }
+    /* After the uid change, which clears it. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+}
+
+static void child_rlimit(int st, int res, const struct rlimit *want)
+{
+    struct rlimit cur, r = *want;
+    if (getrlimit(res, &cur) == 0 && cur.rlim_max != RLIM_INFINITY) {
+        if (r.rlim_max > cur.rlim_max)
+            r.rlim_max = cur.rlim_max;
+        if (r.rlim_cur > r.rlim_max)
+            r.rlim_cur = r.rlim_max;
+    }
+    if (setrlimit(res, &r) < 0)
+        child_fatal(st, ST_RLIMIT, errno);
+}
+
+/* C: the process that becomes the candidate. */
+static _Noreturn void child_exec(const sb_plan *p)
+{
+    int st = STATUS_FD;
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    for (int s = 1; s < 65; s++)
+        if (s != SIGKILL && s != SIGSTOP)
+            sigaction(s, &sa, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+
+    struct rlimit core = {0, 0};
+    setrlimit(RLIMIT_CORE, &core);
+    if (p->set_cpu)
+        child_rlimit(st, RLIMIT_CPU, &p->rl_cpu);
+    if (p->set_as)
+        child_rlimit(st, RLIMIT_AS, &p->rl_as);
+    if (p->set_fsize)
+        child_rlimit(st, RLIMIT_FSIZE, &p->rl_fsize);
+    if (p->set_nofile)
+        child_rlimit(st, RLIMIT_NOFILE, &p->rl_nofile);
+    if (p->set_nproc)
+        child_rlimit(st, RLIMIT_NPROC, &p->rl_nproc);
+    execve(p->path, p->argv, p->envp);
+    child_fatal(st, ST_EXEC, errno);
+}
+
+/* I, pid 1 of the namespace: SIGUSR1 from the parent means "kill it all". */
+static void init_on_usr1(int sig)
+{
+    (void)sig;
+    kill(-1, SIGKILL); /* from a namespace init: everything in it but us */
+}
+
+static _Noreturn void child_init(const sb_plan *p)
+{
+    child_common(p);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = init_on_usr1;
+    sigaction(SIGUSR1, &sa, NULL);
+    long c = raw_clone(0);
+    if (c < 0)
+        child_fatal(STATUS_FD, ST_FORK, errno);
+    if (c == 0)
+        child_exec(p);
+    /* I keeps only the status pipe: its copies of stdout/stderr would hide
+     * the candidate closing them. */
+    close(0);
+    close(1);
+    close(2);
+    sb_msg m;
+    memset(&m, 0, sizeof m);
+    m.kind = MSG_REPORT;
+    for (;;) {
+        int status;
+        struct rusage ru;
+        pid_t w = wait4(-1, &status, 0, &ru);
+        if (w == (pid_t)c) {
+            m.status = status;
+            m.ru = ru;
+            break;
+        }
+        if (w < 0 && errno != EINTR) {
+            m.stage = ST_FORK;
+            m.err = errno;
+            break;
+        }
+    }
+    ssize_t wr = write(STATUS_FD, &m, sizeof m);
+    (void)wr;
+    _exit(0); /* the kernel now kills the rest of the namespace */
+}
+
+/* ---- the parent ----------------------------------------------------------- */
+
+void spak_sandbox_limits_default(spak_sandbox_limits *lim)
+{
+    memset(lim, 0, sizeof *lim);
+    lim->wall_timeout_s = 60;
+    lim->cpu_s = 60;
+    lim->address_space_bytes = (size_t)8 << 30;
+    lim->file_size_bytes = (size_t)1 << 30;
+    lim->max_open_files = 256;
+    lim->max_processes = 64;
+    lim->stdout_cap_bytes = (size_t)1 << 20;
+    lim->stderr_cap_bytes = (size_t)256 << 10;
+    lim->output_kill_bytes = (size_t)64 << 20;
+    lim->closed_stdout_grace_s = 2;
+    lim->network = false;
+    lim->run_as_uid = geteuid() == 0 ? 65534 : -1;
+    lim->run_as_gid = geteuid() == 0 ? 65534 : -1;
+}
+
+const char *spak_sandbox_why_name(spak_sandbox_why why)
+{
+    switch (why) {
+    case SPAK_SANDBOX_EXITED: return "exited";
+    case SPAK_SANDBOX_SIGNALED: return "signaled";
+    case SPAK_SANDBOX_TIMEOUT: return "timeout";
+    case SPAK_SANDBOX_CPU_LIMIT: return "cpu limit";
+    case SPAK_SANDBOX_MEMORY_LIMIT: return "memory limit";
+    case SPAK_SANDBOX_FILE_SIZE_LIMIT: return "file size limit";
+    case SPAK_SANDBOX_OUTPUT_LIMIT: return "output limit";
+    case SPAK_SANDBOX_STDOUT_CLOSED: return "stdout closed";
+    case SPAK_SANDBOX_NO_RESULT: return "no result";
+    }
+    return "unknown";
+}
+
+void spak_sandbox_result_free(spak_sandbox_result *r)
+{
+    if (!r)
+        return;
+    free(r->out);
+    free(r->err);
+    r->out = r->err = NULL;
+    r->out_len = r->err_len = 0;
+}
+
+static const char *stage_name(int stage)
+{
+    switch (stage) {
+    case ST_FDS: return "setting up fds";
+    case ST_NETNS: return "network namespace";
+    case ST_LANDLOCK: return "landlock";
+    case ST_LANDLOCK_NET: return "landlock network rules";
+    case ST_MOUNTNS: return "mount namespace";
+    case ST_CHDIR: return "chdir to workdir";
+    case ST_SETGROUPS: return "setgroups";
+    case ST_SETGID: return "setgid";
+    case ST_SETUID: return "setuid";
+    case ST_RLIMIT: return "setrlimit";
+    case ST_FORK: return "fork";
+    case ST_EXEC: return "exec";
+    case ST_PROC: return "mounting /proc";
+    }
+    return "setup";
+}
+
+static const char *sig_name(int sig)
+{
+    switch (sig) {
+    case SIGSEGV: return "SIGSEGV";
+    case SIGABRT: return "SIGABRT";
+    case SIGKILL: return "SIGKILL";
+    case SIGBUS: return "SIGBUS";
+    case SIGFPE: return "SIGFPE";
+    case SIGILL: return "SIGILL";
+    case SIGTERM: return "SIGTERM";
+    case SIGXCPU: return "SIGXCPU";
+    case SIGXFSZ: return "SIGXFSZ";
+    case SIGPIPE: return "SIGPIPE";
+    case SIGTRAP: return "SIGTRAP";
+    case SIGSYS: return "SIGSYS";
+    case SIGINT: return "SIGINT";
+    case SIGHUP: return "SIGHUP";
+    }
+    return "signal";
+}
+
+/* A malloc'd "KEY=VALUE". */
+static char *kv_dup(const char *key, size_t klen, const char *val)
+{
+    size_t vlen = strlen(val);
+    char *s = malloc(klen + vlen + 2);
+    if (!s)
+        return NULL;
+    memcpy(s, key, klen);
+    s[klen] = '=';
+    memcpy(s + klen + 1, val, vlen + 1);
+    return s;
+}
+
+typedef struct env_list {
+    char **v;
+    size_t n, alloc;
+} env_list;
+
+static void env_free(env_list *e)
+{
+    for (size_t i = 0; i < e->n; i++)
+        free(e->v[i]);
+    free(e->v);
+}
+
+/* Take ownership of kv ("KEY=..."), replacing an entry with the same key. */
+static bool env_put(env_list *e, char *kv)
+{
+    if (!kv)
+        return false;
+    const char *eq = strchr(kv, '=');
+    size_t klen = eq ? (size_t)(eq - kv) : strlen(kv);
+    for (size_t i = 0; i < e->n; i++) {
+        if (strncmp(e->v[i], kv, klen) == 0 && e->v[i][klen] == '=') {
+            free(e->v[i]);
+            e->v[i] = kv;
+            return true;
+        }
+    }
+    if (e->n + 2 > e->alloc) {
+        size_t na = e->alloc ? e->alloc * 2 : 16;
+        char **nv = realloc(e->v, na * sizeof *nv);
+        if (!nv) {
+            free(kv);
+            return false;
+        }
+        e->v = nv;
+        e->alloc = na;
+    }
+    e->v[e->n++] = kv;
+    e->v[e->n] = NULL;
+    return true;
+}
+
+static const char *env_get(const env_list *e, const char *key)
+{
+    size_t klen = strlen(key);
+    for (size_t i = 0; i < e->n; i++)
+        if (strncmp(e->v[i], key, klen) == 0 && e->v[i][klen] == '=')
+            return e->v[i] + klen + 1;
+    return NULL;
+}
+
+static spak_status build_env(env_list *e, const spak_sandbox_limits *lim, const char *workdir,
+                             spak_err *err)
+{
+    bool okk = env_put(e, kv_dup("HOME", 4, workdir)) && env_put(e, kv_dup("TMPDIR", 6, workdir)) &&
+               env_put(e, kv_dup("LANG", 4, "C")) && env_put(e, kv_dup("LC_ALL", 6, "C")) &&
+               env_put(e, kv_dup("PATH", 4, "/usr/local/bin:/usr/bin:/bin"));
+    for (const char *const *p = lim->env_pass; okk && p && *p; p++) {
+        const char *v = getenv(*p);
+        if (v)
+            okk = env_put(e, kv_dup(*p, strlen(*p), v));
+    }
+    for (const char *const *p = lim->env_extra; okk && p && *p; p++) {
+        if (!strchr(*p, '=') || **p == '=')
+            return spak_errf(err, SPAK_ERR_ARG, "sandbox: env_extra entry '%s' is not KEY=VALUE", *p);
+        okk = env_put(e, strdup(*p));
+    }
+    if (!okk)
+        return spak_errf(err, SPAK_ERR_NOMEM, "sandbox: out of memory building the environment");
+    return SPAK_OK;
+}
+
+static bool is_exec_file(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && access(path, X_OK) == 0;
+}
+
+/* Resolve argv0 into buf (PATH_MAX): a path with '/' is made absolute, a bare
+ * name is searched in the child's PATH. */
+static spak_status resolve_exe(const char *argv0, const char *path_env, char *buf, size_t n,
+                               spak_err *err)
+{
+    if (strchr(argv0, '/')) {
+        if (argv0[0] == '/') {
+            if (!spak_snprintf(buf, n, "%s", argv0))
+                return spak_errf(err, SPAK_ERR_ARG, "sandbox: path too long: %s", argv0);
+        } else {
+            char cwd[PATH_MAX];
+            if (!getcwd(cwd, sizeof cwd))
+                return spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: getcwd: %s", strerror(errno));
+            if (!spak_snprintf(buf, n, "%s/%s", cwd, argv0))
+                return spak_errf(err, SPAK_ERR_ARG, "sandbox: path too long: %s", argv0);
+        }
+        if (!is_exec_file(buf))
+            return spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: %s: not an executable file", buf);
+        return SPAK_OK;
+    }
+    const char *s = path_env ? path_env : "";
+    while (*s) {
+        const char *e = strchr(s, ':');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        if (len > 0 && spak_snprintf(buf, n, "%.*s/%s", (int)len, s, argv0) && buf[0] == '/' &&
+            is_exec_file(buf))
+            return SPAK_OK;
+        s += len;
+        if (*s == ':')
+            s++;
+    }
+    return spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: %s: not found in PATH", argv0);
+}
+
+static int landlock_abi(void)
+{
+    long v = syscall(SYS_landlock_create_ruleset, NULL, 0, LL_CREATE_RULESET_VERSION);
+    return v < 0 ? 0 : (int)v;
+}
+
+/* One captured stream. */
+typedef struct sb_stream {
+    int fd;
+    bool eof;
+    spak_buf buf;
+    size_t cap, total;
+    bool trunc;
+} sb_stream;
+
+static void stream_feed(sb_stream *s, const char *p, size_t n)
+{
+    s->total += n;
+    size_t room = s->cap > s->buf.len ? s->cap - s->buf.len : 0;
+    size_t take = n < room ? n : room;
+    if (take && spak_buf_append(&s->buf, p, take) != SPAK_OK)
+        take = 0;
+    if (take < n)
+        s->trunc = true;
+}
+
+/* Marker search across chunk boundaries: tail keeps the last mlen-1 bytes. */
+typedef struct sb_marker {
+    const char *m;
+    size_t mlen;
+    char tail[64];
+    size_t tlen;
+    bool seen;
+} sb_marker;
+
+static void marker_feed(sb_marker *mk, const char *p, size_t n)
+{
+    if (!mk->m || mk->seen || n == 0)
+        return;
+    if (mk->mlen <= n && memmem(p, n, mk->m, mk->mlen)) {
+        mk->seen = true;
+        return;
+    }
+    char joint[128];
+    size_t head = n < mk->mlen - 1 ? n : mk->mlen - 1;
+    memcpy(joint, mk->tail, mk->tlen);
+    memcpy(joint + mk->tlen, p, head);
+    if (memmem(joint, mk->tlen + head, mk->m, mk->mlen)) {
+        mk->seen = true;
+        return;
+    }
+    /* new tail: last mlen-1 bytes of (tail + p) */
+    size_t keep = mk->mlen - 1;
+    if (n >= keep) {
+        memcpy(mk->tail, p + n - keep, keep);
+        mk->tlen = keep;
+    } else {
+        size_t total = mk->tlen + n;
+        size_t drop = total > keep ? total - keep : 0;
+        memmove(mk->tail, mk->tail + drop, mk->tlen - drop);
+        memcpy(mk->tail + mk->tlen - drop, p, n);
+        mk->tlen = total - drop;
+    }
+}
+
+static void add_warning(spak_sandbox_result *r, const char *w)
+{
+    size_t len = strlen(r->warnings);
+    if (strstr(r->warnings, w))
+        return;
+    spak_snprintf(r->warnings + len, sizeof r->warnings - len, "%s%s", len ? "; " : "", w);
+}
+
+static bool stderr_says_oom(const spak_sandbox_result *r)
+{
+    static const char *pat[] = {"Cannot allocate memory", "out of memory", "Out of memory",
+                                "bad_alloc", "MemoryError", "cudaErrorMemoryAllocation"};
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(pat); i++)
+        if (r->err && strstr(r->err, pat[i]))
+            return true;
+    return false;
+}
+
+enum { KILL_NONE, KILL_TIMEOUT, KILL_OUTPUT, KILL_CLOSED };
+
+spak_status spak_sandbox_run(const char *const argv[], const char *workdir,
+                             const spak_sandbox_limits *lim_in, spak_sandbox_result *out,
+                             spak_err *err)
+{
+    spak_sandbox_limits defl;
+    if (!lim_in) {
+        spak_sandbox_limits_default(&defl);
+        lim_in = &defl;
+    }
+    const spak_sandbox_limits *lim = lim_in;
+    if (!out)
+        return spak_errf(err, SPAK_ERR_ARG, "sandbox: no result to fill");
+    memset(out, 0, sizeof *out);
+    out->exit_code = -1;
+    out->peak_rss_kb = -1;
+    if (!argv || !argv[0] || !argv[0][0])
+        return spak_errf(err, SPAK_ERR_ARG, "sandbox: empty argv");
+    if (!workdir || !workdir[0])
+        return spak_errf(err, SPAK_ERR_ARG, "sandbox: no workdir");
+    if (lim->wall_timeout_s < 0 || lim->cpu_s < 0 || lim->closed_stdout_grace_s < 0)
+        return spak_errf(err, SPAK_ERR_ARG, "sandbox: negative time limit");
+    if (lim->result_marker && (!lim->result_marker[0] || strlen(lim->result_marker) > 60))
+        return spak_errf(err, SPAK_ERR_ARG, "sandbox: result_marker must be 1..60 bytes");
+    if (lim->run_as_uid >= 0 && geteuid() != 0 && (uid_t)lim->run_as_uid != geteuid())
+        return spak_errf(err, SPAK_ERR_ARG, "sandbox: run_as_uid %ld needs root", lim->run_as_uid);
+
+    spak_status st = SPAK_OK;
+    sb_plan plan;
+    memset(&plan, 0, sizeof plan);
+    env_list env = {0};
+    char *wd = NULL;
+    char *rw_abs[MAX_RW_DIRS] = {0};
+    int pout[2] = {-1, -1}, perr[2] = {-1, -1}, pst[2] = {-1, -1};
+    int fd_null = -1, pidfd = -1;
+    char exe[PATH_MAX];
+    sb_stream so = {.fd = -1}, se = {.fd = -1};
+    spak_buf_init(&so.buf, 0);
+    spak_buf_init(&se.buf, 0);
+
+    wd = realpath(workdir, NULL);
+    struct stat sb;
+    if (!wd || stat(wd, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+        st = spak_errf(err, SPAK_ERR_ARG, "sandbox: workdir %s is not a directory", workdir);
+        goto done;
+    }
+    plan.workdir = wd;
+    for (const char *const *d = lim->rw_dirs; d && *d; d++) {
+        if (plan.n_rw == MAX_RW_DIRS) {
+            st = spak_errf(err, SPAK_ERR_ARG, "sandbox: more than %d rw_dirs", MAX_RW_DIRS);
+            goto done;
+        }
+        rw_abs[plan.n_rw] = realpath(*d, NULL);
+        if (!rw_abs[plan.n_rw]) {
+            st = spak_errf(err, SPAK_ERR_ARG, "sandbox: rw dir %s: %s", *d, strerror(errno));
+            goto done;
+        }
+        plan.rw_dirs[plan.n_rw] = rw_abs[plan.n_rw];
+        plan.n_rw++;
+    }
+    if ((st = build_env(&env, lim, wd, err)) != SPAK_OK)
+        goto done;
+    if ((st = resolve_exe(argv[0], env_get(&env, "PATH"), exe, sizeof exe, err)) != SPAK_OK)
+        goto done;
+    plan.path = exe;
+    plan.argv = (char *const *)argv;
+    plan.envp = env.v;
+    plan.network = lim->network;
+    plan.try_netns = !(lim->isolation_off & SPAK_SANDBOX_NO_NETNS);
+    plan.try_landlock = !(lim->isolation_off & SPAK_SANDBOX_NO_LANDLOCK);
+    plan.try_mountns = geteuid() == 0 && !(lim->isolation_off & SPAK_SANDBOX_NO_MOUNTNS);
+    plan.ll_abi = landlock_abi();
+    plan.uid = lim->run_as_uid;
+    plan.gid = lim->run_as_gid;
+    if (lim->cpu_s > 0) {
+        rlim_t c = (rlim_t)lim->cpu_s;
+        if ((double)c < lim->cpu_s)
+            c++;
+        plan.rl_cpu.rlim_cur = c;
+        plan.rl_cpu.rlim_max = c + 1; /* SIGXCPU at cur, SIGKILL at max */
+        plan.set_cpu = true;
+    }
+#define SB_RL(field, val)                                                  \
+    do {                                                                   \
+        plan.rl_##field.rlim_cur = plan.rl_##field.rlim_max = (rlim_t)(val); \
+        plan.set_##field = true;                                           \
+    } while (0)
+    if (lim->address_space_bytes)
+        SB_RL(as, lim->address_space_bytes);
+    if (lim->file_size_bytes)
+        SB_RL(fsize, lim->file_size_bytes);
+    if (lim->max_open_files > 0)
+        SB_RL(nofile, lim->max_open_files);
+    if (lim->max_processes > 0)
+        SB_RL(nproc, lim->max_processes);
+#undef SB_RL
+
+    if (plan.uid >= 0 && geteuid() == 0 &&
+        chown(wd, (uid_t)plan.uid, plan.gid >= 0 ? (gid_t)plan.gid : (gid_t)-1) < 0) {
+        st = spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: chown %s: %s", wd, strerror(errno));
+        goto done;
+    }
+
+    if (pipe2(pout, O_CLOEXEC) < 0 || pipe2(perr, O_CLOEXEC) < 0 || pipe2(pst, O_CLOEXEC) < 0 ||
+        (fd_null = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+        st = spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: pipe: %s", strerror(errno));
+        goto done;
+    }
+    plan.fd_null = fd_null;
+    plan.fd_out = pout[1];
+    plan.fd_err = perr[1];
+    plan.fd_st = pst[1];
+
+    double t0 = spak_now_monotonic();
+    long pid = -1;
+    plan.pidns = !(lim->isolation_off & SPAK_SANDBOX_NO_PIDNS);
+    if (plan.pidns)
+        pid = raw_clone(CLONE_NEWPID);
+    if (pid == 0)
+        child_init(&plan);
+    plan.pidns = pid >= 0;
+    if (pid < 0) {
+        pid = raw_clone(0);
+        if (pid == 0) {
+            child_common(&plan);
+            child_exec(&plan);
+        }
+    }
+    if (pid < 0) {
+        st = spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: fork: %s", strerror(errno));
+        goto done;
+    }
+    out->pid = (pid_t)pid;
+    out->iso_pidns = plan.pidns;
+    if (!plan.pidns) {
+        setpgid((pid_t)pid, (pid_t)pid); /* also here: no race with kill(-pgid) */
+        add_warning(out, "no PID namespace: descendants that leave the process group may survive a kill");
+    }
+    close(pout[1]);
+    close(perr[1]);
+    close(pst[1]);
+    pout[1] = perr[1] = pst[1] = -1;
+    pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+
+    so.fd = pout[0];
+    so.cap = lim->stdout_cap_bytes;
+    se.fd = perr[0];
+    se.cap = lim->stderr_cap_bytes;
+    fcntl(so.fd, F_SETFL, O_NONBLOCK);
+    fcntl(se.fd, F_SETFL, O_NONBLOCK);
+    fcntl(pst[0], F_SETFL, O_NONBLOCK);
+    sb_marker mk = {.m = lim->result_marker, .mlen = lim->result_marker ? strlen(lim->result_marker) : 0};
+
+    bool st_eof = false, reaped = false, have_report = false;
+    int fatal_stage = 0, fatal_err = 0;
+    int wstatus = 0, child_status = 0;
+    struct rusage ru, child_ru;
+    memset(&ru, 0, sizeof ru);
+    memset(&child_ru, 0, sizeof child_ru);
+    unsigned char msgbuf[sizeof(sb_msg)];
+    size_t msglen = 0;
+    int killed = KILL_NONE;
+    bool hard_killed = false, lost = false, proc_failed = false;
+    double backstop = 0, closed_at = -1, drain_deadline = 0, t_end = 0;
+    double deadline = lim->wall_timeout_s > 0 ? t0 + lim->wall_timeout_s : 0;
+
+    for (;;) {
+        double now = spak_now_monotonic();
+        if (reaped && so.eof && se.eof && st_eof)
+            break;
+        if (reaped && drain_deadline > 0 && now >= drain_deadline) {
+            add_warning(out, "output pipes still open after the child ended: a descendant escaped and may still run");
+            break;
+        }
+        /* Decide on kills. */
+        if (!reaped && killed == KILL_NONE) {
+            if (deadline > 0 && now >= deadline)
+                killed = KILL_TIMEOUT;
+            else if (lim->output_kill_bytes && so.total + se.total > lim->output_kill_bytes)
+                killed = KILL_OUTPUT;
+            else if (closed_at >= 0 && lim->closed_stdout_grace_s > 0 &&
+                     now >= closed_at + lim->closed_stdout_grace_s)
+                killed = KILL_CLOSED;
+            if (killed != KILL_NONE) {
+                if (plan.pidns) {
+                    kill((pid_t)pid, SIGUSR1);
+                    backstop = now + 1.0;
+                } else {
+                    kill(-(pid_t)pid, SIGKILL);
+                    kill((pid_t)pid, SIGKILL);
+                }
+            }
+        }
+        if (!reaped && backstop > 0 && now >= backstop && !hard_killed) {
+            kill((pid_t)pid, SIGKILL);
+            hard_killed = true;
+        }
+        /* Wait. */
+        double wake = now + (pidfd >= 0 ? 1.0 : 0.02);
+        if (deadline > 0 && !reaped && killed == KILL_NONE && deadline < wake)
+            wake = deadline;
+        if (closed_at >= 0 && !reaped && killed == KILL_NONE &&
+            closed_at + lim->closed_stdout_grace_s < wake)
+            wake = closed_at + lim->closed_stdout_grace_s;
+        if (backstop > 0 && !hard_killed && backstop < wake)
+            wake = backstop;
+        if (drain_deadline > 0 && drain_deadline < wake)
+            wake = drain_deadline;
+        struct pollfd pf[4];
+        int nf = 0, i_out = -1, i_err = -1;
+        if (!so.eof) { i_out = nf; pf[nf++] = (struct pollfd){.fd = so.fd, .events = POLLIN}; }
+        if (!se.eof) { i_err = nf; pf[nf++] = (struct pollfd){.fd = se.fd, .events = POLLIN}; }
+        if (!st_eof) { pf[nf++] = (struct pollfd){.fd = pst[0], .events = POLLIN}; }
+        if (pidfd >= 0 && !reaped) pf[nf++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
+        int ms = (int)((wake - now) * 1000.0) + 1;
+        if (ms < 0)
+            ms = 0;
+        int pr = poll(pf, (nfds_t)nf, ms);
+        if (pr < 0 && errno != EINTR) {
+            st = spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: poll: %s", strerror(errno));
+            kill((pid_t)pid, SIGKILL);
+            if (!plan.pidns)
+                kill(-(pid_t)pid, SIGKILL);
+            while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR) {}
+            goto done;
+        }
+        char chunk[65536];
+        sb_stream *ss[2] = {&so, &se};
+        int idx[2] = {i_out, i_err};
+        for (int k = 0; k < 2; k++) {
+            if (idx[k] < 0 || pr <= 0 || !(pf[idx[k]].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            ssize_t n = read(ss[k]->fd, chunk, sizeof chunk);
+            if (n > 0) {
+                stream_feed(ss[k], chunk, (size_t)n);
+                if (k == 0)
+                    marker_feed(&mk, chunk, (size_t)n);
+            } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                ss[k]->eof = true;
+            }
+        }
+        if (so.eof && !reaped && closed_at < 0 && !have_report)
+            closed_at = spak_now_monotonic();
+        /* Status records. */
+        for (;;) {
+            if (st_eof)
+                break;
+            ssize_t n = read(pst[0], msgbuf + msglen, sizeof msgbuf - msglen);
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+                st_eof = true;
+                break;
+            }
+            if (n < 0)
+                break;
+            msglen += (size_t)n;
+            if (msglen < sizeof msgbuf)
+                continue;
+            msglen = 0;
+            sb_msg m;
+            memcpy(&m, msgbuf, sizeof m);
+            switch (m.kind) {
+            case MSG_FATAL:
+                if (!fatal_stage) {
+                    fatal_stage = m.stage;
+                    fatal_err = m.err;
+                }
+                break;
+            case MSG_ISO:
+                if (m.stage == ST_NETNS) out->iso_netns = true;
+                if (m.stage == ST_LANDLOCK) out->iso_landlock_fs = true;
+                if (m.stage == ST_LANDLOCK_NET) out->iso_landlock_net = true;
+                if (m.stage == ST_MOUNTNS) out->iso_mountns = true;
+                if (m.stage == ST_UID) out->iso_uid = true;
+                break;
+            case MSG_WARN: /* the warnings are derived from the MSG_ISO records */
+                if (m.stage == ST_PROC)
+                    proc_failed = true;
+                break;
+            case MSG_REPORT:
+                have_report = true;
+                child_status = m.status;
+                child_ru = m.ru;
+                break;
+            }
+        }
+        /* Reap. */
+        if (!reaped) {
+            pid_t w = wait4((pid_t)pid, &wstatus, WNOHANG, &ru);
+            if (w < 0 && errno == ECHILD)
+                lost = true; /* someone else reaped it (SIGCHLD ignored, waitpid(-1)) */
+            if (w == (pid_t)pid || lost) {
+                reaped = true;
+                t_end = spak_now_monotonic();
+                if (!plan.pidns)
+                    kill(-(pid_t)pid, SIGKILL); /* the rest of its group */
+                drain_deadline = t_end + 1.0;
+            }
+        }
+    }
+    out->wall_s = t_end - t0;
+    /* EOF a moment before the exit is the normal end, not an early close. */
+    out->stdout_closed_early = killed == KILL_CLOSED || (closed_at >= 0 && t_end - closed_at > 0.25);
+
+    if (fatal_stage) {
+        st = spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: %s%s%s: %s", stage_name(fatal_stage),
+                       fatal_stage == ST_EXEC ? " " : "", fatal_stage == ST_EXEC ? exe : "",
+                       strerror(fatal_err));
+        goto done;
+    }
+    if (lost && !have_report) {
+        st = spak_errf(err, SPAK_ERR_SANDBOX,
+                       "sandbox: the child's exit status was lost: is SIGCHLD ignored, or does something call waitpid(-1)?");
+        goto done;
+    }
+    if (plan.pidns && have_report) {
+        wstatus = child_status;
+        ru = child_ru;
+    } else if (plan.pidns) {
+        /* I died before C did: only our backstop SIGKILL does that. */
+        if (killed == KILL_NONE) {
+            st = spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: supervisor ended without a report");
+            goto done;
+        }
+    }
+
+    /* Warnings about isolation that was not in effect. */
+    if (proc_failed)
+        add_warning(out, "PID namespace without its own /proc: /proc shows host pids (CUDA fails so)");
+    if (!lim->network && !out->iso_netns)
+        add_warning(out, out->iso_landlock_net
+                             ? "no network namespace: TCP is denied by Landlock, UDP and other sockets are not"
+                             : "no network namespace: the child has the network");
+    if (!out->iso_landlock_fs && !out->iso_mountns)
+        add_warning(out, "no Landlock or mount namespace: writes outside workdir are NOT prevented");
+    if (lim->max_processes > 0 && geteuid() == 0 && !out->iso_uid)
+        add_warning(out, "running as root: RLIMIT_NPROC is not enforced, a fork bomb is bounded only by the timeout");
+
+    /* Outcome. */
+    out->cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    out->peak_rss_kb = ru.ru_maxrss;
+    if (!so.buf.data && spak_buf_append(&so.buf, "", 0) != SPAK_OK)
+        st = SPAK_ERR_NOMEM;
+    if (!se.buf.data && spak_buf_append(&se.buf, "", 0) != SPAK_OK)
+        st = SPAK_ERR_NOMEM;
+    if (st != SPAK_OK) {
+        spak_errf(err, st, "sandbox: out of memory");
+        goto done;
+    }
+    out->out_len = so.buf.len;
+    out->out = spak_buf_take(&so.buf);
+    out->err_len = se.buf.len;
+    out->err = spak_buf_take(&se.buf);
+    out->out_truncated = so.trunc;
+    out->err_truncated = se.trunc;
+    out->out_total = so.total;
+    out->err_total = se.total;
+    out->marker_seen = mk.seen;
+    if (WIFEXITED(wstatus))
+        out->exit_code = WEXITSTATUS(wstatus);
+    else if (WIFSIGNALED(wstatus))
+        out->term_signal = WTERMSIG(wstatus);
+
+    int sig = out->term_signal;
+    bool abnormal = sig != 0 || out->exit_code != 0;
+    bool mem_likely = lim->address_space_bytes > 0 && abnormal &&
+                      ((double)out->peak_rss_kb * 1024.0 >= 0.5 * (double)lim->address_space_bytes ||
+                       stderr_says_oom(out));
+    char *t = out->why_text;
+    size_t tn = sizeof out->why_text;
+    if (killed == KILL_TIMEOUT) {
+        out->why = SPAK_SANDBOX_TIMEOUT;
+        spak_snprintf(t, tn, "wall-clock timeout: still running after %.1f s, killed with everything it started",
+                      lim->wall_timeout_s);
+    } else if (killed == KILL_OUTPUT) {
+        out->why = SPAK_SANDBOX_OUTPUT_LIMIT;
+        spak_snprintf(t, tn, "output spew: wrote more than %zu bytes, killed", lim->output_kill_bytes);
+    } else if (killed == KILL_CLOSED) {
+        out->why = SPAK_SANDBOX_STDOUT_CLOSED;
+        spak_snprintf(t, tn, "closed its stdout and kept running for %.1f s, killed",
+                      lim->closed_stdout_grace_s);
+    } else if (sig == SIGXCPU || (sig == SIGKILL && lim->cpu_s > 0 && out->cpu_s >= lim->cpu_s)) {
+        out->why = SPAK_SANDBOX_CPU_LIMIT;
+        spak_snprintf(t, tn, "CPU time limit of %.0f s reached (%s after %.2f s of CPU)", lim->cpu_s,
+                      sig_name(sig), out->cpu_s);
+    } else if (sig == SIGXFSZ) {
+        out->why = SPAK_SANDBOX_FILE_SIZE_LIMIT;
+        spak_snprintf(t, tn, "file size limit of %zu bytes reached (SIGXFSZ)", lim->file_size_bytes);
+    } else if (mem_likely) {
+        out->why = SPAK_SANDBOX_MEMORY_LIMIT;
+        if (sig)
+            spak_snprintf(t, tn, "likely the memory limit of %zu MiB: killed by signal %d (%s), peak RSS %ld MiB",
+                          lim->address_space_bytes >> 20, sig, sig_name(sig), out->peak_rss_kb >> 10);
+        else
+            spak_snprintf(t, tn, "likely the memory limit of %zu MiB: exited with %d, peak RSS %ld MiB",
+                          lim->address_space_bytes >> 20, out->exit_code, out->peak_rss_kb >> 10);
+    } else if (sig) {
+        out->why = SPAK_SANDBOX_SIGNALED;
+        spak_snprintf(t, tn, "killed by signal %d (%s)%s", sig, sig_name(sig),
+                      sig == SIGKILL ? ", not sent by spak (the OOM killer?)" : "");
+    } else if (out->exit_code == 0 && lim->result_marker && !mk.seen) {
+        out->why = SPAK_SANDBOX_NO_RESULT;
+        spak_snprintf(t, tn, "exited 0 without writing '%s' to stdout: no result", lim->result_marker);
+    } else {
+        out->why = SPAK_SANDBOX_EXITED;
+        spak_snprintf(t, tn, "exited with status %d", out->exit_code);
+    }
+    out->ok = out->why == SPAK_SANDBOX_EXITED && out->exit_code == 0;
+    if (out->out_truncated) {
+        size_t len = strlen(t);
+        spak_snprintf(t + len, tn - len, "; stdout truncated at %zu of %zu bytes", out->out_len, out->out_total);
+    }
+
+done:
+    if (st != SPAK_OK)
+        spak_sandbox_result_free(out);
+    spak_buf_free(&so.buf);
+    spak_buf_free(&se.buf);
+    int fds[] = {pout[0], pout[1], perr[0], perr[1], pst[0], pst[1], fd_null, pidfd};
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(fds); i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    env_free(&env);
+    for (int i = 0; i < MAX_RW_DIRS; i++)
+        free(rw_abs[i]);
+    free(wd);
+    return st;
+}

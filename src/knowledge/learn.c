@@ -1,0 +1,927 @@
+/* learn.c - crystallization (learn.h). */
+#include "knowledge/learn.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "spec/fmt.h"
+#include "knowledge/knowledge.h"
+#include "spec/parse.h"
+#include "spec/space.h"
+#include "spec/spec.h"
+
+#define ALPHA_T 0.01
+#define Z_CRIT 3.29       /* two-sided alpha = 0.001 */
+#define NOISE_FACTOR 3.0  /* an effect must exceed 3x the measurement noise */
+#define DEFAULT_NOISE 0.05 /* relative noise assumed when a record gives no spread */
+
+/* Two-sided Student t critical values at alpha = 0.01, by degrees of freedom. */
+static double t_crit_01(double df)
+{
+    static const struct { double df, t; } tab[] = {
+        {1, 63.657}, {2, 9.925}, {3, 5.841}, {4, 4.604}, {5, 4.032}, {6, 3.707}, {7, 3.499}, {8, 3.355},
+        {9, 3.250}, {10, 3.169}, {12, 3.055}, {15, 2.947}, {20, 2.845}, {30, 2.750}, {60, 2.660}, {120, 2.617}};
+    if (df < 1)
+        return tab[0].t;
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(tab); i++)
+        if (df <= tab[i].df)
+            return tab[i].t;  /* rounding df down is conservative */
+    return 2.576;
+}
+
+typedef struct learn_ev {
+    int64_t id;
+    uint64_t index;
+    double logm;     /* log(metric) */
+    double noise;    /* relative standard error of the metric from timing spread */
+    bool noise_measured;
+} learn_ev;
+
+/* The relative standard error of an evaluation's metric, from the spread of
+ * its timings: p20..p80 spans 1.68 sigma of a normal; the median's standard
+ * error is 1.2533 sigma / sqrt(reps); the metric is a geometric mean over
+ * shapes, so errors of its logs add in quadrature / k. */
+static bool eval_noise(spak_store *st, const char *run_id, int64_t eval_id, double *out)
+{
+    spak_trace_row *rows = NULL;
+    size_t n = 0;
+    if (spak_store_trace_list(st, run_id, eval_id, &rows, &n, NULL) != SPAK_OK)
+        return false;
+    double s2 = 0;
+    int k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!rows[i].valid || !rows[i].record_json)
+            continue;
+        json_t *j = json_loads(rows[i].record_json, 0, NULL);
+        if (!j)
+            continue;
+        double t = json_number_value(json_object_get(j, "time_ms"));
+        double p20 = json_number_value(json_object_get(j, "time_ms_p20"));
+        double p80 = json_number_value(json_object_get(j, "time_ms_p80"));
+        double reps = json_number_value(json_object_get(j, "reps"));
+        if (t > 0 && p80 >= p20 && p20 > 0 && reps >= 1) {
+            double sigma = (p80 - p20) / 1.683 / t;
+            double se = 1.2533 * sigma / sqrt(reps);
+            s2 += se * se;
+            k++;
+        }
+        json_decref(j);
+    }
+    spak_store_trace_rows_free(rows, n);
+    if (!k)
+        return false;
+    *out = sqrt(s2) / k;
+    return true;
+}
+
+static void sanitize(const char *in, char *out, size_t n)
+{
+    size_t k = 0;
+    for (; *in && k + 1 < n; in++) {
+        unsigned char c = (unsigned char)*in;
+        out[k++] = (char)(((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) ? c : '_');
+    }
+    out[k] = '\0';
+}
+
+static void value_text(const spak_expr *v, char *buf, size_t n)
+{
+    spak_snprintf(buf, n, "%s%s", v->kind == SPAK_EX_UNARY ? "-" : "", spak_value_text(v));
+}
+
+/* A value as it is written in an action: numbers bare, the rest quoted. */
+static void action_value(const spak_expr *v, char *buf, size_t n)
+{
+    char t[200];
+    value_text(v, t, sizeof t);
+    if (v->kind == SPAK_EX_NUMBER || v->kind == SPAK_EX_UNARY || v->kind == SPAK_EX_BOOL)
+        spak_snprintf(buf, n, "%s", t);
+    else
+        spak_snprintf(buf, n, "'%s'", t);
+}
+
+static spak_learned *push(spak_learn_result *r)
+{
+    spak_learned *q = realloc(r->items, (r->n + 1) * sizeof *q);
+    if (!q)
+        return NULL;
+    r->items = q;
+    memset(&q[r->n], 0, sizeof *q);
+    q[r->n].effect = NAN;
+    q[r->n].uncertainty = NAN;
+    return &q[r->n++];
+}
+
+static void evidence_list(const learn_ev *evs, size_t n, const bool *in, char *buf, size_t bn, const char *run_id)
+{
+    size_t off = 0;
+    spak_snprintf(buf, bn, "run %s: evaluations", run_id);
+    off = strlen(buf);
+    int shown = 0;
+    for (size_t i = 0; i < n && off + 16 < bn; i++) {
+        if (!in[i])
+            continue;
+        if (shown == 12) {
+            spak_snprintf(buf + off, bn - off, " ...");
+            break;
+        }
+        spak_snprintf(buf + off, bn - off, "%s %lld", shown ? "," : "", (long long)evs[i].id);
+        off = strlen(buf);
+        shown++;
+    }
+}
+
+/* ---- the statistics ---- */
+
+static void effects(spak_store *st, const char *run_id, const spak_space *sp, const learn_ev *evs, size_t n,
+                    spak_learn_result *r)
+{
+    bool *in = calloc(n ? n : 1, sizeof *in);
+    size_t (*digits)[SPAK_SPACE_MAX_PARAMS] = calloc(n ? n : 1, sizeof *digits);
+    if (!in || !digits) {
+        free(in);
+        free(digits);
+        return;
+    }
+    (void)st;
+    for (size_t i = 0; i < n; i++)
+        spak_space_digits(sp, evs[i].index, digits[i]);
+    for (size_t p = 0; p < sp->n; p++) {
+        if (sp->params[p].n_values < 2)
+            continue;
+        for (size_t v = 0; v < sp->params[p].n_values; v++) {
+            double s_in = 0, s_out = 0, q_in = 0, q_out = 0, nz_in = 0, nz_out = 0;
+            int n_in = 0, n_out = 0;
+            for (size_t i = 0; i < n; i++) {
+                in[i] = digits[i][p] == v;
+                double x = evs[i].logm, z = evs[i].noise * evs[i].noise;
+                if (in[i]) {
+                    s_in += x, q_in += x * x, nz_in += z, n_in++;
+                } else {
+                    s_out += x, q_out += x * x, nz_out += z, n_out++;
+                }
+            }
+            if (n_in == 0 || n_out == 0)
+                continue;
+            double m_in = s_in / n_in, m_out = s_out / n_out, diff = m_in - m_out;
+            double v_in = n_in > 1 ? (q_in - n_in * m_in * m_in) / (n_in - 1) : 0;
+            double v_out = n_out > 1 ? (q_out - n_out * m_out * m_out) / (n_out - 1) : 0;
+            if (v_in < 0)
+                v_in = 0;
+            if (v_out < 0)
+                v_out = 0;
+            /* measurement noise of the two group means */
+            double noise = sqrt(nz_in / n_in / n_in + nz_out / n_out / n_out);
+            double floor = NOISE_FACTOR * sqrt((nz_in + nz_out) / (n_in + n_out));
+            double stat, crit, se;
+            const char *test;
+            if (n_in >= 2 && n_out >= 2) {
+                se = sqrt(v_in / n_in + v_out / n_out + noise * noise);
+                double a = v_in / n_in, b = v_out / n_out;
+                double df = (a + b) * (a + b) /
+                            ((n_in > 1 ? a * a / (n_in - 1) : 0) + (n_out > 1 ? b * b / (n_out - 1) : 0) + 1e-300);
+                crit = t_crit_01(df);
+                test = "Welch t";
+            } else {
+                double sg_in = n_in >= 2 ? sqrt(v_in / n_in) : sqrt(nz_in) / n_in;
+                double sg_out = n_out >= 2 ? sqrt(v_out / n_out) : sqrt(nz_out) / n_out;
+                se = sqrt(sg_in * sg_in + sg_out * sg_out);
+                crit = Z_CRIT;
+                test = "z (timing noise)";
+            }
+            if (se <= 0)
+                se = 1e-12;
+            stat = diff / se;
+            bool sig = fabs(stat) > crit && fabs(diff) > floor;
+            if (!sig)
+                continue;
+            spak_learned *l = push(r);
+            if (!l)
+                break;
+            char val[200];
+            value_text(sp->params[p].values[v], val, sizeof val);
+            spak_snprintf(l->kind, sizeof l->kind, "effect");
+            spak_snprintf(l->param, sizeof l->param, "%s", sp->params[p].name);
+            spak_snprintf(l->value, sizeof l->value, "%s", val);
+            spak_snprintf(l->subject, sizeof l->subject, "%s=%s", sp->params[p].name, val);
+            l->effect = exp(diff);
+            l->uncertainty = exp(crit * se) - 1;
+            l->confidence = crit == Z_CRIT ? 0.999 : 1 - ALPHA_T;
+            l->stat = stat;
+            l->n_in = n_in;
+            l->n_out = n_out;
+            evidence_list(evs, n, in, l->evidence, sizeof l->evidence, run_id);
+            spak_snprintf(l->text, sizeof l->text,
+                          "%s = %s %s: %.2fx the geometric mean of the other values (+-%.0f%%; %d vs %d "
+                          "evaluations; %s = %.1f)",
+                          sp->params[p].name, val, diff > 0 ? "helps" : "hurts", exp(diff), 100 * l->uncertainty, n_in,
+                          n_out, test, stat);
+        }
+    }
+    free(in);
+    free(digits);
+}
+
+/* ---- v(n+1) ---- */
+
+static spak_entry *find_block(spak_block *b, const char *head)
+{
+    for (size_t i = 0; b && i < b->n; i++)
+        if (spak_entry_word_is(b->items[i], 0, head) && b->items[i]->body)
+            return b->items[i];
+    return NULL;
+}
+
+/* Parse snippet (a `system S { knowledge { ... } }`) into arena; its knowledge entries. */
+static spak_block *snippet_knowledge(spak_arena *a, const char *text, spak_err *err)
+{
+    spak_diags d;
+    spak_diags_init(&d, "learned");
+    spak_file *f = NULL;
+    spak_status st = spak_parse("learned", text, strlen(text), a, &d, &f);
+    spak_block *kb = NULL;
+    if (st == SPAK_OK && f && f->top->n == 1 && f->top->items[0]->body) {
+        spak_entry *k = find_block(f->top->items[0]->body, "knowledge");
+        if (k)
+            kb = k->body;
+    }
+    if (!kb) {
+        spak_buf b;
+        spak_buf_init(&b, 4096);
+        spak_diags_format(&d, &b);
+        spak_errf(err, SPAK_ERR_INTERNAL, "learned knowledge does not parse (a bug): %s", b.data ? b.data : "");
+        spak_buf_free(&b);
+    }
+    spak_diags_free(&d);
+    return kb;
+}
+
+static const char *entry_title(const spak_entry *e)
+{
+    return e->n_words >= 2 ? e->words[1].text : "";
+}
+
+/* Put the snippet's entries into the knowledge block, replacing entries of
+ * the same kind and name. */
+static spak_status graft(spak_arena *a, spak_block *sys, spak_block *add, spak_err *err)
+{
+    spak_entry *k = find_block(sys, "knowledge");
+    if (!k) {
+        spak_entry *ne = spak_arena_alloc(a, sizeof *ne);
+        spak_block *nb = spak_arena_alloc(a, sizeof *nb);
+        spak_word *w = spak_arena_alloc(a, sizeof *w);
+        spak_entry **items = spak_arena_alloc(a, (sys->n + 1) * sizeof *items);
+        if (!ne || !nb || !w || !items)
+            return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+        w->text = "knowledge";
+        ne->words = w;
+        ne->n_words = 1;
+        ne->body = nb;
+        ne->blank_before = true;
+        if (sys->n)
+            memcpy(items, sys->items, sys->n * sizeof *items);
+        items[sys->n] = ne;
+        sys->items = items;
+        sys->n++;
+        k = ne;
+    }
+    spak_block *kb = k->body;
+    spak_entry **items = spak_arena_alloc(a, (kb->n + add->n + 1) * sizeof *items);
+    if (!items)
+        return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < kb->n; i++) {
+        spak_entry *e = kb->items[i];
+        spak_entry *repl = NULL;
+        for (size_t j = 0; j < add->n; j++) {
+            spak_entry *x = add->items[j];
+            if (x && strcmp(spak_entry_head(x), spak_entry_head(e)) == 0 &&
+                strcmp(entry_title(x), entry_title(e)) == 0) {
+                repl = x;
+                x->leading = e->leading;
+                x->blank_before = e->blank_before;
+                add->items[j] = NULL;  /* placed */
+                break;
+            }
+        }
+        items[n++] = repl ? repl : e;
+    }
+    bool first = true;
+    for (size_t j = 0; j < add->n; j++)
+        if (add->items[j]) {
+            add->items[j]->blank_before = true;
+            if (first) {
+                spak_comment *c = spak_arena_alloc(a, sizeof *c);
+                if (c) {
+                    c->text = "// learned by spak learn: measured lessons with their evidence";
+                    add->items[j]->leading.first = add->items[j]->leading.last = c;
+                }
+                first = false;
+            }
+            items[n++] = add->items[j];
+        }
+    kb->items = items;
+    kb->n = n;
+    return SPAK_OK;
+}
+
+static void append_kv(spak_buf *b, const char *key, const char *val)
+{
+    spak_buf_printf(b, "            %s: ", key);
+    spak_fmt_string(val, b);
+    spak_buf_puts(b, "\n");
+}
+
+static char *bump_front_matter(const char *fm, int *version)
+{
+    spak_buf b;
+    spak_buf_init(&b, 1 << 20);
+    *version = 1;
+    bool found = false;
+    const char *p = fm ? fm : "";
+    while (*p) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        if (!found && len > 8 && strncmp(p, "version:", 8) == 0) {
+            long v;
+            char tmp[32];
+            size_t k = 0;
+            const char *q = p + 8;
+            while (*q == ' ')
+                q++;
+            while (k + 1 < sizeof tmp && q < p + len && *q >= '0' && *q <= '9')
+                tmp[k++] = *q++;
+            tmp[k] = '\0';
+            if (spak_parse_long(tmp, 0, 1000000, &v))
+                *version = (int)v;
+            spak_buf_printf(&b, "version: %d\n", *version + 1);
+            found = true;
+        } else {
+            spak_buf_append(&b, p, len);
+            spak_buf_putc(&b, '\n');
+        }
+        p += len + (eol ? 1 : 0);
+    }
+    if (!found)
+        spak_buf_printf(&b, "version: %d\n", *version + 1);
+    return spak_buf_take(&b);
+}
+
+/* NAME.spak or NAME.vN.spak -> NAME.v(N+1).spak, the first that does not exist */
+static void next_path(const char *spec_path, int version, char *out, size_t n)
+{
+    char base[4096];
+    spak_snprintf(base, sizeof base, "%s", spec_path);
+    size_t len = strlen(base);
+    if (len > 5 && strcmp(base + len - 5, ".spak") == 0)
+        base[len - 5] = '\0';
+    char *dot = strrchr(base, '.');
+    if (dot && dot[1] == 'v' && dot[2] >= '0' && dot[2] <= '9')
+        *dot = '\0';
+    for (int v = version + 1; v < version + 1000; v++) {
+        spak_snprintf(out, n, "%s.v%d.spak", base, v);
+        if (access(out, F_OK) != 0)
+            return;
+    }
+}
+
+static spak_status write_spec(spak_spec *spec, const spak_model *m, const spak_space *sp, const spak_run *run,
+                              spak_learn_result *r, const spak_learn_opts *o, const char *date, spak_err *err)
+{
+    spak_buf b;
+    spak_buf_init(&b, 4 << 20);
+    spak_buf_puts(&b, "system Learned {\n    knowledge {\n");
+    for (size_t i = 0; i < r->n; i++) {
+        spak_learned *l = &r->items[i];
+        char name[300];
+        if (strcmp(l->kind, "effect") == 0) {
+            char sp_[200], sv[200];
+            sanitize(l->param, sp_, sizeof sp_);
+            sanitize(l->value, sv, sizeof sv);
+            spak_snprintf(name, sizeof name, "lesson_%s_%s", sp_, sv);
+            spak_buf_printf(&b, "        fact %s {\n", name);
+            append_kv(&b, "kind", l->effect >= 1 ? "effect: helps" : "effect: hurts");
+            append_kv(&b, "description", l->text);
+            spak_buf_printf(&b, "            effect: %.4g\n            uncertainty: %.3g\n            confidence: %.3g\n",
+                            l->effect, l->uncertainty, l->confidence);
+            append_kv(&b, "evidence", l->evidence);
+            append_kv(&b, "device", r->device);
+            append_kv(&b, "date", date);
+            spak_buf_puts(&b, "        }\n");
+            /* a machine-readable rule: prefer what helped, exclude what hurt badly */
+            size_t p = 0;
+            for (; p < sp->n && strcmp(sp->params[p].name, l->param) != 0; p++)
+                ;
+            size_t vi = 0;
+            for (; p < sp->n && vi < sp->params[p].n_values; vi++) {
+                char t[200];
+                value_text(sp->params[p].values[vi], t, sizeof t);
+                if (strcmp(t, l->value) == 0)
+                    break;
+            }
+            if (p < sp->n && vi < sp->params[p].n_values && (l->effect > 1 || l->effect < 0.67)) {
+                char av[220], title[400], act[500];
+                action_value(sp->params[p].values[vi], av, sizeof av);
+                bool pref = l->effect > 1;
+                spak_snprintf(title, sizeof title, "Learned: %s %s = %s", pref ? "prefer" : "avoid", l->param, l->value);
+                spak_snprintf(act, sizeof act, "%s %s = %s", pref ? "prefer" : "exclude", l->param, av);
+                spak_buf_puts(&b, "        rule ");
+                spak_fmt_string(title, &b);
+                spak_buf_puts(&b, " {\n");
+                append_kv(&b, pref ? "recommend" : "apply", act);
+                spak_buf_printf(&b, "            confidence: %.3g\n", l->confidence);
+                char ev[700];
+                spak_snprintf(ev, sizeof ev, "fact %s; %s", name, l->evidence);
+                append_kv(&b, "evidence", ev);
+                append_kv(&b, "device", r->device);
+                append_kv(&b, "date", date);
+                spak_buf_puts(&b, "        }\n");
+            }
+        } else if (strcmp(l->kind, "best_config") == 0) {
+            char sc[200];
+            sanitize(r->shape_class, sc, sizeof sc);
+            spak_snprintf(name, sizeof name, "best_%s_%s", r->family[0] ? r->family : "config", sc);
+            spak_buf_printf(&b, "        fact %s {\n", name);
+            append_kv(&b, "kind", "best configuration");
+            append_kv(&b, "description", l->text);
+            append_kv(&b, "candidate", l->subject);
+            append_kv(&b, "shape_class", r->shape_class);
+            spak_buf_printf(&b, "            confidence: %.3g\n", l->confidence);
+            append_kv(&b, "evidence", l->evidence);
+            append_kv(&b, "device", r->device);
+            append_kv(&b, "date", date);
+            spak_buf_puts(&b, "        }\n");
+            /* start the next run there: prefer each of its values */
+            spak_buf_puts(&b, "        rule \"Learned: start from the best configuration\" {\n");
+            const char *k = l->subject;
+            while (*k) {
+                const char *comma = strchr(k, ',');
+                size_t len = comma ? (size_t)(comma - k) : strlen(k);
+                char pair[300], pname[200], pval[200];
+                spak_snprintf(pair, sizeof pair, "%.*s", (int)len, k);
+                char *eq = strchr(pair, '=');
+                if (eq) {
+                    *eq = '\0';
+                    spak_snprintf(pname, sizeof pname, "%s", pair);
+                    spak_snprintf(pval, sizeof pval, "%s", eq + 1);
+                    for (size_t p = 0; p < sp->n; p++)
+                        if (strcmp(sp->params[p].name, pname) == 0)
+                            for (size_t vi = 0; vi < sp->params[p].n_values; vi++) {
+                                char t[200], av[220], act[500];
+                                value_text(sp->params[p].values[vi], t, sizeof t);
+                                if (strcmp(t, pval) != 0)
+                                    continue;
+                                action_value(sp->params[p].values[vi], av, sizeof av);
+                                spak_snprintf(act, sizeof act, "prefer %s = %s", pname, av);
+                                append_kv(&b, "recommend", act);
+                            }
+                }
+                k += len + (comma ? 1 : 0);
+            }
+            spak_buf_printf(&b, "            confidence: %.3g\n", l->confidence);
+            char ev[700];
+            spak_snprintf(ev, sizeof ev, "fact %s; %s", name, l->evidence);
+            append_kv(&b, "evidence", ev);
+            append_kv(&b, "device", r->device);
+            append_kv(&b, "date", date);
+            spak_buf_puts(&b, "        }\n");
+        } else if (strcmp(l->kind, "rule_check") == 0) {
+            /* the rule keeps its entries, with less confidence and a review flag */
+            const spak_rule_def *rd = NULL;
+            for (size_t i2 = 0; i2 < m->n_rules; i2++)
+                if (strcmp(m->rules[i2].title, l->subject) == 0)
+                    rd = &m->rules[i2];
+            if (!rd || !rd->entry->body)
+                continue;
+            spak_buf_puts(&b, "        rule ");
+            spak_fmt_string(rd->title, &b);
+            spak_buf_puts(&b, " {\n");
+            for (size_t q = 0; q < rd->entry->body->n; q++) {
+                const spak_entry *x = rd->entry->body->items[q];
+                if (spak_entry_word_is(x, 0, "confidence") || spak_entry_word_is(x, 0, "review") || !x->value)
+                    continue;
+                spak_buf_printf(&b, "            %s: ", spak_entry_head(x));
+                spak_fmt_expr(x->value, &b);
+                spak_buf_puts(&b, "\n");
+            }
+            spak_buf_printf(&b, "            confidence: %.3g\n", l->confidence);
+            append_kv(&b, "review", l->text);
+            append_kv(&b, "evidence", l->evidence);
+            spak_buf_puts(&b, "        }\n");
+        }
+    }
+    spak_buf_puts(&b, "    }\n}\n");
+    if (b.len == 0) {
+        spak_buf_free(&b);
+        return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+    }
+    spak_arena *a = spak_spec_arena(spec);
+    char *snip = spak_arena_strdup(a, b.data);
+    spak_buf_free(&b);
+    if (!snip)
+        return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+    spak_block *add = snippet_knowledge(a, snip, err);
+    if (!add)
+        return err ? err->status : SPAK_ERR_INTERNAL;
+    spak_file *f = (spak_file *)spak_spec_file(spec);
+    spak_block *sys = (spak_block *)m->system;
+    spak_status st = graft(a, sys, add, err);
+    if (st != SPAK_OK)
+        return st;
+    int version;
+    char *fm = bump_front_matter(f->front_matter, &version);
+    if (!fm)
+        return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+    f->front_matter = spak_arena_strdup(a, fm);
+    free(fm);
+    spak_buf out;
+    spak_buf_init(&out, 8 << 20);
+    st = spak_fmt_file(f, &out);
+    if (st != SPAK_OK) {
+        spak_buf_free(&out);
+        return spak_errf(err, st, "cannot format spec v(n+1)");
+    }
+    r->new_spec_text = spak_buf_take(&out);
+    size_t olen;
+    const char *old = spak_spec_source(spec, &olen);
+    r->diff = spak_text_diff(old, r->new_spec_text);
+    /* v(n+1) must be a valid spec */
+    spak_spec *chk = NULL;
+    st = spak_spec_load_mem(run->spec_path ? run->spec_path : "spec", r->new_spec_text, strlen(r->new_spec_text),
+                            &chk, err);
+    if (st != SPAK_OK) {
+        spak_buf d;
+        spak_buf_init(&d, 1 << 16);
+        if (chk)
+            spak_diags_format(spak_spec_diags(chk), &d);
+        spak_errf(err, SPAK_ERR_INTERNAL, "spec v(n+1) does not check (a bug): %s", d.data ? d.data : "");
+        spak_buf_free(&d);
+        spak_spec_free(chk);
+        return SPAK_ERR_INTERNAL;
+    }
+    spak_spec_free(chk);
+    if (o->out_path)
+        spak_snprintf(r->new_spec_path, sizeof r->new_spec_path, "%s", o->out_path);
+    else
+        next_path(run->spec_path ? run->spec_path : "spec.spak", version, r->new_spec_path, sizeof r->new_spec_path);
+    if (run->spec_path && strcmp(r->new_spec_path, run->spec_path) == 0)
+        return spak_errf(err, SPAK_ERR_ARG, "refusing to overwrite the original spec %s", run->spec_path);
+    if (o->write_spec) {
+        st = spak_write_file_atomic(r->new_spec_path, r->new_spec_text, strlen(r->new_spec_text), err);
+        if (st != SPAK_OK)
+            return st;
+    } else {
+        r->new_spec_path[0] = '\0';
+    }
+    return SPAK_OK;
+}
+
+/* ---- the whole step ---- */
+
+void spak_learn_shape_class(const spak_model *m, char *out, size_t n)
+{
+    /* size bucket: round(log2(geometric mean of every dimension of every shape)) */
+    const spak_entry *e = m->problem ? spak_block_find(m->problem, "shapes") : NULL;
+    double s = 0;
+    int k = 0;
+    if (e && e->value && e->value->kind == SPAK_EX_LIST)
+        for (size_t i = 0; i < e->value->n_items; i++) {
+            const char *t = spak_value_text(e->value->items[i]);
+            while (*t) {
+                double v = strtod(t, (char **)&t);
+                if (v > 0) {
+                    s += log2(v);
+                    k++;
+                }
+                while (*t && (*t < '0' || *t > '9'))
+                    t++;
+            }
+        }
+    if (k)
+        spak_snprintf(out, n, "size~2^%ld", lround(s / k));
+    else
+        spak_snprintf(out, n, "any");
+}
+
+bool spak_learn_shape_class_log2(const char *shape_class, long *k)
+{
+    char *end;
+    if (!shape_class || strncmp(shape_class, "size~2^", 7) != 0)
+        return false;
+    errno = 0;
+    long v = strtol(shape_class + 7, &end, 10);
+    if (errno || end == shape_class + 7 || *end)
+        return false;
+    *k = v;
+    return true;
+}
+
+spak_status spak_learn(spak_store *st, const char *run_id, const spak_learn_opts *o, spak_learn_result *r,
+                       spak_err *err)
+{
+    memset(r, 0, sizeof *r);
+    spak_run run = {0};
+    spak_spec *spec = NULL;
+    spak_eval *evl = NULL;
+    size_t nevl = 0;
+    learn_ev *evs = NULL;
+    spak_status s = spak_store_run_get(st, run_id, &run, err);
+    if (s != SPAK_OK)
+        return s;
+    s = spak_spec_load_mem(run.spec_path ? run.spec_path : "spec", run.spec_text ? run.spec_text : "",
+                           run.spec_text ? strlen(run.spec_text) : 0, &spec, err);
+    if (s != SPAK_OK)
+        goto out;
+    const spak_model *m = spak_spec_model(spec);
+    /* the loop the run used: named in the first journal row */
+    const spak_loop_def *loop = m->n_loops ? &m->loops[0] : NULL;
+    spak_journal_entry *j = NULL;
+    size_t nj = 0;
+    if (spak_store_journal_list(st, run_id, &j, &nj, NULL) == SPAK_OK && nj && j[0].detail_json) {
+        json_t *d = json_loads(j[0].detail_json, 0, NULL);
+        const char *ln = json_string_value(json_object_get(d, "loop"));
+        if (ln && spak_model_loop(m, ln))
+            loop = spak_model_loop(m, ln);
+        json_decref(d);
+    }
+    spak_store_journal_free(j, nj);
+    if (!loop) {
+        s = spak_errf(err, SPAK_ERR_CHECK, "the run's spec has no engineering_loop");
+        goto out;
+    }
+    spak_space sp;
+    s = spak_space_init(&sp, loop->params, loop->n_params, err);
+    if (s != SPAK_OK)
+        goto out;
+    json_t *dev = run.device_json ? json_loads(run.device_json, 0, NULL) : NULL;
+    const char *cpu = dev ? json_string_value(json_object_get(dev, "cpu")) : NULL;
+    const char *gpu = dev ? json_string_value(json_object_get(dev, "gpu")) : NULL;
+    spak_snprintf(r->device, sizeof r->device, "%s", gpu ? gpu : cpu ? cpu : "unknown");
+    json_decref(dev);
+    const char *fam = m->problem ? spak_block_string(m->problem, "family") : NULL;
+    spak_snprintf(r->family, sizeof r->family, "%s", fam ? fam : "");
+    spak_learn_shape_class(m, r->shape_class, sizeof r->shape_class);
+
+    s = spak_store_eval_list(st, run_id, &evl, &nevl, err);
+    if (s != SPAK_OK)
+        goto out;
+    evs = calloc(nevl ? nevl : 1, sizeof *evs);
+    if (!evs) {
+        s = spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    size_t n = 0, best = SIZE_MAX;
+    bool maximize = loop->objective == SPAK_OBJ_MAXIMIZE;
+    for (size_t i = 0; i < nevl; i++) {
+        if (strcmp(evl[i].status, SPAK_EVAL_DONE) != 0 || evl[i].correct == 0 || isnan(evl[i].metric) ||
+            evl[i].metric <= 0 || !evl[i].cand_key)
+            continue;
+        uint64_t idx;
+        if (!spak_space_find(&sp, evl[i].cand_key, &idx))
+            continue;
+        learn_ev *x = &evs[n];
+        x->id = evl[i].eval_id;
+        x->index = idx;
+        /* larger is better in log space whatever the objective */
+        x->logm = maximize ? log(evl[i].metric) : -log(evl[i].metric);
+        x->noise_measured = eval_noise(st, run_id, x->id, &x->noise);
+        if (!x->noise_measured)
+            x->noise = DEFAULT_NOISE;
+        if (best == SIZE_MAX || x->logm > evs[best].logm)
+            best = n;
+        n++;
+    }
+    effects(st, run_id, &sp, evs, n, r);
+    if (best != SIZE_MAX) {
+        spak_learned *l = push(r);
+        if (l) {
+            const spak_eval *be = NULL;
+            for (size_t i = 0; i < nevl; i++)
+                if (evl[i].eval_id == evs[best].id)
+                    be = &evl[i];
+            spak_snprintf(l->kind, sizeof l->kind, "best_config");
+            spak_snprintf(l->subject, sizeof l->subject, "%s", be->cand_key);
+            l->effect = be->ratio;
+            l->confidence = n >= 2 ? 1 - ALPHA_T : 0.5;
+            spak_snprintf(l->evidence, sizeof l->evidence, "run %s: evaluation %lld of %zu correct", run_id,
+                          (long long)be->eval_id, n);
+            spak_snprintf(l->text, sizeof l->text,
+                          "best of %zu correct candidates on %s for %s %s: %s with %s %.4g%s%.3fx %s", n, r->device,
+                          r->family[0] ? r->family : "this problem", r->shape_class, be->cand_key, loop->metric,
+                          be->metric, isnan(be->ratio) ? "" : ", ", isnan(be->ratio) ? 0.0 : be->ratio,
+                          isnan(be->ratio) ? "" : "the baseline");
+        }
+    }
+    /* rules whose recommendation measured worse lose confidence */
+    size_t n_effects = r->n;
+    for (size_t i = 0; i < m->n_rules; i++) {
+        const spak_rule_def *rd = &m->rules[i];
+        for (size_t a = 0; a < rd->n_actions; a++) {
+            spak_action act;
+            if (!spak_action_parse(rd->actions[a].text, rd->actions[a].key, &sp, &act, NULL, 0))
+                continue;
+            if (act.kind != SPAK_ACT_PREFER && act.kind != SPAK_ACT_SET)
+                continue;
+            char val[200];
+            value_text(sp.params[act.param].values[act.values[0]], val, sizeof val);
+            for (size_t k = 0; k < n_effects; k++) {
+                spak_learned *e = &r->items[k];
+                if (strcmp(e->kind, "effect") || strcmp(e->param, sp.params[act.param].name) || strcmp(e->value, val) ||
+                    e->effect >= 1)
+                    continue;
+                spak_learned *l = push(r);
+                if (!l)
+                    break;
+                e = &r->items[k];  /* push may move the array */
+                double old = rd->confidence >= 0 ? rd->confidence : 1.0;
+                spak_snprintf(l->kind, sizeof l->kind, "rule_check");
+                spak_snprintf(l->subject, sizeof l->subject, "%s", rd->title);
+                l->confidence = old / 2;
+                l->effect = e->effect;
+                spak_snprintf(l->evidence, sizeof l->evidence, "%s", e->evidence);
+                spak_snprintf(l->text, sizeof l->text,
+                              "review: its recommendation '%s' measured %.2fx the other values (%s); confidence "
+                              "%.2g -> %.2g",
+                              rd->actions[a].text, e->effect, e->text, old, l->confidence);
+            }
+        }
+    }
+    char date[32];
+    spak_format_utc(spak_now_wall(), date, sizeof date);
+    date[10] = '\0';
+    s = write_spec(spec, m, &sp, &run, r, o, date, err);
+    if (s != SPAK_OK)
+        goto out;
+    bool already = false;
+    if (o->record) {
+        /* lessons of a run are recorded once, however often it is learned from */
+        char *v = NULL;
+        spak_store_kv_get(st, "learned", run_id, &v, NULL);
+        already = v != NULL;
+        free(v);
+    }
+    if (o->record) {
+        if (!already)
+            spak_store_kv_put(st, "learned", run_id, "true", NULL);
+        if (o->insights_path)
+            spak_snprintf(r->insights_path, sizeof r->insights_path, "%s", o->insights_path);
+        else if (r->new_spec_path[0]) {
+            spak_snprintf(r->insights_path, sizeof r->insights_path, "%s", r->new_spec_path);
+            char *dot = strrchr(r->insights_path, '.');
+            if (dot)
+                *dot = '\0';
+            size_t L = strlen(r->insights_path);
+            spak_snprintf(r->insights_path + L, sizeof r->insights_path - L, ".insights.jsonl");
+        }
+        FILE *fp = r->insights_path[0] ? fopen(r->insights_path, "a") : NULL;
+        for (size_t i = 0; i < r->n; i++) {
+            spak_learned *l = &r->items[i];
+            spak_lesson les = {.run_id = (char *)run_id, .device = r->device, .family = r->family,
+                               .shape_class = r->shape_class, .kind = l->kind, .subject = l->subject,
+                               .effect = l->effect, .uncertainty = l->uncertainty, .confidence = l->confidence,
+                               .text = l->text};
+            json_t *evj = json_pack("{s:s,s:s,s:f,s:i,s:i}", "evidence", l->evidence, "param", l->param, "stat",
+                                    isnan(l->stat) ? 0.0 : l->stat, "n_in", l->n_in, "n_out", l->n_out);
+            char *evs_ = json_dumps(evj, JSON_COMPACT);
+            les.evidence_json = evs_;
+            if (!already)
+                spak_store_lesson_insert(st, &les, NULL, NULL);
+            if (fp) {
+                json_t *line = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "date", date, "run_id", run_id,
+                                         "device", r->device, "family", r->family, "shape_class", r->shape_class,
+                                         "kind", l->kind, "subject", l->subject, "text", l->text, "evidence",
+                                         l->evidence);
+                json_object_set_new(line, "effect", isnan(l->effect) ? json_null() : json_real(l->effect));
+                json_object_set_new(line, "uncertainty",
+                                    isnan(l->uncertainty) ? json_null() : json_real(l->uncertainty));
+                json_object_set_new(line, "confidence", json_real(l->confidence));
+                char *t = json_dumps(line, JSON_COMPACT);
+                if (t)
+                    fprintf(fp, "%s\n", t);
+                free(t);
+                json_decref(line);
+            }
+            free(evs_);
+            json_decref(evj);
+        }
+        if (fp)
+            fclose(fp);
+    }
+out:
+    free(evs);
+    spak_store_evals_free(evl, nevl);
+    spak_spec_free(spec);
+    spak_store_run_free(&run);
+    return s;
+}
+
+void spak_learn_result_free(spak_learn_result *r)
+{
+    free(r->items);
+    free(r->new_spec_text);
+    free(r->diff);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- diff ---- */
+
+typedef struct lines {
+    const char **p;
+    size_t *len;
+    size_t n;
+} lines;
+
+static bool split_lines(const char *s, lines *L)
+{
+    size_t n = 0;
+    for (const char *q = s; *q; q++)
+        if (*q == '\n')
+            n++;
+    n++;
+    L->p = malloc(n * sizeof *L->p);
+    L->len = malloc(n * sizeof *L->len);
+    if (!L->p || !L->len)
+        return false;
+    L->n = 0;
+    const char *q = s;
+    while (*q) {
+        const char *e = strchr(q, '\n');
+        size_t len = e ? (size_t)(e - q) : strlen(q);
+        L->p[L->n] = q;
+        L->len[L->n++] = len;
+        q += len + (e ? 1 : 0);
+    }
+    return true;
+}
+
+static bool line_eq(const lines *a, size_t i, const lines *b, size_t j)
+{
+    return a->len[i] == b->len[j] && memcmp(a->p[i], b->p[j], a->len[i]) == 0;
+}
+
+char *spak_text_diff(const char *a, const char *b)
+{
+    lines A = {0}, B = {0};
+    spak_buf out;
+    spak_buf_init(&out, 16 << 20);
+    unsigned *t = NULL;
+    if (!split_lines(a, &A) || !split_lines(b, &B))
+        goto done;
+    size_t n = A.n, m = B.n;
+    if ((n + 1) * (m + 1) > (size_t)64 << 20) {
+        spak_buf_puts(&out, "(files too large to diff)\n");
+        goto done;
+    }
+    /* LCS table from the end */
+    t = calloc((n + 1) * (m + 1), sizeof *t);
+    if (!t)
+        goto done;
+#define T(i, j) t[(i) * (m + 1) + (j)]
+    for (size_t i = n; i-- > 0;)
+        for (size_t j = m; j-- > 0;)
+            T(i, j) = line_eq(&A, i, &B, j) ? T(i + 1, j + 1) + 1 : (T(i + 1, j) > T(i, j + 1) ? T(i + 1, j) : T(i, j + 1));
+    size_t i = 0, j = 0;
+    while (i < n || j < m) {
+        if (i < n && j < m && line_eq(&A, i, &B, j)) {
+            i++, j++;
+            continue;
+        }
+        /* a hunk: context of up to 2 lines before */
+        size_t ci = i >= 2 ? i - 2 : 0;
+        spak_buf_printf(&out, "@@ line %zu @@\n", i + 1);
+        for (size_t k = ci; k < i; k++) {
+            spak_buf_puts(&out, " ");
+            spak_buf_append(&out, A.p[k], A.len[k]);
+            spak_buf_puts(&out, "\n");
+        }
+        while (i < n || j < m) {
+            if (i < n && j < m && line_eq(&A, i, &B, j))
+                break;
+            if (j < m && (i == n || T(i, j + 1) >= T(i + 1, j))) {
+                spak_buf_puts(&out, "+");
+                spak_buf_append(&out, B.p[j], B.len[j]);
+                spak_buf_puts(&out, "\n");
+                j++;
+            } else {
+                spak_buf_puts(&out, "-");
+                spak_buf_append(&out, A.p[i], A.len[i]);
+                spak_buf_puts(&out, "\n");
+                i++;
+            }
+        }
+    }
+#undef T
+done:
+    free(t);
+    free(A.p);
+    free(A.len);
+    free(B.p);
+    free(B.len);
+    return spak_buf_take(&out);
+}

@@ -1,0 +1,68 @@
+/*
+ * learn.h - crystallization: lessons derived from a run's measurements,
+ * written back as spec v(n+1), an insights log and rows of the store.
+ *
+ * What counts as a lesson (docs/knowledge.md gives the reasoning):
+ *   effect      P = v against the other values of P: the ratio of geometric
+ *               means of the metric over the correct evaluations. Promoted
+ *               only when Welch's t-test on log(metric) rejects "no
+ *               difference" at alpha = 0.01 (both groups n >= 2), or, when a
+ *               group has one evaluation, a z-test against the timing noise of
+ *               the measurements (|z| > 3.29, alpha = 0.001); and in both
+ *               cases the effect exceeds 3x the measurement noise. Effects
+ *               below 1 are negative lessons (what hurt, and by how much).
+ *   best_config the best correct candidate per (device, family, shape class)
+ *   rule_check  a rule whose recommended value measured significantly worse
+ *               loses half its confidence and is flagged for review
+ */
+#ifndef SPAK_LEARN_H
+#define SPAK_LEARN_H
+
+#include <stdbool.h>
+#include "spec/spec.h"
+#include "store/store.h"
+
+typedef struct spak_learned {
+    char kind[16];        /* effect | best_config | rule_check */
+    char subject[256];    /* "rung=packed", a candidate key, a rule title */
+    char param[128], value[128];
+    double effect;        /* ratio (x), NAN when not a ratio */
+    double uncertainty;   /* relative half-width of a ~95% interval */
+    double confidence;    /* 0..1 */
+    double stat;          /* t or z */
+    int n_in, n_out;      /* evaluations with / without */
+    char evidence[512];   /* "run R: evaluations 3, 5, 8" */
+    char text[512];       /* one sentence computed from the numbers */
+} spak_learned;
+
+typedef struct spak_learn_opts {
+    const char *out_path;   /* where v(n+1) goes; NULL = next to the run's spec */
+    bool write_spec;        /* false: compute and report only */
+    bool record;            /* insert lessons into the store, append the insights log */
+    const char *insights_path; /* NULL = next to v(n+1): NAME.insights.jsonl */
+} spak_learn_opts;
+
+typedef struct spak_learn_result {
+    spak_learned *items;
+    size_t n;
+    char new_spec_path[4096];   /* "" when not written */
+    char *new_spec_text;        /* malloc'd */
+    char *diff;                 /* malloc'd unified-style diff v(n) -> v(n+1) */
+    char insights_path[4096];
+    char device[256], family[64], shape_class[128];
+} spak_learn_result;
+
+spak_status spak_learn(spak_store *st, const char *run_id, const spak_learn_opts *o, spak_learn_result *out,
+                       spak_err *err);
+void spak_learn_result_free(spak_learn_result *r);
+
+/* The problem's shape class, "size~2^K" with K = round(log2 of the geometric
+ * mean of every dimension of problem.shapes), or "any" without shapes. */
+void spak_learn_shape_class(const spak_model *m, char *out, size_t n);
+/* K of a shape class, or false for "any" and anything else. */
+bool spak_learn_shape_class_log2(const char *shape_class, long *k);
+
+/* Line diff of two texts ("-"/"+"/" " prefixed lines, with @@ hunks); malloc'd. */
+char *spak_text_diff(const char *a, const char *b);
+
+#endif

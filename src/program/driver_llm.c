@@ -1,0 +1,297 @@
+/* driver_llm.c - see driver_llm.h. */
+#include "program/driver_llm.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "program/prompt.h"
+
+static bool num(const spak_block *b, const char *key, double *out)
+{
+    const spak_entry *e = spak_block_find(b, key);
+    if (!e || !e->value)
+        return false;
+    if (e->value->kind == SPAK_EX_NUMBER) {
+        *out = e->value->num;
+        return true;
+    }
+    if (e->value->kind == SPAK_EX_UNARY && e->value->lhs->kind == SPAK_EX_NUMBER) {
+        *out = -e->value->lhs->num;
+        return true;
+    }
+    return false;
+}
+
+/* price_in / price_out not both given: the first entry of the price table
+ * whose pattern matches the model fills the missing ones. */
+static spak_status prices_from_table(const char *table, const char *spec_path, spak_llm_config *cfg, spak_err *err)
+{
+    char path[PATH_MAX];
+    const char *slash = spec_path ? strrchr(spec_path, '/') : NULL;
+    if (table[0] == '/' || !slash)
+        spak_snprintf(path, sizeof path, "%s", table);
+    else
+        spak_snprintf(path, sizeof path, "%.*s/%s", (int)(slash - spec_path), spec_path, table);
+    spak_llm_prices t;
+    spak_status st = spak_llm_prices_load(path, &t, err);
+    if (st != SPAK_OK) {
+        if (err) {
+            char why[SPAK_ERR_MSG_MAX];
+            spak_snprintf(why, sizeof why, "%s", err->msg);
+            spak_errf(err, st, "llm price_table: %s", why);
+        }
+        return st;
+    }
+    double in, out;
+    if (cfg->model && spak_llm_prices_find(&t, cfg->model, &in, &out)) {
+        if (cfg->price_in < 0)
+            cfg->price_in = in;
+        if (cfg->price_out < 0)
+            cfg->price_out = out;
+    }
+    spak_llm_prices_free(&t);
+    return SPAK_OK;
+}
+
+spak_status spak_llm_settings_read(const spak_block *llm, const char *spec_path, const char *backend,
+                                   const char *endpoint, const char *model, spak_llm_settings *s, spak_err *err)
+{
+    memset(s, 0, sizeof *s);
+    spak_llm_config_init(&s->cfg);
+    s->mode = SPAK_LLM_MODE_PARAMS;
+    s->context_tokens = 8192;
+    s->max_failed_steps = 8;
+    const char *be = llm ? spak_block_string(llm, "backend") : NULL;
+    if (backend)
+        be = backend;
+    if (be && !spak_llm_backend_parse(be, &s->cfg.backend))
+        return spak_errf(err, SPAK_ERR_ARG, "llm backend '%s' is not one of openai, anthropic, manual", be);
+    s->cfg.endpoint = endpoint ? endpoint : llm ? spak_block_string(llm, "endpoint") : NULL;
+    s->cfg.model = model ? model : llm ? spak_block_string(llm, "model") : NULL;
+    if (llm) {
+        double v;
+        const char *k = spak_block_string(llm, "api_key_env");
+        if (k)
+            s->cfg.api_key_env = k;
+        if (num(llm, "temperature", &v))
+            s->cfg.temperature = v;
+        if (num(llm, "max_tokens", &v))
+            s->cfg.max_tokens = (long)v;
+        if (num(llm, "timeout_s", &v))
+            s->cfg.timeout_s = v;
+        if (num(llm, "retries", &v))
+            s->cfg.max_retries = (int)v;
+        if (num(llm, "price_in", &v))
+            s->cfg.price_in = v;
+        if (num(llm, "price_out", &v))
+            s->cfg.price_out = v;
+        if (num(llm, "context_tokens", &v))
+            s->context_tokens = (long)v;
+        if (num(llm, "budget_tokens", &v))
+            s->budget_tokens = (long)v;
+        if (num(llm, "budget_usd", &v))
+            s->budget_usd = v;
+        if (num(llm, "max_failed_steps", &v))
+            s->max_failed_steps = (long)v;
+        const char *m = spak_block_string(llm, "mode");
+        if (m && strcmp(m, "code") == 0)
+            s->mode = SPAK_LLM_MODE_CODE;
+        else if (m && strcmp(m, "alternate") == 0)
+            s->mode = SPAK_LLM_MODE_ALTERNATE;
+        else if (m && strcmp(m, "params") != 0)
+            return spak_errf(err, SPAK_ERR_ARG, "llm mode '%s' is not one of params, code, alternate", m);
+        const char *table = spak_block_string(llm, "price_table");
+        if (table && (s->cfg.price_in < 0 || s->cfg.price_out < 0))
+            return prices_from_table(table, spec_path, &s->cfg, err);
+    }
+    return SPAK_OK;
+}
+
+void spak_llm_settings_override(spak_llm_settings *s, double temperature, long max_tokens, double timeout_s)
+{
+    if (temperature >= 0)
+        s->cfg.temperature = temperature;
+    if (max_tokens > 0)
+        s->cfg.max_tokens = max_tokens;
+    if (timeout_s > 0)
+        s->cfg.timeout_s = timeout_s;
+}
+
+/* The index of a parameter choice {"name": value, ...}, or false. */
+static bool choice_index(const spak_space *sp, const char *params_json, uint64_t *index, char *why, size_t wn)
+{
+    json_t *j = json_loads(params_json, 0, NULL);
+    if (!j) {
+        spak_snprintf(why, wn, "the choice is not JSON");
+        return false;
+    }
+    char key[2048];
+    size_t off = 0;
+    key[0] = '\0';
+    bool ok = true;
+    for (size_t i = 0; i < sp->n && ok; i++) {
+        json_t *v = json_object_get(j, sp->params[i].name);
+        char txt[256];
+        if (!v) {
+            spak_snprintf(why, wn, "the choice leaves out parameter %s", sp->params[i].name);
+            ok = false;
+            break;
+        }
+        if (json_is_string(v))
+            spak_snprintf(txt, sizeof txt, "%s", json_string_value(v));
+        else if (json_is_integer(v))
+            spak_snprintf(txt, sizeof txt, "%lld", (long long)json_integer_value(v));
+        else if (json_is_real(v))
+            spak_snprintf(txt, sizeof txt, "%g", json_real_value(v));
+        else if (json_is_boolean(v))
+            spak_snprintf(txt, sizeof txt, "%s", json_is_true(v) ? "true" : "false");
+        else {
+            spak_snprintf(why, wn, "parameter %s has a value of the wrong type", sp->params[i].name);
+            ok = false;
+            break;
+        }
+        /* match the value against the parameter's list (64 == 64.0) */
+        bool found = false;
+        for (size_t k = 0; k < sp->params[i].n_values && !found; k++) {
+            const spak_expr *e = sp->params[i].values[k];
+            char vt[256];
+            spak_snprintf(vt, sizeof vt, "%s%s", e->kind == SPAK_EX_UNARY ? "-" : "", spak_value_text(e));
+            double a, b;
+            if (strcmp(vt, txt) == 0 ||
+                (spak_parse_double(vt, &a) && spak_parse_double(txt, &b) && a == b)) {
+                found = true;
+                spak_snprintf(key + off, sizeof key - off, "%s%s=%s", i ? "," : "", sp->params[i].name, vt);
+                off = strlen(key);
+            }
+        }
+        if (!found) {
+            spak_snprintf(why, wn, "%s = %s is not one of its values", sp->params[i].name, txt);
+            ok = false;
+        }
+    }
+    json_decref(j);
+    return ok && spak_space_find(sp, key, index);
+}
+
+spak_status spak_llm_propose(const spak_llm_settings *s, const spak_llm_context *ctx, const spak_space *space,
+                             const unsigned char *tried, uint64_t base_index, bool want_code, const char *out_dir,
+                             const char *tag, spak_llm_proposal *out, spak_err *err)
+{
+    memset(out, 0, sizeof *out);
+    out->predicted = NAN;
+    out->cost = NAN;
+    spak_prompt_parts parts = {
+        .mode = want_code ? SPAK_PROMPT_CODE : SPAK_PROMPT_PARAMS,
+        .language = ctx->language,
+        .task = ctx->task,
+        .abi_header = ctx->abi_header,
+        .abi_symbol = ctx->abi_symbol,
+        .space = ctx->space,
+        .best_source = ctx->best_source,
+        .analysis = ctx->analysis,
+        .diagnostics = ctx->diagnostics,
+        .rules = ctx->rules,
+        .lessons = ctx->lessons,
+        .n_lessons = ctx->n_lessons,
+        .history = ctx->history,
+        .n_history = ctx->n_history,
+        .metric = ctx->metric,
+    };
+    spak_prompt pr;
+    spak_status st = spak_prompt_build(&parts, (size_t)s->context_tokens, &pr, err);
+    if (st != SPAK_OK)
+        return st;
+    spak_llm_config cfg = s->cfg;
+    cfg.manual_dir = out_dir;
+    spak_llm_request rq = {.system = pr.system, .user = pr.user, .json_object = !want_code, .tag = tag};
+    spak_llm_reply rep;
+    spak_err e2 = {0};
+    st = spak_llm_complete(&cfg, &rq, &rep, &e2);
+    /* the step as it is stored: never the API key (llm.c redacts it) */
+    out->step = json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:f,s:I,s:s,s:s,s:s,s:f,s:i,s:i}", "tag", tag, "mode",
+                          want_code ? "code" : "params", "backend", spak_llm_backend_name(cfg.backend), "endpoint",
+                          cfg.endpoint, "model", rep.model[0] ? rep.model : cfg.model, "temperature", cfg.temperature,
+                          "max_tokens", (json_int_t)cfg.max_tokens, "system", pr.system, "user", pr.user,
+                          "truncation", pr.report, "latency_s", rep.latency_s, "prompt_tokens", (int)rep.prompt_tokens,
+                          "completion_tokens", (int)rep.completion_tokens);
+    json_object_set_new(out->step, "outcome", json_string(spak_llm_outcome_name(rep.outcome)));
+    json_object_set_new(out->step, "detail", json_string(rep.detail));
+    json_object_set_new(out->step, "http_status", json_integer(rep.http_status));
+    json_object_set_new(out->step, "attempts", json_integer(rep.attempts));
+    if (rep.text)
+        json_object_set_new(out->step, "reply", json_string(rep.text));
+    out->tokens = (rep.prompt_tokens > 0 ? rep.prompt_tokens : 0) + (rep.completion_tokens > 0 ? rep.completion_tokens : 0);
+    out->cost = rep.cost;
+    json_object_set_new(out->step, "cost_usd", isnan(rep.cost) ? json_null() : json_real(rep.cost));
+    spak_prompt_free(&pr);
+    if (st != SPAK_OK && rep.outcome == SPAK_LLM_OK) {
+        spak_llm_reply_free(&rep);
+        return spak_errf(err, st, "%s", e2.msg);
+    }
+    if (rep.outcome == SPAK_LLM_SUSPENDED) {
+        out->kind = SPAK_PROPOSE_SUSPENDED;
+        spak_snprintf(out->why, sizeof out->why, "waiting for the reply to %s in %s", rep.prompt_path, rep.reply_path);
+        json_object_set_new(out->step, "prompt_path", json_string(rep.prompt_path));
+        json_object_set_new(out->step, "reply_path", json_string(rep.reply_path));
+        spak_llm_reply_free(&rep);
+        return SPAK_OK;
+    }
+    if (rep.outcome != SPAK_LLM_OK) {
+        out->kind = SPAK_PROPOSE_FAILED;
+        spak_snprintf(out->why, sizeof out->why, "llm %s: %s", spak_llm_outcome_name(rep.outcome), rep.detail);
+        spak_llm_reply_free(&rep);
+        return SPAK_OK;
+    }
+    const char *names[SPAK_SPACE_MAX_PARAMS];
+    for (size_t i = 0; i < space->n; i++)
+        names[i] = space->params[i].name;
+    spak_reply_opts ro = {want_code ? SPAK_PROMPT_CODE : SPAK_PROMPT_PARAMS, ctx->abi_symbol, names, space->n};
+    spak_reply r;
+    st = spak_reply_parse(rep.text, strlen(rep.text), &ro, &r, err);
+    spak_llm_reply_free(&rep);
+    if (st != SPAK_OK)
+        return st;
+    json_object_set_new(out->step, "verdict", json_string(spak_reply_kind_name(r.kind)));
+    json_object_set_new(out->step, "verdict_detail", json_string(r.detail));
+    if (r.has_prediction) {
+        out->predicted = r.predicted_metric;
+        json_object_set_new(out->step, "predicted_metric",
+                            isnan(r.predicted_metric) ? json_null() : json_real(r.predicted_metric));
+        if (r.prediction_why)
+            json_object_set_new(out->step, "prediction_why", json_string(r.prediction_why));
+    }
+    if (r.kind == SPAK_REPLY_PARAMS) {
+        char why[256] = "";
+        uint64_t idx;
+        if (!choice_index(space, r.params_json, &idx, why, sizeof why)) {
+            out->kind = SPAK_PROPOSE_FAILED;
+            spak_snprintf(out->why, sizeof out->why, "llm choice rejected: %s", why);
+        } else if (tried && (tried[idx / 8] & (1u << (idx % 8)))) {
+            out->kind = SPAK_PROPOSE_FAILED;
+            spak_snprintf(out->why, sizeof out->why, "llm chose a candidate that was already evaluated");
+        } else {
+            out->kind = SPAK_PROPOSE_PARAMS;
+            out->index = idx;
+        }
+    } else if (r.kind == SPAK_REPLY_CODE) {
+        const char *ext = ctx->language && strcmp(ctx->language, "cuda") == 0 ? "cu" : "c";
+        spak_snprintf(out->code_path, sizeof out->code_path, "%s/%s.%s", out_dir, tag, ext);
+        st = spak_mkdirs(out_dir, err);
+        if (st == SPAK_OK)
+            st = spak_write_file_atomic(out->code_path, r.code, strlen(r.code), err);
+        if (st != SPAK_OK) {
+            spak_reply_free(&r);
+            return st;
+        }
+        out->kind = SPAK_PROPOSE_CODE;
+        out->index = base_index;
+    } else {
+        out->kind = SPAK_PROPOSE_FAILED;
+        spak_snprintf(out->why, sizeof out->why, "llm reply unusable (%s): %s", spak_reply_kind_name(r.kind), r.detail);
+    }
+    spak_reply_free(&r);
+    return SPAK_OK;
+}

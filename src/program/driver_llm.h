@@ -1,0 +1,92 @@
+/*
+ * driver_llm.h - the Programming step driven by an LLM (strategy "llm").
+ *
+ * Each call builds a prompt from the spec and the loop's state (problem, the
+ * kernel ABI header, the space, the best candidate's source, the latest
+ * analysis, compiler diagnostics or the failed check, fired rules, lessons,
+ * a short history) within a context budget (prompt.h), sends it to the
+ * configured backend (llm.h: OpenAI-compatible, Anthropic, manual), and reads
+ * the reply as either a choice of parameter values (JSON) or a new kernel
+ * source (a fenced code block). Every proposal carries the model's
+ * prediction. Nothing the model writes is ever put into a command line: code
+ * goes to a file that the BUILD step compiles and the trusted harness judges.
+ */
+#ifndef SPAK_DRIVER_LLM_H
+#define SPAK_DRIVER_LLM_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "program/llm/llm.h"
+#include "spec/space.h"
+#include "spec/spec.h"
+
+typedef enum { SPAK_LLM_MODE_PARAMS, SPAK_LLM_MODE_CODE, SPAK_LLM_MODE_ALTERNATE } spak_llm_mode;
+
+/* The llm { ... } block of a spec and the command line's overrides. */
+typedef struct spak_llm_settings {
+    spak_llm_config cfg;
+    spak_llm_mode mode;
+    long context_tokens;
+    long budget_tokens;   /* 0 = none */
+    double budget_usd;    /* 0 = none */
+    long max_failed_steps; /* the run stops after this many steps in a row without a candidate; 0 = never */
+} spak_llm_settings;
+
+/* Read the spec's llm block (NULL: defaults) into s; strings are borrowed
+ * from the tree. Overrides (NULL = keep) apply after. A `price_table` file
+ * (relative to the folder of spec_path) gives the model's prices where
+ * price_in / price_out do not: a table that cannot be read is an error, a
+ * model the table does not name leaves the cost unknown. */
+spak_status spak_llm_settings_read(const spak_block *llm, const char *spec_path, const char *backend,
+                                   const char *endpoint, const char *model, spak_llm_settings *s, spak_err *err);
+/* The command line's numeric overrides: temperature when >= 0, max_tokens
+ * and timeout_s when > 0. */
+void spak_llm_settings_override(spak_llm_settings *s, double temperature, long max_tokens, double timeout_s);
+
+/* What the loop knows now, as text for the prompt (all borrowed, may be NULL). */
+typedef struct spak_llm_context {
+    const char *task;
+    const char *abi_header;
+    const char *abi_symbol;
+    const char *language;      /* "c" or "cuda" */
+    const char *space;
+    const char *best_source;
+    const char *analysis;
+    const char *diagnostics;
+    const char *rules;
+    const char *const *lessons;
+    size_t n_lessons;
+    const char *const *history;
+    size_t n_history;
+    const char *metric;
+} spak_llm_context;
+
+typedef enum {
+    SPAK_PROPOSE_PARAMS,     /* index is a new point of the space */
+    SPAK_PROPOSE_CODE,       /* code_path holds a new source; index = the parameters for its defines */
+    SPAK_PROPOSE_FAILED,     /* a recorded failed step: why says what went wrong */
+    SPAK_PROPOSE_SUSPENDED   /* manual backend: waiting for the reply file */
+} spak_propose_kind;
+
+typedef struct spak_llm_proposal {
+    spak_propose_kind kind;
+    uint64_t index;
+    char code_path[4096];
+    char why[512];
+    double predicted;           /* NAN when the model gave no number */
+    json_t *step;               /* the stored record of the step: prompt, reply, model, parameters,
+                                   timing, tokens, cost, outcome, verdict (owned by the caller) */
+    long tokens;                /* prompt + completion tokens of this step (0 when unknown) */
+    double cost;                /* USD, NAN when unknown */
+} spak_llm_proposal;
+
+/* One Programming step. tried (n bits of the space) marks evaluated points;
+ * base_index is the point whose parameters a code proposal is built with;
+ * out_dir receives code files and the manual backend's prompt/reply files;
+ * tag names the step ("step-0007"). */
+spak_status spak_llm_propose(const spak_llm_settings *s, const spak_llm_context *ctx, const spak_space *space,
+                             const unsigned char *tried, uint64_t base_index, bool want_code, const char *out_dir,
+                             const char *tag, spak_llm_proposal *out, spak_err *err);
+
+#endif

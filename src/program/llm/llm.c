@@ -1,0 +1,800 @@
+/*
+ * llm.c - see llm.h. The transport (libcurl), the retry loop, outcome
+ * classification, secrets handling, usage, cost and the price table. The
+ * wire formats live in llm_openai.c and llm_anthropic.c, the file protocol
+ * of the manual backend in llm_manual.c.
+ */
+#include "program/llm/llm.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#define KEY_MAX 4096
+#define REDACTED "[REDACTED]"
+
+static const char *const outcome_names[SPAK_LLM_N_OUTCOMES] = {
+    [SPAK_LLM_OK] = "ok",
+    [SPAK_LLM_SUSPENDED] = "suspended",
+    [SPAK_LLM_CONFIG] = "config",
+    [SPAK_LLM_AUTH] = "auth",
+    [SPAK_LLM_CONNECT] = "connect",
+    [SPAK_LLM_TIMEOUT] = "timeout",
+    [SPAK_LLM_CUT] = "cut",
+    [SPAK_LLM_RATE_LIMIT] = "rate_limit",
+    [SPAK_LLM_HTTP_5XX] = "http_5xx",
+    [SPAK_LLM_HTTP_4XX] = "http_4xx",
+    [SPAK_LLM_TOO_LARGE] = "too_large",
+    [SPAK_LLM_BAD_JSON] = "bad_json",
+    [SPAK_LLM_EMPTY] = "empty",
+    [SPAK_LLM_REFUSAL] = "refusal",
+    [SPAK_LLM_IO] = "io",
+};
+
+const char *spak_llm_outcome_name(spak_llm_outcome o)
+{
+    if ((unsigned)o < SPAK_LLM_N_OUTCOMES && outcome_names[o])
+        return outcome_names[o];
+    return "unknown";
+}
+
+bool spak_llm_outcome_retryable(spak_llm_outcome o)
+{
+    switch (o) {
+    case SPAK_LLM_CONNECT:
+    case SPAK_LLM_TIMEOUT:
+    case SPAK_LLM_CUT:
+    case SPAK_LLM_RATE_LIMIT:
+    case SPAK_LLM_HTTP_5XX:
+        return true;
+    default:
+        return false;
+    }
+}
+
+void spak_llm_config_init(spak_llm_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->backend = SPAK_LLM_OPENAI;
+    c->temperature = 0.2;
+    c->max_tokens = SPAK_LLM_DEFAULT_MAX_TOKENS;
+    c->timeout_s = SPAK_LLM_DEFAULT_TIMEOUT_S;
+    c->connect_timeout_s = SPAK_LLM_DEFAULT_CONNECT_TIMEOUT_S;
+    c->max_retries = SPAK_LLM_DEFAULT_RETRIES;
+    c->backoff_s = SPAK_LLM_DEFAULT_BACKOFF_S;
+    c->backoff_max_s = SPAK_LLM_DEFAULT_BACKOFF_MAX_S;
+    c->retry_after_max_s = SPAK_LLM_DEFAULT_RETRY_AFTER_MAX_S;
+    c->max_reply_bytes = SPAK_LLM_DEFAULT_MAX_REPLY;
+    c->price_in = -1;
+    c->price_out = -1;
+}
+
+bool spak_llm_backend_parse(const char *name, spak_llm_backend *out)
+{
+    if (!name)
+        return false;
+    if (strcmp(name, "openai") == 0)
+        *out = SPAK_LLM_OPENAI;
+    else if (strcmp(name, "anthropic") == 0)
+        *out = SPAK_LLM_ANTHROPIC;
+    else if (strcmp(name, "manual") == 0)
+        *out = SPAK_LLM_MANUAL;
+    else
+        return false;
+    return true;
+}
+
+const char *spak_llm_backend_name(spak_llm_backend b)
+{
+    switch (b) {
+    case SPAK_LLM_OPENAI: return "openai";
+    case SPAK_LLM_ANTHROPIC: return "anthropic";
+    case SPAK_LLM_MANUAL: return "manual";
+    }
+    return "unknown";
+}
+
+void spak_llm_reply_free(spak_llm_reply *rep)
+{
+    if (!rep)
+        return;
+    free(rep->text);
+    free(rep->raw);
+    rep->text = NULL;
+    rep->raw = NULL;
+}
+
+/* ---- small helpers ---- */
+
+static bool ends_with(const char *s, size_t n, const char *suffix)
+{
+    size_t k = strlen(suffix);
+    return n >= k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+spak_status spak_llm_url(const spak_llm_config *cfg, spak_buf *out, spak_err *err)
+{
+    const char *e = cfg->endpoint;
+    if (!e || !*e)
+        return spak_errf(err, SPAK_ERR_ARG, "no endpoint configured");
+    if (strncmp(e, "http://", 7) != 0 && strncmp(e, "https://", 8) != 0)
+        return spak_errf(err, SPAK_ERR_ARG, "endpoint must start with http:// or https://");
+    size_t n = strlen(e);
+    if (n > 2048)
+        return spak_errf(err, SPAK_ERR_ARG, "endpoint longer than 2048 bytes");
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)e[i] <= ' ' || e[i] == 0x7f)
+            return spak_errf(err, SPAK_ERR_ARG, "endpoint contains a space or control character");
+    while (n > 0 && e[n - 1] == '/')
+        n--;
+    spak_buf_reset(out);
+    spak_status st = spak_buf_append(out, e, n);
+    if (st != SPAK_OK)
+        return spak_errf(err, st, "out of memory");
+    const char *tail = NULL;
+    if (cfg->backend == SPAK_LLM_OPENAI) {
+        if (!ends_with(e, n, "/chat/completions"))
+            tail = "/chat/completions";
+    } else if (cfg->backend == SPAK_LLM_ANTHROPIC) {
+        if (ends_with(e, n, "/v1/messages"))
+            tail = NULL;
+        else if (ends_with(e, n, "/v1"))
+            tail = "/messages";
+        else
+            tail = "/v1/messages";
+    } else {
+        return spak_errf(err, SPAK_ERR_ARG, "the manual backend has no URL");
+    }
+    if (tail && (st = spak_buf_puts(out, tail)) != SPAK_OK)
+        return spak_errf(err, st, "out of memory");
+    return SPAK_OK;
+}
+
+/* Copy s into dst (n bytes), one line: control characters become spaces. */
+static void one_line(char *dst, size_t n, const char *s, size_t len)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < len && j + 1 < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        dst[j++] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+    }
+    if (n)
+        dst[j] = 0;
+}
+
+/* A new string: s with every occurrence of key replaced by REDACTED. */
+static char *redact(const char *s, size_t len, const char *key)
+{
+    spak_buf b;
+    spak_buf_init(&b, 0);
+    size_t klen = key ? strlen(key) : 0;
+    size_t i = 0;
+    if (klen >= 4) {
+        while (i < len) {
+            const char *hit = klen <= len - i ? memmem(s + i, len - i, key, klen) : NULL;
+            if (!hit)
+                break;
+            if (spak_buf_append(&b, s + i, (size_t)(hit - (s + i))) != SPAK_OK ||
+                spak_buf_puts(&b, REDACTED) != SPAK_OK)
+                goto fail;
+            i = (size_t)(hit - s) + klen;
+        }
+    }
+    if (spak_buf_append(&b, s + i, len - i) != SPAK_OK)
+        goto fail;
+    if (!b.data && spak_buf_puts(&b, "") != SPAK_OK)
+        goto fail;
+    return spak_buf_take(&b);
+fail:
+    spak_buf_free(&b);
+    return NULL;
+}
+
+static void redact_fixed(char *s, size_t n, const char *key)
+{
+    if (!key || strlen(key) < 4 || !strstr(s, key))
+        return;
+    char *r = redact(s, strlen(s), key);
+    if (r) {
+        snprintf(s, n, "%s", r);
+        free(r);
+    } else {
+        snprintf(s, n, "%s", "(detail withheld: it contained the API key)");
+    }
+}
+
+/* ---- the transfer ---- */
+
+typedef struct xfer {
+    spak_buf body;
+    size_t cap;
+    bool too_large;
+    bool nomem;
+    double retry_after;    /* seconds, -1 when absent */
+} xfer;
+
+static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
+{
+    xfer *x = ud;
+    size_t n = size * nmemb;
+    if (n > x->cap || x->body.len > x->cap - n) {
+        x->too_large = true;
+        return 0;  /* aborts the transfer: CURLE_WRITE_ERROR */
+    }
+    if (spak_buf_append(&x->body, p, n) != SPAK_OK) {
+        x->nomem = true;
+        return 0;
+    }
+    return n;
+}
+
+static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
+{
+    xfer *x = ud;
+    size_t n = size * nmemb;
+    if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+        x->retry_after = -1;  /* a new response (after 100 Continue or a retry) */
+        return n;
+    }
+    static const char name[] = "retry-after:";
+    size_t k = sizeof name - 1;
+    if (n <= k || n > 256 || strncasecmp(p, name, k) != 0)
+        return n;
+    char v[256];
+    size_t j = 0;
+    for (size_t i = k; i < n && j + 1 < sizeof v; i++)
+        if (p[i] != '\r' && p[i] != '\n')
+            v[j++] = p[i];
+    v[j] = 0;
+    char *s = v;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    char *end = s + strlen(s);
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+        *--end = 0;
+    long secs;
+    if (spak_parse_long(s, 0, 86400L * 365, &secs)) {
+        x->retry_after = (double)secs;
+    } else {
+        time_t t = curl_getdate(s, NULL);
+        if (t != -1) {
+            double d = difftime(t, time(NULL));
+            x->retry_after = d > 0 ? d : 0;
+        }
+    }
+    return n;
+}
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc = CURLE_OK;
+static void curl_init_once(void)
+{
+    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void sleep_s(double s)
+{
+    if (s <= 0)
+        return;
+    struct timespec ts = {(time_t)s, (long)((s - floor(s)) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+/* Classify a finished attempt into rep (outcome, http_status, detail). */
+static void classify(const spak_llm_config *cfg, CURLcode cc, long status, const xfer *x, const char *curl_msg,
+                     spak_llm_reply *rep)
+{
+    rep->http_status = (int)status;
+    if (x->too_large) {
+        rep->outcome = SPAK_LLM_TOO_LARGE;
+        snprintf(rep->detail, sizeof rep->detail, "reply larger than the cap of %zu bytes; transfer stopped",
+                 x->cap);
+        return;
+    }
+    if (cc != CURLE_OK) {
+        switch (cc) {
+        case CURLE_OPERATION_TIMEDOUT:
+            rep->outcome = SPAK_LLM_TIMEOUT;
+            break;
+        case CURLE_COULDNT_CONNECT:
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_RESOLVE_PROXY:
+            rep->outcome = SPAK_LLM_CONNECT;
+            break;
+        case CURLE_PARTIAL_FILE:
+        case CURLE_RECV_ERROR:
+        case CURLE_SEND_ERROR:
+        case CURLE_GOT_NOTHING:
+            rep->outcome = SPAK_LLM_CUT;
+            break;
+        case CURLE_UNSUPPORTED_PROTOCOL:
+        case CURLE_URL_MALFORMAT:
+            rep->outcome = SPAK_LLM_CONFIG;
+            break;
+        default:
+            rep->outcome = SPAK_LLM_CONNECT;
+            break;
+        }
+        const char *m = curl_msg && *curl_msg ? curl_msg : curl_easy_strerror(cc);
+        if (cc == CURLE_OPERATION_TIMEDOUT)
+            snprintf(rep->detail, sizeof rep->detail, "no complete reply within %.3g s (%.200s)", cfg->timeout_s, m);
+        else
+            snprintf(rep->detail, sizeof rep->detail, "%.250s", m);
+        one_line(rep->detail, sizeof rep->detail, rep->detail, strlen(rep->detail));
+        return;
+    }
+    if (status >= 200 && status < 300)
+        return;  /* parsed by the caller */
+    char msg[200];
+    if (!spak_llm_error_message(x->body.data, x->body.len, msg, sizeof msg))
+        one_line(msg, sizeof msg, x->body.data ? x->body.data : "", x->body.len < 120 ? x->body.len : 120);
+    if (status == 429)
+        rep->outcome = SPAK_LLM_RATE_LIMIT;
+    else if (status == 401 || status == 403)
+        rep->outcome = SPAK_LLM_AUTH;
+    else if (status >= 500)
+        rep->outcome = SPAK_LLM_HTTP_5XX;
+    else if (status >= 400)
+        rep->outcome = SPAK_LLM_HTTP_4XX;
+    else {
+        rep->outcome = SPAK_LLM_CONFIG;
+        snprintf(rep->detail, sizeof rep->detail, "HTTP %ld: redirects are not followed; check the endpoint", status);
+        return;
+    }
+    snprintf(rep->detail, sizeof rep->detail, "HTTP %ld%s%s", status, *msg ? ": " : "", msg);
+}
+
+static void keep_raw(spak_llm_reply *rep, const xfer *x, const char *key)
+{
+    free(rep->raw);
+    rep->raw = NULL;
+    rep->raw_truncated = false;
+    if (!x->body.data)
+        return;
+    char *r = redact(x->body.data, x->body.len, key);
+    if (!r)
+        return;
+    size_t n = strlen(r);
+    if (n > SPAK_LLM_RAW_KEEP) {
+        /* cut on a UTF-8 boundary so the kept text stays valid */
+        size_t k = SPAK_LLM_RAW_KEEP;
+        while (k > 0 && ((unsigned char)r[k] & 0xC0) == 0x80)
+            k--;
+        r[k] = 0;
+        rep->raw_truncated = true;
+    }
+    rep->raw = r;
+}
+
+static spak_status finish(const spak_llm_config *cfg, spak_llm_reply *rep, spak_err *err)
+{
+    if (!cfg) {
+        return spak_errf(err, SPAK_ERR_ARG, "llm %s: %s", spak_llm_outcome_name(rep->outcome), rep->detail);
+    }
+    if (cfg->backend == SPAK_LLM_MANUAL) {
+        rep->cost = 0;  /* a person's or an agent's time is not priced here */
+        if (rep->outcome == SPAK_LLM_OK)
+            return SPAK_OK;
+    } else if (rep->outcome == SPAK_LLM_OK) {
+        rep->cost = spak_llm_cost(cfg->price_in, cfg->price_out, rep->prompt_tokens, rep->completion_tokens);
+        return SPAK_OK;
+    }
+    spak_status st;
+    switch (rep->outcome) {
+    case SPAK_LLM_CONFIG: st = SPAK_ERR_ARG; break;
+    case SPAK_LLM_SUSPENDED: st = SPAK_ERR_STATE; break;
+    case SPAK_LLM_TOO_LARGE: st = SPAK_ERR_LIMIT; break;
+    default: st = SPAK_ERR_IO; break;
+    }
+    /* failed attempts still used (and may bill) prompt tokens; cost only when known */
+    rep->cost = spak_llm_cost(cfg->price_in, cfg->price_out, rep->prompt_tokens, rep->completion_tokens);
+    return spak_errf(err, st, "llm %s: %s", spak_llm_outcome_name(rep->outcome), rep->detail);
+}
+
+static void wipe(char *p, size_t n)
+{
+    volatile char *v = p;
+    while (n--)
+        *v++ = 0;
+}
+
+static struct curl_slist *add_header(struct curl_slist *h, const char *line, bool *ok)
+{
+    struct curl_slist *n = curl_slist_append(h, line);
+    if (!n) {
+        *ok = false;
+        return h;
+    }
+    return n;
+}
+
+/* Free a header list, wiping each line first (one of them holds the key). */
+static void free_headers(struct curl_slist *h)
+{
+    for (struct curl_slist *p = h; p; p = p->next)
+        if (p->data)
+            wipe(p->data, strlen(p->data));
+    curl_slist_free_all(h);
+}
+
+spak_status spak_llm_complete(const spak_llm_config *cfg, const spak_llm_request *req, spak_llm_reply *rep,
+                              spak_err *err)
+{
+    memset(rep, 0, sizeof *rep);
+    rep->prompt_tokens = rep->completion_tokens = -1;
+    rep->cost = NAN;
+    double t0 = spak_now_monotonic();
+    if (!cfg || !req) {
+        rep->outcome = SPAK_LLM_CONFIG;
+        snprintf(rep->detail, sizeof rep->detail, "no config or request");
+        return finish(cfg, rep, err);
+    }
+    if (cfg->model)
+        snprintf(rep->model, sizeof rep->model, "%s", cfg->model);
+    if (!req->user) {
+        rep->outcome = SPAK_LLM_CONFIG;
+        snprintf(rep->detail, sizeof rep->detail, "the request has no user message");
+        return finish(cfg, rep, err);
+    }
+    if (cfg->backend == SPAK_LLM_MANUAL) {
+        spak_status st = spak_llm_manual(cfg, req, rep, err);
+        rep->latency_s = spak_now_monotonic() - t0;
+        if (st == SPAK_ERR_NOMEM)
+            return st;
+        return finish(cfg, rep, err);
+    }
+
+    spak_status st = SPAK_OK;
+    spak_buf url, body;
+    spak_buf_init(&url, 0);
+    spak_buf_init(&body, 0);
+    xfer x;
+    memset(&x, 0, sizeof x);
+    spak_buf_init(&x.body, 0);
+    x.cap = cfg->max_reply_bytes ? cfg->max_reply_bytes : SPAK_LLM_DEFAULT_MAX_REPLY;
+    struct curl_slist *hdr = NULL;
+    CURL *c = NULL;
+    char key[KEY_MAX];
+    key[0] = 0;
+    char line[KEY_MAX + 64];
+    spak_err e2;
+
+    if (!cfg->model || !*cfg->model) {
+        rep->outcome = SPAK_LLM_CONFIG;
+        snprintf(rep->detail, sizeof rep->detail, "no model configured");
+        goto out;
+    }
+    if (cfg->max_tokens <= 0 || !(cfg->timeout_s > 0)) {
+        rep->outcome = SPAK_LLM_CONFIG;
+        snprintf(rep->detail, sizeof rep->detail, "max_tokens and timeout_s must be positive");
+        goto out;
+    }
+    if (spak_llm_url(cfg, &url, &e2) != SPAK_OK) {
+        rep->outcome = SPAK_LLM_CONFIG;
+        snprintf(rep->detail, sizeof rep->detail, "%.250s", e2.msg);
+        goto out;
+    }
+    /* the key: from the environment, at the moment of the call */
+    const char *env = cfg->api_key_env;
+    if (!env && cfg->backend == SPAK_LLM_ANTHROPIC)
+        env = SPAK_LLM_ANTHROPIC_KEY_ENV;
+    if (env && *env) {
+        const char *v = getenv(env);
+        if (!v || !*v) {
+            rep->outcome = SPAK_LLM_AUTH;
+            snprintf(rep->detail, sizeof rep->detail, "environment variable %.100s (the API key) is not set", env);
+            goto out;
+        }
+        size_t kl = strlen(v);
+        if (kl >= sizeof key || strpbrk(v, "\r\n")) {
+            rep->outcome = SPAK_LLM_CONFIG;
+            snprintf(rep->detail, sizeof rep->detail, "environment variable %.100s does not hold a usable key", env);
+            goto out;
+        }
+        memcpy(key, v, kl + 1);
+    }
+    st = cfg->backend == SPAK_LLM_ANTHROPIC ? spak_llm_anthropic_body(cfg, req, &body, &e2)
+                                            : spak_llm_openai_body(cfg, req, &body, &e2);
+    if (st != SPAK_OK) {
+        if (st == SPAK_ERR_NOMEM)
+            goto out;
+        st = SPAK_OK;
+        rep->outcome = SPAK_LLM_CONFIG;
+        snprintf(rep->detail, sizeof rep->detail, "%.250s", e2.msg);
+        goto out;
+    }
+
+    bool ok = true;
+    hdr = add_header(hdr, "Content-Type: application/json", &ok);
+    hdr = add_header(hdr, "Accept: application/json", &ok);
+    hdr = add_header(hdr, "Expect:", &ok);  /* no 100-continue round trip */
+    if (cfg->backend == SPAK_LLM_ANTHROPIC) {
+        snprintf(line, sizeof line, "anthropic-version: %s",
+                 cfg->anthropic_version ? cfg->anthropic_version : SPAK_LLM_ANTHROPIC_VERSION);
+        hdr = add_header(hdr, line, &ok);
+        if (*key) {
+            snprintf(line, sizeof line, "x-api-key: %s", key);
+            hdr = add_header(hdr, line, &ok);
+        }
+    } else if (*key) {
+        snprintf(line, sizeof line, "Authorization: Bearer %s", key);
+        hdr = add_header(hdr, line, &ok);
+    }
+    wipe(line, sizeof line);
+    if (!ok) {
+        st = SPAK_ERR_NOMEM;
+        goto out;
+    }
+
+    pthread_once(&curl_once, curl_init_once);
+    if (curl_init_rc != CURLE_OK || !(c = curl_easy_init())) {
+        rep->outcome = SPAK_LLM_CONNECT;
+        snprintf(rep->detail, sizeof rep->detail, "libcurl could not be initialised");
+        goto out;
+    }
+
+    uint64_t rng = (uint64_t)(spak_now_wall() * 1e6) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)&x;
+    if (!rng)
+        rng = 0x9E3779B97F4A7C15ull;
+    int max_retries = cfg->max_retries < 0 ? 0 : cfg->max_retries;
+    for (int attempt = 0;; attempt++) {
+        char curl_msg[CURL_ERROR_SIZE];
+        curl_msg[0] = 0;
+        spak_buf_reset(&x.body);
+        x.too_large = x.nomem = false;
+        x.retry_after = -1;
+        free(rep->text);
+        rep->text = NULL;
+        rep->finish_reason[0] = 0;
+        rep->detail[0] = 0;
+        rep->outcome = SPAK_LLM_OK;
+        rep->http_status = 0;
+
+        curl_easy_reset(c);
+        curl_easy_setopt(c, CURLOPT_URL, url.data);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
+        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_msg);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(cfg->timeout_s * 1000.0));
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                         (long)((cfg->connect_timeout_s > 0 ? cfg->connect_timeout_s : 10.0) * 1000.0));
+        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+        /* A proxy from the environment must never see loopback traffic
+         * (a local model server); remote endpoints still honour *_proxy. */
+        curl_easy_setopt(c, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
+#if LIBCURL_VERSION_NUM >= 0x075500
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+        curl_easy_setopt(c, CURLOPT_USERAGENT, "spak/" SPAK_VERSION);
+
+        rep->attempts = attempt + 1;
+        CURLcode cc = curl_easy_perform(c);
+        if (x.nomem) {
+            st = SPAK_ERR_NOMEM;
+            goto out;
+        }
+        long status = 0;
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        classify(cfg, cc, status, &x, curl_msg, rep);
+        keep_raw(rep, &x, key);
+        if (rep->outcome == SPAK_LLM_OK) {
+            st = cfg->backend == SPAK_LLM_ANTHROPIC ? spak_llm_anthropic_parse(x.body.data, x.body.len, rep)
+                                                    : spak_llm_openai_parse(x.body.data, x.body.len, rep);
+            if (st != SPAK_OK)
+                goto out;
+        }
+        if (!spak_llm_outcome_retryable(rep->outcome) || attempt >= max_retries)
+            break;
+        double delay = cfg->backoff_s > 0 ? cfg->backoff_s * ldexp(1.0, attempt) : 0;
+        if (cfg->backoff_max_s > 0 && delay > cfg->backoff_max_s)
+            delay = cfg->backoff_max_s;
+        delay *= 0.5 + 0.5 * (double)(rng_next(&rng) >> 11) / 9007199254740992.0;  /* jitter: [0.5, 1) */
+        if (x.retry_after >= 0) {
+            double cap = cfg->retry_after_max_s > 0 ? cfg->retry_after_max_s : SPAK_LLM_DEFAULT_RETRY_AFTER_MAX_S;
+            if (x.retry_after > cap) {
+                size_t dl = strlen(rep->detail);
+                snprintf(rep->detail + dl, sizeof rep->detail - dl, "; Retry-After %.0f s is over the cap of %.0f s",
+                         x.retry_after, cap);
+                break;
+            }
+            if (x.retry_after > delay)
+                delay = x.retry_after;
+        }
+        sleep_s(delay);
+    }
+    if (rep->outcome != SPAK_LLM_OK && rep->attempts > 1) {
+        size_t dl = strlen(rep->detail);
+        snprintf(rep->detail + dl, sizeof rep->detail - dl, " (after %d attempts)", rep->attempts);
+    }
+
+out:
+    if (c)
+        curl_easy_cleanup(c);
+    free_headers(hdr);
+    redact_fixed(rep->detail, sizeof rep->detail, key);
+    wipe(key, sizeof key);
+    spak_buf_free(&x.body);
+    spak_buf_free(&url);
+    spak_buf_free(&body);
+    rep->latency_s = spak_now_monotonic() - t0;
+    if (st == SPAK_ERR_NOMEM) {
+        free(rep->text);
+        rep->text = NULL;
+        return spak_errf(err, st, "out of memory in an LLM call");
+    }
+    return finish(cfg, rep, err);
+}
+
+/* ---- usage, cost, budgets ---- */
+
+double spak_llm_cost(double price_in, double price_out, long prompt_tokens, long completion_tokens)
+{
+    if (!(price_in >= 0) || !(price_out >= 0) || prompt_tokens < 0 || completion_tokens < 0)
+        return NAN;
+    return (price_in * (double)prompt_tokens + price_out * (double)completion_tokens) / 1e6;
+}
+
+void spak_llm_usage_add(spak_llm_usage *u, const spak_llm_reply *rep)
+{
+    u->calls++;
+    if (rep->outcome != SPAK_LLM_OK)
+        u->failed++;
+    if (rep->prompt_tokens > 0)
+        u->prompt_tokens += rep->prompt_tokens;
+    if (rep->completion_tokens > 0)
+        u->completion_tokens += rep->completion_tokens;
+    if (isnan(rep->cost)) {
+        /* a failure with no tokens at all cost nothing we know of */
+        if (rep->prompt_tokens >= 0 || rep->completion_tokens >= 0 || rep->outcome == SPAK_LLM_OK)
+            u->cost_unknown = true;
+    } else {
+        u->cost += rep->cost;
+    }
+    if (rep->latency_s > 0)
+        u->latency_s += rep->latency_s;
+}
+
+bool spak_llm_budget_spent(const spak_llm_usage *u, long max_tokens, double max_cost, char *why, size_t why_n)
+{
+    long tok = u->prompt_tokens + u->completion_tokens;
+    if (max_tokens > 0 && tok >= max_tokens) {
+        if (why && why_n)
+            snprintf(why, why_n, "token budget spent: %ld of %ld tokens", tok, max_tokens);
+        return true;
+    }
+    if (max_cost > 0 && u->cost >= max_cost) {
+        if (why && why_n)
+            snprintf(why, why_n, "cost budget spent: $%.4f of $%.4f", u->cost, max_cost);
+        return true;
+    }
+    return false;
+}
+
+/* ---- price table ---- */
+
+void spak_llm_prices_free(spak_llm_prices *p)
+{
+    if (!p)
+        return;
+    free(p->items);
+    p->items = NULL;
+    p->n = 0;
+}
+
+spak_status spak_llm_prices_parse(const char *json, size_t len, spak_llm_prices *out, spak_err *err)
+{
+    out->items = NULL;
+    out->n = 0;
+    if (len > SPAK_LLM_PRICES_MAX_BYTES)
+        return spak_errf(err, SPAK_ERR_LIMIT, "price table larger than %u bytes", SPAK_LLM_PRICES_MAX_BYTES);
+    json_error_t je;
+    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root)
+        return spak_errf(err, SPAK_ERR_SYNTAX, "price table: line %d: %s", je.line, je.text);
+    spak_status st = SPAK_OK;
+    json_t *arr = json_is_object(root) ? json_object_get(root, "prices") : NULL;
+    if (!json_is_array(arr)) {
+        st = spak_errf(err, SPAK_ERR_CHECK, "price table: expected an object with a \"prices\" array");
+        goto out;
+    }
+    size_t n = json_array_size(arr);
+    if (n > SPAK_LLM_PRICES_MAX_ENTRIES) {
+        st = spak_errf(err, SPAK_ERR_LIMIT, "price table: more than %d entries", SPAK_LLM_PRICES_MAX_ENTRIES);
+        goto out;
+    }
+    out->items = calloc(n ? n : 1, sizeof *out->items);
+    if (!out->items) {
+        st = spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(arr, i);
+        json_t *m = json_object_get(e, "model"), *pi = json_object_get(e, "input"), *po = json_object_get(e, "output");
+        if (!json_is_string(m) || !json_is_number(pi) || !json_is_number(po)) {
+            st = spak_errf(err, SPAK_ERR_CHECK,
+                           "price table: entry %zu needs \"model\" (string), \"input\" and \"output\" (numbers)", i);
+            goto out;
+        }
+        double vi = json_number_value(pi), vo = json_number_value(po);
+        if (!(vi >= 0) || !(vo >= 0) || !isfinite(vi) || !isfinite(vo)) {
+            st = spak_errf(err, SPAK_ERR_CHECK, "price table: entry %zu has a negative or non-finite price", i);
+            goto out;
+        }
+        if (json_string_length(m) >= sizeof out->items[i].model || json_string_length(m) == 0) {
+            st = spak_errf(err, SPAK_ERR_CHECK, "price table: entry %zu: model pattern empty or over %zu bytes", i,
+                           sizeof out->items[i].model - 1);
+            goto out;
+        }
+        snprintf(out->items[i].model, sizeof out->items[i].model, "%s", json_string_value(m));
+        out->items[i].input = vi;
+        out->items[i].output = vo;
+        out->n++;
+    }
+out:
+    json_decref(root);
+    if (st != SPAK_OK)
+        spak_llm_prices_free(out);
+    return st;
+}
+
+spak_status spak_llm_prices_load(const char *path, spak_llm_prices *out, spak_err *err)
+{
+    char *data = NULL;
+    size_t len = 0;
+    out->items = NULL;
+    out->n = 0;
+    spak_status st = spak_read_file(path, SPAK_LLM_PRICES_MAX_BYTES, &data, &len, err);
+    if (st != SPAK_OK)
+        return st;
+    st = spak_llm_prices_parse(data, len, out, err);
+    if (st != SPAK_OK && err) {
+        char tmp[SPAK_ERR_MSG_MAX];
+        snprintf(tmp, sizeof tmp, "%s", err->msg);
+        spak_errf(err, st, "%s: %s", path, tmp);
+    }
+    free(data);
+    return st;
+}
+
+bool spak_llm_prices_find(const spak_llm_prices *p, const char *model, double *input, double *output)
+{
+    if (!p || !model)
+        return false;
+    for (size_t i = 0; i < p->n; i++) {
+        if (fnmatch(p->items[i].model, model, 0) == 0) {
+            *input = p->items[i].input;
+            *output = p->items[i].output;
+            return true;
+        }
+    }
+    return false;
+}

@@ -1,0 +1,1358 @@
+/*
+ * check.c - the checker: syntax tree -> model, with semantic diagnostics.
+ * Also the spak_spec object (spec.h): load = read + parse + check.
+ *
+ * What each block means is documented in docs/language.md; this file is its
+ * executable form. Unknown blocks are kept (the formatter prints them) with a
+ * warning; semiformal strings that are not expressions over known names are
+ * kept as prose guidance.
+ */
+#include "spec/spec.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "spec/expr.h"
+#include "knowledge/knowledge.h"
+#include "spec/lex.h"
+#include "spec/parse.h"
+
+struct spak_spec {
+    char *path;
+    char *src;
+    size_t len;
+    spak_arena arena;
+    spak_diags diags;
+    spak_file *file;
+    spak_model model;
+    bool valid;
+};
+
+typedef struct checker {
+    spak_spec *s;
+    spak_model *m;
+    spak_diags *d;
+    spak_arena *a;
+    bool oom;
+} checker;
+
+#define ERR(c, pos, ...) spak_diags_add((c)->d, SPAK_DIAG_ERROR, (pos).line, (pos).col, __VA_ARGS__)
+#define WARN(c, pos, ...) spak_diags_add((c)->d, SPAK_DIAG_WARNING, (pos).line, (pos).col, __VA_ARGS__)
+
+static void *calloc_arena(checker *c, size_t n, size_t size)
+{
+    if (n == 0)
+        return NULL;
+    void *p = spak_arena_alloc(c->a, n * size);
+    if (!p)
+        c->oom = true;
+    return p;
+}
+
+/* ---- model lookups ---- */
+
+const spak_fact_def *spak_model_fact(const spak_model *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_facts; i++)
+        if (strcmp(m->facts[i].name, name) == 0)
+            return &m->facts[i];
+    return NULL;
+}
+
+const spak_param_def *spak_model_param(const spak_model *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_design; i++)
+        if (strcmp(m->design[i].name, name) == 0)
+            return &m->design[i];
+    for (size_t i = 0; i < m->n_tuning; i++)
+        if (strcmp(m->tuning[i].name, name) == 0)
+            return &m->tuning[i];
+    /* a loop's own `parameter P: [...]`; its copies of design and tuning
+     * parameters were found above, and skipping them keeps this short */
+    for (size_t l = 0; l < m->n_loops; l++)
+        for (size_t i = 0; i < m->loops[l].n_params; i++)
+            if (strcmp(m->loops[l].params[i].origin, "parameter") == 0 &&
+                strcmp(m->loops[l].params[i].name, name) == 0)
+                return &m->loops[l].params[i];
+    return NULL;
+}
+
+const spak_loop_def *spak_model_loop(const spak_model *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_loops; i++)
+        if (strcmp(m->loops[i].name, name) == 0)
+            return &m->loops[i];
+    return NULL;
+}
+
+/* ---- helpers ---- */
+
+static const char *entry_name(const spak_entry *e, size_t i)
+{
+    return i < e->n_words ? e->words[i].text : NULL;
+}
+
+static bool is_literal(const spak_expr *v)
+{
+    switch (v->kind) {
+    case SPAK_EX_STRING: case SPAK_EX_NUMBER: case SPAK_EX_BOOL: case SPAK_EX_NAME:
+        return true;
+    case SPAK_EX_UNARY:
+        return v->op == SPAK_OP_NEG && v->lhs->kind == SPAK_EX_NUMBER;
+    default:
+        return false;
+    }
+}
+
+/* A key: value entry with exactly one word (the key). */
+static bool is_field(const spak_entry *e)
+{
+    return e->kind == SPAK_EN_PLAIN && e->n_words == 1 && !e->words[0].is_string && !e->has_params;
+}
+
+static const char *string_value(checker *c, const spak_entry *e, const char *what)
+{
+    if (e->value && (e->value->kind == SPAK_EX_STRING || e->value->kind == SPAK_EX_NAME))
+        return e->value->text;
+    ERR(c, e->value ? e->value->pos : e->pos, "%s: expected a string", what);
+    return NULL;
+}
+
+static bool number_value(checker *c, const spak_entry *e, const char *what, double lo, double hi, double *out)
+{
+    const spak_expr *v = e->value;
+    if (v && v->kind == SPAK_EX_NUMBER && v->num >= lo && v->num <= hi) {
+        *out = v->num;
+        return true;
+    }
+    if (v && v->kind == SPAK_EX_NUMBER)
+        ERR(c, v->pos, "%s: %s is out of range [%g, %g]", what, v->text, lo, hi);
+    else
+        ERR(c, v ? v->pos : e->pos, "%s: expected a number", what);
+    return false;
+}
+
+static bool int_value(checker *c, const spak_entry *e, const char *what, long lo, long hi, long *out)
+{
+    const spak_expr *v = e->value;
+    if (v && v->kind == SPAK_EX_NUMBER && v->is_int && v->num >= (double)lo && v->num <= (double)hi) {
+        *out = (long)v->num;
+        return true;
+    }
+    ERR(c, v ? v->pos : e->pos, "%s: expected a whole number in [%ld, %ld]", what, lo, hi);
+    return false;
+}
+
+/* ---- design_space / tuning_space ---- */
+
+/* Caps on what one spec may declare. Real specs hold tens of each; the caps
+ * keep the checker's duplicate checks and name lookups (linear scans) from
+ * going quadratic on a 4 MiB file of nothing but declarations. */
+#define MAX_PARAMS 1024        /* per design_space, tuning_space or loop */
+#define MAX_FACTS 1024
+#define MAX_RULES 1024         /* rules and hints together */
+#define MAX_LOOPS 64
+#define MAX_CASES 256          /* trace_schema cases */
+#define MAX_FIELDS 256         /* fields per case */
+
+typedef struct pvec {
+    spak_param_def *v;
+    size_t n, alloc;
+    bool full;
+} pvec;
+
+static spak_param_def *pvec_push(checker *c, pvec *pv, spak_pos pos)
+{
+    if (pv->n >= MAX_PARAMS) {
+        if (!pv->full)
+            ERR(c, pos, "too many parameters (more than %d in one space or loop)", MAX_PARAMS);
+        pv->full = true;
+        return NULL;
+    }
+    if (pv->n == pv->alloc) {
+        size_t na = pv->alloc ? pv->alloc * 2 : 8;
+        spak_param_def *q = calloc_arena(c, na, sizeof *q);
+        if (!q)
+            return NULL;
+        if (pv->n)
+            memcpy(q, pv->v, pv->n * sizeof *q);
+        pv->v = q;
+        pv->alloc = na;
+    }
+    return &pv->v[pv->n++];
+}
+
+static void dup_param_check(checker *c, const pvec *pv, const char *name, spak_pos pos, const spak_model *m)
+{
+    for (size_t i = 0; i + 1 < pv->n; i++)
+        if (strcmp(pv->v[i].name, name) == 0) {
+            ERR(c, pos, "duplicate parameter '%s' (first defined at line %d)", name, pv->v[i].pos.line);
+            return;
+        }
+    if (m) {
+        const spak_param_def *p = spak_model_param(m, name);
+        if (p)
+            ERR(c, pos, "duplicate parameter '%s' (also in %s at line %d)", name, p->origin, p->pos.line);
+    }
+}
+
+/* Order values by kind, text, then position (qsort is not stable). */
+static int value_cmp(const void *a, const void *b)
+{
+    const spak_expr *x = *(const spak_expr *const *)a, *y = *(const spak_expr *const *)b;
+    if (x->kind != y->kind)
+        return x->kind < y->kind ? -1 : 1;
+    int d = strcmp(x->text, y->text);
+    if (d)
+        return d;
+    if (x->pos.line != y->pos.line)
+        return x->pos.line < y->pos.line ? -1 : 1;
+    return (x->pos.col > y->pos.col) - (x->pos.col < y->pos.col);
+}
+
+static void value_list(checker *c, pvec *pv, const char *prefix, const spak_entry *e, const char *origin,
+                       const spak_model *m)
+{
+    const char *key = entry_name(e, 0);
+    char name[512];
+    if (prefix)
+        spak_snprintf(name, sizeof name, "%s.%s", prefix, key);
+    else
+        spak_snprintf(name, sizeof name, "%s", key);
+    const spak_expr *v = e->value;
+    if (v && v->kind == SPAK_EX_MAP) {
+        for (size_t i = 0; i < v->map->n; i++) {
+            const spak_entry *x = v->map->items[i];
+            if (!is_field(x)) {
+                ERR(c, x->pos, "%s '%s': expected 'name: [values]'", origin, name);
+                continue;
+            }
+            value_list(c, pv, name, x, origin, m);
+        }
+        return;
+    }
+    if (!v || v->kind != SPAK_EX_LIST) {
+        ERR(c, v ? v->pos : e->pos, "%s '%s': expected a list of values like [1, 2]", origin, name);
+        return;
+    }
+    if (v->n_items == 0) {
+        ERR(c, v->pos, "%s '%s': the list of values is empty", origin, name);
+        return;
+    }
+    for (size_t i = 0; i < v->n_items; i++)
+        if (!is_literal(v->items[i]))
+            ERR(c, v->items[i]->pos, "%s '%s': values must be numbers, strings, booleans or names", origin, name);
+    /* duplicate values are almost always a mistake in a search space; found
+     * by sorting, since a list may hold hundreds of thousands of values */
+    const spak_expr **sorted = calloc_arena(c, v->n_items, sizeof *sorted);
+    size_t ns = 0;
+    for (size_t i = 0; sorted && i < v->n_items; i++)
+        if (v->items[i]->text)
+            sorted[ns++] = v->items[i];
+    if (ns > 1)
+        qsort(sorted, ns, sizeof *sorted, value_cmp);
+    for (size_t i = 1; i < ns; i++)
+        if (sorted[i]->kind == sorted[i - 1]->kind && strcmp(sorted[i]->text, sorted[i - 1]->text) == 0)
+            WARN(c, sorted[i]->pos, "%s '%s': value %s appears twice", origin, name, sorted[i]->text);
+    spak_param_def *p = pvec_push(c, pv, e->pos);
+    if (!p)
+        return;
+    p->name = spak_arena_strdup(c->a, name);
+    p->values = v->items;
+    p->n_values = v->n_items;
+    p->origin = origin;
+    p->pos = e->pos;
+    if (!p->name)
+        c->oom = true;
+    else
+        dup_param_check(c, pv, p->name, e->pos, m);
+}
+
+static void space_block(checker *c, const spak_entry *blk, const char *origin, spak_param_def **out, size_t *n)
+{
+    pvec pv = {0};
+    if (!blk->body) {
+        ERR(c, blk->pos, "%s needs a body: %s { name: [values] }", origin, origin);
+        return;
+    }
+    for (size_t i = 0; i < blk->body->n; i++) {
+        const spak_entry *e = blk->body->items[i];
+        if (!is_field(e)) {
+            ERR(c, e->pos, "%s: expected 'name: [values]', near '%s'", origin, spak_entry_head(e));
+            continue;
+        }
+        value_list(c, &pv, NULL, e, origin, strcmp(origin, "tuning_space") == 0 ? c->m : NULL);
+    }
+    *out = pv.v;
+    *n = pv.n;
+}
+
+/* ---- trace_schema ---- */
+
+static void field_def(checker *c, spak_trace_field *f, const spak_entry *e, const char *case_name)
+{
+    f->name = entry_name(e, 0);
+    const spak_expr *t = e->value;
+    if (!t) {
+        ERR(c, e->pos, "field '%s' of case %s needs a type, e.g. '%s: float'", f->name, case_name, f->name);
+        return;
+    }
+    if (t->kind == SPAK_EX_NAME) {
+        const char *n = t->text;
+        if (strcmp(n, "string") == 0 || strcmp(n, "str") == 0)
+            f->type = SPAK_FIELD_STRING;
+        else if (strcmp(n, "int") == 0)
+            f->type = SPAK_FIELD_INT;
+        else if (strcmp(n, "float") == 0)
+            f->type = SPAK_FIELD_FLOAT;
+        else if (strcmp(n, "boolean") == 0 || strcmp(n, "bool") == 0)
+            f->type = SPAK_FIELD_BOOL;
+        else
+            ERR(c, t->pos, "unknown type '%s' for field '%s' (expected string, int, float, bool or \"A\" | \"B\")", n,
+                f->name);
+        return;
+    }
+    /* "A" | "B" | ... */
+    size_t n = 0;
+    const spak_expr *x = t;
+    while (x->kind == SPAK_EX_BINARY && x->op == SPAK_OP_UNION) {
+        n++;
+        x = x->lhs;
+    }
+    n++;
+    const char **vals = calloc_arena(c, n, sizeof *vals);
+    if (!vals)
+        return;
+    size_t k = n;
+    bool ok = true;
+    x = t;
+    while (k > 0) {
+        const spak_expr *leaf = (x->kind == SPAK_EX_BINARY && x->op == SPAK_OP_UNION) ? x->rhs : x;
+        if (leaf->kind != SPAK_EX_STRING) {
+            ERR(c, leaf->pos, "field '%s': a union type lists string literals, like \"A\" | \"B\"", f->name);
+            ok = false;
+            break;
+        }
+        vals[--k] = leaf->text;
+        if (x->kind == SPAK_EX_BINARY && x->op == SPAK_OP_UNION)
+            x = x->lhs;
+    }
+    if (!ok)
+        return;
+    if (n < 2 && t->kind == SPAK_EX_STRING) {
+        /* a single string literal is a one-value union */
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(vals[i], vals[j]) == 0)
+                ERR(c, t->pos, "field '%s': duplicate value \"%s\" in the union", f->name, vals[i]);
+    f->type = SPAK_FIELD_ENUM;
+    f->enum_values = vals;
+    f->n_enum_values = n;
+}
+
+static void trace_schema(checker *c, const spak_entry *blk)
+{
+    if (!blk->body) {
+        ERR(c, blk->pos, "trace_schema needs a body: trace_schema { variant TraceItem { ... } }");
+        return;
+    }
+    bool seen_variant = false;
+    for (size_t i = 0; i < blk->body->n; i++) {
+        const spak_entry *v = blk->body->items[i];
+        if (!spak_entry_word_is(v, 0, "variant") || v->n_words != 2 || !v->body) {
+            ERR(c, v->pos, "trace_schema: expected 'variant Name { case ... }', near '%s'", spak_entry_head(v));
+            continue;
+        }
+        if (seen_variant) {
+            ERR(c, v->pos, "trace_schema: only one variant is supported (the first is %s)", c->m->schema.variant_name);
+            continue;
+        }
+        seen_variant = true;
+        c->m->schema.variant_name = entry_name(v, 1);
+        size_t nc = v->body->n;
+        if (nc > MAX_CASES) {
+            ERR(c, v->body->items[MAX_CASES]->pos, "too many cases in variant %s (more than %d)",
+                c->m->schema.variant_name, MAX_CASES);
+            nc = MAX_CASES;
+        }
+        spak_trace_case *cases = calloc_arena(c, nc, sizeof *cases);
+        size_t k = 0;
+        for (size_t j = 0; j < nc && cases; j++) {
+            const spak_entry *ce = v->body->items[j];
+            if (!spak_entry_word_is(ce, 0, "case") || ce->n_words != 2 || ce->words[1].is_string) {
+                ERR(c, ce->pos, "variant %s: expected 'case Name { field: type ... }', near '%s'",
+                    c->m->schema.variant_name, spak_entry_head(ce));
+                continue;
+            }
+            spak_trace_case *tc = &cases[k];
+            tc->name = entry_name(ce, 1);
+            bool dup = false;
+            for (size_t q = 0; q < k; q++)
+                if (strcmp(cases[q].name, tc->name) == 0) {
+                    ERR(c, ce->words[1].pos, "duplicate case '%s' in variant %s", tc->name, c->m->schema.variant_name);
+                    dup = true;
+                }
+            if (dup)
+                continue;
+            size_t nf = ce->body ? ce->body->n : 0;
+            if (nf > MAX_FIELDS) {
+                ERR(c, ce->body->items[MAX_FIELDS]->pos, "too many fields in case %s (more than %d)", tc->name,
+                    MAX_FIELDS);
+                nf = MAX_FIELDS;
+            }
+            spak_trace_field *fields = calloc_arena(c, nf, sizeof *fields);
+            size_t m = 0;
+            for (size_t q = 0; q < nf && fields; q++) {
+                const spak_entry *fe = ce->body->items[q];
+                if (!is_field(fe)) {
+                    ERR(c, fe->pos, "case %s: expected 'field: type', near '%s'", tc->name, spak_entry_head(fe));
+                    continue;
+                }
+                bool fdup = false;
+                for (size_t r = 0; r < m; r++)
+                    if (strcmp(fields[r].name, entry_name(fe, 0)) == 0) {
+                        ERR(c, fe->pos, "duplicate field '%s' in case %s", entry_name(fe, 0), tc->name);
+                        fdup = true;
+                    }
+                if (fdup)
+                    continue;
+                field_def(c, &fields[m++], fe, tc->name);
+            }
+            tc->fields = fields;
+            tc->n_fields = m;
+            k++;
+        }
+        c->m->schema.cases = cases;
+        c->m->schema.n_cases = k;
+    }
+}
+
+/* ---- model { type X matches {...}; state s: T = v } ---- */
+
+static void model_block(checker *c, const spak_entry *blk)
+{
+    if (!blk->body)
+        return;
+    for (size_t i = 0; i < blk->body->n; i++) {
+        const spak_entry *e = blk->body->items[i];
+        if (spak_entry_word_is(e, 0, "type")) {
+            if (e->n_words != 3 || !spak_entry_word_is(e, 2, "matches") || !e->body)
+                ERR(c, e->pos, "model: expected 'type Name matches { field: value, ... }'");
+        } else if (spak_entry_word_is(e, 0, "state")) {
+            if (e->n_words != 2 || (!e->value && !e->init))
+                ERR(c, e->pos, "model: expected 'state name: type' or 'state name: type = value'");
+        } else {
+            WARN(c, e->pos, "model: unknown entry '%s' kept as free-form", spak_entry_head(e));
+        }
+    }
+}
+
+/* ---- knowledge ---- */
+
+typedef struct fvec {
+    spak_fact_def *v;
+    size_t n, alloc;
+    bool full;
+} fvec;
+
+static void check_fact_body(checker *c, spak_fact_def *f);
+
+static void fact_def(checker *c, fvec *fv, const spak_entry *e)
+{
+    if (e->n_words != 2 || e->words[1].is_string) {
+        ERR(c, e->pos, "expected 'fact name(t: %s.Case) { return EXPR }' or 'fact name { key: value ... }'",
+            c->m->schema.variant_name ? c->m->schema.variant_name : "TraceItem");
+        return;
+    }
+    if (fv->n >= MAX_FACTS) {
+        if (!fv->full)
+            ERR(c, e->pos, "too many facts (more than %d)", MAX_FACTS);
+        fv->full = true;
+        return;
+    }
+    if (fv->n == fv->alloc) {
+        size_t na = fv->alloc ? 2 * fv->alloc : 8;
+        spak_fact_def *q = calloc_arena(c, na, sizeof *q);
+        if (!q)
+            return;
+        if (fv->n)
+            memcpy(q, fv->v, fv->n * sizeof *q);
+        fv->v = q;
+        fv->alloc = na;
+    }
+    spak_fact_def *f = &fv->v[fv->n];
+    memset(f, 0, sizeof *f);
+    f->name = entry_name(e, 1);
+    f->pos = e->words[1].pos;
+    f->entry = e;
+    f->confidence = -1;
+    for (size_t i = 0; i < fv->n; i++)
+        if (strcmp(fv->v[i].name, f->name) == 0) {
+            ERR(c, f->pos, "duplicate fact '%s' (first defined at line %d)", f->name, fv->v[i].pos.line);
+            return;
+        }
+    fv->n++;
+    if (e->has_params) {
+        f->predicate = true;
+        if (e->n_params != 1 || e->params[0]->n_words != 1 || !e->params[0]->value ||
+            e->params[0]->value->kind != SPAK_EX_NAME) {
+            ERR(c, e->pos, "fact '%s': expected one parameter like (t: %s.Case)", f->name,
+                c->m->schema.variant_name ? c->m->schema.variant_name : "TraceItem");
+            f->predicate = false;
+            return;
+        }
+        f->param = entry_name(e->params[0], 0);
+        const spak_expr *ty = e->params[0]->value;
+        const char *dot = strchr(ty->text, '.');
+        const char *variant = c->m->schema.variant_name;
+        if (!variant) {
+            ERR(c, ty->pos, "fact '%s' reads %s, but the spec has no trace_schema", f->name, ty->text);
+            f->predicate = false;
+            return;
+        }
+        size_t vl = strlen(variant);
+        if (!dot || (size_t)(dot - ty->text) != vl || strncmp(ty->text, variant, vl) != 0 || strchr(dot + 1, '.')) {
+            ERR(c, ty->pos, "fact '%s': parameter type must be %s.Case, near '%s'", f->name, variant, ty->text);
+            f->predicate = false;
+            return;
+        }
+        f->tcase = spak_trace_schema_find_case(&c->m->schema, dot + 1);
+        if (!f->tcase) {
+            ERR(c, ty->pos, "fact '%s': trace_schema has no case '%s' in variant %s", f->name, dot + 1, variant);
+            f->predicate = false;
+            return;
+        }
+        if (!e->body) {
+            ERR(c, e->pos, "fact '%s' needs a body: { return EXPR }", f->name);
+            return;
+        }
+        for (size_t i = 0; i < e->body->n; i++) {
+            const spak_entry *s = e->body->items[i];
+            if (s->kind == SPAK_EN_RETURN) {
+                if (f->body)
+                    ERR(c, s->pos, "fact '%s' has more than one return", f->name);
+                else
+                    f->body = s->value;
+            }
+        }
+        /* Without `return`, a predicate fact written as prose (assert: "...")
+         * is kept as guidance; it cannot be evaluated. */
+        return;
+    }
+    /* record form */
+    if (!e->body) {
+        ERR(c, e->pos, "fact '%s' needs a body", f->name);
+        return;
+    }
+    for (size_t i = 0; i < e->body->n; i++) {
+        const spak_entry *x = e->body->items[i];
+        if (x->kind == SPAK_EN_RETURN) {
+            ERR(c, x->pos, "fact '%s': 'return' needs a parameter, like fact %s(t: %s.Case)", f->name, f->name,
+                c->m->schema.variant_name ? c->m->schema.variant_name : "TraceItem");
+            continue;
+        }
+        if (is_field(x) && strcmp(entry_name(x, 0), "confidence") == 0)
+            number_value(c, x, "confidence", 0, 1, &f->confidence);
+    }
+}
+
+static void check_fact_body(checker *c, spak_fact_def *f)
+{
+    if (!f->predicate || !f->body)
+        return;
+    spak_type_scope sc = {c->m, f->param, f->tcase, false};
+    spak_type t;
+    spak_tc_result r = spak_expr_typecheck(f->body, &sc, &t, c->d, true, NULL);
+    if (r == SPAK_TC_OK && t.kind != SPAK_TY_BOOL && t.kind != SPAK_TY_ANY)
+        ERR(c, f->body->pos, "fact '%s' must return a boolean", f->name);
+}
+
+/* Where name (or a call of it) first appears in e; NULL if it does not. */
+static const spak_expr *find_name(const spak_expr *e, const char *name)
+{
+    if (!e)
+        return NULL;
+    if ((e->kind == SPAK_EX_NAME || e->kind == SPAK_EX_CALL) && e->text && strcmp(e->text, name) == 0)
+        return e;
+    const spak_expr *r = find_name(e->lhs, name);
+    if (!r)
+        r = find_name(e->rhs, name);
+    for (size_t i = 0; !r && i < e->n_items; i++)
+        r = find_name(e->items[i], name);
+    return r;
+}
+
+/* A condition written as a string or as an expression: typed when it is one
+ * over known names, otherwise kept as prose (NULL). */
+static const spak_expr *condition(checker *c, const spak_expr *v, const char *what, bool params_visible,
+                                  bool must_be_formal)
+{
+    const spak_expr *e = v;
+    if (v->kind == SPAK_EX_STRING) {
+        spak_pos at = v->pos;
+        at.col += v->triple ? 3 : 1;
+        e = spak_parse_expr_text(v->text, at, c->a, c->d, !must_be_formal);
+        if (!e)
+            return NULL;  /* prose (or, when it must be formal, an error was reported) */
+    }
+    spak_type_scope sc = {c->m, NULL, NULL, params_visible};
+    const char *unknown = NULL;
+    spak_tc_result r = spak_expr_typecheck(e, &sc, NULL, c->d, false, &unknown);
+    if (r == SPAK_TC_UNKNOWN_NAME) {
+        if (must_be_formal)
+            spak_expr_typecheck(e, &sc, NULL, c->d, true, NULL);
+        else {
+            /* at the unknown name; exact unless the string has escapes before it */
+            const spak_expr *at = find_name(e, unknown);
+            WARN(c, at ? at->pos : v->pos,
+                 "%s: '%s' is not a fact, field or parameter; the condition is kept as prose guidance", what, unknown);
+        }
+        return NULL;
+    }
+    if (r == SPAK_TC_TYPE_ERROR) {
+        spak_expr_typecheck(e, &sc, NULL, c->d, true, NULL);
+        return NULL;
+    }
+    spak_type t;
+    spak_expr_typecheck(e, &sc, &t, NULL, false, NULL);
+    if (t.kind != SPAK_TY_BOOL && t.kind != SPAK_TY_ANY) {
+        ERR(c, v->pos, "%s: the condition must be a boolean", what);
+        return NULL;
+    }
+    return e;
+}
+
+typedef struct rvec {
+    spak_rule_def *v;
+    size_t n, alloc;
+    bool full;
+} rvec;
+
+/* An action that starts like a machine-readable one but does not parse
+ * against the first loop's space is most likely a typo: warn (it stays prose). */
+static void check_action(checker *c, const char *kw, const char *title, const spak_rule_action *a)
+{
+    static const char *const verbs[] = {"set ", "select ", "prefer ", "exclude ", "avoid ", "restrict "};
+    bool looks = false;
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(verbs); i++)
+        looks |= strncmp(a->text, verbs[i], strlen(verbs[i])) == 0;
+    if (!looks || c->m->n_loops == 0)
+        return;
+    spak_space sp;
+    if (spak_space_init(&sp, c->m->loops[0].params, c->m->loops[0].n_params, NULL) != SPAK_OK)
+        return;
+    spak_action act;
+    char why[300];
+    if (!spak_action_parse(a->text, a->key, &sp, &act, why, sizeof why))
+        WARN(c, a->pos, "%s \"%s\": %s '%s' is not a machine-readable action (%s); kept as prose", kw, title, a->key,
+             a->text, why);
+}
+
+static void rule_def(checker *c, rvec *rv, const spak_entry *e, bool hint)
+{
+    const char *kw = hint ? "hint" : "rule";
+    if (e->n_words != 2 || !e->body) {
+        ERR(c, e->pos, "expected '%s \"Title\" { %s: ..., %s: ... }'", kw, hint ? "trigger" : "when",
+            hint ? "suggestion" : "apply");
+        return;
+    }
+    if (rv->n >= MAX_RULES) {
+        if (!rv->full)
+            ERR(c, e->pos, "too many rules and hints (more than %d)", MAX_RULES);
+        rv->full = true;
+        return;
+    }
+    if (rv->n == rv->alloc) {
+        size_t na = rv->alloc ? 2 * rv->alloc : 8;
+        spak_rule_def *q = calloc_arena(c, na, sizeof *q);
+        if (!q)
+            return;
+        if (rv->n)
+            memcpy(q, rv->v, rv->n * sizeof *q);
+        rv->v = q;
+        rv->alloc = na;
+    }
+    spak_rule_def *r = &rv->v[rv->n];
+    memset(r, 0, sizeof *r);
+    r->title = entry_name(e, 1);
+    r->pos = e->pos;
+    r->entry = e;
+    r->is_hint = hint;
+    r->confidence = -1;
+    for (size_t i = 0; i < rv->n; i++)
+        if (strcmp(rv->v[i].title, r->title) == 0)
+            WARN(c, e->words[1].pos, "%s \"%s\" is defined twice (first at line %d)", kw, r->title, rv->v[i].pos.line);
+    rv->n++;
+    size_t n_actions = 0;
+    for (size_t i = 0; i < e->body->n; i++)
+        n_actions++;
+    r->actions = calloc_arena(c, n_actions, sizeof *r->actions);
+    for (size_t i = 0; i < e->body->n; i++) {
+        const spak_entry *x = e->body->items[i];
+        if (!is_field(x) || !x->value) {
+            WARN(c, x->pos, "%s \"%s\": expected 'key: value', near '%s'; kept as free-form", kw, r->title,
+                 spak_entry_head(x));
+            continue;
+        }
+        const char *k = entry_name(x, 0);
+        if (strcmp(k, "when") == 0 || strcmp(k, "trigger") == 0) {
+            if (r->when_text || r->when) {
+                ERR(c, x->pos, "%s \"%s\" has more than one %s", kw, r->title, k);
+                continue;
+            }
+            if (x->value->kind == SPAK_EX_STRING)
+                r->when_text = x->value->text;
+            else
+                r->when_text = "";
+            char what[300];
+            spak_snprintf(what, sizeof what, "%s \"%s\"", kw, r->title);
+            r->when = condition(c, x->value, what, true, false);
+        } else if (strcmp(k, "confidence") == 0) {
+            number_value(c, x, "confidence", 0, 1, &r->confidence);
+        } else if (strcmp(k, "apply") == 0 || strcmp(k, "recommend") == 0 || strcmp(k, "action") == 0 ||
+                   strcmp(k, "suggestion") == 0) {
+            if (x->value->kind != SPAK_EX_STRING) {
+                ERR(c, x->value->pos, "%s \"%s\": %s must be a string", kw, r->title, k);
+                continue;
+            }
+            if (r->actions) {
+                spak_rule_action *a = &r->actions[r->n_actions++];
+                a->key = k;
+                a->text = x->value->text;
+                a->pos = x->value->pos;
+                check_action(c, kw, r->title, a);
+            }
+        }
+        /* other keys (reason, source, evidence, logic ...) are free-form */
+    }
+}
+
+/* Rules, hints and invariants of a knowledge block (facts were read first). */
+static void knowledge(checker *c, const spak_entry *blk, rvec *rv)
+{
+    if (!blk->body)
+        return;
+    for (size_t i = 0; i < blk->body->n; i++) {
+        const spak_entry *e = blk->body->items[i];
+        if (spak_entry_word_is(e, 0, "fact"))
+            continue;
+        else if (spak_entry_word_is(e, 0, "rule"))
+            rule_def(c, rv, e, false);
+        else if (spak_entry_word_is(e, 0, "hint"))
+            rule_def(c, rv, e, true);
+        else if (spak_entry_word_is(e, 0, "invariant")) {
+            if (e->n_words != 2 || !e->body)
+                ERR(c, e->pos, "expected 'invariant Name { assert: \"...\" }'");
+        } else
+            WARN(c, e->pos, "knowledge: unknown entry '%s' kept as free-form", spak_entry_head(e));
+    }
+}
+
+/* ---- engineering_loop ---- */
+
+/* Templates every measure command may use besides its loop's parameters
+ * (docs/language.md, "Templates"). */
+static const char *const builtin_vars[] = {"candidate", "source", "harness", "seed",    "workdir", "root",
+                                           "run_id",    "eval_id", "shapes", "heldout", "ceilings", "baseline_so"};
+
+static bool loop_has_param(const spak_loop_def *l, const char *name)
+{
+    for (size_t i = 0; i < l->n_params; i++)
+        if (strcmp(l->params[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+static void check_templates(checker *c, const spak_loop_def *l)
+{
+    const char *s = l->cmd;
+    /* positions: the cmd is a one-line string; report at the string's start
+     * plus the offset, which is exact when the string has no escapes */
+    for (const char *p = strstr(s, "{{"); p; p = strstr(p + 2, "{{")) {
+        const char *end = strstr(p + 2, "}}");
+        spak_pos pos = l->cmd_pos;
+        pos.col += 1 + (int)(p - s);
+        if (!end) {
+            ERR(c, pos, "measure cmd: '{{' without a closing '}}'");
+            return;
+        }
+        char name[128];
+        const char *b = p + 2, *e = end;
+        while (b < e && *b == ' ')
+            b++;
+        while (e > b && e[-1] == ' ')
+            e--;
+        size_t n = (size_t)(e - b);
+        if (n == 0 || n >= sizeof name) {
+            ERR(c, pos, "measure cmd: empty or over-long template name");
+            continue;
+        }
+        memcpy(name, b, n);
+        name[n] = '\0';
+        bool ok = loop_has_param(l, name);
+        for (size_t i = 0; !ok && i < SPAK_ARRAY_LEN(builtin_vars); i++)
+            ok = strcmp(builtin_vars[i], name) == 0;
+        if (!ok)
+            ERR(c, pos, "measure cmd: '{{%s}}' names no parameter of loop %s", name, l->name);
+    }
+}
+
+static const char *const strategies[] = {"default", "grid", "random", "rules", "llm"};
+
+static void eloop(checker *c, spak_loop_def *l, const spak_entry *e)
+{
+    l->name = entry_name(e, 1);
+    l->pos = e->pos;
+    l->entry = e;
+    l->objective = SPAK_OBJ_MAXIMIZE;
+    l->strategy = "default";
+    l->seed = 1;
+    spak_pos metric_pos = e->pos;  /* where a bad metric is reported: its value */
+    pvec pv = {0};
+    if (!e->body)
+        return;
+    for (size_t i = 0; i < e->body->n; i++) {
+        const spak_entry *x = e->body->items[i];
+        if (spak_entry_word_is(x, 0, "parameter")) {
+            if (x->n_words != 2 || x->words[1].is_string) {
+                ERR(c, x->pos, "expected 'parameter NAME: [values]'");
+                continue;
+            }
+            const char *pname = entry_name(x, 1);
+            if (!x->value) {
+                /* `parameter P` takes its values from design_space / tuning_space */
+                const spak_param_def *src = NULL;
+                for (size_t k = 0; k < c->m->n_design && !src; k++)
+                    if (strcmp(c->m->design[k].name, pname) == 0)
+                        src = &c->m->design[k];
+                for (size_t k = 0; k < c->m->n_tuning && !src; k++)
+                    if (strcmp(c->m->tuning[k].name, pname) == 0)
+                        src = &c->m->tuning[k];
+                if (!src) {
+                    ERR(c, x->words[1].pos, "parameter '%s' has no values and is not in design_space or tuning_space",
+                        pname);
+                    continue;
+                }
+                spak_param_def *p = pvec_push(c, &pv, x->pos);
+                if (p) {
+                    *p = *src;
+                    p->pos = x->pos;
+                    dup_param_check(c, &pv, pname, x->words[1].pos, NULL);
+                }
+                continue;
+            }
+            spak_entry tmp = *x;
+            tmp.words = x->words + 1;
+            tmp.n_words = 1;
+            value_list(c, &pv, NULL, &tmp, "parameter", NULL);
+        } else if (spak_entry_word_is(x, 0, "measure")) {
+            if (l->has_measure) {
+                ERR(c, x->pos, "loop %s has more than one measure block", l->name);
+                continue;
+            }
+            l->has_measure = true;
+            const spak_block *mb = x->body;
+            if (!mb) {
+                ERR(c, x->pos, "measure needs a body: measure { cmd: \"...\", metric: \"...\", objective: maximize }");
+                continue;
+            }
+            for (size_t k = 0; k < mb->n; k++) {
+                const spak_entry *f = mb->items[k];
+                const char *key = is_field(f) ? entry_name(f, 0) : "";
+                if (strcmp(key, "cmd") == 0) {
+                    if (f->value && f->value->kind == SPAK_EX_STRING) {
+                        l->cmd = f->value->text;
+                        l->cmd_pos = f->value->pos;
+                    } else {
+                        ERR(c, f->pos, "measure cmd: expected a string");
+                    }
+                } else if (strcmp(key, "metric") == 0) {
+                    l->metric = string_value(c, f, "measure metric");
+                    metric_pos = f->value ? f->value->pos : f->pos;
+                } else if (strcmp(key, "objective") == 0) {
+                    const char *o = string_value(c, f, "measure objective");
+                    if (o && strcmp(o, "maximize") == 0)
+                        l->objective = SPAK_OBJ_MAXIMIZE;
+                    else if (o && strcmp(o, "minimize") == 0)
+                        l->objective = SPAK_OBJ_MINIMIZE;
+                    else if (o)
+                        ERR(c, f->value->pos, "measure objective: expected maximize or minimize, near '%s'", o);
+                } else {
+                    WARN(c, f->pos, "measure: unknown key '%s' ignored", spak_entry_head(f));
+                }
+            }
+            if (!l->cmd)
+                ERR(c, x->pos, "measure needs a cmd");
+            if (!l->metric)
+                ERR(c, x->pos, "measure needs a metric (a trace field such as tflops)");
+        } else if (is_field(x) && strcmp(entry_name(x, 0), "strategy") == 0) {
+            const char *s = string_value(c, x, "strategy");
+            bool known = false;
+            for (size_t k = 0; s && k < SPAK_ARRAY_LEN(strategies); k++)
+                known |= strcmp(s, strategies[k]) == 0;
+            if (s && !known)
+                ERR(c, x->value->pos, "unknown strategy '%s' (expected default, grid, random, rules or llm)", s);
+            else if (s)
+                l->strategy = s;
+        } else if (is_field(x) && strcmp(entry_name(x, 0), "seed") == 0) {
+            int_value(c, x, "seed", 0, 2147483647L, &l->seed);
+        } else if ((spak_entry_word_is(x, 0, "budget") || spak_entry_word_is(x, 0, "stop")) && x->n_words == 1 &&
+                   !x->body) {
+            ERR(c, x->pos, "%s is a block: write '%s { ... }' (without ':')", entry_name(x, 0), entry_name(x, 0));
+        } else if (is_field(x) && strcmp(entry_name(x, 0), "approve") == 0) {
+            const spak_expr *v = x->value;
+            if (!v || v->kind != SPAK_EX_LIST) {
+                ERR(c, x->pos, "approve: expected a list like [\"knowledge\", \"llm-code\"]");
+                continue;
+            }
+            for (size_t k = 0; k < v->n_items; k++) {
+                const char *g = v->items[k]->kind == SPAK_EX_STRING ? v->items[k]->text : "";
+                if (strcmp(g, "knowledge") == 0)
+                    l->approve |= SPAK_GATE_KNOWLEDGE;
+                else if (strcmp(g, "llm-code") == 0)
+                    l->approve |= SPAK_GATE_LLM_CODE;
+                else
+                    ERR(c, v->items[k]->pos, "approve: unknown gate (expected \"knowledge\" or \"llm-code\")");
+            }
+        } else if (spak_entry_word_is(x, 0, "budget") && x->n_words == 1) {
+            for (size_t k = 0; x->body && k < x->body->n; k++) {
+                const spak_entry *f = x->body->items[k];
+                const char *key = is_field(f) ? entry_name(f, 0) : "";
+                if (strcmp(key, "evaluations") == 0)
+                    int_value(c, f, "budget evaluations", 1, 1000000, &l->max_evaluations);
+                else if (strcmp(key, "wall_time_s") == 0)
+                    number_value(c, f, "budget wall_time_s", 1e-3, 1e9, &l->max_wall_s);
+                else if (strcmp(key, "device_s") == 0)
+                    number_value(c, f, "budget device_s", 1e-3, 1e9, &l->max_device_s);
+                else if (strcmp(key, "tokens") == 0)
+                    int_value(c, f, "budget tokens", 1, 2000000000L, &l->max_tokens);
+                else if (strcmp(key, "cost_usd") == 0)
+                    number_value(c, f, "budget cost_usd", 1e-9, 1e9, &l->max_cost_usd);
+                else
+                    WARN(c, f->pos, "budget: unknown key '%s' ignored", spak_entry_head(f));
+            }
+        } else if (spak_entry_word_is(x, 0, "stop") && x->n_words == 1) {
+            for (size_t k = 0; x->body && k < x->body->n; k++) {
+                const spak_entry *f = x->body->items[k];
+                const char *key = is_field(f) ? entry_name(f, 0) : "";
+                if (strcmp(key, "when") == 0 && f->value) {
+                    char what[200];
+                    spak_snprintf(what, sizeof what, "stop condition of loop %s", l->name);
+                    l->stop_when = condition(c, f->value, what, false, true);
+                } else if (strcmp(key, "plateau") == 0) {
+                    int_value(c, f, "stop plateau", 1, 1000000, &l->plateau);
+                } else if (strcmp(key, "roofline_fraction") == 0) {
+                    number_value(c, f, "stop roofline_fraction", 1e-6, 10, &l->stop_roofline);
+                } else {
+                    WARN(c, f->pos, "stop: unknown key '%s' ignored", spak_entry_head(f));
+                }
+            }
+        } else {
+            WARN(c, x->pos, "engineering_loop %s: unknown entry '%s' kept as free-form", l->name, spak_entry_head(x));
+        }
+    }
+    if (pv.n == 0) {
+        /* no parameters of its own: the loop searches design_space x tuning_space */
+        size_t n = c->m->n_design + c->m->n_tuning;
+        spak_param_def *all = calloc_arena(c, n, sizeof *all);
+        if (all) {
+            if (c->m->n_design)
+                memcpy(all, c->m->design, c->m->n_design * sizeof *all);
+            if (c->m->n_tuning)
+                memcpy(all + c->m->n_design, c->m->tuning, c->m->n_tuning * sizeof *all);
+        }
+        l->params = all;
+        l->n_params = all ? n : 0;
+    } else {
+        l->params = pv.v;
+        l->n_params = pv.n;
+    }
+    if (!l->has_measure)
+        ERR(c, e->pos, "engineering_loop %s has no measure block: measure { cmd: \"...\", metric: \"...\" }", l->name);
+    if (l->cmd)
+        check_templates(c, l);
+    if (l->metric && c->m->schema.n_cases) {
+        bool found = false;
+        for (size_t k = 0; k < c->m->schema.n_cases && !found; k++)
+            for (size_t q = 0; q < c->m->schema.cases[k].n_fields; q++) {
+                const spak_trace_field *f = &c->m->schema.cases[k].fields[q];
+                if (strcmp(f->name, l->metric) == 0) {
+                    found = true;
+                    if (f->type != SPAK_FIELD_INT && f->type != SPAK_FIELD_FLOAT)
+                        ERR(c, metric_pos, "loop %s: metric '%s' is a %s field; it must be int or float", l->name,
+                            l->metric, spak_field_type_name(f->type));
+                    break;
+                }
+            }
+        if (!found)
+            ERR(c, metric_pos, "loop %s: metric '%s' is not a field of any trace_schema case", l->name, l->metric);
+    }
+}
+
+/* ---- agent_loop ---- */
+
+static void agent_stmt(checker *c, const spak_entry *s, const char *loop);
+
+static void agent_stmts(checker *c, const spak_block *b, const char *loop)
+{
+    for (size_t i = 0; b && i < b->n; i++)
+        agent_stmt(c, b->items[i], loop);
+}
+
+static const char *const tools[] = {"llm.query", "tool.run", "tool.read", "tool.write", "tool.engineering_loop"};
+
+static void agent_stmt(checker *c, const spak_entry *s, const char *loop)
+{
+    if (s->kind == SPAK_EN_IF || s->kind == SPAK_EN_ELSE) {
+        if (s->kind == SPAK_EN_IF) {
+            char what[200];
+            spak_snprintf(what, sizeof what, "if in agent_loop %s", loop);
+            condition(c, s->value, what, true, false);
+        }
+        agent_stmts(c, s->body, loop);
+        if (s->else_branch)
+            agent_stmt(c, s->else_branch, loop);
+        return;
+    }
+    const char *h = spak_entry_head(s);
+    if (strcmp(h, "emit") == 0) {
+        if (s->n_words != 2)
+            ERR(c, s->pos, "expected 'emit %s.Case' or 'emit \"message\"'",
+                c->m->schema.variant_name ? c->m->schema.variant_name : "TraceItem");
+        else if (!s->words[1].is_string && c->m->schema.variant_name) {
+            const char *t = s->words[1].text;
+            const char *dot = strchr(t, '.');
+            if (dot && !spak_trace_schema_find_case(&c->m->schema, dot + 1))
+                ERR(c, s->words[1].pos, "emit: trace_schema has no case '%s'", dot + 1);
+        }
+        return;
+    }
+    if (strcmp(h, "apply") == 0)
+        return;
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(tools); i++) {
+        if (strcmp(h, tools[i]) == 0) {
+            if (!s->body) {
+                ERR(c, s->pos, "%s needs a body: %s { ... }", h, h);
+                return;
+            }
+            const char *need = i == 0 ? "prompt" : i == 1 ? "cmd" : i == 4 ? "name" : "path";
+            if (!spak_block_find(s->body, need))
+                ERR(c, s->pos, "%s needs '%s'", h, need);
+            if (i == 4) {
+                const char *n = spak_block_string(s->body, "name");
+                if (n && !spak_model_loop(c->m, n))
+                    ERR(c, spak_block_find(s->body, "name")->value->pos, "no engineering_loop named '%s'", n);
+            }
+            return;
+        }
+    }
+    WARN(c, s->pos, "agent_loop %s: unknown step statement '%s' kept as free-form", loop, h);
+}
+
+static void agent_loop(checker *c, const spak_entry *e)
+{
+    const char *name = entry_name(e, 1);
+    if (!e->body)
+        return;
+    for (size_t i = 0; i < e->body->n; i++) {
+        const spak_entry *st = e->body->items[i];
+        if (spak_entry_word_is(st, 0, "step")) {
+            if (st->n_words != 2 || !st->body)
+                ERR(c, st->pos, "expected 'step \"Name\" { ... }'");
+            else
+                agent_stmts(c, st->body, name);
+        } else {
+            agent_stmt(c, st, name);
+        }
+    }
+}
+
+/* ---- llm { ... } ---- */
+
+static void llm_block(checker *c, const spak_entry *e)
+{
+    if (!e->body) {
+        ERR(c, e->pos, "llm needs a body: llm { backend: \"openai\", endpoint: \"...\", model: \"...\" }");
+        return;
+    }
+    for (size_t i = 0; i < e->body->n; i++) {
+        const spak_entry *f = e->body->items[i];
+        const char *k = is_field(f) && f->value ? entry_name(f, 0) : "";
+        double d;
+        long l;
+        if (strcmp(k, "backend") == 0 || strcmp(k, "mode") == 0) {
+            const char *v = string_value(c, f, k);
+            static const char *const backends[] = {"openai", "anthropic", "manual"};
+            static const char *const modes[] = {"params", "code", "alternate"};
+            const char *const *set = k[0] == 'b' ? backends : modes;
+            bool ok = false;
+            for (size_t q = 0; v && q < 3; q++)
+                ok |= strcmp(v, set[q]) == 0;
+            if (v && !ok)
+                ERR(c, f->value->pos, "llm %s: expected %s, %s or %s, near '%s'", k, set[0], set[1], set[2], v);
+        } else if (strcmp(k, "endpoint") == 0 || strcmp(k, "model") == 0 || strcmp(k, "api_key_env") == 0 ||
+                   strcmp(k, "price_table") == 0) {
+            string_value(c, f, k);
+        } else if (strcmp(k, "temperature") == 0) {
+            number_value(c, f, "llm temperature", 0, 2, &d);
+        } else if (strcmp(k, "timeout_s") == 0) {
+            number_value(c, f, "llm timeout_s", 1e-3, 1e6, &d);
+        } else if (strcmp(k, "price_in") == 0 || strcmp(k, "price_out") == 0) {
+            number_value(c, f, k, 0, 1e9, &d);
+        } else if (strcmp(k, "budget_usd") == 0) {
+            number_value(c, f, "llm budget_usd", 1e-9, 1e9, &d);
+        } else if (strcmp(k, "max_tokens") == 0 || strcmp(k, "budget_tokens") == 0) {
+            int_value(c, f, k, 1, 2000000000L, &l);
+        } else if (strcmp(k, "context_tokens") == 0) {
+            int_value(c, f, "llm context_tokens", 256, 10000000L, &l);
+        } else if (strcmp(k, "retries") == 0) {
+            int_value(c, f, "llm retries", 0, 100, &l);
+        } else if (strcmp(k, "max_failed_steps") == 0) {
+            int_value(c, f, "llm max_failed_steps", 0, 1000000L, &l);
+        } else {
+            WARN(c, f->pos, "llm: unknown key '%s' ignored", spak_entry_head(f));
+        }
+    }
+}
+
+/* ---- system ---- */
+
+static const char *const known_blocks[] = {"model", "design_space", "tuning_space", "knowledge", "trace_schema",
+                                           "agent_loop", "engineering_loop", "build", "problem", "llm"};
+
+static void system_block(checker *c, const spak_entry *sys)
+{
+    spak_model *m = c->m;
+    m->system_name = entry_name(sys, 1);
+    m->system_pos = sys->pos;
+    m->system = sys->body;
+    const spak_block *b = sys->body;
+    /* pass 1: spaces and schema first, since the rest refers to them */
+    for (size_t i = 0; i < b->n; i++) {
+        const spak_entry *e = b->items[i];
+        const char *h = spak_entry_head(e);
+        if (e->kind != SPAK_EN_PLAIN || e->n_words == 0 || e->words[0].is_string) {
+            WARN(c, e->pos, "system %s: unexpected entry kept as free-form", m->system_name);
+            continue;
+        }
+        if (strcmp(h, "design_space") == 0) {
+            if (m->design)
+                ERR(c, e->pos, "more than one design_space");
+            else
+                space_block(c, e, "design_space", &m->design, &m->n_design);
+        } else if (strcmp(h, "trace_schema") == 0) {
+            if (m->schema.variant_name)
+                ERR(c, e->pos, "more than one trace_schema");
+            else
+                trace_schema(c, e);
+        }
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        const spak_entry *e = b->items[i];
+        if (spak_entry_word_is(e, 0, "tuning_space")) {
+            if (m->tuning)
+                ERR(c, e->pos, "more than one tuning_space");
+            else
+                space_block(c, e, "tuning_space", &m->tuning, &m->n_tuning);
+        }
+    }
+    /* pass 2: facts (all names known before any body is typed), then rules */
+    fvec fv = {0};
+    rvec rv = {0};
+    for (size_t i = 0; i < b->n; i++) {
+        const spak_entry *e = b->items[i];
+        if (spak_entry_word_is(e, 0, "knowledge")) {
+            for (size_t k = 0; e->body && k < e->body->n; k++)
+                if (spak_entry_word_is(e->body->items[k], 0, "fact"))
+                    fact_def(c, &fv, e->body->items[k]);
+        }
+    }
+    m->facts = fv.v;
+    m->n_facts = fv.n;
+    for (size_t i = 0; i < m->n_facts; i++)
+        check_fact_body(c, &m->facts[i]);
+    /* loops before rules, so that loop parameters are visible in conditions */
+    size_t nl = 0;
+    for (size_t i = 0; i < b->n; i++)
+        if (spak_entry_word_is(b->items[i], 0, "engineering_loop") && ++nl == MAX_LOOPS + 1)
+            ERR(c, b->items[i]->pos, "too many engineering loops (more than %d)", MAX_LOOPS);
+    if (nl > MAX_LOOPS)
+        nl = MAX_LOOPS;
+    m->loops = calloc_arena(c, nl, sizeof *m->loops);
+    for (size_t i = 0; i < b->n && m->loops && m->n_loops < nl; i++) {
+        const spak_entry *e = b->items[i];
+        if (!spak_entry_word_is(e, 0, "engineering_loop"))
+            continue;
+        if (e->n_words != 2 || !e->body) {
+            ERR(c, e->pos, "expected 'engineering_loop Name { parameter ...; measure { ... } }'");
+            continue;
+        }
+        for (size_t k = 0; k < m->n_loops; k++)
+            if (strcmp(m->loops[k].name, entry_name(e, 1)) == 0)
+                ERR(c, e->words[1].pos, "duplicate engineering_loop '%s'", entry_name(e, 1));
+        eloop(c, &m->loops[m->n_loops++], e);
+    }
+    for (size_t i = 0; i < b->n; i++)
+        if (spak_entry_word_is(b->items[i], 0, "knowledge"))
+            knowledge(c, b->items[i], &rv);
+    m->rules = rv.v;
+    m->n_rules = rv.n;
+    /* pass 3: the rest */
+    size_t na = 0, nart = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        if (spak_entry_word_is(b->items[i], 0, "agent_loop"))
+            na++;
+        if (spak_entry_word_is(b->items[i], 0, "build") && b->items[i]->body)
+            nart += b->items[i]->body->n;
+    }
+    m->agent_loops = calloc_arena(c, na, sizeof *m->agent_loops);
+    m->artifacts = calloc_arena(c, nart, sizeof *m->artifacts);
+    for (size_t i = 0; i < b->n; i++) {
+        const spak_entry *e = b->items[i];
+        const char *h = spak_entry_head(e);
+        if (strcmp(h, "model") == 0) {
+            model_block(c, e);
+        } else if (strcmp(h, "agent_loop") == 0) {
+            if (e->n_words != 2 || !e->body)
+                ERR(c, e->pos, "expected 'agent_loop Name { step \"...\" { ... } }'");
+            else {
+                agent_loop(c, e);
+                if (m->agent_loops)
+                    m->agent_loops[m->n_agent_loops++] = e;
+            }
+        } else if (strcmp(h, "build") == 0) {
+            for (size_t k = 0; e->body && k < e->body->n; k++) {
+                const spak_entry *a = e->body->items[k];
+                if (!spak_entry_word_is(a, 0, "artifact") || a->n_words != 2 || !a->words[1].is_string)
+                    ERR(c, a->pos, "build: expected 'artifact \"name\"' (with an optional body)");
+                else if (m->artifacts)
+                    m->artifacts[m->n_artifacts++] = a->words[1].text;
+            }
+        } else if (strcmp(h, "llm") == 0) {
+            llm_block(c, e);
+        } else if (strcmp(h, "problem") == 0) {
+            if (m->problem)
+                ERR(c, e->pos, "more than one problem block");
+            else if (!e->body)
+                ERR(c, e->pos, "problem needs a body: problem { family: \"matmul\", target: \"cpu\", ... }");
+            else
+                m->problem = e->body;
+        } else {
+            bool known = false;
+            for (size_t k = 0; k < SPAK_ARRAY_LEN(known_blocks); k++)
+                known |= strcmp(h, known_blocks[k]) == 0;
+            if (!known && e->kind == SPAK_EN_PLAIN && e->n_words && !e->words[0].is_string)
+                WARN(c, e->pos, "unknown block '%s' kept as a free-form section", h);
+        }
+    }
+    if (m->problem) {
+        const char *t = spak_block_string(m->problem, "target");
+        const spak_entry *te = spak_block_find(m->problem, "target");
+        if (t && strcmp(t, "cpu") != 0 && strcmp(t, "cuda") != 0)
+            ERR(c, te->value->pos, "problem target: expected cpu or cuda, near '%s'", t);
+    }
+}
+
+static void check_file(checker *c)
+{
+    const spak_block *top = c->s->file->top;
+    const spak_entry *sys = NULL;
+    for (size_t i = 0; i < top->n; i++) {
+        const spak_entry *e = top->items[i];
+        if (spak_entry_word_is(e, 0, "system")) {
+            if (e->n_words != 2 || e->words[1].is_string || !e->body) {
+                ERR(c, e->pos, "expected 'system Name { ... }'");
+                continue;
+            }
+            if (sys) {
+                ERR(c, e->pos, "only one system per file (the first is %s at line %d)", entry_name(sys, 1),
+                    sys->pos.line);
+                continue;
+            }
+            sys = e;
+        } else {
+            WARN(c, e->pos, "top-level entry '%s' outside the system block kept as free-form", spak_entry_head(e));
+        }
+    }
+    if (!sys) {
+        spak_diags_add(c->d, SPAK_DIAG_ERROR, 1, 1, "no 'system Name { ... }' block in the file");
+        return;
+    }
+    system_block(c, sys);
+}
+
+/* ---- spak_spec ---- */
+
+spak_status spak_spec_load_mem(const char *path, const char *src, size_t len, spak_spec **out, spak_err *err)
+{
+    *out = NULL;
+    spak_spec *s = calloc(1, sizeof *s);
+    if (!s)
+        return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+    s->path = strdup(path);
+    s->src = malloc(len + 1);
+    if (!s->path || !s->src) {
+        free(s->path);
+        free(s->src);
+        free(s);
+        return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+    }
+    memcpy(s->src, src, len);
+    s->src[len] = '\0';
+    s->len = len;
+    spak_arena_init(&s->arena);
+    spak_diags_init(&s->diags, s->path);
+    *out = s;
+    spak_status st = spak_parse(s->path, s->src, s->len, &s->arena, &s->diags, &s->file);
+    if (st == SPAK_ERR_NOMEM)
+        return spak_errf(err, st, "%s: out of memory while parsing", path);
+    if (st == SPAK_OK) {
+        checker c = {s, &s->model, &s->diags, &s->arena, false};
+        check_file(&c);
+        if (c.oom)
+            return spak_errf(err, SPAK_ERR_NOMEM, "%s: out of memory while checking", path);
+        st = s->diags.n_errors ? SPAK_ERR_CHECK : SPAK_OK;
+    }
+    spak_diags_sort(&s->diags);
+    s->valid = st == SPAK_OK;
+    if (st != SPAK_OK)
+        spak_errf(err, st, "%s: %zu error%s", path, s->diags.n_errors, s->diags.n_errors == 1 ? "" : "s");
+    return st;
+}
+
+spak_status spak_spec_load(const char *path, spak_spec **out, spak_err *err)
+{
+    char *src;
+    size_t len;
+    *out = NULL;
+    spak_status st = spak_read_file(path, SPAK_MAX_SPEC_BYTES, &src, &len, err);
+    if (st != SPAK_OK)
+        return st;
+    st = spak_spec_load_mem(path, src, len, out, err);
+    free(src);
+    return st;
+}
+
+void spak_spec_free(spak_spec *s)
+{
+    if (!s)
+        return;
+    spak_arena_free(&s->arena);
+    spak_diags_free(&s->diags);
+    free(s->src);
+    free(s->path);
+    free(s);
+}
+
+const spak_diags *spak_spec_diags(const spak_spec *s) { return &s->diags; }
+const spak_file *spak_spec_file(const spak_spec *s) { return s->file; }
+const spak_model *spak_spec_model(const spak_spec *s) { return &s->model; }
+spak_arena *spak_spec_arena(spak_spec *s) { return &s->arena; }
+
+const char *spak_spec_source(const spak_spec *s, size_t *len)
+{
+    if (len)
+        *len = s->len;
+    return s->src;
+}

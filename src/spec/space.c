@@ -1,0 +1,222 @@
+/* space.c - see space.h. */
+#include "spec/space.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+uint64_t spak_splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+bool spak_strategy_parse(const char *name, spak_strategy_kind *out)
+{
+    if (strcmp(name, "default") == 0)
+        *out = SPAK_STRAT_DEFAULT;
+    else if (strcmp(name, "grid") == 0)
+        *out = SPAK_STRAT_GRID;
+    else if (strcmp(name, "random") == 0)
+        *out = SPAK_STRAT_RANDOM;
+    else if (strcmp(name, "rules") == 0)
+        *out = SPAK_STRAT_RULES;
+    else if (strcmp(name, "llm") == 0)
+        *out = SPAK_STRAT_LLM;
+    else
+        return false;
+    return true;
+}
+
+spak_status spak_space_init(spak_space *s, const spak_param_def *params, size_t n, spak_err *err)
+{
+    s->params = params;
+    s->n = n;
+    s->total = 1;
+    if (n > SPAK_SPACE_MAX_PARAMS)
+        return spak_errf(err, SPAK_ERR_LIMIT, "the search space has %zu parameters; at most %d are supported", n,
+                         SPAK_SPACE_MAX_PARAMS);
+    for (size_t i = 0; i < n; i++) {
+        if (params[i].n_values == 0)
+            return spak_errf(err, SPAK_ERR_ARG, "parameter %s has no values", params[i].name);
+        s->total *= params[i].n_values;
+        if (s->total > SPAK_SPACE_MAX_POINTS)
+            return spak_errf(err, SPAK_ERR_LIMIT, "the search space has more than %d points; restrict it",
+                             SPAK_SPACE_MAX_POINTS);
+    }
+    return SPAK_OK;
+}
+
+void spak_space_digits(const spak_space *s, uint64_t index, size_t digits[SPAK_SPACE_MAX_PARAMS])
+{
+    for (size_t i = s->n; i-- > 0;) {
+        digits[i] = (size_t)(index % s->params[i].n_values);
+        index /= s->params[i].n_values;
+    }
+}
+
+static uint64_t index_of(const spak_space *s, const size_t *digits)
+{
+    uint64_t idx = 0;
+    for (size_t i = 0; i < s->n; i++)
+        idx = idx * s->params[i].n_values + digits[i];
+    return idx;
+}
+
+const char *spak_value_text(const spak_expr *v)
+{
+    if (v->kind == SPAK_EX_BOOL)
+        return v->boolean ? "true" : "false";
+    if (v->kind == SPAK_EX_UNARY && v->lhs && v->lhs->kind == SPAK_EX_NUMBER)
+        return v->lhs->text; /* negative numbers: sign handled by the caller */
+    return v->text ? v->text : "";
+}
+
+bool spak_space_key(const spak_space *s, uint64_t index, char *buf, size_t n)
+{
+    size_t d[SPAK_SPACE_MAX_PARAMS];
+    spak_space_digits(s, index, d);
+    size_t off = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < s->n; i++) {
+        const spak_expr *v = s->params[i].values[d[i]];
+        bool neg = v->kind == SPAK_EX_UNARY;
+        if (!spak_snprintf(buf + off, n - off, "%s%s=%s%s", i ? "," : "", s->params[i].name, neg ? "-" : "",
+                           spak_value_text(v)))
+            return false;
+        off += strlen(buf + off);
+    }
+    return true;
+}
+
+bool spak_space_find(const spak_space *s, const char *key, uint64_t *index)
+{
+    /* spaces are small (<= 1e6 points): compare keys of a digit-wise parse */
+    size_t d[SPAK_SPACE_MAX_PARAMS];
+    const char *p = key;
+    for (size_t i = 0; i < s->n; i++) {
+        size_t nl = strlen(s->params[i].name);
+        if (strncmp(p, s->params[i].name, nl) != 0 || p[nl] != '=')
+            return false;
+        p += nl + 1;
+        const char *end = strchr(p, ',');
+        size_t vl = end ? (size_t)(end - p) : strlen(p);
+        bool found = false;
+        for (size_t k = 0; k < s->params[i].n_values && !found; k++) {
+            const spak_expr *v = s->params[i].values[k];
+            char txt[300];
+            spak_snprintf(txt, sizeof txt, "%s%s", v->kind == SPAK_EX_UNARY ? "-" : "", spak_value_text(v));
+            if (strlen(txt) == vl && strncmp(txt, p, vl) == 0) {
+                d[i] = k;
+                found = true;
+            }
+        }
+        if (!found)
+            return false;
+        p += vl;
+        if (*p == ',')
+            p++;
+    }
+    if (*p)
+        return false;
+    *index = index_of(s, d);
+    return true;
+}
+
+/* The seeded permutation's k-th element, computed by a Fisher-Yates shuffle
+ * of the whole index range (spaces are capped at 1e6 points). */
+static uint64_t *permutation(const spak_space *s, uint64_t seed)
+{
+    uint64_t *perm = malloc(s->total * sizeof *perm);
+    if (!perm)
+        return NULL;
+    for (uint64_t i = 0; i < s->total; i++)
+        perm[i] = i;
+    uint64_t st = seed ^ 0x5350414B5350414BULL;
+    for (uint64_t i = s->total; i > 1; i--) {
+        uint64_t j = spak_splitmix64(&st) % i;
+        uint64_t t = perm[i - 1];
+        perm[i - 1] = perm[j];
+        perm[j] = t;
+    }
+    return perm;
+}
+
+spak_status spak_space_next(const spak_space *s, spak_strategy_kind kind, uint64_t seed, const spak_space_eval *done,
+                            size_t n_done, uint64_t *next, bool *found, spak_err *err)
+{
+    *found = false;
+    unsigned char *tried = calloc((size_t)(s->total + 7) / 8, 1);
+    if (!tried)
+        return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+#define TRIED(i) (tried[(i) / 8] & (1u << ((i) % 8)))
+    for (size_t i = 0; i < n_done; i++)
+        if (done[i].index < s->total)
+            tried[done[i].index / 8] |= (unsigned char)(1u << (done[i].index % 8));
+    spak_status st = SPAK_OK;
+    if (kind == SPAK_STRAT_GRID) {
+        for (uint64_t i = 0; i < s->total; i++)
+            if (!TRIED(i)) {
+                *next = i;
+                *found = true;
+                break;
+            }
+        goto out;
+    }
+    uint64_t *perm = permutation(s, seed);
+    if (!perm) {
+        st = spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    uint64_t first_random = s->total;
+    for (uint64_t k = 0; k < s->total; k++)
+        if (!TRIED(perm[k])) {
+            first_random = perm[k];
+            break;
+        }
+    free(perm);
+    if (first_random == s->total)
+        goto out;  /* everything tried */
+    *next = first_random;
+    *found = true;
+    if (kind == SPAK_STRAT_RANDOM)
+        goto out;
+    /* default: explore first, then climb */
+    const size_t n_init = s->total < 3 ? (size_t)s->total : 3;
+    if (n_done < n_init || (n_done % 4) == 3)
+        goto out;
+    size_t best = SIZE_MAX;
+    for (size_t i = 0; i < n_done; i++)
+        if (!isnan(done[i].score) && (best == SIZE_MAX || done[i].score > done[best].score))
+            best = i;
+    if (best == SIZE_MAX)
+        goto out;
+    size_t d[SPAK_SPACE_MAX_PARAMS], nd[SPAK_SPACE_MAX_PARAMS];
+    spak_space_digits(s, done[best].index, d);
+    size_t max_n = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->params[i].n_values > max_n)
+            max_n = s->params[i].n_values;
+    for (size_t dist = 1; dist < max_n; dist++) {
+        for (size_t i = 0; i < s->n; i++) {
+            for (int sign = 1; sign >= -1; sign -= 2) {
+                long v = (long)d[i] + sign * (long)dist;
+                if (v < 0 || v >= (long)s->params[i].n_values)
+                    continue;
+                memcpy(nd, d, s->n * sizeof *d);
+                nd[i] = (size_t)v;
+                uint64_t idx = index_of(s, nd);
+                if (!TRIED(idx)) {
+                    *next = idx;
+                    goto out;
+                }
+            }
+        }
+    }
+out:
+#undef TRIED
+    free(tried);
+    return st;
+}

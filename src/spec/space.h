@@ -1,0 +1,63 @@
+/*
+ * space.h - the search space of an engineering loop (the product of its
+ * parameters' value lists) and the strategies that walk it.
+ *
+ * A point is an index in [0, total); its digits (mixed radix, first
+ * parameter most significant) pick one value per parameter. Its key is the
+ * canonical text "name=value,name=value" used to recognise a candidate that
+ * was already evaluated (also across a resume).
+ *
+ * Strategies are pure functions of (space, seed, the evaluations so far), so
+ * a resumed run proposes exactly what the killed one would have:
+ *   grid     index order
+ *   random   a seeded permutation
+ *   default  a few seeded random points, then hill climbing: the untried
+ *            neighbour of the best point that is closest to it (one
+ *            parameter changed, nearest value first); every fourth proposal
+ *            and whenever the best has no untried neighbour, the next point
+ *            of the random permutation (so it keeps exploring like random)
+ *   rules    the knowledge is the engineer: see knowledge.h (spak_rules_next);
+ *   llm      an LLM proposes (driver_llm.h);
+ *            spak_space_next treats both as default
+ */
+#ifndef SPAK_SPACE_H
+#define SPAK_SPACE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "spec/spec.h"
+
+#define SPAK_SPACE_MAX_POINTS 1000000
+#define SPAK_SPACE_MAX_PARAMS 32
+
+typedef struct spak_space {
+    const spak_param_def *params;
+    size_t n;
+    uint64_t total;
+} spak_space;
+
+typedef enum { SPAK_STRAT_DEFAULT, SPAK_STRAT_GRID, SPAK_STRAT_RANDOM, SPAK_STRAT_RULES, SPAK_STRAT_LLM } spak_strategy_kind;
+
+/* One finished evaluation as the strategies see it. */
+typedef struct spak_space_eval {
+    uint64_t index;
+    double score;   /* larger is better (the objective already applied); NAN = failed */
+} spak_space_eval;
+
+spak_status spak_space_init(spak_space *s, const spak_param_def *params, size_t n, spak_err *err);
+void spak_space_digits(const spak_space *s, uint64_t index, size_t digits[SPAK_SPACE_MAX_PARAMS]);
+/* The canonical text of a value ("64", "packed", "true"). Static or tree storage. */
+const char *spak_value_text(const spak_expr *v);
+/* "name=value,..." into buf; false when it does not fit. */
+bool spak_space_key(const spak_space *s, uint64_t index, char *buf, size_t n);
+/* The index of a key, or false. */
+bool spak_space_find(const spak_space *s, const char *key, uint64_t *index);
+
+/* Propose the next point. *found is false when every point has been tried. */
+spak_status spak_space_next(const spak_space *s, spak_strategy_kind kind, uint64_t seed, const spak_space_eval *done,
+                            size_t n_done, uint64_t *next, bool *found, spak_err *err);
+
+bool spak_strategy_parse(const char *name, spak_strategy_kind *out);
+uint64_t spak_splitmix64(uint64_t *state);
+
+#endif
