@@ -1,35 +1,22 @@
 /*
  * check.c - the checker: syntax tree -> model, with semantic diagnostics.
- * Also the spak_spec object (spec.h): load = read + parse + check.
  *
  * What each block means is documented in docs/language.md; this file is its
  * executable form. Unknown blocks are kept (the formatter prints them) with a
  * warning; semiformal strings that are not expressions over known names are
  * kept as prose guidance.
  */
-#include "spec/spec.h"
+#include "spec/check.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "spec/expr.h"
 #include "knowledge/knowledge.h"
-#include "spec/lex.h"
 #include "spec/parse.h"
 
-struct spak_spec {
-    char *path;
-    char *src;
-    size_t len;
-    spak_arena arena;
-    spak_diags diags;
-    spak_file *file;
-    spak_model model;
-    bool valid;
-};
-
 typedef struct checker {
-    spak_spec *s;
+    const spak_file *file;
     spak_model *m;
     spak_diags *d;
     spak_arena *a;
@@ -47,42 +34,6 @@ static void *calloc_arena(checker *c, size_t n, size_t size)
     if (!p)
         c->oom = true;
     return p;
-}
-
-/* ---- model lookups ---- */
-
-const spak_fact_def *spak_model_fact(const spak_model *m, const char *name)
-{
-    for (size_t i = 0; i < m->n_facts; i++)
-        if (strcmp(m->facts[i].name, name) == 0)
-            return &m->facts[i];
-    return NULL;
-}
-
-const spak_param_def *spak_model_param(const spak_model *m, const char *name)
-{
-    for (size_t i = 0; i < m->n_design; i++)
-        if (strcmp(m->design[i].name, name) == 0)
-            return &m->design[i];
-    for (size_t i = 0; i < m->n_tuning; i++)
-        if (strcmp(m->tuning[i].name, name) == 0)
-            return &m->tuning[i];
-    /* a loop's own `parameter P: [...]`; its copies of design and tuning
-     * parameters were found above, and skipping them keeps this short */
-    for (size_t l = 0; l < m->n_loops; l++)
-        for (size_t i = 0; i < m->loops[l].n_params; i++)
-            if (strcmp(m->loops[l].params[i].origin, "parameter") == 0 &&
-                strcmp(m->loops[l].params[i].name, name) == 0)
-                return &m->loops[l].params[i];
-    return NULL;
-}
-
-const spak_loop_def *spak_model_loop(const spak_model *m, const char *name)
-{
-    for (size_t i = 0; i < m->n_loops; i++)
-        if (strcmp(m->loops[i].name, name) == 0)
-            return &m->loops[i];
-    return NULL;
 }
 
 /* ---- helpers ---- */
@@ -1256,7 +1207,7 @@ static void system_block(checker *c, const spak_entry *sys)
 
 static void check_file(checker *c)
 {
-    const spak_block *top = c->s->file->top;
+    const spak_block *top = c->file->top;
     const spak_entry *sys = NULL;
     for (size_t i = 0; i < top->n; i++) {
         const spak_entry *e = top->items[i];
@@ -1282,77 +1233,9 @@ static void check_file(checker *c)
     system_block(c, sys);
 }
 
-/* ---- spak_spec ---- */
-
-spak_status spak_spec_load_mem(const char *path, const char *src, size_t len, spak_spec **out, spak_err *err)
+spak_status spak_check(const spak_file *file, spak_arena *a, spak_diags *d, spak_model *m)
 {
-    *out = NULL;
-    spak_spec *s = calloc(1, sizeof *s);
-    if (!s)
-        return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
-    s->path = strdup(path);
-    s->src = malloc(len + 1);
-    if (!s->path || !s->src) {
-        free(s->path);
-        free(s->src);
-        free(s);
-        return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
-    }
-    memcpy(s->src, src, len);
-    s->src[len] = '\0';
-    s->len = len;
-    spak_arena_init(&s->arena);
-    spak_diags_init(&s->diags, s->path);
-    *out = s;
-    spak_status st = spak_parse(s->path, s->src, s->len, &s->arena, &s->diags, &s->file);
-    if (st == SPAK_ERR_NOMEM)
-        return spak_errf(err, st, "%s: out of memory while parsing", path);
-    if (st == SPAK_OK) {
-        checker c = {s, &s->model, &s->diags, &s->arena, false};
-        check_file(&c);
-        if (c.oom)
-            return spak_errf(err, SPAK_ERR_NOMEM, "%s: out of memory while checking", path);
-        st = s->diags.n_errors ? SPAK_ERR_CHECK : SPAK_OK;
-    }
-    spak_diags_sort(&s->diags);
-    s->valid = st == SPAK_OK;
-    if (st != SPAK_OK)
-        spak_errf(err, st, "%s: %zu error%s", path, s->diags.n_errors, s->diags.n_errors == 1 ? "" : "s");
-    return st;
-}
-
-spak_status spak_spec_load(const char *path, spak_spec **out, spak_err *err)
-{
-    char *src;
-    size_t len;
-    *out = NULL;
-    spak_status st = spak_read_file(path, SPAK_MAX_SPEC_BYTES, &src, &len, err);
-    if (st != SPAK_OK)
-        return st;
-    st = spak_spec_load_mem(path, src, len, out, err);
-    free(src);
-    return st;
-}
-
-void spak_spec_free(spak_spec *s)
-{
-    if (!s)
-        return;
-    spak_arena_free(&s->arena);
-    spak_diags_free(&s->diags);
-    free(s->src);
-    free(s->path);
-    free(s);
-}
-
-const spak_diags *spak_spec_diags(const spak_spec *s) { return &s->diags; }
-const spak_file *spak_spec_file(const spak_spec *s) { return s->file; }
-const spak_model *spak_spec_model(const spak_spec *s) { return &s->model; }
-spak_arena *spak_spec_arena(spak_spec *s) { return &s->arena; }
-
-const char *spak_spec_source(const spak_spec *s, size_t *len)
-{
-    if (len)
-        *len = s->len;
-    return s->src;
+    checker c = {file, m, d, a, false};
+    check_file(&c);
+    return c.oom ? SPAK_ERR_NOMEM : SPAK_OK;
 }

@@ -20,7 +20,8 @@
 #ifndef SPAK_EXPR_H
 #define SPAK_EXPR_H
 
-#include "spec/spec.h"
+#include "spec/diag.h"
+#include "spec/model.h"
 
 typedef enum { SPAK_TY_ANY, SPAK_TY_NUM, SPAK_TY_STR, SPAK_TY_BOOL, SPAK_TY_RECORD } spak_type_kind;
 

@@ -25,7 +25,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "spec/spec.h"
+#include "spec/model.h"
 
 #define SPAK_SPACE_MAX_POINTS 1000000
 #define SPAK_SPACE_MAX_PARAMS 32

@@ -1,0 +1,95 @@
+/*
+ * spec.c - the spak_spec object (spec.h): load = read + parse (parse.c) +
+ * check (check.c); the spec owns the source, the tree, the diagnostics and
+ * the model, all freed together.
+ */
+#include "spec/spec.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "spec/check.h"
+#include "spec/lex.h"    /* SPAK_MAX_SPEC_BYTES */
+#include "spec/parse.h"
+
+struct spak_spec {
+    char *path;
+    char *src;
+    size_t len;
+    spak_arena arena;
+    spak_diags diags;
+    spak_file *file;
+    spak_model model;
+    bool valid;
+};
+
+spak_status spak_spec_load_mem(const char *path, const char *src, size_t len, spak_spec **out, spak_err *err)
+{
+    *out = NULL;
+    spak_spec *s = calloc(1, sizeof *s);
+    if (!s)
+        return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+    s->path = strdup(path);
+    s->src = malloc(len + 1);
+    if (!s->path || !s->src) {
+        free(s->path);
+        free(s->src);
+        free(s);
+        return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+    }
+    memcpy(s->src, src, len);
+    s->src[len] = '\0';
+    s->len = len;
+    spak_arena_init(&s->arena);
+    spak_diags_init(&s->diags, s->path);
+    *out = s;
+    spak_status st = spak_parse(s->path, s->src, s->len, &s->arena, &s->diags, &s->file);
+    if (st == SPAK_ERR_NOMEM)
+        return spak_errf(err, st, "%s: out of memory while parsing", path);
+    if (st == SPAK_OK) {
+        if (spak_check(s->file, &s->arena, &s->diags, &s->model) == SPAK_ERR_NOMEM)
+            return spak_errf(err, SPAK_ERR_NOMEM, "%s: out of memory while checking", path);
+        st = s->diags.n_errors ? SPAK_ERR_CHECK : SPAK_OK;
+    }
+    spak_diags_sort(&s->diags);
+    s->valid = st == SPAK_OK;
+    if (st != SPAK_OK)
+        spak_errf(err, st, "%s: %zu error%s", path, s->diags.n_errors, s->diags.n_errors == 1 ? "" : "s");
+    return st;
+}
+
+spak_status spak_spec_load(const char *path, spak_spec **out, spak_err *err)
+{
+    char *src;
+    size_t len;
+    *out = NULL;
+    spak_status st = spak_read_file(path, SPAK_MAX_SPEC_BYTES, &src, &len, err);
+    if (st != SPAK_OK)
+        return st;
+    st = spak_spec_load_mem(path, src, len, out, err);
+    free(src);
+    return st;
+}
+
+void spak_spec_free(spak_spec *s)
+{
+    if (!s)
+        return;
+    spak_arena_free(&s->arena);
+    spak_diags_free(&s->diags);
+    free(s->src);
+    free(s->path);
+    free(s);
+}
+
+const spak_diags *spak_spec_diags(const spak_spec *s) { return &s->diags; }
+const spak_file *spak_spec_file(const spak_spec *s) { return s->file; }
+const spak_model *spak_spec_model(const spak_spec *s) { return &s->model; }
+spak_arena *spak_spec_arena(spak_spec *s) { return &s->arena; }
+
+const char *spak_spec_source(const spak_spec *s, size_t *len)
+{
+    if (len)
+        *len = s->len;
+    return s->src;
+}
