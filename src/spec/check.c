@@ -112,24 +112,38 @@ typedef struct pvec {
     bool full;
 } pvec;
 
-static spak_param_def *pvec_push(checker *c, pvec *pv, spak_pos pos)
+/* Room for one more element (element n) of an array the checker grows in
+ * its arena: v itself, or a larger copy of it. NULL when the array already
+ * holds max elements (too_many, a format taking max, is reported once, at
+ * pos) or without memory. The caller stores the result back. */
+static void *vec_room(checker *c, void *v, size_t n, size_t *alloc, bool *full, int max, size_t size, spak_pos pos,
+                      const char *too_many)
 {
-    if (pv->n >= MAX_PARAMS) {
-        if (!pv->full)
-            ERR(c, pos, "too many parameters (more than %d in one space or loop)", MAX_PARAMS);
-        pv->full = true;
+    if (n >= (size_t)max) {
+        if (!*full)
+            ERR(c, pos, too_many, max);
+        *full = true;
         return NULL;
     }
-    if (pv->n == pv->alloc) {
-        size_t na = pv->alloc ? pv->alloc * 2 : 8;
-        spak_param_def *q = calloc_arena(c, na, sizeof *q);
-        if (!q)
-            return NULL;
-        if (pv->n)
-            memcpy(q, pv->v, pv->n * sizeof *q);
-        pv->v = q;
-        pv->alloc = na;
-    }
+    if (n < *alloc)
+        return v;
+    size_t na = *alloc ? *alloc * 2 : 8;
+    void *q = calloc_arena(c, na, size);
+    if (!q)
+        return NULL;
+    if (n)
+        memcpy(q, v, n * size);
+    *alloc = na;
+    return q;
+}
+
+static spak_param_def *pvec_push(checker *c, pvec *pv, spak_pos pos)
+{
+    spak_param_def *q = vec_room(c, pv->v, pv->n, &pv->alloc, &pv->full, MAX_PARAMS, sizeof *q, pos,
+                                 "too many parameters (more than %d in one space or loop)");
+    if (!q)
+        return NULL;
+    pv->v = q;
     return &pv->v[pv->n++];
 }
 
@@ -416,22 +430,11 @@ static void fact_def(checker *c, fvec *fv, const spak_entry *e)
             c->m->schema.variant_name ? c->m->schema.variant_name : "TraceItem");
         return;
     }
-    if (fv->n >= MAX_FACTS) {
-        if (!fv->full)
-            ERR(c, e->pos, "too many facts (more than %d)", MAX_FACTS);
-        fv->full = true;
+    spak_fact_def *q = vec_room(c, fv->v, fv->n, &fv->alloc, &fv->full, MAX_FACTS, sizeof *q, e->pos,
+                                "too many facts (more than %d)");
+    if (!q)
         return;
-    }
-    if (fv->n == fv->alloc) {
-        size_t na = fv->alloc ? 2 * fv->alloc : 8;
-        spak_fact_def *q = calloc_arena(c, na, sizeof *q);
-        if (!q)
-            return;
-        if (fv->n)
-            memcpy(q, fv->v, fv->n * sizeof *q);
-        fv->v = q;
-        fv->alloc = na;
-    }
+    fv->v = q;
     spak_fact_def *f = &fv->v[fv->n];
     memset(f, 0, sizeof *f);
     f->name = entry_name(e, 1);
@@ -608,22 +611,11 @@ static void rule_def(checker *c, rvec *rv, const spak_entry *e, bool hint)
             hint ? "suggestion" : "apply");
         return;
     }
-    if (rv->n >= MAX_RULES) {
-        if (!rv->full)
-            ERR(c, e->pos, "too many rules and hints (more than %d)", MAX_RULES);
-        rv->full = true;
+    spak_rule_def *q = vec_room(c, rv->v, rv->n, &rv->alloc, &rv->full, MAX_RULES, sizeof *q, e->pos,
+                                "too many rules and hints (more than %d)");
+    if (!q)
         return;
-    }
-    if (rv->n == rv->alloc) {
-        size_t na = rv->alloc ? 2 * rv->alloc : 8;
-        spak_rule_def *q = calloc_arena(c, na, sizeof *q);
-        if (!q)
-            return;
-        if (rv->n)
-            memcpy(q, rv->v, rv->n * sizeof *q);
-        rv->v = q;
-        rv->alloc = na;
-    }
+    rv->v = q;
     spak_rule_def *r = &rv->v[rv->n];
     memset(r, 0, sizeof *r);
     r->title = entry_name(e, 1);
@@ -751,6 +743,223 @@ static void check_templates(checker *c, const spak_loop_def *l)
 
 static const char *const strategies[] = {"default", "grid", "random", "rules", "llm"};
 
+/* `parameter P: [values]`, or `parameter P` alone, which takes its values
+ * from design_space or tuning_space: one more parameter of the loop's own
+ * search space. */
+static void eloop_param(checker *c, pvec *pv, const spak_entry *x)
+{
+    if (x->n_words != 2 || x->words[1].is_string) {
+        ERR(c, x->pos, "expected 'parameter NAME: [values]'");
+        return;
+    }
+    const char *pname = entry_name(x, 1);
+    if (x->value) {
+        spak_entry tmp = *x;
+        tmp.words = x->words + 1;
+        tmp.n_words = 1;
+        value_list(c, pv, NULL, &tmp, "parameter", NULL);
+        return;
+    }
+    const spak_param_def *src = NULL;
+    for (size_t k = 0; k < c->m->n_design && !src; k++)
+        if (strcmp(c->m->design[k].name, pname) == 0)
+            src = &c->m->design[k];
+    for (size_t k = 0; k < c->m->n_tuning && !src; k++)
+        if (strcmp(c->m->tuning[k].name, pname) == 0)
+            src = &c->m->tuning[k];
+    if (!src) {
+        ERR(c, x->words[1].pos, "parameter '%s' has no values and is not in design_space or tuning_space", pname);
+        return;
+    }
+    spak_param_def *p = pvec_push(c, pv, x->pos);
+    if (p) {
+        *p = *src;
+        p->pos = x->pos;
+        dup_param_check(c, pv, pname, x->words[1].pos, NULL);
+    }
+}
+
+/* measure { cmd, metric, objective }: how a candidate is timed and which
+ * trace field is optimized. *metric_pos is set to where a metric that the
+ * schema does not have is reported (eloop_metric). */
+static void eloop_measure(checker *c, spak_loop_def *l, const spak_entry *x, spak_pos *metric_pos)
+{
+    if (l->has_measure) {
+        ERR(c, x->pos, "loop %s has more than one measure block", l->name);
+        return;
+    }
+    l->has_measure = true;
+    const spak_block *mb = x->body;
+    if (!mb) {
+        ERR(c, x->pos, "measure needs a body: measure { cmd: \"...\", metric: \"...\", objective: maximize }");
+        return;
+    }
+    for (size_t k = 0; k < mb->n; k++) {
+        const spak_entry *f = mb->items[k];
+        const char *key = is_field(f) ? entry_name(f, 0) : "";
+        if (strcmp(key, "cmd") == 0) {
+            if (f->value && f->value->kind == SPAK_EX_STRING) {
+                l->cmd = f->value->text;
+                l->cmd_pos = f->value->pos;
+            } else {
+                ERR(c, f->pos, "measure cmd: expected a string");
+            }
+        } else if (strcmp(key, "metric") == 0) {
+            l->metric = string_value(c, f, "measure metric");
+            *metric_pos = f->value ? f->value->pos : f->pos;
+        } else if (strcmp(key, "objective") == 0) {
+            const char *o = string_value(c, f, "measure objective");
+            if (o && strcmp(o, "maximize") == 0)
+                l->objective = SPAK_OBJ_MAXIMIZE;
+            else if (o && strcmp(o, "minimize") == 0)
+                l->objective = SPAK_OBJ_MINIMIZE;
+            else if (o)
+                ERR(c, f->value->pos, "measure objective: expected maximize or minimize, near '%s'", o);
+        } else {
+            WARN(c, f->pos, "measure: unknown key '%s' ignored", spak_entry_head(f));
+        }
+    }
+    if (!l->cmd)
+        ERR(c, x->pos, "measure needs a cmd");
+    if (!l->metric)
+        ERR(c, x->pos, "measure needs a metric (a trace field such as tflops)");
+}
+
+/* approve: ["knowledge", "llm-code"]: the gates where the run waits for the
+ * supervisor. */
+static void eloop_approve(checker *c, spak_loop_def *l, const spak_entry *x)
+{
+    const spak_expr *v = x->value;
+    if (!v || v->kind != SPAK_EX_LIST) {
+        ERR(c, x->pos, "approve: expected a list like [\"knowledge\", \"llm-code\"]");
+        return;
+    }
+    for (size_t k = 0; k < v->n_items; k++) {
+        const char *g = v->items[k]->kind == SPAK_EX_STRING ? v->items[k]->text : "";
+        if (strcmp(g, "knowledge") == 0)
+            l->approve |= SPAK_GATE_KNOWLEDGE;
+        else if (strcmp(g, "llm-code") == 0)
+            l->approve |= SPAK_GATE_LLM_CODE;
+        else
+            ERR(c, v->items[k]->pos, "approve: unknown gate (expected \"knowledge\" or \"llm-code\")");
+    }
+}
+
+/* budget { ... }: what the run may spend before it stops. */
+static void eloop_budget(checker *c, spak_loop_def *l, const spak_entry *x)
+{
+    for (size_t k = 0; x->body && k < x->body->n; k++) {
+        const spak_entry *f = x->body->items[k];
+        const char *key = is_field(f) ? entry_name(f, 0) : "";
+        if (strcmp(key, "evaluations") == 0)
+            int_value(c, f, "budget evaluations", 1, 1000000, &l->max_evaluations);
+        else if (strcmp(key, "wall_time_s") == 0)
+            number_value(c, f, "budget wall_time_s", 1e-3, 1e9, &l->max_wall_s);
+        else if (strcmp(key, "device_s") == 0)
+            number_value(c, f, "budget device_s", 1e-3, 1e9, &l->max_device_s);
+        else if (strcmp(key, "tokens") == 0)
+            int_value(c, f, "budget tokens", 1, 2000000000L, &l->max_tokens);
+        else if (strcmp(key, "cost_usd") == 0)
+            number_value(c, f, "budget cost_usd", 1e-9, 1e9, &l->max_cost_usd);
+        else
+            WARN(c, f->pos, "budget: unknown key '%s' ignored", spak_entry_head(f));
+    }
+}
+
+/* stop { ... }: when the run has found enough. Its `when` must be a formal
+ * condition (prose could never stop the run). */
+static void eloop_stop(checker *c, spak_loop_def *l, const spak_entry *x)
+{
+    for (size_t k = 0; x->body && k < x->body->n; k++) {
+        const spak_entry *f = x->body->items[k];
+        const char *key = is_field(f) ? entry_name(f, 0) : "";
+        if (strcmp(key, "when") == 0 && f->value) {
+            char what[200];
+            spak_snprintf(what, sizeof what, "stop condition of loop %s", l->name);
+            l->stop_when = condition(c, f->value, what, false, true);
+        } else if (strcmp(key, "plateau") == 0) {
+            int_value(c, f, "stop plateau", 1, 1000000, &l->plateau);
+        } else if (strcmp(key, "roofline_fraction") == 0) {
+            number_value(c, f, "stop roofline_fraction", 1e-6, 10, &l->stop_roofline);
+        } else {
+            WARN(c, f->pos, "stop: unknown key '%s' ignored", spak_entry_head(f));
+        }
+    }
+}
+
+/* One entry of an engineering_loop body. */
+static void eloop_entry(checker *c, spak_loop_def *l, pvec *pv, const spak_entry *x, spak_pos *metric_pos)
+{
+    const char *key = is_field(x) ? entry_name(x, 0) : "";
+    bool block = x->n_words == 1;  /* budget { ... } and stop { ... } */
+    if (spak_entry_word_is(x, 0, "parameter")) {
+        eloop_param(c, pv, x);
+    } else if (spak_entry_word_is(x, 0, "measure")) {
+        eloop_measure(c, l, x, metric_pos);
+    } else if (strcmp(key, "strategy") == 0) {
+        const char *s = string_value(c, x, "strategy");
+        bool known = false;
+        for (size_t k = 0; s && k < SPAK_ARRAY_LEN(strategies); k++)
+            known |= strcmp(s, strategies[k]) == 0;
+        if (s && !known)
+            ERR(c, x->value->pos, "unknown strategy '%s' (expected default, grid, random, rules or llm)", s);
+        else if (s)
+            l->strategy = s;
+    } else if (strcmp(key, "seed") == 0) {
+        int_value(c, x, "seed", 0, 2147483647L, &l->seed);
+    } else if ((spak_entry_word_is(x, 0, "budget") || spak_entry_word_is(x, 0, "stop")) && block && !x->body) {
+        ERR(c, x->pos, "%s is a block: write '%s { ... }' (without ':')", entry_name(x, 0), entry_name(x, 0));
+    } else if (strcmp(key, "approve") == 0) {
+        eloop_approve(c, l, x);
+    } else if (spak_entry_word_is(x, 0, "budget") && block) {
+        eloop_budget(c, l, x);
+    } else if (spak_entry_word_is(x, 0, "stop") && block) {
+        eloop_stop(c, l, x);
+    } else {
+        WARN(c, x->pos, "engineering_loop %s: unknown entry '%s' kept as free-form", l->name, spak_entry_head(x));
+    }
+}
+
+/* The loop's search space: its own parameters or, when it declares none,
+ * design_space x tuning_space. */
+static void eloop_space(checker *c, spak_loop_def *l, const pvec *pv)
+{
+    if (pv->n) {
+        l->params = pv->v;
+        l->n_params = pv->n;
+        return;
+    }
+    size_t n = c->m->n_design + c->m->n_tuning;
+    spak_param_def *all = calloc_arena(c, n, sizeof *all);
+    if (all) {
+        if (c->m->n_design)
+            memcpy(all, c->m->design, c->m->n_design * sizeof *all);
+        if (c->m->n_tuning)
+            memcpy(all + c->m->n_design, c->m->tuning, c->m->n_tuning * sizeof *all);
+    }
+    l->params = all;
+    l->n_params = all ? n : 0;
+}
+
+/* The metric is what the loop optimizes: a numeric field of some case of
+ * the trace_schema (when the spec has one). */
+static void eloop_metric(checker *c, const spak_loop_def *l, spak_pos metric_pos)
+{
+    if (!l->metric || !c->m->schema.n_cases)
+        return;
+    for (size_t k = 0; k < c->m->schema.n_cases; k++)
+        for (size_t q = 0; q < c->m->schema.cases[k].n_fields; q++) {
+            const spak_trace_field *f = &c->m->schema.cases[k].fields[q];
+            if (strcmp(f->name, l->metric) != 0)
+                continue;
+            if (f->type != SPAK_FIELD_INT && f->type != SPAK_FIELD_FLOAT)
+                ERR(c, metric_pos, "loop %s: metric '%s' is a %s field; it must be int or float", l->name, l->metric,
+                    spak_field_type_name(f->type));
+            return;
+        }
+    ERR(c, metric_pos, "loop %s: metric '%s' is not a field of any trace_schema case", l->name, l->metric);
+}
+
 static void eloop(checker *c, spak_loop_def *l, const spak_entry *e)
 {
     l->name = entry_name(e, 1);
@@ -763,182 +972,14 @@ static void eloop(checker *c, spak_loop_def *l, const spak_entry *e)
     pvec pv = {0};
     if (!e->body)
         return;
-    for (size_t i = 0; i < e->body->n; i++) {
-        const spak_entry *x = e->body->items[i];
-        if (spak_entry_word_is(x, 0, "parameter")) {
-            if (x->n_words != 2 || x->words[1].is_string) {
-                ERR(c, x->pos, "expected 'parameter NAME: [values]'");
-                continue;
-            }
-            const char *pname = entry_name(x, 1);
-            if (!x->value) {
-                /* `parameter P` takes its values from design_space / tuning_space */
-                const spak_param_def *src = NULL;
-                for (size_t k = 0; k < c->m->n_design && !src; k++)
-                    if (strcmp(c->m->design[k].name, pname) == 0)
-                        src = &c->m->design[k];
-                for (size_t k = 0; k < c->m->n_tuning && !src; k++)
-                    if (strcmp(c->m->tuning[k].name, pname) == 0)
-                        src = &c->m->tuning[k];
-                if (!src) {
-                    ERR(c, x->words[1].pos, "parameter '%s' has no values and is not in design_space or tuning_space",
-                        pname);
-                    continue;
-                }
-                spak_param_def *p = pvec_push(c, &pv, x->pos);
-                if (p) {
-                    *p = *src;
-                    p->pos = x->pos;
-                    dup_param_check(c, &pv, pname, x->words[1].pos, NULL);
-                }
-                continue;
-            }
-            spak_entry tmp = *x;
-            tmp.words = x->words + 1;
-            tmp.n_words = 1;
-            value_list(c, &pv, NULL, &tmp, "parameter", NULL);
-        } else if (spak_entry_word_is(x, 0, "measure")) {
-            if (l->has_measure) {
-                ERR(c, x->pos, "loop %s has more than one measure block", l->name);
-                continue;
-            }
-            l->has_measure = true;
-            const spak_block *mb = x->body;
-            if (!mb) {
-                ERR(c, x->pos, "measure needs a body: measure { cmd: \"...\", metric: \"...\", objective: maximize }");
-                continue;
-            }
-            for (size_t k = 0; k < mb->n; k++) {
-                const spak_entry *f = mb->items[k];
-                const char *key = is_field(f) ? entry_name(f, 0) : "";
-                if (strcmp(key, "cmd") == 0) {
-                    if (f->value && f->value->kind == SPAK_EX_STRING) {
-                        l->cmd = f->value->text;
-                        l->cmd_pos = f->value->pos;
-                    } else {
-                        ERR(c, f->pos, "measure cmd: expected a string");
-                    }
-                } else if (strcmp(key, "metric") == 0) {
-                    l->metric = string_value(c, f, "measure metric");
-                    metric_pos = f->value ? f->value->pos : f->pos;
-                } else if (strcmp(key, "objective") == 0) {
-                    const char *o = string_value(c, f, "measure objective");
-                    if (o && strcmp(o, "maximize") == 0)
-                        l->objective = SPAK_OBJ_MAXIMIZE;
-                    else if (o && strcmp(o, "minimize") == 0)
-                        l->objective = SPAK_OBJ_MINIMIZE;
-                    else if (o)
-                        ERR(c, f->value->pos, "measure objective: expected maximize or minimize, near '%s'", o);
-                } else {
-                    WARN(c, f->pos, "measure: unknown key '%s' ignored", spak_entry_head(f));
-                }
-            }
-            if (!l->cmd)
-                ERR(c, x->pos, "measure needs a cmd");
-            if (!l->metric)
-                ERR(c, x->pos, "measure needs a metric (a trace field such as tflops)");
-        } else if (is_field(x) && strcmp(entry_name(x, 0), "strategy") == 0) {
-            const char *s = string_value(c, x, "strategy");
-            bool known = false;
-            for (size_t k = 0; s && k < SPAK_ARRAY_LEN(strategies); k++)
-                known |= strcmp(s, strategies[k]) == 0;
-            if (s && !known)
-                ERR(c, x->value->pos, "unknown strategy '%s' (expected default, grid, random, rules or llm)", s);
-            else if (s)
-                l->strategy = s;
-        } else if (is_field(x) && strcmp(entry_name(x, 0), "seed") == 0) {
-            int_value(c, x, "seed", 0, 2147483647L, &l->seed);
-        } else if ((spak_entry_word_is(x, 0, "budget") || spak_entry_word_is(x, 0, "stop")) && x->n_words == 1 &&
-                   !x->body) {
-            ERR(c, x->pos, "%s is a block: write '%s { ... }' (without ':')", entry_name(x, 0), entry_name(x, 0));
-        } else if (is_field(x) && strcmp(entry_name(x, 0), "approve") == 0) {
-            const spak_expr *v = x->value;
-            if (!v || v->kind != SPAK_EX_LIST) {
-                ERR(c, x->pos, "approve: expected a list like [\"knowledge\", \"llm-code\"]");
-                continue;
-            }
-            for (size_t k = 0; k < v->n_items; k++) {
-                const char *g = v->items[k]->kind == SPAK_EX_STRING ? v->items[k]->text : "";
-                if (strcmp(g, "knowledge") == 0)
-                    l->approve |= SPAK_GATE_KNOWLEDGE;
-                else if (strcmp(g, "llm-code") == 0)
-                    l->approve |= SPAK_GATE_LLM_CODE;
-                else
-                    ERR(c, v->items[k]->pos, "approve: unknown gate (expected \"knowledge\" or \"llm-code\")");
-            }
-        } else if (spak_entry_word_is(x, 0, "budget") && x->n_words == 1) {
-            for (size_t k = 0; x->body && k < x->body->n; k++) {
-                const spak_entry *f = x->body->items[k];
-                const char *key = is_field(f) ? entry_name(f, 0) : "";
-                if (strcmp(key, "evaluations") == 0)
-                    int_value(c, f, "budget evaluations", 1, 1000000, &l->max_evaluations);
-                else if (strcmp(key, "wall_time_s") == 0)
-                    number_value(c, f, "budget wall_time_s", 1e-3, 1e9, &l->max_wall_s);
-                else if (strcmp(key, "device_s") == 0)
-                    number_value(c, f, "budget device_s", 1e-3, 1e9, &l->max_device_s);
-                else if (strcmp(key, "tokens") == 0)
-                    int_value(c, f, "budget tokens", 1, 2000000000L, &l->max_tokens);
-                else if (strcmp(key, "cost_usd") == 0)
-                    number_value(c, f, "budget cost_usd", 1e-9, 1e9, &l->max_cost_usd);
-                else
-                    WARN(c, f->pos, "budget: unknown key '%s' ignored", spak_entry_head(f));
-            }
-        } else if (spak_entry_word_is(x, 0, "stop") && x->n_words == 1) {
-            for (size_t k = 0; x->body && k < x->body->n; k++) {
-                const spak_entry *f = x->body->items[k];
-                const char *key = is_field(f) ? entry_name(f, 0) : "";
-                if (strcmp(key, "when") == 0 && f->value) {
-                    char what[200];
-                    spak_snprintf(what, sizeof what, "stop condition of loop %s", l->name);
-                    l->stop_when = condition(c, f->value, what, false, true);
-                } else if (strcmp(key, "plateau") == 0) {
-                    int_value(c, f, "stop plateau", 1, 1000000, &l->plateau);
-                } else if (strcmp(key, "roofline_fraction") == 0) {
-                    number_value(c, f, "stop roofline_fraction", 1e-6, 10, &l->stop_roofline);
-                } else {
-                    WARN(c, f->pos, "stop: unknown key '%s' ignored", spak_entry_head(f));
-                }
-            }
-        } else {
-            WARN(c, x->pos, "engineering_loop %s: unknown entry '%s' kept as free-form", l->name, spak_entry_head(x));
-        }
-    }
-    if (pv.n == 0) {
-        /* no parameters of its own: the loop searches design_space x tuning_space */
-        size_t n = c->m->n_design + c->m->n_tuning;
-        spak_param_def *all = calloc_arena(c, n, sizeof *all);
-        if (all) {
-            if (c->m->n_design)
-                memcpy(all, c->m->design, c->m->n_design * sizeof *all);
-            if (c->m->n_tuning)
-                memcpy(all + c->m->n_design, c->m->tuning, c->m->n_tuning * sizeof *all);
-        }
-        l->params = all;
-        l->n_params = all ? n : 0;
-    } else {
-        l->params = pv.v;
-        l->n_params = pv.n;
-    }
+    for (size_t i = 0; i < e->body->n; i++)
+        eloop_entry(c, l, &pv, e->body->items[i], &metric_pos);
+    eloop_space(c, l, &pv);
     if (!l->has_measure)
         ERR(c, e->pos, "engineering_loop %s has no measure block: measure { cmd: \"...\", metric: \"...\" }", l->name);
     if (l->cmd)
         check_templates(c, l);
-    if (l->metric && c->m->schema.n_cases) {
-        bool found = false;
-        for (size_t k = 0; k < c->m->schema.n_cases && !found; k++)
-            for (size_t q = 0; q < c->m->schema.cases[k].n_fields; q++) {
-                const spak_trace_field *f = &c->m->schema.cases[k].fields[q];
-                if (strcmp(f->name, l->metric) == 0) {
-                    found = true;
-                    if (f->type != SPAK_FIELD_INT && f->type != SPAK_FIELD_FLOAT)
-                        ERR(c, metric_pos, "loop %s: metric '%s' is a %s field; it must be int or float", l->name,
-                            l->metric, spak_field_type_name(f->type));
-                    break;
-                }
-            }
-        if (!found)
-            ERR(c, metric_pos, "loop %s: metric '%s' is not a field of any trace_schema case", l->name, l->metric);
-    }
+    eloop_metric(c, l, metric_pos);
 }
 
 /* ---- agent_loop ---- */
