@@ -246,6 +246,22 @@ static spak_op binop_of(spak_tk k, int *prec)
     }
 }
 
+/* After one item of a comma-separated list: eats the ',' that leads to the
+ * next item and returns true, also when closer ends the list; false, with
+ * "expected what" reported, when neither follows. */
+static bool list_sep(parser *p, spak_tk closer, const char *what)
+{
+    if (p->tok.kind == SPAK_TK_COMMA) {
+        next(p);
+        return true;
+    }
+    if (p->tok.kind != closer) {
+        expected(p, what);
+        return false;
+    }
+    return true;
+}
+
 /* items := [ expr { ',' expr } [','] ] CLOSER, after the opening bracket
  * (newlines allowed inside); fills e->items. */
 static spak_expr *items(parser *p, spak_expr *e, spak_tk closer, const char *what)
@@ -261,12 +277,7 @@ static spak_expr *items(parser *p, spak_expr *e, spak_tk closer, const char *wha
             return NULL;
         }
         pv_push(p, &v, x);
-        if (p->tok.kind == SPAK_TK_COMMA) {
-            next(p);
-            continue;
-        }
-        if (p->tok.kind != closer) {
-            expected(p, what);
+        if (!list_sep(p, closer, what)) {
             p->skip_nl = saved;
             return NULL;
         }
@@ -474,14 +485,8 @@ static bool params(parser *p, spak_entry *e)
                 goto fail;
         }
         pv_push(p, &items, prm);
-        if (p->tok.kind == SPAK_TK_COMMA) {
-            next(p);
-            continue;
-        }
-        if (p->tok.kind != SPAK_TK_RPAREN) {
-            expected(p, "',' or ')' after parameter");
+        if (!list_sep(p, SPAK_TK_RPAREN, "',' or ')' after parameter"))
             goto fail;
-        }
     }
     e->n_params = items.n;
     e->params = (spak_entry **)pv_finish(p, &items);
