@@ -9,6 +9,7 @@
 #include "store/store.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +185,130 @@ static bool grow(void **arr, size_t *alloc, size_t n, size_t elem)
     *arr = p;
     *alloc = na;
     return true;
+}
+
+/* ---- rows -> structs ------------------------------------------------------------ */
+
+/* Every struct the store fills from a row is described once, as a table of
+ * its fields in the order of the SELECT's columns; one reader, one freer and
+ * one list reader serve every table. */
+typedef enum {
+    COL_TEXT,     /* char *, malloc'd copy; NULL for NULL */
+    COL_INT64,    /* int64_t */
+    COL_DOUBLE,   /* double, 0 for NULL (timestamps) */
+    COL_REAL,     /* double, NAN for NULL (metrics, ratios) */
+    COL_TRISTATE, /* int, -1 for NULL (correct) */
+    COL_BOOL      /* bool, non-zero integer */
+} col_kind;
+
+typedef struct col_def {
+    col_kind kind;
+    size_t off;   /* offsetof the field */
+} col_def;
+
+typedef struct row_def {
+    const col_def *cols; /* column i of the SELECT fills cols[i] */
+    size_t n_cols;
+    size_t size;         /* sizeof the struct */
+} row_def;
+
+#define COL(kind, type, field) {kind, offsetof(type, field)}
+#define ROW_DEF(type, cols) {cols, SPAK_ARRAY_LEN(cols), sizeof(type)}
+
+/* Free the strings of one struct and zero it (NULL is fine). */
+static void row_free(const row_def *d, void *row)
+{
+    if (!row)
+        return;
+    for (size_t i = 0; i < d->n_cols; i++)
+        if (d->cols[i].kind == COL_TEXT)
+            free(*(char **)((char *)row + d->cols[i].off));
+    memset(row, 0, d->size);
+}
+
+/* Free n structs of an array and the array (NULL is fine). */
+static void rows_free(const row_def *d, void *rows, size_t n)
+{
+    for (size_t i = 0; rows && i < n; i++)
+        row_free(d, (char *)rows + i * d->size);
+    free(rows);
+}
+
+/* Read the current row of s into *row. false without memory (row is then
+ * zeroed and owns nothing). */
+static bool row_read(sqlite3_stmt *s, const row_def *d, void *row)
+{
+    bool oom = false;
+    memset(row, 0, d->size);
+    for (size_t i = 0; i < d->n_cols; i++) {
+        void *f = (char *)row + d->cols[i].off;
+        int c = (int)i;
+        switch (d->cols[i].kind) {
+        case COL_TEXT: *(char **)f = col_str(s, c, &oom); break;
+        case COL_INT64: *(int64_t *)f = sqlite3_column_int64(s, c); break;
+        case COL_DOUBLE: *(double *)f = sqlite3_column_double(s, c); break;
+        case COL_REAL: *(double *)f = col_real(s, c); break;
+        case COL_TRISTATE:
+            *(int *)f = sqlite3_column_type(s, c) == SQLITE_NULL ? -1 : sqlite3_column_int(s, c);
+            break;
+        case COL_BOOL: *(bool *)f = sqlite3_column_int(s, c) != 0; break;
+        }
+    }
+    if (oom)
+        row_free(d, row);
+    return !oom;
+}
+
+/* Step s (prepared and bound) to its end, reading every row into a growing
+ * array of d's structs, and finalize it. On SPAK_OK *out is the array (NULL
+ * when there are no rows; the caller frees it with the table's *s_free) and
+ * *n_out its length; on failure nothing is left to free. what names the
+ * query in a database error. */
+static spak_status rows_read(spak_store *st, sqlite3_stmt *s, const row_def *d, const char *what, void **out,
+                             size_t *n_out, spak_err *err)
+{
+    void *arr = NULL;
+    size_t n = 0, alloc = 0;
+    int r = SQLITE_DONE;
+    spak_status rc = SPAK_OK;
+    *out = NULL;
+    *n_out = 0;
+    while (rc == SPAK_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        if (!grow(&arr, &alloc, n, d->size) || !row_read(s, d, (char *)arr + n * d->size))
+            rc = nomem(err);
+        else
+            n++;
+    }
+    if (rc == SPAK_OK && r != SQLITE_DONE)
+        rc = db_fail(st, err, what);
+    sqlite3_finalize(s);
+    if (rc != SPAK_OK) {
+        rows_free(d, arr, n);
+        return rc;
+    }
+    *out = arr;
+    *n_out = n;
+    return SPAK_OK;
+}
+
+/* Step s (prepared and bound) once and finalize it: a row is read into *row
+ * and *found set; no row leaves *row zeroed and *found false (still
+ * SPAK_OK). */
+static spak_status row_read_one(spak_store *st, sqlite3_stmt *s, const row_def *d, const char *what, void *row,
+                                bool *found, spak_err *err)
+{
+    spak_status rc = SPAK_OK;
+    memset(row, 0, d->size);
+    *found = false;
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        rc = row_read(s, d, row) ? SPAK_OK : nomem(err);
+        *found = rc == SPAK_OK;
+    } else if (r != SQLITE_DONE) {
+        rc = db_fail(st, err, what);
+    }
+    sqlite3_finalize(s);
+    return rc;
 }
 
 static spak_status exec_sql(spak_store *st, const char *sql, spak_err *err)
@@ -492,56 +617,20 @@ spak_status spak_store_run_create(spak_store *st, const spak_run_new *nw, char i
 #define RUN_COLS_TEXT RUN_COLS_A "spec_text" RUN_COLS_B
 #define RUN_COLS_NOTEXT RUN_COLS_A "NULL" RUN_COLS_B
 
-static bool read_run(sqlite3_stmt *s, spak_run *r)
-{
-    bool oom = false;
-    memset(r, 0, sizeof *r);
-    r->id = col_str(s, 0, &oom);
-    r->spec_path = col_str(s, 1, &oom);
-    r->spec_text = col_str(s, 2, &oom);
-    r->spec_hash = col_str(s, 3, &oom);
-    r->state = col_str(s, 4, &oom);
-    r->status = col_str(s, 5, &oom);
-    r->stop_reason = col_str(s, 6, &oom);
-    r->strategy = col_str(s, 7, &oom);
-    r->budget_json = col_str(s, 8, &oom);
-    r->device_json = col_str(s, 9, &oom);
-    r->summary_json = col_str(s, 10, &oom);
-    r->owner = col_str(s, 11, &oom);
-    r->seed = sqlite3_column_int64(s, 12);
-    r->created_at = sqlite3_column_double(s, 13);
-    r->updated_at = sqlite3_column_double(s, 14);
-    r->last_seq = sqlite3_column_int64(s, 15);
-    if (oom)
-        spak_store_run_free(r);
-    return !oom;
-}
+static const col_def run_cols[] = {
+    COL(COL_TEXT, spak_run, id),           COL(COL_TEXT, spak_run, spec_path),
+    COL(COL_TEXT, spak_run, spec_text),    COL(COL_TEXT, spak_run, spec_hash),
+    COL(COL_TEXT, spak_run, state),        COL(COL_TEXT, spak_run, status),
+    COL(COL_TEXT, spak_run, stop_reason),  COL(COL_TEXT, spak_run, strategy),
+    COL(COL_TEXT, spak_run, budget_json),  COL(COL_TEXT, spak_run, device_json),
+    COL(COL_TEXT, spak_run, summary_json), COL(COL_TEXT, spak_run, owner),
+    COL(COL_INT64, spak_run, seed),        COL(COL_DOUBLE, spak_run, created_at),
+    COL(COL_DOUBLE, spak_run, updated_at), COL(COL_INT64, spak_run, last_seq),
+};
+static const row_def run_row = ROW_DEF(spak_run, run_cols); /* RUN_COLS_* */
 
-void spak_store_run_free(spak_run *r)
-{
-    if (!r)
-        return;
-    free(r->id);
-    free(r->spec_path);
-    free(r->spec_text);
-    free(r->spec_hash);
-    free(r->state);
-    free(r->status);
-    free(r->stop_reason);
-    free(r->strategy);
-    free(r->budget_json);
-    free(r->device_json);
-    free(r->summary_json);
-    free(r->owner);
-    memset(r, 0, sizeof *r);
-}
-
-void spak_store_runs_free(spak_run *runs, size_t n)
-{
-    for (size_t i = 0; runs && i < n; i++)
-        spak_store_run_free(&runs[i]);
-    free(runs);
-}
+void spak_store_run_free(spak_run *r) { row_free(&run_row, r); }
+void spak_store_runs_free(spak_run *runs, size_t n) { rows_free(&run_row, runs, n); }
 
 spak_status spak_store_run_get(spak_store *st, const char *id, spak_run *out, spak_err *err)
 {
@@ -551,14 +640,10 @@ spak_status spak_store_run_get(spak_store *st, const char *id, spak_run *out, sp
     if (rc != SPAK_OK)
         return rc;
     bind_str(s, 1, id);
-    int r = sqlite3_step(s);
-    if (r == SQLITE_ROW)
-        rc = read_run(s, out) ? SPAK_OK : nomem(err);
-    else if (r == SQLITE_DONE)
+    bool found;
+    rc = row_read_one(st, s, &run_row, "run get", out, &found, err);
+    if (rc == SPAK_OK && !found)
         rc = spak_errf(err, SPAK_ERR_ARG, "no run '%s'", id ? id : "(null)");
-    else
-        rc = db_fail(st, err, "run get");
-    sqlite3_finalize(s);
     return rc;
 }
 
@@ -570,25 +655,10 @@ spak_status spak_store_run_list(spak_store *st, spak_run **out, size_t *n_out, s
     spak_status rc = prep(st, "SELECT " RUN_COLS_NOTEXT " FROM runs ORDER BY created_at DESC, id DESC", &s, err);
     if (rc != SPAK_OK)
         return rc;
-    spak_run *arr = NULL;
-    size_t n = 0, alloc = 0;
-    int r = SQLITE_DONE;
-    while (rc == SPAK_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
-        if (!grow((void **)&arr, &alloc, n, sizeof *arr) || !read_run(s, &arr[n]))
-            rc = nomem(err);
-        else
-            n++;
-    }
-    if (rc == SPAK_OK && r != SQLITE_DONE)
-        rc = db_fail(st, err, "run list");
-    sqlite3_finalize(s);
-    if (rc != SPAK_OK) {
-        spak_store_runs_free(arr, n);
-        return rc;
-    }
-    *out = arr;
-    *n_out = n;
-    return SPAK_OK;
+    void *rows;
+    rc = rows_read(st, s, &run_row, "run list", &rows, n_out, err);
+    *out = rows;
+    return rc;
 }
 
 spak_status spak_store_transition(spak_store *st, const char *run_id, const spak_transition *t, int64_t *seq_out,
@@ -681,15 +751,14 @@ spak_status spak_store_run_claim(spak_store *st, const char *run_id, const char 
     return tx_close(st, rc, err);
 }
 
-void spak_store_journal_free(spak_journal_entry *e, size_t n)
-{
-    for (size_t i = 0; e && i < n; i++) {
-        free(e[i].from_state);
-        free(e[i].to_state);
-        free(e[i].detail_json);
-    }
-    free(e);
-}
+static const col_def journal_cols[] = {
+    COL(COL_INT64, spak_journal_entry, seq),       COL(COL_DOUBLE, spak_journal_entry, at),
+    COL(COL_TEXT, spak_journal_entry, from_state), COL(COL_TEXT, spak_journal_entry, to_state),
+    COL(COL_TEXT, spak_journal_entry, detail_json),
+};
+static const row_def journal_row = ROW_DEF(spak_journal_entry, journal_cols);
+
+void spak_store_journal_free(spak_journal_entry *e, size_t n) { rows_free(&journal_row, e, n); }
 
 spak_status spak_store_journal_list(spak_store *st, const char *run_id, spak_journal_entry **out, size_t *n_out,
                                     spak_err *err)
@@ -704,72 +773,25 @@ spak_status spak_store_journal_list(spak_store *st, const char *run_id, spak_jou
     if (rc != SPAK_OK)
         return rc;
     bind_str(s, 1, run_id);
-    spak_journal_entry *arr = NULL;
-    size_t n = 0, alloc = 0;
-    int r = SQLITE_DONE;
-    while (rc == SPAK_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
-        if (!grow((void **)&arr, &alloc, n, sizeof *arr)) {
-            rc = nomem(err);
-            break;
-        }
-        bool oom = false;
-        spak_journal_entry *e = &arr[n++];
-        e->seq = sqlite3_column_int64(s, 0);
-        e->at = sqlite3_column_double(s, 1);
-        e->from_state = col_str(s, 2, &oom);
-        e->to_state = col_str(s, 3, &oom);
-        e->detail_json = col_str(s, 4, &oom);
-        if (oom)
-            rc = nomem(err);
-    }
-    if (rc == SPAK_OK && r != SQLITE_DONE)
-        rc = db_fail(st, err, "journal list");
-    sqlite3_finalize(s);
-    if (rc != SPAK_OK) {
-        spak_store_journal_free(arr, n);
-        return rc;
-    }
-    *out = arr;
-    *n_out = n;
-    return SPAK_OK;
+    void *rows;
+    rc = rows_read(st, s, &journal_row, "journal list", &rows, n_out, err);
+    *out = rows;
+    return rc;
 }
 
 /* ---- candidates ------------------------------------------------------------------------ */
 
-void spak_store_candidate_free(spak_candidate *c)
-{
-    if (!c)
-        return;
-    free(c->key);
-    free(c->params_json);
-    free(c->source_path);
-    free(c->source_hash);
-    memset(c, 0, sizeof *c);
-}
-
-void spak_store_candidates_free(spak_candidate *c, size_t n)
-{
-    for (size_t i = 0; c && i < n; i++)
-        spak_store_candidate_free(&c[i]);
-    free(c);
-}
-
 #define CAND_COLS "cand_id, key, params_json, source_path, source_hash, created_at"
 
-static bool read_cand(sqlite3_stmt *s, spak_candidate *c)
-{
-    bool oom = false;
-    memset(c, 0, sizeof *c);
-    c->cand_id = sqlite3_column_int64(s, 0);
-    c->key = col_str(s, 1, &oom);
-    c->params_json = col_str(s, 2, &oom);
-    c->source_path = col_str(s, 3, &oom);
-    c->source_hash = col_str(s, 4, &oom);
-    c->created_at = sqlite3_column_double(s, 5);
-    if (oom)
-        spak_store_candidate_free(c);
-    return !oom;
-}
+static const col_def cand_cols[] = {
+    COL(COL_INT64, spak_candidate, cand_id),    COL(COL_TEXT, spak_candidate, key),
+    COL(COL_TEXT, spak_candidate, params_json), COL(COL_TEXT, spak_candidate, source_path),
+    COL(COL_TEXT, spak_candidate, source_hash), COL(COL_DOUBLE, spak_candidate, created_at),
+};
+static const row_def cand_row = ROW_DEF(spak_candidate, cand_cols); /* CAND_COLS */
+
+void spak_store_candidate_free(spak_candidate *c) { row_free(&cand_row, c); }
+void spak_store_candidates_free(spak_candidate *c, size_t n) { rows_free(&cand_row, c, n); }
 
 spak_status spak_store_candidate_upsert(spak_store *st, const char *run_id, const char *key,
                                         const char *params_json, const char *source_path,
@@ -835,15 +857,7 @@ spak_status spak_store_candidate_get(spak_store *st, const char *run_id, const c
         return rc;
     bind_str(s, 1, run_id);
     bind_str(s, 2, key);
-    int r = sqlite3_step(s);
-    if (r == SQLITE_ROW) {
-        rc = read_cand(s, out) ? SPAK_OK : nomem(err);
-        *found = rc == SPAK_OK;
-    } else if (r != SQLITE_DONE) {
-        rc = db_fail(st, err, "candidate get");
-    }
-    sqlite3_finalize(s);
-    return rc;
+    return row_read_one(st, s, &cand_row, "candidate get", out, found, err);
 }
 
 spak_status spak_store_candidate_list(spak_store *st, const char *run_id, spak_candidate **out, size_t *n_out,
@@ -856,25 +870,10 @@ spak_status spak_store_candidate_list(spak_store *st, const char *run_id, spak_c
     if (rc != SPAK_OK)
         return rc;
     bind_str(s, 1, run_id);
-    spak_candidate *arr = NULL;
-    size_t n = 0, alloc = 0;
-    int r = SQLITE_DONE;
-    while (rc == SPAK_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
-        if (!grow((void **)&arr, &alloc, n, sizeof *arr) || !read_cand(s, &arr[n]))
-            rc = nomem(err);
-        else
-            n++;
-    }
-    if (rc == SPAK_OK && r != SQLITE_DONE)
-        rc = db_fail(st, err, "candidate list");
-    sqlite3_finalize(s);
-    if (rc != SPAK_OK) {
-        spak_store_candidates_free(arr, n);
-        return rc;
-    }
-    *out = arr;
-    *n_out = n;
-    return SPAK_OK;
+    void *rows;
+    rc = rows_read(st, s, &cand_row, "candidate list", &rows, n_out, err);
+    *out = rows;
+    return rc;
 }
 
 /* ---- evaluations -------------------------------------------------------------------------- */
@@ -885,84 +884,26 @@ static bool is_unfinished_status(const char *s)
                  strcmp(s, SPAK_EVAL_RUNNING) == 0);
 }
 
-void spak_store_eval_free(spak_eval *e)
-{
-    if (!e)
-        return;
-    free(e->cand_key);
-    free(e->status);
-    free(e->build_log);
-    free(e->stdout_tail);
-    free(e->stderr_tail);
-    free(e->exit_desc);
-    free(e->bottleneck);
-    free(e->result_json);
-    free(e->error);
-    memset(e, 0, sizeof *e);
-}
-
-void spak_store_evals_free(spak_eval *e, size_t n)
-{
-    for (size_t i = 0; e && i < n; i++)
-        spak_store_eval_free(&e[i]);
-    free(e);
-}
-
 #define EVAL_SELECT                                                                                     \
     "SELECT e.eval_id, e.cand_id, c.key, e.status, e.started_at, e.finished_at, e.build_log,"          \
     " e.stdout_tail, e.stderr_tail, e.exit_desc, e.correct, e.metric, e.ratio, e.bottleneck,"          \
     " e.result_json, e.error FROM evaluations e"                                                       \
     " JOIN candidates c ON c.run_id = e.run_id AND c.cand_id = e.cand_id WHERE e.run_id = ?1"
 
-static bool read_eval(sqlite3_stmt *s, spak_eval *e)
-{
-    bool oom = false;
-    memset(e, 0, sizeof *e);
-    e->eval_id = sqlite3_column_int64(s, 0);
-    e->cand_id = sqlite3_column_int64(s, 1);
-    e->cand_key = col_str(s, 2, &oom);
-    e->status = col_str(s, 3, &oom);
-    e->started_at = sqlite3_column_double(s, 4);
-    e->finished_at = sqlite3_column_double(s, 5);
-    e->build_log = col_str(s, 6, &oom);
-    e->stdout_tail = col_str(s, 7, &oom);
-    e->stderr_tail = col_str(s, 8, &oom);
-    e->exit_desc = col_str(s, 9, &oom);
-    e->correct = sqlite3_column_type(s, 10) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 10);
-    e->metric = col_real(s, 11);
-    e->ratio = col_real(s, 12);
-    e->bottleneck = col_str(s, 13, &oom);
-    e->result_json = col_str(s, 14, &oom);
-    e->error = col_str(s, 15, &oom);
-    if (oom)
-        spak_store_eval_free(e);
-    return !oom;
-}
+static const col_def eval_cols[] = {
+    COL(COL_INT64, spak_eval, eval_id),     COL(COL_INT64, spak_eval, cand_id),
+    COL(COL_TEXT, spak_eval, cand_key),     COL(COL_TEXT, spak_eval, status),
+    COL(COL_DOUBLE, spak_eval, started_at), COL(COL_DOUBLE, spak_eval, finished_at),
+    COL(COL_TEXT, spak_eval, build_log),    COL(COL_TEXT, spak_eval, stdout_tail),
+    COL(COL_TEXT, spak_eval, stderr_tail),  COL(COL_TEXT, spak_eval, exit_desc),
+    COL(COL_TRISTATE, spak_eval, correct),  COL(COL_REAL, spak_eval, metric),
+    COL(COL_REAL, spak_eval, ratio),        COL(COL_TEXT, spak_eval, bottleneck),
+    COL(COL_TEXT, spak_eval, result_json),  COL(COL_TEXT, spak_eval, error),
+};
+static const row_def eval_row = ROW_DEF(spak_eval, eval_cols); /* EVAL_SELECT */
 
-/* Run an EVAL_SELECT statement (already bound) into an array. */
-static spak_status eval_rows(spak_store *st, sqlite3_stmt *s, spak_eval **out, size_t *n_out, spak_err *err)
-{
-    spak_eval *arr = NULL;
-    size_t n = 0, alloc = 0;
-    int r;
-    spak_status rc = SPAK_OK;
-    while (rc == SPAK_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
-        if (!grow((void **)&arr, &alloc, n, sizeof *arr) || !read_eval(s, &arr[n]))
-            rc = nomem(err);
-        else
-            n++;
-    }
-    if (rc == SPAK_OK && r != SQLITE_DONE)
-        rc = db_fail(st, err, "evaluation query");
-    sqlite3_finalize(s);
-    if (rc != SPAK_OK) {
-        spak_store_evals_free(arr, n);
-        return rc;
-    }
-    *out = arr;
-    *n_out = n;
-    return SPAK_OK;
-}
+void spak_store_eval_free(spak_eval *e) { row_free(&eval_row, e); }
+void spak_store_evals_free(spak_eval *e, size_t n) { rows_free(&eval_row, e, n); }
 
 spak_status spak_store_eval_begin(spak_store *st, const char *run_id, int64_t cand_id, const char *status,
                                   int64_t *eval_id_out, spak_err *err)
@@ -1141,15 +1082,11 @@ spak_status spak_store_eval_get(spak_store *st, const char *run_id, int64_t eval
         return rc;
     bind_str(s, 1, run_id);
     sqlite3_bind_int64(s, 2, eval_id);
-    int r = sqlite3_step(s);
-    if (r == SQLITE_ROW)
-        rc = read_eval(s, out) ? SPAK_OK : nomem(err);
-    else if (r == SQLITE_DONE)
+    bool found;
+    rc = row_read_one(st, s, &eval_row, "eval get", out, &found, err);
+    if (rc == SPAK_OK && !found)
         rc = spak_errf(err, SPAK_ERR_ARG, "run %s has no evaluation %lld", run_id ? run_id : "(null)",
                        (long long)eval_id);
-    else
-        rc = db_fail(st, err, "eval get");
-    sqlite3_finalize(s);
     return rc;
 }
 
@@ -1163,7 +1100,10 @@ spak_status spak_store_eval_list(spak_store *st, const char *run_id, spak_eval *
     if (rc != SPAK_OK)
         return rc;
     bind_str(s, 1, run_id);
-    return eval_rows(st, s, out, n_out, err);
+    void *rows;
+    rc = rows_read(st, s, &eval_row, "evaluation query", &rows, n_out, err);
+    *out = rows;
+    return rc;
 }
 
 spak_status spak_store_eval_find_by_key(spak_store *st, const char *run_id, const char *key, spak_eval *out,
@@ -1180,17 +1120,7 @@ spak_status spak_store_eval_find_by_key(spak_store *st, const char *run_id, cons
         return rc;
     bind_str(s, 1, run_id);
     bind_str(s, 2, key);
-    spak_eval *arr;
-    size_t n;
-    rc = eval_rows(st, s, &arr, &n, err);
-    if (rc != SPAK_OK)
-        return rc;
-    if (n == 1) {
-        *out = arr[0];
-        *found = true;
-    }
-    free(arr);
-    return SPAK_OK;
+    return row_read_one(st, s, &eval_row, "evaluation query", out, found, err);
 }
 
 /* ---- trace records ------------------------------------------------------------------------ */
@@ -1257,17 +1187,16 @@ spak_status spak_store_trace_insert_list(spak_store *st, const char *run_id, int
     return tx_close(st, rc, err);
 }
 
-void spak_store_trace_rows_free(spak_trace_row *rows, size_t n)
-{
-    for (size_t i = 0; rows && i < n; i++) {
-        free(rows[i].case_name);
-        free(rows[i].record_json);
-        free(rows[i].raw);
-        free(rows[i].error);
-        free(rows[i].warnings);
-    }
-    free(rows);
-}
+static const col_def trace_cols[] = {
+    COL(COL_INT64, spak_trace_row, eval_id),    COL(COL_INT64, spak_trace_row, seq),
+    COL(COL_INT64, spak_trace_row, line),       COL(COL_TEXT, spak_trace_row, case_name),
+    COL(COL_TEXT, spak_trace_row, record_json), COL(COL_TEXT, spak_trace_row, raw),
+    COL(COL_BOOL, spak_trace_row, valid),       COL(COL_TEXT, spak_trace_row, error),
+    COL(COL_TEXT, spak_trace_row, warnings),
+};
+static const row_def trace_row = ROW_DEF(spak_trace_row, trace_cols);
+
+void spak_store_trace_rows_free(spak_trace_row *rows, size_t n) { rows_free(&trace_row, rows, n); }
 
 spak_status spak_store_trace_list(spak_store *st, const char *run_id, int64_t eval_id, spak_trace_row **out,
                                   size_t *n_out, spak_err *err)
@@ -1283,38 +1212,10 @@ spak_status spak_store_trace_list(spak_store *st, const char *run_id, int64_t ev
         return rc;
     bind_str(s, 1, run_id);
     sqlite3_bind_int64(s, 2, eval_id);
-    spak_trace_row *arr = NULL;
-    size_t n = 0, alloc = 0;
-    int r = SQLITE_DONE;
-    while (rc == SPAK_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
-        if (!grow((void **)&arr, &alloc, n, sizeof *arr)) {
-            rc = nomem(err);
-            break;
-        }
-        bool oom = false;
-        spak_trace_row *t = &arr[n++];
-        t->eval_id = sqlite3_column_int64(s, 0);
-        t->seq = sqlite3_column_int64(s, 1);
-        t->line = sqlite3_column_int64(s, 2);
-        t->case_name = col_str(s, 3, &oom);
-        t->record_json = col_str(s, 4, &oom);
-        t->raw = col_str(s, 5, &oom);
-        t->valid = sqlite3_column_int(s, 6) != 0;
-        t->error = col_str(s, 7, &oom);
-        t->warnings = col_str(s, 8, &oom);
-        if (oom)
-            rc = nomem(err);
-    }
-    if (rc == SPAK_OK && r != SQLITE_DONE)
-        rc = db_fail(st, err, "trace list");
-    sqlite3_finalize(s);
-    if (rc != SPAK_OK) {
-        spak_store_trace_rows_free(arr, n);
-        return rc;
-    }
-    *out = arr;
-    *n_out = n;
-    return SPAK_OK;
+    void *rows;
+    rc = rows_read(st, s, &trace_row, "trace list", &rows, n_out, err);
+    *out = rows;
+    return rc;
 }
 
 /* ---- key/value ------------------------------------------------------------------------------ */
@@ -1406,27 +1307,19 @@ spak_status spak_store_lesson_insert(spak_store *st, const spak_lesson *l, int64
     return rc;
 }
 
-void spak_store_lesson_free(spak_lesson *l)
-{
-    if (!l)
-        return;
-    free(l->run_id);
-    free(l->device);
-    free(l->family);
-    free(l->shape_class);
-    free(l->kind);
-    free(l->subject);
-    free(l->evidence_json);
-    free(l->text);
-    memset(l, 0, sizeof *l);
-}
+static const col_def lesson_cols[] = {
+    COL(COL_INT64, spak_lesson, id),           COL(COL_TEXT, spak_lesson, run_id),
+    COL(COL_DOUBLE, spak_lesson, created_at),  COL(COL_TEXT, spak_lesson, device),
+    COL(COL_TEXT, spak_lesson, family),        COL(COL_TEXT, spak_lesson, shape_class),
+    COL(COL_TEXT, spak_lesson, kind),          COL(COL_TEXT, spak_lesson, subject),
+    COL(COL_REAL, spak_lesson, effect),        COL(COL_REAL, spak_lesson, uncertainty),
+    COL(COL_REAL, spak_lesson, confidence),    COL(COL_TEXT, spak_lesson, evidence_json),
+    COL(COL_TEXT, spak_lesson, text),
+};
+static const row_def lesson_row = ROW_DEF(spak_lesson, lesson_cols);
 
-void spak_store_lessons_free(spak_lesson *l, size_t n)
-{
-    for (size_t i = 0; l && i < n; i++)
-        spak_store_lesson_free(&l[i]);
-    free(l);
-}
+void spak_store_lesson_free(spak_lesson *l) { row_free(&lesson_row, l); }
+void spak_store_lessons_free(spak_lesson *l, size_t n) { rows_free(&lesson_row, l, n); }
 
 spak_status spak_store_lesson_list(spak_store *st, const char *device, const char *family, const char *kind,
                                    spak_lesson **out, size_t *n_out, spak_err *err)
@@ -1445,40 +1338,8 @@ spak_status spak_store_lesson_list(spak_store *st, const char *device, const cha
     bind_str(s, 1, device);
     bind_str(s, 2, family);
     bind_str(s, 3, kind);
-    spak_lesson *arr = NULL;
-    size_t n = 0, alloc = 0;
-    int r = SQLITE_DONE;
-    while (rc == SPAK_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
-        if (!grow((void **)&arr, &alloc, n, sizeof *arr)) {
-            rc = nomem(err);
-            break;
-        }
-        bool oom = false;
-        spak_lesson *l = &arr[n++];
-        l->id = sqlite3_column_int64(s, 0);
-        l->run_id = col_str(s, 1, &oom);
-        l->created_at = sqlite3_column_double(s, 2);
-        l->device = col_str(s, 3, &oom);
-        l->family = col_str(s, 4, &oom);
-        l->shape_class = col_str(s, 5, &oom);
-        l->kind = col_str(s, 6, &oom);
-        l->subject = col_str(s, 7, &oom);
-        l->effect = col_real(s, 8);
-        l->uncertainty = col_real(s, 9);
-        l->confidence = col_real(s, 10);
-        l->evidence_json = col_str(s, 11, &oom);
-        l->text = col_str(s, 12, &oom);
-        if (oom)
-            rc = nomem(err);
-    }
-    if (rc == SPAK_OK && r != SQLITE_DONE)
-        rc = db_fail(st, err, "lesson list");
-    sqlite3_finalize(s);
-    if (rc != SPAK_OK) {
-        spak_store_lessons_free(arr, n);
-        return rc;
-    }
-    *out = arr;
-    *n_out = n;
-    return SPAK_OK;
+    void *rows;
+    rc = rows_read(st, s, &lesson_row, "lesson list", &rows, n_out, err);
+    *out = rows;
+    return rc;
 }
