@@ -958,6 +958,18 @@ static spak_status eval_status(spak_store *st, const char *run_id, int64_t eval_
     return rc;
 }
 
+/* SPAK_OK when the evaluation exists and is not final yet; SPAK_ERR_STATE
+ * when it is (a final result is never overwritten). */
+static spak_status eval_unfinished(spak_store *st, const char *run_id, int64_t eval_id, spak_err *err)
+{
+    char *cur = NULL;
+    spak_status rc = eval_status(st, run_id, eval_id, &cur, err);
+    if (rc == SPAK_OK && !is_unfinished_status(cur))
+        rc = spak_errf(err, SPAK_ERR_STATE, "run %s evaluation %lld is already %s", run_id, (long long)eval_id, cur);
+    free(cur);
+    return rc;
+}
+
 spak_status spak_store_eval_set_status(spak_store *st, const char *run_id, int64_t eval_id, const char *status,
                                        spak_err *err)
 {
@@ -966,11 +978,7 @@ spak_status spak_store_eval_set_status(spak_store *st, const char *run_id, int64
     spak_status rc = tx_open(st, err);
     if (rc != SPAK_OK)
         return rc;
-    char *cur = NULL;
-    rc = eval_status(st, run_id, eval_id, &cur, err);
-    if (rc == SPAK_OK && !is_unfinished_status(cur))
-        rc = spak_errf(err, SPAK_ERR_STATE, "run %s evaluation %lld is already %s", run_id, (long long)eval_id, cur);
-    free(cur);
+    rc = eval_unfinished(st, run_id, eval_id, err);
     sqlite3_stmt *s;
     if (rc == SPAK_OK &&
         (rc = prep(st, "UPDATE evaluations SET status = ?3 WHERE run_id = ?1 AND eval_id = ?2", &s, err)) == SPAK_OK) {
@@ -1000,11 +1008,7 @@ spak_status spak_store_eval_finish(spak_store *st, const char *run_id, int64_t e
     spak_status rc = tx_open(st, err);
     if (rc != SPAK_OK)
         return rc;
-    char *cur = NULL;
-    rc = eval_status(st, run_id, eval_id, &cur, err);
-    if (rc == SPAK_OK && !is_unfinished_status(cur))
-        rc = spak_errf(err, SPAK_ERR_STATE, "run %s evaluation %lld is already %s", run_id, (long long)eval_id, cur);
-    free(cur);
+    rc = eval_unfinished(st, run_id, eval_id, err);
     sqlite3_stmt *s;
     if (rc == SPAK_OK &&
         (rc = prep(st,
