@@ -54,7 +54,8 @@ spak_status spak_spec_load_mem(const char *path, const char *src, size_t len, sp
     spak_diags_sort(&s->diags);
     s->valid = st == SPAK_OK;
     if (st != SPAK_OK)
-        spak_errf(err, st, "%s: %zu error%s", path, s->diags.n_errors, s->diags.n_errors == 1 ? "" : "s");
+        (void)spak_errf(err, st, "%s: %zu error%s", path, s->diags.n_errors,
+                        s->diags.n_errors == 1 ? "" : "s"); /* fills err; st is returned */
     return st;
 }
 

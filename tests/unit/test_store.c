@@ -44,6 +44,31 @@ static spak_store *open_or_die(void)
     return st;
 }
 
+/* A new, empty store named name in the test folder, opened; NULL (said in
+ * a comment line) when it cannot be opened. */
+static spak_store *open_fresh(const char *name)
+{
+    set_db(name);
+    return open_or_die();
+}
+
+/* open_fresh with one run in it (state "specify"), its id written to id;
+ * NULL (a failed test named after what) when either step fails. */
+static spak_store *open_fresh_run(const char *name, const char *what, char id[SPAK_STORE_ID_MAX])
+{
+    spak_store *st = open_fresh(name);
+    if (!st)
+        return NULL;
+    spak_err err = {0};
+    spak_run_new nw = {.initial_state = "specify"};
+    if (spak_store_run_create(st, &nw, id, &err) != SPAK_OK) {
+        TAP_OK(0, "%s: create run: %s", what, err.msg);
+        spak_store_close(st);
+        return NULL;
+    }
+    return st;
+}
+
 static int64_t query_int(spak_store *st, const char *sql)
 {
     sqlite3_stmt *s;
@@ -70,8 +95,7 @@ static char *query_text(spak_store *st, const char *sql)
 
 static void test_open(void)
 {
-    set_db("open.db");
-    spak_store *st = open_or_die();
+    spak_store *st = open_fresh("open.db");
     TAP_OK(st != NULL, "open: creates the store");
     if (!st)
         return;
@@ -119,8 +143,7 @@ static const char *const states[] = {"program", "build", "analyze", "knowledge",
 
 static void test_runs(void)
 {
-    set_db("runs.db");
-    spak_store *st = open_or_die();
+    spak_store *st = open_fresh("runs.db");
     if (!st)
         return;
     spak_err err = {0};
@@ -216,18 +239,11 @@ static void test_runs(void)
 
 static void test_evals(void)
 {
-    set_db("evals.db");
-    spak_store *st = open_or_die();
+    char id[SPAK_STORE_ID_MAX];
+    spak_store *st = open_fresh_run("evals.db", "evals", id);
     if (!st)
         return;
     spak_err err = {0};
-    char id[SPAK_STORE_ID_MAX];
-    spak_run_new nw = {.initial_state = "specify"};
-    if (spak_store_run_create(st, &nw, id, &err) != SPAK_OK) {
-        TAP_OK(0, "evals: create run: %s", err.msg);
-        spak_store_close(st);
-        return;
-    }
     int64_t c1 = 0, c2 = 0, c1b = 0;
     bool created = false;
     TAP_OK(spak_store_candidate_upsert(st, id, "BM=64,BN=64", "{\"BM\":64}", NULL, NULL, &c1, &created, &err) ==
@@ -270,11 +286,11 @@ static void test_evals(void)
     const char out[] = "warmup\n__SPAK_TRACE__ {\"type\":\"Performance\",\"tflops\":1.5}\n"
                        "__SPAK_TRACE__ {\"type\":\"Performance\",\"tflops\":\"x\"}\n__SPAK_TRACE__ [oops\n";
     spak_trace_list tl;
-    spak_trace_scan(out, sizeof out - 1, NULL, &tl, NULL);
+    TAP_OK(spak_trace_scan(out, sizeof out - 1, NULL, &tl, NULL) == SPAK_OK, "traces: scan");
     static const spak_trace_field pf[] = {{"tflops", SPAK_FIELD_FLOAT, NULL, 0}};
     static const spak_trace_case pc[] = {{"Performance", pf, 1}};
     static const spak_trace_schema sch = {"TraceItem", pc, 1};
-    spak_trace_validate_all(&tl, &sch, NULL);
+    (void)spak_trace_validate_all(&tl, &sch, NULL); /* invalid records are kept, marked: what is stored below */
     const char log[] = "cc -O2 x.c\0with a NUL";
     spak_eval_result res = {.status = SPAK_EVAL_DONE, .build_log = log, .build_log_len = sizeof log - 1,
                             .stdout_tail = out, .exit_desc = "exit 0", .correct = 1, .metric = 1.5, .ratio = NAN,
@@ -316,8 +332,7 @@ static void test_evals(void)
 
     /* run-level trace records, one by one */
     spak_trace_list one;
-    spak_trace_scan("__SPAK_TRACE__ {\"type\":\"Device\"}\n", 33, NULL, &one, NULL);
-    TAP_OK(one.n == 1 && spak_store_trace_insert(st, id, 0, &one.items[0], &err) == SPAK_OK &&
+    TAP_OK(spak_trace_scan("__SPAK_TRACE__ {\"type\":\"Device\"}\n", 33, NULL, &one, NULL) == SPAK_OK && one.n == 1 && spak_store_trace_insert(st, id, 0, &one.items[0], &err) == SPAK_OK &&
                spak_store_trace_insert_list(st, id, 0, &one, &err) == SPAK_OK,
            "traces: run-level insert and insert_list");
     spak_trace_list_free(&one);
@@ -392,8 +407,7 @@ static void test_evals(void)
 
 static void test_kv_lessons_tx(void)
 {
-    set_db("kv.db");
-    spak_store *st = open_or_die();
+    spak_store *st = open_fresh("kv.db");
     if (!st)
         return;
     spak_err err = {0};
@@ -442,34 +456,37 @@ static void test_kv_lessons_tx(void)
     /* explicit transactions */
     char id[SPAK_STORE_ID_MAX];
     spak_run_new nw = {.initial_state = "specify"};
-    spak_store_run_create(st, &nw, id, &err);
+    TAP_OK(spak_store_run_create(st, &nw, id, &err) == SPAK_OK, "tx: create run");
     TAP_OK(spak_store_begin(st, &err) == SPAK_OK, "tx: begin");
     TAP_OK(spak_store_begin(st, &err) == SPAK_ERR_STATE, "tx: nested begin refused");
-    spak_store_run_set_state(st, id, "specify", "program", NULL, NULL, &err);
+    TAP_OK(spak_store_run_set_state(st, id, "specify", "program", NULL, NULL, &err) == SPAK_OK, "tx: a call inside");
     TAP_OK(spak_store_run_set_state(st, id, "specify", "build", NULL, NULL, &err) == SPAK_ERR_STATE,
            "tx: a failing call inside a transaction");
-    spak_store_run_set_state(st, id, "program", "build", NULL, NULL, &err);
+    TAP_OK(spak_store_run_set_state(st, id, "program", "build", NULL, NULL, &err) == SPAK_OK,
+           "tx: the transaction goes on after a failed call");
     TAP_OK(spak_store_rollback(st, &err) == SPAK_OK, "tx: rollback");
     spak_run r;
-    spak_store_run_get(st, id, &r, &err);
+    (void)spak_store_run_get(st, id, &r, &err); /* checked through r.state below */
     TAP_OK(r.state && strcmp(r.state, "specify") == 0 && r.last_seq == 1, "tx: rolled back transitions are gone");
     spak_store_run_free(&r);
-    spak_store_begin(st, &err);
-    spak_store_run_set_state(st, id, "specify", "program", NULL, NULL, &err);
-    spak_store_kv_put(st, "run:x", "k", "1", &err);
+    TAP_OK(spak_store_begin(st, &err) == SPAK_OK &&
+               spak_store_run_set_state(st, id, "specify", "program", NULL, NULL, &err) == SPAK_OK &&
+               spak_store_kv_put(st, "run:x", "k", "1", &err) == SPAK_OK,
+           "tx: calls inside a new transaction");
     TAP_OK(spak_store_commit(st, &err) == SPAK_OK, "tx: commit");
-    spak_store_run_get(st, id, &r, &err);
+    (void)spak_store_run_get(st, id, &r, &err); /* checked through r.state below */
     TAP_OK(r.state && strcmp(r.state, "program") == 0 && r.last_seq == 2, "tx: committed transition is there");
     spak_store_run_free(&r);
     TAP_OK(spak_store_commit(st, &err) == SPAK_ERR_STATE && spak_store_rollback(st, &err) == SPAK_ERR_STATE,
            "tx: commit/rollback without begin refused");
     /* close with an open transaction rolls it back */
-    spak_store_begin(st, &err);
-    spak_store_run_set_state(st, id, "program", "build", NULL, NULL, &err);
+    TAP_OK(spak_store_begin(st, &err) == SPAK_OK &&
+               spak_store_run_set_state(st, id, "program", "build", NULL, NULL, &err) == SPAK_OK,
+           "tx: a transition in a transaction left open");
     spak_store_close(st);
     st = open_or_die();
     if (st) {
-        spak_store_run_get(st, id, &r, &err);
+        (void)spak_store_run_get(st, id, &r, &err); /* checked through r.state below */
         TAP_OK(r.state && strcmp(r.state, "program") == 0, "tx: close rolls back an open transaction");
         spak_store_run_free(&r);
         spak_store_close(st);
@@ -510,17 +527,14 @@ static void test_crash(int round, int n_confirm, int delay_us)
 {
     char name[32];
     spak_snprintf(name, sizeof name, "crash%d.db", round);
-    set_db(name);
-    spak_store *st = open_or_die();
+    char id[SPAK_STORE_ID_MAX];
+    spak_store *st = open_fresh_run(name, "crash", id);
     if (!st)
         return;
     spak_err err = {0};
-    char id[SPAK_STORE_ID_MAX];
-    spak_run_new nw = {.initial_state = "specify"};
-    spak_status rc = spak_store_run_create(st, &nw, id, &err);
     spak_store_close(st);
     int p[2];
-    if (rc != SPAK_OK || pipe(p) != 0) {
+    if (pipe(p) != 0) {
         TAP_OK(0, "crash %d: setup", round);
         return;
     }
@@ -569,7 +583,7 @@ static void test_crash(int round, int n_confirm, int delay_us)
     TAP_OK(query_int(st, "PRAGMA foreign_key_check") == -1, "crash %d: no foreign key violations", round);
     spak_journal_entry *j = NULL;
     size_t nj = 0;
-    spak_store_journal_list(st, id, &j, &nj, &err);
+    TAP_OK(spak_store_journal_list(st, id, &j, &nj, &err) == SPAK_OK, "crash %d: journal list", round);
     /* every confirmed transition is there; at most one more (committed, byte not yet written) */
     TAP_OK(nj == (size_t)got + 1 || nj == (size_t)got + 2, "crash %d: journal has %zu rows for %d confirmed", round,
            nj, got);
@@ -600,7 +614,7 @@ static void test_crash(int round, int n_confirm, int delay_us)
     }
     TAP_OK(evals_ok, "crash %d: all %d confirmed evaluations are done and findable by key", round, got);
     size_t ni = 0;
-    rc = spak_store_eval_interrupt_unfinished(st, id, &ni, &err);
+    spak_status rc = spak_store_eval_interrupt_unfinished(st, id, &ni, &err);
     TAP_OK(rc == SPAK_OK && ni <= 1, "crash %d: at most one evaluation was cut (%zu)", round, ni);
     /* the resumed writer can go on from where the journal says */
     int64_t seq = 0;
