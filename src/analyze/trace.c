@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyze/records.h"
 #include "util.h"
 
 #define MARKER_LEN (sizeof(SPAK_TRACE_MARKER) - 1)
@@ -229,7 +230,7 @@ static spak_status parse_body(spak_trace_record *r, const char *body, size_t n, 
         return rc;
     }
     r->json = j;
-    json_t *t = json_object_get(j, "type");
+    json_t *t = json_object_get(j, SPAK_REC_TYPE);
     if (!t)
         return record_fail(r, "record has no \"type\" member");
     if (!json_is_string(t))
@@ -366,7 +367,7 @@ static spak_status check_case(const spak_trace_record *r, const spak_trace_case 
     json_t *v;
     spak_status rc = SPAK_OK;
     json_object_foreach(r->json, key, v) {
-        if (strcmp(key, "type") == 0)
+        if (strcmp(key, SPAK_REC_TYPE) == 0)
             continue;
         const spak_trace_field *f = case_field(c, key);
         if (!f) {
@@ -467,7 +468,7 @@ spak_status spak_trace_validate_all(spak_trace_list *l, const spak_trace_schema 
 
 static bool of_case(const json_t *rec, const char *case_name)
 {
-    const char *t = json_string_value(json_object_get(rec, "type"));
+    const char *t = json_string_value(json_object_get(rec, SPAK_REC_TYPE));
     return !case_name || (t && strcmp(t, case_name) == 0);
 }
 
@@ -476,7 +477,7 @@ bool spak_trace_counts_heldout(const json_t *records, const char *case_name)
     size_t i;
     const json_t *r;
     json_array_foreach(records, i, r) {
-        if (of_case(r, case_name) && !json_is_true(json_object_get(r, "heldout")))
+        if (of_case(r, case_name) && !json_is_true(json_object_get(r, SPAK_FIELD_HELDOUT)))
             return false;
     }
     return true;
@@ -484,5 +485,5 @@ bool spak_trace_counts_heldout(const json_t *records, const char *case_name)
 
 bool spak_trace_record_counts(const json_t *rec, const char *case_name, bool heldout)
 {
-    return of_case(rec, case_name) && json_is_true(json_object_get(rec, "heldout")) == heldout;
+    return of_case(rec, case_name) && json_is_true(json_object_get(rec, SPAK_FIELD_HELDOUT)) == heldout;
 }

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "analyze/records.h"
+
 /* ---- typing -------------------------------------------------------------- */
 
 typedef struct tc {
@@ -317,7 +319,7 @@ static spak_status call_fact(ev *v, const spak_expr *e, const spak_fact_def *f, 
         if (st != SPAK_OK)
             return st;
     }
-    const char *type = json_string_value(json_object_get(rec, "type"));
+    const char *type = json_string_value(json_object_get(rec, SPAK_REC_TYPE));
     if (f->tcase && (!type || strcmp(type, f->tcase->name) != 0))
         return fail(v, e, "fact '%s' reads %s records", f->name, f->tcase->name);
     ev inner = {v->env, f->param, rec, f->tcase, v->depth + 1, v->err, v->steps};

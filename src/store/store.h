@@ -283,8 +283,9 @@ void spak_store_trace_rows_free(spak_trace_row *rows, size_t n);
 
 /* ---- key/value cache ------------------------------------------------------------- */
 
-/* Scopes in use: "device:<name>" (measured ceilings), "build" (build cache
- * index), "run:<id>" (engine state of one run). value_json is stored as given. */
+/* The generic key/value table. The scopes spak uses are declared, with typed
+ * accessors, in store/scopes.h (run, run-options, approval, learned, agent,
+ * llm:<run id>); use those. value_json is stored as given. */
 spak_status spak_store_kv_put(spak_store *st, const char *scope, const char *key, const char *value_json,
                               spak_err *err);
 /* *value_out = malloc'd copy (caller frees) or NULL when absent (still SPAK_OK). */

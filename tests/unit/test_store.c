@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "store/scopes.h"
 #include "store/store.h"
 #include "tap.h"
 #include "util.h"
@@ -332,7 +333,8 @@ static void test_evals(void)
 
     /* run-level trace records, one by one */
     spak_trace_list one;
-    TAP_OK(spak_trace_scan("__SPAK_TRACE__ {\"type\":\"Device\"}\n", 33, NULL, &one, NULL) == SPAK_OK && one.n == 1 && spak_store_trace_insert(st, id, 0, &one.items[0], &err) == SPAK_OK &&
+    TAP_OK(spak_trace_scan("__SPAK_TRACE__ {\"type\":\"Device\"}\n", 33, NULL, &one, NULL) == SPAK_OK &&
+               one.n == 1 && spak_store_trace_insert(st, id, 0, &one.items[0], &err) == SPAK_OK &&
                spak_store_trace_insert_list(st, id, 0, &one, &err) == SPAK_OK,
            "traces: run-level insert and insert_list");
     spak_trace_list_free(&one);
@@ -428,6 +430,42 @@ static void test_kv_lessons_tx(void)
                spak_store_kv_get(st, "x'); DROP TABLE kv; --", "k", &v, &err) == SPAK_OK && v && strcmp(v, "1") == 0,
            "kv: hostile scope is just data");
     free(v);
+
+    /* the scopes of scopes.h land where docs/store.md says */
+    bool learned = true;
+    TAP_OK(spak_store_learned_get(st, "r1", &learned, &err) == SPAK_OK && !learned, "scopes: not learned yet");
+    TAP_OK(spak_store_learned_put(st, "r1", &err) == SPAK_OK &&
+               spak_store_learned_get(st, "r1", &learned, &err) == SPAK_OK && learned,
+           "scopes: learned once put");
+    TAP_OK(spak_store_approval_put(st, "r1", "{\"gate\":\"knowledge\"}", &err) == SPAK_OK &&
+               spak_store_kv_get(st, SPAK_KV_APPROVAL, "r1", &v, &err) == SPAK_OK && v && strstr(v, "knowledge"),
+           "scopes: approval is kv (approval, run id)");
+    free(v);
+    TAP_OK(spak_store_approval_delete(st, "r1", &err) == SPAK_OK &&
+               spak_store_approval_get(st, "r1", &v, &err) == SPAK_OK && v == NULL,
+           "scopes: approval deleted");
+    char key[SPAK_KV_STEP_KEY_MAX];
+    spak_store_llm_step_key(7, key);
+    TAP_STREQ(key, "step-0007", "scopes: llm step key");
+    TAP_OK(spak_store_llm_step_put(st, "r1", 7, "{\"outcome\":\"ok\"}", &err) == SPAK_OK &&
+               spak_store_kv_get(st, "llm:r1", "step-0007", &v, &err) == SPAK_OK && v &&
+               strcmp(v, "{\"outcome\":\"ok\"}") == 0,
+           "scopes: llm step is kv (llm:<run id>, step-NNNN)");
+    free(v);
+    TAP_OK(spak_store_llm_step_get(st, "r1", 8, &v, &err) == SPAK_OK && v == NULL,
+           "scopes: an absent llm step is NULL");
+    TAP_OK(spak_store_run_summary_put(st, "r1", "{}", &err) == SPAK_OK &&
+               spak_store_run_options_put(st, "r1", "{\"approve\":0}", &err) == SPAK_OK &&
+               spak_store_agent_put(st, "r1", "{\"k\":2}", &err) == SPAK_OK,
+           "scopes: run, run-options and agent put");
+    char *a = NULL, *b = NULL, *c = NULL;
+    TAP_OK(spak_store_run_summary_get(st, "r1", &a, &err) == SPAK_OK &&
+               spak_store_run_options_get(st, "r1", &b, &err) == SPAK_OK && spak_store_agent_get(st, "r1", &c, &err) == SPAK_OK && a && b && c && strcmp(a, "{}") == 0 &&
+               strcmp(b, "{\"approve\":0}") == 0 && strcmp(c, "{\"k\":2}") == 0,
+           "scopes: run, run-options and agent get back what was put");
+    free(a);
+    free(b);
+    free(c);
 
     spak_lesson l1 = {.device = "H100", .family = "matmul", .shape_class = "square-large", .kind = "fact",
                       .subject = "BM=128", .effect = 1.31, .uncertainty = 0.02, .confidence = 0.9,

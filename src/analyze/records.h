@@ -1,0 +1,39 @@
+/*
+ * records.h - the trace record vocabulary spak itself reads: the record types
+ * (trace_schema cases) and the fields the engine, the report and the
+ * knowledge step interpret. The harnesses under kernels/ write them; a spec's
+ * trace_schema declares them like any other field; docs/language.md (4.5,
+ * and the table of what the engine reads from an evaluation's records) says
+ * what each means. Every other field of a record belongs to the spec.
+ *
+ * Declared once, here, so that a reader and the harness that writes a field
+ * cannot drift apart by a typo. Only names: nothing to own or free.
+ *
+ * (The SPAK_FIELD_* names below are field names, strings; the field types of
+ * a schema are the enum spak_field_type in trace.h, SPAK_FIELD_INT etc.)
+ */
+#ifndef SPAK_RECORDS_H
+#define SPAK_RECORDS_H
+
+/* the member of every record that names its case */
+#define SPAK_REC_TYPE "type"
+
+/* record types */
+#define SPAK_REC_PERFORMANCE "Performance" /* one timed shape of a candidate */
+#define SPAK_REC_CORRECTNESS "Correctness" /* the check of a candidate against the reference */
+#define SPAK_REC_ANALYSIS "Analysis"       /* the bottleneck class of a shape */
+
+/* fields */
+#define SPAK_FIELD_PASSED "passed"         /* bool: false on any record fails the evaluation */
+#define SPAK_FIELD_REASON "reason"         /* string: why it did not pass */
+#define SPAK_FIELD_SHAPE "shape"           /* string: the problem shape the record is about */
+#define SPAK_FIELD_HELDOUT "heldout"       /* bool: a held-out shape; it steers nothing while timed ones exist */
+#define SPAK_FIELD_BOTTLENECK "bottleneck" /* string: the bottleneck class */
+#define SPAK_FIELD_RATIO "ratio"           /* number: metric / baseline */
+#define SPAK_FIELD_TIME_MS "time_ms"       /* number: the median time of one call */
+/* the fraction of the roofline reached: the first of these a record carries */
+#define SPAK_FIELD_ROOFLINE_FRAC "roofline_frac"
+#define SPAK_FIELD_FRAC_PEAK_FLOPS "frac_peak_flops"
+#define SPAK_FIELD_FRAC_PEAK "frac_peak"
+
+#endif
