@@ -460,7 +460,8 @@ static void test_kv_lessons_tx(void)
            "scopes: run, run-options and agent put");
     char *a = NULL, *b = NULL, *c = NULL;
     TAP_OK(spak_store_run_summary_get(st, "r1", &a, &err) == SPAK_OK &&
-               spak_store_run_options_get(st, "r1", &b, &err) == SPAK_OK && spak_store_agent_get(st, "r1", &c, &err) == SPAK_OK && a && b && c && strcmp(a, "{}") == 0 &&
+               spak_store_run_options_get(st, "r1", &b, &err) == SPAK_OK &&
+               spak_store_agent_get(st, "r1", &c, &err) == SPAK_OK && a && b && c && strcmp(a, "{}") == 0 &&
                strcmp(b, "{\"approve\":0}") == 0 && strcmp(c, "{\"k\":2}") == 0,
            "scopes: run, run-options and agent get back what was put");
     free(a);
