@@ -31,6 +31,9 @@
 #define SPAK_FIELD_BOTTLENECK "bottleneck" /* string: the bottleneck class */
 #define SPAK_FIELD_RATIO "ratio"           /* number: metric / baseline */
 #define SPAK_FIELD_TIME_MS "time_ms"       /* number: the median time of one call */
+#define SPAK_FIELD_TIME_MS_P20 "time_ms_p20" /* number: its 20th percentile */
+#define SPAK_FIELD_TIME_MS_P80 "time_ms_p80" /* number: its 80th percentile */
+#define SPAK_FIELD_FLOPS "flops"           /* number: floating-point operations of one call */
 /* the fraction of the roofline reached: the first of these a record carries */
 #define SPAK_FIELD_ROOFLINE_FRAC "roofline_frac"
 #define SPAK_FIELD_FRAC_PEAK_FLOPS "frac_peak_flops"
