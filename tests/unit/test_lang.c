@@ -520,45 +520,55 @@ static void test_parse_and_load(void)
     spak_spec_free(s);
     spak_buf_free(&b);
 
-    /* regressions: inputs that crashed or crawled (docs/fuzzing.md) */
+    st = spak_spec_load("/nonexistent/x.spak", &s, &err);
+    TAP_OK(st == SPAK_ERR_IO && s == NULL && strstr(err.msg, "/nonexistent/x.spak"), "load: a missing file -> SPAK_ERR_IO");
+}
+
+/* Load a generated spec: head, then item (a format taking one int, given
+ * i % mod) for each i in [from, to), then tail. */
+static spak_status load_repeated(const char *name, const char *head, const char *item, int from, int to, int mod,
+                                 const char *tail, spak_spec **s, spak_err *err)
+{
+    spak_buf b;
     spak_buf_init(&b, 0);
-    spak_buf_puts(&b, "system S {\n    problem { x: 1");
-    for (int i = 0; i < 300000; i++)
-        spak_buf_puts(&b, " + 1");
-    spak_buf_puts(&b, " }\n}\n");
-    st = spak_spec_load_mem("chain.spak", b.data, b.len, &s, &err);
+    spak_buf_puts(&b, head);
+    for (int i = from; i < to; i++)
+        spak_buf_printf(&b, item, i % mod);
+    spak_buf_puts(&b, tail);
+    spak_status st = spak_spec_load_mem(name, b.data, b.len, s, err);
+    spak_buf_free(&b);
+    return st;
+}
+
+/* Inputs that crashed or crawled (docs/fuzzing.md). */
+static void test_regressions(void)
+{
+    spak_err err = {0};
+    spak_spec *s = NULL;
+    spak_status st = load_repeated("chain.spak", "system S {\n    problem { x: 1", " + 1", 0, 300000, 1, " }\n}\n", &s,
+                                   &err);
     TAP_OK(st == SPAK_ERR_SYNTAX && s && spak_spec_diags(s)->n_errors == 1 &&
                strstr(spak_spec_diags(s)->items[0].msg, "more than 1000 operators"),
            "load: a 300,000-term '+' chain is one clean error (it overflowed the stack of fmt/dump/check)");
     spak_spec_free(s);
-    spak_buf_free(&b);
 
-    spak_buf_init(&b, 0);
-    spak_buf_puts(&b, "system S {\n    design_space { big: [0");
-    for (int i = 1; i < 300000; i++)
-        spak_buf_printf(&b, ", %d", i % 150000);
-    spak_buf_puts(&b, "] }\n}\n");
-    st = spak_spec_load_mem("values.spak", b.data, b.len, &s, &err);
-    cd = s ? spak_spec_diags(s) : NULL;
+    st = load_repeated("values.spak", "system S {\n    design_space { big: [0", ", %d", 1, 300000, 150000, "] }\n}\n",
+                       &s, &err);
+    const spak_diags *cd = s ? spak_spec_diags(s) : NULL;
     TAP_OK(st == SPAK_OK && cd && cd->n_warnings == 150000 && spak_spec_model(s)->design[0].n_values == 300000,
            "load: 300,000 values with 150,000 duplicates checks fast (it was quadratic)");
     spak_spec_free(s);
-    spak_buf_free(&b);
 
-    spak_buf_init(&b, 0);
-    spak_buf_puts(&b, "system S {\n    trace_schema { variant T { case C {\n");
-    for (int i = 0; i < 200000; i++)
-        spak_buf_printf(&b, "        f%d: int\n", i % 1000);
-    spak_buf_puts(&b, "    } } }\n}\n");
-    st = spak_spec_load_mem("fields.spak", b.data, b.len, &s, &err);
+    st = load_repeated("fields.spak", "system S {\n    trace_schema { variant T { case C {\n", "        f%d: int\n", 0,
+                       200000, 1000, "    } } }\n}\n", &s, &err);
     cd = s ? spak_spec_diags(s) : NULL;
     TAP_OK(st == SPAK_ERR_CHECK && cd && cd->n_errors == 1 && strstr(cd->items[0].msg, "too many fields"),
            "load: 200,000 fields -> one cap error (duplicate checks were quadratic)");
     spak_spec_free(s);
-    spak_buf_free(&b);
 
     /* facts calling facts twice, 30 levels deep: 2^30 evaluations without the
      * evaluator's step budget */
+    spak_buf b;
     spak_buf_init(&b, 0);
     spak_buf_puts(&b, "system S {\n    trace_schema { variant T { case C { x: float } } }\n    knowledge {\n"
                       "        fact f0(t: T.C) { return t.x > 100 }\n");
@@ -579,9 +589,6 @@ static void test_parse_and_load(void)
     }
     spak_spec_free(s);
     spak_buf_free(&b);
-
-    st = spak_spec_load("/nonexistent/x.spak", &s, &err);
-    TAP_OK(st == SPAK_ERR_IO && s == NULL && strstr(err.msg, "/nonexistent/x.spak"), "load: a missing file -> SPAK_ERR_IO");
 }
 
 int main(void)
@@ -605,6 +612,7 @@ int main(void)
     TAP_OK(parse_diags.n_errors == 0, "every test expression parsed");
     spak_diags_free(&parse_diags);
     test_parse_and_load();
+    test_regressions();
     spak_spec_free(spec);
     return tap_done();
 }
