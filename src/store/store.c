@@ -1161,34 +1161,36 @@ static spak_status trace_insert_at(spak_store *st, const char *run_id, int64_t e
     return step_done(st, s, "trace insert", err);
 }
 
-spak_status spak_store_trace_insert(spak_store *st, const char *run_id, int64_t eval_id,
-                                    const spak_trace_record *rec, spak_err *err)
+/* Append n records after the last of (run_id, eval_id), in one transaction. */
+static spak_status trace_append(spak_store *st, const char *run_id, int64_t eval_id, const spak_trace_record *recs,
+                                size_t n, spak_err *err)
 {
-    if (!run_id || !rec || eval_id < 0)
+    if (!run_id || eval_id < 0)
         return spak_errf(err, SPAK_ERR_ARG, "trace insert: bad arguments");
     spak_status rc = tx_open(st, err);
     if (rc != SPAK_OK)
         return rc;
     int64_t seq = 0;
     rc = trace_next_seq(st, run_id, eval_id, &seq, err);
-    if (rc == SPAK_OK)
-        rc = trace_insert_at(st, run_id, eval_id, seq, rec, err);
+    for (size_t i = 0; rc == SPAK_OK && i < n; i++)
+        rc = trace_insert_at(st, run_id, eval_id, seq++, &recs[i], err);
     return tx_close(st, rc, err);
+}
+
+spak_status spak_store_trace_insert(spak_store *st, const char *run_id, int64_t eval_id,
+                                    const spak_trace_record *rec, spak_err *err)
+{
+    if (!rec)
+        return spak_errf(err, SPAK_ERR_ARG, "trace insert: bad arguments");
+    return trace_append(st, run_id, eval_id, rec, 1, err);
 }
 
 spak_status spak_store_trace_insert_list(spak_store *st, const char *run_id, int64_t eval_id,
                                          const spak_trace_list *l, spak_err *err)
 {
-    if (!run_id || !l || eval_id < 0)
+    if (!l)
         return spak_errf(err, SPAK_ERR_ARG, "trace insert: bad arguments");
-    spak_status rc = tx_open(st, err);
-    if (rc != SPAK_OK)
-        return rc;
-    int64_t seq = 0;
-    rc = trace_next_seq(st, run_id, eval_id, &seq, err);
-    for (size_t i = 0; rc == SPAK_OK && i < l->n; i++)
-        rc = trace_insert_at(st, run_id, eval_id, seq++, &l->items[i], err);
-    return tx_close(st, rc, err);
+    return trace_append(st, run_id, eval_id, l->items, l->n, err);
 }
 
 static const col_def trace_cols[] = {
