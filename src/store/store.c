@@ -629,8 +629,15 @@ static const col_def run_cols[] = {
 };
 static const row_def run_row = ROW_DEF(spak_run, run_cols); /* RUN_COLS_* */
 
-void spak_store_run_free(spak_run *r) { row_free(&run_row, r); }
-void spak_store_runs_free(spak_run *runs, size_t n) { rows_free(&run_row, runs, n); }
+void spak_store_run_free(spak_run *r)
+{
+    row_free(&run_row, r);
+}
+
+void spak_store_runs_free(spak_run *runs, size_t n)
+{
+    rows_free(&run_row, runs, n);
+}
 
 spak_status spak_store_run_get(spak_store *st, const char *id, spak_run *out, spak_err *err)
 {
@@ -758,7 +765,10 @@ static const col_def journal_cols[] = {
 };
 static const row_def journal_row = ROW_DEF(spak_journal_entry, journal_cols);
 
-void spak_store_journal_free(spak_journal_entry *e, size_t n) { rows_free(&journal_row, e, n); }
+void spak_store_journal_free(spak_journal_entry *e, size_t n)
+{
+    rows_free(&journal_row, e, n);
+}
 
 spak_status spak_store_journal_list(spak_store *st, const char *run_id, spak_journal_entry **out, size_t *n_out,
                                     spak_err *err)
@@ -790,8 +800,15 @@ static const col_def cand_cols[] = {
 };
 static const row_def cand_row = ROW_DEF(spak_candidate, cand_cols); /* CAND_COLS */
 
-void spak_store_candidate_free(spak_candidate *c) { row_free(&cand_row, c); }
-void spak_store_candidates_free(spak_candidate *c, size_t n) { rows_free(&cand_row, c, n); }
+void spak_store_candidate_free(spak_candidate *c)
+{
+    row_free(&cand_row, c);
+}
+
+void spak_store_candidates_free(spak_candidate *c, size_t n)
+{
+    rows_free(&cand_row, c, n);
+}
 
 spak_status spak_store_candidate_upsert(spak_store *st, const char *run_id, const char *key,
                                         const char *params_json, const char *source_path,
@@ -902,8 +919,15 @@ static const col_def eval_cols[] = {
 };
 static const row_def eval_row = ROW_DEF(spak_eval, eval_cols); /* EVAL_SELECT */
 
-void spak_store_eval_free(spak_eval *e) { row_free(&eval_row, e); }
-void spak_store_evals_free(spak_eval *e, size_t n) { rows_free(&eval_row, e, n); }
+void spak_store_eval_free(spak_eval *e)
+{
+    row_free(&eval_row, e);
+}
+
+void spak_store_evals_free(spak_eval *e, size_t n)
+{
+    rows_free(&eval_row, e, n);
+}
 
 spak_status spak_store_eval_begin(spak_store *st, const char *run_id, int64_t cand_id, const char *status,
                                   int64_t *eval_id_out, spak_err *err)
@@ -1202,7 +1226,10 @@ static const col_def trace_cols[] = {
 };
 static const row_def trace_row = ROW_DEF(spak_trace_row, trace_cols);
 
-void spak_store_trace_rows_free(spak_trace_row *rows, size_t n) { rows_free(&trace_row, rows, n); }
+void spak_store_trace_rows_free(spak_trace_row *rows, size_t n)
+{
+    rows_free(&trace_row, rows, n);
+}
 
 spak_status spak_store_trace_list(spak_store *st, const char *run_id, int64_t eval_id, spak_trace_row **out,
                                   size_t *n_out, spak_err *err)
@@ -1324,8 +1351,15 @@ static const col_def lesson_cols[] = {
 };
 static const row_def lesson_row = ROW_DEF(spak_lesson, lesson_cols);
 
-void spak_store_lesson_free(spak_lesson *l) { row_free(&lesson_row, l); }
-void spak_store_lessons_free(spak_lesson *l, size_t n) { rows_free(&lesson_row, l, n); }
+void spak_store_lesson_free(spak_lesson *l)
+{
+    row_free(&lesson_row, l);
+}
+
+void spak_store_lessons_free(spak_lesson *l, size_t n)
+{
+    rows_free(&lesson_row, l, n);
+}
 
 spak_status spak_store_lesson_list(spak_store *st, const char *device, const char *family, const char *kind,
                                    spak_lesson **out, size_t *n_out, spak_err *err)
