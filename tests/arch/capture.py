@@ -15,6 +15,8 @@ Writes one file per golden under OUT_DIR:
                       seeded random on tests/engine/toy.spak and for the default (two
                       seeds) and rules strategies over recorded CPU matmul measurements
                       (tests/engine/matmul-replay.spak)
+  learn/NAME.out      `spak learn --dry-run` of three of those runs
+  report/NAME.*       `spak report` of the same runs: its output, report.md, report.html
 Each .out holds the command, its exit status, its stdout and its stderr, byte for
 byte except what differs per clone, per day or per run (normalised below, each
 replacement named in norm()). To regenerate the committed goldens after a
@@ -34,13 +36,42 @@ import tempfile
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 
-def norm(text, tmp):
+def escapes(s):
+    """s as written raw, escaped for Markdown and escaped for HTML (src/report/svg.h)."""
+    md = re.sub(r"([\\`*_\[\]|~])", r"\\\1", s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    html = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    return {s, md, html, html.replace("'", "&#39;"), html.replace("'", "&#x27;")}
+
+
+def norm(text, tmp, device=None):
     # The temporary --home and spec folder differ per run: named $TMP.
     text = text.replace(tmp, "$TMP")
+    # The machine a run was measured on (learn and report name it): its CPU
+    # model (wherever it appears), and the host name and core count where the
+    # report lists the device, become $CPU, $HOST and $CORES.
+    device = device or {}
+    item = r"(device: %s(?:\*\*: |</dt><dd>))"  # "- **device: host**: X" and "<dt>device: host</dt><dd>X"
+    cpu = device.get("cpu")
+    if isinstance(cpu, str) and len(cpu) > 3:
+        for form in sorted(escapes(cpu), key=len, reverse=True):
+            text = re.sub(r"(?<!\w)%s(?!\w)" % re.escape(form), lambda m: "$CPU", text)
+    host = device.get("host")
+    if isinstance(host, str) and host:
+        for form in sorted(escapes(host), key=len, reverse=True):
+            text = re.sub(item % "host" + re.escape(form), lambda m: m.group(1) + "$HOST", text)
+    cores = device.get("cores")
+    if isinstance(cores, int):
+        text = re.sub(r"\b%d cores\b" % cores, "$CORES cores", text)
+        text = re.sub(item % "cores" + r"%d\b" % cores, r"\g<1>$CORES", text)
+    # Dates and times of day (lessons are dated; the report says when the run was made).
+    text = re.sub(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", "YYYY-MM-DDTHH:MM:SSZ", text)
+    text = re.sub(r"\b20\d{2}-\d{2}-\d{2}\b", "YYYY-MM-DD", text)
     # Run ids carry the day they were made (r20261205-001): the date becomes YYYYMMDD.
     text = re.sub(r"\br\d{8}-(\d+)", r"rYYYYMMDD-\1", text)
     # Wall time of a run ("after 12 evaluations in 1.0 s"): it varies per run.
     text = re.sub(r"evaluations in [0-9.]+ s\b", "evaluations in S s", text)
+    # ... and the report's card of it.
+    text = re.sub(r'(<div class="k">elapsed</div><div class="v">)[0-9.]+ s<', r"\1S s<", text)
     return text
 
 
@@ -117,7 +148,38 @@ def journal(db_path, run_id):
     return "\n".join(lines) + "\n"
 
 
-def capture_run(spak, out_dir, tmp, rel, spec, args):
+def device_of(db_path, run_id):
+    db = sqlite3.connect(db_path)
+    row = db.execute("select device_json from runs where id = ?", (run_id,)).fetchone()
+    db.close()
+    try:
+        return json.loads(row[0]) if row and row[0] else {}
+    except ValueError:
+        return {}
+
+
+def capture_after(spak, out_dir, tmp, name, home, run_id):
+    """What the knowledge and report steps make of a finished run: `spak learn
+    --dry-run` (the lessons and the spec v(n+1) diff) and `spak report`
+    (report.md and report.html)."""
+    device = device_of(os.path.join(home, "spak.db"), run_id)
+    args = ["learn", "--dry-run", "--home", home, run_id]
+    rc, so, se = run(spak, args)
+    text = f"$ spak {' '.join(args)}\nexit {rc}\n" + section("stdout", so) + section("stderr", se)
+    write(out_dir, f"learn/{name}.out", norm(text, tmp, device))
+    rep = os.path.join(tmp, "report-" + name)
+    args = ["report", "--home", home, "--out", rep, run_id]
+    rc, so, se = run(spak, args)
+    text = f"$ spak {' '.join(args)}\nexit {rc}\n" + section("stdout", so) + section("stderr", se)
+    write(out_dir, f"report/{name}.out", norm(text, tmp, device))
+    for f in ("report.md", "report.html"):
+        path = os.path.join(rep, f)
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8", errors="backslashreplace") as fh:
+                write(out_dir, f"report/{name}.{f.split('.')[1]}", norm(fh.read(), tmp, device))
+
+
+def capture_run(spak, out_dir, tmp, rel, spec, args, after=False):
     home = os.path.join(tmp, "home-" + os.path.basename(rel)[:-4])
     full = ["run", "--home", home, "--json"] + args + [spec]
     rc, so, se = run(spak, full)
@@ -137,6 +199,8 @@ def capture_run(spak, out_dir, tmp, rel, spec, args):
         text += "--- summary (spak run --json, less elapsed_s)\n" + json.dumps(summary, sort_keys=True) + "\n"
         text += section("stderr", se)
         text += "--- journal (seq from>to detail, less elapsed_s)\n" + journal(os.path.join(home, "spak.db"), run_id)
+        if after:
+            capture_after(spak, out_dir, tmp, os.path.basename(rel)[:-4], home, run_id)
     else:
         text += section("stdout", so) + section("stderr", se)
     write(out_dir, rel, norm(text, tmp))
@@ -153,13 +217,15 @@ def capture_proposals(spak, out_dir, tmp):
     os.chmod(eng, 0o755)
     toy = os.path.join(eng, "toy.spak")
     mm = os.path.join(eng, "matmul-replay.spak")
-    capture_run(spak, out_dir, tmp, "proposals/toy-grid.out", toy, ["--strategy", "grid"])
+    capture_run(spak, out_dir, tmp, "proposals/toy-grid.out", toy, ["--strategy", "grid"], after=True)
     capture_run(spak, out_dir, tmp, "proposals/toy-random-seed5.out", toy,
                 ["--strategy", "random", "--seed", "5", "--budget", "12"])
-    capture_run(spak, out_dir, tmp, "proposals/matmul-default-seed7.out", mm, ["--strategy", "default", "--seed", "7"])
+    capture_run(spak, out_dir, tmp, "proposals/matmul-default-seed7.out", mm, ["--strategy", "default", "--seed", "7"],
+                after=True)
     capture_run(spak, out_dir, tmp, "proposals/matmul-default-seed11.out", mm,
                 ["--strategy", "default", "--seed", "11"])
-    capture_run(spak, out_dir, tmp, "proposals/matmul-rules-seed7.out", mm, ["--strategy", "rules", "--seed", "7"])
+    capture_run(spak, out_dir, tmp, "proposals/matmul-rules-seed7.out", mm, ["--strategy", "rules", "--seed", "7"],
+                after=True)
 
 
 def main(argv):
@@ -169,7 +235,13 @@ def main(argv):
     out_dir = os.path.abspath(argv[1])
     if not os.access(spak, os.X_OK):
         sys.exit(f"capture.py: {spak} is missing; build first")
-    tmp = tempfile.mkdtemp(prefix="spak-behaviour.")
+    # A folder name without '_', which Markdown would escape (the report names the
+    # spec's path): else $TMP could not be found in report.md.
+    while True:
+        tmp = tempfile.mkdtemp(prefix="spak-behaviour.")
+        if "_" not in tmp:
+            break
+        os.rmdir(tmp)
     try:
         capture_cli(spak, out_dir, tmp)
         capture_proposals(spak, out_dir, tmp)

@@ -12,14 +12,18 @@
 #               CPU matmul measurements (tests/engine/matmul-replay.spak, replayed
 #               by tests/engine/replay.py): the candidates in the order proposed,
 #               the --json summary, the progress lines and the journal
+#   learn/      `spak learn --dry-run` of three of those runs (toy grid, matmul
+#               default seed 7, matmul rules): the lessons and the spec v(n+1)
+#   report/     `spak report` of the same runs: its output, report.md, report.html
 # and each output is compared byte for byte with tests/golden/behaviour/; a
 # mismatch prints the diff. A golden that is no longer produced, or an output
 # without a golden (a new command), fails too.
 #
 # What differs per clone, per day or per run is normalised by capture.py before
 # the comparison (see norm() there): the temporary folder becomes $TMP, the date
-# in a run id becomes YYYYMMDD, a run's wall time becomes S; elapsed_s is dropped
-# from the summary and the journal.
+# in a run id becomes YYYYMMDD, other dates YYYY-MM-DD, a run's wall time becomes
+# S, the CPU model, host name and core count the runs were measured on become
+# $CPU, $HOST and $CORES; elapsed_s is dropped from the summary and the journal.
 #
 # The goldens were captured with the build of commit 41591d7 (before the
 # reorganisation of #12). After a deliberate change of behaviour, regenerate them
@@ -52,11 +56,11 @@ while IFS= read -r rel; do
         bad "$rel: differs from the golden (diff golden new)"
         diff -u "$G/$rel" "$tmp/out/$rel" | head -60 | sed 's/^/#   /'
     fi
-done < <(cd "$G" && find . -type f -name '*.out' | sed 's|^\./||' | LC_ALL=C sort)
+done < <(cd "$G" && find . -type f | sed 's|^\./||' | LC_ALL=C sort)
 
 while IFS= read -r rel; do
     [ -f "$G/$rel" ] || bad "$rel: produced but has no golden (capture it: see this file's header)"
-done < <(cd "$tmp/out" && find . -type f -name '*.out' | sed 's|^\./||' | LC_ALL=C sort)
+done < <(cd "$tmp/out" && find . -type f | sed 's|^\./||' | LC_ALL=C sort)
 
 echo "1..$n"
 [ "$failed" -eq 0 ]
