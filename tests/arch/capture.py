@@ -15,7 +15,9 @@ Writes one file per golden under OUT_DIR:
                       seeded random on tests/engine/toy.spak and for the default (two
                       seeds) and rules strategies over recorded CPU matmul measurements
                       (tests/engine/matmul-replay.spak)
-  learn/NAME.out      `spak learn --dry-run` of three of those runs
+  show/NAME*.out      `spak show RUN`, `spak status RUN` and `spak status` after three
+                      of those runs (toy grid, matmul default seed 7, matmul rules)
+  learn/NAME.out      `spak learn --dry-run` of the same runs
   report/NAME.*       `spak report` of the same runs: its output, report.md, report.html
 Each .out holds the command, its exit status, its stdout and its stderr, byte for
 byte except what differs per clone, per day or per run (normalised below, each
@@ -163,15 +165,18 @@ def capture_after(spak, out_dir, tmp, name, home, run_id):
     --dry-run` (the lessons and the spec v(n+1) diff) and `spak report`
     (report.md and report.html)."""
     device = device_of(os.path.join(home, "spak.db"), run_id)
-    args = ["learn", "--dry-run", "--home", home, run_id]
-    rc, so, se = run(spak, args)
-    text = f"$ spak {' '.join(args)}\nexit {rc}\n" + section("stdout", so) + section("stderr", se)
-    write(out_dir, f"learn/{name}.out", norm(text, tmp, device))
+
+    def case(rel, args):
+        rc, so, se = run(spak, args)
+        text = f"$ spak {' '.join(args)}\nexit {rc}\n" + section("stdout", so) + section("stderr", se)
+        write(out_dir, rel, norm(text, tmp, device))
+
+    case(f"show/{name}.out", ["show", "--home", home, run_id])
+    case(f"show/{name}-status.out", ["status", "--home", home, run_id])
+    case(f"show/{name}-status-all.out", ["status", "--home", home])
+    case(f"learn/{name}.out", ["learn", "--dry-run", "--home", home, run_id])
     rep = os.path.join(tmp, "report-" + name)
-    args = ["report", "--home", home, "--out", rep, run_id]
-    rc, so, se = run(spak, args)
-    text = f"$ spak {' '.join(args)}\nexit {rc}\n" + section("stdout", so) + section("stderr", se)
-    write(out_dir, f"report/{name}.out", norm(text, tmp, device))
+    case(f"report/{name}.out", ["report", "--home", home, "--out", rep, run_id])
     for f in ("report.md", "report.html"):
         path = os.path.join(rep, f)
         if os.path.isfile(path):

@@ -20,10 +20,12 @@ R=$PWD
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/spak-arch.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 failed=0
-bad() { failed=$((failed + 1)); notok "$@"; }
+# tap.sh's notok, counted, so that the exit status says whether any check failed
+eval "tap_$(declare -f notok)"
+notok() { failed=$((failed + 1)); tap_notok "$@"; }
 # expect NAME STATUS OUTPUT-FILE: STATUS 0 is ok; otherwise the output is shown
 expect() {
-    if [ "$2" -eq 0 ]; then ok "$1"; else bad "$1"; sed 's/^/#   /' "$3" | head -40; fi
+    if [ "$2" -eq 0 ]; then ok "$1"; else notok "$1"; sed 's/^/#   /' "$3" | head -40; fi
 }
 
 # ---- the checks, each on a tree ROOT; output in $tmp/out ----
@@ -48,15 +50,15 @@ funclen() {  # paths printed relative to ROOT
 # must_fail NAME CHECK ROOT GREP: the check fails and its output matches GREP
 must_fail() {
     if "$2" "$3"; then
-        bad "$1: the check fails (it passed)"
+        notok "$1: the check fails (it passed)"
     elif ! grep -qE -- "$4" "$tmp/out"; then
-        bad "$1: the check fails and says /$4/" "$(head -5 "$tmp/out")"
+        notok "$1: the check fails and says /$4/" "$(head -5 "$tmp/out")"
     else
         ok "$1"
     fi
 }
 must_pass() {
-    if "$2" "$3"; then ok "$1"; else bad "$1: the check passes" "$(head -5 "$tmp/out")"; fi
+    if "$2" "$3"; then ok "$1"; else notok "$1: the check passes" "$(head -5 "$tmp/out")"; fi
 }
 
 # ---- synthetic trees ----
@@ -92,7 +94,7 @@ must_fail "cycles: one -> two -> three -> one fails and prints the cycle" cycles
     'cycle: src/x/three -> src/x/y/one -> src/x/two -> src/x/three'
 if grep -q 'src/x/three.c:2 includes "x/y/one.h"' "$tmp/out"; then
     ok "cycles: the failure names the #include lines"
-else bad "cycles: the failure names the #include lines" "$(head -5 "$tmp/out")"; fi
+else notok "cycles: the failure names the #include lines" "$(head -5 "$tmp/out")"; fi
 
 B2=$tmp/bad2  # a .c without its own header implements spec.h and closes a cycle
 cp -r "$G" "$B2"
@@ -177,11 +179,11 @@ check "funclen: a long macro body is not a function" '[ "$(wc -l <"$tmp/out")" -
 
 # ---- the tree ----
 if cycles .; then ok "no include cycle between modules of src/ and tool/"; else
-    bad "no include cycle between modules of src/ and tool/"; sed 's/^/#   /' "$tmp/out"; fi
+    notok "no include cycle between modules of src/ and tool/"; sed 's/^/#   /' "$tmp/out"; fi
 if engine_lines .; then ok "src/engine.c is under 900 lines ($(wc -l <src/engine.c))"; else
-    bad "src/engine.c is under 900 lines"; sed 's/^/#   /' "$tmp/out"; fi
+    notok "src/engine.c is under 900 lines"; sed 's/^/#   /' "$tmp/out"; fi
 if funclen .; then ok "no function in src/ or tool/ over 150 lines"; else
-    bad "no function in src/ or tool/ over 150 lines ($(wc -l <"$tmp/out") do)"; sed 's/^/#   /' "$tmp/out"; fi
+    notok "no function in src/ or tool/ over 150 lines ($(wc -l <"$tmp/out") do)"; sed 's/^/#   /' "$tmp/out"; fi
 
 echo "1..$n"
 [ "$failed" -eq 0 ]
