@@ -13,8 +13,8 @@ How a definition is found: comments, string and character literals and
 preprocessor lines (with their continuations) are blanked first, keeping line
 numbers; then braces are matched over the file. A '{' at file level opens a
 function body when the text since the previous file-level ';', '}' or body is
-a declarator with a parameter list: it ends with ')' (attributes after it are
-allowed) and has no '=' outside parentheses (that would be an initializer) and
+a declarator with a parameter list: it ends with ')' (an attribute or macro
+word after it is allowed) and has no '=' outside parentheses (that would be an initializer) and
 no struct/union/enum tag being defined. So multi-line signatures, the brace on
 the signature's line (K&R style) or on its own line, and old-style parameter
 declarations all count the same. Standard library only.
@@ -89,7 +89,9 @@ def blank(src):
 def is_function_head(head):
     """True when head (the file-level text before a '{') declares a function."""
     h = re.sub(r"__attribute__\s*\(\(.*?\)\)", " ", head, flags=re.S).strip()
-    if not h.endswith(")") and not h.endswith(";"):
+    # ends with the parameter list, with an attribute macro after it
+    # ("void die(void) NORETURN"), or with old-style parameter declarations
+    if not h.endswith((")", ";")) and not re.search(r"\)\s*[A-Za-z_]\w*$", h):
         return False
     if re.search(r"\b(struct|union|enum)\s+\w*\s*$", h) or re.match(r"^(typedef\b)", h):
         return False

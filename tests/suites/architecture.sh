@@ -169,13 +169,19 @@ mkdir -p "$F2/src"
     echo '{'
     body 200
     echo '}'
+    echo 'void noret(void) NORETURN'                  # an attribute macro after the signature
+    echo '{'
+    body 160
+    echo '}'
     echo '#define BIG(x) { \'                         # a macro body is no function
     yes '    x; \' | head -n 200
     echo '}'
 } >"$F2/src/kr.c"
 must_fail "funclen: an old-style (K&R) definition counts from its first line" funclen "$F2" \
     "^205 src/kr.c:1 old_style$"
-check "funclen: a long macro body is not a function" '[ "$(wc -l <"$tmp/out")" -eq 1 ]'
+check "funclen: an attribute macro after the signature is still a function" \
+    "grep -qx '163 src/kr.c:206 noret' \"\$tmp/out\""
+check "funclen: a long macro body is not a function" '[ "$(wc -l <"$tmp/out")" -eq 2 ]'
 
 # ---- the tree ----
 if cycles .; then ok "no include cycle between modules of src/ and tool/"; else
