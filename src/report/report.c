@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyze/trace.h"
 #include "knowledge/learn.h"
 #include "spec/spec.h"
 #include "report/svg.h"
@@ -131,17 +132,6 @@ static const char *jstr(const json_t *o, const char *k)
     return json_string_value(json_object_get(o, k));
 }
 
-static const char *rec_type(const json_t *rec)
-{
-    return jstr(rec, "type");
-}
-
-static bool is_case(const json_t *rec, const char *c)
-{
-    const char *t = rec_type(rec);
-    return t && strcmp(t, c) == 0;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -161,14 +151,17 @@ static double median(double *v, size_t n)
     return k % 2 ? v[k / 2] : 0.5 * (v[k / 2 - 1] + v[k / 2]);
 }
 
-/* Geometric mean of field over the records of case c (positive values). */
+/* Geometric mean of field (positive values) over the records that count for
+ * case c (NULL: any case): held-out ones only when the case has no other,
+ * the rule the engine steers by (analyze/trace.h). */
 static double geomean(const json_t *recs, const char *c, const char *field, size_t *n_out)
 {
     double s = 0;
     size_t n = 0, i;
     json_t *rec;
+    const bool heldout = spak_trace_counts_heldout(recs, c);
     json_array_foreach(recs, i, rec) {
-        if (c && !is_case(rec, c))
+        if (!spak_trace_record_counts(rec, c, heldout))
             continue;
         double v = jnum(rec, field);
         if (v > 0) {
@@ -354,15 +347,17 @@ static void derive_eval(rep *r, rev *v)
     }
     v->time_ms = geomean(v->recs, "Performance", "time_ms", NULL);
     /* roofline: the first Analysis record with an arithmetic intensity, and
-     * the Performance record of the same shape */
+     * the Performance record of the same shape, of those that count */
     size_t i;
     json_t *rec;
+    const bool held_a = spak_trace_counts_heldout(v->recs, "Analysis");
+    const bool held_p = spak_trace_counts_heldout(v->recs, "Performance");
     json_array_foreach(v->recs, i, rec) {
         if (json_is_true(json_object_get(rec, "above_roofline")) || json_is_true(json_object_get(rec, "suspicious")))
             v->flagged = true;
     }
     json_array_foreach(v->recs, i, rec) {
-        if (!is_case(rec, "Analysis"))
+        if (!spak_trace_record_counts(rec, "Analysis", held_a))
             continue;
         double ai = jnum(rec, "arith_intensity");
         if (!(ai > 0))
@@ -376,7 +371,7 @@ static void derive_eval(rep *r, rev *v)
         size_t k;
         json_t *p;
         json_array_foreach(v->recs, k, p) {
-            if (!is_case(p, "Performance"))
+            if (!spak_trace_record_counts(p, "Performance", held_p))
                 continue;
             const char *ps = jstr(p, "shape");
             if (shape && ps && strcmp(shape, ps) != 0)
