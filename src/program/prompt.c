@@ -162,6 +162,20 @@ static spak_status section(spak_buf *b, const char *title)
     return spak_buf_printf(b, "## %s\n\n", title);
 }
 
+/* A section of text kept from its head (up to keep_n bytes); none when the
+ * text is empty. */
+static spak_status head_section(spak_buf *b, const char *title, const char *text, size_t keep_n)
+{
+    if (!text || !*text)
+        return SPAK_OK;
+    spak_status st = section(b, title);
+    if (st == SPAK_OK)
+        st = put_head(b, text, keep_n);
+    if (st == SPAK_OK)
+        st = spak_buf_puts(b, "\n\n");
+    return st;
+}
+
 static spak_status render_user(const spak_prompt_parts *p, const keep *k, spak_buf *b)
 {
     spak_status st = SPAK_OK;
@@ -186,22 +200,14 @@ static spak_status render_user(const spak_prompt_parts *p, const keep *k, spak_b
         TRY(put_middle(b, p->best_source, k->source));
         TRY(spak_buf_puts(b, "\n```\n\n"));
     }
-    if (p->analysis && *p->analysis) {
-        TRY(section(b, "Latest analysis"));
-        TRY(put_head(b, p->analysis, k->analysis));
-        TRY(spak_buf_puts(b, "\n\n"));
-    }
+    TRY(head_section(b, "Latest analysis", p->analysis, k->analysis));
     if (p->diagnostics && *p->diagnostics) {
         TRY(section(b, "Compiler diagnostics and failed checks of the last candidate"));
         TRY(spak_buf_puts(b, "```\n"));
         TRY(put_tail(b, p->diagnostics, k->diag));
         TRY(spak_buf_puts(b, "\n```\n\n"));
     }
-    if (p->rules && *p->rules) {
-        TRY(section(b, "Fired rules and facts"));
-        TRY(put_head(b, p->rules, k->rules));
-        TRY(spak_buf_puts(b, "\n\n"));
-    }
+    TRY(head_section(b, "Fired rules and facts", p->rules, k->rules));
     size_t nl = p->n_lessons < MAX_LESSONS ? p->n_lessons : MAX_LESSONS;
     if (nl && k->lessons) {
         TRY(section(b, "Lessons"));
