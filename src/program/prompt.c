@@ -517,6 +517,20 @@ static bool looks_like_refusal(const char *s, size_t n)
     return false;
 }
 
+/* The reply has no usable answer: a refusal when it reads like one (detail
+ * "no WHAT; ..."), else kind with detail. */
+static void no_answer(spak_reply *r, const char *s, size_t n, const char *what, spak_reply_kind kind,
+                      const char *detail)
+{
+    if (looks_like_refusal(s, n)) {
+        r->kind = SPAK_REPLY_REFUSAL;
+        snprintf(r->detail, sizeof r->detail, "no %s; the reply reads like a refusal", what);
+    } else {
+        r->kind = kind;
+        snprintf(r->detail, sizeof r->detail, "%s", detail);
+    }
+}
+
 #define MAX_JSON_TRIES 256
 
 /* The first JSON object in s[from, to) that has member `key`, skipping the
@@ -619,13 +633,7 @@ static spak_status parse_params(const char *s, size_t n, const spak_reply_opts *
     if (!obj)
         obj = find_object_with(s, 0, n, "params", SIZE_MAX, SIZE_MAX);
     if (!obj) {
-        if (looks_like_refusal(s, n)) {
-            r->kind = SPAK_REPLY_REFUSAL;
-            snprintf(r->detail, sizeof r->detail, "no JSON choice; the reply reads like a refusal");
-        } else {
-            r->kind = SPAK_REPLY_NO_JSON;
-            snprintf(r->detail, sizeof r->detail, "no JSON object with \"params\" in the reply");
-        }
+        no_answer(r, s, n, "JSON choice", SPAK_REPLY_NO_JSON, "no JSON object with \"params\" in the reply");
         return SPAK_OK;
     }
     spak_status st = SPAK_OK;
@@ -697,12 +705,9 @@ static spak_status parse_code(const char *s, size_t n, const spak_reply_opts *o,
             r->kind = SPAK_REPLY_UNCLOSED;
             snprintf(r->detail, sizeof r->detail, "a ```%s block opens at byte %zu and is never closed (cut reply?)",
                      found.lang, found.open_start);
-        } else if (looks_like_refusal(s, n)) {
-            r->kind = SPAK_REPLY_REFUSAL;
-            snprintf(r->detail, sizeof r->detail, "no code block; the reply reads like a refusal");
         } else {
-            r->kind = SPAK_REPLY_NO_CODE;
-            snprintf(r->detail, sizeof r->detail, "no fenced code block (```c, ```cuda or ```) in the reply");
+            no_answer(r, s, n, "code block", SPAK_REPLY_NO_CODE,
+                      "no fenced code block (```c, ```cuda or ```) in the reply");
         }
         return SPAK_OK;
     }
