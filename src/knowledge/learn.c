@@ -255,7 +255,8 @@ static spak_block *snippet_knowledge(spak_arena *a, const char *text, spak_err *
         spak_buf b;
         spak_buf_init(&b, 4096);
         (void)spak_diags_format(&d, &b);  /* a short message is still the message */
-        spak_errf(err, SPAK_ERR_INTERNAL, "learned knowledge does not parse (a bug): %s", b.data ? b.data : "");
+        (void)spak_errf(err, SPAK_ERR_INTERNAL, "learned knowledge does not parse (a bug): %s",
+                        b.data ? b.data : "");  /* the NULL return is the failure; err says why */
         spak_buf_free(&b);
     }
     spak_diags_free(&d);
@@ -334,7 +335,7 @@ static spak_status graft(spak_arena *a, spak_block *sys, spak_block *add, spak_e
 static void append_kv(spak_buf *b, const char *key, const char *val)
 {
     spak_buf_printf(b, "            %s: ", key);
-    spak_fmt_string(val, b);
+    (void)spak_fmt_string(val, b);  /* a value cut short fails the snippet's parse, which says so */
     spak_buf_puts(b, "\n");
 }
 
@@ -444,7 +445,7 @@ static void write_effect(spak_buf *b, const spak_space *sp, const spak_learn_res
     spak_snprintf(title, sizeof title, "Learned: %s %s = %s", pref ? "prefer" : "avoid", l->param, l->value);
     spak_snprintf(act, sizeof act, "%s %s = %s", pref ? "prefer" : "exclude", l->param, av);
     spak_buf_puts(b, "        rule ");
-    spak_fmt_string(title, b);
+    (void)spak_fmt_string(title, b);  /* cut short, the snippet's parse fails and says so */
     spak_buf_puts(b, " {\n");
     append_kv(b, pref ? "recommend" : "apply", act);
     rule_tail(b, l->confidence, name, l, r, date);
@@ -511,14 +512,14 @@ static void write_rule_check(spak_buf *b, const spak_model *m, const spak_learne
     if (!rd || !rd->entry->body)
         return;
     spak_buf_puts(b, "        rule ");
-    spak_fmt_string(rd->title, b);
+    (void)spak_fmt_string(rd->title, b);  /* cut short, the snippet's parse fails and says so */
     spak_buf_puts(b, " {\n");
     for (size_t q = 0; q < rd->entry->body->n; q++) {
         const spak_entry *x = rd->entry->body->items[q];
         if (spak_entry_word_is(x, 0, "confidence") || spak_entry_word_is(x, 0, "review") || !x->value)
             continue;
         spak_buf_printf(b, "            %s: ", spak_entry_head(x));
-        spak_fmt_expr(x->value, b);
+        (void)spak_fmt_expr(x->value, b);  /* cut short, the snippet's parse fails and says so */
         spak_buf_puts(b, "\n");
     }
     spak_buf_printf(b, "            confidence: %.3g\n", l->confidence);
@@ -547,14 +548,14 @@ static spak_block *lessons_knowledge(spak_spec *spec, const spak_model *m, const
     spak_buf_puts(&b, "    }\n}\n");
     if (b.len == 0) {
         spak_buf_free(&b);
-        spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+        (void)spak_errf(err, SPAK_ERR_NOMEM, "out of memory");  /* the NULL return is the failure */
         return NULL;
     }
     spak_arena *a = spak_spec_arena(spec);
     char *snip = spak_arena_strdup(a, b.data);
     spak_buf_free(&b);
     if (!snip) {
-        spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+        (void)spak_errf(err, SPAK_ERR_NOMEM, "out of memory");  /* the NULL return is the failure */
         return NULL;
     }
     return snippet_knowledge(a, snip, err);
@@ -594,10 +595,10 @@ static spak_status next_spec_text(spak_spec *spec, const spak_model *m, spak_blo
         spak_buf_init(&d, 1 << 16);
         if (chk)
             (void)spak_diags_format(spak_spec_diags(chk), &d);  /* a short message is still the message */
-        spak_errf(err, SPAK_ERR_INTERNAL, "spec v(n+1) does not check (a bug): %s", d.data ? d.data : "");
+        st = spak_errf(err, SPAK_ERR_INTERNAL, "spec v(n+1) does not check (a bug): %s", d.data ? d.data : "");
         spak_buf_free(&d);
         spak_spec_free(chk);
-        return SPAK_ERR_INTERNAL;
+        return st;
     }
     spak_spec_free(chk);
     return SPAK_OK;

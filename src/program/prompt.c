@@ -323,7 +323,7 @@ spak_status spak_prompt_build(const spak_prompt_parts *p, size_t budget_tokens, 
                        budget_tokens);
     if (st != SPAK_OK) {
         if (st == SPAK_ERR_NOMEM)
-            spak_errf(err, st, "out of memory building a prompt");
+            st = spak_errf(err, st, "out of memory building a prompt");
         spak_buf_free(&sys);
         spak_buf_free(&user);
         return st;

@@ -538,7 +538,8 @@ static effect *effect_add(effects *x)
 static void lessons_overlay(const rep *r, effects *x)
 {
     char *v = NULL;
-    spak_store_kv_get(r->st, "learned", r->run.id, &v, NULL);
+    if (spak_store_kv_get(r->st, "learned", r->run.id, &v, NULL) != SPAK_OK)
+        v = NULL;  /* a store that cannot say counts as not learned; lessons, when any, still say so */
     x->learned = v != NULL || r->nles > 0;
     free(v);
     for (size_t i = 0; i < r->nles; i++) {

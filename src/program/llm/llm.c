@@ -876,7 +876,7 @@ spak_status spak_llm_prices_load(const char *path, spak_llm_prices *out, spak_er
     if (st != SPAK_OK && err) {
         char tmp[SPAK_ERR_MSG_MAX];
         snprintf(tmp, sizeof tmp, "%s", err->msg);
-        spak_errf(err, st, "%s: %s", path, tmp);
+        st = spak_errf(err, st, "%s: %s", path, tmp);
     }
     free(data);
     return st;
