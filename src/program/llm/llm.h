@@ -75,8 +75,6 @@ typedef enum spak_llm_outcome {
 #define SPAK_LLM_DEFAULT_RETRY_AFTER_MAX_S 120.0
 #define SPAK_LLM_DEFAULT_MAX_REPLY (1u << 20)  /* 1 MiB */
 #define SPAK_LLM_RAW_KEEP (64u << 10)          /* bytes of the raw body kept in a reply */
-#define SPAK_LLM_ANTHROPIC_VERSION "2023-06-01"
-#define SPAK_LLM_ANTHROPIC_KEY_ENV "ANTHROPIC_API_KEY"
 #define SPAK_LLM_MAX_STOP 4
 #define SPAK_LLM_PATH_MAX 1024
 
@@ -97,7 +95,7 @@ typedef struct spak_llm_config {
      * ANTHROPIC_API_KEY. A named variable that is unset or empty is
      * SPAK_LLM_AUTH before anything is sent. */
     const char *api_key_env;
-    const char *anthropic_version;  /* NULL: SPAK_LLM_ANTHROPIC_VERSION */
+    const char *anthropic_version;  /* NULL: the Anthropic backend's own (llm_anthropic.c) */
     int max_retries;            /* retries after the first attempt (0 = none) */
     double backoff_s;           /* first backoff; doubles per retry, with jitter */
     double backoff_max_s;       /* cap of one backoff */

@@ -20,6 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define ANTHROPIC_VERSION "2023-06-01"
+#define ANTHROPIC_KEY_ENV "ANTHROPIC_API_KEY"  /* read when the config names no api_key_env */
+
 static spak_status anthropic_body(const spak_llm_config *cfg, const spak_llm_request *req, spak_buf *out,
                                   spak_err *err)
 {
@@ -160,14 +163,14 @@ static const char *anthropic_url_tail(const char *e, size_t n)
 static void anthropic_headers(const spak_llm_config *cfg, const char *key, spak_llm_headers *h)
 {
     spak_llm_header_add(h, "anthropic-version: ",
-                        cfg->anthropic_version ? cfg->anthropic_version : SPAK_LLM_ANTHROPIC_VERSION);
+                        cfg->anthropic_version ? cfg->anthropic_version : ANTHROPIC_VERSION);
     if (*key)
         spak_llm_header_add(h, "x-api-key: ", key);
 }
 
 const spak_llm_backend spak_llm_anthropic = {
     .name = "anthropic",
-    .key_env = SPAK_LLM_ANTHROPIC_KEY_ENV,
+    .key_env = ANTHROPIC_KEY_ENV,
     .url_tail = anthropic_url_tail,
     .body = anthropic_body,
     .headers = anthropic_headers,
