@@ -302,7 +302,7 @@ static spak_status load_spec(engine *e, const char *path, const char *text, spak
         if (ls != SPAK_OK)
             return ls;
         spak_llm_settings_override(&e->llm, e->o->llm_temperature, e->o->llm_max_tokens, e->o->llm_timeout_s);
-        if ((e->llm.budget_usd > 0 || e->loop->max_cost_usd > 0) && e->llm.cfg.backend != SPAK_LLM_MANUAL &&
+        if ((e->llm.budget_usd > 0 || e->loop->max_cost_usd > 0) && !e->llm.cfg.backend->unpriced &&
             (e->llm.cfg.price_in < 0 || e->llm.cfg.price_out < 0))
             return spak_errf(err, SPAK_ERR_ARG,
                              "a cost budget needs prices: set price_in and price_out (USD per million tokens) in "

@@ -254,8 +254,9 @@ static spak_block *snippet_knowledge(spak_arena *a, const char *text, spak_err *
     if (!kb) {
         spak_buf b;
         spak_buf_init(&b, 4096);
-        spak_diags_format(&d, &b);
-        spak_errf(err, SPAK_ERR_INTERNAL, "learned knowledge does not parse (a bug): %s", b.data ? b.data : "");
+        (void)spak_diags_format(&d, &b);  /* a short message is still the message */
+        (void)spak_errf(err, SPAK_ERR_INTERNAL, "learned knowledge does not parse (a bug): %s",
+                        b.data ? b.data : "");  /* the NULL return is the failure; err says why */
         spak_buf_free(&b);
     }
     spak_diags_free(&d);
@@ -334,7 +335,7 @@ static spak_status graft(spak_arena *a, spak_block *sys, spak_block *add, spak_e
 static void append_kv(spak_buf *b, const char *key, const char *val)
 {
     spak_buf_printf(b, "            %s: ", key);
-    spak_fmt_string(val, b);
+    (void)spak_fmt_string(val, b);  /* a value cut short fails the snippet's parse, which says so */
     spak_buf_puts(b, "\n");
 }
 
@@ -391,151 +392,187 @@ static void next_path(const char *spec_path, int version, char *out, size_t n)
     }
 }
 
-static spak_status write_spec(spak_spec *spec, const spak_model *m, const spak_space *sp, const spak_run *run,
-                              spak_learn_result *r, const spak_learn_opts *o, const char *date, spak_err *err)
+/* The end of a learned fact: its evidence, where and when it was measured. */
+static void fact_tail(spak_buf *b, const char *evidence, const char *device, const char *date)
+{
+    append_kv(b, "evidence", evidence);
+    append_kv(b, "device", device);
+    append_kv(b, "date", date);
+    spak_buf_puts(b, "        }\n");
+}
+
+/* The end of a learned rule: its confidence, then the evidence naming the
+ * fact it rests on first. */
+static void rule_tail(spak_buf *b, double confidence, const char *fact, const spak_learned *l,
+                      const spak_learn_result *r, const char *date)
+{
+    spak_buf_printf(b, "            confidence: %.3g\n", confidence);
+    char ev[700];
+    spak_snprintf(ev, sizeof ev, "fact %s; %s", fact, l->evidence);
+    fact_tail(b, ev, r->device, date);
+}
+
+/* An effect: a fact with its numbers, and a machine-readable rule when it is
+ * large enough to act on (prefer what helped, exclude what hurt badly). */
+static void write_effect(spak_buf *b, const spak_space *sp, const spak_learn_result *r, const spak_learned *l,
+                         const char *date)
+{
+    char name[300], sp_[200], sv[200];
+    sanitize(l->param, sp_, sizeof sp_);
+    sanitize(l->value, sv, sizeof sv);
+    spak_snprintf(name, sizeof name, "lesson_%s_%s", sp_, sv);
+    spak_buf_printf(b, "        fact %s {\n", name);
+    append_kv(b, "kind", l->effect >= 1 ? "effect: helps" : "effect: hurts");
+    append_kv(b, "description", l->text);
+    spak_buf_printf(b, "            effect: %.4g\n            uncertainty: %.3g\n            confidence: %.3g\n",
+                    l->effect, l->uncertainty, l->confidence);
+    fact_tail(b, l->evidence, r->device, date);
+    size_t p = 0;
+    for (; p < sp->n && strcmp(sp->params[p].name, l->param) != 0; p++)
+        ;
+    size_t vi = 0;
+    for (; p < sp->n && vi < sp->params[p].n_values; vi++) {
+        char t[200];
+        value_text(sp->params[p].values[vi], t, sizeof t);
+        if (strcmp(t, l->value) == 0)
+            break;
+    }
+    if (p >= sp->n || vi >= sp->params[p].n_values || !(l->effect > 1 || l->effect < 0.67))
+        return;
+    char av[220], title[400], act[500];
+    action_value(sp->params[p].values[vi], av, sizeof av);
+    bool pref = l->effect > 1;
+    spak_snprintf(title, sizeof title, "Learned: %s %s = %s", pref ? "prefer" : "avoid", l->param, l->value);
+    spak_snprintf(act, sizeof act, "%s %s = %s", pref ? "prefer" : "exclude", l->param, av);
+    spak_buf_puts(b, "        rule ");
+    (void)spak_fmt_string(title, b);  /* cut short, the snippet's parse fails and says so */
+    spak_buf_puts(b, " {\n");
+    append_kv(b, pref ? "recommend" : "apply", act);
+    rule_tail(b, l->confidence, name, l, r, date);
+}
+
+/* "recommend: prefer P = V" for one "P=V" pair of a candidate key (n bytes),
+ * for each value of P written V. */
+static void recommend_pair(spak_buf *b, const spak_space *sp, const char *k, size_t n)
+{
+    char pair[300], pname[200], pval[200];
+    spak_snprintf(pair, sizeof pair, "%.*s", (int)n, k);
+    char *eq = strchr(pair, '=');
+    if (!eq)
+        return;
+    *eq = '\0';
+    spak_snprintf(pname, sizeof pname, "%s", pair);
+    spak_snprintf(pval, sizeof pval, "%s", eq + 1);
+    for (size_t p = 0; p < sp->n; p++)
+        if (strcmp(sp->params[p].name, pname) == 0)
+            for (size_t vi = 0; vi < sp->params[p].n_values; vi++) {
+                char t[200], av[220], act[500];
+                value_text(sp->params[p].values[vi], t, sizeof t);
+                if (strcmp(t, pval) != 0)
+                    continue;
+                action_value(sp->params[p].values[vi], av, sizeof av);
+                spak_snprintf(act, sizeof act, "prefer %s = %s", pname, av);
+                append_kv(b, "recommend", act);
+            }
+}
+
+/* The best configuration: a fact, and a rule that starts the next run there
+ * (prefer each of its values). */
+static void write_best(spak_buf *b, const spak_space *sp, const spak_learn_result *r, const spak_learned *l,
+                       const char *date)
+{
+    char name[300], sc[200];
+    sanitize(r->shape_class, sc, sizeof sc);
+    spak_snprintf(name, sizeof name, "best_%s_%s", r->family[0] ? r->family : "config", sc);
+    spak_buf_printf(b, "        fact %s {\n", name);
+    append_kv(b, "kind", "best configuration");
+    append_kv(b, "description", l->text);
+    append_kv(b, "candidate", l->subject);
+    append_kv(b, "shape_class", r->shape_class);
+    spak_buf_printf(b, "            confidence: %.3g\n", l->confidence);
+    fact_tail(b, l->evidence, r->device, date);
+    spak_buf_puts(b, "        rule \"Learned: start from the best configuration\" {\n");
+    for (const char *k = l->subject; *k;) {
+        const char *comma = strchr(k, ',');
+        size_t len = comma ? (size_t)(comma - k) : strlen(k);
+        recommend_pair(b, sp, k, len);
+        k += len + (comma ? 1 : 0);
+    }
+    rule_tail(b, l->confidence, name, l, r, date);
+}
+
+/* A rule whose recommendation measured worse keeps its entries, with less
+ * confidence and a review flag. */
+static void write_rule_check(spak_buf *b, const spak_model *m, const spak_learned *l)
+{
+    const spak_rule_def *rd = NULL;
+    for (size_t i = 0; i < m->n_rules; i++)
+        if (strcmp(m->rules[i].title, l->subject) == 0)
+            rd = &m->rules[i];
+    if (!rd || !rd->entry->body)
+        return;
+    spak_buf_puts(b, "        rule ");
+    (void)spak_fmt_string(rd->title, b);  /* cut short, the snippet's parse fails and says so */
+    spak_buf_puts(b, " {\n");
+    for (size_t q = 0; q < rd->entry->body->n; q++) {
+        const spak_entry *x = rd->entry->body->items[q];
+        if (spak_entry_word_is(x, 0, "confidence") || spak_entry_word_is(x, 0, "review") || !x->value)
+            continue;
+        spak_buf_printf(b, "            %s: ", spak_entry_head(x));
+        (void)spak_fmt_expr(x->value, b);  /* cut short, the snippet's parse fails and says so */
+        spak_buf_puts(b, "\n");
+    }
+    spak_buf_printf(b, "            confidence: %.3g\n", l->confidence);
+    append_kv(b, "review", l->text);
+    append_kv(b, "evidence", l->evidence);
+    spak_buf_puts(b, "        }\n");
+}
+
+/* The lessons as the text of `system Learned { knowledge { ... } }`, parsed
+ * into the spec's arena: its knowledge entries (NULL and err on failure). */
+static spak_block *lessons_knowledge(spak_spec *spec, const spak_model *m, const spak_space *sp,
+                                     const spak_learn_result *r, const char *date, spak_err *err)
 {
     spak_buf b;
     spak_buf_init(&b, 4 << 20);
     spak_buf_puts(&b, "system Learned {\n    knowledge {\n");
     for (size_t i = 0; i < r->n; i++) {
-        spak_learned *l = &r->items[i];
-        char name[300];
-        if (strcmp(l->kind, "effect") == 0) {
-            char sp_[200], sv[200];
-            sanitize(l->param, sp_, sizeof sp_);
-            sanitize(l->value, sv, sizeof sv);
-            spak_snprintf(name, sizeof name, "lesson_%s_%s", sp_, sv);
-            spak_buf_printf(&b, "        fact %s {\n", name);
-            append_kv(&b, "kind", l->effect >= 1 ? "effect: helps" : "effect: hurts");
-            append_kv(&b, "description", l->text);
-            spak_buf_printf(&b, "            effect: %.4g\n            uncertainty: %.3g\n            confidence: %.3g\n",
-                            l->effect, l->uncertainty, l->confidence);
-            append_kv(&b, "evidence", l->evidence);
-            append_kv(&b, "device", r->device);
-            append_kv(&b, "date", date);
-            spak_buf_puts(&b, "        }\n");
-            /* a machine-readable rule: prefer what helped, exclude what hurt badly */
-            size_t p = 0;
-            for (; p < sp->n && strcmp(sp->params[p].name, l->param) != 0; p++)
-                ;
-            size_t vi = 0;
-            for (; p < sp->n && vi < sp->params[p].n_values; vi++) {
-                char t[200];
-                value_text(sp->params[p].values[vi], t, sizeof t);
-                if (strcmp(t, l->value) == 0)
-                    break;
-            }
-            if (p < sp->n && vi < sp->params[p].n_values && (l->effect > 1 || l->effect < 0.67)) {
-                char av[220], title[400], act[500];
-                action_value(sp->params[p].values[vi], av, sizeof av);
-                bool pref = l->effect > 1;
-                spak_snprintf(title, sizeof title, "Learned: %s %s = %s", pref ? "prefer" : "avoid", l->param, l->value);
-                spak_snprintf(act, sizeof act, "%s %s = %s", pref ? "prefer" : "exclude", l->param, av);
-                spak_buf_puts(&b, "        rule ");
-                spak_fmt_string(title, &b);
-                spak_buf_puts(&b, " {\n");
-                append_kv(&b, pref ? "recommend" : "apply", act);
-                spak_buf_printf(&b, "            confidence: %.3g\n", l->confidence);
-                char ev[700];
-                spak_snprintf(ev, sizeof ev, "fact %s; %s", name, l->evidence);
-                append_kv(&b, "evidence", ev);
-                append_kv(&b, "device", r->device);
-                append_kv(&b, "date", date);
-                spak_buf_puts(&b, "        }\n");
-            }
-        } else if (strcmp(l->kind, "best_config") == 0) {
-            char sc[200];
-            sanitize(r->shape_class, sc, sizeof sc);
-            spak_snprintf(name, sizeof name, "best_%s_%s", r->family[0] ? r->family : "config", sc);
-            spak_buf_printf(&b, "        fact %s {\n", name);
-            append_kv(&b, "kind", "best configuration");
-            append_kv(&b, "description", l->text);
-            append_kv(&b, "candidate", l->subject);
-            append_kv(&b, "shape_class", r->shape_class);
-            spak_buf_printf(&b, "            confidence: %.3g\n", l->confidence);
-            append_kv(&b, "evidence", l->evidence);
-            append_kv(&b, "device", r->device);
-            append_kv(&b, "date", date);
-            spak_buf_puts(&b, "        }\n");
-            /* start the next run there: prefer each of its values */
-            spak_buf_puts(&b, "        rule \"Learned: start from the best configuration\" {\n");
-            const char *k = l->subject;
-            while (*k) {
-                const char *comma = strchr(k, ',');
-                size_t len = comma ? (size_t)(comma - k) : strlen(k);
-                char pair[300], pname[200], pval[200];
-                spak_snprintf(pair, sizeof pair, "%.*s", (int)len, k);
-                char *eq = strchr(pair, '=');
-                if (eq) {
-                    *eq = '\0';
-                    spak_snprintf(pname, sizeof pname, "%s", pair);
-                    spak_snprintf(pval, sizeof pval, "%s", eq + 1);
-                    for (size_t p = 0; p < sp->n; p++)
-                        if (strcmp(sp->params[p].name, pname) == 0)
-                            for (size_t vi = 0; vi < sp->params[p].n_values; vi++) {
-                                char t[200], av[220], act[500];
-                                value_text(sp->params[p].values[vi], t, sizeof t);
-                                if (strcmp(t, pval) != 0)
-                                    continue;
-                                action_value(sp->params[p].values[vi], av, sizeof av);
-                                spak_snprintf(act, sizeof act, "prefer %s = %s", pname, av);
-                                append_kv(&b, "recommend", act);
-                            }
-                }
-                k += len + (comma ? 1 : 0);
-            }
-            spak_buf_printf(&b, "            confidence: %.3g\n", l->confidence);
-            char ev[700];
-            spak_snprintf(ev, sizeof ev, "fact %s; %s", name, l->evidence);
-            append_kv(&b, "evidence", ev);
-            append_kv(&b, "device", r->device);
-            append_kv(&b, "date", date);
-            spak_buf_puts(&b, "        }\n");
-        } else if (strcmp(l->kind, "rule_check") == 0) {
-            /* the rule keeps its entries, with less confidence and a review flag */
-            const spak_rule_def *rd = NULL;
-            for (size_t i2 = 0; i2 < m->n_rules; i2++)
-                if (strcmp(m->rules[i2].title, l->subject) == 0)
-                    rd = &m->rules[i2];
-            if (!rd || !rd->entry->body)
-                continue;
-            spak_buf_puts(&b, "        rule ");
-            spak_fmt_string(rd->title, &b);
-            spak_buf_puts(&b, " {\n");
-            for (size_t q = 0; q < rd->entry->body->n; q++) {
-                const spak_entry *x = rd->entry->body->items[q];
-                if (spak_entry_word_is(x, 0, "confidence") || spak_entry_word_is(x, 0, "review") || !x->value)
-                    continue;
-                spak_buf_printf(&b, "            %s: ", spak_entry_head(x));
-                spak_fmt_expr(x->value, &b);
-                spak_buf_puts(&b, "\n");
-            }
-            spak_buf_printf(&b, "            confidence: %.3g\n", l->confidence);
-            append_kv(&b, "review", l->text);
-            append_kv(&b, "evidence", l->evidence);
-            spak_buf_puts(&b, "        }\n");
-        }
+        const spak_learned *l = &r->items[i];
+        if (strcmp(l->kind, "effect") == 0)
+            write_effect(&b, sp, r, l, date);
+        else if (strcmp(l->kind, "best_config") == 0)
+            write_best(&b, sp, r, l, date);
+        else if (strcmp(l->kind, "rule_check") == 0)
+            write_rule_check(&b, m, l);
     }
     spak_buf_puts(&b, "    }\n}\n");
     if (b.len == 0) {
         spak_buf_free(&b);
-        return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+        (void)spak_errf(err, SPAK_ERR_NOMEM, "out of memory");  /* the NULL return is the failure */
+        return NULL;
     }
     spak_arena *a = spak_spec_arena(spec);
     char *snip = spak_arena_strdup(a, b.data);
     spak_buf_free(&b);
-    if (!snip)
-        return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
-    spak_block *add = snippet_knowledge(a, snip, err);
-    if (!add)
-        return err ? err->status : SPAK_ERR_INTERNAL;
+    if (!snip) {
+        (void)spak_errf(err, SPAK_ERR_NOMEM, "out of memory");  /* the NULL return is the failure */
+        return NULL;
+    }
+    return snippet_knowledge(a, snip, err);
+}
+
+/* The spec with the lessons grafted in and its version bumped, formatted
+ * into r (text and diff against v(n)), and checked: v(n+1) must be a valid
+ * spec. *version receives n. */
+static spak_status next_spec_text(spak_spec *spec, const spak_model *m, spak_block *add, const char *spec_path,
+                                  spak_learn_result *r, int *version, spak_err *err)
+{
+    spak_arena *a = spak_spec_arena(spec);
     spak_file *f = (spak_file *)spak_spec_file(spec);
-    spak_block *sys = (spak_block *)m->system;
-    spak_status st = graft(a, sys, add, err);
+    spak_status st = graft(a, (spak_block *)m->system, add, err);
     if (st != SPAK_OK)
         return st;
-    int version;
-    char *fm = bump_front_matter(f->front_matter, &version);
+    char *fm = bump_front_matter(f->front_matter, version);
     if (!fm)
         return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
     f->front_matter = spak_arena_strdup(a, fm);
@@ -551,21 +588,34 @@ static spak_status write_spec(spak_spec *spec, const spak_model *m, const spak_s
     size_t olen;
     const char *old = spak_spec_source(spec, &olen);
     r->diff = spak_text_diff(old, r->new_spec_text);
-    /* v(n+1) must be a valid spec */
     spak_spec *chk = NULL;
-    st = spak_spec_load_mem(run->spec_path ? run->spec_path : "spec", r->new_spec_text, strlen(r->new_spec_text),
-                            &chk, err);
+    st = spak_spec_load_mem(spec_path, r->new_spec_text, strlen(r->new_spec_text), &chk, err);
     if (st != SPAK_OK) {
         spak_buf d;
         spak_buf_init(&d, 1 << 16);
         if (chk)
-            spak_diags_format(spak_spec_diags(chk), &d);
-        spak_errf(err, SPAK_ERR_INTERNAL, "spec v(n+1) does not check (a bug): %s", d.data ? d.data : "");
+            (void)spak_diags_format(spak_spec_diags(chk), &d);  /* a short message is still the message */
+        st = spak_errf(err, SPAK_ERR_INTERNAL, "spec v(n+1) does not check (a bug): %s", d.data ? d.data : "");
         spak_buf_free(&d);
         spak_spec_free(chk);
-        return SPAK_ERR_INTERNAL;
+        return st;
     }
     spak_spec_free(chk);
+    return SPAK_OK;
+}
+
+/* v(n+1): the lessons grafted into the run's spec, checked, and written
+ * next to it (or to o->out_path) when o->write_spec. */
+static spak_status write_spec(spak_spec *spec, const spak_model *m, const spak_space *sp, const spak_run *run,
+                              spak_learn_result *r, const spak_learn_opts *o, const char *date, spak_err *err)
+{
+    spak_block *add = lessons_knowledge(spec, m, sp, r, date, err);
+    if (!add)
+        return err ? err->status : SPAK_ERR_INTERNAL;
+    int version;
+    spak_status st = next_spec_text(spec, m, add, run->spec_path ? run->spec_path : "spec", r, &version, err);
+    if (st != SPAK_OK)
+        return st;
     if (o->out_path)
         spak_snprintf(r->new_spec_path, sizeof r->new_spec_path, "%s", o->out_path);
     else
@@ -622,24 +672,9 @@ bool spak_learn_shape_class_log2(const char *shape_class, long *k)
     return true;
 }
 
-spak_status spak_learn(spak_store *st, const char *run_id, const spak_learn_opts *o, spak_learn_result *r,
-                       spak_err *err)
+/* The loop the run used: named in its first journal row; else the spec's first. */
+static const spak_loop_def *run_loop(spak_store *st, const char *run_id, const spak_model *m)
 {
-    memset(r, 0, sizeof *r);
-    spak_run run = {0};
-    spak_spec *spec = NULL;
-    spak_eval *evl = NULL;
-    size_t nevl = 0;
-    learn_ev *evs = NULL;
-    spak_status s = spak_store_run_get(st, run_id, &run, err);
-    if (s != SPAK_OK)
-        return s;
-    s = spak_spec_load_mem(run.spec_path ? run.spec_path : "spec", run.spec_text ? run.spec_text : "",
-                           run.spec_text ? strlen(run.spec_text) : 0, &spec, err);
-    if (s != SPAK_OK)
-        goto out;
-    const spak_model *m = spak_spec_model(spec);
-    /* the loop the run used: named in the first journal row */
     const spak_loop_def *loop = m->n_loops ? &m->loops[0] : NULL;
     spak_journal_entry *j = NULL;
     size_t nj = 0;
@@ -651,15 +686,13 @@ spak_status spak_learn(spak_store *st, const char *run_id, const spak_learn_opts
         json_decref(d);
     }
     spak_store_journal_free(j, nj);
-    if (!loop) {
-        s = spak_errf(err, SPAK_ERR_CHECK, "the run's spec has no engineering_loop");
-        goto out;
-    }
-    spak_space sp;
-    s = spak_space_init(&sp, loop->params, loop->n_params, err);
-    if (s != SPAK_OK)
-        goto out;
-    json_t *dev = run.device_json ? json_loads(run.device_json, 0, NULL) : NULL;
+    return loop;
+}
+
+/* Where the lessons hold: device, family, shape class. */
+static void describe_run(const spak_run *run, const spak_model *m, spak_learn_result *r)
+{
+    json_t *dev = run->device_json ? json_loads(run->device_json, 0, NULL) : NULL;
     const char *cpu = dev ? json_string_value(json_object_get(dev, "cpu")) : NULL;
     const char *gpu = dev ? json_string_value(json_object_get(dev, "gpu")) : NULL;
     spak_snprintf(r->device, sizeof r->device, "%s", gpu ? gpu : cpu ? cpu : "unknown");
@@ -667,15 +700,14 @@ spak_status spak_learn(spak_store *st, const char *run_id, const spak_learn_opts
     const char *fam = m->problem ? spak_block_string(m->problem, "family") : NULL;
     spak_snprintf(r->family, sizeof r->family, "%s", fam ? fam : "");
     spak_learn_shape_class(m, r->shape_class, sizeof r->shape_class);
+}
 
-    s = spak_store_eval_list(st, run_id, &evl, &nevl, err);
-    if (s != SPAK_OK)
-        goto out;
-    evs = calloc(nevl ? nevl : 1, sizeof *evs);
-    if (!evs) {
-        s = spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
-        goto out;
-    }
+/* The evaluations lessons are drawn from (done, correct, with a positive
+ * metric, a point of the space) into evs (n of them; evs holds nevl);
+ * *best the index of the best, SIZE_MAX when there is none. */
+static void usable_evals(spak_store *st, const char *run_id, const spak_space *sp, const spak_loop_def *loop,
+                         const spak_eval *evl, size_t nevl, learn_ev *evs, size_t *n_out, size_t *best_out)
+{
     size_t n = 0, best = SIZE_MAX;
     bool maximize = loop->objective == SPAK_OBJ_MAXIMIZE;
     for (size_t i = 0; i < nevl; i++) {
@@ -683,7 +715,7 @@ spak_status spak_learn(spak_store *st, const char *run_id, const spak_learn_opts
             evl[i].metric <= 0 || !evl[i].cand_key)
             continue;
         uint64_t idx;
-        if (!spak_space_find(&sp, evl[i].cand_key, &idx))
+        if (!spak_space_find(sp, evl[i].cand_key, &idx))
             continue;
         learn_ev *x = &evs[n];
         x->id = evl[i].eval_id;
@@ -697,43 +729,48 @@ spak_status spak_learn(spak_store *st, const char *run_id, const spak_learn_opts
             best = n;
         n++;
     }
-    effects(st, run_id, &sp, evs, n, r);
-    if (best != SIZE_MAX) {
-        spak_learned *l = push(r);
-        if (l) {
-            const spak_eval *be = NULL;
-            for (size_t i = 0; i < nevl; i++)
-                if (evl[i].eval_id == evs[best].id)
-                    be = &evl[i];
-            spak_snprintf(l->kind, sizeof l->kind, "best_config");
-            spak_snprintf(l->subject, sizeof l->subject, "%s", be->cand_key);
-            l->effect = be->ratio;
-            l->confidence = n >= 2 ? 1 - ALPHA_T : 0.5;
-            spak_snprintf(l->evidence, sizeof l->evidence, "run %s: evaluation %lld of %zu correct", run_id,
-                          (long long)be->eval_id, n);
-            spak_snprintf(l->text, sizeof l->text,
-                          "best of %zu correct candidates on %s for %s %s: %s with %s %.4g%s%.3fx %s", n, r->device,
-                          r->family[0] ? r->family : "this problem", r->shape_class, be->cand_key, loop->metric,
-                          be->metric, isnan(be->ratio) ? "" : ", ", isnan(be->ratio) ? 0.0 : be->ratio,
-                          isnan(be->ratio) ? "" : "the baseline");
-        }
-    }
-    /* rules whose recommendation measured worse lose confidence */
+    *n_out = n;
+    *best_out = best;
+}
+
+/* The best_config lesson: evaluation be, the best of n correct ones. */
+static void best_config(spak_learn_result *r, const char *run_id, const spak_loop_def *loop, const spak_eval *be,
+                        size_t n)
+{
+    spak_learned *l = push(r);
+    if (!l)
+        return;
+    spak_snprintf(l->kind, sizeof l->kind, "best_config");
+    spak_snprintf(l->subject, sizeof l->subject, "%s", be->cand_key);
+    l->effect = be->ratio;
+    l->confidence = n >= 2 ? 1 - ALPHA_T : 0.5;
+    spak_snprintf(l->evidence, sizeof l->evidence, "run %s: evaluation %lld of %zu correct", run_id,
+                  (long long)be->eval_id, n);
+    spak_snprintf(l->text, sizeof l->text, "best of %zu correct candidates on %s for %s %s: %s with %s %.4g%s%.3fx %s",
+                  n, r->device, r->family[0] ? r->family : "this problem", r->shape_class, be->cand_key, loop->metric,
+                  be->metric, isnan(be->ratio) ? "" : ", ", isnan(be->ratio) ? 0.0 : be->ratio,
+                  isnan(be->ratio) ? "" : "the baseline");
+}
+
+/* rule_check lessons: rules whose recommendation measured worse (one of the
+ * first n_effects lessons says so) lose half their confidence. */
+static void rule_checks(const spak_model *m, const spak_space *sp, spak_learn_result *r)
+{
     size_t n_effects = r->n;
     for (size_t i = 0; i < m->n_rules; i++) {
         const spak_rule_def *rd = &m->rules[i];
         for (size_t a = 0; a < rd->n_actions; a++) {
             spak_action act;
-            if (!spak_action_parse(rd->actions[a].text, rd->actions[a].key, &sp, &act, NULL, 0))
+            if (!spak_action_parse(rd->actions[a].text, rd->actions[a].key, sp, &act, NULL, 0))
                 continue;
             if (act.kind != SPAK_ACT_PREFER && act.kind != SPAK_ACT_SET)
                 continue;
             char val[200];
-            value_text(sp.params[act.param].values[act.values[0]], val, sizeof val);
+            value_text(sp->params[act.param].values[act.values[0]], val, sizeof val);
             for (size_t k = 0; k < n_effects; k++) {
                 spak_learned *e = &r->items[k];
-                if (strcmp(e->kind, "effect") || strcmp(e->param, sp.params[act.param].name) || strcmp(e->value, val) ||
-                    e->effect >= 1)
+                if (strcmp(e->kind, "effect") || strcmp(e->param, sp->params[act.param].name) ||
+                    strcmp(e->value, val) || e->effect >= 1)
                     continue;
                 spak_learned *l = push(r);
                 if (!l)
@@ -752,67 +789,126 @@ spak_status spak_learn(spak_store *st, const char *run_id, const spak_learn_opts
             }
         }
     }
+}
+
+/* One line of the insights log: the lesson as JSON. */
+static void insight_line(FILE *fp, const char *run_id, const spak_learn_result *r, const spak_learned *l,
+                         const char *date)
+{
+    json_t *line = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "date", date, "run_id", run_id, "device",
+                             r->device, "family", r->family, "shape_class", r->shape_class, "kind", l->kind,
+                             "subject", l->subject, "text", l->text, "evidence", l->evidence);
+    json_object_set_new(line, "effect", isnan(l->effect) ? json_null() : json_real(l->effect));
+    json_object_set_new(line, "uncertainty", isnan(l->uncertainty) ? json_null() : json_real(l->uncertainty));
+    json_object_set_new(line, "confidence", json_real(l->confidence));
+    char *t = json_dumps(line, JSON_COMPACT);
+    if (t)
+        fprintf(fp, "%s\n", t);
+    free(t);
+    json_decref(line);
+}
+
+/* The lesson as a row of the store. */
+static spak_status insert_lesson(spak_store *st, const char *run_id, const spak_learn_result *r,
+                                 const spak_learned *l, spak_err *err)
+{
+    spak_lesson les = {.run_id = (char *)run_id, .device = (char *)r->device, .family = (char *)r->family,
+                       .shape_class = (char *)r->shape_class, .kind = (char *)l->kind, .subject = (char *)l->subject,
+                       .effect = l->effect, .uncertainty = l->uncertainty, .confidence = l->confidence,
+                       .text = (char *)l->text};
+    json_t *evj = json_pack("{s:s,s:s,s:f,s:i,s:i}", "evidence", l->evidence, "param", l->param, "stat",
+                            isnan(l->stat) ? 0.0 : l->stat, "n_in", l->n_in, "n_out", l->n_out);
+    char *evs = json_dumps(evj, JSON_COMPACT);
+    les.evidence_json = evs;
+    spak_status s = spak_store_lesson_insert(st, &les, NULL, err);
+    free(evs);
+    json_decref(evj);
+    return s;
+}
+
+/* The lessons into the store (once per run, however often it is learned
+ * from) and appended to the insights log. */
+static spak_status record(spak_store *st, const char *run_id, const spak_learn_opts *o, spak_learn_result *r,
+                          const char *date, spak_err *err)
+{
+    char *v = NULL;
+    spak_status s = spak_store_kv_get(st, "learned", run_id, &v, err);
+    if (s != SPAK_OK)
+        return s;
+    bool already = v != NULL;
+    free(v);
+    if (!already && (s = spak_store_kv_put(st, "learned", run_id, "true", err)) != SPAK_OK)
+        return s;
+    if (o->insights_path)
+        spak_snprintf(r->insights_path, sizeof r->insights_path, "%s", o->insights_path);
+    else if (r->new_spec_path[0]) {
+        spak_snprintf(r->insights_path, sizeof r->insights_path, "%s", r->new_spec_path);
+        char *dot = strrchr(r->insights_path, '.');
+        if (dot)
+            *dot = '\0';
+        size_t L = strlen(r->insights_path);
+        spak_snprintf(r->insights_path + L, sizeof r->insights_path - L, ".insights.jsonl");
+    }
+    FILE *fp = r->insights_path[0] ? fopen(r->insights_path, "a") : NULL;
+    for (size_t i = 0; i < r->n && s == SPAK_OK; i++) {
+        if (!already)
+            s = insert_lesson(st, run_id, r, &r->items[i], err);
+        if (fp)
+            insight_line(fp, run_id, r, &r->items[i], date);
+    }
+    if (fp)
+        fclose(fp);
+    return s;
+}
+
+spak_status spak_learn(spak_store *st, const char *run_id, const spak_learn_opts *o, spak_learn_result *r,
+                       spak_err *err)
+{
+    memset(r, 0, sizeof *r);
+    spak_run run = {0};
+    spak_spec *spec = NULL;
+    spak_eval *evl = NULL;
+    size_t nevl = 0;
+    learn_ev *evs = NULL;
+    spak_status s = spak_store_run_get(st, run_id, &run, err);
+    if (s != SPAK_OK)
+        return s;
+    s = spak_spec_load_mem(run.spec_path ? run.spec_path : "spec", run.spec_text ? run.spec_text : "",
+                           run.spec_text ? strlen(run.spec_text) : 0, &spec, err);
+    if (s != SPAK_OK)
+        goto out;
+    const spak_model *m = spak_spec_model(spec);
+    const spak_loop_def *loop = run_loop(st, run_id, m);
+    if (!loop) {
+        s = spak_errf(err, SPAK_ERR_CHECK, "the run's spec has no engineering_loop");
+        goto out;
+    }
+    spak_space sp;
+    s = spak_space_init(&sp, loop->params, loop->n_params, err);
+    if (s != SPAK_OK)
+        goto out;
+    describe_run(&run, m, r);
+    s = spak_store_eval_list(st, run_id, &evl, &nevl, err);
+    if (s != SPAK_OK)
+        goto out;
+    evs = calloc(nevl ? nevl : 1, sizeof *evs);
+    if (!evs) {
+        s = spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    size_t n, best;
+    usable_evals(st, run_id, &sp, loop, evl, nevl, evs, &n, &best);
+    effects(st, run_id, &sp, evs, n, r);
+    for (size_t i = 0; best != SIZE_MAX && i < nevl; i++)
+        if (evl[i].eval_id == evs[best].id)
+            best_config(r, run_id, loop, &evl[i], n);
+    rule_checks(m, &sp, r);
     char date[32];
     spak_format_utc(spak_now_wall(), date, sizeof date);
     date[10] = '\0';
     s = write_spec(spec, m, &sp, &run, r, o, date, err);
-    if (s != SPAK_OK)
-        goto out;
-    bool already = false;
-    if (o->record) {
-        /* lessons of a run are recorded once, however often it is learned from */
-        char *v = NULL;
-        spak_store_kv_get(st, "learned", run_id, &v, NULL);
-        already = v != NULL;
-        free(v);
-    }
-    if (o->record) {
-        if (!already)
-            spak_store_kv_put(st, "learned", run_id, "true", NULL);
-        if (o->insights_path)
-            spak_snprintf(r->insights_path, sizeof r->insights_path, "%s", o->insights_path);
-        else if (r->new_spec_path[0]) {
-            spak_snprintf(r->insights_path, sizeof r->insights_path, "%s", r->new_spec_path);
-            char *dot = strrchr(r->insights_path, '.');
-            if (dot)
-                *dot = '\0';
-            size_t L = strlen(r->insights_path);
-            spak_snprintf(r->insights_path + L, sizeof r->insights_path - L, ".insights.jsonl");
-        }
-        FILE *fp = r->insights_path[0] ? fopen(r->insights_path, "a") : NULL;
-        for (size_t i = 0; i < r->n; i++) {
-            spak_learned *l = &r->items[i];
-            spak_lesson les = {.run_id = (char *)run_id, .device = r->device, .family = r->family,
-                               .shape_class = r->shape_class, .kind = l->kind, .subject = l->subject,
-                               .effect = l->effect, .uncertainty = l->uncertainty, .confidence = l->confidence,
-                               .text = l->text};
-            json_t *evj = json_pack("{s:s,s:s,s:f,s:i,s:i}", "evidence", l->evidence, "param", l->param, "stat",
-                                    isnan(l->stat) ? 0.0 : l->stat, "n_in", l->n_in, "n_out", l->n_out);
-            char *evs_ = json_dumps(evj, JSON_COMPACT);
-            les.evidence_json = evs_;
-            if (!already)
-                spak_store_lesson_insert(st, &les, NULL, NULL);
-            if (fp) {
-                json_t *line = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "date", date, "run_id", run_id,
-                                         "device", r->device, "family", r->family, "shape_class", r->shape_class,
-                                         "kind", l->kind, "subject", l->subject, "text", l->text, "evidence",
-                                         l->evidence);
-                json_object_set_new(line, "effect", isnan(l->effect) ? json_null() : json_real(l->effect));
-                json_object_set_new(line, "uncertainty",
-                                    isnan(l->uncertainty) ? json_null() : json_real(l->uncertainty));
-                json_object_set_new(line, "confidence", json_real(l->confidence));
-                char *t = json_dumps(line, JSON_COMPACT);
-                if (t)
-                    fprintf(fp, "%s\n", t);
-                free(t);
-                json_decref(line);
-            }
-            free(evs_);
-            json_decref(evj);
-        }
-        if (fp)
-            fclose(fp);
-    }
+    if (s == SPAK_OK && o->record)
+        s = record(st, run_id, o, r, date, err);
 out:
     free(evs);
     spak_store_evals_free(evl, nevl);

@@ -162,6 +162,20 @@ static spak_status section(spak_buf *b, const char *title)
     return spak_buf_printf(b, "## %s\n\n", title);
 }
 
+/* A section of text kept from its head (up to keep_n bytes); none when the
+ * text is empty. */
+static spak_status head_section(spak_buf *b, const char *title, const char *text, size_t keep_n)
+{
+    if (!text || !*text)
+        return SPAK_OK;
+    spak_status st = section(b, title);
+    if (st == SPAK_OK)
+        st = put_head(b, text, keep_n);
+    if (st == SPAK_OK)
+        st = spak_buf_puts(b, "\n\n");
+    return st;
+}
+
 static spak_status render_user(const spak_prompt_parts *p, const keep *k, spak_buf *b)
 {
     spak_status st = SPAK_OK;
@@ -186,22 +200,14 @@ static spak_status render_user(const spak_prompt_parts *p, const keep *k, spak_b
         TRY(put_middle(b, p->best_source, k->source));
         TRY(spak_buf_puts(b, "\n```\n\n"));
     }
-    if (p->analysis && *p->analysis) {
-        TRY(section(b, "Latest analysis"));
-        TRY(put_head(b, p->analysis, k->analysis));
-        TRY(spak_buf_puts(b, "\n\n"));
-    }
+    TRY(head_section(b, "Latest analysis", p->analysis, k->analysis));
     if (p->diagnostics && *p->diagnostics) {
         TRY(section(b, "Compiler diagnostics and failed checks of the last candidate"));
         TRY(spak_buf_puts(b, "```\n"));
         TRY(put_tail(b, p->diagnostics, k->diag));
         TRY(spak_buf_puts(b, "\n```\n\n"));
     }
-    if (p->rules && *p->rules) {
-        TRY(section(b, "Fired rules and facts"));
-        TRY(put_head(b, p->rules, k->rules));
-        TRY(spak_buf_puts(b, "\n\n"));
-    }
+    TRY(head_section(b, "Fired rules and facts", p->rules, k->rules));
     size_t nl = p->n_lessons < MAX_LESSONS ? p->n_lessons : MAX_LESSONS;
     if (nl && k->lessons) {
         TRY(section(b, "Lessons"));
@@ -317,7 +323,7 @@ spak_status spak_prompt_build(const spak_prompt_parts *p, size_t budget_tokens, 
                        budget_tokens);
     if (st != SPAK_OK) {
         if (st == SPAK_ERR_NOMEM)
-            spak_errf(err, st, "out of memory building a prompt");
+            st = spak_errf(err, st, "out of memory building a prompt");
         spak_buf_free(&sys);
         spak_buf_free(&user);
         return st;
@@ -511,6 +517,20 @@ static bool looks_like_refusal(const char *s, size_t n)
     return false;
 }
 
+/* The reply has no usable answer: a refusal when it reads like one (detail
+ * "no WHAT; ..."), else kind with detail. */
+static void no_answer(spak_reply *r, const char *s, size_t n, const char *what, spak_reply_kind kind,
+                      const char *detail)
+{
+    if (looks_like_refusal(s, n)) {
+        r->kind = SPAK_REPLY_REFUSAL;
+        snprintf(r->detail, sizeof r->detail, "no %s; the reply reads like a refusal", what);
+    } else {
+        r->kind = kind;
+        snprintf(r->detail, sizeof r->detail, "%s", detail);
+    }
+}
+
 #define MAX_JSON_TRIES 256
 
 /* The first JSON object in s[from, to) that has member `key`, skipping the
@@ -613,13 +633,7 @@ static spak_status parse_params(const char *s, size_t n, const spak_reply_opts *
     if (!obj)
         obj = find_object_with(s, 0, n, "params", SIZE_MAX, SIZE_MAX);
     if (!obj) {
-        if (looks_like_refusal(s, n)) {
-            r->kind = SPAK_REPLY_REFUSAL;
-            snprintf(r->detail, sizeof r->detail, "no JSON choice; the reply reads like a refusal");
-        } else {
-            r->kind = SPAK_REPLY_NO_JSON;
-            snprintf(r->detail, sizeof r->detail, "no JSON object with \"params\" in the reply");
-        }
+        no_answer(r, s, n, "JSON choice", SPAK_REPLY_NO_JSON, "no JSON object with \"params\" in the reply");
         return SPAK_OK;
     }
     spak_status st = SPAK_OK;
@@ -691,12 +705,9 @@ static spak_status parse_code(const char *s, size_t n, const spak_reply_opts *o,
             r->kind = SPAK_REPLY_UNCLOSED;
             snprintf(r->detail, sizeof r->detail, "a ```%s block opens at byte %zu and is never closed (cut reply?)",
                      found.lang, found.open_start);
-        } else if (looks_like_refusal(s, n)) {
-            r->kind = SPAK_REPLY_REFUSAL;
-            snprintf(r->detail, sizeof r->detail, "no code block; the reply reads like a refusal");
         } else {
-            r->kind = SPAK_REPLY_NO_CODE;
-            snprintf(r->detail, sizeof r->detail, "no fenced code block (```c, ```cuda or ```) in the reply");
+            no_answer(r, s, n, "code block", SPAK_REPLY_NO_CODE,
+                      "no fenced code block (```c, ```cuda or ```) in the reply");
         }
         return SPAK_OK;
     }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyze/trace.h"
 #include "knowledge/learn.h"
 #include "spec/spec.h"
 #include "report/svg.h"
@@ -131,17 +132,6 @@ static const char *jstr(const json_t *o, const char *k)
     return json_string_value(json_object_get(o, k));
 }
 
-static const char *rec_type(const json_t *rec)
-{
-    return jstr(rec, "type");
-}
-
-static bool is_case(const json_t *rec, const char *c)
-{
-    const char *t = rec_type(rec);
-    return t && strcmp(t, c) == 0;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -161,14 +151,17 @@ static double median(double *v, size_t n)
     return k % 2 ? v[k / 2] : 0.5 * (v[k / 2 - 1] + v[k / 2]);
 }
 
-/* Geometric mean of field over the records of case c (positive values). */
+/* Geometric mean of field (positive values) over the records that count for
+ * case c (NULL: any case): held-out ones only when the case has no other,
+ * the rule the engine steers by (analyze/trace.h). */
 static double geomean(const json_t *recs, const char *c, const char *field, size_t *n_out)
 {
     double s = 0;
     size_t n = 0, i;
     json_t *rec;
+    const bool heldout = spak_trace_counts_heldout(recs, c);
     json_array_foreach(recs, i, rec) {
-        if (c && !is_case(rec, c))
+        if (!spak_trace_record_counts(rec, c, heldout))
             continue;
         double v = jnum(rec, field);
         if (v > 0) {
@@ -354,15 +347,17 @@ static void derive_eval(rep *r, rev *v)
     }
     v->time_ms = geomean(v->recs, "Performance", "time_ms", NULL);
     /* roofline: the first Analysis record with an arithmetic intensity, and
-     * the Performance record of the same shape */
+     * the Performance record of the same shape, of those that count */
     size_t i;
     json_t *rec;
+    const bool held_a = spak_trace_counts_heldout(v->recs, "Analysis");
+    const bool held_p = spak_trace_counts_heldout(v->recs, "Performance");
     json_array_foreach(v->recs, i, rec) {
         if (json_is_true(json_object_get(rec, "above_roofline")) || json_is_true(json_object_get(rec, "suspicious")))
             v->flagged = true;
     }
     json_array_foreach(v->recs, i, rec) {
-        if (!is_case(rec, "Analysis"))
+        if (!spak_trace_record_counts(rec, "Analysis", held_a))
             continue;
         double ai = jnum(rec, "arith_intensity");
         if (!(ai > 0))
@@ -376,7 +371,7 @@ static void derive_eval(rep *r, rev *v)
         size_t k;
         json_t *p;
         json_array_foreach(v->recs, k, p) {
-            if (!is_case(p, "Performance"))
+            if (!spak_trace_record_counts(p, "Performance", held_p))
                 continue;
             const char *ps = jstr(p, "shape");
             if (shape && ps && strcmp(shape, ps) != 0)
@@ -543,7 +538,8 @@ static effect *effect_add(effects *x)
 static void lessons_overlay(const rep *r, effects *x)
 {
     char *v = NULL;
-    spak_store_kv_get(r->st, "learned", r->run.id, &v, NULL);
+    if (spak_store_kv_get(r->st, "learned", r->run.id, &v, NULL) != SPAK_OK)
+        v = NULL;  /* a store that cannot say counts as not learned; lessons, when any, still say so */
     x->learned = v != NULL || r->nles > 0;
     free(v);
     for (size_t i = 0; i < r->nles; i++) {
@@ -1165,11 +1161,23 @@ typedef spak_svg_out out;
 #define PF spak_svg_printf
 #define TXT spak_svg_text
 
-/* Chart (a): the metric of each evaluation, the best so far, the baseline. */
-static void chart_progress(out *o, const rep *r)
+/* Chart (a)'s frame: the plot area, its scales, the lane under it where
+ * failed evaluations go, and the size of a mark. */
+typedef struct progress_frame {
+    double W, H, L, R, T, B, pw, ph;
+    double n;               /* evaluations (at least 1) */
+    double lane;            /* y of the failed-evaluation lane */
+    double rad;             /* radius of a mark */
+    spak_svg_scale xs, ys;
+    double ticks[16];
+    size_t nt;
+} progress_frame;
+
+/* The y range holds every correct metric and the baseline. */
+static void progress_frame_init(progress_frame *f, const rep *r)
 {
-    const double W = 1040, H = 360, L = 74, R = 24, T = 34, B = 74;
-    const double pw = W - L - R, ph = H - T - B;
+    f->W = 1040, f->H = 360, f->L = 74, f->R = 24, f->T = 34, f->B = 74;
+    f->pw = f->W - f->L - f->R, f->ph = f->H - f->T - f->B;
     double lo = INFINITY, hi = -INFINITY;
     for (size_t i = 0; i < r->n; i++)
         if (r->r[i].ok) {
@@ -1186,38 +1194,43 @@ static void chart_progress(out *o, const rep *r)
     }
     if (lo >= 0 && lo < 0.5 * hi)
         lo = 0; /* rates read best from zero when the data spans most of it */
-    double ticks[16], y0, y1;
-    size_t nt = spak_svg_ticks(lo, hi, 6, ticks, SPAK_ARRAY_LEN(ticks), &y0, &y1);
-    spak_svg_scale ys = {y0, y1, T + ph, T, false};
-    double n = (double)(r->n ? r->n : 1);
-    spak_svg_scale xs = {0.5, n + 0.5, L, L + pw, false};
-    double lane = T + ph + 22; /* failed evaluations are drawn in a lane under the plot */
-    PF(o, "<svg viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"%s per evaluation\" class=\"chart progress\">\n", W, H,
-       "metric");
+    double y0, y1;
+    f->nt = spak_svg_ticks(lo, hi, 6, f->ticks, SPAK_ARRAY_LEN(f->ticks), &y0, &y1);
+    f->ys = (spak_svg_scale){y0, y1, f->T + f->ph, f->T, false};
+    f->n = (double)(r->n ? r->n : 1);
+    f->xs = (spak_svg_scale){0.5, f->n + 0.5, f->L, f->L + f->pw, false};
+    f->lane = f->T + f->ph + 22; /* failed evaluations are drawn in a lane under the plot */
+    f->rad = fmax(2.2, fmin(5.5, f->pw / f->n / 3));
+}
+
+/* Grid, axes, ticks and the axis titles. */
+static void progress_axes(out *o, const rep *r, const progress_frame *f)
+{
+    const double L = f->L, T = f->T, pw = f->pw, ph = f->ph, lane = f->lane;
     RAW(o, "<g class=\"grid\">");
-    for (size_t i = 0; i < nt; i++)
-        PF(o, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>", L, L + pw, spak_svg_map(&ys, ticks[i]),
-           spak_svg_map(&ys, ticks[i]));
+    for (size_t i = 0; i < f->nt; i++)
+        PF(o, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>", L, L + pw, spak_svg_map(&f->ys, f->ticks[i]),
+           spak_svg_map(&f->ys, f->ticks[i]));
     RAW(o, "</g>\n<g class=\"axis\">");
     PF(o, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>", L, L, T, T + ph);
     PF(o, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>", L, L + pw, lane + 14, lane + 14);
-    for (size_t i = 0; i < nt; i++) {
+    for (size_t i = 0; i < f->nt; i++) {
         char lab[32];
-        spak_svg_num(lab, sizeof lab, ticks[i], 4);
+        spak_svg_num(lab, sizeof lab, f->ticks[i], 4);
         PF(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" dominant-baseline=\"middle\">%s</text>", L - 8,
-           spak_svg_map(&ys, ticks[i]), lab);
+           spak_svg_map(&f->ys, f->ticks[i]), lab);
     }
     double xt[32], xa, xb;
-    size_t nx = spak_svg_ticks(1, n, 10, xt, SPAK_ARRAY_LEN(xt), &xa, &xb);
+    size_t nx = spak_svg_ticks(1, f->n, 10, xt, SPAK_ARRAY_LEN(xt), &xa, &xb);
     for (size_t i = 0; i < nx; i++) {
-        if (xt[i] < 1 || xt[i] > n || xt[i] != floor(xt[i]))
+        if (xt[i] < 1 || xt[i] > f->n || xt[i] != floor(xt[i]))
             continue;
-        double x = spak_svg_map(&xs, xt[i]);
+        double x = spak_svg_map(&f->xs, xt[i]);
         PF(o, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/><text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.0f</text>",
            x, x, lane + 14, lane + 19, x, lane + 33, xt[i]);
     }
     RAW(o, "</g>\n");
-    PF(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"title\">evaluation</text>", L + pw / 2, H - 8);
+    PF(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"title\">evaluation</text>", L + pw / 2, f->H - 8);
     PF(o, "<text transform=\"translate(16 %.1f) rotate(-90)\" text-anchor=\"middle\" class=\"title\">", T + ph / 2);
     TXT(o, r->metric);
     RAW(o, r->maximize ? " (higher is better)" : " (lower is better)");
@@ -1226,15 +1239,20 @@ static void chart_progress(out *o, const rep *r)
         PF(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" dominant-baseline=\"middle\" fill=\"" C_VERMIL
               "\" style=\"fill:" C_VERMIL "\">failed</text>",
            L - 8, lane);
-    /* baseline */
+}
+
+/* The baseline (dashed, labelled) and the best so far (a step line). */
+static void progress_lines(out *o, const rep *r, const progress_frame *f)
+{
     if (isfinite(r->baseline)) {
-        double y = spak_svg_map(&ys, r->baseline);
+        double y = spak_svg_map(&f->ys, r->baseline);
         char lab[32];
         spak_svg_num(lab, sizeof lab, r->baseline, 4);
         PF(o, "<line class=\"baseline\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"" C_GREY
               "\" stroke-width=\"1.6\" stroke-dasharray=\"7 5\"/>",
-           L, L + pw, y, y);
-        PF(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" style=\"fill:" C_GREY "\">baseline", L + pw - 4, y - 6);
+           f->L, f->L + f->pw, y, y);
+        PF(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" style=\"fill:" C_GREY "\">baseline", f->L + f->pw - 4,
+           y - 6);
         if (r->baseline_name) {
             RAW(o, " (");
             TXT(o, r->baseline_name);
@@ -1242,7 +1260,6 @@ static void chart_progress(out *o, const rep *r)
         }
         PF(o, " %s%s</text>\n", lab, r->baseline_explicit ? "" : ", implied by the ratio");
     }
-    /* best so far: a step line */
     spak_svg_out path;
     spak_svg_out_init(&path, 0);
     bool started = false;
@@ -1250,7 +1267,7 @@ static void chart_progress(out *o, const rep *r)
         const rev *v = &r->r[i];
         if (!isfinite(v->best_so_far))
             continue;
-        double x = spak_svg_map(&xs, (double)(i + 1)), y = spak_svg_map(&ys, v->best_so_far);
+        double x = spak_svg_map(&f->xs, (double)(i + 1)), y = spak_svg_map(&f->ys, v->best_so_far);
         if (!started)
             spak_svg_printf(&path, "M%.1f %.1f", x, y);
         else
@@ -1258,7 +1275,7 @@ static void chart_progress(out *o, const rep *r)
         started = true;
     }
     if (started) {
-        spak_svg_printf(&path, "H%.1f", L + pw);
+        spak_svg_printf(&path, "H%.1f", f->L + f->pw);
         if (path.st == SPAK_OK)
             PF(o, "<path class=\"bestline\" d=\"%s\" fill=\"none\" stroke=\"" C_GREEN "\" stroke-width=\"2.2\"/>\n",
                path.b.data);
@@ -1266,16 +1283,21 @@ static void chart_progress(out *o, const rep *r)
     if (path.st != SPAK_OK && o->st == SPAK_OK)
         o->st = path.st;
     spak_svg_out_free(&path);
-    /* one mark per evaluation */
-    double rad = fmax(2.2, fmin(5.5, pw / n / 3));
+}
+
+/* One mark per evaluation: a circle at its metric when correct, a cross
+ * (failed) or a square (unfinished) in the lane, each with a tooltip. */
+static void progress_marks(out *o, const rep *r, const progress_frame *f)
+{
+    const double rad = f->rad, lane = f->lane;
     RAW(o, "<g class=\"marks\">\n");
     for (size_t i = 0; i < r->n; i++) {
         const rev *v = &r->r[i];
-        double x = spak_svg_map(&xs, (double)(i + 1));
+        double x = spak_svg_map(&f->xs, (double)(i + 1));
         char m[32];
         spak_svg_num(m, sizeof m, v->e->metric, 5);
         if (v->ok) {
-            double y = spak_svg_map(&ys, v->e->metric);
+            double y = spak_svg_map(&f->ys, v->e->metric);
             PF(o, "<circle class=\"mark eval ok%s\" data-eval=\"%lld\" cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"" C_BLUE
                   "\" fill-opacity=\"0.85\" stroke=\"#fff\" stroke-width=\"1\"><title>",
                (long)i == r->best ? " best" : "", (long long)v->e->eval_id, x, y, rad);
@@ -1306,10 +1328,15 @@ static void chart_progress(out *o, const rep *r)
         }
     }
     RAW(o, "</g>\n");
-    /* label the best */
+}
+
+/* The best ringed and labelled, and the legend. */
+static void progress_best_legend(out *o, const rep *r, const progress_frame *f)
+{
+    const double L = f->L, T = f->T, pw = f->pw, rad = f->rad;
     if (r->best >= 0) {
         const rev *bv = &r->r[r->best];
-        double x = spak_svg_map(&xs, (double)(r->best + 1)), y = spak_svg_map(&ys, bv->e->metric);
+        double x = spak_svg_map(&f->xs, (double)(r->best + 1)), y = spak_svg_map(&f->ys, bv->e->metric);
         PF(o, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"none\" stroke=\"" C_GREEN "\" stroke-width=\"2\"/>", x, y,
            rad + 3.5);
         char m[32];
@@ -1319,7 +1346,6 @@ static void chart_progress(out *o, const rep *r)
            right ? x + rad + 8 : x - rad - 8, y - rad - 6 < T + 10 ? y + rad + 16 : y - rad - 6,
            right ? "start" : "end", (long long)bv->e->eval_id, m);
     }
-    /* legend */
     double lx = L + 4, ly = 14;
     PF(o, "<g class=\"legend\"><circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"" C_BLUE "\"/><text x=\"%.1f\" y=\"%.1f\" "
           "dominant-baseline=\"middle\">correct evaluation</text>",
@@ -1337,7 +1363,21 @@ static void chart_progress(out *o, const rep *r)
         PF(o, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"" C_GREY "\" stroke-width=\"1.6\" "
               "stroke-dasharray=\"7 5\"/><text x=\"%.1f\" y=\"%.1f\" dominant-baseline=\"middle\">baseline</text>",
            lx - 6, lx + 20, ly, ly, lx + 26, ly);
-    RAW(o, "</g>\n</svg>\n");
+    RAW(o, "</g>\n");
+}
+
+/* Chart (a): the metric of each evaluation, the best so far, the baseline. */
+static void chart_progress(out *o, const rep *r)
+{
+    progress_frame f;
+    progress_frame_init(&f, r);
+    PF(o, "<svg viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"%s per evaluation\" class=\"chart progress\">\n", f.W,
+       f.H, "metric");
+    progress_axes(o, r, &f);
+    progress_lines(o, r, &f);
+    progress_marks(o, r, &f);
+    progress_best_legend(o, r, &f);
+    RAW(o, "</svg>\n");
 }
 
 /* Marker shapes for bottleneck classes: shape and colour both differ. */
@@ -1703,39 +1743,60 @@ static void html_cards(out *o, const rep *r)
     RAW(o, "</div>\n");
 }
 
+/* The candidate table, in both formats: which optional columns it has. */
+typedef struct cand_cols {
+    unit u;
+    bool has_time, has_rate;
+} cand_cols;
+
+static cand_cols candidate_columns(const rep *r)
+{
+    cand_cols c = {rate_unit(r), false, false};
+    for (size_t i = 0; i < r->n; i++) {
+        c.has_time |= isfinite(r->r[i].time_ms);
+        c.has_rate |= r->r[i].ok && r->r[i].rate > 0;
+    }
+    return c;
+}
+
+/* One row's numbers as text: metric, ratio, time, rate. */
+typedef struct cand_cells {
+    char m[32], ra[32], t[32], rate[32];
+} cand_cells;
+
+static void candidate_cells(const rev *v, const cand_cols *c, cand_cells *x)
+{
+    spak_svg_num(x->m, sizeof x->m, v->e->metric, 5);
+    spak_snprintf(x->ra, sizeof x->ra, isfinite(v->e->ratio) ? "%.3f" : "-", v->e->ratio);
+    spak_svg_num(x->t, sizeof x->t, v->time_ms, 4);
+    spak_svg_num(x->rate, sizeof x->rate, v->ok ? v->rate / c->u.div : NAN, 4);
+}
+
 static void html_table(out *o, const rep *r)
 {
-    unit u = rate_unit(r);
-    bool has_time = false, has_rate = false;
-    for (size_t i = 0; i < r->n; i++) {
-        has_time |= isfinite(r->r[i].time_ms);
-        has_rate |= r->r[i].ok && r->r[i].rate > 0;
-    }
+    cand_cols c = candidate_columns(r);
     RAW(o, "<div class=\"tablewrap\"><table>\n<thead><tr><th>#</th><th>candidate</th><th>correct</th><th>");
     TXT(o, r->metric);
     RAW(o, "</th><th>ratio</th>");
-    if (has_time)
+    if (c.has_time)
         RAW(o, "<th>time (ms)</th>");
-    if (has_rate)
-        PF(o, "<th>%s</th>", u.rate);
+    if (c.has_rate)
+        PF(o, "<th>%s</th>", c.u.rate);
     RAW(o, "<th>bottleneck</th><th>why / why not</th></tr></thead>\n<tbody>\n");
     for (size_t i = 0; i < r->n; i++) {
         const rev *v = &r->r[i];
-        char m[32], ra[32], t[32], rate[32];
-        spak_svg_num(m, sizeof m, v->e->metric, 5);
-        spak_snprintf(ra, sizeof ra, isfinite(v->e->ratio) ? "%.3f" : "-", v->e->ratio);
-        spak_svg_num(t, sizeof t, v->time_ms, 4);
-        spak_svg_num(rate, sizeof rate, v->ok ? v->rate / u.div : NAN, 4);
+        cand_cells x;
+        candidate_cells(v, &c, &x);
         PF(o, "<tr class=\"%s\"><td class=\"n\">%lld</td><td class=\"key\">", (long)i == r->best ? "best" : v->ok ? "ok" : "bad",
            (long long)v->e->eval_id);
         spak_svg_text_n(o, v->e->cand_key, 400);
         RAW(o, "</td><td class=\"c\">");
         TXT(o, correct_word(v));
-        PF(o, "</td><td class=\"n\">%s</td><td class=\"n\">%s</td>", m, ra);
-        if (has_time)
-            PF(o, "<td class=\"n\">%s</td>", t);
-        if (has_rate)
-            PF(o, "<td class=\"n\">%s</td>", rate);
+        PF(o, "</td><td class=\"n\">%s</td><td class=\"n\">%s</td>", x.m, x.ra);
+        if (c.has_time)
+            PF(o, "<td class=\"n\">%s</td>", x.t);
+        if (c.has_rate)
+            PF(o, "<td class=\"n\">%s</td>", x.rate);
         RAW(o, "<td>");
         TXT(o, v->e->bottleneck ? v->e->bottleneck : "-");
         RAW(o, "</td><td");
@@ -2111,7 +2172,8 @@ static void md_item(out *o, const char *k, const char *v)
     RAW(o, "\n");
 }
 
-static void render_md(out *o, const rep *r)
+/* Title line and the summary sentences. */
+static void md_head(out *o, const rep *r)
 {
     RAW(o, "# ");
     MD(o, r->system ? r->system : "spak run");
@@ -2132,114 +2194,120 @@ static void render_md(out *o, const rep *r)
         MD(o, r->say[i]);
         RAW(o, "\n");
     }
+}
 
-    unit u = rate_unit(r);
+static void md_candidates(out *o, const rep *r)
+{
     RAW(o, "\n## Candidates\n\n");
-    if (r->n) {
-        bool has_time = false, has_rate = false;
-        for (size_t i = 0; i < r->n; i++) {
-            has_time |= isfinite(r->r[i].time_ms);
-            has_rate |= r->r[i].ok && r->r[i].rate > 0;
-        }
-        RAW(o, "| # | candidate | correct | ");
-        MD(o, r->metric);
-        RAW(o, " | ratio | ");
-        if (has_time)
-            RAW(o, "time (ms) | ");
-        if (has_rate)
-            PF(o, "%s | ", u.rate);
-        PF(o, "bottleneck | why / why not |\n|---:|---|---|---:|---:|%s%s---|---|\n", has_time ? "---:|" : "",
-           has_rate ? "---:|" : "");
-        for (size_t i = 0; i < r->n; i++) {
-            const rev *v = &r->r[i];
-            char m[32], ra[32], t[32], rate[32];
-            spak_svg_num(m, sizeof m, v->e->metric, 5);
-            spak_snprintf(ra, sizeof ra, isfinite(v->e->ratio) ? "%.3f" : "-", v->e->ratio);
-            spak_svg_num(t, sizeof t, v->time_ms, 4);
-            spak_svg_num(rate, sizeof rate, v->ok ? v->rate / u.div : NAN, 4);
-            PF(o, "| %lld%s | ", (long long)v->e->eval_id, (long)i == r->best ? " (best)" : "");
-            spak_svg_md_n(o, v->e->cand_key, 400);
-            RAW(o, " | ");
-            MD(o, correct_word(v));
-            PF(o, " | %s | %s | ", m, ra);
-            if (has_time)
-                PF(o, "%s | ", t);
-            if (has_rate)
-                PF(o, "%s | ", rate);
-            MD(o, v->e->bottleneck ? v->e->bottleneck : "-");
-            RAW(o, " | ");
-            if (v->flagged)
-                RAW(o, "**FLAGGED: faster than the roofline allows.** ");
-            spak_svg_md_n(o, v->ok ? v->why : why_not(v), 300);
-            RAW(o, " |\n");
-        }
-    } else {
+    if (!r->n) {
         RAW(o, "The run has no evaluation yet.\n");
+        return;
     }
+    cand_cols c = candidate_columns(r);
+    RAW(o, "| # | candidate | correct | ");
+    MD(o, r->metric);
+    RAW(o, " | ratio | ");
+    if (c.has_time)
+        RAW(o, "time (ms) | ");
+    if (c.has_rate)
+        PF(o, "%s | ", c.u.rate);
+    PF(o, "bottleneck | why / why not |\n|---:|---|---|---:|---:|%s%s---|---|\n", c.has_time ? "---:|" : "",
+       c.has_rate ? "---:|" : "");
+    for (size_t i = 0; i < r->n; i++) {
+        const rev *v = &r->r[i];
+        cand_cells x;
+        candidate_cells(v, &c, &x);
+        PF(o, "| %lld%s | ", (long long)v->e->eval_id, (long)i == r->best ? " (best)" : "");
+        spak_svg_md_n(o, v->e->cand_key, 400);
+        RAW(o, " | ");
+        MD(o, correct_word(v));
+        PF(o, " | %s | %s | ", x.m, x.ra);
+        if (c.has_time)
+            PF(o, "%s | ", x.t);
+        if (c.has_rate)
+            PF(o, "%s | ", x.rate);
+        MD(o, v->e->bottleneck ? v->e->bottleneck : "-");
+        RAW(o, " | ");
+        if (v->flagged)
+            RAW(o, "**FLAGGED: faster than the roofline allows.** ");
+        spak_svg_md_n(o, v->ok ? v->why : why_not(v), 300);
+        RAW(o, " |\n");
+    }
+}
 
+static void md_roofline(out *o, const rep *r)
+{
+    unit u = rate_unit(r);
     RAW(o, "\n## Roofline\n\n");
-    if (r->n_roof && r->peak > 0 && r->bw > 0) {
-        char a[32], b[32], c[32];
-        spak_svg_num(a, sizeof a, r->peak / u.div, 4);
-        spak_svg_num(b, sizeof b, r->bw, 4);
-        spak_svg_num(c, sizeof c, r->peak / r->bw, 3);
-        PF(o, "Ceilings: compute %s %s, memory %s %s, ridge %s flop/B.\n\n| # | AI (flop/B) | %s | of the roof | bottleneck |\n|---:|---:|---:|---:|---|\n",
-           a, u.rate, b, u.bw, c, u.rate);
-        for (size_t i = 0; i < r->n; i++) {
-            const rev *v = &r->r[i];
-            if (!(v->ok && v->ai > 0 && v->rate > 0))
-                continue;
-            spak_svg_num(a, sizeof a, v->ai, 4);
-            spak_svg_num(b, sizeof b, v->rate / u.div, 4);
-            PF(o, "| %lld | %s | %s | ", (long long)v->e->eval_id, a, b);
-            if (isfinite(v->roof_frac))
-                PF(o, "%.0f%%", v->roof_frac * 100);
-            else
-                RAW(o, "-");
-            RAW(o, " | ");
-            MD(o, v->e->bottleneck ? v->e->bottleneck : "-");
-            RAW(o, " |\n");
-        }
-    } else {
+    if (!(r->n_roof && r->peak > 0 && r->bw > 0)) {
         RAW(o, "No roofline: no correct evaluation has an Analysis record with the device's ceilings, an arithmetic intensity and an achieved rate.\n");
+        return;
     }
+    char a[32], b[32], c[32];
+    spak_svg_num(a, sizeof a, r->peak / u.div, 4);
+    spak_svg_num(b, sizeof b, r->bw, 4);
+    spak_svg_num(c, sizeof c, r->peak / r->bw, 3);
+    PF(o, "Ceilings: compute %s %s, memory %s %s, ridge %s flop/B.\n\n| # | AI (flop/B) | %s | of the roof | bottleneck |\n|---:|---:|---:|---:|---|\n",
+       a, u.rate, b, u.bw, c, u.rate);
+    for (size_t i = 0; i < r->n; i++) {
+        const rev *v = &r->r[i];
+        if (!(v->ok && v->ai > 0 && v->rate > 0))
+            continue;
+        spak_svg_num(a, sizeof a, v->ai, 4);
+        spak_svg_num(b, sizeof b, v->rate / u.div, 4);
+        PF(o, "| %lld | %s | %s | ", (long long)v->e->eval_id, a, b);
+        if (isfinite(v->roof_frac))
+            PF(o, "%.0f%%", v->roof_frac * 100);
+        else
+            RAW(o, "-");
+        RAW(o, " | ");
+        MD(o, v->e->bottleneck ? v->e->bottleneck : "-");
+        RAW(o, " |\n");
+    }
+}
 
+static void md_effects(out *o, const rep *r)
+{
     RAW(o, "\n## Effect of each design choice and tuning value\n\n");
-    if (r->eff.n) {
-        char med[32];
-        spak_svg_num(med, sizeof med, r->eff.overall, 4);
-        PF(o, "Observed, not tested: median of the correct evaluations with each value against the median of all %zu correct "
-              "evaluations (%s); positive is better for the objective. Other parameters vary at the same time. The column "
-              "'tested' is the knowledge step's lesson for the value, %s.\n\n",
-           r->eff.n_used, med, r->eff.n_tested ? "where one passed its significance test"
-                              : r->eff.learned ? "none of which passed its significance test" : "not recorded for this run");
-        RAW(o, "| parameter | kind | value | observed | n | median | tested |\n|---|---|---|---:|---:|---:|---:|\n");
-        for (size_t i = 0; i < r->eff.n; i++) {
-            const effect *f = &r->eff.it[i];
-            char fm[32];
-            spak_svg_num(fm, sizeof fm, f->median, 4);
-            RAW(o, "| ");
-            MD(o, f->param);
-            RAW(o, " | ");
-            MD(o, param_origin(r, f->param) ? param_origin(r, f->param) : "-");
-            RAW(o, " | ");
-            MD(o, f->value);
-            if (isfinite(f->pct))
-                PF(o, " | %+.1f%% | %zu | %s | ", f->pct, f->n, fm);
-            else
-                PF(o, " | - | %zu | %s | ", f->n, fm);
-            if (f->tested && isfinite(f->t_unc))
-                PF(o, "%+.1f%% \xC2\xB1%.0f |\n", f->t_pct, f->t_unc);
-            else if (f->tested)
-                PF(o, "%+.1f%% |\n", f->t_pct);
-            else
-                RAW(o, "- |\n");
-        }
-    } else {
+    if (!r->eff.n) {
         PF(o, "No effects: %s.\n", r->n_ok < 2 ? "fewer than two evaluations were correct"
                                                : "no parameter took two different values among the correct evaluations");
+        return;
     }
+    char med[32];
+    spak_svg_num(med, sizeof med, r->eff.overall, 4);
+    PF(o, "Observed, not tested: median of the correct evaluations with each value against the median of all %zu correct "
+          "evaluations (%s); positive is better for the objective. Other parameters vary at the same time. The column "
+          "'tested' is the knowledge step's lesson for the value, %s.\n\n",
+       r->eff.n_used, med, r->eff.n_tested ? "where one passed its significance test"
+                          : r->eff.learned ? "none of which passed its significance test" : "not recorded for this run");
+    RAW(o, "| parameter | kind | value | observed | n | median | tested |\n|---|---|---|---:|---:|---:|---:|\n");
+    for (size_t i = 0; i < r->eff.n; i++) {
+        const effect *f = &r->eff.it[i];
+        char fm[32];
+        spak_svg_num(fm, sizeof fm, f->median, 4);
+        RAW(o, "| ");
+        MD(o, f->param);
+        RAW(o, " | ");
+        MD(o, param_origin(r, f->param) ? param_origin(r, f->param) : "-");
+        RAW(o, " | ");
+        MD(o, f->value);
+        if (isfinite(f->pct))
+            PF(o, " | %+.1f%% | %zu | %s | ", f->pct, f->n, fm);
+        else
+            PF(o, " | - | %zu | %s | ", f->n, fm);
+        if (f->tested && isfinite(f->t_unc))
+            PF(o, "%+.1f%% \xC2\xB1%.0f |\n", f->t_pct, f->t_unc);
+        else if (f->tested)
+            PF(o, "%+.1f%% |\n", f->t_pct);
+        else
+            RAW(o, "- |\n");
+    }
+}
 
+/* Facts at the knowledge steps, and the knowledge diff v(n) -> v(n+1). */
+static void md_knowledge(out *o, const rep *r)
+{
     RAW(o, "\n## Knowledge\n\n");
     if (json_object_size(r->facts)) {
         RAW(o, "| fact | true | false | error | first true at |\n|---|---:|---:|---:|---|\n");
@@ -2284,6 +2352,11 @@ static void render_md(out *o, const rep *r)
         }
         RAW(o, ".\n\n");
     }
+}
+
+/* The LLM's predictions against the measured outcomes. */
+static void md_predictions(out *o, const rep *r)
+{
     if (json_array_size(r->predictions)) {
         RAW(o, "| # | candidate | predicted | measured |\n|---:|---|---:|---:|\n");
         size_t i;
@@ -2303,7 +2376,16 @@ static void render_md(out *o, const rep *r)
         MD(o, strategy_name(r));
         RAW(o, "'), so there are no predictions to compare with the outcomes.\n");
     }
+}
 
+static void render_md(out *o, const rep *r)
+{
+    md_head(o, r);
+    md_candidates(o, r);
+    md_roofline(o, r);
+    md_effects(o, r);
+    md_knowledge(o, r);
+    md_predictions(o, r);
     RAW(o, "\n## Provenance\n\n");
     provenance(o, r, md_item);
 }

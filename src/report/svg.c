@@ -48,22 +48,17 @@ static size_t utf8_cut(const char *s, size_t n)
     return k;
 }
 
-static void text_n(spak_svg_out *o, const char *s, size_t len)
+/* What replaces byte c in one format, or NULL to keep it; two is room for
+ * a two-byte replacement. */
+typedef const char *(*escape_fn)(unsigned char c, char two[3]);
+
+/* s[0..len) with each byte escaped by pick; plain runs are copied whole. */
+static void escape_n(spak_svg_out *o, const char *s, size_t len, escape_fn pick)
 {
     size_t run = 0; /* start of the pending run of plain bytes */
     for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        const char *rep = NULL;
-        switch (c) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&#39;"; break;
-        default:
-            if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
-                rep = "\xEF\xBF\xBD";
-        }
+        char two[3];
+        const char *rep = pick((unsigned char)s[i], two);
         if (rep) {
             put(o, s + run, i - run);
             spak_svg_raw(o, rep);
@@ -71,72 +66,81 @@ static void text_n(spak_svg_out *o, const char *s, size_t len)
         }
     }
     put(o, s + run, len - run);
+}
+
+/* s escaped, cut after max bytes (on a UTF-8 boundary) with an ellipsis. */
+static void escape_cut(spak_svg_out *o, const char *s, size_t max, escape_fn pick)
+{
+    if (!s)
+        return;
+    size_t len = strlen(s);
+    if (len <= max) {
+        escape_n(o, s, len, pick);
+        return;
+    }
+    escape_n(o, s, utf8_cut(s, max), pick);
+    spak_svg_raw(o, "\xE2\x80\xA6"); /* ... */
+}
+
+/* HTML text and attribute values. */
+static const char *html_escape(unsigned char c, char two[3])
+{
+    (void)two;
+    switch (c) {
+    case '&': return "&amp;";
+    case '<': return "&lt;";
+    case '>': return "&gt;";
+    case '"': return "&quot;";
+    case '\'': return "&#39;";
+    default:
+        if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+            return "\xEF\xBF\xBD";
+        return NULL;
+    }
+}
+
+/* Markdown: inline markup characters get a backslash, line breaks a space. */
+static const char *md_escape(unsigned char c, char two[3])
+{
+    if (c == '<')
+        return "&lt;";
+    if (c == '>')
+        return "&gt;";
+    if (c == '&')
+        return "&amp;";
+    if (c == '\n' || c == '\r' || c == '\t')
+        return " ";
+    if (c < 0x20 || c == 0x7f)
+        return "\xEF\xBF\xBD";
+    if (c && strchr("\\`*_[]|~", (int)c)) {
+        two[0] = '\\';
+        two[1] = (char)c;
+        two[2] = '\0';
+        return two;
+    }
+    return NULL;
 }
 
 void spak_svg_text(spak_svg_out *o, const char *s)
 {
     if (s)
-        text_n(o, s, strlen(s));
+        escape_n(o, s, strlen(s), html_escape);
 }
 
 void spak_svg_text_n(spak_svg_out *o, const char *s, size_t max)
 {
-    if (!s)
-        return;
-    size_t len = strlen(s);
-    if (len <= max) {
-        text_n(o, s, len);
-        return;
-    }
-    text_n(o, s, utf8_cut(s, max));
-    spak_svg_raw(o, "\xE2\x80\xA6"); /* ... */
-}
-
-static void md_n(spak_svg_out *o, const char *s, size_t len)
-{
-    size_t run = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        const char *rep = NULL;
-        char two[3] = {'\\', (char)c, '\0'};
-        if (c == '<')
-            rep = "&lt;";
-        else if (c == '>')
-            rep = "&gt;";
-        else if (c == '&')
-            rep = "&amp;";
-        else if (c == '\n' || c == '\r' || c == '\t')
-            rep = " ";
-        else if (c < 0x20 || c == 0x7f)
-            rep = "\xEF\xBF\xBD";
-        else if (strchr("\\`*_[]|~", (int)c))
-            rep = two;
-        if (rep) {
-            put(o, s + run, i - run);
-            spak_svg_raw(o, rep);
-            run = i + 1;
-        }
-    }
-    put(o, s + run, len - run);
+    escape_cut(o, s, max, html_escape);
 }
 
 void spak_svg_md(spak_svg_out *o, const char *s)
 {
     if (s)
-        md_n(o, s, strlen(s));
+        escape_n(o, s, strlen(s), md_escape);
 }
 
 void spak_svg_md_n(spak_svg_out *o, const char *s, size_t max)
 {
-    if (!s)
-        return;
-    size_t len = strlen(s);
-    if (len <= max) {
-        md_n(o, s, len);
-        return;
-    }
-    md_n(o, s, utf8_cut(s, max));
-    spak_svg_raw(o, "\xE2\x80\xA6");
+    escape_cut(o, s, max, md_escape);
 }
 
 /* ---- scales ---- */

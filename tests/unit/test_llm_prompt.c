@@ -2,7 +2,7 @@
  * test_llm_prompt.c - prompt assembly and its truncation policy, reply
  * parsing (code blocks, parameter choices, predictions, refusals), and the
  * pieces of the LLM client that need no network: request bodies, response
- * parsing, the price table, usage and budgets. TAP on stdout.
+ * parsing, the price table and cost. TAP on stdout.
  */
 #include <jansson.h>
 #include <math.h>
@@ -283,7 +283,7 @@ static void test_wire(void)
     spak_err err;
     TAP_OK(spak_llm_url(&c, &b, &err) == SPAK_OK, "openai url");
     TAP_STREQ(b.data, "http://127.0.0.1:8080/v1/chat/completions", "openai url: base + /chat/completions");
-    TAP_OK(spak_llm_openai_body(&c, &rq, &b, &err) == SPAK_OK, "openai body");
+    TAP_OK(spak_llm_openai.body(&c, &rq, &b, &err) == SPAK_OK, "openai body");
     json_t *j = json_loads(b.data, 0, NULL);
     json_t *want = json_pack("{s:i,s:[{s:s,s:s},{s:s,s:s}],s:s,s:{s:s},s:[s],s:b,s:f}", "max_tokens", 64, "messages",
                              "role", "system", "content", "be brief", "role", "user", "content", "hi", "model",
@@ -293,7 +293,14 @@ static void test_wire(void)
     json_decref(j);
     json_decref(want);
 
-    c.backend = SPAK_LLM_ANTHROPIC;
+    const spak_llm_backend *be = NULL;
+    TAP_OK(spak_llm_backend_parse("anthropic", &be) && be == &spak_llm_anthropic &&
+               !strcmp(spak_llm_backend_name(be), "anthropic") && !spak_llm_backend_parse("gemini", &be),
+           "backends by name from the table");
+    char names[128];
+    spak_llm_backend_names(names, sizeof names, ", ", " or ");
+    TAP_STREQ(names, "openai, anthropic or manual", "the table's names for messages");
+    c.backend = be;
     c.endpoint = "https://api.anthropic.com";
     TAP_OK(spak_llm_url(&c, &b, &err) == SPAK_OK && !strcmp(b.data, "https://api.anthropic.com/v1/messages"),
            "anthropic url: base + /v1/messages");
@@ -309,14 +316,14 @@ static void test_wire(void)
     const char *ok = "{\"model\":\"m\",\"choices\":[{\"message\":{\"content\":\"hello\"},\"finish_reason\":\"stop\"}],"
                      "\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2}}";
     rep.prompt_tokens = rep.completion_tokens = -1;
-    TAP_OK(spak_llm_openai_parse(ok, strlen(ok), &rep) == SPAK_OK && rep.outcome == SPAK_LLM_OK &&
+    TAP_OK(spak_llm_openai.parse(ok, strlen(ok), &rep) == SPAK_OK && rep.outcome == SPAK_LLM_OK &&
                !strcmp(rep.text, "hello") && rep.prompt_tokens == 5 && rep.completion_tokens == 2 &&
                !strcmp(rep.finish_reason, "stop"),
            "openai response parsed");
     spak_llm_reply_free(&rep);
     const char *ref = "{\"choices\":[{\"message\":{\"content\":null,\"refusal\":\"no\"},\"finish_reason\":\"stop\"}]}";
     memset(&rep, 0, sizeof rep);
-    spak_llm_openai_parse(ref, strlen(ref), &rep);
+    spak_llm_openai.parse(ref, strlen(ref), &rep);
     TAP_OK(rep.outcome == SPAK_LLM_REFUSAL, "openai refusal field: refusal");
     spak_llm_reply_free(&rep);
     spak_buf_free(&b);
@@ -339,26 +346,6 @@ static void test_prices(void)
     TAP_OK(spak_llm_prices_parse("[1,", 3, &p, &err) == SPAK_ERR_SYNTAX, "bad JSON refused");
     TAP_OK(fabs(spak_llm_cost(3, 15, 1000000, 100000) - 4.5) < 1e-9, "cost = 3 * 1M/1M + 15 * 0.1M/1M");
     TAP_OK(isnan(spak_llm_cost(-1, 15, 10, 10)) && isnan(spak_llm_cost(3, 15, -1, 10)), "unknown price/count: NAN");
-
-    spak_llm_usage u = {0};
-    spak_llm_reply r;
-    memset(&r, 0, sizeof r);
-    r.outcome = SPAK_LLM_OK;
-    r.prompt_tokens = 600;
-    r.completion_tokens = 500;
-    r.cost = 0.25;
-    spak_llm_usage_add(&u, &r);
-    spak_llm_usage_add(&u, &r);
-    char why[128];
-    TAP_OK(u.calls == 2 && u.prompt_tokens == 1200 && u.completion_tokens == 1000 && fabs(u.cost - 0.5) < 1e-12,
-           "usage adds up");
-    TAP_OK(!spak_llm_budget_spent(&u, 0, 0, why, sizeof why), "no budget: never spent");
-    TAP_OK(spak_llm_budget_spent(&u, 2000, 0, why, sizeof why) && strstr(why, "token budget"), "token budget: %s", why);
-    TAP_OK(spak_llm_budget_spent(&u, 0, 0.5, why, sizeof why) && strstr(why, "cost budget"), "cost budget: %s", why);
-    TAP_OK(!spak_llm_budget_spent(&u, 3000, 1.0, why, sizeof why), "under both budgets");
-    r.cost = NAN;
-    spak_llm_usage_add(&u, &r);
-    TAP_OK(u.cost_unknown, "a reply without a price marks the cost unknown");
 }
 
 int main(void)

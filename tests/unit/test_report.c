@@ -93,7 +93,10 @@ static void records(char *buf, size_t n, double gflops, double ai, const char *b
                   "__SPAK_TRACE__ {\"type\":\"Performance\",\"shape\":\"64x64x64\",\"time_ms\":%g,\"gflops\":%g,"
                   "\"baseline_gflops\":100,\"ratio\":%g}\n"
                   "__SPAK_TRACE__ {\"type\":\"Analysis\",\"shape\":\"64x64x64\",\"arith_intensity\":%g,"
-                  "\"peak_gflops\":400,\"peak_gbps\":50,\"bottleneck\":\"%s\",\"why\":\"because\"}\n",
+                  "\"peak_gflops\":400,\"peak_gbps\":50,\"bottleneck\":\"%s\",\"why\":\"because\"}\n"
+                  /* a held-out shape that looks wonderful: it must change no number of the report */
+                  "__SPAK_TRACE__ {\"type\":\"Performance\",\"shape\":\"8x8x8\",\"heldout\":true,"
+                  "\"time_ms\":0.001,\"gflops\":99999,\"baseline_gflops\":1}\n",
                   1000.0 / gflops, gflops, gflops / 100, ai, bound);
 }
 
@@ -193,6 +196,8 @@ int main(void)
         TAP_OK(strstr(html, "compilers (build logs)") && strstr(html, ">cc<"), "HTML: provenance names the compiler");
         TAP_OK(!contains_ci(md, "<script") && strstr(md, "&lt;script&gt;"), "Markdown: the hostile key is escaped");
         TAP_OK(strstr(md, "## Candidates") && strstr(md, "## Provenance"), "Markdown: has the sections");
+        TAP_OK(strstr(md, "| 6.667 |") && strstr(md, "measured gflops 100") && !strstr(md, "99999"),
+               "Markdown: time and baseline from the timed shape only (held-out records count only without one)");
     }
     free(html);
     free(md);

@@ -1,8 +1,9 @@
 /*
- * llm.c - see llm.h. The transport (libcurl), the retry loop, outcome
- * classification, secrets handling, usage, cost and the price table. The
- * wire formats live in llm_openai.c and llm_anthropic.c, the file protocol
- * of the manual backend in llm_manual.c.
+ * llm.c - see llm.h. The table of backends, the transport (libcurl), the
+ * retry loop, outcome classification, secrets handling, cost and the price
+ * table, and the JSON helpers the HTTP backends share. The wire formats live
+ * in llm_openai.c and llm_anthropic.c, the file protocol of the manual
+ * backend in llm_manual.c.
  */
 #include "program/llm/llm.h"
 
@@ -62,10 +63,24 @@ bool spak_llm_outcome_retryable(spak_llm_outcome o)
     }
 }
 
+/* Every backend, once. The first is the default. Adding a backend: its file
+ * (defining a spak_llm_backend, see llm.h) and one line here. */
+static const spak_llm_backend *const backends[] = {
+    &spak_llm_openai,
+    &spak_llm_anthropic,
+    &spak_llm_manual,
+};
+#define N_BACKENDS (sizeof backends / sizeof backends[0])
+
+static const spak_llm_backend *backend_of(const spak_llm_config *cfg)
+{
+    return cfg->backend ? cfg->backend : backends[0];
+}
+
 void spak_llm_config_init(spak_llm_config *c)
 {
     memset(c, 0, sizeof *c);
-    c->backend = SPAK_LLM_OPENAI;
+    c->backend = backends[0];
     c->temperature = 0.2;
     c->max_tokens = SPAK_LLM_DEFAULT_MAX_TOKENS;
     c->timeout_s = SPAK_LLM_DEFAULT_TIMEOUT_S;
@@ -79,29 +94,34 @@ void spak_llm_config_init(spak_llm_config *c)
     c->price_out = -1;
 }
 
-bool spak_llm_backend_parse(const char *name, spak_llm_backend *out)
+bool spak_llm_backend_parse(const char *name, const spak_llm_backend **out)
 {
-    if (!name)
-        return false;
-    if (strcmp(name, "openai") == 0)
-        *out = SPAK_LLM_OPENAI;
-    else if (strcmp(name, "anthropic") == 0)
-        *out = SPAK_LLM_ANTHROPIC;
-    else if (strcmp(name, "manual") == 0)
-        *out = SPAK_LLM_MANUAL;
-    else
-        return false;
-    return true;
+    for (size_t i = 0; name && i < N_BACKENDS; i++)
+        if (strcmp(name, backends[i]->name) == 0) {
+            *out = backends[i];
+            return true;
+        }
+    return false;
 }
 
-const char *spak_llm_backend_name(spak_llm_backend b)
+const char *spak_llm_backend_name(const spak_llm_backend *b)
 {
-    switch (b) {
-    case SPAK_LLM_OPENAI: return "openai";
-    case SPAK_LLM_ANTHROPIC: return "anthropic";
-    case SPAK_LLM_MANUAL: return "manual";
+    return (b ? b : backends[0])->name;
+}
+
+void spak_llm_backend_names(char *buf, size_t n, const char *sep, const char *last_sep)
+{
+    if (!n)
+        return;
+    buf[0] = 0;
+    size_t len = 0;
+    for (size_t i = 0; i < N_BACKENDS && len < n; i++) {
+        const char *s = i == 0 ? "" : i + 1 == N_BACKENDS ? last_sep : sep;
+        int k = snprintf(buf + len, n - len, "%s%s", s, backends[i]->name);
+        if (k < 0)
+            break;
+        len += (size_t)k;
     }
-    return "unknown";
 }
 
 void spak_llm_reply_free(spak_llm_reply *rep)
@@ -116,7 +136,7 @@ void spak_llm_reply_free(spak_llm_reply *rep)
 
 /* ---- small helpers ---- */
 
-static bool ends_with(const char *s, size_t n, const char *suffix)
+bool spak_llm_ends_with(const char *s, size_t n, const char *suffix)
 {
     size_t k = strlen(suffix);
     return n >= k && memcmp(s + n - k, suffix, k) == 0;
@@ -141,23 +161,89 @@ spak_status spak_llm_url(const spak_llm_config *cfg, spak_buf *out, spak_err *er
     spak_status st = spak_buf_append(out, e, n);
     if (st != SPAK_OK)
         return spak_errf(err, st, "out of memory");
-    const char *tail = NULL;
-    if (cfg->backend == SPAK_LLM_OPENAI) {
-        if (!ends_with(e, n, "/chat/completions"))
-            tail = "/chat/completions";
-    } else if (cfg->backend == SPAK_LLM_ANTHROPIC) {
-        if (ends_with(e, n, "/v1/messages"))
-            tail = NULL;
-        else if (ends_with(e, n, "/v1"))
-            tail = "/messages";
-        else
-            tail = "/v1/messages";
-    } else {
-        return spak_errf(err, SPAK_ERR_ARG, "the manual backend has no URL");
-    }
+    const spak_llm_backend *b = backend_of(cfg);
+    if (!b->url_tail)
+        return spak_errf(err, SPAK_ERR_ARG, "the %s backend has no URL", b->name);
+    const char *tail = b->url_tail(e, n);
     if (tail && (st = spak_buf_puts(out, tail)) != SPAK_OK)
         return spak_errf(err, st, "out of memory");
     return SPAK_OK;
+}
+
+/* ---- JSON helpers the HTTP backends share ---- */
+
+json_t *spak_llm_stop_array(const spak_llm_request *req, bool *bad_utf8)
+{
+    *bad_utf8 = false;
+    json_t *stop = json_array();
+    for (int i = 0; stop && i < SPAK_LLM_MAX_STOP && req->stop[i]; i++)
+        if (json_array_append_new(stop, json_string(req->stop[i]))) {
+            json_decref(stop);
+            *bad_utf8 = true;
+            return NULL;
+        }
+    return stop;
+}
+
+spak_status spak_llm_body_dump(const json_t *root, spak_buf *out, spak_err *err)
+{
+    char *s = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!s)
+        return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+    spak_buf_reset(out);
+    spak_status st = spak_buf_puts(out, s);
+    free(s);
+    if (st != SPAK_OK)
+        return spak_errf(err, st, "request body over the buffer cap");
+    return SPAK_OK;
+}
+
+long spak_llm_json_tokens(const json_t *v)
+{
+    if (json_is_integer(v) && json_integer_value(v) >= 0)
+        return (long)json_integer_value(v);
+    return -1;
+}
+
+void spak_llm_json_problem(const json_error_t *je, size_t len, char *buf, size_t n)
+{
+    if (len == 0)
+        snprintf(buf, n, "empty body where JSON was expected");
+    else if ((size_t)je->position >= len || json_error_code(je) == json_error_premature_end_of_input)
+        snprintf(buf, n, "truncated JSON: %s (at byte %d of %zu)", je->text, je->position, len);
+    else
+        snprintf(buf, n, "body is not JSON: %s (at byte %d)", je->text, je->position);
+}
+
+bool spak_llm_error_message(const char *body, size_t len, char *buf, size_t n)
+{
+    if (!body || !len || !n)
+        return false;
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
+    if (!root)
+        return false;
+    bool found = false;
+    json_t *e = json_object_get(root, "error");
+    const char *type = NULL, *msg = NULL;
+    if (json_is_object(e)) {
+        json_t *t = json_object_get(e, "type"), *m = json_object_get(e, "message");
+        type = json_is_string(t) ? json_string_value(t) : NULL;
+        msg = json_is_string(m) ? json_string_value(m) : NULL;
+    } else if (json_is_string(e)) {
+        msg = json_string_value(e);
+    } else {
+        json_t *d = json_object_get(root, "detail");  /* FastAPI-style servers */
+        msg = json_is_string(d) ? json_string_value(d) : NULL;
+    }
+    if (type || msg) {
+        snprintf(buf, n, "%s%s%s", type ? type : "", type && msg ? ": " : "", msg ? msg : "");
+        for (char *p = buf; *p; p++)
+            if ((unsigned char)*p < 0x20)
+                *p = ' ';
+        found = true;
+    }
+    json_decref(root);
+    return found;
 }
 
 /* Copy s into dst (n bytes), one line: control characters become spaces. */
@@ -391,7 +477,7 @@ static spak_status finish(const spak_llm_config *cfg, spak_llm_reply *rep, spak_
     if (!cfg) {
         return spak_errf(err, SPAK_ERR_ARG, "llm %s: %s", spak_llm_outcome_name(rep->outcome), rep->detail);
     }
-    if (cfg->backend == SPAK_LLM_MANUAL) {
+    if (backend_of(cfg)->unpriced) {
         rep->cost = 0;  /* a person's or an agent's time is not priced here */
         if (rep->outcome == SPAK_LLM_OK)
             return SPAK_OK;
@@ -418,14 +504,22 @@ static void wipe(char *p, size_t n)
         *v++ = 0;
 }
 
-static struct curl_slist *add_header(struct curl_slist *h, const char *line, bool *ok)
+/* The request's header list; one of its lines holds the key. */
+struct spak_llm_headers {
+    struct curl_slist *list;
+    bool nomem;
+};
+
+void spak_llm_header_add(spak_llm_headers *h, const char *head, const char *value)
 {
-    struct curl_slist *n = curl_slist_append(h, line);
-    if (!n) {
-        *ok = false;
-        return h;
-    }
-    return n;
+    char line[KEY_MAX + 64];
+    snprintf(line, sizeof line, "%s%s", head, value);
+    struct curl_slist *n = curl_slist_append(h->list, line);
+    wipe(line, sizeof line);
+    if (n)
+        h->list = n;
+    else
+        h->nomem = true;
 }
 
 /* Free a header list, wiping each line first (one of them holds the key). */
@@ -437,6 +531,222 @@ static void free_headers(struct curl_slist *h)
     curl_slist_free_all(h);
 }
 
+/* One HTTP call over its attempts: what is sent (the same each time), the
+ * key, the handle and the reply being received. */
+typedef struct exchange {
+    const spak_llm_config *cfg;
+    const spak_llm_backend *b;
+    spak_buf url, body;
+    spak_llm_headers hdr;
+    char key[KEY_MAX];
+    char curl_msg[CURL_ERROR_SIZE];
+    xfer x;
+    CURL *c;
+} exchange;
+
+static void exchange_init(exchange *ex, const spak_llm_config *cfg)
+{
+    memset(ex, 0, sizeof *ex);
+    ex->cfg = cfg;
+    ex->b = backend_of(cfg);
+    spak_buf_init(&ex->url, 0);
+    spak_buf_init(&ex->body, 0);
+    spak_buf_init(&ex->x.body, 0);
+    ex->x.cap = cfg->max_reply_bytes ? cfg->max_reply_bytes : SPAK_LLM_DEFAULT_MAX_REPLY;
+}
+
+/* Frees everything, and takes the key out of rep's detail before it is wiped. */
+static void exchange_free(exchange *ex, spak_llm_reply *rep)
+{
+    if (ex->c)
+        curl_easy_cleanup(ex->c);
+    free_headers(ex->hdr.list);
+    redact_fixed(rep->detail, sizeof rep->detail, ex->key);
+    wipe(ex->key, sizeof ex->key);
+    spak_buf_free(&ex->x.body);
+    spak_buf_free(&ex->url);
+    spak_buf_free(&ex->body);
+}
+
+static void fail(spak_llm_reply *rep, spak_llm_outcome o, const char *detail)
+{
+    rep->outcome = o;
+    snprintf(rep->detail, sizeof rep->detail, "%.250s", detail);
+}
+
+/* The key: from the environment, at the moment of the call. False (rep
+ * says why) when a variable is named but holds no usable key. */
+static bool read_key(exchange *ex, spak_llm_reply *rep)
+{
+    const char *env = ex->cfg->api_key_env ? ex->cfg->api_key_env : ex->b->key_env;
+    if (!env || !*env)
+        return true;
+    const char *v = getenv(env);
+    if (!v || !*v) {
+        rep->outcome = SPAK_LLM_AUTH;
+        snprintf(rep->detail, sizeof rep->detail, "environment variable %.100s (the API key) is not set", env);
+        return false;
+    }
+    size_t kl = strlen(v);
+    if (kl >= sizeof ex->key || strpbrk(v, "\r\n")) {
+        rep->outcome = SPAK_LLM_CONFIG;
+        snprintf(rep->detail, sizeof rep->detail, "environment variable %.100s does not hold a usable key", env);
+        return false;
+    }
+    memcpy(ex->key, v, kl + 1);
+    return true;
+}
+
+/* Everything sent, made once before the first attempt: URL, key, body,
+ * headers, the curl handle. A config that cannot be sent leaves rep's
+ * outcome not OK; only running out of memory is a status. */
+static spak_status prepare(exchange *ex, const spak_llm_request *req, spak_llm_reply *rep)
+{
+    const spak_llm_config *cfg = ex->cfg;
+    spak_err e2;
+    if (!cfg->model || !*cfg->model) {
+        fail(rep, SPAK_LLM_CONFIG, "no model configured");
+        return SPAK_OK;
+    }
+    if (cfg->max_tokens <= 0 || !(cfg->timeout_s > 0)) {
+        fail(rep, SPAK_LLM_CONFIG, "max_tokens and timeout_s must be positive");
+        return SPAK_OK;
+    }
+    if (spak_llm_url(cfg, &ex->url, &e2) != SPAK_OK) {
+        fail(rep, SPAK_LLM_CONFIG, e2.msg);
+        return SPAK_OK;
+    }
+    if (!read_key(ex, rep))
+        return SPAK_OK;
+    spak_status st = ex->b->body(cfg, req, &ex->body, &e2);
+    if (st != SPAK_OK) {
+        if (st != SPAK_ERR_NOMEM)
+            fail(rep, SPAK_LLM_CONFIG, e2.msg);
+        return st == SPAK_ERR_NOMEM ? st : SPAK_OK;
+    }
+    spak_llm_header_add(&ex->hdr, "Content-Type: ", "application/json");
+    spak_llm_header_add(&ex->hdr, "Accept: ", "application/json");
+    spak_llm_header_add(&ex->hdr, "Expect:", "");  /* no 100-continue round trip */
+    if (ex->b->headers)
+        ex->b->headers(cfg, ex->key, &ex->hdr);
+    if (ex->hdr.nomem)
+        return SPAK_ERR_NOMEM;
+    pthread_once(&curl_once, curl_init_once);
+    if (curl_init_rc != CURLE_OK || !(ex->c = curl_easy_init()))
+        fail(rep, SPAK_LLM_CONNECT, "libcurl could not be initialised");
+    return SPAK_OK;
+}
+
+static void set_options(exchange *ex)
+{
+    CURL *c = ex->c;
+    const spak_llm_config *cfg = ex->cfg;
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_URL, ex->url.data);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, ex->body.data);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)ex->body.len);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, ex->hdr.list);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &ex->x);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &ex->x);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ex->curl_msg);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(cfg->timeout_s * 1000.0));
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)((cfg->connect_timeout_s > 0 ? cfg->connect_timeout_s : 10.0) * 1000.0));
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    /* A proxy from the environment must never see loopback traffic
+     * (a local model server); remote endpoints still honour *_proxy. */
+    curl_easy_setopt(c, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "spak/" SPAK_VERSION);
+}
+
+/* One attempt: rep holds only what this attempt found (outcome, status,
+ * detail, the redacted body, and when it is a 2xx the parsed reply). */
+static spak_status attempt_once(exchange *ex, spak_llm_reply *rep)
+{
+    ex->curl_msg[0] = 0;
+    spak_buf_reset(&ex->x.body);
+    ex->x.too_large = ex->x.nomem = false;
+    ex->x.retry_after = -1;
+    free(rep->text);
+    rep->text = NULL;
+    rep->finish_reason[0] = 0;
+    rep->detail[0] = 0;
+    rep->outcome = SPAK_LLM_OK;
+    rep->http_status = 0;
+
+    set_options(ex);
+    rep->attempts++;
+    CURLcode cc = curl_easy_perform(ex->c);
+    if (ex->x.nomem)
+        return SPAK_ERR_NOMEM;
+    long status = 0;
+    curl_easy_getinfo(ex->c, CURLINFO_RESPONSE_CODE, &status);
+    classify(ex->cfg, cc, status, &ex->x, ex->curl_msg, rep);
+    keep_raw(rep, &ex->x, ex->key);
+    if (rep->outcome == SPAK_LLM_OK)
+        return ex->b->parse(ex->x.body.data, ex->x.body.len, rep);
+    return SPAK_OK;
+}
+
+/* The wait before retry number attempt + 1: exponential backoff with
+ * jitter, or the server's Retry-After when longer. False (rep's detail says
+ * why) when the Retry-After is over the cap: the call ends there. */
+static bool retry_delay(const exchange *ex, spak_llm_reply *rep, int attempt, uint64_t *rng, double *delay)
+{
+    const spak_llm_config *cfg = ex->cfg;
+    double d = cfg->backoff_s > 0 ? cfg->backoff_s * ldexp(1.0, attempt) : 0;
+    if (cfg->backoff_max_s > 0 && d > cfg->backoff_max_s)
+        d = cfg->backoff_max_s;
+    d *= 0.5 + 0.5 * (double)(rng_next(rng) >> 11) / 9007199254740992.0;  /* jitter: [0.5, 1) */
+    double ra = ex->x.retry_after;
+    if (ra >= 0) {
+        double cap = cfg->retry_after_max_s > 0 ? cfg->retry_after_max_s : SPAK_LLM_DEFAULT_RETRY_AFTER_MAX_S;
+        if (ra > cap) {
+            size_t dl = strlen(rep->detail);
+            snprintf(rep->detail + dl, sizeof rep->detail - dl, "; Retry-After %.0f s is over the cap of %.0f s", ra,
+                     cap);
+            return false;
+        }
+        if (ra > d)
+            d = ra;
+    }
+    *delay = d;
+    return true;
+}
+
+/* Attempts until one gives a final outcome or the retries are spent. */
+static spak_status run_attempts(exchange *ex, spak_llm_reply *rep)
+{
+    uint64_t rng = (uint64_t)(spak_now_wall() * 1e6) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)ex;
+    if (!rng)
+        rng = 0x9E3779B97F4A7C15ull;
+    int max_retries = ex->cfg->max_retries < 0 ? 0 : ex->cfg->max_retries;
+    for (int attempt = 0;; attempt++) {
+        spak_status st = attempt_once(ex, rep);
+        if (st != SPAK_OK)
+            return st;
+        double delay;
+        if (!spak_llm_outcome_retryable(rep->outcome) || attempt >= max_retries ||
+            !retry_delay(ex, rep, attempt, &rng, &delay))
+            break;
+        sleep_s(delay);
+    }
+    if (rep->outcome != SPAK_LLM_OK && rep->attempts > 1) {
+        size_t dl = strlen(rep->detail);
+        snprintf(rep->detail + dl, sizeof rep->detail - dl, " (after %d attempts)", rep->attempts);
+    }
+    return SPAK_OK;
+}
+
 spak_status spak_llm_complete(const spak_llm_config *cfg, const spak_llm_request *req, spak_llm_reply *rep,
                               spak_err *err)
 {
@@ -445,206 +755,29 @@ spak_status spak_llm_complete(const spak_llm_config *cfg, const spak_llm_request
     rep->cost = NAN;
     double t0 = spak_now_monotonic();
     if (!cfg || !req) {
-        rep->outcome = SPAK_LLM_CONFIG;
-        snprintf(rep->detail, sizeof rep->detail, "no config or request");
+        fail(rep, SPAK_LLM_CONFIG, "no config or request");
         return finish(cfg, rep, err);
     }
     if (cfg->model)
         snprintf(rep->model, sizeof rep->model, "%s", cfg->model);
     if (!req->user) {
-        rep->outcome = SPAK_LLM_CONFIG;
-        snprintf(rep->detail, sizeof rep->detail, "the request has no user message");
+        fail(rep, SPAK_LLM_CONFIG, "the request has no user message");
         return finish(cfg, rep, err);
     }
-    if (cfg->backend == SPAK_LLM_MANUAL) {
-        spak_status st = spak_llm_manual(cfg, req, rep, err);
+    spak_status st;
+    if (backend_of(cfg)->complete) {
+        st = backend_of(cfg)->complete(cfg, req, rep, err);
         rep->latency_s = spak_now_monotonic() - t0;
         if (st == SPAK_ERR_NOMEM)
             return st;
         return finish(cfg, rep, err);
     }
-
-    spak_status st = SPAK_OK;
-    spak_buf url, body;
-    spak_buf_init(&url, 0);
-    spak_buf_init(&body, 0);
-    xfer x;
-    memset(&x, 0, sizeof x);
-    spak_buf_init(&x.body, 0);
-    x.cap = cfg->max_reply_bytes ? cfg->max_reply_bytes : SPAK_LLM_DEFAULT_MAX_REPLY;
-    struct curl_slist *hdr = NULL;
-    CURL *c = NULL;
-    char key[KEY_MAX];
-    key[0] = 0;
-    char line[KEY_MAX + 64];
-    spak_err e2;
-
-    if (!cfg->model || !*cfg->model) {
-        rep->outcome = SPAK_LLM_CONFIG;
-        snprintf(rep->detail, sizeof rep->detail, "no model configured");
-        goto out;
-    }
-    if (cfg->max_tokens <= 0 || !(cfg->timeout_s > 0)) {
-        rep->outcome = SPAK_LLM_CONFIG;
-        snprintf(rep->detail, sizeof rep->detail, "max_tokens and timeout_s must be positive");
-        goto out;
-    }
-    if (spak_llm_url(cfg, &url, &e2) != SPAK_OK) {
-        rep->outcome = SPAK_LLM_CONFIG;
-        snprintf(rep->detail, sizeof rep->detail, "%.250s", e2.msg);
-        goto out;
-    }
-    /* the key: from the environment, at the moment of the call */
-    const char *env = cfg->api_key_env;
-    if (!env && cfg->backend == SPAK_LLM_ANTHROPIC)
-        env = SPAK_LLM_ANTHROPIC_KEY_ENV;
-    if (env && *env) {
-        const char *v = getenv(env);
-        if (!v || !*v) {
-            rep->outcome = SPAK_LLM_AUTH;
-            snprintf(rep->detail, sizeof rep->detail, "environment variable %.100s (the API key) is not set", env);
-            goto out;
-        }
-        size_t kl = strlen(v);
-        if (kl >= sizeof key || strpbrk(v, "\r\n")) {
-            rep->outcome = SPAK_LLM_CONFIG;
-            snprintf(rep->detail, sizeof rep->detail, "environment variable %.100s does not hold a usable key", env);
-            goto out;
-        }
-        memcpy(key, v, kl + 1);
-    }
-    st = cfg->backend == SPAK_LLM_ANTHROPIC ? spak_llm_anthropic_body(cfg, req, &body, &e2)
-                                            : spak_llm_openai_body(cfg, req, &body, &e2);
-    if (st != SPAK_OK) {
-        if (st == SPAK_ERR_NOMEM)
-            goto out;
-        st = SPAK_OK;
-        rep->outcome = SPAK_LLM_CONFIG;
-        snprintf(rep->detail, sizeof rep->detail, "%.250s", e2.msg);
-        goto out;
-    }
-
-    bool ok = true;
-    hdr = add_header(hdr, "Content-Type: application/json", &ok);
-    hdr = add_header(hdr, "Accept: application/json", &ok);
-    hdr = add_header(hdr, "Expect:", &ok);  /* no 100-continue round trip */
-    if (cfg->backend == SPAK_LLM_ANTHROPIC) {
-        snprintf(line, sizeof line, "anthropic-version: %s",
-                 cfg->anthropic_version ? cfg->anthropic_version : SPAK_LLM_ANTHROPIC_VERSION);
-        hdr = add_header(hdr, line, &ok);
-        if (*key) {
-            snprintf(line, sizeof line, "x-api-key: %s", key);
-            hdr = add_header(hdr, line, &ok);
-        }
-    } else if (*key) {
-        snprintf(line, sizeof line, "Authorization: Bearer %s", key);
-        hdr = add_header(hdr, line, &ok);
-    }
-    wipe(line, sizeof line);
-    if (!ok) {
-        st = SPAK_ERR_NOMEM;
-        goto out;
-    }
-
-    pthread_once(&curl_once, curl_init_once);
-    if (curl_init_rc != CURLE_OK || !(c = curl_easy_init())) {
-        rep->outcome = SPAK_LLM_CONNECT;
-        snprintf(rep->detail, sizeof rep->detail, "libcurl could not be initialised");
-        goto out;
-    }
-
-    uint64_t rng = (uint64_t)(spak_now_wall() * 1e6) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)&x;
-    if (!rng)
-        rng = 0x9E3779B97F4A7C15ull;
-    int max_retries = cfg->max_retries < 0 ? 0 : cfg->max_retries;
-    for (int attempt = 0;; attempt++) {
-        char curl_msg[CURL_ERROR_SIZE];
-        curl_msg[0] = 0;
-        spak_buf_reset(&x.body);
-        x.too_large = x.nomem = false;
-        x.retry_after = -1;
-        free(rep->text);
-        rep->text = NULL;
-        rep->finish_reason[0] = 0;
-        rep->detail[0] = 0;
-        rep->outcome = SPAK_LLM_OK;
-        rep->http_status = 0;
-
-        curl_easy_reset(c);
-        curl_easy_setopt(c, CURLOPT_URL, url.data);
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_POST, 1L);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
-        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
-        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_msg);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(cfg->timeout_s * 1000.0));
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                         (long)((cfg->connect_timeout_s > 0 ? cfg->connect_timeout_s : 10.0) * 1000.0));
-        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-        /* A proxy from the environment must never see loopback traffic
-         * (a local model server); remote endpoints still honour *_proxy. */
-        curl_easy_setopt(c, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
-#if LIBCURL_VERSION_NUM >= 0x075500
-        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-        curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-        curl_easy_setopt(c, CURLOPT_USERAGENT, "spak/" SPAK_VERSION);
-
-        rep->attempts = attempt + 1;
-        CURLcode cc = curl_easy_perform(c);
-        if (x.nomem) {
-            st = SPAK_ERR_NOMEM;
-            goto out;
-        }
-        long status = 0;
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-        classify(cfg, cc, status, &x, curl_msg, rep);
-        keep_raw(rep, &x, key);
-        if (rep->outcome == SPAK_LLM_OK) {
-            st = cfg->backend == SPAK_LLM_ANTHROPIC ? spak_llm_anthropic_parse(x.body.data, x.body.len, rep)
-                                                    : spak_llm_openai_parse(x.body.data, x.body.len, rep);
-            if (st != SPAK_OK)
-                goto out;
-        }
-        if (!spak_llm_outcome_retryable(rep->outcome) || attempt >= max_retries)
-            break;
-        double delay = cfg->backoff_s > 0 ? cfg->backoff_s * ldexp(1.0, attempt) : 0;
-        if (cfg->backoff_max_s > 0 && delay > cfg->backoff_max_s)
-            delay = cfg->backoff_max_s;
-        delay *= 0.5 + 0.5 * (double)(rng_next(&rng) >> 11) / 9007199254740992.0;  /* jitter: [0.5, 1) */
-        if (x.retry_after >= 0) {
-            double cap = cfg->retry_after_max_s > 0 ? cfg->retry_after_max_s : SPAK_LLM_DEFAULT_RETRY_AFTER_MAX_S;
-            if (x.retry_after > cap) {
-                size_t dl = strlen(rep->detail);
-                snprintf(rep->detail + dl, sizeof rep->detail - dl, "; Retry-After %.0f s is over the cap of %.0f s",
-                         x.retry_after, cap);
-                break;
-            }
-            if (x.retry_after > delay)
-                delay = x.retry_after;
-        }
-        sleep_s(delay);
-    }
-    if (rep->outcome != SPAK_LLM_OK && rep->attempts > 1) {
-        size_t dl = strlen(rep->detail);
-        snprintf(rep->detail + dl, sizeof rep->detail - dl, " (after %d attempts)", rep->attempts);
-    }
-
-out:
-    if (c)
-        curl_easy_cleanup(c);
-    free_headers(hdr);
-    redact_fixed(rep->detail, sizeof rep->detail, key);
-    wipe(key, sizeof key);
-    spak_buf_free(&x.body);
-    spak_buf_free(&url);
-    spak_buf_free(&body);
+    exchange ex;
+    exchange_init(&ex, cfg);
+    st = prepare(&ex, req, rep);
+    if (st == SPAK_OK && rep->outcome == SPAK_LLM_OK)
+        st = run_attempts(&ex, rep);
+    exchange_free(&ex, rep);
     rep->latency_s = spak_now_monotonic() - t0;
     if (st == SPAK_ERR_NOMEM) {
         free(rep->text);
@@ -654,49 +787,13 @@ out:
     return finish(cfg, rep, err);
 }
 
-/* ---- usage, cost, budgets ---- */
+/* ---- cost ---- */
 
 double spak_llm_cost(double price_in, double price_out, long prompt_tokens, long completion_tokens)
 {
     if (!(price_in >= 0) || !(price_out >= 0) || prompt_tokens < 0 || completion_tokens < 0)
         return NAN;
     return (price_in * (double)prompt_tokens + price_out * (double)completion_tokens) / 1e6;
-}
-
-void spak_llm_usage_add(spak_llm_usage *u, const spak_llm_reply *rep)
-{
-    u->calls++;
-    if (rep->outcome != SPAK_LLM_OK)
-        u->failed++;
-    if (rep->prompt_tokens > 0)
-        u->prompt_tokens += rep->prompt_tokens;
-    if (rep->completion_tokens > 0)
-        u->completion_tokens += rep->completion_tokens;
-    if (isnan(rep->cost)) {
-        /* a failure with no tokens at all cost nothing we know of */
-        if (rep->prompt_tokens >= 0 || rep->completion_tokens >= 0 || rep->outcome == SPAK_LLM_OK)
-            u->cost_unknown = true;
-    } else {
-        u->cost += rep->cost;
-    }
-    if (rep->latency_s > 0)
-        u->latency_s += rep->latency_s;
-}
-
-bool spak_llm_budget_spent(const spak_llm_usage *u, long max_tokens, double max_cost, char *why, size_t why_n)
-{
-    long tok = u->prompt_tokens + u->completion_tokens;
-    if (max_tokens > 0 && tok >= max_tokens) {
-        if (why && why_n)
-            snprintf(why, why_n, "token budget spent: %ld of %ld tokens", tok, max_tokens);
-        return true;
-    }
-    if (max_cost > 0 && u->cost >= max_cost) {
-        if (why && why_n)
-            snprintf(why, why_n, "cost budget spent: $%.4f of $%.4f", u->cost, max_cost);
-        return true;
-    }
-    return false;
 }
 
 /* ---- price table ---- */
@@ -779,7 +876,7 @@ spak_status spak_llm_prices_load(const char *path, spak_llm_prices *out, spak_er
     if (st != SPAK_OK && err) {
         char tmp[SPAK_ERR_MSG_MAX];
         snprintf(tmp, sizeof tmp, "%s", err->msg);
-        spak_errf(err, st, "%s: %s", path, tmp);
+        st = spak_errf(err, st, "%s: %s", path, tmp);
     }
     free(data);
     return st;

@@ -3,13 +3,14 @@
  * message, model, sampling parameters) in, a reply (text, finish reason,
  * token counts, latency, cost, outcome) out.
  *
- * Backends:
- *   SPAK_LLM_OPENAI     POST {endpoint}/chat/completions (llama.cpp server,
- *                       vLLM, Ollama's /v1, hosted OpenAI-compatible services)
- *   SPAK_LLM_ANTHROPIC  POST {endpoint}/v1/messages (Anthropic Messages API)
- *   SPAK_LLM_MANUAL     no network: the prompt is written to a file and a
- *                       person or an external agent writes the reply file;
- *                       until it exists the call ends SPAK_LLM_SUSPENDED
+ * Backends (one file each, listed once in llm.c's table; see "backend
+ * interface" below):
+ *   openai     POST {endpoint}/chat/completions (llama.cpp server, vLLM,
+ *              Ollama's /v1, hosted OpenAI-compatible services)
+ *   anthropic  POST {endpoint}/v1/messages (Anthropic Messages API)
+ *   manual     no network: the prompt is written to a file and a person or
+ *              an external agent writes the reply file; until it exists the
+ *              call ends SPAK_LLM_SUSPENDED
  *
  * Failures are outcomes, not crashes: every way an exchange can go wrong
  * (connection refused, timeout, 429, 5xx, garbage, truncated JSON, empty
@@ -37,11 +38,9 @@
 #include "spak.h"
 #include "util.h"
 
-typedef enum spak_llm_backend {
-    SPAK_LLM_OPENAI = 0,
-    SPAK_LLM_ANTHROPIC,
-    SPAK_LLM_MANUAL
-} spak_llm_backend;
+/* A backend: a table of functions (defined below). Backends are static
+ * objects; a config only points at one. */
+typedef struct spak_llm_backend spak_llm_backend;
 
 /* What became of one exchange. Retryable ones are marked (R): they are
  * retried inside spak_llm_complete and are final only after the retry cap. */
@@ -76,13 +75,11 @@ typedef enum spak_llm_outcome {
 #define SPAK_LLM_DEFAULT_RETRY_AFTER_MAX_S 120.0
 #define SPAK_LLM_DEFAULT_MAX_REPLY (1u << 20)  /* 1 MiB */
 #define SPAK_LLM_RAW_KEEP (64u << 10)          /* bytes of the raw body kept in a reply */
-#define SPAK_LLM_ANTHROPIC_VERSION "2023-06-01"
-#define SPAK_LLM_ANTHROPIC_KEY_ENV "ANTHROPIC_API_KEY"
 #define SPAK_LLM_MAX_STOP 4
 #define SPAK_LLM_PATH_MAX 1024
 
 typedef struct spak_llm_config {
-    spak_llm_backend backend;
+    const spak_llm_backend *backend;  /* from spak_llm_backend_parse; NULL = the first (openai) */
     /* OpenAI: the base URL with its /v1 (http://127.0.0.1:8080/v1); a URL that
      * already ends in /chat/completions is used as is.
      * Anthropic: the base URL (https://api.anthropic.com); .../v1 and
@@ -98,7 +95,7 @@ typedef struct spak_llm_config {
      * ANTHROPIC_API_KEY. A named variable that is unset or empty is
      * SPAK_LLM_AUTH before anything is sent. */
     const char *api_key_env;
-    const char *anthropic_version;  /* NULL: SPAK_LLM_ANTHROPIC_VERSION */
+    const char *anthropic_version;  /* NULL: the Anthropic backend's own (llm_anthropic.c) */
     int max_retries;            /* retries after the first attempt (0 = none) */
     double backoff_s;           /* first backoff; doubles per retry, with jitter */
     double backoff_max_s;       /* cap of one backoff */
@@ -113,9 +110,15 @@ typedef struct spak_llm_config {
 /* Defaults: OpenAI backend, temperature 0.2, the SPAK_LLM_DEFAULT_* values,
  * prices unknown. Endpoint and model stay NULL. */
 void spak_llm_config_init(spak_llm_config *c);
-/* "openai" | "anthropic" | "manual" -> backend; false if unknown. */
-bool spak_llm_backend_parse(const char *name, spak_llm_backend *out);
-const char *spak_llm_backend_name(spak_llm_backend b);
+/* A backend by its name ("openai", "anthropic", "manual": the table's
+ * names); false and *out untouched if unknown. *out points at static
+ * storage. */
+bool spak_llm_backend_parse(const char *name, const spak_llm_backend **out);
+/* The backend's name (static storage); NULL means the default, "openai". */
+const char *spak_llm_backend_name(const spak_llm_backend *b);
+/* The table's names for messages and help, joined by sep, the last two by
+ * last_sep ("openai, anthropic or manual"); truncated to fit buf. */
+void spak_llm_backend_names(char *buf, size_t n, const char *sep, const char *last_sep);
 
 typedef struct spak_llm_request {
     const char *system;          /* may be NULL */
@@ -166,24 +169,9 @@ const char *spak_llm_outcome_name(spak_llm_outcome o);
 /* Whether an outcome is transient (worth retrying later). */
 bool spak_llm_outcome_retryable(spak_llm_outcome o);
 
-/* ---- tokens, cost and budgets --------------------------------------------
- * A run adds every reply to its usage; the engine stops the run when a
- * budget is spent. Unknown token counts count as 0, unknown cost as 0 and
- * sets cost_unknown. */
-typedef struct spak_llm_usage {
-    long calls;
-    long failed;
-    long prompt_tokens;
-    long completion_tokens;
-    double cost;
-    bool cost_unknown;      /* some reply had no price */
-    double latency_s;
-} spak_llm_usage;
-
-void spak_llm_usage_add(spak_llm_usage *u, const spak_llm_reply *rep);
-/* True when a budget is spent: max_tokens (prompt + completion; 0 = none)
- * or max_cost (USD; 0 = none). why receives one line when true. */
-bool spak_llm_budget_spent(const spak_llm_usage *u, long max_tokens, double max_cost, char *why, size_t why_n);
+/* ---- cost ----------------------------------------------------------------
+ * What a run used is summed from its stored steps (engine.h,
+ * spak_run_llm_usage), not here. */
 /* Cost in USD of a reply's tokens; NAN when a price or a count is unknown. */
 double spak_llm_cost(double price_in, double price_out, long prompt_tokens, long completion_tokens);
 
@@ -213,22 +201,57 @@ spak_status spak_llm_prices_load(const char *path, spak_llm_prices *out, spak_er
 bool spak_llm_prices_find(const spak_llm_prices *p, const char *model, double *input, double *output);
 void spak_llm_prices_free(spak_llm_prices *p);
 
-/* ---- backend interface (llm_openai.c, llm_anthropic.c, llm_manual.c) -------
- * Exposed for the backends and for tests that check request bodies and
- * response parsing without a network. */
+/* ---- backend interface ----------------------------------------------------
+ * A backend is one file defining one spak_llm_backend, and one line in the
+ * table in llm.c. An HTTP backend fills url_tail, body, parse (and headers
+ * when it sends any of its own); llm.c does the transport, the retries, the
+ * key and its redaction. A backend without HTTP fills complete instead. */
+typedef struct spak_llm_headers spak_llm_headers;  /* a request's header list (llm.c) */
+struct json_t;
 
-/* The URL to POST to, from the config's endpoint. */
+struct spak_llm_backend {
+    const char *name;       /* as the spec's backend key and --backend spell it */
+    const char *key_env;    /* the key's variable when the config names none; NULL: no key */
+    bool unpriced;          /* replies cost 0 (a person's time is not priced here) */
+    /* What to append to the endpoint (n bytes, trailing '/' already cut) to
+     * get the URL to POST to; NULL when it is already complete. */
+    const char *(*url_tail)(const char *endpoint, size_t n);
+    /* The JSON body of the request (compact) into out (reset first). A bad
+     * request is SPAK_ERR_ARG with err saying why. */
+    spak_status (*body)(const spak_llm_config *cfg, const spak_llm_request *req, spak_buf *out, spak_err *err);
+    /* Headers beyond Content-Type/Accept, added with spak_llm_header_add;
+     * key is "" when there is none. May be NULL. */
+    void (*headers)(const spak_llm_config *cfg, const char *key, spak_llm_headers *h);
+    /* Parse a 2xx body into rep: text, finish_reason, model, tokens, and the
+     * outcome (OK, BAD_JSON, EMPTY or REFUSAL) with detail. Returns only
+     * SPAK_OK or SPAK_ERR_NOMEM: a bad body is an outcome, not an error. */
+    spak_status (*parse)(const char *body, size_t len, spak_llm_reply *rep);
+    /* A whole exchange without HTTP: fills rep's outcome and detail; returns
+     * SPAK_OK (the outcome says the rest) or SPAK_ERR_NOMEM. */
+    spak_status (*complete)(const spak_llm_config *cfg, const spak_llm_request *req, spak_llm_reply *rep,
+                            spak_err *err);
+};
+
+extern const spak_llm_backend spak_llm_openai, spak_llm_anthropic, spak_llm_manual;
+
+/* The URL to POST to, from the config's endpoint and backend. */
 spak_status spak_llm_url(const spak_llm_config *cfg, spak_buf *out, spak_err *err);
-/* The JSON body of the request (compact). */
-spak_status spak_llm_openai_body(const spak_llm_config *cfg, const spak_llm_request *req, spak_buf *out,
-                                 spak_err *err);
-spak_status spak_llm_anthropic_body(const spak_llm_config *cfg, const spak_llm_request *req, spak_buf *out,
-                                    spak_err *err);
-/* Parse a 2xx body into rep: text, finish_reason, model, tokens, and the
- * outcome (OK, BAD_JSON, EMPTY or REFUSAL) with detail. Returns only
- * SPAK_OK or SPAK_ERR_NOMEM: a bad body is an outcome, not an error. */
-spak_status spak_llm_openai_parse(const char *body, size_t len, spak_llm_reply *rep);
-spak_status spak_llm_anthropic_parse(const char *body, size_t len, spak_llm_reply *rep);
+
+/* Shared helpers of the HTTP backends (llm.c). */
+
+/* Whether the n bytes at s end with suffix. */
+bool spak_llm_ends_with(const char *s, size_t n, const char *suffix);
+/* Add the header line head + value ("x-api-key: " + key); the joined line
+ * is wiped after (value may be the key). Out of memory is recorded in h and
+ * ends the call. */
+void spak_llm_header_add(spak_llm_headers *h, const char *head, const char *value);
+/* The request's stop strings as a new JSON array (owned by the caller);
+ * NULL with *bad_utf8 set when one is not UTF-8, NULL alone when out of memory. */
+struct json_t *spak_llm_stop_array(const spak_llm_request *req, bool *bad_utf8);
+/* root as compact JSON with sorted keys into out (reset first). */
+spak_status spak_llm_body_dump(const struct json_t *root, spak_buf *out, spak_err *err);
+/* A token count from a JSON value: the integer when it is one >= 0, else -1. */
+long spak_llm_json_tokens(const struct json_t *v);
 /* The message of an error body ({"error": {"message": ...}} and Anthropic's
  * {"type": "error", "error": {"type": ..., "message": ...}}) into buf; false if none. */
 bool spak_llm_error_message(const char *body, size_t len, char *buf, size_t n);
@@ -236,8 +259,5 @@ bool spak_llm_error_message(const char *body, size_t len, char *buf, size_t n);
  * input ended early, "body is not JSON: ..." otherwise. */
 struct json_error_t;
 void spak_llm_json_problem(const struct json_error_t *je, size_t len, char *buf, size_t n);
-/* The manual backend (no HTTP). */
-spak_status spak_llm_manual(const spak_llm_config *cfg, const spak_llm_request *req, spak_llm_reply *rep,
-                            spak_err *err);
 
 #endif

@@ -20,8 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-spak_status spak_llm_anthropic_body(const spak_llm_config *cfg, const spak_llm_request *req, spak_buf *out,
-                                    spak_err *err)
+#define ANTHROPIC_VERSION "2023-06-01"
+#define ANTHROPIC_KEY_ENV "ANTHROPIC_API_KEY"  /* read when the config names no api_key_env */
+
+static spak_status anthropic_body(const spak_llm_config *cfg, const spak_llm_request *req, spak_buf *out,
+                                  spak_err *err)
 {
     spak_status st = SPAK_OK;
     json_t *root = json_pack("{s:s?,s:I,s:[{s:s,s:s?}]}", "model", cfg->model, "max_tokens",
@@ -40,24 +43,16 @@ spak_status spak_llm_anthropic_body(const spak_llm_config *cfg, const spak_llm_r
         json_object_set_new(root, "temperature", json_real(cfg->temperature > 1 ? 1.0 : cfg->temperature)))
         goto nomem;
     if (req->stop[0]) {
-        json_t *stop = json_array();
-        for (int i = 0; stop && i < SPAK_LLM_MAX_STOP && req->stop[i]; i++)
-            if (json_array_append_new(stop, json_string(req->stop[i]))) {
-                json_decref(stop);
-                st = spak_errf(err, SPAK_ERR_ARG, "a stop string is not valid UTF-8");
-                goto out;
-            }
+        bool bad = false;
+        json_t *stop = spak_llm_stop_array(req, &bad);
+        if (bad) {
+            st = spak_errf(err, SPAK_ERR_ARG, "a stop string is not valid UTF-8");
+            goto out;
+        }
         if (json_object_set_new(root, "stop_sequences", stop))
             goto nomem;
     }
-    char *s = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
-    if (!s)
-        goto nomem;
-    spak_buf_reset(out);
-    st = spak_buf_puts(out, s);
-    free(s);
-    if (st != SPAK_OK)
-        st = spak_errf(err, st, "request body over the buffer cap");
+    st = spak_llm_body_dump(root, out, err);
     goto out;
 nomem:
     st = spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
@@ -66,14 +61,7 @@ out:
     return st;
 }
 
-static long tokens(json_t *v)
-{
-    if (json_is_integer(v) && json_integer_value(v) >= 0)
-        return (long)json_integer_value(v);
-    return -1;
-}
-
-spak_status spak_llm_anthropic_parse(const char *body, size_t len, spak_llm_reply *rep)
+static spak_status anthropic_parse(const char *body, size_t len, spak_llm_reply *rep)
 {
     json_error_t je;
     json_t *root = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
@@ -103,13 +91,13 @@ spak_status spak_llm_anthropic_parse(const char *body, size_t len, spak_llm_repl
         snprintf(rep->model, sizeof rep->model, "%s", json_string_value(model));
     json_t *usage = json_object_get(root, "usage");
     if (json_is_object(usage)) {
-        long in = tokens(json_object_get(usage, "input_tokens"));
+        long in = spak_llm_json_tokens(json_object_get(usage, "input_tokens"));
         /* cached prompt tokens are billed differently but are prompt tokens all the same */
-        long cc = tokens(json_object_get(usage, "cache_creation_input_tokens"));
-        long cr = tokens(json_object_get(usage, "cache_read_input_tokens"));
+        long cc = spak_llm_json_tokens(json_object_get(usage, "cache_creation_input_tokens"));
+        long cr = spak_llm_json_tokens(json_object_get(usage, "cache_read_input_tokens"));
         if (in >= 0)
             rep->prompt_tokens = in + (cc > 0 ? cc : 0) + (cr > 0 ? cr : 0);
-        rep->completion_tokens = tokens(json_object_get(usage, "output_tokens"));
+        rep->completion_tokens = spak_llm_json_tokens(json_object_get(usage, "output_tokens"));
     }
     json_t *sr = json_object_get(root, "stop_reason");
     if (json_is_string(sr))
@@ -163,3 +151,28 @@ out:
     json_decref(root);
     return st;
 }
+
+/* The base URL (https://api.anthropic.com); .../v1 and .../v1/messages too. */
+static const char *anthropic_url_tail(const char *e, size_t n)
+{
+    if (spak_llm_ends_with(e, n, "/v1/messages"))
+        return NULL;
+    return spak_llm_ends_with(e, n, "/v1") ? "/messages" : "/v1/messages";
+}
+
+static void anthropic_headers(const spak_llm_config *cfg, const char *key, spak_llm_headers *h)
+{
+    spak_llm_header_add(h, "anthropic-version: ",
+                        cfg->anthropic_version ? cfg->anthropic_version : ANTHROPIC_VERSION);
+    if (*key)
+        spak_llm_header_add(h, "x-api-key: ", key);
+}
+
+const spak_llm_backend spak_llm_anthropic = {
+    .name = "anthropic",
+    .key_env = ANTHROPIC_KEY_ENV,
+    .url_tail = anthropic_url_tail,
+    .body = anthropic_body,
+    .headers = anthropic_headers,
+    .parse = anthropic_parse,
+};

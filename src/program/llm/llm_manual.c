@@ -43,8 +43,8 @@ static bool all_space(const char *s, size_t n)
     return true;
 }
 
-spak_status spak_llm_manual(const spak_llm_config *cfg, const spak_llm_request *req, spak_llm_reply *rep,
-                            spak_err *err)
+static spak_status manual_complete(const spak_llm_config *cfg, const spak_llm_request *req, spak_llm_reply *rep,
+                                   spak_err *err)
 {
     (void)err;
     if (!cfg->manual_dir || !*cfg->manual_dir) {
@@ -140,3 +140,9 @@ spak_status spak_llm_manual(const spak_llm_config *cfg, const spak_llm_request *
     snprintf(rep->detail, sizeof rep->detail, "suspended: waiting for a reply at %.200s", rep->reply_path);
     return SPAK_OK;
 }
+
+const spak_llm_backend spak_llm_manual = {
+    .name = "manual",
+    .unpriced = true,
+    .complete = manual_complete,
+};

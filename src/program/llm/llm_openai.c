@@ -17,8 +17,8 @@
 
 #define PARSE_FLAGS (JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
 
-spak_status spak_llm_openai_body(const spak_llm_config *cfg, const spak_llm_request *req, spak_buf *out,
-                                 spak_err *err)
+static spak_status openai_body(const spak_llm_config *cfg, const spak_llm_request *req, spak_buf *out,
+                               spak_err *err)
 {
     spak_status st = SPAK_OK;
     json_t *msgs = json_array();
@@ -39,26 +39,17 @@ spak_status spak_llm_openai_body(const spak_llm_config *cfg, const spak_llm_requ
     if (cfg->temperature >= 0 && json_object_set_new(root, "temperature", json_real(cfg->temperature)))
         goto nomem;
     if (req->stop[0]) {
-        json_t *stop = json_array();
-        for (int i = 0; stop && i < SPAK_LLM_MAX_STOP && req->stop[i]; i++)
-            if (json_array_append_new(stop, json_string(req->stop[i]))) {
-                json_decref(stop);
-                goto bad_utf8;
-            }
+        bool bad = false;
+        json_t *stop = spak_llm_stop_array(req, &bad);
+        if (bad)
+            goto bad_utf8;
         if (json_object_set_new(root, "stop", stop))
             goto nomem;
     }
     if (req->json_object &&
         json_object_set_new(root, "response_format", json_pack("{s:s}", "type", "json_object")))
         goto nomem;
-    char *s = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
-    if (!s)
-        goto nomem;
-    spak_buf_reset(out);
-    st = spak_buf_puts(out, s);
-    free(s);
-    if (st != SPAK_OK)
-        st = spak_errf(err, st, "request body over the buffer cap");
+    st = spak_llm_body_dump(root, out, err);
     goto out;
 bad_utf8:
     st = spak_errf(err, SPAK_ERR_ARG, "the request is not valid UTF-8 (model, messages or stop strings)");
@@ -83,24 +74,7 @@ static void copy_str(char *dst, size_t n, json_t *v)
         snprintf(dst, n, "%s", json_string_value(v));
 }
 
-static long tokens(json_t *v)
-{
-    if (json_is_integer(v) && json_integer_value(v) >= 0)
-        return (long)json_integer_value(v);
-    return -1;
-}
-
-void spak_llm_json_problem(const json_error_t *je, size_t len, char *buf, size_t n)
-{
-    if (len == 0)
-        snprintf(buf, n, "empty body where JSON was expected");
-    else if ((size_t)je->position >= len || json_error_code(je) == json_error_premature_end_of_input)
-        snprintf(buf, n, "truncated JSON: %s (at byte %d of %zu)", je->text, je->position, len);
-    else
-        snprintf(buf, n, "body is not JSON: %s (at byte %d)", je->text, je->position);
-}
-
-spak_status spak_llm_openai_parse(const char *body, size_t len, spak_llm_reply *rep)
+static spak_status openai_parse(const char *body, size_t len, spak_llm_reply *rep)
 {
     json_error_t je;
     json_t *root = json_loadb(body ? body : "", len, PARSE_FLAGS, &je);
@@ -117,8 +91,8 @@ spak_status spak_llm_openai_parse(const char *body, size_t len, spak_llm_reply *
     copy_str(rep->model, sizeof rep->model, json_object_get(root, "model"));
     json_t *usage = json_object_get(root, "usage");
     if (json_is_object(usage)) {
-        rep->prompt_tokens = tokens(json_object_get(usage, "prompt_tokens"));
-        rep->completion_tokens = tokens(json_object_get(usage, "completion_tokens"));
+        rep->prompt_tokens = spak_llm_json_tokens(json_object_get(usage, "prompt_tokens"));
+        rep->completion_tokens = spak_llm_json_tokens(json_object_get(usage, "completion_tokens"));
     }
     json_t *choices = json_object_get(root, "choices");
     if (!json_is_array(choices)) {
@@ -178,33 +152,24 @@ out:
     return st;
 }
 
-bool spak_llm_error_message(const char *body, size_t len, char *buf, size_t n)
+/* The base URL has its /v1; a full .../chat/completions is used as is. */
+static const char *openai_url_tail(const char *e, size_t n)
 {
-    if (!body || !len || !n)
-        return false;
-    json_t *root = json_loadb(body, len, PARSE_FLAGS, NULL);
-    if (!root)
-        return false;
-    bool found = false;
-    json_t *e = json_object_get(root, "error");
-    const char *type = NULL, *msg = NULL;
-    if (json_is_object(e)) {
-        json_t *t = json_object_get(e, "type"), *m = json_object_get(e, "message");
-        type = json_is_string(t) ? json_string_value(t) : NULL;
-        msg = json_is_string(m) ? json_string_value(m) : NULL;
-    } else if (json_is_string(e)) {
-        msg = json_string_value(e);
-    } else {
-        json_t *d = json_object_get(root, "detail");  /* FastAPI-style servers */
-        msg = json_is_string(d) ? json_string_value(d) : NULL;
-    }
-    if (type || msg) {
-        snprintf(buf, n, "%s%s%s", type ? type : "", type && msg ? ": " : "", msg ? msg : "");
-        for (char *p = buf; *p; p++)
-            if ((unsigned char)*p < 0x20)
-                *p = ' ';
-        found = true;
-    }
-    json_decref(root);
-    return found;
+    return spak_llm_ends_with(e, n, "/chat/completions") ? NULL : "/chat/completions";
 }
+
+/* An Authorization header only when a key was configured (local servers need none). */
+static void openai_headers(const spak_llm_config *cfg, const char *key, spak_llm_headers *h)
+{
+    (void)cfg;
+    if (*key)
+        spak_llm_header_add(h, "Authorization: Bearer ", key);
+}
+
+const spak_llm_backend spak_llm_openai = {
+    .name = "openai",
+    .url_tail = openai_url_tail,
+    .body = openai_body,
+    .headers = openai_headers,
+    .parse = openai_parse,
+};
