@@ -9,12 +9,13 @@ FUZZ_CC     ?= clang
 FUZZ_OUT    := build/fuzz
 FUZZ_LIBSRC := src/spec/lex.c src/spec/parse.c src/spec/ast.c src/spec/fmt.c src/spec/check.c src/spec/expr.c \
                src/spec/model.c src/spec/spec.c \
-               src/spec/diag.c src/util.c src/analyze/trace.c src/knowledge/knowledge.c src/spec/space.c
+               src/spec/diag.c src/util.c src/analyze/trace.c src/knowledge/knowledge.c src/spec/space.c \
+               $(wildcard src/program/llm/*.c)
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $(WARN) -Iinclude -Isrc \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 
 fuzz: $(FUZZ_OUT)/fuzz_spec
 
-$(FUZZ_OUT)/fuzz_spec: fuzz/fuzz_spec.c $(FUZZ_LIBSRC) $(wildcard src/*.h src/*/*.h include/*.h) fuzz/fuzz.mk
+$(FUZZ_OUT)/fuzz_spec: fuzz/fuzz_spec.c $(FUZZ_LIBSRC) $(wildcard src/*.h src/*/*.h src/*/*/*.h include/*.h) fuzz/fuzz.mk
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_spec.c $(FUZZ_LIBSRC) -ljansson -lm
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_spec.c $(FUZZ_LIBSRC) -ljansson -lcurl -lm

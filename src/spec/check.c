@@ -13,6 +13,7 @@
 
 #include "spec/expr.h"
 #include "knowledge/knowledge.h"
+#include "program/llm/llm.h"
 #include "spec/parse.h"
 
 typedef struct checker {
@@ -1073,16 +1074,23 @@ static void llm_block(checker *c, const spak_entry *e)
         const char *k = is_field(f) && f->value ? entry_name(f, 0) : "";
         double d;
         long l;
-        if (strcmp(k, "backend") == 0 || strcmp(k, "mode") == 0) {
+        if (strcmp(k, "backend") == 0) {
+            /* the names come from the backends' table (program/llm) */
             const char *v = string_value(c, f, k);
-            static const char *const backends[] = {"openai", "anthropic", "manual"};
+            const spak_llm_backend *b;
+            if (v && !spak_llm_backend_parse(v, &b)) {
+                char names[256];
+                spak_llm_backend_names(names, sizeof names, ", ", " or ");
+                ERR(c, f->value->pos, "llm backend: expected %s, near '%s'", names, v);
+            }
+        } else if (strcmp(k, "mode") == 0) {
+            const char *v = string_value(c, f, k);
             static const char *const modes[] = {"params", "code", "alternate"};
-            const char *const *set = k[0] == 'b' ? backends : modes;
             bool ok = false;
-            for (size_t q = 0; v && q < 3; q++)
-                ok |= strcmp(v, set[q]) == 0;
+            for (size_t q = 0; v && q < SPAK_ARRAY_LEN(modes); q++)
+                ok |= strcmp(v, modes[q]) == 0;
             if (v && !ok)
-                ERR(c, f->value->pos, "llm %s: expected %s, %s or %s, near '%s'", k, set[0], set[1], set[2], v);
+                ERR(c, f->value->pos, "llm mode: expected %s, %s or %s, near '%s'", modes[0], modes[1], modes[2], v);
         } else if (strcmp(k, "endpoint") == 0 || strcmp(k, "model") == 0 || strcmp(k, "api_key_env") == 0 ||
                    strcmp(k, "price_table") == 0) {
             string_value(c, f, k);
