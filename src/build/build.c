@@ -285,7 +285,8 @@ spak_status spak_build_candidate(const spak_build_request *rq, spak_build_result
         spak_buf_printf(&log, "compiler: %s\n", r.why_text);
     res->ok = r.ok && stat(tmp_out, &sb) == 0;
     spak_sandbox_result_free(&r);
-    spak_write_file_atomic(logpath, log.data ? log.data : "", log.len, NULL);
+    /* The log is a courtesy: a later cache hit without it shows an empty log. */
+    (void)spak_write_file_atomic(logpath, log.data ? log.data : "", log.len, NULL);
     if (res->ok && rename(tmp_out, res->artifact) != 0) {
         spak_buf_printf(&log, "cannot move the artifact into the cache: %s\n", strerror(errno));
         res->ok = false;
