@@ -138,6 +138,15 @@ static int run(const char *const *argv, const spak_sandbox_limits *l, spak_sandb
     return 1;
 }
 
+/* Run the misbehaver `name`, without arguments, under base_limits. */
+static int run_named(const char *name, spak_sandbox_result *r)
+{
+    spak_sandbox_limits l;
+    base_limits(&l);
+    const char *argv[] = {mb(name), NULL};
+    return run(argv, &l, r, NULL);
+}
+
 /* A well-behaved run must still work after `after`. */
 static void normal_after(const char *after)
 {
@@ -219,11 +228,8 @@ static void test_loop(void)
 
 static void test_signal(const char *name, int sig, const char *text)
 {
-    spak_sandbox_limits l;
-    base_limits(&l);
     spak_sandbox_result r;
-    const char *argv[] = {mb(name), NULL};
-    if (!run(argv, &l, &r, NULL))
+    if (!run_named(name, &r))
         return;
     TAP_OK(!r.ok && r.why == SPAK_SANDBOX_SIGNALED && r.term_signal == sig && r.exit_code == -1 &&
                (strstr(r.out, text) || strstr(r.err, text)),
@@ -234,11 +240,8 @@ static void test_signal(const char *name, int sig, const char *text)
 
 static void test_noresult(void)
 {
-    spak_sandbox_limits l;
-    base_limits(&l);
     spak_sandbox_result r;
-    const char *argv[] = {mb("noresult"), NULL};
-    if (!run(argv, &l, &r, NULL))
+    if (!run_named("noresult", &r))
         return;
     TAP_OK(!r.ok && r.why == SPAK_SANDBOX_NO_RESULT && r.exit_code == 0 && !r.marker_seen,
            "exit 0 without a result: why=no result, not ok");
@@ -433,11 +436,8 @@ static void test_sleeper(void)
 
 static void test_closeout(void)
 {
-    spak_sandbox_limits l;
-    base_limits(&l);
     spak_sandbox_result r;
-    const char *argv[] = {mb("closeout"), NULL};
-    if (!run(argv, &l, &r, NULL))
+    if (!run_named("closeout", &r))
         return;
     TAP_OK(!r.ok && r.why == SPAK_SANDBOX_STDOUT_CLOSED && r.stdout_closed_early && r.wall_s < 2.0,
            "close stdout then keep running: why=stdout closed, killed after the 0.5 s grace (%.2f s)",
