@@ -56,6 +56,41 @@ static void print_command_help(const command *c)
     printf("usage: %s\n\n%s\n", c->usage, c->summary);
 }
 
+int cli_parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts, unsigned how,
+                   int *first)
+{
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
+        const char *a = argv[i];
+        if ((how & CLI_DASHDASH) && strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        const cli_opt *o = opts;
+        while (o->name && strcmp(a, o->name) != 0 && !(o->alias && strcmp(a, o->alias) == 0))
+            o++;
+        if (o->name && o->value && i + 1 < argc)
+            *o->value = argv[++i];
+        else if (o->name && o->flag)
+            *o->flag = true;
+        else if (how & CLI_MISSING_VALUE)
+            return usage_error(cmd, "unknown option or missing value: '%s'", a);
+        else
+            return usage_error(cmd, "unknown option '%s'", a);
+    }
+    *first = i;
+    return 0;
+}
+
+/* Pretty-print j on stdout; none (NULL: nothing) when it cannot be dumped. */
+static void print_json(const json_t *j, const char *none)
+{
+    char *t = json_dumps(j, JSON_INDENT(2));
+    if (t || none)
+        puts(t ? t : none);
+    free(t);
+}
+
 /* Print the diagnostics of a spec to stderr. */
 static void print_diags(const spak_spec *s)
 {
@@ -83,18 +118,11 @@ static json_t *diags_json(const spak_diags *d)
 static int cmd_check(int argc, char **argv)
 {
     bool json = false, quiet = false;
-    int first = 1;
-    for (; first < argc && argv[first][0] == '-' && argv[first][1]; first++) {
-        if (strcmp(argv[first], "--json") == 0)
-            json = true;
-        else if (strcmp(argv[first], "-q") == 0 || strcmp(argv[first], "--quiet") == 0)
-            quiet = true;
-        else if (strcmp(argv[first], "--") == 0) {
-            first++;
-            break;
-        } else
-            return usage_error("check", "unknown option '%s'", argv[first]);
-    }
+    int first;
+    const cli_opt opts[] = {{"--json", NULL, &json, NULL}, {"-q", "--quiet", &quiet, NULL}, {0}};
+    int prc = cli_parse_opts("check", argc, argv, opts, CLI_DASHDASH, &first);
+    if (prc)
+        return prc;
     if (first >= argc)
         return usage_error("check", "%sno spec file given", "");
     int rc = 0;
@@ -139,10 +167,7 @@ static int cmd_check(int argc, char **argv)
         spak_spec_free(s);
     }
     if (json) {
-        char *txt = json_dumps(out, JSON_INDENT(2));
-        if (txt)
-            puts(txt);
-        free(txt);
+        print_json(out, NULL);
         json_decref(out);
     }
     return rc;
@@ -153,20 +178,12 @@ static int cmd_check(int argc, char **argv)
 static int cmd_fmt(int argc, char **argv)
 {
     bool write = false, check = false, json = false;
-    int first = 1;
-    for (; first < argc && argv[first][0] == '-' && argv[first][1]; first++) {
-        if (strcmp(argv[first], "-w") == 0 || strcmp(argv[first], "--write") == 0)
-            write = true;
-        else if (strcmp(argv[first], "--check") == 0)
-            check = true;
-        else if (strcmp(argv[first], "--json") == 0)
-            json = true;
-        else if (strcmp(argv[first], "--") == 0) {
-            first++;
-            break;
-        } else
-            return usage_error("fmt", "unknown option '%s'", argv[first]);
-    }
+    int first;
+    const cli_opt opts[] = {{"-w", "--write", &write, NULL}, {"--check", NULL, &check, NULL},
+                            {"--json", NULL, &json, NULL}, {0}};
+    int prc = cli_parse_opts("fmt", argc, argv, opts, CLI_DASHDASH, &first);
+    if (prc)
+        return prc;
     if (first >= argc)
         return usage_error("fmt", "%sno spec file given", "");
     if (!write && !check && argc - first > 1)
@@ -226,9 +243,7 @@ static int cmd_fmt(int argc, char **argv)
         spak_spec_free(s);
     }
     if (report) {
-        char *t = json_dumps(report, JSON_INDENT(2));
-        puts(t ? t : "[]");
-        free(t);
+        print_json(report, "[]");
         json_decref(report);
     }
     return rc;
@@ -503,6 +518,15 @@ static void wire_ui(spak_engine_opts *o, run_ui *ui, char *bin, size_t n)
     o->ud = ui;
 }
 
+/* How run, agent, approve and reject end: the JSON summary on stdout when
+ * --json asked for it and there is a run, then the exit status. */
+static int run_exit(const spak_engine_opts *o, const run_ui *ui, const char *run_id, spak_status st)
+{
+    if (ui->json && run_id[0])
+        print_run_summary_json(o, run_id);
+    return st == SPAK_OK ? 0 : EXIT_PROBLEM;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     spak_engine_opts o = {.seed = -1, .llm_temperature = -1};
@@ -523,9 +547,7 @@ static int cmd_run(int argc, char **argv)
         if (run_id[0])
             fprintf(stderr, "spak run: the run is %s; 'spak resume %s' continues it\n", run_id, run_id);
     }
-    if (ui.json && run_id[0])
-        print_run_summary_json(&o, run_id);
-    return st == SPAK_OK ? 0 : EXIT_PROBLEM;
+    return run_exit(&o, &ui, run_id, st);
 }
 
 static int cmd_agent(int argc, char **argv)
@@ -545,9 +567,7 @@ static int cmd_agent(int argc, char **argv)
     spak_status st = spak_agent_run(&o, argv[first], first + 1 < argc ? argv[first + 1] : NULL, run_id, &err);
     if (st != SPAK_OK)
         fprintf(stderr, "spak agent: %s\n", err.msg);
-    if (ui.json && run_id[0])
-        print_run_summary_json(&o, run_id);
-    return st == SPAK_OK ? 0 : EXIT_PROBLEM;
+    return run_exit(&o, &ui, run_id, st);
 }
 
 static int cmd_resume(int argc, char **argv)
@@ -631,16 +651,10 @@ static json_t *run_json(spak_store *st, const spak_run *r, bool with_evals)
 static int open_store_for(const char *cmd, int argc, char **argv, int *first, bool *json, spak_engine_opts *o,
                           spak_store **st)
 {
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            *json = true;
-        else if (strcmp(argv[i], "--home") == 0 && i + 1 < argc)
-            o->home = argv[++i];
-        else
-            return usage_error(cmd, "unknown option '%s'", argv[i]);
-    }
-    *first = i;
+    const cli_opt opts[] = {{"--json", NULL, json, NULL}, {"--home", NULL, NULL, &o->home}, {0}};
+    int rc = cli_parse_opts(cmd, argc, argv, opts, 0, first);
+    if (rc)
+        return rc;
     spak_err err;
     if (spak_engine_open_store(o, st, &err) != SPAK_OK) {
         fprintf(stderr, "spak %s: %s\n", cmd, err.msg);
@@ -666,68 +680,60 @@ static void print_best_line(json_t *summary)
     printf("  (evaluation %lld)\n", (long long)json_integer_value(json_object_get(best, "eval_id")));
 }
 
-static int cmd_status(int argc, char **argv)
+/* The run `id` of st into *r (free with spak_store_run_free). On failure
+ * says so as `spak CMD: ...`, closes st and returns EXIT_PROBLEM. */
+static int get_run(const char *cmd, spak_store *st, const char *id, spak_run *r)
 {
-    spak_engine_opts o = {0};
-    bool json = false;
-    int first;
-    spak_store *st = NULL;
-    int rc = open_store_for("status", argc, argv, &first, &json, &o, &st);
-    if (rc)
-        return rc;
     spak_err err = {0};
-    if (first < argc) {
-        spak_run r = {0};
-        if (spak_store_run_get(st, argv[first], &r, &err) != SPAK_OK) {
-            fprintf(stderr, "spak status: %s\n", err.msg);
-            spak_store_close(st);
-            return EXIT_PROBLEM;
-        }
-        json_t *j = run_json(st, &r, false);
-        if (json) {
-            char *t = json_dumps(j, JSON_INDENT(2));
-            puts(t ? t : "{}");
-            free(t);
-        } else {
-            printf("run %s: %s, state %s%s%s\n  spec: %s\n", r.id, r.status, r.state,
-                   r.stop_reason ? ", stopped: " : "", r.stop_reason ? r.stop_reason : "",
-                   r.spec_path ? r.spec_path : "-");
-            json_t *c = json_object_get(j, "evaluations_by_status");
-            const char *k;
-            json_t *v;
-            printf("  evaluations:");
-            json_object_foreach(c, k, v) printf(" %lld %s", (long long)json_integer_value(v), k);
-            printf("\n");
-            json_t *s = json_object_get(j, "summary");
-            if (s)
-                print_best_line(s);
-            json_t *u = json_object_get(j, "llm");
-            if (u) {
-                json_t *usd = json_object_get(u, "cost_usd");
-                printf("  llm: %lld steps, %lld tokens, ", (long long)json_integer_value(json_object_get(u, "steps")),
-                       (long long)json_integer_value(json_object_get(u, "tokens")));
-                if (json_is_number(usd))
-                    printf("cost USD %.4f%s\n", json_number_value(usd),
-                           json_is_true(json_object_get(u, "cost_complete")) ? "" : " (some steps without a price)");
-                else
-                    printf("cost unknown (no prices in the llm block)\n");
-            }
-            char *pend = spak_engine_pending(st, r.id);
-            json_t *pj = pend ? json_loads(pend, 0, NULL) : NULL;
-            if (pj && !json_object_get(pj, "decision"))
-                printf("  pending approval (%s): %s\n  answer with 'spak approve %s' or 'spak reject %s'\n",
-                       json_string_value(json_object_get(pj, "gate")), json_string_value(json_object_get(pj, "what")),
-                       r.id, r.id);
-            else if (strcmp(r.status, SPAK_RUN_DONE) != 0)
-                printf("  'spak resume %s' continues it\n", r.id);
-            json_decref(pj);
-            free(pend);
-        }
-        json_decref(j);
-        spak_store_run_free(&r);
-        spak_store_close(st);
+    if (spak_store_run_get(st, id, r, &err) == SPAK_OK)
         return 0;
+    fprintf(stderr, "spak %s: %s\n", cmd, err.msg);
+    spak_store_close(st);
+    return EXIT_PROBLEM;
+}
+
+/* `spak status RUN` for people: state, counts, best, LLM usage, what next. */
+static void print_status_one(spak_store *st, const spak_run *r, json_t *j)
+{
+    printf("run %s: %s, state %s%s%s\n  spec: %s\n", r->id, r->status, r->state,
+           r->stop_reason ? ", stopped: " : "", r->stop_reason ? r->stop_reason : "",
+           r->spec_path ? r->spec_path : "-");
+    json_t *c = json_object_get(j, "evaluations_by_status");
+    const char *k;
+    json_t *v;
+    printf("  evaluations:");
+    json_object_foreach(c, k, v) printf(" %lld %s", (long long)json_integer_value(v), k);
+    printf("\n");
+    json_t *s = json_object_get(j, "summary");
+    if (s)
+        print_best_line(s);
+    json_t *u = json_object_get(j, "llm");
+    if (u) {
+        json_t *usd = json_object_get(u, "cost_usd");
+        printf("  llm: %lld steps, %lld tokens, ", (long long)json_integer_value(json_object_get(u, "steps")),
+               (long long)json_integer_value(json_object_get(u, "tokens")));
+        if (json_is_number(usd))
+            printf("cost USD %.4f%s\n", json_number_value(usd),
+                   json_is_true(json_object_get(u, "cost_complete")) ? "" : " (some steps without a price)");
+        else
+            printf("cost unknown (no prices in the llm block)\n");
     }
+    char *pend = spak_engine_pending(st, r->id);
+    json_t *pj = pend ? json_loads(pend, 0, NULL) : NULL;
+    if (pj && !json_object_get(pj, "decision"))
+        printf("  pending approval (%s): %s\n  answer with 'spak approve %s' or 'spak reject %s'\n",
+               json_string_value(json_object_get(pj, "gate")), json_string_value(json_object_get(pj, "what")),
+               r->id, r->id);
+    else if (strcmp(r->status, SPAK_RUN_DONE) != 0)
+        printf("  'spak resume %s' continues it\n", r->id);
+    json_decref(pj);
+    free(pend);
+}
+
+/* `spak status`: every run, one line each (or a JSON array). */
+static int status_list(spak_store *st, bool json)
+{
+    spak_err err = {0};
     spak_run *runs = NULL;
     size_t n = 0;
     if (spak_store_run_list(st, &runs, &n, &err) != SPAK_OK) {
@@ -751,9 +757,7 @@ static int cmd_status(int argc, char **argv)
         }
     }
     if (json) {
-        char *t = json_dumps(arr, JSON_INDENT(2));
-        puts(t ? t : "[]");
-        free(t);
+        print_json(arr, "[]");
         json_decref(arr);
     } else if (n == 0) {
         printf("(no runs yet; 'spak run SPEC' starts one)\n");
@@ -761,6 +765,56 @@ static int cmd_status(int argc, char **argv)
     spak_store_runs_free(runs, n);
     spak_store_close(st);
     return 0;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+    spak_engine_opts o = {0};
+    bool json = false;
+    int first;
+    spak_store *st = NULL;
+    int rc = open_store_for("status", argc, argv, &first, &json, &o, &st);
+    if (rc)
+        return rc;
+    if (first >= argc)
+        return status_list(st, json);
+    spak_run r = {0};
+    if ((rc = get_run("status", st, argv[first], &r)) != 0)
+        return rc;
+    json_t *j = run_json(st, &r, false);
+    if (json)
+        print_json(j, "{}");
+    else
+        print_status_one(st, &r, j);
+    json_decref(j);
+    spak_store_run_free(&r);
+    spak_store_close(st);
+    return 0;
+}
+
+/* `spak show RUN` for people: one line per evaluation, then the best. */
+static void print_show(const spak_run *r, json_t *j)
+{
+    json_t *s = json_object_get(j, "summary");
+    const char *metric = s ? json_string_value(json_object_get(s, "metric")) : NULL;
+    printf("run %s (%s, state %s%s%s)\n", r->id, r->status, r->state, r->stop_reason ? ", " : "",
+           r->stop_reason ? r->stop_reason : "");
+    printf("%4s  %-44s %-7s %10s %8s  %-9s %s\n", "EVAL", "CANDIDATE", "STATUS", metric ? metric : "METRIC",
+           "RATIO", "BOUND", "NOTE");
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(j, "evaluations"), i, e) {
+        char m[32], ra[32];
+        fmt_num(m, sizeof m, json_is_number(json_object_get(e, "metric")) ? json_number_value(json_object_get(e, "metric")) : NAN);
+        fmt_num(ra, sizeof ra, json_is_number(json_object_get(e, "ratio")) ? json_number_value(json_object_get(e, "ratio")) : NAN);
+        const char *b = json_string_value(json_object_get(e, "bottleneck"));
+        const char *er = json_string_value(json_object_get(e, "error"));
+        printf("%4lld  %-44s %-7s %10s %8s  %-9s %s\n", (long long)json_integer_value(json_object_get(e, "eval_id")),
+               json_string_value(json_object_get(e, "candidate")), json_string_value(json_object_get(e, "status")),
+               m, ra, b ? b : "-", er ? er : "");
+    }
+    if (s)
+        print_best_line(s);
 }
 
 static int cmd_show(int argc, char **argv)
@@ -776,40 +830,14 @@ static int cmd_show(int argc, char **argv)
         spak_store_close(st);
         return usage_error("show", "%sexpected one run id", "");
     }
-    spak_err err = {0};
     spak_run r = {0};
-    if (spak_store_run_get(st, argv[first], &r, &err) != SPAK_OK) {
-        fprintf(stderr, "spak show: %s\n", err.msg);
-        spak_store_close(st);
-        return EXIT_PROBLEM;
-    }
+    if ((rc = get_run("show", st, argv[first], &r)) != 0)
+        return rc;
     json_t *j = run_json(st, &r, true);
-    if (json) {
-        char *t = json_dumps(j, JSON_INDENT(2));
-        puts(t ? t : "{}");
-        free(t);
-    } else {
-        json_t *s = json_object_get(j, "summary");
-        const char *metric = s ? json_string_value(json_object_get(s, "metric")) : NULL;
-        printf("run %s (%s, state %s%s%s)\n", r.id, r.status, r.state, r.stop_reason ? ", " : "",
-               r.stop_reason ? r.stop_reason : "");
-        printf("%4s  %-44s %-7s %10s %8s  %-9s %s\n", "EVAL", "CANDIDATE", "STATUS", metric ? metric : "METRIC",
-               "RATIO", "BOUND", "NOTE");
-        size_t i;
-        json_t *e;
-        json_array_foreach(json_object_get(j, "evaluations"), i, e) {
-            char m[32], ra[32];
-            fmt_num(m, sizeof m, json_is_number(json_object_get(e, "metric")) ? json_number_value(json_object_get(e, "metric")) : NAN);
-            fmt_num(ra, sizeof ra, json_is_number(json_object_get(e, "ratio")) ? json_number_value(json_object_get(e, "ratio")) : NAN);
-            const char *b = json_string_value(json_object_get(e, "bottleneck"));
-            const char *er = json_string_value(json_object_get(e, "error"));
-            printf("%4lld  %-44s %-7s %10s %8s  %-9s %s\n", (long long)json_integer_value(json_object_get(e, "eval_id")),
-                   json_string_value(json_object_get(e, "candidate")), json_string_value(json_object_get(e, "status")),
-                   m, ra, b ? b : "-", er ? er : "");
-        }
-        if (s)
-            print_best_line(s);
-    }
+    if (json)
+        print_json(j, "{}");
+    else
+        print_show(&r, j);
     json_decref(j);
     spak_store_run_free(&r);
     spak_store_close(st);
@@ -839,9 +867,8 @@ static int answer(int argc, char **argv, bool approve)
     spak_status st = spak_engine_resume(&o, argv[first], false, &err);
     if (st != SPAK_OK)
         fprintf(stderr, "spak %s: %s\n", cmd, err.msg);
-    if (ui.json)
-        print_run_summary_json(&o, argv[first]);
-    return st == SPAK_OK ? 0 : EXIT_PROBLEM;
+    /* the answer above found the run: its id is not empty */
+    return run_exit(&o, &ui, argv[first], st);
 }
 
 static int cmd_approve(int argc, char **argv)
@@ -866,17 +893,12 @@ static int cmd_build(int argc, char **argv)
 {
     spak_engine_opts o = {.seed = -1, .llm_temperature = -1};
     bool json = false;
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
-        if (strcmp(argv[i], "--home") == 0 && i + 1 < argc)
-            o.home = argv[++i];
-        else if (strcmp(argv[i], "--loop") == 0 && i + 1 < argc)
-            o.loop_name = argv[++i];
-        else if (strcmp(argv[i], "--json") == 0)
-            json = true;
-        else
-            return usage_error("build", "unknown option or missing value: '%s'", argv[i]);
-    }
+    int i;
+    const cli_opt opts[] = {{"--home", NULL, NULL, &o.home}, {"--loop", NULL, NULL, &o.loop_name},
+                            {"--json", NULL, &json, NULL}, {0}};
+    int rc = cli_parse_opts("build", argc, argv, opts, CLI_MISSING_VALUE, &i);
+    if (rc)
+        return rc;
     if (i != argc - 1)
         return usage_error("build", "%sexpected one spec file", "");
     o.on_event = json ? NULL : on_build_event;
@@ -900,9 +922,7 @@ static int cmd_explain(int argc, char **argv)
         json_t *o = json_pack("{s:[sssssss],s:s}", "states", "specify", "decide", "program", "build", "analyze",
                               "knowledge", "done", "text", spak_engine_describe());
         json_object_set_new(o, "waiting_state", json_string("suspended"));
-        char *t = json_dumps(o, JSON_INDENT(2));
-        puts(t ? t : "{}");
-        free(t);
+        print_json(o, "{}");
         json_decref(o);
         return 0;
     }
