@@ -27,6 +27,9 @@ typedef struct cli_opt {
 #define CLI_DASHDASH 0x1u      /* "--" ends the options (else it is an unknown option) */
 #define CLI_MISSING_VALUE 0x2u /* say "unknown option or missing value" */
 
+/* The entry of opts that arg names (by name or alias), or NULL. */
+const cli_opt *cli_find_opt(const cli_opt *opts, const char *arg);
+
 /* Parse the options of `spak CMD` from argv[1] up to the first operand
  * (opts ends with an entry whose name is NULL). An option that takes a
  * value and is last is unknown. Sets *first to the first operand's index and

@@ -56,6 +56,14 @@ static void print_command_help(const command *c)
     printf("usage: %s\n\n%s\n", c->usage, c->summary);
 }
 
+const cli_opt *cli_find_opt(const cli_opt *opts, const char *arg)
+{
+    for (const cli_opt *o = opts; o->name; o++)
+        if (strcmp(arg, o->name) == 0 || (o->alias && strcmp(arg, o->alias) == 0))
+            return o;
+    return NULL;
+}
+
 int cli_parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts, unsigned how,
                    int *first)
 {
@@ -66,12 +74,10 @@ int cli_parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts, 
             i++;
             break;
         }
-        const cli_opt *o = opts;
-        while (o->name && strcmp(a, o->name) != 0 && !(o->alias && strcmp(a, o->alias) == 0))
-            o++;
-        if (o->name && o->value && i + 1 < argc)
+        const cli_opt *o = cli_find_opt(opts, a);
+        if (o && o->value && i + 1 < argc)
             *o->value = argv[++i];
-        else if (o->name && o->flag)
+        else if (o && o->flag)
             *o->flag = true;
         else if (how & CLI_MISSING_VALUE)
             return usage_error(cmd, "unknown option or missing value: '%s'", a);
@@ -424,81 +430,98 @@ static void print_run_summary_json(const spak_engine_opts *o, const char *run_id
     spak_store_close(st);
 }
 
+/* A numeric option of the run-like commands: a whole number in [lo, hi]
+ * into *l, or a number into *d, refused below lo (at lo too when lo_open)
+ * and above hi. need is the usage error, with one %s for the value. */
+typedef struct num_opt {
+    const char *name;
+    long *l;
+    double *d;
+    double lo, hi;
+    bool lo_open;
+    const char *need;
+} num_opt;
+
+/* Set the numeric option n from val; 0, or the usage error's status. */
+static int set_num_opt(const char *cmd, const num_opt *n, const char *val)
+{
+    long lv;
+    double dv;
+    if (n->l) {
+        if (!spak_parse_long(val, (long)n->lo, (long)n->hi, &lv))
+            return usage_error(cmd, n->need, val);
+        *n->l = lv;
+    } else {
+        if (!spak_parse_double(val, &dv) || (n->lo_open ? dv <= n->lo : dv < n->lo) || dv > n->hi)
+            return usage_error(cmd, n->need, val);
+        *n->d = dv;
+    }
+    return 0;
+}
+
+/* --approve GATES: a comma-separated list of knowledge and llm-code. */
+static int parse_gates(const char *cmd, const char *val, unsigned *approve)
+{
+    char list[256];
+    spak_snprintf(list, sizeof list, "%s", val);
+    char *save = NULL;
+    for (char *g = strtok_r(list, ",", &save); g; g = strtok_r(NULL, ",", &save)) {
+        if (strcmp(g, "knowledge") == 0)
+            *approve |= SPAK_GATE_KNOWLEDGE;
+        else if (strcmp(g, "llm-code") == 0)
+            *approve |= SPAK_GATE_LLM_CODE;
+        else
+            return usage_error(cmd, "--approve takes knowledge and/or llm-code, not '%s'", g);
+    }
+    return 0;
+}
+
+/* The options of 'spak run', which agent, resume, approve and reject take
+ * too (--force only where force is not NULL). Sets *first to the first
+ * operand's index and returns 0, or returns usage_error's status. */
 static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, spak_engine_opts *o, run_ui *ui,
                           bool *force)
 {
+    const cli_opt plain[] = {
+        {"--json", NULL, &ui->json, NULL},          {"--quiet", "-q", &ui->quiet, NULL},
+        {"--endpoint", NULL, NULL, &o->llm_endpoint}, {"--model", NULL, NULL, &o->llm_model},
+        {"--lessons", NULL, &o->use_lessons, NULL}, {"--no-learn", NULL, &o->no_learn, NULL},
+        {"--force", NULL, force, NULL},             {"--home", NULL, NULL, &o->home},
+        {"--loop", NULL, NULL, &o->loop_name},      {"--strategy", NULL, NULL, &o->strategy},
+        {0}};
+    const num_opt nums[] = {
+        {"--temperature", NULL, &o->llm_temperature, 0, 2, false, "--temperature needs a number in [0, 2], not '%s'"},
+        {"--max-tokens", &o->llm_max_tokens, NULL, 1, 1000000, false, "--max-tokens needs a whole number, not '%s'"},
+        {"--llm-timeout", NULL, &o->llm_timeout_s, 0, INFINITY, true, "--llm-timeout needs seconds, not '%s'"},
+        {"--seed", &o->seed, NULL, 0, 2147483647L, false, "--seed needs a whole number, not '%s'"},
+        {"--budget", &o->max_evaluations, NULL, 1, 1000000, false, "--budget needs a number of evaluations, not '%s'"},
+        {"--wall-time", NULL, &o->max_wall_s, 0, INFINITY, true, "--wall-time needs seconds, not '%s'"},
+        {"--eval-timeout", NULL, &o->eval_timeout_s, 0, INFINITY, true, "--eval-timeout needs seconds, not '%s'"},
+    };
     int i = 1;
     for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        long lv;
-        double dv;
-        if (strcmp(a, "--json") == 0)
-            ui->json = true;
-        else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0)
-            ui->quiet = true;
+        const cli_opt *p = cli_find_opt(plain, a);
+        const num_opt *num = NULL;
+        for (size_t k = 0; k < SPAK_ARRAY_LEN(nums) && !num; k++)
+            if (strcmp(a, nums[k].name) == 0)
+                num = &nums[k];
+        int rc = 0;
+        if (p && p->value && val)
+            *p->value = val, i++;
+        else if (p && p->flag)
+            *p->flag = true;
+        else if (num && val)
+            rc = set_num_opt(cmd, num, val), i++;
         else if (strcmp(a, "--llm") == 0 && val)
             o->llm_backend = val, o->strategy = "llm", i++;
-        else if (strcmp(a, "--endpoint") == 0 && val)
-            o->llm_endpoint = val, i++;
-        else if (strcmp(a, "--model") == 0 && val)
-            o->llm_model = val, i++;
-        else if (strcmp(a, "--temperature") == 0 && val) {
-            if (!spak_parse_double(val, &dv) || dv < 0 || dv > 2)
-                return usage_error(cmd, "--temperature needs a number in [0, 2], not '%s'", val);
-            o->llm_temperature = dv, i++;
-        } else if (strcmp(a, "--max-tokens") == 0 && val) {
-            if (!spak_parse_long(val, 1, 1000000, &lv))
-                return usage_error(cmd, "--max-tokens needs a whole number, not '%s'", val);
-            o->llm_max_tokens = lv, i++;
-        } else if (strcmp(a, "--llm-timeout") == 0 && val) {
-            if (!spak_parse_double(val, &dv) || dv <= 0)
-                return usage_error(cmd, "--llm-timeout needs seconds, not '%s'", val);
-            o->llm_timeout_s = dv, i++;
-        }
-        else if (strcmp(a, "--approve") == 0 && val) {
-            char list[256];
-            spak_snprintf(list, sizeof list, "%s", val);
-            char *save = NULL;
-            for (char *g = strtok_r(list, ",", &save); g; g = strtok_r(NULL, ",", &save)) {
-                if (strcmp(g, "knowledge") == 0)
-                    o->approve |= SPAK_GATE_KNOWLEDGE;
-                else if (strcmp(g, "llm-code") == 0)
-                    o->approve |= SPAK_GATE_LLM_CODE;
-                else
-                    return usage_error(cmd, "--approve takes knowledge and/or llm-code, not '%s'", g);
-            }
-            i++;
-        } else if (strcmp(a, "--lessons") == 0)
-            o->use_lessons = true;
-        else if (strcmp(a, "--no-learn") == 0)
-            o->no_learn = true;
-        else if (strcmp(a, "--force") == 0 && force)
-            *force = true;
-        else if (strcmp(a, "--home") == 0 && val)
-            o->home = val, i++;
-        else if (strcmp(a, "--loop") == 0 && val)
-            o->loop_name = val, i++;
-        else if (strcmp(a, "--strategy") == 0 && val)
-            o->strategy = val, i++;
-        else if (strcmp(a, "--seed") == 0 && val) {
-            if (!spak_parse_long(val, 0, 2147483647L, &lv))
-                return usage_error(cmd, "--seed needs a whole number, not '%s'", val);
-            o->seed = lv, i++;
-        } else if (strcmp(a, "--budget") == 0 && val) {
-            if (!spak_parse_long(val, 1, 1000000, &lv))
-                return usage_error(cmd, "--budget needs a number of evaluations, not '%s'", val);
-            o->max_evaluations = lv, i++;
-        } else if (strcmp(a, "--wall-time") == 0 && val) {
-            if (!spak_parse_double(val, &dv) || dv <= 0)
-                return usage_error(cmd, "--wall-time needs seconds, not '%s'", val);
-            o->max_wall_s = dv, i++;
-        } else if (strcmp(a, "--eval-timeout") == 0 && val) {
-            if (!spak_parse_double(val, &dv) || dv <= 0)
-                return usage_error(cmd, "--eval-timeout needs seconds, not '%s'", val);
-            o->eval_timeout_s = dv, i++;
-        } else
-            return usage_error(cmd, "unknown option or missing value: '%s'", a);
+        else if (strcmp(a, "--approve") == 0 && val)
+            rc = parse_gates(cmd, val, &o->approve), i++;
+        else
+            rc = usage_error(cmd, "unknown option or missing value: '%s'", a);
+        if (rc)
+            return rc;
     }
     *first = i;
     return 0;
@@ -648,15 +671,18 @@ static json_t *run_json(spak_store *st, const spak_run *r, bool with_evals)
     return o;
 }
 
-static int open_store_for(const char *cmd, int argc, char **argv, int *first, bool *json, spak_engine_opts *o,
-                          spak_store **st)
+/* status and show: their options (--json, --home DIR), then the store
+ * (*st, the caller closes it). Returns 0, or the exit status after saying
+ * what went wrong. */
+static int open_store_for(const char *cmd, int argc, char **argv, int *first, bool *json, spak_store **st)
 {
-    const cli_opt opts[] = {{"--json", NULL, json, NULL}, {"--home", NULL, NULL, &o->home}, {0}};
+    spak_engine_opts o = {0};
+    const cli_opt opts[] = {{"--json", NULL, json, NULL}, {"--home", NULL, NULL, &o.home}, {0}};
     int rc = cli_parse_opts(cmd, argc, argv, opts, 0, first);
     if (rc)
         return rc;
     spak_err err;
-    if (spak_engine_open_store(o, st, &err) != SPAK_OK) {
+    if (spak_engine_open_store(&o, st, &err) != SPAK_OK) {
         fprintf(stderr, "spak %s: %s\n", cmd, err.msg);
         return EXIT_PROBLEM;
     }
@@ -690,6 +716,27 @@ static int get_run(const char *cmd, spak_store *st, const char *id, spak_run *r)
     fprintf(stderr, "spak %s: %s\n", cmd, err.msg);
     spak_store_close(st);
     return EXIT_PROBLEM;
+}
+
+/* `spak status RUN` and `spak show RUN`: the run `id` of st as JSON (with
+ * every evaluation when with_evals), or for people by print, which gets the
+ * same JSON. Closes st; returns the command's exit status. */
+static int print_run(const char *cmd, spak_store *st, const char *id, bool json, bool with_evals,
+                     void (*print)(spak_store *, const spak_run *, json_t *))
+{
+    spak_run r = {0};
+    int rc = get_run(cmd, st, id, &r);
+    if (rc)
+        return rc;
+    json_t *j = run_json(st, &r, with_evals);
+    if (json)
+        print_json(j, "{}");
+    else
+        print(st, &r, j);
+    json_decref(j);
+    spak_store_run_free(&r);
+    spak_store_close(st);
+    return 0;
 }
 
 /* `spak status RUN` for people: state, counts, best, LLM usage, what next. */
@@ -769,32 +816,21 @@ static int status_list(spak_store *st, bool json)
 
 static int cmd_status(int argc, char **argv)
 {
-    spak_engine_opts o = {0};
     bool json = false;
     int first;
     spak_store *st = NULL;
-    int rc = open_store_for("status", argc, argv, &first, &json, &o, &st);
+    int rc = open_store_for("status", argc, argv, &first, &json, &st);
     if (rc)
         return rc;
     if (first >= argc)
         return status_list(st, json);
-    spak_run r = {0};
-    if ((rc = get_run("status", st, argv[first], &r)) != 0)
-        return rc;
-    json_t *j = run_json(st, &r, false);
-    if (json)
-        print_json(j, "{}");
-    else
-        print_status_one(st, &r, j);
-    json_decref(j);
-    spak_store_run_free(&r);
-    spak_store_close(st);
-    return 0;
+    return print_run("status", st, argv[first], json, false, print_status_one);
 }
 
 /* `spak show RUN` for people: one line per evaluation, then the best. */
-static void print_show(const spak_run *r, json_t *j)
+static void print_show(spak_store *st, const spak_run *r, json_t *j)
 {
+    (void)st;
     json_t *s = json_object_get(j, "summary");
     const char *metric = s ? json_string_value(json_object_get(s, "metric")) : NULL;
     printf("run %s (%s, state %s%s%s)\n", r->id, r->status, r->state, r->stop_reason ? ", " : "",
@@ -819,29 +855,17 @@ static void print_show(const spak_run *r, json_t *j)
 
 static int cmd_show(int argc, char **argv)
 {
-    spak_engine_opts o = {0};
     bool json = false;
     int first;
     spak_store *st = NULL;
-    int rc = open_store_for("show", argc, argv, &first, &json, &o, &st);
+    int rc = open_store_for("show", argc, argv, &first, &json, &st);
     if (rc)
         return rc;
     if (first != argc - 1) {
         spak_store_close(st);
         return usage_error("show", "%sexpected one run id", "");
     }
-    spak_run r = {0};
-    if ((rc = get_run("show", st, argv[first], &r)) != 0)
-        return rc;
-    json_t *j = run_json(st, &r, true);
-    if (json)
-        print_json(j, "{}");
-    else
-        print_show(&r, j);
-    json_decref(j);
-    spak_store_run_free(&r);
-    spak_store_close(st);
-    return 0;
+    return print_run("show", st, argv[first], json, true, print_show);
 }
 
 static int answer(int argc, char **argv, bool approve)
