@@ -237,11 +237,11 @@ spak_status spak_read_file(const char *path, size_t max_bytes, char **out, size_
         if (n > 0) {
             st = spak_buf_append(&b, chunk, n);
             if (st == SPAK_ERR_LIMIT) {
-                spak_errf(err, st, "%s: file is larger than the limit of %zu bytes", path, max_bytes);
+                st = spak_errf(err, st, "%s: file is larger than the limit of %zu bytes", path, max_bytes);
                 break;
             }
             if (st != SPAK_OK) {
-                spak_errf(err, st, "%s: out of memory reading file", path);
+                st = spak_errf(err, st, "%s: out of memory reading file", path);
                 break;
             }
         }

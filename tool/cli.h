@@ -7,12 +7,35 @@
 #ifndef SPAK_CLI_H
 #define SPAK_CLI_H
 
+#include <stdbool.h>
+
 #define EXIT_PROBLEM 1
 #define EXIT_USAGE 2
 
 /* Print "spak CMD: <message>" and the command's usage line to stderr;
  * returns EXIT_USAGE. fmt has one %s for arg. */
 int usage_error(const char *cmd, const char *fmt, const char *arg);
+
+/* One option of a command: name (and alias, may be NULL) either set *flag
+ * or take the next argument into *value (borrowed from argv). */
+typedef struct cli_opt {
+    const char *name, *alias;
+    bool *flag;
+    const char **value;
+} cli_opt;
+
+#define CLI_DASHDASH 0x1u      /* "--" ends the options (else it is an unknown option) */
+#define CLI_MISSING_VALUE 0x2u /* say "unknown option or missing value" */
+
+/* The entry of opts that arg names (by name or alias), or NULL. */
+const cli_opt *cli_find_opt(const cli_opt *opts, const char *arg);
+
+/* Parse the options of `spak CMD` from argv[1] up to the first operand
+ * (opts ends with an entry whose name is NULL). An option that takes a
+ * value and is last is unknown. Sets *first to the first operand's index and
+ * returns 0, or returns usage_error's status. */
+int cli_parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts, unsigned how,
+                   int *first);
 
 /* Commands that live in their own files. */
 int cmd_learn(int argc, char **argv);

@@ -56,6 +56,47 @@ static void print_command_help(const command *c)
     printf("usage: %s\n\n%s\n", c->usage, c->summary);
 }
 
+const cli_opt *cli_find_opt(const cli_opt *opts, const char *arg)
+{
+    for (const cli_opt *o = opts; o->name; o++)
+        if (strcmp(arg, o->name) == 0 || (o->alias && strcmp(arg, o->alias) == 0))
+            return o;
+    return NULL;
+}
+
+int cli_parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts, unsigned how,
+                   int *first)
+{
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
+        const char *a = argv[i];
+        if ((how & CLI_DASHDASH) && strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        const cli_opt *o = cli_find_opt(opts, a);
+        if (o && o->value && i + 1 < argc)
+            *o->value = argv[++i];
+        else if (o && o->flag)
+            *o->flag = true;
+        else if (how & CLI_MISSING_VALUE)
+            return usage_error(cmd, "unknown option or missing value: '%s'", a);
+        else
+            return usage_error(cmd, "unknown option '%s'", a);
+    }
+    *first = i;
+    return 0;
+}
+
+/* Pretty-print j on stdout; none (NULL: nothing) when it cannot be dumped. */
+static void print_json(const json_t *j, const char *none)
+{
+    char *t = json_dumps(j, JSON_INDENT(2));
+    if (t || none)
+        puts(t ? t : none);
+    free(t);
+}
+
 /* Print the diagnostics of a spec to stderr. */
 static void print_diags(const spak_spec *s)
 {
@@ -83,18 +124,11 @@ static json_t *diags_json(const spak_diags *d)
 static int cmd_check(int argc, char **argv)
 {
     bool json = false, quiet = false;
-    int first = 1;
-    for (; first < argc && argv[first][0] == '-' && argv[first][1]; first++) {
-        if (strcmp(argv[first], "--json") == 0)
-            json = true;
-        else if (strcmp(argv[first], "-q") == 0 || strcmp(argv[first], "--quiet") == 0)
-            quiet = true;
-        else if (strcmp(argv[first], "--") == 0) {
-            first++;
-            break;
-        } else
-            return usage_error("check", "unknown option '%s'", argv[first]);
-    }
+    int first;
+    const cli_opt opts[] = {{"--json", NULL, &json, NULL}, {"-q", "--quiet", &quiet, NULL}, {0}};
+    int prc = cli_parse_opts("check", argc, argv, opts, CLI_DASHDASH, &first);
+    if (prc)
+        return prc;
     if (first >= argc)
         return usage_error("check", "%sno spec file given", "");
     int rc = 0;
@@ -139,10 +173,7 @@ static int cmd_check(int argc, char **argv)
         spak_spec_free(s);
     }
     if (json) {
-        char *txt = json_dumps(out, JSON_INDENT(2));
-        if (txt)
-            puts(txt);
-        free(txt);
+        print_json(out, NULL);
         json_decref(out);
     }
     return rc;
@@ -153,20 +184,12 @@ static int cmd_check(int argc, char **argv)
 static int cmd_fmt(int argc, char **argv)
 {
     bool write = false, check = false, json = false;
-    int first = 1;
-    for (; first < argc && argv[first][0] == '-' && argv[first][1]; first++) {
-        if (strcmp(argv[first], "-w") == 0 || strcmp(argv[first], "--write") == 0)
-            write = true;
-        else if (strcmp(argv[first], "--check") == 0)
-            check = true;
-        else if (strcmp(argv[first], "--json") == 0)
-            json = true;
-        else if (strcmp(argv[first], "--") == 0) {
-            first++;
-            break;
-        } else
-            return usage_error("fmt", "unknown option '%s'", argv[first]);
-    }
+    int first;
+    const cli_opt opts[] = {{"-w", "--write", &write, NULL}, {"--check", NULL, &check, NULL},
+                            {"--json", NULL, &json, NULL}, {0}};
+    int prc = cli_parse_opts("fmt", argc, argv, opts, CLI_DASHDASH, &first);
+    if (prc)
+        return prc;
     if (first >= argc)
         return usage_error("fmt", "%sno spec file given", "");
     if (!write && !check && argc - first > 1)
@@ -226,9 +249,7 @@ static int cmd_fmt(int argc, char **argv)
         spak_spec_free(s);
     }
     if (report) {
-        char *t = json_dumps(report, JSON_INDENT(2));
-        puts(t ? t : "[]");
-        free(t);
+        print_json(report, "[]");
         json_decref(report);
     }
     return rc;
@@ -409,81 +430,98 @@ static void print_run_summary_json(const spak_engine_opts *o, const char *run_id
     spak_store_close(st);
 }
 
+/* A numeric option of the run-like commands: a whole number in [lo, hi]
+ * into *l, or a number into *d, refused below lo (at lo too when lo_open)
+ * and above hi. need is the usage error, with one %s for the value. */
+typedef struct num_opt {
+    const char *name;
+    long *l;
+    double *d;
+    double lo, hi;
+    bool lo_open;
+    const char *need;
+} num_opt;
+
+/* Set the numeric option n from val; 0, or the usage error's status. */
+static int set_num_opt(const char *cmd, const num_opt *n, const char *val)
+{
+    long lv;
+    double dv;
+    if (n->l) {
+        if (!spak_parse_long(val, (long)n->lo, (long)n->hi, &lv))
+            return usage_error(cmd, n->need, val);
+        *n->l = lv;
+    } else {
+        if (!spak_parse_double(val, &dv) || (n->lo_open ? dv <= n->lo : dv < n->lo) || dv > n->hi)
+            return usage_error(cmd, n->need, val);
+        *n->d = dv;
+    }
+    return 0;
+}
+
+/* --approve GATES: a comma-separated list of knowledge and llm-code. */
+static int parse_gates(const char *cmd, const char *val, unsigned *approve)
+{
+    char list[256];
+    spak_snprintf(list, sizeof list, "%s", val);
+    char *save = NULL;
+    for (char *g = strtok_r(list, ",", &save); g; g = strtok_r(NULL, ",", &save)) {
+        if (strcmp(g, "knowledge") == 0)
+            *approve |= SPAK_GATE_KNOWLEDGE;
+        else if (strcmp(g, "llm-code") == 0)
+            *approve |= SPAK_GATE_LLM_CODE;
+        else
+            return usage_error(cmd, "--approve takes knowledge and/or llm-code, not '%s'", g);
+    }
+    return 0;
+}
+
+/* The options of 'spak run', which agent, resume, approve and reject take
+ * too (--force only where force is not NULL). Sets *first to the first
+ * operand's index and returns 0, or returns usage_error's status. */
 static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, spak_engine_opts *o, run_ui *ui,
                           bool *force)
 {
+    const cli_opt plain[] = {
+        {"--json", NULL, &ui->json, NULL},          {"--quiet", "-q", &ui->quiet, NULL},
+        {"--endpoint", NULL, NULL, &o->llm_endpoint}, {"--model", NULL, NULL, &o->llm_model},
+        {"--lessons", NULL, &o->use_lessons, NULL}, {"--no-learn", NULL, &o->no_learn, NULL},
+        {"--force", NULL, force, NULL},             {"--home", NULL, NULL, &o->home},
+        {"--loop", NULL, NULL, &o->loop_name},      {"--strategy", NULL, NULL, &o->strategy},
+        {0}};
+    const num_opt nums[] = {
+        {"--temperature", NULL, &o->llm_temperature, 0, 2, false, "--temperature needs a number in [0, 2], not '%s'"},
+        {"--max-tokens", &o->llm_max_tokens, NULL, 1, 1000000, false, "--max-tokens needs a whole number, not '%s'"},
+        {"--llm-timeout", NULL, &o->llm_timeout_s, 0, INFINITY, true, "--llm-timeout needs seconds, not '%s'"},
+        {"--seed", &o->seed, NULL, 0, 2147483647L, false, "--seed needs a whole number, not '%s'"},
+        {"--budget", &o->max_evaluations, NULL, 1, 1000000, false, "--budget needs a number of evaluations, not '%s'"},
+        {"--wall-time", NULL, &o->max_wall_s, 0, INFINITY, true, "--wall-time needs seconds, not '%s'"},
+        {"--eval-timeout", NULL, &o->eval_timeout_s, 0, INFINITY, true, "--eval-timeout needs seconds, not '%s'"},
+    };
     int i = 1;
     for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        long lv;
-        double dv;
-        if (strcmp(a, "--json") == 0)
-            ui->json = true;
-        else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0)
-            ui->quiet = true;
+        const cli_opt *p = cli_find_opt(plain, a);
+        const num_opt *num = NULL;
+        for (size_t k = 0; k < SPAK_ARRAY_LEN(nums) && !num; k++)
+            if (strcmp(a, nums[k].name) == 0)
+                num = &nums[k];
+        int rc = 0;
+        if (p && p->value && val)
+            *p->value = val, i++;
+        else if (p && p->flag)
+            *p->flag = true;
+        else if (num && val)
+            rc = set_num_opt(cmd, num, val), i++;
         else if (strcmp(a, "--llm") == 0 && val)
             o->llm_backend = val, o->strategy = "llm", i++;
-        else if (strcmp(a, "--endpoint") == 0 && val)
-            o->llm_endpoint = val, i++;
-        else if (strcmp(a, "--model") == 0 && val)
-            o->llm_model = val, i++;
-        else if (strcmp(a, "--temperature") == 0 && val) {
-            if (!spak_parse_double(val, &dv) || dv < 0 || dv > 2)
-                return usage_error(cmd, "--temperature needs a number in [0, 2], not '%s'", val);
-            o->llm_temperature = dv, i++;
-        } else if (strcmp(a, "--max-tokens") == 0 && val) {
-            if (!spak_parse_long(val, 1, 1000000, &lv))
-                return usage_error(cmd, "--max-tokens needs a whole number, not '%s'", val);
-            o->llm_max_tokens = lv, i++;
-        } else if (strcmp(a, "--llm-timeout") == 0 && val) {
-            if (!spak_parse_double(val, &dv) || dv <= 0)
-                return usage_error(cmd, "--llm-timeout needs seconds, not '%s'", val);
-            o->llm_timeout_s = dv, i++;
-        }
-        else if (strcmp(a, "--approve") == 0 && val) {
-            char list[256];
-            spak_snprintf(list, sizeof list, "%s", val);
-            char *save = NULL;
-            for (char *g = strtok_r(list, ",", &save); g; g = strtok_r(NULL, ",", &save)) {
-                if (strcmp(g, "knowledge") == 0)
-                    o->approve |= SPAK_GATE_KNOWLEDGE;
-                else if (strcmp(g, "llm-code") == 0)
-                    o->approve |= SPAK_GATE_LLM_CODE;
-                else
-                    return usage_error(cmd, "--approve takes knowledge and/or llm-code, not '%s'", g);
-            }
-            i++;
-        } else if (strcmp(a, "--lessons") == 0)
-            o->use_lessons = true;
-        else if (strcmp(a, "--no-learn") == 0)
-            o->no_learn = true;
-        else if (strcmp(a, "--force") == 0 && force)
-            *force = true;
-        else if (strcmp(a, "--home") == 0 && val)
-            o->home = val, i++;
-        else if (strcmp(a, "--loop") == 0 && val)
-            o->loop_name = val, i++;
-        else if (strcmp(a, "--strategy") == 0 && val)
-            o->strategy = val, i++;
-        else if (strcmp(a, "--seed") == 0 && val) {
-            if (!spak_parse_long(val, 0, 2147483647L, &lv))
-                return usage_error(cmd, "--seed needs a whole number, not '%s'", val);
-            o->seed = lv, i++;
-        } else if (strcmp(a, "--budget") == 0 && val) {
-            if (!spak_parse_long(val, 1, 1000000, &lv))
-                return usage_error(cmd, "--budget needs a number of evaluations, not '%s'", val);
-            o->max_evaluations = lv, i++;
-        } else if (strcmp(a, "--wall-time") == 0 && val) {
-            if (!spak_parse_double(val, &dv) || dv <= 0)
-                return usage_error(cmd, "--wall-time needs seconds, not '%s'", val);
-            o->max_wall_s = dv, i++;
-        } else if (strcmp(a, "--eval-timeout") == 0 && val) {
-            if (!spak_parse_double(val, &dv) || dv <= 0)
-                return usage_error(cmd, "--eval-timeout needs seconds, not '%s'", val);
-            o->eval_timeout_s = dv, i++;
-        } else
-            return usage_error(cmd, "unknown option or missing value: '%s'", a);
+        else if (strcmp(a, "--approve") == 0 && val)
+            rc = parse_gates(cmd, val, &o->approve), i++;
+        else
+            rc = usage_error(cmd, "unknown option or missing value: '%s'", a);
+        if (rc)
+            return rc;
     }
     *first = i;
     return 0;
@@ -501,6 +539,15 @@ static void wire_ui(spak_engine_opts *o, run_ui *ui, char *bin, size_t n)
     o->on_event = on_event;
     o->on_approve = on_approve;
     o->ud = ui;
+}
+
+/* How run, agent, approve and reject end: the JSON summary on stdout when
+ * --json asked for it and there is a run, then the exit status. */
+static int run_exit(const spak_engine_opts *o, const run_ui *ui, const char *run_id, spak_status st)
+{
+    if (ui->json && run_id[0])
+        print_run_summary_json(o, run_id);
+    return st == SPAK_OK ? 0 : EXIT_PROBLEM;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -523,9 +570,7 @@ static int cmd_run(int argc, char **argv)
         if (run_id[0])
             fprintf(stderr, "spak run: the run is %s; 'spak resume %s' continues it\n", run_id, run_id);
     }
-    if (ui.json && run_id[0])
-        print_run_summary_json(&o, run_id);
-    return st == SPAK_OK ? 0 : EXIT_PROBLEM;
+    return run_exit(&o, &ui, run_id, st);
 }
 
 static int cmd_agent(int argc, char **argv)
@@ -545,9 +590,7 @@ static int cmd_agent(int argc, char **argv)
     spak_status st = spak_agent_run(&o, argv[first], first + 1 < argc ? argv[first + 1] : NULL, run_id, &err);
     if (st != SPAK_OK)
         fprintf(stderr, "spak agent: %s\n", err.msg);
-    if (ui.json && run_id[0])
-        print_run_summary_json(&o, run_id);
-    return st == SPAK_OK ? 0 : EXIT_PROBLEM;
+    return run_exit(&o, &ui, run_id, st);
 }
 
 static int cmd_resume(int argc, char **argv)
@@ -628,21 +671,18 @@ static json_t *run_json(spak_store *st, const spak_run *r, bool with_evals)
     return o;
 }
 
-static int open_store_for(const char *cmd, int argc, char **argv, int *first, bool *json, spak_engine_opts *o,
-                          spak_store **st)
+/* status and show: their options (--json, --home DIR), then the store
+ * (*st, the caller closes it). Returns 0, or the exit status after saying
+ * what went wrong. */
+static int open_store_for(const char *cmd, int argc, char **argv, int *first, bool *json, spak_store **st)
 {
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            *json = true;
-        else if (strcmp(argv[i], "--home") == 0 && i + 1 < argc)
-            o->home = argv[++i];
-        else
-            return usage_error(cmd, "unknown option '%s'", argv[i]);
-    }
-    *first = i;
+    spak_engine_opts o = {0};
+    const cli_opt opts[] = {{"--json", NULL, json, NULL}, {"--home", NULL, NULL, &o.home}, {0}};
+    int rc = cli_parse_opts(cmd, argc, argv, opts, 0, first);
+    if (rc)
+        return rc;
     spak_err err;
-    if (spak_engine_open_store(o, st, &err) != SPAK_OK) {
+    if (spak_engine_open_store(&o, st, &err) != SPAK_OK) {
         fprintf(stderr, "spak %s: %s\n", cmd, err.msg);
         return EXIT_PROBLEM;
     }
@@ -666,68 +706,81 @@ static void print_best_line(json_t *summary)
     printf("  (evaluation %lld)\n", (long long)json_integer_value(json_object_get(best, "eval_id")));
 }
 
-static int cmd_status(int argc, char **argv)
+/* The run `id` of st into *r (free with spak_store_run_free). On failure
+ * says so as `spak CMD: ...`, closes st and returns EXIT_PROBLEM. */
+static int get_run(const char *cmd, spak_store *st, const char *id, spak_run *r)
 {
-    spak_engine_opts o = {0};
-    bool json = false;
-    int first;
-    spak_store *st = NULL;
-    int rc = open_store_for("status", argc, argv, &first, &json, &o, &st);
+    spak_err err = {0};
+    if (spak_store_run_get(st, id, r, &err) == SPAK_OK)
+        return 0;
+    fprintf(stderr, "spak %s: %s\n", cmd, err.msg);
+    spak_store_close(st);
+    return EXIT_PROBLEM;
+}
+
+/* `spak status RUN` and `spak show RUN`: the run `id` of st as JSON (with
+ * every evaluation when with_evals), or for people by print, which gets the
+ * same JSON. Closes st; returns the command's exit status. */
+static int print_run(const char *cmd, spak_store *st, const char *id, bool json, bool with_evals,
+                     void (*print)(spak_store *, const spak_run *, json_t *))
+{
+    spak_run r = {0};
+    int rc = get_run(cmd, st, id, &r);
     if (rc)
         return rc;
-    spak_err err = {0};
-    if (first < argc) {
-        spak_run r = {0};
-        if (spak_store_run_get(st, argv[first], &r, &err) != SPAK_OK) {
-            fprintf(stderr, "spak status: %s\n", err.msg);
-            spak_store_close(st);
-            return EXIT_PROBLEM;
-        }
-        json_t *j = run_json(st, &r, false);
-        if (json) {
-            char *t = json_dumps(j, JSON_INDENT(2));
-            puts(t ? t : "{}");
-            free(t);
-        } else {
-            printf("run %s: %s, state %s%s%s\n  spec: %s\n", r.id, r.status, r.state,
-                   r.stop_reason ? ", stopped: " : "", r.stop_reason ? r.stop_reason : "",
-                   r.spec_path ? r.spec_path : "-");
-            json_t *c = json_object_get(j, "evaluations_by_status");
-            const char *k;
-            json_t *v;
-            printf("  evaluations:");
-            json_object_foreach(c, k, v) printf(" %lld %s", (long long)json_integer_value(v), k);
-            printf("\n");
-            json_t *s = json_object_get(j, "summary");
-            if (s)
-                print_best_line(s);
-            json_t *u = json_object_get(j, "llm");
-            if (u) {
-                json_t *usd = json_object_get(u, "cost_usd");
-                printf("  llm: %lld steps, %lld tokens, ", (long long)json_integer_value(json_object_get(u, "steps")),
-                       (long long)json_integer_value(json_object_get(u, "tokens")));
-                if (json_is_number(usd))
-                    printf("cost USD %.4f%s\n", json_number_value(usd),
-                           json_is_true(json_object_get(u, "cost_complete")) ? "" : " (some steps without a price)");
-                else
-                    printf("cost unknown (no prices in the llm block)\n");
-            }
-            char *pend = spak_engine_pending(st, r.id);
-            json_t *pj = pend ? json_loads(pend, 0, NULL) : NULL;
-            if (pj && !json_object_get(pj, "decision"))
-                printf("  pending approval (%s): %s\n  answer with 'spak approve %s' or 'spak reject %s'\n",
-                       json_string_value(json_object_get(pj, "gate")), json_string_value(json_object_get(pj, "what")),
-                       r.id, r.id);
-            else if (strcmp(r.status, SPAK_RUN_DONE) != 0)
-                printf("  'spak resume %s' continues it\n", r.id);
-            json_decref(pj);
-            free(pend);
-        }
-        json_decref(j);
-        spak_store_run_free(&r);
-        spak_store_close(st);
-        return 0;
+    json_t *j = run_json(st, &r, with_evals);
+    if (json)
+        print_json(j, "{}");
+    else
+        print(st, &r, j);
+    json_decref(j);
+    spak_store_run_free(&r);
+    spak_store_close(st);
+    return 0;
+}
+
+/* `spak status RUN` for people: state, counts, best, LLM usage, what next. */
+static void print_status_one(spak_store *st, const spak_run *r, json_t *j)
+{
+    printf("run %s: %s, state %s%s%s\n  spec: %s\n", r->id, r->status, r->state,
+           r->stop_reason ? ", stopped: " : "", r->stop_reason ? r->stop_reason : "",
+           r->spec_path ? r->spec_path : "-");
+    json_t *c = json_object_get(j, "evaluations_by_status");
+    const char *k;
+    json_t *v;
+    printf("  evaluations:");
+    json_object_foreach(c, k, v) printf(" %lld %s", (long long)json_integer_value(v), k);
+    printf("\n");
+    json_t *s = json_object_get(j, "summary");
+    if (s)
+        print_best_line(s);
+    json_t *u = json_object_get(j, "llm");
+    if (u) {
+        json_t *usd = json_object_get(u, "cost_usd");
+        printf("  llm: %lld steps, %lld tokens, ", (long long)json_integer_value(json_object_get(u, "steps")),
+               (long long)json_integer_value(json_object_get(u, "tokens")));
+        if (json_is_number(usd))
+            printf("cost USD %.4f%s\n", json_number_value(usd),
+                   json_is_true(json_object_get(u, "cost_complete")) ? "" : " (some steps without a price)");
+        else
+            printf("cost unknown (no prices in the llm block)\n");
     }
+    char *pend = spak_engine_pending(st, r->id);
+    json_t *pj = pend ? json_loads(pend, 0, NULL) : NULL;
+    if (pj && !json_object_get(pj, "decision"))
+        printf("  pending approval (%s): %s\n  answer with 'spak approve %s' or 'spak reject %s'\n",
+               json_string_value(json_object_get(pj, "gate")), json_string_value(json_object_get(pj, "what")),
+               r->id, r->id);
+    else if (strcmp(r->status, SPAK_RUN_DONE) != 0)
+        printf("  'spak resume %s' continues it\n", r->id);
+    json_decref(pj);
+    free(pend);
+}
+
+/* `spak status`: every run, one line each (or a JSON array). */
+static int status_list(spak_store *st, bool json)
+{
+    spak_err err = {0};
     spak_run *runs = NULL;
     size_t n = 0;
     if (spak_store_run_list(st, &runs, &n, &err) != SPAK_OK) {
@@ -751,9 +804,7 @@ static int cmd_status(int argc, char **argv)
         }
     }
     if (json) {
-        char *t = json_dumps(arr, JSON_INDENT(2));
-        puts(t ? t : "[]");
-        free(t);
+        print_json(arr, "[]");
         json_decref(arr);
     } else if (n == 0) {
         printf("(no runs yet; 'spak run SPEC' starts one)\n");
@@ -763,57 +814,58 @@ static int cmd_status(int argc, char **argv)
     return 0;
 }
 
-static int cmd_show(int argc, char **argv)
+static int cmd_status(int argc, char **argv)
 {
-    spak_engine_opts o = {0};
     bool json = false;
     int first;
     spak_store *st = NULL;
-    int rc = open_store_for("show", argc, argv, &first, &json, &o, &st);
+    int rc = open_store_for("status", argc, argv, &first, &json, &st);
+    if (rc)
+        return rc;
+    if (first >= argc)
+        return status_list(st, json);
+    return print_run("status", st, argv[first], json, false, print_status_one);
+}
+
+/* `spak show RUN` for people: one line per evaluation, then the best. */
+static void print_show(spak_store *st, const spak_run *r, json_t *j)
+{
+    (void)st;
+    json_t *s = json_object_get(j, "summary");
+    const char *metric = s ? json_string_value(json_object_get(s, "metric")) : NULL;
+    printf("run %s (%s, state %s%s%s)\n", r->id, r->status, r->state, r->stop_reason ? ", " : "",
+           r->stop_reason ? r->stop_reason : "");
+    printf("%4s  %-44s %-7s %10s %8s  %-9s %s\n", "EVAL", "CANDIDATE", "STATUS", metric ? metric : "METRIC",
+           "RATIO", "BOUND", "NOTE");
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(j, "evaluations"), i, e) {
+        char m[32], ra[32];
+        fmt_num(m, sizeof m, json_is_number(json_object_get(e, "metric")) ? json_number_value(json_object_get(e, "metric")) : NAN);
+        fmt_num(ra, sizeof ra, json_is_number(json_object_get(e, "ratio")) ? json_number_value(json_object_get(e, "ratio")) : NAN);
+        const char *b = json_string_value(json_object_get(e, "bottleneck"));
+        const char *er = json_string_value(json_object_get(e, "error"));
+        printf("%4lld  %-44s %-7s %10s %8s  %-9s %s\n", (long long)json_integer_value(json_object_get(e, "eval_id")),
+               json_string_value(json_object_get(e, "candidate")), json_string_value(json_object_get(e, "status")),
+               m, ra, b ? b : "-", er ? er : "");
+    }
+    if (s)
+        print_best_line(s);
+}
+
+static int cmd_show(int argc, char **argv)
+{
+    bool json = false;
+    int first;
+    spak_store *st = NULL;
+    int rc = open_store_for("show", argc, argv, &first, &json, &st);
     if (rc)
         return rc;
     if (first != argc - 1) {
         spak_store_close(st);
         return usage_error("show", "%sexpected one run id", "");
     }
-    spak_err err = {0};
-    spak_run r = {0};
-    if (spak_store_run_get(st, argv[first], &r, &err) != SPAK_OK) {
-        fprintf(stderr, "spak show: %s\n", err.msg);
-        spak_store_close(st);
-        return EXIT_PROBLEM;
-    }
-    json_t *j = run_json(st, &r, true);
-    if (json) {
-        char *t = json_dumps(j, JSON_INDENT(2));
-        puts(t ? t : "{}");
-        free(t);
-    } else {
-        json_t *s = json_object_get(j, "summary");
-        const char *metric = s ? json_string_value(json_object_get(s, "metric")) : NULL;
-        printf("run %s (%s, state %s%s%s)\n", r.id, r.status, r.state, r.stop_reason ? ", " : "",
-               r.stop_reason ? r.stop_reason : "");
-        printf("%4s  %-44s %-7s %10s %8s  %-9s %s\n", "EVAL", "CANDIDATE", "STATUS", metric ? metric : "METRIC",
-               "RATIO", "BOUND", "NOTE");
-        size_t i;
-        json_t *e;
-        json_array_foreach(json_object_get(j, "evaluations"), i, e) {
-            char m[32], ra[32];
-            fmt_num(m, sizeof m, json_is_number(json_object_get(e, "metric")) ? json_number_value(json_object_get(e, "metric")) : NAN);
-            fmt_num(ra, sizeof ra, json_is_number(json_object_get(e, "ratio")) ? json_number_value(json_object_get(e, "ratio")) : NAN);
-            const char *b = json_string_value(json_object_get(e, "bottleneck"));
-            const char *er = json_string_value(json_object_get(e, "error"));
-            printf("%4lld  %-44s %-7s %10s %8s  %-9s %s\n", (long long)json_integer_value(json_object_get(e, "eval_id")),
-                   json_string_value(json_object_get(e, "candidate")), json_string_value(json_object_get(e, "status")),
-                   m, ra, b ? b : "-", er ? er : "");
-        }
-        if (s)
-            print_best_line(s);
-    }
-    json_decref(j);
-    spak_store_run_free(&r);
-    spak_store_close(st);
-    return 0;
+    return print_run("show", st, argv[first], json, true, print_show);
 }
 
 static int answer(int argc, char **argv, bool approve)
@@ -839,9 +891,8 @@ static int answer(int argc, char **argv, bool approve)
     spak_status st = spak_engine_resume(&o, argv[first], false, &err);
     if (st != SPAK_OK)
         fprintf(stderr, "spak %s: %s\n", cmd, err.msg);
-    if (ui.json)
-        print_run_summary_json(&o, argv[first]);
-    return st == SPAK_OK ? 0 : EXIT_PROBLEM;
+    /* the answer above found the run: its id is not empty */
+    return run_exit(&o, &ui, argv[first], st);
 }
 
 static int cmd_approve(int argc, char **argv)
@@ -866,17 +917,12 @@ static int cmd_build(int argc, char **argv)
 {
     spak_engine_opts o = {.seed = -1, .llm_temperature = -1};
     bool json = false;
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
-        if (strcmp(argv[i], "--home") == 0 && i + 1 < argc)
-            o.home = argv[++i];
-        else if (strcmp(argv[i], "--loop") == 0 && i + 1 < argc)
-            o.loop_name = argv[++i];
-        else if (strcmp(argv[i], "--json") == 0)
-            json = true;
-        else
-            return usage_error("build", "unknown option or missing value: '%s'", argv[i]);
-    }
+    int i;
+    const cli_opt opts[] = {{"--home", NULL, NULL, &o.home}, {"--loop", NULL, NULL, &o.loop_name},
+                            {"--json", NULL, &json, NULL}, {0}};
+    int rc = cli_parse_opts("build", argc, argv, opts, CLI_MISSING_VALUE, &i);
+    if (rc)
+        return rc;
     if (i != argc - 1)
         return usage_error("build", "%sexpected one spec file", "");
     o.on_event = json ? NULL : on_build_event;
@@ -900,9 +946,7 @@ static int cmd_explain(int argc, char **argv)
         json_t *o = json_pack("{s:[sssssss],s:s}", "states", "specify", "decide", "program", "build", "analyze",
                               "knowledge", "done", "text", spak_engine_describe());
         json_object_set_new(o, "waiting_state", json_string("suspended"));
-        char *t = json_dumps(o, JSON_INDENT(2));
-        puts(t ? t : "{}");
-        free(t);
+        print_json(o, "{}");
         json_decref(o);
         return 0;
     }

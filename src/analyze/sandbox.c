@@ -255,12 +255,11 @@ fail:
     return false;
 }
 
-/* Setup shared by both shapes: fds, network, filesystem, cwd, uid. Runs in
- * the first child (I, or C in the fallback shape). */
-static void child_common(const sb_plan *p)
+/* Layer: the fds. Move the ones we keep above 10 first so the dup2s below
+ * cannot clobber one another, then put them at 0 (/dev/null), 1, 2 and
+ * STATUS_FD, and close every other fd the child inherited. */
+static void child_fds(const sb_plan *p)
 {
-    /* Move the fds we keep above 10 first so the dup2s below cannot clobber
-     * one another, then put them at 0, 1, 2 and STATUS_FD. */
     int st = p->fd_st;
     int hnull = fcntl(p->fd_null, F_DUPFD_CLOEXEC, 10);
     int hout = fcntl(p->fd_out, F_DUPFD_CLOEXEC, 10);
@@ -271,32 +270,43 @@ static void child_common(const sb_plan *p)
     if (dup2(hnull, 0) < 0 || dup2(hout, 1) < 0 || dup2(herr, 2) < 0 ||
         dup3(hst, STATUS_FD, O_CLOEXEC) < 0)
         child_fatal(hst, ST_FDS, errno);
-    st = STATUS_FD;
     if (syscall(SYS_close_range, STATUS_FD + 1, ~0U, 0) < 0) {
         for (int fd = STATUS_FD + 1; fd < 4096; fd++)
             close(fd);
     }
+}
 
-    setpgid(0, 0);
+/* Layer: no network, by an empty network namespace. Says whether it is in
+ * effect (else child_landlock denies TCP where it can). */
+static bool child_netns(const sb_plan *p, int st)
+{
+    if (p->network || !p->try_netns)
+        return false;
+    if (unshare(CLONE_NEWNET) == 0) {
+        child_send(st, MSG_ISO, ST_NETNS, 0);
+        return true;
+    }
+    child_send(st, MSG_WARN, ST_NETNS, errno);
+    return false;
+}
 
-    bool netns = false;
-    if (!p->network && p->try_netns) {
-        if (unshare(CLONE_NEWNET) == 0) {
-            netns = true;
-            child_send(st, MSG_ISO, ST_NETNS, 0);
-        } else {
-            child_send(st, MSG_WARN, ST_NETNS, errno);
-        }
-    }
-    /* In a PID namespace, the host's /proc would show host pids that do not
-     * match getpid() (the CUDA driver then fails): mount our own. */
-    if (p->pidns) {
-        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-            mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-            child_send(st, MSG_WARN, ST_PROC, errno);
-        else
-            child_send(st, MSG_ISO, ST_PROC, 0);
-    }
+/* Layer: our own /proc in a PID namespace. The host's /proc would show host
+ * pids that do not match getpid() (the CUDA driver then fails). */
+static void child_proc(const sb_plan *p, int st)
+{
+    if (!p->pidns)
+        return;
+    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+        child_send(st, MSG_WARN, ST_PROC, errno);
+    else
+        child_send(st, MSG_ISO, ST_PROC, 0);
+}
+
+/* Layer: no writes outside workdir and the rw dirs: Landlock, else a
+ * read-only mount namespace, else a warning (the parent words it). */
+static void child_fs(const sb_plan *p, bool netns, int st)
+{
     bool fs = false;
     if (p->try_landlock && p->ll_abi >= 1)
         fs = child_landlock(p, !p->network && !netns, st);
@@ -304,10 +314,12 @@ static void child_common(const sb_plan *p)
         fs = child_mountns(p, st);
     if (!fs)
         child_send(st, MSG_WARN, ST_MOUNTNS, 0);
+}
 
-    if (chdir(p->workdir) < 0)
-        child_fatal(st, ST_CHDIR, errno);
-
+/* Layer: the unprivileged uid and gid (no supplementary groups). Fatal when
+ * it fails: running as root would leave RLIMIT_NPROC unenforced. */
+static void child_uid(const sb_plan *p, int st)
+{
     if (p->gid >= 0) {
         if (geteuid() == 0 && setgroups(0, NULL) < 0)
             child_fatal(st, ST_SETGROUPS, errno);
@@ -319,6 +331,22 @@ static void child_common(const sb_plan *p)
             child_fatal(st, ST_SETUID, errno);
         child_send(st, MSG_ISO, ST_UID, 0);
     }
+}
+
+/* Setup shared by both shapes, one layer after the other: fds, network,
+ * /proc, filesystem, cwd, uid. Runs in the first child (I, or C in the
+ * fallback shape). A new layer goes here, in the order it needs. */
+static void child_common(const sb_plan *p)
+{
+    child_fds(p);
+    int st = STATUS_FD;
+    setpgid(0, 0);
+    bool netns = child_netns(p, st);
+    child_proc(p, st);
+    child_fs(p, netns, st);
+    if (chdir(p->workdir) < 0)
+        child_fatal(st, ST_CHDIR, errno);
+    child_uid(p, st);
     /* After the uid change, which clears it. */
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 }
@@ -336,22 +364,9 @@ static void child_rlimit(int st, int res, const struct rlimit *want)
         child_fatal(st, ST_RLIMIT, errno);
 }
 
-/* C: the process that becomes the candidate. */
-static _Noreturn void child_exec(const sb_plan *p)
+/* Layer: the rlimits of the plan (no core files, ever). */
+static void child_rlimits(const sb_plan *p, int st)
 {
-    int st = STATUS_FD;
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_DFL;
-    for (int s = 1; s < 65; s++)
-        if (s != SIGKILL && s != SIGSTOP)
-            sigaction(s, &sa, NULL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-
     struct rlimit core = {0, 0};
     setrlimit(RLIMIT_CORE, &core);
     if (p->set_cpu)
@@ -364,6 +379,31 @@ static _Noreturn void child_exec(const sb_plan *p)
         child_rlimit(st, RLIMIT_NOFILE, &p->rl_nofile);
     if (p->set_nproc)
         child_rlimit(st, RLIMIT_NPROC, &p->rl_nproc);
+}
+
+/* Every signal at its default and none blocked: the candidate must not
+ * inherit I's SIGUSR1 handler or our mask. */
+static void child_signals_default(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    for (int s = 1; s < 65; s++)
+        if (s != SIGKILL && s != SIGSTOP)
+            sigaction(s, &sa, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* C: the process that becomes the candidate. */
+static _Noreturn void child_exec(const sb_plan *p)
+{
+    int st = STATUS_FD;
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    child_signals_default();
+    child_rlimits(p, st);
     execve(p->path, p->argv, p->envp);
     child_fatal(st, ST_EXEC, errno);
 }
@@ -711,21 +751,70 @@ static bool stderr_says_oom(const spak_sandbox_result *r)
 
 enum { KILL_NONE, KILL_TIMEOUT, KILL_OUTPUT, KILL_CLOSED };
 
-spak_status spak_sandbox_run(const char *const argv[], const char *workdir,
-                             const spak_sandbox_limits *lim_in, spak_sandbox_result *out,
-                             spak_err *err)
+/* The parent's side of one run: what it prepared for the child, the fds it
+ * holds, and what it learned while relaying. Lives on spak_sandbox_run's
+ * stack (plan points into it: it must not move); run_free releases what it
+ * owns. */
+typedef struct sb_run {
+    const spak_sandbox_limits *lim;
+    sb_plan plan;
+    env_list env;
+    char *wd;                   /* realpath of workdir, owned */
+    char *rw_abs[MAX_RW_DIRS];  /* realpaths of rw_dirs, owned */
+    char exe[PATH_MAX];
+    int pout[2], perr[2], pst[2];
+    int fd_null, pidfd;
+    long pid;
+    double t0, t_end;
+    sb_stream so, se;
+    sb_marker mk;
+    /* the status pipe: a partial record, and what the records said */
+    unsigned char msgbuf[sizeof(sb_msg)];
+    size_t msglen;
+    bool st_eof, have_report, proc_failed;
+    int fatal_stage, fatal_err;
+    int child_status;
+    struct rusage child_ru;
+    /* supervision */
+    int killed;                 /* KILL_*: why we killed it, if we did */
+    bool reaped, lost, hard_killed;
+    int wstatus;
+    struct rusage ru;
+    double deadline, backstop, closed_at, drain_deadline;
+} sb_run;
+
+static void run_init(sb_run *r, const spak_sandbox_limits *lim)
 {
-    spak_sandbox_limits defl;
-    if (!lim_in) {
-        spak_sandbox_limits_default(&defl);
-        lim_in = &defl;
-    }
-    const spak_sandbox_limits *lim = lim_in;
-    if (!out)
-        return spak_errf(err, SPAK_ERR_ARG, "sandbox: no result to fill");
-    memset(out, 0, sizeof *out);
-    out->exit_code = -1;
-    out->peak_rss_kb = -1;
+    memset(r, 0, sizeof *r);
+    r->lim = lim;
+    r->pout[0] = r->pout[1] = r->perr[0] = r->perr[1] = r->pst[0] = r->pst[1] = -1;
+    r->fd_null = r->pidfd = -1;
+    r->pid = -1;
+    r->so.fd = r->se.fd = -1;
+    spak_buf_init(&r->so.buf, 0);
+    spak_buf_init(&r->se.buf, 0);
+    r->closed_at = -1;
+}
+
+static void run_free(sb_run *r)
+{
+    spak_buf_free(&r->so.buf);
+    spak_buf_free(&r->se.buf);
+    int fds[] = {r->pout[0], r->pout[1], r->perr[0], r->perr[1], r->pst[0], r->pst[1],
+                 r->fd_null, r->pidfd};
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(fds); i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    env_free(&r->env);
+    for (int i = 0; i < MAX_RW_DIRS; i++)
+        free(r->rw_abs[i]);
+    free(r->wd);
+}
+
+/* The caller's mistakes, refused before anything is started. */
+static spak_status check_args(const char *const argv[], const char *workdir,
+                              const spak_sandbox_limits *lim, spak_err *err)
+{
     if (!argv || !argv[0] || !argv[0][0])
         return spak_errf(err, SPAK_ERR_ARG, "sandbox: empty argv");
     if (!workdir || !workdir[0])
@@ -736,66 +825,40 @@ spak_status spak_sandbox_run(const char *const argv[], const char *workdir,
         return spak_errf(err, SPAK_ERR_ARG, "sandbox: result_marker must be 1..60 bytes");
     if (lim->run_as_uid >= 0 && geteuid() != 0 && (uid_t)lim->run_as_uid != geteuid())
         return spak_errf(err, SPAK_ERR_ARG, "sandbox: run_as_uid %ld needs root", lim->run_as_uid);
+    return SPAK_OK;
+}
 
-    spak_status st = SPAK_OK;
-    sb_plan plan;
-    memset(&plan, 0, sizeof plan);
-    env_list env = {0};
-    char *wd = NULL;
-    char *rw_abs[MAX_RW_DIRS] = {0};
-    int pout[2] = {-1, -1}, perr[2] = {-1, -1}, pst[2] = {-1, -1};
-    int fd_null = -1, pidfd = -1;
-    char exe[PATH_MAX];
-    sb_stream so = {.fd = -1}, se = {.fd = -1};
-    spak_buf_init(&so.buf, 0);
-    spak_buf_init(&se.buf, 0);
+/* Which isolation layers the child tries (each one still falls back in the
+ * child when the kernel refuses it) and as whom it runs. */
+static void plan_isolation(sb_plan *p, const spak_sandbox_limits *lim)
+{
+    p->network = lim->network;
+    p->pidns = !(lim->isolation_off & SPAK_SANDBOX_NO_PIDNS);
+    p->try_netns = !(lim->isolation_off & SPAK_SANDBOX_NO_NETNS);
+    p->try_landlock = !(lim->isolation_off & SPAK_SANDBOX_NO_LANDLOCK);
+    p->try_mountns = geteuid() == 0 && !(lim->isolation_off & SPAK_SANDBOX_NO_MOUNTNS);
+    p->ll_abi = landlock_abi();
+    p->uid = lim->run_as_uid;
+    p->gid = lim->run_as_gid;
+}
 
-    wd = realpath(workdir, NULL);
-    struct stat sb;
-    if (!wd || stat(wd, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-        st = spak_errf(err, SPAK_ERR_ARG, "sandbox: workdir %s is not a directory", workdir);
-        goto done;
-    }
-    plan.workdir = wd;
-    for (const char *const *d = lim->rw_dirs; d && *d; d++) {
-        if (plan.n_rw == MAX_RW_DIRS) {
-            st = spak_errf(err, SPAK_ERR_ARG, "sandbox: more than %d rw_dirs", MAX_RW_DIRS);
-            goto done;
-        }
-        rw_abs[plan.n_rw] = realpath(*d, NULL);
-        if (!rw_abs[plan.n_rw]) {
-            st = spak_errf(err, SPAK_ERR_ARG, "sandbox: rw dir %s: %s", *d, strerror(errno));
-            goto done;
-        }
-        plan.rw_dirs[plan.n_rw] = rw_abs[plan.n_rw];
-        plan.n_rw++;
-    }
-    if ((st = build_env(&env, lim, wd, err)) != SPAK_OK)
-        goto done;
-    if ((st = resolve_exe(argv[0], env_get(&env, "PATH"), exe, sizeof exe, err)) != SPAK_OK)
-        goto done;
-    plan.path = exe;
-    plan.argv = (char *const *)argv;
-    plan.envp = env.v;
-    plan.network = lim->network;
-    plan.try_netns = !(lim->isolation_off & SPAK_SANDBOX_NO_NETNS);
-    plan.try_landlock = !(lim->isolation_off & SPAK_SANDBOX_NO_LANDLOCK);
-    plan.try_mountns = geteuid() == 0 && !(lim->isolation_off & SPAK_SANDBOX_NO_MOUNTNS);
-    plan.ll_abi = landlock_abi();
-    plan.uid = lim->run_as_uid;
-    plan.gid = lim->run_as_gid;
+/* The rlimits C sets on itself before execve. RLIMIT_CPU is rounded up and
+ * gets a hard limit one second later: SIGXCPU at the soft one (the verdict
+ * names it), SIGKILL at the hard one for a program that catches SIGXCPU. */
+static void plan_rlimits(sb_plan *p, const spak_sandbox_limits *lim)
+{
     if (lim->cpu_s > 0) {
         rlim_t c = (rlim_t)lim->cpu_s;
         if ((double)c < lim->cpu_s)
             c++;
-        plan.rl_cpu.rlim_cur = c;
-        plan.rl_cpu.rlim_max = c + 1; /* SIGXCPU at cur, SIGKILL at max */
-        plan.set_cpu = true;
+        p->rl_cpu.rlim_cur = c;
+        p->rl_cpu.rlim_max = c + 1;
+        p->set_cpu = true;
     }
-#define SB_RL(field, val)                                                  \
-    do {                                                                   \
-        plan.rl_##field.rlim_cur = plan.rl_##field.rlim_max = (rlim_t)(val); \
-        plan.set_##field = true;                                           \
+#define SB_RL(field, val)                                                \
+    do {                                                                 \
+        p->rl_##field.rlim_cur = p->rl_##field.rlim_max = (rlim_t)(val); \
+        p->set_##field = true;                                           \
     } while (0)
     if (lim->address_space_bytes)
         SB_RL(as, lim->address_space_bytes);
@@ -806,237 +869,317 @@ spak_status spak_sandbox_run(const char *const argv[], const char *workdir,
     if (lim->max_processes > 0)
         SB_RL(nproc, lim->max_processes);
 #undef SB_RL
+}
 
-    if (plan.uid >= 0 && geteuid() == 0 &&
-        chown(wd, (uid_t)plan.uid, plan.gid >= 0 ? (gid_t)plan.gid : (gid_t)-1) < 0) {
-        st = spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: chown %s: %s", wd, strerror(errno));
-        goto done;
+/* Everything the child will need, resolved while we can still allocate and
+ * report errors (after the clone the child may do neither): absolute workdir
+ * and rw dirs, the environment, the executable, the isolation to try, the
+ * rlimits. Chowns workdir to the run-as uid so the candidate can write there. */
+static spak_status plan_prepare(sb_run *r, const char *const argv[], const char *workdir,
+                                spak_err *err)
+{
+    const spak_sandbox_limits *lim = r->lim;
+    sb_plan *plan = &r->plan;
+    spak_status st;
+    struct stat sb;
+    r->wd = realpath(workdir, NULL);
+    if (!r->wd || stat(r->wd, &sb) < 0 || !S_ISDIR(sb.st_mode))
+        return spak_errf(err, SPAK_ERR_ARG, "sandbox: workdir %s is not a directory", workdir);
+    plan->workdir = r->wd;
+    for (const char *const *d = lim->rw_dirs; d && *d; d++) {
+        if (plan->n_rw == MAX_RW_DIRS)
+            return spak_errf(err, SPAK_ERR_ARG, "sandbox: more than %d rw_dirs", MAX_RW_DIRS);
+        r->rw_abs[plan->n_rw] = realpath(*d, NULL);
+        if (!r->rw_abs[plan->n_rw])
+            return spak_errf(err, SPAK_ERR_ARG, "sandbox: rw dir %s: %s", *d, strerror(errno));
+        plan->rw_dirs[plan->n_rw] = r->rw_abs[plan->n_rw];
+        plan->n_rw++;
     }
+    if ((st = build_env(&r->env, lim, r->wd, err)) != SPAK_OK)
+        return st;
+    if ((st = resolve_exe(argv[0], env_get(&r->env, "PATH"), r->exe, sizeof r->exe, err)) != SPAK_OK)
+        return st;
+    plan->path = r->exe;
+    plan->argv = (char *const *)argv;
+    plan->envp = r->env.v;
+    plan_isolation(plan, lim);
+    plan_rlimits(plan, lim);
+    if (plan->uid >= 0 && geteuid() == 0 &&
+        chown(r->wd, (uid_t)plan->uid, plan->gid >= 0 ? (gid_t)plan->gid : (gid_t)-1) < 0)
+        return spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: chown %s: %s", r->wd, strerror(errno));
+    return SPAK_OK;
+}
 
-    if (pipe2(pout, O_CLOEXEC) < 0 || pipe2(perr, O_CLOEXEC) < 0 || pipe2(pst, O_CLOEXEC) < 0 ||
-        (fd_null = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
-        st = spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: pipe: %s", strerror(errno));
-        goto done;
-    }
-    plan.fd_null = fd_null;
-    plan.fd_out = pout[1];
-    plan.fd_err = perr[1];
-    plan.fd_st = pst[1];
+/* Start the child in the shape the kernel allows: I in a new PID namespace,
+ * else C directly in its own process group. The parent then holds only the
+ * read ends (non-blocking) and, where the kernel has them, a pidfd to wake on
+ * the exit. Fills out->pid and out->iso_pidns; the clock starts here. */
+static spak_status start_child(sb_run *r, spak_sandbox_result *out, spak_err *err)
+{
+    sb_plan *plan = &r->plan;
+    if (pipe2(r->pout, O_CLOEXEC) < 0 || pipe2(r->perr, O_CLOEXEC) < 0 ||
+        pipe2(r->pst, O_CLOEXEC) < 0 || (r->fd_null = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+        return spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: pipe: %s", strerror(errno));
+    plan->fd_null = r->fd_null;
+    plan->fd_out = r->pout[1];
+    plan->fd_err = r->perr[1];
+    plan->fd_st = r->pst[1];
 
-    double t0 = spak_now_monotonic();
+    r->t0 = spak_now_monotonic();
     long pid = -1;
-    plan.pidns = !(lim->isolation_off & SPAK_SANDBOX_NO_PIDNS);
-    if (plan.pidns)
+    if (plan->pidns)
         pid = raw_clone(CLONE_NEWPID);
     if (pid == 0)
-        child_init(&plan);
-    plan.pidns = pid >= 0;
+        child_init(plan);
+    plan->pidns = pid >= 0;
     if (pid < 0) {
         pid = raw_clone(0);
         if (pid == 0) {
-            child_common(&plan);
-            child_exec(&plan);
+            child_common(plan);
+            child_exec(plan);
         }
     }
-    if (pid < 0) {
-        st = spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: fork: %s", strerror(errno));
-        goto done;
-    }
+    if (pid < 0)
+        return spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: fork: %s", strerror(errno));
+    r->pid = pid;
     out->pid = (pid_t)pid;
-    out->iso_pidns = plan.pidns;
-    if (!plan.pidns) {
+    out->iso_pidns = plan->pidns;
+    if (!plan->pidns) {
         setpgid((pid_t)pid, (pid_t)pid); /* also here: no race with kill(-pgid) */
         add_warning(out, "no PID namespace: descendants that leave the process group may survive a kill");
     }
-    close(pout[1]);
-    close(perr[1]);
-    close(pst[1]);
-    pout[1] = perr[1] = pst[1] = -1;
-    pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+    close(r->pout[1]);
+    close(r->perr[1]);
+    close(r->pst[1]);
+    r->pout[1] = r->perr[1] = r->pst[1] = -1;
+    r->pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
 
-    so.fd = pout[0];
-    so.cap = lim->stdout_cap_bytes;
-    se.fd = perr[0];
-    se.cap = lim->stderr_cap_bytes;
-    fcntl(so.fd, F_SETFL, O_NONBLOCK);
-    fcntl(se.fd, F_SETFL, O_NONBLOCK);
-    fcntl(pst[0], F_SETFL, O_NONBLOCK);
-    sb_marker mk = {.m = lim->result_marker, .mlen = lim->result_marker ? strlen(lim->result_marker) : 0};
+    r->so.fd = r->pout[0];
+    r->so.cap = r->lim->stdout_cap_bytes;
+    r->se.fd = r->perr[0];
+    r->se.cap = r->lim->stderr_cap_bytes;
+    fcntl(r->so.fd, F_SETFL, O_NONBLOCK);
+    fcntl(r->se.fd, F_SETFL, O_NONBLOCK);
+    fcntl(r->pst[0], F_SETFL, O_NONBLOCK);
+    const char *m = r->lim->result_marker;
+    r->mk = (sb_marker){.m = m, .mlen = m ? strlen(m) : 0};
+    r->deadline = r->lim->wall_timeout_s > 0 ? r->t0 + r->lim->wall_timeout_s : 0;
+    return SPAK_OK;
+}
 
-    bool st_eof = false, reaped = false, have_report = false;
-    int fatal_stage = 0, fatal_err = 0;
-    int wstatus = 0, child_status = 0;
-    struct rusage ru, child_ru;
-    memset(&ru, 0, sizeof ru);
-    memset(&child_ru, 0, sizeof child_ru);
-    unsigned char msgbuf[sizeof(sb_msg)];
-    size_t msglen = 0;
-    int killed = KILL_NONE;
-    bool hard_killed = false, lost = false, proc_failed = false;
-    double backstop = 0, closed_at = -1, drain_deadline = 0, t_end = 0;
-    double deadline = lim->wall_timeout_s > 0 ? t0 + lim->wall_timeout_s : 0;
+/* Kill everything the run started: through I (SIGUSR1: it kills the whole
+ * namespace and still reports C's status; SIGKILL a second later as a
+ * backstop), or the process group in the fallback shape. */
+static void kill_run(sb_run *r, double now)
+{
+    if (r->plan.pidns) {
+        kill((pid_t)r->pid, SIGUSR1);
+        r->backstop = now + 1.0;
+    } else {
+        kill(-(pid_t)r->pid, SIGKILL);
+        kill((pid_t)r->pid, SIGKILL);
+    }
+}
 
+/* The three reasons we end a run that still goes, decided once: the wall
+ * deadline, output past output_kill_bytes, stdout closed past the grace. */
+static void decide_kill(sb_run *r, double now)
+{
+    const spak_sandbox_limits *lim = r->lim;
+    if (!r->reaped && r->killed == KILL_NONE) {
+        if (r->deadline > 0 && now >= r->deadline)
+            r->killed = KILL_TIMEOUT;
+        else if (lim->output_kill_bytes && r->so.total + r->se.total > lim->output_kill_bytes)
+            r->killed = KILL_OUTPUT;
+        else if (r->closed_at >= 0 && lim->closed_stdout_grace_s > 0 &&
+                 now >= r->closed_at + lim->closed_stdout_grace_s)
+            r->killed = KILL_CLOSED;
+        if (r->killed != KILL_NONE)
+            kill_run(r, now);
+    }
+    if (!r->reaped && r->backstop > 0 && now >= r->backstop && !r->hard_killed) {
+        kill((pid_t)r->pid, SIGKILL);
+        r->hard_killed = true;
+    }
+}
+
+/* How long poll may sleep: until the next moment decide_kill or the drain
+ * has something to do, at most a second (20 ms without a pidfd, where
+ * only polling wait4 notices the exit). */
+static int wake_ms(const sb_run *r, double now)
+{
+    double grace = r->lim->closed_stdout_grace_s;
+    double wake = now + (r->pidfd >= 0 ? 1.0 : 0.02);
+    if (r->deadline > 0 && !r->reaped && r->killed == KILL_NONE && r->deadline < wake)
+        wake = r->deadline;
+    if (r->closed_at >= 0 && !r->reaped && r->killed == KILL_NONE && r->closed_at + grace < wake)
+        wake = r->closed_at + grace;
+    if (r->backstop > 0 && !r->hard_killed && r->backstop < wake)
+        wake = r->backstop;
+    if (r->drain_deadline > 0 && r->drain_deadline < wake)
+        wake = r->drain_deadline;
+    int ms = (int)((wake - now) * 1000.0) + 1;
+    return ms < 0 ? 0 : ms;
+}
+
+/* One read from each output pipe poll found ready: kept under its cap,
+ * counted in full, stdout searched for the result marker. */
+static void read_streams(sb_run *r, const struct pollfd *pf, int pr, int i_out, int i_err)
+{
+    char chunk[65536];
+    sb_stream *ss[2] = {&r->so, &r->se};
+    int idx[2] = {i_out, i_err};
+    for (int k = 0; k < 2; k++) {
+        if (idx[k] < 0 || pr <= 0 || !(pf[idx[k]].revents & (POLLIN | POLLHUP | POLLERR)))
+            continue;
+        ssize_t n = read(ss[k]->fd, chunk, sizeof chunk);
+        if (n > 0) {
+            stream_feed(ss[k], chunk, (size_t)n);
+            if (k == 0)
+                marker_feed(&r->mk, chunk, (size_t)n);
+        } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+            ss[k]->eof = true;
+        }
+    }
+}
+
+/* One whole record from the child: a setup step that failed (the first one
+ * counts), a layer in effect, a warning, or I's report of C's end. */
+static void take_msg(sb_run *r, const sb_msg *m, spak_sandbox_result *out)
+{
+    switch (m->kind) {
+    case MSG_FATAL:
+        if (!r->fatal_stage) {
+            r->fatal_stage = m->stage;
+            r->fatal_err = m->err;
+        }
+        break;
+    case MSG_ISO:
+        if (m->stage == ST_NETNS) out->iso_netns = true;
+        if (m->stage == ST_LANDLOCK) out->iso_landlock_fs = true;
+        if (m->stage == ST_LANDLOCK_NET) out->iso_landlock_net = true;
+        if (m->stage == ST_MOUNTNS) out->iso_mountns = true;
+        if (m->stage == ST_UID) out->iso_uid = true;
+        break;
+    case MSG_WARN: /* the warnings are derived from the MSG_ISO records */
+        if (m->stage == ST_PROC)
+            r->proc_failed = true;
+        break;
+    case MSG_REPORT:
+        r->have_report = true;
+        r->child_status = m->status;
+        r->child_ru = m->ru;
+        break;
+    }
+}
+
+/* Drain the status pipe: records are fixed-size, and may arrive in pieces. */
+static void read_status(sb_run *r, spak_sandbox_result *out)
+{
+    while (!r->st_eof) {
+        ssize_t n = read(r->pst[0], r->msgbuf + r->msglen, sizeof r->msgbuf - r->msglen);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+            r->st_eof = true;
+            break;
+        }
+        if (n < 0)
+            break;
+        r->msglen += (size_t)n;
+        if (r->msglen < sizeof r->msgbuf)
+            continue;
+        r->msglen = 0;
+        sb_msg m;
+        memcpy(&m, r->msgbuf, sizeof m);
+        take_msg(r, &m, out);
+    }
+}
+
+/* Reap the child we started, without blocking. Once it is gone, its group
+ * goes too (fallback shape), and the pipes get a second to drain. */
+static void reap(sb_run *r)
+{
+    if (r->reaped)
+        return;
+    pid_t w = wait4((pid_t)r->pid, &r->wstatus, WNOHANG, &r->ru);
+    if (w < 0 && errno == ECHILD)
+        r->lost = true; /* someone else reaped it (SIGCHLD ignored, waitpid(-1)) */
+    if (w == (pid_t)r->pid || r->lost) {
+        r->reaped = true;
+        r->t_end = spak_now_monotonic();
+        if (!r->plan.pidns)
+            kill(-(pid_t)r->pid, SIGKILL); /* the rest of its group */
+        r->drain_deadline = r->t_end + 1.0;
+    }
+}
+
+/* The parent's relay: until the child is reaped and every pipe is at EOF (or
+ * a second after the reap, when an escaped descendant holds a pipe open),
+ * read its output and status records, and kill it when a limit says so.
+ * Fails only when poll does; the child is then killed and reaped. */
+static spak_status relay(sb_run *r, spak_sandbox_result *out, spak_err *err)
+{
     for (;;) {
         double now = spak_now_monotonic();
-        if (reaped && so.eof && se.eof && st_eof)
-            break;
-        if (reaped && drain_deadline > 0 && now >= drain_deadline) {
+        if (r->reaped && r->so.eof && r->se.eof && r->st_eof)
+            return SPAK_OK;
+        if (r->reaped && r->drain_deadline > 0 && now >= r->drain_deadline) {
             add_warning(out, "output pipes still open after the child ended: a descendant escaped and may still run");
-            break;
+            return SPAK_OK;
         }
-        /* Decide on kills. */
-        if (!reaped && killed == KILL_NONE) {
-            if (deadline > 0 && now >= deadline)
-                killed = KILL_TIMEOUT;
-            else if (lim->output_kill_bytes && so.total + se.total > lim->output_kill_bytes)
-                killed = KILL_OUTPUT;
-            else if (closed_at >= 0 && lim->closed_stdout_grace_s > 0 &&
-                     now >= closed_at + lim->closed_stdout_grace_s)
-                killed = KILL_CLOSED;
-            if (killed != KILL_NONE) {
-                if (plan.pidns) {
-                    kill((pid_t)pid, SIGUSR1);
-                    backstop = now + 1.0;
-                } else {
-                    kill(-(pid_t)pid, SIGKILL);
-                    kill((pid_t)pid, SIGKILL);
-                }
-            }
-        }
-        if (!reaped && backstop > 0 && now >= backstop && !hard_killed) {
-            kill((pid_t)pid, SIGKILL);
-            hard_killed = true;
-        }
-        /* Wait. */
-        double wake = now + (pidfd >= 0 ? 1.0 : 0.02);
-        if (deadline > 0 && !reaped && killed == KILL_NONE && deadline < wake)
-            wake = deadline;
-        if (closed_at >= 0 && !reaped && killed == KILL_NONE &&
-            closed_at + lim->closed_stdout_grace_s < wake)
-            wake = closed_at + lim->closed_stdout_grace_s;
-        if (backstop > 0 && !hard_killed && backstop < wake)
-            wake = backstop;
-        if (drain_deadline > 0 && drain_deadline < wake)
-            wake = drain_deadline;
+        decide_kill(r, now);
+        int ms = wake_ms(r, now);
         struct pollfd pf[4];
         int nf = 0, i_out = -1, i_err = -1;
-        if (!so.eof) { i_out = nf; pf[nf++] = (struct pollfd){.fd = so.fd, .events = POLLIN}; }
-        if (!se.eof) { i_err = nf; pf[nf++] = (struct pollfd){.fd = se.fd, .events = POLLIN}; }
-        if (!st_eof) { pf[nf++] = (struct pollfd){.fd = pst[0], .events = POLLIN}; }
-        if (pidfd >= 0 && !reaped) pf[nf++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
-        int ms = (int)((wake - now) * 1000.0) + 1;
-        if (ms < 0)
-            ms = 0;
+        if (!r->so.eof) { i_out = nf; pf[nf++] = (struct pollfd){.fd = r->so.fd, .events = POLLIN}; }
+        if (!r->se.eof) { i_err = nf; pf[nf++] = (struct pollfd){.fd = r->se.fd, .events = POLLIN}; }
+        if (!r->st_eof) { pf[nf++] = (struct pollfd){.fd = r->pst[0], .events = POLLIN}; }
+        if (r->pidfd >= 0 && !r->reaped) pf[nf++] = (struct pollfd){.fd = r->pidfd, .events = POLLIN};
         int pr = poll(pf, (nfds_t)nf, ms);
         if (pr < 0 && errno != EINTR) {
-            st = spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: poll: %s", strerror(errno));
-            kill((pid_t)pid, SIGKILL);
-            if (!plan.pidns)
-                kill(-(pid_t)pid, SIGKILL);
-            while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR) {}
-            goto done;
+            spak_status st = spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: poll: %s", strerror(errno));
+            kill((pid_t)r->pid, SIGKILL);
+            if (!r->plan.pidns)
+                kill(-(pid_t)r->pid, SIGKILL);
+            while (waitpid((pid_t)r->pid, NULL, 0) < 0 && errno == EINTR) {}
+            return st;
         }
-        char chunk[65536];
-        sb_stream *ss[2] = {&so, &se};
-        int idx[2] = {i_out, i_err};
-        for (int k = 0; k < 2; k++) {
-            if (idx[k] < 0 || pr <= 0 || !(pf[idx[k]].revents & (POLLIN | POLLHUP | POLLERR)))
-                continue;
-            ssize_t n = read(ss[k]->fd, chunk, sizeof chunk);
-            if (n > 0) {
-                stream_feed(ss[k], chunk, (size_t)n);
-                if (k == 0)
-                    marker_feed(&mk, chunk, (size_t)n);
-            } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-                ss[k]->eof = true;
-            }
-        }
-        if (so.eof && !reaped && closed_at < 0 && !have_report)
-            closed_at = spak_now_monotonic();
-        /* Status records. */
-        for (;;) {
-            if (st_eof)
-                break;
-            ssize_t n = read(pst[0], msgbuf + msglen, sizeof msgbuf - msglen);
-            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-                st_eof = true;
-                break;
-            }
-            if (n < 0)
-                break;
-            msglen += (size_t)n;
-            if (msglen < sizeof msgbuf)
-                continue;
-            msglen = 0;
-            sb_msg m;
-            memcpy(&m, msgbuf, sizeof m);
-            switch (m.kind) {
-            case MSG_FATAL:
-                if (!fatal_stage) {
-                    fatal_stage = m.stage;
-                    fatal_err = m.err;
-                }
-                break;
-            case MSG_ISO:
-                if (m.stage == ST_NETNS) out->iso_netns = true;
-                if (m.stage == ST_LANDLOCK) out->iso_landlock_fs = true;
-                if (m.stage == ST_LANDLOCK_NET) out->iso_landlock_net = true;
-                if (m.stage == ST_MOUNTNS) out->iso_mountns = true;
-                if (m.stage == ST_UID) out->iso_uid = true;
-                break;
-            case MSG_WARN: /* the warnings are derived from the MSG_ISO records */
-                if (m.stage == ST_PROC)
-                    proc_failed = true;
-                break;
-            case MSG_REPORT:
-                have_report = true;
-                child_status = m.status;
-                child_ru = m.ru;
-                break;
-            }
-        }
-        /* Reap. */
-        if (!reaped) {
-            pid_t w = wait4((pid_t)pid, &wstatus, WNOHANG, &ru);
-            if (w < 0 && errno == ECHILD)
-                lost = true; /* someone else reaped it (SIGCHLD ignored, waitpid(-1)) */
-            if (w == (pid_t)pid || lost) {
-                reaped = true;
-                t_end = spak_now_monotonic();
-                if (!plan.pidns)
-                    kill(-(pid_t)pid, SIGKILL); /* the rest of its group */
-                drain_deadline = t_end + 1.0;
-            }
-        }
+        read_streams(r, pf, pr, i_out, i_err);
+        if (r->so.eof && !r->reaped && r->closed_at < 0 && !r->have_report)
+            r->closed_at = spak_now_monotonic();
+        read_status(r, out);
+        reap(r);
     }
-    out->wall_s = t_end - t0;
-    /* EOF a moment before the exit is the normal end, not an early close. */
-    out->stdout_closed_early = killed == KILL_CLOSED || (closed_at >= 0 && t_end - closed_at > 0.25);
+}
 
-    if (fatal_stage) {
-        st = spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: %s%s%s: %s", stage_name(fatal_stage),
-                       fatal_stage == ST_EXEC ? " " : "", fatal_stage == ST_EXEC ? exe : "",
-                       strerror(fatal_err));
-        goto done;
+/* Whether the run has a verdict at all: a setup step the child reported
+ * failing, an exit status someone else took, or I gone without a report
+ * (only our backstop SIGKILL does that) fail the run. Otherwise leaves the
+ * candidate's wait status and rusage in r->wstatus and r->ru (I's report in
+ * the namespace shape, where the reaped child is I). */
+static spak_status take_report(sb_run *r, spak_err *err)
+{
+    if (r->fatal_stage) {
+        bool ex = r->fatal_stage == ST_EXEC;
+        return spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: %s%s%s: %s", stage_name(r->fatal_stage),
+                         ex ? " " : "", ex ? r->exe : "", strerror(r->fatal_err));
     }
-    if (lost && !have_report) {
-        st = spak_errf(err, SPAK_ERR_SANDBOX,
-                       "sandbox: the child's exit status was lost: is SIGCHLD ignored, or does something call waitpid(-1)?");
-        goto done;
+    if (r->lost && !r->have_report)
+        return spak_errf(err, SPAK_ERR_SANDBOX,
+                         "sandbox: the child's exit status was lost: is SIGCHLD ignored, or does something call waitpid(-1)?");
+    if (r->plan.pidns && r->have_report) {
+        r->wstatus = r->child_status;
+        r->ru = r->child_ru;
+    } else if (r->plan.pidns && r->killed == KILL_NONE) {
+        return spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: supervisor ended without a report");
     }
-    if (plan.pidns && have_report) {
-        wstatus = child_status;
-        ru = child_ru;
-    } else if (plan.pidns) {
-        /* I died before C did: only our backstop SIGKILL does that. */
-        if (killed == KILL_NONE) {
-            st = spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: supervisor ended without a report");
-            goto done;
-        }
-    }
+    return SPAK_OK;
+}
 
-    /* Warnings about isolation that was not in effect. */
-    if (proc_failed)
+/* Warnings about isolation that was not in effect, from the MSG_ISO records. */
+static void iso_warnings(const sb_run *r, spak_sandbox_result *out)
+{
+    const spak_sandbox_limits *lim = r->lim;
+    if (r->proc_failed)
         add_warning(out, "PID namespace without its own /proc: /proc shows host pids (CUDA fails so)");
     if (!lim->network && !out->iso_netns)
         add_warning(out, out->iso_landlock_net
@@ -1046,33 +1189,44 @@ spak_status spak_sandbox_run(const char *const argv[], const char *workdir,
         add_warning(out, "no Landlock or mount namespace: writes outside workdir are NOT prevented");
     if (lim->max_processes > 0 && geteuid() == 0 && !out->iso_uid)
         add_warning(out, "running as root: RLIMIT_NPROC is not enforced, a fork bomb is bounded only by the timeout");
+}
 
-    /* Outcome. */
-    out->cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-    out->peak_rss_kb = ru.ru_maxrss;
-    if (!so.buf.data && spak_buf_append(&so.buf, "", 0) != SPAK_OK)
+/* Move the measurements into out: CPU time and peak RSS, the captured
+ * output (handed over, never NULL), the exit code or the signal. */
+static spak_status fill_output(sb_run *r, spak_sandbox_result *out, spak_err *err)
+{
+    spak_status st = SPAK_OK;
+    const struct rusage *ru = &r->ru;
+    out->cpu_s = (double)ru->ru_utime.tv_sec + (double)ru->ru_utime.tv_usec / 1e6 +
+                 (double)ru->ru_stime.tv_sec + (double)ru->ru_stime.tv_usec / 1e6;
+    out->peak_rss_kb = ru->ru_maxrss;
+    if (!r->so.buf.data && spak_buf_append(&r->so.buf, "", 0) != SPAK_OK)
         st = SPAK_ERR_NOMEM;
-    if (!se.buf.data && spak_buf_append(&se.buf, "", 0) != SPAK_OK)
+    if (!r->se.buf.data && spak_buf_append(&r->se.buf, "", 0) != SPAK_OK)
         st = SPAK_ERR_NOMEM;
-    if (st != SPAK_OK) {
-        spak_errf(err, st, "sandbox: out of memory");
-        goto done;
-    }
-    out->out_len = so.buf.len;
-    out->out = spak_buf_take(&so.buf);
-    out->err_len = se.buf.len;
-    out->err = spak_buf_take(&se.buf);
-    out->out_truncated = so.trunc;
-    out->err_truncated = se.trunc;
-    out->out_total = so.total;
-    out->err_total = se.total;
-    out->marker_seen = mk.seen;
-    if (WIFEXITED(wstatus))
-        out->exit_code = WEXITSTATUS(wstatus);
-    else if (WIFSIGNALED(wstatus))
-        out->term_signal = WTERMSIG(wstatus);
+    if (st != SPAK_OK)
+        return spak_errf(err, st, "sandbox: out of memory");
+    out->out_len = r->so.buf.len;
+    out->out = spak_buf_take(&r->so.buf);
+    out->err_len = r->se.buf.len;
+    out->err = spak_buf_take(&r->se.buf);
+    out->out_truncated = r->so.trunc;
+    out->err_truncated = r->se.trunc;
+    out->out_total = r->so.total;
+    out->err_total = r->se.total;
+    out->marker_seen = r->mk.seen;
+    if (WIFEXITED(r->wstatus))
+        out->exit_code = WEXITSTATUS(r->wstatus);
+    else if (WIFSIGNALED(r->wstatus))
+        out->term_signal = WTERMSIG(r->wstatus);
+    return SPAK_OK;
+}
 
+/* The verdict: why the run ended, in the order a cause is most certain (our
+ * own kills first, the rlimit signals, the memory heuristic, then the plain
+ * ends), as out->why, why_text and ok. */
+static void classify(int killed, const spak_sandbox_limits *lim, spak_sandbox_result *out)
+{
     int sig = out->term_signal;
     bool abnormal = sig != 0 || out->exit_code != 0;
     bool mem_likely = lim->address_space_bytes > 0 && abnormal &&
@@ -1110,7 +1264,7 @@ spak_status spak_sandbox_run(const char *const argv[], const char *workdir,
         out->why = SPAK_SANDBOX_SIGNALED;
         spak_snprintf(t, tn, "killed by signal %d (%s)%s", sig, sig_name(sig),
                       sig == SIGKILL ? ", not sent by spak (the OOM killer?)" : "");
-    } else if (out->exit_code == 0 && lim->result_marker && !mk.seen) {
+    } else if (out->exit_code == 0 && lim->result_marker && !out->marker_seen) {
         out->why = SPAK_SANDBOX_NO_RESULT;
         spak_snprintf(t, tn, "exited 0 without writing '%s' to stdout: no result", lim->result_marker);
     } else {
@@ -1122,19 +1276,50 @@ spak_status spak_sandbox_run(const char *const argv[], const char *workdir,
         size_t len = strlen(t);
         spak_snprintf(t + len, tn - len, "; stdout truncated at %zu of %zu bytes", out->out_len, out->out_total);
     }
+}
 
+/* A run in five steps: check the arguments, prepare the plan (all that may
+ * allocate or fail with a message), start the child, relay until it ends,
+ * then the verdict. Each isolation layer lives in a child_* function and is
+ * chosen in plan_isolation; each limit the parent enforces in decide_kill. */
+spak_status spak_sandbox_run(const char *const argv[], const char *workdir,
+                             const spak_sandbox_limits *lim, spak_sandbox_result *out,
+                             spak_err *err)
+{
+    spak_sandbox_limits defl;
+    if (!lim) {
+        spak_sandbox_limits_default(&defl);
+        lim = &defl;
+    }
+    if (!out)
+        return spak_errf(err, SPAK_ERR_ARG, "sandbox: no result to fill");
+    memset(out, 0, sizeof *out);
+    out->exit_code = -1;
+    out->peak_rss_kb = -1;
+    spak_status st = check_args(argv, workdir, lim, err);
+    if (st != SPAK_OK)
+        return st;
+
+    sb_run r;
+    run_init(&r, lim);
+    if ((st = plan_prepare(&r, argv, workdir, err)) != SPAK_OK)
+        goto done;
+    if ((st = start_child(&r, out, err)) != SPAK_OK)
+        goto done;
+    if ((st = relay(&r, out, err)) != SPAK_OK)
+        goto done;
+    out->wall_s = r.t_end - r.t0;
+    /* EOF a moment before the exit is the normal end, not an early close. */
+    out->stdout_closed_early = r.killed == KILL_CLOSED || (r.closed_at >= 0 && r.t_end - r.closed_at > 0.25);
+    if ((st = take_report(&r, err)) != SPAK_OK)
+        goto done;
+    iso_warnings(&r, out);
+    if ((st = fill_output(&r, out, err)) != SPAK_OK)
+        goto done;
+    classify(r.killed, lim, out);
 done:
     if (st != SPAK_OK)
         spak_sandbox_result_free(out);
-    spak_buf_free(&so.buf);
-    spak_buf_free(&se.buf);
-    int fds[] = {pout[0], pout[1], perr[0], perr[1], pst[0], pst[1], fd_null, pidfd};
-    for (size_t i = 0; i < SPAK_ARRAY_LEN(fds); i++)
-        if (fds[i] >= 0)
-            close(fds[i]);
-    env_free(&env);
-    for (int i = 0; i < MAX_RW_DIRS; i++)
-        free(rw_abs[i]);
-    free(wd);
+    run_free(&r);
     return st;
 }

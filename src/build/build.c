@@ -173,82 +173,80 @@ static uint64_t hash_includes(const char *path, const char *text, size_t len, co
     return h;
 }
 
-spak_status spak_build_candidate(const spak_build_request *rq, spak_build_result *res, spak_err *err)
-{
-    memset(res, 0, sizeof *res);
-    spak_status st = spak_mkdirs(rq->cache_dir, err);
-    if (st != SPAK_OK)
-        return st;
-    char *src = NULL;
-    size_t len = 0;
-    st = spak_read_file(rq->source, (size_t)16 << 20, &src, &len, err);
-    if (st != SPAK_OK)
-        return st;
-    const char *cc = compiler_for(rq->source);
-    bool cuda = ends_with(rq->source, ".cu");
-    compiler_version(cc, res->compiler, sizeof res->compiler, rq->cache_dir);
-
-    /* argv: compiler flags, defines, -I, -o, source */
+/* The compiler's command line as it grows: the flags and defines first
+ * (they enter the cache key), then the output and the source. The strings
+ * argv points to live here too. */
+typedef struct build_cmd {
     const char *argv[SPAK_BUILD_MAX_DEFINES + 32];
+    size_t k;
     char defs[SPAK_BUILD_MAX_DEFINES][300];
     char inc[4200];
-    size_t k = 0;
-    argv[k++] = cc;
+    char tmp_out[4300];
+} build_cmd;
+
+/* The compiler and its flags for rq: the language's fixed flags, -D for each
+ * define, -I for the include dir. */
+static void cmd_flags(build_cmd *c, const spak_build_request *rq, const char *cc, bool cuda)
+{
+    c->k = 0;
+    c->argv[c->k++] = cc;
     if (cuda) {
         /* -arch=sm_90a would also emit compute_90 PTX, where wgmma and
          * setmaxnreg do not exist: ask for the arch-specific target only */
         static const char *const f[] = {"-O3", "-std=c++17", "-gencode", "arch=compute_90a,code=sm_90a",
                                         "-Xcompiler", "-fPIC", "-shared", "-lineinfo", "-Xptxas", "-v"};
         for (size_t i = 0; i < SPAK_ARRAY_LEN(f); i++)
-            argv[k++] = f[i];
+            c->argv[c->k++] = f[i];
     } else {
         static const char *const f[] = {"-std=c11", "-O3", "-march=native", "-fPIC", "-shared", "-Wall", "-Wextra",
                                         "-D_GNU_SOURCE"};
         for (size_t i = 0; i < SPAK_ARRAY_LEN(f); i++)
-            argv[k++] = f[i];
+            c->argv[c->k++] = f[i];
     }
     for (size_t i = 0; i < rq->n_defines && i < SPAK_BUILD_MAX_DEFINES; i++) {
-        spak_snprintf(defs[i], sizeof defs[i], "-D%s", rq->defines[i]);
-        argv[k++] = defs[i];
+        spak_snprintf(c->defs[i], sizeof c->defs[i], "-D%s", rq->defines[i]);
+        c->argv[c->k++] = c->defs[i];
     }
     if (rq->include_dir) {
-        spak_snprintf(inc, sizeof inc, "-I%s", rq->include_dir);
-        argv[k++] = inc;
+        spak_snprintf(c->inc, sizeof c->inc, "-I%s", rq->include_dir);
+        c->argv[c->k++] = c->inc;
     }
+}
 
-    /* cache key: the source bytes, the headers beside it, the flags and
-     * defines, the compiler version; not the paths, so that a cache built on
-     * one machine serves a copy of the tree elsewhere (the GPU machine) */
+/* The cache key: the source bytes, every file it includes (recursively),
+ * the headers beside the ABI header, the flags and defines, the compiler
+ * version; not the paths, so that a cache built on one machine serves a
+ * copy of the tree elsewhere (the GPU machine). */
+static uint64_t cache_key(const spak_build_request *rq, const char *src, size_t len, const build_cmd *c,
+                          const char *compiler)
+{
     uint64_t h = spak_hash64(src, len, 0);
-    for (size_t i = 1; i < k; i++)
-        if (argv[i] != inc)
-            h = spak_hash64(argv[i], strlen(argv[i]) + 1, h);
-    h = spak_hash64(res->compiler, strlen(res->compiler), h);
+    for (size_t i = 1; i < c->k; i++)
+        if (c->argv[i] != c->inc)
+            h = spak_hash64(c->argv[i], strlen(c->argv[i]) + 1, h);
+    h = spak_hash64(compiler, strlen(compiler), h);
     include_walk walk = {.n = 0};
     h = hash_includes(rq->source, src, len, rq->include_dir, &walk, 0, h);
     for (size_t i = 0; i < walk.n; i++)
         free(walk.seen[i]);
-    free(src);
     if (rq->include_dir)
         h = hash_headers(rq->include_dir, h);
-    spak_snprintf(res->key, sizeof res->key, "%016llx", (unsigned long long)h);
-    char logpath[4200];
-    if (!spak_snprintf(res->artifact, sizeof res->artifact, "%s/%s.so", rq->cache_dir, res->key) ||
-        !spak_snprintf(logpath, sizeof logpath, "%s/%s.log", rq->cache_dir, res->key))
-        return spak_errf(err, SPAK_ERR_ARG, "cache path too long");
-    struct stat sb;
-    if (stat(res->artifact, &sb) == 0 && sb.st_size > 0) {
-        res->cached = true;
-        res->ok = true;
-        size_t ll;
-        if (spak_read_file(logpath, (size_t)1 << 20, &res->log, &ll, NULL) != SPAK_OK)
-            res->log = strdup("");
-        return res->log ? SPAK_OK : spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
-    }
-    char tmp_out[4300];
-    spak_snprintf(tmp_out, sizeof tmp_out, "%s.tmp%ld", res->artifact, (long)getpid());
+    return h;
+}
+
+/* Run the compiler (trusted: it runs as us, without isolation, but under
+ * the sandbox's limits and output caps) into a temporary file that becomes
+ * res->artifact when it worked. The log (the command line, the compiler's
+ * output, why it failed) goes to res->log and to logpath for later cache
+ * hits. Fails only when the compiler could not be run. */
+static spak_status compile(build_cmd *c, const spak_build_request *rq, bool cuda, const char *logpath,
+                           spak_build_result *res, spak_err *err)
+{
+    spak_snprintf(c->tmp_out, sizeof c->tmp_out, "%s.tmp%ld", res->artifact, (long)getpid());
+    const char **argv = c->argv;
+    size_t k = c->k;
     argv[k++] = "-o";
-    argv[k++] = tmp_out;
+    argv[k++] = c->tmp_out;
     argv[k++] = rq->source;
     if (!cuda)
         argv[k++] = "-lm", argv[k++] = "-lpthread";
@@ -267,7 +265,7 @@ spak_status spak_build_candidate(const spak_build_request *rq, spak_build_result
     static const char *const pass[] = {"PATH", "HOME", "TMPDIR", "LANG", NULL};
     lim.env_pass = pass;
     spak_sandbox_result r;
-    st = spak_sandbox_run(argv, rq->cache_dir, &lim, &r, err);
+    spak_status st = spak_sandbox_run(argv, rq->cache_dir, &lim, &r, err);
     if (st != SPAK_OK)
         return st;
     res->seconds = r.wall_s;
@@ -283,17 +281,55 @@ spak_status spak_build_candidate(const spak_build_request *rq, spak_build_result
         spak_buf_append(&log, r.err, r.err_len);
     if (!r.ok)
         spak_buf_printf(&log, "compiler: %s\n", r.why_text);
-    res->ok = r.ok && stat(tmp_out, &sb) == 0;
+    struct stat sb;
+    res->ok = r.ok && stat(c->tmp_out, &sb) == 0;
     spak_sandbox_result_free(&r);
-    spak_write_file_atomic(logpath, log.data ? log.data : "", log.len, NULL);
-    if (res->ok && rename(tmp_out, res->artifact) != 0) {
+    /* The log is a courtesy: a later cache hit without it shows an empty log. */
+    (void)spak_write_file_atomic(logpath, log.data ? log.data : "", log.len, NULL);
+    if (res->ok && rename(c->tmp_out, res->artifact) != 0) {
         spak_buf_printf(&log, "cannot move the artifact into the cache: %s\n", strerror(errno));
         res->ok = false;
     }
     if (!res->ok)
-        unlink(tmp_out);
+        unlink(c->tmp_out);
     res->log = spak_buf_take(&log);
     return res->log ? SPAK_OK : spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+}
+
+spak_status spak_build_candidate(const spak_build_request *rq, spak_build_result *res, spak_err *err)
+{
+    memset(res, 0, sizeof *res);
+    spak_status st = spak_mkdirs(rq->cache_dir, err);
+    if (st != SPAK_OK)
+        return st;
+    char *src = NULL;
+    size_t len = 0;
+    st = spak_read_file(rq->source, (size_t)16 << 20, &src, &len, err);
+    if (st != SPAK_OK)
+        return st;
+    const char *cc = compiler_for(rq->source);
+    bool cuda = ends_with(rq->source, ".cu");
+    compiler_version(cc, res->compiler, sizeof res->compiler, rq->cache_dir);
+
+    build_cmd c;
+    cmd_flags(&c, rq, cc, cuda);
+    uint64_t h = cache_key(rq, src, len, &c, res->compiler);
+    free(src);
+    spak_snprintf(res->key, sizeof res->key, "%016llx", (unsigned long long)h);
+    char logpath[4200];
+    if (!spak_snprintf(res->artifact, sizeof res->artifact, "%s/%s.so", rq->cache_dir, res->key) ||
+        !spak_snprintf(logpath, sizeof logpath, "%s/%s.log", rq->cache_dir, res->key))
+        return spak_errf(err, SPAK_ERR_ARG, "cache path too long");
+    struct stat sb;
+    if (stat(res->artifact, &sb) == 0 && sb.st_size > 0) {
+        res->cached = true;
+        res->ok = true;
+        size_t ll;
+        if (spak_read_file(logpath, (size_t)1 << 20, &res->log, &ll, NULL) != SPAK_OK)
+            res->log = strdup("");
+        return res->log ? SPAK_OK : spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+    }
+    return compile(&c, rq, cuda, logpath, res, err);
 }
 
 void spak_build_result_free(spak_build_result *res)

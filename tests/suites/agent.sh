@@ -7,13 +7,8 @@
 # out of the run's directory and commands that name LLM output are refused
 # as recorded statements.
 set -u
-B=$(cd "${1:-build}" && pwd)
-SPAK="$B/spak"
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-T=$(mktemp -d /tmp/spak-agent.XXXXXX)
-chmod 755 "$T"
-trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 . "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
+suite_init agent "$@"
 journal() { python3 -c "import sqlite3,sys; db=sqlite3.connect(sys.argv[1] + '/spak.db'); [print(r[0], r[1], r[2]) for r in db.execute('select seq, to_state, detail_json from journal where run_id=? order by seq', (sys.argv[2],))]" "$1" "$2"; }
 cp "$ROOT/tests/engine/measure.py" "$ROOT/tests/agent/agent.spak" "$T/"
 H="$T/h"
@@ -26,8 +21,7 @@ D="$H/runs/$R/agent"
 check "the agent run suspends at llm.query (exit 0) and says where" "[ $rc -eq 0 ] && grep -q 'suspended: an llm.query waits for its reply in $D/llm' $T/a1.out"
 check "tool.write wrote inside the run's directory; tool.read read it" "[ \"\$(cat $D/notes.md)\" = 'x is best near 3' ] && journal $H $R | grep -q '\"statement\":\"tool.read\",\"bytes\":16'"
 check "the prompt has the {{notes}} template expanded and the file input" "grep -q 'Given x is best near 3, propose x.' $D/llm/agent-0003.prompt.md && grep -q -- '--- notes.md ---' $D/llm/agent-0003.prompt.md"
-echo 'Try x = 3.' >"$D/llm/agent-0003.reply.md"
-"$SPAK" resume --home "$H" "$R" >"$T/a2.out" 2>&1
+llm_reply "$H" "$R" "$D/llm/agent-0003.reply.md" 'Try x = 3.' "$T/a2.out"
 journal "$H" "$R" >"$T/j.txt"
 check "resume continues after the last finished statement (nothing redone)" "[ \$(grep -c '\"statement\":\"tool.write\",\"bytes\":16' $T/j.txt) -eq 1 ] && grep -q '\"note\":\"resumed\",\"done\":2' $T/j.txt"
 check "output_var holds the reply and feeds the next statement" "[ \"\$(cat $D/plan.txt)\" = 'Try x = 3.' ]"

@@ -6,13 +6,8 @@
 # re-running finished evaluations. The measure command is a Python stand-in
 # (tests/engine/measure.py) whose metric is a known function of x and y.
 set -u
-B=$(cd "${1:-build}" && pwd)
-SPAK="$B/spak"
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-T=$(mktemp -d /tmp/spak-engine.XXXXXX)
-chmod 755 "$T"  # the sandbox runs the measure command as an unprivileged user
-trap "[ -n \"${KEEP:-}\" ] || rm -rf $T" EXIT
 . "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
+suite_init engine "$@"
 
 # spec variant: $1 = name, $2 = extra measure args, $3 = sed on the loop body
 mkspec() {

@@ -65,6 +65,15 @@ comments_of() {
     }' "$1"
 }
 
+# One test: file GOT equals EXPECTED byte for byte; on failure the first
+# LINES lines of the diff as TAP comments.
+same_as() {  # expected got name lines
+    cmp -s "$1" "$2"
+    local r=$?
+    ok $r "$3"
+    [ $r -eq 0 ] || diff "$1" "$2" | sed 's/^/#   /' | head -"$4"
+}
+
 # The round-trip checks shared by valid files and examples.
 round_trip() {  # file name
     local f=$1 name=$2
@@ -99,10 +108,7 @@ for f in tests/golden/valid/*.spak; do
     [ $rc -eq 0 ] || sed 's/^/#   /' "$tmp/err" | head -20
     exp=${f%.spak}.expected
     if [ -f "$exp" ]; then
-        cmp -s "$exp" "$tmp/err"
-        r=$?
-        ok $r "$name: warnings equal $(basename "$exp")"
-        [ $r -eq 0 ] || diff "$exp" "$tmp/err" | sed 's/^/#   /' | head -20
+        same_as "$exp" "$tmp/err" "$name: warnings equal $(basename "$exp")" 20
     elif [ -s "$tmp/err" ]; then
         ok 1 "$name: no diagnostics expected (add $(basename "$exp") if the warnings are intended)"
         sed 's/^/#   /' "$tmp/err" | head -20
@@ -120,10 +126,7 @@ for f in tests/golden/invalid/*.spak; do
     [ $rc -eq 1 ]
     ok $? "$name: check exits 1 (got $rc)"
     if [ -f "$exp" ]; then
-        cmp -s "$exp" "$tmp/err"
-        r=$?
-        ok $r "$name: stderr equals $(basename "$exp")"
-        [ $r -eq 0 ] || diff "$exp" "$tmp/err" | sed 's/^/#   /' | head -30
+        same_as "$exp" "$tmp/err" "$name: stderr equals $(basename "$exp")" 30
     else
         ok 1 "$name: $(basename "$exp") is missing"
     fi

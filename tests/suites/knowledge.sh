@@ -6,13 +6,8 @@
 # recommendation measured worse, spec v(n+1) valid and never over v(n), and
 # transfer: a run from v(n+1) reaches 95% of the best in fewer evaluations.
 set -u
-B=$(cd "${1:-build}" && pwd)
-SPAK="$B/spak"
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-T=$(mktemp -d /tmp/spak-knowledge.XXXXXX)
-chmod 755 "$T"  # the sandbox runs the measure command as an unprivileged user
-trap "[ -n \"${KEEP:-}\" ] || rm -rf $T" EXIT
 . "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
+suite_init knowledge "$@"
 
 cp "$ROOT/tests/engine/measure.py" "$T/"
 # v1: y has no effect (flat-y), and a rule that recommends the worst x

@@ -8,14 +8,8 @@
 # parameters and a new kernel source that the harness judges like ours; the
 # token budget stops the run; the API key never reaches the store or files.
 set -u
-B=$(cd "${1:-build}" && pwd)
-SPAK="$B/spak"
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-T=$(mktemp -d /tmp/spak-llm-engine.XXXXXX)
-chmod 755 "$T"
-srv=
-trap '[ -n "$srv" ] && kill $srv 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 . "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
+suite_init llm-engine "$@"
 cp "$ROOT/tests/engine/measure.py" "$ROOT/tests/engine/toy.spak" "$T/"
 
 # 1. manual: suspend, reply file, resume
@@ -27,16 +21,13 @@ D="$H/runs/$R/llm"
 check "manual: the run suspends (exit 0) and says where the prompt is" "[ $rc -eq 0 ] && grep -q 'suspended: waiting for the reply to $D/step-0001.prompt.md' $T/m1.out"
 check "manual: status shows the run suspended" "\"$SPAK\" status --home \"$H\" \"$R\" | grep -q 'suspended'"
 check "manual: the prompt holds the task, the space and the reply format" "grep -q 'x: \[1, 2, 3, 4, 5\]' $D/step-0001.prompt.md && grep -q 'prediction' $D/step-0001.prompt.md"
-echo '{"params": {"x": 3, "y": 1}, "prediction": {"metric": 97, "why": "x = 3 is the centre"}}' >"$D/step-0001.reply.md"
-"$SPAK" resume --home "$H" "$R" >"$T/m2.out" 2>&1
+llm_reply "$H" "$R" "$D/step-0001.reply.md" '{"params": {"x": 3, "y": 1}, "prediction": {"metric": 97, "why": "x = 3 is the centre"}}' "$T/m2.out"
 check "manual: resume takes the reply and evaluates the chosen candidate" "grep -q 'x=3,y=1 .*ok' $T/m2.out"
 check "manual: the prediction is stored next to the measured outcome" "sql $H/spak.db \"select result_json from evaluations where run_id=? and eval_id=1\" $R | grep -q '\"predicted_metric\":97.0.*\"measured_metric\":99.0'"
 check "manual: the next step suspends again with the history in its prompt" "grep -q 'x=3,y=1: score 99' $D/step-0002.prompt.md"
-echo 'I am sorry, but I cannot help with that request.' >"$D/step-0002.reply.md"
-"$SPAK" resume --home "$H" "$R" >"$T/m3.out" 2>&1
+llm_reply "$H" "$R" "$D/step-0002.reply.md" 'I am sorry, but I cannot help with that request.' "$T/m3.out"
 check "a refusal is a recorded failed step, and the run goes on" "grep -q 'llm:step-0002 .*FAILED .*refusal' $T/m3.out && grep -q 'suspended' $T/m3.out"
-echo '{"params": {"x": 3, "y": 1}}' >"$D/step-0003.reply.md"
-"$SPAK" resume --home "$H" "$R" >"$T/m4.out" 2>&1
+llm_reply "$H" "$R" "$D/step-0003.reply.md" '{"params": {"x": 3, "y": 1}}' "$T/m4.out"
 check "choosing an evaluated candidate again is a recorded failed step" "grep -q 'already evaluated' $T/m4.out"
 check "the budget counts failed steps: the run is done after 3" "\"$SPAK\" status --home \"$H\" \"$R\" | grep -q ': done'"
 check "every step's prompt and reply is stored with the backend and timing" "[ \$(sql $H/spak.db \"select count(*) from kv where scope=? and value_json like '%\\\"backend\\\":\\\"manual\\\"%latency_s%'\" llm:$R) -eq 3 ]"

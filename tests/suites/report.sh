@@ -12,13 +12,8 @@
 # it the rendering checks fail. They run for the first build only; under
 # build/asan they are skipped (the unit test covers the library under ASan).
 set -u
-B=$(cd "${1:-build}" && pwd)
-SPAK="$B/spak"
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-T=$(mktemp -d /tmp/spak-report.XXXXXX)
-chmod 755 "$T"  # the sandbox runs the measure command as an unprivileged user
-trap "[ -n \"${KEEP:-}\" ] || rm -rf $T" EXIT
 . "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
+suite_init report "$@"
 
 # 1. the toy of the engine tests, with the 4 candidates x=1 failing
 mkdir -p "$T/toy"

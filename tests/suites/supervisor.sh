@@ -6,14 +6,8 @@
 # by a fraction of the roofline, and approval gates (knowledge, llm-code)
 # answered from a script with spak approve / spak reject.
 set -u
-B=$(cd "${1:-build}" && pwd)
-SPAK="$B/spak"
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-T=$(mktemp -d /tmp/spak-supervisor.XXXXXX)
-chmod 755 "$T"
-srv=
-trap '[ -n "$srv" ] && kill $srv 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 . "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
+suite_init supervisor "$@"
 cp "$ROOT/tests/engine/measure.py" "$ROOT/tests/engine/toy.spak" "$T/"
 variant() {  # name extra-measure-args loop-lines
     sed -e "s|{{x}} {{y}}\"|{{x}} {{y}} $2\"|" -e "s|strategy: \"grid\"|strategy: \"grid\"\n$3|" "$T/toy.spak" >"$T/$1.spak"
@@ -120,13 +114,11 @@ int spak_matmul(int M, int N, int K, const float *A, const float *B, float *C)
     return 0;
 }
 ```'
-printf '%s\n' "$kernel" >"$D/step-0001.reply.md"
-"$SPAK" resume --home "$T/h6" "$R" </dev/null >"$T/c2.out" 2>&1
+llm_reply "$T/h6" "$R" "$D/step-0001.reply.md" "$kernel" "$T/c2.out"
 check "llm-code gate: the run pauses before building the LLM's kernel and names the file" "grep -q 'approval needed (llm-code): build and run the LLM.s kernel .*step-0001.c' $T/c2.out"
 "$SPAK" reject --home "$T/h6" "$R" </dev/null >"$T/c3.out" 2>&1
 check "rejected LLM code is a recorded failed step, never built" "grep -q 'llm:step-0001 .*FAILED .*rejected' $T/c3.out && ! ls $T/h6/runs/$R/e1/*.so >/dev/null 2>&1"
-printf '%s\n' "$kernel" >"$D/step-0002.reply.md"
-"$SPAK" resume --home "$T/h6" "$R" </dev/null >"$T/c4.out" 2>&1
+llm_reply "$T/h6" "$R" "$D/step-0002.reply.md" "$kernel" "$T/c4.out"
 "$SPAK" approve --home "$T/h6" "$R" </dev/null >"$T/c5.out" 2>&1
 check "approved LLM code is built and judged by the harness" "grep -q 'code:step-0002|.* ok ' $T/c5.out"
 rm -f "$ROOT/examples/.gate-test-$$.spak"

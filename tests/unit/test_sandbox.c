@@ -138,6 +138,18 @@ static int run(const char *const *argv, const spak_sandbox_limits *l, spak_sandb
     return 1;
 }
 
+/* Run the misbehaver `name`, without arguments, under l (NULL: base_limits). */
+static int run_named(const char *name, const spak_sandbox_limits *l, spak_sandbox_result *r)
+{
+    spak_sandbox_limits base;
+    if (!l) {
+        base_limits(&base);
+        l = &base;
+    }
+    const char *argv[] = {mb(name), NULL};
+    return run(argv, l, r, NULL);
+}
+
 /* A well-behaved run must still work after `after`. */
 static void normal_after(const char *after)
 {
@@ -207,8 +219,7 @@ static void test_loop(void)
     l.cpu_s = 1;
     l.wall_timeout_s = 10;
     spak_sandbox_result r;
-    const char *argv[] = {mb("loop"), NULL};
-    if (!run(argv, &l, &r, NULL))
+    if (!run_named("loop", &l, &r))
         return;
     TAP_OK(!r.ok && r.why == SPAK_SANDBOX_CPU_LIMIT &&
                (r.term_signal == SIGXCPU || r.term_signal == SIGKILL) && r.cpu_s >= 0.8 && r.wall_s < 8,
@@ -219,11 +230,8 @@ static void test_loop(void)
 
 static void test_signal(const char *name, int sig, const char *text)
 {
-    spak_sandbox_limits l;
-    base_limits(&l);
     spak_sandbox_result r;
-    const char *argv[] = {mb(name), NULL};
-    if (!run(argv, &l, &r, NULL))
+    if (!run_named(name, NULL, &r))
         return;
     TAP_OK(!r.ok && r.why == SPAK_SANDBOX_SIGNALED && r.term_signal == sig && r.exit_code == -1 &&
                (strstr(r.out, text) || strstr(r.err, text)),
@@ -234,11 +242,8 @@ static void test_signal(const char *name, int sig, const char *text)
 
 static void test_noresult(void)
 {
-    spak_sandbox_limits l;
-    base_limits(&l);
     spak_sandbox_result r;
-    const char *argv[] = {mb("noresult"), NULL};
-    if (!run(argv, &l, &r, NULL))
+    if (!run_named("noresult", NULL, &r))
         return;
     TAP_OK(!r.ok && r.why == SPAK_SANDBOX_NO_RESULT && r.exit_code == 0 && !r.marker_seen,
            "exit 0 without a result: why=no result, not ok");
@@ -253,8 +258,7 @@ static void test_spew(void)
     l.stdout_cap_bytes = 4096;
     l.output_kill_bytes = (size_t)1 << 20;
     spak_sandbox_result r;
-    const char *argv[] = {mb("spew"), NULL};
-    if (!run(argv, &l, &r, NULL))
+    if (!run_named("spew", &l, &r))
         return;
     TAP_OK(!r.ok && r.why == SPAK_SANDBOX_OUTPUT_LIMIT && r.out_len == 4096 && r.out_truncated &&
                r.out_total > ((size_t)1 << 20) && r.wall_s < 3,
@@ -280,8 +284,7 @@ static void test_memhog(void)
     base_limits(&l);
     l.address_space_bytes = (size_t)256 << 20;
     spak_sandbox_result r;
-    const char *argv[] = {mb("memhog"), NULL};
-    if (!run(argv, &l, &r, NULL))
+    if (!run_named("memhog", &l, &r))
         return;
     TAP_OK(!r.ok && r.why == SPAK_SANDBOX_MEMORY_LIMIT && strstr(r.why_text, "likely") &&
                r.peak_rss_kb > (128 << 10),
@@ -303,8 +306,7 @@ static void test_forkbomb(void)
     l.cpu_s = 3;
     int before = count_uid_procs(sandbox_uid, "forkbomb");
     spak_sandbox_result r;
-    const char *argv[] = {mb("forkbomb"), NULL};
-    if (!run(argv, &l, &r, NULL))
+    if (!run_named("forkbomb", &l, &r))
         return;
     int after = count_uid_procs(sandbox_uid, "forkbomb");
     TAP_OK(!r.ok && r.why == SPAK_SANDBOX_TIMEOUT && r.wall_s < 2.5 &&
@@ -378,8 +380,7 @@ static void test_sleeper(void)
     l.wall_timeout_s = 1;
     int before = count_uid_procs(sandbox_uid, "sleeper");
     spak_sandbox_result r;
-    const char *argv[] = {mb("sleeper"), NULL};
-    if (!run(argv, &l, &r, NULL))
+    if (!run_named("sleeper", &l, &r))
         return;
     TAP_OK(!r.ok && r.why == SPAK_SANDBOX_TIMEOUT && r.term_signal == SIGKILL && r.wall_s >= 1.0 &&
                r.wall_s < 2.0,
@@ -433,11 +434,8 @@ static void test_sleeper(void)
 
 static void test_closeout(void)
 {
-    spak_sandbox_limits l;
-    base_limits(&l);
     spak_sandbox_result r;
-    const char *argv[] = {mb("closeout"), NULL};
-    if (!run(argv, &l, &r, NULL))
+    if (!run_named("closeout", NULL, &r))
         return;
     TAP_OK(!r.ok && r.why == SPAK_SANDBOX_STDOUT_CLOSED && r.stdout_closed_early && r.wall_s < 2.0,
            "close stdout then keep running: why=stdout closed, killed after the 0.5 s grace (%.2f s)",
@@ -496,8 +494,7 @@ static void test_no_netns(void)
     base_limits(&l);
     l.isolation_off = SPAK_SANDBOX_NO_NETNS;
     spak_sandbox_result r;
-    const char *argv[] = {mb("good"), NULL};
-    if (!run(argv, &l, &r, NULL))
+    if (!run_named("good", &l, &r))
         return;
     TAP_OK(r.ok && !r.iso_netns && strstr(r.warnings, "no network namespace"),
            "network namespace off: the run works and the result warns (landlock TCP rules: %d)",
