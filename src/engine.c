@@ -11,17 +11,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "build/build.h"
-#include "spec/expr.h"
-#include "spec/fmt.h"
+#include "analyze/device.h"
+#include "analyze/evaluate.h"
+#include "analyze/trace.h"
+#include "build/candidate.h"
 #include "knowledge/knowledge.h"
 #include "knowledge/learn.h"
+#include "knowledge/transfer.h"
 #include "program/driver_llm.h"
-#include "program/agent.h"
-#include "analyze/sandbox.h"
+#include "program/llm_context.h"
+#include "spec/expr.h"
 #include "spec/space.h"
 #include "spec/spec.h"
-#include "analyze/trace.h"
+#include "store/owner.h"
 
 #define S_SPECIFY "specify"
 #define S_PROGRAM "program"
@@ -75,6 +77,7 @@ typedef struct engine {
     const spak_model *m;
     const spak_loop_def *loop;
     spak_space space;
+    spak_cand_site site;  /* where candidates are built: spec_dir, home, run_id */
     spak_strategy_kind strat;
     const char *strat_name;
     uint64_t seed;
@@ -96,11 +99,7 @@ typedef struct engine {
     uint64_t best_index;
     char best_key[2048];
     json_t *fired;    /* the rules that fired for the newest proposal (rules strategy) */
-    spak_rule_def *lesson_rules;   /* transfer: the store's lessons as rules */
-    size_t n_lesson_rules;
-    spak_rule_action *lesson_owned[64];
-    size_t n_lesson_owned;
-    json_t *lesson_text;
+    spak_transfer lessons;  /* transfer: the store's lessons as rules */
     /* strategy llm */
     spak_llm_settings llm;
     long llm_steps;
@@ -153,18 +152,6 @@ static spak_status go(engine *e, const char *to, json_t *detail, spak_err *err)
                             .best_ratio = e->best_ratio, .baseline = e->baseline};
     emit(e, &ev);
     return SPAK_OK;
-}
-
-spak_status spak_engine_open_store(const spak_engine_opts *o, spak_store **out, spak_err *err)
-{
-    const char *home = o->home ? o->home : ".spak";
-    spak_status st = spak_mkdirs(home, err);
-    if (st != SPAK_OK)
-        return st;
-    char path[PATH_MAX];
-    if (!spak_snprintf(path, sizeof path, "%s/spak.db", home))
-        return spak_errf(err, SPAK_ERR_ARG, "state directory path too long");
-    return spak_store_open(path, out, err);
 }
 
 /* ---- the record views that expressions read ---- */
@@ -287,6 +274,7 @@ static spak_status load_spec(engine *e, const char *path, const char *text, spak
     st = spak_space_init(&e->space, e->loop->params, e->loop->n_params, err);
     if (st != SPAK_OK)
         return st;
+    e->site = (spak_cand_site){e->m, &e->space, e->spec_dir, e->home, e->run_id};
     const char *sn = e->o->strategy ? e->o->strategy : e->loop->strategy;
     if (!spak_strategy_parse(sn, &e->strat))
         return spak_errf(err, SPAK_ERR_ARG,
@@ -340,518 +328,37 @@ static spak_status setup_home(engine *e, spak_err *err)
     return SPAK_OK;
 }
 
-/* The GPU's name and driver from nvidia-smi (no shell), or NULL. */
-static json_t *gpu_json(void)
+/* ---- one evaluation: BUILD (candidate.h), then ANALYZE (evaluate.h) ---- */
+
+static spak_status evaluate(engine *e, uint64_t index, int64_t eval_id, spak_outcome *oc, spak_err *err)
 {
-    const char *argv[] = {"nvidia-smi", "--query-gpu=name,driver_version,clocks.max.sm", "--format=csv,noheader",
-                          NULL};
-    spak_sandbox_limits lim;
-    spak_sandbox_limits_default(&lim);
-    lim.wall_timeout_s = 20;
-    lim.run_as_uid = lim.run_as_gid = -1;
-    lim.isolation_off = ~0u;
-    lim.address_space_bytes = 0;
-    spak_sandbox_result r;
-    json_t *g = NULL;
-    if (spak_sandbox_run(argv, "/tmp", &lim, &r, NULL) != SPAK_OK)
-        return NULL;
-    if (r.ok && r.out && r.out_len) {
-        char line[512];
-        spak_snprintf(line, sizeof line, "%.*s", (int)strcspn(r.out, "\n"), r.out);
-        char *f2 = strchr(line, ',');
-        char *f3 = f2 ? strchr(f2 + 1, ',') : NULL;
-        if (f2)
-            *f2++ = '\0';
-        if (f3)
-            *f3++ = '\0';
-        while (f2 && *f2 == ' ')
-            f2++;
-        while (f3 && *f3 == ' ')
-            f3++;
-        g = json_pack("{s:s,s:s?,s:s?}", "gpu", line, "driver", f2, "sm_clock_max", f3);
-    }
-    spak_sandbox_result_free(&r);
-    return g;
-}
-
-static json_t *device_json(void)
-{
-    json_t *d = json_object();
-    char model[256] = "unknown";
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f) {
-        char line[512];
-        while (fgets(line, sizeof line, f)) {
-            if (strncmp(line, "model name", 10) == 0) {
-                char *c = strchr(line, ':');
-                if (c) {
-                    c++;
-                    while (*c == ' ')
-                        c++;
-                    c[strcspn(c, "\n")] = '\0';
-                    spak_snprintf(model, sizeof model, "%s", c);
-                }
-                break;
-            }
-        }
-        fclose(f);
-    }
-    char host[256] = "";
-    gethostname(host, sizeof host - 1);
-    json_object_set_new(d, "cpu", json_string(model));
-    json_object_set_new(d, "cores", json_integer(sysconf(_SC_NPROCESSORS_ONLN)));
-    json_object_set_new(d, "host", json_string(host));
-    return d;
-}
-
-/* ---- candidates ---- */
-
-static void upper_ident(const char *in, char *out, size_t n)
-{
-    size_t k = 0;
-    for (; *in && k + 1 < n; in++) {
-        unsigned char c = (unsigned char)*in;
-        out[k++] = (char)((c >= 'a' && c <= 'z') ? c - 32 : ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) ? c : '_');
-    }
-    out[k] = '\0';
-}
-
-static void value_string(const spak_expr *v, char *buf, size_t n)
-{
-    spak_snprintf(buf, n, "%s%s", v->kind == SPAK_EX_UNARY ? "-" : "", spak_value_text(v));
-}
-
-/* Substitute {{name}} in s using the candidate's parameters and builtins. */
-typedef struct subst {
-    engine *e;
-    size_t *digits;
-    const char *candidate, *source, *harness, *workdir, *ceilings, *baseline_so;
-    char seed[32], eval_id[32];
-} subst;
-
-static bool lookup(const subst *sb, const char *name, char *out, size_t n)
-{
-    engine *e = sb->e;
-    for (size_t i = 0; i < e->space.n; i++)
-        if (strcmp(e->space.params[i].name, name) == 0) {
-            value_string(e->space.params[i].values[sb->digits[i]], out, n);
-            return true;
-        }
-    const char *v = NULL;
-    if (strcmp(name, "candidate") == 0)
-        v = sb->candidate;
-    else if (strcmp(name, "source") == 0)
-        v = sb->source;
-    else if (strcmp(name, "harness") == 0)
-        v = sb->harness;
-    else if (strcmp(name, "workdir") == 0)
-        v = sb->workdir;
-    else if (strcmp(name, "ceilings") == 0)
-        v = sb->ceilings;
-    else if (strcmp(name, "baseline_so") == 0)
-        v = sb->baseline_so;
-    else if (strcmp(name, "seed") == 0)
-        v = sb->seed;
-    else if (strcmp(name, "eval_id") == 0)
-        v = sb->eval_id;
-    else if (strcmp(name, "run_id") == 0)
-        v = e->run_id;
-    else if (strcmp(name, "root") == 0)
-        v = e->spec_dir;
-    else if ((strcmp(name, "shapes") == 0 || strcmp(name, "heldout") == 0) && e->m->problem) {
-        const spak_entry *x = spak_block_find(e->m->problem, name);
-        if (x && x->value && x->value->kind == SPAK_EX_LIST) {
-            size_t off = 0;
-            out[0] = '\0';
-            for (size_t i = 0; i < x->value->n_items; i++) {
-                const char *t = spak_value_text(x->value->items[i]);
-                if (!spak_snprintf(out + off, n - off, "%s%s", i ? "," : "", t))
-                    return false;
-                off += strlen(out + off);
-            }
-            return true;
-        }
-    }
+    spak_outcome_init(oc);
+    spak_cand_vars *v = malloc(sizeof *v);
     if (!v)
-        return false;
-    return spak_snprintf(out, n, "%s", v);
-}
-
-static spak_status expand(const subst *sb, const char *s, char *out, size_t n, spak_err *err)
-{
-    size_t k = 0;
-    while (*s) {
-        if (s[0] == '{' && s[1] == '{') {
-            const char *end = strstr(s + 2, "}}");
-            if (!end)
-                return spak_errf(err, SPAK_ERR_ARG, "'{{' without '}}' in '%s'", s);
-            char name[128];
-            const char *b = s + 2, *z = end;
-            while (b < z && *b == ' ')
-                b++;
-            while (z > b && z[-1] == ' ')
-                z--;
-            spak_snprintf(name, sizeof name, "%.*s", (int)(z - b), b);
-            char val[4096];
-            if (!lookup(sb, name, val, sizeof val))
-                return spak_errf(err, SPAK_ERR_ARG, "template {{%s}} has no value here", name);
-            size_t vl = strlen(val);
-            if (k + vl + 1 > n)
-                return spak_errf(err, SPAK_ERR_LIMIT, "expanded command argument too long");
-            memcpy(out + k, val, vl);
-            k += vl;
-            s = end + 2;
-            continue;
-        }
-        if (k + 2 > n)
-            return spak_errf(err, SPAK_ERR_LIMIT, "expanded command argument too long");
-        out[k++] = *s++;
-    }
-    out[k] = '\0';
-    return SPAK_OK;
-}
-
-/* Split a command line into words: blanks separate, '...' and "..." quote.
- * No expansions of any kind: this is not a shell. */
-#define MAX_ARGS 128
-static spak_status split_words(const char *cmd, char *store, size_t store_n, char *words[MAX_ARGS], size_t *nw,
-                               spak_err *err)
-{
-    size_t k = 0, n = 0;
-    const char *p = cmd;
-    for (;;) {
-        while (*p == ' ' || *p == '\t' || *p == '\n')
-            p++;
-        if (!*p)
-            break;
-        if (n + 1 >= MAX_ARGS)
-            return spak_errf(err, SPAK_ERR_LIMIT, "measure cmd has more than %d words", MAX_ARGS - 1);
-        words[n++] = store + k;
-        while (*p && *p != ' ' && *p != '\t' && *p != '\n') {
-            if (*p == '"' || *p == '\'') {
-                char q = *p++;
-                while (*p && *p != q) {
-                    if (k + 2 > store_n)
-                        return spak_errf(err, SPAK_ERR_LIMIT, "measure cmd too long");
-                    store[k++] = *p++;
-                }
-                if (*p != q)
-                    return spak_errf(err, SPAK_ERR_ARG, "measure cmd: unterminated quote");
-                p++;
-                continue;
-            }
-            if (k + 2 > store_n)
-                return spak_errf(err, SPAK_ERR_LIMIT, "measure cmd too long");
-            store[k++] = *p++;
-        }
-        store[k++] = '\0';
-    }
-    words[n] = NULL;
-    *nw = n;
-    return SPAK_OK;
-}
-
-/* ---- one evaluation ---- */
-
-typedef struct outcome {
-    bool ok;
-    int correct;          /* -1 unknown */
-    double metric, ratio;
-    char why[512];
-    char bottleneck[64];
-    char *build_log;
-    spak_sandbox_result sr;
-    bool ran;
-    spak_trace_list traces;
-    json_t *valid;        /* array of valid records */
-} outcome;
-
-static double geomean_field(const json_t *recs, const char *field, size_t *n_out)
-{
-    double s = 0;
-    size_t n = 0;
-    size_t i;
-    json_t *r;
-    /* held-out shapes are for checking: a harness may time them, but they
-     * never steer the search */
-    json_array_foreach(recs, i, r) {
-        json_t *v = json_object_get(r, field);
-        if (json_is_number(v) && json_number_value(v) > 0 && !json_is_true(json_object_get(r, "heldout"))) {
-            s += log(json_number_value(v));
-            n++;
-        }
-    }
-    if (n_out)
-        *n_out = n;
-    if (n == 1) {  /* exact, not exp(log(x)) */
-        json_array_foreach(recs, i, r) {
-            json_t *v = json_object_get(r, field);
-            if (json_is_number(v) && json_number_value(v) > 0 && !json_is_true(json_object_get(r, "heldout")))
-                return json_number_value(v);
-        }
-    }
-    return n ? exp(s / (double)n) : NAN;
-}
-
-static void read_outcome(engine *e, outcome *oc)
-{
-    /* correctness: every record carrying a boolean "passed" must say true */
-    size_t i;
-    json_t *r;
-    int correct = -1;
-    const char *fail_reason = NULL;
-    json_array_foreach(oc->valid, i, r) {
-        json_t *p = json_object_get(r, "passed");
-        if (json_is_boolean(p)) {
-            if (json_is_true(p)) {
-                if (correct == -1)
-                    correct = 1;
-            } else {
-                correct = 0;
-                if (!fail_reason) {
-                    const char *reason = json_string_value(json_object_get(r, "reason"));
-                    const char *shape = json_string_value(json_object_get(r, "shape"));
-                    static char buf[400];
-                    spak_snprintf(buf, sizeof buf, "wrong%s%s%s%s", shape ? " at " : "", shape ? shape : "",
-                                  reason ? ": " : "", reason ? reason : "");
-                    fail_reason = buf;
-                }
-            }
-        }
-        json_t *b = json_object_get(r, "bottleneck");
-        if (json_is_string(b))
-            spak_snprintf(oc->bottleneck, sizeof oc->bottleneck, "%s", json_string_value(b));
-    }
-    oc->correct = correct;
-    size_t nm = 0;
-    oc->metric = geomean_field(oc->valid, e->loop->metric, &nm);
-    oc->ratio = geomean_field(oc->valid, "ratio", NULL);
-    if (correct == 0) {
-        oc->ok = false;
-        spak_snprintf(oc->why, sizeof oc->why, "%s", fail_reason);
-        oc->metric = NAN;
-        oc->ratio = NAN;
-    } else if (nm == 0) {
-        oc->ok = false;
-        spak_snprintf(oc->why, sizeof oc->why, "no valid record with metric '%s'%s", e->loop->metric,
-                      oc->traces.n_errors ? " (some trace records did not fit the schema)" : "");
-    } else {
-        oc->ok = true;
-    }
-}
-
-/* The candidate's parameters as -D defines: numbers and booleans as
- * NAME=value (NAME upper-cased), strings as SPAK_<NAME>_<VALUE>=1. */
-static size_t candidate_defines(engine *e, const size_t *digits, char defs[][300], const char **dp)
-{
-    size_t nd = 0;
-    for (size_t i = 0; i < e->space.n && nd < SPAK_BUILD_MAX_DEFINES; i++) {
-        char up[200], val[200], upv[200];
-        upper_ident(e->space.params[i].name, up, sizeof up);
-        const spak_expr *v = e->space.params[i].values[digits[i]];
-        value_string(v, val, sizeof val);
-        if (v->kind == SPAK_EX_STRING || v->kind == SPAK_EX_NAME) {
-            upper_ident(val, upv, sizeof upv);
-            spak_snprintf(defs[nd], 300, "SPAK_%s_%s=1", up, upv);
-        } else {
-            spak_snprintf(defs[nd], 300, "%s=%s", up, v->kind == SPAK_EX_BOOL ? (v->boolean ? "1" : "0") : val);
-        }
-        dp[nd] = defs[nd];
-        nd++;
-    }
-    return nd;
-}
-
-/* Build the source named by template src_t (relative to the spec's
- * directory) with the given defines into the build cache. */
-static spak_status build_source(engine *e, const subst *sb, const char *src_t, const char *include_dir,
-                                const char *const *defines, size_t nd, char *source, size_t sn, char *artifact,
-                                size_t an, char **log, bool *ok, spak_err *err)
-{
-    char rel[PATH_MAX];
-    spak_status st = expand(sb, src_t, rel, sizeof rel, err);
+        return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+    spak_cand_vars_init(v, &e->site, index);
+    spak_cand_job job = {.index = index, .eval_id = eval_id, .seed = e->seed, .bin_dir = e->o->bin_dir,
+                         .target = e->target, .code_source = e->code_source};
+    bool built = false;
+    spak_cand_argv av = {0};
+    spak_status st = spak_cand_prepare(v, &job, &oc->build_log, &built, oc->why, sizeof oc->why, err);
+    if (st != SPAK_OK || !built)
+        goto out;
+    st = go(e, S_ANALYZE, json_pack("{s:I}", "eval_id", (json_int_t)eval_id), err);
     if (st != SPAK_OK)
-        return st;
-    if (rel[0] == '/')
-        spak_snprintf(source, sn, "%s", rel);
-    else
-        spak_snprintf(source, sn, "%s/%s", e->spec_dir, rel);
-    spak_build_request rq = {.source = source};
-    for (size_t i = 0; i < nd && i < SPAK_BUILD_MAX_DEFINES; i++)
-        rq.defines[i] = defines[i];
-    rq.n_defines = nd;
-    char inc[PATH_MAX + 8];
-    spak_snprintf(inc, sizeof inc, "%s", include_dir ? include_dir : source);
-    char *sl = include_dir ? NULL : strrchr(inc, '/');
-    if (sl)
-        *sl = '\0';
-    rq.include_dir = inc;
-    char cache[PATH_MAX + 32];
-    spak_snprintf(cache, sizeof cache, "%s/cache/build", e->home);
-    rq.cache_dir = cache;
-    spak_build_result br;
-    st = spak_build_candidate(&rq, &br, err);
-    if (st != SPAK_OK)
-        return st;
-    *ok = br.ok;
-    if (br.ok)
-        spak_snprintf(artifact, an, "%s", br.artifact);
-    if (log)
-        *log = br.log;
-    else
-        spak_build_result_free(&br);
-    return SPAK_OK;
-}
-
-static spak_status evaluate(engine *e, uint64_t index, int64_t eval_id, outcome *oc, spak_err *err)
-{
-    memset(oc, 0, sizeof *oc);
-    oc->metric = oc->ratio = NAN;
-    oc->correct = -1;
-    spak_trace_list_init(&oc->traces);
-    oc->valid = json_array();
-    size_t digits[SPAK_SPACE_MAX_PARAMS];
-    spak_space_digits(&e->space, index, digits);
-    subst sb = {.e = e, .digits = digits, .candidate = "", .source = ""};
-    uint64_t sd = e->seed ^ ((uint64_t)eval_id * 0x9E3779B97F4A7C15ULL);
-    spak_snprintf(sb.seed, sizeof sb.seed, "%llu", (unsigned long long)(spak_splitmix64(&sd) & 0x7fffffff));
-    spak_snprintf(sb.eval_id, sizeof sb.eval_id, "%lld", (long long)eval_id);
-    char harness[PATH_MAX], workdir[PATH_MAX], ceilings[PATH_MAX], source[PATH_MAX], artifact[PATH_MAX];
-    /* a family's own harness (spak-harness-cuda-fmha) before the target's (spak-harness-cuda) */
-    const char *fam = e->m->problem ? spak_block_string(e->m->problem, "family") : NULL;
-    spak_snprintf(harness, sizeof harness, "%s/spak-harness-%s-%s", e->o->bin_dir ? e->o->bin_dir : ".", e->target,
-                  fam ? fam : "");
-    if (!fam || access(harness, X_OK) != 0)
-        spak_snprintf(harness, sizeof harness, "%s/spak-harness-%s", e->o->bin_dir ? e->o->bin_dir : ".", e->target);
-    spak_snprintf(workdir, sizeof workdir, "%s/runs/%s/e%lld", e->home, e->run_id, (long long)eval_id);
-    spak_snprintf(ceilings, sizeof ceilings, "%s/cache/device/ceilings-%s.json", e->home, e->target);
-    sb.harness = harness;
-    sb.workdir = workdir;
-    sb.ceilings = ceilings;
-    spak_status st = spak_mkdirs(workdir, err);
-    if (st != SPAK_OK)
-        return st;
-
-    /* a baseline built from source (e.g. the naive attention rung) */
-    const char *base_t = e->m->problem ? spak_block_string(e->m->problem, "baseline_source") : NULL;
-    char base_so[PATH_MAX] = "";
-    if (base_t) {
-        bool ok = false;
-        char base_src[PATH_MAX];
-        st = build_source(e, &sb, base_t, NULL, NULL, 0, base_src, sizeof base_src, base_so, sizeof base_so, NULL, &ok,
-                          err);
-        if (st != SPAK_OK)
-            return st;
-        if (!ok)
-            return spak_errf(err, SPAK_ERR_BUILD, "the baseline %s does not build", base_t);
-        sb.baseline_so = base_so;
-    }
-
-    /* BUILD (when the problem names a source) */
-    const char *src_t = e->m->problem ? spak_block_string(e->m->problem, "source") : NULL;
-    if (src_t) {
-        char defs[SPAK_BUILD_MAX_DEFINES][300];
-        const char *dp[SPAK_BUILD_MAX_DEFINES];
-        size_t nd = candidate_defines(e, digits, defs, dp);
-        bool ok = false;
-        char inc[PATH_MAX] = "";
-        if (e->code_source) {
-            /* the LLM's source, with the ABI headers of the problem's own sources */
-            char rel[PATH_MAX];
-            st = expand(&sb, src_t, rel, sizeof rel, err);
-            if (st != SPAK_OK)
-                return st;
-            if (rel[0] == '/')
-                spak_snprintf(inc, sizeof inc, "%s", rel);
-            else
-                spak_snprintf(inc, sizeof inc, "%s/%s", e->spec_dir, rel);
-            char *sl = strrchr(inc, '/');
-            if (sl)
-                *sl = '\0';
-        }
-        st = build_source(e, &sb, e->code_source ? e->code_source : src_t, e->code_source ? inc : NULL, dp, nd,
-                          source, sizeof source, artifact, sizeof artifact, &oc->build_log, &ok, err);
-        if (st != SPAK_OK)
-            return st;
-        sb.source = source;
-        if (!ok) {
-            spak_snprintf(oc->why, sizeof oc->why, "build failed (see build log)");
-            return SPAK_OK;
-        }
-        sb.candidate = artifact;
-    }
-    json_t *d = json_pack("{s:I}", "eval_id", (json_int_t)eval_id);
-    st = go(e, S_ANALYZE, d, err);
-    if (st != SPAK_OK)
-        return st;
+        goto out;
     spak_store_eval_set_status(e->store, e->run_id, eval_id, SPAK_EVAL_RUNNING, NULL);
-
-    /* ANALYZE: the measure command in the sandbox */
-    char wstore[16384];
-    char *words[MAX_ARGS];
-    size_t nw = 0;
-    st = split_words(e->loop->cmd, wstore, sizeof wstore, words, &nw, err);
+    st = spak_cand_argv_make(v, e->loop->cmd, &av, err);
     if (st != SPAK_OK)
-        return st;
-    static char expanded[MAX_ARGS][4096];
-    const char *argv[MAX_ARGS + 1];
-    for (size_t i = 0; i < nw; i++) {
-        st = expand(&sb, words[i], expanded[i], sizeof expanded[i], err);
-        if (st != SPAK_OK)
-            return st;
-        argv[i] = expanded[i];
-    }
-    argv[nw] = NULL;
-    if (nw == 0)
-        return spak_errf(err, SPAK_ERR_ARG, "measure cmd is empty");
-    spak_sandbox_limits lim;
-    spak_sandbox_limits_default(&lim);
-    lim.wall_timeout_s = e->o->eval_timeout_s > 0 ? e->o->eval_timeout_s : 600;
-    /* CPU time is the wall limit times the threads a harness may run on
-     * (RLIMIT_CPU counts every thread); the wall clock is the real bound */
-    lim.cpu_s = lim.wall_timeout_s * 64;
-    lim.result_marker = SPAK_TRACE_MARKER;
-    /* the harness caches the device's measured ceilings here */
-    char devdir[PATH_MAX + 32];
-    spak_snprintf(devdir, sizeof devdir, "%s/cache/device", e->home);
-    const char *rwv[2] = {devdir, NULL};
-    lim.rw_dirs = rwv;
-    if (strcmp(e->target, "cuda") == 0)
-        lim.address_space_bytes = 0;  /* the CUDA runtime maps far more than it uses */
-#if defined(__SANITIZE_ADDRESS__)
-    /* a sanitizer build's harness is an ASan binary too: its shadow memory is
-     * a reservation of terabytes, which no address-space limit admits */
-    lim.address_space_bytes = 0;
-#endif
-    st = spak_sandbox_run(argv, workdir, &lim, &oc->sr, err);
-    if (st != SPAK_OK)
-        return st;
-    oc->ran = true;
-    st = spak_trace_scan(oc->sr.out, oc->sr.out_len, NULL, &oc->traces, err);
-    if (st != SPAK_OK)
-        return st;
-    st = spak_trace_validate_all(&oc->traces, &e->m->schema, err);
-    if (st != SPAK_OK)
-        return st;
-    for (size_t i = 0; i < oc->traces.n; i++)
-        if (oc->traces.items[i].valid && oc->traces.items[i].json)
-            json_array_append(oc->valid, oc->traces.items[i].json);
-    read_outcome(e, oc);
-    if (!oc->sr.ok) {
-        oc->ok = false;
-        spak_snprintf(oc->why, sizeof oc->why, "%s", oc->sr.why_text);
-        oc->metric = oc->ratio = NAN;
-    }
-    return SPAK_OK;
-}
-
-static void outcome_free(outcome *oc)
-{
-    free(oc->build_log);
-    if (oc->ran)
-        spak_sandbox_result_free(&oc->sr);
-    spak_trace_list_free(&oc->traces);
-    json_decref(oc->valid);
+        goto out;
+    spak_measure_job mj = {.argv = (const char *const *)av.argv, .workdir = v->workdir, .home = e->home,
+                           .target = e->target, .timeout_s = e->o->eval_timeout_s, .schema = &e->m->schema,
+                           .metric = e->loop->metric};
+    st = spak_measure(&mj, oc, err);
+out:
+    spak_cand_argv_free(&av);
+    free(v);
+    return st;
 }
 
 /* ---- bookkeeping of finished evaluations ---- */
@@ -1036,9 +543,9 @@ static const char *decide(engine *e, spak_err *err, spak_status *st)
         spak_firing firings[64];
         spak_eval_env env = eval_env(e);
         size_t nf = spak_rules_fire(e->m, &e->space, &env, firings, SPAK_ARRAY_LEN(firings));
-        for (size_t i = 0; i < e->n_lesson_rules && nf < SPAK_ARRAY_LEN(firings); i++) {
+        for (size_t i = 0; i < e->lessons.n_rules && nf < SPAK_ARRAY_LEN(firings); i++) {
             spak_firing *f = &firings[nf++];
-            f->rule = &e->lesson_rules[i];
+            f->rule = &e->lessons.rules[i];
             f->n_actions = 0;
             for (size_t k = 0; k < f->rule->n_actions && f->n_actions < SPAK_ARRAY_LEN(f->actions); k++)
                 if (spak_action_parse(f->rule->actions[k].text, "recommend", &e->space, &f->actions[f->n_actions],
@@ -1092,7 +599,7 @@ static json_t *knowledge(engine *e)
 
 /* ---- the loop ---- */
 
-static spak_status finish_eval(engine *e, int64_t eval_id, outcome *oc, spak_err *err)
+static spak_status finish_eval(engine *e, int64_t eval_id, spak_outcome *oc, spak_err *err)
 {
     char exit_desc[300];
     if (oc->ran)
@@ -1139,214 +646,21 @@ static spak_status finish_eval(engine *e, int64_t eval_id, outcome *oc, spak_err
 
 /* ---- PROGRAM by an LLM ---- */
 
-static char *read_capped(const char *path, size_t cap)
-{
-    char *t = NULL;
-    size_t n;
-    if (spak_read_file(path, (size_t)1 << 20, &t, &n, NULL) != SPAK_OK)
-        return NULL;
-    if (n > cap) {
-        t[cap] = '\0';  /* the prompt builder's budget cuts further */
-    }
-    return t;
-}
-
-typedef struct llm_texts {
-    spak_buf task, space, analysis, diag, rules;
-    char *abi, *best_src;
-    char **lessons, **history;
-    size_t n_lessons, n_history;
-} llm_texts;
-
-static void llm_texts_free(llm_texts *t)
-{
-    spak_buf_free(&t->task);
-    spak_buf_free(&t->space);
-    spak_buf_free(&t->analysis);
-    spak_buf_free(&t->diag);
-    spak_buf_free(&t->rules);
-    free(t->abi);
-    free(t->best_src);
-    for (size_t i = 0; i < t->n_lessons; i++)
-        free(t->lessons[i]);
-    for (size_t i = 0; i < t->n_history; i++)
-        free(t->history[i]);
-    free(t->lessons);
-    free(t->history);
-}
-
-/* The source file behind the problem's template for a point of the space. */
-static bool source_of(engine *e, uint64_t index, char *out, size_t n)
-{
-    const char *src_t = e->m->problem ? spak_block_string(e->m->problem, "source") : NULL;
-    if (!src_t || index >= e->space.total)
-        return false;
-    size_t d[SPAK_SPACE_MAX_PARAMS];
-    spak_space_digits(&e->space, index, d);
-    subst sb = {.e = e, .digits = d, .candidate = "", .source = "", .harness = "", .workdir = "", .ceilings = "",
-                .baseline_so = ""};
-    char rel[PATH_MAX];
-    if (expand(&sb, src_t, rel, sizeof rel, NULL) != SPAK_OK)
-        return false;
-    if (rel[0] == '/')
-        return spak_snprintf(out, n, "%s", rel);
-    return spak_snprintf(out, n, "%s/%s", e->spec_dir, rel);
-}
-
-static void llm_context(engine *e, llm_texts *t, spak_llm_context *c)
-{
-    memset(t, 0, sizeof *t);
-    spak_buf_init(&t->task, 1 << 16);
-    spak_buf_init(&t->space, 1 << 16);
-    spak_buf_init(&t->analysis, 1 << 16);
-    spak_buf_init(&t->diag, 1 << 16);
-    spak_buf_init(&t->rules, 1 << 16);
-    memset(c, 0, sizeof *c);
-    const spak_block *p = e->m->problem;
-    const char *fam = p ? spak_block_string(p, "family") : NULL;
-    spak_buf_printf(&t->task, "Make the %s kernel of system %s faster. Target: %s.", fam ? fam : "", e->m->system_name,
-                    e->target);
-    /* held-out shapes stay out of the prompt: the strategy never sees them */
-    static const char *const keys[] = {"precision", "baseline", "shapes"};
-    for (size_t i = 0; p && i < SPAK_ARRAY_LEN(keys); i++) {
-        const spak_entry *x = spak_block_find(p, keys[i]);
-        if (x && x->value) {
-            spak_buf_printf(&t->task, " %s: ", keys[i]);
-            spak_fmt_expr(x->value, &t->task);
-            spak_buf_puts(&t->task, ".");
-        }
-    }
-    spak_buf_printf(&t->task,
-                    " The metric is %s (%s), measured by a trusted harness that checks every candidate against a "
-                    "reference on fresh inputs and held-out shapes, and times it against the baseline in the same "
-                    "process. Candidates are built from source with the parameters as -D defines "
-                    "(numbers: NAME=value, upper-case; strings: SPAK_<NAME>_<VALUE>=1).",
-                    e->loop->metric, e->loop->objective == SPAK_OBJ_MAXIMIZE ? "maximize" : "minimize");
-    for (size_t i = 0; i < e->space.n; i++) {
-        spak_buf_printf(&t->space, "%s: [", e->space.params[i].name);
-        for (size_t k = 0; k < e->space.params[i].n_values; k++) {
-            if (k)
-                spak_buf_puts(&t->space, ", ");
-            spak_fmt_expr(e->space.params[i].values[k], &t->space);
-        }
-        spak_buf_puts(&t->space, "]\n");
-    }
-    char path[PATH_MAX];
-    if (source_of(e, 0, path, sizeof path)) {
-        char *sl = strrchr(path, '/');
-        if (sl && spak_snprintf(sl, sizeof path - (size_t)(sl - path), "/abi.h"))
-            t->abi = read_capped(path, 32 << 10);
-    }
-    /* the best candidate's source: the LLM's own file, or the template's */
-    if (e->best_eval_id) {
-        spak_eval be = {0};
-        spak_candidate cand = {0};
-        bool found = false;
-        if (spak_store_eval_get(e->store, e->run_id, e->best_eval_id, &be, NULL) == SPAK_OK && be.cand_key &&
-            spak_store_candidate_get(e->store, e->run_id, be.cand_key, &cand, &found, NULL) == SPAK_OK && found &&
-            cand.source_path)
-            t->best_src = read_capped(cand.source_path, 64 << 10);
-        else if (source_of(e, e->best_index, path, sizeof path))
-            t->best_src = read_capped(path, 64 << 10);
-        spak_store_candidate_free(&cand);
-        spak_store_eval_free(&be);
-    }
-    /* history, the latest analysis and its diagnostics */
-    spak_eval *ev = NULL;
-    size_t n = 0;
-    if (spak_store_eval_list(e->store, e->run_id, &ev, &n, NULL) == SPAK_OK) {
-        t->history = calloc(n ? n : 1, sizeof *t->history);
-        for (size_t i = 0; t->history && i < n; i++) {
-            char line[1024];
-            if (strcmp(ev[i].status, SPAK_EVAL_DONE) == 0)
-                spak_snprintf(line, sizeof line, "%s: %s %.4g, %.3fx the baseline%s%s", ev[i].cand_key,
-                              e->loop->metric, ev[i].metric, ev[i].ratio, ev[i].bottleneck ? ", " : "",
-                              ev[i].bottleneck ? ev[i].bottleneck : "");
-            else
-                spak_snprintf(line, sizeof line, "%s: %s %s", ev[i].cand_key, ev[i].status,
-                              ev[i].error ? ev[i].error : "");
-            t->history[t->n_history] = strdup(line);
-            if (t->history[t->n_history])
-                t->n_history++;
-        }
-        if (n) {
-            spak_eval *l = &ev[n - 1];
-            spak_buf_printf(&t->analysis, "latest candidate %s: %s", l->cand_key, l->status);
-            if (strcmp(l->status, SPAK_EVAL_DONE) == 0)
-                spak_buf_printf(&t->analysis, ", %s %.4g, %.3fx the baseline, bottleneck %s", e->loop->metric,
-                                l->metric, l->ratio, l->bottleneck ? l->bottleneck : "unknown");
-            else if (l->error)
-                spak_buf_printf(&t->analysis, ": %s", l->error);
-            if (l->build_log && (!l->correct || strcmp(l->status, SPAK_EVAL_FAILED) == 0))
-                spak_buf_puts(&t->diag, l->build_log);
-            if (l->stderr_tail && strcmp(l->status, SPAK_EVAL_FAILED) == 0)
-                spak_buf_puts(&t->diag, l->stderr_tail);
-        }
-        if (!isnan(e->best_metric))
-            spak_buf_printf(&t->analysis, "\nbest so far: %s with %s %.4g (%.3fx the baseline)", e->best_key,
-                            e->loop->metric, e->best_metric, e->best_ratio);
-        spak_store_evals_free(ev, n);
-    }
-    /* rules: those whose condition holds now, then the prose guidance (a
-     * condition nobody can evaluate), then the lessons */
-    spak_firing firings[64];
-    spak_eval_env env = eval_env(e);
-    size_t nf = spak_rules_fire(e->m, &e->space, &env, firings, SPAK_ARRAY_LEN(firings));
-    for (size_t i = 0; i < nf; i++) {
-        const spak_rule_def *r = firings[i].rule;
-        for (size_t k = 0; k < r->n_actions; k++)
-            spak_buf_printf(&t->rules, "fired: %s \"%s\"%s%s: %s\n", r->is_hint ? "hint" : "rule", r->title,
-                            r->when_text ? " when " : "", r->when_text ? r->when_text : "", r->actions[k].text);
-    }
-    for (size_t i = 0; i < e->m->n_rules; i++) {
-        const spak_rule_def *r = &e->m->rules[i];
-        if (r->when || !r->when_text)
-            continue;  /* formal: fired above or not now */
-        for (size_t k = 0; k < r->n_actions; k++)
-            spak_buf_printf(&t->rules, "guidance: %s \"%s\" when %s: %s\n", r->is_hint ? "hint" : "rule", r->title,
-                            r->when_text, r->actions[k].text);
-    }
-    spak_lesson *ls = NULL;
-    size_t nl = 0;
-    const char *famv = fam ? fam : "";
-    if (spak_store_lesson_list(e->store, NULL, famv, NULL, &ls, &nl, NULL) == SPAK_OK) {
-        t->lessons = calloc(nl ? nl : 1, sizeof *t->lessons);
-        for (size_t i = nl; t->lessons && i-- > 0;)  /* newest first */
-            if (ls[i].text && (t->lessons[t->n_lessons] = strdup(ls[i].text)))
-                t->n_lessons++;
-        spak_store_lessons_free(ls, nl);
-    }
-    c->task = t->task.data;
-    c->abi_header = t->abi;
-    char sym[64];
-    spak_snprintf(sym, sizeof sym, "spak_%s", fam ? fam : "kernel");
-    static char sym_keep[64];
-    memcpy(sym_keep, sym, sizeof sym);
-    c->abi_symbol = sym_keep;
-    c->language = strcmp(e->target, "cuda") == 0 ? "cuda" : "c";
-    c->space = t->space.data;
-    c->best_source = t->best_src;
-    c->analysis = t->analysis.data;
-    c->diagnostics = t->diag.data;
-    c->rules = t->rules.data;
-    c->lessons = (const char *const *)t->lessons;
-    c->n_lessons = t->n_lessons;
-    size_t keep = t->n_history > 20 ? t->n_history - 20 : 0;  /* the last 20 */
-    c->history = (const char *const *)t->history + keep;
-    c->n_history = t->n_history - keep;
-    c->metric = e->loop->metric;
-}
-
 /* One LLM Programming step: returns the proposal (the caller owns prop->step). */
 static spak_status llm_program(engine *e, spak_llm_proposal *prop, char *tag, size_t tag_n, spak_err *err)
 {
-    llm_texts t;
+    spak_llm_texts t;
     spak_llm_context c;
-    llm_context(e, &t, &c);
+    spak_eval_env env = eval_env(e);
+    spak_llm_view v = {.m = e->m, .loop = e->loop, .space = &e->space, .site = &e->site, .store = e->store,
+                       .run_id = e->run_id, .target = e->target, .best_eval_id = e->best_eval_id,
+                       .best_index = e->best_index, .best_key = e->best_key, .best_metric = e->best_metric,
+                       .best_ratio = e->best_ratio, .env = &env};
+    spak_llm_context_build(&v, &t, &c);
     spak_snprintf(tag, tag_n, "step-%04ld", e->llm_steps + 1);
     unsigned char *tried = calloc((size_t)(e->space.total + 7) / 8, 1);
     if (!tried) {
-        llm_texts_free(&t);
+        spak_llm_texts_free(&t);
         return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
     }
     for (size_t i = 0; i < e->n_done; i++)
@@ -1358,7 +672,7 @@ static spak_status llm_program(engine *e, spak_llm_proposal *prop, char *tag, si
     uint64_t base = e->best_eval_id && e->best_index < e->space.total ? e->best_index : e->next_index;
     spak_status st = spak_llm_propose(&e->llm, &c, &e->space, tried, base, code, dir, tag, prop, err);
     free(tried);
-    llm_texts_free(&t);
+    spak_llm_texts_free(&t);
     if (st != SPAK_OK)
         return st;
     if (prop->kind != SPAK_PROPOSE_SUSPENDED) {
@@ -1414,46 +728,6 @@ static spak_status record_failed_step(engine *e, const char *tag, const char *wh
     if (st == SPAK_OK)
         st = go(e, S_DECIDE, json_pack("{s:I}", "eval_id", (json_int_t)eval_id), err);
     return st;
-}
-
-/* ---- options that outlive a command ---- */
-
-void spak_engine_save_options(spak_store *st, const char *run_id, const spak_engine_opts *o)
-{
-    if (!o->llm_backend && !o->llm_endpoint && !o->llm_model && !o->approve && o->llm_temperature < 0 &&
-        o->llm_max_tokens <= 0 && o->llm_timeout_s <= 0)
-        return;
-    json_t *lo = json_pack("{s:s?,s:s?,s:s?,s:i,s:f,s:I,s:f}", "llm_backend", o->llm_backend, "llm_endpoint",
-                           o->llm_endpoint, "llm_model", o->llm_model, "approve", (int)o->approve, "llm_temperature",
-                           o->llm_temperature, "llm_max_tokens", (json_int_t)o->llm_max_tokens, "llm_timeout_s",
-                           o->llm_timeout_s);
-    char *lj = json_dumps(lo, JSON_COMPACT);
-    json_decref(lo);
-    if (lj)
-        spak_store_kv_put(st, "run-options", run_id, lj, NULL);
-    free(lj);
-}
-
-json_t *spak_engine_load_options(spak_store *st, const char *run_id, spak_engine_opts *o)
-{
-    char *ro = NULL;
-    spak_store_kv_get(st, "run-options", run_id, &ro, NULL);
-    json_t *j = ro ? json_loads(ro, 0, NULL) : NULL;
-    free(ro);
-    if (!o->llm_backend)
-        o->llm_backend = json_string_value(json_object_get(j, "llm_backend"));
-    if (!o->llm_endpoint)
-        o->llm_endpoint = json_string_value(json_object_get(j, "llm_endpoint"));
-    if (!o->llm_model)
-        o->llm_model = json_string_value(json_object_get(j, "llm_model"));
-    o->approve |= (unsigned)json_integer_value(json_object_get(j, "approve"));
-    if (o->llm_temperature < 0 && json_is_number(json_object_get(j, "llm_temperature")))
-        o->llm_temperature = json_number_value(json_object_get(j, "llm_temperature"));
-    if (o->llm_max_tokens <= 0)
-        o->llm_max_tokens = (long)json_integer_value(json_object_get(j, "llm_max_tokens"));
-    if (o->llm_timeout_s <= 0 && json_is_number(json_object_get(j, "llm_timeout_s")))
-        o->llm_timeout_s = json_number_value(json_object_get(j, "llm_timeout_s"));
-    return j;
 }
 
 /* ---- approval gates ---- */
@@ -1795,16 +1069,16 @@ static spak_status loop(engine *e, spak_err *err)
         st = go(e, S_BUILD, bd, err);
         if (st != SPAK_OK)
             return st;
-        outcome oc;
+        spak_outcome oc;
         st = evaluate(e, e->next_index, eval_id, &oc, err);
         if (st != SPAK_OK) {
-            outcome_free(&oc);
+            spak_outcome_free(&oc);
             return st;
         }
         if (strcmp(e->state, S_BUILD) == 0) {  /* build failed: analysis skipped */
             st = go(e, S_ANALYZE, json_pack("{s:I,s:b}", "eval_id", (json_int_t)eval_id, "skipped", 1), err);
             if (st != SPAK_OK) {
-                outcome_free(&oc);
+                spak_outcome_free(&oc);
                 return st;
             }
         }
@@ -1812,7 +1086,7 @@ static spak_status loop(engine *e, spak_err *err)
             e->device_s += oc.sr.wall_s;
         st = finish_eval(e, eval_id, &oc, err);
         if (st != SPAK_OK) {
-            outcome_free(&oc);
+            spak_outcome_free(&oc);
             return st;
         }
         /* an LLM-written source is not a point of the space: the strategies do
@@ -1829,7 +1103,7 @@ static spak_status loop(engine *e, spak_err *err)
                                 .bottleneck = oc.bottleneck[0] ? oc.bottleneck : NULL,
                                 .best_metric = e->best_metric, .best_ratio = e->best_ratio};
         emit(e, &ev);
-        outcome_free(&oc);
+        spak_outcome_free(&oc);
         st = go(e, S_KNOWLEDGE, json_pack("{s:I}", "eval_id", (json_int_t)eval_id), err);
         if (st != SPAK_OK)
             return st;
@@ -1838,115 +1112,6 @@ static spak_status loop(engine *e, spak_err *err)
         if (st != SPAK_OK)
             return st;
     }
-}
-
-/* How far a lesson's shape class is from this problem's: |K - K'| of the
- * size buckets 2^K, 0 for equal classes without a size ("any"), and far
- * otherwise. */
-static long class_distance(const char *mine, const char *theirs)
-{
-    long a, b;
-    if (spak_learn_shape_class_log2(mine, &a) && spak_learn_shape_class_log2(theirs, &b))
-        return labs(a - b);
-    return mine && theirs && strcmp(mine, theirs) == 0 ? 0 : LONG_MAX / 2;
-}
-
-typedef struct lesson_pick {
-    const spak_lesson *l;
-    long distance;
-    size_t order;
-} lesson_pick;
-
-static int by_distance(const void *pa, const void *pb)
-{
-    const lesson_pick *a = pa, *b = pb;
-    if (a->distance != b->distance)
-        return a->distance < b->distance ? -1 : 1;
-    return a->order < b->order ? -1 : a->order > b->order;
-}
-
-/* Transfer: the store's lessons for this device and kernel family become
- * rules of the rules strategy (prefer what helped, exclude what hurt badly,
- * start from the best configuration found before). Shape class: the best
- * configurations come from the nearest class that has one (the same class
- * when it has); effects from every class, the nearest first (at most 64). */
-static spak_status load_lessons(engine *e, spak_err *err)
-{
-    /* lessons are per device: the GPU for a CUDA problem, else the CPU (as learn.c records them) */
-    json_t *dev = strcmp(e->target, "cuda") == 0 ? gpu_json() : device_json();
-    const char *name = json_string_value(json_object_get(dev, strcmp(e->target, "cuda") == 0 ? "gpu" : "cpu"));
-    const char *fam = e->m->problem ? spak_block_string(e->m->problem, "family") : NULL;
-    spak_lesson *ls = NULL;
-    size_t n = 0;
-    spak_status st = spak_store_lesson_list(e->store, name ? name : "unknown", fam ? fam : "", NULL, &ls, &n, err);
-    json_decref(dev);
-    if (st != SPAK_OK)
-        return st;
-    char cls[128];
-    spak_learn_shape_class(e->m, cls, sizeof cls);
-    lesson_pick *pick = calloc(n ? n : 1, sizeof *pick);
-    e->lesson_rules = calloc(SPAK_ARRAY_LEN(e->lesson_owned), sizeof *e->lesson_rules);
-    e->lesson_text = json_array();
-    if (!pick || !e->lesson_rules || !e->lesson_text) {
-        free(pick);
-        spak_store_lessons_free(ls, n);
-        return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
-    }
-    size_t np = 0;
-    long nearest_best = LONG_MAX;
-    for (size_t i = 0; i < n; i++) {
-        const spak_lesson *l = &ls[i];
-        if (!l->subject || !l->kind)
-            continue;
-        bool eff = strcmp(l->kind, "effect") == 0, best = strcmp(l->kind, "best_config") == 0;
-        if (!(eff && (l->effect > 1 || l->effect < 0.67)) && !best)
-            continue;
-        pick[np] = (lesson_pick){l, class_distance(cls, l->shape_class), i};
-        if (best && pick[np].distance < nearest_best)
-            nearest_best = pick[np].distance;
-        np++;
-    }
-    qsort(pick, np, sizeof *pick, by_distance);
-    for (size_t i = 0; i < np && e->n_lesson_rules < SPAK_ARRAY_LEN(e->lesson_owned); i++) {
-        const spak_lesson *l = pick[i].l;
-        bool eff = strcmp(l->kind, "effect") == 0;
-        if (!eff && pick[i].distance > nearest_best)
-            continue; /* a best configuration of a farther shape class */
-        /* the texts live as long as the engine, in a JSON array it owns */
-        json_t *acts = json_array();
-        char buf[1024];
-        spak_snprintf(buf, sizeof buf, "%s", l->subject);
-        char *save = NULL;
-        for (char *pair = strtok_r(buf, ",", &save); pair; pair = strtok_r(NULL, ",", &save)) {
-            char *eq = strchr(pair, '=');
-            if (!eq)
-                continue;
-            *eq = '\0';
-            char act[600];
-            spak_snprintf(act, sizeof act, "%s %s = '%s'", eff && l->effect < 1 ? "exclude" : "prefer", pair, eq + 1);
-            json_array_append_new(acts, json_string(act));
-        }
-        json_t *txt = json_pack("{s:s,s:s?,s:o}", "title", l->text ? l->text : l->subject, "shape_class", l->shape_class,
-                                "actions", acts);
-        json_array_append_new(e->lesson_text, txt);
-        size_t na = json_array_size(acts);
-        spak_rule_action *ra = calloc(na ? na : 1, sizeof *ra);
-        if (!ra)
-            continue;
-        for (size_t q = 0; q < na; q++) {
-            ra[q].key = "recommend";
-            ra[q].text = json_string_value(json_array_get(acts, q));
-        }
-        e->lesson_owned[e->n_lesson_owned++] = ra;
-        spak_rule_def *r = &e->lesson_rules[e->n_lesson_rules++];
-        r->title = json_string_value(json_object_get(txt, "title"));
-        r->confidence = l->confidence;
-        r->actions = ra;
-        r->n_actions = na;
-    }
-    free(pick);
-    spak_store_lessons_free(ls, n);
-    return SPAK_OK;
 }
 
 static void engine_init(engine *e, const spak_engine_opts *o)
@@ -1964,10 +1129,7 @@ static void engine_free(engine *e)
     json_decref(e->latest);
     json_decref(e->best);
     json_decref(e->fired);
-    for (size_t i = 0; i < e->n_lesson_owned; i++)
-        free(e->lesson_owned[i]);
-    free(e->lesson_rules);
-    json_decref(e->lesson_text);
+    spak_transfer_free(&e->lessons);
     json_decref(e->llm_step);
     free((char *)e->code_source);
     free(e->done);
@@ -1977,29 +1139,6 @@ static void engine_free(engine *e)
             spak_store_run_claim(e->store, e->run_id, NULL, true, NULL);
         spak_store_close(e->store);
     }
-}
-
-/* True when owner ("host:pid") is a process of this host that no longer runs. */
-static bool owner_is_dead(const char *owner)
-{
-    if (!owner || !*owner)
-        return true;
-    char host[128] = "";
-    gethostname(host, sizeof host - 1);
-    const char *colon = strrchr(owner, ':');
-    if (!colon || (size_t)(colon - owner) != strlen(host) || strncmp(owner, host, strlen(host)) != 0)
-        return false;  /* another machine: we cannot tell */
-    long pid;
-    if (!spak_parse_long(colon + 1, 1, 1L << 30, &pid))
-        return false;
-    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
-}
-
-static void owner_id(char *buf, size_t n)
-{
-    char host[128] = "";
-    gethostname(host, sizeof host - 1);
-    spak_snprintf(buf, n, "%s:%ld", host, (long)getpid());
 }
 
 spak_status spak_engine_run(const spak_engine_opts *o, const char *spec_path, char run_id[SPAK_STORE_ID_MAX],
@@ -2016,12 +1155,12 @@ spak_status spak_engine_run(const spak_engine_opts *o, const char *spec_path, ch
     if (st != SPAK_OK)
         goto out;
     e.seed = (uint64_t)(o->seed >= 0 ? o->seed : e.loop->seed);
-    if (o->use_lessons && (st = load_lessons(&e, err)) != SPAK_OK)
+    if (o->use_lessons && (st = spak_transfer_load(&e.lessons, e.store, e.m, e.target, err)) != SPAK_OK)
         goto out;
     json_t *budget = json_pack("{s:I,s:f}", "evaluations", (json_int_t)e.max_evals, "wall_time_s", e.max_wall);
-    json_t *dev = device_json();
+    json_t *dev = spak_device_cpu_json();
     if (strcmp(e.target, "cuda") == 0) {
-        json_t *g = gpu_json();
+        json_t *g = spak_device_gpu_json();
         if (g)
             json_object_update(dev, g);
         else
@@ -2051,7 +1190,7 @@ spak_status spak_engine_run(const spak_engine_opts *o, const char *spec_path, ch
     spak_snprintf(run_id, SPAK_STORE_ID_MAX, "%s", e.run_id);
     spak_engine_save_options(e.store, e.run_id, o);
     char owner[200];
-    owner_id(owner, sizeof owner);
+    spak_owner_id(owner, sizeof owner);
     spak_store_run_claim(e.store, e.run_id, owner, false, NULL);
     spak_snprintf(e.state, sizeof e.state, "%s", S_SPECIFY);
     spak_engine_event ev = {.kind = SPAK_EV_RUN_STARTED, .total = e.space.total, .budget = e.max_evals,
@@ -2088,12 +1227,6 @@ spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bo
     if (st != SPAK_OK)
         goto out;
     spak_snprintf(e.run_id, sizeof e.run_id, "%s", run.id);
-    if (run.strategy && strncmp(run.strategy, "agent:", 6) == 0 && strcmp(run.status, SPAK_RUN_DONE) != 0) {
-        e.run_id[0] = '\0';
-        spak_store_run_free(&run);
-        engine_free(&e);
-        return spak_agent_resume(o, run_id, err);
-    }
     if (strcmp(run.status, SPAK_RUN_DONE) == 0) {
         st = spak_errf(err, SPAK_ERR_STATE, "run %s is already done (%s)", run.id,
                        run.stop_reason ? run.stop_reason : "");
@@ -2101,8 +1234,8 @@ spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bo
         goto out;
     }
     char owner[200];
-    owner_id(owner, sizeof owner);
-    if (!force && owner_is_dead(run.owner))
+    spak_owner_id(owner, sizeof owner);
+    if (!force && spak_owner_is_dead(run.owner))
         force = true;  /* the process that held it was killed: take over */
     st = spak_store_run_claim(e.store, run.id, owner, force, err);
     if (st != SPAK_OK) {
@@ -2153,7 +1286,7 @@ spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bo
     if (st == SPAK_OK)
         st = replay(&e, err);
     if (st == SPAK_OK && o->use_lessons)
-        st = load_lessons(&e, err);
+        st = spak_transfer_load(&e.lessons, e.store, e.m, e.target, err);
     if (st != SPAK_OK)
         goto out;
     spak_engine_event ev = {.kind = SPAK_EV_RUN_STARTED, .total = e.space.total, .budget = e.max_evals,
@@ -2201,16 +1334,15 @@ spak_status spak_engine_build_all(const spak_engine_opts *o, const char *spec_pa
     if (st == SPAK_OK && !src_t)
         st = spak_errf(err, SPAK_ERR_ARG, "%s: the problem names no source to build", spec_path);
     for (uint64_t idx = 0; st == SPAK_OK && idx < e.space.total; idx++) {
-        size_t digits[SPAK_SPACE_MAX_PARAMS];
-        spak_space_digits(&e.space, idx, digits);
-        subst sb = {.e = &e, .digits = digits, .candidate = "", .source = "", .baseline_so = ""};
-        char defs[SPAK_BUILD_MAX_DEFINES][300], source[PATH_MAX], artifact[PATH_MAX], key[2048];
+        spak_cand_vars v;
+        spak_cand_vars_init(&v, &e.site, idx);
+        char defs[SPAK_BUILD_MAX_DEFINES][SPAK_CAND_DEFINE_MAX], source[PATH_MAX], artifact[PATH_MAX], key[2048];
         const char *dp[SPAK_BUILD_MAX_DEFINES];
-        size_t nd = candidate_defines(&e, digits, defs, dp);
+        size_t nd = spak_cand_defines(&e.space, v.digits, defs, dp);
         bool ok = false;
         char *log = NULL;
-        st = build_source(&e, &sb, src_t, NULL, dp, nd, source, sizeof source, artifact, sizeof artifact, &log, &ok,
-                          err);
+        st = spak_cand_build_source(&v, src_t, NULL, dp, nd, source, sizeof source, artifact, sizeof artifact, &log,
+                                    &ok, err);
         if (st != SPAK_OK)
             break;
         spak_space_key(&e.space, idx, key, sizeof key);
