@@ -18,8 +18,7 @@
 #include "knowledge/knowledge.h"
 #include "knowledge/learn.h"
 #include "knowledge/transfer.h"
-#include "program/driver_llm.h"
-#include "program/llm_context.h"
+#include "program/strategy.h"
 #include "spec/expr.h"
 #include "spec/space.h"
 #include "spec/spec.h"
@@ -78,8 +77,10 @@ typedef struct engine {
     const spak_loop_def *loop;
     spak_space space;
     spak_cand_site site;  /* where candidates are built: spec_dir, home, run_id */
-    spak_strategy_kind strat;
+    const spak_strategy *strat;  /* PROGRAM (strategy.h) */
+    void *strat_self;             /* its state */
     const char *strat_name;
+    const char *spec_path;
     uint64_t seed;
     long max_evals;
     double max_wall;
@@ -98,25 +99,14 @@ typedef struct engine {
     int64_t best_eval_id;
     uint64_t best_index;
     char best_key[2048];
-    json_t *fired;    /* the rules that fired for the newest proposal (rules strategy) */
     spak_transfer lessons;  /* transfer: the store's lessons as rules */
-    /* strategy llm */
-    spak_llm_settings llm;
-    long llm_steps;
-    long llm_tokens;
-    double llm_cost;
-    bool llm_cost_unknown;
-    long llm_failed_in_a_row; /* Programming steps in a row that gave no candidate */
-    const char *code_source;  /* the LLM's source of the candidate being evaluated, or NULL */
+    const char *code_source;  /* the source of a code candidate being evaluated, or NULL */
     unsigned gates;           /* SPAK_GATE_* */
     double device_s;          /* seconds the measure commands ran */
-    json_t *llm_step;         /* the step that proposed it */
-    double llm_predicted;
     json_t *latest;   /* array of the newest evaluation's valid records */
     json_t *best;     /* array of the best evaluation's valid records */
     double elapsed_before, t0;
-    uint64_t next_index;
-    bool have_next;
+    uint64_t next_index;  /* the point of the newest candidate */
 } engine;
 
 static double elapsed(const engine *e)
@@ -231,6 +221,33 @@ static spak_eval_env eval_env(engine *e)
     return env;
 }
 
+/* ---- the strategy's view of the run ---- */
+
+/* Journal PROGRAM for a strategy that enters it before slow work. */
+static spak_status go(engine *e, const char *to, json_t *detail, spak_err *err);
+static spak_status enter_program(void *ud, json_t *detail, spak_err *err)
+{
+    engine *e = ud;
+    if (strcmp(e->state, S_PROGRAM) == 0) {
+        json_decref(detail);
+        return SPAK_OK;
+    }
+    return go(e, S_PROGRAM, detail, err);
+}
+
+/* env is the caller's: the view points at it. */
+static spak_strategy_run run_view(engine *e, spak_eval_env *env)
+{
+    *env = eval_env(e);
+    spak_strategy_run r = {.m = e->m, .loop = e->loop, .space = &e->space, .site = &e->site, .o = e->o,
+                           .spec_path = e->spec_path, .target = e->target, .seed = e->seed, .store = e->store,
+                           .run_id = e->run_id, .lessons = &e->lessons, .done = e->done, .n_done = e->n_done,
+                           .best_eval_id = e->best_eval_id, .best_index = e->best_index, .best_key = e->best_key,
+                           .best_metric = e->best_metric, .best_ratio = e->best_ratio, .last_index = e->next_index,
+                           .env = env, .enter_program = enter_program, .ud = e};
+    return r;
+}
+
 /* ---- setup ---- */
 
 static spak_status load_spec(engine *e, const char *path, const char *text, spak_err *err)
@@ -276,36 +293,29 @@ static spak_status load_spec(engine *e, const char *path, const char *text, spak
         return st;
     e->site = (spak_cand_site){e->m, &e->space, e->spec_dir, e->home, e->run_id};
     const char *sn = e->o->strategy ? e->o->strategy : e->loop->strategy;
-    if (!spak_strategy_parse(sn, &e->strat))
+    e->strat = spak_strategy_find(sn);
+    if (!e->strat)
         return spak_errf(err, SPAK_ERR_ARG,
                          "strategy '%s' is not available in this version (use default, grid, random, rules or llm)", sn);
     e->strat_name = sn;
-    if (e->strat == SPAK_STRAT_LLM) {
-        const spak_block *lb = NULL;
-        for (size_t i = 0; e->m->system && i < e->m->system->n; i++)
-            if (spak_entry_word_is(e->m->system->items[i], 0, "llm") && e->m->system->items[i]->body)
-                lb = e->m->system->items[i]->body;
-        spak_status ls =
-            spak_llm_settings_read(lb, path, e->o->llm_backend, e->o->llm_endpoint, e->o->llm_model, &e->llm, err);
-        if (ls != SPAK_OK)
-            return ls;
-        spak_llm_settings_override(&e->llm, e->o->llm_temperature, e->o->llm_max_tokens, e->o->llm_timeout_s);
-        if ((e->llm.budget_usd > 0 || e->loop->max_cost_usd > 0) && e->llm.cfg.backend != SPAK_LLM_MANUAL &&
-            (e->llm.cfg.price_in < 0 || e->llm.cfg.price_out < 0))
-            return spak_errf(err, SPAK_ERR_ARG,
-                             "a cost budget needs prices: set price_in and price_out (USD per million tokens) in "
-                             "the llm block, or a price_table with an entry for model '%s'",
-                             e->llm.cfg.model ? e->llm.cfg.model : "(none)");
+    e->spec_path = path;
+    if (e->strat->open) {
+        spak_eval_env env;
+        spak_strategy_run r = run_view(e, &env);
+        st = e->strat->open(&r, &e->strat_self, err);
+        if (st != SPAK_OK)
+            return st;
     }
     e->gates = e->loop->approve | e->o->approve;
     e->max_evals = e->o->max_evaluations > 0 ? e->o->max_evaluations : e->loop->max_evaluations;
     e->max_wall = e->o->max_wall_s > 0 ? e->o->max_wall_s : e->loop->max_wall_s;
-    /* An LLM run has no end of its own (written sources are not points of a
-     * finite space): with no budget of any kind it gets one, shown in the
-     * start line and kept with the run. */
-    if (e->strat == SPAK_STRAT_LLM && e->max_evals <= 0 && e->max_wall <= 0 && e->loop->max_device_s <= 0 &&
-        e->loop->max_tokens <= 0 && e->llm.budget_tokens <= 0 && e->loop->max_cost_usd <= 0 && e->llm.budget_usd <= 0)
-        e->max_evals = SPAK_LLM_DEFAULT_EVALUATIONS;
+    /* a strategy with no end of its own (the LLM's written sources are not
+     * points of a finite space) gets a budget when the run has none of any
+     * kind, shown in the start line and kept with the run */
+    long db = e->strat->default_budget ? e->strat->default_budget(e->strat_self) : 0;
+    if (db > 0 && e->max_evals <= 0 && e->max_wall <= 0 && e->loop->max_device_s <= 0 && e->loop->max_tokens <= 0 &&
+        e->loop->max_cost_usd <= 0)
+        e->max_evals = db;
     return SPAK_OK;
 }
 
@@ -364,7 +374,7 @@ out:
 /* ---- bookkeeping of finished evaluations ---- */
 
 static void note_eval(engine *e, uint64_t index, int64_t eval_id, const char *key, double metric, double ratio,
-                      json_t *records)
+                      json_t *records, bool no_candidate)
 {
     if (e->n_done == e->alloc_done) {
         size_t na = e->alloc_done ? 2 * e->alloc_done : 64;
@@ -397,6 +407,10 @@ static void note_eval(engine *e, uint64_t index, int64_t eval_id, const char *ke
         e->since_best = 0;
     } else {
         e->since_best++;
+    }
+    if (e->strat->observe) {
+        spak_strategy_obs ob = {index, key, score, records, no_candidate};
+        e->strat->observe(e->strat_self, &ob);
     }
 }
 
@@ -435,11 +449,8 @@ static spak_status replay(engine *e, spak_err *err)
         if (!spak_space_find(&e->space, ev[i].cand_key, &idx))
             idx = UINT64_MAX;  /* an LLM-written source or a failed LLM step */
         double metric = (ev[i].correct != 0 && strcmp(ev[i].status, SPAK_EVAL_DONE) == 0) ? ev[i].metric : NAN;
-        note_eval(e, idx, ev[i].eval_id, ev[i].cand_key, metric, ev[i].ratio, NULL);
-        if (ev[i].exit_desc && strcmp(ev[i].exit_desc, NO_CANDIDATE) == 0)
-            e->llm_failed_in_a_row++;
-        else
-            e->llm_failed_in_a_row = 0;
+        note_eval(e, idx, ev[i].eval_id, ev[i].cand_key, metric, ev[i].ratio, NULL,
+                  ev[i].exit_desc && strcmp(ev[i].exit_desc, NO_CANDIDATE) == 0);
         json_t *rj = ev[i].result_json ? json_loads(ev[i].result_json, 0, NULL) : NULL;
         if (json_is_number(json_object_get(rj, "wall_s")))
             e->device_s += json_number_value(json_object_get(rj, "wall_s"));
@@ -487,24 +498,22 @@ static json_t *summary(engine *e, const char *stop_reason)
     return s;
 }
 
-/* Why the run should stop now, or NULL to go on (then e->next_index is set). */
-static const char *decide(engine *e, spak_err *err, spak_status *st)
+/* Why the run should stop now, or NULL to go on. */
+static const char *decide(engine *e)
 {
-    *st = SPAK_OK;
     if (e->max_evals > 0 && e->n_evals >= e->max_evals)
         return "budget: evaluations";
     if (e->max_wall > 0 && elapsed(e) >= e->max_wall)
         return "budget: wall time";
     if (e->loop->max_device_s > 0 && e->device_s >= e->loop->max_device_s)
         return "budget: device seconds";
-    long max_tok = e->loop->max_tokens > 0 ? e->loop->max_tokens : e->llm.budget_tokens;
-    double max_usd = e->loop->max_cost_usd > 0 ? e->loop->max_cost_usd : e->llm.budget_usd;
-    if (max_tok > 0 && e->llm_tokens >= max_tok)
-        return "budget: llm tokens";
-    if (max_usd > 0 && e->llm_cost >= max_usd)
-        return "budget: llm cost";
-    if (e->strat == SPAK_STRAT_LLM && e->llm.max_failed_steps > 0 && e->llm_failed_in_a_row >= e->llm.max_failed_steps)
-        return "llm: steps in a row without a candidate";
+    if (e->strat->stop) {  /* the strategy's own budgets (LLM tokens, cost, failed steps) */
+        spak_eval_env env;
+        spak_strategy_run r = run_view(e, &env);
+        const char *why = e->strat->stop(e->strat_self, &r);
+        if (why)
+            return why;
+    }
     if (e->loop->stop_roofline > 0 && e->best) {
         /* the best candidate's position under the roofline, averaged over its shapes */
         static const char *const fields[] = {"roofline_frac", "frac_peak_flops", "frac_peak"};
@@ -536,42 +545,6 @@ static const char *decide(engine *e, spak_err *err, spak_status *st)
     }
     if (e->loop->plateau > 0 && e->best_eval_id && e->since_best >= e->loop->plateau)
         return "plateau";
-    bool found = false;
-    json_decref(e->fired);
-    e->fired = NULL;
-    if (e->strat == SPAK_STRAT_RULES) {
-        spak_firing firings[64];
-        spak_eval_env env = eval_env(e);
-        size_t nf = spak_rules_fire(e->m, &e->space, &env, firings, SPAK_ARRAY_LEN(firings));
-        for (size_t i = 0; i < e->lessons.n_rules && nf < SPAK_ARRAY_LEN(firings); i++) {
-            spak_firing *f = &firings[nf++];
-            f->rule = &e->lessons.rules[i];
-            f->n_actions = 0;
-            for (size_t k = 0; k < f->rule->n_actions && f->n_actions < SPAK_ARRAY_LEN(f->actions); k++)
-                if (spak_action_parse(f->rule->actions[k].text, "recommend", &e->space, &f->actions[f->n_actions],
-                                      NULL, 0))
-                    f->n_actions++;
-        }
-        bool by_rules = false;
-        *st = spak_rules_next(&e->space, e->seed, e->done, e->n_done, firings, nf, &e->next_index, &found, &by_rules,
-                              err);
-        e->fired = json_array();
-        for (size_t i = 0; i < nf; i++) {
-            json_t *f = json_pack("{s:s,s:s?,s:I}", "rule", firings[i].rule->title, "when", firings[i].rule->when_text,
-                                  "machine_actions", (json_int_t)firings[i].n_actions);
-            if (e->best_eval_id)
-                json_object_set_new(f, "evidence_eval_id", json_integer(e->best_eval_id));
-            json_array_append_new(e->fired, f);
-        }
-        if (!by_rules)
-            json_array_append_new(e->fired, json_pack("{s:s}", "note", "no rule constrains the rest: exploring"));
-    } else {
-        *st = spak_space_next(&e->space, e->strat, e->seed, e->done, e->n_done, &e->next_index, &found, err);
-    }
-    if (*st != SPAK_OK)
-        return NULL;
-    if (!found)
-        return "search space exhausted";
     return NULL;
 }
 
@@ -599,7 +572,7 @@ static json_t *knowledge(engine *e)
 
 /* ---- the loop ---- */
 
-static spak_status finish_eval(engine *e, int64_t eval_id, spak_outcome *oc, spak_err *err)
+static spak_status finish_eval(engine *e, int64_t eval_id, spak_outcome *oc, const spak_proposal *p, spak_err *err)
 {
     char exit_desc[300];
     if (oc->ran)
@@ -615,11 +588,11 @@ static spak_status finish_eval(engine *e, int64_t eval_id, spak_outcome *oc, spa
             json_object_set_new(res, "sandbox_warnings", json_string(oc->sr.warnings));
         json_object_set_new(res, "trace_errors", json_integer((json_int_t)oc->traces.n_errors));
     }
-    if (e->llm_step) {
-        /* the model's prediction against what was measured */
-        json_t *l = json_deep_copy(e->llm_step);
+    if (p->note && p->note_key) {
+        /* how it was proposed (an LLM's prediction) against what was measured */
+        json_t *l = json_deep_copy(p->note);
         json_object_set_new(l, "measured_metric", oc->ok ? json_real(oc->metric) : json_null());
-        json_object_set_new(res, "llm", l);
+        json_object_set_new(res, p->note_key, l);
     }
     char *rj = json_dumps(res, JSON_COMPACT);
     json_decref(res);
@@ -644,62 +617,10 @@ static spak_status finish_eval(engine *e, int64_t eval_id, spak_outcome *oc, spa
     return st;
 }
 
-/* ---- PROGRAM by an LLM ---- */
-
-/* One LLM Programming step: returns the proposal (the caller owns prop->step). */
-static spak_status llm_program(engine *e, spak_llm_proposal *prop, char *tag, size_t tag_n, spak_err *err)
-{
-    spak_llm_texts t;
-    spak_llm_context c;
-    spak_eval_env env = eval_env(e);
-    spak_llm_view v = {.m = e->m, .loop = e->loop, .space = &e->space, .site = &e->site, .store = e->store,
-                       .run_id = e->run_id, .target = e->target, .best_eval_id = e->best_eval_id,
-                       .best_index = e->best_index, .best_key = e->best_key, .best_metric = e->best_metric,
-                       .best_ratio = e->best_ratio, .env = &env};
-    spak_llm_context_build(&v, &t, &c);
-    spak_snprintf(tag, tag_n, "step-%04ld", e->llm_steps + 1);
-    unsigned char *tried = calloc((size_t)(e->space.total + 7) / 8, 1);
-    if (!tried) {
-        spak_llm_texts_free(&t);
-        return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < e->n_done; i++)
-        if (e->done[i].index < e->space.total)
-            tried[e->done[i].index / 8] |= (unsigned char)(1u << (e->done[i].index % 8));
-    bool code = e->llm.mode == SPAK_LLM_MODE_CODE || (e->llm.mode == SPAK_LLM_MODE_ALTERNATE && e->llm_steps % 2 == 1);
-    char dir[PATH_MAX + 64];
-    spak_snprintf(dir, sizeof dir, "%s/runs/%s/llm", e->home, e->run_id);
-    uint64_t base = e->best_eval_id && e->best_index < e->space.total ? e->best_index : e->next_index;
-    spak_status st = spak_llm_propose(&e->llm, &c, &e->space, tried, base, code, dir, tag, prop, err);
-    free(tried);
-    spak_llm_texts_free(&t);
-    if (st != SPAK_OK)
-        return st;
-    if (prop->kind != SPAK_PROPOSE_SUSPENDED) {
-        e->llm_steps++;
-        e->llm_tokens += prop->tokens;
-        if (isnan(prop->cost))
-            e->llm_cost_unknown = true;
-        else
-            e->llm_cost += prop->cost;
-    }
-    /* every prompt and reply is kept, with model, parameters and timing */
-    char scope[64];
-    spak_snprintf(scope, sizeof scope, "llm:%s", e->run_id);
-    char *sj = json_dumps(prop->step, JSON_COMPACT);
-    if (sj)
-        spak_store_kv_put(e->store, scope, tag, sj, NULL);
-    free(sj);
-    return SPAK_OK;
-}
-
 /* A Programming step that gave no candidate is an evaluation that failed:
  * recorded, counted against the budget, and shown to the next prompt. */
-static spak_status record_failed_step(engine *e, const char *tag, const char *why, json_t *summary, spak_err *err)
+static spak_status record_failed_step(engine *e, const char *key, const char *why, json_t *summary, spak_err *err)
 {
-    e->llm_failed_in_a_row++;
-    char key[128];
-    spak_snprintf(key, sizeof key, "llm:%s", tag);
     int64_t cand_id, eval_id;
     spak_status st = spak_store_candidate_upsert(e->store, e->run_id, key, "{}", NULL, NULL, &cand_id, NULL, err);
     if (st == SPAK_OK)
@@ -718,7 +639,7 @@ static spak_status record_failed_step(engine *e, const char *tag, const char *wh
     free(rj);
     if (st != SPAK_OK)
         return st;
-    note_eval(e, UINT64_MAX, eval_id, key, NAN, NAN, NULL);
+    note_eval(e, UINT64_MAX, eval_id, key, NAN, NAN, NULL, true);
     spak_engine_event ev = {.kind = SPAK_EV_EVAL_DONE, .eval_no = e->n_evals, .budget = e->max_evals,
                             .total = e->space.total, .key = key, .ok = false, .why = why,
                             .metric_name = e->loop->metric, .metric = NAN, .ratio = NAN, .baseline = e->baseline,
@@ -783,35 +704,6 @@ static int gate(engine *e, const char *name, const char *what, json_t *payload, 
     return -1;
 }
 
-spak_run_llm_usage spak_engine_llm_usage(spak_store *st, const char *run_id, bool with_suspended)
-{
-    spak_run_llm_usage u = {0};
-    char scope[64];
-    spak_snprintf(scope, sizeof scope, "llm:%s", run_id);
-    for (long k = 1; k < 1000000; k++) {
-        char tag[32], *v = NULL;
-        spak_snprintf(tag, sizeof tag, "step-%04ld", k);
-        if (spak_store_kv_get(st, scope, tag, &v, NULL) != SPAK_OK || !v)
-            break;
-        json_t *step = json_loads(v, 0, NULL);
-        free(v);
-        const char *oc = json_string_value(json_object_get(step, "outcome"));
-        if (with_suspended || (oc && strcmp(oc, "suspended") != 0)) {
-            u.steps++;
-            json_int_t pt = json_integer_value(json_object_get(step, "prompt_tokens"));
-            json_int_t ct = json_integer_value(json_object_get(step, "completion_tokens"));
-            u.tokens += (pt > 0 ? pt : 0) + (ct > 0 ? ct : 0);
-            json_t *c = json_object_get(step, "cost_usd");
-            if (json_is_number(c))
-                u.cost_usd += json_number_value(c);
-            else
-                u.cost_unknown = true;
-        }
-        json_decref(step);
-    }
-    return u;
-}
-
 char *spak_engine_pending(spak_store *st, const char *run_id)
 {
     char *v = NULL;
@@ -868,248 +760,231 @@ static void crystallize(engine *e)
     spak_learn_result_free(&r);
 }
 
+/* DONE: the knowledge gate, the run's summary, crystallization. */
+static spak_status finish_run(engine *e, const char *reason, spak_err *err)
+{
+    spak_status st = SPAK_OK;
+    bool learn = !e->o->no_learn;
+    if (learn && (e->gates & SPAK_GATE_KNOWLEDGE)) {
+        char what[600];
+        spak_snprintf(what, sizeof what,
+                      "crystallize run %s (%s): lessons into the store, spec v(n+1) and insights into %s/runs/%s",
+                      e->run_id, reason, e->home, e->run_id);
+        int a = gate(e, "knowledge", what, NULL, &st, err);
+        if (st != SPAK_OK || a < 0)
+            return st;
+        learn = a == 1;
+    }
+    json_t *s = summary(e, reason);
+    char *sj = json_dumps(s, JSON_COMPACT);
+    json_decref(s);
+    json_t *d = json_pack("{s:s}", "stop_reason", reason);
+    char *dj = json_dumps(d, JSON_COMPACT);
+    json_decref(d);
+    spak_transition t = {e->state, S_DONE, SPAK_RUN_DONE, reason, sj, dj};
+    st = spak_store_transition(e->store, e->run_id, &t, NULL, err);
+    free(dj);
+    if (st == SPAK_OK && learn)
+        crystallize(e);
+    if (st == SPAK_OK) {
+        spak_snprintf(e->state, sizeof e->state, "%s", S_DONE);
+        spak_engine_event ev = {.kind = SPAK_EV_RUN_DONE, .stop_reason = reason, .summary_json = sj,
+                                .eval_no = e->n_evals, .best_metric = e->best_metric, .best_ratio = e->best_ratio,
+                                .metric_name = e->loop->metric, .baseline = e->baseline};
+        emit(e, &ev);
+    }
+    free(sj);
+    return st;
+}
+
+/* PROGRAM: the strategy's next proposal. A code candidate that waited at
+ * the llm-code gate comes back from the store, for the strategy to go on
+ * with. */
+static spak_status propose(engine *e, spak_proposal *p, spak_err *err)
+{
+    char *pv = spak_engine_pending(e->store, e->run_id);
+    json_t *pend = pv ? json_loads(pv, 0, NULL) : NULL;
+    free(pv);
+    const char *g = json_string_value(json_object_get(pend, "gate"));
+    spak_eval_env env;
+    spak_strategy_run r = run_view(e, &env);
+    r.gated = g && strcmp(g, "llm-code") == 0 ? json_object_get(pend, "payload") : NULL;
+    size_t n = 0;
+    spak_status st = e->strat->propose(e->strat_self, &r, NULL, 0, p, 1, &n, err);
+    json_decref(pend);
+    if (st == SPAK_OK && n == 0)
+        p->kind = SPAK_PROPOSAL_NONE;
+    return st;
+}
+
+/* The run waits for something outside it (the strategy says what). */
+static spak_status suspend(engine *e, const spak_proposal *p, spak_err *err)
+{
+    char *dj = p->note ? json_dumps(p->note, JSON_COMPACT) : NULL;
+    spak_transition t = {e->state, S_SUSPENDED, SPAK_RUN_SUSPENDED, NULL, NULL, dj};
+    spak_status st = spak_store_transition(e->store, e->run_id, &t, NULL, err);
+    free(dj);
+    if (st != SPAK_OK)
+        return st;
+    spak_snprintf(e->state, sizeof e->state, "%s", S_SUSPENDED);
+    spak_engine_event ev = {.kind = SPAK_EV_SUSPENDED, .why = p->why, .eval_no = e->n_evals};
+    emit(e, &ev);
+    return SPAK_OK;
+}
+
+/* The candidate's parameters as JSON text (malloc'd). */
+static char *params_json(engine *e, uint64_t index)
+{
+    json_t *params = json_object();
+    size_t digits[SPAK_SPACE_MAX_PARAMS];
+    spak_space_digits(&e->space, index, digits);
+    for (size_t i = 0; i < e->space.n; i++) {
+        const spak_expr *v = e->space.params[i].values[digits[i]];
+        json_t *jv;
+        if (v->kind == SPAK_EX_NUMBER)
+            jv = v->is_int ? json_integer((json_int_t)v->num) : json_real(v->num);
+        else if (v->kind == SPAK_EX_UNARY)
+            jv = json_real(-v->lhs->num);
+        else if (v->kind == SPAK_EX_BOOL)
+            jv = json_boolean(v->boolean);
+        else
+            jv = json_string(spak_value_text(v));
+        json_object_set_new(params, e->space.params[i].name, jv);
+    }
+    char *pj = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(params);
+    return pj;
+}
+
+/* PROGRAM ends with a candidate: journaled (unless the strategy entered
+ * PROGRAM itself), stored, and its evaluation begun in BUILD. */
+static spak_status begin_candidate(engine *e, const spak_proposal *p, char *key, size_t key_n, int64_t *eval_id,
+                                   spak_err *err)
+{
+    if (!spak_space_key(&e->space, p->index, key, key_n))
+        return spak_errf(err, SPAK_ERR_LIMIT, "candidate key too long");
+    e->next_index = p->index;
+    spak_status st;
+    if (p->kind == SPAK_PROPOSAL_CODE) {
+        char code_key[2200];
+        spak_snprintf(code_key, sizeof code_key, "code:%s|%s", p->tag, key);
+        spak_snprintf(key, key_n, "%s", code_key);
+        e->code_source = strdup(p->code_path);
+    }
+    if (strcmp(e->state, S_PROGRAM) != 0) {
+        json_t *pd = json_pack("{s:s,s:s}", "candidate", key, "strategy", e->strat_name);
+        if (p->detail)
+            json_object_update(pd, p->detail);
+        if ((st = go(e, S_PROGRAM, pd, err)) != SPAK_OK)
+            return st;
+    }
+    char *pj = params_json(e, p->index);
+    int64_t cand_id;
+    st = spak_store_candidate_upsert(e->store, e->run_id, key, pj, e->code_source, NULL, &cand_id, NULL, err);
+    free(pj);
+    if (st != SPAK_OK)
+        return st;
+    st = spak_store_eval_begin(e->store, e->run_id, cand_id, SPAK_EVAL_BUILDING, eval_id, err);
+    if (st != SPAK_OK)
+        return st;
+    json_t *bd = json_pack("{s:I,s:s}", "eval_id", (json_int_t)*eval_id, "candidate", key);
+    if (p->build_detail)
+        json_object_update(bd, p->build_detail);
+    return go(e, S_BUILD, bd, err);
+}
+
+/* BUILD, ANALYZE, KNOWLEDGE of one candidate, then back to DECIDE. */
+static spak_status run_candidate(engine *e, const spak_proposal *p, spak_err *err)
+{
+    char key[2048];
+    int64_t eval_id = 0;
+    spak_outcome oc;
+    spak_status st = begin_candidate(e, p, key, sizeof key, &eval_id, err);
+    if (st != SPAK_OK)
+        return st;
+    st = evaluate(e, p->index, eval_id, &oc, err);
+    if (st == SPAK_OK && strcmp(e->state, S_BUILD) == 0)  /* build failed: analysis skipped */
+        st = go(e, S_ANALYZE, json_pack("{s:I,s:b}", "eval_id", (json_int_t)eval_id, "skipped", 1), err);
+    if (st == SPAK_OK && oc.ran)
+        e->device_s += oc.sr.wall_s;
+    if (st == SPAK_OK)
+        st = finish_eval(e, eval_id, &oc, p, err);
+    if (st != SPAK_OK) {
+        spak_outcome_free(&oc);
+        return st;
+    }
+    /* a code candidate is not a point of the space: the strategies do not
+     * count it as tried */
+    note_eval(e, e->code_source ? UINT64_MAX : p->index, eval_id, key, oc.ok ? oc.metric : NAN,
+              oc.ok ? oc.ratio : NAN, oc.ran ? oc.valid : NULL, false);
+    free((char *)e->code_source);
+    e->code_source = NULL;
+    spak_engine_event ev = {.kind = SPAK_EV_EVAL_DONE, .eval_no = e->n_evals, .budget = e->max_evals,
+                            .total = e->space.total, .key = key, .ok = oc.ok, .why = oc.why,
+                            .metric_name = e->loop->metric, .metric = oc.ok ? oc.metric : NAN,
+                            .ratio = oc.ok ? oc.ratio : NAN, .baseline = e->baseline,
+                            .bottleneck = oc.bottleneck[0] ? oc.bottleneck : NULL,
+                            .best_metric = e->best_metric, .best_ratio = e->best_ratio};
+    emit(e, &ev);
+    spak_outcome_free(&oc);
+    st = go(e, S_KNOWLEDGE, json_pack("{s:I}", "eval_id", (json_int_t)eval_id), err);
+    if (st != SPAK_OK)
+        return st;
+    json_t *facts = knowledge(e);
+    return go(e, S_DECIDE, json_pack("{s:I,s:o}", "eval_id", (json_int_t)eval_id, "facts", facts), err);
+}
+
+/* What the machine does with a proposal. *more: the loop goes on. */
+static spak_status program(engine *e, spak_proposal *p, bool *more, spak_err *err)
+{
+    spak_status st = SPAK_OK;
+    *more = false;
+    if (p->kind == SPAK_PROPOSAL_CODE && (e->gates & SPAK_GATE_LLM_CODE)) {
+        char what[4300];
+        spak_snprintf(what, sizeof what, "build and run the LLM's kernel %s", p->code_path);
+        int a = gate(e, "llm-code", what, p->gate_payload, &st, err);
+        if (st != SPAK_OK || a < 0)
+            return st;
+        if (a == 0) {
+            p->kind = SPAK_PROPOSAL_FAILED;
+            spak_snprintf(p->why, sizeof p->why, "the supervisor rejected the LLM's kernel %s", p->code_path);
+        }
+    }
+    switch (p->kind) {
+    case SPAK_PROPOSAL_SUSPEND:
+        return suspend(e, p, err);
+    case SPAK_PROPOSAL_ERROR:
+        return spak_errf(err, SPAK_ERR_ARG, "%s", p->why);
+    case SPAK_PROPOSAL_FAILED:
+        st = record_failed_step(e, p->key, p->why, p->note, err);
+        break;
+    default:
+        st = run_candidate(e, p, err);
+        break;
+    }
+    *more = st == SPAK_OK;
+    return st;
+}
+
 static spak_status loop(engine *e, spak_err *err)
 {
     for (;;) {
-        spak_status st;
-        const char *reason = decide(e, err, &st);
-        if (st != SPAK_OK)
-            return st;
-        if (reason) {
-            bool learn = !e->o->no_learn;
-            if (learn && (e->gates & SPAK_GATE_KNOWLEDGE)) {
-                char what[600];
-                spak_snprintf(what, sizeof what,
-                              "crystallize run %s (%s): lessons into the store, spec v(n+1) and insights into %s/runs/%s",
-                              e->run_id, reason, e->home, e->run_id);
-                int a = gate(e, "knowledge", what, NULL, &st, err);
-                if (st != SPAK_OK || a < 0)
-                    return st;
-                learn = a == 1;
-            }
-            json_t *s = summary(e, reason);
-            char *sj = json_dumps(s, JSON_COMPACT);
-            json_decref(s);
-            json_t *d = json_pack("{s:s}", "stop_reason", reason);
-            char *dj = json_dumps(d, JSON_COMPACT);
-            json_decref(d);
-            spak_transition t = {e->state, S_DONE, SPAK_RUN_DONE, reason, sj, dj};
-            st = spak_store_transition(e->store, e->run_id, &t, NULL, err);
-            free(dj);
-            if (st == SPAK_OK && learn)
-                crystallize(e);
-            if (st == SPAK_OK) {
-                spak_snprintf(e->state, sizeof e->state, "%s", S_DONE);
-                spak_engine_event ev = {.kind = SPAK_EV_RUN_DONE, .stop_reason = reason, .summary_json = sj,
-                                        .eval_no = e->n_evals, .best_metric = e->best_metric,
-                                        .best_ratio = e->best_ratio, .metric_name = e->loop->metric,
-                                        .baseline = e->baseline};
-                emit(e, &ev);
-            }
-            free(sj);
-            return st;
+        spak_status st = SPAK_OK;
+        spak_proposal p;
+        spak_proposal_init(&p);
+        const char *reason = decide(e);
+        if (!reason) {
+            st = propose(e, &p, err);
+            if (st == SPAK_OK && p.kind == SPAK_PROPOSAL_NONE)
+                reason = "search space exhausted";
         }
-        char key[2048];
-        char code_key[2200];
-        json_decref(e->llm_step);
-        e->llm_step = NULL;
-        e->code_source = NULL;
-        e->llm_predicted = NAN;
-        spak_llm_proposal prop;
-        char tag[32] = "";
-        if (e->strat == SPAK_STRAT_LLM) {
-            /* a proposal that waited for approval comes back from the store */
-            char *pv = spak_engine_pending(e->store, e->run_id);
-            json_t *pend = pv ? json_loads(pv, 0, NULL) : NULL;
-            free(pv);
-            json_t *pay = json_object_get(pend, "payload");
-            if (pend && strcmp(json_string_value(json_object_get(pend, "gate")) ? json_string_value(json_object_get(pend, "gate")) : "", "llm-code") == 0 && pay) {
-                memset(&prop, 0, sizeof prop);
-                prop.kind = SPAK_PROPOSE_CODE;
-                prop.index = (uint64_t)json_integer_value(json_object_get(pay, "index"));
-                spak_snprintf(prop.code_path, sizeof prop.code_path, "%s",
-                              json_string_value(json_object_get(pay, "code_path")));
-                spak_snprintf(tag, sizeof tag, "%s", json_string_value(json_object_get(pay, "tag")));
-                prop.predicted = json_is_number(json_object_get(pay, "predicted"))
-                                     ? json_number_value(json_object_get(pay, "predicted")) : NAN;
-                prop.step = json_deep_copy(json_object_get(pay, "step"));
-                prop.cost = NAN;
-                json_decref(pend);
-                if (strcmp(e->state, S_PROGRAM) != 0 && (st = go(e, S_PROGRAM, json_pack("{s:s}", "strategy", "llm"), err)) != SPAK_OK)
-                    return st;
-            } else {
-                json_decref(pend);
-                st = go(e, S_PROGRAM, json_pack("{s:s}", "strategy", "llm"), err);
-                if (st != SPAK_OK)
-                    return st;
-                st = llm_program(e, &prop, tag, sizeof tag, err);
-                if (st != SPAK_OK)
-                    return st;
-            }
-            if (prop.kind == SPAK_PROPOSE_CODE && (e->gates & SPAK_GATE_LLM_CODE)) {
-                json_t *pay2 = json_pack("{s:s,s:s,s:I,s:O?}", "tag", tag, "code_path", prop.code_path, "index",
-                                         (json_int_t)prop.index, "step", prop.step);
-                if (!isnan(prop.predicted))
-                    json_object_set_new(pay2, "predicted", json_real(prop.predicted));
-                char what[4300];
-                spak_snprintf(what, sizeof what, "build and run the LLM's kernel %s", prop.code_path);
-                int a = gate(e, "llm-code", what, pay2, &st, err);
-                json_decref(pay2);
-                if (st != SPAK_OK || a < 0) {
-                    json_decref(prop.step);
-                    return st;
-                }
-                if (a == 0) {
-                    prop.kind = SPAK_PROPOSE_FAILED;
-                    spak_snprintf(prop.why, sizeof prop.why, "the supervisor rejected the LLM's kernel %s",
-                                  prop.code_path);
-                }
-            }
-            json_t *summ = json_pack("{s:s,s:O?,s:O?,s:O?,s:O?,s:O?,s:I}", "llm_step", tag, "outcome",
-                                     json_object_get(prop.step, "outcome"), "verdict",
-                                     json_object_get(prop.step, "verdict"), "model", json_object_get(prop.step, "model"),
-                                     "predicted_metric", json_object_get(prop.step, "predicted_metric"),
-                                     "prediction_why", json_object_get(prop.step, "prediction_why"), "tokens",
-                                     (json_int_t)prop.tokens);
-            json_object_set_new(summ, "cost_usd", isnan(prop.cost) ? json_null() : json_real(prop.cost));
-            if (prop.kind == SPAK_PROPOSE_SUSPENDED) {
-                json_object_set_new(summ, "waiting", json_string(prop.why));
-                char *dj = json_dumps(summ, JSON_COMPACT);
-                spak_transition t = {e->state, S_SUSPENDED, SPAK_RUN_SUSPENDED, NULL, NULL, dj};
-                st = spak_store_transition(e->store, e->run_id, &t, NULL, err);
-                free(dj);
-                json_decref(summ);
-                json_decref(prop.step);
-                if (st != SPAK_OK)
-                    return st;
-                spak_snprintf(e->state, sizeof e->state, "%s", S_SUSPENDED);
-                char why[700];
-                spak_snprintf(why, sizeof why, "%s; write it, then 'spak resume %s'", prop.why, e->run_id);
-                spak_engine_event ev = {.kind = SPAK_EV_SUSPENDED, .why = why, .eval_no = e->n_evals};
-                emit(e, &ev);
-                return SPAK_OK;
-            }
-            const char *oc_name = json_string_value(json_object_get(prop.step, "outcome"));
-            if (prop.kind == SPAK_PROPOSE_FAILED && oc_name &&
-                (strcmp(oc_name, "config") == 0 || strcmp(oc_name, "auth") == 0)) {
-                /* a setup problem, not a proposal: stop (resumable) rather than burn the budget */
-                st = spak_errf(err, SPAK_ERR_ARG, "%s (fix the llm settings, then 'spak resume %s')", prop.why,
-                               e->run_id);
-                json_decref(summ);
-                json_decref(prop.step);
-                return st;
-            }
-            if (prop.kind == SPAK_PROPOSE_FAILED) {
-                st = record_failed_step(e, tag, prop.why, summ, err);
-                json_decref(summ);
-                json_decref(prop.step);
-                if (st != SPAK_OK)
-                    return st;
-                continue;
-            }
-            e->llm_step = summ;
-            e->llm_predicted = prop.predicted;
-            json_decref(prop.step);
-            e->next_index = prop.index;
-            if (!spak_space_key(&e->space, e->next_index, key, sizeof key))
-                return spak_errf(err, SPAK_ERR_LIMIT, "candidate key too long");
-            if (prop.kind == SPAK_PROPOSE_CODE) {
-                e->code_source = strdup(prop.code_path);
-                spak_snprintf(code_key, sizeof code_key, "code:%s|%s", tag, key);
-                spak_snprintf(key, sizeof key, "%s", code_key);
-            }
-        } else {
-            if (!spak_space_key(&e->space, e->next_index, key, sizeof key))
-                return spak_errf(err, SPAK_ERR_LIMIT, "candidate key too long");
-            json_t *pd = json_pack("{s:s,s:s}", "candidate", key, "strategy", e->strat_name);
-            if (e->fired)
-                json_object_set(pd, "fired", e->fired);
-            st = go(e, S_PROGRAM, pd, err);
-            if (st != SPAK_OK)
-                return st;
-        }
-        /* the candidate's parameters as JSON */
-        json_t *params = json_object();
-        size_t digits[SPAK_SPACE_MAX_PARAMS];
-        spak_space_digits(&e->space, e->next_index, digits);
-        for (size_t i = 0; i < e->space.n; i++) {
-            const spak_expr *v = e->space.params[i].values[digits[i]];
-            json_t *jv;
-            if (v->kind == SPAK_EX_NUMBER)
-                jv = v->is_int ? json_integer((json_int_t)v->num) : json_real(v->num);
-            else if (v->kind == SPAK_EX_UNARY)
-                jv = json_real(-v->lhs->num);
-            else if (v->kind == SPAK_EX_BOOL)
-                jv = json_boolean(v->boolean);
-            else
-                jv = json_string(spak_value_text(v));
-            json_object_set_new(params, e->space.params[i].name, jv);
-        }
-        char *pj = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
-        json_decref(params);
-        int64_t cand_id, eval_id;
-        st = spak_store_candidate_upsert(e->store, e->run_id, key, pj, e->code_source, NULL, &cand_id, NULL, err);
-        free(pj);
-        if (st != SPAK_OK)
-            return st;
-        st = spak_store_eval_begin(e->store, e->run_id, cand_id, SPAK_EVAL_BUILDING, &eval_id, err);
-        if (st != SPAK_OK)
-            return st;
-        json_t *bd = json_pack("{s:I,s:s}", "eval_id", (json_int_t)eval_id, "candidate", key);
-        if (e->llm_step) {
-            /* what the LLM proposed and predicted, journaled as PROGRAM ends */
-            json_object_set(bd, "llm_step", json_object_get(e->llm_step, "llm_step"));
-            json_object_set(bd, "model", json_object_get(e->llm_step, "model"));
-            if (!isnan(e->llm_predicted)) {
-                json_t *pr = json_pack("{s:f}", "metric", e->llm_predicted);
-                json_object_set(pr, "why", json_object_get(e->llm_step, "prediction_why"));
-                json_object_set_new(bd, "prediction", pr);
-            }
-        }
-        st = go(e, S_BUILD, bd, err);
-        if (st != SPAK_OK)
-            return st;
-        spak_outcome oc;
-        st = evaluate(e, e->next_index, eval_id, &oc, err);
-        if (st != SPAK_OK) {
-            spak_outcome_free(&oc);
-            return st;
-        }
-        if (strcmp(e->state, S_BUILD) == 0) {  /* build failed: analysis skipped */
-            st = go(e, S_ANALYZE, json_pack("{s:I,s:b}", "eval_id", (json_int_t)eval_id, "skipped", 1), err);
-            if (st != SPAK_OK) {
-                spak_outcome_free(&oc);
-                return st;
-            }
-        }
-        if (oc.ran)
-            e->device_s += oc.sr.wall_s;
-        st = finish_eval(e, eval_id, &oc, err);
-        if (st != SPAK_OK) {
-            spak_outcome_free(&oc);
-            return st;
-        }
-        /* an LLM-written source is not a point of the space: the strategies do
-         * not count it as tried */
-        note_eval(e, e->code_source ? UINT64_MAX : e->next_index, eval_id, key, oc.ok ? oc.metric : NAN,
-                  oc.ok ? oc.ratio : NAN, oc.ran ? oc.valid : NULL);
-        e->llm_failed_in_a_row = 0;
-        free((char *)e->code_source);
-        e->code_source = NULL;
-        spak_engine_event ev = {.kind = SPAK_EV_EVAL_DONE, .eval_no = e->n_evals, .budget = e->max_evals,
-                                .total = e->space.total, .key = key, .ok = oc.ok, .why = oc.why,
-                                .metric_name = e->loop->metric, .metric = oc.ok ? oc.metric : NAN,
-                                .ratio = oc.ok ? oc.ratio : NAN, .baseline = e->baseline,
-                                .bottleneck = oc.bottleneck[0] ? oc.bottleneck : NULL,
-                                .best_metric = e->best_metric, .best_ratio = e->best_ratio};
-        emit(e, &ev);
-        spak_outcome_free(&oc);
-        st = go(e, S_KNOWLEDGE, json_pack("{s:I}", "eval_id", (json_int_t)eval_id), err);
-        if (st != SPAK_OK)
-            return st;
-        json_t *facts = knowledge(e);
-        st = go(e, S_DECIDE, json_pack("{s:I,s:o}", "eval_id", (json_int_t)eval_id, "facts", facts), err);
-        if (st != SPAK_OK)
+        bool more = false;
+        if (st == SPAK_OK && reason)
+            st = finish_run(e, reason, err);
+        else if (st == SPAK_OK)
+            st = program(e, &p, &more, err);
+        spak_proposal_free(&p);
+        if (st != SPAK_OK || !more)
             return st;
     }
 }
@@ -1128,9 +1003,9 @@ static void engine_free(engine *e)
 {
     json_decref(e->latest);
     json_decref(e->best);
-    json_decref(e->fired);
     spak_transfer_free(&e->lessons);
-    json_decref(e->llm_step);
+    if (e->strat && e->strat->close)
+        e->strat->close(e->strat_self);
     free((char *)e->code_source);
     free(e->done);
     spak_spec_free(e->spec);
@@ -1254,8 +1129,6 @@ spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bo
     if (st != SPAK_OK)
         goto out;
     e.seed = (uint64_t)run.seed;
-    if (run.strategy && !o->strategy && spak_strategy_parse(run.strategy, &e.strat))
-        e.strat_name = run.strategy;
     if (run.budget_json && o->max_evaluations <= 0) {
         json_t *b = json_loads(run.budget_json, 0, NULL);
         if (b) {
@@ -1293,13 +1166,12 @@ spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bo
                             .metric_name = e.loop->metric, .baseline = e.baseline, .resumed = true,
                             .eval_no = e.n_evals};
     emit(&e, &ev);
-    /* what the LLM steps used so far */
-    if (e.strat == SPAK_STRAT_LLM) {
-        spak_run_llm_usage u = spak_engine_llm_usage(e.store, run.id, false);
-        e.llm_steps = u.steps;
-        e.llm_tokens = u.tokens;
-        e.llm_cost = u.cost_usd;
-        e.llm_cost_unknown = u.cost_unknown;
+    /* what the strategy keeps in the store (the LLM steps' usage) */
+    if (e.strat->resumed) {
+        spak_eval_env env;
+        spak_strategy_run r = run_view(&e, &env);
+        if ((st = e.strat->resumed(e.strat_self, &r, err)) != SPAK_OK)
+            goto out;
     }
     {
         json_t *d = json_pack("{s:s,s:I,s:s,s:f}", "note", "resumed", "interrupted", (json_int_t)n_int, "from_state",

@@ -50,16 +50,6 @@ spak_status spak_engine_answer(const spak_engine_opts *o, const char *run_id, bo
                                spak_err *err);
 /* The pending approval of a run as JSON text (malloc'd), or NULL. */
 char *spak_engine_pending(spak_store *st, const char *run_id);
-/* What a run's LLM steps used, summed over the steps kept under llm:RUN.
- * A step still suspended (waiting for a manual answer) is counted only when
- * with_suspended; cost_unknown when some counted step had no price. */
-typedef struct {
-    long steps;
-    long tokens;
-    double cost_usd;
-    bool cost_unknown;
-} spak_run_llm_usage;
-spak_run_llm_usage spak_engine_llm_usage(spak_store *st, const char *run_id, bool with_suspended);
 /* The state machine as text (for `spak explain`). Static storage. */
 const char *spak_engine_describe(void);
 #endif

@@ -19,6 +19,7 @@
 #include "spec/ast.h"
 #include "engine.h"
 #include "program/agent.h"
+#include "program/driver_llm.h"
 #include "store/store.h"
 #include "spec/fmt.h"
 #include "spec/spec.h"
