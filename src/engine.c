@@ -1,27 +1,25 @@
 /* engine.c - the state machine of engine.h. */
 #include "engine.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "analyze/device.h"
 #include "analyze/evaluate.h"
+#include "analyze/progress.h"
 #include "analyze/trace.h"
+#include "analyze/views.h"
 #include "build/candidate.h"
-#include "knowledge/knowledge.h"
-#include "knowledge/learn.h"
+#include "knowledge/crystallize.h"
+#include "knowledge/facts.h"
 #include "knowledge/transfer.h"
 #include "program/strategy.h"
 #include "spec/expr.h"
 #include "spec/space.h"
 #include "spec/spec.h"
+#include "store/approval.h"
 #include "store/owner.h"
 
 #define S_SPECIFY "specify"
@@ -90,21 +88,11 @@ typedef struct engine {
     char home[PATH_MAX];
     const char *target;
     const char *baseline;
-    spak_space_eval *done;
-    size_t n_done, alloc_done;
-    long n_evals;
-    long since_best;
-    double best_score;
-    double best_metric, best_ratio;
-    int64_t best_eval_id;
-    uint64_t best_index;
-    char best_key[2048];
+    spak_progress pr;  /* the finished evaluations, the best, the record views */
     spak_transfer lessons;  /* transfer: the store's lessons as rules */
     const char *code_source;  /* the source of a code candidate being evaluated, or NULL */
     unsigned gates;           /* SPAK_GATE_* */
     double device_s;          /* seconds the measure commands ran */
-    json_t *latest;   /* array of the newest evaluation's valid records */
-    json_t *best;     /* array of the best evaluation's valid records */
     double elapsed_before, t0;
     uint64_t next_index;  /* the point of the newest candidate */
 } engine;
@@ -137,94 +125,32 @@ static spak_status go(engine *e, const char *to, json_t *detail, spak_err *err)
     if (st != SPAK_OK)
         return st;
     spak_snprintf(e->state, sizeof e->state, "%s", to);
-    spak_engine_event ev = {.kind = SPAK_EV_PHASE, .phase = to, .eval_no = e->n_evals, .budget = e->max_evals,
-                            .total = e->space.total, .metric_name = e->loop->metric, .best_metric = e->best_metric,
-                            .best_ratio = e->best_ratio, .baseline = e->baseline};
+    spak_engine_event ev = {.kind = SPAK_EV_PHASE, .phase = to, .eval_no = e->pr.n_evals, .budget = e->max_evals,
+                            .total = e->space.total, .metric_name = e->loop->metric, .best_metric = e->pr.best_metric,
+                            .best_ratio = e->pr.best_ratio, .baseline = e->baseline};
     emit(e, &ev);
     return SPAK_OK;
 }
 
-/* ---- the record views that expressions read ---- */
+/* ---- what conditions read: records (views.h), the best point's parameters ---- */
 
-/* The last record of a case (any case when NULL) among those that count
- * (spak_trace_counts_heldout: held-out ones never steer the loop). */
-static const json_t *find_case(const json_t *arr, const char *case_name)
-{
-    const bool heldout = spak_trace_counts_heldout(arr, case_name);
-    const json_t *found = NULL;
-    size_t i;
-    json_t *r;
-    json_array_foreach(arr, i, r) {
-        if (spak_trace_record_counts(r, case_name, heldout))
-            found = r;
-    }
-    return found;
-}
-
-static const json_t *cb_latest(void *ud, const char *case_name)
-{
-    engine *e = ud;
-    return e->latest ? find_case(e->latest, case_name) : NULL;
-}
-
-static const json_t *cb_best(void *ud, const char *case_name)
-{
-    engine *e = ud;
-    return e->best ? find_case(e->best, case_name) : NULL;
-}
-
-/* Parameters in conditions read the values of the best candidate so far. */
 static bool cb_param(void *ud, const char *name, spak_value *out)
 {
     engine *e = ud;
-    if (isnan(e->best_score) || e->best_index >= e->space.total)
-        return false;
-    size_t d[SPAK_SPACE_MAX_PARAMS];
-    spak_space_digits(&e->space, e->best_index, d);
-    for (size_t i = 0; i < e->space.n; i++) {
-        if (strcmp(e->space.params[i].name, name) != 0)
-            continue;
-        const spak_expr *v = e->space.params[i].values[d[i]];
-        memset(out, 0, sizeof *out);
-        if (v->kind == SPAK_EX_NUMBER) {
-            out->kind = SPAK_VAL_NUM;
-            out->num = v->num;
-        } else if (v->kind == SPAK_EX_UNARY) {
-            out->kind = SPAK_VAL_NUM;
-            out->num = -v->lhs->num;
-        } else if (v->kind == SPAK_EX_BOOL) {
-            out->kind = SPAK_VAL_BOOL;
-            out->b = v->boolean;
-        } else {
-            out->kind = SPAK_VAL_STR;
-            out->str = spak_value_text(v);
-        }
-        return true;
-    }
-    return false;
-}
-
-static const json_t *cb_latest_all(void *ud)
-{
-    return ((engine *)ud)->latest;
-}
-
-static const json_t *cb_best_all(void *ud)
-{
-    return ((engine *)ud)->best;
+    return !isnan(e->pr.best_score) && spak_cand_param_value(&e->space, e->pr.best_index, name, out);
 }
 
 static spak_eval_env eval_env(engine *e)
 {
-    spak_eval_env env = {.model = e->m, .latest = cb_latest, .best = cb_best, .param = cb_param, .ud = e,
-                         .latest_all = cb_latest_all, .best_all = cb_best_all};
-    return env;
+    e->pr.views.m = e->m;
+    e->pr.views.param = cb_param;
+    e->pr.views.param_ud = e;
+    return spak_views_env(&e->pr.views);
 }
 
 /* ---- the strategy's view of the run ---- */
 
 /* Journal PROGRAM for a strategy that enters it before slow work. */
-static spak_status go(engine *e, const char *to, json_t *detail, spak_err *err);
 static spak_status enter_program(void *ud, json_t *detail, spak_err *err)
 {
     engine *e = ud;
@@ -241,9 +167,9 @@ static spak_strategy_run run_view(engine *e, spak_eval_env *env)
     *env = eval_env(e);
     spak_strategy_run r = {.m = e->m, .loop = e->loop, .space = &e->space, .site = &e->site, .o = e->o,
                            .spec_path = e->spec_path, .target = e->target, .seed = e->seed, .store = e->store,
-                           .run_id = e->run_id, .lessons = &e->lessons, .done = e->done, .n_done = e->n_done,
-                           .best_eval_id = e->best_eval_id, .best_index = e->best_index, .best_key = e->best_key,
-                           .best_metric = e->best_metric, .best_ratio = e->best_ratio, .last_index = e->next_index,
+                           .run_id = e->run_id, .lessons = &e->lessons, .done = e->pr.done, .n_done = e->pr.n_done,
+                           .best_eval_id = e->pr.best_eval_id, .best_index = e->pr.best_index, .best_key = e->pr.best_key,
+                           .best_metric = e->pr.best_metric, .best_ratio = e->pr.best_ratio, .last_index = e->next_index,
                            .env = env, .enter_program = enter_program, .ud = e};
     return r;
 }
@@ -291,7 +217,7 @@ static spak_status load_spec(engine *e, const char *path, const char *text, spak
     st = spak_space_init(&e->space, e->loop->params, e->loop->n_params, err);
     if (st != SPAK_OK)
         return st;
-    e->site = (spak_cand_site){e->m, &e->space, e->spec_dir, e->home, e->run_id};
+    e->site = (spak_cand_site){e->m, &e->space, e->spec_dir, e->home, e->run_id, path};
     const char *sn = e->o->strategy ? e->o->strategy : e->loop->strategy;
     e->strat = spak_strategy_find(sn);
     if (!e->strat)
@@ -321,21 +247,7 @@ static spak_status load_spec(engine *e, const char *path, const char *text, spak
 
 static spak_status setup_home(engine *e, spak_err *err)
 {
-    const char *home = e->o->home ? e->o->home : ".spak";
-    spak_status st = spak_mkdirs(home, err);
-    if (st != SPAK_OK)
-        return st;
-    if (!realpath(home, e->home))
-        return spak_errf(err, SPAK_ERR_IO, "%s: %s", home, strerror(errno));
-    char dev[PATH_MAX + 32];
-    spak_snprintf(dev, sizeof dev, "%s/cache/device", e->home);
-    st = spak_mkdirs(dev, err);
-    if (st != SPAK_OK)
-        return st;
-    /* the harness measures device ceilings once and caches them here; it
-     * runs as an unprivileged user in the sandbox, hence the sticky 1777 */
-    chmod(dev, 01777);
-    return SPAK_OK;
+    return spak_home_prepare(e->o, e->home, sizeof e->home, err);
 }
 
 /* ---- one evaluation: BUILD (candidate.h), then ANALYZE (evaluate.h) ---- */
@@ -376,59 +288,11 @@ out:
 static void note_eval(engine *e, uint64_t index, int64_t eval_id, const char *key, double metric, double ratio,
                       json_t *records, bool no_candidate)
 {
-    if (e->n_done == e->alloc_done) {
-        size_t na = e->alloc_done ? 2 * e->alloc_done : 64;
-        spak_space_eval *q = realloc(e->done, na * sizeof *q);
-        if (!q)
-            return;
-        e->done = q;
-        e->alloc_done = na;
-    }
-    double score = isnan(metric) ? NAN : (e->loop->objective == SPAK_OBJ_MAXIMIZE ? metric : -metric);
-    e->done[e->n_done].index = index;
-    e->done[e->n_done].score = score;
-    e->n_done++;
-    e->n_evals++;
-    if (records) {
-        json_decref(e->latest);
-        e->latest = json_incref(records);
-    }
-    if (!isnan(score) && (isnan(e->best_score) || score > e->best_score)) {
-        e->best_score = score;
-        e->best_metric = metric;
-        e->best_ratio = ratio;
-        e->best_eval_id = eval_id;
-        e->best_index = index;
-        spak_snprintf(e->best_key, sizeof e->best_key, "%s", key);
-        if (records) {
-            json_decref(e->best);
-            e->best = json_incref(records);
-        }
-        e->since_best = 0;
-    } else {
-        e->since_best++;
-    }
+    double score = spak_progress_note(&e->pr, e->loop->objective, index, eval_id, key, metric, ratio, records);
     if (e->strat->observe) {
         spak_strategy_obs ob = {index, key, score, records, no_candidate};
         e->strat->observe(e->strat_self, &ob);
     }
-}
-
-static json_t *records_of_eval(engine *e, int64_t eval_id)
-{
-    spak_trace_row *rows = NULL;
-    size_t n = 0;
-    json_t *arr = json_array();
-    if (spak_store_trace_list(e->store, e->run_id, eval_id, &rows, &n, NULL) != SPAK_OK)
-        return arr;
-    for (size_t i = 0; i < n; i++)
-        if (rows[i].valid && rows[i].record_json) {
-            json_t *j = json_loads(rows[i].record_json, 0, NULL);
-            if (j)
-                json_array_append_new(arr, j);
-        }
-    spak_store_trace_rows_free(rows, n);
-    return arr;
 }
 
 /* Rebuild the in-memory view from the store (a resumed run). */
@@ -459,12 +323,12 @@ static spak_status replay(engine *e, spak_err *err)
     }
     spak_store_evals_free(ev, n);
     if (latest_id) {
-        json_decref(e->latest);
-        e->latest = records_of_eval(e, latest_id);
+        json_decref(e->pr.views.latest);
+        e->pr.views.latest = spak_eval_records(e->store, e->run_id, latest_id);
     }
-    if (e->best_eval_id) {
-        json_decref(e->best);
-        e->best = records_of_eval(e, e->best_eval_id);
+    if (e->pr.best_eval_id) {
+        json_decref(e->pr.views.best);
+        e->pr.views.best = spak_eval_records(e->store, e->run_id, e->pr.best_eval_id);
     }
     return SPAK_OK;
 }
@@ -476,20 +340,20 @@ static json_t *summary(engine *e, const char *stop_reason)
     json_t *s = json_object();
     json_object_set_new(s, "run_id", json_string(e->run_id));
     json_object_set_new(s, "stop_reason", json_string(stop_reason ? stop_reason : ""));
-    json_object_set_new(s, "evaluations", json_integer(e->n_evals));
+    json_object_set_new(s, "evaluations", json_integer(e->pr.n_evals));
     json_object_set_new(s, "space_size", json_integer((json_int_t)e->space.total));
     json_object_set_new(s, "strategy", json_string(e->strat_name));
     json_object_set_new(s, "metric", json_string(e->loop->metric));
     json_object_set_new(s, "objective", json_string(e->loop->objective == SPAK_OBJ_MAXIMIZE ? "maximize" : "minimize"));
     if (e->baseline)
         json_object_set_new(s, "baseline", json_string(e->baseline));
-    json_object_set_new(s, "ratio", isnan(e->best_ratio) ? json_null() : json_real(e->best_ratio));
-    if (e->best_eval_id) {
+    json_object_set_new(s, "ratio", isnan(e->pr.best_ratio) ? json_null() : json_real(e->pr.best_ratio));
+    if (e->pr.best_eval_id) {
         json_t *b = json_object();
-        json_object_set_new(b, "eval_id", json_integer(e->best_eval_id));
-        json_object_set_new(b, "candidate", json_string(e->best_key));
-        json_object_set_new(b, e->loop->metric, json_real(e->best_metric));
-        json_object_set_new(b, "ratio", isnan(e->best_ratio) ? json_null() : json_real(e->best_ratio));
+        json_object_set_new(b, "eval_id", json_integer(e->pr.best_eval_id));
+        json_object_set_new(b, "candidate", json_string(e->pr.best_key));
+        json_object_set_new(b, e->loop->metric, json_real(e->pr.best_metric));
+        json_object_set_new(b, "ratio", isnan(e->pr.best_ratio) ? json_null() : json_real(e->pr.best_ratio));
         json_object_set_new(s, "best", b);
     } else {
         json_object_set_new(s, "best", json_null());
@@ -501,7 +365,7 @@ static json_t *summary(engine *e, const char *stop_reason)
 /* Why the run should stop now, or NULL to go on. */
 static const char *decide(engine *e)
 {
-    if (e->max_evals > 0 && e->n_evals >= e->max_evals)
+    if (e->max_evals > 0 && e->pr.n_evals >= e->max_evals)
         return "budget: evaluations";
     if (e->max_wall > 0 && elapsed(e) >= e->max_wall)
         return "budget: wall time";
@@ -514,108 +378,21 @@ static const char *decide(engine *e)
         if (why)
             return why;
     }
-    if (e->loop->stop_roofline > 0 && e->best) {
-        /* the best candidate's position under the roofline, averaged over its shapes */
-        static const char *const fields[] = {"roofline_frac", "frac_peak_flops", "frac_peak"};
-        double sum = 0;
-        int n = 0;
-        size_t i;
-        json_t *r;
-        json_array_foreach(e->best, i, r) {
-            if (json_is_true(json_object_get(r, "heldout")))
-                continue;
-            for (size_t k = 0; k < SPAK_ARRAY_LEN(fields); k++) {
-                json_t *v = json_object_get(r, fields[k]);
-                if (json_is_number(v)) {
-                    sum += json_number_value(v);
-                    n++;
-                    break;
-                }
-            }
-        }
-        if (n && sum / n >= e->loop->stop_roofline)
-            return "stop: fraction of the roofline";
-    }
-    if (e->loop->stop_when && e->latest) {
+    if (e->loop->stop_roofline > 0 && e->pr.views.best && spak_views_roofline(e->pr.views.best) >= e->loop->stop_roofline)
+        return "stop: fraction of the roofline";
+    if (e->loop->stop_when && e->pr.views.latest) {
         spak_eval_env env = eval_env(e);
         bool yes = false;
         spak_err ee;
         if (spak_eval_bool(e->loop->stop_when, &env, &yes, &ee) == SPAK_OK && yes)
             return "stop condition";
     }
-    if (e->loop->plateau > 0 && e->best_eval_id && e->since_best >= e->loop->plateau)
+    if (e->loop->plateau > 0 && e->pr.best_eval_id && e->pr.since_best >= e->loop->plateau)
         return "plateau";
     return NULL;
 }
 
-/* ---- KNOWLEDGE ---- */
-
-static json_t *knowledge(engine *e)
-{
-    json_t *facts = json_object();
-    spak_eval_env env = eval_env(e);
-    for (size_t i = 0; i < e->m->n_facts; i++) {
-        const spak_fact_def *f = &e->m->facts[i];
-        if (!f->predicate || !f->body)
-            continue;
-        if (!cb_latest(e, f->tcase ? f->tcase->name : NULL))
-            continue;
-        spak_value v;
-        spak_err ee;
-        if (spak_eval_fact(f, NULL, &env, &v, &ee) == SPAK_OK)
-            json_object_set_new(facts, f->name, json_boolean(v.b));
-        else
-            json_object_set_new(facts, f->name, json_pack("{s:s}", "error", ee.msg));
-    }
-    return facts;
-}
-
 /* ---- the loop ---- */
-
-static spak_status finish_eval(engine *e, int64_t eval_id, spak_outcome *oc, const spak_proposal *p, spak_err *err)
-{
-    char exit_desc[300];
-    if (oc->ran)
-        spak_snprintf(exit_desc, sizeof exit_desc, "%s: %s", spak_sandbox_why_name(oc->sr.why), oc->sr.why_text);
-    else
-        spak_snprintf(exit_desc, sizeof exit_desc, "not run");
-    json_t *res = json_object();
-    if (oc->ran) {
-        json_object_set_new(res, "wall_s", json_real(oc->sr.wall_s));
-        json_object_set_new(res, "cpu_s", json_real(oc->sr.cpu_s));
-        json_object_set_new(res, "peak_rss_kb", json_integer(oc->sr.peak_rss_kb));
-        if (oc->sr.warnings[0])
-            json_object_set_new(res, "sandbox_warnings", json_string(oc->sr.warnings));
-        json_object_set_new(res, "trace_errors", json_integer((json_int_t)oc->traces.n_errors));
-    }
-    if (p->note && p->note_key) {
-        /* how it was proposed (an LLM's prediction) against what was measured */
-        json_t *l = json_deep_copy(p->note);
-        json_object_set_new(l, "measured_metric", oc->ok ? json_real(oc->metric) : json_null());
-        json_object_set_new(res, p->note_key, l);
-    }
-    char *rj = json_dumps(res, JSON_COMPACT);
-    json_decref(res);
-    spak_eval_result r = {
-        .status = oc->ok ? SPAK_EVAL_DONE : SPAK_EVAL_FAILED,
-        .build_log = oc->build_log,
-        .stdout_tail = oc->ran ? oc->sr.out : NULL,
-        .stdout_tail_len = oc->ran ? oc->sr.out_len : 0,
-        .stderr_tail = oc->ran ? oc->sr.err : NULL,
-        .stderr_tail_len = oc->ran ? oc->sr.err_len : 0,
-        .exit_desc = exit_desc,
-        .correct = oc->correct,
-        .metric = oc->ok ? oc->metric : NAN,
-        .ratio = oc->ok ? oc->ratio : NAN,
-        .bottleneck = oc->bottleneck[0] ? oc->bottleneck : NULL,
-        .result_json = rj,
-        .error = oc->ok ? NULL : oc->why,
-        .traces = oc->ran ? &oc->traces : NULL,
-    };
-    spak_status st = spak_store_eval_finish(e->store, e->run_id, eval_id, &r, err);
-    free(rj);
-    return st;
-}
 
 /* A Programming step that gave no candidate is an evaluation that failed:
  * recorded, counted against the budget, and shown to the next prompt. */
@@ -640,10 +417,10 @@ static spak_status record_failed_step(engine *e, const char *key, const char *wh
     if (st != SPAK_OK)
         return st;
     note_eval(e, UINT64_MAX, eval_id, key, NAN, NAN, NULL, true);
-    spak_engine_event ev = {.kind = SPAK_EV_EVAL_DONE, .eval_no = e->n_evals, .budget = e->max_evals,
+    spak_engine_event ev = {.kind = SPAK_EV_EVAL_DONE, .eval_no = e->pr.n_evals, .budget = e->max_evals,
                             .total = e->space.total, .key = key, .ok = false, .why = why,
                             .metric_name = e->loop->metric, .metric = NAN, .ratio = NAN, .baseline = e->baseline,
-                            .best_metric = e->best_metric, .best_ratio = e->best_ratio};
+                            .best_metric = e->pr.best_metric, .best_ratio = e->pr.best_ratio};
     emit(e, &ev);
     st = go(e, S_KNOWLEDGE, json_pack("{s:I}", "eval_id", (json_int_t)eval_id), err);
     if (st == SPAK_OK)
@@ -653,28 +430,17 @@ static spak_status record_failed_step(engine *e, const char *key, const char *wh
 
 /* ---- approval gates ---- */
 
-#define KV_APPROVAL "approval"
-
 /* Pass a gate: 1 approved, 0 rejected, -1 the run is now suspended waiting
  * for `spak approve` / `spak reject`. payload (borrowed) is kept with the
  * pending approval so that a resumed run continues with it. */
 static int gate(engine *e, const char *name, const char *what, json_t *payload, spak_status *st, spak_err *err)
 {
     *st = SPAK_OK;
-    char *v = NULL;
-    spak_store_kv_get(e->store, KV_APPROVAL, e->run_id, &v, NULL);
-    json_t *p = v ? json_loads(v, 0, NULL) : NULL;
-    free(v);
-    const char *g = json_string_value(json_object_get(p, "gate"));
-    const char *dec = json_string_value(json_object_get(p, "decision"));
-    int answer = -1;
-    if (g && strcmp(g, name) == 0 && dec)
-        answer = strcmp(dec, "approve") == 0;
-    else if (e->o->on_approve)
+    int answer = spak_approval_decision(e->store, e->run_id, name);
+    if (answer < 0 && e->o->on_approve)
         answer = e->o->on_approve(e->o->ud, name, what);
-    json_decref(p);
     if (answer >= 0) {
-        spak_store_kv_delete(e->store, KV_APPROVAL, e->run_id, NULL);
+        spak_approval_clear(e->store, e->run_id);
         json_t *d = json_pack("{s:s,s:s,s:s}", "gate", name, "decision", answer ? "approve" : "reject", "what", what);
         char *dj = json_dumps(d, JSON_COMPACT);
         json_decref(d);
@@ -684,10 +450,8 @@ static int gate(engine *e, const char *name, const char *what, json_t *payload, 
         free(dj);
         return answer;
     }
-    json_t *pend = json_pack("{s:s,s:s,s:O?}", "gate", name, "what", what, "payload", payload);
-    char *pj = json_dumps(pend, JSON_COMPACT);
-    json_decref(pend);
-    *st = spak_store_kv_put(e->store, KV_APPROVAL, e->run_id, pj ? pj : "{}", err);
+    char *pj = NULL;
+    *st = spak_approval_ask(e->store, e->run_id, name, what, payload, &pj, err);
     if (*st == SPAK_OK) {
         spak_transition t = {e->state, S_SUSPENDED, SPAK_RUN_SUSPENDED, NULL, NULL, pj};
         *st = spak_store_transition(e->store, e->run_id, &t, NULL, err);
@@ -699,16 +463,14 @@ static int gate(engine *e, const char *name, const char *what, json_t *payload, 
     char why[1200];
     spak_snprintf(why, sizeof why, "approval needed (%s): %s; answer with 'spak approve %s' or 'spak reject %s'", name,
                   what, e->run_id, e->run_id);
-    spak_engine_event ev = {.kind = SPAK_EV_SUSPENDED, .why = why, .eval_no = e->n_evals};
+    spak_engine_event ev = {.kind = SPAK_EV_SUSPENDED, .why = why, .eval_no = e->pr.n_evals};
     emit(e, &ev);
     return -1;
 }
 
 char *spak_engine_pending(spak_store *st, const char *run_id)
 {
-    char *v = NULL;
-    spak_store_kv_get(st, KV_APPROVAL, run_id, &v, NULL);
-    return v;
+    return spak_approval_pending(st, run_id);
 }
 
 spak_status spak_engine_answer(const spak_engine_opts *o, const char *run_id, bool approve, char *what, size_t what_n,
@@ -718,46 +480,9 @@ spak_status spak_engine_answer(const spak_engine_opts *o, const char *run_id, bo
     spak_status s = spak_engine_open_store(o, &st, err);
     if (s != SPAK_OK)
         return s;
-    char *v = spak_engine_pending(st, run_id);
-    json_t *p = v ? json_loads(v, 0, NULL) : NULL;
-    free(v);
-    if (!p || json_object_get(p, "decision")) {
-        s = spak_errf(err, SPAK_ERR_STATE, "run %s has no pending approval", run_id);
-    } else {
-        spak_snprintf(what, what_n, "%s: %s", json_string_value(json_object_get(p, "gate")),
-                      json_string_value(json_object_get(p, "what")));
-        json_object_set_new(p, "decision", json_string(approve ? "approve" : "reject"));
-        char *pj = json_dumps(p, JSON_COMPACT);
-        s = spak_store_kv_put(st, KV_APPROVAL, run_id, pj ? pj : "{}", err);
-        free(pj);
-    }
-    json_decref(p);
+    s = spak_approval_answer(st, run_id, approve, what, what_n, err);
     spak_store_close(st);
     return s;
-}
-
-/* End of run: lessons into the store; v(n+1) and the insights log into the
- * run's directory (`spak learn RUN` writes v(n+1) next to the original). A
- * failure here is journaled, not fatal: the measurements are already safe. */
-static void crystallize(engine *e)
-{
-    char dir[PATH_MAX + 64], out[PATH_MAX + 128], ins[PATH_MAX + 128];
-    spak_snprintf(dir, sizeof dir, "%s/runs/%s", e->home, e->run_id);
-    spak_mkdirs(dir, NULL);
-    spak_snprintf(out, sizeof out, "%s/spec.next.spak", dir);
-    spak_snprintf(ins, sizeof ins, "%s/insights.jsonl", dir);
-    spak_learn_opts lo = {.out_path = out, .write_spec = true, .record = true, .insights_path = ins};
-    spak_learn_result r;
-    spak_err err = {0};
-    spak_status st = spak_learn(e->store, e->run_id, &lo, &r, &err);
-    json_t *d = st == SPAK_OK ? json_pack("{s:s,s:I,s:s}", "crystallized", out, "lessons", (json_int_t)r.n,
-                                          "insights", ins)
-                              : json_pack("{s:s}", "crystallize_error", err.msg);
-    char *dj = json_dumps(d, JSON_COMPACT);
-    json_decref(d);
-    spak_store_kv_put(e->store, "run", e->run_id, dj ? dj : "{}", NULL);
-    free(dj);
-    spak_learn_result_free(&r);
 }
 
 /* DONE: the knowledge gate, the run's summary, crystallization. */
@@ -785,11 +510,11 @@ static spak_status finish_run(engine *e, const char *reason, spak_err *err)
     st = spak_store_transition(e->store, e->run_id, &t, NULL, err);
     free(dj);
     if (st == SPAK_OK && learn)
-        crystallize(e);
+        spak_crystallize(e->store, e->home, e->run_id);
     if (st == SPAK_OK) {
         spak_snprintf(e->state, sizeof e->state, "%s", S_DONE);
         spak_engine_event ev = {.kind = SPAK_EV_RUN_DONE, .stop_reason = reason, .summary_json = sj,
-                                .eval_no = e->n_evals, .best_metric = e->best_metric, .best_ratio = e->best_ratio,
+                                .eval_no = e->pr.n_evals, .best_metric = e->pr.best_metric, .best_ratio = e->pr.best_ratio,
                                 .metric_name = e->loop->metric, .baseline = e->baseline};
         emit(e, &ev);
     }
@@ -827,33 +552,9 @@ static spak_status suspend(engine *e, const spak_proposal *p, spak_err *err)
     if (st != SPAK_OK)
         return st;
     spak_snprintf(e->state, sizeof e->state, "%s", S_SUSPENDED);
-    spak_engine_event ev = {.kind = SPAK_EV_SUSPENDED, .why = p->why, .eval_no = e->n_evals};
+    spak_engine_event ev = {.kind = SPAK_EV_SUSPENDED, .why = p->why, .eval_no = e->pr.n_evals};
     emit(e, &ev);
     return SPAK_OK;
-}
-
-/* The candidate's parameters as JSON text (malloc'd). */
-static char *params_json(engine *e, uint64_t index)
-{
-    json_t *params = json_object();
-    size_t digits[SPAK_SPACE_MAX_PARAMS];
-    spak_space_digits(&e->space, index, digits);
-    for (size_t i = 0; i < e->space.n; i++) {
-        const spak_expr *v = e->space.params[i].values[digits[i]];
-        json_t *jv;
-        if (v->kind == SPAK_EX_NUMBER)
-            jv = v->is_int ? json_integer((json_int_t)v->num) : json_real(v->num);
-        else if (v->kind == SPAK_EX_UNARY)
-            jv = json_real(-v->lhs->num);
-        else if (v->kind == SPAK_EX_BOOL)
-            jv = json_boolean(v->boolean);
-        else
-            jv = json_string(spak_value_text(v));
-        json_object_set_new(params, e->space.params[i].name, jv);
-    }
-    char *pj = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(params);
-    return pj;
 }
 
 /* PROGRAM ends with a candidate: journaled (unless the strategy entered
@@ -878,7 +579,7 @@ static spak_status begin_candidate(engine *e, const spak_proposal *p, char *key,
         if ((st = go(e, S_PROGRAM, pd, err)) != SPAK_OK)
             return st;
     }
-    char *pj = params_json(e, p->index);
+    char *pj = spak_cand_params_json(&e->space, p->index);
     int64_t cand_id;
     st = spak_store_candidate_upsert(e->store, e->run_id, key, pj, e->code_source, NULL, &cand_id, NULL, err);
     free(pj);
@@ -908,7 +609,7 @@ static spak_status run_candidate(engine *e, const spak_proposal *p, spak_err *er
     if (st == SPAK_OK && oc.ran)
         e->device_s += oc.sr.wall_s;
     if (st == SPAK_OK)
-        st = finish_eval(e, eval_id, &oc, p, err);
+        st = spak_outcome_store(e->store, e->run_id, eval_id, &oc, p->note, p->note_key, err);
     if (st != SPAK_OK) {
         spak_outcome_free(&oc);
         return st;
@@ -919,18 +620,19 @@ static spak_status run_candidate(engine *e, const spak_proposal *p, spak_err *er
               oc.ok ? oc.ratio : NAN, oc.ran ? oc.valid : NULL, false);
     free((char *)e->code_source);
     e->code_source = NULL;
-    spak_engine_event ev = {.kind = SPAK_EV_EVAL_DONE, .eval_no = e->n_evals, .budget = e->max_evals,
+    spak_engine_event ev = {.kind = SPAK_EV_EVAL_DONE, .eval_no = e->pr.n_evals, .budget = e->max_evals,
                             .total = e->space.total, .key = key, .ok = oc.ok, .why = oc.why,
                             .metric_name = e->loop->metric, .metric = oc.ok ? oc.metric : NAN,
                             .ratio = oc.ok ? oc.ratio : NAN, .baseline = e->baseline,
                             .bottleneck = oc.bottleneck[0] ? oc.bottleneck : NULL,
-                            .best_metric = e->best_metric, .best_ratio = e->best_ratio};
+                            .best_metric = e->pr.best_metric, .best_ratio = e->pr.best_ratio};
     emit(e, &ev);
     spak_outcome_free(&oc);
     st = go(e, S_KNOWLEDGE, json_pack("{s:I}", "eval_id", (json_int_t)eval_id), err);
     if (st != SPAK_OK)
         return st;
-    json_t *facts = knowledge(e);
+    spak_eval_env env = eval_env(e);
+    json_t *facts = spak_facts_eval(e->m, &env);
     return go(e, S_DECIDE, json_pack("{s:I,s:o}", "eval_id", (json_int_t)eval_id, "facts", facts), err);
 }
 
@@ -993,25 +695,21 @@ static void engine_init(engine *e, const spak_engine_opts *o)
 {
     memset(e, 0, sizeof *e);
     e->o = o;
-    e->best_score = NAN;
-    e->best_metric = NAN;
-    e->best_ratio = NAN;
+    spak_progress_init(&e->pr);
     e->t0 = spak_now_monotonic();
 }
 
 static void engine_free(engine *e)
 {
-    json_decref(e->latest);
-    json_decref(e->best);
+    spak_progress_free(&e->pr);
     spak_transfer_free(&e->lessons);
     if (e->strat && e->strat->close)
         e->strat->close(e->strat_self);
     free((char *)e->code_source);
-    free(e->done);
     spak_spec_free(e->spec);
     if (e->store) {
-        if (e->run_id[0])
-            spak_store_run_claim(e->store, e->run_id, NULL, true, NULL);
+        if (e->run_id[0])  /* let the run go; a claim left behind is taken over by the next resume */
+            (void)spak_store_run_claim(e->store, e->run_id, NULL, true, NULL);
         spak_store_close(e->store);
     }
 }
@@ -1033,16 +731,7 @@ spak_status spak_engine_run(const spak_engine_opts *o, const char *spec_path, ch
     if (o->use_lessons && (st = spak_transfer_load(&e.lessons, e.store, e.m, e.target, err)) != SPAK_OK)
         goto out;
     json_t *budget = json_pack("{s:I,s:f}", "evaluations", (json_int_t)e.max_evals, "wall_time_s", e.max_wall);
-    json_t *dev = spak_device_cpu_json();
-    if (strcmp(e.target, "cuda") == 0) {
-        json_t *g = spak_device_gpu_json();
-        if (g)
-            json_object_update(dev, g);
-        else
-            json_object_set_new(dev, "gpu", json_null());
-        json_decref(g);
-    }
-    json_object_set_new(dev, "spak_version", json_string(SPAK_VERSION));
+    json_t *dev = spak_device_json(e.target);
     char *bj = json_dumps(budget, JSON_COMPACT), *dj = json_dumps(dev, JSON_COMPACT);
     json_decref(budget);
     json_decref(dev);
@@ -1137,22 +826,7 @@ spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bo
             json_decref(b);
         }
     }
-    /* time spent before the interruption, from the newest journal row */
-    spak_journal_entry *j = NULL;
-    size_t nj = 0;
-    if (spak_store_journal_list(e.store, run.id, &j, &nj, NULL) == SPAK_OK) {
-        for (size_t i = nj; i-- > 0;) {
-            json_t *d = j[i].detail_json ? json_loads(j[i].detail_json, 0, NULL) : NULL;
-            json_t *el = d ? json_object_get(d, "elapsed_s") : NULL;
-            if (json_is_number(el)) {
-                e.elapsed_before = json_number_value(el);
-                json_decref(d);
-                break;
-            }
-            json_decref(d);
-        }
-        spak_store_journal_free(j, nj);
-    }
+    e.elapsed_before = spak_run_elapsed(e.store, run.id);  /* time spent before the interruption */
     spak_snprintf(e.state, sizeof e.state, "%s", run.state);
     size_t n_int = 0;
     st = spak_store_eval_interrupt_unfinished(e.store, run.id, &n_int, err);
@@ -1164,7 +838,7 @@ spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bo
         goto out;
     spak_engine_event ev = {.kind = SPAK_EV_RUN_STARTED, .total = e.space.total, .budget = e.max_evals,
                             .metric_name = e.loop->metric, .baseline = e.baseline, .resumed = true,
-                            .eval_no = e.n_evals};
+                            .eval_no = e.pr.n_evals};
     emit(&e, &ev);
     /* what the strategy keeps in the store (the LLM steps' usage) */
     if (e.strat->resumed) {
@@ -1193,6 +867,17 @@ out:
     return st;
 }
 
+static void on_built(void *ud, uint64_t index, const char *key, bool ok, const char *artifact)
+{
+    const engine *e = ud;
+    if (!e->o->on_event)
+        return;
+    spak_engine_event ev = {.kind = SPAK_EV_EVAL_DONE, .eval_no = (long)index + 1, .total = e->space.total,
+                            .key = key, .ok = ok, .why = ok ? artifact : "build failed", .metric = NAN, .ratio = NAN,
+                            .best_metric = NAN, .best_ratio = NAN};
+    e->o->on_event(e->o->ud, &ev);
+}
+
 spak_status spak_engine_build_all(const spak_engine_opts *o, const char *spec_path, size_t *built, size_t *failed,
                                   spak_err *err)
 {
@@ -1202,34 +887,8 @@ spak_status spak_engine_build_all(const spak_engine_opts *o, const char *spec_pa
     spak_status st = load_spec(&e, spec_path, NULL, err);
     if (st == SPAK_OK)
         st = setup_home(&e, err);
-    const char *src_t = st == SPAK_OK && e.m->problem ? spak_block_string(e.m->problem, "source") : NULL;
-    if (st == SPAK_OK && !src_t)
-        st = spak_errf(err, SPAK_ERR_ARG, "%s: the problem names no source to build", spec_path);
-    for (uint64_t idx = 0; st == SPAK_OK && idx < e.space.total; idx++) {
-        spak_cand_vars v;
-        spak_cand_vars_init(&v, &e.site, idx);
-        char defs[SPAK_BUILD_MAX_DEFINES][SPAK_CAND_DEFINE_MAX], source[PATH_MAX], artifact[PATH_MAX], key[2048];
-        const char *dp[SPAK_BUILD_MAX_DEFINES];
-        size_t nd = spak_cand_defines(&e.space, v.digits, defs, dp);
-        bool ok = false;
-        char *log = NULL;
-        st = spak_cand_build_source(&v, src_t, NULL, dp, nd, source, sizeof source, artifact, sizeof artifact, &log,
-                                    &ok, err);
-        if (st != SPAK_OK)
-            break;
-        spak_space_key(&e.space, idx, key, sizeof key);
-        if (ok)
-            (*built)++;
-        else
-            (*failed)++;
-        if (o->on_event) {
-            spak_engine_event ev = {.kind = SPAK_EV_EVAL_DONE, .eval_no = (long)idx + 1, .total = e.space.total,
-                                    .key = key, .ok = ok, .why = ok ? artifact : "build failed", .metric = NAN,
-                                    .ratio = NAN, .best_metric = NAN, .best_ratio = NAN};
-            o->on_event(o->ud, &ev);
-        }
-        free(log);
-    }
+    if (st == SPAK_OK)
+        st = spak_cand_build_all(&e.site, on_built, &e, built, failed, err);
     engine_free(&e);
     return st;
 }

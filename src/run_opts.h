@@ -80,4 +80,13 @@ spak_status spak_engine_open_store(const spak_engine_opts *o, spak_store **out, 
  * load returns the JSON that owns the strings now in o (json_decref it after). */
 void spak_engine_save_options(spak_store *st, const char *run_id, const spak_engine_opts *o);
 json_t *spak_engine_load_options(spak_store *st, const char *run_id, spak_engine_opts *o);
+/* Make the state directory of o (default ".spak") and its cache/device
+ * (where harnesses keep the device's measured ceilings); out[n] gets its
+ * real path. */
+spak_status spak_home_prepare(const spak_engine_opts *o, char *out, size_t n, spak_err *err);
+
+/* The seconds a run had been running when it stopped: the newest
+ * elapsed_s in its journal (0 when none). */
+double spak_run_elapsed(spak_store *st, const char *run_id);
+
 #endif

@@ -70,3 +70,18 @@ json_t *spak_device_cpu_json(void)
     json_object_set_new(d, "host", json_string(host));
     return d;
 }
+
+json_t *spak_device_json(const char *target)
+{
+    json_t *dev = spak_device_cpu_json();
+    if (strcmp(target, "cuda") == 0) {
+        json_t *g = spak_device_gpu_json();
+        if (g)
+            json_object_update(dev, g);
+        else
+            json_object_set_new(dev, "gpu", json_null());
+        json_decref(g);
+    }
+    json_object_set_new(dev, "spak_version", json_string(SPAK_VERSION));
+    return dev;
+}

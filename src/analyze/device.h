@@ -14,4 +14,8 @@ json_t *spak_device_cpu_json(void);
  * (no nvidia-smi, or it failed). The caller owns it. */
 json_t *spak_device_gpu_json(void);
 
+/* What a run records of its device: the CPU's, the GPU's for target "cuda"
+ * ("gpu": null when there is none), and spak's version. The caller owns it. */
+json_t *spak_device_json(const char *target);
+
 #endif

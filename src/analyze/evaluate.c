@@ -150,3 +150,66 @@ spak_status spak_measure(const spak_measure_job *job, spak_outcome *oc, spak_err
     }
     return SPAK_OK;
 }
+
+spak_status spak_outcome_store(spak_store *st, const char *run_id, int64_t eval_id, const spak_outcome *oc,
+                               const json_t *note, const char *note_key, spak_err *err)
+{
+    char exit_desc[300];
+    if (oc->ran)
+        spak_snprintf(exit_desc, sizeof exit_desc, "%s: %s", spak_sandbox_why_name(oc->sr.why), oc->sr.why_text);
+    else
+        spak_snprintf(exit_desc, sizeof exit_desc, "not run");
+    json_t *res = json_object();
+    if (oc->ran) {
+        json_object_set_new(res, "wall_s", json_real(oc->sr.wall_s));
+        json_object_set_new(res, "cpu_s", json_real(oc->sr.cpu_s));
+        json_object_set_new(res, "peak_rss_kb", json_integer(oc->sr.peak_rss_kb));
+        if (oc->sr.warnings[0])
+            json_object_set_new(res, "sandbox_warnings", json_string(oc->sr.warnings));
+        json_object_set_new(res, "trace_errors", json_integer((json_int_t)oc->traces.n_errors));
+    }
+    if (note && note_key) {
+        /* how it was proposed (an LLM's prediction) against what was measured */
+        json_t *l = json_deep_copy(note);
+        json_object_set_new(l, "measured_metric", oc->ok ? json_real(oc->metric) : json_null());
+        json_object_set_new(res, note_key, l);
+    }
+    char *rj = json_dumps(res, JSON_COMPACT);
+    json_decref(res);
+    spak_eval_result r = {
+        .status = oc->ok ? SPAK_EVAL_DONE : SPAK_EVAL_FAILED,
+        .build_log = oc->build_log,
+        .stdout_tail = oc->ran ? oc->sr.out : NULL,
+        .stdout_tail_len = oc->ran ? oc->sr.out_len : 0,
+        .stderr_tail = oc->ran ? oc->sr.err : NULL,
+        .stderr_tail_len = oc->ran ? oc->sr.err_len : 0,
+        .exit_desc = exit_desc,
+        .correct = oc->correct,
+        .metric = oc->ok ? oc->metric : NAN,
+        .ratio = oc->ok ? oc->ratio : NAN,
+        .bottleneck = oc->bottleneck[0] ? oc->bottleneck : NULL,
+        .result_json = rj,
+        .error = oc->ok ? NULL : oc->why,
+        .traces = oc->ran ? &oc->traces : NULL,
+    };
+    spak_status s = spak_store_eval_finish(st, run_id, eval_id, &r, err);
+    free(rj);
+    return s;
+}
+
+json_t *spak_eval_records(spak_store *st, const char *run_id, int64_t eval_id)
+{
+    spak_trace_row *rows = NULL;
+    size_t n = 0;
+    json_t *arr = json_array();
+    if (spak_store_trace_list(st, run_id, eval_id, &rows, &n, NULL) != SPAK_OK)
+        return arr;
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].valid && rows[i].record_json) {
+            json_t *j = json_loads(rows[i].record_json, 0, NULL);
+            if (j)
+                json_array_append_new(arr, j);
+        }
+    spak_store_trace_rows_free(rows, n);
+    return arr;
+}

@@ -14,6 +14,7 @@
 #include "analyze/sandbox.h"
 #include "analyze/trace.h"
 #include "spec/spec.h"
+#include "store/store.h"
 
 /* What one evaluation gave. Owns build_log, sr, traces and valid: free
  * with spak_outcome_free. */
@@ -49,5 +50,15 @@ typedef struct spak_measure_job {
  * A command that fails or records nothing usable is oc->ok false with
  * oc->why, and SPAK_OK; an error means the measurement could not be made. */
 spak_status spak_measure(const spak_measure_job *job, spak_outcome *oc, spak_err *err);
+
+/* Record the finished evaluation eval_id in the store: its status, logs,
+ * exit, correctness, metric, records, and a result JSON (resources; note,
+ * when given, a copy under note_key with the measured metric added). */
+spak_status spak_outcome_store(spak_store *st, const char *run_id, int64_t eval_id, const spak_outcome *oc,
+                               const json_t *note, const char *note_key, spak_err *err);
+
+/* The valid records of an evaluation, as a JSON array (the caller's; empty
+ * when there are none or the store fails). */
+json_t *spak_eval_records(spak_store *st, const char *run_id, int64_t eval_id);
 
 #endif

@@ -287,3 +287,87 @@ void spak_cand_argv_free(spak_cand_argv *a)
         free(a->argv[i]);
     memset(a, 0, sizeof *a);
 }
+
+char *spak_cand_params_json(const spak_space *s, uint64_t index)
+{
+    json_t *params = json_object();
+    size_t digits[SPAK_SPACE_MAX_PARAMS];
+    spak_space_digits(s, index, digits);
+    for (size_t i = 0; i < s->n; i++) {
+        const spak_expr *v = s->params[i].values[digits[i]];
+        json_t *jv;
+        if (v->kind == SPAK_EX_NUMBER)
+            jv = v->is_int ? json_integer((json_int_t)v->num) : json_real(v->num);
+        else if (v->kind == SPAK_EX_UNARY)
+            jv = json_real(-v->lhs->num);
+        else if (v->kind == SPAK_EX_BOOL)
+            jv = json_boolean(v->boolean);
+        else
+            jv = json_string(spak_value_text(v));
+        json_object_set_new(params, s->params[i].name, jv);
+    }
+    char *pj = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(params);
+    return pj;
+}
+
+bool spak_cand_param_value(const spak_space *s, uint64_t index, const char *name, spak_value *out)
+{
+    if (index >= s->total)
+        return false;
+    size_t d[SPAK_SPACE_MAX_PARAMS];
+    spak_space_digits(s, index, d);
+    for (size_t i = 0; i < s->n; i++) {
+        if (strcmp(s->params[i].name, name) != 0)
+            continue;
+        const spak_expr *v = s->params[i].values[d[i]];
+        memset(out, 0, sizeof *out);
+        if (v->kind == SPAK_EX_NUMBER) {
+            out->kind = SPAK_VAL_NUM;
+            out->num = v->num;
+        } else if (v->kind == SPAK_EX_UNARY) {
+            out->kind = SPAK_VAL_NUM;
+            out->num = -v->lhs->num;
+        } else if (v->kind == SPAK_EX_BOOL) {
+            out->kind = SPAK_VAL_BOOL;
+            out->b = v->boolean;
+        } else {
+            out->kind = SPAK_VAL_STR;
+            out->str = spak_value_text(v);
+        }
+        return true;
+    }
+    return false;
+}
+
+spak_status spak_cand_build_all(const spak_cand_site *site, spak_cand_built_fn on_built, void *ud, size_t *built,
+                                size_t *failed, spak_err *err)
+{
+    *built = *failed = 0;
+    const char *src_t = site->m->problem ? spak_block_string(site->m->problem, "source") : NULL;
+    if (!src_t)
+        return spak_errf(err, SPAK_ERR_ARG, "%s: the problem names no source to build", site->spec_path);
+    spak_status st = SPAK_OK;
+    for (uint64_t idx = 0; st == SPAK_OK && idx < site->space->total; idx++) {
+        spak_cand_vars v;
+        spak_cand_vars_init(&v, site, idx);
+        char defs[SPAK_BUILD_MAX_DEFINES][SPAK_CAND_DEFINE_MAX], source[PATH_MAX], artifact[PATH_MAX], key[2048];
+        const char *dp[SPAK_BUILD_MAX_DEFINES];
+        size_t nd = spak_cand_defines(site->space, v.digits, defs, dp);
+        bool ok = false;
+        char *log = NULL;
+        st = spak_cand_build_source(&v, src_t, NULL, dp, nd, source, sizeof source, artifact, sizeof artifact, &log,
+                                    &ok, err);
+        if (st != SPAK_OK)
+            break;
+        (void)spak_space_key(site->space, idx, key, sizeof key);  /* a key too long is cut: it only names the line */
+        if (ok)
+            (*built)++;
+        else
+            (*failed)++;
+        if (on_built)
+            on_built(ud, idx, key, ok, artifact);
+        free(log);
+    }
+    return st;
+}

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "build/build.h"
+#include "spec/expr.h"
 #include "spec/space.h"
 #include "spec/spec.h"
 #include "template.h"
@@ -31,6 +32,7 @@ typedef struct spak_cand_site {
     const char *spec_dir;  /* relative template paths start here */
     const char *home;      /* the state directory: cache/build, runs/RUN/eN */
     const char *run_id;
+    const char *spec_path; /* for messages */
 } spak_cand_site;
 
 /* The values of one candidate's {{names}}. A builtin left NULL has no
@@ -95,5 +97,22 @@ typedef struct spak_cand_argv {
 } spak_cand_argv;
 spak_status spak_cand_argv_make(const spak_cand_vars *v, const char *cmd, spak_cand_argv *a, spak_err *err);
 void spak_cand_argv_free(spak_cand_argv *a);
+
+/* The candidate's parameters as JSON text {"name": value} with sorted keys
+ * (malloc'd, the caller frees it), as the store keeps them. */
+char *spak_cand_params_json(const spak_space *s, uint64_t index);
+/* The value of parameter name at point index as an expression value (for
+ * conditions that read the best candidate's parameters). False: no such
+ * parameter or point. Strings are borrowed from the spec. */
+bool spak_cand_param_value(const spak_space *s, uint64_t index, const char *name, spak_value *out);
+
+/* Called for each candidate spak_cand_build_all built (artifact: the .so
+ * when ok). */
+typedef void (*spak_cand_built_fn)(void *ud, uint64_t index, const char *key, bool ok, const char *artifact);
+/* Build every point of the space into the build cache; counts into *built
+ * and *failed. An error (no source in the problem, a build that could not
+ * be run) stops it. */
+spak_status spak_cand_build_all(const spak_cand_site *site, spak_cand_built_fn on_built, void *ud, size_t *built,
+                                size_t *failed, spak_err *err);
 
 #endif

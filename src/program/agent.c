@@ -17,6 +17,7 @@
 #include "spec/parse.h"
 #include "analyze/sandbox.h"
 #include "spec/spec.h"
+#include "analyze/evaluate.h"
 #include "analyze/trace.h"
 #include "template.h"
 
@@ -341,17 +342,8 @@ static spak_status stmt_eloop(agent *a, const spak_entry *s, json_t *rec, spak_e
         json_object_set(rec, "summary", sj);
         json_decref(sj);
         if (best) {
-            spak_trace_row *rows = NULL;
-            size_t n = 0;
-            if (spak_store_trace_list(a->store, rid, best, &rows, &n, NULL) == SPAK_OK) {
-                json_t *valid = json_array();
-                for (size_t i = 0; i < n; i++)
-                    if (rows[i].valid && rows[i].record_json)
-                        json_array_append_new(valid, json_loads(rows[i].record_json, 0, NULL));
-                json_decref(a->latest);
-                a->latest = valid;
-                spak_store_trace_rows_free(rows, n);
-            }
+            json_decref(a->latest);
+            a->latest = spak_eval_records(a->store, rid, best);
         }
     }
     spak_store_run_free(&lr);
