@@ -6,11 +6,12 @@
 #include <string.h>
 
 extern const spak_strategy spak_strategy_default, spak_strategy_grid, spak_strategy_random, spak_strategy_rules,
-    spak_strategy_llm;
+    spak_strategy_llm, spak_strategy_external;
 
 /* Adding a strategy: its file, and one line here. */
 static const spak_strategy *const strategies[] = {
     &spak_strategy_default, &spak_strategy_grid, &spak_strategy_random, &spak_strategy_rules, &spak_strategy_llm,
+    &spak_strategy_external,
 };
 
 const spak_strategy *spak_strategy_find(const char *name)
