@@ -94,7 +94,6 @@ typedef struct engine {
     unsigned gates;           /* SPAK_GATE_* */
     double device_s;          /* seconds the measure commands ran */
     double elapsed_before, t0;
-    uint64_t next_index;  /* the point of the newest candidate */
 } engine;
 
 static double elapsed(const engine *e)
@@ -110,7 +109,19 @@ static void emit(engine *e, spak_engine_event *ev)
         e->o->on_event(e->o->ud, ev);
 }
 
-/* Journal the transition, then take it. */
+/* Journal a transition (detail: JSON text or NULL; status, reason and
+ * summary: the run's new ones, or NULL), then take it. */
+static spak_status journal(engine *e, const char *to, const char *status, const char *reason, const char *summary,
+                           const char *detail, spak_err *err)
+{
+    spak_transition t = {e->state, to, status, reason, summary, detail};
+    spak_status st = spak_store_transition(e->store, e->run_id, &t, NULL, err);
+    if (st == SPAK_OK && to != e->state)
+        spak_snprintf(e->state, sizeof e->state, "%s", to);
+    return st;
+}
+
+/* Journal the transition, then take it (and say so). */
 static spak_status go(engine *e, const char *to, json_t *detail, spak_err *err)
 {
     char *d = NULL;
@@ -119,12 +130,10 @@ static spak_status go(engine *e, const char *to, json_t *detail, spak_err *err)
         d = json_dumps(detail, JSON_COMPACT);
         json_decref(detail);
     }
-    spak_transition t = {e->state, to, NULL, NULL, NULL, d};
-    spak_status st = spak_store_transition(e->store, e->run_id, &t, NULL, err);
+    spak_status st = journal(e, to, NULL, NULL, NULL, d, err);
     free(d);
     if (st != SPAK_OK)
         return st;
-    spak_snprintf(e->state, sizeof e->state, "%s", to);
     spak_engine_event ev = {.kind = SPAK_EV_PHASE, .phase = to, .eval_no = e->pr.n_evals, .budget = e->max_evals,
                             .total = e->space.total, .metric_name = e->loop->metric, .best_metric = e->pr.best_metric,
                             .best_ratio = e->pr.best_ratio, .baseline = e->baseline};
@@ -169,7 +178,7 @@ static spak_strategy_run run_view(engine *e, spak_eval_env *env)
                            .spec_path = e->spec_path, .target = e->target, .seed = e->seed, .store = e->store,
                            .run_id = e->run_id, .lessons = &e->lessons, .done = e->pr.done, .n_done = e->pr.n_done,
                            .best_eval_id = e->pr.best_eval_id, .best_index = e->pr.best_index, .best_key = e->pr.best_key,
-                           .best_metric = e->pr.best_metric, .best_ratio = e->pr.best_ratio, .last_index = e->next_index,
+                           .best_metric = e->pr.best_metric, .best_ratio = e->pr.best_ratio,
                            .env = env, .enter_program = enter_program, .ud = e};
     return r;
 }
@@ -184,7 +193,7 @@ static spak_status load_spec(engine *e, const char *path, const char *text, spak
         if (e->spec) {
             spak_buf b;
             spak_buf_init(&b, 8192);
-            spak_diags_format(spak_spec_diags(e->spec), &b);
+            (void)spak_diags_format(spak_spec_diags(e->spec), &b);  /* a cut list still says what is wrong */
             spak_errf(err, st, "%s is not a valid spec:\n%s", path, b.data ? b.data : "");
             spak_buf_free(&b);
         }
@@ -231,6 +240,8 @@ static spak_status load_spec(engine *e, const char *path, const char *text, spak
         st = e->strat->open(&r, &e->strat_self, err);
         if (st != SPAK_OK)
             return st;
+    } else {
+        e->strat_self = (void *)e->strat->arg;
     }
     e->gates = e->loop->approve | e->o->approve;
     e->max_evals = e->o->max_evaluations > 0 ? e->o->max_evaluations : e->loop->max_evaluations;
@@ -269,7 +280,7 @@ static spak_status evaluate(engine *e, uint64_t index, int64_t eval_id, spak_out
     st = go(e, S_ANALYZE, json_pack("{s:I}", "eval_id", (json_int_t)eval_id), err);
     if (st != SPAK_OK)
         goto out;
-    spak_store_eval_set_status(e->store, e->run_id, eval_id, SPAK_EVAL_RUNNING, NULL);
+    (void)spak_store_eval_set_status(e->store, e->run_id, eval_id, SPAK_EVAL_RUNNING, NULL);  /* shown by status only */
     st = spak_cand_argv_make(v, e->loop->cmd, &av, err);
     if (st != SPAK_OK)
         goto out;
@@ -445,21 +456,17 @@ static int gate(engine *e, const char *name, const char *what, json_t *payload, 
         char *dj = json_dumps(d, JSON_COMPACT);
         json_decref(d);
         /* the decision is journaled (a transition of the state to itself) */
-        spak_transition t = {e->state, e->state, NULL, NULL, NULL, dj};
-        *st = spak_store_transition(e->store, e->run_id, &t, NULL, err);
+        *st = journal(e, e->state, NULL, NULL, NULL, dj, err);
         free(dj);
         return answer;
     }
     char *pj = NULL;
     *st = spak_approval_ask(e->store, e->run_id, name, what, payload, &pj, err);
-    if (*st == SPAK_OK) {
-        spak_transition t = {e->state, S_SUSPENDED, SPAK_RUN_SUSPENDED, NULL, NULL, pj};
-        *st = spak_store_transition(e->store, e->run_id, &t, NULL, err);
-    }
+    if (*st == SPAK_OK)
+        *st = journal(e, S_SUSPENDED, SPAK_RUN_SUSPENDED, NULL, NULL, pj, err);
     free(pj);
     if (*st != SPAK_OK)
         return -1;
-    spak_snprintf(e->state, sizeof e->state, "%s", S_SUSPENDED);
     char why[1200];
     spak_snprintf(why, sizeof why, "approval needed (%s): %s; answer with 'spak approve %s' or 'spak reject %s'", name,
                   what, e->run_id, e->run_id);
@@ -506,13 +513,11 @@ static spak_status finish_run(engine *e, const char *reason, spak_err *err)
     json_t *d = json_pack("{s:s}", "stop_reason", reason);
     char *dj = json_dumps(d, JSON_COMPACT);
     json_decref(d);
-    spak_transition t = {e->state, S_DONE, SPAK_RUN_DONE, reason, sj, dj};
-    st = spak_store_transition(e->store, e->run_id, &t, NULL, err);
+    st = journal(e, S_DONE, SPAK_RUN_DONE, reason, sj, dj, err);
     free(dj);
     if (st == SPAK_OK && learn)
         spak_crystallize(e->store, e->home, e->run_id);
     if (st == SPAK_OK) {
-        spak_snprintf(e->state, sizeof e->state, "%s", S_DONE);
         spak_engine_event ev = {.kind = SPAK_EV_RUN_DONE, .stop_reason = reason, .summary_json = sj,
                                 .eval_no = e->pr.n_evals, .best_metric = e->pr.best_metric, .best_ratio = e->pr.best_ratio,
                                 .metric_name = e->loop->metric, .baseline = e->baseline};
@@ -546,12 +551,10 @@ static spak_status propose(engine *e, spak_proposal *p, spak_err *err)
 static spak_status suspend(engine *e, const spak_proposal *p, spak_err *err)
 {
     char *dj = p->note ? json_dumps(p->note, JSON_COMPACT) : NULL;
-    spak_transition t = {e->state, S_SUSPENDED, SPAK_RUN_SUSPENDED, NULL, NULL, dj};
-    spak_status st = spak_store_transition(e->store, e->run_id, &t, NULL, err);
+    spak_status st = journal(e, S_SUSPENDED, SPAK_RUN_SUSPENDED, NULL, NULL, dj, err);
     free(dj);
     if (st != SPAK_OK)
         return st;
-    spak_snprintf(e->state, sizeof e->state, "%s", S_SUSPENDED);
     spak_engine_event ev = {.kind = SPAK_EV_SUSPENDED, .why = p->why, .eval_no = e->pr.n_evals};
     emit(e, &ev);
     return SPAK_OK;
@@ -564,7 +567,6 @@ static spak_status begin_candidate(engine *e, const spak_proposal *p, char *key,
 {
     if (!spak_space_key(&e->space, p->index, key, key_n))
         return spak_errf(err, SPAK_ERR_LIMIT, "candidate key too long");
-    e->next_index = p->index;
     spak_status st;
     if (p->kind == SPAK_PROPOSAL_CODE) {
         char code_key[2200];
@@ -755,7 +757,7 @@ spak_status spak_engine_run(const spak_engine_opts *o, const char *spec_path, ch
     spak_engine_save_options(e.store, e.run_id, o);
     char owner[200];
     spak_owner_id(owner, sizeof owner);
-    spak_store_run_claim(e.store, e.run_id, owner, false, NULL);
+    (void)spak_store_run_claim(e.store, e.run_id, owner, false, NULL);  /* a new run: nobody else holds it */
     spak_snprintf(e.state, sizeof e.state, "%s", S_SPECIFY);
     spak_engine_event ev = {.kind = SPAK_EV_RUN_STARTED, .total = e.space.total, .budget = e.max_evals,
                             .metric_name = e.loop->metric, .baseline = e.baseline};
@@ -771,7 +773,7 @@ out:
         char *ej = json_dumps(d, JSON_COMPACT);
         json_decref(d);
         t.detail_json = ej;
-        spak_store_transition(e.store, e.run_id, &t, NULL, NULL);
+        (void)spak_store_transition(e.store, e.run_id, &t, NULL, NULL);  /* the error itself is returned */
         free(ej);
     }
     engine_free(&e);
@@ -852,11 +854,8 @@ spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bo
                               run.state, "elapsed_s", elapsed(&e));
         char *dj = json_dumps(d, JSON_COMPACT);
         json_decref(d);
-        spak_transition t = {e.state, S_DECIDE, SPAK_RUN_RUNNING, NULL, NULL, dj};
-        st = spak_store_transition(e.store, e.run_id, &t, NULL, err);
+        st = journal(&e, S_DECIDE, SPAK_RUN_RUNNING, NULL, NULL, dj, err);
         free(dj);
-        if (st == SPAK_OK)
-            spak_snprintf(e.state, sizeof e.state, "%s", S_DECIDE);
     }
     if (st == SPAK_OK)
         st = loop(&e, err);

@@ -35,14 +35,14 @@ void spak_engine_save_options(spak_store *st, const char *run_id, const spak_eng
     char *lj = json_dumps(lo, JSON_COMPACT);
     json_decref(lo);
     if (lj)
-        spak_store_kv_put(st, "run-options", run_id, lj, NULL);
+        (void)spak_store_kv_put(st, "run-options", run_id, lj, NULL);  /* lost: a resume needs them given again */
     free(lj);
 }
 
 json_t *spak_engine_load_options(spak_store *st, const char *run_id, spak_engine_opts *o)
 {
     char *ro = NULL;
-    spak_store_kv_get(st, "run-options", run_id, &ro, NULL);
+    (void)spak_store_kv_get(st, "run-options", run_id, &ro, NULL);  /* none and unreadable: the defaults */
     json_t *j = ro ? json_loads(ro, 0, NULL) : NULL;
     free(ro);
     if (!o->llm_backend)

@@ -117,7 +117,7 @@ static spak_status confine(agent *a, const char *rel, char *out, size_t n, spak_
     char *sl = strrchr(parent, '/');
     if (sl)
         *sl = '\0';
-    spak_mkdirs(parent, NULL);
+    (void)spak_mkdirs(parent, NULL);  /* realpath below fails when it could not be made */
     if (!realpath(parent, real) || strncmp(real, a->dir, strlen(a->dir)) != 0)
         return spak_errf(err, SPAK_ERR_ARG, "path '%s' resolves outside the run's directory", rel);
     return SPAK_OK;
@@ -170,7 +170,7 @@ static spak_status stmt_llm(agent *a, const spak_entry *s, json_t *rec, spak_err
                            .user = p.data ? p.data : "", .tag = tag};
     spak_llm_reply rep;
     spak_err e2 = {0};
-    spak_llm_complete(&cfg, &rq, &rep, &e2);
+    (void)spak_llm_complete(&cfg, &rq, &rep, &e2);  /* rep says how it went (a failure is a recorded statement) */
     spak_buf_free(&p);
     json_object_set_new(rec, "outcome", json_string(spak_llm_outcome_name(rep.outcome)));
     json_object_set_new(rec, "model", json_string(rep.model[0] ? rep.model : (cfg.model ? cfg.model : "")));
@@ -287,12 +287,13 @@ static spak_status stmt_run(agent *a, const spak_entry *s, json_t *rec, spak_err
     json_object_set_new(rec, "ok", json_boolean(r.ok));
     spak_trace_list tl;
     if (spak_trace_scan(r.out, r.out_len, NULL, &tl, NULL) == SPAK_OK) {
-        spak_trace_validate_all(&tl, &a->m->schema, NULL);
+        (void)spak_trace_validate_all(&tl, &a->m->schema, NULL);  /* each record keeps its own verdict */
         json_t *valid = json_array();
         for (size_t i = 0; i < tl.n; i++)
             if (tl.items[i].valid && tl.items[i].json)
                 json_array_append(valid, tl.items[i].json);
-        spak_store_trace_insert_list(a->store, a->run_id, 0, &tl, NULL);
+        /* the statement records its counts anyway */
+        (void)spak_store_trace_insert_list(a->store, a->run_id, 0, &tl, NULL);
         json_object_set_new(rec, "records", json_integer((json_int_t)tl.n));
         json_object_set_new(rec, "record_errors", json_integer((json_int_t)tl.n_errors));
         if (json_array_size(valid)) {
@@ -624,7 +625,7 @@ spak_status spak_agent_resume(const spak_engine_opts *o, const char *run_id, spa
     if (st != SPAK_OK)
         goto out;
     char *v = NULL;
-    spak_store_kv_get(a.store, AGENT_KV, run.id, &v, NULL);
+    (void)spak_store_kv_get(a.store, AGENT_KV, run.id, &v, NULL);  /* none: the agent starts over */
     json_t *s = v ? json_loads(v, 0, NULL) : NULL;
     free(v);
     a.skip = (long)json_integer_value(json_object_get(s, "k"));

@@ -38,7 +38,7 @@ void spak_llm_texts_free(spak_llm_texts *t)
     free(t->history);
 }
 
-void spak_llm_context_build(const spak_llm_view *e, spak_llm_texts *t, spak_llm_context *c)
+void spak_llm_context_build(const spak_strategy_run *e, spak_llm_texts *t, spak_llm_context *c)
 {
     memset(t, 0, sizeof *t);
     spak_buf_init(&t->task, 1 << 16);
@@ -57,7 +57,7 @@ void spak_llm_context_build(const spak_llm_view *e, spak_llm_texts *t, spak_llm_
         const spak_entry *x = spak_block_find(p, keys[i]);
         if (x && x->value) {
             spak_buf_printf(&t->task, " %s: ", keys[i]);
-            spak_fmt_expr(x->value, &t->task);
+            (void)spak_fmt_expr(x->value, &t->task);  /* the buffer records a cut */
             spak_buf_puts(&t->task, ".");
         }
     }
@@ -72,7 +72,7 @@ void spak_llm_context_build(const spak_llm_view *e, spak_llm_texts *t, spak_llm_
         for (size_t k = 0; k < e->space->params[i].n_values; k++) {
             if (k)
                 spak_buf_puts(&t->space, ", ");
-            spak_fmt_expr(e->space->params[i].values[k], &t->space);
+            (void)spak_fmt_expr(e->space->params[i].values[k], &t->space);  /* the buffer records a cut */
         }
         spak_buf_puts(&t->space, "]\n");
     }

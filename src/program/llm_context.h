@@ -8,26 +8,8 @@
 #ifndef SPAK_LLM_CONTEXT_H
 #define SPAK_LLM_CONTEXT_H
 
-#include "build/candidate.h"
 #include "program/driver_llm.h"
-#include "spec/expr.h"
-#include "store/store.h"
-
-/* The run as the prompt sees it (all borrowed). */
-typedef struct spak_llm_view {
-    const spak_model *m;
-    const spak_loop_def *loop;
-    const spak_space *space;
-    const spak_cand_site *site;
-    spak_store *store;
-    const char *run_id;
-    const char *target;
-    int64_t best_eval_id;      /* 0: none yet */
-    uint64_t best_index;
-    const char *best_key;
-    double best_metric, best_ratio;
-    const spak_eval_env *env;  /* for the rules' conditions */
-} spak_llm_view;
+#include "program/strategy.h"
 
 /* The texts behind a spak_llm_context (owned; spak_llm_texts_free). */
 typedef struct spak_llm_texts {
@@ -38,8 +20,9 @@ typedef struct spak_llm_texts {
     char abi_symbol[64];
 } spak_llm_texts;
 
-/* Fill t and c (c's strings point into t and v: valid while both are). */
-void spak_llm_context_build(const spak_llm_view *v, spak_llm_texts *t, spak_llm_context *c);
+/* Fill t and c from the run as the llm strategy sees it (c's strings point
+ * into t and run: valid while both are). */
+void spak_llm_context_build(const spak_strategy_run *run, spak_llm_texts *t, spak_llm_context *c);
 void spak_llm_texts_free(spak_llm_texts *t);
 
 #endif

@@ -93,9 +93,9 @@ static spak_status walk_next(void *ud, const spak_space_eval *done, size_t n, ui
     return spak_space_next(w->run->space, w->kind, w->run->seed, done, n, next, found, err);
 }
 
-spak_status spak_strategy_walk(spak_strategy_kind kind, const spak_strategy_run *run, const uint64_t *pending,
-                               size_t n_pending, spak_proposal *out, size_t max, size_t *n_out, spak_err *err)
+spak_status spak_strategy_walk(void *self, const spak_strategy_run *run, const uint64_t *pending, size_t n_pending,
+                               spak_proposal *out, size_t max, size_t *n_out, spak_err *err)
 {
-    walk w = {kind, run};
+    walk w = {*(const spak_strategy_kind *)self, run};
     return spak_strategy_collect(walk_next, &w, run, pending, n_pending, out, max, n_out, err);
 }

@@ -56,7 +56,6 @@ typedef struct spak_strategy_run {
     uint64_t best_index;
     const char *best_key;
     double best_metric, best_ratio;
-    uint64_t last_index;           /* the point of the newest candidate (0 before the first) */
     const spak_eval_env *env;      /* the record views of conditions */
     /* the payload of a code candidate that waited at the llm-code gate and
      * was answered (a resumed run goes on with it), or NULL */
@@ -124,6 +123,7 @@ typedef struct spak_strategy {
     /* NULL = nothing to learn from it. */
     void (*observe)(void *self, const spak_strategy_obs *ob);
     void (*close)(void *self);  /* NULL = no state */
+    const void *arg;            /* without open: self, for a strategy that is configuration only */
 } spak_strategy;
 
 /* The strategy called name, or NULL. Static. */
@@ -139,10 +139,11 @@ spak_status spak_strategy_collect(spak_strategy_next_fn next_fn, void *ud, const
                                   const uint64_t *pending, size_t n_pending, spak_proposal *out, size_t max,
                                   size_t *n_out, spak_err *err);
 
-/* For the walking strategies (grid, random, default): up to max untried
- * points by spak_space_next, the pending ones and those proposed in this
- * call counting as tried. */
-spak_status spak_strategy_walk(spak_strategy_kind kind, const spak_strategy_run *run, const uint64_t *pending,
-                               size_t n_pending, spak_proposal *out, size_t max, size_t *n_out, spak_err *err);
+/* The propose of the walking strategies (grid, random, default): self
+ * points at their spak_strategy_kind (their arg); up to max untried points
+ * by spak_space_next, the pending ones and those proposed in this call
+ * counting as tried. */
+spak_status spak_strategy_walk(void *self, const spak_strategy_run *run, const uint64_t *pending, size_t n_pending,
+                               spak_proposal *out, size_t max, size_t *n_out, spak_err *err);
 
 #endif

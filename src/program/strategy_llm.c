@@ -93,16 +93,12 @@ static void llm_observe(void *self, const spak_strategy_obs *ob)
 }
 
 /* One LLM Programming step: the proposal (the caller owns prop->step). */
-static spak_status step(llm_state *s, const spak_strategy_run *run, spak_llm_proposal *prop, char *tag, size_t tag_n,
-                        spak_err *err)
+static spak_status step(llm_state *s, const spak_strategy_run *run, uint64_t next, spak_llm_proposal *prop, char *tag,
+                        size_t tag_n, spak_err *err)
 {
     spak_llm_texts t;
     spak_llm_context c;
-    spak_llm_view v = {.m = run->m, .loop = run->loop, .space = run->space, .site = run->site, .store = run->store,
-                       .run_id = run->run_id, .target = run->target, .best_eval_id = run->best_eval_id,
-                       .best_index = run->best_index, .best_key = run->best_key, .best_metric = run->best_metric,
-                       .best_ratio = run->best_ratio, .env = run->env};
-    spak_llm_context_build(&v, &t, &c);
+    spak_llm_context_build(run, &t, &c);
     spak_snprintf(tag, tag_n, "step-%04ld", s->steps + 1);
     const spak_space *sp = run->space;
     unsigned char *tried = calloc((size_t)(sp->total + 7) / 8, 1);
@@ -116,7 +112,7 @@ static spak_status step(llm_state *s, const spak_strategy_run *run, spak_llm_pro
     bool code = s->llm.mode == SPAK_LLM_MODE_CODE || (s->llm.mode == SPAK_LLM_MODE_ALTERNATE && s->steps % 2 == 1);
     char dir[PATH_MAX + 64];
     spak_snprintf(dir, sizeof dir, "%s/runs/%s/llm", run->site->home, run->run_id);
-    uint64_t base = run->best_eval_id && run->best_index < sp->total ? run->best_index : run->last_index;
+    uint64_t base = run->best_eval_id && run->best_index < sp->total ? run->best_index : next;
     spak_status st = spak_llm_propose(&s->llm, &c, sp, tried, base, code, dir, tag, prop, err);
     free(tried);
     spak_llm_texts_free(&t);
@@ -220,18 +216,28 @@ static spak_status llm_propose(void *self, const spak_strategy_run *run, const u
     *n_out = 0;
     if (max == 0)
         return SPAK_OK;
+    /* the default strategy's next point: the LLM's starting point before
+     * there is a best; none left means the space is exhausted for the LLM too */
+    uint64_t next = 0;
+    bool found = false;
+    spak_status st = spak_space_next(run->space, SPAK_STRAT_DEFAULT, run->seed, run->done, run->n_done, &next, &found,
+                                     err);
+    *n_out = 1;
+    if (st != SPAK_OK || !found) {
+        out[0].kind = SPAK_PROPOSAL_NONE;
+        return st;
+    }
     spak_llm_proposal prop;
     char tag[32] = "";
-    spak_status st = run->enter_program(run->ud, json_pack("{s:s}", "strategy", "llm"), err);
+    st = run->enter_program(run->ud, json_pack("{s:s}", "strategy", "llm"), err);
     if (st != SPAK_OK)
         return st;
     if (run->gated)
         from_gated(run->gated, &prop, tag, sizeof tag);
-    else if ((st = step(s, run, &prop, tag, sizeof tag, err)) != SPAK_OK)
+    else if ((st = step(s, run, next, &prop, tag, sizeof tag, err)) != SPAK_OK)
         return st;
     convert(run, &prop, tag, &out[0]);
     json_decref(prop.step);
-    *n_out = 1;
     return SPAK_OK;
 }
 
