@@ -19,6 +19,7 @@
 #include "spec/ast.h"
 #include "engine.h"
 #include "program/agent.h"
+#include "program/driver_llm.h"
 #include "store/store.h"
 #include "spec/fmt.h"
 #include "spec/spec.h"
@@ -539,6 +540,23 @@ static void wire_ui(spak_engine_opts *o, run_ui *ui, char *bin, size_t n)
     o->on_event = on_event;
     o->on_approve = on_approve;
     o->ud = ui;
+    o->run_loop = spak_engine_run;  /* an agent's tool.engineering_loop */
+}
+
+/* A run goes on with what started it: an agent_loop's run with the agent,
+ * an engineering loop's with the engine (neither knows the other). Errors
+ * (no store, no such run) are the engine's to report. */
+static spak_status resume_run(const spak_engine_opts *o, const char *run_id, bool force, spak_err *err)
+{
+    spak_store *st = NULL;
+    spak_run run = {0};
+    bool agent = false;
+    if (spak_engine_open_store(o, &st, NULL) == SPAK_OK && spak_store_run_get(st, run_id, &run, NULL) == SPAK_OK)
+        agent = run.strategy && strncmp(run.strategy, "agent:", 6) == 0 && strcmp(run.status, SPAK_RUN_DONE) != 0;
+    spak_store_run_free(&run);
+    if (st)
+        spak_store_close(st);
+    return agent ? spak_agent_resume(o, run_id, err) : spak_engine_resume(o, run_id, force, err);
 }
 
 /* How run, agent, approve and reject end: the JSON summary on stdout when
@@ -607,7 +625,7 @@ static int cmd_resume(int argc, char **argv)
     char bin[PATH_MAX];
     wire_ui(&o, &ui, bin, sizeof bin);
     spak_err err = {0};
-    spak_status st = spak_engine_resume(&o, argv[first], force, &err);
+    spak_status st = resume_run(&o, argv[first], force, &err);
     if (st != SPAK_OK)
         fprintf(stderr, "spak resume: %s\n", err.msg);
     if (ui.json)
@@ -888,7 +906,7 @@ static int answer(int argc, char **argv, bool approve)
     printf("spak %s: %s %s\n", cmd, approve ? "approved" : "rejected", what);
     char bin[PATH_MAX];
     wire_ui(&o, &ui, bin, sizeof bin);
-    spak_status st = spak_engine_resume(&o, argv[first], false, &err);
+    spak_status st = resume_run(&o, argv[first], false, &err);
     if (st != SPAK_OK)
         fprintf(stderr, "spak %s: %s\n", cmd, err.msg);
     /* the answer above found the run: its id is not empty */

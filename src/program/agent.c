@@ -17,7 +17,9 @@
 #include "spec/parse.h"
 #include "analyze/sandbox.h"
 #include "spec/spec.h"
+#include "analyze/evaluate.h"
 #include "analyze/trace.h"
+#include "template.h"
 
 #define AGENT_MAX_FILE ((size_t)1 << 20)
 #define AGENT_KV "agent"
@@ -62,40 +64,32 @@ static spak_status save(agent *a, spak_err *err)
     return st;
 }
 
-/* {{name}}: a variable, or run_id / workdir. Sets *taint when an LLM wrote one. */
+typedef struct agent_lookup {
+    agent *a;
+    bool *taint;
+} agent_lookup;
+
+/* {{name}}: a variable, or run_id / workdir. */
+static spak_status lookup_var(void *ud, const char *name, spak_buf *out, spak_err *err)
+{
+    agent_lookup *l = ud;
+    const char *v = json_string_value(json_object_get(l->a->vars, name));
+    if (strcmp(name, "run_id") == 0)
+        v = l->a->run_id;
+    else if (strcmp(name, "workdir") == 0)
+        v = l->a->dir;
+    if (!v)
+        return spak_errf(err, SPAK_ERR_ARG, "{{%s}} has no value (no statement set it)", name);
+    if (l->taint && json_object_get(l->a->tainted, name))
+        *l->taint = true;
+    return spak_buf_puts(out, v);
+}
+
+/* Expand s into out (template.h). Sets *taint when an LLM wrote a variable it names. */
 static spak_status expand(agent *a, const char *s, spak_buf *out, bool *taint, spak_err *err)
 {
-    while (*s) {
-        const char *open = strstr(s, "{{");
-        if (!open) {
-            spak_buf_puts(out, s);
-            break;
-        }
-        spak_buf_append(out, s, (size_t)(open - s));
-        const char *close = strstr(open + 2, "}}");
-        if (!close)
-            return spak_errf(err, SPAK_ERR_ARG, "'{{' without '}}'");
-        char name[128];
-        spak_snprintf(name, sizeof name, "%.*s", (int)(close - open - 2), open + 2);
-        char *p = name;
-        while (*p == ' ')
-            p++;
-        size_t l = strlen(p);
-        while (l && p[l - 1] == ' ')
-            p[--l] = '\0';
-        const char *v = json_string_value(json_object_get(a->vars, p));
-        if (strcmp(p, "run_id") == 0)
-            v = a->run_id;
-        else if (strcmp(p, "workdir") == 0)
-            v = a->dir;
-        if (!v)
-            return spak_errf(err, SPAK_ERR_ARG, "{{%s}} has no value (no statement set it)", p);
-        if (taint && json_object_get(a->tainted, p))
-            *taint = true;
-        spak_buf_puts(out, v);
-        s = close + 2;
-    }
-    return SPAK_OK;
+    agent_lookup l = {a, taint};
+    return spak_template_expand(s, lookup_var, &l, out, err);
 }
 
 static const char *str(const spak_entry *stmt, const char *key)
@@ -123,7 +117,7 @@ static spak_status confine(agent *a, const char *rel, char *out, size_t n, spak_
     char *sl = strrchr(parent, '/');
     if (sl)
         *sl = '\0';
-    spak_mkdirs(parent, NULL);
+    (void)spak_mkdirs(parent, NULL);  /* realpath below fails when it could not be made */
     if (!realpath(parent, real) || strncmp(real, a->dir, strlen(a->dir)) != 0)
         return spak_errf(err, SPAK_ERR_ARG, "path '%s' resolves outside the run's directory", rel);
     return SPAK_OK;
@@ -176,7 +170,7 @@ static spak_status stmt_llm(agent *a, const spak_entry *s, json_t *rec, spak_err
                            .user = p.data ? p.data : "", .tag = tag};
     spak_llm_reply rep;
     spak_err e2 = {0};
-    spak_llm_complete(&cfg, &rq, &rep, &e2);
+    (void)spak_llm_complete(&cfg, &rq, &rep, &e2);  /* rep says how it went (a failure is a recorded statement) */
     spak_buf_free(&p);
     json_object_set_new(rec, "outcome", json_string(spak_llm_outcome_name(rep.outcome)));
     json_object_set_new(rec, "model", json_string(rep.model[0] ? rep.model : (cfg.model ? cfg.model : "")));
@@ -264,23 +258,16 @@ static spak_status stmt_run(agent *a, const spak_entry *s, json_t *rec, spak_err
         spak_buf_free(&cmd);
         return SPAK_OK;
     }
-    /* words split on blanks, quotes group: no shell */
-    char *words[128];
+    /* words split on blanks, quotes group: no shell (template.h, as the engine's measure cmd) */
+    char wstore[16384];
+    char *words[SPAK_TEMPLATE_MAX_WORDS];
     size_t nw = 0;
-    char *p = cmd.data ? cmd.data : (char *)"";
-    while (*p && nw < 127) {
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (!*p)
-            break;
-        char q = (*p == '"' || *p == '\'') ? *p++ : 0;
-        words[nw++] = p;
-        while (*p && (q ? *p != q : (*p != ' ' && *p != '\t')))
-            p++;
-        if (*p)
-            *p++ = '\0';
+    st = spak_template_split(cmd.data ? cmd.data : "", "tool.run cmd", wstore, sizeof wstore, words, &nw, err);
+    if (st != SPAK_OK) {
+        json_object_set_new(rec, "error", json_string(err->msg));
+        spak_buf_free(&cmd);
+        return SPAK_OK;
     }
-    words[nw] = NULL;
     if (nw == 0) {
         json_object_set_new(rec, "error", json_string("empty command"));
         spak_buf_free(&cmd);
@@ -300,12 +287,13 @@ static spak_status stmt_run(agent *a, const spak_entry *s, json_t *rec, spak_err
     json_object_set_new(rec, "ok", json_boolean(r.ok));
     spak_trace_list tl;
     if (spak_trace_scan(r.out, r.out_len, NULL, &tl, NULL) == SPAK_OK) {
-        spak_trace_validate_all(&tl, &a->m->schema, NULL);
+        (void)spak_trace_validate_all(&tl, &a->m->schema, NULL);  /* each record keeps its own verdict */
         json_t *valid = json_array();
         for (size_t i = 0; i < tl.n; i++)
             if (tl.items[i].valid && tl.items[i].json)
                 json_array_append(valid, tl.items[i].json);
-        spak_store_trace_insert_list(a->store, a->run_id, 0, &tl, NULL);
+        /* the statement records its counts anyway */
+        (void)spak_store_trace_insert_list(a->store, a->run_id, 0, &tl, NULL);
         json_object_set_new(rec, "records", json_integer((json_int_t)tl.n));
         json_object_set_new(rec, "record_errors", json_integer((json_int_t)tl.n_errors));
         if (json_array_size(valid)) {
@@ -337,7 +325,10 @@ static spak_status stmt_eloop(agent *a, const spak_entry *s, json_t *rec, spak_e
     spak_status st = spak_store_run_get(a->store, a->run_id, &run, err);
     const char *spec_path = st == SPAK_OK && run.spec_path ? run.spec_path : "";
     spak_err e2 = {0};
-    st = spak_engine_run(&o, spec_path, rid, &e2);
+    if (!o.run_loop)
+        st = spak_errf(&e2, SPAK_ERR_ARG, "no engine to run engineering loops here");
+    else
+        st = o.run_loop(&o, spec_path, rid, &e2);
     spak_store_run_free(&run);
     json_object_set_new(rec, "run", json_string(rid));
     if (st != SPAK_OK) {
@@ -352,17 +343,8 @@ static spak_status stmt_eloop(agent *a, const spak_entry *s, json_t *rec, spak_e
         json_object_set(rec, "summary", sj);
         json_decref(sj);
         if (best) {
-            spak_trace_row *rows = NULL;
-            size_t n = 0;
-            if (spak_store_trace_list(a->store, rid, best, &rows, &n, NULL) == SPAK_OK) {
-                json_t *valid = json_array();
-                for (size_t i = 0; i < n; i++)
-                    if (rows[i].valid && rows[i].record_json)
-                        json_array_append_new(valid, json_loads(rows[i].record_json, 0, NULL));
-                json_decref(a->latest);
-                a->latest = valid;
-                spak_store_trace_rows_free(rows, n);
-            }
+            json_decref(a->latest);
+            a->latest = spak_eval_records(a->store, rid, best);
         }
     }
     spak_store_run_free(&lr);
@@ -643,7 +625,7 @@ spak_status spak_agent_resume(const spak_engine_opts *o, const char *run_id, spa
     if (st != SPAK_OK)
         goto out;
     char *v = NULL;
-    spak_store_kv_get(a.store, AGENT_KV, run.id, &v, NULL);
+    (void)spak_store_kv_get(a.store, AGENT_KV, run.id, &v, NULL);  /* none: the agent starts over */
     json_t *s = v ? json_loads(v, 0, NULL) : NULL;
     free(v);
     a.skip = (long)json_integer_value(json_object_get(s, "k"));

@@ -26,12 +26,13 @@
 #ifndef SPAK_AGENT_H
 #define SPAK_AGENT_H
 
-#include "engine.h"
+#include "run_opts.h"
 
 /* Run agent_loop `name` (NULL: the first) of the spec. */
 spak_status spak_agent_run(const spak_engine_opts *o, const char *spec_path, const char *name,
                            char run_id[SPAK_STORE_ID_MAX], spak_err *err);
-/* Continue an agent run (called by spak_engine_resume for agent runs). */
+/* Continue an agent run (the CLI's resume calls it for a run whose strategy
+ * is "agent:NAME"). */
 spak_status spak_agent_resume(const spak_engine_opts *o, const char *run_id, spak_err *err);
 
 #endif

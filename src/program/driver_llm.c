@@ -295,3 +295,32 @@ spak_status spak_llm_propose(const spak_llm_settings *s, const spak_llm_context 
     spak_reply_free(&r);
     return SPAK_OK;
 }
+
+spak_run_llm_usage spak_engine_llm_usage(spak_store *st, const char *run_id, bool with_suspended)
+{
+    spak_run_llm_usage u = {0};
+    char scope[64];
+    spak_snprintf(scope, sizeof scope, "llm:%s", run_id);
+    for (long k = 1; k < 1000000; k++) {
+        char tag[32], *v = NULL;
+        spak_snprintf(tag, sizeof tag, "step-%04ld", k);
+        if (spak_store_kv_get(st, scope, tag, &v, NULL) != SPAK_OK || !v)
+            break;
+        json_t *step = json_loads(v, 0, NULL);
+        free(v);
+        const char *oc = json_string_value(json_object_get(step, "outcome"));
+        if (with_suspended || (oc && strcmp(oc, "suspended") != 0)) {
+            u.steps++;
+            json_int_t pt = json_integer_value(json_object_get(step, "prompt_tokens"));
+            json_int_t ct = json_integer_value(json_object_get(step, "completion_tokens"));
+            u.tokens += (pt > 0 ? pt : 0) + (ct > 0 ? ct : 0);
+            json_t *c = json_object_get(step, "cost_usd");
+            if (json_is_number(c))
+                u.cost_usd += json_number_value(c);
+            else
+                u.cost_unknown = true;
+        }
+        json_decref(step);
+    }
+    return u;
+}

@@ -20,6 +20,7 @@
 #include "program/llm/llm.h"
 #include "spec/space.h"
 #include "spec/spec.h"
+#include "store/store.h"
 
 typedef enum { SPAK_LLM_MODE_PARAMS, SPAK_LLM_MODE_CODE, SPAK_LLM_MODE_ALTERNATE } spak_llm_mode;
 
@@ -88,5 +89,17 @@ typedef struct spak_llm_proposal {
 spak_status spak_llm_propose(const spak_llm_settings *s, const spak_llm_context *ctx, const spak_space *space,
                              const unsigned char *tried, uint64_t base_index, bool want_code, const char *out_dir,
                              const char *tag, spak_llm_proposal *out, spak_err *err);
+
+/* What a run's LLM steps used, summed over the steps kept under llm:RUN
+ * (the llm strategy keeps one there per Programming step).
+ * A step still suspended (waiting for a manual answer) is counted only when
+ * with_suspended; cost_unknown when some counted step had no price. */
+typedef struct {
+    long steps;
+    long tokens;
+    double cost_usd;
+    bool cost_unknown;
+} spak_run_llm_usage;
+spak_run_llm_usage spak_engine_llm_usage(spak_store *st, const char *run_id, bool with_suspended);
 
 #endif

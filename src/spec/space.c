@@ -13,23 +13,6 @@ uint64_t spak_splitmix64(uint64_t *state)
     return z ^ (z >> 31);
 }
 
-bool spak_strategy_parse(const char *name, spak_strategy_kind *out)
-{
-    if (strcmp(name, "default") == 0)
-        *out = SPAK_STRAT_DEFAULT;
-    else if (strcmp(name, "grid") == 0)
-        *out = SPAK_STRAT_GRID;
-    else if (strcmp(name, "random") == 0)
-        *out = SPAK_STRAT_RANDOM;
-    else if (strcmp(name, "rules") == 0)
-        *out = SPAK_STRAT_RULES;
-    else if (strcmp(name, "llm") == 0)
-        *out = SPAK_STRAT_LLM;
-    else
-        return false;
-    return true;
-}
-
 spak_status spak_space_init(spak_space *s, const spak_param_def *params, size_t n, spak_err *err)
 {
     s->params = params;

@@ -16,9 +16,9 @@
  *            parameter changed, nearest value first); every fourth proposal
  *            and whenever the best has no untried neighbour, the next point
  *            of the random permutation (so it keeps exploring like random)
- *   rules    the knowledge is the engineer: see knowledge.h (spak_rules_next);
- *   llm      an LLM proposes (driver_llm.h);
- *            spak_space_next treats both as default
+ *   rules    the knowledge is the engineer: see knowledge.h (spak_rules_next)
+ *   llm      an LLM proposes (driver_llm.h)
+ * Each is a file of program/ behind program/strategy.h.
  */
 #ifndef SPAK_SPACE_H
 #define SPAK_SPACE_H
@@ -36,7 +36,9 @@ typedef struct spak_space {
     uint64_t total;
 } spak_space;
 
-typedef enum { SPAK_STRAT_DEFAULT, SPAK_STRAT_GRID, SPAK_STRAT_RANDOM, SPAK_STRAT_RULES, SPAK_STRAT_LLM } spak_strategy_kind;
+/* How spak_space_next walks the space (the strategies of program/strategy.h
+ * that are walks: grid, random, default). */
+typedef enum { SPAK_STRAT_DEFAULT, SPAK_STRAT_GRID, SPAK_STRAT_RANDOM } spak_strategy_kind;
 
 /* One finished evaluation as the strategies see it. */
 typedef struct spak_space_eval {
@@ -57,7 +59,6 @@ bool spak_space_find(const spak_space *s, const char *key, uint64_t *index);
 spak_status spak_space_next(const spak_space *s, spak_strategy_kind kind, uint64_t seed, const spak_space_eval *done,
                             size_t n_done, uint64_t *next, bool *found, spak_err *err);
 
-bool spak_strategy_parse(const char *name, spak_strategy_kind *out);
 uint64_t spak_splitmix64(uint64_t *state);
 
 #endif

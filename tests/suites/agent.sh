@@ -33,4 +33,24 @@ check "a path out of the run's directory is refused, as a recorded statement" "g
 check "a command naming LLM output is refused (never a command line)" "grep -q 'names a variable an LLM wrote: refused' $T/j.txt"
 check "a failing command is a recorded statement and the agent finishes" "grep -q '\"exit\":\"exited with status 2\",\"ok\":false' $T/j.txt && tail -1 $T/j.txt | grep -q ' done '"
 check "status shows the agent run done" "\"$SPAK\" status --home \"$H\" \"$R\" | grep -q ': done'"
+# tool.run splits its command like the engine's measure cmd (template.h): an
+# unterminated quote and more than 127 words are refused, as recorded statements
+cat >"$T/split.spak" <<'SPEC'
+system Split {
+    agent_loop Splitter {
+        step "Split" {
+            tool.run { cmd: "echo 'open" }
+            tool.run { cmd: "echo WORDS" }
+            tool.run { cmd: "echo a'b c'd" }
+        }
+    }
+}
+SPEC
+sed -i "s/WORDS/$(python3 -c "print(' '.join(['w'] * 130))")/" "$T/split.spak"
+"$SPAK" agent --home "$T/hs" "$T/split.spak" >"$T/s1.out" 2>&1
+RS=$(sed -n 's/^spak: started agent run \(r[0-9]*-[0-9]*\)$/\1/p' "$T/s1.out")
+journal "$T/hs" "${RS:-none}" >"$T/js.txt"
+check "tool.run: an unterminated quote is refused (the engine's splitter)" "grep -q 'tool.run cmd: unterminated quote' $T/js.txt"
+check "tool.run: more than 127 words are refused, not cut" "grep -q 'tool.run cmd has more than 127 words' $T/js.txt"
+check "tool.run: quotes group inside a word" "grep -q '\"exit\":\"exited with status 0\",\"ok\":true' $T/js.txt"
 echo "1..$n"

@@ -1,0 +1,64 @@
+/*
+ * evaluate.h - the ANALYZE step of one evaluation: the measure command runs
+ * in the sandbox (through an executor, executor.h) against the trusted
+ * harness; its trace records are scanned, validated against the spec's
+ * trace_schema, and read: correctness (every boolean "passed" true), the
+ * metric and the ratio (geometric means over the shapes that count, never
+ * the held-out ones), the bottleneck.
+ */
+#ifndef SPAK_EVALUATE_H
+#define SPAK_EVALUATE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include "analyze/sandbox.h"
+#include "analyze/trace.h"
+#include "spec/spec.h"
+#include "store/store.h"
+
+/* What one evaluation gave. Owns build_log, sr, traces and valid: free
+ * with spak_outcome_free. */
+typedef struct spak_outcome {
+    bool ok;              /* correct and measured */
+    int correct;          /* -1 unknown */
+    double metric, ratio; /* NAN when unknown */
+    char why[512];        /* why not ok */
+    char bottleneck[64];
+    char *build_log;
+    spak_sandbox_result sr;
+    bool ran;             /* the measure command ran: sr and traces are set */
+    spak_trace_list traces;
+    json_t *valid;        /* array of the valid records */
+} spak_outcome;
+
+void spak_outcome_init(spak_outcome *oc);
+void spak_outcome_free(spak_outcome *oc);
+
+/* One measurement. */
+typedef struct spak_measure_job {
+    const char *const *argv;   /* the measure command, expanded (candidate.h) */
+    const char *workdir;
+    const char *home;          /* the state directory: the harness caches ceilings in cache/device */
+    const char *target;        /* "cuda" lifts the address-space limit */
+    double timeout_s;          /* wall limit; <= 0: 600 */
+    const spak_trace_schema *schema;
+    const char *metric;        /* the loop's metric field */
+    const char *executor;      /* executor.h name; NULL = "local" */
+} spak_measure_job;
+
+/* Run the job and read its outcome into oc (initialized by the caller).
+ * A command that fails or records nothing usable is oc->ok false with
+ * oc->why, and SPAK_OK; an error means the measurement could not be made. */
+spak_status spak_measure(const spak_measure_job *job, spak_outcome *oc, spak_err *err);
+
+/* Record the finished evaluation eval_id in the store: its status, logs,
+ * exit, correctness, metric, records, and a result JSON (resources; note,
+ * when given, a copy under note_key with the measured metric added). */
+spak_status spak_outcome_store(spak_store *st, const char *run_id, int64_t eval_id, const spak_outcome *oc,
+                               const json_t *note, const char *note_key, spak_err *err);
+
+/* The valid records of an evaluation, as a JSON array (the caller's; empty
+ * when there are none or the store fails). */
+json_t *spak_eval_records(spak_store *st, const char *run_id, int64_t eval_id);
+
+#endif

@@ -1,0 +1,74 @@
+/* views.c - trace.latest and trace.best for expressions (views.h). */
+#include "analyze/views.h"
+
+#include "analyze/trace.h"
+
+const json_t *spak_views_find_case(const json_t *arr, const char *case_name)
+{
+    const bool heldout = spak_trace_counts_heldout(arr, case_name);
+    const json_t *found = NULL;
+    size_t i;
+    json_t *r;
+    json_array_foreach(arr, i, r) {
+        if (spak_trace_record_counts(r, case_name, heldout))
+            found = r;
+    }
+    return found;
+}
+
+static const json_t *cb_latest(void *ud, const char *case_name)
+{
+    const spak_views *v = ud;
+    return v->latest ? spak_views_find_case(v->latest, case_name) : NULL;
+}
+
+static const json_t *cb_best(void *ud, const char *case_name)
+{
+    const spak_views *v = ud;
+    return v->best ? spak_views_find_case(v->best, case_name) : NULL;
+}
+
+static bool cb_param(void *ud, const char *name, spak_value *out)
+{
+    const spak_views *v = ud;
+    return v->param && v->param(v->param_ud, name, out);
+}
+
+static const json_t *cb_latest_all(void *ud)
+{
+    return ((const spak_views *)ud)->latest;
+}
+
+static const json_t *cb_best_all(void *ud)
+{
+    return ((const spak_views *)ud)->best;
+}
+
+spak_eval_env spak_views_env(const spak_views *v)
+{
+    spak_eval_env env = {.model = v->m, .latest = cb_latest, .best = cb_best, .param = cb_param, .ud = (void *)v,
+                         .latest_all = cb_latest_all, .best_all = cb_best_all};
+    return env;
+}
+
+double spak_views_roofline(const json_t *records)
+{
+    static const char *const fields[] = {"roofline_frac", "frac_peak_flops", "frac_peak"};
+    double sum = 0;
+    int n = 0;
+    size_t i;
+    json_t *r;
+    json_array_foreach(records, i, r) {
+        if (json_is_true(json_object_get(r, "heldout")))
+            continue;
+        for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
+            json_t *v = json_object_get(r, fields[k]);
+            if (json_is_number(v)) {
+                sum += json_number_value(v);
+                n++;
+                break;
+            }
+        }
+    }
+    return n ? sum / n : -1;
+}

@@ -1,0 +1,34 @@
+/*
+ * views.h - the record views that expressions read: trace.latest (the
+ * newest evaluation's valid records) and trace.best (the best one's), one
+ * case at a time or all of them. Only the records that count are seen
+ * (spak_trace_counts_heldout: held-out ones never steer the loop).
+ */
+#ifndef SPAK_VIEWS_H
+#define SPAK_VIEWS_H
+
+#include <jansson.h>
+#include "spec/expr.h"
+
+typedef struct spak_views {
+    const spak_model *m;
+    json_t *latest;   /* array of records, or NULL (the owner's) */
+    json_t *best;     /* array of records, or NULL (the owner's) */
+    /* a parameter's value in conditions (NULL: none) */
+    bool (*param)(void *ud, const char *name, spak_value *out);
+    void *param_ud;
+} spak_views;
+
+/* An evaluation environment over v (which must outlive it). */
+spak_eval_env spak_views_env(const spak_views *v);
+
+/* The last record of a case (any case when NULL) among those that count in
+ * arr, or NULL. Borrowed from arr. */
+const json_t *spak_views_find_case(const json_t *arr, const char *case_name);
+
+/* Where records sit under the roofline, averaged over the shapes that are
+ * not held out (roofline_frac, else frac_peak_flops, else frac_peak); -1
+ * when no record says. */
+double spak_views_roofline(const json_t *records);
+
+#endif

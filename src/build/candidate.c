@@ -1,0 +1,373 @@
+/* candidate.c - the BUILD step: templates, defines, building (candidate.h). */
+#include "build/candidate.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void upper_ident(const char *in, char *out, size_t n)
+{
+    size_t k = 0;
+    for (; *in && k + 1 < n; in++) {
+        unsigned char c = (unsigned char)*in;
+        out[k++] = (char)((c >= 'a' && c <= 'z') ? c - 32 : ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) ? c : '_');
+    }
+    out[k] = '\0';
+}
+
+static void value_string(const spak_expr *v, char *buf, size_t n)
+{
+    spak_snprintf(buf, n, "%s%s", v->kind == SPAK_EX_UNARY ? "-" : "", spak_value_text(v));
+}
+
+/* A builtin's value (NULL: none). */
+static const char *builtin(const spak_cand_vars *v, const char *name)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+    } fields[] = {
+        {"candidate", offsetof(spak_cand_vars, candidate)}, {"source", offsetof(spak_cand_vars, source)},
+        {"harness", offsetof(spak_cand_vars, harness)},     {"workdir", offsetof(spak_cand_vars, workdir)},
+        {"ceilings", offsetof(spak_cand_vars, ceilings)},   {"baseline_so", offsetof(spak_cand_vars, baseline_so)},
+    };
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(fields); i++)
+        if (strcmp(name, fields[i].name) == 0)
+            return *(const char *const *)((const char *)v + fields[i].off);
+    if (strcmp(name, "seed") == 0)
+        return v->seed;
+    if (strcmp(name, "eval_id") == 0)
+        return v->eval_id;
+    if (strcmp(name, "run_id") == 0)
+        return v->site->run_id;
+    if (strcmp(name, "root") == 0)
+        return v->site->spec_dir;
+    return NULL;
+}
+
+static bool lookup(const spak_cand_vars *sv, const char *name, char *out, size_t n)
+{
+    const spak_cand_site *site = sv->site;
+    for (size_t i = 0; i < site->space->n; i++)
+        if (strcmp(site->space->params[i].name, name) == 0) {
+            value_string(site->space->params[i].values[sv->digits[i]], out, n);
+            return true;
+        }
+    const char *v = builtin(sv, name);
+    if (!v && (strcmp(name, "shapes") == 0 || strcmp(name, "heldout") == 0) && site->m->problem) {
+        const spak_entry *x = spak_block_find(site->m->problem, name);
+        if (x && x->value && x->value->kind == SPAK_EX_LIST) {
+            size_t off = 0;
+            out[0] = '\0';
+            for (size_t i = 0; i < x->value->n_items; i++) {
+                const char *t = spak_value_text(x->value->items[i]);
+                if (!spak_snprintf(out + off, n - off, "%s%s", i ? "," : "", t))
+                    return false;
+                off += strlen(out + off);
+            }
+            return true;
+        }
+    }
+    if (!v)
+        return false;
+    return spak_snprintf(out, n, "%s", v);
+}
+
+static spak_status lookup_cb(void *ud, const char *name, spak_buf *out, spak_err *err)
+{
+    char val[4096];
+    if (!lookup(ud, name, val, sizeof val))
+        return spak_errf(err, SPAK_ERR_ARG, "template {{%s}} has no value here", name);
+    return spak_buf_puts(out, val);
+}
+
+void spak_cand_vars_init(spak_cand_vars *v, const spak_cand_site *site, uint64_t index)
+{
+    memset(v, 0, sizeof *v);
+    v->site = site;
+    spak_space_digits(site->space, index, v->digits);
+    v->candidate = v->source = v->baseline_so = "";
+}
+
+spak_status spak_cand_expand(const spak_cand_vars *v, const char *s, char *out, size_t n, spak_err *err)
+{
+    return spak_template_expand_into(s, lookup_cb, (void *)v, out, n, err);
+}
+
+size_t spak_cand_defines(const spak_space *s, const size_t *digits, char defs[][SPAK_CAND_DEFINE_MAX],
+                         const char **dp)
+{
+    size_t nd = 0;
+    for (size_t i = 0; i < s->n && nd < SPAK_BUILD_MAX_DEFINES; i++) {
+        char up[200], val[200], upv[200];
+        upper_ident(s->params[i].name, up, sizeof up);
+        const spak_expr *v = s->params[i].values[digits[i]];
+        value_string(v, val, sizeof val);
+        if (v->kind == SPAK_EX_STRING || v->kind == SPAK_EX_NAME) {
+            upper_ident(val, upv, sizeof upv);
+            spak_snprintf(defs[nd], SPAK_CAND_DEFINE_MAX, "SPAK_%s_%s=1", up, upv);
+        } else {
+            spak_snprintf(defs[nd], SPAK_CAND_DEFINE_MAX, "%s=%s", up,
+                          v->kind == SPAK_EX_BOOL ? (v->boolean ? "1" : "0") : val);
+        }
+        dp[nd] = defs[nd];
+        nd++;
+    }
+    return nd;
+}
+
+/* The path a template names: absolute as is, else under the spec's directory. */
+static spak_status template_path(const spak_cand_vars *v, const char *t, char *out, size_t n, spak_err *err)
+{
+    char rel[PATH_MAX];
+    spak_status st = spak_cand_expand(v, t, rel, sizeof rel, err);
+    if (st != SPAK_OK)
+        return st;
+    if (rel[0] == '/')
+        spak_snprintf(out, n, "%s", rel);
+    else
+        spak_snprintf(out, n, "%s/%s", v->site->spec_dir, rel);
+    return SPAK_OK;
+}
+
+spak_status spak_cand_build_source(const spak_cand_vars *v, const char *src_t, const char *include_dir,
+                                   const char *const *defines, size_t nd, char *source, size_t sn, char *artifact,
+                                   size_t an, char **log, bool *ok, spak_err *err)
+{
+    spak_status st = template_path(v, src_t, source, sn, err);
+    if (st != SPAK_OK)
+        return st;
+    spak_build_request rq = {.source = source};
+    for (size_t i = 0; i < nd && i < SPAK_BUILD_MAX_DEFINES; i++)
+        rq.defines[i] = defines[i];
+    rq.n_defines = nd;
+    char inc[PATH_MAX + 8];
+    spak_snprintf(inc, sizeof inc, "%s", include_dir ? include_dir : source);
+    char *sl = include_dir ? NULL : strrchr(inc, '/');
+    if (sl)
+        *sl = '\0';
+    rq.include_dir = inc;
+    char cache[PATH_MAX + 32];
+    spak_snprintf(cache, sizeof cache, "%s/cache/build", v->site->home);
+    rq.cache_dir = cache;
+    spak_build_result br;
+    st = spak_build_candidate(&rq, &br, err);
+    if (st != SPAK_OK)
+        return st;
+    *ok = br.ok;
+    if (br.ok)
+        spak_snprintf(artifact, an, "%s", br.artifact);
+    if (log)
+        *log = br.log;
+    else
+        spak_build_result_free(&br);
+    return SPAK_OK;
+}
+
+bool spak_cand_source_of(const spak_cand_site *site, uint64_t index, char *out, size_t n)
+{
+    const char *src_t = site->m->problem ? spak_block_string(site->m->problem, "source") : NULL;
+    if (!src_t || index >= site->space->total)
+        return false;
+    spak_cand_vars v;
+    spak_cand_vars_init(&v, site, index);
+    v.harness = v.workdir = v.ceilings = "";
+    return template_path(&v, src_t, out, n, NULL) == SPAK_OK;
+}
+
+/* The harness, workdir and ceilings of a job, and its {{seed}}. */
+static void job_paths(spak_cand_vars *v, const spak_cand_job *job)
+{
+    const spak_cand_site *site = v->site;
+    uint64_t sd = job->seed ^ ((uint64_t)job->eval_id * 0x9E3779B97F4A7C15ULL);
+    spak_snprintf(v->seed, sizeof v->seed, "%llu", (unsigned long long)(spak_splitmix64(&sd) & 0x7fffffff));
+    spak_snprintf(v->eval_id, sizeof v->eval_id, "%lld", (long long)job->eval_id);
+    /* a family's own harness (spak-harness-cuda-fmha) before the target's (spak-harness-cuda) */
+    const char *fam = site->m->problem ? spak_block_string(site->m->problem, "family") : NULL;
+    const char *bin = job->bin_dir ? job->bin_dir : ".";
+    spak_snprintf(v->harness_buf, sizeof v->harness_buf, "%s/spak-harness-%s-%s", bin, job->target, fam ? fam : "");
+    if (!fam || access(v->harness_buf, X_OK) != 0)
+        spak_snprintf(v->harness_buf, sizeof v->harness_buf, "%s/spak-harness-%s", bin, job->target);
+    spak_snprintf(v->workdir_buf, sizeof v->workdir_buf, "%s/runs/%s/e%lld", site->home, site->run_id,
+                  (long long)job->eval_id);
+    spak_snprintf(v->ceilings_buf, sizeof v->ceilings_buf, "%s/cache/device/ceilings-%s.json", site->home,
+                  job->target);
+    v->harness = v->harness_buf;
+    v->workdir = v->workdir_buf;
+    v->ceilings = v->ceilings_buf;
+}
+
+spak_status spak_cand_prepare(spak_cand_vars *v, const spak_cand_job *job, char **build_log, bool *built, char *why,
+                              size_t why_n, spak_err *err)
+{
+    const spak_model *m = v->site->m;
+    *built = false;
+    job_paths(v, job);
+    spak_status st = spak_mkdirs(v->workdir, err);
+    if (st != SPAK_OK)
+        return st;
+    v->baseline_so = NULL;  /* {{baseline_so}} has a value only when the problem names one */
+    /* a baseline built from source (e.g. the naive attention rung) */
+    const char *base_t = m->problem ? spak_block_string(m->problem, "baseline_source") : NULL;
+    if (base_t) {
+        bool ok = false;
+        char base_src[PATH_MAX];
+        st = spak_cand_build_source(v, base_t, NULL, NULL, 0, base_src, sizeof base_src, v->base_so_buf,
+                                    sizeof v->base_so_buf, NULL, &ok, err);
+        if (st != SPAK_OK)
+            return st;
+        if (!ok)
+            return spak_errf(err, SPAK_ERR_BUILD, "the baseline %s does not build", base_t);
+        v->baseline_so = v->base_so_buf;
+    }
+    const char *src_t = m->problem ? spak_block_string(m->problem, "source") : NULL;
+    if (!src_t) {
+        *built = true;  /* nothing to build: the measure command is the candidate */
+        return SPAK_OK;
+    }
+    char defs[SPAK_BUILD_MAX_DEFINES][SPAK_CAND_DEFINE_MAX];
+    const char *dp[SPAK_BUILD_MAX_DEFINES];
+    size_t nd = spak_cand_defines(v->site->space, v->digits, defs, dp);
+    bool ok = false;
+    char inc[PATH_MAX] = "";
+    if (job->code_source) {
+        /* the LLM's source, with the ABI headers of the problem's own sources */
+        st = template_path(v, src_t, inc, sizeof inc, err);
+        if (st != SPAK_OK)
+            return st;
+        char *sl = strrchr(inc, '/');
+        if (sl)
+            *sl = '\0';
+    }
+    st = spak_cand_build_source(v, job->code_source ? job->code_source : src_t, job->code_source ? inc : NULL, dp,
+                                nd, v->source_buf, sizeof v->source_buf, v->artifact_buf, sizeof v->artifact_buf,
+                                build_log, &ok, err);
+    if (st != SPAK_OK)
+        return st;
+    v->source = v->source_buf;
+    if (!ok) {
+        spak_snprintf(why, why_n, "build failed (see build log)");
+        return SPAK_OK;
+    }
+    v->candidate = v->artifact_buf;
+    *built = true;
+    return SPAK_OK;
+}
+
+spak_status spak_cand_argv_make(const spak_cand_vars *v, const char *cmd, spak_cand_argv *a, spak_err *err)
+{
+    memset(a, 0, sizeof *a);
+    char *wstore = malloc(16384);
+    if (!wstore)
+        return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+    char *words[SPAK_TEMPLATE_MAX_WORDS];
+    size_t nw = 0;
+    spak_status st = spak_template_split(cmd, "measure cmd", wstore, 16384, words, &nw, err);
+    for (size_t i = 0; st == SPAK_OK && i < nw; i++) {
+        a->argv[i] = malloc(4096);
+        if (!a->argv[i]) {
+            st = spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+            break;
+        }
+        a->n = i + 1;
+        st = spak_cand_expand(v, words[i], a->argv[i], 4096, err);
+    }
+    free(wstore);
+    if (st == SPAK_OK && nw == 0)
+        st = spak_errf(err, SPAK_ERR_ARG, "measure cmd is empty");
+    if (st != SPAK_OK)
+        spak_cand_argv_free(a);
+    return st;
+}
+
+void spak_cand_argv_free(spak_cand_argv *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        free(a->argv[i]);
+    memset(a, 0, sizeof *a);
+}
+
+char *spak_cand_params_json(const spak_space *s, uint64_t index)
+{
+    json_t *params = json_object();
+    size_t digits[SPAK_SPACE_MAX_PARAMS];
+    spak_space_digits(s, index, digits);
+    for (size_t i = 0; i < s->n; i++) {
+        const spak_expr *v = s->params[i].values[digits[i]];
+        json_t *jv;
+        if (v->kind == SPAK_EX_NUMBER)
+            jv = v->is_int ? json_integer((json_int_t)v->num) : json_real(v->num);
+        else if (v->kind == SPAK_EX_UNARY)
+            jv = json_real(-v->lhs->num);
+        else if (v->kind == SPAK_EX_BOOL)
+            jv = json_boolean(v->boolean);
+        else
+            jv = json_string(spak_value_text(v));
+        json_object_set_new(params, s->params[i].name, jv);
+    }
+    char *pj = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(params);
+    return pj;
+}
+
+bool spak_cand_param_value(const spak_space *s, uint64_t index, const char *name, spak_value *out)
+{
+    if (index >= s->total)
+        return false;
+    size_t d[SPAK_SPACE_MAX_PARAMS];
+    spak_space_digits(s, index, d);
+    for (size_t i = 0; i < s->n; i++) {
+        if (strcmp(s->params[i].name, name) != 0)
+            continue;
+        const spak_expr *v = s->params[i].values[d[i]];
+        memset(out, 0, sizeof *out);
+        if (v->kind == SPAK_EX_NUMBER) {
+            out->kind = SPAK_VAL_NUM;
+            out->num = v->num;
+        } else if (v->kind == SPAK_EX_UNARY) {
+            out->kind = SPAK_VAL_NUM;
+            out->num = -v->lhs->num;
+        } else if (v->kind == SPAK_EX_BOOL) {
+            out->kind = SPAK_VAL_BOOL;
+            out->b = v->boolean;
+        } else {
+            out->kind = SPAK_VAL_STR;
+            out->str = spak_value_text(v);
+        }
+        return true;
+    }
+    return false;
+}
+
+spak_status spak_cand_build_all(const spak_cand_site *site, spak_cand_built_fn on_built, void *ud, size_t *built,
+                                size_t *failed, spak_err *err)
+{
+    *built = *failed = 0;
+    const char *src_t = site->m->problem ? spak_block_string(site->m->problem, "source") : NULL;
+    if (!src_t)
+        return spak_errf(err, SPAK_ERR_ARG, "%s: the problem names no source to build", site->spec_path);
+    spak_status st = SPAK_OK;
+    for (uint64_t idx = 0; st == SPAK_OK && idx < site->space->total; idx++) {
+        spak_cand_vars v;
+        spak_cand_vars_init(&v, site, idx);
+        char defs[SPAK_BUILD_MAX_DEFINES][SPAK_CAND_DEFINE_MAX], source[PATH_MAX], artifact[PATH_MAX], key[2048];
+        const char *dp[SPAK_BUILD_MAX_DEFINES];
+        size_t nd = spak_cand_defines(site->space, v.digits, defs, dp);
+        bool ok = false;
+        char *log = NULL;
+        st = spak_cand_build_source(&v, src_t, NULL, dp, nd, source, sizeof source, artifact, sizeof artifact, &log,
+                                    &ok, err);
+        if (st != SPAK_OK)
+            break;
+        (void)spak_space_key(site->space, idx, key, sizeof key);  /* a key too long is cut: it only names the line */
+        if (ok)
+            (*built)++;
+        else
+            (*failed)++;
+        if (on_built)
+            on_built(ud, idx, key, ok, artifact);
+        free(log);
+    }
+    return st;
+}

@@ -1,0 +1,118 @@
+/*
+ * candidate.h - the BUILD step: a point of the space (or an LLM's source)
+ * made into a shared object, and the {{names}} its commands see.
+ *
+ * Templates of a problem (source, baseline_source, the measure cmd) name
+ * the candidate's parameters and these builtins:
+ *   candidate  the built .so          source    its source file
+ *   harness    the target's harness   workdir   the evaluation's directory
+ *   ceilings   the device's ceilings  baseline_so  the built baseline
+ *   seed, eval_id, run_id, root (the spec's directory), shapes, heldout
+ * Parameters reach the source as -D defines: numbers and booleans as
+ * NAME=value (NAME upper-cased), strings as SPAK_<NAME>_<VALUE>=1.
+ */
+#ifndef SPAK_CANDIDATE_H
+#define SPAK_CANDIDATE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "build/build.h"
+#include "spec/expr.h"
+#include "spec/space.h"
+#include "spec/spec.h"
+#include "template.h"
+
+#define SPAK_CAND_DEFINE_MAX 300
+
+/* Where a run's candidates are built (all borrowed, for the run's life). */
+typedef struct spak_cand_site {
+    const spak_model *m;
+    const spak_space *space;
+    const char *spec_dir;  /* relative template paths start here */
+    const char *home;      /* the state directory: cache/build, runs/RUN/eN */
+    const char *run_id;
+    const char *spec_path; /* for messages */
+} spak_cand_site;
+
+/* The values of one candidate's {{names}}. A builtin left NULL has no
+ * value ("template {{x}} has no value here"). The buffers hold the paths
+ * spak_cand_prepare fills in. */
+typedef struct spak_cand_vars {
+    const spak_cand_site *site;
+    size_t digits[SPAK_SPACE_MAX_PARAMS];
+    const char *candidate, *source, *harness, *workdir, *ceilings, *baseline_so;
+    char seed[32], eval_id[32];
+    char harness_buf[PATH_MAX], workdir_buf[PATH_MAX], ceilings_buf[PATH_MAX];
+    char source_buf[PATH_MAX], artifact_buf[PATH_MAX], base_so_buf[PATH_MAX];
+} spak_cand_vars;
+
+/* v for point index of the site: parameters set; candidate, source and
+ * baseline_so empty; the other builtins without a value. */
+void spak_cand_vars_init(spak_cand_vars *v, const spak_cand_site *site, uint64_t index);
+
+/* Expand template s for this candidate into out[n]. */
+spak_status spak_cand_expand(const spak_cand_vars *v, const char *s, char *out, size_t n, spak_err *err);
+
+/* The candidate's parameters as -D defines into defs (dp[i] points at
+ * defs[i]); returns how many (at most SPAK_BUILD_MAX_DEFINES). */
+size_t spak_cand_defines(const spak_space *s, const size_t *digits, char defs[][SPAK_CAND_DEFINE_MAX],
+                         const char **dp);
+
+/* Build the source named by template src_t (relative to the spec's
+ * directory) with the defines into the build cache: source[sn] gets its
+ * path, artifact[an] the .so when *ok. include_dir NULL = the source's own
+ * directory. *log (when log is not NULL) gets the build log (the caller
+ * frees it). A failed compile is *ok false and SPAK_OK. */
+spak_status spak_cand_build_source(const spak_cand_vars *v, const char *src_t, const char *include_dir,
+                                   const char *const *defines, size_t nd, char *source, size_t sn, char *artifact,
+                                   size_t an, char **log, bool *ok, spak_err *err);
+
+/* The file behind the problem's source template for a point of the space
+ * (for the LLM's prompt). False when there is none. */
+bool spak_cand_source_of(const spak_cand_site *site, uint64_t index, char *out, size_t n);
+
+/* One evaluation's BUILD. */
+typedef struct spak_cand_job {
+    uint64_t index;
+    int64_t eval_id;
+    uint64_t seed;            /* the run's: {{seed}} is derived from it and eval_id */
+    const char *bin_dir;      /* where the harnesses are */
+    const char *target;       /* "cpu", "cuda" */
+    const char *code_source;  /* an LLM's source instead of the template's, or NULL */
+} spak_cand_job;
+
+/* Fill v for the job (paths of harness, workdir, ceilings), make the
+ * workdir, build the baseline_source when the problem names one, then the
+ * candidate when it names a source. *built false: the candidate did not
+ * compile (why says so; *build_log, the caller's, has the log). */
+spak_status spak_cand_prepare(spak_cand_vars *v, const spak_cand_job *job, char **build_log, bool *built, char *why,
+                              size_t why_n, spak_err *err);
+
+/* The measure command cmd as argv for this candidate: split into words,
+ * each word expanded. argv is NULL-terminated; free with spak_cand_argv_free. */
+typedef struct spak_cand_argv {
+    char *argv[SPAK_TEMPLATE_MAX_WORDS + 1];
+    size_t n;
+} spak_cand_argv;
+spak_status spak_cand_argv_make(const spak_cand_vars *v, const char *cmd, spak_cand_argv *a, spak_err *err);
+void spak_cand_argv_free(spak_cand_argv *a);
+
+/* The candidate's parameters as JSON text {"name": value} with sorted keys
+ * (malloc'd, the caller frees it), as the store keeps them. */
+char *spak_cand_params_json(const spak_space *s, uint64_t index);
+/* The value of parameter name at point index as an expression value (for
+ * conditions that read the best candidate's parameters). False: no such
+ * parameter or point. Strings are borrowed from the spec. */
+bool spak_cand_param_value(const spak_space *s, uint64_t index, const char *name, spak_value *out);
+
+/* Called for each candidate spak_cand_build_all built (artifact: the .so
+ * when ok). */
+typedef void (*spak_cand_built_fn)(void *ud, uint64_t index, const char *key, bool ok, const char *artifact);
+/* Build every point of the space into the build cache; counts into *built
+ * and *failed. An error (no source in the problem, a build that could not
+ * be run) stops it. */
+spak_status spak_cand_build_all(const spak_cand_site *site, spak_cand_built_fn on_built, void *ud, size_t *built,
+                                size_t *failed, spak_err *err);
+
+#endif

@@ -1,0 +1,180 @@
+/* llm_context.c - the prompt's texts from the run (llm_context.h). */
+#include "program/llm_context.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "knowledge/knowledge.h"
+#include "spec/fmt.h"
+
+static char *read_capped(const char *path, size_t cap)
+{
+    char *t = NULL;
+    size_t n;
+    if (spak_read_file(path, (size_t)1 << 20, &t, &n, NULL) != SPAK_OK)
+        return NULL;
+    if (n > cap) {
+        t[cap] = '\0';  /* the prompt builder's budget cuts further */
+    }
+    return t;
+}
+
+void spak_llm_texts_free(spak_llm_texts *t)
+{
+    spak_buf_free(&t->task);
+    spak_buf_free(&t->space);
+    spak_buf_free(&t->analysis);
+    spak_buf_free(&t->diag);
+    spak_buf_free(&t->rules);
+    free(t->abi);
+    free(t->best_src);
+    for (size_t i = 0; i < t->n_lessons; i++)
+        free(t->lessons[i]);
+    for (size_t i = 0; i < t->n_history; i++)
+        free(t->history[i]);
+    free(t->lessons);
+    free(t->history);
+}
+
+void spak_llm_context_build(const spak_strategy_run *e, spak_llm_texts *t, spak_llm_context *c)
+{
+    memset(t, 0, sizeof *t);
+    spak_buf_init(&t->task, 1 << 16);
+    spak_buf_init(&t->space, 1 << 16);
+    spak_buf_init(&t->analysis, 1 << 16);
+    spak_buf_init(&t->diag, 1 << 16);
+    spak_buf_init(&t->rules, 1 << 16);
+    memset(c, 0, sizeof *c);
+    const spak_block *p = e->m->problem;
+    const char *fam = p ? spak_block_string(p, "family") : NULL;
+    spak_buf_printf(&t->task, "Make the %s kernel of system %s faster. Target: %s.", fam ? fam : "", e->m->system_name,
+                    e->target);
+    /* held-out shapes stay out of the prompt: the strategy never sees them */
+    static const char *const keys[] = {"precision", "baseline", "shapes"};
+    for (size_t i = 0; p && i < SPAK_ARRAY_LEN(keys); i++) {
+        const spak_entry *x = spak_block_find(p, keys[i]);
+        if (x && x->value) {
+            spak_buf_printf(&t->task, " %s: ", keys[i]);
+            (void)spak_fmt_expr(x->value, &t->task);  /* the buffer records a cut */
+            spak_buf_puts(&t->task, ".");
+        }
+    }
+    spak_buf_printf(&t->task,
+                    " The metric is %s (%s), measured by a trusted harness that checks every candidate against a "
+                    "reference on fresh inputs and held-out shapes, and times it against the baseline in the same "
+                    "process. Candidates are built from source with the parameters as -D defines "
+                    "(numbers: NAME=value, upper-case; strings: SPAK_<NAME>_<VALUE>=1).",
+                    e->loop->metric, e->loop->objective == SPAK_OBJ_MAXIMIZE ? "maximize" : "minimize");
+    for (size_t i = 0; i < e->space->n; i++) {
+        spak_buf_printf(&t->space, "%s: [", e->space->params[i].name);
+        for (size_t k = 0; k < e->space->params[i].n_values; k++) {
+            if (k)
+                spak_buf_puts(&t->space, ", ");
+            (void)spak_fmt_expr(e->space->params[i].values[k], &t->space);  /* the buffer records a cut */
+        }
+        spak_buf_puts(&t->space, "]\n");
+    }
+    char path[PATH_MAX];
+    if (spak_cand_source_of(e->site, 0, path, sizeof path)) {
+        char *sl = strrchr(path, '/');
+        if (sl && spak_snprintf(sl, sizeof path - (size_t)(sl - path), "/abi.h"))
+            t->abi = read_capped(path, 32 << 10);
+    }
+    /* the best candidate's source: the LLM's own file, or the template's */
+    if (e->best_eval_id) {
+        spak_eval be = {0};
+        spak_candidate cand = {0};
+        bool found = false;
+        if (spak_store_eval_get(e->store, e->run_id, e->best_eval_id, &be, NULL) == SPAK_OK && be.cand_key &&
+            spak_store_candidate_get(e->store, e->run_id, be.cand_key, &cand, &found, NULL) == SPAK_OK && found &&
+            cand.source_path)
+            t->best_src = read_capped(cand.source_path, 64 << 10);
+        else if (spak_cand_source_of(e->site, e->best_index, path, sizeof path))
+            t->best_src = read_capped(path, 64 << 10);
+        spak_store_candidate_free(&cand);
+        spak_store_eval_free(&be);
+    }
+    /* history, the latest analysis and its diagnostics */
+    spak_eval *ev = NULL;
+    size_t n = 0;
+    if (spak_store_eval_list(e->store, e->run_id, &ev, &n, NULL) == SPAK_OK) {
+        t->history = calloc(n ? n : 1, sizeof *t->history);
+        for (size_t i = 0; t->history && i < n; i++) {
+            char line[1024];
+            if (strcmp(ev[i].status, SPAK_EVAL_DONE) == 0)
+                spak_snprintf(line, sizeof line, "%s: %s %.4g, %.3fx the baseline%s%s", ev[i].cand_key,
+                              e->loop->metric, ev[i].metric, ev[i].ratio, ev[i].bottleneck ? ", " : "",
+                              ev[i].bottleneck ? ev[i].bottleneck : "");
+            else
+                spak_snprintf(line, sizeof line, "%s: %s %s", ev[i].cand_key, ev[i].status,
+                              ev[i].error ? ev[i].error : "");
+            t->history[t->n_history] = strdup(line);
+            if (t->history[t->n_history])
+                t->n_history++;
+        }
+        if (n) {
+            spak_eval *l = &ev[n - 1];
+            spak_buf_printf(&t->analysis, "latest candidate %s: %s", l->cand_key, l->status);
+            if (strcmp(l->status, SPAK_EVAL_DONE) == 0)
+                spak_buf_printf(&t->analysis, ", %s %.4g, %.3fx the baseline, bottleneck %s", e->loop->metric,
+                                l->metric, l->ratio, l->bottleneck ? l->bottleneck : "unknown");
+            else if (l->error)
+                spak_buf_printf(&t->analysis, ": %s", l->error);
+            if (l->build_log && (!l->correct || strcmp(l->status, SPAK_EVAL_FAILED) == 0))
+                spak_buf_puts(&t->diag, l->build_log);
+            if (l->stderr_tail && strcmp(l->status, SPAK_EVAL_FAILED) == 0)
+                spak_buf_puts(&t->diag, l->stderr_tail);
+        }
+        if (!isnan(e->best_metric))
+            spak_buf_printf(&t->analysis, "\nbest so far: %s with %s %.4g (%.3fx the baseline)", e->best_key,
+                            e->loop->metric, e->best_metric, e->best_ratio);
+        spak_store_evals_free(ev, n);
+    }
+    /* rules: those whose condition holds now, then the prose guidance (a
+     * condition nobody can evaluate), then the lessons */
+    spak_firing firings[64];
+    size_t nf = spak_rules_fire(e->m, e->space, e->env, firings, SPAK_ARRAY_LEN(firings));
+    for (size_t i = 0; i < nf; i++) {
+        const spak_rule_def *r = firings[i].rule;
+        for (size_t k = 0; k < r->n_actions; k++)
+            spak_buf_printf(&t->rules, "fired: %s \"%s\"%s%s: %s\n", r->is_hint ? "hint" : "rule", r->title,
+                            r->when_text ? " when " : "", r->when_text ? r->when_text : "", r->actions[k].text);
+    }
+    for (size_t i = 0; i < e->m->n_rules; i++) {
+        const spak_rule_def *r = &e->m->rules[i];
+        if (r->when || !r->when_text)
+            continue;  /* formal: fired above or not now */
+        for (size_t k = 0; k < r->n_actions; k++)
+            spak_buf_printf(&t->rules, "guidance: %s \"%s\" when %s: %s\n", r->is_hint ? "hint" : "rule", r->title,
+                            r->when_text, r->actions[k].text);
+    }
+    spak_lesson *ls = NULL;
+    size_t nl = 0;
+    const char *famv = fam ? fam : "";
+    if (spak_store_lesson_list(e->store, NULL, famv, NULL, &ls, &nl, NULL) == SPAK_OK) {
+        t->lessons = calloc(nl ? nl : 1, sizeof *t->lessons);
+        for (size_t i = nl; t->lessons && i-- > 0;)  /* newest first */
+            if (ls[i].text && (t->lessons[t->n_lessons] = strdup(ls[i].text)))
+                t->n_lessons++;
+        spak_store_lessons_free(ls, nl);
+    }
+    c->task = t->task.data;
+    c->abi_header = t->abi;
+    spak_snprintf(t->abi_symbol, sizeof t->abi_symbol, "spak_%s", fam ? fam : "kernel");
+    c->abi_symbol = t->abi_symbol;
+    c->language = strcmp(e->target, "cuda") == 0 ? "cuda" : "c";
+    c->space = t->space.data;
+    c->best_source = t->best_src;
+    c->analysis = t->analysis.data;
+    c->diagnostics = t->diag.data;
+    c->rules = t->rules.data;
+    c->lessons = (const char *const *)t->lessons;
+    c->n_lessons = t->n_lessons;
+    size_t keep = t->n_history > 20 ? t->n_history - 20 : 0;  /* the last 20 */
+    c->history = (const char *const *)t->history + keep;
+    c->n_history = t->n_history - keep;
+    c->metric = e->loop->metric;
+}
+

@@ -1,0 +1,258 @@
+/* strategy_llm.c - the llm strategy: an LLM proposes parameters or a new
+ * source (driver_llm.h), from the prompt's context (llm_context.h). Every
+ * step (prompt, reply, model, timing, tokens, cost) is kept in the store
+ * under llm:RUN; the manual backend suspends the run until its reply file
+ * exists. Its state: the llm block's settings, what the steps used (read
+ * back from the store on resume), the steps in a row that gave no candidate
+ * (re-derived by observing the finished evaluations). */
+#include "program/strategy.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "program/driver_llm.h"
+#include "program/llm_context.h"
+
+/* the evaluation budget of an LLM run that was given no budget at all */
+#define LLM_DEFAULT_EVALUATIONS 50
+
+typedef struct llm_state {
+    spak_llm_settings llm;
+    long steps;
+    long tokens;
+    double cost;
+    bool cost_unknown;
+    long failed_in_a_row;  /* Programming steps in a row that gave no candidate */
+} llm_state;
+
+static spak_status llm_open(const spak_strategy_run *run, void **self, spak_err *err)
+{
+    llm_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+    *self = s;
+    const spak_model *m = run->m;
+    const spak_block *lb = NULL;
+    for (size_t i = 0; m->system && i < m->system->n; i++)
+        if (spak_entry_word_is(m->system->items[i], 0, "llm") && m->system->items[i]->body)
+            lb = m->system->items[i]->body;
+    const spak_engine_opts *o = run->o;
+    spak_status st = spak_llm_settings_read(lb, run->spec_path, o->llm_backend, o->llm_endpoint, o->llm_model, &s->llm,
+                                            err);
+    if (st != SPAK_OK)
+        return st;
+    spak_llm_settings_override(&s->llm, o->llm_temperature, o->llm_max_tokens, o->llm_timeout_s);
+    if ((s->llm.budget_usd > 0 || run->loop->max_cost_usd > 0) && !s->llm.cfg.backend->unpriced &&
+        (s->llm.cfg.price_in < 0 || s->llm.cfg.price_out < 0))
+        return spak_errf(err, SPAK_ERR_ARG,
+                         "a cost budget needs prices: set price_in and price_out (USD per million tokens) in "
+                         "the llm block, or a price_table with an entry for model '%s'",
+                         s->llm.cfg.model ? s->llm.cfg.model : "(none)");
+    return SPAK_OK;
+}
+
+/* An LLM run has no end of its own (written sources are not points of a
+ * finite space): with no budget of any kind it gets one. */
+static long llm_default_budget(void *self)
+{
+    llm_state *s = self;
+    return s->llm.budget_tokens <= 0 && s->llm.budget_usd <= 0 ? LLM_DEFAULT_EVALUATIONS : 0;
+}
+
+static spak_status llm_resumed(void *self, const spak_strategy_run *run, spak_err *err)
+{
+    llm_state *s = self;
+    (void)err;
+    spak_run_llm_usage u = spak_engine_llm_usage(run->store, run->run_id, false);
+    s->steps = u.steps;
+    s->tokens = u.tokens;
+    s->cost = u.cost_usd;
+    s->cost_unknown = u.cost_unknown;
+    return SPAK_OK;
+}
+
+static const char *llm_stop(void *self, const spak_strategy_run *run)
+{
+    llm_state *s = self;
+    long max_tok = run->loop->max_tokens > 0 ? run->loop->max_tokens : s->llm.budget_tokens;
+    double max_usd = run->loop->max_cost_usd > 0 ? run->loop->max_cost_usd : s->llm.budget_usd;
+    if (max_tok > 0 && s->tokens >= max_tok)
+        return "budget: llm tokens";
+    if (max_usd > 0 && s->cost >= max_usd)
+        return "budget: llm cost";
+    if (s->llm.max_failed_steps > 0 && s->failed_in_a_row >= s->llm.max_failed_steps)
+        return "llm: steps in a row without a candidate";
+    return NULL;
+}
+
+static void llm_observe(void *self, const spak_strategy_obs *ob)
+{
+    llm_state *s = self;
+    s->failed_in_a_row = ob->no_candidate ? s->failed_in_a_row + 1 : 0;
+}
+
+/* One LLM Programming step: the proposal (the caller owns prop->step). */
+static spak_status step(llm_state *s, const spak_strategy_run *run, uint64_t next, spak_llm_proposal *prop, char *tag,
+                        size_t tag_n, spak_err *err)
+{
+    spak_llm_texts t;
+    spak_llm_context c;
+    spak_llm_context_build(run, &t, &c);
+    spak_snprintf(tag, tag_n, "step-%04ld", s->steps + 1);
+    const spak_space *sp = run->space;
+    unsigned char *tried = calloc((size_t)(sp->total + 7) / 8, 1);
+    if (!tried) {
+        spak_llm_texts_free(&t);
+        return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < run->n_done; i++)
+        if (run->done[i].index < sp->total)
+            tried[run->done[i].index / 8] |= (unsigned char)(1u << (run->done[i].index % 8));
+    bool code = s->llm.mode == SPAK_LLM_MODE_CODE || (s->llm.mode == SPAK_LLM_MODE_ALTERNATE && s->steps % 2 == 1);
+    char dir[PATH_MAX + 64];
+    spak_snprintf(dir, sizeof dir, "%s/runs/%s/llm", run->site->home, run->run_id);
+    uint64_t base = run->best_eval_id && run->best_index < sp->total ? run->best_index : next;
+    spak_status st = spak_llm_propose(&s->llm, &c, sp, tried, base, code, dir, tag, prop, err);
+    free(tried);
+    spak_llm_texts_free(&t);
+    if (st != SPAK_OK)
+        return st;
+    if (prop->kind != SPAK_PROPOSE_SUSPENDED) {
+        s->steps++;
+        s->tokens += prop->tokens;
+        if (isnan(prop->cost))
+            s->cost_unknown = true;
+        else
+            s->cost += prop->cost;
+    }
+    /* every prompt and reply is kept, with model, parameters and timing */
+    char scope[64];
+    spak_snprintf(scope, sizeof scope, "llm:%s", run->run_id);
+    char *sj = json_dumps(prop->step, JSON_COMPACT);
+    if (sj)
+        (void)spak_store_kv_put(run->store, scope, tag, sj, NULL);  /* a record for people; the step goes on */
+    free(sj);
+    return SPAK_OK;
+}
+
+/* A code candidate that waited at the llm-code gate, as it was proposed. */
+static void from_gated(const json_t *pay, spak_llm_proposal *prop, char *tag, size_t tag_n)
+{
+    memset(prop, 0, sizeof *prop);
+    prop->kind = SPAK_PROPOSE_CODE;
+    prop->index = (uint64_t)json_integer_value(json_object_get(pay, "index"));
+    spak_snprintf(prop->code_path, sizeof prop->code_path, "%s", json_string_value(json_object_get(pay, "code_path")));
+    spak_snprintf(tag, tag_n, "%s", json_string_value(json_object_get(pay, "tag")));
+    prop->predicted = json_is_number(json_object_get(pay, "predicted"))
+                          ? json_number_value(json_object_get(pay, "predicted"))
+                          : NAN;
+    prop->step = json_deep_copy(json_object_get(pay, "step"));
+    prop->cost = NAN;
+}
+
+/* The step's summary: journaled, and kept with the evaluation it proposed. */
+static json_t *summary(const spak_llm_proposal *prop, const char *tag)
+{
+    json_t *summ = json_pack("{s:s,s:O?,s:O?,s:O?,s:O?,s:O?,s:I}", "llm_step", tag, "outcome",
+                             json_object_get(prop->step, "outcome"), "verdict", json_object_get(prop->step, "verdict"),
+                             "model", json_object_get(prop->step, "model"), "predicted_metric",
+                             json_object_get(prop->step, "predicted_metric"), "prediction_why",
+                             json_object_get(prop->step, "prediction_why"), "tokens", (json_int_t)prop->tokens);
+    json_object_set_new(summ, "cost_usd", isnan(prop->cost) ? json_null() : json_real(prop->cost));
+    return summ;
+}
+
+/* The driver's proposal as a strategy's. */
+static void convert(const spak_strategy_run *run, const spak_llm_proposal *prop, const char *tag, spak_proposal *p)
+{
+    json_t *summ = summary(prop, tag);
+    spak_snprintf(p->tag, sizeof p->tag, "%s", tag);
+    spak_snprintf(p->key, sizeof p->key, "llm:%s", tag);
+    p->index = prop->index;
+    p->predicted = prop->predicted;
+    const char *oc_name = json_string_value(json_object_get(prop->step, "outcome"));
+    if (prop->kind == SPAK_PROPOSE_SUSPENDED) {
+        json_object_set_new(summ, "waiting", json_string(prop->why));
+        p->kind = SPAK_PROPOSAL_SUSPEND;
+        spak_snprintf(p->why, sizeof p->why, "%s; write it, then 'spak resume %s'", prop->why, run->run_id);
+    } else if (prop->kind == SPAK_PROPOSE_FAILED && oc_name &&
+               (strcmp(oc_name, "config") == 0 || strcmp(oc_name, "auth") == 0)) {
+        /* a setup problem, not a proposal: stop (resumable) rather than burn the budget */
+        p->kind = SPAK_PROPOSAL_ERROR;
+        spak_snprintf(p->why, sizeof p->why, "%s (fix the llm settings, then 'spak resume %s')", prop->why,
+                      run->run_id);
+    } else if (prop->kind == SPAK_PROPOSE_FAILED) {
+        p->kind = SPAK_PROPOSAL_FAILED;
+        spak_snprintf(p->why, sizeof p->why, "%s", prop->why);
+    } else {
+        p->kind = prop->kind == SPAK_PROPOSE_CODE ? SPAK_PROPOSAL_CODE : SPAK_PROPOSAL_POINT;
+        spak_snprintf(p->code_path, sizeof p->code_path, "%s", prop->code_path);
+        /* what the LLM proposed and predicted, journaled as PROGRAM ends */
+        p->build_detail = json_pack("{s:O,s:O}", "llm_step", json_object_get(summ, "llm_step"), "model",
+                                    json_object_get(summ, "model"));
+        if (!isnan(prop->predicted)) {
+            json_t *pr = json_pack("{s:f}", "metric", prop->predicted);
+            json_object_set(pr, "why", json_object_get(summ, "prediction_why"));
+            json_object_set_new(p->build_detail, "prediction", pr);
+        }
+    }
+    if (p->kind == SPAK_PROPOSAL_CODE) {
+        p->gate_payload = json_pack("{s:s,s:s,s:I,s:O?}", "tag", tag, "code_path", prop->code_path, "index",
+                                    (json_int_t)prop->index, "step", prop->step);
+        if (!isnan(prop->predicted))
+            json_object_set_new(p->gate_payload, "predicted", json_real(prop->predicted));
+    }
+    p->note = summ;
+    p->note_key = "llm";
+}
+
+static spak_status llm_propose(void *self, const spak_strategy_run *run, const uint64_t *pending, size_t n_pending,
+                               spak_proposal *out, size_t max, size_t *n_out, spak_err *err)
+{
+    llm_state *s = self;
+    (void)pending;
+    (void)n_pending;  /* one step at a time: the LLM sees every result before it writes the next */
+    *n_out = 0;
+    if (max == 0)
+        return SPAK_OK;
+    /* the default strategy's next point: the LLM's starting point before
+     * there is a best; none left means the space is exhausted for the LLM too */
+    uint64_t next = 0;
+    bool found = false;
+    spak_status st = spak_space_next(run->space, SPAK_STRAT_DEFAULT, run->seed, run->done, run->n_done, &next, &found,
+                                     err);
+    *n_out = 1;
+    if (st != SPAK_OK || !found) {
+        out[0].kind = SPAK_PROPOSAL_NONE;
+        return st;
+    }
+    spak_llm_proposal prop;
+    char tag[32] = "";
+    st = run->enter_program(run->ud, json_pack("{s:s}", "strategy", "llm"), err);
+    if (st != SPAK_OK)
+        return st;
+    if (run->gated)
+        from_gated(run->gated, &prop, tag, sizeof tag);
+    else if ((st = step(s, run, next, &prop, tag, sizeof tag, err)) != SPAK_OK)
+        return st;
+    convert(run, &prop, tag, &out[0]);
+    json_decref(prop.step);
+    return SPAK_OK;
+}
+
+static void llm_close(void *self)
+{
+    free(self);
+}
+
+const spak_strategy spak_strategy_llm = {
+    .name = "llm",
+    .open = llm_open,
+    .default_budget = llm_default_budget,
+    .resumed = llm_resumed,
+    .stop = llm_stop,
+    .propose = llm_propose,
+    .observe = llm_observe,
+    .close = llm_close,
+};

@@ -1,0 +1,92 @@
+/*
+ * run_opts.h - what every kind of run shares: the options a command gives
+ * it, the events it reports, the store it runs in, and the options kept
+ * with a run so that its resumes see them. The engine (engine.h) and the
+ * agent (agent.h) both run on these; neither includes the other (the CLI
+ * dispatches a resume by the run's kind).
+ */
+#ifndef SPAK_RUN_OPTS_H
+#define SPAK_RUN_OPTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "store/store.h"
+
+typedef enum spak_engine_event_kind {
+    SPAK_EV_RUN_STARTED,   /* run_id, total (space size), budget */
+    SPAK_EV_PHASE,         /* phase */
+    SPAK_EV_EVAL_DONE,     /* the evaluation fields */
+    SPAK_EV_RUN_DONE,      /* stop_reason, summary_json */
+    SPAK_EV_SUSPENDED      /* why: what the run waits for (e.g. the reply file of the manual LLM backend) */
+} spak_engine_event_kind;
+
+typedef struct spak_engine_event {
+    spak_engine_event_kind kind;
+    const char *run_id;
+    const char *phase;
+    long eval_no;            /* evaluations finished in this run, this one included */
+    long budget;             /* max evaluations (0 = none) */
+    uint64_t total;          /* points in the search space */
+    const char *key;         /* candidate parameters */
+    bool ok;                 /* correct and measured */
+    const char *why;         /* why not ok */
+    const char *metric_name;
+    double metric, ratio;    /* NAN when unknown */
+    const char *baseline;
+    const char *bottleneck;
+    double best_metric, best_ratio;
+    double elapsed_s;
+    const char *stop_reason;
+    const char *summary_json;
+    bool resumed;
+} spak_engine_event;
+
+typedef struct spak_engine_opts {
+    const char *home;          /* state directory (default ".spak"): store, caches, run dirs */
+    const char *bin_dir;       /* directory of the spak binary: harnesses live there */
+    const char *loop_name;     /* engineering_loop to run; NULL = the first */
+    const char *strategy;      /* override the loop's strategy; NULL = the spec's */
+    long seed;                 /* override; -1 = the spec's */
+    long max_evaluations;      /* override; 0 = the spec's */
+    double max_wall_s;         /* override; 0 = the spec's */
+    double eval_timeout_s;     /* wall limit of one measurement (default 600) */
+    bool use_lessons;          /* rules strategy: also act on the store's lessons for this
+                                  device, family and shape class (transfer) */
+    bool no_learn;             /* skip crystallization at the end of the run */
+    unsigned approve;          /* SPAK_GATE_* bits, added to the spec's `approve` */
+    /* Asked at an approval gate ("knowledge", "llm-code") with what would be
+     * done: 1 approve, 0 reject, -1 no answer now (the run suspends until
+     * `spak approve RUN` or `spak reject RUN`). NULL = always -1. */
+    int (*on_approve)(void *ud, const char *gate, const char *what);
+    const char *llm_backend;   /* override the spec's llm block: openai | anthropic | manual */
+    const char *llm_endpoint;
+    const char *llm_model;
+    double llm_temperature;    /* override when >= 0 (set -1 for "the spec's") */
+    long llm_max_tokens;       /* override when > 0 */
+    double llm_timeout_s;      /* override when > 0 */
+    void (*on_event)(void *ud, const spak_engine_event *ev);
+    void *ud;
+    /* Runs an engineering loop for an agent's tool.engineering_loop (the
+     * CLI sets spak_engine_run; kept here so the agent needs not the engine). */
+    spak_status (*run_loop)(const struct spak_engine_opts *o, const char *spec_path, char run_id[SPAK_STORE_ID_MAX],
+                            spak_err *err);
+} spak_engine_opts;
+
+/* Open the store under o->home (creating the directory). */
+spak_status spak_engine_open_store(const spak_engine_opts *o, spak_store **out, spak_err *err);
+
+/* The command line's LLM settings and gates hold for a whole run, resumes
+ * included: saved with the run, and loaded into o where o leaves them unset.
+ * load returns the JSON that owns the strings now in o (json_decref it after). */
+void spak_engine_save_options(spak_store *st, const char *run_id, const spak_engine_opts *o);
+json_t *spak_engine_load_options(spak_store *st, const char *run_id, spak_engine_opts *o);
+/* Make the state directory of o (default ".spak") and its cache/device
+ * (where harnesses keep the device's measured ceilings); out[n] gets its
+ * real path. */
+spak_status spak_home_prepare(const spak_engine_opts *o, char *out, size_t n, spak_err *err);
+
+/* The seconds a run had been running when it stopped: the newest
+ * elapsed_s in its journal (0 when none). */
+double spak_run_elapsed(spak_store *st, const char *run_id);
+
+#endif

@@ -1,0 +1,31 @@
+/* owner.c - run owners and their liveness (owner.h). */
+#include "store/owner.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+bool spak_owner_is_dead(const char *owner)
+{
+    if (!owner || !*owner)
+        return true;
+    char host[128] = "";
+    gethostname(host, sizeof host - 1);
+    const char *colon = strrchr(owner, ':');
+    if (!colon || (size_t)(colon - owner) != strlen(host) || strncmp(owner, host, strlen(host)) != 0)
+        return false;  /* another machine: we cannot tell */
+    long pid;
+    if (!spak_parse_long(colon + 1, 1, 1L << 30, &pid))
+        return false;
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+void spak_owner_id(char *buf, size_t n)
+{
+    char host[128] = "";
+    gethostname(host, sizeof host - 1);
+    spak_snprintf(buf, n, "%s:%ld", host, (long)getpid());
+}
