@@ -19,6 +19,7 @@
 #include "spec/ast.h"
 #include "engine.h"
 #include "program/agent.h"
+#include "program/llm/llm.h"
 #include "store/store.h"
 #include "spec/fmt.h"
 #include "spec/spec.h"
@@ -548,6 +549,11 @@ static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, sp
         if (rc)
             return rc;
     }
+    /* checked here, not only when the llm strategy reads its settings: the
+     * run's options are stored with it whatever the strategy */
+    spak_err err = {0};
+    if (spak_llm_endpoint_check(o->llm_endpoint, NULL, &err) != SPAK_OK)
+        return usage_error(cmd, "%s", err.msg);
     *first = i;
     return 0;
 }
