@@ -509,10 +509,11 @@ spak_status spak_llm_endpoint_check(const char *endpoint, const char *key, spak_
 {
     if (!endpoint)
         return SPAK_OK;
+    /* any '@' before the query, not only in the authority: a key with a '/'
+     * in it (user:ab/cd@host) would end the authority early */
     const char *auth = strstr(endpoint, "://");
     auth = auth ? auth + 3 : endpoint;
-    size_t alen = strcspn(auth, "/?#");
-    if (memchr(auth, '@', alen))
+    if (memchr(auth, '@', strcspn(auth, "?#")))
         return spak_errf(err, SPAK_ERR_ARG,
                          "llm endpoint refused: it carries credentials before the host (user:password@)" KEY_WHERE);
     const char *q = strpbrk(endpoint, "?#");

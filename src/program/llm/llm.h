@@ -254,7 +254,9 @@ char *spak_llm_redact(const char *s, size_t len, const char *key);
  * levels; the caller must then not store j. */
 spak_status spak_llm_redact_json(const spak_llm_config *cfg, struct json_t *j);
 /* Refuse an endpoint that carries a credential, before it is stored or sent:
- * userinfo (user:password@ before the host), any query string or fragment
+ * userinfo (user:password@ before the host; any '@' before the query is
+ * taken for one, since a '/' in the password ends the authority early to
+ * a parser), any query string or fragment
  * (a query is where keys travel -- ?key=, ?api_key=, ?token= -- and since
  * the API's path is appended to the endpoint no endpoint needs one), or,
  * when key is not NULL, the key's value in any form spak_llm_redact knows.
