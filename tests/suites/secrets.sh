@@ -11,8 +11,9 @@
 #      from --endpoint, the spec's llm block and spak llm ask, before anything
 #      is stored, and the refusal does not echo it
 #   3. records whose reason carries terminal escapes (OSC title, clear
-#      screen, an 8-bit CSI): spak run (plain and on a terminal), spak show,
-#      spak status print them as visible \xNN text, never the raw bytes
+#      screen, an 8-bit CSI, a bidi override): spak run (plain and on a
+#      terminal) and spak show (text and --json) print them as visible
+#      escapes, never the raw bytes
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
 suite_init secrets "$@"
@@ -94,14 +95,12 @@ sed -e 's|cmd: "python3 {{root}}/measure.py {{x}} {{y}}"|cmd: "python3 {{root}}/
 R=$("$SPAK" status --home "$T/h4" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["run_id"])')
 "$SPAK" show --home "$T/h4" "$R" >"$T/show4.out" 2>&1
 "$SPAK" show --home "$T/h4" --json "$R" >"$T/show4.json" 2>&1
-"$SPAK" status --home "$T/h4" "$R" >"$T/status4.out" 2>&1
 raw_ctl() { python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); sys.exit(0 if (b"\x1b" in d or b"\xc2\x9b" in d or b"\xe2\x80\xae" in d or b"\x07" in d) else 1)' "$1"; }
 stored=$(sql "$T/h4/spak.db" "select count(*) from evaluations where instr(error, char(27) || ']0;pwned' || char(7)) > 0 or instr(error, char(155)) > 0")
 check "the records did carry the escapes (stored as the command wrote them: $stored evaluations)" "[ '$stored' = 2 ]"
 check "spak run: no ESC, BEL, C1 or bidi byte; the reason shown as \\\\x1b]0;pwned\\\\x07" "! raw_ctl $T/run4.out && grep -qF '\\x1b]0;pwned\\x07 then \\x1b[2J cleared' $T/run4.out && grep -qF '\\x9b31m red \\u202e' $T/run4.out"
 check "spak show: no ESC, BEL, C1 or bidi byte; the reason visible" "! raw_ctl $T/show4.out && grep -qF '\\x1b]0;pwned\\x07' $T/show4.out"
 check "spak show --json: no raw C1 or bidi, still valid JSON with the reason intact" "! raw_ctl $T/show4.json && python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if any(\"\\u009b31m\" in (e.get(\"error\") or \"\") for e in d[\"evaluations\"]) else 1)' $T/show4.json"
-check "spak status: no ESC, BEL, C1 or bidi byte" "! raw_ctl $T/status4.out"
 # on a terminal the status line is spak's own ESC [K; the records' sequences must not pass
 python3 - "$SPAK" "$T" >"$T/tty4.out" 2>&1 <<'PY'
 import os, pty, sys
