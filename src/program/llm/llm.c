@@ -938,8 +938,11 @@ static spak_status attempt_once(exchange *ex, spak_llm_reply *rep)
         char *r = spak_llm_redact(ex->x.body.data, ex->x.body.len, ex->key);
         if (!r)
             return SPAK_ERR_NOMEM;
-        spak_buf_reset(&ex->x.body);
-        spak_status st = spak_buf_puts(&ex->x.body, r);
+        spak_status st = SPAK_OK;
+        if (strlen(r) != ex->x.body.len || memcmp(r, ex->x.body.data, ex->x.body.len) != 0) {  /* found */
+            spak_buf_reset(&ex->x.body);
+            st = spak_buf_puts(&ex->x.body, r);
+        }
         free(r);
         if (st != SPAK_OK)
             return SPAK_ERR_NOMEM;
