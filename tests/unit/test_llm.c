@@ -412,6 +412,21 @@ static void test_redact_and_endpoint(void)
     TAP_STREQ(r, "a [REDACTED] b [REDACTED] c [REDACTED] d [REDACTED]",
               "redact: exact, percent-encoded (both cases) and JSON-escaped forms");
     free(r);
+    /* a step about to be stored: every string in it, at any depth */
+    spak_llm_config kc;
+    spak_llm_config_init(&kc);
+    kc.api_key_env = "SPAK_TEST_LLM_KEY";
+    setenv("SPAK_TEST_LLM_KEY", ECHO_KEY, 1);
+    json_t *step = json_pack("{s:s,s:{s:[s,i]},s:s}", "user", "history: " ECHO_KEY, "nested", "a", "x " ECHO_KEY_URL,
+                             1, "reply", "no key here");
+    char *dump = NULL;
+    if (step && spak_llm_redact_json(&kc, step) == SPAK_OK)
+        dump = json_dumps(step, JSON_SORT_KEYS | JSON_COMPACT);
+    TAP_STREQ(dump, "{\"nested\":{\"a\":[\"x [REDACTED]\",1]},\"reply\":\"no key here\",\"user\":\"history: [REDACTED]\"}",
+              "redact_json: every string of a step, nested too, with the key the config names");
+    free(dump);
+    json_decref(step);
+    unsetenv("SPAK_TEST_LLM_KEY");
     r = spak_llm_redact("abc xyz", 7, "abc");
     TAP_STREQ(r, "abc xyz", "redact: a key under 4 bytes is not searched for");
     free(r);
