@@ -383,44 +383,102 @@ bool spak_snprintf(char *buf, size_t n, const char *fmt, ...)
     return r >= 0 && (size_t)r < n;
 }
 
+/* The length of the UTF-8 sequence at p (n bytes left) and its code point
+ * in *cp; 0 when the bytes there are not a valid sequence (overlong forms,
+ * surrogates and values past U+10FFFF included). */
+static size_t utf8_seq(const unsigned char *p, size_t n, unsigned *cp)
+{
+    unsigned c = p[0];
+    size_t len;
+    unsigned min;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    } else if ((c & 0xE0) == 0xC0) {
+        len = 2;
+        min = 0x80;
+        c &= 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+        len = 3;
+        min = 0x800;
+        c &= 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+        len = 4;
+        min = 0x10000;
+        c &= 0x07;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t k = 1; k < len; k++) {
+        if ((p[k] & 0xC0) != 0x80)
+            return 0;
+        c = (c << 6) | (p[k] & 0x3F);
+    }
+    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+        return 0;
+    *cp = c;
+    return len;
+}
+
 bool spak_utf8_valid(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = p[i];
-        size_t len;
-        unsigned min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            len = 2;
-            min = 0x80;
-            c &= 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            len = 3;
-            min = 0x800;
-            c &= 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            len = 4;
-            min = 0x10000;
-            c &= 0x07;
-        } else {
-            return false;
-        }
-        if (i + len > n)
-            return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((p[i + k] & 0xC0) != 0x80)
-                return false;
-            c = (c << 6) | (p[i + k] & 0x3F);
-        }
-        if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+    unsigned cp;
+    for (size_t i = 0; i < n;) {
+        size_t len = utf8_seq(p + i, n - i, &cp);
+        if (!len)
             return false;
         i += len;
     }
     return true;
+}
+
+/* Whether a code point may reach a terminal as itself: not a C0 control
+ * (ESC included), DEL or a C1 control (U+0080-U+009F: 8-bit CSI, OSC...),
+ * and not a bidirectional override or isolate (U+202A-U+202E,
+ * U+2066-U+2069), which reorder what a line shows. */
+static bool term_harmless(unsigned cp, unsigned flags)
+{
+    if (cp == '\n' || cp == '\t')
+        return (flags & (SPAK_ESC_KEEP_NL | SPAK_ESC_JSON)) != 0;  /* in JSON text, the layout's own */
+    if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F))
+        return false;
+    return !((cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069));
+}
+
+spak_status spak_escape_term(spak_buf *out, const char *s, size_t len, unsigned flags)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    spak_status st = SPAK_OK;
+    for (size_t i = 0; i < len && st == SPAK_OK;) {
+        unsigned cp = 0;
+        size_t n = utf8_seq(p + i, len - i, &cp);
+        size_t run = i;
+        while (n && term_harmless(cp, flags)) {  /* copy harmless text in one piece */
+            i += n;
+            n = i < len ? utf8_seq(p + i, len - i, &cp) : 0;
+        }
+        if (i > run)
+            st = spak_buf_append(out, s + run, i - run);
+        if (st != SPAK_OK || i >= len)
+            break;
+        if (!n) {  /* not UTF-8: the byte as \xNN (a lone 0x9B is CSI to an 8-bit terminal) */
+            st = spak_buf_printf(out, "\\x%02x", p[i]);
+            i++;
+        } else if (flags & SPAK_ESC_JSON) {
+            st = spak_buf_printf(out, "\\u%04x", cp);
+            i += n;
+        } else if (cp < 0x100) {
+            st = spak_buf_printf(out, "\\x%02x", cp);
+            i += n;
+        } else {
+            st = spak_buf_printf(out, "\\u%04x", cp);
+            i += n;
+        }
+    }
+    return st;
 }
 
 uint64_t spak_hash64(const void *p, size_t n, uint64_t seed)

@@ -89,6 +89,21 @@ void spak_format_utc(double t, char *buf, size_t n);
 bool spak_snprintf(char *buf, size_t n, const char *fmt, ...) SPAK_PRINTF(3, 4);
 /* Check that s[0..n) is valid UTF-8. */
 bool spak_utf8_valid(const char *s, size_t n);
+/* Text from records, candidates, models or servers made safe for a
+ * terminal, appended to out: C0 controls (ESC included), DEL, C1 controls
+ * (U+0080-U+009F) and bidirectional overrides become visible escapes, \xNN
+ * below U+0100 and \uNNNN above, and a byte that is not part of valid UTF-8
+ * becomes \xNN; everything else, backslashes included, is copied as is, so
+ * ordinary text comes out byte-identical. Flags:
+ *   SPAK_ESC_KEEP_NL  newline and tab pass (multi-line text such as a
+ *                     model's reply, where lines are the content)
+ *   SPAK_ESC_JSON     s is JSON text that jansson wrote (its C0 controls are
+ *                     already escaped): the rest become \u00NN, which keeps
+ *                     the JSON valid and equal in meaning
+ * Fails only as out does (SPAK_ERR_LIMIT, SPAK_ERR_NOMEM). */
+#define SPAK_ESC_KEEP_NL 1u
+#define SPAK_ESC_JSON 2u
+spak_status spak_escape_term(spak_buf *out, const char *s, size_t len, unsigned flags);
 /* 64-bit FNV-1a, for cache keys and dedup (not for security). */
 uint64_t spak_hash64(const void *p, size_t n, uint64_t seed);
 

@@ -37,6 +37,13 @@ const cli_opt *cli_find_opt(const cli_opt *opts, const char *arg);
 int cli_parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts, unsigned how,
                    int *first);
 
+/* s made safe for the terminal (spak_escape_term, util.h): text that comes
+ * from records, candidates, models or servers goes through this where it is
+ * printed. The result lives in one of a ring of 8 buffers, so up to 8 may be
+ * used in one printf; NULL gives NULL. flags as spak_escape_term's. */
+const char *cli_safe(const char *s);
+const char *cli_safe_flags(const char *s, unsigned flags);
+
 /* Commands that live in their own files. */
 int cmd_learn(int argc, char **argv);
 int cmd_report(int argc, char **argv);

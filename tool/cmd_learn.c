@@ -81,11 +81,12 @@ int cmd_learn(int argc, char **argv)
         return EXIT_PROBLEM;
     }
     FILE *msg = json ? stderr : stdout;
-    fprintf(msg, "spak learn: run %s on %s (%s, %s): %zu lessons\n", run_id, r.device, r.family[0] ? r.family : "-",
-            r.shape_class, r.n);
+    /* lessons quote candidate keys and record values: escaped for the terminal */
+    fprintf(msg, "spak learn: run %s on %s (%s, %s): %zu lessons\n", cli_safe(run_id), cli_safe(r.device),
+            cli_safe(r.family[0] ? r.family : "-"), cli_safe(r.shape_class), r.n);
     for (size_t k = 0; k < r.n; k++)
-        fprintf(msg, "  [%s] %s\n", r.items[k].kind, r.items[k].text);
-    fprintf(msg, "--- diff v(n) -> v(n+1)\n%s", r.diff ? r.diff : "");
+        fprintf(msg, "  [%s] %s\n", cli_safe(r.items[k].kind), cli_safe(r.items[k].text));
+    fprintf(msg, "--- diff v(n) -> v(n+1)\n%s", cli_safe_flags(r.diff ? r.diff : "", SPAK_ESC_KEEP_NL));
     bool write = !dry;
     if (write && approve) {
         if (have_tty())
@@ -127,7 +128,7 @@ int cmd_learn(int argc, char **argv)
         }
         json_object_set_new(o2, "lessons", arr);
         char *t = json_dumps(o2, JSON_COMPACT);
-        puts(t ? t : "{}");
+        puts(t ? cli_safe_flags(t, SPAK_ESC_JSON) : "{}");
         free(t);
         json_decref(o2);
     }

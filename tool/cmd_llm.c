@@ -142,6 +142,9 @@ static int parse_args(int argc, char **argv, ask_args *a)
     /* an HTTP backend needs somewhere to send and a model to ask for */
     if (!a->cfg.backend->complete && (!a->cfg.endpoint || !a->cfg.model))
         return usage_error("llm", "--endpoint and --model are required%s", "");
+    spak_err err = {0};
+    if (spak_llm_endpoint_check_config(&a->cfg, &err) != SPAK_OK)
+        return usage_error("llm", "%s", err.msg);  /* says which rule, never the URL */
     a->req.user = a->prompt;
     return 0;
 }
@@ -173,7 +176,7 @@ static void print_json(const ask_args *a, const spak_llm_reply *rep, const spak_
     }
     char *s = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     if (s)
-        puts(s);
+        puts(cli_safe_flags(s, SPAK_ESC_JSON));
     else
         fprintf(stderr, "spak llm: out of memory\n");
     free(s);
@@ -183,13 +186,14 @@ static void print_json(const ask_args *a, const spak_llm_reply *rep, const spak_
 /* The plain form: the text on stdout, a summary line on stderr. */
 static void print_text(const spak_llm_reply *rep, const spak_reply *parsed)
 {
+    /* a model's or a server's text: its lines are kept, its controls escaped */
     if (rep->text)
-        printf("%s\n", rep->text);
+        printf("%s\n", cli_safe_flags(rep->text, SPAK_ESC_KEEP_NL));
     fprintf(stderr, "spak llm: %s: %s; tokens %ld+%ld, %.2f s, %d attempt%s\n", spak_llm_outcome_name(rep->outcome),
-            rep->detail, rep->prompt_tokens, rep->completion_tokens, rep->latency_s, rep->attempts,
+            cli_safe(rep->detail), rep->prompt_tokens, rep->completion_tokens, rep->latency_s, rep->attempts,
             rep->attempts == 1 ? "" : "s");
     if (parsed)
-        fprintf(stderr, "spak llm: proposal: %s: %s\n", spak_reply_kind_name(parsed->kind), parsed->detail);
+        fprintf(stderr, "spak llm: proposal: %s: %s\n", spak_reply_kind_name(parsed->kind), cli_safe(parsed->detail));
 }
 
 int cmd_llm(int argc, char **argv)
@@ -217,7 +221,7 @@ int cmd_llm(int argc, char **argv)
                              0};
         spak_err perr;
         if (spak_reply_parse(rep.text, strlen(rep.text), &o, &parsed, &perr) != SPAK_OK) {
-            fprintf(stderr, "spak llm: %s\n", perr.msg);
+            fprintf(stderr, "spak llm: %s\n", cli_safe(perr.msg));
             spak_llm_reply_free(&rep);
             return EXIT_PROBLEM;
         }

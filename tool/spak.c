@@ -20,6 +20,7 @@
 #include "engine.h"
 #include "program/agent.h"
 #include "program/driver_llm.h"
+#include "program/llm/llm.h"
 #include "store/store.h"
 #include "spec/fmt.h"
 #include "spec/spec.h"
@@ -45,6 +46,28 @@ int usage_error(const char *cmd, const char *fmt, const char *arg)
     if (c)
         fprintf(stderr, "usage: %s\n", c->usage);
     return EXIT_USAGE;
+}
+
+#define SAFE_RING 8
+
+const char *cli_safe_flags(const char *s, unsigned flags)
+{
+    static spak_buf ring[SAFE_RING];
+    static unsigned next;
+    if (!s)
+        return NULL;
+    spak_buf *b = &ring[next++ % SAFE_RING];
+    if (!b->cap)
+        spak_buf_init(b, 0);  /* first use of this slot */
+    spak_buf_reset(b);
+    if (spak_escape_term(b, s, strlen(s), flags) != SPAK_OK)
+        return "(unprintable text)";
+    return b->data ? b->data : "";
+}
+
+const char *cli_safe(const char *s)
+{
+    return cli_safe_flags(s, 0);
 }
 
 static bool is_help(const char *a)
@@ -94,7 +117,7 @@ static void print_json(const json_t *j, const char *none)
 {
     char *t = json_dumps(j, JSON_INDENT(2));
     if (t || none)
-        puts(t ? t : none);
+        puts(t ? cli_safe_flags(t, SPAK_ESC_JSON) : none);
     free(t);
 }
 
@@ -315,7 +338,7 @@ static int on_approve(void *ud, const char *gate, const char *what)
     FILE *tty = fopen("/dev/tty", "r+");
     if (!tty)
         return -1;
-    fprintf(tty, "\nspak: approval gate '%s': %s\napprove? [y/N/later] ", gate, what);
+    fprintf(tty, "\nspak: approval gate '%s': %s\napprove? [y/N/later] ", cli_safe(gate), cli_safe(what));
     fflush(tty);
     char line[32] = "";
     int a = -1;
@@ -341,8 +364,8 @@ static void on_event(void *ud, const spak_engine_event *ev)
             if (ev->budget)
                 spak_snprintf(of, sizeof of, "/%ld", ev->budget);
             fprintf(f, "%-9s evaluation %ld%s  %5.0f s  best %s %s (%sx %s)", ev->phase, ev->eval_no + 1, of,
-                    ev->elapsed_s, ev->metric_name ? ev->metric_name : "", bm, br,
-                    ev->baseline ? ev->baseline : "baseline");
+                    ev->elapsed_s, cli_safe(ev->metric_name ? ev->metric_name : ""), bm, br,
+                    cli_safe(ev->baseline ? ev->baseline : "baseline"));
             fflush(f);
             return;
         }
@@ -370,24 +393,27 @@ static void on_event(void *ud, const spak_engine_event *ev)
         else
             fprintf(f, "[%3ld] ", ev->eval_no);
         if (ev->ok)
-            fprintf(f, "%-44s ok      %s %8s  %6sx %-9s %-8s (best %s, %sx)\n", ev->key, ev->metric_name, m, r,
-                    ev->baseline ? ev->baseline : "baseline", ev->bottleneck ? ev->bottleneck : "-", bm, br);
+            fprintf(f, "%-44s ok      %s %8s  %6sx %-9s %-8s (best %s, %sx)\n", cli_safe(ev->key),
+                    cli_safe(ev->metric_name), m, r, cli_safe(ev->baseline ? ev->baseline : "baseline"),
+                    cli_safe(ev->bottleneck ? ev->bottleneck : "-"), bm, br);
         else
-            fprintf(f, "%-44s FAILED  %s\n", ev->key, ev->why && ev->why[0] ? ev->why : "unknown reason");
+            fprintf(f, "%-44s FAILED  %s\n", cli_safe(ev->key),
+                    cli_safe(ev->why && ev->why[0] ? ev->why : "unknown reason"));
         break;
     case SPAK_EV_RUN_DONE:
         if (!ev->metric_name) {  /* an agent run */
-            fprintf(f, "spak: run %s done (%s) after %ld statements\n", ev->run_id, ev->stop_reason, ev->eval_no);
+            fprintf(f, "spak: run %s done (%s) after %ld statements\n", ev->run_id, cli_safe(ev->stop_reason),
+                    ev->eval_no);
             break;
         }
         fmt_num(bm, sizeof bm, ev->best_metric);
         fmt_num(br, sizeof br, ev->best_ratio);
         fprintf(f, "spak: run %s done (%s) after %ld evaluations in %.1f s; best %s %s, %sx %s\n", ev->run_id,
-                ev->stop_reason, ev->eval_no, ev->elapsed_s, ev->metric_name, bm, br,
-                ev->baseline ? ev->baseline : "the baseline");
+                cli_safe(ev->stop_reason), ev->eval_no, ev->elapsed_s, cli_safe(ev->metric_name), bm, br,
+                cli_safe(ev->baseline ? ev->baseline : "the baseline"));
         break;
     case SPAK_EV_SUSPENDED:
-        fprintf(f, "spak: run %s suspended: %s\n", ev->run_id, ev->why);
+        fprintf(f, "spak: run %s suspended: %s\n", ev->run_id, cli_safe(ev->why));
         break;
     case SPAK_EV_PHASE:
         break;
@@ -423,7 +449,7 @@ static void print_run_summary_json(const spak_engine_opts *o, const char *run_id
             json_object_set_new(s, "status", json_string(run.status));
         char *t = json_dumps(s, JSON_COMPACT);
         if (t)
-            puts(t);
+            puts(cli_safe_flags(t, SPAK_ESC_JSON));
         free(t);
         json_decref(s);
         spak_store_run_free(&run);
@@ -524,6 +550,11 @@ static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, sp
         if (rc)
             return rc;
     }
+    /* checked here, not only when the llm strategy reads its settings: the
+     * run's options are stored with it whatever the strategy */
+    spak_err err = {0};
+    if (spak_llm_endpoint_check(o->llm_endpoint, NULL, &err) != SPAK_OK)
+        return usage_error(cmd, "%s", err.msg);
     *first = i;
     return 0;
 }
@@ -584,7 +615,7 @@ static int cmd_run(int argc, char **argv)
     spak_err err = {0};
     spak_status st = spak_engine_run(&o, argv[first], run_id, &err);
     if (st != SPAK_OK) {
-        fprintf(stderr, "spak run: %s\n", err.msg);
+        fprintf(stderr, "spak run: %s\n", cli_safe(err.msg));
         if (run_id[0])
             fprintf(stderr, "spak run: the run is %s; 'spak resume %s' continues it\n", run_id, run_id);
     }
@@ -607,7 +638,7 @@ static int cmd_agent(int argc, char **argv)
     spak_err err = {0};
     spak_status st = spak_agent_run(&o, argv[first], first + 1 < argc ? argv[first + 1] : NULL, run_id, &err);
     if (st != SPAK_OK)
-        fprintf(stderr, "spak agent: %s\n", err.msg);
+        fprintf(stderr, "spak agent: %s\n", cli_safe(err.msg));
     return run_exit(&o, &ui, run_id, st);
 }
 
@@ -627,7 +658,7 @@ static int cmd_resume(int argc, char **argv)
     spak_err err = {0};
     spak_status st = resume_run(&o, argv[first], force, &err);
     if (st != SPAK_OK)
-        fprintf(stderr, "spak resume: %s\n", err.msg);
+        fprintf(stderr, "spak resume: %s\n", cli_safe(err.msg));
     if (ui.json)
         print_run_summary_json(&o, argv[first]);
     return st == SPAK_OK ? 0 : EXIT_PROBLEM;
@@ -717,10 +748,10 @@ static void print_best_line(json_t *summary)
     }
     json_t *ratio = json_object_get(best, "ratio");
     const char *bl = json_string_value(json_object_get(summary, "baseline"));
-    printf("  best: %s  %s %.4g", json_string_value(json_object_get(best, "candidate")), metric,
+    printf("  best: %s  %s %.4g", cli_safe(json_string_value(json_object_get(best, "candidate"))), cli_safe(metric),
            json_number_value(json_object_get(best, metric)));
     if (json_is_number(ratio))
-        printf("  %.3fx %s", json_number_value(ratio), bl ? bl : "baseline");
+        printf("  %.3fx %s", json_number_value(ratio), cli_safe(bl ? bl : "baseline"));
     printf("  (evaluation %lld)\n", (long long)json_integer_value(json_object_get(best, "eval_id")));
 }
 
@@ -760,14 +791,14 @@ static int print_run(const char *cmd, spak_store *st, const char *id, bool json,
 /* `spak status RUN` for people: state, counts, best, LLM usage, what next. */
 static void print_status_one(spak_store *st, const spak_run *r, json_t *j)
 {
-    printf("run %s: %s, state %s%s%s\n  spec: %s\n", r->id, r->status, r->state,
-           r->stop_reason ? ", stopped: " : "", r->stop_reason ? r->stop_reason : "",
-           r->spec_path ? r->spec_path : "-");
+    printf("run %s: %s, state %s%s%s\n  spec: %s\n", cli_safe(r->id), cli_safe(r->status), cli_safe(r->state),
+           r->stop_reason ? ", stopped: " : "", r->stop_reason ? cli_safe(r->stop_reason) : "",
+           cli_safe(r->spec_path ? r->spec_path : "-"));
     json_t *c = json_object_get(j, "evaluations_by_status");
     const char *k;
     json_t *v;
     printf("  evaluations:");
-    json_object_foreach(c, k, v) printf(" %lld %s", (long long)json_integer_value(v), k);
+    json_object_foreach(c, k, v) printf(" %lld %s", (long long)json_integer_value(v), cli_safe(k));
     printf("\n");
     json_t *s = json_object_get(j, "summary");
     if (s)
@@ -787,10 +818,10 @@ static void print_status_one(spak_store *st, const spak_run *r, json_t *j)
     json_t *pj = pend ? json_loads(pend, 0, NULL) : NULL;
     if (pj && !json_object_get(pj, "decision"))
         printf("  pending approval (%s): %s\n  answer with 'spak approve %s' or 'spak reject %s'\n",
-               json_string_value(json_object_get(pj, "gate")), json_string_value(json_object_get(pj, "what")),
-               r->id, r->id);
+               cli_safe(json_string_value(json_object_get(pj, "gate"))),
+               cli_safe(json_string_value(json_object_get(pj, "what"))), cli_safe(r->id), cli_safe(r->id));
     else if (strcmp(r->status, SPAK_RUN_DONE) != 0)
-        printf("  'spak resume %s' continues it\n", r->id);
+        printf("  'spak resume %s' continues it\n", cli_safe(r->id));
     json_decref(pj);
     free(pend);
 }
@@ -815,8 +846,9 @@ static int status_list(spak_store *st, bool json)
         else
         {
             char *pend = spak_engine_pending(st, runs[i].id);
-            printf("%-16s %-10s %-10s %-24s %s%s\n", runs[i].id, runs[i].status, runs[i].state,
-                   runs[i].stop_reason ? runs[i].stop_reason : "-", runs[i].spec_path ? runs[i].spec_path : "-",
+            printf("%-16s %-10s %-10s %-24s %s%s\n", cli_safe(runs[i].id), cli_safe(runs[i].status),
+                   cli_safe(runs[i].state), cli_safe(runs[i].stop_reason ? runs[i].stop_reason : "-"),
+                   cli_safe(runs[i].spec_path ? runs[i].spec_path : "-"),
                    pend && !strstr(pend, "\"decision\"") ? "  [approval pending]" : "");
             free(pend);
         }
@@ -851,9 +883,9 @@ static void print_show(spak_store *st, const spak_run *r, json_t *j)
     (void)st;
     json_t *s = json_object_get(j, "summary");
     const char *metric = s ? json_string_value(json_object_get(s, "metric")) : NULL;
-    printf("run %s (%s, state %s%s%s)\n", r->id, r->status, r->state, r->stop_reason ? ", " : "",
-           r->stop_reason ? r->stop_reason : "");
-    printf("%4s  %-44s %-7s %10s %8s  %-9s %s\n", "EVAL", "CANDIDATE", "STATUS", metric ? metric : "METRIC",
+    printf("run %s (%s, state %s%s%s)\n", cli_safe(r->id), cli_safe(r->status), cli_safe(r->state),
+           r->stop_reason ? ", " : "", r->stop_reason ? cli_safe(r->stop_reason) : "");
+    printf("%4s  %-44s %-7s %10s %8s  %-9s %s\n", "EVAL", "CANDIDATE", "STATUS", cli_safe(metric ? metric : "METRIC"),
            "RATIO", "BOUND", "NOTE");
     size_t i;
     json_t *e;
@@ -864,8 +896,9 @@ static void print_show(spak_store *st, const spak_run *r, json_t *j)
         const char *b = json_string_value(json_object_get(e, "bottleneck"));
         const char *er = json_string_value(json_object_get(e, "error"));
         printf("%4lld  %-44s %-7s %10s %8s  %-9s %s\n", (long long)json_integer_value(json_object_get(e, "eval_id")),
-               json_string_value(json_object_get(e, "candidate")), json_string_value(json_object_get(e, "status")),
-               m, ra, b ? b : "-", er ? er : "");
+               cli_safe(json_string_value(json_object_get(e, "candidate"))),
+               cli_safe(json_string_value(json_object_get(e, "status"))), m, ra, cli_safe(b ? b : "-"),
+               cli_safe(er ? er : ""));
     }
     if (s)
         print_best_line(s);
@@ -900,15 +933,15 @@ static int answer(int argc, char **argv, bool approve)
     char what[1200] = "";
     spak_err err = {0};
     if (spak_engine_answer(&o, argv[first], approve, what, sizeof what, &err) != SPAK_OK) {
-        fprintf(stderr, "spak %s: %s\n", cmd, err.msg);
+        fprintf(stderr, "spak %s: %s\n", cmd, cli_safe(err.msg));
         return EXIT_PROBLEM;
     }
-    printf("spak %s: %s %s\n", cmd, approve ? "approved" : "rejected", what);
+    printf("spak %s: %s %s\n", cmd, approve ? "approved" : "rejected", cli_safe(what));
     char bin[PATH_MAX];
     wire_ui(&o, &ui, bin, sizeof bin);
     spak_status st = resume_run(&o, argv[first], false, &err);
     if (st != SPAK_OK)
-        fprintf(stderr, "spak %s: %s\n", cmd, err.msg);
+        fprintf(stderr, "spak %s: %s\n", cmd, cli_safe(err.msg));
     /* the answer above found the run: its id is not empty */
     return run_exit(&o, &ui, argv[first], st);
 }
@@ -926,8 +959,8 @@ static int cmd_reject(int argc, char **argv)
 static void on_build_event(void *ud, const spak_engine_event *ev)
 {
     (void)ud;
-    printf("[%3ld/%llu] %-44s %s %s\n", ev->eval_no, (unsigned long long)ev->total, ev->key, ev->ok ? "ok    " : "FAILED",
-           ev->why);
+    printf("[%3ld/%llu] %-44s %s %s\n", ev->eval_no, (unsigned long long)ev->total, cli_safe(ev->key),
+           ev->ok ? "ok    " : "FAILED", cli_safe(ev->why));
     fflush(stdout);
 }
 

@@ -103,10 +103,15 @@ spak_status spak_llm_settings_read(const spak_block *llm, const char *spec_path,
             s->mode = SPAK_LLM_MODE_ALTERNATE;
         else if (m && strcmp(m, "params") != 0)
             return spak_errf(err, SPAK_ERR_ARG, "llm mode '%s' is not one of params, code, alternate", m);
-        const char *table = spak_block_string(llm, "price_table");
-        if (table && (s->cfg.price_in < 0 || s->cfg.price_out < 0))
-            return prices_from_table(table, spec_path, &s->cfg, err);
     }
+    /* an endpoint with a credential in it is refused before anything is
+     * stored: it would be kept with the run and in every step */
+    spak_status st = spak_llm_endpoint_check_config(&s->cfg, err);
+    if (st != SPAK_OK)
+        return st;
+    const char *table = llm ? spak_block_string(llm, "price_table") : NULL;
+    if (table && (s->cfg.price_in < 0 || s->cfg.price_out < 0))
+        return prices_from_table(table, spec_path, &s->cfg, err);
     return SPAK_OK;
 }
 
@@ -227,6 +232,13 @@ spak_status spak_llm_propose(const spak_llm_settings *s, const spak_llm_context 
     out->cost = rep.cost;
     json_object_set_new(out->step, "cost_usd", isnan(rep.cost) ? json_null() : json_real(rep.cost));
     spak_prompt_free(&pr);
+    /* the reply is already free of the key (llm.c); the prompt may quote it */
+    if (spak_llm_redact_json(&cfg, out->step) != SPAK_OK) {
+        json_decref(out->step);
+        out->step = NULL;
+        spak_llm_reply_free(&rep);
+        return spak_errf(err, SPAK_ERR_NOMEM, "the llm step could not be checked for the API key");
+    }
     if (st != SPAK_OK && rep.outcome == SPAK_LLM_OK) {
         spak_llm_reply_free(&rep);
         return spak_errf(err, st, "%s", e2.msg);

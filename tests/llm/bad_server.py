@@ -21,6 +21,12 @@ POST /<scenario>/v1/messages (Anthropic format). Scenarios:
   always503          503 every time
   badreq             400 with an OpenAI-style error object
   auth               401 whose body echoes the Authorization header (redaction)
+  echo               200, a successful reply that echoes the key it was sent
+                     (Authorization: Bearer or x-api-key) in the text, the
+                     model and the raw body: as is, percent-encoded and with
+                     '/' JSON-escaped; the text holds a parameter choice
+                     {"x": n, "y": 0} (n = 1..5 by request) for the toy spec;
+                     Anthropic's format when the path ends in /messages
   slow               sleeps 3 s before answering (beyond the client's timeout)
   cut                promises 5000 bytes, sends 100, closes the connection
   garbage            200, an HTML page
@@ -45,6 +51,7 @@ import os
 import sys
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -159,6 +166,24 @@ class Handler(BaseHTTPRequestHandler):
     def s_auth(self, nth):
         echo = self.headers.get("Authorization", "")
         self.send(401, json.dumps({"error": {"message": "invalid key in header: " + echo}}).encode())
+
+    def s_echo(self, nth):
+        auth = self.headers.get("Authorization", "")
+        key = auth[7:] if auth.startswith("Bearer ") else self.headers.get("x-api-key", "")
+        enc = urllib.parse.quote(key, safe="")
+        text = ("Your key is %s (in a URL: %s). {\"params\": {\"x\": %d, \"y\": 0}, "
+                "\"prediction\": {\"metric\": 90, \"why\": \"key %s\"}}" % (key, enc, (nth - 1) % 5 + 1, key))
+        if self.path.endswith("/messages"):
+            body = {"id": "msg_echo", "type": "message", "role": "assistant", "model": "echo-" + key,
+                    "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
+                    "usage": {"input_tokens": 5, "output_tokens": 5}}
+        else:
+            body = json.loads(completion(text))
+            body["model"] = "echo-" + key
+        raw = json.dumps(body)
+        # an encoder that escapes '/' (PHP's json_encode does): the key's JSON-escaped form in the raw body
+        raw = raw[:-1] + ', "system_fingerprint": "%s"}' % key.replace("/", "\\/")
+        self.send(200, raw.encode())
 
     def s_slow(self, nth):
         time.sleep(3)

@@ -323,6 +323,171 @@ static void test_secrets(void)
     free(log);
 }
 
+static json_t *last_request(const char *scenario);
+
+/* Whether any form of the echo key the redaction knows is in n bytes at p. */
+#define ECHO_KEY "sk-echo/SECRET+0123456789abcdef"
+#define ECHO_KEY_URL "sk-echo%2FSECRET%2B0123456789abcdef"
+#define ECHO_KEY_JSON "sk-echo\\/SECRET+0123456789abcdef"
+static bool leaks_echo(const void *p, size_t n)
+{
+    return contains(p, n, ECHO_KEY) || contains(p, n, ECHO_KEY_URL) || contains(p, n, ECHO_KEY_JSON) ||
+           contains(p, n, "SECRET+0123") || contains(p, n, "SECRET%2B0123");
+}
+
+/* A server that echoes the key in a successful reply (text, model, raw
+ * body; as is, percent-encoded, JSON-escaped): nothing returned holds it. */
+static void test_echo(const char *scenario_path, const char *key_env, const spak_llm_backend *b)
+{
+    spak_llm_config c;
+    spak_llm_reply rep;
+    spak_err err;
+    setenv(key_env, ECHO_KEY, 1);
+    base_cfg(&c, "echo");
+    c.backend = b;
+    snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d/%s", port, scenario_path);
+    c.api_key_env = key_env;
+    spak_status st = call(&c, &rep, &err);
+    TAP_OK(st == SPAK_OK && rep.outcome == SPAK_LLM_OK && rep.text, "%s echo: a successful reply (%s)", b->name,
+           rep.detail);
+    bool clean = !leaks_echo(&rep, sizeof rep) && !(rep.text && leaks_echo(rep.text, strlen(rep.text))) &&
+                 !(rep.raw && leaks_echo(rep.raw, strlen(rep.raw))) && !leaks_echo(err.msg, strlen(err.msg));
+    TAP_OK(clean, "%s echo: text, raw body, model, detail and err hold no form of the key", b->name);
+    TAP_OK(rep.text && strstr(rep.text, "Your key is [REDACTED] (in a URL: [REDACTED])") && rep.raw &&
+               strstr(rep.raw, "\"system_fingerprint\": \"[REDACTED]\"") && strstr(rep.model, "echo-[REDACTED]"),
+           "%s echo: each form replaced where it was (text %.60s, model %s)", b->name, rep.text ? rep.text : "-",
+           rep.model);
+    spak_llm_reply_free(&rep);
+    json_t *req = last_request("echo");
+    json_t *h = json_object_get(req, "headers");
+    const char *sent = json_string_value(json_object_get(h, b == &spak_llm_anthropic ? "x-api-key" : "authorization"));
+    TAP_OK(sent && strstr(sent, ECHO_KEY), "%s echo: the key did go out (the test is real)", b->name);
+    json_decref(req);
+    unsetenv(key_env);
+}
+
+/* The manual backend: the prompt file is written without the key, and a
+ * reply file quoting it is redacted. */
+static void test_manual_secret(void)
+{
+    spak_llm_config c;
+    spak_llm_config_init(&c);
+    c.backend = &spak_llm_manual;
+    char dir[300], reply[SPAK_LLM_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/manual/secret", tmpdir);
+    c.manual_dir = dir;
+    c.model = "human";
+    c.api_key_env = "SPAK_TEST_LLM_KEY";
+    setenv("SPAK_TEST_LLM_KEY", ECHO_KEY, 1);
+    spak_llm_request r = {.system = "system quoting " ECHO_KEY, .user = "an earlier reply said " ECHO_KEY_URL,
+                          .tag = "step-0001"};
+    spak_llm_reply rep;
+    spak_err err;
+    spak_llm_complete(&c, &r, &rep, &err);
+    char *prompt = NULL;
+    size_t n = 0;
+    spak_read_file(rep.prompt_path, 1 << 20, &prompt, &n, NULL);
+    TAP_OK(prompt && !leaks_echo(prompt, n) && strstr(prompt, "system quoting [REDACTED]") &&
+               strstr(prompt, "said [REDACTED]"),
+           "manual: the prompt file holds no form of the key");
+    free(prompt);
+    snprintf(reply, sizeof reply, "%s", rep.reply_path);
+    spak_llm_reply_free(&rep);
+    spak_write_file_atomic(reply, "the key: " ECHO_KEY "\n", strlen("the key: " ECHO_KEY "\n"), NULL);
+    spak_llm_complete(&c, &r, &rep, &err);
+    TAP_OK(rep.outcome == SPAK_LLM_OK && rep.text && !leaks_echo(rep.text, strlen(rep.text)) &&
+               strstr(rep.text, "the key: [REDACTED]"),
+           "manual: a reply file quoting the key is redacted");
+    spak_llm_reply_free(&rep);
+    unsetenv("SPAK_TEST_LLM_KEY");
+}
+
+/* spak_llm_redact's forms and spak_llm_endpoint_check's rules. */
+static void test_redact_and_endpoint(void)
+{
+    char *r = spak_llm_redact("a " ECHO_KEY " b " ECHO_KEY_URL " c sk-echo%2fSECRET%2b0123456789abcdef d " ECHO_KEY_JSON,
+                              strlen("a " ECHO_KEY " b " ECHO_KEY_URL " c sk-echo%2fSECRET%2b0123456789abcdef d "
+                                     ECHO_KEY_JSON),
+                              ECHO_KEY);
+    TAP_STREQ(r, "a [REDACTED] b [REDACTED] c [REDACTED] d [REDACTED]",
+              "redact: exact, percent-encoded (both cases) and JSON-escaped forms");
+    free(r);
+    /* a step about to be stored: every string in it, at any depth */
+    spak_llm_config kc;
+    spak_llm_config_init(&kc);
+    kc.api_key_env = "SPAK_TEST_LLM_KEY";
+    setenv("SPAK_TEST_LLM_KEY", ECHO_KEY, 1);
+    json_t *step = json_pack("{s:s,s:{s:[s,i]},s:s}", "user", "history: " ECHO_KEY, "nested", "a", "x " ECHO_KEY_URL,
+                             1, "reply", "no key here");
+    char *dump = NULL;
+    if (step && spak_llm_redact_json(&kc, step) == SPAK_OK)
+        dump = json_dumps(step, JSON_SORT_KEYS | JSON_COMPACT);
+    TAP_STREQ(dump, "{\"nested\":{\"a\":[\"x [REDACTED]\",1]},\"reply\":\"no key here\",\"user\":\"history: [REDACTED]\"}",
+              "redact_json: every string of a step, nested too, with the key the config names");
+    free(dump);
+    json_decref(step);
+    unsetenv("SPAK_TEST_LLM_KEY");
+    r = spak_llm_redact("abc xyz", 7, "abc");
+    TAP_STREQ(r, "abc xyz", "redact: a key under 4 bytes is not searched for");
+    free(r);
+    static const struct {
+        const char *url, *want;
+    } cases[] = {
+        {"http://user:" ECHO_KEY "@127.0.0.1:8080/v1", "credentials before the host"},
+        {"https://" ECHO_KEY "@api.example.com/v1", "credentials before the host"},
+        {"http://127.0.0.1:8080/v1?key=" ECHO_KEY, "query string (parameter 'key')"},
+        {"http://127.0.0.1:8080/v1?api_key=" ECHO_KEY, "query string (parameter 'api_key')"},
+        {"http://127.0.0.1:8080/v1/chat/completions?token=" ECHO_KEY, "query string (parameter 'token')"},
+        {"http://127.0.0.1:8080/v1?x=1&access_token=" ECHO_KEY, "query string (parameter 'x')"},
+        {"http://127.0.0.1:8080/v1#" ECHO_KEY, "fragment"},
+        {"http://127.0.0.1:8080/" ECHO_KEY_URL "/v1", "the API key's value"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        spak_err e = {0};
+        spak_status st = spak_llm_endpoint_check(cases[i].url, ECHO_KEY, &e);
+        TAP_OK(st == SPAK_ERR_ARG && strstr(e.msg, cases[i].want) && !leaks_echo(e.msg, strlen(e.msg)) &&
+                   !strstr(e.msg, "127.0.0.1") && !strstr(e.msg, "example.com"),
+               "endpoint refused (%s), the URL not echoed: %s", cases[i].want, e.msg);
+    }
+    spak_err e = {0};
+    TAP_OK(spak_llm_endpoint_check("http://127.0.0.1:8080/v1", ECHO_KEY, &e) == SPAK_OK &&
+               spak_llm_endpoint_check("https://api.anthropic.com", NULL, &e) == SPAK_OK &&
+               spak_llm_endpoint_check("http://[::1]:8080/v1", NULL, &e) == SPAK_OK,
+           "plain endpoints pass");
+    /* the client refuses too, before anything is sent */
+    spak_llm_config c;
+    spak_llm_reply rep;
+    base_cfg(&c, "ok");
+    snprintf(endpoint, sizeof endpoint, "http://u:p@127.0.0.1:%d/ok/v1", port);
+    spak_status st = call(&c, &rep, &e);
+    TAP_OK(st == SPAK_ERR_ARG && rep.outcome == SPAK_LLM_CONFIG && rep.attempts == 0 && !strstr(e.msg, "u:p@"),
+           "spak_llm_complete refuses a credential in the endpoint, nothing sent: %s", e.msg);
+    spak_llm_reply_free(&rep);
+}
+
+/* spak_escape_term (util.c), the terminal's side of the same trust line. */
+static void test_escape(void)
+{
+    spak_buf b;
+    spak_buf_init(&b, 0);
+    const char in[] = "a\x1b]0;pwned\x07 \x1b[2J\x7f \xc2\x9b" "31m \xe2\x80\xae \xff tab\there\nnl \\ \xc3\xa9";
+    spak_escape_term(&b, in, sizeof in - 1, 0);
+    TAP_STREQ(b.data, "a\\x1b]0;pwned\\x07 \\x1b[2J\\x7f \\x9b31m \\u202e \\xff tab\\x09here\\x0anl \\ \xc3\xa9",
+              "escape: ESC, BEL, DEL, C1, bidi override, a stray byte, tab and newline made visible; backslash and "
+              "UTF-8 kept");
+    spak_buf_reset(&b);
+    spak_escape_term(&b, "l1\nl2\t\x1b", strlen("l1\nl2\t\x1b"), SPAK_ESC_KEEP_NL);
+    TAP_STREQ(b.data, "l1\nl2\t\\x1b", "escape: KEEP_NL keeps the lines of a reply");
+    spak_buf_reset(&b);
+    const char js[] = "{\n  \"r\": \"\xc2\x9b\x7f\"\n}";
+    spak_escape_term(&b, js, sizeof js - 1, SPAK_ESC_JSON);
+    TAP_STREQ(b.data, "{\n  \"r\": \"\\u009b\\u007f\"\n}", "escape: JSON mode gives \\u00NN, still valid JSON");
+    spak_buf_reset(&b);
+    spak_escape_term(&b, "x=1,y=2 ok 1.5x", 15, 0);
+    TAP_STREQ(b.data, "x=1,y=2 ok 1.5x", "escape: ordinary text unchanged");
+    spak_buf_free(&b);
+}
+
 /* The last request logged for a scenario, parsed. */
 static json_t *last_request(const char *scenario)
 {
@@ -494,10 +659,15 @@ int main(void)
     if (up) {
         test_openai_paths();
         test_secrets();
+        test_echo("echo/v1", "SPAK_TEST_LLM_KEY", &spak_llm_openai);
+        test_echo("echo", "SPAK_TEST_ANT_KEY", &spak_llm_anthropic);
+        test_redact_and_endpoint();
         test_anthropic();
     }
     stop_server();
     test_manual();
+    test_manual_secret();
+    test_escape();
     TAP_OK(usage.calls > 20 && usage.failed > 10 && usage.prompt_tokens > 0 && usage.cost > 0,
            "usage over the run: %ld calls, %ld failed, %ld+%ld tokens, $%.6f", usage.calls, usage.failed,
            usage.prompt_tokens, usage.completion_tokens, usage.cost);

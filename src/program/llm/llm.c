@@ -147,6 +147,9 @@ spak_status spak_llm_url(const spak_llm_config *cfg, spak_buf *out, spak_err *er
     const char *e = cfg->endpoint;
     if (!e || !*e)
         return spak_errf(err, SPAK_ERR_ARG, "no endpoint configured");
+    spak_status cst = spak_llm_endpoint_check(e, NULL, err);
+    if (cst != SPAK_OK)
+        return cst;
     if (strncmp(e, "http://", 7) != 0 && strncmp(e, "https://", 8) != 0)
         return spak_errf(err, SPAK_ERR_ARG, "endpoint must start with http:// or https://");
     size_t n = strlen(e);
@@ -258,45 +261,291 @@ static void one_line(char *dst, size_t n, const char *s, size_t len)
         dst[j] = 0;
 }
 
-/* A new string: s with every occurrence of key replaced by REDACTED. */
-static char *redact(const char *s, size_t len, const char *key)
+/* ---- secrets ---- */
+
+static void wipe(char *p, size_t n)
 {
-    spak_buf b;
-    spak_buf_init(&b, 0);
-    size_t klen = key ? strlen(key) : 0;
-    size_t i = 0;
-    if (klen >= 4) {
-        while (i < len) {
-            const char *hit = klen <= len - i ? memmem(s + i, len - i, key, klen) : NULL;
-            if (!hit)
-                break;
-            if (spak_buf_append(&b, s + i, (size_t)(hit - (s + i))) != SPAK_OK ||
-                spak_buf_puts(&b, REDACTED) != SPAK_OK)
-                goto fail;
-            i = (size_t)(hit - s) + klen;
-        }
-    }
-    if (spak_buf_append(&b, s + i, len - i) != SPAK_OK)
-        goto fail;
-    if (!b.data && spak_buf_puts(&b, "") != SPAK_OK)
-        goto fail;
-    return spak_buf_take(&b);
-fail:
-    spak_buf_free(&b);
-    return NULL;
+    volatile char *v = p;
+    while (n--)
+        *v++ = 0;
 }
 
+#define KEY_FORMS 5
+#define KEY_MIN 4        /* a shorter key is not searched for: it would cut ordinary words */
+#define KEY_FORM_MIN 8   /* the key's encoded forms are searched for from this length */
+
+/* The key percent-encoded as a URL would carry it (RFC 3986: everything but
+ * unreserved characters), hex digits in upper or lower case, into out (n
+ * bytes); false when it does not fit. */
+static bool url_encoded(const char *key, bool upper, char *out, size_t n)
+{
+    static const char *const hex[2] = {"0123456789abcdef", "0123456789ABCDEF"};
+    size_t j = 0;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
+        if (j + 4 > n)
+            return false;
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("-._~", *p)) {
+            out[j++] = (char)*p;
+        } else {
+            out[j++] = '%';
+            out[j++] = hex[upper][*p >> 4];
+            out[j++] = hex[upper][*p & 15];
+        }
+    }
+    out[j] = 0;
+    return true;
+}
+
+/* The key as it sits inside a JSON string when a server's encoder escapes
+ * it (jansson's rules: quote, backslash and controls; flags add \/ and
+ * \uXXXX for non-ASCII), without the quotes; "" when it cannot. */
+static void json_encoded(const char *key, size_t flags, char *out, size_t n)
+{
+    out[0] = 0;
+    json_t *j = json_string(key);
+    char *d = j ? json_dumps(j, JSON_ENCODE_ANY | flags) : NULL;
+    size_t dl = d ? strlen(d) : 0;
+    if (dl >= 2 && dl - 2 < n) {
+        memcpy(out, d + 1, dl - 2);
+        out[dl - 2] = 0;
+    }
+    free(d);
+    json_decref(j);
+}
+
+/* The forms of key that are searched for: the exact value, and from
+ * KEY_FORM_MIN bytes on the forms it takes when a server echoes it through
+ * a URL (percent-encoded) or a JSON encoder that escapes '/' or non-ASCII.
+ * Each distinct form once; returns how many. */
+static size_t key_forms(const char *key, char forms[KEY_FORMS][3 * KEY_MAX + 1])
+{
+    size_t k = 0, kl = key ? strlen(key) : 0;
+    if (kl < KEY_MIN)
+        return 0;
+    snprintf(forms[k++], sizeof forms[0], "%s", key);
+    if (kl < KEY_FORM_MIN)
+        return k;
+    char f[3 * KEY_MAX + 1];
+    for (int v = 0; v < 4; v++) {
+        f[0] = 0;
+        if (v < 2 && !url_encoded(key, v == 1, f, sizeof f))
+            continue;
+        if (v >= 2)
+            json_encoded(key, v == 2 ? JSON_ESCAPE_SLASH : (JSON_ESCAPE_SLASH | JSON_ENSURE_ASCII), f, sizeof f);
+        bool seen = !f[0];
+        for (size_t i = 0; i < k && !seen; i++)
+            seen = strcmp(forms[i], f) == 0;
+        if (!seen)
+            memcpy(forms[k++], f, strlen(f) + 1);
+    }
+    return k;
+}
+
+/* s with each occurrence of one form replaced, appended to b. */
+static spak_status replace_form(spak_buf *b, const char *s, size_t len, const char *form)
+{
+    size_t fl = strlen(form), i = 0;
+    spak_status st = SPAK_OK;
+    while (st == SPAK_OK && i < len) {
+        const char *hit = fl <= len - i ? memmem(s + i, len - i, form, fl) : NULL;
+        if (!hit)
+            break;
+        st = spak_buf_append(b, s + i, (size_t)(hit - (s + i)));
+        if (st == SPAK_OK)
+            st = spak_buf_puts(b, REDACTED);
+        i = (size_t)(hit - s) + fl;
+    }
+    if (st == SPAK_OK)
+        st = spak_buf_append(b, s + i, len - i);
+    return st;
+}
+
+typedef char key_form[3 * KEY_MAX + 1];
+
+char *spak_llm_redact(const char *s, size_t len, const char *key)
+{
+    spak_buf cur, next;
+    spak_buf_init(&cur, 0);
+    spak_buf_init(&next, 0);
+    key_form *forms = malloc(KEY_FORMS * sizeof *forms);
+    spak_status st = forms ? spak_buf_append(&cur, s ? s : "", s ? len : 0) : SPAK_ERR_NOMEM;
+    if (st == SPAK_OK && !cur.data)
+        st = spak_buf_puts(&cur, "");
+    size_t nf = st == SPAK_OK ? key_forms(key, forms) : 0;
+    for (size_t f = 0; f < nf && st == SPAK_OK; f++) {
+        if (!memmem(cur.data, cur.len, forms[f], strlen(forms[f])))
+            continue;
+        spak_buf_reset(&next);
+        st = replace_form(&next, cur.data, cur.len, forms[f]);
+        spak_buf tmp = cur;
+        cur = next;
+        next = tmp;
+    }
+    if (forms)
+        wipe((char *)forms, KEY_FORMS * sizeof *forms);
+    free(forms);
+    spak_buf_free(&next);
+    if (st != SPAK_OK) {
+        spak_buf_free(&cur);
+        return NULL;
+    }
+    return spak_buf_take(&cur);
+}
+
+/* A fixed field (n bytes) redacted in place, cut on a UTF-8 boundary if the
+ * redacted text is longer; when that cannot be done (out of memory) the
+ * field is withheld rather than kept. */
 static void redact_fixed(char *s, size_t n, const char *key)
 {
-    if (!key || strlen(key) < 4 || !strstr(s, key))
+    char *r = spak_llm_redact(s, strlen(s), key);
+    if (!r) {
+        snprintf(s, n, "%s", "(withheld: it could not be checked for the API key)");
         return;
-    char *r = redact(s, strlen(s), key);
-    if (r) {
-        snprintf(s, n, "%s", r);
-        free(r);
-    } else {
-        snprintf(s, n, "%s", "(detail withheld: it contained the API key)");
     }
+    size_t rl = strlen(r);
+    if (rl >= n) {
+        size_t k = n - 1;
+        while (k > 0 && ((unsigned char)r[k] & 0xC0) == 0x80)
+            k--;
+        rl = k;
+    }
+    memcpy(s, r, rl);
+    s[rl] = 0;
+    free(r);
+}
+
+/* An owned string redacted in place (NULL stays NULL; out of memory frees it). */
+static void redact_owned(char **s, const char *key)
+{
+    if (!*s)
+        return;
+    char *r = spak_llm_redact(*s, strlen(*s), key);
+    free(*s);
+    *s = r;
+}
+
+/* Everything a reply carries out of this module, scrubbed of the key: the
+ * one place every exchange passes before it is returned. */
+static void redact_reply(spak_llm_reply *rep, const char *key)
+{
+    if (!key || strlen(key) < KEY_MIN)
+        return;
+    redact_owned(&rep->text, key);
+    redact_owned(&rep->raw, key);
+    redact_fixed(rep->detail, sizeof rep->detail, key);
+    redact_fixed(rep->model, sizeof rep->model, key);
+    redact_fixed(rep->finish_reason, sizeof rep->finish_reason, key);
+}
+
+/* The key the config names, read from the environment into key (n bytes);
+ * "" when none is named or set. Only for redaction: read_key is the one
+ * that decides whether a call may go out. */
+static void config_key(const spak_llm_config *cfg, char *key, size_t n)
+{
+    key[0] = 0;
+    const char *env = cfg ? (cfg->api_key_env ? cfg->api_key_env : backend_of(cfg)->key_env) : NULL;
+    const char *v = env && *env ? getenv(env) : NULL;
+    if (v && strlen(v) < n)
+        memcpy(key, v, strlen(v) + 1);
+}
+
+/* Every string under v redacted in place; depth bounds the recursion. */
+static spak_status redact_value(json_t *v, const char *key, int depth)
+{
+    if (depth > 32)
+        return SPAK_ERR_LIMIT;
+    json_t *x;
+    const char *name;
+    size_t i;
+    spak_status st = SPAK_OK;
+    if (json_is_string(v)) {
+        char *r = spak_llm_redact(json_string_value(v), json_string_length(v), key);
+        if (!r || (strcmp(r, json_string_value(v)) != 0 && json_string_set(v, r) != 0))
+            st = SPAK_ERR_NOMEM;
+        free(r);
+    } else if (json_is_object(v)) {
+        json_object_foreach(v, name, x) {
+            if ((st = redact_value(x, key, depth + 1)) != SPAK_OK)
+                break;
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, x) {
+            if ((st = redact_value(x, key, depth + 1)) != SPAK_OK)
+                break;
+        }
+    }
+    return st;
+}
+
+spak_status spak_llm_redact_json(const spak_llm_config *cfg, json_t *j)
+{
+    char key[KEY_MAX];
+    config_key(cfg, key, sizeof key);
+    spak_status st = j && strlen(key) >= KEY_MIN ? redact_value(j, key, 0) : SPAK_OK;
+    wipe(key, sizeof key);
+    return st;
+}
+
+/* ---- credentials in the endpoint ---- */
+
+/* The name of the first query parameter of q (after '?'), into buf when
+ * it is short and plain enough to show; else "a parameter". */
+static void param_name(const char *q, char *buf, size_t n)
+{
+    size_t k = strcspn(q, "=&#");
+    bool plain = k > 0 && k <= 32;
+    for (size_t i = 0; plain && i < k; i++)
+        plain = (q[i] >= 'a' && q[i] <= 'z') || (q[i] >= 'A' && q[i] <= 'Z') || (q[i] >= '0' && q[i] <= '9') ||
+                q[i] == '_' || q[i] == '-' || q[i] == '.';
+    if (plain)
+        snprintf(buf, n, "parameter '%.*s'", (int)k, q);
+    else
+        snprintf(buf, n, "a parameter");
+}
+
+#define KEY_WHERE "; give the key only through the environment variable that api_key_env (--api-key-env) names"
+
+spak_status spak_llm_endpoint_check(const char *endpoint, const char *key, spak_err *err)
+{
+    if (!endpoint)
+        return SPAK_OK;
+    /* any '@' before the query, not only in the authority: a key with a '/'
+     * in it (user:ab/cd@host) would end the authority early */
+    const char *auth = strstr(endpoint, "://");
+    auth = auth ? auth + 3 : endpoint;
+    if (memchr(auth, '@', strcspn(auth, "?#")))
+        return spak_errf(err, SPAK_ERR_ARG,
+                         "llm endpoint refused: it carries credentials before the host (user:password@)" KEY_WHERE);
+    const char *q = strpbrk(endpoint, "?#");
+    if (q) {
+        char what[64];
+        param_name(q + 1, what, sizeof what);
+        if (*q == '#')
+            return spak_errf(err, SPAK_ERR_ARG,
+                             "llm endpoint refused: it has a fragment ('#...'), where a credential would be "
+                             "stored with the run" KEY_WHERE);
+        return spak_errf(err, SPAK_ERR_ARG,
+                         "llm endpoint refused: it has a query string (%s); a query is where API keys travel, and "
+                         "spak appends the API's path to the endpoint, so an endpoint takes none" KEY_WHERE,
+                         what);
+    }
+    if (key && strlen(key) >= KEY_MIN) {
+        char *r = spak_llm_redact(endpoint, strlen(endpoint), key);
+        bool has = !r || strcmp(r, endpoint) != 0;
+        free(r);
+        if (has)
+            return spak_errf(err, SPAK_ERR_ARG, "llm endpoint refused: it contains the API key's value" KEY_WHERE);
+    }
+    return SPAK_OK;
+}
+
+spak_status spak_llm_endpoint_check_config(const spak_llm_config *cfg, spak_err *err)
+{
+    char key[KEY_MAX];
+    config_key(cfg, key, sizeof key);
+    spak_status st = spak_llm_endpoint_check(cfg ? cfg->endpoint : NULL, key, err);
+    wipe(key, sizeof key);
+    return st;
 }
 
 /* ---- the transfer ---- */
@@ -457,7 +706,7 @@ static void keep_raw(spak_llm_reply *rep, const xfer *x, const char *key)
     rep->raw_truncated = false;
     if (!x->body.data)
         return;
-    char *r = redact(x->body.data, x->body.len, key);
+    char *r = spak_llm_redact(x->body.data, x->body.len, key);
     if (!r)
         return;
     size_t n = strlen(r);
@@ -495,13 +744,6 @@ static spak_status finish(const spak_llm_config *cfg, spak_llm_reply *rep, spak_
     /* failed attempts still used (and may bill) prompt tokens; cost only when known */
     rep->cost = spak_llm_cost(cfg->price_in, cfg->price_out, rep->prompt_tokens, rep->completion_tokens);
     return spak_errf(err, st, "llm %s: %s", spak_llm_outcome_name(rep->outcome), rep->detail);
-}
-
-static void wipe(char *p, size_t n)
-{
-    volatile char *v = p;
-    while (n--)
-        *v++ = 0;
 }
 
 /* The request's header list; one of its lines holds the key. */
@@ -555,13 +797,13 @@ static void exchange_init(exchange *ex, const spak_llm_config *cfg)
     ex->x.cap = cfg->max_reply_bytes ? cfg->max_reply_bytes : SPAK_LLM_DEFAULT_MAX_REPLY;
 }
 
-/* Frees everything, and takes the key out of rep's detail before it is wiped. */
+/* Frees everything, and takes the key out of rep before it is wiped. */
 static void exchange_free(exchange *ex, spak_llm_reply *rep)
 {
     if (ex->c)
         curl_easy_cleanup(ex->c);
     free_headers(ex->hdr.list);
-    redact_fixed(rep->detail, sizeof rep->detail, ex->key);
+    redact_reply(rep, ex->key);
     wipe(ex->key, sizeof ex->key);
     spak_buf_free(&ex->x.body);
     spak_buf_free(&ex->url);
@@ -690,6 +932,21 @@ static spak_status attempt_once(exchange *ex, spak_llm_reply *rep)
         return SPAK_ERR_NOMEM;
     long status = 0;
     curl_easy_getinfo(ex->c, CURLINFO_RESPONSE_CODE, &status);
+    /* the key out of the body before anything is taken from it, so no
+     * field cut to its size can keep part of it */
+    if (ex->x.body.data && strlen(ex->key) >= KEY_MIN) {
+        char *r = spak_llm_redact(ex->x.body.data, ex->x.body.len, ex->key);
+        if (!r)
+            return SPAK_ERR_NOMEM;
+        spak_status st = SPAK_OK;
+        if (strlen(r) != ex->x.body.len || memcmp(r, ex->x.body.data, ex->x.body.len) != 0) {  /* found */
+            spak_buf_reset(&ex->x.body);
+            st = spak_buf_puts(&ex->x.body, r);
+        }
+        free(r);
+        if (st != SPAK_OK)
+            return SPAK_ERR_NOMEM;
+    }
     classify(ex->cfg, cc, status, &ex->x, ex->curl_msg, rep);
     keep_raw(rep, &ex->x, ex->key);
     if (rep->outcome == SPAK_LLM_OK)
@@ -747,6 +1004,34 @@ static spak_status run_attempts(exchange *ex, spak_llm_reply *rep)
     return SPAK_OK;
 }
 
+/* A backend without HTTP (manual): it sees the request with the configured
+ * key taken out (its prompt is written to a file), and its reply is
+ * scrubbed like a server's. */
+static spak_status complete_local(const spak_llm_config *cfg, const spak_llm_request *req, spak_llm_reply *rep,
+                                  spak_err *err)
+{
+    char key[KEY_MAX];
+    config_key(cfg, key, sizeof key);
+    spak_llm_request r2 = *req;
+    char *sys = NULL, *user = NULL;
+    spak_status st = SPAK_ERR_NOMEM;
+    if (strlen(key) >= KEY_MIN) {
+        sys = req->system ? spak_llm_redact(req->system, strlen(req->system), key) : NULL;
+        user = spak_llm_redact(req->user, strlen(req->user), key);
+        if (!user || (req->system && !sys))
+            goto out;
+        r2.system = sys;
+        r2.user = user;
+    }
+    st = backend_of(cfg)->complete(cfg, &r2, rep, err);
+    redact_reply(rep, key);
+out:
+    wipe(key, sizeof key);
+    free(sys);
+    free(user);
+    return st;
+}
+
 spak_status spak_llm_complete(const spak_llm_config *cfg, const spak_llm_request *req, spak_llm_reply *rep,
                               spak_err *err)
 {
@@ -766,7 +1051,7 @@ spak_status spak_llm_complete(const spak_llm_config *cfg, const spak_llm_request
     }
     spak_status st;
     if (backend_of(cfg)->complete) {
-        st = backend_of(cfg)->complete(cfg, req, rep, err);
+        st = complete_local(cfg, req, rep, err);
         rep->latency_s = spak_now_monotonic() - t0;
         if (st == SPAK_ERR_NOMEM)
             return st;

@@ -23,8 +23,13 @@
  * Secrets: the API key is read from the environment variable named by
  * spak_llm_config.api_key_env at the moment of the call, is sent only in the
  * request header, and never appears in a spak_llm_reply, a spak_err, or any
- * other struct this module returns: occurrences in a server's reply body are
- * replaced by "[REDACTED]" before the body is kept.
+ * other struct this module returns: its occurrences (spak_llm_redact says
+ * which forms) become "[REDACTED]" in a server's body before anything is
+ * taken from it, and in every field of the reply (text, raw, detail, model,
+ * finish reason) before it is returned, whatever the backend; the manual
+ * backend's prompt file is written without it. An endpoint that carries a
+ * credential (user:password@host, a query string or fragment, the key's
+ * value) is refused (spak_llm_endpoint_check) and never sent or echoed.
  *
  * Ownership: a spak_llm_reply owns its text and raw strings; free them with
  * spak_llm_reply_free. Config and request strings belong to the caller and
@@ -234,7 +239,36 @@ struct spak_llm_backend {
 
 extern const spak_llm_backend spak_llm_openai, spak_llm_anthropic, spak_llm_manual;
 
-/* The URL to POST to, from the config's endpoint and backend. */
+/* ---- secrets ---------------------------------------------------------------
+ * The one redaction: a new string (caller frees; NULL when out of memory):
+ * s[0..len) with every occurrence of key replaced by "[REDACTED]". A key
+ * shorter than 4 bytes is not searched for (it would cut ordinary words);
+ * from 8 bytes on, its forms as a server may echo it are replaced too:
+ * percent-encoded (RFC 3986, upper- and lower-case hex) and JSON-escaped
+ * ('/' as "\/", non-ASCII as \uXXXX). Not searched for: the key cut into
+ * parts, re-cased, or in another encoding (base64 ...); docs/llm.md says so. */
+char *spak_llm_redact(const char *s, size_t len, const char *key);
+/* Every string under j (a step about to be stored) redacted in place with
+ * the key that cfg names, read from the environment now; nothing to do when
+ * none is set. SPAK_ERR_NOMEM, or SPAK_ERR_LIMIT for JSON nested over 32
+ * levels; the caller must then not store j. */
+spak_status spak_llm_redact_json(const spak_llm_config *cfg, struct json_t *j);
+/* Refuse an endpoint that carries a credential, before it is stored or sent:
+ * userinfo (user:password@ before the host; any '@' before the query is
+ * taken for one, since a '/' in the password ends the authority early to
+ * a parser), any query string or fragment
+ * (a query is where keys travel -- ?key=, ?api_key=, ?token= -- and since
+ * the API's path is appended to the endpoint no endpoint needs one), or,
+ * when key is not NULL, the key's value in any form spak_llm_redact knows.
+ * SPAK_ERR_ARG with err saying which rule, never echoing the URL; SPAK_OK
+ * for NULL. */
+spak_status spak_llm_endpoint_check(const char *endpoint, const char *key, spak_err *err);
+/* spak_llm_endpoint_check of cfg's endpoint with the key cfg names (read
+ * from the environment now): for settings time (spak run, spak llm ask). */
+spak_status spak_llm_endpoint_check_config(const spak_llm_config *cfg, spak_err *err);
+
+/* The URL to POST to, from the config's endpoint and backend (refused as
+ * spak_llm_endpoint_check refuses, without the key). */
 spak_status spak_llm_url(const spak_llm_config *cfg, spak_buf *out, spak_err *err);
 
 /* Shared helpers of the HTTP backends (llm.c). */
