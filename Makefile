@@ -57,7 +57,9 @@ ALL_TARGETS := $(LIB) $(CLI) $(UNIT_BIN)
 .SECONDARY:
 all: build-all
 
--include $(wildcard kernels/*/*.mk tests/*.mk fuzz/*.mk)
+# A kernel family's fragment (kernels/<target>/<family>/*.mk) comes before its
+# target's (kernels/<target>/*.mk): the target's links what the families added.
+-include $(wildcard kernels/*/*/*.mk) $(wildcard kernels/*/*.mk tests/*.mk fuzz/*.mk)
 
 build-all: $(ALL_TARGETS)
 
