@@ -57,9 +57,10 @@ ALL_TARGETS := $(LIB) $(CLI) $(UNIT_BIN)
 .SECONDARY:
 all: build-all
 
-# A kernel family's fragment (kernels/<target>/<family>/*.mk) comes before its
-# target's (kernels/<target>/*.mk): the target's links what the families added.
--include $(wildcard kernels/*/*/*.mk) $(wildcard kernels/*/*.mk tests/*.mk fuzz/*.mk)
+# The kernel fragments in sorted order, so a target's common/ one comes before
+# its families' (kernels/<target>/<family>/*.mk), and the families' before the
+# target's own (kernels/<target>/*.mk), which links what the families added.
+-include $(sort $(wildcard kernels/*/*/*.mk)) $(wildcard kernels/*/*.mk tests/*.mk fuzz/*.mk)
 
 build-all: $(ALL_TARGETS)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/suites/cuda_compile.sh BUILD_DIR - the CUDA target without a GPU:
 #  - every GEMM rung compiles for sm_90a into a shared object (reusing the
-#    ones cuda.mk built in BUILD_DIR or build/, else compiling them here in
+#    ones kernels/cuda/gemm/gemm.mk built in BUILD_DIR or build/, else compiling them here in
 #    parallel) and exports the ABI symbols of kernels/cuda/gemm/abi.h;
 #  - the harness exists, rejects bad usage, and without a device says
 #    "no CUDA device" and exits 2; the GPU run itself is skipped then.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/suites/cuda_fmha_compile.sh BUILD_DIR - the CUDA FMHA target without a GPU:
 #  - every FMHA rung (kernels/cuda/fmha/rung*.cu) compiles for sm_90a into a
-#    shared object (reusing the ones kernels/cuda/fmha.mk built in BUILD_DIR
+#    shared object (reusing the ones kernels/cuda/fmha/fmha.mk built in BUILD_DIR
 #    or build/, else compiling them here in parallel), exports the ABI symbols
 #    of kernels/cuda/fmha/abi.h, and has no register spills;
 #  - cuDNN's SDPA graph (cudnn-dry) finalizes up to the operation graph for
@@ -127,7 +127,7 @@ for d in "$B" build; do [ -x "$d/spak-harness-cuda-fmha" ] && { H=$d/spak-harnes
 if [ -z "$H" ]; then
     cudnn_h=$(ls "$(dirname "$NVCC")/../include/cudnn.h" /usr/include/cudnn.h /usr/include/x86_64-linux-gnu/cudnn.h 2>/dev/null | head -1)
     if [ -z "$cudnn_h" ]; then
-        skip "spak-harness-cuda-fmha" "no cuDNN headers (kernels/cuda/fmha.mk skips the harness)"
+        skip "spak-harness-cuda-fmha" "no cuDNN headers (kernels/cuda/fmha/fmha.mk skips the harness)"
     else
         notok "spak-harness-cuda-fmha exists (make builds it)"
     fi

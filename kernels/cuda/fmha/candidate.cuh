@@ -1,6 +1,6 @@
 /*
  * candidate.cuh - helpers shared by the FMHA rungs (candidate side): what
- * every CUDA family shares (../common.cuh: element types, the kernel-info
+ * every CUDA family shares (../common/common.cuh: element types, the kernel-info
  * helper), exp2 on the SFU and the argument checks of the launchers.
  * Candidates written by the loop may include it or not; the contract is
  * abi.h alone.
@@ -10,7 +10,7 @@
 
 #include <math.h>
 
-#include "../common.cuh"
+#include "../common/common.cuh"
 #include "abi.h"
 
 /* log2(e): softmax in base 2 with the scale pre-multiplied (one FFMA + EX2) */

@@ -68,7 +68,7 @@
 #include "fmha_core.h"
 
 #define SPAK_HARNESS_PROG "spak-harness-cuda-fmha"
-#include "../harness_device.cuh"
+#include "../common/harness_device.cuh"
 #include "cudnn_sdpa.cuh"
 
 

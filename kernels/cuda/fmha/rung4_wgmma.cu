@@ -39,9 +39,9 @@
  * 3 x 32 KB.
  * Build: nvcc -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -shared -Xcompiler -fPIC -o rung4_wgmma.so rung4_wgmma.cu
  */
-#include "../sm90.cuh"
+#include "../common/sm90.cuh"
 #include "candidate.cuh"
-#include "../gemm/wgmma_ops.cuh"
+#include "../common/wgmma_ops.cuh"
 #include "wgmma_rs.cuh"
 
 #ifndef BLOCK_N
@@ -81,7 +81,7 @@ static const struct spak_fmha_info g_info = {
     1, 0, 1, 1, 1, 90,
 };
 
-/* ---- sm_90a building blocks beyond ../sm90.cuh ---- */
+/* ---- sm_90a building blocks beyond ../common/sm90.cuh ---- */
 /* 3-D box at (c0 innermost, c1, c2) into dst, completing its bytes on bar */
 __device__ __forceinline__ void tma_load_3d(void *dst, const CUtensorMap *map, uint64_t *bar, int c0, int c1, int c2)
 {

@@ -70,10 +70,10 @@
 #include <unistd.h>
 
 #include "abi.h"
-#include "harness_core.h"
+#include "../common/harness_core.h"
 
 #define SPAK_HARNESS_PROG "spak-harness-cuda"
-#include "../harness_device.cuh"
+#include "../common/harness_device.cuh"
 
 /* ------------------------------------------------------------------------ */
 /* exit codes of a child                                                     */

@@ -1,6 +1,6 @@
 /*
  * hopper.cuh - sm_90a building blocks for the GEMM's wgmma rungs (3, 4, 5):
- * those every family uses (../sm90.cuh: mbarrier, wgmma descriptors and
+ * those every family uses (../common/sm90.cuh: mbarrier, wgmma descriptors and
  * fences, setmaxnreg), and here TMA (cp.async.bulk.tensor, 2-D, multicast,
  * store), clusters, the tensor-map encoder reached through the runtime (no
  * -lcuda), the grouped tile raster and the register-fragment epilogue.
@@ -9,9 +9,9 @@
 #ifndef SPAK_GEMM_HOPPER_CUH
 #define SPAK_GEMM_HOPPER_CUH
 
-#include "../sm90.cuh"
+#include "../common/sm90.cuh"
 #include "candidate.cuh"
-#include "wgmma_ops.cuh"
+#include "../common/wgmma_ops.cuh"
 
 /* ---- TMA ---------------------------------------------------------------- */
 /* 2D tile load: box at (c0 = k element, c1 = row) into dst, completing tx bytes on bar. */

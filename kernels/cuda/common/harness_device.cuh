@@ -3,7 +3,7 @@
  * share (spak-harness-cuda, spak-harness-cuda-fmha): trace records on
  * stdout, NVML clocks loaded at run time, the copy-bandwidth ceiling and the
  * probe child (device present? ceilings from the cache or measured). The
- * GPU-free logic is in gemm/harness_core.c. Define SPAK_HARNESS_PROG (the
+ * GPU-free logic is in harness_core.c. Define SPAK_HARNESS_PROG (the
  * program's name for messages) before including it.
  */
 #ifndef SPAK_CUDA_HARNESS_DEVICE_CUH
@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gemm/harness_core.h"
+#include "harness_core.h"
 
 #ifndef SPAK_HARNESS_PROG
 #error "define SPAK_HARNESS_PROG before including harness_device.cuh"

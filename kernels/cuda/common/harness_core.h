@@ -2,7 +2,7 @@
  * harness_core.h - the host-side logic of spak-harness-cuda that needs no GPU:
  * command-line and shape parsing, per-precision tolerances, timing
  * statistics, the bottleneck classifier and the trace records. Plain C11,
- * compiled by cc, unit tested by kernels/cuda/gemm/test_harness_core.c.
+ * compiled by cc, unit tested by kernels/cuda/common/test_harness_core.c.
  *
  * Ownership: parsed arguments point into argv (not copied); record strings
  * returned by hc_record_* are malloc'd and freed by the caller.
