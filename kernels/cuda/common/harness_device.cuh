@@ -2,7 +2,8 @@
  * harness_device.cuh - the host-side CUDA plumbing both trusted harnesses
  * share (spak-harness-cuda, spak-harness-cuda-fmha): trace records on
  * stdout, NVML clocks loaded at run time, the copy-bandwidth ceiling and the
- * probe child (device present? ceilings from the cache or measured). The
+ * probe child (device present? ceilings from the cache or measured) and the
+ * parent's side of the probe and of each shape's child. The
  * GPU-free logic is in harness_core.c. Define SPAK_HARNESS_PROG (the
  * program's name for messages) before including it.
  */
@@ -11,11 +12,13 @@
 
 #include <cuda_runtime.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness_core.h"
@@ -204,6 +207,60 @@ static int probe(int fd, int dtype, const char *dtype_name, double (*measure_pea
     }
     free(line);
     return HC_CHILD_OK;
+}
+
+/* The parent's first step: probe_fn (a child that calls probe()) run in a
+ * child process, its line parsed into *dev and summed up on stderr (the
+ * compute ceiling named by peak_name). Returns 0, or 2 (the harness's exit
+ * status) with the reason on stderr; a child that found no device said so
+ * itself. */
+static int probe_device(int (*probe_fn)(int fd, const void *arg), int timeout_s, const char *peak_name,
+                        struct hc_device *dev)
+{
+    char err[1024];
+    struct hc_child pr;
+    int rc;
+    if (hc_run_child(probe_fn, NULL, timeout_s, false, &pr) != 0) {
+        fprintf(stderr, "%s: fork/pipe failed: %s\n", SPAK_HARNESS_PROG, strerror(errno));
+        return 2;
+    }
+    if (pr.timed_out || !WIFEXITED(pr.status) || WEXITSTATUS(pr.status) != 0 || !pr.first_line) {
+        if (!(WIFEXITED(pr.status) && WEXITSTATUS(pr.status) == HC_CHILD_NO_DEVICE))
+            fprintf(stderr, "%s: device probe failed\n", SPAK_HARNESS_PROG);
+        free(pr.first_line);
+        return 2;
+    }
+    rc = hc_parse_probe(pr.first_line, dev, err, sizeof err);
+    free(pr.first_line);
+    if (rc != 0) {
+        fprintf(stderr, "%s: %s\n", SPAK_HARNESS_PROG, err);
+        return 2;
+    }
+    fprintf(stderr, "%s: %s sm_%d, %d SMs, copy %.0f GB/s, cuBLAS %s peak %.1f TFLOP/s\n", SPAK_HARNESS_PROG,
+            dev->name, dev->cc, dev->sm_count, dev->copy_gbps, peak_name, dev->peak_tflops);
+    return 0;
+}
+
+/* One shape's child: shape_fn(arg) run in a child process, into *r. Returns
+ * -1 when no child could be started (reason on stderr), 1 when the child left
+ * no verdict (why says what happened; the caller writes the failing
+ * Correctness record), 0 otherwise. Sets *harness_failed when the child
+ * reported an error of the harness itself. */
+static int run_shape_child(int (*shape_fn)(int fd, const void *arg), const void *arg, int timeout_s,
+                           bool check_only, struct hc_child *r, int *harness_failed, char *why, size_t whylen)
+{
+    if (hc_run_child(shape_fn, arg, timeout_s, true, r) != 0) {
+        fprintf(stderr, "%s: fork/pipe failed: %s\n", SPAK_HARNESS_PROG, strerror(errno));
+        return -1;
+    }
+    free(r->first_line);
+    r->first_line = NULL;
+    if (WIFEXITED(r->status) && WEXITSTATUS(r->status) == HC_CHILD_HARNESS_ERR)
+        *harness_failed = 1;
+    if (!hc_child_no_verdict(r, check_only))
+        return 0;
+    hc_describe_child(r, timeout_s, why, whylen);
+    return 1;
 }
 
 #endif

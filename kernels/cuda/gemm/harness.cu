@@ -999,7 +999,6 @@ static void counters(const struct hc_shape *s)
 int main(int argc, char **argv)
 {
     char err[1024];
-    struct hc_child pr;
     int harness_failed = 0;
     int rc = hc_parse_args(argc, argv, &g_args, err, sizeof err);
 
@@ -1015,41 +1014,17 @@ int main(int argc, char **argv)
     if (g_args.profile_one)
         return profile_one();
 
-    if (hc_run_child(probe_fn, NULL, g_args.timeout_s, false, &pr) != 0) {
-        fprintf(stderr, "spak-harness-cuda: fork/pipe failed: %s\n", strerror(errno));
+    if (probe_device(probe_fn, g_args.timeout_s, hc_dtype_name(g_args.dtype), &g_ceil) != 0)
         return 2;
-    }
-    if (pr.timed_out || !WIFEXITED(pr.status) || WEXITSTATUS(pr.status) != 0 || !pr.first_line) {
-        if (WIFEXITED(pr.status) && WEXITSTATUS(pr.status) == HC_CHILD_NO_DEVICE)
-            ; /* the child said "no CUDA device" on stderr */
-        else
-            fprintf(stderr, "spak-harness-cuda: device probe failed\n");
-        free(pr.first_line);
-        return 2;
-    }
-    rc = hc_parse_probe(pr.first_line, &g_ceil, err, sizeof err);
-    free(pr.first_line);
-    if (rc != 0) {
-        fprintf(stderr, "spak-harness-cuda: %s\n", err);
-        return 2;
-    }
-    fprintf(stderr, "spak-harness-cuda: %s sm_%d, %d SMs, copy %.0f GB/s, cuBLAS %s peak %.1f TFLOP/s\n",
-            g_ceil.name, g_ceil.cc, g_ceil.sm_count, g_ceil.copy_gbps, hc_dtype_name(g_args.dtype),
-            g_ceil.peak_tflops);
 
     for (int i = 0; i < g_args.nshapes; i++) {
         const struct hc_shape *s = &g_args.shapes[i];
         struct hc_child r;
-        if (hc_run_child(shape_fn, s, g_args.timeout_s, true, &r) != 0) {
-            fprintf(stderr, "spak-harness-cuda: fork/pipe failed: %s\n", strerror(errno));
+        char why[256];
+        rc = run_shape_child(shape_fn, s, g_args.timeout_s, g_args.check_only, &r, &harness_failed, why, sizeof why);
+        if (rc < 0)
             return 1;
-        }
-        free(r.first_line);
-        if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == HC_CHILD_HARNESS_ERR)
-            harness_failed = 1;
-        if (hc_child_no_verdict(&r, g_args.check_only)) {
-            char why[256];
-            hc_describe_child(&r, g_args.timeout_s, why, sizeof why);
+        if (rc > 0) {
             correctness_rec(s, g_args.dtype, false, false, NAN, NAN, why);
         } else if (g_args.ncu && !g_args.check_only) {
             if (r.saw_pass && r.saw_performance)
