@@ -129,6 +129,33 @@ out:
     return best;
 }
 
+/* The compute ceiling both harnesses compare with: gemm() issues one
+ * n x n x n cuBLAS GEMM on buffers the caller made; 3 warm-up calls, then the
+ * median of 10 timed with events, in TFLOP/s. */
+template <typename Gemm> static double time_cublas_gemm(int n, Gemm gemm)
+{
+    cudaEvent_t e0, e1;
+    double t[10], r;
+    struct hc_stats st;
+    cudaEventCreate(&e0);
+    cudaEventCreate(&e1);
+    for (int i = 0; i < 13; i++) {
+        float ms = 0;
+        cudaEventRecord(e0);
+        gemm();
+        cudaEventRecord(e1);
+        cudaEventSynchronize(e1);
+        cudaEventElapsedTime(&ms, e0, e1);
+        if (i >= 3)
+            t[i - 3] = ms;
+    }
+    hc_stats(t, 10, &st);
+    r = 2.0 * n * n * (double)n / st.median / 1e9;
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    return r;
+}
+
 /* The probe child: device present? ceilings (from the cache or measured).
  * Writes one JSON line to fd. */
 static int probe(int fd, int dtype, const char *dtype_name, double (*measure_peak)(int dtype),

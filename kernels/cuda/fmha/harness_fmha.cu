@@ -856,9 +856,7 @@ static double measure_cublas_peak(int dt)
     const int n = 8192;
     void *a = NULL, *b = NULL, *c = NULL;
     cublasHandle_t h = NULL;
-    cudaEvent_t e0, e1;
-    double t[10], r = 0;
-    struct hc_stats st;
+    double r = 0;
     const float one = 1.0f, zero = 0.0f;
     cudaDataType_t ty = dt == SPAK_FMHA_F16 ? CUDA_R_16F : CUDA_R_16BF;
     size_t bytes = (size_t)n * n * 2;
@@ -873,23 +871,10 @@ static double measure_cublas_peak(int dt)
         gen_normal<__nv_bfloat16><<<4096, 256>>>((__nv_bfloat16 *)b, (size_t)n * n, 2, 1.0f);
     }
     cudaDeviceSynchronize();
-    cudaEventCreate(&e0);
-    cudaEventCreate(&e1);
-    for (int i = 0; i < 13; i++) {
-        float ms = 0;
-        cudaEventRecord(e0);
+    r = time_cublas_gemm(n, [&] {
         cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, n, n, n, &one, b, ty, n, a, ty, n, &zero, c, ty, n,
                      CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-        cudaEventRecord(e1);
-        cudaEventSynchronize(e1);
-        cudaEventElapsedTime(&ms, e0, e1);
-        if (i >= 3)
-            t[i - 3] = ms;
-    }
-    hc_stats(t, 10, &st);
-    r = 2.0 * n * n * (double)n / st.median / 1e9;
-    cudaEventDestroy(e0);
-    cudaEventDestroy(e1);
+    });
 out:
     if (h)
         cublasDestroy(h);

@@ -672,9 +672,6 @@ static double measure_cublas_peak(int dt)
     size_t es = hc_dtype_size(dt);
     void *a = NULL, *b = NULL, *c = NULL;
     cublasHandle_t h = NULL;
-    cudaEvent_t e0, e1;
-    double t[10];
-    struct hc_stats st;
     double r = 0;
     if (cudaMalloc(&a, (size_t)n * n * es) != cudaSuccess || cudaMalloc(&b, (size_t)n * n * es) != cudaSuccess ||
         cudaMalloc(&c, (size_t)n * n * es) != cudaSuccess || cublasCreate(&h) != CUBLAS_STATUS_SUCCESS)
@@ -697,22 +694,7 @@ static double measure_cublas_peak(int dt)
         cudaDeviceSynchronize();
         cudaFree(tmp);
     }
-    cudaEventCreate(&e0);
-    cudaEventCreate(&e1);
-    for (int i = 0; i < 13; i++) {
-        float ms = 0;
-        cudaEventRecord(e0);
-        cublas_gemm(h, n, n, n, dt, a, b, c);
-        cudaEventRecord(e1);
-        cudaEventSynchronize(e1);
-        cudaEventElapsedTime(&ms, e0, e1);
-        if (i >= 3)
-            t[i - 3] = ms;
-    }
-    hc_stats(t, 10, &st);
-    r = 2.0 * n * n * (double)n / st.median / 1e9;
-    cudaEventDestroy(e0);
-    cudaEventDestroy(e1);
+    r = time_cublas_gemm(n, [&] { cublas_gemm(h, n, n, n, dt, a, b, c); });
 out:
     if (h)
         cublasDestroy(h);
