@@ -129,6 +129,124 @@ out:
     return best;
 }
 
+/* What time_interleaved() measured. */
+struct timed {
+    struct hc_stats cand, base; /* milliseconds; base only when have_base */
+    bool have_base;             /* in: a baseline is there; out: it still is */
+    struct clocks ck;           /* sampled half-way, while the queue runs */
+};
+
+/* The timing both harnesses share: wu warm-up calls of each side, then reps
+ * rounds of candidate and baseline, alternating which goes first, each after
+ * an L2 flush (a memset of flush_bytes at flush) and timed by a pair of
+ * events on st. resample_short: sample the clocks again after the rounds
+ * when reps < 2.
+ *   cand()        0, or non-zero when the candidate failed (reason in why)
+ *   base(warmup)  0; 1: go on without a baseline; -1: the harness failed
+ *                 (the callable wrote the reason into err)
+ * Returns 0 (*t filled), -1 (harness error, reason in err) or -2 (the
+ * candidate failed, reason in why). */
+template <typename Cand, typename Base>
+static int time_interleaved(cudaStream_t st, void *flush, size_t flush_bytes, int reps, int wu, bool resample_short,
+                            Cand cand, Base base, struct timed *t, char *err, size_t errlen, char *why,
+                            size_t whylen)
+{
+    cudaEvent_t *ev = NULL;
+    double *tc = NULL, *tb = NULL;
+    int rc = -1, br;
+    cudaError_t e;
+    const struct clocks none = {0, 0, 0, 0};
+
+    t->ck = none;
+    ev = (cudaEvent_t *)calloc((size_t)reps * 4, sizeof *ev);
+    tc = (double *)calloc((size_t)reps, sizeof *tc);
+    tb = (double *)calloc((size_t)reps, sizeof *tb);
+    if (!ev || !tc || !tb) {
+        snprintf(err, errlen, "harness: out of host memory");
+        goto out;
+    }
+    for (int i = 0; i < reps * 4; i++)
+        if (cudaEventCreate(&ev[i]) != cudaSuccess) {
+            snprintf(err, errlen, "harness: cudaEventCreate failed");
+            goto out;
+        }
+    for (int i = 0; i < wu; i++) {
+        if (cand()) {
+            rc = -2;
+            goto out;
+        }
+        if (t->have_base && (br = base(true)) != 0) {
+            if (br < 0)
+                goto out;
+            t->have_base = false;
+        }
+    }
+    e = cudaStreamSynchronize(st);
+    if (e != cudaSuccess) {
+        snprintf(why, whylen, "CUDA error in warm-up: %s", cudaGetErrorName(e));
+        rc = -2;
+        goto out;
+    }
+    for (int i = 0; i < reps; i++) {
+        for (int side = 0; side < 2; side++) {
+            bool cand_side = (side == 0) == (i % 2 == 0); /* alternate which goes first */
+            cudaEvent_t e0 = ev[i * 4 + (cand_side ? 0 : 2)], e1 = ev[i * 4 + (cand_side ? 1 : 3)];
+            if (!cand_side && !t->have_base)
+                continue;
+            if (cudaMemsetAsync(flush, i & 0xFF, flush_bytes, st) != cudaSuccess ||
+                cudaEventRecord(e0, st) != cudaSuccess) {
+                snprintf(err, errlen, "harness: flush/event failed");
+                goto out;
+            }
+            if (cand_side) {
+                if (cand()) {
+                    rc = -2;
+                    goto out;
+                }
+            } else if (base(false) != 0) {
+                goto out;
+            }
+            if (cudaEventRecord(e1, st) != cudaSuccess) {
+                snprintf(err, errlen, "harness: cudaEventRecord failed");
+                goto out;
+            }
+        }
+        if (i == reps / 2)
+            t->ck = nvml_sample(); /* while the queue is running */
+    }
+    if (resample_short && reps < 2)
+        t->ck = nvml_sample();
+    e = cudaStreamSynchronize(st);
+    if (e != cudaSuccess) {
+        snprintf(why, whylen, "CUDA error while timing: %s (%s)", cudaGetErrorName(e), cudaGetErrorString(e));
+        rc = -2;
+        goto out;
+    }
+    for (int i = 0; i < reps; i++) {
+        float a = 0, b = 0;
+        if (cudaEventElapsedTime(&a, ev[i * 4], ev[i * 4 + 1]) != cudaSuccess ||
+            (t->have_base && cudaEventElapsedTime(&b, ev[i * 4 + 2], ev[i * 4 + 3]) != cudaSuccess)) {
+            snprintf(err, errlen, "harness: cudaEventElapsedTime failed");
+            goto out;
+        }
+        tc[i] = a;
+        tb[i] = b;
+    }
+    hc_stats(tc, reps, &t->cand);
+    if (t->have_base)
+        hc_stats(tb, reps, &t->base);
+    rc = 0;
+out:
+    if (ev)
+        for (int i = 0; i < reps * 4; i++)
+            if (ev[i])
+                cudaEventDestroy(ev[i]);
+    free(ev);
+    free(tc);
+    free(tb);
+    return rc;
+}
+
 /* The compute ceiling both harnesses compare with: gemm() issues one
  * n x n x n cuBLAS GEMM on buffers the caller made; 3 warm-up calls, then the
  * median of 10 timed with events, in TFLOP/s. */

@@ -566,106 +566,37 @@ static int alloc_all(struct child *ch)
 
 static int timing(struct child *ch, struct fc_performance *p, char *why, size_t whylen)
 {
-    int reps = g_args.reps, wu = g_args.warmup;
     float *lse = g_args.time_lse ? ch->b.L : NULL;
-    cudaEvent_t *ev = NULL;
-    double *tc = NULL, *tb = NULL;
-    int rc = -1;
-    struct clocks ck = {0, 0, 0, 0};
-    cudaError_t e;
-    bool base = ch->have_dnn;
+    struct timed t;
+    int rc;
 
-    ev = (cudaEvent_t *)calloc((size_t)reps * 4, sizeof *ev);
-    tc = (double *)calloc((size_t)reps, sizeof *tc);
-    tb = (double *)calloc((size_t)reps, sizeof *tb);
-    if (!ev || !tc || !tb) {
-        snprintf(ch->err, sizeof ch->err, "harness: out of host memory");
-        goto out;
-    }
-    for (int i = 0; i < reps * 4; i++)
-        if (cudaEventCreate(&ev[i]) != cudaSuccess) {
-            snprintf(ch->err, sizeof ch->err, "harness: cudaEventCreate failed");
-            goto out;
-        }
-    for (int i = 0; i < wu; i++) {
-        if (cand_call(ch, lse, why, whylen)) {
-            rc = -2;
-            goto out;
-        }
-        if (base && !sdpa_run(&ch->dnn))
-            base = false;
-    }
-    e = cudaStreamSynchronize(ch->st);
-    if (e != cudaSuccess) {
-        snprintf(why, whylen, "CUDA error in warm-up: %s", cudaGetErrorName(e));
-        rc = -2;
-        goto out;
-    }
-    for (int i = 0; i < reps; i++) {
-        for (int side = 0; side < 2; side++) {
-            bool cand_side = (side == 0) == (i % 2 == 0);
-            cudaEvent_t e0 = ev[i * 4 + (cand_side ? 0 : 2)], e1 = ev[i * 4 + (cand_side ? 1 : 3)];
-            if (!cand_side && !base)
-                continue;
-            if (cudaMemsetAsync(ch->b.flush, i & 0xFF, ch->b.flush_bytes, ch->st) != cudaSuccess ||
-                cudaEventRecord(e0, ch->st) != cudaSuccess) {
-                snprintf(ch->err, sizeof ch->err, "harness: flush/event failed");
-                goto out;
-            }
-            if (cand_side) {
-                if (cand_call(ch, lse, why, whylen)) {
-                    rc = -2;
-                    goto out;
-                }
-            } else if (!sdpa_run(&ch->dnn)) {
-                snprintf(ch->err, sizeof ch->err, "harness: %.400s (while timing)", ch->dnn.err);
-                goto out;
-            }
-            if (cudaEventRecord(e1, ch->st) != cudaSuccess) {
-                snprintf(ch->err, sizeof ch->err, "harness: cudaEventRecord failed");
-                goto out;
-            }
-        }
-        if (i == reps / 2)
-            ck = nvml_sample();
-    }
-    e = cudaStreamSynchronize(ch->st);
-    if (e != cudaSuccess) {
-        snprintf(why, whylen, "CUDA error while timing: %s (%s)", cudaGetErrorName(e), cudaGetErrorString(e));
-        rc = -2;
-        goto out;
-    }
-    for (int i = 0; i < reps; i++) {
-        float a = 0, b = 0;
-        if (cudaEventElapsedTime(&a, ev[i * 4], ev[i * 4 + 1]) != cudaSuccess ||
-            (base && cudaEventElapsedTime(&b, ev[i * 4 + 2], ev[i * 4 + 3]) != cudaSuccess)) {
-            snprintf(ch->err, sizeof ch->err, "harness: cudaEventElapsedTime failed");
-            goto out;
-        }
-        tc[i] = a;
-        tb[i] = b;
-    }
-    hc_stats(tc, reps, &p->cand);
-    if (base)
-        hc_stats(tb, reps, &p->base);
-    p->have_base = base;
-    p->reps = reps;
+    t.have_base = ch->have_dnn;
+    rc = time_interleaved(
+        ch->st, ch->b.flush, ch->b.flush_bytes, g_args.reps, g_args.warmup, false,
+        [&] { return cand_call(ch, lse, why, whylen); },
+        [&](bool warmup) {
+            if (sdpa_run(&ch->dnn))
+                return 0;
+            if (warmup) /* cuDNN cannot run this: timed without a baseline */
+                return 1;
+            snprintf(ch->err, sizeof ch->err, "harness: %.400s (while timing)", ch->dnn.err);
+            return -1;
+        },
+        &t, ch->err, sizeof ch->err, why, whylen);
+    if (rc != 0)
+        return rc;
+    p->cand = t.cand;
+    if (t.have_base)
+        p->base = t.base;
+    p->have_base = t.have_base;
+    p->reps = g_args.reps;
     p->with_lse = lse != NULL;
-    p->sm_clock_mhz = ck.sm_mhz;
-    p->mem_clock_mhz = ck.mem_mhz;
-    p->power_w = ck.power_w;
-    p->throttle_mask = ck.reasons;
+    p->sm_clock_mhz = t.ck.sm_mhz;
+    p->mem_clock_mhz = t.ck.mem_mhz;
+    p->power_w = t.ck.power_w;
+    p->throttle_mask = t.ck.reasons;
     p->l2_flushed = true;
-    rc = 0;
-out:
-    if (ev)
-        for (int i = 0; i < reps * 4; i++)
-            if (ev[i])
-                cudaEventDestroy(ev[i]);
-    free(ev);
-    free(tc);
-    free(tb);
-    return rc;
+    return 0;
 }
 
 static const char *g_baseline_error; /* the child's, for its records */

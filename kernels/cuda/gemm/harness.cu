@@ -385,104 +385,32 @@ static void free_bufs(struct bufs *b)
 static int timing(struct child *ch, int dt, struct hc_performance *p, char *why, size_t whylen)
 {
     const struct hc_shape *s = ch->s;
-    int reps = g_args.reps, wu = g_args.warmup;
-    cudaEvent_t *ev = NULL;
-    double *tc = NULL, *tb = NULL;
-    int rc = -1;
-    struct clocks ck;
-    cudaError_t e;
+    struct timed t;
+    int rc;
 
-    ev = (cudaEvent_t *)calloc((size_t)reps * 4, sizeof *ev);
-    tc = (double *)calloc((size_t)reps, sizeof *tc);
-    tb = (double *)calloc((size_t)reps, sizeof *tb);
-    if (!ev || !tc || !tb) {
-        snprintf(ch->err, sizeof ch->err, "harness: out of host memory");
-        goto out;
-    }
-    for (int i = 0; i < reps * 4; i++)
-        if (cudaEventCreate(&ev[i]) != cudaSuccess) {
-            snprintf(ch->err, sizeof ch->err, "harness: cudaEventCreate failed");
-            goto out;
-        }
-    for (int i = 0; i < wu; i++) {
-        if (cand_call(ch, dt, ch->b.C, why, whylen)) {
-            rc = -2;
-            goto out;
-        }
-        if (cublas_gemm(ch->h, (int)s->m, (int)s->n, (int)s->k, dt, ch->b.A, ch->b.B, ch->b.Cb) != CUBLAS_STATUS_SUCCESS) {
-            snprintf(ch->err, sizeof ch->err, "harness: cuBLAS failed in warm-up");
-            goto out;
-        }
-    }
-    e = cudaStreamSynchronize(ch->st);
-    if (e != cudaSuccess) {
-        snprintf(why, whylen, "CUDA error in warm-up: %s", cudaGetErrorName(e));
-        rc = -2;
-        goto out;
-    }
-    for (int i = 0; i < reps; i++) {
-        for (int side = 0; side < 2; side++) {
-            bool cand_side = (side == 0) == (i % 2 == 0); /* alternate which goes first */
-            cudaEvent_t e0 = ev[i * 4 + (cand_side ? 0 : 2)], e1 = ev[i * 4 + (cand_side ? 1 : 3)];
-            if (cudaMemsetAsync(ch->b.flush, i & 0xFF, ch->b.flush_bytes, ch->st) != cudaSuccess ||
-                cudaEventRecord(e0, ch->st) != cudaSuccess) {
-                snprintf(ch->err, sizeof ch->err, "harness: flush/event failed");
-                goto out;
-            }
-            if (cand_side) {
-                if (cand_call(ch, dt, ch->b.C, why, whylen)) {
-                    rc = -2;
-                    goto out;
-                }
-            } else if (cublas_gemm(ch->h, (int)s->m, (int)s->n, (int)s->k, dt, ch->b.A, ch->b.B, ch->b.Cb) !=
-                       CUBLAS_STATUS_SUCCESS) {
-                snprintf(ch->err, sizeof ch->err, "harness: cuBLAS failed while timing");
-                goto out;
-            }
-            if (cudaEventRecord(e1, ch->st) != cudaSuccess) {
-                snprintf(ch->err, sizeof ch->err, "harness: cudaEventRecord failed");
-                goto out;
-            }
-        }
-        if (i == reps / 2)
-            ck = nvml_sample(); /* while the queue is running */
-    }
-    if (reps < 2)
-        ck = nvml_sample();
-    e = cudaStreamSynchronize(ch->st);
-    if (e != cudaSuccess) {
-        snprintf(why, whylen, "CUDA error while timing: %s (%s)", cudaGetErrorName(e), cudaGetErrorString(e));
-        rc = -2;
-        goto out;
-    }
-    for (int i = 0; i < reps; i++) {
-        float a, b;
-        if (cudaEventElapsedTime(&a, ev[i * 4], ev[i * 4 + 1]) != cudaSuccess ||
-            cudaEventElapsedTime(&b, ev[i * 4 + 2], ev[i * 4 + 3]) != cudaSuccess) {
-            snprintf(ch->err, sizeof ch->err, "harness: cudaEventElapsedTime failed");
-            goto out;
-        }
-        tc[i] = a;
-        tb[i] = b;
-    }
-    hc_stats(tc, reps, &p->cand);
-    hc_stats(tb, reps, &p->base);
-    p->reps = reps;
-    p->sm_clock_mhz = ck.sm_mhz;
-    p->mem_clock_mhz = ck.mem_mhz;
-    p->power_w = ck.power_w;
-    p->throttle_mask = ck.reasons;
+    t.have_base = true;
+    rc = time_interleaved(
+        ch->st, ch->b.flush, ch->b.flush_bytes, g_args.reps, g_args.warmup, true,
+        [&] { return cand_call(ch, dt, ch->b.C, why, whylen); },
+        [&](bool warmup) {
+            if (cublas_gemm(ch->h, (int)s->m, (int)s->n, (int)s->k, dt, ch->b.A, ch->b.B, ch->b.Cb) ==
+                CUBLAS_STATUS_SUCCESS)
+                return 0;
+            snprintf(ch->err, sizeof ch->err, "harness: cuBLAS failed %s", warmup ? "in warm-up" : "while timing");
+            return -1;
+        },
+        &t, ch->err, sizeof ch->err, why, whylen);
+    if (rc != 0)
+        return rc;
+    p->cand = t.cand;
+    p->base = t.base;
+    p->reps = g_args.reps;
+    p->sm_clock_mhz = t.ck.sm_mhz;
+    p->mem_clock_mhz = t.ck.mem_mhz;
+    p->power_w = t.ck.power_w;
+    p->throttle_mask = t.ck.reasons;
     p->l2_flushed = true;
-    rc = 0;
-out:
-    if (ev)
-        for (int i = 0; i < reps * 4; i++)
-            if (ev[i])
-                cudaEventDestroy(ev[i]);
-    free(ev);
-    free(tc);
-    free(tb);
-    return rc;
+    return 0;
 }
 
 static void correctness_rec(const struct hc_shape *s, int dt, bool passed, bool skipped, double err, double berr,
