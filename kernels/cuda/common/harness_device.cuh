@@ -10,6 +10,7 @@
 #ifndef SPAK_CUDA_HARNESS_DEVICE_CUH
 #define SPAK_CUDA_HARNESS_DEVICE_CUH
 
+#include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -247,20 +248,30 @@ out:
     return rc;
 }
 
-/* The compute ceiling both harnesses compare with: gemm() issues one
- * n x n x n cuBLAS GEMM on buffers the caller made; 3 warm-up calls, then the
- * median of 10 timed with events, in TFLOP/s. */
-template <typename Gemm> static double time_cublas_gemm(int n, Gemm gemm)
+/* The compute ceiling both harnesses compare with: an n x n x n cuBLAS GEMM
+ * on three fresh device matrices of `bytes` each. fill(a, b) writes the
+ * inputs (random-ish, not zeros: the tensor cores draw less power on zeros;
+ * false when it cannot), gemm(h, a, b, c) issues one GEMM. 3 warm-up calls,
+ * then the median of 10 timed with events, in TFLOP/s; 0 when anything
+ * failed. */
+template <typename Fill, typename Gemm> static double cublas_peak_tflops(int n, size_t bytes, Fill fill, Gemm gemm)
 {
+    void *a = NULL, *b = NULL, *c = NULL;
+    cublasHandle_t h = NULL;
     cudaEvent_t e0, e1;
-    double t[10], r;
+    double t[10], r = 0;
     struct hc_stats st;
+    if (cudaMalloc(&a, bytes) != cudaSuccess || cudaMalloc(&b, bytes) != cudaSuccess ||
+        cudaMalloc(&c, bytes) != cudaSuccess || cublasCreate(&h) != CUBLAS_STATUS_SUCCESS)
+        goto out;
+    if (!fill(a, b))
+        goto out;
     cudaEventCreate(&e0);
     cudaEventCreate(&e1);
     for (int i = 0; i < 13; i++) {
         float ms = 0;
         cudaEventRecord(e0);
-        gemm();
+        gemm(h, a, b, c);
         cudaEventRecord(e1);
         cudaEventSynchronize(e1);
         cudaEventElapsedTime(&ms, e0, e1);
@@ -271,6 +282,12 @@ template <typename Gemm> static double time_cublas_gemm(int n, Gemm gemm)
     r = 2.0 * n * n * (double)n / st.median / 1e9;
     cudaEventDestroy(e0);
     cudaEventDestroy(e1);
+out:
+    if (h)
+        cublasDestroy(h);
+    cudaFree(a);
+    cudaFree(b);
+    cudaFree(c);
     return r;
 }
 

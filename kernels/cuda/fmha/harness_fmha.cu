@@ -785,34 +785,25 @@ done:
 static double measure_cublas_peak(int dt)
 {
     const int n = 8192;
-    void *a = NULL, *b = NULL, *c = NULL;
-    cublasHandle_t h = NULL;
-    double r = 0;
     const float one = 1.0f, zero = 0.0f;
     cudaDataType_t ty = dt == SPAK_FMHA_F16 ? CUDA_R_16F : CUDA_R_16BF;
-    size_t bytes = (size_t)n * n * 2;
-    if (cudaMalloc(&a, bytes) != cudaSuccess || cudaMalloc(&b, bytes) != cudaSuccess ||
-        cudaMalloc(&c, bytes) != cudaSuccess || cublasCreate(&h) != CUBLAS_STATUS_SUCCESS)
-        goto out;
-    if (dt == SPAK_FMHA_F16) {
-        gen_normal<__half><<<4096, 256>>>((__half *)a, (size_t)n * n, 1, 1.0f);
-        gen_normal<__half><<<4096, 256>>>((__half *)b, (size_t)n * n, 2, 1.0f);
-    } else {
-        gen_normal<__nv_bfloat16><<<4096, 256>>>((__nv_bfloat16 *)a, (size_t)n * n, 1, 1.0f);
-        gen_normal<__nv_bfloat16><<<4096, 256>>>((__nv_bfloat16 *)b, (size_t)n * n, 2, 1.0f);
-    }
-    cudaDeviceSynchronize();
-    r = time_cublas_gemm(n, [&] {
-        cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, n, n, n, &one, b, ty, n, a, ty, n, &zero, c, ty, n,
-                     CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-    });
-out:
-    if (h)
-        cublasDestroy(h);
-    cudaFree(a);
-    cudaFree(b);
-    cudaFree(c);
-    return r;
+    return cublas_peak_tflops(
+        n, (size_t)n * n * 2,
+        [&](void *a, void *b) {
+            if (dt == SPAK_FMHA_F16) {
+                gen_normal<__half><<<4096, 256>>>((__half *)a, (size_t)n * n, 1, 1.0f);
+                gen_normal<__half><<<4096, 256>>>((__half *)b, (size_t)n * n, 2, 1.0f);
+            } else {
+                gen_normal<__nv_bfloat16><<<4096, 256>>>((__nv_bfloat16 *)a, (size_t)n * n, 1, 1.0f);
+                gen_normal<__nv_bfloat16><<<4096, 256>>>((__nv_bfloat16 *)b, (size_t)n * n, 2, 1.0f);
+            }
+            cudaDeviceSynchronize();
+            return true;
+        },
+        [&](cublasHandle_t h, void *a, void *b, void *c) {
+            cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, n, n, n, &one, b, ty, n, a, ty, n, &zero, c, ty, n,
+                         CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+        });
 }
 
 /* ------------------------------------------------------------------------ */

@@ -597,39 +597,24 @@ static int run_shape(const struct hc_shape *s)
 static double measure_cublas_peak(int dt)
 {
     const int n = 8192;
-    size_t es = hc_dtype_size(dt);
-    void *a = NULL, *b = NULL, *c = NULL;
-    cublasHandle_t h = NULL;
-    double r = 0;
-    if (cudaMalloc(&a, (size_t)n * n * es) != cudaSuccess || cudaMalloc(&b, (size_t)n * n * es) != cudaSuccess ||
-        cudaMalloc(&c, (size_t)n * n * es) != cudaSuccess || cublasCreate(&h) != CUBLAS_STATUS_SUCCESS)
-        goto out;
-    /* random-ish bits (not zeros: the tensor cores draw less power on zeros) */
-    if (dt == SPAK_DT_F32) {
-        double *tmp;
-        if (cudaMalloc(&tmp, (size_t)n * n * sizeof(double)) != cudaSuccess)
-            goto out;
-        gen_normal<float><<<4096, 256>>>((float *)a, tmp, (size_t)n * n, 1);
-        gen_normal<float><<<4096, 256>>>((float *)b, tmp, (size_t)n * n, 2);
-        cudaDeviceSynchronize();
-        cudaFree(tmp);
-    } else {
-        double *tmp;
-        if (cudaMalloc(&tmp, (size_t)n * n * sizeof(double)) != cudaSuccess)
-            goto out;
-        gen_normal<__nv_bfloat16><<<4096, 256>>>((__nv_bfloat16 *)a, tmp, (size_t)n * n, 1);
-        gen_normal<__nv_bfloat16><<<4096, 256>>>((__nv_bfloat16 *)b, tmp, (size_t)n * n, 2);
-        cudaDeviceSynchronize();
-        cudaFree(tmp);
-    }
-    r = time_cublas_gemm(n, [&] { cublas_gemm(h, n, n, n, dt, a, b, c); });
-out:
-    if (h)
-        cublasDestroy(h);
-    cudaFree(a);
-    cudaFree(b);
-    cudaFree(c);
-    return r;
+    return cublas_peak_tflops(
+        n, (size_t)n * n * hc_dtype_size(dt),
+        [&](void *a, void *b) {
+            double *tmp;
+            if (cudaMalloc(&tmp, (size_t)n * n * sizeof(double)) != cudaSuccess)
+                return false;
+            if (dt == SPAK_DT_F32) {
+                gen_normal<float><<<4096, 256>>>((float *)a, tmp, (size_t)n * n, 1);
+                gen_normal<float><<<4096, 256>>>((float *)b, tmp, (size_t)n * n, 2);
+            } else {
+                gen_normal<__nv_bfloat16><<<4096, 256>>>((__nv_bfloat16 *)a, tmp, (size_t)n * n, 1);
+                gen_normal<__nv_bfloat16><<<4096, 256>>>((__nv_bfloat16 *)b, tmp, (size_t)n * n, 2);
+            }
+            cudaDeviceSynchronize();
+            cudaFree(tmp);
+            return true;
+        },
+        [&](cublasHandle_t h, void *a, void *b, void *c) { cublas_gemm(h, n, n, n, dt, a, b, c); });
 }
 
 /* ------------------------------------------------------------------------ */
