@@ -215,11 +215,7 @@ __global__ void __launch_bounds__(THREADS) fa2_kernel(const T *__restrict__ Q, c
             mx0 = fmaxf(mx0, fmaxf(sacc[n][0], sacc[n][1]));
             mx1 = fmaxf(mx1, fmaxf(sacc[n][2], sacc[n][3]));
         }
-#pragma unroll
-        for (int off = 1; off < 4; off <<= 1) {
-            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, off));
-            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, off));
-        }
+        quad_max2(mx0, mx1);
         const float mc0 = mx0 == -INFINITY ? 0.f : mx0 * c, mc1 = mx1 == -INFINITY ? 0.f : mx1 * c;
         const float corr0 = fast_exp2(m0 * c - mc0), corr1 = fast_exp2(m1 * c - mc1);
         m0 = mx0;
@@ -263,7 +259,8 @@ __global__ void __launch_bounds__(THREADS) fa2_kernel(const T *__restrict__ Q, c
     }
     cp_async_wait<0>();
 
-    /* epilogue: full row sums, normalize, store; LSE */
+    /* epilogue: full row sums, normalize, store; LSE (the sum written out, not
+     * quad_sum2: through the helper nvcc emits other machine code here) */
 #pragma unroll
     for (int off = 1; off < 4; off <<= 1) {
         l0 += __shfl_xor_sync(0xffffffffu, l0, off);

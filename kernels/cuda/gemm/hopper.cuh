@@ -130,4 +130,21 @@ static int spak_make_map(CUtensorMap *map, const void *ptr, long long rows, long
     return r == CUDA_SUCCESS ? 0 : (int)cudaErrorInvalidValue;
 }
 
+/* ---- the ABI entry point ------------------------------------------------ */
+/* Each wgmma rung defines launch<T>, its kernel's launch for one 16-bit
+ * input type; the argument checks and the type dispatch are the same. */
+template <typename T>
+static int launch(int M, int N, int K, int dtype, const void *A, const void *B, void *C, cudaStream_t s);
+
+extern "C" int spak_gemm(int M, int N, int K, int dtype, const void *A, const void *B, void *C, cudaStream_t s)
+{
+    if (M <= 0 || N <= 0 || K <= 0 || K % 8)
+        return (int)cudaErrorInvalidValue;
+    if (dtype == SPAK_DT_BF16)
+        return launch<__nv_bfloat16>(M, N, K, dtype, A, B, C, s);
+    if (dtype == SPAK_DT_F16)
+        return launch<__half>(M, N, K, dtype, A, B, C, s);
+    return (int)cudaErrorInvalidValue;
+}
+
 #endif

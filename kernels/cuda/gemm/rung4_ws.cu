@@ -147,17 +147,6 @@ static int launch(int M, int N, int K, int dtype, const void *A, const void *B, 
     return (int)cudaGetLastError();
 }
 
-extern "C" int spak_gemm(int M, int N, int K, int dtype, const void *A, const void *B, void *C, cudaStream_t s)
-{
-    if (M <= 0 || N <= 0 || K <= 0 || K % 8)
-        return (int)cudaErrorInvalidValue;
-    if (dtype == SPAK_DT_BF16)
-        return launch<__nv_bfloat16>(M, N, K, dtype, A, B, C, s);
-    if (dtype == SPAK_DT_F16)
-        return launch<__half>(M, N, K, dtype, A, B, C, s);
-    return (int)cudaErrorInvalidValue;
-}
-
 extern "C" int spak_gemm_kernel_info(int M, int N, int K, int dtype, struct spak_gemm_kinfo *o)
 {
     long long blocks = (long long)spak_cdiv(M, BM) * spak_cdiv(N, BN);
