@@ -1,16 +1,19 @@
 /*
- * harness_device.cuh - the host-side CUDA plumbing both trusted harnesses
- * share (spak-harness-cuda, spak-harness-cuda-fmha): trace records on
- * stdout, NVML clocks loaded at run time, the copy-bandwidth ceiling and the
- * probe child (device present? ceilings from the cache or measured) and the
- * parent's side of the probe and of each shape's child. The
- * GPU-free logic is in harness_core.c. Define SPAK_HARNESS_PROG (the
- * program's name for messages) before including it.
+ * harness_device.cuh - the CUDA plumbing both trusted harnesses share
+ * (spak-harness-cuda, spak-harness-cuda-fmha): helpers of their own kernels
+ * (input generator, input-write check), trace records on stdout, NVML clocks
+ * loaded at run time, the copy-bandwidth and cuBLAS ceilings, the probe child
+ * (device present? ceilings from the cache or measured), the interleaved
+ * candidate/baseline timing, and the parent's side of the probe and of each
+ * shape's child. The GPU-free logic is in harness_core.c. Define
+ * SPAK_HARNESS_PROG (the program's name for messages) before including it.
  */
 #ifndef SPAK_CUDA_HARNESS_DEVICE_CUH
 #define SPAK_CUDA_HARNESS_DEVICE_CUH
 
 #include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -27,6 +30,37 @@
 #ifndef SPAK_HARNESS_PROG
 #error "define SPAK_HARNESS_PROG before including harness_device.cuh"
 #endif
+
+/* ---- helpers of both harnesses' own kernels ---- */
+
+/* splitmix64: the counter-based generator behind the inputs (element i
+ * depends only on (seed, i), so any launch shape gives the same data); on
+ * the host too, for the --ncu inputs. */
+__host__ __device__ __forceinline__ unsigned long long splitmix64(unsigned long long x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+template <typename T> __device__ __forceinline__ T from_float(float f);
+template <> __device__ __forceinline__ float from_float<float>(float f) { return f; }
+template <> __device__ __forceinline__ __half from_float<__half>(float f) { return __float2half_rn(f); }
+template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float f) { return __float2bfloat16_rn(f); }
+
+/* *cnt += the number of 16-bit words that differ between a and b (an input
+ * the candidate wrote, compared with its saved copy) */
+__global__ void diff_u16(const unsigned short *a, const unsigned short *b, size_t n, unsigned long long *cnt)
+{
+    unsigned long long c = 0;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        c += a[i] != b[i];
+    for (int o = 16; o > 0; o >>= 1)
+        c += __shfl_down_sync(0xffffffffu, c, o);
+    if ((threadIdx.x & 31) == 0 && c)
+        atomicAdd(cnt, c);
+}
 
 /* One trace record (malloc'd JSON, freed here) on stdout, flushed. */
 static void emit(char *rec)

@@ -79,17 +79,6 @@ static struct hc_device g_ceil; /* what the probe child measured */
 /* ------------------------------------------------------------------------ */
 /* device kernels of the harness                                              */
 
-__device__ __forceinline__ unsigned long long splitmix64(unsigned long long x)
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
-template <typename T> __device__ __forceinline__ T from_float(float f);
-template <> __device__ __forceinline__ __half from_float<__half>(float f) { return __float2half_rn(f); }
-template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float f) { return __float2bfloat16_rn(f); }
 __device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
 __device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
 
@@ -267,17 +256,6 @@ __global__ void max_abs_err(const float *a, const float *r, size_t n, unsigned l
         atomicMax(maxbits, (unsigned long long)__double_as_longlong(mx));
         atomicAdd(bad, nb);
     }
-}
-
-__global__ void diff_u16(const unsigned short *a, const unsigned short *b, size_t n, unsigned long long *cnt)
-{
-    unsigned long long c = 0;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
-        c += a[i] != b[i];
-    for (int s = 16; s > 0; s >>= 1)
-        c += __shfl_down_sync(0xffffffffu, c, s);
-    if ((threadIdx.x & 31) == 0 && c)
-        atomicAdd(cnt, c);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -85,18 +85,6 @@ static struct hc_device g_ceil; /* what the probe child measured */
 /* ------------------------------------------------------------------------ */
 /* device kernels of the harness                                              */
 
-__device__ __forceinline__ unsigned long long splitmix64(unsigned long long x)
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
-template <typename T> __device__ __forceinline__ T from_float(float f);
-template <> __device__ __forceinline__ float from_float<float>(float f) { return f; }
-template <> __device__ __forceinline__ __half from_float<__half>(float f) { return __float2half_rn(f); }
-template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float f) { return __float2bfloat16_rn(f); }
 template <typename T> __device__ __forceinline__ double to_double(T v);
 template <> __device__ __forceinline__ double to_double<float>(float v) { return v; }
 template <> __device__ __forceinline__ double to_double<__half>(__half v) { return __half2float(v); }
@@ -145,17 +133,6 @@ __global__ void rel_err_kernel(const T *c, const double *r, size_t n, double *su
         atomicAdd(&sums[1], r2);
         atomicAdd(bad, nb);
     }
-}
-
-__global__ void diff_u16(const unsigned short *a, const unsigned short *b, size_t n, unsigned long long *cnt)
-{
-    unsigned long long c = 0;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
-        c += a[i] != b[i];
-    for (int o = 16; o > 0; o >>= 1)
-        c += __shfl_down_sync(0xffffffffu, c, o);
-    if ((threadIdx.x & 31) == 0 && c)
-        atomicAdd(cnt, c);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -635,18 +612,10 @@ static int shape_fn(int fd, const void *arg)
 /* ------------------------------------------------------------------------ */
 /* --ncu                                                                     */
 
-static uint64_t host_splitmix64(uint64_t x)
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
 static void host_fill(void *p, size_t n, int dt, uint64_t seed)
 {
     for (size_t i = 0; i < n; i++) {
-        uint64_t r = host_splitmix64(seed ^ host_splitmix64(i));
+        uint64_t r = splitmix64(seed ^ splitmix64(i));
         float u1 = (float)((r >> 40) + 1) * (1.0f / 16777217.0f);
         float u2 = (float)((r >> 8) & 0xFFFFFF) * (1.0f / 16777216.0f);
         float z = sqrtf(-2.0f * logf(u1)) * cosf(6.2831853f * u2);
