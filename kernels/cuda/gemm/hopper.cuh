@@ -130,6 +130,23 @@ static int spak_make_map(CUtensorMap *map, const void *ptr, long long rows, long
     return r == CUDA_SUCCESS ? 0 : (int)cudaErrorInvalidValue;
 }
 
+/* ---- the main loop's step ------------------------------------------------ */
+/* One stage of the K loop for a warpgroup's MW row blocks of 64 x BN: the
+ * wgmmas over the stage's A (at sa, MW blocks of 64 rows) and B (at sb),
+ * BK deep, fenced before and committed as one group after. */
+template <typename T, int BN_, int MW_, int BK_>
+__device__ __forceinline__ void wgmma_tile_step(float (&acc)[MW_][BN_ / 2], uint32_t sa, uint32_t sb)
+{
+    wgmma_fence();
+#pragma unroll
+    for (int k = 0; k < BK_ / 16; k++)
+#pragma unroll
+        for (int w = 0; w < MW_; w++)
+            wgmma_op<BN_, std::is_same<T, __nv_bfloat16>::value>::run(acc[w], wgmma_desc(sa + w * 64 * 128 + k * 32),
+                                                                      wgmma_desc(sb + k * 32), 1);
+    wgmma_commit();
+}
+
 /* ---- the ABI entry point ------------------------------------------------ */
 /* Each wgmma rung defines launch<T>, its kernel's launch for one 16-bit
  * input type; the argument checks and the type dispatch are the same. */

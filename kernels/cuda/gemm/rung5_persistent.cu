@@ -213,14 +213,7 @@ __global__ void __launch_bounds__(NTHREADS, 1)
                 mbar_wait(&full[s], (it / STAGES) & 1);
                 const uint32_t base = smem_u32(smem + s * STAGE_BYTES);
                 const uint32_t sa = base + c * MW * 64 * 128, sb = base + A_BYTES;
-                wgmma_fence();
-#pragma unroll
-                for (int k = 0; k < BK / 16; k++)
-#pragma unroll
-                    for (int w = 0; w < MW; w++)
-                        wgmma_op<BN, std::is_same<T, __nv_bfloat16>::value>::run(
-                            acc[w], wgmma_desc(sa + w * 64 * 128 + k * 32), wgmma_desc(sb + k * 32), 1);
-                wgmma_commit();
+                wgmma_tile_step<T, BN, MW, BK>(acc, sa, sb);
                 wgmma_wait<1>(); /* the previous group is done: release its stage */
                 if (kt > 0 && (t % 32) == 0)
                     release(&empty[(it - 1) % STAGES]);
