@@ -8,7 +8,7 @@
 #
 # Plain GNU make rather than CMake: one file, no generator step, the style of
 # Lua/Redis/llm.c (docs/design.md says why). Module fragments
-# (kernels/*/*.mk, tests/*.mk) are included below and add their own targets.
+# (kernels/*/*/*.mk, kernels/*/*.mk, tests/*.mk) are included below and add their own targets.
 
 O        ?= build
 SAN      ?= 0
