@@ -8,7 +8,7 @@
 #
 # Plain GNU make rather than CMake: one file, no generator step, the style of
 # Lua/Redis/llm.c (docs/design.md says why). Module fragments
-# (kernels/*/*.mk, tests/*.mk) are included below and add their own targets.
+# (kernels/*/*/*.mk, kernels/*/*.mk, tests/*.mk) are included below and add their own targets.
 
 O        ?= build
 SAN      ?= 0
@@ -57,7 +57,10 @@ ALL_TARGETS := $(LIB) $(CLI) $(UNIT_BIN)
 .SECONDARY:
 all: build-all
 
--include $(wildcard kernels/*/*.mk tests/*.mk fuzz/*.mk)
+# The kernel fragments in sorted order, so a target's common/ one comes before
+# its families' (kernels/<target>/<family>/*.mk), and the families' before the
+# target's own (kernels/<target>/*.mk), which links what the families added.
+-include $(sort $(wildcard kernels/*/*/*.mk)) $(wildcard kernels/*/*.mk tests/*.mk fuzz/*.mk)
 
 build-all: $(ALL_TARGETS)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/suites/cuda_fmha_compile.sh BUILD_DIR - the CUDA FMHA target without a GPU:
 #  - every FMHA rung (kernels/cuda/fmha/rung*.cu) compiles for sm_90a into a
-#    shared object (reusing the ones kernels/cuda/fmha.mk built in BUILD_DIR
+#    shared object (reusing the ones kernels/cuda/fmha/fmha.mk built in BUILD_DIR
 #    or build/, else compiling them here in parallel), exports the ABI symbols
 #    of kernels/cuda/fmha/abi.h, and has no register spills;
 #  - cuDNN's SDPA graph (cudnn-dry) finalizes up to the operation graph for
@@ -11,61 +11,15 @@
 # TAP output. Skips everything (with a reason) when nvcc is absent.
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/../cuda_rungs.sh"
 cd "$(dirname "$0")/../.."
 B=${1:-build}
 
-NVCC=$(command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
-rungs=$(ls kernels/cuda/fmha/rung*.cu 2>/dev/null | xargs -n1 basename | sed 's/\.cu$//')
-if [ -z "$NVCC" ]; then
-    for r in $rungs; do skip "$r compiles for sm_90a" "no nvcc"; done
+if ! cuda_rungs fmha "no register spills, no stack (ptxas)" '[1-9][0-9]* bytes (spill (stores|loads)|stack frame)'; then
     skip "spak-harness-cuda-fmha" "no nvcc"
     echo "1..$n"
     exit 0
 fi
-
-# The make-built artifacts when fresh, else a local compile (same flags).
-sodir=""
-for d in "$B" build; do
-    if [ -d "$d/cuda/fmha" ]; then
-        sodir=$d/cuda/fmha
-        for r in $rungs; do
-            if [ ! -f "$sodir/$r.so" ] || [ "kernels/cuda/fmha/$r.cu" -nt "$sodir/$r.so" ] ||
-               [ kernels/cuda/fmha/candidate.cuh -nt "$sodir/$r.so" ]; then sodir=""; break; fi
-        done
-        [ -n "$sodir" ] && break
-    fi
-done
-if [ -z "$sodir" ]; then
-    sodir=$B/cuda-test/fmha
-    mkdir -p "$sodir"
-    pids=()
-    for r in $rungs; do
-        "$NVCC" -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -Werror all-warnings \
-            -Xcompiler -Wall,-Wextra,-Werror -shared -Xcompiler -fPIC -Xptxas -v \
-            -o "$sodir/$r.so" "kernels/cuda/fmha/$r.cu" >"$sodir/$r.ptxas.txt" 2>&1 &
-        pids+=($!)
-    done
-    for p in "${pids[@]}"; do wait "$p"; done
-fi
-
-for r in $rungs; do
-    so=$sodir/$r.so
-    check_run "$r compiles for sm_90a ($so)" test -s "$so"
-    if [ -s "$so" ]; then
-        syms=$(nm -D --defined-only "$so" 2>/dev/null)
-        check_run "$r exports spak_fmha, spak_fmha_info, spak_fmha_kernel_info" \
-            bash -c 'for s in spak_fmha spak_fmha_info spak_fmha_kernel_info; do grep -qw "$s" <<<"$1" || exit 1; done' _ "$syms"
-        cob=$(command -v cuobjdump 2>/dev/null || true)
-        if [ -n "$cob" ]; then
-            check_run "$r holds sm_90a machine code" bash -c '"$1" --list-elf "$2" 2>/dev/null | grep -q sm_90a' _ "$cob" "$so"
-        fi
-    fi
-    rep=$sodir/$r.ptxas.txt
-    if [ -f "$rep" ]; then
-        check_run "$r: no register spills, no stack (ptxas)" \
-            bash -c '! grep -E "[1-9][0-9]* bytes (spill (stores|loads)|stack frame)" "$1" >/dev/null' _ "$rep"
-    fi
-done
 
 # Parameter variants compile too (the loop's tuning space).
 vdir=build/cuda-test/fmha-variants # shared by the build and build/asan runs; rebuilt only when stale
@@ -127,7 +81,7 @@ for d in "$B" build; do [ -x "$d/spak-harness-cuda-fmha" ] && { H=$d/spak-harnes
 if [ -z "$H" ]; then
     cudnn_h=$(ls "$(dirname "$NVCC")/../include/cudnn.h" /usr/include/cudnn.h /usr/include/x86_64-linux-gnu/cudnn.h 2>/dev/null | head -1)
     if [ -z "$cudnn_h" ]; then
-        skip "spak-harness-cuda-fmha" "no cuDNN headers (kernels/cuda/fmha.mk skips the harness)"
+        skip "spak-harness-cuda-fmha" "no cuDNN headers (kernels/cuda/fmha/fmha.mk skips the harness)"
     else
         notok "spak-harness-cuda-fmha exists (make builds it)"
     fi

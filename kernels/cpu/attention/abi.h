@@ -15,14 +15,14 @@
  * all work (threads included) finished at return; no state carried between
  * calls. Returns 0 on success, non-zero if it cannot handle the arguments.
  *
- * Optional: const spak_kernel_info *spak_info(void);  (see ../info.h)
+ * Optional: const spak_kernel_info *spak_info(void);  (see ../common/info.h)
  *
  *   cc -O3 -march=native -fPIC -shared -DNAME=VALUE... x.c -o x.so -lpthread -lm
  */
 #ifndef SPAK_CPU_ATTENTION_ABI_H
 #define SPAK_CPU_ATTENTION_ABI_H
 
-#include "../info.h"
+#include "../common/info.h"
 
 #define SPAK_ATTN_MAX_D 256
 #define SPAK_ATTENTION_SYMBOL "spak_attention"

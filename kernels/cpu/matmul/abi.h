@@ -1,6 +1,6 @@
 /*
  * kernels/cpu/matmul/abi.h - the fixed C ABI of a CPU matmul candidate.
- * Shared by the trusted harness (kernels/cpu/harness.c) and every candidate.
+ * Shared by the trusted harness (kernels/cpu/common/judge.c) and every candidate.
  *
  *   int spak_matmul(int M, int N, int K,
  *                   const float *A, const float *B, float *C);
@@ -13,7 +13,7 @@
  * returns. No state may carry results from one call to the next.
  * Returns 0 on success, non-zero if it cannot handle the arguments.
  *
- * Optional: const spak_kernel_info *spak_info(void);  (see ../info.h)
+ * Optional: const spak_kernel_info *spak_info(void);  (see ../common/info.h)
  *
  * A candidate is built as a shared object:
  *   cc -O3 -march=native -fPIC -shared -DNAME=VALUE... x.c -o x.so -lpthread -lm
@@ -21,7 +21,7 @@
 #ifndef SPAK_CPU_MATMUL_ABI_H
 #define SPAK_CPU_MATMUL_ABI_H
 
-#include "../info.h"
+#include "../common/info.h"
 
 #define SPAK_MATMUL_SYMBOL "spak_matmul"
 typedef int (*spak_matmul_fn)(int M, int N, int K, const float *A, const float *B, float *C);

@@ -1,7 +1,8 @@
 /*
  * candidate.cuh - helpers shared by the FMHA rungs (candidate side): what
- * every CUDA family shares (../common.cuh: element types, the kernel-info
- * helper), exp2 on the SFU and the argument checks of the launchers.
+ * every CUDA family shares (../common/common.cuh: element types, the kernel-info
+ * helper), exp2 on the SFU, quad reductions and the argument checks of the
+ * launchers.
  * Candidates written by the loop may include it or not; the contract is
  * abi.h alone.
  */
@@ -10,7 +11,7 @@
 
 #include <math.h>
 
-#include "../common.cuh"
+#include "../common/common.cuh"
 #include "abi.h"
 
 /* log2(e): softmax in base 2 with the scale pre-multiplied (one FFMA + EX2) */
@@ -25,6 +26,26 @@ __device__ __forceinline__ float fast_exp2(float x)
     float y;
     asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
     return y;
+}
+
+/* Row max and row sum over the 4 threads of a quad (an mma accumulator row
+ * is spread over them), for the two rows a thread holds (rungs 3 and 4). */
+__device__ __forceinline__ void quad_max2(float &a, float &b)
+{
+#pragma unroll
+    for (int off = 1; off < 4; off <<= 1) {
+        a = fmaxf(a, __shfl_xor_sync(0xffffffffu, a, off));
+        b = fmaxf(b, __shfl_xor_sync(0xffffffffu, b, off));
+    }
+}
+
+__device__ __forceinline__ void quad_sum2(float &a, float &b)
+{
+#pragma unroll
+    for (int off = 1; off < 4; off <<= 1) {
+        a += __shfl_xor_sync(0xffffffffu, a, off);
+        b += __shfl_xor_sync(0xffffffffu, b, off);
+    }
 }
 
 /* The checks every launcher does first. 0 = fine. */

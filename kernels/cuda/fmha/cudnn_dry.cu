@@ -9,7 +9,7 @@
  *   cudnn-dry BxHxSxD[gN][c] fp16|bf16 [lse]
  *
  * Output: one line per stage; the last line is "DRY OK <how far>" or
- * "DRY FAIL <cuDNN's message>". Built by kernels/cuda/fmha.mk, run by
+ * "DRY FAIL <cuDNN's message>". Built by kernels/cuda/fmha/fmha.mk, run by
  * tests/suites/cuda_fmha_compile.sh.
  */
 #include <cuda_runtime.h>

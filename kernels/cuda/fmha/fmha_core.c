@@ -213,26 +213,14 @@ double fc_bytes(const struct fc_shape *s, int dtype, bool with_lse)
 double fc_tolerance(int dtype) { return dtype == 1 ? 2e-3 : dtype == 2 ? 1e-2 : 0; }
 double fc_lse_tolerance(void) { return 1e-3; }
 
-/* JSON has no NaN/Inf: a non-finite number becomes null. */
-static json_t *jnum(double x) { return isfinite(x) ? json_real(x) : json_null(); }
 static json_t *jstr_or_null(const char *s) { return s ? json_string(s) : json_null(); }
-
-static char *dump(json_t *o)
-{
-    char *s;
-    if (!o)
-        return NULL;
-    s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    return s;
-}
 
 static const char *dtn(int dt) { return dt == 1 ? "fp16" : dt == 2 ? "bf16" : "?"; }
 
 char *fc_record_correctness(const struct fc_correctness *c)
 {
     char shape[96];
-    return dump(json_pack("{s:s, s:s, s:b, s:s, s:b, s:I, s:b, s:b, s:o, s:o, s:o, s:o, s:s, s:o, s:o, "
+    return hc_dump(json_pack("{s:s, s:s, s:b, s:s, s:b, s:I, s:b, s:b, s:o, s:o, s:o, s:o, s:s, s:o, s:o, "
                           "s:I, s:s, s:s}",
                           "type", "Correctness",
                           "shape", fc_shape_str(c->shape, shape, sizeof shape),
@@ -242,12 +230,12 @@ char *fc_record_correctness(const struct fc_correctness *c)
                           "hkv", (json_int_t)c->shape->hkv,
                           "passed", c->passed,
                           "skipped", c->skipped,
-                          "rel_err", jnum(c->rel_err),
-                          "tolerance", jnum(c->tolerance),
-                          "lse_err", jnum(c->lse_err),
-                          "lse_tolerance", jnum(fc_lse_tolerance()),
+                          "rel_err", hc_jnum(c->rel_err),
+                          "tolerance", hc_jnum(c->tolerance),
+                          "lse_err", hc_jnum(c->lse_err),
+                          "lse_tolerance", hc_jnum(fc_lse_tolerance()),
                           "baseline", "cudnn",
-                          "baseline_rel_err", jnum(c->baseline_rel_err),
+                          "baseline_rel_err", hc_jnum(c->baseline_rel_err),
                           "baseline_error", jstr_or_null(c->baseline_error),
                           "seed", (json_int_t)c->seed,
                           "reason", c->reason ? c->reason : "",
@@ -256,67 +244,44 @@ char *fc_record_correctness(const struct fc_correctness *c)
 
 char *fc_record_performance(const struct fc_performance *p)
 {
-    char shape[96], thr[160];
+    char shape[96];
     double f = fc_flops(p->shape);
     double tf = f / p->cand.median / 1e9;
     double btf = p->have_base ? f / p->base.median / 1e9 : NAN;
     double ratio = p->have_base ? p->base.median / p->cand.median : NAN;
-    return dump(json_pack(
-        "{s:s, s:s, s:b, s:s, s:b, s:o, s:o, s:o, s:i, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:b, s:s, "
-        "s:i, s:i, s:o, s:s, s:I, s:b}",
-        "type", "Performance",
-        "shape", fc_shape_str(p->shape, shape, sizeof shape),
-        "heldout", p->shape->heldout,
-        "dtype", dtn(p->dtype),
-        "causal", p->shape->causal,
-        "time_ms", jnum(p->cand.median),
-        "time_ms_p20", jnum(p->cand.p20),
-        "time_ms_p80", jnum(p->cand.p80),
-        "reps", p->reps,
-        "tflops", jnum(tf),
-        "flops", jnum(f),
-        "baseline", "cudnn",
-        "baseline_time_ms", p->have_base ? jnum(p->base.median) : json_null(),
-        "baseline_tflops", jnum(btf),
-        "ratio", jnum(ratio),
-        "baseline_error", jstr_or_null(p->baseline_error),
-        "baseline_engine", jstr_or_null(p->baseline_engine),
-        "lse", p->with_lse,
-        "flops_convention", "4*B*H*S*S*D, halved when causal",
-        "sm_clock_mhz", p->sm_clock_mhz,
-        "mem_clock_mhz", p->mem_clock_mhz,
-        "power_w", jnum(p->power_w),
-        "throttle_reasons", hc_throttle_names(p->throttle_mask, thr, sizeof thr),
-        "throttle_mask", (json_int_t)p->throttle_mask,
-        "l2_flush", p->l2_flushed));
+    return hc_finish_clocks(
+        json_pack("{s:s, s:s, s:b, s:s, s:b, s:o, s:o, s:o, s:i, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:b, s:s}",
+                  "type", "Performance",
+                  "shape", fc_shape_str(p->shape, shape, sizeof shape),
+                  "heldout", p->shape->heldout,
+                  "dtype", dtn(p->dtype),
+                  "causal", p->shape->causal,
+                  "time_ms", hc_jnum(p->cand.median),
+                  "time_ms_p20", hc_jnum(p->cand.p20),
+                  "time_ms_p80", hc_jnum(p->cand.p80),
+                  "reps", p->reps,
+                  "tflops", hc_jnum(tf),
+                  "flops", hc_jnum(f),
+                  "baseline", "cudnn",
+                  "baseline_time_ms", p->have_base ? hc_jnum(p->base.median) : json_null(),
+                  "baseline_tflops", hc_jnum(btf),
+                  "ratio", hc_jnum(ratio),
+                  "baseline_error", jstr_or_null(p->baseline_error),
+                  "baseline_engine", jstr_or_null(p->baseline_engine),
+                  "lse", p->with_lse,
+                  "flops_convention", "4*B*H*S*S*D, halved when causal"),
+        p->sm_clock_mhz, p->mem_clock_mhz, p->power_w, p->throttle_mask, p->l2_flushed);
 }
 
 char *fc_record_analysis(const struct fc_shape *shape, int dtype, const struct hc_perf_in *in,
                          const struct hc_perf_out *o)
 {
     char s[96];
-    return dump(json_pack(
-        "{s:s, s:s, s:b, s:s, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:s, s:i, s:i, s:i, s:o, "
-        "s:I, s:o, s:b}",
-        "type", "Analysis",
-        "shape", fc_shape_str(shape, s, sizeof s),
-        "heldout", shape->heldout,
-        "dtype", dtn(dtype),
-        "causal", shape->causal,
-        "flops", jnum(in->flops),
-        "bytes", jnum(in->bytes),
-        "arith_intensity", jnum(o->arith_intensity),
-        "peak_tflops", jnum(in->peak_tflops),
-        "peak_gbps", jnum(in->peak_gbps),
-        "frac_peak", jnum(o->frac_peak),
-        "frac_bw", jnum(o->frac_bw),
-        "bottleneck", o->bottleneck,
-        "why", o->why,
-        "registers", in->registers,
-        "smem_bytes", in->smem_bytes,
-        "spills", in->local_bytes,
-        "occupancy", jnum(o->occupancy),
-        "grid_blocks", (json_int_t)in->grid_blocks,
-        "wave_efficiency", jnum(o->wave_eff),
-        "suspicious", o->suspicious));
+    return hc_finish_analysis(json_pack("{s:s, s:s, s:b, s:s, s:b}",
+                                        "type", "Analysis",
+                                        "shape", fc_shape_str(shape, s, sizeof s),
+                                        "heldout", shape->heldout,
+                                        "dtype", dtn(dtype),
+                                        "causal", shape->causal),
+                              in, o);
 }

@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../gemm/harness_core.h"
+#include "../common/harness_core.h"
 
 #ifdef __cplusplus
 extern "C" {

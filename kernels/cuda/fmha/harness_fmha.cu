@@ -68,7 +68,7 @@
 #include "fmha_core.h"
 
 #define SPAK_HARNESS_PROG "spak-harness-cuda-fmha"
-#include "../harness_device.cuh"
+#include "../common/harness_device.cuh"
 #include "cudnn_sdpa.cuh"
 
 
@@ -79,17 +79,6 @@ static struct hc_device g_ceil; /* what the probe child measured */
 /* ------------------------------------------------------------------------ */
 /* device kernels of the harness                                              */
 
-__device__ __forceinline__ unsigned long long splitmix64(unsigned long long x)
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
-template <typename T> __device__ __forceinline__ T from_float(float f);
-template <> __device__ __forceinline__ __half from_float<__half>(float f) { return __float2half_rn(f); }
-template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float f) { return __float2bfloat16_rn(f); }
 __device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
 __device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
 
@@ -267,17 +256,6 @@ __global__ void max_abs_err(const float *a, const float *r, size_t n, unsigned l
         atomicMax(maxbits, (unsigned long long)__double_as_longlong(mx));
         atomicAdd(bad, nb);
     }
-}
-
-__global__ void diff_u16(const unsigned short *a, const unsigned short *b, size_t n, unsigned long long *cnt)
-{
-    unsigned long long c = 0;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
-        c += a[i] != b[i];
-    for (int s = 16; s > 0; s >>= 1)
-        c += __shfl_down_sync(0xffffffffu, c, s);
-    if ((threadIdx.x & 31) == 0 && c)
-        atomicAdd(cnt, c);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -566,106 +544,37 @@ static int alloc_all(struct child *ch)
 
 static int timing(struct child *ch, struct fc_performance *p, char *why, size_t whylen)
 {
-    int reps = g_args.reps, wu = g_args.warmup;
     float *lse = g_args.time_lse ? ch->b.L : NULL;
-    cudaEvent_t *ev = NULL;
-    double *tc = NULL, *tb = NULL;
-    int rc = -1;
-    struct clocks ck = {0, 0, 0, 0};
-    cudaError_t e;
-    bool base = ch->have_dnn;
+    struct timed t;
+    int rc;
 
-    ev = (cudaEvent_t *)calloc((size_t)reps * 4, sizeof *ev);
-    tc = (double *)calloc((size_t)reps, sizeof *tc);
-    tb = (double *)calloc((size_t)reps, sizeof *tb);
-    if (!ev || !tc || !tb) {
-        snprintf(ch->err, sizeof ch->err, "harness: out of host memory");
-        goto out;
-    }
-    for (int i = 0; i < reps * 4; i++)
-        if (cudaEventCreate(&ev[i]) != cudaSuccess) {
-            snprintf(ch->err, sizeof ch->err, "harness: cudaEventCreate failed");
-            goto out;
-        }
-    for (int i = 0; i < wu; i++) {
-        if (cand_call(ch, lse, why, whylen)) {
-            rc = -2;
-            goto out;
-        }
-        if (base && !sdpa_run(&ch->dnn))
-            base = false;
-    }
-    e = cudaStreamSynchronize(ch->st);
-    if (e != cudaSuccess) {
-        snprintf(why, whylen, "CUDA error in warm-up: %s", cudaGetErrorName(e));
-        rc = -2;
-        goto out;
-    }
-    for (int i = 0; i < reps; i++) {
-        for (int side = 0; side < 2; side++) {
-            bool cand_side = (side == 0) == (i % 2 == 0);
-            cudaEvent_t e0 = ev[i * 4 + (cand_side ? 0 : 2)], e1 = ev[i * 4 + (cand_side ? 1 : 3)];
-            if (!cand_side && !base)
-                continue;
-            if (cudaMemsetAsync(ch->b.flush, i & 0xFF, ch->b.flush_bytes, ch->st) != cudaSuccess ||
-                cudaEventRecord(e0, ch->st) != cudaSuccess) {
-                snprintf(ch->err, sizeof ch->err, "harness: flush/event failed");
-                goto out;
-            }
-            if (cand_side) {
-                if (cand_call(ch, lse, why, whylen)) {
-                    rc = -2;
-                    goto out;
-                }
-            } else if (!sdpa_run(&ch->dnn)) {
-                snprintf(ch->err, sizeof ch->err, "harness: %.400s (while timing)", ch->dnn.err);
-                goto out;
-            }
-            if (cudaEventRecord(e1, ch->st) != cudaSuccess) {
-                snprintf(ch->err, sizeof ch->err, "harness: cudaEventRecord failed");
-                goto out;
-            }
-        }
-        if (i == reps / 2)
-            ck = nvml_sample();
-    }
-    e = cudaStreamSynchronize(ch->st);
-    if (e != cudaSuccess) {
-        snprintf(why, whylen, "CUDA error while timing: %s (%s)", cudaGetErrorName(e), cudaGetErrorString(e));
-        rc = -2;
-        goto out;
-    }
-    for (int i = 0; i < reps; i++) {
-        float a = 0, b = 0;
-        if (cudaEventElapsedTime(&a, ev[i * 4], ev[i * 4 + 1]) != cudaSuccess ||
-            (base && cudaEventElapsedTime(&b, ev[i * 4 + 2], ev[i * 4 + 3]) != cudaSuccess)) {
-            snprintf(ch->err, sizeof ch->err, "harness: cudaEventElapsedTime failed");
-            goto out;
-        }
-        tc[i] = a;
-        tb[i] = b;
-    }
-    hc_stats(tc, reps, &p->cand);
-    if (base)
-        hc_stats(tb, reps, &p->base);
-    p->have_base = base;
-    p->reps = reps;
+    t.have_base = ch->have_dnn;
+    rc = time_interleaved(
+        ch->st, ch->b.flush, ch->b.flush_bytes, g_args.reps, g_args.warmup, false,
+        [&] { return cand_call(ch, lse, why, whylen); },
+        [&](bool warmup) {
+            if (sdpa_run(&ch->dnn))
+                return 0;
+            if (warmup) /* cuDNN cannot run this: timed without a baseline */
+                return 1;
+            snprintf(ch->err, sizeof ch->err, "harness: %.400s (while timing)", ch->dnn.err);
+            return -1;
+        },
+        &t, ch->err, sizeof ch->err, why, whylen);
+    if (rc != 0)
+        return rc;
+    p->cand = t.cand;
+    if (t.have_base)
+        p->base = t.base;
+    p->have_base = t.have_base;
+    p->reps = g_args.reps;
     p->with_lse = lse != NULL;
-    p->sm_clock_mhz = ck.sm_mhz;
-    p->mem_clock_mhz = ck.mem_mhz;
-    p->power_w = ck.power_w;
-    p->throttle_mask = ck.reasons;
+    p->sm_clock_mhz = t.ck.sm_mhz;
+    p->mem_clock_mhz = t.ck.mem_mhz;
+    p->power_w = t.ck.power_w;
+    p->throttle_mask = t.ck.reasons;
     p->l2_flushed = true;
-    rc = 0;
-out:
-    if (ev)
-        for (int i = 0; i < reps * 4; i++)
-            if (ev[i])
-                cudaEventDestroy(ev[i]);
-    free(ev);
-    free(tc);
-    free(tb);
-    return rc;
+    return 0;
 }
 
 static const char *g_baseline_error; /* the child's, for its records */
@@ -854,49 +763,25 @@ done:
 static double measure_cublas_peak(int dt)
 {
     const int n = 8192;
-    void *a = NULL, *b = NULL, *c = NULL;
-    cublasHandle_t h = NULL;
-    cudaEvent_t e0, e1;
-    double t[10], r = 0;
-    struct hc_stats st;
     const float one = 1.0f, zero = 0.0f;
     cudaDataType_t ty = dt == SPAK_FMHA_F16 ? CUDA_R_16F : CUDA_R_16BF;
-    size_t bytes = (size_t)n * n * 2;
-    if (cudaMalloc(&a, bytes) != cudaSuccess || cudaMalloc(&b, bytes) != cudaSuccess ||
-        cudaMalloc(&c, bytes) != cudaSuccess || cublasCreate(&h) != CUBLAS_STATUS_SUCCESS)
-        goto out;
-    if (dt == SPAK_FMHA_F16) {
-        gen_normal<__half><<<4096, 256>>>((__half *)a, (size_t)n * n, 1, 1.0f);
-        gen_normal<__half><<<4096, 256>>>((__half *)b, (size_t)n * n, 2, 1.0f);
-    } else {
-        gen_normal<__nv_bfloat16><<<4096, 256>>>((__nv_bfloat16 *)a, (size_t)n * n, 1, 1.0f);
-        gen_normal<__nv_bfloat16><<<4096, 256>>>((__nv_bfloat16 *)b, (size_t)n * n, 2, 1.0f);
-    }
-    cudaDeviceSynchronize();
-    cudaEventCreate(&e0);
-    cudaEventCreate(&e1);
-    for (int i = 0; i < 13; i++) {
-        float ms = 0;
-        cudaEventRecord(e0);
-        cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, n, n, n, &one, b, ty, n, a, ty, n, &zero, c, ty, n,
-                     CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-        cudaEventRecord(e1);
-        cudaEventSynchronize(e1);
-        cudaEventElapsedTime(&ms, e0, e1);
-        if (i >= 3)
-            t[i - 3] = ms;
-    }
-    hc_stats(t, 10, &st);
-    r = 2.0 * n * n * (double)n / st.median / 1e9;
-    cudaEventDestroy(e0);
-    cudaEventDestroy(e1);
-out:
-    if (h)
-        cublasDestroy(h);
-    cudaFree(a);
-    cudaFree(b);
-    cudaFree(c);
-    return r;
+    return cublas_peak_tflops(
+        n, (size_t)n * n * 2,
+        [&](void *a, void *b) {
+            if (dt == SPAK_FMHA_F16) {
+                gen_normal<__half><<<4096, 256>>>((__half *)a, (size_t)n * n, 1, 1.0f);
+                gen_normal<__half><<<4096, 256>>>((__half *)b, (size_t)n * n, 2, 1.0f);
+            } else {
+                gen_normal<__nv_bfloat16><<<4096, 256>>>((__nv_bfloat16 *)a, (size_t)n * n, 1, 1.0f);
+                gen_normal<__nv_bfloat16><<<4096, 256>>>((__nv_bfloat16 *)b, (size_t)n * n, 2, 1.0f);
+            }
+            cudaDeviceSynchronize();
+            return true;
+        },
+        [&](cublasHandle_t h, void *a, void *b, void *c) {
+            cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, n, n, n, &one, b, ty, n, a, ty, n, &zero, c, ty, n,
+                         CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+        });
 }
 
 /* ------------------------------------------------------------------------ */
@@ -917,7 +802,6 @@ static int shape_fn(int fd, const void *arg)
 int main(int argc, char **argv)
 {
     char err[1024];
-    struct hc_child pr;
     int harness_failed = 0;
     int rc = fc_parse_args(argc, argv, &g_args, err, sizeof err);
 
@@ -931,41 +815,18 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
 
-    if (hc_run_child(probe_fn, NULL, g_args.timeout_s, false, &pr) != 0) {
-        fprintf(stderr, "spak-harness-cuda-fmha: fork/pipe failed: %s\n", strerror(errno));
+    if (probe_device(probe_fn, g_args.timeout_s, g_args.dtype == 1 ? "fp16" : "bf16", &g_ceil) != 0)
         return 2;
-    }
-    if (pr.timed_out || !WIFEXITED(pr.status) || WEXITSTATUS(pr.status) != 0 || !pr.first_line) {
-        if (!(WIFEXITED(pr.status) && WEXITSTATUS(pr.status) == HC_CHILD_NO_DEVICE))
-            fprintf(stderr, "spak-harness-cuda-fmha: device probe failed\n");
-        free(pr.first_line);
-        return 2;
-    }
-    rc = hc_parse_probe(pr.first_line, &g_ceil, err, sizeof err);
-    free(pr.first_line);
-    if (rc != 0) {
-        fprintf(stderr, "spak-harness-cuda-fmha: %s\n", err);
-        return 2;
-    }
-    fprintf(stderr, "spak-harness-cuda-fmha: %s sm_%d, %d SMs, copy %.0f GB/s, cuBLAS %s peak %.1f TFLOP/s\n",
-            g_ceil.name, g_ceil.cc, g_ceil.sm_count, g_ceil.copy_gbps, g_args.dtype == 1 ? "fp16" : "bf16",
-            g_ceil.peak_tflops);
 
     for (int i = 0; i < g_args.nshapes; i++) {
         const struct fc_shape *s = &g_args.shapes[i];
         struct hc_child r;
-        if (hc_run_child(shape_fn, s, g_args.timeout_s, true, &r) != 0) {
-            fprintf(stderr, "spak-harness-cuda-fmha: fork/pipe failed: %s\n", strerror(errno));
+        char why[256];
+        rc = run_shape_child(shape_fn, s, g_args.timeout_s, g_args.check_only, &r, &harness_failed, why, sizeof why);
+        if (rc < 0)
             return 1;
-        }
-        free(r.first_line);
-        if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == HC_CHILD_HARNESS_ERR)
-            harness_failed = 1;
-        if (hc_child_no_verdict(&r, g_args.check_only)) {
-            char why[256];
-            hc_describe_child(&r, g_args.timeout_s, why, sizeof why);
+        if (rc > 0)
             correctness_rec(s, false, false, NAN, NAN, NAN, why);
-        }
     }
     return harness_failed;
 }

@@ -27,6 +27,7 @@
  * Shared memory: (BLOCK_M + 2*STAGES*BLOCK_N) * D * 2 bytes (80 KB at D=128 defaults).
  * Build: nvcc -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -shared -Xcompiler -fPIC -o rung3_mma.so rung3_mma.cu
  */
+#include "../common/sm80.cuh"
 #include "candidate.cuh"
 
 #ifndef WARPS
@@ -53,30 +54,7 @@ static const struct spak_fmha_info g_info = {
     1, 0, 1, 1, 1, 80,
 };
 
-/* ---- PTX wrappers ---------------------------------------------------- */
-__device__ __forceinline__ uint32_t smem_u32(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
-
-/* 16-byte async copy; src_bytes 0 fills the destination with zeros. */
-__device__ __forceinline__ void cp_async16(uint32_t dst, const void *src, int src_bytes)
-{
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
-
-__device__ __forceinline__ void ldsm_x4(uint32_t addr, uint32_t &r0, uint32_t &r1, uint32_t &r2, uint32_t &r3)
-{
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
-                 : "r"(addr));
-}
-__device__ __forceinline__ void ldsm_x4_t(uint32_t addr, uint32_t &r0, uint32_t &r1, uint32_t &r2, uint32_t &r3)
-{
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
-                 : "r"(addr));
-}
-
+/* ---- PTX wrappers (cp.async, ldmatrix: ../common/sm80.cuh) ----------- */
 /* c += a (16x16, row) * b (16x8, col), fp32 accumulators */
 template <typename T> __device__ __forceinline__ void mma16816(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1);
 template <> __device__ __forceinline__ void mma16816<__half>(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1)
@@ -215,11 +193,7 @@ __global__ void __launch_bounds__(THREADS) fa2_kernel(const T *__restrict__ Q, c
             mx0 = fmaxf(mx0, fmaxf(sacc[n][0], sacc[n][1]));
             mx1 = fmaxf(mx1, fmaxf(sacc[n][2], sacc[n][3]));
         }
-#pragma unroll
-        for (int off = 1; off < 4; off <<= 1) {
-            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, off));
-            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, off));
-        }
+        quad_max2(mx0, mx1);
         const float mc0 = mx0 == -INFINITY ? 0.f : mx0 * c, mc1 = mx1 == -INFINITY ? 0.f : mx1 * c;
         const float corr0 = fast_exp2(m0 * c - mc0), corr1 = fast_exp2(m1 * c - mc1);
         m0 = mx0;
@@ -263,7 +237,8 @@ __global__ void __launch_bounds__(THREADS) fa2_kernel(const T *__restrict__ Q, c
     }
     cp_async_wait<0>();
 
-    /* epilogue: full row sums, normalize, store; LSE */
+    /* epilogue: full row sums, normalize, store; LSE (the sum written out, not
+     * quad_sum2: through the helper nvcc emits other machine code here) */
 #pragma unroll
     for (int off = 1; off < 4; off <<= 1) {
         l0 += __shfl_xor_sync(0xffffffffu, l0, off);

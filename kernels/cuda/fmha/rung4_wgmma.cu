@@ -39,9 +39,9 @@
  * 3 x 32 KB.
  * Build: nvcc -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -shared -Xcompiler -fPIC -o rung4_wgmma.so rung4_wgmma.cu
  */
-#include "../sm90.cuh"
+#include "../common/sm90.cuh"
 #include "candidate.cuh"
-#include "../gemm/wgmma_ops.cuh"
+#include "../common/wgmma_ops.cuh"
 #include "wgmma_rs.cuh"
 
 #ifndef BLOCK_N
@@ -81,7 +81,7 @@ static const struct spak_fmha_info g_info = {
     1, 0, 1, 1, 1, 90,
 };
 
-/* ---- sm_90a building blocks beyond ../sm90.cuh ---- */
+/* ---- sm_90a building blocks beyond ../common/sm90.cuh ---- */
 /* 3-D box at (c0 innermost, c1, c2) into dst, completing its bytes on bar */
 __device__ __forceinline__ void tma_load_3d(void *dst, const CUtensorMap *map, uint64_t *bar, int c0, int c1, int c2)
 {
@@ -272,11 +272,7 @@ __global__ void __launch_bounds__(plan<D>::THREADS, 1)
                 mx0 = fmaxf(mx0, fmaxf(sacc[4 * j], sacc[4 * j + 1]));
                 mx1 = fmaxf(mx1, fmaxf(sacc[4 * j + 2], sacc[4 * j + 3]));
             }
-#pragma unroll
-            for (int off = 1; off < 4; off <<= 1) {
-                mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, off));
-                mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, off));
-            }
+            quad_max2(mx0, mx1);
             const float mc0 = mx0 == -INFINITY ? 0.f : mx0 * cl2, mc1 = mx1 == -INFINITY ? 0.f : mx1 * cl2;
 #if LAZY
             corr0 = mx0 == m0 ? 1.f : fast_exp2(m0 * cl2 - mc0);
@@ -426,11 +422,7 @@ __global__ void __launch_bounds__(plan<D>::THREADS, 1)
                 mx0 = fmaxf(mx0, fmaxf(sacc[4 * j], sacc[4 * j + 1]));
                 mx1 = fmaxf(mx1, fmaxf(sacc[4 * j + 2], sacc[4 * j + 3]));
             }
-#pragma unroll
-            for (int off = 1; off < 4; off <<= 1) {
-                mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, off));
-                mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, off));
-            }
+            quad_max2(mx0, mx1);
             const float mc0 = mx0 == -INFINITY ? 0.f : mx0 * cl2, mc1 = mx1 == -INFINITY ? 0.f : mx1 * cl2;
             const float corr0 = fast_exp2(m0 * cl2 - mc0), corr1 = fast_exp2(m1 * cl2 - mc1);
             m0 = mx0;
@@ -486,11 +478,7 @@ __global__ void __launch_bounds__(plan<D>::THREADS, 1)
 
 #endif /* PIPE */
         /* epilogue */
-#pragma unroll
-        for (int off = 1; off < 4; off <<= 1) {
-            l0 += __shfl_xor_sync(0xffffffffu, l0, off);
-            l1 += __shfl_xor_sync(0xffffffffu, l1, off);
-        }
+        quad_sum2(l0, l1);
         const float inv0 = l0 > 0.f ? 1.f / l0 : 0.f, inv1 = l1 > 0.f ? 1.f / l1 : 0.f;
         T *Og = O + ((size_t)b * H + h) * S * D;
 #pragma unroll

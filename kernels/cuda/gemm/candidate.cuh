@@ -1,6 +1,6 @@
 /*
  * candidate.cuh - helpers shared by the GEMM rungs (candidate side): what
- * every CUDA family shares (../common.cuh: element types, the kernel-info
+ * every CUDA family shares (../common/common.cuh: element types, the kernel-info
  * helper) and the bounds-checked pair store of the epilogues. Candidates
  * written by the loop may include it or not; the contract is abi.h alone.
  */
@@ -9,7 +9,7 @@
 
 #include <type_traits>
 
-#include "../common.cuh"
+#include "../common/common.cuh"
 #include "abi.h"
 
 /* Two adjacent outputs C[r][c], C[r][c+1] (c+1 may be out of range), with a

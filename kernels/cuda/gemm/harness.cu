@@ -70,10 +70,10 @@
 #include <unistd.h>
 
 #include "abi.h"
-#include "harness_core.h"
+#include "../common/harness_core.h"
 
 #define SPAK_HARNESS_PROG "spak-harness-cuda"
-#include "../harness_device.cuh"
+#include "../common/harness_device.cuh"
 
 /* ------------------------------------------------------------------------ */
 /* exit codes of a child                                                     */
@@ -85,18 +85,6 @@ static struct hc_device g_ceil; /* what the probe child measured */
 /* ------------------------------------------------------------------------ */
 /* device kernels of the harness                                              */
 
-__device__ __forceinline__ unsigned long long splitmix64(unsigned long long x)
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
-template <typename T> __device__ __forceinline__ T from_float(float f);
-template <> __device__ __forceinline__ float from_float<float>(float f) { return f; }
-template <> __device__ __forceinline__ __half from_float<__half>(float f) { return __float2half_rn(f); }
-template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float f) { return __float2bfloat16_rn(f); }
 template <typename T> __device__ __forceinline__ double to_double(T v);
 template <> __device__ __forceinline__ double to_double<float>(float v) { return v; }
 template <> __device__ __forceinline__ double to_double<__half>(__half v) { return __half2float(v); }
@@ -145,17 +133,6 @@ __global__ void rel_err_kernel(const T *c, const double *r, size_t n, double *su
         atomicAdd(&sums[1], r2);
         atomicAdd(bad, nb);
     }
-}
-
-__global__ void diff_u16(const unsigned short *a, const unsigned short *b, size_t n, unsigned long long *cnt)
-{
-    unsigned long long c = 0;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
-        c += a[i] != b[i];
-    for (int o = 16; o > 0; o >>= 1)
-        c += __shfl_down_sync(0xffffffffu, c, o);
-    if ((threadIdx.x & 31) == 0 && c)
-        atomicAdd(cnt, c);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -385,104 +362,32 @@ static void free_bufs(struct bufs *b)
 static int timing(struct child *ch, int dt, struct hc_performance *p, char *why, size_t whylen)
 {
     const struct hc_shape *s = ch->s;
-    int reps = g_args.reps, wu = g_args.warmup;
-    cudaEvent_t *ev = NULL;
-    double *tc = NULL, *tb = NULL;
-    int rc = -1;
-    struct clocks ck;
-    cudaError_t e;
+    struct timed t;
+    int rc;
 
-    ev = (cudaEvent_t *)calloc((size_t)reps * 4, sizeof *ev);
-    tc = (double *)calloc((size_t)reps, sizeof *tc);
-    tb = (double *)calloc((size_t)reps, sizeof *tb);
-    if (!ev || !tc || !tb) {
-        snprintf(ch->err, sizeof ch->err, "harness: out of host memory");
-        goto out;
-    }
-    for (int i = 0; i < reps * 4; i++)
-        if (cudaEventCreate(&ev[i]) != cudaSuccess) {
-            snprintf(ch->err, sizeof ch->err, "harness: cudaEventCreate failed");
-            goto out;
-        }
-    for (int i = 0; i < wu; i++) {
-        if (cand_call(ch, dt, ch->b.C, why, whylen)) {
-            rc = -2;
-            goto out;
-        }
-        if (cublas_gemm(ch->h, (int)s->m, (int)s->n, (int)s->k, dt, ch->b.A, ch->b.B, ch->b.Cb) != CUBLAS_STATUS_SUCCESS) {
-            snprintf(ch->err, sizeof ch->err, "harness: cuBLAS failed in warm-up");
-            goto out;
-        }
-    }
-    e = cudaStreamSynchronize(ch->st);
-    if (e != cudaSuccess) {
-        snprintf(why, whylen, "CUDA error in warm-up: %s", cudaGetErrorName(e));
-        rc = -2;
-        goto out;
-    }
-    for (int i = 0; i < reps; i++) {
-        for (int side = 0; side < 2; side++) {
-            bool cand_side = (side == 0) == (i % 2 == 0); /* alternate which goes first */
-            cudaEvent_t e0 = ev[i * 4 + (cand_side ? 0 : 2)], e1 = ev[i * 4 + (cand_side ? 1 : 3)];
-            if (cudaMemsetAsync(ch->b.flush, i & 0xFF, ch->b.flush_bytes, ch->st) != cudaSuccess ||
-                cudaEventRecord(e0, ch->st) != cudaSuccess) {
-                snprintf(ch->err, sizeof ch->err, "harness: flush/event failed");
-                goto out;
-            }
-            if (cand_side) {
-                if (cand_call(ch, dt, ch->b.C, why, whylen)) {
-                    rc = -2;
-                    goto out;
-                }
-            } else if (cublas_gemm(ch->h, (int)s->m, (int)s->n, (int)s->k, dt, ch->b.A, ch->b.B, ch->b.Cb) !=
-                       CUBLAS_STATUS_SUCCESS) {
-                snprintf(ch->err, sizeof ch->err, "harness: cuBLAS failed while timing");
-                goto out;
-            }
-            if (cudaEventRecord(e1, ch->st) != cudaSuccess) {
-                snprintf(ch->err, sizeof ch->err, "harness: cudaEventRecord failed");
-                goto out;
-            }
-        }
-        if (i == reps / 2)
-            ck = nvml_sample(); /* while the queue is running */
-    }
-    if (reps < 2)
-        ck = nvml_sample();
-    e = cudaStreamSynchronize(ch->st);
-    if (e != cudaSuccess) {
-        snprintf(why, whylen, "CUDA error while timing: %s (%s)", cudaGetErrorName(e), cudaGetErrorString(e));
-        rc = -2;
-        goto out;
-    }
-    for (int i = 0; i < reps; i++) {
-        float a, b;
-        if (cudaEventElapsedTime(&a, ev[i * 4], ev[i * 4 + 1]) != cudaSuccess ||
-            cudaEventElapsedTime(&b, ev[i * 4 + 2], ev[i * 4 + 3]) != cudaSuccess) {
-            snprintf(ch->err, sizeof ch->err, "harness: cudaEventElapsedTime failed");
-            goto out;
-        }
-        tc[i] = a;
-        tb[i] = b;
-    }
-    hc_stats(tc, reps, &p->cand);
-    hc_stats(tb, reps, &p->base);
-    p->reps = reps;
-    p->sm_clock_mhz = ck.sm_mhz;
-    p->mem_clock_mhz = ck.mem_mhz;
-    p->power_w = ck.power_w;
-    p->throttle_mask = ck.reasons;
+    t.have_base = true;
+    rc = time_interleaved(
+        ch->st, ch->b.flush, ch->b.flush_bytes, g_args.reps, g_args.warmup, true,
+        [&] { return cand_call(ch, dt, ch->b.C, why, whylen); },
+        [&](bool warmup) {
+            if (cublas_gemm(ch->h, (int)s->m, (int)s->n, (int)s->k, dt, ch->b.A, ch->b.B, ch->b.Cb) ==
+                CUBLAS_STATUS_SUCCESS)
+                return 0;
+            snprintf(ch->err, sizeof ch->err, "harness: cuBLAS failed %s", warmup ? "in warm-up" : "while timing");
+            return -1;
+        },
+        &t, ch->err, sizeof ch->err, why, whylen);
+    if (rc != 0)
+        return rc;
+    p->cand = t.cand;
+    p->base = t.base;
+    p->reps = g_args.reps;
+    p->sm_clock_mhz = t.ck.sm_mhz;
+    p->mem_clock_mhz = t.ck.mem_mhz;
+    p->power_w = t.ck.power_w;
+    p->throttle_mask = t.ck.reasons;
     p->l2_flushed = true;
-    rc = 0;
-out:
-    if (ev)
-        for (int i = 0; i < reps * 4; i++)
-            if (ev[i])
-                cudaEventDestroy(ev[i]);
-    free(ev);
-    free(tc);
-    free(tb);
-    return rc;
+    return 0;
 }
 
 static void correctness_rec(const struct hc_shape *s, int dt, bool passed, bool skipped, double err, double berr,
@@ -669,57 +574,24 @@ static int run_shape(const struct hc_shape *s)
 static double measure_cublas_peak(int dt)
 {
     const int n = 8192;
-    size_t es = hc_dtype_size(dt);
-    void *a = NULL, *b = NULL, *c = NULL;
-    cublasHandle_t h = NULL;
-    cudaEvent_t e0, e1;
-    double t[10];
-    struct hc_stats st;
-    double r = 0;
-    if (cudaMalloc(&a, (size_t)n * n * es) != cudaSuccess || cudaMalloc(&b, (size_t)n * n * es) != cudaSuccess ||
-        cudaMalloc(&c, (size_t)n * n * es) != cudaSuccess || cublasCreate(&h) != CUBLAS_STATUS_SUCCESS)
-        goto out;
-    /* random-ish bits (not zeros: the tensor cores draw less power on zeros) */
-    if (dt == SPAK_DT_F32) {
-        double *tmp;
-        if (cudaMalloc(&tmp, (size_t)n * n * sizeof(double)) != cudaSuccess)
-            goto out;
-        gen_normal<float><<<4096, 256>>>((float *)a, tmp, (size_t)n * n, 1);
-        gen_normal<float><<<4096, 256>>>((float *)b, tmp, (size_t)n * n, 2);
-        cudaDeviceSynchronize();
-        cudaFree(tmp);
-    } else {
-        double *tmp;
-        if (cudaMalloc(&tmp, (size_t)n * n * sizeof(double)) != cudaSuccess)
-            goto out;
-        gen_normal<__nv_bfloat16><<<4096, 256>>>((__nv_bfloat16 *)a, tmp, (size_t)n * n, 1);
-        gen_normal<__nv_bfloat16><<<4096, 256>>>((__nv_bfloat16 *)b, tmp, (size_t)n * n, 2);
-        cudaDeviceSynchronize();
-        cudaFree(tmp);
-    }
-    cudaEventCreate(&e0);
-    cudaEventCreate(&e1);
-    for (int i = 0; i < 13; i++) {
-        float ms = 0;
-        cudaEventRecord(e0);
-        cublas_gemm(h, n, n, n, dt, a, b, c);
-        cudaEventRecord(e1);
-        cudaEventSynchronize(e1);
-        cudaEventElapsedTime(&ms, e0, e1);
-        if (i >= 3)
-            t[i - 3] = ms;
-    }
-    hc_stats(t, 10, &st);
-    r = 2.0 * n * n * (double)n / st.median / 1e9;
-    cudaEventDestroy(e0);
-    cudaEventDestroy(e1);
-out:
-    if (h)
-        cublasDestroy(h);
-    cudaFree(a);
-    cudaFree(b);
-    cudaFree(c);
-    return r;
+    return cublas_peak_tflops(
+        n, (size_t)n * n * hc_dtype_size(dt),
+        [&](void *a, void *b) {
+            double *tmp;
+            if (cudaMalloc(&tmp, (size_t)n * n * sizeof(double)) != cudaSuccess)
+                return false;
+            if (dt == SPAK_DT_F32) {
+                gen_normal<float><<<4096, 256>>>((float *)a, tmp, (size_t)n * n, 1);
+                gen_normal<float><<<4096, 256>>>((float *)b, tmp, (size_t)n * n, 2);
+            } else {
+                gen_normal<__nv_bfloat16><<<4096, 256>>>((__nv_bfloat16 *)a, tmp, (size_t)n * n, 1);
+                gen_normal<__nv_bfloat16><<<4096, 256>>>((__nv_bfloat16 *)b, tmp, (size_t)n * n, 2);
+            }
+            cudaDeviceSynchronize();
+            cudaFree(tmp);
+            return true;
+        },
+        [&](cublasHandle_t h, void *a, void *b, void *c) { cublas_gemm(h, n, n, n, dt, a, b, c); });
 }
 
 /* ------------------------------------------------------------------------ */
@@ -740,18 +612,10 @@ static int shape_fn(int fd, const void *arg)
 /* ------------------------------------------------------------------------ */
 /* --ncu                                                                     */
 
-static uint64_t host_splitmix64(uint64_t x)
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
 static void host_fill(void *p, size_t n, int dt, uint64_t seed)
 {
     for (size_t i = 0; i < n; i++) {
-        uint64_t r = host_splitmix64(seed ^ host_splitmix64(i));
+        uint64_t r = splitmix64(seed ^ splitmix64(i));
         float u1 = (float)((r >> 40) + 1) * (1.0f / 16777217.0f);
         float u2 = (float)((r >> 8) & 0xFFFFFF) * (1.0f / 16777216.0f);
         float z = sqrtf(-2.0f * logf(u1)) * cosf(6.2831853f * u2);
@@ -999,7 +863,6 @@ static void counters(const struct hc_shape *s)
 int main(int argc, char **argv)
 {
     char err[1024];
-    struct hc_child pr;
     int harness_failed = 0;
     int rc = hc_parse_args(argc, argv, &g_args, err, sizeof err);
 
@@ -1015,41 +878,17 @@ int main(int argc, char **argv)
     if (g_args.profile_one)
         return profile_one();
 
-    if (hc_run_child(probe_fn, NULL, g_args.timeout_s, false, &pr) != 0) {
-        fprintf(stderr, "spak-harness-cuda: fork/pipe failed: %s\n", strerror(errno));
+    if (probe_device(probe_fn, g_args.timeout_s, hc_dtype_name(g_args.dtype), &g_ceil) != 0)
         return 2;
-    }
-    if (pr.timed_out || !WIFEXITED(pr.status) || WEXITSTATUS(pr.status) != 0 || !pr.first_line) {
-        if (WIFEXITED(pr.status) && WEXITSTATUS(pr.status) == HC_CHILD_NO_DEVICE)
-            ; /* the child said "no CUDA device" on stderr */
-        else
-            fprintf(stderr, "spak-harness-cuda: device probe failed\n");
-        free(pr.first_line);
-        return 2;
-    }
-    rc = hc_parse_probe(pr.first_line, &g_ceil, err, sizeof err);
-    free(pr.first_line);
-    if (rc != 0) {
-        fprintf(stderr, "spak-harness-cuda: %s\n", err);
-        return 2;
-    }
-    fprintf(stderr, "spak-harness-cuda: %s sm_%d, %d SMs, copy %.0f GB/s, cuBLAS %s peak %.1f TFLOP/s\n",
-            g_ceil.name, g_ceil.cc, g_ceil.sm_count, g_ceil.copy_gbps, hc_dtype_name(g_args.dtype),
-            g_ceil.peak_tflops);
 
     for (int i = 0; i < g_args.nshapes; i++) {
         const struct hc_shape *s = &g_args.shapes[i];
         struct hc_child r;
-        if (hc_run_child(shape_fn, s, g_args.timeout_s, true, &r) != 0) {
-            fprintf(stderr, "spak-harness-cuda: fork/pipe failed: %s\n", strerror(errno));
+        char why[256];
+        rc = run_shape_child(shape_fn, s, g_args.timeout_s, g_args.check_only, &r, &harness_failed, why, sizeof why);
+        if (rc < 0)
             return 1;
-        }
-        free(r.first_line);
-        if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == HC_CHILD_HARNESS_ERR)
-            harness_failed = 1;
-        if (hc_child_no_verdict(&r, g_args.check_only)) {
-            char why[256];
-            hc_describe_child(&r, g_args.timeout_s, why, sizeof why);
+        if (rc > 0) {
             correctness_rec(s, g_args.dtype, false, false, NAN, NAN, why);
         } else if (g_args.ncu && !g_args.check_only) {
             if (r.saw_pass && r.saw_performance)

@@ -1,6 +1,6 @@
 /*
  * hopper.cuh - sm_90a building blocks for the GEMM's wgmma rungs (3, 4, 5):
- * those every family uses (../sm90.cuh: mbarrier, wgmma descriptors and
+ * those every family uses (../common/sm90.cuh: mbarrier, wgmma descriptors and
  * fences, setmaxnreg), and here TMA (cp.async.bulk.tensor, 2-D, multicast,
  * store), clusters, the tensor-map encoder reached through the runtime (no
  * -lcuda), the grouped tile raster and the register-fragment epilogue.
@@ -9,9 +9,9 @@
 #ifndef SPAK_GEMM_HOPPER_CUH
 #define SPAK_GEMM_HOPPER_CUH
 
-#include "../sm90.cuh"
+#include "../common/sm90.cuh"
 #include "candidate.cuh"
-#include "wgmma_ops.cuh"
+#include "../common/wgmma_ops.cuh"
 
 /* ---- TMA ---------------------------------------------------------------- */
 /* 2D tile load: box at (c0 = k element, c1 = row) into dst, completing tx bytes on bar. */
@@ -128,6 +128,40 @@ static int spak_make_map(CUtensorMap *map, const void *ptr, long long rows, long
                      CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
                      CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
     return r == CUDA_SUCCESS ? 0 : (int)cudaErrorInvalidValue;
+}
+
+/* ---- the main loop's step ------------------------------------------------ */
+/* One stage of the K loop for a warpgroup's MW row blocks of 64 x BN: the
+ * wgmmas over the stage's A (at sa, MW blocks of 64 rows) and B (at sb),
+ * BK deep, fenced before and committed as one group after. */
+template <typename T, int BN_, int MW_, int BK_>
+__device__ __forceinline__ void wgmma_tile_step(float (&acc)[MW_][BN_ / 2], uint32_t sa, uint32_t sb)
+{
+    wgmma_fence();
+#pragma unroll
+    for (int k = 0; k < BK_ / 16; k++)
+#pragma unroll
+        for (int w = 0; w < MW_; w++)
+            wgmma_op<BN_, std::is_same<T, __nv_bfloat16>::value>::run(acc[w], wgmma_desc(sa + w * 64 * 128 + k * 32),
+                                                                      wgmma_desc(sb + k * 32), 1);
+    wgmma_commit();
+}
+
+/* ---- the ABI entry point ------------------------------------------------ */
+/* Each wgmma rung defines launch<T>, its kernel's launch for one 16-bit
+ * input type; the argument checks and the type dispatch are the same. */
+template <typename T>
+static int launch(int M, int N, int K, int dtype, const void *A, const void *B, void *C, cudaStream_t s);
+
+extern "C" int spak_gemm(int M, int N, int K, int dtype, const void *A, const void *B, void *C, cudaStream_t s)
+{
+    if (M <= 0 || N <= 0 || K <= 0 || K % 8)
+        return (int)cudaErrorInvalidValue;
+    if (dtype == SPAK_DT_BF16)
+        return launch<__nv_bfloat16>(M, N, K, dtype, A, B, C, s);
+    if (dtype == SPAK_DT_F16)
+        return launch<__half>(M, N, K, dtype, A, B, C, s);
+    return (int)cudaErrorInvalidValue;
 }
 
 #endif

@@ -34,6 +34,7 @@
  *   SSTG    float4 per operand per staging phase (default: 1 at SBK=32, else 2)
  * Build: nvcc -O3 -arch=sm_90a -shared -Xcompiler -fPIC -o rung2.so rung2_mma.cu
  */
+#include "../common/sm80.cuh"
 #include "candidate.cuh"
 
 #ifndef BM
@@ -78,20 +79,6 @@ static_assert(STAGES >= 2 && STAGES <= 8, "STAGES in 2..8");
 /* 16-byte chunk c of row r lives at chunk c ^ f(r): the 8 rows an ldmatrix
  * phase reads land in 8 different 16-byte bank groups. */
 __device__ __forceinline__ int swz(int r, int c) { return c ^ ((r / (8 / CHUNKS)) % CHUNKS); }
-
-__device__ __forceinline__ void cp_async16(uint32_t dst, const void *src, int src_bytes)
-{
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes));
-}
-__device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N> __device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
-
-__device__ __forceinline__ void ldmatrix_x4(uint32_t addr, uint32_t &r0, uint32_t &r1, uint32_t &r2, uint32_t &r3)
-{
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
-                 : "r"(addr));
-}
 
 template <typename T> struct mma_op;
 template <> struct mma_op<__nv_bfloat16> {
@@ -172,17 +159,17 @@ __global__ void __launch_bounds__(NTHREADS) gemm_mma(int M, int N, int K, const 
     for (int s = 0; s < STAGES - 1; s++) {
         if (s < KT)
             load_tile(s, s);
-        cp_commit();
+        cp_async_commit();
     }
 
     for (int kt = 0; kt < KT; kt++) {
-        cp_wait<STAGES - 2>();
+        cp_async_wait<STAGES - 2>();
         __syncthreads();
         {
             int nk = kt + STAGES - 1;
             if (nk < KT)
                 load_tile(nk, nk % STAGES);
-            cp_commit();
+            cp_async_commit();
         }
         const uint32_t sA = smem + (kt % STAGES) * STAGE_ELEMS * 2;
         const uint32_t sB = sA + BM * BK * 2;
@@ -193,13 +180,13 @@ __global__ void __launch_bounds__(NTHREADS) gemm_mma(int M, int N, int K, const 
             for (int i = 0; i < FM; i++) {
                 int r = wm * WTM + i * 16 + (lane % 16);
                 int c = ks * 2 + lane / 16;
-                ldmatrix_x4(sA + (r * CHUNKS + swz(r, c)) * 16, af[i][0], af[i][1], af[i][2], af[i][3]);
+                ldsm_x4(sA + (r * CHUNKS + swz(r, c)) * 16, af[i][0], af[i][1], af[i][2], af[i][3]);
             }
 #pragma unroll
             for (int j = 0; j < FN; j += 2) {
                 int r = wn * WTN + j * 8 + (lane / 16) * 8 + (lane % 8);
                 int c = ks * 2 + (lane / 8) % 2;
-                ldmatrix_x4(sB + (r * CHUNKS + swz(r, c)) * 16, bf[j][0], bf[j][1], bf[j + 1][0], bf[j + 1][1]);
+                ldsm_x4(sB + (r * CHUNKS + swz(r, c)) * 16, bf[j][0], bf[j][1], bf[j + 1][0], bf[j + 1][1]);
             }
 #pragma unroll
             for (int i = 0; i < FM; i++)
@@ -208,7 +195,7 @@ __global__ void __launch_bounds__(NTHREADS) gemm_mma(int M, int N, int K, const 
                     mma_op<T>::run(acc[i][j], af[i], bf[j]);
         }
     }
-    cp_wait<0>();
+    cp_async_wait<0>();
 
 #pragma unroll
     for (int i = 0; i < FM; i++)

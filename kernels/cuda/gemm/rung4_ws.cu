@@ -107,14 +107,7 @@ __global__ void __launch_bounds__(NTHREADS, 1) gemm_ws(int M, int N, int K, cons
             const int s = kt % STAGES;
             mbar_wait(&full[s], (kt / STAGES) & 1);
             const uint32_t sa = smem_u32(smem + s * STAGE_BYTES) + c * MW * 64 * 128, sb = smem_u32(smem + s * STAGE_BYTES) + A_BYTES;
-            wgmma_fence();
-#pragma unroll
-            for (int k = 0; k < BK / 16; k++)
-#pragma unroll
-                for (int w = 0; w < MW; w++)
-                    wgmma_op<BN, std::is_same<T, __nv_bfloat16>::value>::run(
-                        acc[w], wgmma_desc(sa + w * 64 * 128 + k * 32), wgmma_desc(sb + k * 32), 1);
-            wgmma_commit();
+            wgmma_tile_step<T, BN, MW, BK>(acc, sa, sb);
             wgmma_wait<1>(); /* group kt-1 done: release its stage */
             if (kt > 0 && (t % 32) == 0)
                 mbar_arrive(&empty[(kt - 1) % STAGES]);
@@ -145,17 +138,6 @@ static int launch(int M, int N, int K, int dtype, const void *A, const void *B, 
     SPAK_TRY(cudaFuncSetAttribute(gemm_ws<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_BYTES));
     gemm_ws<T><<<(unsigned)blocks, NTHREADS, SMEM_BYTES, s>>>(M, N, K, ma, mb, (T *)C);
     return (int)cudaGetLastError();
-}
-
-extern "C" int spak_gemm(int M, int N, int K, int dtype, const void *A, const void *B, void *C, cudaStream_t s)
-{
-    if (M <= 0 || N <= 0 || K <= 0 || K % 8)
-        return (int)cudaErrorInvalidValue;
-    if (dtype == SPAK_DT_BF16)
-        return launch<__nv_bfloat16>(M, N, K, dtype, A, B, C, s);
-    if (dtype == SPAK_DT_F16)
-        return launch<__half>(M, N, K, dtype, A, B, C, s);
-    return (int)cudaErrorInvalidValue;
 }
 
 extern "C" int spak_gemm_kernel_info(int M, int N, int K, int dtype, struct spak_gemm_kinfo *o)

@@ -3,6 +3,7 @@
  * family use (GEMM rungs 3-5 through gemm/hopper.cuh, FMHA rung 4): shared
  * addresses, mbarrier, wgmma descriptors, fences and waits, setmaxnreg; on
  * the host, the tensor-map encoder reached through the runtime (no -lcuda).
+ * Builds on sm80.cuh (shared addresses, cp.async, ldmatrix).
  * Written from the PTX ISA description of these instructions.
  */
 #ifndef SPAK_CUDA_SM90_CUH
@@ -13,9 +14,9 @@
 #include <cuda_runtime.h>
 #include <stdint.h>
 
-/* ---- shared memory / mbarrier ------------------------------------------ */
-__device__ __forceinline__ uint32_t smem_u32(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
+#include "sm80.cuh"
 
+/* ---- mbarrier (smem_u32: sm80.cuh) ------------------------------------- */
 __device__ __forceinline__ void mbar_init(uint64_t *bar, unsigned count)
 {
     asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_u32(bar)), "r"(count));

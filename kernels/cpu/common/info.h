@@ -1,5 +1,5 @@
 /*
- * kernels/cpu/info.h - the optional self-description a CPU candidate may
+ * kernels/cpu/common/info.h - the optional self-description a CPU candidate may
  * export next to its kernel entry point (shared by both kernel families).
  *
  *   const spak_kernel_info *spak_info(void);

@@ -527,10 +527,9 @@ const char *hc_shape_str(const struct hc_shape *s, char *buf, size_t n)
     return buf;
 }
 
-/* JSON has no NaN/Inf: a non-finite number becomes null. */
-static json_t *jnum(double x) { return isfinite(x) ? json_real(x) : json_null(); }
+json_t *hc_jnum(double x) { return isfinite(x) ? json_real(x) : json_null(); }
 
-static char *dump(json_t *o)
+char *hc_dump(json_t *o)
 {
     char *s;
     if (!o)
@@ -540,19 +539,70 @@ static char *dump(json_t *o)
     return s;
 }
 
+/* the fields of t appended to rec in t's order; t's reference taken; rec
+ * released when t is NULL (out of memory) */
+static char *finish(json_t *rec, json_t *t)
+{
+    const char *k;
+    json_t *v;
+    if (!rec || !t) {
+        json_decref(rec);
+        json_decref(t);
+        return NULL;
+    }
+    json_object_foreach(t, k, v)
+        json_object_set(rec, k, v);
+    json_decref(t);
+    return hc_dump(rec);
+}
+
+char *hc_finish_analysis(json_t *rec, const struct hc_perf_in *in, const struct hc_perf_out *o)
+{
+    return finish(rec, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:s, s:i, s:i, s:i, s:o, s:I, s:o, s:b}",
+                                 "flops", hc_jnum(in->flops),
+                                 "bytes", hc_jnum(in->bytes),
+                                 "arith_intensity", hc_jnum(o->arith_intensity),
+                                 "peak_tflops", hc_jnum(in->peak_tflops),
+                                 "peak_gbps", hc_jnum(in->peak_gbps),
+                                 "frac_peak", hc_jnum(o->frac_peak),
+                                 "frac_bw", hc_jnum(o->frac_bw),
+                                 "bottleneck", o->bottleneck,
+                                 "why", o->why,
+                                 "registers", in->registers,
+                                 "smem_bytes", in->smem_bytes,
+                                 "spills", in->local_bytes,
+                                 "occupancy", hc_jnum(o->occupancy),
+                                 "grid_blocks", (json_int_t)in->grid_blocks,
+                                 "wave_efficiency", hc_jnum(o->wave_eff),
+                                 "suspicious", o->suspicious));
+}
+
+char *hc_finish_clocks(json_t *rec, int sm_clock_mhz, int mem_clock_mhz, double power_w,
+                       unsigned long long throttle_mask, bool l2_flushed)
+{
+    char thr[160];
+    return finish(rec, json_pack("{s:i, s:i, s:o, s:s, s:I, s:b}",
+                                 "sm_clock_mhz", sm_clock_mhz,
+                                 "mem_clock_mhz", mem_clock_mhz,
+                                 "power_w", hc_jnum(power_w),
+                                 "throttle_reasons", hc_throttle_names(throttle_mask, thr, sizeof thr),
+                                 "throttle_mask", (json_int_t)throttle_mask,
+                                 "l2_flush", l2_flushed));
+}
+
 char *hc_record_correctness(const struct hc_correctness *c)
 {
     char shape[64];
-    return dump(json_pack("{s:s, s:s, s:b, s:s, s:b, s:b, s:o, s:o, s:o, s:I, s:s, s:s}",
+    return hc_dump(json_pack("{s:s, s:s, s:b, s:s, s:b, s:b, s:o, s:o, s:o, s:I, s:s, s:s}",
                           "type", "Correctness",
                           "shape", hc_shape_str(c->shape, shape, sizeof shape),
                           "heldout", c->shape->heldout,
                           "dtype", hc_dtype_name(c->dtype),
                           "passed", c->passed,
                           "skipped", c->skipped,
-                          "rel_err", jnum(c->rel_err),
-                          "tolerance", jnum(c->tolerance),
-                          "baseline_rel_err", jnum(c->baseline_rel_err),
+                          "rel_err", hc_jnum(c->rel_err),
+                          "tolerance", hc_jnum(c->tolerance),
+                          "baseline_rel_err", hc_jnum(c->baseline_rel_err),
                           "seed", (json_int_t)c->seed,
                           "reason", c->reason ? c->reason : "",
                           "candidate", c->candidate ? c->candidate : ""));
@@ -560,59 +610,35 @@ char *hc_record_correctness(const struct hc_correctness *c)
 
 char *hc_record_performance(const struct hc_performance *p)
 {
-    char shape[64], thr[160];
+    char shape[64];
     double tf = p->flops / p->cand.median / 1e9, btf = p->flops / p->base.median / 1e9;
-    return dump(json_pack(
-        "{s:s, s:s, s:b, s:s, s:o, s:o, s:o, s:i, s:o, s:s, s:o, s:o, s:o, s:i, s:i, s:o, s:s, "
-        "s:I, s:b}",
-        "type", "Performance",
-        "shape", hc_shape_str(p->shape, shape, sizeof shape),
-        "heldout", p->shape->heldout,
-        "dtype", hc_dtype_name(p->dtype),
-        "time_ms", jnum(p->cand.median),
-        "time_ms_p20", jnum(p->cand.p20),
-        "time_ms_p80", jnum(p->cand.p80),
-        "reps", p->reps,
-        "tflops", jnum(tf),
-        "baseline", "cublas",
-        "baseline_time_ms", jnum(p->base.median),
-        "baseline_tflops", jnum(btf),
-        "ratio", jnum(p->base.median / p->cand.median),
-        "sm_clock_mhz", p->sm_clock_mhz,
-        "mem_clock_mhz", p->mem_clock_mhz,
-        "power_w", jnum(p->power_w),
-        "throttle_reasons", hc_throttle_names(p->throttle_mask, thr, sizeof thr),
-        "throttle_mask", (json_int_t)p->throttle_mask,
-        "l2_flush", p->l2_flushed));
+    return hc_finish_clocks(json_pack("{s:s, s:s, s:b, s:s, s:o, s:o, s:o, s:i, s:o, s:s, s:o, s:o, s:o}",
+                                      "type", "Performance",
+                                      "shape", hc_shape_str(p->shape, shape, sizeof shape),
+                                      "heldout", p->shape->heldout,
+                                      "dtype", hc_dtype_name(p->dtype),
+                                      "time_ms", hc_jnum(p->cand.median),
+                                      "time_ms_p20", hc_jnum(p->cand.p20),
+                                      "time_ms_p80", hc_jnum(p->cand.p80),
+                                      "reps", p->reps,
+                                      "tflops", hc_jnum(tf),
+                                      "baseline", "cublas",
+                                      "baseline_time_ms", hc_jnum(p->base.median),
+                                      "baseline_tflops", hc_jnum(btf),
+                                      "ratio", hc_jnum(p->base.median / p->cand.median)),
+                            p->sm_clock_mhz, p->mem_clock_mhz, p->power_w, p->throttle_mask, p->l2_flushed);
 }
 
 char *hc_record_analysis(const struct hc_shape *shape, int dtype, const struct hc_perf_in *in,
                          const struct hc_perf_out *o)
 {
     char s[64];
-    return dump(json_pack(
-        "{s:s, s:s, s:b, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:s, s:i, s:i, s:i, s:o, "
-        "s:I, s:o, s:b}",
-        "type", "Analysis",
-        "shape", hc_shape_str(shape, s, sizeof s),
-        "heldout", shape->heldout,
-        "dtype", hc_dtype_name(dtype),
-        "flops", jnum(in->flops),
-        "bytes", jnum(in->bytes),
-        "arith_intensity", jnum(o->arith_intensity),
-        "peak_tflops", jnum(in->peak_tflops),
-        "peak_gbps", jnum(in->peak_gbps),
-        "frac_peak", jnum(o->frac_peak),
-        "frac_bw", jnum(o->frac_bw),
-        "bottleneck", o->bottleneck,
-        "why", o->why,
-        "registers", in->registers,
-        "smem_bytes", in->smem_bytes,
-        "spills", in->local_bytes,
-        "occupancy", jnum(o->occupancy),
-        "grid_blocks", (json_int_t)in->grid_blocks,
-        "wave_efficiency", jnum(o->wave_eff),
-        "suspicious", o->suspicious));
+    return hc_finish_analysis(json_pack("{s:s, s:s, s:b, s:s}",
+                                        "type", "Analysis",
+                                        "shape", hc_shape_str(shape, s, sizeof s),
+                                        "heldout", shape->heldout,
+                                        "dtype", hc_dtype_name(dtype)),
+                              in, o);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -785,13 +811,13 @@ char *hc_record_counters(const struct hc_shape *shape, int dtype, const struct h
     char s[64];
     json_t *o, *m, *u;
     if (!r || r->nfinite <= 0)
-        return dump(json_pack("{s:s, s:s, s:s, s:b, s:s}", "type", "Counters", "shape",
+        return hc_dump(json_pack("{s:s, s:s, s:s, s:b, s:s}", "type", "Counters", "shape",
                               hc_shape_str(shape, s, sizeof s), "dtype", hc_dtype_name(dtype), "available", 0,
                               "reason", reason ? reason : "no metrics"));
     m = json_object();
     u = json_object();
     for (int i = 0; i < r->nmetrics; i++) {
-        json_object_set_new(m, r->m[i].name, jnum(r->m[i].value));
+        json_object_set_new(m, r->m[i].name, hc_jnum(r->m[i].value));
         json_object_set_new(u, r->m[i].name, json_string(r->m[i].unit));
     }
     o = json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:i, s:o, s:o}", "type", "Counters", "shape",
@@ -799,5 +825,5 @@ char *hc_record_counters(const struct hc_shape *shape, int dtype, const struct h
                   "kernel", r->kernel, "kernels_profiled", r->kernels, "metrics", m, "units", u);
     if (o && reason && *reason)
         json_object_set_new(o, "note", json_string(reason));
-    return dump(o);
+    return hc_dump(o);
 }

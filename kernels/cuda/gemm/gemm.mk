@@ -1,27 +1,21 @@
-# kernels/cuda/cuda.mk - the CUDA target: GEMM rungs (candidate .so files)
-# and the trusted harness spak-harness-cuda. Included by the top Makefile.
+# kernels/cuda/gemm/gemm.mk - the CUDA GEMM family: the rungs (candidate .so
+# files) and the trusted harness spak-harness-cuda. Included by the top
+# Makefile after kernels/cuda/common/common.mk (the shared harness core and
+# headers); the FMHA twin is kernels/cuda/fmha/fmha.mk.
 #
 #   $(O)/spak-harness-cuda                  the harness (nvcc; cudart static, cuBLAS, Jansson, dl)
 #   $(O)/cuda/gemm/rungN_*.so               each rung with its default parameters
 #   $(O)/cuda/gemm/rungN_*.ptxas.txt        the ptxas report (registers, spills, smem)
-#   $(O)/tests/test_cuda_harness            unit tests of the GPU-free harness logic (cc)
 #
-# The unit test is built in every build (also the sanitizer build). The nvcc
-# products are built only in the plain build (SAN=0): the CUDA runtime and
-# ASan do not mix well, and tests/suites/cuda_compile.sh reuses build/'s.
+# The nvcc products are built only in the plain build (SAN=0): the CUDA
+# runtime and ASan do not mix well, and tests/suites/cuda_compile.sh reuses
+# build/'s.
 
 CUDA_GEMM_DIR := kernels/cuda/gemm
 CUDA_GEMM_RUNGS := $(basename $(notdir $(wildcard $(CUDA_GEMM_DIR)/rung*.cu)))
 CUDA_ARCH ?= -gencode arch=compute_90a,code=sm_90a
 NVCCFLAGS ?= -O3 -std=c++17 $(CUDA_ARCH) -lineinfo -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror
-CUDA_HDRS := $(wildcard $(CUDA_GEMM_DIR)/*.h $(CUDA_GEMM_DIR)/*.cuh kernels/cuda/*.cuh)
-
-HC_TEST := $(O)/tests/test_cuda_harness
-ALL_TARGETS += $(HC_TEST)
-
-$(HC_TEST): $(O)/obj/$(CUDA_GEMM_DIR)/test_harness_core.o $(O)/obj/$(CUDA_GEMM_DIR)/harness_core.o
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -ljansson -lm
+CUDA_HDRS := $(wildcard $(CUDA_GEMM_DIR)/*.h $(CUDA_GEMM_DIR)/*.cuh) $(CUDA_COMMON_HDRS)
 
 ifeq ($(HAVE_CUDA)$(HAVE_CUBLAS)$(SAN),110)
 CUDA_RUNG_SOS := $(CUDA_GEMM_RUNGS:%=$(O)/cuda/gemm/%.so)
@@ -35,9 +29,9 @@ $(O)/cuda/gemm/%.so: $(CUDA_GEMM_DIR)/%.cu $(CUDA_HDRS)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -shared -Xcompiler -fPIC -Xptxas -v -o $@ $< 2> $(@:.so=.ptxas.txt) || { cat $(@:.so=.ptxas.txt); exit 1; }
 
-$(CUDA_HARNESS): $(CUDA_GEMM_DIR)/harness.cu $(O)/obj/$(CUDA_GEMM_DIR)/harness_core.o $(CUDA_HDRS)
+$(CUDA_HARNESS): $(CUDA_GEMM_DIR)/harness.cu $(CUDA_HARNESS_CORE) $(CUDA_HDRS)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -o $@ $< $(O)/obj/$(CUDA_GEMM_DIR)/harness_core.o -lcublas -ljansson -ldl -lm
+	$(NVCC) $(NVCCFLAGS) -o $@ $< $(CUDA_HARNESS_CORE) -lcublas -ljansson -ldl -lm
 else ifeq ($(MAKELEVEL)$(SAN),00)
   $(info spak build: CUDA GEMM rungs and spak-harness-cuda skipped (need nvcc and cuBLAS))
 endif

@@ -1,7 +1,8 @@
-# kernels/cuda/fmha.mk - the CUDA FMHA (attention forward) target, issue 7:
-# the rungs (candidate .so files) and the trusted harness
-# spak-harness-cuda-fmha. Included by the top Makefile (kernels/*/*.mk); the
-# GEMM twin is kernels/cuda/cuda.mk.
+# kernels/cuda/fmha/fmha.mk - the CUDA FMHA (attention forward) family, issue
+# 7: the rungs (candidate .so files) and the trusted harness
+# spak-harness-cuda-fmha. Included by the top Makefile after
+# kernels/cuda/common/common.mk (the shared harness core and headers); the
+# GEMM twin is kernels/cuda/gemm/gemm.mk.
 #
 #   $(O)/spak-harness-cuda-fmha            the harness (nvcc; cudart static, cuBLAS for the
 #                                          GEMM ceiling, Jansson, dl; cuDNN is dlopen()ed)
@@ -10,19 +11,19 @@
 #   $(O)/tests/test_fmha_core              unit tests of the GPU-free harness logic (cc)
 #   make cuda-fmha-sweep                   parameter variants -> $(O)/cuda/fmha-sweep/
 #
-# As in cuda.mk: the unit test is built in every build (also SAN=1), the
+# As in gemm.mk: the unit test is built in every build (also SAN=1), the
 # nvcc products only in the plain build.
 
 FMHA_DIR := kernels/cuda/fmha
 FMHA_RUNGS := $(basename $(notdir $(wildcard $(FMHA_DIR)/rung*.cu)))
 FMHA_ARCH ?= -gencode arch=compute_90a,code=sm_90a
 FMHA_NVCCFLAGS ?= -O3 -std=c++17 $(FMHA_ARCH) -lineinfo -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror
-FMHA_HDRS := $(wildcard $(FMHA_DIR)/*.h $(FMHA_DIR)/*.cuh kernels/cuda/*.cuh kernels/cuda/gemm/wgmma_ops.cuh)
+FMHA_HDRS := $(wildcard $(FMHA_DIR)/*.h $(FMHA_DIR)/*.cuh) $(CUDA_COMMON_HDRS)
 
 FMHA_TEST := $(O)/tests/test_fmha_core
 ALL_TARGETS += $(FMHA_TEST)
 
-$(FMHA_TEST): $(O)/obj/$(FMHA_DIR)/test_fmha_core.o $(O)/obj/$(FMHA_DIR)/fmha_core.o $(O)/obj/kernels/cuda/gemm/harness_core.o
+$(FMHA_TEST): $(O)/obj/$(FMHA_DIR)/test_fmha_core.o $(O)/obj/$(FMHA_DIR)/fmha_core.o $(CUDA_HARNESS_CORE)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -ljansson -lm
 
@@ -38,9 +39,9 @@ $(O)/cuda/fmha/%.so: $(FMHA_DIR)/%.cu $(FMHA_HDRS)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(FMHA_NVCCFLAGS) -shared -Xcompiler -fPIC -Xptxas -v -o $@ $< 2> $(@:.so=.ptxas.txt) || { cat $(@:.so=.ptxas.txt); exit 1; }
 
-$(FMHA_HARNESS): $(FMHA_DIR)/harness_fmha.cu $(O)/obj/$(FMHA_DIR)/fmha_core.o $(O)/obj/kernels/cuda/gemm/harness_core.o $(FMHA_HDRS)
+$(FMHA_HARNESS): $(FMHA_DIR)/harness_fmha.cu $(O)/obj/$(FMHA_DIR)/fmha_core.o $(CUDA_HARNESS_CORE) $(FMHA_HDRS)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(FMHA_NVCCFLAGS) -o $@ $< $(O)/obj/$(FMHA_DIR)/fmha_core.o $(O)/obj/kernels/cuda/gemm/harness_core.o \
+	$(NVCC) $(FMHA_NVCCFLAGS) -o $@ $< $(O)/obj/$(FMHA_DIR)/fmha_core.o $(CUDA_HARNESS_CORE) \
 	    -lcublas -ljansson -ldl -lm
 
 # Parameter variants for kernels/cuda/fmha/bench.sh (not part of `all`):
@@ -66,9 +67,9 @@ endif
 ifeq ($(HAVE_CUDA)$(HAVE_CUDNN)$(SAN),110)
 FMHA_DRY := $(O)/cuda/fmha/cudnn-dry
 ALL_TARGETS += $(FMHA_DRY)
-$(FMHA_DRY): $(FMHA_DIR)/cudnn_dry.cu $(O)/obj/$(FMHA_DIR)/fmha_core.o $(O)/obj/kernels/cuda/gemm/harness_core.o $(FMHA_HDRS)
+$(FMHA_DRY): $(FMHA_DIR)/cudnn_dry.cu $(O)/obj/$(FMHA_DIR)/fmha_core.o $(CUDA_HARNESS_CORE) $(FMHA_HDRS)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(FMHA_NVCCFLAGS) -o $@ $< $(O)/obj/$(FMHA_DIR)/fmha_core.o $(O)/obj/kernels/cuda/gemm/harness_core.o -ljansson -ldl -lm
+	$(NVCC) $(FMHA_NVCCFLAGS) -o $@ $< $(O)/obj/$(FMHA_DIR)/fmha_core.o $(CUDA_HARNESS_CORE) -ljansson -ldl -lm
 endif
 
 # Misbehaving candidates for the harness's own tests (kernels/cuda/fmha/cheats.sh):

@@ -2,7 +2,7 @@
  * harness_core.h - the host-side logic of spak-harness-cuda that needs no GPU:
  * command-line and shape parsing, per-precision tolerances, timing
  * statistics, the bottleneck classifier and the trace records. Plain C11,
- * compiled by cc, unit tested by kernels/cuda/gemm/test_harness_core.c.
+ * compiled by cc, unit tested by kernels/cuda/common/test_harness_core.c.
  *
  * Ownership: parsed arguments point into argv (not copied); record strings
  * returned by hc_record_* are malloc'd and freed by the caller.
@@ -176,6 +176,22 @@ char *hc_record_performance(const struct hc_performance *p);
 
 char *hc_record_analysis(const struct hc_shape *shape, int dtype, const struct hc_perf_in *in,
                          const struct hc_perf_out *out);
+
+/* ---- record building blocks both families use (fmha_core.c) ----
+ * A record is begun by the family (type, shape, heldout, dtype and its own
+ * fields, in their order) as a Jansson object and finished here; the
+ * finishers take the reference to rec and return the compact JSON text
+ * (malloc'd, the caller frees) or NULL when out of memory. */
+struct json_t;
+/* x as a JSON number, or null when it is not finite (JSON has no NaN/Inf) */
+struct json_t *hc_jnum(double x);
+/* rec as compact JSON in insertion order; takes rec's reference */
+char *hc_dump(struct json_t *rec);
+/* appends flops .. suspicious (the roofline analysis) */
+char *hc_finish_analysis(struct json_t *rec, const struct hc_perf_in *in, const struct hc_perf_out *out);
+/* appends sm_clock_mhz .. l2_flush (the clocks while timing) */
+char *hc_finish_clocks(struct json_t *rec, int sm_clock_mhz, int mem_clock_mhz, double power_w,
+                       unsigned long long throttle_mask, bool l2_flushed);
 
 /* ---- hardware counters (ncu --csv, details page) ---- */
 #define HC_NCU_MAX_METRICS 16

@@ -1,0 +1,102 @@
+/*
+ * kernels/cpu/common/family.h - what a CPU kernel family tells the trusted
+ * harness (kernels/cpu/common/judge.c), and the helpers the harness lends it.
+ *
+ * The judge core knows nothing of matmul or attention: options, input
+ * generation, the three checked calls per shape, the interleaved timing, the
+ * roofline and the trace records are the same for every family. What differs
+ * is in one descriptor per family, kernels/cpu/<family>/family.c:
+ *
+ *   const cpu_family cpu_family_<name> = { .name = "<name>", ... };
+ *
+ * the ABI binding (which symbol a candidate exports and how it is called), the
+ * shape syntax, the buffer sizes, the FLOP count, the double-precision
+ * reference (the error of an output), the default shapes and an optional
+ * built-in baseline (OpenBLAS for matmul). The make fragment of the family
+ * (kernels/cpu/<family>/<family>.mk) adds its name to CPU_FAMILIES and its
+ * objects to CPU_FAMILY_OBJS; kernels/cpu/cpu.mk generates the table of
+ * descriptors and links them all into one binary, spak-harness-cpu, which
+ * picks one with --family. Adding a family edits nothing here.
+ *
+ * Ownership: descriptors are static data; the buffers in a cpu_bufs belong
+ * to the core, a family reads them and never frees them.
+ */
+#ifndef SPAK_CPU_FAMILY_H
+#define SPAK_CPU_FAMILY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rng.h"
+
+typedef struct cpu_shape {
+    long d[4]; /* the family's dimensions in order (matmul: M N K; attention: B H S D) */
+    int causal;
+    bool heldout;
+    char str[80]; /* canonical text: the dimensions joined by 'x', 'c' when causal */
+} cpu_shape;
+
+/* inputs in[0..nin) and the output, each as many floats as sizes() says */
+typedef struct cpu_bufs {
+    float *in[3];
+    float *out;
+} cpu_bufs;
+
+/* a running sum for a relative error: ||out - ref||^2 and ||ref||^2 */
+typedef struct cpu_errstat {
+    double num, den; /* sum (out-ref)^2, sum ref^2 */
+    size_t checked;  /* elements compared exactly */
+} cpu_errstat;
+
+/* the candidate's entry point as loaded; the family casts it back to its ABI type */
+typedef void (*cpu_entry)(void);
+
+typedef struct cpu_family {
+    const char *name;   /* the --family value and the records' "family" */
+    int order;          /* place in the usage text and messages: 1 matmul, 2 attention, next free */
+    const char *symbol; /* the entry point a candidate exports */
+
+    /* shapes: ndims numbers joined by 'x'; a 'c'/'C' suffix (causal) when
+     * causal is true, and then --causal applies; the last number at most
+     * max_last when max_last > 0 */
+    int ndims;
+    bool causal;
+    long max_last;
+    const char *shape_syntax; /* for the bad-shape message: "matmul MxNxK" */
+    const char *shape_help;   /* for the usage text: "attention BxHxSxD, suffix c = causal" */
+    const char *limit_help;   /* for the bad-shape message: "D <= 256", or NULL */
+    const char *default_shapes, *default_heldout;
+
+    /* element counts of the inputs in[0..*nin) and of the output */
+    void (*sizes)(const cpu_shape *sh, size_t in[3], int *nin, size_t *out);
+    double (*flops)(const cpu_shape *sh);
+    /* one call of the candidate; returns its return code */
+    int (*call)(cpu_entry fn, const cpu_shape *sh, const cpu_bufs *b);
+    /* relative error of b->out against a double reference computed from
+     * b->in; sets *method (static text for the record) and *frac_off (the
+     * fraction of checked elements far off, > 10 tol). seed drives any sampling. */
+    double (*error)(const cpu_shape *sh, const cpu_bufs *b, double tol, uint64_t seed, const char **method,
+                    double *frac_off);
+
+    /* baselines: a built-in one run in the harness (NULL: none), the default
+     * when no --baseline-so is given; and a name for --baseline that means a
+     * .so given with --baseline-so (NULL: none), with a hint for its error */
+    const char *builtin_baseline;
+    const char *named_baseline, *named_baseline_help;
+    /* before the candidate is loaded, when the built-in baseline will be timed
+     * (may re-exec the harness with a changed environment) */
+    void (*baseline_prepare)(char **argv);
+    /* after loading, before the first call; threads = the cores to use */
+    void (*baseline_start)(int threads);
+    int (*baseline_call)(const cpu_shape *sh, const cpu_bufs *b);
+    /* adds the baseline's own fields to a Performance record */
+    void (*baseline_describe)(json_t *rec);
+} cpu_family;
+
+/* Memory aligned to 64 bytes, or the harness exits with status 4 (the
+ * judge has nothing to report without it). The caller frees it. */
+void *cpu_xmalloc(size_t n);
+
+#endif

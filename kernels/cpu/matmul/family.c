@@ -1,0 +1,182 @@
+/*
+ * kernels/cpu/matmul/family.c - the matmul family as the CPU harness sees it
+ * (the descriptor of kernels/cpu/common/family.h): C[M][N] = A[M][K] B[K][N]
+ * in fp32 (abi.h), shapes MxNxK, a double reference, and OpenBLAS sgemm as the
+ * built-in baseline. Linked into spak-harness-cpu by matmul.mk.
+ *
+ * Reference ("method" in each Correctness record): "full-double" when
+ * M*N*K <= 2^27, else "freivalds4+rows16": ||(C - AB)x|| / ||ABx|| over 4
+ * normal vectors x in double (an estimate of the Frobenius relative error),
+ * max'ed with the exact double error of 16 random full rows.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cblas.h>
+
+#include "../common/family.h"
+#include "abi.h"
+
+static void sizes(const cpu_shape *sh, size_t in[3], int *nin, size_t *out)
+{
+    in[0] = (size_t)sh->d[0] * sh->d[2];
+    in[1] = (size_t)sh->d[2] * sh->d[1];
+    *nin = 2;
+    *out = (size_t)sh->d[0] * sh->d[1];
+}
+
+static double flops(const cpu_shape *sh)
+{
+    return 2.0 * sh->d[0] * sh->d[1] * sh->d[2];
+}
+
+static int call(cpu_entry fn, const cpu_shape *sh, const cpu_bufs *b)
+{
+    spak_matmul_fn mm = (spak_matmul_fn)fn;
+    return mm((int)sh->d[0], (int)sh->d[1], (int)sh->d[2], b->in[0], b->in[1], b->out);
+}
+
+/* row i of A B in double */
+static void mm_row(long N, long K, const float *A, const float *B, long i, double *row)
+{
+    for (long j = 0; j < N; j++) row[j] = 0;
+    for (long k = 0; k < K; k++) {
+        double a = A[i * K + k];
+        const float *b = B + k * N;
+        for (long j = 0; j < N; j++) row[j] += a * b[j];
+    }
+}
+
+/* one exact row of C = A B in double, compared with out */
+static void mm_row_err(long N, long K, const float *A, const float *B, const float *C, long i,
+                       double *row, cpu_errstat *e)
+{
+    mm_row(N, K, A, B, i, row);
+    for (long j = 0; j < N; j++) {
+        double d = (double)C[i * N + j] - row[j];
+        e->num += d * d;
+        e->den += row[j] * row[j];
+        e->checked++;
+    }
+}
+
+/* relative error of the matmul output; counts elements far off (> 10 tol
+ * times the reference rms) among the exactly checked rows */
+static double matmul_error(const cpu_shape *sh, const cpu_bufs *b, double tol, uint64_t seed, const char **method,
+                           double *frac_off)
+{
+    long M = sh->d[0], N = sh->d[1], K = sh->d[2];
+    const float *A = b->in[0], *B = b->in[1], *C = b->out;
+    double *row = cpu_xmalloc(sizeof(double) * (size_t)N);
+    cpu_errstat rows = {0};
+    bool full = (double)M * N * K <= (double)(1 << 27);
+    long nrows = full ? M : (M < 16 ? M : 16);
+    rng r;
+    rng_seed(&r, seed ^ 0xf00dull);
+    /* exact rows: all of them, or 16 random ones */
+    size_t off = 0;
+    for (long t = 0; t < nrows; t++) {
+        long i = full ? t : (long)(rng_next(&r) % (uint64_t)M);
+        mm_row_err(N, K, A, B, C, i, row, &rows);
+    }
+    double rms = sqrt(rows.den / (double)(rows.checked ? rows.checked : 1));
+    /* second pass over the same rows to count far-off elements */
+    rng_seed(&r, seed ^ 0xf00dull);
+    for (long t = 0; t < nrows; t++) {
+        long i = full ? t : (long)(rng_next(&r) % (uint64_t)M);
+        mm_row(N, K, A, B, i, row);
+        for (long j = 0; j < N; j++)
+            if (!(fabs((double)C[i * N + j] - row[j]) <= 10 * tol * rms)) off++;
+    }
+    *frac_off = rows.checked ? (double)off / (double)rows.checked : 0;
+    double rel = rows.den > 0 ? sqrt(rows.num / rows.den) : (rows.num > 0 ? INFINITY : 0);
+    if (full) {
+        *method = "full-double";
+        free(row);
+        return rel;
+    }
+    /* Freivalds: ||(C - AB) x|| / ||AB x|| for 4 normal vectors x */
+    *method = "freivalds4+rows16";
+    double *x = cpu_xmalloc(sizeof(double) * (size_t)N), *y = cpu_xmalloc(sizeof(double) * (size_t)K);
+    double num = 0, den = 0;
+    for (int v = 0; v < 4; v++) {
+        for (long j = 0; j < N; j++) x[j] = rng_normal(&r);
+        for (long k = 0; k < K; k++) {
+            double s = 0;
+            for (long j = 0; j < N; j++) s += B[k * N + j] * x[j];
+            y[k] = s;
+        }
+        for (long i = 0; i < M; i++) {
+            double z = 0, w = 0;
+            for (long k = 0; k < K; k++) z += A[i * K + k] * y[k];
+            for (long j = 0; j < N; j++) w += C[i * N + j] * x[j];
+            num += (w - z) * (w - z);
+            den += z * z;
+        }
+    }
+    double fr = den > 0 ? sqrt(num / den) : INFINITY;
+    if (!(fr <= rel)) rel = fr; /* NaN-safe max */
+    free(x);
+    free(y);
+    free(row);
+    return rel;
+}
+
+/* ---- the built-in baseline: OpenBLAS sgemm ------------------------------- */
+
+/* OpenBLAS threads spin (sched_yield) for 2^28 cycles after each call by
+ * default and would steal the cores from the candidate's threads in the
+ * interleaved timing; the timeout is read once at library load, so set it
+ * and start again. If the re-exec fails we go on and say so. */
+static void openblas_prepare(char **argv)
+{
+    if (getenv("OPENBLAS_THREAD_TIMEOUT")) return;
+    setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1);
+    execv("/proc/self/exe", argv);
+    fprintf(stderr, "spak-harness-cpu: warning: cannot re-exec with OPENBLAS_THREAD_TIMEOUT=4; "
+                    "baseline threads may spin during candidate timing\n");
+}
+
+static void openblas_start(int threads)
+{
+    openblas_set_num_threads(threads);
+}
+
+static int openblas_call(const cpu_shape *sh, const cpu_bufs *b)
+{
+    int M = (int)sh->d[0], N = (int)sh->d[1], K = (int)sh->d[2];
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, b->in[0], K, b->in[1], N,
+                0.0f, b->out, N);
+    return 0;
+}
+
+static void openblas_describe(json_t *rec)
+{
+    const char *to = getenv("OPENBLAS_THREAD_TIMEOUT");
+    json_object_set_new(rec, "baseline_threads", json_integer(openblas_get_num_threads()));
+    json_object_set_new(rec, "openblas_thread_timeout", to ? json_string(to) : json_null());
+    json_object_set_new(rec, "openblas_core", json_string(openblas_get_corename()));
+}
+
+const cpu_family cpu_family_matmul = {
+    .name = "matmul",
+    .order = 1,
+    .symbol = SPAK_MATMUL_SYMBOL,
+    .ndims = 3,
+    .shape_syntax = "matmul MxNxK",
+    .shape_help = "matmul MxNxK",
+    .default_shapes = "512x512x512,1024x1024x1024",
+    .default_heldout = "1x1x1,17x31x45,127x253x61,333x200x517,1000x999x1001",
+    .sizes = sizes,
+    .flops = flops,
+    .call = call,
+    .error = matmul_error,
+    .builtin_baseline = "openblas",
+    .baseline_prepare = openblas_prepare,
+    .baseline_start = openblas_start,
+    .baseline_call = openblas_call,
+    .baseline_describe = openblas_describe,
+};

@@ -1,0 +1,25 @@
+# kernels/cuda/common/common.mk - what the CUDA kernel families share
+# (kernels/cuda/common/): the GPU-free harness logic harness_core.c (options,
+# shapes, records, statistics; cc) and its unit test, and the headers both
+# harnesses and all rungs include (common.cuh, sm90.cuh, wgmma_ops.cuh,
+# harness_device.cuh). Included by the top Makefile before the families'
+# fragments (kernels/cuda/gemm/gemm.mk, kernels/cuda/fmha/fmha.mk), which
+# link $(CUDA_HARNESS_CORE) and depend on $(CUDA_COMMON_HDRS).
+#
+#   $(O)/obj/kernels/cuda/common/harness_core.o   the shared core (cc)
+#   $(O)/tests/test_cuda_harness                  its unit tests (cc)
+#
+# The unit test is built in every build (also the sanitizer build); the nvcc
+# products of the families only in the plain build (SAN=0): the CUDA runtime
+# and ASan do not mix well.
+
+CUDA_COMMON_DIR   := kernels/cuda/common
+CUDA_COMMON_HDRS  := $(wildcard $(CUDA_COMMON_DIR)/*.h $(CUDA_COMMON_DIR)/*.cuh)
+CUDA_HARNESS_CORE := $(O)/obj/$(CUDA_COMMON_DIR)/harness_core.o
+
+HC_TEST := $(O)/tests/test_cuda_harness
+ALL_TARGETS += $(HC_TEST)
+
+$(HC_TEST): $(O)/obj/$(CUDA_COMMON_DIR)/test_harness_core.o $(CUDA_HARNESS_CORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -ljansson -lm
