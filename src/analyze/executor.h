@@ -3,7 +3,7 @@
  * (argv, workdir, sandbox limits) and is told when it has finished (its
  * sandbox result). Today's executor, "local", runs it here and now,
  * synchronously, in the sandbox; a remote or parallel one is one new file
- * (executor_NAME.c) and one line in the table of executor_local.c.
+ * (executor_NAME.c) and one line in the table of executor.c.
  */
 #ifndef SPAK_EXECUTOR_H
 #define SPAK_EXECUTOR_H
