@@ -15,6 +15,7 @@
 #include "spec/parse.h"
 #include "spec/space.h"
 #include "spec/spec.h"
+#include "store/scopes.h"
 
 #define ALPHA_T 0.01
 #define Z_CRIT 3.29       /* two-sided alpha = 0.001 */
@@ -831,13 +832,11 @@ static spak_status insert_lesson(spak_store *st, const char *run_id, const spak_
 static spak_status record(spak_store *st, const char *run_id, const spak_learn_opts *o, spak_learn_result *r,
                           const char *date, spak_err *err)
 {
-    char *v = NULL;
-    spak_status s = spak_store_kv_get(st, "learned", run_id, &v, err);
+    bool already = false;
+    spak_status s = spak_store_learned_get(st, run_id, &already, err);
     if (s != SPAK_OK)
         return s;
-    bool already = v != NULL;
-    free(v);
-    if (!already && (s = spak_store_kv_put(st, "learned", run_id, "true", err)) != SPAK_OK)
+    if (!already && (s = spak_store_learned_put(st, run_id, err)) != SPAK_OK)
         return s;
     if (o->insights_path)
         spak_snprintf(r->insights_path, sizeof r->insights_path, "%s", o->insights_path);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "program/prompt.h"
+#include "store/scopes.h"
 
 static bool num(const spak_block *b, const char *key, double *out)
 {
@@ -299,12 +300,9 @@ spak_status spak_llm_propose(const spak_llm_settings *s, const spak_llm_context 
 spak_run_llm_usage spak_engine_llm_usage(spak_store *st, const char *run_id, bool with_suspended)
 {
     spak_run_llm_usage u = {0};
-    char scope[64];
-    spak_snprintf(scope, sizeof scope, "llm:%s", run_id);
     for (long k = 1; k < 1000000; k++) {
-        char tag[32], *v = NULL;
-        spak_snprintf(tag, sizeof tag, "step-%04ld", k);
-        if (spak_store_kv_get(st, scope, tag, &v, NULL) != SPAK_OK || !v)
+        char *v = NULL;
+        if (spak_store_llm_step_get(st, run_id, k, &v, NULL) != SPAK_OK || !v)
             break;
         json_t *step = json_loads(v, 0, NULL);
         free(v);

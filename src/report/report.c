@@ -18,6 +18,7 @@
 #include "analyze/trace.h"
 #include "knowledge/learn.h"
 #include "spec/spec.h"
+#include "store/scopes.h"
 #include "report/svg.h"
 #include "util.h"
 
@@ -484,10 +485,10 @@ static void derive_journal(rep *r)
         if (isfinite(el))
             r->elapsed_s = el;
     }
-    /* crystallization (learn.h) at the end of a run: kv ("run", id) names
+    /* crystallization (learn.h) at the end of a run: kv (SPAK_KV_RUN, id) names
      * spec v(n+1); the diff is v(n) (the spec text the run used) against it */
     char *val = NULL;
-    if (spak_store_kv_get(r->st, "run", r->run.id, &val, NULL) == SPAK_OK && val) {
+    if (spak_store_run_summary_get(r->st, r->run.id, &val, NULL) == SPAK_OK && val) {
         json_t *kd = json_loads(val, 0, NULL);
         const char *path = jstr(kd, "crystallized"), *cerr = jstr(kd, "crystallize_error");
         char *next = NULL;
@@ -537,11 +538,10 @@ static effect *effect_add(effects *x)
  */
 static void lessons_overlay(const rep *r, effects *x)
 {
-    char *v = NULL;
-    if (spak_store_kv_get(r->st, "learned", r->run.id, &v, NULL) != SPAK_OK)
-        v = NULL;  /* a store that cannot say counts as not learned; lessons, when any, still say so */
-    x->learned = v != NULL || r->nles > 0;
-    free(v);
+    bool learned = false;
+    if (spak_store_learned_get(r->st, r->run.id, &learned, NULL) != SPAK_OK)
+        learned = false;  /* a store that cannot say counts as not learned; lessons, when any, still say so */
+    x->learned = learned || r->nles > 0;
     for (size_t i = 0; i < r->nles; i++) {
         const spak_lesson *l = &r->les[i];
         const char *eq = l->subject ? strchr(l->subject, '=') : NULL;
