@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "analyze/records.h"
 #include "spec/fmt.h"
 #include "knowledge/knowledge.h"
 #include "spec/parse.h"
@@ -62,10 +63,10 @@ static bool eval_noise(spak_store *st, const char *run_id, int64_t eval_id, doub
         json_t *j = json_loads(rows[i].record_json, 0, NULL);
         if (!j)
             continue;
-        double t = json_number_value(json_object_get(j, "time_ms"));
-        double p20 = json_number_value(json_object_get(j, "time_ms_p20"));
-        double p80 = json_number_value(json_object_get(j, "time_ms_p80"));
-        double reps = json_number_value(json_object_get(j, "reps"));
+        double t = json_number_value(json_object_get(j, SPAK_FIELD_TIME_MS));
+        double p20 = json_number_value(json_object_get(j, SPAK_FIELD_TIME_MS_P20));
+        double p80 = json_number_value(json_object_get(j, SPAK_FIELD_TIME_MS_P80));
+        double reps = json_number_value(json_object_get(j, SPAK_FIELD_REPS));
         if (t > 0 && p80 >= p20 && p20 > 0 && reps >= 1) {
             double sigma = (p80 - p20) / 1.683 / t;
             double se = 1.2533 * sigma / sqrt(reps);

@@ -18,6 +18,7 @@
 #include "analyze/sandbox.h"
 #include "spec/spec.h"
 #include "analyze/evaluate.h"
+#include "analyze/records.h"
 #include "analyze/trace.h"
 #include "store/scopes.h"
 #include "template.h"
@@ -362,7 +363,7 @@ static const json_t *rec_of(void *ud, const char *case_name)
     size_t i;
     json_t *r;
     json_array_foreach(a->latest, i, r) {
-        const char *t = json_string_value(json_object_get(r, "type"));
+        const char *t = json_string_value(json_object_get(r, SPAK_REC_TYPE));
         if (!case_name || (t && strcmp(t, case_name) == 0))
             found = r;
     }
