@@ -68,8 +68,11 @@ spak_status spak_llm_settings_read(const spak_block *llm, const char *spec_path,
     const char *be = llm ? spak_block_string(llm, "backend") : NULL;
     if (backend)
         be = backend;
-    if (be && !spak_llm_backend_parse(be, &s->cfg.backend))
-        return spak_errf(err, SPAK_ERR_ARG, "llm backend '%s' is not one of openai, anthropic, manual", be);
+    if (be && !spak_llm_backend_parse(be, &s->cfg.backend)) {
+        char names[256];
+        spak_llm_backend_names(names, sizeof names, ", ", ", ");  /* the backends' table (program/llm) */
+        return spak_errf(err, SPAK_ERR_ARG, "llm backend '%s' is not one of %s", be, names);
+    }
     s->cfg.endpoint = endpoint ? endpoint : llm ? spak_block_string(llm, "endpoint") : NULL;
     s->cfg.model = model ? model : llm ? spak_block_string(llm, "model") : NULL;
     if (llm) {
