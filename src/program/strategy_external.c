@@ -103,5 +103,5 @@ static spak_status external_propose(void *self, const spak_strategy_run *run, co
 }
 
 const spak_strategy spak_strategy_external = {
-    .name = "external", .propose = external_propose,
+    .propose = external_propose,
 };

@@ -249,7 +249,6 @@ static void llm_close(void *self)
 }
 
 const spak_strategy spak_strategy_llm = {
-    .name = "llm",
     .open = llm_open,
     .default_budget = llm_default_budget,
     .resumed = llm_resumed,
