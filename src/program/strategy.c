@@ -1,6 +1,5 @@
 /* strategy.c - the table of strategies and what they share (strategy.h). */
 #include "program/strategy.h"
-#include "program/strategies.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -8,10 +7,6 @@
 
 /* The table, made from the list of strategies.h: NAME is spak_strategy_NAME,
  * so that the names a spec may choose and the strategies found are one list. */
-#define DECLARE(n) extern const spak_strategy spak_strategy_##n;
-SPAK_STRATEGIES(DECLARE)
-#undef DECLARE
-
 #define ENTRY(n) {#n, &spak_strategy_##n},
 static const struct {
     const char *name;

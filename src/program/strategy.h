@@ -32,6 +32,7 @@
 #include <stdint.h>
 #include "build/candidate.h"
 #include "knowledge/transfer.h"
+#include "program/strategies.h"
 #include "run_opts.h"
 #include "spec/expr.h"
 #include "spec/space.h"
@@ -126,6 +127,11 @@ typedef struct spak_strategy {
     void (*close)(void *self);  /* NULL = no state */
     const void *arg;            /* without open: self, for a strategy that is configuration only */
 } spak_strategy;
+
+/* spak_strategy_NAME for each NAME of strategies.h, defined in strategy_NAME.c. */
+#define SPAK_STRATEGY_DECLARE(n) extern const spak_strategy spak_strategy_##n;
+SPAK_STRATEGIES(SPAK_STRATEGY_DECLARE)
+#undef SPAK_STRATEGY_DECLARE
 
 /* The strategy called name (strategies.h), or NULL. Static. */
 const spak_strategy *spak_strategy_find(const char *name);

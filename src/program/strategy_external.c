@@ -46,7 +46,7 @@ spak_status spak_external_submit(const spak_engine_opts *o, const char *run_id, 
         return s;
     spak_run run = {0};
     s = spak_store_run_get(st, run_id, &run, err);
-    if (s == SPAK_OK && (!run.strategy || strcmp(run.strategy, "external") != 0))
+    if (s == SPAK_OK && spak_strategy_find(run.strategy) != &spak_strategy_external)
         s = spak_errf(err, SPAK_ERR_STATE, "run %s does not take outside proposals (its strategy is %s)", run_id,
                       run.strategy ? run.strategy : "none");
     if (s == SPAK_OK) {
