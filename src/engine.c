@@ -15,6 +15,7 @@
 #include "knowledge/crystallize.h"
 #include "knowledge/facts.h"
 #include "knowledge/transfer.h"
+#include "program/strategies.h"
 #include "program/strategy.h"
 #include "spec/expr.h"
 #include "spec/space.h"
@@ -229,9 +230,11 @@ static spak_status load_spec(engine *e, const char *path, const char *text, spak
     e->site = (spak_cand_site){e->m, &e->space, e->spec_dir, e->home, e->run_id, path};
     const char *sn = e->o->strategy ? e->o->strategy : e->loop->strategy;
     e->strat = spak_strategy_find(sn);
-    if (!e->strat)
-        return spak_errf(err, SPAK_ERR_ARG,
-                         "strategy '%s' is not available in this version (use default, grid, random, rules or llm)", sn);
+    if (!e->strat) {
+        char names[256];
+        spak_strategy_names(names, sizeof names, ", ", " or ");
+        return spak_errf(err, SPAK_ERR_ARG, "strategy '%s' is not available in this version (use %s)", sn, names);
+    }
     e->strat_name = sn;
     e->spec_path = path;
     if (e->strat->open) {

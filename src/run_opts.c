@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "store/scopes.h"
 #include "util.h"
 
 spak_status spak_engine_open_store(const spak_engine_opts *o, spak_store **out, spak_err *err)
@@ -35,14 +36,14 @@ void spak_engine_save_options(spak_store *st, const char *run_id, const spak_eng
     char *lj = json_dumps(lo, JSON_COMPACT);
     json_decref(lo);
     if (lj)
-        (void)spak_store_kv_put(st, "run-options", run_id, lj, NULL);  /* lost: a resume needs them given again */
+        (void)spak_store_run_options_put(st, run_id, lj, NULL);  /* lost: a resume needs them given again */
     free(lj);
 }
 
 json_t *spak_engine_load_options(spak_store *st, const char *run_id, spak_engine_opts *o)
 {
     char *ro = NULL;
-    (void)spak_store_kv_get(st, "run-options", run_id, &ro, NULL);  /* none and unreadable: the defaults */
+    (void)spak_store_run_options_get(st, run_id, &ro, NULL);  /* none and unreadable: the defaults */
     json_t *j = ro ? json_loads(ro, 0, NULL) : NULL;
     free(ro);
     if (!o->llm_backend)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "analyze/executor.h"
+#include "analyze/records.h"
 
 void spak_outcome_init(spak_outcome *oc)
 {
@@ -32,7 +33,7 @@ void spak_outcome_free(spak_outcome *oc)
 static bool field_counts(const json_t *r, const char *field, double *x)
 {
     json_t *v = json_object_get(r, field);
-    if (!json_is_number(v) || json_number_value(v) <= 0 || json_is_true(json_object_get(r, "heldout")))
+    if (!json_is_number(v) || json_number_value(v) <= 0 || json_is_true(json_object_get(r, SPAK_FIELD_HELDOUT)))
         return false;
     *x = json_number_value(v);
     return true;
@@ -68,29 +69,29 @@ static void read_outcome(const char *metric, spak_outcome *oc)
     int correct = -1;
     char fail_reason[400] = "";
     json_array_foreach(oc->valid, i, r) {
-        json_t *p = json_object_get(r, "passed");
+        json_t *p = json_object_get(r, SPAK_FIELD_PASSED);
         if (json_is_boolean(p)) {
             if (json_is_true(p)) {
                 if (correct == -1)
                     correct = 1;
             } else {
                 if (correct != 0) {
-                    const char *reason = json_string_value(json_object_get(r, "reason"));
-                    const char *shape = json_string_value(json_object_get(r, "shape"));
+                    const char *reason = json_string_value(json_object_get(r, SPAK_FIELD_REASON));
+                    const char *shape = json_string_value(json_object_get(r, SPAK_FIELD_SHAPE));
                     spak_snprintf(fail_reason, sizeof fail_reason, "wrong%s%s%s%s", shape ? " at " : "",
                                   shape ? shape : "", reason ? ": " : "", reason ? reason : "");
                 }
                 correct = 0;
             }
         }
-        json_t *b = json_object_get(r, "bottleneck");
+        json_t *b = json_object_get(r, SPAK_FIELD_BOTTLENECK);
         if (json_is_string(b))
             spak_snprintf(oc->bottleneck, sizeof oc->bottleneck, "%s", json_string_value(b));
     }
     oc->correct = correct;
     size_t nm = 0;
     oc->metric = geomean_field(oc->valid, metric, &nm);
-    oc->ratio = geomean_field(oc->valid, "ratio", NULL);
+    oc->ratio = geomean_field(oc->valid, SPAK_FIELD_RATIO, NULL);
     if (correct == 0) {
         oc->ok = false;
         spak_snprintf(oc->why, sizeof oc->why, "%s", fail_reason);

@@ -38,5 +38,30 @@
 #define SPAK_FIELD_ROOFLINE_FRAC "roofline_frac"
 #define SPAK_FIELD_FRAC_PEAK_FLOPS "frac_peak_flops"
 #define SPAK_FIELD_FRAC_PEAK "frac_peak"
+#define SPAK_FIELD_REPS "reps"           /* number: timed repetitions behind time_ms (the noise of a lesson) */
+#define SPAK_FIELD_WHY "why"             /* string: the harness's reason for the bottleneck class */
+#define SPAK_FIELD_SEED "seed"           /* integer: the seed of the record's inputs */
+/* the prefix of the baseline's value in the metric's unit: baseline_<metric> */
+#define SPAK_FIELD_BASELINE_PREFIX "baseline_"
+
+/* the roofline of an Analysis record and the rate of its Performance record
+ * (docs/reports.md, Roofline): ceilings, arithmetic intensity, achieved rate */
+#define SPAK_FIELD_ARITH_INTENSITY "arith_intensity" /* number: flop per byte */
+#define SPAK_FIELD_PEAK_GFLOPS "peak_gflops"         /* number: the compute ceiling, GFLOP/s */
+#define SPAK_FIELD_PEAK_TFLOPS "peak_tflops"         /* number: the same in TFLOP/s, when peak_gflops is absent */
+#define SPAK_FIELD_PEAK_GBPS "peak_gbps"             /* number: the memory ceiling, GB/s */
+#define SPAK_FIELD_GFLOPS "gflops"                   /* number: the achieved rate, GFLOP/s */
+#define SPAK_FIELD_TFLOPS "tflops"                   /* number: the same in TFLOP/s, when gflops is absent */
+/* bool: the harness flags a result it does not trust (faster than the roof) */
+#define SPAK_FIELD_ABOVE_ROOFLINE "above_roofline"
+#define SPAK_FIELD_SUSPICIOUS "suspicious"
+
+/* the conditions of a measurement, for the report's provenance */
+#define SPAK_FIELD_SM_CLOCK_MHZ "sm_clock_mhz"       /* number */
+#define SPAK_FIELD_MEM_CLOCK_MHZ "mem_clock_mhz"     /* number */
+#define SPAK_FIELD_POWER_W "power_w"                 /* number */
+#define SPAK_FIELD_THROTTLE_REASONS "throttle_reasons" /* string */
+#define SPAK_FIELD_ISA "isa"                         /* string: the instruction set the CPU harness used */
+#define SPAK_FIELD_OPENBLAS_CORE "openblas_core"     /* string: the core OpenBLAS chose */
 
 #endif

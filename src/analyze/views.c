@@ -1,6 +1,7 @@
 /* views.c - trace.latest and trace.best for expressions (views.h). */
 #include "analyze/views.h"
 
+#include "analyze/records.h"
 #include "analyze/trace.h"
 
 const json_t *spak_views_find_case(const json_t *arr, const char *case_name)
@@ -53,13 +54,14 @@ spak_eval_env spak_views_env(const spak_views *v)
 
 double spak_views_roofline(const json_t *records)
 {
-    static const char *const fields[] = {"roofline_frac", "frac_peak_flops", "frac_peak"};
+    static const char *const fields[] = {SPAK_FIELD_ROOFLINE_FRAC, SPAK_FIELD_FRAC_PEAK_FLOPS,
+                                          SPAK_FIELD_FRAC_PEAK};
     double sum = 0;
     int n = 0;
     size_t i;
     json_t *r;
     json_array_foreach(records, i, r) {
-        if (json_is_true(json_object_get(r, "heldout")))
+        if (json_is_true(json_object_get(r, SPAK_FIELD_HELDOUT)))
             continue;
         for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
             json_t *v = json_object_get(r, fields[k]);

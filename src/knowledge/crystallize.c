@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "knowledge/learn.h"
+#include "store/scopes.h"
 
 void spak_crystallize(spak_store *store, const char *home, const char *run_id)
 {
@@ -22,7 +23,7 @@ void spak_crystallize(spak_store *store, const char *home, const char *run_id)
                               : json_pack("{s:s}", "crystallize_error", err.msg);
     char *dj = json_dumps(d, JSON_COMPACT);
     json_decref(d);
-    (void)spak_store_kv_put(store, "run", run_id, dj ? dj : "{}", NULL);  /* a note for `spak show`; best effort */
+    (void)spak_store_run_summary_put(store, run_id, dj ? dj : "{}", NULL);  /* a note for `spak show`; best effort */
     free(dj);
     spak_learn_result_free(&r);
 }

@@ -10,7 +10,7 @@
 #include "store/store.h"
 
 /* Crystallize run_id under home/runs/RUN. A failure is recorded with the
- * run (kv "run"), not returned: the measurements are already safe. */
+ * run (kv scope SPAK_KV_RUN), not returned: the measurements are already safe. */
 void spak_crystallize(spak_store *st, const char *home, const char *run_id);
 
 #endif

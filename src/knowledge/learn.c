@@ -10,11 +10,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "analyze/records.h"
 #include "spec/fmt.h"
 #include "knowledge/knowledge.h"
 #include "spec/parse.h"
 #include "spec/space.h"
 #include "spec/spec.h"
+#include "store/scopes.h"
 
 #define ALPHA_T 0.01
 #define Z_CRIT 3.29       /* two-sided alpha = 0.001 */
@@ -61,10 +63,10 @@ static bool eval_noise(spak_store *st, const char *run_id, int64_t eval_id, doub
         json_t *j = json_loads(rows[i].record_json, 0, NULL);
         if (!j)
             continue;
-        double t = json_number_value(json_object_get(j, "time_ms"));
-        double p20 = json_number_value(json_object_get(j, "time_ms_p20"));
-        double p80 = json_number_value(json_object_get(j, "time_ms_p80"));
-        double reps = json_number_value(json_object_get(j, "reps"));
+        double t = json_number_value(json_object_get(j, SPAK_FIELD_TIME_MS));
+        double p20 = json_number_value(json_object_get(j, SPAK_FIELD_TIME_MS_P20));
+        double p80 = json_number_value(json_object_get(j, SPAK_FIELD_TIME_MS_P80));
+        double reps = json_number_value(json_object_get(j, SPAK_FIELD_REPS));
         if (t > 0 && p80 >= p20 && p20 > 0 && reps >= 1) {
             double sigma = (p80 - p20) / 1.683 / t;
             double se = 1.2533 * sigma / sqrt(reps);
@@ -831,13 +833,11 @@ static spak_status insert_lesson(spak_store *st, const char *run_id, const spak_
 static spak_status record(spak_store *st, const char *run_id, const spak_learn_opts *o, spak_learn_result *r,
                           const char *date, spak_err *err)
 {
-    char *v = NULL;
-    spak_status s = spak_store_kv_get(st, "learned", run_id, &v, err);
+    bool already = false;
+    spak_status s = spak_store_learned_get(st, run_id, &already, err);
     if (s != SPAK_OK)
         return s;
-    bool already = v != NULL;
-    free(v);
-    if (!already && (s = spak_store_kv_put(st, "learned", run_id, "true", err)) != SPAK_OK)
+    if (!already && (s = spak_store_learned_put(st, run_id, err)) != SPAK_OK)
         return s;
     if (o->insights_path)
         spak_snprintf(r->insights_path, sizeof r->insights_path, "%s", o->insights_path);

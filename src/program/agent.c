@@ -18,11 +18,12 @@
 #include "analyze/sandbox.h"
 #include "spec/spec.h"
 #include "analyze/evaluate.h"
+#include "analyze/records.h"
 #include "analyze/trace.h"
+#include "store/scopes.h"
 #include "template.h"
 
 #define AGENT_MAX_FILE ((size_t)1 << 20)
-#define AGENT_KV "agent"
 
 typedef struct agent {
     const spak_engine_opts *o;
@@ -59,7 +60,7 @@ static spak_status save(agent *a, spak_err *err)
                           "branches", a->branches);
     char *t = json_dumps(s, JSON_COMPACT);
     json_decref(s);
-    spak_status st = spak_store_kv_put(a->store, AGENT_KV, a->run_id, t ? t : "{}", err);
+    spak_status st = spak_store_agent_put(a->store, a->run_id, t ? t : "{}", err);
     free(t);
     return st;
 }
@@ -362,7 +363,7 @@ static const json_t *rec_of(void *ud, const char *case_name)
     size_t i;
     json_t *r;
     json_array_foreach(a->latest, i, r) {
-        const char *t = json_string_value(json_object_get(r, "type"));
+        const char *t = json_string_value(json_object_get(r, SPAK_REC_TYPE));
         if (!case_name || (t && strcmp(t, case_name) == 0))
             found = r;
     }
@@ -625,7 +626,7 @@ spak_status spak_agent_resume(const spak_engine_opts *o, const char *run_id, spa
     if (st != SPAK_OK)
         goto out;
     char *v = NULL;
-    (void)spak_store_kv_get(a.store, AGENT_KV, run.id, &v, NULL);  /* none: the agent starts over */
+    (void)spak_store_agent_get(a.store, run.id, &v, NULL);  /* none: the agent starts over */
     json_t *s = v ? json_loads(v, 0, NULL) : NULL;
     free(v);
     a.skip = (long)json_integer_value(json_object_get(s, "k"));

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "program/prompt.h"
+#include "store/scopes.h"
 
 static bool num(const spak_block *b, const char *key, double *out)
 {
@@ -67,8 +68,11 @@ spak_status spak_llm_settings_read(const spak_block *llm, const char *spec_path,
     const char *be = llm ? spak_block_string(llm, "backend") : NULL;
     if (backend)
         be = backend;
-    if (be && !spak_llm_backend_parse(be, &s->cfg.backend))
-        return spak_errf(err, SPAK_ERR_ARG, "llm backend '%s' is not one of openai, anthropic, manual", be);
+    if (be && !spak_llm_backend_parse(be, &s->cfg.backend)) {
+        char names[256];
+        spak_llm_backend_names(names, sizeof names, ", ", ", ");  /* the backends' table (program/llm) */
+        return spak_errf(err, SPAK_ERR_ARG, "llm backend '%s' is not one of %s", be, names);
+    }
     s->cfg.endpoint = endpoint ? endpoint : llm ? spak_block_string(llm, "endpoint") : NULL;
     s->cfg.model = model ? model : llm ? spak_block_string(llm, "model") : NULL;
     if (llm) {
@@ -311,12 +315,9 @@ spak_status spak_llm_propose(const spak_llm_settings *s, const spak_llm_context 
 spak_run_llm_usage spak_engine_llm_usage(spak_store *st, const char *run_id, bool with_suspended)
 {
     spak_run_llm_usage u = {0};
-    char scope[64];
-    spak_snprintf(scope, sizeof scope, "llm:%s", run_id);
     for (long k = 1; k < 1000000; k++) {
-        char tag[32], *v = NULL;
-        spak_snprintf(tag, sizeof tag, "step-%04ld", k);
-        if (spak_store_kv_get(st, scope, tag, &v, NULL) != SPAK_OK || !v)
+        char *v = NULL;
+        if (spak_store_llm_step_get(st, run_id, k, &v, NULL) != SPAK_OK || !v)
             break;
         json_t *step = json_loads(v, 0, NULL);
         free(v);

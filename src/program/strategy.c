@@ -5,20 +5,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern const spak_strategy spak_strategy_default, spak_strategy_grid, spak_strategy_random, spak_strategy_rules,
-    spak_strategy_llm, spak_strategy_external;
-
-/* Adding a strategy: its file, and one line here. */
-static const spak_strategy *const strategies[] = {
-    &spak_strategy_default, &spak_strategy_grid, &spak_strategy_random, &spak_strategy_rules, &spak_strategy_llm,
-    &spak_strategy_external,
-};
+/* The table, made from the list of strategies.h: NAME is spak_strategy_NAME,
+ * so that the names a spec may choose and the strategies found are one list. */
+#define ENTRY(n) {#n, &spak_strategy_##n},
+static const struct {
+    const char *name;
+    const spak_strategy *s;
+} strategies[] = {SPAK_STRATEGIES(ENTRY)};
+#undef ENTRY
 
 const spak_strategy *spak_strategy_find(const char *name)
 {
     for (size_t i = 0; name && i < SPAK_ARRAY_LEN(strategies); i++)
-        if (strcmp(strategies[i]->name, name) == 0)
-            return strategies[i];
+        if (strcmp(strategies[i].name, name) == 0)
+            return strategies[i].s;
     return NULL;
 }
 

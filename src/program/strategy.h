@@ -19,8 +19,9 @@
  * run stops, resumable), or none (the space is exhausted). Approval gates
  * are the engine's (SUSPENDED states), not the strategy's.
  *
- * Adding a strategy: one file (strategy_NAME.c) and one line in the table
- * of strategy.c.
+ * Adding a strategy: one file (strategy_NAME.c, defining the
+ * spak_strategy_NAME below) and its name in the list of strategies.h, from
+ * which the table of strategy.c is made.
  */
 #ifndef SPAK_STRATEGY_H
 #define SPAK_STRATEGY_H
@@ -31,6 +32,7 @@
 #include <stdint.h>
 #include "build/candidate.h"
 #include "knowledge/transfer.h"
+#include "program/strategies.h"
 #include "run_opts.h"
 #include "spec/expr.h"
 #include "spec/space.h"
@@ -105,8 +107,8 @@ typedef struct spak_strategy_obs {
     bool no_candidate;     /* a failed step: the strategy gave no candidate */
 } spak_strategy_obs;
 
+/* A strategy: spak_strategy_NAME, named NAME in strategies.h. */
 typedef struct spak_strategy {
-    const char *name;
     /* Make the strategy's state (*self); run->store is NULL here. NULL = no state. */
     spak_status (*open)(const spak_strategy_run *run, void **self, spak_err *err);
     /* The evaluations a run gets that was given no budget at all; 0: none
@@ -126,7 +128,12 @@ typedef struct spak_strategy {
     const void *arg;            /* without open: self, for a strategy that is configuration only */
 } spak_strategy;
 
-/* The strategy called name, or NULL. Static. */
+/* spak_strategy_NAME for each NAME of strategies.h, defined in strategy_NAME.c. */
+#define SPAK_STRATEGY_DECLARE(n) extern const spak_strategy spak_strategy_##n;
+SPAK_STRATEGIES(SPAK_STRATEGY_DECLARE)
+#undef SPAK_STRATEGY_DECLARE
+
+/* The strategy called name (strategies.h), or NULL. Static. */
 const spak_strategy *spak_strategy_find(const char *name);
 
 /* The next untried point given done[n] (the finished evaluations, then the

@@ -5,4 +5,4 @@
 
 static const spak_strategy_kind default_walk = SPAK_STRAT_DEFAULT;
 
-const spak_strategy spak_strategy_default = {.name = "default", .propose = spak_strategy_walk, .arg = &default_walk};
+const spak_strategy spak_strategy_default = {.propose = spak_strategy_walk, .arg = &default_walk};

@@ -1,21 +1,21 @@
 /* strategy_external.c - proposals from outside the process (strategy_external.h).
- * The queue is a JSON array of keys in the store (kv scope "external", one
- * per run), so it survives the process, and a resume finds it. */
+ * The queue is a JSON array of keys in the store (kv scope SPAK_KV_EXTERNAL,
+ * one per run), so it survives the process, and a resume finds it. */
 #include "program/strategy_external.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "program/strategy.h"
+#include "store/scopes.h"
 
-#define KV_EXTERNAL "external"
 #define KEY_MAX 2048
 
 /* The run's queue (an array; the caller owns it). */
 static json_t *queue_get(spak_store *st, const char *run_id)
 {
     char *v = NULL;
-    (void)spak_store_kv_get(st, KV_EXTERNAL, run_id, &v, NULL);  /* none and unreadable: an empty queue */
+    (void)spak_store_external_get(st, run_id, &v, NULL);  /* none and unreadable: an empty queue */
     json_t *q = v ? json_loads(v, 0, NULL) : NULL;
     free(v);
     if (!json_is_array(q)) {
@@ -30,7 +30,7 @@ static spak_status queue_put(spak_store *st, const char *run_id, json_t *q, spak
     char *t = json_dumps(q, JSON_COMPACT);
     if (!t)
         return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
-    spak_status s = spak_store_kv_put(st, KV_EXTERNAL, run_id, t, err);
+    spak_status s = spak_store_external_put(st, run_id, t, err);
     free(t);
     return s;
 }
@@ -46,7 +46,7 @@ spak_status spak_external_submit(const spak_engine_opts *o, const char *run_id, 
         return s;
     spak_run run = {0};
     s = spak_store_run_get(st, run_id, &run, err);
-    if (s == SPAK_OK && (!run.strategy || strcmp(run.strategy, "external") != 0))
+    if (s == SPAK_OK && spak_strategy_find(run.strategy) != &spak_strategy_external)
         s = spak_errf(err, SPAK_ERR_STATE, "run %s does not take outside proposals (its strategy is %s)", run_id,
                       run.strategy ? run.strategy : "none");
     if (s == SPAK_OK) {
@@ -103,5 +103,5 @@ static spak_status external_propose(void *self, const spak_strategy_run *run, co
 }
 
 const spak_strategy spak_strategy_external = {
-    .name = "external", .propose = external_propose,
+    .propose = external_propose,
 };

@@ -5,4 +5,4 @@
 
 static const spak_strategy_kind grid_walk = SPAK_STRAT_GRID;
 
-const spak_strategy spak_strategy_grid = {.name = "grid", .propose = spak_strategy_walk, .arg = &grid_walk};
+const spak_strategy spak_strategy_grid = {.propose = spak_strategy_walk, .arg = &grid_walk};

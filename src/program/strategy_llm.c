@@ -13,6 +13,7 @@
 
 #include "program/driver_llm.h"
 #include "program/llm_context.h"
+#include "store/scopes.h"
 
 /* the evaluation budget of an LLM run that was given no budget at all */
 #define LLM_DEFAULT_EVALUATIONS 50
@@ -99,7 +100,10 @@ static spak_status step(llm_state *s, const spak_strategy_run *run, uint64_t nex
     spak_llm_texts t;
     spak_llm_context c;
     spak_llm_context_build(run, &t, &c);
-    spak_snprintf(tag, tag_n, "step-%04ld", s->steps + 1);
+    const long n = s->steps + 1;
+    char key[SPAK_KV_STEP_KEY_MAX];
+    spak_store_llm_step_key(n, key);
+    spak_snprintf(tag, tag_n, "%s", key);
     const spak_space *sp = run->space;
     unsigned char *tried = calloc((size_t)(sp->total + 7) / 8, 1);
     if (!tried) {
@@ -127,11 +131,9 @@ static spak_status step(llm_state *s, const spak_strategy_run *run, uint64_t nex
             s->cost += prop->cost;
     }
     /* every prompt and reply is kept, with model, parameters and timing */
-    char scope[64];
-    spak_snprintf(scope, sizeof scope, "llm:%s", run->run_id);
     char *sj = json_dumps(prop->step, JSON_COMPACT);
     if (sj)
-        (void)spak_store_kv_put(run->store, scope, tag, sj, NULL);  /* a record for people; the step goes on */
+        (void)spak_store_llm_step_put(run->store, run->run_id, n, sj, NULL);  /* for people; the step goes on */
     free(sj);
     return SPAK_OK;
 }
@@ -247,7 +249,6 @@ static void llm_close(void *self)
 }
 
 const spak_strategy spak_strategy_llm = {
-    .name = "llm",
     .open = llm_open,
     .default_budget = llm_default_budget,
     .resumed = llm_resumed,

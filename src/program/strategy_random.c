@@ -5,4 +5,4 @@
 
 static const spak_strategy_kind random_walk = SPAK_STRAT_RANDOM;
 
-const spak_strategy spak_strategy_random = {.name = "random", .propose = spak_strategy_walk, .arg = &random_walk};
+const spak_strategy spak_strategy_random = {.propose = spak_strategy_walk, .arg = &random_walk};

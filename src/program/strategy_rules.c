@@ -69,5 +69,5 @@ static spak_status rules_propose(void *self, const spak_strategy_run *run, const
 }
 
 const spak_strategy spak_strategy_rules = {
-    .name = "rules", .propose = rules_propose,
+    .propose = rules_propose,
 };

@@ -15,9 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyze/records.h"
 #include "analyze/trace.h"
 #include "knowledge/learn.h"
 #include "spec/spec.h"
+#include "store/scopes.h"
 #include "report/svg.h"
 #include "util.h"
 
@@ -336,7 +338,7 @@ static void derive_eval(rep *r, rev *v)
     v->ok = strcmp(e->status, SPAK_EVAL_DONE) == 0 && e->correct != 0 && isfinite(e->metric);
     /* the baseline in the metric's unit: baseline_<metric>, else implied by the ratio */
     char bf[200];
-    spak_snprintf(bf, sizeof bf, "baseline_%s", r->metric);
+    spak_snprintf(bf, sizeof bf, "%s%s", SPAK_FIELD_BASELINE_PREFIX, r->metric);
     size_t nb = 0;
     double b = geomean(v->recs, NULL, bf, &nb);
     if (nb) {
@@ -345,55 +347,56 @@ static void derive_eval(rep *r, rev *v)
     } else if (v->ok && e->ratio > 0 && isfinite(e->ratio)) {
         v->baseline = r->maximize ? e->metric / e->ratio : e->metric * e->ratio;
     }
-    v->time_ms = geomean(v->recs, "Performance", "time_ms", NULL);
+    v->time_ms = geomean(v->recs, SPAK_REC_PERFORMANCE, SPAK_FIELD_TIME_MS, NULL);
     /* roofline: the first Analysis record with an arithmetic intensity, and
      * the Performance record of the same shape, of those that count */
     size_t i;
     json_t *rec;
-    const bool held_a = spak_trace_counts_heldout(v->recs, "Analysis");
-    const bool held_p = spak_trace_counts_heldout(v->recs, "Performance");
+    const bool held_a = spak_trace_counts_heldout(v->recs, SPAK_REC_ANALYSIS);
+    const bool held_p = spak_trace_counts_heldout(v->recs, SPAK_REC_PERFORMANCE);
     json_array_foreach(v->recs, i, rec) {
-        if (json_is_true(json_object_get(rec, "above_roofline")) || json_is_true(json_object_get(rec, "suspicious")))
+        if (json_is_true(json_object_get(rec, SPAK_FIELD_ABOVE_ROOFLINE)) ||
+            json_is_true(json_object_get(rec, SPAK_FIELD_SUSPICIOUS)))
             v->flagged = true;
     }
     json_array_foreach(v->recs, i, rec) {
-        if (!spak_trace_record_counts(rec, "Analysis", held_a))
+        if (!spak_trace_record_counts(rec, SPAK_REC_ANALYSIS, held_a))
             continue;
-        double ai = jnum(rec, "arith_intensity");
+        double ai = jnum(rec, SPAK_FIELD_ARITH_INTENSITY);
         if (!(ai > 0))
             continue;
-        double peak = jnum(rec, "peak_gflops");
+        double peak = jnum(rec, SPAK_FIELD_PEAK_GFLOPS);
         if (!(peak > 0))
-            peak = jnum(rec, "peak_tflops") * 1e3;
-        double bw = jnum(rec, "peak_gbps");
-        const char *shape = jstr(rec, "shape");
+            peak = jnum(rec, SPAK_FIELD_PEAK_TFLOPS) * 1e3;
+        double bw = jnum(rec, SPAK_FIELD_PEAK_GBPS);
+        const char *shape = jstr(rec, SPAK_FIELD_SHAPE);
         double rate = NAN;
         size_t k;
         json_t *p;
         json_array_foreach(v->recs, k, p) {
-            if (!spak_trace_record_counts(p, "Performance", held_p))
+            if (!spak_trace_record_counts(p, SPAK_REC_PERFORMANCE, held_p))
                 continue;
-            const char *ps = jstr(p, "shape");
+            const char *ps = jstr(p, SPAK_FIELD_SHAPE);
             if (shape && ps && strcmp(shape, ps) != 0)
                 continue;
-            rate = jnum(p, "gflops");
+            rate = jnum(p, SPAK_FIELD_GFLOPS);
             if (!(rate > 0))
-                rate = jnum(p, "tflops") * 1e3;
-            if (!(rate > 0) && jnum(rec, "flops") > 0 && jnum(p, "time_ms") > 0)
-                rate = jnum(rec, "flops") / (jnum(p, "time_ms") * 1e6);
+                rate = jnum(p, SPAK_FIELD_TFLOPS) * 1e3;
+            if (!(rate > 0) && jnum(rec, SPAK_FIELD_FLOPS) > 0 && jnum(p, SPAK_FIELD_TIME_MS) > 0)
+                rate = jnum(rec, SPAK_FIELD_FLOPS) / (jnum(p, SPAK_FIELD_TIME_MS) * 1e6);
             break;
         }
         if (!(rate > 0) && peak > 0) {
-            double f = jnum(rec, "frac_peak_flops");
+            double f = jnum(rec, SPAK_FIELD_FRAC_PEAK_FLOPS);
             if (!(f > 0))
-                f = jnum(rec, "frac_peak");
+                f = jnum(rec, SPAK_FIELD_FRAC_PEAK);
             rate = f * peak;
         }
         v->ai = ai;
         v->rate = rate > 0 ? rate : NAN;
         v->peak = peak > 0 ? peak : NAN;
         v->bw = bw > 0 ? bw : NAN;
-        v->why = jstr(rec, "why");
+        v->why = jstr(rec, SPAK_FIELD_WHY);
         if (v->rate > 0 && v->peak > 0 && v->bw > 0) {
             double roof = fmin(v->peak, ai * v->bw);
             v->roof_frac = v->rate / roof;
@@ -401,7 +404,7 @@ static void derive_eval(rep *r, rev *v)
         break;
     }
     if (!v->why) {
-        json_array_foreach(v->recs, i, rec) if (jstr(rec, "why")) v->why = jstr(rec, "why");
+        json_array_foreach(v->recs, i, rec) if (jstr(rec, SPAK_FIELD_WHY)) v->why = jstr(rec, SPAK_FIELD_WHY);
     }
 }
 
@@ -484,10 +487,10 @@ static void derive_journal(rep *r)
         if (isfinite(el))
             r->elapsed_s = el;
     }
-    /* crystallization (learn.h) at the end of a run: kv ("run", id) names
+    /* crystallization (learn.h) at the end of a run: kv (SPAK_KV_RUN, id) names
      * spec v(n+1); the diff is v(n) (the spec text the run used) against it */
     char *val = NULL;
-    if (spak_store_kv_get(r->st, "run", r->run.id, &val, NULL) == SPAK_OK && val) {
+    if (spak_store_run_summary_get(r->st, r->run.id, &val, NULL) == SPAK_OK && val) {
         json_t *kd = json_loads(val, 0, NULL);
         const char *path = jstr(kd, "crystallized"), *cerr = jstr(kd, "crystallize_error");
         char *next = NULL;
@@ -537,11 +540,10 @@ static effect *effect_add(effects *x)
  */
 static void lessons_overlay(const rep *r, effects *x)
 {
-    char *v = NULL;
-    if (spak_store_kv_get(r->st, "learned", r->run.id, &v, NULL) != SPAK_OK)
-        v = NULL;  /* a store that cannot say counts as not learned; lessons, when any, still say so */
-    x->learned = v != NULL || r->nles > 0;
-    free(v);
+    bool learned = false;
+    if (spak_store_learned_get(r->st, r->run.id, &learned, NULL) != SPAK_OK)
+        learned = false;  /* a store that cannot say counts as not learned; lessons, when any, still say so */
+    x->learned = learned || r->nles > 0;
     for (size_t i = 0; i < r->nles; i++) {
         const spak_lesson *l = &r->les[i];
         const char *eq = l->subject ? strchr(l->subject, '=') : NULL;
@@ -1077,7 +1079,7 @@ static void seeds(const rep *r, char *buf, size_t n)
         size_t k;
         json_t *rec;
         json_array_foreach(r->r[i].recs, k, rec) {
-            json_t *s = json_object_get(rec, "seed");
+            json_t *s = json_object_get(rec, SPAK_FIELD_SEED);
             if (!json_is_integer(s))
                 continue;
             count++;
@@ -1987,7 +1989,9 @@ static void provenance(out *o, const rep *r, kv_fn item)
     double lo, hi;
     size_t cnt;
     static const struct { const char *field, *label, *unit; } clocks[] = {
-        {"sm_clock_mhz", "SM clock", "MHz"}, {"mem_clock_mhz", "memory clock", "MHz"}, {"power_w", "power", "W"}};
+        {SPAK_FIELD_SM_CLOCK_MHZ, "SM clock", "MHz"},
+        {SPAK_FIELD_MEM_CLOCK_MHZ, "memory clock", "MHz"},
+        {SPAK_FIELD_POWER_W, "power", "W"}};
     bool any = false;
     for (size_t i = 0; i < SPAK_ARRAY_LEN(clocks); i++)
         if (field_range(r, clocks[i].field, &lo, &hi, &cnt)) {
@@ -1997,17 +2001,17 @@ static void provenance(out *o, const rep *r, kv_fn item)
             item(o, clocks[i].label, buf);
             any = true;
         }
-    field_strings(r, "throttle_reasons", buf, sizeof buf, 8);
+    field_strings(r, SPAK_FIELD_THROTTLE_REASONS, buf, sizeof buf, 8);
     if (buf[0]) {
         item(o, "throttle reasons", buf);
         any = true;
     }
     if (!any)
         item(o, "clocks / power", "no record carries sm_clock_mhz, mem_clock_mhz or power_w");
-    field_strings(r, "isa", buf, sizeof buf, 4);
+    field_strings(r, SPAK_FIELD_ISA, buf, sizeof buf, 4);
     if (buf[0])
         item(o, "ISA (harness)", buf);
-    field_strings(r, "openblas_core", buf, sizeof buf, 4);
+    field_strings(r, SPAK_FIELD_OPENBLAS_CORE, buf, sizeof buf, 4);
     if (buf[0])
         item(o, "OpenBLAS core", buf);
     if (r->peak > 0 && r->bw > 0) {

@@ -14,6 +14,7 @@
 #include "spec/expr.h"
 #include "knowledge/knowledge.h"
 #include "program/llm/llm.h"
+#include "program/strategies.h"
 #include "spec/parse.h"
 
 typedef struct checker {
@@ -742,8 +743,6 @@ static void check_templates(checker *c, const spak_loop_def *l)
     }
 }
 
-static const char *const strategies[] = {"default", "grid", "random", "rules", "llm"};
-
 /* `parameter P: [values]`, or `parameter P` alone, which takes its values
  * from design_space or tuning_space: one more parameter of the loop's own
  * search space. */
@@ -898,13 +897,13 @@ static void eloop_entry(checker *c, spak_loop_def *l, pvec *pv, const spak_entry
     } else if (spak_entry_word_is(x, 0, "measure")) {
         eloop_measure(c, l, x, metric_pos);
     } else if (strcmp(key, "strategy") == 0) {
+        /* the names come from the strategies' list (program/strategies.h) */
         const char *s = string_value(c, x, "strategy");
-        bool known = false;
-        for (size_t k = 0; s && k < SPAK_ARRAY_LEN(strategies); k++)
-            known |= strcmp(s, strategies[k]) == 0;
-        if (s && !known)
-            ERR(c, x->value->pos, "unknown strategy '%s' (expected default, grid, random, rules or llm)", s);
-        else if (s)
+        if (s && !spak_strategy_known(s)) {
+            char names[256];
+            spak_strategy_names(names, sizeof names, ", ", " or ");
+            ERR(c, x->value->pos, "unknown strategy '%s' (expected %s)", s, names);
+        } else if (s)
             l->strategy = s;
     } else if (strcmp(key, "seed") == 0) {
         int_value(c, x, "seed", 0, 2147483647L, &l->seed);

@@ -4,14 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/scopes.h"
 #include "util.h"
-
-#define KV_APPROVAL "approval"
 
 char *spak_approval_pending(spak_store *st, const char *run_id)
 {
     char *v = NULL;
-    (void)spak_store_kv_get(st, KV_APPROVAL, run_id, &v, NULL);  /* none and unreadable read the same: NULL */
+    (void)spak_store_approval_get(st, run_id, &v, NULL);  /* none and unreadable read the same: NULL */
     return v;
 }
 
@@ -33,12 +32,12 @@ spak_status spak_approval_ask(spak_store *st, const char *run_id, const char *ga
     json_t *pend = json_pack("{s:s,s:s,s:O?}", "gate", gate, "what", what, "payload", (json_t *)payload);
     *text = json_dumps(pend, JSON_COMPACT);
     json_decref(pend);
-    return spak_store_kv_put(st, KV_APPROVAL, run_id, *text ? *text : "{}", err);
+    return spak_store_approval_put(st, run_id, *text ? *text : "{}", err);
 }
 
 void spak_approval_clear(spak_store *st, const char *run_id)
 {
-    (void)spak_store_kv_delete(st, KV_APPROVAL, run_id, NULL);  /* a stale one is asked again, never acted on twice */
+    (void)spak_store_approval_delete(st, run_id, NULL);  /* a stale one is asked again, never acted on twice */
 }
 
 spak_status spak_approval_answer(spak_store *st, const char *run_id, bool approve, char *what, size_t what_n,
@@ -55,7 +54,7 @@ spak_status spak_approval_answer(spak_store *st, const char *run_id, bool approv
                       json_string_value(json_object_get(p, "what")));
         json_object_set_new(p, "decision", json_string(approve ? "approve" : "reject"));
         char *pj = json_dumps(p, JSON_COMPACT);
-        s = spak_store_kv_put(st, KV_APPROVAL, run_id, pj ? pj : "{}", err);
+        s = spak_store_approval_put(st, run_id, pj ? pj : "{}", err);
         free(pj);
     }
     json_decref(p);

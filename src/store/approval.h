@@ -1,6 +1,6 @@
 /*
  * approval.h - the pending approval of a run, kept in the store (kv scope
- * "approval", one per run): which gate ("knowledge", "llm-code"), what would
+ * SPAK_KV_APPROVAL of scopes.h, one per run, through its accessors): which gate ("knowledge", "llm-code"), what would
  * be done, the payload the run goes on with, and, once a person answered,
  * the decision. The gates themselves (the SUSPENDED states) are the
  * engine's; this is where their question and answer live between commands.

@@ -67,6 +67,16 @@ spak_status spak_store_agent_get(spak_store *st, const char *run_id, char **json
     return spak_store_kv_get(st, SPAK_KV_AGENT, run_id, json_out, err);
 }
 
+spak_status spak_store_external_put(spak_store *st, const char *run_id, const char *json, spak_err *err)
+{
+    return spak_store_kv_put(st, SPAK_KV_EXTERNAL, run_id, json, err);
+}
+
+spak_status spak_store_external_get(spak_store *st, const char *run_id, char **json_out, spak_err *err)
+{
+    return spak_store_kv_get(st, SPAK_KV_EXTERNAL, run_id, json_out, err);
+}
+
 void spak_store_llm_step_key(long n, char key[SPAK_KV_STEP_KEY_MAX])
 {
     spak_snprintf(key, SPAK_KV_STEP_KEY_MAX, SPAK_KV_LLM_STEP_FMT, n);

@@ -27,6 +27,9 @@
 #define SPAK_KV_LEARNED "learned"
 /* the state of an agent_loop run: {"k": steps done, "vars", "tainted", "branches"} */
 #define SPAK_KV_AGENT "agent"
+/* the proposals of strategy "external" waiting to be judged: a JSON array of
+ * candidate keys, oldest first (program/strategy_external.h) */
+#define SPAK_KV_EXTERNAL "external"
 /* scope "llm:<run id>", key "step-NNNN" (from step-0001): one LLM step each,
  * prompt, reply, model, parameters, tokens, cost and outcome */
 #define SPAK_KV_LLM_PREFIX "llm:"
@@ -55,6 +58,10 @@ spak_status spak_store_learned_get(spak_store *st, const char *run_id, bool *lea
 /* The saved state of an agent_loop run (SPAK_KV_AGENT). */
 spak_status spak_store_agent_put(spak_store *st, const char *run_id, const char *json, spak_err *err);
 spak_status spak_store_agent_get(spak_store *st, const char *run_id, char **json_out, spak_err *err);
+
+/* The queue of outside proposals of a run (SPAK_KV_EXTERNAL). */
+spak_status spak_store_external_put(spak_store *st, const char *run_id, const char *json, spak_err *err);
+spak_status spak_store_external_get(spak_store *st, const char *run_id, char **json_out, spak_err *err);
 
 /* The key of LLM step n (from 1): "step-0001"; the engine names the step's
  * files and its failed-step candidate with it too. */

@@ -30,6 +30,11 @@ check "resume judges the queued proposals, in order" "[ $rc -eq 0 ] && [ \"\$(py
 check "the proposal that is not a point is a recorded failed step" "grep -q \"is not a point of the space\" $T/show.json"
 check "with the queue empty the run waits again" "grep -q 'suspended: waiting for an outside proposal' $T/r2.out"
 check "the outside proposal x=3,y=2 was measured (score 100)" "grep -q '\\[  1\\] x=3,y=2 .* ok .*score *100' $T/r2.out"
+sed 's/strategy: "grid"/strategy: "external"/' "$T/toy.spak" >"$T/toy_ext.spak"
+"$SPAK" check "$T/toy_ext.spak" >"$T/c.out" 2>&1
+check "a spec may choose strategy external (spak check passes)" "[ $? -eq 0 ]"
+"$SPAK" run --home "$H" "$T/toy_ext.spak" >"$T/r3.out" 2>&1
+check "a run of a spec with strategy external suspends, waiting for an outside proposal" "[ $? -eq 0 ] && grep -q 'suspended: waiting for an outside proposal' $T/r3.out"
 "$SUBMIT" "$H" nosuchrun "x=1,y=1" 2>"$T/s.err"
 check "submitting to an unknown run fails" "[ $? -ne 0 ]"
 echo "1..$n"
