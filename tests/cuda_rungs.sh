@@ -13,6 +13,9 @@
 # and spak_FAMILY_kernel_info, it holds sm_90a code (when cuobjdump is
 # there), and its ptxas report has no line matching SPILL_RE (test SPILL_NAME).
 #
+#   cuda_rungs_or_end FAMILY HARNESS SPILL_NAME SPILL_RE   cuda_rungs; without
+#                              nvcc the suite ends there (HARNESS skipped, the plan
+#                              printed, exit 0)
 #   cuda_built NAME            prints $B/NAME or build/NAME, the first that is
 #                              executable; returns 1 when neither is
 #   cuda_harness_usage H FAMILY BAD_SHAPE   harness H without --candidate, and
@@ -96,5 +99,13 @@ cuda_device_or_skip() {
         local name=$3
         shift 3
         check_run "$name" "$@"
+    fi
+}
+
+cuda_rungs_or_end() {
+    if ! cuda_rungs "$1" "$3" "$4"; then
+        skip "$2" "no nvcc"
+        echo "1..$n"
+        exit 0
     fi
 }

@@ -12,11 +12,7 @@ set -u
 cd "$(dirname "$0")/../.."
 B=${1:-build}
 
-if ! cuda_rungs gemm "no register spills (ptxas)" '[1-9][0-9]* bytes spill (stores|loads)'; then
-    skip "spak-harness-cuda" "no nvcc"
-    echo "1..$n"
-    exit 0
-fi
+cuda_rungs_or_end gemm spak-harness-cuda "no register spills (ptxas)" '[1-9][0-9]* bytes spill (stores|loads)'
 
 if ! H=$(cuda_built spak-harness-cuda); then
     notok "spak-harness-cuda exists (make builds it)"

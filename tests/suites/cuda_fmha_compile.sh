@@ -15,11 +15,8 @@ set -u
 cd "$(dirname "$0")/../.."
 B=${1:-build}
 
-if ! cuda_rungs fmha "no register spills, no stack (ptxas)" '[1-9][0-9]* bytes (spill (stores|loads)|stack frame)'; then
-    skip "spak-harness-cuda-fmha" "no nvcc"
-    echo "1..$n"
-    exit 0
-fi
+cuda_rungs_or_end fmha spak-harness-cuda-fmha "no register spills, no stack (ptxas)" \
+    '[1-9][0-9]* bytes (spill (stores|loads)|stack frame)'
 
 # Parameter variants compile too (the loop's tuning space).
 vdir=build/cuda-test/fmha-variants # shared by the build and build/asan runs; rebuilt only when stale
