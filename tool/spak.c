@@ -145,6 +145,24 @@ static json_t *diags_json(const spak_diags *d)
 
 /* ---- spak check ---- */
 
+/* One file of check's or fmt's list: the spec (the caller frees it) and the
+ * load's status in *st; NULL when the file gave no spec at all, its error
+ * then printed on stderr (when print) and, with files, noted there as
+ * {"file": path, KEY: false, "error": message}. */
+static spak_spec *load_listed(const char *path, spak_status *st, bool print, json_t *files, const char *key)
+{
+    spak_spec *s = NULL;
+    spak_err err = {0};
+    *st = spak_spec_load(path, &s, &err);
+    if (!s) {
+        if (print)
+            fprintf(stderr, "%s\n", err.msg);
+        if (files)
+            json_array_append_new(files, json_pack("{s:s,s:b,s:s}", "file", path, key, 0, "error", err.msg));
+    }
+    return s;
+}
+
 static int cmd_check(int argc, char **argv)
 {
     bool json = false, quiet = false;
@@ -158,14 +176,9 @@ static int cmd_check(int argc, char **argv)
     int rc = 0;
     json_t *out = json ? json_array() : NULL;
     for (int i = first; i < argc; i++) {
-        spak_spec *s = NULL;
-        spak_err err = {0};
-        spak_status st = spak_spec_load(argv[i], &s, &err);
+        spak_status st;
+        spak_spec *s = load_listed(argv[i], &st, !json, out, "valid");
         if (!s) {
-            if (json)
-                json_array_append_new(out, json_pack("{s:s,s:b,s:s}", "file", argv[i], "valid", 0, "error", err.msg));
-            else
-                fprintf(stderr, "%s\n", err.msg);
             rc = EXIT_PROBLEM;
             continue;
         }
@@ -223,13 +236,9 @@ static int cmd_fmt(int argc, char **argv)
     int rc = 0;
     json_t *report = json ? json_array() : NULL;
     for (int i = first; i < argc; i++) {
-        spak_spec *s = NULL;
-        spak_err err = {0};
-        spak_status st = spak_spec_load(argv[i], &s, &err);
+        spak_status st;
+        spak_spec *s = load_listed(argv[i], &st, true, report, "parsed");
         if (!s) {
-            fprintf(stderr, "%s\n", err.msg);
-            if (report)
-                json_array_append_new(report, json_pack("{s:s,s:b,s:s}", "file", argv[i], "parsed", 0, "error", err.msg));
             rc = EXIT_PROBLEM;
             continue;
         }
@@ -261,6 +270,7 @@ static int cmd_fmt(int argc, char **argv)
                     rc = EXIT_PROBLEM;
                 }
             } else if (write) {
+                spak_err err = {0};
                 if (!same && spak_write_file_atomic(argv[i], b.data, b.len, &err) != SPAK_OK) {
                     fprintf(stderr, "%s\n", err.msg);
                     rc = EXIT_PROBLEM;
