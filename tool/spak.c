@@ -600,6 +600,34 @@ static spak_status resume_run(const spak_engine_opts *o, const char *run_id, boo
     return agent ? spak_agent_resume(o, run_id, err) : spak_engine_resume(o, run_id, force, err);
 }
 
+/* What run, agent, resume, approve and reject start from: the engine's
+ * options, the run's UI, the index of the first operand, and room for the
+ * folder of spak's binary (wire_ui points the options at it). */
+typedef struct run_cli {
+    spak_engine_opts o;
+    run_ui ui;
+    int first;
+    char bin[PATH_MAX];
+} run_cli;
+
+/* Parse cmd's options into c (--force only where force is not NULL), check
+ * that it was given min_ops to max_ops operands, and wire the run's UI to
+ * the engine (wire_ui). Returns 0, or the exit status of the usage error
+ * (operands: want says what was expected). */
+static int run_cli_start(run_cli *c, const char *cmd, int argc, char **argv, bool *force, int min_ops, int max_ops,
+                         const char *want)
+{
+    c->o = (spak_engine_opts){.seed = -1, .llm_temperature = -1};
+    c->ui = (run_ui){.out = stdout};
+    int rc = parse_run_opts(cmd, argc, argv, &c->first, &c->o, &c->ui, force);
+    if (rc)
+        return rc;
+    if (argc - c->first < min_ops || argc - c->first > max_ops)
+        return usage_error(cmd, "%s", want);
+    wire_ui(&c->o, &c->ui, c->bin, sizeof c->bin);
+    return 0;
+}
+
 /* How run, agent, approve and reject end: the JSON summary on stdout when
  * --json asked for it and there is a run, then the exit status. */
 static int run_exit(const spak_engine_opts *o, const run_ui *ui, const char *run_id, spak_status st)
@@ -611,66 +639,49 @@ static int run_exit(const spak_engine_opts *o, const run_ui *ui, const char *run
 
 static int cmd_run(int argc, char **argv)
 {
-    spak_engine_opts o = {.seed = -1, .llm_temperature = -1};
-    run_ui ui = {.out = stdout};
-    int first;
-    int rc = parse_run_opts("run", argc, argv, &first, &o, &ui, NULL);
+    run_cli c;
+    int rc = run_cli_start(&c, "run", argc, argv, NULL, 1, 1, "expected one spec file");
     if (rc)
         return rc;
-    if (first != argc - 1)
-        return usage_error("run", "%sexpected one spec file", "");
-    char bin[PATH_MAX];
-    wire_ui(&o, &ui, bin, sizeof bin);
     char run_id[SPAK_STORE_ID_MAX];
     spak_err err = {0};
-    spak_status st = spak_engine_run(&o, argv[first], run_id, &err);
+    spak_status st = spak_engine_run(&c.o, argv[c.first], run_id, &err);
     if (st != SPAK_OK) {
         fprintf(stderr, "spak run: %s\n", cli_safe(err.msg));
         if (run_id[0])
             fprintf(stderr, "spak run: the run is %s; 'spak resume %s' continues it\n", run_id, run_id);
     }
-    return run_exit(&o, &ui, run_id, st);
+    return run_exit(&c.o, &c.ui, run_id, st);
 }
 
 static int cmd_agent(int argc, char **argv)
 {
-    spak_engine_opts o = {.seed = -1, .llm_temperature = -1};
-    run_ui ui = {.out = stdout};
-    int first;
-    int rc = parse_run_opts("agent", argc, argv, &first, &o, &ui, NULL);
+    run_cli c;
+    int rc = run_cli_start(&c, "agent", argc, argv, NULL, 1, 2, "expected a spec file and optionally an agent_loop name");
     if (rc)
         return rc;
-    if (first != argc - 1 && first != argc - 2)
-        return usage_error("agent", "%sexpected a spec file and optionally an agent_loop name", "");
-    char bin[PATH_MAX];
-    wire_ui(&o, &ui, bin, sizeof bin);
     char run_id[SPAK_STORE_ID_MAX];
     spak_err err = {0};
-    spak_status st = spak_agent_run(&o, argv[first], first + 1 < argc ? argv[first + 1] : NULL, run_id, &err);
+    int first = c.first;
+    spak_status st = spak_agent_run(&c.o, argv[first], first + 1 < argc ? argv[first + 1] : NULL, run_id, &err);
     if (st != SPAK_OK)
         fprintf(stderr, "spak agent: %s\n", cli_safe(err.msg));
-    return run_exit(&o, &ui, run_id, st);
+    return run_exit(&c.o, &c.ui, run_id, st);
 }
 
 static int cmd_resume(int argc, char **argv)
 {
-    spak_engine_opts o = {.seed = -1, .llm_temperature = -1};
-    run_ui ui = {.out = stdout};
+    run_cli c;
     bool force = false;
-    int first;
-    int rc = parse_run_opts("resume", argc, argv, &first, &o, &ui, &force);
+    int rc = run_cli_start(&c, "resume", argc, argv, &force, 1, 1, "expected one run id");
     if (rc)
         return rc;
-    if (first != argc - 1)
-        return usage_error("resume", "%sexpected one run id", "");
-    char bin[PATH_MAX];
-    wire_ui(&o, &ui, bin, sizeof bin);
     spak_err err = {0};
-    spak_status st = resume_run(&o, argv[first], force, &err);
+    spak_status st = resume_run(&c.o, argv[c.first], force, &err);
     if (st != SPAK_OK)
         fprintf(stderr, "spak resume: %s\n", cli_safe(err.msg));
-    if (ui.json)
-        print_run_summary_json(&o, argv[first]);
+    if (c.ui.json)
+        print_run_summary_json(&c.o, argv[c.first]);
     return st == SPAK_OK ? 0 : EXIT_PROBLEM;
 }
 
@@ -932,28 +943,23 @@ static int cmd_show(int argc, char **argv)
 static int answer(int argc, char **argv, bool approve)
 {
     const char *cmd = approve ? "approve" : "reject";
-    spak_engine_opts o = {.seed = -1, .llm_temperature = -1};
-    run_ui ui = {.out = stdout};
-    int first;
-    int rc = parse_run_opts(cmd, argc, argv, &first, &o, &ui, NULL);
+    run_cli c;
+    int rc = run_cli_start(&c, cmd, argc, argv, NULL, 1, 1, "expected one run id");
     if (rc)
         return rc;
-    if (first != argc - 1)
-        return usage_error(cmd, "%sexpected one run id", "");
+    const char *run_id = argv[c.first];
     char what[1200] = "";
     spak_err err = {0};
-    if (spak_engine_answer(&o, argv[first], approve, what, sizeof what, &err) != SPAK_OK) {
+    if (spak_engine_answer(&c.o, run_id, approve, what, sizeof what, &err) != SPAK_OK) {
         fprintf(stderr, "spak %s: %s\n", cmd, cli_safe(err.msg));
         return EXIT_PROBLEM;
     }
     printf("spak %s: %s %s\n", cmd, approve ? "approved" : "rejected", cli_safe(what));
-    char bin[PATH_MAX];
-    wire_ui(&o, &ui, bin, sizeof bin);
-    spak_status st = resume_run(&o, argv[first], false, &err);
+    spak_status st = resume_run(&c.o, run_id, false, &err);
     if (st != SPAK_OK)
         fprintf(stderr, "spak %s: %s\n", cmd, cli_safe(err.msg));
     /* the answer above found the run: its id is not empty */
-    return run_exit(&o, &ui, argv[first], st);
+    return run_exit(&c.o, &c.ui, run_id, st);
 }
 
 static int cmd_approve(int argc, char **argv)
