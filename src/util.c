@@ -151,20 +151,22 @@ char *spak_buf_take(spak_buf *b)
 
 /* ---- growing arrays ---- */
 
-/* Doubling keeps appends amortised O(1); the new room is zeroed so that a
- * caller filling an element field by field starts from zeros. */
+/* Doubling keeps appends amortised O(1); element n is zeroed so that a
+ * caller filling it field by field starts from zeros, also where the array
+ * was cut back (n lowered) and the slot still holds an old element. */
 void *spak_grow(void *arr, size_t *alloc, size_t n, size_t elem)
 {
-    if (n < *alloc)
-        return arr;
-    size_t na = *alloc ? *alloc * 2 : 16;
-    if (na > SIZE_MAX / elem)
-        return NULL;
-    char *p = realloc(arr, na * elem);
-    if (!p)
-        return NULL;
-    memset(p + n * elem, 0, (na - n) * elem);
-    *alloc = na;
+    char *p = arr;
+    if (n >= *alloc) {
+        size_t na = *alloc ? *alloc * 2 : 16;
+        if (na > SIZE_MAX / elem)
+            return NULL;
+        p = realloc(arr, na * elem);
+        if (!p)
+            return NULL;
+        *alloc = na;
+    }
+    memset(p + n * elem, 0, elem);
     return p;
 }
 

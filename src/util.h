@@ -48,10 +48,11 @@ char *spak_buf_take(spak_buf *b);
 
 /* ---- growing arrays ------------------------------------------------------
  * The array arr, holding n elements of elem bytes in room for *alloc, with
- * room for at least one more: arr itself when there is room, else the array
- * moved to a block twice as large (16 elements at first), the new room
- * zeroed and *alloc updated. NULL when out of memory: arr and *alloc are
- * then untouched and still the caller's. The caller owns the result (free). */
+ * room for at least one more and element n zeroed, ready to be filled:
+ * arr itself when there is room, else the array moved to a block twice as
+ * large (16 elements at first) and *alloc updated. NULL when out of memory:
+ * arr and *alloc are then untouched and still the caller's. The caller owns
+ * the result (free). */
 void *spak_grow(void *arr, size_t *alloc, size_t n, size_t elem);
 
 /* ---- arena ---------------------------------------------------------------

@@ -134,7 +134,6 @@ static spak_trace_record *list_push(spak_trace_list *l, size_t line)
         return NULL;
     l->items = ni;
     spak_trace_record *r = &l->items[l->n++];
-    memset(r, 0, sizeof *r);
     r->index = l->n;
     r->line = line;
     return r;

@@ -519,7 +519,6 @@ static effect *effect_add(effects *x)
         return NULL;
     x->it = p;
     effect *f = &x->it[x->n++];
-    memset(f, 0, sizeof *f);
     f->median = f->num = f->t_pct = f->t_unc = NAN;
     return f;
 }
