@@ -637,36 +637,38 @@ static int run_exit(const spak_engine_opts *o, const run_ui *ui, const char *run
     return st == SPAK_OK ? 0 : EXIT_PROBLEM;
 }
 
-static int cmd_run(int argc, char **argv)
+/* spak run and spak agent: a run started, by the engine from a spec's
+ * engineering loop or by the agent from one of its agent_loops (named by
+ * an optional second operand). */
+static int start_run(int argc, char **argv, bool agent)
 {
+    const char *cmd = agent ? "agent" : "run";
     run_cli c;
-    int rc = run_cli_start(&c, "run", argc, argv, NULL, 1, 1, "expected one spec file");
+    int rc = run_cli_start(&c, cmd, argc, argv, NULL, 1, agent ? 2 : 1,
+                           agent ? "expected a spec file and optionally an agent_loop name" : "expected one spec file");
     if (rc)
         return rc;
     char run_id[SPAK_STORE_ID_MAX];
     spak_err err = {0};
-    spak_status st = spak_engine_run(&c.o, argv[c.first], run_id, &err);
+    const char *spec = argv[c.first];
+    spak_status st = agent ? spak_agent_run(&c.o, spec, c.first + 1 < argc ? argv[c.first + 1] : NULL, run_id, &err)
+                           : spak_engine_run(&c.o, spec, run_id, &err);
     if (st != SPAK_OK) {
-        fprintf(stderr, "spak run: %s\n", cli_safe(err.msg));
-        if (run_id[0])
+        fprintf(stderr, "spak %s: %s\n", cmd, cli_safe(err.msg));
+        if (!agent && run_id[0])
             fprintf(stderr, "spak run: the run is %s; 'spak resume %s' continues it\n", run_id, run_id);
     }
     return run_exit(&c.o, &c.ui, run_id, st);
 }
 
+static int cmd_run(int argc, char **argv)
+{
+    return start_run(argc, argv, false);
+}
+
 static int cmd_agent(int argc, char **argv)
 {
-    run_cli c;
-    int rc = run_cli_start(&c, "agent", argc, argv, NULL, 1, 2, "expected a spec file and optionally an agent_loop name");
-    if (rc)
-        return rc;
-    char run_id[SPAK_STORE_ID_MAX];
-    spak_err err = {0};
-    int first = c.first;
-    spak_status st = spak_agent_run(&c.o, argv[first], first + 1 < argc ? argv[first + 1] : NULL, run_id, &err);
-    if (st != SPAK_OK)
-        fprintf(stderr, "spak agent: %s\n", cli_safe(err.msg));
-    return run_exit(&c.o, &c.ui, run_id, st);
+    return start_run(argc, argv, true);
 }
 
 static int cmd_resume(int argc, char **argv)
@@ -885,19 +887,6 @@ static int status_list(spak_store *st, bool json)
     return 0;
 }
 
-static int cmd_status(int argc, char **argv)
-{
-    bool json = false;
-    int first;
-    spak_store *st = NULL;
-    int rc = open_store_for("status", argc, argv, &first, &json, &st);
-    if (rc)
-        return rc;
-    if (first >= argc)
-        return status_list(st, json);
-    return print_run("status", st, argv[first], json, false, print_status_one);
-}
-
 /* `spak show RUN` for people: one line per evaluation, then the best. */
 static void print_show(spak_store *st, const spak_run *r, json_t *j)
 {
@@ -925,19 +914,34 @@ static void print_show(spak_store *st, const spak_run *r, json_t *j)
         print_best_line(s);
 }
 
-static int cmd_show(int argc, char **argv)
+/* spak status and spak show: the store opened with their options, then one
+ * run shown (status without a run id lists them all; show needs one). */
+static int view_runs(int argc, char **argv, bool show)
 {
+    const char *cmd = show ? "show" : "status";
     bool json = false;
     int first;
     spak_store *st = NULL;
-    int rc = open_store_for("show", argc, argv, &first, &json, &st);
+    int rc = open_store_for(cmd, argc, argv, &first, &json, &st);
     if (rc)
         return rc;
-    if (first != argc - 1) {
+    if (!show && first >= argc)
+        return status_list(st, json);
+    if (show && first != argc - 1) {
         spak_store_close(st);
-        return usage_error("show", "%sexpected one run id", "");
+        return usage_error(cmd, "%sexpected one run id", "");
     }
-    return print_run("show", st, argv[first], json, true, print_show);
+    return print_run(cmd, st, argv[first], json, show, show ? print_show : print_status_one);
+}
+
+static int cmd_status(int argc, char **argv)
+{
+    return view_runs(argc, argv, false);
+}
+
+static int cmd_show(int argc, char **argv)
+{
+    return view_runs(argc, argv, true);
 }
 
 static int answer(int argc, char **argv, bool approve)
