@@ -3,20 +3,32 @@
 
 #include <string.h>
 
+const char *spak_template_name(const char *s, const char **name, size_t *n)
+{
+    const char *end = strstr(s + 2, "}}");
+    if (!end)
+        return NULL;
+    const char *b = s + 2, *z = end;
+    while (b < z && *b == ' ')
+        b++;
+    while (z > b && z[-1] == ' ')
+        z--;
+    *name = b;
+    *n = (size_t)(z - b);
+    return end;
+}
+
 spak_status spak_template_expand(const char *s, spak_template_lookup lookup, void *ud, spak_buf *out, spak_err *err)
 {
     while (*s) {
         if (s[0] == '{' && s[1] == '{') {
-            const char *end = strstr(s + 2, "}}");
+            const char *b;
+            size_t n;
+            const char *end = spak_template_name(s, &b, &n);
             if (!end)
                 return spak_errf(err, SPAK_ERR_ARG, "'{{' without '}}' in '%s'", s);
             char name[128];
-            const char *b = s + 2, *z = end;
-            while (b < z && *b == ' ')
-                b++;
-            while (z > b && z[-1] == ' ')
-                z--;
-            spak_snprintf(name, sizeof name, "%.*s", (int)(z - b), b);
+            spak_snprintf(name, sizeof name, "%.*s", (int)n, b);
             size_t before = out->len;
             spak_status st = lookup(ud, name, out, err);
             if (st != SPAK_OK) {

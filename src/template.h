@@ -18,6 +18,12 @@
  * name is trimmed of blanks and at most 127 bytes. */
 typedef spak_status (*spak_template_lookup)(void *ud, const char *name, spak_buf *out, spak_err *err);
 
+/* The {{name}} that opens at s (s[0] and s[1] are '{'): the name, blanks
+ * around it trimmed, as *name (pointing into s) and its length *n; returns
+ * where the closing "}}" starts, or NULL when no "}}" closes it. The
+ * expander and the spec checker read names through it. */
+const char *spak_template_name(const char *s, const char **name, size_t *n);
+
 /* Append s to out with every {{name}} replaced by lookup's value. out's cap
  * bounds the result: going over it is SPAK_ERR_LIMIT "expanded command
  * argument too long". A '{{' without '}}' is SPAK_ERR_ARG. out is the

@@ -149,6 +149,27 @@ char *spak_buf_take(spak_buf *b)
     return p;
 }
 
+/* ---- growing arrays ---- */
+
+/* Doubling keeps appends amortised O(1); element n is zeroed so that a
+ * caller filling it field by field starts from zeros, also where the array
+ * was cut back (n lowered) and the slot still holds an old element. */
+void *spak_grow(void *arr, size_t *alloc, size_t n, size_t elem)
+{
+    char *p = arr;
+    if (n >= *alloc) {
+        size_t na = *alloc ? *alloc * 2 : 16;
+        if (na > SIZE_MAX / elem)
+            return NULL;
+        p = realloc(arr, na * elem);
+        if (!p)
+            return NULL;
+        *alloc = na;
+    }
+    memset(p + n * elem, 0, elem);
+    return p;
+}
+
 /* ---- arena ---- */
 
 struct spak_arena_block {
@@ -383,10 +404,8 @@ bool spak_snprintf(char *buf, size_t n, const char *fmt, ...)
     return r >= 0 && (size_t)r < n;
 }
 
-/* The length of the UTF-8 sequence at p (n bytes left) and its code point
- * in *cp; 0 when the bytes there are not a valid sequence (overlong forms,
- * surrogates and values past U+10FFFF included). */
-static size_t utf8_seq(const unsigned char *p, size_t n, unsigned *cp)
+/* The decoder every check of UTF-8 in the tree uses (util.h). */
+size_t spak_utf8_seq(const unsigned char *p, size_t n, unsigned *cp)
 {
     unsigned c = p[0];
     size_t len;
@@ -427,7 +446,7 @@ bool spak_utf8_valid(const char *s, size_t n)
     const unsigned char *p = (const unsigned char *)s;
     unsigned cp;
     for (size_t i = 0; i < n;) {
-        size_t len = utf8_seq(p + i, n - i, &cp);
+        size_t len = spak_utf8_seq(p + i, n - i, &cp);
         if (!len)
             return false;
         i += len;
@@ -454,11 +473,11 @@ spak_status spak_escape_term(spak_buf *out, const char *s, size_t len, unsigned 
     spak_status st = SPAK_OK;
     for (size_t i = 0; i < len && st == SPAK_OK;) {
         unsigned cp = 0;
-        size_t n = utf8_seq(p + i, len - i, &cp);
+        size_t n = spak_utf8_seq(p + i, len - i, &cp);
         size_t run = i;
         while (n && term_harmless(cp, flags)) {  /* copy harmless text in one piece */
             i += n;
-            n = i < len ? utf8_seq(p + i, len - i, &cp) : 0;
+            n = i < len ? spak_utf8_seq(p + i, len - i, &cp) : 0;
         }
         if (i > run)
             st = spak_buf_append(out, s + run, i - run);

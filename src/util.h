@@ -46,6 +46,15 @@ spak_status spak_buf_vprintf(spak_buf *b, const char *fmt, va_list ap);
 /* Hand the data over to the caller (who frees it) and reset the buffer. */
 char *spak_buf_take(spak_buf *b);
 
+/* ---- growing arrays ------------------------------------------------------
+ * The array arr, holding n elements of elem bytes in room for *alloc, with
+ * room for at least one more and element n zeroed, ready to be filled:
+ * arr itself when there is room, else the array moved to a block twice as
+ * large (16 elements at first) and *alloc updated. NULL when out of memory:
+ * arr and *alloc are then untouched and still the caller's. The caller owns
+ * the result (free). */
+void *spak_grow(void *arr, size_t *alloc, size_t n, size_t elem);
+
 /* ---- arena ---------------------------------------------------------------
  * Bump allocator for trees that die together (a parsed spec). Memory is
  * zeroed. spak_arena_alloc returns NULL when out of memory. */
@@ -89,6 +98,10 @@ void spak_format_utc(double t, char *buf, size_t n);
 bool spak_snprintf(char *buf, size_t n, const char *fmt, ...) SPAK_PRINTF(3, 4);
 /* Check that s[0..n) is valid UTF-8. */
 bool spak_utf8_valid(const char *s, size_t n);
+/* The length of the UTF-8 sequence at p (n >= 1 bytes left) and its code
+ * point in *cp; 0 when the bytes there are not a valid sequence (overlong
+ * forms, surrogates and values past U+10FFFF included). */
+size_t spak_utf8_seq(const unsigned char *p, size_t n, unsigned *cp);
 /* Text from records, candidates, models or servers made safe for a
  * terminal, appended to out: C0 controls (ESC included), DEL, C1 controls
  * (U+0080-U+009F) and bidirectional overrides become visible escapes, \xNN

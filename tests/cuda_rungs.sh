@@ -12,6 +12,18 @@
 # flags; then per rung: it compiled, it exports spak_FAMILY, spak_FAMILY_info
 # and spak_FAMILY_kernel_info, it holds sm_90a code (when cuobjdump is
 # there), and its ptxas report has no line matching SPILL_RE (test SPILL_NAME).
+#
+#   cuda_rungs_or_end FAMILY HARNESS SPILL_NAME SPILL_RE   cuda_rungs; without
+#                              nvcc the suite ends there (HARNESS skipped, the plan
+#                              printed, exit 0)
+#   cuda_built NAME            prints $B/NAME or build/NAME, the first that is
+#                              executable; returns 1 when neither is
+#   cuda_harness_usage H FAMILY BAD_SHAPE   harness H without --candidate, and
+#                              with the shape BAD_SHAPE, is a usage error (exit 2)
+#   cuda_device_or_skip OUT RC NAME COMMAND...   after a harness run that wrote
+#                              OUT and exited RC: without a device, OUT says
+#                              "no CUDA device", RC is 2 and the GPU run is
+#                              skipped; with one, test NAME is COMMAND
 cuda_rungs() {
     local fam=$1 spill_name=$2 spill_re=$3 d r so syms cob rep pids=()
     NVCC=$(command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
@@ -61,4 +73,39 @@ cuda_rungs() {
         fi
     done
     return 0
+}
+
+cuda_built() {
+    local d
+    for d in "$B" build; do
+        [ -x "$d/$1" ] && { echo "$d/$1"; return 0; }
+    done
+    return 1
+}
+
+cuda_harness_usage() {
+    local out rc
+    out=$("$1" --family "$2" --seed 1 2>&1); rc=$?
+    check_run "harness: missing --candidate is a usage error (exit 2)" test "$rc" -eq 2 -a -n "$out"
+    out=$("$1" --family "$2" --candidate x.so --seed 1 --shapes "$3" 2>&1); rc=$?
+    check_run "harness: bad shape is a usage error" bash -c '[ "$1" -eq 2 ] && grep -q "bad shape" <<<"$2"' _ "$rc" "$out"
+}
+
+cuda_device_or_skip() {
+    if grep -q "no CUDA device" <<<"$1"; then
+        check_run "harness: without a device, says 'no CUDA device' and exits 2" test "$2" -eq 2
+        skip "gpu run" "no CUDA device"
+    else
+        local name=$3
+        shift 3
+        check_run "$name" "$@"
+    fi
+}
+
+cuda_rungs_or_end() {
+    if ! cuda_rungs "$1" "$3" "$4"; then
+        skip "$2" "no nvcc"
+        echo "1..$n"
+        exit 0
+    fi
 }

@@ -14,6 +14,8 @@
 #   llm_reply HOME RUN FILE TEXT OUT  answer the manual LLM backend: TEXT (and a
 #                              newline) into the reply FILE, then `spak resume` RUN
 #                              of HOME, stdin closed, its output in OUT
+#   on_tty OUT COMMAND...      COMMAND run on a pseudo-terminal (TERM=xterm), the
+#                              bytes it wrote there, raw, in OUT
 # The suite prints "1..$n" at its end.
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
@@ -33,3 +35,24 @@ suite_init() {
     trap '[ -n "$srv" ] && kill $srv 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 }
 llm_reply() { printf '%s\n' "$4" >"$3"; "$SPAK" resume --home "$1" "$2" </dev/null >"$5" 2>&1; }
+on_tty() {
+    python3 - "$@" <<'PY'
+import os, pty, sys
+out_path, argv = sys.argv[1], sys.argv[2:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.environ["TERM"] = "xterm"
+    os.execv(argv[0], argv)
+out = b""
+while True:
+    try:
+        chunk = os.read(fd, 65536)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+os.waitpid(pid, 0)
+open(out_path, "wb").write(out)
+PY
+}

@@ -145,6 +145,24 @@ static json_t *diags_json(const spak_diags *d)
 
 /* ---- spak check ---- */
 
+/* One file of check's or fmt's list: the spec (the caller frees it) and the
+ * load's status in *st; NULL when the file gave no spec at all, its error
+ * then printed on stderr (when print) and, with files, noted there as
+ * {"file": path, KEY: false, "error": message}. */
+static spak_spec *load_listed(const char *path, spak_status *st, bool print, json_t *files, const char *key)
+{
+    spak_spec *s = NULL;
+    spak_err err = {0};
+    *st = spak_spec_load(path, &s, &err);
+    if (!s) {
+        if (print)
+            fprintf(stderr, "%s\n", err.msg);
+        if (files)
+            json_array_append_new(files, json_pack("{s:s,s:b,s:s}", "file", path, key, 0, "error", err.msg));
+    }
+    return s;
+}
+
 static int cmd_check(int argc, char **argv)
 {
     bool json = false, quiet = false;
@@ -158,14 +176,9 @@ static int cmd_check(int argc, char **argv)
     int rc = 0;
     json_t *out = json ? json_array() : NULL;
     for (int i = first; i < argc; i++) {
-        spak_spec *s = NULL;
-        spak_err err = {0};
-        spak_status st = spak_spec_load(argv[i], &s, &err);
+        spak_status st;
+        spak_spec *s = load_listed(argv[i], &st, !json, out, "valid");
         if (!s) {
-            if (json)
-                json_array_append_new(out, json_pack("{s:s,s:b,s:s}", "file", argv[i], "valid", 0, "error", err.msg));
-            else
-                fprintf(stderr, "%s\n", err.msg);
             rc = EXIT_PROBLEM;
             continue;
         }
@@ -223,13 +236,9 @@ static int cmd_fmt(int argc, char **argv)
     int rc = 0;
     json_t *report = json ? json_array() : NULL;
     for (int i = first; i < argc; i++) {
-        spak_spec *s = NULL;
-        spak_err err = {0};
-        spak_status st = spak_spec_load(argv[i], &s, &err);
+        spak_status st;
+        spak_spec *s = load_listed(argv[i], &st, true, report, "parsed");
         if (!s) {
-            fprintf(stderr, "%s\n", err.msg);
-            if (report)
-                json_array_append_new(report, json_pack("{s:s,s:b,s:s}", "file", argv[i], "parsed", 0, "error", err.msg));
             rc = EXIT_PROBLEM;
             continue;
         }
@@ -261,6 +270,7 @@ static int cmd_fmt(int argc, char **argv)
                     rc = EXIT_PROBLEM;
                 }
             } else if (write) {
+                spak_err err = {0};
                 if (!same && spak_write_file_atomic(argv[i], b.data, b.len, &err) != SPAK_OK) {
                     fprintf(stderr, "%s\n", err.msg);
                     rc = EXIT_PROBLEM;
@@ -590,6 +600,34 @@ static spak_status resume_run(const spak_engine_opts *o, const char *run_id, boo
     return agent ? spak_agent_resume(o, run_id, err) : spak_engine_resume(o, run_id, force, err);
 }
 
+/* What run, agent, resume, approve and reject start from: the engine's
+ * options, the run's UI, the index of the first operand, and room for the
+ * folder of spak's binary (wire_ui points the options at it). */
+typedef struct run_cli {
+    spak_engine_opts o;
+    run_ui ui;
+    int first;
+    char bin[PATH_MAX];
+} run_cli;
+
+/* Parse cmd's options into c (--force only where force is not NULL), check
+ * that it was given min_ops to max_ops operands, and wire the run's UI to
+ * the engine (wire_ui). Returns 0, or the exit status of the usage error
+ * (operands: want says what was expected). */
+static int run_cli_start(run_cli *c, const char *cmd, int argc, char **argv, bool *force, int min_ops, int max_ops,
+                         const char *want)
+{
+    c->o = (spak_engine_opts){.seed = -1, .llm_temperature = -1};
+    c->ui = (run_ui){.out = stdout};
+    int rc = parse_run_opts(cmd, argc, argv, &c->first, &c->o, &c->ui, force);
+    if (rc)
+        return rc;
+    if (argc - c->first < min_ops || argc - c->first > max_ops)
+        return usage_error(cmd, "%s", want);
+    wire_ui(&c->o, &c->ui, c->bin, sizeof c->bin);
+    return 0;
+}
+
 /* How run, agent, approve and reject end: the JSON summary on stdout when
  * --json asked for it and there is a run, then the exit status. */
 static int run_exit(const spak_engine_opts *o, const run_ui *ui, const char *run_id, spak_status st)
@@ -599,68 +637,53 @@ static int run_exit(const spak_engine_opts *o, const run_ui *ui, const char *run
     return st == SPAK_OK ? 0 : EXIT_PROBLEM;
 }
 
-static int cmd_run(int argc, char **argv)
+/* spak run and spak agent: a run started, by the engine from a spec's
+ * engineering loop or by the agent from one of its agent_loops (named by
+ * an optional second operand). */
+static int start_run(int argc, char **argv, bool agent)
 {
-    spak_engine_opts o = {.seed = -1, .llm_temperature = -1};
-    run_ui ui = {.out = stdout};
-    int first;
-    int rc = parse_run_opts("run", argc, argv, &first, &o, &ui, NULL);
+    const char *cmd = agent ? "agent" : "run";
+    run_cli c;
+    int rc = run_cli_start(&c, cmd, argc, argv, NULL, 1, agent ? 2 : 1,
+                           agent ? "expected a spec file and optionally an agent_loop name" : "expected one spec file");
     if (rc)
         return rc;
-    if (first != argc - 1)
-        return usage_error("run", "%sexpected one spec file", "");
-    char bin[PATH_MAX];
-    wire_ui(&o, &ui, bin, sizeof bin);
     char run_id[SPAK_STORE_ID_MAX];
     spak_err err = {0};
-    spak_status st = spak_engine_run(&o, argv[first], run_id, &err);
+    const char *spec = argv[c.first];
+    spak_status st = agent ? spak_agent_run(&c.o, spec, c.first + 1 < argc ? argv[c.first + 1] : NULL, run_id, &err)
+                           : spak_engine_run(&c.o, spec, run_id, &err);
     if (st != SPAK_OK) {
-        fprintf(stderr, "spak run: %s\n", cli_safe(err.msg));
-        if (run_id[0])
+        fprintf(stderr, "spak %s: %s\n", cmd, cli_safe(err.msg));
+        if (!agent && run_id[0])
             fprintf(stderr, "spak run: the run is %s; 'spak resume %s' continues it\n", run_id, run_id);
     }
-    return run_exit(&o, &ui, run_id, st);
+    return run_exit(&c.o, &c.ui, run_id, st);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    return start_run(argc, argv, false);
 }
 
 static int cmd_agent(int argc, char **argv)
 {
-    spak_engine_opts o = {.seed = -1, .llm_temperature = -1};
-    run_ui ui = {.out = stdout};
-    int first;
-    int rc = parse_run_opts("agent", argc, argv, &first, &o, &ui, NULL);
-    if (rc)
-        return rc;
-    if (first != argc - 1 && first != argc - 2)
-        return usage_error("agent", "%sexpected a spec file and optionally an agent_loop name", "");
-    char bin[PATH_MAX];
-    wire_ui(&o, &ui, bin, sizeof bin);
-    char run_id[SPAK_STORE_ID_MAX];
-    spak_err err = {0};
-    spak_status st = spak_agent_run(&o, argv[first], first + 1 < argc ? argv[first + 1] : NULL, run_id, &err);
-    if (st != SPAK_OK)
-        fprintf(stderr, "spak agent: %s\n", cli_safe(err.msg));
-    return run_exit(&o, &ui, run_id, st);
+    return start_run(argc, argv, true);
 }
 
 static int cmd_resume(int argc, char **argv)
 {
-    spak_engine_opts o = {.seed = -1, .llm_temperature = -1};
-    run_ui ui = {.out = stdout};
+    run_cli c;
     bool force = false;
-    int first;
-    int rc = parse_run_opts("resume", argc, argv, &first, &o, &ui, &force);
+    int rc = run_cli_start(&c, "resume", argc, argv, &force, 1, 1, "expected one run id");
     if (rc)
         return rc;
-    if (first != argc - 1)
-        return usage_error("resume", "%sexpected one run id", "");
-    char bin[PATH_MAX];
-    wire_ui(&o, &ui, bin, sizeof bin);
     spak_err err = {0};
-    spak_status st = resume_run(&o, argv[first], force, &err);
+    spak_status st = resume_run(&c.o, argv[c.first], force, &err);
     if (st != SPAK_OK)
         fprintf(stderr, "spak resume: %s\n", cli_safe(err.msg));
-    if (ui.json)
-        print_run_summary_json(&o, argv[first]);
+    if (c.ui.json)
+        print_run_summary_json(&c.o, argv[c.first]);
     return st == SPAK_OK ? 0 : EXIT_PROBLEM;
 }
 
@@ -864,19 +887,6 @@ static int status_list(spak_store *st, bool json)
     return 0;
 }
 
-static int cmd_status(int argc, char **argv)
-{
-    bool json = false;
-    int first;
-    spak_store *st = NULL;
-    int rc = open_store_for("status", argc, argv, &first, &json, &st);
-    if (rc)
-        return rc;
-    if (first >= argc)
-        return status_list(st, json);
-    return print_run("status", st, argv[first], json, false, print_status_one);
-}
-
 /* `spak show RUN` for people: one line per evaluation, then the best. */
 static void print_show(spak_store *st, const spak_run *r, json_t *j)
 {
@@ -904,46 +914,56 @@ static void print_show(spak_store *st, const spak_run *r, json_t *j)
         print_best_line(s);
 }
 
-static int cmd_show(int argc, char **argv)
+/* spak status and spak show: the store opened with their options, then one
+ * run shown (status without a run id lists them all; show needs one). */
+static int view_runs(int argc, char **argv, bool show)
 {
+    const char *cmd = show ? "show" : "status";
     bool json = false;
     int first;
     spak_store *st = NULL;
-    int rc = open_store_for("show", argc, argv, &first, &json, &st);
+    int rc = open_store_for(cmd, argc, argv, &first, &json, &st);
     if (rc)
         return rc;
-    if (first != argc - 1) {
+    if (!show && first >= argc)
+        return status_list(st, json);
+    if (show && first != argc - 1) {
         spak_store_close(st);
-        return usage_error("show", "%sexpected one run id", "");
+        return usage_error(cmd, "%sexpected one run id", "");
     }
-    return print_run("show", st, argv[first], json, true, print_show);
+    return print_run(cmd, st, argv[first], json, show, show ? print_show : print_status_one);
+}
+
+static int cmd_status(int argc, char **argv)
+{
+    return view_runs(argc, argv, false);
+}
+
+static int cmd_show(int argc, char **argv)
+{
+    return view_runs(argc, argv, true);
 }
 
 static int answer(int argc, char **argv, bool approve)
 {
     const char *cmd = approve ? "approve" : "reject";
-    spak_engine_opts o = {.seed = -1, .llm_temperature = -1};
-    run_ui ui = {.out = stdout};
-    int first;
-    int rc = parse_run_opts(cmd, argc, argv, &first, &o, &ui, NULL);
+    run_cli c;
+    int rc = run_cli_start(&c, cmd, argc, argv, NULL, 1, 1, "expected one run id");
     if (rc)
         return rc;
-    if (first != argc - 1)
-        return usage_error(cmd, "%sexpected one run id", "");
+    const char *run_id = argv[c.first];
     char what[1200] = "";
     spak_err err = {0};
-    if (spak_engine_answer(&o, argv[first], approve, what, sizeof what, &err) != SPAK_OK) {
+    if (spak_engine_answer(&c.o, run_id, approve, what, sizeof what, &err) != SPAK_OK) {
         fprintf(stderr, "spak %s: %s\n", cmd, cli_safe(err.msg));
         return EXIT_PROBLEM;
     }
     printf("spak %s: %s %s\n", cmd, approve ? "approved" : "rejected", cli_safe(what));
-    char bin[PATH_MAX];
-    wire_ui(&o, &ui, bin, sizeof bin);
-    spak_status st = resume_run(&o, argv[first], false, &err);
+    spak_status st = resume_run(&c.o, run_id, false, &err);
     if (st != SPAK_OK)
         fprintf(stderr, "spak %s: %s\n", cmd, cli_safe(err.msg));
     /* the answer above found the run: its id is not empty */
-    return run_exit(&o, &ui, argv[first], st);
+    return run_exit(&c.o, &c.ui, run_id, st);
 }
 
 static int cmd_approve(int argc, char **argv)

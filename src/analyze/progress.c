@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 void spak_progress_init(spak_progress *p)
 {
     memset(p, 0, sizeof *p);
@@ -26,14 +28,10 @@ double spak_progress_note(spak_progress *p, spak_objective objective, uint64_t i
                           const char *key, double metric, double ratio, json_t *records)
 {
     double score = isnan(metric) ? NAN : (objective == SPAK_OBJ_MAXIMIZE ? metric : -metric);
-    if (p->n_done == p->alloc_done) {
-        size_t na = p->alloc_done ? 2 * p->alloc_done : 64;
-        spak_space_eval *q = realloc(p->done, na * sizeof *q);
-        if (!q)
-            return score;
-        p->done = q;
-        p->alloc_done = na;
-    }
+    spak_space_eval *q = spak_grow(p->done, &p->alloc_done, p->n_done, sizeof *q);
+    if (!q)
+        return score;
+    p->done = q;
     p->done[p->n_done].index = index;
     p->done[p->n_done].score = score;
     p->n_done++;

@@ -35,34 +35,13 @@ const spak_trace_case *spak_trace_schema_find_case(const spak_trace_schema *s, c
 
 /* ---- text cleaning -------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at p[0..n), or 0 when it is not one
- * (overlong forms, surrogates and code points past U+10FFFF are invalid). */
+/* Length of the valid UTF-8 sequence at p[0..n), or 0 when it is not one;
+ * a NUL byte counts as invalid here (it becomes U+FFFD), unlike in
+ * spak_utf8_seq. */
 static size_t utf8_seq_len(const unsigned char *p, size_t n)
 {
-    unsigned c = p[0];
-    if (c < 0x80)
-        return c == 0 ? 0 : 1;
-    size_t len;
-    uint32_t cp, min;
-    if ((c & 0xE0) == 0xC0) {
-        len = 2, cp = c & 0x1F, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-        len = 3, cp = c & 0x0F, min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-        len = 4, cp = c & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
+    unsigned cp;
+    return p[0] == 0 ? 0 : spak_utf8_seq(p, n, &cp);
 }
 
 char *spak_text_clean(const char *p, size_t n, size_t cap, size_t *out_len)
@@ -150,16 +129,11 @@ void spak_trace_list_free(spak_trace_list *l)
 /* A new zeroed record at the end of l, or NULL when out of memory. */
 static spak_trace_record *list_push(spak_trace_list *l, size_t line)
 {
-    if (l->n == l->alloc) {
-        size_t na = l->alloc ? l->alloc * 2 : 16;
-        spak_trace_record *ni = realloc(l->items, na * sizeof *ni);
-        if (!ni)
-            return NULL;
-        l->items = ni;
-        l->alloc = na;
-    }
+    spak_trace_record *ni = spak_grow(l->items, &l->alloc, l->n, sizeof *ni);
+    if (!ni)
+        return NULL;
+    l->items = ni;
     spak_trace_record *r = &l->items[l->n++];
-    memset(r, 0, sizeof *r);
     r->index = l->n;
     r->line = line;
     return r;

@@ -81,12 +81,30 @@ static bool find_param(const spak_space *s, const char *name, size_t *idx)
             spak_snprintf(why, why_n, __VA_ARGS__); \
     } while (0)
 
+/* A value of p (the parameter name) at the cursor: its index in *vi; false,
+ * with why filled, when no value is there (no_value says so) or the value
+ * is not one of p's. */
+static bool param_value(cursor *c, const spak_param_def *p, const char *name, const char *no_value, size_t *vi,
+                        char *why, size_t why_n)
+{
+    char val[300];
+    if (!value_token(c, val, sizeof val)) {
+        WHY("%s", no_value);
+        return false;
+    }
+    if (!find_value(p, val, vi)) {
+        WHY("'%s' is not a value of %s", val, name);
+        return false;
+    }
+    return true;
+}
+
 bool spak_action_parse(const char *text, const char *key, const spak_space *space, spak_action *out, char *why,
                        size_t why_n)
 {
     memset(out, 0, sizeof *out);
     cursor c = {text};
-    char w1[128], name[128], val[300];
+    char w1[128], name[128];
     if (!word(&c, w1, sizeof w1)) {
         WHY("does not start with a word");
         return false;
@@ -138,15 +156,9 @@ bool spak_action_parse(const char *text, const char *key, const spak_space *spac
                 c.p++;
                 break;
             }
-            if (!value_token(&c, val, sizeof val)) {
-                WHY("bad value in the list");
-                return false;
-            }
             size_t vi;
-            if (!find_value(p, val, &vi)) {
-                WHY("'%s' is not a value of %s", val, name);
+            if (!param_value(&c, p, name, "bad value in the list", &vi, why, why_n))
                 return false;
-            }
             if (out->n_values < SPAK_ACTION_MAX_VALUES)
                 out->values[out->n_values++] = vi;
             skip_ws(&c);
@@ -162,15 +174,9 @@ bool spak_action_parse(const char *text, const char *key, const spak_space *spac
             WHY("expected '=' after %s", name);
             return false;
         }
-        if (!value_token(&c, val, sizeof val)) {
-            WHY("expected a value after '='");
-            return false;
-        }
         size_t vi;
-        if (!find_value(p, val, &vi)) {
-            WHY("'%s' is not a value of %s", val, name);
+        if (!param_value(&c, p, name, "expected a value after '='", &vi, why, why_n))
             return false;
-        }
         out->values[0] = vi;
         out->n_values = 1;
     }

@@ -514,16 +514,11 @@ static void derive_journal(rep *r)
 
 static effect *effect_add(effects *x)
 {
-    if (x->n == x->alloc) {
-        size_t na = x->alloc ? 2 * x->alloc : 32;
-        effect *p = realloc(x->it, na * sizeof *p);
-        if (!p)
-            return NULL;
-        x->it = p;
-        x->alloc = na;
-    }
+    effect *p = spak_grow(x->it, &x->alloc, x->n, sizeof *p);
+    if (!p)
+        return NULL;
+    x->it = p;
     effect *f = &x->it[x->n++];
-    memset(f, 0, sizeof *f);
     f->median = f->num = f->t_pct = f->t_unc = NAN;
     return f;
 }

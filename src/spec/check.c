@@ -16,6 +16,7 @@
 #include "program/llm/llm.h"
 #include "program/strategies.h"
 #include "spec/parse.h"
+#include "template.h"
 
 typedef struct checker {
     const spak_file *file;
@@ -715,20 +716,15 @@ static void check_templates(checker *c, const spak_loop_def *l)
     /* positions: the cmd is a one-line string; report at the string's start
      * plus the offset, which is exact when the string has no escapes */
     for (const char *p = strstr(s, "{{"); p; p = strstr(p + 2, "{{")) {
-        const char *end = strstr(p + 2, "}}");
+        const char *b;
+        size_t n;
         spak_pos pos = l->cmd_pos;
         pos.col += 1 + (int)(p - s);
-        if (!end) {
+        if (!spak_template_name(p, &b, &n)) {
             ERR(c, pos, "measure cmd: '{{' without a closing '}}'");
             return;
         }
         char name[128];
-        const char *b = p + 2, *e = end;
-        while (b < e && *b == ' ')
-            b++;
-        while (e > b && e[-1] == ' ')
-            e--;
-        size_t n = (size_t)(e - b);
         if (n == 0 || n >= sizeof name) {
             ERR(c, pos, "measure cmd: empty or over-long template name");
             continue;

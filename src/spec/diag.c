@@ -41,16 +41,12 @@ void spak_diags_add(spak_diags *d, spak_diag_severity sev, int line, int col, co
             return;
         }
     }
-    if (d->n == d->alloc) {
-        size_t na = d->alloc ? 2 * d->alloc : 16;
-        spak_diag *p = realloc(d->items, na * sizeof *p);
-        if (!p) {
-            d->oom = true;
-            return;
-        }
-        d->items = p;
-        d->alloc = na;
+    spak_diag *p = spak_grow(d->items, &d->alloc, d->n, sizeof *p);
+    if (!p) {
+        d->oom = true;
+        return;
     }
+    d->items = p;
     char buf[1024];
     va_list ap;
     va_start(ap, fmt);

@@ -262,30 +262,45 @@ static bool list_sep(parser *p, spak_tk closer, const char *what)
     return true;
 }
 
-/* items := [ expr { ',' expr } [','] ] CLOSER, after the opening bracket
- * (newlines allowed inside); fills e->items. */
-static spak_expr *items(parser *p, spak_expr *e, spak_tk closer, const char *what)
+/* seq := [ ITEM { ',' ITEM } [','] ] CLOSER, after the opening bracket
+ * (newlines allowed inside), each ITEM read by item (NULL after an error):
+ * the items (arena memory, NULL when none) in *out and their count in *n;
+ * false after an error, with *out and *n untouched. */
+static bool seq(parser *p, spak_tk closer, const char *what, void *(*item)(parser *p), void ***out, size_t *n)
 {
     bool saved = p->skip_nl;
     p->skip_nl = true;
     next(p);
     ptrvec v = {0};
-    while (p->tok.kind != closer) {
-        spak_expr *x = expr(p);
-        if (!x) {
-            p->skip_nl = saved;
-            return NULL;
-        }
-        pv_push(p, &v, x);
-        if (!list_sep(p, closer, what)) {
-            p->skip_nl = saved;
-            return NULL;
-        }
+    bool ok = true;
+    while (ok && p->tok.kind != closer) {
+        void *x = item(p);
+        if (x)
+            pv_push(p, &v, x);
+        ok = x && list_sep(p, closer, what);
     }
-    e->n_items = v.n;
-    e->items = (spak_expr **)pv_finish(p, &v);
     p->skip_nl = saved;
+    if (!ok)
+        return false;
+    *n = v.n;
+    *out = pv_finish(p, &v);
     next(p);
+    return true;
+}
+
+static void *expr_item(parser *p)
+{
+    return expr(p);
+}
+
+/* items := [ expr { ',' expr } [','] ] CLOSER, after the opening bracket;
+ * fills e->items. */
+static spak_expr *items(parser *p, spak_expr *e, spak_tk closer, const char *what)
+{
+    void **v;
+    if (!seq(p, closer, what, expr_item, &v, &e->n_items))
+        return NULL;
+    e->items = (spak_expr **)v;
     return e;
 }
 
@@ -463,39 +478,33 @@ static void words(parser *p, spak_entry *e)
     }
 }
 
-/* params := '(' [ param { ',' param } ] ')' ;  param := words ':' expr */
+/* param := words [ ':' expr ] */
+static void *param(parser *p)
+{
+    spak_entry *prm = new_entry(p, SPAK_EN_PLAIN, p->tok.pos);
+    words(p, prm);
+    if (prm->n_words == 0) {
+        expected(p, "a parameter name");
+        return NULL;
+    }
+    if (p->tok.kind == SPAK_TK_COLON) {
+        next(p);
+        prm->value = expr(p);
+        if (!prm->value)
+            return NULL;
+    }
+    return prm;
+}
+
+/* params := '(' [ param { ',' param } [','] ] ')' */
 static bool params(parser *p, spak_entry *e)
 {
-    bool saved = p->skip_nl;
-    p->skip_nl = true;
-    next(p);
-    ptrvec items = {0};
+    void **v;
     e->has_params = true;
-    while (p->tok.kind != SPAK_TK_RPAREN) {
-        spak_entry *prm = new_entry(p, SPAK_EN_PLAIN, p->tok.pos);
-        words(p, prm);
-        if (prm->n_words == 0) {
-            expected(p, "a parameter name");
-            goto fail;
-        }
-        if (p->tok.kind == SPAK_TK_COLON) {
-            next(p);
-            prm->value = expr(p);
-            if (!prm->value)
-                goto fail;
-        }
-        pv_push(p, &items, prm);
-        if (!list_sep(p, SPAK_TK_RPAREN, "',' or ')' after parameter"))
-            goto fail;
-    }
-    e->n_params = items.n;
-    e->params = (spak_entry **)pv_finish(p, &items);
-    p->skip_nl = saved;
-    next(p);
+    if (!seq(p, SPAK_TK_RPAREN, "',' or ')' after parameter", param, &v, &e->n_params))
+        return false;
+    e->params = (spak_entry **)v;
     return true;
-fail:
-    p->skip_nl = saved;
-    return false;
 }
 
 /* Is the next significant token after the current newlines the word `else`?

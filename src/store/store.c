@@ -172,21 +172,6 @@ static double col_real(sqlite3_stmt *s, int i)
     return sqlite3_column_type(s, i) == SQLITE_NULL ? NAN : sqlite3_column_double(s, i);
 }
 
-/* Make room for one more element in a growing array. */
-static bool grow(void **arr, size_t *alloc, size_t n, size_t elem)
-{
-    if (n < *alloc)
-        return true;
-    size_t na = *alloc ? *alloc * 2 : 8;
-    void *p = realloc(*arr, na * elem);
-    if (!p)
-        return false;
-    memset((char *)p + n * elem, 0, (na - n) * elem);
-    *arr = p;
-    *alloc = na;
-    return true;
-}
-
 /* ---- rows -> structs ------------------------------------------------------------ */
 
 /* Every struct the store fills from a row is described once, as a table of
@@ -274,7 +259,10 @@ static spak_status rows_read(spak_store *st, sqlite3_stmt *s, const row_def *d, 
     *out = NULL;
     *n_out = 0;
     while (rc == SPAK_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
-        if (!grow(&arr, &alloc, n, d->size) || !row_read(s, d, (char *)arr + n * d->size))
+        void *more = spak_grow(arr, &alloc, n, d->size);
+        if (more)
+            arr = more;
+        if (!more || !row_read(s, d, (char *)arr + n * d->size))
             rc = nomem(err);
         else
             n++;

