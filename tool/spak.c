@@ -392,13 +392,14 @@ static void on_event(void *ud, const spak_engine_event *ev)
             fprintf(f, "[%3ld/%ld] ", ev->eval_no, ev->budget);
         else
             fprintf(f, "[%3ld] ", ev->eval_no);
+        /* records not from one of spak's judges: the command could print anything */
         if (ev->ok)
-            fprintf(f, "%-44s ok      %s %8s  %6sx %-9s %-8s (best %s, %sx)\n", cli_safe(ev->key),
+            fprintf(f, "%-44s ok      %s %8s  %6sx %-9s %-8s (best %s, %sx)%s\n", cli_safe(ev->key),
                     cli_safe(ev->metric_name), m, r, cli_safe(ev->baseline ? ev->baseline : "baseline"),
-                    cli_safe(ev->bottleneck ? ev->bottleneck : "-"), bm, br);
+                    cli_safe(ev->bottleneck ? ev->bottleneck : "-"), bm, br, ev->untrusted ? " [untrusted]" : "");
         else
-            fprintf(f, "%-44s FAILED  %s\n", cli_safe(ev->key),
-                    cli_safe(ev->why && ev->why[0] ? ev->why : "unknown reason"));
+            fprintf(f, "%-44s FAILED  %s%s\n", cli_safe(ev->key),
+                    cli_safe(ev->why && ev->why[0] ? ev->why : "unknown reason"), ev->untrusted ? " [untrusted]" : "");
         break;
     case SPAK_EV_RUN_DONE:
         if (!ev->metric_name) {  /* an agent run */
@@ -408,9 +409,10 @@ static void on_event(void *ud, const spak_engine_event *ev)
         }
         fmt_num(bm, sizeof bm, ev->best_metric);
         fmt_num(br, sizeof br, ev->best_ratio);
-        fprintf(f, "spak: run %s done (%s) after %ld evaluations in %.1f s; best %s %s, %sx %s\n", ev->run_id,
+        fprintf(f, "spak: run %s done (%s) after %ld evaluations in %.1f s; best %s %s, %sx %s%s\n", ev->run_id,
                 cli_safe(ev->stop_reason), ev->eval_no, ev->elapsed_s, cli_safe(ev->metric_name), bm, br,
-                cli_safe(ev->baseline ? ev->baseline : "the baseline"));
+                cli_safe(ev->baseline ? ev->baseline : "the baseline"),
+                ev->untrusted ? " (untrusted records: not from one of spak's judges)" : "");
         break;
     case SPAK_EV_SUSPENDED:
         fprintf(f, "spak: run %s suspended: %s\n", ev->run_id, cli_safe(ev->why));
@@ -514,6 +516,7 @@ static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, sp
         {"--endpoint", NULL, NULL, &o->llm_endpoint}, {"--model", NULL, NULL, &o->llm_model},
         {"--lessons", NULL, &o->use_lessons, NULL}, {"--no-learn", NULL, &o->no_learn, NULL},
         {"--force", NULL, force, NULL},             {"--home", NULL, NULL, &o->home},
+        {"--allow-weak-isolation", NULL, &o->allow_weak_isolation, NULL},
         {"--loop", NULL, NULL, &o->loop_name},      {"--strategy", NULL, NULL, &o->strategy},
         {0}};
     const num_opt nums[] = {
@@ -1042,6 +1045,8 @@ static const command commands[] = {
                      "  --lessons           rules strategy: also act on the store's lessons for this\n"
                      "                      device and kernel family, nearest shape class first (transfer)\n"
                      "  --no-learn          no crystallization at the end (see 'spak learn')\n"
+                     "  --allow-weak-isolation  keep evaluations whose sandbox lacks a layer of the\n"
+                     "                      minimum (docs/sandbox.md) instead of failing them\n"
                      "  --seed N            strategy and input seed (overrides the spec)\n"
                      "  --budget N          at most N evaluations (overrides the spec; an llm run given\n"
                      "                      no budget of any kind gets 50)\n"
