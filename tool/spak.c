@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "spak.h"
+#include "analyze/evaluate.h"
 #include "spec/ast.h"
 #include "engine.h"
 #include "program/agent.h"
@@ -712,6 +713,9 @@ static json_t *run_json(spak_store *st, const spak_run *r, bool with_evals)
                 json_object_set_new(e, "ratio", isnan(ev[i].ratio) ? json_null() : json_real(ev[i].ratio));
                 json_object_set_new(e, "seconds",
                                     json_real(ev[i].finished_at > 0 ? ev[i].finished_at - ev[i].started_at : 0));
+                /* records a spec's own command printed, not one of spak's judges */
+                if (spak_result_untrusted(ev[i].result_json))
+                    json_object_set_new(e, "trusted", json_false());
                 json_array_append_new(arr, e);
             }
         }
@@ -755,7 +759,10 @@ static void print_best_line(json_t *summary)
            json_number_value(json_object_get(best, metric)));
     if (json_is_number(ratio))
         printf("  %.3fx %s", json_number_value(ratio), cli_safe(bl ? bl : "baseline"));
-    printf("  (evaluation %lld)\n", (long long)json_integer_value(json_object_get(best, "eval_id")));
+    printf("  (evaluation %lld)%s\n", (long long)json_integer_value(json_object_get(best, "eval_id")),
+           json_integer_value(json_object_get(summary, "untrusted_evaluations")) > 0
+               ? "  [untrusted: records not from one of spak's judges]"
+               : "");
 }
 
 /* The run `id` of st into *r (free with spak_store_run_free). On failure
@@ -898,10 +905,11 @@ static void print_show(spak_store *st, const spak_run *r, json_t *j)
         fmt_num(ra, sizeof ra, json_is_number(json_object_get(e, "ratio")) ? json_number_value(json_object_get(e, "ratio")) : NAN);
         const char *b = json_string_value(json_object_get(e, "bottleneck"));
         const char *er = json_string_value(json_object_get(e, "error"));
-        printf("%4lld  %-44s %-7s %10s %8s  %-9s %s\n", (long long)json_integer_value(json_object_get(e, "eval_id")),
+        bool untrusted = json_is_false(json_object_get(e, "trusted"));
+        printf("%4lld  %-44s %-7s %10s %8s  %-9s %s%s%s\n", (long long)json_integer_value(json_object_get(e, "eval_id")),
                cli_safe(json_string_value(json_object_get(e, "candidate"))),
                cli_safe(json_string_value(json_object_get(e, "status"))), m, ra, cli_safe(b ? b : "-"),
-               cli_safe(er ? er : ""));
+               untrusted ? "[untrusted]" : "", untrusted && er ? " " : "", cli_safe(er ? er : ""));
     }
     if (s)
         print_best_line(s);
