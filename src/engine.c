@@ -266,14 +266,37 @@ static spak_status setup_home(engine *e, spak_err *err)
 
 #define MAX_CHECKED_SHAPES 64
 
-/* The problem's shapes and held-out shapes into out (NULL-terminated, the
- * spec's strings): the shapes the harness was given, each of which needs a
- * passing check. None when the problem declares none. */
-static void problem_shapes(const spak_model *m, const char *out[MAX_CHECKED_SHAPES + 1])
+/* Whether the command template cmd names {{name}} (blanks allowed inside
+ * the braces, as the expander allows them). */
+static bool cmd_names(const char *cmd, const char *name)
+{
+    size_t nl = strlen(name);
+    for (const char *p = strstr(cmd, "{{"); p; p = strstr(p + 2, "{{")) {
+        const char *q = p + 2;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (strncmp(q, name, nl) != 0)
+            continue;
+        q += nl;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (strncmp(q, "}}", 2) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The shapes the command was given, {{shapes}} and {{heldout}} of the
+ * problem, into out (NULL-terminated, the spec's strings): each needs a
+ * passing check. None when the command names neither (a user command that
+ * takes no shapes is not held to them). */
+static void problem_shapes(const spak_model *m, const char *cmd, const char *out[MAX_CHECKED_SHAPES + 1])
 {
     size_t n = 0;
     const char *lists[] = {"shapes", "heldout"};
     for (size_t k = 0; k < 2 && m->problem; k++) {
+        if (!cmd_names(cmd, lists[k]))
+            continue;
         const spak_entry *x = spak_block_find(m->problem, lists[k]);
         if (!x || !x->value || x->value->kind != SPAK_EX_LIST)
             continue;
@@ -308,7 +331,7 @@ static spak_status evaluate(engine *e, uint64_t index, int64_t eval_id, spak_out
     if (st != SPAK_OK)
         goto out;
     const char *shapes[MAX_CHECKED_SHAPES + 1];
-    problem_shapes(e->m, shapes);
+    problem_shapes(e->m, e->loop->cmd, shapes);
     spak_measure_job mj = {.argv = (const char *const *)av.argv, .workdir = v->workdir, .home = e->home,
                            .target = e->target, .timeout_s = e->o->eval_timeout_s, .schema = &e->m->schema,
                            .metric = e->loop->metric, .bin_dir = e->o->bin_dir,
