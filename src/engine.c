@@ -264,51 +264,6 @@ static spak_status setup_home(engine *e, spak_err *err)
 
 /* ---- one evaluation: BUILD (candidate.h), then ANALYZE (evaluate.h) ---- */
 
-#define MAX_CHECKED_SHAPES 64
-
-/* Whether the command template cmd names {{name}} (blanks allowed inside
- * the braces, as the expander allows them). */
-static bool cmd_names(const char *cmd, const char *name)
-{
-    size_t nl = strlen(name);
-    for (const char *p = strstr(cmd, "{{"); p; p = strstr(p + 2, "{{")) {
-        const char *q = p + 2;
-        while (*q == ' ' || *q == '\t')
-            q++;
-        if (strncmp(q, name, nl) != 0)
-            continue;
-        q += nl;
-        while (*q == ' ' || *q == '\t')
-            q++;
-        if (strncmp(q, "}}", 2) == 0)
-            return true;
-    }
-    return false;
-}
-
-/* The shapes the command was given, {{shapes}} and {{heldout}} of the
- * problem, into out (NULL-terminated, the spec's strings): each needs a
- * passing check. None when the command names neither (a user command that
- * takes no shapes is not held to them). */
-static void problem_shapes(const spak_model *m, const char *cmd, const char *out[MAX_CHECKED_SHAPES + 1])
-{
-    size_t n = 0;
-    const char *lists[] = {"shapes", "heldout"};
-    for (size_t k = 0; k < 2 && m->problem; k++) {
-        if (!cmd_names(cmd, lists[k]))
-            continue;
-        const spak_entry *x = spak_block_find(m->problem, lists[k]);
-        if (!x || !x->value || x->value->kind != SPAK_EX_LIST)
-            continue;
-        for (size_t i = 0; i < x->value->n_items && n < MAX_CHECKED_SHAPES; i++) {
-            const char *t = spak_value_text(x->value->items[i]);
-            if (t && t[0])
-                out[n++] = t;
-        }
-    }
-    out[n] = NULL;
-}
-
 static spak_status evaluate(engine *e, uint64_t index, int64_t eval_id, spak_outcome *oc, spak_err *err)
 {
     spak_outcome_init(oc);
@@ -330,13 +285,10 @@ static spak_status evaluate(engine *e, uint64_t index, int64_t eval_id, spak_out
     st = spak_cand_argv_make(v, e->loop->cmd, &av, err);
     if (st != SPAK_OK)
         goto out;
-    const char *shapes[MAX_CHECKED_SHAPES + 1];
-    problem_shapes(e->m, e->loop->cmd, shapes);
     spak_measure_job mj = {.argv = (const char *const *)av.argv, .workdir = v->workdir, .home = e->home,
                            .target = e->target, .timeout_s = e->o->eval_timeout_s, .schema = &e->m->schema,
-                           .metric = e->loop->metric, .bin_dir = e->o->bin_dir,
-                           .shapes = shapes[0] ? shapes : NULL,
-                           .allow_weak_isolation = e->o->allow_weak_isolation};
+                           .metric = e->loop->metric, .bin_dir = e->o->bin_dir, .model = e->m,
+                           .cmd_template = e->loop->cmd, .allow_weak_isolation = e->o->allow_weak_isolation};
     st = spak_measure(&mj, oc, err);
 out:
     spak_cand_argv_free(&av);
@@ -421,8 +373,7 @@ static json_t *summary(engine *e, const char *stop_reason)
         json_object_set_new(s, "best", json_null());
     }
     json_object_set_new(s, "elapsed_s", json_real(elapsed(e)));
-    /* records a spec's own command printed: it could print any number */
-    if (e->untrusted)
+    if (e->untrusted) /* records a spec's own command printed: it could print any number */
         json_object_set_new(s, "untrusted_evaluations", json_integer(e->untrusted));
     return s;
 }
@@ -574,8 +525,7 @@ static spak_status finish_run(engine *e, const char *reason, spak_err *err)
     if (st == SPAK_OK) {
         spak_engine_event ev = {.kind = SPAK_EV_RUN_DONE, .stop_reason = reason, .summary_json = sj,
                                 .eval_no = e->pr.n_evals, .best_metric = e->pr.best_metric, .best_ratio = e->pr.best_ratio,
-                                .metric_name = e->loop->metric, .baseline = e->baseline,
-                                .untrusted = e->untrusted > 0};
+                                .metric_name = e->loop->metric, .baseline = e->baseline, .untrusted = e->untrusted > 0};
         emit(e, &ev);
     }
     free(sj);
@@ -665,8 +615,7 @@ static spak_status run_candidate(engine *e, const spak_proposal *p, spak_err *er
         st = go(e, S_ANALYZE, json_pack("{s:I,s:b}", "eval_id", (json_int_t)eval_id, "skipped", 1), err);
     if (st == SPAK_OK && oc.ran)
         e->device_s += oc.sr.wall_s;
-    if (st == SPAK_OK && oc.ran && !oc.trusted)
-        e->untrusted++;
+    e->untrusted += st == SPAK_OK && oc.ran && !oc.trusted;
     if (st == SPAK_OK)
         st = spak_outcome_store(e->store, e->run_id, eval_id, &oc, p->note, p->note_key, err);
     if (st != SPAK_OK) {
@@ -684,8 +633,7 @@ static spak_status run_candidate(engine *e, const spak_proposal *p, spak_err *er
                             .metric_name = e->loop->metric, .metric = oc.ok ? oc.metric : NAN,
                             .ratio = oc.ok ? oc.ratio : NAN, .baseline = e->baseline,
                             .bottleneck = oc.bottleneck[0] ? oc.bottleneck : NULL,
-                            .best_metric = e->pr.best_metric, .best_ratio = e->pr.best_ratio,
-                            .untrusted = oc.ran && !oc.trusted};
+                            .best_metric = e->pr.best_metric, .best_ratio = e->pr.best_ratio, .untrusted = oc.ran && !oc.trusted};
     emit(e, &ev);
     spak_outcome_free(&oc);
     st = go(e, S_KNOWLEDGE, json_pack("{s:I}", "eval_id", (json_int_t)eval_id), err);

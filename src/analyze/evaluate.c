@@ -9,6 +9,7 @@
 
 #include "analyze/executor.h"
 #include "analyze/records.h"
+#include "spec/space.h"
 
 void spak_outcome_init(spak_outcome *oc)
 {
@@ -230,6 +231,45 @@ static void require_checked_shapes(const char *const *shapes, spak_outcome *oc)
     }
 }
 
+/* Whether the command template cmd names {{name}} (blanks allowed inside
+ * the braces, as the expander allows them). */
+static bool cmd_names(const char *cmd, const char *name)
+{
+    size_t nl = strlen(name);
+    for (const char *p = strstr(cmd, "{{"); p; p = strstr(p + 2, "{{")) {
+        const char *q = p + 2;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (strncmp(q, name, nl) != 0)
+            continue;
+        q += nl;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (strncmp(q, "}}", 2) == 0)
+            return true;
+    }
+    return false;
+}
+
+void spak_measure_shapes(const spak_model *m, const char *cmd, const char *out[SPAK_MEASURE_MAX_SHAPES + 1])
+{
+    size_t n = 0;
+    const char *lists[] = {"shapes", "heldout"};
+    for (size_t k = 0; k < 2 && m->problem; k++) {
+        if (!cmd_names(cmd, lists[k]))
+            continue;
+        const spak_entry *x = spak_block_find(m->problem, lists[k]);
+        if (!x || !x->value || x->value->kind != SPAK_EX_LIST)
+            continue;
+        for (size_t i = 0; i < x->value->n_items && n < SPAK_MEASURE_MAX_SHAPES; i++) {
+            const char *t = spak_value_text(x->value->items[i]);
+            if (t && t[0])
+                out[n++] = t;
+        }
+    }
+    out[n] = NULL;
+}
+
 spak_status spak_measure(const spak_measure_job *job, spak_outcome *oc, spak_err *err)
 {
     const spak_executor *x = spak_executor_find(job->executor);
@@ -259,7 +299,10 @@ spak_status spak_measure(const spak_measure_job *job, spak_outcome *oc, spak_err
     read_outcome(job->metric, oc);
     if (!oc->sr.ok)
         fail_outcome(oc, "%s", oc->sr.why_text);
-    require_checked_shapes(job->shapes, oc);
+    const char *shapes[SPAK_MEASURE_MAX_SHAPES + 1] = {NULL};
+    if (job->model && job->cmd_template)
+        spak_measure_shapes(job->model, job->cmd_template, shapes);
+    require_checked_shapes(shapes, oc);
     if (!isolation_meets_minimum(&oc->sr, judge, oc->isolation_missing, sizeof oc->isolation_missing) &&
         !job->allow_weak_isolation && oc->ok)
         fail_outcome(oc, "isolation below the minimum: no %s (--allow-weak-isolation accepts it)",

@@ -56,10 +56,11 @@ typedef struct spak_measure_job {
     const char *metric;        /* the loop's metric field */
     const char *executor;      /* executor.h name; NULL = "local" */
     const char *bin_dir;       /* spak's own: where its judges are (NULL: none is trusted) */
-    /* The problem's shapes and held-out shapes (NULL-terminated; NULL when
-     * it declares none): each needs a Correctness record with passed true,
-     * matched by its "shape" field, else the evaluation fails. */
-    const char *const *shapes;
+    /* The spec and the command's template (may be NULL): each shape the
+     * command was given (spak_measure_shapes) needs a Correctness record
+     * with that "shape" and passed true, else the evaluation fails. */
+    const spak_model *model;
+    const char *cmd_template;
     bool allow_weak_isolation; /* isolation below the minimum is recorded, not failed */
 } spak_measure_job;
 
@@ -69,6 +70,13 @@ typedef struct spak_measure_job {
  * harness without its runner loads candidates into its own process, so
  * its records cannot be trusted). */
 bool spak_measure_is_judge(const char *argv0, const char *bin_dir, const char *target);
+
+#define SPAK_MEASURE_MAX_SHAPES 64
+/* The shapes a measure command template cmd is given, {{shapes}} and
+ * {{heldout}} of m's problem, into out (NULL-terminated, m's strings; at
+ * most SPAK_MEASURE_MAX_SHAPES): the job's shapes. None when cmd names
+ * neither (a user command that takes no shapes is not held to them). */
+void spak_measure_shapes(const spak_model *m, const char *cmd, const char *out[SPAK_MEASURE_MAX_SHAPES + 1]);
 
 /* Run the job and read its outcome into oc (initialized by the caller).
  * A command that fails or records nothing usable is oc->ok false with
