@@ -841,9 +841,6 @@ typedef struct sb_run {
     int cg_kind;                /* FZ_V2, FZ_V1, or FZ_NONE: the cgroup made at the start */
     char cg_dir[PATH_MAX];
     int cg_procs;               /* our fd of its procs file, until the child has its copy */
-    dev_t ns_dev;               /* I's PID namespace, for SIGSTOP mode */
-    ino_t ns_ino;
-    bool have_ns;
 } sb_run;
 
 static void run_init(sb_run *r, const spak_sandbox_limits *lim)
@@ -1029,16 +1026,6 @@ static spak_status start_child(sb_run *r, spak_sandbox_result *out, spak_err *er
         close(r->cg_procs);
     r->cg_procs = -1;
     r->pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
-    if (plan->pidns) {
-        char nsp[64];
-        struct stat ns;
-        spak_snprintf(nsp, sizeof nsp, "/proc/%ld/ns/pid", pid);
-        if (stat(nsp, &ns) == 0) {
-            r->ns_dev = ns.st_dev;
-            r->ns_ino = ns.st_ino;
-            r->have_ns = true;
-        }
-    }
 
     r->so.fd = r->pout[0];
     r->so.cap = r->lim->stdout_cap_bytes;
@@ -1572,38 +1559,63 @@ static bool task_stat(const char *path, char *state, long *pgrp)
     return true;
 }
 
-/* The processes SIGSTOP mode freezes: every process of I's PID namespace
- * but I (a supervisor must still answer a kill), or of C's process group
- * in the fallback shape. */
+static int cmp_pid(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
+/* The processes SIGSTOP mode freezes: every descendant of the child we
+ * started, and in the fallback shape its process group too. In the PID
+ * namespace that is all of it but I (an orphan, a setsid() escapee's child
+ * included, is reparented to I, the namespace's init; I itself is never
+ * stopped: a supervisor must still answer a kill). Read from /proc, so it
+ * needs no namespace links (gVisor). */
 static int sig_members(const sb_run *r, pid_t *pids, int max)
 {
-    DIR *d = opendir("/proc");
-    if (!d)
-        return 0;
-    int n = 0;
+    enum { SCAN_MAX = 65536 };
+    long(*t)[3] = malloc(SCAN_MAX * sizeof *t); /* pid, ppid, pgrp */
+    DIR *d = t ? opendir("/proc") : NULL;
+    int nt = 0, n = 0;
     struct dirent *e;
-    while ((e = readdir(d)) && n < max) {
-        char *end;
+    while (d && (e = readdir(d)) && nt < SCAN_MAX) {
+        char *end, path[300], st, buf[1024];
         long pid = strtol(e->d_name, &end, 10);
-        if (*end || pid <= 0 || pid == r->pid)
+        spak_snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+        if (*end || pid <= 0 || !read_small(path, buf, sizeof buf))
             continue;
-        char path[300];
-        if (r->plan.pidns) {
-            struct stat ns;
-            spak_snprintf(path, sizeof path, "/proc/%ld/ns/pid", pid);
-            if (r->have_ns && stat(path, &ns) == 0 && ns.st_dev == r->ns_dev && ns.st_ino == r->ns_ino)
-                pids[n++] = (pid_t)pid;
-        } else {
-            char st;
-            long pg;
-            spak_snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-            if (task_stat(path, &st, &pg) && pg == r->pid)
-                pids[n++] = (pid_t)pid;
+        char *rp = strrchr(buf, ')'); /* the name may hold anything, ')' too */
+        if (!rp || rp[1] != ' ' || !rp[2] || (st = rp[2]) == 'Z' || st == 'X')
+            continue;
+        t[nt][0] = pid;
+        t[nt][1] = strtol(rp + 3, &end, 10);
+        t[nt][2] = strtol(end, NULL, 10);
+        nt++;
+    }
+    if (d)
+        closedir(d);
+    /* mark the descendants of r->pid, one generation a pass; the parent
+     * found by its pid in the sorted table */
+    if (t)
+        qsort(t, (size_t)nt, sizeof *t, cmp_pid);
+    bool *in = t ? calloc((size_t)nt + 1, sizeof *in) : NULL;
+    for (bool grew = in != NULL; grew;) {
+        grew = false;
+        for (int i = 0; i < nt; i++) {
+            if (in[i] || t[i][0] == r->pid)
+                continue;
+            long(*par)[3] = bsearch(&t[i][1], t, (size_t)nt, sizeof *t, cmp_pid);
+            if (t[i][1] == r->pid || (!r->plan.pidns && t[i][2] == r->pid) || (par && in[par - t]))
+                in[i] = grew = true;
         }
     }
+    for (int i = 0; in && i < nt && n < max; i++)
+        if (in[i])
+            pids[n++] = (pid_t)t[i][0];
     if (!r->plan.pidns && n < max && r->pid > 0 && !r->reaped)
         pids[n++] = (pid_t)r->pid; /* C itself leads the group */
-    closedir(d);
+    free(in);
+    free(t);
     return n;
 }
 
@@ -1857,8 +1869,16 @@ spak_status spak_sandbox_freeze(spak_sandbox_proc *p, bool frozen, const char **
     pthread_mutex_lock(&r->fz_mu);
     r->fz_mode = mode;
     spak_status st = SPAK_OK;
-    if (!atomic_load(&r->ended) && frozen != r->frozen && r->killed == KILL_NONE)
+    if (!atomic_load(&r->ended) && frozen != r->frozen && r->killed == KILL_NONE) {
         st = fz_apply(r, frozen, err);
+        if (st != SPAK_OK && frozen && r->fz_mode != FZ_SIG) {
+            /* a cgroup that takes no freeze (a runtime that fakes the
+             * file): undo it, and stop the processes one by one instead */
+            fz_apply(r, false, NULL);
+            r->fz_mode = mode = FZ_SIG;
+            st = fz_apply(r, true, err);
+        }
+    }
     pthread_mutex_unlock(&r->fz_mu);
     if (how)
         *how = mode == FZ_V2 ? "cgroup-v2" : mode == FZ_V1 ? "cgroup-v1" : "sigstop";

@@ -173,7 +173,8 @@ spak_status spak_sandbox_start(const char *const *argv, const char *workdir,
  * started, also those that called setsid() or forked: through a cgroup
  * freezer when one is available (cgroup v2 cgroup.freeze, else the v1
  * freezer hierarchy), else SIGSTOP/SIGCONT to every process of its PID
- * namespace (its process group without one). The cgroup is made per proc
+ * namespace (its descendants and process group without one; also when a
+ * cgroup does not take the freeze). The cgroup is made per proc
  * at the start and the child joins it before it execs. Returns when the
  * freeze has taken effect (v2: cgroup.events says frozen; v1: freezer.state
  * reads FROZEN; SIGSTOP: every thread shows stopped), or SPAK_ERR_SANDBOX
