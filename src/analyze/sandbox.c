@@ -38,6 +38,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1494,8 +1495,14 @@ static bool cg_make(sb_run *r, bool v2)
     if (!spak_snprintf(base, sizeof base, "%s%s/spak", mnt, rel) ||
         (mkdir(base, 0755) < 0 && errno != EEXIST))
         return false;
+    /* our pid is no name of its own: a judge runs in a PID namespace of its
+     * own, where every judge has the same small pid; a random tag keeps
+     * concurrent judges (and a folder a killed one left) apart */
     unsigned n = atomic_fetch_add(&cg_seq, 1u);
-    if (!spak_snprintf(r->cg_dir, sizeof r->cg_dir, "%s/%ld.%u", base, (long)getpid(), n) ||
+    uint32_t tag = 0;
+    if (getrandom(&tag, sizeof tag, GRND_NONBLOCK) != (ssize_t)sizeof tag)
+        tag = (uint32_t)(spak_now_monotonic() * 1e9);
+    if (!spak_snprintf(r->cg_dir, sizeof r->cg_dir, "%s/%ld.%u.%08x", base, (long)getpid(), n, tag) ||
         mkdir(r->cg_dir, 0755) < 0) {
         r->cg_dir[0] = '\0';
         return false;
