@@ -1729,22 +1729,49 @@ static void fz_kill_frozen(sb_run *r)
     fz_apply(r, false, NULL);
 }
 
-/* Remove the proc's cgroup once the run is over. Whatever is still in it
- * was started by C (an escapee of the fallback shape): it is killed first. */
+/* Remove the cgroup dir and the cgroups below it (a judge's runners make
+ * theirs inside the judge's), deepest first, SIGKILL to what is still in
+ * each (all of it was started by C: an escapee of the fallback shape, a
+ * runner whose judge was killed). False when one would not go. */
+static bool cg_remove_tree(const char *dir, int depth)
+{
+    DIR *d = depth < 8 ? opendir(dir) : NULL;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char sub[PATH_MAX];
+        if (e->d_type == DT_DIR && e->d_name[0] != '.' &&
+            spak_snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name))
+            cg_remove_tree(sub, depth + 1);
+    }
+    if (d)
+        closedir(d);
+    char procs[PATH_MAX + 16], buf[16384];
+    double until = spak_now_monotonic() + 2.0;
+    while (rmdir(dir) < 0) {
+        if (errno != EBUSY || spak_now_monotonic() > until)
+            return false;
+        spak_snprintf(procs, sizeof procs, "%s/cgroup.procs", dir);
+        char *p = read_small(procs, buf, sizeof buf) ? buf : NULL;
+        for (char *end; p && *p; p = end) {
+            long v = strtol(p, &end, 10);
+            if (end == p)
+                break;
+            if (v > 0)
+                kill((pid_t)v, SIGKILL);
+        }
+        sleep_ms(2);
+    }
+    return true;
+}
+
+/* Remove the proc's cgroup once the run is over, with what is below it. */
 static void cg_remove(sb_run *r)
 {
     if (!r->cg_dir[0])
         return;
     if (r->frozen)
         fz_apply(r, false, NULL);
-    double until = spak_now_monotonic() + 2.0;
-    while (rmdir(r->cg_dir) < 0 && errno == EBUSY && spak_now_monotonic() < until) {
-        pid_t pids[FZ_MAX_PIDS];
-        int n = cg_pids(r, pids, FZ_MAX_PIDS);
-        for (int i = 0; i < n; i++)
-            kill(pids[i], SIGKILL);
-        sleep_ms(2);
-    }
+    cg_remove_tree(r->cg_dir, 0);
     r->cg_dir[0] = '\0';
 }
 
@@ -1890,6 +1917,11 @@ spak_status spak_sandbox_freeze(spak_sandbox_proc *p, bool frozen, const char **
     if (how)
         *how = mode == FZ_V2 ? "cgroup-v2" : mode == FZ_V1 ? "cgroup-v1" : "sigstop";
     return st;
+}
+
+pid_t spak_sandbox_pid(const spak_sandbox_proc *p)
+{
+    return p ? (pid_t)p->r.pid : -1;
 }
 
 bool spak_sandbox_ended(spak_sandbox_proc *p)

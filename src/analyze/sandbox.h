@@ -185,6 +185,10 @@ spak_status spak_sandbox_start(const char *const *argv, const char *workdir,
 spak_status spak_sandbox_freeze(spak_sandbox_proc *p, bool frozen, const char **how,
                                 spak_err *err);
 
+/* The host pid of the process we started: the supervisor in the PID
+ * namespace shape (its one child is the candidate), else the candidate. */
+pid_t spak_sandbox_pid(const spak_sandbox_proc *p);
+
 /* Whether the child has ended (non-blocking): the process we started was
  * reaped (in the PID namespace: its supervisor, which ends with the candidate). */
 bool spak_sandbox_ended(spak_sandbox_proc *p);

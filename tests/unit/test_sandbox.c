@@ -668,6 +668,64 @@ static void freeze_timeout(unsigned off, const char *mode)
     close(mfd);
 }
 
+/* The cgroup a proc's candidate is in (v2 on the unified hierarchy of this
+ * machine's layout), from /proc/C/cgroup where C is the child of the
+ * supervisor pid i. False when it has none there. */
+static bool cand_cgroup(pid_t i, char *out, size_t n)
+{
+    char path[128], buf[4096];
+    spak_snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", (long)i, (long)i);
+    FILE *f = fopen(path, "r");
+    long c = 0;
+    if (!f)
+        return false;
+    if (fscanf(f, "%ld", &c) != 1)
+        c = 0;
+    fclose(f);
+    spak_snprintf(path, sizeof path, "/proc/%ld/cgroup", c);
+    f = c > 0 ? fopen(path, "r") : NULL;
+    bool found = false;
+    while (f && !found && fgets(buf, sizeof buf, f))
+        if (strncmp(buf, "0::/spak/", 9) == 0) {
+            buf[strcspn(buf, "\n")] = '\0';
+            found = spak_snprintf(out, n, "/sys/fs/cgroup/unified%s", buf + 3);
+        }
+    if (f)
+        fclose(f);
+    return found;
+}
+
+/* A judge's runners make their cgroups inside the judge's: finish removes
+ * the proc's cgroup with everything below it (a folder left there would
+ * keep the proc's own from going). */
+static void test_cgroup_tree(void)
+{
+    if (geteuid() != 0 || access("/sys/fs/cgroup/unified/cgroup.procs", F_OK) != 0)
+        return;
+    spak_sandbox_limits l;
+    base_limits(&l);
+    const char *argv[] = {mb("sleeper"), NULL};
+    spak_sandbox_proc *p = NULL;
+    spak_err err = {0};
+    char dir[PATH_MAX] = "", sub[PATH_MAX + 32] = "";
+    spak_status st = spak_sandbox_start(argv, mkwork(), &l, NULL, 0, &p, &err);
+    const char *how = NULL;
+    if (st == SPAK_OK)
+        spak_sandbox_freeze(p, false, &how, &err); /* waits for C to have joined */
+    bool in = st == SPAK_OK && cand_cgroup(spak_sandbox_pid(p), dir, sizeof dir);
+    spak_snprintf(sub, sizeof sub, "%s/spak", dir);
+    bool made = in && mkdir(sub, 0755) == 0;
+    spak_snprintf(sub, sizeof sub, "%s/spak/runner", dir);
+    made = made && mkdir(sub, 0755) == 0;
+    spak_sandbox_result r;
+    if (st == SPAK_OK)
+        st = spak_sandbox_finish(p, true, &r, &err);
+    TAP_OK(in && made && st == SPAK_OK && access(dir, F_OK) != 0,
+           "finish removes the proc's cgroup with the cgroups made below it (%s)", dir);
+    if (st == SPAK_OK)
+        spak_sandbox_result_free(&r);
+}
+
 static void test_freeze(void)
 {
     const unsigned no_cg = SPAK_SANDBOX_NO_CGROUP_V2 | SPAK_SANDBOX_NO_CGROUP_V1;
@@ -682,6 +740,7 @@ static void test_freeze(void)
     freeze_mode(no_cg, "sigstop");
     freeze_timeout(SPAK_SANDBOX_NO_CGROUP_V2, "cgroup-v1 or v2");
     freeze_timeout(no_cg, "sigstop");
+    test_cgroup_tree();
 }
 
 int main(int argc, char **argv)
