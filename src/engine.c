@@ -289,7 +289,8 @@ static spak_status evaluate(engine *e, uint64_t index, int64_t eval_id, spak_out
         goto out;
     spak_measure_job mj = {.argv = (const char *const *)av.argv, .workdir = v->workdir, .home = e->home,
                            .target = e->target, .timeout_s = e->o->eval_timeout_s, .schema = &e->m->schema,
-                           .metric = e->loop->metric};
+                           .metric = e->loop->metric, .bin_dir = e->o->bin_dir, .model = e->m,
+                           .cmd_template = e->loop->cmd, .allow_weak_isolation = e->o->allow_weak_isolation};
     st = spak_measure(&mj, oc, err);
 out:
     spak_cand_argv_free(&av);
@@ -332,6 +333,7 @@ static spak_status replay(engine *e, spak_err *err)
         json_t *rj = ev[i].result_json ? json_loads(ev[i].result_json, 0, NULL) : NULL;
         if (json_is_number(json_object_get(rj, "wall_s")))
             e->device_s += json_number_value(json_object_get(rj, "wall_s"));
+        e->pr.untrusted += json_is_false(json_object_get(rj, "trusted"));
         json_decref(rj);
         latest_id = ev[i].eval_id;
     }
@@ -351,29 +353,9 @@ static spak_status replay(engine *e, spak_err *err)
 
 static json_t *summary(engine *e, const char *stop_reason)
 {
-    json_t *s = json_object();
-    json_object_set_new(s, "run_id", json_string(e->run_id));
-    json_object_set_new(s, "stop_reason", json_string(stop_reason ? stop_reason : ""));
-    json_object_set_new(s, "evaluations", json_integer(e->pr.n_evals));
-    json_object_set_new(s, "space_size", json_integer((json_int_t)e->space.total));
-    json_object_set_new(s, "strategy", json_string(e->strat_name));
-    json_object_set_new(s, "metric", json_string(e->loop->metric));
-    json_object_set_new(s, "objective", json_string(e->loop->objective == SPAK_OBJ_MAXIMIZE ? "maximize" : "minimize"));
-    if (e->baseline)
-        json_object_set_new(s, "baseline", json_string(e->baseline));
-    json_object_set_new(s, "ratio", isnan(e->pr.best_ratio) ? json_null() : json_real(e->pr.best_ratio));
-    if (e->pr.best_eval_id) {
-        json_t *b = json_object();
-        json_object_set_new(b, "eval_id", json_integer(e->pr.best_eval_id));
-        json_object_set_new(b, "candidate", json_string(e->pr.best_key));
-        json_object_set_new(b, e->loop->metric, json_real(e->pr.best_metric));
-        json_object_set_new(b, "ratio", isnan(e->pr.best_ratio) ? json_null() : json_real(e->pr.best_ratio));
-        json_object_set_new(s, "best", b);
-    } else {
-        json_object_set_new(s, "best", json_null());
-    }
-    json_object_set_new(s, "elapsed_s", json_real(elapsed(e)));
-    return s;
+    spak_summary_of s = {e->run_id, stop_reason, e->space.total, e->strat_name, e->loop->metric,
+                         e->loop->objective, e->baseline, elapsed(e)};
+    return spak_progress_summary(&e->pr, &s);
 }
 
 /* Why the run should stop now, or NULL to go on. */
@@ -523,7 +505,7 @@ static spak_status finish_run(engine *e, const char *reason, spak_err *err)
     if (st == SPAK_OK) {
         spak_engine_event ev = {.kind = SPAK_EV_RUN_DONE, .stop_reason = reason, .summary_json = sj,
                                 .eval_no = e->pr.n_evals, .best_metric = e->pr.best_metric, .best_ratio = e->pr.best_ratio,
-                                .metric_name = e->loop->metric, .baseline = e->baseline};
+                                .metric_name = e->loop->metric, .baseline = e->baseline, .untrusted = e->pr.untrusted > 0};
         emit(e, &ev);
     }
     free(sj);
@@ -613,6 +595,7 @@ static spak_status run_candidate(engine *e, const spak_proposal *p, spak_err *er
         st = go(e, S_ANALYZE, json_pack("{s:I,s:b}", "eval_id", (json_int_t)eval_id, "skipped", 1), err);
     if (st == SPAK_OK && oc.ran)
         e->device_s += oc.sr.wall_s;
+    e->pr.untrusted += st == SPAK_OK && oc.ran && !oc.trusted;
     if (st == SPAK_OK)
         st = spak_outcome_store(e->store, e->run_id, eval_id, &oc, p->note, p->note_key, err);
     if (st != SPAK_OK) {
@@ -630,7 +613,7 @@ static spak_status run_candidate(engine *e, const spak_proposal *p, spak_err *er
                             .metric_name = e->loop->metric, .metric = oc.ok ? oc.metric : NAN,
                             .ratio = oc.ok ? oc.ratio : NAN, .baseline = e->baseline,
                             .bottleneck = oc.bottleneck[0] ? oc.bottleneck : NULL,
-                            .best_metric = e->pr.best_metric, .best_ratio = e->pr.best_ratio};
+                            .best_metric = e->pr.best_metric, .best_ratio = e->pr.best_ratio, .untrusted = oc.ran && !oc.trusted};
     emit(e, &ev);
     spak_outcome_free(&oc);
     st = go(e, S_KNOWLEDGE, json_pack("{s:I}", "eval_id", (json_int_t)eval_id), err);

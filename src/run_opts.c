@@ -27,12 +27,14 @@ spak_status spak_engine_open_store(const spak_engine_opts *o, spak_store **out, 
 void spak_engine_save_options(spak_store *st, const char *run_id, const spak_engine_opts *o)
 {
     if (!o->llm_backend && !o->llm_endpoint && !o->llm_model && !o->approve && o->llm_temperature < 0 &&
-        o->llm_max_tokens <= 0 && o->llm_timeout_s <= 0)
+        o->llm_max_tokens <= 0 && o->llm_timeout_s <= 0 && !o->allow_weak_isolation)
         return;
     json_t *lo = json_pack("{s:s?,s:s?,s:s?,s:i,s:f,s:I,s:f}", "llm_backend", o->llm_backend, "llm_endpoint",
                            o->llm_endpoint, "llm_model", o->llm_model, "approve", (int)o->approve, "llm_temperature",
                            o->llm_temperature, "llm_max_tokens", (json_int_t)o->llm_max_tokens, "llm_timeout_s",
                            o->llm_timeout_s);
+    if (o->allow_weak_isolation)
+        json_object_set_new(lo, "allow_weak_isolation", json_true());
     char *lj = json_dumps(lo, JSON_COMPACT);
     json_decref(lo);
     if (lj)
@@ -59,6 +61,7 @@ json_t *spak_engine_load_options(spak_store *st, const char *run_id, spak_engine
         o->llm_max_tokens = (long)json_integer_value(json_object_get(j, "llm_max_tokens"));
     if (o->llm_timeout_s <= 0 && json_is_number(json_object_get(j, "llm_timeout_s")))
         o->llm_timeout_s = json_number_value(json_object_get(j, "llm_timeout_s"));
+    o->allow_weak_isolation |= json_is_true(json_object_get(j, "allow_weak_isolation"));
     return j;
 }
 
@@ -79,9 +82,11 @@ spak_status spak_home_prepare(const spak_engine_opts *o, char *out, size_t n, sp
     st = spak_mkdirs(dev, err);
     if (st != SPAK_OK)
         return st;
-    /* the harness measures device ceilings once and caches them here; it
-     * runs as an unprivileged user in the sandbox, hence the sticky 1777 */
-    (void)chmod(dev, 01777);  /* without it a harness re-measures each time: slower, not wrong */
+    /* the judge measures device ceilings once and caches them here; it runs
+     * as the invoking user (its runners, the candidates, as the unprivileged
+     * one): no one else may read or rewrite a roofline every later run reads */
+    if (chmod(dev, 0700) < 0)
+        return spak_errf(err, SPAK_ERR_IO, "%s: %s", dev, strerror(errno));
     return SPAK_OK;
 }
 

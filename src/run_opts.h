@@ -35,6 +35,7 @@ typedef struct spak_engine_event {
     const char *baseline;
     const char *bottleneck;
     double best_metric, best_ratio;
+    bool untrusted;          /* its records came from a measure command that is not one of spak's judges */
     double elapsed_s;
     const char *stop_reason;
     const char *summary_json;
@@ -53,6 +54,8 @@ typedef struct spak_engine_opts {
     bool use_lessons;          /* rules strategy: also act on the store's lessons for this
                                   device, family and shape class (transfer) */
     bool no_learn;             /* skip crystallization at the end of the run */
+    bool allow_weak_isolation; /* an evaluation below the minimum isolation is kept, not failed
+                                  (kept with the run: its resumes allow it too) */
     unsigned approve;          /* SPAK_GATE_* bits, added to the spec's `approve` */
     /* Asked at an approval gate ("knowledge", "llm-code") with what would be
      * done: 1 approve, 0 reject, -1 no answer now (the run suspends until

@@ -85,7 +85,8 @@ int cmd_learn(int argc, char **argv)
     fprintf(msg, "spak learn: run %s on %s (%s, %s): %zu lessons\n", cli_safe(run_id), cli_safe(r.device),
             cli_safe(r.family[0] ? r.family : "-"), cli_safe(r.shape_class), r.n);
     for (size_t k = 0; k < r.n; k++)
-        fprintf(msg, "  [%s] %s\n", cli_safe(r.items[k].kind), cli_safe(r.items[k].text));
+        fprintf(msg, "  [%s%s] %s\n", cli_safe(r.items[k].kind), r.items[k].untrusted ? ", untrusted" : "",
+                cli_safe(r.items[k].text));
     fprintf(msg, "--- diff v(n) -> v(n+1)\n%s", cli_safe_flags(r.diff ? r.diff : "", SPAK_ESC_KEEP_NL));
     bool write = !dry;
     if (write && approve) {
@@ -124,6 +125,8 @@ int cmd_learn(int argc, char **argv)
                                   "evidence", l->evidence);
             json_object_set_new(x, "effect", isnan(l->effect) ? json_null() : json_real(l->effect));
             json_object_set_new(x, "confidence", json_real(l->confidence));
+            if (l->untrusted)
+                json_object_set_new(x, "untrusted", json_true());
             json_array_append_new(arr, x);
         }
         json_object_set_new(o2, "lessons", arr);

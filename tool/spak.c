@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "spak.h"
+#include "analyze/evaluate.h"
 #include "spec/ast.h"
 #include "engine.h"
 #include "program/agent.h"
@@ -402,13 +403,14 @@ static void on_event(void *ud, const spak_engine_event *ev)
             fprintf(f, "[%3ld/%ld] ", ev->eval_no, ev->budget);
         else
             fprintf(f, "[%3ld] ", ev->eval_no);
+        /* records not from one of spak's judges: the command could print anything */
         if (ev->ok)
-            fprintf(f, "%-44s ok      %s %8s  %6sx %-9s %-8s (best %s, %sx)\n", cli_safe(ev->key),
+            fprintf(f, "%-44s ok      %s %8s  %6sx %-9s %-8s (best %s, %sx)%s\n", cli_safe(ev->key),
                     cli_safe(ev->metric_name), m, r, cli_safe(ev->baseline ? ev->baseline : "baseline"),
-                    cli_safe(ev->bottleneck ? ev->bottleneck : "-"), bm, br);
+                    cli_safe(ev->bottleneck ? ev->bottleneck : "-"), bm, br, ev->untrusted ? " [untrusted]" : "");
         else
-            fprintf(f, "%-44s FAILED  %s\n", cli_safe(ev->key),
-                    cli_safe(ev->why && ev->why[0] ? ev->why : "unknown reason"));
+            fprintf(f, "%-44s FAILED  %s%s\n", cli_safe(ev->key),
+                    cli_safe(ev->why && ev->why[0] ? ev->why : "unknown reason"), ev->untrusted ? " [untrusted]" : "");
         break;
     case SPAK_EV_RUN_DONE:
         if (!ev->metric_name) {  /* an agent run */
@@ -418,9 +420,10 @@ static void on_event(void *ud, const spak_engine_event *ev)
         }
         fmt_num(bm, sizeof bm, ev->best_metric);
         fmt_num(br, sizeof br, ev->best_ratio);
-        fprintf(f, "spak: run %s done (%s) after %ld evaluations in %.1f s; best %s %s, %sx %s\n", ev->run_id,
+        fprintf(f, "spak: run %s done (%s) after %ld evaluations in %.1f s; best %s %s, %sx %s%s\n", ev->run_id,
                 cli_safe(ev->stop_reason), ev->eval_no, ev->elapsed_s, cli_safe(ev->metric_name), bm, br,
-                cli_safe(ev->baseline ? ev->baseline : "the baseline"));
+                cli_safe(ev->baseline ? ev->baseline : "the baseline"),
+                ev->untrusted ? " (untrusted records: not from one of spak's judges)" : "");
         break;
     case SPAK_EV_SUSPENDED:
         fprintf(f, "spak: run %s suspended: %s\n", ev->run_id, cli_safe(ev->why));
@@ -524,6 +527,7 @@ static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, sp
         {"--endpoint", NULL, NULL, &o->llm_endpoint}, {"--model", NULL, NULL, &o->llm_model},
         {"--lessons", NULL, &o->use_lessons, NULL}, {"--no-learn", NULL, &o->no_learn, NULL},
         {"--force", NULL, force, NULL},             {"--home", NULL, NULL, &o->home},
+        {"--allow-weak-isolation", NULL, &o->allow_weak_isolation, NULL},
         {"--loop", NULL, NULL, &o->loop_name},      {"--strategy", NULL, NULL, &o->strategy},
         {0}};
     const num_opt nums[] = {
@@ -732,6 +736,9 @@ static json_t *run_json(spak_store *st, const spak_run *r, bool with_evals)
                 json_object_set_new(e, "ratio", isnan(ev[i].ratio) ? json_null() : json_real(ev[i].ratio));
                 json_object_set_new(e, "seconds",
                                     json_real(ev[i].finished_at > 0 ? ev[i].finished_at - ev[i].started_at : 0));
+                /* records a spec's own command printed, not one of spak's judges */
+                if (spak_result_untrusted(ev[i].result_json))
+                    json_object_set_new(e, "trusted", json_false());
                 json_array_append_new(arr, e);
             }
         }
@@ -775,7 +782,10 @@ static void print_best_line(json_t *summary)
            json_number_value(json_object_get(best, metric)));
     if (json_is_number(ratio))
         printf("  %.3fx %s", json_number_value(ratio), cli_safe(bl ? bl : "baseline"));
-    printf("  (evaluation %lld)\n", (long long)json_integer_value(json_object_get(best, "eval_id")));
+    printf("  (evaluation %lld)%s\n", (long long)json_integer_value(json_object_get(best, "eval_id")),
+           json_integer_value(json_object_get(summary, "untrusted_evaluations")) > 0
+               ? "  [untrusted: records not from one of spak's judges]"
+               : "");
 }
 
 /* The run `id` of st into *r (free with spak_store_run_free). On failure
@@ -905,10 +915,11 @@ static void print_show(spak_store *st, const spak_run *r, json_t *j)
         fmt_num(ra, sizeof ra, json_is_number(json_object_get(e, "ratio")) ? json_number_value(json_object_get(e, "ratio")) : NAN);
         const char *b = json_string_value(json_object_get(e, "bottleneck"));
         const char *er = json_string_value(json_object_get(e, "error"));
-        printf("%4lld  %-44s %-7s %10s %8s  %-9s %s\n", (long long)json_integer_value(json_object_get(e, "eval_id")),
+        bool untrusted = json_is_false(json_object_get(e, "trusted"));
+        printf("%4lld  %-44s %-7s %10s %8s  %-9s %s%s%s\n", (long long)json_integer_value(json_object_get(e, "eval_id")),
                cli_safe(json_string_value(json_object_get(e, "candidate"))),
                cli_safe(json_string_value(json_object_get(e, "status"))), m, ra, cli_safe(b ? b : "-"),
-               cli_safe(er ? er : ""));
+               untrusted ? "[untrusted]" : "", untrusted && er ? " " : "", cli_safe(er ? er : ""));
     }
     if (s)
         print_best_line(s);
@@ -1062,6 +1073,8 @@ static const command commands[] = {
                      "  --lessons           rules strategy: also act on the store's lessons for this\n"
                      "                      device and kernel family, nearest shape class first (transfer)\n"
                      "  --no-learn          no crystallization at the end (see 'spak learn')\n"
+                     "  --allow-weak-isolation  keep evaluations whose sandbox lacks a layer of the\n"
+                     "                      minimum (docs/sandbox.md) instead of failing them\n"
                      "  --seed N            strategy and input seed (overrides the spec)\n"
                      "  --budget N          at most N evaluations (overrides the spec; an llm run given\n"
                      "                      no budget of any kind gets 50)\n"

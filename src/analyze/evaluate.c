@@ -5,9 +5,11 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "analyze/executor.h"
 #include "analyze/records.h"
+#include "spec/space.h"
 
 void spak_outcome_init(spak_outcome *oc)
 {
@@ -106,34 +108,185 @@ static void read_outcome(const char *metric, spak_outcome *oc)
     }
 }
 
+bool spak_measure_is_judge(const char *argv0, const char *bin_dir, const char *target)
+{
+    if (!argv0 || !strchr(argv0, '/') || !bin_dir || !target || !target[0] || strchr(target, '/'))
+        return false;
+    char exe[PATH_MAX], bin[PATH_MAX], runner[PATH_MAX + 64];
+    if (!realpath(argv0, exe) || !realpath(bin_dir, bin) || access(exe, X_OK) != 0)
+        return false;
+    char *slash = strrchr(exe, '/');
+    if (!slash || slash == exe || strncmp(slash + 1, "spak-harness-", 13) != 0)
+        return false;
+    *slash = '\0';
+    if (strcmp(exe, bin) != 0)
+        return false;
+    return spak_snprintf(runner, sizeof runner, "%s/spak-runner-%s", bin, target) && access(runner, X_OK) == 0;
+}
+
+/* The sandbox of one measurement. Both profiles: a PID namespace (the
+ * judge and every runner it started end together on a timeout), no
+ * network, the wall timeout, capped output. The judge profile runs as the
+ * invoking user (it starts its runners as the unprivileged uid itself and
+ * writes the device ceilings cache), without Landlock or the read-only
+ * mounts (it makes namespaces, mounts its runners' /proc and their freezer
+ * cgroups) and without the syscall filter (MERGE trust-seccomp: add
+ * SPAK_SANDBOX_NO_SECCOMP below). The candidate profile is the sandbox's
+ * default, and no write access to the ceilings cache. */
+static void profile_limits(const spak_measure_job *job, bool judge, const char **rwv, spak_sandbox_limits *lim)
+{
+    spak_sandbox_limits_default(lim);
+    lim->wall_timeout_s = job->timeout_s > 0 ? job->timeout_s : 600;
+    /* CPU time is the wall limit times the threads a harness may run on
+     * (RLIMIT_CPU counts every thread); the wall clock is the real bound */
+    lim->cpu_s = lim->wall_timeout_s * 64;
+    lim->result_marker = SPAK_TRACE_MARKER;
+    if (judge) {
+        lim->run_as_uid = lim->run_as_gid = -1;
+        lim->isolation_off |= SPAK_SANDBOX_NO_LANDLOCK | SPAK_SANDBOX_NO_MOUNTNS;
+        lim->max_processes = 0; /* its runners are bounded by their own limits */
+        lim->rw_dirs = rwv;     /* the harness caches the device's measured ceilings there */
+    }
+    if (strcmp(job->target, "cuda") == 0)
+        lim->address_space_bytes = 0;  /* the CUDA runtime maps far more than it uses */
+#if defined(__SANITIZE_ADDRESS__)
+    /* a sanitizer build's harness is an ASan binary too: its shadow memory is
+     * a reservation of terabytes, which no address-space limit admits */
+    lim->address_space_bytes = 0;
+#endif
+}
+
+static void add_missing(char *missing, size_t n, const char *what)
+{
+    size_t len = strlen(missing);
+    spak_snprintf(missing + len, n - len, "%s%s", len ? "; " : "", what);
+}
+
+/* Whether the measurement's isolation met the minimum; missing[n] lists
+ * what it lacked. The candidate profile: the PID and network namespaces,
+ * the filesystem rules, the uid drop (when spak is root). The judge
+ * profile: the PID and network namespaces (its runners' isolation is the
+ * judge's to check: it refuses to time a runner below the minimum).
+ * MERGE trust-seccomp: for the candidate profile, this is
+ * spak_sandbox_isolation_ok(r, missing, n), which also checks the syscall
+ * filter and the rlimits: call it instead of the lines below. */
+static bool isolation_meets_minimum(const spak_sandbox_result *r, bool judge, char *missing, size_t n)
+{
+    missing[0] = '\0';
+    if (!r->iso_pidns)
+        add_missing(missing, n, "PID namespace");
+    if (!r->iso_netns && !r->iso_landlock_net)
+        add_missing(missing, n, "network namespace");
+    if (!judge && !r->iso_landlock_fs && !r->iso_mountns)
+        add_missing(missing, n, "filesystem rules");
+    if (!judge && !r->iso_uid && geteuid() == 0)
+        add_missing(missing, n, "unprivileged uid");
+    return missing[0] == '\0';
+}
+
+/* The layers that were in effect, as names (MERGE trust-seccomp:
+ * spak_sandbox_isolation_names gives them with the syscall filter). */
+static json_t *isolation_layers(const spak_sandbox_result *r)
+{
+    json_t *a = json_array();
+    const struct {
+        bool on;
+        const char *name;
+    } l[] = {{r->iso_pidns, "pid-namespace"},   {r->iso_netns, "network-namespace"},
+             {r->iso_landlock_fs, "landlock-fs"}, {r->iso_landlock_net, "landlock-tcp"},
+             {r->iso_mountns, "read-only-mounts"}, {r->iso_uid, "unprivileged-uid"}};
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(l); i++)
+        if (l[i].on)
+            json_array_append_new(a, json_string(l[i].name));
+    return a;
+}
+
+static void fail_outcome(spak_outcome *oc, const char *fmt, const char *a)
+{
+    oc->ok = false;
+    oc->metric = oc->ratio = NAN;
+    spak_snprintf(oc->why, sizeof oc->why, fmt, a);
+}
+
+/* Every shape the problem declares needs a passing Correctness record: a
+ * shape whose check crashed, or never ran, leaves the evaluation failed
+ * (a held-out shape's child may die without a word). */
+static void require_checked_shapes(const char *const *shapes, spak_outcome *oc)
+{
+    for (const char *const *s = shapes; oc->ok && s && *s; s++) {
+        bool found = false;
+        size_t i;
+        json_t *r;
+        json_array_foreach(oc->valid, i, r) {
+            const char *t = json_string_value(json_object_get(r, SPAK_REC_TYPE));
+            const char *sh = json_string_value(json_object_get(r, SPAK_FIELD_SHAPE));
+            if (t && strcmp(t, SPAK_REC_CORRECTNESS) == 0 && sh && strcmp(sh, *s) == 0 &&
+                json_is_true(json_object_get(r, SPAK_FIELD_PASSED)))
+                found = true;
+        }
+        if (!found) {
+            oc->correct = 0;
+            fail_outcome(oc, "no passing check for shape %s", *s);
+        }
+    }
+}
+
+/* Whether the command template cmd names {{name}} (blanks allowed inside
+ * the braces, as the expander allows them). */
+static bool cmd_names(const char *cmd, const char *name)
+{
+    size_t nl = strlen(name);
+    for (const char *p = strstr(cmd, "{{"); p; p = strstr(p + 2, "{{")) {
+        const char *q = p + 2;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (strncmp(q, name, nl) != 0)
+            continue;
+        q += nl;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (strncmp(q, "}}", 2) == 0)
+            return true;
+    }
+    return false;
+}
+
+void spak_measure_shapes(const spak_model *m, const char *cmd, const char *out[SPAK_MEASURE_MAX_SHAPES + 1])
+{
+    size_t n = 0;
+    const char *lists[] = {"shapes", "heldout"};
+    for (size_t k = 0; k < 2 && m->problem; k++) {
+        if (!cmd_names(cmd, lists[k]))
+            continue;
+        const spak_entry *x = spak_block_find(m->problem, lists[k]);
+        if (!x || !x->value || x->value->kind != SPAK_EX_LIST)
+            continue;
+        for (size_t i = 0; i < x->value->n_items && n < SPAK_MEASURE_MAX_SHAPES; i++) {
+            const char *t = spak_value_text(x->value->items[i]);
+            if (t && t[0])
+                out[n++] = t;
+        }
+    }
+    out[n] = NULL;
+}
+
 spak_status spak_measure(const spak_measure_job *job, spak_outcome *oc, spak_err *err)
 {
     const spak_executor *x = spak_executor_find(job->executor);
     if (!x)
         return spak_errf(err, SPAK_ERR_ARG, "no executor named '%s'", job->executor);
-    spak_sandbox_limits lim;
-    spak_sandbox_limits_default(&lim);
-    lim.wall_timeout_s = job->timeout_s > 0 ? job->timeout_s : 600;
-    /* CPU time is the wall limit times the threads a harness may run on
-     * (RLIMIT_CPU counts every thread); the wall clock is the real bound */
-    lim.cpu_s = lim.wall_timeout_s * 64;
-    lim.result_marker = SPAK_TRACE_MARKER;
-    /* the harness caches the device's measured ceilings here */
+    bool judge = spak_measure_is_judge(job->argv ? job->argv[0] : NULL, job->bin_dir, job->target);
     char devdir[PATH_MAX + 32];
     spak_snprintf(devdir, sizeof devdir, "%s/cache/device", job->home);
     const char *rwv[2] = {devdir, NULL};
-    lim.rw_dirs = rwv;
-    if (strcmp(job->target, "cuda") == 0)
-        lim.address_space_bytes = 0;  /* the CUDA runtime maps far more than it uses */
-#if defined(__SANITIZE_ADDRESS__)
-    /* a sanitizer build's harness is an ASan binary too: its shadow memory is
-     * a reservation of terabytes, which no address-space limit admits */
-    lim.address_space_bytes = 0;
-#endif
+    spak_sandbox_limits lim;
+    profile_limits(job, judge, rwv, &lim);
     spak_status st = spak_executor_run(x, job->argv, job->workdir, &lim, &oc->sr, err);
     if (st != SPAK_OK)
         return st;
     oc->ran = true;
+    oc->trusted = judge;
+    oc->profile = judge ? "judge" : "candidate";
     st = spak_trace_scan(oc->sr.out, oc->sr.out_len, NULL, &oc->traces, err);
     if (st != SPAK_OK)
         return st;
@@ -144,11 +297,16 @@ spak_status spak_measure(const spak_measure_job *job, spak_outcome *oc, spak_err
         if (oc->traces.items[i].valid && oc->traces.items[i].json)
             json_array_append(oc->valid, oc->traces.items[i].json);
     read_outcome(job->metric, oc);
-    if (!oc->sr.ok) {
-        oc->ok = false;
-        spak_snprintf(oc->why, sizeof oc->why, "%s", oc->sr.why_text);
-        oc->metric = oc->ratio = NAN;
-    }
+    if (!oc->sr.ok)
+        fail_outcome(oc, "%s", oc->sr.why_text);
+    const char *shapes[SPAK_MEASURE_MAX_SHAPES + 1] = {NULL};
+    if (job->model && job->cmd_template)
+        spak_measure_shapes(job->model, job->cmd_template, shapes);
+    require_checked_shapes(shapes, oc);
+    if (!isolation_meets_minimum(&oc->sr, judge, oc->isolation_missing, sizeof oc->isolation_missing) &&
+        !job->allow_weak_isolation && oc->ok)
+        fail_outcome(oc, "isolation below the minimum: no %s (--allow-weak-isolation accepts it)",
+                     oc->isolation_missing);
     return SPAK_OK;
 }
 
@@ -168,6 +326,11 @@ spak_status spak_outcome_store(spak_store *st, const char *run_id, int64_t eval_
         if (oc->sr.warnings[0])
             json_object_set_new(res, "sandbox_warnings", json_string(oc->sr.warnings));
         json_object_set_new(res, "trace_errors", json_integer((json_int_t)oc->traces.n_errors));
+        /* whose records these are, and how the command was confined */
+        json_object_set_new(res, "trusted", json_boolean(oc->trusted));
+        json_object_set_new(res, "isolation",
+                            json_pack("{s:s,s:o,s:s}", "profile", oc->profile ? oc->profile : "candidate", "layers",
+                                      isolation_layers(&oc->sr), "missing", oc->isolation_missing));
     }
     if (note && note_key) {
         /* how it was proposed (an LLM's prediction) against what was measured */
@@ -213,4 +376,12 @@ json_t *spak_eval_records(spak_store *st, const char *run_id, int64_t eval_id)
         }
     spak_store_trace_rows_free(rows, n);
     return arr;
+}
+
+bool spak_result_untrusted(const char *result_json)
+{
+    json_t *j = result_json ? json_loads(result_json, 0, NULL) : NULL;
+    bool u = json_is_false(json_object_get(j, "trusted"));
+    json_decref(j);
+    return u;
 }

@@ -1,10 +1,18 @@
 /*
  * evaluate.h - the ANALYZE step of one evaluation: the measure command runs
- * in the sandbox (through an executor, executor.h) against the trusted
- * harness; its trace records are scanned, validated against the spec's
- * trace_schema, and read: correctness (every boolean "passed" true), the
- * metric and the ratio (geometric means over the shapes that count, never
- * the held-out ones), the bottleneck.
+ * in the sandbox (through an executor, executor.h); its trace records are
+ * scanned, validated against the spec's trace_schema, and read: correctness
+ * (every boolean "passed" true, and a passing Correctness record for every
+ * shape the problem declares), the metric and the ratio (geometric means
+ * over the shapes that count, never the held-out ones), the bottleneck.
+ *
+ * Trust: a measure command that is one of spak's own judges (a
+ * spak-harness-* in spak's bin dir that has its runner, spak-runner-TARGET,
+ * beside it: it runs candidates in sandboxed runners, never in its own
+ * process) runs with the judge profile and its records are trusted. Any
+ * other command runs with the candidate profile, and its records are
+ * untrusted: stored and shown as such. An evaluation whose isolation is
+ * below the minimum fails, unless the run allows weak isolation.
  */
 #ifndef SPAK_EVALUATE_H
 #define SPAK_EVALUATE_H
@@ -29,6 +37,9 @@ typedef struct spak_outcome {
     bool ran;             /* the measure command ran: sr and traces are set */
     spak_trace_list traces;
     json_t *valid;        /* array of the valid records */
+    bool trusted;         /* the records came from one of spak's judges */
+    const char *profile;  /* "judge" or "candidate" (static), once ran */
+    char isolation_missing[256]; /* layers below the minimum, "" when none */
 } spak_outcome;
 
 void spak_outcome_init(spak_outcome *oc);
@@ -44,7 +55,28 @@ typedef struct spak_measure_job {
     const spak_trace_schema *schema;
     const char *metric;        /* the loop's metric field */
     const char *executor;      /* executor.h name; NULL = "local" */
+    const char *bin_dir;       /* spak's own: where its judges are (NULL: none is trusted) */
+    /* The spec and the command's template (may be NULL): each shape the
+     * command was given (spak_measure_shapes) needs a Correctness record
+     * with that "shape" and passed true, else the evaluation fails. */
+    const spak_model *model;
+    const char *cmd_template;
+    bool allow_weak_isolation; /* isolation below the minimum is recorded, not failed */
 } spak_measure_job;
+
+/* Whether argv0 (a measure command's expanded first word) is one of spak's
+ * judges for target: its real path is a spak-harness-* file directly in
+ * bin_dir's real path, and bin_dir holds spak-runner-TARGET beside it (a
+ * harness without its runner loads candidates into its own process, so
+ * its records cannot be trusted). */
+bool spak_measure_is_judge(const char *argv0, const char *bin_dir, const char *target);
+
+#define SPAK_MEASURE_MAX_SHAPES 64
+/* The shapes a measure command template cmd is given, {{shapes}} and
+ * {{heldout}} of m's problem, into out (NULL-terminated, m's strings; at
+ * most SPAK_MEASURE_MAX_SHAPES): the job's shapes. None when cmd names
+ * neither (a user command that takes no shapes is not held to them). */
+void spak_measure_shapes(const spak_model *m, const char *cmd, const char *out[SPAK_MEASURE_MAX_SHAPES + 1]);
 
 /* Run the job and read its outcome into oc (initialized by the caller).
  * A command that fails or records nothing usable is oc->ok false with
@@ -52,7 +84,8 @@ typedef struct spak_measure_job {
 spak_status spak_measure(const spak_measure_job *job, spak_outcome *oc, spak_err *err);
 
 /* Record the finished evaluation eval_id in the store: its status, logs,
- * exit, correctness, metric, records, and a result JSON (resources; note,
+ * exit, correctness, metric, records, and a result JSON (resources; trust:
+ * "trusted" true or false and "isolation" {profile, layers, missing}; note,
  * when given, a copy under note_key with the measured metric added). */
 spak_status spak_outcome_store(spak_store *st, const char *run_id, int64_t eval_id, const spak_outcome *oc,
                                const json_t *note, const char *note_key, spak_err *err);
@@ -60,5 +93,10 @@ spak_status spak_outcome_store(spak_store *st, const char *run_id, int64_t eval_
 /* The valid records of an evaluation, as a JSON array (the caller's; empty
  * when there are none or the store fails). */
 json_t *spak_eval_records(spak_store *st, const char *run_id, int64_t eval_id);
+
+/* Whether a stored evaluation's result JSON says its records are untrusted
+ * ("trusted": false). NULL, unparsable or without the field (an evaluation
+ * stored before spak labelled trust): false. */
+bool spak_result_untrusted(const char *result_json);
 
 #endif

@@ -57,3 +57,32 @@ double spak_progress_note(spak_progress *p, spak_objective objective, uint64_t i
     }
     return score;
 }
+
+json_t *spak_progress_summary(const spak_progress *p, const spak_summary_of *s)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "run_id", json_string(s->run_id));
+    json_object_set_new(o, "stop_reason", json_string(s->stop_reason ? s->stop_reason : ""));
+    json_object_set_new(o, "evaluations", json_integer(p->n_evals));
+    json_object_set_new(o, "space_size", json_integer((json_int_t)s->space_size));
+    json_object_set_new(o, "strategy", json_string(s->strategy));
+    json_object_set_new(o, "metric", json_string(s->metric));
+    json_object_set_new(o, "objective", json_string(s->objective == SPAK_OBJ_MAXIMIZE ? "maximize" : "minimize"));
+    if (s->baseline)
+        json_object_set_new(o, "baseline", json_string(s->baseline));
+    json_object_set_new(o, "ratio", isnan(p->best_ratio) ? json_null() : json_real(p->best_ratio));
+    if (p->best_eval_id) {
+        json_t *b = json_object();
+        json_object_set_new(b, "eval_id", json_integer(p->best_eval_id));
+        json_object_set_new(b, "candidate", json_string(p->best_key));
+        json_object_set_new(b, s->metric, json_real(p->best_metric));
+        json_object_set_new(b, "ratio", isnan(p->best_ratio) ? json_null() : json_real(p->best_ratio));
+        json_object_set_new(o, "best", b);
+    } else {
+        json_object_set_new(o, "best", json_null());
+    }
+    json_object_set_new(o, "elapsed_s", json_real(s->elapsed_s));
+    if (p->untrusted) /* records a spec's own command printed: it could print any number */
+        json_object_set_new(o, "untrusted_evaluations", json_integer(p->untrusted));
+    return o;
+}

@@ -21,6 +21,7 @@ typedef struct spak_progress {
     int64_t best_eval_id;    /* 0: none yet */
     uint64_t best_index;
     char best_key[2048];
+    long untrusted;          /* evaluations whose records came from a command not one of spak's judges */
     spak_views views;        /* owns views.latest and views.best */
 } spak_progress;
 
@@ -32,5 +33,19 @@ void spak_progress_free(spak_progress *p);
  * under the objective, NAN when failed. */
 double spak_progress_note(spak_progress *p, spak_objective objective, uint64_t index, int64_t eval_id,
                           const char *key, double metric, double ratio, json_t *records);
+
+/* What a run's summary names besides its progress (all borrowed). */
+typedef struct spak_summary_of {
+    const char *run_id, *stop_reason;
+    uint64_t space_size;
+    const char *strategy, *metric;
+    spak_objective objective;
+    const char *baseline;  /* may be NULL */
+    double elapsed_s;
+} spak_summary_of;
+
+/* The run's summary (journaled with DONE, printed by `spak run --json`):
+ * a new object, the caller's. */
+json_t *spak_progress_summary(const spak_progress *p, const spak_summary_of *s);
 
 #endif

@@ -340,8 +340,14 @@ static spak_status check_case(const spak_trace_record *r, const spak_trace_case 
     const char *key;
     json_t *v;
     spak_status rc = SPAK_OK;
+    /* A failure record (passed: false) may have no value for what it could
+     * not measure (a crash, a NaN output, a written input: "rel_err": null):
+     * its null fields count as absent, so the record and its reason stay. */
+    bool failure = json_is_false(json_object_get(r->json, SPAK_FIELD_PASSED));
     json_object_foreach(r->json, key, v) {
         if (strcmp(key, SPAK_REC_TYPE) == 0)
+            continue;
+        if (failure && json_is_null(v) && case_field(c, key))
             continue;
         const spak_trace_field *f = case_field(c, key);
         if (!f) {
@@ -368,7 +374,8 @@ static spak_status check_case(const spak_trace_record *r, const spak_trace_case 
     }
     for (size_t i = 0; i < c->n_fields; i++) {
         const char *fname = c->fields[i].name ? c->fields[i].name : "";
-        if (json_object_get(r->json, fname))
+        const json_t *fv = json_object_get(r->json, fname);
+        if (fv && !(failure && json_is_null(fv)))
             continue;
         if ((rc = sep(w)) || (rc = spak_buf_puts(w, "field '")) || (rc = put_quoted(w, fname, strlen(fname))) ||
             (rc = spak_buf_puts(w, "' of case ")) || (rc = put_quoted(w, cname, strlen(cname))) ||

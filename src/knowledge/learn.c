@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "analyze/records.h"
+#include "analyze/evaluate.h"
 #include "spec/fmt.h"
 #include "knowledge/knowledge.h"
 #include "spec/parse.h"
@@ -735,6 +736,23 @@ static void usable_evals(spak_store *st, const char *run_id, const spak_space *s
     *best_out = best;
 }
 
+/* Mark every lesson when any evaluation they may be drawn from has
+ * untrusted records (one run, one measure command: in practice all or
+ * none): the flag, the text and the evidence say so. */
+static void mark_untrusted(const spak_eval *evl, size_t nevl, spak_learn_result *r)
+{
+    bool any = false;
+    for (size_t i = 0; i < nevl && !any; i++)
+        any = spak_result_untrusted(evl[i].result_json);
+    for (size_t i = 0; any && i < r->n; i++) {
+        spak_learned *l = &r->items[i];
+        l->untrusted = true;
+        size_t tl = strlen(l->text), el = strlen(l->evidence);
+        spak_snprintf(l->text + tl, sizeof l->text - tl, " (untrusted records)");
+        spak_snprintf(l->evidence + el, sizeof l->evidence - el, "; untrusted records, not from one of spak's judges");
+    }
+}
+
 /* The best_config lesson: evaluation be, the best of n correct ones. */
 static void best_config(spak_learn_result *r, const char *run_id, const spak_loop_def *loop, const spak_eval *be,
                         size_t n)
@@ -803,6 +821,8 @@ static void insight_line(FILE *fp, const char *run_id, const spak_learn_result *
     json_object_set_new(line, "effect", isnan(l->effect) ? json_null() : json_real(l->effect));
     json_object_set_new(line, "uncertainty", isnan(l->uncertainty) ? json_null() : json_real(l->uncertainty));
     json_object_set_new(line, "confidence", json_real(l->confidence));
+    if (l->untrusted)
+        json_object_set_new(line, "untrusted", json_true());
     char *t = json_dumps(line, JSON_COMPACT);
     if (t)
         fprintf(fp, "%s\n", t);
@@ -820,6 +840,8 @@ static spak_status insert_lesson(spak_store *st, const char *run_id, const spak_
                        .text = (char *)l->text};
     json_t *evj = json_pack("{s:s,s:s,s:f,s:i,s:i}", "evidence", l->evidence, "param", l->param, "stat",
                             isnan(l->stat) ? 0.0 : l->stat, "n_in", l->n_in, "n_out", l->n_out);
+    if (l->untrusted)
+        json_object_set_new(evj, "untrusted", json_true());
     char *evs = json_dumps(evj, JSON_COMPACT);
     les.evidence_json = evs;
     spak_status s = spak_store_lesson_insert(st, &les, NULL, err);
@@ -903,6 +925,7 @@ spak_status spak_learn(spak_store *st, const char *run_id, const spak_learn_opts
         if (evl[i].eval_id == evs[best].id)
             best_config(r, run_id, loop, &evl[i], n);
     rule_checks(m, &sp, r);
+    mark_untrusted(evl, nevl, r);
     char date[32];
     spak_format_utc(spak_now_wall(), date, sizeof date);
     date[10] = '\0';

@@ -14,6 +14,12 @@
  *   best_config the best correct candidate per (device, family, shape class)
  *   rule_check  a rule whose recommended value measured significantly worse
  *               loses half its confidence and is flagged for review
+ *
+ * Lessons drawn from untrusted records (a run whose measure command is not
+ * one of spak's judges) are kept but marked, in their text, evidence, store
+ * row and insights line: refusing them would leave a spec with its own
+ * measure command no knowledge step at all, and the mark says plainly that
+ * the numbers behind it are the command's word.
  */
 #ifndef SPAK_LEARN_H
 #define SPAK_LEARN_H
@@ -33,6 +39,7 @@ typedef struct spak_learned {
     int n_in, n_out;      /* evaluations with / without */
     char evidence[512];   /* "run R: evaluations 3, 5, 8" */
     char text[512];       /* one sentence computed from the numbers */
+    bool untrusted;       /* drawn from untrusted records (not from one of spak's judges) */
 } spak_learned;
 
 typedef struct spak_learn_opts {

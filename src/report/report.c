@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "analyze/records.h"
+#include "analyze/evaluate.h"
 #include "analyze/trace.h"
 #include "knowledge/learn.h"
 #include "spec/spec.h"
@@ -51,6 +52,7 @@ typedef struct rev {
     double ai, rate, peak, bw;  /* flop/B, GFLOP/s achieved, GFLOP/s and GB/s ceilings */
     double roof_frac;           /* rate / roofline bound at ai */
     bool flagged;               /* above_roofline or suspicious in a record */
+    bool untrusted;             /* its records came from a command not one of spak's judges */
     const char *why;            /* Analysis "why" (borrowed from recs) */
     double time_ms;             /* geomean over Performance records */
     double best_so_far;         /* NAN until the first ok evaluation */
@@ -98,7 +100,7 @@ typedef struct rep {
     size_t nj;
     spak_lesson *les;
     size_t nles;
-    size_t n_ok, n_failed, n_unfinished, n_bad_recs, n_flagged, n_roof;
+    size_t n_ok, n_failed, n_unfinished, n_bad_recs, n_flagged, n_roof, n_untrusted;
     long best;            /* index into r, -1 none */
     long first_ok;        /* index into r, -1 none */
     double baseline, baseline_lo, baseline_hi;
@@ -753,6 +755,10 @@ static void summarize(rep *r)
             r->n_failed ? " (" : "", r->n_failed ? groups : "", r->n_failed ? ")" : "");
         if (r->n_unfinished)
             say(r, "%zu evaluations did not finish (interrupted or still running).", r->n_unfinished);
+        if (r->n_untrusted)
+            say(r, "The records of %zu evaluation%s are untrusted: they came from the spec's own measure command, "
+                   "not from one of spak's judges, and such a command can print any number.",
+                r->n_untrusted, r->n_untrusted == 1 ? "" : "s");
     }
     /* 4. the best */
     if (r->best >= 0) {
@@ -889,6 +895,8 @@ static spak_status derive(rep *r, spak_err *err)
         v->best_so_far = best;
         r->n_bad_recs += v->n_bad_recs;
         r->n_flagged += v->flagged;
+        v->untrusted = spak_result_untrusted(v->e->result_json);
+        r->n_untrusted += v->untrusted;
         r->n_roof += v->ok && v->ai > 0 && v->rate > 0;
     }
     /* the baseline: explicit values when any evaluation has one */
@@ -1806,6 +1814,8 @@ static void html_table(out *o, const rep *r)
         RAW(o, ">");
         if (v->flagged)
             RAW(o, "<strong>FLAGGED: faster than the roofline allows.</strong> ");
+        if (v->untrusted)
+            RAW(o, "<strong>untrusted</strong> ");
         spak_svg_text_n(o, note ? note : "", CELL_MAX);
         if (v->n_bad_recs)
             PF(o, " (%zu record%s did not fit the schema)", v->n_bad_recs, v->n_bad_recs == 1 ? "" : "s");
@@ -2229,6 +2239,8 @@ static void md_candidates(out *o, const rep *r)
         RAW(o, " | ");
         if (v->flagged)
             RAW(o, "**FLAGGED: faster than the roofline allows.** ");
+        if (v->untrusted)
+            RAW(o, "**untrusted** ");
         spak_svg_md_n(o, v->ok ? v->why : why_not(v), 300);
         RAW(o, " |\n");
     }

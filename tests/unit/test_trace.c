@@ -247,7 +247,20 @@ static void test_validate(void)
     TAP_OK(check("__SPAK_TRACE__ {\"type\":\"Performance\",\"tflops\":null}", e, sizeof e, w, sizeof w) ==
                    SPAK_ERR_TRACE &&
                has(e, "field 'tflops' is null, case Performance declares float"),
-           "validate: null never fits: %s", e);
+           "validate: null never fits a record that did not fail: %s", e);
+    /* a failure record keeps its reason: null (nothing measured) counts as absent */
+    TAP_OK(check("__SPAK_TRACE__ {\"type\":\"Correctness\",\"passed\":false,\"rel_err\":null}", e, sizeof e, w,
+                 sizeof w) == SPAK_OK &&
+               !*e && has(w, "field 'rel_err' of case Correctness is absent"),
+           "validate: null in a failure record (passed: false) counts as absent: %s / %s", e, w);
+    TAP_OK(check("__SPAK_TRACE__ {\"type\":\"Correctness\",\"passed\":true,\"rel_err\":null}", e, sizeof e, w,
+                 sizeof w) == SPAK_ERR_TRACE &&
+               has(e, "field 'rel_err' is null"),
+           "validate: null in a passing record is still an error: %s", e);
+    TAP_OK(check("__SPAK_TRACE__ {\"type\":\"Correctness\",\"passed\":false,\"bogus\":null}", e, sizeof e, w,
+                 sizeof w) == SPAK_OK &&
+               has(w, "field 'bogus' not declared"),
+           "validate: an undeclared null in a failure record is still a warning: %s", w);
     TAP_OK(check("__SPAK_TRACE__ {\"type\":\"Performance\",\"layout\":\"diag\"}", e, sizeof e, w, sizeof w) ==
                    SPAK_ERR_TRACE,
            "validate: enum value not in union");
