@@ -26,9 +26,12 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <dirent.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +42,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -101,7 +105,7 @@ struct sb_mount_attr {
 enum { MSG_WARN = 1, MSG_FATAL, MSG_ISO, MSG_REPORT };
 enum {
     ST_NONE = 0, ST_FDS, ST_NETNS, ST_LANDLOCK, ST_LANDLOCK_NET, ST_MOUNTNS, ST_CHDIR,
-    ST_SETGROUPS, ST_SETGID, ST_SETUID, ST_RLIMIT, ST_FORK, ST_EXEC, ST_UID, ST_PROC
+    ST_SETGROUPS, ST_SETGID, ST_SETUID, ST_RLIMIT, ST_FORK, ST_EXEC, ST_UID, ST_PROC, ST_CGROUP
 };
 
 typedef struct sb_msg {
@@ -111,7 +115,10 @@ typedef struct sb_msg {
 } sb_msg;
 
 #define MAX_RW_DIRS 16
-#define STATUS_FD 3
+#define MAX_KEEP 16
+/* In the child: the caller's kept fds at 3 .. 3+n_keep-1, then the status
+ * pipe (st_slot), then the cgroup's procs file (st_slot + 1), both CLOEXEC. */
+#define KEEP_BASE 3
 
 /* Everything the child needs, prepared before the clone. */
 typedef struct sb_plan {
@@ -122,6 +129,10 @@ typedef struct sb_plan {
     const char *rw_dirs[MAX_RW_DIRS];
     int n_rw;
     int fd_null, fd_out, fd_err, fd_st;
+    int keep[MAX_KEEP];
+    int n_keep;
+    int st_slot;             /* the status pipe's fd in the child */
+    int fd_cg;               /* the freezer cgroup's procs file, -1: none */
     bool network, pidns, try_landlock, try_mountns, try_netns;
     int ll_abi;
     long uid, gid;
@@ -255,23 +266,37 @@ fail:
     return false;
 }
 
-/* Layer: the fds. Move the ones we keep above 10 first so the dup2s below
- * cannot clobber one another, then put them at 0 (/dev/null), 1, 2 and
- * STATUS_FD, and close every other fd the child inherited. */
+/* Layer: the fds. Move the ones we keep above every slot first so the
+ * dup2s below cannot clobber one another, then put them at 0 (/dev/null),
+ * 1, 2, the caller's kept fds at 3.. (dup2 clears close-on-exec there), the
+ * status pipe and the cgroup file, and close every other fd the child
+ * inherited. */
 static void child_fds(const sb_plan *p)
 {
     int st = p->fd_st;
-    int hnull = fcntl(p->fd_null, F_DUPFD_CLOEXEC, 10);
-    int hout = fcntl(p->fd_out, F_DUPFD_CLOEXEC, 10);
-    int herr = fcntl(p->fd_err, F_DUPFD_CLOEXEC, 10);
-    int hst = fcntl(p->fd_st, F_DUPFD_CLOEXEC, 10);
-    if (hnull < 0 || hout < 0 || herr < 0 || hst < 0)
+    int base = p->st_slot + 2 > 10 ? p->st_slot + 2 : 10;
+    int hk[MAX_KEEP];
+    int hnull = fcntl(p->fd_null, F_DUPFD_CLOEXEC, base);
+    int hout = fcntl(p->fd_out, F_DUPFD_CLOEXEC, base);
+    int herr = fcntl(p->fd_err, F_DUPFD_CLOEXEC, base);
+    int hst = fcntl(p->fd_st, F_DUPFD_CLOEXEC, base);
+    int hcg = p->fd_cg >= 0 ? fcntl(p->fd_cg, F_DUPFD_CLOEXEC, base) : -1;
+    if (hnull < 0 || hout < 0 || herr < 0 || hst < 0 || (p->fd_cg >= 0 && hcg < 0))
         child_fatal(st, ST_FDS, errno);
+    for (int i = 0; i < p->n_keep; i++)
+        if ((hk[i] = fcntl(p->keep[i], F_DUPFD_CLOEXEC, base)) < 0)
+            child_fatal(hst, ST_FDS, errno);
     if (dup2(hnull, 0) < 0 || dup2(hout, 1) < 0 || dup2(herr, 2) < 0 ||
-        dup3(hst, STATUS_FD, O_CLOEXEC) < 0)
+        dup3(hst, p->st_slot, O_CLOEXEC) < 0)
         child_fatal(hst, ST_FDS, errno);
-    if (syscall(SYS_close_range, STATUS_FD + 1, ~0U, 0) < 0) {
-        for (int fd = STATUS_FD + 1; fd < 4096; fd++)
+    for (int i = 0; i < p->n_keep; i++)
+        if (dup2(hk[i], KEEP_BASE + i) < 0)
+            child_fatal(p->st_slot, ST_FDS, errno);
+    if (hcg >= 0 && dup3(hcg, p->st_slot + 1, O_CLOEXEC) < 0)
+        child_fatal(p->st_slot, ST_FDS, errno);
+    int first = p->st_slot + (hcg >= 0 ? 2 : 1);
+    if (syscall(SYS_close_range, first, ~0U, 0) < 0) {
+        for (int fd = first; fd < 4096; fd++)
             close(fd);
     }
 }
@@ -339,7 +364,7 @@ static void child_uid(const sb_plan *p, int st)
 static void child_common(const sb_plan *p)
 {
     child_fds(p);
-    int st = STATUS_FD;
+    int st = p->st_slot;
     setpgid(0, 0);
     bool netns = child_netns(p, st);
     child_proc(p, st);
@@ -396,10 +421,28 @@ static void child_signals_default(void)
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* Layer: the freezer cgroup, joined by C itself before execve so that all
+ * it starts is born inside (its supervisor I stays out: it must still
+ * answer a kill while C is frozen). The procs file was opened by the
+ * parent: the write needs no rights of our (unprivileged) uid. A failure is
+ * no error: spak_sandbox_freeze then stops the processes one by one. */
+static void child_cgroup(const sb_plan *p, int st)
+{
+    if (p->fd_cg < 0)
+        return;
+    int cg = p->st_slot + 1;
+    if (write(cg, "0", 1) == 1)
+        child_send(st, MSG_ISO, ST_CGROUP, 0);
+    else
+        child_send(st, MSG_WARN, ST_CGROUP, errno);
+    close(cg);
+}
+
 /* C: the process that becomes the candidate. */
 static _Noreturn void child_exec(const sb_plan *p)
 {
-    int st = STATUS_FD;
+    int st = p->st_slot;
+    child_cgroup(p, st);
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     child_signals_default();
@@ -424,14 +467,16 @@ static _Noreturn void child_init(const sb_plan *p)
     sigaction(SIGUSR1, &sa, NULL);
     long c = raw_clone(0);
     if (c < 0)
-        child_fatal(STATUS_FD, ST_FORK, errno);
+        child_fatal(p->st_slot, ST_FORK, errno);
     if (c == 0)
         child_exec(p);
     /* I keeps only the status pipe: its copies of stdout/stderr would hide
-     * the candidate closing them. */
-    close(0);
-    close(1);
-    close(2);
+     * the candidate closing them, its copies of the kept fds (a socket)
+     * the candidate's end. */
+    for (int fd = 0; fd < p->st_slot; fd++)
+        close(fd);
+    if (p->fd_cg >= 0)
+        close(p->st_slot + 1);
     sb_msg m;
     memset(&m, 0, sizeof m);
     m.kind = MSG_REPORT;
@@ -450,7 +495,7 @@ static _Noreturn void child_init(const sb_plan *p)
             break;
         }
     }
-    ssize_t wr = write(STATUS_FD, &m, sizeof m);
+    ssize_t wr = write(p->st_slot, &m, sizeof m);
     (void)wr;
     _exit(0); /* the kernel now kills the rest of the namespace */
 }
@@ -487,6 +532,7 @@ const char *spak_sandbox_why_name(spak_sandbox_why why)
     case SPAK_SANDBOX_OUTPUT_LIMIT: return "output limit";
     case SPAK_SANDBOX_STDOUT_CLOSED: return "stdout closed";
     case SPAK_SANDBOX_NO_RESULT: return "no result";
+    case SPAK_SANDBOX_KILLED: return "killed";
     }
     return "unknown";
 }
@@ -517,6 +563,7 @@ static const char *stage_name(int stage)
     case ST_FORK: return "fork";
     case ST_EXEC: return "exec";
     case ST_PROC: return "mounting /proc";
+    case ST_CGROUP: return "joining the freezer cgroup";
     }
     return "setup";
 }
@@ -749,7 +796,9 @@ static bool stderr_says_oom(const spak_sandbox_result *r)
     return false;
 }
 
-enum { KILL_NONE, KILL_TIMEOUT, KILL_OUTPUT, KILL_CLOSED };
+enum { KILL_NONE, KILL_TIMEOUT, KILL_OUTPUT, KILL_CLOSED, KILL_CALLER };
+/* How a proc is frozen: its cgroup (v2 or v1) or SIGSTOP, one by one. */
+enum { FZ_NONE, FZ_V2, FZ_V1, FZ_SIG };
 
 /* The parent's side of one run: what it prepared for the child, the fds it
  * holds, and what it learned while relaying. Lives on spak_sandbox_run's
@@ -781,6 +830,20 @@ typedef struct sb_run {
     int wstatus;
     struct rusage ru;
     double deadline, backstop, closed_at, drain_deadline;
+    /* shared by the relay thread and the caller's thread */
+    int wake[2];                /* a byte written here: look at kill_req */
+    atomic_int kill_req;        /* the caller asked for the end */
+    atomic_bool ended;          /* the child we started was reaped */
+    atomic_int c_ready;         /* C reached its execve: 1 inside its cgroup, -1 not */
+    pthread_mutex_t fz_mu;      /* frozen, fz_mode and the kill, between the two */
+    bool frozen;
+    int fz_mode;                /* FZ_*: chosen at the first freeze */
+    int cg_kind;                /* FZ_V2, FZ_V1, or FZ_NONE: the cgroup made at the start */
+    char cg_dir[PATH_MAX];
+    int cg_procs;               /* our fd of its procs file, until the child has its copy */
+    dev_t ns_dev;               /* I's PID namespace, for SIGSTOP mode */
+    ino_t ns_ino;
+    bool have_ns;
 } sb_run;
 
 static void run_init(sb_run *r, const spak_sandbox_limits *lim)
@@ -790,18 +853,27 @@ static void run_init(sb_run *r, const spak_sandbox_limits *lim)
     r->pout[0] = r->pout[1] = r->perr[0] = r->perr[1] = r->pst[0] = r->pst[1] = -1;
     r->fd_null = r->pidfd = -1;
     r->pid = -1;
+    r->wake[0] = r->wake[1] = r->cg_procs = -1;
+    atomic_init(&r->kill_req, 0);
+    atomic_init(&r->ended, false);
+    atomic_init(&r->c_ready, 0);
+    pthread_mutex_init(&r->fz_mu, NULL);
     r->so.fd = r->se.fd = -1;
     spak_buf_init(&r->so.buf, 0);
     spak_buf_init(&r->se.buf, 0);
     r->closed_at = -1;
 }
 
+static void cg_remove(sb_run *r);
+
 static void run_free(sb_run *r)
 {
+    cg_remove(r);
+    pthread_mutex_destroy(&r->fz_mu);
     spak_buf_free(&r->so.buf);
     spak_buf_free(&r->se.buf);
     int fds[] = {r->pout[0], r->pout[1], r->perr[0], r->perr[1], r->pst[0], r->pst[1],
-                 r->fd_null, r->pidfd};
+                 r->fd_null, r->pidfd, r->wake[0], r->wake[1], r->cg_procs};
     for (size_t i = 0; i < SPAK_ARRAY_LEN(fds); i++)
         if (fds[i] >= 0)
             close(fds[i]);
@@ -924,6 +996,7 @@ static spak_status start_child(sb_run *r, spak_sandbox_result *out, spak_err *er
     plan->fd_out = r->pout[1];
     plan->fd_err = r->perr[1];
     plan->fd_st = r->pst[1];
+    plan->fd_cg = r->cg_procs;
 
     r->t0 = spak_now_monotonic();
     long pid = -1;
@@ -952,7 +1025,20 @@ static spak_status start_child(sb_run *r, spak_sandbox_result *out, spak_err *er
     close(r->perr[1]);
     close(r->pst[1]);
     r->pout[1] = r->perr[1] = r->pst[1] = -1;
+    if (r->cg_procs >= 0)
+        close(r->cg_procs);
+    r->cg_procs = -1;
     r->pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+    if (plan->pidns) {
+        char nsp[64];
+        struct stat ns;
+        spak_snprintf(nsp, sizeof nsp, "/proc/%ld/ns/pid", pid);
+        if (stat(nsp, &ns) == 0) {
+            r->ns_dev = ns.st_dev;
+            r->ns_ino = ns.st_ino;
+            r->have_ns = true;
+        }
+    }
 
     r->so.fd = r->pout[0];
     r->so.cap = r->lim->stdout_cap_bytes;
@@ -967,11 +1053,18 @@ static spak_status start_child(sb_run *r, spak_sandbox_result *out, spak_err *er
     return SPAK_OK;
 }
 
+static void fz_kill_frozen(sb_run *r);
+
 /* Kill everything the run started: through I (SIGUSR1: it kills the whole
  * namespace and still reports C's status; SIGKILL a second later as a
- * backstop), or the process group in the fallback shape. */
+ * backstop), or the process group in the fallback shape. A frozen child is
+ * sent SIGKILL and thawed first (a v1-frozen task dies only once thawed). */
 static void kill_run(sb_run *r, double now)
 {
+    pthread_mutex_lock(&r->fz_mu);
+    if (r->frozen)
+        fz_kill_frozen(r);
+    pthread_mutex_unlock(&r->fz_mu);
     if (r->plan.pidns) {
         kill((pid_t)r->pid, SIGUSR1);
         r->backstop = now + 1.0;
@@ -987,7 +1080,9 @@ static void decide_kill(sb_run *r, double now)
 {
     const spak_sandbox_limits *lim = r->lim;
     if (!r->reaped && r->killed == KILL_NONE) {
-        if (r->deadline > 0 && now >= r->deadline)
+        if (atomic_load(&r->kill_req))
+            r->killed = KILL_CALLER;
+        else if (r->deadline > 0 && now >= r->deadline)
             r->killed = KILL_TIMEOUT;
         else if (lim->output_kill_bytes && r->so.total + r->se.total > lim->output_kill_bytes)
             r->killed = KILL_OUTPUT;
@@ -1049,6 +1144,7 @@ static void take_msg(sb_run *r, const sb_msg *m, spak_sandbox_result *out)
 {
     switch (m->kind) {
     case MSG_FATAL:
+        atomic_store(&r->c_ready, -1); /* it never execs: nothing to freeze */
         if (!r->fatal_stage) {
             r->fatal_stage = m->stage;
             r->fatal_err = m->err;
@@ -1060,10 +1156,13 @@ static void take_msg(sb_run *r, const sb_msg *m, spak_sandbox_result *out)
         if (m->stage == ST_LANDLOCK_NET) out->iso_landlock_net = true;
         if (m->stage == ST_MOUNTNS) out->iso_mountns = true;
         if (m->stage == ST_UID) out->iso_uid = true;
+        if (m->stage == ST_CGROUP) atomic_store(&r->c_ready, 1);
         break;
     case MSG_WARN: /* the warnings are derived from the MSG_ISO records */
         if (m->stage == ST_PROC)
             r->proc_failed = true;
+        if (m->stage == ST_CGROUP)
+            atomic_store(&r->c_ready, -1);
         break;
     case MSG_REPORT:
         r->have_report = true;
@@ -1105,6 +1204,7 @@ static void reap(sb_run *r)
         r->lost = true; /* someone else reaped it (SIGCHLD ignored, waitpid(-1)) */
     if (w == (pid_t)r->pid || r->lost) {
         r->reaped = true;
+        atomic_store(&r->ended, true);
         r->t_end = spak_now_monotonic();
         if (!r->plan.pidns)
             kill(-(pid_t)r->pid, SIGKILL); /* the rest of its group */
@@ -1128,19 +1228,23 @@ static spak_status relay(sb_run *r, spak_sandbox_result *out, spak_err *err)
         }
         decide_kill(r, now);
         int ms = wake_ms(r, now);
-        struct pollfd pf[4];
+        struct pollfd pf[5];
         int nf = 0, i_out = -1, i_err = -1;
         if (!r->so.eof) { i_out = nf; pf[nf++] = (struct pollfd){.fd = r->so.fd, .events = POLLIN}; }
         if (!r->se.eof) { i_err = nf; pf[nf++] = (struct pollfd){.fd = r->se.fd, .events = POLLIN}; }
         if (!r->st_eof) { pf[nf++] = (struct pollfd){.fd = r->pst[0], .events = POLLIN}; }
         if (r->pidfd >= 0 && !r->reaped) pf[nf++] = (struct pollfd){.fd = r->pidfd, .events = POLLIN};
+        if (r->wake[0] >= 0) pf[nf++] = (struct pollfd){.fd = r->wake[0], .events = POLLIN};
         int pr = poll(pf, (nfds_t)nf, ms);
+        char drop[16];
+        while (r->wake[0] >= 0 && read(r->wake[0], drop, sizeof drop) > 0) {}
         if (pr < 0 && errno != EINTR) {
             spak_status st = spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: poll: %s", strerror(errno));
             kill((pid_t)r->pid, SIGKILL);
             if (!r->plan.pidns)
                 kill(-(pid_t)r->pid, SIGKILL);
             while (waitpid((pid_t)r->pid, NULL, 0) < 0 && errno == EINTR) {}
+            atomic_store(&r->ended, true);
             return st;
         }
         read_streams(r, pf, pr, i_out, i_err);
@@ -1234,7 +1338,10 @@ static void classify(int killed, const spak_sandbox_limits *lim, spak_sandbox_re
                        stderr_says_oom(out));
     char *t = out->why_text;
     size_t tn = sizeof out->why_text;
-    if (killed == KILL_TIMEOUT) {
+    if (killed == KILL_CALLER) {
+        out->why = SPAK_SANDBOX_KILLED;
+        spak_snprintf(t, tn, "ended by the caller: killed with everything it started");
+    } else if (killed == KILL_TIMEOUT) {
         out->why = SPAK_SANDBOX_TIMEOUT;
         spak_snprintf(t, tn, "wall-clock timeout: still running after %.1f s, killed with everything it started",
                       lim->wall_timeout_s);
@@ -1278,48 +1385,548 @@ static void classify(int killed, const spak_sandbox_limits *lim, spak_sandbox_re
     }
 }
 
-/* A run in five steps: check the arguments, prepare the plan (all that may
- * allocate or fail with a message), start the child, relay until it ends,
- * then the verdict. Each isolation layer lives in a child_* function and is
- * chosen in plan_isolation; each limit the parent enforces in decide_kill. */
+
+/* ---- the freezer ------------------------------------------------------------
+ * One cgroup per proc, made before the clone: <hierarchy><our cgroup>/spak/
+ * <our pid>.<n>, in the v2 hierarchy (cgroup.freeze) or else the v1 freezer
+ * one. C joins it before execve (child_cgroup). Where neither can be made
+ * (not root, no hierarchy) or C could not join, spak_sandbox_freeze stops
+ * the processes one by one with SIGSTOP. */
+
+static atomic_uint cg_seq;
+
+/* Read a small file whole (NUL-terminated, capped at n-1 bytes). */
+static bool read_small(const char *path, char *buf, size_t n)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    size_t len = 0;
+    ssize_t k;
+    while (len + 1 < n && (k = read(fd, buf + len, n - 1 - len)) > 0)
+        len += (size_t)k;
+    close(fd);
+    buf[len] = '\0';
+    return true;
+}
+
+static bool write_small(const char *dir, const char *file, const char *text)
+{
+    char path[PATH_MAX];
+    if (!spak_snprintf(path, sizeof path, "%s/%s", dir, file))
+        return false;
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    size_t len = strlen(text);
+    bool ok = write(fd, text, len) == (ssize_t)len;
+    close(fd);
+    return ok;
+}
+
+/* Whether a comma-separated list holds word. */
+static bool list_has(const char *list, size_t len, const char *word)
+{
+    size_t wl = strlen(word);
+    const char *p = list, *end = list + len;
+    while (p < end) {
+        const char *c = memchr(p, ',', (size_t)(end - p));
+        size_t l = c ? (size_t)(c - p) : (size_t)(end - p);
+        if (l == wl && memcmp(p, word, wl) == 0)
+            return true;
+        p += l + 1;
+    }
+    return false;
+}
+
+/* The mount point of the v2 hierarchy (v2) or of the v1 freezer one, and
+ * the folder of the hierarchy mounted there (not "/" in a cgroup namespace
+ * or a bind mount), from /proc/self/mountinfo. */
+static bool cg_mount(bool v2, char *mnt, size_t mn, char *root, size_t rn)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f)
+        return false;
+    char line[4096];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f)) {
+        char *save = NULL, *tok[16];
+        int n = 0;
+        for (char *t = strtok_r(line, " \n", &save); t && n < 16; t = strtok_r(NULL, " \n", &save))
+            tok[n++] = t;
+        int dash = -1;
+        for (int i = 6; i < n; i++)
+            if (strcmp(tok[i], "-") == 0) {
+                dash = i;
+                break;
+            }
+        if (dash < 0 || dash + 3 >= n || strchr(tok[4], '\\'))
+            continue;
+        const char *fs = tok[dash + 1], *opts = tok[dash + 3];
+        bool want = v2 ? strcmp(fs, "cgroup2") == 0
+                       : strcmp(fs, "cgroup") == 0 && list_has(opts, strlen(opts), "freezer");
+        if (want && spak_snprintf(mnt, mn, "%s", tok[4]) && spak_snprintf(root, rn, "%s", tok[3]))
+            found = true;
+    }
+    fclose(f);
+    return found;
+}
+
+/* Our own cgroup in that hierarchy, from /proc/self/cgroup ("0::/path" for
+ * v2, "N:...,freezer,...:/path" for v1). */
+static bool cg_self(bool v2, char *path, size_t n)
+{
+    char buf[8192];
+    if (!read_small("/proc/self/cgroup", buf, sizeof buf))
+        return false;
+    for (char *save = NULL, *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        char *c1 = strchr(l, ':');
+        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2)
+            continue;
+        bool match = v2 ? (c2 == c1 + 1 && strncmp(l, "0:", 2) == 0)
+                        : list_has(c1 + 1, (size_t)(c2 - c1 - 1), "freezer");
+        if (match)
+            return spak_snprintf(path, n, "%s", c2 + 1);
+    }
+    return false;
+}
+
+/* Make the proc's cgroup in one hierarchy and open its procs file. */
+static bool cg_make(sb_run *r, bool v2)
+{
+    char mnt[PATH_MAX], root[PATH_MAX], self[PATH_MAX], base[PATH_MAX];
+    if (!cg_mount(v2, mnt, sizeof mnt, root, sizeof root) || !cg_self(v2, self, sizeof self))
+        return false;
+    const char *rel = self;
+    size_t rl = strlen(root);
+    if (strcmp(root, "/") != 0 && strncmp(self, root, rl) == 0)
+        rel = self + rl;
+    if (strcmp(rel, "/") == 0)
+        rel = "";
+    if (!spak_snprintf(base, sizeof base, "%s%s/spak", mnt, rel) ||
+        (mkdir(base, 0755) < 0 && errno != EEXIST))
+        return false;
+    unsigned n = atomic_fetch_add(&cg_seq, 1u);
+    if (!spak_snprintf(r->cg_dir, sizeof r->cg_dir, "%s/%ld.%u", base, (long)getpid(), n) ||
+        mkdir(r->cg_dir, 0755) < 0) {
+        r->cg_dir[0] = '\0';
+        return false;
+    }
+    char path[PATH_MAX + 32];
+    spak_snprintf(path, sizeof path, "%s/%s", r->cg_dir, v2 ? "cgroup.freeze" : "freezer.state");
+    if (access(path, W_OK) == 0) {
+        spak_snprintf(path, sizeof path, "%s/cgroup.procs", r->cg_dir);
+        r->cg_procs = open(path, O_WRONLY | O_CLOEXEC);
+    }
+    if (r->cg_procs < 0) {
+        rmdir(r->cg_dir);
+        r->cg_dir[0] = '\0';
+        return false;
+    }
+    r->cg_kind = v2 ? FZ_V2 : FZ_V1;
+    return true;
+}
+
+/* The proc's cgroup, where one can be made (none is no error). */
+static void cg_prepare(sb_run *r)
+{
+    unsigned off = r->lim->isolation_off;
+    if (!(off & SPAK_SANDBOX_NO_CGROUP_V2) && cg_make(r, true))
+        return;
+    if (!(off & SPAK_SANDBOX_NO_CGROUP_V1))
+        cg_make(r, false);
+}
+
+/* The pids listed in the cgroup's procs file (at most max). */
+static int cg_pids(const sb_run *r, pid_t *pids, int max)
+{
+    char path[PATH_MAX + 32], buf[16384];
+    spak_snprintf(path, sizeof path, "%s/cgroup.procs", r->cg_dir);
+    if (!read_small(path, buf, sizeof buf))
+        return 0;
+    int n = 0;
+    for (char *p = buf, *e; *p && n < max; p = e) {
+        long v = strtol(p, &e, 10);
+        if (e == p)
+            break;
+        if (v > 0)
+            pids[n++] = (pid_t)v;
+    }
+    return n;
+}
+
+/* The state letter and process group of a task, from its stat file. */
+static bool task_stat(const char *path, char *state, long *pgrp)
+{
+    char buf[1024];
+    if (!read_small(path, buf, sizeof buf))
+        return false;
+    char *rp = strrchr(buf, ')'); /* the name may hold anything, ')' too */
+    if (!rp || rp[1] != ' ' || !rp[2])
+        return false;
+    *state = rp[2];
+    char *e;
+    strtol(rp + 3, &e, 10); /* ppid */
+    *pgrp = strtol(e, NULL, 10);
+    return true;
+}
+
+/* The processes SIGSTOP mode freezes: every process of I's PID namespace
+ * but I (a supervisor must still answer a kill), or of C's process group
+ * in the fallback shape. */
+static int sig_members(const sb_run *r, pid_t *pids, int max)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < max) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end || pid <= 0 || pid == r->pid)
+            continue;
+        char path[300];
+        if (r->plan.pidns) {
+            struct stat ns;
+            spak_snprintf(path, sizeof path, "/proc/%ld/ns/pid", pid);
+            if (r->have_ns && stat(path, &ns) == 0 && ns.st_dev == r->ns_dev && ns.st_ino == r->ns_ino)
+                pids[n++] = (pid_t)pid;
+        } else {
+            char st;
+            long pg;
+            spak_snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+            if (task_stat(path, &st, &pg) && pg == r->pid)
+                pids[n++] = (pid_t)pid;
+        }
+    }
+    if (!r->plan.pidns && n < max && r->pid > 0 && !r->reaped)
+        pids[n++] = (pid_t)r->pid; /* C itself leads the group */
+    closedir(d);
+    return n;
+}
+
+/* Whether every thread of pid is stopped (or gone). */
+static bool all_threads_stopped(pid_t pid)
+{
+    char path[300];
+    spak_snprintf(path, sizeof path, "/proc/%ld/task", (long)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return true; /* gone */
+    bool stopped = true;
+    struct dirent *e;
+    while (stopped && (e = readdir(d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        char sp[400], st;
+        long pg;
+        spak_snprintf(sp, sizeof sp, "%s/%s/stat", path, e->d_name);
+        if (task_stat(sp, &st, &pg) && st != 'T' && st != 't' && st != 'Z' && st != 'X')
+            stopped = false;
+    }
+    closedir(d);
+    return stopped;
+}
+
+#define FZ_MAX_PIDS 1024
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Whether the cgroup says the freeze took effect. */
+static bool cg_frozen(const sb_run *r)
+{
+    char path[PATH_MAX + 32], buf[512];
+    if (r->fz_mode == FZ_V2) {
+        spak_snprintf(path, sizeof path, "%s/cgroup.events", r->cg_dir);
+        return read_small(path, buf, sizeof buf) && strstr(buf, "frozen 1");
+    }
+    spak_snprintf(path, sizeof path, "%s/freezer.state", r->cg_dir);
+    return read_small(path, buf, sizeof buf) && strncmp(buf, "FROZEN", 6) == 0;
+}
+
+/* One round of SIGSTOP mode: stop whatever is not stopped yet; true when
+ * every thread of every member already was. */
+static bool sig_stop_round(const sb_run *r)
+{
+    pid_t pids[FZ_MAX_PIDS];
+    int n = sig_members(r, pids, FZ_MAX_PIDS);
+    bool all = true;
+    for (int i = 0; i < n; i++)
+        if (!all_threads_stopped(pids[i])) {
+            kill(pids[i], SIGSTOP);
+            all = false;
+        }
+    return all;
+}
+
+/* Freeze or thaw by the proc's mode, under fz_mu; waits (2 s at most) for a
+ * freeze to take effect. */
+static spak_status fz_apply(sb_run *r, bool frozen, spak_err *err)
+{
+    const char *what = NULL;
+    if (r->fz_mode == FZ_V2)
+        what = frozen ? "1" : "0";
+    else if (r->fz_mode == FZ_V1)
+        what = frozen ? "FROZEN" : "THAWED";
+    if (what && !write_small(r->cg_dir, r->fz_mode == FZ_V2 ? "cgroup.freeze" : "freezer.state", what))
+        return spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: writing the freezer of %s: %s", r->cg_dir,
+                         strerror(errno));
+    r->frozen = frozen;
+    if (!frozen) {
+        if (r->fz_mode == FZ_SIG) {
+            pid_t pids[FZ_MAX_PIDS];
+            int n = sig_members(r, pids, FZ_MAX_PIDS);
+            for (int i = 0; i < n; i++)
+                kill(pids[i], SIGCONT);
+        }
+        return SPAK_OK;
+    }
+    double until = spak_now_monotonic() + 2.0;
+    for (;;) {
+        bool done = r->fz_mode == FZ_SIG ? sig_stop_round(r) : cg_frozen(r);
+        if (done)
+            return SPAK_OK;
+        if (spak_now_monotonic() > until)
+            return spak_errf(err, SPAK_ERR_SANDBOX,
+                             "sandbox: the freeze did not take effect within 2 s (a task stuck in the kernel?)");
+        sleep_ms(1);
+    }
+}
+
+/* Called by kill_run under fz_mu: SIGKILL to every frozen process, then
+ * thaw, so that they die without running another instruction. */
+static void fz_kill_frozen(sb_run *r)
+{
+    pid_t pids[FZ_MAX_PIDS];
+    int n = r->fz_mode == FZ_SIG ? sig_members(r, pids, FZ_MAX_PIDS) : cg_pids(r, pids, FZ_MAX_PIDS);
+    for (int i = 0; i < n; i++)
+        kill(pids[i], SIGKILL);
+    fz_apply(r, false, NULL);
+}
+
+/* Remove the proc's cgroup once the run is over. Whatever is still in it
+ * was started by C (an escapee of the fallback shape): it is killed first. */
+static void cg_remove(sb_run *r)
+{
+    if (!r->cg_dir[0])
+        return;
+    if (r->frozen)
+        fz_apply(r, false, NULL);
+    double until = spak_now_monotonic() + 2.0;
+    while (rmdir(r->cg_dir) < 0 && errno == EBUSY && spak_now_monotonic() < until) {
+        pid_t pids[FZ_MAX_PIDS];
+        int n = cg_pids(r, pids, FZ_MAX_PIDS);
+        for (int i = 0; i < n; i++)
+            kill(pids[i], SIGKILL);
+        sleep_ms(2);
+    }
+    r->cg_dir[0] = '\0';
+}
+
+/* ---- a proc: start, freeze, finish ------------------------------------------ */
+
+struct spak_sandbox_proc {
+    sb_run r;                   /* first: plan points into it, it never moves */
+    spak_sandbox_limits lim;    /* the caller's, copied */
+    char marker[64];
+    spak_sandbox_result res;    /* filled by the relay thread until the join */
+    pthread_t thr;
+    spak_status relay_st;
+    spak_err relay_err;
+};
+
+static void *relay_main(void *arg)
+{
+    spak_sandbox_proc *p = arg;
+    p->relay_st = relay(&p->r, &p->res, &p->relay_err);
+    return NULL;
+}
+
+/* The caller's mistakes about the kept fds. */
+static spak_status check_keep(const int *keep_fds, size_t n_keep, spak_err *err)
+{
+    if (n_keep > MAX_KEEP)
+        return spak_errf(err, SPAK_ERR_ARG, "sandbox: more than %d fds to keep", MAX_KEEP);
+    if (n_keep && !keep_fds)
+        return spak_errf(err, SPAK_ERR_ARG, "sandbox: no fds to keep");
+    for (size_t i = 0; i < n_keep; i++)
+        if (keep_fds[i] < 0 || fcntl(keep_fds[i], F_GETFD) < 0)
+            return spak_errf(err, SPAK_ERR_ARG, "sandbox: fd %d to keep is not open", keep_fds[i]);
+    return SPAK_OK;
+}
+
+/* The limits copied into p: result_marker into p's own buffer, the
+ * borrowed lists kept only until the plan is made (start clears them). */
+static spak_status copy_limits(spak_sandbox_proc *p, const spak_sandbox_limits *lim, spak_err *err)
+{
+    if (lim)
+        p->lim = *lim;
+    else
+        spak_sandbox_limits_default(&p->lim);
+    const char *m = p->lim.result_marker;
+    if (m && (!m[0] || strlen(m) > 60))
+        return spak_errf(err, SPAK_ERR_ARG, "sandbox: result_marker must be 1..60 bytes");
+    if (m) {
+        spak_snprintf(p->marker, sizeof p->marker, "%s", m);
+        p->lim.result_marker = p->marker;
+    }
+    return SPAK_OK;
+}
+
+/* Start: check the arguments, prepare the plan (all that may allocate or
+ * fail with a message), make the cgroup, start the child, hand the relay to
+ * a thread. Each isolation layer lives in a child_* function and is chosen
+ * in plan_isolation; each limit the parent enforces in decide_kill. */
+spak_status spak_sandbox_start(const char *const *argv, const char *workdir,
+                               const spak_sandbox_limits *lim, const int *keep_fds,
+                               size_t n_keep, spak_sandbox_proc **out, spak_err *err)
+{
+    if (!out)
+        return spak_errf(err, SPAK_ERR_ARG, "sandbox: no proc to fill");
+    *out = NULL;
+    spak_sandbox_proc *p = calloc(1, sizeof *p);
+    if (!p)
+        return spak_errf(err, SPAK_ERR_NOMEM, "sandbox: out of memory");
+    spak_status st = copy_limits(p, lim, err);
+    if (st == SPAK_OK)
+        st = check_args(argv, workdir, &p->lim, err);
+    if (st == SPAK_OK)
+        st = check_keep(keep_fds, n_keep, err);
+    if (st != SPAK_OK) {
+        free(p);
+        return st;
+    }
+    p->res.exit_code = -1;
+    p->res.peak_rss_kb = -1;
+    sb_run *r = &p->r;
+    run_init(r, &p->lim);
+    if ((st = plan_prepare(r, argv, workdir, err)) != SPAK_OK)
+        goto fail;
+    for (size_t i = 0; i < n_keep; i++)
+        r->plan.keep[i] = keep_fds[i];
+    r->plan.n_keep = (int)n_keep;
+    r->plan.st_slot = KEEP_BASE + (int)n_keep;
+    p->lim.env_pass = p->lim.env_extra = p->lim.rw_dirs = NULL;
+    if (pipe2(r->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
+        st = spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: pipe: %s", strerror(errno));
+        goto fail;
+    }
+    cg_prepare(r);
+    if ((st = start_child(r, &p->res, err)) != SPAK_OK)
+        goto fail;
+    int e = pthread_create(&p->thr, NULL, relay_main, p);
+    if (e != 0) {
+        st = spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: starting the relay thread: %s", strerror(e));
+        kill((pid_t)r->pid, SIGKILL);
+        if (!r->plan.pidns)
+            kill(-(pid_t)r->pid, SIGKILL);
+        while (waitpid((pid_t)r->pid, NULL, 0) < 0 && errno == EINTR) {}
+        goto fail;
+    }
+    *out = p;
+    return SPAK_OK;
+fail:
+    run_free(r);
+    free(p);
+    return st;
+}
+
+/* The mode of the first freeze: C's cgroup once C has said it joined it
+ * (we wait for C to reach its execve: before that, nothing would stop what
+ * it is about to become), else SIGSTOP. */
+static int fz_choose(sb_run *r)
+{
+    double until = spak_now_monotonic() + 2.0;
+    while (atomic_load(&r->c_ready) == 0 && !atomic_load(&r->ended) && spak_now_monotonic() < until)
+        sleep_ms(1);
+    return atomic_load(&r->c_ready) == 1 ? r->cg_kind : FZ_SIG;
+}
+
+spak_status spak_sandbox_freeze(spak_sandbox_proc *p, bool frozen, const char **how, spak_err *err)
+{
+    if (!p)
+        return spak_errf(err, SPAK_ERR_ARG, "sandbox: no proc");
+    sb_run *r = &p->r;
+    int mode = r->fz_mode ? r->fz_mode : fz_choose(r);
+    pthread_mutex_lock(&r->fz_mu);
+    r->fz_mode = mode;
+    spak_status st = SPAK_OK;
+    if (!atomic_load(&r->ended) && frozen != r->frozen && r->killed == KILL_NONE)
+        st = fz_apply(r, frozen, err);
+    pthread_mutex_unlock(&r->fz_mu);
+    if (how)
+        *how = mode == FZ_V2 ? "cgroup-v2" : mode == FZ_V1 ? "cgroup-v1" : "sigstop";
+    return st;
+}
+
+bool spak_sandbox_ended(spak_sandbox_proc *p)
+{
+    return !p || atomic_load(&p->r.ended);
+}
+
+/* The verdict once the relay is over: the report, the isolation warnings,
+ * the output handed over, why it ended. */
+static spak_status verdict(sb_run *r, spak_sandbox_result *out, spak_err *err)
+{
+    out->wall_s = r->t_end - r->t0;
+    /* EOF a moment before the exit is the normal end, not an early close. */
+    out->stdout_closed_early = r->killed == KILL_CLOSED || (r->closed_at >= 0 && r->t_end - r->closed_at > 0.25);
+    spak_status st = take_report(r, err);
+    if (st != SPAK_OK)
+        return st;
+    iso_warnings(r, out);
+    if ((st = fill_output(r, out, err)) != SPAK_OK)
+        return st;
+    classify(r->killed, r->lim, out);
+    return SPAK_OK;
+}
+
+spak_status spak_sandbox_finish(spak_sandbox_proc *p, bool kill_now, spak_sandbox_result *out,
+                                spak_err *err)
+{
+    if (!p)
+        return spak_errf(err, SPAK_ERR_ARG, "sandbox: no proc");
+    sb_run *r = &p->r;
+    if (kill_now || !out) {
+        atomic_store(&r->kill_req, 1);
+        ssize_t w = write(r->wake[1], "k", 1);
+        (void)w;
+    }
+    pthread_join(p->thr, NULL);
+    spak_status st = p->relay_st;
+    if (st != SPAK_OK && err)
+        *err = p->relay_err;
+    if (!out && st == SPAK_OK)
+        st = spak_errf(err, SPAK_ERR_ARG, "sandbox: no result to fill");
+    if (st == SPAK_OK) {
+        *out = p->res;
+        st = verdict(r, out, err);
+        if (st != SPAK_OK)
+            spak_sandbox_result_free(out);
+    }
+    run_free(r);
+    free(p);
+    return st;
+}
+
 spak_status spak_sandbox_run(const char *const argv[], const char *workdir,
                              const spak_sandbox_limits *lim, spak_sandbox_result *out,
                              spak_err *err)
 {
-    spak_sandbox_limits defl;
-    if (!lim) {
-        spak_sandbox_limits_default(&defl);
-        lim = &defl;
-    }
     if (!out)
         return spak_errf(err, SPAK_ERR_ARG, "sandbox: no result to fill");
     memset(out, 0, sizeof *out);
     out->exit_code = -1;
     out->peak_rss_kb = -1;
-    spak_status st = check_args(argv, workdir, lim, err);
+    spak_sandbox_proc *p;
+    spak_status st = spak_sandbox_start(argv, workdir, lim, NULL, 0, &p, err);
     if (st != SPAK_OK)
         return st;
-
-    sb_run r;
-    run_init(&r, lim);
-    if ((st = plan_prepare(&r, argv, workdir, err)) != SPAK_OK)
-        goto done;
-    if ((st = start_child(&r, out, err)) != SPAK_OK)
-        goto done;
-    if ((st = relay(&r, out, err)) != SPAK_OK)
-        goto done;
-    out->wall_s = r.t_end - r.t0;
-    /* EOF a moment before the exit is the normal end, not an early close. */
-    out->stdout_closed_early = r.killed == KILL_CLOSED || (r.closed_at >= 0 && r.t_end - r.closed_at > 0.25);
-    if ((st = take_report(&r, err)) != SPAK_OK)
-        goto done;
-    iso_warnings(&r, out);
-    if ((st = fill_output(&r, out, err)) != SPAK_OK)
-        goto done;
-    classify(r.killed, lim, out);
-done:
-    if (st != SPAK_OK)
-        spak_sandbox_result_free(out);
-    run_free(&r);
-    return st;
+    return spak_sandbox_finish(p, false, out, err);
 }

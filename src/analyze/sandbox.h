@@ -89,6 +89,9 @@ typedef struct spak_sandbox_limits {
 #define SPAK_SANDBOX_NO_NETNS 0x2u    /* no network namespace (Landlock TCP rules, if any) */
 #define SPAK_SANDBOX_NO_LANDLOCK 0x4u /* mount namespace (root) or nothing for the filesystem */
 #define SPAK_SANDBOX_NO_MOUNTNS 0x8u  /* no mount namespace fallback */
+/* Freezer choices of spak_sandbox_freeze (tests of the fallbacks). */
+#define SPAK_SANDBOX_NO_CGROUP_V2 0x100u /* no cgroup v2 cgroup.freeze */
+#define SPAK_SANDBOX_NO_CGROUP_V1 0x200u /* no cgroup v1 freezer (both off: SIGSTOP) */
 
 /* How a run ended. */
 typedef enum spak_sandbox_why {
@@ -100,7 +103,8 @@ typedef enum spak_sandbox_why {
     SPAK_SANDBOX_FILE_SIZE_LIMIT,/* RLIMIT_FSIZE: SIGXFSZ */
     SPAK_SANDBOX_OUTPUT_LIMIT,   /* wrote more than output_kill_bytes; we killed it */
     SPAK_SANDBOX_STDOUT_CLOSED,  /* closed stdout and kept running past the grace; we killed it */
-    SPAK_SANDBOX_NO_RESULT       /* exited 0 without result_marker on stdout */
+    SPAK_SANDBOX_NO_RESULT,      /* exited 0 without result_marker on stdout */
+    SPAK_SANDBOX_KILLED          /* ended by the caller: spak_sandbox_finish(kill_now) */
 } spak_sandbox_why;
 
 typedef struct spak_sandbox_result {
@@ -144,6 +148,52 @@ spak_status spak_sandbox_run(const char *const argv[], const char *workdir,
                              spak_err *err);
 
 void spak_sandbox_result_free(spak_sandbox_result *r);
+
+/* ---- a child the caller drives: start, freeze, finish ----------------------
+ * spak_sandbox_run is spak_sandbox_start + spak_sandbox_finish. A judge that
+ * talks to its runners while they run uses the three steps itself. One proc
+ * is driven by one thread of the caller at a time (its relay thread is the
+ * proc's own); several procs may be driven at once. */
+typedef struct spak_sandbox_proc spak_sandbox_proc; /* started, not yet finished; the caller's */
+
+/* Start argv in the sandbox like spak_sandbox_run (same limits, same layers),
+ * but return at once. keep_fds[0..n_keep) (fds of the caller, n_keep <= 16)
+ * become the child's fds 3, 4, ... in that order (close-on-exec cleared
+ * there); every other fd of the caller stays closed in the child.
+ * stdout/stderr are relayed and capped by a thread of the proc (so a child
+ * that writes a lot never blocks on a full pipe), the wall timeout runs from
+ * the start. lim is copied: it need not outlive the call, nor need argv.
+ * On SPAK_OK *out is the caller's until spak_sandbox_finish; on failure
+ * nothing was started and *out is NULL. Errors as spak_sandbox_run. */
+spak_status spak_sandbox_start(const char *const *argv, const char *workdir,
+                               const spak_sandbox_limits *lim, const int *keep_fds,
+                               size_t n_keep, spak_sandbox_proc **out, spak_err *err);
+
+/* Freeze (frozen = true) or thaw every process and thread the child
+ * started, also those that called setsid() or forked: through a cgroup
+ * freezer when one is available (cgroup v2 cgroup.freeze, else the v1
+ * freezer hierarchy), else SIGSTOP/SIGCONT to every process of its PID
+ * namespace (its process group without one). The cgroup is made per proc
+ * at the start and the child joins it before it execs. Returns when the
+ * freeze has taken effect (v2: cgroup.events says frozen; v1: freezer.state
+ * reads FROZEN; SIGSTOP: every thread shows stopped), or SPAK_ERR_SANDBOX
+ * when it did not within 2 s (a task stuck in the kernel, e.g. a driver).
+ * *how (may be NULL) gets "cgroup-v2", "cgroup-v1" or "sigstop". Freezing
+ * a child that has ended does nothing and succeeds. The wall timeout still
+ * runs while frozen, and a timeout kills a frozen child like any other. */
+spak_status spak_sandbox_freeze(spak_sandbox_proc *p, bool frozen, const char **how,
+                                spak_err *err);
+
+/* Whether the child has ended (non-blocking): the process we started was
+ * reaped (in the PID namespace: its supervisor, which ends with the candidate). */
+bool spak_sandbox_ended(spak_sandbox_proc *p);
+
+/* End it (kill_now: kill everything first, why = killed unless it had
+ * already ended; else wait for it, the wall timeout still applies), fill
+ * out as spak_sandbox_run does, and free p (also on failure; NULL is
+ * refused). */
+spak_status spak_sandbox_finish(spak_sandbox_proc *p, bool kill_now, spak_sandbox_result *out,
+                                spak_err *err);
 
 /* Short constant name of a why ("exited", "timeout", ...). */
 const char *spak_sandbox_why_name(spak_sandbox_why why);

@@ -16,8 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MARKER "__SPAK_TRACE__"
@@ -502,6 +505,185 @@ static void test_no_netns(void)
     spak_sandbox_result_free(&r);
 }
 
+/* ---- spak_sandbox_start / freeze / finish ---------------------------------- */
+
+static void nap(double s)
+{
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+/* fds 3 and 4 of the runner are the caller's keep_fds, open across the
+ * exec; an fd the caller did not name (even without close-on-exec) is not. */
+static void test_keep_fds(void)
+{
+    int to_judge[2], to_runner[2];
+    if (pipe(to_judge) < 0 || pipe(to_runner) < 0) {
+        TAP_OK(0, "keep_fds: pipes");
+        return;
+    }
+    int stray = dup(to_judge[1]); /* not close-on-exec, not named: must not reach it */
+    spak_sandbox_limits l;
+    base_limits(&l);
+    int keep[] = {to_judge[1], to_runner[0]};
+    const char *argv[] = {mb("fdpeer"), NULL};
+    spak_sandbox_proc *p = NULL;
+    spak_err err = {0};
+    spak_status st = spak_sandbox_start(argv, mkwork(), &l, keep, 2, &p, &err);
+    close(to_judge[1]);
+    close(to_runner[0]);
+    close(stray);
+    char line[64] = "";
+    ssize_t n = st == SPAK_OK ? read(to_judge[0], line, sizeof line - 1) : -1;
+    line[n > 0 ? n : 0] = '\0';
+    if (st == SPAK_OK && write(to_runner[1], "from-judge\n", 11) != 11)
+        n = -1;
+    spak_sandbox_result r;
+    if (st == SPAK_OK)
+        st = spak_sandbox_finish(p, false, &r, &err);
+    TAP_OK(st == SPAK_OK && strcmp(line, "to-judge\n") == 0,
+           "keep_fds: the runner writes to its fd 3 and the caller reads it (%s)", st ? err.msg : "ok");
+    TAP_OK(st == SPAK_OK && r.ok && strstr(r.out, "got from-judge\n"),
+           "keep_fds: the runner reads what the caller wrote to its fd 4");
+    TAP_OK(st == SPAK_OK && strstr(r.out, "cloexec3=0 cloexec4=0 others=0\n"),
+           "keep_fds: 3 and 4 open without close-on-exec, nothing else above 2 (%s)",
+           st == SPAK_OK ? r.out : "");
+    if (st == SPAK_OK)
+        spak_sandbox_result_free(&r);
+    close(to_judge[0]);
+    close(to_runner[1]);
+    int bad[] = {1000};
+    st = spak_sandbox_start(argv, mkwork(), &l, bad, 1, &p, &err);
+    TAP_OK(st == SPAK_ERR_ARG && p == NULL, "keep_fds: a closed fd is refused (%s)", err.msg);
+}
+
+#define SPIN_SLOTS 5
+
+static void spin_read(const volatile uint64_t *c, uint64_t *v)
+{
+    for (int i = 0; i < SPIN_SLOTS; i++)
+        v[i] = c[i];
+}
+
+/* Wait (3 s at most) until every spinner slot has counted. */
+static bool spin_started(const volatile uint64_t *c)
+{
+    for (int k = 0; k < 300; k++) {
+        bool all = true;
+        for (int i = 0; i < SPIN_SLOTS; i++)
+            all = all && c[i] > 0;
+        if (all)
+            return true;
+        nap(0.01);
+    }
+    return false;
+}
+
+/* The spinner (4 threads and a setsid() grandchild) under one freezer: no
+ * counter moves across 0.5 s of freeze, every one moves after the thaw,
+ * and kill_now leaves no process of it behind. */
+static void freeze_mode(unsigned off, const char *want_how)
+{
+    int mfd = memfd_create("spin", MFD_CLOEXEC);
+    volatile uint64_t *c = NULL;
+    if (mfd < 0 || ftruncate(mfd, 4096) < 0 ||
+        (c = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0)) == MAP_FAILED) {
+        TAP_OK(0, "freeze %s: shared page", want_how);
+        return;
+    }
+    int before = count_uid_procs(sandbox_uid, "spinner");
+    spak_sandbox_limits l;
+    base_limits(&l);
+    l.cpu_s = 30;
+    l.wall_timeout_s = 30;
+    l.isolation_off = off;
+    const char *argv[] = {mb("spinner"), NULL};
+    spak_sandbox_proc *p = NULL;
+    spak_err err = {0};
+    spak_status st = spak_sandbox_start(argv, mkwork(), &l, &mfd, 1, &p, &err);
+    bool started = st == SPAK_OK && spin_started(c);
+    const char *how = NULL;
+    uint64_t a[SPIN_SLOTS] = {0}, b[SPIN_SLOTS] = {0}, t[SPIN_SLOTS] = {0};
+    spak_status fs = started ? spak_sandbox_freeze(p, true, &how, &err) : SPAK_ERR_SANDBOX;
+    spin_read(c, a);
+    nap(0.5);
+    spin_read(c, b);
+    bool still = fs == SPAK_OK && memcmp(a, b, sizeof a) == 0;
+    TAP_OK(started && fs == SPAK_OK && how && strcmp(how, want_how) == 0 && still,
+           "freeze (%s): 4 threads and a setsid() grandchild count nothing across 0.5 s (%s; moved by %llu)",
+           how ? how : "?", fs == SPAK_OK ? "frozen" : err.msg,
+           (unsigned long long)(b[0] - a[0] + b[1] - a[1] + b[2] - a[2] + b[3] - a[3] + b[4] - a[4]));
+    fs = started ? spak_sandbox_freeze(p, false, NULL, &err) : SPAK_ERR_SANDBOX;
+    nap(0.3);
+    spin_read(c, t);
+    bool moved = fs == SPAK_OK;
+    for (int i = 0; i < SPIN_SLOTS; i++)
+        moved = moved && t[i] > b[i];
+    TAP_OK(moved, "thaw (%s): every thread and the grandchild count again", want_how);
+    TAP_OK(st == SPAK_OK && !spak_sandbox_ended(p), "the spinner still runs before finish");
+    spak_sandbox_result r;
+    if (st == SPAK_OK)
+        st = spak_sandbox_finish(p, true, &r, &err);
+    TAP_OK(st == SPAK_OK && r.why == SPAK_SANDBOX_KILLED && !r.ok &&
+               count_uid_procs(sandbox_uid, "spinner") == before,
+           "finish(kill_now) (%s): why=killed, no process of it left (%s)", want_how,
+           st == SPAK_OK ? r.why_text : err.msg);
+    if (st == SPAK_OK)
+        spak_sandbox_result_free(&r);
+    munmap((void *)c, 4096);
+    close(mfd);
+}
+
+/* The wall timeout ends a frozen runner too, with everything it started. */
+static void freeze_timeout(unsigned off, const char *mode)
+{
+    int mfd = memfd_create("spin", MFD_CLOEXEC);
+    volatile uint64_t *c = NULL;
+    if (mfd < 0 || ftruncate(mfd, 4096) < 0 ||
+        (c = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0)) == MAP_FAILED) {
+        TAP_OK(0, "frozen timeout: shared page");
+        return;
+    }
+    int before = count_uid_procs(sandbox_uid, "spinner");
+    spak_sandbox_limits l;
+    base_limits(&l);
+    l.wall_timeout_s = 1;
+    l.isolation_off = off;
+    const char *argv[] = {mb("spinner"), NULL};
+    spak_sandbox_proc *p = NULL;
+    spak_err err = {0};
+    spak_status st = spak_sandbox_start(argv, mkwork(), &l, &mfd, 1, &p, &err);
+    bool started = st == SPAK_OK && spin_started(c);
+    spak_status fs = started ? spak_sandbox_freeze(p, true, NULL, &err) : SPAK_ERR_SANDBOX;
+    spak_sandbox_result r;
+    if (st == SPAK_OK)
+        st = spak_sandbox_finish(p, false, &r, &err);
+    TAP_OK(fs == SPAK_OK && st == SPAK_OK && r.why == SPAK_SANDBOX_TIMEOUT && r.wall_s < 2.5 &&
+               count_uid_procs(sandbox_uid, "spinner") == before,
+           "a frozen runner (%s) is still killed at the timeout, with all it started (%.2f s)", mode,
+           st == SPAK_OK ? r.wall_s : -1.0);
+    if (st == SPAK_OK)
+        spak_sandbox_result_free(&r);
+    munmap((void *)c, 4096);
+    close(mfd);
+}
+
+static void test_freeze(void)
+{
+    const unsigned no_cg = SPAK_SANDBOX_NO_CGROUP_V2 | SPAK_SANDBOX_NO_CGROUP_V1;
+    bool v2 = access("/sys/fs/cgroup/cgroup.freeze", F_OK) == 0 ||
+              access("/sys/fs/cgroup/unified/cgroup.procs", F_OK) == 0;
+    bool v1 = access("/sys/fs/cgroup/freezer/freezer.state", F_OK) == 0 ||
+              access("/sys/fs/cgroup/freezer/cgroup.procs", F_OK) == 0;
+    if (geteuid() == 0 && v2)
+        freeze_mode(0, "cgroup-v2");
+    if (geteuid() == 0 && v1)
+        freeze_mode(SPAK_SANDBOX_NO_CGROUP_V2, "cgroup-v1");
+    freeze_mode(no_cg, "sigstop");
+    freeze_timeout(SPAK_SANDBOX_NO_CGROUP_V2, "cgroup-v1 or v2");
+    freeze_timeout(no_cg, "sigstop");
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -541,6 +723,8 @@ int main(int argc, char **argv)
     test_bigfile();
     test_errors();
     test_no_netns();
+    test_keep_fds();
+    test_freeze();
 
     int status;
     pid_t w = waitpid(-1, &status, WNOHANG);
