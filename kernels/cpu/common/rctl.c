@@ -20,10 +20,6 @@
 #include <unistd.h>
 
 #include "analyze/sandbox.h"
-typedef struct spak_sandbox_proc spak_sandbox_proc;
-spak_status spak_sandbox_start(const char *const *argv, const char *workdir, const spak_sandbox_limits *lim, const int *keep_fds, size_t n_keep, spak_sandbox_proc **out, spak_err *err);
-spak_status spak_sandbox_freeze(spak_sandbox_proc *p, bool frozen, const char **how, spak_err *err);
-spak_status spak_sandbox_finish(spak_sandbox_proc *p, bool kill_now, spak_sandbox_result *out, spak_err *err); /* TEMPORARY until trust-spawn */
 #include "judge.h"
 #include "rctl.h"
 
