@@ -124,10 +124,12 @@ void cpu_get_bound(cpu_bound *b)
     b->ghz = ghz;
     snprintf(b->ghz_from, sizeof b->ghz_from, "%s", from);
     b->gflops = b->cores * ghz * b->flops_cycle;
+    b->scale = 1;
 }
 
 void cpu_bound_text(const cpu_bound *b, char *buf, size_t n)
 {
-    snprintf(buf, n, "%d cores x %.2f GHz (%s) x %d flop/cycle (%s)", b->cores, b->ghz, b->ghz_from, b->flops_cycle,
-             b->isa);
+    int l = snprintf(buf, n, "%d cores x %.2f GHz (%s) x %d flop/cycle (%s)", b->cores, b->ghz, b->ghz_from,
+                     b->flops_cycle, b->isa);
+    if (b->scale != 1 && l > 0 && (size_t)l < n) snprintf(buf + l, n - (size_t)l, " x %g (--bound-scale)", b->scale);
 }

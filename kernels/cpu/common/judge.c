@@ -23,6 +23,7 @@
  *       [--min-time 0.3]                seconds of candidate time per shape
  *       [--baseline openblas|naive-attention|so|none] [--baseline-so PATH]
  *       [--tolerance X] [--check-only] [--ceilings-cache PATH]
+ *       [--bound-scale X]               0 < X <= 1: a lower hardware bound (tests)
  *
  * Exit status 0 when the judge did its job (a wrong candidate is reported in
  * the records), 2 on bad arguments, 3 when a .so cannot be loaded, 4 when a
@@ -321,6 +322,7 @@ static int parse_args(int argc, char **argv, options *o)
     memset(o, 0, sizeof *o);
     o->min_time = 0.3;
     o->tol = -1;
+    o->bound_scale = 1;
     const char *fam = NULL, *shapes = NULL, *heldout = NULL, *base = NULL, *seed = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -362,6 +364,15 @@ static int parse_args(int argc, char **argv, options *o)
             TAKE(s);
             if (!parse_double(s, &o->tol) || o->tol <= 0) {
                 fprintf(stderr, "spak-harness-cpu: bad --tolerance '%s'\n", s);
+                return 2;
+            }
+        } else if (!strcmp(a, "--bound-scale")) {
+            /* for tests of the "impossible" verdict: the bound can only be
+             * lowered (a stricter judge), never raised */
+            const char *s;
+            TAKE(s);
+            if (!parse_double(s, &o->bound_scale) || o->bound_scale <= 0 || o->bound_scale > 1) {
+                fprintf(stderr, "spak-harness-cpu: bad --bound-scale '%s' (0 < x <= 1)\n", s);
                 return 2;
             }
         } else if (!strcmp(a, "--check-only"))
@@ -519,6 +530,8 @@ int main(int argc, char **argv)
         cpu_get_ceilings(o.ceil_cache, &ceil);
         cpu_bound bound;
         cpu_get_bound(&bound);
+        bound.gflops *= o.bound_scale;
+        bound.scale = o.bound_scale;
         bool go = true; /* a timed call failed its check: the rest is not timed */
         for (int i = 0; i < o.nshapes; i++) {
             if (o.shapes[i].heldout) continue;

@@ -33,6 +33,7 @@ typedef struct cpu_bound {
     int flops_cycle;
     char ghz_from[24]; /* "cpufreq", "model name", "cpu MHz" */
     char isa[16];
+    double scale;      /* 1, or --bound-scale */
 } cpu_bound;
 
 #define CPU_BOUND_MARGIN 1.25 /* a candidate above bound x this fails */
@@ -54,6 +55,7 @@ typedef struct options {
     bool check_only;
     bool causal_all;
     const char *ceil_cache;
+    double bound_scale; /* <= 1: the hardware bound x this (--bound-scale, tests) */
     char runner_exe[4096];
     char builtin_so[4096];
 } options;
