@@ -18,9 +18,10 @@
  * candidate's runner exists (solo); then candidate and baseline batches
  * interleaved, the first side alternating, each side frozen while the other
  * runs. Interference: the interleaved baseline's median m_i against the solo
- * median m_s, with spreads s = (p80 - p20) / 2 of each: m_i - m_s > 5% of m_s
- * and > 3 sqrt(s_i^2 + s_s^2) means the baseline was slowed down beside the
- * candidate; measured again once; if it persists the Performance record says
+ * median m_s, with spreads s = (p80 - p20) / 2 of each (s_i capped at s_s:
+ * the candidate must not widen the noise that hides it): m_i - m_s > 5% of
+ * m_s and > 3 sqrt(s_i^2 + s_s^2) means the baseline was slowed down beside
+ * the candidate; measured again once; if it persists the Performance record says
  * "verdict":"interference", "passed":false (inconclusive, never a success).
  * Impossible: a candidate above the hardware bound (bound.c) x 1.25 is
  * measured again once; if still above, "verdict":"impossible", "passed":false
@@ -208,6 +209,10 @@ static bool interfered(const solo_stat *s, samples *tb)
 {
     if (!(s->med > 0) || tb->n < 3) return false;
     double mi = pct(tb, 0.5), si = (pct(tb, 0.8) - pct(tb, 0.2)) / 2, ss = (s->p80 - s->p20) / 2;
+    /* the interleaved spread counts at most as much as the solo one: a
+     * candidate that makes the baseline erratic must not widen the noise
+     * that hides its interference */
+    if (si > ss) si = ss;
     double d = mi - s->med;
     return d > 0.05 * s->med && d > 3 * sqrt(si * si + ss * ss);
 }
