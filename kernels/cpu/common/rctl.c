@@ -125,6 +125,11 @@ static void runner_limits(spak_sandbox_limits *lim, const char *const *env)
     lim->stderr_cap_bytes = 16 << 10;
     lim->closed_stdout_grace_s = 0; /* a runner may close its stdout */
     lim->env_extra = env;
+    /* set on machines whose OpenBLAS misdetects the core (it then computes
+     * wrong results or crashes): the in-process baseline inherited them, a
+     * runner must too; the same for both sides */
+    static const char *const pass[] = {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", NULL};
+    lim->env_pass = pass;
 }
 
 int cpu_runner_start(const char *runner_exe, const char *so_path, const char *family, const char *const *env,
