@@ -92,6 +92,9 @@ grep -q '"heldout":false,"passed":true' "$T/cheat-shapes.out"
 ok $? "cheat-shapes passes the shapes it has seen (so only held-out shapes catch it)"
 build writes_inputs.so tests/cheats/writes_inputs.c &&
     expect_fail matmul writes_inputs.so cheat-writes-inputs 'inputs modified'
+build unseal.so tests/cheats/unseal.c && expect_fail matmul unseal.so cheat-unseal 'inputs modified \(the candidate wrote to its read-only inputs'
+grep -q 'unseal: mprotect Permission denied' "$T/cheat-unseal.err"
+ok $? "cheat-unseal: the sealed input memfd cannot be made writable again (mprotect refused)"
 build lowprec.so tests/cheats/lowprec.c && expect_fail matmul lowprec.so cheat-lowprec 'lower precision than fp32'
 build async.so tests/cheats/async.c && expect_fail matmul async.so cheat-async 'output changed after return'
 build attn_zeros.so tests/cheats/attn_zeros.c && expect_fail attention attn_zeros.so cheat-attention-zeros 'wrong values'

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -312,6 +313,13 @@ static void log_lines(const char *label, const char *what, const char *text, siz
     if (!bol) fputc('\n', stderr);
 }
 
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    remove(path);
+    return 0;
+}
+
 void cpu_runner_stop(cpu_runner *r, const char *label)
 {
     if (!r) return;
@@ -328,6 +336,7 @@ void cpu_runner_stop(cpu_runner *r, const char *label)
     }
     if (r->in) munmap(r->in, r->in_bytes);
     if (r->out) munmap(r->out, r->out_bytes);
-    if (r->workdir[0]) rmdir(r->workdir);
+    /* whatever the runner left in its directory goes with it */
+    if (r->workdir[0]) nftw(r->workdir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
     free(r);
 }
