@@ -53,8 +53,6 @@ cpu-families-table:
 
 $(CPU_FAMILY_TABLE) $(CPU_CALLER_TABLE): cpu-families-table ;
 
-$(O)/obj/kernels/cpu/callers.o: $(CPU_CALLER_TABLE)
-	$(CC) $(CFLAGS) -Ikernels/cpu/common -c $< -o $@
 
 $(O)/obj/kernels/cpu/families.o: $(CPU_FAMILY_TABLE)
 	$(CC) $(CFLAGS) -Ikernels/cpu/common -c $< -o $@
@@ -62,6 +60,21 @@ $(O)/obj/kernels/cpu/families.o: $(CPU_FAMILY_TABLE)
 $(CPU_HARNESS): $(CPU_COMMON_OBJS) $(CPU_FAMILY_OBJS) $(O)/obj/kernels/cpu/families.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CPU_HARNESS_LIBS) $(LDLIBS)
 
-# the runner hosts untrusted code: as little as possible in it
-$(CPU_RUNNER): $(O)/obj/kernels/cpu/common/runner.o $(CPU_CALLER_OBJS) $(O)/obj/kernels/cpu/callers.o
-	$(CC) $(LDFLAGS) -o $@ $^ -ldl
+# The runner hosts untrusted code: as little as possible in it. It is built
+# without sanitizers, also in the ASan build: ASan reserves terabytes of
+# address space, which the sandbox's RLIMIT_AS refuses (the sanitizers are
+# for the judge, the code that is ours to check).
+CPU_RUNNER_CFLAGS := $(filter-out -fsanitize=% -fno-sanitize-recover=%,$(CFLAGS))
+CPU_RUNNER_OBJS := $(patsubst $(O)/obj/kernels/cpu/%,$(O)/obj/kernels/cpu/runner-objs/%,\
+    $(O)/obj/kernels/cpu/common/runner.o $(CPU_CALLER_OBJS) $(O)/obj/kernels/cpu/callers.o)
+
+$(O)/obj/kernels/cpu/runner-objs/callers.o: $(CPU_CALLER_TABLE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPU_RUNNER_CFLAGS) -Ikernels/cpu/common -c $< -o $@
+
+$(O)/obj/kernels/cpu/runner-objs/%.o: kernels/cpu/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPU_RUNNER_CFLAGS) -c $< -o $@
+
+$(CPU_RUNNER): $(CPU_RUNNER_OBJS)
+	$(CC) -o $@ $^ -ldl
