@@ -79,6 +79,9 @@ typedef struct cpu_family {
     /* "KEY=VALUE" entries for the built-in baseline's runner environment
      * (NULL-terminated, may be NULL); "{threads}" in a value is the core count */
     const char *const *builtin_baseline_env;
+    /* adds the built-in baseline's own fields to a Performance record, from
+     * the self-description its runner returned (spak_info's name); may be NULL */
+    void (*baseline_describe)(json_t *rec, const char *self_description);
 } cpu_family;
 
 /* Memory aligned to 64 bytes, or the harness exits with status 4 (the

@@ -242,6 +242,7 @@ static void emit_performance(const options *o, const side *c, const side *b, con
     if (b) {
         double bm = pct(tb, 0.5);
         json_object_set_new(rec, "baseline_kernel", json_string(b->name));
+        if (o->base == BASE_BUILTIN && o->fam->baseline_describe) o->fam->baseline_describe(rec, b->name);
         cpu_set_num(rec, "baseline_time_ms", bm * 1e3);
         cpu_set_num(rec, "baseline_time_ms_p20", pct(tb, 0.2) * 1e3);
         cpu_set_num(rec, "baseline_time_ms_p80", pct(tb, 0.8) * 1e3);

@@ -161,6 +161,18 @@ static double matmul_timed_error(const cpu_shape *sh, const cpu_bufs *b, uint64_
  * in the runner's environment; see baseline_openblas.c) */
 static const char *const openblas_env[] = {"OPENBLAS_NUM_THREADS={threads}", "OPENBLAS_THREAD_TIMEOUT=4", NULL};
 
+/* the fields the in-process baseline wrote (the report shows openblas_core),
+ * from baseline_openblas.c's "openblas core=C threads=N timeout=T" */
+static void openblas_describe(json_t *rec, const char *desc)
+{
+    char core[64] = "", timeout[32] = "";
+    int threads = 0;
+    if (sscanf(desc, "openblas core=%63s threads=%d timeout=%31s", core, &threads, timeout) != 3) return;
+    json_object_set_new(rec, "baseline_threads", json_integer(threads));
+    json_object_set_new(rec, "openblas_thread_timeout", strcmp(timeout, "default") ? json_string(timeout) : json_null());
+    json_object_set_new(rec, "openblas_core", json_string(core));
+}
+
 const cpu_family cpu_family_matmul = {
     .name = "matmul",
     .order = 1,
@@ -177,4 +189,5 @@ const cpu_family cpu_family_matmul = {
     .builtin_baseline = "openblas",
     .builtin_baseline_so = "cpu/matmul/baseline-openblas.so",
     .builtin_baseline_env = openblas_env,
+    .baseline_describe = openblas_describe,
 };
