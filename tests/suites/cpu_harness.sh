@@ -145,6 +145,12 @@ build then_nothing.so tests/cheats/then_nothing.c &&
     timed_fail then_nothing.so cheat-then-nothing 'NaN or unwritten output.*a timed call, checked after it returned'
 build third_rows.so tests/cheats/third_rows.c &&
     timed_fail third_rows.so cheat-third-rows 'wrong values \(rel_err .*freivalds2.*a timed call'
+build attn_third_rows.so tests/cheats/attn_third_rows.c && build at_naive_base.so kernels/cpu/attention/naive.c
+"$H" --family attention --candidate "$T/attn_third_rows.so" --shapes 1x2x64x32c --heldout "" --min-time 0.05 \
+    --baseline naive-attention --baseline-so "$T/at_naive_base.so" >"$T/cheat-attn-third.out" 2>&1
+grep '"type":"Correctness"' "$T/cheat-attn-third.out" | grep -q '"passed":false,.*"reason":"wrong values (rel_err .*sampled-rows.*a timed call' &&
+    ! grep -q '"type":"Performance"' "$T/cheat-attn-third.out"
+ok $? "cheat-attn-third-rows is caught: rows sampled after each timed call"
 build memo_hash.so tests/cheats/memo_hash.c &&
     timed_fail memo_hash.so cheat-memo-hash '(result does not change with inputs|wrong values)'
 build forged_trace.so tests/cheats/forged_trace.c && timed_fail forged_trace.so cheat-forged-trace 'the candidate.s process ended during the call'
