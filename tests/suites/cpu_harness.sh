@@ -92,6 +92,9 @@ grep -q '"heldout":false,"passed":true' "$T/cheat-shapes.out"
 ok $? "cheat-shapes passes the shapes it has seen (so only held-out shapes catch it)"
 build writes_inputs.so tests/cheats/writes_inputs.c &&
     expect_fail matmul writes_inputs.so cheat-writes-inputs 'inputs modified'
+build unseal.so tests/cheats/unseal.c && expect_fail matmul unseal.so cheat-unseal 'inputs modified \(the candidate wrote to its read-only inputs'
+grep -q 'unseal: mprotect Permission denied' "$T/cheat-unseal.err"
+ok $? "cheat-unseal: the sealed input memfd cannot be made writable again (mprotect refused)"
 build lowprec.so tests/cheats/lowprec.c && expect_fail matmul lowprec.so cheat-lowprec 'lower precision than fp32'
 build async.so tests/cheats/async.c && expect_fail matmul async.so cheat-async 'output changed after return'
 build attn_zeros.so tests/cheats/attn_zeros.c && expect_fail attention attn_zeros.so cheat-attention-zeros 'wrong values'
@@ -123,6 +126,66 @@ ok $? "attention is timed against the naive rung"
 rc=$?
 [ $rc -eq 0 ] && ! grep -q '"type":"Performance"' "$T/perfz.out"
 ok $? "a failing candidate is not timed (exit 0, no Performance record)"
+
+# ---- cheats the timed calls catch (the judge and the candidate are separate processes) ----
+# timed(): through the timing path, shapes 64x64x64, nothing held out
+timed() {  # so name [extra args...]
+    local so=$1 name=$2; shift 2
+    "$H" --family matmul --candidate "$T/$so" --shapes 64x64x64 --heldout "" --min-time 0.05 \
+        --ceilings-cache "$T/ceil.json" "$@" >"$T/$name.out" 2>"$T/$name.err"
+}
+timed_fail() {  # so name 'reason regex'
+    timed "$1" "$2"
+    local rc=$?
+    grep '"type":"Correctness"' "$T/$2.out" | grep '"passed":false' | grep -qE "\"reason\":\"$3" &&
+        ! grep -q '"type":"Performance"' "$T/$2.out" && [ $rc -eq 0 ]
+    ok $? "$2 is caught: $3 (exit $rc)"
+}
+build then_nothing.so tests/cheats/then_nothing.c &&
+    timed_fail then_nothing.so cheat-then-nothing 'NaN or unwritten output.*a timed call, checked after it returned'
+build third_rows.so tests/cheats/third_rows.c &&
+    timed_fail third_rows.so cheat-third-rows 'wrong values \(rel_err .*freivalds2.*a timed call'
+build attn_third_rows.so tests/cheats/attn_third_rows.c && build at_naive_base.so kernels/cpu/attention/naive.c
+"$H" --family attention --candidate "$T/attn_third_rows.so" --shapes 1x2x64x32c --heldout "" --min-time 0.05 \
+    --baseline naive-attention --baseline-so "$T/at_naive_base.so" >"$T/cheat-attn-third.out" 2>&1
+grep '"type":"Correctness"' "$T/cheat-attn-third.out" | grep -q '"passed":false,.*"reason":"wrong values (rel_err .*sampled-rows.*a timed call' &&
+    ! grep -q '"type":"Performance"' "$T/cheat-attn-third.out"
+ok $? "cheat-attn-third-rows is caught: rows sampled after each timed call"
+build memo_hash.so tests/cheats/memo_hash.c &&
+    timed_fail memo_hash.so cheat-memo-hash '(result does not change with inputs|wrong values)'
+build forged_trace.so tests/cheats/forged_trace.c && timed_fail forged_trace.so cheat-forged-trace 'the candidate.s process ended during the call'
+! grep -q 'FORGED' "$T/cheat-forged-trace.out" && grep -q 'FORGED' "$T/cheat-forged-trace.err"
+ok $? "cheat-forged-trace: its records reach the judge's stderr as a log, never its stdout"
+build ctor_seed.so tests/cheats/ctor_seed.c && timed_fail ctor_seed.so cheat-ctor-seed 'wrong values'
+grep 'ctor-seed: cmdline:' "$T/cheat-ctor-seed.err" | grep -q 'spak-runner-cpu' &&
+    ! grep 'ctor-seed: cmdline:' "$T/cheat-ctor-seed.err" | grep -qE 'seed [0-9]|--shapes|64x64'
+ok $? "the runner's command line is its name alone: no seed, no shapes"
+build got_clock.so tests/cheats/got_clock.c && build got_clock_nopatch.so tests/cheats/got_clock.c -DNO_PATCH
+timed got_clock.so cheat-got-clock --shapes 96x96x96
+timed got_clock_nopatch.so got-clock-control --shapes 96x96x96
+tp=$(grep -o '"type":"Performance".*' "$T/cheat-got-clock.out" | sed -n 's/.*"time_ms":\([0-9.e-]*\),.*/\1/p')
+tn=$(grep -o '"type":"Performance".*' "$T/got-clock-control.out" | sed -n 's/.*"time_ms":\([0-9.e-]*\),.*/\1/p')
+grep -q 'got-clock: patched' "$T/cheat-got-clock.err" && [ -n "$tp" ] && [ -n "$tn" ] &&
+    awk -v a="$tp" -v b="$tn" 'BEGIN { exit !(a > b / 3 && a < b * 3) }'
+ok $? "cheat-got-clock: its GOT patch lands in its runner; the judge's time is unaffected ($tp ms vs $tn ms unpatched)"
+build burner.so tests/cheats/burner.c
+timed burner.so cheat-burner --shapes 128x128x128
+grep '"type":"Performance"' "$T/cheat-burner.out" | grep -q '"verdict":"ok","passed":true'
+ok $? "cheat-burner: frozen while the baseline runs, the baseline's time equals its solo time (no interference)"
+grep '"type":"Performance"' "$T/cheat-burner.out" | grep -o '"baseline_time_ms":[0-9.e-]*\|"baseline_solo_time_ms":[0-9.e-]*' | sed 's/^/# /'
+
+# ---- the timed path's verdicts --------------------------------------------------------
+timed mm_packed.so pthreads-control --shapes 128x128x128
+grep '"type":"Performance"' "$T/pthreads-control.out" | grep -q '"verdict":"ok","passed":true' &&
+    grep '"type":"Correctness"' "$T/pthreads-control.out" | grep -q '"passed":true.*"checks":[1-9][0-9]'
+ok $? "a pthreads matmul with 2 threads passes the timed path, every timed call checked"
+timed mm_packed.so impossible --shapes 128x128x128 --bound-scale 0.00001
+grep '"type":"Performance"' "$T/impossible.out" |
+    grep -qE '"verdict":"impossible","passed":false,"reason":"impossible: [0-9]+ GFLOP/s > bound [0-9]+ GFLOP/s = [0-9]+ cores x .*flop/cycle.*\+25%'
+ok $? "a rate above the hardware bound fails as impossible, the numbers in the reason"
+grep -q '"seed_source":"getrandom (--seed ignored)"' "$T/perf.out" &&
+    [ "$(grep -o '"seed":[0-9]*' "$T/perf.out" | sort -u | wc -l)" -eq 1 ] && ! grep -q '"seed":1,' "$T/perf.out"
+ok $? "the seed comes from getrandom; --seed is ignored and the records say so"
 
 # ---- the harness's own errors ---------------------------------------------------
 "$H" --family matmul --candidate "$T/nope.so" --seed 1 --check-only >/dev/null 2>&1

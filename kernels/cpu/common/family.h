@@ -9,10 +9,11 @@
  *
  *   const cpu_family cpu_family_<name> = { .name = "<name>", ... };
  *
- * the ABI binding (which symbol a candidate exports and how it is called), the
- * shape syntax, the buffer sizes, the FLOP count, the double-precision
- * reference (the error of an output), the default shapes and an optional
- * built-in baseline (OpenBLAS for matmul). The make fragment of the family
+ * the shape syntax, the buffer sizes, the FLOP count, the double-precision
+ * reference (the error of an output, and the cheaper check of each timed
+ * call), the default shapes and an optional built-in baseline (OpenBLAS for
+ * matmul, as a .so). How a kernel is called is in call.c (caller.h): the
+ * runner links that and not this. The make fragment of the family
  * (kernels/cpu/<family>/<family>.mk) adds its name to CPU_FAMILIES and its
  * objects to CPU_FAMILY_OBJS; kernels/cpu/cpu.mk generates the table of
  * descriptors and links them all into one binary, spak-harness-cpu, which
@@ -29,29 +30,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "caller.h"
 #include "rng.h"
-
-typedef struct cpu_shape {
-    long d[4]; /* the family's dimensions in order (matmul: M N K; attention: B H S D) */
-    int causal;
-    bool heldout;
-    char str[80]; /* canonical text: the dimensions joined by 'x', 'c' when causal */
-} cpu_shape;
-
-/* inputs in[0..nin) and the output, each as many floats as sizes() says */
-typedef struct cpu_bufs {
-    float *in[3];
-    float *out;
-} cpu_bufs;
 
 /* a running sum for a relative error: ||out - ref||^2 and ||ref||^2 */
 typedef struct cpu_errstat {
     double num, den; /* sum (out-ref)^2, sum ref^2 */
     size_t checked;  /* elements compared exactly */
 } cpu_errstat;
-
-/* the candidate's entry point as loaded; the family casts it back to its ABI type */
-typedef void (*cpu_entry)(void);
 
 typedef struct cpu_family {
     const char *name;   /* the --family value and the records' "family" */
@@ -72,27 +58,30 @@ typedef struct cpu_family {
     /* element counts of the inputs in[0..*nin) and of the output */
     void (*sizes)(const cpu_shape *sh, size_t in[3], int *nin, size_t *out);
     double (*flops)(const cpu_shape *sh);
-    /* one call of the candidate; returns its return code */
-    int (*call)(cpu_entry fn, const cpu_shape *sh, const cpu_bufs *b);
     /* relative error of b->out against a double reference computed from
      * b->in; sets *method (static text for the record) and *frac_off (the
      * fraction of checked elements far off, > 10 tol). seed drives any sampling. */
     double (*error)(const cpu_shape *sh, const cpu_bufs *b, double tol, uint64_t seed, const char **method,
                     double *frac_off);
+    /* the check of one timed call: cheaper than error, and drawn from seed,
+     * which the judge takes from its generator AFTER the call returned, so a
+     * kernel cannot know which rows or which projection will be checked.
+     * Returns a relative error comparable with the tolerance; sets *method. */
+    double (*timed_error)(const cpu_shape *sh, const cpu_bufs *b, uint64_t seed, const char **method);
 
-    /* baselines: a built-in one run in the harness (NULL: none), the default
-     * when no --baseline-so is given; and a name for --baseline that means a
-     * .so given with --baseline-so (NULL: none), with a hint for its error */
-    const char *builtin_baseline;
+    /* baselines, each a .so run in a runner exactly like a candidate: a
+     * built-in one (NULL: none), the default when no --baseline-so is given,
+     * with its .so's path relative to the harness's directory; and a name
+     * for --baseline that means a .so given with --baseline-so (NULL: none),
+     * with a hint for its error */
+    const char *builtin_baseline, *builtin_baseline_so;
     const char *named_baseline, *named_baseline_help;
-    /* before the candidate is loaded, when the built-in baseline will be timed
-     * (may re-exec the harness with a changed environment) */
-    void (*baseline_prepare)(char **argv);
-    /* after loading, before the first call; threads = the cores to use */
-    void (*baseline_start)(int threads);
-    int (*baseline_call)(const cpu_shape *sh, const cpu_bufs *b);
-    /* adds the baseline's own fields to a Performance record */
-    void (*baseline_describe)(json_t *rec);
+    /* "KEY=VALUE" entries for the built-in baseline's runner environment
+     * (NULL-terminated, may be NULL); "{threads}" in a value is the core count */
+    const char *const *builtin_baseline_env;
+    /* adds the built-in baseline's own fields to a Performance record, from
+     * the self-description its runner returned (spak_info's name); may be NULL */
+    void (*baseline_describe)(json_t *rec, const char *self_description);
 } cpu_family;
 
 /* Memory aligned to 64 bytes, or the harness exits with status 4 (the

@@ -1,11 +1,22 @@
 /*
- * kernels/cpu/common/judge.h - what the parts of the CPU harness's core
- * (judge.c, ceilings.c) share. Families see family.h only.
+ * kernels/cpu/common/judge.h - what the parts of the CPU judge (judge.c:
+ * arguments, records, main; check.c: the checked calls; timing.c: the timed
+ * calls, interference and the hardware bound; bound.c; ceilings.c; rctl.c:
+ * the runners) share. Families see family.h only.
  */
 #ifndef SPAK_CPU_JUDGE_H
 #define SPAK_CPU_JUDGE_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "family.h"
+#include "rctl.h"
+#include "rng.h"
+
+#define MAX_SHAPES 64
+#define POISON_BITS 0x7fc0deadu /* quiet NaN with a payload: "never written" */
 
 /* the machine's ceilings for the roofline */
 typedef struct cpu_ceilings {
@@ -14,18 +25,116 @@ typedef struct cpu_ceilings {
     int threads;
 } cpu_ceilings;
 
-/* Fills c from the JSON cache at path cache when it names this CPU model and
- * thread count; otherwise measures (a few seconds) and, when cache is not
- * NULL, writes the cache (a warning on stderr when it cannot). */
-void cpu_get_ceilings(const char *cache, cpu_ceilings *c);
+/* the hardware bound for "impossible": cores x clock x flops/cycle */
+typedef struct cpu_bound {
+    double gflops;     /* the bound, before the margin */
+    int cores;
+    double ghz;
+    int flops_cycle;
+    char ghz_from[24]; /* "cpufreq", "model name", "cpu MHz" */
+    char isa[16];
+    double scale;      /* 1, or --bound-scale */
+} cpu_bound;
 
-/* seconds on CLOCK_MONOTONIC */
+#define CPU_BOUND_MARGIN 1.25 /* a candidate above bound x this fails */
+
+enum baseline_kind { BASE_NONE, BASE_BUILTIN, BASE_SO };
+
+typedef struct options {
+    const cpu_family *fam;
+    const char *cand_path;
+    uint64_t seed;
+    bool seed_arg; /* --seed was given (and ignored) */
+    cpu_shape shapes[MAX_SHAPES];
+    int nshapes;
+    double min_time;
+    enum baseline_kind base;
+    const char *base_name;
+    const char *base_so;
+    double tol;
+    bool check_only;
+    bool causal_all;
+    const char *ceil_cache;
+    double bound_scale; /* <= 1: the hardware bound x this (--bound-scale, tests) */
+    char runner_exe[4096];
+    char builtin_so[4096];
+} options;
+
+/* where the inputs and the output of one call live in the shared memory:
+ * set s's input k at floats s * set + off[k]; slot s's output at s * slot */
+typedef struct layout {
+    size_t in[3], out;
+    int nin;
+    size_t off[3], set, slot;
+} layout;
+
+/* one runner (the candidate's or the baseline's) and its shared memory */
+typedef struct side {
+    cpu_runner *r;
+    const char *label; /* "candidate", "baseline" */
+    char name[96], prec[16];
+    float *in, *out;   /* the judge's (writable) mappings */
+    int nsets;         /* input sets and output slots mapped */
+    bool dead;         /* the runner ended or broke the protocol */
+} side;
+
+/* the outcome of one checked call */
+typedef struct call_result {
+    bool ok;
+    double rel_err;
+    char reason[256];
+} call_result;
+
+/* judge.c */
 double cpu_now_s(void);
-
-/* the online cores, 1 .. 64 */
 int cpu_ncpus(void);
-
-/* o[k] = v as a JSON number, or null when v is not finite */
 void cpu_set_num(json_t *o, const char *k, double v);
+void cpu_emit(json_t *o);
+/* the judge's generator, seeded from getrandom() at start: fresh inputs and
+ * the checks' draws come from it, after the calls they concern */
+rng *cpu_judge_rng(void);
+
+/* check.c */
+void cpu_layout(const cpu_family *fam, const cpu_shape *sh, layout *L);
+/* maps nsets input sets and output slots of shape sh for s; 0 or -1 (why) */
+int cpu_side_map(side *s, const layout *L, int nsets, char *why, size_t n);
+/* fresh normal inputs into set k (from the judge's generator); its hash */
+uint64_t cpu_fill_set(const side *s, const layout *L, int k);
+uint64_t cpu_hash_set(const side *s, const layout *L, int k);
+void cpu_poison_slot(const side *s, const layout *L, int k);
+cpu_bufs cpu_bufs_of(const side *s, const layout *L, int set, int slot);
+/* sets up c for n calls, call i on set sets[i] and slot sets[i] */
+void cpu_call_msg(rp_call *c, const cpu_shape *sh, const layout *L, int n);
+/* the output of one call: rc, unwritten/NaN elements, inputs unchanged
+ * (hash), then the family's check; the reason on failure */
+call_result cpu_check_output(const options *o, const cpu_shape *sh, const side *s, const layout *L, int k,
+                             int rc, uint64_t hash, bool timed);
+/* three checked calls on shape idx; fills rec (the Correctness record, not
+ * emitted) and returns whether they passed */
+bool cpu_check_shape(const options *o, side *c, const cpu_shape *sh, json_t *rec);
+
+/* timing.c */
+/* the baseline alone on every timed shape, before the candidate's runner
+ * starts: solo[i] per shape (median, spread) */
+typedef struct solo_stat {
+    double med, p20, p80;
+    int reps, nb;
+} solo_stat;
+void cpu_time_baseline_solo(const options *o, side *b, solo_stat *solo);
+/* times shape sh (interleaved with the baseline when b), checks every timed
+ * call, emits Performance and Analysis; returns false when a timed call
+ * failed its check (creco then says why) */
+bool cpu_time_shape(const options *o, side *c, side *b, const cpu_shape *sh, const solo_stat *solo,
+                    const cpu_ceilings *ceil, const cpu_bound *bound, json_t *creco);
+
+/* bound.c */
+void cpu_get_bound(cpu_bound *b);
+/* "2 cores x 3.0 GHz (cpufreq) x 32 flop/cycle (avx2+fma)" */
+void cpu_bound_text(const cpu_bound *b, char *buf, size_t n);
+
+/* ceilings.c: fills c from the JSON cache at path cache when it names this
+ * CPU model and thread count; otherwise measures (a few seconds) and, when
+ * cache is not NULL, writes the cache (a warning on stderr when it cannot). */
+void cpu_get_ceilings(const char *cache, cpu_ceilings *c);
 
 #endif

@@ -1,8 +1,10 @@
 /*
  * kernels/cpu/matmul/family.c - the matmul family as the CPU harness sees it
  * (the descriptor of kernels/cpu/common/family.h): C[M][N] = A[M][K] B[K][N]
- * in fp32 (abi.h), shapes MxNxK, a double reference, and OpenBLAS sgemm as the
- * built-in baseline. Linked into spak-harness-cpu by matmul.mk.
+ * in fp32 (abi.h), shapes MxNxK, a double reference, the check of each
+ * timed call, and OpenBLAS sgemm (baseline_openblas.c, a .so run in a runner)
+ * as the built-in baseline. Linked into spak-harness-cpu by matmul.mk; the
+ * runner links call.c instead.
  *
  * Reference ("method" in each Correctness record): "full-double" when
  * M*N*K <= 2^27, else "freivalds4+rows16": ||(C - AB)x|| / ||ABx|| over 4
@@ -13,9 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#include <cblas.h>
 
 #include "../common/family.h"
 #include "abi.h"
@@ -31,12 +30,6 @@ static void sizes(const cpu_shape *sh, size_t in[3], int *nin, size_t *out)
 static double flops(const cpu_shape *sh)
 {
     return 2.0 * sh->d[0] * sh->d[1] * sh->d[2];
-}
-
-static int call(cpu_entry fn, const cpu_shape *sh, const cpu_bufs *b)
-{
-    spak_matmul_fn mm = (spak_matmul_fn)fn;
-    return mm((int)sh->d[0], (int)sh->d[1], (int)sh->d[2], b->in[0], b->in[1], b->out);
 }
 
 /* row i of A B in double */
@@ -125,40 +118,59 @@ static double matmul_error(const cpu_shape *sh, const cpu_bufs *b, double tol, u
     return rel;
 }
 
-/* ---- the built-in baseline: OpenBLAS sgemm ------------------------------- */
-
-/* OpenBLAS threads spin (sched_yield) for 2^28 cycles after each call by
- * default and would steal the cores from the candidate's threads in the
- * interleaved timing; the timeout is read once at library load, so set it
- * and start again. If the re-exec fails we go on and say so. */
-static void openblas_prepare(char **argv)
+/* The check of one timed call: Freivalds with two normal vectors x drawn
+ * from seed (which the judge draws after the call returned):
+ * ||C x - A (B x)|| / ||A (B x)|| in double, O(MK + KN + MN) per vector
+ * against the call's O(MNK). A wrong element e at (i, j) adds (e x_j)^2: a
+ * kernel that skips rows, computes a third of them or replays an old result
+ * is off by far more than the tolerance; honest fp32 is within it (the same
+ * estimate as "freivalds4" above, with 2 vectors). */
+static double matmul_timed_error(const cpu_shape *sh, const cpu_bufs *b, uint64_t seed, const char **method)
 {
-    if (getenv("OPENBLAS_THREAD_TIMEOUT")) return;
-    setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1);
-    execv("/proc/self/exe", argv);
-    fprintf(stderr, "spak-harness-cpu: warning: cannot re-exec with OPENBLAS_THREAD_TIMEOUT=4; "
-                    "baseline threads may spin during candidate timing\n");
+    long M = sh->d[0], N = sh->d[1], K = sh->d[2];
+    const float *A = b->in[0], *B = b->in[1], *C = b->out;
+    double *x = cpu_xmalloc(sizeof(double) * (size_t)N), *y = cpu_xmalloc(sizeof(double) * (size_t)K);
+    rng r;
+    rng_seed(&r, seed);
+    double num = 0, den = 0;
+    for (int v = 0; v < 2; v++) {
+        for (long j = 0; j < N; j++) x[j] = rng_normal(&r);
+        for (long k = 0; k < K; k++) {
+            double s = 0;
+            const float *row = B + k * N;
+            for (long j = 0; j < N; j++) s += row[j] * x[j];
+            y[k] = s;
+        }
+        for (long i = 0; i < M; i++) {
+            double z = 0, w = 0;
+            const float *ar = A + i * K, *cr = C + i * N;
+            for (long k = 0; k < K; k++) z += ar[k] * y[k];
+            for (long j = 0; j < N; j++) w += cr[j] * x[j];
+            num += (w - z) * (w - z);
+            den += z * z;
+        }
+    }
+    free(x);
+    free(y);
+    *method = "freivalds2";
+    return den > 0 ? sqrt(num / den) : (num > 0 ? INFINITY : 0);
 }
 
-static void openblas_start(int threads)
-{
-    openblas_set_num_threads(threads);
-}
+/* the built-in baseline's runner: OpenBLAS on every core, and threads that
+ * stop spinning 2^4 cycles after a call (read at library load, so set here,
+ * in the runner's environment; see baseline_openblas.c) */
+static const char *const openblas_env[] = {"OPENBLAS_NUM_THREADS={threads}", "OPENBLAS_THREAD_TIMEOUT=4", NULL};
 
-static int openblas_call(const cpu_shape *sh, const cpu_bufs *b)
+/* the fields the in-process baseline wrote (the report shows openblas_core),
+ * from baseline_openblas.c's "openblas core=C threads=N timeout=T" */
+static void openblas_describe(json_t *rec, const char *desc)
 {
-    int M = (int)sh->d[0], N = (int)sh->d[1], K = (int)sh->d[2];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, b->in[0], K, b->in[1], N,
-                0.0f, b->out, N);
-    return 0;
-}
-
-static void openblas_describe(json_t *rec)
-{
-    const char *to = getenv("OPENBLAS_THREAD_TIMEOUT");
-    json_object_set_new(rec, "baseline_threads", json_integer(openblas_get_num_threads()));
-    json_object_set_new(rec, "openblas_thread_timeout", to ? json_string(to) : json_null());
-    json_object_set_new(rec, "openblas_core", json_string(openblas_get_corename()));
+    char core[64] = "", timeout[32] = "";
+    int threads = 0;
+    if (sscanf(desc, "openblas core=%63s threads=%d timeout=%31s", core, &threads, timeout) != 3) return;
+    json_object_set_new(rec, "baseline_threads", json_integer(threads));
+    json_object_set_new(rec, "openblas_thread_timeout", strcmp(timeout, "default") ? json_string(timeout) : json_null());
+    json_object_set_new(rec, "openblas_core", json_string(core));
 }
 
 const cpu_family cpu_family_matmul = {
@@ -172,11 +184,10 @@ const cpu_family cpu_family_matmul = {
     .default_heldout = "1x1x1,17x31x45,127x253x61,333x200x517,1000x999x1001",
     .sizes = sizes,
     .flops = flops,
-    .call = call,
     .error = matmul_error,
+    .timed_error = matmul_timed_error,
     .builtin_baseline = "openblas",
-    .baseline_prepare = openblas_prepare,
-    .baseline_start = openblas_start,
-    .baseline_call = openblas_call,
+    .builtin_baseline_so = "cpu/matmul/baseline-openblas.so",
+    .builtin_baseline_env = openblas_env,
     .baseline_describe = openblas_describe,
 };

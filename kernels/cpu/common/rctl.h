@@ -1,0 +1,57 @@
+/*
+ * kernels/cpu/common/rctl.h - the judge's side of a runner (runner.c): start
+ * spak-runner-cpu in spak's sandbox with a socketpair as its fd 3, load a .so
+ * in it, share the inputs (a sealed memfd the runner can only read) and the
+ * output (a memfd), time batches of calls with the judge's own clock, freeze
+ * and thaw it, end it. Everything a runner sends is validated here; a runner
+ * that dies, hangs or answers nonsense gives an error with a reason, never a
+ * number.
+ *
+ * Ownership: a cpu_runner is the caller's from cpu_runner_start until
+ * cpu_runner_stop; the mappings returned by cpu_runner_map are the runner's
+ * (valid until the next map or the stop).
+ */
+#ifndef SPAK_CPU_RCTL_H
+#define SPAK_CPU_RCTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "proto.h"
+
+typedef struct cpu_runner cpu_runner;
+
+/* Starts runner_exe (no arguments but its name) in the sandbox with env
+ * ("KEY=VALUE", NULL-terminated, may be NULL) and loads the .so at so_path
+ * (copied by the judge into a sealed memfd, so the file's permissions and
+ * later changes do not matter) as family. On 0, *out is the runner, frozen,
+ * and name/prec hold the .so's self-description ("" when it has none:
+ * untrusted text, for the records only). On failure returns 3 (the .so
+ * cannot be loaded: why says why) or 4 (the runner could not be started). */
+int cpu_runner_start(const char *runner_exe, const char *so_path, const char *family, const char *const *env,
+                     cpu_runner **out, char *name, size_t nname, char *prec, size_t nprec, char *why, size_t nwhy);
+
+/* New input and output memory of in_bytes and out_bytes: *in (writable here;
+ * sealed so the runner maps it read-only) and *out. 0, or -1 with why. */
+int cpu_runner_map(cpu_runner *r, size_t in_bytes, size_t out_bytes, float **in, float **out, char *why,
+                   size_t nwhy);
+
+/* Thaws the runner, then times from sending c to receiving its DONE on
+ * CLOCK_MONOTONIC (*dt, seconds), then freezes it again when freeze_after.
+ * rc[0..c->n) get the calls' return codes. Returns 0; or -1 when the runner
+ * died, faulted, hung past timeout_s or answered out of protocol: why says
+ * which, and *input_write is set when it faulted writing its inputs. */
+int cpu_runner_call(cpu_runner *r, const rp_call *c, int *rc, double timeout_s, bool freeze_after, double *dt,
+                    bool *input_write, char *why, size_t nwhy);
+
+/* Freezes (frozen = true) or thaws every process and thread of the runner. */
+int cpu_runner_freeze(cpu_runner *r, bool frozen);
+
+/* How freezing works for this runner ("cgroup-v1", "cgroup-v2", "sigstop"). */
+const char *cpu_runner_freeze_how(const cpu_runner *r);
+
+/* Ends the runner (killed) and frees r; its stdout and stderr, capped, are
+ * copied to the judge's stderr prefixed with label, as a log. */
+void cpu_runner_stop(cpu_runner *r, const char *label);
+
+#endif

@@ -1,0 +1,398 @@
+/*
+ * kernels/cpu/common/timing.c - the judge's timed calls.
+ *
+ * Each timed batch, for either side (the candidate's runner or the
+ * baseline's, the same code): FRESH normal inputs from the judge's generator
+ * into each input set of the batch while the runner is frozen (never a
+ * rotation of old ones), every output slot poisoned with NaN, caches flushed
+ * when the operands fit in 4*L3; then thaw, t0, CALL, DONE, t1, freeze
+ * (rctl.c). A batch holds n calls, each on its own set and slot, n chosen so
+ * a batch lasts >= 1 ms (at most RP_MAX_BATCH); the time per call is the
+ * batch's over n. Every candidate call of a batch is then checked with a
+ * check drawn AFTER DONE (the family's timed_error: Freivalds with two fresh
+ * vectors for matmul, fresh sampled rows for attention), plus the return
+ * code, a scan for unwritten/NaN elements and the inputs' hash; one failure
+ * fails the shape. The baseline's calls are not checked (it is not on trial).
+ *
+ * Order: the baseline alone first, on every timed shape, before the
+ * candidate's runner exists (solo); then candidate and baseline batches
+ * interleaved, the first side alternating, each side frozen while the other
+ * runs. Interference: the interleaved baseline's median m_i against the solo
+ * median m_s, with spreads s = (p80 - p20) / 2 of each (s_i capped at s_s:
+ * the candidate must not widen the noise that hides it): m_i - m_s > 5% of
+ * m_s and > 3 sqrt(s_i^2 + s_s^2) means the baseline was slowed down beside
+ * the candidate; measured again once; if it persists the Performance record says
+ * "verdict":"interference", "passed":false (inconclusive, never a success).
+ * Impossible: a candidate above the hardware bound (bound.c) x 1.25 is
+ * measured again once; if still above, "verdict":"impossible", "passed":false
+ * with the numbers in the reason.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "judge.h"
+
+typedef struct samples {
+    double *t;
+    int n, cap;
+} samples;
+
+static void push(samples *s, double v)
+{
+    if (s->n < s->cap) s->t[s->n++] = v;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* the q-quantile of s (sorted in place) */
+static double pct(samples *s, double q)
+{
+    if (!s->n) return NAN;
+    qsort(s->t, (size_t)s->n, sizeof(double), cmp_double);
+    double pos = q * (s->n - 1);
+    int i = (int)pos;
+    if (i >= s->n - 1) return s->t[s->n - 1];
+    return s->t[i] + (pos - i) * (s->t[i + 1] - s->t[i]);
+}
+
+static size_t l3_bytes(void)
+{
+    long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    return l3 > 0 ? (size_t)l3 : (size_t)32 << 20;
+}
+
+typedef struct flusher {
+    unsigned char *buf;
+    size_t n;
+} flusher;
+
+static void flush_caches(flusher *f)
+{
+    static unsigned char v;
+    if (f->buf) memset(f->buf, ++v, f->n);
+}
+
+/* One batch of nb calls on s: fresh inputs, poison, flush, timed call; the
+ * candidate's calls checked (check). Adds the time per call to t. 0, or -1
+ * with fail->reason. */
+static int batch(const options *o, side *s, const cpu_shape *sh, const layout *L, int nb, bool check, flusher *f,
+                 samples *t, int *checks, call_result *fail)
+{
+    uint64_t hash[RP_MAX_BATCH];
+    int rc[RP_MAX_BATCH];
+    for (int k = 0; k < nb; k++) {
+        hash[k] = cpu_fill_set(s, L, k);
+        cpu_poison_slot(s, L, k);
+    }
+    flush_caches(f);
+    rp_call m;
+    cpu_call_msg(&m, sh, L, nb);
+    double dt;
+    bool input_write;
+    if (cpu_runner_call(s->r, &m, rc, 60 + 10 * o->min_time, true, &dt, &input_write, fail->reason,
+                        sizeof fail->reason)) {
+        s->dead = true;
+        if (input_write)
+            snprintf(fail->reason, sizeof fail->reason,
+                     "inputs modified (the %s wrote to its read-only inputs: the write faulted)", s->label);
+        return -1;
+    }
+    push(t, dt / nb);
+    for (int k = 0; check && k < nb; k++) {
+        call_result r = cpu_check_output(o, sh, s, L, k, rc[k], hash[k], true);
+        ++*checks;
+        if (!r.ok) {
+            *fail = r;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* maps s for shape sh, warms it up (2 single calls) and picks its batch
+ * size: >= 1 ms a batch, <= RP_MAX_BATCH calls, the sets within 256 MiB */
+static int prepare(const options *o, side *s, const cpu_shape *sh, const layout *L, bool check, int nb_want, int *nb,
+                   flusher *f, int *checks, call_result *fail)
+{
+    if (cpu_side_map(s, L, 1, fail->reason, sizeof fail->reason)) return -1;
+    double buf[2];
+    samples w = {buf, 0, 2};
+    for (int k = 0; k < 2; k++)
+        if (batch(o, s, sh, L, 1, check, f, &w, checks, fail)) return -1;
+    int n = nb_want;
+    if (n <= 0) {
+        double t1 = w.t[1] > 0 ? w.t[1] : 1e-6;
+        n = (int)ceil(1e-3 / t1);
+        n = n < 1 ? 1 : n > RP_MAX_BATCH ? RP_MAX_BATCH : n;
+    }
+    size_t per = (L->set + L->slot) * 4;
+    while (n > 1 && per * (size_t)n > ((size_t)256 << 20)) n--;
+    *nb = n;
+    return n > 1 ? cpu_side_map(s, L, n, fail->reason, sizeof fail->reason) : 0;
+}
+
+static void flusher_for(const options *o, const cpu_shape *sh, flusher *f)
+{
+    layout L;
+    cpu_layout(o->fam, sh, &L);
+    double ws = 4.0 * (double)(L.set + L.out);
+    f->n = 2 * l3_bytes();
+    f->buf = ws < 4.0 * (double)l3_bytes() ? cpu_xmalloc(f->n) : NULL;
+}
+
+void cpu_time_baseline_solo(const options *o, side *b, solo_stat *solo)
+{
+    for (int i = 0; i < o->nshapes; i++) {
+        const cpu_shape *sh = &o->shapes[i];
+        memset(&solo[i], 0, sizeof solo[i]);
+        solo[i].med = NAN;
+        if (sh->heldout || b->dead) continue;
+        layout L;
+        cpu_layout(o->fam, sh, &L);
+        flusher f;
+        flusher_for(o, sh, &f);
+        int checks = 0, cap = 1000;
+        call_result fail;
+        samples t = {cpu_xmalloc(sizeof(double) * (size_t)cap), 0, cap};
+        double want = o->min_time / 2, start = cpu_now_s();
+        if (prepare(o, b, sh, &L, false, 0, &solo[i].nb, &f, &checks, &fail) == 0) {
+            double total = 0;
+            while ((total < want || t.n < 5) && t.n < cap && cpu_now_s() - start < 10 * want + 5) {
+                if (batch(o, b, sh, &L, solo[i].nb, false, &f, &t, &checks, &fail)) break;
+                total += t.t[t.n - 1] * solo[i].nb;
+            }
+        }
+        if (t.n >= 3) {
+            solo[i].med = pct(&t, 0.5);
+            solo[i].p20 = pct(&t, 0.2);
+            solo[i].p80 = pct(&t, 0.8);
+            solo[i].reps = t.n;
+        }
+        free(t.t);
+        free(f.buf);
+    }
+}
+
+/* interleaved batches until the candidate ran min_time (>= 5 reps) */
+static int measure(const options *o, side *c, side *b, const cpu_shape *sh, const layout *L, int nbc, int nbb,
+                   flusher *f, samples *tc, samples *tb, int *checks, call_result *fail)
+{
+    tc->n = tb->n = 0;
+    double total = 0, start = cpu_now_s();
+    for (int rep = 0; (total < o->min_time || tc->n < 5) && tc->n < tc->cap &&
+                      cpu_now_s() - start < 30 * o->min_time + 5;
+         rep++) {
+        for (int k = 0; k < 2; k++) {
+            bool cand = (k + rep) % 2 == 0; /* the first side alternates */
+            if (!cand && !b) continue;
+            if (cand && batch(o, c, sh, L, nbc, true, f, tc, checks, fail)) return -1;
+            if (!cand && batch(o, b, sh, L, nbb, false, f, tb, checks, fail)) {
+                char r[200];
+                snprintf(r, sizeof r, "%.199s", fail->reason);
+                snprintf(fail->reason, sizeof fail->reason, "baseline failed: %s", r);
+                return -2;
+            }
+        }
+        total += tc->t[tc->n - 1] * nbc;
+    }
+    return 0;
+}
+
+static bool interfered(const solo_stat *s, samples *tb)
+{
+    if (!(s->med > 0) || tb->n < 3) return false;
+    double mi = pct(tb, 0.5), si = (pct(tb, 0.8) - pct(tb, 0.2)) / 2, ss = (s->p80 - s->p20) / 2;
+    /* the interleaved spread counts at most as much as the solo one: a
+     * candidate that makes the baseline erratic must not widen the noise
+     * that hides its interference */
+    if (si > ss) si = ss;
+    double d = mi - s->med;
+    return d > 0.05 * s->med && d > 3 * sqrt(si * si + ss * ss);
+}
+
+typedef struct verdict {
+    const char *name; /* "ok", "interference", "impossible" */
+    char reason[512];
+} verdict;
+
+static void emit_performance(const options *o, const side *c, const side *b, const cpu_shape *sh, samples *tc,
+                             samples *tb, const solo_stat *solo, int nbc, int nbb, int checks, const verdict *v,
+                             const cpu_bound *bound, bool flushed, double *gf_out)
+{
+    double fl_shape = o->fam->flops(sh), med = pct(tc, 0.5);
+    json_t *rec = json_object();
+    json_object_set_new(rec, "type", json_string("Performance"));
+    json_object_set_new(rec, "shape", json_string(sh->str));
+    cpu_set_num(rec, "time_ms", med * 1e3);
+    cpu_set_num(rec, "time_ms_p20", pct(tc, 0.2) * 1e3);
+    cpu_set_num(rec, "time_ms_p80", pct(tc, 0.8) * 1e3);
+    json_object_set_new(rec, "reps", json_integer(tc->n));
+    double gf = fl_shape / med * 1e-9;
+    *gf_out = gf;
+    cpu_set_num(rec, "gflops", gf);
+    cpu_set_num(rec, "tflops", gf * 1e-3);
+    json_object_set_new(rec, "baseline", json_string(o->base_name));
+    if (b) {
+        double bm = pct(tb, 0.5);
+        json_object_set_new(rec, "baseline_kernel", json_string(b->name));
+        if (o->base == BASE_BUILTIN && o->fam->baseline_describe) o->fam->baseline_describe(rec, b->name);
+        cpu_set_num(rec, "baseline_time_ms", bm * 1e3);
+        cpu_set_num(rec, "baseline_time_ms_p20", pct(tb, 0.2) * 1e3);
+        cpu_set_num(rec, "baseline_time_ms_p80", pct(tb, 0.8) * 1e3);
+        cpu_set_num(rec, "baseline_gflops", fl_shape / bm * 1e-9);
+        cpu_set_num(rec, "ratio", bm / med);
+        cpu_set_num(rec, "baseline_solo_time_ms", solo->med * 1e3);
+        cpu_set_num(rec, "baseline_solo_time_ms_p20", solo->p20 * 1e3);
+        cpu_set_num(rec, "baseline_solo_time_ms_p80", solo->p80 * 1e3);
+        json_object_set_new(rec, "baseline_calls_per_batch", json_integer(nbb));
+    } else {
+        json_object_set_new(rec, "baseline_time_ms", json_null());
+        json_object_set_new(rec, "baseline_gflops", json_null());
+        json_object_set_new(rec, "ratio", json_null());
+    }
+    json_object_set_new(rec, "cache_flush", json_boolean(flushed));
+    json_object_set_new(rec, "candidate", json_string(c->name));
+    json_object_set_new(rec, "calls_per_batch", json_integer(nbc));
+    json_object_set_new(rec, "timed_checks", json_integer(checks));
+    json_object_set_new(rec, "freeze", json_string(cpu_runner_freeze_how(c->r)));
+    cpu_set_num(rec, "bound_gflops", bound->gflops * CPU_BOUND_MARGIN);
+    json_object_set_new(rec, "verdict", json_string(v->name));
+    json_object_set_new(rec, "passed", json_boolean(!strcmp(v->name, "ok")));
+    if (strcmp(v->name, "ok")) json_object_set_new(rec, "reason", json_string(v->reason));
+    json_object_set_new(rec, "seed", json_integer((json_int_t)o->seed));
+    cpu_emit(rec);
+}
+
+static void emit_analysis(const options *o, const cpu_shape *sh, double gf, const cpu_ceilings *ceil)
+{
+    layout L;
+    cpu_layout(o->fam, sh, &L);
+    double by = 4.0 * (double)L.out, fl_shape = o->fam->flops(sh);
+    for (int i = 0; i < L.nin; i++) by += 4.0 * (double)L.in[i];
+    double ai = fl_shape / by, bw = gf / ai;
+    double roof = ceil->peak_gflops < ai * ceil->peak_gbps ? ceil->peak_gflops : ai * ceil->peak_gbps;
+    double eff = gf / roof, ridge = ceil->peak_gflops / ceil->peak_gbps;
+    const char *cls;
+    char why[512];
+    if (eff < 0.3) {
+        cls = "latency";
+        snprintf(why, sizeof why,
+                 "%.1f GFLOP/s is %.0f%% of the roofline bound %.1f GFLOP/s (AI %.2f flop/B, ridge %.2f): "
+                 "neither the FMA units (%.0f%% of %.0f GFLOP/s) nor memory (%.0f%% of %.1f GB/s) are "
+                 "saturated, so dependency chains, cache misses, synchronisation or overhead dominate",
+                 gf, 100 * eff, roof, ai, ridge, 100 * gf / ceil->peak_gflops, ceil->peak_gflops,
+                 100 * bw / ceil->peak_gbps, ceil->peak_gbps);
+    } else if (ai < ridge) {
+        cls = "memory";
+        snprintf(why, sizeof why,
+                 "AI %.2f flop/B is below the ridge %.2f flop/B: the bound is bandwidth (%.1f GB/s x AI = "
+                 "%.1f GFLOP/s); achieved %.1f GB/s compulsory traffic = %.0f%% of the measured bandwidth",
+                 ai, ridge, ceil->peak_gbps, roof, bw, 100 * bw / ceil->peak_gbps);
+    } else {
+        cls = "compute";
+        snprintf(why, sizeof why,
+                 "AI %.2f flop/B is above the ridge %.2f flop/B: the bound is the FMA peak %.0f GFLOP/s; "
+                 "achieved %.1f GFLOP/s = %.0f%% of it",
+                 ai, ridge, ceil->peak_gflops, gf, 100 * gf / ceil->peak_gflops);
+    }
+    json_t *rec = json_object();
+    json_object_set_new(rec, "type", json_string("Analysis"));
+    json_object_set_new(rec, "shape", json_string(sh->str));
+    cpu_set_num(rec, "flops", fl_shape);
+    cpu_set_num(rec, "bytes", by);
+    cpu_set_num(rec, "arith_intensity", ai);
+    cpu_set_num(rec, "peak_gflops", ceil->peak_gflops);
+    cpu_set_num(rec, "peak_gbps", ceil->peak_gbps);
+    cpu_set_num(rec, "frac_peak_flops", gf / ceil->peak_gflops);
+    cpu_set_num(rec, "frac_peak_bw", bw / ceil->peak_gbps);
+    cpu_set_num(rec, "roofline_gflops", roof);
+    cpu_set_num(rec, "roofline_frac", eff);
+    json_object_set_new(rec, "above_roofline", json_boolean(eff > 1.05));
+    json_object_set_new(rec, "bottleneck", json_string(cls));
+    if (eff > 1.05) {
+        size_t l = strlen(why);
+        snprintf(why + l, sizeof why - l, "; FLAGGED: faster than the roofline allows (cache-resident "
+                                          "operands or a measurement problem)");
+    }
+    json_object_set_new(rec, "why", json_string(why));
+    json_object_set_new(rec, "isa", json_string(ceil->isa));
+    json_object_set_new(rec, "threads", json_integer(ceil->threads));
+    cpu_emit(rec);
+}
+
+/* the Correctness record of a shape whose timed call failed */
+static void fail_correctness(json_t *creco, const call_result *r, int checks)
+{
+    char reason[400];
+    snprintf(reason, sizeof reason, "%s (a timed call, checked after it returned)", r->reason);
+    json_object_set_new(creco, "passed", json_false());
+    json_object_set_new(creco, "reason", json_string(reason));
+    cpu_set_num(creco, "rel_err", r->rel_err);
+    json_object_set_new(creco, "checks", json_integer(3 + checks));
+}
+
+bool cpu_time_shape(const options *o, side *c, side *b, const cpu_shape *sh, const solo_stat *solo,
+                    const cpu_ceilings *ceil, const cpu_bound *bound, json_t *creco)
+{
+    layout L;
+    cpu_layout(o->fam, sh, &L);
+    flusher f;
+    flusher_for(o, sh, &f);
+    int cap = 100000, nbc = 1, nbb = 1, checks = 0, rc = 0;
+    samples tc = {cpu_xmalloc(sizeof(double) * (size_t)cap), 0, cap};
+    samples tb = {cpu_xmalloc(sizeof(double) * (size_t)cap), 0, cap};
+    call_result fail = {.ok = false, .rel_err = NAN};
+    verdict v = {"ok", ""};
+    if (b && b->dead) b = NULL;
+    if (prepare(o, c, sh, &L, true, 0, &nbc, &f, &checks, &fail) ||
+        (b && prepare(o, b, sh, &L, false, solo->nb, &nbb, &f, &checks, &fail)))
+        rc = -1;
+    for (int round = 0; rc == 0 && round < 2; round++) {
+        if ((rc = measure(o, c, b, sh, &L, nbc, nbb, &f, &tc, &tb, &checks, &fail)) != 0) break;
+        double gf = o->fam->flops(sh) / pct(&tc, 0.5) * 1e-9, lim = bound->gflops * CPU_BOUND_MARGIN;
+        bool impossible = gf > lim, busy = b && interfered(solo, &tb);
+        if (!impossible && !busy) {
+            v = (verdict){"ok", ""};
+            break;
+        }
+        char bt[160];
+        cpu_bound_text(bound, bt, sizeof bt);
+        if (impossible) {
+            v.name = "impossible";
+            snprintf(v.reason, sizeof v.reason, "impossible: %.0f GFLOP/s > bound %.0f GFLOP/s = %s, +%.0f%%%s", gf,
+                     lim, bt, 100 * (CPU_BOUND_MARGIN - 1), round ? " (measured twice)" : "");
+        } else {
+            v.name = "interference";
+            snprintf(v.reason, sizeof v.reason,
+                     "interference: the baseline took %.3f ms a call beside the candidate, %.3f ms alone "
+                     "(p20-p80 %.3f-%.3f ms), beyond the noise%s",
+                     pct(&tb, 0.5) * 1e3, solo->med * 1e3, solo->p20 * 1e3, solo->p80 * 1e3,
+                     round ? " (measured twice)" : "");
+        }
+        fprintf(stderr, "spak-harness-cpu: %s: %s%s\n", sh->str, v.reason, round ? "" : "; measuring again");
+    }
+    bool ok = rc != -1;
+    if (rc == -1) fail_correctness(creco, &fail, checks);
+    else json_object_set_new(creco, "checks", json_integer(3 + checks));
+    cpu_emit(json_incref(creco));
+    if (rc == -2) {
+        v.name = "baseline-failed";
+        snprintf(v.reason, sizeof v.reason, "%s", fail.reason);
+    }
+    if (rc != -1) {
+        double gf = 0;
+        emit_performance(o, c, b, sh, &tc, &tb, solo, nbc, nbb, checks, &v, bound, f.buf != NULL, &gf);
+        emit_analysis(o, sh, gf, ceil);
+    }
+    free(tc.t);
+    free(tb.t);
+    free(f.buf);
+    return ok;
+}
