@@ -80,17 +80,6 @@ static_assert(STAGES >= 2 && STAGES <= 8, "STAGES in 2..8");
  * phase reads land in 8 different 16-byte bank groups. */
 __device__ __forceinline__ int swz(int r, int c) { return c ^ ((r / (8 / CHUNKS)) % CHUNKS); }
 
-/* Grouped raster: GROUP_M row-tiles share a column-tile while it is hot in L2. */
-__device__ __forceinline__ void tile_of(int bid, int tiles_m, int tiles_n, int &tm, int &tn)
-{
-    int per_group = GROUP_M * tiles_n;
-    int g = bid / per_group;
-    int first_m = g * GROUP_M;
-    int gm = min(tiles_m - first_m, GROUP_M);
-    tm = first_m + (bid % per_group) % gm;
-    tn = (bid % per_group) / gm;
-}
-
 template <typename T>
 __global__ void __launch_bounds__(NTHREADS) gemm_mma(int M, int N, int K, const T *__restrict__ A,
                                                     const T *__restrict__ B, T *__restrict__ C)
@@ -100,7 +89,7 @@ __global__ void __launch_bounds__(NTHREADS) gemm_mma(int M, int N, int K, const 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int wm = warp / WN, wn = warp % WN;
     int tm, tn;
-    tile_of(blockIdx.x, spak_cdiv(M, BM), spak_cdiv(N, BN), tm, tn);
+    grouped_tile(blockIdx.x, spak_cdiv(M, BM), spak_cdiv(N, BN), GROUP_M, tm, tn); /* candidate.cuh */
     const int m0 = tm * BM, n0 = tn * BN;
     const int KT = (K + BK - 1) / BK;
 
@@ -238,12 +227,10 @@ static __device__ __forceinline__ void sg_coords(int tid, int bid, int M, int N,
     tx = tid % 16, ty = tid / 16;
 #endif
     /* same grouped raster as the 16-bit path */
-    int tiles_m = spak_cdiv(M, SBM), tiles_n = spak_cdiv(N, SBN);
-    int per_group = GROUP_M * tiles_n;
-    int first_m = (bid / per_group) * GROUP_M;
-    int gm = min(tiles_m - first_m, GROUP_M);
-    m0 = (first_m + (bid % per_group) % gm) * SBM;
-    n0 = ((bid % per_group) / gm) * SBN;
+    int tm, tn;
+    grouped_tile(bid, spak_cdiv(M, SBM), spak_cdiv(N, SBN), GROUP_M, tm, tn);
+    m0 = tm * SBM;
+    n0 = tn * SBN;
 }
 __global__ void __launch_bounds__(256, SMINB) sgemm_simt(int M, int N, int K, const float *__restrict__ A,
                                                  const float *__restrict__ B, float *__restrict__ C)
