@@ -12,30 +12,17 @@ set -u
 cd "$(dirname "$0")/../.."
 B=${1:-build}
 
-if ! cuda_rungs gemm "no register spills (ptxas)" '[1-9][0-9]* bytes spill (stores|loads)'; then
-    skip "spak-harness-cuda" "no nvcc"
-    echo "1..$n"
-    exit 0
-fi
+cuda_suite gemm spak-harness-cuda "no register spills (ptxas)" '[1-9][0-9]* bytes spill (stores|loads)'
 
-H=""
-for d in "$B" build; do [ -x "$d/spak-harness-cuda" ] && { H=$d/spak-harness-cuda; break; }; done
+cuda_harness spak-harness-cuda
 if [ -z "$H" ]; then
     notok "spak-harness-cuda exists (make builds it)"
     echo "1..$n"
     exit 0
 fi
 ok "spak-harness-cuda exists ($H)"
-out=$("$H" --family gemm --seed 1 2>&1); rc=$?
-check_run "harness: missing --candidate is a usage error (exit 2)" test "$rc" -eq 2 -a -n "$out"
-out=$("$H" --family gemm --candidate x.so --seed 1 --shapes 1x2 2>&1); rc=$?
-check_run "harness: bad shape is a usage error" bash -c '[ "$1" -eq 2 ] && grep -q "bad shape" <<<"$2"' _ "$rc" "$out"
+cuda_harness_usage gemm 1x2
 so1=$sodir/$(echo "$rungs" | head -1).so
 out=$(timeout 120 "$H" --family gemm --candidate "$so1" --seed 1 --shapes 64x64x64 --check-only 2>&1); rc=$?
-if grep -q "no CUDA device" <<<"$out"; then
-    check_run "harness: without a device, says 'no CUDA device' and exits 2" test "$rc" -eq 2
-    skip "gpu run" "no CUDA device"
-else
-    check_run "gpu run: a rung passes a 64x64x64 check" bash -c 'grep -q "\"passed\":true" <<<"$1"' _ "$out"
-fi
+cuda_gpu_run "gpu run: a rung passes a 64x64x64 check" 'grep -q "\"passed\":true" <<<"$1"'
 echo "1..$n"

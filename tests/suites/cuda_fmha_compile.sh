@@ -15,11 +15,7 @@ set -u
 cd "$(dirname "$0")/../.."
 B=${1:-build}
 
-if ! cuda_rungs fmha "no register spills, no stack (ptxas)" '[1-9][0-9]* bytes (spill (stores|loads)|stack frame)'; then
-    skip "spak-harness-cuda-fmha" "no nvcc"
-    echo "1..$n"
-    exit 0
-fi
+cuda_suite fmha spak-harness-cuda-fmha "no register spills, no stack (ptxas)" '[1-9][0-9]* bytes (spill (stores|loads)|stack frame)'
 
 # Parameter variants compile too (the loop's tuning space).
 vdir=build/cuda-test/fmha-variants # shared by the build and build/asan runs; rebuilt only when stale
@@ -76,8 +72,7 @@ else
     done
 fi
 
-H=""
-for d in "$B" build; do [ -x "$d/spak-harness-cuda-fmha" ] && { H=$d/spak-harness-cuda-fmha; break; }; done
+cuda_harness spak-harness-cuda-fmha
 if [ -z "$H" ]; then
     cudnn_h=$(ls "$(dirname "$NVCC")/../include/cudnn.h" /usr/include/cudnn.h /usr/include/x86_64-linux-gnu/cudnn.h 2>/dev/null | head -1)
     if [ -z "$cudnn_h" ]; then
@@ -89,21 +84,12 @@ if [ -z "$H" ]; then
     exit 0
 fi
 ok "spak-harness-cuda-fmha exists ($H)"
-out=$("$H" --family fmha --seed 1 2>&1); rc=$?
-check_run "harness: missing --candidate is a usage error (exit 2)" test "$rc" -eq 2 -a -n "$out"
-out=$("$H" --family fmha --candidate x.so --seed 1 --shapes 1x2x64 2>&1); rc=$?
-check_run "harness: bad shape is a usage error" bash -c '[ "$1" -eq 2 ] && grep -q "bad shape" <<<"$2"' _ "$rc" "$out"
+cuda_harness_usage fmha 1x2x64
 out=$("$H" --family fmha --candidate x.so --seed 1 --shapes 1x6x64x64g4 2>&1); rc=$?
 check_run "harness: Hkv not dividing H is a usage error" bash -c '[ "$1" -eq 2 ] && grep -q "divide" <<<"$2"' _ "$rc" "$out"
 out=$("$H" --family gemm --candidate x.so --seed 1 2>&1); rc=$?
 check_run "harness: --family gemm refused" test "$rc" -eq 2
 so3=$sodir/rung3_mma.so
 out=$(timeout 300 "$H" --family fmha --candidate "$so3" --seed 1 --shapes 1x2x200x64c,1x4x130x128g2 --check-only 2>&1); rc=$?
-if grep -q "no CUDA device" <<<"$out"; then
-    check_run "harness: without a device, says 'no CUDA device' and exits 2" test "$rc" -eq 2
-    skip "gpu run" "no CUDA device"
-else
-    check_run "gpu run: rung3 passes 1x2x200x64c and 1x4x130x128g2" \
-        bash -c '[ "$(grep -c "\"passed\":true" <<<"$1")" -eq 2 ]' _ "$out"
-fi
+cuda_gpu_run "gpu run: rung3 passes 1x2x200x64c and 1x4x130x128g2" '[ "$(grep -c "\"passed\":true" <<<"$1")" -eq 2 ]'
 echo "1..$n"
