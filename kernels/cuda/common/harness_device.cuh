@@ -733,7 +733,8 @@ static int run_shapes(int (*shape_fn)(int fd, const void *arg), const Shape *sha
  * info function info_sym looked up and called: the info, or NULL with the
  * reason in why: the dlopen error, or `missing` when the entry point or the
  * info is missing or the info's abi_version is not abi. *lib is the handle
- * (NULL when dlopen failed). */
+ * (NULL when dlopen failed; the caller keeps it open as long as it uses the
+ * info, which the candidate owns). */
 template <typename Info>
 static const Info *load_candidate(const char *path, const char *entry, const char *info_sym, int abi,
                                   const char *missing, void **lib, void **fn, char *why, size_t whylen)
