@@ -262,13 +262,18 @@ __global__ void __launch_bounds__(256, SMINB) sgemm_simt(int M, int N, int K, co
         for (int j = 0; j < 8; j++)
             acc[i][j] = 0.f;
 
+    /* float4 s of phase ph: row r of the tile, k offset kk in the k-tile */
+    auto slot = [&](int ph, int s, int &r, int &kk) {
+        const int L = ph * SSTG + s;
+        sg_map(tid + (L % LOADS) * 256, r, kk);
+        kk += (L / LOADS) * SSUB;
+    };
     auto gload = [&](int k0, int ph) {
 #pragma unroll
         for (int s = 0; s < SSTG; s++) {
-            const int L = ph * SSTG + s;
-            int r, k4;
-            sg_map(tid + (L % LOADS) * 256, r, k4);
-            int gk = k0 + (L / LOADS) * SSUB + k4;
+            int r, kk;
+            slot(ph, s, r, kk);
+            int gk = k0 + kk;
             int gm = m0 + r, gn = n0 + r;
             ra[s] = (gm < M && gk < K) ? *reinterpret_cast<const float4 *>(A + (size_t)gm * K + gk)
                                        : make_float4(0.f, 0.f, 0.f, 0.f);
@@ -279,10 +284,8 @@ __global__ void __launch_bounds__(256, SMINB) sgemm_simt(int M, int N, int K, co
     auto sstore = [&](int buf, int ph) {
 #pragma unroll
         for (int s = 0; s < SSTG; s++) {
-            const int L = ph * SSTG + s;
             int r, k4;
-            sg_map(tid + (L % LOADS) * 256, r, k4);
-            k4 += (L / LOADS) * SSUB;
+            slot(ph, s, r, k4);
             As[buf][k4 + 0][r] = ra[s].x;
             As[buf][k4 + 1][r] = ra[s].y;
             As[buf][k4 + 2][r] = ra[s].z;
