@@ -1,6 +1,12 @@
-# tests/cuda_rungs.sh - the rung checks both CUDA compile suites share
-# (tests/suites/cuda_compile.sh for GEMM, cuda_fmha_compile.sh for FMHA);
-# sourced after tests/tap.sh, from the repository root, with $B the build dir.
+# tests/cuda_rungs.sh - the rung and harness checks both CUDA compile suites
+# share (tests/suites/cuda_compile.sh for GEMM, cuda_fmha_compile.sh for
+# FMHA); sourced after tests/tap.sh, from the repository root, with $B the
+# build dir.
+#
+#   cuda_suite FAMILY HARNESS SPILL_NAME SPILL_RE
+#
+# cuda_rungs below; without nvcc it also skips HARNESS, ends the TAP plan and
+# exits the suite.
 #
 #   cuda_rungs FAMILY SPILL_NAME SPILL_RE
 #
@@ -12,18 +18,6 @@
 # flags; then per rung: it compiled, it exports spak_FAMILY, spak_FAMILY_info
 # and spak_FAMILY_kernel_info, it holds sm_90a code (when cuobjdump is
 # there), and its ptxas report has no line matching SPILL_RE (test SPILL_NAME).
-#
-#   cuda_rungs_or_end FAMILY HARNESS SPILL_NAME SPILL_RE   cuda_rungs; without
-#                              nvcc the suite ends there (HARNESS skipped, the plan
-#                              printed, exit 0)
-#   cuda_built NAME            prints $B/NAME or build/NAME, the first that is
-#                              executable; returns 1 when neither is
-#   cuda_harness_usage H FAMILY BAD_SHAPE   harness H without --candidate, and
-#                              with the shape BAD_SHAPE, is a usage error (exit 2)
-#   cuda_device_or_skip OUT RC NAME COMMAND...   after a harness run that wrote
-#                              OUT and exited RC: without a device, OUT says
-#                              "no CUDA device", RC is 2 and the GPU run is
-#                              skipped; with one, test NAME is COMMAND
 cuda_rungs() {
     local fam=$1 spill_name=$2 spill_re=$3 d r so syms cob rep pids=()
     NVCC=$(command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
@@ -75,37 +69,41 @@ cuda_rungs() {
     return 0
 }
 
-cuda_built() {
-    local d
-    for d in "$B" build; do
-        [ -x "$d/$1" ] && { echo "$d/$1"; return 0; }
-    done
-    return 1
-}
-
-cuda_harness_usage() {
-    local out rc
-    out=$("$1" --family "$2" --seed 1 2>&1); rc=$?
-    check_run "harness: missing --candidate is a usage error (exit 2)" test "$rc" -eq 2 -a -n "$out"
-    out=$("$1" --family "$2" --candidate x.so --seed 1 --shapes "$3" 2>&1); rc=$?
-    check_run "harness: bad shape is a usage error" bash -c '[ "$1" -eq 2 ] && grep -q "bad shape" <<<"$2"' _ "$rc" "$out"
-}
-
-cuda_device_or_skip() {
-    if grep -q "no CUDA device" <<<"$1"; then
-        check_run "harness: without a device, says 'no CUDA device' and exits 2" test "$2" -eq 2
-        skip "gpu run" "no CUDA device"
-    else
-        local name=$3
-        shift 3
-        check_run "$name" "$@"
-    fi
-}
-
-cuda_rungs_or_end() {
+cuda_suite() {
     if ! cuda_rungs "$1" "$3" "$4"; then
         skip "$2" "no nvcc"
         echo "1..$n"
         exit 0
+    fi
+}
+
+# cuda_harness NAME: sets $H to $B's or build/'s harness NAME, "" when
+# neither has it.
+cuda_harness() {
+    local d
+    H=""
+    for d in "$B" build; do [ -x "$d/$1" ] && { H=$d/$1; break; }; done
+}
+
+# cuda_harness_usage FAMILY BAD_SHAPE: $H refuses a run without --candidate
+# and one with the shape BAD_SHAPE (exit 2, "bad shape") - two tests.
+cuda_harness_usage() {
+    local out rc
+    out=$("$H" --family "$1" --seed 1 2>&1); rc=$?
+    check_run "harness: missing --candidate is a usage error (exit 2)" test "$rc" -eq 2 -a -n "$out"
+    out=$("$H" --family "$1" --candidate x.so --seed 1 --shapes "$2" 2>&1); rc=$?
+    check_run "harness: bad shape is a usage error" bash -c '[ "$1" -eq 2 ] && grep -q "bad shape" <<<"$2"' _ "$rc" "$out"
+}
+
+# cuda_gpu_run NAME CHECK: after a harness run on a rung (its output in $out,
+# its status in $rc): without a device it said "no CUDA device" and exited 2,
+# and the GPU test is skipped; with one, CHECK (bash code, the output in $1)
+# is the test NAME.
+cuda_gpu_run() {
+    if grep -q "no CUDA device" <<<"$out"; then
+        check_run "harness: without a device, says 'no CUDA device' and exits 2" test "$rc" -eq 2
+        skip "gpu run" "no CUDA device"
+    else
+        check_run "$1" bash -c "$2" _ "$out"
     fi
 }

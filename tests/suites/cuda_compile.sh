@@ -12,16 +12,17 @@ set -u
 cd "$(dirname "$0")/../.."
 B=${1:-build}
 
-cuda_rungs_or_end gemm spak-harness-cuda "no register spills (ptxas)" '[1-9][0-9]* bytes spill (stores|loads)'
+cuda_suite gemm spak-harness-cuda "no register spills (ptxas)" '[1-9][0-9]* bytes spill (stores|loads)'
 
-if ! H=$(cuda_built spak-harness-cuda); then
+cuda_harness spak-harness-cuda
+if [ -z "$H" ]; then
     notok "spak-harness-cuda exists (make builds it)"
     echo "1..$n"
     exit 0
 fi
 ok "spak-harness-cuda exists ($H)"
-cuda_harness_usage "$H" gemm 1x2
+cuda_harness_usage gemm 1x2
 so1=$sodir/$(echo "$rungs" | head -1).so
 out=$(timeout 120 "$H" --family gemm --candidate "$so1" --seed 1 --shapes 64x64x64 --check-only 2>&1); rc=$?
-cuda_device_or_skip "$out" "$rc" "gpu run: a rung passes a 64x64x64 check" bash -c 'grep -q "\"passed\":true" <<<"$1"' _ "$out"
+cuda_gpu_run "gpu run: a rung passes a 64x64x64 check" 'grep -q "\"passed\":true" <<<"$1"'
 echo "1..$n"

@@ -15,8 +15,7 @@ set -u
 cd "$(dirname "$0")/../.."
 B=${1:-build}
 
-cuda_rungs_or_end fmha spak-harness-cuda-fmha "no register spills, no stack (ptxas)" \
-    '[1-9][0-9]* bytes (spill (stores|loads)|stack frame)'
+cuda_suite fmha spak-harness-cuda-fmha "no register spills, no stack (ptxas)" '[1-9][0-9]* bytes (spill (stores|loads)|stack frame)'
 
 # Parameter variants compile too (the loop's tuning space).
 vdir=build/cuda-test/fmha-variants # shared by the build and build/asan runs; rebuilt only when stale
@@ -59,7 +58,9 @@ else
 fi
 
 # cuDNN's graph, as far as it goes without a device.
-if ! DRY=$(cuda_built cuda/fmha/cudnn-dry); then
+DRY=""
+for d in "$B" build; do [ -x "$d/cuda/fmha/cudnn-dry" ] && { DRY=$d/cuda/fmha/cudnn-dry; break; }; done
+if [ -z "$DRY" ]; then
     skip "cudnn SDPA graph builds" "cudnn-dry not built (no cuDNN headers?)"
 else
     for c in "2x4x128x64 fp16" "2x4x128x64c bf16 lse" "2x8x777x128g2c fp16 lse" "1x4x100x128g1 bf16"; do
@@ -71,7 +72,8 @@ else
     done
 fi
 
-if ! H=$(cuda_built spak-harness-cuda-fmha); then
+cuda_harness spak-harness-cuda-fmha
+if [ -z "$H" ]; then
     cudnn_h=$(ls "$(dirname "$NVCC")/../include/cudnn.h" /usr/include/cudnn.h /usr/include/x86_64-linux-gnu/cudnn.h 2>/dev/null | head -1)
     if [ -z "$cudnn_h" ]; then
         skip "spak-harness-cuda-fmha" "no cuDNN headers (kernels/cuda/fmha/fmha.mk skips the harness)"
@@ -82,13 +84,12 @@ if ! H=$(cuda_built spak-harness-cuda-fmha); then
     exit 0
 fi
 ok "spak-harness-cuda-fmha exists ($H)"
-cuda_harness_usage "$H" fmha 1x2x64
+cuda_harness_usage fmha 1x2x64
 out=$("$H" --family fmha --candidate x.so --seed 1 --shapes 1x6x64x64g4 2>&1); rc=$?
 check_run "harness: Hkv not dividing H is a usage error" bash -c '[ "$1" -eq 2 ] && grep -q "divide" <<<"$2"' _ "$rc" "$out"
 out=$("$H" --family gemm --candidate x.so --seed 1 2>&1); rc=$?
 check_run "harness: --family gemm refused" test "$rc" -eq 2
 so3=$sodir/rung3_mma.so
 out=$(timeout 300 "$H" --family fmha --candidate "$so3" --seed 1 --shapes 1x2x200x64c,1x4x130x128g2 --check-only 2>&1); rc=$?
-cuda_device_or_skip "$out" "$rc" "gpu run: rung3 passes 1x2x200x64c and 1x4x130x128g2" \
-    bash -c '[ "$(grep -c "\"passed\":true" <<<"$1")" -eq 2 ]' _ "$out"
+cuda_gpu_run "gpu run: rung3 passes 1x2x200x64c and 1x4x130x128g2" '[ "$(grep -c "\"passed\":true" <<<"$1")" -eq 2 ]'
 echo "1..$n"

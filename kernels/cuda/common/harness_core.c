@@ -8,6 +8,7 @@
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,14 +244,38 @@ int hc_parse_shapes(const char *s, bool heldout, struct hc_shape *shapes, int ma
     return 0;
 }
 
+/* The shared options with a value: strings kept as given (the field at off
+ * in struct hc_common_opts, a const char *), integers in lo..hi (an int at
+ * off; what: how the usage error names the value), and --seed. */
+static const struct {
+    const char *name;
+    size_t off;
+} text_opts[] = {
+    {"--family", offsetof(struct hc_common_opts, family)},
+    {"--candidate", offsetof(struct hc_common_opts, candidate)},
+    {"--dtype", offsetof(struct hc_common_opts, dtype)},
+    {"--shapes", offsetof(struct hc_common_opts, shapes)},
+    {"--heldout", offsetof(struct hc_common_opts, heldout)},
+    {"--ceilings-cache", offsetof(struct hc_common_opts, ceilings_cache)},
+};
+static const struct {
+    const char *name;
+    long long lo, hi;
+    const char *what;
+    size_t off;
+} int_opts[] = {
+    {"--reps", 1, 100000, "an integer", offsetof(struct hc_common_opts, reps)},
+    {"--warmup", 0, 10000, "an integer", offsetof(struct hc_common_opts, warmup)},
+    {"--timeout", 1, 86400, "seconds", offsetof(struct hc_common_opts, timeout_s)},
+};
+
 /* argv[*i] when it is a shared option: 1 taken (*i moved onto its value, if
  * any), 0 not a shared option, 2 --help (usage in err), -1 usage error. */
 static int common_option(int argc, char **argv, int *i, struct hc_common_opts *c, const char *usage, char *err,
                          size_t errlen)
 {
-    static const char *const valued[] = {"--family",  "--candidate", "--seed",    "--dtype",   "--shapes",
-                                         "--heldout", "--reps",      "--warmup",  "--timeout", "--ceilings-cache"};
     const char *o = argv[*i];
+    int t = -1, k = -1;
     long long v;
     if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
         snprintf(err, errlen, "%s", usage);
@@ -260,29 +285,29 @@ static int common_option(int argc, char **argv, int *i, struct hc_common_opts *c
         c->check_only = true;
         return 1;
     }
-    bool known = false;
-    for (size_t k = 0; k < sizeof valued / sizeof valued[0] && !known; k++)
-        known = !strcmp(o, valued[k]);
-    if (!known)
+    for (size_t j = 0; j < sizeof text_opts / sizeof text_opts[0]; j++)
+        if (!strcmp(o, text_opts[j].name))
+            t = (int)j;
+    for (size_t j = 0; j < sizeof int_opts / sizeof int_opts[0]; j++)
+        if (!strcmp(o, int_opts[j].name))
+            k = (int)j;
+    if (t < 0 && k < 0 && strcmp(o, "--seed") != 0)
         return 0;
     if (*i + 1 >= argc) {
         snprintf(err, errlen, "%s: missing value\n%s", o, usage);
         return -1;
     }
     const char *val = argv[++*i];
-    if (!strcmp(o, "--family")) {
-        c->family = val;
-    } else if (!strcmp(o, "--candidate")) {
-        c->candidate = val;
-    } else if (!strcmp(o, "--dtype")) {
-        c->dtype = val;
-    } else if (!strcmp(o, "--shapes")) {
-        c->shapes = val;
-    } else if (!strcmp(o, "--heldout")) {
-        c->heldout = val;
-    } else if (!strcmp(o, "--ceilings-cache")) {
-        c->ceilings_cache = val;
-    } else if (!strcmp(o, "--seed")) {
+    if (t >= 0) {
+        *(const char **)((char *)c + text_opts[t].off) = val;
+    } else if (k >= 0) {
+        if (!hc_parse_ll(val, int_opts[k].lo, int_opts[k].hi, &v)) {
+            snprintf(err, errlen, "%s: want %s in %lld..%lld, got '%s'", o, int_opts[k].what, int_opts[k].lo,
+                     int_opts[k].hi, val);
+            return -1;
+        }
+        *(int *)((char *)c + int_opts[k].off) = (int)v;
+    } else { /* --seed */
         char *end;
         errno = 0;
         c->seed = val[0] && val[0] != '-' ? strtoull(val, &end, 10) : 0;
@@ -291,24 +316,6 @@ static int common_option(int argc, char **argv, int *i, struct hc_common_opts *c
             return -1;
         }
         c->have_seed = true;
-    } else if (!strcmp(o, "--reps")) {
-        if (!hc_parse_ll(val, 1, 100000, &v)) {
-            snprintf(err, errlen, "--reps: want an integer in 1..100000, got '%s'", val);
-            return -1;
-        }
-        c->reps = (int)v;
-    } else if (!strcmp(o, "--warmup")) {
-        if (!hc_parse_ll(val, 0, 10000, &v)) {
-            snprintf(err, errlen, "--warmup: want an integer in 0..10000, got '%s'", val);
-            return -1;
-        }
-        c->warmup = (int)v;
-    } else { /* --timeout */
-        if (!hc_parse_ll(val, 1, 86400, &v)) {
-            snprintf(err, errlen, "--timeout: want seconds in 1..86400, got '%s'", val);
-            return -1;
-        }
-        c->timeout_s = (int)v;
     }
     return 1;
 }

@@ -7,6 +7,11 @@
  * candidate/baseline timing, and the parent's side of the probe and of each
  * shape's child. The GPU-free logic is in harness_core.c. Define
  * SPAK_HARNESS_PROG (the program's name for messages) before including it.
+ *
+ * The shape child's steps (HCK, rel_err_of, count_diff, after_snapshot, ...)
+ * are templates over the harness's own struct child; what they use of it:
+ * the stream st, the error text err[512] (a harness failure's reason) and
+ * the device scratch b.sums (two doubles) and b.cnt (one counter).
  */
 #ifndef SPAK_CUDA_HARNESS_DEVICE_CUH
 #define SPAK_CUDA_HARNESS_DEVICE_CUH
@@ -18,6 +23,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +51,12 @@ __host__ __device__ __forceinline__ unsigned long long splitmix64(unsigned long 
     return x ^ (x >> 31);
 }
 
+/* 16-bit and fp32 elements to fp64, exactly */
+template <typename T> __device__ __forceinline__ double to_double(T v);
+template <> __device__ __forceinline__ double to_double<float>(float v) { return v; }
+template <> __device__ __forceinline__ double to_double<__half>(__half v) { return __half2float(v); }
+template <> __device__ __forceinline__ double to_double<__nv_bfloat16>(__nv_bfloat16 v) { return __bfloat162float(v); }
+
 template <typename T> __device__ __forceinline__ T from_float(float f);
 template <> __device__ __forceinline__ float from_float<float>(float f) { return f; }
 template <> __device__ __forceinline__ __half from_float<__half>(float f) { return __float2half_rn(f); }
@@ -60,6 +73,34 @@ __global__ void diff_u16(const unsigned short *a, const unsigned short *b, size_
         c += __shfl_down_sync(0xffffffffu, c, o);
     if ((threadIdx.x & 31) == 0 && c)
         atomicAdd(cnt, c);
+}
+
+/* sums[0] += (c - r)^2, sums[1] += r^2 over the n outputs c and their
+ * reference r (fp64 or fp32); bad[0] += non-finite outputs */
+template <typename T, typename R>
+__global__ void rel_err_kernel(const T *c, const R *r, size_t n, double *sums, unsigned long long *bad)
+{
+    double d2 = 0, r2 = 0;
+    unsigned long long nb = 0;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        double cv = to_double<T>(c[i]), rv = r[i];
+        if (!isfinite(cv)) {
+            nb++;
+            continue;
+        }
+        d2 += (cv - rv) * (cv - rv);
+        r2 += rv * rv;
+    }
+    for (int o = 16; o > 0; o >>= 1) {
+        d2 += __shfl_down_sync(0xffffffffu, d2, o);
+        r2 += __shfl_down_sync(0xffffffffu, r2, o);
+        nb += __shfl_down_sync(0xffffffffu, nb, o);
+    }
+    if ((threadIdx.x & 31) == 0) {
+        atomicAdd(&sums[0], d2);
+        atomicAdd(&sums[1], r2);
+        atomicAdd(bad, nb);
+    }
 }
 
 /* One trace record (malloc'd JSON, freed here) on stdout, flushed. */
@@ -134,6 +175,19 @@ static struct clocks nvml_sample(void)
 
 /* ---- ceilings: copy bandwidth and the library's peak, measured once per device, cached ---- */
 
+/* The milliseconds run() takes on the device's default stream, between
+ * the events e0 and e1 (recorded around it; waited for). */
+template <typename Run> static float event_ms(cudaEvent_t e0, cudaEvent_t e1, Run run)
+{
+    float ms = 0;
+    cudaEventRecord(e0);
+    run();
+    cudaEventRecord(e1);
+    cudaEventSynchronize(e1);
+    cudaEventElapsedTime(&ms, e0, e1);
+    return ms;
+}
+
 /* Device-to-device copy of 1 GiB, best of 10 after 2 warm-ups, GB/s read + write. */
 static double measure_copy_gbps(void)
 {
@@ -147,12 +201,7 @@ static double measure_copy_gbps(void)
     cudaEventCreate(&e1);
     cudaMemset(a, 1, bytes);
     for (int i = 0; i < 12; i++) {
-        float ms = 0;
-        cudaEventRecord(e0);
-        cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice);
-        cudaEventRecord(e1);
-        cudaEventSynchronize(e1);
-        cudaEventElapsedTime(&ms, e0, e1);
+        float ms = event_ms(e0, e1, [&] { cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice); });
         if (i >= 2 && ms > 0 && 2.0 * bytes / (ms * 1e6) > best)
             best = 2.0 * bytes / (ms * 1e6); /* read + write */
     }
@@ -303,12 +352,7 @@ template <typename Fill, typename Gemm> static double cublas_peak_tflops(int n, 
     cudaEventCreate(&e0);
     cudaEventCreate(&e1);
     for (int i = 0; i < 13; i++) {
-        float ms = 0;
-        cudaEventRecord(e0);
-        gemm(h, a, b, c);
-        cudaEventRecord(e1);
-        cudaEventSynchronize(e1);
-        cudaEventElapsedTime(&ms, e0, e1);
+        float ms = event_ms(e0, e1, [&] { gemm(h, a, b, c); });
         if (i >= 3)
             t[i - 3] = ms;
     }
@@ -323,6 +367,198 @@ out:
     cudaFree(b);
     cudaFree(c);
     return r;
+}
+
+/* ---- the shape child's steps, both harnesses' (see the header) ---- */
+
+/* A failing harness-side CUDA call: say where (the call's text) in ch->err
+ * and return -1 from the calling function. */
+#define HCK(call)                                                                                  \
+    do {                                                                                           \
+        cudaError_t e_ = (call);                                                                   \
+        if (e_ != cudaSuccess) {                                                                   \
+            snprintf(ch->err, sizeof ch->err, "harness: %s failed: %s (%s)", #call,                \
+                     cudaGetErrorName(e_), cudaGetErrorString(e_));                                \
+            return -1;                                                                             \
+        }                                                                                          \
+    } while (0)
+
+/* Blocks of 256 threads for a grid-stride kernel over n elements: enough to
+ * fill the device, at most 8192. */
+static int launch_grid(size_t n)
+{
+    size_t g = (n + 255) / 256;
+    return (int)(g > 8192 ? 8192 : g < 1 ? 1 : g);
+}
+
+/* The normwise relative error ||c - ref|| / ||ref|| of n outputs into *out
+ * (NaN when *nonfinite, the count of non-finite outputs, is not 0). 0, or -1
+ * (ch->err). */
+template <typename Child, typename T, typename R>
+static int rel_err_of(Child *ch, const T *c, const R *ref, size_t n, double *out, unsigned long long *nonfinite)
+{
+    double sums[2];
+    HCK(cudaMemsetAsync(ch->b.sums, 0, 2 * sizeof(double), ch->st));
+    HCK(cudaMemsetAsync(ch->b.cnt, 0, sizeof(unsigned long long), ch->st));
+    rel_err_kernel<T, R><<<launch_grid(n), 256, 0, ch->st>>>(c, ref, n, ch->b.sums, ch->b.cnt);
+    HCK(cudaGetLastError());
+    HCK(cudaMemcpyAsync(sums, ch->b.sums, sizeof sums, cudaMemcpyDeviceToHost, ch->st));
+    HCK(cudaMemcpyAsync(nonfinite, ch->b.cnt, sizeof *nonfinite, cudaMemcpyDeviceToHost, ch->st));
+    HCK(cudaStreamSynchronize(ch->st));
+    *out = *nonfinite ? NAN : (sums[1] > 0 ? sqrt(sums[0] / sums[1]) : (sums[0] > 0 ? INFINITY : 0));
+    return 0;
+}
+
+/* *n = the number of 16-bit words that differ between a and b (bytes each).
+ * 0, or -1 (ch->err). */
+template <typename Child>
+static int count_diff(Child *ch, const void *a, const void *b, size_t bytes, unsigned long long *n)
+{
+    HCK(cudaMemsetAsync(ch->b.cnt, 0, sizeof(unsigned long long), ch->st));
+    diff_u16<<<launch_grid(bytes / 2), 256, 0, ch->st>>>((const unsigned short *)a, (const unsigned short *)b,
+                                                         bytes / 2, ch->b.cnt);
+    HCK(cudaGetLastError());
+    HCK(cudaMemcpyAsync(n, ch->b.cnt, sizeof *n, cudaMemcpyDeviceToHost, ch->st));
+    HCK(cudaStreamSynchronize(ch->st));
+    return 0;
+}
+
+/* Right after the candidate's call: its stream synchronized. 0, or -2 with
+ * the CUDA error it left in why. */
+static int stream_fault(cudaStream_t st, char *why, size_t whylen)
+{
+    cudaError_t e = cudaStreamSynchronize(st);
+    if (e != cudaSuccess) {
+        snprintf(why, whylen, "CUDA error after the candidate: %s (%s)", cudaGetErrorName(e), cudaGetErrorString(e));
+        return -2;
+    }
+    return 0;
+}
+
+/* The output's snapshot copy (out -> snap, bytes) has been queued on the
+ * stream after the candidate's call: the stream and then the whole device
+ * synchronized, the output compared with the snapshot (a difference is work
+ * the candidate left running outside the stream), then each of the n inputs
+ * now[i] with its saved copy was[i] (bytes[i]; a difference: the candidate
+ * wrote its input names[i]). 0: all fine; 1: the verdict is a failure (why,
+ * *err_out = NaN); -1: the harness failed (ch->err); -2: the candidate
+ * faulted (why). */
+template <typename Child>
+static int after_snapshot(Child *ch, const void *out, const void *snap, size_t out_bytes, int n,
+                          const void *const *now, const void *const *was, const size_t *bytes,
+                          const char *const *names, double *err_out, char *why, size_t whylen)
+{
+    unsigned long long diff = 0;
+    cudaError_t e;
+    HCK(cudaStreamSynchronize(ch->st));
+    e = cudaDeviceSynchronize();
+    if (e != cudaSuccess) {
+        snprintf(why, whylen, "CUDA error after the candidate (device sync): %s (%s)", cudaGetErrorName(e),
+                 cudaGetErrorString(e));
+        return -2;
+    }
+    if (count_diff(ch, out, snap, out_bytes, &diff))
+        return -1;
+    if (diff) {
+        snprintf(why, whylen, "output changed after the stream was synchronized (%llu elements): work left running "
+                 "outside the given stream", diff);
+        *err_out = NAN;
+        return 1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (count_diff(ch, now[i], was[i], bytes[i], &diff))
+            return -1;
+        if (diff) {
+            snprintf(why, whylen, "candidate wrote its input %s (%llu elements changed)", names[i], diff);
+            *err_out = NAN;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The output's verdict from its error err against tolerance tol, nonfinite
+ * of its n elements not finite: true, or false with the reason in why. */
+static bool output_ok(double err, unsigned long long nonfinite, size_t n, double tol, char *why, size_t whylen)
+{
+    if (nonfinite) {
+        snprintf(why, whylen, "%llu of %zu outputs are NaN/Inf (unwritten or overflowed)", nonfinite, n);
+        return false;
+    }
+    if (!(err <= tol)) {
+        snprintf(why, whylen, "relative error %.3g above tolerance %.3g", err, tol);
+        return false;
+    }
+    return true;
+}
+
+/* cudaFree of each non-NULL of the n device pointers. */
+static void free_device(void *const *ps, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ps[i])
+            cudaFree(ps[i]);
+}
+
+/* A check or the timing ended early (r: -1, the harness failed, reason err;
+ * -2, the candidate faulted, reason why): rec(reason) writes the failing
+ * Correctness record; returns the child's exit code. */
+template <typename Rec> static int early_exit(int r, const char *err, const char *why, Rec rec)
+{
+    rec(r == -1 ? err : why);
+    return r == -1 ? HC_CHILD_HARNESS_ERR : HC_CHILD_OK;
+}
+
+/* A Performance record's clock fields (sm_clock_mhz .. l2_flushed) from what
+ * time_interleaved() measured (the L2 is flushed before every call). */
+template <typename Perf> static void put_clocks(Perf *p, const struct timed *t)
+{
+    p->sm_clock_mhz = t->ck.sm_mhz;
+    p->mem_clock_mhz = t->ck.mem_mhz;
+    p->power_w = t->ck.power_w;
+    p->throttle_mask = t->ck.reasons;
+    p->l2_flushed = true;
+}
+
+/* The roofline analysis's input: the candidate's kernel (ki: a family's
+ * kernel-info record, spak_gemm_kinfo or spak_fmha_kinfo), flops and bytes
+ * of the shape, its median time, the device's ceilings. */
+template <typename KInfo>
+static void perf_in_of(struct hc_perf_in *in, const KInfo *ki, const struct hc_device *dev, double flops,
+                       double bytes, double time_ms)
+{
+    memset(in, 0, sizeof *in);
+    in->flops = flops;
+    in->bytes = bytes;
+    in->time_ms = time_ms;
+    in->peak_tflops = dev->peak_tflops;
+    in->peak_gbps = dev->copy_gbps;
+    in->registers = ki->registers;
+    in->smem_bytes = ki->smem_bytes;
+    in->local_bytes = ki->local_bytes;
+    in->block_threads = ki->block_threads;
+    in->blocks_per_sm = ki->blocks_per_sm;
+    in->grid_blocks = ki->grid_blocks;
+    in->sm_count = dev->sm_count;
+    in->max_threads_per_sm = dev->max_threads_per_sm;
+}
+
+/* What main does with its options parser's answer rc (message err): 1 is
+ * --help (the usage on stdout, exit 0), another non-zero an error (on
+ * stderr, exit 2); for 0 it ignores SIGPIPE (the parent may go first) and
+ * returns -1: go on. */
+static int args_exit(int rc, const char *err)
+{
+    if (rc == 1) {
+        printf("%s\n", err);
+        return 0;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "%s: %s\n", SPAK_HARNESS_PROG, err);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    return -1;
 }
 
 /* The probe child: device present? ceilings (from the cache or measured).
@@ -405,18 +641,30 @@ static int probe(int fd, int dtype, const char *dtype_name, double (*measure_pea
     return HC_CHILD_OK;
 }
 
-/* The parent's first step: probe_fn (a child that calls probe()) run in a
- * child process, its line parsed into *dev and summed up on stderr (the
- * compute ceiling named by peak_name). Returns 0, or 2 (the harness's exit
- * status) with the reason on stderr; a child that found no device said so
- * itself. */
-static int probe_device(int (*probe_fn)(int fd, const void *arg), int timeout_s, const char *peak_name,
-                        struct hc_device *dev)
+/* What the probe child is given: probe()'s arguments. */
+struct probe_args {
+    int dtype;
+    const char *dtype_name;
+    double (*measure_peak)(int dtype);
+    const char *ceilings_cache;
+};
+
+static int probe_child(int fd, const void *arg)
+{
+    const struct probe_args *a = (const struct probe_args *)arg;
+    return probe(fd, a->dtype, a->dtype_name, a->measure_peak, a->ceilings_cache);
+}
+
+/* The parent's first step: probe() with *pa run in a child process, its
+ * line parsed into *dev and summed up on stderr (the compute ceiling named
+ * by peak_name). Returns 0, or 2 (the harness's exit status) with the reason
+ * on stderr; a child that found no device said so itself. */
+static int probe_device(const struct probe_args *pa, int timeout_s, const char *peak_name, struct hc_device *dev)
 {
     char err[1024];
     struct hc_child pr;
     int rc;
-    if (hc_run_child(probe_fn, NULL, timeout_s, false, &pr) != 0) {
+    if (hc_run_child(probe_child, pa, timeout_s, false, &pr) != 0) {
         fprintf(stderr, "%s: fork/pipe failed: %s\n", SPAK_HARNESS_PROG, strerror(errno));
         return 2;
     }
@@ -457,6 +705,54 @@ static int run_shape_child(int (*shape_fn)(int fd, const void *arg), const void 
         return 0;
     hc_describe_child(r, timeout_s, why, whylen);
     return 1;
+}
+
+/* The parent's loop over the shapes: one child each (shape_fn(fd,
+ * &shapes[i]), run_shape_child), then after(&shapes[i], rc, &child, why)
+ * with its answer rc (0, or 1: the child left no verdict, why says what
+ * happened). Returns the harness's exit status: 1 when a child could not be
+ * started, else 1 when some child reported a failure of the harness itself,
+ * else 0. */
+template <typename Shape, typename After>
+static int run_shapes(int (*shape_fn)(int fd, const void *arg), const Shape *shapes, int n, int timeout_s,
+                      bool check_only, After after)
+{
+    int harness_failed = 0;
+    for (int i = 0; i < n; i++) {
+        struct hc_child r;
+        char why[256];
+        int rc = run_shape_child(shape_fn, &shapes[i], timeout_s, check_only, &r, &harness_failed, why, sizeof why);
+        if (rc < 0)
+            return 1;
+        after(&shapes[i], rc, &r, why);
+    }
+    return harness_failed;
+}
+
+/* The candidate at path opened, its entry point `entry` (into *fn) and its
+ * info function info_sym looked up and called: the info, or NULL with the
+ * reason in why: the dlopen error, or `missing` when the entry point or the
+ * info is missing or the info's abi_version is not abi. *lib is the handle
+ * (NULL when dlopen failed; the caller keeps it open as long as it uses the
+ * info, which the candidate owns). */
+template <typename Info>
+static const Info *load_candidate(const char *path, const char *entry, const char *info_sym, int abi,
+                                  const char *missing, void **lib, void **fn, char *why, size_t whylen)
+{
+    const Info *(*fi)(void), *info;
+    *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!*lib) {
+        snprintf(why, whylen, "candidate: dlopen failed: %s", dlerror());
+        return NULL;
+    }
+    *fn = dlsym(*lib, entry);
+    *(void **)&fi = dlsym(*lib, info_sym);
+    info = fi ? fi() : NULL;
+    if (!*fn || !info || info->abi_version != abi) {
+        snprintf(why, whylen, "%s", missing);
+        return NULL;
+    }
+    return info;
 }
 
 #endif

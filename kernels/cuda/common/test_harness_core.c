@@ -16,30 +16,18 @@
 
 #include "../../../tests/tap.h"
 #include "harness_core.h"
+#include "test_core.h"
 
 static int parse(const char *line, struct hc_args *a, char *err, size_t n)
 {
     char buf[512], *argv[32];
-    int argc = 0;
-    snprintf(buf, sizeof buf, "%s", line);
-    argv[argc++] = (char *)"spak-harness-cuda";
-    for (char *t = strtok(buf, " "); t && argc < 31; t = strtok(NULL, " "))
-        argv[argc++] = t;
-    argv[argc] = NULL;
+    int argc = test_argv("spak-harness-cuda", line, buf, sizeof buf, argv, 32);
     /* argv points into buf: copy out what the test looks at before buf dies */
     int rc = hc_parse_args(argc, argv, a, err, n);
     a->family = NULL;
     a->candidate = NULL;
     a->ceilings_cache = NULL;
     return rc;
-}
-
-static json_t *load(char *s)
-{
-    json_error_t e;
-    json_t *j = s ? json_loads(s, 0, &e) : NULL;
-    free(s);
-    return j;
 }
 
 /* ---- children for hc_run_child ---- */
@@ -186,18 +174,25 @@ int main(void)
     /* ---- shapes ---- */
     TAP_OK(hc_parse_shapes("1x2x3,4x5x6", false, sh, 8, &n, err, sizeof err) == 0 && n == 2 && sh[1].k == 6,
            "two shapes");
-    n = 0;
-    TAP_OK(hc_parse_shapes("1x2", false, sh, 8, &n, err, sizeof err) == -1, "2-d shape rejected");
-    n = 0;
-    TAP_OK(hc_parse_shapes("1x2x3,", false, sh, 8, &n, err, sizeof err) == -1, "trailing comma rejected");
-    n = 0;
-    TAP_OK(hc_parse_shapes("0x2x3", false, sh, 8, &n, err, sizeof err) == -1, "zero dimension rejected");
-    n = 0;
-    TAP_OK(hc_parse_shapes("1x2x9999999", false, sh, 8, &n, err, sizeof err) == -1, "huge dimension rejected");
-    n = 0;
-    TAP_OK(hc_parse_shapes("1x2xa", false, sh, 8, &n, err, sizeof err) == -1, "non-number rejected");
-    n = 0;
-    TAP_OK(hc_parse_shapes("1x1x1,1x1x1,1x1x1", false, sh, 2, &n, err, sizeof err) == -1, "shape cap enforced");
+    {
+        /* lists refused, each into an empty list of at most max shapes */
+        static const struct {
+            const char *list;
+            int max;
+            const char *name;
+        } bad[] = {
+            {"1x2", 8, "2-d shape rejected"},
+            {"1x2x3,", 8, "trailing comma rejected"},
+            {"0x2x3", 8, "zero dimension rejected"},
+            {"1x2x9999999", 8, "huge dimension rejected"},
+            {"1x2xa", 8, "non-number rejected"},
+            {"1x1x1,1x1x1,1x1x1", 2, "shape cap enforced"},
+        };
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            n = 0;
+            TAP_OK(hc_parse_shapes(bad[i].list, false, sh, bad[i].max, &n, err, sizeof err) == -1, "%s", bad[i].name);
+        }
+    }
 
     /* ---- tolerances: ordered, and between honest and lower-precision error ---- */
     TAP_OK(hc_tolerance(0) < hc_tolerance(1) && hc_tolerance(1) < hc_tolerance(2), "tolerances fp32 < fp16 < bf16");
@@ -221,17 +216,13 @@ int main(void)
     {
         struct hc_perf_in in;
         struct hc_perf_out o;
-        memset(&in, 0, sizeof in);
-        in.flops = 2.0 * 4096 * 4096 * 4096;
-        in.bytes = 2.0 * 3 * 4096 * 4096;
-        in.peak_tflops = 700;
-        in.peak_gbps = 3000;
+        const double flops = 2.0 * 4096 * 4096 * 4096;
+        test_perf_in(&in, flops, 2.0 * 3 * 4096 * 4096, flops / 650e9); /* 650 TFLOP/s */
         in.block_threads = 384;
         in.blocks_per_sm = 1;
         in.max_threads_per_sm = 2048;
         in.sm_count = 132;
         in.grid_blocks = 512;
-        in.time_ms = in.flops / 650e9; /* 650 TFLOP/s */
         hc_classify(&in, &o);
         TAP_OK(!strcmp(o.bottleneck, "compute") && fabs(o.tflops - 650) < 1e-6, "near peak -> compute (%s)",
                o.bottleneck);
@@ -249,12 +240,8 @@ int main(void)
         in.time_ms = in.flops / 5000e9; /* 5 PFLOP/s: impossible */
         hc_classify(&in, &o);
         TAP_OK(o.suspicious && !strcmp(o.bottleneck, "suspicious"), "faster than the roofline is flagged");
-        memset(&in, 0, sizeof in);
-        in.flops = 2.0 * 8192 * 8192 * 16; /* thin K: low intensity */
-        in.bytes = 2.0 * (8192.0 * 16 * 2 + 8192.0 * 8192);
-        in.peak_tflops = 700;
-        in.peak_gbps = 3000;
-        in.time_ms = in.bytes / 2500e6; /* 2.5 TB/s */
+        const double thin_bytes = 2.0 * (8192.0 * 16 * 2 + 8192.0 * 8192); /* thin K: low intensity */
+        test_perf_in(&in, 2.0 * 8192 * 8192 * 16, thin_bytes, thin_bytes / 2500e6); /* 2.5 TB/s */
         in.sm_count = 132;
         hc_classify(&in, &o);
         TAP_OK(!strcmp(o.bottleneck, "memory"), "low intensity at 2.5 TB/s -> memory (%s)", o.bottleneck);
@@ -280,7 +267,7 @@ int main(void)
         c.tolerance = hc_tolerance(2);
         c.seed = 42;
         c.reason = "1 of 2 outputs are NaN";
-        json_t *j = load(hc_record_correctness(&c));
+        json_t *j = test_load(hc_record_correctness(&c));
         TAP_OK(j && !strcmp(json_string_value(json_object_get(j, "type")), "Correctness") &&
                    !strcmp(json_string_value(json_object_get(j, "shape")), "3000x5000x2000") &&
                    json_is_true(json_object_get(j, "heldout")) && json_is_false(json_object_get(j, "passed")) &&
@@ -297,7 +284,7 @@ int main(void)
         p.flops = 2e12;
         p.reps = 30;
         p.sm_clock_mhz = 1980;
-        j = load(hc_record_performance(&p));
+        j = test_load(hc_record_performance(&p));
         TAP_OK(j && fabs(json_real_value(json_object_get(j, "ratio")) - 0.5) < 1e-12 &&
                    fabs(json_real_value(json_object_get(j, "tflops")) - 1000) < 1e-9 &&
                    !strcmp(json_string_value(json_object_get(j, "baseline")), "cublas") &&
@@ -308,15 +295,10 @@ int main(void)
 
         struct hc_perf_in in;
         struct hc_perf_out o;
-        memset(&in, 0, sizeof in);
-        in.flops = 1e12;
-        in.bytes = 1e9;
-        in.time_ms = 10;
-        in.peak_tflops = 700;
-        in.peak_gbps = 3000;
+        test_perf_in(&in, 1e12, 1e9, 10);
         in.registers = 168;
         hc_classify(&in, &o);
-        j = load(hc_record_analysis(&s, 2, &in, &o));
+        j = test_load(hc_record_analysis(&s, 2, &in, &o));
         TAP_OK(j && !strcmp(json_string_value(json_object_get(j, "type")), "Analysis") &&
                    json_integer_value(json_object_get(j, "registers")) == 168 &&
                    json_string_value(json_object_get(j, "bottleneck")) &&
@@ -359,18 +341,18 @@ int main(void)
                    hc_ncu_parse_csv("\"ID\",\"Metric Name\",\"Metric Value\"\n\"0\",\"x\",\"n/a\"\n", &r) == 0 &&
                    r.nmetrics == 1 && isnan(r.m[0].value),
                "ncu CSV: empty input and non-numeric values give no numbers (n/a kept as NaN)");
-        j = load(hc_record_counters(&s, 2, &r, "ncu printed no numbers"));
+        j = test_load(hc_record_counters(&s, 2, &r, "ncu printed no numbers"));
         TAP_OK(j && json_is_false(json_object_get(j, "available")), "only n/a values: Counters unavailable");
         json_decref(j);
         hc_ncu_parse_csv(csv, &r);
-        j = load(hc_record_counters(&s, 2, &r, NULL));
+        j = test_load(hc_record_counters(&s, 2, &r, NULL));
         m = j ? json_object_get(j, "metrics") : NULL;
         TAP_OK(j && json_is_true(json_object_get(j, "available")) && r.nfinite == 3 &&
                    !strcmp(json_string_value(json_object_get(j, "type")), "Counters") &&
                    fabs(json_real_value(json_object_get(m, "launch__registers_per_thread")) - 1168) < 1e-9,
                "Counters record with metrics");
         json_decref(j);
-        j = load(hc_record_counters(&s, 2, NULL, "ncu not found"));
+        j = test_load(hc_record_counters(&s, 2, NULL, "ncu not found"));
         TAP_OK(j && json_is_false(json_object_get(j, "available")) && !json_object_get(j, "metrics") &&
                    !strcmp(json_string_value(json_object_get(j, "reason")), "ncu not found"),
                "Counters record unavailable: reason, no numbers");

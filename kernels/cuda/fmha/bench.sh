@@ -138,38 +138,26 @@ if [ -d "$B/cuda/fmha-sweep" ]; then
     done
 fi
 
-python3 - "$LOG" >"$OUT/table.txt" <<'PY'
-import json, sys
-cur, rows, order = None, {}, []
-for line in open(sys.argv[1], errors="replace"):
-    if line.startswith("### "):
-        p = line.split()
-        # "### RUNG DTYPE bench|check" opens a section; smoke, rc and skip lines close it
-        cur = (p[1], p[2], p[3]) if len(p) == 4 and p[3] in ("bench", "check") else None
-        continue
-    if not line.startswith("__SPAK_TRACE__ ") or cur is None:
-        continue
-    r = json.loads(line[len("__SPAK_TRACE__ "):])
-    key = (cur[0], r.get("dtype"), r.get("shape"), cur[2])
-    if key not in rows:
-        rows[key] = {}
-        order.append(key)
-    rows[key][r["type"]] = r
-def f(x, fmt):
-    return fmt % x if isinstance(x, (int, float)) else "-"
+python3 - "$LOG" "$(dirname "$0")/.." >"$OUT/table.txt" <<'PY'
+import sys
+sys.dont_write_bytecode = True
+sys.path.insert(0, sys.argv[2])
+from bench_table import f, gather, note
+# "### RUNG DTYPE bench|check" opens a section; smoke, rc and skip lines close it
+order, rows = gather(sys.argv[1],
+                     lambda line, cur: tuple(line.split()[1:4]) if len(line.split()) == 4 and line.split()[3] in ("bench", "check") else None,
+                     lambda cur, r: (cur[0], r.get("dtype"), r.get("shape"), cur[2]))
 hdr = "%-34s %-5s %-16s %-5s %8s %8s %6s %9s %9s %9s %-10s %s"
 print(hdr % ("candidate", "dtype", "shape", "step", "TFLOP/s", "cuDNN", "ratio", "rel_err", "cudnn_err", "lse_err", "bottleneck", "note"))
 for k in order:
     d = rows[k]
     c, p, a = d.get("Correctness", {}), d.get("Performance", {}), d.get("Analysis", {})
-    note = "" if c.get("passed") else ("SKIP " if c.get("skipped") else "FAIL ") + c.get("reason", "")[:70]
-    if c.get("heldout"):
-        note = ("held-out " + note).strip()
+    n = note(c, 70)
     if p and p.get("baseline_error") and "no-baseline" not in (p.get("baseline_error") or ""):
-        note += " cudnn: " + p["baseline_error"][:70]
+        n += " cudnn: " + p["baseline_error"][:70]
     print(hdr % (k[0][:34], k[1], k[2], k[3], f(p.get("tflops"), "%.1f"), f(p.get("baseline_tflops"), "%.1f"),
                  f(p.get("ratio"), "%.3f"), f(c.get("rel_err"), "%.2e"), f(c.get("baseline_rel_err"), "%.2e"),
-                 f(c.get("lse_err"), "%.1e"), a.get("bottleneck", "-"), note))
+                 f(c.get("lse_err"), "%.1e"), a.get("bottleneck", "-"), n))
 PY
 echo "elapsed $((SECONDS - T0)) s"
 cat "$OUT/table.txt"

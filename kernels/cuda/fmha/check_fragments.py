@@ -40,6 +40,13 @@ def conflicts(addrs):          # each 8-address phase: 16-B rows in distinct 16-
         bad += len(groups) - len(set(groups))
     return bad
 
+def frags_match(fr, want, elem):  # thread T's regs j hold elem(*want(g, t)[j]), g = T // 4, t = T % 4
+    for T in range(32):
+        for j, (a, b) in enumerate(want(T // 4, T % 4)):
+            if fr[T][j] != elem(a, b):
+                return False
+    return True
+
 fail = 0
 def check(name, cond):
     global fail
@@ -56,13 +63,8 @@ for D in (64, 128):
                 addrs = [swz(D, w * 16 + (l & 7) + ((l >> 3) & 1) * 8, kk * 2 + (l >> 4)) for l in range(32)]
                 bank += conflicts(addrs)
                 fr = ldsm(mem, addrs, False)
-                for T in range(32):
-                    g, t = T // 4, T % 4
-                    want = [(g, 2 * t), (g + 8, 2 * t), (g, 2 * t + 8), (g + 8, 2 * t + 8)]
-                    for j in range(4):
-                        r, c = want[j]
-                        if fr[T][j] != ((w * 16 + r, kk * 16 + c), (w * 16 + r, kk * 16 + c + 1)):
-                            good = False
+                good &= frags_match(fr, lambda g, t: [(g, 2 * t), (g + 8, 2 * t), (g, 2 * t + 8), (g + 8, 2 * t + 8)],
+                                    lambda r, c: ((w * 16 + r, kk * 16 + c), (w * 16 + r, kk * 16 + c + 1)))
         check("D=%d Q A-fragments (ldmatrix.x4)" % D, good) if BLOCK_N == 64 else None
         check("D=%d Q ldmatrix conflict-free" % D, bank == 0) if BLOCK_N == 64 else None
         # K (B operand of S = Q K^T)
@@ -73,14 +75,9 @@ for D in (64, 128):
                 addrs = [swz(D, np_ * 16 + (l & 7) + (l >> 4) * 8, kk * 2 + ((l >> 3) & 1)) for l in range(32)]
                 bank += conflicts(addrs)
                 fr = ldsm(mem, addrs, False)
-                for T in range(32):
-                    g, t = T // 4, T % 4
-                    # regs: (n-tile 2np: b0, b1), (n-tile 2np+1: b0, b1); element (key n, d k)
-                    want = [(g, 2 * t), (g, 2 * t + 8), (g + 8, 2 * t), (g + 8, 2 * t + 8)]
-                    for j in range(4):
-                        n, k = want[j]
-                        if fr[T][j] != ((np_ * 16 + n, kk * 16 + k), (np_ * 16 + n, kk * 16 + k + 1)):
-                            good = False
+                # regs: (n-tile 2np: b0, b1), (n-tile 2np+1: b0, b1); element (key n, d k)
+                good &= frags_match(fr, lambda g, t: [(g, 2 * t), (g, 2 * t + 8), (g + 8, 2 * t), (g + 8, 2 * t + 8)],
+                                    lambda n, k: ((np_ * 16 + n, kk * 16 + k), (np_ * 16 + n, kk * 16 + k + 1)))
         check("D=%d BLOCK_N=%d K B-fragments (ldmatrix.x4)" % (D, BLOCK_N), good)
         check("D=%d BLOCK_N=%d K ldmatrix conflict-free" % (D, BLOCK_N), bank == 0)
         # V (B operand of O += P V), trans
@@ -90,14 +87,9 @@ for D in (64, 128):
                 addrs = [swz(D, kk * 16 + (l & 7) + ((l >> 3) & 1) * 8, dp * 2 + (l >> 4)) for l in range(32)]
                 bank += conflicts(addrs)
                 fr = ldsm(mem, addrs, True)
-                for T in range(32):
-                    g, t = T // 4, T % 4
-                    # regs: (d-tile 2dp: b0 keys 2t.., b1 keys 2t+8..), (d-tile 2dp+1: b0, b1); element (key, d)
-                    want = [(2 * t, g), (2 * t + 8, g), (2 * t, g + 8), (2 * t + 8, g + 8)]
-                    for j in range(4):
-                        k, n = want[j]
-                        if fr[T][j] != ((kk * 16 + k, dp * 16 + n), (kk * 16 + k + 1, dp * 16 + n)):
-                            good = False
+                # regs: (d-tile 2dp: b0 keys 2t.., b1 keys 2t+8..), (d-tile 2dp+1: b0, b1); element (key, d)
+                good &= frags_match(fr, lambda g, t: [(2 * t, g), (2 * t + 8, g), (2 * t, g + 8), (2 * t + 8, g + 8)],
+                                    lambda k, n: ((kk * 16 + k, dp * 16 + n), (kk * 16 + k + 1, dp * 16 + n)))
         check("D=%d BLOCK_N=%d V B-fragments (ldmatrix.x4.trans)" % (D, BLOCK_N), good)
         check("D=%d BLOCK_N=%d V ldmatrix conflict-free" % (D, BLOCK_N), bank == 0)
 sys.exit(1 if fail else 0)

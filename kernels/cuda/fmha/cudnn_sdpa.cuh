@@ -133,24 +133,47 @@ static bool sdpa_new(struct sdpa *g, cudnnBackendDescriptorType_t t, cudnnBacken
     return true;
 }
 
+/* One attribute of a descriptor: n values of type at val (NULL: left
+ * unset), what names the step in errors. */
+struct sdpa_attr {
+    const char *what;
+    cudnnBackendAttributeName_t name;
+    cudnnBackendAttributeType_t type;
+    int64_t n;
+    const void *val;
+};
+
+/* A descriptor of the given type into *d: the n attributes set in their
+ * order, then finalized (the step fin). */
+static bool sdpa_desc(struct sdpa *g, cudnnBackendDescriptor_t *d, cudnnBackendDescriptorType_t type, int n,
+                      const struct sdpa_attr *attrs, const char *fin)
+{
+    if (!sdpa_new(g, type, d))
+        return false;
+    for (int i = 0; i < n; i++)
+        if (attrs[i].val)
+            SDPA_CK(attrs[i].what, g->api.setAttr(*d, attrs[i].name, attrs[i].type, attrs[i].n, attrs[i].val));
+    SDPA_CK(fin, g->api.finalize(*d));
+    return true;
+}
+
+#define SDPA_DESC CUDNN_TYPE_BACKEND_DESCRIPTOR
+
 /* A tensor: 4-d dims and strides, data type, uid, virtual / by-value. */
 static bool sdpa_tensor(struct sdpa *g, cudnnBackendDescriptor_t *t, int64_t uid, cudnnDataType_t dt,
                         const int64_t dims[4], const int64_t strides[4], bool is_virtual, bool by_value)
 {
     int64_t align = 16;
-    if (!sdpa_new(g, CUDNN_BACKEND_TENSOR_DESCRIPTOR, t))
-        return false;
-    SDPA_CK("tensor data type", g->api.setAttr(*t, CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &dt));
-    SDPA_CK("tensor dims", g->api.setAttr(*t, CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims));
-    SDPA_CK("tensor strides", g->api.setAttr(*t, CUDNN_ATTR_TENSOR_STRIDES, CUDNN_TYPE_INT64, 4, strides));
-    SDPA_CK("tensor uid", g->api.setAttr(*t, CUDNN_ATTR_TENSOR_UNIQUE_ID, CUDNN_TYPE_INT64, 1, &uid));
-    SDPA_CK("tensor alignment", g->api.setAttr(*t, CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, CUDNN_TYPE_INT64, 1, &align));
-    if (is_virtual)
-        SDPA_CK("tensor virtual", g->api.setAttr(*t, CUDNN_ATTR_TENSOR_IS_VIRTUAL, CUDNN_TYPE_BOOLEAN, 1, &is_virtual));
-    if (by_value)
-        SDPA_CK("tensor by value", g->api.setAttr(*t, CUDNN_ATTR_TENSOR_IS_BY_VALUE, CUDNN_TYPE_BOOLEAN, 1, &by_value));
-    SDPA_CK("tensor finalize", g->api.finalize(*t));
-    return true;
+    const struct sdpa_attr at[] = {
+        {"tensor data type", CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &dt},
+        {"tensor dims", CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims},
+        {"tensor strides", CUDNN_ATTR_TENSOR_STRIDES, CUDNN_TYPE_INT64, 4, strides},
+        {"tensor uid", CUDNN_ATTR_TENSOR_UNIQUE_ID, CUDNN_TYPE_INT64, 1, &uid},
+        {"tensor alignment", CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, CUDNN_TYPE_INT64, 1, &align},
+        {"tensor virtual", CUDNN_ATTR_TENSOR_IS_VIRTUAL, CUDNN_TYPE_BOOLEAN, 1, is_virtual ? &is_virtual : NULL},
+        {"tensor by value", CUDNN_ATTR_TENSOR_IS_BY_VALUE, CUDNN_TYPE_BOOLEAN, 1, by_value ? &by_value : NULL},
+    };
+    return sdpa_desc(g, t, CUDNN_BACKEND_TENSOR_DESCRIPTOR, 7, at, "tensor finalize");
 }
 
 /* A pointwise operation y = mode(x [, b] [, t]). axis >= 0 only for GEN_INDEX. */
@@ -159,29 +182,21 @@ static bool sdpa_pointwise(struct sdpa *g, cudnnBackendDescriptor_t *op, cudnnPo
                            cudnnBackendDescriptor_t t, cudnnBackendDescriptor_t y)
 {
     cudnnBackendDescriptor_t pw;
-    if (!sdpa_new(g, CUDNN_BACKEND_POINTWISE_DESCRIPTOR, &pw))
+    const struct sdpa_attr pa[] = {
+        {"pointwise mode", CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1, &mode},
+        {"pointwise precision", CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_TYPE_DATA_TYPE, 1, &prec},
+        {"pointwise axis", CUDNN_ATTR_POINTWISE_AXIS, CUDNN_TYPE_INT64, 1, axis >= 0 ? &axis : NULL},
+    };
+    if (!sdpa_desc(g, &pw, CUDNN_BACKEND_POINTWISE_DESCRIPTOR, 3, pa, "pointwise finalize"))
         return false;
-    SDPA_CK("pointwise mode", g->api.setAttr(pw, CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1, &mode));
-    SDPA_CK("pointwise precision", g->api.setAttr(pw, CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_TYPE_DATA_TYPE, 1, &prec));
-    if (axis >= 0)
-        SDPA_CK("pointwise axis", g->api.setAttr(pw, CUDNN_ATTR_POINTWISE_AXIS, CUDNN_TYPE_INT64, 1, &axis));
-    SDPA_CK("pointwise finalize", g->api.finalize(pw));
-    if (!sdpa_new(g, CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR, op))
-        return false;
-    SDPA_CK("pointwise op desc", g->api.setAttr(*op, CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR,
-                                                CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &pw));
-    SDPA_CK("pointwise op x", g->api.setAttr(*op, CUDNN_ATTR_OPERATION_POINTWISE_XDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR,
-                                             1, &x));
-    if (b)
-        SDPA_CK("pointwise op b", g->api.setAttr(*op, CUDNN_ATTR_OPERATION_POINTWISE_BDESC,
-                                                 CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &b));
-    if (t)
-        SDPA_CK("pointwise op t", g->api.setAttr(*op, CUDNN_ATTR_OPERATION_POINTWISE_TDESC,
-                                                 CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &t));
-    SDPA_CK("pointwise op y", g->api.setAttr(*op, CUDNN_ATTR_OPERATION_POINTWISE_YDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR,
-                                             1, &y));
-    SDPA_CK("pointwise op finalize", g->api.finalize(*op));
-    return true;
+    const struct sdpa_attr oa[] = {
+        {"pointwise op desc", CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, SDPA_DESC, 1, &pw},
+        {"pointwise op x", CUDNN_ATTR_OPERATION_POINTWISE_XDESC, SDPA_DESC, 1, &x},
+        {"pointwise op b", CUDNN_ATTR_OPERATION_POINTWISE_BDESC, SDPA_DESC, 1, b ? &b : NULL},
+        {"pointwise op t", CUDNN_ATTR_OPERATION_POINTWISE_TDESC, SDPA_DESC, 1, t ? &t : NULL},
+        {"pointwise op y", CUDNN_ATTR_OPERATION_POINTWISE_YDESC, SDPA_DESC, 1, &y},
+    };
+    return sdpa_desc(g, op, CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR, 5, oa, "pointwise op finalize");
 }
 
 static bool sdpa_reduction(struct sdpa *g, cudnnBackendDescriptor_t *op, cudnnReduceTensorOp_t mode,
@@ -189,22 +204,18 @@ static bool sdpa_reduction(struct sdpa *g, cudnnBackendDescriptor_t *op, cudnnRe
 {
     cudnnBackendDescriptor_t rd;
     cudnnDataType_t f = CUDNN_DATA_FLOAT;
-    if (!sdpa_new(g, CUDNN_BACKEND_REDUCTION_DESCRIPTOR, &rd))
+    const struct sdpa_attr ra[] = {
+        {"reduction operator", CUDNN_ATTR_REDUCTION_OPERATOR, CUDNN_TYPE_REDUCTION_OPERATOR_TYPE, 1, &mode},
+        {"reduction comp type", CUDNN_ATTR_REDUCTION_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &f},
+    };
+    if (!sdpa_desc(g, &rd, CUDNN_BACKEND_REDUCTION_DESCRIPTOR, 2, ra, "reduction finalize"))
         return false;
-    SDPA_CK("reduction operator", g->api.setAttr(rd, CUDNN_ATTR_REDUCTION_OPERATOR,
-                                                 CUDNN_TYPE_REDUCTION_OPERATOR_TYPE, 1, &mode));
-    SDPA_CK("reduction comp type", g->api.setAttr(rd, CUDNN_ATTR_REDUCTION_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &f));
-    SDPA_CK("reduction finalize", g->api.finalize(rd));
-    if (!sdpa_new(g, CUDNN_BACKEND_OPERATION_REDUCTION_DESCRIPTOR, op))
-        return false;
-    SDPA_CK("reduction op desc", g->api.setAttr(*op, CUDNN_ATTR_OPERATION_REDUCTION_DESC,
-                                                CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &rd));
-    SDPA_CK("reduction op x", g->api.setAttr(*op, CUDNN_ATTR_OPERATION_REDUCTION_XDESC,
-                                             CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &x));
-    SDPA_CK("reduction op y", g->api.setAttr(*op, CUDNN_ATTR_OPERATION_REDUCTION_YDESC,
-                                             CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &y));
-    SDPA_CK("reduction op finalize", g->api.finalize(*op));
-    return true;
+    const struct sdpa_attr oa[] = {
+        {"reduction op desc", CUDNN_ATTR_OPERATION_REDUCTION_DESC, SDPA_DESC, 1, &rd},
+        {"reduction op x", CUDNN_ATTR_OPERATION_REDUCTION_XDESC, SDPA_DESC, 1, &x},
+        {"reduction op y", CUDNN_ATTR_OPERATION_REDUCTION_YDESC, SDPA_DESC, 1, &y},
+    };
+    return sdpa_desc(g, op, CUDNN_BACKEND_OPERATION_REDUCTION_DESCRIPTOR, 3, oa, "reduction op finalize");
 }
 
 static bool sdpa_matmul(struct sdpa *g, cudnnBackendDescriptor_t *op, cudnnBackendDescriptor_t a,
@@ -212,19 +223,16 @@ static bool sdpa_matmul(struct sdpa *g, cudnnBackendDescriptor_t *op, cudnnBacke
 {
     cudnnBackendDescriptor_t mm;
     cudnnDataType_t f = CUDNN_DATA_FLOAT;
-    if (!sdpa_new(g, CUDNN_BACKEND_MATMUL_DESCRIPTOR, &mm))
+    const struct sdpa_attr ma[] = {{"matmul comp type", CUDNN_ATTR_MATMUL_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &f}};
+    if (!sdpa_desc(g, &mm, CUDNN_BACKEND_MATMUL_DESCRIPTOR, 1, ma, "matmul finalize"))
         return false;
-    SDPA_CK("matmul comp type", g->api.setAttr(mm, CUDNN_ATTR_MATMUL_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &f));
-    SDPA_CK("matmul finalize", g->api.finalize(mm));
-    if (!sdpa_new(g, CUDNN_BACKEND_OPERATION_MATMUL_DESCRIPTOR, op))
-        return false;
-    SDPA_CK("matmul op a", g->api.setAttr(*op, CUDNN_ATTR_OPERATION_MATMUL_ADESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &a));
-    SDPA_CK("matmul op b", g->api.setAttr(*op, CUDNN_ATTR_OPERATION_MATMUL_BDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &b));
-    SDPA_CK("matmul op c", g->api.setAttr(*op, CUDNN_ATTR_OPERATION_MATMUL_CDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &c));
-    SDPA_CK("matmul op desc", g->api.setAttr(*op, CUDNN_ATTR_OPERATION_MATMUL_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
-                                             &mm));
-    SDPA_CK("matmul op finalize", g->api.finalize(*op));
-    return true;
+    const struct sdpa_attr oa[] = {
+        {"matmul op a", CUDNN_ATTR_OPERATION_MATMUL_ADESC, SDPA_DESC, 1, &a},
+        {"matmul op b", CUDNN_ATTR_OPERATION_MATMUL_BDESC, SDPA_DESC, 1, &b},
+        {"matmul op c", CUDNN_ATTR_OPERATION_MATMUL_CDESC, SDPA_DESC, 1, &c},
+        {"matmul op desc", CUDNN_ATTR_OPERATION_MATMUL_DESC, SDPA_DESC, 1, &mm},
+    };
+    return sdpa_desc(g, op, CUDNN_BACKEND_OPERATION_MATMUL_DESCRIPTOR, 4, oa, "matmul op finalize");
 }
 
 static void sdpa_free_descs(struct sdpa *g)

@@ -79,9 +79,6 @@ static struct hc_device g_ceil; /* what the probe child measured */
 /* ------------------------------------------------------------------------ */
 /* device kernels of the harness                                              */
 
-__device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
-__device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
-
 /* x[i] ~ amp * N(0,1) rounded to T; element i depends only on (seed, i). */
 template <typename T>
 __global__ void gen_normal(T *x, size_t n, unsigned long long seed, float amp)
@@ -128,14 +125,14 @@ __global__ void __launch_bounds__(256) ref_attention(const T *__restrict__ Q, co
 
     for (int e = t; e < REF_BQ * D; e += 256) {
         int rr = e / D, d = e % D;
-        Qs[rr * ld + d] = q0 + rr < S ? (double)to_float(Q[qbase + (size_t)(q0 + rr) * D + d]) : 0.0;
+        Qs[rr * ld + d] = q0 + rr < S ? to_double<T>(Q[qbase + (size_t)(q0 + rr) * D + d]) : 0.0;
     }
     /* pass 1: max and sum */
     for (int k0 = 0; k0 < kend; k0 += REF_BK) {
         __syncthreads();
         for (int e = t; e < REF_BK * D; e += 256) {
             int rr = e / D, d = e % D;
-            Ks[rr * ld + d] = k0 + rr < S ? (double)to_float(K[kvbase + (size_t)(k0 + rr) * D + d]) : 0.0;
+            Ks[rr * ld + d] = k0 + rr < S ? to_double<T>(K[kvbase + (size_t)(k0 + rr) * D + d]) : 0.0;
         }
         __syncthreads();
         for (int c = 0; c < REF_BK / 8; c++) {
@@ -174,8 +171,8 @@ __global__ void __launch_bounds__(256) ref_attention(const T *__restrict__ Q, co
         for (int e = t; e < REF_BK * D; e += 256) {
             int rr = e / D, d = e % D;
             bool in = k0 + rr < S;
-            Ks[rr * ld + d] = in ? (double)to_float(K[kvbase + (size_t)(k0 + rr) * D + d]) : 0.0;
-            Vs[rr * ld + d] = in ? (double)to_float(V[kvbase + (size_t)(k0 + rr) * D + d]) : 0.0;
+            Ks[rr * ld + d] = in ? to_double<T>(K[kvbase + (size_t)(k0 + rr) * D + d]) : 0.0;
+            Vs[rr * ld + d] = in ? to_double<T>(V[kvbase + (size_t)(k0 + rr) * D + d]) : 0.0;
         }
         __syncthreads();
         for (int c = 0; c < REF_BK / 8; c++) {
@@ -207,33 +204,6 @@ __global__ void __launch_bounds__(256) ref_attention(const T *__restrict__ Q, co
 }
 
 static size_t ref_smem(int D) { return sizeof(double) * ((size_t)(REF_BQ + 2 * REF_BK) * (D + 1) + REF_BQ * (REF_BK + 1)); }
-
-/* sums[0] += (o - r)^2, sums[1] += r^2; bad[0] += non-finite outputs */
-template <typename T>
-__global__ void rel_err_kernel(const T *o, const float *r, size_t n, double *sums, unsigned long long *bad)
-{
-    double d2 = 0, r2 = 0;
-    unsigned long long nb = 0;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        double ov = to_float(o[i]), rv = r[i];
-        if (!isfinite(ov)) {
-            nb++;
-            continue;
-        }
-        d2 += (ov - rv) * (ov - rv);
-        r2 += rv * rv;
-    }
-    for (int s = 16; s > 0; s >>= 1) {
-        d2 += __shfl_down_sync(0xffffffffu, d2, s);
-        r2 += __shfl_down_sync(0xffffffffu, r2, s);
-        nb += __shfl_down_sync(0xffffffffu, nb, s);
-    }
-    if ((threadIdx.x & 31) == 0) {
-        atomicAdd(&sums[0], d2);
-        atomicAdd(&sums[1], r2);
-        atomicAdd(bad, nb);
-    }
-}
 
 /* maxerr (as ordered bits of a non-negative double) of |a - r|; bad += non-finite a */
 __global__ void max_abs_err(const float *a, const float *r, size_t n, unsigned long long *maxbits,
@@ -293,22 +263,6 @@ struct child {
     char err[512];
 };
 
-#define HCK(call)                                                                                  \
-    do {                                                                                           \
-        cudaError_t e_ = (call);                                                                   \
-        if (e_ != cudaSuccess) {                                                                   \
-            snprintf(ch->err, sizeof ch->err, "harness: %s failed: %s (%s)", #call,                \
-                     cudaGetErrorName(e_), cudaGetErrorString(e_));                                \
-            return -1;                                                                             \
-        }                                                                                          \
-    } while (0)
-
-static int launch_grid(size_t n)
-{
-    size_t g = (n + 255) / 256;
-    return (int)(g > 8192 ? 8192 : g < 1 ? 1 : g);
-}
-
 static int gen_inputs(struct child *ch, unsigned long long seed, float qamp)
 {
     size_t nq = fc_q_elems(ch->s), nkv = fc_kv_elems(ch->s);
@@ -351,20 +305,9 @@ static int reference(struct child *ch)
 static int rel_err(struct child *ch, const void *O, double *out, unsigned long long *nonfinite)
 {
     size_t n = fc_q_elems(ch->s);
-    double sums[2];
-    HCK(cudaMemsetAsync(ch->b.sums, 0, 2 * sizeof(double), ch->st));
-    HCK(cudaMemsetAsync(ch->b.cnt, 0, sizeof(unsigned long long), ch->st));
     if (ch->dt == SPAK_FMHA_F16)
-        rel_err_kernel<__half><<<launch_grid(n), 256, 0, ch->st>>>((const __half *)O, ch->b.Oref, n, ch->b.sums, ch->b.cnt);
-    else
-        rel_err_kernel<__nv_bfloat16><<<launch_grid(n), 256, 0, ch->st>>>((const __nv_bfloat16 *)O, ch->b.Oref, n,
-                                                                         ch->b.sums, ch->b.cnt);
-    HCK(cudaGetLastError());
-    HCK(cudaMemcpyAsync(sums, ch->b.sums, sizeof sums, cudaMemcpyDeviceToHost, ch->st));
-    HCK(cudaMemcpyAsync(nonfinite, ch->b.cnt, sizeof *nonfinite, cudaMemcpyDeviceToHost, ch->st));
-    HCK(cudaStreamSynchronize(ch->st));
-    *out = *nonfinite ? NAN : (sums[1] > 0 ? sqrt(sums[0] / sums[1]) : (sums[0] > 0 ? INFINITY : 0));
-    return 0;
+        return rel_err_of(ch, (const __half *)O, ch->b.Oref, n, out, nonfinite);
+    return rel_err_of(ch, (const __nv_bfloat16 *)O, ch->b.Oref, n, out, nonfinite);
 }
 
 static int lse_err(struct child *ch, double *out, unsigned long long *nonfinite)
@@ -381,17 +324,6 @@ static int lse_err(struct child *ch, double *out, unsigned long long *nonfinite)
     memcpy(out, &bits, sizeof *out);
     if (*nonfinite)
         *out = NAN;
-    return 0;
-}
-
-static int count_diff(struct child *ch, const void *a, const void *b, size_t bytes, unsigned long long *n)
-{
-    HCK(cudaMemsetAsync(ch->b.cnt, 0, sizeof(unsigned long long), ch->st));
-    diff_u16<<<launch_grid(bytes / 2), 256, 0, ch->st>>>((const unsigned short *)a, (const unsigned short *)b,
-                                                         bytes / 2, ch->b.cnt);
-    HCK(cudaGetLastError());
-    HCK(cudaMemcpyAsync(n, ch->b.cnt, sizeof *n, cudaMemcpyDeviceToHost, ch->st));
-    HCK(cudaStreamSynchronize(ch->st));
     return 0;
 }
 
@@ -415,8 +347,8 @@ static int check_once(struct child *ch, unsigned long long seed, float qamp, boo
     const struct fc_shape *s = ch->s;
     size_t nq = fc_q_elems(s), nkv = fc_kv_elems(s), nr = fc_rows(s);
     size_t qb = nq * 2, kvb = nkv * 2;
-    unsigned long long nf = 0, diff = 0;
-    cudaError_t e;
+    unsigned long long nf = 0;
+    int r;
 
     *ok = false;
     *lerr_out = NAN;
@@ -440,53 +372,21 @@ static int check_once(struct child *ch, unsigned long long seed, float qamp, boo
     HCK(cudaMemsetAsync(ch->b.L, 0xFF, nr * sizeof(float), ch->st));
     HCK(cudaStreamSynchronize(ch->st));
 
-    if (cand_call(ch, want_lse ? ch->b.L : NULL, why, whylen))
+    if (cand_call(ch, want_lse ? ch->b.L : NULL, why, whylen) || stream_fault(ch->st, why, whylen))
         return -2;
-    e = cudaStreamSynchronize(ch->st);
-    if (e != cudaSuccess) {
-        snprintf(why, whylen, "CUDA error after the candidate: %s (%s)", cudaGetErrorName(e), cudaGetErrorString(e));
-        return -2;
-    }
     HCK(cudaMemcpyAsync(ch->b.Osnap, ch->b.O, qb, cudaMemcpyDeviceToDevice, ch->st));
-    HCK(cudaStreamSynchronize(ch->st));
-    e = cudaDeviceSynchronize();
-    if (e != cudaSuccess) {
-        snprintf(why, whylen, "CUDA error after the candidate (device sync): %s (%s)", cudaGetErrorName(e),
-                 cudaGetErrorString(e));
-        return -2;
-    }
-    if (count_diff(ch, ch->b.O, ch->b.Osnap, qb, &diff))
-        return -1;
-    if (diff) {
-        snprintf(why, whylen, "output changed after the stream was synchronized (%llu elements): work left running "
-                 "outside the given stream", diff);
-        *err_out = NAN;
-        return 0;
-    }
     {
         const void *now[3] = {ch->b.Q, ch->b.K, ch->b.V}, *was[3] = {ch->b.Q0, ch->b.K0, ch->b.V0};
         const size_t bytes[3] = {qb, kvb, kvb};
         const char *names[3] = {"Q", "K", "V"};
-        for (int i = 0; i < 3; i++) {
-            if (count_diff(ch, now[i], was[i], bytes[i], &diff))
-                return -1;
-            if (diff) {
-                snprintf(why, whylen, "candidate wrote its input %s (%llu elements changed)", names[i], diff);
-                *err_out = NAN;
-                return 0;
-            }
-        }
+        r = after_snapshot(ch, ch->b.O, ch->b.Osnap, qb, 3, now, was, bytes, names, err_out, why, whylen);
+        if (r != 0)
+            return r > 0 ? 0 : r;
     }
     if (rel_err(ch, ch->b.O, err_out, &nf))
         return -1;
-    if (nf) {
-        snprintf(why, whylen, "%llu of %zu outputs are NaN/Inf (unwritten or overflowed)", nf, nq);
+    if (!output_ok(*err_out, nf, nq, fc_tolerance(ch->dt), why, whylen))
         return 0;
-    }
-    if (!(*err_out <= fc_tolerance(ch->dt))) {
-        snprintf(why, whylen, "relative error %.3g above tolerance %.3g", *err_out, fc_tolerance(ch->dt));
-        return 0;
-    }
     if (want_lse) {
         if (lse_err(ch, lerr_out, &nf))
             return -1;
@@ -508,9 +408,7 @@ static void free_bufs(struct bufs *b)
 {
     void *ps[] = {b->Q, b->K, b->V, b->O, b->Q0, b->K0, b->V0, b->Osnap, b->Ob, b->Oref, b->Lref, b->L, b->Lb,
                   b->sums, b->cnt, b->ws, b->flush};
-    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
-        if (ps[i])
-            cudaFree(ps[i]);
+    free_device(ps, sizeof ps / sizeof ps[0]);
     memset(b, 0, sizeof *b);
 }
 
@@ -569,11 +467,7 @@ static int timing(struct child *ch, struct fc_performance *p, char *why, size_t 
     p->have_base = t.have_base;
     p->reps = g_args.reps;
     p->with_lse = lse != NULL;
-    p->sm_clock_mhz = t.ck.sm_mhz;
-    p->mem_clock_mhz = t.ck.mem_mhz;
-    p->power_w = t.ck.power_w;
-    p->throttle_mask = t.ck.reasons;
-    p->l2_flushed = true;
+    put_clocks(p, &t);
     return 0;
 }
 
@@ -630,29 +524,22 @@ static int run_shape(const struct fc_shape *s)
     double e1 = NAN, e2 = NAN, l1 = NAN, l2 = NAN, b1 = NAN, b2 = NAN;
     bool ok1 = false, ok2 = false;
     int r;
+    /* the failing record of a check or the timing that ended early (early_exit) */
+    auto failed = [&](const char *reason) { correctness_rec(s, false, false, NAN, NAN, NAN, reason); };
 
     memset(ch, 0, sizeof *ch);
     ch->s = s;
     ch->dt = g_args.dtype;
     ch->scale = (float)(1.0 / sqrt((double)s->d));
-    ch->c.lib = dlopen(g_args.candidate, RTLD_NOW | RTLD_LOCAL);
-    if (!ch->c.lib) {
-        snprintf(why, sizeof why, "candidate: dlopen failed: %s", dlerror());
+    info = load_candidate<struct spak_fmha_info>(g_args.candidate, "spak_fmha", "spak_fmha_info", SPAK_FMHA_ABI_VERSION,
+                                                 "candidate: missing spak_fmha/spak_fmha_info or wrong abi_version",
+                                                 &ch->c.lib, (void **)&ch->c.fmha, why, sizeof why);
+    if (!info) {
         correctness_rec(s, false, false, NAN, NAN, NAN, why);
         return HC_CHILD_OK;
     }
-    *(void **)&ch->c.fmha = dlsym(ch->c.lib, "spak_fmha");
-    {
-        const struct spak_fmha_info *(*fi)(void);
-        *(void **)&fi = dlsym(ch->c.lib, "spak_fmha_info");
-        info = fi ? fi() : NULL;
-    }
     *(void **)&ch->c.ws = dlsym(ch->c.lib, "spak_fmha_workspace");
     *(void **)&ch->c.kinfo = dlsym(ch->c.lib, "spak_fmha_kernel_info");
-    if (!ch->c.fmha || !info || info->abi_version != SPAK_FMHA_ABI_VERSION) {
-        correctness_rec(s, false, false, NAN, NAN, NAN, "candidate: missing spak_fmha/spak_fmha_info or wrong abi_version");
-        return HC_CHILD_OK;
-    }
     ch->c.info = info;
     if (constraint(info, s, ch->dt, why, sizeof why)) {
         correctness_rec(s, false, true, NAN, NAN, NAN, why);
@@ -690,14 +577,8 @@ static int run_shape(const struct fc_shape *s)
     }
     if (ch->have_dnn == false && !g_args.no_baseline && !g_baseline_error)
         g_baseline_error = ch->dnn.err;
-    if (r == -1) {
-        correctness_rec(s, false, false, NAN, NAN, NAN, ch->err);
-        return HC_CHILD_HARNESS_ERR;
-    }
-    if (r == -2) {
-        correctness_rec(s, false, false, NAN, NAN, NAN, why);
-        return HC_CHILD_OK;
-    }
+    if (r < 0)
+        return early_exit(r, ch->err, why, failed);
     if (!(ok1 && ok2)) {
         correctness_rec(s, false, false, ok1 ? e2 : e1, l1, ok1 ? b2 : b1, why);
         return HC_CHILD_OK;
@@ -716,35 +597,16 @@ static int run_shape(const struct fc_shape *s)
         p.shape = s;
         p.dtype = ch->dt;
         r = timing(ch, &p, why, sizeof why);
-        if (r == -1) {
-            correctness_rec(s, false, false, NAN, NAN, NAN, ch->err);
-            return HC_CHILD_HARNESS_ERR;
-        }
-        if (r == -2) {
-            correctness_rec(s, false, false, NAN, NAN, NAN, why);
-            return HC_CHILD_OK;
-        }
+        if (r < 0)
+            return early_exit(r, ch->err, why, failed);
         p.baseline_error = p.have_base ? NULL : (g_baseline_error ? g_baseline_error : ch->dnn.err);
         p.baseline_engine = p.have_base ? ch->dnn.engine : NULL;
         emit(fc_record_performance(&p));
 
-        memset(&in, 0, sizeof in);
         memset(&ki, 0, sizeof ki);
         if (ch->c.kinfo)
             ch->c.kinfo((int)s->b, (int)s->h, (int)s->hkv, (int)s->s, (int)s->d, s->causal, ch->dt, &ki);
-        in.flops = fc_flops(s);
-        in.bytes = fc_bytes(s, ch->dt, p.with_lse);
-        in.time_ms = p.cand.median;
-        in.peak_tflops = g_ceil.peak_tflops;
-        in.peak_gbps = g_ceil.copy_gbps;
-        in.registers = ki.registers;
-        in.smem_bytes = ki.smem_bytes;
-        in.local_bytes = ki.local_bytes;
-        in.block_threads = ki.block_threads;
-        in.blocks_per_sm = ki.blocks_per_sm;
-        in.grid_blocks = ki.grid_blocks;
-        in.sm_count = g_ceil.sm_count;
-        in.max_threads_per_sm = g_ceil.max_threads_per_sm;
+        perf_in_of(&in, &ki, &g_ceil, fc_flops(s), fc_bytes(s, ch->dt, p.with_lse), p.cand.median);
         hc_classify(&in, &o);
         emit(fc_record_analysis(s, ch->dt, &in, &o));
     }
@@ -785,13 +647,7 @@ static double measure_cublas_peak(int dt)
 }
 
 /* ------------------------------------------------------------------------ */
-/* the parent's children (hc_run_child, harness_core.c)                      */
-
-static int probe_fn(int fd, const void *arg)
-{
-    (void)arg;
-    return probe(fd, g_args.dtype, hc_dtype_name(g_args.dtype), measure_cublas_peak, g_args.ceilings_cache);
-}
+/* the parent's shape children (hc_run_child, harness_core.c)                */
 
 static int shape_fn(int fd, const void *arg)
 {
@@ -802,31 +658,17 @@ static int shape_fn(int fd, const void *arg)
 int main(int argc, char **argv)
 {
     char err[1024];
-    int harness_failed = 0;
-    int rc = fc_parse_args(argc, argv, &g_args, err, sizeof err);
+    int rc = args_exit(fc_parse_args(argc, argv, &g_args, err, sizeof err), err);
+    const struct probe_args pa = {g_args.dtype, hc_dtype_name(g_args.dtype), measure_cublas_peak,
+                                  g_args.ceilings_cache};
 
-    if (rc == 1) {
-        printf("%s\n", err);
-        return 0;
-    }
-    if (rc != 0) {
-        fprintf(stderr, "spak-harness-cuda-fmha: %s\n", err);
+    if (rc >= 0)
+        return rc;
+    if (probe_device(&pa, g_args.timeout_s, g_args.dtype == 1 ? "fp16" : "bf16", &g_ceil) != 0)
         return 2;
-    }
-    signal(SIGPIPE, SIG_IGN);
-
-    if (probe_device(probe_fn, g_args.timeout_s, g_args.dtype == 1 ? "fp16" : "bf16", &g_ceil) != 0)
-        return 2;
-
-    for (int i = 0; i < g_args.nshapes; i++) {
-        const struct fc_shape *s = &g_args.shapes[i];
-        struct hc_child r;
-        char why[256];
-        rc = run_shape_child(shape_fn, s, g_args.timeout_s, g_args.check_only, &r, &harness_failed, why, sizeof why);
-        if (rc < 0)
-            return 1;
-        if (rc > 0)
-            correctness_rec(s, false, false, NAN, NAN, NAN, why);
-    }
-    return harness_failed;
+    return run_shapes(shape_fn, g_args.shapes, g_args.nshapes, g_args.timeout_s, g_args.check_only,
+                      [](const struct fc_shape *s, int done, const struct hc_child *, const char *why) {
+                          if (done > 0)
+                              correctness_rec(s, false, false, NAN, NAN, NAN, why);
+                      });
 }

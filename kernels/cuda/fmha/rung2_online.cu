@@ -141,11 +141,9 @@ static int rung2_fmha(int B, int H, int Hkv, int S, int D, int causal, int dtype
 {
     if (!spak_fmha_args_ok(&g_info, B, H, Hkv, S, D, causal, dtype))
         return (int)cudaErrorInvalidValue;
-    if (dtype == SPAK_FMHA_F16)
-        return D == 64 ? launch<__half, 64>(B, H, Hkv, S, causal, Q, K, V, O, lse, scale, stream)
-                       : launch<__half, 128>(B, H, Hkv, S, causal, Q, K, V, O, lse, scale, stream);
-    return D == 64 ? launch<__nv_bfloat16, 64>(B, H, Hkv, S, causal, Q, K, V, O, lse, scale, stream)
-                   : launch<__nv_bfloat16, 128>(B, H, Hkv, S, causal, Q, K, V, O, lse, scale, stream);
+    return spak_fmha_dispatch(dtype, D, [&](auto t, auto d) {
+        return launch<typename decltype(t)::type, d>(B, H, Hkv, S, causal, Q, K, V, O, lse, scale, stream);
+    });
 }
 
 #ifndef SPAK_FMHA_NO_EXPORTS
@@ -164,10 +162,8 @@ extern "C" int spak_fmha_kernel_info(int B, int H, int Hkv, int S, int D, int ca
 {
     (void)Hkv, (void)causal;
     long long grid = (long long)spak_cdiv(S, BLOCK_M) * H * B;
-    if (dtype == SPAK_FMHA_F16)
-        return D == 64 ? spak_fill_kinfo(online_kernel<__half, 64>, THREADS, 0, grid, out)
-                       : spak_fill_kinfo(online_kernel<__half, 128>, THREADS, 0, grid, out);
-    return D == 64 ? spak_fill_kinfo(online_kernel<__nv_bfloat16, 64>, THREADS, 0, grid, out)
-                   : spak_fill_kinfo(online_kernel<__nv_bfloat16, 128>, THREADS, 0, grid, out);
+    return spak_fmha_dispatch(dtype, D, [&](auto t, auto d) {
+        return spak_fill_kinfo(online_kernel<typename decltype(t)::type, d>, THREADS, 0, grid, out);
+    });
 }
 #endif

@@ -54,24 +54,7 @@ static const struct spak_fmha_info g_info = {
     1, 0, 1, 1, 1, 80,
 };
 
-/* ---- PTX wrappers (cp.async, ldmatrix: ../common/sm80.cuh) ----------- */
-/* c += a (16x16, row) * b (16x8, col), fp32 accumulators */
-template <typename T> __device__ __forceinline__ void mma16816(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1);
-template <> __device__ __forceinline__ void mma16816<__half>(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1)
-{
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-                 "{%0,%1,%2,%3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-template <>
-__device__ __forceinline__ void mma16816<__nv_bfloat16>(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1)
-{
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-                 "{%0,%1,%2,%3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
+/* ---- PTX wrappers: cp.async, ldmatrix, mma16816 in ../common/sm80.cuh ---- */
 
 /* Element offset of 16-byte chunk `c` of row `r` in a [rows][D] swizzled tile. */
 template <int D> __device__ __forceinline__ int swz(int r, int c) { return r * D + ((c ^ (r & 7)) << 3); }
@@ -237,30 +220,15 @@ __global__ void __launch_bounds__(THREADS) fa2_kernel(const T *__restrict__ Q, c
     }
     cp_async_wait<0>();
 
-    /* epilogue: full row sums, normalize, store; LSE (the sum written out, not
-     * quad_sum2: through the helper nvcc emits other machine code here) */
+    /* epilogue: full row sums (written out, not quad_sum2: through the helper
+     * nvcc emits other machine code here), then O normalized and stored, and
+     * the LSE (store_rows, candidate.cuh) */
 #pragma unroll
     for (int off = 1; off < 4; off <<= 1) {
         l0 += __shfl_xor_sync(0xffffffffu, l0, off);
         l1 += __shfl_xor_sync(0xffffffffu, l1, off);
     }
-    const float inv0 = l0 > 0.f ? 1.f / l0 : 0.f, inv1 = l1 > 0.f ? 1.f / l1 : 0.f;
-    T *Og = O + ((size_t)b * H + h) * S * D;
-#pragma unroll
-    for (int n = 0; n < DT; n++) {
-        int d = n * 8 + 2 * t4;
-        if (row0 < S)
-            *reinterpret_cast<uint32_t *>(Og + (size_t)row0 * D + d) = elem<T>::pack2(oacc[n][0] * inv0, oacc[n][1] * inv0);
-        if (row1 < S)
-            *reinterpret_cast<uint32_t *>(Og + (size_t)row1 * D + d) = elem<T>::pack2(oacc[n][2] * inv1, oacc[n][3] * inv1);
-    }
-    if (lse && t4 == 0) {
-        float *L = lse + ((size_t)b * H + h) * S;
-        if (row0 < S)
-            L[row0] = m0 * scale + logf(l0);
-        if (row1 < S)
-            L[row1] = m1 * scale + logf(l1);
-    }
+    store_rows<T, D>(O, lse, b, H, h, S, &oacc[0][0], row0, row1, t4, m0, m1, l0, l1, scale);
 }
 
 extern "C" const struct spak_fmha_info *spak_fmha_info(void) { return &g_info; }
@@ -290,11 +258,9 @@ extern "C" int spak_fmha(int B, int H, int Hkv, int S, int D, int causal, int dt
     (void)workspace, (void)workspace_bytes;
     if (!spak_fmha_args_ok(&g_info, B, H, Hkv, S, D, causal, dtype))
         return (int)cudaErrorInvalidValue;
-    if (dtype == SPAK_FMHA_F16)
-        return D == 64 ? launch<__half, 64>(B, H, Hkv, S, causal, Q, K, V, O, lse, scale, stream)
-                       : launch<__half, 128>(B, H, Hkv, S, causal, Q, K, V, O, lse, scale, stream);
-    return D == 64 ? launch<__nv_bfloat16, 64>(B, H, Hkv, S, causal, Q, K, V, O, lse, scale, stream)
-                   : launch<__nv_bfloat16, 128>(B, H, Hkv, S, causal, Q, K, V, O, lse, scale, stream);
+    return spak_fmha_dispatch(dtype, D, [&](auto t, auto d) {
+        return launch<typename decltype(t)::type, d>(B, H, Hkv, S, causal, Q, K, V, O, lse, scale, stream);
+    });
 }
 
 extern "C" int spak_fmha_kernel_info(int B, int H, int Hkv, int S, int D, int causal, int dtype,
@@ -302,9 +268,7 @@ extern "C" int spak_fmha_kernel_info(int B, int H, int Hkv, int S, int D, int ca
 {
     (void)Hkv, (void)causal;
     long long grid = (long long)spak_cdiv(S, BLOCK_M) * H * B;
-    if (dtype == SPAK_FMHA_F16)
-        return D == 64 ? spak_fill_kinfo(fa2_kernel<__half, 64>, THREADS, smem_bytes<64>(), grid, out)
-                       : spak_fill_kinfo(fa2_kernel<__half, 128>, THREADS, smem_bytes<128>(), grid, out);
-    return D == 64 ? spak_fill_kinfo(fa2_kernel<__nv_bfloat16, 64>, THREADS, smem_bytes<64>(), grid, out)
-                   : spak_fill_kinfo(fa2_kernel<__nv_bfloat16, 128>, THREADS, smem_bytes<128>(), grid, out);
+    return spak_fmha_dispatch(dtype, D, [&](auto t, auto d) {
+        return spak_fill_kinfo(fa2_kernel<typename decltype(t)::type, d>, THREADS, smem_bytes<d>(), grid, out);
+    });
 }

@@ -479,23 +479,7 @@ __global__ void __launch_bounds__(plan<D>::THREADS, 1)
 #endif /* PIPE */
         /* epilogue */
         quad_sum2(l0, l1);
-        const float inv0 = l0 > 0.f ? 1.f / l0 : 0.f, inv1 = l1 > 0.f ? 1.f / l1 : 0.f;
-        T *Og = O + ((size_t)b * H + h) * S * D;
-#pragma unroll
-        for (int j = 0; j < D / 8; j++) {
-            int d = 8 * j + 2 * t4;
-            if (row0 < S)
-                *reinterpret_cast<uint32_t *>(Og + (size_t)row0 * D + d) = elem<T>::pack2(oacc[4 * j] * inv0, oacc[4 * j + 1] * inv0);
-            if (row1 < S)
-                *reinterpret_cast<uint32_t *>(Og + (size_t)row1 * D + d) = elem<T>::pack2(oacc[4 * j + 2] * inv1, oacc[4 * j + 3] * inv1);
-        }
-        if (lse && t4 == 0) {
-            float *L = lse + ((size_t)b * H + h) * S;
-            if (row0 < S)
-                L[row0] = m0 * scale + logf(l0);
-            if (row1 < S)
-                L[row1] = m1 * scale + logf(l1);
-        }
+        store_rows<T, D>(O, lse, b, H, h, S, oacc, row0, row1, t4, m0, m1, l0, l1, scale);
     }
 }
 
@@ -587,23 +571,19 @@ extern "C" int spak_fmha(int B, int H, int Hkv, int S, int D, int causal, int dt
     if (!spak_fmha_args_ok(&g_info, B, H, Hkv, S, D, causal, dtype) || B * Hkv > 65535 || !workspace ||
         workspace_bytes < spak_fmha_workspace(B, H, Hkv, S, D, causal, dtype))
         return (int)cudaErrorInvalidValue;
-    if (dtype == SPAK_FMHA_F16)
-        return D == 64 ? launch<__half, 64>(B, H, Hkv, S, causal, dtype, Q, K, V, O, lse, scale, workspace, stream)
-                       : launch<__half, 128>(B, H, Hkv, S, causal, dtype, Q, K, V, O, lse, scale, workspace, stream);
-    return D == 64 ? launch<__nv_bfloat16, 64>(B, H, Hkv, S, causal, dtype, Q, K, V, O, lse, scale, workspace, stream)
-                   : launch<__nv_bfloat16, 128>(B, H, Hkv, S, causal, dtype, Q, K, V, O, lse, scale, workspace, stream);
+    return spak_fmha_dispatch(dtype, D, [&](auto t, auto d) {
+        return launch<typename decltype(t)::type, d>(B, H, Hkv, S, causal, dtype, Q, K, V, O, lse, scale, workspace,
+                                                     stream);
+    });
 }
 
 extern "C" int spak_fmha_kernel_info(int B, int H, int Hkv, int S, int D, int causal, int dtype,
                                      struct spak_fmha_kinfo *out)
 {
     (void)Hkv, (void)causal;
-    typedef plan<64> P64;
-    typedef plan<128> P128;
-    const long long g64 = (long long)spak_cdiv(S, P64::BLOCK_M) * H * B, g128 = (long long)spak_cdiv(S, P128::BLOCK_M) * H * B;
-    if (dtype == SPAK_FMHA_F16)
-        return D == 64 ? spak_fill_kinfo(fa3_kernel<__half, 64>, P64::THREADS, P64::BYTES, g64, out)
-                       : spak_fill_kinfo(fa3_kernel<__half, 128>, P128::THREADS, P128::BYTES, g128, out);
-    return D == 64 ? spak_fill_kinfo(fa3_kernel<__nv_bfloat16, 64>, P64::THREADS, P64::BYTES, g64, out)
-                   : spak_fill_kinfo(fa3_kernel<__nv_bfloat16, 128>, P128::THREADS, P128::BYTES, g128, out);
+    return spak_fmha_dispatch(dtype, D, [&](auto t, auto d) {
+        typedef plan<d> P;
+        const long long grid = (long long)spak_cdiv(S, P::BLOCK_M) * H * B;
+        return spak_fill_kinfo(fa3_kernel<typename decltype(t)::type, d>, P::THREADS, P::BYTES, grid, out);
+    });
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../../../tests/tap.h"
+#include "../common/test_core.h"
 #include "fmha_core.h"
 
 static char g_buf[1024];
@@ -16,21 +17,8 @@ static char g_buf[1024];
 static int parse(const char *line, struct fc_args *a, char *err, size_t n)
 {
     char *argv[32];
-    int argc = 0;
-    snprintf(g_buf, sizeof g_buf, "%s", line);
-    argv[argc++] = (char *)"spak-harness-cuda-fmha";
-    for (char *t = strtok(g_buf, " "); t && argc < 31; t = strtok(NULL, " "))
-        argv[argc++] = t;
-    argv[argc] = NULL;
+    int argc = test_argv("spak-harness-cuda-fmha", line, g_buf, sizeof g_buf, argv, 32);
     return fc_parse_args(argc, argv, a, err, n);
-}
-
-static json_t *load(char *s)
-{
-    json_error_t e;
-    json_t *j = s ? json_loads(s, 0, &e) : NULL;
-    free(s);
-    return j;
 }
 
 int main(void)
@@ -119,7 +107,7 @@ int main(void)
         c.baseline_error = "cudnn: no engine";
         c.seed = 9;
         c.reason = "ok";
-        j = load(fc_record_correctness(&c));
+        j = test_load(fc_record_correctness(&c));
         TAP_OK(j != NULL, "correctness record is JSON");
         TAP_STREQ(json_string_value(json_object_get(j, "type")), "Correctness", "type");
         TAP_STREQ(json_string_value(json_object_get(j, "shape")), "4x16x4096x128c", "shape text");
@@ -139,7 +127,7 @@ int main(void)
         hc_stats(u, 3, &p.base);
         p.have_base = true;
         p.reps = 3;
-        j = load(fc_record_performance(&p));
+        j = test_load(fc_record_performance(&p));
         TAP_OK(j && fabs(json_number_value(json_object_get(j, "ratio")) - 0.5) < 1e-12, "ratio = base/cand");
         TAP_OK(j && fabs(json_number_value(json_object_get(j, "tflops")) - fc_flops(&sh[0]) / 2e9) < 1e-6,
                "tflops from the convention");
@@ -147,7 +135,7 @@ int main(void)
         json_decref(j);
         p.have_base = false;
         p.baseline_error = "cudnn graph did not finalize";
-        j = load(fc_record_performance(&p));
+        j = test_load(fc_record_performance(&p));
         TAP_OK(j && json_is_null(json_object_get(j, "ratio")) && json_is_null(json_object_get(j, "baseline_tflops")),
                "no baseline: ratio null, never a number");
         json_decref(j);
@@ -156,16 +144,11 @@ int main(void)
         struct hc_perf_in in;
         struct hc_perf_out o;
         json_t *j;
-        memset(&in, 0, sizeof in);
-        in.flops = fc_flops(&sh[0]);
-        in.bytes = fc_bytes(&sh[0], 1, false);
-        in.time_ms = 1.0;
-        in.peak_tflops = 700;
-        in.peak_gbps = 3000;
+        test_perf_in(&in, fc_flops(&sh[0]), fc_bytes(&sh[0], 1, false), 1.0);
         in.sm_count = 132;
         in.max_threads_per_sm = 2048;
         hc_classify(&in, &o);
-        j = load(fc_record_analysis(&sh[0], 1, &in, &o));
+        j = test_load(fc_record_analysis(&sh[0], 1, &in, &o));
         TAP_OK(j && json_string_value(json_object_get(j, "bottleneck")), "analysis record has a bottleneck");
         json_decref(j);
     }

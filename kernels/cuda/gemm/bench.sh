@@ -58,35 +58,21 @@ for r in $RUNGS; do
     done
 done
 
-python3 - "$LOG" >"$OUT/table.txt" <<'PY'
-import json, sys
-cur = None
-rows = {}
-order = []
-for line in open(sys.argv[1], errors="replace"):
-    if line.startswith("### ") and (" bench" in line or " smoke" in line):
-        p = line.split()
-        cur = (p[1], p[2], p[3])
-        continue
-    if not line.startswith("__SPAK_TRACE__ ") or cur is None or cur[2] != "bench":
-        continue
-    r = json.loads(line[len("__SPAK_TRACE__ "):])
-    key = (cur[0], r.get("dtype"), r.get("shape"))
-    if key not in rows:
-        rows[key] = {}
-        order.append(key)
-    rows[key][r["type"]] = r
-def f(x, fmt):
-    return fmt % x if isinstance(x, (int, float)) else "-"
+python3 - "$LOG" "$(dirname "$0")/.." >"$OUT/table.txt" <<'PY'
+import sys
+sys.dont_write_bytecode = True
+sys.path.insert(0, sys.argv[2])
+from bench_table import f, gather, note
+# "### RUNG DTYPE bench|smoke" opens a section; only the bench sections' records make rows
+order, rows = gather(sys.argv[1],
+                     lambda line, cur: tuple(line.split()[1:4]) if " bench" in line or " smoke" in line else cur,
+                     lambda cur, r: (cur[0], r.get("dtype"), r.get("shape")) if cur[2] == "bench" else None)
 print("%-12s %-5s %-16s %8s %8s %6s %9s %6s %-10s %s" % ("rung", "dtype", "shape", "TFLOP/s", "cuBLAS", "ratio", "rel_err", "SMMHz", "bottleneck", "note"))
 for k in order:
     d = rows[k]
     c, p, a = d.get("Correctness", {}), d.get("Performance", {}), d.get("Analysis", {})
-    note = "" if c.get("passed") else ("SKIP " if c.get("skipped") else "FAIL ") + c.get("reason", "")[:60]
-    if c.get("heldout"):
-        note = ("held-out " + note).strip()
     print("%-12s %-5s %-16s %8s %8s %6s %9s %6s %-10s %s" % (k[0], k[1], k[2], f(p.get("tflops"), "%.1f"),
           f(p.get("baseline_tflops"), "%.1f"), f(p.get("ratio"), "%.3f"), f(c.get("rel_err"), "%.2e"),
-          f(p.get("sm_clock_mhz"), "%d"), a.get("bottleneck", "-"), note))
+          f(p.get("sm_clock_mhz"), "%d"), a.get("bottleneck", "-"), note(c, 60)))
 PY
 cat "$OUT/table.txt"

@@ -1,7 +1,8 @@
 /*
  * candidate.cuh - helpers shared by the GEMM rungs (candidate side): what
  * every CUDA family shares (../common/common.cuh: element types, the kernel-info
- * helper) and the bounds-checked pair store of the epilogues. Candidates
+ * helper), the grouped tile raster and the bounds-checked pair store of the
+ * epilogues. Candidates
  * written by the loop may include it or not; the contract is abi.h alone.
  */
 #ifndef SPAK_GEMM_CANDIDATE_CUH
@@ -11,6 +12,17 @@
 
 #include "../common/common.cuh"
 #include "abi.h"
+
+/* Grouped raster: `group` row-tiles walk the column-tiles together, so the B
+ * tiles they share stay in L2. Block bid's tile is (tm, tn). */
+__device__ __forceinline__ void grouped_tile(int bid, int tiles_m, int tiles_n, int group, int &tm, int &tn)
+{
+    int per_group = group * tiles_n;
+    int first_m = (bid / per_group) * group;
+    int gm = min(tiles_m - first_m, group);
+    tm = first_m + (bid % per_group) % gm;
+    tn = (bid % per_group) / gm;
+}
 
 /* Two adjacent outputs C[r][c], C[r][c+1] (c+1 may be out of range), with a
  * 4-byte store when the pair is aligned. */

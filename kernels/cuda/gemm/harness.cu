@@ -85,11 +85,6 @@ static struct hc_device g_ceil; /* what the probe child measured */
 /* ------------------------------------------------------------------------ */
 /* device kernels of the harness                                              */
 
-template <typename T> __device__ __forceinline__ double to_double(T v);
-template <> __device__ __forceinline__ double to_double<float>(float v) { return v; }
-template <> __device__ __forceinline__ double to_double<__half>(__half v) { return __half2float(v); }
-template <> __device__ __forceinline__ double to_double<__nv_bfloat16>(__nv_bfloat16 v) { return __bfloat162float(v); }
-
 /* x[i] ~ N(0,1) rounded to T, and its exact fp64 image xd[i]. Counter based:
  * element i depends only on (seed, i), so any launch shape gives the same data. */
 template <typename T>
@@ -105,33 +100,6 @@ __global__ void gen_normal(T *x, double *xd, size_t n, unsigned long long seed)
         T t = from_float<T>(z);
         x[i] = t;
         xd[i] = to_double<T>(t);
-    }
-}
-
-/* sums[0] += (c - r)^2, sums[1] += r^2; bad[0] += non-finite outputs */
-template <typename T>
-__global__ void rel_err_kernel(const T *c, const double *r, size_t n, double *sums, unsigned long long *bad)
-{
-    double d2 = 0, r2 = 0;
-    unsigned long long nb = 0;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        double cv = to_double<T>(c[i]), rv = r[i];
-        if (!isfinite(cv)) {
-            nb++;
-            continue;
-        }
-        d2 += (cv - rv) * (cv - rv);
-        r2 += rv * rv;
-    }
-    for (int o = 16; o > 0; o >>= 1) {
-        d2 += __shfl_down_sync(0xffffffffu, d2, o);
-        r2 += __shfl_down_sync(0xffffffffu, r2, o);
-        nb += __shfl_down_sync(0xffffffffu, nb, o);
-    }
-    if ((threadIdx.x & 31) == 0) {
-        atomicAdd(&sums[0], d2);
-        atomicAdd(&sums[1], r2);
-        atomicAdd(bad, nb);
     }
 }
 
@@ -163,16 +131,7 @@ struct child {
     char err[512];
 };
 
-/* A failing harness-side CUDA call: say where, exit the child. */
-#define HCK(call)                                                                                   \
-    do {                                                                                            \
-        cudaError_t e_ = (call);                                                                    \
-        if (e_ != cudaSuccess) {                                                                    \
-            snprintf(ch->err, sizeof ch->err, "harness: %s failed: %s (%s)", #call,                 \
-                     cudaGetErrorName(e_), cudaGetErrorString(e_));                                 \
-            return -1;                                                                              \
-        }                                                                                           \
-    } while (0)
+/* A failing cuBLAS call: say where in ch->err, return -1 (HCK: harness_device.cuh). */
 #define BCK(call)                                                                                   \
     do {                                                                                            \
         cublasStatus_t e_ = (call);                                                                 \
@@ -195,12 +154,6 @@ static cublasStatus_t cublas_gemm(cublasHandle_t h, int M, int N, int K, int dt,
     cudaDataType_t t = cuda_type(dt);
     return cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, B, t, K, A, t, K, &zero, C, t, N,
                         CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-}
-
-static int launch_grid(size_t n)
-{
-    size_t g = (n + 255) / 256;
-    return (int)(g > 8192 ? 8192 : g < 1 ? 1 : g);
 }
 
 static int gen_inputs(struct child *ch, int dt, unsigned long long seed)
@@ -230,32 +183,11 @@ static int gen_inputs(struct child *ch, int dt, unsigned long long seed)
 static int rel_err(struct child *ch, int dt, const void *C, double *out, unsigned long long *nonfinite)
 {
     size_t nc = (size_t)ch->s->m * ch->s->n;
-    double sums[2];
-    HCK(cudaMemsetAsync(ch->b.sums, 0, 2 * sizeof(double), ch->st));
-    HCK(cudaMemsetAsync(ch->b.cnt, 0, sizeof(unsigned long long), ch->st));
     if (dt == SPAK_DT_F32)
-        rel_err_kernel<float><<<launch_grid(nc), 256, 0, ch->st>>>((const float *)C, ch->b.Cd, nc, ch->b.sums, ch->b.cnt);
-    else if (dt == SPAK_DT_F16)
-        rel_err_kernel<__half><<<launch_grid(nc), 256, 0, ch->st>>>((const __half *)C, ch->b.Cd, nc, ch->b.sums, ch->b.cnt);
-    else
-        rel_err_kernel<__nv_bfloat16><<<launch_grid(nc), 256, 0, ch->st>>>((const __nv_bfloat16 *)C, ch->b.Cd, nc, ch->b.sums, ch->b.cnt);
-    HCK(cudaGetLastError());
-    HCK(cudaMemcpyAsync(sums, ch->b.sums, sizeof sums, cudaMemcpyDeviceToHost, ch->st));
-    HCK(cudaMemcpyAsync(nonfinite, ch->b.cnt, sizeof *nonfinite, cudaMemcpyDeviceToHost, ch->st));
-    HCK(cudaStreamSynchronize(ch->st));
-    *out = *nonfinite ? NAN : (sums[1] > 0 ? sqrt(sums[0] / sums[1]) : (sums[0] > 0 ? INFINITY : 0));
-    return 0;
-}
-
-static int count_diff(struct child *ch, const void *a, const void *b, size_t bytes, unsigned long long *n)
-{
-    HCK(cudaMemsetAsync(ch->b.cnt, 0, sizeof(unsigned long long), ch->st));
-    diff_u16<<<launch_grid(bytes / 2), 256, 0, ch->st>>>((const unsigned short *)a, (const unsigned short *)b,
-                                                         bytes / 2, ch->b.cnt);
-    HCK(cudaGetLastError());
-    HCK(cudaMemcpyAsync(n, ch->b.cnt, sizeof *n, cudaMemcpyDeviceToHost, ch->st));
-    HCK(cudaStreamSynchronize(ch->st));
-    return 0;
+        return rel_err_of(ch, (const float *)C, ch->b.Cd, nc, out, nonfinite);
+    if (dt == SPAK_DT_F16)
+        return rel_err_of(ch, (const __half *)C, ch->b.Cd, nc, out, nonfinite);
+    return rel_err_of(ch, (const __nv_bfloat16 *)C, ch->b.Cd, nc, out, nonfinite);
 }
 
 /* The candidate's call: its return value and any error it leaves behind. */
@@ -278,9 +210,9 @@ static int check_once(struct child *ch, int dt, unsigned long long seed, double 
     const struct hc_shape *s = ch->s;
     size_t es = hc_dtype_size(dt);
     size_t na = (size_t)s->m * s->k, nb = (size_t)s->n * s->k, nc = (size_t)s->m * s->n;
-    unsigned long long nf = 0, diff = 0;
+    unsigned long long nf = 0;
     const double one = 1.0, zero = 0.0;
-    cudaError_t e;
+    int r;
 
     *ok = false;
     if (gen_inputs(ch, dt, seed))
@@ -297,54 +229,22 @@ static int check_once(struct child *ch, int dt, unsigned long long seed, double 
     if (rel_err(ch, dt, ch->b.Cb, berr_out, &nf))
         return -1;
 
-    if (cand_call(ch, dt, ch->b.C, why, whylen))
+    if (cand_call(ch, dt, ch->b.C, why, whylen) || stream_fault(ch->st, why, whylen))
         return -2;
-    e = cudaStreamSynchronize(ch->st);
-    if (e != cudaSuccess) {
-        snprintf(why, whylen, "CUDA error after the candidate: %s (%s)", cudaGetErrorName(e), cudaGetErrorString(e));
-        return -2;
-    }
     /* snapshot after our stream only, then after the whole device */
     HCK(cudaMemcpyAsync(ch->b.Csnap, ch->b.C, nc * es, cudaMemcpyDeviceToDevice, ch->st));
-    HCK(cudaStreamSynchronize(ch->st));
-    e = cudaDeviceSynchronize();
-    if (e != cudaSuccess) {
-        snprintf(why, whylen, "CUDA error after the candidate (device sync): %s (%s)", cudaGetErrorName(e),
-                 cudaGetErrorString(e));
-        return -2;
-    }
-    if (count_diff(ch, ch->b.C, ch->b.Csnap, nc * es, &diff))
-        return -1;
-    if (diff) {
-        snprintf(why, whylen, "output changed after the stream was synchronized (%llu elements): work left running "
-                 "outside the given stream", diff);
-        *err_out = NAN;
-        return 0;
-    }
-    if (count_diff(ch, ch->b.A, ch->b.A0, na * es, &diff))
-        return -1;
-    if (diff) {
-        snprintf(why, whylen, "candidate wrote its input A (%llu elements changed)", diff);
-        *err_out = NAN;
-        return 0;
-    }
-    if (count_diff(ch, ch->b.B, ch->b.B0, nb * es, &diff))
-        return -1;
-    if (diff) {
-        snprintf(why, whylen, "candidate wrote its input B (%llu elements changed)", diff);
-        *err_out = NAN;
-        return 0;
+    {
+        const void *now[2] = {ch->b.A, ch->b.B}, *was[2] = {ch->b.A0, ch->b.B0};
+        const size_t bytes[2] = {na * es, nb * es};
+        const char *names[2] = {"A", "B"};
+        r = after_snapshot(ch, ch->b.C, ch->b.Csnap, nc * es, 2, now, was, bytes, names, err_out, why, whylen);
+        if (r != 0)
+            return r > 0 ? 0 : r;
     }
     if (rel_err(ch, dt, ch->b.C, err_out, &nf))
         return -1;
-    if (nf) {
-        snprintf(why, whylen, "%llu of %zu outputs are NaN/Inf (unwritten or overflowed)", nf, nc);
+    if (!output_ok(*err_out, nf, nc, hc_tolerance(dt), why, whylen))
         return 0;
-    }
-    if (!(*err_out <= hc_tolerance(dt))) {
-        snprintf(why, whylen, "relative error %.3g above tolerance %.3g", *err_out, hc_tolerance(dt));
-        return 0;
-    }
     *ok = true;
     snprintf(why, whylen, "ok");
     return 0;
@@ -353,9 +253,7 @@ static int check_once(struct child *ch, int dt, unsigned long long seed, double 
 static void free_bufs(struct bufs *b)
 {
     void *ps[] = {b->A, b->B, b->C, b->A0, b->B0, b->Csnap, b->Cb, b->Ad, b->Bd, b->Cd, b->sums, b->cnt, b->flush};
-    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
-        if (ps[i])
-            cudaFree(ps[i]);
+    free_device(ps, sizeof ps / sizeof ps[0]);
     memset(b, 0, sizeof *b);
 }
 
@@ -382,11 +280,7 @@ static int timing(struct child *ch, int dt, struct hc_performance *p, char *why,
     p->cand = t.cand;
     p->base = t.base;
     p->reps = g_args.reps;
-    p->sm_clock_mhz = t.ck.sm_mhz;
-    p->mem_clock_mhz = t.ck.mem_mhz;
-    p->power_w = t.ck.power_w;
-    p->throttle_mask = t.ck.reasons;
-    p->l2_flushed = true;
+    put_clocks(p, &t);
     return 0;
 }
 
@@ -441,28 +335,20 @@ static int run_shape(const struct hc_shape *s)
     double e1 = NAN, e2 = NAN, b1 = NAN, b2 = NAN;
     bool ok1 = false, ok2 = false;
     int r;
+    /* the failing record of a check or the timing that ended early (early_exit) */
+    auto failed = [&](const char *reason) { correctness_rec(s, dt, false, false, NAN, NAN, reason); };
 
     memset(ch, 0, sizeof *ch);
     ch->s = s;
     hc_shape_str(s, shape, sizeof shape);
-    ch->c.lib = dlopen(g_args.candidate, RTLD_NOW | RTLD_LOCAL);
-    if (!ch->c.lib) {
-        snprintf(why, sizeof why, "candidate: dlopen failed: %s", dlerror());
+    info = load_candidate<struct spak_gemm_info>(g_args.candidate, "spak_gemm", "spak_gemm_info", SPAK_GEMM_ABI_VERSION,
+                                                 "candidate: missing spak_gemm/spak_gemm_info or wrong abi_version",
+                                                 &ch->c.lib, (void **)&ch->c.gemm, why, sizeof why);
+    if (!info) {
         correctness_rec(s, dt, false, false, NAN, NAN, why);
         return HC_CHILD_OK;
     }
-    *(void **)&ch->c.gemm = dlsym(ch->c.lib, "spak_gemm");
-    {
-        const struct spak_gemm_info *(*fi)(void);
-        *(void **)&fi = dlsym(ch->c.lib, "spak_gemm_info");
-        info = fi ? fi() : NULL;
-    }
     *(void **)&ch->c.kinfo = dlsym(ch->c.lib, "spak_gemm_kernel_info");
-    if (!ch->c.gemm || !info || info->abi_version != SPAK_GEMM_ABI_VERSION) {
-        correctness_rec(s, dt, false, false, NAN, NAN,
-                        "candidate: missing spak_gemm/spak_gemm_info or wrong abi_version");
-        return HC_CHILD_OK;
-    }
     if (!(info->dtypes & SPAK_DT_BIT(dt))) {
         snprintf(why, sizeof why, "constraint: candidate does not declare dtype %s", hc_dtype_name(dt));
         correctness_rec(s, dt, false, true, NAN, NAN, why);
@@ -501,14 +387,8 @@ static int run_shape(const struct hc_shape *s)
         if (r == 0 && ok1)
             r = check_once(ch, dt, shape_seed + 0x5851F42D4C957F2Dull, &e2, &b2, &ok2, why, sizeof why);
     }
-    if (r == -1) {
-        correctness_rec(s, dt, false, false, NAN, NAN, ch->err);
-        return HC_CHILD_HARNESS_ERR;
-    }
-    if (r == -2) {
-        correctness_rec(s, dt, false, false, NAN, NAN, why);
-        return HC_CHILD_OK; /* the context may be dead: stop here */
-    }
+    if (r < 0)
+        return early_exit(r, ch->err, why, failed); /* -2: the context may be dead: stop here */
     if (!(ok1 && ok2)) {
         correctness_rec(s, dt, false, false, ok1 ? e2 : e1, ok1 ? b2 : b1, why);
         return HC_CHILD_OK;
@@ -533,33 +413,15 @@ static int run_shape(const struct hc_shape *s)
         p.dtype = dt;
         p.flops = 2.0 * s->m * s->n * s->k;
         r = timing(ch, dt, &p, why, sizeof why);
-        if (r == -1) {
-            correctness_rec(s, dt, false, false, NAN, NAN, ch->err);
-            return HC_CHILD_HARNESS_ERR;
-        }
-        if (r == -2) {
-            correctness_rec(s, dt, false, false, NAN, NAN, why);
-            return HC_CHILD_OK;
-        }
+        if (r < 0)
+            return early_exit(r, ch->err, why, failed);
         emit(hc_record_performance(&p));
 
-        memset(&in, 0, sizeof in);
         memset(&ki, 0, sizeof ki);
         if (ch->c.kinfo)
             ch->c.kinfo((int)s->m, (int)s->n, (int)s->k, dt, &ki);
-        in.flops = p.flops;
-        in.bytes = (double)es * ((double)s->m * s->k + (double)s->n * s->k + (double)s->m * s->n);
-        in.time_ms = p.cand.median;
-        in.peak_tflops = g_ceil.peak_tflops;
-        in.peak_gbps = g_ceil.copy_gbps;
-        in.registers = ki.registers;
-        in.smem_bytes = ki.smem_bytes;
-        in.local_bytes = ki.local_bytes;
-        in.block_threads = ki.block_threads;
-        in.blocks_per_sm = ki.blocks_per_sm;
-        in.grid_blocks = ki.grid_blocks;
-        in.sm_count = g_ceil.sm_count;
-        in.max_threads_per_sm = g_ceil.max_threads_per_sm;
+        perf_in_of(&in, &ki, &g_ceil, p.flops,
+                   (double)es * ((double)s->m * s->k + (double)s->n * s->k + (double)s->m * s->n), p.cand.median);
         hc_classify(&in, &o);
         emit(hc_record_analysis(s, dt, &in, &o));
     }
@@ -595,13 +457,7 @@ static double measure_cublas_peak(int dt)
 }
 
 /* ------------------------------------------------------------------------ */
-/* the parent's children (hc_run_child, harness_core.c)                      */
-
-static int probe_fn(int fd, const void *arg)
-{
-    (void)arg;
-    return probe(fd, g_args.dtype, hc_dtype_name(g_args.dtype), measure_cublas_peak, g_args.ceilings_cache);
-}
+/* the parent's shape children (hc_run_child, harness_core.c)                */
 
 static int shape_fn(int fd, const void *arg)
 {
@@ -863,39 +719,27 @@ static void counters(const struct hc_shape *s)
 int main(int argc, char **argv)
 {
     char err[1024];
-    int harness_failed = 0;
-    int rc = hc_parse_args(argc, argv, &g_args, err, sizeof err);
+    int rc = args_exit(hc_parse_args(argc, argv, &g_args, err, sizeof err), err);
+    const struct probe_args pa = {g_args.dtype, hc_dtype_name(g_args.dtype), measure_cublas_peak,
+                                  g_args.ceilings_cache};
 
-    if (rc == 1) {
-        printf("%s\n", err);
-        return 0;
-    }
-    if (rc != 0) {
-        fprintf(stderr, "spak-harness-cuda: %s\n", err);
-        return 2;
-    }
-    signal(SIGPIPE, SIG_IGN);
+    if (rc >= 0)
+        return rc;
     if (g_args.profile_one)
         return profile_one();
 
-    if (probe_device(probe_fn, g_args.timeout_s, hc_dtype_name(g_args.dtype), &g_ceil) != 0)
+    if (probe_device(&pa, g_args.timeout_s, hc_dtype_name(g_args.dtype), &g_ceil) != 0)
         return 2;
-
-    for (int i = 0; i < g_args.nshapes; i++) {
-        const struct hc_shape *s = &g_args.shapes[i];
-        struct hc_child r;
-        char why[256];
-        rc = run_shape_child(shape_fn, s, g_args.timeout_s, g_args.check_only, &r, &harness_failed, why, sizeof why);
-        if (rc < 0)
-            return 1;
-        if (rc > 0) {
-            correctness_rec(s, g_args.dtype, false, false, NAN, NAN, why);
-        } else if (g_args.ncu && !g_args.check_only) {
-            if (r.saw_pass && r.saw_performance)
-                counters(s);
-            else
-                emit(hc_record_counters(s, g_args.dtype, NULL, "not profiled: the shape did not pass and get timed"));
-        }
-    }
-    return harness_failed;
+    return run_shapes(shape_fn, g_args.shapes, g_args.nshapes, g_args.timeout_s, g_args.check_only,
+                      [](const struct hc_shape *s, int done, const struct hc_child *r, const char *why) {
+                          if (done > 0) {
+                              correctness_rec(s, g_args.dtype, false, false, NAN, NAN, why);
+                          } else if (g_args.ncu && !g_args.check_only) {
+                              if (r->saw_pass && r->saw_performance)
+                                  counters(s);
+                              else
+                                  emit(hc_record_counters(s, g_args.dtype, NULL,
+                                                          "not profiled: the shape did not pass and get timed"));
+                          }
+                      });
 }

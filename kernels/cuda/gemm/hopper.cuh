@@ -3,7 +3,9 @@
  * those every family uses (../common/sm90.cuh: mbarrier, wgmma descriptors and
  * fences, setmaxnreg), and here TMA (cp.async.bulk.tensor, 2-D, multicast,
  * store), clusters, the tensor-map encoder reached through the runtime (no
- * -lcuda), the grouped tile raster and the register-fragment epilogue.
+ * -lcuda) and the register-fragment epilogue; the
+ * parameters and the stage layout the rungs' TMA rings share, their launch
+ * and the ABI entry points around it.
  * Written from the PTX ISA description of these instructions.
  */
 #ifndef SPAK_GEMM_HOPPER_CUH
@@ -12,6 +14,24 @@
 #include "../common/sm90.cuh"
 #include "candidate.cuh"
 #include "../common/wgmma_ops.cuh"
+
+/* ---- the ring's parameters ---------------------------------------------- */
+/* Defaults of the tuning parameters every TMA-ring rung has (-D overrides):
+ * STAGES, the ring's depth, and GROUP_M, the raster group (grouped_tile).
+ * The stage layout is fixed: BK = 64 k per tile row (128 bytes of 16-bit
+ * values, one row of the 128-byte swizzle that spak_make_map's box and
+ * wgmma_desc assume); a stage holds A's BM rows, then B's BN rows. Each rung
+ * defines BM and BN (and its shared-memory total, SMEM_BYTES). */
+#ifndef STAGES
+#define STAGES 4
+#endif
+#ifndef GROUP_M
+#define GROUP_M 8
+#endif
+#define BK 64
+#define A_BYTES (BM * BK * 2)
+#define B_BYTES (BN * BK * 2)
+#define STAGE_BYTES (A_BYTES + B_BYTES)
 
 /* ---- TMA ---------------------------------------------------------------- */
 /* 2D tile load: box at (c0 = k element, c1 = row) into dst, completing tx bytes on bar. */
@@ -83,18 +103,6 @@ __device__ __forceinline__ void mbar_arrive_cluster(uint64_t *bar, unsigned rank
     asm volatile("mbarrier.arrive.shared::cluster.b64 _, [%0];\n" ::"r"(remote) : "memory");
 }
 
-/* ---- tile raster ---------------------------------------------------------- */
-/* Grouped raster: `group` row-tiles walk the column-tiles together, so the B
- * tiles they share stay in L2. */
-__device__ __forceinline__ void grouped_tile(int bid, int tiles_m, int tiles_n, int group, int &tm, int &tn)
-{
-    int per_group = group * tiles_n;
-    int first_m = (bid / per_group) * group;
-    int gm = min(tiles_m - first_m, group);
-    tm = first_m + (bid % per_group) % gm;
-    tn = (bid % per_group) / gm;
-}
-
 /* ---- epilogue: wgmma m64nN fp32 fragments -> C (bounds-checked) ----------
  * Thread t of the warpgroup holds, for each 8-column block j, rows
  * 16*(t/32) + (t%32)/4 (+8) and columns 8j + 2*(t%4) (+1):
@@ -130,7 +138,29 @@ static int spak_make_map(CUtensorMap *map, const void *ptr, long long rows, long
     return r == CUDA_SUCCESS ? 0 : (int)cudaErrorInvalidValue;
 }
 
-/* ---- the main loop's step ------------------------------------------------ */
+/* ---- the main loop ------------------------------------------------------ */
+/* The producer's part of stage `stage` (its mbarrier full): k-tile k0 of A's
+ * rows from m0 and of B's rows from n0, a_bytes and b_bytes of it, by TMA. */
+__device__ __forceinline__ void tma_load_stage(unsigned char *stage, uint64_t *full, const CUtensorMap *tmA,
+                                               const CUtensorMap *tmB, int k0, int m0, int n0, int a_bytes,
+                                               int b_bytes)
+{
+    mbar_expect_tx(full, a_bytes + b_bytes);
+    tma_load_2d(stage, tmA, full, k0, m0);
+    tma_load_2d(stage + a_bytes, tmB, full, k0, n0);
+}
+
+/* All of a warpgroup's accumulators to zero (a tile's start). */
+template <int MW_, int N_> __device__ __forceinline__ void zero_acc(float (&acc)[MW_][N_])
+{
+#pragma unroll
+    for (int w = 0; w < MW_; w++)
+#pragma unroll
+        for (int i = 0; i < N_; i++)
+            acc[w][i] = 0.f;
+}
+
+
 /* One stage of the K loop for a warpgroup's MW row blocks of 64 x BN: the
  * wgmmas over the stage's A (at sa, MW blocks of 64 rows) and B (at sb),
  * BK deep, fenced before and committed as one group after. */
@@ -147,11 +177,33 @@ __device__ __forceinline__ void wgmma_tile_step(float (&acc)[MW_][BN_ / 2], uint
     wgmma_commit();
 }
 
-/* ---- the ABI entry point ------------------------------------------------ */
+/* ---- host: the launch of a kernel over C's tiles -------------------------- */
+/* One block per BM x BN tile of C (bm x bn): TMA maps of A (boxes of bm rows)
+ * and B (bn rows), the kernel's dynamic shared memory raised to smem, then
+ * kernel<<<tiles, threads, smem, s>>>(M, N, K, map A, map B, C). Returns 0
+ * or a cudaError_t. */
+template <typename T>
+static int launch_tiles(void (*kernel)(int, int, int, const CUtensorMap, const CUtensorMap, T *), int threads,
+                        int smem, int bm, int bn, int M, int N, int K, int dtype, const void *A, const void *B,
+                        void *C, cudaStream_t s)
+{
+    CUtensorMap ma, mb;
+    int r;
+    if ((r = spak_make_map(&ma, A, M, K, bm, dtype)) || (r = spak_make_map(&mb, B, N, K, bn, dtype)))
+        return r;
+    long long blocks = (long long)spak_cdiv(M, bm) * spak_cdiv(N, bn);
+    SPAK_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+    kernel<<<(unsigned)blocks, threads, smem, s>>>(M, N, K, ma, mb, (T *)C);
+    return (int)cudaGetLastError();
+}
+
+/* ---- the ABI entry points ------------------------------------------------ */
 /* Each wgmma rung defines launch<T>, its kernel's launch for one 16-bit
- * input type; the argument checks and the type dispatch are the same. */
+ * input type, and kernel_info<T>, its kernel's spak_gemm_kinfo; the
+ * argument checks and the type dispatch are the same. */
 template <typename T>
 static int launch(int M, int N, int K, int dtype, const void *A, const void *B, void *C, cudaStream_t s);
+template <typename T> static int kernel_info(int M, int N, struct spak_gemm_kinfo *o);
 
 extern "C" int spak_gemm(int M, int N, int K, int dtype, const void *A, const void *B, void *C, cudaStream_t s)
 {
@@ -161,6 +213,16 @@ extern "C" int spak_gemm(int M, int N, int K, int dtype, const void *A, const vo
         return launch<__nv_bfloat16>(M, N, K, dtype, A, B, C, s);
     if (dtype == SPAK_DT_F16)
         return launch<__half>(M, N, K, dtype, A, B, C, s);
+    return (int)cudaErrorInvalidValue;
+}
+
+extern "C" int spak_gemm_kernel_info(int M, int N, int K, int dtype, struct spak_gemm_kinfo *o)
+{
+    (void)K;
+    if (dtype == SPAK_DT_BF16)
+        return kernel_info<__nv_bfloat16>(M, N, o);
+    if (dtype == SPAK_DT_F16)
+        return kernel_info<__half>(M, N, o);
     return (int)cudaErrorInvalidValue;
 }
 

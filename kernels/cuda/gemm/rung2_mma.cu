@@ -80,37 +80,6 @@ static_assert(STAGES >= 2 && STAGES <= 8, "STAGES in 2..8");
  * phase reads land in 8 different 16-byte bank groups. */
 __device__ __forceinline__ int swz(int r, int c) { return c ^ ((r / (8 / CHUNKS)) % CHUNKS); }
 
-template <typename T> struct mma_op;
-template <> struct mma_op<__nv_bfloat16> {
-    static __device__ __forceinline__ void run(float *d, const uint32_t *a, const uint32_t *b)
-    {
-        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-                     "{%0,%1,%2,%3};\n"
-                     : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-    }
-};
-template <> struct mma_op<__half> {
-    static __device__ __forceinline__ void run(float *d, const uint32_t *a, const uint32_t *b)
-    {
-        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-                     "{%0,%1,%2,%3};\n"
-                     : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-    }
-};
-
-/* Grouped raster: GROUP_M row-tiles share a column-tile while it is hot in L2. */
-__device__ __forceinline__ void tile_of(int bid, int tiles_m, int tiles_n, int &tm, int &tn)
-{
-    int per_group = GROUP_M * tiles_n;
-    int g = bid / per_group;
-    int first_m = g * GROUP_M;
-    int gm = min(tiles_m - first_m, GROUP_M);
-    tm = first_m + (bid % per_group) % gm;
-    tn = (bid % per_group) / gm;
-}
-
 template <typename T>
 __global__ void __launch_bounds__(NTHREADS) gemm_mma(int M, int N, int K, const T *__restrict__ A,
                                                     const T *__restrict__ B, T *__restrict__ C)
@@ -120,7 +89,7 @@ __global__ void __launch_bounds__(NTHREADS) gemm_mma(int M, int N, int K, const 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int wm = warp / WN, wn = warp % WN;
     int tm, tn;
-    tile_of(blockIdx.x, spak_cdiv(M, BM), spak_cdiv(N, BN), tm, tn);
+    grouped_tile(blockIdx.x, spak_cdiv(M, BM), spak_cdiv(N, BN), GROUP_M, tm, tn); /* candidate.cuh */
     const int m0 = tm * BM, n0 = tn * BN;
     const int KT = (K + BK - 1) / BK;
 
@@ -192,7 +161,7 @@ __global__ void __launch_bounds__(NTHREADS) gemm_mma(int M, int N, int K, const 
             for (int i = 0; i < FM; i++)
 #pragma unroll
                 for (int j = 0; j < FN; j++)
-                    mma_op<T>::run(acc[i][j], af[i], bf[j]);
+                    mma16816<T>(acc[i][j], af[i], bf[j][0], bf[j][1]);
         }
     }
     cp_async_wait<0>();
@@ -258,12 +227,10 @@ static __device__ __forceinline__ void sg_coords(int tid, int bid, int M, int N,
     tx = tid % 16, ty = tid / 16;
 #endif
     /* same grouped raster as the 16-bit path */
-    int tiles_m = spak_cdiv(M, SBM), tiles_n = spak_cdiv(N, SBN);
-    int per_group = GROUP_M * tiles_n;
-    int first_m = (bid / per_group) * GROUP_M;
-    int gm = min(tiles_m - first_m, GROUP_M);
-    m0 = (first_m + (bid % per_group) % gm) * SBM;
-    n0 = ((bid % per_group) / gm) * SBN;
+    int tm, tn;
+    grouped_tile(bid, spak_cdiv(M, SBM), spak_cdiv(N, SBN), GROUP_M, tm, tn);
+    m0 = tm * SBM;
+    n0 = tn * SBN;
 }
 __global__ void __launch_bounds__(256, SMINB) sgemm_simt(int M, int N, int K, const float *__restrict__ A,
                                                  const float *__restrict__ B, float *__restrict__ C)
@@ -295,13 +262,18 @@ __global__ void __launch_bounds__(256, SMINB) sgemm_simt(int M, int N, int K, co
         for (int j = 0; j < 8; j++)
             acc[i][j] = 0.f;
 
+    /* float4 s of phase ph: row r of the tile, k offset kk in the k-tile */
+    auto slot = [&](int ph, int s, int &r, int &kk) {
+        const int L = ph * SSTG + s;
+        sg_map(tid + (L % LOADS) * 256, r, kk);
+        kk += (L / LOADS) * SSUB;
+    };
     auto gload = [&](int k0, int ph) {
 #pragma unroll
         for (int s = 0; s < SSTG; s++) {
-            const int L = ph * SSTG + s;
-            int r, k4;
-            sg_map(tid + (L % LOADS) * 256, r, k4);
-            int gk = k0 + (L / LOADS) * SSUB + k4;
+            int r, kk;
+            slot(ph, s, r, kk);
+            int gk = k0 + kk;
             int gm = m0 + r, gn = n0 + r;
             ra[s] = (gm < M && gk < K) ? *reinterpret_cast<const float4 *>(A + (size_t)gm * K + gk)
                                        : make_float4(0.f, 0.f, 0.f, 0.f);
@@ -312,10 +284,8 @@ __global__ void __launch_bounds__(256, SMINB) sgemm_simt(int M, int N, int K, co
     auto sstore = [&](int buf, int ph) {
 #pragma unroll
         for (int s = 0; s < SSTG; s++) {
-            const int L = ph * SSTG + s;
             int r, k4;
-            sg_map(tid + (L % LOADS) * 256, r, k4);
-            k4 += (L / LOADS) * SSUB;
+            slot(ph, s, r, k4);
             As[buf][k4 + 0][r] = ra[s].x;
             As[buf][k4 + 1][r] = ra[s].y;
             As[buf][k4 + 2][r] = ra[s].z;

@@ -29,18 +29,9 @@
 #ifndef MW
 #define MW 2
 #endif
-#ifndef STAGES
-#define STAGES 4
-#endif
-#ifndef GROUP_M
-#define GROUP_M 8
-#endif
+/* STAGES, GROUP_M (defaults), BK and the stage layout: hopper.cuh */
 
 #define BM (64 * MW)
-#define BK 64
-#define A_BYTES (BM * BK * 2)
-#define B_BYTES (BN * BK * 2)
-#define STAGE_BYTES (A_BYTES + B_BYTES)
 #define SMEM_BYTES (STAGES * STAGE_BYTES + 1024)
 static_assert(BN % 64 == 0 && BN <= 256, "BN in 64..256, multiple of 64");
 static_assert(MW * BN / 2 <= 192, "too many accumulators per thread");
@@ -68,21 +59,14 @@ __global__ void __launch_bounds__(128, 1) gemm_wgmma(int M, int N, int K, const 
 
     auto issue = [&](int kt) {
         int s = kt % STAGES;
-        unsigned char *sa = smem + s * STAGE_BYTES;
-        mbar_expect_tx(&full[s], STAGE_BYTES);
-        tma_load_2d(sa, &tmA, &full[s], kt * BK, m0);
-        tma_load_2d(sa + A_BYTES, &tmB, &full[s], kt * BK, n0);
+        tma_load_stage(smem + s * STAGE_BYTES, &full[s], &tmA, &tmB, kt * BK, m0, n0, A_BYTES, B_BYTES);
     };
     if (tid == 0)
         for (int kt = 0; kt < STAGES - 1 && kt < KT; kt++)
             issue(kt);
 
     float acc[MW][BN / 2];
-#pragma unroll
-    for (int w = 0; w < MW; w++)
-#pragma unroll
-        for (int i = 0; i < BN / 2; i++)
-            acc[w][i] = 0.f;
+    zero_acc(acc);
 
     for (int kt = 0; kt < KT; kt++) {
         const int s = kt % STAGES;
@@ -111,23 +95,10 @@ extern "C" const struct spak_gemm_info *spak_gemm_info(void) { return &g_info; }
 template <typename T>
 static int launch(int M, int N, int K, int dtype, const void *A, const void *B, void *C, cudaStream_t s)
 {
-    CUtensorMap ma, mb;
-    int r;
-    if ((r = spak_make_map(&ma, A, M, K, BM, dtype)) || (r = spak_make_map(&mb, B, N, K, BN, dtype)))
-        return r;
-    long long blocks = (long long)spak_cdiv(M, BM) * spak_cdiv(N, BN);
-    SPAK_TRY(cudaFuncSetAttribute(gemm_wgmma<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_BYTES));
-    gemm_wgmma<T><<<(unsigned)blocks, 128, SMEM_BYTES, s>>>(M, N, K, ma, mb, (T *)C);
-    return (int)cudaGetLastError();
+    return launch_tiles<T>(gemm_wgmma<T>, 128, SMEM_BYTES, BM, BN, M, N, K, dtype, A, B, C, s);
 }
 
-extern "C" int spak_gemm_kernel_info(int M, int N, int K, int dtype, struct spak_gemm_kinfo *o)
+template <typename T> static int kernel_info(int M, int N, struct spak_gemm_kinfo *o)
 {
-    long long blocks = (long long)spak_cdiv(M, BM) * spak_cdiv(N, BN);
-    (void)K;
-    if (dtype == SPAK_DT_BF16)
-        return spak_fill_kinfo(gemm_wgmma<__nv_bfloat16>, 128, SMEM_BYTES, blocks, o);
-    if (dtype == SPAK_DT_F16)
-        return spak_fill_kinfo(gemm_wgmma<__half>, 128, SMEM_BYTES, blocks, o);
-    return (int)cudaErrorInvalidValue;
+    return spak_fill_kinfo(gemm_wgmma<T>, 128, SMEM_BYTES, (long long)spak_cdiv(M, BM) * spak_cdiv(N, BN), o);
 }

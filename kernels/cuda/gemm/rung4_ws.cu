@@ -24,41 +24,10 @@
  *   PRODUCER_REGS / CONSUMER_REGS  setmaxnreg values (default 40 / 232)
  * Build: nvcc -O3 -gencode arch=compute_90a,code=sm_90a -shared -Xcompiler -fPIC rung4_ws.cu
  */
-#include "hopper.cuh"
+#include "ws.cuh" /* BN, MW, CONS, PRODUCER_REGS, CONSUMER_REGS, BM, NTHREADS; STAGES, GROUP_M, BK: hopper.cuh */
 
-#ifndef BN
-#define BN 256
-#endif
-#ifndef MW
-#define MW 1
-#endif
-#ifndef CONS
-#define CONS 2
-#endif
-#ifndef STAGES
-#define STAGES 4
-#endif
-#ifndef GROUP_M
-#define GROUP_M 8
-#endif
-#ifndef PRODUCER_REGS
-#define PRODUCER_REGS 40
-#endif
-#ifndef CONSUMER_REGS
-#define CONSUMER_REGS 232
-#endif
-
-#define BM (CONS * MW * 64)
-#define BK 64
-#define NTHREADS ((CONS + 1) * 128)
-#define A_BYTES (BM * BK * 2)
-#define B_BYTES (BN * BK * 2)
-#define STAGE_BYTES (A_BYTES + B_BYTES)
 #define SMEM_BYTES (STAGES * STAGE_BYTES + 1024)
-static_assert(BN % 64 == 0 && BN <= 256, "BN in 64..256, multiple of 64");
-static_assert(BM <= 256, "TMA box rows <= 256");
 static_assert(SMEM_BYTES <= 227 * 1024, "shared memory over 227 KB");
-static_assert(PRODUCER_REGS * 128 + CONSUMER_REGS * 128 * CONS <= 65536, "register file over 64K");
 
 template <typename T>
 __global__ void __launch_bounds__(NTHREADS, 1) gemm_ws(int M, int N, int K, const __grid_constant__ CUtensorMap tmA,
@@ -88,21 +57,14 @@ __global__ void __launch_bounds__(NTHREADS, 1) gemm_ws(int M, int N, int K, cons
             for (int kt = 0; kt < KT; kt++) {
                 const int s = kt % STAGES;
                 mbar_wait(&empty[s], ((kt / STAGES) & 1) ^ 1);
-                unsigned char *sa = smem + s * STAGE_BYTES;
-                mbar_expect_tx(&full[s], STAGE_BYTES);
-                tma_load_2d(sa, &tmA, &full[s], kt * BK, m0);
-                tma_load_2d(sa + A_BYTES, &tmB, &full[s], kt * BK, n0);
+                tma_load_stage(smem + s * STAGE_BYTES, &full[s], &tmA, &tmB, kt * BK, m0, n0, A_BYTES, B_BYTES);
             }
         }
     } else {
         setmaxnreg_inc<CONSUMER_REGS>();
         const int c = wg - 1;
         float acc[MW][BN / 2];
-#pragma unroll
-        for (int w = 0; w < MW; w++)
-#pragma unroll
-            for (int i = 0; i < BN / 2; i++)
-                acc[w][i] = 0.f;
+        zero_acc(acc);
         for (int kt = 0; kt < KT; kt++) {
             const int s = kt % STAGES;
             mbar_wait(&full[s], (kt / STAGES) & 1);
@@ -130,23 +92,10 @@ extern "C" const struct spak_gemm_info *spak_gemm_info(void) { return &g_info; }
 template <typename T>
 static int launch(int M, int N, int K, int dtype, const void *A, const void *B, void *C, cudaStream_t s)
 {
-    CUtensorMap ma, mb;
-    int r;
-    if ((r = spak_make_map(&ma, A, M, K, BM, dtype)) || (r = spak_make_map(&mb, B, N, K, BN, dtype)))
-        return r;
-    long long blocks = (long long)spak_cdiv(M, BM) * spak_cdiv(N, BN);
-    SPAK_TRY(cudaFuncSetAttribute(gemm_ws<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_BYTES));
-    gemm_ws<T><<<(unsigned)blocks, NTHREADS, SMEM_BYTES, s>>>(M, N, K, ma, mb, (T *)C);
-    return (int)cudaGetLastError();
+    return launch_tiles<T>(gemm_ws<T>, NTHREADS, SMEM_BYTES, BM, BN, M, N, K, dtype, A, B, C, s);
 }
 
-extern "C" int spak_gemm_kernel_info(int M, int N, int K, int dtype, struct spak_gemm_kinfo *o)
+template <typename T> static int kernel_info(int M, int N, struct spak_gemm_kinfo *o)
 {
-    long long blocks = (long long)spak_cdiv(M, BM) * spak_cdiv(N, BN);
-    (void)K;
-    if (dtype == SPAK_DT_BF16)
-        return spak_fill_kinfo(gemm_ws<__nv_bfloat16>, NTHREADS, SMEM_BYTES, blocks, o);
-    if (dtype == SPAK_DT_F16)
-        return spak_fill_kinfo(gemm_ws<__half>, NTHREADS, SMEM_BYTES, blocks, o);
-    return (int)cudaErrorInvalidValue;
+    return spak_fill_kinfo(gemm_ws<T>, NTHREADS, SMEM_BYTES, (long long)spak_cdiv(M, BM) * spak_cdiv(N, BN), o);
 }

@@ -38,27 +38,12 @@
  *   EPI_TMA  1: TMA-store epilogue through shared memory, 0: register stores (default 1)
  * Build: nvcc -O3 -gencode arch=compute_90a,code=sm_90a -shared -Xcompiler -fPIC rung5_persistent.cu
  */
-#include "hopper.cuh"
+#include "ws.cuh" /* BN, MW, CONS, PRODUCER_REGS, CONSUMER_REGS, BM, NTHREADS; STAGES, GROUP_M, BK: hopper.cuh */
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef BN
-#define BN 256
-#endif
-#ifndef MW
-#define MW 1
-#endif
-#ifndef CONS
-#define CONS 2
-#endif
-#ifndef STAGES
-#define STAGES 4
-#endif
-#ifndef GROUP_M
-#define GROUP_M 8
-#endif
 #ifndef CLUSTER
 #define CLUSTER 2
 #endif
@@ -68,29 +53,14 @@
 #ifndef EPI_TMA
 #define EPI_TMA 1
 #endif
-#ifndef PRODUCER_REGS
-#define PRODUCER_REGS 40
-#endif
-#ifndef CONSUMER_REGS
-#define CONSUMER_REGS 232
-#endif
 
-#define BM (CONS * MW * 64)
-#define BK 64
-#define NTHREADS ((CONS + 1) * 128)
-#define A_BYTES (BM * BK * 2)
-#define B_BYTES (BN * BK * 2)
-#define STAGE_BYTES (A_BYTES + B_BYTES)
 #define USE_EPI_TMA (EPI_TMA && MW == 1)
 #define EPI_SUB 2                        /* 64x64 boxes per buffer (16 KB) */
 #define EPI_BYTES (USE_EPI_TMA ? CONS * EPI_SUB * 8192 : 0)
 #define SMEM_BYTES (STAGES * STAGE_BYTES + EPI_BYTES + 1024)
-static_assert(BN % 64 == 0 && BN <= 256, "BN in 64..256, multiple of 64");
-static_assert(BM <= 256, "TMA box rows <= 256");
 static_assert(CLUSTER == 1 || CLUSTER == 2, "CLUSTER is 1 or 2");
 static_assert((BN / CLUSTER) % 8 == 0, "B slices must be whole 8-row swizzle groups");
 static_assert(SMEM_BYTES <= 227 * 1024, "shared memory over 227 KB");
-static_assert(PRODUCER_REGS * 128 + CONSUMER_REGS * 128 * CONS <= 65536, "register file over 64K");
 
 template <typename T> __device__ __forceinline__ uint32_t pack2(float a, float b)
 {
@@ -203,11 +173,7 @@ __global__ void __launch_bounds__(NTHREADS, 1)
             int tm, tn;
             grouped_tile(tile, tiles_mc, tiles_n, GROUP_M, tm, tn);
             tm = tm * CLUSTER + rank;
-#pragma unroll
-            for (int w = 0; w < MW; w++)
-#pragma unroll
-                for (int i = 0; i < BN / 2; i++)
-                    acc[w][i] = 0.f;
+            zero_acc(acc);
             for (int kt = 0; kt < KT; kt++, it++) {
                 const int s = it % STAGES;
                 mbar_wait(&full[s], (it / STAGES) & 1);
@@ -247,6 +213,24 @@ static const struct spak_gemm_info g_info = {
 
 extern "C" const struct spak_gemm_info *spak_gemm_info(void) { return &g_info; }
 
+/* A launch of `grid` CTAs of this kernel (NTHREADS threads, SMEM_BYTES of
+ * dynamic shared memory) on stream s, in clusters of CLUSTER along x; *cfg
+ * points into at (one attribute), which must outlive it. */
+static void cluster_config(cudaLaunchConfig_t *cfg, cudaLaunchAttribute at[1], unsigned grid, cudaStream_t s)
+{
+    *cfg = cudaLaunchConfig_t{};
+    cfg->gridDim = dim3(grid, 1, 1);
+    cfg->blockDim = dim3(NTHREADS, 1, 1);
+    cfg->dynamicSmemBytes = SMEM_BYTES;
+    cfg->stream = s;
+    at[0].id = cudaLaunchAttributeClusterDimension;
+    at[0].val.clusterDim.x = CLUSTER;
+    at[0].val.clusterDim.y = 1;
+    at[0].val.clusterDim.z = 1;
+    cfg->attrs = at;
+    cfg->numAttrs = 1;
+}
+
 /* How many CTAs can be resident at once: one per SM, and with clusters only
  * as many clusters as the GPCs can hold (on an H100 fewer than SMs/2, since
  * GPCs have odd SM counts): launching more would run the surplus clusters as
@@ -260,18 +244,10 @@ template <typename T> static int resident_ctas(void)
             cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
         n = sms;
         if (CLUSTER > 1) {
-            cudaLaunchConfig_t cfg = {};
+            cudaLaunchConfig_t cfg;
             cudaLaunchAttribute at[1];
             int nc = 0;
-            cfg.gridDim = dim3(CLUSTER, 1, 1);
-            cfg.blockDim = dim3(NTHREADS, 1, 1);
-            cfg.dynamicSmemBytes = SMEM_BYTES;
-            at[0].id = cudaLaunchAttributeClusterDimension;
-            at[0].val.clusterDim.x = CLUSTER;
-            at[0].val.clusterDim.y = 1;
-            at[0].val.clusterDim.z = 1;
-            cfg.attrs = at;
-            cfg.numAttrs = 1;
+            cluster_config(&cfg, at, CLUSTER, 0);
             if (cudaFuncSetAttribute(gemm_persistent<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_BYTES) ==
                     cudaSuccess &&
                 cudaOccupancyMaxActiveClusters(&nc, gemm_persistent<T>, &cfg) == cudaSuccess && nc > 0)
@@ -313,29 +289,15 @@ static int launch(int M, int N, int K, int dtype, const void *A, const void *B, 
     if (CLUSTER == 1) {
         gemm_persistent<T><<<(unsigned)grid_of<T>(M, N), NTHREADS, SMEM_BYTES, s>>>(M, N, K, ma, mb, mc, epi, (T *)C);
     } else {
-        cudaLaunchConfig_t cfg = {};
+        cudaLaunchConfig_t cfg;
         cudaLaunchAttribute at[1];
-        cfg.gridDim = dim3((unsigned)grid_of<T>(M, N), 1, 1);
-        cfg.blockDim = dim3(NTHREADS, 1, 1);
-        cfg.dynamicSmemBytes = SMEM_BYTES;
-        cfg.stream = s;
-        at[0].id = cudaLaunchAttributeClusterDimension;
-        at[0].val.clusterDim.x = CLUSTER;
-        at[0].val.clusterDim.y = 1;
-        at[0].val.clusterDim.z = 1;
-        cfg.attrs = at;
-        cfg.numAttrs = 1;
+        cluster_config(&cfg, at, (unsigned)grid_of<T>(M, N), s);
         SPAK_TRY(cudaLaunchKernelEx(&cfg, gemm_persistent<T>, M, N, K, ma, mb, mc, epi, (T *)C));
     }
     return (int)cudaGetLastError();
 }
 
-extern "C" int spak_gemm_kernel_info(int M, int N, int K, int dtype, struct spak_gemm_kinfo *o)
+template <typename T> static int kernel_info(int M, int N, struct spak_gemm_kinfo *o)
 {
-    (void)K;
-    if (dtype == SPAK_DT_BF16)
-        return spak_fill_kinfo(gemm_persistent<__nv_bfloat16>, NTHREADS, SMEM_BYTES, grid_of<__nv_bfloat16>(M, N), o);
-    if (dtype == SPAK_DT_F16)
-        return spak_fill_kinfo(gemm_persistent<__half>, NTHREADS, SMEM_BYTES, grid_of<__half>(M, N), o);
-    return (int)cudaErrorInvalidValue;
+    return spak_fill_kinfo(gemm_persistent<T>, NTHREADS, SMEM_BYTES, grid_of<T>(M, N), o);
 }
