@@ -1,7 +1,9 @@
 /* build.c - see build.h. */
 #include "build/build.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,15 +81,42 @@ static void compiler_version(const char *cc, char *out, size_t n, const char *wd
 /* A build's own folder: top (ours, 0711, in /tmp) holds wdir, the sandbox's
  * working directory (chowned to the sandbox uid by the sandbox): the only
  * place the compiler may write. The sandbox uid owns wdir but not top, so it
- * cannot swap wdir for a link while we read the artifact out of it. */
+ * cannot swap wdir for a link while we read the artifact out of it. top's
+ * name carries our pid: a folder left by a spak that was killed is removed
+ * by the next build (sweep_stale). */
 typedef struct build_ws {
-    char top[64];
-    char wdir[96];
+    char top[96];
+    char wdir[128];
 } build_ws;
+
+#define WS_PREFIX "spak-build."
+
+/* Remove the build folders in /tmp of spak processes that no longer exist
+ * (killed mid-build: their compilers died with them, their folders stay). */
+static void sweep_stale(void)
+{
+    DIR *d = opendir("/tmp");
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (strncmp(de->d_name, WS_PREFIX, strlen(WS_PREFIX)) != 0)
+            continue;
+        char *end;
+        long pid = strtol(de->d_name + strlen(WS_PREFIX), &end, 10);
+        if (pid <= 0 || *end != '.' || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+            continue;
+        char path[PATH_MAX];
+        if (spak_snprintf(path, sizeof path, "/tmp/%s", de->d_name))
+            spak_rmtree(path);
+    }
+    closedir(d);
+}
 
 static spak_status ws_make(build_ws *ws, spak_err *err)
 {
-    snprintf(ws->top, sizeof ws->top, "/tmp/spak-build.XXXXXX");
+    sweep_stale();
+    snprintf(ws->top, sizeof ws->top, "/tmp/" WS_PREFIX "%ld.XXXXXX", (long)getpid());
     if (!mkdtemp(ws->top))
         return spak_errf(err, SPAK_ERR_IO, "cannot create a build folder in /tmp: %s", strerror(errno));
     snprintf(ws->wdir, sizeof ws->wdir, "%s/w", ws->top);
