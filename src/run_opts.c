@@ -62,6 +62,42 @@ static void home_secure(const char *home)
     closedir(d);
 }
 
+/* Take back the evaluation directories runs/RUN/eN that a spak before this
+ * layout left open to the sandbox uid (owned by it, no eN.lib beside them).
+ * Those of the current layout are taken back by the evaluations themselves
+ * (candidate.h), and one that runs now has its eN.lib: left alone. */
+static void lock_old_evals(const char *home)
+{
+    char runs[PATH_MAX];
+    if (!spak_snprintf(runs, sizeof runs, "%s/runs", home))
+        return;
+    DIR *d = opendir(runs);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char run[PATH_MAX];
+        if (de->d_name[0] == '.' || !spak_snprintf(run, sizeof run, "%s/%s", runs, de->d_name))
+            continue;
+        DIR *r = opendir(run);
+        struct dirent *e;
+        while (r && (e = readdir(r))) {
+            char p[PATH_MAX], lib[PATH_MAX];
+            struct stat sb;
+            if (e->d_name[0] != 'e' || e->d_name[1] < '0' || e->d_name[1] > '9' || strchr(e->d_name, '.') ||
+                !spak_snprintf(p, sizeof p, "%s/%s", run, e->d_name) ||
+                !spak_snprintf(lib, sizeof lib, "%s.lib", p) || lstat(p, &sb) != 0 || !S_ISDIR(sb.st_mode) ||
+                sb.st_uid == geteuid() || access(lib, F_OK) == 0)
+                continue;
+            (void)lchown(p, geteuid(), getegid());
+            (void)chmod(p, 0700);
+        }
+        if (r)
+            closedir(r);
+    }
+    closedir(d);
+}
+
 spak_status spak_engine_open_store(const spak_engine_opts *o, spak_store **out, spak_err *err)
 {
     const char *home = o->home ? o->home : ".spak";
@@ -144,6 +180,7 @@ spak_status spak_home_prepare(const spak_engine_opts *o, char *out, size_t n, sp
      * (0700 once the harness runs outside the sandbox) */
     (void)chmod(dev, 01777);  /* without it a harness re-measures each time: slower, not wrong */
     home_secure(real);
+    lock_old_evals(real);
     return SPAK_OK;
 }
 

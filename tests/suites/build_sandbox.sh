@@ -192,6 +192,7 @@ int spak_probe(int v)
     snprintf(p, sizeof p, "%s/runs/%s", home, r + 1); try_open("run", p, 1);
     snprintf(p, sizeof p, "%s/cache/build", home); try_open("cache", p, 1);
     snprintf(p, sizeof p, "%s/runs/%s/e%d/left.txt", home, r + 1, v - 1); try_open("prev", p, 0);
+    snprintf(p, sizeof p, "%s/runs/rold/e1/left.txt", home); try_open("old", p, 0);
     try_open("own", ".", 1);
     FILE *f = fopen("left.txt", "w");
     if (f) { fputs("what this evaluation left\n", f); fclose(f); }
@@ -210,6 +211,11 @@ chmod 755 "$H"
 "$SPAK" run --home "$H" --json "$S" >/dev/null 2>&1  # creates the store
 chmod 755 "$H"
 chmod 644 "$H/spak.db"
+# what a spak before this layout left: an open evaluation directory of the sandbox uid
+mkdir -p "$H/runs/rold/e1"
+echo left >"$H/runs/rold/e1/left.txt"
+chmod 755 "$H/runs/rold"
+chown -R 65534:65534 "$H/runs/rold/e1"
 "$SPAK" run --home "$H" --json "$S" >"$T/pr/out" 2>"$T/pr/err"
 R=$(jlast 'd["run_id"]' <"$T/pr/out")
 p1=$(sql "$H/spak.db" "select stdout_tail from evaluations where run_id=? and eval_id=1" "$R")
@@ -221,6 +227,7 @@ check "a candidate cannot open spak.db" "echo '$p1' | grep -q 'db=EACCES'"
 check "a candidate cannot list the home, runs/, its run's folder or the build cache" \
     "echo '$p1' | grep -q 'home=EACCES runs=EACCES run=EACCES cache=EACCES'"
 check "a candidate cannot read what the previous evaluation left" "echo '$p2' | grep -q 'prev=EACCES'"
+check "nor what an evaluation of an earlier spak left open" "echo '$p1' | grep -q 'old=EACCES'"
 check "a new home: 0711, spak.db and its -wal/-shm 0600, cache/build 0700" \
     "[ \"\$(stat -c %a $T/s1/h)\" = 711 ] && [ \"\$(stat -c %a $T/s1/h/spak.db* | sort -u)\" = 600 ] && [ \"\$(stat -c %a $T/s1/h/cache/build)\" = 700 ]"
 check "an existing home with open modes is closed again: home 0711, spak.db 0600" \
