@@ -293,6 +293,7 @@ static spak_status evaluate(engine *e, uint64_t index, int64_t eval_id, spak_out
                            .cmd_template = e->loop->cmd, .allow_weak_isolation = e->o->allow_weak_isolation};
     st = spak_measure(&mj, oc, err);
 out:
+    spak_cand_release(v);  /* its work directory, closed to the next candidate */
     spak_cand_argv_free(&av);
     free(v);
     return st;

@@ -1,14 +1,103 @@
 /* run_opts.c - the store of a run and the options kept with it (run_opts.h). */
 #include "run_opts.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "store/scopes.h"
 #include "util.h"
+
+/* ---- the home's permissions ----
+ * Candidates and builds run as the sandbox uid (65534 when spak is root):
+ * nothing of spak's state may be readable or writable by it. The home and
+ * the two folders on the way to what a sandboxed process must reach
+ * (runs/RUN/eN) are 0711: traversable, never listable; the store is 0600,
+ * the build cache and the device ceilings (written by the judge, which runs
+ * as the invoking user) 0700, everything else without bits for group and
+ * others. */
+
+/* chmod name in dir to mode, or strip group and other bits (mode < 0);
+ * never through a symbolic link. Best effort: a file we cannot fix is left
+ * as it is (it was created by someone else, not by spak). */
+static void set_mode(int dfd, const char *name, int mode)
+{
+    struct stat sb;
+    if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || S_ISLNK(sb.st_mode))
+        return;
+    mode_t m = mode >= 0 ? (mode_t)mode : (sb.st_mode & 07700);
+    if ((sb.st_mode & 07777) != m)
+        (void)fchmodat(dfd, name, m, 0);
+}
+
+/* Fix the modes of home's own entries (see above). */
+static void home_secure(const char *home)
+{
+    (void)chmod(home, 0711);
+    int dfd = open(home, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0)
+        return;
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *nm = de->d_name;
+        if (!strcmp(nm, ".") || !strcmp(nm, ".."))
+            continue;
+        if (!strcmp(nm, "cache") || !strcmp(nm, "runs"))
+            set_mode(dfd, nm, 0711);
+        else if (!strncmp(nm, "spak.db", 7))
+            set_mode(dfd, nm, 0600);  /* the store, its -wal, -shm, -journal */
+        else
+            set_mode(dfd, nm, -1);
+    }
+    set_mode(dfd, "cache/build", 0700);
+    closedir(d);
+}
+
+/* Take back the evaluation directories runs/RUN/eN that a spak before this
+ * layout left open to the sandbox uid (owned by it, no eN.lib beside them).
+ * Those of the current layout are taken back by the evaluations themselves
+ * (candidate.h), and one that runs now has its eN.lib: left alone. */
+static void lock_old_evals(const char *home)
+{
+    char runs[PATH_MAX];
+    if (!spak_snprintf(runs, sizeof runs, "%s/runs", home))
+        return;
+    DIR *d = opendir(runs);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char run[PATH_MAX];
+        if (de->d_name[0] == '.' || !spak_snprintf(run, sizeof run, "%s/%s", runs, de->d_name))
+            continue;
+        DIR *r = opendir(run);
+        struct dirent *e;
+        while (r && (e = readdir(r))) {
+            char p[PATH_MAX], lib[PATH_MAX];
+            struct stat sb;
+            if (e->d_name[0] != 'e' || e->d_name[1] < '0' || e->d_name[1] > '9' || strchr(e->d_name, '.') ||
+                !spak_snprintf(p, sizeof p, "%s/%s", run, e->d_name) ||
+                !spak_snprintf(lib, sizeof lib, "%s.lib", p) || lstat(p, &sb) != 0 || !S_ISDIR(sb.st_mode) ||
+                sb.st_uid == geteuid() || access(lib, F_OK) == 0)
+                continue;
+            (void)lchown(p, geteuid(), getegid());
+            (void)chmod(p, 0700);
+        }
+        if (r)
+            closedir(r);
+    }
+    closedir(d);
+}
 
 spak_status spak_engine_open_store(const spak_engine_opts *o, spak_store **out, spak_err *err)
 {
@@ -19,7 +108,15 @@ spak_status spak_engine_open_store(const spak_engine_opts *o, spak_store **out, 
     char path[PATH_MAX];
     if (!spak_snprintf(path, sizeof path, "%s/spak.db", home))
         return spak_errf(err, SPAK_ERR_ARG, "state directory path too long");
-    return spak_store_open(path, out, err);
+    /* a new store is created 0600 by us, not with SQLite's 0644: its -wal
+     * and -shm files take the store's mode */
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close(fd);
+    home_secure(home);
+    st = spak_store_open(path, out, err);
+    home_secure(home);  /* the -wal and -shm files SQLite just made */
+    return st;
 }
 
 /* ---- options that outlive a command ---- */
@@ -77,16 +174,18 @@ spak_status spak_home_prepare(const spak_engine_opts *o, char *out, size_t n, sp
         return spak_errf(err, SPAK_ERR_IO, "%s: %s", home, strerror(errno));
     if (!spak_snprintf(out, n, "%s", real))
         return spak_errf(err, SPAK_ERR_LIMIT, "state directory path too long");
-    char dev[PATH_MAX + 32];
+    char dev[PATH_MAX + 32], runs[PATH_MAX + 32];
     spak_snprintf(dev, sizeof dev, "%s/cache/device", real);
-    st = spak_mkdirs(dev, err);
-    if (st != SPAK_OK)
+    spak_snprintf(runs, sizeof runs, "%s/runs", real);
+    if ((st = spak_mkdirs(dev, err)) != SPAK_OK || (st = spak_mkdirs(runs, err)) != SPAK_OK)
         return st;
     /* the judge measures device ceilings once and caches them here; it runs
      * as the invoking user (its runners, the candidates, as the unprivileged
      * one): no one else may read or rewrite a roofline every later run reads */
     if (chmod(dev, 0700) < 0)
         return spak_errf(err, SPAK_ERR_IO, "%s: %s", dev, strerror(errno));
+    home_secure(real);
+    lock_old_evals(real);
     return SPAK_OK;
 }
 

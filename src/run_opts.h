@@ -75,7 +75,8 @@ typedef struct spak_engine_opts {
                             spak_err *err);
 } spak_engine_opts;
 
-/* Open the store under o->home (creating the directory). */
+/* Open the store under o->home (creating the directory; a new store is
+ * made 0600, and the home's modes are fixed as spak_home_prepare says). */
 spak_status spak_engine_open_store(const spak_engine_opts *o, spak_store **out, spak_err *err);
 
 /* The command line's LLM settings and gates hold for a whole run, resumes
@@ -83,9 +84,12 @@ spak_status spak_engine_open_store(const spak_engine_opts *o, spak_store **out, 
  * load returns the JSON that owns the strings now in o (json_decref it after). */
 void spak_engine_save_options(spak_store *st, const char *run_id, const spak_engine_opts *o);
 json_t *spak_engine_load_options(spak_store *st, const char *run_id, spak_engine_opts *o);
-/* Make the state directory of o (default ".spak") and its cache/device
- * (where harnesses keep the device's measured ceilings); out[n] gets its
- * real path. */
+/* Make the state directory of o (default ".spak"), its cache/device
+ * (where harnesses keep the device's measured ceilings) and runs/, and close
+ * it to the sandbox uid (created so, fixed on an existing home): the home,
+ * cache/ and runs/ 0711 (traversable to an evaluation's directory, never
+ * listable), the store 0600, cache/build 0700, every other entry without
+ * group and other bits. out[n] gets its real path. */
 spak_status spak_home_prepare(const spak_engine_opts *o, char *out, size_t n, spak_err *err);
 
 /* The seconds a run had been running when it stopped: the newest

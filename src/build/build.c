@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,10 @@
 #include <unistd.h>
 
 #include "analyze/sandbox.h"
+#include "build/build_fs.h"
+#include "build/build_key.h"
+
+#define ARTIFACT_MAX ((size_t)1 << 30)
 
 static bool ends_with(const char *s, const char *suf)
 {
@@ -28,20 +33,33 @@ static const char *compiler_for(const char *source)
     return "nvcc";
 }
 
-/* First line of `compiler --version`, run through the sandbox (no shell). */
-static void compiler_version(const char *cc, char *out, size_t n, const char *tmpdir)
+/* The sandbox of every process of a build: the defaults (every isolation
+ * layer, the unprivileged uid when we are root, writes only beneath the
+ * build's own folder), room for a compiler's process tree, capped output,
+ * and only PATH and LANG from our environment (HOME and TMPDIR are the
+ * build's folder: a compiler writes its temporaries there). */
+static void build_limits(spak_sandbox_limits *lim, double wall_s)
+{
+    static const char *const pass[] = {"PATH", "LANG", NULL};
+    spak_sandbox_limits_default(lim);
+    lim->wall_timeout_s = wall_s;
+    lim->cpu_s = wall_s;
+    lim->max_processes = 4096;
+    lim->stdout_cap_bytes = (size_t)4 << 20;  /* nvcc -M lists a few hundred headers */
+    lim->stderr_cap_bytes = (size_t)512 << 10;
+    lim->env_pass = pass;
+}
+
+/* First line of `compiler --version`, run through the build's sandbox. */
+static void compiler_version(const char *cc, char *out, size_t n, const char *wdir)
 {
     const char *argv[] = {cc, "--version", NULL};
     spak_sandbox_limits lim;
-    spak_sandbox_limits_default(&lim);
-    lim.wall_timeout_s = 30;
-    lim.run_as_uid = -1;
-    lim.run_as_gid = -1;
-    lim.isolation_off = ~0u;
+    build_limits(&lim, 30);
     spak_sandbox_result r;
     spak_err e;
     out[0] = '\0';
-    if (spak_sandbox_run(argv, tmpdir, &lim, &r, &e) != SPAK_OK)
+    if (spak_sandbox_run(argv, wdir, &lim, &r, &e) != SPAK_OK)
         return;
     /* nvcc prints its release on the last line; cc on the first */
     const char *src = r.out ? r.out : "";
@@ -60,117 +78,54 @@ static void compiler_version(const char *cc, char *out, size_t n, const char *tm
     spak_sandbox_result_free(&r);
 }
 
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
+/* A build's own folder: top (ours, 0711, in /tmp) holds wdir, the sandbox's
+ * working directory (chowned to the sandbox uid by the sandbox): the only
+ * place the compiler may write. The sandbox uid owns wdir but not top, so it
+ * cannot swap wdir for a link while we read the artifact out of it. top's
+ * name carries our pid: a folder left by a spak that was killed is removed
+ * by the next build (sweep_stale). */
+typedef struct build_ws {
+    char top[96];
+    char wdir[128];
+} build_ws;
 
-/* Fold every header (.h, .cuh) of dir, in name order, into h. */
-static uint64_t hash_headers(const char *dir, uint64_t h)
+#define WS_PREFIX "spak-build."
+
+/* Remove the build folders in /tmp of spak processes that no longer exist
+ * (killed mid-build: their compilers died with them, their folders stay). */
+static void sweep_stale(void)
 {
-    DIR *d = opendir(dir);
+    DIR *d = opendir("/tmp");
     if (!d)
-        return h;
-    char *names[512];
-    size_t n = 0;
+        return;
     struct dirent *de;
-    while ((de = readdir(d)) && n < SPAK_ARRAY_LEN(names)) {
-        size_t l = strlen(de->d_name);
-        if ((l > 2 && strcmp(de->d_name + l - 2, ".h") == 0) || (l > 4 && strcmp(de->d_name + l - 4, ".cuh") == 0)) {
-            names[n] = strdup(de->d_name);
-            if (names[n])
-                n++;
-        }
+    while ((de = readdir(d))) {
+        if (strncmp(de->d_name, WS_PREFIX, strlen(WS_PREFIX)) != 0)
+            continue;
+        char *end;
+        long pid = strtol(de->d_name + strlen(WS_PREFIX), &end, 10);
+        if (pid <= 0 || *end != '.' || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+            continue;
+        char path[PATH_MAX];
+        if (spak_snprintf(path, sizeof path, "/tmp/%s", de->d_name))
+            spak_rmtree(path);
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_names);
-    for (size_t i = 0; i < n; i++) {
-        char path[4200];
-        char *txt = NULL;
-        size_t len = 0;
-        h = spak_hash64(names[i], strlen(names[i]) + 1, h);
-        if (spak_snprintf(path, sizeof path, "%s/%s", dir, names[i]) &&
-            spak_read_file(path, (size_t)16 << 20, &txt, &len, NULL) == SPAK_OK)
-            h = spak_hash64(txt, len, h);
-        free(txt);
-        free(names[i]);
-    }
-    return h;
 }
 
-/* Files already folded by hash_includes (by resolved path): each once, which
- * also ends cycles. Past 256 files (or without memory) every further one
- * counts as seen: its name still goes into the key, its contents not. */
-typedef struct include_walk {
-    char *seen[256];
-    size_t n;
-} include_walk;
-
-static bool walk_seen(include_walk *w, const char *path)
+static spak_status ws_make(build_ws *ws, spak_err *err)
 {
-    for (size_t i = 0; i < w->n; i++)
-        if (strcmp(w->seen[i], path) == 0)
-            return true;
-    if (w->n == SPAK_ARRAY_LEN(w->seen) || !(w->seen[w->n] = strdup(path)))
-        return true;
-    w->n++;
-    return false;
-}
-
-/* Fold every file that `text` (the file at `path`) includes with #include
- * "NAME", resolved as the compiler does (beside the including file, then
- * in include_dir), its contents and, recursively, what it includes. A header
- * outside the source's folder (../gemm/wgmma_ops.cuh) is part of the key
- * this way; <system> headers are covered by the compiler version. */
-static uint64_t hash_includes(const char *path, const char *text, size_t len, const char *include_dir,
-                              include_walk *w, int depth, uint64_t h)
-{
-    if (depth > 16)
-        return h;
-    const char *p = text, *end = text + len;
-    while (p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        if (!eol)
-            eol = end;
-        const char *q = p;
-        while (q < eol && (*q == ' ' || *q == '\t'))
-            q++;
-        if (q < eol && *q == '#') {
-            q++;
-            while (q < eol && (*q == ' ' || *q == '\t'))
-                q++;
-            if ((size_t)(eol - q) > 8 && strncmp(q, "include", 7) == 0) {
-                q += 7;
-                while (q < eol && (*q == ' ' || *q == '\t'))
-                    q++;
-                const char *close = q < eol && *q == '"' ? memchr(q + 1, '"', (size_t)(eol - q - 1)) : NULL;
-                if (close && close > q + 1) {
-                    char name[1024], cand[4200], full[PATH_MAX];
-                    spak_snprintf(name, sizeof name, "%.*s", (int)(close - q - 1), q + 1);
-                    const char *slash = strrchr(path, '/');
-                    bool found = false;
-                    if (slash)
-                        found = spak_snprintf(cand, sizeof cand, "%.*s/%s", (int)(slash - path), path, name) &&
-                                realpath(cand, full);
-                    else
-                        found = realpath(name, full) != NULL;
-                    if (!found && include_dir)
-                        found = spak_snprintf(cand, sizeof cand, "%s/%s", include_dir, name) && realpath(cand, full);
-                    h = spak_hash64(name, strlen(name) + 1, h);
-                    char *txt = NULL;
-                    size_t tl = 0;
-                    if (found && !walk_seen(w, full) &&
-                        spak_read_file(full, (size_t)16 << 20, &txt, &tl, NULL) == SPAK_OK) {
-                        h = spak_hash64(txt, tl, h);
-                        h = hash_includes(full, txt, tl, include_dir, w, depth + 1, h);
-                    }
-                    free(txt);
-                }
-            }
-        }
-        p = eol + 1;
+    sweep_stale();
+    snprintf(ws->top, sizeof ws->top, "/tmp/" WS_PREFIX "%ld.XXXXXX", (long)getpid());
+    if (!mkdtemp(ws->top))
+        return spak_errf(err, SPAK_ERR_IO, "cannot create a build folder in /tmp: %s", strerror(errno));
+    snprintf(ws->wdir, sizeof ws->wdir, "%s/w", ws->top);
+    if (chmod(ws->top, 0711) != 0 || mkdir(ws->wdir, 0700) != 0) {
+        int e = errno;
+        spak_rmtree(ws->top);
+        return spak_errf(err, SPAK_ERR_IO, "cannot create a build folder in /tmp: %s", strerror(e));
     }
-    return h;
+    return SPAK_OK;
 }
 
 /* The compiler's command line as it grows: the flags and defines first
@@ -180,12 +135,13 @@ typedef struct build_cmd {
     const char *argv[SPAK_BUILD_MAX_DEFINES + 32];
     size_t k;
     char defs[SPAK_BUILD_MAX_DEFINES][300];
-    char inc[4200];
-    char tmp_out[4300];
+    char inc[PATH_MAX + 8];
+    char src[PATH_MAX];      /* the source the compiler reads (absolute) */
+    char out[PATH_MAX];      /* its output, in the build's folder */
 } build_cmd;
 
 /* The compiler and its flags for rq: the language's fixed flags, -D for each
- * define, -I for the include dir. */
+ * define, -I for the include dir (absolute: the compiler runs elsewhere). */
 static void cmd_flags(build_cmd *c, const spak_build_request *rq, const char *cc, bool cuda)
 {
     c->k = 0;
@@ -208,91 +164,158 @@ static void cmd_flags(build_cmd *c, const spak_build_request *rq, const char *cc
         c->argv[c->k++] = c->defs[i];
     }
     if (rq->include_dir) {
-        spak_snprintf(c->inc, sizeof c->inc, "-I%s", rq->include_dir);
+        char abs[PATH_MAX];
+        spak_snprintf(c->inc, sizeof c->inc, "-I%s", realpath(rq->include_dir, abs) ? abs : rq->include_dir);
         c->argv[c->k++] = c->inc;
     }
 }
 
-/* The cache key: the source bytes, every file it includes (recursively),
- * the headers beside the ABI header, the flags and defines, the compiler
- * version; not the paths, so that a cache built on one machine serves a
- * copy of the tree elsewhere (the GPU machine). */
-static uint64_t cache_key(const spak_build_request *rq, const char *src, size_t len, const build_cmd *c,
-                          const char *compiler)
+/* The source the compiler reads, into c->src: the file itself (absolute),
+ * or, when rq->copy_source, a copy in the build's folder (the original lies
+ * where the sandbox uid cannot read, e.g. spak's home). */
+static spak_status place_source(build_cmd *c, const spak_build_request *rq, const build_ws *ws, spak_err *err)
 {
-    uint64_t h = spak_hash64(src, len, 0);
+    if (!rq->copy_source) {
+        if (!realpath(rq->source, c->src))
+            return spak_errf(err, SPAK_ERR_IO, "%s: %s", rq->source, strerror(errno));
+        return SPAK_OK;
+    }
+    const char *base = strrchr(rq->source, '/');
+    base = base ? base + 1 : rq->source;
+    if (!spak_snprintf(c->src, sizeof c->src, "%s/%s", ws->wdir, base))
+        return spak_errf(err, SPAK_ERR_ARG, "%s: name too long", rq->source);
+    return spak_copy_untrusted(rq->source, c->src, 0644, (size_t)16 << 20, err);
+}
+
+/* Fold the preprocessor's dependency list of the source (`cc -M`, run in
+ * the build's sandbox: what it can read is what the build can read) into w.
+ * A list that cannot be had (the source does not preprocess, the list was
+ * cut) leaves w incomplete: the compile then fails, or is not cached. */
+static void key_deps(spak_key_walk *w, const build_cmd *c, const build_ws *ws, bool cuda)
+{
+    const char *argv[SPAK_BUILD_MAX_DEFINES + 32];
+    size_t k = 0;
+    for (size_t i = 0; i < c->k; i++)
+        if (strcmp(c->argv[i], "-shared") != 0)  /* a link flag: gcc -M -shared also works, nvcc's may not */
+            argv[k++] = c->argv[i];
+    argv[k++] = "-M";
+    argv[k++] = c->src;
+    argv[k] = NULL;
+    spak_sandbox_limits lim;
+    build_limits(&lim, cuda ? 300 : 60);
+    spak_sandbox_result r;
+    spak_err e;
+    if (spak_sandbox_run(argv, ws->wdir, &lim, &r, &e) != SPAK_OK) {
+        w->complete = false;
+        return;
+    }
+    if (!r.ok || r.out_truncated || !spak_key_deps(w, r.out, r.out_len))
+        w->complete = false;
+    spak_sandbox_result_free(&r);
+}
+
+/* The cache key: the flags and defines (not the -I path), the compiler's
+ * version, the source's bytes, every file of its dependency list (its
+ * contents, not its path: a cache built on one machine serves a copy of the
+ * tree elsewhere), and every file beneath the include dir and the source's
+ * own folder (what .incbin may read). *complete false: a part could not be
+ * covered, and the cache must not answer for this key. */
+static uint64_t cache_key(const spak_build_request *rq, const build_cmd *c, const build_ws *ws, bool cuda,
+                          const char *compiler, bool *complete)
+{
+    uint64_t h = 0;
     for (size_t i = 1; i < c->k; i++)
         if (c->argv[i] != c->inc)
             h = spak_hash64(c->argv[i], strlen(c->argv[i]) + 1, h);
-    h = spak_hash64(compiler, strlen(compiler), h);
-    include_walk walk = {.n = 0};
-    h = hash_includes(rq->source, src, len, rq->include_dir, &walk, 0, h);
-    for (size_t i = 0; i < walk.n; i++)
-        free(walk.seen[i]);
-    if (rq->include_dir)
-        h = hash_headers(rq->include_dir, h);
-    return h;
+    h = spak_hash64(compiler, strlen(compiler) + 1, h);
+    spak_key_walk w;
+    spak_key_walk_init(&w, h, geteuid() == 0);
+    spak_key_file(&w, c->src);
+    key_deps(&w, c, ws, cuda);
+    char inc[PATH_MAX] = "", dir[PATH_MAX];
+    if (rq->include_dir && realpath(rq->include_dir, inc))
+        spak_key_tree(&w, inc);
+    if (!rq->copy_source && spak_snprintf(dir, sizeof dir, "%s", c->src)) {
+        char *sl = strrchr(dir, '/');
+        if (sl && sl != dir) {
+            *sl = '\0';
+            if (strcmp(dir, inc) != 0)
+                spak_key_tree(&w, dir);
+        }
+    }
+    *complete = w.complete;
+    return w.h;
 }
 
-/* Run the compiler (trusted: it runs as us, without isolation, but under
- * the sandbox's limits and output caps) into a temporary file that becomes
- * res->artifact when it worked. The log (the command line, the compiler's
- * output, why it failed) goes to res->log and to logpath for later cache
- * hits. Fails only when the compiler could not be run. */
-static spak_status compile(build_cmd *c, const spak_build_request *rq, bool cuda, const char *logpath,
-                           spak_build_result *res, spak_err *err)
+/* The log of a compile: the command line, the compiler's output, why it
+ * failed. */
+static void compile_log(spak_buf *log, const char *const *argv, const spak_sandbox_result *r)
 {
-    spak_snprintf(c->tmp_out, sizeof c->tmp_out, "%s.tmp%ld", res->artifact, (long)getpid());
+    spak_buf_puts(log, "$");
+    for (size_t i = 0; argv[i]; i++)
+        spak_buf_printf(log, " %s", argv[i]);
+    spak_buf_puts(log, "\n");
+    if (r->out_len)
+        spak_buf_append(log, r->out, r->out_len);
+    if (r->err_len)
+        spak_buf_append(log, r->err, r->err_len);
+    if (!r->ok)
+        spak_buf_printf(log, "compiler: %s\n", r->why_text);
+}
+
+/* Run the compiler in the build's sandbox (the unprivileged uid, every
+ * isolation layer, writes only into the build's folder, output capped; its
+ * whole process tree ends with it, also when spak is killed), then copy the
+ * artifact it wrote into the cache as res->artifact. The log goes to
+ * res->log and to logpath for later cache hits. Fails only when the
+ * compiler could not be run. */
+static spak_status compile(build_cmd *c, const build_ws *ws, bool cuda, const char *logpath, spak_build_result *res,
+                           spak_err *err)
+{
+    spak_snprintf(c->out, sizeof c->out, "%s/out.so", ws->wdir);
     const char **argv = c->argv;
     size_t k = c->k;
     argv[k++] = "-o";
-    argv[k++] = c->tmp_out;
-    argv[k++] = rq->source;
+    argv[k++] = c->out;
+    argv[k++] = c->src;
     if (!cuda)
         argv[k++] = "-lm", argv[k++] = "-lpthread";
     argv[k] = NULL;
 
     spak_sandbox_limits lim;
-    spak_sandbox_limits_default(&lim);
-    lim.wall_timeout_s = cuda ? 600 : 120;
-    lim.cpu_s = lim.wall_timeout_s;
-    lim.run_as_uid = -1;  /* the compiler is trusted; it must write the cache */
-    lim.run_as_gid = -1;
-    lim.isolation_off = ~0u;
-    lim.max_processes = 4096;
+    build_limits(&lim, cuda ? 600 : 120);
     lim.stdout_cap_bytes = (size_t)512 << 10;
-    lim.stderr_cap_bytes = (size_t)512 << 10;
-    static const char *const pass[] = {"PATH", "HOME", "TMPDIR", "LANG", NULL};
-    lim.env_pass = pass;
     spak_sandbox_result r;
-    spak_status st = spak_sandbox_run(argv, rq->cache_dir, &lim, &r, err);
+    spak_status st = spak_sandbox_run(argv, ws->wdir, &lim, &r, err);
     if (st != SPAK_OK)
         return st;
     res->seconds = r.wall_s;
     spak_buf log;
     spak_buf_init(&log, (size_t)2 << 20);
-    spak_buf_puts(&log, "$");
-    for (size_t i = 0; argv[i]; i++)
-        spak_buf_printf(&log, " %s", argv[i]);
-    spak_buf_puts(&log, "\n");
-    if (r.out_len)
-        spak_buf_append(&log, r.out, r.out_len);
-    if (r.err_len)
-        spak_buf_append(&log, r.err, r.err_len);
-    if (!r.ok)
-        spak_buf_printf(&log, "compiler: %s\n", r.why_text);
-    struct stat sb;
-    res->ok = r.ok && stat(c->tmp_out, &sb) == 0;
+    compile_log(&log, argv, &r);
+    res->ok = r.ok;
     spak_sandbox_result_free(&r);
-    /* The log is a courtesy: a later cache hit without it shows an empty log. */
-    (void)spak_write_file_atomic(logpath, log.data ? log.data : "", log.len, NULL);
-    if (res->ok && rename(c->tmp_out, res->artifact) != 0) {
-        spak_buf_printf(&log, "cannot move the artifact into the cache: %s\n", strerror(errno));
+    spak_err ce;
+    /* the sandbox has ended every process of the build: the file stays as
+     * it is while we copy it (a link planted in its place is refused) */
+    if (res->ok && spak_copy_untrusted(c->out, res->artifact, 0644, ARTIFACT_MAX, &ce) != SPAK_OK) {
+        spak_buf_printf(&log, "cannot move the artifact into the cache: %s\n", ce.msg);
         res->ok = false;
     }
-    if (!res->ok)
-        unlink(c->tmp_out);
+    /* The log is a courtesy: a later cache hit without it shows an empty log. */
+    (void)spak_write_file_atomic(logpath, log.data ? log.data : "", log.len, NULL);
     res->log = spak_buf_take(&log);
+    return res->log ? SPAK_OK : spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+}
+
+/* The artifact of key h, when the cache has it (res->cached). */
+static spak_status cache_hit(const char *logpath, spak_build_result *res, spak_err *err)
+{
+    res->cached = true;
+    res->ok = true;
+    size_t ll;
+    if (spak_read_file(logpath, (size_t)1 << 20, &res->log, &ll, NULL) != SPAK_OK)
+        res->log = strdup("");
     return res->log ? SPAK_OK : spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
 }
 
@@ -302,34 +325,41 @@ spak_status spak_build_candidate(const spak_build_request *rq, spak_build_result
     spak_status st = spak_mkdirs(rq->cache_dir, err);
     if (st != SPAK_OK)
         return st;
-    char *src = NULL;
-    size_t len = 0;
-    st = spak_read_file(rq->source, (size_t)16 << 20, &src, &len, err);
+    (void)chmod(rq->cache_dir, 0700);  /* the cache is spak's: no sandboxed process reads it */
+    build_ws ws;
+    st = ws_make(&ws, err);
     if (st != SPAK_OK)
         return st;
+    build_cmd *c = calloc(1, sizeof *c);
+    if (!c) {
+        st = spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+        goto out;
+    }
     const char *cc = compiler_for(rq->source);
     bool cuda = ends_with(rq->source, ".cu");
-    compiler_version(cc, res->compiler, sizeof res->compiler, rq->cache_dir);
-
-    build_cmd c;
-    cmd_flags(&c, rq, cc, cuda);
-    uint64_t h = cache_key(rq, src, len, &c, res->compiler);
-    free(src);
+    st = place_source(c, rq, &ws, err);
+    if (st != SPAK_OK)
+        goto out;
+    compiler_version(cc, res->compiler, sizeof res->compiler, ws.wdir);
+    cmd_flags(c, rq, cc, cuda);
+    bool complete = false;
+    uint64_t h = cache_key(rq, c, &ws, cuda, res->compiler, &complete);
     spak_snprintf(res->key, sizeof res->key, "%016llx", (unsigned long long)h);
-    char logpath[4200];
+    char logpath[PATH_MAX + 32];
     if (!spak_snprintf(res->artifact, sizeof res->artifact, "%s/%s.so", rq->cache_dir, res->key) ||
-        !spak_snprintf(logpath, sizeof logpath, "%s/%s.log", rq->cache_dir, res->key))
-        return spak_errf(err, SPAK_ERR_ARG, "cache path too long");
-    struct stat sb;
-    if (stat(res->artifact, &sb) == 0 && sb.st_size > 0) {
-        res->cached = true;
-        res->ok = true;
-        size_t ll;
-        if (spak_read_file(logpath, (size_t)1 << 20, &res->log, &ll, NULL) != SPAK_OK)
-            res->log = strdup("");
-        return res->log ? SPAK_OK : spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+        !spak_snprintf(logpath, sizeof logpath, "%s/%s.log", rq->cache_dir, res->key)) {
+        st = spak_errf(err, SPAK_ERR_ARG, "cache path too long");
+        goto out;
     }
-    return compile(&c, rq, cuda, logpath, res, err);
+    struct stat sb;
+    if (complete && stat(res->artifact, &sb) == 0 && sb.st_size > 0)
+        st = cache_hit(logpath, res, err);
+    else
+        st = compile(c, &ws, cuda, logpath, res, err);
+out:
+    free(c);
+    spak_rmtree(ws.top);
+    return st;
 }
 
 void spak_build_result_free(spak_build_result *res)

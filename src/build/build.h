@@ -1,11 +1,19 @@
 /*
  * build.h - the BUILD step: candidate source + parameter values -> shared
- * object, with a cache keyed by the source bytes, the defines, the compiler
- * command and the compiler's version.
+ * object, with a cache keyed by everything the build could read (build_key.h:
+ * the preprocessor's dependency list and every file beneath the source's
+ * folder), the flags and defines, and the compiler's version.
  *
  * C sources are built with `cc -O3 -march=native -fPIC -shared`; .cu sources
- * with nvcc for sm_90a (-gencode arch=compute_90a,code=sm_90a; when nvcc exists). Compilation runs in the sandbox
- * (no shell); its diagnostics are kept next to the artifact.
+ * with nvcc for sm_90a (-gencode arch=compute_90a,code=sm_90a; when nvcc
+ * exists). The source is untrusted (an LLM's or a user's): the compiler runs
+ * in the sandbox like a candidate (every isolation layer, the unprivileged
+ * uid when spak is root, no shell), writing only into a fresh folder of its
+ * own in /tmp, from which spak copies the artifact into the cache and which
+ * it removes afterwards. What the compiler reads is what that uid may read:
+ * a root-only file cannot be #included or .incbin'd into a log or a .so.
+ * Its diagnostics are kept next to the artifact. See docs/sandbox.md,
+ * "Builds".
  */
 #ifndef SPAK_BUILD_H
 #define SPAK_BUILD_H
@@ -21,6 +29,9 @@ typedef struct spak_build_request {
     size_t n_defines;
     const char *include_dir;             /* -I for the family's ABI header, or NULL */
     const char *cache_dir;               /* artifacts go to cache_dir/<key>.so */
+    bool copy_source;                    /* the source lies where the sandbox uid
+                                            cannot read it (spak's home, for an
+                                            LLM's source): build a copy */
 } spak_build_request;
 
 typedef struct spak_build_result {
@@ -36,7 +47,9 @@ typedef struct spak_build_result {
 /* Build (or find in the cache) the candidate. Returns SPAK_OK when the
  * build step itself worked, also when the compiler rejected the source:
  * res->ok says whether there is an artifact, res->log says why not.
- * Returns an error only when the compiler could not be run at all. */
+ * Returns an error only when the compiler could not be run at all (or the
+ * build's folder could not be made). A key whose walk was not complete (a
+ * cap reached, no dependency list) is never answered from the cache. */
 spak_status spak_build_candidate(const spak_build_request *rq, spak_build_result *res, spak_err *err);
 void spak_build_result_free(spak_build_result *res);
 

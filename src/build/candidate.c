@@ -1,10 +1,16 @@
 /* candidate.c - the BUILD step: templates, defines, building (candidate.h). */
 #include "build/candidate.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "build/build_fs.h"
 
 static void upper_ident(const char *in, char *out, size_t n)
 {
@@ -131,6 +137,17 @@ static spak_status template_path(const spak_cand_vars *v, const char *t, char *o
     return SPAK_OK;
 }
 
+/* True when path lies beneath dir (both resolved): a source spak wrote into
+ * its home (an LLM's), which the sandbox uid cannot read in place. */
+static bool beneath(const char *path, const char *dir)
+{
+    char p[PATH_MAX], d[PATH_MAX];
+    if (!dir || !realpath(path, p) || !realpath(dir, d))
+        return false;
+    size_t n = strlen(d);
+    return strncmp(p, d, n) == 0 && p[n] == '/';
+}
+
 spak_status spak_cand_build_source(const spak_cand_vars *v, const char *src_t, const char *include_dir,
                                    const char *const *defines, size_t nd, char *source, size_t sn, char *artifact,
                                    size_t an, char **log, bool *ok, spak_err *err)
@@ -138,7 +155,7 @@ spak_status spak_cand_build_source(const spak_cand_vars *v, const char *src_t, c
     spak_status st = template_path(v, src_t, source, sn, err);
     if (st != SPAK_OK)
         return st;
-    spak_build_request rq = {.source = source};
+    spak_build_request rq = {.source = source, .copy_source = beneath(source, v->site->home)};
     for (size_t i = 0; i < nd && i < SPAK_BUILD_MAX_DEFINES; i++)
         rq.defines[i] = defines[i];
     rq.n_defines = nd;
@@ -198,13 +215,147 @@ static void job_paths(spak_cand_vars *v, const spak_cand_job *job)
     v->ceilings = v->ceilings_buf;
 }
 
+/* ---- an evaluation's directories ----
+ * runs/RUN/eN is the candidate's working directory (the sandbox chowns it to
+ * its uid); runs/RUN/eN.lib (ours, 0711) holds copies of the .so files its
+ * command loads, which it can read but not replace, since the build cache
+ * itself is closed to it. The run's folder is 0711: a candidate reaches its
+ * own directory and lists nothing. Every other entry of the run's folder is
+ * closed (lock_entry) when an evaluation starts and, by spak_cand_release,
+ * when it ends: all candidates share one uid, so only ownership keeps one
+ * from reading what an earlier one left. */
+
+/* eN or eN.lib: an evaluation's entry in the run's folder. */
+static bool eval_entry(const char *nm)
+{
+    if (nm[0] != 'e' || nm[1] < '0' || nm[1] > '9')
+        return false;
+    size_t k = 1 + strspn(nm + 1, "0123456789");
+    return nm[k] == '\0' || strcmp(nm + k, ".lib") == 0;
+}
+
+/* Close entry nm of the run's folder dfd to the sandbox uid: an
+ * evaluation's entry back to us and 0700, anything else (the LLM's files,
+ * crystallization's) without group and other bits. Never through a link. */
+static void lock_entry(int dfd, const char *nm)
+{
+    struct stat sb;
+    if (fstatat(dfd, nm, &sb, AT_SYMLINK_NOFOLLOW) != 0 || S_ISLNK(sb.st_mode))
+        return;
+    if (eval_entry(nm) && S_ISDIR(sb.st_mode)) {
+        if (sb.st_uid != geteuid())
+            (void)fchownat(dfd, nm, geteuid(), getegid(), AT_SYMLINK_NOFOLLOW);
+        (void)fchmodat(dfd, nm, 0700, 0);
+    } else if (sb.st_mode & 077) {
+        (void)fchmodat(dfd, nm, sb.st_mode & 07700, 0);
+    }
+}
+
+/* Lock every entry of rundir but the evaluation keep (eN) and its .lib, and
+ * the agent's folder (its commands run there, in the sandbox). */
+static void lock_run(const char *rundir, const char *keep)
+{
+    int dfd = open(rundir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0)
+        return;
+    int lfd = dup(dfd);
+    DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
+    if (!d) {
+        if (lfd >= 0)
+            close(lfd);
+        close(dfd);
+        return;
+    }
+    size_t kl = strlen(keep);
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *nm = de->d_name;
+        if (!strcmp(nm, ".") || !strcmp(nm, "..") || !strcmp(nm, "agent") ||
+            (strncmp(nm, keep, kl) == 0 && (nm[kl] == '\0' || strcmp(nm + kl, ".lib") == 0)))
+            continue;
+        lock_entry(dfd, nm);
+    }
+    closedir(d);
+    close(dfd);
+}
+
+/* Split v's workdir into the run's folder and eN. */
+static bool split_workdir(const spak_cand_vars *v, char *rundir, size_t n, const char **name)
+{
+    if (!spak_snprintf(rundir, n, "%s", v->workdir))
+        return false;
+    char *sl = strrchr(rundir, '/');
+    if (!sl || sl == rundir)
+        return false;
+    *sl = '\0';
+    *name = v->workdir + (sl - rundir) + 1;
+    return true;
+}
+
+/* The evaluation's directories, fresh (nothing of an earlier attempt at the
+ * same evaluation stays), and the run's folder closed but for them. */
+static spak_status eval_dirs_open(const spak_cand_vars *v, spak_err *err)
+{
+    char rundir[PATH_MAX], lib[PATH_MAX + 8];
+    const char *name;
+    if (!split_workdir(v, rundir, sizeof rundir, &name) || !spak_snprintf(lib, sizeof lib, "%s.lib", v->workdir))
+        return spak_errf(err, SPAK_ERR_ARG, "%s: path too long", v->workdir);
+    spak_status st = spak_mkdirs(rundir, err);
+    if (st != SPAK_OK)
+        return st;
+    char runs[PATH_MAX];
+    spak_snprintf(runs, sizeof runs, "%s", rundir);
+    char *sl = strrchr(runs, '/');
+    if (sl && sl != runs) {
+        *sl = '\0';
+        (void)chmod(runs, 0711);
+    }
+    (void)chmod(rundir, 0711);
+    lock_run(rundir, name);
+    spak_rmtree(v->workdir);
+    spak_rmtree(lib);
+    if (mkdir(v->workdir, 0700) != 0 || mkdir(lib, 0711) != 0)
+        return spak_errf(err, SPAK_ERR_IO, "%s: cannot create: %s", v->workdir, strerror(errno));
+    (void)chmod(lib, 0711);  /* past the umask */
+    return SPAK_OK;
+}
+
+/* Copy the built .so at buf (in the build cache) into the evaluation's
+ * .lib folder, under the same name, and point buf at the copy. */
+static spak_status expose(const spak_cand_vars *v, char *buf, size_t n, spak_err *err)
+{
+    const char *base = strrchr(buf, '/');
+    char to[PATH_MAX];
+    if (!spak_snprintf(to, sizeof to, "%s.lib/%s", v->workdir, base ? base + 1 : buf))
+        return spak_errf(err, SPAK_ERR_ARG, "%s: path too long", v->workdir);
+    spak_status st = spak_copy_untrusted(buf, to, 0644, (size_t)1 << 30, err);
+    if (st == SPAK_OK)
+        spak_snprintf(buf, n, "%s", to);
+    return st;
+}
+
+void spak_cand_release(const spak_cand_vars *v)
+{
+    char rundir[PATH_MAX], lib[PATH_MAX];
+    const char *name;
+    if (!v->workdir || !*v->workdir || !split_workdir(v, rundir, sizeof rundir, &name) ||
+        !spak_snprintf(lib, sizeof lib, "%s.lib", name))
+        return;
+    int dfd = open(rundir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0)
+        return;
+    lock_entry(dfd, name);
+    lock_entry(dfd, lib);
+    close(dfd);
+}
+
 spak_status spak_cand_prepare(spak_cand_vars *v, const spak_cand_job *job, char **build_log, bool *built, char *why,
                               size_t why_n, spak_err *err)
 {
     const spak_model *m = v->site->m;
     *built = false;
     job_paths(v, job);
-    spak_status st = spak_mkdirs(v->workdir, err);
+    spak_status st = eval_dirs_open(v, err);
     if (st != SPAK_OK)
         return st;
     v->baseline_so = NULL;  /* {{baseline_so}} has a value only when the problem names one */
@@ -219,6 +370,9 @@ spak_status spak_cand_prepare(spak_cand_vars *v, const spak_cand_job *job, char 
             return st;
         if (!ok)
             return spak_errf(err, SPAK_ERR_BUILD, "the baseline %s does not build", base_t);
+        st = expose(v, v->base_so_buf, sizeof v->base_so_buf, err);
+        if (st != SPAK_OK)
+            return st;
         v->baseline_so = v->base_so_buf;
     }
     const char *src_t = m->problem ? spak_block_string(m->problem, "source") : NULL;
@@ -250,6 +404,9 @@ spak_status spak_cand_prepare(spak_cand_vars *v, const spak_cand_job *job, char 
         spak_snprintf(why, why_n, "build failed (see build log)");
         return SPAK_OK;
     }
+    st = expose(v, v->artifact_buf, sizeof v->artifact_buf, err);
+    if (st != SPAK_OK)
+        return st;
     v->candidate = v->artifact_buf;
     *built = true;
     return SPAK_OK;

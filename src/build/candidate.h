@@ -83,11 +83,22 @@ typedef struct spak_cand_job {
 } spak_cand_job;
 
 /* Fill v for the job (paths of harness, workdir, ceilings), make the
- * workdir, build the baseline_source when the problem names one, then the
- * candidate when it names a source. *built false: the candidate did not
- * compile (why says so; *build_log, the caller's, has the log). */
+ * workdir (fresh, 0700: the sandbox chowns it to its uid) and its .lib
+ * folder, build the baseline_source when the problem names one, then the
+ * candidate when it names a source; {{candidate}} and {{baseline_so}} are
+ * copies in workdir.lib (the build cache is closed to the sandbox uid).
+ * The run's folder is made 0711 and every other entry of it closed to the
+ * sandbox uid (earlier evaluations' directories taken back), the agent's
+ * folder excepted. *built false: the candidate did not compile (why says
+ * so; *build_log, the caller's, has the log). */
 spak_status spak_cand_prepare(spak_cand_vars *v, const spak_cand_job *job, char **build_log, bool *built, char *why,
                               size_t why_n, spak_err *err);
+
+/* Close the evaluation's directories of v (workdir and workdir.lib) to the
+ * sandbox uid once its command has ended: taken back by us, mode 0700, so
+ * that no later candidate reads what this one left. Call it after the
+ * measure command, whatever its outcome. */
+void spak_cand_release(const spak_cand_vars *v);
 
 /* The measure command cmd as argv for this candidate: split into words,
  * each word expanded. argv is NULL-terminated; free with spak_cand_argv_free. */
