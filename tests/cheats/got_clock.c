@@ -1,6 +1,7 @@
-/* tests/cheats/got_clock.c - cheat: at load, rewrites every GOT slot of
- * every object in its process that points at clock_gettime to a clock that
- * runs 1000x slow, so a judge sharing the process would time its calls near
+/* tests/cheats/got_clock.c - cheat: on its first call (by then a lazily
+ * bound GOT slot of the caller's clock_gettime has been resolved), rewrites
+ * every GOT slot of every object in its process that points at clock_gettime
+ * to a clock that runs 1000x slow, so a judge sharing the process would time its calls near
  * zero. The kernel itself is an honest naive matmul. It says on stderr how
  * many slots it patched (the runner's log). Built with -DNO_PATCH it is the
  * same kernel without the patch (the suite compares the two). */
@@ -48,7 +49,7 @@ static int patch_object(struct dl_phdr_info *info, size_t size, void *real)
     return 0;
 }
 
-__attribute__((constructor)) static void patch(void)
+static void patch(void)
 {
     void *real = dlsym(RTLD_DEFAULT, "clock_gettime");
     if (real) dl_iterate_phdr(patch_object, real);
@@ -58,6 +59,10 @@ __attribute__((constructor)) static void patch(void)
 
 int spak_matmul(int M, int N, int K, const float *A, const float *B, float *C)
 {
+#ifndef NO_PATCH
+    static int done;
+    if (!done++) patch();
+#endif
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++) {
             float s = 0.0f;
