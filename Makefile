@@ -25,7 +25,7 @@ else
 endif
 CFLAGS   ?=
 CFLAGS   += $(CFLAGS_BASE) $(OPT)
-LDLIBS   := -lsqlite3 -ljansson -lcurl -lpthread -ldl -lm
+LDLIBS   := -lsqlite3 -ljansson -lcurl -l:libseccomp.a -lpthread -ldl -lm
 LDFLAGS  += $(LDSAN)
 
 # ---- CUDA toolkit detection (optional) -----------------------------------

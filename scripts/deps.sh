@@ -4,7 +4,7 @@
 # With --test, also what the test suites need. Prints what it installs.
 set -eu
 
-need_pkgs=(build-essential pkg-config libsqlite3-dev libjansson-dev libcurl4-openssl-dev libopenblas-dev)
+need_pkgs=(build-essential pkg-config libsqlite3-dev libjansson-dev libcurl4-openssl-dev libopenblas-dev libseccomp-dev)
 if [ "${1:-}" = "--test" ]; then
     # clang + its runtime for the libFuzzer smoke run; python3 for test servers.
     need_pkgs+=(clang libclang-rt-dev python3 python3-venv chromium)

@@ -130,9 +130,9 @@ bool spak_measure_is_judge(const char *argv0, const char *bin_dir, const char *t
  * invoking user (it starts its runners as the unprivileged uid itself and
  * writes the device ceilings cache), without Landlock or the read-only
  * mounts (it makes namespaces, mounts its runners' /proc and their freezer
- * cgroups) and without the syscall filter (MERGE trust-seccomp: add
- * SPAK_SANDBOX_NO_SECCOMP below). The candidate profile is the sandbox's
- * default, and no write access to the ceilings cache. */
+ * cgroups) and without the syscall filter (it calls unshare and mount for
+ * them). The candidate profile is the sandbox's default (the syscall filter
+ * included), and no write access to the ceilings cache. */
 static void profile_limits(const spak_measure_job *job, bool judge, const char **rwv, spak_sandbox_limits *lim)
 {
     spak_sandbox_limits_default(lim);
@@ -143,7 +143,7 @@ static void profile_limits(const spak_measure_job *job, bool judge, const char *
     lim->result_marker = SPAK_TRACE_MARKER;
     if (judge) {
         lim->run_as_uid = lim->run_as_gid = -1;
-        lim->isolation_off |= SPAK_SANDBOX_NO_LANDLOCK | SPAK_SANDBOX_NO_MOUNTNS;
+        lim->isolation_off |= SPAK_SANDBOX_NO_LANDLOCK | SPAK_SANDBOX_NO_MOUNTNS | SPAK_SANDBOX_NO_SECCOMP;
         lim->max_processes = 0; /* its runners are bounded by their own limits */
         lim->rw_dirs = rwv;     /* the harness caches the device's measured ceilings there */
     }
@@ -151,8 +151,13 @@ static void profile_limits(const spak_measure_job *job, bool judge, const char *
         lim->address_space_bytes = 0;  /* the CUDA runtime maps far more than it uses */
 #if defined(__SANITIZE_ADDRESS__)
     /* a sanitizer build's harness is an ASan binary too: its shadow memory is
-     * a reservation of terabytes, which no address-space limit admits */
+     * a reservation of terabytes, which no address-space limit admits; and
+     * LeakSanitizer stops the world with ptrace, which the syscall filter of
+     * the candidate profile denies (the harnesses' leaks are checked outside
+     * the sandbox, by tests/suites/cpu_harness.sh) */
     lim->address_space_bytes = 0;
+    static const char *const asan_env[] = {"ASAN_OPTIONS=detect_leaks=0", NULL};
+    lim->env_extra = asan_env;
 #endif
 }
 
@@ -163,42 +168,31 @@ static void add_missing(char *missing, size_t n, const char *what)
 }
 
 /* Whether the measurement's isolation met the minimum; missing[n] lists
- * what it lacked. The candidate profile: the PID and network namespaces,
- * the filesystem rules, the uid drop (when spak is root). The judge
+ * what it lacked. The candidate profile: the sandbox's documented minimum
+ * (spak_sandbox_isolation_ok: PID and network namespaces, filesystem rules,
+ * the uid drop when spak is root, the syscall filter, rlimits). The judge
  * profile: the PID and network namespaces (its runners' isolation is the
- * judge's to check: it refuses to time a runner below the minimum).
- * MERGE trust-seccomp: for the candidate profile, this is
- * spak_sandbox_isolation_ok(r, missing, n), which also checks the syscall
- * filter and the rlimits: call it instead of the lines below. */
+ * judge's to check: it refuses to time a runner below the minimum). */
 static bool isolation_meets_minimum(const spak_sandbox_result *r, bool judge, char *missing, size_t n)
 {
+    if (!judge)
+        return spak_sandbox_isolation_ok(r, missing, n);
     missing[0] = '\0';
     if (!r->iso_pidns)
         add_missing(missing, n, "PID namespace");
     if (!r->iso_netns && !r->iso_landlock_net)
         add_missing(missing, n, "network namespace");
-    if (!judge && !r->iso_landlock_fs && !r->iso_mountns)
-        add_missing(missing, n, "filesystem rules");
-    if (!judge && !r->iso_uid && geteuid() == 0)
-        add_missing(missing, n, "unprivileged uid");
     return missing[0] == '\0';
 }
 
-/* The layers that were in effect, as names (MERGE trust-seccomp:
- * spak_sandbox_isolation_names gives them with the syscall filter). */
+/* The layers that were in effect, as names (spak_sandbox_isolation_names). */
 static json_t *isolation_layers(const spak_sandbox_result *r)
 {
-    json_t *a = json_array();
-    const struct {
-        bool on;
-        const char *name;
-    } l[] = {{r->iso_pidns, "pid-namespace"},   {r->iso_netns, "network-namespace"},
-             {r->iso_landlock_fs, "landlock-fs"}, {r->iso_landlock_net, "landlock-tcp"},
-             {r->iso_mountns, "read-only-mounts"}, {r->iso_uid, "unprivileged-uid"}};
-    for (size_t i = 0; i < SPAK_ARRAY_LEN(l); i++)
-        if (l[i].on)
-            json_array_append_new(a, json_string(l[i].name));
-    return a;
+    char names[SPAK_SANDBOX_ISOLATION_NAMES_MAX];
+    if (!spak_sandbox_isolation_names(r, names, sizeof names))
+        return json_array();
+    json_t *a = json_loads(names, 0, NULL);
+    return a ? a : json_array();
 }
 
 static void fail_outcome(spak_outcome *oc, const char *fmt, const char *a)

@@ -15,11 +15,14 @@
  * own process group, and kill(-pgid) instead of the namespace.
  *
  * Between clone and execve only async-signal-safe calls are made (raw
- * syscalls and their thin libc wrappers): argv, envp, paths are prepared
- * before the clone, nothing is allocated after it. The child talks to the
- * parent only through fixed-size records on a CLOEXEC pipe.
+ * syscalls and their thin libc wrappers): argv, envp, paths and the syscall
+ * filter's BPF are prepared before the clone, nothing is allocated after it.
+ * The child talks to the parent only through fixed-size records on a
+ * CLOEXEC stream socket (a socket, not a pipe: the seccomp listener travels
+ * on it with SCM_RIGHTS).
  */
 #include "analyze/sandbox.h"
+#include "analyze/seccomp.h"
 #include "util.h"
 
 #include <errno.h>
@@ -40,6 +43,7 @@
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -106,7 +110,8 @@ struct sb_mount_attr {
 enum { MSG_WARN = 1, MSG_FATAL, MSG_ISO, MSG_REPORT };
 enum {
     ST_NONE = 0, ST_FDS, ST_NETNS, ST_LANDLOCK, ST_LANDLOCK_NET, ST_MOUNTNS, ST_CHDIR,
-    ST_SETGROUPS, ST_SETGID, ST_SETUID, ST_RLIMIT, ST_FORK, ST_EXEC, ST_UID, ST_PROC, ST_CGROUP
+    ST_SETGROUPS, ST_SETGID, ST_SETUID, ST_RLIMIT, ST_FORK, ST_EXEC, ST_UID, ST_PROC, ST_CGROUP,
+    ST_SECCOMP, ST_SECCOMP_NOTIFY
 };
 
 typedef struct sb_msg {
@@ -139,6 +144,10 @@ typedef struct sb_plan {
     long uid, gid;
     struct rlimit rl_cpu, rl_as, rl_fsize, rl_nofile, rl_nproc;
     bool set_cpu, set_as, set_fsize, set_nofile, set_nproc;
+    /* the syscall filter: the notifying shape (len 0 when the kernel has no
+     * user notification) and the killing one; seccomp false: none */
+    bool seccomp;
+    const spak_seccomp_prog *sc_notify, *sc_kill;
 } sb_plan;
 
 static void child_send(int fd, int kind, int stage, int e)
@@ -405,6 +414,63 @@ static void child_rlimits(const sb_plan *p, int st)
         child_rlimit(st, RLIMIT_NOFILE, &p->rl_nofile);
     if (p->set_nproc)
         child_rlimit(st, RLIMIT_NPROC, &p->rl_nproc);
+    if (p->set_cpu && p->set_fsize && p->set_nofile && p->set_nproc)
+        child_send(st, MSG_ISO, ST_RLIMIT, 0);
+}
+
+/* A MSG_ISO record for stage with fd attached (SCM_RIGHTS). */
+static int child_send_fd(int sock, int stage, int fd)
+{
+    sb_msg m;
+    memset(&m, 0, sizeof m);
+    m.kind = MSG_ISO;
+    m.stage = stage;
+    struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } c;
+    memset(&c, 0, sizeof c);
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
+                        .msg_controllen = sizeof c.buf};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+    ssize_t w = sendmsg(sock, &mh, MSG_NOSIGNAL);
+    return w == (ssize_t)sizeof m ? 0 : -1;
+}
+
+/* Layer: the syscall filter, the last thing before execve (after the uid
+ * drop and the rlimits: none of our own setup meets it). In the notifying
+ * shape the listener goes to the parent, which answers each denied call;
+ * C closes its copy, so the candidate never holds it. When that shape
+ * cannot be loaded (no user notification, or a listener above us), the
+ * killing one. A listener that cannot reach the parent fails the start:
+ * the denials would go unseen. */
+static void child_seccomp(const sb_plan *p, int st)
+{
+    if (!p->seccomp)
+        return;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+        child_send(st, MSG_WARN, ST_SECCOMP, errno);
+        return;
+    }
+    if (p->sc_notify->len) {
+        int fd = spak_seccomp_load(p->sc_notify, true);
+        if (fd >= 0) {
+            if (child_send_fd(st, ST_SECCOMP_NOTIFY, fd) < 0)
+                child_fatal(st, ST_SECCOMP, errno);
+            close(fd);
+            return;
+        }
+    }
+    int r = spak_seccomp_load(p->sc_kill, false);
+    if (r < 0)
+        child_send(st, MSG_WARN, ST_SECCOMP, -r);
+    else
+        child_send(st, MSG_ISO, ST_SECCOMP, 0);
 }
 
 /* Every signal at its default and none blocked: the candidate must not
@@ -448,6 +514,7 @@ static _Noreturn void child_exec(const sb_plan *p)
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     child_signals_default();
     child_rlimits(p, st);
+    child_seccomp(p, st);
     execve(p->path, p->argv, p->envp);
     child_fatal(st, ST_EXEC, errno);
 }
@@ -534,8 +601,73 @@ const char *spak_sandbox_why_name(spak_sandbox_why why)
     case SPAK_SANDBOX_STDOUT_CLOSED: return "stdout closed";
     case SPAK_SANDBOX_NO_RESULT: return "no result";
     case SPAK_SANDBOX_KILLED: return "killed";
+    case SPAK_SANDBOX_SYSCALL_DENIED: return "syscall denied";
     }
     return "unknown";
+}
+
+bool spak_sandbox_isolation_ok(const spak_sandbox_result *r, char *missing, size_t n)
+{
+    struct {
+        bool ok;
+        const char *what;
+    } need[] = {
+        {r->iso_pidns, "PID namespace"},
+        {r->iso_netns || r->iso_landlock_net, "network namespace or Landlock TCP rules"},
+        {r->iso_landlock_fs || r->iso_mountns, "Landlock filesystem rules or a read-only mount namespace"},
+        {r->run_uid != 0, "an unprivileged uid (it ran as root)"},
+        {r->iso_seccomp, "syscall filter"},
+        {r->iso_rlimits, "rlimits (CPU, file size, open files, processes)"},
+    };
+    bool all = true;
+    size_t len = 0;
+    if (missing && n)
+        missing[0] = '\0';
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(need); i++) {
+        if (need[i].ok)
+            continue;
+        if (missing && n > len) {
+            spak_snprintf(missing + len, n - len, "%s%s", all ? "" : "; ", need[i].what);
+            len += strlen(missing + len);
+        }
+        all = false;
+    }
+    return all;
+}
+
+bool spak_sandbox_isolation_names(const spak_sandbox_result *r, char *buf, size_t n)
+{
+    struct {
+        bool on;
+        const char *name;
+    } layer[] = {
+        {r->iso_pidns, "pidns"},        {r->iso_netns, "netns"},
+        {r->iso_landlock_fs, "landlock_fs"}, {r->iso_landlock_net, "landlock_net"},
+        {r->iso_mountns, "mountns"},    {r->run_uid != 0, "uid"},
+        {r->iso_seccomp, "seccomp"},    {r->iso_seccomp_notify, "seccomp_notify"},
+        {r->iso_rlimits, "rlimits"},
+    };
+    if (!buf || n < 3)
+        return false;
+    size_t len = 1;
+    buf[0] = '[';
+    bool first = true;
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(layer); i++) {
+        if (!layer[i].on)
+            continue;
+        if (!spak_snprintf(buf + len, n - len, "%s\"%s\"", first ? "" : ",", layer[i].name)) {
+            memcpy(buf, "[]", 3);
+            return false;
+        }
+        len += strlen(buf + len);
+        first = false;
+    }
+    if (len + 2 > n) {
+        memcpy(buf, "[]", 3);
+        return false;
+    }
+    memcpy(buf + len, "]", 2);
+    return true;
 }
 
 void spak_sandbox_result_free(spak_sandbox_result *r)
@@ -565,6 +697,8 @@ static const char *stage_name(int stage)
     case ST_EXEC: return "exec";
     case ST_PROC: return "mounting /proc";
     case ST_CGROUP: return "joining the freezer cgroup";
+    case ST_SECCOMP: return "syscall filter";
+    case ST_SECCOMP_NOTIFY: return "syscall filter listener";
     }
     return "setup";
 }
@@ -812,8 +946,10 @@ typedef struct sb_run {
     char *wd;                   /* realpath of workdir, owned */
     char *rw_abs[MAX_RW_DIRS];  /* realpaths of rw_dirs, owned */
     char exe[PATH_MAX];
+    spak_seccomp_prog sc_notify, sc_kill; /* owned; the plan points at them */
     int pout[2], perr[2], pst[2];
     int fd_null, pidfd;
+    int notify_fd;              /* the seccomp listener, once C sent it */
     long pid;
     double t0, t_end;
     sb_stream so, se;
@@ -849,7 +985,7 @@ static void run_init(sb_run *r, const spak_sandbox_limits *lim)
     memset(r, 0, sizeof *r);
     r->lim = lim;
     r->pout[0] = r->pout[1] = r->perr[0] = r->perr[1] = r->pst[0] = r->pst[1] = -1;
-    r->fd_null = r->pidfd = -1;
+    r->fd_null = r->pidfd = r->notify_fd = -1;
     r->pid = -1;
     r->wake[0] = r->wake[1] = r->cg_procs = -1;
     atomic_init(&r->kill_req, 0);
@@ -871,11 +1007,13 @@ static void run_free(sb_run *r)
     spak_buf_free(&r->so.buf);
     spak_buf_free(&r->se.buf);
     int fds[] = {r->pout[0], r->pout[1], r->perr[0], r->perr[1], r->pst[0], r->pst[1],
-                 r->fd_null, r->pidfd, r->wake[0], r->wake[1], r->cg_procs};
+                 r->fd_null, r->pidfd, r->wake[0], r->wake[1], r->cg_procs, r->notify_fd};
     for (size_t i = 0; i < SPAK_ARRAY_LEN(fds); i++)
         if (fds[i] >= 0)
             close(fds[i]);
     env_free(&r->env);
+    spak_seccomp_prog_free(&r->sc_notify);
+    spak_seccomp_prog_free(&r->sc_kill);
     for (int i = 0; i < MAX_RW_DIRS; i++)
         free(r->rw_abs[i]);
     free(r->wd);
@@ -941,6 +1079,27 @@ static void plan_rlimits(sb_plan *p, const spak_sandbox_limits *lim)
 #undef SB_RL
 }
 
+/* The syscall filter's two shapes, compiled here where allocating is safe
+ * (libseccomp allocates; the child may not). The notifying one may be
+ * refused (a kernel without user notification): the child then loads the
+ * killing one. Neither: no filter, and iso_warnings says so. */
+static void plan_seccomp(sb_run *r)
+{
+    sb_plan *p = &r->plan;
+    p->seccomp = false;
+    if (r->lim->isolation_off & SPAK_SANDBOX_NO_SECCOMP)
+        return;
+    spak_err e = {0};
+    if (spak_seccomp_compile(SPAK_SECCOMP_KILL, &r->sc_kill, &e) != SPAK_OK)
+        return;
+    if ((r->lim->isolation_off & SPAK_SANDBOX_NO_SECCOMP_NOTIFY) ||
+        spak_seccomp_compile(SPAK_SECCOMP_NOTIFY, &r->sc_notify, &e) != SPAK_OK)
+        r->sc_notify.len = 0;
+    p->sc_notify = &r->sc_notify;
+    p->sc_kill = &r->sc_kill;
+    p->seccomp = true;
+}
+
 /* Everything the child will need, resolved while we can still allocate and
  * report errors (after the clone the child may do neither): absolute workdir
  * and rw dirs, the environment, the executable, the isolation to try, the
@@ -974,6 +1133,7 @@ static spak_status plan_prepare(sb_run *r, const char *const argv[], const char 
     plan->envp = r->env.v;
     plan_isolation(plan, lim);
     plan_rlimits(plan, lim);
+    plan_seccomp(r);
     if (plan->uid >= 0 && geteuid() == 0 &&
         chown(r->wd, (uid_t)plan->uid, plan->gid >= 0 ? (gid_t)plan->gid : (gid_t)-1) < 0)
         return spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: chown %s: %s", r->wd, strerror(errno));
@@ -988,7 +1148,8 @@ static spak_status start_child(sb_run *r, spak_sandbox_result *out, spak_err *er
 {
     sb_plan *plan = &r->plan;
     if (pipe2(r->pout, O_CLOEXEC) < 0 || pipe2(r->perr, O_CLOEXEC) < 0 ||
-        pipe2(r->pst, O_CLOEXEC) < 0 || (r->fd_null = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, r->pst) < 0 ||
+        (r->fd_null = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
         return spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: pipe: %s", strerror(errno));
     plan->fd_null = r->fd_null;
     plan->fd_out = r->pout[1];
@@ -1015,6 +1176,7 @@ static spak_status start_child(sb_run *r, spak_sandbox_result *out, spak_err *er
     r->pid = pid;
     out->pid = (pid_t)pid;
     out->iso_pidns = plan->pidns;
+    out->run_uid = plan->uid >= 0 ? plan->uid : (long)geteuid();
     if (!plan->pidns) {
         setpgid((pid_t)pid, (pid_t)pid); /* also here: no race with kill(-pgid) */
         add_warning(out, "no PID namespace: descendants that leave the process group may survive a kill");
@@ -1145,6 +1307,11 @@ static void take_msg(sb_run *r, const sb_msg *m, spak_sandbox_result *out)
         if (m->stage == ST_MOUNTNS) out->iso_mountns = true;
         if (m->stage == ST_UID) out->iso_uid = true;
         if (m->stage == ST_CGROUP) atomic_store(&r->c_ready, 1);
+        if (m->stage == ST_RLIMIT) out->iso_rlimits = true;
+        if (m->stage == ST_SECCOMP) out->iso_seccomp = true;
+        /* named denials only when the listener really reached us */
+        if (m->stage == ST_SECCOMP_NOTIFY)
+            out->iso_seccomp = out->iso_seccomp_notify = r->notify_fd >= 0;
         break;
     case MSG_WARN: /* the warnings are derived from the MSG_ISO records */
         if (m->stage == ST_PROC)
@@ -1160,11 +1327,41 @@ static void take_msg(sb_run *r, const sb_msg *m, spak_sandbox_result *out)
     }
 }
 
-/* Drain the status pipe: records are fixed-size, and may arrive in pieces. */
+/* One read from the status socket, keeping a seccomp listener that comes
+ * with it (the first one; any other fd is closed). */
+static ssize_t status_recv(sb_run *r)
+{
+    struct iovec iov = {.iov_base = r->msgbuf + r->msglen, .iov_len = sizeof r->msgbuf - r->msglen};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(4 * sizeof(int))];
+    } c;
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
+                        .msg_controllen = sizeof c.buf};
+    ssize_t n = recvmsg(r->pst[0], &mh, MSG_CMSG_CLOEXEC);
+    if (n <= 0)
+        return n;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < nfd; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
+            if (r->notify_fd < 0)
+                r->notify_fd = fd;
+            else
+                close(fd);
+        }
+    }
+    return n;
+}
+
+/* Drain the status socket: records are fixed-size, and may arrive in pieces. */
 static void read_status(sb_run *r, spak_sandbox_result *out)
 {
     while (!r->st_eof) {
-        ssize_t n = read(r->pst[0], r->msgbuf + r->msglen, sizeof r->msgbuf - r->msglen);
+        ssize_t n = status_recv(r);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
             r->st_eof = true;
             break;
@@ -1179,6 +1376,28 @@ static void read_status(sb_run *r, spak_sandbox_result *out)
         memcpy(&m, r->msgbuf, sizeof m);
         take_msg(r, &m, out);
     }
+}
+
+/* The seccomp listener is ready: answer one denied call (EPERM) and note
+ * it; the first one's name is the run's verdict. A listener with no
+ * filtered process left is closed. */
+static void answer_denied(sb_run *r, short revents, spak_sandbox_result *out)
+{
+    if (revents & POLLIN) {
+        char name[sizeof out->denied_syscall];
+        int a = spak_seccomp_answer(r->notify_fd, name, sizeof name);
+        if (a > 0) {
+            if (out->denied_count++ == 0)
+                spak_snprintf(out->denied_syscall, sizeof out->denied_syscall, "%s", name);
+            return;
+        }
+        if (a == 0)
+            return;
+    } else if (!(revents & (POLLHUP | POLLERR | POLLNVAL))) {
+        return;
+    }
+    close(r->notify_fd);
+    r->notify_fd = -1;
 }
 
 /* Reap the child we started, without blocking. Once it is gone, its group
@@ -1216,13 +1435,14 @@ static spak_status relay(sb_run *r, spak_sandbox_result *out, spak_err *err)
         }
         decide_kill(r, now);
         int ms = wake_ms(r, now);
-        struct pollfd pf[5];
-        int nf = 0, i_out = -1, i_err = -1;
+        struct pollfd pf[6];
+        int nf = 0, i_out = -1, i_err = -1, i_sc = -1;
         if (!r->so.eof) { i_out = nf; pf[nf++] = (struct pollfd){.fd = r->so.fd, .events = POLLIN}; }
         if (!r->se.eof) { i_err = nf; pf[nf++] = (struct pollfd){.fd = r->se.fd, .events = POLLIN}; }
         if (!r->st_eof) { pf[nf++] = (struct pollfd){.fd = r->pst[0], .events = POLLIN}; }
         if (r->pidfd >= 0 && !r->reaped) pf[nf++] = (struct pollfd){.fd = r->pidfd, .events = POLLIN};
         if (r->wake[0] >= 0) pf[nf++] = (struct pollfd){.fd = r->wake[0], .events = POLLIN};
+        if (r->notify_fd >= 0) { i_sc = nf; pf[nf++] = (struct pollfd){.fd = r->notify_fd, .events = POLLIN}; }
         int pr = poll(pf, (nfds_t)nf, ms);
         char drop[16];
         while (r->wake[0] >= 0 && read(r->wake[0], drop, sizeof drop) > 0) {}
@@ -1236,6 +1456,8 @@ static spak_status relay(sb_run *r, spak_sandbox_result *out, spak_err *err)
             return st;
         }
         read_streams(r, pf, pr, i_out, i_err);
+        if (i_sc >= 0 && pr > 0)
+            answer_denied(r, pf[i_sc].revents, out);
         if (r->so.eof && !r->reaped && r->closed_at < 0 && !r->have_report)
             r->closed_at = spak_now_monotonic();
         read_status(r, out);
@@ -1281,6 +1503,10 @@ static void iso_warnings(const sb_run *r, spak_sandbox_result *out)
         add_warning(out, "no Landlock or mount namespace: writes outside workdir are NOT prevented");
     if (lim->max_processes > 0 && geteuid() == 0 && !out->iso_uid)
         add_warning(out, "running as root: RLIMIT_NPROC is not enforced, a fork bomb is bounded only by the timeout");
+    if (!out->iso_seccomp)
+        add_warning(out, "no syscall filter: ptrace, mount, new sockets and the like are not denied");
+    else if (!out->iso_seccomp_notify)
+        add_warning(out, "syscall filter without user notification: a denied call kills, unnamed");
 }
 
 /* Move the measurements into out: CPU time and peak RSS, the captured
@@ -1326,7 +1552,20 @@ static void classify(int killed, const spak_sandbox_limits *lim, spak_sandbox_re
                        stderr_says_oom(out));
     char *t = out->why_text;
     size_t tn = sizeof out->why_text;
-    if (killed == KILL_CALLER) {
+    /* A denied call first: the surest sign of a program that reached
+     * beyond itself, whatever it did after the EPERM (even exit 0). */
+    if (out->denied_count > 0) {
+        out->why = SPAK_SANDBOX_SYSCALL_DENIED;
+        if (out->denied_count > 1)
+            spak_snprintf(t, tn, "syscall denied: %s (and %u more denied calls)", out->denied_syscall,
+                          out->denied_count - 1);
+        else
+            spak_snprintf(t, tn, "syscall denied: %s", out->denied_syscall);
+    } else if (sig == SIGSYS && out->iso_seccomp) {
+        out->why = SPAK_SANDBOX_SYSCALL_DENIED;
+        spak_snprintf(t, tn, "killed by the syscall filter (SIGSYS)%s",
+                      out->iso_seccomp_notify ? ": likely a 32-bit or x32 system call" : "");
+    } else if (killed == KILL_CALLER) {
         out->why = SPAK_SANDBOX_KILLED;
         spak_snprintf(t, tn, "ended by the caller: killed with everything it started");
     } else if (killed == KILL_TIMEOUT) {

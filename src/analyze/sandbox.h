@@ -24,7 +24,16 @@
  *     namespace with / remounted read-only except those dirs (root only);
  *     otherwise nothing prevents writes (a warning says so);
  *   - when spak runs as root, the child runs as an unprivileged uid (default
- *     65534), because the kernel does not enforce RLIMIT_NPROC for root.
+ *     65534), because the kernel does not enforce RLIMIT_NPROC for root;
+ *   - a syscall filter (seccomp, src/analyze/seccomp.h), installed last
+ *     before execve: a denied call (ptrace, mount, a new socket, ...) fails
+ *     the run with why = SPAK_SANDBOX_SYSCALL_DENIED, named where the kernel
+ *     has user notification, else the process is killed by SIGSYS.
+ *
+ * Fail closed: a layer the kernel refuses is a warning here, not an error.
+ * spak_sandbox_isolation_ok() says whether a finished run met the
+ * documented minimum; a caller that needs a trusted result refuses one that
+ * did not.
  *
  * Threads: spak_sandbox_run() may be called from several threads at once; it
  * changes no process-wide state (no signal handlers, no subreaper). It waits
@@ -92,6 +101,9 @@ typedef struct spak_sandbox_limits {
 /* Freezer choices of spak_sandbox_freeze (tests of the fallbacks). */
 #define SPAK_SANDBOX_NO_CGROUP_V2 0x100u /* no cgroup v2 cgroup.freeze */
 #define SPAK_SANDBOX_NO_CGROUP_V1 0x200u /* no cgroup v1 freezer (both off: SIGSTOP) */
+#define SPAK_SANDBOX_NO_SECCOMP 0x10u /* no syscall filter */
+#define SPAK_SANDBOX_NO_SECCOMP_NOTIFY 0x20u /* the filter's killing shape only, as on a
+                                                kernel without user notification */
 
 /* How a run ended. */
 typedef enum spak_sandbox_why {
@@ -104,7 +116,9 @@ typedef enum spak_sandbox_why {
     SPAK_SANDBOX_OUTPUT_LIMIT,   /* wrote more than output_kill_bytes; we killed it */
     SPAK_SANDBOX_STDOUT_CLOSED,  /* closed stdout and kept running past the grace; we killed it */
     SPAK_SANDBOX_NO_RESULT,      /* exited 0 without result_marker on stdout */
-    SPAK_SANDBOX_KILLED          /* ended by the caller: spak_sandbox_finish(kill_now) */
+    SPAK_SANDBOX_KILLED,         /* ended by the caller: spak_sandbox_finish(kill_now) */
+    SPAK_SANDBOX_SYSCALL_DENIED  /* made a call the syscall filter denies (see denied_syscall),
+                                    or was killed by the filter (SIGSYS); whatever it did next */
 } spak_sandbox_why;
 
 typedef struct spak_sandbox_result {
@@ -129,8 +143,18 @@ typedef struct spak_sandbox_result {
     size_t out_total, err_total; /* bytes the child wrote, kept or not */
     bool stdout_closed_early;    /* stdout hit EOF while the child still ran */
     bool marker_seen;            /* result_marker appeared on stdout (also past the cap) */
-    /* What isolation was in effect. */
+    /* Denied calls: the first one's name ("ptrace", "socket(family 2)"), ""
+     * when none was named, and how many were denied in all. */
+    char denied_syscall[48];
+    unsigned denied_count;
+    /* What isolation was in effect. iso_seccomp: the syscall filter;
+     * iso_seccomp_notify: in the shape that names denied calls (else a
+     * denied call kills with SIGSYS); iso_rlimits: the CPU, file size, open
+     * files and process rlimits were all set. run_uid: the uid the program
+     * ran as. */
     bool iso_pidns, iso_netns, iso_landlock_fs, iso_landlock_net, iso_mountns, iso_uid;
+    bool iso_seccomp, iso_seccomp_notify, iso_rlimits;
+    long run_uid;
 } spak_sandbox_result;
 
 /* Defaults as documented on spak_sandbox_limits. */
@@ -202,5 +226,28 @@ spak_status spak_sandbox_finish(spak_sandbox_proc *p, bool kill_now, spak_sandbo
 
 /* Short constant name of a why ("exited", "timeout", ...). */
 const char *spak_sandbox_why_name(spak_sandbox_why why);
+
+/* The documented minimum isolation of a trusted run (docs/sandbox.md, "The
+ * minimum"), checked on a finished result r:
+ *   - a PID namespace (nothing the program starts survives it),
+ *   - a network namespace, or Landlock TCP rules,
+ *   - Landlock filesystem rules, or the read-only mount namespace,
+ *   - a uid other than root (the uid drop, when spak is root),
+ *   - the syscall filter,
+ *   - the rlimits (CPU time, file size, open files, processes).
+ * Returns true when r met all of it. Otherwise false, and missing (n bytes,
+ * may be NULL when n is 0) lists what was not in effect, "; "-separated,
+ * e.g. "syscall filter; PID namespace". A run with network = true never
+ * meets it. */
+bool spak_sandbox_isolation_ok(const spak_sandbox_result *r, char *missing, size_t n);
+
+/* The isolation layers in effect in r, as a JSON array of short names for a
+ * record to store, e.g. ["pidns","netns","landlock_fs","uid","seccomp",
+ * "seccomp_notify","rlimits"] (names: pidns, netns, landlock_fs,
+ * landlock_net, mountns, uid, seccomp, seccomp_notify, rlimits). Written
+ * into buf (n bytes, SPAK_SANDBOX_ISOLATION_NAMES_MAX is always enough);
+ * false when it did not fit (buf then holds "[]" when n >= 3). */
+#define SPAK_SANDBOX_ISOLATION_NAMES_MAX 160
+bool spak_sandbox_isolation_names(const spak_sandbox_result *r, char *buf, size_t n);
 
 #endif

@@ -1,6 +1,8 @@
-/* good: a well-behaved candidate. Prints a trace line, writes a file in its
- * working directory, and reports what it sees of its confinement so the test
- * can check the environment, cwd, fds, uid and network. */
+/* good [--net]: a well-behaved candidate. Prints a trace line, writes a file
+ * in its working directory, and reports what it sees of its confinement so
+ * the test can check the environment, cwd, fds, uid and (with --net, a UDP
+ * socket: the syscall filter denies it, so only with the filter off) the
+ * network. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -11,7 +13,7 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
-int main(void)
+int main(int argc, char **argv)
 {
     char cwd[4096];
     const char *secret = getenv("SPAK_TEST_SECRET");
@@ -25,7 +27,8 @@ int main(void)
     int wrote = f && fputs("hello\n", f) >= 0 && fclose(f) == 0;
     /* A UDP connect only looks up a route: no packet leaves. */
     int net = 0;
-    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    int probe = argc > 1 && strcmp(argv[1], "--net") == 0;
+    int s = probe ? socket(AF_INET, SOCK_DGRAM, 0) : -1;
     if (s >= 0) {
         struct sockaddr_in a;
         memset(&a, 0, sizeof a);
@@ -42,7 +45,7 @@ int main(void)
     printf("fds=%d\n", open_fds);
     printf("uid=%d\n", (int)getuid());
     printf("wrote=%d\n", wrote);
-    printf("net=%s\n", net ? "reachable" : "unreachable");
+    printf("net=%s\n", !probe ? "unprobed" : net ? "reachable" : "unreachable");
     printf("__SPAK_TRACE__ {\"type\":\"Performance\",\"tflops\":1.0}\n");
     return 0;
 }

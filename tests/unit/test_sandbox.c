@@ -26,7 +26,7 @@
 #define MARKER "__SPAK_TRACE__"
 
 static char mb_dir[PATH_MAX];
-static char work_dirs[64][64];
+static char work_dirs[128][64]; /* one per run of the suite; mkwork refuses past it */
 static int n_work;
 static long sandbox_uid = -1;
 
@@ -41,7 +41,7 @@ static const char *mb(const char *name)
 
 static const char *mkwork(void)
 {
-    if (n_work >= 64)
+    if (n_work >= 128)
         return NULL;
     spak_snprintf(work_dirs[n_work], sizeof work_dirs[n_work], "/tmp/spak-sbx-XXXXXX");
     if (!mkdtemp(work_dirs[n_work]))
@@ -200,19 +200,31 @@ static void test_good(void)
     } else {
         tap_skip("good: runs as an unprivileged uid", "not root");
     }
-    if (r.iso_netns)
-        TAP_OK(strstr(r.out, "net=unreachable") != NULL, "good: no network (network namespace)");
-    else
-        tap_skip("good: no network", "no network namespace on this kernel");
     TAP_OK(r.iso_landlock_fs || r.iso_mountns || strstr(r.warnings, "NOT prevented"),
            "good: filesystem confinement on (landlock %d, mount ns %d) or a warning says it is off",
            r.iso_landlock_fs, r.iso_mountns);
     TAP_OK(r.iso_pidns || strstr(r.warnings, "PID namespace"), "good: PID namespace (%d) or a warning",
            r.iso_pidns);
-    printf("# isolation here: pidns=%d netns=%d landlock_fs=%d landlock_net=%d mountns=%d uid=%d\n",
-           r.iso_pidns, r.iso_netns, r.iso_landlock_fs, r.iso_landlock_net, r.iso_mountns, r.iso_uid);
+    TAP_OK(r.iso_seccomp, "good: the syscall filter is in effect (named denials: %d)", r.iso_seccomp_notify);
+    printf("# isolation here: pidns=%d netns=%d landlock_fs=%d landlock_net=%d mountns=%d uid=%d "
+           "seccomp=%d seccomp_notify=%d rlimits=%d\n",
+           r.iso_pidns, r.iso_netns, r.iso_landlock_fs, r.iso_landlock_net, r.iso_mountns, r.iso_uid,
+           r.iso_seccomp, r.iso_seccomp_notify, r.iso_rlimits);
     spak_sandbox_result_free(&r);
     unsetenv("SPAK_TEST_SECRET");
+
+    /* The network probe makes a UDP socket, which the syscall filter
+     * denies: the network namespace is checked with the filter off. */
+    base_limits(&l);
+    l.isolation_off = SPAK_SANDBOX_NO_SECCOMP;
+    const char *argv_net[] = {mb("good"), "--net", NULL};
+    if (!run(argv_net, &l, &r, NULL))
+        return;
+    if (r.iso_netns)
+        TAP_OK(r.ok && strstr(r.out, "net=unreachable") != NULL, "good: no network (network namespace)");
+    else
+        tap_skip("good: no network", "no network namespace on this kernel");
+    spak_sandbox_result_free(&r);
 }
 
 static void test_loop(void)
@@ -743,6 +755,185 @@ static void test_freeze(void)
     test_cgroup_tree();
 }
 
+/* Legitimate programs the syscall filter must let through. */
+static void test_filter_allows(void)
+{
+    static const struct {
+        const char *name, *arg, *says, *what;
+    } progs[] = {
+        {"omp", NULL, "threads=", "an OpenMP program (4 threads)"},
+        {"threads", NULL, "threads=4", "a pthreads program (4 threads)"},
+        {"sockpair", NULL, "socketpair=ok", "socketpair(AF_UNIX) and socket(AF_UNIX) across a fork"},
+        {"loadso", "plugin.so", "dlopen=ok exec=ok", "dlopen of a .so and a PROT_EXEC mapping"},
+    };
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(progs); i++) {
+        spak_sandbox_limits l;
+        base_limits(&l);
+        spak_sandbox_result r;
+        const char *argv[] = {mb(progs[i].name), progs[i].arg ? mb(progs[i].arg) : NULL, NULL};
+        if (!run(argv, &l, &r, NULL))
+            continue;
+        TAP_OK(r.iso_seccomp && r.ok && r.why == SPAK_SANDBOX_EXITED && r.denied_count == 0 &&
+                   strstr(r.out, progs[i].says),
+               "under the syscall filter: %s works", progs[i].what);
+        spak_sandbox_result_free(&r);
+    }
+}
+
+/* Calls the filter denies: each run fails with the call named, although
+ * the program carries on after the EPERM and exits 0 with a result. */
+static void test_filter_denies(void)
+{
+    static const struct {
+        const char *arg, *name;
+    } calls[] = {
+        {"ptrace_traceme", "ptrace"},     {"ptrace_attach", "ptrace"},
+        {"vm_readv", "process_vm_readv"}, {"perf", "perf_event_open"},
+        {"bpf", "bpf"},                   {"keyctl", "keyctl"},
+        {"mount", "mount"},               {"unshare", "unshare"},
+        {"clone_ns", "clone(new namespace)"}, {"socket", "socket(family 2)"},
+    };
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(calls); i++) {
+        spak_sandbox_limits l;
+        base_limits(&l);
+        spak_sandbox_result r;
+        const char *argv[] = {mb("denied"), calls[i].arg, NULL};
+        if (!run(argv, &l, &r, NULL))
+            continue;
+        /* seccomp exists on every kernel spak runs on (gVisor too): its
+         * absence is a failure here, not a skip */
+        if (!r.iso_seccomp) {
+            TAP_OK(0, "%s: the syscall filter was not in effect (warnings: %s)", calls[i].arg, r.warnings);
+        } else if (r.iso_seccomp_notify) {
+            char want[96];
+            spak_snprintf(want, sizeof want, "syscall denied: %s", calls[i].name);
+            TAP_OK(!r.ok && r.why == SPAK_SANDBOX_SYSCALL_DENIED && strstr(r.why_text, want) &&
+                       strcmp(r.denied_syscall, calls[i].name) == 0 && r.exit_code == 0 && r.marker_seen &&
+                       strstr(r.out, "Operation not permitted"),
+                   "%s: the run fails, '%s', though it went on after EPERM and exited 0", calls[i].arg, want);
+        } else {
+            TAP_OK(!r.ok && r.why == SPAK_SANDBOX_SYSCALL_DENIED && r.term_signal == SIGSYS &&
+                       strstr(r.why_text, "killed by the syscall filter"),
+                   "%s: killed by the syscall filter (no user notification here)", calls[i].arg);
+        }
+        spak_sandbox_result_free(&r);
+    }
+    normal_after("denied calls");
+}
+
+/* Other architectures' entries: the filter kills, it cannot name them. */
+static void test_filter_arch(void)
+{
+#if defined(__x86_64__)
+    const char *which[] = {"int80", "x32"};
+    for (size_t i = 0; i < 2; i++) {
+        spak_sandbox_result r;
+        const char *argv[] = {mb("denied"), which[i], NULL};
+        if (!run(argv, NULL, &r, NULL))
+            continue;
+        TAP_OK(r.iso_seccomp && !r.ok && r.why == SPAK_SANDBOX_SYSCALL_DENIED && r.term_signal == SIGSYS &&
+                   strstr(r.why_text, "killed by the syscall filter") && !r.marker_seen,
+               "%s: a call through the %s entry is killed by the syscall filter", which[i],
+               i == 0 ? "32-bit (int 0x80)" : "x32");
+        spak_sandbox_result_free(&r);
+    }
+#else
+    tap_skip("32-bit and x32 entries", "not x86_64");
+#endif
+}
+
+/* The killing shape (a kernel without user notification): the run is
+ * killed by SIGSYS and says so, without a name. */
+static void test_filter_kill_shape(void)
+{
+    spak_sandbox_limits l;
+    base_limits(&l);
+    l.isolation_off = SPAK_SANDBOX_NO_SECCOMP_NOTIFY;
+    spak_sandbox_result r;
+    const char *argv[] = {mb("denied"), "ptrace_traceme", NULL};
+    if (!run(argv, &l, &r, NULL))
+        return;
+    TAP_OK(r.iso_seccomp && !r.iso_seccomp_notify && !r.ok && r.why == SPAK_SANDBOX_SYSCALL_DENIED &&
+               r.term_signal == SIGSYS && strstr(r.why_text, "killed by the syscall filter (SIGSYS)") &&
+               strstr(r.warnings, "without user notification"),
+           "killing shape: a denied call ends the run, 'killed by the syscall filter (SIGSYS)'");
+    spak_sandbox_result_free(&r);
+}
+
+/* The minimum: met by a default run where every layer is available; a
+ * layer turned off is named as missing; the filter off lets the denied
+ * call through (what the tests above guard against). */
+static void test_isolation_minimum(void)
+{
+    spak_sandbox_limits l;
+    base_limits(&l);
+    spak_sandbox_result r;
+    char missing[256], names[SPAK_SANDBOX_ISOLATION_NAMES_MAX];
+    if (!run_named("good", &l, &r))
+        return;
+    bool ok = spak_sandbox_isolation_ok(&r, missing, sizeof missing);
+    bool fit = spak_sandbox_isolation_names(&r, names, sizeof names);
+    printf("# minimum met: %d (missing: %s); layers %s\n", ok, missing, names);
+    if (r.iso_pidns && (r.iso_netns || r.iso_landlock_net) && (r.iso_landlock_fs || r.iso_mountns) &&
+        r.iso_seccomp)
+        TAP_OK(ok && missing[0] == '\0' && fit && strstr(names, "\"pidns\"") &&
+                   strstr(names, "\"seccomp\"") && strstr(names, "\"rlimits\"") &&
+                   strstr(names, "\"uid\"") && names[0] == '[' && names[strlen(names) - 1] == ']',
+               "every layer available: the minimum is met, the layers listed as JSON (%s)", names);
+    else
+        TAP_OK(!ok && missing[0], "a layer unavailable on this kernel: the minimum is not met (%s)", missing);
+    spak_sandbox_result_free(&r);
+
+    const struct {
+        unsigned off;
+        const char *missing, *what;
+    } offs[] = {
+        {SPAK_SANDBOX_NO_SECCOMP, "syscall filter", "syscall filter"},
+        {SPAK_SANDBOX_NO_PIDNS, "PID namespace", "PID namespace"},
+        {SPAK_SANDBOX_NO_LANDLOCK | SPAK_SANDBOX_NO_MOUNTNS, "Landlock filesystem", "Landlock and mount ns"},
+    };
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(offs); i++) {
+        base_limits(&l);
+        l.isolation_off = offs[i].off;
+        if (!run_named("good", &l, &r))
+            continue;
+        ok = spak_sandbox_isolation_ok(&r, missing, sizeof missing);
+        TAP_OK(r.ok && !ok && strstr(missing, offs[i].missing),
+               "%s off: the run works but the minimum is not met (missing: %s)", offs[i].what, missing);
+        spak_sandbox_result_free(&r);
+    }
+    base_limits(&l);
+    l.max_processes = 0;
+    if (run_named("good", &l, &r)) {
+        ok = spak_sandbox_isolation_ok(&r, missing, sizeof missing);
+        TAP_OK(!ok && !r.iso_rlimits && strstr(missing, "rlimits"),
+               "no process limit: the minimum is not met (missing: %s)", missing);
+        spak_sandbox_result_free(&r);
+    }
+    if (geteuid() == 0) {
+        base_limits(&l);
+        l.run_as_uid = l.run_as_gid = -1;
+        l.max_processes = 1000;
+        if (run_named("good", &l, &r)) {
+            ok = spak_sandbox_isolation_ok(&r, missing, sizeof missing);
+            TAP_OK(!ok && r.run_uid == 0 && strstr(missing, "unprivileged uid"),
+                   "root without the uid drop: the minimum is not met (missing: %s)", missing);
+            spak_sandbox_result_free(&r);
+        }
+    }
+
+    /* The filter off: the denied call goes through and the run is ok. */
+    base_limits(&l);
+    l.isolation_off = SPAK_SANDBOX_NO_SECCOMP;
+    const char *argv[] = {mb("denied"), "unshare", NULL};
+    if (!run(argv, &l, &r, NULL))
+        return;
+    spak_sandbox_isolation_names(&r, names, sizeof names);
+    TAP_OK(r.ok && !r.iso_seccomp && !strstr(names, "seccomp") && strstr(r.warnings, "no syscall filter"),
+           "filter off: unshare(CLONE_NEWUSER) is not denied, the run is ok, 'seccomp' is not listed (%s)", names);
+    spak_sandbox_result_free(&r);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -784,6 +975,12 @@ int main(int argc, char **argv)
     test_no_netns();
     test_keep_fds();
     test_freeze();
+
+    test_filter_allows();
+    test_filter_denies();
+    test_filter_arch();
+    test_filter_kill_shape();
+    test_isolation_minimum();
 
     int status;
     pid_t w = waitpid(-1, &status, WNOHANG);
