@@ -49,7 +49,7 @@ R=$(echo "$out" | jlast 'd["run_id"]')
 check "own command: show --json says trusted false" "\"$SPAK\" show --home \"$H\" --json $R | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(not all(e[\"trusted\"] is False for e in d[\"evaluations\"]))'"
 "$SPAK" show --home "$H" $R >"$T/own.show"
 check "own command: show marks each evaluation [untrusted], and the best" "[ \$(grep -c '  \[untrusted\]$' $T/own.show) -eq 2 ] && grep -q 'best: .*\[untrusted: records not from one of spak' $T/own.show"
-check "own command: the result JSON: trusted false, the candidate profile, its layers" "[ \"\$(result $H $R 1 'r[\"trusted\"], r[\"isolation\"][\"profile\"], \"pid-namespace\" in r[\"isolation\"][\"layers\"], \"unprivileged-uid\" in r[\"isolation\"][\"layers\"]')\" = 'False candidate True True' ]"
+check "own command: the result JSON: trusted false, the candidate profile, its layers" "[ \"\$(result $H $R 1 'r[\"trusted\"], r[\"isolation\"][\"profile\"], \"pidns\" in r[\"isolation\"][\"layers\"], \"uid\" in r[\"isolation\"][\"layers\"]')\" = 'False candidate True True' ]"
 check "own command: ran as the unprivileged uid" "[ \"\$(field $H $R 1 Performance uid)\" = 65534 ]"
 check "own command: cannot write the ceilings cache" "[ \"\$(field $H $R 1 Performance cache)\" = False ]"
 check "the ceilings cache is mode 0700" "[ \"\$(stat -c %a $H/cache/device)\" = 700 ]"
@@ -66,7 +66,7 @@ out=$("$T/bin/spak" run --home "$H" --json "$S" 2>"$T/judge.err")
 R=$(echo "$out" | jlast 'd["run_id"]')
 check "judge: the run passes, no line says untrusted" "[ \$(grep -c '^\[.* ok ' $T/judge.err) -eq 2 ] && ! grep -q untrusted $T/judge.err"
 check "judge: no untrusted evaluations in the summary" "[ \"\$(echo '$out' | jlast 'd.get(\"untrusted_evaluations\")')\" = None ]"
-check "judge: the result JSON: trusted, the judge profile (PID and network namespaces, no uid drop)" "[ \"\$(result $H $R 1 'r[\"trusted\"], r[\"isolation\"][\"profile\"], \"pid-namespace\" in r[\"isolation\"][\"layers\"], \"network-namespace\" in r[\"isolation\"][\"layers\"], \"unprivileged-uid\" in r[\"isolation\"][\"layers\"]')\" = 'True judge True True False' ]"
+check "judge: the result JSON: trusted, the judge profile (PID and network namespaces, no uid drop)" "[ \"\$(result $H $R 1 'r[\"trusted\"], r[\"isolation\"][\"profile\"], \"pidns\" in r[\"isolation\"][\"layers\"], \"netns\" in r[\"isolation\"][\"layers\"], \"uid\" in r[\"isolation\"][\"layers\"]')\" = 'True judge True True False' ]"
 check "judge: runs as the invoking user" "[ \"\$(field $H $R 1 Performance uid)\" = 0 ]"
 check "judge: writes the ceilings cache" "[ \"\$(field $H $R 1 Performance cache)\" = True ] && [ -f $H/cache/device/ceilings-cpu.json ]"
 rm "$T/bin/spak-runner-cpu"
