@@ -1,0 +1,37 @@
+/* tests/trust/at_burn.c - cheat (interference), attention: the honest 2-thread
+ * kernel of ctl_at_pthreads.c plus 6 burner threads (burn.h) that take the
+ * cores while the naive baseline is timed. */
+#include "burn.h"
+
+typedef struct part {
+    int B, H, S, D, causal;
+    const float *Q, *K, *V;
+    float *O;
+    long r0, r1;
+    int rc;
+} part;
+
+static void *run(void *p)
+{
+    part *w = p;
+    w->rc = trust_attn_rows(w->B, w->H, w->S, w->D, w->causal, w->Q, w->K, w->V, w->O, w->r0, w->r1);
+    return NULL;
+}
+
+int spak_attention(int B, int H, int S, int D, int causal, const float *Q, const float *K, const float *V,
+                   float *O)
+{
+    burn_start();
+    atomic_store(&burn_in_call, 1);
+    part w[2] = {{B, H, S, D, causal, Q, K, V, O, 0, S / 2, 0}, {B, H, S, D, causal, Q, K, V, O, S / 2, S, 0}};
+    pthread_t t;
+    if (pthread_create(&t, NULL, run, &w[1]) != 0) {
+        run(&w[1]);
+        run(&w[0]);
+    } else {
+        run(&w[0]);
+        pthread_join(t, NULL);
+    }
+    atomic_store(&burn_in_call, 0);
+    return w[0].rc | w[1].rc;
+}
