@@ -17,6 +17,7 @@ holds and printing one line that says what it saw:
                          the usual temporary places, and the home under 64 MiB
   survivors TAG          no process named trust-linger, and none whose argv
                          holds TAG, is still alive; kills (by pid) any found
+  running TAG            some process other than this one has TAG in its argv
 """
 import json, os, re, signal, sqlite3, sys
 
@@ -126,7 +127,8 @@ def leftovers(home):
     return not found and size < 64 * 2**20, msg
 
 
-def survivors(tag):
+def processes(tag):
+    """pid -> argv (or name) of every process named trust-linger or holding tag"""
     me, hits = os.getpid(), {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         if int(pid) == me:
@@ -140,6 +142,11 @@ def survivors(tag):
             continue
         if "trust-linger" in comms or tag in argv:
             hits[int(pid)] = argv[:100] or comms[0]
+    return hits
+
+
+def survivors(tag):
+    hits = processes(tag)
     for pid in hits:  # started by this suite's candidates: end them, by pid
         try:
             os.kill(pid, signal.SIGKILL)
@@ -156,6 +163,7 @@ def main(a):
         "ceilings": lambda: ceilings(a[1]),
         "leftovers": lambda: leftovers(a[1]),
         "survivors": lambda: survivors(a[1]),
+        "running": lambda: (bool(processes(a[1])), "running" if processes(a[1]) else "not running"),
     }
     if not a or a[0] not in cmds:
         print(__doc__)

@@ -1,5 +1,5 @@
 /* tests/trust/mm_burn.c - cheat (interference): the honest 2-thread kernel of
- * ctl_mm_pthreads.c, plus 6 burner threads (burn.h) that take the cores
+ * ctl_mm_pthreads.c, plus 10 burner threads (burn.h) that take the cores
  * whenever the candidate is not running, i.e. while OpenBLAS is timed. */
 #include "burn.h"
 
@@ -20,7 +20,7 @@ static void *run(void *p)
 int spak_matmul(int M, int N, int K, const float *A, const float *B, float *C)
 {
     burn_start();
-    atomic_store(&burn_in_call, 1);
+    burn_enter();
     part w[2] = {{N, K, A, B, C, 0, M / 2}, {N, K, A, B, C, M / 2, M}};
     pthread_t t;
     if (pthread_create(&t, NULL, run, &w[1]) != 0) {
@@ -30,6 +30,6 @@ int spak_matmul(int M, int N, int K, const float *A, const float *B, float *C)
         run(&w[0]);
         pthread_join(t, NULL);
     }
-    atomic_store(&burn_in_call, 0);
+    burn_leave();
     return 0;
 }
