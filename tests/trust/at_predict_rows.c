@@ -5,8 +5,9 @@
  * shape index + 1, call), then seed ^ 0xa77; trust.h has the generator)
  * and computes only the rows that will be sampled, writing zeros elsewhere
  * (finite, so the "never written" check passes). After the three checked
- * calls it computes the same fraction of rows, chosen by stride. Without
- * argv it computes every row. */
+ * calls, or when argv has no seed to predict from, it computes the same
+ * fraction of rows chosen by stride: a guess, which a check drawn after the
+ * call catches. Shapes checked in full get every row. */
 #include "trust.h"
 
 /* the index of this shape in --shapes then --heldout, or -1 */
@@ -35,18 +36,18 @@ int spak_attention(int B, int H, int S, int D, int causal, const float *Q, const
     int call = trust_call_no(B, H, S, D * 2 + causal);
     int idx = shape_index(B, H, S, D, causal);
     double work = (double)B * H * S * S * D, keep = (double)(1 << 27) / work;
-    if (idx < 0 || keep >= 1.0 || !trust_arg("--seed", seed_s, sizeof seed_s))
-        return trust_attn_rows(B, H, S, D, causal, Q, K, V, O, 0, S);
+    if (keep >= 1.0) return trust_attn_rows(B, H, S, D, causal, Q, K, V, O, 0, S);
+    bool predict = idx >= 0 && call <= 3 && trust_arg("--seed", seed_s, sizeof seed_s);
     float *p = malloc(sizeof(float) * (size_t)S);
     if (!p) return 2;
     memset(O, 0, sizeof(float) * (size_t)B * H * S * D);
     trust_rng r;
-    uint64_t seed = trust_derive_seed(strtoull(seed_s, NULL, 10), (uint64_t)idx + 1, (uint64_t)(call - 1));
-    trust_rng_seed(&r, seed ^ 0xa77ull);
+    if (predict)
+        trust_rng_seed(&r, trust_derive_seed(strtoull(seed_s, NULL, 10), (uint64_t)idx + 1, (uint64_t)(call - 1)) ^ 0xa77ull);
     long stride = (long)(1.0 / keep + 0.5);
     for (long bh = 0; bh < (long)B * H; bh++)
         for (long i = 0; i < S; i++) {
-            bool sampled = call <= 3 ? trust_rng_uniform(&r) < keep : i % stride == 0;
+            bool sampled = predict ? trust_rng_uniform(&r) < keep : i % stride == 0;
             if (sampled) trust_attn_row(S, D, causal, Q, K, V, O, bh, i, p);
         }
     free(p);
