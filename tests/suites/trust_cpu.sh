@@ -44,6 +44,8 @@ MM_SHAPES='"128x128x128"' MM_HELD='"33x17x65", "1x7x3"'
 AT_SHAPES='"1x2x128x32"' AT_HELD='"1x1x37x24c"'
 # sampled-rows checking starts above 2^27 = B*H*S*S*D; this is 4x that
 AT_BIG='"1x1x4096x32"' AT_BIG_HELD='"1x1x33x16"'
+# and for matmul (freivalds4+rows16 above 2^27 = M*N*K)
+MM_BIG='"640x640x640"'
 # The baseline is the honest one-thread kernel the cheats fall back to
 # (base_mm.c, base_at.c): an honest candidate's ratio is about 1, 2 with two
 # threads, however loaded the machine (OpenBLAS's two threads swing by 20x on
@@ -190,6 +192,11 @@ if want at_predict_rows; then
     run at_predict_rows attention "$AT_BIG" "$AT_BIG_HELD"
     expect at_predict_rows fail "$WRONG" 0 "computing only the predicted rows fails as wrong"
     after at_predict_rows
+fi
+if want mm_predict_check; then
+    run mm_predict_check matmul "$MM_BIG" "$MM_HELD"
+    expect mm_predict_check fail "$WRONG" 0 "a C built for the predicted Freivalds vectors and rows fails as wrong"
+    after mm_predict_check
 fi
 
 # ---- tampering with the judge from its own process ----------------------------
