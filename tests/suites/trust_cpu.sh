@@ -37,6 +37,9 @@ SECRET=TRUST-SECRET-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
 printf '%s\n' "$SECRET" >"$SRC/trust-secret.txt"
 chmod 600 "$SRC/trust-secret.txt"
 sed -i "s#@SECRET_PATH@#$SRC/trust-secret.txt#" "$SRC/mm_incbin_secret.c"
+# a header outside the source folder, included by absolute path
+mkdir -p "$T/hdr"
+sed -i "s#@HDR_PATH@#$T/hdr/trust_hdr.h#" "$SRC/mm_abs_include.c"
 chmod 755 "$SRC"
 chmod 644 "$SRC"/*.c "$SRC"/*.h
 
@@ -142,7 +145,7 @@ sql_plant() {
 expect() {
     local out
     out=$($CHECK outcome "$T/$1.show" "$2" "$3" "${4:-0}" 2>&1)
-    if [ $? -eq 0 ]; then ok "$1: ${5:-$2} ($out)"; else notok "$1: ${5:-$2}" "$out" "$(tail -3 "$T/$1.run")"; fi
+    if [ $? -eq 0 ]; then ok "$1: ${5:-$2} ($out)"; else notok "$1: ${5:-$2}" "$out" "$(tail -3 "$T/$1.run" | cat -v)"; fi
 }
 
 # prop NAME WHAT CHECK-ARGS...: a property of NAME's home (see check.py)
@@ -317,6 +320,36 @@ if want mm_slow_build; then
     wait $sp 2>/dev/null
     sleep 1
     prop mm_slow_build "no compiler left running after kill -9 of spak" survivors "$SRC/mm_slow_build.c"
+fi
+
+# ---- a failure keeps its reason; the cache key; the terminal ------------------
+if want mm_nan; then
+    run mm_nan matmul
+    expect mm_nan fail 'NaN|unwritten|not finite|non-finite|Inf\b' 0 "a NaN in C fails with the NaN as the reason"
+    after mm_nan
+fi
+if want mm_crash_heldout; then
+    run mm_crash_heldout matmul
+    expect mm_crash_heldout fail 'crash|signal|segv|segmentation|killed' 0 "a crash on a held-out shape fails with the crash as the reason"
+    after mm_crash_heldout
+fi
+if want mm_abs_include; then
+    printf '#define TRUST_SCALE 1.0f\n' >"$T/hdr/trust_hdr.h"
+    chmod 755 "$T/hdr"
+    chmod 644 "$T/hdr/trust_hdr.h"
+    run mm_abs_include matmul
+    expect mm_abs_include fail-or-honest 'build' $HONEST "first build: correct (or refused: the header is outside the source folder)"
+    printf '#define TRUST_SCALE 2.0f\n' >"$T/hdr/trust_hdr.h"
+    run mm_abs_include matmul
+    expect mm_abs_include fail "$WRONG|build" 0 "the changed header is not served from a stale .so: wrong now (or refused)"
+fi
+if want mm_escape; then
+    run mm_escape matmul
+    expect mm_escape fail-or-honest '.' $HONEST "a record whose reason holds terminal escapes"
+    "$SPAK" show --home "$H" "$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['run_id'])" "$T/mm_escape.show")" \
+        >"$T/mm_escape.txt" 2>&1
+    check "mm_escape: no raw ESC in spak run's output" "! grep -q \$'\\x1b' '$T/mm_escape.run'"
+    check "mm_escape: no raw ESC in spak show's output" "! grep -q \$'\\x1b' '$T/mm_escape.txt'"
 fi
 
 # ---- the syscall filter ----------------------------------------------------------

@@ -169,7 +169,8 @@ def main(a):
         print(__doc__)
         return 2
     ok, msg = cmds[a[0]]()
-    print(msg)
+    # what candidates wrote may hold terminal escapes: shown, never sent
+    print(re.sub(r"[\x00-\x1f\x7f]", lambda m: "\\x%02x" % ord(m.group()), msg))
     return 0 if ok else 1
 
 
