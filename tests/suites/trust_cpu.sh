@@ -170,6 +170,10 @@ WRONG='wrong|mismatch|incorrect|verif|freivalds|rel_err|unwritten|not written|na
 run ctl_mm_pthreads matmul "" "" fresh
 expect ctl_mm_pthreads done . 0 "the pthreads matmul control is accepted, correct"
 after ctl_mm_pthreads
+# the checks below can pass: an honest run leaves nothing they look for
+prop ctl_mm_pthreads "no secret in an honest run's home" secret "$H" "$SECRET" "$T/ctl_mm_pthreads.run"
+prop ctl_mm_pthreads "nothing left behind by an honest run" leftovers "$H"
+prop ctl_mm_pthreads "the measured ceilings are not the forged ones" ceilings "$H"
 run ctl_at_pthreads attention
 expect ctl_at_pthreads done . 0 "the pthreads attention control is accepted, correct"
 after ctl_at_pthreads
@@ -353,10 +357,10 @@ if want mm_escape; then
 fi
 
 # ---- the syscall filter ----------------------------------------------------------
-for c in mm_ptrace mm_vm_readv mm_perf_event mm_socket; do
+for c in mm_ptrace mm_vm_readv mm_perf_event mm_socket mm_mount mm_keyctl mm_bpf; do
     want $c || continue
     run $c matmul
-    expect $c fail 'syscall|seccomp|filter|ptrace|process_vm|perf_event|socket|denied|sigsys|bad system call' 0 \
+    expect $c fail 'syscall|seccomp|filter|ptrace|process_vm|perf_event|socket|denied|sigsys|bad system call|unshare|mount|keyctl|add_key|bpf' 0 \
         "a denied syscall fails the evaluation"
     after $c
 done
