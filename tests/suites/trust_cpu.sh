@@ -1,0 +1,376 @@
+#!/usr/bin/env bash
+# tests/suites/trust_cpu.sh BUILD_DIR - the adversary's suite for the CPU
+# families (issue 13): every candidate of tests/trust (see its README.md for
+# the table) goes through `spak run` with a spec of its own and a home of its
+# own, and the suite asserts on `spak show --json RUN` and on the home:
+#   - a cheat ends as a FAILED evaluation whose reason matches its class, or,
+#     where the defences can only take the cheat away (memoisation, patched
+#     clock, work before the clock...), as honest work: done, correct and no
+#     faster than an honest kernel can be (ratio to the baseline under a
+#     bound);
+#   - no forged record is stored as trusted, no secret reaches the store, the
+#     home or spak's output, nothing the candidate wrote or started outlives
+#     its evaluation, the ceilings cache is not forged;
+#   - the honest controls (pthreads matmul and attention) end done and correct.
+# Against a tree without the defences most cheats are accepted: their checks
+# fail, which is the point of the suite (the report of issue 13 lists them).
+# Prints TAP. Runtime: about 2 minutes on 2 cores. KEEP=1 keeps the scratch
+# dir; ONLY='name ...' runs those candidates only (and the controls).
+set -u
+. "$(dirname "$0")/../tap.sh"
+suite_init trust-cpu "${1:-build}"
+TR=$ROOT/tests/trust
+CHECK="python3 $TR/check.py"
+SRC=$T/src
+mkdir -p "$SRC" "$T/specs" "$T/h"
+
+if [ ! -x "$SPAK" ] || [ ! -x "$B/spak-harness-cpu" ]; then
+    notok "spak and spak-harness-cpu are built in $B"
+    echo "1..$n"
+    exit 1
+fi
+
+# The candidates are built from a copy beside a root-only secret (mode 0600):
+# the build-time cheats include it (#include, .incbin by absolute path).
+cp "$TR"/*.c "$TR"/*.h "$SRC"/
+SECRET=TRUST-SECRET-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
+printf '%s\n' "$SECRET" >"$SRC/trust-secret.txt"
+chmod 600 "$SRC/trust-secret.txt"
+sed -i "s#@SECRET_PATH@#$SRC/trust-secret.txt#" "$SRC/mm_incbin_secret.c"
+# a header outside the source folder, included by absolute path
+mkdir -p "$T/hdr"
+sed -i "s#@HDR_PATH@#$T/hdr/trust_hdr.h#" "$SRC/mm_abs_include.c"
+chmod 755 "$SRC"
+chmod 644 "$SRC"/*.c "$SRC"/*.h
+
+MM_SHAPES='"128x128x128"' MM_HELD='"33x17x65", "1x7x3"'
+AT_SHAPES='"1x2x128x32"' AT_HELD='"1x1x37x24c"'
+# sampled-rows checking starts above 2^27 = B*H*S*S*D; this is 4x that
+AT_BIG='"1x1x4096x32"' AT_BIG_HELD='"1x1x33x16"'
+# and for matmul (freivalds4+rows16 above 2^27 = M*N*K)
+MM_BIG='"640x640x640"'
+# The baseline is the honest one-thread kernel the cheats fall back to
+# (base_mm.c, base_at.c): an honest candidate's ratio is about 1, 2 with two
+# threads, however loaded the machine (OpenBLAS's two threads swing by 20x on
+# a busy 2-core machine). A ratio above HONEST is work not done. The two
+# cheats aimed at OpenBLAS (mm_got_baseline, mm_burn) are timed against it,
+# next to an honest control timed the same way just before (bound: 5x its ratio).
+HONEST=3
+
+# mkspec NAME FAMILY SHAPES HELDOUT BASELINE: $T/specs/NAME.spak, one
+# candidate, one evaluation; BASELINE trust (base_*.c) or openblas
+mkspec() {
+    local name=$1 fam=$2 shapes=$3 held=$4 base=trust-one-thread cmd extra
+    local bsrc=base_mm
+    [ "$fam" = attention ] && bsrc=base_at
+    extra="baseline_source: \"$SRC/$bsrc.c\""
+    cmd="{{harness}} --family $fam --candidate {{candidate}} --seed {{seed}} --shapes {{shapes}} --heldout {{heldout}} --baseline so --baseline-so {{baseline_so}} --min-time 0.002 --ceilings-cache {{ceilings}}"
+    if [ "$5" = openblas ]; then
+        base=openblas extra=
+        cmd="{{harness}} --family matmul --candidate {{candidate}} --seed {{seed}} --shapes {{shapes}} --heldout {{heldout}} --min-time 0.002 --ceilings-cache {{ceilings}}"
+    fi
+    cat >"$T/specs/$name.spak" <<EOF
+---
+title: "trust: $name"
+version: 1
+---
+system Trust {
+    problem {
+        family: "$fam"
+        target: "cpu"
+        precision: "fp32"
+        baseline: "$base"
+        source: "$SRC/{{cand}}.c"
+        $extra
+        shapes: [$shapes]
+        heldout: [$held]
+    }
+    design_space {
+        cand: ["${name%@*}"]
+    }
+    trace_schema {
+        variant TraceItem {
+            case Correctness { shape: string, heldout: bool, passed: bool, rel_err: float, tolerance: float, reason: string }
+            case Performance { shape: string, time_ms: float, gflops: float, baseline: string, baseline_gflops: float, ratio: float }
+            case Analysis { shape: string, arith_intensity: float, frac_peak_flops: float, frac_peak_bw: float, bottleneck: "compute" | "memory" | "latency" }
+        }
+    }
+    engineering_loop Trust_Loop {
+        measure {
+            cmd: "$cmd"
+            metric: "gflops"
+            objective: maximize
+        }
+        strategy: "grid"
+        seed: 7
+        budget { evaluations: 1 }
+    }
+}
+EOF
+}
+
+CEIL=$T/ceilings-cpu.json
+# run NAME[@openblas] FAMILY [SHAPES HELDOUT] [fresh]: spak run in home
+# $T/h/NAME (the ceilings measured once are copied in, unless fresh); sets H
+# and leaves $T/NAME.run (spak's output) and $T/NAME.show (spak show --json).
+# NAME@openblas: the candidate NAME timed against OpenBLAS.
+run() {
+    local name=$1 fam=$2 shapes held id base=trust
+    [ "${name#*@}" = openblas ] && base=openblas
+    if [ "$fam" = matmul ]; then shapes=${3:-$MM_SHAPES} held=${4:-$MM_HELD}; else shapes=${3:-$AT_SHAPES} held=${4:-$AT_HELD}; fi
+    H=$T/h/$name
+    mkdir -p "$H/cache/device"
+    [ "${5:-}" != fresh ] && [ -s "$CEIL" ] && cp "$CEIL" "$H/cache/device/ceilings-cpu.json"
+    [ -n "${PLANT:-}" ] && sql_plant "$H"
+    mkspec "$name" "$fam" "$shapes" "$held" $base
+    "$SPAK" run --home "$H" --json --no-learn --eval-timeout 120 "$T/specs/$name.spak" >"$T/$name.run" 2>&1 </dev/null
+    id=$(sed -n 's/.*"run_id": *"\([^"]*\)".*/\1/p' "$T/$name.run" | head -1)
+    "$SPAK" show --json --home "$H" "$id" >"$T/$name.show" 2>>"$T/$name.run"
+    [ -s "$CEIL" ] || cp "$H/cache/device/ceilings-cpu.json" "$CEIL" 2>/dev/null
+}
+
+# the ratio of NAME's evaluation, and 5 times a ratio (at least 1): the bound
+# for a cheat timed next to an honest control
+ratio_of() { python3 -c "import json,sys; e=json.load(open(sys.argv[1]))['evaluations'][-1]; print(e.get('ratio') or 0)" "$T/$1.show" 2>/dev/null || echo 0; }
+bound() { python3 -c "import sys; print(max(1.0, 5 * float(sys.argv[1])))" "$1"; }
+
+# a row in the store that holds the secret, the way a stored reply would
+sql_plant() {
+    "$SPAK" status --home "$1" >/dev/null 2>&1
+    python3 -c "import sqlite3,sys,time; db=sqlite3.connect(sys.argv[1]); db.execute('insert into kv values(?,?,?,?)', ('trust-suite','planted','\"%s\"' % sys.argv[2], time.time())); db.commit()" \
+        "$1/spak.db" "$SECRET"
+}
+
+# expect NAME KIND REGEX [MAXRATIO] [WHAT]: the outcome of NAME's run (see check.py outcome)
+expect() {
+    local out
+    out=$($CHECK outcome "$T/$1.show" "$2" "$3" "${4:-0}" 2>&1)
+    if [ $? -eq 0 ]; then ok "$1: ${5:-$2} ($out)"; else notok "$1: ${5:-$2}" "$out" "$(tail -3 "$T/$1.run" | cat -v)"; fi
+}
+
+# prop NAME WHAT CHECK-ARGS...: a property of NAME's home (see check.py)
+prop() {
+    local name=$1 what=$2 out
+    shift 2
+    out=$($CHECK "$@" 2>&1)
+    if [ $? -eq 0 ]; then ok "$name: $what ($out)"; else notok "$name: $what" "$out"; fi
+}
+
+# after every run: nothing it started is still running, no forged record stored
+after() {
+    prop "$1" "nothing of it still runs" survivors "$T"
+    prop "$1" "no forged record stored as trusted" forged "$H"
+}
+
+want() { [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]]; }
+# what needs the sandbox's own uid (spak drops to one only when it is root):
+# a root-only secret, a home the candidate may not read or write
+asroot() {
+    want "$1" || return 1
+    [ "$(id -u)" = 0 ] && return 0
+    skip "$1" "needs root: the sandbox runs candidates as another uid only when spak is root"
+    return 1
+}
+
+WRONG='wrong|mismatch|incorrect|verif|freivalds|rel_err|unwritten|not written|nan|stale|impossible|faster than'
+
+# ---- honest controls (first: the matmul one measures the ceilings) ----------
+run ctl_mm_pthreads matmul "" "" fresh
+expect ctl_mm_pthreads done . 0 "the pthreads matmul control is accepted, correct"
+after ctl_mm_pthreads
+# the checks below can pass: an honest run leaves nothing they look for
+prop ctl_mm_pthreads "no secret in an honest run's home" secret "$H" "$SECRET" "$T/ctl_mm_pthreads.run"
+prop ctl_mm_pthreads "nothing left behind by an honest run" leftovers "$H"
+prop ctl_mm_pthreads "the measured ceilings are not the forged ones" ceilings "$H"
+run ctl_at_pthreads attention
+expect ctl_at_pthreads done . 0 "the pthreads attention control is accepted, correct"
+after ctl_at_pthreads
+
+# ---- checked only at first: every timed call must be checked ----------------
+for c in mm_lazy:matmul mm_third:matmul at_lazy:attention; do
+    want "${c%%:*}" || continue
+    run "${c%%:*}" "${c#*:}"
+    expect "${c%%:*}" fail "$WRONG" 0 "fails as wrong on a timed call"
+    after "${c%%:*}"
+done
+
+# ---- memoisation and harness detection: fail, or be made honest -------------
+for c in mm_memo_hash mm_memo_rotation mm_detect_cmdline mm_detect_poison; do
+    want $c || continue
+    run $c matmul
+    expect $c fail-or-honest "$WRONG|cached|memo|replay" $HONEST "fails as wrong/cached, or gains nothing"
+    after $c
+done
+
+# ---- predictable checks: the sampled rows must not follow from argv ---------
+if want at_predict_rows; then
+    run at_predict_rows attention "$AT_BIG" "$AT_BIG_HELD"
+    expect at_predict_rows fail "$WRONG" 0 "computing only the predicted rows fails as wrong"
+    after at_predict_rows
+fi
+if want mm_predict_check; then
+    run mm_predict_check matmul "$MM_BIG" "$MM_HELD"
+    expect mm_predict_check fail "$WRONG" 0 "a C built for the predicted Freivalds vectors and rows fails as wrong"
+    after mm_predict_check
+fi
+
+# ---- tampering with the judge from its own process ----------------------------
+if want mm_got_clock; then
+    run mm_got_clock matmul
+    expect mm_got_clock fail-or-honest 'impossible|faster than|peak|tamper|patch|clock' $HONEST \
+        "the patched clock is no judge's: fails as impossible, or is timed honestly"
+    after mm_got_clock
+fi
+if want mm_got_baseline; then
+    run base_mm@openblas matmul
+    expect base_mm@openblas done . 0 "control: the honest one-thread kernel against OpenBLAS"
+    run mm_got_baseline@openblas matmul
+    expect mm_got_baseline@openblas fail-or-honest 'impossible|faster than|peak|tamper|patch|baseline' \
+        "$(bound "$(ratio_of base_mm@openblas)")" "the patched sgemm is no judge's: no better than 5x the control's ratio"
+    after mm_got_baseline@openblas
+fi
+for c in mm_forge_exit:matmul at_forge_exit:attention mm_forge_flood:matmul; do
+    want "${c%%:*}" || continue
+    run "${c%%:*}" "${c#*:}"
+    expect "${c%%:*}" fail-or-honest 'crash|exit|died|lost|no result|runner|record|killed|signal|protocol|ended|no valid' \
+        $HONEST "forged records are not records: fails (runner ended), or is timed honestly"
+    after "${c%%:*}"
+done
+
+# ---- interference: the baseline is timed with the candidate frozen ----------
+if want mm_burn; then
+    # OpenBLAS's two threads are the victim, and they swing by 10x with the
+    # machine's load: the bound is 5x the larger ratio of an honest control
+    # timed the same way just before and just after
+    run ctl_mm_pthreads@openblas matmul
+    expect ctl_mm_pthreads@openblas done . 0 "control: the pthreads matmul against OpenBLAS (before)"
+    r1=$(ratio_of ctl_mm_pthreads@openblas)
+    run mm_burn@openblas matmul
+    cp "$T/mm_burn@openblas.show" "$T/mm_burn.show"; cp "$T/mm_burn@openblas.run" "$T/mm_burn.run"
+    run ctl_mm_pthreads@openblas matmul
+    expect ctl_mm_pthreads@openblas done . 0 "control: the pthreads matmul against OpenBLAS (after)"
+    r2=$(ratio_of ctl_mm_pthreads@openblas)
+    expect mm_burn fail-or-honest 'interference|inconclusive|slower|frozen|noise' \
+        "$(bound "$(python3 -c "import sys; print(max(map(float, sys.argv[1:])))" "$r1" "$r2")")" \
+        "burning the cores while OpenBLAS runs gains nothing (no better than 5x the control's ratio), or is inconclusive"
+    H=$T/h/mm_burn@openblas
+    after mm_burn
+fi
+if want mm_linger; then
+    run mm_linger matmul
+    expect mm_linger fail-or-honest '.' $HONEST "a thread and a setsid child left running"
+    after mm_linger
+    prop mm_linger "no heartbeat or other file left behind" leftovers "$H"
+fi
+
+# ---- early return; writing the shared inputs ------------------------------------
+for c in mm_early_return:matmul at_early_return:attention; do
+    want "${c%%:*}" || continue
+    run "${c%%:*}" "${c#*:}"
+    expect "${c%%:*}" fail "$WRONG|after return|changed|late" 0 "returning before the work is done fails"
+    after "${c%%:*}"
+done
+if want mm_write_inputs; then
+    run mm_write_inputs matmul
+    expect mm_write_inputs fail 'input|read-only|readonly|sigsegv|segmentation|signal|crash|modified|fault|wrong' 0 \
+        "writing the inputs fails (read-only, or caught)"
+    after mm_write_inputs
+fi
+
+# ---- work before the judge's clock, on guessed inputs ------------------------
+if want mm_precompute; then
+    run mm_precompute matmul
+    expect mm_precompute fail-or-honest "$WRONG|impossible|faster than" $HONEST \
+        "inputs drawn at run time cannot be guessed: precomputing gains nothing"
+    after mm_precompute
+fi
+
+# ---- state that outlives an evaluation ----------------------------------------
+if asroot mm_ceilings; then
+    run mm_ceilings matmul "" "" fresh
+    expect mm_ceilings fail-or-honest '.' $HONEST "an honest kernel that forges the ceilings cache"
+    after mm_ceilings
+    prop mm_ceilings "the ceilings cache is not forged" ceilings "$H"
+fi
+if want mm_fill_disk; then
+    run mm_fill_disk matmul
+    expect mm_fill_disk fail-or-honest 'disk|quota|space|budget|file size|limit|bytes' $HONEST \
+        "512 MiB in 32 files: over the budget, or gone afterwards"
+    after mm_fill_disk
+    prop mm_fill_disk "nothing it wrote is left" leftovers "$H"
+fi
+if asroot mm_read_db; then
+    PLANT=1 run mm_read_db matmul
+    expect mm_read_db fail-or-honest '.' $HONEST "an honest kernel that reads spak.db"
+    after mm_read_db
+    prop mm_read_db "the secret in spak.db does not leak" secret "$H" "$SECRET" "$T/mm_read_db.run"
+fi
+
+# ---- the build ---------------------------------------------------------------
+if asroot mm_include_secret; then
+    run mm_include_secret matmul
+    expect mm_include_secret fail 'build' 0 "#include of a root-only file does not build"
+    prop mm_include_secret "the root-only file's contents are nowhere" secret "$H" "$SECRET" "$T/mm_include_secret.run"
+fi
+if asroot mm_incbin_secret; then
+    run mm_incbin_secret matmul
+    expect mm_incbin_secret fail-or-honest 'build' $HONEST "an .incbin of a root-only file"
+    prop mm_incbin_secret "the root-only file's contents are nowhere" secret "$H" "$SECRET" "$T/mm_incbin_secret.run"
+    after mm_incbin_secret
+fi
+
+if want mm_slow_build; then
+    # spak killed with SIGKILL while the compiler works on a slow source
+    H=$T/h/mm_slow_build
+    mkdir -p "$H"
+    mkspec mm_slow_build matmul "$MM_SHAPES" "$MM_HELD" trust
+    "$SPAK" run --home "$H" --no-learn "$T/specs/mm_slow_build.spak" >"$T/mm_slow_build.run" 2>&1 </dev/null &
+    sp=$!
+    for _ in $(seq 300); do $CHECK running "$SRC/mm_slow_build.c" >/dev/null && break; sleep 0.1; done
+    check "mm_slow_build: the compiler was running when spak was killed" '$CHECK running "$SRC/mm_slow_build.c" >/dev/null'
+    kill -9 $sp
+    wait $sp 2>/dev/null
+    sleep 1
+    prop mm_slow_build "no compiler left running after kill -9 of spak" survivors "$SRC/mm_slow_build.c"
+fi
+
+# ---- a failure keeps its reason; the cache key; the terminal ------------------
+if want mm_nan; then
+    run mm_nan matmul
+    expect mm_nan fail 'NaN|unwritten|not finite|non-finite|Inf\b' 0 "a NaN in C fails with the NaN as the reason"
+    after mm_nan
+fi
+if want mm_crash_heldout; then
+    run mm_crash_heldout matmul
+    expect mm_crash_heldout fail 'crash|signal|segv|segmentation|killed' 0 "a crash on a held-out shape fails with the crash as the reason"
+    after mm_crash_heldout
+fi
+if want mm_abs_include; then
+    printf '#define TRUST_SCALE 1.0f\n' >"$T/hdr/trust_hdr.h"
+    chmod 755 "$T/hdr"
+    chmod 644 "$T/hdr/trust_hdr.h"
+    run mm_abs_include matmul
+    expect mm_abs_include fail-or-honest 'build' $HONEST "first build: correct (or refused: the header is outside the source folder)"
+    printf '#define TRUST_SCALE 2.0f\n' >"$T/hdr/trust_hdr.h"
+    run mm_abs_include matmul
+    expect mm_abs_include fail "$WRONG|build" 0 "the changed header is not served from a stale .so: wrong now (or refused)"
+fi
+if want mm_escape; then
+    run mm_escape matmul
+    expect mm_escape fail-or-honest '.' $HONEST "a record whose reason holds terminal escapes"
+    "$SPAK" show --home "$H" "$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['run_id'])" "$T/mm_escape.show")" \
+        >"$T/mm_escape.txt" 2>&1
+    check "mm_escape: no raw ESC in spak run's output" "! grep -q \$'\\x1b' '$T/mm_escape.run'"
+    check "mm_escape: no raw ESC in spak show's output" "! grep -q \$'\\x1b' '$T/mm_escape.txt'"
+fi
+
+# ---- the syscall filter ----------------------------------------------------------
+for c in mm_ptrace mm_vm_readv mm_perf_event mm_socket mm_mount mm_keyctl mm_bpf; do
+    want $c || continue
+    run $c matmul
+    expect $c fail 'syscall|seccomp|filter|ptrace|process_vm|perf_event|socket|denied|sigsys|bad system call|unshare|mount|keyctl|add_key|bpf' 0 \
+        "a denied syscall fails the evaluation"
+    after $c
+done
+
+echo "1..$n"

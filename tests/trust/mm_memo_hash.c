@@ -1,0 +1,50 @@
+/* tests/trust/mm_memo_hash.c - cheat (memoisation on a few elements): keys a
+ * cache of results on 16 elements of A and 16 of B at fixed places, and
+ * replays the cached C when the key matches. Different inputs that agree on
+ * those 32 elements (today: the timed inputs, where one element of A changes
+ * per repetition) get a stale result. On fresh inputs it never hits and is an
+ * honest one-thread kernel. */
+#include "trust.h"
+
+#define SLOTS 8
+
+typedef struct entry {
+    int M, N, K;
+    uint64_t key;
+    float *C;
+} entry;
+
+static entry cache[SLOTS];
+static int next_slot;
+
+static uint64_t key_of(int M, int N, int K, const float *A, const float *B)
+{
+    uint64_t h = 1469598103934665603ull;
+    long na = (long)M * K, nb = (long)K * N;
+    for (int t = 0; t < 16; t++) {
+        uint32_t a, b;
+        memcpy(&a, &A[(long)t * 7919 % na], 4);
+        memcpy(&b, &B[(long)t * 104729 % nb], 4);
+        h = (h ^ a) * 1099511628211ull;
+        h = (h ^ b) * 1099511628211ull;
+    }
+    return h;
+}
+
+int spak_matmul(int M, int N, int K, const float *A, const float *B, float *C)
+{
+    size_t bytes = sizeof(float) * (size_t)M * (size_t)N;
+    uint64_t key = key_of(M, N, K, A, B);
+    for (int s = 0; s < SLOTS; s++)
+        if (cache[s].C && cache[s].M == M && cache[s].N == N && cache[s].K == K && cache[s].key == key) {
+            memcpy(C, cache[s].C, bytes);
+            return 0;
+        }
+    trust_mm(M, N, K, A, B, C);
+    entry *e = &cache[next_slot++ % SLOTS];
+    free(e->C);
+    e->C = malloc(bytes);
+    if (e->C) memcpy(e->C, C, bytes);
+    e->M = M, e->N = N, e->K = K, e->key = key;
+    return 0;
+}

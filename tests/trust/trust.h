@@ -1,0 +1,248 @@
+/*
+ * tests/trust/trust.h - what the adversarial candidates of tests/trust share:
+ * the family ABI (kernels/cpu/<family>/abi.h, declared here again so that a
+ * candidate needs nothing outside its own folder to build), honest kernels
+ * (what a cheat falls back to when it cannot cheat, and the honest controls),
+ * and the harness knowledge an adversary would copy: how to read the argv the
+ * harness was started with, where spak's home is, how many times a shape was
+ * called. Everything is static inline: each candidate uses a part.
+ */
+#ifndef SPAK_TRUST_H
+#define SPAK_TRUST_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* spak builds with -D_GNU_SOURCE; a hand build may not */
+#endif
+
+#include <fcntl.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TRUST_EXPORT __attribute__((visibility("default")))
+
+TRUST_EXPORT int spak_matmul(int M, int N, int K, const float *A, const float *B, float *C);
+TRUST_EXPORT int spak_attention(int B, int H, int S, int D, int causal, const float *Q, const float *K,
+                                const float *V, float *O);
+
+/* ---- honest kernels ------------------------------------------------------ */
+
+/* rows [r0, r1) of C = A B, i-k-j order (vectorises; one thread) */
+static inline void trust_mm_rows(int N, int K, const float *A, const float *B, float *C, long r0, long r1)
+{
+    for (long i = r0; i < r1; i++) {
+        float *c = C + i * N;
+        for (int j = 0; j < N; j++) c[j] = 0.0f;
+        for (int k = 0; k < K; k++) {
+            float a = A[i * K + k];
+            const float *b = B + (long)k * N;
+            for (int j = 0; j < N; j++) c[j] += a * b[j];
+        }
+    }
+}
+
+static inline void trust_mm(int M, int N, int K, const float *A, const float *B, float *C)
+{
+    trust_mm_rows(N, K, A, B, C, 0, M);
+}
+
+/* one query row i of head bh: O_i = softmax(Q_i K^T / sqrt(D)) V */
+static inline void trust_attn_row(int S, int D, int causal, const float *Q, const float *K, const float *V,
+                                  float *O, long bh, long i, float *p)
+{
+    const float *q = Q + (bh * S + i) * D, *k = K + bh * S * D, *v = V + bh * S * D;
+    float *o = O + (bh * S + i) * D;
+    long n = causal ? i + 1 : S;
+    float m = -INFINITY, l = 0.0f, scale = 1.0f / sqrtf((float)D);
+    for (long j = 0; j < n; j++) {
+        float s = 0.0f;
+        for (int d = 0; d < D; d++) s += q[d] * k[j * D + d];
+        p[j] = s * scale;
+        m = p[j] > m ? p[j] : m;
+    }
+    for (long j = 0; j < n; j++) {
+        p[j] = expf(p[j] - m);
+        l += p[j];
+    }
+    for (int d = 0; d < D; d++) o[d] = 0.0f;
+    for (long j = 0; j < n; j++) {
+        float w = p[j] / l;
+        for (int d = 0; d < D; d++) o[d] += w * v[j * D + d];
+    }
+}
+
+/* rows [r0, r1) of every head; returns non-zero when out of memory */
+static inline int trust_attn_rows(int B, int H, int S, int D, int causal, const float *Q, const float *K,
+                                  const float *V, float *O, long r0, long r1)
+{
+    float *p = malloc(sizeof(float) * (size_t)S);
+    if (!p) return 2;
+    for (long bh = 0; bh < (long)B * H; bh++)
+        for (long i = r0; i < r1; i++) trust_attn_row(S, D, causal, Q, K, V, O, bh, i, p);
+    free(p);
+    return 0;
+}
+
+/* ---- calls per shape ------------------------------------------------------ */
+
+/* The 1-based number of this call for this shape: the harness checks each
+ * shape with three calls before it times anything, so "call > 3" means
+ * "timed" (or at least "past the checks") to an adversary who read it. */
+static inline int trust_call_no(long a, long b, long c, long d)
+{
+    typedef struct seen_shape { long k[4]; int n; } seen_shape;
+    static seen_shape seen[64];
+    static int nseen;
+    for (int i = 0; i < nseen; i++)
+        if (seen[i].k[0] == a && seen[i].k[1] == b && seen[i].k[2] == c && seen[i].k[3] == d) return ++seen[i].n;
+    if (nseen == 64) return 1000;
+    seen[nseen] = (seen_shape){{a, b, c, d}, 1};
+    return seen[nseen++].n;
+}
+
+/* ---- what the process was started with ------------------------------------ */
+
+/* The value after `flag` in /proc/self/cmdline, copied into out; NULL when
+ * the process was not started with it (a runner without the judge's argv). */
+static inline const char *trust_arg(const char *flag, char *out, size_t n)
+{
+    static char buf[65536];
+    static ssize_t len = -1;
+    if (len < 0) {
+        int fd = open("/proc/self/cmdline", O_RDONLY);
+        len = 0;
+        if (fd >= 0) {
+            ssize_t r;
+            while (len < (ssize_t)sizeof buf - 1 && (r = read(fd, buf + len, sizeof buf - 1 - (size_t)len)) > 0) len += r;
+            close(fd);
+        }
+        buf[len] = 0;
+    }
+    for (ssize_t i = 0; i < len; i += (ssize_t)strlen(buf + i) + 1)
+        if (strcmp(buf + i, flag) == 0) {
+            i += (ssize_t)strlen(buf + i) + 1;
+            if (i >= len) return NULL;
+            snprintf(out, n, "%s", buf + i);
+            return out;
+        }
+    return NULL;
+}
+
+/* ---- spak's home ------------------------------------------------------------ */
+
+/* The directory holding spak.db: walk up from the working directory (today
+ * the run directory HOME/runs/RUN/eN), else from the ceilings cache named in
+ * argv. Returns false when nothing is found. */
+static inline bool trust_find_home(char *out, size_t n)
+{
+    char dir[4096], probe[4200], arg[4096];
+    struct stat st;
+    if (getcwd(dir, sizeof dir)) {
+        for (int up = 0; up < 8; up++) {
+            snprintf(probe, sizeof probe, "%s/spak.db", dir);
+            if (stat(probe, &st) == 0) {
+                return snprintf(out, n, "%s", dir) > 0;
+            }
+            char *sl = strrchr(dir, '/');
+            if (!sl || sl == dir) break;
+            *sl = 0;
+        }
+    }
+    if (trust_arg("--ceilings-cache", arg, sizeof arg)) {
+        for (int up = 0; up < 3; up++) {
+            char *sl = strrchr(arg, '/');
+            if (!sl) return false;
+            *sl = 0;
+        }
+        return snprintf(out, n, "%s", arg) > 0;
+    }
+    return false;
+}
+
+/* ---- the harness's random numbers, copied (kernels/cpu/harness.c) ---------- */
+
+typedef struct trust_rng {
+    uint64_t s[4];
+    double spare;
+    bool has_spare;
+} trust_rng;
+
+static inline uint64_t trust_splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static inline void trust_rng_seed(trust_rng *r, uint64_t seed)
+{
+    uint64_t x = seed;
+    for (int i = 0; i < 4; i++) r->s[i] = trust_splitmix64(&x);
+    r->has_spare = false;
+}
+
+static inline uint64_t trust_rng_next(trust_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t res = ((s[1] * 5) << 7 | (s[1] * 5) >> 57) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = s[3] << 45 | s[3] >> 19;
+    return res;
+}
+
+static inline double trust_rng_uniform(trust_rng *r)
+{
+    return ((double)(trust_rng_next(r) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+static inline double trust_rng_normal(trust_rng *r)
+{
+    if (r->has_spare) {
+        r->has_spare = false;
+        return r->spare;
+    }
+    double u = trust_rng_uniform(r), v = trust_rng_uniform(r);
+    double m = sqrt(-2.0 * log(u));
+    r->spare = m * sin(2.0 * M_PI * v);
+    r->has_spare = true;
+    return m * cos(2.0 * M_PI * v);
+}
+
+static inline void trust_fill_normal(float *x, size_t n, uint64_t seed)
+{
+    trust_rng r;
+    trust_rng_seed(&r, seed);
+    for (size_t i = 0; i < n; i++) x[i] = (float)trust_rng_normal(&r);
+}
+
+static inline uint64_t trust_derive_seed(uint64_t seed, uint64_t a, uint64_t b)
+{
+    uint64_t x = seed ^ (a * 0x100000001b3ull) ^ (b << 40);
+    return trust_splitmix64(&x) & 0x7fffffffffffull;
+}
+
+/* ---- exfiltration ------------------------------------------------------------ */
+
+/* What a cheat that got hold of a secret does with it: every channel that
+ * reaches the store today (stdout, stderr, a trace record). */
+static inline void trust_leak(const char *what, const char *secret)
+{
+    printf("%s: %s\n", what, secret);
+    printf("__SPAK_TRACE__ {\"type\":\"Correctness\",\"shape\":\"leak\",\"heldout\":true,\"passed\":true,"
+           "\"rel_err\":0,\"tolerance\":1e-5,\"reason\":\"%s\"}\n",
+           secret);
+    fflush(stdout);
+    fprintf(stderr, "%s: %s\n", what, secret);
+}
+
+#endif
