@@ -483,6 +483,29 @@ static void correctness_fields(const options *o, const side *c, json_t *rec)
     json_object_set_new(rec, "declared_precision", json_string(c->prec));
 }
 
+/* End both runners. A runner whose sandbox saw a denied system call (the
+ * candidate may have gone on after the EPERM, and every number it gave is
+ * suspect) or ran below the isolation minimum fails the evaluation: one
+ * more Correctness record, passed false, after everything it measured. */
+static void runners_verdict(const options *o, side *c, side *b)
+{
+    char why[2][600];
+    int bad_c = cpu_runner_stop(c->r, "candidate", why[0], sizeof why[0]);
+    int bad_b = b ? cpu_runner_stop(b->r, "baseline", why[1], sizeof why[1]) : 0;
+    for (int k = 0; k < 2; k++) {
+        if (!(k ? bad_b : bad_c)) continue;
+        json_t *rec = json_object();
+        json_object_set_new(rec, "type", json_string("Correctness"));
+        json_object_set_new(rec, "shape", json_string("runner"));
+        json_object_set_new(rec, "heldout", json_false());
+        json_object_set_new(rec, "passed", json_false());
+        json_object_set_new(rec, "reason", json_string(why[k]));
+        json_object_set_new(rec, "seed", json_integer((json_int_t)o->seed));
+        cpu_emit(rec);
+        fprintf(stderr, "spak-harness-cpu: %s\n", why[k]);
+    }
+}
+
 int main(int argc, char **argv)
 {
     list_families();
@@ -509,7 +532,7 @@ int main(int argc, char **argv)
         cpu_runner_freeze(b.r, true);
     }
     if ((rc = start_side(&o, &c, "candidate", o.cand_path, NULL)) != 0) {
-        if (bp) cpu_runner_stop(bp->r, "baseline");
+        if (bp) (void)cpu_runner_stop(bp->r, "baseline", NULL, 0); /* the candidate's start failure is the news */
         return rc;
     }
     json_t *recs[MAX_SHAPES];
@@ -542,7 +565,6 @@ int main(int argc, char **argv)
         }
     }
     for (int i = 0; i < o.nshapes; i++) json_decref(recs[i]);
-    cpu_runner_stop(c.r, "candidate");
-    if (bp) cpu_runner_stop(bp->r, "baseline");
+    runners_verdict(&o, &c, bp);
     return 0;
 }

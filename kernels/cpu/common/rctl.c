@@ -201,7 +201,7 @@ out:
     if (so >= 0) close(so);
     for (int i = 0; i < 2; i++)
         if (sv[i] >= 0) close(sv[i]);
-    if (r) cpu_runner_stop(r, "runner");
+    if (r) (void)cpu_runner_stop(r, "runner", NULL, 0); /* it failed to start: the caller reports that */
     return rc;
 }
 
@@ -320,9 +320,11 @@ static int remove_one(const char *path, const struct stat *st, int flag, struct 
     return 0;
 }
 
-void cpu_runner_stop(cpu_runner *r, const char *label)
+int cpu_runner_stop(cpu_runner *r, const char *label, char *why, size_t nwhy)
 {
-    if (!r) return;
+    int bad = 0;
+    if (why && nwhy) why[0] = '\0';
+    if (!r) return 0;
     if (r->sock >= 0) close(r->sock);
     if (r->proc) {
         spak_sandbox_result res;
@@ -331,6 +333,14 @@ void cpu_runner_stop(cpu_runner *r, const char *label)
         if (spak_sandbox_finish(r->proc, true, &res, &err) == SPAK_OK) {
             log_lines(label, "stdout", res.out, res.out_len);
             log_lines(label, "stderr", res.err, res.err_len);
+            char missing[256];
+            if (res.why == SPAK_SANDBOX_SYSCALL_DENIED) {
+                bad = -1;
+                say(why, nwhy, "the %s's %s", label, res.why_text);
+            } else if (!spak_sandbox_isolation_ok(&res, missing, sizeof missing)) {
+                bad = -1;
+                say(why, nwhy, "the %s ran with isolation below the minimum: no %s", label, missing);
+            }
             spak_sandbox_result_free(&res);
         }
     }
@@ -339,4 +349,5 @@ void cpu_runner_stop(cpu_runner *r, const char *label)
     /* whatever the runner left in its directory goes with it */
     if (r->workdir[0]) nftw(r->workdir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
     free(r);
+    return bad;
 }

@@ -51,7 +51,11 @@ int cpu_runner_freeze(cpu_runner *r, bool frozen);
 const char *cpu_runner_freeze_how(const cpu_runner *r);
 
 /* Ends the runner (killed) and frees r; its stdout and stderr, capped, are
- * copied to the judge's stderr prefixed with label, as a log. */
-void cpu_runner_stop(cpu_runner *r, const char *label);
+ * copied to the judge's stderr prefixed with label, as a log. Returns 0, or
+ * -1 when its sandbox says the code it ran must not be trusted: a call the
+ * syscall filter denied (the candidate may have carried on after the
+ * EPERM), or isolation below the sandbox's minimum; why[nwhy] says which.
+ * r NULL: 0. */
+int cpu_runner_stop(cpu_runner *r, const char *label, char *why, size_t nwhy);
 
 #endif
