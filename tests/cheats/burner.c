@@ -4,7 +4,7 @@
  * candidate's ratio looks better. */
 #include <pthread.h>
 #include <unistd.h>
-#include "../../kernels/cpu/matmul/abi.h"
+#include "honest.h"
 
 static volatile unsigned long spin_sink;
 
@@ -26,11 +26,6 @@ int spak_matmul(int M, int N, int K, const float *A, const float *B, float *C)
             if (pthread_create(&th, NULL, spin, NULL) == 0) pthread_detach(th);
         }
     }
-    for (int i = 0; i < M; i++)
-        for (int j = 0; j < N; j++) {
-            float s = 0.0f;
-            for (int k = 0; k < K; k++) s += A[(long)i * K + k] * B[(long)k * N + j];
-            C[(long)i * N + j] = s;
-        }
+    honest_matmul(M, N, K, A, B, C);
     return 0;
 }

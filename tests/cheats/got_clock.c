@@ -15,7 +15,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-#include "../../kernels/cpu/matmul/abi.h"
+#include "honest.h"
 
 #ifndef NO_PATCH
 static int slow_clock(clockid_t id, struct timespec *ts)
@@ -63,11 +63,6 @@ int spak_matmul(int M, int N, int K, const float *A, const float *B, float *C)
     static int done;
     if (!done++) patch();
 #endif
-    for (int i = 0; i < M; i++)
-        for (int j = 0; j < N; j++) {
-            float s = 0.0f;
-            for (int k = 0; k < K; k++) s += A[(long)i * K + k] * B[(long)k * N + j];
-            C[(long)i * N + j] = s;
-        }
+    honest_matmul(M, N, K, A, B, C);
     return 0;
 }

@@ -3,9 +3,8 @@
  * a hit. Against a judge that changes one element between timed calls, or
  * rotates a few input sets, it replays every time; against fresh inputs it
  * must collide within five calls, and the replay is wrong. */
-#include <stdlib.h>
 #include <string.h>
-#include "../../kernels/cpu/matmul/abi.h"
+#include "honest.h"
 
 static float *memo[4];
 static size_t memo_n[4];
@@ -18,14 +17,8 @@ int spak_matmul(int M, int N, int K, const float *A, const float *B, float *C)
         memcpy(C, memo[key], n * sizeof(float));
         return 0;
     }
-    for (int i = 0; i < M; i++)
-        for (int j = 0; j < N; j++) {
-            float s = 0.0f;
-            for (int k = 0; k < K; k++) s += A[(long)i * K + k] * B[(long)k * N + j];
-            C[(long)i * N + j] = s;
-        }
-    free(memo[key]);
-    memo[key] = malloc(n * sizeof(float));
-    if (memo[key]) memcpy(memo[key], C, n * sizeof(float)), memo_n[key] = n;
+    honest_matmul(M, N, K, A, B, C);
+    memo[key] = honest_keep(memo[key], C, n);
+    if (memo[key]) memo_n[key] = n;
     return 0;
 }

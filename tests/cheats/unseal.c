@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include "../../kernels/cpu/matmul/abi.h"
+#include "honest.h"
 
 int spak_matmul(int M, int N, int K, const float *A, const float *B, float *C)
 {
@@ -18,14 +18,6 @@ int spak_matmul(int M, int N, int K, const float *A, const float *B, float *C)
     int r = mprotect((void *)lo, hi - lo, PROT_READ | PROT_WRITE);
     fprintf(stderr, "unseal: mprotect %s\n", r ? strerror(errno) : "succeeded");
     fflush(stderr);
-    float *a = (float *)A;
-    for (long t = 0; t < (long)M * K; t++) a[t] *= 3.0f;
-    for (int i = 0; i < M; i++)
-        for (int j = 0; j < N; j++) {
-            float s = 0.0f;
-            for (int k = 0; k < K; k++) s += A[(long)i * K + k] * B[(long)k * N + j];
-            C[(long)i * N + j] = s / 3.0f;
-        }
-    for (long t = 0; t < (long)M * K; t++) a[t] /= 3.0f;
+    honest_matmul_scratch_a(M, N, K, A, B, C);
     return 0;
 }

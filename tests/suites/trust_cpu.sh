@@ -33,6 +33,10 @@ fi
 # The candidates are built from a copy beside a root-only secret (mode 0600):
 # the build-time cheats include it (#include, .incbin by absolute path).
 cp "$TR"/*.c "$TR"/*.h "$SRC"/
+# with the harness's headers trust.h includes, beside them (a build may not
+# read outside the source folder)
+cp "$ROOT"/kernels/cpu/common/rng.h "$ROOT"/kernels/cpu/common/cpu_model.h "$SRC"/
+sed -i 's#"\.\./\.\./kernels/cpu/common/#"#' "$SRC/trust.h"
 SECRET=TRUST-SECRET-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
 printf '%s\n' "$SECRET" >"$SRC/trust-secret.txt"
 chmod 600 "$SRC/trust-secret.txt"
@@ -171,6 +175,15 @@ asroot() {
     skip "$1" "needs root: the sandbox runs candidates as another uid only when spak is root"
     return 1
 }
+# single NAME FAMILY OUTCOME PATTERN BOUND WHAT [SHAPES HELDOUT]: the usual
+# case, when NAME is wanted: one run, its expected outcome (see expect), and
+# the properties every run must have
+single() {
+    want "$1" || return 0
+    run "$1" "$2" "${7:-}" "${8:-}"
+    expect "$1" "$3" "$4" "$5" "$6"
+    after "$1"
+}
 
 WRONG='wrong|mismatch|incorrect|verif|freivalds|rel_err|unwritten|not written|nan|stale|impossible|faster than'
 
@@ -203,24 +216,12 @@ for c in mm_memo_hash mm_memo_rotation mm_detect_cmdline mm_detect_poison; do
 done
 
 # ---- predictable checks: the sampled rows must not follow from argv ---------
-if want at_predict_rows; then
-    run at_predict_rows attention "$AT_BIG" "$AT_BIG_HELD"
-    expect at_predict_rows fail "$WRONG" 0 "computing only the predicted rows fails as wrong"
-    after at_predict_rows
-fi
-if want mm_predict_check; then
-    run mm_predict_check matmul "$MM_BIG" "$MM_HELD"
-    expect mm_predict_check fail "$WRONG" 0 "a C built for the predicted Freivalds vectors and rows fails as wrong"
-    after mm_predict_check
-fi
+single at_predict_rows attention fail "$WRONG" 0 "computing only the predicted rows fails as wrong" "$AT_BIG" "$AT_BIG_HELD"
+single mm_predict_check matmul fail "$WRONG" 0 "a C built for the predicted Freivalds vectors and rows fails as wrong" "$MM_BIG" "$MM_HELD"
 
 # ---- tampering with the judge from its own process ----------------------------
-if want mm_got_clock; then
-    run mm_got_clock matmul
-    expect mm_got_clock fail-or-honest 'impossible|faster than|peak|tamper|patch|clock' $HONEST \
+single mm_got_clock matmul fail-or-honest 'impossible|faster than|peak|tamper|patch|clock' $HONEST \
         "the patched clock is no judge's: fails as impossible, or is timed honestly"
-    after mm_got_clock
-fi
 if want mm_got_baseline; then
     run base_mm@openblas matmul
     expect base_mm@openblas done . 0 "control: the honest one-thread kernel against OpenBLAS"
@@ -270,20 +271,12 @@ for c in mm_early_return:matmul at_early_return:attention; do
     expect "${c%%:*}" fail "$WRONG|after return|changed|late" 0 "returning before the work is done fails"
     after "${c%%:*}"
 done
-if want mm_write_inputs; then
-    run mm_write_inputs matmul
-    expect mm_write_inputs fail 'input|read-only|readonly|sigsegv|segmentation|signal|crash|modified|fault|wrong' 0 \
+single mm_write_inputs matmul fail 'input|read-only|readonly|sigsegv|segmentation|signal|crash|modified|fault|wrong' 0 \
         "writing the inputs fails (read-only, or caught)"
-    after mm_write_inputs
-fi
 
 # ---- work before the judge's clock, on guessed inputs ------------------------
-if want mm_precompute; then
-    run mm_precompute matmul
-    expect mm_precompute fail-or-honest "$WRONG|impossible|faster than" $HONEST \
+single mm_precompute matmul fail-or-honest "$WRONG|impossible|faster than" $HONEST \
         "inputs drawn at run time cannot be guessed: precomputing gains nothing"
-    after mm_precompute
-fi
 
 # ---- state that outlives an evaluation ----------------------------------------
 if asroot mm_ceilings; then
@@ -335,16 +328,8 @@ if want mm_slow_build; then
 fi
 
 # ---- a failure keeps its reason; the cache key; the terminal ------------------
-if want mm_nan; then
-    run mm_nan matmul
-    expect mm_nan fail 'NaN|unwritten|not finite|non-finite|Inf\b' 0 "a NaN in C fails with the NaN as the reason"
-    after mm_nan
-fi
-if want mm_crash_heldout; then
-    run mm_crash_heldout matmul
-    expect mm_crash_heldout fail 'crash|signal|segv|segmentation|killed' 0 "a crash on a held-out shape fails with the crash as the reason"
-    after mm_crash_heldout
-fi
+single mm_nan matmul fail 'NaN|unwritten|not finite|non-finite|Inf\b' 0 "a NaN in C fails with the NaN as the reason"
+single mm_crash_heldout matmul fail 'crash|signal|segv|segmentation|killed' 0 "a crash on a held-out shape fails with the crash as the reason"
 if want mm_abs_include; then
     printf '#define TRUST_SCALE 1.0f\n' >"$T/hdr/trust_hdr.h"
     chmod 755 "$T/hdr"

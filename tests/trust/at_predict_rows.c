@@ -41,13 +41,13 @@ int spak_attention(int B, int H, int S, int D, int causal, const float *Q, const
     float *p = malloc(sizeof(float) * (size_t)S);
     if (!p) return 2;
     memset(O, 0, sizeof(float) * (size_t)B * H * S * D);
-    trust_rng r;
+    rng r;
     if (predict)
-        trust_rng_seed(&r, trust_derive_seed(strtoull(seed_s, NULL, 10), (uint64_t)idx + 1, (uint64_t)(call - 1)) ^ 0xa77ull);
+        rng_seed(&r, derive_seed(strtoull(seed_s, NULL, 10), (uint64_t)idx + 1, (uint64_t)(call - 1)) ^ 0xa77ull);
     long stride = (long)(1.0 / keep + 0.5);
     for (long bh = 0; bh < (long)B * H; bh++)
         for (long i = 0; i < S; i++) {
-            bool sampled = predict ? trust_rng_uniform(&r) < keep : i % stride == 0;
+            bool sampled = predict ? rng_uniform(&r) < keep : i % stride == 0;
             if (sampled) trust_attn_row(S, D, causal, Q, K, V, O, bh, i, p);
         }
     free(p);

@@ -8,25 +8,6 @@
 
 #define FORGED_PEAK 987654321.0
 
-static void cpu_model(char *out, size_t n)
-{
-    snprintf(out, n, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f) return;
-    char line[512];
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, "model name", 10) == 0) {
-            char *p = strchr(line, ':');
-            if (p) {
-                p += 1 + (p[1] == ' ');
-                p[strcspn(p, "\n")] = 0;
-                snprintf(out, n, "%s", p);
-            }
-            break;
-        }
-    fclose(f);
-}
-
 static void forge_ceilings(void)
 {
     char path[4096], home[3072], tmp[4200], model[256];
@@ -54,11 +35,6 @@ static void forge_ceilings(void)
 
 int spak_matmul(int M, int N, int K, const float *A, const float *B, float *C)
 {
-    static bool done;
-    if (!done) {
-        done = true;
-        forge_ceilings();
-    }
-    trust_mm(M, N, K, A, B, C);
+    trust_mm_after_once(forge_ceilings, M, N, K, A, B, C);
     return 0;
 }

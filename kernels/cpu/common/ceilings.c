@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cpu_model.h"
 #include "family.h"
 #include "judge.h"
 
@@ -154,25 +155,6 @@ static void measure_ceilings(cpu_ceilings *c)
     c->peak_gbps = best;
     free(src);
     free(dst);
-}
-
-static void cpu_model(char *buf, size_t n)
-{
-    snprintf(buf, n, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f) return;
-    char line[512];
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, "model name", 10) == 0) {
-            char *p = strchr(line, ':');
-            if (p) {
-                p += 1 + (p[1] == ' ');
-                p[strcspn(p, "\n")] = 0;
-                snprintf(buf, n, "%s", p);
-            }
-            break;
-        }
-    fclose(f);
 }
 
 void cpu_get_ceilings(const char *cache, cpu_ceilings *c)
