@@ -19,6 +19,7 @@
 set -u
 . "$(dirname "$0")/../tap.sh"
 suite_init trust-cpu "${1:-build}"
+export SPAK_TRUST_BUILD="$B"  # check.py counts lingering processes of this build only
 TR=$ROOT/tests/trust
 CHECK="python3 $TR/check.py"
 SRC=$T/src
