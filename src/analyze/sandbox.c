@@ -972,6 +972,8 @@ typedef struct sb_run {
     atomic_int kill_req;        /* the caller asked for the end */
     atomic_bool ended;          /* the child we started was reaped */
     atomic_int c_ready;         /* C reached its execve: 1 inside its cgroup, -1 not */
+    atomic_uint denied_live;    /* denied calls so far (denied_first is set before the first counts) */
+    char denied_first[64];
     pthread_mutex_t fz_mu;      /* frozen, fz_mode and the kill, between the two */
     bool frozen;
     int fz_mode;                /* FZ_*: chosen at the first freeze */
@@ -991,6 +993,7 @@ static void run_init(sb_run *r, const spak_sandbox_limits *lim)
     atomic_init(&r->kill_req, 0);
     atomic_init(&r->ended, false);
     atomic_init(&r->c_ready, 0);
+    atomic_init(&r->denied_live, 0u);
     pthread_mutex_init(&r->fz_mu, NULL);
     r->so.fd = r->se.fd = -1;
     spak_buf_init(&r->so.buf, 0);
@@ -1387,8 +1390,11 @@ static void answer_denied(sb_run *r, short revents, spak_sandbox_result *out)
         char name[sizeof out->denied_syscall];
         int a = spak_seccomp_answer(r->notify_fd, name, sizeof name);
         if (a > 0) {
-            if (out->denied_count++ == 0)
+            if (out->denied_count++ == 0) {
                 spak_snprintf(out->denied_syscall, sizeof out->denied_syscall, "%s", name);
+                spak_snprintf(r->denied_first, sizeof r->denied_first, "%s", name);
+            }
+            atomic_fetch_add(&r->denied_live, 1u); /* publishes denied_first (seq_cst) */
             return;
         }
         if (a == 0)
@@ -2166,6 +2172,14 @@ pid_t spak_sandbox_pid(const spak_sandbox_proc *p)
 bool spak_sandbox_ended(spak_sandbox_proc *p)
 {
     return !p || atomic_load(&p->r.ended);
+}
+
+unsigned spak_sandbox_denied(spak_sandbox_proc *p, char *name, size_t n)
+{
+    unsigned k = p ? atomic_load(&p->r.denied_live) : 0u;
+    if (name && n)
+        spak_snprintf(name, n, "%s", k ? p->r.denied_first : "");
+    return k;
 }
 
 /* The verdict once the relay is over: the report, the isolation warnings,

@@ -217,6 +217,12 @@ pid_t spak_sandbox_pid(const spak_sandbox_proc *p);
  * reaped (in the PID namespace: its supervisor, which ends with the candidate). */
 bool spak_sandbox_ended(spak_sandbox_proc *p);
 
+/* How many calls the syscall filter has denied it so far (while it runs;
+ * named denials only, the notifying shape), and the first one's name into
+ * name[n] ("" when none). A caller that must not trust what follows a
+ * denied call (a judge timing a candidate) asks before it goes on. */
+unsigned spak_sandbox_denied(spak_sandbox_proc *p, char *name, size_t n);
+
 /* End it (kill_now: kill everything first, why = killed unless it had
  * already ended; else wait for it, the wall timeout still applies), fill
  * out as spak_sandbox_run does, and free p (also on failure; NULL is

@@ -543,7 +543,13 @@ int main(int argc, char **argv)
         correctness_fields(&o, &c, recs[i]);
     }
     fprintf(stderr, "spak-harness-cpu: %s: %d of %d shapes passed\n", c.name, o.nshapes - failed, o.nshapes);
-    bool time_now = !o.check_only && !failed;
+    /* a candidate that made a denied system call is not timed: what it did
+     * after the EPERM is not to be trusted (runners_verdict fails it) */
+    char denied[300];
+    bool was_denied = cpu_runner_denied(c.r, "candidate", denied, sizeof denied);
+    if (was_denied)
+        fprintf(stderr, "spak-harness-cpu: not timed: %s\n", denied);
+    bool time_now = !o.check_only && !failed && !was_denied;
     for (int i = 0; i < o.nshapes; i++)
         if (!time_now || o.shapes[i].heldout) cpu_emit(json_incref(recs[i]));
     if (!o.check_only && failed)
@@ -558,6 +564,8 @@ int main(int argc, char **argv)
         bool go = true; /* a timed call failed its check: the rest is not timed */
         for (int i = 0; i < o.nshapes; i++) {
             if (o.shapes[i].heldout) continue;
+            if (go && cpu_runner_denied(c.r, "candidate", denied, sizeof denied))
+                go = false; /* denied during an earlier timed shape: no more timing */
             if (!go)
                 cpu_emit(json_incref(recs[i]));
             else

@@ -320,6 +320,14 @@ static int remove_one(const char *path, const struct stat *st, int flag, struct 
     return 0;
 }
 
+int cpu_runner_denied(cpu_runner *r, const char *label, char *why, size_t n)
+{
+    char name[64];
+    if (!r || !r->proc || !spak_sandbox_denied(r->proc, name, sizeof name)) return 0;
+    snprintf(why, n, "the %s's syscall denied: %s", label, name);
+    return 1;
+}
+
 int cpu_runner_stop(cpu_runner *r, const char *label, char *why, size_t nwhy)
 {
     int bad = 0;

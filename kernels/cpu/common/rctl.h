@@ -50,6 +50,10 @@ int cpu_runner_freeze(cpu_runner *r, bool frozen);
 /* How freezing works for this runner ("cgroup-v1", "cgroup-v2", "sigstop"). */
 const char *cpu_runner_freeze_how(const cpu_runner *r);
 
+/* Whether the runner's sandbox has denied it a system call so far; why[n]
+ * names it ("the <label>'s syscall denied: bpf"). 1 yes, 0 no. */
+int cpu_runner_denied(cpu_runner *r, const char *label, char *why, size_t n);
+
 /* Ends the runner (killed) and frees r; its stdout and stderr, capped, are
  * copied to the judge's stderr prefixed with label, as a log. Returns 0, or
  * -1 when its sandbox says the code it ran must not be trusted: a call the
