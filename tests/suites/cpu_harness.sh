@@ -156,6 +156,8 @@ build memo_hash.so tests/cheats/memo_hash.c &&
 build forged_trace.so tests/cheats/forged_trace.c && timed_fail forged_trace.so cheat-forged-trace 'the candidate.s process ended during the call'
 ! grep -q 'FORGED' "$T/cheat-forged-trace.out" && grep -q 'FORGED' "$T/cheat-forged-trace.err"
 ok $? "cheat-forged-trace: its records reach the judge's stderr as a log, never its stdout"
+build forged_done.so tests/cheats/forged_done.c &&
+    timed_fail forged_done.so cheat-forged-done '(output changed after return|NaN or unwritten output|the candidate.s process answered out of protocol)'
 build ctor_seed.so tests/cheats/ctor_seed.c && timed_fail ctor_seed.so cheat-ctor-seed 'wrong values'
 grep 'ctor-seed: cmdline:' "$T/cheat-ctor-seed.err" | grep -q 'spak-runner-cpu' &&
     ! grep 'ctor-seed: cmdline:' "$T/cheat-ctor-seed.err" | grep -qE 'seed [0-9]|--shapes|64x64'
