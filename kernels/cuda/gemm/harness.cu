@@ -77,6 +77,9 @@
 #include "../common/harness_device.cuh"
 #include "../common/judge_device.cuh"
 #include "../common/cuda_judge.h"
+extern "C" {
+#include "analyze/sandbox.h"
+}
 
 /* ------------------------------------------------------------------------ */
 /* exit codes of a child                                                     */
@@ -856,88 +859,43 @@ static const char *find_ncu(char *buf, size_t n)
     return access(buf, X_OK) == 0 ? buf : NULL;
 }
 
-/* Runs argv (no shell), stdout+stderr into *out (malloc'd, NUL-terminated,
- * capped at 4 MiB), killed after timeout_s. Returns the wait status or -1. */
+/* Runs argv (no shell) in spak's sandbox, as a runner is (the candidate
+ * runs inside it: ncu launches --profile-one, which loads the candidate),
+ * stdout+stderr into *out (malloc'd, NUL-terminated, capped at 4 MiB). A
+ * child still running after timeout_s is killed (*timed_out). Returns a
+ * wait status, or -1 when it could not be started. */
 static int run_capture(char *const *av, int timeout_s, char **out, bool *timed_out)
 {
-    int fds[2], status = -1;
-    size_t len = 0, cap = 1 << 16;
-    char *buf = (char *)malloc(cap);
-    pid_t pid;
-    struct timespec ts;
-    double deadline;
-
+    spak_sandbox_limits lim;
+    spak_sandbox_result res;
+    spak_err err;
+    char wd[] = "/tmp/spak-ncu.XXXXXX";
+    int status = -1;
     *out = NULL;
     *timed_out = false;
-    if (!buf || pipe(fds) != 0) {
-        free(buf);
+    if (!mkdtemp(wd))
         return -1;
-    }
-    fflush(stdout);
-    fflush(stderr);
-    pid = fork();
-    if (pid < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        free(buf);
-        return -1;
-    }
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0)
-            dup2(devnull, STDIN_FILENO);
-        dup2(fds[1], STDOUT_FILENO);
-        dup2(fds[1], STDERR_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        execv(av[0], av);
-        _exit(127);
-    }
-    close(fds[1]);
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    deadline = ts.tv_sec + ts.tv_nsec * 1e-9 + timeout_s;
-    for (;;) {
-        struct pollfd pfd = {fds[0], POLLIN, 0};
-        double now;
-        int pr;
-        ssize_t got;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        now = ts.tv_sec + ts.tv_nsec * 1e-9;
-        if (now >= deadline) {
-            kill(pid, SIGKILL);
-            *timed_out = true;
-            break;
+    spak_sandbox_limits_default(&lim);
+    lim.address_space_bytes = 0; /* the CUDA driver */
+    lim.wall_timeout_s = timeout_s;
+    lim.cpu_s = timeout_s * 4.0;
+    lim.stdout_cap_bytes = (size_t)4 << 20;
+    lim.closed_stdout_grace_s = 0;
+    memset(&err, 0, sizeof err);
+    if (spak_sandbox_run((const char *const *)av, wd, &lim, &res, &err) == SPAK_OK) {
+        size_t n = res.out_len + res.err_len;
+        *out = (char *)malloc(n + 1);
+        if (*out) {
+            memcpy(*out, res.out, res.out_len);
+            memcpy(*out + res.out_len, res.err, res.err_len);
+            (*out)[n] = 0;
         }
-        pr = poll(&pfd, 1, (int)((deadline - now) * 1000) + 1);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr <= 0)
-            continue;
-        if (len + 1 >= cap && cap < ((size_t)4 << 20)) {
-            char *nb = (char *)realloc(buf, cap * 2);
-            if (nb) {
-                buf = nb;
-                cap *= 2;
-            }
-        }
-        if (len + 1 >= cap) { /* over the cap: keep draining, drop the rest */
-            char sink[4096];
-            got = read(fds[0], sink, sizeof sink);
-        } else {
-            got = read(fds[0], buf + len, cap - 1 - len);
-            if (got > 0)
-                len += (size_t)got;
-        }
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
-    }
-    close(fds[0]);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    buf[len] = 0;
-    *out = buf;
+        *timed_out = res.why == SPAK_SANDBOX_TIMEOUT;
+        status = res.exit_code >= 0 ? res.exit_code << 8 : (res.term_signal & 0x7f);
+        spak_sandbox_result_free(&res);
+    } else
+        errno = EPERM;
+    rmdir(wd);
     return status;
 }
 
