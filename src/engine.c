@@ -136,7 +136,7 @@ static spak_status go(engine *e, const char *to, json_t *detail, spak_err *err)
     if (st != SPAK_OK)
         return st;
     spak_engine_event ev = {.kind = SPAK_EV_PHASE, .phase = to, .eval_no = e->pr.n_evals, .budget = e->max_evals,
-                            .total = e->space.total, .metric_name = e->loop->metric, .best_metric = e->pr.best_metric,
+                            .total = e->space.points, .metric_name = e->loop->metric, .best_metric = e->pr.best_metric,
                             .best_ratio = e->pr.best_ratio, .baseline = e->baseline};
     emit(e, &ev);
     return SPAK_OK;
@@ -354,7 +354,7 @@ static spak_status replay(engine *e, spak_err *err)
 
 static json_t *summary(engine *e, const char *stop_reason)
 {
-    spak_summary_of s = {e->run_id, stop_reason, e->space.total, e->strat_name, e->loop->metric,
+    spak_summary_of s = {e->run_id, stop_reason, e->space.points, e->strat_name, e->loop->metric,
                          e->loop->objective, e->baseline, elapsed(e)};
     return spak_progress_summary(&e->pr, &s);
 }
@@ -415,7 +415,7 @@ static spak_status record_failed_step(engine *e, const char *key, const char *wh
         return st;
     note_eval(e, UINT64_MAX, eval_id, key, NAN, NAN, NULL, true);
     spak_engine_event ev = {.kind = SPAK_EV_EVAL_DONE, .eval_no = e->pr.n_evals, .budget = e->max_evals,
-                            .total = e->space.total, .key = key, .ok = false, .why = why,
+                            .total = e->space.points, .key = key, .ok = false, .why = why,
                             .metric_name = e->loop->metric, .metric = NAN, .ratio = NAN, .baseline = e->baseline,
                             .best_metric = e->pr.best_metric, .best_ratio = e->pr.best_ratio};
     emit(e, &ev);
@@ -610,7 +610,7 @@ static spak_status run_candidate(engine *e, const spak_proposal *p, spak_err *er
     free((char *)e->code_source);
     e->code_source = NULL;
     spak_engine_event ev = {.kind = SPAK_EV_EVAL_DONE, .eval_no = e->pr.n_evals, .budget = e->max_evals,
-                            .total = e->space.total, .key = key, .ok = oc.ok, .why = oc.why,
+                            .total = e->space.points, .key = key, .ok = oc.ok, .why = oc.why,
                             .metric_name = e->loop->metric, .metric = oc.ok ? oc.metric : NAN,
                             .ratio = oc.ok ? oc.ratio : NAN, .baseline = e->baseline,
                             .bottleneck = oc.bottleneck[0] ? oc.bottleneck : NULL,
@@ -730,7 +730,7 @@ spak_status spak_engine_run(const spak_engine_opts *o, const char *spec_path, ch
     if (!realpath(spec_path, abs_spec))
         spak_snprintf(abs_spec, sizeof abs_spec, "%s", spec_path);
     json_t *detail = json_pack("{s:s,s:s,s:I}", "loop", e.loop->name, "target", e.target, "space_size",
-                               (json_int_t)e.space.total);
+                               (json_int_t)e.space.points);
     char *det = json_dumps(detail, JSON_COMPACT);
     json_decref(detail);
     spak_run_new nw = {abs_spec, text, e.strat_name, (int64_t)e.seed, bj, dj, S_SPECIFY, det};
@@ -746,7 +746,7 @@ spak_status spak_engine_run(const spak_engine_opts *o, const char *spec_path, ch
     spak_owner_id(owner, sizeof owner);
     (void)spak_store_run_claim(e.store, e.run_id, owner, false, NULL);  /* a new run: nobody else holds it */
     spak_snprintf(e.state, sizeof e.state, "%s", S_SPECIFY);
-    spak_engine_event ev = {.kind = SPAK_EV_RUN_STARTED, .total = e.space.total, .budget = e.max_evals,
+    spak_engine_event ev = {.kind = SPAK_EV_RUN_STARTED, .total = e.space.points, .budget = e.max_evals,
                             .metric_name = e.loop->metric, .baseline = e.baseline};
     emit(&e, &ev);
     st = go(&e, S_DECIDE, json_pack("{s:s}", "note", "specified"), err);
@@ -825,7 +825,7 @@ spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bo
         st = spak_transfer_load(&e.lessons, e.store, e.m, e.target, err);
     if (st != SPAK_OK)
         goto out;
-    spak_engine_event ev = {.kind = SPAK_EV_RUN_STARTED, .total = e.space.total, .budget = e.max_evals,
+    spak_engine_event ev = {.kind = SPAK_EV_RUN_STARTED, .total = e.space.points, .budget = e.max_evals,
                             .metric_name = e.loop->metric, .baseline = e.baseline, .resumed = true,
                             .eval_no = e.pr.n_evals};
     emit(&e, &ev);
@@ -858,7 +858,7 @@ static void on_built(void *ud, uint64_t index, const char *key, bool ok, const c
     const engine *e = ud;
     if (!e->o->on_event)
         return;
-    spak_engine_event ev = {.kind = SPAK_EV_EVAL_DONE, .eval_no = (long)index + 1, .total = e->space.total,
+    spak_engine_event ev = {.kind = SPAK_EV_EVAL_DONE, .eval_no = (long)index + 1, .total = e->space.points,
                             .key = key, .ok = ok, .why = ok ? artifact : "build failed", .metric = NAN, .ratio = NAN,
                             .best_metric = NAN, .best_ratio = NAN};
     e->o->on_event(e->o->ud, &ev);
