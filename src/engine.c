@@ -106,6 +106,7 @@ static void emit(engine *e, spak_engine_event *ev)
 {
     ev->run_id = e->run_id;
     ev->elapsed_s = elapsed(e);
+    ev->best_ratio_lo = e->pr.best_ratio_lo, ev->best_ratio_hi = e->pr.best_ratio_hi;
     if (e->o->on_event)
         e->o->on_event(e->o->ud, ev);
 }
@@ -329,8 +330,10 @@ static spak_status replay(engine *e, spak_err *err)
         if (!spak_space_find(&e->space, ev[i].cand_key, &idx))
             idx = UINT64_MAX;  /* an LLM-written source or a failed LLM step */
         double metric = (ev[i].correct != 0 && strcmp(ev[i].status, SPAK_EVAL_DONE) == 0) ? ev[i].metric : NAN;
-        note_eval(e, idx, ev[i].eval_id, ev[i].cand_key, metric, ev[i].ratio, NULL,
+        json_t *recs = isnan(metric) ? NULL : spak_eval_records(e->store, e->run_id, ev[i].eval_id);  /* its intervals */
+        note_eval(e, idx, ev[i].eval_id, ev[i].cand_key, metric, ev[i].ratio, recs,
                   ev[i].exit_desc && strcmp(ev[i].exit_desc, NO_CANDIDATE) == 0);
+        json_decref(recs);
         json_t *rj = ev[i].result_json ? json_loads(ev[i].result_json, 0, NULL) : NULL;
         if (json_is_number(json_object_get(rj, "wall_s")))
             e->device_s += json_number_value(json_object_get(rj, "wall_s"));
@@ -506,7 +509,8 @@ static spak_status finish_run(engine *e, const char *reason, spak_err *err)
     if (st == SPAK_OK) {
         spak_engine_event ev = {.kind = SPAK_EV_RUN_DONE, .stop_reason = reason, .summary_json = sj,
                                 .eval_no = e->pr.n_evals, .best_metric = e->pr.best_metric, .best_ratio = e->pr.best_ratio,
-                                .metric_name = e->loop->metric, .baseline = e->baseline, .untrusted = e->pr.untrusted > 0};
+                                .metric_name = e->loop->metric, .baseline = e->baseline, .untrusted = e->pr.untrusted > 0,
+                                .decision = isnan(e->pr.best_ratio_lo) ? NULL : spak_progress_decision(&e->pr, NULL)};
         emit(e, &ev);
     }
     free(sj);
@@ -612,7 +616,7 @@ static spak_status run_candidate(engine *e, const spak_proposal *p, spak_err *er
     spak_engine_event ev = {.kind = SPAK_EV_EVAL_DONE, .eval_no = e->pr.n_evals, .budget = e->max_evals,
                             .total = e->space.points, .key = key, .ok = oc.ok, .why = oc.why,
                             .metric_name = e->loop->metric, .metric = oc.ok ? oc.metric : NAN,
-                            .ratio = oc.ok ? oc.ratio : NAN, .baseline = e->baseline,
+                            .ratio = oc.ok ? oc.ratio : NAN, .ratio_lo = oc.ratio_lo, .ratio_hi = oc.ratio_hi, .baseline = e->baseline,
                             .bottleneck = oc.bottleneck[0] ? oc.bottleneck : NULL,
                             .best_metric = e->pr.best_metric, .best_ratio = e->pr.best_ratio, .untrusted = oc.ran && !oc.trusted};
     emit(e, &ev);
