@@ -79,6 +79,7 @@
 #include "../common/cuda_judge.h"
 extern "C" {
 #include "analyze/sandbox.h"
+#include "analyze/stats.h"
 }
 
 /* ------------------------------------------------------------------------ */
@@ -532,8 +533,14 @@ static char *with_fields(char *rec, json_t *extra)
 static int timed(struct gjudge *g, const cp_info *ci, double err, double berr)
 {
     const struct hc_shape *s = g->s;
-    int reps = g_args.reps, wu = g_args.warmup < 2 ? g_args.warmup : 2, n = g->nsets;
-    double *t[2] = {(double *)calloc(reps, sizeof(double)), (double *)calloc(reps, sizeof(double))};
+    /* at least --reps pairs, then more until the ratio's 95% interval is
+     * within +-2% (stats.h), at most 4x --reps pairs */
+    int reps = g_args.reps, cap = 4 * g_args.reps, done = 0, wu = g_args.warmup < 2 ? g_args.warmup : 2,
+        n = g->nsets;
+    double *t[2] = {(double *)calloc(cap, sizeof(double)), (double *)calloc(cap, sizeof(double))};
+    spak_interval iv;
+    memset(&iv, 0, sizeof iv);
+    bool precise = false;
     char why[512] = "";
     const char *fail = NULL, *verdict = "ok";
     struct clocks ck = {0, 0, 0, 0};
@@ -543,7 +550,7 @@ static int timed(struct gjudge *g, const cp_info *ci, double err, double berr)
         correctness_rec(s, g->dt, false, false, NAN, NAN, "harness: out of memory");
         return HC_CHILD_HARNESS_ERR;
     }
-    for (int r = 0; r < wu + reps && !fail; r++) {
+    for (int r = 0; r < wu + cap && !fail && !precise; r++) {
         for (int o = 0; o < 2 && !fail; o++) {
             int side = (r % 2 == 0) ? o : 1 - o;
             double dt = 0;
@@ -569,7 +576,7 @@ static int timed(struct gjudge *g, const cp_info *ci, double err, double berr)
                 if (check_call(g, side, k, &ok, cw, sizeof cw)) {
                     fail = g->j.err, rc = HC_CHILD_HARNESS_ERR;
                 } else if (!ok) {
-                    snprintf(why, sizeof why, "timed call %d of %d (%s): %s", r * n + k + 1, (wu + reps) * n,
+                    snprintf(why, sizeof why, "timed call %d (%s): %s", r * n + k + 1,
                              side == CAND ? "candidate" : "baseline", cw);
                     fail = why;
                     rc = side == CAND ? HC_CHILD_OK : HC_CHILD_HARNESS_ERR;
@@ -577,6 +584,11 @@ static int timed(struct gjudge *g, const cp_info *ci, double err, double berr)
             }
             if (r >= wu)
                 t[side][r - wu] = dt / n * 1e3;
+        }
+        if (r >= wu && !fail) {
+            done = r - wu + 1;
+            if (done >= reps && spak_stats_ratio_ci(t[BASE], t[CAND], done, 0.95, &iv))
+                precise = spak_stats_precise(&iv, 0.02);
         }
     }
     if (fail && strcmp(verdict, "interference") != 0) {
@@ -589,10 +601,16 @@ static int timed(struct gjudge *g, const cp_info *ci, double err, double berr)
     p.shape = s;
     p.dtype = g->dt;
     p.flops = 2.0 * s->m * s->n * s->k;
-    p.reps = reps;
-    if (!fail) {
-        hc_stats(t[CAND], reps, &p.cand);
-        hc_stats(t[BASE], reps, &p.base);
+    p.reps = done;
+    json_t *samples[2] = {json_array(), json_array()};
+    for (int i = 0; i < 2; i++)
+        for (int r = 0; r < done; r++)
+            json_array_append_new(samples[i], json_real(t[i][r]));
+    if (!fail && done >= 2) {
+        if (!iv.n)
+            spak_stats_ratio_ci(t[BASE], t[CAND], done, 0.95, &iv);
+        hc_stats(t[CAND], done, &p.cand); /* sorts: the samples were copied first */
+        hc_stats(t[BASE], done, &p.base);
     } else
         p.cand.median = p.base.median = NAN;
     p.sm_clock_mhz = ck.sm_mhz, p.mem_clock_mhz = ck.mem_mhz, p.power_w = ck.power_w, p.throttle_mask = ck.reasons;
@@ -621,12 +639,15 @@ static int timed(struct gjudge *g, const cp_info *ci, double err, double berr)
                  g->checks);
         correctness_rec(s, g->dt, true, false, err, berr, ok);
     }
-    emit(with_fields(hc_record_performance(&p),
-                     json_pack("{s:s, s:b, s:s, s:i, s:s, s:o, s:s, s:s}", "verdict", verdict, "passed", !fail,
-                               "reason", fail ? fail : "", "calls_per_batch", n, "timed_by",
-                               "judge host clock, CALL to DONE (runner synchronized its device)", "bound_tflops",
-                               hc_jnum(bound > 0 ? bound : NAN), "bound_from", bt, "freeze",
-                               cj_side_freeze_how(&g->side[CAND]))));
+    json_t *extra = json_pack("{s:s, s:b, s:s, s:i, s:s, s:o, s:s, s:s, s:o, s:[o,o], s:f, s:f, s:b, s:o, s:o}",
+                              "verdict", verdict, "passed", !fail, "reason", fail ? fail : "", "calls_per_batch", n,
+                              "timed_by", "judge host clock, CALL to DONE (runner synchronized its device)",
+                              "bound_tflops", hc_jnum(bound > 0 ? bound : NAN), "bound_from", bt, "freeze",
+                              cj_side_freeze_how(&g->side[CAND]), "ratio", hc_jnum(fail ? NAN : iv.point),
+                              "ratio_ci", hc_jnum(fail ? NAN : iv.lo), hc_jnum(fail ? NAN : iv.hi), "ratio_ci_level",
+                              0.95, "ratio_precision", 0.02, "precision_reached", precise, "samples_ms", samples[CAND],
+                              "baseline_samples_ms", samples[BASE]);
+    emit(with_fields(hc_record_performance(&p), extra));
     if (!fail) {
         struct hc_perf_in in;
         struct hc_perf_out out;
