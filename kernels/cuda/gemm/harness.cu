@@ -365,6 +365,15 @@ static int batch(struct gjudge *g, int side, int n, double *dt, char *why, size_
                  cudaGetErrorName((cudaError_t)sync_err));
         return 1;
     }
+    /* the ABI: all work on the given stream. Work left elsewhere was timed
+     * (the runner synchronized the device before DONE), but it is a
+     * contract violation and the shape of an early-return cheat */
+    if (g->side[side].late_s > JD_LATE_S && g->side[side].late_s > 0.05 * *dt) {
+        snprintf(why, nwhy, "work left outside the given stream after the call returned: the device "
+                 "synchronization waited %.0f us after the stream was done (the ABI: all work on `stream`)",
+                 g->side[side].late_s * 1e6);
+        return 1;
+    }
     r = jd_idle(&g->j, &seen);
     if (r < 0)
         return -1;
@@ -755,8 +764,11 @@ static int run_shape(const struct hc_shape *s)
 out:
     {
         char sw[300] = "";
+        /* a denied call or isolation below the minimum: nothing it did counts
+         * (a record of its own, as the CPU judge writes it) */
         if (cj_side_stop(&g->side[CAND], sw, sizeof sw) != 0)
-            correctness_rec(s, g->dt, false, false, NAN, NAN, sw); /* the engine keeps the last verdict */
+            emit(hc_dump(json_pack("{s:s, s:s, s:b, s:b, s:s, s:I}", "type", "Correctness", "shape", "runner",
+                                   "heldout", false, "passed", false, "reason", sw, "seed", (json_int_t)jd_seed)));
         cj_side_stop(&g->side[BASE], NULL, 0);
     }
     gj_free(g);
