@@ -13,6 +13,7 @@ OUT=${OUT:-/tmp/spak-bench-trust}
 mkdir -p "$OUT"
 GS=${GEMM_SHAPES:-8192x8192x8192,4096x4096x4096}
 FS=${FMHA_SHAPES:-4x16x4096x128,4x16x4096x128c}
+FAMS=${FAMILIES:-gemm fmha}
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader | tee "$OUT/device.txt"
 one() {  # label harness family so shapes -> appends "ratio wall" lines to $OUT/label.txt
     local label=$1 h=$2 fam=$3 so=$4 shapes=$5 t0 t1
@@ -35,8 +36,8 @@ PY
 for i in $(seq 1 "$K"); do
     for side in old new; do
         d=$OLD; [ $side = new ] && d=$NEW
-        one "gemm-$side" "$d/spak-harness-cuda" gemm "$NEW/cuda/gemm/rung5_persistent.so" "$GS"
-        DT=fp16 one "fmha-$side" "$d/spak-harness-cuda-fmha" fmha "$NEW/cuda/fmha/rung4_wgmma.so" "$FS"
+        case " $FAMS " in *" gemm "*) one "gemm-$side" "$d/spak-harness-cuda" gemm "$NEW/cuda/gemm/rung5_persistent.so" "$GS" ;; esac
+        case " $FAMS " in *" fmha "*) DT=fp16 one "fmha-$side" "$d/spak-harness-cuda-fmha" fmha "$NEW/cuda/fmha/rung4_wgmma.so" "$FS" ;; esac
     done
 done
 python3 - "$OUT" <<'PY' | tee "$OUT/table.txt"
@@ -44,14 +45,16 @@ import statistics, sys
 out = sys.argv[1]
 print("%-6s %-4s %-28s %-24s %s" % ("family", "side", "ratio median (range)", "wall s median (range)", "shapes timed"))
 rows = {}
-for fam in ("gemm", "fmha"):
+import os
+fams = [f for f in ("gemm", "fmha") if os.path.exists("%s/%s-old.txt" % (out, f))]
+for fam in fams:
     for side in ("old", "new"):
         vals = [l.split() for l in open("%s/%s-%s.txt" % (out, fam, side))]
         r = [float(x[0]) for x in vals]; w = [float(x[1]) for x in vals]; n = [x[2] for x in vals]
         rows[fam, side] = r
         print("%-6s %-4s %.3f (%.3f-%.3f)%9s %.1f (%.1f-%.1f)%10s %s" % (fam, side, statistics.median(r), min(r), max(r), "",
               statistics.median(w), min(w), max(w), "", ",".join(n)))
-for fam in ("gemm", "fmha"):
+for fam in fams:
     o, n = rows[fam, "old"], rows[fam, "new"]
     same = max(min(o), min(n)) <= min(max(o), max(n))
     print("%s: old and new ratio ranges %s" % (fam, "overlap (equal within their ranges)" if same else "DO NOT overlap"))
