@@ -78,8 +78,19 @@ find_nvcc() {
     command -v nvcc 2>/dev/null || echo /usr/local/cuda/bin/nvcc
 }
 
-# build_all OUT: every candidate into OUT/so/NAME.so, in parallel; a failed
-# build leaves no .so and its log under OUT/build/
+# fresh SO SRC: SO exists and is newer than SRC, the shared headers here and
+# the families' ABI headers (what every candidate includes)
+fresh() {
+    local d
+    [ -s "$1" ] && [ "$1" -nt "$2" ] || return 1
+    for d in "$HERE"/*.cuh "$HERE"/../../kernels/cuda/gemm/abi.h "$HERE"/../../kernels/cuda/fmha/abi.h; do
+        [ "$1" -nt "$d" ] || return 1
+    done
+}
+
+# build_all OUT: every candidate into OUT/so/NAME.so, in parallel, unless
+# fresh (a change of TG_ARCH or NVCC needs a new OUT); a failed build leaves
+# no .so and its log under OUT/build/
 build_all() {
     local out=$1 nvcc jobs f name
     nvcc=$(find_nvcc)
@@ -91,6 +102,7 @@ build_all() {
     for f in "$HERE"/*.cu; do
         name=$(basename "$f" .cu)
         wanted "$name" || continue
+        fresh "$out/so/$name.so" "$f" && continue
         while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
         ( rm -f "$out/so/$name.so"
           "$nvcc" "${flags[@]}" -o "$out/so/$name.so" "$f" >"$out/build/$name.log" 2>&1 || rm -f "$out/so/$name.so" ) &
