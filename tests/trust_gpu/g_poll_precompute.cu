@@ -12,11 +12,12 @@
  * judge writes fresh inputs while the runner's host side is frozen, but a
  * frozen process's kernels keep running: the poller sees them.
  * spak_gemm stops the poller (so the runner's device synchronization ends
- * promptly), then launches a GEMM whose every block first checks the slot
- * (same fingerprint, no NaN in the sample) and exits at once when ready. A
- * host thread relaunches the poller 200 us after the call's work is done,
- * past the runner's DONE. The idle check before a timed batch must find the
- * poller; past it, the rate is impossible or the result stale. */
+ * promptly; no relaunch while a call is in progress), then launches a GEMM
+ * whose every block first checks the slot (same fingerprint, no NaN in the
+ * sample) and exits at once when ready. A host thread relaunches the poller
+ * 200 us after the call's work is done, past the runner's DONE. The idle
+ * check before a timed batch must find the poller; past it, the rate is
+ * impossible or the result stale. */
 #include "tg_gemm.cuh"
 
 #define SLOTS 32
@@ -151,6 +152,7 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static cudaEvent_t last_done;
 static unsigned calls, seen;
+static bool in_call;
 
 /* relaunches the poller once the latest call's work is done and the runner
  * has had 200 us to synchronize and answer */
@@ -171,7 +173,7 @@ static void *relauncher(void *p)
             ;
         usleep(200);
         pthread_mutex_lock(&mu);
-        if (seen == calls) { /* no call began meanwhile */
+        if (seen == calls && !in_call) { /* no call began meanwhile */
             ((volatile struct table *)host_tab)->stop = 0;
             poller<<<8, 256, 0, mine>>>(dev_tab, 2000000000ull);
         }
@@ -208,11 +210,16 @@ extern "C" int spak_gemm(int M, int N, int K, int dtype, const void *A, const vo
             pthread_detach(th);
     }
     pthread_mutex_lock(&mu);
+    in_call = true;
     ((volatile struct table *)host_tab)->stop = 1;
     volatile struct slot *sl = slot_for(M, N, K, dtype, A, B, C);
     pthread_mutex_unlock(&mu);
-    if (!sl)
+    if (!sl) {
+        pthread_mutex_lock(&mu);
+        in_call = false;
+        pthread_mutex_unlock(&mu);
         return tg_gemm(M, N, K, dtype, A, B, C, s);
+    }
     dim3 block(TG_T, TG_T), grid((N + TG_T - 1) / TG_T, (M + TG_T - 1) / TG_T);
     if (dtype == SPAK_DT_F32)
         gemm_unless_ready<float><<<grid, block, 0, s>>>(sl, M, N, K, (const float *)A, (const float *)B, (float *)C);
@@ -222,10 +229,12 @@ extern "C" int spak_gemm(int M, int N, int K, int dtype, const void *A, const vo
     else
         gemm_unless_ready<__nv_bfloat16><<<grid, block, 0, s>>>(sl, M, N, K, (const __nv_bfloat16 *)A,
                                                                 (const __nv_bfloat16 *)B, (__nv_bfloat16 *)C);
-    TG_TRY(cudaGetLastError());
+    int rc = (int)cudaGetLastError();
     pthread_mutex_lock(&mu);
-    int rc = (int)cudaEventRecord(last_done, s);
+    if (!rc)
+        rc = (int)cudaEventRecord(last_done, s);
     calls++;
+    in_call = false;
     pthread_cond_signal(&cv);
     pthread_mutex_unlock(&mu);
     return rc;
