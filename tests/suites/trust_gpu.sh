@@ -4,7 +4,7 @@
 # OUT, needs the GPU machine):
 #  - the verdicts of tests/trust_gpu/check.py on hand-written judge outputs,
 #    and expect.txt, README.md and the candidates listing the same names
-#    (run.sh --self-test);
+#    (run.sh --self-test), and the driver end to end on fake judges;
 #  - every candidate compiles for sm_90a with the rungs' flags (run.sh
 #    --build-only, into BUILD_DIR/trust_gpu, reused while fresh) and exports
 #    its family's two required symbols. Skipped without nvcc.

@@ -10,9 +10,10 @@
 #                                               or -fmha, assert on its records
 #   tests/trust_gpu/run.sh --build-only OUT_DIR compile every candidate only
 #   tests/trust_gpu/run.sh --self-test          check.py against hand-written
-#                                               judge outputs (selftest/), and
+#                                               judge outputs (selftest/),
 #                                               expect.txt, README.md and the
-#                                               .cu files against each other
+#                                               .cu files against each other,
+#                                               and this driver on fake judges
 #
 # Needs nothing but the build directory, nvcc (NVCC=, else PATH, else
 # /usr/local/cuda/bin/nvcc) and python3. The honest controls run first (the
@@ -67,6 +68,37 @@ self_test() {
             diff <(echo "$srcs") <(echo "${pair#*:}") | sed 's/^/    /'
         fi
     done
+    # the driver itself, end to end, on fake judges that print canned records
+    # (selftest/*.out) by the candidate's name, and prebuilt stand-ins for
+    # the .so files (fresh: no nvcc needed)
+    local tmp out rc want j
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/trust_gpu.XXXXXX")
+    mkdir -p "$tmp/build/cuda/gemm" "$tmp/out/so"
+    for j in spak-harness-cuda spak-harness-cuda-fmha; do
+        cat >"$tmp/build/$j" <<EOF
+#!/usr/bin/env bash
+c=""; while [ \$# -gt 0 ]; do [ "\$1" = --candidate ] && c=\$2; shift; done
+case \$(basename "\$c" .so) in ctl_* | rung*) f=control ;; g_lazy) f=lazy_caught ;; g_memo_hash) f=honest_slow ;; *) f=accepted_fast ;; esac
+cat "$HERE/selftest/\$f.out"
+EOF
+        chmod +x "$tmp/build/$j"
+    done
+    echo stand-in >"$tmp/build/cuda/gemm/rung1_fake.so"
+    for j in ctl_g_two_streams ctl_f_two_streams g_lazy g_memo_hash g_ptrace; do echo stand-in >"$tmp/out/so/$j.so"; done
+    out=$(TG_ONLY='^(g_lazy|g_memo_hash|g_ptrace|gemm-rung1_fake)$' NVCC=/nonexistent bash "$HERE/run.sh" "$tmp/build" "$tmp/out" 2>&1)
+    rc=$?
+    for want in "^PASS ctl_g_two_streams:" "^PASS ctl_f_two_streams:" "^PASS gemm-rung1_fake:" "^PASS g_lazy: failed as it should" \
+        "^PASS g_memo_hash: honest" "^FAIL g_ptrace: expected to fail, was accepted" "^5 passed, 1 failed$" "^rc=1$"; do
+        n=$((n + 1))
+        if grep -q -- "$want" <<<"$out"$'\n'"rc=$rc"; then
+            echo "ok $n - the driver on fake judges: $want"
+        else
+            bad=$((bad + 1))
+            echo "not ok $n - the driver on fake judges: $want"
+            sed 's/^/    /' <<<"$out"
+        fi
+    done
+    rm -rf "$tmp"
     echo "1..$n"
     echo "$((n - bad)) passed, $bad failed"
     [ "$bad" -eq 0 ]
@@ -92,9 +124,7 @@ fresh() {
 # fresh (a change of TG_ARCH or NVCC needs a new OUT); a failed build leaves
 # no .so and its log under OUT/build/
 build_all() {
-    local out=$1 nvcc jobs f name
-    nvcc=$(find_nvcc)
-    [ -x "$nvcc" ] || command -v "$nvcc" >/dev/null || { echo "run.sh: no nvcc ($nvcc)" >&2; return 2; }
+    local out=$1 nvcc="" jobs f name
     mkdir -p "$out/so" "$out/build"
     jobs=$(nproc 2>/dev/null || echo 2)
     local flags=(-O3 -std=c++17 -gencode "${TG_ARCH:-arch=compute_90a,code=sm_90a}" -lineinfo -Werror all-warnings
@@ -103,6 +133,10 @@ build_all() {
         name=$(basename "$f" .cu)
         wanted "$name" || continue
         fresh "$out/so/$name.so" "$f" && continue
+        if [ -z "$nvcc" ]; then
+            nvcc=$(find_nvcc)
+            [ -x "$nvcc" ] || command -v "$nvcc" >/dev/null || { echo "run.sh: no nvcc ($nvcc)" >&2; return 2; }
+        fi
         while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
         ( rm -f "$out/so/$name.so"
           "$nvcc" "${flags[@]}" -o "$out/so/$name.so" "$f" >"$out/build/$name.log" 2>&1 || rm -f "$out/so/$name.so" ) &
