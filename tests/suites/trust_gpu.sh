@@ -6,8 +6,9 @@
 #    and expect.txt, README.md and the candidates listing the same names
 #    (run.sh --self-test), and the driver end to end on fake judges;
 #  - every candidate compiles for sm_90a with the rungs' flags (run.sh
-#    --build-only, into BUILD_DIR/trust_gpu, reused while fresh) and exports
-#    its family's two required symbols. Skipped without nvcc.
+#    --build-only, into BUILD_DIR/trust_gpu or build/trust_gpu when that is
+#    there, reused while fresh) and exports its family's two required
+#    symbols. Skipped without nvcc.
 # TAP output.
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
@@ -27,6 +28,9 @@ if [ -z "$NVCC" ]; then
     skip "the GPU adversary's candidates compile for sm_90a" "no nvcc"
 else
     out=$B/trust_gpu
+    # a second build dir (build/asan) reuses build/'s objects: nvcc products do
+    # not depend on the host build's flags, and 41 compiles take minutes
+    [ ! -d "$out/so" ] && [ -d build/trust_gpu/so ] && out=build/trust_gpu
     NVCC=$NVCC bash tests/trust_gpu/run.sh --build-only "$out" >"$B/trust_gpu.build.log" 2>&1
     for f in tests/trust_gpu/*.cu; do
         name=$(basename "$f" .cu) so=$out/so/$(basename "$f" .cu).so
