@@ -474,7 +474,7 @@ static int fill_sets(struct fjudge *g, int side, int n, float qamp)
     return 0;
 }
 
-/* The fp64 reference (ref_attention) of the candidate's set 0 into Oref, Lref. */
+/* The fp64 reference (ref_attention) of the candidate's set 0 into Oref, Lref, done. */
 static int reference(struct fjudge *g)
 {
     const struct fc_shape *s = g->s;
@@ -495,6 +495,8 @@ static int reference(struct fjudge *g)
             (int)s->h, (int)s->hkv, (int)s->s, (int)s->d, s->causal, scale);
     }
     FCK(cudaGetLastError());
+    /* finished before any call: the idle probe before it must not see the judge's own work */
+    FCK(cudaStreamSynchronize(g->j.st));
     return 0;
 }
 
