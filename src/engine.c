@@ -106,6 +106,7 @@ static void emit(engine *e, spak_engine_event *ev)
 {
     ev->run_id = e->run_id;
     ev->elapsed_s = elapsed(e);
+    ev->best_ratio_lo = e->pr.best_ratio_lo, ev->best_ratio_hi = e->pr.best_ratio_hi;
     if (e->o->on_event)
         e->o->on_event(e->o->ud, ev);
 }
@@ -136,7 +137,7 @@ static spak_status go(engine *e, const char *to, json_t *detail, spak_err *err)
     if (st != SPAK_OK)
         return st;
     spak_engine_event ev = {.kind = SPAK_EV_PHASE, .phase = to, .eval_no = e->pr.n_evals, .budget = e->max_evals,
-                            .total = e->space.total, .metric_name = e->loop->metric, .best_metric = e->pr.best_metric,
+                            .total = e->space.points, .metric_name = e->loop->metric, .best_metric = e->pr.best_metric,
                             .best_ratio = e->pr.best_ratio, .baseline = e->baseline};
     emit(e, &ev);
     return SPAK_OK;
@@ -329,8 +330,10 @@ static spak_status replay(engine *e, spak_err *err)
         if (!spak_space_find(&e->space, ev[i].cand_key, &idx))
             idx = UINT64_MAX;  /* an LLM-written source or a failed LLM step */
         double metric = (ev[i].correct != 0 && strcmp(ev[i].status, SPAK_EVAL_DONE) == 0) ? ev[i].metric : NAN;
-        note_eval(e, idx, ev[i].eval_id, ev[i].cand_key, metric, ev[i].ratio, NULL,
+        json_t *recs = isnan(metric) ? NULL : spak_eval_records(e->store, e->run_id, ev[i].eval_id);  /* its intervals */
+        note_eval(e, idx, ev[i].eval_id, ev[i].cand_key, metric, ev[i].ratio, recs,
                   ev[i].exit_desc && strcmp(ev[i].exit_desc, NO_CANDIDATE) == 0);
+        json_decref(recs);
         json_t *rj = ev[i].result_json ? json_loads(ev[i].result_json, 0, NULL) : NULL;
         if (json_is_number(json_object_get(rj, "wall_s")))
             e->device_s += json_number_value(json_object_get(rj, "wall_s"));
@@ -354,7 +357,7 @@ static spak_status replay(engine *e, spak_err *err)
 
 static json_t *summary(engine *e, const char *stop_reason)
 {
-    spak_summary_of s = {e->run_id, stop_reason, e->space.total, e->strat_name, e->loop->metric,
+    spak_summary_of s = {e->run_id, stop_reason, e->space.points, e->strat_name, e->loop->metric,
                          e->loop->objective, e->baseline, elapsed(e)};
     return spak_progress_summary(&e->pr, &s);
 }
@@ -415,7 +418,7 @@ static spak_status record_failed_step(engine *e, const char *key, const char *wh
         return st;
     note_eval(e, UINT64_MAX, eval_id, key, NAN, NAN, NULL, true);
     spak_engine_event ev = {.kind = SPAK_EV_EVAL_DONE, .eval_no = e->pr.n_evals, .budget = e->max_evals,
-                            .total = e->space.total, .key = key, .ok = false, .why = why,
+                            .total = e->space.points, .key = key, .ok = false, .why = why,
                             .metric_name = e->loop->metric, .metric = NAN, .ratio = NAN, .baseline = e->baseline,
                             .best_metric = e->pr.best_metric, .best_ratio = e->pr.best_ratio};
     emit(e, &ev);
@@ -506,7 +509,8 @@ static spak_status finish_run(engine *e, const char *reason, spak_err *err)
     if (st == SPAK_OK) {
         spak_engine_event ev = {.kind = SPAK_EV_RUN_DONE, .stop_reason = reason, .summary_json = sj,
                                 .eval_no = e->pr.n_evals, .best_metric = e->pr.best_metric, .best_ratio = e->pr.best_ratio,
-                                .metric_name = e->loop->metric, .baseline = e->baseline, .untrusted = e->pr.untrusted > 0};
+                                .metric_name = e->loop->metric, .baseline = e->baseline, .untrusted = e->pr.untrusted > 0,
+                                .decision = isnan(e->pr.best_ratio_lo) ? NULL : spak_progress_decision(&e->pr, NULL)};
         emit(e, &ev);
     }
     free(sj);
@@ -610,9 +614,9 @@ static spak_status run_candidate(engine *e, const spak_proposal *p, spak_err *er
     free((char *)e->code_source);
     e->code_source = NULL;
     spak_engine_event ev = {.kind = SPAK_EV_EVAL_DONE, .eval_no = e->pr.n_evals, .budget = e->max_evals,
-                            .total = e->space.total, .key = key, .ok = oc.ok, .why = oc.why,
+                            .total = e->space.points, .key = key, .ok = oc.ok, .why = oc.why,
                             .metric_name = e->loop->metric, .metric = oc.ok ? oc.metric : NAN,
-                            .ratio = oc.ok ? oc.ratio : NAN, .baseline = e->baseline,
+                            .ratio = oc.ok ? oc.ratio : NAN, .ratio_lo = oc.ratio_lo, .ratio_hi = oc.ratio_hi, .baseline = e->baseline,
                             .bottleneck = oc.bottleneck[0] ? oc.bottleneck : NULL,
                             .best_metric = e->pr.best_metric, .best_ratio = e->pr.best_ratio, .untrusted = oc.ran && !oc.trusted};
     emit(e, &ev);
@@ -730,7 +734,7 @@ spak_status spak_engine_run(const spak_engine_opts *o, const char *spec_path, ch
     if (!realpath(spec_path, abs_spec))
         spak_snprintf(abs_spec, sizeof abs_spec, "%s", spec_path);
     json_t *detail = json_pack("{s:s,s:s,s:I}", "loop", e.loop->name, "target", e.target, "space_size",
-                               (json_int_t)e.space.total);
+                               (json_int_t)e.space.points);
     char *det = json_dumps(detail, JSON_COMPACT);
     json_decref(detail);
     spak_run_new nw = {abs_spec, text, e.strat_name, (int64_t)e.seed, bj, dj, S_SPECIFY, det};
@@ -746,7 +750,7 @@ spak_status spak_engine_run(const spak_engine_opts *o, const char *spec_path, ch
     spak_owner_id(owner, sizeof owner);
     (void)spak_store_run_claim(e.store, e.run_id, owner, false, NULL);  /* a new run: nobody else holds it */
     spak_snprintf(e.state, sizeof e.state, "%s", S_SPECIFY);
-    spak_engine_event ev = {.kind = SPAK_EV_RUN_STARTED, .total = e.space.total, .budget = e.max_evals,
+    spak_engine_event ev = {.kind = SPAK_EV_RUN_STARTED, .total = e.space.points, .budget = e.max_evals,
                             .metric_name = e.loop->metric, .baseline = e.baseline};
     emit(&e, &ev);
     st = go(&e, S_DECIDE, json_pack("{s:s}", "note", "specified"), err);
@@ -825,7 +829,7 @@ spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bo
         st = spak_transfer_load(&e.lessons, e.store, e.m, e.target, err);
     if (st != SPAK_OK)
         goto out;
-    spak_engine_event ev = {.kind = SPAK_EV_RUN_STARTED, .total = e.space.total, .budget = e.max_evals,
+    spak_engine_event ev = {.kind = SPAK_EV_RUN_STARTED, .total = e.space.points, .budget = e.max_evals,
                             .metric_name = e.loop->metric, .baseline = e.baseline, .resumed = true,
                             .eval_no = e.pr.n_evals};
     emit(&e, &ev);
@@ -858,7 +862,7 @@ static void on_built(void *ud, uint64_t index, const char *key, bool ok, const c
     const engine *e = ud;
     if (!e->o->on_event)
         return;
-    spak_engine_event ev = {.kind = SPAK_EV_EVAL_DONE, .eval_no = (long)index + 1, .total = e->space.total,
+    spak_engine_event ev = {.kind = SPAK_EV_EVAL_DONE, .eval_no = (long)index + 1, .total = e->space.points,
                             .key = key, .ok = ok, .why = ok ? artifact : "build failed", .metric = NAN, .ratio = NAN,
                             .best_metric = NAN, .best_ratio = NAN};
     e->o->on_event(e->o->ud, &ev);

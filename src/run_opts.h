@@ -35,6 +35,10 @@ typedef struct spak_engine_event {
     const char *baseline;
     const char *bottleneck;
     double best_metric, best_ratio;
+    /* the ratio's and the best ratio's intervals, NAN without one (set by
+     * the engine on every event) */
+    double ratio_lo, ratio_hi, best_ratio_lo, best_ratio_hi;
+    const char *decision;    /* RUN_DONE: spak_progress_decision, NULL without intervals */
     bool untrusted;          /* its records came from a measure command that is not one of spak's judges */
     double elapsed_s;
     const char *stop_reason;

@@ -125,6 +125,16 @@ int cmd_learn(int argc, char **argv)
                                   "evidence", l->evidence);
             json_object_set_new(x, "effect", isnan(l->effect) ? json_null() : json_real(l->effect));
             json_object_set_new(x, "confidence", json_real(l->confidence));
+            if (strcmp(l->kind, "effect") == 0) {
+                /* the evidence behind an effect: pairs, interval, the test */
+                json_object_set_new(x, "lesson", json_string(l->rule ? "rule" : "hypothesis"));
+                json_object_set_new(x, "n", json_integer(l->n));
+                json_object_set_new(x, "interval", json_pack("[f,f]", l->lo, l->hi));
+                json_object_set_new(x, "p", json_real(l->p));
+                json_object_set_new(x, "p_adjusted", json_real(l->p_adj));
+                json_object_set_new(x, "tests", json_integer(l->tests));
+                json_object_set_new(x, "correction", json_string("holm"));
+            }
             if (l->untrusted)
                 json_object_set_new(x, "untrusted", json_true());
             json_array_append_new(arr, x);

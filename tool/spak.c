@@ -339,6 +339,16 @@ static void fmt_num(char *buf, size_t n, double v)
         spak_snprintf(buf, n, "%.3g", v);
 }
 
+/* " [lo-hi]" when lo and hi are an interval, else "" (a ratio measured
+ * without one prints as it always did) */
+static void fmt_ci(char *buf, size_t n, double lo, double hi)
+{
+    if (lo > 0 && hi >= lo)
+        spak_snprintf(buf, n, " [%.3g-%.3g]", lo, hi);
+    else
+        buf[0] = '\0';
+}
+
 /* At an approval gate: ask on the terminal when there is one, else leave
  * the run suspended for `spak approve` / `spak reject`. */
 static int on_approve(void *ud, const char *gate, const char *what)
@@ -381,7 +391,9 @@ static void on_event(void *ud, const spak_engine_event *ev)
             return;
         }
     }
-    char m[32], r[32], bm[32], br[32];
+    char m[32], r[32], bm[32], br[32], ci[48], bci[48];
+    fmt_ci(ci, sizeof ci, ev->ratio_lo, ev->ratio_hi);
+    fmt_ci(bci, sizeof bci, ev->best_ratio_lo, ev->best_ratio_hi);
     switch (ev->kind) {
     case SPAK_EV_RUN_STARTED:
         if (ev->total == 0 && !ev->metric_name) {  /* an agent run */
@@ -405,9 +417,9 @@ static void on_event(void *ud, const spak_engine_event *ev)
             fprintf(f, "[%3ld] ", ev->eval_no);
         /* records not from one of spak's judges: the command could print anything */
         if (ev->ok)
-            fprintf(f, "%-44s ok      %s %8s  %6sx %-9s %-8s (best %s, %sx)%s\n", cli_safe(ev->key),
-                    cli_safe(ev->metric_name), m, r, cli_safe(ev->baseline ? ev->baseline : "baseline"),
-                    cli_safe(ev->bottleneck ? ev->bottleneck : "-"), bm, br, ev->untrusted ? " [untrusted]" : "");
+            fprintf(f, "%-44s ok      %s %8s  %6sx%s %-9s %-8s (best %s, %sx%s)%s\n", cli_safe(ev->key),
+                    cli_safe(ev->metric_name), m, r, ci, cli_safe(ev->baseline ? ev->baseline : "baseline"),
+                    cli_safe(ev->bottleneck ? ev->bottleneck : "-"), bm, br, bci, ev->untrusted ? " [untrusted]" : "");
         else
             fprintf(f, "%-44s FAILED  %s%s\n", cli_safe(ev->key),
                     cli_safe(ev->why && ev->why[0] ? ev->why : "unknown reason"), ev->untrusted ? " [untrusted]" : "");
@@ -420,10 +432,11 @@ static void on_event(void *ud, const spak_engine_event *ev)
         }
         fmt_num(bm, sizeof bm, ev->best_metric);
         fmt_num(br, sizeof br, ev->best_ratio);
-        fprintf(f, "spak: run %s done (%s) after %ld evaluations in %.1f s; best %s %s, %sx %s%s\n", ev->run_id,
-                cli_safe(ev->stop_reason), ev->eval_no, ev->elapsed_s, cli_safe(ev->metric_name), bm, br,
+        fprintf(f, "spak: run %s done (%s) after %ld evaluations in %.1f s; best %s %s, %sx%s %s%s%s%s\n", ev->run_id,
+                cli_safe(ev->stop_reason), ev->eval_no, ev->elapsed_s, cli_safe(ev->metric_name), bm, br, bci,
                 cli_safe(ev->baseline ? ev->baseline : "the baseline"),
-                ev->untrusted ? " (untrusted records: not from one of spak's judges)" : "");
+                ev->untrusted ? " (untrusted records: not from one of spak's judges)" : "",
+                ev->decision ? "; decision: " : "", ev->decision ? ev->decision : "");
         break;
     case SPAK_EV_SUSPENDED:
         fprintf(f, "spak: run %s suspended: %s\n", ev->run_id, cli_safe(ev->why));

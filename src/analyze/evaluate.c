@@ -9,12 +9,13 @@
 
 #include "analyze/executor.h"
 #include "analyze/records.h"
+#include "analyze/views.h"
 #include "spec/space.h"
 
 void spak_outcome_init(spak_outcome *oc)
 {
     memset(oc, 0, sizeof *oc);
-    oc->metric = oc->ratio = NAN;
+    oc->metric = oc->ratio = oc->ratio_lo = oc->ratio_hi = NAN;
     oc->correct = -1;
     spak_trace_list_init(&oc->traces);
     oc->valid = json_array();
@@ -94,11 +95,11 @@ static void read_outcome(const char *metric, spak_outcome *oc)
     size_t nm = 0;
     oc->metric = geomean_field(oc->valid, metric, &nm);
     oc->ratio = geomean_field(oc->valid, SPAK_FIELD_RATIO, NULL);
+    spak_views_ratio_ci(oc->valid, &oc->ratio_lo, &oc->ratio_hi, NULL);
     if (correct == 0) {
         oc->ok = false;
         spak_snprintf(oc->why, sizeof oc->why, "%s", fail_reason);
-        oc->metric = NAN;
-        oc->ratio = NAN;
+        oc->metric = oc->ratio = oc->ratio_lo = oc->ratio_hi = NAN;
     } else if (nm == 0) {
         oc->ok = false;
         spak_snprintf(oc->why, sizeof oc->why, "no valid record with metric '%s'%s", metric,
@@ -198,7 +199,7 @@ static json_t *isolation_layers(const spak_sandbox_result *r)
 static void fail_outcome(spak_outcome *oc, const char *fmt, const char *a)
 {
     oc->ok = false;
-    oc->metric = oc->ratio = NAN;
+    oc->metric = oc->ratio = oc->ratio_lo = oc->ratio_hi = NAN;
     spak_snprintf(oc->why, sizeof oc->why, fmt, a);
 }
 

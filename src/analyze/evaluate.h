@@ -30,6 +30,7 @@ typedef struct spak_outcome {
     bool ok;              /* correct and measured */
     int correct;          /* -1 unknown */
     double metric, ratio; /* NAN when unknown */
+    double ratio_lo, ratio_hi; /* the ratio's interval (spak_views_ratio_ci), NAN without one */
     char why[512];        /* why not ok */
     char bottleneck[64];
     char *build_log;

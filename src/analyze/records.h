@@ -30,6 +30,11 @@
 #define SPAK_FIELD_HELDOUT "heldout"       /* bool: a held-out shape; it steers nothing while timed ones exist */
 #define SPAK_FIELD_BOTTLENECK "bottleneck" /* string: the bottleneck class */
 #define SPAK_FIELD_RATIO "ratio"           /* number: metric / baseline */
+/* the ratio's interval and its measurement (docs/language.md, "Intervals") */
+#define SPAK_FIELD_RATIO_CI "ratio_ci"                 /* [lo, hi]: the ratio's confidence interval */
+#define SPAK_FIELD_RATIO_CI_LEVEL "ratio_ci_level"     /* number: its level, e.g. 0.95 */
+#define SPAK_FIELD_PRECISION_REACHED "precision_reached" /* bool: the interval is as narrow as asked */
+#define SPAK_FIELD_SAMPLES_MS "samples_ms"             /* [number]: every repetition's time, in order */
 #define SPAK_FIELD_TIME_MS "time_ms"       /* number: the median time of one call */
 #define SPAK_FIELD_TIME_MS_P20 "time_ms_p20" /* number: its 20th percentile */
 #define SPAK_FIELD_TIME_MS_P80 "time_ms_p80" /* number: its 80th percentile */

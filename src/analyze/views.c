@@ -1,6 +1,8 @@
 /* views.c - trace.latest and trace.best for expressions (views.h). */
 #include "analyze/views.h"
 
+#include <math.h>
+
 #include "analyze/records.h"
 #include "analyze/trace.h"
 
@@ -73,4 +75,29 @@ double spak_views_roofline(const json_t *records)
         }
     }
     return n ? sum / n : -1;
+}
+
+bool spak_views_ratio_ci(const json_t *records, double *lo, double *hi, bool *precise)
+{
+    double sl = 0, sh = 0;
+    int n = 0;
+    bool all = true;
+    size_t i;
+    json_t *r;
+    json_array_foreach(records, i, r) {
+        json_t *ci = json_object_get(r, SPAK_FIELD_RATIO_CI);
+        double a = json_number_value(json_array_get(ci, 0)), b = json_number_value(json_array_get(ci, 1));
+        if (json_is_true(json_object_get(r, SPAK_FIELD_HELDOUT)) || !json_is_number(json_object_get(r, SPAK_FIELD_RATIO)) ||
+            json_array_size(ci) != 2 || !(a > 0) || !(b >= a))
+            continue;
+        sl += log(a);
+        sh += log(b);
+        n++;
+        all = all && json_is_true(json_object_get(r, SPAK_FIELD_PRECISION_REACHED));
+    }
+    *lo = n ? exp(sl / n) : NAN;
+    *hi = n ? exp(sh / n) : NAN;
+    if (precise)
+        *precise = n && all;
+    return n > 0;
 }

@@ -31,4 +31,11 @@ const json_t *spak_views_find_case(const json_t *arr, const char *case_name);
  * when no record says. */
 double spak_views_roofline(const json_t *records);
 
+/* The ratio's interval over the records that count (Performance records
+ * with "ratio" and "ratio_ci": [lo, hi], held-out ones never): the
+ * geometric means of the shapes' lo and hi, as the ratio itself is the
+ * geometric mean of the shapes' ratios. *precise: every such record says
+ * "precision_reached": true. False (lo, hi NAN) when no record has one. */
+bool spak_views_ratio_ci(const json_t *records, double *lo, double *hi, bool *precise);
+
 #endif

@@ -55,8 +55,13 @@ static const char *builtin(const spak_cand_vars *v, const char *name)
 static bool lookup(const spak_cand_vars *sv, const char *name, char *out, size_t n)
 {
     const spak_cand_site *site = sv->site;
+    bool act[SPAK_SPACE_MAX_PARAMS];
+    spak_space_active(site->space, sv->digits, act);
     for (size_t i = 0; i < site->space->n; i++)
         if (strcmp(site->space->params[i].name, name) == 0) {
+            /* a parameter that does not exist at this point expands to nothing */
+            if (!act[i])
+                return spak_snprintf(out, n, "%s", "");
             value_string(site->space->params[i].values[sv->digits[i]], out, n);
             return true;
         }
@@ -105,7 +110,11 @@ size_t spak_cand_defines(const spak_space *s, const size_t *digits, char defs[][
                          const char **dp)
 {
     size_t nd = 0;
+    bool act[SPAK_SPACE_MAX_PARAMS];
+    spak_space_active(s, digits, act);
     for (size_t i = 0; i < s->n && nd < SPAK_BUILD_MAX_DEFINES; i++) {
+        if (!act[i])
+            continue;  /* a parameter that does not exist at this point is not defined at all */
         char up[200], val[200], upv[200];
         upper_ident(s->params[i].name, up, sizeof up);
         const spak_expr *v = s->params[i].values[digits[i]];
@@ -449,8 +458,12 @@ char *spak_cand_params_json(const spak_space *s, uint64_t index)
 {
     json_t *params = json_object();
     size_t digits[SPAK_SPACE_MAX_PARAMS];
+    bool act[SPAK_SPACE_MAX_PARAMS];
     spak_space_digits(s, index, digits);
+    spak_space_active(s, digits, act);
     for (size_t i = 0; i < s->n; i++) {
+        if (!act[i])
+            continue;
         const spak_expr *v = s->params[i].values[digits[i]];
         json_t *jv;
         if (v->kind == SPAK_EX_NUMBER)
@@ -473,25 +486,15 @@ bool spak_cand_param_value(const spak_space *s, uint64_t index, const char *name
     if (index >= s->total)
         return false;
     size_t d[SPAK_SPACE_MAX_PARAMS];
+    bool act[SPAK_SPACE_MAX_PARAMS];
     spak_space_digits(s, index, d);
+    spak_space_active(s, d, act);
     for (size_t i = 0; i < s->n; i++) {
         if (strcmp(s->params[i].name, name) != 0)
             continue;
-        const spak_expr *v = s->params[i].values[d[i]];
-        memset(out, 0, sizeof *out);
-        if (v->kind == SPAK_EX_NUMBER) {
-            out->kind = SPAK_VAL_NUM;
-            out->num = v->num;
-        } else if (v->kind == SPAK_EX_UNARY) {
-            out->kind = SPAK_VAL_NUM;
-            out->num = -v->lhs->num;
-        } else if (v->kind == SPAK_EX_BOOL) {
-            out->kind = SPAK_VAL_BOOL;
-            out->b = v->boolean;
-        } else {
-            out->kind = SPAK_VAL_STR;
-            out->str = spak_value_text(v);
-        }
+        if (!act[i])
+            return false;  /* absent at this point: it has no value */
+        spak_space_value(s->params[i].values[d[i]], out);
         return true;
     }
     return false;
@@ -506,6 +509,8 @@ spak_status spak_cand_build_all(const spak_cand_site *site, spak_cand_built_fn o
         return spak_errf(err, SPAK_ERR_ARG, "%s: the problem names no source to build", site->spec_path);
     spak_status st = SPAK_OK;
     for (uint64_t idx = 0; st == SPAK_OK && idx < site->space->total; idx++) {
+        if (!spak_space_exists(site->space, idx))
+            continue;
         spak_cand_vars v;
         spak_cand_vars_init(&v, site, idx);
         char defs[SPAK_BUILD_MAX_DEFINES][SPAK_CAND_DEFINE_MAX], source[PATH_MAX], artifact[PATH_MAX], key[2048];

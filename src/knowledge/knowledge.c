@@ -292,13 +292,17 @@ spak_status spak_rules_next(const spak_space *s, uint64_t seed, const spak_space
     bool any = false;
     if (a->constrained) {
         for (uint64_t idx = 0; idx < s->total; idx++) {
-            if (tried[idx / 8] & (1u << (idx % 8)))
+            if ((tried[idx / 8] & (1u << (idx % 8))) || !spak_space_exists(s, idx))
                 continue;
             spak_space_digits(s, idx, d);
+            bool act[SPAK_SPACE_MAX_PARAMS];
+            spak_space_active(s, d, act);
             bool ok = true;
             long pref = 0;
             double dist = 0;
             for (size_t i = 0; i < s->n && ok; i++) {
+                if (!act[i])
+                    continue;  /* a rule about a parameter that does not exist here says nothing */
                 size_t v = d[i] < 256 ? d[i] : 255;
                 ok = a->ok[i][v];
                 pref += a->pref[i][v];

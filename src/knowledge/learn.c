@@ -20,23 +20,8 @@
 #include "store/scopes.h"
 
 #define ALPHA_T 0.01
-#define Z_CRIT 3.29       /* two-sided alpha = 0.001 */
 #define NOISE_FACTOR 3.0  /* an effect must exceed 3x the measurement noise */
 #define DEFAULT_NOISE 0.05 /* relative noise assumed when a record gives no spread */
-
-/* Two-sided Student t critical values at alpha = 0.01, by degrees of freedom. */
-static double t_crit_01(double df)
-{
-    static const struct { double df, t; } tab[] = {
-        {1, 63.657}, {2, 9.925}, {3, 5.841}, {4, 4.604}, {5, 4.032}, {6, 3.707}, {7, 3.499}, {8, 3.355},
-        {9, 3.250}, {10, 3.169}, {12, 3.055}, {15, 2.947}, {20, 2.845}, {30, 2.750}, {60, 2.660}, {120, 2.617}};
-    if (df < 1)
-        return tab[0].t;
-    for (size_t i = 0; i < SPAK_ARRAY_LEN(tab); i++)
-        if (df <= tab[i].df)
-            return tab[i].t;  /* rounding df down is conservative */
-    return 2.576;
-}
 
 typedef struct learn_ev {
     int64_t id;
@@ -142,93 +127,276 @@ static void evidence_list(const learn_ev *evs, size_t n, const bool *in, char *b
 
 /* ---- the statistics ---- */
 
-static void effects(spak_store *st, const char *run_id, const spak_space *sp, const learn_ev *evs, size_t n,
-                    spak_learn_result *r)
+#define RULE_ALPHA 0.05   /* Holm-adjusted p below this, with RULE_MIN_N pairs: a rule */
+#define RULE_MIN_N 3      /* fewer controlled pairs: a hypothesis at most */
+
+/* Regularized incomplete beta I_x(a, b) by its continued fraction (Lentz). */
+static double betacf(double a, double b, double x)
 {
-    bool *in = calloc(n ? n : 1, sizeof *in);
-    size_t (*digits)[SPAK_SPACE_MAX_PARAMS] = calloc(n ? n : 1, sizeof *digits);
-    if (!in || !digits) {
-        free(in);
-        free(digits);
+    double c = 1, d = 1 - (a + b) * x / (a + 1);
+    d = fabs(d) < 1e-300 ? 1e300 : 1 / d;
+    double h = d;
+    for (int m = 1; m <= 300; m++) {
+        double m2 = 2 * m, aa = m * (b - m) * x / ((a - 1 + m2) * (a + m2));
+        d = 1 + aa * d;
+        c = 1 + aa / c;
+        d = fabs(d) < 1e-300 ? 1e300 : 1 / d;
+        c = fabs(c) < 1e-300 ? 1e-300 : c;
+        h *= d * c;
+        aa = -(a + m) * (a + b + m) * x / ((a + m2) * (a + 1 + m2));
+        d = 1 + aa * d;
+        c = 1 + aa / c;
+        d = fabs(d) < 1e-300 ? 1e300 : 1 / d;
+        c = fabs(c) < 1e-300 ? 1e-300 : c;
+        double del = d * c;
+        h *= del;
+        if (fabs(del - 1) < 1e-12)
+            break;
+    }
+    return h;
+}
+
+static double ibeta(double a, double b, double x)
+{
+    if (x <= 0)
+        return 0;
+    if (x >= 1)
+        return 1;
+    double bt = exp(lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log(1 - x));
+    return x < (a + 1) / (a + b + 2) ? bt * betacf(a, b, x) / a : 1 - bt * betacf(b, a, 1 - x) / b;
+}
+
+/* Two-sided p of a t statistic with df degrees of freedom (df <= 0: normal). */
+static double p_two_sided(double t, double df)
+{
+    if (!(df > 0))
+        return erfc(fabs(t) / sqrt(2.0));
+    return ibeta(df / 2, 0.5, df / (df + t * t));
+}
+
+/* The t quantile for a two-sided 95% interval, by bisection on p_two_sided. */
+static double t_crit_95(double df)
+{
+    double lo = 0, hi = 100;
+    for (int i = 0; i < 80; i++) {
+        double mid = (lo + hi) / 2;
+        if (p_two_sided(mid, df) > 0.05)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return (lo + hi) / 2;
+}
+
+/* Holm's step-down adjustment of the m p-values in place (order kept). */
+static void holm(double *p, size_t m)
+{
+    size_t *ord = malloc((m ? m : 1) * sizeof *ord);
+    double *adj = malloc((m ? m : 1) * sizeof *adj);
+    if (!ord || !adj) {
+        for (size_t i = 0; i < m; i++)
+            p[i] = 1;  /* no adjustment possible: nothing may pass */
+        free(ord);
+        free(adj);
         return;
     }
-    (void)st;
+    for (size_t i = 0; i < m; i++)
+        ord[i] = i;
+    for (size_t i = 1; i < m; i++)  /* insertion sort: m is a few dozen */
+        for (size_t j = i; j > 0 && p[ord[j]] < p[ord[j - 1]]; j--) {
+            size_t t = ord[j];
+            ord[j] = ord[j - 1];
+            ord[j - 1] = t;
+        }
+    double run = 0;
+    for (size_t k = 0; k < m; k++) {
+        double a = (double)(m - k) * p[ord[k]];
+        run = a > run ? a : run;
+        adj[ord[k]] = run < 1 ? run : 1;
+    }
+    memcpy(p, adj, m * sizeof *p);
+    free(ord);
+    free(adj);
+}
+
+/* One effect under test: P = V against P's other values, from controlled
+ * pairs only. A context is the rest of the point (every other parameter's
+ * value, P's digit zeroed); in each context where P exists and both V and
+ * another value were measured, one observation d = mean log(metric) at V -
+ * mean log(metric) at the others. */
+typedef struct effect_test {
+    size_t p, v;
+    int n, n_in, n_out;
+    double diff, se, df, stat, pval, floor;
+} effect_test;
+
+static bool controlled(const spak_space *sp, const learn_ev *evs, size_t n, size_t (*digits)[SPAK_SPACE_MAX_PARAMS],
+                       const bool (*act)[SPAK_SPACE_MAX_PARAMS], const uint64_t *ctx, effect_test *t, bool *in)
+{
+    double s = 0, q = 0, z2 = 0;
+    int nz = 0;
+    t->n = t->n_in = t->n_out = 0;
     for (size_t i = 0; i < n; i++)
+        in[i] = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!act[i][t->p])
+            continue;  /* P does not exist there: it cannot act */
+        bool first = true;
+        for (size_t k = 0; k < i && first; k++)
+            first = !(act[k][t->p] && ctx[k] == ctx[i]);
+        if (!first)
+            continue;  /* this context was counted at its first evaluation */
+        double a = 0, b = 0;
+        int na = 0, nb = 0;
+        for (size_t k = i; k < n; k++) {
+            if (!act[k][t->p] || ctx[k] != ctx[i])
+                continue;
+            if (digits[k][t->p] == t->v)
+                a += evs[k].logm, na++;
+            else
+                b += evs[k].logm, nb++;
+        }
+        if (!na || !nb)
+            continue;
+        for (size_t k = i; k < n; k++)
+            if (act[k][t->p] && ctx[k] == ctx[i]) {
+                in[k] = true;
+                z2 += evs[k].noise * evs[k].noise;
+                nz++;
+                if (digits[k][t->p] == t->v)
+                    t->n_in++;
+                else
+                    t->n_out++;
+            }
+        double d = a / na - b / nb;
+        s += d, q += d * d;
+        t->n++;
+    }
+    (void)sp;
+    if (!t->n)
+        return false;
+    double mn = z2 / nz;  /* the measurements' own noise, squared (relative) */
+    t->diff = s / t->n;
+    double var = t->n > 1 ? (q - t->n * t->diff * t->diff) / (t->n - 1) : 0;
+    if (var < 0)
+        var = 0;
+    /* the spread of the pairs, and at least the timing noise of a difference */
+    t->se = sqrt(var / t->n + 2 * mn / t->n);
+    t->df = t->n > 1 ? t->n - 1 : 0;
+    if (t->se <= 0)
+        t->se = 1e-12;
+    t->stat = t->diff / t->se;
+    t->pval = p_two_sided(t->stat, t->df);
+    t->floor = NOISE_FACTOR * sqrt(mn);
+    return true;
+}
+
+static void effect_lesson(spak_learn_result *r, const spak_space *sp, const effect_test *t, double p_adj, int tests,
+                          const learn_ev *evs, size_t n, const bool *in, const char *run_id)
+{
+    spak_learned *l = push(r);
+    if (!l)
+        return;
+    char val[200];
+    const char *pn = sp->params[t->p].name;
+    value_text(sp->params[t->p].values[t->v], val, sizeof val);
+    double tc = t_crit_95(t->df);
+    l->rule = t->n >= RULE_MIN_N && p_adj < RULE_ALPHA;
+    spak_snprintf(l->kind, sizeof l->kind, "effect");
+    spak_snprintf(l->param, sizeof l->param, "%s", pn);
+    spak_snprintf(l->value, sizeof l->value, "%s", val);
+    spak_snprintf(l->subject, sizeof l->subject, "%s=%s", pn, val);
+    l->effect = exp(t->diff);
+    l->lo = exp(t->diff - tc * t->se);
+    l->hi = exp(t->diff + tc * t->se);
+    l->uncertainty = exp(tc * t->se) - 1;
+    l->p = t->pval;
+    l->p_adj = p_adj;
+    l->tests = tests;
+    l->confidence = 1 - p_adj;
+    l->stat = t->stat;
+    l->n = t->n;
+    l->n_in = t->n_in;
+    l->n_out = t->n_out;
+    evidence_list(evs, n, in, l->evidence, sizeof l->evidence, run_id);
+    spak_snprintf(l->text, sizeof l->text,
+                  "%s%s = %s %s: %.2fx the other values of %s [%.2f, %.2f] over %d controlled pair%s (%d vs %d "
+                  "evaluations; p = %.2g, Holm-adjusted over %d effects %.2g)",
+                  l->rule ? "" : "hypothesis: ", pn, val, t->diff > 0 ? "helps" : "hurts", l->effect, pn, l->lo, l->hi,
+                  t->n, t->n == 1 ? "" : "s", t->n_in, t->n_out, t->pval, tests, p_adj);
+}
+
+/* The effects of every parameter value, each from controlled pairs among the
+ * evaluations where the parameter exists; all tested at once, Holm-adjusted;
+ * those that clear the noise floor and p < 0.05 before adjustment are
+ * reported, as rules when they have RULE_MIN_N pairs and adjusted p <
+ * RULE_ALPHA, else as hypotheses. Every test (reported or not) is kept in
+ * *all (for the rule checks). */
+static void effects(const char *run_id, const spak_space *sp, const learn_ev *evs, size_t n, spak_learn_result *r,
+                    effect_test **all, size_t *n_all)
+{
+    *all = NULL;
+    *n_all = 0;
+    size_t cap = 0;
+    for (size_t p = 0; p < sp->n; p++)
+        cap += sp->params[p].n_values;
+    bool *in = calloc(n ? n : 1, sizeof *in);
+    size_t (*digits)[SPAK_SPACE_MAX_PARAMS] = calloc(n ? n : 1, sizeof *digits);
+    bool (*act)[SPAK_SPACE_MAX_PARAMS] = calloc(n ? n : 1, sizeof *act);
+    uint64_t *ctx = calloc(n ? n : 1, sizeof *ctx);
+    effect_test *tt = calloc(cap ? cap : 1, sizeof *tt);
+    double *padj = calloc(cap ? cap : 1, sizeof *padj);
+    if (!in || !digits || !act || !ctx || !tt || !padj)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
         spak_space_digits(sp, evs[i].index, digits[i]);
+        spak_space_active(sp, digits[i], act[i]);
+    }
+    size_t m = 0;
     for (size_t p = 0; p < sp->n; p++) {
         if (sp->params[p].n_values < 2)
             continue;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t c = 0;
+            for (size_t q = 0; q < sp->n; q++)
+                c = c * sp->params[q].n_values + (q == p || !act[i][q] ? 0 : digits[i][q]);
+            ctx[i] = c;
+        }
         for (size_t v = 0; v < sp->params[p].n_values; v++) {
-            double s_in = 0, s_out = 0, q_in = 0, q_out = 0, nz_in = 0, nz_out = 0;
-            int n_in = 0, n_out = 0;
-            for (size_t i = 0; i < n; i++) {
-                in[i] = digits[i][p] == v;
-                double x = evs[i].logm, z = evs[i].noise * evs[i].noise;
-                if (in[i]) {
-                    s_in += x, q_in += x * x, nz_in += z, n_in++;
-                } else {
-                    s_out += x, q_out += x * x, nz_out += z, n_out++;
-                }
-            }
-            if (n_in == 0 || n_out == 0)
-                continue;
-            double m_in = s_in / n_in, m_out = s_out / n_out, diff = m_in - m_out;
-            double v_in = n_in > 1 ? (q_in - n_in * m_in * m_in) / (n_in - 1) : 0;
-            double v_out = n_out > 1 ? (q_out - n_out * m_out * m_out) / (n_out - 1) : 0;
-            if (v_in < 0)
-                v_in = 0;
-            if (v_out < 0)
-                v_out = 0;
-            /* measurement noise of the two group means */
-            double noise = sqrt(nz_in / n_in / n_in + nz_out / n_out / n_out);
-            double floor = NOISE_FACTOR * sqrt((nz_in + nz_out) / (n_in + n_out));
-            double stat, crit, se;
-            const char *test;
-            if (n_in >= 2 && n_out >= 2) {
-                se = sqrt(v_in / n_in + v_out / n_out + noise * noise);
-                double a = v_in / n_in, b = v_out / n_out;
-                double df = (a + b) * (a + b) /
-                            ((n_in > 1 ? a * a / (n_in - 1) : 0) + (n_out > 1 ? b * b / (n_out - 1) : 0) + 1e-300);
-                crit = t_crit_01(df);
-                test = "Welch t";
-            } else {
-                double sg_in = n_in >= 2 ? sqrt(v_in / n_in) : sqrt(nz_in) / n_in;
-                double sg_out = n_out >= 2 ? sqrt(v_out / n_out) : sqrt(nz_out) / n_out;
-                se = sqrt(sg_in * sg_in + sg_out * sg_out);
-                crit = Z_CRIT;
-                test = "z (timing noise)";
-            }
-            if (se <= 0)
-                se = 1e-12;
-            stat = diff / se;
-            bool sig = fabs(stat) > crit && fabs(diff) > floor;
-            if (!sig)
-                continue;
-            spak_learned *l = push(r);
-            if (!l)
-                break;
-            char val[200];
-            value_text(sp->params[p].values[v], val, sizeof val);
-            spak_snprintf(l->kind, sizeof l->kind, "effect");
-            spak_snprintf(l->param, sizeof l->param, "%s", sp->params[p].name);
-            spak_snprintf(l->value, sizeof l->value, "%s", val);
-            spak_snprintf(l->subject, sizeof l->subject, "%s=%s", sp->params[p].name, val);
-            l->effect = exp(diff);
-            l->uncertainty = exp(crit * se) - 1;
-            l->confidence = crit == Z_CRIT ? 0.999 : 1 - ALPHA_T;
-            l->stat = stat;
-            l->n_in = n_in;
-            l->n_out = n_out;
-            evidence_list(evs, n, in, l->evidence, sizeof l->evidence, run_id);
-            spak_snprintf(l->text, sizeof l->text,
-                          "%s = %s %s: %.2fx the geometric mean of the other values (+-%.0f%%; %d vs %d "
-                          "evaluations; %s = %.1f)",
-                          sp->params[p].name, val, diff > 0 ? "helps" : "hurts", exp(diff), 100 * l->uncertainty, n_in,
-                          n_out, test, stat);
+            tt[m].p = p;
+            tt[m].v = v;
+            if (controlled(sp, evs, n, digits, (const bool (*)[SPAK_SPACE_MAX_PARAMS])act, ctx, &tt[m], in))
+                padj[m] = tt[m].pval, m++;
         }
     }
+    holm(padj, m);
+    for (size_t k = 0; k < m; k++) {
+        const effect_test *t = &tt[k];
+        if (!(t->pval < RULE_ALPHA) || !(fabs(t->diff) > t->floor))
+            continue;
+        /* the evidence list: recompute the contexts of this parameter */
+        for (size_t i = 0; i < n; i++) {
+            uint64_t c = 0;
+            for (size_t q = 0; q < sp->n; q++)
+                c = c * sp->params[q].n_values + (q == t->p || !act[i][q] ? 0 : digits[i][q]);
+            ctx[i] = c;
+        }
+        effect_test again = *t;
+        (void)controlled(sp, evs, n, digits, (const bool (*)[SPAK_SPACE_MAX_PARAMS])act, ctx, &again, in);
+        effect_lesson(r, sp, t, padj[k], (int)m, evs, n, in, run_id);
+    }
+    for (size_t k = 0; k < m; k++)
+        tt[k].pval = padj[k];  /* what the rule checks read: the adjusted p */
+    *all = tt;
+    *n_all = m;
+    tt = NULL;
+out:
     free(in);
     free(digits);
+    free(act);
+    free(ctx);
+    free(tt);
+    free(padj);
 }
 
 /* ---- v(n+1) ---- */
@@ -425,7 +593,8 @@ static void write_effect(spak_buf *b, const spak_space *sp, const spak_learn_res
     sanitize(l->value, sv, sizeof sv);
     spak_snprintf(name, sizeof name, "lesson_%s_%s", sp_, sv);
     spak_buf_printf(b, "        fact %s {\n", name);
-    append_kv(b, "kind", l->effect >= 1 ? "effect: helps" : "effect: hurts");
+    append_kv(b, "kind", l->rule ? (l->effect >= 1 ? "effect: helps" : "effect: hurts")
+                                 : (l->effect >= 1 ? "hypothesis: helps" : "hypothesis: hurts"));
     append_kv(b, "description", l->text);
     spak_buf_printf(b, "            effect: %.4g\n            uncertainty: %.3g\n            confidence: %.3g\n",
                     l->effect, l->uncertainty, l->confidence);
@@ -440,7 +609,8 @@ static void write_effect(spak_buf *b, const spak_space *sp, const spak_learn_res
         if (strcmp(t, l->value) == 0)
             break;
     }
-    if (p >= sp->n || vi >= sp->params[p].n_values || !(l->effect > 1 || l->effect < 0.67))
+    /* a hypothesis stays a fact: only a rule-grade effect steers the next run */
+    if (!l->rule || p >= sp->n || vi >= sp->params[p].n_values || !(l->effect > 1 || l->effect < 0.67))
         return;
     char av[220], title[400], act[500];
     action_value(sp->params[p].values[vi], av, sizeof av);
@@ -772,41 +942,52 @@ static void best_config(spak_learn_result *r, const char *run_id, const spak_loo
                   isnan(be->ratio) ? "" : "the baseline");
 }
 
-/* rule_check lessons: rules whose recommendation measured worse (one of the
- * first n_effects lessons says so) lose half their confidence. */
-static void rule_checks(const spak_model *m, const spak_space *sp, spak_learn_result *r)
+/* rule_check lessons: a rule that recommends P = V (prefer or set) or
+ * excludes it, contradicted by this run's controlled pairs (the effect of
+ * P = V points the other way), has its confidence recomputed from them,
+ * whatever it was: the Holm-adjusted p of the contradicting effect (the
+ * chance that data this contrary come from a rule that holds). Below its old
+ * confidence and the rule threshold (1 - RULE_ALPHA), it is written back with
+ * it and a review line. */
+static void rule_checks(const spak_model *m, const spak_space *sp, const effect_test *tests, size_t n_tests,
+                        spak_learn_result *r)
 {
-    size_t n_effects = r->n;
     for (size_t i = 0; i < m->n_rules; i++) {
         const spak_rule_def *rd = &m->rules[i];
         for (size_t a = 0; a < rd->n_actions; a++) {
             spak_action act;
             if (!spak_action_parse(rd->actions[a].text, rd->actions[a].key, sp, &act, NULL, 0))
                 continue;
-            if (act.kind != SPAK_ACT_PREFER && act.kind != SPAK_ACT_SET)
+            bool up = act.kind == SPAK_ACT_PREFER || act.kind == SPAK_ACT_SET;
+            if (!up && act.kind != SPAK_ACT_EXCLUDE)
                 continue;
-            char val[200];
-            value_text(sp->params[act.param].values[act.values[0]], val, sizeof val);
-            for (size_t k = 0; k < n_effects; k++) {
-                spak_learned *e = &r->items[k];
-                if (strcmp(e->kind, "effect") || strcmp(e->param, sp->params[act.param].name) ||
-                    strcmp(e->value, val) || e->effect >= 1)
-                    continue;
-                spak_learned *l = push(r);
-                if (!l)
-                    break;
-                e = &r->items[k];  /* push may move the array */
-                double old = rd->confidence >= 0 ? rd->confidence : 1.0;
-                spak_snprintf(l->kind, sizeof l->kind, "rule_check");
-                spak_snprintf(l->subject, sizeof l->subject, "%s", rd->title);
-                l->confidence = old / 2;
-                l->effect = e->effect;
-                spak_snprintf(l->evidence, sizeof l->evidence, "%s", e->evidence);
-                spak_snprintf(l->text, sizeof l->text,
-                              "review: its recommendation '%s' measured %.2fx the other values (%s); confidence "
-                              "%.2g -> %.2g",
-                              rd->actions[a].text, e->effect, e->text, old, l->confidence);
-            }
+            const effect_test *t = NULL;
+            for (size_t k = 0; k < n_tests && !t; k++)
+                if (tests[k].p == act.param && tests[k].v == act.values[0])
+                    t = &tests[k];
+            if (!t)
+                continue;  /* no controlled pair: nothing to recompute from */
+            bool agrees = up ? t->diff > 0 : t->diff < 0;
+            double old = rd->confidence >= 0 ? rd->confidence : 1.0;
+            /* data that point the rule's way but are too few to confirm it
+             * leave it as it is: only a contradiction demotes */
+            double now = t->pval;
+            if (agrees || !(now < old) || now >= 1 - RULE_ALPHA)
+                continue;
+            spak_learned *l = push(r);
+            if (!l)
+                break;
+            spak_snprintf(l->kind, sizeof l->kind, "rule_check");
+            spak_snprintf(l->subject, sizeof l->subject, "%s", rd->title);
+            l->confidence = now;
+            l->effect = exp(t->diff);
+            l->n = t->n;
+            l->p_adj = t->pval;
+            spak_snprintf(l->evidence, sizeof l->evidence, "%d controlled pairs of this run", t->n);
+            spak_snprintf(l->text, sizeof l->text,
+                          "review: '%s' measured %.2fx the other values over %d controlled pairs (Holm-adjusted p "
+                          "%.2g); confidence recomputed from the data %.2g -> %.2g, below the rule threshold %.2g",
+                          rd->actions[a].text, exp(t->diff), t->n, t->pval, old, now, 1 - RULE_ALPHA);
         }
     }
 }
@@ -892,6 +1073,7 @@ spak_status spak_learn(spak_store *st, const char *run_id, const spak_learn_opts
     spak_eval *evl = NULL;
     size_t nevl = 0;
     learn_ev *evs = NULL;
+    effect_test *tests = NULL;
     spak_status s = spak_store_run_get(st, run_id, &run, err);
     if (s != SPAK_OK)
         return s;
@@ -918,13 +1100,13 @@ spak_status spak_learn(spak_store *st, const char *run_id, const spak_learn_opts
         s = spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
         goto out;
     }
-    size_t n, best;
+    size_t n, best, n_tests = 0;
     usable_evals(st, run_id, &sp, loop, evl, nevl, evs, &n, &best);
-    effects(st, run_id, &sp, evs, n, r);
+    effects(run_id, &sp, evs, n, r, &tests, &n_tests);
     for (size_t i = 0; best != SIZE_MAX && i < nevl; i++)
         if (evl[i].eval_id == evs[best].id)
             best_config(r, run_id, loop, &evl[i], n);
-    rule_checks(m, &sp, r);
+    rule_checks(m, &sp, tests, n_tests, r);
     mark_untrusted(evl, nevl, r);
     char date[32];
     spak_format_utc(spak_now_wall(), date, sizeof date);
@@ -933,6 +1115,7 @@ spak_status spak_learn(spak_store *st, const char *run_id, const spak_learn_opts
     if (s == SPAK_OK && o->record)
         s = record(st, run_id, o, r, date, err);
 out:
+    free(tests);
     free(evs);
     spak_store_evals_free(evl, nevl);
     spak_spec_free(spec);

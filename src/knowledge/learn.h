@@ -3,17 +3,15 @@
  * written back as spec v(n+1), an insights log and rows of the store.
  *
  * What counts as a lesson (docs/knowledge.md gives the reasoning):
- *   effect      P = v against the other values of P: the ratio of geometric
- *               means of the metric over the correct evaluations. Promoted
- *               only when Welch's t-test on log(metric) rejects "no
- *               difference" at alpha = 0.01 (both groups n >= 2), or, when a
- *               group has one evaluation, a z-test against the timing noise of
- *               the measurements (|z| > 3.29, alpha = 0.001); and in both
- *               cases the effect exceeds 3x the measurement noise. Effects
- *               below 1 are negative lessons (what hurt, and by how much).
+ *   effect      P = v against the other values of P, from controlled pairs
+ *               only (same point but P's value), among the evaluations where
+ *               P exists; n pairs, the effect, its 95% interval, a t-test,
+ *               Holm-adjusted over every effect tested; a rule with >= 3
+ *               pairs and adjusted p < 0.05, else a hypothesis (reported
+ *               when p < 0.05 and the effect exceeds 3x the noise)
  *   best_config the best correct candidate per (device, family, shape class)
- *   rule_check  a rule whose recommended value measured significantly worse
- *               loses half its confidence and is flagged for review
+ *   rule_check  a rule whose recommended value the pairs contradict gets
+ *               its confidence recomputed from them and a review flag
  *
  * Lessons drawn from untrusted records (a run whose measure command is not
  * one of spak's judges) are kept but marked, in their text, evidence, store
@@ -37,6 +35,11 @@ typedef struct spak_learned {
     double confidence;    /* 0..1 */
     double stat;          /* t or z */
     int n_in, n_out;      /* evaluations with / without */
+    int n;                /* effect: controlled pairs (contexts) it rests on */
+    double lo, hi;        /* effect: its ~95% interval (x) */
+    double p, p_adj;      /* effect: two-sided p, Holm-adjusted over every effect tested */
+    int tests;            /* effect: how many effects were tested at once */
+    bool rule;            /* effect: enough evidence to act on (kind rule), else a hypothesis */
     char evidence[512];   /* "run R: evaluations 3, 5, 8" */
     char text[512];       /* one sentence computed from the numbers */
     bool untrusted;       /* drawn from untrusted records (not from one of spak's judges) */

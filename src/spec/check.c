@@ -178,6 +178,26 @@ static int value_cmp(const void *a, const void *b)
     return (x->pos.col > y->pos.col) - (x->pos.col < y->pos.col);
 }
 
+/* `name: [values] { when: COND }`: the parameter's condition (typed later,
+ * once the loop's parameters are known: loop_conditions). */
+static void param_condition(checker *c, spak_param_def *p, const spak_entry *e, const char *origin, const char *name)
+{
+    if (!e->body)
+        return;
+    for (size_t i = 0; i < e->body->n; i++) {
+        const spak_entry *x = e->body->items[i];
+        if (!spak_entry_word_is(x, 0, "when") || x->n_words != 1 || !x->value || x->body) {
+            ERR(c, x->pos, "%s '%s': expected '{ when: CONDITION }' after the values, near '%s'", origin, name,
+                spak_entry_head(x));
+            continue;
+        }
+        if (p->when)
+            ERR(c, x->pos, "%s '%s': more than one condition (join them with &&)", origin, name);
+        else
+            p->when = x->value;
+    }
+}
+
 static void value_list(checker *c, pvec *pv, const char *prefix, const spak_entry *e, const char *origin,
                        const spak_model *m)
 {
@@ -230,6 +250,7 @@ static void value_list(checker *c, pvec *pv, const char *prefix, const spak_entr
     p->n_values = v->n_items;
     p->origin = origin;
     p->pos = e->pos;
+    param_condition(c, p, e, origin, name);
     if (!p->name)
         c->oom = true;
     else
@@ -916,6 +937,83 @@ static void eloop_entry(checker *c, spak_loop_def *l, pvec *pv, const spak_entry
     }
 }
 
+/* Where an expression starts (a binary one's position is its operator's). */
+static spak_pos expr_start(const spak_expr *e)
+{
+    while (e->kind == SPAK_EX_BINARY && e->lhs)
+        e = e->lhs;
+    return e->pos;
+}
+
+/* The first name in e that is not a parameter before params[upto]. */
+static const spak_expr *foreign_name(const spak_expr *e, const spak_param_def *params, size_t upto)
+{
+    if (!e)
+        return NULL;
+    if (e->kind == SPAK_EX_NAME) {
+        for (size_t j = 0; j < upto; j++)
+            if (strcmp(params[j].name, e->text) == 0)
+                return NULL;
+        return e;
+    }
+    const spak_expr *r = foreign_name(e->lhs, params, upto);
+    if (!r)
+        r = foreign_name(e->rhs, params, upto);
+    for (size_t i = 0; !r && i < e->n_items; i++)
+        r = foreign_name(e->items[i], params, upto);
+    return r;
+}
+
+/* The conditions of a loop's parameters: each reads only parameters declared
+ * before it (so a point's parameters are decided in order, never in a
+ * cycle), is a boolean, and holds at some point of the space; a condition
+ * that no point satisfies leaves its parameter in no candidate at all. */
+static void loop_conditions(checker *c, const spak_loop_def *l)
+{
+    bool any = false, bad[SPAK_SPACE_MAX_PARAMS] = {0};
+    for (size_t i = 0; i < l->n_params && i < SPAK_SPACE_MAX_PARAMS; i++) {
+        const spak_expr *w = l->params[i].when;
+        if (!w)
+            continue;
+        any = true;
+        const spak_expr *f = foreign_name(w, l->params, i);
+        if (f) {
+            ERR(c, f->pos, "condition of '%s': '%s' is not a parameter declared before it", l->params[i].name,
+                f->text);
+            bad[i] = true;
+            continue;
+        }
+        spak_type_scope sc = {.model = c->m, .allow_params = true};
+        spak_type t;
+        if (spak_expr_typecheck(w, &sc, &t, c->d, true, NULL) != SPAK_TC_OK) {
+            bad[i] = true;
+            continue;
+        }
+        if (t.kind != SPAK_TY_BOOL && t.kind != SPAK_TY_ANY) {
+            ERR(c, w->pos, "condition of '%s' must be a boolean", l->params[i].name);
+            bad[i] = true;
+        }
+    }
+    spak_space sp;
+    if (!any || spak_space_init(&sp, l->params, l->n_params, NULL) != SPAK_OK)
+        return;
+    for (size_t i = 0; i < l->n_params; i++) {
+        if (!l->params[i].when || bad[i])
+            continue;
+        bool holds = false;
+        for (uint64_t k = 0; k < sp.total && !holds; k++) {
+            size_t d[SPAK_SPACE_MAX_PARAMS];
+            bool act[SPAK_SPACE_MAX_PARAMS];
+            spak_space_digits(&sp, k, d);
+            spak_space_active(&sp, d, act);
+            holds = act[i];
+        }
+        if (!holds)
+            ERR(c, expr_start(l->params[i].when), "condition of '%s' holds at no point of loop %s's space: '%s' would exist "
+                "in no candidate", l->params[i].name, l->name, l->params[i].name);
+    }
+}
+
 /* The loop's search space: its own parameters or, when it declares none,
  * design_space x tuning_space. */
 static void eloop_space(checker *c, spak_loop_def *l, const pvec *pv)
@@ -971,6 +1069,7 @@ static void eloop(checker *c, spak_loop_def *l, const spak_entry *e)
     for (size_t i = 0; i < e->body->n; i++)
         eloop_entry(c, l, &pv, e->body->items[i], &metric_pos);
     eloop_space(c, l, &pv);
+    loop_conditions(c, l);
     if (!l->has_measure)
         ERR(c, e->pos, "engineering_loop %s has no measure block: measure { cmd: \"...\", metric: \"...\" }", l->name);
     if (l->cmd)

@@ -291,6 +291,28 @@ static spak_status json_to_value(ev *v, const spak_expr *e, const json_t *j, con
                 json_is_null(j) ? "null" : "an array or object");
 }
 
+/* The field of record rec as a value; a number whose record also carries
+ * "<field>_ci": [lo, hi] (lo <= value <= hi) is that interval. */
+static spak_status field_value(ev *v, const spak_expr *e, const json_t *rec, const char *field, spak_value *out)
+{
+    spak_status st = json_to_value(v, e, json_object_get(rec, field), field, out);
+    if (st != SPAK_OK || out->kind != SPAK_VAL_NUM)
+        return st;
+    out->lo = out->hi = out->num;
+    char k[128];
+    if (snprintf(k, sizeof k, "%s_ci", field) >= (int)sizeof k)
+        return SPAK_OK;
+    const json_t *ci = json_object_get(rec, k);
+    const json_t *a = json_array_get(ci, 0), *b = json_array_get(ci, 1);
+    if (json_array_size(ci) == 2 && json_is_number(a) && json_is_number(b) &&
+        json_number_value(a) <= out->num && out->num <= json_number_value(b)) {
+        out->ci = true;
+        out->lo = json_number_value(a);
+        out->hi = json_number_value(b);
+    }
+    return SPAK_OK;
+}
+
 static spak_status get_record(ev *v, const spak_expr *e, bool best, const char *case_name, const json_t **out)
 {
     const json_t *r = NULL;
@@ -374,7 +396,7 @@ static spak_status eval_name(ev *v, const spak_expr *e, spak_value *out)
             return SPAK_OK;
         }
         if (strncmp(n, v->record_name, rl) == 0 && n[rl] == '.')
-            return json_to_value(v, e, json_object_get(v->record, n + rl + 1), n + rl + 1, out);
+            return field_value(v, e, v->record, n + rl + 1, out);
     }
     bool best = strncmp(n, "trace.best", 10) == 0 && (n[10] == '\0' || n[10] == '.');
     bool latest = strncmp(n, "trace.latest", 12) == 0 && (n[12] == '\0' || n[12] == '.');
@@ -398,7 +420,7 @@ static spak_status eval_name(ev *v, const spak_expr *e, spak_value *out)
             out->rec = r;
             return SPAK_OK;
         }
-        return json_to_value(v, e, json_object_get(r, rest + 1), rest + 1, out);
+        return field_value(v, e, r, rest + 1, out);
     }
     const spak_model *m = v->env ? v->env->model : NULL;
     const spak_fact_def *f = m ? spak_model_fact(m, n) : NULL;
@@ -434,6 +456,67 @@ static const char *val_kind_name(spak_val_kind k)
     return "?";
 }
 
+/* x op y on plain numbers; 0 when op has no value (out of range) */
+static spak_status arith1(ev *v, const spak_expr *e, double x, double y, double *r)
+{
+    const char *op = spak_op_text(e->op);
+    switch (e->op) {
+    case SPAK_OP_ADD: *r = x + y; break;
+    case SPAK_OP_SUB: *r = x - y; break;
+    case SPAK_OP_MUL: *r = x * y; break;
+    case SPAK_OP_DIV:
+        if (y == 0)
+            return fail(v, e, "division by zero%s%s", "", "");
+        *r = x / y;
+        break;
+    case SPAK_OP_MOD:
+        if (y == 0)
+            return fail(v, e, "modulo by zero%s%s", "", "");
+        *r = fmod(x, y);
+        break;
+    default:
+        return fail(v, e, "operator '%s' has no value%s", op, "");
+    }
+    if (!isfinite(*r))
+        return fail(v, e, "arithmetic overflow in '%s'%s", op, "");
+    return SPAK_OK;
+}
+
+/* An order comparison or arithmetic on two numbers, either of which may be
+ * an interval: a comparison holds when it holds for every pair of values
+ * (x >= y when x.lo >= y.hi), arithmetic gives the interval of every result
+ * (the extremes of the four corner results; % and a divisor interval that
+ * holds 0 keep the point only, without an interval). */
+static spak_status arith(ev *v, const spak_expr *e, const spak_value *a, const spak_value *b, spak_value *out)
+{
+    double xl = a->ci ? a->lo : a->num, xh = a->ci ? a->hi : a->num;
+    double yl = b->ci ? b->lo : b->num, yh = b->ci ? b->hi : b->num;
+    out->kind = SPAK_VAL_BOOL;
+    switch (e->op) {
+    case SPAK_OP_LT: out->b = xh < yl; return SPAK_OK;
+    case SPAK_OP_LE: out->b = xh <= yl; return SPAK_OK;
+    case SPAK_OP_GT: out->b = xl > yh; return SPAK_OK;
+    case SPAK_OP_GE: out->b = xl >= yh; return SPAK_OK;
+    default: break;
+    }
+    out->kind = SPAK_VAL_NUM;
+    spak_status st = arith1(v, e, a->num, b->num, &out->num);
+    out->lo = out->hi = out->num;
+    if (st != SPAK_OK || !(a->ci || b->ci) || e->op == SPAK_OP_MOD || (e->op == SPAK_OP_DIV && yl <= 0 && yh >= 0))
+        return st;
+    double c[4], xs[2] = {xl, xh}, ys[2] = {yl, yh};
+    for (int i = 0; i < 4; i++)
+        if ((st = arith1(v, e, xs[i / 2], ys[i % 2], &c[i])) != SPAK_OK)
+            return st;
+    out->ci = true;
+    out->lo = out->hi = c[0];
+    for (int i = 1; i < 4; i++) {
+        out->lo = c[i] < out->lo ? c[i] : out->lo;
+        out->hi = c[i] > out->hi ? c[i] : out->hi;
+    }
+    return SPAK_OK;
+}
+
 static spak_status eval(ev *v, const spak_expr *e, spak_value *out)
 {
     memset(out, 0, sizeof *out);
@@ -447,7 +530,7 @@ static spak_status eval(ev *v, const spak_expr *e, spak_value *out)
         return SPAK_OK;
     case SPAK_EX_NUMBER:
         out->kind = SPAK_VAL_NUM;
-        out->num = e->num;
+        out->num = out->lo = out->hi = e->num;
         return SPAK_OK;
     case SPAK_EX_BOOL:
         out->kind = SPAK_VAL_BOOL;
@@ -496,8 +579,10 @@ static spak_status eval(ev *v, const spak_expr *e, spak_value *out)
         }
         if (a.kind != SPAK_VAL_NUM)
             return fail(v, e, "'-' applied to a %s%s", val_kind_name(a.kind), "");
-        out->kind = SPAK_VAL_NUM;
+        *out = a;
         out->num = -a.num;
+        out->lo = -a.hi;
+        out->hi = -a.lo;
         return SPAK_OK;
     }
     case SPAK_EX_BINARY: {
@@ -537,33 +622,7 @@ static spak_status eval(ev *v, const spak_expr *e, spak_value *out)
         if (a.kind != SPAK_VAL_NUM || b.kind != SPAK_VAL_NUM)
             return fail(v, e, "operator '%s' needs numbers, got a %s", op,
                         val_kind_name(a.kind != SPAK_VAL_NUM ? a.kind : b.kind));
-        double x = a.num, y = b.num, r;
-        switch (e->op) {
-        case SPAK_OP_LT: out->kind = SPAK_VAL_BOOL; out->b = x < y; return SPAK_OK;
-        case SPAK_OP_LE: out->kind = SPAK_VAL_BOOL; out->b = x <= y; return SPAK_OK;
-        case SPAK_OP_GT: out->kind = SPAK_VAL_BOOL; out->b = x > y; return SPAK_OK;
-        case SPAK_OP_GE: out->kind = SPAK_VAL_BOOL; out->b = x >= y; return SPAK_OK;
-        case SPAK_OP_ADD: r = x + y; break;
-        case SPAK_OP_SUB: r = x - y; break;
-        case SPAK_OP_MUL: r = x * y; break;
-        case SPAK_OP_DIV:
-            if (y == 0)
-                return fail(v, e, "division by zero%s%s", "", "");
-            r = x / y;
-            break;
-        case SPAK_OP_MOD:
-            if (y == 0)
-                return fail(v, e, "modulo by zero%s%s", "", "");
-            r = fmod(x, y);
-            break;
-        default:
-            return fail(v, e, "operator '%s' has no value%s", op, "");
-        }
-        if (!isfinite(r))
-            return fail(v, e, "arithmetic overflow in '%s'%s", op, "");
-        out->kind = SPAK_VAL_NUM;
-        out->num = r;
-        return SPAK_OK;
+        return arith(v, e, &a, &b, out);
     }
     }
     return fail(v, e, "cannot evaluate this expression%s%s", "", "");

@@ -13,6 +13,9 @@
  *   P                  a design / tuning / loop parameter, in rule conditions:
  *                      its value in the best candidate so far
  * Operators: ! - * / % + - < <= > >= == != && || ; parentheses.
+ * A measured field with an interval ("ratio" beside "ratio_ci": [lo, hi])
+ * is an interval: arithmetic carries it, an order comparison holds only
+ * when it holds for every value of the interval (spak_value.ci).
  *
  * Evaluation never crashes: a type error, a missing field, a division by
  * zero or an absent record gives SPAK_ERR_EVAL and a message.
@@ -55,6 +58,13 @@ typedef enum { SPAK_VAL_NUM, SPAK_VAL_STR, SPAK_VAL_BOOL, SPAK_VAL_RECORD } spak
 typedef struct spak_value {
     spak_val_kind kind;
     double num;
+    /* a measured number's interval (NUM only; ci false: a plain number, lo =
+     * hi = num): a field f of a record that also carries "f_ci": [lo, hi].
+     * Comparisons hold only when they hold for the whole interval: x >= c
+     * when lo >= c, x < c when hi < c; so while an interval straddles c,
+     * neither x >= c nor x < c holds (docs/language.md, "Intervals"). */
+    bool ci;
+    double lo, hi;
     const char *str;          /* borrowed (tree or record) */
     bool b;
     const json_t *rec;        /* borrowed */

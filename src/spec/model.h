@@ -25,6 +25,11 @@ typedef struct spak_param_def {
     size_t n_values;
     const char *origin;    /* "design_space", "tuning_space" or "parameter" */
     spak_pos pos;
+    /* `name: [values] { when: COND }`: the parameter exists only at the
+     * points where COND holds over the parameters declared before it (NULL =
+     * everywhere); elsewhere it has no value, no -D define, no place in the
+     * point's key (space.h) */
+    const spak_expr *when;
 } spak_param_def;
 
 typedef struct spak_fact_def {

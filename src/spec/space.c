@@ -28,8 +28,86 @@ spak_status spak_space_init(spak_space *s, const spak_param_def *params, size_t 
         if (s->total > SPAK_SPACE_MAX_POINTS)
             return spak_errf(err, SPAK_ERR_LIMIT, "the search space has more than %d points; restrict it",
                              SPAK_SPACE_MAX_POINTS);
+        if (params[i].when)
+            s->conditional = true;
+    }
+    s->points = s->total;
+    if (s->conditional) {
+        s->points = 0;
+        for (uint64_t i = 0; i < s->total; i++)
+            s->points += spak_space_exists(s, i);
     }
     return SPAK_OK;
+}
+
+void spak_space_value(const spak_expr *v, spak_value *out)
+{
+    memset(out, 0, sizeof *out);
+    if (v->kind == SPAK_EX_NUMBER) {
+        out->kind = SPAK_VAL_NUM;
+        out->num = v->num;
+    } else if (v->kind == SPAK_EX_UNARY) {
+        out->kind = SPAK_VAL_NUM;
+        out->num = -v->lhs->num;
+    } else if (v->kind == SPAK_EX_BOOL) {
+        out->kind = SPAK_VAL_BOOL;
+        out->b = v->boolean;
+    } else {
+        out->kind = SPAK_VAL_STR;
+        out->str = spak_value_text(v);
+    }
+}
+
+/* What a condition sees: the values of the parameters before it that exist. */
+typedef struct cond_scope {
+    const spak_space *s;
+    const size_t *digits;
+    const bool *act;
+    size_t upto;
+} cond_scope;
+
+static bool cond_param(void *ud, const char *name, spak_value *out)
+{
+    const cond_scope *c = ud;
+    for (size_t j = 0; j < c->upto; j++)
+        if (c->act[j] && strcmp(c->s->params[j].name, name) == 0) {
+            spak_space_value(c->s->params[j].values[c->digits[j]], out);
+            return true;
+        }
+    return false;
+}
+
+void spak_space_active(const spak_space *s, const size_t *digits, bool act[SPAK_SPACE_MAX_PARAMS])
+{
+    for (size_t i = 0; i < s->n; i++) {
+        act[i] = true;
+        if (!s->params[i].when)
+            continue;
+        cond_scope c = {s, digits, act, i};
+        spak_eval_env env = {.param = cond_param, .ud = &c};
+        bool b = false;
+        spak_err err = {0};
+        act[i] = spak_eval_bool(s->params[i].when, &env, &b, &err) == SPAK_OK && b;
+    }
+}
+
+uint64_t spak_space_canonical(const spak_space *s, uint64_t index)
+{
+    if (!s->conditional)
+        return index;
+    size_t d[SPAK_SPACE_MAX_PARAMS];
+    bool act[SPAK_SPACE_MAX_PARAMS];
+    spak_space_digits(s, index, d);
+    spak_space_active(s, d, act);
+    uint64_t idx = 0;
+    for (size_t i = 0; i < s->n; i++)
+        idx = idx * s->params[i].n_values + (act[i] ? d[i] : 0);
+    return idx;
+}
+
+bool spak_space_exists(const spak_space *s, uint64_t index)
+{
+    return index < s->total && spak_space_canonical(s, index) == index;
 }
 
 void spak_space_digits(const spak_space *s, uint64_t index, size_t digits[SPAK_SPACE_MAX_PARAMS])
@@ -60,13 +138,17 @@ const char *spak_value_text(const spak_expr *v)
 bool spak_space_key(const spak_space *s, uint64_t index, char *buf, size_t n)
 {
     size_t d[SPAK_SPACE_MAX_PARAMS];
+    bool act[SPAK_SPACE_MAX_PARAMS];
     spak_space_digits(s, index, d);
+    spak_space_active(s, d, act);
     size_t off = 0;
     buf[0] = '\0';
     for (size_t i = 0; i < s->n; i++) {
+        if (!act[i])
+            continue;
         const spak_expr *v = s->params[i].values[d[i]];
         bool neg = v->kind == SPAK_EX_UNARY;
-        if (!spak_snprintf(buf + off, n - off, "%s%s=%s%s", i ? "," : "", s->params[i].name, neg ? "-" : "",
+        if (!spak_snprintf(buf + off, n - off, "%s%s=%s%s", off ? "," : "", s->params[i].name, neg ? "-" : "",
                            spak_value_text(v)))
             return false;
         off += strlen(buf + off);
@@ -77,11 +159,23 @@ bool spak_space_key(const spak_space *s, uint64_t index, char *buf, size_t n)
 bool spak_space_find(const spak_space *s, const char *key, uint64_t *index)
 {
     /* spaces are small (<= 1e6 points): compare keys of a digit-wise parse */
-    size_t d[SPAK_SPACE_MAX_PARAMS];
+    size_t d[SPAK_SPACE_MAX_PARAMS] = {0};
     const char *p = key;
     for (size_t i = 0; i < s->n; i++) {
         size_t nl = strlen(s->params[i].name);
-        if (strncmp(p, s->params[i].name, nl) != 0 || p[nl] != '=')
+        bool named = strncmp(p, s->params[i].name, nl) == 0 && p[nl] == '=';
+        if (s->params[i].when) {
+            /* the digits before i are final: whether i exists is known */
+            bool act[SPAK_SPACE_MAX_PARAMS];
+            spak_space_active(s, d, act);
+            if (!act[i]) {
+                if (named)
+                    return false;  /* a value for a parameter that does not exist there */
+                d[i] = 0;
+                continue;
+            }
+        }
+        if (!named)
             return false;
         p += nl + 1;
         const char *end = strchr(p, ',');
@@ -141,7 +235,7 @@ spak_status spak_space_next(const spak_space *s, spak_strategy_kind kind, uint64
     spak_status st = SPAK_OK;
     if (kind == SPAK_STRAT_GRID) {
         for (uint64_t i = 0; i < s->total; i++)
-            if (!TRIED(i)) {
+            if (!TRIED(i) && spak_space_exists(s, i)) {
                 *next = i;
                 *found = true;
                 break;
@@ -155,7 +249,7 @@ spak_status spak_space_next(const spak_space *s, spak_strategy_kind kind, uint64
     }
     uint64_t first_random = s->total;
     for (uint64_t k = 0; k < s->total; k++)
-        if (!TRIED(perm[k])) {
+        if (!TRIED(perm[k]) && spak_space_exists(s, perm[k])) {
             first_random = perm[k];
             break;
         }
@@ -167,7 +261,7 @@ spak_status spak_space_next(const spak_space *s, spak_strategy_kind kind, uint64
     if (kind == SPAK_STRAT_RANDOM)
         goto out;
     /* default: explore first, then climb */
-    const size_t n_init = s->total < 3 ? (size_t)s->total : 3;
+    const size_t n_init = s->points < 3 ? (size_t)s->points : 3;
     if (n_done < n_init || (n_done % 4) == 3)
         goto out;
     size_t best = SIZE_MAX;
@@ -190,7 +284,8 @@ spak_status spak_space_next(const spak_space *s, spak_strategy_kind kind, uint64
                     continue;
                 memcpy(nd, d, s->n * sizeof *d);
                 nd[i] = (size_t)v;
-                uint64_t idx = index_of(s, nd);
+                /* a change of an absent parameter lands on the best itself */
+                uint64_t idx = spak_space_canonical(s, index_of(s, nd));
                 if (!TRIED(idx)) {
                     *next = idx;
                     goto out;

@@ -7,6 +7,14 @@
  * canonical text "name=value,name=value" used to recognise a candidate that
  * was already evaluated (also across a resume).
  *
+ * Conditions (`tile_k: [128, 256] { when: rung == "packed" }`, model.h): a
+ * parameter whose condition fails at a point does not exist there. Of the
+ * indices that differ only in such parameters one exists, the one whose
+ * absent parameters have digit 0 (the canonical index); the others are never
+ * proposed, evaluated or counted. An absent parameter has no place in the
+ * key, so "rung=naive,threads=1" names the one naive point per thread count.
+ * `points` counts the points that exist (= total without conditions).
+ *
  * Strategies are pure functions of (space, seed, the evaluations so far), so
  * a resumed run proposes exactly what the killed one would have:
  *   grid     index order
@@ -25,6 +33,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "spec/expr.h"
 #include "spec/model.h"
 
 #define SPAK_SPACE_MAX_POINTS 1000000
@@ -33,7 +42,9 @@
 typedef struct spak_space {
     const spak_param_def *params;
     size_t n;
-    uint64_t total;
+    uint64_t total;       /* the index range: the product of the value counts */
+    uint64_t points;      /* the points that exist (their conditions hold) */
+    bool conditional;     /* some parameter has a condition */
 } spak_space;
 
 /* How spak_space_next walks the space (the strategies of program/strategy.h
@@ -48,11 +59,23 @@ typedef struct spak_space_eval {
 
 spak_status spak_space_init(spak_space *s, const spak_param_def *params, size_t n, spak_err *err);
 void spak_space_digits(const spak_space *s, uint64_t index, size_t digits[SPAK_SPACE_MAX_PARAMS]);
+/* Which parameters exist at the point with these digits (act[i]): each
+ * condition is evaluated over the parameters before it, in order; one that
+ * cannot be evaluated (it reads an absent parameter) counts as false. */
+void spak_space_active(const spak_space *s, const size_t *digits, bool act[SPAK_SPACE_MAX_PARAMS]);
+/* The index with the digits of absent parameters set to 0. */
+uint64_t spak_space_canonical(const spak_space *s, uint64_t index);
+/* Whether index names a point that exists (it is its canonical index). */
+bool spak_space_exists(const spak_space *s, uint64_t index);
+/* A parameter value as an expression value (numbers, booleans, strings). */
+void spak_space_value(const spak_expr *v, spak_value *out);
 /* The canonical text of a value ("64", "packed", "true"). Static or tree storage. */
 const char *spak_value_text(const spak_expr *v);
-/* "name=value,..." into buf; false when it does not fit. */
+/* "name=value,..." of the parameters that exist there into buf; false when
+ * it does not fit. */
 bool spak_space_key(const spak_space *s, uint64_t index, char *buf, size_t n);
-/* The index of a key, or false. */
+/* The index of a key, or false (also for a key that names an absent
+ * parameter, or leaves out one that exists there). */
 bool spak_space_find(const spak_space *s, const char *key, uint64_t *index);
 
 /* Propose the next point. *found is false when every point has been tried. */

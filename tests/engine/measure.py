@@ -3,12 +3,14 @@
 language' that prints trace records. Its metric is a known function of the
 parameters, so tests can check what the loop found.
 
-usage: measure.py X Y [--sleep S] [--mode ok|wrong|badrecord|crash|norecord|hang|flat-y|heldout]
+usage: measure.py X Y [--sleep S] [--mode ok|wrong|badrecord|crash|norecord|hang|flat-y|heldout|noisy|precise]
 metric = 100 - (X-3)^2 - (Y-2)^2   (maximum 100 at X=3, Y=2)
 flat-y: metric = 100 - 10 (X-3)^2, Y has no effect (only a +-0.3% jitter,
         inside the 1% timing spread the records report)
 Performance records carry time_ms (= 1000 / metric) with p20/p80 at +-1%
 and reps 50, like a harness's.
+noisy: the ratio carries a +-10% interval (ratio_ci), precision_reached false;
+precise: a +-0.5% interval, precision_reached true.
 """
 import json
 import os
@@ -52,8 +54,13 @@ if mode == "badrecord" and x == 1:
     rec({"type": "Performance", "score": "high", "ratio": 1.0})
 elif passed:
     t = 1000.0 / metric
-    rec({"type": "Performance", "score": metric, "ratio": metric / 50.0,
-         "time_ms": t, "time_ms_p20": t * 0.99, "time_ms_p80": t * 1.01, "reps": 50})
+    perf = {"type": "Performance", "score": metric, "ratio": metric / 50.0,
+            "time_ms": t, "time_ms_p20": t * 0.99, "time_ms_p80": t * 1.01, "reps": 50}
+    if mode in ("noisy", "precise"):
+        w = 0.1 if mode == "noisy" else 0.005
+        perf["ratio_ci"] = [perf["ratio"] * (1 - w), perf["ratio"] * (1 + w)]
+        perf["precision_reached"] = mode == "precise"
+    rec(perf)
     if mode == "heldout":
         # a held-out shape that is timed and looks wonderful: it must steer nothing
         rec({"type": "Performance", "score": 1000.0, "ratio": 20.0, "heldout": True})

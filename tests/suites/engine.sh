@@ -55,6 +55,24 @@ S3=$(mkspec plateau "" 's|strategy: "grid"|strategy: "grid"\n        stop { plat
 out=$("$SPAK" run --home "$T/h2" --json "$S3" 2>/dev/null)
 check "plateau: 3 stops after 3 evaluations without improvement" "[ \"$(echo "$out" | jlast 'd["stop_reason"]')\" = plateau ]"
 
+# 2b. decisions on intervals: a point estimate that passes near_baseline
+# (ratio >= 1.95; the optimum's ratio is 2.0) while its interval straddles
+# 1.95 does not stop the run; the same run with tight intervals stops as
+# soon as one lies wholly above 1.95
+SNC='s|strategy: "grid"|strategy: "grid"\n        stop { when: "near_baseline(trace.best)" }|
+s|return t.score >= 100|return t.score >= 100\n        }\n        fact near_baseline(t: TraceItem.Performance) {\n            return t.ratio >= 1.95|'
+S4=$(mkspec noisy "--mode noisy" "$SNC")
+out=$("$SPAK" run --home "$T/h2" --json "$S4" 2>"$T/noisy.err")
+check "intervals: ratio 2.0 in [1.8, 2.2] does not pass ratio >= 1.95: no stop, the space is exhausted" "[ \"$(echo "$out" | jlast 'd["stop_reason"], d["evaluations"]')\" = 'search space exhausted 20' ]"
+check "intervals: overlapping wide intervals end the run inconclusive, the tied named" "[ \"$(echo "$out" | jlast 'd["decision"], len(d["tied_with"]) > 0, d["ratio_ci"][0] < d["ratio"] < d["ratio_ci"][1]')\" = 'inconclusive True True' ]"
+check "intervals: the run's lines carry the interval and the decision" "grep -q 'x \[1.8-2.2\]' $T/noisy.err && grep -q 'decision: inconclusive' $T/noisy.err"
+S5=$(mkspec precise "--mode precise" "$SNC")
+out=$("$SPAK" run --home "$T/h2" --json "$S5" 2>/dev/null)
+check "intervals: with +-0.5% intervals the run stops at the first ratio wholly >= 1.95 (1.96 at x=2,y=1)" "[ \"$(echo "$out" | jlast 'd["stop_reason"], d["best"]["candidate"], d["evaluations"]')\" = 'stop condition x=2,y=1 6' ]"
+S6=$(mkspec noisyplateau "--mode noisy" 's|strategy: "grid"|strategy: "grid"\n        stop { plateau: 3 }|')
+out=$("$SPAK" run --home "$T/h2" --json "$S6" 2>/dev/null)
+check "intervals: better points within the best's interval are no improvement (plateau after 4, the first kept)" "[ \"$(echo "$out" | jlast 'd["stop_reason"], d["evaluations"], d["best"]["candidate"], d["undecided"]')\" = 'plateau 4 x=1,y=0 3' ]"
+
 # 3. random is seeded; default finds the optimum
 keys() { "$SPAK" show --home "$1" --json "$2" | python3 -c 'import json,sys; print(" ".join(e["candidate"] for e in json.load(sys.stdin)["evaluations"]))'; }
 r1=$("$SPAK" run --home "$T/h3" --json --strategy random --seed 5 --budget 6 "$S" 2>/dev/null | jlast 'd["run_id"]')

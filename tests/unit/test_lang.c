@@ -614,6 +614,53 @@ static void test_regressions(void)
     spak_buf_free(&b);
 }
 
+/* A measured field with an interval: a fact holds only when it holds for
+ * the whole interval, so a point that passes while the interval straddles
+ * the threshold decides nothing either way. */
+static void test_intervals(void)
+{
+    static const char src[] = "system S {\n    trace_schema { variant T { case P { ratio: float } } }\n"
+                              "    knowledge {\n        fact near(t: T.P) { return t.ratio >= 0.95 }\n"
+                              "        fact below(t: T.P) { return t.ratio < 0.95 }\n"
+                              "        fact scaled(t: T.P) { return t.ratio * 2 - 1 > 0.85 }\n"
+                              "        fact neg(t: T.P) { return -t.ratio <= -0.95 }\n    }\n}\n";
+    spak_spec *s = NULL;
+    spak_err err = {0};
+    if (!TAP_OK(spak_spec_load_mem("ci.spak", src, sizeof src - 1, &s, &err) == SPAK_OK, "intervals: spec loads")) {
+        spak_spec_free(s);
+        return;
+    }
+    const spak_model *m = spak_spec_model(s);
+    spak_eval_env env = {m, NULL, NULL, NULL, NULL, NULL, NULL};
+    struct {
+        const char *rec, *fact;
+        bool want;
+        const char *what;
+    } cases[] = {
+        {"{\"type\":\"P\",\"ratio\":0.97}", "near", true, "a plain 0.97 is >= 0.95"},
+        {"{\"type\":\"P\",\"ratio\":0.97,\"ratio_ci\":[0.93,1.01]}", "near", false,
+         "0.97 in [0.93, 1.01] is not >= 0.95 (it straddles)"},
+        {"{\"type\":\"P\",\"ratio\":0.97,\"ratio_ci\":[0.93,1.01]}", "below", false,
+         "nor < 0.95: undecided both ways"},
+        {"{\"type\":\"P\",\"ratio\":0.97,\"ratio_ci\":[0.955,0.99]}", "near", true, "[0.955, 0.99] is >= 0.95"},
+        {"{\"type\":\"P\",\"ratio\":0.90,\"ratio_ci\":[0.88,0.93]}", "below", true, "[0.88, 0.93] is < 0.95"},
+        {"{\"type\":\"P\",\"ratio\":0.97,\"ratio_ci\":[0.93,1.01]}", "scaled", true,
+         "arithmetic carries the interval: 2x-1 in [0.86, 1.02], > 0.85 holds"},
+        {"{\"type\":\"P\",\"ratio\":0.97,\"ratio_ci\":[0.955,0.99]}", "neg", true,
+         "negation flips the interval: -x in [-0.99, -0.955] <= -0.95"},
+        {"{\"type\":\"P\",\"ratio\":0.97,\"ratio_ci\":[0.98,1.01]}", "near", true,
+         "an interval that does not hold its point is ignored (the point decides)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *r = rec(cases[i].rec);
+        spak_value v;
+        spak_status st = spak_eval_fact(spak_model_fact(m, cases[i].fact), r, &env, &v, &err);
+        TAP_OK(st == SPAK_OK && v.kind == SPAK_VAL_BOOL && v.b == cases[i].want, "intervals: %s", cases[i].what);
+        json_decref(r);
+    }
+    spak_spec_free(s);
+}
+
 int main(void)
 {
     spak_err err = {0};
@@ -636,6 +683,7 @@ int main(void)
     spak_diags_free(&parse_diags);
     test_parse_and_load();
     test_regressions();
+    test_intervals();
     spak_spec_free(spec);
     return tap_done();
 }

@@ -20,7 +20,11 @@
  *                                       attention BxHxSxD, 'c' suffix = causal)
  *       [--heldout 1000x999x1001,...]   checked only; shapes no strategy saw
  *       [--causal]                      every attention shape is causal
- *       [--min-time 0.3]                seconds of candidate time per shape
+ *       [--min-time 0.3]                seconds of candidate time per shape (at least)
+ *       [--precision 0.02]              pairs until the ratio's interval is within +-2%
+ *       [--level 0.95]                  of this confidence level,
+ *       [--max-reps 500] [--max-time S]  or this many pairs / seconds a shape
+ *                                       (default 2 + 10 x min-time)
  *       [--baseline openblas|naive-attention|so|none] [--baseline-so PATH]
  *       [--tolerance X] [--check-only] [--ceilings-cache PATH]
  *       [--bound-scale X]               0 < X <= 1: a lower hardware bound (tests)
@@ -256,6 +260,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: spak-harness-cpu --family %s --candidate PATH.so [--seed N (ignored)]\n"
             "         [--shapes S,...] [--heldout S,...] [--causal] [--min-time SEC]\n"
+            "         [--precision REL] [--level L] [--max-reps N] [--max-time SEC]\n"
             "         [--baseline %s] [--baseline-so PATH]\n"
             "         [--tolerance X] [--check-only] [--ceilings-cache PATH]\n"
             "  shapes: %s\n",
@@ -321,6 +326,10 @@ static int parse_args(int argc, char **argv, options *o)
 {
     memset(o, 0, sizeof *o);
     o->min_time = 0.3;
+    o->precision = 0.02;
+    o->level = 0.95;
+    o->max_reps = 500;
+    o->max_time = -1; /* 2 + 10 x min-time unless given */
     o->tol = -1;
     o->bound_scale = 1;
     const char *fam = NULL, *shapes = NULL, *heldout = NULL, *base = NULL, *seed = NULL;
@@ -359,6 +368,28 @@ static int parse_args(int argc, char **argv, options *o)
                 fprintf(stderr, "spak-harness-cpu: bad --min-time '%s'\n", s);
                 return 2;
             }
+        } else if (!strcmp(a, "--precision") || !strcmp(a, "--level") || !strcmp(a, "--max-time")) {
+            /* the ratio's precision (0 < p < 1), its level (0.5 <= L < 1), the
+             * seconds a shape may take (at most 600) */
+            const char *s;
+            double x;
+            TAKE(s);
+            bool lv = !strcmp(a, "--level"), mt = !strcmp(a, "--max-time");
+            if (!parse_double(s, &x) || x <= 0 || (mt ? x > 600 : x >= 1) || (lv && x < 0.5)) {
+                fprintf(stderr, "spak-harness-cpu: bad %s '%s' (%s)\n", a, s,
+                        mt ? "0 < seconds <= 600" : lv ? "0.5 <= level < 1" : "0 < relative precision < 1");
+                return 2;
+            }
+            *(lv ? &o->level : mt ? &o->max_time : &o->precision) = x;
+        } else if (!strcmp(a, "--max-reps")) {
+            const char *s;
+            long x;
+            TAKE(s);
+            if (!parse_long(s, 5, 5000, &x)) {
+                fprintf(stderr, "spak-harness-cpu: bad --max-reps '%s' (5 .. 5000)\n", s);
+                return 2;
+            }
+            o->max_reps = (int)x;
         } else if (!strcmp(a, "--tolerance")) {
             const char *s;
             TAKE(s);
@@ -410,6 +441,7 @@ static int parse_args(int argc, char **argv, options *o)
     o->seed_arg = seed != NULL;
     o->seed = os_seed();
     if (o->tol < 0) o->tol = 1e-5;
+    if (o->max_time < 0) o->max_time = 2 + 10 * o->min_time;
     if (!shapes) shapes = o->fam->default_shapes;
     if (!heldout) heldout = o->fam->default_heldout;
     if (!parse_shape_list(o, shapes, false) || (*heldout && !parse_shape_list(o, heldout, true))) {

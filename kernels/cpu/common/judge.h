@@ -48,6 +48,11 @@ typedef struct options {
     cpu_shape shapes[MAX_SHAPES];
     int nshapes;
     double min_time;
+    /* the ratio's measurement: pairs until its interval at level is within
+     * +-precision of its point, or max_reps pairs, or max_time seconds of a
+     * shape's timing (--precision, --level, --max-reps, --max-time) */
+    double precision, level, max_time;
+    int max_reps;
     enum baseline_kind base;
     const char *base_name;
     const char *base_so;

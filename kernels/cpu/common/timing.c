@@ -14,6 +14,15 @@
  * code, a scan for unwritten/NaN elements and the inputs' hash; one failure
  * fails the shape. The baseline's calls are not checked (it is not on trial).
  *
+ * Repetitions: interleaved pairs (a candidate batch, a baseline batch)
+ * until the candidate ran --min-time and 5 pairs, and then until the paired
+ * ratio's interval (src/analyze/stats.h: the geometric mean of the pairs'
+ * baseline/candidate, a t-interval on the log ratios at --level) is within
+ * +-precision of its point, or --max-reps pairs, or --max-time seconds; the
+ * Performance record keeps every pair's times (samples_ms,
+ * baseline_samples_ms), ratio_ci, its level, precision_reached and how the
+ * repetitions ended (reps_ended).
+ *
  * Order: the baseline alone first, on every timed shape, before the
  * candidate's runner exists (solo); then candidate and baseline batches
  * interleaved, the first side alternating, each side frozen while the other
@@ -33,6 +42,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "analyze/stats.h"
 #include "judge.h"
 
 typedef struct samples {
@@ -51,15 +61,20 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* the q-quantile of s (sorted in place) */
-static double pct(samples *s, double q)
+/* the q-quantile of s, from a sorted copy: the samples keep their order,
+ * which pairs the candidate's i-th batch with the baseline's i-th */
+static double pct(const samples *s, double q)
 {
     if (!s->n) return NAN;
-    qsort(s->t, (size_t)s->n, sizeof(double), cmp_double);
-    double pos = q * (s->n - 1);
+    double *t = cpu_xmalloc(sizeof(double) * (size_t)s->n);
+    memcpy(t, s->t, sizeof(double) * (size_t)s->n);
+    qsort(t, (size_t)s->n, sizeof(double), cmp_double);
+    double pos = q * (s->n - 1), v;
     int i = (int)pos;
-    if (i >= s->n - 1) return s->t[s->n - 1];
-    return s->t[i] + (pos - i) * (s->t[i + 1] - s->t[i]);
+    if (i >= s->n - 1) v = t[s->n - 1];
+    else v = t[i] + (pos - i) * (t[i + 1] - t[i]);
+    free(t);
+    return v;
 }
 
 static size_t l3_bytes(void)
@@ -188,15 +203,40 @@ void cpu_time_baseline_solo(const options *o, side *b, solo_stat *solo)
     }
 }
 
-/* interleaved batches until the candidate ran min_time (>= 5 reps) */
+/* how the ratio's measurement ended */
+typedef struct ratio_stat {
+    spak_interval iv;   /* the paired ratio and its interval (NAN without a baseline) */
+    bool precise;       /* the interval reached --precision */
+    const char *ended;  /* "precision", "max-reps", "max-time" */
+} ratio_stat;
+
+/* Interleaved pairs (a candidate batch and a baseline batch, the first side
+ * alternating) until the candidate ran min_time and 5 pairs, and then, with
+ * a baseline, until the paired ratio's interval is within +-precision, or
+ * max_reps pairs, or max_time seconds. tc->t[i] and tb->t[i] are pair i. */
 static int measure(const options *o, side *c, side *b, const cpu_shape *sh, const layout *L, int nbc, int nbb,
-                   flusher *f, samples *tc, samples *tb, int *checks, call_result *fail)
+                   flusher *f, samples *tc, samples *tb, int *checks, call_result *fail, ratio_stat *rs)
 {
     tc->n = tb->n = 0;
+    memset(rs, 0, sizeof *rs);
+    rs->iv.point = rs->iv.lo = rs->iv.hi = NAN;
+    rs->ended = "precision";
     double total = 0, start = cpu_now_s();
-    for (int rep = 0; (total < o->min_time || tc->n < 5) && tc->n < tc->cap &&
-                      cpu_now_s() - start < 30 * o->min_time + 5;
-         rep++) {
+    for (int rep = 0;; rep++) {
+        bool enough = total >= o->min_time && tc->n >= 5;
+        if (enough && b) {
+            spak_stats_ratio_ci(tb->t, tc->t, (size_t)tc->n, o->level, &rs->iv);
+            rs->precise = spak_stats_precise(&rs->iv, o->precision);
+        }
+        if (enough && (!b || rs->precise)) break;
+        if (tc->n >= tc->cap || tc->n >= o->max_reps) {
+            rs->ended = "max-reps";
+            break;
+        }
+        if (cpu_now_s() - start >= o->max_time) {
+            rs->ended = "max-time";
+            break;
+        }
         for (int k = 0; k < 2; k++) {
             bool cand = (k + rep) % 2 == 0; /* the first side alternates */
             if (!cand && !b) continue;
@@ -210,10 +250,14 @@ static int measure(const options *o, side *c, side *b, const cpu_shape *sh, cons
         }
         total += tc->t[tc->n - 1] * nbc;
     }
+    if (b && tc->n >= 2) { /* the interval of every pair measured */
+        spak_stats_ratio_ci(tb->t, tc->t, (size_t)tc->n, o->level, &rs->iv);
+        rs->precise = spak_stats_precise(&rs->iv, o->precision);
+    }
     return 0;
 }
 
-static bool interfered(const solo_stat *s, samples *tb)
+static bool interfered(const solo_stat *s, const samples *tb)
 {
     if (!(s->med > 0) || tb->n < 3) return false;
     double mi = pct(tb, 0.5), si = (pct(tb, 0.8) - pct(tb, 0.2)) / 2, ss = (s->p80 - s->p20) / 2;
@@ -230,9 +274,34 @@ typedef struct verdict {
     char reason[512];
 } verdict;
 
+/* every sample of s, in ms, in the order measured */
+static json_t *samples_ms(const samples *s)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < s->n; i++) json_array_append_new(a, json_real(s->t[i] * 1e3));
+    return a;
+}
+
+/* the ratio's interval and how its measurement ended */
+static void set_ratio(const options *o, json_t *rec, const samples *tb, const ratio_stat *rs)
+{
+    cpu_set_num(rec, "ratio", rs->iv.point);
+    json_object_set_new(rec, "ratio_ci", isfinite(rs->iv.lo) && isfinite(rs->iv.hi)
+                                             ? json_pack("[f,f]", rs->iv.lo, rs->iv.hi)
+                                             : json_null());
+    cpu_set_num(rec, "ratio_ci_level", o->level);
+    cpu_set_num(rec, "ratio_precision", o->precision);
+    cpu_set_num(rec, "ratio_rel_halfwidth", spak_stats_rel_halfwidth(&rs->iv));
+    json_object_set_new(rec, "precision_reached", json_boolean(rs->precise));
+    json_object_set_new(rec, "reps_ended", json_string(rs->ended));
+    json_object_set_new(rec, "ratio_method", json_string("paired: geometric mean of baseline/candidate per "
+                                                         "interleaved pair, Student t-interval on the log ratios"));
+    json_object_set_new(rec, "baseline_samples_ms", samples_ms(tb));
+}
+
 static void emit_performance(const options *o, const side *c, const side *b, const cpu_shape *sh, samples *tc,
                              samples *tb, const solo_stat *solo, int nbc, int nbb, int checks, const verdict *v,
-                             const cpu_bound *bound, bool flushed, double *gf_out)
+                             const cpu_bound *bound, bool flushed, const ratio_stat *rs, double *gf_out)
 {
     double fl_shape = o->fam->flops(sh), med = pct(tc, 0.5);
     json_t *rec = json_object();
@@ -242,6 +311,7 @@ static void emit_performance(const options *o, const side *c, const side *b, con
     cpu_set_num(rec, "time_ms_p20", pct(tc, 0.2) * 1e3);
     cpu_set_num(rec, "time_ms_p80", pct(tc, 0.8) * 1e3);
     json_object_set_new(rec, "reps", json_integer(tc->n));
+    json_object_set_new(rec, "samples_ms", samples_ms(tc));
     double gf = fl_shape / med * 1e-9;
     *gf_out = gf;
     cpu_set_num(rec, "gflops", gf);
@@ -255,7 +325,7 @@ static void emit_performance(const options *o, const side *c, const side *b, con
         cpu_set_num(rec, "baseline_time_ms_p20", pct(tb, 0.2) * 1e3);
         cpu_set_num(rec, "baseline_time_ms_p80", pct(tb, 0.8) * 1e3);
         cpu_set_num(rec, "baseline_gflops", fl_shape / bm * 1e-9);
-        cpu_set_num(rec, "ratio", bm / med);
+        set_ratio(o, rec, tb, rs);
         cpu_set_num(rec, "baseline_solo_time_ms", solo->med * 1e3);
         cpu_set_num(rec, "baseline_solo_time_ms_p20", solo->p20 * 1e3);
         cpu_set_num(rec, "baseline_solo_time_ms_p80", solo->p80 * 1e3);
@@ -264,6 +334,7 @@ static void emit_performance(const options *o, const side *c, const side *b, con
         json_object_set_new(rec, "baseline_time_ms", json_null());
         json_object_set_new(rec, "baseline_gflops", json_null());
         json_object_set_new(rec, "ratio", json_null());
+        json_object_set_new(rec, "ratio_ci", json_null());
     }
     json_object_set_new(rec, "cache_flush", json_boolean(flushed));
     json_object_set_new(rec, "candidate", json_string(c->name));
@@ -359,6 +430,7 @@ bool cpu_time_shape(const options *o, side *c, side *b, const cpu_shape *sh, con
     samples tb = {cpu_xmalloc(sizeof(double) * (size_t)cap), 0, cap};
     call_result fail = {.ok = false, .rel_err = NAN};
     verdict v = {"ok", ""};
+    ratio_stat rs = {{NAN, NAN, NAN, 0, 0}, false, "precision"};
     if (b && b->dead) b = NULL;
     if (prepare(o, c, sh, &L, true, 0, &nbc, &f, &checks, &fail) ||
         (b && prepare(o, b, sh, &L, false, solo->nb, &nbb, &f, &checks, &fail)))
@@ -371,7 +443,7 @@ bool cpu_time_shape(const options *o, side *c, side *b, const cpu_shape *sh, con
             solo_shape(o, b, sh, nbb, &solo_again);
             if (solo_again.med > 0) solo = &solo_again;
         }
-        if ((rc = measure(o, c, b, sh, &L, nbc, nbb, &f, &tc, &tb, &checks, &fail)) != 0) break;
+        if ((rc = measure(o, c, b, sh, &L, nbc, nbb, &f, &tc, &tb, &checks, &fail, &rs)) != 0) break;
         double gf = o->fam->flops(sh) / pct(&tc, 0.5) * 1e-9, lim = bound->gflops * CPU_BOUND_MARGIN;
         bool impossible = gf > lim, busy = b && interfered(solo, &tb);
         if (!impossible && !busy) {
@@ -404,7 +476,7 @@ bool cpu_time_shape(const options *o, side *c, side *b, const cpu_shape *sh, con
     }
     if (rc != -1) {
         double gf = 0;
-        emit_performance(o, c, b, sh, &tc, &tb, solo, nbc, nbb, checks, &v, bound, f.buf != NULL, &gf);
+        emit_performance(o, c, b, sh, &tc, &tb, solo, nbc, nbb, checks, &v, bound, f.buf != NULL, &rs, &gf);
         emit_analysis(o, sh, gf, ceil);
     }
     free(tc.t);

@@ -213,6 +213,7 @@ int cj_side_call(cj_side *s, const cp_call *c, double timeout_s, double *dt, int
     if (n == (ssize_t)sizeof a.d && a.h.magic == RP_MAGIC && a.h.kind == CP_DONE && a.d.n == c->n) {
         for (int i = 0; i < c->n; i++) rc[i] = a.d.rc[i];
         *sync_err = a.d.sync_err;
+        s->late_s = a.d.late_ns > 0 ? (double)a.d.late_ns * 1e-9 : 0;
         return 0;
     }
     s->dead = true;

@@ -36,6 +36,7 @@ typedef struct cj_side {
     size_t pool_bytes;
     unsigned long long pool_handle;
     bool dead;               /* ended, faulted or broke the protocol: never called again */
+    double late_s;           /* the last call's device synchronization after its stream's (cp_done.late_ns) */
 } cj_side;
 
 /* The runner binary beside the judge (spak-runner-cuda in the directory of

@@ -17,7 +17,8 @@
  *                           the pool: n calls back to back on the runner's
  *                           stream, then the stream and the whole device
  *                           synchronized
- *   runner -> judge  DONE   rc per call and the synchronization's error
+ *   runner -> judge  DONE   rc per call, the synchronization's error, and how
+ *                           long the device took after the stream was done
  *
  * Pools are the judge's: one per runner, fresh for each evaluation, never
  * shared between the candidate and the baseline.
@@ -83,6 +84,9 @@ typedef struct cp_call {
 typedef struct cp_done {
     rp_head h;
     int32_t n, sync_err; /* cudaError_t of synchronizing the stream, then the device */
+    int64_t late_ns;     /* how long the device synchronization took after the stream's: work the
+                            kernel left outside its stream (reported by the runner's process, where
+                            the kernel runs too: it can only make an honest kernel look worse) */
     int32_t rc[RP_MAX_BATCH];
 } cp_done;
 

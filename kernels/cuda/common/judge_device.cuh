@@ -25,6 +25,9 @@
 
 #define JD_IDLE_FACTOR 1.6
 #define JD_IDLE_SLACK_S 40e-6
+/* a device synchronization after the stream's longer than this (and than
+ * 5% of the batch) means work left outside the stream */
+#define JD_LATE_S 200e-6
 
 /* x[i] ~ N(0,1) rounded to T (never 0): fresh inputs for a call, from a
  * seed the judge draws right before. Counter based, like gen_normal. */

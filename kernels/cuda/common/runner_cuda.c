@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../fmha/abi.h"
@@ -315,7 +316,11 @@ static int do_call(const cp_call *c)
         }
     }
     cudaError_t e = cudaStreamSynchronize(stream);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     cudaError_t e2 = cudaDeviceSynchronize();
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    d.late_ns = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec);
     d.sync_err = e != cudaSuccess ? (int32_t)e : (int32_t)e2;
     d.n = c->n;
     send_msg(&d, sizeof d);

@@ -37,7 +37,7 @@ $(O)/cuda/gemm/%.so: $(CUDA_GEMM_DIR)/%.cu $(CUDA_HDRS)
 
 $(CUDA_HARNESS): $(CUDA_GEMM_DIR)/harness.cu $(CUDA_HARNESS_CORE) $(CUDA_JUDGE_OBJS) $(LIB) $(CUDA_HDRS)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -o $@ $< $(CUDA_HARNESS_CORE) $(CUDA_JUDGE_OBJS) -lcublas $(CUDA_JUDGE_LIBS)
+	$(NVCC) $(NVCCFLAGS) -Isrc -Iinclude -o $@ $< $(CUDA_HARNESS_CORE) $(CUDA_JUDGE_OBJS) -lcublas $(CUDA_JUDGE_LIBS)
 else ifeq ($(MAKELEVEL)$(SAN),00)
   $(info spak build: CUDA GEMM rungs and spak-harness-cuda skipped (need nvcc and cuBLAS))
 endif

@@ -77,6 +77,10 @@
 #include "../common/harness_device.cuh"
 #include "../common/judge_device.cuh"
 #include "../common/cuda_judge.h"
+extern "C" {
+#include "analyze/sandbox.h"
+#include "analyze/stats.h"
+}
 
 /* ------------------------------------------------------------------------ */
 /* exit codes of a child                                                     */
@@ -361,6 +365,15 @@ static int batch(struct gjudge *g, int side, int n, double *dt, char *why, size_
                  cudaGetErrorName((cudaError_t)sync_err));
         return 1;
     }
+    /* the ABI: all work on the given stream. Work left elsewhere was timed
+     * (the runner synchronized the device before DONE), but it is a
+     * contract violation and the shape of an early-return cheat */
+    if (g->side[side].late_s > JD_LATE_S && g->side[side].late_s > 0.05 * *dt) {
+        snprintf(why, nwhy, "work left outside the given stream after the call returned: the device "
+                 "synchronization waited %.0f us after the stream was done (the ABI: all work on `stream`)",
+                 g->side[side].late_s * 1e6);
+        return 1;
+    }
     r = jd_idle(&g->j, &seen);
     if (r < 0)
         return -1;
@@ -529,8 +542,14 @@ static char *with_fields(char *rec, json_t *extra)
 static int timed(struct gjudge *g, const cp_info *ci, double err, double berr)
 {
     const struct hc_shape *s = g->s;
-    int reps = g_args.reps, wu = g_args.warmup < 2 ? g_args.warmup : 2, n = g->nsets;
-    double *t[2] = {(double *)calloc(reps, sizeof(double)), (double *)calloc(reps, sizeof(double))};
+    /* at least --reps pairs, then more until the ratio's 95% interval is
+     * within +-2% (stats.h), at most 4x --reps pairs */
+    int reps = g_args.reps, cap = 4 * g_args.reps, done = 0, wu = g_args.warmup < 2 ? g_args.warmup : 2,
+        n = g->nsets;
+    double *t[2] = {(double *)calloc(cap, sizeof(double)), (double *)calloc(cap, sizeof(double))};
+    spak_interval iv;
+    memset(&iv, 0, sizeof iv);
+    bool precise = false;
     char why[512] = "";
     const char *fail = NULL, *verdict = "ok";
     struct clocks ck = {0, 0, 0, 0};
@@ -540,7 +559,7 @@ static int timed(struct gjudge *g, const cp_info *ci, double err, double berr)
         correctness_rec(s, g->dt, false, false, NAN, NAN, "harness: out of memory");
         return HC_CHILD_HARNESS_ERR;
     }
-    for (int r = 0; r < wu + reps && !fail; r++) {
+    for (int r = 0; r < wu + cap && !fail && !precise; r++) {
         for (int o = 0; o < 2 && !fail; o++) {
             int side = (r % 2 == 0) ? o : 1 - o;
             double dt = 0;
@@ -566,7 +585,7 @@ static int timed(struct gjudge *g, const cp_info *ci, double err, double berr)
                 if (check_call(g, side, k, &ok, cw, sizeof cw)) {
                     fail = g->j.err, rc = HC_CHILD_HARNESS_ERR;
                 } else if (!ok) {
-                    snprintf(why, sizeof why, "timed call %d of %d (%s): %s", r * n + k + 1, (wu + reps) * n,
+                    snprintf(why, sizeof why, "timed call %d (%s): %s", r * n + k + 1,
                              side == CAND ? "candidate" : "baseline", cw);
                     fail = why;
                     rc = side == CAND ? HC_CHILD_OK : HC_CHILD_HARNESS_ERR;
@@ -574,6 +593,11 @@ static int timed(struct gjudge *g, const cp_info *ci, double err, double berr)
             }
             if (r >= wu)
                 t[side][r - wu] = dt / n * 1e3;
+        }
+        if (r >= wu && !fail) {
+            done = r - wu + 1;
+            if (done >= reps && spak_stats_ratio_ci(t[BASE], t[CAND], done, 0.95, &iv))
+                precise = spak_stats_precise(&iv, 0.02);
         }
     }
     if (fail && strcmp(verdict, "interference") != 0) {
@@ -586,10 +610,16 @@ static int timed(struct gjudge *g, const cp_info *ci, double err, double berr)
     p.shape = s;
     p.dtype = g->dt;
     p.flops = 2.0 * s->m * s->n * s->k;
-    p.reps = reps;
-    if (!fail) {
-        hc_stats(t[CAND], reps, &p.cand);
-        hc_stats(t[BASE], reps, &p.base);
+    p.reps = done;
+    json_t *samples[2] = {json_array(), json_array()};
+    for (int i = 0; i < 2; i++)
+        for (int r = 0; r < done; r++)
+            json_array_append_new(samples[i], json_real(t[i][r]));
+    if (!fail && done >= 2) {
+        if (!iv.n)
+            spak_stats_ratio_ci(t[BASE], t[CAND], done, 0.95, &iv);
+        hc_stats(t[CAND], done, &p.cand); /* sorts: the samples were copied first */
+        hc_stats(t[BASE], done, &p.base);
     } else
         p.cand.median = p.base.median = NAN;
     p.sm_clock_mhz = ck.sm_mhz, p.mem_clock_mhz = ck.mem_mhz, p.power_w = ck.power_w, p.throttle_mask = ck.reasons;
@@ -618,12 +648,15 @@ static int timed(struct gjudge *g, const cp_info *ci, double err, double berr)
                  g->checks);
         correctness_rec(s, g->dt, true, false, err, berr, ok);
     }
-    emit(with_fields(hc_record_performance(&p),
-                     json_pack("{s:s, s:b, s:s, s:i, s:s, s:o, s:s, s:s}", "verdict", verdict, "passed", !fail,
-                               "reason", fail ? fail : "", "calls_per_batch", n, "timed_by",
-                               "judge host clock, CALL to DONE (runner synchronized its device)", "bound_tflops",
-                               hc_jnum(bound > 0 ? bound : NAN), "bound_from", bt, "freeze",
-                               cj_side_freeze_how(&g->side[CAND]))));
+    json_t *extra = json_pack("{s:s, s:b, s:s, s:i, s:s, s:o, s:s, s:s, s:o, s:[o,o], s:f, s:f, s:b, s:o, s:o}",
+                              "verdict", verdict, "passed", !fail, "reason", fail ? fail : "", "calls_per_batch", n,
+                              "timed_by", "judge host clock, CALL to DONE (runner synchronized its device)",
+                              "bound_tflops", hc_jnum(bound > 0 ? bound : NAN), "bound_from", bt, "freeze",
+                              cj_side_freeze_how(&g->side[CAND]), "ratio", hc_jnum(fail ? NAN : iv.point),
+                              "ratio_ci", hc_jnum(fail ? NAN : iv.lo), hc_jnum(fail ? NAN : iv.hi), "ratio_ci_level",
+                              0.95, "ratio_precision", 0.02, "precision_reached", precise, "samples_ms", samples[CAND],
+                              "baseline_samples_ms", samples[BASE]);
+    emit(with_fields(hc_record_performance(&p), extra));
     if (!fail) {
         struct hc_perf_in in;
         struct hc_perf_out out;
@@ -731,8 +764,11 @@ static int run_shape(const struct hc_shape *s)
 out:
     {
         char sw[300] = "";
+        /* a denied call or isolation below the minimum: nothing it did counts
+         * (a record of its own, as the CPU judge writes it) */
         if (cj_side_stop(&g->side[CAND], sw, sizeof sw) != 0)
-            correctness_rec(s, g->dt, false, false, NAN, NAN, sw); /* the engine keeps the last verdict */
+            emit(hc_dump(json_pack("{s:s, s:s, s:b, s:b, s:s, s:I}", "type", "Correctness", "shape", "runner",
+                                   "heldout", false, "passed", false, "reason", sw, "seed", (json_int_t)jd_seed)));
         cj_side_stop(&g->side[BASE], NULL, 0);
     }
     gj_free(g);
@@ -856,88 +892,43 @@ static const char *find_ncu(char *buf, size_t n)
     return access(buf, X_OK) == 0 ? buf : NULL;
 }
 
-/* Runs argv (no shell), stdout+stderr into *out (malloc'd, NUL-terminated,
- * capped at 4 MiB), killed after timeout_s. Returns the wait status or -1. */
+/* Runs argv (no shell) in spak's sandbox, as a runner is (the candidate
+ * runs inside it: ncu launches --profile-one, which loads the candidate),
+ * stdout+stderr into *out (malloc'd, NUL-terminated, capped at 4 MiB). A
+ * child still running after timeout_s is killed (*timed_out). Returns a
+ * wait status, or -1 when it could not be started. */
 static int run_capture(char *const *av, int timeout_s, char **out, bool *timed_out)
 {
-    int fds[2], status = -1;
-    size_t len = 0, cap = 1 << 16;
-    char *buf = (char *)malloc(cap);
-    pid_t pid;
-    struct timespec ts;
-    double deadline;
-
+    spak_sandbox_limits lim;
+    spak_sandbox_result res;
+    spak_err err;
+    char wd[] = "/tmp/spak-ncu.XXXXXX";
+    int status = -1;
     *out = NULL;
     *timed_out = false;
-    if (!buf || pipe(fds) != 0) {
-        free(buf);
+    if (!mkdtemp(wd))
         return -1;
-    }
-    fflush(stdout);
-    fflush(stderr);
-    pid = fork();
-    if (pid < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        free(buf);
-        return -1;
-    }
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0)
-            dup2(devnull, STDIN_FILENO);
-        dup2(fds[1], STDOUT_FILENO);
-        dup2(fds[1], STDERR_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        execv(av[0], av);
-        _exit(127);
-    }
-    close(fds[1]);
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    deadline = ts.tv_sec + ts.tv_nsec * 1e-9 + timeout_s;
-    for (;;) {
-        struct pollfd pfd = {fds[0], POLLIN, 0};
-        double now;
-        int pr;
-        ssize_t got;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        now = ts.tv_sec + ts.tv_nsec * 1e-9;
-        if (now >= deadline) {
-            kill(pid, SIGKILL);
-            *timed_out = true;
-            break;
+    spak_sandbox_limits_default(&lim);
+    lim.address_space_bytes = 0; /* the CUDA driver */
+    lim.wall_timeout_s = timeout_s;
+    lim.cpu_s = timeout_s * 4.0;
+    lim.stdout_cap_bytes = (size_t)4 << 20;
+    lim.closed_stdout_grace_s = 0;
+    memset(&err, 0, sizeof err);
+    if (spak_sandbox_run((const char *const *)av, wd, &lim, &res, &err) == SPAK_OK) {
+        size_t n = res.out_len + res.err_len;
+        *out = (char *)malloc(n + 1);
+        if (*out) {
+            memcpy(*out, res.out, res.out_len);
+            memcpy(*out + res.out_len, res.err, res.err_len);
+            (*out)[n] = 0;
         }
-        pr = poll(&pfd, 1, (int)((deadline - now) * 1000) + 1);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr <= 0)
-            continue;
-        if (len + 1 >= cap && cap < ((size_t)4 << 20)) {
-            char *nb = (char *)realloc(buf, cap * 2);
-            if (nb) {
-                buf = nb;
-                cap *= 2;
-            }
-        }
-        if (len + 1 >= cap) { /* over the cap: keep draining, drop the rest */
-            char sink[4096];
-            got = read(fds[0], sink, sizeof sink);
-        } else {
-            got = read(fds[0], buf + len, cap - 1 - len);
-            if (got > 0)
-                len += (size_t)got;
-        }
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
-    }
-    close(fds[0]);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    buf[len] = 0;
-    *out = buf;
+        *timed_out = res.why == SPAK_SANDBOX_TIMEOUT;
+        status = res.exit_code >= 0 ? res.exit_code << 8 : (res.term_signal & 0x7f);
+        spak_sandbox_result_free(&res);
+    } else
+        errno = EPERM;
+    rmdir(wd);
     return status;
 }
 

@@ -1,0 +1,60 @@
+/*
+ * stats.h - the interval arithmetic every judge and the engine share: the
+ * ratio of two interleaved series of timings with its confidence interval,
+ * the precision test that ends a measurement, and how two intervals are
+ * compared. Pure C (libm only): no allocation kept, no I/O, so the CPU judge
+ * (kernels/cpu/common/timing.c), the CUDA judges and the engine all call the
+ * same code.
+ *
+ * The interval of a ratio: each interleaved pair i gives one ratio
+ * r_i = num[i] / den[i] (baseline time over candidate time: the candidate's
+ * speed-up, measured under the same conditions as its neighbour); the point
+ * is the geometric mean of the r_i, and the interval is Student's t-interval
+ * on the mean of log r_i, mapped back with exp. Logs because timings are
+ * positive and skewed (a ratio of 2 and of 1/2 are equally far from 1), and
+ * pairs because the machine's load drifts: both sides of one pair see the
+ * same drift, so it cancels in r_i. A t-interval rather than a bootstrap
+ * because the loop stops as soon as the interval is narrow enough, often at
+ * 5 to 20 pairs, where a percentile bootstrap undercovers and is random;
+ * docs/language.md ("Measurements with uncertainty") says so and
+ * scripts/aa-calibration.sh measures the coverage.
+ */
+#ifndef SPAK_STATS_H
+#define SPAK_STATS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* a point estimate and its interval at level (e.g. 0.95) from n pairs */
+typedef struct spak_interval {
+    double point, lo, hi;
+    double level;
+    size_t n;
+} spak_interval;
+
+/* The p-quantile (0 < p < 1) of Student's t distribution with df >= 1
+ * degrees of freedom (by bisection on its distribution function, the
+ * regularized incomplete beta); NAN for arguments out of range. */
+double spak_stats_t_quantile(double p, double df);
+
+/* The paired ratio num[i] / den[i] over n pairs (pairs with a value that is
+ * not a positive finite number are skipped) with its t-interval on the log
+ * scale at level (0 < level < 1) into *out. Returns false, *out set to NAN,
+ * when fewer than 2 pairs count. */
+bool spak_stats_ratio_ci(const double *num, const double *den, size_t n, double level, spak_interval *out);
+
+/* The interval's relative half-width: the larger of hi/point - 1 and
+ * 1 - lo/point (NAN when the interval is not finite and positive). */
+double spak_stats_rel_halfwidth(const spak_interval *iv);
+
+/* Whether the interval reaches the relative precision p (e.g. 0.02: the
+ * interval within +-2% of its point). */
+bool spak_stats_precise(const spak_interval *iv, double p);
+
+/* How interval a stands to interval b: 1 when a lies wholly above b
+ * (a.lo > b.hi), -1 when wholly below (a.hi < b.lo), 0 when they overlap
+ * (the data cannot order them). A degenerate interval (lo = hi = the
+ * point) is a point, so two plain numbers compare as numbers. */
+int spak_stats_order(double alo, double ahi, double blo, double bhi);
+
+#endif
