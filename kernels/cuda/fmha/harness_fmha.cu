@@ -62,8 +62,10 @@
  *     of a candidate batch and a cuDNN batch (which goes first alternates),
  *     fresh inputs for every call, each batch timed by the judge's host
  *     clock from CALL to DONE (the runner synchronized its stream and its
- *     device), the idle probe before (busy: "interference", with every
- *     runner frozen) and after (busy: the kernel left work running: a
+ *     device; a device synchronization that waited past the stream's by
+ *     more than JD_LATE_S and 5% of the batch is work left outside the
+ *     stream: a failure), the idle probe before (busy: "interference", with
+ *     every runner frozen) and after (busy: the kernel left work running: a
  *     failure). Every call is checked after it returns: no NaN/Inf in O
  *     (nor in the LSE with --lse), the inputs' hash unchanged, and
  *     JR_ROWS (b, h, i) rows drawn after the call against their exact fp64
@@ -582,6 +584,13 @@ static int batch(struct fjudge *g, int side, int n, bool lse, double *dt, char *
                  cudaGetErrorName((cudaError_t)sync_err));
         return 1;
     }
+    /* the clock counted it anyway, but the ABI wants all work on `stream` */
+    if (g->side[side].late_s > JD_LATE_S && g->side[side].late_s > 0.05 * *dt) {
+        snprintf(why, nwhy, "work left outside the given stream after the call returned: the device "
+                 "synchronization waited %.0f us after the stream was done (the ABI: all work on `stream`)",
+                 g->side[side].late_s * 1e6);
+        return 1;
+    }
     r = jd_idle(&g->j, &seen);
     if (r < 0)
         return -1;
@@ -1003,7 +1012,9 @@ static int judge_shape(struct fjudge *g, const cp_info *ci)
         return HC_CHILD_HARNESS_ERR;
     }
     if (r != 0 || !ok) { /* check i failed (its candidate error, NaN when it did not get that far) */
-        correctness_rec(s, false, false, e[i], l[0], b[i], why);
+        char w[600];
+        snprintf(w, sizeof w, "full check %d of 2 (fp64 reference%s): %.500s", i + 1, i ? ", Q x 4" : "", why);
+        correctness_rec(s, false, false, e[i], l[0], b[i], w);
         return HC_CHILD_OK;
     }
     double err = fmax(e[0], e[1]), berr = b[0] != b[0] || b[1] != b[1] ? NAN : fmax(b[0], b[1]);
