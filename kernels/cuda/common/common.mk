@@ -33,7 +33,8 @@ $(HC_TEST): $(O)/obj/$(CUDA_COMMON_DIR)/test_harness_core.o $(CUDA_HARNESS_CORE)
 ifeq ($(HAVE_CUDA)$(SAN),10)
 CUDA_RUNNER := $(O)/spak-runner-cuda
 CUDA_JUDGE_OBJS := $(O)/obj/$(CUDA_COMMON_DIR)/cuda_judge.o $(O)/obj/kernels/common/runner_ctl.o
-CUDA_JUDGE_LIBS := $(LIB) -L$(CUDA_HOME)/lib64/stubs -lcuda $(LDLIBS)
+# (no -lcuda: cuda_judge.c dlopen()s the driver, so a judge starts without one and says "no CUDA device")
+CUDA_JUDGE_LIBS := $(LIB) $(LDLIBS)
 ALL_TARGETS += $(CUDA_RUNNER)
 
 $(O)/obj/$(CUDA_COMMON_DIR)/cuda_judge.o: CFLAGS += -I$(CUDA_HOME)/include

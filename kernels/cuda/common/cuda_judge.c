@@ -3,6 +3,7 @@
  * (cuda_judge.h), on kernels/common/runner_ctl.c.
  */
 #include <cuda.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -11,6 +12,54 @@
 
 #include "../../common/runner_ctl.h"
 #include "cuda_judge.h"
+
+/* The driver API, resolved from libcuda.so.1 at the first pool: a judge
+ * linked against libcuda could not even start on a machine without the
+ * driver, where it must say "no CUDA device" and exit 2 (its device probe,
+ * through the runtime, which loads the driver itself). */
+#define DRV(fn) __typeof__(&fn) fn
+static struct {
+    void *lib;
+    DRV(cuInit);
+    DRV(cuGetErrorName);
+    DRV(cuMemGetAllocationGranularity);
+    DRV(cuMemCreate);
+    DRV(cuMemExportToShareableHandle);
+    DRV(cuMemAddressReserve);
+    DRV(cuMemMap);
+    DRV(cuMemSetAccess);
+    DRV(cuMemUnmap);
+    DRV(cuMemAddressFree);
+    DRV(cuMemRelease);
+} drv;
+#undef DRV
+
+/* One entry point into *dst (a function pointer: ISO C forbids the cast
+ * from dlsym's void *). 1 found, 0 not. */
+static int drv_sym(void *h, const char *name, void *dst)
+{
+    void *p = dlsym(h, name);
+    memcpy(dst, &p, sizeof p);
+    return p != NULL;
+}
+
+/* 0 when every entry point of drv is there, else -1. */
+static int drv_load(void)
+{
+    if (drv.lib) return 0;
+    void *h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!h) return -1;
+#define SYM(fn) drv_sym(h, #fn, &drv.fn)
+    if (!(SYM(cuInit) && SYM(cuGetErrorName) && SYM(cuMemGetAllocationGranularity) && SYM(cuMemCreate) &&
+          SYM(cuMemExportToShareableHandle) && SYM(cuMemAddressReserve) && SYM(cuMemMap) && SYM(cuMemSetAccess) &&
+          SYM(cuMemUnmap) && SYM(cuMemAddressFree) && SYM(cuMemRelease))) {
+        dlclose(h);
+        return -1;
+    }
+#undef SYM
+    drv.lib = h;
+    return 0;
+}
 
 int cj_find_runner(char *buf, size_t n)
 {
@@ -43,7 +92,7 @@ int cj_side_start(cj_side *s, const char *runner_exe, const char *so_path, const
 static const char *cu_name(CUresult e)
 {
     const char *p = NULL;
-    cuGetErrorName(e, &p);
+    if (drv.cuGetErrorName) drv.cuGetErrorName(e, &p);
     return p ? p : "?";
 }
 
@@ -62,22 +111,27 @@ int cj_side_map(cj_side *s, size_t bytes, char *why, size_t nwhy)
     CUdeviceptr ptr = 0;
     int fd = -1, rc = -1;
     bool created = false, reserved = false, mapped = false;
+    if (drv_load()) {
+        snprintf(why, nwhy, "harness: device memory for the %s: libcuda.so.1 (the driver API) cannot be loaded",
+                 s->label);
+        return -1;
+    }
 #define STEP(call) (step = #call, (e = (call)) == CUDA_SUCCESS)
-    if (!STEP(cuInit(0)) || !STEP(cuMemGetAllocationGranularity(&g, &p, CU_MEM_ALLOC_GRANULARITY_RECOMMENDED)))
+    if (!STEP(drv.cuInit(0)) || !STEP(drv.cuMemGetAllocationGranularity(&g, &p, CU_MEM_ALLOC_GRANULARITY_RECOMMENDED)))
         goto fail;
     bytes = (bytes + g - 1) / g * g;
-    if (!STEP(cuMemCreate(&h, bytes, &p, 0))) goto fail;
+    if (!STEP(drv.cuMemCreate(&h, bytes, &p, 0))) goto fail;
     created = true;
-    if (!STEP(cuMemExportToShareableHandle(&fd, h, CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR, 0))) goto fail;
-    if (!STEP(cuMemAddressReserve(&ptr, bytes, 0, 0, 0))) goto fail;
+    if (!STEP(drv.cuMemExportToShareableHandle(&fd, h, CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR, 0))) goto fail;
+    if (!STEP(drv.cuMemAddressReserve(&ptr, bytes, 0, 0, 0))) goto fail;
     reserved = true;
-    if (!STEP(cuMemMap(ptr, bytes, 0, h, 0))) goto fail;
+    if (!STEP(drv.cuMemMap(ptr, bytes, 0, h, 0))) goto fail;
     mapped = true;
     CUmemAccessDesc acc;
     memset(&acc, 0, sizeof acc);
     acc.location = p.location;
     acc.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
-    if (!STEP(cuMemSetAccess(ptr, bytes, &acc, 1))) goto fail;
+    if (!STEP(drv.cuMemSetAccess(ptr, bytes, &acc, 1))) goto fail;
 #undef STEP
     {
         cp_map m = {{RP_MAGIC, CP_MAP}, bytes};
@@ -108,9 +162,9 @@ proto:
 out:
     if (fd >= 0) close(fd);
     if (rc) {
-        if (mapped) cuMemUnmap(ptr, bytes);
-        if (reserved) cuMemAddressFree(ptr, bytes);
-        if (created) cuMemRelease(h);
+        if (mapped) drv.cuMemUnmap(ptr, bytes);
+        if (reserved) drv.cuMemAddressFree(ptr, bytes);
+        if (created) drv.cuMemRelease(h);
     }
     return rc;
 }
@@ -186,9 +240,9 @@ int cj_side_stop(cj_side *s, char *why, size_t nwhy)
     s->r = NULL;
     s->dead = true;
     if (s->pool) {
-        cuMemUnmap((CUdeviceptr)s->pool, s->pool_bytes);
-        cuMemAddressFree((CUdeviceptr)s->pool, s->pool_bytes);
-        cuMemRelease((CUmemGenericAllocationHandle)s->pool_handle);
+        drv.cuMemUnmap((CUdeviceptr)s->pool, s->pool_bytes);
+        drv.cuMemAddressFree((CUdeviceptr)s->pool, s->pool_bytes);
+        drv.cuMemRelease((CUmemGenericAllocationHandle)s->pool_handle);
     }
     s->pool = 0;
     return bad;
