@@ -735,10 +735,14 @@ static int run_shape(const struct hc_shape *s)
     {
         double e[2] = {NAN, NAN}, b[2] = {NAN, NAN};
         bool ok = false;
-        for (int i = 0; i < 2; i++) {
-            r = full_check(g, &e[i], &b[i], &ok, why, sizeof why);
-            if (r != 0 || !ok)
+        int i;
+        for (i = 0; i < 2; i++) {
+            char cw[440];
+            r = full_check(g, &e[i], &b[i], &ok, cw, sizeof cw);
+            if (r != 0 || !ok) {
+                snprintf(why, sizeof why, "full check %d of 2 (fp64 reference): %s", i + 1, cw);
                 break;
+            }
         }
         if (r < 0) {
             correctness_rec(s, g->dt, false, false, NAN, NAN, g->j.err);
@@ -746,7 +750,7 @@ static int run_shape(const struct hc_shape *s)
             goto out;
         }
         if (r != 0 || !ok) {
-            correctness_rec(s, g->dt, false, false, ok ? NAN : e[0] == e[0] && r == 0 ? e[1] : e[0], b[0], why);
+            correctness_rec(s, g->dt, false, false, r == 0 ? e[i] : NAN, b[i], why);
             goto out;
         }
         double err = e[0] > e[1] ? e[0] : e[1], berr = b[0] > b[1] ? b[0] : b[1];
