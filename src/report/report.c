@@ -43,7 +43,7 @@ typedef struct rev {
     const spak_eval *e;
     const spak_candidate *cand; /* NULL when the candidate row is missing */
     json_t *params;             /* object (own reference) or NULL */
-    json_t *recs;               /* array of the valid records (own reference) */
+    json_t *recs;               /* array of the valid records that count (own reference) */
     size_t n_bad_recs;          /* records that did not fit the schema */
     bool ok;                    /* done, not known wrong, metric known */
     bool final;                 /* done or failed */
@@ -156,16 +156,14 @@ static double median(double *v, size_t n)
 }
 
 /* Geometric mean of field (positive values) over the records that count for
- * case c (NULL: any case): held-out ones only when the case has no other,
- * the rule the engine steers by (analyze/trace.h). */
+ * case c (NULL: any case), the rule the engine steers by (analyze/trace.h). */
 static double geomean(const json_t *recs, const char *c, const char *field, size_t *n_out)
 {
     double s = 0;
     size_t n = 0, i;
     json_t *rec;
-    const bool heldout = spak_trace_counts_heldout(recs, c);
     json_array_foreach(recs, i, rec) {
-        if (!spak_trace_record_counts(rec, c, heldout))
+        if (!spak_trace_counts(rec, c))
             continue;
         double v = jnum(rec, field);
         if (v > 0) {
@@ -301,7 +299,9 @@ static spak_status load(rep *r, const char *run_id, spak_err *err)
         if (!v)
             continue;
         json_t *rec = rows[i].valid && rows[i].record_json ? json_loads(rows[i].record_json, 0, NULL) : NULL;
-        if (json_is_object(rec))
+        if (json_is_object(rec) && !spak_trace_counts(rec, NULL))
+            json_decref(rec);  /* held out: checked, never reported as a number (analyze/trace.h) */
+        else if (json_is_object(rec))
             json_array_append_new(v->recs, rec);
         else {
             json_decref(rec);
@@ -354,15 +354,13 @@ static void derive_eval(rep *r, rev *v)
      * the Performance record of the same shape, of those that count */
     size_t i;
     json_t *rec;
-    const bool held_a = spak_trace_counts_heldout(v->recs, SPAK_REC_ANALYSIS);
-    const bool held_p = spak_trace_counts_heldout(v->recs, SPAK_REC_PERFORMANCE);
     json_array_foreach(v->recs, i, rec) {
         if (json_is_true(json_object_get(rec, SPAK_FIELD_ABOVE_ROOFLINE)) ||
             json_is_true(json_object_get(rec, SPAK_FIELD_SUSPICIOUS)))
             v->flagged = true;
     }
     json_array_foreach(v->recs, i, rec) {
-        if (!spak_trace_record_counts(rec, SPAK_REC_ANALYSIS, held_a))
+        if (!spak_trace_counts(rec, SPAK_REC_ANALYSIS))
             continue;
         double ai = jnum(rec, SPAK_FIELD_ARITH_INTENSITY);
         if (!(ai > 0))
@@ -376,7 +374,7 @@ static void derive_eval(rep *r, rev *v)
         size_t k;
         json_t *p;
         json_array_foreach(v->recs, k, p) {
-            if (!spak_trace_record_counts(p, SPAK_REC_PERFORMANCE, held_p))
+            if (!spak_trace_counts(p, SPAK_REC_PERFORMANCE))
                 continue;
             const char *ps = jstr(p, SPAK_FIELD_SHAPE);
             if (shape && ps && strcmp(shape, ps) != 0)
