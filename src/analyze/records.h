@@ -30,6 +30,7 @@
 #define SPAK_FIELD_HELDOUT "heldout"       /* bool: a held-out shape: checked, it counts in nothing else (trace.h) */
 #define SPAK_FIELD_BOTTLENECK "bottleneck" /* string: the bottleneck class */
 #define SPAK_FIELD_RATIO "ratio"           /* number: metric / baseline */
+#define SPAK_FIELD_RATIO_CI "ratio_ci"     /* [lo, hi]: the ratio's interval (the report draws it) */
 #define SPAK_FIELD_TIME_MS "time_ms"       /* number: the median time of one call */
 #define SPAK_FIELD_TIME_MS_P20 "time_ms_p20" /* number: its 20th percentile */
 #define SPAK_FIELD_TIME_MS_P80 "time_ms_p80" /* number: its 80th percentile */
