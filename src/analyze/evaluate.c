@@ -30,13 +30,13 @@ void spak_outcome_free(spak_outcome *oc)
     json_decref(oc->valid);
 }
 
-/* A record's positive number field, unless the record is held out: held-out
- * shapes are for checking, a harness may time them but they never steer the
- * search. */
+/* A record's positive number field, when the record counts
+ * (spak_trace_counts: held-out shapes are for checking; a harness may time
+ * them, but their numbers never steer the search). */
 static bool field_counts(const json_t *r, const char *field, double *x)
 {
     json_t *v = json_object_get(r, field);
-    if (!json_is_number(v) || json_number_value(v) <= 0 || json_is_true(json_object_get(r, SPAK_FIELD_HELDOUT)))
+    if (!json_is_number(v) || json_number_value(v) <= 0 || !spak_trace_counts(r, NULL))
         return false;
     *x = json_number_value(v);
     return true;
@@ -88,7 +88,7 @@ static void read_outcome(const char *metric, spak_outcome *oc)
             }
         }
         json_t *b = json_object_get(r, SPAK_FIELD_BOTTLENECK);
-        if (json_is_string(b))
+        if (json_is_string(b) && spak_trace_counts(r, NULL))
             spak_snprintf(oc->bottleneck, sizeof oc->bottleneck, "%s", json_string_value(b));
     }
     oc->correct = correct;

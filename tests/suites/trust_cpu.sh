@@ -97,7 +97,7 @@ system Trust {
         variant TraceItem {
             case Correctness { shape: string, heldout: bool, passed: bool, rel_err: float, tolerance: float, reason: string }
             case Performance { shape: string, time_ms: float, gflops: float, baseline: string, baseline_gflops: float, ratio: float }
-            case Analysis { shape: string, arith_intensity: float, frac_peak_flops: float, frac_peak_bw: float, bottleneck: "compute" | "memory" | "latency" }
+            case Analysis { shape: string, arith_intensity: float, frac_peak_flops: float, frac_peak_bw: float, bottleneck: "compute" | "memory" | "latency" | "overhead" | "parallelism" | "unknown" }
         }
     }
     engineering_loop Trust_Loop {
