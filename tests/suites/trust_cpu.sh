@@ -286,12 +286,30 @@ if asroot mm_ceilings; then
     after mm_ceilings
     prop mm_ceilings "the ceilings cache is not forged" ceilings "$H"
 fi
-if want mm_fill_disk; then
-    run mm_fill_disk matmul
-    expect mm_fill_disk fail-or-honest 'disk|quota|space|budget|file size|limit|bytes' $HONEST \
-        "512 MiB in 32 files: over the budget, or gone afterwards"
-    after mm_fill_disk
-    prop mm_fill_disk "nothing it wrote is left" leftovers "$H"
+# the byte budget (a size-capped tmpfs over each runner's directory): many
+# bytes, many empty files, a sparse file's holes filled all fail naming it;
+# nothing can be written outside it (/dev/shm, /tmp, /var/tmp, the folder
+# above, a world-writable file planted in /dev/shm)
+BUDGET='byte budget of [0-9]+ MiB'
+for c in "mm_fill_disk:512 MiB in 32 files" "mm_fill_files:a million empty files" \
+         "mm_fill_sparse:the holes of a 768 MiB sparse file"; do
+    name=${c%%:*}
+    want "$name" || continue
+    run "$name" matmul
+    expect "$name" fail "$BUDGET" 0 "${c#*:}: the byte budget is exhausted, and named"
+    after "$name"
+    prop "$name" "nothing it wrote is left" leftovers "$H"
+done
+if want mm_fill_outside; then
+    PLANTED=/dev/shm/trust-plant-$$
+    : >"$PLANTED" && chmod 0666 "$PLANTED"
+    run mm_fill_outside matmul
+    expect mm_fill_outside done . $HONEST "64 MiB into /dev/shm, /tmp, /var/tmp, the folder above: refused, honest work"
+    after mm_fill_outside
+    prop mm_fill_outside "nothing it wrote is left" leftovers "$H"
+    if [ ! -s "$PLANTED" ]; then ok "mm_fill_outside: the world-writable file planted in /dev/shm did not grow"
+    else notok "mm_fill_outside: the world-writable file planted in /dev/shm did not grow" "$(stat -c %s "$PLANTED") bytes"; fi
+    rm -f "$PLANTED"
 fi
 if asroot mm_read_db; then
     PLANT=1 run mm_read_db matmul
