@@ -77,6 +77,8 @@ extern char **environ;
 #define LL_RULE_PATH_BENEATH 1
 #define LL_FS_EXECUTE (1ULL << 0)
 #define LL_FS_WRITE_FILE (1ULL << 1)
+#define LL_FS_READ_FILE (1ULL << 2)
+#define LL_FS_READ_DIR (1ULL << 3)
 #define LL_FS_REMOVE_DIR (1ULL << 4)
 #define LL_FS_REMOVE_FILE (1ULL << 5)
 #define LL_FS_MAKE_CHAR (1ULL << 6)
@@ -117,7 +119,7 @@ enum { MSG_WARN = 1, MSG_FATAL, MSG_ISO, MSG_REPORT, MSG_FULL };
 enum {
     ST_NONE = 0, ST_FDS, ST_NETNS, ST_LANDLOCK, ST_LANDLOCK_NET, ST_MOUNTNS, ST_CHDIR,
     ST_SETGROUPS, ST_SETGID, ST_SETUID, ST_RLIMIT, ST_FORK, ST_EXEC, ST_UID, ST_PROC, ST_CGROUP,
-    ST_SECCOMP, ST_SECCOMP_NOTIFY, ST_BUDGET, ST_BUDGET_IN, ST_BUDGET_OUT, ST_SHM
+    ST_SECCOMP, ST_SECCOMP_NOTIFY, ST_BUDGET, ST_BUDGET_IN, ST_BUDGET_OUT, ST_SHM, ST_LANDLOCK_READ
 };
 
 typedef struct sb_msg {
@@ -127,6 +129,7 @@ typedef struct sb_msg {
 } sb_msg;
 
 #define MAX_RW_DIRS 16
+#define MAX_READ_DIRS 32
 #define MAX_KEEP 16
 /* In the child: the caller's kept fds at 3 .. 3+n_keep-1, then the status
  * pipe (st_slot), then the cgroup's procs file (st_slot + 1), both CLOEXEC. */
@@ -140,6 +143,8 @@ typedef struct sb_plan {
     const char *workdir;     /* absolute */
     const char *rw_dirs[MAX_RW_DIRS];
     int n_rw;
+    const char *read_dirs[MAX_READ_DIRS]; /* read rules: n_read >= 0 (-1: reads not limited) */
+    int n_read;
     int fd_null, fd_out, fd_err, fd_st;
     int keep[MAX_KEEP];
     int n_keep;
@@ -204,7 +209,9 @@ static bool child_landlock(const sb_plan *p, bool deny_tcp, int orig, int st)
         fs |= LL_FS_REFER;
     if (abi >= 3)
         fs |= LL_FS_TRUNCATE;
-    struct ll_ruleset_attr attr = {.handled_access_fs = fs};
+    /* with read rules, every rule that allows writing allows reading too */
+    uint64_t rd = p->n_read >= 0 ? LL_FS_READ_FILE | LL_FS_READ_DIR : 0;
+    struct ll_ruleset_attr attr = {.handled_access_fs = fs | rd};
     size_t size = 8;
     if (abi >= 4) {
         size = 16;
@@ -220,21 +227,25 @@ static bool child_landlock(const sb_plan *p, bool deny_tcp, int orig, int st)
         child_send(st, MSG_WARN, ST_LANDLOCK, errno);
         return false;
     }
-    const char *dirs[MAX_RW_DIRS + 3];
-    uint64_t rights[MAX_RW_DIRS + 3];
+    const char *dirs[MAX_RW_DIRS + MAX_READ_DIRS + 3];
+    uint64_t rights[MAX_RW_DIRS + MAX_READ_DIRS + 3];
     int n = 0;
     dirs[n] = p->workdir;
-    rights[n++] = fs;
+    rights[n++] = fs | rd;
     for (int i = 0; i < p->n_rw; i++) {
         dirs[n] = p->rw_dirs[i];
-        rights[n++] = fs;
+        rights[n++] = fs | rd;
+    }
+    for (int i = 0; i < p->n_read; i++) {
+        dirs[n] = p->read_dirs[i];
+        rights[n++] = rd;
     }
     /* /dev/null and GPU device nodes, and /proc (the CUDA driver writes
      * there, e.g. thread names): write existing files only, no creating. */
     dirs[n] = "/dev";
-    rights[n++] = LL_FS_WRITE_FILE | (abi >= 3 ? LL_FS_TRUNCATE : 0);
+    rights[n++] = LL_FS_WRITE_FILE | (abi >= 3 ? LL_FS_TRUNCATE : 0) | rd;
     dirs[n] = "/proc";
-    rights[n++] = LL_FS_WRITE_FILE | (abi >= 3 ? LL_FS_TRUNCATE : 0);
+    rights[n++] = LL_FS_WRITE_FILE | (abi >= 3 ? LL_FS_TRUNCATE : 0) | rd;
     for (int i = 0; i < n; i++) {
         int dfd = open(dirs[i], O_PATH | O_CLOEXEC);
         if (dfd < 0) {
@@ -244,7 +255,12 @@ static bool child_landlock(const sb_plan *p, bool deny_tcp, int orig, int st)
             close(rs);
             return false;
         }
-        struct ll_path_beneath pb = {.allowed_access = rights[i], .parent_fd = dfd};
+        /* a single file takes only the rights of a file */
+        struct stat fsb;
+        uint64_t allow = rights[i];
+        if (fstat(dfd, &fsb) == 0 && !S_ISDIR(fsb.st_mode))
+            allow &= LL_FS_READ_FILE | LL_FS_WRITE_FILE | LL_FS_TRUNCATE | LL_FS_EXECUTE;
+        struct ll_path_beneath pb = {.allowed_access = allow, .parent_fd = dfd};
         long r = syscall(SYS_landlock_add_rule, rs, LL_RULE_PATH_BENEATH, &pb, 0);
         int e = errno;
         close(dfd);
@@ -255,7 +271,7 @@ static bool child_landlock(const sb_plan *p, bool deny_tcp, int orig, int st)
         }
     }
     if (orig >= 0) {
-        struct ll_path_beneath pb = {.allowed_access = fs, .parent_fd = orig};
+        struct ll_path_beneath pb = {.allowed_access = fs | rd, .parent_fd = orig};
         if (syscall(SYS_landlock_add_rule, rs, LL_RULE_PATH_BENEATH, &pb, 0) < 0) {
             child_send(st, MSG_WARN, ST_LANDLOCK, errno);
             close(rs);
@@ -270,6 +286,8 @@ static bool child_landlock(const sb_plan *p, bool deny_tcp, int orig, int st)
     }
     close(rs);
     child_send(st, MSG_ISO, ST_LANDLOCK, 0);
+    if (rd)
+        child_send(st, MSG_ISO, ST_LANDLOCK_READ, 0);
     if (attr.handled_access_net)
         child_send(st, MSG_ISO, ST_LANDLOCK_NET, 0);
     return true;
@@ -835,6 +853,7 @@ static const char *stage_name(int stage)
     case ST_BUDGET_IN: return "copying the work directory into its byte budget";
     case ST_BUDGET_OUT: return "copying the work directory back from its byte budget";
     case ST_SHM: return "closing /dev/shm";
+    case ST_LANDLOCK_READ: return "landlock read rules";
     }
     return "setup";
 }
@@ -1081,6 +1100,7 @@ typedef struct sb_run {
     env_list env;
     char *wd;                   /* realpath of workdir, owned */
     char *rw_abs[MAX_RW_DIRS];  /* realpaths of rw_dirs, owned */
+    char *rd_abs[MAX_READ_DIRS];/* realpaths of read_dirs, owned */
     char exe[PATH_MAX];
     spak_seccomp_prog sc_notify, sc_kill; /* owned; the plan points at them */
     int pout[2], perr[2], pst[2];
@@ -1156,6 +1176,8 @@ static void run_free(sb_run *r)
     spak_seccomp_prog_free(&r->sc_kill);
     for (int i = 0; i < MAX_RW_DIRS; i++)
         free(r->rw_abs[i]);
+    for (int i = 0; i < MAX_READ_DIRS; i++)
+        free(r->rd_abs[i]);
     free(r->wd);
 }
 
@@ -1260,6 +1282,25 @@ static spak_status plan_budget(sb_plan *p, const spak_sandbox_limits *lim, spak_
     return SPAK_OK;
 }
 
+/* The read rules' paths, resolved (the child opens them by these names):
+ * n_read -1 when the caller asked for none; a path that does not exist is
+ * left out. */
+static spak_status plan_reads(sb_run *r, const spak_sandbox_limits *lim, spak_err *err)
+{
+    sb_plan *plan = &r->plan;
+    plan->n_read = lim->read_dirs ? 0 : -1;
+    for (const char *const *d = lim->read_dirs; d && *d; d++) {
+        if (plan->n_read == MAX_READ_DIRS)
+            return spak_errf(err, SPAK_ERR_ARG, "sandbox: more than %d read_dirs", MAX_READ_DIRS);
+        char *abs = realpath(*d, NULL);
+        if (!abs)
+            continue;
+        r->rd_abs[plan->n_read] = abs;
+        plan->read_dirs[plan->n_read++] = abs;
+    }
+    return SPAK_OK;
+}
+
 /* Everything the child will need, resolved while we can still allocate and
  * report errors (after the clone the child may do neither): absolute workdir
  * and rw dirs, the environment, the executable, the isolation to try, the
@@ -1284,6 +1325,8 @@ static spak_status plan_prepare(sb_run *r, const char *const argv[], const char 
         plan->rw_dirs[plan->n_rw] = r->rw_abs[plan->n_rw];
         plan->n_rw++;
     }
+    if ((st = plan_reads(r, lim, err)) != SPAK_OK)
+        return st;
     if ((st = build_env(&r->env, lim, r->wd, err)) != SPAK_OK)
         return st;
     if ((st = resolve_exe(argv[0], env_get(&r->env, "PATH"), r->exe, sizeof r->exe, err)) != SPAK_OK)
@@ -1470,6 +1513,7 @@ static void take_msg(sb_run *r, const sb_msg *m, spak_sandbox_result *out)
         if (m->stage == ST_RLIMIT) out->iso_rlimits = true;
         if (m->stage == ST_SECCOMP) out->iso_seccomp = true;
         if (m->stage == ST_BUDGET) out->iso_budget = true;
+        if (m->stage == ST_LANDLOCK_READ) out->iso_landlock_read = true;
         /* named denials only when the listener really reached us */
         if (m->stage == ST_SECCOMP_NOTIFY)
             out->iso_seccomp = out->iso_seccomp_notify = r->notify_fd >= 0;
@@ -1672,6 +1716,8 @@ static void iso_warnings(const sb_run *r, spak_sandbox_result *out)
         add_warning(out, "no Landlock or mount namespace: writes outside workdir are NOT prevented");
     if (lim->max_processes > 0 && geteuid() == 0 && !out->iso_uid)
         add_warning(out, "running as root: RLIMIT_NPROC is not enforced, a fork bomb is bounded only by the timeout");
+    if (r->plan.n_read >= 0 && !out->iso_landlock_read)
+        add_warning(out, "no Landlock read rules: it can read every file its uid may read");
     if (!out->iso_budget)
         add_warning(out, lim->workdir_bytes ? "no byte budget (no mount namespace): what it writes in workdir is bounded by the disk only"
                                             : "no byte budget (workdir_bytes 0): what it writes in workdir is bounded by the disk only");
@@ -2281,6 +2327,7 @@ spak_status spak_sandbox_start(const char *const *argv, const char *workdir,
     r->plan.n_keep = (int)n_keep;
     r->plan.st_slot = KEEP_BASE + (int)n_keep;
     p->lim.env_pass = p->lim.env_extra = p->lim.rw_dirs = NULL;
+    p->lim.read_dirs = NULL;
     if (pipe2(r->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
         st = spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: pipe: %s", strerror(errno));
         goto fail;

@@ -88,6 +88,14 @@ typedef struct spak_sandbox_limits {
     /* Directories besides workdir the child may write to (NULL-terminated,
      * may be NULL). They are not chowned. */
     const char *const *rw_dirs;
+    /* When non-NULL (NULL-terminated, at most 32): Landlock limits reads
+     * too. The child may read (files, folder listings) only beneath these
+     * paths (folders, or single files), workdir, rw_dirs, /dev and /proc;
+     * a path that does not exist is skipped. Builds use it: the compiler
+     * reads the source's folder, the family's headers and the toolchain,
+     * nothing else. Without Landlock there are no read rules (the result's
+     * iso_landlock_read is false and it warns). */
+    const char *const *read_dirs;
     /* When non-NULL: a run that exits 0 but never wrote this string to stdout
      * ends with why = SPAK_SANDBOX_NO_RESULT (e.g. "__SPAK_TRACE__"). */
     const char *result_marker;
@@ -173,6 +181,7 @@ typedef struct spak_sandbox_result {
      * some write failed with ENOSPC. Set also when why says otherwise (a
      * caller's kill): a judge asks it of its runners. */
     bool iso_budget;
+    bool iso_landlock_read;      /* read_dirs were enforced by Landlock */
     unsigned budget_full;
     long run_uid;
 } spak_sandbox_result;

@@ -42,6 +42,14 @@ SECRET=TRUST-SECRET-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
 printf '%s\n' "$SECRET" >"$SRC/trust-secret.txt"
 chmod 600 "$SRC/trust-secret.txt"
 sed -i "s#@SECRET_PATH@#$SRC/trust-secret.txt#" "$SRC/mm_incbin_secret.c"
+# a world-readable file outside the source folder (0644, in a 0755 folder):
+# only Landlock's read rules keep it from the compiler
+WORLD=TRUST-WORLD-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
+mkdir -p "$T/world"
+printf 'static const char trust_world[] = "%s";\n' "$WORLD" >"$T/world/trust-world.h"
+chmod 755 "$T/world"
+chmod 644 "$T/world/trust-world.h"
+sed -i "s#@WORLD_PATH@#$T/world/trust-world.h#" "$SRC/mm_incbin_world.c" "$SRC/mm_include_world.c"
 # a header outside the source folder, included by absolute path
 mkdir -p "$T/hdr"
 sed -i "s#@HDR_PATH@#$T/hdr/trust_hdr.h#" "$SRC/mm_abs_include.c"
@@ -330,6 +338,14 @@ if asroot mm_incbin_secret; then
     prop mm_incbin_secret "the root-only file's contents are nowhere" secret "$H" "$SECRET" "$T/mm_incbin_secret.run"
     after mm_incbin_secret
 fi
+
+for name in mm_include_world mm_incbin_world; do
+    want $name || continue
+    run $name matmul
+    expect $name fail 'build' 0 "a world-readable file outside the source folder: the build is denied it"
+    prop $name "the file's contents are nowhere" secret "$H" "$WORLD" "$T/$name.run"
+    after $name
+done
 
 if want mm_slow_build; then
     # spak killed with SIGKILL while the compiler works on a slow source
