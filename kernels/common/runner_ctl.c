@@ -115,6 +115,8 @@ static int sealed_copy(const char *path)
     return mfd;
 }
 
+#define RUNNER_BUDGET ((size_t)256 << 20)
+
 static void say(char *why, size_t n, const char *fmt, const char *a, const char *b)
 {
     if (why && n) snprintf(why, n, fmt, a, b);
@@ -133,6 +135,9 @@ static void runner_limits(spak_sandbox_limits *lim, const spak_runner_opts *o)
     lim->stdout_cap_bytes = 16 << 10;
     lim->stderr_cap_bytes = 16 << 10;
     lim->closed_stdout_grace_s = 0; /* a runner may close its stdout */
+    /* a runner writes nothing the judge needs: a small budget, not copied back */
+    lim->workdir_bytes = RUNNER_BUDGET;
+    lim->workdir_discard = true;
     lim->env_extra = o->env;
     /* set on machines whose OpenBLAS misdetects the core (it then computes
      * wrong results or crashes): the in-process baseline inherited them, a
@@ -291,6 +296,13 @@ int spak_runner_stop(spak_runner *r, const char *label, char *why, size_t nwhy)
             if (res.why == SPAK_SANDBOX_SYSCALL_DENIED) {
                 bad = -1;
                 say(why, nwhy, "the %s's %s", label, res.why_text);
+            } else if (res.budget_full) {
+                /* what it wrote was bounded; that it tried is a verdict */
+                bad = -1;
+                if (why && nwhy)
+                    snprintf(why, nwhy, "the %s exhausted its byte budget of %zu MiB (%s): writes past it failed "
+                             "with ENOSPC", label, RUNNER_BUDGET >> 20,
+                             res.budget_full & SPAK_SANDBOX_BUDGET_BYTES ? "no bytes left" : "no files left");
             } else if (!spak_sandbox_isolation_ok(&res, missing, sizeof missing)) {
                 bad = -1;
                 say(why, nwhy, "the %s ran with isolation below the minimum: no %s", label, missing);

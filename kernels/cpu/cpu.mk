@@ -77,3 +77,14 @@ $(O)/obj/kernels/cpu/runner-objs/%.o: kernels/cpu/%.c
 
 $(CPU_RUNNER): $(CPU_RUNNER_OBJS)
 	$(CC) -o $@ $^ -ldl
+
+# The bottleneck classifier's test (kernels/cpu/tests/test_classify.c): the
+# classifier and the matmul traffic models, on kernels of known character
+# timed for real; a TAP binary that tests/run.sh runs with the unit tests.
+CPU_CLASSIFY_TEST := $(O)/tests/test_cpu_classify
+ALL_TARGETS += $(CPU_CLASSIFY_TEST)
+
+$(CPU_CLASSIFY_TEST): $(O)/obj/kernels/cpu/tests/test_classify.o $(O)/obj/kernels/cpu/common/classify.o \
+                      $(O)/obj/kernels/cpu/matmul/traffic.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lpthread -lm

@@ -30,13 +30,13 @@ void spak_outcome_free(spak_outcome *oc)
     json_decref(oc->valid);
 }
 
-/* A record's positive number field, unless the record is held out: held-out
- * shapes are for checking, a harness may time them but they never steer the
- * search. */
+/* A record's positive number field, when the record counts
+ * (spak_trace_counts: held-out shapes are for checking; a harness may time
+ * them, but their numbers never steer the search). */
 static bool field_counts(const json_t *r, const char *field, double *x)
 {
     json_t *v = json_object_get(r, field);
-    if (!json_is_number(v) || json_number_value(v) <= 0 || json_is_true(json_object_get(r, SPAK_FIELD_HELDOUT)))
+    if (!json_is_number(v) || json_number_value(v) <= 0 || !spak_trace_counts(r, NULL))
         return false;
     *x = json_number_value(v);
     return true;
@@ -88,7 +88,7 @@ static void read_outcome(const char *metric, spak_outcome *oc)
             }
         }
         json_t *b = json_object_get(r, SPAK_FIELD_BOTTLENECK);
-        if (json_is_string(b))
+        if (json_is_string(b) && spak_trace_counts(r, NULL))
             spak_snprintf(oc->bottleneck, sizeof oc->bottleneck, "%s", json_string_value(b));
     }
     oc->correct = correct;
@@ -132,8 +132,9 @@ bool spak_measure_is_judge(const char *argv0, const char *bin_dir, const char *t
  * writes the device ceilings cache), without Landlock or the read-only
  * mounts (it makes namespaces, mounts its runners' /proc and their freezer
  * cgroups) and without the syscall filter (it calls unshare and mount for
- * them). The candidate profile is the sandbox's default (the syscall filter
- * included), and no write access to the ceilings cache. */
+ * them), and without a byte budget of its own (its runners have theirs).
+ * The candidate profile is the sandbox's default (the syscall filter and
+ * the byte budget included), and no write access to the ceilings cache. */
 static void profile_limits(const spak_measure_job *job, bool judge, const char **rwv, spak_sandbox_limits *lim)
 {
     spak_sandbox_limits_default(lim);
@@ -147,6 +148,7 @@ static void profile_limits(const spak_measure_job *job, bool judge, const char *
         lim->isolation_off |= SPAK_SANDBOX_NO_LANDLOCK | SPAK_SANDBOX_NO_MOUNTNS | SPAK_SANDBOX_NO_SECCOMP;
         lim->max_processes = 0; /* its runners are bounded by their own limits */
         lim->rw_dirs = rwv;     /* the harness caches the device's measured ceilings there */
+        lim->workdir_bytes = 0; /* trusted: its runners have budgets of their own */
     }
     if (strcmp(job->target, "cuda") == 0)
         lim->address_space_bytes = 0;  /* the CUDA runtime maps far more than it uses */

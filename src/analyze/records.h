@@ -27,7 +27,7 @@
 #define SPAK_FIELD_PASSED "passed"         /* bool: false on any record fails the evaluation */
 #define SPAK_FIELD_REASON "reason"         /* string: why it did not pass */
 #define SPAK_FIELD_SHAPE "shape"           /* string: the problem shape the record is about */
-#define SPAK_FIELD_HELDOUT "heldout"       /* bool: a held-out shape; it steers nothing while timed ones exist */
+#define SPAK_FIELD_HELDOUT "heldout"       /* bool: a held-out shape: checked, it counts in nothing else (trace.h) */
 #define SPAK_FIELD_BOTTLENECK "bottleneck" /* string: the bottleneck class */
 #define SPAK_FIELD_RATIO "ratio"           /* number: metric / baseline */
 /* the ratio's interval and its measurement (docs/language.md, "Intervals") */

@@ -23,6 +23,7 @@
  */
 #include "analyze/sandbox.h"
 #include "analyze/seccomp.h"
+#include "analyze/sandbox_tree.h"
 #include "util.h"
 
 #include <errno.h>
@@ -45,6 +46,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <time.h>
@@ -66,11 +68,17 @@ extern char **environ;
 #ifndef SYS_mount_setattr
 #define SYS_mount_setattr 442
 #endif
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#define SB_OPEN_TREE_CLONE 1
 
 #define LL_CREATE_RULESET_VERSION (1U << 0)
 #define LL_RULE_PATH_BENEATH 1
 #define LL_FS_EXECUTE (1ULL << 0)
 #define LL_FS_WRITE_FILE (1ULL << 1)
+#define LL_FS_READ_FILE (1ULL << 2)
+#define LL_FS_READ_DIR (1ULL << 3)
 #define LL_FS_REMOVE_DIR (1ULL << 4)
 #define LL_FS_REMOVE_FILE (1ULL << 5)
 #define LL_FS_MAKE_CHAR (1ULL << 6)
@@ -107,11 +115,11 @@ struct sb_mount_attr {
 
 /* ---- the child -> parent protocol --------------------------------------- */
 
-enum { MSG_WARN = 1, MSG_FATAL, MSG_ISO, MSG_REPORT };
+enum { MSG_WARN = 1, MSG_FATAL, MSG_ISO, MSG_REPORT, MSG_FULL };
 enum {
     ST_NONE = 0, ST_FDS, ST_NETNS, ST_LANDLOCK, ST_LANDLOCK_NET, ST_MOUNTNS, ST_CHDIR,
     ST_SETGROUPS, ST_SETGID, ST_SETUID, ST_RLIMIT, ST_FORK, ST_EXEC, ST_UID, ST_PROC, ST_CGROUP,
-    ST_SECCOMP, ST_SECCOMP_NOTIFY
+    ST_SECCOMP, ST_SECCOMP_NOTIFY, ST_BUDGET, ST_BUDGET_IN, ST_BUDGET_OUT, ST_SHM, ST_LANDLOCK_READ
 };
 
 typedef struct sb_msg {
@@ -121,6 +129,7 @@ typedef struct sb_msg {
 } sb_msg;
 
 #define MAX_RW_DIRS 16
+#define MAX_READ_DIRS 32
 #define MAX_KEEP 16
 /* In the child: the caller's kept fds at 3 .. 3+n_keep-1, then the status
  * pipe (st_slot), then the cgroup's procs file (st_slot + 1), both CLOEXEC. */
@@ -134,6 +143,8 @@ typedef struct sb_plan {
     const char *workdir;     /* absolute */
     const char *rw_dirs[MAX_RW_DIRS];
     int n_rw;
+    const char *read_dirs[MAX_READ_DIRS]; /* read rules: n_read >= 0 (-1: reads not limited) */
+    int n_read;
     int fd_null, fd_out, fd_err, fd_st;
     int keep[MAX_KEEP];
     int n_keep;
@@ -148,7 +159,20 @@ typedef struct sb_plan {
      * user notification) and the killing one; seccomp false: none */
     bool seccomp;
     const spak_seccomp_prog *sc_notify, *sc_kill;
+    /* the byte budget: tmpfs mount options ("" : none), and whether what
+     * the run wrote is copied back into workdir */
+    char budget_opts[128];
+    bool budget_back;
 } sb_plan;
+
+/* The byte budget as I holds it: the tmpfs over workdir (wd) and, when
+ * what it holds goes back, workdir itself (a detached clone of its mount:
+ * the read-only remount of the mount-namespace fallback does not reach it).
+ * full: SPAK_SANDBOX_BUDGET_* seen so far. */
+typedef struct sb_budget {
+    int wd, orig;
+    unsigned full;
+} sb_budget;
 
 static void child_send(int fd, int kind, int stage, int e)
 {
@@ -172,8 +196,10 @@ static long raw_clone(unsigned long flags)
     return syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
 }
 
-/* Landlock: writes allowed only beneath workdir, the rw dirs and /dev. */
-static bool child_landlock(const sb_plan *p, bool deny_tcp, int st)
+/* Landlock: writes allowed only beneath workdir, the rw dirs and /dev
+ * (and, for I's copy back, the workdir under the budget's tmpfs: orig,
+ * reachable only through I's fd). */
+static bool child_landlock(const sb_plan *p, bool deny_tcp, int orig, int st)
 {
     int abi = p->ll_abi;
     uint64_t fs = LL_FS_WRITE_FILE | LL_FS_REMOVE_DIR | LL_FS_REMOVE_FILE | LL_FS_MAKE_CHAR |
@@ -183,7 +209,9 @@ static bool child_landlock(const sb_plan *p, bool deny_tcp, int st)
         fs |= LL_FS_REFER;
     if (abi >= 3)
         fs |= LL_FS_TRUNCATE;
-    struct ll_ruleset_attr attr = {.handled_access_fs = fs};
+    /* with read rules, every rule that allows writing allows reading too */
+    uint64_t rd = p->n_read >= 0 ? LL_FS_READ_FILE | LL_FS_READ_DIR : 0;
+    struct ll_ruleset_attr attr = {.handled_access_fs = fs | rd};
     size_t size = 8;
     if (abi >= 4) {
         size = 16;
@@ -199,21 +227,25 @@ static bool child_landlock(const sb_plan *p, bool deny_tcp, int st)
         child_send(st, MSG_WARN, ST_LANDLOCK, errno);
         return false;
     }
-    const char *dirs[MAX_RW_DIRS + 3];
-    uint64_t rights[MAX_RW_DIRS + 3];
+    const char *dirs[MAX_RW_DIRS + MAX_READ_DIRS + 3];
+    uint64_t rights[MAX_RW_DIRS + MAX_READ_DIRS + 3];
     int n = 0;
     dirs[n] = p->workdir;
-    rights[n++] = fs;
+    rights[n++] = fs | rd;
     for (int i = 0; i < p->n_rw; i++) {
         dirs[n] = p->rw_dirs[i];
-        rights[n++] = fs;
+        rights[n++] = fs | rd;
+    }
+    for (int i = 0; i < p->n_read; i++) {
+        dirs[n] = p->read_dirs[i];
+        rights[n++] = rd;
     }
     /* /dev/null and GPU device nodes, and /proc (the CUDA driver writes
      * there, e.g. thread names): write existing files only, no creating. */
     dirs[n] = "/dev";
-    rights[n++] = LL_FS_WRITE_FILE | (abi >= 3 ? LL_FS_TRUNCATE : 0);
+    rights[n++] = LL_FS_WRITE_FILE | (abi >= 3 ? LL_FS_TRUNCATE : 0) | rd;
     dirs[n] = "/proc";
-    rights[n++] = LL_FS_WRITE_FILE | (abi >= 3 ? LL_FS_TRUNCATE : 0);
+    rights[n++] = LL_FS_WRITE_FILE | (abi >= 3 ? LL_FS_TRUNCATE : 0) | rd;
     for (int i = 0; i < n; i++) {
         int dfd = open(dirs[i], O_PATH | O_CLOEXEC);
         if (dfd < 0) {
@@ -223,12 +255,25 @@ static bool child_landlock(const sb_plan *p, bool deny_tcp, int st)
             close(rs);
             return false;
         }
-        struct ll_path_beneath pb = {.allowed_access = rights[i], .parent_fd = dfd};
+        /* a single file takes only the rights of a file */
+        struct stat fsb;
+        uint64_t allow = rights[i];
+        if (fstat(dfd, &fsb) == 0 && !S_ISDIR(fsb.st_mode))
+            allow &= LL_FS_READ_FILE | LL_FS_WRITE_FILE | LL_FS_TRUNCATE | LL_FS_EXECUTE;
+        struct ll_path_beneath pb = {.allowed_access = allow, .parent_fd = dfd};
         long r = syscall(SYS_landlock_add_rule, rs, LL_RULE_PATH_BENEATH, &pb, 0);
         int e = errno;
         close(dfd);
         if (r < 0) {
             child_send(st, MSG_WARN, ST_LANDLOCK, e);
+            close(rs);
+            return false;
+        }
+    }
+    if (orig >= 0) {
+        struct ll_path_beneath pb = {.allowed_access = fs | rd, .parent_fd = orig};
+        if (syscall(SYS_landlock_add_rule, rs, LL_RULE_PATH_BENEATH, &pb, 0) < 0) {
+            child_send(st, MSG_WARN, ST_LANDLOCK, errno);
             close(rs);
             return false;
         }
@@ -241,6 +286,8 @@ static bool child_landlock(const sb_plan *p, bool deny_tcp, int st)
     }
     close(rs);
     child_send(st, MSG_ISO, ST_LANDLOCK, 0);
+    if (rd)
+        child_send(st, MSG_ISO, ST_LANDLOCK_READ, 0);
     if (attr.handled_access_net)
         child_send(st, MSG_ISO, ST_LANDLOCK_NET, 0);
     return true;
@@ -327,24 +374,71 @@ static bool child_netns(const sb_plan *p, int st)
 
 /* Layer: our own /proc in a PID namespace. The host's /proc would show host
  * pids that do not match getpid() (the CUDA driver then fails). */
-static void child_proc(const sb_plan *p, int st)
+static bool child_proc(const sb_plan *p, int st)
 {
     if (!p->pidns)
-        return;
-    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+        return false;
+    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+        child_send(st, MSG_WARN, ST_PROC, errno);
+        return false;
+    }
+    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
         child_send(st, MSG_WARN, ST_PROC, errno);
     else
         child_send(st, MSG_ISO, ST_PROC, 0);
+    return true;
+}
+
+/* Layer: the byte budget, in I's private mount namespace (ns), before
+ * Landlock (which forbids mounting): a size-capped tmpfs over workdir, what
+ * workdir held copied in (as root, owners, modes and times kept), and an
+ * empty read-only tmpfs over /dev/shm (a world-writable file there would
+ * be writable through the /dev rule, outside the budget). A tmpfs that
+ * cannot be mounted is a warning (the minimum names it); a copy that does
+ * not fit is fatal (the run would not see its files). */
+static void child_budget(const sb_plan *p, bool ns, int st, sb_budget *b)
+{
+    if (!p->budget_opts[0])
+        return;
+    if (!ns) {
+        child_send(st, MSG_WARN, ST_BUDGET, 0);
+        return;
+    }
+    int from = open(p->workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (p->budget_back)
+        b->orig = (int)syscall(SYS_open_tree, AT_FDCWD, p->workdir, SB_OPEN_TREE_CLONE | O_CLOEXEC);
+    if (from < 0 || (p->budget_back && b->orig < 0) ||
+        mount("spak-budget", p->workdir, "tmpfs", MS_NOSUID | MS_NODEV, p->budget_opts) < 0) {
+        child_send(st, MSG_WARN, ST_BUDGET, errno);
+        if (from >= 0)
+            close(from);
+        if (b->orig >= 0)
+            close(b->orig);
+        b->orig = -1;
+        return;
+    }
+    b->wd = open(p->workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (b->wd < 0)
+        child_fatal(st, ST_BUDGET_IN, errno);
+    int e = spak_tree_sync(from, b->wd, true, false);
+    close(from);
+    if (e)
+        child_fatal(st, ST_BUDGET_IN, e);
+    struct stat sb;
+    if (stat("/dev/shm", &sb) == 0 && S_ISDIR(sb.st_mode) &&
+        mount("spak-noshm", "/dev/shm", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              "size=4k,nr_inodes=4,mode=0555") < 0)
+        child_fatal(st, ST_SHM, errno);
+    child_send(st, MSG_ISO, ST_BUDGET, 0);
 }
 
 /* Layer: no writes outside workdir and the rw dirs: Landlock, else a
  * read-only mount namespace, else a warning (the parent words it). */
-static void child_fs(const sb_plan *p, bool netns, int st)
+static void child_fs(const sb_plan *p, bool netns, int orig, int st)
 {
     bool fs = false;
     if (p->try_landlock && p->ll_abi >= 1)
-        fs = child_landlock(p, !p->network && !netns, st);
+        fs = child_landlock(p, !p->network && !netns, orig, st);
     if (!fs && p->try_mountns)
         fs = child_mountns(p, st);
     if (!fs)
@@ -369,16 +463,22 @@ static void child_uid(const sb_plan *p, int st)
 }
 
 /* Setup shared by both shapes, one layer after the other: fds, network,
- * /proc, filesystem, cwd, uid. Runs in the first child (I, or C in the
- * fallback shape). A new layer goes here, in the order it needs. */
-static void child_common(const sb_plan *p)
+ * /proc, the byte budget (b: I only; NULL in the fallback shape, where no
+ * one would copy it back), filesystem, cwd, uid. Runs in the first child
+ * (I, or C in the fallback shape). A new layer goes here, in the order it
+ * needs. */
+static void child_common(const sb_plan *p, sb_budget *b)
 {
     child_fds(p);
     int st = p->st_slot;
     setpgid(0, 0);
     bool netns = child_netns(p, st);
-    child_proc(p, st);
-    child_fs(p, netns, st);
+    bool ns = child_proc(p, st);
+    if (b)
+        child_budget(p, ns, st, b);
+    else if (p->budget_opts[0])
+        child_send(st, MSG_WARN, ST_BUDGET, 0);
+    child_fs(p, netns, b ? b->orig : -1, st);
     if (chdir(p->workdir) < 0)
         child_fatal(st, ST_CHDIR, errno);
     child_uid(p, st);
@@ -526,9 +626,46 @@ static void init_on_usr1(int sig)
     kill(-1, SIGKILL); /* from a namespace init: everything in it but us */
 }
 
+/* Whether the budget's tmpfs is full (no page or no file left): a write
+ * into it has failed, or will. */
+static void budget_look(sb_budget *b)
+{
+    struct statfs sf;
+    if (b->wd < 0 || fstatfs(b->wd, &sf) < 0)
+        return;
+    if (sf.f_bfree == 0)
+        b->full |= SPAK_SANDBOX_BUDGET_BYTES;
+    if (sf.f_ffree == 0)
+        b->full |= SPAK_SANDBOX_BUDGET_FILES;
+}
+
+/* C has ended: end everything else in the namespace (nothing may write
+ * while we copy), say whether the budget filled up, and copy what the
+ * tmpfs holds back into workdir (as the run's uid, within Landlock's
+ * rules: no more than the budget, nowhere else). */
+static void budget_end(const sb_plan *p, sb_budget *b)
+{
+    budget_look(b);
+    if (b->full)
+        child_send(p->st_slot, MSG_FULL, ST_BUDGET, (int)b->full);
+    if (b->orig < 0)
+        return;
+    kill(-1, SIGKILL);
+    while (wait4(-1, NULL, 0, NULL) > 0 || errno == EINTR)
+        ;
+    /* orig is an O_PATH fd: listing it needs a real one */
+    int to = openat(b->orig, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int e = to < 0 ? errno : spak_tree_sync(b->wd, to, false, true);
+    if (to >= 0)
+        close(to);
+    if (e)
+        child_send(p->st_slot, MSG_WARN, ST_BUDGET_OUT, e);
+}
+
 static _Noreturn void child_init(const sb_plan *p)
 {
-    child_common(p);
+    sb_budget b = {.wd = -1, .orig = -1, .full = 0};
+    child_common(p, &b);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = init_on_usr1;
@@ -548,14 +685,22 @@ static _Noreturn void child_init(const sb_plan *p)
     sb_msg m;
     memset(&m, 0, sizeof m);
     m.kind = MSG_REPORT;
+    /* With a budget, look at it every 20 ms while C runs: a write that
+     * failed for it leaves it full (a candidate may empty it again later). */
     for (;;) {
         int status;
         struct rusage ru;
-        pid_t w = wait4(-1, &status, 0, &ru);
+        pid_t w = wait4(-1, &status, b.wd >= 0 ? WNOHANG : 0, &ru);
         if (w == (pid_t)c) {
             m.status = status;
             m.ru = ru;
             break;
+        }
+        if (w == 0) {
+            budget_look(&b);
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            continue;
         }
         if (w < 0 && errno != EINTR) {
             m.stage = ST_FORK;
@@ -563,6 +708,8 @@ static _Noreturn void child_init(const sb_plan *p)
             break;
         }
     }
+    if (b.wd >= 0)
+        budget_end(p, &b);
     ssize_t wr = write(p->st_slot, &m, sizeof m);
     (void)wr;
     _exit(0); /* the kernel now kills the rest of the namespace */
@@ -583,6 +730,7 @@ void spak_sandbox_limits_default(spak_sandbox_limits *lim)
     lim->stderr_cap_bytes = (size_t)256 << 10;
     lim->output_kill_bytes = (size_t)64 << 20;
     lim->closed_stdout_grace_s = 2;
+    lim->workdir_bytes = (size_t)1 << 30;
     lim->network = false;
     lim->run_as_uid = geteuid() == 0 ? 65534 : -1;
     lim->run_as_gid = geteuid() == 0 ? 65534 : -1;
@@ -602,6 +750,7 @@ const char *spak_sandbox_why_name(spak_sandbox_why why)
     case SPAK_SANDBOX_NO_RESULT: return "no result";
     case SPAK_SANDBOX_KILLED: return "killed";
     case SPAK_SANDBOX_SYSCALL_DENIED: return "syscall denied";
+    case SPAK_SANDBOX_BYTE_BUDGET: return "byte budget";
     }
     return "unknown";
 }
@@ -618,6 +767,7 @@ bool spak_sandbox_isolation_ok(const spak_sandbox_result *r, char *missing, size
         {r->run_uid != 0, "an unprivileged uid (it ran as root)"},
         {r->iso_seccomp, "syscall filter"},
         {r->iso_rlimits, "rlimits (CPU, file size, open files, processes)"},
+        {r->iso_budget, "byte budget (a size-capped tmpfs over the work directory)"},
     };
     bool all = true;
     size_t len = 0;
@@ -645,7 +795,7 @@ bool spak_sandbox_isolation_names(const spak_sandbox_result *r, char *buf, size_
         {r->iso_landlock_fs, "landlock_fs"}, {r->iso_landlock_net, "landlock_net"},
         {r->iso_mountns, "mountns"},    {r->run_uid != 0, "uid"},
         {r->iso_seccomp, "seccomp"},    {r->iso_seccomp_notify, "seccomp_notify"},
-        {r->iso_rlimits, "rlimits"},
+        {r->iso_rlimits, "rlimits"},    {r->iso_budget, "budget"},
     };
     if (!buf || n < 3)
         return false;
@@ -699,6 +849,11 @@ static const char *stage_name(int stage)
     case ST_CGROUP: return "joining the freezer cgroup";
     case ST_SECCOMP: return "syscall filter";
     case ST_SECCOMP_NOTIFY: return "syscall filter listener";
+    case ST_BUDGET: return "byte budget";
+    case ST_BUDGET_IN: return "copying the work directory into its byte budget";
+    case ST_BUDGET_OUT: return "copying the work directory back from its byte budget";
+    case ST_SHM: return "closing /dev/shm";
+    case ST_LANDLOCK_READ: return "landlock read rules";
     }
     return "setup";
 }
@@ -945,6 +1100,7 @@ typedef struct sb_run {
     env_list env;
     char *wd;                   /* realpath of workdir, owned */
     char *rw_abs[MAX_RW_DIRS];  /* realpaths of rw_dirs, owned */
+    char *rd_abs[MAX_READ_DIRS];/* realpaths of read_dirs, owned */
     char exe[PATH_MAX];
     spak_seccomp_prog sc_notify, sc_kill; /* owned; the plan points at them */
     int pout[2], perr[2], pst[2];
@@ -958,6 +1114,7 @@ typedef struct sb_run {
     unsigned char msgbuf[sizeof(sb_msg)];
     size_t msglen;
     bool st_eof, have_report, proc_failed;
+    int budget_out_err;         /* I could not copy the budget's tmpfs back: errno */
     int fatal_stage, fatal_err;
     int child_status;
     struct rusage child_ru;
@@ -1019,6 +1176,8 @@ static void run_free(sb_run *r)
     spak_seccomp_prog_free(&r->sc_kill);
     for (int i = 0; i < MAX_RW_DIRS; i++)
         free(r->rw_abs[i]);
+    for (int i = 0; i < MAX_READ_DIRS; i++)
+        free(r->rd_abs[i]);
     free(r->wd);
 }
 
@@ -1103,6 +1262,45 @@ static void plan_seccomp(sb_run *r)
     p->seccomp = true;
 }
 
+/* The byte budget's tmpfs: its size, one file per 16 KiB of it (at least
+ * 64: a file costs kernel memory the size does not count), and workdir's
+ * owner and mode (after the chown), so the run sees the directory it had. */
+static spak_status plan_budget(sb_plan *p, const spak_sandbox_limits *lim, spak_err *err)
+{
+    struct stat sb;
+    p->budget_opts[0] = '\0';
+    p->budget_back = !lim->workdir_discard;
+    if (!lim->workdir_bytes)
+        return SPAK_OK;
+    if (stat(p->workdir, &sb) < 0)
+        return spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: %s: %s", p->workdir, strerror(errno));
+    size_t files = lim->workdir_bytes / (16 << 10);
+    if (!spak_snprintf(p->budget_opts, sizeof p->budget_opts, "size=%zu,nr_inodes=%zu,mode=%04o,uid=%ld,gid=%ld",
+                       lim->workdir_bytes, files < 64 ? 64 : files, (unsigned)(sb.st_mode & 07777),
+                       (long)sb.st_uid, (long)sb.st_gid))
+        return spak_errf(err, SPAK_ERR_ARG, "sandbox: byte budget options too long");
+    return SPAK_OK;
+}
+
+/* The read rules' paths, resolved (the child opens them by these names):
+ * n_read -1 when the caller asked for none; a path that does not exist is
+ * left out. */
+static spak_status plan_reads(sb_run *r, const spak_sandbox_limits *lim, spak_err *err)
+{
+    sb_plan *plan = &r->plan;
+    plan->n_read = lim->read_dirs ? 0 : -1;
+    for (const char *const *d = lim->read_dirs; d && *d; d++) {
+        if (plan->n_read == MAX_READ_DIRS)
+            return spak_errf(err, SPAK_ERR_ARG, "sandbox: more than %d read_dirs", MAX_READ_DIRS);
+        char *abs = realpath(*d, NULL);
+        if (!abs)
+            continue;
+        r->rd_abs[plan->n_read] = abs;
+        plan->read_dirs[plan->n_read++] = abs;
+    }
+    return SPAK_OK;
+}
+
 /* Everything the child will need, resolved while we can still allocate and
  * report errors (after the clone the child may do neither): absolute workdir
  * and rw dirs, the environment, the executable, the isolation to try, the
@@ -1127,6 +1325,8 @@ static spak_status plan_prepare(sb_run *r, const char *const argv[], const char 
         plan->rw_dirs[plan->n_rw] = r->rw_abs[plan->n_rw];
         plan->n_rw++;
     }
+    if ((st = plan_reads(r, lim, err)) != SPAK_OK)
+        return st;
     if ((st = build_env(&r->env, lim, r->wd, err)) != SPAK_OK)
         return st;
     if ((st = resolve_exe(argv[0], env_get(&r->env, "PATH"), r->exe, sizeof r->exe, err)) != SPAK_OK)
@@ -1140,7 +1340,7 @@ static spak_status plan_prepare(sb_run *r, const char *const argv[], const char 
     if (plan->uid >= 0 && geteuid() == 0 &&
         chown(r->wd, (uid_t)plan->uid, plan->gid >= 0 ? (gid_t)plan->gid : (gid_t)-1) < 0)
         return spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: chown %s: %s", r->wd, strerror(errno));
-    return SPAK_OK;
+    return plan_budget(plan, lim, err);
 }
 
 /* Start the child in the shape the kernel allows: I in a new PID namespace,
@@ -1170,7 +1370,7 @@ static spak_status start_child(sb_run *r, spak_sandbox_result *out, spak_err *er
     if (pid < 0) {
         pid = raw_clone(0);
         if (pid == 0) {
-            child_common(plan);
+            child_common(plan, NULL);
             child_exec(plan);
         }
     }
@@ -1312,6 +1512,8 @@ static void take_msg(sb_run *r, const sb_msg *m, spak_sandbox_result *out)
         if (m->stage == ST_CGROUP) atomic_store(&r->c_ready, 1);
         if (m->stage == ST_RLIMIT) out->iso_rlimits = true;
         if (m->stage == ST_SECCOMP) out->iso_seccomp = true;
+        if (m->stage == ST_BUDGET) out->iso_budget = true;
+        if (m->stage == ST_LANDLOCK_READ) out->iso_landlock_read = true;
         /* named denials only when the listener really reached us */
         if (m->stage == ST_SECCOMP_NOTIFY)
             out->iso_seccomp = out->iso_seccomp_notify = r->notify_fd >= 0;
@@ -1321,6 +1523,11 @@ static void take_msg(sb_run *r, const sb_msg *m, spak_sandbox_result *out)
             r->proc_failed = true;
         if (m->stage == ST_CGROUP)
             atomic_store(&r->c_ready, -1);
+        if (m->stage == ST_BUDGET_OUT)
+            r->budget_out_err = m->err;
+        break;
+    case MSG_FULL:
+        out->budget_full |= (unsigned)m->err;
         break;
     case MSG_REPORT:
         r->have_report = true;
@@ -1509,6 +1716,17 @@ static void iso_warnings(const sb_run *r, spak_sandbox_result *out)
         add_warning(out, "no Landlock or mount namespace: writes outside workdir are NOT prevented");
     if (lim->max_processes > 0 && geteuid() == 0 && !out->iso_uid)
         add_warning(out, "running as root: RLIMIT_NPROC is not enforced, a fork bomb is bounded only by the timeout");
+    if (r->plan.n_read >= 0 && !out->iso_landlock_read)
+        add_warning(out, "no Landlock read rules: it can read every file its uid may read");
+    if (!out->iso_budget)
+        add_warning(out, lim->workdir_bytes ? "no byte budget (no mount namespace): what it writes in workdir is bounded by the disk only"
+                                            : "no byte budget (workdir_bytes 0): what it writes in workdir is bounded by the disk only");
+    if (r->budget_out_err) {
+        char w[160];
+        spak_snprintf(w, sizeof w, "what it wrote could not all be copied back from its byte budget: %s",
+                      strerror(r->budget_out_err));
+        add_warning(out, w);
+    }
     if (!out->iso_seccomp)
         add_warning(out, "no syscall filter: ptrace, mount, new sockets and the like are not denied");
     else if (!out->iso_seccomp_notify)
@@ -1592,6 +1810,11 @@ static void classify(int killed, const spak_sandbox_limits *lim, spak_sandbox_re
     } else if (sig == SIGXFSZ) {
         out->why = SPAK_SANDBOX_FILE_SIZE_LIMIT;
         spak_snprintf(t, tn, "file size limit of %zu bytes reached (SIGXFSZ)", lim->file_size_bytes);
+    } else if (out->budget_full) {
+        out->why = SPAK_SANDBOX_BYTE_BUDGET;
+        spak_snprintf(t, tn, "the byte budget of %zu MiB for its work directory was exhausted (%s): writes past it failed with ENOSPC",
+                      lim->workdir_bytes >> 20,
+                      out->budget_full & SPAK_SANDBOX_BUDGET_BYTES ? "no bytes left" : "no files left");
     } else if (mem_likely) {
         out->why = SPAK_SANDBOX_MEMORY_LIMIT;
         if (sig)
@@ -2104,6 +2327,7 @@ spak_status spak_sandbox_start(const char *const *argv, const char *workdir,
     r->plan.n_keep = (int)n_keep;
     r->plan.st_slot = KEEP_BASE + (int)n_keep;
     p->lim.env_pass = p->lim.env_extra = p->lim.rw_dirs = NULL;
+    p->lim.read_dirs = NULL;
     if (pipe2(r->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
         st = spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: pipe: %s", strerror(errno));
         goto fail;

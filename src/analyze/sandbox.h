@@ -25,6 +25,8 @@
  *     otherwise nothing prevents writes (a warning says so);
  *   - when spak runs as root, the child runs as an unprivileged uid (default
  *     65534), because the kernel does not enforce RLIMIT_NPROC for root;
+ *   - a byte budget: a size-capped tmpfs over workdir in the run's mount
+ *     namespace (PID namespace shape only), copied in and back;
  *   - a syscall filter (seccomp, src/analyze/seccomp.h), installed last
  *     before execve: a denied call (ptrace, mount, a new socket, ...) fails
  *     the run with why = SPAK_SANDBOX_SYSCALL_DENIED, named where the kernel
@@ -86,9 +88,28 @@ typedef struct spak_sandbox_limits {
     /* Directories besides workdir the child may write to (NULL-terminated,
      * may be NULL). They are not chowned. */
     const char *const *rw_dirs;
+    /* When non-NULL (NULL-terminated, at most 32): Landlock limits reads
+     * too. The child may read (files, folder listings) only beneath these
+     * paths (folders, or single files), workdir, rw_dirs, /dev and /proc;
+     * a path that does not exist is skipped. Builds use it: the compiler
+     * reads the source's folder, the family's headers and the toolchain,
+     * nothing else. Without Landlock there are no read rules (the result's
+     * iso_landlock_read is false and it warns). */
+    const char *const *read_dirs;
     /* When non-NULL: a run that exits 0 but never wrote this string to stdout
      * ends with why = SPAK_SANDBOX_NO_RESULT (e.g. "__SPAK_TRACE__"). */
     const char *result_marker;
+    /* The byte budget of everything the run writes in workdir (default
+     * 1 GiB; 0: none, which is below the minimum): a tmpfs of this size
+     * (and one file per 16 KiB of it, at least 64) mounted over workdir in
+     * the run's mount namespace, gone with it. What workdir held is copied
+     * in before the program starts, and what it holds at the end is copied
+     * back (workdir then mirrors the tmpfs), unless workdir_discard (the
+     * caller removes workdir anyway). A write past it fails with ENOSPC and
+     * the run ends with why = SPAK_SANDBOX_BYTE_BUDGET. /dev/shm is an
+     * empty read-only tmpfs in the same namespace. rw_dirs are outside it. */
+    size_t workdir_bytes;
+    bool workdir_discard;
     /* Turn isolation layers off (SPAK_SANDBOX_NO_* bits): for tests of the
      * fallbacks, and for a kernel where one misbehaves. 0 by default. */
     unsigned isolation_off;
@@ -117,8 +138,9 @@ typedef enum spak_sandbox_why {
     SPAK_SANDBOX_STDOUT_CLOSED,  /* closed stdout and kept running past the grace; we killed it */
     SPAK_SANDBOX_NO_RESULT,      /* exited 0 without result_marker on stdout */
     SPAK_SANDBOX_KILLED,         /* ended by the caller: spak_sandbox_finish(kill_now) */
-    SPAK_SANDBOX_SYSCALL_DENIED  /* made a call the syscall filter denies (see denied_syscall),
+    SPAK_SANDBOX_SYSCALL_DENIED, /* made a call the syscall filter denies (see denied_syscall),
                                     or was killed by the filter (SIGSYS); whatever it did next */
+    SPAK_SANDBOX_BYTE_BUDGET     /* filled workdir_bytes (or its files): see budget_full */
 } spak_sandbox_why;
 
 typedef struct spak_sandbox_result {
@@ -154,8 +176,18 @@ typedef struct spak_sandbox_result {
      * ran as. */
     bool iso_pidns, iso_netns, iso_landlock_fs, iso_landlock_net, iso_mountns, iso_uid;
     bool iso_seccomp, iso_seccomp_notify, iso_rlimits;
+    /* iso_budget: workdir was the size-capped tmpfs. budget_full: it was
+     * seen full while the run went (SPAK_SANDBOX_BUDGET_BYTES, _FILES):
+     * some write failed with ENOSPC. Set also when why says otherwise (a
+     * caller's kill): a judge asks it of its runners. */
+    bool iso_budget;
+    bool iso_landlock_read;      /* read_dirs were enforced by Landlock */
+    unsigned budget_full;
     long run_uid;
 } spak_sandbox_result;
+
+#define SPAK_SANDBOX_BUDGET_BYTES 0x1u
+#define SPAK_SANDBOX_BUDGET_FILES 0x2u
 
 /* Defaults as documented on spak_sandbox_limits. */
 void spak_sandbox_limits_default(spak_sandbox_limits *lim);
@@ -240,7 +272,8 @@ const char *spak_sandbox_why_name(spak_sandbox_why why);
  *   - Landlock filesystem rules, or the read-only mount namespace,
  *   - a uid other than root (the uid drop, when spak is root),
  *   - the syscall filter,
- *   - the rlimits (CPU time, file size, open files, processes).
+ *   - the rlimits (CPU time, file size, open files, processes),
+ *   - the byte budget of workdir (workdir_bytes).
  * Returns true when r met all of it. Otherwise false, and missing (n bytes,
  * may be NULL when n is 0) lists what was not in effect, "; "-separated,
  * e.g. "syscall filter; PID namespace". A run with network = true never
@@ -250,10 +283,10 @@ bool spak_sandbox_isolation_ok(const spak_sandbox_result *r, char *missing, size
 /* The isolation layers in effect in r, as a JSON array of short names for a
  * record to store, e.g. ["pidns","netns","landlock_fs","uid","seccomp",
  * "seccomp_notify","rlimits"] (names: pidns, netns, landlock_fs,
- * landlock_net, mountns, uid, seccomp, seccomp_notify, rlimits). Written
+ * landlock_net, mountns, uid, seccomp, seccomp_notify, rlimits, budget). Written
  * into buf (n bytes, SPAK_SANDBOX_ISOLATION_NAMES_MAX is always enough);
  * false when it did not fit (buf then holds "[]" when n >= 3). */
-#define SPAK_SANDBOX_ISOLATION_NAMES_MAX 160
+#define SPAK_SANDBOX_ISOLATION_NAMES_MAX 192
 bool spak_sandbox_isolation_names(const spak_sandbox_result *r, char *buf, size_t n);
 
 #endif

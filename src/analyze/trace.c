@@ -453,18 +453,7 @@ static bool of_case(const json_t *rec, const char *case_name)
     return !case_name || (t && strcmp(t, case_name) == 0);
 }
 
-bool spak_trace_counts_heldout(const json_t *records, const char *case_name)
+bool spak_trace_counts(const json_t *rec, const char *case_name)
 {
-    size_t i;
-    const json_t *r;
-    json_array_foreach(records, i, r) {
-        if (of_case(r, case_name) && !json_is_true(json_object_get(r, SPAK_FIELD_HELDOUT)))
-            return false;
-    }
-    return true;
-}
-
-bool spak_trace_record_counts(const json_t *rec, const char *case_name, bool heldout)
-{
-    return of_case(rec, case_name) && json_is_true(json_object_get(rec, SPAK_FIELD_HELDOUT)) == heldout;
+    return of_case(rec, case_name) && !json_is_true(json_object_get(rec, SPAK_FIELD_HELDOUT));
 }

@@ -138,13 +138,14 @@ spak_status spak_trace_validate_all(spak_trace_list *l, const spak_trace_schema 
 char *spak_text_clean(const char *p, size_t n, size_t cap, size_t *out_len);
 
 /*
- * Which records of one evaluation (a JSON array of records) count for a case
- * (case_name NULL: any case): those of timed shapes, or, when the case has
- * none, its held-out ones; held-out records never steer while timed ones
- * exist. spak_trace_counts_heldout says which of the two; a record counts
- * when spak_trace_record_counts(rec, case_name, that answer).
+ * Whether a record counts (case_name NULL: a record of any case, else one of
+ * that case): the one rule for every metric, ratio, fact, view, summary,
+ * chart and lesson spak derives from records. A record of a held-out shape
+ * never counts, even when its case has no other record (the case then has no
+ * record that counts): held-out shapes are there to be checked, and a failing
+ * check still fails the evaluation (evaluate.c reads "passed" from every
+ * record), but the numbers they carry steer and summarise nothing.
  */
-bool spak_trace_counts_heldout(const json_t *records, const char *case_name);
-bool spak_trace_record_counts(const json_t *rec, const char *case_name, bool heldout);
+bool spak_trace_counts(const json_t *rec, const char *case_name);
 
 #endif

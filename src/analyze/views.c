@@ -8,12 +8,11 @@
 
 const json_t *spak_views_find_case(const json_t *arr, const char *case_name)
 {
-    const bool heldout = spak_trace_counts_heldout(arr, case_name);
     const json_t *found = NULL;
     size_t i;
     json_t *r;
     json_array_foreach(arr, i, r) {
-        if (spak_trace_record_counts(r, case_name, heldout))
+        if (spak_trace_counts(r, case_name))
             found = r;
     }
     return found;
@@ -63,7 +62,7 @@ double spak_views_roofline(const json_t *records)
     size_t i;
     json_t *r;
     json_array_foreach(records, i, r) {
-        if (json_is_true(json_object_get(r, SPAK_FIELD_HELDOUT)))
+        if (!spak_trace_counts(r, NULL))
             continue;
         for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
             json_t *v = json_object_get(r, fields[k]);

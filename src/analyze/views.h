@@ -2,7 +2,7 @@
  * views.h - the record views that expressions read: trace.latest (the
  * newest evaluation's valid records) and trace.best (the best one's), one
  * case at a time or all of them. Only the records that count are seen
- * (spak_trace_counts_heldout: held-out ones never steer the loop).
+ * (spak_trace_counts: held-out ones never do).
  */
 #ifndef SPAK_VIEWS_H
 #define SPAK_VIEWS_H

@@ -33,12 +33,60 @@ static const char *compiler_for(const char *source)
     return "nvcc";
 }
 
+/* A build's own folder: top (ours, 0711, in /tmp) holds wdir, the sandbox's
+ * working directory (chowned to the sandbox uid by the sandbox): the only
+ * place the compiler may write. The sandbox uid owns wdir but not top, so it
+ * cannot swap wdir for a link while we read the artifact out of it. top's
+ * name carries our pid: a folder left by a spak that was killed is removed
+ * by the next build (sweep_stale). reads: what the compiler may read
+ * besides wdir (Landlock's read rules, build_reads). */
+typedef struct build_ws {
+    char top[96];
+    char wdir[128];
+    char srcdir[PATH_MAX], incdir[PATH_MAX], common[PATH_MAX];
+    const char *reads[16];
+} build_ws;
+
+/* What a compiler needs to read, wherever it is installed: the system's
+ * headers and libraries, the compiler's own folders (/usr/lib/gcc,
+ * /usr/libexec, /usr/local/cuda), the loader's cache. Nothing else of /etc,
+ * no home, no /root, not spak's home. */
+static const char *const toolchain_reads[] = {"/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc/ld.so.cache",
+                                              "/usr/local/cuda"};
+
+/* The read rules of a build: the toolchain, the source's own folder (in
+ * place, or the copy in wdir), the family's headers (-I), and the `common`
+ * folder beside the family's (kernels/TARGET/common: the headers a
+ * target's families share, which the rungs include as ../common/...). */
+static void build_reads(build_ws *ws, const char *src, const spak_build_request *rq)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(toolchain_reads); i++)
+        ws->reads[k++] = toolchain_reads[i];
+    if (spak_snprintf(ws->srcdir, sizeof ws->srcdir, "%s", src)) {
+        char *sl = strrchr(ws->srcdir, '/');
+        if (sl && sl != ws->srcdir) {
+            *sl = '\0';
+            ws->reads[k++] = ws->srcdir;
+        }
+    }
+    if (rq->include_dir && realpath(rq->include_dir, ws->incdir)) {
+        ws->reads[k++] = ws->incdir;
+        struct stat sb;
+        if (spak_snprintf(ws->common, sizeof ws->common, "%s/../common", ws->incdir) &&
+            stat(ws->common, &sb) == 0 && S_ISDIR(sb.st_mode))
+            ws->reads[k++] = ws->common;
+    }
+    ws->reads[k] = NULL;
+}
+
 /* The sandbox of every process of a build: the defaults (every isolation
  * layer, the unprivileged uid when we are root, writes only beneath the
- * build's own folder), room for a compiler's process tree, capped output,
- * and only PATH and LANG from our environment (HOME and TMPDIR are the
- * build's folder: a compiler writes its temporaries there). */
-static void build_limits(spak_sandbox_limits *lim, double wall_s)
+ * build's own folder, within its byte budget), reads only what build_reads
+ * lists (Landlock), room for a compiler's process tree, capped output, and
+ * only PATH and LANG from our environment (HOME and TMPDIR are the build's
+ * folder: a compiler writes its temporaries there). */
+static void build_limits(spak_sandbox_limits *lim, double wall_s, const build_ws *ws)
 {
     static const char *const pass[] = {"PATH", "LANG", NULL};
     spak_sandbox_limits_default(lim);
@@ -48,18 +96,19 @@ static void build_limits(spak_sandbox_limits *lim, double wall_s)
     lim->stdout_cap_bytes = (size_t)4 << 20;  /* nvcc -M lists a few hundred headers */
     lim->stderr_cap_bytes = (size_t)512 << 10;
     lim->env_pass = pass;
+    lim->read_dirs = ws->reads;
 }
 
 /* First line of `compiler --version`, run through the build's sandbox. */
-static void compiler_version(const char *cc, char *out, size_t n, const char *wdir)
+static void compiler_version(const char *cc, char *out, size_t n, const build_ws *ws)
 {
     const char *argv[] = {cc, "--version", NULL};
     spak_sandbox_limits lim;
-    build_limits(&lim, 30);
+    build_limits(&lim, 30, ws);
     spak_sandbox_result r;
     spak_err e;
     out[0] = '\0';
-    if (spak_sandbox_run(argv, wdir, &lim, &r, &e) != SPAK_OK)
+    if (spak_sandbox_run(argv, ws->wdir, &lim, &r, &e) != SPAK_OK)
         return;
     /* nvcc prints its release on the last line; cc on the first */
     const char *src = r.out ? r.out : "";
@@ -78,16 +127,6 @@ static void compiler_version(const char *cc, char *out, size_t n, const char *wd
     spak_sandbox_result_free(&r);
 }
 
-/* A build's own folder: top (ours, 0711, in /tmp) holds wdir, the sandbox's
- * working directory (chowned to the sandbox uid by the sandbox): the only
- * place the compiler may write. The sandbox uid owns wdir but not top, so it
- * cannot swap wdir for a link while we read the artifact out of it. top's
- * name carries our pid: a folder left by a spak that was killed is removed
- * by the next build (sweep_stale). */
-typedef struct build_ws {
-    char top[96];
-    char wdir[128];
-} build_ws;
 
 #define WS_PREFIX "spak-build."
 
@@ -202,7 +241,7 @@ static void key_deps(spak_key_walk *w, const build_cmd *c, const build_ws *ws, b
     argv[k++] = c->src;
     argv[k] = NULL;
     spak_sandbox_limits lim;
-    build_limits(&lim, cuda ? 300 : 60);
+    build_limits(&lim, cuda ? 300 : 60, ws);
     spak_sandbox_result r;
     spak_err e;
     if (spak_sandbox_run(argv, ws->wdir, &lim, &r, &e) != SPAK_OK) {
@@ -261,6 +300,16 @@ static void compile_log(spak_buf *log, const char *const *argv, const spak_sandb
         spak_buf_append(log, r->err, r->err_len);
     if (!r->ok)
         spak_buf_printf(log, "compiler: %s\n", r->why_text);
+    /* a denied read names a path ("Permission denied"; the assembler's
+     * .incbin says "file not found"): say which paths a build may read */
+    static const char *const denied[] = {"Permission denied", "file not found"};
+    bool hint = false;
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(denied); i++)
+        hint |= (r->err && strstr(r->err, denied[i])) || (r->out && strstr(r->out, denied[i]));
+    if (!r->ok && r->iso_landlock_read && hint)
+        spak_buf_puts(log, "spak: a build reads only its source's folder, the family's headers and the toolchain "
+                           "(/usr, /lib, /lib64, /bin, /sbin, /etc/ld.so.cache): a file elsewhere is denied, "
+                           "and an assembler's .incbin reports it as not found (docs/sandbox.md, \"Builds\")\n");
 }
 
 /* Run the compiler in the build's sandbox (the unprivileged uid, every
@@ -283,7 +332,7 @@ static spak_status compile(build_cmd *c, const build_ws *ws, bool cuda, const ch
     argv[k] = NULL;
 
     spak_sandbox_limits lim;
-    build_limits(&lim, cuda ? 600 : 120);
+    build_limits(&lim, cuda ? 600 : 120, ws);
     lim.stdout_cap_bytes = (size_t)512 << 10;
     spak_sandbox_result r;
     spak_status st = spak_sandbox_run(argv, ws->wdir, &lim, &r, err);
@@ -340,7 +389,8 @@ spak_status spak_build_candidate(const spak_build_request *rq, spak_build_result
     st = place_source(c, rq, &ws, err);
     if (st != SPAK_OK)
         goto out;
-    compiler_version(cc, res->compiler, sizeof res->compiler, ws.wdir);
+    build_reads(&ws, c->src, rq);
+    compiler_version(cc, res->compiler, sizeof res->compiler, &ws);
     cmd_flags(c, rq, cc, cuda);
     bool complete = false;
     uint64_t h = cache_key(rq, c, &ws, cuda, res->compiler, &complete);

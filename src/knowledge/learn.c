@@ -12,6 +12,7 @@
 
 #include "analyze/records.h"
 #include "analyze/evaluate.h"
+#include "analyze/trace.h"
 #include "spec/fmt.h"
 #include "knowledge/knowledge.h"
 #include "spec/parse.h"
@@ -49,6 +50,10 @@ static bool eval_noise(spak_store *st, const char *run_id, int64_t eval_id, doub
         json_t *j = json_loads(rows[i].record_json, 0, NULL);
         if (!j)
             continue;
+        if (!spak_trace_counts(j, NULL)) {  /* a held-out shape's spread is no evidence */
+            json_decref(j);
+            continue;
+        }
         double t = json_number_value(json_object_get(j, SPAK_FIELD_TIME_MS));
         double p20 = json_number_value(json_object_get(j, SPAK_FIELD_TIME_MS_P20));
         double p80 = json_number_value(json_object_get(j, SPAK_FIELD_TIME_MS_P80));

@@ -363,8 +363,7 @@ static const json_t *rec_of(void *ud, const char *case_name)
     size_t i;
     json_t *r;
     json_array_foreach(a->latest, i, r) {
-        const char *t = json_string_value(json_object_get(r, SPAK_REC_TYPE));
-        if (!case_name || (t && strcmp(t, case_name) == 0))
+        if (spak_trace_counts(r, case_name))
             found = r;
     }
     return found;

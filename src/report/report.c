@@ -43,7 +43,7 @@ typedef struct rev {
     const spak_eval *e;
     const spak_candidate *cand; /* NULL when the candidate row is missing */
     json_t *params;             /* object (own reference) or NULL */
-    json_t *recs;               /* array of the valid records (own reference) */
+    json_t *recs;               /* array of the valid records that count (own reference) */
     size_t n_bad_recs;          /* records that did not fit the schema */
     bool ok;                    /* done, not known wrong, metric known */
     bool final;                 /* done or failed */
@@ -55,6 +55,9 @@ typedef struct rev {
     bool untrusted;             /* its records came from a command not one of spak's judges */
     const char *why;            /* Analysis "why" (borrowed from recs) */
     double time_ms;             /* geomean over Performance records */
+    double t_p20, t_p80;        /* the same of time_ms_p20 and time_ms_p80; NAN unknown */
+    double m_lo, m_hi;          /* the metric's spread (spread_of); NAN unknown */
+    double ci_lo, ci_hi;        /* the ratio's interval from the records (ratio_ci); NAN unknown */
     double best_so_far;         /* NAN until the first ok evaluation */
 } rev;
 
@@ -156,16 +159,14 @@ static double median(double *v, size_t n)
 }
 
 /* Geometric mean of field (positive values) over the records that count for
- * case c (NULL: any case): held-out ones only when the case has no other,
- * the rule the engine steers by (analyze/trace.h). */
+ * case c (NULL: any case), the rule the engine steers by (analyze/trace.h). */
 static double geomean(const json_t *recs, const char *c, const char *field, size_t *n_out)
 {
     double s = 0;
     size_t n = 0, i;
     json_t *rec;
-    const bool heldout = spak_trace_counts_heldout(recs, c);
     json_array_foreach(recs, i, rec) {
-        if (!spak_trace_record_counts(rec, c, heldout))
+        if (!spak_trace_counts(rec, c))
             continue;
         double v = jnum(rec, field);
         if (v > 0) {
@@ -282,6 +283,7 @@ static spak_status load(rep *r, const char *run_id, spak_err *err)
         v->e = &r->ev[i];
         v->recs = json_array();
         v->baseline = v->ai = v->rate = v->peak = v->bw = v->roof_frac = v->time_ms = v->best_so_far = NAN;
+        v->t_p20 = v->t_p80 = v->m_lo = v->m_hi = v->ci_lo = v->ci_hi = NAN;
         for (size_t k = 0; k < r->nc; k++)
             if (r->cand[k].cand_id == v->e->cand_id) {
                 v->cand = &r->cand[k];
@@ -301,7 +303,9 @@ static spak_status load(rep *r, const char *run_id, spak_err *err)
         if (!v)
             continue;
         json_t *rec = rows[i].valid && rows[i].record_json ? json_loads(rows[i].record_json, 0, NULL) : NULL;
-        if (json_is_object(rec))
+        if (json_is_object(rec) && !spak_trace_counts(rec, NULL))
+            json_decref(rec);  /* held out: checked, never reported as a number (analyze/trace.h) */
+        else if (json_is_object(rec))
             json_array_append_new(v->recs, rec);
         else {
             json_decref(rec);
@@ -333,6 +337,50 @@ static spak_status load(rep *r, const char *run_id, spak_err *err)
 
 /* ---- deriving the numbers ---------------------------------------------------- */
 
+/* The ratio's interval: the geometric means over the records that count of
+ * the two ends of ratio_ci ([lo, hi]); NAN when no record has one. */
+static void ratio_interval(const json_t *recs, double *lo, double *hi)
+{
+    double s0 = 0, s1 = 0;
+    size_t n = 0, i;
+    json_t *rec;
+    json_array_foreach(recs, i, rec) {
+        const json_t *ci = json_object_get(rec, SPAK_FIELD_RATIO_CI);
+        double a = json_number_value(json_array_get(ci, 0)), b = json_number_value(json_array_get(ci, 1));
+        if (!spak_trace_counts(rec, NULL) || json_array_size(ci) != 2 || !(a > 0) || !(b >= a))
+            continue;
+        s0 += log(a);
+        s1 += log(b);
+        n++;
+    }
+    *lo = n ? exp(s0 / (double)n) : NAN;
+    *hi = n ? exp(s1 / (double)n) : NAN;
+}
+
+/* The spreads of an evaluation: its time's p20..p80 (geometric means over
+ * the Performance records), the metric's spread (the metric's own
+ * <metric>_p20/_p80 fields when records have them, else the time's relative
+ * spread carried over: a rate scales as 1/time, anything minimised as time)
+ * and the ratio's interval. */
+static void spread_of(const rep *r, rev *v)
+{
+    v->t_p20 = geomean(v->recs, SPAK_REC_PERFORMANCE, SPAK_FIELD_TIME_MS_P20, NULL);
+    v->t_p80 = geomean(v->recs, SPAK_REC_PERFORMANCE, SPAK_FIELD_TIME_MS_P80, NULL);
+    ratio_interval(v->recs, &v->ci_lo, &v->ci_hi);
+    if (!v->ok)
+        return;
+    char f20[160], f80[160];
+    spak_snprintf(f20, sizeof f20, "%s_p20", r->metric);
+    spak_snprintf(f80, sizeof f80, "%s_p80", r->metric);
+    double m = v->e->metric, a = geomean(v->recs, NULL, f20, NULL), b = geomean(v->recs, NULL, f80, NULL);
+    if (a > 0 && b > 0) {
+        v->m_lo = fmin(a, b), v->m_hi = fmax(a, b);
+    } else if (v->t_p20 > 0 && v->t_p80 >= v->t_p20 && v->time_ms > 0 && isfinite(m)) {
+        v->m_lo = r->maximize ? m * v->time_ms / v->t_p80 : m * v->t_p20 / v->time_ms;
+        v->m_hi = r->maximize ? m * v->time_ms / v->t_p20 : m * v->t_p80 / v->time_ms;
+    }
+}
+
 static void derive_eval(rep *r, rev *v)
 {
     const spak_eval *e = v->e;
@@ -350,19 +398,18 @@ static void derive_eval(rep *r, rev *v)
         v->baseline = r->maximize ? e->metric / e->ratio : e->metric * e->ratio;
     }
     v->time_ms = geomean(v->recs, SPAK_REC_PERFORMANCE, SPAK_FIELD_TIME_MS, NULL);
+    spread_of(r, v);
     /* roofline: the first Analysis record with an arithmetic intensity, and
      * the Performance record of the same shape, of those that count */
     size_t i;
     json_t *rec;
-    const bool held_a = spak_trace_counts_heldout(v->recs, SPAK_REC_ANALYSIS);
-    const bool held_p = spak_trace_counts_heldout(v->recs, SPAK_REC_PERFORMANCE);
     json_array_foreach(v->recs, i, rec) {
         if (json_is_true(json_object_get(rec, SPAK_FIELD_ABOVE_ROOFLINE)) ||
             json_is_true(json_object_get(rec, SPAK_FIELD_SUSPICIOUS)))
             v->flagged = true;
     }
     json_array_foreach(v->recs, i, rec) {
-        if (!spak_trace_record_counts(rec, SPAK_REC_ANALYSIS, held_a))
+        if (!spak_trace_counts(rec, SPAK_REC_ANALYSIS))
             continue;
         double ai = jnum(rec, SPAK_FIELD_ARITH_INTENSITY);
         if (!(ai > 0))
@@ -376,7 +423,7 @@ static void derive_eval(rep *r, rev *v)
         size_t k;
         json_t *p;
         json_array_foreach(v->recs, k, p) {
-            if (!spak_trace_record_counts(p, SPAK_REC_PERFORMANCE, held_p))
+            if (!spak_trace_counts(p, SPAK_REC_PERFORMANCE))
                 continue;
             const char *ps = jstr(p, SPAK_FIELD_SHAPE);
             if (shape && ps && strcmp(shape, ps) != 0)
@@ -1188,6 +1235,10 @@ static void progress_frame_init(progress_frame *f, const rep *r)
         if (r->r[i].ok) {
             lo = fmin(lo, r->r[i].e->metric);
             hi = fmax(hi, r->r[i].e->metric);
+            if (isfinite(r->r[i].m_lo) && isfinite(r->r[i].m_hi)) {
+                lo = fmin(lo, r->r[i].m_lo);
+                hi = fmax(hi, r->r[i].m_hi);
+            }
         }
     if (isfinite(r->baseline)) {
         lo = fmin(lo, r->baseline);
@@ -1232,10 +1283,10 @@ static void progress_axes(out *o, const rep *r, const progress_frame *f)
             continue;
         double x = spak_svg_map(&f->xs, xt[i]);
         PF(o, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/><text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.0f</text>",
-           x, x, lane + 14, lane + 19, x, lane + 33, xt[i]);
+           x, x, lane + 14, lane + 19, x, lane + 30, xt[i]);
     }
     RAW(o, "</g>\n");
-    PF(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"title\">evaluation</text>", L + pw / 2, f->H - 8);
+    PF(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"title\">evaluation</text>", L + pw / 2, f->H - 4);
     PF(o, "<text transform=\"translate(16 %.1f) rotate(-90)\" text-anchor=\"middle\" class=\"title\">", T + ph / 2);
     TXT(o, r->metric);
     RAW(o, r->maximize ? " (higher is better)" : " (lower is better)");
@@ -1301,6 +1352,18 @@ static void progress_marks(out *o, const rep *r, const progress_frame *f)
         double x = spak_svg_map(&f->xs, (double)(i + 1));
         char m[32];
         spak_svg_num(m, sizeof m, v->e->metric, 5);
+        if (v->ok && isfinite(v->m_lo) && isfinite(v->m_hi)) {
+            /* the spread behind the point (docs/reports.md: spreads) */
+            char a[32], b[32];
+            spak_svg_num(a, sizeof a, v->m_lo, 4);
+            spak_svg_num(b, sizeof b, v->m_hi, 4);
+            double ya = spak_svg_map(&f->ys, v->m_lo), yb = spak_svg_map(&f->ys, v->m_hi), c = fmin(rad, 4);
+            PF(o, "<path class=\"spread\" data-eval=\"%lld\" d=\"M%.1f %.1fV%.1fM%.1f %.1fH%.1fM%.1f %.1fH%.1f\" "
+                  "stroke=\"" C_BLUE "\" stroke-opacity=\"0.55\" stroke-width=\"1.4\"><title>",
+               (long long)v->e->eval_id, x, ya, yb, x - c, ya, x + c, x - c, yb, x + c);
+            PF(o, "evaluation %lld: spread (p20-p80 of its timings) %s to %s</title></path>\n", (long long)v->e->eval_id, a,
+               b);
+        }
         if (v->ok) {
             double y = spak_svg_map(&f->ys, v->e->metric);
             PF(o, "<circle class=\"mark eval ok%s\" data-eval=\"%lld\" cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"" C_BLUE
@@ -1552,76 +1615,113 @@ static void chart_roofline(out *o, const rep *r)
 }
 
 /* Chart (c): effect of each parameter value, diverging bars around zero. */
+/* The half-width of the effects axis in axis units (log2 factors or
+ * percent) over the positions pos[0..n): the largest, unless it is more
+ * than three times the next (one outlier, e.g. +6476% beside +-30%): then
+ * 1.25 times the next, and the outlier's bar is cut at the axis end with
+ * its value written beside it, so that one effect does not squeeze every
+ * other bar to a sliver. Sorts pos. */
+static double effects_extent(double *pos, size_t n, bool *clipped)
+{
+    qsort(pos, n, sizeof *pos, cmp_double);
+    *clipped = n >= 2 && pos[n - 1] > 3 * pos[n - 2] && pos[n - 2] > 0;
+    return n == 0 ? 0 : *clipped ? 1.25 * pos[n - 2] : pos[n - 1];
+}
+
+/* The effects axis: log2 factors or percent (*lg), its half-width (the
+ * return value), its ticks and whether an outlier bar is cut (*clipped). */
+static double effects_axis(const effects *x, bool *lg_out, bool *clipped, double *ticks, size_t cap, size_t *nt)
+{
+    double maxabs = 1, minpct = 0;
+    for (size_t i = 0; i < x->n; i++)
+        if (isfinite(x->it[i].pct)) {
+            maxabs = fmax(maxabs, fabs(x->it[i].pct));
+            minpct = fmin(minpct, x->it[i].pct);
+        }
+    /* large effects are factors: a log2 axis (x0.5 and x2 equally far from
+     * x1); small ones read better as percentages on a linear axis */
+    const bool lg = maxabs > 50 && minpct > -99;
+    *lg_out = lg;
+    *clipped = false;
+#define EPOS(pct) (lg ? log2(1 + (pct) / 100) : (pct))
+    /* the observed bars set the axis (the tested marks only where no bar
+     * has a value); a tested mark or whisker beyond it stops at its end */
+    double *pos = malloc((x->n + 1) * sizeof *pos);
+    size_t np = 0;
+    for (size_t i = 0; pos && i < x->n; i++)
+        if (isfinite(x->it[i].pct))
+            pos[np++] = fabs(EPOS(x->it[i].pct));
+    for (size_t i = 0; pos && np == 0 && i < x->n; i++)
+        if (x->it[i].tested && isfinite(x->it[i].t_pct))
+            pos[np++] = fabs(EPOS(x->it[i].t_pct));
+#undef EPOS
+    double ext = pos ? effects_extent(pos, np, clipped) : maxabs, a, b, m;
+    free(pos);
+    if (lg) {
+        m = fmax(1, ceil(ext));
+        *nt = 0;
+        for (double t = -m; t <= m && *nt < cap; t++)
+            ticks[(*nt)++] = t;
+    } else {
+        *nt = spak_svg_ticks(-fmax(ext, 1), fmax(ext, 1), 6, ticks, cap, &a, &b);
+        m = fmax(fabs(a), fabs(b));
+    }
+    return m;
+}
+
 static void chart_effects(out *o, const rep *r)
 {
     const effects *x = &r->eff;
-    const double W = 1040, L = 200, R = 290, row = 24, gap = 30, T = 40;
-    double maxabs = 1, minpct = 0;
+    const double W = 1040, L = 190, R = 320, row = 24, gap = 30;
     size_t groups = 0;
-    for (size_t i = 0; i < x->n; i++) {
-        const effect *f = &x->it[i];
-        if (isfinite(f->pct)) {
-            maxabs = fmax(maxabs, fabs(f->pct));
-            minpct = fmin(minpct, f->pct);
-        }
-        if (f->tested && isfinite(f->t_pct)) {
-            double u = isfinite(f->t_unc) ? f->t_unc : 0;
-            maxabs = fmax(maxabs, fabs(f->t_pct) + u);
-            minpct = fmin(minpct, ((1 + f->t_pct / 100) / (1 + u / 100) - 1) * 100);
-        }
-        if (i == 0 || strcmp(f->param, x->it[i - 1].param) != 0)
+    for (size_t i = 0; i < x->n; i++)
+        if (i == 0 || strcmp(x->it[i].param, x->it[i - 1].param) != 0)
             groups++;
-    }
-    /* large effects are factors: a log2 axis (x0.5 and x2 equally far from
-     * x1); small ones read better as percentages on a linear axis */
-    bool lg = maxabs > 50 && minpct > -99;
-    double ticks[16], a, b;
+    bool lg, clipped;
+    double ticks[16];
     size_t nt;
-    double m;
-    if (lg) {
-        m = 0;
-        for (size_t i = 0; i < x->n; i++) {
-            if (isfinite(x->it[i].pct))
-                m = fmax(m, fabs(log2(1 + x->it[i].pct / 100)));
-            if (x->it[i].tested && isfinite(x->it[i].t_pct))
-                m = fmax(m, fabs(log2(1 + x->it[i].t_pct / 100)) + log2(1 + (isfinite(x->it[i].t_unc) ? x->it[i].t_unc : 0) / 100));
-        }
-        m = ceil(m);
-        nt = 0;
-        for (double t = -m; t <= m && nt < SPAK_ARRAY_LEN(ticks); t++)
-            ticks[nt++] = t;
-    } else {
-        nt = spak_svg_ticks(-maxabs, maxabs, 6, ticks, SPAK_ARRAY_LEN(ticks), &a, &b);
-        m = fmax(fabs(a), fabs(b));
-    }
+    const double m = effects_axis(x, &lg, &clipped, ticks, SPAK_ARRAY_LEN(ticks), &nt);
 #define EPOS(pct) (lg ? log2(1 + (pct) / 100) : (pct))
-    double H = T + (double)x->n * row + (double)groups * gap + 44;
+    /* the header rows: worse/better, the tested legend, the clipping note */
+    const double legend_y = 40, clip_y = legend_y + (x->n_tested ? 20 : 0), T = clip_y + (clipped ? 20 : 0);
+    double H = T + (double)x->n * row + (double)groups * gap + 52;
     spak_svg_scale xs = {-m, m, L, W - R, false};
     PF(o, "<svg viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"effects\" class=\"chart effects\">\n", W, H);
     RAW(o, "<g class=\"grid\">");
     for (size_t i = 0; i < nt; i++)
         PF(o, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>", spak_svg_map(&xs, ticks[i]),
-           spak_svg_map(&xs, ticks[i]), T - 6, H - 34);
+           spak_svg_map(&xs, ticks[i]), T - 6, H - 42);
     RAW(o, "</g><g class=\"axis\">");
     for (size_t i = 0; i < nt; i++) {
         double px = spak_svg_map(&xs, ticks[i]);
         if (lg)
-            PF(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">\xC3\x97%g</text>", px, H - 20, pow(2, ticks[i]));
+            PF(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">\xC3\x97%g</text>", px, H - 28, pow(2, ticks[i]));
         else
-            PF(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%+g%%</text>", px, H - 20, ticks[i]);
+            PF(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%+g%%</text>", px, H - 28, ticks[i]);
     }
     double zx = spak_svg_map(&xs, 0);
-    PF(o, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#333\"/>", zx, zx, T - 6, H - 30);
+    PF(o, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#333\"/>", zx, zx, T - 6, H - 38);
     RAW(o, "</g>\n");
     PF(o, "<text x=\"%.1f\" y=\"18\" text-anchor=\"end\" style=\"fill:" C_ORANGE ";font-weight:600\">\xE2\x97\x80 worse</text>", zx - 8);
     PF(o, "<text x=\"%.1f\" y=\"18\" style=\"fill:" C_BLUE ";font-weight:600\">better \xE2\x96\xB6</text>", zx + 8);
-    PF(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"title\">%s</text>\n", zx, H - 2,
+    PF(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"title\">%s</text>\n", zx, H - 6,
        lg ? "median of the evaluations with the value / the median of all (factor, log scale)"
           : "median of the evaluations with the value vs. the median of all (%)");
     if (x->n_tested)
-        PF(o, "<g transform=\"translate(%.1f 18)\"><path d=\"M0 -5L5 0L0 5L-5 0Z\" fill=\"#222\"/><text x=\"9\" y=\"0\" "
-              "dominant-baseline=\"middle\">tested effect (knowledge step), whisker = uncertainty</text></g>\n",
-           W - R - 250);
+        PF(o, "<g class=\"legend\" transform=\"translate(%.1f %.1f)\"><path d=\"M0 -5L5 0L0 5L-5 0Z\" fill=\"#222\"/>"
+              "<text x=\"9\" y=\"0\" dominant-baseline=\"middle\">tested effect (knowledge step), whisker = "
+              "uncertainty</text></g>\n",
+           L + 5, legend_y);
+    if (clipped) {
+        PF(o, "<text class=\"clipnote\" x=\"%.1f\" y=\"%.1f\" dominant-baseline=\"middle\" style=\"fill:#444\">", L,
+           clip_y);
+        if (lg)
+            PF(o, "\xE2\x96\xB8 a bar beyond \xC3\x97%g or \xC3\x97%g is cut at the axis end; its value is on the "
+                  "right</text>\n", pow(2, m), pow(2, -m));
+        else
+            PF(o, "\xE2\x96\xB8 a bar beyond \xC2\xB1%g%% is cut at the axis end; its value is on the right</text>\n",
+               m);
+    }
     double y = T;
     for (size_t i = 0; i < x->n; i++) {
         const effect *f = &x->it[i];
@@ -1635,24 +1735,31 @@ static void chart_effects(out *o, const rep *r)
             RAW(o, "</text>\n");
         }
         PF(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" dominant-baseline=\"middle\">", L - 10, y + row / 2);
-        spak_svg_text_n(o, f->value, 40);
+        spak_svg_text_n(o, f->value, 24);
         RAW(o, "</text>");
         if (isfinite(f->pct)) {
-            double px = spak_svg_map(&xs, EPOS(f->pct));
+            double e = EPOS(f->pct), px = spak_svg_map(&xs, fmax(-m, fmin(m, e)));
             double x0 = fmin(px, zx), w = fmax(fabs(px - zx), 1.5);
-            PF(o, "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" rx=\"2\" fill=\"%s\"><title>", x0, y + 4, w,
-               row - 8, f->pct >= 0 ? C_BLUE : C_ORANGE);
+            bool cut = fabs(e) > m;
+            PF(o, "<rect class=\"bar%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" rx=\"2\" fill=\"%s\"><title>",
+               cut ? " cut" : "", x0, y + 4, w, row - 8, f->pct >= 0 ? C_BLUE : C_ORANGE);
             TXT(o, f->param);
             RAW(o, "=");
             TXT(o, f->value);
-            PF(o, ": %+.1f%%</title></rect>", f->pct);
+            PF(o, ": %+.1f%%%s</title></rect>", f->pct, cut ? " (cut at the axis end)" : "");
+            if (cut) /* a white chevron at the cut end */
+                PF(o, "<path d=\"M%.1f %.1fl%.1f %.1fl%.1f %.1f\" fill=\"none\" stroke=\"#fff\" stroke-width=\"2\"/>",
+                   px - (e > 0 ? 9 : -9), y + 7, e > 0 ? 5.0 : -5.0, (row - 14) / 2, e > 0 ? -5.0 : 5.0, (row - 14) / 2);
         }
         if (f->tested && isfinite(f->t_pct)) {
-            double tx = spak_svg_map(&xs, EPOS(f->t_pct)), cy = y + row / 2;
+            /* a mark beyond the axis stops inside its end, clear of the value labels */
+#define EMAP(e) fmax(L + 7, fmin(W - R - 7, spak_svg_map(&xs, (e))))
+            double tx = EMAP(EPOS(f->t_pct)), cy = y + row / 2;
             if (isfinite(f->t_unc)) {
                 /* the uncertainty is relative: [effect / (1+u), effect * (1+u)] */
                 double fa = (1 + f->t_pct / 100) / (1 + f->t_unc / 100), fb = (1 + f->t_pct / 100) * (1 + f->t_unc / 100);
-                double wa = spak_svg_map(&xs, EPOS((fa - 1) * 100)), wb = spak_svg_map(&xs, EPOS((fb - 1) * 100));
+                double wa = EMAP(EPOS((fa - 1) * 100)), wb = EMAP(EPOS((fb - 1) * 100));
+#undef EMAP
                 PF(o, "<path d=\"M%.1f %.1fH%.1fM%.1f %.1fV%.1fM%.1f %.1fV%.1f\" stroke=\"#222\" stroke-width=\"1.3\"/>", wa, cy,
                    wb, wa, cy - 4, cy + 4, wb, cy - 4, cy + 4);
             }
@@ -1664,6 +1771,8 @@ static void chart_effects(out *o, const rep *r)
         char med[32];
         spak_svg_num(med, sizeof med, f->median, 4);
         PF(o, "<text x=\"%.1f\" y=\"%.1f\" dominant-baseline=\"middle\" style=\"fill:#444\">", W - R + 10, y + row / 2);
+        if (isfinite(f->pct) && fabs(EPOS(f->pct)) > m)
+            RAW(o, "\xE2\x96\xB8 ");
         if (isfinite(f->pct) && lg)
             PF(o, "\xC3\x97%.3g", 1 + f->pct / 100);
         else if (isfinite(f->pct))
@@ -1751,14 +1860,16 @@ static void html_cards(out *o, const rep *r)
 /* The candidate table, in both formats: which optional columns it has. */
 typedef struct cand_cols {
     unit u;
-    bool has_time, has_rate;
+    bool has_time, has_rate, has_spread, has_ci;
 } cand_cols;
 
 static cand_cols candidate_columns(const rep *r)
 {
-    cand_cols c = {rate_unit(r), false, false};
+    cand_cols c = {rate_unit(r), false, false, false, false};
     for (size_t i = 0; i < r->n; i++) {
         c.has_time |= isfinite(r->r[i].time_ms);
+        c.has_spread |= isfinite(r->r[i].t_p20) && isfinite(r->r[i].t_p80);
+        c.has_ci |= isfinite(r->r[i].ci_lo);
         c.has_rate |= r->r[i].ok && r->r[i].rate > 0;
     }
     return c;
@@ -1766,15 +1877,41 @@ static cand_cols candidate_columns(const rep *r)
 
 /* One row's numbers as text: metric, ratio, time, rate. */
 typedef struct cand_cells {
-    char m[32], ra[32], t[32], rate[32];
+    char m[32], ra[80], t[100], rate[32];
 } cand_cells;
+
+/* "a [lo, hi]" (the spread or interval in brackets when known) */
+static void with_spread(char *buf, size_t n, const char *a, double lo, double hi, int digits)
+{
+    char l[32], h[32];
+    spak_svg_num(l, sizeof l, lo, digits);
+    spak_svg_num(h, sizeof h, hi, digits);
+    if (isfinite(lo) && isfinite(hi))
+        spak_snprintf(buf, n, "%s [%s, %s]", a, l, h);
+    else
+        spak_snprintf(buf, n, "%s", a);
+}
 
 static void candidate_cells(const rev *v, const cand_cols *c, cand_cells *x)
 {
+    char a[40];
     spak_svg_num(x->m, sizeof x->m, v->e->metric, 5);
-    spak_snprintf(x->ra, sizeof x->ra, isfinite(v->e->ratio) ? "%.3f" : "-", v->e->ratio);
-    spak_svg_num(x->t, sizeof x->t, v->time_ms, 4);
+    spak_snprintf(a, sizeof a, isfinite(v->e->ratio) ? "%.3f" : "-", v->e->ratio);
+    with_spread(x->ra, sizeof x->ra, a, isfinite(v->e->ratio) ? v->ci_lo : NAN, v->ci_hi, 4);
+    spak_svg_num(a, sizeof a, v->time_ms, 4);
+    with_spread(x->t, sizeof x->t, a, isfinite(v->time_ms) ? v->t_p20 : NAN, v->t_p80, 4);
     spak_svg_num(x->rate, sizeof x->rate, v->ok ? v->rate / c->u.div : NAN, 4);
+}
+
+/* the headers of the ratio and time columns, naming their brackets */
+static const char *ratio_head(const cand_cols *c)
+{
+    return c->has_ci ? "ratio [interval]" : "ratio";
+}
+
+static const char *time_head(const cand_cols *c)
+{
+    return c->has_spread ? "time (ms) [p20, p80]" : "time (ms)";
 }
 
 static void html_table(out *o, const rep *r)
@@ -1782,9 +1919,9 @@ static void html_table(out *o, const rep *r)
     cand_cols c = candidate_columns(r);
     RAW(o, "<div class=\"tablewrap\"><table>\n<thead><tr><th>#</th><th>candidate</th><th>correct</th><th>");
     TXT(o, r->metric);
-    RAW(o, "</th><th>ratio</th>");
+    PF(o, "</th><th>%s</th>", ratio_head(&c));
     if (c.has_time)
-        RAW(o, "<th>time (ms)</th>");
+        PF(o, "<th>%s</th>", time_head(&c));
     if (c.has_rate)
         PF(o, "<th>%s</th>", c.u.rate);
     RAW(o, "<th>bottleneck</th><th>why / why not</th></tr></thead>\n<tbody>\n");
@@ -2215,9 +2352,9 @@ static void md_candidates(out *o, const rep *r)
     cand_cols c = candidate_columns(r);
     RAW(o, "| # | candidate | correct | ");
     MD(o, r->metric);
-    RAW(o, " | ratio | ");
+    PF(o, " | %s | ", ratio_head(&c));
     if (c.has_time)
-        RAW(o, "time (ms) | ");
+        PF(o, "%s | ", time_head(&c));
     if (c.has_rate)
         PF(o, "%s | ", c.u.rate);
     PF(o, "bottleneck | why / why not |\n|---:|---|---|---:|---:|%s%s---|---|\n", c.has_time ? "---:|" : "",

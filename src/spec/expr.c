@@ -353,8 +353,8 @@ static spak_status call_fact(ev *v, const spak_expr *e, const spak_fact_def *f, 
 
 /* fact(trace.latest) / fact(trace.best) (and a fact's name alone, = the
  * latest): with the evaluation's records at hand (env->latest_all,
- * best_all), the fact holds when it holds for every record of its case, held
- * -out ones counted only when the case has no other; else, and for a fact
+ * best_all), the fact holds when it holds for every record of its case that
+ * counts (spak_trace_counts: never a held-out one); else, and for a fact
  * without a typed parameter, the one record the env gives. */
 static spak_status fact_on_trace(ev *v, const spak_expr *e, const spak_expr *rec_at, const spak_fact_def *f, bool best,
                                  spak_value *out)
@@ -368,12 +368,11 @@ static spak_status fact_on_trace(ev *v, const spak_expr *e, const spak_expr *rec
         spak_status st = get_record(v, rec_at, best, f->tcase ? f->tcase->name : NULL, &r);
         return st == SPAK_OK ? call_fact(v, e, f, r, out) : st;
     }
-    const bool heldout = spak_trace_counts_heldout(all, f->tcase->name);
     bool any = false;
     size_t i;
     const json_t *r;
     json_array_foreach(all, i, r) {
-        if (!spak_trace_record_counts(r, f->tcase->name, heldout))
+        if (!spak_trace_counts(r, f->tcase->name))
             continue;
         any = true;
         spak_status st = call_fact(v, e, f, r, out);

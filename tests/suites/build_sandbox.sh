@@ -4,9 +4,12 @@
 #  - a source that #includes or .incbin's a root-only (0600) file does not
 #    build, and the file's bytes are nowhere: not in the build log, the
 #    store's bytes, the cache, spak's output (a readable copy of the same
-#    file does reach the .so: the search would see a leak);
+#    file in the source folder does reach the .so: the search would see a
+#    leak); a world-readable copy outside the source folder is denied too
+#    (Landlock's read rules), and the log says what a build may read;
 #  - spak killed with SIGKILL mid-build leaves no compiler process behind;
-#  - the cache key: a header included by absolute path from another folder,
+#  - the cache key: a header included by absolute path from a system
+#    include folder (/usr/local/include),
 #    the end of a 20-deep include chain and a file pulled by .incbin each
 #    change the key when they change; nothing changed, the same .so is used;
 #  - a candidate run by `spak run` cannot open spak.db, list the home, the
@@ -79,13 +82,30 @@ check ".incbin of a root-only file: the build fails" "[ \"\$(buildfails $T/s2/h)
 check ".incbin of a root-only file: its bytes are nowhere (log, store, cache, output)" \
     "[ -z \"\$(leaks $WORD $T/s2/h $T/s2/out $T/s2/err)\" ]"
 
-# the control: the same file readable by all is pulled in, and found
-cp "$SEC" "$T/open.txt"
-chmod 644 "$T/open.txt"
-sed "s|$SEC|$T/open.txt|" "$T/s2/k/bin.c" >"$T/s2/k/open.c"
-S=$(mkspec "$T/s2o" ../s2/k/open.c)
+# a world-readable copy outside the source folder (no file mode keeps it):
+# Landlock's read rules deny it to the compiler, #include'd or .incbin'd
+mkdir -p "$T/open"
+chmod 755 "$T/open"
+cp "$SEC" "$T/open/open.txt"
+chmod 644 "$T/open/open.txt"
+sed "s|$SEC|$T/open/open.txt|" "$T/s2/k/bin.c" >"$T/s2/k/open.c"
+sed "s|$SEC|$T/open/open.txt|" "$T/s1/k/inc.c" >"$T/s2/k/openinc.c"
+for f in open openinc; do
+    S=$(mkspec "$T/s2$f" ../s2/k/$f.c)
+    "$SPAK" run --home "$T/s2$f/h" --json "$S" >"$T/s2$f/out" 2>"$T/s2$f/err"
+    log=$(sql "$T/s2$f/h/spak.db" "select build_log from evaluations limit 1")
+    check "a world-readable file outside the source folder ($f): the build fails, denied, and the log says what a build may read" \
+        "[ \"\$(buildfails $T/s2$f/h)\" = 2 ] && echo \"\$log\" | grep -Eq 'Permission denied|file not found' && echo \"\$log\" | grep -q 'a build reads only its source'"
+    check "a world-readable file outside the source folder ($f): its bytes are nowhere" \
+        "[ -z \"\$(leaks $WORD $T/s2$f/h $T/s2$f/out $T/s2$f/err)\" ]"
+done
+# the control: the same file inside the source folder is pulled in, and found
+mkdir -p "$T/s2o/k"
+cp "$T/open/open.txt" "$T/s2o/k/open.txt"
+sed "s|$SEC|$T/s2o/k/open.txt|" "$T/s2/k/bin.c" >"$T/s2o/k/open.c"
+S=$(mkspec "$T/s2o" k/open.c)
 "$SPAK" build --home "$T/s2o/h" "$S" >"$T/s2o/out" 2>&1
-check "control: a readable file .incbin'd builds and its bytes are found in the cached .so" \
+check "control: a readable file in the source folder .incbin'd builds and its bytes are found in the cached .so" \
     "grep -q '2 built, 0 failed' $T/s2o/out && [ -n \"\$(leaks $WORD $T/s2o/h/cache/build)\" ]"
 
 # 2. kill -9 of spak mid-build: the compiler's whole tree ends with it
@@ -122,14 +142,17 @@ check "the build folder the killed spak left is removed by the next build" "[ -n
 # 3. the cache key
 keys() { ls "$1/cache/build" 2>/dev/null | grep '\.so$' | sort | tr '\n' ' '; }
 inode() { ls -i "$1/cache/build" | grep '\.so$' | sort -k2 | awk '{print $1}' | tr '\n' ' '; }
-mkdir -p "$T/ck/k" "$T/ck/elsewhere"
-printf '#define SCALE 2\n' >"$T/ck/elsewhere/abs.h"
-for i in $(seq 0 19); do printf '#include "d%d.h"\n' $((i + 1)) >"$T/ck/elsewhere/d$i.h"; done
-printf '#define DEEP 5\n' >"$T/ck/elsewhere/d20.h"
+# the header by absolute path from another folder: one a build may read,
+# a system include folder (a folder outside those is denied, above)
+ELSE=/usr/local/include/spak-build-sandbox.$$
+mkdir -p "$T/ck/k" "$ELSE"
+printf '#define SCALE 2\n' >"$ELSE/abs.h"
+for i in $(seq 0 19); do printf '#include "d%d.h"\n' $((i + 1)) >"$ELSE/d$i.h"; done
+printf '#define DEEP 5\n' >"$ELSE/d20.h"
 printf 'abc' >"$T/ck/k/data.bin"
 cat >"$T/ck/k/v.c" <<C
-#include "$T/ck/elsewhere/abs.h"
-#include "$T/ck/elsewhere/d0.h"
+#include "$ELSE/abs.h"
+#include "$ELSE/d0.h"
 __asm__(".section .rodata\n.incbin \"$T/ck/k/data.bin\"\n.previous\n");
 int spak_value(void) { return SCALE * DEEP * V; }
 C
@@ -139,16 +162,17 @@ H="$T/ck/h"
 "$SPAK" build --home "$H" "$S" >"$T/ck/b2" 2>&1; k2=$(keys "$H"); i2=$(inode "$H")
 check "nothing changed: the same keys, the cached .so files used as they are" \
     "grep -q '2 built, 0 failed' $T/ck/b1 && [ \$(echo $k1 | wc -w) -eq 2 ] && [ '$k2' = '$k1' ] && [ '$i2' = '$i1' ]"
-printf '#define SCALE 3\n' >"$T/ck/elsewhere/abs.h"
+printf '#define SCALE 3\n' >"$ELSE/abs.h"
 "$SPAK" build --home "$H" "$S" >/dev/null 2>&1; k3=$(keys "$H")
 # each change adds two keys to those before it
 check "a header included by absolute path changed: rebuilt under new keys" "[ \$(echo $k3 | wc -w) -eq \$((\$(echo $k2 | wc -w) + 2)) ]"
-printf '#define DEEP 6\n' >"$T/ck/elsewhere/d20.h"
+printf '#define DEEP 6\n' >"$ELSE/d20.h"
 "$SPAK" build --home "$H" "$S" >/dev/null 2>&1; k4=$(keys "$H")
 check "the end of a 20-deep include chain changed: rebuilt under new keys" "[ \$(echo $k4 | wc -w) -eq \$((\$(echo $k3 | wc -w) + 2)) ]"
 printf 'abd' >"$T/ck/k/data.bin"
 "$SPAK" build --home "$H" "$S" >/dev/null 2>&1; k5=$(keys "$H")
 check "a file pulled by .incbin changed: rebuilt under new keys" "[ \$(echo $k5 | wc -w) -eq \$((\$(echo $k4 | wc -w) + 2)) ]"
+rm -rf "$ELSE"
 
 # 4. the home closed to candidates: a candidate that probes it
 mkdir -p "$T/pr/k"

@@ -112,9 +112,31 @@ ok $? "bf16-rounded inputs fail it at K=4096"
     --ceilings-cache "$T/ceil.json" >"$T/perf.out" 2>"$T/perf.err"
 rc=$?
 grep -q '^__SPAK_TRACE__ {"type":"Performance","shape":"96x80x70","time_ms":[0-9.e-]*,"time_ms_p20":.*"baseline":"openblas".*"ratio":[0-9]' "$T/perf.out" &&
-    grep -q '^__SPAK_TRACE__ {"type":"Analysis","shape":"96x80x70".*"bottleneck":"\(compute\|memory\|latency\)","why":"' "$T/perf.out" &&
+    grep -q '^__SPAK_TRACE__ {"type":"Analysis","shape":"96x80x70".*"bottleneck":"\(compute\|memory\|latency\|overhead\|parallelism\|unknown\)".*"traffic_source":"compulsory".*"why":"' "$T/perf.out" &&
     [ "$(grep -c '"type":"Performance"' "$T/perf.out")" -eq 1 ] && [ $rc -eq 0 ]
 ok $? "a passing candidate gets Performance (vs openblas) and Analysis records, held-out shapes untimed"
+# the bottleneck class on a named traffic model (docs/bottleneck.md): the
+# record says the traffic was modelled, which model with which blocking, and
+# the numbers behind the class; two timed shapes give a fixed cost
+"$H" --family matmul --candidate "$T/mm_packed.so" --seed 1 --shapes 64x64x64,192x192x192 --heldout "" --min-time 0.02 \
+    --ceilings-cache "$T/ceil.json" --traffic packed,tile_k=128,THREADS=1 >"$T/traffic.out" 2>"$T/traffic.err"
+python3 - "$T/traffic.out" <<'PY'
+import json, sys
+recs = [json.loads(l.split(" ", 1)[1]) for l in open(sys.argv[1]) if l.startswith("__SPAK_TRACE__ ")]
+an = [r for r in recs if r["type"] == "Analysis"]
+assert len(an) == 2, an
+for r in an:
+    assert r["traffic_source"] == "modelled" and r["traffic_model"].startswith("matmul/packed TILE_K=128"), r
+    assert r["traffic_bytes"] >= r["bytes"] > 0 and r["threads_used"] == 1, r
+    assert r["fixed_ms"] is not None and 0 <= r["fixed_frac"], r
+    assert r["bottleneck"] in ("compute", "memory", "latency", "overhead", "parallelism"), r
+    assert r["bottleneck"] in r["why"] and "%" in r["why"], r
+PY
+ok $? "--traffic: Analysis says modelled, names the model and its blocking, the traffic, the fixed cost and a class"
+"$H" --family matmul --candidate "$T/mm_packed.so" --seed 1 --traffic strassen --check-only >/dev/null 2>"$T/traffic-bad.err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "unknown --traffic model 'strassen' for family matmul (naive|reorder|blocked|packed)" "$T/traffic-bad.err"
+ok $? "--traffic with a model the family lacks is a usage error (2) naming the models"
 [ -s "$T/ceil.json" ] && grep -q '"peak_gflops"' "$T/ceil.json" && grep -q '"peak_gbps"' "$T/ceil.json"
 ok $? "ceilings measured and cached"
 "$H" --family attention --candidate "$T/at_blocked.so" --seed 1 --shapes 1x2x64x32c --heldout "" --min-time 0.02 \

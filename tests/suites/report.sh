@@ -126,4 +126,72 @@ render() {  # NAME HTML EVALS ROOF
 }
 render toy "$H1" 20 0 4
 render roof "$H2" 9 7 2
+
+# 5. spreads and a readable effects chart: a run whose records carry timing
+# spreads and a ratio interval, and one value 65-fold better than the rest
+# (the case that once squeezed every other bar to a sliver and clipped the
+# labels). After layout in Chromium: one visible spread per correct
+# evaluation, every bar of an effect of 5% or more at least 10 px wide, the
+# outlier cut at the axis end with its value written, and no two texts of any
+# chart overlapping or leaving their chart (also for the toy and roof pages).
+mkdir -p "$T/eff"
+cp "$ROOT/tests/report/effects.spak" "$ROOT/tests/report/measure_effects.py" "$T/eff/"
+RUN3=$("$SPAK" run --home "$T/h" --json "$T/eff/effects.spak" 2>/dev/null | jlast 'd["run_id"]')
+out=$("$SPAK" report --home "$T/h" --json "$RUN3")
+H3=$(echo "$out" | jlast 'd["html"]' 2>/dev/null)
+M3=$(echo "$out" | jlast 'd["markdown"]' 2>/dev/null)
+check "effects run: 36 evaluations, all correct" "[ \"\$(echo \"\$out\" | jlast 'd[\"evaluations\"], d[\"correct\"]')\" = '36 36' ]"
+check "the table names the spreads: ratio [interval], time (ms) [p20, p80], with both ends" \
+    "grep -q '<th>ratio \\[interval\\]</th><th>time (ms) \\[p20, p80\\]</th>' \"$H3\" && grep -q '| ratio \\[interval\\] | time (ms) \\[p20, p80\\] |' \"$M3\" && grep -q '<td class=\"n\">0.208 \\[0.1997, 0.2163\\]</td><td class=\"n\">3.226 \\[3.162, 3.323\\]</td>' \"$H3\""
+check "the outlier's bar is cut at the axis end and said so" "[ \$(grep -o 'class=\"bar cut\"' \"$H3\" | wc -l) -eq 1 ] && grep -q 'class=\"clipnote\"' \"$H3\""
+layout() {  # NAME HTML: the layout probe's verdict on the page
+    python3 - "$2" "$T/$1.layout.html" <<'PY'
+import sys
+src = open(sys.argv[1], encoding="utf-8").read()
+js = """<script>
+window.addEventListener('load', function () {
+  var bad = [], spreads = {}, nspread = 0, thin = 0, bars = 0;
+  function inside(r, b) { return r.left >= b.left - 1 && r.right <= b.right + 1 && r.top >= b.top - 1 && r.bottom <= b.bottom + 1; }
+  function hit(a, b) { return a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5; }
+  document.querySelectorAll('svg.chart').forEach(function (svg) {
+    var box = svg.getBoundingClientRect(), texts = [];
+    svg.querySelectorAll('text').forEach(function (t) {
+      var r = t.getBoundingClientRect();
+      if (r.width === 0) return;
+      if (!inside(r, box)) bad.push('outside: ' + t.textContent);
+      texts.push([r, t.textContent]);
+    });
+    for (var i = 0; i < texts.length; i++)
+      for (var k = i + 1; k < texts.length; k++)
+        if (hit(texts[i][0], texts[k][0])) bad.push('overlap: ' + texts[i][1] + ' / ' + texts[k][1]);
+    svg.querySelectorAll('path.tested').forEach(function (m) {
+      var r = m.getBoundingClientRect();
+      texts.forEach(function (t) { if (hit(r, t[0])) bad.push('mark on: ' + t[1]); });
+    });
+  });
+  var pb = document.querySelector('svg.progress');
+  document.querySelectorAll('svg.progress path.spread').forEach(function (p) {
+    var r = p.getBoundingClientRect(), b = pb.getBoundingClientRect();
+    if (r.height > 0 && r.top >= b.top - 1 && r.bottom <= b.bottom + 1) { nspread++; spreads[p.getAttribute('data-eval')] = 1; }
+  });
+  document.querySelectorAll('svg.effects rect.bar').forEach(function (b) {
+    var m = /: ([-+][0-9.]+)%/.exec(b.textContent); bars++;
+    if (m && Math.abs(parseFloat(m[1])) >= 5 && b.getBoundingClientRect().width < 10) thin++;
+  });
+  document.body.setAttribute('data-layout', 'spreads ' + nspread + ' ' + Object.keys(spreads).length +
+    ' bars ' + bars + ' thin ' + thin + ' bad ' + bad.length + (bad.length ? ' ' + bad.slice(0, 3).join(' | ') : ''));
+});
+</script>"""
+open(sys.argv[2], "w", encoding="utf-8").write(src.replace("</body>", js + "</body>"))
+PY
+    chrome --dump-dom --virtual-time-budget=2000 "file://$T/$1.layout.html" | grep -o 'data-layout="[^"]*"' | head -1 |
+        sed 's/^data-layout="\(.*\)"$/\1/'
+}
+got=$(layout eff "$H3")
+check "effects page after layout: 36 spreads, 10 bars, none of 5% or more under 10 px, no text overlapping or outside its chart (probe: $got)" \
+    "[ \"$got\" = 'spreads 36 36 bars 10 thin 0 bad 0' ]"
+got=$(layout toy "$H1")
+check "toy page after layout: no text overlapping or outside its chart (probe: $got)" "echo '$got' | grep -q 'bad 0\$'"
+got=$(layout roof "$H2")
+check "roof page after layout: no text overlapping or outside its chart (probe: $got)" "echo '$got' | grep -q 'bad 0\$'"
 echo "1..$n"

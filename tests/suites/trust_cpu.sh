@@ -42,6 +42,14 @@ SECRET=TRUST-SECRET-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
 printf '%s\n' "$SECRET" >"$SRC/trust-secret.txt"
 chmod 600 "$SRC/trust-secret.txt"
 sed -i "s#@SECRET_PATH@#$SRC/trust-secret.txt#" "$SRC/mm_incbin_secret.c"
+# a world-readable file outside the source folder (0644, in a 0755 folder):
+# only Landlock's read rules keep it from the compiler
+WORLD=TRUST-WORLD-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
+mkdir -p "$T/world"
+printf 'static const char trust_world[] = "%s";\n' "$WORLD" >"$T/world/trust-world.h"
+chmod 755 "$T/world"
+chmod 644 "$T/world/trust-world.h"
+sed -i "s#@WORLD_PATH@#$T/world/trust-world.h#" "$SRC/mm_incbin_world.c" "$SRC/mm_include_world.c"
 # a header outside the source folder, included by absolute path
 mkdir -p "$T/hdr"
 sed -i "s#@HDR_PATH@#$T/hdr/trust_hdr.h#" "$SRC/mm_abs_include.c"
@@ -97,7 +105,7 @@ system Trust {
         variant TraceItem {
             case Correctness { shape: string, heldout: bool, passed: bool, rel_err: float, tolerance: float, reason: string }
             case Performance { shape: string, time_ms: float, gflops: float, baseline: string, baseline_gflops: float, ratio: float }
-            case Analysis { shape: string, arith_intensity: float, frac_peak_flops: float, frac_peak_bw: float, bottleneck: "compute" | "memory" | "latency" }
+            case Analysis { shape: string, arith_intensity: float, frac_peak_flops: float, frac_peak_bw: float, bottleneck: "compute" | "memory" | "latency" | "overhead" | "parallelism" | "unknown" }
         }
     }
     engineering_loop Trust_Loop {
@@ -286,12 +294,30 @@ if asroot mm_ceilings; then
     after mm_ceilings
     prop mm_ceilings "the ceilings cache is not forged" ceilings "$H"
 fi
-if want mm_fill_disk; then
-    run mm_fill_disk matmul
-    expect mm_fill_disk fail-or-honest 'disk|quota|space|budget|file size|limit|bytes' $HONEST \
-        "512 MiB in 32 files: over the budget, or gone afterwards"
-    after mm_fill_disk
-    prop mm_fill_disk "nothing it wrote is left" leftovers "$H"
+# the byte budget (a size-capped tmpfs over each runner's directory): many
+# bytes, many empty files, a sparse file's holes filled all fail naming it;
+# nothing can be written outside it (/dev/shm, /tmp, /var/tmp, the folder
+# above, a world-writable file planted in /dev/shm)
+BUDGET='byte budget of [0-9]+ MiB'
+for c in "mm_fill_disk:512 MiB in 32 files" "mm_fill_files:a million empty files" \
+         "mm_fill_sparse:the holes of a 768 MiB sparse file"; do
+    name=${c%%:*}
+    want "$name" || continue
+    run "$name" matmul
+    expect "$name" fail "$BUDGET" 0 "${c#*:}: the byte budget is exhausted, and named"
+    after "$name"
+    prop "$name" "nothing it wrote is left" leftovers "$H"
+done
+if want mm_fill_outside; then
+    PLANTED=/dev/shm/trust-plant-$$
+    : >"$PLANTED" && chmod 0666 "$PLANTED"
+    run mm_fill_outside matmul
+    expect mm_fill_outside done . $HONEST "64 MiB into /dev/shm, /tmp, /var/tmp, the folder above: refused, honest work"
+    after mm_fill_outside
+    prop mm_fill_outside "nothing it wrote is left" leftovers "$H"
+    if [ ! -s "$PLANTED" ]; then ok "mm_fill_outside: the world-writable file planted in /dev/shm did not grow"
+    else notok "mm_fill_outside: the world-writable file planted in /dev/shm did not grow" "$(stat -c %s "$PLANTED") bytes"; fi
+    rm -f "$PLANTED"
 fi
 if asroot mm_read_db; then
     PLANT=1 run mm_read_db matmul
@@ -312,6 +338,14 @@ if asroot mm_incbin_secret; then
     prop mm_incbin_secret "the root-only file's contents are nowhere" secret "$H" "$SECRET" "$T/mm_incbin_secret.run"
     after mm_incbin_secret
 fi
+
+for name in mm_include_world mm_incbin_world; do
+    want $name || continue
+    run $name matmul
+    expect $name fail 'build' 0 "a world-readable file outside the source folder: the build is denied it"
+    prop $name "the file's contents are nowhere" secret "$H" "$WORLD" "$T/$name.run"
+    after $name
+done
 
 if want mm_slow_build; then
     # spak killed with SIGKILL while the compiler works on a slow source

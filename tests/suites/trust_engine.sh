@@ -107,5 +107,5 @@ check "isolation below the minimum (no PID namespace): failed" "grep -q 'FAILED 
 as_nobody run --home "$T/weak/h" --budget 1 --allow-weak-isolation "$S" >"$T/weak2.out" 2>&1
 check "--allow-weak-isolation: the same evaluation is kept" "grep -q '^\[.* ok ' $T/weak2.out"
 R=$(sql "$T/weak/h/spak.db" 'select id from runs order by id desc limit 1')
-check "--allow-weak-isolation is kept with the run, the missing layer recorded" "sql $T/weak/h/spak.db \"select value_json from kv where scope='run-options' and key=?\" $R | grep -q '\"allow_weak_isolation\": *true' && [ \"\$(result $T/weak/h $R 1 'r[\"isolation\"][\"missing\"]')\" = 'PID namespace' ]"
+check "--allow-weak-isolation is kept with the run, the missing layer recorded" "sql $T/weak/h/spak.db \"select value_json from kv where scope='run-options' and key=?\" $R | grep -q '\"allow_weak_isolation\": *true' && [ \"\$(result $T/weak/h $R 1 'r[\"isolation\"][\"missing\"]')\" = 'PID namespace; byte budget (a size-capped tmpfs over the work directory)' ]"
 echo "1..$n"

@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <signal.h>
@@ -380,6 +381,205 @@ static void test_escape_write(void)
            "write outside its dir, Landlock and mount ns off: the result warns that writes are not prevented");
     spak_sandbox_result_free(&r);
     unlink(target);
+}
+
+/* Bytes under dir (regular files, any depth). */
+static long long tree_bytes(const char *dir, int depth)
+{
+    DIR *d = opendir(dir);
+    long long n = 0;
+    struct dirent *e;
+    if (!d || depth > 8)
+        return d ? (closedir(d), 0) : 0;
+    while ((e = readdir(d))) {
+        char p[PATH_MAX];
+        struct stat sb;
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+            !spak_snprintf(p, sizeof p, "%s/%s", dir, e->d_name) || lstat(p, &sb) < 0)
+            continue;
+        n += S_ISDIR(sb.st_mode) ? tree_bytes(p, depth + 1) : S_ISREG(sb.st_mode) ? (long long)sb.st_size : 0;
+    }
+    closedir(d);
+    return n;
+}
+
+static bool file_says(const char *dir, const char *name, const char *want)
+{
+    char p[PATH_MAX], buf[64] = "";
+    spak_snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "r");
+    if (!f)
+        return false;
+    size_t k = fread(buf, 1, sizeof buf - 1, f);
+    buf[k] = 0;
+    fclose(f);
+    return strcmp(buf, want) == 0;
+}
+
+static void put_file(const char *dir, const char *name, const char *text)
+{
+    char p[PATH_MAX];
+    spak_snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* The byte budget: many files past it, or many empty ones, end the run as
+ * "byte budget" (the program itself exits 0) and leave no more than the
+ * budget behind; nothing can be written outside it (/dev/shm, /tmp, a
+ * planted world-writable file); what the run wrote is copied back and
+ * what it removed is gone, also under the mount-namespace fallback;
+ * workdir_discard copies nothing back. */
+static void test_budget(void)
+{
+    if (geteuid() != 0) {
+        tap_skip("byte budget", "not root (no mount namespace)");
+        return;
+    }
+    spak_sandbox_limits l;
+    spak_sandbox_result r;
+    const char *wd;
+    base_limits(&l);
+    l.workdir_bytes = (size_t)8 << 20;
+    const char *bytes[] = {mb("filler"), "bytes", NULL};
+    if (run(bytes, &l, &r, &wd)) {
+        long long left = tree_bytes(wd, 0);
+        TAP_OK(!r.ok && r.why == SPAK_SANDBOX_BYTE_BUDGET && r.iso_budget && strstr(r.out, "No space left") &&
+                   strstr(r.why_text, "byte budget of 8 MiB") && strstr(r.why_text, "no bytes left") &&
+                   left <= (8ll << 20) && left > 0,
+               "1 MiB files past a budget of 8 MiB: ENOSPC, the run fails naming the budget, %lld bytes left (%s)",
+               left, r.why_text);
+        spak_sandbox_result_free(&r);
+    }
+    base_limits(&l);
+    l.workdir_bytes = (size_t)1 << 20; /* 64 files */
+    const char *files[] = {mb("filler"), "files", NULL};
+    if (run(files, &l, &r, NULL)) {
+        TAP_OK(!r.ok && r.why == SPAK_SANDBOX_BYTE_BUDGET && strstr(r.out, "No space left") &&
+                   strstr(r.why_text, "no files left"),
+               "empty files past the budget's file count: ENOSPC, the run fails naming it (%s)", r.why_text);
+        spak_sandbox_result_free(&r);
+    }
+    normal_after("a full byte budget");
+
+    /* outside the budget: new files in /dev/shm, /tmp, /var/tmp; an existing world-writable file in /dev/shm */
+    const char *plant = "/dev/shm/spak-sbx-plant";
+    int fd = open(plant, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (fd >= 0) {
+        fchmod(fd, 0666);
+        close(fd);
+    }
+    unlink("/dev/shm/spak-filler");
+    unlink("/tmp/spak-filler");
+    unlink("/var/tmp/spak-filler");
+    base_limits(&l);
+    const char *out[] = {mb("filler"), "out", plant, NULL};
+    if (run(out, &l, &r, NULL)) {
+        struct stat sb;
+        bool grew = stat(plant, &sb) == 0 && sb.st_size > 0;
+        TAP_OK(r.ok && !strstr(r.out, "escaped") && !grew && access("/dev/shm/spak-filler", F_OK) != 0 &&
+                   access("/tmp/spak-filler", F_OK) != 0,
+               "no write outside the budget: /dev/shm, /tmp, /var/tmp and a planted 0666 file in /dev/shm refused");
+        if (strstr(r.out, "escaped"))
+            printf("# %s", r.out);
+        spak_sandbox_result_free(&r);
+    }
+    unlink(plant);
+
+    /* copied in, copied back, removals mirrored; Landlock on and off */
+    for (int mode = 0; mode < 3; mode++) {
+        base_limits(&l);
+        if (mode == 1)
+            l.isolation_off = SPAK_SANDBOX_NO_LANDLOCK;
+        if (mode == 2)
+            l.workdir_discard = true;
+        const char *w = mkwork();
+        const char *keep[] = {mb("filler"), "keep", NULL};
+        if (!w)
+            continue;
+        put_file(w, "pre.txt", "before");
+        put_file(w, "gone.txt", "to remove");
+        spak_err err = {0};
+        if (spak_sandbox_run(keep, w, &l, &r, &err) != SPAK_OK) {
+            TAP_OK(0, "keep: %s", err.msg);
+            continue;
+        }
+        char lp[PATH_MAX], lt[32] = "";
+        spak_snprintf(lp, sizeof lp, "%s/link", w);
+        ssize_t k = readlink(lp, lt, sizeof lt - 1);
+        lt[k > 0 ? k : 0] = 0;
+        char gp[PATH_MAX];
+        spak_snprintf(gp, sizeof gp, "%s/gone.txt", w);
+        bool in = r.ok && r.iso_budget && strstr(r.out, "pre=before");
+        if (mode < 2)
+            TAP_OK(in && file_says(w, "kept.txt", "kept\n") && file_says(w, "sub/deep.txt", "deep\n") &&
+                       !strcmp(lt, "kept.txt") && access(gp, F_OK) != 0 && file_says(w, "pre.txt", "before"),
+                   "the budget's tmpfs holds what workdir held and gives back what was written and removed (%s)",
+                   mode ? "mount namespace" : "Landlock");
+        else
+            TAP_OK(in && !file_says(w, "kept.txt", "kept\n") && file_says(w, "gone.txt", "to remove"),
+                   "workdir_discard: nothing is copied back");
+        spak_sandbox_result_free(&r);
+    }
+}
+
+/* Landlock read rules (read_dirs): a world-readable file outside them is
+ * denied, one inside read, the work directory readable; without read_dirs
+ * the same file is read (what file modes alone allow). */
+static void test_read_rules(void)
+{
+    const char *outside = mkwork(), *inside = mkwork();
+    if (!outside || !inside)
+        return;
+    chmod(outside, 0755);
+    chmod(inside, 0755);
+    char fo[PATH_MAX], fi[PATH_MAX];
+    spak_snprintf(fo, sizeof fo, "%s/world.txt", outside);
+    spak_snprintf(fi, sizeof fi, "%s/world.txt", inside);
+    put_file(outside, "world.txt", "world\n");
+    put_file(inside, "world.txt", "world\n");
+    chmod(fo, 0644);
+    chmod(fi, 0644);
+    const char *reads[] = {"/usr", "/lib", "/lib64", "/etc/ld.so.cache", mb_dir, inside, NULL};
+    spak_sandbox_limits l;
+    spak_sandbox_result r;
+    const char *argv[] = {mb("reader"), fo, fi, outside, "/etc/passwd", ".", NULL};
+    /* whether this kernel has Landlock: then the read rules must hold */
+    bool have_ll = false;
+    if (run_named("good", NULL, &r)) {
+        have_ll = r.iso_landlock_fs;
+        spak_sandbox_result_free(&r);
+    }
+    base_limits(&l);
+    l.read_dirs = reads;
+    if (run(argv, &l, &r, NULL)) {
+        char want_fo[PATH_MAX + 16], want_fi[PATH_MAX + 16], want_dir[PATH_MAX + 16];
+        spak_snprintf(want_fo, sizeof want_fo, "denied %s: Permission denied", fo);
+        spak_snprintf(want_fi, sizeof want_fi, "read %s\n", fi);
+        spak_snprintf(want_dir, sizeof want_dir, "denied %s: Permission denied", outside);
+        if (have_ll)
+            TAP_OK(r.ok && r.iso_landlock_fs && r.iso_landlock_read && strstr(r.out, want_fo) && strstr(r.out, want_fi) &&
+                       strstr(r.out, want_dir) && strstr(r.out, "denied /etc/passwd") && strstr(r.out, "read .\n"),
+                   "read rules: a 0644 file and a folder outside them denied, /etc/passwd denied, inside and "
+                   "the work directory read");
+        else
+            TAP_OK(!r.iso_landlock_read && strstr(r.warnings, "no Landlock read rules"),
+                   "read rules: no Landlock here, and the result warns");
+        if (!r.ok || !strstr(r.out, want_fi))
+            printf("# %s", r.out);
+        spak_sandbox_result_free(&r);
+    }
+    base_limits(&l);
+    if (run(argv, &l, &r, NULL)) {
+        char want_fo[PATH_MAX + 16];
+        spak_snprintf(want_fo, sizeof want_fo, "read %s\n", fo);
+        TAP_OK(r.ok && !r.iso_landlock_read && strstr(r.out, want_fo),
+               "no read rules: the same 0644 file is read (file modes alone allow it)");
+        spak_sandbox_result_free(&r);
+    }
 }
 
 static pid_t escapee_pid(const spak_sandbox_result *r)
@@ -878,7 +1078,7 @@ static void test_isolation_minimum(void)
         r.iso_seccomp)
         TAP_OK(ok && missing[0] == '\0' && fit && strstr(names, "\"pidns\"") &&
                    strstr(names, "\"seccomp\"") && strstr(names, "\"rlimits\"") &&
-                   strstr(names, "\"uid\"") && names[0] == '[' && names[strlen(names) - 1] == ']',
+                   strstr(names, "\"uid\"") && strstr(names, "\"budget\"") && names[0] == '[' && names[strlen(names) - 1] == ']',
                "every layer available: the minimum is met, the layers listed as JSON (%s)", names);
     else
         TAP_OK(!ok && missing[0], "a layer unavailable on this kernel: the minimum is not met (%s)", missing);
@@ -900,6 +1100,15 @@ static void test_isolation_minimum(void)
         ok = spak_sandbox_isolation_ok(&r, missing, sizeof missing);
         TAP_OK(r.ok && !ok && strstr(missing, offs[i].missing),
                "%s off: the run works but the minimum is not met (missing: %s)", offs[i].what, missing);
+        spak_sandbox_result_free(&r);
+    }
+    base_limits(&l);
+    l.workdir_bytes = 0;
+    if (run_named("good", &l, &r)) {
+        ok = spak_sandbox_isolation_ok(&r, missing, sizeof missing);
+        spak_sandbox_isolation_names(&r, names, sizeof names);
+        TAP_OK(r.ok && !ok && !r.iso_budget && strstr(missing, "byte budget") && !strstr(names, "budget"),
+               "no byte budget: the minimum is not met (missing: %s)", missing);
         spak_sandbox_result_free(&r);
     }
     base_limits(&l);
@@ -968,6 +1177,8 @@ int main(int argc, char **argv)
     test_memhog();
     test_forkbomb();
     test_escape_write();
+    test_budget();
+    test_read_rules();
     test_sleeper();
     test_closeout();
     test_bigfile();

@@ -82,6 +82,18 @@ typedef struct cpu_family {
     /* adds the built-in baseline's own fields to a Performance record, from
      * the self-description its runner returned (spak_info's name); may be NULL */
     void (*baseline_describe)(json_t *rec, const char *self_description);
+
+    /* the traffic models of the family's candidates, for the bottleneck
+     * class (classify.h): the bytes one call of shape sh moves beyond the
+     * private caches (l2: the L2 size in bytes) when the candidate's loops
+     * are those of the named model, with its blocking from params
+     * ("KEY=VALUE,..." as --traffic gives it; cpu_traffic_param reads it);
+     * -1 when the family has no model of that name. A one-line description
+     * of the model and the values it used goes into desc. NULL: no models
+     * (every class then rests on the compulsory traffic). */
+    double (*traffic)(const cpu_shape *sh, const char *model, const char *params, double l2, char *desc,
+                      size_t ndesc);
+    const char *traffic_models; /* their names, for the usage text: "naive|reorder|..." */
 } cpu_family;
 
 /* Memory aligned to 64 bytes, or the harness exits with status 4 (the

@@ -28,6 +28,10 @@
  *       [--baseline openblas|naive-attention|so|none] [--baseline-so PATH]
  *       [--tolerance X] [--check-only] [--ceilings-cache PATH]
  *       [--bound-scale X]               0 < X <= 1: a lower hardware bound (tests)
+ *       [--traffic MODEL[,KEY=V,...]]   the family's traffic model of the candidate's
+ *                                       loops, for its bottleneck class (matmul:
+ *                                       naive|reorder|blocked|packed, with TILE_M,
+ *                                       TILE_N, TILE_K, THREADS; analysis.c)
  *
  * Exit status 0 when the judge did its job (a wrong candidate is reported in
  * the records), 2 on bad arguments, 3 when a .so cannot be loaded, 4 when a
@@ -38,7 +42,8 @@
  * shape (check.c); if all pass, each timed shape is timed interleaved with
  * the baseline, every timed call checked (timing.c); the Correctness record
  * of a timed shape comes after its timing (with "checks", the number of
- * checked calls), then its Performance and Analysis records.
+ * checked calls), then its Performance record; the Analysis records of all
+ * timed shapes come last (analysis.c: the class needs every shape's time).
  *
  * Tolerance (fp32): 1e-5 for both families by default (--tolerance). Measured
  * on this machine (AMD EPYC Zen 5, 2026-11-23), shape 64x64xK, rel_err of:
@@ -263,6 +268,7 @@ static void usage(void)
             "         [--precision REL] [--level L] [--max-reps N] [--max-time SEC]\n"
             "         [--baseline %s] [--baseline-so PATH]\n"
             "         [--tolerance X] [--check-only] [--ceilings-cache PATH]\n"
+            "         [--traffic MODEL[,KEY=VALUE,...]]\n"
             "  shapes: %s\n",
             names, bases, shapes);
 }
@@ -322,6 +328,27 @@ static int parse_baseline(options *o, const char *base)
     return 0;
 }
 
+/* --traffic MODEL[,KEY=VALUE...]: split into the model's name and its
+ * parameters; a model the family does not have is a usage error (a class
+ * silently resting on the compulsory traffic would hide the typo) */
+static int parse_traffic(options *o)
+{
+    const char *arg = o->traffic_model, *comma = strchr(arg, ',');
+    size_t l = comma ? (size_t)(comma - arg) : strlen(arg);
+    snprintf(o->traffic_buf, sizeof o->traffic_buf, "%.*s", (int)l, arg);
+    o->traffic_model = o->traffic_buf;
+    o->traffic_params = comma ? comma + 1 : "";
+    char desc[200];
+    cpu_shape probe = {.d = {64, 64, 64, 64}};
+    if (l >= sizeof o->traffic_buf || !o->fam->traffic ||
+        o->fam->traffic(&probe, o->traffic_model, o->traffic_params, 1 << 20, desc, sizeof desc) < 0) {
+        fprintf(stderr, "spak-harness-cpu: unknown --traffic model '%s' for family %s (%s)\n", arg, o->fam->name,
+                o->fam->traffic_models ? o->fam->traffic_models : "it has none");
+        return 2;
+    }
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, options *o)
 {
     memset(o, 0, sizeof *o);
@@ -361,6 +388,8 @@ static int parse_args(int argc, char **argv, options *o)
             TAKE(o->base_so);
         else if (!strcmp(a, "--ceilings-cache"))
             TAKE(o->ceil_cache);
+        else if (!strcmp(a, "--traffic"))
+            TAKE(o->traffic_model);
         else if (!strcmp(a, "--min-time")) {
             const char *s;
             TAKE(s);
@@ -431,6 +460,7 @@ static int parse_args(int argc, char **argv, options *o)
         fprintf(stderr, "spak-harness-cpu: unknown family '%s'\n", fam);
         return 2;
     }
+    if (o->traffic_model && parse_traffic(o)) return 2;
     /* --seed is accepted for old specs and ignored: a seed in argv is one a
      * candidate could read; the records say it was ignored */
     long sv;
@@ -594,15 +624,18 @@ int main(int argc, char **argv)
         bound.gflops *= o.bound_scale;
         bound.scale = o.bound_scale;
         bool go = true; /* a timed call failed its check: the rest is not timed */
+        double time_s[MAX_SHAPES];
         for (int i = 0; i < o.nshapes; i++) {
+            time_s[i] = NAN;
             if (o.shapes[i].heldout) continue;
             if (go && cpu_runner_denied(c.r, "candidate", denied, sizeof denied))
                 go = false; /* denied during an earlier timed shape: no more timing */
             if (!go)
                 cpu_emit(json_incref(recs[i]));
             else
-                go = cpu_time_shape(&o, &c, bp, &o.shapes[i], &solo[i], &ceil, &bound, recs[i]);
+                go = cpu_time_shape(&o, &c, bp, &o.shapes[i], &solo[i], &bound, recs[i], &time_s[i]);
         }
+        cpu_emit_analyses(&o, time_s, &ceil);
     }
     for (int i = 0; i < o.nshapes; i++) json_decref(recs[i]);
     runners_verdict(&o, &c, bp);

@@ -61,6 +61,10 @@ typedef struct options {
     bool causal_all;
     const char *ceil_cache;
     double bound_scale; /* <= 1: the hardware bound x this (--bound-scale, tests) */
+    /* --traffic MODEL[,KEY=VALUE...]: the family's traffic model of the
+     * candidate's loops (family.h), NULL: none; its parameters, NULL: none */
+    const char *traffic_model, *traffic_params;
+    char traffic_buf[64];
     char runner_exe[4096];
     char builtin_so[4096];
 } options;
@@ -127,10 +131,15 @@ typedef struct solo_stat {
 } solo_stat;
 void cpu_time_baseline_solo(const options *o, side *b, solo_stat *solo);
 /* times shape sh (interleaved with the baseline when b), checks every timed
- * call, emits Performance and Analysis; returns false when a timed call
- * failed its check (creco then says why) */
+ * call, emits Performance, sets *time_s to the candidate's median time of a
+ * call (NAN when it has none); returns false when a timed call failed its
+ * check (creco then says why) */
 bool cpu_time_shape(const options *o, side *c, side *b, const cpu_shape *sh, const solo_stat *solo,
-                    const cpu_ceilings *ceil, const cpu_bound *bound, json_t *creco);
+                    const cpu_bound *bound, json_t *creco, double *time_s);
+
+/* analysis.c: the Analysis record of every shape with time_s[i] > 0 (its
+ * roofline place, its bottleneck class and the numbers behind it) */
+void cpu_emit_analyses(const options *o, const double *time_s, const cpu_ceilings *ceil);
 
 /* bound.c */
 void cpu_get_bound(cpu_bound *b);

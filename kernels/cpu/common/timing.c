@@ -32,6 +32,7 @@
  * m_s and > 3 sqrt(s_i^2 + s_s^2) means the baseline was slowed down beside
  * the candidate; measured again once; if it persists the Performance record says
  * "verdict":"interference", "passed":false (inconclusive, never a success).
+ * The Analysis records are written by analysis.c once every shape is timed.
  * Impossible: a candidate above the hardware bound (bound.c) x 1.25 is
  * measured again once; if still above, "verdict":"impossible", "passed":false
  * with the numbers in the reason.
@@ -349,63 +350,6 @@ static void emit_performance(const options *o, const side *c, const side *b, con
     cpu_emit(rec);
 }
 
-static void emit_analysis(const options *o, const cpu_shape *sh, double gf, const cpu_ceilings *ceil)
-{
-    layout L;
-    cpu_layout(o->fam, sh, &L);
-    double by = 4.0 * (double)L.out, fl_shape = o->fam->flops(sh);
-    for (int i = 0; i < L.nin; i++) by += 4.0 * (double)L.in[i];
-    double ai = fl_shape / by, bw = gf / ai;
-    double roof = ceil->peak_gflops < ai * ceil->peak_gbps ? ceil->peak_gflops : ai * ceil->peak_gbps;
-    double eff = gf / roof, ridge = ceil->peak_gflops / ceil->peak_gbps;
-    const char *cls;
-    char why[512];
-    if (eff < 0.3) {
-        cls = "latency";
-        snprintf(why, sizeof why,
-                 "%.1f GFLOP/s is %.0f%% of the roofline bound %.1f GFLOP/s (AI %.2f flop/B, ridge %.2f): "
-                 "neither the FMA units (%.0f%% of %.0f GFLOP/s) nor memory (%.0f%% of %.1f GB/s) are "
-                 "saturated, so dependency chains, cache misses, synchronisation or overhead dominate",
-                 gf, 100 * eff, roof, ai, ridge, 100 * gf / ceil->peak_gflops, ceil->peak_gflops,
-                 100 * bw / ceil->peak_gbps, ceil->peak_gbps);
-    } else if (ai < ridge) {
-        cls = "memory";
-        snprintf(why, sizeof why,
-                 "AI %.2f flop/B is below the ridge %.2f flop/B: the bound is bandwidth (%.1f GB/s x AI = "
-                 "%.1f GFLOP/s); achieved %.1f GB/s compulsory traffic = %.0f%% of the measured bandwidth",
-                 ai, ridge, ceil->peak_gbps, roof, bw, 100 * bw / ceil->peak_gbps);
-    } else {
-        cls = "compute";
-        snprintf(why, sizeof why,
-                 "AI %.2f flop/B is above the ridge %.2f flop/B: the bound is the FMA peak %.0f GFLOP/s; "
-                 "achieved %.1f GFLOP/s = %.0f%% of it",
-                 ai, ridge, ceil->peak_gflops, gf, 100 * gf / ceil->peak_gflops);
-    }
-    json_t *rec = json_object();
-    json_object_set_new(rec, "type", json_string("Analysis"));
-    json_object_set_new(rec, "shape", json_string(sh->str));
-    cpu_set_num(rec, "flops", fl_shape);
-    cpu_set_num(rec, "bytes", by);
-    cpu_set_num(rec, "arith_intensity", ai);
-    cpu_set_num(rec, "peak_gflops", ceil->peak_gflops);
-    cpu_set_num(rec, "peak_gbps", ceil->peak_gbps);
-    cpu_set_num(rec, "frac_peak_flops", gf / ceil->peak_gflops);
-    cpu_set_num(rec, "frac_peak_bw", bw / ceil->peak_gbps);
-    cpu_set_num(rec, "roofline_gflops", roof);
-    cpu_set_num(rec, "roofline_frac", eff);
-    json_object_set_new(rec, "above_roofline", json_boolean(eff > 1.05));
-    json_object_set_new(rec, "bottleneck", json_string(cls));
-    if (eff > 1.05) {
-        size_t l = strlen(why);
-        snprintf(why + l, sizeof why - l, "; FLAGGED: faster than the roofline allows (cache-resident "
-                                          "operands or a measurement problem)");
-    }
-    json_object_set_new(rec, "why", json_string(why));
-    json_object_set_new(rec, "isa", json_string(ceil->isa));
-    json_object_set_new(rec, "threads", json_integer(ceil->threads));
-    cpu_emit(rec);
-}
-
 /* the Correctness record of a shape whose timed call failed */
 static void fail_correctness(json_t *creco, const call_result *r, int checks)
 {
@@ -418,8 +362,9 @@ static void fail_correctness(json_t *creco, const call_result *r, int checks)
 }
 
 bool cpu_time_shape(const options *o, side *c, side *b, const cpu_shape *sh, const solo_stat *solo_first,
-                    const cpu_ceilings *ceil, const cpu_bound *bound, json_t *creco)
+                    const cpu_bound *bound, json_t *creco, double *time_s)
 {
+    *time_s = NAN;
     solo_stat solo_again, *solo = (solo_stat *)solo_first;
     layout L;
     cpu_layout(o->fam, sh, &L);
@@ -477,7 +422,7 @@ bool cpu_time_shape(const options *o, side *c, side *b, const cpu_shape *sh, con
     if (rc != -1) {
         double gf = 0;
         emit_performance(o, c, b, sh, &tc, &tb, solo, nbc, nbb, checks, &v, bound, f.buf != NULL, &rs, &gf);
-        emit_analysis(o, sh, gf, ceil);
+        *time_s = o->fam->flops(sh) / gf * 1e-9; /* the median the record states (analysis.c classifies it) */
     }
     free(tc.t);
     free(tb.t);

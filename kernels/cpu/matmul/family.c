@@ -18,6 +18,7 @@
 
 #include "../common/family.h"
 #include "abi.h"
+#include "traffic.h"
 
 static void sizes(const cpu_shape *sh, size_t in[3], int *nin, size_t *out)
 {
@@ -190,4 +191,6 @@ const cpu_family cpu_family_matmul = {
     .builtin_baseline_so = "cpu/matmul/baseline-openblas.so",
     .builtin_baseline_env = openblas_env,
     .baseline_describe = openblas_describe,
+    .traffic = matmul_traffic,
+    .traffic_models = MATMUL_TRAFFIC_MODELS,
 };

@@ -9,7 +9,7 @@ OPENBLAS_CFLAGS ?= $(shell pkg-config --cflags openblas 2>/dev/null || echo -I/u
 OPENBLAS_LIBS   ?= $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 
 CPU_FAMILIES     += matmul
-CPU_FAMILY_OBJS  += $(O)/obj/kernels/cpu/matmul/family.o
+CPU_FAMILY_OBJS  += $(O)/obj/kernels/cpu/matmul/family.o $(O)/obj/kernels/cpu/matmul/traffic.o
 CPU_CALLER_OBJS  += $(O)/obj/kernels/cpu/matmul/call.o
 CPU_BASELINES    += $(O)/cpu/matmul/baseline-openblas.so
 
