@@ -16,12 +16,14 @@ FS=${FMHA_SHAPES:-4x16x4096x128,4x16x4096x128c}
 FAMS=${FAMILIES:-gemm fmha}
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader | tee "$OUT/device.txt"
 one() {  # label harness family so shapes -> appends "ratio wall" lines to $OUT/label.txt
-    local label=$1 h=$2 fam=$3 so=$4 shapes=$5 t0 t1
-    t0=$(date +%s.%N)
-    "$h" --family "$fam" --candidate "$so" --seed 7 --dtype "${DT:-bf16}" --shapes "$shapes" --heldout "" \
-        --reps 30 >"$OUT/$label.$i.out" 2>"$OUT/$label.$i.err"
-    t1=$(date +%s.%N)
-    python3 - "$OUT/$label.$i.out" "$(echo "$t1 - $t0" | bc)" >>"$OUT/$label.txt" <<'PY'
+    local label=$1 h=$2 fam=$3 so=$4 shapes=$5 t0 ms
+    t0=$(date +%s%N)
+    local ho=129x263x72
+    [ "$fam" = fmha ] && ho=1x4x200x64c
+    "$h" --family "$fam" --candidate "$so" --seed 7 --dtype "${DT:-bf16}" --shapes "$shapes" --heldout "$ho" \
+        --reps ${BENCH_REPS:-30} >"$OUT/$label.$i.out" 2>"$OUT/$label.$i.err"
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    python3 - "$OUT/$label.$i.out" "$ms" >>"$OUT/$label.txt" <<'PY'
 import json, math, sys
 v = []
 for l in open(sys.argv[1]):
@@ -30,8 +32,11 @@ for l in open(sys.argv[1]):
         if r.get("type") == "Performance" and isinstance(r.get("ratio"), (int, float)) and r.get("passed", True):
             v.append(r["ratio"])
 g = math.exp(sum(map(math.log, v)) / len(v)) if v else float("nan")
-print("%.4f %s %d" % (g, sys.argv[2], len(v)))
+print("%.4f %.3f %d" % (g, int(sys.argv[2]) / 1000.0, len(v)))
 PY
+    # one log per side (the records and the judge's stderr), not a file per run
+    { echo "### run $i"; cat "$OUT/$label.$i.out" "$OUT/$label.$i.err"; } >>"$OUT/$label.log"
+    rm -f "$OUT/$label.$i.out" "$OUT/$label.$i.err"
 }
 for i in $(seq 1 "$K"); do
     for side in old new; do
