@@ -433,7 +433,7 @@ static void test_types(const spak_model *m)
     };
     for (size_t i = 0; i < SPAK_ARRAY_LEN(cases); i++) {
         spak_expr *e = ex(cases[i].text);
-        spak_type t = {SPAK_TY_ANY, NULL, NULL};
+        spak_type t = {SPAK_TY_ANY, NULL, NULL, NULL};
         const char *unknown = NULL;
         spak_tc_result r = e ? spak_expr_typecheck(e, &sc, &t, NULL, false, &unknown) : SPAK_TC_TYPE_ERROR;
         TAP_OK(e && r == cases[i].want && (r != SPAK_TC_OK || t.kind == cases[i].kind), "typecheck %s -> %d (got %d, type %d)",
@@ -529,7 +529,7 @@ static void test_parse_and_load(void)
     spak_buf_init(&b, 0);
     spak_buf_puts(&b, "system S {\n");
     for (int i = 0; i < 100; i++)
-        spak_buf_printf(&b, "    design_space%d { x: [] }\n", i);
+        spak_buf_printf(&b, "    notes%d { x: [] }\n", i);  /* free-form: no typo of a block */
     spak_buf_puts(&b, "    design_space { ");
     for (int i = 0; i < 100; i++)
         spak_buf_printf(&b, "p%d: [], ", i);
