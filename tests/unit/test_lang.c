@@ -12,6 +12,7 @@
 #include "spec/lex.h"
 #include "spec/parse.h"
 #include "spec/spec.h"
+#include "spec/suggest.h"
 #include "tap.h"
 
 static const char SPEC[] =
@@ -662,6 +663,52 @@ static void test_intervals(void)
     spak_spec_free(s);
 }
 
+/* The prototype's forms (docs/language.md 4.3): a fixed value is a parameter
+ * of one value, a group written as a block is the group of a map value;
+ * and the suggester's rule of closeness (spec/suggest.h). */
+static void test_prototype_forms(void)
+{
+    static const char src[] =
+        "system P {\n"
+        "    design_space {\n"
+        "        attention { engine: [\"a\", \"b\"], causal: true, inner { k: [1, 2] } }\n"
+        "        same: { engine: [\"a\", \"b\"], causal: true, inner: { k: [1, 2] } }\n"
+        "    }\n"
+        "    tuning_space { num_sms: 80, neg: -2 }\n"
+        "}\n";
+    spak_err err = {0};
+    spak_spec *s = NULL;
+    spak_status st = spak_spec_load_mem("proto.spak", src, sizeof src - 1, &s, &err);
+    const spak_model *m = s ? spak_spec_model(s) : NULL;
+    if (TAP_OK(st == SPAK_OK && m, "prototype forms: the spec is valid")) {
+        static const char *const names[] = {"attention.engine", "attention.causal", "attention.inner.k",
+                                            "same.engine",      "same.causal",      "same.inner.k"};
+        static const size_t counts[] = {2, 1, 2, 2, 1, 2};
+        bool ok = m->n_design == 6;
+        for (size_t i = 0; ok && i < 6; i++)
+            ok = strcmp(m->design[i].name, names[i]) == 0 && m->design[i].n_values == counts[i];
+        TAP_OK(ok, "prototype forms: a block group names its members like a map group, a fixed value is one value");
+        TAP_OK(m->n_tuning == 2 && m->tuning[0].n_values == 1 && m->tuning[0].values[0]->num == 80 &&
+                   m->tuning[1].n_values == 1 && m->tuning[1].values[0]->kind == SPAK_EX_UNARY,
+               "prototype forms: num_sms: 80 and neg: -2 are parameters of one value");
+    }
+    spak_spec_free(s);
+    static const struct {
+        const char *a, *b;
+        bool close;
+    } pairs[] = {
+        {"tunning_space", "tuning_space", true}, {"desgin_space", "design_space", true},
+        {"Problem", "problem", true},            {"evaluatons", "evaluations", true},
+        {"wehn", "when", true},                  {"whn", "when", true},
+        {"then", "when", false},                 {"roofline", "model", false},
+        {"notes", "stop", false},                {"rwo", "row", true},
+        {"lesson", "llm", false},                {"tune_space", "tuning_space", false},
+    };
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(pairs); i++)
+        TAP_OK(spak_suggest_close(pairs[i].a, pairs[i].b, NULL) == pairs[i].close, "suggest: '%s' %s close to '%s'",
+               pairs[i].a, pairs[i].close ? "is" : "is not", pairs[i].b);
+}
+
 int main(void)
 {
     spak_err err = {0};
@@ -685,6 +732,7 @@ int main(void)
     test_parse_and_load();
     test_regressions();
     test_intervals();
+    test_prototype_forms();
     spak_spec_free(spec);
     return tap_done();
 }
