@@ -770,8 +770,9 @@ static void action_word(const char **p, char *buf, size_t n)
  * 4.6) checked against the first loop's space. One that names a parameter
  * of the space but does not parse (a value the parameter does not have,
  * `rung = 'pakced'`) is an error, and so is one whose parameter is a typo of
- * a parameter's name; text that only starts like an action (`set up the
- * tiles`) stays prose, with a warning when it starts with a verb. */
+ * a parameter's name (and of none of the spec's other parameters); text
+ * that only starts like an action (`set up the tiles`) stays prose, with a
+ * warning when it starts with a verb. */
 static void check_action(checker *c, const char *kw, const char *title, const spak_rule_action *a)
 {
     static const char *const verbs[] = {"set", "select", "prefer", "exclude", "avoid", "restrict"};
@@ -804,7 +805,8 @@ static void check_action(checker *c, const char *kw, const char *title, const sp
     char why[300];
     if (param && spak_action_parse(a->text, a->key, &sp, &act, why, sizeof why))
         return;
-    if (!param && sn.best) {
+    /* a parameter of the spec outside the first loop's space is prose, not a typo */
+    if (!param && sn.best && !spak_model_param(c->m, name)) {
         ERR(c, a->pos, "%s \"%s\": %s '%s': '%s' is not a parameter of loop %s (did you mean '%s'?)", kw, title,
             a->key, a->text, name, c->m->loops[0].name, sn.best);
         return;

@@ -11,6 +11,7 @@
 #include "spec/expr.h"
 #include "spec/lex.h"
 #include "spec/parse.h"
+#include "spec/space.h"
 #include "spec/spec.h"
 #include "spec/suggest.h"
 #include "tap.h"
@@ -704,6 +705,18 @@ static void test_prototype_forms(void)
         {"notes", "stop", false},                {"rwo", "row", true},
         {"lesson", "llm", false},                {"tune_space", "tuning_space", false},
     };
+    /* a space declared on the stack (as check_action's is) starts from
+     * garbage: init sets every field (the fuzz smoke found `conditional`
+     * read uninitialised, docs/fuzzing.md) */
+    spak_space sp;
+    memset(&sp, 0xAB, sizeof sp);
+    spak_param_def one = {.name = "a", .values = NULL, .n_values = 0};
+    static spak_expr v1 = {.kind = SPAK_EX_NUMBER, .text = "1", .num = 1, .is_int = true};
+    static spak_expr *vals[] = {&v1};
+    one.values = vals;
+    one.n_values = 1;
+    TAP_OK(spak_space_init(&sp, &one, 1, NULL) == SPAK_OK && !sp.conditional && sp.points == 1 && sp.total == 1,
+           "space init: every field set on a space that starts as garbage");
     for (size_t i = 0; i < SPAK_ARRAY_LEN(pairs); i++)
         TAP_OK(spak_suggest_close(pairs[i].a, pairs[i].b, NULL) == pairs[i].close, "suggest: '%s' %s close to '%s'",
                pairs[i].a, pairs[i].close ? "is" : "is not", pairs[i].b);
