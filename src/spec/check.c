@@ -156,6 +156,16 @@ static bool typo_of(checker *c, spak_pos pos, const char *what, const char *name
     return true;
 }
 
+/* " (did you mean 'C'?)" for a case name of the schema, into buf. */
+static const char *dym_case(const spak_trace_schema *sc, const char *name, char *buf, size_t n)
+{
+    spak_suggest s;
+    spak_suggest_init(&s, name);
+    for (size_t i = 0; i < sc->n_cases; i++)
+        spak_suggest_try(&s, sc->cases[i].name);
+    return spak_suggest_text(s.best, buf, n);
+}
+
 /* ---- design_space / tuning_space ---- */
 
 /* Caps on what one spec may declare. Real specs hold tens of each; the caps
@@ -631,7 +641,9 @@ static void fact_def(checker *c, fvec *fv, const spak_entry *e)
         }
         f->tcase = spak_trace_schema_find_case(&c->m->schema, dot + 1);
         if (!f->tcase) {
-            ERR(c, ty->pos, "fact '%s': trace_schema has no case '%s' in variant %s", f->name, dot + 1, variant);
+            char dym[160];
+            ERR(c, ty->pos, "fact '%s': trace_schema has no case '%s' in variant %s%s", f->name, dot + 1, variant,
+                dym_case(&c->m->schema, dot + 1, dym, sizeof dym));
             f->predicate = false;
             return;
         }
@@ -969,8 +981,17 @@ static void check_templates(checker *c, const spak_loop_def *l)
         bool ok = loop_has_param(l, name);
         for (size_t i = 0; !ok && i < SPAK_ARRAY_LEN(builtin_vars); i++)
             ok = strcmp(builtin_vars[i], name) == 0;
-        if (!ok)
-            ERR(c, pos, "measure cmd: '{{%s}}' names no parameter of loop %s", name, l->name);
+        if (!ok) {
+            spak_suggest sg;
+            spak_suggest_init(&sg, name);
+            for (size_t i = 0; i < l->n_params; i++)
+                spak_suggest_try(&sg, l->params[i].name);
+            for (size_t i = 0; i < SPAK_ARRAY_LEN(builtin_vars); i++)
+                spak_suggest_try(&sg, builtin_vars[i]);
+            char dym[160];
+            ERR(c, pos, "measure cmd: '{{%s}}' names no parameter of loop %s%s", name, l->name,
+                spak_suggest_text(sg.best, dym, sizeof dym));
+        }
     }
 }
 
@@ -999,7 +1020,15 @@ static void eloop_param(checker *c, pvec *pv, const spak_entry *x)
         if (strcmp(c->m->tuning[k].name, pname) == 0)
             src = &c->m->tuning[k];
     if (!src) {
-        ERR(c, x->words[1].pos, "parameter '%s' has no values and is not in design_space or tuning_space", pname);
+        spak_suggest sg;
+        spak_suggest_init(&sg, pname);
+        for (size_t k = 0; k < c->m->n_design; k++)
+            spak_suggest_try(&sg, c->m->design[k].name);
+        for (size_t k = 0; k < c->m->n_tuning; k++)
+            spak_suggest_try(&sg, c->m->tuning[k].name);
+        char dym[160];
+        ERR(c, x->words[1].pos, "parameter '%s' has no values and is not in design_space or tuning_space%s", pname,
+            spak_suggest_text(sg.best, dym, sizeof dym));
         return;
     }
     spak_param_def *p = pvec_push(c, pv, x->pos);
@@ -1287,7 +1316,14 @@ static void eloop_metric(checker *c, const spak_loop_def *l, spak_pos metric_pos
                     spak_field_type_name(f->type));
             return;
         }
-    ERR(c, metric_pos, "loop %s: metric '%s' is not a field of any trace_schema case", l->name, l->metric);
+    spak_suggest sg;
+    spak_suggest_init(&sg, l->metric);
+    for (size_t k = 0; k < c->m->schema.n_cases; k++)
+        for (size_t q = 0; q < c->m->schema.cases[k].n_fields; q++)
+            spak_suggest_try(&sg, c->m->schema.cases[k].fields[q].name);
+    char dym[160];
+    ERR(c, metric_pos, "loop %s: metric '%s' is not a field of any trace_schema case%s", l->name, l->metric,
+        spak_suggest_text(sg.best, dym, sizeof dym));
 }
 
 static void eloop(checker *c, spak_loop_def *l, const spak_entry *e)
@@ -1346,8 +1382,11 @@ static void agent_stmt(checker *c, const spak_entry *s, const char *loop)
         else if (!s->words[1].is_string && c->m->schema.variant_name) {
             const char *t = s->words[1].text;
             const char *dot = strchr(t, '.');
-            if (dot && !spak_trace_schema_find_case(&c->m->schema, dot + 1))
-                ERR(c, s->words[1].pos, "emit: trace_schema has no case '%s'", dot + 1);
+            if (dot && !spak_trace_schema_find_case(&c->m->schema, dot + 1)) {
+                char dym[160];
+                ERR(c, s->words[1].pos, "emit: trace_schema has no case '%s'%s", dot + 1,
+                    dym_case(&c->m->schema, dot + 1, dym, sizeof dym));
+            }
         }
         return;
     }
@@ -1364,13 +1403,25 @@ static void agent_stmt(checker *c, const spak_entry *s, const char *loop)
                 ERR(c, s->pos, "%s needs '%s'", h, need);
             if (i == 4) {
                 const char *n = spak_block_string(s->body, "name");
-                if (n && !spak_model_loop(c->m, n))
-                    ERR(c, spak_block_find(s->body, "name")->value->pos, "no engineering_loop named '%s'", n);
+                if (n && !spak_model_loop(c->m, n)) {
+                    spak_suggest sg;
+                    spak_suggest_init(&sg, n);
+                    for (size_t k = 0; k < c->m->n_loops; k++)
+                        spak_suggest_try(&sg, c->m->loops[k].name);
+                    char dym[160];
+                    ERR(c, spak_block_find(s->body, "name")->value->pos, "no engineering_loop named '%s'%s", n,
+                        spak_suggest_text(sg.best, dym, sizeof dym));
+                }
             }
             return;
         }
     }
-    WARN(c, s->pos, "agent_loop %s: unknown step statement '%s' kept as free-form", loop, h);
+    static const char *const stmts[] = {"emit", "apply", "step", "llm.query", "tool.run", "tool.read", "tool.write",
+                                        "tool.engineering_loop"};
+    char what[200];
+    spak_snprintf(what, sizeof what, "agent_loop %s: unknown step statement", loop);
+    if (!typo_of(c, s->pos, what, h, stmts, SPAK_ARRAY_LEN(stmts)))
+        WARN(c, s->pos, "agent_loop %s: unknown step statement '%s' kept as free-form", loop, h);
 }
 
 static void agent_loop(checker *c, const spak_entry *e)
