@@ -183,6 +183,8 @@ static int cmd_check(int argc, char **argv)
             rc = EXIT_PROBLEM;
             continue;
         }
+        if (st == SPAK_OK)
+            st = spak_spec_check_sources(s);  /* every source the space can produce (spec.h) */
         const spak_diags *d = spak_spec_diags(s);
         if (st != SPAK_OK)
             rc = EXIT_PROBLEM;
