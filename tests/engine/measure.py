@@ -14,6 +14,8 @@ precise: a +-0.5% interval, precision_reached true.
 samples: every repetition's time as samples_ms (12 of them, 2% lognormal
 noise drawn from a generator seeded by X, Y and --noise-seed N), time_ms
 their median, all times --scale F times the plain ones (another machine).
+--fail-x N: the candidates with X = N fail their check (any mode).
+badsamples: samples_ms, time_ms and ratio_ci of types no schema declares.
 """
 import json
 import math
@@ -28,6 +30,7 @@ sleep = 0.0
 mode = "ok"
 scale = 1.0
 noise_seed = 0
+fail_x = None
 i = 2
 while i < len(args):
     if args[i] == "--sleep":
@@ -36,6 +39,8 @@ while i < len(args):
         mode = args[i + 1]; i += 2
     elif args[i] == "--scale":
         scale = float(args[i + 1]); i += 2
+    elif args[i] == "--fail-x":
+        fail_x = float(args[i + 1]); i += 2
     elif args[i] == "--noise-seed":
         noise_seed = int(args[i + 1]); i += 2
     else:
@@ -59,7 +64,7 @@ if mode == "hang" and x == 1:
         pass
 if mode == "norecord" and x == 1:
     sys.exit(0)
-passed = not (mode == "wrong" and x == 1)
+passed = not (mode == "wrong" and x == 1) and x != fail_x
 rec({"type": "Correctness", "passed": passed, "reason": "" if passed else "wrong values"})
 if mode == "badrecord" and x == 1:
     rec({"type": "Performance", "score": "high", "ratio": 1.0})
@@ -78,6 +83,8 @@ elif passed:
         perf["time_ms"] = sorted(xs)[6]
         perf["score"] = metric / scale
         perf["ratio"] = metric / scale / 50.0
+    if mode == "badsamples":
+        perf.update({"samples_ms": "12 13", "time_ms": "fast", "ratio_ci": [1], "precision_reached": "yes"})
     rec(perf)
     if mode == "heldout":
         # a held-out shape that is timed and looks wonderful: it must steer nothing
