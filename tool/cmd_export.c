@@ -73,12 +73,23 @@ static int emit(const char *cmd, const char *path, const char *text, bool json)
         }
         return 0;
     }
-    if (!isatty(STDOUT_FILENO))
+    if (!isatty(STDOUT_FILENO)) {
         fputs(text, stdout);
-    else if (json)
+    } else if (json) {
         fputs(cli_safe_flags(text, SPAK_ESC_JSON), stdout);
-    else
-        fputs(cli_safe_flags(text, SPAK_ESC_KEEP_NL), stdout);
+    } else {
+        /* CSV on a terminal: a line at a time, its CR dropped (the escape
+         * would show it as \x0d) */
+        for (const char *p = text; *p;) {
+            const char *nl = strchr(p, '\n');
+            size_t n = nl ? (size_t)(nl - p) : strlen(p);
+            char *line = strndup(p, n && p[n - 1] == '\r' ? n - 1 : n);
+            if (line)
+                printf("%s\n", cli_safe_flags(line, SPAK_ESC_KEEP_NL));
+            free(line);
+            p += n + (nl ? 1 : 0);
+        }
+    }
     return fflush(stdout) == 0 ? 0 : EXIT_PROBLEM;
 }
 

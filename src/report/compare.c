@@ -92,18 +92,14 @@ static json_t *row_of(const char *key, const json_t *shape, const json_t *ea, co
 }
 
 /* the rows of one candidate done in both runs: one per shape of A's
- * measurements that B measured too (a candidate without measurements
- * gets one row without numbers) */
+ * measurements that B measured too; a candidate with no shape in common
+ * (or no measurements) gets one row without numbers, verdict unknown, so
+ * that every candidate done in both runs is in the rows */
 static void candidate_rows(json_t *rows, const char *key, const json_t *ea, const json_t *eb, double level)
 {
-    const json_t *ms = json_object_get(ea, "measurements");
-    if (json_array_size(ms) == 0 || json_array_size(json_object_get(eb, "measurements")) == 0) {
-        json_array_append_new(rows, row_of(key, NULL, ea, NULL, eb, NULL, level));
-        return;
-    }
-    size_t i;
+    size_t before = json_array_size(rows), i;
     json_t *m;
-    json_array_foreach(ms, i, m) {
+    json_array_foreach(json_object_get(ea, "measurements"), i, m) {
         const json_t *shape = json_object_get(m, SPAK_FIELD_SHAPE);
         if (shape && !json_is_string(shape))
             shape = NULL;
@@ -111,6 +107,8 @@ static void candidate_rows(json_t *rows, const char *key, const json_t *ea, cons
         if (mb)
             json_array_append_new(rows, row_of(key, shape, ea, m, eb, mb, level));
     }
+    if (json_array_size(rows) == before)
+        json_array_append_new(rows, row_of(key, NULL, ea, NULL, eb, NULL, level));
 }
 
 /* the candidates done in `in` and not in `other` (whose newest statuses

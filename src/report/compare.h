@@ -25,7 +25,9 @@
  * logs (spak_stats_ratio_ci_unpaired: the runs are not paired), with a
  * verdict: "faster" (B's interval wholly below 1), "slower" (wholly
  * above), "same" (it holds 1) or "unknown" (fewer than 2 repetitions on a
- * side: the ratio of the time_ms fields alone, no interval). Then the
+ * side: the ratio of the time_ms fields alone, no interval); a candidate
+ * done in both with no shape in common gets one row without numbers,
+ * verdict "unknown". Then the
  * candidates done in only one of the runs ("only_in_a", "only_in_b"), the
  * counts of each verdict and the geometric mean of the rows' ratios.
  * docs/export.md ("spak compare") has the layout. SPAK_ERR_ARG for a

@@ -112,6 +112,10 @@ check "export FILE: an exported document converts (csv from json)" "[ $? -eq 0 ]
 check "export csv: text that starts = + - @ gets a leading ' (numbers do not)" \
     "python3 -c 'import csv,sys; r=list(csv.DictReader(open(sys.argv[1], newline=\"\")))[0]; sys.exit(not (r[\"error\"].startswith(\"\x27=\") and r[\"param.x\"] == \"\x27-1+2\" and r[\"candidate\"] == \"\x27@sum\" and r[\"param.y\"] == \"0\"))' $T/evil.csv"
 
+on_tty "$T/tty.out" "$SPAK" export --home "$H" --format csv "$F"
+check "export csv on a terminal: the same lines, their CR dropped, no raw control byte" \
+    "[ \"\$(tr -d '\r' <$T/f.csv | md5sum)\" = \"\$(tr -d '\r' <$T/tty.out | md5sum)\" ] && ! grep -q 'x0d' $T/tty.out"
+
 # 3. T4
 "$SPAK" export --home "$H" --format t4 -o "$T/a.t4.json" "$A"
 valid "export t4: valid against the T4 results schema Kernel Tuner ships" json "$ROOT/tests/export/T4-1.0.0-results-schema.json" "$T/a.t4.json"
@@ -156,6 +160,15 @@ check "compare: candidates that failed in B are in only_in_a with B's status" \
 "$SPAK" compare --json "$T/a.json" "$T/b.json" >"$T/ab-files.json"
 check "compare: two exported files (another machine's run) give what the run ids give" \
     "python3 -c 'import json,sys; a,b=(json.load(open(p)) for p in sys.argv[1:]); sys.exit(a[\"rows\"] != b[\"rows\"] or a[\"counts\"] != b[\"counts\"])' $T/ab.json $T/ab-files.json"
+python3 - "$T/b.json" "$T/b-shape.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["evaluations"][0]["measurements"][0]["shape"] = "64x64x64"
+json.dump(d, open(sys.argv[2], "w"))
+PY
+"$SPAK" compare --json "$T/a.json" "$T/b-shape.json" >"$T/ab-shape.json"
+check "compare: a candidate done in both without a shape in common still has its row, verdict unknown, no numbers" \
+    "[ \"\$(jlast '[(r[\"candidate\"], r[\"verdict\"], r[\"ratio\"]) for r in d[\"rows\"]][0], d[\"counts\"][\"compared\"]' <<<\"\$(tr -d '\n' <$T/ab-shape.json)\")\" = \"('x=1,y=0', 'unknown', None) 4\" ]"
 "$SPAK" compare --home "$H" "$A" "$B" >"$T/ab.txt"
 check "compare for people: a line per candidate with B/A, the interval and the verdict, the one-run candidates, the counts" \
     "grep -qE '^x=1,y=0 +- +[0-9.]+ +[0-9.]+ +1\.[45][0-9]* +\[1\.[0-9]+-1\.[0-9]+\] +slower' $T/ab.txt && grep -q '^only in A: x=2,y=1 (B: absent)' $T/ab.txt && grep -q '^4 compared: 0 faster, 4 slower, 0 same, 0 unknown; geometric mean B/A 1\.' $T/ab.txt"
