@@ -158,6 +158,13 @@ int cmd_export(int argc, char **argv)
     return rc;
 }
 
+/* a string member for the terminal, "-" when it is not a string (a spec
+ * path is null in a run without one) */
+static const char *str_of(const json_t *v)
+{
+    return json_is_string(v) ? cli_safe(json_string_value(v)) : "-";
+}
+
 /* a number as people read it, "-" for none */
 static const char *num3(char *buf, size_t n, const json_t *v)
 {
@@ -174,10 +181,10 @@ static void print_compare(const json_t *c)
 {
     const json_t *a = json_object_get(c, "a"), *b = json_object_get(c, "b");
     printf("A: %s (%s)\nB: %s (%s)\nB's time over A's, %g%% intervals from the repetitions (Welch, unpaired)\n",
-           cli_safe(json_string_value(json_object_get(a, "run_id"))),
-           cli_safe(json_string_value(json_object_get(a, "spec"))),
-           cli_safe(json_string_value(json_object_get(b, "run_id"))),
-           cli_safe(json_string_value(json_object_get(b, "spec"))),
+           str_of(json_object_get(a, "run_id")),
+           str_of(json_object_get(a, "spec")),
+           str_of(json_object_get(b, "run_id")),
+           str_of(json_object_get(b, "spec")),
            100 * json_number_value(json_object_get(c, "level")));
     printf("%-36s %-16s %10s %10s %8s  %-17s %s\n", "CANDIDATE", "SHAPE", "A ms", "B ms", "B/A", "INTERVAL",
            "VERDICT");
@@ -190,17 +197,17 @@ static void print_compare(const json_t *c)
             snprintf(iv, sizeof iv, "[%.4g-%.4g]", json_number_value(json_array_get(ci, 0)),
                      json_number_value(json_array_get(ci, 1)));
         const char *shape = json_string_value(json_object_get(r, "shape"));
-        printf("%-36s %-16s %10s %10s %8s  %-17s %s\n", cli_safe(json_string_value(json_object_get(r, "candidate"))),
+        printf("%-36s %-16s %10s %10s %8s  %-17s %s\n", str_of(json_object_get(r, "candidate")),
                cli_safe(shape ? shape : "-"), num3(ta, sizeof ta, json_object_get(r, "a_time_ms")),
                num3(tb, sizeof tb, json_object_get(r, "b_time_ms")), num3(ra, sizeof ra, json_object_get(r, "ratio")),
-               iv, cli_safe(json_string_value(json_object_get(r, "verdict"))));
+               iv, str_of(json_object_get(r, "verdict")));
     }
     static const char *const only[2] = {"only_in_a", "only_in_b"};
     for (int k = 0; k < 2; k++) {
         json_array_foreach(json_object_get(c, only[k]), i, r)
             printf("only in %c: %s (%s: %s)\n", k ? 'B' : 'A',
-                   cli_safe(json_string_value(json_object_get(r, "candidate"))), k ? "A" : "B",
-                   cli_safe(json_string_value(json_object_get(r, "in_other"))));
+                   str_of(json_object_get(r, "candidate")), k ? "A" : "B",
+                   str_of(json_object_get(r, "in_other")));
     }
     const json_t *n = json_object_get(c, "counts");
     char g[32];

@@ -204,4 +204,7 @@ echo '{"results": []}' >"$T/t4.json"
 "$SPAK" compare "$T/t4.json" "$T/a.json" >/dev/null 2>"$T/e7"
 rc=$?
 check "compare with a JSON file that is not a spak export: exit 1, says so" "[ $rc -eq 1 ] && grep -q 'not a spak export document' $T/e7"
+mkdir -p "$T/mut"
+out=$(python3 "$ROOT/tests/export/mutate.py" "$SPAK" "$T/a.json" "$T/mut" 150 2>&1)
+check "150 mutated documents (members of other types, deleted, huge): export and compare read or refuse them, never crash" "[ \"\${out%% *}\" = ok ] || { echo \"\$out\" | head -5; false; }"
 echo "1..$n"
