@@ -48,5 +48,7 @@ const char *cli_safe_flags(const char *s, unsigned flags);
 int cmd_learn(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_llm(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 
 #endif

@@ -1129,6 +1129,18 @@ static const command commands[] = {
                          "  --home DIR",
      "spak learn [--dry-run] [--approve [--policy write|skip]] [--out PATH] [--json] [--home DIR] RUN"},
     {"report", cmd_report, "Write a run's report: report.md and one self-contained report.html with SVG charts (metric per\nevaluation, roofline, effects), the candidates, knowledge and provenance (default out: HOME/reports/RUN).\n  --out DIR   where to write\n  --json      print the paths as JSON\n  --home DIR", "spak report [--home DIR] [--out DIR] [--json] RUN"},
+    {"export", cmd_export, "Write one run's results as a file: spak's JSON (default), CSV or T4 (Kernel Tuner's).\n"
+                           "The JSON carries every repetition; docs/export.md has the layouts and schemas.\n"
+                           "  --format F   json (default), csv or t4\n  -o FILE      write FILE (default: stdout)\n"
+                           "  --home DIR",
+     "spak export [--format json|csv|t4] [-o FILE] [--home DIR] RUN"},
+    {"compare", cmd_compare, "Compare the same candidates of two runs: B's time over A's, with intervals.\n"
+                             "The intervals come from the stored repetitions (Welch); candidates only one run\n"
+                             "has are listed. A and B are run ids or files that 'spak export' wrote (a '/' in\n"
+                             "it or a .json ending).\n"
+                             "  --level L   the intervals' level (default 0.95)\n  --json      machine-readable\n"
+                             "  --home DIR",
+     "spak compare [--level L] [--json] [--home DIR] A B"},
     {"build", cmd_build, "Build every candidate of a spec's loop into the build cache (.spak/cache/build),\n"
                          "e.g. before carrying it to a machine where compiling would cost its time.\n"
                          "  --loop NAME   which engineering_loop\n  --json        {built, failed} on stdout\n  --home DIR",

@@ -20,7 +20,7 @@ spak_status spak_space_init(spak_space *s, const spak_param_def *params, size_t 
     s->n = n;
     s->total = 1;
     s->points = 0;
-    s->conditional = false;
+    s->conditional = false; /* callers need not zero *s: set every member */
     if (n > SPAK_SPACE_MAX_PARAMS)
         return spak_errf(err, SPAK_ERR_LIMIT, "the search space has %zu parameters; at most %d are supported", n,
                          SPAK_SPACE_MAX_PARAMS);
