@@ -22,6 +22,7 @@
 #include "program/agent.h"
 #include "program/driver_llm.h"
 #include "program/llm/llm.h"
+#include "store/owner.h"
 #include "store/store.h"
 #include "spec/fmt.h"
 #include "spec/spec.h"
@@ -614,9 +615,10 @@ static int run_cli_start(run_cli *c, const char *cmd, int argc, char **argv, boo
 
 /* How run, agent, resume, approve and reject end: the JSON summary on
  * stdout when --json asked for it and there is a run, then the exit status
- * from where the run stands: 0 done (its stop reason printed: goal, budget,
- * plateau, inconclusive...), EXIT_SUSPENDED waiting for an answer (what it
- * waits for printed, also with --quiet), EXIT_PROBLEM failed. */
+ * from where the run stands: 0 done (whatever stopped it: goal, budget,
+ * plateau, inconclusive; the reason is in the last progress line and in
+ * --json), EXIT_SUSPENDED waiting for an answer (said on stderr also with
+ * --quiet: someone must act), EXIT_PROBLEM failed. */
 static int run_exit(const spak_engine_opts *o, const run_ui *ui, const char *cmd, const char *run_id, spak_status st)
 {
     spak_store *store = NULL;
@@ -632,9 +634,6 @@ static int run_exit(const spak_engine_opts *o, const run_ui *ui, const char *cmd
         if (ui->quiet)
             fprintf(stderr, "spak %s: run %s suspended; 'spak status %s' says what it waits for\n", cmd,
                     cli_safe(run.id), cli_safe(run.id));
-    } else if (st == SPAK_OK && have && strcmp(run.status, SPAK_RUN_DONE) == 0 && ui->quiet) {
-        fprintf(stderr, "spak %s: run %s done: %s\n", cmd, cli_safe(run.id),
-                cli_safe(run.stop_reason ? run.stop_reason : "-"));
     } else if (st == SPAK_OK && have && strcmp(run.status, SPAK_RUN_FAILED) == 0) {
         rc = EXIT_PROBLEM;
     }
@@ -694,9 +693,16 @@ static int cmd_resume(int argc, char **argv)
 
 /* ---- spak status / show ---- */
 
+/* The status a person or a script is shown: "interrupted" for a run whose
+ * owner was killed (it says running in the store). */
+static const char *shown(const spak_run *r)
+{
+    return spak_run_status_shown(r->status, r->owner);
+}
+
 static json_t *run_json(spak_store *st, const spak_run *r, bool with_evals)
 {
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:I,s:f,s:f}", "run_id", r->id, "status", r->status, "state",
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:I,s:f,s:f}", "run_id", r->id, "status", shown(r), "state",
                           r->state, "stop_reason", r->stop_reason, "spec", r->spec_path, "seed", (json_int_t)r->seed,
                           "created_at", r->created_at, "updated_at", r->updated_at);
     json_t *s = r->summary_json ? json_loads(r->summary_json, 0, NULL) : NULL;
@@ -831,7 +837,7 @@ static int print_run(const char *cmd, spak_store *st, const char *id, bool json,
 /* `spak status RUN` for people: state, counts, best, LLM usage, what next. */
 static void print_status_one(spak_store *st, const spak_run *r, json_t *j)
 {
-    printf("run %s: %s, state %s%s%s\n  spec: %s\n", cli_safe(r->id), cli_safe(r->status), cli_safe(r->state),
+    printf("run %s: %s, state %s%s%s\n  spec: %s\n", cli_safe(r->id), cli_safe(shown(r)), cli_safe(r->state),
            r->stop_reason ? ", stopped: " : "", r->stop_reason ? cli_safe(r->stop_reason) : "",
            cli_safe(r->spec_path ? r->spec_path : "-"));
     json_t *c = json_object_get(j, "evaluations_by_status");
@@ -880,14 +886,14 @@ static int status_list(spak_store *st, bool json)
     }
     json_t *arr = json ? json_array() : NULL;
     if (!json)
-        printf("%-16s %-10s %-10s %-24s %s\n", "RUN", "STATUS", "STATE", "STOPPED", "SPEC");
+        printf("%-16s %-11s %-10s %-24s %s\n", "RUN", "STATUS", "STATE", "STOPPED", "SPEC");
     for (size_t i = 0; i < n; i++) {
         if (json)
             json_array_append_new(arr, run_json(st, &runs[i], false));
         else
         {
             char *pend = spak_engine_pending(st, runs[i].id);
-            printf("%-16s %-10s %-10s %-24s %s%s\n", cli_safe(runs[i].id), cli_safe(runs[i].status),
+            printf("%-16s %-11s %-10s %-24s %s%s\n", cli_safe(runs[i].id), cli_safe(shown(&runs[i])),
                    cli_safe(runs[i].state), cli_safe(runs[i].stop_reason ? runs[i].stop_reason : "-"),
                    cli_safe(runs[i].spec_path ? runs[i].spec_path : "-"),
                    pend && !strstr(pend, "\"decision\"") ? "  [approval pending]" : "");
@@ -911,7 +917,7 @@ static void print_show(spak_store *st, const spak_run *r, json_t *j)
     (void)st;
     json_t *s = json_object_get(j, "summary");
     const char *metric = s ? json_string_value(json_object_get(s, "metric")) : NULL;
-    printf("run %s (%s, state %s%s%s)\n", cli_safe(r->id), cli_safe(r->status), cli_safe(r->state),
+    printf("run %s (%s, state %s%s%s)\n", cli_safe(r->id), cli_safe(shown(r)), cli_safe(r->state),
            r->stop_reason ? ", " : "", r->stop_reason ? cli_safe(r->stop_reason) : "");
     printf("%4s  %-44s %-7s %10s %8s  %-9s %s\n", "EVAL", "CANDIDATE", "STATUS", cli_safe(metric ? metric : "METRIC"),
            "RATIO", "BOUND", "NOTE");
@@ -1210,17 +1216,19 @@ static void print_brief(FILE *f, const char *name, const char *summary)
 
 static void print_usage(FILE *f)
 {
-    fprintf(f, "spak %s - the Specification -> Programming -> Analysis -> Knowledge loop for kernels\n\n", SPAK_VERSION);
+    fprintf(f, "spak %s - the Specification -> Programming -> Analysis -> Knowledge loop\n\n", SPAK_VERSION);
     fprintf(f, "usage: spak COMMAND [OPTIONS] [ARGS]   (options go anywhere; '--' ends them)\n\ncommands:\n");
     for (size_t i = 0; i < SPAK_ARRAY_LEN(commands); i++)
         print_brief(f, commands[i].name, commands[i].summary);
-    fprintf(f, "\nThe home (the state directory): --home DIR, else $SPAK_HOME, else the nearest .spak/\n"
-               "from the current directory up; 'spak run' makes .spak/ here when there is none.\n"
-               "\nexit status: 0 done (a run: whatever stopped it, the reason printed and in --json),\n"
-               "  1 failed (a run failed, a spec has errors), 2 usage error, 3 the run is suspended\n"
-               "  (waiting for 'spak approve', 'spak reject', a reply file or 'spak resume')\n");
-    fprintf(f, "\n'spak help COMMAND' or 'spak COMMAND --help' tells more. The language: docs/language.md,\n"
-               "the command line: docs/cli.md\n");
+    fprintf(f, "\nThe home (the state directory): --home DIR, else $SPAK_HOME, else the nearest\n"
+               ".spak/ from the current directory up; 'spak run' makes .spak/ here if none.\n"
+               "\nexit status: 0 done (a run: whatever stopped it; the reason printed, in --json)\n"
+               "  1 failed (a run failed, a spec has errors)\n"
+               "  2 usage error\n"
+               "  3 the run is suspended (waiting for 'spak approve', 'spak reject', a reply\n"
+               "    file or an outside proposal, then 'spak resume')\n");
+    fprintf(f, "\n'spak help COMMAND' or 'spak COMMAND --help' tells more. The language:\n"
+               "docs/language.md; the command line: docs/cli.md\n");
 }
 
 static int cmd_help(int argc, char **argv)
