@@ -129,6 +129,29 @@ check "its status names the resume that continues it" "\"$SPAK\" status --home $
 "$SPAK" resume --home "$T/hk" "$RK" --budget 4 >/dev/null 2>&1
 check "resumed, it is done" "[ $? -eq 0 ] && \"$SPAK\" status --home $T/hk $RK | grep -q \"run $RK: done\""
 
+# an agent run too (it holds its run as the engine does)
+cat >"$T/sleepy.spak" <<'SPEC'
+system Sleepy {
+    agent_loop Waiter {
+        step "Wait" {
+            tool.run { cmd: "sleep 30" }
+        }
+    }
+}
+SPEC
+"$SPAK" agent --home "$T/ha" "$T/sleepy.spak" >"$T/ag.out" 2>&1 &
+pid=$!
+for i in $(seq 1 100); do
+    grep -q 'started agent run' "$T/ag.out" 2>/dev/null && break
+    sleep 0.1
+done
+sleep 0.5
+RA=$(sed -n 's/^spak: started agent run \(r[0-9]*-[0-9]*\)$/\1/p' "$T/ag.out")
+check "a running agent run shows as running" "\"$SPAK\" status --home $T/ha ${RA:-none} | grep -q \"run $RA: running\""
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+check "a kill -9'd agent run shows as interrupted" "\"$SPAK\" status --home $T/ha ${RA:-none} | grep -q \"run $RA: interrupted\""
+
 # --- polish
 "$SPAK" show --home "$H" --json "$R" >"$T/show.json"
 python3 - "$T/show.json" "$H/spak.db" "$R" >"$T/rt.txt" <<'PY'
