@@ -1119,7 +1119,9 @@ static const command commands[] = {
                      "  --wall-time S       stop after S seconds (overrides the spec)\n"
                      "  --eval-timeout S    wall limit of one measurement (default 600)\n"
                      "  --loop NAME         which engineering_loop (default: the first)\n"
-                     "  --home DIR          state directory (default .spak)",
+                     "  --home DIR          the home (default: $SPAK_HOME, else the nearest .spak/ from\n"
+                     "                      here up; made here when there is none)\n"
+                     "Exit 0 when the run is done (the reason printed), 1 failed, 2 usage, 3 suspended.",
      "spak run [OPTIONS] SPEC"},
     {"agent", cmd_agent, "Execute an agent_loop of a spec: llm.query, tool.read/write (inside the run's\n"
                          "directory), tool.run (sandboxed, no shell), tool.engineering_loop, emit, if/else;\n"
