@@ -18,6 +18,7 @@ spak_status spak_space_init(spak_space *s, const spak_param_def *params, size_t 
     s->params = params;
     s->n = n;
     s->total = 1;
+    s->conditional = false;  /* callers pass a space on the stack, never zeroed */
     if (n > SPAK_SPACE_MAX_PARAMS)
         return spak_errf(err, SPAK_ERR_LIMIT, "the search space has %zu parameters; at most %d are supported", n,
                          SPAK_SPACE_MAX_PARAMS);
