@@ -157,6 +157,19 @@ static bool same_dir(const char *a, const char *b)
     return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+/* A command that only reads needs the home's store: one that has none
+ * says so rather than making an empty one. 0 or EXIT_PROBLEM. */
+static int need_store(const char *cmd, const char *home)
+{
+    char db[PATH_MAX + 16];
+    struct stat sb;
+    spak_snprintf(db, sizeof db, "%s/spak.db", home);
+    if (stat(db, &sb) == 0)
+        return 0;
+    fprintf(stderr, "spak %s: the spak home %s has no store (spak.db): no run was made there\n", cmd, home);
+    return EXIT_PROBLEM;
+}
+
 int cli_home(const char *cmd, const char *given, bool create, char *out, size_t n)
 {
     hint[0] = '\0';
@@ -178,10 +191,10 @@ int cli_home(const char *cmd, const char *given, bool create, char *out, size_t 
             shell_quote(given, q, sizeof q);
             spak_snprintf(hint, sizeof hint, " --home %s", q);
         }
-        return 0;
+        return create ? 0 : need_store(cmd, out);
     }
     if (find_home(out, n))
-        return 0;
+        return create ? 0 : need_store(cmd, out);
     char cwd[PATH_MAX];
     if (!getcwd(cwd, sizeof cwd))
         spak_snprintf(cwd, sizeof cwd, ".");

@@ -59,8 +59,8 @@ int cli_parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts, 
  * out[n]. Where none is found: when create, the home is .spak in the
  * current directory and a note says so on stderr (the caller's store open
  * makes it); else the command fails: "no spak home here or above" (or "no
- * spak home at DIR" for a --home or SPAK_HOME that does not exist) and
- * nothing is created. Returns 0 or the exit status after saying why.
+ * spak home at DIR" for a --home or SPAK_HOME that does not exist; a home
+ * without its store, spak.db, is refused too) and nothing is created. Returns 0 or the exit status after saying why.
  * Remembers how the home was named, for cli_hint and cli_command. */
 int cli_home(const char *cmd, const char *given, bool create, char *out, size_t n);
 

@@ -86,6 +86,10 @@ check "SPAK_HOME names the home from anywhere" "(cd $T/none && SPAK_HOME=$T/proj
 "$SPAK" status --home "$T/nowhere" >/dev/null 2>"$T/nw.err"
 check "status --home DIR that does not exist: said, exit 1, nothing created" "[ $? -eq 1 ] && grep -q 'no spak home at $T/nowhere' $T/nw.err && [ ! -e $T/nowhere ]"
 
+mkdir -p "$T/bare"
+"$SPAK" status --home "$T/bare" >/dev/null 2>"$T/bare.err"
+check "status --home DIR without a store: said, exit 1, no store made" "[ $? -eq 1 ] && grep -q 'has no store' $T/bare.err && [ -z \"\$(ls -A $T/bare)\" ]"
+
 # --- messages that name a command work as printed; exit codes
 mkdir -p "$T/elsewhere"
 cd "$T/elsewhere"
