@@ -103,6 +103,8 @@ check "the command as printed answers the gate and finishes the run (exit 0)" "[
 cd "$T"
 "$SPAK" run --quiet --approve knowledge --budget 2 --home "$H" "$S" </dev/null >"$T/q.out" 2>"$T/q.err"
 check "a suspended run with --quiet: exit 3 and one line saying so" "[ $? -eq 3 ] && grep -q 'suspended' $T/q.err"
+out=$("$SPAK" run --json --approve knowledge --budget 2 --home "$H" "$S" </dev/null 2>/dev/null)
+check "a suspended run's --json: status suspended and the pending gate" "[ \"$(echo "$out" | jlast 'd["status"], d["pending_approval"]["gate"]')\" = 'suspended knowledge' ]"
 "$SPAK" run --quiet --budget 2 --home "$H" "$S" >"$T/q2.out" 2>"$T/q2.err"
 check "a done run with --quiet: exit 0, nothing printed" "[ $? -eq 0 ] && [ ! -s $T/q2.err ] && [ ! -s $T/q2.out ]"
 "$SPAK" run --budget 2 --home "$H" "$S" >"$T/q3.out" 2>&1
