@@ -47,7 +47,11 @@ static int load_doc(const char *cmd, const char *what, const char *home, spak_st
         return 0;
     }
     if (!*st) {
-        spak_engine_opts o = {.home = home};
+        char found[4096];
+        int hr = cli_home(cmd, home, false, found, sizeof found); /* as git finds its folder; creates nothing */
+        if (hr != 0)
+            return hr;
+        spak_engine_opts o = {.home = found};
         if (spak_engine_open_store(&o, st, &err) != SPAK_OK) {
             fprintf(stderr, "spak %s: %s\n", cmd, cli_safe(err.msg));
             return EXIT_PROBLEM;
