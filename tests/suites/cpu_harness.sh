@@ -96,7 +96,7 @@ build unseal.so tests/cheats/unseal.c && expect_fail matmul unseal.so cheat-unse
 grep -q 'unseal: mprotect Permission denied' "$T/cheat-unseal.err"
 ok $? "cheat-unseal: the sealed input memfd cannot be made writable again (mprotect refused)"
 build lowprec.so tests/cheats/lowprec.c && expect_fail matmul lowprec.so cheat-lowprec 'lower precision than fp32'
-build async.so tests/cheats/async.c && expect_fail matmul async.so cheat-async 'output changed after return'
+build async.so tests/cheats/async.c && expect_fail matmul async.so cheat-async '(output changed after return|NaN or unwritten output when its DONE arrived)'
 build attn_zeros.so tests/cheats/attn_zeros.c && expect_fail attention attn_zeros.so cheat-attention-zeros 'wrong values'
 
 # ---- the tolerance separates honest fp32 from bf16 at K=4096 -------------------
@@ -190,8 +190,10 @@ timed got_clock_nopatch.so got-clock-control --shapes 96x96x96
 tp=$(grep -o '"type":"Performance".*' "$T/cheat-got-clock.out" | sed -n 's/.*"time_ms":\([0-9.e-]*\),.*/\1/p')
 tn=$(grep -o '"type":"Performance".*' "$T/got-clock-control.out" | sed -n 's/.*"time_ms":\([0-9.e-]*\),.*/\1/p')
 grep -q 'got-clock: patched' "$T/cheat-got-clock.err" && [ -n "$tp" ] && [ -n "$tn" ] &&
-    awk -v a="$tp" -v b="$tn" 'BEGIN { exit !(a > b / 3 && a < b * 3) }'
-ok $? "cheat-got-clock: its GOT patch lands in its runner; the judge's time is unaffected ($tp ms vs $tn ms unpatched)"
+    awk -v a="$tp" -v b="$tn" 'BEGIN { exit !(a > b / 3) }'
+# one-sided: the patch exists to look faster; slower is the load of a shared
+# machine (seen: 2.2 ms against 0.7 ms while other suites ran)
+ok $? "cheat-got-clock: its GOT patch lands in its runner; the judge's time is not made shorter ($tp ms vs $tn ms unpatched)"
 build burner.so tests/cheats/burner.c
 timed burner.so cheat-burner --shapes 128x128x128
 grep '"type":"Performance"' "$T/cheat-burner.out" | grep -q '"verdict":"ok","passed":true'

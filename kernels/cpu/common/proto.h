@@ -10,7 +10,10 @@
  *   runner -> judge  MAPPED rc
  *   judge -> runner  CALL  the shape, element counts, n (input set, output
  *                          slot) offsets: n calls back to back
- *   runner -> judge  DONE  rc per call, after the last call returned
+ *   runner -> judge  DONE  rc per call, after the last call returned, with
+ *                          the CALL's nonce (fd 3 is in the kernel's process
+ *                          too: a DONE it forges cannot name a CALL it has
+ *                          not seen)
  *   runner -> judge  FAULT a fault the runner's signal handler saw (e.g. a
  *                          write to the read-only inputs), then it exits
  */
@@ -35,6 +38,7 @@ typedef struct rp_item {
 
 typedef struct rp_call {
     rp_head h;
+    uint64_t nonce; /* drawn by the judge for this CALL; its DONE must echo it */
     int64_t d[4];
     int32_t causal, n;
     uint64_t in_n[3], out_n; /* floats per input and in the output */
@@ -43,6 +47,7 @@ typedef struct rp_call {
 
 typedef struct rp_done {
     rp_head h;
+    uint64_t nonce; /* the CALL's: a DONE for another call (sent early, or left over) is out of protocol */
     int32_t n, rc[RP_MAX_BATCH];
 } rp_done;
 

@@ -83,6 +83,21 @@ out:
     return rc;
 }
 
+/* Eight positions of each call's output slot, drawn now, hold no poison
+ * (the judge poisons every output before its call). */
+static bool outputs_complete(const cpu_runner *r, const rp_call *c)
+{
+    if (!r->out) return true;
+    for (int i = 0; i < c->n; i++) {
+        const rp_item *it = &c->item[i];
+        if (!c->out_n || it->out_off / 4 + c->out_n > r->out_bytes / 4) continue;
+        const uint32_t *o = (const uint32_t *)(const void *)((const char *)r->out + it->out_off);
+        for (int k = 0; k < 8; k++)
+            if (o[rng_next(cpu_judge_rng()) % c->out_n] == POISON_BITS) return false;
+    }
+    return true;
+}
+
 int cpu_runner_call(cpu_runner *r, const rp_call *c, int *rc, double timeout_s, bool freeze_after, double *dt,
                     bool *input_write, char *why, size_t nwhy)
 {
@@ -98,14 +113,30 @@ int cpu_runner_call(cpu_runner *r, const rp_call *c, int *rc, double timeout_s, 
         rp_fault f;
     } ans;
     memset(&ans, 0, sizeof ans);
+    static rp_call m; /* c with a fresh nonce */
+    m = *c;
+    m.nonce = rng_next(cpu_judge_rng());
     double t0 = cpu_now_s();
-    ssize_t n = spak_runner_send(r->r, c, sizeof *c, NULL, 0) == 0 ? spak_runner_recv(r->r, &ans, sizeof ans, timeout_s) : -1;
+    ssize_t n = spak_runner_send(r->r, &m, sizeof m, NULL, 0) == 0 ? spak_runner_recv(r->r, &ans, sizeof ans, timeout_s) : -1;
     double t1 = cpu_now_s();
     *dt = t1 - t0;
+    bool done = n == (ssize_t)sizeof ans.d && ans.h.magic == RP_MAGIC && ans.h.kind == RP_DONE && ans.d.n == c->n &&
+                ans.d.nonce == m.nonce;
+    /* before the freeze: the outputs must be complete when DONE arrives, not
+     * finished in the moment it takes to freeze the runner */
+    bool incomplete = done && !outputs_complete(r, c);
     if (freeze_after) spak_runner_freeze(r->r, true);
-    if (n == (ssize_t)sizeof ans.d && ans.h.magic == RP_MAGIC && ans.h.kind == RP_DONE && ans.d.n == c->n) {
+    if (incomplete) {
+        snprintf(why, nwhy, "NaN or unwritten output when its DONE arrived (the call answered before its work was done)");
+        return -1;
+    }
+    if (done) {
         for (int i = 0; i < c->n; i++) rc[i] = ans.d.rc[i];
         return 0;
+    }
+    if (n == (ssize_t)sizeof ans.d && ans.h.magic == RP_MAGIC && ans.h.kind == RP_DONE) {
+        snprintf(why, nwhy, "the candidate's process answered out of protocol (a DONE for another call)");
+        return -1;
     }
     if (n == (ssize_t)sizeof ans.f && ans.h.magic == RP_MAGIC && ans.h.kind == RP_FAULT) {
         *input_write = ans.f.input_write != 0;

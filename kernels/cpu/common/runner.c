@@ -204,6 +204,7 @@ static int do_call(const rp_call *m)
         d.rc[i] = fam->call(fn, &sh, &b);
     }
     d.n = m->n;
+    d.nonce = m->nonce;
     send_msg(&d, sizeof d);
     return 0;
 }

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "../../common/runner_ctl.h"
@@ -204,20 +205,29 @@ int cj_side_call(cj_side *s, const cp_call *c, double timeout_s, double *dt, int
         rp_fault f;
     } a;
     memset(&a, 0, sizeof a);
+    static cp_call m; /* c with a fresh nonce */
+    m = *c;
+    if (getrandom(&m.nonce, sizeof m.nonce, 0) != (ssize_t)sizeof m.nonce) {
+        snprintf(why, nwhy, "harness: getrandom failed");
+        return -1;
+    }
     double t0 = spak_runner_now();
-    ssize_t n = spak_runner_send(s->r, c, sizeof *c, NULL, 0) == 0 ? spak_runner_recv(s->r, &a, sizeof a, timeout_s)
+    ssize_t n = spak_runner_send(s->r, &m, sizeof m, NULL, 0) == 0 ? spak_runner_recv(s->r, &a, sizeof a, timeout_s)
                                                                      : -1;
     double t1 = spak_runner_now();
     *dt = t1 - t0;
     spak_runner_freeze(s->r, true);
-    if (n == (ssize_t)sizeof a.d && a.h.magic == RP_MAGIC && a.h.kind == CP_DONE && a.d.n == c->n) {
+    if (n == (ssize_t)sizeof a.d && a.h.magic == RP_MAGIC && a.h.kind == CP_DONE && a.d.n == c->n &&
+        a.d.nonce == m.nonce) {
         for (int i = 0; i < c->n; i++) rc[i] = a.d.rc[i];
         *sync_err = a.d.sync_err;
         s->late_s = a.d.late_ns > 0 ? (double)a.d.late_ns * 1e-9 : 0;
         return 0;
     }
     s->dead = true;
-    if (n == (ssize_t)sizeof a.f && a.h.magic == RP_MAGIC && a.h.kind == RP_FAULT)
+    if (n == (ssize_t)sizeof a.d && a.h.magic == RP_MAGIC && a.h.kind == CP_DONE)
+        snprintf(why, nwhy, "the %s's process answered out of protocol (a DONE for another call)", s->label);
+    else if (n == (ssize_t)sizeof a.f && a.h.magic == RP_MAGIC && a.h.kind == RP_FAULT)
         snprintf(why, nwhy, "the %s's process faulted (signal %d)", s->label, a.f.sig);
     else if (n == 0)
         snprintf(why, nwhy, "the %s's process ended during the call (crash or exit)", s->label);

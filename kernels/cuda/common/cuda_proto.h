@@ -74,6 +74,7 @@ typedef struct cp_item {
 
 typedef struct cp_call {
     rp_head h;
+    uint64_t nonce; /* drawn by the judge for this CALL; its DONE must echo it */
     int64_t d[CP_DIMS];
     int32_t dtype, causal, n;
     float scale;
@@ -83,6 +84,7 @@ typedef struct cp_call {
 
 typedef struct cp_done {
     rp_head h;
+    uint64_t nonce;      /* the CALL's: a DONE for another call (forged early, left over) is out of protocol */
     int32_t n, sync_err; /* cudaError_t of synchronizing the stream, then the device */
     int64_t late_ns;     /* how long the device synchronization took after the stream's: work the
                             kernel left outside its stream (reported by the runner's process, where

@@ -323,6 +323,7 @@ static int do_call(const cp_call *c)
     d.late_ns = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec);
     d.sync_err = e != cudaSuccess ? (int32_t)e : (int32_t)e2;
     d.n = c->n;
+    d.nonce = c->nonce;
     send_msg(&d, sizeof d);
     return 0;
 }
