@@ -27,6 +27,7 @@
 #include "spec/spec.h"
 #include "util.h"
 #include "cli.h"
+#include "live.h"
 
 
 typedef struct command {
@@ -359,6 +360,7 @@ static int on_approve(void *ud, const char *gate, const char *what)
     FILE *tty = fopen("/dev/tty", "r+");
     if (!tty)
         return -1;
+    live_pause(true); /* the question must not be drawn over */
     fprintf(tty, "\nspak: approval gate '%s': %s\napprove? [y/N/later] ", cli_safe(gate), cli_safe(what));
     fflush(tty);
     char line[32] = "";
@@ -366,31 +368,41 @@ static int on_approve(void *ud, const char *gate, const char *what)
     if (fgets(line, sizeof line, tty))
         a = (line[0] == 'y' || line[0] == 'Y') ? 1 : (line[0] == 'l' || line[0] == 'L') ? -1 : 0;
     fclose(tty);
+    live_pause(false);
     return a;
 }
 
+static void print_event(const run_ui *ui, const spak_engine_event *ev);
+
+/* The run's progress (live.h): on a terminal a status line, redrawn in
+ * place every second, above which finished lines scroll; elsewhere the
+ * lines alone. */
 static void on_event(void *ud, const spak_engine_event *ev)
 {
     run_ui *ui = ud;
     if (ui->quiet)
         return;
+    /* the line draws the key (an LLM may have written it) and the spec's
+     * names as they are: escaped for the terminal here */
+    spak_engine_event esc = *ev;
+    char key[512], metric[64], base[64];
+    spak_snprintf(key, sizeof key, "%s", ev->key ? cli_safe(ev->key) : "");
+    spak_snprintf(metric, sizeof metric, "%s", ev->metric_name ? cli_safe(ev->metric_name) : "");
+    spak_snprintf(base, sizeof base, "%s", ev->baseline ? cli_safe(ev->baseline) : "");
+    esc.key = ev->key ? key : NULL;
+    esc.metric_name = ev->metric_name ? metric : NULL;
+    esc.baseline = ev->baseline ? base : NULL;
+    live_lock_note(ui->out, ui->live, &esc);
+    live_clear();
+    if (ev->kind != SPAK_EV_PHASE)
+        print_event(ui, ev);
+    live_draw();
+    live_unlock();
+}
+
+static void print_event(const run_ui *ui, const spak_engine_event *ev)
+{
     FILE *f = ui->out;
-    if (ui->live) {
-        /* a terminal: the status line is redrawn in place; finished lines scroll */
-        fputs("\r\033[K", f);
-        if (ev->kind == SPAK_EV_PHASE) {
-            char bm[32], br[32], of[32] = "";
-            fmt_num(bm, sizeof bm, ev->best_metric);
-            fmt_num(br, sizeof br, ev->best_ratio);
-            if (ev->budget)
-                spak_snprintf(of, sizeof of, "/%ld", ev->budget);
-            fprintf(f, "%-9s evaluation %ld%s  %5.0f s  best %s %s (%sx %s)", ev->phase, ev->eval_no + 1, of,
-                    ev->elapsed_s, cli_safe(ev->metric_name ? ev->metric_name : ""), bm, br,
-                    cli_safe(ev->baseline ? ev->baseline : "baseline"));
-            fflush(f);
-            return;
-        }
-    }
     char m[32], r[32], bm[32], br[32], ci[48], bci[48];
     fmt_ci(ci, sizeof ci, ev->ratio_lo, ev->ratio_hi);
     fmt_ci(bci, sizeof bci, ev->best_ratio_lo, ev->best_ratio_hi);
@@ -420,6 +432,9 @@ static void on_event(void *ud, const spak_engine_event *ev)
             fprintf(f, "%-44s ok      %s %8s  %6sx%s %-9s %-8s (best %s, %sx%s)%s\n", cli_safe(ev->key),
                     cli_safe(ev->metric_name), m, r, ci, cli_safe(ev->baseline ? ev->baseline : "baseline"),
                     cli_safe(ev->bottleneck ? ev->bottleneck : "-"), bm, br, bci, ev->untrusted ? " [untrusted]" : "");
+        else if (ev->stopped)  /* censored, not failed: correct, and too slow to be worth timing */
+            fprintf(f, "%-44s STOPPED %s%s\n", cli_safe(ev->key), cli_safe(ev->why ? ev->why : "stopped early"),
+                    ev->untrusted ? " [untrusted]" : "");
         else
             fprintf(f, "%-44s FAILED  %s%s\n", cli_safe(ev->key),
                     cli_safe(ev->why && ev->why[0] ? ev->why : "unknown reason"), ev->untrusted ? " [untrusted]" : "");
@@ -529,6 +544,20 @@ static int parse_gates(const char *cmd, const char *val, unsigned *approve)
     return 0;
 }
 
+/* --early-stop X: a candidate X times slower than the best so far is
+ * stopped early (X >= 2); 0 or "off": never (the engine's -1). */
+static int parse_early_stop(const char *cmd, const char *val, double *out)
+{
+    double x;
+    if (strcmp(val, "off") == 0 || (spak_parse_double(val, &x) && x == 0))
+        *out = -1;
+    else if (spak_parse_double(val, &x) && x >= 2 && x <= 1e6)
+        *out = x;
+    else
+        return usage_error(cmd, "--early-stop needs a factor >= 2, or 0 or 'off', not '%s'", val);
+    return 0;
+}
+
 /* The options of 'spak run', which agent, resume, approve and reject take
  * too (--force only where force is not NULL). Sets *first to the first
  * operand's index and returns 0, or returns usage_error's status. */
@@ -572,6 +601,8 @@ static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, sp
             o->llm_backend = val, o->strategy = "llm", i++;
         else if (strcmp(a, "--approve") == 0 && val)
             rc = parse_gates(cmd, val, &o->approve), i++;
+        else if (strcmp(a, "--early-stop") == 0 && val)
+            rc = parse_early_stop(cmd, val, &o->early_stop), i++;
         else
             rc = usage_error(cmd, "unknown option or missing value: '%s'", a);
         if (rc)
@@ -670,6 +701,7 @@ static int start_run(int argc, char **argv, bool agent)
     const char *spec = argv[c.first];
     spak_status st = agent ? spak_agent_run(&c.o, spec, c.first + 1 < argc ? argv[c.first + 1] : NULL, run_id, &err)
                            : spak_engine_run(&c.o, spec, run_id, &err);
+    live_stop();
     if (st != SPAK_OK) {
         fprintf(stderr, "spak %s: %s\n", cmd, cli_safe(err.msg));
         if (!agent && run_id[0])
@@ -697,6 +729,7 @@ static int cmd_resume(int argc, char **argv)
         return rc;
     spak_err err = {0};
     spak_status st = resume_run(&c.o, argv[c.first], force, &err);
+    live_stop();
     if (st != SPAK_OK)
         fprintf(stderr, "spak resume: %s\n", cli_safe(err.msg));
     if (c.ui.json)
@@ -984,6 +1017,7 @@ static int answer(int argc, char **argv, bool approve)
     }
     printf("spak %s: %s %s\n", cmd, approve ? "approved" : "rejected", cli_safe(what));
     spak_status st = resume_run(&c.o, run_id, false, &err);
+    live_stop();
     if (st != SPAK_OK)
         fprintf(stderr, "spak %s: %s\n", cmd, cli_safe(err.msg));
     /* the answer above found the run: its id is not empty */
@@ -1093,6 +1127,8 @@ static const command commands[] = {
                      "                      no budget of any kind gets 50)\n"
                      "  --wall-time S       stop after S seconds (overrides the spec)\n"
                      "  --eval-timeout S    wall limit of one measurement (default 600)\n"
+                     "  --early-stop X      stop a candidate X times slower than the best so far after\n"
+                     "                      its first repetitions (default 10, or the spec's; 0: never)\n"
                      "  --loop NAME         which engineering_loop (default: the first)\n"
                      "  --home DIR          state directory (default .spak)",
      "spak run [OPTIONS] SPEC"},
@@ -1117,15 +1153,16 @@ static const command commands[] = {
      "spak show [--json] [--home DIR] RUN"},
     {"learn", cmd_learn, "Crystallize a run: lessons with their evidence (effects that pass a stated\n"
                          "statistical test, negative ones too; the best configuration), written as spec\n"
-                         "v(n+1) next to the original (never over it) with the diff printed, an insights\n"
-                         "log (JSONL) and the store's lessons table.\n"
+                         "v(n+1) in the run's folder of the home with the diff printed, an insights log\n"
+                         "(JSONL) and the store's lessons table; the same lessons are never written twice.\n"
                          "  --dry-run        compute and print, write nothing\n"
+                         "  --write          write v(n+1) next to the original spec instead (never over it)\n"
                          "  --approve        show the diff and ask on the terminal before writing\n"
                          "  --policy P       without a terminal: write (default) or skip\n"
                          "  --out PATH       where v(n+1) goes\n"
                          "  --json           machine-readable summary on stdout\n"
                          "  --home DIR",
-     "spak learn [--dry-run] [--approve [--policy write|skip]] [--out PATH] [--json] [--home DIR] RUN"},
+     "spak learn [--dry-run] [--write | --out PATH] [--approve [--policy write|skip]] [--json] [--home DIR] RUN"},
     {"report", cmd_report, "Write a run's report: report.md and one self-contained report.html with SVG charts (metric per\nevaluation, roofline, effects), the candidates, knowledge and provenance (default out: HOME/reports/RUN).\n  --out DIR   where to write\n  --json      print the paths as JSON\n  --home DIR", "spak report [--home DIR] [--out DIR] [--json] RUN"},
     {"build", cmd_build, "Build every candidate of a spec's loop into the build cache (.spak/cache/build),\n"
                          "e.g. before carrying it to a machine where compiling would cost its time.\n"
