@@ -110,6 +110,9 @@ check "the judge was given 2 x the best's time a call as the limit ($lim ms, bes
     "python3 -c 'import sys; a, b = map(float, sys.argv[1:]); assert abs(a - 2 * b) <= 1e-4 * a' '$lim' '$best'"
 "$SPAK" show --home "$T/h1" "$R1" >"$T/show1.out" 2>&1
 check "spak show says stopped" "grep -q 'stopped' $T/show1.out"
+"$SPAK" report --home "$T/h1" "$R1" >/dev/null 2>&1
+check "the report says why each stopped one was stopped, and marks it as stopped, not failed" \
+    "grep -q 'stopped early: .* ms a call' $T/h1/reports/$R1/report.md && grep -q 'class=\"mark eval stopped\"' $T/h1/reports/$R1/report.html"
 "$SPAK" show --home "$T/h1" --json "$R1" >"$T/show1.json" 2>&1
 check "spak show --json: the best is a packed point, the stopped ones have no metric" "python3 -c '
 import json, sys
