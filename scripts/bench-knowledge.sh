@@ -78,7 +78,7 @@ bench_family() {  # name example target_shapes source_shapes
     variant "$ex" "$sshapes" "$sspec"
     echo "== $name: landscape: a real grid run over every candidate at $tshapes" >&2
     local land_run
-    land_run=$($S run --home "$home" --json --strategy grid --no-learn "$tspec" 2>>"$home/$name-landscape.log" | runid)
+    land_run=$($S run --home "$home" --json --strategy grid --no-learn --early-stop 0 "$tspec" 2>>"$home/$name-landscape.log" | runid)
     landscape "$land_run" >"$home/$name-landscape.json"
     local best
     best=$($S show --home "$home" --json "$land_run" | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["best"]["gflops"])')
@@ -88,7 +88,9 @@ bench_family() {  # name example target_shapes source_shapes
     local src_run v2
     src_run=$($S run --home "$home" --json --budget 16 --no-learn "$sspec" 2>>"$home/$name-source.log" | runid)
     v2=$($S learn --home "$home" --json "$src_run" 2>>"$home/$name-learn.log" | python3 -c 'import json,sys; print(json.loads(sys.stdin.read().splitlines()[-1])["spec"])')
-    # the v(n+1) of the source run, moved to the target shapes, replayed on the landscape
+    # the v(n+1) of the source run (spak learn writes it into the run's folder of
+    # $home, naming the example's folder as its base), moved to the target shapes,
+    # replayed on the landscape
     local v2t="$dir/.bench-$name-target.v2.spak"
     variant "$v2" "$tshapes" "$v2t"
     replay_spec "$tspec" "$home/$name-landscape.json" "$home/$name-replay.spak"
@@ -114,7 +116,7 @@ bench_family() {  # name example target_shapes source_shapes
     local space
     space=$(python3 -c "import json; print(len(json.load(open('$home/$name-landscape.json'))))")
     table+=("$(printf '| %-9s | %-22s | %5s | %4s | %4s (%s) | %4s (%s) | %5s | %8s | %8s |' "$name" "$tshapes" "$space" "$g" "$med" "$(echo "${rand[@]}" | tr ' ' ',')" "$dmed" "$(echo "${dflt[@]}" | tr ' ' ',')" "$ru" "$rt" "$rl")")
-    rm -f "$tspec" "$sspec" "$v2t" "$v2" "${v2%.spak}.insights.jsonl"
+    rm -f "$tspec" "$sspec" "$v2t"  # v2 and its insights stay in $home, with the run
     echo "   best at the target: $best GFLOP/s (95%: $target); source run $src_run, v(n+1) $v2" >&2
 }
 

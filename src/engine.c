@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "analyze/device.h"
+#include "analyze/early_stop.h"
 #include "analyze/evaluate.h"
 #include "analyze/progress.h"
 #include "analyze/trace.h"
@@ -106,6 +107,7 @@ static void emit(engine *e, spak_engine_event *ev)
 {
     ev->run_id = e->run_id;
     ev->elapsed_s = elapsed(e);
+    ev->max_wall_s = e->max_wall;
     ev->best_ratio_lo = e->pr.best_ratio_lo, ev->best_ratio_hi = e->pr.best_ratio_hi;
     if (e->o->on_event)
         e->o->on_event(e->o->ud, ev);
@@ -137,6 +139,7 @@ static spak_status go(engine *e, const char *to, json_t *detail, spak_err *err)
     if (st != SPAK_OK)
         return st;
     spak_engine_event ev = {.kind = SPAK_EV_PHASE, .phase = to, .eval_no = e->pr.n_evals, .budget = e->max_evals,
+                            .key = !strcmp(to, S_BUILD) || !strcmp(to, S_ANALYZE) ? e->pr.current_key : NULL,
                             .total = e->space.points, .metric_name = e->loop->metric, .best_metric = e->pr.best_metric,
                             .best_ratio = e->pr.best_ratio, .baseline = e->baseline};
     emit(e, &ev);
@@ -212,15 +215,7 @@ static spak_status load_spec(engine *e, const char *path, const char *text, spak
     }
     if (!e->loop->has_measure)
         return spak_errf(err, SPAK_ERR_CHECK, "engineering_loop %s has no measure block", e->loop->name);
-    char tmp[PATH_MAX];
-    spak_snprintf(tmp, sizeof tmp, "%s", path);
-    char *slash = strrchr(tmp, '/');
-    if (slash)
-        *slash = '\0';
-    else
-        spak_snprintf(tmp, sizeof tmp, ".");
-    if (!realpath(tmp, e->spec_dir))
-        spak_snprintf(e->spec_dir, sizeof e->spec_dir, "%s", tmp);
+    spak_spec_base_dir(spak_spec_file(e->spec)->front_matter, path, e->spec_dir, sizeof e->spec_dir);
     e->target = e->m->problem ? spak_block_string(e->m->problem, "target") : NULL;
     if (!e->target)
         e->target = "cpu";
@@ -286,6 +281,9 @@ static spak_status evaluate(engine *e, uint64_t index, int64_t eval_id, spak_out
         goto out;
     (void)spak_store_eval_set_status(e->store, e->run_id, eval_id, SPAK_EVAL_RUNNING, NULL);  /* shown by status only */
     st = spak_cand_argv_make(v, e->loop->cmd, &av, err);
+    if (st == SPAK_OK)  /* a hopeless candidate stopped early (early_stop.h) */
+        st = spak_early_stop_args(&av, e->pr.views.best, spak_early_stop_factor(e->o, e->loop), e->o->bin_dir,
+                                  e->target, NULL, 0, err);
     if (st != SPAK_OK)
         goto out;
     spak_measure_job mj = {.argv = (const char *const *)av.argv, .workdir = v->workdir, .home = e->home,
@@ -322,7 +320,8 @@ static spak_status replay(engine *e, spak_err *err)
         return st;
     int64_t latest_id = 0;
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(ev[i].status, SPAK_EVAL_DONE) != 0 && strcmp(ev[i].status, SPAK_EVAL_FAILED) != 0)
+        if (strcmp(ev[i].status, SPAK_EVAL_DONE) != 0 && strcmp(ev[i].status, SPAK_EVAL_FAILED) != 0 &&
+            strcmp(ev[i].status, SPAK_EVAL_STOPPED) != 0)
             continue;
         uint64_t idx;
         if (!ev[i].cand_key)
@@ -580,6 +579,7 @@ static spak_status begin_candidate(engine *e, const spak_proposal *p, char *key,
     st = spak_store_eval_begin(e->store, e->run_id, cand_id, SPAK_EVAL_BUILDING, eval_id, err);
     if (st != SPAK_OK)
         return st;
+    spak_snprintf(e->pr.current_key, sizeof e->pr.current_key, "%s", key);
     json_t *bd = json_pack("{s:I,s:s}", "eval_id", (json_int_t)*eval_id, "candidate", key);
     if (p->build_detail)
         json_object_update(bd, p->build_detail);
@@ -614,7 +614,7 @@ static spak_status run_candidate(engine *e, const spak_proposal *p, spak_err *er
     free((char *)e->code_source);
     e->code_source = NULL;
     spak_engine_event ev = {.kind = SPAK_EV_EVAL_DONE, .eval_no = e->pr.n_evals, .budget = e->max_evals,
-                            .total = e->space.points, .key = key, .ok = oc.ok, .why = oc.why,
+                            .total = e->space.points, .key = key, .ok = oc.ok, .stopped = oc.stopped, .why = oc.why,
                             .metric_name = e->loop->metric, .metric = oc.ok ? oc.metric : NAN,
                             .ratio = oc.ok ? oc.ratio : NAN, .ratio_lo = oc.ratio_lo, .ratio_hi = oc.ratio_hi, .baseline = e->baseline,
                             .bottleneck = oc.bottleneck[0] ? oc.bottleneck : NULL,

@@ -124,7 +124,7 @@ spak_status spak_engine_open_store(const spak_engine_opts *o, spak_store **out, 
 void spak_engine_save_options(spak_store *st, const char *run_id, const spak_engine_opts *o)
 {
     if (!o->llm_backend && !o->llm_endpoint && !o->llm_model && !o->approve && o->llm_temperature < 0 &&
-        o->llm_max_tokens <= 0 && o->llm_timeout_s <= 0 && !o->allow_weak_isolation)
+        o->llm_max_tokens <= 0 && o->llm_timeout_s <= 0 && !o->allow_weak_isolation && o->early_stop == 0)
         return;
     json_t *lo = json_pack("{s:s?,s:s?,s:s?,s:i,s:f,s:I,s:f}", "llm_backend", o->llm_backend, "llm_endpoint",
                            o->llm_endpoint, "llm_model", o->llm_model, "approve", (int)o->approve, "llm_temperature",
@@ -132,6 +132,8 @@ void spak_engine_save_options(spak_store *st, const char *run_id, const spak_eng
                            o->llm_timeout_s);
     if (o->allow_weak_isolation)
         json_object_set_new(lo, "allow_weak_isolation", json_true());
+    if (o->early_stop != 0)
+        json_object_set_new(lo, "early_stop", json_real(o->early_stop));
     char *lj = json_dumps(lo, JSON_COMPACT);
     json_decref(lo);
     if (lj)
@@ -159,6 +161,8 @@ json_t *spak_engine_load_options(spak_store *st, const char *run_id, spak_engine
     if (o->llm_timeout_s <= 0 && json_is_number(json_object_get(j, "llm_timeout_s")))
         o->llm_timeout_s = json_number_value(json_object_get(j, "llm_timeout_s"));
     o->allow_weak_isolation |= json_is_true(json_object_get(j, "allow_weak_isolation"));
+    if (o->early_stop == 0 && json_is_number(json_object_get(j, "early_stop")))
+        o->early_stop = json_number_value(json_object_get(j, "early_stop"));
     return j;
 }
 

@@ -27,8 +27,9 @@ typedef struct spak_engine_event {
     long eval_no;            /* evaluations finished in this run, this one included */
     long budget;             /* max evaluations (0 = none) */
     uint64_t total;          /* points in the search space */
-    const char *key;         /* candidate parameters */
+    const char *key;         /* candidate parameters (PHASE: the candidate being built or measured, or NULL) */
     bool ok;                 /* correct and measured */
+    bool stopped;            /* correct, stopped early as hopeless (why says how slow) */
     const char *why;         /* why not ok */
     const char *metric_name;
     double metric, ratio;    /* NAN when unknown */
@@ -41,6 +42,7 @@ typedef struct spak_engine_event {
     const char *decision;    /* RUN_DONE: spak_progress_decision, NULL without intervals */
     bool untrusted;          /* its records came from a measure command that is not one of spak's judges */
     double elapsed_s;
+    double max_wall_s;       /* the run's wall-time budget, 0 = none (set by the engine on every event) */
     const char *stop_reason;
     const char *summary_json;
     bool resumed;
@@ -55,6 +57,8 @@ typedef struct spak_engine_opts {
     long max_evaluations;      /* override; 0 = the spec's */
     double max_wall_s;         /* override; 0 = the spec's */
     double eval_timeout_s;     /* wall limit of one measurement (default 600) */
+    double early_stop;         /* override stop.early_stop when > 0; < 0: off; 0: the spec's
+                                  (analyze/early_stop.h; kept with the run for its resumes) */
     bool use_lessons;          /* rules strategy: also act on the store's lessons for this
                                   device, family and shape class (transfer) */
     bool no_learn;             /* skip crystallization at the end of the run */

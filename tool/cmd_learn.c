@@ -1,7 +1,8 @@
 /*
  * spak learn RUN - crystallization on demand: lessons from the run's
- * measurements, spec v(n+1) next to the original (never overwriting it),
- * the diff v(n) -> v(n+1), and an insights log (JSONL).
+ * measurements, spec v(n+1) in the run's folder of the home (next to the
+ * original with --write; never over it), the diff v(n) -> v(n+1), and an
+ * insights log (JSONL). The same lessons are never written twice.
  */
 #include <jansson.h>
 #include <limits.h>
@@ -40,11 +41,12 @@ static bool have_tty(void)
 int cmd_learn(int argc, char **argv)
 {
     spak_engine_opts o = {.seed = -1};
-    bool json = false, dry = false, approve = false;
+    bool json = false, dry = false, approve = false, beside = false;
     const char *out_path = NULL, *policy = "write";
     int i;
     const cli_opt opts[] = {{"--json", NULL, &json, NULL},         {"--dry-run", NULL, &dry, NULL},
-                            {"--approve", NULL, &approve, NULL},   {"--home", NULL, NULL, &o.home},
+                            {"--approve", NULL, &approve, NULL},   {"--write", NULL, &beside, NULL},
+                            {"--home", NULL, NULL, &o.home},
                             {"--out", NULL, NULL, &out_path},      {"--policy", NULL, NULL, &policy},
                             {0}};
     int prc = cli_parse_opts("learn", argc, argv, opts, 0, &i);
@@ -55,7 +57,9 @@ int cmd_learn(int argc, char **argv)
     if (i != argc - 1)
         return usage_error("learn", "%sexpected one run id", "");
     const char *run_id = argv[i];
-    char home[PATH_MAX];
+    if (beside && out_path)
+        return usage_error("learn", "%s", "--write (next to the spec) and --out PATH name two places: give one");
+    char home[PATH_MAX], dir[PATH_MAX + 64];
     if ((prc = cli_home("learn", o.home, false, home, sizeof home)) != 0)
         return prc;
     o.home = home;
@@ -65,8 +69,17 @@ int cmd_learn(int argc, char **argv)
         fprintf(stderr, "spak learn: %s\n", err.msg);
         return EXIT_PROBLEM;
     }
+    /* v(n+1) into the run's folder, where its state lives; beside the spec
+     * only when asked (--write) */
+    spak_snprintf(dir, sizeof dir, "%s/runs/%s", home, run_id);
+    if (!beside && !out_path && !strpbrk(run_id, "/") && spak_mkdirs(dir, &err) != SPAK_OK) {
+        fprintf(stderr, "spak learn: %s\n", err.msg);
+        spak_store_close(st);
+        return EXIT_PROBLEM;
+    }
     /* first compute everything without writing */
-    spak_learn_opts lo = {.out_path = out_path, .write_spec = false, .record = false};
+    spak_learn_opts lo = {.out_path = out_path, .out_dir = beside || out_path ? NULL : dir, .write_spec = false,
+                          .record = false};
     spak_learn_result r;
     spak_status s = spak_learn(st, run_id, &lo, &r, &err);
     if (s != SPAK_OK) {
@@ -92,8 +105,8 @@ int cmd_learn(int argc, char **argv)
             fprintf(msg, "spak learn: no terminal to ask; policy '%s'\n", policy);
         }
     }
-    spak_learn_result_free(&r);
     if (write) {
+        spak_learn_result_free(&r);
         lo.write_spec = true;
         lo.record = true;
         s = spak_learn(st, run_id, &lo, &r, &err);
@@ -103,14 +116,21 @@ int cmd_learn(int argc, char **argv)
             spak_store_close(st);
             return EXIT_PROBLEM;
         }
-        fprintf(msg, "spak learn: wrote %s and appended %zu lessons to %s\n", r.new_spec_path, r.n, r.insights_path);
+        if (r.unchanged)
+            fprintf(msg, "spak learn: the same lessons are already in %s: nothing written\n",
+                    cli_safe(r.new_spec_path));
+        else
+            fprintf(msg, "spak learn: wrote %s and appended %zu lessons to %s\n", cli_safe(r.new_spec_path), r.n,
+                    cli_safe(r.insights_path));
     } else {
+        /* the lessons computed stay in --json: a dry run is for reading them */
         fprintf(msg, "spak learn: nothing written (%s)\n", dry ? "--dry-run" : "not approved");
-        memset(&r, 0, sizeof r);
+        r.new_spec_path[0] = r.insights_path[0] = '\0';
     }
     if (json) {
         json_t *o2 = json_pack("{s:s,s:s,s:s,s:s,s:b}", "run_id", run_id, "device", r.device, "family", r.family,
-                               "shape_class", r.shape_class, "written", write);
+                               "shape_class", r.shape_class, "written", write && !r.unchanged);
+        json_object_set_new(o2, "unchanged", json_boolean(r.unchanged));
         json_object_set_new(o2, "spec", r.new_spec_path[0] ? json_string(r.new_spec_path) : json_null());
         json_object_set_new(o2, "insights", r.insights_path[0] ? json_string(r.insights_path) : json_null());
         json_t *arr = json_array();

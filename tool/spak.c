@@ -28,6 +28,7 @@
 #include "spec/spec.h"
 #include "util.h"
 #include "cli.h"
+#include "live.h"
 
 
 typedef struct command {
@@ -328,6 +329,7 @@ static int on_approve(void *ud, const char *gate, const char *what)
     FILE *tty = fopen("/dev/tty", "r+");
     if (!tty)
         return -1;
+    live_pause(true); /* the question must not be drawn over */
     fprintf(tty, "\nspak: approval gate '%s': %s\napprove? [y/N/later] ", cli_safe(gate), cli_safe(what));
     fflush(tty);
     char line[32] = "";
@@ -335,31 +337,41 @@ static int on_approve(void *ud, const char *gate, const char *what)
     if (fgets(line, sizeof line, tty))
         a = (line[0] == 'y' || line[0] == 'Y') ? 1 : (line[0] == 'l' || line[0] == 'L') ? -1 : 0;
     fclose(tty);
+    live_pause(false);
     return a;
 }
 
+static void print_event(const run_ui *ui, const spak_engine_event *ev);
+
+/* The run's progress (live.h): on a terminal a status line, redrawn in
+ * place every second, above which finished lines scroll; elsewhere the
+ * lines alone. */
 static void on_event(void *ud, const spak_engine_event *ev)
 {
     run_ui *ui = ud;
     if (ui->quiet)
         return;
+    /* the line draws the key (an LLM may have written it) and the spec's
+     * names as they are: escaped for the terminal here */
+    spak_engine_event esc = *ev;
+    char key[512], metric[64], base[64];
+    spak_snprintf(key, sizeof key, "%s", ev->key ? cli_safe(ev->key) : "");
+    spak_snprintf(metric, sizeof metric, "%s", ev->metric_name ? cli_safe(ev->metric_name) : "");
+    spak_snprintf(base, sizeof base, "%s", ev->baseline ? cli_safe(ev->baseline) : "");
+    esc.key = ev->key ? key : NULL;
+    esc.metric_name = ev->metric_name ? metric : NULL;
+    esc.baseline = ev->baseline ? base : NULL;
+    live_lock_note(ui->out, ui->live, &esc);
+    live_clear();
+    if (ev->kind != SPAK_EV_PHASE)
+        print_event(ui, ev);
+    live_draw();
+    live_unlock();
+}
+
+static void print_event(const run_ui *ui, const spak_engine_event *ev)
+{
     FILE *f = ui->out;
-    if (ui->live) {
-        /* a terminal: the status line is redrawn in place; finished lines scroll */
-        fputs("\r\033[K", f);
-        if (ev->kind == SPAK_EV_PHASE) {
-            char bm[32], br[32], of[32] = "";
-            fmt_num(bm, sizeof bm, ev->best_metric);
-            fmt_num(br, sizeof br, ev->best_ratio);
-            if (ev->budget)
-                spak_snprintf(of, sizeof of, "/%ld", ev->budget);
-            fprintf(f, "%-9s evaluation %ld%s  %5.0f s  best %s %s (%sx %s)", ev->phase, ev->eval_no + 1, of,
-                    ev->elapsed_s, cli_safe(ev->metric_name ? ev->metric_name : ""), bm, br,
-                    cli_safe(ev->baseline ? ev->baseline : "baseline"));
-            fflush(f);
-            return;
-        }
-    }
     char m[32], r[32], bm[32], br[32], ci[48], bci[48];
     fmt_ci(ci, sizeof ci, ev->ratio_lo, ev->ratio_hi);
     fmt_ci(bci, sizeof bci, ev->best_ratio_lo, ev->best_ratio_hi);
@@ -389,6 +401,9 @@ static void on_event(void *ud, const spak_engine_event *ev)
             fprintf(f, "%-44s ok      %s %8s  %6sx%s %-9s %-8s (best %s, %sx%s)%s\n", cli_safe(ev->key),
                     cli_safe(ev->metric_name), m, r, ci, cli_safe(ev->baseline ? ev->baseline : "baseline"),
                     cli_safe(ev->bottleneck ? ev->bottleneck : "-"), bm, br, bci, ev->untrusted ? " [untrusted]" : "");
+        else if (ev->stopped)  /* censored, not failed: correct, and too slow to be worth timing */
+            fprintf(f, "%-44s STOPPED %s%s\n", cli_safe(ev->key), cli_safe(ev->why ? ev->why : "stopped early"),
+                    ev->untrusted ? " [untrusted]" : "");
         else
             fprintf(f, "%-44s FAILED  %s%s\n", cli_safe(ev->key),
                     cli_safe(ev->why && ev->why[0] ? ev->why : "unknown reason"), ev->untrusted ? " [untrusted]" : "");
@@ -502,6 +517,20 @@ static int parse_gates(const char *cmd, const char *val, unsigned *approve)
     return 0;
 }
 
+/* --early-stop X: a candidate X times slower than the best so far is
+ * stopped early (X >= 2); 0 or "off": never (the engine's -1). */
+static int parse_early_stop(const char *cmd, const char *val, double *out)
+{
+    double x;
+    if (strcmp(val, "off") == 0 || (spak_parse_double(val, &x) && x == 0))
+        *out = -1;
+    else if (spak_parse_double(val, &x) && x >= 2 && x <= 1e6)
+        *out = x;
+    else
+        return usage_error(cmd, "--early-stop needs a factor >= 2, or 0 or 'off', not '%s'", val);
+    return 0;
+}
+
 /* The options of 'spak run', which agent, resume, approve and reject take
  * too (--force only where force is not NULL). Sets *first to the first
  * operand's index and returns 0, or returns usage_error's status. */
@@ -517,7 +546,7 @@ static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, sp
         {"--wall-time", NULL, &o->max_wall_s, 0, INFINITY, true, "--wall-time needs seconds, not '%s'", NULL},
         {"--eval-timeout", NULL, &o->eval_timeout_s, 0, INFINITY, true, "--eval-timeout needs seconds, not '%s'", NULL},
     };
-    const char *llm = NULL, *gates = NULL;
+    const char *llm = NULL, *gates = NULL, *early = NULL;
     const cli_opt opts[] = {
         {"--json", NULL, &ui->json, NULL},          {"--quiet", "-q", &ui->quiet, NULL},
         {"--endpoint", NULL, NULL, &o->llm_endpoint}, {"--model", NULL, NULL, &o->llm_model},
@@ -525,6 +554,7 @@ static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, sp
         {"--home", NULL, NULL, &o->home},           {"--allow-weak-isolation", NULL, &o->allow_weak_isolation, NULL},
         {"--loop", NULL, NULL, &o->loop_name},      {"--strategy", NULL, NULL, &o->strategy},
         {"--llm", NULL, NULL, &llm},                {"--approve", NULL, NULL, &gates},
+        {"--early-stop", NULL, NULL, &early},
         {nums[0].name, NULL, NULL, &nums[0].val},   {nums[1].name, NULL, NULL, &nums[1].val},
         {nums[2].name, NULL, NULL, &nums[2].val},   {nums[3].name, NULL, NULL, &nums[3].val},
         {nums[4].name, NULL, NULL, &nums[4].val},   {nums[5].name, NULL, NULL, &nums[5].val},
@@ -536,6 +566,8 @@ static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, sp
         rc = set_num_opt(cmd, &nums[k]);
     if (rc == 0 && gates)
         rc = parse_gates(cmd, gates, &o->approve);
+    if (rc == 0 && early)
+        rc = parse_early_stop(cmd, early, &o->early_stop);
     if (rc)
         return rc;
     if (llm) {  /* --llm BACKEND: the llm strategy with that backend */
@@ -661,6 +693,7 @@ static int start_run(int argc, char **argv, bool agent)
     const char *spec = argv[c.first];
     spak_status st = agent ? spak_agent_run(&c.o, spec, c.first + 1 < argc ? argv[c.first + 1] : NULL, run_id, &err)
                            : spak_engine_run(&c.o, spec, run_id, &err);
+    live_stop();
     if (st != SPAK_OK) {
         fprintf(stderr, "spak %s: %s\n", cmd, cli_safe(cli_hint(err.msg)));
         if (run_id[0])
@@ -688,6 +721,7 @@ static int cmd_resume(int argc, char **argv)
         return rc;
     spak_err err = {0};
     spak_status st = resume_run(&c.o, argv[c.first], force, &err);
+    live_stop();
     if (st != SPAK_OK)
         fprintf(stderr, "spak resume: %s\n", cli_safe(cli_hint(err.msg)));
     return run_exit(&c.o, &c.ui, "resume", argv[c.first], st);
@@ -987,6 +1021,7 @@ static int answer(int argc, char **argv, bool approve)
     }
     printf("spak %s: %s %s\n", cmd, approve ? "approved" : "rejected", cli_safe(what));
     spak_status st = resume_run(&c.o, run_id, false, &err);
+    live_stop();
     if (st != SPAK_OK)
         fprintf(stderr, "spak %s: %s\n", cmd, cli_safe(cli_hint(err.msg)));
     /* the answer above found the run: its id is not empty */
@@ -1120,6 +1155,8 @@ static const command commands[] = {
                      "                      no budget of any kind gets 50)\n"
                      "  --wall-time S       stop after S seconds (overrides the spec)\n"
                      "  --eval-timeout S    wall limit of one measurement (default 600)\n"
+                     "  --early-stop X      stop a candidate X times slower than the best so far after\n"
+                     "                      its first repetitions (default 10, or the spec's; 0: never)\n"
                      "  --loop NAME         which engineering_loop (default: the first)\n"
                      "  --home DIR          the home (default: $SPAK_HOME, else the nearest .spak/ from\n"
                      "                      here up; made here when there is none)\n"
@@ -1146,15 +1183,16 @@ static const command commands[] = {
      "spak show [--json] [--home DIR] RUN"},
     {"learn", cmd_learn, "Crystallize a run: lessons with their evidence (effects that pass a stated\n"
                          "statistical test, negative ones too; the best configuration), written as spec\n"
-                         "v(n+1) next to the original (never over it) with the diff printed, an insights\n"
-                         "log (JSONL) and the store's lessons table.\n"
+                         "v(n+1) in the run's folder of the home with the diff printed, an insights log\n"
+                         "(JSONL) and the store's lessons table; the same lessons are never written twice.\n"
                          "  --dry-run        compute and print, write nothing\n"
+                         "  --write          write v(n+1) next to the original spec instead (never over it)\n"
                          "  --approve        show the diff and ask on the terminal before writing\n"
                          "  --policy P       without a terminal: write (default) or skip\n"
                          "  --out PATH       where v(n+1) goes\n"
                          "  --json           machine-readable summary on stdout\n"
                          "  --home DIR",
-     "spak learn [--dry-run] [--approve [--policy write|skip]] [--out PATH] [--json] [--home DIR] RUN"},
+     "spak learn [--dry-run] [--write | --out PATH] [--approve [--policy write|skip]] [--json] [--home DIR] RUN"},
     {"report", cmd_report, "Write a run's report: report.md and one self-contained report.html with SVG charts (metric per\nevaluation, roofline, effects), the candidates, knowledge and provenance (default out: HOME/reports/RUN).\n  --out DIR   where to write\n  --json      print the paths as JSON\n  --home DIR", "spak report [--home DIR] [--out DIR] [--json] RUN"},
     {"export", cmd_export, "Write one run's results as a file: spak's JSON (default), CSV or T4 (Kernel Tuner's).\n"
                            "The JSON carries every repetition; docs/export.md has the layouts and schemas.\n"

@@ -87,6 +87,16 @@ static void read_outcome(const char *metric, spak_outcome *oc)
                 correct = 0;
             }
         }
+        const char *verdict = json_string_value(json_object_get(r, SPAK_FIELD_VERDICT));
+        if (verdict && strcmp(verdict, SPAK_VERDICT_STOPPED) == 0) {
+            /* the Performance record says how slow it was: its reason first */
+            const char *reason = json_string_value(json_object_get(r, SPAK_FIELD_REASON));
+            const char *type = json_string_value(json_object_get(r, SPAK_REC_TYPE));
+            bool perf = type && strcmp(type, SPAK_REC_PERFORMANCE) == 0;
+            if (!oc->stopped || perf)
+                spak_snprintf(oc->why, sizeof oc->why, "%s", reason ? reason : "stopped early");
+            oc->stopped = true;
+        }
         json_t *b = json_object_get(r, SPAK_FIELD_BOTTLENECK);
         if (json_is_string(b) && spak_trace_counts(r, NULL))
             spak_snprintf(oc->bottleneck, sizeof oc->bottleneck, "%s", json_string_value(b));
@@ -97,8 +107,11 @@ static void read_outcome(const char *metric, spak_outcome *oc)
     oc->ratio = geomean_field(oc->valid, SPAK_FIELD_RATIO, NULL);
     spak_views_ratio_ci(oc->valid, &oc->ratio_lo, &oc->ratio_hi, NULL);
     if (correct == 0) {
-        oc->ok = false;
+        oc->ok = oc->stopped = false;
         spak_snprintf(oc->why, sizeof oc->why, "%s", fail_reason);
+        oc->metric = oc->ratio = oc->ratio_lo = oc->ratio_hi = NAN;
+    } else if (oc->stopped) { /* censored: no metric, no ratio, not a failure */
+        oc->ok = false;
         oc->metric = oc->ratio = oc->ratio_lo = oc->ratio_hi = NAN;
     } else if (nm == 0) {
         oc->ok = false;
@@ -123,6 +136,11 @@ bool spak_measure_is_judge(const char *argv0, const char *bin_dir, const char *t
     if (strcmp(exe, bin) != 0)
         return false;
     return spak_snprintf(runner, sizeof runner, "%s/spak-runner-%s", bin, target) && access(runner, X_OK) == 0;
+}
+
+bool spak_measure_judge_stops_early(const char *argv0, const char *bin_dir, const char *target)
+{
+    return target && strcmp(target, "cpu") == 0 && spak_measure_is_judge(argv0, bin_dir, target);
 }
 
 /* The sandbox of one measurement. Both profiles: a PID namespace (the
@@ -200,14 +218,16 @@ static json_t *isolation_layers(const spak_sandbox_result *r)
 
 static void fail_outcome(spak_outcome *oc, const char *fmt, const char *a)
 {
-    oc->ok = false;
+    oc->ok = oc->stopped = false;
     oc->metric = oc->ratio = oc->ratio_lo = oc->ratio_hi = NAN;
     spak_snprintf(oc->why, sizeof oc->why, fmt, a);
 }
 
 /* Every shape the problem declares needs a passing Correctness record: a
  * shape whose check crashed, or never ran, leaves the evaluation failed
- * (a held-out shape's child may die without a word). */
+ * (a held-out shape's child may die without a word). A candidate stopped
+ * early was not checked to the end (its records say so): censored, it is
+ * neither passed nor failed. */
 static void require_checked_shapes(const char *const *shapes, spak_outcome *oc)
 {
     for (const char *const *s = shapes; oc->ok && s && *s; s++) {
@@ -301,7 +321,7 @@ spak_status spak_measure(const spak_measure_job *job, spak_outcome *oc, spak_err
         spak_measure_shapes(job->model, job->cmd_template, shapes);
     require_checked_shapes(shapes, oc);
     if (!isolation_meets_minimum(&oc->sr, judge, oc->isolation_missing, sizeof oc->isolation_missing) &&
-        !job->allow_weak_isolation && oc->ok)
+        !job->allow_weak_isolation && (oc->ok || oc->stopped))
         fail_outcome(oc, "isolation below the minimum: no %s (--allow-weak-isolation accepts it)",
                      oc->isolation_missing);
     return SPAK_OK;
@@ -341,7 +361,7 @@ spak_status spak_outcome_store(spak_store *st, const char *run_id, int64_t eval_
     char *rj = json_dumps(res, JSON_COMPACT);
     json_decref(res);
     spak_eval_result r = {
-        .status = oc->ok ? SPAK_EVAL_DONE : SPAK_EVAL_FAILED,
+        .status = oc->ok ? SPAK_EVAL_DONE : oc->stopped ? SPAK_EVAL_STOPPED : SPAK_EVAL_FAILED,
         .build_log = oc->build_log,
         .stdout_tail = oc->ran ? oc->sr.out : NULL,
         .stdout_tail_len = oc->ran ? oc->sr.out_len : 0,

@@ -28,6 +28,7 @@
  * with spak_outcome_free. */
 typedef struct spak_outcome {
     bool ok;              /* correct and measured */
+    bool stopped;         /* correct, stopped early as hopeless (a "stopped" verdict): why says so */
     int correct;          /* -1 unknown */
     double metric, ratio; /* NAN when unknown */
     double ratio_lo, ratio_hi; /* the ratio's interval (spak_views_ratio_ci), NAN without one */
@@ -71,6 +72,11 @@ typedef struct spak_measure_job {
  * harness without its runner loads candidates into its own process, so
  * its records cannot be trusted). */
 bool spak_measure_is_judge(const char *argv0, const char *bin_dir, const char *target);
+
+/* Whether a judge takes --stop-slower-than (the early stop of a hopeless
+ * candidate): the CPU judge does (kernels/cpu/common/judge.c); the CUDA
+ * harnesses do not yet. */
+bool spak_measure_judge_stops_early(const char *argv0, const char *bin_dir, const char *target);
 
 #define SPAK_MEASURE_MAX_SHAPES 64
 /* The shapes a measure command template cmd is given, {{shapes}} and

@@ -34,6 +34,7 @@ typedef struct spak_progress {
     int64_t best_eval_id;    /* 0: none yet */
     uint64_t best_index;
     char best_key[2048];
+    char current_key[2048];  /* the candidate being built or measured ("" between them) */
     long untrusted;          /* evaluations whose records came from a command not one of spak's judges */
     spak_views views;        /* owns views.latest and views.best */
 } spak_progress;

@@ -30,6 +30,12 @@
 #define SPAK_FIELD_HELDOUT "heldout"       /* bool: a held-out shape: checked, it counts in nothing else (trace.h) */
 #define SPAK_FIELD_BOTTLENECK "bottleneck" /* string: the bottleneck class */
 #define SPAK_FIELD_RATIO "ratio"           /* number: metric / baseline */
+/* string: the judge's verdict on a timed shape ("ok", "interference",
+ * "impossible", ...); "stopped": a candidate stopped early as hopeless
+ * (--stop-slower-than): a censored measurement that counts in nothing */
+#define SPAK_FIELD_VERDICT "verdict"
+#define SPAK_VERDICT_STOPPED "stopped"
+#define SPAK_FIELD_STOP_LIMIT_MS "stop_slower_than_ms" /* number: the limit a stopped candidate exceeded */
 /* the ratio's interval and its measurement (docs/language.md, "Intervals") */
 #define SPAK_FIELD_RATIO_CI "ratio_ci"                 /* [lo, hi]: the ratio's confidence interval */
 #define SPAK_FIELD_RATIO_CI_LEVEL "ratio_ci_level"     /* number: its level, e.g. 0.95 */

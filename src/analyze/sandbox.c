@@ -446,17 +446,22 @@ static void child_fs(const sb_plan *p, bool netns, int orig, int st)
 }
 
 /* Layer: the unprivileged uid and gid (no supplementary groups). Fatal when
- * it fails: running as root would leave RLIMIT_NPROC unenforced. */
+ * it fails: running as root would leave RLIMIT_NPROC unenforced. Raw system
+ * calls, not glibc's: its setgroups/setgid/setuid make every thread of the
+ * process change too, and in a child cloned from a parent with threads (the
+ * CLI's progress timer, the relay of another sandbox) they wait forever for
+ * threads that exist only in the parent. The child has one thread, so the
+ * raw calls change all of it. */
 static void child_uid(const sb_plan *p, int st)
 {
     if (p->gid >= 0) {
-        if (geteuid() == 0 && setgroups(0, NULL) < 0)
+        if (geteuid() == 0 && syscall(SYS_setgroups, 0, NULL) < 0)
             child_fatal(st, ST_SETGROUPS, errno);
-        if (setgid((gid_t)p->gid) < 0)
+        if (syscall(SYS_setgid, (gid_t)p->gid) < 0)
             child_fatal(st, ST_SETGID, errno);
     }
     if (p->uid >= 0) {
-        if (setuid((uid_t)p->uid) < 0)
+        if (syscall(SYS_setuid, (uid_t)p->uid) < 0)
             child_fatal(st, ST_SETUID, errno);
         child_send(st, MSG_ISO, ST_UID, 0);
     }

@@ -342,8 +342,12 @@ static spak_status check_case(const spak_trace_record *r, const spak_trace_case 
     spak_status rc = SPAK_OK;
     /* A failure record (passed: false) may have no value for what it could
      * not measure (a crash, a NaN output, a written input: "rel_err": null):
-     * its null fields count as absent, so the record and its reason stay. */
-    bool failure = json_is_false(json_object_get(r->json, SPAK_FIELD_PASSED));
+     * its null fields count as absent, so the record and its reason stay.
+     * So may the record of a candidate stopped early (no ratio: it was not
+     * timed beside the baseline). */
+    const char *verdict = json_string_value(json_object_get(r->json, SPAK_FIELD_VERDICT));
+    bool failure = json_is_false(json_object_get(r->json, SPAK_FIELD_PASSED)) ||
+                   (verdict && strcmp(verdict, SPAK_VERDICT_STOPPED) == 0);
     json_object_foreach(r->json, key, v) {
         if (strcmp(key, SPAK_REC_TYPE) == 0)
             continue;
@@ -455,5 +459,7 @@ static bool of_case(const json_t *rec, const char *case_name)
 
 bool spak_trace_counts(const json_t *rec, const char *case_name)
 {
-    return of_case(rec, case_name) && !json_is_true(json_object_get(rec, SPAK_FIELD_HELDOUT));
+    const char *verdict = json_string_value(json_object_get(rec, SPAK_FIELD_VERDICT));
+    return of_case(rec, case_name) && !json_is_true(json_object_get(rec, SPAK_FIELD_HELDOUT)) &&
+           !(verdict && strcmp(verdict, SPAK_VERDICT_STOPPED) == 0);
 }

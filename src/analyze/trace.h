@@ -144,7 +144,9 @@ char *spak_text_clean(const char *p, size_t n, size_t cap, size_t *out_len);
  * never counts, even when its case has no other record (the case then has no
  * record that counts): held-out shapes are there to be checked, and a failing
  * check still fails the evaluation (evaluate.c reads "passed" from every
- * record), but the numbers they carry steer and summarise nothing.
+ * record), but the numbers they carry steer and summarise nothing. Nor does
+ * a record whose "verdict" is "stopped" (records.h): a candidate stopped
+ * early as hopeless is censored data, its time a glimpse, not a measurement.
  */
 bool spak_trace_counts(const json_t *rec, const char *case_name);
 

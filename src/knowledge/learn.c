@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -515,7 +516,7 @@ static void append_kv(spak_buf *b, const char *key, const char *val)
     spak_buf_puts(b, "\n");
 }
 
-static char *bump_front_matter(const char *fm, int *version)
+static char *bump_front_matter(const char *fm, int *version, const char *base)
 {
     spak_buf b;
     spak_buf_init(&b, 1 << 20);
@@ -525,7 +526,9 @@ static char *bump_front_matter(const char *fm, int *version)
     while (*p) {
         const char *eol = strchr(p, '\n');
         size_t len = eol ? (size_t)(eol - p) : strlen(p);
-        if (!found && len > 8 && strncmp(p, "version:", 8) == 0) {
+        if (base && len > 5 && strncmp(p, "base:", 5) == 0) {
+            /* replaced below by the absolute one */
+        } else if (!found && len > 8 && strncmp(p, "version:", 8) == 0) {
             long v;
             char tmp[32];
             size_t k = 0;
@@ -547,24 +550,73 @@ static char *bump_front_matter(const char *fm, int *version)
     }
     if (!found)
         spak_buf_printf(&b, "version: %d\n", *version + 1);
+    if (base)
+        spak_buf_printf(&b, "base: \"%s\"\n", base);
     return spak_buf_take(&b);
 }
 
-/* NAME.spak or NAME.vN.spak -> NAME.v(N+1).spak, the first that does not exist */
-static void next_path(const char *spec_path, int version, char *out, size_t n)
+/* Whether two spec texts are the same but for the dates their lessons were
+ * written (lines `date: "YYYY-MM-DD"`): the same lessons. */
+static bool same_lessons(const char *a, const char *b)
+{
+    for (;;) {
+        while (*a == ' ' || *b == ' ') { /* indentation is the formatter's: the same for the same text */
+            if (*a != *b)
+                return false;
+            a++, b++;
+        }
+        bool da = strncmp(a, "date: \"", 7) == 0, db = strncmp(b, "date: \"", 7) == 0;
+        if (da && db) {
+            a += strcspn(a, "\n");
+            b += strcspn(b, "\n");
+        }
+        size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
+        if (la != lb || memcmp(a, b, la) != 0)
+            return false;
+        a += la, b += lb;
+        if (!*a || !*b)
+            return !*a && !*b;
+        a++, b++;
+    }
+}
+
+/* Whether the file at path holds text (but for dates). */
+static bool file_has(const char *path, const char *text)
+{
+    char *old = NULL;
+    size_t n;
+    bool same = spak_read_file(path, (size_t)16 << 20, &old, &n, NULL) == SPAK_OK && same_lessons(old, text);
+    free(old);
+    return same;
+}
+
+/* NAME.spak or NAME.vN.spak -> DIR/NAME.v(N+1).spak (DIR: dir, NULL = the
+ * spec's own folder), the first that does not exist; or the first that
+ * already holds text (the same lessons: *same set). */
+static void next_path(const char *spec_path, const char *dir, int version, const char *text, char *out, size_t n,
+                      bool *same)
 {
     char base[4096];
-    spak_snprintf(base, sizeof base, "%s", spec_path);
+    const char *name = strrchr(spec_path, '/');
+    if (dir)
+        spak_snprintf(base, sizeof base, "%s/%s", dir, name ? name + 1 : spec_path);
+    else
+        spak_snprintf(base, sizeof base, "%s", spec_path);
     size_t len = strlen(base);
     if (len > 5 && strcmp(base + len - 5, ".spak") == 0)
         base[len - 5] = '\0';
     char *dot = strrchr(base, '.');
     if (dot && dot[1] == 'v' && dot[2] >= '0' && dot[2] <= '9')
         *dot = '\0';
+    *same = false;
     for (int v = version + 1; v < version + 1000; v++) {
         spak_snprintf(out, n, "%s.v%d.spak", base, v);
         if (access(out, F_OK) != 0)
             return;
+        if (file_has(out, text)) {
+            *same = true;
+            return;
+        }
     }
 }
 
@@ -743,14 +795,14 @@ static spak_block *lessons_knowledge(spak_spec *spec, const spak_model *m, const
  * into r (text and diff against v(n)), and checked: v(n+1) must be a valid
  * spec. *version receives n. */
 static spak_status next_spec_text(spak_spec *spec, const spak_model *m, spak_block *add, const char *spec_path,
-                                  spak_learn_result *r, int *version, spak_err *err)
+                                  const char *base, spak_learn_result *r, int *version, spak_err *err)
 {
     spak_arena *a = spak_spec_arena(spec);
     spak_file *f = (spak_file *)spak_spec_file(spec);
     spak_status st = graft(a, (spak_block *)m->system, add, err);
     if (st != SPAK_OK)
         return st;
-    char *fm = bump_front_matter(f->front_matter, version);
+    char *fm = bump_front_matter(f->front_matter, version, base);
     if (!fm)
         return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
     f->front_matter = spak_arena_strdup(a, fm);
@@ -782,8 +834,45 @@ static spak_status next_spec_text(spak_spec *spec, const spak_model *m, spak_blo
     return SPAK_OK;
 }
 
+/* the folder of path, "." when it names none */
+static void dir_of(const char *path, char *out, size_t n)
+{
+    spak_snprintf(out, n, "%s", path);
+    char *slash = strrchr(out, '/');
+    if (!slash)
+        spak_snprintf(out, n, ".");
+    else if (slash == out)
+        out[1] = '\0';
+    else
+        *slash = '\0';
+}
+
+/* The absolute folder the original's relative paths start from, into
+ * base[n], when v(n+1) goes to another folder (out_path's, or out_dir) than
+ * the original's: v(n+1) then names it in its front matter (`base:`), so it
+ * runs where it is written. "" when it stays beside the original, or when a
+ * path holds a quote (left relative: it would not survive the quoting). */
+static void moved_base(const spak_spec *spec, const char *spec_path, const spak_learn_opts *o, char *base, size_t n)
+{
+    char to[PATH_MAX], orig[PATH_MAX], real_to[PATH_MAX], real_orig[PATH_MAX];
+    base[0] = '\0';
+    if (!o->out_dir && !o->out_path)
+        return; /* beside the original */
+    if (o->out_dir)
+        spak_snprintf(to, sizeof to, "%s", o->out_dir);
+    else
+        dir_of(o->out_path, to, sizeof to);
+    dir_of(spec_path, orig, sizeof orig);
+    if (realpath(to, real_to) && realpath(orig, real_orig) && strcmp(real_to, real_orig) == 0)
+        return;
+    spak_spec_base_dir(spak_spec_file(spec)->front_matter, spec_path, base, n);
+    if (base[0] != '/' || strpbrk(base, "\"\\\n"))
+        base[0] = '\0';
+}
+
 /* v(n+1): the lessons grafted into the run's spec, checked, and written
- * next to it (or to o->out_path) when o->write_spec. */
+ * (o->out_path, else NAME.v(n+1).spak in o->out_dir or beside the spec)
+ * when o->write_spec, unless the same lessons were written there before. */
 static spak_status write_spec(spak_spec *spec, const spak_model *m, const spak_space *sp, const spak_run *run,
                               spak_learn_result *r, const spak_learn_opts *o, const char *date, spak_err *err)
 {
@@ -791,15 +880,30 @@ static spak_status write_spec(spak_spec *spec, const spak_model *m, const spak_s
     if (!add)
         return err ? err->status : SPAK_ERR_INTERNAL;
     int version;
-    spak_status st = next_spec_text(spec, m, add, run->spec_path ? run->spec_path : "spec", r, &version, err);
+    char base[PATH_MAX];
+    const char *sp_path = run->spec_path ? run->spec_path : "spec.spak";
+    moved_base(spec, sp_path, o, base, sizeof base);
+    spak_status st = next_spec_text(spec, m, add, run->spec_path ? run->spec_path : "spec", base[0] ? base : NULL, r,
+                                    &version, err);
     if (st != SPAK_OK)
         return st;
-    if (o->out_path)
+    if (o->out_path) {
         spak_snprintf(r->new_spec_path, sizeof r->new_spec_path, "%s", o->out_path);
-    else
-        next_path(run->spec_path ? run->spec_path : "spec.spak", version, r->new_spec_path, sizeof r->new_spec_path);
+        r->unchanged = file_has(o->out_path, r->new_spec_text);
+    } else {
+        next_path(sp_path, o->out_dir, version, r->new_spec_text, r->new_spec_path, sizeof r->new_spec_path,
+                  &r->unchanged);
+        char next[4200]; /* the crystallization's v(n+1) in the run's folder */
+        spak_snprintf(next, sizeof next, "%s/spec.next.spak", o->out_dir ? o->out_dir : "");
+        if (o->out_dir && !r->unchanged && file_has(next, r->new_spec_text)) {
+            spak_snprintf(r->new_spec_path, sizeof r->new_spec_path, "%s", next);
+            r->unchanged = true;
+        }
+    }
     if (run->spec_path && strcmp(r->new_spec_path, run->spec_path) == 0)
         return spak_errf(err, SPAK_ERR_ARG, "refusing to overwrite the original spec %s", run->spec_path);
+    if (r->unchanged)
+        return SPAK_OK; /* the same lessons are there: nothing to write (new_spec_path names them) */
     if (o->write_spec) {
         st = spak_write_file_atomic(r->new_spec_path, r->new_spec_text, strlen(r->new_spec_text), err);
         if (st != SPAK_OK)
@@ -1117,7 +1221,7 @@ spak_status spak_learn(spak_store *st, const char *run_id, const spak_learn_opts
     spak_format_utc(spak_now_wall(), date, sizeof date);
     date[10] = '\0';
     s = write_spec(spec, m, &sp, &run, r, o, date, err);
-    if (s == SPAK_OK && o->record)
+    if (s == SPAK_OK && o->record && !r->unchanged) /* the same lessons are never logged twice */
         s = record(st, run_id, o, r, date, err);
 out:
     free(tests);

@@ -46,7 +46,9 @@ typedef struct spak_learned {
 } spak_learned;
 
 typedef struct spak_learn_opts {
-    const char *out_path;   /* where v(n+1) goes; NULL = next to the run's spec */
+    const char *out_path;   /* where v(n+1) goes; NULL = NAME.v(n+1).spak in out_dir */
+    const char *out_dir;    /* the folder of NAME.v(n+1).spak (the run's folder in the home);
+                               NULL = next to the run's spec */
     bool write_spec;        /* false: compute and report only */
     bool record;            /* insert lessons into the store, append the insights log */
     const char *insights_path; /* NULL = next to v(n+1): NAME.insights.jsonl */
@@ -56,6 +58,10 @@ typedef struct spak_learn_result {
     spak_learned *items;
     size_t n;
     char new_spec_path[4096];   /* "" when not written */
+    /* the same lessons were written before (a file the run's v(n+1) would go
+     * to, or the run's spec.next.spak, holds this text but for the dates):
+     * new_spec_path names it, and nothing was written or logged again */
+    bool unchanged;
     char *new_spec_text;        /* malloc'd */
     char *diff;                 /* malloc'd unified-style diff v(n) -> v(n+1) */
     char insights_path[4096];

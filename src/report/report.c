@@ -384,7 +384,10 @@ static void spread_of(const rep *r, rev *v)
 static void derive_eval(rep *r, rev *v)
 {
     const spak_eval *e = v->e;
-    v->final = strcmp(e->status, SPAK_EVAL_DONE) == 0 || strcmp(e->status, SPAK_EVAL_FAILED) == 0;
+    /* a candidate stopped early as hopeless is final too (censored: not ok,
+     * its reason, the judge's, is what the report says of it) */
+    v->final = strcmp(e->status, SPAK_EVAL_DONE) == 0 || strcmp(e->status, SPAK_EVAL_FAILED) == 0 ||
+               strcmp(e->status, SPAK_EVAL_STOPPED) == 0;
     v->ok = strcmp(e->status, SPAK_EVAL_DONE) == 0 && e->correct != 0 && isfinite(e->metric);
     /* the baseline in the metric's unit: baseline_<metric>, else implied by the ratio */
     char bf[200];
@@ -1378,7 +1381,7 @@ static void progress_marks(out *o, const rep *r, const progress_frame *f)
                 PF(o, ", %.3fx baseline", v->e->ratio);
             RAW(o, "</title></circle>\n");
         } else {
-            const char *cls = v->final ? "failed" : "unfinished";
+            const char *cls = strcmp(v->e->status, SPAK_EVAL_STOPPED) == 0 ? "stopped" : v->final ? "failed" : "unfinished";
             double s = fmax(2.5, rad * 0.8);
             if (v->final)
                 PF(o, "<path class=\"mark eval %s\" data-eval=\"%lld\" d=\"M%.1f %.1fL%.1f %.1fM%.1f %.1fL%.1f %.1f\" "

@@ -1154,6 +1154,17 @@ static void eloop_stop(checker *c, spak_loop_def *l, const spak_entry *x)
             int_value(c, f, "stop plateau", 1, 1000000, &l->plateau);
         } else if (strcmp(key, "roofline_fraction") == 0) {
             number_value(c, f, "stop roofline_fraction", 1e-6, 10, &l->stop_roofline);
+        } else if (strcmp(key, "early_stop") == 0) {
+            /* a factor: 0 turns the early stop off; below 2 it would stop
+             * candidates that the noise alone puts behind the best */
+            double fx = 0;
+            if (number_value(c, f, "stop early_stop", 0, 1e6, &fx)) {
+                if (fx != 0 && fx < 2)
+                    ERR(c, f->value->pos, "stop early_stop: %s is below 2 (0 turns the early stop off)",
+                        f->value->text);
+                else
+                    l->early_stop = fx, l->early_stop_set = true;
+            }
         } else {
             static const char *const keys[] = {"when", "plateau", "roofline_fraction"};
             unknown_key(c, f, "stop", keys, SPAK_ARRAY_LEN(keys));

@@ -85,7 +85,14 @@ typedef struct spak_loop_def {
     unsigned approve;            /* SPAK_GATE_* bits from `approve: ["knowledge", "llm-code"]` */
     const spak_expr *stop_when;  /* stop.when condition, NULL if none */
     long plateau;                /* stop.plateau: evaluations without improvement, 0 = none */
+    /* stop.early_stop: a candidate this many times slower than the best so
+     * far is stopped by its judge after its first repetitions; 0 = never;
+     * unset (early_stop_set false): SPAK_EARLY_STOP_DEFAULT */
+    double early_stop;
+    bool early_stop_set;
 } spak_loop_def;
+
+#define SPAK_EARLY_STOP_DEFAULT 10.0
 
 /* Approval gates: the run pauses before these and waits for the supervisor. */
 #define SPAK_GATE_KNOWLEDGE 0x1u  /* before writing knowledge (crystallization) */

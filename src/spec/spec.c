@@ -5,6 +5,7 @@
  */
 #include "spec/spec.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,4 +106,49 @@ const char *spak_spec_source(const spak_spec *s, size_t *len)
     if (len)
         *len = s->len;
     return s->src;
+}
+
+bool spak_spec_front_base(const char *fm, char *out, size_t n)
+{
+    for (const char *p = fm; p && *p;) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        if (len > 5 && strncmp(p, "base:", 5) == 0) {
+            const char *v = p + 5, *e = p + len;
+            while (v < e && (*v == ' ' || *v == '\t'))
+                v++;
+            while (e > v && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+                e--;
+            if (e - v >= 2 && *v == '"' && e[-1] == '"')
+                v++, e--;
+            if (e > v && (size_t)(e - v) < n) {
+                memcpy(out, v, (size_t)(e - v));
+                out[e - v] = '\0';
+                return true;
+            }
+        }
+        p += len + (eol ? 1 : 0);
+    }
+    return false;
+}
+
+void spak_spec_base_dir(const char *fm, const char *path, char *out, size_t n)
+{
+    char dir[PATH_MAX], base[PATH_MAX] = "", tmp[2 * PATH_MAX + 2];
+    spak_snprintf(dir, sizeof dir, "%s", path ? path : "");
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        spak_snprintf(dir, sizeof dir, ".");
+    if (!dir[0])
+        spak_snprintf(dir, sizeof dir, "/");
+    if (spak_spec_front_base(fm, base, sizeof base) && base[0] == '/')
+        spak_snprintf(tmp, sizeof tmp, "%s", base);
+    else if (base[0])
+        spak_snprintf(tmp, sizeof tmp, "%s/%s", dir, base);
+    else
+        spak_snprintf(tmp, sizeof tmp, "%s", dir);
+    char real[PATH_MAX];
+    spak_snprintf(out, n, "%s", realpath(tmp, real) ? real : tmp);
 }

@@ -8,6 +8,9 @@
 #ifndef SPAK_SPEC_H
 #define SPAK_SPEC_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "spec/ast.h"
 #include "spec/diag.h"
 #include "spec/model.h"
@@ -36,5 +39,17 @@ const spak_file *spak_spec_file(const spak_spec *s);
 const spak_model *spak_spec_model(const spak_spec *s);
 const char *spak_spec_source(const spak_spec *s, size_t *len);
 spak_arena *spak_spec_arena(spak_spec *s);
+
+/* The folder a spec's relative paths start from (a source template, a
+ * price table, the build's files), into out[n]: the front matter's line
+ * `base: "DIR"` when it has one (DIR relative to the spec's own folder
+ * unless absolute), else the folder of path, the spec's file; made real
+ * (realpath) when it exists. The v(n+1) that `spak learn` writes into a
+ * run's folder names the original's folder so (docs/language.md 2.2).
+ * fm: the front matter text (spak_file.front_matter), may be NULL. */
+void spak_spec_base_dir(const char *fm, const char *path, char *out, size_t n);
+/* The value of the front matter's `base:` line (quotes taken off) into
+ * out[n]; false when it has none. */
+bool spak_spec_front_base(const char *fm, char *out, size_t n);
 
 #endif

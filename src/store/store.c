@@ -25,6 +25,15 @@ struct spak_store {
 
 /* ---- schema ----------------------------------------------------------------- */
 
+/* the columns of evaluations after status, and its keys (v1 and v2 share them) */
+#define EVALUATIONS_REST \
+    "  started_at REAL NOT NULL, finished_at REAL," \
+    "  build_log TEXT, stdout_tail TEXT, stderr_tail TEXT, exit_desc TEXT," \
+    "  correct INTEGER CHECK (correct IS NULL OR correct IN (0, 1))," \
+    "  metric REAL, ratio REAL, bottleneck TEXT, result_json TEXT, error TEXT," \
+    "  PRIMARY KEY (run_id, eval_id)," \
+    "  FOREIGN KEY (run_id, cand_id) REFERENCES candidates(run_id, cand_id));"
+
 static const char schema_v1[] =
     "CREATE TABLE runs("
     "  id TEXT PRIMARY KEY,"
@@ -49,12 +58,7 @@ static const char schema_v1[] =
     "  eval_id INTEGER NOT NULL, cand_id INTEGER NOT NULL,"
     "  status TEXT NOT NULL CHECK (status IN"
     "    ('planned','building','running','done','failed','interrupted')),"
-    "  started_at REAL NOT NULL, finished_at REAL,"
-    "  build_log TEXT, stdout_tail TEXT, stderr_tail TEXT, exit_desc TEXT,"
-    "  correct INTEGER CHECK (correct IS NULL OR correct IN (0, 1)),"
-    "  metric REAL, ratio REAL, bottleneck TEXT, result_json TEXT, error TEXT,"
-    "  PRIMARY KEY (run_id, eval_id),"
-    "  FOREIGN KEY (run_id, cand_id) REFERENCES candidates(run_id, cand_id));"
+    EVALUATIONS_REST
     "CREATE INDEX evaluations_cand ON evaluations(run_id, cand_id);"
     "CREATE TABLE traces("
     "  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
@@ -73,9 +77,24 @@ static const char schema_v1[] =
     "  evidence_json TEXT, text TEXT);"
     "CREATE INDEX lessons_scope ON lessons(device, family);";
 
+/* v2: an evaluation may end 'stopped' (a candidate stopped early as
+ * hopeless, docs/store.md). SQLite cannot change a CHECK in place: the
+ * table is copied into one with the new CHECK. */
+static const char schema_v2[] =
+    "CREATE TABLE evaluations_v2("
+    "  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  eval_id INTEGER NOT NULL, cand_id INTEGER NOT NULL,"
+    "  status TEXT NOT NULL CHECK (status IN"
+    "    ('planned','building','running','done','failed','interrupted','stopped')),"
+    EVALUATIONS_REST
+    "INSERT INTO evaluations_v2 SELECT * FROM evaluations;"
+    "DROP TABLE evaluations;"
+    "ALTER TABLE evaluations_v2 RENAME TO evaluations;"
+    "CREATE INDEX evaluations_cand ON evaluations(run_id, cand_id);";
+
 /* migrations[v] takes a store from user_version v to v + 1. Version 0 is an
- * empty file; later versions append ALTER TABLE scripts here. */
-static const char *const migrations[SPAK_STORE_SCHEMA_VERSION] = {schema_v1};
+ * empty file; later versions append scripts here. */
+static const char *const migrations[SPAK_STORE_SCHEMA_VERSION] = {schema_v1, schema_v2};
 
 /* ---- small helpers -------------------------------------------------------------- */
 
@@ -1015,8 +1034,9 @@ spak_status spak_store_eval_finish(spak_store *st, const char *run_id, int64_t e
                                    const spak_eval_result *r, spak_err *err)
 {
     if (!run_id || !r || !r->status ||
-        (strcmp(r->status, SPAK_EVAL_DONE) != 0 && strcmp(r->status, SPAK_EVAL_FAILED) != 0))
-        return spak_errf(err, SPAK_ERR_ARG, "eval finish: status must be done or failed");
+        (strcmp(r->status, SPAK_EVAL_DONE) != 0 && strcmp(r->status, SPAK_EVAL_FAILED) != 0 &&
+         strcmp(r->status, SPAK_EVAL_STOPPED) != 0))
+        return spak_errf(err, SPAK_ERR_ARG, "eval finish: status must be done, failed or stopped");
     spak_status rc = tx_open(st, err);
     if (rc != SPAK_OK)
         return rc;
@@ -1129,7 +1149,7 @@ spak_status spak_store_eval_find_by_key(spak_store *st, const char *run_id, cons
     *found = false;
     sqlite3_stmt *s;
     spak_status rc = prep(st,
-                          EVAL_SELECT " AND c.key = ?2 AND e.status IN ('done', 'failed')"
+                          EVAL_SELECT " AND c.key = ?2 AND e.status IN ('done', 'failed', 'stopped')"
                                       " ORDER BY e.eval_id DESC LIMIT 1",
                           &s, err);
     if (rc != SPAK_OK)

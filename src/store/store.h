@@ -37,7 +37,7 @@
 #include "spak.h"
 #include "analyze/trace.h"
 
-#define SPAK_STORE_SCHEMA_VERSION 1
+#define SPAK_STORE_SCHEMA_VERSION 2
 #define SPAK_STORE_TEXT_MAX ((size_t)256 * 1024)
 #define SPAK_STORE_ID_MAX 32 /* run ids are "rYYYYMMDD-NNN" (NNN grows past 999 if needed) */
 
@@ -188,18 +188,21 @@ void spak_store_candidates_free(spak_candidate *c, size_t n);
 
 /* ---- evaluations -------------------------------------------------------------- */
 
-/* evaluation status values. done/failed are final: the candidate was judged
- * (failed = did not build, crashed, wrong result, ...). interrupted = the
- * process died during it; resume redoes that candidate. */
+/* evaluation status values. done/failed/stopped are final: the candidate
+ * was judged (failed = did not build, crashed, wrong result, ...; stopped =
+ * correct, but stopped early as hopeless: its judge found it slower than the
+ * run's early-stop limit, and what it measured is censored, never a metric).
+ * interrupted = the process died during it; resume redoes that candidate. */
 #define SPAK_EVAL_PLANNED "planned"
 #define SPAK_EVAL_BUILDING "building"
 #define SPAK_EVAL_RUNNING "running"
 #define SPAK_EVAL_DONE "done"
 #define SPAK_EVAL_FAILED "failed"
 #define SPAK_EVAL_INTERRUPTED "interrupted"
+#define SPAK_EVAL_STOPPED "stopped"
 
 typedef struct spak_eval_result {
-    const char *status;       /* SPAK_EVAL_DONE or SPAK_EVAL_FAILED */
+    const char *status;       /* SPAK_EVAL_DONE, SPAK_EVAL_FAILED or SPAK_EVAL_STOPPED */
     const char *build_log;    size_t build_log_len;   /* len 0 = strlen; NULL = none */
     const char *stdout_tail;  size_t stdout_tail_len;
     const char *stderr_tail;  size_t stderr_tail_len;

@@ -19,7 +19,7 @@ H="$T/h"
 check "v1 checks" "\"$SPAK\" check -q \"$T/toy.spak\""
 
 # 1. a full grid run: facts are evaluated at every KNOWLEDGE step
-R1=$("$SPAK" run --home "$H" --json "$T/toy.spak" 2>/dev/null | jlast 'd["run_id"]')
+R1=$("$SPAK" run --home "$H" --json --no-learn "$T/toy.spak" 2>/dev/null | jlast 'd["run_id"]')
 sql "$H/spak.db" "select detail_json from journal where run_id=? and to_state='decide' and detail_json like '%facts%'" "$R1" >"$T/facts.txt"
 check "facts are evaluated and journaled at each knowledge step" "[ \$(grep -c is_converged $T/facts.txt) -eq 20 ]"
 check "is_converged is true near the optimum and false elsewhere" "grep -q '\"is_converged\":true' $T/facts.txt && grep -q '\"is_converged\":false' $T/facts.txt"
@@ -38,7 +38,9 @@ check "a rule with a condition fires only once its condition holds" "[ $before_c
 check "spak learn exits 0" "[ $? -eq 0 ]"
 out=$(cat "$T/learn1.json")
 V2=$(echo "$out" | jlast 'd["spec"]')
-check "v(n+1) is written next to the original as toy.v2.spak" "[ \"$V2\" = \"$T/toy.v2.spak\" ] && [ -f \"$V2\" ]"
+RD=$(cd "$H/runs/$R1" && pwd -P)
+check "v(n+1) is written into the run's folder of the home as toy.v2.spak, not into the user's folder" "[ \"$V2\" = \"$RD/toy.v2.spak\" ] && [ -f \"$V2\" ] && [ ! -e \"$T/toy.v2.spak\" ]"
+check "written elsewhere than the original, it names the original's folder (base:), so it runs where it is" "grep -qx \"base: \\\"\$(cd $T && pwd -P)\\\"\" \"$V2\""
 check "the original spec is untouched" "cmp -s \"$T/toy.spak\" <(sed -e 's|{{x}} {{y}}\"|{{x}} {{y}} --mode flat-y\"|' -e 's|    knowledge {|    knowledge {\n        rule \"Try x = 1\" { recommend: \"prefer x = 1\", confidence: 0.8 }\n        rule \"Exclude y = 3 once converged\" { when: \"is_converged(trace.best)\", apply: \"exclude y = 3\" }|' -e 's|return t.score >= 100|return t.score >= 99|' \"$ROOT/tests/engine/toy.spak\")"
 check "v(n+1) passes spak check" "\"$SPAK\" check -q \"$V2\""
 check "v(n+1) is in canonical form (written by the formatter)" "\"$SPAK\" fmt --check \"$V2\" >/dev/null"
@@ -49,14 +51,27 @@ check "what hurt is a lesson too (x = 1 hurts)" "grep -q 'x = 1 hurts' \"$V2\""
 check "noise test: y has no effect, so no lesson names y" "! grep -q 'lesson_y_' \"$V2\" && ! grep -q '\"subject\":\"y=' $T/learn1.json"
 cx=$(grep -A4 'rule "Try x = 1"' "$V2" | sed -n 's/.*confidence: //p' | head -1)
 check "the rule whose recommendation measured worse has its confidence recomputed from the data, below 0.8 and the rule threshold ($cx), and is flagged" "python3 -c 'import sys; assert float(sys.argv[1]) < 0.8' '$cx' && grep -A4 'rule \"Try x = 1\"' \"$V2\" | grep -q 'review:'"
-nins=$(wc -l <"$T/toy.v2.insights.jsonl")
+nins=$(wc -l <"$RD/toy.v2.insights.jsonl")
 nles=$(echo "$out" | python3 -c 'import json,sys; print(len(json.loads(sys.stdin.read().splitlines()[-1])["lessons"]))')
-check "the insights log has one JSON lesson a line" "[ $nins -eq $nles ] && python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' $T/toy.v2.insights.jsonl"
+check "the insights log has one JSON lesson a line" "[ $nins -eq $nles ] && python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' $RD/toy.v2.insights.jsonl"
 check "the lessons are in the store" "[ \$(sql \"$H/spak.db\" 'select count(*) from lessons where run_id=?' \"$R1\") -eq $nles ]"
 "$SPAK" learn --home "$H" --approve --policy skip "$R1" </dev/null >"$T/learn2.txt" 2>&1
-check "--approve without a terminal follows --policy skip: nothing written" "grep -q 'policy .skip.' $T/learn2.txt && [ ! -f \"$T/toy.v3.spak\" ]"
-"$SPAK" learn --home "$H" "$R1" >/dev/null 2>&1
-check "learning again writes v3, never over v2" "[ -f \"$T/toy.v3.spak\" ] && cmp -s \"$V2\" \"$V2\""
+check "--approve without a terminal follows --policy skip: nothing written" "grep -q 'policy .skip.' $T/learn2.txt && [ ! -f \"$RD/toy.v3.spak\" ]"
+cp "$V2" "$T/v2.before"
+"$SPAK" learn --home "$H" "$R1" >"$T/learn3.txt" 2>&1
+check "learning again writes the same lessons nowhere: no v3, v2 untouched, the insights log not appended, and says where they are" \
+    "[ ! -e \"$RD/toy.v3.spak\" ] && cmp -s \"$V2\" \"$T/v2.before\" && [ \$(wc -l <\"$RD/toy.v2.insights.jsonl\") -eq $nins ] && grep -q \"same lessons are already in $V2\" $T/learn3.txt"
+"$SPAK" learn --home "$H" --json --write "$R1" >"$T/learn4.json" 2>/dev/null
+check "--write: v(n+1) next to the original spec (toy.v2.spak), without base: (its paths are the original's)" \
+    "[ \"\$(jlast 'd[\"spec\"]' <$T/learn4.json)\" = \"$T/toy.v2.spak\" ] && [ -f \"$T/toy.v2.spak\" ] && ! grep -q '^base:' \"$T/toy.v2.spak\""
+"$SPAK" learn --home "$H" --json --write "$R1" >"$T/learn5.json" 2>/dev/null
+check "--write again: the same lessons, nothing written (no toy.v3.spak), unchanged in --json" \
+    "[ ! -e \"$T/toy.v3.spak\" ] && [ \"\$(jlast 'd[\"unchanged\"], d[\"written\"]' <$T/learn5.json)\" = 'True False' ]"
+"$SPAK" learn --home "$H" --write --out "$T/x.spak" "$R1" >/dev/null 2>&1
+check "--write and --out together are a usage error" "[ \$? -eq 2 ]"
+mkdir -p "$T/elsewhere"
+(cd "$T/elsewhere" && "$SPAK" check -q "$V2")
+check "v(n+1) in the run's folder checks from another folder" "[ \$? -eq 0 ]"
 
 # 4. transfer: evaluations to reach 95% of the best, from v1 and from v2
 to95() {  # home run -> evaluations until score >= 0.95 * 100
@@ -70,6 +85,9 @@ else:
     print(999)'
 }
 Rv1=$("$SPAK" run --home "$H" --json --strategy rules --seed 4 "$T/toy.spak" 2>/dev/null | jlast 'd["run_id"]')
+"$SPAK" learn --home "$H" --json "$Rv1" >"$T/learn6.json" 2>"$T/learn6.txt"
+check "after a run that crystallized, spak learn finds the same lessons in its spec.next.spak: nothing written again" \
+    "[ \"\$(jlast 'd[\"unchanged\"], d[\"spec\"].endswith(\"/runs/$Rv1/spec.next.spak\")' <$T/learn6.json)\" = 'True True' ] && ! ls \"$H/runs/$Rv1\"/toy.v*.spak >/dev/null 2>&1"
 Rv2=$("$SPAK" run --home "$H" --json --strategy rules --seed 4 "$V2" 2>/dev/null | jlast 'd["run_id"]')
 a=$(to95 "$H" "$Rv1"); b=$(to95 "$H" "$Rv2")
 check "transfer: from v(n+1) the rules reach 95% of the best in fewer evaluations ($b) than from v(n) ($a)" "[ $b -lt $a ]"

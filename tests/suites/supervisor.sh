@@ -20,7 +20,7 @@ check "without a terminal: one plain line per evaluation, no redrawing" "[ \$(gr
 "$SPAK" run --home "$T/h" --budget 3 --quiet "$T/toy.spak" >"$T/quiet.out" 2>&1
 check "--quiet prints nothing" "[ ! -s $T/quiet.out ]"
 on_tty "$T/tty.out" "$SPAK" run --home "$T/h" --budget 3 "$T/toy.spak"
-check "on a terminal: the status line is redrawn in place with phase, evaluation n of budget, elapsed and best" "grep -q \$'\r\033\[K' $T/tty.out && grep -q 'analyze *evaluation [0-9]/3' $T/tty.out && grep -q 'best score' $T/tty.out"
+check "on a terminal: the status line is redrawn in place with a bar, evaluations n of budget, elapsed, the candidate and best" "grep -q \$'\r\033\[K' $T/tty.out && grep -qE '\] [0-9]/3 .*analyze [0-9]+s: x=' $T/tty.out && grep -q 'best score' $T/tty.out"
 
 # 2. each kind of budget, and the roofline
 S=$(variant slow "--sleep 0.4" "")

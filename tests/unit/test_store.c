@@ -674,6 +674,64 @@ static void cleanup(void)
         printf("# rmdir %s: %s\n", dir, strerror(errno));
 }
 
+/* Version 2: an evaluation may end 'stopped' (a candidate stopped early);
+ * a version-1 file (its evaluations CHECK without 'stopped') is migrated
+ * with its rows kept. */
+static void test_stopped_v2(void)
+{
+    spak_store *st = open_fresh("v1.db");
+    if (!st)
+        return;
+    spak_err err = {0};
+    char id[SPAK_STORE_ID_MAX];
+    int64_t c1, e1, e2;
+    spak_run_new nw = {.initial_state = "specify"};
+    bool made = spak_store_run_create(st, &nw, id, &err) == SPAK_OK &&
+                spak_store_candidate_upsert(st, id, "a=1", "{}", NULL, NULL, &c1, NULL, &err) == SPAK_OK &&
+                spak_store_eval_begin(st, id, c1, SPAK_EVAL_RUNNING, &e1, &err) == SPAK_OK;
+    spak_eval_result stop = {.status = SPAK_EVAL_STOPPED, .correct = -1, .metric = NAN, .ratio = NAN,
+                             .error = "stopped early: 9000 ms a call"};
+    TAP_OK(made && spak_store_eval_finish(st, id, e1, &stop, &err) == SPAK_OK, "v2: an evaluation ends stopped: %s",
+           err.msg);
+    spak_eval ev = {0};
+    bool found = false;
+    TAP_OK(spak_store_eval_find_by_key(st, id, "a=1", &ev, &found, &err) == SPAK_OK && found &&
+               strcmp(ev.status, SPAK_EVAL_STOPPED) == 0,
+           "v2: a stopped evaluation is final, found by its key (a resume does not redo it)");
+    spak_store_eval_free(&ev);
+    TAP_OK(spak_store_eval_finish(st, id, e1, &stop, &err) == SPAK_ERR_STATE, "v2: a stopped one cannot end again");
+    spak_store_close(st);
+    /* make it a version-1 file: the old CHECK, user_version 1 */
+    sqlite3 *db;
+    int rc = sqlite3_open(dbpath, &db);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_exec(db,
+                          "PRAGMA foreign_keys=OFF; BEGIN;"
+                          "UPDATE evaluations SET status = 'failed';"
+                          "CREATE TABLE ev1 AS SELECT * FROM evaluations;"
+                          "DROP TABLE evaluations;"
+                          "CREATE TABLE evaluations(run_id TEXT NOT NULL, eval_id INTEGER NOT NULL,"
+                          " cand_id INTEGER NOT NULL, status TEXT NOT NULL CHECK (status IN"
+                          " ('planned','building','running','done','failed','interrupted')),"
+                          " started_at REAL NOT NULL, finished_at REAL, build_log TEXT, stdout_tail TEXT,"
+                          " stderr_tail TEXT, exit_desc TEXT, correct INTEGER, metric REAL, ratio REAL,"
+                          " bottleneck TEXT, result_json TEXT, error TEXT, PRIMARY KEY (run_id, eval_id));"
+                          "INSERT INTO evaluations SELECT * FROM ev1; DROP TABLE ev1;"
+                          "PRAGMA user_version = 1; COMMIT;",
+                          NULL, NULL, NULL);
+        sqlite3_close(db);
+    }
+    TAP_OK(rc == SQLITE_OK, "v1 file made");
+    st = open_or_die();
+    TAP_OK(st && query_int(st, "PRAGMA user_version") == SPAK_STORE_SCHEMA_VERSION &&
+               query_int(st, "SELECT count(*) FROM evaluations WHERE status = 'failed'") == 1,
+           "v1 -> v2: migrated on open, its evaluation kept");
+    TAP_OK(st && spak_store_eval_begin(st, id, c1, SPAK_EVAL_RUNNING, &e2, &err) == SPAK_OK &&
+               spak_store_eval_finish(st, id, e2, &stop, &err) == SPAK_OK,
+           "v1 -> v2: the migrated table takes 'stopped': %s", err.msg);
+    spak_store_close(st);
+}
+
 int main(void)
 {
     spak_snprintf(dir, sizeof dir, "/tmp/spak-store-XXXXXX");
@@ -685,6 +743,7 @@ int main(void)
     test_runs();
     test_evals();
     test_kv_lessons_tx();
+    test_stopped_v2();
     test_crash(1, 1, 0);
     test_crash(2, 25, 0);
     test_crash(3, 60, 0);

@@ -257,6 +257,17 @@ static void test_validate(void)
                  sizeof w) == SPAK_ERR_TRACE &&
                has(e, "field 'rel_err' is null"),
            "validate: null in a passing record is still an error: %s", e);
+    TAP_OK(check("__SPAK_TRACE__ {\"type\":\"Performance\",\"verdict\":\"stopped\",\"tflops\":null}", e, sizeof e,
+                 w, sizeof w) == SPAK_OK && !*e,
+           "validate: a record of a candidate stopped early (verdict stopped) may leave a field null: %s", e);
+    {
+        json_t *st = json_pack("{s:s,s:s,s:f}", "type", "Performance", "verdict", "stopped", "tflops", 1.5);
+        json_t *ok = json_pack("{s:s,s:s,s:f}", "type", "Performance", "verdict", "ok", "tflops", 1.5);
+        TAP_OK(!spak_trace_counts(st, NULL) && !spak_trace_counts(st, "Performance") && spak_trace_counts(ok, NULL),
+               "counts: a stopped record counts in nothing (censored), an ok one does");
+        json_decref(st);
+        json_decref(ok);
+    }
     TAP_OK(check("__SPAK_TRACE__ {\"type\":\"Correctness\",\"passed\":false,\"bogus\":null}", e, sizeof e, w,
                  sizeof w) == SPAK_OK &&
                has(w, "field 'bogus' not declared"),

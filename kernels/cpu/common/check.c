@@ -223,9 +223,10 @@ static void sleep_s(double s)
 /* One checked call on set/slot k (inputs already written, hash theirs);
  * prev[0..nprev) are outputs of earlier calls with other inputs. */
 static call_result checked_call(const options *o, side *c, const cpu_shape *sh, const layout *L, int k,
-                                uint64_t hash, float *const *prev, int nprev)
+                                uint64_t hash, float *const *prev, int nprev, double *dt_out)
 {
     call_result r = {.ok = false, .rel_err = NAN};
+    *dt_out = NAN;
     cpu_poison_slot(c, L, k);
     rp_call m;
     cpu_call_msg(&m, sh, L, 1);
@@ -241,6 +242,7 @@ static call_result checked_call(const options *o, side *c, const cpu_shape *sh, 
                      "inputs modified (the candidate wrote to its read-only inputs: the write faulted)");
         return r;
     }
+    *dt_out = dt;
     float *out = c->out + (size_t)k * L->slot, *snap = cpu_xmalloc(L->out * sizeof(float));
     memcpy(snap, out, L->out * sizeof(float));
     /* settle, the runner still running: long enough for a stray thread to show itself */
@@ -261,8 +263,10 @@ static call_result checked_call(const options *o, side *c, const cpu_shape *sh, 
     return r;
 }
 
-bool cpu_check_shape(const options *o, side *c, const cpu_shape *sh, json_t *rec)
+bool cpu_check_shape(const options *o, side *c, const cpu_shape *sh, json_t *rec, double stop_s, bool *stopped,
+                     double call_s[2])
 {
+    *stopped = false;
     layout L;
     cpu_layout(o->fam, sh, &L);
     call_result res[3];
@@ -280,8 +284,16 @@ bool cpu_check_shape(const options *o, side *c, const cpu_shape *sh, json_t *rec
         int set[3] = {0, 0, 1};
         for (int k = 0; k < 3; k++) {
             uint64_t h = cpu_fill_set(c, &L, set[k]);
-            res[ncalls] = checked_call(o, c, sh, &L, set[k], h, prev, k);
+            double dt;
+            res[ncalls] = checked_call(o, c, sh, &L, set[k], h, prev, k, &dt);
             if (!res[ncalls++].ok) break;
+            if (k < 2) call_s[k] = dt;
+            /* hopeless: two correct calls, each slower than the limit */
+            double lim = stop_s > CPU_STOP_MIN_CALL_S ? stop_s : CPU_STOP_MIN_CALL_S;
+            if (k == 1 && stop_s > 0 && call_s[0] > lim && call_s[1] > lim) {
+                *stopped = true;
+                break;
+            }
             if (k < 2) memcpy(prev[k], c->out + (size_t)set[k] * L.slot, L.out * sizeof(float));
         }
         if (!c->dead) cpu_runner_freeze(c->r, true);
@@ -295,6 +307,18 @@ bool cpu_check_shape(const options *o, side *c, const cpu_shape *sh, json_t *rec
     json_object_set_new(rec, "type", json_string("Correctness"));
     json_object_set_new(rec, "shape", json_string(sh->str));
     json_object_set_new(rec, "heldout", json_boolean(sh->heldout));
+    if (*stopped) { /* not finished: neither passed nor failed */
+        json_object_set_new(rec, "verdict", json_string("stopped"));
+        char r[200];
+        snprintf(r, sizeof r, "stopped early after %d checked calls that passed, each slower than %.4g ms", ncalls,
+                 stop_s * 1e3);
+        json_object_set_new(rec, "reason", json_string(r));
+        cpu_set_num(rec, "rel_err", worst);
+        json_object_set_new(rec, "calls", json_integer(ncalls));
+        json_object_set_new(rec, "checks", json_integer(ncalls));
+        json_object_set_new(rec, "family", json_string(o->fam->name));
+        return false;
+    }
     json_object_set_new(rec, "passed", json_boolean(passed));
     cpu_set_num(rec, "rel_err", worst);
     cpu_set_num(rec, "tolerance", o->tol);

@@ -32,6 +32,13 @@
  *                                       loops, for its bottleneck class (matmul:
  *                                       naive|reorder|blocked|packed, with TILE_M,
  *                                       TILE_N, TILE_K, THREADS; analysis.c)
+ *       [--stop-slower-than MS|SHAPE=MS,...]  hopeless: the timed shapes are checked
+ *                                       first, and a candidate whose first 2 checked calls
+ *                                       of a shape (or its 2 warm-up calls, or its first
+ *                                       3 pairs) are each slower than MS (and than 20 ms,
+ *                                       CPU_STOP_MIN_CALL_S) is stopped there: its
+ *                                       Performance record says "verdict":"stopped" with
+ *                                       what it measured; nothing more is checked or timed
  *
  * Exit status 0 when the judge did its job (a wrong candidate is reported in
  * the records), 2 on bad arguments, 3 when a .so cannot be loaded, 4 when a
@@ -268,7 +275,7 @@ static void usage(void)
             "         [--precision REL] [--level L] [--max-reps N] [--max-time SEC]\n"
             "         [--baseline %s] [--baseline-so PATH]\n"
             "         [--tolerance X] [--check-only] [--ceilings-cache PATH]\n"
-            "         [--traffic MODEL[,KEY=VALUE,...]]\n"
+            "         [--traffic MODEL[,KEY=VALUE,...]] [--stop-slower-than MS|SHAPE=MS,...]\n"
             "  shapes: %s\n",
             names, bases, shapes);
 }
@@ -349,6 +356,39 @@ static int parse_traffic(options *o)
     return 0;
 }
 
+/* --stop-slower-than MS (every timed shape) or SHAPE=MS,... (the shapes
+ * named, as the records write them): o->stop_ms. 0, or 2 after a message. */
+static int parse_stop(options *o, const char *arg)
+{
+    double ms;
+    if (parse_double(arg, &ms)) {
+        if (!(ms > 0)) goto bad;
+        for (int i = 0; i < o->nshapes; i++) o->stop_ms[i] = ms;
+        return 0;
+    }
+    for (const char *p = arg; *p;) {
+        const char *e = strchr(p, ','), *eq = strchr(p, '=');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        char num[64];
+        if (!eq || eq > p + n || (size_t)(p + n - eq - 1) >= sizeof num) goto bad;
+        snprintf(num, sizeof num, "%.*s", (int)(p + n - eq - 1), eq + 1);
+        int k = 0;
+        while (k < o->nshapes && (strlen(o->shapes[k].str) != (size_t)(eq - p) ||
+                                  strncmp(o->shapes[k].str, p, (size_t)(eq - p)) != 0 || o->shapes[k].heldout))
+            k++;
+        if (k == o->nshapes || !parse_double(num, &ms) || !(ms > 0)) goto bad;
+        o->stop_ms[k] = ms;
+        p += n + (e ? 1 : 0);
+    }
+    return 0;
+bad:
+    fprintf(stderr,
+            "spak-harness-cpu: bad --stop-slower-than '%s' (milliseconds a call > 0, or SHAPE=MS,... naming timed "
+            "shapes)\n",
+            arg);
+    return 2;
+}
+
 static int parse_args(int argc, char **argv, options *o)
 {
     memset(o, 0, sizeof *o);
@@ -359,7 +399,7 @@ static int parse_args(int argc, char **argv, options *o)
     o->max_time = -1; /* 2 + 10 x min-time unless given */
     o->tol = -1;
     o->bound_scale = 1;
-    const char *fam = NULL, *shapes = NULL, *heldout = NULL, *base = NULL, *seed = NULL;
+    const char *fam = NULL, *shapes = NULL, *heldout = NULL, *base = NULL, *seed = NULL, *stop = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -390,6 +430,8 @@ static int parse_args(int argc, char **argv, options *o)
             TAKE(o->ceil_cache);
         else if (!strcmp(a, "--traffic"))
             TAKE(o->traffic_model);
+        else if (!strcmp(a, "--stop-slower-than"))
+            TAKE(stop);
         else if (!strcmp(a, "--min-time")) {
             const char *s;
             TAKE(s);
@@ -478,6 +520,7 @@ static int parse_args(int argc, char **argv, options *o)
         bad_shapes();
         return 2;
     }
+    if (stop && parse_stop(o, stop)) return 2;
     if (o->causal_all)
         for (int i = 0; i < o->nshapes; i++)
             if (o->fam->causal && !o->shapes[i].causal) {
@@ -568,6 +611,42 @@ static void runners_verdict(const options *o, side *c, side *b)
     }
 }
 
+/* The checks of every shape into recs[] (Correctness records, not
+ * emitted); returns how many failed. With a --stop-slower-than limit the
+ * timed shapes are checked first, and a candidate whose first two checked
+ * calls of a timed shape were both slower than its limit is stopped there:
+ * the other shapes are not checked (their records say so), its stopped
+ * Performance record is emitted, and -1 is returned. */
+static int check_all(const options *o, side *c, json_t **recs)
+{
+    bool limits = false;
+    for (int i = 0; i < o->nshapes; i++) limits |= o->stop_ms[i] > 0;
+    int failed = 0, stopped_at = -1;
+    double call_s[2] = {NAN, NAN};
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < o->nshapes; i++) {
+            if ((pass == 0) != (!limits || !o->shapes[i].heldout)) continue;
+            recs[i] = json_object();
+            bool stopped = false;
+            if (stopped_at >= 0) {
+                json_object_set_new(recs[i], "type", json_string("Correctness"));
+                json_object_set_new(recs[i], "shape", json_string(o->shapes[i].str));
+                json_object_set_new(recs[i], "heldout", json_boolean(o->shapes[i].heldout));
+                json_object_set_new(recs[i], "verdict", json_string("stopped"));
+                json_object_set_new(recs[i], "reason", json_string("not checked: the candidate was stopped early"));
+            } else if (!cpu_check_shape(o, c, &o->shapes[i], recs[i], o->stop_ms[i] * 1e-3, &stopped, call_s)) {
+                if (stopped) stopped_at = i;
+                else failed++;
+            }
+            correctness_fields(o, c, recs[i]);
+        }
+    if (stopped_at < 0) return failed;
+    fprintf(stderr, "spak-harness-cpu: %s: stopped early at %s (slower than --stop-slower-than)\n", c->name,
+            o->shapes[stopped_at].str);
+    cpu_emit_stopped(o, c, &o->shapes[stopped_at], call_s, 2, o->stop_ms[stopped_at] * 1e-3, 1, 0);
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     list_families();
@@ -598,11 +677,11 @@ int main(int argc, char **argv)
         return rc;
     }
     json_t *recs[MAX_SHAPES];
-    int failed = 0;
-    for (int i = 0; i < o.nshapes; i++) {
-        recs[i] = json_object();
-        if (!cpu_check_shape(&o, &c, &o.shapes[i], recs[i])) failed++;
-        correctness_fields(&o, &c, recs[i]);
+    int failed = check_all(&o, &c, recs);
+    if (failed < 0) { /* hopeless: stopped early while checked */
+        for (int i = 0; i < o.nshapes; i++) cpu_emit(recs[i]);
+        runners_verdict(&o, &c, bp);
+        return 0;
     }
     fprintf(stderr, "spak-harness-cpu: %s: %d of %d shapes passed\n", c.name, o.nshapes - failed, o.nshapes);
     /* a candidate that made a denied system call is not timed: what it did
@@ -630,10 +709,17 @@ int main(int argc, char **argv)
             if (o.shapes[i].heldout) continue;
             if (go && cpu_runner_denied(c.r, "candidate", denied, sizeof denied))
                 go = false; /* denied during an earlier timed shape: no more timing */
+            bool stopped = false;
             if (!go)
                 cpu_emit(json_incref(recs[i]));
             else
-                go = cpu_time_shape(&o, &c, bp, &o.shapes[i], &solo[i], &bound, recs[i], &time_s[i]);
+                go = cpu_time_shape(&o, &c, bp, &o.shapes[i], &solo[i], &bound, o.stop_ms[i], recs[i], &time_s[i],
+                                    &stopped);
+            if (stopped) { /* hopeless: the shapes after it are checked, not timed */
+                fprintf(stderr, "spak-harness-cpu: %s: stopped early (slower than --stop-slower-than)\n",
+                        o.shapes[i].str);
+                go = false;
+            }
         }
         cpu_emit_analyses(&o, time_s, &ceil);
     }

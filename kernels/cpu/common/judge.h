@@ -38,6 +38,12 @@ typedef struct cpu_bound {
 
 #define CPU_BOUND_MARGIN 1.25 /* a candidate above bound x this fails */
 
+/* --stop-slower-than never stops a candidate whose calls take less than
+ * this: timing it to the end costs little, and at that scale the noise of a
+ * loaded machine alone can reach the factor (measured: one packed rung's
+ * 256^3 calls at 0.33 to 4.5 ms on the shared 2-core machine) */
+#define CPU_STOP_MIN_CALL_S 0.02
+
 enum baseline_kind { BASE_NONE, BASE_BUILTIN, BASE_SO };
 
 typedef struct options {
@@ -64,6 +70,9 @@ typedef struct options {
     /* --traffic MODEL[,KEY=VALUE...]: the family's traffic model of the
      * candidate's loops (family.h), NULL: none; its parameters, NULL: none */
     const char *traffic_model, *traffic_params;
+    /* --stop-slower-than: per shape, the milliseconds a call after which the
+     * candidate is stopped early (0: never) */
+    double stop_ms[MAX_SHAPES];
     char traffic_buf[64];
     char runner_exe[4096];
     char builtin_so[4096];
@@ -119,8 +128,12 @@ void cpu_call_msg(rp_call *c, const cpu_shape *sh, const layout *L, int n);
 call_result cpu_check_output(const options *o, const cpu_shape *sh, const side *s, const layout *L, int k,
                              int rc, uint64_t hash, bool timed);
 /* three checked calls on shape idx; fills rec (the Correctness record, not
- * emitted) and returns whether they passed */
-bool cpu_check_shape(const options *o, side *c, const cpu_shape *sh, json_t *rec);
+ * emitted) and returns whether they passed. stop_s > 0: when the first two
+ * calls passed and both took longer than stop_s, the third is not made:
+ * *stopped is set, call_s[0..1] hold their seconds, and rec says
+ * "verdict":"stopped" (no "passed": the check was not finished) */
+bool cpu_check_shape(const options *o, side *c, const cpu_shape *sh, json_t *rec, double stop_s, bool *stopped,
+                     double call_s[2]);
 
 /* timing.c */
 /* the baseline alone on every timed shape, before the candidate's runner
@@ -133,9 +146,18 @@ void cpu_time_baseline_solo(const options *o, side *b, solo_stat *solo);
 /* times shape sh (interleaved with the baseline when b), checks every timed
  * call, emits Performance, sets *time_s to the candidate's median time of a
  * call (NAN when it has none); returns false when a timed call failed its
- * check (creco then says why) */
+ * check (creco then says why). stop_ms > 0: a candidate slower than that a
+ * call after its warm-up (or over its first pairs) is not timed further:
+ * its Performance record says "verdict":"stopped" and *stopped is set */
 bool cpu_time_shape(const options *o, side *c, side *b, const cpu_shape *sh, const solo_stat *solo,
-                    const cpu_bound *bound, json_t *creco, double *time_s);
+                    const cpu_bound *bound, double stop_ms, json_t *creco, double *time_s, bool *stopped);
+
+/* The Performance record of a candidate stopped early (--stop-slower-than)
+ * on shape sh: what it measured (n calls of t_s seconds each), the limit
+ * (stop_s), "verdict":"stopped", no ratio and no "passed". A censored
+ * measurement: spak counts it in no metric (src/analyze/trace.h). */
+void cpu_emit_stopped(const options *o, const side *c, const cpu_shape *sh, const double *t_s, int n, double stop_s,
+                      int nbc, int checks);
 
 /* analysis.c: the Analysis record of every shape with time_s[i] > 0 (its
  * roofline place, its bottleneck class and the numbers behind it) */

@@ -133,15 +133,17 @@ static int batch(const options *o, side *s, const cpu_shape *sh, const layout *L
 }
 
 /* maps s for shape sh, warms it up (2 single calls) and picks its batch
- * size: >= 1 ms a batch, <= RP_MAX_BATCH calls, the sets within 256 MiB */
+ * size: >= 1 ms a batch, <= RP_MAX_BATCH calls, the sets within 256 MiB;
+ * *warm (may be NULL) gets the faster warm-up call's seconds */
 static int prepare(const options *o, side *s, const cpu_shape *sh, const layout *L, bool check, int nb_want, int *nb,
-                   flusher *f, int *checks, call_result *fail)
+                   flusher *f, int *checks, call_result *fail, double *warm)
 {
     if (cpu_side_map(s, L, 1, fail->reason, sizeof fail->reason)) return -1;
     double buf[2];
     samples w = {buf, 0, 2};
     for (int k = 0; k < 2; k++)
         if (batch(o, s, sh, L, 1, check, f, &w, checks, fail)) return -1;
+    if (warm) *warm = w.t[0] < w.t[1] ? w.t[0] : w.t[1];
     int n = nb_want;
     if (n <= 0) {
         double t1 = w.t[1] > 0 ? w.t[1] : 1e-6;
@@ -177,7 +179,7 @@ static void solo_shape(const options *o, side *b, const cpu_shape *sh, int nb_wa
     call_result fail;
     samples t = {cpu_xmalloc(sizeof(double) * (size_t)cap), 0, cap};
     double want = o->min_time / 2, start = cpu_now_s();
-    if (prepare(o, b, sh, &L, false, nb_want, &out->nb, &f, &checks, &fail) == 0) {
+    if (prepare(o, b, sh, &L, false, nb_want, &out->nb, &f, &checks, &fail, NULL) == 0) {
         double total = 0;
         while ((total < want || t.n < 5) && t.n < cap && cpu_now_s() - start < 10 * want + 5) {
             if (batch(o, b, sh, &L, out->nb, false, &f, &t, &checks, &fail)) break;
@@ -214,9 +216,12 @@ typedef struct ratio_stat {
 /* Interleaved pairs (a candidate batch and a baseline batch, the first side
  * alternating) until the candidate ran min_time and 5 pairs, and then, with
  * a baseline, until the paired ratio's interval is within +-precision, or
- * max_reps pairs, or max_time seconds. tc->t[i] and tb->t[i] are pair i. */
+ * max_reps pairs, or max_time seconds. tc->t[i] and tb->t[i] are pair i.
+ * -3 when stop_s > 0 and the candidate's median over its first 3 or more
+ * pairs is slower than stop_s a call (--stop-slower-than: hopeless). */
 static int measure(const options *o, side *c, side *b, const cpu_shape *sh, const layout *L, int nbc, int nbb,
-                   flusher *f, samples *tc, samples *tb, int *checks, call_result *fail, ratio_stat *rs)
+                   flusher *f, samples *tc, samples *tb, int *checks, call_result *fail, ratio_stat *rs,
+                   double stop_s)
 {
     tc->n = tb->n = 0;
     memset(rs, 0, sizeof *rs);
@@ -250,10 +255,15 @@ static int measure(const options *o, side *c, side *b, const cpu_shape *sh, cons
             }
         }
         total += tc->t[tc->n - 1] * nbc;
+        if (stop_s > 0 && tc->n >= 3 && pct(tc, 0.5) > stop_s) return -3;
     }
     if (b && tc->n >= 2) { /* the interval of every pair measured */
         spak_stats_ratio_ci(tb->t, tc->t, (size_t)tc->n, o->level, &rs->iv);
         rs->precise = spak_stats_precise(&rs->iv, o->precision);
+    } else if (b && tc->n == 1 && tc->t[0] > 0) {
+        /* a candidate so slow that max-time allowed one pair: its ratio,
+         * without an interval (a null ratio would fail the record) */
+        rs->iv.point = tb->t[0] / tc->t[0];
     }
     return 0;
 }
@@ -350,6 +360,38 @@ static void emit_performance(const options *o, const side *c, const side *b, con
     cpu_emit(rec);
 }
 
+void cpu_emit_stopped(const options *o, const side *c, const cpu_shape *sh, const double *t_s, int n, double stop_s,
+                      int nbc, int checks)
+{
+    samples t = {(double *)t_s, n, n};
+    double med = pct(&t, 0.5);
+    json_t *rec = json_object();
+    json_object_set_new(rec, "type", json_string("Performance"));
+    json_object_set_new(rec, "shape", json_string(sh->str));
+    cpu_set_num(rec, "time_ms", med * 1e3);
+    cpu_set_num(rec, "time_ms_p20", pct(&t, 0.2) * 1e3);
+    cpu_set_num(rec, "time_ms_p80", pct(&t, 0.8) * 1e3);
+    json_object_set_new(rec, "reps", json_integer(n));
+    json_object_set_new(rec, "samples_ms", samples_ms(&t));
+    cpu_set_num(rec, "gflops", o->fam->flops(sh) / med * 1e-9);
+    json_object_set_new(rec, "baseline", json_string(o->base_name));
+    json_object_set_new(rec, "ratio", json_null());
+    json_object_set_new(rec, "ratio_ci", json_null());
+    cpu_set_num(rec, "stop_slower_than_ms", stop_s * 1e3);
+    json_object_set_new(rec, "candidate", json_string(c->name));
+    json_object_set_new(rec, "calls_per_batch", json_integer(nbc));
+    json_object_set_new(rec, "timed_checks", json_integer(checks));
+    json_object_set_new(rec, "verdict", json_string("stopped"));
+    char why[256];
+    snprintf(why, sizeof why,
+             "stopped early: %.4g ms a call over %d call%s, slower than the limit of %.4g ms "
+             "(--stop-slower-than); not timed further",
+             med * 1e3, n, n == 1 ? "" : "s", stop_s * 1e3);
+    json_object_set_new(rec, "reason", json_string(why));
+    json_object_set_new(rec, "seed", json_integer((json_int_t)o->seed));
+    cpu_emit(rec);
+}
+
 /* the Correctness record of a shape whose timed call failed */
 static void fail_correctness(json_t *creco, const call_result *r, int checks)
 {
@@ -362,9 +404,13 @@ static void fail_correctness(json_t *creco, const call_result *r, int checks)
 }
 
 bool cpu_time_shape(const options *o, side *c, side *b, const cpu_shape *sh, const solo_stat *solo_first,
-                    const cpu_bound *bound, json_t *creco, double *time_s)
+                    const cpu_bound *bound, double stop_ms, json_t *creco, double *time_s, bool *stopped)
 {
     *time_s = NAN;
+    *stopped = false;
+    double stop_s = stop_ms > 0 ? stop_ms * 1e-3 : 0, warm = NAN;
+    /* what is compared: the limit, never below the floor */
+    double stop_lim = stop_s > 0 && stop_s < CPU_STOP_MIN_CALL_S ? CPU_STOP_MIN_CALL_S : stop_s;
     solo_stat solo_again, *solo = (solo_stat *)solo_first;
     layout L;
     cpu_layout(o->fam, sh, &L);
@@ -377,9 +423,13 @@ bool cpu_time_shape(const options *o, side *c, side *b, const cpu_shape *sh, con
     verdict v = {"ok", ""};
     ratio_stat rs = {{NAN, NAN, NAN, 0, 0}, false, "precision"};
     if (b && b->dead) b = NULL;
-    if (prepare(o, c, sh, &L, true, 0, &nbc, &f, &checks, &fail) ||
-        (b && prepare(o, b, sh, &L, false, solo->nb, &nbb, &f, &checks, &fail)))
+    if (prepare(o, c, sh, &L, true, 0, &nbc, &f, &checks, &fail, &warm) ||
+        (b && prepare(o, b, sh, &L, false, solo->nb, &nbb, &f, &checks, &fail, NULL)))
         rc = -1;
+    if (rc == 0 && stop_lim > 0 && warm > stop_lim) { /* hopeless after its two warm-up calls */
+        push(&tc, warm);
+        rc = -3;
+    }
     for (int round = 0; rc == 0 && round < 2; round++) {
         if (round && b && !strcmp(v.name, "interference")) {
             /* the machine's load may have changed since the baseline was timed
@@ -388,7 +438,7 @@ bool cpu_time_shape(const options *o, side *c, side *b, const cpu_shape *sh, con
             solo_shape(o, b, sh, nbb, &solo_again);
             if (solo_again.med > 0) solo = &solo_again;
         }
-        if ((rc = measure(o, c, b, sh, &L, nbc, nbb, &f, &tc, &tb, &checks, &fail, &rs)) != 0) break;
+        if ((rc = measure(o, c, b, sh, &L, nbc, nbb, &f, &tc, &tb, &checks, &fail, &rs, stop_lim)) != 0) break;
         double gf = o->fam->flops(sh) / pct(&tc, 0.5) * 1e-9, lim = bound->gflops * CPU_BOUND_MARGIN;
         bool impossible = gf > lim, busy = b && interfered(solo, &tb);
         if (!impossible && !busy) {
@@ -419,7 +469,10 @@ bool cpu_time_shape(const options *o, side *c, side *b, const cpu_shape *sh, con
         v.name = "baseline-failed";
         snprintf(v.reason, sizeof v.reason, "%s", fail.reason);
     }
-    if (rc != -1) {
+    if (rc == -3) {
+        *stopped = true;
+        cpu_emit_stopped(o, c, sh, tc.t, tc.n, stop_s, nbc, checks);
+    } else if (rc != -1) {
         double gf = 0;
         emit_performance(o, c, b, sh, &tc, &tb, solo, nbc, nbb, checks, &v, bound, f.buf != NULL, &rs, &gf);
         *time_s = o->fam->flops(sh) / gf * 1e-9; /* the median the record states (analysis.c classifies it) */
