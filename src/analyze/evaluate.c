@@ -329,6 +329,16 @@ spak_status spak_outcome_store(spak_store *st, const char *run_id, int64_t eval_
                             json_pack("{s:s,s:o,s:s}", "profile", oc->profile ? oc->profile : "candidate", "layers",
                                       isolation_layers(&oc->sr), "missing", oc->isolation_missing));
     }
+    if (oc->reach_checked) {
+        /* the parameters that cannot act on this candidate (build/reach.h) */
+        json_t *u = json_array();
+        for (const char *q = oc->unreached; *q;) {
+            size_t k = strcspn(q, ",");
+            json_array_append_new(u, json_stringn(q, k));
+            q += k + (q[k] == ',');
+        }
+        json_object_set_new(res, "unreached", u);
+    }
     if (note && note_key) {
         /* how it was proposed (an LLM's prediction) against what was measured */
         json_t *l = json_deep_copy(note);

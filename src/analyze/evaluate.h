@@ -41,6 +41,8 @@ typedef struct spak_outcome {
     bool trusted;         /* the records came from one of spak's judges */
     const char *profile;  /* "judge" or "candidate" (static), once ran */
     char isolation_missing[256]; /* layers below the minimum, "" when none */
+    bool reach_checked;   /* the BUILD step compared the parameters' preprocessed texts (build/reach.h) */
+    char unreached[512];  /* then: the parameters that cannot act on this candidate, comma-separated */
 } spak_outcome;
 
 void spak_outcome_init(spak_outcome *oc);
@@ -86,7 +88,8 @@ spak_status spak_measure(const spak_measure_job *job, spak_outcome *oc, spak_err
 
 /* Record the finished evaluation eval_id in the store: its status, logs,
  * exit, correctness, metric, records, and a result JSON (resources; trust:
- * "trusted" true or false and "isolation" {profile, layers, missing}; note,
+ * "trusted" true or false and "isolation" {profile, layers, missing};
+ * "unreached": [names] when oc->reach_checked; note,
  * when given, a copy under note_key with the measured metric added). */
 spak_status spak_outcome_store(spak_store *st, const char *run_id, int64_t eval_id, const spak_outcome *oc,
                                const json_t *note, const char *note_key, spak_err *err);
