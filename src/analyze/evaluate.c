@@ -385,6 +385,20 @@ json_t *spak_eval_records(spak_store *st, const char *run_id, int64_t eval_id)
     return arr;
 }
 
+uint64_t spak_result_unreached(const char *result_json, const spak_space *sp)
+{
+    json_t *j = result_json ? json_loads(result_json, 0, NULL) : NULL;
+    uint64_t bits = 0;
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(j, "unreached"), i, x)
+        for (size_t p = 0; p < sp->n && p < 64 && json_is_string(x); p++)
+            if (strcmp(sp->params[p].name, json_string_value(x)) == 0)
+                bits |= (uint64_t)1 << p;
+    json_decref(j);
+    return bits;
+}
+
 bool spak_result_untrusted(const char *result_json)
 {
     json_t *j = result_json ? json_loads(result_json, 0, NULL) : NULL;

@@ -103,4 +103,10 @@ json_t *spak_eval_records(spak_store *st, const char *run_id, int64_t eval_id);
  * stored before spak labelled trust): false. */
 bool spak_result_untrusted(const char *result_json);
 
+/* The parameters a stored evaluation's result JSON lists as "unreached"
+ * (they exist at its point but cannot act on its candidate: build/reach.h)
+ * as bits by sp's order (bit p: sp->params[p]). 0 without the field. */
+struct spak_space;
+uint64_t spak_result_unreached(const char *result_json, const struct spak_space *sp);
+
 #endif

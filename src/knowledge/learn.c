@@ -33,24 +33,6 @@ typedef struct learn_ev {
     uint64_t unreached; /* bit p: parameter p cannot act on this candidate (build/reach.h) */
 } learn_ev;
 
-/* The parameters an evaluation's result JSON lists as "unreached" (they
- * exist at its point, but the candidate's preprocessed source is the same
- * at every value), as bits by the space's order. */
-static uint64_t unreached_bits(const spak_space *sp, const char *result_json)
-{
-    json_t *j = result_json ? json_loads(result_json, 0, NULL) : NULL;
-    json_t *u = json_object_get(j, "unreached");
-    uint64_t bits = 0;
-    size_t i;
-    json_t *x;
-    json_array_foreach(u, i, x)
-        for (size_t p = 0; p < sp->n && json_is_string(x); p++)
-            if (strcmp(sp->params[p].name, json_string_value(x)) == 0)
-                bits |= (uint64_t)1 << p;
-    json_decref(j);
-    return bits;
-}
-
 /* The relative standard error of an evaluation's metric, from the spread of
  * its timings: p20..p80 spans 1.68 sigma of a normal; the median's standard
  * error is 1.2533 sigma / sqrt(reps); the metric is a geometric mean over
@@ -922,7 +904,7 @@ static void usable_evals(spak_store *st, const char *run_id, const spak_space *s
         x->index = idx;
         /* larger is better in log space whatever the objective */
         x->logm = maximize ? log(evl[i].metric) : -log(evl[i].metric);
-        x->unreached = unreached_bits(sp, evl[i].result_json);
+        x->unreached = spak_result_unreached(evl[i].result_json, sp);
         x->noise_measured = eval_noise(st, run_id, x->id, &x->noise);
         if (!x->noise_measured)
             x->noise = DEFAULT_NOISE;
