@@ -16,9 +16,20 @@
 set -eu
 cd "$(dirname "$0")/.."
 home=${1:-/tmp/spak-bench-knowledge}
+# FAMILIES="matmul attention" (the default) or one of them; REPS=N repeats
+# the knowledge source run N times (seeds: the spec's, then 2..N), each
+# transferred on its own: the transfer columns then show "median (each)"
+FAMILIES=${FAMILIES:-matmul attention}
+REPS=${REPS:-1}
 rm -rf "$home"
 mkdir -p "$home"
 chmod 755 "$home"
+# the landscapes, which the replay command reads from its sandbox: outside
+# the home, which spak closes to every sandboxed process (docs/sandbox.md)
+data="$home-data"
+rm -rf "$data"
+mkdir -p "$data"
+chmod 755 "$data"
 # SPAK=path/to/spak uses that binary and builds nothing
 [ -n "${SPAK:-}" ] || make -j"$(nproc 2>/dev/null || echo 2)" all >/dev/null
 S=${SPAK:-build/spak}
@@ -68,6 +79,18 @@ else:
     print("never")' "$2"
 }
 
+# one cell over the repetitions: the value, or "median (a,b,c)"
+reps_cell() {
+    if [ "$#" = 1 ]; then echo "$1"; return; fi
+    python3 - "$@" <<'PY'
+import sys
+v = sys.argv[1:]
+num = sorted(float("inf") if x == "never" else int(x) for x in v)
+m = num[(len(num) - 1) // 2]
+print("%s (%s)" % ("never" if m == float("inf") else m, ",".join(v)))
+PY
+}
+
 table=()
 bench_family() {  # name example target_shapes source_shapes
     local name=$1 ex=$2 tshapes=$3 sshapes=$4
@@ -79,23 +102,14 @@ bench_family() {  # name example target_shapes source_shapes
     echo "== $name: landscape: a real grid run over every candidate at $tshapes" >&2
     local land_run
     land_run=$($S run --home "$home" --json --strategy grid --no-learn --early-stop 0 "$tspec" 2>>"$home/$name-landscape.log" | runid)
-    landscape "$land_run" >"$home/$name-landscape.json"
+    landscape "$land_run" >"$data/$name-landscape.json"
+    chmod 644 "$data/$name-landscape.json"
     local best
     best=$($S show --home "$home" --json "$land_run" | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["best"]["gflops"])')
     local target
     target=$(python3 -c "print(0.95 * $best)")
-    echo "== $name: knowledge source: a real run (default strategy, 16 evaluations) at $sshapes, then spak learn" >&2
-    local src_run v2
-    src_run=$($S run --home "$home" --json --budget 16 --no-learn "$sspec" 2>>"$home/$name-source.log" | runid)
-    v2=$($S learn --home "$home" --json "$src_run" 2>>"$home/$name-learn.log" | python3 -c 'import json,sys; print(json.loads(sys.stdin.read().splitlines()[-1])["spec"])')
-    # the v(n+1) of the source run (spak learn writes it into the run's folder of
-    # $home, naming the example's folder as its base), moved to the target shapes,
-    # replayed on the landscape
-    local v2t="$dir/.bench-$name-target.v2.spak"
-    variant "$v2" "$tshapes" "$v2t"
-    replay_spec "$tspec" "$home/$name-landscape.json" "$home/$name-replay.spak"
-    replay_spec "$v2t" "$home/$name-landscape.json" "$home/$name-replay-v2.spak"
-    local r g rand=() ru rt rl
+    replay_spec "$tspec" "$data/$name-landscape.json" "$home/$name-replay.spak"
+    local r g rand=() ru rts=() rls=() src_runs=()
     g=$(to95 "$($S run --home "$home" --json --strategy grid --no-learn "$home/$name-replay.spak" 2>/dev/null | runid)" "$target")
     for seed in 1 2 3 4 5; do
         r=$($S run --home "$home" --json --strategy random --seed "$seed" --no-learn "$home/$name-replay.spak" 2>/dev/null | runid)
@@ -109,20 +123,45 @@ bench_family() {  # name example target_shapes source_shapes
     local dmed
     dmed=$(printf '%s\n' "${dflt[@]}" | sort -n | sed -n 3p)
     ru=$(to95 "$($S run --home "$home" --json --strategy rules --no-learn "$home/$name-replay.spak" 2>/dev/null | runid)" "$target")
-    rt=$(to95 "$($S run --home "$home" --json --strategy rules --no-learn "$home/$name-replay-v2.spak" 2>/dev/null | runid)" "$target")
-    rl=$(to95 "$($S run --home "$home" --json --strategy rules --lessons --no-learn "$home/$name-replay.spak" 2>/dev/null | runid)" "$target")
-    local med
+    # the knowledge source: REPS real runs at the other shape (the spec's seed,
+    # then seeds 2, 3, ...), each crystallized and transferred on its own
+    local rep v2 v2t="$dir/.bench-$name-target.v2.spak"
+    for rep in $(seq 1 "$REPS"); do
+        echo "== $name: knowledge source $rep/$REPS: a real run (default strategy, 16 evaluations) at $sshapes, then spak learn" >&2
+        local seedopt=()
+        [ "$rep" = 1 ] || seedopt=(--seed "$rep")
+        src_run=$($S run --home "$home" --json --budget 16 --no-learn "${seedopt[@]}" "$sspec" 2>>"$home/$name-source.log" | runid)
+        src_runs+=("$src_run")
+        $S learn --home "$home" --json "$src_run" 2>>"$home/$name-learn.log" | tail -1 >"$home/$name-learn-$rep.json"
+        v2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["spec"])' "$home/$name-learn-$rep.json")
+        # the v(n+1) of the source run, moved to the target shapes, replayed on the landscape
+        variant "$v2" "$tshapes" "$v2t"
+        replay_spec "$v2t" "$data/$name-landscape.json" "$home/$name-replay-v2.spak"
+        rts+=("$(to95 "$($S run --home "$home" --json --strategy rules --no-learn "$home/$name-replay-v2.spak" 2>/dev/null | runid)" "$target")")
+        # the store's lessons: cumulative (repetition k reads the lessons of
+        # source runs 1..k, as a user's store would hold them)
+        rls+=("$(to95 "$($S run --home "$home" --json --strategy rules --lessons --no-learn "$home/$name-replay.spak" 2>/dev/null | runid)" "$target")")
+        rm -f "$v2t" "$v2" "${v2%.spak}.insights.jsonl"
+    done
+    local med rt rl
     med=$(printf '%s\n' "${rand[@]}" | sort -n | sed -n 3p)
+    rt=$(reps_cell "${rts[@]}")
+    rl=$(reps_cell "${rls[@]}")
     local space
-    space=$(python3 -c "import json; print(len(json.load(open('$home/$name-landscape.json'))))")
+    space=$(python3 -c "import json; print(len(json.load(open('$data/$name-landscape.json'))))")
     table+=("$(printf '| %-9s | %-22s | %5s | %4s | %4s (%s) | %4s (%s) | %5s | %8s | %8s |' "$name" "$tshapes" "$space" "$g" "$med" "$(echo "${rand[@]}" | tr ' ' ',')" "$dmed" "$(echo "${dflt[@]}" | tr ' ' ',')" "$ru" "$rt" "$rl")")
-    rm -f "$tspec" "$sspec" "$v2t"  # v2 and its insights stay in $home, with the run
-    echo "   best at the target: $best GFLOP/s (95%: $target); source run $src_run, v(n+1) $v2" >&2
+    rm -f "$tspec" "$sspec"
+    echo "   best at the target: $best GFLOP/s (95%: $target); source runs ${src_runs[*]} (lessons: $home/$name-learn-N.json)" >&2
 }
 
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; $(date -u +%Y-%m-%d)"
-bench_family matmul examples/matmul-cpu.spak '"512x512x512"' '"384x640x256"'
-bench_family attention examples/attention-cpu.spak '"1x4x512x64", "1x4x512x64c"' '"1x2x256x64"'
+for fam in $FAMILIES; do
+    case $fam in
+    matmul) bench_family matmul examples/matmul-cpu.spak '"512x512x512"' '"384x640x256"' ;;
+    attention) bench_family attention examples/attention-cpu.spak '"1x4x512x64", "1x4x512x64c"' '"1x2x256x64"' ;;
+    *) echo "bench-knowledge: unknown family $fam (matmul, attention)" >&2; exit 2 ;;
+    esac
+done
 echo
 echo "evaluations to reach 95% of the best result of any strategy (lower is better)"
 echo

@@ -13,6 +13,7 @@
 #include "analyze/trace.h"
 #include "analyze/views.h"
 #include "build/candidate.h"
+#include "build/reach.h"
 #include "knowledge/crystallize.h"
 #include "knowledge/facts.h"
 #include "knowledge/transfer.h"
@@ -274,6 +275,8 @@ static spak_status evaluate(engine *e, uint64_t index, int64_t eval_id, spak_out
     bool built = false;
     spak_cand_argv av = {0};
     spak_status st = spak_cand_prepare(v, &job, &oc->build_log, &built, oc->why, sizeof oc->why, err);
+    if (st == SPAK_OK && built && !job.code_source)  /* which parameters cannot act here (reach.h) */
+        oc->reach_checked = spak_reach_unreached(v, oc->unreached, sizeof oc->unreached, NULL) == SPAK_OK;
     if (st != SPAK_OK || !built)
         goto out;
     st = go(e, S_ANALYZE, json_pack("{s:I}", "eval_id", (json_int_t)eval_id), err);

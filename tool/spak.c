@@ -782,6 +782,11 @@ static json_t *run_json(spak_store *st, const spak_run *r, bool with_evals)
                 /* records a spec's own command printed, not one of spak's judges */
                 if (spak_result_untrusted(ev[i].result_json))
                     json_object_set_new(e, "trusted", json_false());
+                /* the parameters that cannot act on this candidate (build/reach.h) */
+                json_t *rj = ev[i].result_json ? json_loads(ev[i].result_json, 0, NULL) : NULL;
+                if (json_is_array(json_object_get(rj, "unreached")))
+                    json_object_set(e, "unreached", json_object_get(rj, "unreached"));
+                json_decref(rj);
                 json_array_append_new(arr, e);
             }
         }
@@ -966,9 +971,20 @@ static void print_show(spak_store *st, const spak_run *r, json_t *j)
         const char *b = json_string_value(json_object_get(e, "bottleneck"));
         const char *er = json_string_value(json_object_get(e, "error"));
         bool untrusted = json_is_false(json_object_get(e, "trusted"));
-        printf("%4lld  %-44s %-7s %10s %8s  %-9s %s%s%s\n", (long long)json_integer_value(json_object_get(e, "eval_id")),
+        char unr[300] = "";
+        size_t k;
+        json_t *x;
+        json_array_foreach(json_object_get(e, "unreached"), k, x) {
+            size_t L = strlen(unr);
+            spak_snprintf(unr + L, sizeof unr - L, "%s%s", L ? "," : "[not reached: ", json_string_value(x));
+        }
+        if (unr[0]) {
+            size_t L = strlen(unr);
+            spak_snprintf(unr + L, sizeof unr - L, "]%s", untrusted || er ? " " : "");
+        }
+        printf("%4lld  %-44s %-7s %10s %8s  %-9s %s%s%s%s\n", (long long)json_integer_value(json_object_get(e, "eval_id")),
                cli_safe(json_string_value(json_object_get(e, "candidate"))),
-               cli_safe(json_string_value(json_object_get(e, "status"))), m, ra, cli_safe(b ? b : "-"),
+               cli_safe(json_string_value(json_object_get(e, "status"))), m, ra, cli_safe(b ? b : "-"), cli_safe(unr),
                untrusted ? "[untrusted]" : "", untrusted && er ? " " : "", cli_safe(er ? er : ""));
     }
     if (s)

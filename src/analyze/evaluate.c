@@ -352,6 +352,16 @@ spak_status spak_outcome_store(spak_store *st, const char *run_id, int64_t eval_
                             json_pack("{s:s,s:o,s:s}", "profile", oc->profile ? oc->profile : "candidate", "layers",
                                       isolation_layers(&oc->sr), "missing", oc->isolation_missing));
     }
+    if (oc->reach_checked) {
+        /* the parameters that cannot act on this candidate (build/reach.h) */
+        json_t *u = json_array();
+        for (const char *q = oc->unreached; *q;) {
+            size_t k = strcspn(q, ",");
+            json_array_append_new(u, json_stringn(q, k));
+            q += k + (q[k] == ',');
+        }
+        json_object_set_new(res, "unreached", u);
+    }
     if (note && note_key) {
         /* how it was proposed (an LLM's prediction) against what was measured */
         json_t *l = json_deep_copy(note);
@@ -396,6 +406,20 @@ json_t *spak_eval_records(spak_store *st, const char *run_id, int64_t eval_id)
         }
     spak_store_trace_rows_free(rows, n);
     return arr;
+}
+
+uint64_t spak_result_unreached(const char *result_json, const spak_space *sp)
+{
+    json_t *j = result_json ? json_loads(result_json, 0, NULL) : NULL;
+    uint64_t bits = 0;
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(j, "unreached"), i, x)
+        for (size_t p = 0; p < sp->n && p < 64 && json_is_string(x); p++)
+            if (strcmp(sp->params[p].name, json_string_value(x)) == 0)
+                bits |= (uint64_t)1 << p;
+    json_decref(j);
+    return bits;
 }
 
 bool spak_result_untrusted(const char *result_json)

@@ -42,6 +42,8 @@ typedef struct spak_outcome {
     bool trusted;         /* the records came from one of spak's judges */
     const char *profile;  /* "judge" or "candidate" (static), once ran */
     char isolation_missing[256]; /* layers below the minimum, "" when none */
+    bool reach_checked;   /* the BUILD step compared the parameters' preprocessed texts (build/reach.h) */
+    char unreached[512];  /* then: the parameters that cannot act on this candidate, comma-separated */
 } spak_outcome;
 
 void spak_outcome_init(spak_outcome *oc);
@@ -92,7 +94,8 @@ spak_status spak_measure(const spak_measure_job *job, spak_outcome *oc, spak_err
 
 /* Record the finished evaluation eval_id in the store: its status, logs,
  * exit, correctness, metric, records, and a result JSON (resources; trust:
- * "trusted" true or false and "isolation" {profile, layers, missing}; note,
+ * "trusted" true or false and "isolation" {profile, layers, missing};
+ * "unreached": [names] when oc->reach_checked; note,
  * when given, a copy under note_key with the measured metric added). */
 spak_status spak_outcome_store(spak_store *st, const char *run_id, int64_t eval_id, const spak_outcome *oc,
                                const json_t *note, const char *note_key, spak_err *err);
@@ -105,5 +108,11 @@ json_t *spak_eval_records(spak_store *st, const char *run_id, int64_t eval_id);
  * ("trusted": false). NULL, unparsable or without the field (an evaluation
  * stored before spak labelled trust): false. */
 bool spak_result_untrusted(const char *result_json);
+
+/* The parameters a stored evaluation's result JSON lists as "unreached"
+ * (they exist at its point but cannot act on its candidate: build/reach.h)
+ * as bits by sp's order (bit p: sp->params[p]). 0 without the field. */
+struct spak_space;
+uint64_t spak_result_unreached(const char *result_json, const struct spak_space *sp);
 
 #endif

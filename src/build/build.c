@@ -24,7 +24,7 @@ static bool ends_with(const char *s, const char *suf)
 }
 
 /* The compiler for a source, found on PATH or in the usual CUDA place. */
-static const char *compiler_for(const char *source)
+const char *spak_build_compiler_for(const char *source)
 {
     if (!ends_with(source, ".cu"))
         return "cc";
@@ -384,7 +384,7 @@ spak_status spak_build_candidate(const spak_build_request *rq, spak_build_result
         st = spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
         goto out;
     }
-    const char *cc = compiler_for(rq->source);
+    const char *cc = spak_build_compiler_for(rq->source);
     bool cuda = ends_with(rq->source, ".cu");
     st = place_source(c, rq, &ws, err);
     if (st != SPAK_OK)
@@ -416,4 +416,87 @@ void spak_build_result_free(spak_build_result *res)
 {
     free(res->log);
     res->log = NULL;
+}
+
+/* A hash of preprocessed text t[n] without its line markers ("# 12 file",
+ * "#line", "#pragma" lines kept: they are text the compiler reads) and
+ * without blank lines. */
+static uint64_t pp_digest(const char *t, size_t n)
+{
+    uint64_t h = 0x5350414b5050ULL;  /* "SPAKPP" */
+    size_t i = 0;
+    while (i < n) {
+        size_t e = i;
+        while (e < n && t[e] != '\n')
+            e++;
+        size_t a = i;
+        while (a < e && (t[a] == ' ' || t[a] == '\t' || t[a] == '\r'))
+            a++;
+        bool marker = a < e && t[a] == '#' && (a + 1 < e && (t[a + 1] == ' ' || strncmp(t + a + 1, "line", 4) == 0));
+        if (a < e && !marker)
+            h = spak_hash64(t + i, e - i + (e < n ? 1 : 0), h);
+        i = e + 1;
+    }
+    return h;
+}
+
+/* One `cc -E` of c's source with the defines of set (c holds the flags of
+ * cmd_flags without defines; -shared is left out). */
+static void preprocess_one(build_cmd *c, const build_ws *ws, bool cuda, const char *const *set, size_t nd,
+                           uint64_t *digest, bool *ok)
+{
+    const char *argv[SPAK_BUILD_MAX_DEFINES + 40];
+    size_t k = 0;
+    for (size_t i = 0; i < c->k; i++)
+        if (strcmp(c->argv[i], "-shared") != 0)  /* a link flag */
+            argv[k++] = c->argv[i];
+    char own[SPAK_BUILD_MAX_DEFINES][300];
+    for (size_t i = 0; i < nd && i < SPAK_BUILD_MAX_DEFINES; i++) {
+        spak_snprintf(own[i], sizeof own[i], "-D%s", set[i]);
+        argv[k++] = own[i];
+    }
+    argv[k++] = "-E";
+    argv[k++] = c->src;
+    argv[k] = NULL;
+    spak_sandbox_limits lim;
+    build_limits(&lim, cuda ? 300 : 60, ws);
+    lim.stdout_cap_bytes = (size_t)64 << 20;  /* a translation unit with its headers */
+    spak_sandbox_result r;
+    spak_err e;
+    *ok = false;
+    if (spak_sandbox_run(argv, ws->wdir, &lim, &r, &e) != SPAK_OK)
+        return;
+    *ok = r.ok && !r.out_truncated;
+    if (*ok)
+        *digest = pp_digest(r.out ? r.out : "", r.out_len);
+    spak_sandbox_result_free(&r);
+}
+
+spak_status spak_build_preprocess(const spak_build_request *rq, const char *const *const *sets,
+                                  const size_t *n_sets_defs, size_t n_sets, uint64_t *digests, bool *ok,
+                                  spak_err *err)
+{
+    build_ws ws;
+    spak_status st = ws_make(&ws, err);
+    if (st != SPAK_OK)
+        return st;
+    build_cmd *c = calloc(1, sizeof *c);
+    if (!c) {
+        st = spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    bool cuda = ends_with(rq->source, ".cu");
+    st = place_source(c, rq, &ws, err);
+    if (st != SPAK_OK)
+        goto out;
+    build_reads(&ws, c->src, rq);
+    spak_build_request flags_only = *rq;
+    flags_only.n_defines = 0;
+    cmd_flags(c, &flags_only, spak_build_compiler_for(rq->source), cuda);
+    for (size_t k = 0; k < n_sets; k++)
+        preprocess_one(c, &ws, cuda, sets[k], n_sets_defs[k], &digests[k], &ok[k]);
+out:
+    free(c);
+    spak_rmtree(ws.top);
+    return st;
 }

@@ -19,6 +19,7 @@
 #define SPAK_BUILD_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include "util.h"
 
 #define SPAK_BUILD_MAX_DEFINES 64
@@ -52,5 +53,22 @@ typedef struct spak_build_result {
  * cap reached, no dependency list) is never answered from the cache. */
 spak_status spak_build_candidate(const spak_build_request *rq, spak_build_result *res, spak_err *err);
 void spak_build_result_free(spak_build_result *res);
+
+/* The compiler a build of source runs ("cc", or nvcc for a .cu), as
+ * spak_build_candidate finds it. */
+const char *spak_build_compiler_for(const char *source);
+
+/* Preprocess rq's source once per define set (`cc -E` / `nvcc -E` with the
+ * language flags, the -I and, in turn, sets[k][0..n_sets_defs[k]) as the
+ * defines: what a build of that point would compile), each run in the
+ * build's sandbox exactly as a build (the source is untrusted: the same
+ * uid, layers, read rules). digests[k] is a hash of set k's output with
+ * its line markers and blank lines left out (a skipped #if branch leaves
+ * blank lines or a marker, not text); ok[k] false when the preprocessor
+ * failed on set k. rq->defines are ignored; rq->cache_dir is not used.
+ * Returns an error only when no preprocessor could be run at all. */
+spak_status spak_build_preprocess(const spak_build_request *rq, const char *const *const *sets,
+                                  const size_t *n_sets_defs, size_t n_sets, uint64_t *digests, bool *ok,
+                                  spak_err *err);
 
 #endif

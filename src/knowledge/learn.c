@@ -31,6 +31,7 @@ typedef struct learn_ev {
     double logm;     /* log(metric) */
     double noise;    /* relative standard error of the metric from timing spread */
     bool noise_measured;
+    uint64_t unreached; /* bit p: parameter p cannot act on this candidate (build/reach.h) */
 } learn_ev;
 
 /* The relative standard error of an evaluation's metric, from the spread of
@@ -357,6 +358,9 @@ static void effects(const char *run_id, const spak_space *sp, const learn_ev *ev
     for (size_t i = 0; i < n; i++) {
         spak_space_digits(sp, evs[i].index, digits[i]);
         spak_space_active(sp, digits[i], act[i]);
+        for (size_t p = 0; p < sp->n; p++)
+            if (evs[i].unreached >> p & 1)
+                act[i][p] = false;  /* it exists but cannot act here: as if absent */
     }
     size_t m = 0;
     for (size_t p = 0; p < sp->n; p++) {
@@ -1004,6 +1008,7 @@ static void usable_evals(spak_store *st, const char *run_id, const spak_space *s
         x->index = idx;
         /* larger is better in log space whatever the objective */
         x->logm = maximize ? log(evl[i].metric) : -log(evl[i].metric);
+        x->unreached = spak_result_unreached(evl[i].result_json, sp);
         x->noise_measured = eval_noise(st, run_id, x->id, &x->noise);
         if (!x->noise_measured)
             x->noise = DEFAULT_NOISE;
