@@ -122,8 +122,9 @@ S=$(mkspec "$T/slow" k/slow.c)
 spid=$!
 seen=
 for _ in $(seq 1 120); do
-    # cc1 of the real compile: its command line names the source and -o
-    if pgrep -f "cc1 .*$T/slow/k/slow.c" >/dev/null; then seen=1; break; fi
+    # cc1 of the real compile: its command line names the source and -o (not
+    # the cc1 -E of the reach check's preprocessing, which comes first)
+    if pgrep -af "cc1 .*$T/slow/k/slow.c" | grep -v -- ' -E ' | grep -q .; then seen=1; break; fi
     sleep 0.25
 done
 sleep 0.5
