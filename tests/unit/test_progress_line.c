@@ -1,5 +1,6 @@
 /* test_progress_line.c - the live progress line (src/analyze/progress_line.c)
  * and the early stop's limits (src/analyze/early_stop.c). */
+#include <stdio.h>
 #include <jansson.h>
 #include <math.h>
 #include <string.h>
@@ -13,15 +14,15 @@ static spak_live mid(void)
     spak_live l;
     spak_live_init(&l);
     l.phase = "analyze";
-    strcpy(l.key, "rung=naive,threads=1");
+    snprintf(l.key, sizeof l.key, "%s", "rung=naive,threads=1");
     l.done = 2;
     l.budget = 10;
     l.elapsed_s = 40;
     l.sum_eval_s = 30; /* 15 s an evaluation */
     l.n_eval_s = 2;
     l.cand_start_s = 34; /* 6 s into the third */
-    strcpy(l.metric, "gflops");
-    strcpy(l.baseline, "openblas");
+    snprintf(l.metric, sizeof l.metric, "%s", "gflops");
+    snprintf(l.baseline, sizeof l.baseline, "%s", "openblas");
     l.best_metric = 82.5;
     l.best_ratio = 0.62;
     return l;

@@ -243,6 +243,20 @@ static int find_judge_parts(const char *family, const char *base_so, char *runne
     return 0;
 }
 
+/* A record's JSON with extra fields set (takes rec, returns a new string). */
+static char *with_fields(char *rec, json_t *extra)
+{
+    json_t *o = rec ? json_loads(rec, 0, NULL) : NULL;
+    free(rec);
+    if (!o) {
+        json_decref(extra);
+        return NULL;
+    }
+    json_object_update(o, extra);
+    json_decref(extra);
+    return hc_dump(o);
+}
+
 /* The chip's rate bound for the impossible-result check: SMs x the highest
  * SM clock x dense tensor flop/cycle/SM of the dtype (0 fp32, computed at
  * most at the TF32 rate; 1, 2 fp16/bf16), by compute capability. 0 when the

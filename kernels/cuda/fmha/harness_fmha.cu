@@ -799,19 +799,6 @@ static int full_check(struct fjudge *g, float qamp, bool want_lse, double *err, 
     return 0;
 }
 
-/* A record's JSON with extra fields set (takes rec, returns a new string). */
-static char *with_fields(char *rec, json_t *extra)
-{
-    json_t *o = rec ? json_loads(rec, 0, NULL) : NULL;
-    free(rec);
-    if (!o) {
-        json_decref(extra);
-        return NULL;
-    }
-    json_object_update(o, extra);
-    json_decref(extra);
-    return hc_dump(o);
-}
 
 /* The impossible-result check: the candidate's median against the chip's
  * rate bound. Fills bt (how the bound was computed); returns the bound in

@@ -521,19 +521,6 @@ static int full_check(struct gjudge *g, double *err, double *berr, bool *ok, cha
     return 0;
 }
 
-/* A record's JSON with extra fields set (takes rec, returns a new string). */
-static char *with_fields(char *rec, json_t *extra)
-{
-    json_t *o = rec ? json_loads(rec, 0, NULL) : NULL;
-    free(rec);
-    if (!o) {
-        json_decref(extra);
-        return NULL;
-    }
-    json_object_update(o, extra);
-    json_decref(extra);
-    return hc_dump(o);
-}
 
 /* The timed rounds: warm-up, then reps rounds of a candidate batch and a
  * baseline batch (which goes first alternates), every call of both checked.
