@@ -27,7 +27,11 @@ static char *repeat(const char *unit, size_t times)
 
 static void test_build(void)
 {
-    const char *hist[] = {"try 1: BM=32 UNROLL=1 -> correct, 10.1 GFLOP/s, 0.22x baseline, memory bound, predicted 12",
+    /* the oldest entry is long enough to pay for the note that says what was cut */
+    const char *hist[] = {"try 1: BM=32 UNROLL=1 -> correct, 10.1 GFLOP/s, 0.22x baseline, memory bound, predicted 12; "
+                          "the tile is too small for the caches: every element of B is read once per row of A, the "
+                          "loads dominate and the FMA units wait; the next try doubles the tile and unrolls by four, "
+                          "which the vectoriser should turn into 8-wide FMAs over a row of C kept in registers",
                           "try 2: BM=64 UNROLL=4 -> correct, 14.0 GFLOP/s, 0.31x baseline, memory bound, predicted 15",
                           "try 3: BM=128 UNROLL=8 -> correct, 9.2 GFLOP/s, 0.20x baseline, spills, predicted 20"};
     const char *lessons[] = {"bigger tiles help until registers spill", "unroll 4 beats unroll 8"};
@@ -78,6 +82,8 @@ static void test_build(void)
            "oldest history entry dropped first (dropped %zu)", pr.history_dropped);
     TAP_OK(pr.lessons_dropped == 0 && pr.diagnostics_cut == 0, "lessons and diagnostics untouched");
     TAP_OK(strstr(pr.user, "[... 1 older attempts cut ...]") != NULL, "the cut is marked");
+    TAP_OK(strstr(pr.user, "## Cut to fit the context budget\n\nThis prompt was cut to fit: 1 older history") != NULL,
+           "a note before the reply format says what was cut");
     TAP_OK(pr.est_tokens <= full - 3, "fits the budget (%zu <= %zu)", pr.est_tokens, full - 3);
     spak_prompt_free(&pr);
 
@@ -118,13 +124,144 @@ static void test_build(void)
     p.task = "t";
     p.mode = SPAK_PROMPT_PARAMS;
     p.best_source = NULL;
-    TAP_OK(spak_prompt_build(&p, 0, &pr, &err) == SPAK_OK && strstr(pr.system, "\"params\"") &&
-               !strstr(pr.user, "## Current best source"),
+    TAP_OK(spak_prompt_build(&p, 0, &pr, &err) == SPAK_OK && strstr(pr.system, "\"params\""),
            "params mode asks for the JSON choice");
+    TAP_OK(strstr(pr.user, "## Current best source\n\nNothing to show: spak gave no text") != NULL,
+           "a section given nothing is still there and says so");
     spak_prompt_free(&pr);
     free(diag);
     free(src);
     free(src2);
+}
+
+/* Every part filled: the sixteen sections in the documented order, each
+ * new piece cut in the policy's order, and the whole prompt against its
+ * golden (tests/golden/prompt/; regenerate with SPAK_GOLDEN_UPDATE=1). */
+static spak_prompt_parts full_parts(void)
+{
+    static const char *hist[] = {"x=1: gflops 10, 0.50x the baseline [0.48-0.52]",
+                                 "code:step-0001: gflops 30, 1.40x the baseline [1.22-1.63]"};
+    static const char *lessons[] = {"tile_k = 256 beats 128 by 1.12x [1.05-1.19] (6 pairs)"};
+    spak_prompt_parts p = {0};
+    p.mode = SPAK_PROMPT_CODE;
+    p.language = "c";
+    p.task = "Make the matmul kernel faster.";
+    p.abi_header = "int spak_matmul(int M, int N, int K, const float *A, const float *B, float *C);\n"
+                   "/* ---- ../common/info.h (included above) ---- */\ntypedef struct spak_kernel_info spak_kernel_info;";
+    p.abi_symbol = "spak_matmul";
+    p.space = "rung: [\"naive\"]";
+    p.machine = "CPU: Test CPU, 2 cores; ISA: avx2 fma; caches: L1d 48 KiB, L2 2 MiB\n"
+                "measured peaks: 100 GFLOP/s, 10 GB/s";
+    p.start = "rung=naive: gflops 10, 0.50x the baseline\n```c\nint spak_matmul(void) { return 0; }\n```";
+    p.best_source = "int spak_matmul(void) { return 1; }";
+    p.diff = "--- best\n+++ last\n@@ -1 +1 @@\n-a\n+b";
+    p.analysis = "latest: ratio 1.40x [1.22-1.63] (95%, 17 reps), bottleneck latency at 21% of peak";
+    p.shapes = "256x256x256: 23 gflops, baseline 23, 1.24x [1.02-1.49]; rel_err 2.9e-07 <= 1e-05\n"
+               "FLOPs: 2*M*N*K per call";
+    p.counters = "None: the CPU judge records no hardware counters.";
+    p.diagnostics = "$ cc -O3 x.c\nx.c:3:5: warning: unused variable 'y'";
+    p.rules = "fired: rule \"Pack\" when memory_bound: rung = 'packed'";
+    p.lessons = lessons;
+    p.n_lessons = 1;
+    p.predictions = "step-0001: predicted 20 gflops, measured 30: error 10 (33%); direction right";
+    p.history = hist;
+    p.n_history = 2;
+    p.metric = "gflops";
+    return p;
+}
+
+static void test_sections(void)
+{
+    spak_prompt_parts p = full_parts();
+    spak_prompt pr;
+    spak_err err = {0};
+    TAP_OK(spak_prompt_build(&p, 0, &pr, &err) == SPAK_OK, "build with every part");
+    const char *order[] = {"## Task", "## Kernel ABI", "## Machine", "## Design and tuning space", "## Starting point",
+                           "## Current best source", "## Diff of the last candidate against the best",
+                           "## Latest analysis", "## Per-shape results", "## Hardware counters",
+                           "## Compiler diagnostics and resource report", "## Fired rules", "## Lessons",
+                           "## Predictions against outcomes", "## History", "## Reply format"};
+    const char *prev = pr.user;
+    size_t in_order = 0;
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(order); i++) {
+        const char *q = strstr(pr.user, order[i]);
+        if (q && q >= prev) {
+            prev = q;
+            in_order++;
+        }
+    }
+    TAP_OK(in_order == SPAK_ARRAY_LEN(order), "all sixteen sections, in the documented order (%zu)", in_order);
+    TAP_OK(strstr(pr.system, "machine") && strstr(pr.system, "predictions against outcomes") &&
+               strstr(pr.system, "\"ratio\""),
+           "the system message announces the sections and asks for a ratio");
+    TAP_OK(strstr(pr.user, "```diff\n--- best") != NULL, "the diff is fenced as a diff");
+    TAP_OK(strstr(pr.user, "## Hardware counters\n\nNone: the CPU judge") != NULL, "a reason is shown unfenced");
+    const char *path = "tests/golden/prompt/code.md";
+    char *all = NULL;
+    size_t n = 0;
+    spak_buf b;
+    spak_buf_init(&b, 0);
+    spak_buf_printf(&b, "# System\n\n%s\n# User\n\n%s", pr.system, pr.user);
+    if (getenv("SPAK_GOLDEN_UPDATE"))
+        (void)spak_write_file_atomic(path, b.data, b.len, NULL);
+    TAP_OK(spak_read_file(path, 1 << 20, &all, &n, NULL) == SPAK_OK && n == b.len && memcmp(all, b.data, n) == 0,
+           "the prompt equals its golden %s (regenerate: SPAK_GOLDEN_UPDATE=1 build/tests/test_llm_prompt)", path);
+    free(all);
+    spak_buf_free(&b);
+    size_t full = pr.est_tokens;
+    spak_prompt_free(&pr);
+
+    /* a small cut: history and lessons go first, then pieces in the
+     * policy's order: none is cut while one before it keeps a byte */
+    size_t budget = full - 40;
+    TAP_OK(spak_prompt_build(&p, budget, &pr, &err) == SPAK_OK && pr.est_tokens <= budget, "fits %zu", budget);
+    size_t cuts[] = {pr.predictions_cut, pr.diagnostics_cut, pr.counters_cut, pr.rules_cut, pr.diff_cut,
+                     pr.shapes_cut, pr.analysis_cut, pr.start_cut, pr.machine_cut, pr.source_cut};
+    const char *texts[] = {p.predictions, p.diagnostics, p.counters, p.rules, p.diff,
+                           p.shapes, p.analysis, p.start, p.machine, p.best_source};
+    int mono = pr.history_dropped == 2 && pr.lessons_dropped == 1 && cuts[0] > 0 && cuts[9] == 0;
+    for (size_t i = 1; i < SPAK_ARRAY_LEN(cuts); i++)
+        if (cuts[i] && cuts[i - 1] < strlen(texts[i - 1]))
+            mono = 0;
+    TAP_OK(mono, "history, lessons, then the pieces in order (%s)", pr.report);
+    spak_prompt_free(&pr);
+    /* then diagnostics, counters, rules, diff, per-shape, analysis, start, machine, source, in that order */
+    size_t *fields[] = {&pr.diagnostics_cut, &pr.counters_cut, &pr.rules_cut, &pr.diff_cut, &pr.shapes_cut,
+                        &pr.analysis_cut, &pr.start_cut, &pr.machine_cut, &pr.source_cut};
+    char *big = repeat("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n", 64);
+    int ok_order = 1;
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(fields); i++) {
+        /* the pieces before i absent, i and every later one big: a budget
+         * that needs about an eighth of one piece cuts piece i only */
+        spak_prompt_parts q = full_parts();
+        q.predictions = NULL;
+        q.n_history = q.n_lessons = 0;
+        const char **qt[] = {&q.diagnostics, &q.counters, &q.rules, &q.diff, &q.shapes,
+                             &q.analysis, &q.start, &q.machine, &q.best_source};
+        for (size_t k = 0; k < SPAK_ARRAY_LEN(qt); k++)
+            *qt[k] = k < i ? NULL : big;
+        spak_prompt all_in;
+        if (spak_prompt_build(&q, 0, &all_in, &err) != SPAK_OK) {
+            ok_order = 0;
+            break;
+        }
+        size_t bud = all_in.est_tokens - strlen(big) / 8;
+        spak_prompt_free(&all_in);
+        if (spak_prompt_build(&q, bud, &pr, &err) != SPAK_OK || pr.est_tokens > bud) {
+            ok_order = 0;
+            break;
+        }
+        for (size_t k = 0; k < SPAK_ARRAY_LEN(fields); k++)
+            if ((*fields[k] > 0) != (k == i))
+                ok_order = 0;
+        if (!ok_order)
+            printf("# piece %zu: %s\n", i, pr.report);
+        spak_prompt_free(&pr);
+        if (!ok_order)
+            break;
+    }
+    TAP_OK(ok_order, "each byte-cut piece is cut only once those before it in the policy are gone");
+    free(big);
 }
 
 static spak_reply parse(const char *text, spak_prompt_mode m, const char *sym)
@@ -206,6 +343,15 @@ static void test_code_replies(void)
     spak_reply_free(&r);
     free(big);
 
+    r = parse("```c\nvoid k(void) {}\n```\n{\"prediction\": {\"ratio\": 1.25, \"why\": \"w\"}}", SPAK_PROMPT_CODE, "k");
+    TAP_OK(r.kind == SPAK_REPLY_CODE && r.has_prediction && r.predicted_ratio == 1.25 && isnan(r.predicted_metric),
+           "a prediction may give the ratio to the baseline alone (%s)", r.detail);
+    spak_reply_free(&r);
+    r = parse("```c\nvoid k(void) {}\n```\n{\"prediction\": {\"metric\": 3, \"ratio\": -1}}", SPAK_PROMPT_CODE, "k");
+    TAP_OK(r.kind == SPAK_REPLY_CODE && !r.has_prediction && isnan(r.predicted_ratio) &&
+               strstr(r.detail, "ratio\" is not a positive number"),
+           "a ratio that is not a positive number is refused and said (%s)", r.detail);
+    spak_reply_free(&r);
     r = parse("```c\nvoid k(void) {}\n```\n{\"prediction\": {\"metric\": \"fast\"}}", SPAK_PROMPT_CODE, "k");
     TAP_OK(r.kind == SPAK_REPLY_CODE && !r.has_prediction && strstr(r.detail, "prediction ignored"),
            "a malformed prediction on code is ignored and said (%s)", r.detail);
@@ -337,6 +483,7 @@ static void test_prices(void)
 int main(void)
 {
     test_build();
+    test_sections();
     test_code_replies();
     test_param_replies();
     test_wire();
