@@ -191,6 +191,7 @@ spak_status spak_llm_propose(const spak_llm_settings *s, const spak_llm_context 
 {
     memset(out, 0, sizeof *out);
     out->predicted = NAN;
+    out->predicted_ratio = NAN;
     out->cost = NAN;
     spak_prompt_parts parts = {
         .mode = want_code ? SPAK_PROMPT_CODE : SPAK_PROMPT_PARAMS,
@@ -199,12 +200,18 @@ spak_status spak_llm_propose(const spak_llm_settings *s, const spak_llm_context 
         .abi_header = ctx->abi_header,
         .abi_symbol = ctx->abi_symbol,
         .space = ctx->space,
+        .machine = ctx->machine,
+        .start = ctx->start,
         .best_source = ctx->best_source,
+        .diff = ctx->diff,
         .analysis = ctx->analysis,
+        .shapes = ctx->shapes,
+        .counters = ctx->counters,
         .diagnostics = ctx->diagnostics,
         .rules = ctx->rules,
         .lessons = ctx->lessons,
         .n_lessons = ctx->n_lessons,
+        .predictions = ctx->predictions,
         .history = ctx->history,
         .n_history = ctx->n_history,
         .metric = ctx->metric,
@@ -276,6 +283,9 @@ spak_status spak_llm_propose(const spak_llm_settings *s, const spak_llm_context 
         out->predicted = r.predicted_metric;
         json_object_set_new(out->step, "predicted_metric",
                             isnan(r.predicted_metric) ? json_null() : json_real(r.predicted_metric));
+        out->predicted_ratio = r.predicted_ratio;
+        if (!isnan(r.predicted_ratio))
+            json_object_set_new(out->step, "predicted_ratio", json_real(r.predicted_ratio));
         if (r.prediction_why)
             json_object_set_new(out->step, "prediction_why", json_string(r.prediction_why));
     }

@@ -52,12 +52,18 @@ typedef struct spak_llm_context {
     const char *abi_symbol;
     const char *language;      /* "c" or "cuda" */
     const char *space;
+    const char *machine;
+    const char *start;
     const char *best_source;
+    const char *diff;
     const char *analysis;
+    const char *shapes;
+    const char *counters;
     const char *diagnostics;
     const char *rules;
     const char *const *lessons;
     size_t n_lessons;
+    const char *predictions;
     const char *const *history;
     size_t n_history;
     const char *metric;
@@ -76,6 +82,7 @@ typedef struct spak_llm_proposal {
     char code_path[4096];
     char why[512];
     double predicted;           /* NAN when the model gave no number */
+    double predicted_ratio;     /* the predicted ratio to the baseline, NAN when none */
     json_t *step;               /* the stored record of the step: prompt, reply, model, parameters,
                                    timing, tokens, cost, outcome, verdict (owned by the caller) */
     long tokens;                /* prompt + completion tokens of this step (0 when unknown) */

@@ -235,8 +235,11 @@ static spak_status piece_section(spak_buf *b, const spak_prompt_parts *p, const 
         else
             st = put_head(b, t, k->bytes[i]);
     }
+    /* one blank line after the section, whether its text ends a line or not */
+    if (st == SPAK_OK && b->len && b->data[b->len - 1] != '\n')
+        st = spak_buf_putc(b, '\n');
     if (st == SPAK_OK)
-        st = spak_buf_puts(b, d->fence && !reason ? "\n```\n\n" : "\n\n");
+        st = spak_buf_puts(b, d->fence && !reason ? "```\n\n" : "\n");
     return st;
 }
 

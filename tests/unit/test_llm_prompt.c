@@ -9,8 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "program/llm/llm.h"
+#include "program/context_sections.h"
 #include "program/prompt.h"
 #include "tap.h"
 #include "util.h"
@@ -109,7 +112,7 @@ static void test_build(void)
     snprintf(src2, strlen(src) + 100, "void spak_matmul(void) {\n%s}\n", src);
     p.best_source = src2;
     TAP_OK(spak_prompt_build(&p, 1000, &pr, &err) == SPAK_OK, "build with a huge source");
-    TAP_OK(pr.source_cut > 0 && strstr(pr.user, "void spak_matmul(void) {") && strstr(pr.user, "}\n\n```"),
+    TAP_OK(pr.source_cut > 0 && strstr(pr.user, "void spak_matmul(void) {") && strstr(pr.user, "}\n```"),
            "source: head and tail kept, middle cut");
     TAP_OK(pr.est_tokens <= 1000, "fits");
     spak_prompt_free(&pr);
@@ -262,6 +265,62 @@ static void test_sections(void)
     }
     TAP_OK(ok_order, "each byte-cut piece is cut only once those before it in the policy are gone");
     free(big);
+}
+
+/* The diff of the last candidate against the best, and the ABI with the
+ * headers it includes (context_sections.h). */
+static void test_context_pieces(void)
+{
+    spak_buf b;
+    spak_buf_init(&b, 0);
+    const char *a = "l1\nl2\nl3\nl4\nl5\nl6\nl7\nl8\nl9\nl10\n";
+    const char *c = "l1\nl2\nl3\nL4\nl5\nl6\nl7\nl8\nl9\nl10\nl11\n";
+    TAP_OK(spak_unified_diff(a, c, "best", "last", &b) &&
+               strcmp(b.data, "--- best\n+++ last\n@@ -1,10 +1,11 @@\n l1\n l2\n l3\n-l4\n+L4\n l5\n l6\n l7\n l8\n "
+                              "l9\n l10\n+l11\n") == 0,
+           "a unified diff: close changes in one hunk with 3 lines of context");
+    spak_buf_reset(&b);
+    const char *far_a = "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nk\nl\nm\n", *far_b = "A\nb\nc\nd\ne\nf\ng\nh\ni\nj\nk\nl\nM\n";
+    TAP_OK(spak_unified_diff(far_a, far_b, "x", "y", &b) &&
+               strcmp(b.data, "--- x\n+++ y\n@@ -1,4 +1,4 @@\n-a\n+A\n b\n c\n d\n@@ -10,4 +10,4 @@\n j\n k\n l\n-m\n+M\n") ==
+                   0,
+           "changes far apart are two hunks");
+    spak_buf_reset(&b);
+    TAP_OK(spak_unified_diff(a, a, "x", "y", &b) && b.len == 0, "equal texts: an empty diff");
+    spak_buf_free(&b);
+
+    char dir[] = "/tmp/spak-ctx-XXXXXX";
+    if (!mkdtemp(dir)) {
+        TAP_OK(0, "mkdtemp");
+        return;
+    }
+    char p1[128], p2[128], p3[128], sub[128];
+    snprintf(sub, sizeof sub, "%s/common", dir);
+    snprintf(p1, sizeof p1, "%s/abi.h", dir);
+    snprintf(p2, sizeof p2, "%s/common/info.h", dir);
+    snprintf(p3, sizeof p3, "%s/common/more.h", dir);
+    mkdir(sub, 0755);
+    const char *t1 = "#include <stdio.h>\n#include \"common/info.h\"\nint k(void);\n";
+    const char *t2 = "  #  include \"more.h\"\ntypedef int info_t;\n#include \"info.h\"\n";
+    const char *t3 = "#define MORE 1\n";
+    spak_write_file_atomic(p1, t1, strlen(t1), NULL);
+    spak_write_file_atomic(p2, t2, strlen(t2), NULL);
+    spak_write_file_atomic(p3, t3, strlen(t3), NULL);
+    char *abi = spak_ctx_abi_with_includes(p1, 1 << 16);
+    TAP_OK(abi && strstr(abi, "int k(void);") && strstr(abi, "/* ---- common/info.h (included above) ---- */") &&
+               strstr(abi, "typedef int info_t;") && strstr(abi, "/* ---- more.h (included above) ---- */") &&
+               strstr(abi, "#define MORE 1"),
+           "the ABI with every header it includes, transitively");
+    const char *once = abi ? strstr(abi, "typedef int info_t;") : NULL;
+    TAP_OK(once && !strstr(once + 1, "typedef int info_t;") && !strstr(abi, "stdio.h (included"),
+           "each header once (a self-include is not followed), system headers not inlined");
+    free(abi);
+    TAP_OK(spak_ctx_abi_with_includes("/nonexistent/abi.h", 1024) == NULL, "an unreadable ABI: NULL");
+    unlink(p3);
+    unlink(p2);
+    unlink(p1);
+    rmdir(sub);
+    rmdir(dir);
 }
 
 static spak_reply parse(const char *text, spak_prompt_mode m, const char *sym)
@@ -484,6 +543,7 @@ int main(void)
 {
     test_build();
     test_sections();
+    test_context_pieces();
     test_code_replies();
     test_param_replies();
     test_wire();
