@@ -1,10 +1,9 @@
 /*
  * driver_llm.h - the Programming step driven by an LLM (strategy "llm").
  *
- * Each call builds a prompt from the spec and the loop's state (problem, the
- * kernel ABI header, the space, the best candidate's source, the latest
- * analysis, compiler diagnostics or the failed check, fired rules, lessons,
- * a short history) within a context budget (prompt.h), sends it to the
+ * Each call builds a prompt from the spec and the loop's state (the sixteen
+ * sections of prompt.h, whose texts llm_context.h gathers) within a context
+ * budget (prompt.h), sends it to the
  * configured backend (llm.h: OpenAI-compatible, Anthropic, manual), and reads
  * the reply as either a choice of parameter values (JSON) or a new kernel
  * source (a fenced code block). Every proposal carries the model's
