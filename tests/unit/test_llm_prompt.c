@@ -323,6 +323,83 @@ static void test_context_pieces(void)
     rmdir(dir);
 }
 
+/* The sections that read records, on a hand-made run: the GPU's resource
+ * report (ptxas lines and the judge's registers), counters or why none,
+ * and predictions scored (error, direction against the best then). */
+static void test_measured_sections(void)
+{
+    spak_loop_def loop = {0};
+    loop.metric = "tflops";
+    loop.objective = SPAK_OBJ_MAXIMIZE;
+    spak_strategy_run run = {0};
+    run.loop = &loop;
+    run.target = "cuda";
+    spak_eval ev = {0};
+    ev.eval_id = 3;
+    ev.cand_key = "code:step-0002|rung=1";
+    ev.status = "done";
+    ev.metric = 500;
+    ev.ratio = 0.8;
+    ev.build_log = "$ nvcc -O3 x.cu\nptxas info    : Compiling entry function 'k' for 'sm_90a'\n"
+                   "ptxas info    : Used 168 registers, 0 bytes spill stores, 0 bytes spill loads\n";
+    json_t *recs = json_loads("[{\"type\":\"Analysis\",\"shape\":\"4096x4096x4096\",\"registers\":168,"
+                              "\"smem_bytes\":200704,\"spills\":0,\"occupancy\":0.125,\"wave_efficiency\":0.97},"
+                              "{\"type\":\"Correctness\",\"shape\":\"97x61x33\",\"heldout\":true,\"passed\":false,"
+                              "\"reason\":\"rel_err 0.3 over 0.01\"},"
+                              "{\"type\":\"Counters\",\"shape\":\"4096x4096x4096\",\"available\":true,\"tool\":\"ncu\","
+                              "\"kernel\":\"k\",\"metrics\":{\"sm__throughput\":81.5},\"units\":{\"sm__throughput\":\"%\"}}]",
+                              0, NULL);
+    spak_buf b;
+    spak_buf_init(&b, 0);
+    spak_ctx_diag(&run, &ev, recs, &b);
+    TAP_OK(strstr(b.data, "resource report (ptxas -v):\nptxas info    : Used 168 registers, 0 bytes spill stores, 0 "
+                          "bytes spill loads\n- 4096x4096x4096") &&
+               strstr(b.data, "- 4096x4096x4096: 168 registers a thread, 200704 bytes of shared memory a block, 0 "
+                              "bytes spilled, occupancy 0.12"),
+           "CUDA: ptxas's register and spill lines, then the judge's per-shape resource numbers");
+    TAP_OK(strstr(b.data, "failed check (Correctness) on a held-out shape: rel_err 0.3") && !strstr(b.data, "97x61x33"),
+           "a failed held-out check is shown, its shape not named");
+    spak_buf_reset(&b);
+    spak_ctx_counters(&run, &ev, recs, &b);
+    TAP_OK(strstr(b.data, "- 4096x4096x4096 (ncu, kernel k): sm__throughput = 81.5 %;") != NULL,
+           "counters: the ncu metrics with their units");
+    spak_buf_reset(&b);
+    json_t *none = json_array();
+    spak_ctx_counters(&run, &ev, none, &b);
+    TAP_OK(strncmp(b.data, "None: the latest evaluation recorded no Counters records", 50) == 0,
+           "no counters: the section says why");
+    json_decref(none);
+    json_decref(recs);
+
+    /* predictions: one better-than-best predicted and measured worse, one right, one failed */
+    spak_eval evs[3] = {0};
+    evs[0] = ev;
+    evs[0].result_json = "{\"llm\":{\"predicted_metric\":600,\"best_metric_before\":550}}";
+    evs[1] = ev;
+    evs[1].cand_key = "code:step-0003|rung=1";
+    evs[1].metric = 620;
+    evs[1].ratio = 1.0;
+    evs[1].result_json = "{\"llm\":{\"predicted_ratio\":1.1,\"best_metric_before\":550}}";
+    evs[2] = ev;
+    evs[2].cand_key = "code:step-0004|rung=1";
+    evs[2].status = "failed";
+    evs[2].result_json = "{\"llm\":{\"predicted_metric\":700}}";
+    spak_buf_reset(&b);
+    spak_ctx_predictions(&run, evs, 3, &b);
+    TAP_OK(strstr(b.data, "- code:step-0002|rung=1: predicted tflops 600; measured 500 (ratio 0.8); error 100 (20% of "
+                          "the measured); direction against the best then (550): predicted better, measured worse: "
+                          "wrong\n") != NULL,
+           "a prediction scored: its error and a wrong direction");
+    TAP_OK(strstr(b.data, "predicted ratio 1.1; measured 620 (ratio 1); ratio error 0.1 (10% of the measured); "
+                          "direction against the best then (550): predicted better, measured better: right") != NULL,
+           "a ratio alone is scored too, its direction through the measured baseline");
+    TAP_OK(strstr(b.data, "outcome failed (no measurement to score)") &&
+               strstr(b.data, "score: 3 predictions, 2 measured; median absolute error 15% of the measured; "
+                              "direction right 1 of 2"),
+           "the score line: median relative error and directions right");
+    spak_buf_free(&b);
+}
+
 static spak_reply parse(const char *text, spak_prompt_mode m, const char *sym)
 {
     static const char *names[] = {"BM", "UNROLL", "layout"};
@@ -544,6 +621,7 @@ int main(void)
     test_build();
     test_sections();
     test_context_pieces();
+    test_measured_sections();
     test_code_replies();
     test_param_replies();
     test_wire();
