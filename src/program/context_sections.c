@@ -117,9 +117,11 @@ char *spak_ctx_abi_with_includes(const char *path, size_t cap)
 {
     spak_buf b;
     spak_buf_init(&b, cap);
-    static char seen[ABI_MAX_FILES][PATH_MAX];
+    char(*seen)[PATH_MAX] = calloc(ABI_MAX_FILES, PATH_MAX);  /* the files shown, by real path */
     size_t n_seen = 0;
-    abi_add(path, NULL, &b, seen, &n_seen, 0);
+    if (seen)
+        abi_add(path, NULL, &b, seen, &n_seen, 0);
+    free(seen);
     if (!b.len) {
         spak_buf_free(&b);
         return NULL;
@@ -246,6 +248,18 @@ static double baseline_of(const spak_strategy_run *e, const json_t *r)
     return rnum(r, bk);
 }
 
+/* The baseline's name: the record's, or the spec's where the record names a
+ * file (a baseline built from source: its path is no name, and not
+ * deterministic). */
+static const char *baseline_name(const spak_strategy_run *e, const json_t *r)
+{
+    const char *n = json_string_value(json_object_get(r, "baseline"));
+    if (n && !strchr(n, '/'))
+        return n;
+    const char *sp = e->m && e->m->problem ? spak_block_string(e->m->problem, "baseline") : NULL;
+    return sp ? sp : "baseline";
+}
+
 static void put_ci(spak_buf *b, const json_t *r)
 {
     json_t *ci = json_object_get(r, SPAK_FIELD_RATIO_CI);
@@ -320,6 +334,17 @@ static void flops_rule(const spak_strategy_run *e, spak_buf *b)
         PUT("How FLOPs are counted: as the judge's Analysis records say (their 'flops' field, a call).\n");
 }
 
+/* A shape with a 'c' among the letters after its last digit (the
+ * attention families' causal mark; suffixes come in either order). */
+static bool causal(const char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0 && s[n - 1] >= 'a' && s[n - 1] <= 'z')
+        if (s[--n] == 'c')
+            return true;
+    return false;
+}
+
 static void shape_rows(const spak_strategy_run *e, const char *what, const spak_eval *ev, const json_t *recs,
                        spak_buf *b)
 {
@@ -338,11 +363,9 @@ static void shape_rows(const spak_strategy_run *e, const char *what, const spak_
             continue;
         rows++;
         const json_t *p = rec_of(recs, SPAK_REC_PERFORMANCE, s), *a = rec_of(recs, SPAK_REC_ANALYSIS, s);
-        PUT("- %s%s:", s, s[strlen(s) - 1] == 'c' ? " (causal)" : "");
+        PUT("- %s%s:", s, causal(s) ? " (causal)" : "");
         if (p) {
-            PUT(" %s %.4g (baseline %s %.4g), ratio %.4g", e->loop->metric, metric_of(e, p),
-                json_string_value(json_object_get(p, "baseline")) ? json_string_value(json_object_get(p, "baseline"))
-                                                                   : "",
+            PUT(" %s %.4g (baseline %s %.4g), ratio %.4g", e->loop->metric, metric_of(e, p), baseline_name(e, p),
                 baseline_of(e, p), rnum(p, SPAK_FIELD_RATIO));
             put_ci(b, p);
             PUT(", %.0f reps, median %.4g ms;", rnum(p, SPAK_FIELD_REPS), rnum(p, SPAK_FIELD_TIME_MS));
@@ -375,7 +398,7 @@ void spak_ctx_shapes(const spak_strategy_run *e, const spak_eval *latest, const 
     if (c) {
         const char *m = json_string_value(json_object_get(c, "check_method"));
         PUT("Correctness: every shape's output against the reference, relative error at most the tolerance %.3g "
-            "(fp32 inputs drawn fresh each evaluation)%s%s.\n",
+            "(inputs drawn fresh each evaluation)%s%s.\n",
             rnum(c, "tolerance"), m ? "; method: " : "", m ? m : "");
     } else {
         PUT("Correctness: the tolerance is in the judge's Correctness records; none recorded yet.\n");
@@ -412,12 +435,15 @@ static void noise_rows(const spak_strategy_run *e, const json_t *recs, spak_buf 
             s ? s : "?", rnum(r, SPAK_FIELD_REPS), ended ? " (ended by " : "", ended ? ended : "",
             ended ? ")" : "",
             rnum(r, SPAK_FIELD_TIME_MS), 100 * spread(r, "time_ms", "time_ms_p20", "time_ms_p80"),
-            json_string_value(json_object_get(r, "baseline")) ? json_string_value(json_object_get(r, "baseline"))
-                                                               : "",
-            rnum(r, "baseline_time_ms"), e->loop->metric, baseline_of(e, r),
+            baseline_name(e, r), rnum(r, "baseline_time_ms"), e->loop->metric, baseline_of(e, r),
             100 * spread(r, "baseline_time_ms", "baseline_time_ms_p20", "baseline_time_ms_p80"),
             rnum(r, SPAK_FIELD_RATIO));
         put_ci(b, r);
+        if (json_is_number(json_object_get(r, SPAK_FIELD_SM_CLOCK_MHZ))) {
+            const char *thr = json_string_value(json_object_get(r, SPAK_FIELD_THROTTLE_REASONS));
+            PUT(", SM clock %.0f MHz, memory clock %.0f MHz, throttle: %s", rnum(r, SPAK_FIELD_SM_CLOCK_MHZ),
+                rnum(r, SPAK_FIELD_MEM_CLOCK_MHZ), thr && *thr ? thr : "none");
+        }
         if (json_is_boolean(json_object_get(r, SPAK_FIELD_PRECISION_REACHED)))
             PUT(", %s", json_is_true(json_object_get(r, SPAK_FIELD_PRECISION_REACHED))
                             ? "the interval is as narrow as asked"

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "program/llm/llm.h"
+#include "program/prompt.h"
 #include "spec/space.h"
 #include "spec/spec.h"
 #include "store/store.h"
@@ -67,6 +68,12 @@ typedef struct spak_llm_context {
     size_t n_history;
     const char *metric;
 } spak_llm_context;
+
+/* The prompt's parts for ctx (strings borrowed from it): what
+ * spak_llm_propose builds its prompt from, and what any other reader of the
+ * engineer's context (the MCP spak_context tool) passes to
+ * spak_prompt_build, so that every reader shows the same sections. */
+void spak_llm_prompt_parts(const spak_llm_context *ctx, bool want_code, spak_prompt_parts *parts);
 
 typedef enum {
     SPAK_PROPOSE_PARAMS,     /* index is a new point of the space */

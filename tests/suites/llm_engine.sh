@@ -138,4 +138,22 @@ P3="$T/h5/runs/$R5/llm/step-0003.prompt.md"
 check "the diff of the last candidate against the best" "grep -q '^--- best (code:step-0001|rung=naive)' $P3 && grep -q '^+++ last (code:step-0002|rung=naive)' $P3 && grep -q '^+    int unused_here;' $P3"
 check "the compiler's warning of the last candidate is shown" "grep -q \"warning: unused variable .unused_here.\" $P3"
 rm -f "$SPEC"
+# 5. attention: per-shape results causal and not, its FLOP count, the baseline named
+python3 - "$ROOT/examples/attention-cpu.spak" "$ROOT/examples/.llm-attn-$$.spak" <<'PY'
+import re, sys
+s = open(sys.argv[1]).read()
+s = re.sub(r'shapes: \[[^]]*\]', 'shapes: ["1x2x64x32", "1x2x64x32c"]', s, count=1)
+s = re.sub(r'heldout: \[[^]]*\]', 'heldout: ["1x1x33x16c"]', s)
+s = re.sub(r'rung: \[[^]]*\]', 'rung: ["naive"]', s)
+s = re.sub(r'    tuning_space \{.*?\n    \}\n', '', s, flags=re.S)
+s = re.sub(r'        rule "[^"]*" \{.*?\n        \}\n', '', s, flags=re.S)
+s = re.sub(r'        stop \{[^}]*\}\n', '', s).replace('--min-time 0.2', '--min-time 0.02')
+s = s.replace('    engineering_loop', '    llm {\n        mode: "code"\n    }\n\n    engineering_loop', 1)
+open(sys.argv[2], 'w').write(s)
+PY
+"$SPAK" run --home "$T/h6" --llm manual --budget 2 "$ROOT/examples/.llm-attn-$$.spak" >"$T/a1.out" 2>&1
+rm -f "$ROOT/examples/.llm-attn-$$.spak"
+P6=$(ls "$T"/h6/runs/*/llm/step-0001.prompt.md 2>/dev/null | head -1)
+check "attention: per-shape rows causal and not, the FLOP count halved when causal" "grep -q '^- 1x2x64x32: gflops' $P6 && grep -q '^- 1x2x64x32c (causal): gflops' $P6 && grep -q '4\*B\*H\*S\*S\*D .*halved when causal' $P6"
+check "attention: the baseline built from source is named by the spec, not by its path" "grep -q '(baseline naive [0-9]' $P6 && ! grep -q 'baseline /' $P6"
 echo "1..$n"
