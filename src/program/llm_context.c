@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyze/views.h"
 #include "knowledge/knowledge.h"
 #include "program/context_sections.h"
 #include "spec/fmt.h"
@@ -88,10 +89,17 @@ static void measured_texts(const spak_strategy_run *e, spak_llm_texts *t)
     }
     t->history = calloc(n ? n : 1, sizeof *t->history);
     for (size_t i = 0; t->history && i < n; i++) {
-        char line[1024];
+        char line[1024], ci[96] = "";
+        double lo, hi;
+        if (strcmp(ev[i].status, SPAK_EVAL_DONE) == 0 && i + 20 >= n) {  /* the prompt shows the last 20 */
+            json_t *recs = spak_ctx_records(e->store, e->run_id, ev[i].eval_id);
+            if (spak_views_ratio_ci(recs, &lo, &hi, NULL))
+                spak_snprintf(ci, sizeof ci, " [%.3g-%.3g]", lo, hi);
+            json_decref(recs);
+        }
         if (strcmp(ev[i].status, SPAK_EVAL_DONE) == 0)
-            spak_snprintf(line, sizeof line, "%s: %s %.4g, %.3fx the baseline%s%s", ev[i].cand_key, e->loop->metric,
-                          ev[i].metric, ev[i].ratio, ev[i].bottleneck ? ", " : "",
+            spak_snprintf(line, sizeof line, "%s: %s %.4g, %.3fx the baseline%s%s%s", ev[i].cand_key,
+                          e->loop->metric, ev[i].metric, ev[i].ratio, ci, ev[i].bottleneck ? ", " : "",
                           ev[i].bottleneck ? ev[i].bottleneck : "");
         else
             spak_snprintf(line, sizeof line, "%s: %s %s", ev[i].cand_key, ev[i].status, ev[i].error ? ev[i].error : "");

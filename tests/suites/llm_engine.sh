@@ -118,6 +118,7 @@ int spak_matmul(int M, int N, int K, const float *A, const float *B, float *C)
 llm_reply "$T/h5" "$R5" "$T/h5/runs/$R5/llm/step-0001.reply.md" "$fast" "$T/n2.out"
 P2="$T/h5/runs/$R5/llm/step-0002.prompt.md"
 check "the predicted ratio is kept with the outcome, beside the best when it was predicted" "sql $T/h5/spak.db \"select result_json from evaluations where run_id=? and eval_id=2\" $R5 | grep -q '\"predicted_ratio\":0.5.*\"best_metric_before\":'"
+check "the history gives each candidate's ratio with its interval" "grep -q '^- code:step-0001|rung=naive: gflops [0-9.]*, [0-9.]*x the baseline \[[0-9.]*-[0-9.]*\]' $P2"
 check "the next prompt scores the prediction: error and direction" "grep -q '^- code:step-0001|rung=naive: predicted gflops 5, ratio 0.5; measured .*error .*direction against the best then .*: predicted .*, measured better: ' $P2 && grep -q '^score: 1 predictions, 1 measured' $P2"
 slow='```c
 #include "abi.h"
