@@ -185,30 +185,43 @@ static bool choice_index(const spak_space *sp, const char *params_json, uint64_t
     return ok && spak_space_find(sp, key, index);
 }
 
-spak_status spak_llm_propose(const spak_llm_settings *s, const spak_llm_context *ctx, const spak_space *space,
-                             const unsigned char *tried, uint64_t base_index, bool want_code, const char *out_dir,
-                             const char *tag, spak_llm_proposal *out, spak_err *err)
+void spak_llm_prompt_parts(const spak_llm_context *ctx, bool want_code, spak_prompt_parts *parts)
 {
-    memset(out, 0, sizeof *out);
-    out->predicted = NAN;
-    out->cost = NAN;
-    spak_prompt_parts parts = {
+    *parts = (spak_prompt_parts){
         .mode = want_code ? SPAK_PROMPT_CODE : SPAK_PROMPT_PARAMS,
         .language = ctx->language,
         .task = ctx->task,
         .abi_header = ctx->abi_header,
         .abi_symbol = ctx->abi_symbol,
         .space = ctx->space,
+        .machine = ctx->machine,
+        .start = ctx->start,
         .best_source = ctx->best_source,
+        .diff = ctx->diff,
         .analysis = ctx->analysis,
+        .shapes = ctx->shapes,
+        .counters = ctx->counters,
         .diagnostics = ctx->diagnostics,
         .rules = ctx->rules,
         .lessons = ctx->lessons,
         .n_lessons = ctx->n_lessons,
+        .predictions = ctx->predictions,
         .history = ctx->history,
         .n_history = ctx->n_history,
         .metric = ctx->metric,
     };
+}
+
+spak_status spak_llm_propose(const spak_llm_settings *s, const spak_llm_context *ctx, const spak_space *space,
+                             const unsigned char *tried, uint64_t base_index, bool want_code, const char *out_dir,
+                             const char *tag, spak_llm_proposal *out, spak_err *err)
+{
+    memset(out, 0, sizeof *out);
+    out->predicted = NAN;
+    out->predicted_ratio = NAN;
+    out->cost = NAN;
+    spak_prompt_parts parts;
+    spak_llm_prompt_parts(ctx, want_code, &parts);
     spak_prompt pr;
     spak_status st = spak_prompt_build(&parts, (size_t)s->context_tokens, &pr, err);
     if (st != SPAK_OK)
@@ -276,6 +289,9 @@ spak_status spak_llm_propose(const spak_llm_settings *s, const spak_llm_context 
         out->predicted = r.predicted_metric;
         json_object_set_new(out->step, "predicted_metric",
                             isnan(r.predicted_metric) ? json_null() : json_real(r.predicted_metric));
+        out->predicted_ratio = r.predicted_ratio;
+        if (!isnan(r.predicted_ratio))
+            json_object_set_new(out->step, "predicted_ratio", json_real(r.predicted_ratio));
         if (r.prediction_why)
             json_object_set_new(out->step, "prediction_why", json_string(r.prediction_why));
     }

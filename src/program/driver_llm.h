@@ -1,10 +1,9 @@
 /*
  * driver_llm.h - the Programming step driven by an LLM (strategy "llm").
  *
- * Each call builds a prompt from the spec and the loop's state (problem, the
- * kernel ABI header, the space, the best candidate's source, the latest
- * analysis, compiler diagnostics or the failed check, fired rules, lessons,
- * a short history) within a context budget (prompt.h), sends it to the
+ * Each call builds a prompt from the spec and the loop's state (the sixteen
+ * sections of prompt.h, whose texts llm_context.h gathers) within a context
+ * budget (prompt.h), sends it to the
  * configured backend (llm.h: OpenAI-compatible, Anthropic, manual), and reads
  * the reply as either a choice of parameter values (JSON) or a new kernel
  * source (a fenced code block). Every proposal carries the model's
@@ -18,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "program/llm/llm.h"
+#include "program/prompt.h"
 #include "spec/space.h"
 #include "spec/spec.h"
 #include "store/store.h"
@@ -52,16 +52,28 @@ typedef struct spak_llm_context {
     const char *abi_symbol;
     const char *language;      /* "c" or "cuda" */
     const char *space;
+    const char *machine;
+    const char *start;
     const char *best_source;
+    const char *diff;
     const char *analysis;
+    const char *shapes;
+    const char *counters;
     const char *diagnostics;
     const char *rules;
     const char *const *lessons;
     size_t n_lessons;
+    const char *predictions;
     const char *const *history;
     size_t n_history;
     const char *metric;
 } spak_llm_context;
+
+/* The prompt's parts for ctx (strings borrowed from it): what
+ * spak_llm_propose builds its prompt from, and what any other reader of the
+ * engineer's context (the MCP spak_context tool) passes to
+ * spak_prompt_build, so that every reader shows the same sections. */
+void spak_llm_prompt_parts(const spak_llm_context *ctx, bool want_code, spak_prompt_parts *parts);
 
 typedef enum {
     SPAK_PROPOSE_PARAMS,     /* index is a new point of the space */
@@ -76,6 +88,7 @@ typedef struct spak_llm_proposal {
     char code_path[4096];
     char why[512];
     double predicted;           /* NAN when the model gave no number */
+    double predicted_ratio;     /* the predicted ratio to the baseline, NAN when none */
     json_t *step;               /* the stored record of the step: prompt, reply, model, parameters,
                                    timing, tokens, cost, outcome, verdict (owned by the caller) */
     long tokens;                /* prompt + completion tokens of this step (0 when unknown) */

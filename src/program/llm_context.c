@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyze/views.h"
 #include "knowledge/knowledge.h"
+#include "program/context_sections.h"
 #include "spec/fmt.h"
 
 static char *read_capped(const char *path, size_t cap)
@@ -28,6 +30,12 @@ void spak_llm_texts_free(spak_llm_texts *t)
     spak_buf_free(&t->analysis);
     spak_buf_free(&t->diag);
     spak_buf_free(&t->rules);
+    spak_buf_free(&t->machine);
+    spak_buf_free(&t->start);
+    spak_buf_free(&t->diff);
+    spak_buf_free(&t->shapes);
+    spak_buf_free(&t->counters);
+    spak_buf_free(&t->predictions);
     free(t->abi);
     free(t->best_src);
     for (size_t i = 0; i < t->n_lessons; i++)
@@ -38,6 +46,101 @@ void spak_llm_texts_free(spak_llm_texts *t)
     free(t->history);
 }
 
+/* A lesson with its evidence: the effect, its uncertainty, the confidence,
+ * the run it came from and the judge's evidence line. */
+static char *lesson_line(const spak_lesson *l)
+{
+    spak_buf b;
+    spak_buf_init(&b, 4096);
+    (void)spak_buf_puts(&b, l->text);
+    json_t *ev = l->evidence_json ? json_loads(l->evidence_json, 0, NULL) : NULL;
+    const char *why = json_string_value(json_object_get(ev, "evidence"));
+    bool any = !isnan(l->effect) || why || l->run_id;
+    if (any)
+        (void)spak_buf_puts(&b, " (evidence:");
+    if (!isnan(l->effect))
+        (void)spak_buf_printf(&b, " effect %.4g", l->effect);
+    if (!isnan(l->uncertainty))
+        (void)spak_buf_printf(&b, " +- %.3g", l->uncertainty);
+    if (!isnan(l->confidence))
+        (void)spak_buf_printf(&b, ", confidence %.2f", l->confidence);
+    if (why)
+        (void)spak_buf_printf(&b, "; %s", why);
+    if (json_is_true(json_object_get(ev, "untrusted")))
+        (void)spak_buf_puts(&b, "; from records the trusted judge did not write");
+    if (l->run_id)
+        (void)spak_buf_printf(&b, "; run %s", l->run_id);
+    if (any)
+        (void)spak_buf_puts(&b, ")");
+    json_decref(ev);
+    return spak_buf_take(&b);
+}
+
+/* The texts that read the run's evaluations: history, starting point,
+ * latest analysis, per-shape results, counters, diagnostics, diff,
+ * predictions. */
+static void measured_texts(const spak_strategy_run *e, spak_llm_texts *t)
+{
+    spak_eval *ev = NULL;
+    size_t n = 0;
+    if (spak_store_eval_list(e->store, e->run_id, &ev, &n, NULL) != SPAK_OK) {
+        ev = NULL;
+        n = 0;
+    }
+    t->history = calloc(n ? n : 1, sizeof *t->history);
+    for (size_t i = 0; t->history && i < n; i++) {
+        char line[1024], ci[96] = "";
+        double lo, hi;
+        if (strcmp(ev[i].status, SPAK_EVAL_DONE) == 0 && i + 20 >= n) {  /* the prompt shows the last 20 */
+            json_t *recs = spak_ctx_records(e->store, e->run_id, ev[i].eval_id);
+            if (spak_views_ratio_ci(recs, &lo, &hi, NULL))
+                spak_snprintf(ci, sizeof ci, " [%.3g-%.3g]", lo, hi);
+            json_decref(recs);
+        }
+        if (strcmp(ev[i].status, SPAK_EVAL_DONE) == 0)
+            spak_snprintf(line, sizeof line, "%s: %s %.4g, %.3fx the baseline%s%s%s", ev[i].cand_key,
+                          e->loop->metric, ev[i].metric, ev[i].ratio, ci, ev[i].bottleneck ? ", " : "",
+                          ev[i].bottleneck ? ev[i].bottleneck : "");
+        else
+            spak_snprintf(line, sizeof line, "%s: %s %s", ev[i].cand_key, ev[i].status, ev[i].error ? ev[i].error : "");
+        t->history[t->n_history] = strdup(line);
+        if (t->history[t->n_history])
+            t->n_history++;
+    }
+    /* the latest evaluation that was a candidate (a failed step built nothing) */
+    const spak_eval *latest = NULL, *best = NULL;
+    for (size_t i = n; i-- > 0 && !latest;)
+        if (!ev[i].cand_key || strncmp(ev[i].cand_key, "llm:", 4) != 0)
+            latest = &ev[i];
+    for (size_t i = 0; i < n; i++)
+        if (ev[i].eval_id == e->best_eval_id)
+            best = &ev[i];
+    json_t *lrec = latest ? spak_ctx_records(e->store, e->run_id, latest->eval_id) : json_array();
+    json_t *brec = best ? spak_ctx_records(e->store, e->run_id, best->eval_id) : json_array();
+    if (n && &ev[n - 1] != latest)  /* the last step gave no candidate: say so first */
+        spak_buf_printf(&t->analysis, "last step %s: %s%s%s\n", ev[n - 1].cand_key, ev[n - 1].status,
+                        ev[n - 1].error ? ": " : "", ev[n - 1].error ? ev[n - 1].error : "");
+    spak_ctx_analysis(e, latest, lrec, best, brec, &t->analysis);
+    spak_ctx_start(e, ev, n, &t->start);
+    const spak_eval *first = NULL;  /* the starting point (context_sections.c: the first point measured) */
+    for (size_t i = 0; i < n && !first; i++)
+        if (ev[i].cand_key && strncmp(ev[i].cand_key, "code:", 5) != 0 && strncmp(ev[i].cand_key, "llm:", 4) != 0)
+            first = &ev[i];
+    if (best && first == best && t->best_src) {
+        free(t->best_src);
+        t->best_src = strdup("Not repeated: the best candidate is the starting point, whose source is shown "
+                             "above.");
+    }
+    spak_ctx_shapes(e, latest, lrec, best, brec, &t->shapes);
+    spak_ctx_counters(e, latest, lrec, &t->counters);
+    spak_ctx_diag(e, latest, lrec, &t->diag);
+    spak_ctx_diff(e, latest, best, &t->diff);
+    spak_ctx_predictions(e, ev, n, &t->predictions);
+    json_decref(lrec);
+    json_decref(brec);
+    spak_store_evals_free(ev, n);
+}
+
 void spak_llm_context_build(const spak_strategy_run *e, spak_llm_texts *t, spak_llm_context *c)
 {
     memset(t, 0, sizeof *t);
@@ -46,6 +149,12 @@ void spak_llm_context_build(const spak_strategy_run *e, spak_llm_texts *t, spak_
     spak_buf_init(&t->analysis, 1 << 16);
     spak_buf_init(&t->diag, 1 << 16);
     spak_buf_init(&t->rules, 1 << 16);
+    spak_buf_init(&t->machine, 1 << 14);
+    spak_buf_init(&t->start, 1 << 16);
+    spak_buf_init(&t->diff, 1 << 16);
+    spak_buf_init(&t->shapes, 1 << 16);
+    spak_buf_init(&t->counters, 1 << 15);
+    spak_buf_init(&t->predictions, 1 << 15);
     memset(c, 0, sizeof *c);
     const spak_block *p = e->m->problem;
     const char *fam = p ? spak_block_string(p, "family") : NULL;
@@ -80,8 +189,9 @@ void spak_llm_context_build(const spak_strategy_run *e, spak_llm_texts *t, spak_
     if (spak_cand_source_of(e->site, 0, path, sizeof path)) {
         char *sl = strrchr(path, '/');
         if (sl && spak_snprintf(sl, sizeof path - (size_t)(sl - path), "/abi.h"))
-            t->abi = read_capped(path, 32 << 10);
+            t->abi = spak_ctx_abi_with_includes(path, 64 << 10);
     }
+    spak_ctx_machine(e, &t->machine);
     /* the best candidate's source: the LLM's own file, or the template's */
     if (e->best_eval_id) {
         spak_eval be = {0};
@@ -96,42 +206,7 @@ void spak_llm_context_build(const spak_strategy_run *e, spak_llm_texts *t, spak_
         spak_store_candidate_free(&cand);
         spak_store_eval_free(&be);
     }
-    /* history, the latest analysis and its diagnostics */
-    spak_eval *ev = NULL;
-    size_t n = 0;
-    if (spak_store_eval_list(e->store, e->run_id, &ev, &n, NULL) == SPAK_OK) {
-        t->history = calloc(n ? n : 1, sizeof *t->history);
-        for (size_t i = 0; t->history && i < n; i++) {
-            char line[1024];
-            if (strcmp(ev[i].status, SPAK_EVAL_DONE) == 0)
-                spak_snprintf(line, sizeof line, "%s: %s %.4g, %.3fx the baseline%s%s", ev[i].cand_key,
-                              e->loop->metric, ev[i].metric, ev[i].ratio, ev[i].bottleneck ? ", " : "",
-                              ev[i].bottleneck ? ev[i].bottleneck : "");
-            else
-                spak_snprintf(line, sizeof line, "%s: %s %s", ev[i].cand_key, ev[i].status,
-                              ev[i].error ? ev[i].error : "");
-            t->history[t->n_history] = strdup(line);
-            if (t->history[t->n_history])
-                t->n_history++;
-        }
-        if (n) {
-            spak_eval *l = &ev[n - 1];
-            spak_buf_printf(&t->analysis, "latest candidate %s: %s", l->cand_key, l->status);
-            if (strcmp(l->status, SPAK_EVAL_DONE) == 0)
-                spak_buf_printf(&t->analysis, ", %s %.4g, %.3fx the baseline, bottleneck %s", e->loop->metric,
-                                l->metric, l->ratio, l->bottleneck ? l->bottleneck : "unknown");
-            else if (l->error)
-                spak_buf_printf(&t->analysis, ": %s", l->error);
-            if (l->build_log && (!l->correct || strcmp(l->status, SPAK_EVAL_FAILED) == 0))
-                spak_buf_puts(&t->diag, l->build_log);
-            if (l->stderr_tail && strcmp(l->status, SPAK_EVAL_FAILED) == 0)
-                spak_buf_puts(&t->diag, l->stderr_tail);
-        }
-        if (!isnan(e->best_metric))
-            spak_buf_printf(&t->analysis, "\nbest so far: %s with %s %.4g (%.3fx the baseline)", e->best_key,
-                            e->loop->metric, e->best_metric, e->best_ratio);
-        spak_store_evals_free(ev, n);
-    }
+    measured_texts(e, t);
     /* rules: those whose condition holds now, then the prose guidance (a
      * condition nobody can evaluate), then the lessons */
     spak_firing firings[64];
@@ -150,13 +225,16 @@ void spak_llm_context_build(const spak_strategy_run *e, spak_llm_texts *t, spak_
             spak_buf_printf(&t->rules, "guidance: %s \"%s\" when %s: %s\n", r->is_hint ? "hint" : "rule", r->title,
                             r->when_text, r->actions[k].text);
     }
+    if (!t->rules.len)
+        spak_buf_puts(&t->rules, "None: no rule or hint of the spec holds now, and the spec gives no prose "
+                                 "guidance.");
     spak_lesson *ls = NULL;
     size_t nl = 0;
     const char *famv = fam ? fam : "";
     if (spak_store_lesson_list(e->store, NULL, famv, NULL, &ls, &nl, NULL) == SPAK_OK) {
         t->lessons = calloc(nl ? nl : 1, sizeof *t->lessons);
         for (size_t i = nl; t->lessons && i-- > 0;)  /* newest first */
-            if (ls[i].text && (t->lessons[t->n_lessons] = strdup(ls[i].text)))
+            if (ls[i].text && (t->lessons[t->n_lessons] = lesson_line(&ls[i])))
                 t->n_lessons++;
         spak_store_lessons_free(ls, nl);
     }
@@ -166,10 +244,16 @@ void spak_llm_context_build(const spak_strategy_run *e, spak_llm_texts *t, spak_
     c->abi_symbol = t->abi_symbol;
     c->language = strcmp(e->target, "cuda") == 0 ? "cuda" : "c";
     c->space = t->space.data;
+    c->machine = t->machine.data;
+    c->start = t->start.data;
     c->best_source = t->best_src;
+    c->diff = t->diff.data;
     c->analysis = t->analysis.data;
+    c->shapes = t->shapes.data;
+    c->counters = t->counters.data;
     c->diagnostics = t->diag.data;
     c->rules = t->rules.data;
+    c->predictions = t->predictions.data;
     c->lessons = (const char *const *)t->lessons;
     c->n_lessons = t->n_lessons;
     size_t keep = t->n_history > 20 ? t->n_history - 20 : 0;  /* the last 20 */

@@ -24,11 +24,14 @@ size_t spak_prompt_estimate_tokens(size_t bytes)
     return (bytes + SPAK_PROMPT_BYTES_PER_TOKEN - 1) / SPAK_PROMPT_BYTES_PER_TOKEN;
 }
 
+/* The pieces cut by bytes, in the order the policy cuts them (prompt.h). */
+enum piece { P_PRED, P_DIAG, P_COUNTERS, P_RULES, P_DIFF, P_SHAPES, P_ANALYSIS, P_START, P_MACHINE, P_SOURCE, P_N };
+
 /* How much of each cuttable piece is kept. */
 typedef struct keep {
     size_t hist_first;   /* index of the oldest history entry kept */
     size_t lessons;      /* number of lessons kept (from the front) */
-    size_t diag, rules, analysis, source;  /* bytes kept, KEEP_ALL = all */
+    size_t bytes[P_N];   /* bytes kept of each piece, KEEP_ALL = all */
 } keep;
 
 static size_t slen(const char *s)
@@ -138,8 +141,13 @@ static spak_status render_system(const spak_prompt_parts *p, spak_buf *b)
         b, "You are a performance engineer working inside a closed loop: specify, program, analyze, learn. "
            "Your proposal is built and then judged by a trusted harness: correctness against a reference on "
            "fresh inputs first, then timing against a baseline measured in the same process. Code never judges "
-           "itself, so do not print results, time anything, or special-case the test shapes. Use the analysis, "
-           "diagnostics, rules and lessons below; change one idea at a time and say what you expect.\n");
+           "itself, so do not print results, time anything, or special-case the test shapes. The message below "
+           "has these sections: task, kernel ABI (with the headers it includes), machine, design and tuning "
+           "space, starting point, current best source, diff of the last candidate against the best, latest "
+           "analysis, per-shape results, hardware counters, compiler diagnostics and resource report, fired "
+           "rules and facts, lessons, predictions against outcomes, history, reply format; a section with "
+           "nothing to show says why, and a cut says how much was cut. Use them; change one idea at a time and "
+           "say what you expect.\n");
     if (st != SPAK_OK)
         return st;
     if (p->mode == SPAK_PROMPT_CODE)
@@ -147,12 +155,13 @@ static spak_status render_system(const spak_prompt_parts *p, spak_buf *b)
                                "Reply with exactly one fenced code block tagged ```%s that holds the whole source "
                                "file of the new candidate, implementing the kernel ABI unchanged. After the block, "
                                "one line of JSON with your prediction: "
-                               "{\"prediction\": {\"metric\": <expected %s as a number>, \"why\": \"<one "
-                               "sentence>\"}}.\n",
+                               "{\"prediction\": {\"metric\": <expected %s as a number>, \"ratio\": <expected "
+                               "ratio to the baseline>, \"why\": \"<one sentence>\"}}.\n",
                                lang_of(p), metric_of(p));
     return spak_buf_printf(b,
                            "Reply with one JSON object and nothing else: {\"params\": {<name>: <value>, ...}, "
-                           "\"prediction\": {\"metric\": <expected %s as a number>, \"why\": \"<one sentence>\"}}. "
+                           "\"prediction\": {\"metric\": <expected %s as a number>, \"ratio\": <expected ratio "
+                           "to the baseline>, \"why\": \"<one sentence>\"}}. "
                            "Take each value from the choices listed in the space; numbers as numbers.\n",
                            metric_of(p));
 }
@@ -162,17 +171,98 @@ static spak_status section(spak_buf *b, const char *title)
     return spak_buf_printf(b, "## %s\n\n", title);
 }
 
-/* A section of text kept from its head (up to keep_n bytes); none when the
- * text is empty. */
-static spak_status head_section(spak_buf *b, const char *title, const char *text, size_t keep_n)
+/* The text of a section that was given nothing: says so (prompt.h: no
+ * section is missing without a why). */
+#define NOTHING_GIVEN "Nothing to show: spak gave no text for this section in this step."
+
+/* One section of byte-cut text: its title, the way it is cut and whether
+ * it is shown in a code fence (fence: the tag, "" for none). */
+typedef struct piece_def {
+    const char *title;
+    enum { CUT_HEAD, CUT_TAIL, CUT_MIDDLE } how;
+    const char *fence;  /* NULL: plain text; "": an untagged fence; "lang": the language's tag */
+} piece_def;
+
+static const piece_def PIECES[P_N] = {
+    [P_PRED] = {"Predictions against outcomes", CUT_TAIL, NULL},
+    [P_DIAG] = {"Compiler diagnostics and resource report of the last candidate", CUT_TAIL, ""},
+    [P_COUNTERS] = {"Hardware counters", CUT_HEAD, NULL},
+    [P_RULES] = {"Fired rules and facts", CUT_HEAD, NULL},
+    [P_DIFF] = {"Diff of the last candidate against the best", CUT_MIDDLE, "diff"},
+    [P_SHAPES] = {"Per-shape results", CUT_HEAD, NULL},
+    [P_ANALYSIS] = {"Latest analysis", CUT_HEAD, NULL},
+    [P_START] = {"Starting point", CUT_MIDDLE, NULL},
+    [P_MACHINE] = {"Machine", CUT_HEAD, NULL},
+    [P_SOURCE] = {"Current best source", CUT_MIDDLE, "lang"},
+};
+
+static const char *piece_text(const spak_prompt_parts *p, int i)
 {
-    if (!text || !*text)
+    switch (i) {
+    case P_PRED: return p->predictions;
+    case P_DIAG: return p->diagnostics;
+    case P_COUNTERS: return p->counters;
+    case P_RULES: return p->rules;
+    case P_DIFF: return p->diff;
+    case P_SHAPES: return p->shapes;
+    case P_ANALYSIS: return p->analysis;
+    case P_START: return p->start;
+    case P_MACHINE: return p->machine;
+    case P_SOURCE: return p->best_source;
+    }
+    return NULL;
+}
+
+/* Section i with what is kept of its text; a missing text says so. A text
+ * that is only a reason (starts with "None" or "Not ") is never fenced. */
+static spak_status piece_section(spak_buf *b, const spak_prompt_parts *p, const keep *k, int i)
+{
+    const piece_def *d = &PIECES[i];
+    const char *t = piece_text(p, i);
+    spak_status st = section(b, d->title);
+    if (st != SPAK_OK)
+        return st;
+    if (!t || !*t)
+        return spak_buf_printf(b, "%s\n\n", NOTHING_GIVEN);
+    bool reason = strncmp(t, "None", 4) == 0 || strncmp(t, "Not ", 4) == 0;
+    if (d->fence && !reason)
+        st = spak_buf_printf(b, "```%s\n", strcmp(d->fence, "lang") == 0 ? lang_of(p) : d->fence);
+    if (st == SPAK_OK) {
+        if (d->how == CUT_TAIL)
+            st = put_tail(b, t, k->bytes[i]);
+        else if (d->how == CUT_MIDDLE)
+            st = put_middle(b, t, k->bytes[i]);
+        else
+            st = put_head(b, t, k->bytes[i]);
+    }
+    /* one blank line after the section, whether its text ends a line or not */
+    if (st == SPAK_OK && b->len && b->data[b->len - 1] != '\n')
+        st = spak_buf_putc(b, '\n');
+    if (st == SPAK_OK)
+        st = spak_buf_puts(b, d->fence && !reason ? "```\n\n" : "\n");
+    return st;
+}
+
+static size_t cut_of(size_t keep_n, size_t full)
+{
+    return keep_n >= full ? 0 : full - keep_n;
+}
+
+/* The note that says what was cut (empty when nothing was). */
+static spak_status cut_note(spak_buf *b, const spak_prompt_parts *p, const keep *k, size_t nh, size_t nl)
+{
+    size_t bytes = 0;
+    for (int i = 0; i < P_N; i++)
+        bytes += cut_of(k->bytes[i], slen(piece_text(p, i)));
+    if (!k->hist_first && k->lessons >= nl && !bytes)
         return SPAK_OK;
-    spak_status st = section(b, title);
+    (void)nh;
+    spak_status st = section(b, "Cut to fit the context budget");
     if (st == SPAK_OK)
-        st = put_head(b, text, keep_n);
-    if (st == SPAK_OK)
-        st = spak_buf_puts(b, "\n\n");
+        st = spak_buf_printf(b,
+                             "This prompt was cut to fit: %zu older history entries and %zu lessons left out, "
+                             "about %zu bytes cut from the sections marked \"[... N bytes cut ...]\".\n\n",
+                             k->hist_first, nl - k->lessons, bytes);
     return st;
 }
 
@@ -186,56 +276,56 @@ static spak_status render_user(const spak_prompt_parts *p, const keep *k, spak_b
     } while (0)
     TRY(section(b, "Task"));
     TRY(spak_buf_printf(b, "%s\n\n", p->task));
-    if (p->abi_header && *p->abi_header) {
-        TRY(section(b, "Kernel ABI (do not change it)"));
+    TRY(section(b, "Kernel ABI (do not change it)"));
+    if (p->abi_header && *p->abi_header)
         TRY(spak_buf_printf(b, "```c\n%s\n```\n\n", p->abi_header));
-    }
-    if (p->space && *p->space) {
-        TRY(section(b, "Design and tuning space"));
-        TRY(spak_buf_printf(b, "%s\n\n", p->space));
-    }
-    if (p->best_source && *p->best_source) {
-        TRY(section(b, "Current best source"));
-        TRY(spak_buf_printf(b, "```%s\n", lang_of(p)));
-        TRY(put_middle(b, p->best_source, k->source));
-        TRY(spak_buf_puts(b, "\n```\n\n"));
-    }
-    TRY(head_section(b, "Latest analysis", p->analysis, k->analysis));
-    if (p->diagnostics && *p->diagnostics) {
-        TRY(section(b, "Compiler diagnostics and failed checks of the last candidate"));
-        TRY(spak_buf_puts(b, "```\n"));
-        TRY(put_tail(b, p->diagnostics, k->diag));
-        TRY(spak_buf_puts(b, "\n```\n\n"));
-    }
-    TRY(head_section(b, "Fired rules and facts", p->rules, k->rules));
+    else
+        TRY(spak_buf_printf(b, "%s\n\n", NOTHING_GIVEN));
+    TRY(piece_section(b, p, k, P_MACHINE));
+    TRY(section(b, "Design and tuning space"));
+    TRY(spak_buf_printf(b, "%s\n\n", p->space && *p->space ? p->space : NOTHING_GIVEN));
+    TRY(piece_section(b, p, k, P_START));
+    TRY(piece_section(b, p, k, P_SOURCE));
+    TRY(piece_section(b, p, k, P_DIFF));
+    TRY(piece_section(b, p, k, P_ANALYSIS));
+    TRY(piece_section(b, p, k, P_SHAPES));
+    TRY(piece_section(b, p, k, P_COUNTERS));
+    TRY(piece_section(b, p, k, P_DIAG));
+    TRY(piece_section(b, p, k, P_RULES));
     size_t nl = p->n_lessons < MAX_LESSONS ? p->n_lessons : MAX_LESSONS;
-    if (nl && k->lessons) {
-        TRY(section(b, "Lessons"));
-        for (size_t i = 0; i < nl && i < k->lessons; i++)
-            TRY(spak_buf_printf(b, "- %s\n", p->lessons[i] ? p->lessons[i] : ""));
-        if (k->lessons < nl)
-            TRY(spak_buf_printf(b, "- [... %zu more lessons cut ...]\n", nl - k->lessons));
-        TRY(spak_buf_puts(b, "\n"));
-    }
+    TRY(section(b, "Lessons"));
+    if (!nl)
+        TRY(spak_buf_puts(b, "None: the store holds no lesson for this kernel family yet.\n"));
+    for (size_t i = 0; i < nl && i < k->lessons; i++)
+        TRY(spak_buf_printf(b, "- %s\n", p->lessons[i] ? p->lessons[i] : ""));
+    if (k->lessons < nl)
+        TRY(spak_buf_printf(b, "- [... %zu more lessons cut ...]\n", nl - k->lessons));
+    TRY(spak_buf_puts(b, "\n"));
+    TRY(piece_section(b, p, k, P_PRED));
     size_t nh = p->n_history < MAX_HISTORY ? p->n_history : MAX_HISTORY;
-    if (nh && k->hist_first < nh) {
-        TRY(section(b, "History (oldest first)"));
-        if (k->hist_first)
-            TRY(spak_buf_printf(b, "- [... %zu older attempts cut ...]\n", k->hist_first));
-        for (size_t i = k->hist_first; i < nh; i++)
-            TRY(spak_buf_printf(b, "- %s\n", p->history[i] ? p->history[i] : ""));
-        TRY(spak_buf_puts(b, "\n"));
-    }
+    TRY(section(b, "History (oldest first)"));
+    if (!nh)
+        TRY(spak_buf_puts(b, "None: nothing has been tried in this run yet.\n"));
+    if (k->hist_first)
+        TRY(spak_buf_printf(b, "- [... %zu older attempts cut ...]\n", k->hist_first));
+    for (size_t i = k->hist_first; i < nh; i++)
+        TRY(spak_buf_printf(b, "- %s\n", p->history[i] ? p->history[i] : ""));
+    TRY(spak_buf_puts(b, "\n"));
+    TRY(cut_note(b, p, k, nh, nl));
     TRY(section(b, "Reply format"));
     if (p->mode == SPAK_PROMPT_CODE) {
         TRY(spak_buf_printf(b, "One ```%s code block with the complete source", lang_of(p)));
         if (p->abi_symbol && *p->abi_symbol)
             TRY(spak_buf_printf(b, " (it must define %s with the ABI's signature)", p->abi_symbol));
-        TRY(spak_buf_printf(b, ", then {\"prediction\": {\"metric\": <expected %s>, \"why\": \"...\"}}.\n",
+        TRY(spak_buf_printf(b,
+                            ", then {\"prediction\": {\"metric\": <expected %s>, \"ratio\": <expected ratio to "
+                            "the baseline>, \"why\": \"...\"}} (metric and ratio are each optional; your "
+                            "predictions are scored against the outcomes).\n",
                             metric_of(p)));
     } else {
         TRY(spak_buf_printf(b,
-                            "{\"params\": {...}, \"prediction\": {\"metric\": <expected %s>, \"why\": \"...\"}}\n",
+                            "{\"params\": {...}, \"prediction\": {\"metric\": <expected %s>, \"ratio\": "
+                            "<expected ratio to the baseline>, \"why\": \"...\"}}\n",
                             metric_of(p)));
     }
 #undef TRY
@@ -262,11 +352,6 @@ static bool shrink(size_t *keep_n, size_t full, size_t excess)
     return true;
 }
 
-static size_t cut_of(size_t keep_n, size_t full)
-{
-    return keep_n >= full ? 0 : full - keep_n;
-}
-
 spak_status spak_prompt_build(const spak_prompt_parts *p, size_t budget_tokens, spak_prompt *out, spak_err *err)
 {
     memset(out, 0, sizeof *out);
@@ -282,7 +367,9 @@ spak_status spak_prompt_build(const spak_prompt_parts *p, size_t budget_tokens, 
     spak_buf_init(&sys, 0);
     spak_buf_init(&user, 0);
     spak_status st = render_system(p, &sys);
-    keep k = {0, nl, KEEP_ALL, KEEP_ALL, KEEP_ALL, KEEP_ALL};
+    keep k = {0, nl, {0}};
+    for (int i = 0; i < P_N; i++)
+        k.bytes[i] = KEEP_ALL;
     size_t budget = budget_tokens ? budget_tokens * SPAK_PROMPT_BYTES_PER_TOKEN : SIZE_MAX;
 
     /* Each pass renders, measures, and cuts the first piece of the policy
@@ -309,8 +396,10 @@ spak_status spak_prompt_build(const spak_prompt_parts *p, size_t budget_tokens, 
                 freed += slen(p->lessons[--k.lessons]) + 3;
             continue;
         }
-        if (shrink(&k.diag, slen(p->diagnostics), excess) || shrink(&k.rules, slen(p->rules), excess) ||
-            shrink(&k.analysis, slen(p->analysis), excess) || shrink(&k.source, slen(p->best_source), excess))
+        bool cut = false;
+        for (int i = 0; i < P_N && !cut; i++)
+            cut = shrink(&k.bytes[i], slen(piece_text(p, i)), excess);
+        if (cut)
             continue;
         st = spak_errf(err, SPAK_ERR_LIMIT,
                        "the prompt's fixed parts (task, ABI, space, reply format) need about %zu tokens, over "
@@ -331,17 +420,30 @@ spak_status spak_prompt_build(const spak_prompt_parts *p, size_t budget_tokens, 
     out->est_tokens = spak_prompt_estimate_tokens(sys.len + user.len);
     out->history_dropped = k.hist_first;
     out->lessons_dropped = nl - k.lessons;
-    out->diagnostics_cut = cut_of(k.diag, slen(p->diagnostics));
-    out->rules_cut = cut_of(k.rules, slen(p->rules));
-    out->analysis_cut = cut_of(k.analysis, slen(p->analysis));
-    out->source_cut = cut_of(k.source, slen(p->best_source));
-    if (out->history_dropped || out->lessons_dropped || out->diagnostics_cut || out->rules_cut || out->analysis_cut ||
-        out->source_cut)
+    size_t cuts[P_N];
+    for (int i = 0; i < P_N; i++)
+        cuts[i] = cut_of(k.bytes[i], slen(piece_text(p, i)));
+    out->diagnostics_cut = cuts[P_DIAG];
+    out->rules_cut = cuts[P_RULES];
+    out->analysis_cut = cuts[P_ANALYSIS];
+    out->source_cut = cuts[P_SOURCE];
+    out->predictions_cut = cuts[P_PRED];
+    out->counters_cut = cuts[P_COUNTERS];
+    out->diff_cut = cuts[P_DIFF];
+    out->shapes_cut = cuts[P_SHAPES];
+    out->start_cut = cuts[P_START];
+    out->machine_cut = cuts[P_MACHINE];
+    size_t any = 0;
+    for (int i = 0; i < P_N; i++)
+        any += cuts[i];
+    if (out->history_dropped || out->lessons_dropped || any)
         snprintf(out->report, sizeof out->report,
-                 "cut to fit %zu tokens: %zu history entries, %zu lessons, about %zu bytes of diagnostics, %zu of "
-                 "rules, %zu of analysis, %zu of source",
-                 budget_tokens, out->history_dropped, out->lessons_dropped, out->diagnostics_cut, out->rules_cut,
-                 out->analysis_cut, out->source_cut);
+                 "cut to fit %zu tokens: %zu history entries, %zu lessons, about %zu bytes of predictions, %zu of "
+                 "diagnostics, %zu of counters, %zu of rules, %zu of diff, %zu of per-shape results, %zu of "
+                 "analysis, %zu of starting point, %zu of machine, %zu of source",
+                 budget_tokens, out->history_dropped, out->lessons_dropped, cuts[P_PRED], cuts[P_DIAG],
+                 cuts[P_COUNTERS], cuts[P_RULES], cuts[P_DIFF], cuts[P_SHAPES], cuts[P_ANALYSIS], cuts[P_START],
+                 cuts[P_MACHINE], cuts[P_SOURCE]);
     out->system = spak_buf_take(&sys);
     out->user = spak_buf_take(&user);
     return SPAK_OK;
@@ -584,9 +686,13 @@ static bool read_prediction(json_t *obj, spak_reply *r, bool *nomem)
         snprintf(r->detail, sizeof r->detail, "\"prediction\" is not an object");
         return false;
     }
-    json_t *m = json_object_get(pr, "metric"), *w = json_object_get(pr, "why");
+    json_t *m = json_object_get(pr, "metric"), *w = json_object_get(pr, "why"), *ra = json_object_get(pr, "ratio");
     if (m && !json_is_null(m) && !json_is_number(m)) {
         snprintf(r->detail, sizeof r->detail, "\"prediction.metric\" is not a number");
+        return false;
+    }
+    if (ra && !json_is_null(ra) && !(json_is_number(ra) && json_number_value(ra) > 0)) {
+        snprintf(r->detail, sizeof r->detail, "\"prediction.ratio\" is not a positive number");
         return false;
     }
     if (w && !json_is_null(w) && !json_is_string(w)) {
@@ -596,6 +702,8 @@ static bool read_prediction(json_t *obj, spak_reply *r, bool *nomem)
     r->has_prediction = true;
     if (json_is_number(m))
         r->predicted_metric = json_number_value(m);
+    if (json_is_number(ra))
+        r->predicted_ratio = json_number_value(ra);
     if (json_is_string(w)) {
         size_t wl = json_string_length(w);
         if (wl > 1000)
@@ -734,6 +842,7 @@ static spak_status parse_code(const char *s, size_t n, const spak_reply_opts *o,
         snprintf(keep_detail, sizeof keep_detail, "; prediction ignored: %.180s", r->detail);
         r->has_prediction = false;
         r->predicted_metric = NAN;
+        r->predicted_ratio = NAN;
     }
     json_decref(pred);
     if (nomem)
@@ -747,6 +856,7 @@ spak_status spak_reply_parse(const char *text, size_t len, const spak_reply_opts
 {
     memset(out, 0, sizeof *out);
     out->predicted_metric = NAN;
+    out->predicted_ratio = NAN;
     if (!text)
         len = 0;
     if (len > SPAK_REPLY_MAX_BYTES) {

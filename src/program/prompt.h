@@ -5,32 +5,47 @@
  * with the model's prediction.
  *
  * Building. The user message has these sections, in this order:
- *   Task, Kernel ABI, Design and tuning space, Current best source,
- *   Latest analysis, Compiler diagnostics / failed checks, Fired rules and
- *   facts, Lessons, History (what was tried), Reply format.
+ *   Task, Kernel ABI (the header and every header it includes), Machine,
+ *   Design and tuning space, Starting point, Current best source, Diff of
+ *   the last candidate against the best, Latest analysis, Per-shape
+ *   results, Hardware counters, Compiler diagnostics and resource report,
+ *   Fired rules and facts, Lessons, Predictions against outcomes, History
+ *   (what was tried), Reply format.
+ * Every section is always there: one with nothing to show says why (the
+ * caller's text does; a part left NULL gets a generic "nothing given"), so
+ * the model never has to guess whether a section was forgotten.
  * Truncation policy, applied in this order until the estimate fits:
  *   1. history: whole entries dropped, oldest first
  *   2. lessons: whole entries dropped, last (lowest priority) first
- *   3. diagnostics: cut from the front, the tail kept (the first error is
+ *   3. predictions: cut from the front (the oldest rows), the tail kept
+ *   4. diagnostics: cut from the front, the tail kept (the first error is
  *      usually repeated at the end in a summary; the last lines are where
  *      the build or check stopped)
- *   4. fired rules and facts: cut from the end
- *   5. latest analysis: cut from the end
- *   6. current best source: the middle cut out, head and tail kept
+ *   5. hardware counters: cut from the end
+ *   6. fired rules and facts: cut from the end
+ *   7. diff: the middle cut out, head and tail kept
+ *   8. per-shape results: cut from the end
+ *   9. latest analysis: cut from the end
+ *  10. starting point: the middle cut out
+ *  11. machine: cut from the end
+ *  12. current best source: the middle cut out, head and tail kept
  * Never cut: the system message, the task statement, the kernel ABI header,
  * the design and tuning space and the reply format. When these alone exceed
  * the budget, spak_prompt_build fails with SPAK_ERR_LIMIT. Every cut is
- * marked in the text ("[... 1234 bytes cut ...]") and counted in the
- * spak_prompt's report fields.
+ * marked in the text ("[... 1234 bytes cut ...]"), said once more in a note
+ * before the reply format, and counted in the spak_prompt's report fields.
  * Tokens are estimated as ceil(bytes / 4) (SPAK_PROMPT_BYTES_PER_TOKEN):
  * crude, but the same on every backend and conservative for code.
  *
  * Parsing. A reply is either code - the first fenced block tagged c, cuda,
  * cu, c++, cpp, cc, h or untagged - or a JSON object
- *   {"params": {NAME: value ...}, "prediction": {"metric": x, "why": "..."}}
+ *   {"params": {NAME: value ...},
+ *    "prediction": {"metric": x, "ratio": r, "why": "..."}}
  * found anywhere in the text (a ```json block first, then any object with
  * "params"), strict on types: values are numbers, strings or booleans, and
- * names must be in the space when the caller gives the names. A code reply's
+ * names must be in the space when the caller gives the names. In the
+ * prediction, metric (the expected value of the metric) and ratio (the
+ * expected ratio to the baseline, e.g. 1.3) are each optional numbers. A code reply's
  * prediction is the first JSON object outside the code block that has a
  * "prediction" member. Everything else is a distinct outcome: no code block,
  * an unclosed fence (a truncated reply), no JSON, bad params, a refusal, code
@@ -63,12 +78,18 @@ typedef struct spak_prompt_parts {
     const char *abi_header;    /* the kernel ABI header: never cut */
     const char *abi_symbol;    /* the function a candidate must define, named in the reply format */
     const char *space;         /* design and tuning space, one "name: [values]" per line: never cut */
+    const char *machine;       /* CPU or GPU model, ISA or compute capability, caches, cores or SMs, peaks */
+    const char *start;         /* the starting point: its source and its measurement */
     const char *best_source;   /* current best candidate's source */
-    const char *analysis;      /* latest analysis: correct or error, time, ratio, roofline, bottleneck */
-    const char *diagnostics;   /* compiler diagnostics / failed check output of the last candidate */
+    const char *diff;          /* unified diff of the last candidate against the best */
+    const char *analysis;      /* latest analysis: correct or error, ratio and its interval, bottleneck numbers */
+    const char *shapes;        /* per-shape results, how FLOPs are counted, the correctness tolerance */
+    const char *counters;      /* hardware counters, or why there are none */
+    const char *diagnostics;   /* compiler diagnostics, resource report, failed checks of the last candidate */
     const char *rules;         /* fired rules and facts, one per line */
     const char *const *lessons;/* lessons from the store, most important first */
     size_t n_lessons;
+    const char *predictions;   /* the model's earlier predictions against the outcomes, scored */
     const char *const *history;/* what was tried and how it went, oldest first */
     size_t n_history;
     const char *metric;        /* the metric the prediction is about, e.g. "gflops" */
@@ -82,7 +103,8 @@ typedef struct spak_prompt {
     /* what the truncation policy did */
     size_t history_dropped, lessons_dropped;
     size_t diagnostics_cut, rules_cut, analysis_cut, source_cut;  /* bytes */
-    char report[256];          /* one line summary of the cuts ("" when none) */
+    size_t predictions_cut, counters_cut, diff_cut, shapes_cut, start_cut, machine_cut;  /* bytes */
+    char report[512];          /* one line summary of the cuts ("" when none) */
 } spak_prompt;
 
 /* Estimated tokens of n bytes of text. */
@@ -123,6 +145,7 @@ typedef struct spak_reply {
     size_t n_params;
     bool has_prediction;
     double predicted_metric;    /* NAN unless has_prediction and a number was given */
+    double predicted_ratio;     /* the expected ratio to the baseline; NAN unless given */
     char *prediction_why;       /* owned; NULL when absent */
     char detail[256];           /* one line: what was found or what was wrong */
 } spak_reply;

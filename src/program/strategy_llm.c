@@ -153,8 +153,10 @@ static void from_gated(const json_t *pay, spak_llm_proposal *prop, char *tag, si
     prop->cost = NAN;
 }
 
-/* The step's summary: journaled, and kept with the evaluation it proposed. */
-static json_t *summary(const spak_llm_proposal *prop, const char *tag)
+/* The step's summary: journaled, and kept with the evaluation it proposed,
+ * with the best so far when it was proposed (the prompt scores the
+ * prediction's direction against it). */
+static json_t *summary(const spak_strategy_run *run, const spak_llm_proposal *prop, const char *tag)
 {
     json_t *summ = json_pack("{s:s,s:O?,s:O?,s:O?,s:O?,s:O?,s:I}", "llm_step", tag, "outcome",
                              json_object_get(prop->step, "outcome"), "verdict", json_object_get(prop->step, "verdict"),
@@ -162,13 +164,20 @@ static json_t *summary(const spak_llm_proposal *prop, const char *tag)
                              json_object_get(prop->step, "predicted_metric"), "prediction_why",
                              json_object_get(prop->step, "prediction_why"), "tokens", (json_int_t)prop->tokens);
     json_object_set_new(summ, "cost_usd", isnan(prop->cost) ? json_null() : json_real(prop->cost));
+    json_t *pr = json_object_get(prop->step, "predicted_ratio");
+    if (json_is_number(pr))
+        json_object_set(summ, "predicted_ratio", pr);
+    if (run->best_eval_id && !isnan(run->best_metric)) {
+        json_object_set_new(summ, "best_metric_before", json_real(run->best_metric));
+        json_object_set_new(summ, "best_ratio_before", isnan(run->best_ratio) ? json_null() : json_real(run->best_ratio));
+    }
     return summ;
 }
 
 /* The driver's proposal as a strategy's. */
 static void convert(const spak_strategy_run *run, const spak_llm_proposal *prop, const char *tag, spak_proposal *p)
 {
-    json_t *summ = summary(prop, tag);
+    json_t *summ = summary(run, prop, tag);
     spak_snprintf(p->tag, sizeof p->tag, "%s", tag);
     spak_snprintf(p->key, sizeof p->key, "llm:%s", tag);
     p->index = prop->index;
@@ -193,8 +202,12 @@ static void convert(const spak_strategy_run *run, const spak_llm_proposal *prop,
         /* what the LLM proposed and predicted, journaled as PROGRAM ends */
         p->build_detail = json_pack("{s:O,s:O}", "llm_step", json_object_get(summ, "llm_step"), "model",
                                     json_object_get(summ, "model"));
-        if (!isnan(prop->predicted)) {
-            json_t *pr = json_pack("{s:f}", "metric", prop->predicted);
+        if (!isnan(prop->predicted) || json_is_number(json_object_get(summ, "predicted_ratio"))) {
+            json_t *pr = json_object();
+            if (!isnan(prop->predicted))
+                json_object_set_new(pr, "metric", json_real(prop->predicted));
+            if (json_is_number(json_object_get(summ, "predicted_ratio")))
+                json_object_set(pr, "ratio", json_object_get(summ, "predicted_ratio"));
             json_object_set(pr, "why", json_object_get(summ, "prediction_why"));
             json_object_set_new(p->build_detail, "prediction", pr);
         }
@@ -225,9 +238,22 @@ static spak_status llm_propose(void *self, const spak_strategy_run *run, const u
     spak_status st = spak_space_next(run->space, SPAK_STRAT_DEFAULT, run->seed, run->done, run->n_done, &next, &found,
                                      err);
     *n_out = 1;
-    if (st != SPAK_OK || !found) {
+    bool code_only = s->llm.mode == SPAK_LLM_MODE_CODE;
+    if (st != SPAK_OK || (!found && !code_only)) {
         out[0].kind = SPAK_PROPOSAL_NONE;
         return st;
+    }
+    /* code mode writes new sources: a space whose points are all measured
+     * is no end for it (its code is built with the best point's defines) */
+    if (!found)
+        next = run->best_eval_id && run->best_index < run->space->total ? run->best_index : 0;
+    /* code mode measures the starting point first, without asking the
+     * model: the first prompt then shows its source and its measurement
+     * (the model improves on something it has seen judged) */
+    if (s->llm.mode == SPAK_LLM_MODE_CODE && run->n_done == 0 && !run->best_eval_id && !run->gated) {
+        out[0].kind = SPAK_PROPOSAL_POINT;
+        out[0].index = next;
+        return SPAK_OK;
     }
     spak_llm_proposal prop;
     char tag[32] = "";

@@ -69,4 +69,92 @@ echo '["{\"params\": {\"x\": 1, \"y\": 0}}", "{\"params\": {\"x\": 2, \"y\": 0}}
 check "a token budget stops the run and says so" "[ \"\$(jlast 'd[\"stop_reason\"]' <$T/b.json)\" = 'budget: llm tokens' ] && [ \"\$(jlast 'd[\"evaluations\"]' <$T/b.json)\" = 3 ]"
 "$SPAK" run --home "$T/h4" --llm openai --model m --endpoint "http://127.0.0.1:1/v1" --budget 2 "$T/toy.spak" >"$T/c.out" 2>&1
 check "connection refused is a recorded failed step, never a crash" "grep -q 'FAILED .*llm connect' $T/c.out"
+# 4. code mode from the naive rung alone: what the engineer reads before each
+# move (docs/llm.md, "The prompt"): every section there or saying why, the
+# starting point measured before the first prompt, the machine, the ABI with
+# info.h, per-shape results, the tolerance, the FLOP count, predictions scored
+python3 - "$ROOT/examples/matmul-cpu.spak" "$ROOT/examples/.llm-naive-$$.spak" <<'PY'
+import re, sys
+s = open(sys.argv[1]).read()
+s = s.replace('shapes: ["1024x1024x1024"]', 'shapes: ["96x96x96", "64x128x32"]')
+s = re.sub(r'heldout: \[[^]]*\]', 'heldout: ["33x17x9"]', s)
+s = s.replace('rung: ["naive", "reorder", "blocked", "packed"]', 'rung: ["naive"]')
+s = re.sub(r'    tuning_space \{.*?\n    \}\n', '', s, flags=re.S)
+s = re.sub(r'        rule "Pack and block" \{.*?\n        \}\n', '', s, flags=re.S)
+s = s.replace(',TILE_K={{tile_k}},THREADS={{threads}}', '').replace('--min-time 0.2', '--min-time 0.02')
+s = re.sub(r'        stop \{[^}]*\}\n', '', s).replace('budget { evaluations: 12 }', 'budget { evaluations: 4 }')
+s = s.replace('    engineering_loop MatMul_Tuner {', '    llm {\n        mode: "code"\n    }\n\n    engineering_loop MatMul_Tuner {')
+open(sys.argv[2], 'w').write(s)
+PY
+SPEC="$ROOT/examples/.llm-naive-$$.spak"
+"$SPAK" run --home "$T/h5" --llm manual "$SPEC" >"$T/n1.out" 2>&1
+R5=$("$SPAK" status --home "$T/h5" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["run_id"])')
+P1="$T/h5/runs/$R5/llm/step-0001.prompt.md"
+check "code mode measures the starting point before the first prompt" "grep -q '^\[  1/4\] rung=naive .* ok ' $T/n1.out && [ -f $P1 ]"
+check "the first prompt: the starting point's measurement and source" "grep -q 'The first point of the space measured in this run, rung=naive: done, gflops' $P1 && grep -q 'textbook' $P1"
+check "the first prompt: the machine, its ISA flags and the judge's measured peaks" "grep -q '^CPU: .*cores online; ISA flags that matter:' $P1 && grep -q '^measured peak rates (the judge.s ceilings.*peak_gflops: ' $P1"
+check "the first prompt: the ABI with the header it includes (info.h)" "grep -q 'info.h (included above)' $P1 && grep -q 'typedef struct spak_kernel_info' $P1"
+check "per-shape results, the FLOP count and the tolerance" "grep -q '^- 96x96x96: gflops .* ratio .*reps' $P1 && grep -q '^- 64x128x32: gflops' $P1 && grep -q '2\*M\*N\*K' $P1 && grep -q 'tolerance 1e-05' $P1"
+check "held-out shapes are counted, never named" "grep -q 'held-out shapes: 1 checked, 0 failed' $P1 && ! grep -q '33x17x9' $P1"
+check "the analysis gives the interval, the spread, the baseline's own figure and % of peak" "grep -q '95% interval \[' $P1 && grep -q 'p20-p80 spread .*baseline openblas median' $P1 && grep -q '% of the compute peak' $P1"
+check "no section is missing or empty without a why" "[ \$(grep -c '^## ' $P1) -eq 16 ] && ! grep -q 'Nothing to show' $P1 && grep -q '^None: the CPU judge reads no hardware' $P1"
+fast='```c
+#include "abi.h"
+int spak_matmul(int M, int N, int K, const float *A, const float *B, float *C)
+{
+    for (int i = 0; i < M; i++) {
+        float *c = C + (long)i * N;
+        for (int j = 0; j < N; j++) c[j] = 0.0f;
+        for (int k = 0; k < K; k++) {
+            float a = A[(long)i * K + k];
+            const float *b = B + (long)k * N;
+            for (int j = 0; j < N; j++) c[j] += a * b[j];
+        }
+    }
+    return 0;
+}
+```
+{"prediction": {"metric": 5, "ratio": 0.5, "why": "unit stride on B"}}'
+llm_reply "$T/h5" "$R5" "$T/h5/runs/$R5/llm/step-0001.reply.md" "$fast" "$T/n2.out"
+P2="$T/h5/runs/$R5/llm/step-0002.prompt.md"
+check "the predicted ratio is kept with the outcome, beside the best when it was predicted" "sql $T/h5/spak.db \"select result_json from evaluations where run_id=? and eval_id=2\" $R5 | grep -q '\"predicted_ratio\":0.5.*\"best_metric_before\":'"
+check "the history gives each candidate's ratio with its interval" "grep -q '^- code:step-0001|rung=naive: gflops [0-9.]*, [0-9.]*x the baseline \[[0-9.]*-[0-9.]*\]' $P2"
+check "the next prompt scores the prediction: error and direction" "grep -q '^- code:step-0001|rung=naive: predicted gflops 5, ratio 0.5; measured .*error .*direction against the best then .*: predicted .*, measured better: ' $P2 && grep -q '^score: 1 predictions, 1 measured' $P2"
+slow='```c
+#include "abi.h"
+int spak_matmul(int M, int N, int K, const float *A, const float *B, float *C)
+{
+    int unused_here;
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            float s = 0;
+            for (int k = 0; k < K; k++) s += A[(long)i * K + k] * B[(long)k * N + j];
+            C[(long)i * N + j] = s;
+        }
+    return 0;
+}
+```'
+llm_reply "$T/h5" "$R5" "$T/h5/runs/$R5/llm/step-0002.reply.md" "$slow" "$T/n3.out"
+P3="$T/h5/runs/$R5/llm/step-0003.prompt.md"
+check "the diff of the last candidate against the best" "grep -q '^--- best (code:step-0001|rung=naive)' $P3 && grep -q '^+++ last (code:step-0002|rung=naive)' $P3 && grep -q '^+    int unused_here;' $P3"
+check "the compiler's warning of the last candidate is shown" "grep -q \"warning: unused variable .unused_here.\" $P3"
+rm -f "$SPEC"
+# 5. attention: per-shape results causal and not, its FLOP count, the baseline named
+python3 - "$ROOT/examples/attention-cpu.spak" "$ROOT/examples/.llm-attn-$$.spak" <<'PY'
+import re, sys
+s = open(sys.argv[1]).read()
+s = re.sub(r'shapes: \[[^]]*\]', 'shapes: ["1x2x64x32", "1x2x64x32c"]', s, count=1)
+s = re.sub(r'heldout: \[[^]]*\]', 'heldout: ["1x1x33x16c"]', s)
+s = re.sub(r'rung: \[[^]]*\]', 'rung: ["naive"]', s)
+s = re.sub(r'    tuning_space \{.*?\n    \}\n', '', s, flags=re.S)
+s = re.sub(r'        rule "[^"]*" \{.*?\n        \}\n', '', s, flags=re.S)
+s = re.sub(r'        stop \{[^}]*\}\n', '', s).replace('--min-time 0.2', '--min-time 0.02')
+s = s.replace('    engineering_loop', '    llm {\n        mode: "code"\n    }\n\n    engineering_loop', 1)
+open(sys.argv[2], 'w').write(s)
+PY
+"$SPAK" run --home "$T/h6" --llm manual --budget 2 "$ROOT/examples/.llm-attn-$$.spak" >"$T/a1.out" 2>&1
+rm -f "$ROOT/examples/.llm-attn-$$.spak"
+P6=$(ls "$T"/h6/runs/*/llm/step-0001.prompt.md 2>/dev/null | head -1)
+check "attention: per-shape rows causal and not, the FLOP count halved when causal" "grep -q '^- 1x2x64x32: gflops' $P6 && grep -q '^- 1x2x64x32c (causal): gflops' $P6 && grep -q '4\*B\*H\*S\*S\*D .*halved when causal' $P6"
+check "attention: the baseline built from source is named by the spec, not by its path" "grep -q '(baseline naive [0-9]' $P6 && ! grep -q 'baseline /' $P6"
 echo "1..$n"

@@ -75,9 +75,10 @@ R=$("$SPAK" status --home "$T/h5" --json | python3 -c 'import json,sys; print(js
 "$SPAK" approve --home "$T/h5" "$R" >"$T/g3.out" 2>&1
 check "spak approve: the run writes its knowledge and finishes" "\"$SPAK\" status --home \"$T/h5\" \"$R\" | grep -q ': done' && [ -f $T/h5/runs/$R/spec.next.spak ]"
 check "the decision is journaled" "python3 -c 'import sqlite3,sys; db=sqlite3.connect(sys.argv[1]); sys.exit(0 if db.execute(\"select count(*) from journal where detail_json like ?\", (\"%\\\"decision\\\":\\\"approve\\\"%\",)).fetchone()[0] == 1 else 1)' $T/h5/spak.db"
-# llm-code gate with the manual backend on the CPU matmul
+# llm-code gate with the manual backend on the CPU matmul (code mode measures
+# the starting point first, e1, without a gate: spak's own source)
 sed -e 's|shapes: \["1024x1024x1024"\]|shapes: ["96x96x96"]|' -e 's|heldout: \[[^]]*\]|heldout: ["33x17x9"]|' \
-    -e 's|budget { evaluations: 12 }|budget { evaluations: 2 }|' -e 's|stop { [^}]* }||' \
+    -e 's|budget { evaluations: 12 }|budget { evaluations: 3 }|' -e 's|stop { [^}]* }||' \
     -e 's|    engineering_loop MatMul_Tuner {|    llm {\n        mode: "code"\n    }\n\n    engineering_loop MatMul_Tuner {|' \
     "$ROOT/examples/matmul-cpu.spak" >"$ROOT/examples/.gate-test-$$.spak"
 "$SPAK" run --home "$T/h6" --llm manual --approve llm-code "$ROOT/examples/.gate-test-$$.spak" </dev/null >"$T/c1.out" 2>&1
@@ -99,7 +100,7 @@ int spak_matmul(int M, int N, int K, const float *A, const float *B, float *C)
 llm_reply "$T/h6" "$R" "$D/step-0001.reply.md" "$kernel" "$T/c2.out"
 check "llm-code gate: the run pauses before building the LLM's kernel and names the file" "grep -q 'approval needed (llm-code): build and run the LLM.s kernel .*step-0001.c' $T/c2.out"
 "$SPAK" reject --home "$T/h6" "$R" </dev/null >"$T/c3.out" 2>&1
-check "rejected LLM code is a recorded failed step, never built" "grep -q 'llm:step-0001 .*FAILED .*rejected' $T/c3.out && ! ls $T/h6/runs/$R/e1/*.so >/dev/null 2>&1"
+check "rejected LLM code is a recorded failed step, never built" "grep -q 'llm:step-0001 .*FAILED .*rejected' $T/c3.out && ! ls $T/h6/runs/$R/e2/*.so >/dev/null 2>&1"
 llm_reply "$T/h6" "$R" "$D/step-0002.reply.md" "$kernel" "$T/c4.out"
 "$SPAK" approve --home "$T/h6" "$R" </dev/null >"$T/c5.out" 2>&1
 check "approved LLM code is built and judged by the harness" "grep -q 'code:step-0002|.* ok ' $T/c5.out"

@@ -9,8 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "program/llm/llm.h"
+#include "program/context_sections.h"
 #include "program/prompt.h"
 #include "tap.h"
 #include "util.h"
@@ -27,7 +30,11 @@ static char *repeat(const char *unit, size_t times)
 
 static void test_build(void)
 {
-    const char *hist[] = {"try 1: BM=32 UNROLL=1 -> correct, 10.1 GFLOP/s, 0.22x baseline, memory bound, predicted 12",
+    /* the oldest entry is long enough to pay for the note that says what was cut */
+    const char *hist[] = {"try 1: BM=32 UNROLL=1 -> correct, 10.1 GFLOP/s, 0.22x baseline, memory bound, predicted 12; "
+                          "the tile is too small for the caches: every element of B is read once per row of A, the "
+                          "loads dominate and the FMA units wait; the next try doubles the tile and unrolls by four, "
+                          "which the vectoriser should turn into 8-wide FMAs over a row of C kept in registers",
                           "try 2: BM=64 UNROLL=4 -> correct, 14.0 GFLOP/s, 0.31x baseline, memory bound, predicted 15",
                           "try 3: BM=128 UNROLL=8 -> correct, 9.2 GFLOP/s, 0.20x baseline, spills, predicted 20"};
     const char *lessons[] = {"bigger tiles help until registers spill", "unroll 4 beats unroll 8"};
@@ -78,6 +85,8 @@ static void test_build(void)
            "oldest history entry dropped first (dropped %zu)", pr.history_dropped);
     TAP_OK(pr.lessons_dropped == 0 && pr.diagnostics_cut == 0, "lessons and diagnostics untouched");
     TAP_OK(strstr(pr.user, "[... 1 older attempts cut ...]") != NULL, "the cut is marked");
+    TAP_OK(strstr(pr.user, "## Cut to fit the context budget\n\nThis prompt was cut to fit: 1 older history") != NULL,
+           "a note before the reply format says what was cut");
     TAP_OK(pr.est_tokens <= full - 3, "fits the budget (%zu <= %zu)", pr.est_tokens, full - 3);
     spak_prompt_free(&pr);
 
@@ -103,7 +112,7 @@ static void test_build(void)
     snprintf(src2, strlen(src) + 100, "void spak_matmul(void) {\n%s}\n", src);
     p.best_source = src2;
     TAP_OK(spak_prompt_build(&p, 1000, &pr, &err) == SPAK_OK, "build with a huge source");
-    TAP_OK(pr.source_cut > 0 && strstr(pr.user, "void spak_matmul(void) {") && strstr(pr.user, "}\n\n```"),
+    TAP_OK(pr.source_cut > 0 && strstr(pr.user, "void spak_matmul(void) {") && strstr(pr.user, "}\n```"),
            "source: head and tail kept, middle cut");
     TAP_OK(pr.est_tokens <= 1000, "fits");
     spak_prompt_free(&pr);
@@ -118,13 +127,277 @@ static void test_build(void)
     p.task = "t";
     p.mode = SPAK_PROMPT_PARAMS;
     p.best_source = NULL;
-    TAP_OK(spak_prompt_build(&p, 0, &pr, &err) == SPAK_OK && strstr(pr.system, "\"params\"") &&
-               !strstr(pr.user, "## Current best source"),
+    TAP_OK(spak_prompt_build(&p, 0, &pr, &err) == SPAK_OK && strstr(pr.system, "\"params\""),
            "params mode asks for the JSON choice");
+    TAP_OK(strstr(pr.user, "## Current best source\n\nNothing to show: spak gave no text") != NULL,
+           "a section given nothing is still there and says so");
     spak_prompt_free(&pr);
     free(diag);
     free(src);
     free(src2);
+}
+
+/* Every part filled: the sixteen sections in the documented order, each
+ * new piece cut in the policy's order, and the whole prompt against its
+ * golden (tests/golden/prompt/; regenerate with SPAK_GOLDEN_UPDATE=1). */
+static spak_prompt_parts full_parts(void)
+{
+    static const char *hist[] = {"x=1: gflops 10, 0.50x the baseline [0.48-0.52]",
+                                 "code:step-0001: gflops 30, 1.40x the baseline [1.22-1.63]"};
+    static const char *lessons[] = {"tile_k = 256 beats 128 by 1.12x [1.05-1.19] (6 pairs)"};
+    spak_prompt_parts p = {0};
+    p.mode = SPAK_PROMPT_CODE;
+    p.language = "c";
+    p.task = "Make the matmul kernel faster.";
+    p.abi_header = "int spak_matmul(int M, int N, int K, const float *A, const float *B, float *C);\n"
+                   "/* ---- ../common/info.h (included above) ---- */\ntypedef struct spak_kernel_info spak_kernel_info;";
+    p.abi_symbol = "spak_matmul";
+    p.space = "rung: [\"naive\"]";
+    p.machine = "CPU: Test CPU, 2 cores; ISA: avx2 fma; caches: L1d 48 KiB, L2 2 MiB\n"
+                "measured peaks: 100 GFLOP/s, 10 GB/s";
+    p.start = "rung=naive: gflops 10, 0.50x the baseline\n```c\nint spak_matmul(void) { return 0; }\n```";
+    p.best_source = "int spak_matmul(void) { return 1; }";
+    p.diff = "--- best\n+++ last\n@@ -1 +1 @@\n-a\n+b";
+    p.analysis = "latest: ratio 1.40x [1.22-1.63] (95%, 17 reps), bottleneck latency at 21% of peak";
+    p.shapes = "256x256x256: 23 gflops, baseline 23, 1.24x [1.02-1.49]; rel_err 2.9e-07 <= 1e-05\n"
+               "FLOPs: 2*M*N*K per call";
+    p.counters = "None: the CPU judge records no hardware counters.";
+    p.diagnostics = "$ cc -O3 x.c\nx.c:3:5: warning: unused variable 'y'";
+    p.rules = "fired: rule \"Pack\" when memory_bound: rung = 'packed'";
+    p.lessons = lessons;
+    p.n_lessons = 1;
+    p.predictions = "step-0001: predicted 20 gflops, measured 30: error 10 (33%); direction right";
+    p.history = hist;
+    p.n_history = 2;
+    p.metric = "gflops";
+    return p;
+}
+
+static void test_sections(void)
+{
+    spak_prompt_parts p = full_parts();
+    spak_prompt pr;
+    spak_err err = {0};
+    TAP_OK(spak_prompt_build(&p, 0, &pr, &err) == SPAK_OK, "build with every part");
+    const char *order[] = {"## Task", "## Kernel ABI", "## Machine", "## Design and tuning space", "## Starting point",
+                           "## Current best source", "## Diff of the last candidate against the best",
+                           "## Latest analysis", "## Per-shape results", "## Hardware counters",
+                           "## Compiler diagnostics and resource report", "## Fired rules", "## Lessons",
+                           "## Predictions against outcomes", "## History", "## Reply format"};
+    const char *prev = pr.user;
+    size_t in_order = 0;
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(order); i++) {
+        const char *q = strstr(pr.user, order[i]);
+        if (q && q >= prev) {
+            prev = q;
+            in_order++;
+        }
+    }
+    TAP_OK(in_order == SPAK_ARRAY_LEN(order), "all sixteen sections, in the documented order (%zu)", in_order);
+    TAP_OK(strstr(pr.system, "machine") && strstr(pr.system, "predictions against outcomes") &&
+               strstr(pr.system, "\"ratio\""),
+           "the system message announces the sections and asks for a ratio");
+    TAP_OK(strstr(pr.user, "```diff\n--- best") != NULL, "the diff is fenced as a diff");
+    TAP_OK(strstr(pr.user, "## Hardware counters\n\nNone: the CPU judge") != NULL, "a reason is shown unfenced");
+    const char *path = "tests/golden/prompt/code.md";
+    char *all = NULL;
+    size_t n = 0;
+    spak_buf b;
+    spak_buf_init(&b, 0);
+    spak_buf_printf(&b, "# System\n\n%s\n# User\n\n%s", pr.system, pr.user);
+    if (getenv("SPAK_GOLDEN_UPDATE"))
+        (void)spak_write_file_atomic(path, b.data, b.len, NULL);
+    TAP_OK(spak_read_file(path, 1 << 20, &all, &n, NULL) == SPAK_OK && n == b.len && memcmp(all, b.data, n) == 0,
+           "the prompt equals its golden %s (regenerate: SPAK_GOLDEN_UPDATE=1 build/tests/test_llm_prompt)", path);
+    free(all);
+    spak_buf_free(&b);
+    size_t full = pr.est_tokens;
+    spak_prompt_free(&pr);
+
+    /* a small cut: history and lessons go first, then pieces in the
+     * policy's order: none is cut while one before it keeps a byte */
+    size_t budget = full - 40;
+    TAP_OK(spak_prompt_build(&p, budget, &pr, &err) == SPAK_OK && pr.est_tokens <= budget, "fits %zu", budget);
+    size_t cuts[] = {pr.predictions_cut, pr.diagnostics_cut, pr.counters_cut, pr.rules_cut, pr.diff_cut,
+                     pr.shapes_cut, pr.analysis_cut, pr.start_cut, pr.machine_cut, pr.source_cut};
+    const char *texts[] = {p.predictions, p.diagnostics, p.counters, p.rules, p.diff,
+                           p.shapes, p.analysis, p.start, p.machine, p.best_source};
+    int mono = pr.history_dropped == 2 && pr.lessons_dropped == 1 && cuts[0] > 0 && cuts[9] == 0;
+    for (size_t i = 1; i < SPAK_ARRAY_LEN(cuts); i++)
+        if (cuts[i] && cuts[i - 1] < strlen(texts[i - 1]))
+            mono = 0;
+    TAP_OK(mono, "history, lessons, then the pieces in order (%s)", pr.report);
+    spak_prompt_free(&pr);
+    /* then diagnostics, counters, rules, diff, per-shape, analysis, start, machine, source, in that order */
+    size_t *fields[] = {&pr.diagnostics_cut, &pr.counters_cut, &pr.rules_cut, &pr.diff_cut, &pr.shapes_cut,
+                        &pr.analysis_cut, &pr.start_cut, &pr.machine_cut, &pr.source_cut};
+    char *big = repeat("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n", 64);
+    int ok_order = 1;
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(fields); i++) {
+        /* the pieces before i absent, i and every later one big: a budget
+         * that needs about an eighth of one piece cuts piece i only */
+        spak_prompt_parts q = full_parts();
+        q.predictions = NULL;
+        q.n_history = q.n_lessons = 0;
+        const char **qt[] = {&q.diagnostics, &q.counters, &q.rules, &q.diff, &q.shapes,
+                             &q.analysis, &q.start, &q.machine, &q.best_source};
+        for (size_t k = 0; k < SPAK_ARRAY_LEN(qt); k++)
+            *qt[k] = k < i ? NULL : big;
+        spak_prompt all_in;
+        if (spak_prompt_build(&q, 0, &all_in, &err) != SPAK_OK) {
+            ok_order = 0;
+            break;
+        }
+        size_t bud = all_in.est_tokens - strlen(big) / 8;
+        spak_prompt_free(&all_in);
+        if (spak_prompt_build(&q, bud, &pr, &err) != SPAK_OK || pr.est_tokens > bud) {
+            ok_order = 0;
+            break;
+        }
+        for (size_t k = 0; k < SPAK_ARRAY_LEN(fields); k++)
+            if ((*fields[k] > 0) != (k == i))
+                ok_order = 0;
+        if (!ok_order)
+            printf("# piece %zu: %s\n", i, pr.report);
+        spak_prompt_free(&pr);
+        if (!ok_order)
+            break;
+    }
+    TAP_OK(ok_order, "each byte-cut piece is cut only once those before it in the policy are gone");
+    free(big);
+}
+
+/* The diff of the last candidate against the best, and the ABI with the
+ * headers it includes (context_sections.h). */
+static void test_context_pieces(void)
+{
+    spak_buf b;
+    spak_buf_init(&b, 0);
+    const char *a = "l1\nl2\nl3\nl4\nl5\nl6\nl7\nl8\nl9\nl10\n";
+    const char *c = "l1\nl2\nl3\nL4\nl5\nl6\nl7\nl8\nl9\nl10\nl11\n";
+    TAP_OK(spak_unified_diff(a, c, "best", "last", &b) &&
+               strcmp(b.data, "--- best\n+++ last\n@@ -1,10 +1,11 @@\n l1\n l2\n l3\n-l4\n+L4\n l5\n l6\n l7\n l8\n "
+                              "l9\n l10\n+l11\n") == 0,
+           "a unified diff: close changes in one hunk with 3 lines of context");
+    spak_buf_reset(&b);
+    const char *far_a = "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nk\nl\nm\n", *far_b = "A\nb\nc\nd\ne\nf\ng\nh\ni\nj\nk\nl\nM\n";
+    TAP_OK(spak_unified_diff(far_a, far_b, "x", "y", &b) &&
+               strcmp(b.data, "--- x\n+++ y\n@@ -1,4 +1,4 @@\n-a\n+A\n b\n c\n d\n@@ -10,4 +10,4 @@\n j\n k\n l\n-m\n+M\n") ==
+                   0,
+           "changes far apart are two hunks");
+    spak_buf_reset(&b);
+    TAP_OK(spak_unified_diff(a, a, "x", "y", &b) && b.len == 0, "equal texts: an empty diff");
+    spak_buf_free(&b);
+
+    char dir[] = "/tmp/spak-ctx-XXXXXX";
+    if (!mkdtemp(dir)) {
+        TAP_OK(0, "mkdtemp");
+        return;
+    }
+    char p1[128], p2[128], p3[128], sub[128];
+    snprintf(sub, sizeof sub, "%s/common", dir);
+    snprintf(p1, sizeof p1, "%s/abi.h", dir);
+    snprintf(p2, sizeof p2, "%s/common/info.h", dir);
+    snprintf(p3, sizeof p3, "%s/common/more.h", dir);
+    mkdir(sub, 0755);
+    const char *t1 = "#include <stdio.h>\n#include \"common/info.h\"\nint k(void);\n";
+    const char *t2 = "  #  include \"more.h\"\ntypedef int info_t;\n#include \"info.h\"\n";
+    const char *t3 = "#define MORE 1\n";
+    spak_write_file_atomic(p1, t1, strlen(t1), NULL);
+    spak_write_file_atomic(p2, t2, strlen(t2), NULL);
+    spak_write_file_atomic(p3, t3, strlen(t3), NULL);
+    char *abi = spak_ctx_abi_with_includes(p1, 1 << 16);
+    TAP_OK(abi && strstr(abi, "int k(void);") && strstr(abi, "/* ---- common/info.h (included above) ---- */") &&
+               strstr(abi, "typedef int info_t;") && strstr(abi, "/* ---- more.h (included above) ---- */") &&
+               strstr(abi, "#define MORE 1"),
+           "the ABI with every header it includes, transitively");
+    const char *once = abi ? strstr(abi, "typedef int info_t;") : NULL;
+    TAP_OK(once && !strstr(once + 1, "typedef int info_t;") && !strstr(abi, "stdio.h (included"),
+           "each header once (a self-include is not followed), system headers not inlined");
+    free(abi);
+    TAP_OK(spak_ctx_abi_with_includes("/nonexistent/abi.h", 1024) == NULL, "an unreadable ABI: NULL");
+    unlink(p3);
+    unlink(p2);
+    unlink(p1);
+    rmdir(sub);
+    rmdir(dir);
+}
+
+/* The sections that read records, on a hand-made run: the GPU's resource
+ * report (ptxas lines and the judge's registers), counters or why none,
+ * and predictions scored (error, direction against the best then). */
+static void test_measured_sections(void)
+{
+    spak_loop_def loop = {0};
+    loop.metric = "tflops";
+    loop.objective = SPAK_OBJ_MAXIMIZE;
+    spak_strategy_run run = {0};
+    run.loop = &loop;
+    run.target = "cuda";
+    spak_eval ev = {0};
+    ev.eval_id = 3;
+    ev.cand_key = "code:step-0002|rung=1";
+    ev.status = "done";
+    ev.metric = 500;
+    ev.ratio = 0.8;
+    ev.build_log = "$ nvcc -O3 x.cu\nptxas info    : Compiling entry function 'k' for 'sm_90a'\n"
+                   "ptxas info    : Used 168 registers, 0 bytes spill stores, 0 bytes spill loads\n";
+    json_t *recs = json_loads("[{\"type\":\"Analysis\",\"shape\":\"4096x4096x4096\",\"registers\":168,"
+                              "\"smem_bytes\":200704,\"spills\":0,\"occupancy\":0.125,\"wave_efficiency\":0.97},"
+                              "{\"type\":\"Correctness\",\"shape\":\"97x61x33\",\"heldout\":true,\"passed\":false,"
+                              "\"reason\":\"rel_err 0.3 over 0.01\"},"
+                              "{\"type\":\"Counters\",\"shape\":\"4096x4096x4096\",\"available\":true,\"tool\":\"ncu\","
+                              "\"kernel\":\"k\",\"metrics\":{\"sm__throughput\":81.5},\"units\":{\"sm__throughput\":\"%\"}}]",
+                              0, NULL);
+    spak_buf b;
+    spak_buf_init(&b, 0);
+    spak_ctx_diag(&run, &ev, recs, &b);
+    TAP_OK(strstr(b.data, "resource report (ptxas -v):\nptxas info    : Used 168 registers, 0 bytes spill stores, 0 "
+                          "bytes spill loads\n- 4096x4096x4096") &&
+               strstr(b.data, "- 4096x4096x4096: 168 registers a thread, 200704 bytes of shared memory a block, 0 "
+                              "bytes spilled, occupancy 0.12"),
+           "CUDA: ptxas's register and spill lines, then the judge's per-shape resource numbers");
+    TAP_OK(strstr(b.data, "failed check (Correctness) on a held-out shape: rel_err 0.3") && !strstr(b.data, "97x61x33"),
+           "a failed held-out check is shown, its shape not named");
+    spak_buf_reset(&b);
+    spak_ctx_counters(&run, &ev, recs, &b);
+    TAP_OK(strstr(b.data, "- 4096x4096x4096 (ncu, kernel k): sm__throughput = 81.5 %;") != NULL,
+           "counters: the ncu metrics with their units");
+    spak_buf_reset(&b);
+    json_t *none = json_array();
+    spak_ctx_counters(&run, &ev, none, &b);
+    TAP_OK(strncmp(b.data, "None: the latest evaluation recorded no Counters records", 50) == 0,
+           "no counters: the section says why");
+    json_decref(none);
+    json_decref(recs);
+
+    /* predictions: one better-than-best predicted and measured worse, one right, one failed */
+    spak_eval evs[3] = {0};
+    evs[0] = ev;
+    evs[0].result_json = "{\"llm\":{\"predicted_metric\":600,\"best_metric_before\":550}}";
+    evs[1] = ev;
+    evs[1].cand_key = "code:step-0003|rung=1";
+    evs[1].metric = 620;
+    evs[1].ratio = 1.0;
+    evs[1].result_json = "{\"llm\":{\"predicted_ratio\":1.1,\"best_metric_before\":550}}";
+    evs[2] = ev;
+    evs[2].cand_key = "code:step-0004|rung=1";
+    evs[2].status = "failed";
+    evs[2].result_json = "{\"llm\":{\"predicted_metric\":700}}";
+    spak_buf_reset(&b);
+    spak_ctx_predictions(&run, evs, 3, &b);
+    TAP_OK(strstr(b.data, "- code:step-0002|rung=1: predicted tflops 600; measured 500 (ratio 0.8); error 100 (20% of "
+                          "the measured); direction against the best then (550): predicted better, measured worse: "
+                          "wrong\n") != NULL,
+           "a prediction scored: its error and a wrong direction");
+    TAP_OK(strstr(b.data, "predicted ratio 1.1; measured 620 (ratio 1); ratio error 0.1 (10% of the measured); "
+                          "direction against the best then (550): predicted better, measured better: right") != NULL,
+           "a ratio alone is scored too, its direction through the measured baseline");
+    TAP_OK(strstr(b.data, "outcome failed (no measurement to score)") &&
+               strstr(b.data, "score: 3 predictions, 2 measured; median absolute error 15% of the measured; "
+                              "direction right 1 of 2"),
+           "the score line: median relative error and directions right");
+    spak_buf_free(&b);
 }
 
 static spak_reply parse(const char *text, spak_prompt_mode m, const char *sym)
@@ -206,6 +479,15 @@ static void test_code_replies(void)
     spak_reply_free(&r);
     free(big);
 
+    r = parse("```c\nvoid k(void) {}\n```\n{\"prediction\": {\"ratio\": 1.25, \"why\": \"w\"}}", SPAK_PROMPT_CODE, "k");
+    TAP_OK(r.kind == SPAK_REPLY_CODE && r.has_prediction && r.predicted_ratio == 1.25 && isnan(r.predicted_metric),
+           "a prediction may give the ratio to the baseline alone (%s)", r.detail);
+    spak_reply_free(&r);
+    r = parse("```c\nvoid k(void) {}\n```\n{\"prediction\": {\"metric\": 3, \"ratio\": -1}}", SPAK_PROMPT_CODE, "k");
+    TAP_OK(r.kind == SPAK_REPLY_CODE && !r.has_prediction && isnan(r.predicted_ratio) &&
+               strstr(r.detail, "ratio\" is not a positive number"),
+           "a ratio that is not a positive number is refused and said (%s)", r.detail);
+    spak_reply_free(&r);
     r = parse("```c\nvoid k(void) {}\n```\n{\"prediction\": {\"metric\": \"fast\"}}", SPAK_PROMPT_CODE, "k");
     TAP_OK(r.kind == SPAK_REPLY_CODE && !r.has_prediction && strstr(r.detail, "prediction ignored"),
            "a malformed prediction on code is ignored and said (%s)", r.detail);
@@ -337,6 +619,9 @@ static void test_prices(void)
 int main(void)
 {
     test_build();
+    test_sections();
+    test_context_pieces();
+    test_measured_sections();
     test_code_replies();
     test_param_replies();
     test_wire();
