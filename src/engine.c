@@ -262,7 +262,10 @@ static spak_status load_spec(engine *e, const char *path, const char *text, spak
 
 static spak_status setup_home(engine *e, spak_err *err)
 {
-    return spak_home_prepare(e->o, e->home, sizeof e->home, err);
+    spak_status st = spak_home_prepare(e->o, e->home, sizeof e->home, err);
+    if (st == SPAK_OK)  /* each run (or resume) starts on freshly measured ceilings */
+        spak_cand_ceilings_expire(e->home, e->target);
+    return st;
 }
 
 /* ---- one evaluation: BUILD (candidate.h), then ANALYZE (evaluate.h) ---- */

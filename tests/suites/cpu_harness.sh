@@ -139,6 +139,52 @@ rc=$?
 ok $? "--traffic with a model the family lacks is a usage error (2) naming the models"
 [ -s "$T/ceil.json" ] && grep -q '"peak_gflops"' "$T/ceil.json" && grep -q '"peak_gbps"' "$T/ceil.json"
 ok $? "ceilings measured and cached"
+# ceilings that stay true (docs/bottleneck.md, "Ceilings"): a cache written
+# under load (absurdly low figures) must not turn an honest result into
+# "above the roofline": the result contradicts them, the judge measures them
+# again before it flags anything, and the cache keeps both measurements
+stale_cache() {  # out.json: ceil.json with low figures in place of the measured ones
+    python3 - "$T/ceil.json" "$1" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["peak_gflops"], c["peak_gbps"] = 0.5, 0.05
+c["history"] = [{"at": 1, "peak_gflops": 0.5, "peak_gbps": 0.05, "why": "under load"}]
+json.dump(c, open(sys.argv[2], "w"))
+PY
+}
+stale_cache "$T/low.json"
+"$H" --family matmul --candidate "$T/mm_packed.so" --shapes 96x80x70 --heldout "" --min-time 0.02 \
+    --ceilings-cache "$T/low.json" >"$T/low.out" 2>"$T/low.err"
+python3 - "$T/low.out" "$T/low.json" <<'PY'
+import json, sys
+recs = [json.loads(l.split(" ", 1)[1]) for l in open(sys.argv[1]) if l.startswith("__SPAK_TRACE__ ")]
+an = [r for r in recs if r["type"] == "Analysis"]
+assert len(an) == 1, recs
+a = an[0]
+assert a["above_roofline"] is False and "FLAGGED" not in a["why"], a
+assert a["ceilings_remeasured"] is True and a["ceilings_source"].startswith("contradicted"), a
+assert a["peak_gflops"] > 0.5 and a["peak_gflops_range"][0] == 0.5 and a["peak_gflops_range"][1] == a["peak_gflops"], a
+assert a["ceilings_measured"] == 2, a
+c = json.load(open(sys.argv[2]))
+assert len(c["history"]) == 2 and abs(c["peak_gflops"] - a["peak_gflops"]) < 1e-6 * a["peak_gflops"], c
+PY
+ok $? "ceilings cached under load: an honest result has them measured again and is not flagged"
+grep -q "above the roofline of the ceilings in use" "$T/low.err"
+ok $? "the judge says why it measured the ceilings again"
+# a run's start (the engine's PATH.remeasure) measures them before timing
+stale_cache "$T/low2.json"
+: >"$T/low2.json.remeasure"
+"$H" --family matmul --candidate "$T/mm_packed.so" --shapes 96x80x70 --heldout "" --min-time 0.02 \
+    --ceilings-cache "$T/low2.json" >"$T/low2.out" 2>"$T/low2.err"
+python3 - "$T/low2.out" <<'PY'
+import json, sys
+recs = [json.loads(l.split(" ", 1)[1]) for l in open(sys.argv[1]) if l.startswith("__SPAK_TRACE__ ")]
+a = [r for r in recs if r["type"] == "Analysis"][0]
+assert a["ceilings_source"] == "run start" and a["ceilings_remeasured"] is False, a
+assert a["above_roofline"] is False and a["ceilings_measured"] == 2, a
+PY
+[ $? -eq 0 ] && [ ! -e "$T/low2.json.remeasure" ]
+ok $? "a run's remeasure marker has the ceilings measured at the start, and is removed"
 "$H" --family attention --candidate "$T/at_blocked.so" --seed 1 --shapes 1x2x64x32c --heldout "" --min-time 0.02 \
     --baseline naive-attention --baseline-so "$T/at_naive.so" --ceilings-cache "$T/ceil.json" >"$T/perfa.out" 2>&1
 grep -q '"type":"Performance","shape":"1x2x64x32c".*"baseline":"naive-attention"' "$T/perfa.out"

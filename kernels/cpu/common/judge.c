@@ -56,8 +56,10 @@
  *   So 1e-5 leaves 8x margin above honest fp32 at K=4096 and is about 30x
  *   below fp16/tf32 rounding.
  *
- * Analysis: peak FMA GFLOP/s and memory bandwidth measured once and cached in
- * --ceilings-cache (ceilings.c: the judge writes it; runners never see it).
+ * Analysis: peak FMA GFLOP/s and memory bandwidth, cached in --ceilings-cache
+ * (ceilings.c: the judge writes it; runners never see it): the highest of
+ * the recent measurements, measured again at a run's start (the engine's
+ * PATH.remeasure) and whenever a result lies above their roofline.
  * Bytes are the compulsory traffic (inputs read once, output written once).
  */
 #include <errno.h>

@@ -18,9 +18,16 @@
 #define MAX_SHAPES 64
 #define POISON_BITS 0x7fc0deadu /* quiet NaN with a payload: "never written" */
 
-/* the machine's ceilings for the roofline */
+/* the machine's ceilings for the roofline (ceilings.c): the highest of the
+ * cache's recent measurements, their spread, and where they came from */
 typedef struct cpu_ceilings {
-    double peak_gflops, peak_gbps;
+    double peak_gflops, peak_gbps;  /* in use: the history's maxima */
+    double gflops_lo, gbps_lo;      /* the history's minima (the spread) */
+    double now_gflops, now_gbps;    /* this judge's own measurement, NAN when it took none */
+    int measured;                   /* measurements in the history */
+    double newest_at;               /* unix time of the newest, 0 unknown */
+    char source[64];                /* "cache", "no cache", "run start", "contradicted: ..." */
+    bool remeasured;                /* measured again because a result contradicted them */
     char isa[16];
     int threads;
 } cpu_ceilings;
@@ -138,8 +145,9 @@ bool cpu_time_shape(const options *o, side *c, side *b, const cpu_shape *sh, con
                     const cpu_bound *bound, json_t *creco, double *time_s);
 
 /* analysis.c: the Analysis record of every shape with time_s[i] > 0 (its
- * roofline place, its bottleneck class and the numbers behind it) */
-void cpu_emit_analyses(const options *o, const double *time_s, const cpu_ceilings *ceil);
+ * roofline place, its bottleneck class and the numbers behind it); a shape
+ * above the roofline first has the ceilings measured again (ceil updated) */
+void cpu_emit_analyses(const options *o, const double *time_s, cpu_ceilings *ceil);
 
 /* bound.c */
 void cpu_get_bound(cpu_bound *b);
@@ -147,8 +155,14 @@ void cpu_get_bound(cpu_bound *b);
 void cpu_bound_text(const cpu_bound *b, char *buf, size_t n);
 
 /* ceilings.c: fills c from the JSON cache at path cache when it names this
- * CPU model and thread count; otherwise measures (a few seconds) and, when
- * cache is not NULL, writes the cache (a warning on stderr when it cannot). */
+ * CPU model and thread count and no run asked for a new measurement
+ * (PATH.remeasure); otherwise measures (about a second), adds it to the
+ * cache's history and, when cache is not NULL, writes the cache (a warning
+ * on stderr when it cannot). */
 void cpu_get_ceilings(const char *cache, cpu_ceilings *c);
+/* A result contradicted c (above the roofline): measure again, now, into
+ * the cache's history and c. False when c was already measured again by
+ * this judge (nothing new to learn). */
+bool cpu_ceilings_contradicted(const char *cache, cpu_ceilings *c);
 
 #endif
