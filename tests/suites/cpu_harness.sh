@@ -195,6 +195,42 @@ rc=$?
 [ $rc -eq 0 ] && ! grep -q '"type":"Performance"' "$T/perfz.out"
 ok $? "a failing candidate is not timed (exit 0, no Performance record)"
 
+# ---- a session: several candidates timed side by side (the engine's re-time) ----
+# each candidate in its own runner and checked; those that pass are timed in
+# the same rounds as the baseline; every record names the session and the
+# candidate's place; the Performance records compare the candidates pairwise
+"$H" --family matmul --candidate "$T/mm_packed.so" --candidate "$T/mm_naive.so" --candidate "$T/zeros.so" \
+    --shapes 128x128x128 --heldout 5x3x2 --min-time 0.02 --max-time 2 --ceilings-cache "$T/ceil.json" \
+    >"$T/session.out" 2>"$T/session.err"
+rc=$?
+python3 - "$T/session.out" <<'PY'
+import json, sys
+recs = [json.loads(l.split(" ", 1)[1]) for l in open(sys.argv[1]) if l.startswith("__SPAK_TRACE__ ")]
+assert len({r["session"] for r in recs}) == 1 and all(r["session_size"] == 3 for r in recs), recs
+perf = {r["rival"]: r for r in recs if r["type"] == "Performance"}
+assert sorted(perf) == [0, 1], perf.keys()          # zeros.so never timed
+assert not any(r["type"] == "Analysis" for r in recs)
+bad = [r for r in recs if r["rival"] == 2 and r["type"] == "Correctness" and not r["passed"]]
+assert bad and "wrong values" in bad[0]["reason"], recs
+held = [r for r in recs if r["type"] == "Correctness" and r["shape"] == "5x3x2"]
+assert sorted(r["rival"] for r in held) == [0, 1, 2] and all(r["heldout"] for r in held), held
+p, n = perf[0], perf[1]
+assert p["reps"] == n["reps"] == len(p["baseline_samples_ms"]), (p["reps"], n["reps"])  # the same rounds
+assert p["baseline_samples_ms"] == n["baseline_samples_ms"]    # one baseline batch a round, shared
+v = [x for x in p["versus"] if x["rival"] == 1][0]
+assert v["ratio"] > 1 and v["ratio_ci"][0] > 1, v              # packed beats naive, its interval says so
+w = [x for x in n["versus"] if x["rival"] == 0][0]
+assert abs(w["ratio"] * v["ratio"] - 1) < 1e-6, (v, w)
+PY
+[ $? -eq 0 ] && [ $rc -eq 0 ]
+ok $? "a session: three candidates, the failing one untimed, the other two in the same rounds, packed ahead of naive on its interval"
+"$H" --family matmul --candidate "$T/mm_packed.so" --candidate "$T/mm_packed.so" --candidate "$T/mm_packed.so" \
+    --candidate "$T/mm_packed.so" --candidate "$T/mm_packed.so" --candidate "$T/mm_packed.so" \
+    --candidate "$T/mm_packed.so" --candidate "$T/mm_packed.so" --candidate "$T/mm_packed.so" --check-only \
+    >/dev/null 2>"$T/session9.err"
+[ $? -eq 2 ] && grep -q "at most 8 --candidate in one session" "$T/session9.err"
+ok $? "a session of more than 8 candidates is a usage error"
+
 # ---- cheats the timed calls catch (the judge and the candidate are separate processes) ----
 # timed(): through the timing path, shapes 64x64x64, nothing held out
 timed() {  # so name [extra args...]

@@ -16,6 +16,7 @@
 #include "rng.h"
 
 #define MAX_SHAPES 64
+#define CPU_MAX_RIVALS 8 /* candidates one session times side by side (--candidate, repeated) */
 #define POISON_BITS 0x7fc0deadu /* quiet NaN with a payload: "never written" */
 
 /* the machine's ceilings for the roofline (ceilings.c): the highest of the
@@ -49,7 +50,13 @@ enum baseline_kind { BASE_NONE, BASE_BUILTIN, BASE_SO };
 
 typedef struct options {
     const cpu_family *fam;
-    const char *cand_path;
+    const char *cand_path; /* the first --candidate */
+    /* --candidate given more than once: a session (docs/language.md, "The
+     * re-time"); every candidate in its own runner, timed round-robin with
+     * the baseline; session: its id, in every record it writes */
+    const char *cand_paths[CPU_MAX_RIVALS];
+    int ncand;
+    char session[32];
     uint64_t seed;
     bool seed_arg; /* --seed was given (and ignored) */
     cpu_shape shapes[MAX_SHAPES];
@@ -143,6 +150,17 @@ void cpu_time_baseline_solo(const options *o, side *b, solo_stat *solo);
  * check (creco then says why) */
 bool cpu_time_shape(const options *o, side *c, side *b, const cpu_shape *sh, const solo_stat *solo,
                     const cpu_bound *bound, json_t *creco, double *time_s);
+
+/* A session on one timed shape: the candidates cs[k] with alive[k] (those
+ * that passed their checks) and the baseline b (may be NULL) timed in
+ * rounds, one batch of each a round in a rotating order, every candidate
+ * call checked; emits each alive candidate's Correctness record (crecs[k])
+ * and Performance record with "session", "rival" (k), "session_size" and
+ * "versus" (its paired ratio against every other timed candidate: the
+ * other's time over its own, with the interval); alive[k] turns false when
+ * a timed call of k failed its check. */
+void cpu_time_session(const options *o, side *const *cs, int nc, side *b, const cpu_shape *sh, const solo_stat *solo,
+                      const cpu_bound *bound, json_t *const *crecs, bool *alive);
 
 /* analysis.c: the Analysis record of every shape with time_s[i] > 0 (its
  * roofline place, its bottleneck class and the numbers behind it); a shape
