@@ -8,6 +8,7 @@
 #define SPAK_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #define EXIT_PROBLEM 1
 #define EXIT_USAGE 2
@@ -43,6 +44,12 @@ int cli_parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts, 
  * used in one printf; NULL gives NULL. flags as spak_escape_term's. */
 const char *cli_safe(const char *s);
 const char *cli_safe_flags(const char *s, unsigned flags);
+
+/* The run's decision (summary: the run's summary JSON, a json_t *) for
+ * people, each line starting with indent: how it ended, the best's ratio
+ * with its interval, the candidates tied with it, and the re-time's ranking
+ * (cli_decision.c). Nothing for a summary without a decision. */
+void cli_print_decision(FILE *f, const struct json_t *summary, const char *indent);
 
 /* Commands that live in their own files. */
 int cmd_learn(int argc, char **argv);

@@ -231,8 +231,12 @@ static void job_paths(spak_cand_vars *v, const spak_cand_job *job)
     spak_snprintf(v->harness_buf, sizeof v->harness_buf, "%s/spak-harness-%s-%s", bin, job->target, fam ? fam : "");
     if (!fam || access(v->harness_buf, X_OK) != 0)
         spak_snprintf(v->harness_buf, sizeof v->harness_buf, "%s/spak-harness-%s", bin, job->target);
-    spak_snprintf(v->workdir_buf, sizeof v->workdir_buf, "%s/runs/%s/e%lld", site->home, site->run_id,
-                  (long long)job->eval_id);
+    if (job->workdir_name)  /* the re-time's candidates (analyze/retime.h) */
+        spak_snprintf(v->workdir_buf, sizeof v->workdir_buf, "%s/runs/%s/%s", site->home, site->run_id,
+                      job->workdir_name);
+    else
+        spak_snprintf(v->workdir_buf, sizeof v->workdir_buf, "%s/runs/%s/e%lld", site->home, site->run_id,
+                      (long long)job->eval_id);
     ceilings_path(site->home, job->target, v->ceilings_buf, sizeof v->ceilings_buf);
     v->harness = v->harness_buf;
     v->workdir = v->workdir_buf;

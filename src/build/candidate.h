@@ -88,6 +88,7 @@ typedef struct spak_cand_job {
     const char *bin_dir;      /* where the harnesses are */
     const char *target;       /* "cpu", "cuda" */
     const char *code_source;  /* an LLM's source instead of the template's, or NULL */
+    const char *workdir_name; /* the entry of the run's folder to work in; NULL: eN (the evaluation's) */
 } spak_cand_job;
 
 /* Fill v for the job (paths of harness, workdir, ceilings), make the

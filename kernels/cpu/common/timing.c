@@ -528,6 +528,17 @@ void cpu_time_session(const options *o, side *const *cs, int nc, side *b, const 
         ss[k].fail = (call_result){.ok = false, .rel_err = NAN};
         ss[k].failed = !alive[k] || prepare(o, cs[k], sh, &L, true, 0, &ss[k].nb, &f, &ss[k].checks, &ss[k].fail);
     }
+    /* one batch size for every candidate, the largest they chose: a batch's
+     * fixed cost (waking a frozen runner) is then shared out alike, and the
+     * candidates' times compare as they are */
+    int nbc = 1;
+    for (int k = 0; k < nc; k++)
+        if (!ss[k].failed && ss[k].nb > nbc) nbc = ss[k].nb;
+    for (int k = 0; k < nc; k++) {
+        if (ss[k].failed || ss[k].nb == nbc) continue;
+        ss[k].nb = nbc;
+        if (cpu_side_map(cs[k], &L, nbc, ss[k].fail.reason, sizeof ss[k].fail.reason)) ss[k].failed = true;
+    }
     int rc = 0, bchecks = 0;
     call_result bfail = {.ok = false, .rel_err = NAN};
     if (b && prepare(o, b, sh, &L, false, solo->nb, &nbb, &f, &bchecks, &bfail)) rc = -2;
