@@ -124,4 +124,16 @@ PY
 check "naive and packed side by side: packed wins on its paired interval" "[ $? -eq 0 ]"
 check "spak run prints the ranking after its last line" "grep -q 're-timed side by side: 2 candidates' $T/run2.err && grep -qE '^    1\.  rung=packed' $T/run2.err"
 
+# ceilings that stay true: each run (and resume) leaves the judges a marker
+# (cache/device/ceilings-cpu.json.remeasure); the run's first judge that
+# needs the ceilings measures them again and removes it (docs/bottleneck.md)
+python3 - "$T/h2/cache/device/ceilings-cpu.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+whys = [h["why"] for h in c["history"]]
+assert whys == ["run start"], whys   # a fresh home: measured once, at the start
+assert c["peak_gflops"] == max(h["peak_gflops"] for h in c["history"]), c
+PY
+check "the ceilings were measured at the run's start, the marker removed" "[ $? -eq 0 ] && [ ! -e $T/h2/cache/device/ceilings-cpu.json.remeasure ]"
+
 echo "1..$n"
