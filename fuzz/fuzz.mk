@@ -10,7 +10,8 @@ FUZZ_OUT    := build/fuzz
 FUZZ_LIBSRC := src/spec/lex.c src/spec/parse.c src/spec/ast.c src/spec/fmt.c src/spec/check.c src/spec/expr.c \
                src/spec/model.c src/spec/spec.c \
                src/spec/diag.c src/util.c src/analyze/trace.c src/knowledge/knowledge.c src/spec/space.c \
-               src/program/strategies.c src/template.c $(wildcard src/program/llm/*.c)
+               src/program/strategies.c src/template.c src/spec/suggest.c src/spec/sources.c \
+               $(wildcard src/program/llm/*.c)
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $(WARN) -Iinclude -Isrc \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 

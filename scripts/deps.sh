@@ -6,8 +6,9 @@ set -eu
 
 need_pkgs=(build-essential pkg-config libsqlite3-dev libjansson-dev libcurl4-openssl-dev libopenblas-dev libseccomp-dev)
 if [ "${1:-}" = "--test" ]; then
-    # clang + its runtime for the libFuzzer smoke run; python3 for test servers.
-    need_pkgs+=(clang libclang-rt-dev python3 python3-venv chromium)
+    # clang + its runtime for the libFuzzer smoke run; python3 for test servers;
+    # python3-jsonschema to validate exports against their schemas (export.sh).
+    need_pkgs+=(clang libclang-rt-dev python3 python3-venv python3-jsonschema chromium)
 fi
 
 missing=()

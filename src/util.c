@@ -510,3 +510,66 @@ uint64_t spak_hash64(const void *p, size_t n, uint64_t seed)
     }
     return h;
 }
+
+/* The shortest %.Ng of v (N from 1 to 17) that strtod reads back as v, into
+ * buf[n]; ".0" appended when it came out as a whole number, so it stays a
+ * real for a JSON reader. */
+static void shortest_real(double v, char *buf, size_t n)
+{
+    for (int p = 1; p <= 17; p++) {
+        spak_snprintf(buf, n, "%.*g", p, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    if (!strpbrk(buf, ".eEin"))  /* "in": inf and nan, which JSON has not anyway */
+        spak_snprintf(buf + strlen(buf), n - strlen(buf), ".0");
+}
+
+void spak_json_shorten_reals(char *json)
+{
+    if (!json)
+        return;
+    char *r = json, *w = json;
+    bool in_str = false;
+    while (*r) {
+        char c = *r;
+        if (in_str) {
+            *w++ = *r++;
+            if (c == '\\' && *r)
+                *w++ = *r++;  /* an escaped character, a quote included */
+            else if (c == '"')
+                in_str = false;
+            continue;
+        }
+        if (c == '"') {
+            in_str = true;
+            *w++ = *r++;
+            continue;
+        }
+        if (c != '-' && (c < '0' || c > '9')) {
+            *w++ = *r++;
+            continue;
+        }
+        /* a number: as long as its characters go */
+        size_t len = strspn(r, "+-0123456789.eE");
+        char tok[64], out[64];
+        bool real = memchr(r, '.', len) || memchr(r, 'e', len) || memchr(r, 'E', len);
+        if (real && len < sizeof tok) {
+            memcpy(tok, r, len);
+            tok[len] = '\0';
+            char *end;
+            double v = strtod(tok, &end);
+            shortest_real(v, out, sizeof out);
+            if (*end == '\0' && strlen(out) <= len) {
+                memcpy(w, out, strlen(out));
+                w += strlen(out);
+                r += len;
+                continue;
+            }
+        }
+        memmove(w, r, len);  /* an integer, or a token we leave alone */
+        w += len;
+        r += len;
+    }
+    *w = '\0';
+}

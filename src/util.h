@@ -117,6 +117,13 @@ size_t spak_utf8_seq(const unsigned char *p, size_t n, unsigned *cp);
 #define SPAK_ESC_KEEP_NL 1u
 #define SPAK_ESC_JSON 2u
 spak_status spak_escape_term(spak_buf *out, const char *s, size_t len, unsigned flags);
+/* JSON text (as jansson writes it, which prints a real with %.17g) with
+ * every real number rewritten in place in the shortest form that reads back
+ * as the same double: 58.873071400000001 becomes 58.8730714. A real stays a
+ * real (1.0 is not shortened to 1, which a reader would take for an
+ * integer); integers, strings (escapes included) and the rest are copied as
+ * they are. The text only shrinks, so no room is needed. */
+void spak_json_shorten_reals(char *json);
 /* 64-bit FNV-1a, for cache keys and dedup (not for security). */
 uint64_t spak_hash64(const void *p, size_t n, uint64_t seed);
 

@@ -4,6 +4,7 @@
  * the diff v(n) -> v(n+1), and an insights log (JSONL).
  */
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,29 +42,23 @@ int cmd_learn(int argc, char **argv)
     spak_engine_opts o = {.seed = -1};
     bool json = false, dry = false, approve = false;
     const char *out_path = NULL, *policy = "write";
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--json") == 0)
-            json = true;
-        else if (strcmp(a, "--dry-run") == 0)
-            dry = true;
-        else if (strcmp(a, "--approve") == 0)
-            approve = true;
-        else if (strcmp(a, "--home") == 0 && i + 1 < argc)
-            o.home = argv[++i];
-        else if (strcmp(a, "--out") == 0 && i + 1 < argc)
-            out_path = argv[++i];
-        else if (strcmp(a, "--policy") == 0 && i + 1 < argc) {
-            policy = argv[++i];
-            if (strcmp(policy, "write") != 0 && strcmp(policy, "skip") != 0)
-                return usage_error("learn", "--policy is write or skip, not '%s'", policy);
-        } else
-            return usage_error("learn", "unknown option or missing value: '%s'", a);
-    }
+    int i;
+    const cli_opt opts[] = {{"--json", NULL, &json, NULL},         {"--dry-run", NULL, &dry, NULL},
+                            {"--approve", NULL, &approve, NULL},   {"--home", NULL, NULL, &o.home},
+                            {"--out", NULL, NULL, &out_path},      {"--policy", NULL, NULL, &policy},
+                            {0}};
+    int prc = cli_parse_opts("learn", argc, argv, opts, 0, &i);
+    if (prc)
+        return prc;
+    if (strcmp(policy, "write") != 0 && strcmp(policy, "skip") != 0)
+        return usage_error("learn", "--policy is write or skip, not '%s'", policy);
     if (i != argc - 1)
         return usage_error("learn", "%sexpected one run id", "");
     const char *run_id = argv[i];
+    char home[PATH_MAX];
+    if ((prc = cli_home("learn", o.home, false, home, sizeof home)) != 0)
+        return prc;
+    o.home = home;
     spak_store *st = NULL;
     spak_err err = {0};
     if (spak_engine_open_store(&o, &st, &err) != SPAK_OK) {
@@ -140,9 +135,7 @@ int cmd_learn(int argc, char **argv)
             json_array_append_new(arr, x);
         }
         json_object_set_new(o2, "lessons", arr);
-        char *t = json_dumps(o2, JSON_COMPACT);
-        puts(t ? cli_safe_flags(t, SPAK_ESC_JSON) : "{}");
-        free(t);
+        cli_print_json(o2, JSON_COMPACT, "{}");
         json_decref(o2);
     }
     spak_learn_result_free(&r);

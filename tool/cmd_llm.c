@@ -107,36 +107,32 @@ static int value_option(ask_args *a, const char *opt, const char *v)
     return -1;
 }
 
-/* The command line after "ask"; 0 or the usage error's exit code. */
+/* The command line of `spak llm ask`; 0 or the usage error's exit code. */
 static int parse_args(int argc, char **argv, ask_args *a)
 {
     memset(a, 0, sizeof *a);
     spak_llm_config_init(&a->cfg);
-    for (int i = 2; i < argc; i++) {
-        const char *arg = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(arg, "--json") == 0) {
-            a->json = true;
-        } else if (strcmp(arg, "--json-object") == 0) {
-            a->req.json_object = true;
-        } else if (strcmp(arg, "--") == 0) {
-            if (i + 1 < argc && !a->prompt)
-                a->prompt = argv[++i];
-        } else if (arg[0] != '-' || !arg[1]) {
-            if (a->prompt)
-                return usage_error("llm", "expected one PROMPT, got a second: '%s'", arg);
-            a->prompt = arg;
-        } else if (!v) {
-            return usage_error("llm", "option '%s' needs a value", arg);
-        } else {
-            i++;
-            int rc = value_option(a, arg, v);
-            if (rc == -1)
-                return usage_error("llm", "unknown option '%s'", arg);
-            if (rc != 0)
-                return rc;
-        }
-    }
+    /* every value is checked after the parse, in this order */
+    static const char *const names[] = {"--endpoint", "--model",       "--system",    "--api-key-env", "--symbol",
+                                        "--manual-dir", "--tag",       "--temperature", "--max-tokens", "--timeout",
+                                        "--retries",  "--price-in",    "--price-out", "--backend",     "--expect"};
+    enum { NV = sizeof names / sizeof names[0] };
+    const char *vals[NV] = {0};
+    cli_opt opts[NV + 3] = {{"--json", NULL, &a->json, NULL}, {"--json-object", NULL, &a->req.json_object, NULL}};
+    for (size_t k = 0; k < NV; k++)
+        opts[2 + k] = (cli_opt){names[k], NULL, NULL, &vals[k]};
+    int first;
+    int rc = cli_parse_opts("llm", argc, argv, opts, 0, &first);
+    if (rc)
+        return rc;
+    if (first >= argc || strcmp(argv[first], "ask") != 0)
+        return usage_error("llm", "expected the subcommand 'ask'%s", "");
+    if (argc - first > 2)
+        return usage_error("llm", "expected one PROMPT, got a second: '%s'", argv[first + 2]);
+    a->prompt = first + 1 < argc ? argv[first + 1] : NULL;
+    for (size_t k = 0; k < NV; k++)
+        if (vals[k] && (rc = value_option(a, names[k], vals[k])) != 0)
+            return rc;
     if (!a->prompt)
         return usage_error("llm", "expected a PROMPT%s", "");
     /* an HTTP backend needs somewhere to send and a model to ask for */
@@ -174,12 +170,10 @@ static void print_json(const ask_args *a, const spak_llm_reply *rep, const spak_
                                           parsed->prediction_why));
         json_object_set_new(o, "proposal", p);
     }
-    char *s = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-    if (s)
-        puts(cli_safe_flags(s, SPAK_ESC_JSON));
+    if (o)
+        cli_print_json(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER, NULL);
     else
         fprintf(stderr, "spak llm: out of memory\n");
-    free(s);
     json_decref(o);
 }
 
@@ -189,17 +183,22 @@ static void print_text(const spak_llm_reply *rep, const spak_reply *parsed)
     /* a model's or a server's text: its lines are kept, its controls escaped */
     if (rep->text)
         printf("%s\n", cli_safe_flags(rep->text, SPAK_ESC_KEEP_NL));
-    fprintf(stderr, "spak llm: %s: %s; tokens %ld+%ld, %.2f s, %d attempt%s\n", spak_llm_outcome_name(rep->outcome),
-            cli_safe(rep->detail), rep->prompt_tokens, rep->completion_tokens, rep->latency_s, rep->attempts,
-            rep->attempts == 1 ? "" : "s");
+    /* a count the server never gave (-1) is said so, not printed as -1 */
+    char tokens[80] = "no token counts", pt[24] = "?", ct[24] = "?";
+    if (rep->prompt_tokens >= 0)
+        spak_snprintf(pt, sizeof pt, "%ld", rep->prompt_tokens);
+    if (rep->completion_tokens >= 0)
+        spak_snprintf(ct, sizeof ct, "%ld", rep->completion_tokens);
+    if (rep->prompt_tokens >= 0 || rep->completion_tokens >= 0)
+        spak_snprintf(tokens, sizeof tokens, "tokens %s+%s", pt, ct);
+    fprintf(stderr, "spak llm: %s: %s; %s, %.2f s, %d attempt%s\n", spak_llm_outcome_name(rep->outcome),
+            cli_safe(rep->detail), tokens, rep->latency_s, rep->attempts, rep->attempts == 1 ? "" : "s");
     if (parsed)
         fprintf(stderr, "spak llm: proposal: %s: %s\n", spak_reply_kind_name(parsed->kind), cli_safe(parsed->detail));
 }
 
 int cmd_llm(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "ask") != 0)
-        return usage_error("llm", "expected the subcommand 'ask'%s", "");
     ask_args a;
     int rc = parse_args(argc, argv, &a);
     if (rc != 0)

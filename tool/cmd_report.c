@@ -1,7 +1,7 @@
 /*
  * cmd_report.c - `spak report [--home DIR] [--out DIR] [--json] RUN`: write
  * the run's report (src/report.h) as report.md and report.html into DIR
- * (default HOME/reports/RUN, HOME being .spak) and print the two paths, or
+ * (default HOME/reports/RUN, HOME found as cli.h says) and print the two paths, or
  * one JSON object with them.
  */
 #include <jansson.h>
@@ -19,25 +19,22 @@
 
 int cmd_report(int argc, char **argv)
 {
-    const char *home = ".spak", *out_dir = NULL, *run_id = NULL;
+    const char *given = NULL, *out_dir = NULL;
     bool json = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--json") == 0)
-            json = true;
-        else if (strcmp(a, "--home") == 0 && i + 1 < argc)
-            home = argv[++i];
-        else if (strcmp(a, "--out") == 0 && i + 1 < argc)
-            out_dir = argv[++i];
-        else if (a[0] == '-' && a[1])
-            return usage_error("report", "unknown option or missing value: '%s'", a);
-        else if (run_id)
-            return usage_error("report", "expected one run id, got a second: '%s'", a);
-        else
-            run_id = a;
-    }
-    if (!run_id)
+    int first;
+    const cli_opt opts[] = {{"--json", NULL, &json, NULL}, {"--home", NULL, NULL, &given},
+                            {"--out", NULL, NULL, &out_dir}, {0}};
+    int rc = cli_parse_opts("report", argc, argv, opts, 0, &first);
+    if (rc)
+        return rc;
+    if (first >= argc)
         return usage_error("report", "%sexpected a run id ('spak status' lists them)", "");
+    if (argc - first > 1)
+        return usage_error("report", "expected one run id, got a second: '%s'", argv[first + 1]);
+    const char *run_id = argv[first];
+    char home[PATH_MAX];
+    if ((rc = cli_home("report", given, false, home, sizeof home)) != 0)
+        return rc;
     char db[PATH_MAX], dir[PATH_MAX];
     if (!spak_snprintf(db, sizeof db, "%s/spak.db", home))
         return usage_error("report", "state directory path too long: '%s'", home);
@@ -68,9 +65,7 @@ int cmd_report(int argc, char **argv)
     if (json) {
         json_t *j = json_pack("{s:s,s:s,s:s,s:I,s:I}", "run_id", run_id, "markdown", p.md, "html", p.html, "evaluations",
                               (json_int_t)p.evaluations, "correct", (json_int_t)p.correct);
-        char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
-        puts(t ? t : "{}");
-        free(t);
+        cli_print_json(j, JSON_COMPACT, "{}");
         json_decref(j);
     } else {
         printf("%s\n%s\n", p.md, p.html);

@@ -23,6 +23,7 @@
 #include "program/agent.h"
 #include "program/driver_llm.h"
 #include "program/llm/llm.h"
+#include "store/owner.h"
 #include "store/store.h"
 #include "spec/fmt.h"
 #include "spec/spec.h"
@@ -80,47 +81,6 @@ static bool is_help(const char *a)
 static void print_command_help(const command *c)
 {
     printf("usage: %s\n\n%s\n", c->usage, c->summary);
-}
-
-const cli_opt *cli_find_opt(const cli_opt *opts, const char *arg)
-{
-    for (const cli_opt *o = opts; o->name; o++)
-        if (strcmp(arg, o->name) == 0 || (o->alias && strcmp(arg, o->alias) == 0))
-            return o;
-    return NULL;
-}
-
-int cli_parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts, unsigned how,
-                   int *first)
-{
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
-        const char *a = argv[i];
-        if ((how & CLI_DASHDASH) && strcmp(a, "--") == 0) {
-            i++;
-            break;
-        }
-        const cli_opt *o = cli_find_opt(opts, a);
-        if (o && o->value && i + 1 < argc)
-            *o->value = argv[++i];
-        else if (o && o->flag)
-            *o->flag = true;
-        else if (how & CLI_MISSING_VALUE)
-            return usage_error(cmd, "unknown option or missing value: '%s'", a);
-        else
-            return usage_error(cmd, "unknown option '%s'", a);
-    }
-    *first = i;
-    return 0;
-}
-
-/* Pretty-print j on stdout; none (NULL: nothing) when it cannot be dumped. */
-static void print_json(const json_t *j, const char *none)
-{
-    char *t = json_dumps(j, JSON_INDENT(2));
-    if (t || none)
-        puts(t ? cli_safe_flags(t, SPAK_ESC_JSON) : none);
-    free(t);
 }
 
 /* Print the diagnostics of a spec to stderr. */
@@ -184,6 +144,8 @@ static int cmd_check(int argc, char **argv)
             rc = EXIT_PROBLEM;
             continue;
         }
+        if (st == SPAK_OK)
+            st = spak_spec_check_sources(s);  /* every source the space can produce (spec.h) */
         const spak_diags *d = spak_spec_diags(s);
         if (st != SPAK_OK)
             rc = EXIT_PROBLEM;
@@ -212,7 +174,7 @@ static int cmd_check(int argc, char **argv)
         spak_spec_free(s);
     }
     if (json) {
-        print_json(out, NULL);
+        cli_print_json(out, JSON_INDENT(2), NULL);
         json_decref(out);
     }
     return rc;
@@ -231,6 +193,8 @@ static int cmd_fmt(int argc, char **argv)
         return prc;
     if (first >= argc)
         return usage_error("fmt", "%sno spec file given", "");
+    if (write && check)
+        return usage_error("fmt", "%s--write and --check exclude each other (--check changes nothing)", "");
     if (!write && !check && argc - first > 1)
         return usage_error("fmt", "%sprinting takes one file; use --write or --check for several", "");
     if (json && !write && !check)
@@ -285,7 +249,7 @@ static int cmd_fmt(int argc, char **argv)
         spak_spec_free(s);
     }
     if (report) {
-        print_json(report, "[]");
+        cli_print_json(report, JSON_INDENT(2), "[]");
         json_decref(report);
     }
     return rc;
@@ -295,11 +259,16 @@ static int cmd_fmt(int argc, char **argv)
 
 static int cmd_dump(int argc, char **argv)
 {
-    if (argc != 2)
+    int first;
+    const cli_opt opts[] = {{0}};
+    int prc = cli_parse_opts("dump", argc, argv, opts, 0, &first);
+    if (prc)
+        return prc;
+    if (argc - first != 1)
         return usage_error("dump", "%sexpected one spec file", "");
     spak_spec *s = NULL;
     spak_err err = {0};
-    spak_status st = spak_spec_load(argv[1], &s, &err);
+    spak_status st = spak_spec_load(argv[first], &s, &err);
     if (!s) {
         fprintf(stderr, "%s\n", err.msg);
         return EXIT_PROBLEM;
@@ -446,7 +415,7 @@ static void on_event(void *ud, const spak_engine_event *ev)
         }
         break;
     case SPAK_EV_SUSPENDED:
-        fprintf(f, "spak: run %s suspended: %s\n", ev->run_id, cli_safe(ev->why));
+        fprintf(f, "spak: run %s suspended: %s\n", ev->run_id, cli_safe(cli_hint(ev->why)));
         break;
     case SPAK_EV_PHASE:
         break;
@@ -467,27 +436,26 @@ static void bin_dir_of_self(char *buf, size_t n)
         *sl = '\0';
 }
 
-static void print_run_summary_json(const spak_engine_opts *o, const char *run_id)
+/* The --json summary of run (of st) on stdout: its summary object with
+ * the status where the run stands, or the run's id, status and state. */
+static void print_run_summary_json(spak_store *st, const spak_run *run)
 {
-    spak_store *st = NULL;
-    spak_err err;
-    if (spak_engine_open_store(o, &st, &err) != SPAK_OK)
-        return;
-    spak_run run = {0};
-    if (spak_store_run_get(st, run_id, &run, &err) == SPAK_OK) {
-        json_t *s = run.summary_json ? json_loads(run.summary_json, 0, NULL) : NULL;
-        if (!s)
-            s = json_pack("{s:s,s:s,s:s}", "run_id", run.id, "status", run.status, "state", run.state);
-        else
-            json_object_set_new(s, "status", json_string(run.status));
-        char *t = json_dumps(s, JSON_COMPACT);
-        if (t)
-            puts(cli_safe_flags(t, SPAK_ESC_JSON));
-        free(t);
-        json_decref(s);
-        spak_store_run_free(&run);
-    }
-    spak_store_close(st);
+    json_t *s = run->summary_json ? json_loads(run->summary_json, 0, NULL) : NULL;
+    if (!s)
+        s = json_pack("{s:s,s:s,s:s}", "run_id", run->id, "status", run->status, "state", run->state);
+    else
+        json_object_set_new(s, "status", json_string(run->status));
+    if (run->stop_reason && !json_object_get(s, "stop_reason"))
+        json_object_set_new(s, "stop_reason", json_string(run->stop_reason));
+    char *pend = spak_engine_pending(st, run->id);
+    json_t *pj = pend ? json_loads(pend, 0, NULL) : NULL;
+    free(pend);
+    if (strcmp(run->status, SPAK_RUN_SUSPENDED) == 0 && pj && !json_object_get(pj, "decision"))
+        json_object_set_new(s, "pending_approval", json_pack("{s:O?,s:O?}", "gate", json_object_get(pj, "gate"),
+                                                             "what", json_object_get(pj, "what")));
+    json_decref(pj);
+    cli_print_json(s, JSON_COMPACT, NULL);
+    json_decref(s);
 }
 
 /* A numeric option of the run-like commands: a whole number in [lo, hi]
@@ -500,13 +468,18 @@ typedef struct num_opt {
     double lo, hi;
     bool lo_open;
     const char *need;
+    const char *val;  /* as given, NULL when not */
 } num_opt;
 
-/* Set the numeric option n from val; 0, or the usage error's status. */
-static int set_num_opt(const char *cmd, const num_opt *n, const char *val)
+/* Set the numeric option n from its value, when it was given; 0, or the
+ * usage error's status. */
+static int set_num_opt(const char *cmd, const num_opt *n)
 {
     long lv;
     double dv;
+    const char *val = n->val;
+    if (!val)
+        return 0;
     if (n->l) {
         if (!spak_parse_long(val, (long)n->lo, (long)n->hi, &lv))
             return usage_error(cmd, n->need, val);
@@ -542,54 +515,45 @@ static int parse_gates(const char *cmd, const char *val, unsigned *approve)
 static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, spak_engine_opts *o, run_ui *ui,
                           bool *force)
 {
-    const cli_opt plain[] = {
+    num_opt nums[] = {
+        {"--temperature", NULL, &o->llm_temperature, 0, 2, false, "--temperature needs a number in [0, 2], not '%s'", NULL},
+        {"--max-tokens", &o->llm_max_tokens, NULL, 1, 1000000, false, "--max-tokens needs a whole number, not '%s'", NULL},
+        {"--llm-timeout", NULL, &o->llm_timeout_s, 0, INFINITY, true, "--llm-timeout needs seconds, not '%s'", NULL},
+        {"--seed", &o->seed, NULL, 0, 2147483647L, false, "--seed needs a whole number, not '%s'", NULL},
+        {"--budget", &o->max_evaluations, NULL, 1, 1000000, false, "--budget needs a number of evaluations, not '%s'", NULL},
+        {"--wall-time", NULL, &o->max_wall_s, 0, INFINITY, true, "--wall-time needs seconds, not '%s'", NULL},
+        {"--eval-timeout", NULL, &o->eval_timeout_s, 0, INFINITY, true, "--eval-timeout needs seconds, not '%s'", NULL},
+    };
+    const char *llm = NULL, *gates = NULL;
+    const cli_opt opts[] = {
         {"--json", NULL, &ui->json, NULL},          {"--quiet", "-q", &ui->quiet, NULL},
         {"--endpoint", NULL, NULL, &o->llm_endpoint}, {"--model", NULL, NULL, &o->llm_model},
         {"--lessons", NULL, &o->use_lessons, NULL}, {"--no-learn", NULL, &o->no_learn, NULL},
-        {"--force", NULL, force, NULL},             {"--home", NULL, NULL, &o->home},
-        {"--allow-weak-isolation", NULL, &o->allow_weak_isolation, NULL},
+        {"--home", NULL, NULL, &o->home},           {"--allow-weak-isolation", NULL, &o->allow_weak_isolation, NULL},
         {"--loop", NULL, NULL, &o->loop_name},      {"--strategy", NULL, NULL, &o->strategy},
+        {"--llm", NULL, NULL, &llm},                {"--approve", NULL, NULL, &gates},
+        {nums[0].name, NULL, NULL, &nums[0].val},   {nums[1].name, NULL, NULL, &nums[1].val},
+        {nums[2].name, NULL, NULL, &nums[2].val},   {nums[3].name, NULL, NULL, &nums[3].val},
+        {nums[4].name, NULL, NULL, &nums[4].val},   {nums[5].name, NULL, NULL, &nums[5].val},
+        {nums[6].name, NULL, NULL, &nums[6].val},
+        {force ? "--force" : NULL, NULL, force, NULL},  /* without force, the end of the list */
         {0}};
-    const num_opt nums[] = {
-        {"--temperature", NULL, &o->llm_temperature, 0, 2, false, "--temperature needs a number in [0, 2], not '%s'"},
-        {"--max-tokens", &o->llm_max_tokens, NULL, 1, 1000000, false, "--max-tokens needs a whole number, not '%s'"},
-        {"--llm-timeout", NULL, &o->llm_timeout_s, 0, INFINITY, true, "--llm-timeout needs seconds, not '%s'"},
-        {"--seed", &o->seed, NULL, 0, 2147483647L, false, "--seed needs a whole number, not '%s'"},
-        {"--budget", &o->max_evaluations, NULL, 1, 1000000, false, "--budget needs a number of evaluations, not '%s'"},
-        {"--wall-time", NULL, &o->max_wall_s, 0, INFINITY, true, "--wall-time needs seconds, not '%s'"},
-        {"--eval-timeout", NULL, &o->eval_timeout_s, 0, INFINITY, true, "--eval-timeout needs seconds, not '%s'"},
-    };
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
-        const char *a = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        const cli_opt *p = cli_find_opt(plain, a);
-        const num_opt *num = NULL;
-        for (size_t k = 0; k < SPAK_ARRAY_LEN(nums) && !num; k++)
-            if (strcmp(a, nums[k].name) == 0)
-                num = &nums[k];
-        int rc = 0;
-        if (p && p->value && val)
-            *p->value = val, i++;
-        else if (p && p->flag)
-            *p->flag = true;
-        else if (num && val)
-            rc = set_num_opt(cmd, num, val), i++;
-        else if (strcmp(a, "--llm") == 0 && val)
-            o->llm_backend = val, o->strategy = "llm", i++;
-        else if (strcmp(a, "--approve") == 0 && val)
-            rc = parse_gates(cmd, val, &o->approve), i++;
-        else
-            rc = usage_error(cmd, "unknown option or missing value: '%s'", a);
-        if (rc)
-            return rc;
+    int rc = cli_parse_opts(cmd, argc, argv, opts, 0, first);
+    for (size_t k = 0; rc == 0 && k < SPAK_ARRAY_LEN(nums); k++)
+        rc = set_num_opt(cmd, &nums[k]);
+    if (rc == 0 && gates)
+        rc = parse_gates(cmd, gates, &o->approve);
+    if (rc)
+        return rc;
+    if (llm) {  /* --llm BACKEND: the llm strategy with that backend */
+        o->llm_backend = llm;
+        o->strategy = "llm";
     }
     /* checked here, not only when the llm strategy reads its settings: the
      * run's options are stored with it whatever the strategy */
     spak_err err = {0};
     if (spak_llm_endpoint_check(o->llm_endpoint, NULL, &err) != SPAK_OK)
         return usage_error(cmd, "%s", err.msg);
-    *first = i;
     return 0;
 }
 
@@ -625,19 +589,21 @@ static spak_status resume_run(const spak_engine_opts *o, const char *run_id, boo
 }
 
 /* What run, agent, resume, approve and reject start from: the engine's
- * options, the run's UI, the index of the first operand, and room for the
- * folder of spak's binary (wire_ui points the options at it). */
+ * options, the run's UI, the index of the first operand, the home, and
+ * room for the folder of spak's binary (wire_ui points the options at it). */
 typedef struct run_cli {
     spak_engine_opts o;
     run_ui ui;
     int first;
+    char home[PATH_MAX];
     char bin[PATH_MAX];
 } run_cli;
 
 /* Parse cmd's options into c (--force only where force is not NULL), check
- * that it was given min_ops to max_ops operands, and wire the run's UI to
- * the engine (wire_ui). Returns 0, or the exit status of the usage error
- * (operands: want says what was expected). */
+ * that it was given min_ops to max_ops operands, find the home (run and
+ * agent make one where there is none; the others need one), and wire the
+ * run's UI to the engine (wire_ui). Returns 0, or the exit status of the
+ * usage error (operands: want says what was expected) or of the home's. */
 static int run_cli_start(run_cli *c, const char *cmd, int argc, char **argv, bool *force, int min_ops, int max_ops,
                          const char *want)
 {
@@ -648,17 +614,42 @@ static int run_cli_start(run_cli *c, const char *cmd, int argc, char **argv, boo
         return rc;
     if (argc - c->first < min_ops || argc - c->first > max_ops)
         return usage_error(cmd, "%s", want);
+    bool create = strcmp(cmd, "run") == 0 || strcmp(cmd, "agent") == 0;
+    if ((rc = cli_home(cmd, c->o.home, create, c->home, sizeof c->home)) != 0)
+        return rc;
+    c->o.home = c->home;
     wire_ui(&c->o, &c->ui, c->bin, sizeof c->bin);
     return 0;
 }
 
-/* How run, agent, approve and reject end: the JSON summary on stdout when
- * --json asked for it and there is a run, then the exit status. */
-static int run_exit(const spak_engine_opts *o, const run_ui *ui, const char *run_id, spak_status st)
+/* How run, agent, resume, approve and reject end: the JSON summary on
+ * stdout when --json asked for it and there is a run, then the exit status
+ * from where the run stands: 0 done (whatever stopped it: goal, budget,
+ * plateau, inconclusive; the reason is in the last progress line and in
+ * --json), EXIT_SUSPENDED waiting for an answer (said on stderr also with
+ * --quiet: someone must act), EXIT_PROBLEM failed. */
+static int run_exit(const spak_engine_opts *o, const run_ui *ui, const char *cmd, const char *run_id, spak_status st)
 {
-    if (ui->json && run_id[0])
-        print_run_summary_json(o, run_id);
-    return st == SPAK_OK ? 0 : EXIT_PROBLEM;
+    spak_store *store = NULL;
+    spak_run run = {0};
+    bool have = run_id[0] && spak_engine_open_store(o, &store, NULL) == SPAK_OK &&
+                spak_store_run_get(store, run_id, &run, NULL) == SPAK_OK;
+    if (ui->json && have)
+        print_run_summary_json(store, &run);
+    int rc = st == SPAK_OK ? 0 : EXIT_PROBLEM;
+    if (st == SPAK_OK && have && strcmp(run.status, SPAK_RUN_SUSPENDED) == 0) {
+        rc = EXIT_SUSPENDED;
+        /* a quiet run says this much: the exit status alone would not tell where the answer goes */
+        if (ui->quiet)
+            fprintf(stderr, "spak %s: run %s suspended; 'spak status %s' says what it waits for\n", cmd,
+                    cli_safe(run.id), cli_safe(run.id));
+    } else if (st == SPAK_OK && have && strcmp(run.status, SPAK_RUN_FAILED) == 0) {
+        rc = EXIT_PROBLEM;
+    }
+    spak_store_run_free(&run);
+    if (store)
+        spak_store_close(store);
+    return rc;
 }
 
 /* spak run and spak agent: a run started, by the engine from a spec's
@@ -672,17 +663,17 @@ static int start_run(int argc, char **argv, bool agent)
                            agent ? "expected a spec file and optionally an agent_loop name" : "expected one spec file");
     if (rc)
         return rc;
-    char run_id[SPAK_STORE_ID_MAX];
+    char run_id[SPAK_STORE_ID_MAX] = "";
     spak_err err = {0};
     const char *spec = argv[c.first];
     spak_status st = agent ? spak_agent_run(&c.o, spec, c.first + 1 < argc ? argv[c.first + 1] : NULL, run_id, &err)
                            : spak_engine_run(&c.o, spec, run_id, &err);
     if (st != SPAK_OK) {
-        fprintf(stderr, "spak %s: %s\n", cmd, cli_safe(err.msg));
-        if (!agent && run_id[0])
-            fprintf(stderr, "spak run: the run is %s; 'spak resume %s' continues it\n", run_id, run_id);
+        fprintf(stderr, "spak %s: %s\n", cmd, cli_safe(cli_hint(err.msg)));
+        if (run_id[0])
+            fprintf(stderr, "spak %s: the run is %s; '%s' continues it\n", cmd, run_id, cli_command("resume", run_id));
     }
-    return run_exit(&c.o, &c.ui, run_id, st);
+    return run_exit(&c.o, &c.ui, cmd, run_id, st);
 }
 
 static int cmd_run(int argc, char **argv)
@@ -705,17 +696,22 @@ static int cmd_resume(int argc, char **argv)
     spak_err err = {0};
     spak_status st = resume_run(&c.o, argv[c.first], force, &err);
     if (st != SPAK_OK)
-        fprintf(stderr, "spak resume: %s\n", cli_safe(err.msg));
-    if (c.ui.json)
-        print_run_summary_json(&c.o, argv[c.first]);
-    return st == SPAK_OK ? 0 : EXIT_PROBLEM;
+        fprintf(stderr, "spak resume: %s\n", cli_safe(cli_hint(err.msg)));
+    return run_exit(&c.o, &c.ui, "resume", argv[c.first], st);
 }
 
 /* ---- spak status / show ---- */
 
+/* The status a person or a script is shown: "interrupted" for a run whose
+ * owner was killed (it says running in the store). */
+static const char *shown(const spak_run *r)
+{
+    return spak_run_status_shown(r->status, r->owner);
+}
+
 static json_t *run_json(spak_store *st, const spak_run *r, bool with_evals)
 {
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:I,s:f,s:f}", "run_id", r->id, "status", r->status, "state",
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:I,s:f,s:f}", "run_id", r->id, "status", shown(r), "state",
                           r->state, "stop_reason", r->stop_reason, "spec", r->spec_path, "seed", (json_int_t)r->seed,
                           "created_at", r->created_at, "updated_at", r->updated_at);
     json_t *s = r->summary_json ? json_loads(r->summary_json, 0, NULL) : NULL;
@@ -785,6 +781,12 @@ static int open_store_for(const char *cmd, int argc, char **argv, int *first, bo
     int rc = cli_parse_opts(cmd, argc, argv, opts, 0, first);
     if (rc)
         return rc;
+    if (argc - *first > 1)
+        return usage_error(cmd, "%sexpected at most one run id", "");
+    char home[PATH_MAX];
+    if ((rc = cli_home(cmd, o.home, false, home, sizeof home)) != 0)
+        return rc;
+    o.home = home;
     spak_err err;
     if (spak_engine_open_store(&o, st, &err) != SPAK_OK) {
         fprintf(stderr, "spak %s: %s\n", cmd, err.msg);
@@ -837,7 +839,7 @@ static int print_run(const char *cmd, spak_store *st, const char *id, bool json,
         return rc;
     json_t *j = run_json(st, &r, with_evals);
     if (json)
-        print_json(j, "{}");
+        cli_print_json(j, JSON_INDENT(2), "{}");
     else
         print(st, &r, j);
     json_decref(j);
@@ -849,7 +851,7 @@ static int print_run(const char *cmd, spak_store *st, const char *id, bool json,
 /* `spak status RUN` for people: state, counts, best, LLM usage, what next. */
 static void print_status_one(spak_store *st, const spak_run *r, json_t *j)
 {
-    printf("run %s: %s, state %s%s%s\n  spec: %s\n", cli_safe(r->id), cli_safe(r->status), cli_safe(r->state),
+    printf("run %s: %s, state %s%s%s\n  spec: %s\n", cli_safe(r->id), cli_safe(shown(r)), cli_safe(r->state),
            r->stop_reason ? ", stopped: " : "", r->stop_reason ? cli_safe(r->stop_reason) : "",
            cli_safe(r->spec_path ? r->spec_path : "-"));
     json_t *c = json_object_get(j, "evaluations_by_status");
@@ -877,11 +879,12 @@ static void print_status_one(spak_store *st, const spak_run *r, json_t *j)
     char *pend = spak_engine_pending(st, r->id);
     json_t *pj = pend ? json_loads(pend, 0, NULL) : NULL;
     if (pj && !json_object_get(pj, "decision"))
-        printf("  pending approval (%s): %s\n  answer with 'spak approve %s' or 'spak reject %s'\n",
+        printf("  pending approval (%s): %s\n  answer with '%s' or '%s'\n",
                cli_safe(json_string_value(json_object_get(pj, "gate"))),
-               cli_safe(json_string_value(json_object_get(pj, "what"))), cli_safe(r->id), cli_safe(r->id));
+               cli_safe(json_string_value(json_object_get(pj, "what"))), cli_safe(cli_command("approve", r->id)),
+               cli_safe(cli_command("reject", r->id)));
     else if (strcmp(r->status, SPAK_RUN_DONE) != 0)
-        printf("  'spak resume %s' continues it\n", cli_safe(r->id));
+        printf("  '%s' continues it\n", cli_safe(cli_command("resume", r->id)));
     json_decref(pj);
     free(pend);
 }
@@ -899,14 +902,14 @@ static int status_list(spak_store *st, bool json)
     }
     json_t *arr = json ? json_array() : NULL;
     if (!json)
-        printf("%-16s %-10s %-10s %-24s %s\n", "RUN", "STATUS", "STATE", "STOPPED", "SPEC");
+        printf("%-16s %-11s %-10s %-24s %s\n", "RUN", "STATUS", "STATE", "STOPPED", "SPEC");
     for (size_t i = 0; i < n; i++) {
         if (json)
             json_array_append_new(arr, run_json(st, &runs[i], false));
         else
         {
             char *pend = spak_engine_pending(st, runs[i].id);
-            printf("%-16s %-10s %-10s %-24s %s%s\n", cli_safe(runs[i].id), cli_safe(runs[i].status),
+            printf("%-16s %-11s %-10s %-24s %s%s\n", cli_safe(runs[i].id), cli_safe(shown(&runs[i])),
                    cli_safe(runs[i].state), cli_safe(runs[i].stop_reason ? runs[i].stop_reason : "-"),
                    cli_safe(runs[i].spec_path ? runs[i].spec_path : "-"),
                    pend && !strstr(pend, "\"decision\"") ? "  [approval pending]" : "");
@@ -914,10 +917,10 @@ static int status_list(spak_store *st, bool json)
         }
     }
     if (json) {
-        print_json(arr, "[]");
+        cli_print_json(arr, JSON_INDENT(2), "[]");
         json_decref(arr);
     } else if (n == 0) {
-        printf("(no runs yet; 'spak run SPEC' starts one)\n");
+        printf("(no runs yet; '%s' starts one)\n", cli_safe(cli_command("run", "SPEC")));
     }
     spak_store_runs_free(runs, n);
     spak_store_close(st);
@@ -930,7 +933,7 @@ static void print_show(spak_store *st, const spak_run *r, json_t *j)
     (void)st;
     json_t *s = json_object_get(j, "summary");
     const char *metric = s ? json_string_value(json_object_get(s, "metric")) : NULL;
-    printf("run %s (%s, state %s%s%s)\n", cli_safe(r->id), cli_safe(r->status), cli_safe(r->state),
+    printf("run %s (%s, state %s%s%s)\n", cli_safe(r->id), cli_safe(shown(r)), cli_safe(r->state),
            r->stop_reason ? ", " : "", r->stop_reason ? cli_safe(r->stop_reason) : "");
     printf("%4s  %-44s %-7s %10s  %-22s %-9s %s\n", "EVAL", "CANDIDATE", "STATUS", cli_safe(metric ? metric : "METRIC"),
            "RATIO [95% interval]", "BOUND", "NOTE");
@@ -999,15 +1002,15 @@ static int answer(int argc, char **argv, bool approve)
     char what[1200] = "";
     spak_err err = {0};
     if (spak_engine_answer(&c.o, run_id, approve, what, sizeof what, &err) != SPAK_OK) {
-        fprintf(stderr, "spak %s: %s\n", cmd, cli_safe(err.msg));
+        fprintf(stderr, "spak %s: %s\n", cmd, cli_safe(cli_hint(err.msg)));
         return EXIT_PROBLEM;
     }
     printf("spak %s: %s %s\n", cmd, approve ? "approved" : "rejected", cli_safe(what));
     spak_status st = resume_run(&c.o, run_id, false, &err);
     if (st != SPAK_OK)
-        fprintf(stderr, "spak %s: %s\n", cmd, cli_safe(err.msg));
+        fprintf(stderr, "spak %s: %s\n", cmd, cli_safe(cli_hint(err.msg)));
     /* the answer above found the run: its id is not empty */
-    return run_exit(&c.o, &c.ui, run_id, st);
+    return run_exit(&c.o, &c.ui, cmd, run_id, st);
 }
 
 static int cmd_approve(int argc, char **argv)
@@ -1035,11 +1038,15 @@ static int cmd_build(int argc, char **argv)
     int i;
     const cli_opt opts[] = {{"--home", NULL, NULL, &o.home}, {"--loop", NULL, NULL, &o.loop_name},
                             {"--json", NULL, &json, NULL}, {0}};
-    int rc = cli_parse_opts("build", argc, argv, opts, CLI_MISSING_VALUE, &i);
+    int rc = cli_parse_opts("build", argc, argv, opts, 0, &i);
     if (rc)
         return rc;
     if (i != argc - 1)
         return usage_error("build", "%sexpected one spec file", "");
+    char home[PATH_MAX];
+    if ((rc = cli_home("build", o.home, true, home, sizeof home)) != 0)
+        return rc;
+    o.home = home;
     o.on_event = json ? NULL : on_build_event;
     size_t built, failed;
     spak_err err = {0};
@@ -1049,19 +1056,35 @@ static int cmd_build(int argc, char **argv)
         return EXIT_PROBLEM;
     }
     if (json)
-        printf("{\"built\": %zu, \"failed\": %zu}\n", built, failed);
+        printf("{\"built\": %zu, \"failed\": %zu}\n", built, failed);  /* integers: nothing to shorten */
     else
         printf("spak build: %zu built, %zu failed\n", built, failed);
     return failed ? EXIT_PROBLEM : 0;
 }
 
+/* Commands that take --json and no operand: 0 with *json set, or the
+ * usage error's status. */
+static int json_only_opts(const char *cmd, int argc, char **argv, bool *json)
+{
+    int first;
+    const cli_opt opts[] = {{"--json", NULL, json, NULL}, {0}};
+    int rc = cli_parse_opts(cmd, argc, argv, opts, 0, &first);
+    if (rc == 0 && first < argc)
+        rc = usage_error(cmd, "unexpected argument '%s'", argv[first]);
+    return rc;
+}
+
 static int cmd_explain(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "--json") == 0) {
+    bool json = false;
+    int rc = json_only_opts("explain", argc, argv, &json);
+    if (rc)
+        return rc;
+    if (json) {
         json_t *o = json_pack("{s:[ssssssss],s:s}", "states", "specify", "decide", "program", "build", "analyze",
                               "knowledge", "retime", "done", "text", spak_engine_describe());
         json_object_set_new(o, "waiting_state", json_string("suspended"));
-        print_json(o, "{}");
+        cli_print_json(o, JSON_INDENT(2), "{}");
         json_decref(o);
         return 0;
     }
@@ -1071,7 +1094,11 @@ static int cmd_explain(int argc, char **argv)
 
 static int cmd_version(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "--json") == 0)
+    bool json = false;
+    int rc = argc > 0 ? json_only_opts("version", argc, argv, &json) : 0;
+    if (rc)
+        return rc;
+    if (json)
         printf("{\"version\": \"%s\"}\n", SPAK_VERSION);
     else
         printf("spak %s\n", SPAK_VERSION);
@@ -1114,7 +1141,9 @@ static const command commands[] = {
                      "  --wall-time S       stop after S seconds (overrides the spec)\n"
                      "  --eval-timeout S    wall limit of one measurement (default 600)\n"
                      "  --loop NAME         which engineering_loop (default: the first)\n"
-                     "  --home DIR          state directory (default .spak)",
+                     "  --home DIR          the home (default: $SPAK_HOME, else the nearest .spak/ from\n"
+                     "                      here up; made here when there is none)\n"
+                     "Exit 0 when the run is done (the reason printed), 1 failed, 2 usage, 3 suspended.",
      "spak run [OPTIONS] SPEC"},
     {"agent", cmd_agent, "Execute an agent_loop of a spec: llm.query, tool.read/write (inside the run's\n"
                          "directory), tool.run (sandboxed, no shell), tool.engineering_loop, emit, if/else;\n"
@@ -1147,8 +1176,20 @@ static const command commands[] = {
                          "  --home DIR",
      "spak learn [--dry-run] [--approve [--policy write|skip]] [--out PATH] [--json] [--home DIR] RUN"},
     {"report", cmd_report, "Write a run's report: report.md and one self-contained report.html with SVG charts (metric per\nevaluation, roofline, effects), the candidates, knowledge and provenance (default out: HOME/reports/RUN).\n  --out DIR   where to write\n  --json      print the paths as JSON\n  --home DIR", "spak report [--home DIR] [--out DIR] [--json] RUN"},
-    {"build", cmd_build, "Build every candidate of a spec's loop into the build cache (.spak/cache/build),\n"
-                         "e.g. before carrying it to a machine where compiling would cost its time.\n"
+    {"export", cmd_export, "Write one run's results as a file: spak's JSON (default), CSV or T4 (Kernel Tuner's).\n"
+                           "The JSON carries every repetition; docs/export.md has the layouts and schemas.\n"
+                           "  --format F   json (default), csv or t4\n  -o FILE      write FILE (default: stdout)\n"
+                           "  --home DIR",
+     "spak export [--format json|csv|t4] [-o FILE] [--home DIR] RUN"},
+    {"compare", cmd_compare, "Compare the same candidates of two runs: B's time over A's, with intervals.\n"
+                             "The intervals come from the stored repetitions (Welch); candidates only one run\n"
+                             "has are listed. A and B are run ids or files that 'spak export' wrote (a '/' in\n"
+                             "it or a .json ending).\n"
+                             "  --level L   the intervals' level (default 0.95)\n  --json      machine-readable\n"
+                             "  --home DIR",
+     "spak compare [--level L] [--json] [--home DIR] A B"},
+    {"build", cmd_build, "Build every candidate of a spec's loop into the build cache (HOME/cache/build).\n"
+                         "Do it before carrying the home to a machine where compiling would cost its time.\n"
                          "  --loop NAME   which engineering_loop\n  --json        {built, failed} on stdout\n  --home DIR",
      "spak build [--loop NAME] [--json] [--home DIR] SPEC"},
     {"llm", cmd_llm, "Talk to an LLM endpoint directly (the client the llm strategy uses); prints the reply\n"
@@ -1173,27 +1214,75 @@ static const command *find_command(const char *name)
     return NULL;
 }
 
+/* The first sentence of a summary (up to a '.', ':' or ';' that ends a
+ * clause outside parentheses, or the end), its lines joined, on lines of at
+ * most 80 columns under the name: the listing never cuts a sentence. */
+static void print_brief(FILE *f, const char *name, const char *summary)
+{
+    char line[1024];
+    size_t n = 0;
+    int depth = 0;
+    for (const char *p = summary; *p && n + 1 < sizeof line; p++) {
+        depth += *p == '(' ? 1 : *p == ')' ? -1 : 0;
+        if (depth == 0 && strchr(".:;", *p) && (!p[1] || p[1] == ' ' || p[1] == '\n'))
+            break;
+        line[n++] = *p == '\n' ? ' ' : *p;
+    }
+    line[n] = '\0';
+    fprintf(f, "  %-9s", name);
+    const int width = 80 - 12;
+    const char *p = line;
+    while (*p) {
+        int len = (int)strlen(p);
+        if (len > width) {  /* break at the last space that fits */
+            len = width;
+            while (len > 0 && p[len] != ' ')
+                len--;
+            if (len == 0)
+                len = width;
+        }
+        fprintf(f, "%s %.*s\n", p == line ? "" : "           ", len, p);
+        p += len;
+        while (*p == ' ')
+            p++;
+    }
+    if (!line[0])
+        fputc('\n', f);
+}
+
 static void print_usage(FILE *f)
 {
-    fprintf(f, "spak %s - the Specification -> Programming -> Analysis -> Knowledge loop for kernels\n\n", SPAK_VERSION);
-    fprintf(f, "usage: spak COMMAND [OPTIONS] [ARGS]\n\ncommands:\n");
-    for (size_t i = 0; i < SPAK_ARRAY_LEN(commands); i++) {
-        const char *nl = strchr(commands[i].summary, '\n');
-        int n = nl ? (int)(nl - commands[i].summary) : (int)strlen(commands[i].summary);
-        fprintf(f, "  %-9s %.*s\n", commands[i].name, n, commands[i].summary);
-    }
-    fprintf(f, "\n'spak help COMMAND' or 'spak COMMAND --help' tells more. The language: docs/language.md\n");
+    fprintf(f, "spak %s - the Specification -> Programming -> Analysis -> Knowledge loop\n\n", SPAK_VERSION);
+    fprintf(f, "usage: spak COMMAND [OPTIONS] [ARGS]   (options go anywhere; '--' ends them)\n\ncommands:\n");
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(commands); i++)
+        print_brief(f, commands[i].name, commands[i].summary);
+    fprintf(f, "\nThe home (the state directory): --home DIR, else $SPAK_HOME, else the nearest\n"
+               ".spak/ from the current directory up; 'spak run' makes .spak/ here if none.\n"
+               "\nexit status: 0 done (a run: whatever stopped it; the reason printed, in --json)\n"
+               "  1 failed (a run failed, a spec has errors)\n"
+               "  2 usage error\n"
+               "  3 the run is suspended (waiting for 'spak approve', 'spak reject', a reply\n"
+               "    file or an outside proposal, then 'spak resume')\n");
+    fprintf(f, "\n'spak help COMMAND' or 'spak COMMAND --help' tells more. The language:\n"
+               "docs/language.md; the command line: docs/cli.md\n");
 }
 
 static int cmd_help(int argc, char **argv)
 {
-    if (argc < 2) {
+    int first;
+    const cli_opt opts[] = {{0}};
+    int rc = cli_parse_opts("help", argc, argv, opts, 0, &first);
+    if (rc)
+        return rc;
+    if (argc - first > 1)
+        return usage_error("help", "%sexpected at most one command", "");
+    if (first >= argc) {
         print_usage(stdout);
         return 0;
     }
-    const command *c = find_command(argv[1]);
+    const command *c = find_command(argv[first]);
     if (!c) {
-        fprintf(stderr, "spak: unknown command '%s'\n", argv[1]);
+        fprintf(stderr, "spak: unknown command '%s'\n", argv[first]);
         return EXIT_USAGE;
     }
     print_command_help(c);

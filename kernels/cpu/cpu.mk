@@ -22,7 +22,8 @@
 
 CPU_HARNESS := $(O)/spak-harness-cpu
 CPU_RUNNER := $(O)/spak-runner-cpu
-CPU_COMMON_OBJS := $(patsubst %.c,$(O)/obj/%.o,$(filter-out kernels/cpu/common/runner.c,$(wildcard kernels/cpu/common/*.c)))
+CPU_COMMON_OBJS := $(patsubst %.c,$(O)/obj/%.o,$(filter-out kernels/cpu/common/runner.c,$(wildcard kernels/cpu/common/*.c))) \
+                   $(O)/obj/kernels/common/runner_ctl.o
 CPU_FAMILY_TABLE := $(O)/obj/kernels/cpu/families.c
 CPU_CALLER_TABLE := $(O)/obj/kernels/cpu/callers.c
 ALL_TARGETS += $(CPU_HARNESS) $(CPU_RUNNER) $(CPU_BASELINES)

@@ -311,8 +311,11 @@ spak_status spak_outcome_store(spak_store *st, const char *run_id, int64_t eval_
                                const json_t *note, const char *note_key, spak_err *err)
 {
     char exit_desc[300];
-    if (oc->ran)
-        spak_snprintf(exit_desc, sizeof exit_desc, "%s: %s", spak_sandbox_why_name(oc->sr.why), oc->sr.why_text);
+    const char *why = oc->ran ? spak_sandbox_why_name(oc->sr.why) : "";
+    if (oc->ran && strncmp(oc->sr.why_text, why, strlen(why)) == 0)
+        spak_snprintf(exit_desc, sizeof exit_desc, "%s", oc->sr.why_text);  /* "exited with status 0" says it once */
+    else if (oc->ran)
+        spak_snprintf(exit_desc, sizeof exit_desc, "%s: %s", why, oc->sr.why_text);
     else
         spak_snprintf(exit_desc, sizeof exit_desc, "not run");
     json_t *res = json_object();

@@ -1,4 +1,4 @@
-/* stats.c - paired ratios with their t-intervals (stats.h). */
+/* stats.c - paired and unpaired ratios with their t-intervals (stats.h). */
 #include "analyze/stats.h"
 
 #include <math.h>
@@ -100,6 +100,55 @@ bool spak_stats_ratio_ci(const double *num, const double *den, size_t n, double 
     out->point = exp(mean);
     out->lo = exp(mean - t * se);
     out->hi = exp(mean + t * se);
+    return true;
+}
+
+/* the mean and the sample variance of the logs of the positive finite
+ * values of x (Welford); *k gets how many there were */
+static void log_moments(const double *x, size_t n, double *mean, double *var, size_t *k)
+{
+    double m = 0, m2 = 0;
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!(x[i] > 0) || !isfinite(x[i]))
+            continue;
+        double l = log(x[i]);
+        c++;
+        double d = l - m;
+        m += d / (double)c;
+        m2 += d * (l - m);
+    }
+    *mean = m;
+    *var = c > 1 ? m2 / (double)(c - 1) : NAN;
+    *k = c;
+}
+
+bool spak_stats_ratio_ci_unpaired(const double *num, size_t n_num, const double *den, size_t n_den, double level,
+                                  spak_interval *out)
+{
+    out->point = out->lo = out->hi = NAN;
+    out->level = level;
+    out->n = 0;
+    if (!(level > 0 && level < 1))
+        return false;
+    double ma, va, mb, vb;
+    size_t ka, kb;
+    log_moments(num, n_num, &ma, &va, &ka);
+    log_moments(den, n_den, &mb, &vb, &kb);
+    out->n = ka + kb;
+    if (ka < 2 || kb < 2)
+        return false;
+    double sa = va / (double)ka, sb = vb / (double)kb, se = sqrt(sa + sb);
+    out->point = exp(ma - mb);
+    if (!(se > 0)) { /* no spread on either side: the data are the point */
+        out->lo = out->hi = out->point;
+        return true;
+    }
+    /* Welch-Satterthwaite: never below the smaller side's n - 1, so >= 1 */
+    double df = (sa + sb) * (sa + sb) / (sa * sa / (double)(ka - 1) + sb * sb / (double)(kb - 1));
+    double t = spak_stats_t_quantile(0.5 + level / 2, df);
+    out->lo = exp(ma - mb - t * se);
+    out->hi = exp(ma - mb + t * se);
     return true;
 }
 

@@ -6,6 +6,9 @@
  * (kernels/cpu/common/timing.c), the CUDA judges and the engine all call the
  * same code.
  *
+ * Unpaired series (one candidate's times in two runs) get Welch's interval
+ * on the difference of their log means instead: spak_stats_ratio_ci_unpaired.
+ *
  * The interval of a ratio: each interleaved pair i gives one ratio
  * r_i = num[i] / den[i] (baseline time over candidate time: the candidate's
  * speed-up, measured under the same conditions as its neighbour); the point
@@ -42,6 +45,20 @@ double spak_stats_t_quantile(double p, double df);
  * scale at level (0 < level < 1) into *out. Returns false, *out set to NAN,
  * when fewer than 2 pairs count. */
 bool spak_stats_ratio_ci(const double *num, const double *den, size_t n, double level, spak_interval *out);
+
+/* The ratio of two unpaired series, num over den (e.g. one candidate's
+ * times in run B over its times in run A, measured on other days or other
+ * machines, so no repetition of one has a partner in the other): the point
+ * is the ratio of their geometric means, exp(mean log num - mean log den),
+ * and the interval is Welch's t-interval on that difference of log means
+ * (each side its own variance; Welch-Satterthwaite degrees of freedom),
+ * mapped back with exp, at level (0 < level < 1) into *out. Values that are
+ * not positive finite numbers are skipped; out->n is the number of values
+ * used on both sides together. When both sides have no spread the interval
+ * is the point. Returns false, *out's numbers NAN, when either side has
+ * fewer than 2 values. */
+bool spak_stats_ratio_ci_unpaired(const double *num, size_t n_num, const double *den, size_t n_den, double level,
+                                  spak_interval *out);
 
 /* The interval's relative half-width: the larger of hi/point - 1 and
  * 1 - lo/point (NAN when the interval is not finite and positive). */

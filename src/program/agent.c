@@ -20,6 +20,7 @@
 #include "analyze/evaluate.h"
 #include "analyze/records.h"
 #include "analyze/trace.h"
+#include "store/owner.h"
 #include "store/scopes.h"
 #include "template.h"
 
@@ -32,6 +33,7 @@ typedef struct agent {
     const spak_model *m;
     const spak_entry *loop;
     char run_id[SPAK_STORE_ID_MAX];
+    bool claimed;  /* this process holds the run (released at the end) */
     char dir[PATH_MAX];        /* the run's directory: the only place files are read and written */
     json_t *vars;              /* name -> string */
     json_t *tainted;           /* names an LLM wrote */
@@ -539,8 +541,22 @@ static void agent_free(agent *a)
     json_decref(a->branches);
     json_decref(a->latest);
     spak_spec_free(a->spec);
-    if (a->store)
+    if (a->store) {
+        if (a->claimed)  /* let the run go, as the engine does; a claim left behind means a killed owner */
+            (void)spak_store_run_claim(a->store, a->run_id, NULL, true, NULL);
         spak_store_close(a->store);
+    }
+}
+
+/* Hold the run for this process (force: its owner is dead or there is
+ * none), so that a kill -9 leaves it 'interrupted' (owner.h). */
+static spak_status claim(agent *a, const char *old_owner, spak_err *err)
+{
+    char owner[200];
+    spak_owner_id(owner, sizeof owner);
+    spak_status st = spak_store_run_claim(a->store, a->run_id, owner, spak_owner_is_dead(old_owner), err);
+    a->claimed = st == SPAK_OK;
+    return st;
 }
 
 static spak_status run_dir(agent *a, spak_err *err)
@@ -587,7 +603,9 @@ spak_status spak_agent_run(const spak_engine_opts *o, const char *spec_path, con
         goto out;
     spak_snprintf(run_id, SPAK_STORE_ID_MAX, "%s", a.run_id);
     spak_engine_save_options(a.store, a.run_id, o);
-    st = run_dir(&a, err);
+    st = claim(&a, NULL, err);
+    if (st == SPAK_OK)
+        st = run_dir(&a, err);
     if (st == SPAK_OK && o->on_event) {
         spak_engine_event ev = {.kind = SPAK_EV_RUN_STARTED, .run_id = a.run_id};
         o->on_event(o->ud, &ev);
@@ -610,6 +628,8 @@ spak_status spak_agent_resume(const spak_engine_opts *o, const char *run_id, spa
     if (st != SPAK_OK)
         goto out;
     spak_snprintf(a.run_id, sizeof a.run_id, "%s", run.id);
+    if ((st = claim(&a, run.owner, err)) != SPAK_OK)
+        goto out;  /* another live process holds it */
     st = spak_spec_load_mem(run.spec_path ? run.spec_path : "spec", run.spec_text ? run.spec_text : "",
                             run.spec_text ? strlen(run.spec_text) : 0, &a.spec, err);
     if (st != SPAK_OK)

@@ -8,6 +8,7 @@
  */
 #include "spec/check.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@
 #include "program/llm/llm.h"
 #include "program/strategies.h"
 #include "spec/parse.h"
+#include "spec/suggest.h"
 #include "template.h"
 
 typedef struct checker {
@@ -95,6 +97,73 @@ static bool int_value(checker *c, const spak_entry *e, const char *what, long lo
     }
     ERR(c, v ? v->pos : e->pos, "%s: expected a whole number in [%ld, %ld]", what, lo, hi);
     return false;
+}
+
+/* ---- typos (docs/language.md 4.0) ---- */
+
+/* The closest of the words of a list that a names() function writes
+ * ("a b c"), or NULL. */
+static const char *suggest_words(const char *name, void (*names)(char *, size_t, const char *, const char *),
+                                 char *words, size_t n)
+{
+    const char *cands[32];
+    size_t nc = 0;
+    char *save = NULL;
+    names(words, n, " ", " ");
+    for (char *w = strtok_r(words, " ", &save); w && nc < SPAK_ARRAY_LEN(cands); w = strtok_r(NULL, " ", &save))
+        cands[nc++] = w;
+    return nc ? spak_suggest_list(name, cands, nc) : NULL;
+}
+
+/* "a, b, c or d" of a list into buf. */
+static const char *join_names(const char *const *names, size_t n, char *buf, size_t cap)
+{
+    size_t off = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        const char *sep = i == 0 ? "" : i + 1 == n ? " or " : ", ";
+        if (!spak_snprintf(buf + off, cap - off, "%s%s", sep, names[i]))
+            break;
+        off += strlen(buf + off);
+    }
+    return buf;
+}
+
+/* An unknown key of a block whose keys are all known (`what`: the block, as
+ * the message names it): an error, with the closest known key as "did you
+ * mean" or else the list of keys the block takes. A key that is ignored
+ * would change what the spec means without a word. */
+static void unknown_key(checker *c, const spak_entry *f, const char *what, const char *const *keys, size_t n)
+{
+    const char *h = spak_entry_head(f);
+    const char *best = spak_suggest_list(h, keys, n);
+    char list[400];
+    if (best)
+        ERR(c, f->pos, "%s: unknown key '%s' (did you mean '%s'?)", what, h, best);
+    else
+        ERR(c, f->pos, "%s: unknown key '%s' (expected %s)", what, h, join_names(keys, n, list, sizeof list));
+}
+
+/* In a place that keeps unknown entries as free-form text: an entry whose
+ * name is close to a known one is a typo of it, an error (true returned);
+ * any other name stays free-form (false). */
+static bool typo_of(checker *c, spak_pos pos, const char *what, const char *name, const char *const *known, size_t n)
+{
+    const char *best = spak_suggest_list(name, known, n);
+    if (!best)
+        return false;
+    ERR(c, pos, "%s '%s' (did you mean '%s'?)", what, name, best);
+    return true;
+}
+
+/* " (did you mean 'C'?)" for a case name of the schema, into buf. */
+static const char *dym_case(const spak_trace_schema *sc, const char *name, char *buf, size_t n)
+{
+    spak_suggest s;
+    spak_suggest_init(&s, name);
+    for (size_t i = 0; i < sc->n_cases; i++)
+        spak_suggest_try(&s, sc->cases[i].name);
+    return spak_suggest_text(s.best, buf, n);
 }
 
 /* ---- design_space / tuning_space ---- */
@@ -187,14 +256,61 @@ static void param_condition(checker *c, spak_param_def *p, const spak_entry *e, 
     for (size_t i = 0; i < e->body->n; i++) {
         const spak_entry *x = e->body->items[i];
         if (!spak_entry_word_is(x, 0, "when") || x->n_words != 1 || !x->value || x->body) {
-            ERR(c, x->pos, "%s '%s': expected '{ when: CONDITION }' after the values, near '%s'", origin, name,
-                spak_entry_head(x));
+            char dym[160];
+            const char *h = spak_entry_head(x);
+            ERR(c, x->pos, "%s '%s': expected '{ when: CONDITION }' after the values, near '%s'%s", origin, name, h,
+                spak_suggest_text(strcmp(h, "when") && spak_suggest_close(h, "when", NULL) ? "when" : NULL, dym,
+                                  sizeof dym));
             continue;
         }
         if (p->when)
             ERR(c, x->pos, "%s '%s': more than one condition (join them with &&)", origin, name);
         else
             p->when = x->value;
+    }
+}
+
+/* The type of a literal value, as parameters' values are compared: names
+ * and strings are one type (a bare name is a string), numbers one, booleans
+ * one. */
+static const char *value_type(const spak_expr *v)
+{
+    switch (v->kind) {
+    case SPAK_EX_NUMBER: case SPAK_EX_UNARY: return "number";
+    case SPAK_EX_BOOL: return "boolean";
+    default: return "string";
+    }
+}
+
+/* A literal as written, into buf ("-1", "two", "true"); strings quoted. */
+static const char *lit_text(const spak_expr *v, char *buf, size_t n)
+{
+    if (v->kind == SPAK_EX_UNARY)
+        spak_snprintf(buf, n, "-%s", v->lhs->text ? v->lhs->text : "");
+    else if (v->kind == SPAK_EX_BOOL)
+        spak_snprintf(buf, n, "%s", v->boolean ? "true" : "false");
+    else if (v->kind == SPAK_EX_STRING)
+        spak_snprintf(buf, n, "\"%s\"", v->text);
+    else
+        spak_snprintf(buf, n, "%s", v->text ? v->text : "");
+    return buf;
+}
+
+static void value_list(checker *c, pvec *pv, const char *prefix, const spak_entry *e, const char *origin,
+                       const spak_model *m);
+
+/* The members of a group, `g: { a: [..] }` (a map value) or `g { a: [..] }`
+ * (a block, the prototype's form): each one parameter named g.a. */
+static void value_group(checker *c, pvec *pv, const char *name, const spak_block *b, const char *origin,
+                        const spak_model *m)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        const spak_entry *x = b->items[i];
+        if (!is_field(x)) {
+            ERR(c, x->pos, "%s '%s': expected 'name: [values]'", origin, name);
+            continue;
+        }
+        value_list(c, pv, name, x, origin, m);
     }
 }
 
@@ -209,34 +325,54 @@ static void value_list(checker *c, pvec *pv, const char *prefix, const spak_entr
         spak_snprintf(name, sizeof name, "%s", key);
     const spak_expr *v = e->value;
     if (v && v->kind == SPAK_EX_MAP) {
-        for (size_t i = 0; i < v->map->n; i++) {
-            const spak_entry *x = v->map->items[i];
-            if (!is_field(x)) {
-                ERR(c, x->pos, "%s '%s': expected 'name: [values]'", origin, name);
-                continue;
-            }
-            value_list(c, pv, name, x, origin, m);
-        }
+        value_group(c, pv, name, v->map, origin, m);
         return;
     }
-    if (!v || v->kind != SPAK_EX_LIST) {
-        ERR(c, v ? v->pos : e->pos, "%s '%s': expected a list of values like [1, 2]", origin, name);
+    if (!v && e->body) {
+        value_group(c, pv, name, e->body, origin, m);
         return;
     }
-    if (v->n_items == 0) {
+    /* a single value (`causal: true`) is a parameter fixed to it: a list of one */
+    const spak_expr *const *items = v ? (const spak_expr *const *)v->items : NULL;
+    size_t n_items = v ? v->n_items : 0;
+    if (v && v->kind != SPAK_EX_LIST && is_literal(v)) {
+        spak_expr **one = calloc_arena(c, 1, sizeof *one);
+        if (!one)
+            return;
+        one[0] = (spak_expr *)v;
+        items = (const spak_expr *const *)one;
+        n_items = 1;
+    } else if (!v || v->kind != SPAK_EX_LIST) {
+        ERR(c, v ? v->pos : e->pos, "%s '%s': expected a list of values like [1, 2] or one value", origin, name);
+        return;
+    }
+    if (n_items == 0) {
         ERR(c, v->pos, "%s '%s': the list of values is empty", origin, name);
         return;
     }
-    for (size_t i = 0; i < v->n_items; i++)
-        if (!is_literal(v->items[i]))
-            ERR(c, v->items[i]->pos, "%s '%s': values must be numbers, strings, booleans or names", origin, name);
+    bool literals = true;
+    for (size_t i = 0; i < n_items; i++)
+        if (!is_literal(items[i])) {
+            ERR(c, items[i]->pos, "%s '%s': values must be numbers, strings, booleans or names", origin, name);
+            literals = false;
+        }
+    /* one type per parameter: conditions, defines and comparisons read a
+     * value by its type, so [1, "two"] is a typo, not a choice */
+    for (size_t i = 1; literals && i < n_items; i++)
+        if (strcmp(value_type(items[i]), value_type(items[0])) != 0) {
+            char a[80], b[80];
+            ERR(c, items[i]->pos, "%s '%s': value %s is a %s, but the first value %s is a %s (a parameter's values "
+                "have one type)", origin, name, lit_text(items[i], a, sizeof a), value_type(items[i]),
+                lit_text(items[0], b, sizeof b), value_type(items[0]));
+            break;
+        }
     /* duplicate values are almost always a mistake in a search space; found
      * by sorting, since a list may hold hundreds of thousands of values */
-    const spak_expr **sorted = calloc_arena(c, v->n_items, sizeof *sorted);
+    const spak_expr **sorted = calloc_arena(c, n_items, sizeof *sorted);
     size_t ns = 0;
-    for (size_t i = 0; sorted && i < v->n_items; i++)
-        if (v->items[i]->text)
-            sorted[ns++] = v->items[i];
+    for (size_t i = 0; sorted && i < n_items; i++)
+        if (items[i]->text)
+            sorted[ns++] = items[i];
     if (ns > 1)
         qsort(sorted, ns, sizeof *sorted, value_cmp);
     for (size_t i = 1; i < ns; i++)
@@ -246,8 +382,8 @@ static void value_list(checker *c, pvec *pv, const char *prefix, const spak_entr
     if (!p)
         return;
     p->name = spak_arena_strdup(c->a, name);
-    p->values = v->items;
-    p->n_values = v->n_items;
+    p->values = (spak_expr **)items;
+    p->n_values = n_items;
     p->origin = origin;
     p->pos = e->pos;
     param_condition(c, p, e, origin, name);
@@ -296,9 +432,15 @@ static void field_def(checker *c, spak_trace_field *f, const spak_entry *e, cons
             f->type = SPAK_FIELD_FLOAT;
         else if (strcmp(n, "boolean") == 0 || strcmp(n, "bool") == 0)
             f->type = SPAK_FIELD_BOOL;
-        else
-            ERR(c, t->pos, "unknown type '%s' for field '%s' (expected string, int, float, bool or \"A\" | \"B\")", n,
-                f->name);
+        else {
+            static const char *const types[] = {"string", "int", "float", "bool", "boolean", "str"};
+            const char *best = spak_suggest_list(n, types, SPAK_ARRAY_LEN(types));
+            if (best)
+                ERR(c, t->pos, "unknown type '%s' for field '%s' (did you mean '%s'?)", n, f->name, best);
+            else
+                ERR(c, t->pos, "unknown type '%s' for field '%s' (expected string, int, float, bool or \"A\" | \"B\")",
+                    n, f->name);
+        }
         return;
     }
     /* "A" | "B" | ... */
@@ -432,7 +574,9 @@ static void model_block(checker *c, const spak_entry *blk)
             if (e->n_words != 2 || (!e->value && !e->init))
                 ERR(c, e->pos, "model: expected 'state name: type' or 'state name: type = value'");
         } else {
-            WARN(c, e->pos, "model: unknown entry '%s' kept as free-form", spak_entry_head(e));
+            static const char *const kinds[] = {"type", "state"};
+            if (!typo_of(c, e->pos, "model: unknown entry", spak_entry_head(e), kinds, SPAK_ARRAY_LEN(kinds)))
+                WARN(c, e->pos, "model: unknown entry '%s' kept as free-form", spak_entry_head(e));
         }
     }
 }
@@ -497,7 +641,9 @@ static void fact_def(checker *c, fvec *fv, const spak_entry *e)
         }
         f->tcase = spak_trace_schema_find_case(&c->m->schema, dot + 1);
         if (!f->tcase) {
-            ERR(c, ty->pos, "fact '%s': trace_schema has no case '%s' in variant %s", f->name, dot + 1, variant);
+            char dym[160];
+            ERR(c, ty->pos, "fact '%s': trace_schema has no case '%s' in variant %s%s", f->name, dot + 1, variant,
+                dym_case(&c->m->schema, dot + 1, dym, sizeof dym));
             f->predicate = false;
             return;
         }
@@ -578,7 +724,8 @@ static const spak_expr *condition(checker *c, const spak_expr *v, const char *wh
     const char *unknown = NULL;
     spak_tc_result r = spak_expr_typecheck(e, &sc, NULL, c->d, false, &unknown);
     if (r == SPAK_TC_UNKNOWN_NAME) {
-        if (must_be_formal)
+        const char *best = spak_expr_suggest(&sc, unknown);
+        if (must_be_formal || best)  /* a typo of a known name is no prose */
             spak_expr_typecheck(e, &sc, NULL, c->d, true, NULL);
         else {
             /* at the unknown name; exact unless the string has escapes before it */
@@ -607,24 +754,93 @@ typedef struct rvec {
     bool full;
 } rvec;
 
-/* An action that starts like a machine-readable one but does not parse
- * against the first loop's space is most likely a typo: warn (it stays prose). */
+/* The word at *p (letters, digits, '_', '.', '-') into buf; *p moves past it
+ * and the blanks after it. */
+static void action_word(const char **p, char *buf, size_t n)
+{
+    size_t k = 0;
+    const char *q = *p;
+    while (*q == ' ' || *q == '\t')
+        q++;
+    if (*q == '\'' || *q == '"') {  /* a quoted value */
+        char quote = *q++;
+        while (*q && *q != quote && k + 1 < n)
+            buf[k++] = *q++;
+        if (*q == quote)
+            q++;
+    } else {
+        while ((isalnum((unsigned char)*q) || *q == '_' || *q == '.' || *q == '-') && k + 1 < n)
+            buf[k++] = *q++;
+    }
+    buf[k] = '\0';
+    while (*q == ' ' || *q == '\t')
+        q++;
+    *p = q;
+}
+
+/* An action (`apply: "set P = V"`, `recommend: "P = V"`, docs/language.md
+ * 4.6) checked against the first loop's space. One that names a parameter
+ * of the space but does not parse (a value the parameter does not have,
+ * `rung = 'pakced'`) is an error, and so is one whose parameter is a typo of
+ * a parameter's name (and of none of the spec's other parameters); text
+ * that only starts like an action (`set up the tiles`) stays prose, with a
+ * warning when it starts with a verb. */
 static void check_action(checker *c, const char *kw, const char *title, const spak_rule_action *a)
 {
-    static const char *const verbs[] = {"set ", "select ", "prefer ", "exclude ", "avoid ", "restrict "};
-    bool looks = false;
-    for (size_t i = 0; i < SPAK_ARRAY_LEN(verbs); i++)
-        looks |= strncmp(a->text, verbs[i], strlen(verbs[i])) == 0;
-    if (!looks || c->m->n_loops == 0)
+    static const char *const verbs[] = {"set", "select", "prefer", "exclude", "avoid", "restrict"};
+    if (c->m->n_loops == 0)
         return;
     spak_space sp;
     if (spak_space_init(&sp, c->m->loops[0].params, c->m->loops[0].n_params, NULL) != SPAK_OK)
         return;
+    const char *p = a->text;
+    char w1[128], name[128], val[128];
+    action_word(&p, w1, sizeof w1);
+    bool verb = false;
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(verbs); i++)
+        verb |= strcmp(w1, verbs[i]) == 0;
+    if (verb)
+        action_word(&p, name, sizeof name);
+    else if (*p == '=')
+        spak_snprintf(name, sizeof name, "%s", w1);
+    else
+        return;  /* neither a verb nor `P =`: prose */
+    const spak_param_def *param = NULL;
+    spak_suggest sn;
+    spak_suggest_init(&sn, name);
+    for (size_t i = 0; i < sp.n; i++) {
+        if (strcmp(sp.params[i].name, name) == 0)
+            param = &sp.params[i];
+        spak_suggest_try(&sn, sp.params[i].name);
+    }
     spak_action act;
     char why[300];
-    if (!spak_action_parse(a->text, a->key, &sp, &act, why, sizeof why))
-        WARN(c, a->pos, "%s \"%s\": %s '%s' is not a machine-readable action (%s); kept as prose", kw, title, a->key,
-             a->text, why);
+    if (param && spak_action_parse(a->text, a->key, &sp, &act, why, sizeof why))
+        return;
+    /* a parameter of the spec outside the first loop's space is prose, not a typo */
+    if (!param && sn.best && !spak_model_param(c->m, name)) {
+        ERR(c, a->pos, "%s \"%s\": %s '%s': '%s' is not a parameter of loop %s (did you mean '%s'?)", kw, title,
+            a->key, a->text, name, c->m->loops[0].name, sn.best);
+        return;
+    }
+    if (!param) {
+        if (verb)
+            WARN(c, a->pos, "%s \"%s\": %s '%s' is not a machine-readable action ('%s' is not a parameter of loop "
+                 "%s); kept as prose", kw, title, a->key, a->text, name, c->m->loops[0].name);
+        return;
+    }
+    /* the parameter exists: the action was meant; say what is wrong with it */
+    spak_suggest sv;
+    if (*p == '=')
+        p += p[1] == '=' ? 2 : 1;
+    action_word(&p, val, sizeof val);
+    spak_suggest_init(&sv, val);
+    for (size_t i = 0; i < param->n_values; i++)
+        if (param->values[i]->kind == SPAK_EX_STRING || param->values[i]->kind == SPAK_EX_NAME)
+            spak_suggest_try(&sv, param->values[i]->text);
+    char dym[160];
+    ERR(c, a->pos, "%s \"%s\": %s '%s': %s%s", kw, title, a->key, a->text, why,
+        spak_suggest_text(sv.best, dym, sizeof dym));
 }
 
 static void rule_def(checker *c, rvec *rv, const spak_entry *e, bool hint)
@@ -690,8 +906,15 @@ static void rule_def(checker *c, rvec *rv, const spak_entry *e, bool hint)
                 a->pos = x->value->pos;
                 check_action(c, kw, r->title, a);
             }
+        } else {
+            /* other keys (reason, source, evidence, logic ...) are free-form,
+             * unless they are a typo of one that acts */
+            static const char *const keys[] = {"when", "trigger", "confidence", "apply", "recommend", "action",
+                                               "suggestion"};
+            char what[300];
+            spak_snprintf(what, sizeof what, "%s \"%s\": unknown key", kw, r->title);
+            typo_of(c, x->pos, what, k, keys, SPAK_ARRAY_LEN(keys));
         }
-        /* other keys (reason, source, evidence, logic ...) are free-form */
     }
 }
 
@@ -711,8 +934,11 @@ static void knowledge(checker *c, const spak_entry *blk, rvec *rv)
         else if (spak_entry_word_is(e, 0, "invariant")) {
             if (e->n_words != 2 || !e->body)
                 ERR(c, e->pos, "expected 'invariant Name { assert: \"...\" }'");
-        } else
-            WARN(c, e->pos, "knowledge: unknown entry '%s' kept as free-form", spak_entry_head(e));
+        } else {
+            static const char *const kinds[] = {"fact", "rule", "hint", "invariant"};
+            if (!typo_of(c, e->pos, "knowledge: unknown entry", spak_entry_head(e), kinds, SPAK_ARRAY_LEN(kinds)))
+                WARN(c, e->pos, "knowledge: unknown entry '%s' kept as free-form", spak_entry_head(e));
+        }
     }
 }
 
@@ -755,8 +981,17 @@ static void check_templates(checker *c, const spak_loop_def *l)
         bool ok = loop_has_param(l, name);
         for (size_t i = 0; !ok && i < SPAK_ARRAY_LEN(builtin_vars); i++)
             ok = strcmp(builtin_vars[i], name) == 0;
-        if (!ok)
-            ERR(c, pos, "measure cmd: '{{%s}}' names no parameter of loop %s", name, l->name);
+        if (!ok) {
+            spak_suggest sg;
+            spak_suggest_init(&sg, name);
+            for (size_t i = 0; i < l->n_params; i++)
+                spak_suggest_try(&sg, l->params[i].name);
+            for (size_t i = 0; i < SPAK_ARRAY_LEN(builtin_vars); i++)
+                spak_suggest_try(&sg, builtin_vars[i]);
+            char dym[160];
+            ERR(c, pos, "measure cmd: '{{%s}}' names no parameter of loop %s%s", name, l->name,
+                spak_suggest_text(sg.best, dym, sizeof dym));
+        }
     }
 }
 
@@ -785,7 +1020,15 @@ static void eloop_param(checker *c, pvec *pv, const spak_entry *x)
         if (strcmp(c->m->tuning[k].name, pname) == 0)
             src = &c->m->tuning[k];
     if (!src) {
-        ERR(c, x->words[1].pos, "parameter '%s' has no values and is not in design_space or tuning_space", pname);
+        spak_suggest sg;
+        spak_suggest_init(&sg, pname);
+        for (size_t k = 0; k < c->m->n_design; k++)
+            spak_suggest_try(&sg, c->m->design[k].name);
+        for (size_t k = 0; k < c->m->n_tuning; k++)
+            spak_suggest_try(&sg, c->m->tuning[k].name);
+        char dym[160];
+        ERR(c, x->words[1].pos, "parameter '%s' has no values and is not in design_space or tuning_space%s", pname,
+            spak_suggest_text(sg.best, dym, sizeof dym));
         return;
     }
     spak_param_def *p = pvec_push(c, pv, x->pos);
@@ -830,10 +1073,15 @@ static void eloop_measure(checker *c, spak_loop_def *l, const spak_entry *x, spa
                 l->objective = SPAK_OBJ_MAXIMIZE;
             else if (o && strcmp(o, "minimize") == 0)
                 l->objective = SPAK_OBJ_MINIMIZE;
-            else if (o)
-                ERR(c, f->value->pos, "measure objective: expected maximize or minimize, near '%s'", o);
+            else if (o) {
+                static const char *const objs[] = {"maximize", "minimize"};
+                char dym[160];
+                ERR(c, f->value->pos, "measure objective: expected maximize or minimize, near '%s'%s", o,
+                    spak_suggest_text(spak_suggest_list(o, objs, 2), dym, sizeof dym));
+            }
         } else {
-            WARN(c, f->pos, "measure: unknown key '%s' ignored", spak_entry_head(f));
+            static const char *const keys[] = {"cmd", "metric", "objective"};
+            unknown_key(c, f, "measure", keys, SPAK_ARRAY_LEN(keys));
         }
     }
     if (!l->cmd)
@@ -857,8 +1105,14 @@ static void eloop_approve(checker *c, spak_loop_def *l, const spak_entry *x)
             l->approve |= SPAK_GATE_KNOWLEDGE;
         else if (strcmp(g, "llm-code") == 0)
             l->approve |= SPAK_GATE_LLM_CODE;
-        else
-            ERR(c, v->items[k]->pos, "approve: unknown gate (expected \"knowledge\" or \"llm-code\")");
+        else {
+            static const char *const gates[] = {"knowledge", "llm-code"};
+            const char *best = *g ? spak_suggest_list(g, gates, 2) : NULL;
+            if (best)
+                ERR(c, v->items[k]->pos, "approve: unknown gate '%s' (did you mean '%s'?)", g, best);
+            else
+                ERR(c, v->items[k]->pos, "approve: unknown gate (expected \"knowledge\" or \"llm-code\")");
+        }
     }
 }
 
@@ -878,8 +1132,10 @@ static void eloop_budget(checker *c, spak_loop_def *l, const spak_entry *x)
             int_value(c, f, "budget tokens", 1, 2000000000L, &l->max_tokens);
         else if (strcmp(key, "cost_usd") == 0)
             number_value(c, f, "budget cost_usd", 1e-9, 1e9, &l->max_cost_usd);
-        else
-            WARN(c, f->pos, "budget: unknown key '%s' ignored", spak_entry_head(f));
+        else {
+            static const char *const keys[] = {"evaluations", "wall_time_s", "device_s", "tokens", "cost_usd"};
+            unknown_key(c, f, "budget", keys, SPAK_ARRAY_LEN(keys));
+        }
     }
 }
 
@@ -899,7 +1155,8 @@ static void eloop_stop(checker *c, spak_loop_def *l, const spak_entry *x)
         } else if (strcmp(key, "roofline_fraction") == 0) {
             number_value(c, f, "stop roofline_fraction", 1e-6, 10, &l->stop_roofline);
         } else {
-            WARN(c, f->pos, "stop: unknown key '%s' ignored", spak_entry_head(f));
+            static const char *const keys[] = {"when", "plateau", "roofline_fraction"};
+            unknown_key(c, f, "stop", keys, SPAK_ARRAY_LEN(keys));
         }
     }
 }
@@ -919,7 +1176,12 @@ static void eloop_entry(checker *c, spak_loop_def *l, pvec *pv, const spak_entry
         if (s && !spak_strategy_known(s)) {
             char names[256];
             spak_strategy_names(names, sizeof names, ", ", " or ");
-            ERR(c, x->value->pos, "unknown strategy '%s' (expected %s)", s, names);
+            char words[256];
+            const char *best = suggest_words(s, spak_strategy_names, words, sizeof words);
+            if (best)
+                ERR(c, x->value->pos, "unknown strategy '%s' (did you mean '%s'?)", s, best);
+            else
+                ERR(c, x->value->pos, "unknown strategy '%s' (expected %s)", s, names);
         } else if (s)
             l->strategy = s;
     } else if (strcmp(key, "seed") == 0) {
@@ -933,7 +1195,10 @@ static void eloop_entry(checker *c, spak_loop_def *l, pvec *pv, const spak_entry
     } else if (spak_entry_word_is(x, 0, "stop") && block) {
         eloop_stop(c, l, x);
     } else {
-        WARN(c, x->pos, "engineering_loop %s: unknown entry '%s' kept as free-form", l->name, spak_entry_head(x));
+        static const char *const keys[] = {"parameter", "measure", "strategy", "seed", "budget", "stop", "approve"};
+        char what[200];
+        spak_snprintf(what, sizeof what, "engineering_loop %s", l->name);
+        unknown_key(c, x, what, keys, SPAK_ARRAY_LEN(keys));
     }
 }
 
@@ -1051,7 +1316,14 @@ static void eloop_metric(checker *c, const spak_loop_def *l, spak_pos metric_pos
                     spak_field_type_name(f->type));
             return;
         }
-    ERR(c, metric_pos, "loop %s: metric '%s' is not a field of any trace_schema case", l->name, l->metric);
+    spak_suggest sg;
+    spak_suggest_init(&sg, l->metric);
+    for (size_t k = 0; k < c->m->schema.n_cases; k++)
+        for (size_t q = 0; q < c->m->schema.cases[k].n_fields; q++)
+            spak_suggest_try(&sg, c->m->schema.cases[k].fields[q].name);
+    char dym[160];
+    ERR(c, metric_pos, "loop %s: metric '%s' is not a field of any trace_schema case%s", l->name, l->metric,
+        spak_suggest_text(sg.best, dym, sizeof dym));
 }
 
 static void eloop(checker *c, spak_loop_def *l, const spak_entry *e)
@@ -1110,8 +1382,11 @@ static void agent_stmt(checker *c, const spak_entry *s, const char *loop)
         else if (!s->words[1].is_string && c->m->schema.variant_name) {
             const char *t = s->words[1].text;
             const char *dot = strchr(t, '.');
-            if (dot && !spak_trace_schema_find_case(&c->m->schema, dot + 1))
-                ERR(c, s->words[1].pos, "emit: trace_schema has no case '%s'", dot + 1);
+            if (dot && !spak_trace_schema_find_case(&c->m->schema, dot + 1)) {
+                char dym[160];
+                ERR(c, s->words[1].pos, "emit: trace_schema has no case '%s'%s", dot + 1,
+                    dym_case(&c->m->schema, dot + 1, dym, sizeof dym));
+            }
         }
         return;
     }
@@ -1128,13 +1403,25 @@ static void agent_stmt(checker *c, const spak_entry *s, const char *loop)
                 ERR(c, s->pos, "%s needs '%s'", h, need);
             if (i == 4) {
                 const char *n = spak_block_string(s->body, "name");
-                if (n && !spak_model_loop(c->m, n))
-                    ERR(c, spak_block_find(s->body, "name")->value->pos, "no engineering_loop named '%s'", n);
+                if (n && !spak_model_loop(c->m, n)) {
+                    spak_suggest sg;
+                    spak_suggest_init(&sg, n);
+                    for (size_t k = 0; k < c->m->n_loops; k++)
+                        spak_suggest_try(&sg, c->m->loops[k].name);
+                    char dym[160];
+                    ERR(c, spak_block_find(s->body, "name")->value->pos, "no engineering_loop named '%s'%s", n,
+                        spak_suggest_text(sg.best, dym, sizeof dym));
+                }
             }
             return;
         }
     }
-    WARN(c, s->pos, "agent_loop %s: unknown step statement '%s' kept as free-form", loop, h);
+    static const char *const stmts[] = {"emit", "apply", "step", "llm.query", "tool.run", "tool.read", "tool.write",
+                                        "tool.engineering_loop"};
+    char what[200];
+    spak_snprintf(what, sizeof what, "agent_loop %s: unknown step statement", loop);
+    if (!typo_of(c, s->pos, what, h, stmts, SPAK_ARRAY_LEN(stmts)))
+        WARN(c, s->pos, "agent_loop %s: unknown step statement '%s' kept as free-form", loop, h);
 }
 
 static void agent_loop(checker *c, const spak_entry *e)
@@ -1173,9 +1460,10 @@ static void llm_block(checker *c, const spak_entry *e)
             const char *v = string_value(c, f, k);
             const spak_llm_backend *b;
             if (v && !spak_llm_backend_parse(v, &b)) {
-                char names[256];
+                char names[256], words[256], dym[160];
                 spak_llm_backend_names(names, sizeof names, ", ", " or ");
-                ERR(c, f->value->pos, "llm backend: expected %s, near '%s'", names, v);
+                ERR(c, f->value->pos, "llm backend: expected %s, near '%s'%s", names, v,
+                    spak_suggest_text(suggest_words(v, spak_llm_backend_names, words, sizeof words), dym, sizeof dym));
             }
         } else if (strcmp(k, "mode") == 0) {
             const char *v = string_value(c, f, k);
@@ -1183,8 +1471,10 @@ static void llm_block(checker *c, const spak_entry *e)
             bool ok = false;
             for (size_t q = 0; v && q < SPAK_ARRAY_LEN(modes); q++)
                 ok |= strcmp(v, modes[q]) == 0;
+            char dym[160];
             if (v && !ok)
-                ERR(c, f->value->pos, "llm mode: expected %s, %s or %s, near '%s'", modes[0], modes[1], modes[2], v);
+                ERR(c, f->value->pos, "llm mode: expected %s, %s or %s, near '%s'%s", modes[0], modes[1], modes[2], v,
+                    spak_suggest_text(spak_suggest_list(v, modes, SPAK_ARRAY_LEN(modes)), dym, sizeof dym));
         } else if (strcmp(k, "endpoint") == 0 || strcmp(k, "model") == 0 || strcmp(k, "api_key_env") == 0 ||
                    strcmp(k, "price_table") == 0) {
             string_value(c, f, k);
@@ -1205,8 +1495,41 @@ static void llm_block(checker *c, const spak_entry *e)
         } else if (strcmp(k, "max_failed_steps") == 0) {
             int_value(c, f, "llm max_failed_steps", 0, 1000000L, &l);
         } else {
-            WARN(c, f->pos, "llm: unknown key '%s' ignored", spak_entry_head(f));
+            static const char *const keys[] = {"backend",     "mode",      "endpoint",      "model",
+                                               "api_key_env", "price_table", "temperature", "timeout_s",
+                                               "price_in",    "price_out", "budget_usd",    "max_tokens",
+                                               "budget_tokens", "context_tokens", "retries", "max_failed_steps"};
+            unknown_key(c, f, "llm", keys, SPAK_ARRAY_LEN(keys));
         }
+    }
+}
+
+/* ---- problem ---- */
+
+/* The problem's keys: all free-form but those spak reads (docs/language.md
+ * 4.2), and a key that is a typo of one of those is an error (a misspelt
+ * `source` would build nothing, a misspelt `heldout` check no held-out
+ * shape). */
+static void problem_keys(checker *c, const spak_block *p)
+{
+    static const char *const keys[] = {"family", "target", "precision", "baseline", "baseline_source",
+                                       "source", "shapes", "heldout"};
+    for (size_t i = 0; i < p->n; i++) {
+        const spak_entry *x = p->items[i];
+        const char *h = spak_entry_head(x);
+        bool known = false;
+        for (size_t k = 0; k < SPAK_ARRAY_LEN(keys); k++)
+            known |= strcmp(h, keys[k]) == 0;
+        if (!known)
+            typo_of(c, x->pos, "problem: unknown key", h, keys, SPAK_ARRAY_LEN(keys));
+    }
+    const char *t = spak_block_string(p, "target");
+    const spak_entry *te = spak_block_find(p, "target");
+    if (t && strcmp(t, "cpu") != 0 && strcmp(t, "cuda") != 0) {
+        static const char *const targets[] = {"cpu", "cuda"};
+        char dym[160];
+        ERR(c, te->value->pos, "problem target: expected cpu or cuda, near '%s'%s", t,
+            spak_suggest_text(spak_suggest_list(t, targets, 2), dym, sizeof dym));
     }
 }
 
@@ -1336,16 +1659,13 @@ static void system_block(checker *c, const spak_entry *sys)
             bool known = false;
             for (size_t k = 0; k < SPAK_ARRAY_LEN(known_blocks); k++)
                 known |= strcmp(h, known_blocks[k]) == 0;
-            if (!known && e->kind == SPAK_EN_PLAIN && e->n_words && !e->words[0].is_string)
+            if (!known && e->kind == SPAK_EN_PLAIN && e->n_words && !e->words[0].is_string &&
+                !typo_of(c, e->pos, "unknown block", h, known_blocks, SPAK_ARRAY_LEN(known_blocks)))
                 WARN(c, e->pos, "unknown block '%s' kept as a free-form section", h);
         }
     }
-    if (m->problem) {
-        const char *t = spak_block_string(m->problem, "target");
-        const spak_entry *te = spak_block_find(m->problem, "target");
-        if (t && strcmp(t, "cpu") != 0 && strcmp(t, "cuda") != 0)
-            ERR(c, te->value->pos, "problem target: expected cpu or cuda, near '%s'", t);
-    }
+    if (m->problem)
+        problem_keys(c, m->problem);
 }
 
 static void check_file(checker *c)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "analyze/records.h"
+#include "spec/suggest.h"
 
 /* ---- typing -------------------------------------------------------------- */
 
@@ -31,7 +32,7 @@ static const char *type_name(spak_type t)
 
 static spak_type mk(spak_type_kind k)
 {
-    spak_type t = {k, NULL, NULL};
+    spak_type t = {k, NULL, NULL, NULL};
     return t;
 }
 
@@ -44,14 +45,51 @@ static spak_type type_error(tc *c, spak_pos pos, const char *fmt, const char *a,
     return mk(SPAK_TY_ANY);
 }
 
+/* The fields of case k (NULL: of every case) as candidates of s. */
+static void suggest_fields(spak_suggest *s, const spak_model *m, const spak_trace_case *k)
+{
+    for (size_t i = 0; m && i < m->schema.n_cases; i++) {
+        const spak_trace_case *ck = &m->schema.cases[i];
+        for (size_t j = 0; (!k || ck == k) && j < ck->n_fields; j++)
+            spak_suggest_try(s, ck->fields[j].name);
+    }
+}
+
+const char *spak_expr_suggest(const spak_type_scope *sc, const char *name)
+{
+    const spak_model *m = sc->model;
+    spak_suggest s;
+    const char *dot = strrchr(name, '.');
+    if (dot) {
+        /* a field of a record: t.f, trace.best.f, trace.latest.f */
+        spak_suggest_init(&s, dot + 1);
+        suggest_fields(&s, m, NULL);
+        return s.best;
+    }
+    spak_suggest_init(&s, name);
+    for (size_t i = 0; m && i < m->n_facts; i++)
+        spak_suggest_try(&s, m->facts[i].name);
+    for (size_t i = 0; m && sc->allow_params && i < m->n_design; i++)
+        spak_suggest_try(&s, m->design[i].name);
+    for (size_t i = 0; m && sc->allow_params && i < m->n_tuning; i++)
+        spak_suggest_try(&s, m->tuning[i].name);
+    for (size_t l = 0; m && sc->allow_params && l < m->n_loops; l++)
+        for (size_t i = 0; i < m->loops[l].n_params; i++)
+            spak_suggest_try(&s, m->loops[l].params[i].name);
+    return s.best;
+}
+
 static spak_type unknown_name(tc *c, spak_pos pos, const char *name, const char *why)
 {
     if (c->res != SPAK_TC_TYPE_ERROR)
         c->res = SPAK_TC_UNKNOWN_NAME;
     if (c->first_unknown && !*c->first_unknown)
         *c->first_unknown = name;
-    if (c->report)
-        spak_diags_add(c->diags, SPAK_DIAG_ERROR, pos.line, pos.col, "unknown name '%s'%s", name, why);
+    if (c->report) {
+        char dym[160];
+        spak_diags_add(c->diags, SPAK_DIAG_ERROR, pos.line, pos.col, "unknown name '%s'%s%s", name, why,
+                       spak_suggest_text(spak_expr_suggest(c->sc, name), dym, sizeof dym));
+    }
     return mk(SPAK_TY_ANY);
 }
 
@@ -82,8 +120,15 @@ static spak_type record_field(tc *c, const spak_trace_case *k, const char *name,
     const spak_model *m = c->sc->model;
     if (k) {
         const spak_trace_field *f = case_field(k, name);
-        if (!f)
-            return type_error(c, pos, "case %s has no field '%s'", k->name, name);
+        if (!f) {
+            spak_suggest s;
+            spak_suggest_init(&s, name);
+            suggest_fields(&s, m, k);
+            char msg[300];
+            spak_snprintf(msg, sizeof msg, "case %s has no field '%s'", k->name, name);
+            char dym[160];
+            return type_error(c, pos, "%s%s", msg, spak_suggest_text(s.best, dym, sizeof dym));
+        }
         return field_type(f);
     }
     for (size_t i = 0; m && i < m->schema.n_cases; i++) {
@@ -126,11 +171,13 @@ static spak_type name_type(tc *c, const spak_expr *e)
             const spak_param_def *p = spak_model_param(m, n);
             if (p && p->n_values) {
                 const spak_expr *v = p->values[0];
+                spak_type t = mk(SPAK_TY_STR);
                 if (v->kind == SPAK_EX_NUMBER || v->kind == SPAK_EX_UNARY)
-                    return mk(SPAK_TY_NUM);
-                if (v->kind == SPAK_EX_BOOL)
-                    return mk(SPAK_TY_BOOL);
-                return mk(SPAK_TY_STR);
+                    t.kind = SPAK_TY_NUM;
+                else if (v->kind == SPAK_EX_BOOL)
+                    t.kind = SPAK_TY_BOOL;
+                t.param = p;
+                return t;
             }
         }
     }
@@ -146,7 +193,50 @@ static void check_enum_literal(tc *c, spak_type t, const spak_expr *lit)
     for (size_t i = 0; i < t.field->n_enum_values; i++)
         if (strcmp(t.field->enum_values[i], lit->text) == 0)
             return;
-    type_error(c, lit->pos, "'%s' is not one of the values of field '%s'", lit->text, t.field->name);
+    spak_suggest s;
+    spak_suggest_init(&s, lit->text);
+    for (size_t i = 0; i < t.field->n_enum_values; i++)
+        spak_suggest_try(&s, t.field->enum_values[i]);
+    char msg[300], dym[160];
+    spak_snprintf(msg, sizeof msg, "'%s' is not one of the values of field '%s'", lit->text, t.field->name);
+    type_error(c, lit->pos, "%s%s", msg, spak_suggest_text(s.best, dym, sizeof dym));
+}
+
+/* `P == "v"` with P a parameter: v must be one of P's values, else the
+ * comparison is false at every point (a typo, like `rung == "pakced"`).
+ * Numbers compare by value (64 and 64.0 are one value). */
+static void check_param_literal(tc *c, spak_type t, const spak_expr *lit)
+{
+    const spak_param_def *p = t.param;
+    if (!p || (lit->kind != SPAK_EX_STRING && lit->kind != SPAK_EX_NUMBER && lit->kind != SPAK_EX_UNARY))
+        return;
+    if (lit->kind == SPAK_EX_UNARY && (lit->op != SPAK_OP_NEG || lit->lhs->kind != SPAK_EX_NUMBER))
+        return;
+    if ((lit->kind == SPAK_EX_STRING) != (t.kind == SPAK_TY_STR))
+        return;  /* a type mismatch: reported by the comparison itself */
+    double want = lit->kind == SPAK_EX_UNARY ? -lit->lhs->num : lit->num;
+    spak_suggest s;
+    spak_suggest_init(&s, lit->kind == SPAK_EX_STRING ? lit->text : "");
+    for (size_t i = 0; i < p->n_values; i++) {
+        const spak_expr *v = p->values[i];
+        if (lit->kind == SPAK_EX_STRING && (v->kind == SPAK_EX_STRING || v->kind == SPAK_EX_NAME)) {
+            if (strcmp(v->text, lit->text) == 0)
+                return;
+            spak_suggest_try(&s, v->text);
+        } else if (lit->kind != SPAK_EX_STRING && v->kind == SPAK_EX_NUMBER && v->num == want) {
+            return;
+        } else if (lit->kind != SPAK_EX_STRING && v->kind == SPAK_EX_UNARY && v->lhs->kind == SPAK_EX_NUMBER &&
+                   -v->lhs->num == want) {
+            return;
+        }
+    }
+    char msg[300], dym[160];
+    if (lit->kind == SPAK_EX_STRING)
+        spak_snprintf(msg, sizeof msg, "'%s' is not a value of parameter '%s'", lit->text, p->name);
+    else
+        spak_snprintf(msg, sizeof msg, "%s%s is not a value of parameter '%s'", lit->kind == SPAK_EX_UNARY ? "-" : "",
+                      lit->kind == SPAK_EX_UNARY ? lit->lhs->text : lit->text, p->name);
+    type_error(c, lit->pos, "%s%s", msg, spak_suggest_text(s.best, dym, sizeof dym));
 }
 
 static spak_type check(tc *c, const spak_expr *e)
@@ -207,6 +297,8 @@ static spak_type check(tc *c, const spak_expr *e)
                 return type_error(c, e->pos, "cannot compare records with '%s'%s", op, "");
             check_enum_literal(c, a, e->rhs);
             check_enum_literal(c, b, e->lhs);
+            check_param_literal(c, a, e->rhs);
+            check_param_literal(c, b, e->lhs);
             return mk(SPAK_TY_BOOL);
         case SPAK_OP_LT: case SPAK_OP_LE: case SPAK_OP_GT: case SPAK_OP_GE:
             if ((a.kind != SPAK_TY_NUM && a.kind != SPAK_TY_ANY) || (b.kind != SPAK_TY_NUM && b.kind != SPAK_TY_ANY)) {

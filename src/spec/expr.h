@@ -32,6 +32,7 @@ typedef struct spak_type {
     spak_type_kind kind;
     const spak_trace_case *tcase;    /* RECORD: its case, NULL = any case */
     const spak_trace_field *field;   /* the field it came from (enum values), or NULL */
+    const spak_param_def *param;     /* the parameter it names (its values), or NULL */
 } spak_type;
 
 /* What names mean while checking one expression. */
@@ -52,6 +53,10 @@ typedef enum {
  * (if not NULL) receives the first unknown name. */
 spak_tc_result spak_expr_typecheck(const spak_expr *e, const spak_type_scope *sc, spak_type *out, spak_diags *diags,
                                    bool report, const char **first_unknown);
+/* The known name an unknown one in scope most likely misspells (a fact or,
+ * when visible, a parameter; for a dotted name a trace field), or NULL
+ * (spec/suggest.h says how close is close). */
+const char *spak_expr_suggest(const spak_type_scope *sc, const char *name);
 
 typedef enum { SPAK_VAL_NUM, SPAK_VAL_STR, SPAK_VAL_BOOL, SPAK_VAL_RECORD } spak_val_kind;
 

@@ -15,9 +15,12 @@ uint64_t spak_splitmix64(uint64_t *state)
 
 spak_status spak_space_init(spak_space *s, const spak_param_def *params, size_t n, spak_err *err)
 {
+    /* every field set here: callers declare the space on the stack */
     s->params = params;
     s->n = n;
     s->total = 1;
+    s->points = 0;
+    s->conditional = false; /* callers need not zero *s: set every member */
     if (n > SPAK_SPACE_MAX_PARAMS)
         return spak_errf(err, SPAK_ERR_LIMIT, "the search space has %zu parameters; at most %d are supported", n,
                          SPAK_SPACE_MAX_PARAMS);

@@ -11,6 +11,7 @@
 #include "spec/check.h"
 #include "spec/lex.h"    /* SPAK_MAX_SPEC_BYTES */
 #include "spec/parse.h"
+#include "spec/sources.h"
 
 struct spak_spec {
     char *path;
@@ -81,6 +82,17 @@ void spak_spec_free(spak_spec *s)
     free(s->src);
     free(s->path);
     free(s);
+}
+
+spak_status spak_spec_check_sources(spak_spec *s)
+{
+    if (!s->valid)
+        return SPAK_ERR_CHECK;
+    if (spak_check_sources(&s->model, s->path, &s->diags) == 0)
+        return SPAK_OK;
+    s->valid = false;
+    spak_diags_sort(&s->diags);
+    return SPAK_ERR_CHECK;
 }
 
 const spak_diags *spak_spec_diags(const spak_spec *s) { return &s->diags; }

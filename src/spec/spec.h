@@ -24,6 +24,12 @@ spak_status spak_spec_load(const char *path, spak_spec **out, spak_err *err);
 spak_status spak_spec_load_mem(const char *path, const char *src, size_t len, spak_spec **out, spak_err *err);
 void spak_spec_free(spak_spec *s);
 
+/* What `spak check` adds to a load: every source file the space can
+ * produce resolved (spec/sources.h), each one that cannot be read an error
+ * in the spec's diagnostics. Call it only on a valid spec (SPAK_OK); returns
+ * SPAK_OK when every file was found, else SPAK_ERR_CHECK. */
+spak_status spak_spec_check_sources(spak_spec *s);
+
 const spak_diags *spak_spec_diags(const spak_spec *s);
 const spak_file *spak_spec_file(const spak_spec *s);
 /* The model; meaningful only when the load returned SPAK_OK. */

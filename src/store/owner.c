@@ -29,3 +29,10 @@ void spak_owner_id(char *buf, size_t n)
     gethostname(host, sizeof host - 1);
     spak_snprintf(buf, n, "%s:%ld", host, (long)getpid());
 }
+
+const char *spak_run_status_shown(const char *status, const char *owner)
+{
+    if (status && strcmp(status, "running") == 0 && owner && *owner && spak_owner_is_dead(owner))
+        return SPAK_RUN_INTERRUPTED;
+    return status;
+}

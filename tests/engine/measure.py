@@ -11,9 +11,16 @@ Performance records carry time_ms (= 1000 / metric) with p20/p80 at +-1%
 and reps 50, like a harness's.
 noisy: the ratio carries a +-10% interval (ratio_ci), precision_reached false;
 precise: a +-0.5% interval, precision_reached true.
+samples: every repetition's time as samples_ms (12 of them, 2% lognormal
+noise drawn from a generator seeded by X, Y and --noise-seed N), time_ms
+their median, all times --scale F times the plain ones (another machine).
+--fail-x N: the candidates with X = N fail their check (any mode).
+badsamples: samples_ms, time_ms and ratio_ci of types no schema declares.
 """
 import json
+import math
 import os
+import random
 import sys
 import time
 
@@ -21,12 +28,21 @@ args = sys.argv[1:]
 x, y = float(args[0]), float(args[1])
 sleep = 0.0
 mode = "ok"
+scale = 1.0
+noise_seed = 0
+fail_x = None
 i = 2
 while i < len(args):
     if args[i] == "--sleep":
         sleep = float(args[i + 1]); i += 2
     elif args[i] == "--mode":
         mode = args[i + 1]; i += 2
+    elif args[i] == "--scale":
+        scale = float(args[i + 1]); i += 2
+    elif args[i] == "--fail-x":
+        fail_x = float(args[i + 1]); i += 2
+    elif args[i] == "--noise-seed":
+        noise_seed = int(args[i + 1]); i += 2
     else:
         i += 1
 if sleep:
@@ -48,7 +64,7 @@ if mode == "hang" and x == 1:
         pass
 if mode == "norecord" and x == 1:
     sys.exit(0)
-passed = not (mode == "wrong" and x == 1)
+passed = not (mode == "wrong" and x == 1) and x != fail_x
 rec({"type": "Correctness", "passed": passed, "reason": "" if passed else "wrong values"})
 if mode == "badrecord" and x == 1:
     rec({"type": "Performance", "score": "high", "ratio": 1.0})
@@ -60,6 +76,15 @@ elif passed:
         w = 0.1 if mode == "noisy" else 0.005
         perf["ratio_ci"] = [perf["ratio"] * (1 - w), perf["ratio"] * (1 + w)]
         perf["precision_reached"] = mode == "precise"
+    if mode == "samples":
+        rng = random.Random(int(x) * 1000 + int(y) * 10 + noise_seed * 100000)
+        xs = [t * scale * math.exp(0.02 * rng.gauss(0, 1)) for _ in range(12)]
+        perf["samples_ms"] = xs
+        perf["time_ms"] = sorted(xs)[6]
+        perf["score"] = metric / scale
+        perf["ratio"] = metric / scale / 50.0
+    if mode == "badsamples":
+        perf.update({"samples_ms": "12 13", "time_ms": "fast", "ratio_ci": [1], "precision_reached": "yes"})
     rec(perf)
     if mode == "heldout":
         # a held-out shape that is timed and looks wonderful: it must steer nothing

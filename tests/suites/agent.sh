@@ -18,7 +18,7 @@ rc=$?
 R=$(sed -n 's/^spak: started agent run \(r[0-9]*-[0-9]*\)$/\1/p' "$T/a1.out")
 [ -n "$R" ] || R=no-run-id-printed
 D="$H/runs/$R/agent"
-check "the agent run suspends at llm.query (exit 0) and says where" "[ $rc -eq 0 ] && grep -q 'suspended: an llm.query waits for its reply in $D/llm' $T/a1.out"
+check "the agent run suspends at llm.query (exit 3: suspended) and says where" "[ $rc -eq 3 ] && grep -q 'suspended: an llm.query waits for its reply in $D/llm' $T/a1.out"
 check "tool.write wrote inside the run's directory; tool.read read it" "[ \"\$(cat $D/notes.md)\" = 'x is best near 3' ] && journal $H $R | grep -q '\"statement\":\"tool.read\",\"bytes\":16'"
 check "the prompt has the {{notes}} template expanded and the file input" "grep -q 'Given x is best near 3, propose x.' $D/llm/agent-0003.prompt.md && grep -q -- '--- notes.md ---' $D/llm/agent-0003.prompt.md"
 llm_reply "$H" "$R" "$D/llm/agent-0003.reply.md" 'Try x = 3.' "$T/a2.out"

@@ -72,6 +72,41 @@ else
     done
 fi
 
+# cuDNN behind the FMHA ABI: the baseline .so the judge runs in a runner.
+BASE_SO=""
+for d in "$B" build; do [ -f "$d/cuda/fmha/baseline-cudnn.so" ] && { BASE_SO=$d/cuda/fmha/baseline-cudnn.so; break; }; done
+if [ -z "$BASE_SO" ] || ! command -v python3 >/dev/null 2>&1; then
+    skip "baseline-cudnn.so declares the FMHA ABI" "not built (no cuDNN headers?) or no python3"
+else
+    abi_py='
+import ctypes, sys
+lib = ctypes.CDLL(sys.argv[1])
+class Info(ctypes.Structure):
+    _fields_ = [("abi_version", ctypes.c_int), ("name", ctypes.c_char_p), ("dtypes", ctypes.c_uint),
+                ("head_dims", ctypes.c_uint)] + \
+        [(n, ctypes.c_int) for n in ("s_multiple", "max_s", "causal", "gqa", "lse", "min_sm")]
+lib.spak_fmha_info.restype = ctypes.POINTER(Info)
+lib.spak_fmha_workspace.restype = ctypes.c_size_t
+i = lib.spak_fmha_info().contents
+print("info", i.abi_version, i.dtypes, i.head_dims, i.s_multiple, i.max_s, i.causal, i.gqa, i.lse)
+w = lib.spak_fmha_workspace(*[int(a) for a in sys.argv[2:]])
+print("workspace", "refused" if w == (1 << 64) - 1 else w)
+'
+    # fp16|bf16 = 6, D 64|128 = 3, any S, causal, GQA, the LSE
+    want="info 1 6 3 1 0 1 1 1"
+    # outside its declarations (D=256): refused (SIZE_MAX) before any graph is built (nothing on stderr)
+    o256=$(python3 -c "$abi_py" "$BASE_SO" 1 2 2 64 256 0 1 2>"$B/cuda-test-baseline.err"); e256=$(cat "$B/cuda-test-baseline.err")
+    # a declared shape: a plan's workspace on a device, else refused with cuDNN's reason on stderr
+    o64=$(python3 -c "$abi_py" "$BASE_SO" 1 4 2 128 64 1 2 2>&1)
+    rm -f "$B/cuda-test-baseline.err"
+    if grep -q "^$want$" <<<"$o256" && grep -q "workspace refused" <<<"$o256" && [ -z "$e256" ] &&
+       { grep -q "workspace [0-9]" <<<"$o64" || grep -q "no plan: cudnn" <<<"$o64"; }; then
+        ok "baseline-cudnn.so declares the FMHA ABI (fp16/bf16, D 64/128, causal, GQA, LSE), refuses D=256, plans or names cuDNN's reason"
+    else
+        notok "baseline-cudnn.so declares the FMHA ABI" "$o256" "$e256" "$o64"
+    fi
+fi
+
 cuda_harness spak-harness-cuda-fmha
 if [ -z "$H" ]; then
     cudnn_h=$(ls "$(dirname "$NVCC")/../include/cudnn.h" /usr/include/cudnn.h /usr/include/x86_64-linux-gnu/cudnn.h 2>/dev/null | head -1)
@@ -92,4 +127,9 @@ check_run "harness: --family gemm refused" test "$rc" -eq 2
 so3=$sodir/rung3_mma.so
 out=$(timeout 300 "$H" --family fmha --candidate "$so3" --seed 1 --shapes 1x2x200x64c,1x4x130x128g2 --check-only 2>&1); rc=$?
 cuda_gpu_run "gpu run: rung3 passes 1x2x200x64c and 1x4x130x128g2" '[ "$(grep -c "\"passed\":true" <<<"$1")" -eq 2 ]'
+# the judge's timed rounds: the candidate and cuDNN each in a runner, every call checked
+out=$(timeout 300 "$H" --family fmha --candidate "$so3" --seed 1 --shapes 1x4x256x64c --reps 3 --warmup 1 2>&1); rc=$?
+cuda_gpu_run "gpu run: rung3 timed by the judge (verdict ok, batches of calls, sampled rows checked)" \
+    'grep -q "\"type\":\"Performance\".*\"verdict\":\"ok\"" <<<"$1" && grep -q "\"calls_per_batch\":[1-9]" <<<"$1" &&
+     grep -q "\"passed\":true.*sampled rows" <<<"$1"'
 echo "1..$n"

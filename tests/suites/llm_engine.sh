@@ -18,7 +18,7 @@ H="$T/h1"
 rc=$?
 R=$("$SPAK" status --home "$H" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["run_id"])')
 D="$H/runs/$R/llm"
-check "manual: the run suspends (exit 0) and says where the prompt is" "[ $rc -eq 0 ] && grep -q 'suspended: waiting for the reply to $D/step-0001.prompt.md' $T/m1.out"
+check "manual: the run suspends (exit 3: suspended) and says where the prompt is" "[ $rc -eq 3 ] && grep -q 'suspended: waiting for the reply to $D/step-0001.prompt.md' $T/m1.out"
 check "manual: status shows the run suspended" "\"$SPAK\" status --home \"$H\" \"$R\" | grep -q 'suspended'"
 check "manual: the prompt holds the task, the space and the reply format" "grep -q 'x: \[1, 2, 3, 4, 5\]' $D/step-0001.prompt.md && grep -q 'prediction' $D/step-0001.prompt.md"
 llm_reply "$H" "$R" "$D/step-0001.reply.md" '{"params": {"x": 3, "y": 1}, "prediction": {"metric": 97, "why": "x = 3 is the centre"}}' "$T/m2.out"

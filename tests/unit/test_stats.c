@@ -81,5 +81,43 @@ int main(void)
     }
     double cov = (double)covered / trials;
     TAP_OK(cov > 0.935 && cov < 0.965, "95%% interval covers the true ratio %.3f of the time", cov);
+
+    /* unpaired (Welch): B = 2 x A value for value, so the two sides have
+     * the same spread, df = 2 (n - 1) = 8 and the interval is
+     * 2 exp(+-t(0.975, 8) sqrt(2 var / 5)) */
+    double ua[] = {1.0, 2.0, 4.0, 2.5, 1.2}, ub[5];
+    for (int i = 0; i < 5; i++) ub[i] = 2 * ua[i];
+    TAP_OK(spak_stats_ratio_ci_unpaired(ub, 5, ua, 5, 0.95, &iv), "unpaired: two series of 5 give an interval");
+    mean = var = 0;
+    for (int i = 0; i < 5; i++) mean += (l[i] = log(ua[i])) / 5;
+    for (int i = 0; i < 5; i++) var += (l[i] - mean) * (l[i] - mean) / 4;
+    h = 2.3060041 * sqrt(2 * var / 5);
+    TAP_OK(near(iv.point, 2, 1e-12), "unpaired point = ratio of the geometric means (%.4f)", iv.point);
+    TAP_OK(near(iv.lo, 2 * exp(-h), 1e-6) && near(iv.hi, 2 * exp(h), 1e-6),
+           "unpaired interval = exp(diff +- t(df) se), Welch df = 8 here [%.4f, %.4f]", iv.lo, iv.hi);
+    TAP_OK(iv.n == 10, "unpaired n counts both sides");
+    /* pairing is not assumed: reordering one side changes nothing */
+    double ubr[] = {ub[3], ub[0], ub[4], ub[1], ub[2]};
+    spak_interval iv2;
+    TAP_OK(spak_stats_ratio_ci_unpaired(ubr, 5, ua, 5, 0.95, &iv2) && iv2.lo == iv.lo && iv2.hi == iv.hi,
+           "unpaired: the order of the values does not matter");
+    double flat_a[] = {3, 3, 3}, flat_b[] = {6, 6};
+    TAP_OK(spak_stats_ratio_ci_unpaired(flat_b, 2, flat_a, 3, 0.95, &iv) && near(iv.point, 2, 1e-12) &&
+               iv.lo == iv.point && iv.hi == iv.point,
+           "unpaired: no spread on either side gives the point");
+    double one[] = {1, -2, NAN};
+    TAP_OK(!spak_stats_ratio_ci_unpaired(one, 3, ua, 5, 0.95, &iv) && isnan(iv.point) && iv.n == 6,
+           "unpaired: non-positive or NaN values skipped; one value on a side gives no interval");
+    /* coverage with unequal sizes and spreads, where a pooled variance
+     * would be wrong: A 6 values at 10% noise, B 15 at 2%, true ratio 0.8 */
+    covered = 0;
+    for (int t = 0; t < trials; t++) {
+        double a[6], b[15];
+        for (int i = 0; i < 6; i++) a[i] = 5.0 * exp(0.10 * normal());
+        for (int i = 0; i < 15; i++) b[i] = 4.0 * exp(0.02 * normal());
+        if (spak_stats_ratio_ci_unpaired(b, 15, a, 6, 0.95, &iv) && iv.lo <= 0.8 && 0.8 <= iv.hi) covered++;
+    }
+    cov = (double)covered / trials;
+    TAP_OK(cov > 0.935 && cov < 0.965, "unpaired 95%% interval covers the true ratio %.3f of the time", cov);
     return tap_done();
 }

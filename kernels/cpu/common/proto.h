@@ -1,10 +1,7 @@
 /*
  * kernels/cpu/common/proto.h - the messages between the CPU judge
- * (spak-harness-cpu) and a runner (spak-runner-cpu) over a SOCK_SEQPACKET
- * socketpair, the runner's fd 3. One message per packet, fixed-size structs,
- * both ends the same build (so no versioning beyond the magic). The judge
- * validates everything it receives: a runner hosts untrusted code and may
- * send anything.
+ * (spak-harness-cpu) and a runner (spak-runner-cpu), beside the ones every
+ * target shares (kernels/common/runner_proto.h: LOAD, READY, FAULT).
  *
  *   judge -> runner  LOAD  family name, the .so as an fd (SCM_RIGHTS)
  *   runner -> judge  READY rc, the .so's self-description (untrusted text)
@@ -22,26 +19,9 @@
 
 #include <stdint.h>
 
-#define RP_MAGIC 0x53504b52u /* "SPKR" */
-#define RP_FD 3              /* the runner's end of the socketpair */
-#define RP_MAX_BATCH 64      /* calls in one CALL */
+#include "../../common/runner_proto.h"
 
-enum rp_kind { RP_LOAD = 1, RP_MAP, RP_CALL, RP_READY = 101, RP_MAPPED, RP_DONE, RP_FAULT };
-
-typedef struct rp_head {
-    uint32_t magic, kind;
-} rp_head;
-
-typedef struct rp_load { /* + 1 fd: the .so */
-    rp_head h;
-    char family[32];
-} rp_load;
-
-typedef struct rp_ready {
-    rp_head h;
-    int32_t rc; /* 0 loaded; else msg says why */
-    char name[96], precision[16], msg[200];
-} rp_ready;
+enum rp_kind { RP_MAP = 2, RP_CALL, RP_MAPPED = 102, RP_DONE };
 
 typedef struct rp_map { /* + 2 fds: inputs, output */
     rp_head h;
@@ -65,12 +45,5 @@ typedef struct rp_done {
     rp_head h;
     int32_t n, rc[RP_MAX_BATCH];
 } rp_done;
-
-typedef struct rp_fault {
-    rp_head h;
-    int32_t sig;
-    uint32_t input_write; /* 1: a write into the read-only input memory */
-    char msg[160];
-} rp_fault;
 
 #endif

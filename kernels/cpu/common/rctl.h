@@ -1,8 +1,8 @@
 /*
- * kernels/cpu/common/rctl.h - the judge's side of a runner (runner.c): start
- * spak-runner-cpu in spak's sandbox with a socketpair as its fd 3, load a .so
- * in it, share the inputs (a sealed memfd the runner can only read) and the
- * output (a memfd), time batches of calls with the judge's own clock, freeze
+ * kernels/cpu/common/rctl.h - the CPU judge's side of a runner (runner.c),
+ * on kernels/common/runner_ctl.h: start spak-runner-cpu in spak's sandbox
+ * with a socketpair as its fd 3, load a .so in it, share the inputs (a
+ * sealed memfd the runner can only read) and the output (a memfd), time batches of calls with the judge's own clock, freeze
  * and thaw it, end it. Everything a runner sends is validated here; a runner
  * that dies, hangs or answers nonsense gives an error with a reason, never a
  * number.
@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "../../common/runner_ctl.h"
 #include "proto.h"
 
 typedef struct cpu_runner cpu_runner;

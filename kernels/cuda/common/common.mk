@@ -23,3 +23,25 @@ ALL_TARGETS += $(HC_TEST)
 $(HC_TEST): $(O)/obj/$(CUDA_COMMON_DIR)/test_harness_core.o $(CUDA_HARNESS_CORE)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -ljansson -lm
+
+# The judge/runner split (issue 13): a CUDA judge starts each kernel it
+# times (the candidate, and the family's baseline wrapped as a .so) in
+# $(O)/spak-runner-cuda, in spak's sandbox, and shares device memory with it
+# through POSIX fds (cuda_judge.c, runner_cuda.c). Plain C11 over the CUDA
+# driver and runtime APIs; cc builds both. The judges link the runner
+# control (kernels/common/runner_ctl.c) and libspak.a's sandbox.
+ifeq ($(HAVE_CUDA)$(SAN),10)
+CUDA_RUNNER := $(O)/spak-runner-cuda
+CUDA_JUDGE_OBJS := $(O)/obj/$(CUDA_COMMON_DIR)/cuda_judge.o $(O)/obj/kernels/common/runner_ctl.o
+# (no -lcuda: cuda_judge.c dlopen()s the driver, so a judge starts without one and says "no CUDA device")
+CUDA_JUDGE_LIBS := $(LIB) $(LDLIBS)
+ALL_TARGETS += $(CUDA_RUNNER)
+
+$(O)/obj/$(CUDA_COMMON_DIR)/cuda_judge.o: CFLAGS += -I$(CUDA_HOME)/include
+
+$(CUDA_RUNNER): $(CUDA_COMMON_DIR)/runner_cuda.c $(CUDA_COMMON_DIR)/cuda_proto.h kernels/common/runner_proto.h \
+                kernels/cuda/gemm/abi.h kernels/cuda/fmha/abi.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I$(CUDA_HOME)/include -o $@ $< -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/lib64/stubs \
+	    -lcudart_static -lcuda -ldl -lrt -lpthread
+endif

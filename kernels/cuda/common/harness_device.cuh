@@ -124,6 +124,7 @@ struct nvml_api {
     int (*clock)(nvmlDevice_t, int, unsigned *);
     int (*power)(nvmlDevice_t, unsigned *);
     int (*reasons)(nvmlDevice_t, unsigned long long *);
+    int (*max_clock)(nvmlDevice_t, int, unsigned *);
     nvmlDevice_t dev;
     bool ok;
 };
@@ -140,6 +141,7 @@ static void nvml_open(int cuda_dev)
     *(void **)&n->by_pci = dlsym(n->lib, "nvmlDeviceGetHandleByPciBusId_v2");
     *(void **)&n->clock = dlsym(n->lib, "nvmlDeviceGetClockInfo");
     *(void **)&n->power = dlsym(n->lib, "nvmlDeviceGetPowerUsage");
+    *(void **)&n->max_clock = dlsym(n->lib, "nvmlDeviceGetMaxClockInfo");
     *(void **)&n->reasons = dlsym(n->lib, "nvmlDeviceGetCurrentClocksEventReasons");
     if (!n->reasons)
         *(void **)&n->reasons = dlsym(n->lib, "nvmlDeviceGetCurrentClocksThrottleReasons");

@@ -4,8 +4,8 @@
  *
  * A candidate is one .cu file plus -D parameter values, built by nvcc into a
  * shared object (-shared -Xcompiler -fPIC, -gencode arch=compute_90a,code=sm_90a).
- * The trusted harness (spak-harness-cuda-fmha) dlopen()s it in a child
- * process and calls only the symbols below.
+ * The trusted judge (spak-harness-cuda-fmha) loads it into spak-runner-cuda,
+ * a sandboxed process of its own, which calls only the symbols below.
  *
  * The function computed, for b < B, h < H, i < S (query), j < S (key):
  *
@@ -27,7 +27,8 @@
  * be rounded to `dtype` before the second product (as FlashAttention and
  * cuDNN do). `scale` is passed by the harness (1/sqrt(D) in every run).
  *
- * Pointers are device pointers from cudaMalloc (256-byte aligned). `workspace`
+ * Pointers are device pointers into a pool the judge shares with the runner
+ * (256-byte aligned; every call of a batch has its own Q, K, V, O). `workspace`
  * is scratch memory of workspace_bytes >= spak_fmha_workspace(...) bytes (NULL
  * when 0 was asked), owned by the harness, contents undefined on entry. All
  * work is enqueued on `stream`; when spak_fmha returns nothing of the

@@ -62,17 +62,18 @@ int main(int argc, char **argv)
     }
     printf("plan: %s, workspace %lld bytes\n", g.engine, (long long)g.ws_bytes);
     {
-        void *q = NULL, *k = NULL, *v = NULL, *o = NULL;
+        void *q = NULL, *k = NULL, *v = NULL, *o = NULL, *ws = NULL;
         float *l = NULL;
         cudaError_t e;
         size_t qb = fc_q_elems(&sh[0]) * 2, kvb = fc_kv_elems(&sh[0]) * 2;
         if (cudaMalloc(&q, qb) || cudaMalloc(&k, kvb) || cudaMalloc(&v, kvb) || cudaMalloc(&o, qb) ||
-            cudaMalloc(&l, fc_rows(&sh[0]) * sizeof(float))) {
+            cudaMalloc(&l, fc_rows(&sh[0]) * sizeof(float)) ||
+            (g.ws_bytes > 0 && cudaMalloc(&ws, (size_t)g.ws_bytes))) {
             printf("DRY FAIL cudaMalloc\n");
             return 1;
         }
         cudaMemset(q, 0, qb), cudaMemset(k, 0, kvb), cudaMemset(v, 0, kvb);
-        if (!sdpa_bind(&g, q, k, v, o, with_lse ? l : NULL, sh[0].causal) || !sdpa_run(&g)) {
+        if (!sdpa_exec(&g, q, k, v, o, with_lse ? l : NULL, sh[0].causal, ws, 0)) {
             printf("DRY FAIL %s\n", g.err);
             return 1;
         }

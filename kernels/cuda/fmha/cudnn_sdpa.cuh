@@ -1,7 +1,9 @@
 /*
  * cudnn_sdpa.cuh - cuDNN's scaled-dot-product attention (forward), built from
  * C through the cuDNN 9 backend (graph) API: the baseline of
- * spak-harness-cuda-fmha. Included by harness_fmha.cu only.
+ * spak-harness-cuda-fmha, wrapped behind the FMHA ABI by baseline_cudnn.cu
+ * (the judge runs it in a runner like the candidate's); cudnn_dry.cu builds
+ * it stand-alone.
  *
  * libcudnn.so.9 is opened with dlopen() at run time (only cudnn_graph.h's
  * types are used at compile time): a device without cuDNN, or a cuDNN whose
@@ -61,11 +63,9 @@ struct sdpa {
     cudnnHandle_t h;
     cudnnBackendDescriptor_t descs[SDPA_MAX_DESC]; /* every descriptor made, destroyed at the end */
     int ndesc;
-    cudnnBackendDescriptor_t plan, vpack;
-    void *ws;
-    int64_t ws_bytes;
+    cudnnBackendDescriptor_t plan;
+    int64_t ws_bytes; /* the plan's workspace need: the caller provides it to sdpa_exec */
     float scale, neg;
-    bool ready;
     char engine[160];
     char err[768];
 };
@@ -240,7 +240,7 @@ static void sdpa_free_descs(struct sdpa *g)
     /* reverse order: operations before the tensors they reference */
     while (g->ndesc > 0)
         g->api.destroyDesc(g->descs[--g->ndesc]);
-    g->plan = g->vpack = NULL;
+    g->plan = NULL;
 }
 
 /* uids of the non-virtual tensors */
@@ -386,19 +386,23 @@ static bool sdpa_build(struct sdpa *g, const struct fc_shape *s, int dtype, bool
         snprintf(g->err, sizeof g->err, "%s", first_err);
         return false;
     }
-    if (g->ws_bytes > 0 && cudaMalloc(&g->ws, (size_t)g->ws_bytes) != cudaSuccess) {
-        snprintf(g->err, sizeof g->err, "cudnn: workspace of %lld bytes: cudaMalloc failed", (long long)g->ws_bytes);
-        return false;
-    }
     return true;
 }
 
-/* The variant pack for these buffers (rebuilt when they change). */
-static bool sdpa_bind(struct sdpa *g, const void *Q, const void *K, const void *V, void *O, float *lse, bool causal)
+/* Runs the plan once on stream with these buffers (lse NULL: the plan must
+ * have been built without the stats output) and workspace ws (at least
+ * g->ws_bytes). The variant pack is made for this call and destroyed after
+ * the launch: cuDNN reads it while enqueueing, so each call may bring its
+ * own buffers. false with g->err set on a cuDNN error. */
+static bool sdpa_exec(struct sdpa *g, const void *Q, const void *K, const void *V, void *O, float *lse, bool causal,
+                      void *ws, cudaStream_t stream)
 {
     int64_t uids[7];
     void *ptrs[7];
     int n = 0;
+    cudnnBackendDescriptor_t vp = NULL;
+    cudnnStatus_t st;
+    const char *what = "cudnnSetStream";
     uids[n] = U_Q, ptrs[n++] = (void *)Q;
     uids[n] = U_K, ptrs[n++] = (void *)K;
     uids[n] = U_V, ptrs[n++] = (void *)V;
@@ -408,23 +412,22 @@ static bool sdpa_bind(struct sdpa *g, const void *Q, const void *K, const void *
         uids[n] = U_NEG, ptrs[n++] = &g->neg;
     if (lse)
         uids[n] = U_STATS, ptrs[n++] = lse;
-    if (!sdpa_new(g, CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, &g->vpack))
-        return false;
-    SDPA_CK("variant pack uids", g->api.setAttr(g->vpack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, n, uids));
-    SDPA_CK("variant pack pointers", g->api.setAttr(g->vpack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS,
-                                                    CUDNN_TYPE_VOID_PTR, n, ptrs));
-    SDPA_CK("variant pack workspace", g->api.setAttr(g->vpack, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR,
-                                                     1, &g->ws));
-    SDPA_CK("variant pack finalize", g->api.finalize(g->vpack));
-    g->ready = true;
-    return true;
-}
-
-static bool sdpa_run(struct sdpa *g)
-{
-    if (!g->ready)
-        return false;
-    SDPA_CK("cudnnBackendExecute", g->api.execute(g->h, g->plan, g->vpack));
+    if ((st = g->api.setStream(g->h, stream)) != CUDNN_STATUS_SUCCESS ||
+        (what = "variant pack create",
+         (st = g->api.createDesc(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, &vp)) != CUDNN_STATUS_SUCCESS) ||
+        (what = "variant pack uids", (st = g->api.setAttr(vp, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, n,
+                                                         uids)) != CUDNN_STATUS_SUCCESS) ||
+        (what = "variant pack pointers", (st = g->api.setAttr(vp, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS,
+                                                             CUDNN_TYPE_VOID_PTR, n, ptrs)) != CUDNN_STATUS_SUCCESS) ||
+        (what = "variant pack workspace", (st = g->api.setAttr(vp, CUDNN_ATTR_VARIANT_PACK_WORKSPACE,
+                                                              CUDNN_TYPE_VOID_PTR, 1, &ws)) != CUDNN_STATUS_SUCCESS) ||
+        (what = "variant pack finalize", (st = g->api.finalize(vp)) != CUDNN_STATUS_SUCCESS) ||
+        (what = "cudnnBackendExecute", (st = g->api.execute(g->h, g->plan, vp)) != CUDNN_STATUS_SUCCESS)) {
+        if (vp)
+            g->api.destroyDesc(vp);
+        return sdpa_fail(g, what, st);
+    }
+    g->api.destroyDesc(vp);
     return true;
 }
 
@@ -435,9 +438,5 @@ static void sdpa_destroy(struct sdpa *g)
         if (g->h)
             g->api.destroy(g->h);
     }
-    if (g->ws)
-        cudaFree(g->ws);
-    g->ws = NULL;
     g->h = NULL;
-    g->ready = false;
 }

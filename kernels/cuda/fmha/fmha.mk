@@ -4,8 +4,12 @@
 # kernels/cuda/common/common.mk (the shared harness core and headers); the
 # GEMM twin is kernels/cuda/gemm/gemm.mk.
 #
-#   $(O)/spak-harness-cuda-fmha            the harness (nvcc; cudart static, cuBLAS for the
-#                                          GEMM ceiling, Jansson, dl; cuDNN is dlopen()ed)
+#   $(O)/spak-harness-cuda-fmha            the judge (nvcc; cudart static, cuBLAS for the GEMM
+#                                          ceiling, Jansson, dl, the runner control and libspak's
+#                                          sandbox); it runs each kernel in $(O)/spak-runner-cuda
+#   $(O)/cuda/fmha/baseline-cudnn.so       cuDNN's SDPA behind the FMHA ABI: the baseline the
+#                                          judge runs in a runner like the candidate's (cuDNN is
+#                                          dlopen()ed)
 #   $(O)/cuda/fmha/rungN_*.so              each rung with its default parameters
 #   $(O)/cuda/fmha/rungN_*.ptxas.txt       the ptxas report (registers, spills, smem)
 #   $(O)/tests/test_fmha_core              unit tests of the GPU-free harness logic (cc)
@@ -30,19 +34,27 @@ $(FMHA_TEST): $(O)/obj/$(FMHA_DIR)/test_fmha_core.o $(O)/obj/$(FMHA_DIR)/fmha_co
 ifeq ($(HAVE_CUDA)$(HAVE_CUBLAS)$(HAVE_CUDNN)$(SAN),1110)
 FMHA_SOS := $(FMHA_RUNGS:%=$(O)/cuda/fmha/%.so)
 FMHA_HARNESS := $(O)/spak-harness-cuda-fmha
-ALL_TARGETS += $(FMHA_SOS) $(FMHA_HARNESS)
+FMHA_BASELINE := $(O)/cuda/fmha/baseline-cudnn.so
+ALL_TARGETS += $(FMHA_SOS) $(FMHA_HARNESS) $(FMHA_BASELINE)
 
-.PHONY: cuda-fmha
-cuda-fmha: $(FMHA_SOS) $(FMHA_HARNESS)
+.PHONY: cuda-fmha cuda
+cuda-fmha: $(FMHA_SOS) $(FMHA_HARNESS) $(FMHA_BASELINE) $(CUDA_RUNNER)
+cuda: $(FMHA_SOS) $(FMHA_HARNESS) $(FMHA_BASELINE)
+
+# cuDNN's SDPA as a kernel .so: the baseline the judge runs in a runner like the candidate's
+$(FMHA_BASELINE): $(FMHA_DIR)/baseline_cudnn.cu $(FMHA_DIR)/abi.h $(FMHA_DIR)/cudnn_sdpa.cuh $(FMHA_DIR)/fmha_core.h
+	@mkdir -p $(dir $@)
+	$(NVCC) $(FMHA_NVCCFLAGS) -shared -Xcompiler -fPIC -o $@ $< -ldl
 
 $(O)/cuda/fmha/%.so: $(FMHA_DIR)/%.cu $(FMHA_HDRS)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(FMHA_NVCCFLAGS) -shared -Xcompiler -fPIC -Xptxas -v -o $@ $< 2> $(@:.so=.ptxas.txt) || { cat $(@:.so=.ptxas.txt); exit 1; }
 
-$(FMHA_HARNESS): $(FMHA_DIR)/harness_fmha.cu $(O)/obj/$(FMHA_DIR)/fmha_core.o $(CUDA_HARNESS_CORE) $(FMHA_HDRS)
+$(FMHA_HARNESS): $(FMHA_DIR)/harness_fmha.cu $(O)/obj/$(FMHA_DIR)/fmha_core.o $(CUDA_HARNESS_CORE) \
+                 $(CUDA_JUDGE_OBJS) $(LIB) $(FMHA_HDRS)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(FMHA_NVCCFLAGS) -o $@ $< $(O)/obj/$(FMHA_DIR)/fmha_core.o $(CUDA_HARNESS_CORE) \
-	    -lcublas -ljansson -ldl -lm
+	$(NVCC) $(FMHA_NVCCFLAGS) -o $@ $< $(O)/obj/$(FMHA_DIR)/fmha_core.o $(CUDA_HARNESS_CORE) $(CUDA_JUDGE_OBJS) \
+	    -lcublas $(CUDA_JUDGE_LIBS)
 
 # Parameter variants for kernels/cuda/fmha/bench.sh (not part of `all`):
 #   make cuda-fmha-sweep  ->  $(O)/cuda/fmha-sweep/<rung>__<NAME-V>_<NAME-V>.so (no "=" in carried names)

@@ -1,7 +1,7 @@
 /*
  * harness_fmha.cu - spak-harness-cuda-fmha, the trusted attention-forward
- * harness (issue 7). The GEMM harness (kernels/cuda/gemm/harness.cu) is its
- * template: same process model, same records protocol, same habits.
+ * judge (issue 7, issue 13). The GEMM judge (kernels/cuda/gemm/harness.cu) is
+ * its template: same process model, same records protocol, same habits.
  *
  *   spak-harness-cuda-fmha --family fmha --candidate PATH.so --seed N
  *       [--dtype fp16|bf16] [--shapes BxHxSxD[gN][c],...] [--heldout ...]
@@ -15,35 +15,66 @@
  * Output: "__SPAK_TRACE__ {json}" lines on stdout: Correctness for every
  * shape, then Performance and Analysis for the shapes that passed (unless
  * --check-only). Diagnostics on stderr. Exit 0 when the harness did its job
- * (whatever the candidate did), 2 on usage errors or without a CUDA device
- * ("no CUDA device" on stderr), 1 when a harness step failed for some shape.
+ * (whatever the candidate did), 2 on usage errors, without a CUDA device
+ * ("no CUDA device" on stderr) or without spak-runner-cuda and
+ * cuda/fmha/baseline-cudnn.so beside it, 1 when a harness step failed for
+ * some shape.
  *
  * Process model: the parent never touches CUDA. A probe child finds the
  * device and the ceilings (cache shared with the GEMM harness); then one
- * child per shape dlopen()s the candidate and does all GPU work. A crash,
- * sticky CUDA error or hang (--timeout) ends that child only: the parent
- * writes its failed Correctness record and goes on.
+ * child per shape, the judge of that shape. A crash, sticky CUDA error or
+ * hang (--timeout) ends that child only: the parent writes its failed
+ * Correctness record and goes on.
+ *
+ * The judge/runner split (issue 13; the GEMM judge, kernels/cuda/gemm/
+ * harness.cu, is its twin): the judge never loads the candidate. The
+ * candidate runs in spak-runner-cuda (kernels/cuda/common/runner_cuda.c)
+ * inside spak's sandbox, cuDNN's SDPA in an identical runner
+ * (baseline-cudnn.so, baseline_cudnn.cu). Each runner gets a device-memory
+ * pool of the judge's (cuda_judge.c), frozen whenever it is not being
+ * called; the judge fills inputs, times, checks and writes every record.
+ * The seed is drawn from the OS (getrandom) in the parent; --seed is
+ * accepted and ignored (a seed on the command line is one the candidate
+ * could read); the records carry the drawn seed.
  *
  * Per shape, in the child:
- *  1. declared constraints (spak_fmha_info): dtype, head dim, S multiple,
- *     max S, causal, GQA; outside them: {"passed":false,"skipped":true}.
- *  2. cuDNN's SDPA graph is built for the shape (cudnn_sdpa.cuh). Failure is
- *     not fatal: the records carry "baseline_error" and ratios are null.
- *  3. two checks with independent inputs in the same buffers (normal(0,1)
- *     from a counter-based hash, generated on the device from the seed; the
- *     second check multiplies Q by 4 for a peaked softmax, where a missing
- *     max subtraction overflows and score precision shows): the reference is
- *     the harness's own fp64 kernel (ref_attention below) on the same
- *     rounded inputs; O is poisoned (NaN) before each call, so unwritten
- *     elements fail; the LSE is requested in the first check (when the
- *     candidate declares it) and checked against the reference's, and
- *     NULL is passed in the second; inputs compared bitwise before/after;
- *     O snapshotted after our stream and again after the whole device (work
- *     left on another stream fails). cuDNN's error against the same
- *     reference is reported beside ours.
- *  4. timing: warm-up, then reps rounds of {flush L2, candidate, flush L2,
- *     cuDNN}, order alternating, CUDA events around each call; medians,
- *     p20/p80; NVML clocks, power and throttle reasons sampled mid-queue.
+ *  1. the idle probe measured alone, before any runner starts
+ *     (judge_device.cuh);
+ *  2. the candidate's runner started, QUERY: its declarations (abi_version,
+ *     dtype, head dim, S multiple, max S, causal, GQA, LSE, min sm) checked
+ *     against the shape; outside them: {"passed":false,"skipped":true}. Its
+ *     workspace size is allocated in its pool;
+ *  3. cuDNN's runner started and asked the same (unless --no-baseline):
+ *     when it cannot run the shape the records carry "baseline_error" and
+ *     ratios are null, the candidate is judged alone;
+ *  4. pools sized for a batch: calls per batch ~3 ms of work, at most
+ *     RP_MAX_BATCH and 8 GiB a side; each call its own Q, K, V, O, LSE;
+ *  5. two full checks on the candidate's set 0 (normal(0,1) inputs from
+ *     seeds drawn then; the second multiplies Q by 4 for a peaked softmax,
+ *     where a missing max subtraction overflows): the reference is the
+ *     judge's own fp64 kernel (ref_attention) on the same rounded inputs; O
+ *     and the LSE poisoned (NaN) before the call, so unwritten elements
+ *     fail; the LSE asked in the first check when the candidate declares it
+ *     and checked against the reference's; the inputs' hash before and
+ *     after. cuDNN gets the same inputs and its error is reported beside
+ *     ours. A call the sandbox denied a system call fails the candidate;
+ *  6. timing (unless --check-only or held out): warm-up, then reps rounds
+ *     of a candidate batch and a cuDNN batch (which goes first alternates),
+ *     fresh inputs for every call, each batch timed by the judge's host
+ *     clock from CALL to DONE (the runner synchronized its stream and its
+ *     device; a device synchronization that waited past the stream's by
+ *     more than JD_LATE_S and 5% of the batch is work left outside the
+ *     stream: a failure), the idle probe before (busy: "interference", with
+ *     every runner frozen) and after (busy: the kernel left work running: a
+ *     failure). Every call is checked after it returns: no NaN/Inf in O
+ *     (nor in the LSE with --lse), the inputs' hash unchanged, and
+ *     JR_ROWS (b, h, i) rows drawn after the call against their exact fp64
+ *     attention (row_check) within the full check's tolerances. A failing
+ *     timed call fails the shape; otherwise Correctness (passed), then
+ *     Performance (verdict ok / impossible: above the chip's rate bound by
+ *     JD_BOUND_MARGIN / interference) and Analysis;
+ *  7. the candidate's runner stopped: a sandbox that says its code must
+ *     not be trusted (a denied call) writes a failed Correctness last.
  */
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
@@ -69,12 +100,13 @@
 
 #define SPAK_HARNESS_PROG "spak-harness-cuda-fmha"
 #include "../common/harness_device.cuh"
-#include "cudnn_sdpa.cuh"
-
+#include "../common/judge_device.cuh"
+#include "../common/cuda_judge.h"
 
 static struct fc_args g_args;
 
 static struct hc_device g_ceil; /* what the probe child measured */
+static char g_runner[4096], g_baseline[4096]; /* spak-runner-cuda and the cuDNN baseline .so beside us */
 
 /* ------------------------------------------------------------------------ */
 /* device kernels of the harness                                              */
@@ -229,249 +261,142 @@ __global__ void max_abs_err(const float *a, const float *r, size_t n, unsigned l
 }
 
 /* ------------------------------------------------------------------------ */
-/* the child's state for one shape                                            */
+/* the judge of one shape: the candidate and cuDNN each in a runner          */
 
-struct cand {
-    void *lib;
-    const struct spak_fmha_info *info;
-    int (*fmha)(int, int, int, int, int, int, int, const void *, const void *, const void *, void *, float *, float,
-                void *, size_t, cudaStream_t);
-    size_t (*ws)(int, int, int, int, int, int, int);
-    int (*kinfo)(int, int, int, int, int, int, int, struct spak_fmha_kinfo *);
+/* The sampled-row check of a timed call: JR_ROWS rows (flat index
+ * (b*H + h)*S + i of O's rows) drawn after the call returned. */
+#define JR_ROWS 32
+struct jr_rows {
+    long long r[JR_ROWS];
 };
 
-struct bufs {
-    void *Q, *K, *V, *O, *Q0, *K0, *V0, *Osnap, *Ob;
-    float *Oref, *Lref, *L, *Lb;
-    double *sums;
-    unsigned long long *cnt;
-    void *ws;
-    size_t ws_bytes;
-    void *flush;
-    size_t flush_bytes;
-};
+/*
+ * The exact (fp64) attention of one drawn row per block (256 threads), from
+ * the call's own inputs, compared with the row the kernel wrote:
+ * sums[0] += sum_d (O - R)^2, sums[1] += sum_d R^2 (the full check's
+ * normwise error, pooled over the drawn rows); with lse: *lbits = max
+ * |lse - ref| (ordered bits of a non-negative double), *bad += non-finite
+ * lse. Pass 1: each thread takes keys t, t+256, ... (an online max and sum),
+ * merged over the block; pass 2: tiles of 256 keys, P into shared memory,
+ * thread t accumulates output column t (D <= REF_MAXD = 256).
+ */
+template <typename T>
+__global__ void __launch_bounds__(256) row_check(const T *__restrict__ Q, const T *__restrict__ K,
+                                                 const T *__restrict__ V, const T *__restrict__ O,
+                                                 const float *__restrict__ lse, jr_rows rows, int H, int Hkv, int S,
+                                                 int D, int causal, double scale, double *sums,
+                                                 unsigned long long *lbits, unsigned long long *bad)
+{
+    __shared__ double q[REF_MAXD], p[256], rm[256], rl[256];
+    const int t = threadIdx.x;
+    const long long row = rows.r[blockIdx.x];
+    const int i = (int)(row % S);
+    const long long bh = row / S;
+    const int h = (int)(bh % H), b = (int)(bh / H), hk = h / (H / Hkv);
+    const T *Kb = K + ((size_t)b * Hkv + hk) * S * D, *Vb = V + ((size_t)b * Hkv + hk) * S * D;
+    const int kend = causal ? i + 1 : S;
+    double m = -INFINITY, l = 0;
 
-struct child {
+    for (int d = t; d < D; d += 256)
+        q[d] = to_double<T>(Q[(size_t)row * D + d]);
+    __syncthreads();
+    for (int j = t; j < kend; j += 256) {
+        double s = 0;
+        for (int d = 0; d < D; d++)
+            s = fma(q[d], to_double<T>(Kb[(size_t)j * D + d]), s);
+        s *= scale;
+        if (s > m) {
+            l = l * exp(m - s) + 1.0;
+            m = s;
+        } else {
+            l += exp(s - m);
+        }
+    }
+    rm[t] = m, rl[t] = l;
+    __syncthreads();
+    for (int w = 128; w > 0; w >>= 1) {
+        if (t < w) {
+            double m1 = rm[t], m2 = rm[t + w], mn = fmax(m1, m2);
+            rl[t] = (m1 == -INFINITY ? 0.0 : rl[t] * exp(m1 - mn)) + (m2 == -INFINITY ? 0.0 : rl[t + w] * exp(m2 - mn));
+            rm[t] = mn;
+        }
+        __syncthreads();
+    }
+    const double M = rm[0], L = rl[0];
+    double acc = 0;
+    for (int k0 = 0; k0 < kend; k0 += 256) {
+        const int j = k0 + t, n = min(256, kend - k0);
+        double pj = 0;
+        if (j < kend) {
+            double s = 0;
+            for (int d = 0; d < D; d++)
+                s = fma(q[d], to_double<T>(Kb[(size_t)j * D + d]), s);
+            pj = exp(s * scale - M) / L;
+        }
+        __syncthreads(); /* the previous tile's P is used up */
+        p[t] = pj;
+        __syncthreads();
+        if (t < D)
+            for (int jj = 0; jj < n; jj++)
+                acc = fma(p[jj], to_double<T>(Vb[(size_t)(k0 + jj) * D + t]), acc);
+    }
+    if (t < D) {
+        double e = to_double<T>(O[(size_t)row * D + t]) - acc;
+        atomicAdd(&sums[0], e * e); /* a non-finite output makes the error NaN: a failure */
+        atomicAdd(&sums[1], acc * acc);
+    }
+    if (lse && t == 0) {
+        double v = lse[row];
+        if (!isfinite(v))
+            atomicAdd(bad, 1ull);
+        else
+            atomicMax(lbits, (unsigned long long)__double_as_longlong(fabs(v - (M + log(L)))));
+    }
+}
+
+enum { CAND = 0, BASE = 1 };
+
+struct fjudge {
     const struct fc_shape *s;
     int dt;
     float scale;
-    struct cand c;
-    struct bufs b;
-    cudaStream_t st;
-    struct sdpa dnn;
-    bool have_dnn;
-    char err[512];
+    size_t nq, nkv, nr;                           /* elements of Q and O, of K and V each; LSE rows */
+    size_t off_k, off_v, off_o, off_l, set_bytes; /* a set: Q at 0, K, V, O, LSE */
+    size_t ws_off;                                /* each side's workspace: after its sets */
+    size_t ws_bytes[2];
+    int nsets;                                    /* input sets (and output slots) per side: one batch */
+    bool have_base;                               /* cuDNN runs this shape (else base_err says why) */
+    bool lse_timed;                               /* --lse and the candidate declares the LSE */
+    char base_err[512];
+    cj_side side[2];
+    jd_state j;
+    float *Oref, *Lref;                           /* the full check's reference */
+    double *sums;
+    unsigned long long *cnt, *lbits;
+    unsigned long long hash[2][RP_MAX_BATCH];     /* each set's inputs (Q, K, V) when filled */
+    int checks;                                   /* the candidate's calls checked */
 };
 
-static int gen_inputs(struct child *ch, unsigned long long seed, float qamp)
+#define FCK(call)                                                                                  \
+    do {                                                                                           \
+        cudaError_t e_ = (call);                                                                   \
+        if (e_ != cudaSuccess) {                                                                   \
+            snprintf(g->j.err, sizeof g->j.err, "harness: %s failed: %s", #call, cudaGetErrorName(e_)); \
+            return -1;                                                                             \
+        }                                                                                          \
+    } while (0)
+
+static size_t align256(size_t b)
 {
-    size_t nq = fc_q_elems(ch->s), nkv = fc_kv_elems(ch->s);
-    unsigned long long sq = seed * 0x100000001B3ull ^ 0x51, sk = seed * 0x100000001B3ull ^ 0x4B,
-                       sv = seed * 0x100000001B3ull ^ 0x56;
-    if (ch->dt == SPAK_FMHA_F16) {
-        gen_normal<__half><<<launch_grid(nq), 256, 0, ch->st>>>((__half *)ch->b.Q, nq, sq, qamp);
-        gen_normal<__half><<<launch_grid(nkv), 256, 0, ch->st>>>((__half *)ch->b.K, nkv, sk, 1.0f);
-        gen_normal<__half><<<launch_grid(nkv), 256, 0, ch->st>>>((__half *)ch->b.V, nkv, sv, 1.0f);
-    } else {
-        gen_normal<__nv_bfloat16><<<launch_grid(nq), 256, 0, ch->st>>>((__nv_bfloat16 *)ch->b.Q, nq, sq, qamp);
-        gen_normal<__nv_bfloat16><<<launch_grid(nkv), 256, 0, ch->st>>>((__nv_bfloat16 *)ch->b.K, nkv, sk, 1.0f);
-        gen_normal<__nv_bfloat16><<<launch_grid(nkv), 256, 0, ch->st>>>((__nv_bfloat16 *)ch->b.V, nkv, sv, 1.0f);
-    }
-    HCK(cudaGetLastError());
-    return 0;
+    return (b + 255) / 256 * 256;
 }
 
-static int reference(struct child *ch)
+static void *set_ptr(const struct fjudge *g, int side, int k, size_t off)
 {
-    const struct fc_shape *s = ch->s;
-    dim3 grid((unsigned)((s->s + REF_BQ - 1) / REF_BQ), (unsigned)s->h, (unsigned)s->b);
-    size_t smem = ref_smem((int)s->d);
-    double scale = 1.0 / sqrt((double)s->d);
-    if (ch->dt == SPAK_FMHA_F16) {
-        HCK(cudaFuncSetAttribute(ref_attention<__half>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-        ref_attention<__half><<<grid, 256, smem, ch->st>>>((const __half *)ch->b.Q, (const __half *)ch->b.K,
-                                                           (const __half *)ch->b.V, ch->b.Oref, ch->b.Lref, (int)s->h,
-                                                           (int)s->hkv, (int)s->s, (int)s->d, s->causal, scale);
-    } else {
-        HCK(cudaFuncSetAttribute(ref_attention<__nv_bfloat16>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-        ref_attention<__nv_bfloat16><<<grid, 256, smem, ch->st>>>(
-            (const __nv_bfloat16 *)ch->b.Q, (const __nv_bfloat16 *)ch->b.K, (const __nv_bfloat16 *)ch->b.V, ch->b.Oref,
-            ch->b.Lref, (int)s->h, (int)s->hkv, (int)s->s, (int)s->d, s->causal, scale);
-    }
-    HCK(cudaGetLastError());
-    return 0;
+    return (void *)(uintptr_t)(g->side[side].pool + (size_t)k * g->set_bytes + off);
 }
 
-static int rel_err(struct child *ch, const void *O, double *out, unsigned long long *nonfinite)
-{
-    size_t n = fc_q_elems(ch->s);
-    if (ch->dt == SPAK_FMHA_F16)
-        return rel_err_of(ch, (const __half *)O, ch->b.Oref, n, out, nonfinite);
-    return rel_err_of(ch, (const __nv_bfloat16 *)O, ch->b.Oref, n, out, nonfinite);
-}
-
-static int lse_err(struct child *ch, double *out, unsigned long long *nonfinite)
-{
-    size_t n = fc_rows(ch->s);
-    unsigned long long bits = 0;
-    HCK(cudaMemsetAsync(ch->b.sums, 0, sizeof(double), ch->st));
-    HCK(cudaMemsetAsync(ch->b.cnt, 0, sizeof(unsigned long long), ch->st));
-    max_abs_err<<<launch_grid(n), 256, 0, ch->st>>>(ch->b.L, ch->b.Lref, n, (unsigned long long *)ch->b.sums, ch->b.cnt);
-    HCK(cudaGetLastError());
-    HCK(cudaMemcpyAsync(&bits, ch->b.sums, sizeof bits, cudaMemcpyDeviceToHost, ch->st));
-    HCK(cudaMemcpyAsync(nonfinite, ch->b.cnt, sizeof *nonfinite, cudaMemcpyDeviceToHost, ch->st));
-    HCK(cudaStreamSynchronize(ch->st));
-    memcpy(out, &bits, sizeof *out);
-    if (*nonfinite)
-        *out = NAN;
-    return 0;
-}
-
-static int cand_call(struct child *ch, float *lse, char *why, size_t whylen)
-{
-    const struct fc_shape *s = ch->s;
-    int rc = ch->c.fmha((int)s->b, (int)s->h, (int)s->hkv, (int)s->s, (int)s->d, s->causal ? 1 : 0, ch->dt, ch->b.Q,
-                        ch->b.K, ch->b.V, ch->b.O, lse, ch->scale, ch->b.ws, ch->b.ws_bytes, ch->st);
-    if (rc != 0) {
-        snprintf(why, whylen, "candidate returned %d (%s)", rc, cudaGetErrorName((cudaError_t)rc));
-        return -1;
-    }
-    return 0;
-}
-
-/* One check. 0 = ran (verdict in *ok, *why), -1 = harness failure (ch->err),
- * -2 = candidate fault (why). */
-static int check_once(struct child *ch, unsigned long long seed, float qamp, bool want_lse, double *err_out,
-                      double *lerr_out, double *berr_out, bool *ok, char *why, size_t whylen)
-{
-    const struct fc_shape *s = ch->s;
-    size_t nq = fc_q_elems(s), nkv = fc_kv_elems(s), nr = fc_rows(s);
-    size_t qb = nq * 2, kvb = nkv * 2;
-    unsigned long long nf = 0;
-    int r;
-
-    *ok = false;
-    *lerr_out = NAN;
-    *berr_out = NAN;
-    if (gen_inputs(ch, seed, qamp))
-        return -1;
-    HCK(cudaMemcpyAsync(ch->b.Q0, ch->b.Q, qb, cudaMemcpyDeviceToDevice, ch->st));
-    HCK(cudaMemcpyAsync(ch->b.K0, ch->b.K, kvb, cudaMemcpyDeviceToDevice, ch->st));
-    HCK(cudaMemcpyAsync(ch->b.V0, ch->b.V, kvb, cudaMemcpyDeviceToDevice, ch->st));
-    if (reference(ch))
-        return -1;
-    if (ch->have_dnn) {
-        HCK(cudaMemsetAsync(ch->b.Ob, 0xFF, qb, ch->st));
-        if (!sdpa_run(&ch->dnn)) {
-            ch->have_dnn = false; /* reported as baseline_error */
-        } else if (rel_err(ch, ch->b.Ob, berr_out, &nf)) {
-            return -1;
-        }
-    }
-    HCK(cudaMemsetAsync(ch->b.O, 0xFF, qb, ch->st)); /* all-ones bits: NaN in fp16/bf16 */
-    HCK(cudaMemsetAsync(ch->b.L, 0xFF, nr * sizeof(float), ch->st));
-    HCK(cudaStreamSynchronize(ch->st));
-
-    if (cand_call(ch, want_lse ? ch->b.L : NULL, why, whylen) || stream_fault(ch->st, why, whylen))
-        return -2;
-    HCK(cudaMemcpyAsync(ch->b.Osnap, ch->b.O, qb, cudaMemcpyDeviceToDevice, ch->st));
-    {
-        const void *now[3] = {ch->b.Q, ch->b.K, ch->b.V}, *was[3] = {ch->b.Q0, ch->b.K0, ch->b.V0};
-        const size_t bytes[3] = {qb, kvb, kvb};
-        const char *names[3] = {"Q", "K", "V"};
-        r = after_snapshot(ch, ch->b.O, ch->b.Osnap, qb, 3, now, was, bytes, names, err_out, why, whylen);
-        if (r != 0)
-            return r > 0 ? 0 : r;
-    }
-    if (rel_err(ch, ch->b.O, err_out, &nf))
-        return -1;
-    if (!output_ok(*err_out, nf, nq, fc_tolerance(ch->dt), why, whylen))
-        return 0;
-    if (want_lse) {
-        if (lse_err(ch, lerr_out, &nf))
-            return -1;
-        if (nf) {
-            snprintf(why, whylen, "%llu of %zu LSE values are NaN/Inf (unwritten?)", nf, nr);
-            return 0;
-        }
-        if (!(*lerr_out <= fc_lse_tolerance())) {
-            snprintf(why, whylen, "LSE max error %.3g above tolerance %.3g", *lerr_out, fc_lse_tolerance());
-            return 0;
-        }
-    }
-    *ok = true;
-    snprintf(why, whylen, "ok");
-    return 0;
-}
-
-static void free_bufs(struct bufs *b)
-{
-    void *ps[] = {b->Q, b->K, b->V, b->O, b->Q0, b->K0, b->V0, b->Osnap, b->Ob, b->Oref, b->Lref, b->L, b->Lb,
-                  b->sums, b->cnt, b->ws, b->flush};
-    free_device(ps, sizeof ps / sizeof ps[0]);
-    memset(b, 0, sizeof *b);
-}
-
-static int alloc_all(struct child *ch)
-{
-    const struct fc_shape *s = ch->s;
-    size_t qb = fc_q_elems(s) * 2, kvb = fc_kv_elems(s) * 2, nr = fc_rows(s);
-    struct bufs *b = &ch->b;
-    HCK(cudaMalloc(&b->Q, qb));
-    HCK(cudaMalloc(&b->K, kvb));
-    HCK(cudaMalloc(&b->V, kvb));
-    HCK(cudaMalloc(&b->O, qb));
-    HCK(cudaMalloc(&b->Q0, qb));
-    HCK(cudaMalloc(&b->K0, kvb));
-    HCK(cudaMalloc(&b->V0, kvb));
-    HCK(cudaMalloc(&b->Osnap, qb));
-    HCK(cudaMalloc(&b->Ob, qb));
-    HCK(cudaMalloc(&b->Oref, fc_q_elems(s) * sizeof(float)));
-    HCK(cudaMalloc(&b->Lref, nr * sizeof(float)));
-    HCK(cudaMalloc(&b->L, nr * sizeof(float)));
-    HCK(cudaMalloc(&b->Lb, nr * sizeof(float)));
-    HCK(cudaMalloc(&b->sums, 2 * sizeof(double)));
-    HCK(cudaMalloc(&b->cnt, sizeof(unsigned long long)));
-    b->ws_bytes = ch->c.ws ? ch->c.ws((int)s->b, (int)s->h, (int)s->hkv, (int)s->s, (int)s->d, s->causal, ch->dt) : 0;
-    if (b->ws_bytes)
-        HCK(cudaMalloc(&b->ws, b->ws_bytes));
-    b->flush_bytes = (size_t)(g_ceil.l2_bytes > 0 ? g_ceil.l2_bytes : 50 << 20) * 2;
-    HCK(cudaMalloc(&b->flush, b->flush_bytes));
-    return 0;
-}
-
-static int timing(struct child *ch, struct fc_performance *p, char *why, size_t whylen)
-{
-    float *lse = g_args.time_lse ? ch->b.L : NULL;
-    struct timed t;
-    int rc;
-
-    t.have_base = ch->have_dnn;
-    rc = time_interleaved(
-        ch->st, ch->b.flush, ch->b.flush_bytes, g_args.reps, g_args.warmup, false,
-        [&] { return cand_call(ch, lse, why, whylen); },
-        [&](bool warmup) {
-            if (sdpa_run(&ch->dnn))
-                return 0;
-            if (warmup) /* cuDNN cannot run this: timed without a baseline */
-                return 1;
-            snprintf(ch->err, sizeof ch->err, "harness: %.400s (while timing)", ch->dnn.err);
-            return -1;
-        },
-        &t, ch->err, sizeof ch->err, why, whylen);
-    if (rc != 0)
-        return rc;
-    p->cand = t.cand;
-    if (t.have_base)
-        p->base = t.base;
-    p->have_base = t.have_base;
-    p->reps = g_args.reps;
-    p->with_lse = lse != NULL;
-    put_clocks(p, &t);
-    return 0;
-}
-
-static const char *g_baseline_error; /* the child's, for its records */
+static const char *g_baseline_error; /* why cuDNN did not run (NULL when it did), for the records */
 
 static void correctness_rec(const struct fc_shape *s, bool passed, bool skipped, double err, double lerr, double berr,
                             const char *reason)
@@ -487,134 +412,691 @@ static void correctness_rec(const struct fc_shape *s, bool passed, bool skipped,
     c.lse_err = lerr;
     c.baseline_rel_err = berr;
     c.baseline_error = g_baseline_error;
-    c.seed = g_args.seed;
+    c.seed = jd_seed;
     c.reason = reason;
     c.candidate = g_args.candidate;
     emit(fc_record_correctness(&c));
 }
 
-static const char *constraint(const struct spak_fmha_info *info, const struct fc_shape *s, int dt, char *why,
+/* The declarations (INFO: abi_version, dtypes, head_dims, s_multiple, max_s,
+ * causal, gqa, lse, min_sm) against the shape. NULL when they hold, else
+ * the reason in why. who: "candidate", "baseline". */
+static const char *constraint(const cp_info *in, const struct fc_shape *s, int dt, const char *who, char *why,
                               size_t n)
 {
-    if (!(info->dtypes & SPAK_FMHA_DT_BIT(dt)))
-        snprintf(why, n, "constraint: candidate does not declare dtype %s", dt == 1 ? "fp16" : "bf16");
-    else if (!(info->head_dims & SPAK_FMHA_D_BIT(s->d)))
-        snprintf(why, n, "constraint: candidate does not declare D=%ld", s->d);
-    else if (info->s_multiple > 1 && s->s % info->s_multiple)
-        snprintf(why, n, "constraint: candidate declares S %% %d == 0", info->s_multiple);
-    else if (info->max_s > 0 && s->s > info->max_s)
-        snprintf(why, n, "constraint: candidate declares S <= %d", info->max_s);
-    else if (s->causal && !info->causal)
-        snprintf(why, n, "constraint: candidate does not declare causal");
-    else if (s->hkv != s->h && !info->gqa)
-        snprintf(why, n, "constraint: candidate does not declare GQA (Hkv < H)");
-    else if (info->min_sm > g_ceil.cc)
-        snprintf(why, n, "constraint: candidate needs sm_%d, device is sm_%d", info->min_sm, g_ceil.cc);
+    const int64_t *v = in->info;
+    if (v[0] != SPAK_FMHA_ABI_VERSION)
+        snprintf(why, n, "constraint: %s declares abi_version %lld, want %d", who, (long long)v[0],
+                 SPAK_FMHA_ABI_VERSION);
+    else if (!(v[1] & SPAK_FMHA_DT_BIT(dt)))
+        snprintf(why, n, "constraint: %s does not declare dtype %s", who, dt == 1 ? "fp16" : "bf16");
+    else if (!(v[2] & SPAK_FMHA_D_BIT(s->d)))
+        snprintf(why, n, "constraint: %s does not declare D=%ld", who, s->d);
+    else if (v[3] > 1 && s->s % v[3])
+        snprintf(why, n, "constraint: %s declares S %% %lld == 0", who, (long long)v[3]);
+    else if (v[4] > 0 && s->s > v[4])
+        snprintf(why, n, "constraint: %s declares S <= %lld", who, (long long)v[4]);
+    else if (s->causal && !v[5])
+        snprintf(why, n, "constraint: %s does not declare causal", who);
+    else if (s->hkv != s->h && !v[6])
+        snprintf(why, n, "constraint: %s does not declare GQA (Hkv < H)", who);
+    else if (v[8] > g_ceil.cc)
+        snprintf(why, n, "constraint: %s needs sm_%lld, device is sm_%d", who, (long long)v[8], g_ceil.cc);
     else
         return NULL;
     return why;
 }
 
-/* The shape child. Returns the process exit code. */
+/* Fresh inputs (seeds drawn now; Q scaled by qamp) into sets 0..n-1 of
+ * side, O and the LSE poisoned (all-ones bits: NaN in fp16, bf16 and fp32),
+ * the inputs' hashes kept. 0 or -1 (g->j.err). */
+static int fill_sets(struct fjudge *g, int side, int n, float qamp)
+{
+    for (int k = 0; k < n; k++) {
+        unsigned long long sq = jd_draw(), sk = jd_draw(), sv = jd_draw();
+        void *Q = set_ptr(g, side, k, 0), *K = set_ptr(g, side, k, g->off_k), *V = set_ptr(g, side, k, g->off_v);
+        if (g->dt == SPAK_FMHA_F16) {
+            jd_fill_normal<__half><<<launch_grid(g->nq), 256, 0, g->j.st>>>((__half *)Q, g->nq, sq, qamp);
+            jd_fill_normal<__half><<<launch_grid(g->nkv), 256, 0, g->j.st>>>((__half *)K, g->nkv, sk, 1.0f);
+            jd_fill_normal<__half><<<launch_grid(g->nkv), 256, 0, g->j.st>>>((__half *)V, g->nkv, sv, 1.0f);
+        } else {
+            jd_fill_normal<__nv_bfloat16><<<launch_grid(g->nq), 256, 0, g->j.st>>>((__nv_bfloat16 *)Q, g->nq, sq, qamp);
+            jd_fill_normal<__nv_bfloat16><<<launch_grid(g->nkv), 256, 0, g->j.st>>>((__nv_bfloat16 *)K, g->nkv, sk,
+                                                                                    1.0f);
+            jd_fill_normal<__nv_bfloat16><<<launch_grid(g->nkv), 256, 0, g->j.st>>>((__nv_bfloat16 *)V, g->nkv, sv,
+                                                                                    1.0f);
+        }
+        FCK(cudaGetLastError());
+        FCK(cudaMemsetAsync(set_ptr(g, side, k, g->off_o), 0xFF, g->nq * 2, g->j.st));
+        FCK(cudaMemsetAsync(set_ptr(g, side, k, g->off_l), 0xFF, g->nr * sizeof(float), g->j.st));
+        if (jd_hash(&g->j, Q, g->off_o, &g->hash[side][k]))
+            return -1;
+    }
+    FCK(cudaStreamSynchronize(g->j.st));
+    return 0;
+}
+
+/* The fp64 reference (ref_attention) of the candidate's set 0 into Oref, Lref, done. */
+static int reference(struct fjudge *g)
+{
+    const struct fc_shape *s = g->s;
+    dim3 grid((unsigned)((s->s + REF_BQ - 1) / REF_BQ), (unsigned)s->h, (unsigned)s->b);
+    size_t smem = ref_smem((int)s->d);
+    double scale = 1.0 / sqrt((double)s->d);
+    const void *Q = set_ptr(g, CAND, 0, 0), *K = set_ptr(g, CAND, 0, g->off_k), *V = set_ptr(g, CAND, 0, g->off_v);
+    if (g->dt == SPAK_FMHA_F16) {
+        FCK(cudaFuncSetAttribute(ref_attention<__half>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        ref_attention<__half><<<grid, 256, smem, g->j.st>>>((const __half *)Q, (const __half *)K, (const __half *)V,
+                                                             g->Oref, g->Lref, (int)s->h, (int)s->hkv, (int)s->s,
+                                                             (int)s->d, s->causal, scale);
+    } else {
+        FCK(cudaFuncSetAttribute(ref_attention<__nv_bfloat16>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                 (int)smem));
+        ref_attention<__nv_bfloat16><<<grid, 256, smem, g->j.st>>>(
+            (const __nv_bfloat16 *)Q, (const __nv_bfloat16 *)K, (const __nv_bfloat16 *)V, g->Oref, g->Lref,
+            (int)s->h, (int)s->hkv, (int)s->s, (int)s->d, s->causal, scale);
+    }
+    FCK(cudaGetLastError());
+    /* finished before any call: the idle probe before it must not see the judge's own work */
+    FCK(cudaStreamSynchronize(g->j.st));
+    return 0;
+}
+
+/* The normwise error of side's O in set 0 against Oref (*nf: its
+ * non-finite count). 0 or -1 (g->j.err). */
+static int o_err(struct fjudge *g, int side, double *out, unsigned long long *nf)
+{
+    struct { double *sums; unsigned long long *cnt; } bb = {g->sums, g->cnt};
+    struct { decltype(bb) b; cudaStream_t st; char err[512]; } ch = {bb, g->j.st, ""};
+    const void *O = set_ptr(g, side, 0, g->off_o);
+    int r = g->dt == SPAK_FMHA_F16 ? rel_err_of(&ch, (const __half *)O, g->Oref, g->nq, out, nf)
+                                   : rel_err_of(&ch, (const __nv_bfloat16 *)O, g->Oref, g->nq, out, nf);
+    if (r)
+        snprintf(g->j.err, sizeof g->j.err, "%s", ch.err);
+    return r;
+}
+
+/* The candidate's LSE in set 0 against Lref: max |error| (*out, NaN when
+ * *nf, its non-finite count, is not 0). 0 or -1 (g->j.err). */
+static int lse_err(struct fjudge *g, double *out, unsigned long long *nf)
+{
+    unsigned long long bits = 0;
+    FCK(cudaMemsetAsync(g->lbits, 0, sizeof *g->lbits, g->j.st));
+    FCK(cudaMemsetAsync(g->cnt, 0, sizeof *g->cnt, g->j.st));
+    max_abs_err<<<launch_grid(g->nr), 256, 0, g->j.st>>>((const float *)set_ptr(g, CAND, 0, g->off_l), g->Lref, g->nr,
+                                                          g->lbits, g->cnt);
+    FCK(cudaGetLastError());
+    FCK(cudaMemcpyAsync(&bits, g->lbits, sizeof bits, cudaMemcpyDeviceToHost, g->j.st));
+    FCK(cudaMemcpyAsync(nf, g->cnt, sizeof *nf, cudaMemcpyDeviceToHost, g->j.st));
+    FCK(cudaStreamSynchronize(g->j.st));
+    memcpy(out, &bits, sizeof *out);
+    if (*nf)
+        *out = NAN;
+    return 0;
+}
+
+/* One batch of n calls of side on sets 0..n-1 (with the LSE when lse),
+ * timed by the judge, between two idle checks. 0: ran (*dt seconds); 1: the
+ * side failed (why); 2: the device was busy before the call (interference,
+ * why); -1: harness error (g->j.err). */
+static int batch(struct fjudge *g, int side, int n, bool lse, double *dt, char *why, size_t nwhy)
+{
+    const struct fc_shape *s = g->s;
+    static cp_call c;
+    int rc[RP_MAX_BATCH], sync_err = 0;
+    double seen = 0;
+    int r = jd_wait_idle(&g->j, 2.0, &seen);
+    if (r < 0)
+        return -1;
+    if (r == 0) {
+        snprintf(why, nwhy, "interference: the device was busy before the %s's call with every runner frozen "
+                 "(probe %.0f us, alone %.0f us): another process uses the GPU", g->side[side].label, seen * 1e6,
+                 g->j.solo_s * 1e6);
+        return 2;
+    }
+    memset(&c, 0, sizeof c);
+    c.h = (rp_head){RP_MAGIC, CP_CALL};
+    c.d[0] = s->b, c.d[1] = s->h, c.d[2] = s->hkv, c.d[3] = s->s, c.d[4] = s->d;
+    c.dtype = g->dt;
+    c.causal = s->causal ? 1 : 0;
+    c.n = n;
+    c.scale = g->scale;
+    c.ws_off = g->ws_bytes[side] ? g->ws_off : 0;
+    c.ws_bytes = g->ws_bytes[side];
+    for (int k = 0; k < n; k++) {
+        uint64_t base = (uint64_t)k * g->set_bytes;
+        c.item[k].in_off[0] = base;
+        c.item[k].in_off[1] = base + g->off_k;
+        c.item[k].in_off[2] = base + g->off_v;
+        c.item[k].out_off = base + g->off_o;
+        c.item[k].lse_off = lse ? (int64_t)(base + g->off_l) : -1;
+    }
+    if (cj_side_call(&g->side[side], &c, g_args.timeout_s, dt, rc, &sync_err, why, nwhy))
+        return 1;
+    for (int k = 0; k < n; k++)
+        if (rc[k] != 0) {
+            snprintf(why, nwhy, "the %s returned %d (%s) on call %d of the batch", g->side[side].label, rc[k],
+                     cudaGetErrorName((cudaError_t)rc[k]), k + 1);
+            return 1;
+        }
+    if (sync_err) {
+        snprintf(why, nwhy, "CUDA error in the %s's process after its calls: %s", g->side[side].label,
+                 cudaGetErrorName((cudaError_t)sync_err));
+        return 1;
+    }
+    /* the clock counted it anyway, but the ABI wants all work on `stream` */
+    if (g->side[side].late_s > JD_LATE_S && g->side[side].late_s > 0.05 * *dt) {
+        snprintf(why, nwhy, "work left outside the given stream after the call returned: the device "
+                 "synchronization waited %.0f us after the stream was done (the ABI: all work on `stream`)",
+                 g->side[side].late_s * 1e6);
+        return 1;
+    }
+    r = jd_idle(&g->j, &seen);
+    if (r < 0)
+        return -1;
+    if (r == 0) {
+        snprintf(why, nwhy, "work of the %s was still running on the device after its call returned (probe "
+                 "%.0f us, alone %.0f us)", g->side[side].label, seen * 1e6, g->j.solo_s * 1e6);
+        return 1;
+    }
+    return 0;
+}
+
+/* The sampled rows of set k of side, drawn now: *err their pooled normwise
+ * error, *lerr (with lse) the largest LSE error among them, *lbad its
+ * non-finite count. 0 or -1 (g->j.err). */
+static int sampled_rows(struct fjudge *g, int side, int k, bool lse, double *err, double *lerr,
+                        unsigned long long *lbad)
+{
+    const struct fc_shape *s = g->s;
+    jr_rows rows;
+    double sums[2];
+    unsigned long long bits = 0;
+    for (int i = 0; i < JR_ROWS; i++)
+        rows.r[i] = (long long)(jd_draw() % g->nr);
+    FCK(cudaMemsetAsync(g->sums, 0, 2 * sizeof(double), g->j.st));
+    FCK(cudaMemsetAsync(g->lbits, 0, sizeof *g->lbits, g->j.st));
+    FCK(cudaMemsetAsync(g->cnt, 0, sizeof *g->cnt, g->j.st));
+    const void *Q = set_ptr(g, side, k, 0), *K = set_ptr(g, side, k, g->off_k), *V = set_ptr(g, side, k, g->off_v),
+               *O = set_ptr(g, side, k, g->off_o);
+    const float *L = lse ? (const float *)set_ptr(g, side, k, g->off_l) : NULL;
+    double scale = 1.0 / sqrt((double)s->d);
+    if (g->dt == SPAK_FMHA_F16)
+        row_check<__half><<<JR_ROWS, 256, 0, g->j.st>>>((const __half *)Q, (const __half *)K, (const __half *)V,
+                                                         (const __half *)O, L, rows, (int)s->h, (int)s->hkv,
+                                                         (int)s->s, (int)s->d, s->causal, scale, g->sums, g->lbits,
+                                                         g->cnt);
+    else
+        row_check<__nv_bfloat16><<<JR_ROWS, 256, 0, g->j.st>>>(
+            (const __nv_bfloat16 *)Q, (const __nv_bfloat16 *)K, (const __nv_bfloat16 *)V, (const __nv_bfloat16 *)O, L,
+            rows, (int)s->h, (int)s->hkv, (int)s->s, (int)s->d, s->causal, scale, g->sums, g->lbits, g->cnt);
+    FCK(cudaGetLastError());
+    FCK(cudaMemcpyAsync(sums, g->sums, sizeof sums, cudaMemcpyDeviceToHost, g->j.st));
+    FCK(cudaMemcpyAsync(&bits, g->lbits, sizeof bits, cudaMemcpyDeviceToHost, g->j.st));
+    FCK(cudaMemcpyAsync(lbad, g->cnt, sizeof *lbad, cudaMemcpyDeviceToHost, g->j.st));
+    FCK(cudaStreamSynchronize(g->j.st));
+    *err = sums[1] > 0 ? sqrt(sums[0] / sums[1]) : (sums[0] > 0 ? INFINITY : 0);
+    if (sums[0] != sums[0])
+        *err = NAN;
+    memcpy(lerr, &bits, sizeof *lerr);
+    return 0;
+}
+
+/* The checks of one timed call's output (set k of side) that every call
+ * gets: nothing non-finite in O (nor in the LSE when asked), inputs
+ * unchanged, JR_ROWS rows drawn after the call against their exact fp64
+ * attention, within the full check's tolerances. 0 and *ok; -1 harness
+ * error (g->j.err). */
+static int check_call(struct fjudge *g, int side, int k, bool lse, bool *ok, char *why, size_t n)
+{
+    unsigned long long nf = 0, lnf = 0, h = 0, lbad = 0;
+    double e = 0, le = 0;
+    int r;
+    *ok = false;
+    g->checks += side == CAND;
+    const void *O = set_ptr(g, side, k, g->off_o);
+    r = g->dt == SPAK_FMHA_F16 ? jd_nonfinite(&g->j, (const __half *)O, g->nq, &nf)
+                               : jd_nonfinite(&g->j, (const __nv_bfloat16 *)O, g->nq, &nf);
+    if (r || (lse && jd_nonfinite(&g->j, (const float *)set_ptr(g, side, k, g->off_l), g->nr, &lnf)) ||
+        jd_hash(&g->j, set_ptr(g, side, k, 0), g->off_o, &h))
+        return -1;
+    if (h != g->hash[side][k]) {
+        snprintf(why, n, "the %s wrote its inputs (Q, K or V changed during the call)", g->side[side].label);
+        return 0;
+    }
+    if (nf) {
+        snprintf(why, n, "%llu of %zu outputs are NaN/Inf (unwritten or overflowed)", nf, g->nq);
+        return 0;
+    }
+    if (lnf) {
+        snprintf(why, n, "%llu of %zu LSE values are NaN/Inf (unwritten?)", lnf, g->nr);
+        return 0;
+    }
+    if (sampled_rows(g, side, k, lse, &e, &le, &lbad))
+        return -1;
+    if (!(e <= fc_tolerance(g->dt))) {
+        snprintf(why, n, "sampled rows: relative error %.3g above tolerance %.3g (%d rows drawn after the call, "
+                 "against their exact fp64 attention)", e, fc_tolerance(g->dt), JR_ROWS);
+        return 0;
+    }
+    if (lse && (lbad || !(le <= fc_lse_tolerance()))) {
+        snprintf(why, n, "sampled rows: LSE max error %.3g above tolerance %.3g", lbad ? NAN : le,
+                 fc_lse_tolerance());
+        return 0;
+    }
+    *ok = true;
+    return 0;
+}
+
+static void fj_free(struct fjudge *g)
+{
+    void *ps[] = {g->Oref, g->Lref, g->sums, g->cnt, g->lbits};
+    free_device(ps, sizeof ps / sizeof ps[0]);
+    jd_close(&g->j);
+}
+
+/* No baseline for this shape: "cudnn: " why (kept for the records), its
+ * runner ended. */
+static void drop_baseline(struct fjudge *g, const char *why)
+{
+    snprintf(g->base_err, sizeof g->base_err, "cudnn: %.480s", why);
+    g_baseline_error = g->base_err;
+    g->have_base = false;
+    cj_side_stop(&g->side[BASE], NULL, 0);
+    fprintf(stderr, "%s: baseline unavailable: %s\n", SPAK_HARNESS_PROG, why);
+}
+
+/* The judge's buffers, the pools (sized for the batch), the runners' maps. */
+static int fj_setup(struct fjudge *g, char *why, size_t nwhy)
+{
+    const struct fc_shape *s = g->s;
+    const size_t cap_side = (size_t)8 << 30;
+    g->off_k = align256(g->nq * 2);
+    g->off_v = g->off_k + align256(g->nkv * 2);
+    g->off_o = g->off_v + align256(g->nkv * 2);
+    g->off_l = g->off_o + align256(g->nq * 2);
+    g->set_bytes = g->off_l + align256(g->nr * sizeof(float));
+    size_t ws = g->ws_bytes[CAND] > g->ws_bytes[BASE] ? g->ws_bytes[CAND] : g->ws_bytes[BASE];
+    /* calls per batch: ~3 ms of work at 600 TFLOP/s, within 8 GiB a side (sets + workspace) */
+    double est = fc_flops(s) / 600e12 + 5e-6;
+    int n = (int)ceil(3e-3 / est);
+    size_t cap = ws < cap_side ? (cap_side - align256(ws)) / g->set_bytes : 0;
+    n = n > RP_MAX_BATCH ? RP_MAX_BATCH : n;
+    n = (size_t)n > cap ? (int)cap : n;
+    g->nsets = n < 1 ? 1 : n;
+    if (g_args.check_only || s->heldout)
+        g->nsets = 1;
+    g->ws_off = (size_t)g->nsets * g->set_bytes;
+    FCK(cudaMalloc(&g->Oref, g->nq * sizeof(float)));
+    FCK(cudaMalloc(&g->Lref, g->nr * sizeof(float)));
+    FCK(cudaMalloc(&g->sums, 2 * sizeof(double)));
+    FCK(cudaMalloc(&g->cnt, sizeof(unsigned long long)));
+    FCK(cudaMalloc(&g->lbits, sizeof(unsigned long long)));
+    if (cj_side_map(&g->side[CAND], g->ws_off + align256(g->ws_bytes[CAND]), why, nwhy))
+        return -2;
+    if (g->have_base && cj_side_map(&g->side[BASE], g->ws_off + align256(g->ws_bytes[BASE]), why, nwhy))
+        drop_baseline(g, why);
+    return 0;
+}
+
+/* One check with the full fp64 reference on set 0 (Q scaled by qamp; the
+ * LSE asked when want_lse): the candidate's error (*err, *lerr) and cuDNN's
+ * on the same inputs (*berr, NaN without a baseline). 0: ran (*ok, why);
+ * 1: the candidate failed (why); 2: interference; -1: harness error
+ * (g->j.err). */
+static int full_check(struct fjudge *g, float qamp, bool want_lse, double *err, double *lerr, double *berr, bool *ok,
+                      char *why, size_t nwhy)
+{
+    unsigned long long nf = 0, h = 0;
+    double dt;
+    int r;
+    *ok = false;
+    *err = *lerr = *berr = NAN;
+    if (fill_sets(g, CAND, 1, qamp) || reference(g))
+        return -1;
+    if (g->have_base) {
+        /* the same inputs for cuDNN, in its own pool */
+        FCK(cudaMemcpyAsync(set_ptr(g, BASE, 0, 0), set_ptr(g, CAND, 0, 0), g->off_o, cudaMemcpyDeviceToDevice,
+                            g->j.st));
+        FCK(cudaMemsetAsync(set_ptr(g, BASE, 0, g->off_o), 0xFF, g->nq * 2, g->j.st));
+        FCK(cudaStreamSynchronize(g->j.st));
+        g->hash[BASE][0] = g->hash[CAND][0];
+        r = batch(g, BASE, 1, false, &dt, why, nwhy);
+        if (r < 0 || r == 2)
+            return r;
+        if (r == 1)
+            drop_baseline(g, why);
+        else if (o_err(g, BASE, berr, &nf)) {
+            return -1;
+        }
+    }
+    r = batch(g, CAND, 1, want_lse, &dt, why, nwhy);
+    if (r != 0)
+        return r;
+    g->checks++;
+    if (o_err(g, CAND, err, &nf) || jd_hash(&g->j, set_ptr(g, CAND, 0, 0), g->off_o, &h))
+        return -1;
+    if (h != g->hash[CAND][0]) {
+        snprintf(why, nwhy, "the candidate wrote its inputs (Q, K or V changed during the call)");
+        *err = NAN;
+        return 0;
+    }
+    if (!output_ok(*err, nf, g->nq, fc_tolerance(g->dt), why, nwhy))
+        return 0;
+    if (want_lse) {
+        if (lse_err(g, lerr, &nf))
+            return -1;
+        if (nf) {
+            snprintf(why, nwhy, "%llu of %zu LSE values are NaN/Inf (unwritten?)", nf, g->nr);
+            return 0;
+        }
+        if (!(*lerr <= fc_lse_tolerance())) {
+            snprintf(why, nwhy, "LSE max error %.3g above tolerance %.3g", *lerr, fc_lse_tolerance());
+            return 0;
+        }
+    }
+    *ok = true;
+    return 0;
+}
+
+/* A record's JSON with extra fields set (takes rec, returns a new string). */
+static char *with_fields(char *rec, json_t *extra)
+{
+    json_t *o = rec ? json_loads(rec, 0, NULL) : NULL;
+    free(rec);
+    if (!o) {
+        json_decref(extra);
+        return NULL;
+    }
+    json_object_update(o, extra);
+    json_decref(extra);
+    return hc_dump(o);
+}
+
+/* The impossible-result check: the candidate's median against the chip's
+ * rate bound. Fills bt (how the bound was computed); returns the bound in
+ * TFLOP/s (0: none) and, when above it by JD_BOUND_MARGIN, the reason in why
+ * and true in *impossible. */
+static double bound_check(const struct fjudge *g, double median_ms, bool *impossible, char *bt, size_t nbt, char *why,
+                          size_t nwhy)
+{
+    int max_mhz = 0, sms = 0;
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+    if (g_nvml.ok && g_nvml.max_clock)
+        g_nvml.max_clock(g_nvml.dev, 1, (unsigned *)&max_mhz);
+    if (max_mhz <= 0 && cudaDeviceGetAttribute(&max_mhz, cudaDevAttrClockRate, 0) == cudaSuccess)
+        max_mhz /= 1000; /* kHz */
+    double bound = jd_bound_tflops(g_ceil.cc, sms, max_mhz, g->dt, bt, nbt);
+    double tf = fc_flops(g->s) / median_ms / 1e9;
+    *impossible = bound > 0 && tf > bound * JD_BOUND_MARGIN;
+    if (*impossible)
+        snprintf(why, nwhy, "impossible: %.0f TFLOP/s > bound %.0f TFLOP/s = %s, +%.0f%%", tf, bound, bt,
+                 100 * (JD_BOUND_MARGIN - 1));
+    return bound;
+}
+
+/* The timed rounds: warm-up, then reps rounds of a candidate batch and a
+ * cuDNN batch (which goes first alternates; the candidate alone without a
+ * baseline), every call of both checked. Emits the Correctness record
+ * (passed, or why a timed call failed), then Performance (with the verdict:
+ * ok, impossible, interference) and Analysis. */
+static int timed(struct fjudge *g, const cp_info *ci, double err, double lerr, double berr)
+{
+    const struct fc_shape *s = g->s;
+    int reps = g_args.reps, wu = g_args.warmup < 2 ? g_args.warmup : 2, n = g->nsets;
+    double *t[2] = {(double *)calloc(reps, sizeof(double)), (double *)calloc(reps, sizeof(double))};
+    char why[512] = "";
+    const char *fail = NULL, *verdict = "ok";
+    struct clocks ck = {0, 0, 0, 0};
+    int rc = HC_CHILD_OK;
+    if (!t[0] || !t[1]) {
+        free(t[0]), free(t[1]);
+        correctness_rec(s, false, false, NAN, NAN, NAN, "harness: out of memory");
+        return HC_CHILD_HARNESS_ERR;
+    }
+    for (int r = 0; r < wu + reps && !fail; r++) {
+        for (int o = 0; o < 2 && !fail; o++) {
+            int side = (r % 2 == 0) ? o : 1 - o;
+            double dt = 0;
+            if (side == BASE && !g->have_base)
+                continue;
+            if (fill_sets(g, side, n, 1.0f)) {
+                fail = g->j.err, rc = HC_CHILD_HARNESS_ERR;
+                break;
+            }
+            int b = batch(g, side, n, g->lse_timed, &dt, why, sizeof why);
+            if (b == 2) {
+                verdict = "interference", fail = why;
+                break;
+            }
+            if (b != 0) {
+                fail = b < 0 ? g->j.err : why;
+                rc = b < 0 || side == BASE ? HC_CHILD_HARNESS_ERR : HC_CHILD_OK;
+                break;
+            }
+            if (r == wu + reps / 2)
+                ck = nvml_sample();
+            for (int k = 0; k < n && !fail; k++) {
+                bool ok = false;
+                char cw[400];
+                if (check_call(g, side, k, g->lse_timed, &ok, cw, sizeof cw)) {
+                    fail = g->j.err, rc = HC_CHILD_HARNESS_ERR;
+                } else if (!ok) {
+                    snprintf(why, sizeof why, "timed call %d of %d (%s): %s", r * n + k + 1, (wu + reps) * n,
+                             side == CAND ? "candidate" : "baseline", cw);
+                    fail = why;
+                    rc = side == CAND ? HC_CHILD_OK : HC_CHILD_HARNESS_ERR;
+                }
+            }
+            if (r >= wu)
+                t[side][r - wu] = dt / n * 1e3;
+        }
+    }
+    if (fail && strcmp(verdict, "interference") != 0) {
+        correctness_rec(s, false, false, NAN, NAN, berr, fail);
+        free(t[0]), free(t[1]);
+        return rc;
+    }
+    struct fc_performance p;
+    memset(&p, 0, sizeof p);
+    p.shape = s;
+    p.dtype = g->dt;
+    p.reps = reps;
+    p.have_base = g->have_base && !fail;
+    if (!fail) {
+        hc_stats(t[CAND], reps, &p.cand);
+        if (p.have_base)
+            hc_stats(t[BASE], reps, &p.base);
+    } else
+        p.cand.median = p.base.median = NAN;
+    p.baseline_error = g->have_base ? NULL : g->base_err;
+    p.baseline_engine = g->have_base ? g->side[BASE].name : NULL;
+    p.with_lse = g->lse_timed;
+    p.sm_clock_mhz = ck.sm_mhz, p.mem_clock_mhz = ck.mem_mhz, p.power_w = ck.power_w, p.throttle_mask = ck.reasons;
+    p.l2_flushed = false;
+    char bt[160] = "";
+    bool impossible = false;
+    double bound = bound_check(g, p.cand.median, &impossible, bt, sizeof bt, why, sizeof why);
+    if (!fail && impossible) {
+        verdict = "impossible";
+        fail = why;
+        correctness_rec(s, false, false, NAN, NAN, berr, fail);
+    } else {
+        char ok[200];
+        snprintf(ok, sizeof ok, "ok (%d calls checked: fp64 reference%s, then %d sampled rows of every timed call)",
+                 g->checks, lerr == lerr ? " with the LSE" : "", JR_ROWS);
+        correctness_rec(s, true, false, err, lerr, berr, ok);
+    }
+    emit(with_fields(fc_record_performance(&p),
+                     json_pack("{s:s, s:b, s:s, s:i, s:s, s:o, s:s, s:s}", "verdict", verdict, "passed", !fail,
+                               "reason", fail ? fail : "", "calls_per_batch", n, "timed_by",
+                               "judge host clock, CALL to DONE (runner synchronized its device)", "bound_tflops",
+                               hc_jnum(bound > 0 ? bound : NAN), "bound_from", bt, "freeze",
+                               cj_side_freeze_how(&g->side[CAND]))));
+    if (!fail) {
+        struct hc_perf_in in;
+        struct hc_perf_out out;
+        struct spak_fmha_kinfo ki;
+        memset(&ki, 0, sizeof ki);
+        if (ci->have_kinfo) {
+            ki.registers = (int)ci->kinfo[0], ki.smem_bytes = (int)ci->kinfo[1], ki.local_bytes = (int)ci->kinfo[2];
+            ki.block_threads = (int)ci->kinfo[3], ki.blocks_per_sm = (int)ci->kinfo[4], ki.grid_blocks = ci->kinfo[5];
+        }
+        perf_in_of(&in, &ki, &g_ceil, fc_flops(s), fc_bytes(s, g->dt, g->lse_timed), p.cand.median);
+        hc_classify(&in, &out);
+        emit(fc_record_analysis(s, g->dt, &in, &out));
+    }
+    free(t[0]), free(t[1]);
+    return rc;
+}
+
+/* The problem of the shape, for QUERY. */
+static cp_query query_of(const struct fjudge *g)
+{
+    cp_query q;
+    memset(&q, 0, sizeof q);
+    q.h = (rp_head){RP_MAGIC, CP_QUERY};
+    q.d[0] = g->s->b, q.d[1] = g->s->h, q.d[2] = g->s->hkv, q.d[3] = g->s->s, q.d[4] = g->s->d;
+    q.dtype = g->dt;
+    q.causal = g->s->causal ? 1 : 0;
+    return q;
+}
+
+/* cuDNN in its runner for this shape: started, asked, its declarations and
+ * workspace checked. Without it (--no-baseline, or it cannot run the
+ * shape) g->have_base is false and g->base_err says why. */
+static void start_baseline(struct fjudge *g)
+{
+    char why[512] = "";
+    cp_info bi;
+    cp_query q = query_of(g);
+    g->have_base = false;
+    if (g_args.no_baseline) {
+        snprintf(g->base_err, sizeof g->base_err, "not run (--no-baseline)");
+        g_baseline_error = g->base_err;
+        return;
+    }
+    g->have_base = true;
+    if (cj_side_start(&g->side[BASE], g_runner, g_baseline, "fmha", why, sizeof why) ||
+        cj_side_query(&g->side[BASE], &q, &bi, why, sizeof why)) {
+        drop_baseline(g, why);
+    } else if (constraint(&bi, g->s, g->dt, "baseline", why, sizeof why)) {
+        drop_baseline(g, why);
+    } else if (bi.workspace == (uint64_t)SIZE_MAX) {
+        drop_baseline(g, "no execution plan for this shape (the baseline's log on stderr says why)");
+    } else if (bi.workspace > ((uint64_t)4 << 30)) {
+        snprintf(why, sizeof why, "asks for a workspace of %llu bytes (over 4 GiB)", (unsigned long long)bi.workspace);
+        drop_baseline(g, why);
+    } else {
+        g->ws_bytes[BASE] = (size_t)bi.workspace;
+    }
+}
+
+/* The candidate's two full checks and, unless --check-only or held out,
+ * its timed rounds. Returns the child's exit code. */
+static int judge_shape(struct fjudge *g, const cp_info *ci)
+{
+    const struct fc_shape *s = g->s;
+    char why[512] = "";
+    double e[2] = {NAN, NAN}, l[2] = {NAN, NAN}, b[2] = {NAN, NAN};
+    bool ok = false;
+    int r = 0, i;
+    for (i = 0; i < 2; i++) {
+        /* the second: Q x 4, a peaked softmax (a missing max subtraction overflows), no LSE */
+        r = full_check(g, i ? 4.0f : 1.0f, i == 0 && ci->info[7] != 0, &e[i], &l[i], &b[i], &ok, why, sizeof why);
+        if (r != 0 || !ok)
+            break;
+    }
+    if (r < 0) {
+        correctness_rec(s, false, false, NAN, NAN, NAN, g->j.err);
+        return HC_CHILD_HARNESS_ERR;
+    }
+    if (r != 0 || !ok) { /* check i failed (its candidate error, NaN when it did not get that far) */
+        char w[600];
+        snprintf(w, sizeof w, "full check %d of 2 (fp64 reference%s): %.500s", i + 1, i ? ", Q x 4" : "", why);
+        correctness_rec(s, false, false, e[i], l[0], b[i], w);
+        return HC_CHILD_OK;
+    }
+    double err = fmax(e[0], e[1]), berr = b[0] != b[0] || b[1] != b[1] ? NAN : fmax(b[0], b[1]);
+    char denied[300];
+    if (cj_side_denied(&g->side[CAND], denied, sizeof denied)) {
+        correctness_rec(s, false, false, NAN, NAN, berr, denied);
+        return HC_CHILD_OK;
+    }
+    if (g_args.check_only || s->heldout) {
+        correctness_rec(s, true, false, err, l[0], berr,
+                        ci->info[7] ? "ok (2 checks, fp64 reference, LSE checked)" : "ok (2 checks, fp64 reference)");
+        return HC_CHILD_OK;
+    }
+    return timed(g, ci, err, l[0], berr);
+}
+
+/* The shape child: the judge of one shape. Returns the process exit code. */
 static int run_shape(const struct fc_shape *s)
 {
-    struct child chs, *ch = &chs;
-    const struct spak_fmha_info *info;
+    static struct fjudge gs;
+    struct fjudge *g = &gs;
     char why[512] = "";
-    double e1 = NAN, e2 = NAN, l1 = NAN, l2 = NAN, b1 = NAN, b2 = NAN;
-    bool ok1 = false, ok2 = false;
-    int r;
-    /* the failing record of a check or the timing that ended early (early_exit) */
-    auto failed = [&](const char *reason) { correctness_rec(s, false, false, NAN, NAN, NAN, reason); };
-
-    memset(ch, 0, sizeof *ch);
-    ch->s = s;
-    ch->dt = g_args.dtype;
-    ch->scale = (float)(1.0 / sqrt((double)s->d));
-    info = load_candidate<struct spak_fmha_info>(g_args.candidate, "spak_fmha", "spak_fmha_info", SPAK_FMHA_ABI_VERSION,
-                                                 "candidate: missing spak_fmha/spak_fmha_info or wrong abi_version",
-                                                 &ch->c.lib, (void **)&ch->c.fmha, why, sizeof why);
-    if (!info) {
-        correctness_rec(s, false, false, NAN, NAN, NAN, why);
-        return HC_CHILD_OK;
-    }
-    *(void **)&ch->c.ws = dlsym(ch->c.lib, "spak_fmha_workspace");
-    *(void **)&ch->c.kinfo = dlsym(ch->c.lib, "spak_fmha_kernel_info");
-    ch->c.info = info;
-    if (constraint(info, s, ch->dt, why, sizeof why)) {
-        correctness_rec(s, false, true, NAN, NAN, NAN, why);
-        return HC_CHILD_OK;
-    }
-    if (cudaSetDevice(0) != cudaSuccess || cudaStreamCreateWithFlags(&ch->st, cudaStreamNonBlocking) != cudaSuccess) {
-        correctness_rec(s, false, false, NAN, NAN, NAN, "harness: CUDA setup failed");
+    cp_info ci;
+    int r, rc = HC_CHILD_OK;
+    memset(g, 0, sizeof *g);
+    jd_seed_for(s->b * 1000003L + s->h * 10007L + s->hkv * 101L + s->s * 7919L * 7919L + s->d * 31L +
+                (s->causal ? 1 : 0));
+    g->s = s;
+    g->dt = g_args.dtype;
+    g->scale = (float)(1.0 / sqrt((double)s->d));
+    g->nq = fc_q_elems(s), g->nkv = fc_kv_elems(s), g->nr = fc_rows(s);
+    g->side[CAND].label = "candidate";
+    g->side[BASE].label = "baseline";
+    g->side[CAND].dead = g->side[BASE].dead = true;
+    /* the probe alone, before any runner exists */
+    if (cudaSetDevice(0) != cudaSuccess || jd_open(&g->j) || jd_calibrate(&g->j)) {
+        correctness_rec(s, false, false, NAN, NAN, NAN, g->j.err[0] ? g->j.err : "harness: CUDA setup failed");
         return HC_CHILD_HARNESS_ERR;
     }
     nvml_open(0);
-    if (alloc_all(ch)) {
-        correctness_rec(s, false, false, NAN, NAN, NAN, ch->err);
-        return HC_CHILD_HARNESS_ERR;
+    r = cj_side_start(&g->side[CAND], g_runner, g_args.candidate, "fmha", why, sizeof why);
+    if (r != 0) {
+        correctness_rec(s, false, false, NAN, NAN, NAN, why);
+        rc = r == 4 ? HC_CHILD_HARNESS_ERR : HC_CHILD_OK;
+        goto out;
     }
-    if (g_args.no_baseline) {
-        g_baseline_error = "not run (--no-baseline)";
-    } else {
-        ch->have_dnn = sdpa_build(&ch->dnn, s, ch->dt, g_args.time_lse, ch->st) &&
-                       sdpa_bind(&ch->dnn, ch->b.Q, ch->b.K, ch->b.V, ch->b.Ob, g_args.time_lse ? ch->b.Lb : NULL,
-                                 s->causal);
-        if (!ch->have_dnn) {
-            g_baseline_error = ch->dnn.err;
-            fprintf(stderr, "spak-harness-cuda-fmha: baseline unavailable: %s\n", ch->dnn.err);
+    {
+        cp_query q = query_of(g);
+        if (cj_side_query(&g->side[CAND], &q, &ci, why, sizeof why)) {
+            correctness_rec(s, false, false, NAN, NAN, NAN, why);
+            goto out;
         }
+        if (constraint(&ci, s, g->dt, "candidate", why, sizeof why)) {
+            correctness_rec(s, false, true, NAN, NAN, NAN, why);
+            goto out;
+        }
+        if (ci.workspace > ((uint64_t)4 << 30)) {
+            snprintf(why, sizeof why, "the candidate asks for a workspace of %llu bytes (over 4 GiB)",
+                     (unsigned long long)ci.workspace);
+            correctness_rec(s, false, false, NAN, NAN, NAN, why);
+            goto out;
+        }
+        g->ws_bytes[CAND] = (size_t)ci.workspace;
+        g->lse_timed = g_args.time_lse && ci.info[7] != 0;
     }
-
+    start_baseline(g);
+    r = fj_setup(g, why, sizeof why);
+    if (r) {
+        correctness_rec(s, false, false, NAN, NAN, NAN, r == -1 ? g->j.err : why);
+        rc = HC_CHILD_HARNESS_ERR;
+        goto out;
+    }
+    rc = judge_shape(g, &ci);
+out:
     {
-        unsigned long long shape_seed = g_args.seed ^ ((unsigned long long)s->b * 0x9E3779B1ull) ^
-                                        ((unsigned long long)s->h << 13) ^ ((unsigned long long)s->s << 23) ^
-                                        ((unsigned long long)s->d << 45) ^ ((unsigned long long)s->hkv << 53) ^
-                                        (s->causal ? 0x8000000000000000ull : 0);
-        r = check_once(ch, shape_seed, 1.0f, info->lse != 0, &e1, &l1, &b1, &ok1, why, sizeof why);
-        if (r == 0 && ok1)
-            r = check_once(ch, shape_seed + 0x5851F42D4C957F2Dull, 4.0f, false, &e2, &l2, &b2, &ok2, why, sizeof why);
+        char sw[300] = "";
+        if (cj_side_stop(&g->side[CAND], sw, sizeof sw) != 0)
+            correctness_rec(s, false, false, NAN, NAN, NAN, sw); /* the engine keeps the last verdict */
+        cj_side_stop(&g->side[BASE], NULL, 0);
     }
-    if (ch->have_dnn == false && !g_args.no_baseline && !g_baseline_error)
-        g_baseline_error = ch->dnn.err;
-    if (r < 0)
-        return early_exit(r, ch->err, why, failed);
-    if (!(ok1 && ok2)) {
-        correctness_rec(s, false, false, ok1 ? e2 : e1, l1, ok1 ? b2 : b1, why);
-        return HC_CHILD_OK;
-    }
-    correctness_rec(s, true, false, fmax(e1, e2), l1, isnan(b1) || isnan(b2) ? NAN : fmax(b1, b2),
-                    info->lse ? "ok (2 checks, fp64 reference, LSE checked)" : "ok (2 checks, fp64 reference)");
-    if (g_args.check_only)
-        goto done;
-
-    {
-        struct fc_performance p;
-        struct hc_perf_in in;
-        struct hc_perf_out o;
-        struct spak_fmha_kinfo ki;
-        memset(&p, 0, sizeof p);
-        p.shape = s;
-        p.dtype = ch->dt;
-        r = timing(ch, &p, why, sizeof why);
-        if (r < 0)
-            return early_exit(r, ch->err, why, failed);
-        p.baseline_error = p.have_base ? NULL : (g_baseline_error ? g_baseline_error : ch->dnn.err);
-        p.baseline_engine = p.have_base ? ch->dnn.engine : NULL;
-        emit(fc_record_performance(&p));
-
-        memset(&ki, 0, sizeof ki);
-        if (ch->c.kinfo)
-            ch->c.kinfo((int)s->b, (int)s->h, (int)s->hkv, (int)s->s, (int)s->d, s->causal, ch->dt, &ki);
-        perf_in_of(&in, &ki, &g_ceil, fc_flops(s), fc_bytes(s, ch->dt, p.with_lse), p.cand.median);
-        hc_classify(&in, &o);
-        emit(fc_record_analysis(s, ch->dt, &in, &o));
-    }
-done:
-    if (ch->have_dnn || ch->dnn.api.lib)
-        sdpa_destroy(&ch->dnn);
-    free_bufs(&ch->b);
-    return HC_CHILD_OK;
+    fj_free(g);
+    return rc;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -664,6 +1146,8 @@ int main(int argc, char **argv)
 
     if (rc >= 0)
         return rc;
+    if (find_judge_parts("fmha", "baseline-cudnn.so", g_runner, sizeof g_runner, g_baseline, sizeof g_baseline))
+        return 2;
     if (probe_device(&pa, g_args.timeout_s, g_args.dtype == 1 ? "fp16" : "bf16", &g_ceil) != 0)
         return 2;
     return run_shapes(shape_fn, g_args.shapes, g_args.nshapes, g_args.timeout_s, g_args.check_only,

@@ -20,18 +20,24 @@ CUDA_HDRS := $(wildcard $(CUDA_GEMM_DIR)/*.h $(CUDA_GEMM_DIR)/*.cuh) $(CUDA_COMM
 ifeq ($(HAVE_CUDA)$(HAVE_CUBLAS)$(SAN),110)
 CUDA_RUNG_SOS := $(CUDA_GEMM_RUNGS:%=$(O)/cuda/gemm/%.so)
 CUDA_HARNESS := $(O)/spak-harness-cuda
-ALL_TARGETS += $(CUDA_RUNG_SOS) $(CUDA_HARNESS)
+CUDA_GEMM_BASELINE := $(O)/cuda/gemm/baseline-cublas.so
+ALL_TARGETS += $(CUDA_RUNG_SOS) $(CUDA_HARNESS) $(CUDA_GEMM_BASELINE)
 
 .PHONY: cuda
-cuda: $(CUDA_RUNG_SOS) $(CUDA_HARNESS)
+cuda: $(CUDA_RUNG_SOS) $(CUDA_HARNESS) $(CUDA_GEMM_BASELINE) $(CUDA_RUNNER)
+
+# cuBLAS as a kernel .so: the baseline the judge runs in a runner like the candidate's
+$(CUDA_GEMM_BASELINE): $(CUDA_GEMM_DIR)/baseline_cublas.cu $(CUDA_GEMM_DIR)/abi.h
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -shared -Xcompiler -fPIC -o $@ $< -lcublas
 
 $(O)/cuda/gemm/%.so: $(CUDA_GEMM_DIR)/%.cu $(CUDA_HDRS)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -shared -Xcompiler -fPIC -Xptxas -v -o $@ $< 2> $(@:.so=.ptxas.txt) || { cat $(@:.so=.ptxas.txt); exit 1; }
 
-$(CUDA_HARNESS): $(CUDA_GEMM_DIR)/harness.cu $(CUDA_HARNESS_CORE) $(CUDA_HDRS)
+$(CUDA_HARNESS): $(CUDA_GEMM_DIR)/harness.cu $(CUDA_HARNESS_CORE) $(CUDA_JUDGE_OBJS) $(LIB) $(CUDA_HDRS)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -o $@ $< $(CUDA_HARNESS_CORE) -lcublas -ljansson -ldl -lm
+	$(NVCC) $(NVCCFLAGS) -Isrc -Iinclude -o $@ $< $(CUDA_HARNESS_CORE) $(CUDA_JUDGE_OBJS) -lcublas $(CUDA_JUDGE_LIBS)
 else ifeq ($(MAKELEVEL)$(SAN),00)
   $(info spak build: CUDA GEMM rungs and spak-harness-cuda skipped (need nvcc and cuBLAS))
 endif

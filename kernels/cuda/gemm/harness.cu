@@ -65,6 +65,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,6 +75,12 @@
 
 #define SPAK_HARNESS_PROG "spak-harness-cuda"
 #include "../common/harness_device.cuh"
+#include "../common/judge_device.cuh"
+#include "../common/cuda_judge.h"
+extern "C" {
+#include "analyze/sandbox.h"
+#include "analyze/stats.h"
+}
 
 /* ------------------------------------------------------------------------ */
 /* exit codes of a child                                                     */
@@ -81,6 +88,7 @@
 static struct hc_args g_args;
 
 static struct hc_device g_ceil; /* what the probe child measured */
+static char g_runner[4096], g_baseline[4096]; /* spak-runner-cuda and the cuBLAS baseline .so beside us */
 
 /* ------------------------------------------------------------------------ */
 /* device kernels of the harness                                              */
@@ -103,44 +111,6 @@ __global__ void gen_normal(T *x, double *xd, size_t n, unsigned long long seed)
     }
 }
 
-/* ------------------------------------------------------------------------ */
-/* the child's state for one shape                                            */
-
-struct cand {
-    void *lib;
-    const struct spak_gemm_info *info;
-    int (*gemm)(int, int, int, int, const void *, const void *, void *, cudaStream_t);
-    int (*kinfo)(int, int, int, int, struct spak_gemm_kinfo *);
-};
-
-struct bufs {
-    void *A, *B, *C, *A0, *B0, *Csnap, *Cb;
-    double *Ad, *Bd, *Cd;
-    double *sums;
-    unsigned long long *cnt;
-    void *flush;
-    size_t flush_bytes;
-};
-
-struct child {
-    const struct hc_shape *s;
-    struct cand c;
-    struct bufs b;
-    cudaStream_t st;
-    cublasHandle_t h;
-    char err[512];
-};
-
-/* A failing cuBLAS call: say where in ch->err, return -1 (HCK: harness_device.cuh). */
-#define BCK(call)                                                                                   \
-    do {                                                                                            \
-        cublasStatus_t e_ = (call);                                                                 \
-        if (e_ != CUBLAS_STATUS_SUCCESS) {                                                          \
-            snprintf(ch->err, sizeof ch->err, "harness: %s failed: cublas status %d", #call, (int)e_); \
-            return -1;                                                                              \
-        }                                                                                           \
-    } while (0)
-
 static cudaDataType_t cuda_type(int dt)
 {
     return dt == SPAK_DT_F32 ? CUDA_R_32F : dt == SPAK_DT_F16 ? CUDA_R_16F : CUDA_R_16BF;
@@ -156,132 +126,272 @@ static cublasStatus_t cublas_gemm(cublasHandle_t h, int M, int N, int K, int dt,
                         CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
 }
 
-static int gen_inputs(struct child *ch, int dt, unsigned long long seed)
+/* ------------------------------------------------------------------------ */
+/* the judge of one shape: the candidate and cuBLAS each in a runner         */
+
+/* Freivalds' check of C = A B with x drawn after the call: C x against
+ * A (B x), in fp64. x in {-1, +1}^N. */
+__global__ void fv_rademacher(double *x, size_t n, unsigned long long seed)
 {
-    const struct hc_shape *s = ch->s;
-    size_t na = (size_t)s->m * s->k, nb = (size_t)s->n * s->k;
-    unsigned long long sa = seed * 0x100000001B3ull ^ 0xA;
-    unsigned long long sb = seed * 0x100000001B3ull ^ 0xB;
-    switch (dt) {
-    case SPAK_DT_F32:
-        gen_normal<float><<<launch_grid(na), 256, 0, ch->st>>>((float *)ch->b.A, ch->b.Ad, na, sa);
-        gen_normal<float><<<launch_grid(nb), 256, 0, ch->st>>>((float *)ch->b.B, ch->b.Bd, nb, sb);
-        break;
-    case SPAK_DT_F16:
-        gen_normal<__half><<<launch_grid(na), 256, 0, ch->st>>>((__half *)ch->b.A, ch->b.Ad, na, sa);
-        gen_normal<__half><<<launch_grid(nb), 256, 0, ch->st>>>((__half *)ch->b.B, ch->b.Bd, nb, sb);
-        break;
-    default:
-        gen_normal<__nv_bfloat16><<<launch_grid(na), 256, 0, ch->st>>>((__nv_bfloat16 *)ch->b.A, ch->b.Ad, na, sa);
-        gen_normal<__nv_bfloat16><<<launch_grid(nb), 256, 0, ch->st>>>((__nv_bfloat16 *)ch->b.B, ch->b.Bd, nb, sb);
-        break;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        x[i] = (splitmix64(seed ^ splitmix64(i)) >> 63) ? 1.0 : -1.0;
+}
+
+/* y[r] = sum_c M[r][c] x[c], M row-major rows x cols: a warp per row. */
+template <typename T>
+__global__ void fv_rows(const T *M, long rows, long cols, const double *x, double *y)
+{
+    long r = (blockIdx.x * (long)blockDim.x + threadIdx.x) / 32;
+    int lane = threadIdx.x % 32;
+    if (r >= rows)
+        return;
+    double s = 0;
+    for (long c = lane; c < cols; c += 32)
+        s += to_double<T>(M[r * cols + c]) * x[c];
+    for (int o = 16; o > 0; o /= 2)
+        s += __shfl_down_sync(0xffffffffu, s, o);
+    if (lane == 0)
+        y[r] = s;
+}
+
+/* u[k] += sum over a chunk of 256 n of Bt[n][k] x[n] (Bt = B^T row-major
+ * N x K, the ABI's B); u zeroed first. */
+template <typename T>
+__global__ void fv_cols(const T *Bt, long N, long K, const double *x, double *u)
+{
+    long k = blockIdx.x * (long)blockDim.x + threadIdx.x, n0 = blockIdx.y * 256L;
+    if (k >= K)
+        return;
+    double s = 0;
+    for (long n = n0; n < n0 + 256 && n < N; n++)
+        s += to_double<T>(Bt[n * K + k]) * x[n];
+    atomicAdd(&u[k], s);
+}
+
+/* sums[0] += sum (w - v)^2, sums[1] += sum v^2 */
+__global__ void fv_diff(const double *w, const double *v, long n, double *sums)
+{
+    double d = 0, r = 0;
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x) {
+        d += (w[i] - v[i]) * (w[i] - v[i]);
+        r += v[i] * v[i];
     }
-    HCK(cudaGetLastError());
-    return 0;
+    atomicAdd(&sums[0], d);
+    atomicAdd(&sums[1], r);
 }
 
-static int rel_err(struct child *ch, int dt, const void *C, double *out, unsigned long long *nonfinite)
+enum { CAND = 0, BASE = 1 };
+
+struct gjudge {
+    const struct hc_shape *s;
+    int dt;
+    size_t es, na, nb, nc;
+    size_t off_b, off_c, set_bytes; /* a set: A at 0, B at off_b, C at off_c */
+    int nsets;                      /* input sets (and output slots) per side: the calls of one batch */
+    cj_side side[2];
+    jd_state j;
+    cublasHandle_t h;
+    double *Ad, *Bd, *Cd, *x, *u, *v, *w, *sums;
+    unsigned long long *cnt;
+    unsigned long long hash[2][RP_MAX_BATCH];
+    int checks;                     /* calls checked */
+    char why[512];
+};
+
+static size_t align256(size_t b)
 {
-    size_t nc = (size_t)ch->s->m * ch->s->n;
-    if (dt == SPAK_DT_F32)
-        return rel_err_of(ch, (const float *)C, ch->b.Cd, nc, out, nonfinite);
-    if (dt == SPAK_DT_F16)
-        return rel_err_of(ch, (const __half *)C, ch->b.Cd, nc, out, nonfinite);
-    return rel_err_of(ch, (const __nv_bfloat16 *)C, ch->b.Cd, nc, out, nonfinite);
+    return (b + 255) / 256 * 256;
 }
 
-/* The candidate's call: its return value and any error it leaves behind. */
-static int cand_call(struct child *ch, int dt, void *C, char *why, size_t whylen)
+static void *set_ptr(const struct gjudge *g, int side, int k, size_t off)
 {
-    const struct hc_shape *s = ch->s;
-    int rc = ch->c.gemm((int)s->m, (int)s->n, (int)s->k, dt, ch->b.A, ch->b.B, C, ch->st);
-    if (rc != 0) {
-        snprintf(why, whylen, "candidate returned %d (%s)", rc, cudaGetErrorName((cudaError_t)rc));
-        return -1;
-    }
-    return 0;
+    return (void *)(uintptr_t)(g->side[side].pool + (size_t)k * g->set_bytes + off);
 }
 
-/* One correctness check with inputs from `seed`. 0 = ran (verdict in *ok,
- * *why), -1 = harness failure (ch->err), -2 = candidate fault (why). */
-static int check_once(struct child *ch, int dt, unsigned long long seed, double *err_out, double *berr_out,
-                      bool *ok, char *why, size_t whylen)
+#define GCK(call)                                                                                  \
+    do {                                                                                           \
+        cudaError_t e_ = (call);                                                                   \
+        if (e_ != cudaSuccess) {                                                                   \
+            snprintf(g->j.err, sizeof g->j.err, "harness: %s failed: %s", #call, cudaGetErrorName(e_)); \
+            return -1;                                                                             \
+        }                                                                                          \
+    } while (0)
+
+template <typename T> static void fill_one(struct gjudge *g, void *p, double *img, size_t n, unsigned long long seed)
 {
-    const struct hc_shape *s = ch->s;
-    size_t es = hc_dtype_size(dt);
-    size_t na = (size_t)s->m * s->k, nb = (size_t)s->n * s->k, nc = (size_t)s->m * s->n;
-    unsigned long long nf = 0;
-    const double one = 1.0, zero = 0.0;
-    int r;
-
-    *ok = false;
-    if (gen_inputs(ch, dt, seed))
-        return -1;
-    HCK(cudaMemcpyAsync(ch->b.A0, ch->b.A, na * es, cudaMemcpyDeviceToDevice, ch->st));
-    HCK(cudaMemcpyAsync(ch->b.B0, ch->b.B, nb * es, cudaMemcpyDeviceToDevice, ch->st));
-    /* fp64 reference, same function as abi.h: C^T = B^T A^T in column-major terms */
-    BCK(cublasDgemm(ch->h, CUBLAS_OP_T, CUBLAS_OP_N, (int)s->n, (int)s->m, (int)s->k, &one, ch->b.Bd,
-                    (int)s->k, ch->b.Ad, (int)s->k, &zero, ch->b.Cd, (int)s->n));
-    /* cuBLAS in the same dtype, for context (its error is reported beside ours) */
-    BCK(cublas_gemm(ch->h, (int)s->m, (int)s->n, (int)s->k, dt, ch->b.A, ch->b.B, ch->b.Cb));
-    HCK(cudaMemsetAsync(ch->b.C, 0xFF, nc * es, ch->st)); /* all-ones bits: NaN in fp32/fp16/bf16 */
-    HCK(cudaStreamSynchronize(ch->st));
-    if (rel_err(ch, dt, ch->b.Cb, berr_out, &nf))
-        return -1;
-
-    if (cand_call(ch, dt, ch->b.C, why, whylen) || stream_fault(ch->st, why, whylen))
-        return -2;
-    /* snapshot after our stream only, then after the whole device */
-    HCK(cudaMemcpyAsync(ch->b.Csnap, ch->b.C, nc * es, cudaMemcpyDeviceToDevice, ch->st));
-    {
-        const void *now[2] = {ch->b.A, ch->b.B}, *was[2] = {ch->b.A0, ch->b.B0};
-        const size_t bytes[2] = {na * es, nb * es};
-        const char *names[2] = {"A", "B"};
-        r = after_snapshot(ch, ch->b.C, ch->b.Csnap, nc * es, 2, now, was, bytes, names, err_out, why, whylen);
-        if (r != 0)
-            return r > 0 ? 0 : r;
-    }
-    if (rel_err(ch, dt, ch->b.C, err_out, &nf))
-        return -1;
-    if (!output_ok(*err_out, nf, nc, hc_tolerance(dt), why, whylen))
-        return 0;
-    *ok = true;
-    snprintf(why, whylen, "ok");
-    return 0;
+    if (img)
+        gen_normal<T><<<launch_grid(n), 256, 0, g->j.st>>>((T *)p, img, n, seed);
+    else
+        jd_fill_normal<T><<<launch_grid(n), 256, 0, g->j.st>>>((T *)p, n, seed, 1.0f);
 }
 
-static void free_bufs(struct bufs *b)
+/* Fresh inputs (seeds drawn now) into sets 0..n-1 of side, the outputs
+ * poisoned (all-ones bits: NaN in every dtype), the inputs' hashes kept.
+ * With images: set 0's fp64 images into Ad, Bd (the check phase). */
+static int fill_sets(struct gjudge *g, int side, int n, bool images)
 {
-    void *ps[] = {b->A, b->B, b->C, b->A0, b->B0, b->Csnap, b->Cb, b->Ad, b->Bd, b->Cd, b->sums, b->cnt, b->flush};
-    free_device(ps, sizeof ps / sizeof ps[0]);
-    memset(b, 0, sizeof *b);
-}
-
-static int timing(struct child *ch, int dt, struct hc_performance *p, char *why, size_t whylen)
-{
-    const struct hc_shape *s = ch->s;
-    struct timed t;
-    int rc;
-
-    t.have_base = true;
-    rc = time_interleaved(
-        ch->st, ch->b.flush, ch->b.flush_bytes, g_args.reps, g_args.warmup, true,
-        [&] { return cand_call(ch, dt, ch->b.C, why, whylen); },
-        [&](bool warmup) {
-            if (cublas_gemm(ch->h, (int)s->m, (int)s->n, (int)s->k, dt, ch->b.A, ch->b.B, ch->b.Cb) ==
-                CUBLAS_STATUS_SUCCESS)
-                return 0;
-            snprintf(ch->err, sizeof ch->err, "harness: cuBLAS failed %s", warmup ? "in warm-up" : "while timing");
+    for (int k = 0; k < n; k++) {
+        unsigned long long sa = jd_draw(), sb = jd_draw();
+        void *A = set_ptr(g, side, k, 0), *B = set_ptr(g, side, k, g->off_b);
+        switch (g->dt) {
+        case SPAK_DT_F32:
+            fill_one<float>(g, A, images ? g->Ad : NULL, g->na, sa);
+            fill_one<float>(g, B, images ? g->Bd : NULL, g->nb, sb);
+            break;
+        case SPAK_DT_F16:
+            fill_one<__half>(g, A, images ? g->Ad : NULL, g->na, sa);
+            fill_one<__half>(g, B, images ? g->Bd : NULL, g->nb, sb);
+            break;
+        default:
+            fill_one<__nv_bfloat16>(g, A, images ? g->Ad : NULL, g->na, sa);
+            fill_one<__nv_bfloat16>(g, B, images ? g->Bd : NULL, g->nb, sb);
+        }
+        GCK(cudaGetLastError());
+        GCK(cudaMemsetAsync(set_ptr(g, side, k, g->off_c), 0xFF, g->nc * g->es, g->j.st));
+        if (jd_hash(&g->j, A, g->off_c, &g->hash[side][k]))
             return -1;
-        },
-        &t, ch->err, sizeof ch->err, why, whylen);
-    if (rc != 0)
-        return rc;
-    p->cand = t.cand;
-    p->base = t.base;
-    p->reps = g_args.reps;
-    put_clocks(p, &t);
+    }
+    GCK(cudaStreamSynchronize(g->j.st));
     return 0;
+}
+
+/* Freivalds on set k of side with two vectors drawn now: the larger of the
+ * two relative errors ||C x - A (B x)|| / ||A (B x)|| into *err. */
+template <typename T> static int freivalds_t(struct gjudge *g, int side, int k, double *err)
+{
+    const struct hc_shape *s = g->s;
+    const T *A = (const T *)set_ptr(g, side, k, 0), *B = (const T *)set_ptr(g, side, k, g->off_b),
+            *C = (const T *)set_ptr(g, side, k, g->off_c);
+    *err = 0;
+    for (int v = 0; v < 2; v++) {
+        double sums[2];
+        fv_rademacher<<<launch_grid(s->n), 256, 0, g->j.st>>>(g->x, s->n, jd_draw());
+        GCK(cudaMemsetAsync(g->u, 0, s->k * sizeof(double), g->j.st));
+        fv_cols<T><<<dim3((unsigned)((s->k + 255) / 256), (unsigned)((s->n + 255) / 256)), 256, 0, g->j.st>>>(
+            B, s->n, s->k, g->x, g->u);
+        fv_rows<T><<<(unsigned)((s->m * 32 + 255) / 256), 256, 0, g->j.st>>>(A, s->m, s->k, g->u, g->v);
+        fv_rows<T><<<(unsigned)((s->m * 32 + 255) / 256), 256, 0, g->j.st>>>(C, s->m, s->n, g->x, g->w);
+        GCK(cudaMemsetAsync(g->sums, 0, 2 * sizeof(double), g->j.st));
+        fv_diff<<<launch_grid(s->m), 256, 0, g->j.st>>>(g->w, g->v, s->m, g->sums);
+        GCK(cudaGetLastError());
+        GCK(cudaMemcpyAsync(sums, g->sums, sizeof sums, cudaMemcpyDeviceToHost, g->j.st));
+        GCK(cudaStreamSynchronize(g->j.st));
+        double e = sums[1] > 0 ? sqrt(sums[0] / sums[1]) : (sums[0] > 0 ? INFINITY : 0);
+        *err = e > *err || e != e ? e : *err;
+    }
+    return 0;
+}
+
+/* The checks of one call's output (set k of side) that every call gets:
+ * nothing non-finite, inputs unchanged, Freivalds within twice the
+ * tolerance (its estimate of the normwise error scatters around it). 0 and
+ * *ok; -1 harness error (g->j.err). */
+static int check_call(struct gjudge *g, int side, int k, bool *ok, char *why, size_t n)
+{
+    unsigned long long nf = 0, h = 0;
+    double fe = 0;
+    int r;
+    *ok = false;
+    g->checks += side == CAND;
+    if (g->dt == SPAK_DT_F32)
+        r = jd_nonfinite(&g->j, (const float *)set_ptr(g, side, k, g->off_c), g->nc, &nf);
+    else if (g->dt == SPAK_DT_F16)
+        r = jd_nonfinite(&g->j, (const __half *)set_ptr(g, side, k, g->off_c), g->nc, &nf);
+    else
+        r = jd_nonfinite(&g->j, (const __nv_bfloat16 *)set_ptr(g, side, k, g->off_c), g->nc, &nf);
+    if (r || jd_hash(&g->j, set_ptr(g, side, k, 0), g->off_c, &h))
+        return -1;
+    if (h != g->hash[side][k]) {
+        snprintf(why, n, "the %s wrote its inputs (A or B changed during the call)", g->side[side].label);
+        return 0;
+    }
+    if (nf) {
+        snprintf(why, n, "%llu of %zu outputs are NaN/Inf (unwritten or overflowed)", nf, g->nc);
+        return 0;
+    }
+    r = g->dt == SPAK_DT_F32   ? freivalds_t<float>(g, side, k, &fe)
+        : g->dt == SPAK_DT_F16 ? freivalds_t<__half>(g, side, k, &fe)
+                               : freivalds_t<__nv_bfloat16>(g, side, k, &fe);
+    if (r)
+        return -1;
+    if (!(fe <= 2 * hc_tolerance(g->dt))) {
+        snprintf(why, n, "random-projection check: relative error %.3g above %.3g (C x against A (B x), x drawn "
+                 "after the call)", fe, 2 * hc_tolerance(g->dt));
+        return 0;
+    }
+    *ok = true;
+    return 0;
+}
+
+/* One batch of n calls of side on sets 0..n-1, timed by the judge, between
+ * two idle checks. 0: ran (*dt seconds); 1: the side failed (why); 2: the
+ * device was busy before the call (interference, why); -1: harness error. */
+static int batch(struct gjudge *g, int side, int n, double *dt, char *why, size_t nwhy)
+{
+    const struct hc_shape *s = g->s;
+    static cp_call c;
+    int rc[RP_MAX_BATCH], sync_err = 0;
+    double seen = 0;
+    int r = jd_wait_idle(&g->j, 2.0, &seen);
+    if (r < 0)
+        return -1;
+    if (r == 0) {
+        snprintf(why, nwhy, "interference: the device was busy before the %s's call with every runner frozen "
+                 "(probe %.0f us, alone %.0f us): another process uses the GPU", g->side[side].label, seen * 1e6,
+                 g->j.solo_s * 1e6);
+        return 2;
+    }
+    memset(&c, 0, sizeof c);
+    c.h = (rp_head){RP_MAGIC, CP_CALL};
+    c.d[0] = s->m, c.d[1] = s->n, c.d[2] = s->k;
+    c.dtype = g->dt;
+    c.n = n;
+    for (int k = 0; k < n; k++) {
+        c.item[k].in_off[0] = (uint64_t)k * g->set_bytes;
+        c.item[k].in_off[1] = (uint64_t)k * g->set_bytes + g->off_b;
+        c.item[k].out_off = (uint64_t)k * g->set_bytes + g->off_c;
+        c.item[k].lse_off = -1;
+    }
+    if (cj_side_call(&g->side[side], &c, g_args.timeout_s, dt, rc, &sync_err, why, nwhy))
+        return 1;
+    for (int k = 0; k < n; k++)
+        if (rc[k] != 0) {
+            snprintf(why, nwhy, "the %s returned %d (%s) on call %d of the batch", g->side[side].label, rc[k],
+                     cudaGetErrorName((cudaError_t)rc[k]), k + 1);
+            return 1;
+        }
+    if (sync_err) {
+        snprintf(why, nwhy, "CUDA error in the %s's process after its calls: %s", g->side[side].label,
+                 cudaGetErrorName((cudaError_t)sync_err));
+        return 1;
+    }
+    /* the ABI: all work on the given stream. Work left elsewhere was timed
+     * (the runner synchronized the device before DONE), but it is a
+     * contract violation and the shape of an early-return cheat */
+    if (g->side[side].late_s > JD_LATE_S && g->side[side].late_s > 0.05 * *dt) {
+        snprintf(why, nwhy, "work left outside the given stream after the call returned: the device "
+                 "synchronization waited %.0f us after the stream was done (the ABI: all work on `stream`)",
+                 g->side[side].late_s * 1e6);
+        return 1;
+    }
+    r = jd_idle(&g->j, &seen);
+    if (r < 0)
+        return -1;
+    if (r == 0) {
+        snprintf(why, nwhy, "work of the %s was still running on the device after its call returned (probe "
+                 "%.0f us, alone %.0f us)", g->side[side].label, seen * 1e6, g->j.solo_s * 1e6);
+        return 1;
+    }
+    return 0;
+}
+
+static void gj_free(struct gjudge *g)
+{
+    void *ps[] = {g->Ad, g->Bd, g->Cd, g->x, g->u, g->v, g->w, g->sums, g->cnt};
+    free_device(ps, sizeof ps / sizeof ps[0]);
+    if (g->h)
+        cublasDestroy(g->h);
+    jd_close(&g->j);
 }
 
 static void correctness_rec(const struct hc_shape *s, int dt, bool passed, bool skipped, double err, double berr,
@@ -296,137 +406,377 @@ static void correctness_rec(const struct hc_shape *s, int dt, bool passed, bool 
     c.rel_err = err;
     c.tolerance = hc_tolerance(dt);
     c.baseline_rel_err = berr;
-    c.seed = g_args.seed;
+    c.seed = jd_seed;
     c.reason = reason;
     c.candidate = g_args.candidate;
     emit(hc_record_correctness(&c));
 }
 
-static int alloc_all(struct child *ch, int dt)
+/* The declared constraints against the shape (INFO from the runner). NULL
+ * when they hold, else the reason (static buffer). */
+static const char *constraint(const struct hc_shape *s, int dt, const cp_info *in, int cc)
 {
-    const struct hc_shape *s = ch->s;
-    size_t es = hc_dtype_size(dt);
-    size_t na = (size_t)s->m * s->k, nb = (size_t)s->n * s->k, nc = (size_t)s->m * s->n;
-    struct bufs *b = &ch->b;
-    HCK(cudaMalloc(&b->A, na * es));
-    HCK(cudaMalloc(&b->B, nb * es));
-    HCK(cudaMalloc(&b->C, nc * es));
-    HCK(cudaMalloc(&b->A0, na * es));
-    HCK(cudaMalloc(&b->B0, nb * es));
-    HCK(cudaMalloc(&b->Csnap, nc * es));
-    HCK(cudaMalloc(&b->Cb, nc * es));
-    HCK(cudaMalloc(&b->Ad, na * sizeof(double)));
-    HCK(cudaMalloc(&b->Bd, nb * sizeof(double)));
-    HCK(cudaMalloc(&b->Cd, nc * sizeof(double)));
-    HCK(cudaMalloc(&b->sums, 2 * sizeof(double)));
-    HCK(cudaMalloc(&b->cnt, sizeof(unsigned long long)));
-    b->flush_bytes = (size_t)(g_ceil.l2_bytes > 0 ? g_ceil.l2_bytes : 50 << 20) * 2;
-    HCK(cudaMalloc(&b->flush, b->flush_bytes));
+    static char why[256];
+    const int64_t *v = in->info; /* abi_version, dtypes, m_multiple, n_multiple, k_multiple, min_sm */
+    if (!(v[1] & SPAK_DT_BIT(dt)))
+        snprintf(why, sizeof why, "constraint: candidate does not declare dtype %s", hc_dtype_name(dt));
+    else if ((v[2] > 1 && s->m % v[2]) || (v[3] > 1 && s->n % v[3]) || (v[4] > 1 && s->k % v[4]))
+        snprintf(why, sizeof why, "constraint: candidate declares M%%%lld==0, N%%%lld==0, K%%%lld==0",
+                 (long long)v[2], (long long)v[3], (long long)v[4]);
+    else if (v[5] > cc)
+        snprintf(why, sizeof why, "constraint: candidate needs sm_%lld, device is sm_%d", (long long)v[5], cc);
+    else
+        return NULL;
+    return why;
+}
+
+/* The judge's buffers, the pools (sized for the batch), the runners' maps. */
+static int gj_setup(struct gjudge *g, char *why, size_t nwhy)
+{
+    const struct hc_shape *s = g->s;
+    g->off_b = align256(g->na * g->es);
+    g->off_c = g->off_b + align256(g->nb * g->es);
+    g->set_bytes = g->off_c + align256(g->nc * g->es);
+    /* calls per batch: ~3 ms of work at 600 TFLOP/s (fp32: 40), within 8 GiB a side */
+    double est = 2.0 * s->m * s->n * s->k / (g->dt == SPAK_DT_F32 ? 40e12 : 600e12) + 5e-6;
+    int n = (int)ceil(3e-3 / est);
+    size_t cap = ((size_t)8 << 30) / g->set_bytes;
+    n = n > RP_MAX_BATCH ? RP_MAX_BATCH : n;
+    n = (size_t)n > cap ? (int)cap : n;
+    g->nsets = n < 1 ? 1 : n;
+    if (g_args.check_only || s->heldout)
+        g->nsets = 1;
+    GCK(cudaMalloc(&g->Ad, g->na * sizeof(double)));
+    GCK(cudaMalloc(&g->Bd, g->nb * sizeof(double)));
+    GCK(cudaMalloc(&g->Cd, g->nc * sizeof(double)));
+    GCK(cudaMalloc(&g->x, s->n * sizeof(double)));
+    GCK(cudaMalloc(&g->u, s->k * sizeof(double)));
+    GCK(cudaMalloc(&g->v, s->m * sizeof(double)));
+    GCK(cudaMalloc(&g->w, s->m * sizeof(double)));
+    GCK(cudaMalloc(&g->sums, 2 * sizeof(double)));
+    GCK(cudaMalloc(&g->cnt, sizeof(unsigned long long)));
+    for (int i = 0; i < 2; i++)
+        if (cj_side_map(&g->side[i], g->set_bytes * (size_t)g->nsets, why, nwhy))
+            return -2;
     return 0;
 }
 
-/* The shape child. Returns the process exit code. */
+/* One check with the full fp64 reference on set 0: the candidate's error
+ * (*err) and cuBLAS's on the same inputs (*berr). 0: ran (*ok, why); 1: the
+ * candidate failed (why); 2: interference; -1: harness error (g->j.err). */
+static int full_check(struct gjudge *g, double *err, double *berr, bool *ok, char *why, size_t nwhy)
+{
+    const struct hc_shape *s = g->s;
+    const double one = 1.0, zero = 0.0;
+    unsigned long long nf = 0;
+    double dt;
+    *ok = false;
+    if (fill_sets(g, CAND, 1, true))
+        return -1;
+    /* the same inputs for cuBLAS, in its own pool */
+    GCK(cudaMemcpyAsync(set_ptr(g, BASE, 0, 0), set_ptr(g, CAND, 0, 0), g->off_c, cudaMemcpyDeviceToDevice, g->j.st));
+    GCK(cudaMemsetAsync(set_ptr(g, BASE, 0, g->off_c), 0xFF, g->nc * g->es, g->j.st));
+    g->hash[BASE][0] = g->hash[CAND][0];
+    if (cublasDgemm(g->h, CUBLAS_OP_T, CUBLAS_OP_N, (int)s->n, (int)s->m, (int)s->k, &one, g->Bd, (int)s->k, g->Ad,
+                    (int)s->k, &zero, g->Cd, (int)s->n) != CUBLAS_STATUS_SUCCESS) {
+        snprintf(g->j.err, sizeof g->j.err, "harness: cublasDgemm (the reference) failed");
+        return -1;
+    }
+    GCK(cudaStreamSynchronize(g->j.st));
+    int r = batch(g, BASE, 1, &dt, why, nwhy);
+    if (r != 0) {
+        if (r == 1)
+            snprintf(g->j.err, sizeof g->j.err, "harness: the baseline failed: %.400s", why);
+        return r == 2 ? 2 : -1;
+    }
+    struct { double *sums; unsigned long long *cnt; } bb = {g->sums, g->cnt};
+    struct { decltype(bb) b; cudaStream_t st; char err[512]; } ch = {bb, g->j.st, ""};
+    if ((g->dt == SPAK_DT_F32   ? rel_err_of(&ch, (const float *)set_ptr(g, BASE, 0, g->off_c), g->Cd, g->nc, berr, &nf)
+         : g->dt == SPAK_DT_F16 ? rel_err_of(&ch, (const __half *)set_ptr(g, BASE, 0, g->off_c), g->Cd, g->nc, berr, &nf)
+                                : rel_err_of(&ch, (const __nv_bfloat16 *)set_ptr(g, BASE, 0, g->off_c), g->Cd, g->nc,
+                                             berr, &nf))) {
+        snprintf(g->j.err, sizeof g->j.err, "%s", ch.err);
+        return -1;
+    }
+    r = batch(g, CAND, 1, &dt, why, nwhy);
+    if (r != 0)
+        return r;
+    if ((g->dt == SPAK_DT_F32   ? rel_err_of(&ch, (const float *)set_ptr(g, CAND, 0, g->off_c), g->Cd, g->nc, err, &nf)
+         : g->dt == SPAK_DT_F16 ? rel_err_of(&ch, (const __half *)set_ptr(g, CAND, 0, g->off_c), g->Cd, g->nc, err, &nf)
+                                : rel_err_of(&ch, (const __nv_bfloat16 *)set_ptr(g, CAND, 0, g->off_c), g->Cd, g->nc,
+                                             err, &nf))) {
+        snprintf(g->j.err, sizeof g->j.err, "%s", ch.err);
+        return -1;
+    }
+    unsigned long long h = 0;
+    if (jd_hash(&g->j, set_ptr(g, CAND, 0, 0), g->off_c, &h))
+        return -1;
+    g->checks++;
+    if (h != g->hash[CAND][0]) {
+        snprintf(why, nwhy, "the candidate wrote its inputs (A or B changed during the call)");
+        *err = NAN;
+        return 0;
+    }
+    *ok = output_ok(*err, nf, g->nc, hc_tolerance(g->dt), why, nwhy);
+    return 0;
+}
+
+/* A record's JSON with extra fields set (takes rec, returns a new string). */
+static char *with_fields(char *rec, json_t *extra)
+{
+    json_t *o = rec ? json_loads(rec, 0, NULL) : NULL;
+    free(rec);
+    if (!o) {
+        json_decref(extra);
+        return NULL;
+    }
+    json_object_update(o, extra);
+    json_decref(extra);
+    return hc_dump(o);
+}
+
+/* The timed rounds: warm-up, then reps rounds of a candidate batch and a
+ * baseline batch (which goes first alternates), every call of both checked.
+ * Emits the Correctness record (passed, or why a timed call failed), then
+ * Performance (with the verdict: ok, impossible, interference) and Analysis. */
+static int timed(struct gjudge *g, const cp_info *ci, double err, double berr)
+{
+    const struct hc_shape *s = g->s;
+    /* at least --reps pairs, then more until the ratio's 95% interval is
+     * within +-2% (stats.h), at most 4x --reps pairs */
+    int reps = g_args.reps, cap = 4 * g_args.reps, done = 0, wu = g_args.warmup < 2 ? g_args.warmup : 2,
+        n = g->nsets;
+    double *t[2] = {(double *)calloc(cap, sizeof(double)), (double *)calloc(cap, sizeof(double))};
+    spak_interval iv;
+    memset(&iv, 0, sizeof iv);
+    bool precise = false;
+    char why[512] = "";
+    const char *fail = NULL, *verdict = "ok";
+    struct clocks ck = {0, 0, 0, 0};
+    int rc = HC_CHILD_OK;
+    if (!t[0] || !t[1]) {
+        free(t[0]), free(t[1]);
+        correctness_rec(s, g->dt, false, false, NAN, NAN, "harness: out of memory");
+        return HC_CHILD_HARNESS_ERR;
+    }
+    for (int r = 0; r < wu + cap && !fail && !precise; r++) {
+        for (int o = 0; o < 2 && !fail; o++) {
+            int side = (r % 2 == 0) ? o : 1 - o;
+            double dt = 0;
+            if (fill_sets(g, side, n, false)) {
+                fail = g->j.err, rc = HC_CHILD_HARNESS_ERR;
+                break;
+            }
+            int b = batch(g, side, n, &dt, why, sizeof why);
+            if (b == 2) {
+                verdict = "interference", fail = why;
+                break;
+            }
+            if (b != 0) {
+                fail = b < 0 ? g->j.err : why;
+                rc = b < 0 || side == BASE ? HC_CHILD_HARNESS_ERR : HC_CHILD_OK;
+                break;
+            }
+            if (r == wu + reps / 2)
+                ck = nvml_sample();
+            for (int k = 0; k < n && !fail; k++) {
+                bool ok = false;
+                char cw[400];
+                if (check_call(g, side, k, &ok, cw, sizeof cw)) {
+                    fail = g->j.err, rc = HC_CHILD_HARNESS_ERR;
+                } else if (!ok) {
+                    snprintf(why, sizeof why, "timed call %d (%s): %s", r * n + k + 1,
+                             side == CAND ? "candidate" : "baseline", cw);
+                    fail = why;
+                    rc = side == CAND ? HC_CHILD_OK : HC_CHILD_HARNESS_ERR;
+                }
+            }
+            if (r >= wu)
+                t[side][r - wu] = dt / n * 1e3;
+        }
+        if (r >= wu && !fail) {
+            done = r - wu + 1;
+            if (done >= reps && spak_stats_ratio_ci(t[BASE], t[CAND], done, 0.95, &iv))
+                precise = spak_stats_precise(&iv, 0.02);
+        }
+    }
+    if (fail && strcmp(verdict, "interference") != 0) {
+        correctness_rec(s, g->dt, false, false, NAN, berr, fail);
+        free(t[0]), free(t[1]);
+        return rc;
+    }
+    struct hc_performance p;
+    memset(&p, 0, sizeof p);
+    p.shape = s;
+    p.dtype = g->dt;
+    p.flops = 2.0 * s->m * s->n * s->k;
+    p.reps = done;
+    json_t *samples[2] = {json_array(), json_array()};
+    for (int i = 0; i < 2; i++)
+        for (int r = 0; r < done; r++)
+            json_array_append_new(samples[i], json_real(t[i][r]));
+    if (!fail && done >= 2) {
+        if (!iv.n)
+            spak_stats_ratio_ci(t[BASE], t[CAND], done, 0.95, &iv);
+        hc_stats(t[CAND], done, &p.cand); /* sorts: the samples were copied first */
+        hc_stats(t[BASE], done, &p.base);
+    } else
+        p.cand.median = p.base.median = NAN;
+    p.sm_clock_mhz = ck.sm_mhz, p.mem_clock_mhz = ck.mem_mhz, p.power_w = ck.power_w, p.throttle_mask = ck.reasons;
+    p.l2_flushed = false;
+    /* impossible: above the chip's rate bound */
+    char bt[160];
+    int max_mhz = 0, sms = 0;
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+    if (g_nvml.ok && g_nvml.max_clock)
+        g_nvml.max_clock(g_nvml.dev, 1, (unsigned *)&max_mhz);
+    if (max_mhz <= 0 && cudaDeviceGetAttribute(&max_mhz, cudaDevAttrClockRate, 0) == cudaSuccess)
+        max_mhz /= 1000; /* kHz */
+    double bound = jd_bound_tflops(g_ceil.cc, sms, max_mhz, g->dt, bt, sizeof bt);
+    double tf = p.flops / p.cand.median / 1e9;
+    if (!fail && bound > 0 && tf > bound * JD_BOUND_MARGIN) {
+        verdict = "impossible";
+        snprintf(why, sizeof why, "impossible: %.0f TFLOP/s > bound %.0f TFLOP/s = %s, +%.0f%%", tf, bound, bt,
+                 100 * (JD_BOUND_MARGIN - 1));
+        fail = why;
+    }
+    if (!strcmp(verdict, "impossible"))
+        correctness_rec(s, g->dt, false, false, NAN, berr, fail);
+    else {
+        char ok[160];
+        snprintf(ok, sizeof ok, "ok (%d calls checked: fp64 reference, then random projections on every timed call)",
+                 g->checks);
+        correctness_rec(s, g->dt, true, false, err, berr, ok);
+    }
+    json_t *extra = json_pack("{s:s, s:b, s:s, s:i, s:s, s:o, s:s, s:s, s:o, s:[o,o], s:f, s:f, s:b, s:o, s:o}",
+                              "verdict", verdict, "passed", !fail, "reason", fail ? fail : "", "calls_per_batch", n,
+                              "timed_by", "judge host clock, CALL to DONE (runner synchronized its device)",
+                              "bound_tflops", hc_jnum(bound > 0 ? bound : NAN), "bound_from", bt, "freeze",
+                              cj_side_freeze_how(&g->side[CAND]), "ratio", hc_jnum(fail ? NAN : iv.point),
+                              "ratio_ci", hc_jnum(fail ? NAN : iv.lo), hc_jnum(fail ? NAN : iv.hi), "ratio_ci_level",
+                              0.95, "ratio_precision", 0.02, "precision_reached", precise, "samples_ms", samples[CAND],
+                              "baseline_samples_ms", samples[BASE]);
+    emit(with_fields(hc_record_performance(&p), extra));
+    if (!fail) {
+        struct hc_perf_in in;
+        struct hc_perf_out out;
+        struct spak_gemm_kinfo ki;
+        memset(&ki, 0, sizeof ki);
+        if (ci->have_kinfo) {
+            ki.registers = (int)ci->kinfo[0], ki.smem_bytes = (int)ci->kinfo[1], ki.local_bytes = (int)ci->kinfo[2];
+            ki.block_threads = (int)ci->kinfo[3], ki.blocks_per_sm = (int)ci->kinfo[4], ki.grid_blocks = ci->kinfo[5];
+        }
+        perf_in_of(&in, &ki, &g_ceil, p.flops,
+                   (double)g->es * ((double)s->m * s->k + (double)s->n * s->k + (double)s->m * s->n), p.cand.median);
+        hc_classify(&in, &out);
+        emit(hc_record_analysis(s, g->dt, &in, &out));
+    }
+    free(t[0]), free(t[1]);
+    return rc;
+}
+
+/* The shape child: the judge of one shape. Returns the process exit code. */
 static int run_shape(const struct hc_shape *s)
 {
-    struct child chs, *ch = &chs;
-    int dt = g_args.dtype;
-    const struct spak_gemm_info *info;
-    char why[512] = "", shape[64];
-    double e1 = NAN, e2 = NAN, b1 = NAN, b2 = NAN;
-    bool ok1 = false, ok2 = false;
-    int r;
-    /* the failing record of a check or the timing that ended early (early_exit) */
-    auto failed = [&](const char *reason) { correctness_rec(s, dt, false, false, NAN, NAN, reason); };
-
-    memset(ch, 0, sizeof *ch);
-    ch->s = s;
-    hc_shape_str(s, shape, sizeof shape);
-    info = load_candidate<struct spak_gemm_info>(g_args.candidate, "spak_gemm", "spak_gemm_info", SPAK_GEMM_ABI_VERSION,
-                                                 "candidate: missing spak_gemm/spak_gemm_info or wrong abi_version",
-                                                 &ch->c.lib, (void **)&ch->c.gemm, why, sizeof why);
-    if (!info) {
-        correctness_rec(s, dt, false, false, NAN, NAN, why);
-        return HC_CHILD_OK;
-    }
-    *(void **)&ch->c.kinfo = dlsym(ch->c.lib, "spak_gemm_kernel_info");
-    if (!(info->dtypes & SPAK_DT_BIT(dt))) {
-        snprintf(why, sizeof why, "constraint: candidate does not declare dtype %s", hc_dtype_name(dt));
-        correctness_rec(s, dt, false, true, NAN, NAN, why);
-        return HC_CHILD_OK;
-    }
-    if ((info->m_multiple > 1 && s->m % info->m_multiple) || (info->n_multiple > 1 && s->n % info->n_multiple) ||
-        (info->k_multiple > 1 && s->k % info->k_multiple)) {
-        snprintf(why, sizeof why, "constraint: candidate declares M%%%d==0, N%%%d==0, K%%%d==0", info->m_multiple,
-                 info->n_multiple, info->k_multiple);
-        correctness_rec(s, dt, false, true, NAN, NAN, why);
-        return HC_CHILD_OK;
-    }
-    if (info->min_sm > g_ceil.cc) {
-        snprintf(why, sizeof why, "constraint: candidate needs sm_%d, device is sm_%d", info->min_sm, g_ceil.cc);
-        correctness_rec(s, dt, false, true, NAN, NAN, why);
-        return HC_CHILD_OK;
-    }
-
-    if (cudaSetDevice(0) != cudaSuccess || cudaStreamCreateWithFlags(&ch->st, cudaStreamNonBlocking) != cudaSuccess ||
-        cublasCreate(&ch->h) != CUBLAS_STATUS_SUCCESS || cublasSetStream(ch->h, ch->st) != CUBLAS_STATUS_SUCCESS ||
-        cublasSetMathMode(ch->h, CUBLAS_DEFAULT_MATH) != CUBLAS_STATUS_SUCCESS) {
-        correctness_rec(s, dt, false, false, NAN, NAN, "harness: CUDA/cuBLAS setup failed");
+    static struct gjudge gs;
+    struct gjudge *g = &gs;
+    char why[512] = "";
+    cp_info ci;
+    int r, rc = HC_CHILD_OK;
+    memset(g, 0, sizeof *g);
+    jd_seed_for(s->m * 1000003L + s->n * 1009L + s->k);
+    g->s = s;
+    g->dt = g_args.dtype;
+    g->es = hc_dtype_size(g->dt);
+    g->na = (size_t)s->m * s->k, g->nb = (size_t)s->n * s->k, g->nc = (size_t)s->m * s->n;
+    g->side[CAND].label = "candidate";
+    g->side[BASE].label = "baseline";
+    g->side[CAND].dead = g->side[BASE].dead = true;
+    /* the probe alone, before any runner exists */
+    if (cudaSetDevice(0) != cudaSuccess || jd_open(&g->j) || jd_calibrate(&g->j) ||
+        cublasCreate(&g->h) != CUBLAS_STATUS_SUCCESS || cublasSetStream(g->h, g->j.st) != CUBLAS_STATUS_SUCCESS) {
+        correctness_rec(s, g->dt, false, false, NAN, NAN, g->j.err[0] ? g->j.err : "harness: CUDA/cuBLAS setup failed");
         return HC_CHILD_HARNESS_ERR;
     }
     nvml_open(0);
-    if (alloc_all(ch, dt)) {
-        correctness_rec(s, dt, false, false, NAN, NAN, ch->err);
-        return HC_CHILD_HARNESS_ERR;
+    r = cj_side_start(&g->side[CAND], g_runner, g_args.candidate, "gemm", why, sizeof why);
+    if (r != 0) {
+        correctness_rec(s, g->dt, false, false, NAN, NAN, why);
+        rc = r == 4 ? HC_CHILD_HARNESS_ERR : HC_CHILD_OK;
+        goto out;
     }
-
-    /* two checks, independent inputs, same buffers */
     {
-        unsigned long long shape_seed = g_args.seed ^ ((unsigned long long)s->m * 0x9E3779B1ull) ^
-                                        ((unsigned long long)s->n << 21) ^ ((unsigned long long)s->k << 42);
-        r = check_once(ch, dt, shape_seed, &e1, &b1, &ok1, why, sizeof why);
-        if (r == 0 && ok1)
-            r = check_once(ch, dt, shape_seed + 0x5851F42D4C957F2Dull, &e2, &b2, &ok2, why, sizeof why);
+        cp_query q;
+        memset(&q, 0, sizeof q);
+        q.h = (rp_head){RP_MAGIC, CP_QUERY};
+        q.d[0] = s->m, q.d[1] = s->n, q.d[2] = s->k;
+        q.dtype = g->dt;
+        if (cj_side_query(&g->side[CAND], &q, &ci, why, sizeof why)) {
+            correctness_rec(s, g->dt, false, false, NAN, NAN, why);
+            goto out;
+        }
+        const char *c = constraint(s, g->dt, &ci, g_ceil.cc);
+        if (c) {
+            correctness_rec(s, g->dt, false, true, NAN, NAN, c);
+            goto out;
+        }
     }
-    if (r < 0)
-        return early_exit(r, ch->err, why, failed); /* -2: the context may be dead: stop here */
-    if (!(ok1 && ok2)) {
-        correctness_rec(s, dt, false, false, ok1 ? e2 : e1, ok1 ? b2 : b1, why);
-        return HC_CHILD_OK;
+    if (cj_side_start(&g->side[BASE], g_runner, g_baseline, "gemm", why, sizeof why)) {
+        correctness_rec(s, g->dt, false, false, NAN, NAN, why);
+        rc = HC_CHILD_HARNESS_ERR;
+        goto out;
     }
-    correctness_rec(s, dt, true, false, e1 > e2 ? e1 : e2, b1 > b2 ? b1 : b2, "ok (2 checks, fp64 reference)");
-    if (g_args.check_only)
-        return HC_CHILD_OK;
-
-    /* the fp64 buffers are not needed for timing */
-    cudaFree(ch->b.Ad), ch->b.Ad = NULL;
-    cudaFree(ch->b.Bd), ch->b.Bd = NULL;
-    cudaFree(ch->b.Cd), ch->b.Cd = NULL;
-
+    r = gj_setup(g, why, sizeof why);
+    if (r) {
+        correctness_rec(s, g->dt, false, false, NAN, NAN, r == -1 ? g->j.err : why);
+        rc = HC_CHILD_HARNESS_ERR;
+        goto out;
+    }
     {
-        struct hc_performance p;
-        struct hc_perf_in in;
-        struct hc_perf_out o;
-        struct spak_gemm_kinfo ki;
-        size_t es = hc_dtype_size(dt);
-        memset(&p, 0, sizeof p);
-        p.shape = s;
-        p.dtype = dt;
-        p.flops = 2.0 * s->m * s->n * s->k;
-        r = timing(ch, dt, &p, why, sizeof why);
-        if (r < 0)
-            return early_exit(r, ch->err, why, failed);
-        emit(hc_record_performance(&p));
-
-        memset(&ki, 0, sizeof ki);
-        if (ch->c.kinfo)
-            ch->c.kinfo((int)s->m, (int)s->n, (int)s->k, dt, &ki);
-        perf_in_of(&in, &ki, &g_ceil, p.flops,
-                   (double)es * ((double)s->m * s->k + (double)s->n * s->k + (double)s->m * s->n), p.cand.median);
-        hc_classify(&in, &o);
-        emit(hc_record_analysis(s, dt, &in, &o));
+        double e[2] = {NAN, NAN}, b[2] = {NAN, NAN};
+        bool ok = false;
+        int i;
+        for (i = 0; i < 2; i++) {
+            char cw[440];
+            r = full_check(g, &e[i], &b[i], &ok, cw, sizeof cw);
+            if (r != 0 || !ok) {
+                snprintf(why, sizeof why, "full check %d of 2 (fp64 reference): %s", i + 1, cw);
+                break;
+            }
+        }
+        if (r < 0) {
+            correctness_rec(s, g->dt, false, false, NAN, NAN, g->j.err);
+            rc = HC_CHILD_HARNESS_ERR;
+            goto out;
+        }
+        if (r != 0 || !ok) {
+            correctness_rec(s, g->dt, false, false, r == 0 ? e[i] : NAN, b[i], why);
+            goto out;
+        }
+        double err = e[0] > e[1] ? e[0] : e[1], berr = b[0] > b[1] ? b[0] : b[1];
+        char denied[300];
+        if (cj_side_denied(&g->side[CAND], denied, sizeof denied)) {
+            correctness_rec(s, g->dt, false, false, NAN, berr, denied);
+            goto out;
+        }
+        if (g_args.check_only || s->heldout) {
+            correctness_rec(s, g->dt, true, false, err, berr, "ok (2 checks, fp64 reference)");
+            goto out;
+        }
+        rc = timed(g, &ci, err, berr);
     }
-    free_bufs(&ch->b);
-    return HC_CHILD_OK;
+out:
+    {
+        char sw[300] = "";
+        /* a denied call or isolation below the minimum: nothing it did counts
+         * (a record of its own, as the CPU judge writes it) */
+        if (cj_side_stop(&g->side[CAND], sw, sizeof sw) != 0)
+            emit(hc_dump(json_pack("{s:s, s:s, s:b, s:b, s:s, s:I}", "type", "Correctness", "shape", "runner",
+                                   "heldout", false, "passed", false, "reason", sw, "seed", (json_int_t)jd_seed)));
+        cj_side_stop(&g->side[BASE], NULL, 0);
+    }
+    gj_free(g);
+    return rc;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -546,88 +896,43 @@ static const char *find_ncu(char *buf, size_t n)
     return access(buf, X_OK) == 0 ? buf : NULL;
 }
 
-/* Runs argv (no shell), stdout+stderr into *out (malloc'd, NUL-terminated,
- * capped at 4 MiB), killed after timeout_s. Returns the wait status or -1. */
+/* Runs argv (no shell) in spak's sandbox, as a runner is (the candidate
+ * runs inside it: ncu launches --profile-one, which loads the candidate),
+ * stdout+stderr into *out (malloc'd, NUL-terminated, capped at 4 MiB). A
+ * child still running after timeout_s is killed (*timed_out). Returns a
+ * wait status, or -1 when it could not be started. */
 static int run_capture(char *const *av, int timeout_s, char **out, bool *timed_out)
 {
-    int fds[2], status = -1;
-    size_t len = 0, cap = 1 << 16;
-    char *buf = (char *)malloc(cap);
-    pid_t pid;
-    struct timespec ts;
-    double deadline;
-
+    spak_sandbox_limits lim;
+    spak_sandbox_result res;
+    spak_err err;
+    char wd[] = "/tmp/spak-ncu.XXXXXX";
+    int status = -1;
     *out = NULL;
     *timed_out = false;
-    if (!buf || pipe(fds) != 0) {
-        free(buf);
+    if (!mkdtemp(wd))
         return -1;
-    }
-    fflush(stdout);
-    fflush(stderr);
-    pid = fork();
-    if (pid < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        free(buf);
-        return -1;
-    }
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0)
-            dup2(devnull, STDIN_FILENO);
-        dup2(fds[1], STDOUT_FILENO);
-        dup2(fds[1], STDERR_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        execv(av[0], av);
-        _exit(127);
-    }
-    close(fds[1]);
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    deadline = ts.tv_sec + ts.tv_nsec * 1e-9 + timeout_s;
-    for (;;) {
-        struct pollfd pfd = {fds[0], POLLIN, 0};
-        double now;
-        int pr;
-        ssize_t got;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        now = ts.tv_sec + ts.tv_nsec * 1e-9;
-        if (now >= deadline) {
-            kill(pid, SIGKILL);
-            *timed_out = true;
-            break;
+    spak_sandbox_limits_default(&lim);
+    lim.address_space_bytes = 0; /* the CUDA driver */
+    lim.wall_timeout_s = timeout_s;
+    lim.cpu_s = timeout_s * 4.0;
+    lim.stdout_cap_bytes = (size_t)4 << 20;
+    lim.closed_stdout_grace_s = 0;
+    memset(&err, 0, sizeof err);
+    if (spak_sandbox_run((const char *const *)av, wd, &lim, &res, &err) == SPAK_OK) {
+        size_t n = res.out_len + res.err_len;
+        *out = (char *)malloc(n + 1);
+        if (*out) {
+            memcpy(*out, res.out, res.out_len);
+            memcpy(*out + res.out_len, res.err, res.err_len);
+            (*out)[n] = 0;
         }
-        pr = poll(&pfd, 1, (int)((deadline - now) * 1000) + 1);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr <= 0)
-            continue;
-        if (len + 1 >= cap && cap < ((size_t)4 << 20)) {
-            char *nb = (char *)realloc(buf, cap * 2);
-            if (nb) {
-                buf = nb;
-                cap *= 2;
-            }
-        }
-        if (len + 1 >= cap) { /* over the cap: keep draining, drop the rest */
-            char sink[4096];
-            got = read(fds[0], sink, sizeof sink);
-        } else {
-            got = read(fds[0], buf + len, cap - 1 - len);
-            if (got > 0)
-                len += (size_t)got;
-        }
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
-    }
-    close(fds[0]);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    buf[len] = 0;
-    *out = buf;
+        *timed_out = res.why == SPAK_SANDBOX_TIMEOUT;
+        status = res.exit_code >= 0 ? res.exit_code << 8 : (res.term_signal & 0x7f);
+        spak_sandbox_result_free(&res);
+    } else
+        errno = EPERM;
+    rmdir(wd);
     return status;
 }
 
@@ -727,6 +1032,8 @@ int main(int argc, char **argv)
         return rc;
     if (g_args.profile_one)
         return profile_one();
+    if (find_judge_parts("gemm", "baseline-cublas.so", g_runner, sizeof g_runner, g_baseline, sizeof g_baseline))
+        return 2;
 
     if (probe_device(&pa, g_args.timeout_s, hc_dtype_name(g_args.dtype), &g_ceil) != 0)
         return 2;

@@ -1,0 +1,93 @@
+/*
+ * kernels/cuda/common/cuda_proto.h - the messages between a CUDA judge
+ * (spak-harness-cuda, spak-harness-cuda-fmha) and a runner
+ * (spak-runner-cuda), beside the ones every target shares
+ * (kernels/common/runner_proto.h: LOAD, READY, FAULT).
+ *
+ *   judge -> runner  MAP    the size of a device-memory pool and its POSIX fd
+ *                           (cuMemCreate + cuMemExportToShareableHandle, sent
+ *                           with SCM_RIGHTS); the runner imports and maps it
+ *   runner -> judge  MAPPED rc, why
+ *   judge -> runner  QUERY  a problem (family dims, dtype, causal)
+ *   runner -> judge  INFO   the kernel's declarations (spak_<family>_info),
+ *                           its main kernel's resources and workspace size
+ *                           for that problem: untrusted, the judge checks
+ *                           the constraints itself and uses them for records
+ *   judge -> runner  CALL   the problem and n (inputs, output) offsets into
+ *                           the pool: n calls back to back on the runner's
+ *                           stream, then the stream and the whole device
+ *                           synchronized
+ *   runner -> judge  DONE   rc per call, the synchronization's error, and how
+ *                           long the device took after the stream was done
+ *
+ * Pools are the judge's: one per runner, fresh for each evaluation, never
+ * shared between the candidate and the baseline.
+ */
+#ifndef SPAK_CUDA_PROTO_H
+#define SPAK_CUDA_PROTO_H
+
+#include <stdint.h>
+
+#include "../../common/runner_proto.h"
+
+enum cp_kind { CP_MAP = 10, CP_QUERY, CP_CALL, CP_MAPPED = 110, CP_INFO, CP_DONE };
+
+/* dims: gemm {M, N, K}; fmha {B, H, Hkv, S, D} */
+#define CP_DIMS 8
+
+typedef struct cp_map { /* + 1 fd: the pool */
+    rp_head h;
+    uint64_t bytes;
+} cp_map;
+
+typedef struct cp_mapped {
+    rp_head h;
+    int32_t rc;
+    char msg[160];
+} cp_mapped;
+
+typedef struct cp_query {
+    rp_head h;
+    int64_t d[CP_DIMS];
+    int32_t dtype, causal;
+} cp_query;
+
+/* gemm info: abi_version, dtypes, m_multiple, n_multiple, k_multiple, min_sm
+ * fmha info: abi_version, dtypes, head_dims, s_multiple, max_s, causal, gqa,
+ *            lse, min_sm
+ * kinfo: registers, smem_bytes, local_bytes, block_threads, blocks_per_sm,
+ *        grid_blocks (when have_kinfo) */
+typedef struct cp_info {
+    rp_head h;
+    int32_t rc, have_kinfo;
+    int64_t info[12];
+    int64_t kinfo[6];
+    uint64_t workspace;
+    char msg[160];
+} cp_info;
+
+typedef struct cp_item {
+    uint64_t in_off[3]; /* A, B | Q, K, V: byte offsets into the pool */
+    uint64_t out_off;   /* C | O */
+    int64_t lse_off;    /* fmha: the lse output, or -1 for NULL */
+} cp_item;
+
+typedef struct cp_call {
+    rp_head h;
+    int64_t d[CP_DIMS];
+    int32_t dtype, causal, n;
+    float scale;
+    uint64_t ws_off, ws_bytes; /* fmha workspace in the pool (ws_bytes 0: NULL) */
+    cp_item item[RP_MAX_BATCH];
+} cp_call;
+
+typedef struct cp_done {
+    rp_head h;
+    int32_t n, sync_err; /* cudaError_t of synchronizing the stream, then the device */
+    int64_t late_ns;     /* how long the device synchronization took after the stream's: work the
+                            kernel left outside its stream (reported by the runner's process, where
+                            the kernel runs too: it can only make an honest kernel look worse) */
+    int32_t rc[RP_MAX_BATCH];
+} cp_done;
+
+#endif

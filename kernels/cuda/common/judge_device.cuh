@@ -1,0 +1,267 @@
+/*
+ * judge_device.cuh - the device side both CUDA judges share (included by
+ * kernels/cuda/gemm/harness.cu and kernels/cuda/fmha/harness_fmha.cu after
+ * harness_device.cuh): fresh inputs for every call, the inputs' hash, the
+ * count of non-finite outputs, and the idle probe.
+ *
+ * The idle probe is how the judge sees work of another process on the
+ * device: contexts of different processes never run at once (no MPS), they
+ * share the GPU by time slices, so a fixed amount of the judge's own work
+ * takes longer, by the host's clock, while a runner's kernel is still
+ * running or queued. The judge measures the probe alone before any runner
+ * starts (solo), then before and after every timed batch: a probe slower
+ * than JD_IDLE_FACTOR x solo (+ JD_IDLE_SLACK_S) three times in a row means
+ * the device is not idle.
+ */
+#ifndef SPAK_CUDA_JUDGE_DEVICE_CUH
+#define SPAK_CUDA_JUDGE_DEVICE_CUH
+
+#include <algorithm>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cuda_judge.h"
+
+#define JD_IDLE_FACTOR 1.6
+#define JD_IDLE_SLACK_S 40e-6
+/* a device synchronization after the stream's longer than this (and than
+ * 5% of the batch) means work left outside the stream */
+#define JD_LATE_S 200e-6
+
+/* x[i] ~ N(0,1) rounded to T (never 0): fresh inputs for a call, from a
+ * seed the judge draws right before. Counter based, like gen_normal. */
+template <typename T>
+__global__ void jd_fill_normal(T *x, size_t n, unsigned long long seed, float scale)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        unsigned long long r = splitmix64(seed ^ splitmix64(i));
+        float u1 = ((r >> 40) + 1) * (1.0f / 16777217.0f);
+        float u2 = ((r >> 8) & 0xFFFFFF) * (1.0f / 16777216.0f);
+        float z = sqrtf(-2.0f * logf(u1)) * cospif(2.0f * u2);
+        x[i] = from_float<T>(z == 0.0f ? scale : z * scale);
+    }
+}
+
+/* An order-independent 64-bit hash of n 32-bit words: the sum of a mix of
+ * each word with its index. Any change of a word changes it (but with
+ * probability 2^-64). */
+__global__ void jd_hash_words(const unsigned *p, size_t n, unsigned long long *out)
+{
+    unsigned long long h = 0;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        h += splitmix64(((unsigned long long)p[i] << 32) ^ (i * 0x9E3779B97F4A7C15ull));
+    atomicAdd(out, h);
+}
+
+/* The count of non-finite elements (NaN: the poison, unwritten; Inf). */
+template <typename T>
+__global__ void jd_count_nonfinite(const T *p, size_t n, unsigned long long *cnt)
+{
+    unsigned long long c = 0;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        c += !isfinite(to_double<T>(p[i]));
+    if (c) atomicAdd(cnt, c);
+}
+
+/* A fixed amount of arithmetic on every SM (no clock reads: a kernel
+ * descheduled for another context's time slice must take longer). */
+__global__ void jd_probe_kernel(float *sink, int iters)
+{
+    float a = threadIdx.x * 1e-3f, b = 1.0001f;
+    for (int i = 0; i < iters; i++) a = fmaf(a, b, 1e-7f);
+    if (a == 12345.678f) sink[0] = a; /* never true; keeps the loop */
+}
+
+static double jd_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* The judge's scratch on the device and what it measured of the probe. */
+struct jd_state {
+    cudaStream_t st;
+    unsigned long long *cnt; /* one counter */
+    float *sink;
+    int sms;
+    double solo_s;           /* the probe alone, median */
+    char err[512];
+};
+
+#define JCK(call)                                                                                  \
+    do {                                                                                           \
+        cudaError_t e_ = (call);                                                                   \
+        if (e_ != cudaSuccess) {                                                                   \
+            snprintf(j->err, sizeof j->err, "harness: %s failed: %s (%s)", #call, cudaGetErrorName(e_), \
+                     cudaGetErrorString(e_));                                                      \
+            return -1;                                                                             \
+        }                                                                                          \
+    } while (0)
+
+static int jd_open(jd_state *j)
+{
+    memset(j, 0, sizeof *j);
+    JCK(cudaStreamCreateWithFlags(&j->st, cudaStreamNonBlocking));
+    JCK(cudaMalloc(&j->cnt, sizeof *j->cnt));
+    JCK(cudaMalloc(&j->sink, sizeof *j->sink));
+    JCK(cudaDeviceGetAttribute(&j->sms, cudaDevAttrMultiProcessorCount, 0));
+    return 0;
+}
+
+static void jd_close(jd_state *j)
+{
+    cudaFree(j->cnt);
+    cudaFree(j->sink);
+    if (j->st) cudaStreamDestroy(j->st);
+    memset(j, 0, sizeof *j);
+}
+
+/* One probe: launch to completion by the host's clock, seconds; < 0 on a
+ * CUDA error (j->err). */
+static double jd_probe_once(jd_state *j)
+{
+    double t0 = jd_now();
+    jd_probe_kernel<<<j->sms * 2, 256, 0, j->st>>>(j->sink, 20000);
+    cudaError_t e = cudaStreamSynchronize(j->st);
+    if (e != cudaSuccess) {
+        snprintf(j->err, sizeof j->err, "harness: the idle probe failed: %s", cudaGetErrorName(e));
+        return -1;
+    }
+    return jd_now() - t0;
+}
+
+/* The probe alone (before any runner exists): median of 15 after 3. */
+static int jd_calibrate(jd_state *j)
+{
+    double v[15];
+    for (int i = 0; i < 18; i++) {
+        double t = jd_probe_once(j);
+        if (t < 0) return -1;
+        if (i >= 3) v[i - 3] = t;
+    }
+    std::sort(v, v + 15);
+    j->solo_s = v[7];
+    return 0;
+}
+
+/* Whether the device is idle of other work: the best of three probes
+ * within JD_IDLE_FACTOR x solo + slack. *seen gets that best (seconds).
+ * 1 idle, 0 not, -1 a CUDA error (j->err). */
+static int jd_idle(jd_state *j, double *seen)
+{
+    double best = 1e30;
+    for (int i = 0; i < 3; i++) {
+        double t = jd_probe_once(j);
+        if (t < 0) return -1;
+        best = std::min(best, t);
+    }
+    *seen = best;
+    return best <= j->solo_s * JD_IDLE_FACTOR + JD_IDLE_SLACK_S;
+}
+
+/* Waits up to wait_s for the device to become idle (probing every few ms).
+ * 1 idle, 0 still busy at the end (*seen: the last best), -1 error. */
+static int jd_wait_idle(jd_state *j, double wait_s, double *seen)
+{
+    double end = jd_now() + wait_s;
+    for (;;) {
+        int r = jd_idle(j, seen);
+        if (r != 0 || jd_now() > end) return r;
+        struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* The hash of bytes at p (a multiple of 4). 0 or -1 (j->err). */
+static int jd_hash(jd_state *j, const void *p, size_t bytes, unsigned long long *out)
+{
+    JCK(cudaMemsetAsync(j->cnt, 0, sizeof *j->cnt, j->st));
+    jd_hash_words<<<launch_grid(bytes / 4), 256, 0, j->st>>>((const unsigned *)p, bytes / 4, j->cnt);
+    JCK(cudaGetLastError());
+    JCK(cudaMemcpyAsync(out, j->cnt, sizeof *out, cudaMemcpyDeviceToHost, j->st));
+    JCK(cudaStreamSynchronize(j->st));
+    return 0;
+}
+
+/* The count of non-finite elements of n at p. 0 or -1 (j->err). */
+template <typename T> static int jd_nonfinite(jd_state *j, const T *p, size_t n, unsigned long long *out)
+{
+    JCK(cudaMemsetAsync(j->cnt, 0, sizeof *j->cnt, j->st));
+    jd_count_nonfinite<T><<<launch_grid(n), 256, 0, j->st>>>(p, n, j->cnt);
+    JCK(cudaGetLastError());
+    JCK(cudaMemcpyAsync(out, j->cnt, sizeof *out, cudaMemcpyDeviceToHost, j->st));
+    JCK(cudaStreamSynchronize(j->st));
+    return 0;
+}
+
+/* The judge's 64-bit generator: seeded once from getrandom(), the draws for
+ * inputs and checks taken right before they are used. */
+static unsigned long long jd_rng_state;
+static unsigned long long jd_draw(void)
+{
+    jd_rng_state += 0x9E3779B97F4A7C15ull;
+    unsigned long long z = jd_rng_state;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* The judge's seed: drawn from the OS (getrandom) once, in the parent;
+ * --seed is ignored (a seed on the command line is one the candidate could
+ * read). It is written only into the finished records. */
+static unsigned long long jd_seed;
+static int jd_draw_seed(void)
+{
+    return getrandom(&jd_seed, sizeof jd_seed, 0) == (ssize_t)sizeof jd_seed ? 0 : -1;
+}
+/* Each shape's child: its own stream of draws, from the seed and the shape. */
+static void jd_seed_for(long shape_key)
+{
+    jd_rng_state = jd_seed ^ splitmix64((unsigned long long)shape_key);
+}
+
+/* The runner and the family's baseline .so beside the judge (this
+ * executable's folder: spak-runner-cuda, cuda/<family>/<base_so>). 0, or -1
+ * with a message on stderr. */
+static int find_judge_parts(const char *family, const char *base_so, char *runner, size_t nr, char *base, size_t nb)
+{
+    if (cj_find_runner(runner, nr)) {
+        fprintf(stderr, "%s: spak-runner-cuda is missing beside the harness\n", SPAK_HARNESS_PROG);
+        return -1;
+    }
+    size_t l = strlen(runner) - strlen("spak-runner-cuda");
+    if (snprintf(base, nb, "%.*scuda/%s/%s", (int)l, runner, family, base_so) >= (int)nb || access(base, R_OK)) {
+        fprintf(stderr, "%s: the baseline %s is missing beside the harness\n", SPAK_HARNESS_PROG, base);
+        return -1;
+    }
+    if (jd_draw_seed()) {
+        fprintf(stderr, "%s: getrandom failed\n", SPAK_HARNESS_PROG);
+        return -1;
+    }
+    return 0;
+}
+
+/* The chip's rate bound for the impossible-result check: SMs x the highest
+ * SM clock x dense tensor flop/cycle/SM of the dtype (0 fp32, computed at
+ * most at the TF32 rate; 1, 2 fp16/bf16), by compute capability. 0 when the
+ * architecture is not in the table (then nothing is failed as impossible,
+ * and the record says so). text gets how it was computed. */
+static double jd_bound_tflops(int cc, int sms, int max_mhz, int dtype, char *text, size_t n)
+{
+    int major = cc / 10, fpc = 0;
+    if (major == 8) fpc = dtype == 0 ? 1024 : 2048;
+    else if (major == 9) fpc = dtype == 0 ? 2048 : 4096;
+    else if (major == 10) fpc = dtype == 0 ? 4096 : 8192;
+    if (!fpc || sms <= 0 || max_mhz <= 0) {
+        snprintf(text, n, "no bound for sm_%d", cc);
+        return 0;
+    }
+    snprintf(text, n, "%d SMs x %d MHz x %d flop/cycle (%s tensor, sm_%d)", sms, max_mhz, fpc,
+             dtype == 0 ? "tf32" : "fp16/bf16", cc);
+    return (double)sms * max_mhz * 1e6 * fpc / 1e12;
+}
+#define JD_BOUND_MARGIN 1.25
+
+#endif

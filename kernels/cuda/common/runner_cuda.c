@@ -1,0 +1,364 @@
+/*
+ * kernels/cuda/common/runner_cuda.c - spak-runner-cuda: the process that
+ * hosts a CUDA kernel (a candidate, or a baseline wrapped as a .so: cuBLAS,
+ * cuDNN) for a CUDA judge. The judge starts it inside spak's sandbox (PID,
+ * network and mount namespaces, Landlock, rlimits, an unprivileged uid, the
+ * syscall filter) with no arguments but its name; everything arrives on
+ * fd 3 (cuda_proto.h):
+ *
+ *   LOAD   the .so as an fd (dlopen'ed through /proc/self/fd) and the family
+ *   MAP    a device-memory pool as a POSIX fd: imported, mapped read-write
+ *          (device memory cannot be mapped read-only for a kernel: the
+ *          judge compares the inputs before and after every call)
+ *   QUERY  the kernel's declarations for a problem
+ *   CALL   n calls back to back on this runner's stream, each on its own
+ *          inputs and output in the pool; then the stream and the whole
+ *          device are synchronized (work the kernel left on another stream
+ *          ends before DONE, inside the judge's clock) and DONE answers
+ *
+ * The runner keeps no clock, no reference and no record: the judge times
+ * from sending CALL to receiving DONE, checks every call itself, freezes
+ * this process tree whenever it is not being called, and checks that the
+ * device is idle of this runner's work before and after. Its stdout and
+ * stderr are a capped log. Exit: 0 when the judge closes the socket, 1 on a
+ * protocol error. C11 over the CUDA driver API (the pool) and the runtime
+ * API (the stream the ABI passes).
+ */
+#include <cuda.h>
+#include <cuda_runtime_api.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../fmha/abi.h"
+#include "../gemm/abi.h"
+#include "cuda_proto.h"
+
+/* one family's entry points, resolved at LOAD */
+typedef struct family {
+    const char *name, *entry, *info_sym;
+    int abi;
+} family;
+
+static const family families[] = {
+    {"gemm", "spak_gemm", "spak_gemm_info", SPAK_GEMM_ABI_VERSION},
+    {"fmha", "spak_fmha", "spak_fmha_info", SPAK_FMHA_ABI_VERSION},
+};
+
+static const family *fam;
+static void *lib, *entry;
+static CUdeviceptr pool;
+static size_t pool_len;
+static cudaStream_t stream;
+
+static ssize_t recv_msg(void *buf, size_t cap, int *fd)
+{
+    union {
+        struct cmsghdr h;
+        char b[CMSG_SPACE(sizeof(int) * 4)];
+    } cm;
+    struct iovec iov = {buf, cap};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof cm.b};
+    *fd = -1;
+    ssize_t n;
+    do n = recvmsg(RP_FD, &mh, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0) return n;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        int got = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        for (int i = 0; i < got; i++) {
+            int f;
+            memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
+            if (*fd < 0)
+                *fd = f;
+            else
+                close(f);
+        }
+    }
+    return n;
+}
+
+static void send_msg(const void *m, size_t n)
+{
+    while (send(RP_FD, m, n, MSG_NOSIGNAL) < 0 && errno == EINTR) {
+    }
+}
+
+static void on_fault(int sig, siginfo_t *si, void *ctx)
+{
+    (void)ctx, (void)si;
+    rp_fault f;
+    memset(&f, 0, sizeof f);
+    f.h.magic = RP_MAGIC;
+    f.h.kind = RP_FAULT;
+    f.sig = sig;
+    send(RP_FD, &f, sizeof f, MSG_NOSIGNAL);
+    _exit(128 + sig);
+}
+
+static void copy_str(char *dst, size_t n, const char *src)
+{
+    size_t l = src ? strnlen(src, n - 1) : 0;
+    if (l) memcpy(dst, src, l);
+    dst[l] = 0;
+}
+
+/* data pointer -> function pointer (ISO C forbids the cast) */
+#define AS_FN(fp, sym) memcpy(&(fp), &(sym), sizeof(sym))
+
+static void do_load(const rp_load *m, int so_fd)
+{
+    rp_ready r;
+    memset(&r, 0, sizeof r);
+    r.h = (rp_head){RP_MAGIC, RP_READY};
+    r.rc = 1;
+    char famname[sizeof m->family + 1];
+    copy_str(famname, sizeof famname, m->family);
+    const family *f = NULL;
+    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
+        if (!strcmp(families[i].name, famname)) f = &families[i];
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", so_fd);
+    void *h = f && so_fd >= 0 && !lib ? dlopen(path, RTLD_NOW | RTLD_LOCAL) : NULL;
+    void *e = h ? dlsym(h, f->entry) : NULL, *isym = h ? dlsym(h, f->info_sym) : NULL;
+    if (!f || lib)
+        snprintf(r.msg, sizeof r.msg, "runner: bad LOAD (family '%s')", famname);
+    else if (!h)
+        snprintf(r.msg, sizeof r.msg, "%s", dlerror());
+    else if (!e || !isym)
+        snprintf(r.msg, sizeof r.msg, "does not export %s and %s", f->entry, f->info_sym);
+    else {
+        /* both info structs begin with abi_version, then name */
+        const struct spak_gemm_info *(*info)(void);
+        AS_FN(info, isym);
+        const struct spak_gemm_info *inf = info();
+        if (!inf || inf->abi_version != f->abi)
+            snprintf(r.msg, sizeof r.msg, "%s: missing or wrong abi_version (want %d)", f->info_sym, f->abi);
+        else {
+            copy_str(r.name, sizeof r.name, inf->name);
+            fam = f, lib = h, entry = e;
+            r.rc = 0;
+        }
+    }
+    if (so_fd >= 0) close(so_fd);
+    send_msg(&r, sizeof r);
+}
+
+static const char *cu_name(CUresult e)
+{
+    const char *s = NULL;
+    cuGetErrorName(e, &s);
+    return s ? s : "?";
+}
+
+static void do_map(const cp_map *m, int fd)
+{
+    cp_mapped a;
+    memset(&a, 0, sizeof a);
+    a.h = (rp_head){RP_MAGIC, CP_MAPPED};
+    a.rc = 1;
+    CUresult e = CUDA_SUCCESS;
+    const char *step = "";
+    CUmemGenericAllocationHandle h = 0;
+    bool have = false;
+    if (pool || fd < 0 || !m->bytes) {
+        snprintf(a.msg, sizeof a.msg, "runner: bad MAP");
+        goto out;
+    }
+    /* the runtime's primary context, which the kernel's runtime shares */
+    if (cudaSetDevice(0) != cudaSuccess || cudaFree(NULL) != cudaSuccess ||
+        cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking) != cudaSuccess) {
+        snprintf(a.msg, sizeof a.msg, "runner: no CUDA device or context");
+        goto out;
+    }
+#define STEP(call) (step = #call, (e = (call)) == CUDA_SUCCESS)
+    CUmemAccessDesc acc;
+    memset(&acc, 0, sizeof acc);
+    acc.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+    acc.location.id = 0;
+    acc.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
+    if (STEP(cuMemImportFromShareableHandle(&h, (void *)(intptr_t)fd, CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR)) &&
+        (have = true) && STEP(cuMemAddressReserve(&pool, m->bytes, 0, 0, 0)) &&
+        STEP(cuMemMap(pool, m->bytes, 0, h, 0)) && STEP(cuMemSetAccess(pool, m->bytes, &acc, 1))) {
+        pool_len = m->bytes;
+        a.rc = 0;
+    } else
+        snprintf(a.msg, sizeof a.msg, "runner: %s: %s", step, cu_name(e));
+#undef STEP
+    if (have) cuMemRelease(h); /* the mapping keeps the memory */
+out:
+    if (fd >= 0) close(fd);
+    send_msg(&a, sizeof a);
+}
+
+static int64_t es_of(int dtype)
+{
+    return dtype == 0 ? 4 : 2;
+}
+
+static void do_query(const cp_query *q)
+{
+    cp_info a;
+    memset(&a, 0, sizeof a);
+    a.h = (rp_head){RP_MAGIC, CP_INFO};
+    if (!fam) {
+        a.rc = 1;
+        send_msg(&a, sizeof a);
+        return;
+    }
+    void *isym = dlsym(lib, fam->info_sym);
+    if (!strcmp(fam->name, "gemm")) {
+        const struct spak_gemm_info *(*info)(void);
+        AS_FN(info, isym);
+        const struct spak_gemm_info *g = info();
+        int64_t v[] = {g->abi_version, g->dtypes, g->m_multiple, g->n_multiple, g->k_multiple, g->min_sm};
+        memcpy(a.info, v, sizeof v);
+        void *ks = dlsym(lib, "spak_gemm_kernel_info");
+        struct spak_gemm_kinfo ki;
+        memset(&ki, 0, sizeof ki);
+        int (*kinfo)(int, int, int, int, struct spak_gemm_kinfo *);
+        if (ks) {
+            AS_FN(kinfo, ks);
+            a.have_kinfo = kinfo((int)q->d[0], (int)q->d[1], (int)q->d[2], q->dtype, &ki) == 0;
+        }
+        int64_t k[] = {ki.registers, ki.smem_bytes, ki.local_bytes, ki.block_threads, ki.blocks_per_sm, ki.grid_blocks};
+        memcpy(a.kinfo, k, sizeof k);
+    } else {
+        const struct spak_fmha_info *(*info)(void);
+        AS_FN(info, isym);
+        const struct spak_fmha_info *f = info();
+        int64_t v[] = {f->abi_version, f->dtypes, f->head_dims, f->s_multiple, f->max_s,
+                       f->causal,      f->gqa,    f->lse,       f->min_sm};
+        memcpy(a.info, v, sizeof v);
+        void *ws = dlsym(lib, "spak_fmha_workspace"), *ks = dlsym(lib, "spak_fmha_kernel_info");
+        int B = (int)q->d[0], H = (int)q->d[1], Hkv = (int)q->d[2], S = (int)q->d[3], D = (int)q->d[4];
+        if (ws) {
+            size_t (*wf)(int, int, int, int, int, int, int);
+            AS_FN(wf, ws);
+            a.workspace = wf(B, H, Hkv, S, D, q->causal, q->dtype);
+        }
+        struct spak_fmha_kinfo ki;
+        memset(&ki, 0, sizeof ki);
+        if (ks) {
+            int (*kf)(int, int, int, int, int, int, int, struct spak_fmha_kinfo *);
+            AS_FN(kf, ks);
+            a.have_kinfo = kf(B, H, Hkv, S, D, q->causal, q->dtype, &ki) == 0;
+        }
+        int64_t k[] = {ki.registers, ki.smem_bytes, ki.local_bytes, ki.block_threads, ki.blocks_per_sm, ki.grid_blocks};
+        memcpy(a.kinfo, k, sizeof k);
+    }
+    send_msg(&a, sizeof a);
+}
+
+static bool in_pool(uint64_t off, int64_t bytes)
+{
+    return bytes > 0 && (uint64_t)bytes <= pool_len && off <= pool_len - (uint64_t)bytes && off % 256 == 0;
+}
+
+/* the byte sizes of a call's buffers: in[0..3), out, lse */
+static bool sizes(const cp_call *c, int64_t sz[5])
+{
+    int64_t es = es_of(c->dtype);
+    for (int i = 0; i < CP_DIMS; i++)
+        if (c->d[i] < 0 || c->d[i] > (1 << 20)) return false;
+    memset(sz, 0, 5 * sizeof *sz);
+    if (!strcmp(fam->name, "gemm")) {
+        int64_t M = c->d[0], N = c->d[1], K = c->d[2];
+        sz[0] = M * K * es, sz[1] = N * K * es, sz[3] = M * N * es;
+    } else {
+        int64_t B = c->d[0], H = c->d[1], Hkv = c->d[2], S = c->d[3], D = c->d[4];
+        sz[0] = sz[3] = B * H * S * D * es;
+        sz[1] = sz[2] = B * Hkv * S * D * es;
+        sz[4] = B * H * S * 4;
+    }
+    return true;
+}
+
+static int do_call(const cp_call *c)
+{
+    cp_done d;
+    memset(&d, 0, sizeof d);
+    d.h = (rp_head){RP_MAGIC, CP_DONE};
+    int64_t sz[5];
+    if (!entry || !pool || c->n < 1 || c->n > RP_MAX_BATCH || !sizes(c, sz)) return 1;
+    if (c->ws_bytes && !in_pool(c->ws_off, (int64_t)c->ws_bytes)) return 1;
+    void *ws = c->ws_bytes ? (void *)(uintptr_t)(pool + c->ws_off) : NULL;
+    for (int i = 0; i < c->n; i++) {
+        const cp_item *it = &c->item[i];
+        void *p[5] = {NULL, NULL, NULL, NULL, NULL};
+        for (int k = 0; k < 4; k++) {
+            if (!sz[k]) continue;
+            if (!in_pool(k < 3 ? it->in_off[k] : it->out_off, sz[k])) return 1;
+            p[k] = (void *)(uintptr_t)(pool + (k < 3 ? it->in_off[k] : it->out_off));
+        }
+        if (!strcmp(fam->name, "gemm")) {
+            int (*g)(int, int, int, int, const void *, const void *, void *, cudaStream_t);
+            AS_FN(g, entry);
+            d.rc[i] = g((int)c->d[0], (int)c->d[1], (int)c->d[2], c->dtype, p[0], p[1], p[3], stream);
+        } else {
+            if (it->lse_off >= 0) {
+                if (!in_pool((uint64_t)it->lse_off, sz[4])) return 1;
+                p[4] = (void *)(uintptr_t)(pool + (uint64_t)it->lse_off);
+            }
+            int (*f)(int, int, int, int, int, int, int, const void *, const void *, const void *, void *, float *,
+                     float, void *, size_t, cudaStream_t);
+            AS_FN(f, entry);
+            d.rc[i] = f((int)c->d[0], (int)c->d[1], (int)c->d[2], (int)c->d[3], (int)c->d[4], c->causal, c->dtype,
+                        p[0], p[1], p[2], p[3], (float *)p[4], c->scale, ws, (size_t)c->ws_bytes, stream);
+        }
+    }
+    cudaError_t e = cudaStreamSynchronize(stream);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cudaError_t e2 = cudaDeviceSynchronize();
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    d.late_ns = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec);
+    d.sync_err = e != cudaSuccess ? (int32_t)e : (int32_t)e2;
+    d.n = c->n;
+    send_msg(&d, sizeof d);
+    return 0;
+}
+
+int main(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_RESETHAND;
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+    static union {
+        rp_head h;
+        rp_load load;
+        cp_map map;
+        cp_query query;
+        cp_call call;
+    } msg;
+    for (;;) {
+        int fd;
+        ssize_t n = recv_msg(&msg, sizeof msg, &fd);
+        if (n == 0) return 0;
+        bool ok = n >= (ssize_t)sizeof(rp_head) && msg.h.magic == RP_MAGIC;
+        if (ok && msg.h.kind == RP_LOAD && n == (ssize_t)sizeof msg.load)
+            do_load(&msg.load, fd);
+        else if (ok && msg.h.kind == CP_MAP && n == (ssize_t)sizeof msg.map)
+            do_map(&msg.map, fd);
+        else if (ok && msg.h.kind == CP_QUERY && n == (ssize_t)sizeof msg.query)
+            do_query(&msg.query);
+        else if (ok && msg.h.kind == CP_CALL && n == (ssize_t)sizeof msg.call && do_call(&msg.call) == 0)
+            ;
+        else {
+            fprintf(stderr, "spak-runner-cuda: bad message (kind %u, %zd bytes)\n", ok ? msg.h.kind : 0u, n);
+            return 1;
+        }
+        if (fd >= 0 && msg.h.kind != RP_LOAD && msg.h.kind != CP_MAP) close(fd);
+    }
+}
