@@ -197,12 +197,26 @@ static json_t *of_rival(const json_t *valid, size_t k)
     return a;
 }
 
+/* The two-sided sign test: the probability, were both sides equal (each
+ * round a coin flip), of a split at least as uneven as k of n. */
+static double sign_p(long k, long n)
+{
+    if (n <= 0)
+        return 1;
+    long m = k < n - k ? k : n - k;
+    double p = 0;
+    for (long i = 0; i <= m; i++)
+        p += exp(lgamma((double)n + 1) - lgamma((double)i + 1) - lgamma((double)(n - i) + 1) - (double)n * log(2.0));
+    return 2 * p > 1 ? 1 : 2 * p;
+}
+
 /* k's paired ratio against rival j over the timed shapes (geometric means
  * of the point and the ends, as spak_views_ratio_ci): t_j / t_k */
-static bool versus(const json_t *recs_k, size_t j, double *pt, double *lo, double *hi)
+static bool versus(const json_t *recs_k, size_t j, double *pt, double *lo, double *hi, long *rounds, long *faster)
 {
     double sp = 0, sl = 0, sh = 0;
     int n = 0;
+    *rounds = *faster = 0;
     size_t i, m;
     json_t *r, *v;
     json_array_foreach(recs_k, i, r) {
@@ -215,6 +229,8 @@ static bool versus(const json_t *recs_k, size_t j, double *pt, double *lo, doubl
             if (json_integer_value(json_object_get(v, "rival")) != (json_int_t)j || !(p > 0) || !(a > 0) || !(b >= a))
                 continue;
             sp += log(p), sl += log(a), sh += log(b), n++;
+            *rounds += (long)json_integer_value(json_object_get(v, "rounds"));
+            *faster += (long)json_integer_value(json_object_get(v, "faster_rounds"));
         }
     }
     *pt = n ? exp(sp / n) : NAN, *lo = n ? exp(sl / n) : NAN, *hi = n ? exp(sh / n) : NAN;
@@ -277,13 +293,19 @@ static void decide(const spak_retime_job *job, const rt_set *s, const json_t *va
             rank += !isnan(score[j]) && (score[j] > score[k] || (score[j] == score[k] && j < k));
         json_object_set_new(o, "rank", json_integer(isnan(score[k]) ? 0 : (json_int_t)rank + 1));
         double p, lo, hi;
+        long nr, nf;
         if (top == SIZE_MAX || k == top || isnan(score[k]))
             continue;
         all_precise = all_precise && precise[k];
-        if (versus(recs[top], k, &p, &lo, &hi)) {
-            json_object_set_new(o, "versus_winner", json_pack("{s:f,s:[f,f]}", "ratio", p, "ratio_ci", lo, hi));
-            if (lo > 1)
-                continue;  /* the winner is faster: its interval says so */
+        if (versus(recs[top], k, &p, &lo, &hi, &nr, &nf)) {
+            double sp = sign_p(nf, nr);
+            json_object_set_new(o, "versus_winner", json_pack("{s:f,s:[f,f],s:I,s:I,s:f}", "ratio", p, "ratio_ci", lo,
+                                                              hi, "rounds", (json_int_t)nr, "winner_faster_rounds",
+                                                              (json_int_t)nf, "sign_test_p", sp));
+            /* the winner is faster: its interval says so, and so do the
+             * rounds (the sign test at the interval's level, 5%) */
+            if (lo > 1 && sp < 0.05 && nf * 2 > nr)
+                continue;
         }
         json_array_append_new(tied, json_integer(s->c[k].eval_id));
     }

@@ -219,6 +219,7 @@ assert p["reps"] == n["reps"] == len(p["baseline_samples_ms"]), (p["reps"], n["r
 assert p["baseline_samples_ms"] == n["baseline_samples_ms"]    # one baseline batch a round, shared
 v = [x for x in p["versus"] if x["rival"] == 1][0]
 assert v["ratio"] > 1 and v["ratio_ci"][0] > 1, v              # packed beats naive, its interval says so
+assert v["rounds"] == p["reps"] >= 10 and v["faster_rounds"] >= 0.9 * v["rounds"], v  # and nearly every round
 w = [x for x in n["versus"] if x["rival"] == 0][0]
 assert abs(w["ratio"] * v["ratio"] - 1) < 1e-6, (v, w)
 PY

@@ -90,7 +90,9 @@ assert "records" not in rt, "the summary keeps the ranking, the store the record
 second = [c for c in rt["candidates"] if c["rank"] == 2][0]
 lo, hi = second["versus_winner"]["ratio_ci"]
 assert 0 < lo <= second["versus_winner"]["ratio"] <= hi, second
-assert (s["decision"] == "winner") == (lo > 1), (s["decision"], lo)
+vw = second["versus_winner"]
+assert (s["decision"] == "winner") == (lo > 1 and vw["sign_test_p"] < 0.05 and 2 * vw["winner_faster_rounds"] > vw["rounds"]), (s["decision"], vw)
+assert vw["rounds"] >= 10, vw   # a session runs 10 rounds at least
 if s["decision"] != "winner":
     assert s["tied_with"] == [second["eval_id"]], s
 db = sqlite3.connect(sys.argv[2])

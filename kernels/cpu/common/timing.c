@@ -445,7 +445,9 @@ typedef struct session_side {
 
 /* The rounds of a session on one shape: each round one batch of every
  * candidate still in and one of the baseline, in an order that rotates
- * by one each round, until every candidate ran min_time and 5 rounds and
+ * by one each round and is reversed every other cycle (so each side runs
+ * after each other side as often as before it), until every candidate ran
+ * min_time and 10 rounds and
  * (with a baseline) every ratio's interval is within +-precision, or
  * max_reps rounds, or nc x max_time seconds. -2: the baseline failed. */
 static int session_rounds(const options *o, side *const *cs, int nc, side *b, const cpu_shape *sh, const layout *L,
@@ -458,7 +460,8 @@ static int session_rounds(const options *o, side *const *cs, int nc, side *b, co
         bool enough = true, precise = true;
         for (int k = 0; k < nc; k++) {
             if (ss[k].failed) continue;
-            enough = enough && ss[k].total >= o->min_time && ss[k].t.n >= 5;
+            /* 10 rounds at least: the engine's sign test can decide from 9 of 10 */
+            enough = enough && ss[k].total >= o->min_time && ss[k].t.n >= 10;
             spak_interval iv;
             if (b && spak_stats_ratio_ci(tb->t, ss[k].t.t, (size_t)ss[k].t.n, o->level, &iv))
                 precise = precise && spak_stats_precise(&iv, o->precision);
@@ -474,8 +477,15 @@ static int session_rounds(const options *o, side *const *cs, int nc, side *b, co
             *ended = "max-time";
             return 0;
         }
+        /* the order rotates by one each round and runs backwards every other
+         * cycle of nc + 1 rounds: a rotation alone keeps the cyclic order
+         * (c1 always right after c0), and a side that runs right after
+         * another one pays for what that one left behind (two builds of one
+         * kernel measured 2.9x apart, [1.32-6.33], on a loaded machine) */
+        bool back = (round / (nc + 1)) % 2 == 1;
         for (int s = 0; s <= nc; s++) {
-            int k = (s + round) % (nc + 1) - 1; /* -1: the baseline's turn */
+            int pos = (s + round) % (nc + 1);
+            int k = (back ? nc - pos : pos) - 1; /* -1: the baseline's turn */
             if (k < 0) {
                 if (b && batch(o, b, sh, L, nbb, false, f, tb, &bchecks, bfail)) {
                     char r[200];
@@ -505,8 +515,11 @@ static json_t *versus(const options *o, const session_side *ss, int nc, int k)
         int n = ss[j].t.n < ss[k].t.n ? ss[j].t.n : ss[k].t.n;
         spak_interval iv;
         if (!spak_stats_ratio_ci(ss[j].t.t, ss[k].t.t, (size_t)n, o->level, &iv)) continue;
-        json_array_append_new(a, json_pack("{s:i,s:f,s:[f,f],s:i}", "rival", j, "ratio", iv.point, "ratio_ci", iv.lo,
-                                           iv.hi, "rounds", n));
+        int faster = 0; /* rounds where k took less time than j: a sign test's count, which heavy tails
+                         * (a thread descheduled now and then) do not sway as they sway a t-interval */
+        for (int i = 0; i < n; i++) faster += ss[k].t.t[i] < ss[j].t.t[i];
+        json_array_append_new(a, json_pack("{s:i,s:f,s:[f,f],s:i,s:i}", "rival", j, "ratio", iv.point, "ratio_ci",
+                                           iv.lo, iv.hi, "rounds", n, "faster_rounds", faster));
     }
     return a;
 }
