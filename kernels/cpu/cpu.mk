@@ -65,11 +65,16 @@ $(CPU_HARNESS): $(CPU_COMMON_OBJS) $(CPU_FAMILY_OBJS) $(O)/obj/kernels/cpu/famil
 # for the judge, the code that is ours to check).
 CPU_RUNNER_CFLAGS := $(filter-out -fsanitize=% -fno-sanitize-recover=%,$(CFLAGS))
 CPU_RUNNER_OBJS := $(patsubst $(O)/obj/kernels/cpu/%,$(O)/obj/kernels/cpu/runner-objs/%,\
-    $(O)/obj/kernels/cpu/common/runner.o $(CPU_CALLER_OBJS) $(O)/obj/kernels/cpu/callers.o)
+    $(O)/obj/kernels/cpu/common/runner.o $(CPU_CALLER_OBJS) $(O)/obj/kernels/cpu/callers.o) \
+    $(O)/obj/kernels/cpu/runner-objs/runner_io.o
 
 $(O)/obj/kernels/cpu/runner-objs/callers.o: $(CPU_CALLER_TABLE)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPU_RUNNER_CFLAGS) -Ikernels/cpu/common -c $< -o $@
+
+$(O)/obj/kernels/cpu/runner-objs/runner_io.o: kernels/common/runner_io.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPU_RUNNER_CFLAGS) -c $< -o $@
 
 $(O)/obj/kernels/cpu/runner-objs/%.o: kernels/cpu/%.c
 	@mkdir -p $(dir $@)

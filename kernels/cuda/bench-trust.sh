@@ -29,7 +29,7 @@ v = []
 for l in open(sys.argv[1]):
     if l.startswith("__SPAK_TRACE__ "):
         r = json.loads(l[15:])
-        if r.get("type") == "Performance" and isinstance(r.get("ratio"), (int, float)) and r.get("passed", True):
+        if r.get("type") == "Performance" and isinstance(r.get("ratio"), (int, float)) and r.get("passed", True) and not r.get("heldout"):
             v.append(r["ratio"])
 g = math.exp(sum(map(math.log, v)) / len(v)) if v else float("nan")
 print("%.4f %.3f %d" % (g, int(sys.argv[2]) / 1000.0, len(v)))

@@ -34,6 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../common/runner_io.h"
 #include "caller.h"
 #include "info.h"
 #include "proto.h"
@@ -45,42 +46,6 @@ static const cpu_caller *fam;
 static cpu_entry fn;
 static unsigned char *in_map, *out_map;
 static size_t in_len, out_len;
-
-/* Receives one message of at most cap bytes and up to nfd fds; returns its
- * length, 0 at EOF, -1 on error. Fds beyond nfd are closed. */
-static ssize_t recv_msg(void *buf, size_t cap, int *fds, int nfd)
-{
-    union {
-        struct cmsghdr h;
-        char b[CMSG_SPACE(sizeof(int) * 4)];
-    } cm;
-    struct iovec iov = {buf, cap};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof cm.b};
-    for (int i = 0; i < nfd; i++) fds[i] = -1;
-    ssize_t n;
-    do n = recvmsg(RP_FD, &mh, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
-    if (n <= 0) return n;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        int got = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        for (int i = 0; i < got; i++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-            if (i < nfd)
-                fds[i] = fd;
-            else
-                close(fd);
-        }
-    }
-    return n;
-}
-
-static void send_msg(const void *m, size_t n)
-{
-    while (send(RP_FD, m, n, MSG_NOSIGNAL) < 0 && errno == EINTR) {
-    }
-}
 
 /* A fault: say where it was (a write into the inputs is the usual one) and
  * end. Only async-signal-safe calls. */
@@ -140,7 +105,7 @@ static void do_load(const rp_load *m, int so_fd)
         }
     }
     if (so_fd >= 0) close(so_fd);
-    send_msg(&r, sizeof r);
+    rp_send(&r, sizeof r);
 }
 
 static void do_map(const rp_map *m, const int fds[2])
@@ -171,7 +136,7 @@ static void do_map(const rp_map *m, const int fds[2])
         rp_head h;
         int32_t rc;
     } msg = {r, rc};
-    send_msg(&msg, sizeof msg);
+    rp_send(&msg, sizeof msg);
 }
 
 static bool in_range(uint64_t off, uint64_t nfloats, size_t len)
@@ -205,7 +170,7 @@ static int do_call(const rp_call *m)
     }
     d.n = m->n;
     d.nonce = m->nonce;
-    send_msg(&d, sizeof d);
+    rp_send(&d, sizeof d);
     return 0;
 }
 
@@ -220,7 +185,7 @@ int main(void)
     static rp_call msg; /* the largest message */
     for (;;) {
         int fds[2];
-        ssize_t n = recv_msg(&msg, sizeof msg, fds, 2);
+        ssize_t n = rp_recv(&msg, sizeof msg, fds, 2);
         if (n == 0) return 0;
         if (n < (ssize_t)sizeof(rp_head) || msg.h.magic != RP_MAGIC) {
             fprintf(stderr, "spak-runner-cpu: protocol error\n");

@@ -39,9 +39,9 @@ ALL_TARGETS += $(CUDA_RUNNER)
 
 $(O)/obj/$(CUDA_COMMON_DIR)/cuda_judge.o: CFLAGS += -I$(CUDA_HOME)/include
 
-$(CUDA_RUNNER): $(CUDA_COMMON_DIR)/runner_cuda.c $(CUDA_COMMON_DIR)/cuda_proto.h kernels/common/runner_proto.h \
-                kernels/cuda/gemm/abi.h kernels/cuda/fmha/abi.h
+$(CUDA_RUNNER): $(CUDA_COMMON_DIR)/runner_cuda.c kernels/common/runner_io.c $(CUDA_COMMON_DIR)/cuda_proto.h \
+                kernels/common/runner_proto.h kernels/common/runner_io.h kernels/cuda/gemm/abi.h kernels/cuda/fmha/abi.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -I$(CUDA_HOME)/include -o $@ $< -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/lib64/stubs \
+	$(CC) $(CFLAGS) -I$(CUDA_HOME)/include -o $@ $(filter %.c,$^) -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/lib64/stubs \
 	    -lcudart_static -lcuda -ldl -lrt -lpthread
 endif

@@ -278,4 +278,57 @@ static double jd_bound_tflops(int cc, int sms, int max_mhz, int dtype, char *tex
 }
 #define JD_BOUND_MARGIN 1.25
 
+/* One batch: the call c (n calls on the sets its items name) of side, timed
+ * by the judge between two idle checks. 0: ran (*dt seconds); 1: the side
+ * failed (why); 2: the device was busy before the call (interference, why);
+ * -1: harness error (j->err). Both families fill c and come here, so every
+ * protection of a timed batch (idle before and after, the return codes, the
+ * errors after the calls, work left outside the given stream) is one code. */
+static int jd_batch(jd_state *j, cj_side *side, const cp_call *c, double timeout_s, double *dt, char *why,
+                    size_t nwhy)
+{
+    int rc[RP_MAX_BATCH], sync_err = 0;
+    double seen = 0;
+    int r = jd_wait_idle(j, 2.0, &seen);
+    if (r < 0)
+        return -1;
+    if (r == 0) {
+        snprintf(why, nwhy, "interference: the device was busy before the %s's call with every runner frozen "
+                 "(probe %.0f us, alone %.0f us): another process uses the GPU", side->label, seen * 1e6,
+                 j->solo_s * 1e6);
+        return 2;
+    }
+    if (cj_side_call(side, c, timeout_s, dt, rc, &sync_err, why, nwhy))
+        return 1;
+    for (int k = 0; k < c->n; k++)
+        if (rc[k] != 0) {
+            snprintf(why, nwhy, "the %s returned %d (%s) on call %d of the batch", side->label, rc[k],
+                     cudaGetErrorName((cudaError_t)rc[k]), k + 1);
+            return 1;
+        }
+    if (sync_err) {
+        snprintf(why, nwhy, "CUDA error in the %s's process after its calls: %s", side->label,
+                 cudaGetErrorName((cudaError_t)sync_err));
+        return 1;
+    }
+    /* the ABI: all work on the given stream. Work left elsewhere was timed
+     * (the runner synchronized the device before DONE), but it is a
+     * contract violation and the shape of an early-return cheat */
+    if (side->late_s > JD_LATE_S && side->late_s > 0.05 * *dt) {
+        snprintf(why, nwhy, "work left outside the given stream after the call returned: the device "
+                 "synchronization waited %.0f us after the stream was done (the ABI: all work on `stream`)",
+                 side->late_s * 1e6);
+        return 1;
+    }
+    r = jd_idle(j, &seen);
+    if (r < 0)
+        return -1;
+    if (r == 0) {
+        snprintf(why, nwhy, "work of the %s was still running on the device after its call returned (probe "
+                 "%.0f us, alone %.0f us)", side->label, seen * 1e6, j->solo_s * 1e6);
+        return 1;
+    }
+    return 0;
+}
+
 #endif

@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../common/runner_io.h"
 #include "../fmha/abi.h"
 #include "../gemm/abi.h"
 #include "cuda_proto.h"
@@ -57,40 +58,6 @@ static void *lib, *entry;
 static CUdeviceptr pool;
 static size_t pool_len;
 static cudaStream_t stream;
-
-static ssize_t recv_msg(void *buf, size_t cap, int *fd)
-{
-    union {
-        struct cmsghdr h;
-        char b[CMSG_SPACE(sizeof(int) * 4)];
-    } cm;
-    struct iovec iov = {buf, cap};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof cm.b};
-    *fd = -1;
-    ssize_t n;
-    do n = recvmsg(RP_FD, &mh, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
-    if (n <= 0) return n;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        int got = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        for (int i = 0; i < got; i++) {
-            int f;
-            memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
-            if (*fd < 0)
-                *fd = f;
-            else
-                close(f);
-        }
-    }
-    return n;
-}
-
-static void send_msg(const void *m, size_t n)
-{
-    while (send(RP_FD, m, n, MSG_NOSIGNAL) < 0 && errno == EINTR) {
-    }
-}
 
 static void on_fault(int sig, siginfo_t *si, void *ctx)
 {
@@ -149,7 +116,7 @@ static void do_load(const rp_load *m, int so_fd)
         }
     }
     if (so_fd >= 0) close(so_fd);
-    send_msg(&r, sizeof r);
+    rp_send(&r, sizeof r);
 }
 
 static const char *cu_name(CUresult e)
@@ -196,7 +163,7 @@ static void do_map(const cp_map *m, int fd)
     if (have) cuMemRelease(h); /* the mapping keeps the memory */
 out:
     if (fd >= 0) close(fd);
-    send_msg(&a, sizeof a);
+    rp_send(&a, sizeof a);
 }
 
 static int64_t es_of(int dtype)
@@ -211,7 +178,7 @@ static void do_query(const cp_query *q)
     a.h = (rp_head){RP_MAGIC, CP_INFO};
     if (!fam) {
         a.rc = 1;
-        send_msg(&a, sizeof a);
+        rp_send(&a, sizeof a);
         return;
     }
     void *isym = dlsym(lib, fam->info_sym);
@@ -255,7 +222,7 @@ static void do_query(const cp_query *q)
         int64_t k[] = {ki.registers, ki.smem_bytes, ki.local_bytes, ki.block_threads, ki.blocks_per_sm, ki.grid_blocks};
         memcpy(a.kinfo, k, sizeof k);
     }
-    send_msg(&a, sizeof a);
+    rp_send(&a, sizeof a);
 }
 
 static bool in_pool(uint64_t off, int64_t bytes)
@@ -324,7 +291,7 @@ static int do_call(const cp_call *c)
     d.sync_err = e != cudaSuccess ? (int32_t)e : (int32_t)e2;
     d.n = c->n;
     d.nonce = c->nonce;
-    send_msg(&d, sizeof d);
+    rp_send(&d, sizeof d);
     return 0;
 }
 
@@ -345,7 +312,7 @@ int main(void)
     } msg;
     for (;;) {
         int fd;
-        ssize_t n = recv_msg(&msg, sizeof msg, &fd);
+        ssize_t n = rp_recv(&msg, sizeof msg, &fd, 1);
         if (n == 0) return 0;
         bool ok = n >= (ssize_t)sizeof(rp_head) && msg.h.magic == RP_MAGIC;
         if (ok && msg.h.kind == RP_LOAD && n == (ssize_t)sizeof msg.load)

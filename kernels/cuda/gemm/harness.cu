@@ -330,17 +330,6 @@ static int batch(struct gjudge *g, int side, int n, double *dt, char *why, size_
 {
     const struct hc_shape *s = g->s;
     static cp_call c;
-    int rc[RP_MAX_BATCH], sync_err = 0;
-    double seen = 0;
-    int r = jd_wait_idle(&g->j, 2.0, &seen);
-    if (r < 0)
-        return -1;
-    if (r == 0) {
-        snprintf(why, nwhy, "interference: the device was busy before the %s's call with every runner frozen "
-                 "(probe %.0f us, alone %.0f us): another process uses the GPU", g->side[side].label, seen * 1e6,
-                 g->j.solo_s * 1e6);
-        return 2;
-    }
     memset(&c, 0, sizeof c);
     c.h = (rp_head){RP_MAGIC, CP_CALL};
     c.d[0] = s->m, c.d[1] = s->n, c.d[2] = s->k;
@@ -352,37 +341,7 @@ static int batch(struct gjudge *g, int side, int n, double *dt, char *why, size_
         c.item[k].out_off = (uint64_t)k * g->set_bytes + g->off_c;
         c.item[k].lse_off = -1;
     }
-    if (cj_side_call(&g->side[side], &c, g_args.timeout_s, dt, rc, &sync_err, why, nwhy))
-        return 1;
-    for (int k = 0; k < n; k++)
-        if (rc[k] != 0) {
-            snprintf(why, nwhy, "the %s returned %d (%s) on call %d of the batch", g->side[side].label, rc[k],
-                     cudaGetErrorName((cudaError_t)rc[k]), k + 1);
-            return 1;
-        }
-    if (sync_err) {
-        snprintf(why, nwhy, "CUDA error in the %s's process after its calls: %s", g->side[side].label,
-                 cudaGetErrorName((cudaError_t)sync_err));
-        return 1;
-    }
-    /* the ABI: all work on the given stream. Work left elsewhere was timed
-     * (the runner synchronized the device before DONE), but it is a
-     * contract violation and the shape of an early-return cheat */
-    if (g->side[side].late_s > JD_LATE_S && g->side[side].late_s > 0.05 * *dt) {
-        snprintf(why, nwhy, "work left outside the given stream after the call returned: the device "
-                 "synchronization waited %.0f us after the stream was done (the ABI: all work on `stream`)",
-                 g->side[side].late_s * 1e6);
-        return 1;
-    }
-    r = jd_idle(&g->j, &seen);
-    if (r < 0)
-        return -1;
-    if (r == 0) {
-        snprintf(why, nwhy, "work of the %s was still running on the device after its call returned (probe "
-                 "%.0f us, alone %.0f us)", g->side[side].label, seen * 1e6, g->j.solo_s * 1e6);
-        return 1;
-    }
-    return 0;
+    return jd_batch(&g->j, &g->side[side], &c, g_args.timeout_s, dt, why, nwhy);
 }
 
 static void gj_free(struct gjudge *g)

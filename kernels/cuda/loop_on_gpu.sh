@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# kernels/cuda/loop_on_gpu.sh FAMILY DIR - the spak loop over examples/FAMILY-h100.spak
+# (FAMILY gemm or fmha) on the GPU machine, with everything built on the development
+# machine and carried in DIR:
+#   DIR/spak, DIR/spak-harness-cuda{,-fmha}, DIR/spak-runner-cuda      (build/ copies, `make`)
+#   DIR/cuda/FAMILY/baseline-*.so                                       (the judge's baseline)
+#   DIR/home/cache/build          (`build/spak build --home DIR/home examples/FAMILY-h100.spak`)
+# Copies the tree to /tmp/w (reachable by the sandbox uid 65534), runs `spak run` with a
+# fresh home there (only the build cache copied in: nothing may compile on the GPU machine),
+# and writes device.txt, run.json, run.log, show.txt and FAMILY-loop.tgz (spak.db, runs,
+# the device ceilings) to $OUT. Env: RUN_ARGS (extra `spak run` options, e.g.
+# "--strategy grid"), LOOP_TIMEOUT (seconds, default 360).
+set -u
+FAM=${1:?usage: loop_on_gpu.sh gemm|fmha DIR}
+D=${2:?usage: loop_on_gpu.sh gemm|fmha DIR}
+case "$FAM" in gemm) JUDGE=spak-harness-cuda ;; fmha) JUDGE=spak-harness-cuda-fmha ;;
+    *) echo "loop_on_gpu.sh: family '$FAM' is not gemm or fmha" >&2; exit 2 ;; esac
+OUT=${OUT:-/tmp/out-$FAM}; mkdir -p "$OUT"
+{
+date -u +%Y-%m-%dT%H:%M:%SZ
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,clocks.mem,power.limit,temperature.gpu --format=csv
+uname -r; id
+} > "$OUT/device.txt" 2>&1
+cat "$OUT/device.txt"
+# the runners start in the engine's sandbox with a clean environment: cuBLAS (linked into
+# the GEMM judge and its baseline) and cuDNN (dlopen()ed by the FMHA baseline, with its
+# engine libraries) must be in the ld cache
+for lib in libcublas.so.13 libcudnn.so.9; do
+    ldconfig -p | grep -q "$lib" && continue
+    for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/local/cuda-13.0/lib /usr/lib/x86_64-linux-gnu \
+             $(python3 -c 'import nvidia.cublas, os; print(os.path.dirname(nvidia.cublas.__file__) + "/lib")' 2>/dev/null) \
+             $(python3 -c 'import nvidia.cudnn, os; print(os.path.dirname(nvidia.cudnn.__file__) + "/lib")' 2>/dev/null); do
+        [ -e "$d/$lib" ] && echo "$d" >> /etc/ld.so.conf.d/zz-spak-cuda.conf && break
+    done
+done
+ldconfig
+ldd "$D/spak" "$D/$JUDGE" | grep 'not found'
+W=/tmp/w-$FAM; rm -rf "$W"; mkdir -p "$W/build/cuda" "$W/.spak/cache"
+cp -a examples kernels "$W/"
+cp "$D/spak" "$D/$JUDGE" "$D/spak-runner-cuda" "$W/build/"
+cp -a "$D/cuda/$FAM" "$W/build/cuda/"
+cp -a "$D/home/cache/build" "$W/.spak/cache/"
+chmod -R a+rX "$W"; chmod 755 "$W"
+cd "$W" || exit 1
+echo "== spak build (cache check: nothing may compile here)"; build/spak build --home "$W/.spak" "examples/$FAM-h100.spak" 2>&1 | tail -12
+echo "== spak run"
+t0=$(date +%s)
+# shellcheck disable=SC2086
+timeout "${LOOP_TIMEOUT:-360}" build/spak run --home "$W/.spak" --json ${RUN_ARGS:-} "examples/$FAM-h100.spak" > "$OUT/run.json" 2> "$OUT/run.log"
+echo "rc=$? wall=$(( $(date +%s) - t0 ))s"
+tail -c 4000 "$OUT/run.log"; echo
+RUN=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["run_id"])' "$OUT/run.json" 2>/dev/null)
+[ -n "$RUN" ] || RUN=$(ls "$W/.spak/runs" | tail -1)
+build/spak show --home "$W/.spak" "$RUN" > "$OUT/show.txt" 2>&1
+tar czf "$OUT/$FAM-loop.tgz" -C "$W/.spak" spak.db runs cache/device 2>/dev/null
+nvidia-smi --query-gpu=clocks.sm,clocks.mem,temperature.gpu,clocks_throttle_reasons.active --format=csv >> "$OUT/device.txt" 2>&1
+echo "== show"; head -c 5000 "$OUT/show.txt"
