@@ -119,7 +119,7 @@ static int js_run(js_rounds *R, jd_state *j, int base_side, int reps, int warmup
             if (side < 0 || (k >= 0 && !R->in[k]))
                 continue;
             if (fill(side, n)) {
-                snprintf(R->all, sizeof R->all, "%s", j->err);
+                snprintf(R->all, sizeof R->all, "%.500s", j->err);
                 R->rc = HC_CHILD_HARNESS_ERR;
                 break;
             }
@@ -130,7 +130,7 @@ static int js_run(js_rounds *R, jd_state *j, int base_side, int reps, int warmup
                 break;
             }
             if (b != 0 && (b < 0 || k < 0)) {
-                snprintf(R->all, sizeof R->all, "%s", b < 0 ? j->err : why);
+                snprintf(R->all, sizeof R->all, "%.500s", b < 0 ? j->err : why);
                 R->rc = HC_CHILD_HARNESS_ERR;
                 break;
             }
@@ -145,7 +145,7 @@ static int js_run(js_rounds *R, jd_state *j, int base_side, int reps, int warmup
                 bool ok = false;
                 char cw[400];
                 if (check(side, c, &ok, cw, sizeof cw)) {
-                    snprintf(R->all, sizeof R->all, "%s", j->err);
+                    snprintf(R->all, sizeof R->all, "%.500s", j->err);
                     R->rc = HC_CHILD_HARNESS_ERR;
                     break;
                 }
