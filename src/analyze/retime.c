@@ -107,6 +107,15 @@ static spak_status pick(const spak_retime_job *job, rt_set *s, spak_err *err)
     return SPAK_OK;
 }
 
+bool spak_retime_session_judge(const char *name)
+{
+    static const char *const judges[] = {"spak-harness-cpu", "spak-harness-cuda", "spak-harness-cuda-fmha"};
+    for (size_t i = 0; name && i < sizeof judges / sizeof judges[0]; i++)
+        if (strcmp(name, judges[i]) == 0)
+            return true;
+    return false;
+}
+
 /* the word after flag in a (its index), or -1 */
 static int after(const spak_cand_argv *a, const char *flag)
 {
@@ -146,10 +155,10 @@ static spak_status prepare(const spak_retime_job *job, rt_set *s, char *why, siz
     }
     const spak_cand_argv *a0 = &s->c[0].av;
     const char *exe = a0->n ? strrchr(a0->argv[0], '/') : NULL;
-    if (!exe || strncmp(exe + 1, "spak-harness-cpu", 16) != 0 ||
+    if (!exe || !spak_retime_session_judge(exe + 1) ||
         !spak_measure_is_judge(a0->argv[0], job->bin_dir, job->target) || s->c[0].cpos < 0) {
-        spak_snprintf(why, why_n, "the measure command is not spak's CPU judge with --candidate (the GPU judges do "
-                      "not time several candidates in one session yet)");
+        spak_snprintf(why, why_n, "the measure command is not one of spak's judges with --candidate (a session of "
+                      "several candidates: spak-harness-cpu, spak-harness-cuda, spak-harness-cuda-fmha)");
         return SPAK_OK;
     }
     int tpos = after(a0, "--traffic"), spos = after(a0, "--seed");

@@ -15,11 +15,11 @@
  * a run killed during the session times them again when resumed; one killed
  * after it reuses the stored result.
  *
- * Which judges: the measure command must be spak's CPU judge
- * (spak-harness-cpu, trusted by spak_measure_is_judge) and the candidates'
- * expanded commands may differ only in the values of --candidate, --traffic
- * and --seed; otherwise the re-time is skipped and the result says why (the
- * GPU judges do not take several candidates yet).
+ * Which judges: the measure command must be one of spak's judges that
+ * take a session (spak_retime_session_judge: the CPU judge and both CUDA
+ * judges, trusted by spak_measure_is_judge) and the candidates' expanded
+ * commands may differ only in the values of --candidate, --traffic and
+ * --seed; otherwise the re-time is skipped and the result says why.
  */
 #ifndef SPAK_RETIME_H
 #define SPAK_RETIME_H
@@ -53,6 +53,13 @@ typedef struct spak_retime_job {
     spak_status (*enter)(void *ud, json_t *detail, spak_err *err);
     void *ud;
 } spak_retime_job;
+
+/* Whether the judge named name (an executable's file name, e.g.
+ * "spak-harness-cuda") times several candidates in one session
+ * (--candidate repeated): spak-harness-cpu, spak-harness-cuda,
+ * spak-harness-cuda-fmha. Whether the command really runs spak's judge is
+ * spak_measure_is_judge's to say. */
+bool spak_retime_session_judge(const char *name);
 
 /* The run's re-time: the stored one when the run has it; else, when some
  * candidate's interval overlaps the best's, the session run now (journaled
