@@ -3,10 +3,14 @@
  * judge (issue 7, issue 13). The GEMM judge (kernels/cuda/gemm/harness.cu) is
  * its template: same process model, same records protocol, same habits.
  *
- *   spak-harness-cuda-fmha --family fmha --candidate PATH.so --seed N
+ *   spak-harness-cuda-fmha --family fmha --candidate PATH.so [--candidate PATH.so ...] --seed N
  *       [--dtype fp16|bf16] [--shapes BxHxSxD[gN][c],...] [--heldout ...]
- *       [--reps 30] [--warmup 5] [--check-only] [--lse] [--no-baseline]
+ *       [--reps 30] [--warmup 5] [--batch-ms 3] [--check-only] [--lse] [--no-baseline]
  *       [--ceilings-cache PATH] [--timeout 600]
+ *
+ * --candidate more than once (up to 8): a session, the candidates timed side
+ * by side with cuDNN, each in its own runner (session_device.cuh; docs/
+ * trust-gpu.md, "A session").
  *
  * Shapes: B batch, H query heads, S sequence length, D head dim; "gN" = N
  * key/value heads (GQA; N divides H; g1 = MQA); "c" = causal. The function

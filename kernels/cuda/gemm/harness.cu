@@ -1,9 +1,13 @@
 /*
  * harness.cu - spak-harness-cuda, the trusted GEMM harness (issue 6).
  *
- *   spak-harness-cuda --family gemm --candidate PATH.so --seed N
+ *   spak-harness-cuda --family gemm --candidate PATH.so [--candidate PATH.so ...] --seed N
  *       [--dtype bf16|fp16|fp32] [--shapes MxNxK,...] [--heldout MxNxK,...]
- *       [--reps 30] [--warmup 5] [--check-only] [--ceilings-cache PATH] [--timeout 300] [--ncu]
+ *       [--reps 30] [--warmup 5] [--batch-ms 3] [--check-only] [--ceilings-cache PATH] [--timeout 300] [--ncu]
+ *
+ * --candidate more than once (up to 8): a session, the candidates timed side
+ * by side with cuBLAS, each in its own runner (session_device.cuh; docs/
+ * trust-gpu.md, "A session").
  *
  * Output: one line per record on stdout, "__SPAK_TRACE__ " + a JSON object:
  * Correctness (every shape), then Performance and Analysis (shapes that
