@@ -132,4 +132,11 @@ out=$(timeout 300 "$H" --family fmha --candidate "$so3" --seed 1 --shapes 1x4x25
 cuda_gpu_run "gpu run: rung3 timed by the judge (verdict ok, batches of calls, sampled rows checked)" \
     'grep -q "\"type\":\"Performance\".*\"verdict\":\"ok\"" <<<"$1" && grep -q "\"calls_per_batch\":[1-9]" <<<"$1" &&
      grep -q "\"passed\":true.*sampled rows" <<<"$1"'
+# a session: rung4 and rung3 side by side with cuDNN; then rung4 alone, with the interval rule's fields
+out=$(timeout 600 "$H" --family fmha --candidate "$sodir/rung4_wgmma.so" --candidate "$so3" --seed 1 --shapes 2x8x2048x128 --heldout 1x2x200x64c --reps 3 2>&1); rc=$?
+cuda_gpu_run "gpu run: rung4 and rung3 in one session (session, rival, versus, 10 rounds at least, no Analysis)" \
+    'python3 kernels/cuda/session_table.py --check /dev/stdin <<<"$1"'
+out=$(timeout 300 "$H" --family fmha --candidate "$sodir/rung4_wgmma.so" --seed 1 --shapes 2x8x2048x128 --reps 3 2>&1); rc=$?
+cuda_gpu_run "gpu run: rung4 alone: ratio_ci, its level and precision, every round's samples" \
+    'python3 kernels/cuda/session_table.py --check /dev/stdin <<<"$1"'
 echo "1..$n"

@@ -8,6 +8,8 @@
 #
 #   $(O)/obj/kernels/cuda/common/harness_core.o   the shared core (cc)
 #   $(O)/tests/test_cuda_harness                  its unit tests (cc)
+#   $(O)/obj/kernels/cuda/common/session.o        the timed rounds' rules (cc)
+#   $(O)/tests/test_cuda_session                  their unit tests (cc)
 #
 # The unit test is built in every build (also the sanitizer build); the nvcc
 # products of the families only in the plain build (SAN=0): the CUDA runtime
@@ -16,11 +18,18 @@
 CUDA_COMMON_DIR   := kernels/cuda/common
 CUDA_COMMON_HDRS  := $(wildcard $(CUDA_COMMON_DIR)/*.h $(CUDA_COMMON_DIR)/*.cuh)
 CUDA_HARNESS_CORE := $(O)/obj/$(CUDA_COMMON_DIR)/harness_core.o
+# the timed rounds' rules (session.c): over libspak's intervals (src/analyze/stats.c)
+CUDA_SESSION      := $(O)/obj/$(CUDA_COMMON_DIR)/session.o
 
 HC_TEST := $(O)/tests/test_cuda_harness
-ALL_TARGETS += $(HC_TEST)
+CS_TEST := $(O)/tests/test_cuda_session
+ALL_TARGETS += $(HC_TEST) $(CS_TEST)
 
 $(HC_TEST): $(O)/obj/$(CUDA_COMMON_DIR)/test_harness_core.o $(CUDA_HARNESS_CORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -ljansson -lm
+
+$(CS_TEST): $(O)/obj/$(CUDA_COMMON_DIR)/test_session.o $(CUDA_SESSION) $(O)/obj/src/analyze/stats.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -ljansson -lm
 

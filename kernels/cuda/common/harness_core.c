@@ -17,9 +17,9 @@
 #include <unistd.h>
 
 static const char USAGE[] =
-    "usage: spak-harness-cuda --family gemm --candidate PATH.so --seed N\n"
+    "usage: spak-harness-cuda --family gemm --candidate PATH.so [--candidate PATH.so ...] --seed N\n"
     "         [--dtype bf16|fp16|fp32] [--shapes MxNxK,...] [--heldout MxNxK,...]\n"
-    "         [--reps N] [--warmup N] [--check-only] [--ceilings-cache PATH] [--timeout SEC] [--ncu]";
+    "         [--reps N] [--warmup N] [--batch-ms MS] [--check-only] [--ceilings-cache PATH] [--timeout SEC] [--ncu]";
 
 bool hc_parse_ll(const char *s, long long lo, long long hi, long long *out)
 {
@@ -267,6 +267,7 @@ static const struct {
     {"--reps", 1, 100000, "an integer", offsetof(struct hc_common_opts, reps)},
     {"--warmup", 0, 10000, "an integer", offsetof(struct hc_common_opts, warmup)},
     {"--timeout", 1, 86400, "seconds", offsetof(struct hc_common_opts, timeout_s)},
+    {"--batch-ms", 1, 1000, "milliseconds", offsetof(struct hc_common_opts, batch_ms)},
 };
 
 /* argv[*i] when it is a shared option: 1 taken (*i moved onto its value, if
@@ -298,7 +299,16 @@ static int common_option(int argc, char **argv, int *i, struct hc_common_opts *c
         return -1;
     }
     const char *val = argv[++*i];
-    if (t >= 0) {
+    if (t >= 0 && text_opts[t].off == offsetof(struct hc_common_opts, candidate)) {
+        /* repeated: a session of several candidates timed side by side */
+        if (c->ncand >= HC_MAX_CAND) {
+            snprintf(err, errlen, "--candidate: at most %d in one session", HC_MAX_CAND);
+            return -1;
+        }
+        c->candidates[c->ncand++] = val;
+        if (!c->candidate)
+            c->candidate = val;
+    } else if (t >= 0) {
         *(const char **)((char *)c + text_opts[t].off) = val;
     } else if (k >= 0) {
         if (!hc_parse_ll(val, int_opts[k].lo, int_opts[k].hi, &v)) {
@@ -376,6 +386,10 @@ int hc_parse_args(int argc, char **argv, struct hc_args *a, char *err, size_t er
         return -1;
     }
     HC_TAKE_COMMON(a, c);
+    if (a->ncand > 1 && (a->ncu || a->profile_one)) {
+        snprintf(err, errlen, "--ncu profiles one candidate: give one --candidate");
+        return -1;
+    }
     if (!c.shapes && !c.heldout) {
         c.shapes = "4096x4096x4096";
         c.heldout = "3000x5000x2000,129x263x72";

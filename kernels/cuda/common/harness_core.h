@@ -19,6 +19,7 @@ extern "C" {
 
 #define HC_MAX_SHAPES 64
 #define HC_TRACE_PREFIX "__SPAK_TRACE__ "
+#define HC_MAX_CAND 8 /* --candidate in one session (session.h's CS_MAX_CAND) */
 
 struct hc_shape {
     long m, n, k;
@@ -27,7 +28,10 @@ struct hc_shape {
 
 struct hc_args {
     const char *family;        /* "gemm" */
-    const char *candidate;     /* path of the candidate .so */
+    const char *candidate;     /* path of the candidate .so (the first --candidate) */
+    const char *candidates[HC_MAX_CAND]; /* every --candidate: more than one is a session */
+    int ncand;
+    int batch_ms;              /* --batch-ms: the work a timed batch holds (default 3) */
     unsigned long long seed;
     int dtype;                 /* enum spak_gemm_dtype */
     struct hc_shape shapes[HC_MAX_SHAPES];
@@ -51,21 +55,27 @@ int hc_parse_args(int argc, char **argv, struct hc_args *a, char *err, size_t er
 /* ---- the options both CUDA harnesses take (this one and spak-harness-cuda-fmha) ---- */
 struct hc_common_opts {
     const char *family, *candidate, *dtype, *shapes, *heldout, *ceilings_cache; /* into argv; NULL = not given */
+    const char *candidates[HC_MAX_CAND]; /* every --candidate in order (candidate: the first) */
+    int ncand;
     unsigned long long seed;
     bool have_seed, check_only;
     int reps, warmup, timeout_s; /* the caller sets its defaults first */
+    int batch_ms;                /* 0: the default, 3 */
 };
 /* A harness's own flags (no value): true when `flag` is one (and taken). */
 typedef bool (*hc_own_flag)(const char *flag, void *ud);
 /* Parse argv: the shared options into *c (its defaults set by the caller),
  * the harness's own flags through own(). Then --family must be `family`, and
- * --candidate and --seed given. 0 on success, 1 for --help (usage in err), -1
+ * --candidate (repeatable up to HC_MAX_CAND times: a session) and --seed
+ * given. 0 on success, 1 for --help (usage in err), -1
  * on a usage error (message in err). */
 int hc_parse_common(int argc, char **argv, const char *family, const char *usage, hc_own_flag own, void *ud,
                     struct hc_common_opts *c, char *err, size_t errlen);
 /* The shared fields of *c into a harness's arguments (struct hc_args, struct fc_args). */
 #define HC_TAKE_COMMON(a, c)                                                                                        \
     ((a)->family = (c).family, (a)->candidate = (c).candidate, (a)->seed = (c).seed, (a)->reps = (c).reps,          \
+     memcpy((a)->candidates, (c).candidates, sizeof (a)->candidates), (a)->ncand = (c).ncand,                      \
+     (a)->batch_ms = (c).batch_ms ? (c).batch_ms : 3,                                                              \
      (a)->warmup = (c).warmup, (a)->timeout_s = (c).timeout_s, (a)->check_only = (c).check_only,                     \
      (a)->ceilings_cache = (c).ceilings_cache)
 /* A decimal integer in lo..hi, nothing else around it. */

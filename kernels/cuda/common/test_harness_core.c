@@ -361,6 +361,33 @@ int main(void)
                    !a.profile_one,
                "--ncu parses");
     }
+    {
+        /* a session: --candidate repeated (up to HC_MAX_CAND), each kept in order */
+        char buf[512], *argv[40];
+        int argc = test_argv("spak-harness-cuda", "--family gemm --candidate a.so --seed 1 --candidate b.so "
+                             "--candidate c.so --batch-ms 30", buf, sizeof buf, argv, 40);
+        int rc = hc_parse_args(argc, argv, &a, err, sizeof err);
+        TAP_OK(rc == 0 && a.ncand == 3 && !strcmp(a.candidate, "a.so") && !strcmp(a.candidates[0], "a.so") &&
+                   !strcmp(a.candidates[1], "b.so") && !strcmp(a.candidates[2], "c.so") && a.batch_ms == 30,
+               "--candidate repeated: a session of 3, in order, the first is the candidate; --batch-ms 30");
+        TAP_OK(parse("--family gemm --candidate a.so --seed 1", &a, err, sizeof err) == 0 && a.ncand == 1 &&
+                   a.batch_ms == 3,
+               "one --candidate: no session, batches of 3 ms");
+        char line[400] = "--family gemm --seed 1";
+        for (int i = 0; i < HC_MAX_CAND; i++)
+            snprintf(line + strlen(line), sizeof line - strlen(line), " --candidate c%d.so", i);
+        TAP_OK(parse(line, &a, err, sizeof err) == 0 && a.ncand == HC_MAX_CAND, "%d candidates: a session",
+               HC_MAX_CAND);
+        snprintf(line + strlen(line), sizeof line - strlen(line), " --candidate one-too-many.so");
+        TAP_OK(parse(line, &a, err, sizeof err) == -1 && strstr(err, "at most 8"), "%d candidates refused: %s",
+               HC_MAX_CAND + 1, err);
+        TAP_OK(parse("--family gemm --candidate a.so --candidate b.so --seed 1 --ncu", &a, err, sizeof err) == -1 &&
+                   strstr(err, "--ncu"),
+               "--ncu with a session refused: %s", err);
+        TAP_OK(parse("--family gemm --candidate a.so --seed 1 --batch-ms 0", &a, err, sizeof err) == -1 &&
+                   strstr(err, "--batch-ms"),
+               "--batch-ms 0 refused");
+    }
     test_children();
     return tap_done();
 }

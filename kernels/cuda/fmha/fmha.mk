@@ -50,10 +50,10 @@ $(O)/cuda/fmha/%.so: $(FMHA_DIR)/%.cu $(FMHA_HDRS)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(FMHA_NVCCFLAGS) -shared -Xcompiler -fPIC -Xptxas -v -o $@ $< 2> $(@:.so=.ptxas.txt) || { cat $(@:.so=.ptxas.txt); exit 1; }
 
-$(FMHA_HARNESS): $(FMHA_DIR)/harness_fmha.cu $(O)/obj/$(FMHA_DIR)/fmha_core.o $(CUDA_HARNESS_CORE) \
+$(FMHA_HARNESS): $(FMHA_DIR)/harness_fmha.cu $(O)/obj/$(FMHA_DIR)/fmha_core.o $(CUDA_HARNESS_CORE) $(CUDA_SESSION) \
                  $(CUDA_JUDGE_OBJS) $(LIB) $(FMHA_HDRS)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(FMHA_NVCCFLAGS) -o $@ $< $(O)/obj/$(FMHA_DIR)/fmha_core.o $(CUDA_HARNESS_CORE) $(CUDA_JUDGE_OBJS) \
+	$(NVCC) $(FMHA_NVCCFLAGS) -o $@ $< $(O)/obj/$(FMHA_DIR)/fmha_core.o $(CUDA_HARNESS_CORE) $(CUDA_SESSION) $(CUDA_JUDGE_OBJS) \
 	    -lcublas $(CUDA_JUDGE_LIBS)
 
 # Parameter variants for kernels/cuda/fmha/bench.sh (not part of `all`):

@@ -10,9 +10,9 @@
 #include <string.h>
 
 static const char USAGE[] =
-    "usage: spak-harness-cuda-fmha --family fmha --candidate PATH.so --seed N\n"
+    "usage: spak-harness-cuda-fmha --family fmha --candidate PATH.so [--candidate PATH.so ...] --seed N\n"
     "         [--dtype fp16|bf16] [--shapes BxHxSxD[gN][c],...] [--heldout ...]\n"
-    "         [--reps N] [--warmup N] [--check-only] [--lse] [--no-baseline]\n"
+    "         [--reps N] [--warmup N] [--batch-ms MS] [--check-only] [--lse] [--no-baseline]\n"
     "         [--ceilings-cache PATH] [--timeout SEC]\n"
     "  shape: B batch, H heads, S sequence, D head dim; gN = N key/value heads (GQA,\n"
     "         N divides H); c = causal.  e.g. 4x16x4096x128c, 2x8x1000x64g2";

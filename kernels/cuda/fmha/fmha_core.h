@@ -38,7 +38,10 @@ struct fc_shape {
 
 struct fc_args {
     const char *family;        /* "fmha" */
-    const char *candidate;     /* path of the candidate .so */
+    const char *candidate;     /* path of the candidate .so (the first --candidate) */
+    const char *candidates[HC_MAX_CAND]; /* every --candidate: more than one is a session */
+    int ncand;
+    int batch_ms;              /* --batch-ms: the work a timed batch holds (default 3) */
     unsigned long long seed;
     int dtype;                 /* 1 fp16, 2 bf16 (abi.h) */
     struct fc_shape shapes[FC_MAX_SHAPES];

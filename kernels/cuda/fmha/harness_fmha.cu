@@ -3,10 +3,14 @@
  * judge (issue 7, issue 13). The GEMM judge (kernels/cuda/gemm/harness.cu) is
  * its template: same process model, same records protocol, same habits.
  *
- *   spak-harness-cuda-fmha --family fmha --candidate PATH.so --seed N
+ *   spak-harness-cuda-fmha --family fmha --candidate PATH.so [--candidate PATH.so ...] --seed N
  *       [--dtype fp16|bf16] [--shapes BxHxSxD[gN][c],...] [--heldout ...]
- *       [--reps 30] [--warmup 5] [--check-only] [--lse] [--no-baseline]
+ *       [--reps 30] [--warmup 5] [--batch-ms 3] [--check-only] [--lse] [--no-baseline]
  *       [--ceilings-cache PATH] [--timeout 600]
+ *
+ * --candidate more than once (up to 8): a session, the candidates timed side
+ * by side with cuDNN, each in its own runner (session_device.cuh; docs/
+ * trust-gpu.md, "A session").
  *
  * Shapes: B batch, H query heads, S sequence length, D head dim; "gN" = N
  * key/value heads (GQA; N divides H; g1 = MQA); "c" = causal. The function
@@ -94,6 +98,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <vector>
 
 #include "abi.h"
 #include "fmha_core.h"
@@ -101,6 +106,7 @@
 #define SPAK_HARNESS_PROG "spak-harness-cuda-fmha"
 #include "../common/harness_device.cuh"
 #include "../common/judge_device.cuh"
+#include "../common/session_device.cuh"
 #include "../common/cuda_judge.h"
 
 static struct fc_args g_args;
@@ -363,18 +369,18 @@ struct fjudge {
     size_t nq, nkv, nr;                           /* elements of Q and O, of K and V each; LSE rows */
     size_t off_k, off_v, off_o, off_l, set_bytes; /* a set: Q at 0, K, V, O, LSE */
     size_t ws_off;                                /* each side's workspace: after its sets */
-    size_t ws_bytes[2];
+    size_t ws_bytes[JS_SIDES];
     int nsets;                                    /* input sets (and output slots) per side: one batch */
     bool have_base;                               /* cuDNN runs this shape (else base_err says why) */
-    bool lse_timed;                               /* --lse and the candidate declares the LSE */
+    bool lse_timed;                               /* --lse and every candidate declares the LSE */
     char base_err[512];
-    cj_side side[2];
+    cj_side side[JS_SIDES];                       /* CAND, BASE, a session's other candidates (js_side) */
     jd_state j;
     float *Oref, *Lref;                           /* the full check's reference */
     double *sums;
     unsigned long long *cnt, *lbits;
-    unsigned long long hash[2][RP_MAX_BATCH];     /* each set's inputs (Q, K, V) when filled */
-    int checks;                                   /* the candidate's calls checked */
+    unsigned long long hash[JS_SIDES][RP_MAX_BATCH]; /* each set's inputs (Q, K, V) when filled */
+    int checks[JS_SIDES];                         /* calls checked, per side */
 };
 
 #define FCK(call)                                                                                  \
@@ -414,8 +420,8 @@ static void correctness_rec(const struct fc_shape *s, bool passed, bool skipped,
     c.baseline_error = g_baseline_error;
     c.seed = jd_seed;
     c.reason = reason;
-    c.candidate = g_args.candidate;
-    emit(fc_record_correctness(&c));
+    c.candidate = g_args.candidates[js_rival];
+    js_emit(fc_record_correctness(&c));
 }
 
 /* The declarations (INFO: abi_version, dtypes, head_dims, s_multiple, max_s,
@@ -476,14 +482,14 @@ static int fill_sets(struct fjudge *g, int side, int n, float qamp)
     return 0;
 }
 
-/* The fp64 reference (ref_attention) of the candidate's set 0 into Oref, Lref, done. */
-static int reference(struct fjudge *g)
+/* The fp64 reference (ref_attention) of set 0 of side cs (a candidate's) into Oref, Lref, done. */
+static int reference(struct fjudge *g, int cs)
 {
     const struct fc_shape *s = g->s;
     dim3 grid((unsigned)((s->s + REF_BQ - 1) / REF_BQ), (unsigned)s->h, (unsigned)s->b);
     size_t smem = ref_smem((int)s->d);
     double scale = 1.0 / sqrt((double)s->d);
-    const void *Q = set_ptr(g, CAND, 0, 0), *K = set_ptr(g, CAND, 0, g->off_k), *V = set_ptr(g, CAND, 0, g->off_v);
+    const void *Q = set_ptr(g, cs, 0, 0), *K = set_ptr(g, cs, 0, g->off_k), *V = set_ptr(g, cs, 0, g->off_v);
     if (g->dt == SPAK_FMHA_F16) {
         FCK(cudaFuncSetAttribute(ref_attention<__half>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
         ref_attention<__half><<<grid, 256, smem, g->j.st>>>((const __half *)Q, (const __half *)K, (const __half *)V,
@@ -516,14 +522,14 @@ static int o_err(struct fjudge *g, int side, double *out, unsigned long long *nf
     return r;
 }
 
-/* The candidate's LSE in set 0 against Lref: max |error| (*out, NaN when
- * *nf, its non-finite count, is not 0). 0 or -1 (g->j.err). */
-static int lse_err(struct fjudge *g, double *out, unsigned long long *nf)
+/* The LSE in set 0 of side cs (a candidate's) against Lref: max |error|
+ * (*out, NaN when *nf, its non-finite count, is not 0). 0 or -1 (g->j.err). */
+static int lse_err(struct fjudge *g, int cs, double *out, unsigned long long *nf)
 {
     unsigned long long bits = 0;
     FCK(cudaMemsetAsync(g->lbits, 0, sizeof *g->lbits, g->j.st));
     FCK(cudaMemsetAsync(g->cnt, 0, sizeof *g->cnt, g->j.st));
-    max_abs_err<<<launch_grid(g->nr), 256, 0, g->j.st>>>((const float *)set_ptr(g, CAND, 0, g->off_l), g->Lref, g->nr,
+    max_abs_err<<<launch_grid(g->nr), 256, 0, g->j.st>>>((const float *)set_ptr(g, cs, 0, g->off_l), g->Lref, g->nr,
                                                           g->lbits, g->cnt);
     FCK(cudaGetLastError());
     FCK(cudaMemcpyAsync(&bits, g->lbits, sizeof bits, cudaMemcpyDeviceToHost, g->j.st));
@@ -614,7 +620,7 @@ static int check_call(struct fjudge *g, int side, int k, bool lse, bool *ok, cha
     double e = 0, le = 0;
     int r;
     *ok = false;
-    g->checks += side == CAND;
+    g->checks[side]++;
     const void *O = set_ptr(g, side, k, g->off_o);
     r = g->dt == SPAK_FMHA_F16 ? jd_nonfinite(&g->j, (const __half *)O, g->nq, &nf)
                                : jd_nonfinite(&g->j, (const __nv_bfloat16 *)O, g->nq, &nf);
@@ -671,20 +677,18 @@ static void drop_baseline(struct fjudge *g, const char *why)
 static int fj_setup(struct fjudge *g, char *why, size_t nwhy)
 {
     const struct fc_shape *s = g->s;
-    const size_t cap_side = (size_t)8 << 30;
     g->off_k = align256(g->nq * 2);
     g->off_v = g->off_k + align256(g->nkv * 2);
     g->off_o = g->off_v + align256(g->nkv * 2);
     g->off_l = g->off_o + align256(g->nq * 2);
     g->set_bytes = g->off_l + align256(g->nr * sizeof(float));
-    size_t ws = g->ws_bytes[CAND] > g->ws_bytes[BASE] ? g->ws_bytes[CAND] : g->ws_bytes[BASE];
-    /* calls per batch: ~3 ms of work at 600 TFLOP/s, within 8 GiB a side (sets + workspace) */
+    size_t ws = 0;
+    for (int i = 0; i < JS_SIDES; i++)
+        ws = g->ws_bytes[i] > ws ? g->ws_bytes[i] : ws;
+    /* calls per batch: ~--batch-ms (3) of work at 600 TFLOP/s, within 8 GiB a
+     * side (sets + workspace; a session: 24 GiB over all its sides) */
     double est = fc_flops(s) / 600e12 + 5e-6;
-    int n = (int)ceil(3e-3 / est);
-    size_t cap = ws < cap_side ? (cap_side - align256(ws)) / g->set_bytes : 0;
-    n = n > RP_MAX_BATCH ? RP_MAX_BATCH : n;
-    n = (size_t)n > cap ? (int)cap : n;
-    g->nsets = n < 1 ? 1 : n;
+    g->nsets = cs_calls_per_batch(est, g_args.batch_ms, g->set_bytes, align256(ws), g_args.ncand, RP_MAX_BATCH);
     if (g_args.check_only || s->heldout)
         g->nsets = 1;
     g->ws_off = (size_t)g->nsets * g->set_bytes;
@@ -693,19 +697,23 @@ static int fj_setup(struct fjudge *g, char *why, size_t nwhy)
     FCK(cudaMalloc(&g->sums, 2 * sizeof(double)));
     FCK(cudaMalloc(&g->cnt, sizeof(unsigned long long)));
     FCK(cudaMalloc(&g->lbits, sizeof(unsigned long long)));
-    if (cj_side_map(&g->side[CAND], g->ws_off + align256(g->ws_bytes[CAND]), why, nwhy))
-        return -2;
+    for (int k = 0; k < g_args.ncand; k++) {
+        cj_side *c = &g->side[js_side(k)];
+        if (!c->dead && cj_side_map(c, g->ws_off + align256(g->ws_bytes[js_side(k)]), why, nwhy))
+            return -2;
+    }
     if (g->have_base && cj_side_map(&g->side[BASE], g->ws_off + align256(g->ws_bytes[BASE]), why, nwhy))
         drop_baseline(g, why);
     return 0;
 }
 
-/* One check with the full fp64 reference on set 0 (Q scaled by qamp; the
+/* One check with the full fp64 reference on set 0 of the candidate on side
+ * cs (Q scaled by qamp; the
  * LSE asked when want_lse): the candidate's error (*err, *lerr) and cuDNN's
  * on the same inputs (*berr, NaN without a baseline). 0: ran (*ok, why);
  * 1: the candidate failed (why); 2: interference; -1: harness error
  * (g->j.err). */
-static int full_check(struct fjudge *g, float qamp, bool want_lse, double *err, double *lerr, double *berr, bool *ok,
+static int full_check(struct fjudge *g, int cs, float qamp, bool want_lse, double *err, double *lerr, double *berr, bool *ok,
                       char *why, size_t nwhy)
 {
     unsigned long long nf = 0, h = 0;
@@ -713,15 +721,15 @@ static int full_check(struct fjudge *g, float qamp, bool want_lse, double *err, 
     int r;
     *ok = false;
     *err = *lerr = *berr = NAN;
-    if (fill_sets(g, CAND, 1, qamp) || reference(g))
+    if (fill_sets(g, cs, 1, qamp) || reference(g, cs))
         return -1;
     if (g->have_base) {
         /* the same inputs for cuDNN, in its own pool */
-        FCK(cudaMemcpyAsync(set_ptr(g, BASE, 0, 0), set_ptr(g, CAND, 0, 0), g->off_o, cudaMemcpyDeviceToDevice,
+        FCK(cudaMemcpyAsync(set_ptr(g, BASE, 0, 0), set_ptr(g, cs, 0, 0), g->off_o, cudaMemcpyDeviceToDevice,
                             g->j.st));
         FCK(cudaMemsetAsync(set_ptr(g, BASE, 0, g->off_o), 0xFF, g->nq * 2, g->j.st));
         FCK(cudaStreamSynchronize(g->j.st));
-        g->hash[BASE][0] = g->hash[CAND][0];
+        g->hash[BASE][0] = g->hash[cs][0];
         r = batch(g, BASE, 1, false, &dt, why, nwhy);
         if (r < 0 || r == 2)
             return r;
@@ -731,13 +739,13 @@ static int full_check(struct fjudge *g, float qamp, bool want_lse, double *err, 
             return -1;
         }
     }
-    r = batch(g, CAND, 1, want_lse, &dt, why, nwhy);
+    r = batch(g, cs, 1, want_lse, &dt, why, nwhy);
     if (r != 0)
         return r;
-    g->checks++;
-    if (o_err(g, CAND, err, &nf) || jd_hash(&g->j, set_ptr(g, CAND, 0, 0), g->off_o, &h))
+    g->checks[cs]++;
+    if (o_err(g, cs, err, &nf) || jd_hash(&g->j, set_ptr(g, cs, 0, 0), g->off_o, &h))
         return -1;
-    if (h != g->hash[CAND][0]) {
+    if (h != g->hash[cs][0]) {
         snprintf(why, nwhy, "the candidate wrote its inputs (Q, K or V changed during the call)");
         *err = NAN;
         return 0;
@@ -745,7 +753,7 @@ static int full_check(struct fjudge *g, float qamp, bool want_lse, double *err, 
     if (!output_ok(*err, nf, g->nq, fc_tolerance(g->dt), why, nwhy))
         return 0;
     if (want_lse) {
-        if (lse_err(g, lerr, &nf))
+        if (lse_err(g, cs, lerr, &nf))
             return -1;
         if (nf) {
             snprintf(why, nwhy, "%llu of %zu LSE values are NaN/Inf (unwritten?)", nf, g->nr);
@@ -761,110 +769,40 @@ static int full_check(struct fjudge *g, float qamp, bool want_lse, double *err, 
 }
 
 
-/* The impossible-result check: the candidate's median against the chip's
- * rate bound. Fills bt (how the bound was computed); returns the bound in
- * TFLOP/s (0: none) and, when above it by JD_BOUND_MARGIN, the reason in why
- * and true in *impossible. */
-static double bound_check(const struct fjudge *g, double median_ms, bool *impossible, char *bt, size_t nbt, char *why,
-                          size_t nwhy)
-{
-    int max_mhz = 0, sms = 0;
-    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
-    if (g_nvml.ok && g_nvml.max_clock)
-        g_nvml.max_clock(g_nvml.dev, 1, (unsigned *)&max_mhz);
-    if (max_mhz <= 0 && cudaDeviceGetAttribute(&max_mhz, cudaDevAttrClockRate, 0) == cudaSuccess)
-        max_mhz /= 1000; /* kHz */
-    double bound = jd_bound_tflops(g_ceil.cc, sms, max_mhz, g->dt, bt, nbt);
-    double tf = fc_flops(g->s) / median_ms / 1e9;
-    *impossible = bound > 0 && tf > bound * JD_BOUND_MARGIN;
-    if (*impossible)
-        snprintf(why, nwhy, "impossible: %.0f TFLOP/s > bound %.0f TFLOP/s = %s, +%.0f%%", tf, bound, bt,
-                 100 * (JD_BOUND_MARGIN - 1));
-    return bound;
-}
-
-/* The timed rounds: warm-up, then reps rounds of a candidate batch and a
- * cuDNN batch (which goes first alternates; the candidate alone without a
- * baseline), every call of both checked. Emits the Correctness record
- * (passed, or why a timed call failed), then Performance (with the verdict:
- * ok, impossible, interference) and Analysis. */
-static int timed(struct fjudge *g, const cp_info *ci, double err, double lerr, double berr)
+/* Candidate k's figures from the timed rounds R: its Correctness record
+ * (passed, or impossible), Performance (the verdict: ok, impossible,
+ * interference; the ratio with its interval, every sample, in a session
+ * versus) and, for one candidate, Analysis. */
+static void emit_timed(struct fjudge *g, const js_rounds *R, int k, const cp_info *ci, double err, double lerr,
+                       double berr)
 {
     const struct fc_shape *s = g->s;
-    int reps = g_args.reps, wu = g_args.warmup < 2 ? g_args.warmup : 2, n = g->nsets;
-    double *t[2] = {(double *)calloc(reps, sizeof(double)), (double *)calloc(reps, sizeof(double))};
-    char why[512] = "";
-    const char *fail = NULL, *verdict = "ok";
-    struct clocks ck = {0, 0, 0, 0};
-    int rc = HC_CHILD_OK;
-    if (!t[0] || !t[1]) {
-        free(t[0]), free(t[1]);
-        correctness_rec(s, false, false, NAN, NAN, NAN, "harness: out of memory");
-        return HC_CHILD_HARNESS_ERR;
-    }
-    for (int r = 0; r < wu + reps && !fail; r++) {
-        for (int o = 0; o < 2 && !fail; o++) {
-            int side = (r % 2 == 0) ? o : 1 - o;
-            double dt = 0;
-            if (side == BASE && !g->have_base)
-                continue;
-            if (fill_sets(g, side, n, 1.0f)) {
-                fail = g->j.err, rc = HC_CHILD_HARNESS_ERR;
-                break;
-            }
-            int b = batch(g, side, n, g->lse_timed, &dt, why, sizeof why);
-            if (b == 2) {
-                verdict = "interference", fail = why;
-                break;
-            }
-            if (b != 0) {
-                fail = b < 0 ? g->j.err : why;
-                rc = b < 0 || side == BASE ? HC_CHILD_HARNESS_ERR : HC_CHILD_OK;
-                break;
-            }
-            if (r == wu + reps / 2)
-                ck = nvml_sample();
-            for (int k = 0; k < n && !fail; k++) {
-                bool ok = false;
-                char cw[400];
-                if (check_call(g, side, k, g->lse_timed, &ok, cw, sizeof cw)) {
-                    fail = g->j.err, rc = HC_CHILD_HARNESS_ERR;
-                } else if (!ok) {
-                    snprintf(why, sizeof why, "timed call %d of %d (%s): %s", r * n + k + 1, (wu + reps) * n,
-                             side == CAND ? "candidate" : "baseline", cw);
-                    fail = why;
-                    rc = side == CAND ? HC_CHILD_OK : HC_CHILD_HARNESS_ERR;
-                }
-            }
-            if (r >= wu)
-                t[side][r - wu] = dt / n * 1e3;
-        }
-    }
-    if (fail && strcmp(verdict, "interference") != 0) {
-        correctness_rec(s, false, false, NAN, NAN, berr, fail);
-        free(t[0]), free(t[1]);
-        return rc;
-    }
+    const char *verdict = R->verdict, *fail = R->all[0] ? R->all : NULL; /* here: interference */
+    char why[512] = "", bt[160] = "";
     struct fc_performance p;
     memset(&p, 0, sizeof p);
     p.shape = s;
     p.dtype = g->dt;
-    p.reps = reps;
+    p.reps = R->done;
     p.have_base = g->have_base && !fail;
-    if (!fail) {
-        hc_stats(t[CAND], reps, &p.cand);
-        if (p.have_base)
-            hc_stats(t[BASE], reps, &p.base);
+    if (!fail && R->done >= 1) {
+        /* hc_stats sorts: copies, the rounds' order is the pairs' */
+        std::vector<double> c(R->t[k], R->t[k] + R->done);
+        hc_stats(c.data(), R->done, &p.cand);
+        if (p.have_base) {
+            std::vector<double> b(R->tb, R->tb + R->done);
+            hc_stats(b.data(), R->done, &p.base);
+        }
     } else
         p.cand.median = p.base.median = NAN;
     p.baseline_error = g->have_base ? NULL : g->base_err;
     p.baseline_engine = g->have_base ? g->side[BASE].name : NULL;
     p.with_lse = g->lse_timed;
-    p.sm_clock_mhz = ck.sm_mhz, p.mem_clock_mhz = ck.mem_mhz, p.power_w = ck.power_w, p.throttle_mask = ck.reasons;
+    p.sm_clock_mhz = R->ck.sm_mhz, p.mem_clock_mhz = R->ck.mem_mhz, p.power_w = R->ck.power_w;
+    p.throttle_mask = R->ck.reasons;
     p.l2_flushed = false;
-    char bt[160] = "";
     bool impossible = false;
-    double bound = bound_check(g, p.cand.median, &impossible, bt, sizeof bt, why, sizeof why);
+    double bound = js_bound(g_ceil.cc, g->dt, fc_flops(s), p.cand.median, &impossible, bt, sizeof bt, why, sizeof why);
     if (!fail && impossible) {
         verdict = "impossible";
         fail = why;
@@ -872,16 +810,12 @@ static int timed(struct fjudge *g, const cp_info *ci, double err, double lerr, d
     } else {
         char ok[200];
         snprintf(ok, sizeof ok, "ok (%d calls checked: fp64 reference%s, then %d sampled rows of every timed call)",
-                 g->checks, lerr == lerr ? " with the LSE" : "", JR_ROWS);
+                 g->checks[js_side(k)], lerr == lerr ? " with the LSE" : "", JR_ROWS);
         correctness_rec(s, true, false, err, lerr, berr, ok);
     }
-    emit(with_fields(fc_record_performance(&p),
-                     json_pack("{s:s, s:b, s:s, s:i, s:s, s:o, s:s, s:s}", "verdict", verdict, "passed", !fail,
-                               "reason", fail ? fail : "", "calls_per_batch", n, "timed_by",
-                               "judge host clock, CALL to DONE (runner synchronized its device)", "bound_tflops",
-                               hc_jnum(bound > 0 ? bound : NAN), "bound_from", bt, "freeze",
-                               cj_side_freeze_how(&g->side[CAND]))));
-    if (!fail) {
+    js_emit(with_fields(fc_record_performance(&p),
+                        js_perf_fields(R, k, verdict, fail, bound, bt, cj_side_freeze_how(&g->side[js_side(k)]))));
+    if (!fail && R->nc == 1) { /* a session ranks: the evaluations already classified */
         struct hc_perf_in in;
         struct hc_perf_out out;
         struct spak_fmha_kinfo ki;
@@ -892,9 +826,42 @@ static int timed(struct fjudge *g, const cp_info *ci, double err, double lerr, d
         }
         perf_in_of(&in, &ki, &g_ceil, fc_flops(s), fc_bytes(s, g->dt, g->lse_timed), p.cand.median);
         hc_classify(&in, &out);
-        emit(fc_record_analysis(s, g->dt, &in, &out));
+        js_emit(fc_record_analysis(s, g->dt, &in, &out));
     }
-    free(t[0]), free(t[1]);
+}
+
+/* The timed rounds (js_run, session_device.cuh) of the candidates that
+ * passed their checks (pass[k]) and cuDNN (when it runs the shape), every
+ * call of every batch checked, until every ratio's interval reaches the
+ * precision or the caps; then each candidate's records. Returns the child's
+ * exit code. */
+static int timed(struct fjudge *g, const bool *pass, const cp_info *ci, const double *err, const double *lerr,
+                 const double *berr)
+{
+    static js_rounds R;
+    memset(&R, 0, sizeof R);
+    R.nc = g_args.ncand, R.n = g->nsets;
+    memcpy(R.timed, pass, sizeof R.timed);
+    bool lse = g->lse_timed;
+    int r = js_run(
+        &R, &g->j, g->have_base ? BASE : -1, g_args.reps, g_args.warmup,
+        [&](int side, int n) { return fill_sets(g, side, n, 1.0f); },
+        [&](int side, int n, double *dt, char *why, size_t nw) { return batch(g, side, n, lse, dt, why, nw); },
+        [&](int side, int c, bool *ok, char *why, size_t nw) { return check_call(g, side, c, lse, ok, why, nw); });
+    if (r)
+        snprintf(R.all, sizeof R.all, "harness: out of host memory"), R.rc = HC_CHILD_HARNESS_ERR;
+    for (int k = 0; k < R.nc; k++) {
+        if (!R.timed[k])
+            continue;
+        js_rival = k;
+        const char *fail = R.all[0] ? R.all : !R.in[k] ? R.why[k] : NULL;
+        if (fail && strcmp(R.verdict, "interference") != 0)
+            correctness_rec(g->s, false, false, NAN, NAN, berr[k], fail);
+        else
+            emit_timed(g, &R, k, &ci[k], err[k], lerr[k], berr[k]);
+    }
+    int rc = R.rc;
+    js_free(&R);
     return rc;
 }
 
@@ -940,53 +907,130 @@ static void start_baseline(struct fjudge *g)
     }
 }
 
-/* The candidate's two full checks and, unless --check-only or held out,
- * its timed rounds. Returns the child's exit code. */
-static int judge_shape(struct fjudge *g, const cp_info *ci)
+/* Candidate k's runner started, its declarations and workspace checked.
+ * 0: up; 1: not (its record written); 2: not, a harness error (its record
+ * written). */
+static int start_candidate(struct fjudge *g, int k, cp_info *ci)
+{
+    const struct fc_shape *s = g->s;
+    char why[512] = "";
+    cj_side *c = &g->side[js_side(k)];
+    js_rival = k;
+    int r = cj_side_start(c, g_runner, g_args.candidates[k], "fmha", why, sizeof why);
+    if (r != 0) {
+        correctness_rec(s, false, false, NAN, NAN, NAN, why);
+        return r == 4 ? 2 : 1;
+    }
+    cp_query q = query_of(g);
+    if (cj_side_query(c, &q, ci, why, sizeof why)) {
+        correctness_rec(s, false, false, NAN, NAN, NAN, why);
+        return 1;
+    }
+    if (constraint(ci, s, g->dt, "candidate", why, sizeof why)) {
+        correctness_rec(s, false, true, NAN, NAN, NAN, why);
+        return 1;
+    }
+    if (ci->workspace > ((uint64_t)4 << 30)) {
+        snprintf(why, sizeof why, "the candidate asks for a workspace of %llu bytes (over 4 GiB)",
+                 (unsigned long long)ci->workspace);
+        correctness_rec(s, false, false, NAN, NAN, NAN, why);
+        return 1;
+    }
+    g->ws_bytes[js_side(k)] = (size_t)ci->workspace;
+    return 0;
+}
+
+/* Candidate k's two full checks. 1: passed (*err, *lerr, *berr); 0: failed
+ * (its record written); -1: harness error (its record written). */
+static int check_candidate(struct fjudge *g, int k, const cp_info *ci, double *err, double *lerr, double *berr)
 {
     const struct fc_shape *s = g->s;
     char why[512] = "";
     double e[2] = {NAN, NAN}, l[2] = {NAN, NAN}, b[2] = {NAN, NAN};
     bool ok = false;
     int r = 0, i;
+    js_rival = k;
     for (i = 0; i < 2; i++) {
         /* the second: Q x 4, a peaked softmax (a missing max subtraction overflows), no LSE */
-        r = full_check(g, i ? 4.0f : 1.0f, i == 0 && ci->info[7] != 0, &e[i], &l[i], &b[i], &ok, why, sizeof why);
+        r = full_check(g, js_side(k), i ? 4.0f : 1.0f, i == 0 && ci->info[7] != 0, &e[i], &l[i], &b[i], &ok, why,
+                       sizeof why);
         if (r != 0 || !ok)
             break;
     }
     if (r < 0) {
         correctness_rec(s, false, false, NAN, NAN, NAN, g->j.err);
-        return HC_CHILD_HARNESS_ERR;
+        return -1;
     }
     if (r != 0 || !ok) { /* check i failed (its candidate error, NaN when it did not get that far) */
         char w[600];
         snprintf(w, sizeof w, "full check %d of 2 (fp64 reference%s): %.500s", i + 1, i ? ", Q x 4" : "", why);
         correctness_rec(s, false, false, e[i], l[0], b[i], w);
-        return HC_CHILD_OK;
+        return 0;
     }
-    double err = fmax(e[0], e[1]), berr = b[0] != b[0] || b[1] != b[1] ? NAN : fmax(b[0], b[1]);
-    char denied[300];
-    if (cj_side_denied(&g->side[CAND], denied, sizeof denied)) {
-        correctness_rec(s, false, false, NAN, NAN, berr, denied);
-        return HC_CHILD_OK;
+    *err = fmax(e[0], e[1]), *lerr = l[0], *berr = b[0] != b[0] || b[1] != b[1] ? NAN : fmax(b[0], b[1]);
+    if (cj_side_denied(&g->side[js_side(k)], why, sizeof why)) {
+        correctness_rec(s, false, false, NAN, NAN, *berr, why);
+        return 0;
     }
-    if (g_args.check_only || s->heldout) {
-        correctness_rec(s, true, false, err, l[0], berr,
-                        ci->info[7] ? "ok (2 checks, fp64 reference, LSE checked)" : "ok (2 checks, fp64 reference)");
-        return HC_CHILD_OK;
-    }
-    return timed(g, ci, err, l[0], berr);
+    return 1;
 }
 
-/* The shape child: the judge of one shape. Returns the process exit code. */
+/* A failed Correctness record for every candidate k with up[k] (a step of
+ * the judge failed for all of them). */
+static void fail_all(const struct fc_shape *s, const bool *up, const char *why)
+{
+    for (int k = 0; k < g_args.ncand; k++)
+        if (up[k]) {
+            js_rival = k;
+            correctness_rec(s, false, false, NAN, NAN, NAN, why);
+        }
+}
+
+/* The checks of every candidate that is up and, unless --check-only or
+ * held out, the timed rounds of those that passed. Returns the child's
+ * exit code. */
+static int judge_shape(struct fjudge *g, const bool *up, const cp_info *ci)
+{
+    double err[CS_MAX_CAND], lerr[CS_MAX_CAND], berr[CS_MAX_CAND];
+    bool pass[CS_MAX_CAND] = {false};
+    int npass = 0;
+    for (int k = 0; k < g_args.ncand; k++) {
+        if (!up[k])
+            continue;
+        int r = check_candidate(g, k, &ci[k], &err[k], &lerr[k], &berr[k]);
+        if (r < 0) { /* the judge's own CUDA failed: nothing after it can be trusted */
+            bool rest[CS_MAX_CAND] = {false};
+            for (int j = k + 1; j < g_args.ncand; j++)
+                rest[j] = up[j];
+            fail_all(g->s, rest, "not checked: the judge failed on an earlier candidate of the session");
+            return HC_CHILD_HARNESS_ERR;
+        }
+        pass[k] = r == 1, npass += r == 1;
+    }
+    if (g_args.check_only || g->s->heldout) {
+        for (int k = 0; k < g_args.ncand; k++)
+            if (pass[k]) {
+                js_rival = k;
+                correctness_rec(g->s, true, false, err[k], lerr[k], berr[k],
+                                ci[k].info[7] ? "ok (2 checks, fp64 reference, LSE checked)"
+                                              : "ok (2 checks, fp64 reference)");
+            }
+        return HC_CHILD_OK;
+    }
+    return npass ? timed(g, pass, ci, err, lerr, berr) : HC_CHILD_OK;
+}
+
+/* The shape child: the judge of one shape, for every --candidate (each in
+ * its own runner; more than one: a session, timed side by side). Returns
+ * the process exit code. */
 static int run_shape(const struct fc_shape *s)
 {
     static struct fjudge gs;
+    static cp_info ci[CS_MAX_CAND];
     struct fjudge *g = &gs;
     char why[512] = "";
-    cp_info ci;
-    int r, rc = HC_CHILD_OK;
+    bool up[CS_MAX_CAND] = {false};
+    int r, rc = HC_CHILD_OK, nup = 0;
     memset(g, 0, sizeof *g);
     jd_seed_for(s->b * 1000003L + s->h * 10007L + s->hkv * 101L + s->s * 7919L * 7919L + s->d * 31L +
                 (s->causal ? 1 : 0));
@@ -994,55 +1038,43 @@ static int run_shape(const struct fc_shape *s)
     g->dt = g_args.dtype;
     g->scale = (float)(1.0 / sqrt((double)s->d));
     g->nq = fc_q_elems(s), g->nkv = fc_kv_elems(s), g->nr = fc_rows(s);
-    g->side[CAND].label = "candidate";
+    for (int i = 0; i < JS_SIDES; i++)
+        g->side[i].dead = true, g->side[i].label = "candidate";
+    for (int k = 0; k < g_args.ncand; k++)
+        g->side[js_side(k)].label = js_label(k), up[k] = true;
     g->side[BASE].label = "baseline";
-    g->side[CAND].dead = g->side[BASE].dead = true;
     /* the probe alone, before any runner exists */
     if (cudaSetDevice(0) != cudaSuccess || jd_open(&g->j) || jd_calibrate(&g->j)) {
-        correctness_rec(s, false, false, NAN, NAN, NAN, g->j.err[0] ? g->j.err : "harness: CUDA setup failed");
+        fail_all(s, up, g->j.err[0] ? g->j.err : "harness: CUDA setup failed");
         return HC_CHILD_HARNESS_ERR;
     }
     nvml_open(0);
-    r = cj_side_start(&g->side[CAND], g_runner, g_args.candidate, "fmha", why, sizeof why);
-    if (r != 0) {
-        correctness_rec(s, false, false, NAN, NAN, NAN, why);
-        rc = r == 4 ? HC_CHILD_HARNESS_ERR : HC_CHILD_OK;
+    g->lse_timed = g_args.time_lse; /* and every candidate declares the LSE (below) */
+    for (int k = 0; k < g_args.ncand; k++) {
+        r = start_candidate(g, k, &ci[k]);
+        up[k] = r == 0, nup += r == 0;
+        rc = r == 2 ? HC_CHILD_HARNESS_ERR : rc;
+        g->lse_timed = g->lse_timed && (r != 0 || ci[k].info[7] != 0);
+    }
+    if (!nup)
         goto out;
-    }
-    {
-        cp_query q = query_of(g);
-        if (cj_side_query(&g->side[CAND], &q, &ci, why, sizeof why)) {
-            correctness_rec(s, false, false, NAN, NAN, NAN, why);
-            goto out;
-        }
-        if (constraint(&ci, s, g->dt, "candidate", why, sizeof why)) {
-            correctness_rec(s, false, true, NAN, NAN, NAN, why);
-            goto out;
-        }
-        if (ci.workspace > ((uint64_t)4 << 30)) {
-            snprintf(why, sizeof why, "the candidate asks for a workspace of %llu bytes (over 4 GiB)",
-                     (unsigned long long)ci.workspace);
-            correctness_rec(s, false, false, NAN, NAN, NAN, why);
-            goto out;
-        }
-        g->ws_bytes[CAND] = (size_t)ci.workspace;
-        g->lse_timed = g_args.time_lse && ci.info[7] != 0;
-    }
     start_baseline(g);
     r = fj_setup(g, why, sizeof why);
     if (r) {
-        correctness_rec(s, false, false, NAN, NAN, NAN, r == -1 ? g->j.err : why);
+        fail_all(s, up, r == -1 ? g->j.err : why);
         rc = HC_CHILD_HARNESS_ERR;
         goto out;
     }
-    rc = judge_shape(g, &ci);
+    r = judge_shape(g, up, ci);
+    rc = r != HC_CHILD_OK ? r : rc;
 out:
-    {
+    for (int k = 0; k < g_args.ncand; k++) {
         char sw[300] = "";
-        if (cj_side_stop(&g->side[CAND], sw, sizeof sw) != 0)
+        js_rival = k;
+        if (cj_side_stop(&g->side[js_side(k)], sw, sizeof sw) != 0)
             correctness_rec(s, false, false, NAN, NAN, NAN, sw); /* the engine keeps the last verdict */
-        cj_side_stop(&g->side[BASE], NULL, 0);
     }
+    cj_side_stop(&g->side[BASE], NULL, 0);
     fj_free(g);
     return rc;
 }
@@ -1098,9 +1130,12 @@ int main(int argc, char **argv)
         return 2;
     if (probe_device(&pa, g_args.timeout_s, g_args.dtype == 1 ? "fp16" : "bf16", &g_ceil) != 0)
         return 2;
-    return run_shapes(shape_fn, g_args.shapes, g_args.nshapes, g_args.timeout_s, g_args.check_only,
+    if (g_args.ncand > 1 && js_open_session(g_args.ncand))
+        return 2;
+    return run_shapes(shape_fn, g_args.shapes, g_args.nshapes, g_args.timeout_s * g_args.ncand, g_args.check_only,
                       [](const struct fc_shape *s, int done, const struct hc_child *, const char *why) {
+                          bool all[CS_MAX_CAND] = {true, true, true, true, true, true, true, true};
                           if (done > 0)
-                              correctness_rec(s, false, false, NAN, NAN, NAN, why);
+                              fail_all(s, all, why);
                       });
 }

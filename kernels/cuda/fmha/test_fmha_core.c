@@ -28,6 +28,15 @@ int main(void)
     struct fc_shape sh[8];
     int n;
 
+    /* a session: the shared options give FMHA every --candidate and --batch-ms */
+    TAP_OK(parse("--family fmha --candidate a.so --candidate b.so --seed 1 --batch-ms 30 --no-baseline", &a, err,
+                 sizeof err) == 0 && a.ncand == 2 && !strcmp(a.candidates[1], "b.so") &&
+               !strcmp(a.candidate, "a.so") && a.batch_ms == 30 && a.no_baseline,
+           "fmha: --candidate twice is a session of 2, --batch-ms 30");
+    TAP_OK(parse("--family fmha --candidate a.so --seed 1", &a, err, sizeof err) == 0 && a.ncand == 1 &&
+               a.batch_ms == 3,
+           "fmha: one --candidate, batches of 3 ms");
+
     /* arguments */
     TAP_OK(parse("--family fmha --candidate x.so --seed 3", &a, err, sizeof err) == 0, "minimal args parse");
     TAP_OK(a.dtype == 1 && a.reps == 30 && a.warmup == 5 && a.nshapes == 4, "defaults: fp16, 30 reps, 4 shapes");

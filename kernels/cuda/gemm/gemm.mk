@@ -35,9 +35,9 @@ $(O)/cuda/gemm/%.so: $(CUDA_GEMM_DIR)/%.cu $(CUDA_HDRS)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -shared -Xcompiler -fPIC -Xptxas -v -o $@ $< 2> $(@:.so=.ptxas.txt) || { cat $(@:.so=.ptxas.txt); exit 1; }
 
-$(CUDA_HARNESS): $(CUDA_GEMM_DIR)/harness.cu $(CUDA_HARNESS_CORE) $(CUDA_JUDGE_OBJS) $(LIB) $(CUDA_HDRS)
+$(CUDA_HARNESS): $(CUDA_GEMM_DIR)/harness.cu $(CUDA_HARNESS_CORE) $(CUDA_SESSION) $(CUDA_JUDGE_OBJS) $(LIB) $(CUDA_HDRS)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -Isrc -Iinclude -o $@ $< $(CUDA_HARNESS_CORE) $(CUDA_JUDGE_OBJS) -lcublas $(CUDA_JUDGE_LIBS)
+	$(NVCC) $(NVCCFLAGS) -Isrc -Iinclude -o $@ $< $(CUDA_HARNESS_CORE) $(CUDA_SESSION) $(CUDA_JUDGE_OBJS) -lcublas $(CUDA_JUDGE_LIBS)
 else ifeq ($(MAKELEVEL)$(SAN),00)
   $(info spak build: CUDA GEMM rungs and spak-harness-cuda skipped (need nvcc and cuBLAS))
 endif

@@ -1,9 +1,13 @@
 /*
  * harness.cu - spak-harness-cuda, the trusted GEMM harness (issue 6).
  *
- *   spak-harness-cuda --family gemm --candidate PATH.so --seed N
+ *   spak-harness-cuda --family gemm --candidate PATH.so [--candidate PATH.so ...] --seed N
  *       [--dtype bf16|fp16|fp32] [--shapes MxNxK,...] [--heldout MxNxK,...]
- *       [--reps 30] [--warmup 5] [--check-only] [--ceilings-cache PATH] [--timeout 300] [--ncu]
+ *       [--reps 30] [--warmup 5] [--batch-ms 3] [--check-only] [--ceilings-cache PATH] [--timeout 300] [--ncu]
+ *
+ * --candidate more than once (up to 8): a session, the candidates timed side
+ * by side with cuBLAS, each in its own runner (session_device.cuh; docs/
+ * trust-gpu.md, "A session").
  *
  * Output: one line per record on stdout, "__SPAK_TRACE__ " + a JSON object:
  * Correctness (every shape), then Performance and Analysis (shapes that
@@ -69,6 +73,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <vector>
 
 #include "abi.h"
 #include "../common/harness_core.h"
@@ -76,6 +81,7 @@
 #define SPAK_HARNESS_PROG "spak-harness-cuda"
 #include "../common/harness_device.cuh"
 #include "../common/judge_device.cuh"
+#include "../common/session_device.cuh"
 #include "../common/cuda_judge.h"
 extern "C" {
 #include "analyze/sandbox.h"
@@ -188,13 +194,13 @@ struct gjudge {
     size_t es, na, nb, nc;
     size_t off_b, off_c, set_bytes; /* a set: A at 0, B at off_b, C at off_c */
     int nsets;                      /* input sets (and output slots) per side: the calls of one batch */
-    cj_side side[2];
+    cj_side side[JS_SIDES];         /* CAND, BASE, then a session's other candidates (js_side) */
     jd_state j;
     cublasHandle_t h;
     double *Ad, *Bd, *Cd, *x, *u, *v, *w, *sums;
     unsigned long long *cnt;
-    unsigned long long hash[2][RP_MAX_BATCH];
-    int checks;                     /* calls checked */
+    unsigned long long hash[JS_SIDES][RP_MAX_BATCH];
+    int checks[JS_SIDES];           /* calls checked, per side */
     char why[512];
 };
 
@@ -292,7 +298,7 @@ static int check_call(struct gjudge *g, int side, int k, bool *ok, char *why, si
     double fe = 0;
     int r;
     *ok = false;
-    g->checks += side == CAND;
+    g->checks[side]++;
     if (g->dt == SPAK_DT_F32)
         r = jd_nonfinite(&g->j, (const float *)set_ptr(g, side, k, g->off_c), g->nc, &nf);
     else if (g->dt == SPAK_DT_F16)
@@ -367,8 +373,8 @@ static void correctness_rec(const struct hc_shape *s, int dt, bool passed, bool 
     c.baseline_rel_err = berr;
     c.seed = jd_seed;
     c.reason = reason;
-    c.candidate = g_args.candidate;
-    emit(hc_record_correctness(&c));
+    c.candidate = g_args.candidates[js_rival];
+    js_emit(hc_record_correctness(&c));
 }
 
 /* The declared constraints against the shape (INFO from the runner). NULL
@@ -396,13 +402,10 @@ static int gj_setup(struct gjudge *g, char *why, size_t nwhy)
     g->off_b = align256(g->na * g->es);
     g->off_c = g->off_b + align256(g->nb * g->es);
     g->set_bytes = g->off_c + align256(g->nc * g->es);
-    /* calls per batch: ~3 ms of work at 600 TFLOP/s (fp32: 40), within 8 GiB a side */
+    /* calls per batch: ~--batch-ms (3) of work at 600 TFLOP/s (fp32: 40),
+     * within 8 GiB a side (a session: 24 GiB over all its sides) */
     double est = 2.0 * s->m * s->n * s->k / (g->dt == SPAK_DT_F32 ? 40e12 : 600e12) + 5e-6;
-    int n = (int)ceil(3e-3 / est);
-    size_t cap = ((size_t)8 << 30) / g->set_bytes;
-    n = n > RP_MAX_BATCH ? RP_MAX_BATCH : n;
-    n = (size_t)n > cap ? (int)cap : n;
-    g->nsets = n < 1 ? 1 : n;
+    g->nsets = cs_calls_per_batch(est, g_args.batch_ms, g->set_bytes, 0, g_args.ncand, RP_MAX_BATCH);
     if (g_args.check_only || s->heldout)
         g->nsets = 1;
     GCK(cudaMalloc(&g->Ad, g->na * sizeof(double)));
@@ -414,28 +417,29 @@ static int gj_setup(struct gjudge *g, char *why, size_t nwhy)
     GCK(cudaMalloc(&g->w, s->m * sizeof(double)));
     GCK(cudaMalloc(&g->sums, 2 * sizeof(double)));
     GCK(cudaMalloc(&g->cnt, sizeof(unsigned long long)));
-    for (int i = 0; i < 2; i++)
-        if (cj_side_map(&g->side[i], g->set_bytes * (size_t)g->nsets, why, nwhy))
+    for (int i = 0; i < JS_SIDES; i++)
+        if (!g->side[i].dead && cj_side_map(&g->side[i], g->set_bytes * (size_t)g->nsets, why, nwhy))
             return -2;
     return 0;
 }
 
-/* One check with the full fp64 reference on set 0: the candidate's error
+/* One check with the full fp64 reference on set 0 of the candidate on side
+ * cs: the candidate's error
  * (*err) and cuBLAS's on the same inputs (*berr). 0: ran (*ok, why); 1: the
  * candidate failed (why); 2: interference; -1: harness error (g->j.err). */
-static int full_check(struct gjudge *g, double *err, double *berr, bool *ok, char *why, size_t nwhy)
+static int full_check(struct gjudge *g, int cs, double *err, double *berr, bool *ok, char *why, size_t nwhy)
 {
     const struct hc_shape *s = g->s;
     const double one = 1.0, zero = 0.0;
     unsigned long long nf = 0;
     double dt;
     *ok = false;
-    if (fill_sets(g, CAND, 1, true))
+    if (fill_sets(g, cs, 1, true))
         return -1;
     /* the same inputs for cuBLAS, in its own pool */
-    GCK(cudaMemcpyAsync(set_ptr(g, BASE, 0, 0), set_ptr(g, CAND, 0, 0), g->off_c, cudaMemcpyDeviceToDevice, g->j.st));
+    GCK(cudaMemcpyAsync(set_ptr(g, BASE, 0, 0), set_ptr(g, cs, 0, 0), g->off_c, cudaMemcpyDeviceToDevice, g->j.st));
     GCK(cudaMemsetAsync(set_ptr(g, BASE, 0, g->off_c), 0xFF, g->nc * g->es, g->j.st));
-    g->hash[BASE][0] = g->hash[CAND][0];
+    g->hash[BASE][0] = g->hash[cs][0];
     if (cublasDgemm(g->h, CUBLAS_OP_T, CUBLAS_OP_N, (int)s->n, (int)s->m, (int)s->k, &one, g->Bd, (int)s->k, g->Ad,
                     (int)s->k, &zero, g->Cd, (int)s->n) != CUBLAS_STATUS_SUCCESS) {
         snprintf(g->j.err, sizeof g->j.err, "harness: cublasDgemm (the reference) failed");
@@ -457,21 +461,21 @@ static int full_check(struct gjudge *g, double *err, double *berr, bool *ok, cha
         snprintf(g->j.err, sizeof g->j.err, "%s", ch.err);
         return -1;
     }
-    r = batch(g, CAND, 1, &dt, why, nwhy);
+    r = batch(g, cs, 1, &dt, why, nwhy);
     if (r != 0)
         return r;
-    if ((g->dt == SPAK_DT_F32   ? rel_err_of(&ch, (const float *)set_ptr(g, CAND, 0, g->off_c), g->Cd, g->nc, err, &nf)
-         : g->dt == SPAK_DT_F16 ? rel_err_of(&ch, (const __half *)set_ptr(g, CAND, 0, g->off_c), g->Cd, g->nc, err, &nf)
-                                : rel_err_of(&ch, (const __nv_bfloat16 *)set_ptr(g, CAND, 0, g->off_c), g->Cd, g->nc,
+    if ((g->dt == SPAK_DT_F32   ? rel_err_of(&ch, (const float *)set_ptr(g, cs, 0, g->off_c), g->Cd, g->nc, err, &nf)
+         : g->dt == SPAK_DT_F16 ? rel_err_of(&ch, (const __half *)set_ptr(g, cs, 0, g->off_c), g->Cd, g->nc, err, &nf)
+                                : rel_err_of(&ch, (const __nv_bfloat16 *)set_ptr(g, cs, 0, g->off_c), g->Cd, g->nc,
                                              err, &nf))) {
         snprintf(g->j.err, sizeof g->j.err, "%s", ch.err);
         return -1;
     }
     unsigned long long h = 0;
-    if (jd_hash(&g->j, set_ptr(g, CAND, 0, 0), g->off_c, &h))
+    if (jd_hash(&g->j, set_ptr(g, cs, 0, 0), g->off_c, &h))
         return -1;
-    g->checks++;
-    if (h != g->hash[CAND][0]) {
+    g->checks[cs]++;
+    if (h != g->hash[cs][0]) {
         snprintf(why, nwhy, "the candidate wrote its inputs (A or B changed during the call)");
         *err = NAN;
         return 0;
@@ -481,129 +485,47 @@ static int full_check(struct gjudge *g, double *err, double *berr, bool *ok, cha
 }
 
 
-/* The timed rounds: warm-up, then reps rounds of a candidate batch and a
- * baseline batch (which goes first alternates), every call of both checked.
- * Emits the Correctness record (passed, or why a timed call failed), then
- * Performance (with the verdict: ok, impossible, interference) and Analysis. */
-static int timed(struct gjudge *g, const cp_info *ci, double err, double berr)
+/* Candidate k's figures from the timed rounds R: its Correctness record
+ * (passed, or impossible), Performance (the verdict: ok, impossible,
+ * interference; the ratio with its interval, every sample, in a session
+ * versus) and, for one candidate, Analysis. */
+static void emit_timed(struct gjudge *g, const js_rounds *R, int k, const cp_info *ci, double err, double berr)
 {
     const struct hc_shape *s = g->s;
-    /* at least --reps pairs, then more until the ratio's 95% interval is
-     * within +-2% (stats.h), at most 4x --reps pairs */
-    int reps = g_args.reps, cap = 4 * g_args.reps, done = 0, wu = g_args.warmup < 2 ? g_args.warmup : 2,
-        n = g->nsets;
-    double *t[2] = {(double *)calloc(cap, sizeof(double)), (double *)calloc(cap, sizeof(double))};
-    spak_interval iv;
-    memset(&iv, 0, sizeof iv);
-    bool precise = false;
-    char why[512] = "";
-    const char *fail = NULL, *verdict = "ok";
-    struct clocks ck = {0, 0, 0, 0};
-    int rc = HC_CHILD_OK;
-    if (!t[0] || !t[1]) {
-        free(t[0]), free(t[1]);
-        correctness_rec(s, g->dt, false, false, NAN, NAN, "harness: out of memory");
-        return HC_CHILD_HARNESS_ERR;
-    }
-    for (int r = 0; r < wu + cap && !fail && !precise; r++) {
-        for (int o = 0; o < 2 && !fail; o++) {
-            int side = (r % 2 == 0) ? o : 1 - o;
-            double dt = 0;
-            if (fill_sets(g, side, n, false)) {
-                fail = g->j.err, rc = HC_CHILD_HARNESS_ERR;
-                break;
-            }
-            int b = batch(g, side, n, &dt, why, sizeof why);
-            if (b == 2) {
-                verdict = "interference", fail = why;
-                break;
-            }
-            if (b != 0) {
-                fail = b < 0 ? g->j.err : why;
-                rc = b < 0 || side == BASE ? HC_CHILD_HARNESS_ERR : HC_CHILD_OK;
-                break;
-            }
-            if (r == wu + reps / 2)
-                ck = nvml_sample();
-            for (int k = 0; k < n && !fail; k++) {
-                bool ok = false;
-                char cw[400];
-                if (check_call(g, side, k, &ok, cw, sizeof cw)) {
-                    fail = g->j.err, rc = HC_CHILD_HARNESS_ERR;
-                } else if (!ok) {
-                    snprintf(why, sizeof why, "timed call %d (%s): %s", r * n + k + 1,
-                             side == CAND ? "candidate" : "baseline", cw);
-                    fail = why;
-                    rc = side == CAND ? HC_CHILD_OK : HC_CHILD_HARNESS_ERR;
-                }
-            }
-            if (r >= wu)
-                t[side][r - wu] = dt / n * 1e3;
-        }
-        if (r >= wu && !fail) {
-            done = r - wu + 1;
-            if (done >= reps && spak_stats_ratio_ci(t[BASE], t[CAND], done, 0.95, &iv))
-                precise = spak_stats_precise(&iv, 0.02);
-        }
-    }
-    if (fail && strcmp(verdict, "interference") != 0) {
-        correctness_rec(s, g->dt, false, false, NAN, berr, fail);
-        free(t[0]), free(t[1]);
-        return rc;
-    }
+    const char *verdict = R->verdict, *fail = R->all[0] ? R->all : NULL; /* here: interference */
+    char why[512] = "", bt[160];
     struct hc_performance p;
     memset(&p, 0, sizeof p);
     p.shape = s;
     p.dtype = g->dt;
     p.flops = 2.0 * s->m * s->n * s->k;
-    p.reps = done;
-    json_t *samples[2] = {json_array(), json_array()};
-    for (int i = 0; i < 2; i++)
-        for (int r = 0; r < done; r++)
-            json_array_append_new(samples[i], json_real(t[i][r]));
-    if (!fail && done >= 2) {
-        if (!iv.n)
-            spak_stats_ratio_ci(t[BASE], t[CAND], done, 0.95, &iv);
-        hc_stats(t[CAND], done, &p.cand); /* sorts: the samples were copied first */
-        hc_stats(t[BASE], done, &p.base);
+    p.reps = R->done;
+    if (!fail && R->done >= 2) {
+        /* hc_stats sorts: copies, the rounds' order is the pairs' */
+        std::vector<double> c(R->t[k], R->t[k] + R->done), b(R->tb, R->tb + R->done);
+        hc_stats(c.data(), R->done, &p.cand);
+        hc_stats(b.data(), R->done, &p.base);
     } else
         p.cand.median = p.base.median = NAN;
-    p.sm_clock_mhz = ck.sm_mhz, p.mem_clock_mhz = ck.mem_mhz, p.power_w = ck.power_w, p.throttle_mask = ck.reasons;
+    p.sm_clock_mhz = R->ck.sm_mhz, p.mem_clock_mhz = R->ck.mem_mhz, p.power_w = R->ck.power_w;
+    p.throttle_mask = R->ck.reasons;
     p.l2_flushed = false;
     /* impossible: above the chip's rate bound */
-    char bt[160];
-    int max_mhz = 0, sms = 0;
-    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
-    if (g_nvml.ok && g_nvml.max_clock)
-        g_nvml.max_clock(g_nvml.dev, 1, (unsigned *)&max_mhz);
-    if (max_mhz <= 0 && cudaDeviceGetAttribute(&max_mhz, cudaDevAttrClockRate, 0) == cudaSuccess)
-        max_mhz /= 1000; /* kHz */
-    double bound = jd_bound_tflops(g_ceil.cc, sms, max_mhz, g->dt, bt, sizeof bt);
-    double tf = p.flops / p.cand.median / 1e9;
-    if (!fail && bound > 0 && tf > bound * JD_BOUND_MARGIN) {
+    bool impossible = false;
+    double bound = js_bound(g_ceil.cc, g->dt, p.flops, p.cand.median, &impossible, bt, sizeof bt, why, sizeof why);
+    if (!fail && impossible) {
         verdict = "impossible";
-        snprintf(why, sizeof why, "impossible: %.0f TFLOP/s > bound %.0f TFLOP/s = %s, +%.0f%%", tf, bound, bt,
-                 100 * (JD_BOUND_MARGIN - 1));
         fail = why;
-    }
-    if (!strcmp(verdict, "impossible"))
         correctness_rec(s, g->dt, false, false, NAN, berr, fail);
-    else {
+    } else {
         char ok[160];
         snprintf(ok, sizeof ok, "ok (%d calls checked: fp64 reference, then random projections on every timed call)",
-                 g->checks);
+                 g->checks[js_side(k)]);
         correctness_rec(s, g->dt, true, false, err, berr, ok);
     }
-    json_t *extra = json_pack("{s:s, s:b, s:s, s:i, s:s, s:o, s:s, s:s, s:o, s:[o,o], s:f, s:f, s:b, s:o, s:o}",
-                              "verdict", verdict, "passed", !fail, "reason", fail ? fail : "", "calls_per_batch", n,
-                              "timed_by", "judge host clock, CALL to DONE (runner synchronized its device)",
-                              "bound_tflops", hc_jnum(bound > 0 ? bound : NAN), "bound_from", bt, "freeze",
-                              cj_side_freeze_how(&g->side[CAND]), "ratio", hc_jnum(fail ? NAN : iv.point),
-                              "ratio_ci", hc_jnum(fail ? NAN : iv.lo), hc_jnum(fail ? NAN : iv.hi), "ratio_ci_level",
-                              0.95, "ratio_precision", 0.02, "precision_reached", precise, "samples_ms", samples[CAND],
-                              "baseline_samples_ms", samples[BASE]);
-    emit(with_fields(hc_record_performance(&p), extra));
-    if (!fail) {
+    js_emit(with_fields(hc_record_performance(&p),
+                        js_perf_fields(R, k, verdict, fail, bound, bt, cj_side_freeze_how(&g->side[js_side(k)]))));
+    if (!fail && R->nc == 1) { /* a session ranks: the evaluations already classified */
         struct hc_perf_in in;
         struct hc_perf_out out;
         struct spak_gemm_kinfo ki;
@@ -615,112 +537,200 @@ static int timed(struct gjudge *g, const cp_info *ci, double err, double berr)
         perf_in_of(&in, &ki, &g_ceil, p.flops,
                    (double)g->es * ((double)s->m * s->k + (double)s->n * s->k + (double)s->m * s->n), p.cand.median);
         hc_classify(&in, &out);
-        emit(hc_record_analysis(s, g->dt, &in, &out));
+        js_emit(hc_record_analysis(s, g->dt, &in, &out));
     }
-    free(t[0]), free(t[1]);
+}
+
+/* The timed rounds (js_run, session_device.cuh) of the candidates that
+ * passed their checks (pass[k]) and cuBLAS, every call of every batch
+ * checked; then each candidate's records. Returns the child's exit code. */
+static int timed(struct gjudge *g, const bool *pass, const cp_info *ci, const double *err, const double *berr)
+{
+    static js_rounds R;
+    memset(&R, 0, sizeof R);
+    R.nc = g_args.ncand, R.n = g->nsets;
+    memcpy(R.timed, pass, sizeof R.timed);
+    int r = js_run(
+        &R, &g->j, BASE, g_args.reps, g_args.warmup, [&](int side, int n) { return fill_sets(g, side, n, false); },
+        [&](int side, int n, double *dt, char *why, size_t nw) { return batch(g, side, n, dt, why, nw); },
+        [&](int side, int c, bool *ok, char *why, size_t nw) { return check_call(g, side, c, ok, why, nw); });
+    if (r)
+        snprintf(R.all, sizeof R.all, "harness: out of host memory"), R.rc = HC_CHILD_HARNESS_ERR;
+    for (int k = 0; k < R.nc; k++) {
+        if (!R.timed[k])
+            continue;
+        js_rival = k;
+        const char *fail = R.all[0] ? R.all : !R.in[k] ? R.why[k] : NULL;
+        if (fail && strcmp(R.verdict, "interference") != 0)
+            correctness_rec(g->s, g->dt, false, false, NAN, berr[k], fail);
+        else
+            emit_timed(g, &R, k, &ci[k], err[k], berr[k]);
+    }
+    int rc = R.rc;
+    js_free(&R);
     return rc;
 }
 
-/* The shape child: the judge of one shape. Returns the process exit code. */
+/* Candidate k's runner started and its declarations checked against the
+ * shape. 0: up; 1: not (its record written); 2: not, a harness error (its
+ * record written). */
+static int start_candidate(struct gjudge *g, int k, cp_info *ci)
+{
+    const struct hc_shape *s = g->s;
+    char why[512] = "";
+    cj_side *c = &g->side[js_side(k)];
+    js_rival = k;
+    int r = cj_side_start(c, g_runner, g_args.candidates[k], "gemm", why, sizeof why);
+    if (r != 0) {
+        correctness_rec(s, g->dt, false, false, NAN, NAN, why);
+        return r == 4 ? 2 : 1;
+    }
+    cp_query q;
+    memset(&q, 0, sizeof q);
+    q.h = (rp_head){RP_MAGIC, CP_QUERY};
+    q.d[0] = s->m, q.d[1] = s->n, q.d[2] = s->k;
+    q.dtype = g->dt;
+    if (cj_side_query(c, &q, ci, why, sizeof why)) {
+        correctness_rec(s, g->dt, false, false, NAN, NAN, why);
+        return 1;
+    }
+    const char *bad = constraint(s, g->dt, ci, g_ceil.cc);
+    if (bad) {
+        correctness_rec(s, g->dt, false, true, NAN, NAN, bad);
+        return 1;
+    }
+    return 0;
+}
+
+/* Candidate k's two full checks (fp64 reference). 1: passed (*err, *berr:
+ * the larger of the two); 0: failed (its record written); -1: harness error
+ * (its record written). */
+static int check_candidate(struct gjudge *g, int k, double *err, double *berr)
+{
+    const struct hc_shape *s = g->s;
+    double e[2] = {NAN, NAN}, b[2] = {NAN, NAN};
+    bool ok = false;
+    char why[512] = "";
+    int i, r = 0;
+    js_rival = k;
+    for (i = 0; i < 2; i++) {
+        char cw[440];
+        r = full_check(g, js_side(k), &e[i], &b[i], &ok, cw, sizeof cw);
+        if (r != 0 || !ok) {
+            snprintf(why, sizeof why, "full check %d of 2 (fp64 reference): %s", i + 1, cw);
+            break;
+        }
+    }
+    if (r < 0) {
+        correctness_rec(s, g->dt, false, false, NAN, NAN, g->j.err);
+        return -1;
+    }
+    if (r != 0 || !ok) {
+        correctness_rec(s, g->dt, false, false, r == 0 ? e[i] : NAN, b[i], why);
+        return 0;
+    }
+    *err = e[0] > e[1] ? e[0] : e[1], *berr = b[0] > b[1] ? b[0] : b[1];
+    if (cj_side_denied(&g->side[js_side(k)], why, sizeof why)) {
+        correctness_rec(s, g->dt, false, false, NAN, *berr, why);
+        return 0;
+    }
+    return 1;
+}
+
+/* A failed Correctness record for every candidate k with up[k] (a step of
+ * the judge failed for all of them). */
+static void fail_all(const struct hc_shape *s, int dt, const bool *up, const char *why)
+{
+    for (int k = 0; k < g_args.ncand; k++)
+        if (up[k]) {
+            js_rival = k;
+            correctness_rec(s, dt, false, false, NAN, NAN, why);
+        }
+}
+
+/* The shape child: the judge of one shape, for every --candidate (each in
+ * its own runner; more than one: a session, timed side by side). Returns
+ * the process exit code. */
 static int run_shape(const struct hc_shape *s)
 {
     static struct gjudge gs;
+    static cp_info ci[CS_MAX_CAND];
     struct gjudge *g = &gs;
     char why[512] = "";
-    cp_info ci;
-    int r, rc = HC_CHILD_OK;
+    bool up[CS_MAX_CAND] = {false}, pass[CS_MAX_CAND] = {false};
+    double err[CS_MAX_CAND], berr[CS_MAX_CAND];
+    int r, rc = HC_CHILD_OK, nup = 0, npass = 0;
     memset(g, 0, sizeof *g);
     jd_seed_for(s->m * 1000003L + s->n * 1009L + s->k);
     g->s = s;
     g->dt = g_args.dtype;
     g->es = hc_dtype_size(g->dt);
     g->na = (size_t)s->m * s->k, g->nb = (size_t)s->n * s->k, g->nc = (size_t)s->m * s->n;
-    g->side[CAND].label = "candidate";
+    for (int i = 0; i < JS_SIDES; i++)
+        g->side[i].dead = true, g->side[i].label = "candidate";
+    for (int k = 0; k < g_args.ncand; k++)
+        g->side[js_side(k)].label = js_label(k), up[k] = true;
     g->side[BASE].label = "baseline";
-    g->side[CAND].dead = g->side[BASE].dead = true;
     /* the probe alone, before any runner exists */
     if (cudaSetDevice(0) != cudaSuccess || jd_open(&g->j) || jd_calibrate(&g->j) ||
         cublasCreate(&g->h) != CUBLAS_STATUS_SUCCESS || cublasSetStream(g->h, g->j.st) != CUBLAS_STATUS_SUCCESS) {
-        correctness_rec(s, g->dt, false, false, NAN, NAN, g->j.err[0] ? g->j.err : "harness: CUDA/cuBLAS setup failed");
+        fail_all(s, g->dt, up, g->j.err[0] ? g->j.err : "harness: CUDA/cuBLAS setup failed");
         return HC_CHILD_HARNESS_ERR;
     }
     nvml_open(0);
-    r = cj_side_start(&g->side[CAND], g_runner, g_args.candidate, "gemm", why, sizeof why);
-    if (r != 0) {
-        correctness_rec(s, g->dt, false, false, NAN, NAN, why);
-        rc = r == 4 ? HC_CHILD_HARNESS_ERR : HC_CHILD_OK;
+    for (int k = 0; k < g_args.ncand; k++) {
+        r = start_candidate(g, k, &ci[k]);
+        up[k] = r == 0, nup += r == 0;
+        rc = r == 2 ? HC_CHILD_HARNESS_ERR : rc;
+    }
+    if (!nup)
         goto out;
-    }
-    {
-        cp_query q;
-        memset(&q, 0, sizeof q);
-        q.h = (rp_head){RP_MAGIC, CP_QUERY};
-        q.d[0] = s->m, q.d[1] = s->n, q.d[2] = s->k;
-        q.dtype = g->dt;
-        if (cj_side_query(&g->side[CAND], &q, &ci, why, sizeof why)) {
-            correctness_rec(s, g->dt, false, false, NAN, NAN, why);
-            goto out;
-        }
-        const char *c = constraint(s, g->dt, &ci, g_ceil.cc);
-        if (c) {
-            correctness_rec(s, g->dt, false, true, NAN, NAN, c);
-            goto out;
-        }
-    }
     if (cj_side_start(&g->side[BASE], g_runner, g_baseline, "gemm", why, sizeof why)) {
-        correctness_rec(s, g->dt, false, false, NAN, NAN, why);
+        fail_all(s, g->dt, up, why);
         rc = HC_CHILD_HARNESS_ERR;
         goto out;
     }
     r = gj_setup(g, why, sizeof why);
     if (r) {
-        correctness_rec(s, g->dt, false, false, NAN, NAN, r == -1 ? g->j.err : why);
+        fail_all(s, g->dt, up, r == -1 ? g->j.err : why);
         rc = HC_CHILD_HARNESS_ERR;
         goto out;
     }
-    {
-        double e[2] = {NAN, NAN}, b[2] = {NAN, NAN};
-        bool ok = false;
-        int i;
-        for (i = 0; i < 2; i++) {
-            char cw[440];
-            r = full_check(g, &e[i], &b[i], &ok, cw, sizeof cw);
-            if (r != 0 || !ok) {
-                snprintf(why, sizeof why, "full check %d of 2 (fp64 reference): %s", i + 1, cw);
-                break;
-            }
-        }
-        if (r < 0) {
-            correctness_rec(s, g->dt, false, false, NAN, NAN, g->j.err);
+    for (int k = 0; k < g_args.ncand; k++) {
+        if (!up[k])
+            continue;
+        r = check_candidate(g, k, &err[k], &berr[k]);
+        if (r < 0) { /* the judge's own CUDA failed: nothing after it can be trusted */
+            bool rest[CS_MAX_CAND] = {false};
+            for (int j = k + 1; j < g_args.ncand; j++)
+                rest[j] = up[j];
+            fail_all(s, g->dt, rest, "not checked: the judge failed on an earlier candidate of the session");
             rc = HC_CHILD_HARNESS_ERR;
             goto out;
         }
-        if (r != 0 || !ok) {
-            correctness_rec(s, g->dt, false, false, r == 0 ? e[i] : NAN, b[i], why);
-            goto out;
-        }
-        double err = e[0] > e[1] ? e[0] : e[1], berr = b[0] > b[1] ? b[0] : b[1];
-        char denied[300];
-        if (cj_side_denied(&g->side[CAND], denied, sizeof denied)) {
-            correctness_rec(s, g->dt, false, false, NAN, berr, denied);
-            goto out;
-        }
-        if (g_args.check_only || s->heldout) {
-            correctness_rec(s, g->dt, true, false, err, berr, "ok (2 checks, fp64 reference)");
-            goto out;
-        }
-        rc = timed(g, &ci, err, berr);
+        pass[k] = r == 1, npass += r == 1;
     }
+    if (g_args.check_only || s->heldout) {
+        for (int k = 0; k < g_args.ncand; k++)
+            if (pass[k]) {
+                js_rival = k;
+                correctness_rec(s, g->dt, true, false, err[k], berr[k], "ok (2 checks, fp64 reference)");
+            }
+        goto out;
+    }
+    if (npass)
+        rc = timed(g, pass, ci, err, berr);
 out:
-    {
+    for (int k = 0; k < g_args.ncand; k++) {
         char sw[300] = "";
         /* a denied call or isolation below the minimum: nothing it did counts
          * (a record of its own, as the CPU judge writes it) */
-        if (cj_side_stop(&g->side[CAND], sw, sizeof sw) != 0)
-            emit(hc_dump(json_pack("{s:s, s:s, s:b, s:b, s:s, s:I}", "type", "Correctness", "shape", "runner",
-                                   "heldout", false, "passed", false, "reason", sw, "seed", (json_int_t)jd_seed)));
-        cj_side_stop(&g->side[BASE], NULL, 0);
+        js_rival = k;
+        if (cj_side_stop(&g->side[js_side(k)], sw, sizeof sw) != 0)
+            js_emit(hc_dump(json_pack("{s:s, s:s, s:b, s:b, s:s, s:I}", "type", "Correctness", "shape", "runner",
+                                      "heldout", false, "passed", false, "reason", sw, "seed", (json_int_t)jd_seed)));
     }
+    cj_side_stop(&g->side[BASE], NULL, 0);
     gj_free(g);
     return rc;
 }
@@ -983,10 +993,13 @@ int main(int argc, char **argv)
 
     if (probe_device(&pa, g_args.timeout_s, hc_dtype_name(g_args.dtype), &g_ceil) != 0)
         return 2;
-    return run_shapes(shape_fn, g_args.shapes, g_args.nshapes, g_args.timeout_s, g_args.check_only,
+    if (g_args.ncand > 1 && js_open_session(g_args.ncand))
+        return 2;
+    return run_shapes(shape_fn, g_args.shapes, g_args.nshapes, g_args.timeout_s * g_args.ncand, g_args.check_only,
                       [](const struct hc_shape *s, int done, const struct hc_child *r, const char *why) {
                           if (done > 0) {
-                              correctness_rec(s, g_args.dtype, false, false, NAN, NAN, why);
+                              bool all[CS_MAX_CAND] = {true, true, true, true, true, true, true, true};
+                              fail_all(s, g_args.dtype, all, why);
                           } else if (g_args.ncu && !g_args.check_only) {
                               if (r->saw_pass && r->saw_performance)
                                   counters(s);

@@ -1,0 +1,216 @@
+/*
+ * session_device.cuh - the timed rounds both CUDA judges run (included by
+ * kernels/cuda/gemm/harness.cu and kernels/cuda/fmha/harness_fmha.cu after
+ * judge_device.cuh): one candidate against the baseline, or a session of
+ * several candidates (--candidate repeated) timed side by side, each in its
+ * own runner, one batch of every candidate and one of the baseline a round
+ * (session.h: the order, the limits, the precision rule). A batch is
+ * jd_batch (idle before and after, return codes, errors after the calls,
+ * late work); every call of every batch is checked after it, as in the
+ * single-candidate path, by the family's check.
+ *
+ * The family gives three functions: fill(side, n) (fresh inputs into sets
+ * 0..n-1 of side, outputs poisoned; 0 or -1 with j->err), batch(side, n,
+ * &dt, why, nwhy) (jd_batch's codes) and check(side, k, &ok, why, nwhy) (0,
+ * or -1 with j->err). It writes the records from the js_rounds result, with
+ * js_perf_fields for the Performance record's shared fields.
+ */
+#ifndef SPAK_CUDA_SESSION_DEVICE_CUH
+#define SPAK_CUDA_SESSION_DEVICE_CUH
+
+#include "session.h"
+
+/* The session of this run ("" with one candidate): drawn once in the
+ * parent, so every shape child's records name the same session. */
+static char js_session[24];
+static int js_size = 1;   /* candidates in the session */
+static int js_rival = 0;  /* the candidate whose record is written now */
+
+/* A session of nc candidates for this run: its id drawn now (in the
+ * parent, before the shape children). 0, or -1 with a message on stderr. */
+static int js_open_session(int nc)
+{
+    if (cs_session_id(js_session, sizeof js_session)) {
+        fprintf(stderr, "%s: getrandom failed\n", SPAK_HARNESS_PROG);
+        return -1;
+    }
+    js_size = nc;
+    return 0;
+}
+
+/* A record, with the session's fields when there is a session, on stdout. */
+static void js_emit(char *rec)
+{
+    if (rec && js_session[0]) {
+        json_t *x = json_object();
+        cs_session_fields(x, js_session, js_rival, js_size);
+        rec = with_fields(rec, x);
+    }
+    emit(rec);
+}
+
+/* The side of candidate k: 0 for the first (the judges' CAND), then after
+ * the baseline's 1. */
+static inline int js_side(int k)
+{
+    return k == 0 ? 0 : k + 1;
+}
+#define JS_SIDES (CS_MAX_CAND + 1)
+#define JS_BASE 1
+
+/* "candidate" alone, "candidate 2" in a session: what the reasons call it */
+static const char *js_label(int k)
+{
+    static const char *names[CS_MAX_CAND] = {"candidate 0", "candidate 1", "candidate 2", "candidate 3",
+                                             "candidate 4", "candidate 5", "candidate 6", "candidate 7"};
+    return js_size > 1 && k >= 0 && k < CS_MAX_CAND ? names[k] : "candidate";
+}
+
+struct js_rounds {
+    int nc, n;                   /* candidates, calls per batch */
+    int done;                    /* rounds recorded (after the warm-up) */
+    double *t[CS_MAX_CAND], *tb; /* ms a call, per round (tb NULL without a baseline) */
+    bool timed[CS_MAX_CAND];     /* entered the rounds (passed its checks) */
+    bool in[CS_MAX_CAND];        /* still in: no batch or check of it failed */
+    char why[CS_MAX_CAND][512];  /* why candidate k went out */
+    const char *verdict;         /* "ok", "interference" */
+    char all[600];               /* what ended the rounds for every candidate ("" none) */
+    int rc;                      /* the child's exit code */
+    struct clocks ck;            /* sampled half-way */
+};
+
+static void js_free(js_rounds *R)
+{
+    for (int k = 0; k < CS_MAX_CAND; k++)
+        free(R->t[k]);
+    free(R->tb);
+    memset(R, 0, sizeof *R);
+}
+
+/* The rounds of one shape: candidates k < nc with timed[k] (R->timed set by
+ * the caller), the baseline on base_side (-1: none), n calls a batch. At
+ * least --reps rounds, then until every ratio's interval reaches the
+ * precision, at most 4x --reps (a session: at least 10); warm-up rounds
+ * first (at most 2, not recorded). 0, or -1 out of host memory. */
+template <class Fill, class Batch, class Check>
+static int js_run(js_rounds *R, jd_state *j, int base_side, int reps, int warmup, Fill fill, Batch batch, Check check)
+{
+    int nc = R->nc, n = R->n, lo, cap, wu = warmup < 2 ? warmup : 2, order[CS_MAX_CAND + 1];
+    bool sampled = false;
+    char why[512];
+    cs_round_limits(reps, nc, &lo, &cap);
+    R->verdict = "ok";
+    R->rc = HC_CHILD_OK;
+    R->done = 0;
+    R->tb = base_side >= 0 ? (double *)calloc(cap, sizeof(double)) : NULL;
+    if (base_side >= 0 && !R->tb)
+        return -1;
+    for (int k = 0; k < nc; k++) {
+        R->in[k] = R->timed[k];
+        if (!(R->t[k] = (double *)calloc(cap, sizeof(double))))
+            return -1;
+    }
+    for (int r = 0; r < wu + cap && !R->all[0]; r++) {
+        cs_order(r, nc, order);
+        for (int o = 0; o <= nc && !R->all[0]; o++) {
+            int k = order[o], side = k < 0 ? base_side : js_side(k);
+            const char *who = k < 0 ? "baseline" : js_label(k);
+            double dt = 0;
+            if (side < 0 || (k >= 0 && !R->in[k]))
+                continue;
+            if (fill(side, n)) {
+                snprintf(R->all, sizeof R->all, "%.500s", j->err);
+                R->rc = HC_CHILD_HARNESS_ERR;
+                break;
+            }
+            int b = batch(side, n, &dt, why, sizeof why);
+            if (b == 2) { /* the device was busy: nobody's time counts */
+                R->verdict = "interference";
+                snprintf(R->all, sizeof R->all, "%s", why);
+                break;
+            }
+            if (b != 0 && (b < 0 || k < 0)) {
+                snprintf(R->all, sizeof R->all, "%.500s", b < 0 ? j->err : why);
+                R->rc = HC_CHILD_HARNESS_ERR;
+                break;
+            }
+            if (b != 0) {
+                R->in[k] = false;
+                snprintf(R->why[k], sizeof R->why[k], "%s", why);
+                continue;
+            }
+            if (r == wu + reps / 2 && !sampled)
+                R->ck = nvml_sample(), sampled = true;
+            for (int c = 0; c < n; c++) {
+                bool ok = false;
+                char cw[400];
+                if (check(side, c, &ok, cw, sizeof cw)) {
+                    snprintf(R->all, sizeof R->all, "%.500s", j->err);
+                    R->rc = HC_CHILD_HARNESS_ERR;
+                    break;
+                }
+                if (ok)
+                    continue;
+                char *dst = k < 0 ? R->all : R->why[k];
+                snprintf(dst, k < 0 ? sizeof R->all : sizeof R->why[k], "timed call %d (%s): %s", r * n + c + 1, who,
+                         cw);
+                if (k < 0)
+                    R->rc = HC_CHILD_HARNESS_ERR;
+                else
+                    R->in[k] = false;
+                break;
+            }
+            if (r >= wu && (k < 0 || R->in[k]))
+                (k < 0 ? R->tb : R->t[k])[r - wu] = dt / n * 1e3;
+        }
+        if (r < wu || R->all[0])
+            continue;
+        R->done = r - wu + 1;
+        bool any = false;
+        for (int k = 0; k < nc; k++)
+            any = any || R->in[k];
+        if (!any || cs_enough(R->t, R->in, nc, R->tb, R->done, lo))
+            break;
+    }
+    return 0;
+}
+
+/* The chip's rate bound and whether a median of median_ms for flops is
+ * above it by JD_BOUND_MARGIN (*impossible, the reason in why). bt gets how
+ * the bound was computed; returns it in TFLOP/s (0: none). */
+static double js_bound(int cc, int dtype, double flops, double median_ms, bool *impossible, char *bt, size_t nbt,
+                       char *why, size_t nwhy)
+{
+    int max_mhz = 0, sms = 0;
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+    if (g_nvml.ok && g_nvml.max_clock)
+        g_nvml.max_clock(g_nvml.dev, 1, (unsigned *)&max_mhz);
+    if (max_mhz <= 0 && cudaDeviceGetAttribute(&max_mhz, cudaDevAttrClockRate, 0) == cudaSuccess)
+        max_mhz /= 1000; /* kHz */
+    double bound = jd_bound_tflops(cc, sms, max_mhz, dtype, bt, nbt);
+    double tf = flops / median_ms / 1e9;
+    *impossible = bound > 0 && tf > bound * JD_BOUND_MARGIN;
+    if (*impossible)
+        snprintf(why, nwhy, "impossible: %.0f TFLOP/s > bound %.0f TFLOP/s = %s, +%.0f%%", tf, bound, bt,
+                 100 * (JD_BOUND_MARGIN - 1));
+    return bound;
+}
+
+/* The Performance record's fields both judges write for candidate k: the
+ * verdict, passed, reason, calls_per_batch, timed_by, the bound, freeze, the
+ * ratio with its interval and every sample (cs_ratio_fields) and, in a
+ * session, versus (cs_versus). A new JSON object. */
+static json_t *js_perf_fields(const js_rounds *R, int k, const char *verdict, const char *fail, double bound,
+                              const char *bt, const char *freeze)
+{
+    json_t *o = json_pack("{s:s, s:b, s:s, s:i, s:s, s:o, s:s, s:s}", "verdict", verdict, "passed", !fail, "reason",
+                          fail ? fail : "", "calls_per_batch", R->n, "timed_by",
+                          "judge host clock, CALL to DONE (runner synchronized its device)", "bound_tflops",
+                          hc_jnum(bound > 0 ? bound : NAN), "bound_from", bt, "freeze", freeze);
+    json_object_update_new(o, cs_ratio_fields(R->t[k], R->tb, R->done, fail != NULL));
+    if (R->nc > 1)
+        json_object_set_new(o, "versus", cs_versus(R->t, R->in, R->nc, k, R->done));
+    return o;
+}
+
+#endif
