@@ -7,6 +7,7 @@
  * messages, reaps children and answers waits (mcp_tick). stdout carries
  * only protocol messages; notes go to stderr. */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -144,7 +145,13 @@ static void handle_line(mcp_server *s, const char *line, size_t n)
  * .spak here (made by the first run). */
 static int find_home(const char *given, mcp_server *s)
 {
-    return cli_home("mcp", given, true, s->home, sizeof s->home);
+    char h[PATH_MAX];
+    int rc = cli_home("mcp", given, true, h, sizeof h);
+    if (rc == 0 && !mcp_set_home(s, h)) {
+        fprintf(stderr, "spak mcp: the home's path is too long\n");
+        rc = 1;
+    }
+    return rc;
 }
 
 static int serve(mcp_server *s)

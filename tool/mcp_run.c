@@ -23,6 +23,16 @@
 
 extern char **environ;
 
+bool mcp_set_home(mcp_server *s, const char *path)
+{
+    char abs[PATH_MAX], cwd[PATH_MAX];
+    if (realpath(path, abs))
+        return spak_snprintf(s->home, sizeof s->home, "%s", abs);
+    if (path[0] != '/' && getcwd(cwd, sizeof cwd))
+        return spak_snprintf(s->home, sizeof s->home, "%s/%s", cwd, path);  /* made by the first run */
+    return spak_snprintf(s->home, sizeof s->home, "%s", path);
+}
+
 spak_engine_opts mcp_opts(const mcp_server *s)
 {
     spak_engine_opts o;

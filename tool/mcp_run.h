@@ -6,7 +6,7 @@
 #ifndef SPAK_MCP_RUN_H
 #define SPAK_MCP_RUN_H
 
-#include "mcp_tools.h"
+#include "mcp_server.h"
 #include "run_opts.h"
 
 /* Run `spak ARGS...` (this binary, --home given first) to its end: its
@@ -19,6 +19,10 @@ int mcp_capture(const mcp_server *s, const char *const *args, char **out, char *
 void mcp_ensure_child(mcp_server *s, const char *run);
 /* Our live child of run, or NULL. */
 mcp_kid *mcp_child_of(mcp_server *s, const char *run);
+
+/* The server's home is path, made absolute (children and messages name
+ * it so). false when it is too long. */
+bool mcp_set_home(mcp_server *s, const char *path);
 
 /* The engine options of the server's home (for the library calls). */
 spak_engine_opts mcp_opts(const mcp_server *s);

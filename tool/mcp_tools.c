@@ -179,7 +179,7 @@ static void tool_start(mcp_server *s, json_t *args, mcp_reply *r)
         !arg_num(args, "seed", 0, 2147483647.0, &seed, r) || !arg_str(args, "approve", false, &approve, r) ||
         !arg_str(args, "loop", false, &loop, r) || !arg_str(args, "home", false, &home, r))
         return;
-    if (home && !spak_snprintf(s->home, sizeof s->home, "%s", home)) {
+    if (home && !mcp_set_home(s, home)) {
         mcp_fail(r, MCP_INVALID_PARAMS, "'home' is too long");
         return;
     }
@@ -215,7 +215,7 @@ static void tool_attach(mcp_server *s, json_t *args, mcp_reply *r)
     const char *run, *home;
     if (!arg_known(args, names, r) || !arg_str(args, "home", false, &home, r))
         return;
-    if (home && !spak_snprintf(s->home, sizeof s->home, "%s", home)) {
+    if (home && !mcp_set_home(s, home)) {
         mcp_fail(r, MCP_INVALID_PARAMS, "'home' is too long");
         return;
     }

@@ -1233,7 +1233,7 @@ static const command commands[] = {
      "             [--temperature T] [--max-tokens N] [--timeout S] [--retries N] [--api-key-env VAR]\n"
      "             [--json-object] [--expect code|params] [--symbol NAME] [--manual-dir DIR --tag T]\n"
      "             [--price-in USD --price-out USD] [--json] PROMPT"},
-    {"mcp", cmd_mcp, "Serve the loop to an MCP client over stdio (JSON-RPC 2.0, protocol 2025-11-25 or 2025-06-18):\n"
+    {"mcp", cmd_mcp, "Serve the loop to an MCP client over stdio.\nJSON-RPC 2.0, revision 2025-11-25 (2025-06-18 for older clients):\n"
      "tools to start or attach a run whose engineer is the client, read its context, propose points, sources or\n"
      "diffs with predictions, wait for their records; resources for the spec, the ABI and the best source.\n"
      "Approval gates stay with 'spak approve'. docs/mcp.md.\n  --home DIR", "spak mcp [--home DIR]"},
