@@ -47,8 +47,10 @@ static void make_argv(const mcp_server *s, const char *const *args, const char *
     size_t n = 0;
     av[n++] = s->exe;
     av[n++] = args[0];
-    av[n++] = "--home";
-    av[n++] = s->home;
+    if (strcmp(args[0], "check") != 0) {  /* check reads no home */
+        av[n++] = "--home";
+        av[n++] = s->home;
+    }
     for (size_t i = 1; args[i] && n < MAX_ARGS - 1; i++)
         av[n++] = args[i];
     av[n] = NULL;

@@ -144,10 +144,33 @@ static void tool_check(mcp_server *s, json_t *args, mcp_reply *r)
         return;
     const char *av[] = {"check", "--json", spec, NULL};
     int rc = 0;
-    r->result = command_result(s, av, 1, &rc);
-    json_t *sc = json_object_get(r->result, "structuredContent");
-    if (sc)
-        json_object_set_new(sc, "ok", json_boolean(rc == 0));
+    json_t *res = command_result(s, av, 1, &rc);
+    json_t *sc = json_object_get(res, "structuredContent");
+    json_t *files = json_object_get(sc, "result");
+    if (!json_is_array(files)) {
+        r->result = res;  /* not the JSON of a check: its text says why */
+        return;
+    }
+    /* the text as a person reads it: one file:line:col: severity: message a line */
+    spak_buf b;
+    spak_buf_init(&b, 1u << 20);
+    for (size_t i = 0; i < json_array_size(files); i++) {
+        json_t *f = json_array_get(files, i), *ds = json_object_get(f, "diagnostics");
+        spak_buf_printf(&b, "%s: %s\n", json_string_value(json_object_get(f, "file")),
+                        json_is_true(json_object_get(f, "valid")) ? "valid" : "not valid");
+        for (size_t k = 0; k < json_array_size(ds); k++) {
+            json_t *d = json_array_get(ds, k);
+            spak_buf_printf(&b, "%s:%lld:%lld: %s: %s\n", json_string_value(json_object_get(d, "file")),
+                            (long long)json_integer_value(json_object_get(d, "line")),
+                            (long long)json_integer_value(json_object_get(d, "col")),
+                            json_string_value(json_object_get(d, "severity")),
+                            json_string_value(json_object_get(d, "message")));
+        }
+    }
+    json_t *out = json_pack("{s:b,s:O}", "ok", rc == 0, "files", files);
+    r->result = result(b.data ? b.data : "", out, rc != 0 && rc != 1);
+    spak_buf_free(&b);
+    json_decref(res);
 }
 
 /* status, show, learn, report of a run: `spak CMD --json RUN`. */
@@ -795,10 +818,10 @@ static void headers(const char *abi, json_t *paths)
         char *end = q ? strchr(q + 10, '"') : NULL;
         if (!end || strchr(line, '#') != q)
             continue;
-        char path[PATH_MAX];
-        if (strstr(q + 10, "..") == NULL &&
-            spak_snprintf(path, sizeof path, "%.*s/%.*s", (int)dn, abi, (int)(end - q - 10), q + 10))
-            headers(path, paths);
+        char path[PATH_MAX], real[PATH_MAX];
+        if (spak_snprintf(path, sizeof path, "%.*s/%.*s", (int)dn, abi, (int)(end - q - 10), q + 10) &&
+            realpath(path, real))
+            headers(real, paths);
     }
     free(t);
 }
