@@ -226,7 +226,8 @@ static const char *waiting_for(mcp_server *s, spak_store *st, const char *run, c
                                                                       : "approval",
                       s->home, run, s->home, run);
         why = buf;
-    } else if (strcmp(shown, SPAK_RUN_SUSPENDED) != 0 && strcmp(shown, SPAK_RUN_RUNNING) != 0) {
+    } else if (strcmp(shown, SPAK_RUN_SUSPENDED) != 0 && strcmp(shown, SPAK_RUN_RUNNING) != 0 &&
+               strcmp(shown, SPAK_RUN_INTERRUPTED) != 0) {  /* interrupted: the server resumes it */
         spak_snprintf(buf, n, "the run is %s (%s): it takes no more proposals", shown,
                       r.stop_reason ? r.stop_reason : "no reason recorded");
         why = buf;

@@ -371,6 +371,9 @@ static spak_status external_propose(void *self, const spak_strategy_run *run, co
     json_t *qi = json_object_get(q, "items");
     json_t *it = json_incref(json_array_get(qi, 0));
     if (it) {
+        /* kept as "taken" until the next is taken: a run killed while
+         * judging it gives it back on resume (external_resumed) */
+        json_object_set(q, "taken", it);
         json_array_remove(qi, 0);
         st = queue_put(run->store, run->run_id, q, err);
     }
@@ -402,6 +405,66 @@ static spak_status external_propose(void *self, const spak_strategy_run *run, co
     return SPAK_OK;
 }
 
+/* Whether the taken item it has an evaluation: final (its note names it),
+ * and whether one was cut off (interrupted, its candidate the item's). */
+static void taken_fate(const spak_strategy_run *run, const json_t *it, bool *final, bool *cut)
+{
+    *final = *cut = false;
+    json_int_t pid = json_integer_value(json_object_get(it, "proposal"));
+    json_int_t item = json_integer_value(json_object_get(it, "item"));
+    char key[KEY_MAX], why[600], tag[64];
+    if (!item_key(run->space, it, key, sizeof key, why, sizeof why))
+        key[0] = 0;
+    spak_snprintf(tag, sizeof tag, "code:ext-%lld-%lld|", (long long)pid, (long long)item);
+    bool code = json_object_get(it, "code_path") != NULL;
+    spak_eval *ev = NULL;
+    size_t n = 0;
+    if (spak_store_eval_list(run->store, run->run_id, &ev, &n, NULL) != SPAK_OK)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        const char *k = ev[i].cand_key ? ev[i].cand_key : "";
+        bool mine = code ? strncmp(k, tag, strlen(tag)) == 0 : key[0] && strcmp(k, key) == 0;
+        if (mine && ev[i].status && strcmp(ev[i].status, SPAK_EVAL_INTERRUPTED) == 0)
+            *cut = true;
+        json_t *res = ev[i].result_json ? json_loads(ev[i].result_json, 0, NULL) : NULL;
+        const json_t *note = json_object_get(res, "external");
+        if (!json_is_object(note))
+            note = res;
+        if (json_integer_value(json_object_get(note, "proposal")) == pid &&
+            json_integer_value(json_object_get(note, "item")) == item)
+            *final = true;
+        json_decref(res);
+    }
+    spak_store_evals_free(ev, n);
+}
+
+/* A resumed run: the item whose evaluation was cut off by a kill goes back
+ * to the front of the queue, so that nothing proposed is lost (and nothing
+ * judged is judged again: an item with a final evaluation stays taken). */
+static spak_status external_resumed(void *self, const spak_strategy_run *run, spak_err *err)
+{
+    (void)self;
+    spak_status st = spak_store_begin(run->store, err);
+    if (st != SPAK_OK)
+        return st;
+    json_t *q = queue_get(run->store, run->run_id);
+    json_t *it = json_object_get(q, "taken");
+    bool final = false, cut = false;
+    if (json_is_object(it))
+        taken_fate(run, it, &final, &cut);
+    if (cut && !final) {
+        json_array_insert(json_object_get(q, "items"), 0, it);
+        json_object_del(q, "taken");
+        st = queue_put(run->store, run->run_id, q, err);
+    }
+    json_decref(q);
+    if (st == SPAK_OK)
+        return spak_store_commit(run->store, err);
+    (void)spak_store_rollback(run->store, NULL);
+    return st;
+}
+
 const spak_strategy spak_strategy_external = {
+    .resumed = external_resumed,
     .propose = external_propose,
 };

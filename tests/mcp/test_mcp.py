@@ -360,6 +360,46 @@ async def kill_and_attach(run):
           len(mine) == 3 and len(set(keys)) == 3 and all(s_ == "done" for _, _, s_ in mine), mine)
 
 
+def owner_pid(home, run):
+    db = sqlite3.connect(os.path.join(home, "spak.db"))
+    row = db.execute("SELECT owner FROM runs WHERE id = ?", (run,)).fetchone()
+    db.close()
+    return int(row[0].rsplit(":", 1)[1]) if row and row[0] else None
+
+
+async def kill_both_and_attach(run):
+    """The server and the `spak resume` it started both killed mid-evaluation:
+    the cut-off item goes back to the queue, the rest waits there."""
+    before = len(evaluations(HOME, run))
+    c = Raw()
+    c.request("initialize", {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "r"}})
+    c.read()
+    i = c.request("tools/call", {"name": "spak_propose", "arguments": {
+        "run": run, "source": TUNED, "tunables": {"UNR": [3, 5]}}})
+    prop = c.read(i)["result"]["structuredContent"]["proposal"]
+    end = time.time() + 60
+    while time.time() < end and len(evaluations(HOME, run)) == before:
+        time.sleep(0.1)
+    c.p.send_signal(signal.SIGKILL)
+    c.p.wait()
+    pid = owner_pid(HOME, run)
+    if pid:
+        os.kill(pid, signal.SIGKILL)  # the resume the killed server started (the run's owner)
+    time.sleep(0.5)
+    async with stdio_client(params()) as (r, w):
+        async with ClientSession(r, w) as s:
+            await s.initialize()
+            await call(s, "spak_attach", {"run": run})
+            res, st = await wait_done(s, run, prop)
+            evs = st.get("evaluations") or []
+            check("server and its resume both killed: after attach both items end, correct",
+                  st.get("done") and len(evs) == 2 and all(e.get("correct") for e in evs), text(res))
+    rows = evaluations(HOME, run)[before:]
+    states = sorted(s_ for _, _, s_ in rows)
+    check("the cut-off evaluation is recorded interrupted and judged again once; nothing else redone",
+          pid is not None and states == ["done", "done", "interrupted"], f"owner {pid}, {rows}")
+
+
 async def main():
     await lifecycle_and_tools()
     raw_protocol()
@@ -367,6 +407,7 @@ async def main():
     await gate()
     raw_cancel(run)
     await kill_and_attach(run)
+    await kill_both_and_attach(run)
 
 
 try:
