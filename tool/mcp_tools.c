@@ -490,7 +490,16 @@ static void tool_propose(mcp_server *s, json_t *args, json_t *id, mcp_reply *r)
         mcp_fail(r, MCP_INVALID_PARAMS, "'tunables' go with a 'source' or a 'diff' (the source reads them as defines)");
         goto out;
     }
-    if (!check_tunables(tun, max_points, &points, r) || (code && !proposal_source(s, run, source, diff, &src, r)))
+    if (!check_tunables(tun, max_points, &points, r))
+        goto out;
+    spak_engine_opts o = mcp_opts(s);
+    spak_err err = {0};
+    size_t waiting = 0;
+    if (spak_external_queued(&o, run, 0, &waiting, &err) != SPAK_OK) {  /* the run first: no files for none */
+        r->result = result(err.msg, NULL, true);
+        goto out;
+    }
+    if (code && !proposal_source(s, run, source, diff, &src, r))
         goto out;
     if (code) {
         json_object_set_new(base, "kind", json_string(diff ? "diff" : "source"));
@@ -500,8 +509,6 @@ static void tool_propose(mcp_server *s, json_t *args, json_t *id, mcp_reply *r)
         json_object_set_new(base, "kind", json_string("point"));
         json_array_append(items, base);
     }
-    spak_engine_opts o = mcp_opts(s);
-    spak_err err = {0};
     long pid = 0;
     if (spak_external_queue(&o, run, items, &pid, &err) != SPAK_OK) {
         r->result = result(err.msg, NULL, true);
@@ -552,7 +559,8 @@ static void tool_wait(mcp_server *s, json_t *args, json_t *id, json_t *token, mc
         !arg_num(args, "timeout_s", 0, WAIT_MAX_S, &timeout, r))
         return;
     if (prop < 1 || prop != floor(prop)) {
-        mcp_fail(r, MCP_INVALID_PARAMS, "argument 'proposal' is required: the id spak_propose gave back");
+        mcp_fail(r, MCP_INVALID_PARAMS, "argument 'proposal' is required, a whole number: the id spak_propose gave "
+                                        "back");
         return;
     }
     char why[1024];
