@@ -12,11 +12,15 @@
 #include "mcp_run.h"
 #include "program/diff.h"
 #include "program/strategy_external.h"
+#include "spec/diag.h"
+#include "spec/expr.h"
+#include "spec/parse.h"
 #include "util.h"
 
 #define SOURCE_MAX (1u << 20)
 #define TUNABLE_MAX_POINTS 256
 #define TUNABLE_DEFAULT_POINTS 16
+#define TUNABLE_MAX_GRID 65536
 #define WAIT_DEFAULT_S 60.0
 #define WAIT_MAX_S 600.0
 #define PROGRESS_EVERY_S 1.0
@@ -321,16 +325,83 @@ static bool define_text(const json_t *v, char *out, size_t n)
     return false;
 }
 
-/* tunables {NAME: [values]}: checked; *points their product. */
-static bool check_tunables(json_t *tun, double max_points, size_t *points, mcp_reply *r)
+/* A grid point of the tunables: its values, for a condition to read. */
+typedef struct grid_point {
+    json_t *tun;
+    size_t index;
+} grid_point;
+
+/* The value of tunable name at point ud (numbers; identifiers as strings). */
+static bool grid_param(void *ud, const char *name, spak_value *out)
 {
-    *points = 1;
-    if (!tun)
+    const grid_point *g = ud;
+    json_t *vals = json_object_get(g->tun, name);
+    if (!vals)
+        return false;
+    size_t rest = g->index;
+    const char *k;
+    json_t *v;
+    json_object_foreach(g->tun, k, v) {
+        json_t *x = json_array_get(v, rest % json_array_size(v));
+        rest /= json_array_size(v);
+        if (strcmp(k, name) != 0)
+            continue;
+        memset(out, 0, sizeof *out);
+        if (json_is_number(x)) {
+            out->kind = SPAK_VAL_NUM;
+            out->num = out->lo = out->hi = json_number_value(x);
+        } else {
+            out->kind = SPAK_VAL_STR;
+            out->str = json_string_value(x);
+        }
         return true;
+    }
+    return false;
+}
+
+/* The conditions (strings, each an expression of the spec language over the
+ * tunables, as a parameter's `when:`) parsed into conds[*n]. */
+static bool parse_conditions(json_t *list, spak_arena *a, spak_expr **conds, size_t *n, mcp_reply *r)
+{
+    *n = 0;
+    if (!list)
+        return true;
+    if (!json_is_array(list) || json_array_size(list) > 16)
+        return mcp_fail(r, MCP_INVALID_PARAMS, "'conditions' must be an array of at most 16 expressions");
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        const char *t = json_string_value(json_array_get(list, i));
+        if (!t)
+            return mcp_fail(r, MCP_INVALID_PARAMS, "condition %zu must be a string", i + 1);
+        spak_diags d;
+        spak_diags_init(&d, "condition");
+        conds[i] = spak_parse_expr_text(t, (spak_pos){1, 1}, a, &d, false);
+        if (!conds[i])
+            mcp_fail(r, MCP_INVALID_PARAMS, "condition %zu '%.200s' is not an expression: %s", i + 1, t,
+                     d.n ? d.items[0].msg : "syntax error");
+        spak_diags_free(&d);
+        if (!conds[i])
+            return false;
+        (*n)++;
+    }
+    return true;
+}
+
+/* tunables {NAME: [values]} and their conditions: checked; keep gets the
+ * grid points (indices into the product, the first name varying fastest)
+ * where every condition holds, at most max_points of them. */
+static bool tunable_points(json_t *tun, json_t *cond_list, double max_points, json_t *keep, mcp_reply *r)
+{
+    if (!tun) {
+        if (cond_list)
+            return mcp_fail(r, MCP_INVALID_PARAMS, "'conditions' go with 'tunables'");
+        json_array_append_new(keep, json_integer(0));
+        return true;
+    }
     if (!json_is_object(tun) || json_object_size(tun) == 0 || json_object_size(tun) > 16)
         return mcp_fail(r, MCP_INVALID_PARAMS, "'tunables' must be an object of 1 to 16 NAME: [values]");
     const char *k;
     json_t *v;
+    size_t product = 1;
     json_object_foreach(tun, k, v) {
         char txt[128];
         if (!macro_name(k))
@@ -341,12 +412,35 @@ static bool check_tunables(json_t *tun, double max_points, size_t *points, mcp_r
         for (size_t i = 0; i < json_array_size(v); i++)
             if (!define_text(json_array_get(v, i), txt, sizeof txt))
                 return mcp_fail(r, MCP_INVALID_PARAMS, "tunable '%s', value %zu: a number or an identifier", k, i + 1);
-        *points *= json_array_size(v);
-        if ((double)*points > max_points)
-            return mcp_fail(r, MCP_INVALID_PARAMS, "the tunables make more than %.0f points (max_points): each point "
-                                                   "is one evaluation of the budget", max_points);
+        product *= json_array_size(v);
+        if (product > TUNABLE_MAX_GRID)
+            return mcp_fail(r, MCP_INVALID_PARAMS, "the tunables' grid is over %d points", TUNABLE_MAX_GRID);
     }
-    return true;
+    spak_arena a;
+    spak_arena_init(&a);
+    spak_expr *conds[16];
+    size_t nc = 0;
+    bool ok = parse_conditions(cond_list, &a, conds, &nc, r);
+    for (size_t p = 0; ok && p < product; p++) {
+        grid_point g = {tun, p};
+        spak_eval_env env = {.param = grid_param, .ud = &g};
+        bool all = true;
+        for (size_t c = 0; c < nc && all && ok; c++) {
+            spak_err err = {0};
+            if (spak_eval_bool(conds[c], &env, &all, &err) != SPAK_OK)
+                ok = mcp_fail(r, MCP_INVALID_PARAMS, "condition %zu: %s", c + 1, err.msg);
+        }
+        if (ok && all)
+            json_array_append_new(keep, json_integer((json_int_t)p));
+    }
+    spak_arena_free(&a);
+    if (ok && json_array_size(keep) == 0)
+        return mcp_fail(r, MCP_INVALID_PARAMS, "no point of the tunables' grid meets the conditions");
+    if (ok && (double)json_array_size(keep) > max_points)
+        return mcp_fail(r, MCP_INVALID_PARAMS, "the tunables make %zu points, more than max_points (%.0f): each "
+                                               "point is one evaluation of the budget", json_array_size(keep),
+                        max_points);
+    return ok;
 }
 
 /* The source of a code proposal: args.source, or args.diff applied to the
@@ -387,7 +481,7 @@ static bool proposal_source(mcp_server *s, const char *run, const char *source, 
 /* The items of a code proposal: one file per point of the tunables (their
  * defines first, then "#line 1" so that diagnostics name the engineer's
  * lines), in run's external folder. */
-static bool code_items(mcp_server *s, const char *run, const char *src, json_t *tun, size_t points, json_t *base,
+static bool code_items(mcp_server *s, const char *run, const char *src, json_t *tun, json_t *keep, json_t *base,
                        json_t *items, mcp_reply *r)
 {
     static unsigned long serial;
@@ -396,12 +490,12 @@ static bool code_items(mcp_server *s, const char *run, const char *src, json_t *
     spak_err err = {0};
     if (spak_mkdirs(dir, &err) != SPAK_OK)
         return mcp_fail(r, MCP_INTERNAL_ERROR, "%s", err.msg);
-    for (size_t p = 0; p < points; p++) {
+    for (size_t p = 0; p < json_array_size(keep); p++) {
         spak_buf b;
         spak_buf_init(&b, SOURCE_MAX + 8192);
         json_t *it = json_deep_copy(base);
         json_t *vals = json_object();
-        size_t rest = p;
+        size_t rest = (size_t)json_integer_value(json_array_get(keep, p));
         const char *k;
         json_t *v;
         json_object_foreach(tun, k, v) {
@@ -466,12 +560,12 @@ static bool item_base(json_t *args, json_t **base, mcp_reply *r)
 static void tool_propose(mcp_server *s, json_t *args, json_t *id, mcp_reply *r)
 {
     static const char *const names[] = {"run", "point", "values", "source", "diff", "prediction",
-                                        "predicted_metric", "predicted_ratio", "tunables", "max_points", NULL};
+                                        "predicted_metric", "predicted_ratio", "tunables", "conditions",
+                                        "max_points", NULL};
     const char *run, *source, *diff;
     double max_points = TUNABLE_DEFAULT_POINTS;
-    json_t *base = NULL, *items = json_array();
+    json_t *base = NULL, *items = json_array(), *keep = json_array();
     char *src = NULL;
-    size_t points = 1;
     if (!arg_known(args, names, r) || !arg_run(s, args, &run, r) || !arg_str(args, "source", false, &source, r) ||
         !arg_str(args, "diff", false, &diff, r) || !arg_num(args, "max_points", 1, TUNABLE_MAX_POINTS, &max_points, r) ||
         !item_base(args, &base, r))
@@ -490,8 +584,9 @@ static void tool_propose(mcp_server *s, json_t *args, json_t *id, mcp_reply *r)
         mcp_fail(r, MCP_INVALID_PARAMS, "'tunables' go with a 'source' or a 'diff' (the source reads them as defines)");
         goto out;
     }
-    if (!check_tunables(tun, max_points, &points, r))
+    if (!tunable_points(tun, json_object_get(args, "conditions"), max_points, keep, r))
         goto out;
+    size_t points = json_array_size(keep);
     spak_engine_opts o = mcp_opts(s);
     spak_err err = {0};
     size_t waiting = 0;
@@ -503,7 +598,7 @@ static void tool_propose(mcp_server *s, json_t *args, json_t *id, mcp_reply *r)
         goto out;
     if (code) {
         json_object_set_new(base, "kind", json_string(diff ? "diff" : "source"));
-        if (!code_items(s, run, src, tun, points, base, items, r))
+        if (!code_items(s, run, src, tun, keep, base, items, r))
             goto out;
     } else {
         json_object_set_new(base, "kind", json_string("point"));
@@ -530,6 +625,7 @@ out:
     free(src);
     json_decref(base);
     json_decref(items);
+    json_decref(keep);
 }
 
 /* ---- spak_wait ---- */
@@ -651,7 +747,9 @@ static const tool_def TOOLS[] = {
      "\"object\"},\"source\":{\"type\":\"string\"},\"diff\":{\"type\":\"string\"},\"prediction\":{\"type\":\"string\","
      "\"description\":\"what you expect and why\"},\"predicted_metric\":{\"type\":\"number\"},\"predicted_ratio\":"
      "{\"type\":\"number\"},\"tunables\":{\"type\":\"object\",\"additionalProperties\":{\"type\":\"array\"}},"
-     "\"max_points\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":256}}}"},
+     "\"conditions\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},\"description\":\"expressions over "
+     "the tunables (the spec language's, as a when:): only points where all hold\"},\"max_points\":{\"type\":"
+     "\"integer\",\"minimum\":1,\"maximum\":256}}}"},
     {"spak_wait",
      "Wait for a proposal's evaluations: their records when all are final, else the progress so far at the "
      "timeout. Says so when the run waits for its supervisor.",

@@ -201,10 +201,17 @@ async def full_cycle():
             res = await call(s, "spak_propose", {"run": run, "diff": bad})
             check("a diff whose context does not match is refused, naming the hunk and the source line",
                   res.isError and "hunk 1" in text(res) and "source line" in text(res), text(res))
-            res = await call(s, "spak_propose", {"run": run, "source": TUNED, "tunables": {"UNR": [1, 2]},
-                                                 "prediction": "2 rows share each B row"})
+            try:
+                await call(s, "spak_propose", {"run": run, "source": TUNED, "tunables": {"UNR": [1, 2, 4]},
+                                               "conditions": ["UNR <= NOPE"]})
+                check("a condition that reads no tunable is a JSON-RPC error", False)
+            except McpError as e:
+                check("a condition that reads no tunable is a JSON-RPC error -32602 naming it",
+                      e.error.code == -32602 and "NOPE" in e.error.message, e.error.message)
+            res = await call(s, "spak_propose", {"run": run, "source": TUNED, "tunables": {"UNR": [1, 2, 4]},
+                                                 "conditions": ["UNR <= 2"], "prediction": "2 rows share each B row"})
             p4 = (res.structuredContent or {}).get("proposal")
-            check("a proposal with tunables becomes one evaluation per point",
+            check("a proposal with tunables becomes one evaluation per point where its conditions hold",
                   (res.structuredContent or {}).get("items") == 2, text(res))
             res, st = await wait_done(s, run, p4)
             evs = st.get("evaluations") or []
