@@ -237,6 +237,25 @@ static const char *waiting_for(mcp_server *s, spak_store *st, const char *run, c
     return why;
 }
 
+bool mcp_run_ended(const mcp_server *s, const char *run, char *why, size_t wn)
+{
+    spak_engine_opts o = mcp_opts(s);
+    spak_store *st = NULL;
+    spak_run r = {0};
+    bool ended = false;
+    if (spak_engine_open_store(&o, &st, NULL) == SPAK_OK && spak_store_run_get(st, run, &r, NULL) == SPAK_OK) {
+        const char *shown = spak_run_status_shown(r.status, r.owner);
+        ended = strcmp(shown, SPAK_RUN_SUSPENDED) != 0 && strcmp(shown, SPAK_RUN_RUNNING) != 0 &&
+                strcmp(shown, SPAK_RUN_INTERRUPTED) != 0;
+        if (ended)
+            spak_snprintf(why, wn, "run %s is %s (%s): it takes no more proposals; start another with spak_start",
+                          run, shown, r.stop_reason ? r.stop_reason : "no reason recorded");
+    }
+    spak_store_run_free(&r);
+    spak_store_close(st);
+    return ended;
+}
+
 json_t *mcp_proposal_state(mcp_server *s, const char *run, long proposal, char *why, size_t wn)
 {
     spak_engine_opts o = mcp_opts(s);

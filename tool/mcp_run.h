@@ -27,6 +27,10 @@ bool mcp_set_home(mcp_server *s, const char *path);
 /* The engine options of the server's home (for the library calls). */
 spak_engine_opts mcp_opts(const mcp_server *s);
 
+/* Whether run has ended (done, failed: a run that suspends, runs or was
+ * interrupted has not): why[wn] then says so. */
+bool mcp_run_ended(const mcp_server *s, const char *run, char *why, size_t wn);
+
 /* Where proposal id of run stands, as a tool result's structured content:
  * {"run", "proposal", "done": all its items final, "finished", "of",
  *  "queued", "evaluations": [...], "waiting_for": why the run cannot go on

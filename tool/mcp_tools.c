@@ -590,8 +590,9 @@ static void tool_propose(mcp_server *s, json_t *args, json_t *id, mcp_reply *r)
     spak_engine_opts o = mcp_opts(s);
     spak_err err = {0};
     size_t waiting = 0;
-    if (spak_external_queued(&o, run, 0, &waiting, &err) != SPAK_OK) {  /* the run first: no files for none */
-        r->result = result(err.msg, NULL, true);
+    char why[600];
+    if (spak_external_queued(&o, run, 0, &waiting, &err) != SPAK_OK || mcp_run_ended(s, run, why, sizeof why)) {
+        r->result = result(err.msg[0] ? err.msg : why, NULL, true);  /* the run first: no files for none */
         goto out;
     }
     if (code && !proposal_source(s, run, source, diff, &src, r))

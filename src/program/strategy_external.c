@@ -288,6 +288,14 @@ static json_t *item_note(const json_t *it)
     for (size_t i = 0; i < SPAK_ARRAY_LEN(keys); i++)
         if (json_object_get(it, keys[i]))
             json_object_set(note, keys[i], json_object_get(it, keys[i]));
+    /* also under the names of the llm strategy's note, so that one reader
+     * scores every engineer's predictions against the outcomes */
+    const json_t *pr = json_object_get(it, "prediction");
+    static const char *const flat[][2] = {{"metric", "predicted_metric"}, {"ratio", "predicted_ratio"},
+                                          {"why", "prediction_why"}};
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(flat); i++)
+        if (json_object_get(pr, flat[i][0]))
+            json_object_set(note, flat[i][1], json_object_get(pr, flat[i][0]));
     return note;
 }
 

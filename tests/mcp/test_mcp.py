@@ -176,6 +176,14 @@ async def full_cycle():
                   "rung=reorder", text(res))
             check("the prediction is stored with the evaluation",
                   (ev.get("prediction") or {}).get("ratio") == 1.5, ev)
+            db = sqlite3.connect(os.path.join(HOME, "spak.db"))
+            rj = db.execute("SELECT result_json FROM evaluations WHERE run_id = ? AND eval_id = ?",
+                            (run, ev.get("eval_id"))).fetchone()[0]
+            db.close()
+            note = json.loads(rj or "{}").get("external", {})
+            check("the evaluation's note carries the prediction under the llm note's names (predicted_ratio, "
+                  "prediction_why), for the context's score", note.get("predicted_ratio") == 1.5 and
+                  "walks B" in str(note.get("prediction_why")), note)
             check("progress notifications came for the wait's progress token", len(progress) >= 1, progress)
             res = await call(s, "spak_propose", {"run": run, "source": KERNEL, "prediction": "the same as reorder",
                                                  "predicted_metric": 10.0})

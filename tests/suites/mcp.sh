@@ -56,4 +56,11 @@ check "mcp-call: a JSON-RPC error is said, exit status 1" "[ $? -eq 1 ] && grep 
 check "mcp-call: arguments that are not JSON are a usage error (exit 2)" "[ $? -eq 2 ]"
 "$SPAK" status --home "$H2" --json "$R" >"$T/st.json"
 check "the run is an ordinary run: spak status sees its evaluation" "grep -q '\"done\": 1' '$T/st.json'"
+# the budget (one evaluation) spent: the run is done and takes no more
+R1=$("$SPAK" mcp-call --home "$H2" --json spak_start "{\"spec\": \"$T/mm.spak\", \"budget\": 1}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["run_id"])')
+"$SPAK" mcp-call --home "$H2" spak_propose "{\"run\": \"$R1\", \"point\": \"rung=naive\"}" >/dev/null 2>&1
+"$SPAK" mcp-call -q --home "$H2" spak_wait "{\"run\": \"$R1\", \"proposal\": 1, \"timeout_s\": 200}" >/dev/null 2>&1
+"$SPAK" mcp-call --home "$H2" spak_propose "{\"run\": \"$R1\", \"point\": \"rung=reorder\"}" >"$T/ended.out" 2>&1
+check "a proposal to a run whose budget is spent is refused: the run takes no more proposals (exit 1)" \
+    "[ \$? -eq 1 ] && grep -q 'takes no more proposals' '$T/ended.out'"
 echo "1..$n"
