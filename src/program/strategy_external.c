@@ -145,8 +145,11 @@ static spak_status queue_scan(const spak_engine_opts *o, const char *run_id, lon
                 json_array_remove(qi, i);
         }
     }
+    bool forget = remove && id == 0 && json_object_get(q, "taken");
+    if (forget)  /* all withdrawn (a stop): the item under way is not given back on resume either */
+        json_object_del(q, "taken");
     if (remove) {
-        if (*n > 0)
+        if (*n > 0 || forget)
             s = queue_put(st, run_id, q, err);
         if (s == SPAK_OK)
             s = spak_store_commit(st, err);

@@ -49,7 +49,8 @@ spak_status spak_external_queued(const spak_engine_opts *o, const char *run_id, 
 
 /* Take the items of proposal_id (0: every item) off the queue before the
  * run takes them; *n_removed how many. Items already taken are not
- * touched: their evaluations run to the end. */
+ * touched: their evaluations run to the end; with 0, one that a kill cuts
+ * off is not queued again when the run resumes (a stop). */
 spak_status spak_external_withdraw(const spak_engine_opts *o, const char *run_id, long proposal_id,
                                    size_t *n_removed, spak_err *err);
 

@@ -415,6 +415,32 @@ async def kill_both_and_attach(run):
           pid is not None and states == ["done", "done", "interrupted"], f"owner {pid}, {rows}")
 
 
+async def stop(run):
+    """spak_stop mid-evaluation: the queue emptied, the evaluation under way
+    interrupted, the run resumable, and nothing of it comes back."""
+    before = len(evaluations(HOME, run))
+    async with stdio_client(params()) as (r, w):
+        async with ClientSession(r, w) as s:
+            await s.initialize()
+            await call(s, "spak_attach", {"run": run})
+            res = await call(s, "spak_propose", {"run": run, "source": TUNED, "tunables": {"UNR": [6, 7, 8]}})
+            end = time.time() + 60
+            while time.time() < end and len(evaluations(HOME, run)) == before:
+                await asyncio.sleep(0.1)
+            res = await call(s, "spak_stop", {"run": run})
+            st = res.structuredContent or {}
+            check("spak_stop withdraws what is queued and interrupts the evaluation under way",
+                  st.get("withdrawn") == 2 and st.get("interrupted") is True, text(res))
+            await asyncio.sleep(1.0)
+            res = await call(s, "spak_propose", {"run": run, "point": "rung=blocked,threads=1,tile_k=128"})
+            p = (res.structuredContent or {}).get("proposal")
+            res, st = await wait_done(s, run, p)
+            check("the stopped run takes a new proposal (it stayed resumable)", st.get("done"), text(res))
+    keys = [k for _, k, _ in evaluations(HOME, run)[before:]]
+    check("nothing of the stopped proposal came back: one cut off, then only the new point",
+          len(keys) == 2 and keys[1] == "rung=blocked,threads=1,tile_k=128", keys)
+
+
 async def main():
     await lifecycle_and_tools()
     raw_protocol()
@@ -423,6 +449,7 @@ async def main():
     raw_cancel(run)
     await kill_and_attach(run)
     await kill_both_and_attach(run)
+    await stop(run)
 
 
 try:
