@@ -50,12 +50,20 @@ check "mcp-call spak_propose: queued (the server it started is gone; its resume 
 "$SPAK" mcp-call -q --home "$H2" --json spak_wait "{\"run\": \"$R\", \"proposal\": 1, \"timeout_s\": 200}" >"$T/w.json" 2>&1
 check "mcp-call spak_wait: the proposal's record, from a later server" \
     "python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d[\"done\"] and d[\"evaluations\"][0][\"correct\"] else 1)' '$T/w.json'"
+"$SPAK" mcp-call --home "$H2" spak_propose "{\"run\": \"$R\", \"values\": {\"rung\": \"blocked\", \"tile_k\": 128, \"threads\": 1}}" >/dev/null 2>&1
+"$SPAK" mcp-call --home "$H2" spak_propose "{\"run\": \"$R\", \"values\": {\"rung\": \"naive\", \"nope\": 1}}" >/dev/null 2>&1
+"$SPAK" mcp-call -q --home "$H2" --json spak_wait "{\"run\": \"$R\", \"proposal\": 2, \"timeout_s\": 200}" >"$T/w2.json" 2>&1
+check "values given as an object (any order) are the point in the space's order" \
+    "python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); e=d[\"evaluations\"][0]; sys.exit(0 if d[\"done\"] and e[\"candidate\"] == \"rung=blocked,threads=1,tile_k=128\" and e[\"correct\"] else 1)' '$T/w2.json'"
+"$SPAK" mcp-call -q --home "$H2" --json spak_wait "{\"run\": \"$R\", \"proposal\": 3, \"timeout_s\": 200}" >"$T/w3.json" 2>&1
+check "values naming no parameter of the space: a recorded failed step that says so" \
+    "python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); e=d[\"evaluations\"][0]; sys.exit(0 if d[\"done\"] and e[\"status\"] == \"failed\" and \"nope\" in e[\"error\"] else 1)' '$T/w3.json'"
 "$SPAK" mcp-call --home "$H2" spak_propose '{"run": "'"$R"'"}' >"$T/bad.out" 2>&1
 check "mcp-call: a JSON-RPC error is said, exit status 1" "[ $? -eq 1 ] && grep -q 'JSON-RPC error -32602' '$T/bad.out'"
 "$SPAK" mcp-call --home "$H2" spak_status '{not json' >"$T/bad2.out" 2>&1
 check "mcp-call: arguments that are not JSON are a usage error (exit 2)" "[ $? -eq 2 ]"
 "$SPAK" status --home "$H2" --json "$R" >"$T/st.json"
-check "the run is an ordinary run: spak status sees its evaluation" "grep -q '\"done\": 1' '$T/st.json'"
+check "the run is an ordinary run: spak status sees its evaluations" "grep -q '\"done\": 2' '$T/st.json' && grep -q '\"failed\": 1' '$T/st.json'"
 # the budget (one evaluation) spent: the run is done and takes no more
 R1=$("$SPAK" mcp-call --home "$H2" --json spak_start "{\"spec\": \"$T/mm.spak\", \"budget\": 1}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["run_id"])')
 "$SPAK" mcp-call --home "$H2" spak_propose "{\"run\": \"$R1\", \"point\": \"rung=naive\"}" >/dev/null 2>&1
