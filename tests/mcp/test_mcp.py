@@ -232,6 +232,13 @@ async def full_cycle():
                   (st.get("evaluations_by_status") or {}).get("done") == 5, text(res))
             res = await call(s, "spak_show", {"run": run})
             check("spak_show lists them", len((res.structuredContent or {}).get("evaluations", [])) == 5, text(res))
+            res = await call(s, "spak_report", {"run": run})
+            rep = res.structuredContent or {}
+            check("spak_report writes the run's report (its paths exist)", not res.isError and
+                  os.path.exists(rep.get("markdown", "")) and os.path.exists(rep.get("html", "")), text(res))
+            res = await call(s, "spak_learn", {"run": run})
+            check("spak_learn crystallizes the run (lessons, the spec's next version)", not res.isError and
+                  "lessons" in (res.structuredContent or {}), text(res)[:800])
             names = [x.uri for x in (await s.list_resources()).resources]
             check("resources: the spec, the ABI header and the header it includes, the best source",
                   any(str(u).endswith("/spec") for u in names) and any(str(u).endswith("/abi/abi.h") for u in names)
