@@ -841,6 +841,8 @@ void spak_ctx_predictions(const spak_strategy_run *e, const spak_eval *ev, size_
     for (size_t i = 0; rels && i < n; i++) {
         json_t *res = ev[i].result_json ? json_loads(ev[i].result_json, 0, NULL) : NULL;
         json_t *l = json_object_get(res, "llm");
+        if (!l)  /* a proposal over MCP (strategy external) carries its prediction under the same names */
+            l = json_object_get(res, "external");
         if (json_is_number(json_object_get(l, "predicted_metric")) ||
             json_is_number(json_object_get(l, "predicted_ratio"))) {
             double rel;
