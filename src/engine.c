@@ -200,6 +200,8 @@ static spak_status load_spec(engine *e, const char *path, const char *text, spak
 {
     spak_status st = text ? spak_spec_load_mem(path, text, strlen(text), &e->spec, err)
                           : spak_spec_load(path, &e->spec, err);
+    if (st == SPAK_OK && !text)  /* a new run: every source its space can produce, before it starts (spec.h) */
+        st = spak_spec_check_sources(e->spec);
     if (st != SPAK_OK) {
         if (e->spec) {
             spak_buf b;
