@@ -100,10 +100,13 @@ void cpu_emit_analyses(const options *o, const double *time_s, cpu_ceilings *cei
         }
     }
     double fl[MAX_SHAPES], ts[MAX_SHAPES];
-    int n = 0;
+    int conv[MAX_SHAPES], n = 0;
     for (int i = 0; i < o->nshapes; i++)
-        if (time_s[i] > 0) fl[n] = o->fam->flops(&o->shapes[i]), ts[n++] = time_s[i];
-    double fixed = cpu_fixed_cost(fl, ts, n), l2 = l2_bytes();
+        if (time_s[i] > 0) {
+            fl[n] = o->fam->flops(&o->shapes[i]), ts[n] = time_s[i];
+            conv[n++] = o->shapes[i].causal ? 1 : 0;  /* causal flops leave the masked half out */
+        }
+    double fixed = cpu_fixed_cost(fl, ts, conv, n), l2 = l2_bytes();
     int used = o->traffic_model ? (int)cpu_traffic_param(o->traffic_params, "THREADS", 0) : 0;
     for (int i = 0; i < o->nshapes; i++) {
         if (!(time_s[i] > 0)) continue;

@@ -10,15 +10,27 @@
 
 #include "classify.h"
 
-double cpu_fixed_cost(const double *flops, const double *time_s, int n)
+/* The pair of least work within convention c: *a the least, *b the least
+ * at twice its flops or more; false when there is none. */
+static bool least_pair(const double *flops, const double *time_s, const int *conv, int n, int c, int *a, int *b)
 {
-    int a = -1, b = -1;
+    *a = *b = -1;
     for (int i = 0; i < n; i++)
-        if (flops[i] > 0 && time_s[i] > 0 && (a < 0 || flops[i] < flops[a])) a = i;
-    if (a < 0) return NAN;
+        if ((conv ? conv[i] : 0) == c && flops[i] > 0 && time_s[i] > 0 && (*a < 0 || flops[i] < flops[*a])) *a = i;
+    if (*a < 0) return false;
     for (int i = 0; i < n; i++)
-        if (flops[i] >= 2 * flops[a] && time_s[i] > 0 && (b < 0 || flops[i] < flops[b])) b = i;
-    if (b < 0) return NAN;
+        if ((conv ? conv[i] : 0) == c && flops[i] >= 2 * flops[*a] && time_s[i] > 0 &&
+            (*b < 0 || flops[i] < flops[*b]))
+            *b = i;
+    return *b >= 0;
+}
+
+double cpu_fixed_cost(const double *flops, const double *time_s, const int *conv, int n)
+{
+    int a, b;
+    /* the plain convention first (its flops are all the work), then the other */
+    if (!least_pair(flops, time_s, conv, n, 0, &a, &b) && !least_pair(flops, time_s, conv, n, 1, &a, &b))
+        return NAN;
     double f1 = flops[a], f2 = flops[b], t1 = time_s[a], t2 = time_s[b];
     double fixed = (t1 * f2 - t2 * f1) / (f2 - f1);
     return fixed > 0 ? fixed : 0;

@@ -74,9 +74,15 @@ void cpu_classify(const cpu_class_in *in, cpu_class_out *out);
  * least work whose flops differ at least twofold, clamped at 0 (a smaller
  * shape that runs faster per flop, from cache, is no fixed cost). Two shapes
  * of least work because noise on a large shape's time would swamp the
- * intercept at the small one. NAN when no such pair exists (one timed shape).
+ * intercept at the small one. Only shapes of the same counting convention
+ * (conv[i]: 1 where the counted flops leave out work by convention, e.g. the
+ * masked half of a causal attention, else 0) form a pair: a kernel that does
+ * the masked work anyway takes the same time for half the counted flops,
+ * and across conventions that would read as a fixed cost of the whole call.
+ * conv NULL: all one convention. NAN when no such pair exists (one timed
+ * shape, or one of each convention).
  */
-double cpu_fixed_cost(const double *flops, const double *time_s, int n);
+double cpu_fixed_cost(const double *flops, const double *time_s, const int *conv, int n);
 
 /*
  * The value of KEY in a traffic model's parameters, "KEY=VALUE,KEY=VALUE"

@@ -203,7 +203,7 @@ static void measured_kernels(void)
     tiny_job small = {64}, big = {8192};
     double ts[2] = {best_of(tiny_call, &small, 200), best_of(tiny_call, &big, 200)};
     double fl[2] = {4.0 * 8 * 2 * 64, 4.0 * 8 * 2 * 8192};
-    double fixed = cpu_fixed_cost(fl, ts, 2);
+    double fixed = cpu_fixed_cost(fl, ts, NULL, 2);
     o = classify(fl[0], ts[0], 256, CPU_TRAFFIC_MODELLED, peak_gf, bw, fixed, 1, 0);
     TAP_STREQ(o.cls, "overhead", "a tiny kernel that starts a thread per call is overhead-bound (fixed %.1f us of "
               "%.1f us)", fixed * 1e6, ts[0] * 1e6);
@@ -217,10 +217,22 @@ static void fixed_inputs(void)
      * small shape is faster per flop (cache), unknown from one shape */
     double fl[3] = {1e6, 8e6, 64e6}, scaling[3] = {1e-3, 8e-3, 64e-3}, cached[3] = {0.5e-3, 8e-3, 64e-3};
     double fixed[3] = {1e-3 + 1e-3, 1e-3 + 8e-3, 1e-3 + 64e-3};
-    TAP_OK(cpu_fixed_cost(fl, scaling, 3) < 1e-9, "time proportional to work: no fixed cost");
-    TAP_OK(cpu_fixed_cost(fl, cached, 3) == 0, "a small shape faster per flop is no fixed cost");
-    TAP_OK(fabs(cpu_fixed_cost(fl, fixed, 3) - 1e-3) < 1e-9, "a 1 ms fixed cost is found from the two least shapes");
-    TAP_OK(isnan(cpu_fixed_cost(fl, scaling, 1)), "one shape: the fixed cost is unknown");
+    TAP_OK(cpu_fixed_cost(fl, scaling, NULL, 3) < 1e-9, "time proportional to work: no fixed cost");
+    TAP_OK(cpu_fixed_cost(fl, cached, NULL, 3) == 0, "a small shape faster per flop is no fixed cost");
+    TAP_OK(fabs(cpu_fixed_cost(fl, fixed, NULL, 3) - 1e-3) < 1e-9, "a 1 ms fixed cost is found from the two least shapes");
+    TAP_OK(isnan(cpu_fixed_cost(fl, scaling, NULL, 1)), "one shape: the fixed cost is unknown");
+    /* a causal shape counts half the flops of its plain twin; a kernel that
+     * computes the masked half anyway takes the same time for both: that is
+     * no fixed cost (seen: naive attention read "overhead, fixed cost 100%") */
+    double fl_c[2] = {2e9, 1e9}, same[2] = {1.45, 1.45};
+    int conv_c[2] = {0, 1};
+    TAP_OK(isnan(cpu_fixed_cost(fl_c, same, conv_c, 2)), "a plain and a causal shape are not a pair: unknown");
+    TAP_OK(fabs(cpu_fixed_cost(fl_c, same, NULL, 2) - 1.45) < 1e-9,
+           "the same two as one convention would read the whole call as fixed (what the convention prevents)");
+    double fl4[4] = {1e6, 0.5e6, 8e6, 4e6}, t4[4] = {1e-3 + 1e-3, 1e-3 + 1e-3, 1e-3 + 8e-3, 1e-3 + 8e-3};
+    int conv4[4] = {0, 1, 0, 1};
+    TAP_OK(fabs(cpu_fixed_cost(fl4, t4, conv4, 4) - 1e-3) < 1e-9,
+           "with both conventions, the plain pair gives the fixed cost (1 ms)");
 
     /* the naive matmul at 1024^3 running at 2 GFLOP/s: its modelled
      * traffic (B reread for every row of C) against 10 GB/s is memory; the
