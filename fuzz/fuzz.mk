@@ -1,4 +1,4 @@
-# fuzz/fuzz.mk - `make fuzz`: the libFuzzer target build/fuzz/fuzz_spec.
+# fuzz/fuzz.mk - `make fuzz`: the libFuzzer targets build/fuzz/fuzz_spec and build/fuzz/fuzz_diff.
 #
 # Included by the top Makefile. Built with clang (libFuzzer ships with it),
 # compiling the language sources directly under ASan + UBSan + the fuzzer's
@@ -15,8 +15,13 @@ FUZZ_LIBSRC := src/spec/lex.c src/spec/parse.c src/spec/ast.c src/spec/fmt.c src
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $(WARN) -Iinclude -Isrc \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 
-fuzz: $(FUZZ_OUT)/fuzz_spec
+fuzz: $(FUZZ_OUT)/fuzz_spec $(FUZZ_OUT)/fuzz_diff
 
 $(FUZZ_OUT)/fuzz_spec: fuzz/fuzz_spec.c $(FUZZ_LIBSRC) $(wildcard src/*.h src/*/*.h src/*/*/*.h include/*.h) fuzz/fuzz.mk
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_spec.c $(FUZZ_LIBSRC) -ljansson -lcurl -lm
+
+# the strict diff applier of an MCP engineer's proposals (fuzz/fuzz_diff.c)
+$(FUZZ_OUT)/fuzz_diff: fuzz/fuzz_diff.c src/program/diff.c src/util.c src/program/diff.h src/util.h fuzz/fuzz.mk
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_diff.c src/program/diff.c src/util.c -ljansson -lm

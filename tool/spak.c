@@ -1233,6 +1233,14 @@ static const command commands[] = {
      "             [--temperature T] [--max-tokens N] [--timeout S] [--retries N] [--api-key-env VAR]\n"
      "             [--json-object] [--expect code|params] [--symbol NAME] [--manual-dir DIR --tag T]\n"
      "             [--price-in USD --price-out USD] [--json] PROMPT"},
+    {"mcp", cmd_mcp, "Serve the loop to an MCP client over stdio.\nJSON-RPC 2.0, revision 2025-11-25 (2025-06-18 for older clients):\n"
+     "tools to start or attach a run whose engineer is the client, read its context, propose points, sources or\n"
+     "diffs with predictions, wait for their records; resources for the spec, the ABI and the best source.\n"
+     "Approval gates stay with 'spak approve'. docs/mcp.md.\n  --home DIR", "spak mcp [--home DIR]"},
+    {"mcp-call", cmd_mcp_call, "Call one tool of 'spak mcp' from a shell: starts the server, initializes it, calls\n"
+     "TOOL with the JSON object of arguments, prints the result's text (--json: its structured content).\n"
+     "  --list   list the tools\n  --json   machine-readable\n  -q       no progress lines\n  --home DIR",
+     "spak mcp-call [--home DIR] [--json] (--list | TOOL [JSON])"},
     {"explain", cmd_explain, "Print the loop's state machine (--json: its states and the text).", "spak explain [--json]"},
     {"dump", cmd_dump, "Print the syntax tree of a spec (for tests and tools; comments are not part of it).",
      "spak dump FILE"},

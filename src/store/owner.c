@@ -2,6 +2,7 @@
 #include "store/owner.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,7 +21,20 @@ bool spak_owner_is_dead(const char *owner)
     long pid;
     if (!spak_parse_long(colon + 1, 1, 1L << 30, &pid))
         return false;
-    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+    if (kill((pid_t)pid, 0) != 0)
+        return errno == ESRCH;
+    /* a zombie (killed, not yet reaped by its parent) holds nothing: its
+     * state, the field after the parenthesized name in /proc/PID/stat */
+    char path[64], stat[512] = "";
+    spak_snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t k = fread(stat, 1, sizeof stat - 1, f);
+    fclose(f);
+    stat[k] = 0;
+    const char *rp = strrchr(stat, ')');
+    return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
 }
 
 void spak_owner_id(char *buf, size_t n)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/suites/fuzz_smoke.sh BUILD_DIR - a 30-second libFuzzer run of the spec
-# fuzzer (fuzz/fuzz_spec.c) over the kept corpus, under ASan + UBSan (TAP).
+# fuzzer (fuzz/fuzz_spec.c) over the kept corpus, then a 10-second run of the
+# diff applier's (fuzz/fuzz_diff.c), under ASan + UBSan (TAP).
 #
 # The fuzzer build does not depend on BUILD_DIR (make fuzz compiles the
 # sources itself with clang), so this runs once, for `build`, and skips for
@@ -46,5 +47,17 @@ else
     echo "not ok 1 - fuzz smoke: the fuzzer stopped with status $rc (the input is in fuzz/findings/)"
     grep -E 'ERROR|SUMMARY|fuzz_spec:|runtime error|Test unit written' "$tmp/fuzz.log" | head -20 | sed 's/^/#   /'
 fi
-echo "1..1"
-[ $rc -eq 0 ]
+# the strict diff applier of MCP proposals (fuzz/fuzz_diff.c): a third of the time, from nothing
+dsecs=$(( secs / 3 > 0 ? secs / 3 : 1 ))
+mkdir -p "$tmp/diff-corpus"
+build/fuzz/fuzz_diff "$tmp/diff-corpus" -max_len=8192 -timeout=5 -rss_limit_mb=2048 -max_total_time="$dsecs" \
+    -artifact_prefix=fuzz/findings/ >"$tmp/fuzz-diff.log" 2>&1
+drc=$?
+if [ $drc -eq 0 ]; then
+    echo "ok 2 - fuzz smoke: the diff applier, ${dsecs}s clean"
+else
+    echo "not ok 2 - fuzz smoke: fuzz_diff stopped with status $drc (the input is in fuzz/findings/)"
+    grep -E 'ERROR|SUMMARY|runtime error|Test unit written' "$tmp/fuzz-diff.log" | head -20 | sed 's/^/#   /'
+fi
+echo "1..2"
+[ $rc -eq 0 ] && [ $drc -eq 0 ]

@@ -1,0 +1,434 @@
+"""tests/mcp/test_mcp.py SPAK SPEC SCRATCH - `spak mcp` driven by the official
+MCP Python SDK's client (PyPI `mcp`) over stdio, and by raw JSON-RPC where the
+SDK cannot say it (another protocol revision, a parse error, a cancellation of
+a known request). TAP on stdout. tests/suites/mcp.sh runs it.
+
+SPEC is a tiny CPU matmul spec (the shape of examples/matmul-cpu.spak);
+SCRATCH a folder of mode 755 for the homes."""
+import asyncio
+import difflib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.shared.exceptions import McpError
+
+SPAK, SPEC, T = sys.argv[1], sys.argv[2], sys.argv[3]
+HOME = os.path.join(T, "home")
+n = 0
+failed = 0
+
+
+def check(name, cond, detail=""):
+    global n, failed
+    n += 1
+    if cond:
+        print(f"ok {n} - {name}", flush=True)
+    else:
+        failed += 1
+        print(f"not ok {n} - {name}", flush=True)
+        for line in str(detail).splitlines()[:30]:
+            print(f"#   {line}", flush=True)
+
+
+def params(home=HOME):
+    return StdioServerParameters(command=SPAK, args=["mcp", "--home", home])
+
+
+def text(res):
+    return "\n".join(c.text for c in res.content if getattr(c, "type", "") == "text")
+
+
+def evaluations(home, run):
+    db = sqlite3.connect(os.path.join(home, "spak.db"))
+    rows = db.execute(
+        "SELECT e.eval_id, c.key, e.status FROM evaluations e JOIN candidates c ON c.run_id = e.run_id AND "
+        "c.cand_id = e.cand_id WHERE e.run_id = ? ORDER BY e.eval_id", (run,)).fetchall()
+    db.close()
+    return rows
+
+
+KERNEL = """#include "abi.h"
+int spak_matmul(int M, int N, int K, const float *A, const float *B, float *C)
+{
+    if (M < 1 || N < 1 || K < 1) return 1;
+    for (int i = 0; i < M; i++) {
+        for (int j = 0; j < N; j++) C[(long)i * N + j] = 0.0f;
+        for (int k = 0; k < K; k++) {
+            float a = A[(long)i * K + k];
+            for (int j = 0; j < N; j++) C[(long)i * N + j] += a * B[(long)k * N + j];
+        }
+    }
+    return 0;
+}
+"""
+
+# reads its own tunable: the i loop unrolled by UNR rows (1 or 2)
+TUNED = """#include "abi.h"
+#ifndef UNR
+#error "UNR is a tunable of this proposal"
+#endif
+int spak_matmul(int M, int N, int K, const float *A, const float *B, float *C)
+{
+    if (M < 1 || N < 1 || K < 1) return 1;
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) C[(long)i * N + j] = 0.0f;
+    int i = 0;
+    for (; i + UNR <= M; i += UNR)
+        for (int k = 0; k < K; k++)
+            for (int r = 0; r < UNR; r++) {
+                float a = A[(long)(i + r) * K + k];
+                for (int j = 0; j < N; j++) C[(long)(i + r) * N + j] += a * B[(long)k * N + j];
+            }
+    for (; i < M; i++)
+        for (int k = 0; k < K; k++) {
+            float a = A[(long)i * K + k];
+            for (int j = 0; j < N; j++) C[(long)i * N + j] += a * B[(long)k * N + j];
+        }
+    return 0;
+}
+"""
+
+
+async def call(s, name, args, **kw):
+    return await s.call_tool(name, args, read_timeout_seconds=timedelta(seconds=300), **kw)
+
+
+async def wait_done(s, run, prop, timeout=240, **kw):
+    res = await call(s, "spak_wait", {"run": run, "proposal": prop, "timeout_s": timeout}, **kw)
+    return res, res.structuredContent or {}
+
+
+async def lifecycle_and_tools():
+    async with stdio_client(params()) as (r, w):
+        async with ClientSession(r, w) as s:
+            init = await s.initialize()
+            check("initialize: the SDK's revision 2025-11-25 is answered as it is",
+                  init.protocolVersion == "2025-11-25", init)
+            check("initialize: serverInfo names spak, tools capability", init.serverInfo.name == "spak" and
+                  init.capabilities.tools is not None, init)
+            tools = {t.name: t for t in (await s.list_tools()).tools}
+            want = {"spak_check", "spak_start", "spak_attach", "spak_context", "spak_propose", "spak_wait",
+                    "spak_status", "spak_show", "spak_learn", "spak_report", "spak_stop"}
+            check("tools/list names every tool", want <= set(tools), sorted(tools))
+            check("every tool has an object inputSchema",
+                  all(t.inputSchema.get("type") == "object" for t in tools.values()))
+            props = tools["spak_propose"].inputSchema.get("properties", {})
+            check("spak_propose's schema has point, values, source, diff, tunables and the prediction",
+                  {"point", "values", "source", "diff", "tunables", "prediction", "predicted_ratio"} <= set(props),
+                  props)
+            check("no tool approves a gate", not any("approve" in n_ and n_ != "spak_start" for n_ in tools))
+            res = await call(s, "spak_check", {"spec": SPEC})
+            check("spak_check: the test spec is valid", (res.structuredContent or {}).get("ok") is True, text(res))
+            bad = os.path.join(T, "bad.spak")
+            with open(SPEC) as f:
+                open(bad, "w").write(f.read().replace('metric: "gflops"', 'metric: "gflopz"'))
+            res = await call(s, "spak_check", {"spec": bad})
+            check("spak_check: a broken spec is not ok and its diagnostic says file:line:col",
+                  (res.structuredContent or {}).get("ok") is False and "bad.spak:" in text(res), text(res))
+            for name, args, what in [
+                ("spak_nosuch", {}, "unknown tool"),
+                ("spak_propose", {"run": "r1"}, "a proposal is"),
+                ("spak_start", {"spec": SPEC, "budget": "many"}, "'budget' must be a number"),
+                ("spak_start", {"spec": SPEC, "budgte": 3}, "unknown argument 'budgte'"),
+                ("spak_wait", {"run": "../etc"}, "must be a run id"),
+                ("spak_propose", {"run": "r1", "point": "a=1", "tunables": {"X": [1]}}, "go with a 'source'"),
+            ]:
+                try:
+                    res = await call(s, name, args)
+                    check(f"bad arguments ({what}): a JSON-RPC error -32602", False, f"no error: {text(res)}")
+                except McpError as e:
+                    check(f"bad arguments ({what}): a JSON-RPC error -32602 that says so",
+                          e.error.code == -32602 and what in e.error.message, f"{e.error.code} {e.error.message}")
+
+
+async def full_cycle():
+    async with stdio_client(params()) as (r, w):
+        async with ClientSession(r, w) as s:
+            await s.initialize()
+            res = await call(s, "spak_start", {"spec": SPEC, "budget": 40})
+            run = (res.structuredContent or {}).get("run_id")
+            check("spak_start: a run of strategy external that waits", run and
+                  (res.structuredContent or {}).get("status") == "suspended", text(res))
+            res = await call(s, "spak_context", {"run": run})
+            ctx = text(res)
+            check("spak_context: the engineer's context (task, ABI, space, reply format)",
+                  "## Task" in ctx and "spak_matmul" in ctx and "rung:" in ctx, ctx[:600])
+            res = await call(s, "spak_propose", {"run": run, "point": "rung=reorder", "prediction": "i-k-j order "
+                                                 "walks B by rows", "predicted_ratio": 1.5})
+            p1 = (res.structuredContent or {}).get("proposal")
+            check("spak_propose (a point) returns a proposal id at once", isinstance(p1, int), text(res))
+            progress = []
+
+            async def on_progress(p, total, message):
+                progress.append((p, total, message))
+            res, st = await wait_done(s, run, p1, progress_callback=on_progress)
+            ev = (st.get("evaluations") or [{}])[0]
+            check("spak_wait: the point was judged correct, with metric and ratio",
+                  st.get("done") and ev.get("correct") is True and ev.get("metric") and ev.get("candidate") ==
+                  "rung=reorder", text(res))
+            check("the prediction is stored with the evaluation",
+                  (ev.get("prediction") or {}).get("ratio") == 1.5, ev)
+            db = sqlite3.connect(os.path.join(HOME, "spak.db"))
+            rj = db.execute("SELECT result_json FROM evaluations WHERE run_id = ? AND eval_id = ?",
+                            (run, ev.get("eval_id"))).fetchone()[0]
+            db.close()
+            note = json.loads(rj or "{}").get("external", {})
+            check("the evaluation's note carries the prediction under the llm note's names (predicted_ratio, "
+                  "prediction_why), for the context's score", note.get("predicted_ratio") == 1.5 and
+                  "walks B" in str(note.get("prediction_why")), note)
+            check("progress notifications came for the wait's progress token", len(progress) >= 1, progress)
+            res = await call(s, "spak_propose", {"run": run, "source": KERNEL, "prediction": "the same as reorder",
+                                                 "predicted_metric": 10.0})
+            p2 = (res.structuredContent or {}).get("proposal")
+            res, st = await wait_done(s, run, p2)
+            ev = (st.get("evaluations") or [{}])[0]
+            check("a whole-source proposal is built, checked and timed (code candidate, correct)",
+                  st.get("done") and ev.get("correct") is True and str(ev.get("candidate")).startswith("code:ext-"),
+                  text(res))
+            ctx = text(await call(s, "spak_context", {"run": run}))
+            check("the context after it shows what was tried", "rung=reorder" in ctx and "code:ext-" in ctx,
+                  ctx[-1500:])
+            best = (await s.read_resource(f"spak://{run}/best-source")).contents[0].text
+            new = best.replace("#include \"abi.h\"", "#include \"abi.h\"\n/* a comment the diff adds */", 1)
+            diff = "".join(difflib.unified_diff(best.splitlines(True), new.splitlines(True), "a/k.c", "b/k.c"))
+            res = await call(s, "spak_propose", {"run": run, "diff": diff, "prediction": "no change"})
+            p3 = (res.structuredContent or {}).get("proposal")
+            check("a diff against the best source is accepted", isinstance(p3, int) and not res.isError, text(res))
+            res, st = await wait_done(s, run, p3)
+            ev = (st.get("evaluations") or [{}])[0]
+            check("the patched source is judged correct", st.get("done") and ev.get("correct") is True, text(res))
+            bad = diff.replace("#include \"abi.h\"\n", "#include \"abx.h\"\n", 1)
+            res = await call(s, "spak_propose", {"run": run, "diff": bad})
+            check("a diff whose context does not match is refused, naming the hunk and the source line",
+                  res.isError and "hunk 1" in text(res) and "source line" in text(res), text(res))
+            try:
+                await call(s, "spak_propose", {"run": run, "source": TUNED, "tunables": {"UNR": [1, 2, 4]},
+                                               "conditions": ["UNR <= NOPE"]})
+                check("a condition that reads no tunable is a JSON-RPC error", False)
+            except McpError as e:
+                check("a condition that reads no tunable is a JSON-RPC error -32602 naming it",
+                      e.error.code == -32602 and "NOPE" in e.error.message, e.error.message)
+            res = await call(s, "spak_propose", {"run": run, "source": TUNED, "tunables": {"UNR": [1, 2, 4]},
+                                                 "conditions": ["UNR <= 2"], "prediction": "2 rows share each B row"})
+            p4 = (res.structuredContent or {}).get("proposal")
+            check("a proposal with tunables becomes one evaluation per point where its conditions hold",
+                  (res.structuredContent or {}).get("items") == 2, text(res))
+            res, st = await wait_done(s, run, p4)
+            evs = st.get("evaluations") or []
+            check("the tunables were swept: two evaluations, each with its values, both correct",
+                  st.get("done") and len(evs) == 2 and sorted(json.dumps(e.get("tunables")) for e in evs) ==
+                  ['{"UNR": 1}', '{"UNR": 2}'] and all(e.get("correct") for e in evs), text(res))
+            res = await call(s, "spak_status", {"run": run})
+            st = res.structuredContent or {}
+            check("spak_status sees the run's evaluations (all in the store)",
+                  (st.get("evaluations_by_status") or {}).get("done") == 5, text(res))
+            res = await call(s, "spak_show", {"run": run})
+            check("spak_show lists them", len((res.structuredContent or {}).get("evaluations", [])) == 5, text(res))
+            names = [x.uri for x in (await s.list_resources()).resources]
+            check("resources: the spec, the ABI header and the header it includes, the best source",
+                  any(str(u).endswith("/spec") for u in names) and any(str(u).endswith("/abi/abi.h") for u in names)
+                  and any(str(u).endswith("/abi/info.h") for u in names), names)
+            abi = (await s.read_resource(f"spak://{run}/abi/abi.h")).contents[0].text
+            check("the ABI resource is the family's header", "spak_matmul" in abi, abi[:300])
+            return run
+
+
+async def gate():
+    async with stdio_client(params()) as (r, w):
+        async with ClientSession(r, w) as s:
+            await s.initialize()
+            res = await call(s, "spak_start", {"spec": SPEC, "budget": 5, "approve": "llm-code"})
+            run = (res.structuredContent or {}).get("run_id")
+            res = await call(s, "spak_propose", {"run": run, "source": KERNEL})
+            p = (res.structuredContent or {}).get("proposal")
+            res, st = await wait_done(s, run, p, timeout=120)
+            check("a code proposal behind an approval gate: the wait says the run waits for the supervisor",
+                  not st.get("done") and "spak approve" in (st.get("waiting_for") or ""), text(res))
+            out = subprocess.run([SPAK, "approve", "--home", HOME, run], capture_output=True, text=True,
+                                 stdin=subprocess.DEVNULL, timeout=200)
+            res, st = await wait_done(s, run, p, timeout=60)
+            ev = (st.get("evaluations") or [{}])[0]
+            check("after 'spak approve' (a person, not a tool) the proposal is judged",
+                  st.get("done") and ev.get("correct") is True, f"{out.stdout}{out.stderr}\n{text(res)}")
+
+
+class Raw:
+    """A JSON-RPC client over the server's stdio, line by line."""
+
+    def __init__(self, home=HOME):
+        self.p = subprocess.Popen([SPAK, "mcp", "--home", home], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        self.id = 0
+
+    def send(self, obj):
+        self.p.stdin.write((obj if isinstance(obj, str) else json.dumps(obj)) + "\n")
+        self.p.stdin.flush()
+
+    def request(self, method, params=None):
+        self.id += 1
+        self.send({"jsonrpc": "2.0", "id": self.id, "method": method, "params": params or {}})
+        return self.id
+
+    def read(self, want_id=None, timeout=60):
+        end = time.time() + timeout
+        while time.time() < end:
+            line = self.p.stdout.readline()
+            if not line:
+                return None
+            m = json.loads(line)
+            if want_id is None or m.get("id") == want_id:
+                return m
+        return None
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait(timeout=10)
+
+
+def raw_protocol():
+    for asked, want in [("2025-06-18", "2025-06-18"), ("2025-11-25", "2025-11-25"), ("2099-01-01", "2025-11-25")]:
+        c = Raw()
+        i = c.request("initialize", {"protocolVersion": asked, "capabilities": {},
+                                     "clientInfo": {"name": "raw", "version": "0"}})
+        m = c.read(i)
+        check(f"version negotiation: a client asking {asked} gets {want}",
+              m and m.get("result", {}).get("protocolVersion") == want, m)
+        c.close()
+    c = Raw()
+    c.request("initialize", {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "r"}})
+    c.read()
+    c.send("{this is not json")
+    m = c.read()
+    check("a line that is not JSON: parse error -32700", m and m.get("error", {}).get("code") == -32700, m)
+    i = c.request("tools/frobnicate")
+    m = c.read(i)
+    check("an unknown method: -32601", m and m.get("error", {}).get("code") == -32601, m)
+    c.close()
+
+
+def raw_cancel(run):
+    c = Raw()
+    c.request("initialize", {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "r"}})
+    c.read()
+    # the first proposal keeps the run busy; the second waits in the queue
+    i1 = c.request("tools/call", {"name": "spak_propose", "arguments": {"run": run, "source": KERNEL}})
+    p1 = c.read(i1)["result"]["structuredContent"]["proposal"]
+    i2 = c.request("tools/call", {"name": "spak_propose", "arguments": {"run": run, "point": "rung=naive"}})
+    p2 = c.read(i2)["result"]["structuredContent"]["proposal"]
+    c.send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": i2, "reason": "test"}})
+    iw = c.request("tools/call", {"name": "spak_wait", "arguments": {"run": run, "proposal": p1, "timeout_s": 200}})
+    time.sleep(0.5)
+    c.send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": iw}})
+    ip = c.request("ping")
+    m = c.read()
+    check("a cancelled wait ends unanswered: the next message is the ping's answer", m and m.get("id") == ip, m)
+    iw2 = c.request("tools/call", {"name": "spak_wait", "arguments": {"run": run, "proposal": p1,
+                                                                      "timeout_s": 200}})
+    m = c.read(iw2, timeout=220)
+    check("the run went on: a new wait gets the first proposal's records",
+          m and m["result"]["structuredContent"]["done"], m)
+    ist = c.request("tools/call", {"name": "spak_status", "arguments": {"run": run}})
+    st = c.read(ist)["result"]["structuredContent"]
+    keys = [k for _, k, _ in evaluations(HOME, run)]
+    check("a propose cancelled before the run took it is withdrawn: nothing queued, never evaluated",
+          st.get("queued") == 0 and "rung=naive" not in keys, f"queued {st.get('queued')}, keys {keys}, p2 {p2}")
+    c.close()
+
+
+async def kill_and_attach(run):
+    before = len(evaluations(HOME, run))
+    c = Raw()
+    c.request("initialize", {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "r"}})
+    c.read()
+    i = c.request("tools/call", {"name": "spak_propose", "arguments": {
+        "run": run, "source": TUNED, "tunables": {"UNR": [1, 2, 4]}}})
+    prop = c.read(i)["result"]["structuredContent"]["proposal"]
+    end = time.time() + 60
+    while time.time() < end and len(evaluations(HOME, run)) == before:
+        time.sleep(0.2)  # until the first of its evaluations has begun
+    c.p.send_signal(signal.SIGKILL)
+    c.p.wait()
+    check("the server was killed (SIGKILL) mid-evaluation", len(evaluations(HOME, run)) > before and
+          c.p.returncode == -signal.SIGKILL, c.p.returncode)
+    async with stdio_client(params()) as (r, w):
+        async with ClientSession(r, w) as s:
+            await s.initialize()
+            res = await call(s, "spak_attach", {"run": run})
+            check("spak_attach takes the run up again", not res.isError and
+                  (res.structuredContent or {}).get("run_id") == run, text(res))
+            res, st = await wait_done(s, run, prop)
+            evs = st.get("evaluations") or []
+            check("the proposal's three evaluations all end, after the kill",
+                  st.get("done") and len(evs) == 3 and all(e.get("correct") for e in evs), text(res))
+    rows = evaluations(HOME, run)
+    mine = [r_ for r_ in rows[before:]]
+    keys = [k for _, k, _ in mine]
+    check("nothing lost or redone: exactly three new evaluations, distinct, none interrupted",
+          len(mine) == 3 and len(set(keys)) == 3 and all(s_ == "done" for _, _, s_ in mine), mine)
+
+
+def owner_pid(home, run):
+    db = sqlite3.connect(os.path.join(home, "spak.db"))
+    row = db.execute("SELECT owner FROM runs WHERE id = ?", (run,)).fetchone()
+    db.close()
+    return int(row[0].rsplit(":", 1)[1]) if row and row[0] else None
+
+
+async def kill_both_and_attach(run):
+    """The server and the `spak resume` it started both killed mid-evaluation:
+    the cut-off item goes back to the queue, the rest waits there."""
+    before = len(evaluations(HOME, run))
+    c = Raw()
+    c.request("initialize", {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "r"}})
+    c.read()
+    i = c.request("tools/call", {"name": "spak_propose", "arguments": {
+        "run": run, "source": TUNED, "tunables": {"UNR": [3, 5]}}})
+    prop = c.read(i)["result"]["structuredContent"]["proposal"]
+    end = time.time() + 60
+    while time.time() < end and len(evaluations(HOME, run)) == before:
+        time.sleep(0.1)
+    c.p.send_signal(signal.SIGKILL)
+    c.p.wait()
+    pid = owner_pid(HOME, run)
+    if pid:
+        os.kill(pid, signal.SIGKILL)  # the resume the killed server started (the run's owner)
+    time.sleep(0.5)
+    async with stdio_client(params()) as (r, w):
+        async with ClientSession(r, w) as s:
+            await s.initialize()
+            await call(s, "spak_attach", {"run": run})
+            res, st = await wait_done(s, run, prop)
+            evs = st.get("evaluations") or []
+            check("server and its resume both killed: after attach both items end, correct",
+                  st.get("done") and len(evs) == 2 and all(e.get("correct") for e in evs), text(res))
+    rows = evaluations(HOME, run)[before:]
+    states = sorted(s_ for _, _, s_ in rows)
+    check("the cut-off evaluation is recorded interrupted and judged again once; nothing else redone",
+          pid is not None and states == ["done", "done", "interrupted"], f"owner {pid}, {rows}")
+
+
+async def main():
+    await lifecycle_and_tools()
+    raw_protocol()
+    run = await full_cycle()
+    await gate()
+    raw_cancel(run)
+    await kill_and_attach(run)
+    await kill_both_and_attach(run)
+
+
+try:
+    asyncio.run(main())
+except Exception as e:  # a crash is a failure, never silence
+    import traceback
+    check("the SDK session ran to its end", False, traceback.format_exc())
+print(f"1..{n}")
+sys.exit(1 if failed else 0)

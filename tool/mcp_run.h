@@ -1,0 +1,41 @@
+/*
+ * mcp_run.h - what `spak mcp` does to runs beneath its tools: children
+ * (a command captured; a `spak resume` supervised), and a proposal's
+ * evaluations read back from the store.
+ */
+#ifndef SPAK_MCP_RUN_H
+#define SPAK_MCP_RUN_H
+
+#include "mcp_server.h"
+#include "run_opts.h"
+
+/* Run `spak ARGS...` (this binary, --home given first) to its end: its
+ * stdout and stderr (capped at 1 MiB each; owned by the caller) and its
+ * exit status (-1: it could not be started or died of a signal). */
+int mcp_capture(const mcp_server *s, const char *const *args, char **out, char **errout);
+
+/* Start `spak resume RUN` for run unless one of ours is alive or nothing
+ * waits in its queue. */
+void mcp_ensure_child(mcp_server *s, const char *run);
+/* Our live child of run, or NULL. */
+mcp_kid *mcp_child_of(mcp_server *s, const char *run);
+
+/* The server's home is path, made absolute (children and messages name
+ * it so). false when it is too long. */
+bool mcp_set_home(mcp_server *s, const char *path);
+
+/* The engine options of the server's home (for the library calls). */
+spak_engine_opts mcp_opts(const mcp_server *s);
+
+/* Whether run has ended (done, failed: a run that suspends, runs or was
+ * interrupted has not): why[wn] then says so. */
+bool mcp_run_ended(const mcp_server *s, const char *run, char *why, size_t wn);
+
+/* Where proposal id of run stands, as a tool result's structured content:
+ * {"run", "proposal", "done": all its items final, "finished", "of",
+ *  "queued", "evaluations": [...], "waiting_for": why the run cannot go on
+ *  by itself (a gate, its end) or absent}. NULL when the run cannot be read
+ * (why in why[wn]). */
+json_t *mcp_proposal_state(mcp_server *s, const char *run, long proposal, char *why, size_t wn);
+
+#endif
