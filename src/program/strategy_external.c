@@ -192,12 +192,8 @@ static void write_context(const spak_strategy_run *run)
     spak_llm_texts t;
     spak_llm_context c;
     spak_llm_context_build(run, &t, &c);
-    spak_prompt_parts parts = {
-        .mode = SPAK_PROMPT_CODE, .language = c.language, .task = c.task, .abi_header = c.abi_header,
-        .abi_symbol = c.abi_symbol, .space = c.space, .best_source = c.best_source, .analysis = c.analysis,
-        .diagnostics = c.diagnostics, .rules = c.rules, .lessons = c.lessons, .n_lessons = c.n_lessons,
-        .history = c.history, .n_history = c.n_history, .metric = c.metric,
-    };
+    spak_prompt_parts parts;
+    spak_llm_prompt_parts(&c, true, &parts);  /* the same sections as the llm strategy's prompt */
     spak_prompt pr;
     if (spak_prompt_build(&parts, 0, &pr, NULL) == SPAK_OK) {
         spak_buf b;
