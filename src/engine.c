@@ -10,6 +10,7 @@
 #include "analyze/early_stop.h"
 #include "analyze/evaluate.h"
 #include "analyze/progress.h"
+#include "analyze/retime.h"
 #include "analyze/trace.h"
 #include "analyze/views.h"
 #include "build/candidate.h"
@@ -31,6 +32,7 @@
 #define S_ANALYZE "analyze"
 #define S_KNOWLEDGE "knowledge"
 #define S_DECIDE "decide"
+#define S_RETIME "retime"
 #define S_DONE "done"
 #define S_SUSPENDED "suspended"
 /* the evaluation budget of an LLM run that was given no budget at all */
@@ -49,6 +51,9 @@ const char *spak_engine_describe(void)
            "     |  budget spent (evaluations, wall time, device seconds,       |\n"
            "     |  LLM tokens or cost) / stop condition / fraction of the      |\n"
            "     |  roofline / plateau / space exhausted                        |\n"
+           "     |        --> RETIME: the best, the runner-up and those tied    |\n"
+           "     |            with it timed again side by side in one           |\n"
+           "     |            session of the judge: winner, tied, inconclusive  |\n"
            "     |        --> DONE: crystallization (lessons, spec v(n+1))      |\n"
            "     v                                                             |\n"
            "  PROGRAM    grid | random | default | rules | llm proposes the     |\n"
@@ -195,6 +200,8 @@ static spak_status load_spec(engine *e, const char *path, const char *text, spak
 {
     spak_status st = text ? spak_spec_load_mem(path, text, strlen(text), &e->spec, err)
                           : spak_spec_load(path, &e->spec, err);
+    if (st == SPAK_OK && !text)  /* a new run: every source its space can produce, before it starts (spec.h) */
+        st = spak_spec_check_sources(e->spec);
     if (st != SPAK_OK) {
         if (e->spec) {
             spak_buf b;
@@ -258,7 +265,10 @@ static spak_status load_spec(engine *e, const char *path, const char *text, spak
 
 static spak_status setup_home(engine *e, spak_err *err)
 {
-    return spak_home_prepare(e->o, e->home, sizeof e->home, err);
+    spak_status st = spak_home_prepare(e->o, e->home, sizeof e->home, err);
+    if (st == SPAK_OK)  /* each run (or resume) starts on freshly measured ceilings */
+        spak_cand_ceilings_expire(e->home, e->target);
+    return st;
 }
 
 /* ---- one evaluation: BUILD (candidate.h), then ANALYZE (evaluate.h) ---- */
@@ -466,41 +476,37 @@ static int gate(engine *e, const char *name, const char *what, json_t *payload, 
     return -1;
 }
 
-char *spak_engine_pending(spak_store *st, const char *run_id)
+static spak_status enter_retime(void *ud, json_t *detail, spak_err *err)
 {
-    return spak_approval_pending(st, run_id);
+    return go(ud, S_RETIME, detail, err);
 }
 
-spak_status spak_engine_answer(const spak_engine_opts *o, const char *run_id, bool approve, char *what, size_t what_n,
-                               spak_err *err)
-{
-    spak_store *st = NULL;
-    spak_status s = spak_engine_open_store(o, &st, err);
-    if (s != SPAK_OK)
-        return s;
-    s = spak_approval_answer(st, run_id, approve, what, what_n, err);
-    spak_store_close(st);
-    return s;
-}
-
-/* DONE: the knowledge gate, the run's summary, crystallization. */
+/* RETIME (analyze/retime.h), then DONE: the knowledge gate, the run's
+ * summary, crystallization. */
 static spak_status finish_run(engine *e, const char *reason, spak_err *err)
 {
-    spak_status st = SPAK_OK;
+    json_t *rt = NULL;
+    spak_retime_job rj = {&e->site, e->m, e->loop->cmd, e->loop->metric, e->loop->objective, e->o->bin_dir, e->target,
+                          e->home, e->seed, e->o->eval_timeout_s, e->o->allow_weak_isolation, e->store, e->run_id,
+                          &e->pr, enter_retime, e};
+    spak_status st = spak_retime_final(&rj, &rt, err);
     bool learn = !e->o->no_learn;
     if (learn && (e->gates & SPAK_GATE_KNOWLEDGE)) {
         char what[600];
         spak_snprintf(what, sizeof what,
                       "crystallize run %s (%s): lessons into the store, spec v(n+1) and insights into %s/runs/%s",
                       e->run_id, reason, e->home, e->run_id);
-        int a = gate(e, "knowledge", what, NULL, &st, err);
+        int a = st == SPAK_OK ? gate(e, "knowledge", what, NULL, &st, err) : -1;
         if (st != SPAK_OK || a < 0)
-            return st;
+            return json_decref(rt), st;
         learn = a == 1;
     }
+    if (st != SPAK_OK)
+        return st;
     json_t *s = summary(e, reason);
+    spak_retime_apply(s, rt, e->loop->metric, &e->pr);  /* the winner named side by side */
+    json_decref(rt);
     char *sj = json_dumps(s, JSON_COMPACT);
-    json_decref(s);
     json_t *d = json_pack("{s:s}", "stop_reason", reason);
     char *dj = json_dumps(d, JSON_COMPACT);
     json_decref(d);
@@ -512,9 +518,10 @@ static spak_status finish_run(engine *e, const char *reason, spak_err *err)
         spak_engine_event ev = {.kind = SPAK_EV_RUN_DONE, .stop_reason = reason, .summary_json = sj,
                                 .eval_no = e->pr.n_evals, .best_metric = e->pr.best_metric, .best_ratio = e->pr.best_ratio,
                                 .metric_name = e->loop->metric, .baseline = e->baseline, .untrusted = e->pr.untrusted > 0,
-                                .decision = isnan(e->pr.best_ratio_lo) ? NULL : spak_progress_decision(&e->pr, NULL)};
+                                .decision = json_string_value(json_object_get(s, "decision"))};
         emit(e, &ev);
     }
+    json_decref(s);
     free(sj);
     return st;
 }

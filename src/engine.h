@@ -48,12 +48,7 @@ spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bo
  * on_event gets one SPAK_EV_EVAL_DONE per candidate (why = the artifact). */
 spak_status spak_engine_build_all(const spak_engine_opts *o, const char *spec_path, size_t *built, size_t *failed,
                                   spak_err *err);
-/* Answer the pending approval of a suspended run (approve or reject) and
- * record it; `spak resume` then goes on. SPAK_ERR_STATE when none is pending. */
-spak_status spak_engine_answer(const spak_engine_opts *o, const char *run_id, bool approve, char *what, size_t what_n,
-                               spak_err *err);
-/* The pending approval of a run as JSON text (malloc'd), or NULL. */
-char *spak_engine_pending(spak_store *st, const char *run_id);
+/* spak_engine_answer and spak_engine_pending: run_opts.h */
 /* The state machine as text (for `spak explain`). Static storage. */
 const char *spak_engine_describe(void);
 #endif

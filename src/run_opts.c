@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store/approval.h"
 #include "store/scopes.h"
 #include "util.h"
 
@@ -212,4 +213,23 @@ double spak_run_elapsed(spak_store *st, const char *run_id)
     }
     spak_store_journal_free(j, nj);
     return el_s;
+}
+
+/* the approval gates' answers live with the store's approval scope; the
+ * engine only asks (engine.c: gate) */
+char *spak_engine_pending(spak_store *st, const char *run_id)
+{
+    return spak_approval_pending(st, run_id);
+}
+
+spak_status spak_engine_answer(const spak_engine_opts *o, const char *run_id, bool approve, char *what, size_t what_n,
+                               spak_err *err)
+{
+    spak_store *st = NULL;
+    spak_status s = spak_engine_open_store(o, &st, err);
+    if (s != SPAK_OK)
+        return s;
+    s = spak_approval_answer(st, run_id, approve, what, what_n, err);
+    spak_store_close(st);
+    return s;
 }

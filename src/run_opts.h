@@ -86,6 +86,13 @@ typedef struct spak_engine_opts {
 /* Open the store under o->home (creating the directory; a new store is
  * made 0600, and the home's modes are fixed as spak_home_prepare says). */
 spak_status spak_engine_open_store(const spak_engine_opts *o, spak_store **out, spak_err *err);
+/* Answer the pending approval of a suspended run (approve or reject) and
+ * record it; `spak resume` then goes on. SPAK_ERR_STATE when none is pending. */
+spak_status spak_engine_answer(const spak_engine_opts *o, const char *run_id, bool approve, char *what, size_t what_n,
+                               spak_err *err);
+/* The pending approval of a run as JSON text (malloc'd), or NULL. */
+char *spak_engine_pending(spak_store *st, const char *run_id);
+
 
 /* The command line's LLM settings and gates hold for a whole run, resumes
  * included: saved with the run, and loaded into o where o leaves them unset.

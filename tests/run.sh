@@ -1,26 +1,35 @@
 #!/usr/bin/env bash
-# tests/run.sh BUILD_DIR... - run every test suite against each build and
-# print one summary line at the end: "N passed, N failed, N skipped".
+# tests/run.sh [-j N] BUILD_DIR... - run every test suite against each build
+# and print one summary line at the end: "N passed, N failed, N skipped".
 #
 # A suite is a program that writes TAP ("ok N - name" / "not ok N - name"):
 #   - every unit test binary BUILD_DIR/tests/test_*
 #   - every script tests/suites/*.sh, called with BUILD_DIR as its argument
 # A suite that exits non-zero without reporting a failure counts as one
 # failure, so a crash is never silent. Full output goes to BUILD_DIR/test-logs/.
+#
+# Two phases. First the suites that time things or race a clock (a judge's
+# repetitions, early stops, kill -9 during a state, timeouts) run one at a
+# time, alone on the machine, as before: their measurements see no load of
+# ours. Then the suites that declare themselves load-independent (a line
+# "# parallel: yes" in a script's first 30 lines; the unit tests other than
+# test_sandbox, whose limits are timed) run N at a time, N = -j or
+# $SPAK_TEST_JOBS or the number of CPUs (at least 2). Each line says how long
+# its suite took; the last says the wall time of each phase.
 set -u
 cd "$(dirname "$0")/.."
+jobs=${SPAK_TEST_JOBS:-}
+if [ "${1:-}" = "-j" ]; then jobs=$2; shift 2; fi
+[ -n "$jobs" ] || jobs=$(nproc 2>/dev/null || echo 2)
+[ "$jobs" -ge 2 ] 2>/dev/null || jobs=2
 [ $# -gt 0 ] || set -- build
 
 passed=0 failed=0 skipped=0
 failures=()
 
-run_suite() {  # build name command...
-    local b=$1 name=$2; shift 2
-    local log="$b/test-logs/$name.log"
-    mkdir -p "$b/test-logs"
-    local t0=$SECONDS
-    "$@" >"$log" 2>&1
-    local rc=$?
+# tally BUILD NAME LOG RC SECONDS: count a finished suite's TAP and print its line
+tally() {
+    local b=$1 name=$2 log=$3 rc=$4 secs=$5
     local p f s
     p=$(grep -cE '^ok [0-9]+' "$log" | head -1)
     s=$(grep -cE '^ok [0-9]+.*# SKIP' "$log" | head -1)
@@ -31,13 +40,41 @@ run_suite() {  # build name command...
         echo "not ok - suite exited with status $rc" >>"$log"
     fi
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
-    printf '%-44s %4d passed %3d failed %3d skipped  (%ds)\n' "[$b] $name" "$p" "$f" "$s" $((SECONDS - t0))
+    printf '%-44s %4d passed %3d failed %3d skipped  (%ds)\n' "[$b] $name" "$p" "$f" "$s" "$secs"
     if [ "$f" -gt 0 ]; then
         failures+=("$log")
         grep -E -A3 '^not ok' "$log" | head -40 | sed 's/^/    /'
     fi
 }
 
+# start BUILD NAME COMMAND...: run a suite in the background; its exit status
+# and time land beside its log
+start() {
+    local b=$1 name=$2; shift 2
+    local log="$b/test-logs/$name.log"
+    mkdir -p "$b/test-logs"
+    rm -f "$log.rc"
+    (
+        t0=$SECONDS
+        "$@" >"$log" 2>&1
+        rc=$?
+        echo "$((SECONDS - t0))" >"$log.t"
+        echo "$rc" >"$log.rc"
+    ) &
+}
+
+# finish BUILD NAME: tally a suite started with start, once it has ended
+finish() {
+    local log="$1/test-logs/$2.log"
+    tally "$1" "$2" "$log" "$(cat "$log.rc")" "$(cat "$log.t")"
+    rm -f "$log.rc" "$log.t"
+}
+
+parallel_ok() {  # FILE: a script that says "# parallel: yes" near its top
+    head -30 "$1" | grep -q '^# parallel: yes'
+}
+
+serial=() pool=()  # "BUILD|NAME|COMMAND..." entries, words split on '|'
 for b in "$@"; do
     if [ ! -x "$b/spak" ]; then
         echo "tests/run.sh: $b/spak is missing; build first (make, make asan)" >&2
@@ -46,13 +83,43 @@ for b in "$@"; do
     fi
     for t in "$b"/tests/test_*; do
         [ -x "$t" ] || continue
-        run_suite "$b" "$(basename "$t")" "$t"
+        name=$(basename "$t")
+        if [ "$name" = test_sandbox ]; then serial+=("$b|$name|$t"); else pool+=("$b|$name|$t"); fi
     done
     for s in tests/suites/*.sh; do
         [ -f "$s" ] || continue
-        run_suite "$b" "$(basename "$s" .sh)" bash "$s" "$b"
+        name=$(basename "$s" .sh)
+        if parallel_ok "$s"; then pool+=("$b|$name|bash|$s|$b"); else serial+=("$b|$name|bash|$s|$b"); fi
     done
 done
+
+t_serial=$SECONDS
+for e in "${serial[@]}"; do
+    IFS='|' read -r -a w <<<"$e"
+    start "${w[@]}"
+    wait
+    finish "${w[0]}" "${w[1]}"
+done
+t_serial=$((SECONDS - t_serial))
+
+t_pool=$SECONDS
+running=()  # "BUILD|NAME" of the suites in flight
+for e in "${pool[@]}" ""; do
+    while [ ${#running[@]} -ge "$jobs" ] || { [ -z "$e" ] && [ ${#running[@]} -gt 0 ]; }; do
+        wait -n 2>/dev/null || true
+        still=()
+        for r in "${running[@]}"; do
+            if [ -f "${r%%|*}/test-logs/${r#*|}.log.rc" ]; then finish "${r%%|*}" "${r#*|}"; else still+=("$r"); fi
+        done
+        running=("${still[@]+"${still[@]}"}")
+    done
+    [ -n "$e" ] || break
+    IFS='|' read -r -a w <<<"$e"
+    start "${w[@]}"
+    running+=("${w[0]}|${w[1]}")
+done
+t_pool=$((SECONDS - t_pool))
+echo "one at a time: ${t_serial}s; $jobs at a time: ${t_pool}s"
 
 if [ ${#failures[@]} -gt 0 ]; then
     echo "logs of failing suites:"

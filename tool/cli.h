@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #define EXIT_PROBLEM 1
 #define EXIT_USAGE 2
@@ -84,6 +85,12 @@ void cli_print_json(const json_t *j, size_t flags, const char *none);
  * used in one printf; NULL gives NULL. flags as spak_escape_term's. */
 const char *cli_safe(const char *s);
 const char *cli_safe_flags(const char *s, unsigned flags);
+
+/* The run's decision (summary: the run's summary JSON) for
+ * people, each line starting with indent: how it ended, the best's ratio
+ * with its interval, the candidates tied with it, and the re-time's ranking
+ * (cli_decision.c). Nothing for a summary without a decision. */
+void cli_print_decision(FILE *f, const json_t *summary, const char *indent);
 
 /* Commands that live in their own files. */
 int cmd_learn(int argc, char **argv);

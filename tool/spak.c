@@ -17,6 +17,7 @@
 
 #include "spak.h"
 #include "analyze/evaluate.h"
+#include "analyze/views.h"
 #include "spec/ast.h"
 #include "engine.h"
 #include "program/agent.h"
@@ -421,6 +422,12 @@ static void print_event(const run_ui *ui, const spak_engine_event *ev)
                 cli_safe(ev->baseline ? ev->baseline : "the baseline"),
                 ev->untrusted ? " (untrusted records: not from one of spak's judges)" : "",
                 ev->decision ? "; decision: " : "", ev->decision ? ev->decision : "");
+        {  /* the leading candidates re-timed side by side: which, how they ranked */
+            json_t *sj = ev->summary_json ? json_loads(ev->summary_json, 0, NULL) : NULL;
+            if (json_object_get(sj, "retime"))
+                cli_print_decision(f, sj, "  ");
+            json_decref(sj);
+        }
         break;
     case SPAK_EV_SUSPENDED:
         fprintf(f, "spak: run %s suspended: %s\n", ev->run_id, cli_safe(cli_hint(ev->why)));
@@ -777,6 +784,11 @@ static json_t *run_json(spak_store *st, const spak_run *r, bool with_evals)
                 json_object_set_new(e, "correct", ev[i].correct < 0 ? json_null() : json_boolean(ev[i].correct));
                 json_object_set_new(e, "metric", isnan(ev[i].metric) ? json_null() : json_real(ev[i].metric));
                 json_object_set_new(e, "ratio", isnan(ev[i].ratio) ? json_null() : json_real(ev[i].ratio));
+                double lo, hi;  /* the ratio's interval, from its records (views.h) */
+                json_t *recs = ev[i].correct == 1 ? spak_eval_records(st, r->id, ev[i].eval_id) : NULL;
+                if (recs && spak_views_ratio_ci(recs, &lo, &hi, NULL))
+                    json_object_set_new(e, "ratio_ci", json_pack("[f,f]", lo, hi));
+                json_decref(recs);
                 json_object_set_new(e, "seconds",
                                     json_real(ev[i].finished_at > 0 ? ev[i].finished_at - ev[i].started_at : 0));
                 /* records a spec's own command printed, not one of spak's judges */
@@ -888,8 +900,10 @@ static void print_status_one(spak_store *st, const spak_run *r, json_t *j)
     json_object_foreach(c, k, v) printf(" %lld %s", (long long)json_integer_value(v), cli_safe(k));
     printf("\n");
     json_t *s = json_object_get(j, "summary");
-    if (s)
+    if (s) {
         print_best_line(s);
+        cli_print_decision(stdout, s, "  ");
+    }
     json_t *u = json_object_get(j, "llm");
     if (u) {
         json_t *usd = json_object_get(u, "cost_usd");
@@ -960,14 +974,18 @@ static void print_show(spak_store *st, const spak_run *r, json_t *j)
     const char *metric = s ? json_string_value(json_object_get(s, "metric")) : NULL;
     printf("run %s (%s, state %s%s%s)\n", cli_safe(r->id), cli_safe(shown(r)), cli_safe(r->state),
            r->stop_reason ? ", " : "", r->stop_reason ? cli_safe(r->stop_reason) : "");
-    printf("%4s  %-44s %-7s %10s %8s  %-9s %s\n", "EVAL", "CANDIDATE", "STATUS", cli_safe(metric ? metric : "METRIC"),
-           "RATIO", "BOUND", "NOTE");
+    printf("%4s  %-44s %-7s %10s  %-22s %-9s %s\n", "EVAL", "CANDIDATE", "STATUS", cli_safe(metric ? metric : "METRIC"),
+           "RATIO [95% interval]", "BOUND", "NOTE");
     size_t i;
     json_t *e;
     json_array_foreach(json_object_get(j, "evaluations"), i, e) {
         char m[32], ra[32];
         fmt_num(m, sizeof m, json_is_number(json_object_get(e, "metric")) ? json_number_value(json_object_get(e, "metric")) : NAN);
         fmt_num(ra, sizeof ra, json_is_number(json_object_get(e, "ratio")) ? json_number_value(json_object_get(e, "ratio")) : NAN);
+        json_t *rci = json_object_get(e, "ratio_ci");
+        char ci[48], rr[80];
+        fmt_ci(ci, sizeof ci, json_number_value(json_array_get(rci, 0)), json_number_value(json_array_get(rci, 1)));
+        spak_snprintf(rr, sizeof rr, "%s%s", ra, ci);  /* "1.02 [0.99-1.05]" */
         const char *b = json_string_value(json_object_get(e, "bottleneck"));
         const char *er = json_string_value(json_object_get(e, "error"));
         bool untrusted = json_is_false(json_object_get(e, "trusted"));
@@ -982,13 +1000,15 @@ static void print_show(spak_store *st, const spak_run *r, json_t *j)
             size_t L = strlen(unr);
             spak_snprintf(unr + L, sizeof unr - L, "]%s", untrusted || er ? " " : "");
         }
-        printf("%4lld  %-44s %-7s %10s %8s  %-9s %s%s%s%s\n", (long long)json_integer_value(json_object_get(e, "eval_id")),
+        printf("%4lld  %-44s %-7s %10s  %-22s %-9s %s%s%s%s\n", (long long)json_integer_value(json_object_get(e, "eval_id")),
                cli_safe(json_string_value(json_object_get(e, "candidate"))),
-               cli_safe(json_string_value(json_object_get(e, "status"))), m, ra, cli_safe(b ? b : "-"), cli_safe(unr),
+               cli_safe(json_string_value(json_object_get(e, "status"))), m, rr, cli_safe(b ? b : "-"), cli_safe(unr),
                untrusted ? "[untrusted]" : "", untrusted && er ? " " : "", cli_safe(er ? er : ""));
     }
-    if (s)
+    if (s) {
         print_best_line(s);
+        cli_print_decision(stdout, s, "  ");
+    }
 }
 
 /* spak status and spak show: the store opened with their options, then one
@@ -1112,8 +1132,8 @@ static int cmd_explain(int argc, char **argv)
     if (rc)
         return rc;
     if (json) {
-        json_t *o = json_pack("{s:[sssssss],s:s}", "states", "specify", "decide", "program", "build", "analyze",
-                              "knowledge", "done", "text", spak_engine_describe());
+        json_t *o = json_pack("{s:[ssssssss],s:s}", "states", "specify", "decide", "program", "build", "analyze",
+                              "knowledge", "retime", "done", "text", spak_engine_describe());
         json_object_set_new(o, "waiting_state", json_string("suspended"));
         cli_print_json(o, JSON_INDENT(2), "{}");
         json_decref(o);

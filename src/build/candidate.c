@@ -202,6 +202,22 @@ bool spak_cand_source_of(const spak_cand_site *site, uint64_t index, char *out, 
     return template_path(&v, src_t, out, n, NULL) == SPAK_OK;
 }
 
+/* where the judges of target cache the device's ceilings */
+static bool ceilings_path(const char *home, const char *target, char *out, size_t n)
+{
+    return spak_snprintf(out, n, "%s/cache/device/ceilings-%s.json", home, target);
+}
+
+void spak_cand_ceilings_expire(const char *home, const char *target)
+{
+    char p[PATH_MAX + 16];
+    if (!ceilings_path(home, target, p, PATH_MAX) || !spak_snprintf(p + strlen(p), 16, ".remeasure"))
+        return;
+    int fd = open(p, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close(fd);
+}
+
 /* The harness, workdir and ceilings of a job, and its {{seed}}. */
 static void job_paths(spak_cand_vars *v, const spak_cand_job *job)
 {
@@ -215,10 +231,13 @@ static void job_paths(spak_cand_vars *v, const spak_cand_job *job)
     spak_snprintf(v->harness_buf, sizeof v->harness_buf, "%s/spak-harness-%s-%s", bin, job->target, fam ? fam : "");
     if (!fam || access(v->harness_buf, X_OK) != 0)
         spak_snprintf(v->harness_buf, sizeof v->harness_buf, "%s/spak-harness-%s", bin, job->target);
-    spak_snprintf(v->workdir_buf, sizeof v->workdir_buf, "%s/runs/%s/e%lld", site->home, site->run_id,
-                  (long long)job->eval_id);
-    spak_snprintf(v->ceilings_buf, sizeof v->ceilings_buf, "%s/cache/device/ceilings-%s.json", site->home,
-                  job->target);
+    if (job->workdir_name)  /* the re-time's candidates (analyze/retime.h) */
+        spak_snprintf(v->workdir_buf, sizeof v->workdir_buf, "%s/runs/%s/%s", site->home, site->run_id,
+                      job->workdir_name);
+    else
+        spak_snprintf(v->workdir_buf, sizeof v->workdir_buf, "%s/runs/%s/e%lld", site->home, site->run_id,
+                      (long long)job->eval_id);
+    ceilings_path(site->home, job->target, v->ceilings_buf, sizeof v->ceilings_buf);
     v->harness = v->harness_buf;
     v->workdir = v->workdir_buf;
     v->ceilings = v->ceilings_buf;

@@ -72,6 +72,14 @@ spak_status spak_cand_build_source(const spak_cand_vars *v, const char *src_t, c
  * (for the LLM's prompt). False when there is none. */
 bool spak_cand_source_of(const spak_cand_site *site, uint64_t index, char *out, size_t n);
 
+/* A run starts: ask the judges of target to measure the device's ceilings
+ * again (the machine's load may have changed since they were cached). Leaves
+ * HOME/cache/device/ceilings-TARGET.json.remeasure, which the first judge
+ * that measures removes (kernels/cpu/common/ceilings.c). Best effort: a
+ * marker that cannot be made leaves the cached ceilings, which a result
+ * above their roofline still has measured again. */
+void spak_cand_ceilings_expire(const char *home, const char *target);
+
 /* One evaluation's BUILD. */
 typedef struct spak_cand_job {
     uint64_t index;
@@ -80,6 +88,7 @@ typedef struct spak_cand_job {
     const char *bin_dir;      /* where the harnesses are */
     const char *target;       /* "cpu", "cuda" */
     const char *code_source;  /* an LLM's source instead of the template's, or NULL */
+    const char *workdir_name; /* the entry of the run's folder to work in; NULL: eN (the evaluation's) */
 } spak_cand_job;
 
 /* Fill v for the job (paths of harness, workdir, ceilings), make the

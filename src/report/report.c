@@ -764,6 +764,74 @@ static void failure_groups(const rep *r, char *buf, size_t n)
     free(done);
 }
 
+/* the eval ids of the JSON array a, "3, 7 and 9" */
+static void id_list(char *buf, size_t n, const json_t *a)
+{
+    size_t i, len = 0, k = json_array_size(a);
+    json_t *t;
+    buf[0] = '\0';
+    json_array_foreach(a, i, t) {
+        int w = snprintf(buf + len, n - len, "%s%lld", i == 0 ? "" : i + 1 == k ? " and " : ", ",
+                         (long long)json_integer_value(t));
+        if (w < 0 || (size_t)w >= n - len)
+            break;
+        len += (size_t)w;
+    }
+}
+
+/* 4b. the run's decision on its intervals, and the re-time of its leading
+ * candidates side by side (how they ranked), from the summary */
+static void decision_say(rep *r)
+{
+    const char *d = jstr(r->summary, "decision");
+    const json_t *rt = json_object_get(r->summary, "retime"), *ci = json_object_get(r->summary, "ratio_ci");
+    char iv[120] = "", ids[300];
+    if (!d)
+        return;
+    if (json_array_size(ci) == 2)
+        spak_snprintf(iv, sizeof iv, " (the best's ratio %.3fx, its 95%% interval %.3f to %.3f)",
+                      jnum(r->summary, "ratio"), json_number_value(json_array_get(ci, 0)),
+                      json_number_value(json_array_get(ci, 1)));
+    id_list(ids, sizeof ids, json_object_get(r->summary, "tied_with"));
+    bool one = json_array_size(json_object_get(r->summary, "tied_with")) == 1;
+    const char *ev = one ? "evaluation" : "evaluations";
+    const char *on = jstr(r->summary, "decided_by") ? ", decided on the re-time side by side" : "";
+    if (!strcmp(d, "winner"))
+        say(r, "Decision: winner%s%s: no other candidate's interval overlaps the best's.", on, iv);
+    else if (!strcmp(d, "tied"))
+        say(r, "Decision: tied%s%s: %s %s %s the best within their intervals, each as narrow as asked.", on, iv,
+            ev, ids, one ? "equals" : "equal");
+    else
+        say(r, "Decision: %s%s%s: %s %s %s the best and the intervals are wider than asked, so the noise was "
+               "too high to decide.", d, on, iv, ev, ids, one ? "overlaps" : "overlap");
+    if (!rt)
+        return;
+    if (strcmp(jstr(rt, "status") ? jstr(rt, "status") : "", "done") != 0) {
+        say(r, "The leading candidates were not re-timed side by side (%s): %s.", jstr(rt, "status") ? jstr(rt, "status") : "?",
+            jstr(rt, "why") ? jstr(rt, "why") : "no reason recorded");
+        return;
+    }
+    char rank[1600] = "";
+    size_t len = 0, nc = json_array_size(json_object_get(rt, "candidates"));
+    for (size_t want = 1; want <= nc; want++) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(rt, "candidates"), i, c) {
+            const json_t *cci = json_object_get(c, "ratio_ci");
+            if (json_integer_value(json_object_get(c, "rank")) != (json_int_t)want || len >= sizeof rank)
+                continue;
+            int w = snprintf(rank + len, sizeof rank - len, "%s%zu. %s (evaluation %lld) %.3fx [%.3f-%.3f]",
+                             want > 1 ? ", " : "", want, jstr(c, "candidate") ? jstr(c, "candidate") : "?",
+                             (long long)json_integer_value(json_object_get(c, "eval_id")), jnum(c, "ratio"),
+                             json_number_value(json_array_get(cci, 0)), json_number_value(json_array_get(cci, 1)));
+            len = w < 0 ? sizeof rank : len + (size_t)w;
+        }
+    }
+    say(r, "Before the run ended, its %zu leading candidates were re-timed side by side, round-robin with the baseline "
+           "in one session of %s (session %s); ranked: %s.", nc, jstr(rt, "judge") ? jstr(rt, "judge") : "the judge",
+        jstr(rt, "session") ? jstr(rt, "session") : "?", rank[0] ? rank : "none was correct");
+}
+
 static void summarize(rep *r)
 {
     char a[64], b[64], c[64];
@@ -840,13 +908,14 @@ static void summarize(rep *r)
         size_t after = 0;
         for (size_t i = (size_t)r->best + 1; i < r->n; i++)
             after += r->r[i].final;
-        if (after)
+        if (after && !jstr(r->summary, "decided_by"))
             say(r, "After the best (evaluation %lld) came %zu more evaluation%s; none did better.",
                 (long long)bv->e->eval_id, after, after == 1 ? "" : "s");
     } else if (r->n) {
         say(r, "No evaluation was correct and measured, so the run has no best candidate and no %s to report.",
             r->metric);
     }
+    decision_say(r);
     /* 5. the baseline */
     if (r->n_baseline) {
         num(a, sizeof a, r->baseline);
@@ -949,6 +1018,12 @@ static spak_status derive(rep *r, spak_err *err)
         r->n_untrusted += v->untrusted;
         r->n_roof += v->ok && v->ai > 0 && v->rate > 0;
     }
+    /* a winner named side by side (the re-time, analyze/retime.h) is the
+     * run's best, whatever the evaluations' own figures said */
+    json_t *rtw = json_object_get(json_object_get(r->summary, "retime"), "winner");
+    for (size_t i = 0; jstr(r->summary, "decided_by") && json_is_integer(rtw) && i < r->n; i++)
+        if (r->r[i].ok && r->r[i].e->eval_id == json_integer_value(rtw))
+            r->best = (long)i;
     /* the baseline: explicit values when any evaluation has one */
     double *tmp = malloc((r->n ? r->n : 1) * sizeof *tmp), *tmp2 = malloc((r->n ? r->n : 1) * sizeof *tmp2);
     if (!tmp || !tmp2) {
@@ -1852,6 +1927,9 @@ static void html_cards(out *o, const rep *r)
     card(o, "evaluations", v, d);
     const char *sr = r->run.stop_reason ? r->run.stop_reason : r->run.status;
     card(o, strcmp(r->run.status, SPAK_RUN_FAILED) == 0 ? "failed" : "stopped", sr, r->run.status);
+    if (jstr(r->summary, "decision"))  /* on intervals; the re-time's when it named the winner */
+        card(o, "decision", jstr(r->summary, "decision"),
+             jstr(r->summary, "decided_by") ? "decided on the re-time side by side" : "decided on the intervals");
     if (isfinite(r->elapsed_s)) {
         spak_svg_num(a, sizeof a, r->elapsed_s, 3);
         spak_snprintf(v, sizeof v, "%s s", a);

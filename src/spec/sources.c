@@ -62,8 +62,8 @@ static bool seen_add(seen *s, const char *path)
 }
 
 /* One template over one space; returns the errors added. */
-static size_t check_template(const spak_entry *x, const spak_space *sp, const char *dir, const char *key, seen *s,
-                             spak_diags *d)
+static size_t check_template(const spak_entry *x, const spak_space *sp, const char *dir, bool based, const char *key,
+                             seen *s, spak_diags *d)
 {
     resolver r = {.sp = sp, .dir = dir};
     size_t errors = 0;
@@ -89,20 +89,22 @@ static size_t check_template(const spak_entry *x, const spak_space *sp, const ch
         char needed[600];
         spak_snprintf(needed, sizeof needed, ", needed by the point %s", point);
         spak_diags_add(d, SPAK_DIAG_ERROR, x->value->pos.line, x->value->pos.col,
-                       "problem %s: cannot read %s (%s)%s; a relative path starts at the spec's directory", key, path,
-                       strerror(e), point[0] ? needed : "");
+                       "problem %s: cannot read %s (%s)%s; a relative path starts at %s", key, path, strerror(e),
+                       point[0] ? needed : "", based ? "the front matter's base: folder" : "the spec's directory");
         errors++;
     }
     return errors;
 }
 
-size_t spak_check_sources(const spak_model *m, const char *spec_path, spak_diags *d)
+size_t spak_check_sources(const spak_model *m, const char *spec_path, const char *base_dir, spak_diags *d)
 {
     if (!m->problem)
         return 0;
     char dir[PATH_MAX];
     const char *sl = strrchr(spec_path, '/');
-    if (!sl)
+    if (base_dir)
+        spak_snprintf(dir, sizeof dir, "%s", base_dir);
+    else if (!sl)
         spak_snprintf(dir, sizeof dir, ".");
     else if (sl == spec_path)
         spak_snprintf(dir, sizeof dir, "/");
@@ -136,7 +138,7 @@ size_t spak_check_sources(const spak_model *m, const char *spec_path, spak_diags
             spak_space sp;
             if (spak_space_init(&sp, params, n, NULL) != SPAK_OK)
                 continue;
-            errors += check_template(x, &sp, dir, keys[q], &s, d);
+            errors += check_template(x, &sp, dir, base_dir != NULL, keys[q], &s, d);
         }
     }
     for (size_t i = 0; i < s.n; i++)

@@ -15,11 +15,13 @@
 
 /* For problem.source and problem.baseline_source: each expanded at every
  * point of every loop's space (of design_space x tuning_space when the spec
- * has no loop), relative to the directory of spec_path; a file that cannot
+ * has no loop), relative to base_dir (the front matter's `base:` folder, as a
+ * run resolves it), or when base_dir is NULL to the directory of spec_path
+ * (kept as written, so messages name the path the user gave); a file that cannot
  * be read is an error at the template, naming the file, the first point that
  * needs it and why. A template that names a builtin other than {{root}}
  * has no value before a run and is not resolved. Returns how many errors
  * it added. */
-size_t spak_check_sources(const spak_model *m, const char *spec_path, spak_diags *d);
+size_t spak_check_sources(const spak_model *m, const char *spec_path, const char *base_dir, spak_diags *d);
 
 #endif

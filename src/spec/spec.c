@@ -89,7 +89,14 @@ spak_status spak_spec_check_sources(spak_spec *s)
 {
     if (!s->valid)
         return SPAK_ERR_CHECK;
-    if (spak_check_sources(&s->model, s->path, &s->diags) == 0)
+    /* a v(n+1) in a run's folder names its original's folder (base:): its
+     * sources are found there, in a run and so here */
+    const char *fm = s->file ? s->file->front_matter : NULL;
+    char base[PATH_MAX];
+    bool based = spak_spec_front_base(fm, base, sizeof base);
+    if (based)
+        spak_spec_base_dir(fm, s->path, base, sizeof base);
+    if (spak_check_sources(&s->model, s->path, based ? base : NULL, &s->diags) == 0)
         return SPAK_OK;
     s->valid = false;
     spak_diags_sort(&s->diags);

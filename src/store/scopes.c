@@ -57,6 +57,16 @@ spak_status spak_store_learned_get(spak_store *st, const char *run_id, bool *lea
     return rc;
 }
 
+spak_status spak_store_retime_put(spak_store *st, const char *run_id, const char *json, spak_err *err)
+{
+    return spak_store_kv_put(st, SPAK_KV_RETIME, run_id, json, err);
+}
+
+spak_status spak_store_retime_get(spak_store *st, const char *run_id, char **json_out, spak_err *err)
+{
+    return spak_store_kv_get(st, SPAK_KV_RETIME, run_id, json_out, err);
+}
+
 spak_status spak_store_agent_put(spak_store *st, const char *run_id, const char *json, spak_err *err)
 {
     return spak_store_kv_put(st, SPAK_KV_AGENT, run_id, json, err);

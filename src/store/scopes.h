@@ -30,6 +30,11 @@
 /* the proposals of strategy "external" waiting to be judged: a JSON array of
  * candidate keys, oldest first (program/strategy_external.h) */
 #define SPAK_KV_EXTERNAL "external"
+/* the re-time of a run's leading candidates, side by side in one session of
+ * its judge (analyze/retime.h): {"status", "session", "candidates" (ranked),
+ * "decision", "winner", "tied_with", "records"}; written once, so that a
+ * resumed run does not time them again */
+#define SPAK_KV_RETIME "retime"
 /* scope "llm:<run id>", key "step-NNNN" (from step-0001): one LLM step each,
  * prompt, reply, model, parameters, tokens, cost and outcome */
 #define SPAK_KV_LLM_PREFIX "llm:"
@@ -54,6 +59,10 @@ spak_status spak_store_approval_delete(spak_store *st, const char *run_id, spak_
 /* Mark the run's lessons as recorded; *learned_out tells whether they are. */
 spak_status spak_store_learned_put(spak_store *st, const char *run_id, spak_err *err);
 spak_status spak_store_learned_get(spak_store *st, const char *run_id, bool *learned_out, spak_err *err);
+
+/* The re-time of a run (SPAK_KV_RETIME). */
+spak_status spak_store_retime_put(spak_store *st, const char *run_id, const char *json, spak_err *err);
+spak_status spak_store_retime_get(spak_store *st, const char *run_id, char **json_out, spak_err *err);
 
 /* The saved state of an agent_loop run (SPAK_KV_AGENT). */
 spak_status spak_store_agent_put(spak_store *st, const char *run_id, const char *json, spak_err *err);

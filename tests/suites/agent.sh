@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (tests/run.sh: no assertion here depends on time or load)
 # tests/suites/agent.sh BUILD_DIR - agent_loop executes (TAP): tool.write and
 # tool.read inside the run's directory, llm.query with {{var}} templates and
 # output_var (the manual backend suspends the run; spak resume continues

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (tests/run.sh: no assertion here depends on time or load)
 # tests/suites/architecture.sh [BUILD_DIR] - the shape of the tree (TAP), the
 # targets of #12 that a tool can check (BUILD_DIR is not used: the checks read
 # the sources):

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (tests/run.sh: no assertion here depends on time or load)
 # tests/suites/behaviour.sh BUILD_DIR - the behaviour goldens (TAP): what the
 # CLI prints and what the loop proposes must not change when the code is
 # reorganised. tests/arch/capture.py captures, with the build given:

@@ -7,7 +7,9 @@
 # saying so, SPAK_HOME; a message naming a command that works as printed
 # (the --home a suspended run needs); the exit codes (0 done, 1 failed, 2
 # usage, 3 suspended, also with --quiet); a run killed with kill -9 shown as
-# interrupted; JSON reals in their shortest form; the polish of #15 item 10.
+# interrupted; JSON reals in their shortest form; the polish of #15 item 10;
+# every source a space can produce resolved before a run starts (and from
+# the front matter's base: folder).
 # The runs are of tests/engine/toy.spak (a Python stand-in measure command).
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
@@ -180,4 +182,28 @@ check "spak help: no line over 80 columns, no listing cut mid-sentence (a line e
 check "spak --help documents the exit codes" "grep -q '3 the run is suspended' $T/help.out && grep -q '2 usage error' $T/help.out"
 "$SPAK" llm ask hello --endpoint http://127.0.0.1:9/v1 --model m --retries 0 --timeout 2 >/dev/null 2>"$T/tok.err"
 check "llm ask that got no reply prints no 'tokens -1+-1'" "! grep -q -- '-1+-1' $T/tok.err && grep -q 'spak llm:' $T/tok.err"
+# --- every source the space can produce resolved before a run starts (#15 item 3):
+# a spec copied away from its kernels, and a space with one missing file among
+# present ones, fail at once with file:line:col; nothing is built, no run made
+mkdir -p "$T/away"
+cp "$ROOT/examples/matmul-cpu.spak" "$T/away/mm.spak"
+t0=$SECONDS
+"$SPAK" run --home "$T/hsrc" "$T/away/mm.spak" >"$T/src1.out" 2>"$T/src1.err"
+rc=$?
+check "run of a spec copied away from its sources: exit 1 at once, file:line:col, the file and why" \
+    "[ $rc -eq 1 ] && [ \$((SECONDS - t0)) -lt 10 ] && grep -qE '^spak run: .*away/mm.spak is not a valid spec' $T/src1.err && grep -qE 'away/mm.spak:[0-9]+:[0-9]+: error: problem source: cannot read .*away/\.\./kernels/cpu/matmul/[a-z_]+\.c \(No such file or directory\), needed by the point rung=' $T/src1.err"
+check "... and no run was made (nothing to resume)" "[ ! -e $T/hsrc/spak.db ] || [ \"\$(sql $T/hsrc/spak.db 'select count(*) from runs')\" = 0 ]"
+sed -e "s|source: \"../kernels/cpu/matmul/{{rung}}.c\"|source: \"$ROOT/kernels/cpu/matmul/{{rung}}.c\"|" \
+    -e 's|rung: \["naive"|rung: ["naive", "reordr"|' "$ROOT/examples/matmul-cpu.spak" >"$T/away/typo.spak"
+"$SPAK" run --home "$T/hsrc" "$T/away/typo.spak" >/dev/null 2>"$T/src2.err"
+rc=$?
+check "run of a space whose second rung names no file: exit 1 before the first evaluation, naming the point" \
+    "[ $rc -eq 1 ] && grep -qE 'typo.spak:[0-9]+:[0-9]+: error: problem source: cannot read .*/kernels/cpu/matmul/reordr\.c .*needed by the point rung=reordr' $T/src2.err && { [ ! -e $T/hsrc/spak.db ] || [ \"\$(sql $T/hsrc/spak.db 'select count(*) from evaluations')\" = 0 ]; }"
+# a v(n+1) written into a run's folder names its original's folder (base:):
+# its sources are resolved there, by check as by the run
+{ echo '---'; echo "base: \"$ROOT/examples\""; sed 1d "$ROOT/examples/matmul-cpu.spak"; } >"$T/away/based.spak"
+check "a spec whose front matter's base: holds its sources passes check from another folder" "\"$SPAK\" check -q \"$T/away/based.spak\""
+sed -i "s|^base: .*|base: \"$T\"|" "$T/away/based.spak"
+"$SPAK" check "$T/away/based.spak" >/dev/null 2>"$T/src3.err"
+check "... and a base: without them fails, saying the path starts at base:" "[ $? -eq 1 ] && grep -q \"cannot read $T/../kernels/cpu/matmul/.*starts at the front matter's base: folder\" $T/src3.err"
 echo "1..$n"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (tests/run.sh: no assertion here depends on time or load)
 # tests/suites/cuda_compile.sh BUILD_DIR - the CUDA target without a GPU:
 #  - every GEMM rung compiles for sm_90a into a shared object (reusing the
 #    ones kernels/cuda/gemm/gemm.mk built in BUILD_DIR or build/, else compiling them here in

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (tests/run.sh: no assertion here depends on time or load)
 # tests/suites/cuda_fmha_compile.sh BUILD_DIR - the CUDA FMHA target without a GPU:
 #  - every FMHA rung (kernels/cuda/fmha/rung*.cu) compiles for sm_90a into a
 #    shared object (reusing the ones kernels/cuda/fmha/fmha.mk built in BUILD_DIR

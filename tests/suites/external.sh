@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (tests/run.sh: no assertion here depends on time or load)
 # tests/suites/external.sh BUILD_DIR - a run driven from outside (TAP): with
 # --strategy external the run suspends waiting for an outside proposal; a
 # proposal queued in the store (tests/helpers/spak-submit, as an MCP server

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (tests/run.sh: no assertion here depends on time or load)
 # tests/suites/fuzz_smoke.sh BUILD_DIR - a 30-second libFuzzer run of the spec
 # fuzzer (fuzz/fuzz_spec.c) over the kept corpus, then a 10-second run of the
 # diff applier's (fuzz/fuzz_diff.c), under ASan + UBSan (TAP).

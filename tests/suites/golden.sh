@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (tests/run.sh: no assertion here depends on time or load)
 # tests/suites/golden.sh BUILD_DIR - golden cases of the spec language (TAP).
 #
 #   tests/golden/valid/*.spak    `spak check` exits 0 (stderr == X.expected when

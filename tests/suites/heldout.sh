@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (tests/run.sh: no assertion here depends on time or load)
 # tests/suites/heldout.sh BUILD_DIR - held-out records never count (TAP).
 #
 # The same grid run twice, into two stores, with a stand-in measure command

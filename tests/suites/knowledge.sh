@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (tests/run.sh: no assertion here depends on time or load)
 # tests/suites/knowledge.sh BUILD_DIR - knowledge that acts (TAP): facts
 # evaluated on records, rules firing and steering the `rules` strategy,
 # crystallization (`spak learn`) with its statistical gate (two equal

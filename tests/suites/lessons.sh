@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (tests/run.sh: no assertion here depends on time or load)
 # tests/suites/lessons.sh BUILD_DIR - conditions on the space and lessons that
 # are evidence (TAP). A measure command with a fast rung that k acts on and a
 # naive one that ignores it (tests/lessons/rungs.py):

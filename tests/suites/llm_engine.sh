@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (tests/run.sh: no assertion here depends on time or load)
 # tests/suites/llm_engine.sh BUILD_DIR - the LLM as the engineer inside the
 # loop (TAP): the manual backend suspends the run, takes a reply file and
 # resumes; replies that are unusable (a refusal, no JSON, an already tried

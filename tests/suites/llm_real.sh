@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (tests/run.sh: no assertion here depends on time or load)
 # tests/suites/llm_real.sh BUILD_DIR - the LLM client against a real model
 # over real HTTP: tests/llm/start_server.sh starts llama-cpp-python's
 # OpenAI-compatible server with SmolLM2-135M-Instruct on loopback, and

@@ -103,17 +103,34 @@ check "the naive rung, over 2x slower than the packed best, ends 'stopped' in th
     "[ \"\$(sql $T/h1/spak.db \"select group_concat(c.key || ':' || e.status, ' ') from evaluations e join candidates c using (run_id, cand_id)\")\" = 'rung=packed,tile_k=128:done rung=packed,tile_k=256:done rung=packed,tile_k=384:done rung=naive,tile_k=128:stopped rung=naive,tile_k=256:stopped rung=naive,tile_k=384:stopped' ]"
 check "a stopped one has no metric, and is no failure (correct not 0)" "[ \"\$(sql $T/h1/spak.db \"select count(*) from evaluations where status = 'stopped' and metric is null and coalesce(correct, -1) != 0\")\" = 3 ]"
 check "spak run prints it as STOPPED with how slow it was" "grep -qE 'rung=naive,tile_k=128 +STOPPED +stopped early: .* ms a call' $T/run1.out"
-beste=$(sql "$T/h1/spak.db" "select json_extract(summary_json, '\$.best.eval_id') from runs")
+# the limit is 2 x the best of its moment: the best by the engine's rule over
+# the evaluations before eval 6 (the first, then one whose score interval lies
+# wholly above the best's: docs/language.md 6.9a), not the summary's best,
+# which the re-time at the run's end may name another (6.9b)
+"$SPAK" show --home "$T/h1" --json "$R1" >"$T/show1.json" 2>&1
+beste=$(python3 - "$T/show1.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+best = None
+for e in sorted(d["evaluations"], key=lambda e: e["eval_id"]):
+    if e["eval_id"] >= 6 or e["status"] != "done" or e["metric"] is None:
+        continue
+    m, r, ci = e["metric"], e.get("ratio"), e.get("ratio_ci")
+    lo, hi = (m * ci[0] / r, m * ci[1] / r) if ci and r else (m, m)
+    if best is None or lo > best[2]:
+        best = (e["eval_id"], lo, hi)
+print(best[0])
+PY
+)
 lim=$(sql "$T/h1/spak.db" "select json_extract(record_json, '\$.stop_slower_than_ms') from traces where eval_id = 6 and case_name = 'Performance'")
 best=$(sql "$T/h1/spak.db" "select json_extract(record_json, '\$.time_ms') from traces where eval_id = ? and case_name = 'Performance' and json_extract(record_json, '\$.shape') = '384x384x384'" "$beste")
-check "the judge was given 2 x the best's time a call as the limit ($lim ms, best $best ms)" \
+check "the judge was given 2 x the best's time a call as the limit, the best of that moment ($lim ms, best $best ms, eval $beste)" \
     "python3 -c 'import sys; a, b = map(float, sys.argv[1:]); assert abs(a - 2 * b) <= 1e-4 * a' '$lim' '$best'"
 "$SPAK" show --home "$T/h1" "$R1" >"$T/show1.out" 2>&1
 check "spak show says stopped" "grep -q 'stopped' $T/show1.out"
 "$SPAK" report --home "$T/h1" "$R1" >/dev/null 2>&1
 check "the report says why each stopped one was stopped, and marks it as stopped, not failed" \
     "grep -q 'stopped early: .* ms a call' $T/h1/reports/$R1/report.md && grep -q 'class=\"mark eval stopped\"' $T/h1/reports/$R1/report.html"
-"$SPAK" show --home "$T/h1" --json "$R1" >"$T/show1.json" 2>&1
 check "spak show --json: the best is a packed point, the stopped ones have no metric" "python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (tests/run.sh: no assertion here depends on time or load)
 # tests/suites/report.sh BUILD_DIR - `spak report` end to end (TAP): real runs
 # made by the engine with stand-in measure commands (the engine tests' toy
 # with failing candidates, and tests/report/roof.spak whose records carry a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (tests/run.sh: no assertion here depends on time or load)
 # tests/suites/secrets.sh BUILD_DIR - secrets and the terminal (TAP), through
 # the real CLI:
 #   1. an LLM server that echoes the API key inside successful replies

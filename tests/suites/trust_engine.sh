@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (tests/run.sh: no assertion here depends on time or load)
 # tests/suites/trust_engine.sh BUILD_DIR - the engine's side of trust (TAP):
 # a spec's own measure command runs as untrusted code (the candidate
 # profile: the unprivileged uid, no access to the ceilings cache) and every

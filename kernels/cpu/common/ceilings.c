@@ -2,20 +2,39 @@
  * kernels/cpu/common/ceilings.c - the machine's ceilings for the CPU
  * harness's roofline: peak FMA GFLOP/s (register-only FMA chains on every
  * core, AVX-512 where present) and memory bandwidth (a stream copy of
- * 2x128 MiB, read+write bytes, every core), measured once and cached in a
- * JSON file keyed on the CPU model and thread count. Family-independent.
+ * 2x128 MiB, read+write bytes, every core), cached in a JSON file keyed on
+ * the CPU model and thread count. Family-independent.
+ *
+ * Ceilings that stay true (docs/bottleneck.md, "Ceilings"). A ceiling is
+ * what the machine can do; a measurement taken while other processes load
+ * it can only come out low, never high. So the cache keeps the last
+ * CEIL_HISTORY measurements (each with its time and why it was taken) and
+ * the ceilings in use are the highest of them; their spread (lowest,
+ * highest) goes into every Analysis record. They are measured again (about
+ * a second):
+ *   - when the cache is missing, names another CPU, or has no history;
+ *   - at the start of each run: the engine leaves PATH.remeasure beside the
+ *     cache (spak_cand_ceilings_expire), the first judge of the run measures
+ *     and removes it;
+ *   - when a result contradicts them (above the roofline, analysis.c):
+ *     measured again before anything is flagged, so that a ceiling measured
+ *     under load never turns an honest result into "above the roofline".
  */
 #include <immintrin.h>
 #include <jansson.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cpu_model.h"
 #include "family.h"
 #include "judge.h"
+
+#define CEIL_HISTORY 8 /* measurements kept; the ceilings are their maxima */
 
 typedef struct cjob {
     long iters;
@@ -157,37 +176,60 @@ static void measure_ceilings(cpu_ceilings *c)
     free(dst);
 }
 
-void cpu_get_ceilings(const char *cache, cpu_ceilings *c)
+/* the history's entries, newest last; the ceilings in use are their maxima */
+static void ceilings_from_history(json_t *hist, cpu_ceilings *c)
 {
-    char model[256];
-    cpu_model(model, sizeof model);
-    int nt = cpu_ncpus();
-    if (cache) {
-        json_t *j = json_load_file(cache, 0, NULL);
-        if (j) {
-            json_t *m = json_object_get(j, "cpu"), *t = json_object_get(j, "threads"),
-                   *pg = json_object_get(j, "peak_gflops"), *pb = json_object_get(j, "peak_gbps"),
-                   *isa = json_object_get(j, "isa");
-            if (json_is_string(m) && strcmp(json_string_value(m), model) == 0 && json_is_integer(t) &&
-                json_integer_value(t) == nt && json_is_number(pg) && json_is_number(pb)) {
-                c->peak_gflops = json_number_value(pg);
-                c->peak_gbps = json_number_value(pb);
-                c->threads = nt;
-                snprintf(c->isa, sizeof c->isa, "%s", json_is_string(isa) ? json_string_value(isa) : "?");
-                json_decref(j);
-                return;
-            }
-            json_decref(j);
-        }
+    c->peak_gflops = c->peak_gbps = 0;
+    c->gflops_lo = c->gbps_lo = INFINITY;
+    c->measured = 0;
+    size_t i;
+    json_t *h;
+    json_array_foreach(hist, i, h) {
+        double g = json_number_value(json_object_get(h, "peak_gflops")), b = json_number_value(json_object_get(h, "peak_gbps"));
+        if (!(g > 0) || !(b > 0)) continue;
+        c->peak_gflops = g > c->peak_gflops ? g : c->peak_gflops;
+        c->peak_gbps = b > c->peak_gbps ? b : c->peak_gbps;
+        c->gflops_lo = g < c->gflops_lo ? g : c->gflops_lo;
+        c->gbps_lo = b < c->gbps_lo ? b : c->gbps_lo;
+        c->measured++;
+        c->newest_at = json_number_value(json_object_get(h, "at"));
     }
-    measure_ceilings(c);
-    if (!cache) return;
+}
+
+/* the cache at path when it names this CPU model and thread count: its
+ * history (a new reference; an old cache's single figures become one
+ * entry), or NULL */
+static json_t *load_history(const char *path, const char *model, int nt, char *isa, size_t isa_n)
+{
+    json_t *j = path ? json_load_file(path, 0, NULL) : NULL;
+    json_t *m = json_object_get(j, "cpu"), *t = json_object_get(j, "threads"), *hist = NULL;
+    if (json_is_string(m) && strcmp(json_string_value(m), model) == 0 && json_is_integer(t) &&
+        json_integer_value(t) == nt) {
+        hist = json_object_get(j, "history");
+        if (json_is_array(hist) && json_array_size(hist) > 0)
+            json_incref(hist);
+        else if (json_is_number(json_object_get(j, "peak_gflops")) && json_is_number(json_object_get(j, "peak_gbps")))
+            hist = json_pack("[{s:O,s:O,s:s}]", "peak_gflops", json_object_get(j, "peak_gflops"), "peak_gbps",
+                             json_object_get(j, "peak_gbps"), "why", "an older cache");
+        else
+            hist = NULL;
+        json_t *is = json_object_get(j, "isa");
+        snprintf(isa, isa_n, "%s", json_is_string(is) ? json_string_value(is) : "?");
+    }
+    json_decref(j);
+    return hist;
+}
+
+static void write_cache(const char *cache, const char *model, int nt, const cpu_ceilings *c, json_t *hist)
+{
     json_t *j = json_object();
     json_object_set_new(j, "cpu", json_string(model));
     json_object_set_new(j, "threads", json_integer(nt));
     json_object_set_new(j, "isa", json_string(c->isa));
     cpu_set_num(j, "peak_gflops", c->peak_gflops);
     cpu_set_num(j, "peak_gbps", c->peak_gbps);
+    json_object_set_new(j, "rule", json_string("the highest of the history's measurements: load only lowers one"));
+    json_object_set(j, "history", hist);
     json_object_set_new(j, "method",
                         json_string("peak: 12 independent FMA chains per core, register-only, all cores; "
                                     "bandwidth: memcpy of 128 MiB split over all cores, read+write bytes, best of 3"));
@@ -202,4 +244,71 @@ void cpu_get_ceilings(const char *cache, cpu_ceilings *c)
         fprintf(stderr, "spak-harness-cpu: cannot write ceilings cache %s\n", cache);
     }
     json_decref(j);
+}
+
+/* measure now, append to the history (at most CEIL_HISTORY, the oldest
+ * dropped), recompute c from it and write the cache when there is one */
+static void measure_into(const char *cache, const char *model, int nt, json_t *hist, const char *why, cpu_ceilings *c)
+{
+    cpu_ceilings now;
+    memset(&now, 0, sizeof now);
+    measure_ceilings(&now);
+    json_array_append_new(hist, json_pack("{s:f,s:f,s:f,s:s}", "at", (double)time(NULL), "peak_gflops",
+                                          now.peak_gflops, "peak_gbps", now.peak_gbps, "why", why));
+    while (json_array_size(hist) > CEIL_HISTORY) json_array_remove(hist, 0);
+    snprintf(c->isa, sizeof c->isa, "%s", now.isa);
+    c->threads = nt;
+    ceilings_from_history(hist, c);
+    c->now_gflops = now.peak_gflops;
+    c->now_gbps = now.peak_gbps;
+    snprintf(c->source, sizeof c->source, "%s", why);
+    if (cache) write_cache(cache, model, nt, c, hist);
+}
+
+/* PATH.remeasure beside the cache: left by the engine at a run's start */
+static bool remeasure_asked(const char *cache, char *marker, size_t n)
+{
+    return cache && snprintf(marker, n, "%s.remeasure", cache) < (int)n && access(marker, F_OK) == 0;
+}
+
+void cpu_get_ceilings(const char *cache, cpu_ceilings *c)
+{
+    memset(c, 0, sizeof *c);
+    c->now_gflops = c->now_gbps = NAN;
+    char model[256], marker[4200];
+    cpu_model(model, sizeof model);
+    int nt = cpu_ncpus();
+    c->threads = nt;
+    json_t *hist = load_history(cache, model, nt, c->isa, sizeof c->isa);
+    bool ask = remeasure_asked(cache, marker, sizeof marker);
+    if (hist && !ask) {
+        ceilings_from_history(hist, c);
+        if (c->measured > 0) {
+            snprintf(c->source, sizeof c->source, "cache");
+            json_decref(hist);
+            return;
+        }
+    }
+    if (!hist) hist = json_array();
+    measure_into(cache, model, nt, hist, ask ? "run start" : "no cache", c);
+    if (ask) (void)unlink(marker); /* measured for this run; a marker left behind only costs a second */
+    json_decref(hist);
+}
+
+bool cpu_ceilings_contradicted(const char *cache, cpu_ceilings *c)
+{
+    if (c->remeasured) return false; /* once per judge: a second figure would not be fresher */
+    char model[256], isa[16];
+    cpu_model(model, sizeof model);
+    int nt = cpu_ncpus();
+    json_t *hist = load_history(cache, model, nt, isa, sizeof isa);
+    if (!hist) hist = json_array();
+    double g = c->peak_gflops, b = c->peak_gbps;
+    measure_into(cache, model, nt, hist, "contradicted: a result above the roofline", c);
+    json_decref(hist);
+    /* the run's own figure may also have been in use without a cache */
+    c->peak_gflops = g > c->peak_gflops ? g : c->peak_gflops;
+    c->peak_gbps = b > c->peak_gbps ? b : c->peak_gbps;
+    c->remeasured = true;
+    return true;
 }

@@ -15,6 +15,7 @@
  * build/cpu/matmul/baseline-openblas.so, from kernels/cpu/cpu.mk). Run:
  *
  *   spak-harness-cpu --family matmul|attention --candidate PATH.so
+ *       [--candidate PATH.so ...]       up to 8: a session (below)
  *       [--seed N]                      accepted and ignored (the records say so)
  *       [--shapes 1024x1024x1024,...]   timed + checked (matmul MxNxK,
  *                                       attention BxHxSxD, 'c' suffix = causal)
@@ -52,6 +53,16 @@
  * checked calls), then its Performance record; the Analysis records of all
  * timed shapes come last (analysis.c: the class needs every shape's time).
  *
+ * A session (--candidate more than once, the engine's re-time of its
+ * leading candidates, docs/language.md "The re-time"): each candidate in its
+ * own runner, each checked on every shape; those that pass are timed on
+ * each timed shape in rounds, one batch of every candidate and one of the
+ * baseline a round in a rotating order (cpu_time_session), so that they all
+ * see the same machine; every record carries "session" (its id) and
+ * "rival" (the candidate's position among the --candidate), the Performance
+ * records "versus" (paired ratios between the candidates). No Analysis
+ * records: the session ranks, the evaluations already classified.
+ *
  * Tolerance (fp32): 1e-5 for both families by default (--tolerance). Measured
  * on this machine (AMD EPYC Zen 5, 2026-11-23), shape 64x64xK, rel_err of:
  *                         K=256    K=1024   K=4096   K=16384
@@ -63,8 +74,10 @@
  *   So 1e-5 leaves 8x margin above honest fp32 at K=4096 and is about 30x
  *   below fp16/tf32 rounding.
  *
- * Analysis: peak FMA GFLOP/s and memory bandwidth measured once and cached in
- * --ceilings-cache (ceilings.c: the judge writes it; runners never see it).
+ * Analysis: peak FMA GFLOP/s and memory bandwidth, cached in --ceilings-cache
+ * (ceilings.c: the judge writes it; runners never see it): the highest of
+ * the recent measurements, measured again at a run's start (the engine's
+ * PATH.remeasure) and whenever a result lies above their roofline.
  * Bytes are the compulsory traffic (inputs read once, output written once).
  */
 #include <errno.h>
@@ -270,7 +283,8 @@ static void usage(void)
         if (fams[k]->named_baseline) join(bases, sizeof bases, "|", fams[k]->named_baseline);
     join(bases, sizeof bases, "|", "so|none");
     fprintf(stderr,
-            "usage: spak-harness-cpu --family %s --candidate PATH.so [--seed N (ignored)]\n"
+            "usage: spak-harness-cpu --family %s --candidate PATH.so [--candidate PATH.so ...]\n"
+            "         [--seed N (ignored)]\n"
             "         [--shapes S,...] [--heldout S,...] [--causal] [--min-time SEC]\n"
             "         [--precision REL] [--level L] [--max-reps N] [--max-time SEC]\n"
             "         [--baseline %s] [--baseline-so PATH]\n"
@@ -414,9 +428,16 @@ static int parse_args(int argc, char **argv, options *o)
     } while (0)
         if (!strcmp(a, "--family"))
             TAKE(fam);
-        else if (!strcmp(a, "--candidate"))
-            TAKE(o->cand_path);
-        else if (!strcmp(a, "--seed"))
+        else if (!strcmp(a, "--candidate")) {
+            const char *cp;
+            TAKE(cp);
+            if (o->ncand >= CPU_MAX_RIVALS) {
+                fprintf(stderr, "spak-harness-cpu: at most %d --candidate in one session\n", CPU_MAX_RIVALS);
+                return 2;
+            }
+            o->cand_path = o->cand_path ? o->cand_path : cp;
+            o->cand_paths[o->ncand++] = cp;
+        } else if (!strcmp(a, "--seed"))
             TAKE(seed);
         else if (!strcmp(a, "--shapes"))
             TAKE(shapes);
@@ -512,6 +533,8 @@ static int parse_args(int argc, char **argv, options *o)
     }
     o->seed_arg = seed != NULL;
     o->seed = os_seed();
+    if (o->ncand > 1) /* a session's id: its records say which session measured them */
+        snprintf(o->session, sizeof o->session, "s%012llx", (unsigned long long)os_seed());
     if (o->tol < 0) o->tol = 1e-5;
     if (o->max_time < 0) o->max_time = 2 + 10 * o->min_time;
     if (!shapes) shapes = o->fam->default_shapes;
@@ -579,6 +602,14 @@ static int start_side(const options *o, side *s, const char *label, const char *
     return 0;
 }
 
+/* the fields that tie a record to its session and candidate */
+static void session_fields(const options *o, json_t *rec, int rival)
+{
+    json_object_set_new(rec, "session", json_string(o->session));
+    json_object_set_new(rec, "rival", json_integer(rival));
+    json_object_set_new(rec, "session_size", json_integer(o->ncand));
+}
+
 /* the fields every Correctness record carries besides check.c's */
 static void correctness_fields(const options *o, const side *c, json_t *rec)
 {
@@ -592,7 +623,7 @@ static void correctness_fields(const options *o, const side *c, json_t *rec)
  * candidate may have gone on after the EPERM, and every number it gave is
  * suspect) or ran below the isolation minimum fails the evaluation: one
  * more Correctness record, passed false, after everything it measured. */
-static void runners_verdict(const options *o, side *c, side *b)
+static void runners_verdict(const options *o, side *c, side *b, int rival)
 {
     char why[2][600];
     int bad_c = cpu_runner_stop(c->r, "candidate", why[0], sizeof why[0]);
@@ -606,6 +637,7 @@ static void runners_verdict(const options *o, side *c, side *b)
         json_object_set_new(rec, "passed", json_false());
         json_object_set_new(rec, "reason", json_string(why[k]));
         json_object_set_new(rec, "seed", json_integer((json_int_t)o->seed));
+        if (o->ncand > 1 && !k) session_fields(o, rec, rival);
         cpu_emit(rec);
         fprintf(stderr, "spak-harness-cpu: %s\n", why[k]);
     }
@@ -647,6 +679,63 @@ static int check_all(const options *o, side *c, json_t **recs)
     return -1;
 }
 
+/* A session (o->ncand > 1): every candidate started and checked, those
+ * that pass timed together on each timed shape (cpu_time_session). A
+ * candidate whose runner cannot start gets a failed Correctness record
+ * (shape "runner"); the others go on. */
+static int session_main(options *o, side *bp, solo_stat *solo)
+{
+    static side cs[CPU_MAX_RIVALS];
+    static json_t *recs[CPU_MAX_RIVALS][MAX_SHAPES];
+    side *cp[CPU_MAX_RIVALS];
+    bool alive[CPU_MAX_RIVALS], started[CPU_MAX_RIVALS];
+    int nc = o->ncand;
+    for (int k = 0; k < nc; k++) {
+        cp[k] = &cs[k];
+        started[k] = alive[k] = start_side(o, &cs[k], "candidate", o->cand_paths[k], NULL) == 0;
+        if (!started[k]) {
+            json_t *rec = json_pack("{s:s,s:s,s:b,s:b,s:s}", "type", "Correctness", "shape", "runner", "heldout", 0,
+                                    "passed", 0, "reason", "the candidate's runner could not be started");
+            session_fields(o, rec, k);
+            cpu_emit(rec);
+            continue;
+        }
+        for (int i = 0; i < o->nshapes; i++) {
+            recs[k][i] = json_object();
+            bool stopped = false;  /* no --stop-slower-than in a session: never set */
+            double call_s[2];
+            if (!cpu_check_shape(o, &cs[k], &o->shapes[i], recs[k][i], 0, &stopped, call_s)) alive[k] = false;
+            correctness_fields(o, &cs[k], recs[k][i]);
+            session_fields(o, recs[k][i], k);
+        }
+        char denied[300];
+        if (cpu_runner_denied(cs[k].r, "candidate", denied, sizeof denied)) alive[k] = false;
+        for (int i = 0; i < o->nshapes; i++) /* held-out shapes, and every shape of one not timed */
+            if (!alive[k] || o->shapes[i].heldout || o->check_only) cpu_emit(json_incref(recs[k][i]));
+    }
+    if (!o->check_only) {
+        cpu_bound bound;
+        cpu_get_bound(&bound);
+        bound.gflops *= o->bound_scale;
+        bound.scale = o->bound_scale;
+        for (int i = 0; i < o->nshapes; i++) {
+            if (o->shapes[i].heldout) continue;
+            json_t *cr[CPU_MAX_RIVALS];
+            bool any = false;
+            for (int k = 0; k < nc; k++) cr[k] = started[k] ? recs[k][i] : NULL, any = any || alive[k];
+            if (!any) break;
+            cpu_time_session(o, cp, nc, bp, &o->shapes[i], &solo[i], &bound, cr, alive);
+        }
+    }
+    for (int k = 0; k < nc; k++) {
+        if (!started[k]) continue;
+        for (int i = 0; i < o->nshapes; i++) json_decref(recs[k][i]);
+        runners_verdict(o, &cs[k], k == nc - 1 ? bp : NULL, k);
+    }
+    if (bp && nc > 0 && !started[nc - 1]) (void)cpu_runner_stop(bp->r, "baseline", NULL, 0);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     list_families();
@@ -672,6 +761,7 @@ int main(int argc, char **argv)
         cpu_time_baseline_solo(&o, bp, solo); /* alone: before the candidate's runner exists */
         cpu_runner_freeze(b.r, true);
     }
+    if (o.ncand > 1) return session_main(&o, bp, solo);
     if ((rc = start_side(&o, &c, "candidate", o.cand_path, NULL)) != 0) {
         if (bp) (void)cpu_runner_stop(bp->r, "baseline", NULL, 0); /* the candidate's start failure is the news */
         return rc;
@@ -680,7 +770,7 @@ int main(int argc, char **argv)
     int failed = check_all(&o, &c, recs);
     if (failed < 0) { /* hopeless: stopped early while checked */
         for (int i = 0; i < o.nshapes; i++) cpu_emit(recs[i]);
-        runners_verdict(&o, &c, bp);
+        runners_verdict(&o, &c, bp, 0);
         return 0;
     }
     fprintf(stderr, "spak-harness-cpu: %s: %d of %d shapes passed\n", c.name, o.nshapes - failed, o.nshapes);
@@ -724,6 +814,6 @@ int main(int argc, char **argv)
         cpu_emit_analyses(&o, time_s, &ceil);
     }
     for (int i = 0; i < o.nshapes; i++) json_decref(recs[i]);
-    runners_verdict(&o, &c, bp);
+    runners_verdict(&o, &c, bp, 0);
     return 0;
 }

@@ -16,11 +16,19 @@
 #include "rng.h"
 
 #define MAX_SHAPES 64
+#define CPU_MAX_RIVALS 8 /* candidates one session times side by side (--candidate, repeated) */
 #define POISON_BITS 0x7fc0deadu /* quiet NaN with a payload: "never written" */
 
-/* the machine's ceilings for the roofline */
+/* the machine's ceilings for the roofline (ceilings.c): the highest of the
+ * cache's recent measurements, their spread, and where they came from */
 typedef struct cpu_ceilings {
-    double peak_gflops, peak_gbps;
+    double peak_gflops, peak_gbps;  /* in use: the history's maxima */
+    double gflops_lo, gbps_lo;      /* the history's minima (the spread) */
+    double now_gflops, now_gbps;    /* this judge's own measurement, NAN when it took none */
+    int measured;                   /* measurements in the history */
+    double newest_at;               /* unix time of the newest, 0 unknown */
+    char source[64];                /* "cache", "no cache", "run start", "contradicted: ..." */
+    bool remeasured;                /* measured again because a result contradicted them */
     char isa[16];
     int threads;
 } cpu_ceilings;
@@ -48,7 +56,13 @@ enum baseline_kind { BASE_NONE, BASE_BUILTIN, BASE_SO };
 
 typedef struct options {
     const cpu_family *fam;
-    const char *cand_path;
+    const char *cand_path; /* the first --candidate */
+    /* --candidate given more than once: a session (docs/language.md, "The
+     * re-time"); every candidate in its own runner, timed round-robin with
+     * the baseline; session: its id, in every record it writes */
+    const char *cand_paths[CPU_MAX_RIVALS];
+    int ncand;
+    char session[32];
     uint64_t seed;
     bool seed_arg; /* --seed was given (and ignored) */
     cpu_shape shapes[MAX_SHAPES];
@@ -159,9 +173,21 @@ bool cpu_time_shape(const options *o, side *c, side *b, const cpu_shape *sh, con
 void cpu_emit_stopped(const options *o, const side *c, const cpu_shape *sh, const double *t_s, int n, double stop_s,
                       int nbc, int checks);
 
+/* A session on one timed shape: the candidates cs[k] with alive[k] (those
+ * that passed their checks) and the baseline b (may be NULL) timed in
+ * rounds, one batch of each a round in a rotating order, every candidate
+ * call checked; emits each alive candidate's Correctness record (crecs[k])
+ * and Performance record with "session", "rival" (k), "session_size" and
+ * "versus" (its paired ratio against every other timed candidate: the
+ * other's time over its own, with the interval); alive[k] turns false when
+ * a timed call of k failed its check. */
+void cpu_time_session(const options *o, side *const *cs, int nc, side *b, const cpu_shape *sh, const solo_stat *solo,
+                      const cpu_bound *bound, json_t *const *crecs, bool *alive);
+
 /* analysis.c: the Analysis record of every shape with time_s[i] > 0 (its
- * roofline place, its bottleneck class and the numbers behind it) */
-void cpu_emit_analyses(const options *o, const double *time_s, const cpu_ceilings *ceil);
+ * roofline place, its bottleneck class and the numbers behind it); a shape
+ * above the roofline first has the ceilings measured again (ceil updated) */
+void cpu_emit_analyses(const options *o, const double *time_s, cpu_ceilings *ceil);
 
 /* bound.c */
 void cpu_get_bound(cpu_bound *b);
@@ -169,8 +195,14 @@ void cpu_get_bound(cpu_bound *b);
 void cpu_bound_text(const cpu_bound *b, char *buf, size_t n);
 
 /* ceilings.c: fills c from the JSON cache at path cache when it names this
- * CPU model and thread count; otherwise measures (a few seconds) and, when
- * cache is not NULL, writes the cache (a warning on stderr when it cannot). */
+ * CPU model and thread count and no run asked for a new measurement
+ * (PATH.remeasure); otherwise measures (about a second), adds it to the
+ * cache's history and, when cache is not NULL, writes the cache (a warning
+ * on stderr when it cannot). */
 void cpu_get_ceilings(const char *cache, cpu_ceilings *c);
+/* A result contradicted c (above the roofline): measure again, now, into
+ * the cache's history and c. False when c was already measured again by
+ * this judge (nothing new to learn). */
+bool cpu_ceilings_contradicted(const char *cache, cpu_ceilings *c);
 
 #endif

@@ -312,7 +312,8 @@ static void set_ratio(const options *o, json_t *rec, const samples *tb, const ra
 
 static void emit_performance(const options *o, const side *c, const side *b, const cpu_shape *sh, samples *tc,
                              samples *tb, const solo_stat *solo, int nbc, int nbb, int checks, const verdict *v,
-                             const cpu_bound *bound, bool flushed, const ratio_stat *rs, double *gf_out)
+                             const cpu_bound *bound, bool flushed, const ratio_stat *rs, json_t *extra,
+                             double *gf_out)
 {
     double fl_shape = o->fam->flops(sh), med = pct(tc, 0.5);
     json_t *rec = json_object();
@@ -357,6 +358,7 @@ static void emit_performance(const options *o, const side *c, const side *b, con
     json_object_set_new(rec, "passed", json_boolean(!strcmp(v->name, "ok")));
     if (strcmp(v->name, "ok")) json_object_set_new(rec, "reason", json_string(v->reason));
     json_object_set_new(rec, "seed", json_integer((json_int_t)o->seed));
+    if (extra) json_object_update(rec, extra); /* a session's fields (cpu_time_session) */
     cpu_emit(rec);
 }
 
@@ -474,11 +476,180 @@ bool cpu_time_shape(const options *o, side *c, side *b, const cpu_shape *sh, con
         cpu_emit_stopped(o, c, sh, tc.t, tc.n, stop_s, nbc, checks);
     } else if (rc != -1) {
         double gf = 0;
-        emit_performance(o, c, b, sh, &tc, &tb, solo, nbc, nbb, checks, &v, bound, f.buf != NULL, &rs, &gf);
+        emit_performance(o, c, b, sh, &tc, &tb, solo, nbc, nbb, checks, &v, bound, f.buf != NULL, &rs, NULL, &gf);
         *time_s = o->fam->flops(sh) / gf * 1e-9; /* the median the record states (analysis.c classifies it) */
     }
     free(tc.t);
     free(tb.t);
     free(f.buf);
     return ok;
+}
+
+/* ---- a session: several candidates timed round-robin with the baseline ----
+ * (the winner decided side by side, docs/language.md "The re-time") */
+
+typedef struct session_side {
+    samples t;
+    int nb, checks;
+    double total;
+    bool failed;      /* a check failed: no more batches */
+    call_result fail;
+} session_side;
+
+/* The rounds of a session on one shape: each round one batch of every
+ * candidate still in and one of the baseline, in an order that rotates
+ * by one each round and is reversed every other cycle (so each side runs
+ * after each other side as often as before it), until every candidate ran
+ * min_time and 10 rounds and
+ * (with a baseline) every ratio's interval is within +-precision, or
+ * max_reps rounds, or nc x max_time seconds. -2: the baseline failed. */
+static int session_rounds(const options *o, side *const *cs, int nc, side *b, const cpu_shape *sh, const layout *L,
+                          flusher *f, session_side *ss, samples *tb, int nbb, call_result *bfail, const char **ended)
+{
+    double start = cpu_now_s();
+    *ended = "precision";
+    int bchecks = 0;
+    for (int round = 0;; round++) {
+        bool enough = true, precise = true;
+        for (int k = 0; k < nc; k++) {
+            if (ss[k].failed) continue;
+            /* 10 rounds at least: the engine's sign test can decide from 9 of 10 */
+            enough = enough && ss[k].total >= o->min_time && ss[k].t.n >= 10;
+            spak_interval iv;
+            if (b && spak_stats_ratio_ci(tb->t, ss[k].t.t, (size_t)ss[k].t.n, o->level, &iv))
+                precise = precise && spak_stats_precise(&iv, o->precision);
+            else if (b)
+                precise = false;
+        }
+        if (enough && precise) return 0;
+        if (round >= o->max_reps) {
+            *ended = "max-reps";
+            return 0;
+        }
+        if (cpu_now_s() - start >= o->max_time * nc) {
+            *ended = "max-time";
+            return 0;
+        }
+        /* the order rotates by one each round and runs backwards every other
+         * cycle of nc + 1 rounds: a rotation alone keeps the cyclic order
+         * (c1 always right after c0), and a side that runs right after
+         * another one pays for what that one left behind (two builds of one
+         * kernel measured 2.9x apart, [1.32-6.33], on a loaded machine) */
+        bool back = (round / (nc + 1)) % 2 == 1;
+        for (int s = 0; s <= nc; s++) {
+            int pos = (s + round) % (nc + 1);
+            int k = (back ? nc - pos : pos) - 1; /* -1: the baseline's turn */
+            if (k < 0) {
+                if (b && batch(o, b, sh, L, nbb, false, f, tb, &bchecks, bfail)) {
+                    char r[200];
+                    snprintf(r, sizeof r, "%.199s", bfail->reason);
+                    snprintf(bfail->reason, sizeof bfail->reason, "baseline failed: %s", r);
+                    return -2;
+                }
+                continue;
+            }
+            if (ss[k].failed) continue;
+            if (batch(o, cs[k], sh, L, ss[k].nb, true, f, &ss[k].t, &ss[k].checks, &ss[k].fail)) {
+                ss[k].failed = true;
+                continue;
+            }
+            ss[k].total += ss[k].t.t[ss[k].t.n - 1] * ss[k].nb;
+        }
+    }
+}
+
+/* candidate k against every other that was timed: t_j / t_k per round,
+ * over the rounds both have (> 1: k is faster than j) */
+static json_t *versus(const options *o, const session_side *ss, int nc, int k)
+{
+    json_t *a = json_array();
+    for (int j = 0; j < nc; j++) {
+        if (j == k || ss[j].failed) continue;
+        int n = ss[j].t.n < ss[k].t.n ? ss[j].t.n : ss[k].t.n;
+        spak_interval iv;
+        if (!spak_stats_ratio_ci(ss[j].t.t, ss[k].t.t, (size_t)n, o->level, &iv)) continue;
+        int faster = 0; /* rounds where k took less time than j: a sign test's count, which heavy tails
+                         * (a thread descheduled now and then) do not sway as they sway a t-interval */
+        for (int i = 0; i < n; i++) faster += ss[k].t.t[i] < ss[j].t.t[i];
+        json_array_append_new(a, json_pack("{s:i,s:f,s:[f,f],s:i,s:i}", "rival", j, "ratio", iv.point, "ratio_ci",
+                                           iv.lo, iv.hi, "rounds", n, "faster_rounds", faster));
+    }
+    return a;
+}
+
+void cpu_time_session(const options *o, side *const *cs, int nc, side *b, const cpu_shape *sh, const solo_stat *solo,
+                      const cpu_bound *bound, json_t *const *crecs, bool *alive)
+{
+    layout L;
+    cpu_layout(o->fam, sh, &L);
+    flusher f;
+    flusher_for(o, sh, &f);
+    int cap = o->max_reps + 2, nbb = 1;
+    session_side ss[CPU_MAX_RIVALS];
+    samples tb = {cpu_xmalloc(sizeof(double) * (size_t)cap), 0, cap};
+    memset(ss, 0, sizeof ss);
+    if (b && b->dead) b = NULL;
+    for (int k = 0; k < nc; k++) {
+        ss[k].t = (samples){cpu_xmalloc(sizeof(double) * (size_t)cap), 0, cap};
+        ss[k].fail = (call_result){.ok = false, .rel_err = NAN};
+        ss[k].failed = !alive[k] || prepare(o, cs[k], sh, &L, true, 0, &ss[k].nb, &f, &ss[k].checks, &ss[k].fail, NULL);
+    }
+    /* one batch size for every candidate, the largest they chose: a batch's
+     * fixed cost (waking a frozen runner) is then shared out alike, and the
+     * candidates' times compare as they are */
+    int nbc = 1;
+    for (int k = 0; k < nc; k++)
+        if (!ss[k].failed && ss[k].nb > nbc) nbc = ss[k].nb;
+    for (int k = 0; k < nc; k++) {
+        if (ss[k].failed || ss[k].nb == nbc) continue;
+        ss[k].nb = nbc;
+        if (cpu_side_map(cs[k], &L, nbc, ss[k].fail.reason, sizeof ss[k].fail.reason)) ss[k].failed = true;
+    }
+    int rc = 0, bchecks = 0;
+    call_result bfail = {.ok = false, .rel_err = NAN};
+    if (b && prepare(o, b, sh, &L, false, solo->nb, &nbb, &f, &bchecks, &bfail, NULL)) rc = -2;
+    const char *ended = "precision";
+    if (rc == 0) rc = session_rounds(o, cs, nc, b, sh, &L, &f, ss, &tb, nbb, &bfail, &ended);
+    bool busy = b && rc == 0 && interfered(solo, &tb);
+    for (int k = 0; k < nc; k++) {
+        if (!alive[k]) continue;
+        if (ss[k].failed) { /* a check failed: the session's verdict on it is that failure */
+            fail_correctness(crecs[k], &ss[k].fail, ss[k].checks);
+            alive[k] = false;
+        } else {
+            json_object_set_new(crecs[k], "checks", json_integer(3 + ss[k].checks));
+        }
+        cpu_emit(json_incref(crecs[k]));
+        if (!alive[k]) continue;
+        ratio_stat rs = {{NAN, NAN, NAN, 0, 0}, false, ended};
+        if (b && ss[k].t.n >= 2) {
+            spak_stats_ratio_ci(tb.t, ss[k].t.t, (size_t)ss[k].t.n, o->level, &rs.iv);
+            rs.precise = spak_stats_precise(&rs.iv, o->precision);
+        }
+        verdict v = {"ok", ""};
+        double gf = o->fam->flops(sh) / pct(&ss[k].t, 0.5) * 1e-9, lim = bound->gflops * CPU_BOUND_MARGIN;
+        if (rc == -2) {
+            v.name = "baseline-failed";
+            snprintf(v.reason, sizeof v.reason, "%s", bfail.reason);
+        } else if (gf > lim) {
+            char bt[160];
+            cpu_bound_text(bound, bt, sizeof bt);
+            v.name = "impossible";
+            snprintf(v.reason, sizeof v.reason, "impossible: %.0f GFLOP/s > bound %.0f GFLOP/s = %s, +%.0f%% (in a "
+                     "session: not measured again)", gf, lim, bt, 100 * (CPU_BOUND_MARGIN - 1));
+        } else if (busy) {
+            v.name = "interference";
+            snprintf(v.reason, sizeof v.reason, "interference: the baseline took %.3f ms a call in the session, %.3f ms "
+                     "alone, beyond the noise (in a session: not measured again)", pct(&tb, 0.5) * 1e3, solo->med * 1e3);
+        }
+        json_t *extra = json_pack("{s:s,s:i,s:i,s:o}", "session", o->session, "rival", k, "session_size", nc,
+                                  "versus", versus(o, ss, nc, k));
+        double gfo;
+        emit_performance(o, cs[k], b, sh, &ss[k].t, &tb, solo, ss[k].nb, nbb, ss[k].checks, &v, bound, f.buf != NULL,
+                         &rs, extra, &gfo);
+        json_decref(extra);
+    }
+    for (int k = 0; k < nc; k++) free(ss[k].t.t);
+    free(tb.t);
+    free(f.buf);
 }

@@ -1,0 +1,79 @@
+/*
+ * retime.h - the winner decided side by side (docs/language.md, "The
+ * re-time"). Before a run ends, its leading candidates (the best, the
+ * runner-up by score whatever its interval, and every candidate whose
+ * interval overlaps the best's, spak_progress_decision's tied_with; at
+ * most SPAK_RETIME_MAX) are timed again together, in ONE session of the
+ * judge: the
+ * judge takes each candidate in its own runner (--candidate repeated) and
+ * times them round-robin with the baseline, so that they all see the same
+ * machine at the same moments; the winner is named on that session, on the
+ * paired ratios between the candidates.
+ *
+ * The re-time is a state of the loop (RETIME, journaled before the session
+ * starts) and its result is kept in the store (SPAK_KV_RETIME) before DONE:
+ * a run killed during the session times them again when resumed; one killed
+ * after it reuses the stored result.
+ *
+ * Which judges: the measure command must be spak's CPU judge
+ * (spak-harness-cpu, trusted by spak_measure_is_judge) and the candidates'
+ * expanded commands may differ only in the values of --candidate, --traffic
+ * and --seed; otherwise the re-time is skipped and the result says why (the
+ * GPU judges do not take several candidates yet).
+ */
+#ifndef SPAK_RETIME_H
+#define SPAK_RETIME_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "analyze/progress.h"
+#include "build/candidate.h"
+#include "spec/model.h"
+#include "store/store.h"
+
+#define SPAK_RETIME_MAX 8 /* candidates in one session (the CPU judge's CPU_MAX_RIVALS) */
+
+/* What the re-time needs from the run (all borrowed). */
+typedef struct spak_retime_job {
+    const spak_cand_site *site;  /* the run's: where candidates are built */
+    const spak_model *m;
+    const char *cmd;             /* the loop's measure command template */
+    const char *metric;
+    spak_objective objective;
+    const char *bin_dir, *target, *home;
+    uint64_t seed;
+    double timeout_s;            /* per session; <= 0: the measurement's default */
+    bool allow_weak_isolation;
+    spak_store *store;
+    const char *run_id;
+    const spak_progress *pr;     /* the best and the candidates tied with it */
+    /* journals the RETIME state (detail: a new object, taken) before the
+     * session starts */
+    spak_status (*enter)(void *ud, json_t *detail, spak_err *err);
+    void *ud;
+} spak_retime_job;
+
+/* The run's re-time: the stored one when the run has it; else, when some
+ * candidate's interval overlaps the best's, the session run now (journaled
+ * through job->enter) and stored. *out: a new object (the caller's) with
+ * "status" ("done", "skipped" with "why", or "failed" with "why"),
+ * "session", "judge", "candidates" (each: eval_id, candidate, rank (1 =
+ * first; 0 when not correct in the session), correct, the metric, ratio,
+ * ratio_ci, precise, versus_winner {ratio, ratio_ci: its time over the
+ * winner's, paired by round; > 1: the winner is faster}), "decision" (winner,
+ * tied or inconclusive), "winner" (eval id), "tied_with" (eval ids) and
+ * "records" (the session's valid records); or NULL when nothing overlaps
+ * the best and there is no runner-up (a run of one correct candidate), or
+ * when the best has no interval (the run did not decide on intervals). An
+ * error: the store or the journal failed. */
+spak_status spak_retime_final(const spak_retime_job *job, json_t **out, spak_err *err);
+
+/* Fold a re-time rt (may be NULL) into the run's summary: "retime" (rt
+ * without its records), and when the session named a winner: "decision",
+ * "tied_with", "ratio", "ratio_ci" and "best" from the session ("best"
+ * says "measured_in"), "decided_by": "re-time"; and into pr's best (its
+ * eval id, key, metric, ratio and interval), for the run's last event. */
+void spak_retime_apply(json_t *summary, const json_t *rt, const char *metric, spak_progress *pr);
+
+#endif
