@@ -616,7 +616,9 @@ void spak_ctx_diag(const spak_strategy_run *e, const spak_eval *latest, const js
                 heldout(r) ? "a held-out shape" : s ? s : "?", why ? why : "no reason given");
         }
     }
-    if (strcmp(latest->status, SPAK_EVAL_DONE) != 0) {
+    if (strcmp(latest->status, SPAK_EVAL_STOPPED) == 0 && spak_ctx_without(e, SPAK_CTX_WITHOUT_MEASUREMENTS)) {
+        PUT("outcome: stopped early by the judge (%s)\n", SPAK_CTX_OMITTED_MEASUREMENTS);  /* its why says how slow */
+    } else if (strcmp(latest->status, SPAK_EVAL_DONE) != 0) {
         PUT("outcome: %s%s%s\n", latest->status, latest->error ? ": " : "", latest->error ? latest->error : "");
         if (latest->stderr_tail && *latest->stderr_tail)
             PUT("stderr (its tail):\n%s\n", latest->stderr_tail);

@@ -454,6 +454,24 @@ static void test_without(void)
     run.o = &o;
     TAP_OK(spak_ctx_without(&run, SPAK_CTX_WITHOUT_KNOWLEDGE) && !spak_ctx_without(&run, SPAK_CTX_WITHOUT_MEASUREMENTS),
            "a run removes what its options say, only that");
+    /* a candidate its judge stopped early: the why says how slow it was */
+    run.target = "cpu";
+    spak_eval ev = {.eval_id = 4, .cand_key = "code:ext-3-1|rung=naive", .status = "stopped",
+                    .error = "stopped early: 31.2 ms a call, over 10x the best's 2.9 ms",
+                    .stderr_tail = "shape 1024: 31.2 ms", .build_log = "$ cc -O3 x.c\n"};
+    json_t *none = json_array();
+    spak_buf d;
+    spak_buf_init(&d, 0);
+    spak_ctx_diag(&run, &ev, none, &d);
+    TAP_OK(strstr(d.data, "outcome: stopped: stopped early: 31.2 ms") != NULL, "with measurements: the stop's why");
+    o.context_without = SPAK_CTX_WITHOUT_MEASUREMENTS;
+    spak_buf_reset(&d);
+    spak_ctx_diag(&run, &ev, none, &d);
+    TAP_OK(strstr(d.data, "outcome: stopped early by the judge (" SPAK_CTX_OMITTED_MEASUREMENTS ")") &&
+               !strstr(d.data, "31.2"),
+           "without measurements: a stopped candidate's diagnostics do not say how slow it was");
+    spak_buf_free(&d);
+    json_decref(none);
 }
 
 static spak_reply parse(const char *text, spak_prompt_mode m, const char *sym)
