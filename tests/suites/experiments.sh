@@ -62,6 +62,7 @@ arm() {
     local run; run=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["run_id"])' "$T/$a-$r.start")
     "$SPAK" mcp-call --home "$h" -q spak_propose "{\"run\": \"$run\", \"point\": \"rung=naive\"}" >/dev/null 2>&1
     "$SPAK" mcp-call --home "$h" -q spak_wait "{\"run\": \"$run\", \"proposal\": 1, \"timeout_s\": 300}" >/dev/null 2>&1
+    cp "$h/runs/$run/external/best.c" "$T/$a-$r.best0.c" 2>/dev/null
     local p=2
     for src in "$@"; do
         python3 -c 'import json,sys; d={"run": sys.argv[1], "source": sys.argv[2], "predicted_ratio": 0.5}
@@ -80,6 +81,7 @@ json.dump({"arm": a[1], "rep": int(a[2]), "family": "matmul", "spec": a[3], "hom
 arm mm-single 1 1 "$slow"
 arm mm-loop 1 2 "$slow" "$fast"
 arm mm-loop 2 3 "$slow"   # one step of three: not finished
+check "after the naive start, the base of a diff (best-source) is the naive source, not the prompt's 'Not repeated' line" "cmp -s $T/mm-single-1.best0.c $ROOT/kernels/cpu/matmul/naive.c"
 "$ES/evaluate.sh" --records "$T/exp" --out "$T/out" --min-time 0.02 --max-time 2 >"$T/ev.out" 2>"$T/ev.err"
 check "evaluate.sh runs to its end" "[ \$? -eq 0 ] && [ -s $T/out/results.md ]"
 check "an arm that has not taken its steps is not counted, and says why" "grep -q 'Not counted: mm-loop-2.json (1 of 3 steps taken)' $T/out/results.md"
