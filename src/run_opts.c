@@ -122,10 +122,35 @@ spak_status spak_engine_open_store(const spak_engine_opts *o, spak_store **out, 
 
 /* ---- options that outlive a command ---- */
 
+spak_status spak_context_without_parse(const char *list, unsigned *bits, spak_err *err)
+{
+    char buf[256];
+    if (!spak_snprintf(buf, sizeof buf, "%s", list))
+        return spak_errf(err, SPAK_ERR_ARG, "--context-without: the list is too long");
+    char *save = NULL;
+    for (char *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+        if (strcmp(w, "measurements") == 0)
+            *bits |= SPAK_CTX_WITHOUT_MEASUREMENTS;
+        else if (strcmp(w, "knowledge") == 0)
+            *bits |= SPAK_CTX_WITHOUT_KNOWLEDGE;
+        else
+            return spak_errf(err, SPAK_ERR_ARG, "--context-without takes measurements and/or knowledge, not '%s'", w);
+    }
+    return SPAK_OK;
+}
+
+void spak_context_without_text(unsigned bits, char *out, size_t n)
+{
+    spak_snprintf(out, n, "%s%s%s", bits & SPAK_CTX_WITHOUT_MEASUREMENTS ? "measurements" : "",
+                  (bits & SPAK_CTX_WITHOUT_MEASUREMENTS) && (bits & SPAK_CTX_WITHOUT_KNOWLEDGE) ? "," : "",
+                  bits & SPAK_CTX_WITHOUT_KNOWLEDGE ? "knowledge" : "");
+}
+
 void spak_engine_save_options(spak_store *st, const char *run_id, const spak_engine_opts *o)
 {
     if (!o->llm_backend && !o->llm_endpoint && !o->llm_model && !o->approve && o->llm_temperature < 0 &&
-        o->llm_max_tokens <= 0 && o->llm_timeout_s <= 0 && !o->allow_weak_isolation && o->early_stop == 0)
+        o->llm_max_tokens <= 0 && o->llm_timeout_s <= 0 && !o->allow_weak_isolation && o->early_stop == 0 &&
+        !o->context_without)
         return;
     json_t *lo = json_pack("{s:s?,s:s?,s:s?,s:i,s:f,s:I,s:f}", "llm_backend", o->llm_backend, "llm_endpoint",
                            o->llm_endpoint, "llm_model", o->llm_model, "approve", (int)o->approve, "llm_temperature",
@@ -135,6 +160,11 @@ void spak_engine_save_options(spak_store *st, const char *run_id, const spak_eng
         json_object_set_new(lo, "allow_weak_isolation", json_true());
     if (o->early_stop != 0)
         json_object_set_new(lo, "early_stop", json_real(o->early_stop));
+    if (o->context_without) {
+        char cw[64];
+        spak_context_without_text(o->context_without, cw, sizeof cw);
+        json_object_set_new(lo, "context_without", json_string(cw));
+    }
     char *lj = json_dumps(lo, JSON_COMPACT);
     json_decref(lo);
     if (lj)
@@ -164,6 +194,9 @@ json_t *spak_engine_load_options(spak_store *st, const char *run_id, spak_engine
     o->allow_weak_isolation |= json_is_true(json_object_get(j, "allow_weak_isolation"));
     if (o->early_stop == 0 && json_is_number(json_object_get(j, "early_stop")))
         o->early_stop = json_number_value(json_object_get(j, "early_stop"));
+    const char *cw = json_string_value(json_object_get(j, "context_without"));
+    if (cw)  /* written by save above: a word it does not know cannot be there */
+        (void)spak_context_without_parse(cw, &o->context_without, NULL);
     return j;
 }
 

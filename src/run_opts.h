@@ -65,6 +65,9 @@ typedef struct spak_engine_opts {
     bool allow_weak_isolation; /* an evaluation below the minimum isolation is kept, not failed
                                   (kept with the run: its resumes allow it too) */
     unsigned approve;          /* SPAK_GATE_* bits, added to the spec's `approve` */
+    /* SPAK_CTX_WITHOUT_* bits: sections of the engineer's context that this
+     * run's design leaves out (an ablation; kept with the run for its resumes) */
+    unsigned context_without;
     /* Asked at an approval gate ("knowledge", "llm-code") with what would be
      * done: 1 approve, 0 reject, -1 no answer now (the run suspends until
      * `spak approve RUN` or `spak reject RUN`). NULL = always -1. */
@@ -82,6 +85,23 @@ typedef struct spak_engine_opts {
     spak_status (*run_loop)(const struct spak_engine_opts *o, const char *spec_path, char run_id[SPAK_STORE_ID_MAX],
                             spak_err *err);
 } spak_engine_opts;
+
+/* What --context-without removes from the engineer's context (the LLM
+ * prompt, the manual prompt and the MCP context alike; llm_context.c):
+ * measurements: the starting point's measurement, the per-shape results,
+ * the analysis, the counters, the predictions' scores and the numbers of the
+ * history lines; knowledge: the rules that fired (and the spec's guidance)
+ * and the lessons. A removed section says so (spak_context_omitted_text). */
+#define SPAK_CTX_WITHOUT_MEASUREMENTS 1u
+#define SPAK_CTX_WITHOUT_KNOWLEDGE 2u
+#define SPAK_CTX_OMITTED_MEASUREMENTS "Omitted by this run's design (--context-without measurements)"
+#define SPAK_CTX_OMITTED_KNOWLEDGE "Omitted by this run's design (--context-without knowledge)"
+/* Parse a comma-separated list of "measurements" and "knowledge" into
+ * *bits (added to it). SPAK_ERR_ARG naming the word that is neither. */
+spak_status spak_context_without_parse(const char *list, unsigned *bits, spak_err *err);
+/* "measurements", "knowledge" or "measurements,knowledge" for bits, into
+ * out[n] ("" for none). */
+void spak_context_without_text(unsigned bits, char *out, size_t n);
 
 /* Open the store under o->home (creating the directory; a new store is
  * made 0600, and the home's modes are fixed as spak_home_prepare says). */

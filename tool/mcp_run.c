@@ -184,20 +184,28 @@ static bool final_status(const char *st)
                   strcmp(st, SPAK_EVAL_STOPPED) == 0);
 }
 
-/* One evaluation as a wait shows it. */
-static json_t *eval_json(const spak_eval *e, const json_t *note)
+/* One evaluation as a wait shows it; hide: without its measurement, as the
+ * context of a run started with --context-without measurements shows it. */
+static json_t *eval_json(const spak_eval *e, const json_t *note, bool hide)
 {
     json_t *j = json_pack("{s:I,s:s,s:s,s:O?,s:O?,s:O?}", "eval_id", (json_int_t)e->eval_id, "candidate",
                           e->cand_key ? e->cand_key : "", "status", e->status ? e->status : "", "item",
                           json_object_get(note, "item"), "tunables", json_object_get(note, "tunables"), "prediction",
                           json_object_get(note, "prediction"));
     json_object_set_new(j, "correct", e->correct < 0 ? json_null() : json_boolean(e->correct));
+    if (hide) {
+        json_object_set_new(j, "measurement", json_string(SPAK_CTX_OMITTED_MEASUREMENTS));
+        if (e->error && strcmp(e->status ? e->status : "", SPAK_EVAL_STOPPED) != 0)  /* a stop says how slow */
+            json_object_set_new(j, "error", json_string(e->error));
+        goto log;
+    }
     json_object_set_new(j, "metric", isnan(e->metric) ? json_null() : json_real(e->metric));
     json_object_set_new(j, "ratio", isnan(e->ratio) ? json_null() : json_real(e->ratio));
     if (e->bottleneck)
         json_object_set_new(j, "bottleneck", json_string(e->bottleneck));
     if (e->error)
         json_object_set_new(j, "error", json_string(e->error));
+log:
     if (e->build_log && *e->build_log && e->correct != 1) {
         size_t n = strlen(e->build_log);
         json_object_set_new(j, "build_log_tail", json_string(e->build_log + (n > 4000 ? n - 4000 : 0)));
@@ -270,6 +278,10 @@ json_t *mcp_proposal_state(mcp_server *s, const char *run, long proposal, char *
         spak_snprintf(why, wn, "%s", err.msg);
         return NULL;
     }
+    spak_engine_opts ro = {.llm_temperature = -1};  /* the run's own options: its ablation */
+    json_t *rj = spak_engine_load_options(st, run, &ro);
+    bool hide = ro.context_without & SPAK_CTX_WITHOUT_MEASUREMENTS;
+    json_decref(rj);
     spak_eval *ev = NULL;
     size_t n = 0;
     (void)spak_store_eval_list(st, run, &ev, &n, NULL);
@@ -279,7 +291,7 @@ json_t *mcp_proposal_state(mcp_server *s, const char *run, long proposal, char *
         json_t *res = ev[i].result_json ? json_loads(ev[i].result_json, 0, NULL) : NULL;
         const json_t *note = note_of(res);
         if (note && json_integer_value(json_object_get(note, "proposal")) == proposal) {
-            json_array_append_new(evs, eval_json(&ev[i], note));
+            json_array_append_new(evs, eval_json(&ev[i], note, hide));
             finished += final_status(ev[i].status);
             if (json_integer_value(json_object_get(note, "of")) > of)
                 of = (long)json_integer_value(json_object_get(note, "of"));

@@ -198,14 +198,22 @@ static void tool_view(mcp_server *s, const char *cmd, json_t *args, mcp_reply *r
 
 static void tool_start(mcp_server *s, json_t *args, mcp_reply *r)
 {
-    static const char *const names[] = {"spec", "budget", "wall_time", "seed", "approve", "loop", "home", NULL};
-    const char *spec, *approve, *loop, *home;
+    static const char *const names[] = {"spec", "budget", "wall_time", "seed", "approve", "loop", "home",
+                                         "context_without", NULL};
+    const char *spec, *approve, *loop, *home, *without;
     double budget = 0, wall = 0, seed = -1;
     if (!arg_known(args, names, r) || !arg_str(args, "spec", true, &spec, r) ||
         !arg_num(args, "budget", 1, 1000000, &budget, r) || !arg_num(args, "wall_time", 1, 1e7, &wall, r) ||
         !arg_num(args, "seed", 0, 2147483647.0, &seed, r) || !arg_str(args, "approve", false, &approve, r) ||
-        !arg_str(args, "loop", false, &loop, r) || !arg_str(args, "home", false, &home, r))
+        !arg_str(args, "loop", false, &loop, r) || !arg_str(args, "home", false, &home, r) ||
+        !arg_str(args, "context_without", false, &without, r))
         return;
+    unsigned bits = 0;
+    spak_err err = {0};
+    if (without && spak_context_without_parse(without, &bits, &err) != SPAK_OK) {
+        mcp_fail(r, MCP_INVALID_PARAMS, "'context_without': %s", err.msg);
+        return;
+    }
     if (home && !mcp_set_home(s, home)) {
         mcp_fail(r, MCP_INVALID_PARAMS, "'home' is too long");
         return;
@@ -223,6 +231,8 @@ static void tool_start(mcp_server *s, json_t *args, mcp_reply *r)
         av[n++] = "--approve", av[n++] = approve;
     if (loop)
         av[n++] = "--loop", av[n++] = loop;
+    if (without)
+        av[n++] = "--context-without", av[n++] = without;
     av[n++] = spec;
     av[n] = NULL;
     int rc = 0;
@@ -731,7 +741,9 @@ static const tool_def TOOLS[] = {
      "{\"type\":\"object\",\"properties\":{\"spec\":{\"type\":\"string\"},\"budget\":{\"type\":\"integer\","
      "\"minimum\":1,\"description\":\"evaluations\"},\"wall_time\":{\"type\":\"number\",\"description\":\"seconds\"},"
      "\"seed\":{\"type\":\"integer\",\"minimum\":0},\"approve\":{\"type\":\"string\",\"description\":\"gates a person "
-     "answers with spak approve, e.g. llm-code\"},\"loop\":{\"type\":\"string\"},\"home\":{\"type\":\"string\"}},"
+     "answers with spak approve, e.g. llm-code\"},\"loop\":{\"type\":\"string\"},\"home\":{\"type\":\"string\"},"
+     "\"context_without\":{\"type\":\"string\",\"description\":\"an ablation: measurements and/or knowledge "
+     "(comma-separated) left out of the context\"}},"
      "\"required\":[\"spec\"]}"},
     {"spak_attach", "Take up an existing run (after a restart of the server): its state, and its queue goes on.",
      "{\"type\":\"object\",\"properties\":{\"run\":{\"type\":\"string\"},\"home\":{\"type\":\"string\"}},"

@@ -553,7 +553,7 @@ static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, sp
         {"--wall-time", NULL, &o->max_wall_s, 0, INFINITY, true, "--wall-time needs seconds, not '%s'", NULL},
         {"--eval-timeout", NULL, &o->eval_timeout_s, 0, INFINITY, true, "--eval-timeout needs seconds, not '%s'", NULL},
     };
-    const char *llm = NULL, *gates = NULL, *early = NULL;
+    const char *llm = NULL, *gates = NULL, *early = NULL, *without = NULL;
     const cli_opt opts[] = {
         {"--json", NULL, &ui->json, NULL},          {"--quiet", "-q", &ui->quiet, NULL},
         {"--endpoint", NULL, NULL, &o->llm_endpoint}, {"--model", NULL, NULL, &o->llm_model},
@@ -561,7 +561,7 @@ static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, sp
         {"--home", NULL, NULL, &o->home},           {"--allow-weak-isolation", NULL, &o->allow_weak_isolation, NULL},
         {"--loop", NULL, NULL, &o->loop_name},      {"--strategy", NULL, NULL, &o->strategy},
         {"--llm", NULL, NULL, &llm},                {"--approve", NULL, NULL, &gates},
-        {"--early-stop", NULL, NULL, &early},
+        {"--early-stop", NULL, NULL, &early},       {"--context-without", NULL, NULL, &without},
         {nums[0].name, NULL, NULL, &nums[0].val},   {nums[1].name, NULL, NULL, &nums[1].val},
         {nums[2].name, NULL, NULL, &nums[2].val},   {nums[3].name, NULL, NULL, &nums[3].val},
         {nums[4].name, NULL, NULL, &nums[4].val},   {nums[5].name, NULL, NULL, &nums[5].val},
@@ -575,6 +575,9 @@ static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, sp
         rc = parse_gates(cmd, gates, &o->approve);
     if (rc == 0 && early)
         rc = parse_early_stop(cmd, early, &o->early_stop);
+    spak_err err = {0};
+    if (rc == 0 && without && spak_context_without_parse(without, &o->context_without, &err) != SPAK_OK)
+        rc = usage_error(cmd, "%s", err.msg);
     if (rc)
         return rc;
     if (llm) {  /* --llm BACKEND: the llm strategy with that backend */
@@ -583,7 +586,6 @@ static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, sp
     }
     /* checked here, not only when the llm strategy reads its settings: the
      * run's options are stored with it whatever the strategy */
-    spak_err err = {0};
     if (spak_llm_endpoint_check(o->llm_endpoint, NULL, &err) != SPAK_OK)
         return usage_error(cmd, "%s", err.msg);
     return 0;
@@ -1193,6 +1195,8 @@ static const command commands[] = {
                      "  --eval-timeout S    wall limit of one measurement (default 600)\n"
                      "  --early-stop X      stop a candidate X times slower than the best so far after\n"
                      "                      its first repetitions (default 10, or the spec's; 0: never)\n"
+                     "  --context-without W an ablation: leave measurements and/or knowledge out of\n"
+                     "                      what the engineer reads (docs/llm.md); comma-separated\n"
                      "  --loop NAME         which engineering_loop (default: the first)\n"
                      "  --home DIR          the home (default: $SPAK_HOME, else the nearest .spak/ from\n"
                      "                      here up; made here when there is none)\n"

@@ -274,6 +274,11 @@ static bool is_point_key(const char *k)
     return k && strncmp(k, "code:", 5) != 0 && strncmp(k, "llm:", 4) != 0;
 }
 
+bool spak_ctx_without(const spak_strategy_run *e, unsigned bit)
+{
+    return e->o && (e->o->context_without & bit);
+}
+
 void spak_ctx_start(const spak_strategy_run *e, const spak_eval *ev, size_t n, spak_buf *b)
 {
     const spak_eval *s = NULL;
@@ -283,7 +288,9 @@ void spak_ctx_start(const spak_strategy_run *e, const spak_eval *ev, size_t n, s
     char *src = NULL;
     if (s) {
         PUT("The first point of the space measured in this run, %s: %s", s->cand_key, s->status);
-        if (strcmp(s->status, SPAK_EVAL_DONE) == 0) {
+        if (spak_ctx_without(e, SPAK_CTX_WITHOUT_MEASUREMENTS)) {
+            PUT("; its measurement: %s", SPAK_CTX_OMITTED_MEASUREMENTS);
+        } else if (strcmp(s->status, SPAK_EVAL_DONE) == 0) {
             json_t *recs = spak_ctx_records(e->store, e->run_id, s->eval_id);
             double lo, hi;
             PUT(", %s %.4g, %.3fx the baseline", e->loop->metric, s->metric, s->ratio);
@@ -609,7 +616,9 @@ void spak_ctx_diag(const spak_strategy_run *e, const spak_eval *latest, const js
                 heldout(r) ? "a held-out shape" : s ? s : "?", why ? why : "no reason given");
         }
     }
-    if (strcmp(latest->status, SPAK_EVAL_DONE) != 0) {
+    if (strcmp(latest->status, SPAK_EVAL_STOPPED) == 0 && spak_ctx_without(e, SPAK_CTX_WITHOUT_MEASUREMENTS)) {
+        PUT("outcome: stopped early by the judge (%s)\n", SPAK_CTX_OMITTED_MEASUREMENTS);  /* its why says how slow */
+    } else if (strcmp(latest->status, SPAK_EVAL_DONE) != 0) {
         PUT("outcome: %s%s%s\n", latest->status, latest->error ? ": " : "", latest->error ? latest->error : "");
         if (latest->stderr_tail && *latest->stderr_tail)
             PUT("stderr (its tail):\n%s\n", latest->stderr_tail);

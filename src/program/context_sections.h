@@ -27,6 +27,10 @@ char *spak_ctx_eval_source(const spak_strategy_run *e, const spak_eval *ev, size
  * under a comment line naming it; NULL when path cannot be read. */
 char *spak_ctx_abi_with_includes(const char *path, size_t cap);
 
+/* Whether the run's design leaves the sections of bit (SPAK_CTX_WITHOUT_*)
+ * out of the engineer's context (a run without options: never). */
+bool spak_ctx_without(const spak_strategy_run *e, unsigned bit);
+
 void spak_ctx_machine(const spak_strategy_run *e, spak_buf *b);
 /* ev[n]: the run's evaluations in eval_id order. */
 void spak_ctx_start(const spak_strategy_run *e, const spak_eval *ev, size_t n, spak_buf *b);

@@ -205,6 +205,7 @@ void spak_llm_prompt_parts(const spak_llm_context *ctx, bool want_code, spak_pro
         .rules = ctx->rules,
         .lessons = ctx->lessons,
         .n_lessons = ctx->n_lessons,
+        .lessons_omitted = ctx->lessons_omitted,
         .predictions = ctx->predictions,
         .history = ctx->history,
         .n_history = ctx->n_history,

@@ -63,6 +63,7 @@ typedef struct spak_llm_context {
     const char *rules;
     const char *const *lessons;
     size_t n_lessons;
+    const char *lessons_omitted;  /* the Lessons section's text instead of the lessons (an ablation) */
     const char *predictions;
     const char *const *history;
     size_t n_history;

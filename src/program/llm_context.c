@@ -76,11 +76,16 @@ static char *lesson_line(const spak_lesson *l)
     return spak_buf_take(&b);
 }
 
+/* What a section removed by the run's design says instead (run_opts.h). */
+#define OMIT_MEAS SPAK_CTX_OMITTED_MEASUREMENTS
+#define OMIT_KNOW SPAK_CTX_OMITTED_KNOWLEDGE
+
 /* The texts that read the run's evaluations: history, starting point,
  * latest analysis, per-shape results, counters, diagnostics, diff,
  * predictions. */
 static void measured_texts(const spak_strategy_run *e, spak_llm_texts *t)
 {
+    bool hide = spak_ctx_without(e, SPAK_CTX_WITHOUT_MEASUREMENTS);
     spak_eval *ev = NULL;
     size_t n = 0;
     if (spak_store_eval_list(e->store, e->run_id, &ev, &n, NULL) != SPAK_OK) {
@@ -91,13 +96,17 @@ static void measured_texts(const spak_strategy_run *e, spak_llm_texts *t)
     for (size_t i = 0; t->history && i < n; i++) {
         char line[1024], ci[96] = "";
         double lo, hi;
-        if (strcmp(ev[i].status, SPAK_EVAL_DONE) == 0 && i + 20 >= n) {  /* the prompt shows the last 20 */
+        if (!hide && strcmp(ev[i].status, SPAK_EVAL_DONE) == 0 && i + 20 >= n) {  /* the prompt shows the last 20 */
             json_t *recs = spak_ctx_records(e->store, e->run_id, ev[i].eval_id);
             if (spak_views_ratio_ci(recs, &lo, &hi, NULL))
                 spak_snprintf(ci, sizeof ci, " [%.3g-%.3g]", lo, hi);
             json_decref(recs);
         }
-        if (strcmp(ev[i].status, SPAK_EVAL_DONE) == 0)
+        if (hide && strcmp(ev[i].status, SPAK_EVAL_DONE) == 0)
+            spak_snprintf(line, sizeof line, "%s: done, correct (%s)", ev[i].cand_key, OMIT_MEAS);
+        else if (hide && strcmp(ev[i].status, SPAK_EVAL_STOPPED) == 0)  /* its reason says how slow */
+            spak_snprintf(line, sizeof line, "%s: stopped early by the judge (%s)", ev[i].cand_key, OMIT_MEAS);
+        else if (strcmp(ev[i].status, SPAK_EVAL_DONE) == 0)
             spak_snprintf(line, sizeof line, "%s: %s %.4g, %.3fx the baseline%s%s%s", ev[i].cand_key,
                           e->loop->metric, ev[i].metric, ev[i].ratio, ci, ev[i].bottleneck ? ", " : "",
                           ev[i].bottleneck ? ev[i].bottleneck : "");
@@ -136,6 +145,13 @@ static void measured_texts(const spak_strategy_run *e, spak_llm_texts *t)
     spak_ctx_diag(e, latest, lrec, &t->diag);
     spak_ctx_diff(e, latest, best, &t->diff);
     spak_ctx_predictions(e, ev, n, &t->predictions);
+    if (hide) {  /* the sections that are measurements say why they are empty (the start keeps its source) */
+        spak_buf *gone[] = {&t->analysis, &t->shapes, &t->counters, &t->predictions};
+        for (size_t i = 0; i < SPAK_ARRAY_LEN(gone); i++) {
+            gone[i]->len = 0;
+            spak_buf_printf(gone[i], "%s.", OMIT_MEAS);
+        }
+    }
     json_decref(lrec);
     json_decref(brec);
     spak_store_evals_free(ev, n);
@@ -225,13 +241,19 @@ void spak_llm_context_build(const spak_strategy_run *e, spak_llm_texts *t, spak_
             spak_buf_printf(&t->rules, "guidance: %s \"%s\" when %s: %s\n", r->is_hint ? "hint" : "rule", r->title,
                             r->when_text, r->actions[k].text);
     }
+    if (spak_ctx_without(e, SPAK_CTX_WITHOUT_KNOWLEDGE)) {
+        t->rules.len = 0;
+        spak_buf_puts(&t->rules, OMIT_KNOW ": the spec's rules and hints are not shown.");
+    }
     if (!t->rules.len)
         spak_buf_puts(&t->rules, "None: no rule or hint of the spec holds now, and the spec gives no prose "
                                  "guidance.");
     spak_lesson *ls = NULL;
     size_t nl = 0;
     const char *famv = fam ? fam : "";
-    if (spak_store_lesson_list(e->store, NULL, famv, NULL, &ls, &nl, NULL) == SPAK_OK) {
+    if (spak_ctx_without(e, SPAK_CTX_WITHOUT_KNOWLEDGE))
+        c->lessons_omitted = OMIT_KNOW ": the store's lessons are not shown.";
+    else if (spak_store_lesson_list(e->store, NULL, famv, NULL, &ls, &nl, NULL) == SPAK_OK) {
         t->lessons = calloc(nl ? nl : 1, sizeof *t->lessons);
         for (size_t i = nl; t->lessons && i-- > 0;)  /* newest first */
             if (ls[i].text && (t->lessons[t->n_lessons] = lesson_line(&ls[i])))

@@ -266,6 +266,14 @@ static spak_status cut_note(spak_buf *b, const spak_prompt_parts *p, const keep 
     return st;
 }
 
+/* The lessons the prompt shows: none when the section is omitted. */
+static size_t lessons_shown(const spak_prompt_parts *p)
+{
+    if (p->lessons_omitted && *p->lessons_omitted)
+        return 0;
+    return p->n_lessons < MAX_LESSONS ? p->n_lessons : MAX_LESSONS;
+}
+
 static spak_status render_user(const spak_prompt_parts *p, const keep *k, spak_buf *b)
 {
     spak_status st = SPAK_OK;
@@ -292,9 +300,11 @@ static spak_status render_user(const spak_prompt_parts *p, const keep *k, spak_b
     TRY(piece_section(b, p, k, P_COUNTERS));
     TRY(piece_section(b, p, k, P_DIAG));
     TRY(piece_section(b, p, k, P_RULES));
-    size_t nl = p->n_lessons < MAX_LESSONS ? p->n_lessons : MAX_LESSONS;
+    size_t nl = lessons_shown(p);
     TRY(section(b, "Lessons"));
-    if (!nl)
+    if (p->lessons_omitted && *p->lessons_omitted)
+        TRY(spak_buf_printf(b, "%s\n", p->lessons_omitted));
+    else if (!nl)
         TRY(spak_buf_puts(b, "None: the store holds no lesson for this kernel family yet.\n"));
     for (size_t i = 0; i < nl && i < k->lessons; i++)
         TRY(spak_buf_printf(b, "- %s\n", p->lessons[i] ? p->lessons[i] : ""));
@@ -359,7 +369,7 @@ spak_status spak_prompt_build(const spak_prompt_parts *p, size_t budget_tokens, 
     if (!p || !p->task || !*p->task)
         return spak_errf(err, SPAK_ERR_ARG, "a prompt needs a task statement");
     size_t nh = p->n_history < MAX_HISTORY ? p->n_history : MAX_HISTORY;
-    size_t nl = p->n_lessons < MAX_LESSONS ? p->n_lessons : MAX_LESSONS;
+    size_t nl = lessons_shown(p);
     if ((nh && !p->history) || (nl && !p->lessons))
         return spak_errf(err, SPAK_ERR_ARG, "history or lessons count given without the array");
 

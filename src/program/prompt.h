@@ -89,6 +89,7 @@ typedef struct spak_prompt_parts {
     const char *rules;         /* fired rules and facts, one per line */
     const char *const *lessons;/* lessons from the store, most important first */
     size_t n_lessons;
+    const char *lessons_omitted; /* when set, the Lessons section says this instead (an ablation's why) */
     const char *predictions;   /* the model's earlier predictions against the outcomes, scored */
     const char *const *history;/* what was tried and how it went, oldest first */
     size_t n_history;

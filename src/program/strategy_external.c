@@ -211,7 +211,14 @@ static void write_context(const spak_strategy_run *run)
         first++;
     const char *best = t.best_src;
     char *tmpl = NULL;
-    if (!best && spak_cand_source_of(run->site, first, src, sizeof src) &&
+    /* the prompt does not repeat a best that is the starting point (its
+     * "Not repeated: ..." line): the base of a diff is that point's template */
+    uint64_t base = first;
+    if (best && strncmp(best, "Not repeated", 12) == 0) {
+        best = NULL;
+        base = run->best_index;
+    }
+    if (!best && spak_cand_source_of(run->site, base, src, sizeof src) &&
         spak_read_file(src, 1u << 20, &tmpl, NULL, NULL) == SPAK_OK)
         best = tmpl;
     if (best && ext_path(run, "best.c", path, sizeof path))

@@ -158,4 +158,28 @@ rm -f "$ROOT/examples/.llm-attn-$$.spak"
 P6=$(ls "$T"/h6/runs/*/llm/step-0001.prompt.md 2>/dev/null | head -1)
 check "attention: per-shape rows causal and not, the FLOP count halved when causal" "grep -q '^- 1x2x64x32: gflops' $P6 && grep -q '^- 1x2x64x32c (causal): gflops' $P6 && grep -q '4\*B\*H\*S\*S\*D .*halved when causal' $P6"
 check "attention: the baseline built from source is named by the spec, not by its path" "grep -q '(baseline naive [0-9]' $P6 && ! grep -q 'baseline /' $P6"
+# 6. an ablation (--context-without): the sections it removes say why, in the
+# manual prompt, after a resume (the option is kept with the run) and over MCP
+sed 's|    engineering_loop Toy_Tuner {|    knowledge {\n        hint "Centre x" {\n            suggestion: "try x near the middle of its range"\n        }\n    }\n\n    engineering_loop Toy_Tuner {|' "$T/toy.spak" >"$T/toy-know.spak"
+"$SPAK" run --home "$T/h7" --llm manual --budget 3 --context-without measurements,knowledge "$T/toy-know.spak" >"$T/w1.out" 2>&1
+R7=$("$SPAK" status --home "$T/h7" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["run_id"])')
+D7="$T/h7/runs/$R7/llm"
+llm_reply "$T/h7" "$R7" "$D7/step-0001.reply.md" '{"params": {"x": 3, "y": 1}, "prediction": {"metric": 97}}' "$T/w2.out"
+W2="$D7/step-0002.prompt.md"
+OM="Omitted by this run's design (--context-without measurements)"
+check "without measurements: analysis, per-shape results, counters and predictions say why they are empty" "[ \$(grep -c \"^$OM\.\$\" $W2) -eq 4 ]"
+check "without measurements: the history line has no numbers, the resume kept the option" "grep -q \"^- x=3,y=1: done, correct ($OM)\" $W2 && ! grep -q 'score 99' $W2 && ! grep -q '97' $W2"
+check "without measurements: the starting point keeps its name, not its measurement" "grep -q \"^The first point of the space measured in this run, x=3,y=1: done; its measurement: $OM\" $W2"
+check "without knowledge: the rules and the lessons say why, the spec's hint is not shown" "grep -q \"^Omitted by this run's design (--context-without knowledge): the spec's rules\" $W2 && grep -q \"^Omitted by this run's design (--context-without knowledge): the store's lessons\" $W2 && ! grep -q 'Centre x' $W2"
+"$SPAK" run --home "$T/h8" --llm manual --budget 3 "$T/toy-know.spak" >/dev/null 2>&1
+check "the same spec without the option shows the hint" "grep -q 'Centre x' $T/h8/runs/*/llm/step-0001.prompt.md"
+check "an unknown word is a usage error that names it" "\"$SPAK\" run --home $T/h9 --context-without speed $T/toy.spak >$T/w3.out 2>&1; [ \$? -eq 2 ] && grep -q \"takes measurements and/or knowledge, not 'speed'\" $T/w3.out"
+"$SPAK" mcp-call --home "$T/h10" spak_start "{\"spec\": \"$T/toy-know.spak\", \"budget\": 2, \"context_without\": \"measurements\"}" >/dev/null 2>&1
+R10=$("$SPAK" status --home "$T/h10" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["run_id"])')
+"$SPAK" mcp-call --home "$T/h10" spak_propose "{\"run\": \"$R10\", \"point\": \"x=3,y=1\"}" >/dev/null 2>&1
+"$SPAK" mcp-call --home "$T/h10" --json spak_wait "{\"run\": \"$R10\", \"proposal\": 1, \"timeout_s\": 120}" >"$T/w4.json" 2>/dev/null
+check "over MCP: spak_wait gives the outcome without its measurement" "python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))[\"evaluations\"][0]; assert e[\"correct\"] and \"metric\" not in e and \"ratio\" not in e and \"Omitted\" in e[\"measurement\"]' $T/w4.json"
+"$SPAK" mcp-call --home "$T/h10" spak_context "{\"run\": \"$R10\"}" >"$T/w5.md" 2>&1
+check "over MCP: spak_context says why the measurements are not there, and keeps the hint" "[ \$(grep -c \"^$OM\.\$\" $T/w5.md) -eq 4 ] && grep -q 'Centre x' $T/w5.md"
+check "over MCP: spak_start refuses an unknown word with a JSON-RPC error" "\"$SPAK\" mcp-call --home $T/h10 spak_start '{\"spec\": \"$T/toy.spak\", \"context_without\": \"speed\"}' 2>&1 | grep -q \"context_without.*not 'speed'.*-32602\""
 echo "1..$n"

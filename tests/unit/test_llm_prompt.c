@@ -400,6 +400,80 @@ static void test_measured_sections(void)
     spak_buf_free(&b);
 }
 
+/* An ablation (--context-without): the texts llm_context.c gives the
+ * sections it removes, the Lessons section's why instead of the lessons,
+ * the whole prompt pinned by its golden; the option's words. */
+static void test_without(void)
+{
+    static const char *hist[] = {"x=1: done, correct (" SPAK_CTX_OMITTED_MEASUREMENTS ")"};
+    spak_prompt_parts p = full_parts();
+    p.start = "The first point of the space measured in this run, rung=naive: done; its measurement: "
+              SPAK_CTX_OMITTED_MEASUREMENTS "\n```c\nint spak_matmul(void) { return 0; }\n```";
+    p.analysis = p.shapes = p.counters = p.predictions = SPAK_CTX_OMITTED_MEASUREMENTS ".";
+    p.rules = SPAK_CTX_OMITTED_KNOWLEDGE ": the spec's rules and hints are not shown.";
+    p.lessons_omitted = SPAK_CTX_OMITTED_KNOWLEDGE ": the store's lessons are not shown.";
+    p.history = hist;
+    p.n_history = 1;
+    spak_prompt pr;
+    spak_err err = {0};
+    TAP_OK(spak_prompt_build(&p, 0, &pr, &err) == SPAK_OK, "an ablated prompt builds");
+    TAP_OK(strstr(pr.user, "## Lessons\n\nOmitted by this run's design (--context-without knowledge): the store's "
+                           "lessons are not shown.\n") && !strstr(pr.user, "tile_k = 256"),
+           "the Lessons section says why it is empty, and shows no lesson given beside");
+    TAP_OK(strstr(pr.user, "## Latest analysis\n\nOmitted") && !strstr(pr.user, "```\nOmitted"),
+           "an omitted section is plain text, never fenced as code");
+    const char *path = "tests/golden/prompt/code-without.md";
+    char *all = NULL;
+    size_t n = 0;
+    spak_buf b;
+    spak_buf_init(&b, 0);
+    spak_buf_printf(&b, "# System\n\n%s\n# User\n\n%s", pr.system, pr.user);
+    if (getenv("SPAK_GOLDEN_UPDATE"))
+        (void)spak_write_file_atomic(path, b.data, b.len, NULL);
+    TAP_OK(spak_read_file(path, 1 << 20, &all, &n, NULL) == SPAK_OK && n == b.len && memcmp(all, b.data, n) == 0,
+           "the ablated prompt equals its golden %s (regenerate: SPAK_GOLDEN_UPDATE=1 build/tests/test_llm_prompt)",
+           path);
+    free(all);
+    spak_buf_free(&b);
+    spak_prompt_free(&pr);
+
+    unsigned bits = 0;
+    char text[64];
+    TAP_OK(spak_context_without_parse("knowledge,measurements", &bits, &err) == SPAK_OK &&
+               bits == (SPAK_CTX_WITHOUT_MEASUREMENTS | SPAK_CTX_WITHOUT_KNOWLEDGE),
+           "--context-without reads both words");
+    spak_context_without_text(bits, text, sizeof text);
+    TAP_OK(strcmp(text, "measurements,knowledge") == 0, "and writes them back as the run's options keep them");
+    bits = 0;
+    TAP_OK(spak_context_without_parse("measurements,speed", &bits, &err) == SPAK_ERR_ARG &&
+               strstr(err.msg, "not 'speed'"),
+           "an unknown word is refused by name (%s)", err.msg);
+    spak_engine_opts o = {.context_without = SPAK_CTX_WITHOUT_KNOWLEDGE};
+    spak_strategy_run run = {0};
+    TAP_OK(!spak_ctx_without(&run, SPAK_CTX_WITHOUT_KNOWLEDGE), "a run without options removes nothing");
+    run.o = &o;
+    TAP_OK(spak_ctx_without(&run, SPAK_CTX_WITHOUT_KNOWLEDGE) && !spak_ctx_without(&run, SPAK_CTX_WITHOUT_MEASUREMENTS),
+           "a run removes what its options say, only that");
+    /* a candidate its judge stopped early: the why says how slow it was */
+    run.target = "cpu";
+    spak_eval ev = {.eval_id = 4, .cand_key = "code:ext-3-1|rung=naive", .status = "stopped",
+                    .error = "stopped early: 31.2 ms a call, over 10x the best's 2.9 ms",
+                    .stderr_tail = "shape 1024: 31.2 ms", .build_log = "$ cc -O3 x.c\n"};
+    json_t *none = json_array();
+    spak_buf d;
+    spak_buf_init(&d, 0);
+    spak_ctx_diag(&run, &ev, none, &d);
+    TAP_OK(strstr(d.data, "outcome: stopped: stopped early: 31.2 ms") != NULL, "with measurements: the stop's why");
+    o.context_without = SPAK_CTX_WITHOUT_MEASUREMENTS;
+    spak_buf_reset(&d);
+    spak_ctx_diag(&run, &ev, none, &d);
+    TAP_OK(strstr(d.data, "outcome: stopped early by the judge (" SPAK_CTX_OMITTED_MEASUREMENTS ")") &&
+               !strstr(d.data, "31.2"),
+           "without measurements: a stopped candidate's diagnostics do not say how slow it was");
+    spak_buf_free(&d);
+    json_decref(none);
+}
+
 static spak_reply parse(const char *text, spak_prompt_mode m, const char *sym)
 {
     static const char *names[] = {"BM", "UNROLL", "layout"};
@@ -622,6 +696,7 @@ int main(void)
     test_sections();
     test_context_pieces();
     test_measured_sections();
+    test_without();
     test_code_replies();
     test_param_replies();
     test_wire();

@@ -15,7 +15,7 @@
  * build/cpu/matmul/baseline-openblas.so, from kernels/cpu/cpu.mk). Run:
  *
  *   spak-harness-cpu --family matmul|attention --candidate PATH.so
- *       [--candidate PATH.so ...]       up to 8: a session (below)
+ *       [--candidate PATH.so ...]       up to 16: a session (below)
  *       [--seed N]                      accepted and ignored (the records say so)
  *       [--shapes 1024x1024x1024,...]   timed + checked (matmul MxNxK,
  *                                       attention BxHxSxD, 'c' suffix = causal)

@@ -16,7 +16,7 @@
 #include "rng.h"
 
 #define MAX_SHAPES 64
-#define CPU_MAX_RIVALS 8 /* candidates one session times side by side (--candidate, repeated) */
+#define CPU_MAX_RIVALS 16 /* candidates one session times side by side (--candidate, repeated): the experiments re-time up to 11 arms at once */
 #define POISON_BITS 0x7fc0deadu /* quiet NaN with a payload: "never written" */
 
 /* the machine's ceilings for the roofline (ceilings.c): the highest of the
