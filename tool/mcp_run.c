@@ -245,6 +245,19 @@ static const char *waiting_for(mcp_server *s, spak_store *st, const char *run, c
     return why;
 }
 
+bool mcp_run_running(const mcp_server *s, const char *run)
+{
+    spak_engine_opts o = mcp_opts(s);
+    spak_store *st = NULL;
+    spak_run r = {0};
+    bool running = false;
+    if (spak_engine_open_store(&o, &st, NULL) == SPAK_OK && spak_store_run_get(st, run, &r, NULL) == SPAK_OK)
+        running = strcmp(spak_run_status_shown(r.status, r.owner), SPAK_RUN_RUNNING) == 0;
+    spak_store_run_free(&r);
+    spak_store_close(st);
+    return running;
+}
+
 bool mcp_run_ended(const mcp_server *s, const char *run, char *why, size_t wn)
 {
     spak_engine_opts o = mcp_opts(s);

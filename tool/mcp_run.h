@@ -27,6 +27,11 @@ bool mcp_set_home(mcp_server *s, const char *path);
 /* The engine options of the server's home (for the library calls). */
 spak_engine_opts mcp_opts(const mcp_server *s);
 
+/* Whether run is being advanced now (a live process holds it: a resume of
+ * this server's or of another's); false when it waits, has ended or cannot
+ * be read. */
+bool mcp_run_running(const mcp_server *s, const char *run);
+
 /* Whether run has ended (done, failed: a run that suspends, runs or was
  * interrupted has not): why[wn] then says so. */
 bool mcp_run_ended(const mcp_server *s, const char *run, char *why, size_t wn);

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -286,14 +287,28 @@ static char *run_file(const mcp_server *s, const char *run, const char *name)
     return t;
 }
 
+static void reap(mcp_server *s);
+
 static void tool_context(mcp_server *s, json_t *args, mcp_reply *r)
 {
     static const char *const names[] = {"run", NULL};
     const char *run;
     if (!arg_known(args, names, r) || !arg_run(s, args, &run, r))
         return;
+    /* The run writes its context when it next waits for a proposal, a
+     * moment after the last evaluation's records are stored (which ends a
+     * spak_wait): with nothing left in the queue, wait for that moment (at
+     * most 60 s) rather than show the context of the wait before */
+    spak_engine_opts o = mcp_opts(s);
+    size_t queued = 1;
+    (void)spak_external_queued(&o, run, 0, &queued, NULL);
+    bool busy = mcp_run_running(s, run);
+    for (double until = spak_now_monotonic() + 60; busy && queued == 0 && spak_now_monotonic() < until;) {
+        (void)poll(NULL, 0, 50);  /* 50 ms */
+        reap(s);
+        busy = mcp_run_running(s, run);
+    }
     char *t = run_file(s, run, "context.md");
-    bool busy = mcp_child_of(s, run) != NULL;
     if (!t) {
         r->result = result("no context yet: the run writes it each time it waits for a proposal", NULL, true);
         return;
