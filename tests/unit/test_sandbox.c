@@ -817,9 +817,13 @@ static void freeze_mode(unsigned off, const char *want_how)
     const char *how = NULL;
     uint64_t a[SPIN_SLOTS] = {0}, b[SPIN_SLOTS] = {0}, t[SPIN_SLOTS] = {0};
     spak_status fs = started ? spak_sandbox_freeze(p, true, &how, &err) : SPAK_ERR_SANDBOX;
+    uint64_t u[3] = {0, 0, 0};
+    const char *src = "?";
+    bool cpu_ok = started && spak_sandbox_cpu_usage(p, &u[0], &src, &err) == SPAK_OK;
     spin_read(c, a);
     nap(0.5);
     spin_read(c, b);
+    cpu_ok = cpu_ok && spak_sandbox_cpu_usage(p, &u[1], NULL, &err) == SPAK_OK;
     bool still = fs == SPAK_OK && memcmp(a, b, sizeof a) == 0;
     TAP_OK(started && fs == SPAK_OK && how && strcmp(how, want_how) == 0 && still,
            "freeze (%s): 4 threads and a setsid() grandchild count nothing across 0.5 s (%s; moved by %llu)",
@@ -832,6 +836,12 @@ static void freeze_mode(unsigned off, const char *want_how)
     for (int i = 0; i < SPIN_SLOTS; i++)
         moved = moved && t[i] > b[i];
     TAP_OK(moved, "thaw (%s): every thread and the grandchild count again", want_how);
+    cpu_ok = cpu_ok && spak_sandbox_cpu_usage(p, &u[2], NULL, &err) == SPAK_OK;
+    /* frozen: nothing (the freezer's own wake-ups are microseconds); thawed,
+     * 5 spinners on a loaded 2-core machine: well over 30 ms in 0.3 s */
+    TAP_OK(cpu_ok && strcmp(src, "cpuclock") == 0 && u[1] - u[0] < 2000000u && u[2] - u[1] > 30000000u,
+           "cpu usage (%s, %s): %.3f ms across 0.5 s frozen, %.1f ms across 0.3 s thawed", want_how, src,
+           (double)(u[1] - u[0]) / 1e6, (double)(u[2] - u[1]) / 1e6);
     TAP_OK(st == SPAK_OK && !spak_sandbox_ended(p), "the spinner still runs before finish");
     spak_sandbox_result r;
     if (st == SPAK_OK)
