@@ -149,7 +149,14 @@ static void runner_limits(spak_sandbox_limits *lim, const spak_runner_opts *o)
 
 int spak_runner_send(spak_runner *r, const void *m, size_t n, const int *fds, int nfd)
 {
+    /* a CPU runner stops itself after each answer: let it read this one */
+    spak_sandbox_continue(r->proc);
     return send_fds(r->sock, m, n, fds, nfd);
+}
+
+int spak_runner_wait_stopped(spak_runner *r, double timeout_s)
+{
+    return spak_sandbox_wait_stopped(r->proc, timeout_s);
 }
 
 ssize_t spak_runner_recv(spak_runner *r, void *buf, size_t cap, double timeout_s)

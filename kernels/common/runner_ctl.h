@@ -60,6 +60,11 @@ bool spak_runner_frozen(const spak_runner *r);
  * read. */
 int spak_runner_cpu_usage(spak_runner *r, uint64_t *ns, const char **how);
 
+/* Waits (timeout_s at most) until the runner process has stopped itself
+ * (a CPU runner raises SIGSTOP right after each DONE; spak_runner_send
+ * continues it). 0, or -1 when it did not stop in time. */
+int spak_runner_wait_stopped(spak_runner *r, double timeout_s);
+
 /* How freezing works for this runner ("cgroup-v1", "cgroup-v2", "sigstop"). */
 const char *spak_runner_freeze_how(const spak_runner *r);
 

@@ -1142,6 +1142,7 @@ typedef struct sb_run {
     int cg_kind;                /* FZ_V2, FZ_V1, or FZ_NONE: the cgroup made at the start */
     char cg_dir[PATH_MAX];
     int cg_procs;               /* our fd of its procs file, until the child has its copy */
+    long cand_pid;              /* the candidate process in the PID namespace shape (0: not looked up) */
 } sb_run;
 
 static void run_init(sb_run *r, const spak_sandbox_limits *lim)
@@ -2477,6 +2478,68 @@ spak_status spak_sandbox_cpu_usage(spak_sandbox_proc *p, uint64_t *ns, const cha
         *how = "schedstat";
     pthread_mutex_unlock(&r->fz_mu);
     return ok ? SPAK_OK : spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: cannot read the CPU time of the child's processes");
+}
+
+/* The candidate process itself: in the PID namespace shape the one child
+ * of the supervisor I (its parent is I; found once in /proc, then kept),
+ * else the process we started. -1 when it cannot be found. */
+static long cand_pid(sb_run *r)
+{
+    if (!r->plan.pidns)
+        return r->pid;
+    if (r->cand_pid > 0)
+        return r->cand_pid;
+    char path[128], buf[64];
+    spak_snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", r->pid, r->pid);
+    long c = read_small(path, buf, sizeof buf) ? strtol(buf, NULL, 10) : 0;
+    if (c <= 0) { /* no children file (CONFIG_PROC_CHILDREN off): the members whose parent is I */
+        pid_t pids[FZ_MAX_PIDS];
+        int n = sig_members(r, pids, FZ_MAX_PIDS);
+        for (int i = 0; i < n && c <= 0; i++) {
+            char sp[64], st;
+            long ppid = 0;
+            spak_snprintf(sp, sizeof sp, "/proc/%ld/stat", (long)pids[i]);
+            char b2[1024];
+            char *rp = read_small(sp, b2, sizeof b2) ? strrchr(b2, ')') : NULL;
+            if (rp && rp[1] == ' ' && (st = rp[2]) != 0)
+                ppid = strtol(rp + 3, NULL, 10);
+            if (ppid == r->pid)
+                c = pids[i];
+        }
+    }
+    r->cand_pid = c > 0 ? c : 0;
+    return c > 0 ? c : -1;
+}
+
+int spak_sandbox_wait_stopped(spak_sandbox_proc *p, double timeout_s)
+{
+    if (!p)
+        return -1;
+    sb_run *r = &p->r;
+    long c = cand_pid(r);
+    if (c <= 0)
+        return -1;
+    double until = spak_now_monotonic() + timeout_s;
+    for (int round = 0;; round++) {
+        if (all_threads_stopped((pid_t)c))
+            return 0;
+        if (atomic_load(&r->ended) || spak_now_monotonic() > until)
+            return -1;
+        if (round < 20)
+            sched_yield();
+        else
+            sleep_ms(1);
+    }
+}
+
+void spak_sandbox_continue(spak_sandbox_proc *p)
+{
+    if (!p)
+        return;
+    sb_run *r = &p->r;
+    long c = cand_pid(r);
+    if (c > 0 && !atomic_load(&r->ended))
+        kill((pid_t)c, SIGCONT);
 }
 
 pid_t spak_sandbox_pid(const spak_sandbox_proc *p)

@@ -257,6 +257,18 @@ spak_status spak_sandbox_freeze(spak_sandbox_proc *p, bool frozen, const char **
  * could be read; a child that has ended reads 0. */
 spak_status spak_sandbox_cpu_usage(spak_sandbox_proc *p, uint64_t *ns, const char **how, spak_err *err);
 
+/* Waits (timeout_s at most) until every thread of the candidate process
+ * itself (not its children; in the PID namespace shape the supervisor's
+ * one child) is stopped by a signal, as a runner stops itself after each
+ * answer (kill(getpid(), SIGSTOP)) so that nothing of it runs once it has
+ * answered. 0 once stopped (or already), -1 when it did not stop in time,
+ * has ended or cannot be found. */
+int spak_sandbox_wait_stopped(spak_sandbox_proc *p, double timeout_s);
+
+/* SIGCONT to the candidate process itself: undoes its own SIGSTOP (a
+ * frozen cgroup stays frozen until thawed). */
+void spak_sandbox_continue(spak_sandbox_proc *p);
+
 /* The host pid of the process we started: the supervisor in the PID
  * namespace shape (its one child is the candidate), else the candidate. */
 pid_t spak_sandbox_pid(const spak_sandbox_proc *p);

@@ -192,6 +192,15 @@ int cpu_runner_call(cpu_runner *r, const rp_call *c, int *rc, double timeout_s, 
     *dt = t1 - t0;
     bool done = n == (ssize_t)sizeof ans.d && ans.h.magic == RP_MAGIC && ans.h.kind == RP_DONE && ans.d.n == c->n &&
                 ans.d.nonce == m.nonce;
+    /* the runner stops itself right after DONE (runner.c): wait for it,
+     * so that nothing of it ran between its answer and what follows; one
+     * that does not stop was tampered with */
+    if (done && spak_runner_wait_stopped(r->r, 2.0)) {
+        if (freeze_after) spak_runner_freeze(r->r, true);
+        snprintf(why, nwhy, "work after return: the runner did not stop within 2 s of its DONE (a thread of the "
+                 "candidate kept it from stopping itself, or it ended)");
+        return -1;
+    }
     /* the runner's CPU time now, and again once it is frozen (or, for a
      * checked call, after the settle wait: cpu_runner_late): what it used
      * in between is work after the call returned */
