@@ -154,6 +154,11 @@ int spak_runner_send(spak_runner *r, const void *m, size_t n, const int *fds, in
     return send_fds(r->sock, m, n, fds, nfd);
 }
 
+void spak_runner_continue(spak_runner *r)
+{
+    spak_sandbox_continue(r->proc);
+}
+
 int spak_runner_wait_stopped(spak_runner *r, double timeout_s)
 {
     return spak_sandbox_wait_stopped(r->proc, timeout_s);

@@ -64,6 +64,9 @@ int spak_runner_cpu_usage(spak_runner *r, uint64_t *ns, const char **how);
  * (a CPU runner raises SIGSTOP right after each DONE; spak_runner_send
  * continues it). 0, or -1 when it did not stop in time. */
 int spak_runner_wait_stopped(spak_runner *r, double timeout_s);
+/* Undoes that stop (SIGCONT) without a message: the runner goes back to its
+ * recv(), and whatever else of it still wants to run runs. */
+void spak_runner_continue(spak_runner *r);
 
 /* How freezing works for this runner ("cgroup-v1", "cgroup-v2", "sigstop"). */
 const char *spak_runner_freeze_how(const spak_runner *r);

@@ -245,7 +245,10 @@ static call_result checked_call(const options *o, side *c, const cpu_shape *sh, 
     *dt_out = dt;
     float *out = c->out + (size_t)k * L->slot, *snap = cpu_xmalloc(L->out * sizeof(float));
     memcpy(snap, out, L->out * sizeof(float));
-    /* settle, the runner still running: long enough for a stray thread to show itself */
+    /* settle, the runner let run again after the stop it put itself in at
+     * DONE: long enough for a stray thread to show itself, by writing the
+     * output or by using CPU (cpu_runner_late) */
+    cpu_runner_resume(c->r);
     double wait = 3 * dt < 0.02 ? 0.02 : 3 * dt > 1.0 ? 1.0 : 3 * dt;
     sleep_s(wait);
     double late_us, window_s;

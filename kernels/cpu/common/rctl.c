@@ -77,6 +77,11 @@ int cpu_runner_start(const char *runner_exe, const char *so_path, const char *fa
     return 0;
 }
 
+void cpu_runner_resume(cpu_runner *r)
+{
+    spak_runner_continue(r->r);
+}
+
 void cpu_runner_strict(cpu_runner *r)
 {
     r->strict = true;

@@ -45,6 +45,10 @@ int cpu_runner_map(cpu_runner *r, size_t in_bytes, size_t out_bytes, float **in,
 int cpu_runner_call(cpu_runner *r, const rp_call *c, int *rc, double timeout_s, bool freeze_after, double *dt,
                     bool *input_write, char *why, size_t nwhy);
 
+/* Lets r run again after the stop it puts itself in after each DONE
+ * (runner.c): a checked call's settle wait then sees any thread that is
+ * still busy (cpu_runner_late). */
+void cpu_runner_resume(cpu_runner *r);
 /* Marks r as a candidate's runner: CPU its processes use after a call has
  * returned (its DONE) fails the call. A baseline's runner is only measured. */
 void cpu_runner_strict(cpu_runner *r);
