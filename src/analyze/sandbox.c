@@ -2516,10 +2516,14 @@ int spak_sandbox_wait_stopped(spak_sandbox_proc *p, double timeout_s)
     if (!p)
         return -1;
     sb_run *r = &p->r;
+    double until = spak_now_monotonic() + timeout_s;
+    /* not before C reached its execve: until then a stop is the sandbox's
+     * own set-up, not the program's */
+    while (atomic_load(&r->c_ready) == 0 && !atomic_load(&r->ended) && spak_now_monotonic() < until)
+        sleep_ms(1);
     long c = cand_pid(r);
     if (c <= 0)
         return -1;
-    double until = spak_now_monotonic() + timeout_s;
     for (int round = 0;; round++) {
         if (all_threads_stopped((pid_t)c))
             return 0;
@@ -2538,8 +2542,12 @@ void spak_sandbox_continue(spak_sandbox_proc *p)
         return;
     sb_run *r = &p->r;
     long c = cand_pid(r);
-    if (c > 0 && !atomic_load(&r->ended))
+    /* frozen in the SIGSTOP mode, a SIGCONT would be a thaw: the thaw
+     * sends it instead */
+    pthread_mutex_lock(&r->fz_mu);
+    if (c > 0 && !atomic_load(&r->ended) && !(r->frozen && r->fz_mode == FZ_SIG))
         kill((pid_t)c, SIGCONT);
+    pthread_mutex_unlock(&r->fz_mu);
 }
 
 pid_t spak_sandbox_pid(const spak_sandbox_proc *p)

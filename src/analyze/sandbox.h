@@ -266,7 +266,8 @@ spak_status spak_sandbox_cpu_usage(spak_sandbox_proc *p, uint64_t *ns, const cha
 int spak_sandbox_wait_stopped(spak_sandbox_proc *p, double timeout_s);
 
 /* SIGCONT to the candidate process itself: undoes its own SIGSTOP (a
- * frozen cgroup stays frozen until thawed). */
+ * frozen cgroup stays frozen until thawed; a proc frozen in the SIGSTOP
+ * mode gets nothing: its thaw continues it). */
 void spak_sandbox_continue(spak_sandbox_proc *p);
 
 /* The host pid of the process we started: the supervisor in the PID

@@ -948,6 +948,44 @@ static void test_cgroup_tree(void)
         spak_sandbox_result_free(&r);
 }
 
+/* A child that stops itself (as a CPU runner does after each answer):
+ * wait_stopped sees every thread of it stopped (its counting thread moves
+ * no more), continue lets it run one round and it stops again. */
+static void test_selfstop(void)
+{
+    int mfd = memfd_create("selfstop", MFD_CLOEXEC);
+    volatile uint64_t *c = NULL;
+    if (mfd < 0 || ftruncate(mfd, 4096) < 0 ||
+        (c = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0)) == MAP_FAILED) {
+        TAP_OK(0, "selfstop: shared page");
+        return;
+    }
+    spak_sandbox_limits l;
+    base_limits(&l);
+    l.wall_timeout_s = 30;
+    const char *argv[] = {mb("selfstop"), NULL};
+    spak_sandbox_proc *p = NULL;
+    spak_err err = {0};
+    spak_status st = spak_sandbox_start(argv, mkwork(), &l, &mfd, 1, &p, &err);
+    int w1 = st == SPAK_OK ? spak_sandbox_wait_stopped(p, 5.0) : -1;
+    uint64_t r1 = c[0], n1 = c[1];
+    nap(0.2);
+    bool still = c[1] == n1;
+    if (st == SPAK_OK)
+        spak_sandbox_continue(p);
+    nap(0.05);
+    int w2 = st == SPAK_OK ? spak_sandbox_wait_stopped(p, 5.0) : -1;
+    uint64_t r2 = c[0];
+    TAP_OK(w1 == 0 && still && r1 >= 1 && w2 == 0 && r2 == r1 + 1,
+           "wait_stopped: a child that stopped itself, every thread of it (rounds %llu, then %llu after one continue)",
+           (unsigned long long)r1, (unsigned long long)r2);
+    spak_sandbox_result r;
+    if (st == SPAK_OK && spak_sandbox_finish(p, true, &r, &err) == SPAK_OK)
+        spak_sandbox_result_free(&r);
+    munmap((void *)c, 4096);
+    close(mfd);
+}
+
 static void test_freeze(void)
 {
     const unsigned no_cg = SPAK_SANDBOX_NO_CGROUP_V2 | SPAK_SANDBOX_NO_CGROUP_V1;
@@ -963,6 +1001,7 @@ static void test_freeze(void)
     freeze_timeout(SPAK_SANDBOX_NO_CGROUP_V2, "cgroup-v1 or v2");
     freeze_timeout(no_cg, "sigstop");
     test_cgroup_tree();
+    test_selfstop();
 }
 
 /* Legitimate programs the syscall filter must let through. */
