@@ -18,6 +18,7 @@ ALL_TARGETS += $(MISBEHAVE_BIN) $(MISBEHAVE_SO)
 # per-program flags and libraries
 $(O)/tests/misbehave/omp: MB_FLAGS := -fopenmp
 $(O)/tests/misbehave/threads: MB_FLAGS := -pthread
+$(O)/tests/misbehave/selfstop: MB_FLAGS := -pthread
 $(O)/tests/misbehave/loadso: MB_LIBS := -ldl
 
 $(O)/tests/misbehave/%: tests/misbehave/%.c

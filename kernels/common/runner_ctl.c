@@ -149,7 +149,19 @@ static void runner_limits(spak_sandbox_limits *lim, const spak_runner_opts *o)
 
 int spak_runner_send(spak_runner *r, const void *m, size_t n, const int *fds, int nfd)
 {
+    /* a CPU runner stops itself after each answer: let it read this one */
+    spak_sandbox_continue(r->proc);
     return send_fds(r->sock, m, n, fds, nfd);
+}
+
+void spak_runner_continue(spak_runner *r)
+{
+    spak_sandbox_continue(r->proc);
+}
+
+int spak_runner_wait_stopped(spak_runner *r, double timeout_s)
+{
+    return spak_sandbox_wait_stopped(r->proc, timeout_s);
 }
 
 ssize_t spak_runner_recv(spak_runner *r, void *buf, size_t cap, double timeout_s)
@@ -237,6 +249,12 @@ int spak_runner_freeze(spak_runner *r, bool frozen)
     if (spak_sandbox_freeze(r->proc, frozen, &r->how, &err) != SPAK_OK) return -1;
     r->frozen = frozen;
     return 0;
+}
+
+int spak_runner_cpu_usage(spak_runner *r, uint64_t *ns, const char **how)
+{
+    spak_err err;
+    return spak_sandbox_cpu_usage(r->proc, ns, how, &err) == SPAK_OK ? 0 : -1;
 }
 
 const char *spak_runner_freeze_how(const spak_runner *r)

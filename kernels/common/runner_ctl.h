@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 typedef struct spak_runner spak_runner;
@@ -52,6 +53,20 @@ ssize_t spak_runner_recv(spak_runner *r, void *buf, size_t cap, double timeout_s
  * returns once it took effect. 0 or -1. */
 int spak_runner_freeze(spak_runner *r, bool frozen);
 bool spak_runner_frozen(const spak_runner *r);
+
+/* The CPU time (ns) the runner's processes have used so far (libspak's
+ * spak_sandbox_cpu_usage: exact per-process CPU clocks where they can be
+ * read); *how (may be NULL) names the source. 0, or -1 when none could be
+ * read. */
+int spak_runner_cpu_usage(spak_runner *r, uint64_t *ns, const char **how);
+
+/* Waits (timeout_s at most) until the runner process has stopped itself
+ * (a CPU runner raises SIGSTOP right after each DONE; spak_runner_send
+ * continues it). 0, or -1 when it did not stop in time. */
+int spak_runner_wait_stopped(spak_runner *r, double timeout_s);
+/* Undoes that stop (SIGCONT) without a message: the runner goes back to its
+ * recv(), and whatever else of it still wants to run runs. */
+void spak_runner_continue(spak_runner *r);
 
 /* How freezing works for this runner ("cgroup-v1", "cgroup-v2", "sigstop"). */
 const char *spak_runner_freeze_how(const spak_runner *r);

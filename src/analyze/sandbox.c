@@ -1142,6 +1142,7 @@ typedef struct sb_run {
     int cg_kind;                /* FZ_V2, FZ_V1, or FZ_NONE: the cgroup made at the start */
     char cg_dir[PATH_MAX];
     int cg_procs;               /* our fd of its procs file, until the child has its copy */
+    long cand_pid;              /* the candidate process in the PID namespace shape (0: not looked up) */
 } sb_run;
 
 static void run_init(sb_run *r, const spak_sandbox_limits *lim)
@@ -2391,6 +2392,162 @@ spak_status spak_sandbox_freeze(spak_sandbox_proc *p, bool frozen, const char **
     if (how)
         *how = mode == FZ_V2 ? "cgroup-v2" : mode == FZ_V1 ? "cgroup-v1" : "sigstop";
     return st;
+}
+
+/* The members' CPU time from their process CPU clocks (exact: the kernel
+ * brings a running thread's time up to date when the clock is read); false
+ * when a clock cannot be read for another reason than the member's end. */
+static bool usage_cpuclock(const pid_t *pids, int n, uint64_t *ns)
+{
+    uint64_t sum = 0;
+    for (int i = 0; i < n; i++) {
+        clockid_t id;
+        struct timespec t;
+        int e = clock_getcpuclockid(pids[i], &id);
+        if (e == ESRCH)
+            continue; /* it ended: its time went with it */
+        if (e != 0)
+            return false;
+        if (clock_gettime(id, &t) != 0) {
+            if (errno == ESRCH || errno == EINVAL)
+                continue; /* ended between the two calls (EINVAL: the id's pid is gone) */
+            return false;
+        }
+        sum += (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+    }
+    *ns = sum;
+    return true;
+}
+
+/* The sum of the first field (ns on a CPU) of every thread's schedstat. */
+static bool usage_schedstat(const pid_t *pids, int n, uint64_t *ns)
+{
+    uint64_t sum = 0;
+    bool any = false;
+    for (int i = 0; i < n; i++) {
+        char path[300];
+        spak_snprintf(path, sizeof path, "/proc/%ld/task", (long)pids[i]);
+        DIR *d = opendir(path);
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            char sp[400], buf[128];
+            if (e->d_name[0] < '0' || e->d_name[0] > '9')
+                continue;
+            spak_snprintf(sp, sizeof sp, "%s/%s/schedstat", path, e->d_name);
+            if (read_small(sp, buf, sizeof buf)) {
+                sum += strtoull(buf, NULL, 10);
+                any = true;
+            }
+        }
+        if (d)
+            closedir(d);
+    }
+    *ns = sum;
+    return any || n == 0;
+}
+
+/* usage_usec of the proc's v2 cgroup. */
+static bool usage_cgroup(const sb_run *r, uint64_t *ns)
+{
+    char path[PATH_MAX + 32], buf[1024];
+    spak_snprintf(path, sizeof path, "%s/cpu.stat", r->cg_dir);
+    const char *u = read_small(path, buf, sizeof buf) ? strstr(buf, "usage_usec ") : NULL;
+    if (!u)
+        return false;
+    *ns = strtoull(u + 11, NULL, 10) * 1000u;
+    return true;
+}
+
+spak_status spak_sandbox_cpu_usage(spak_sandbox_proc *p, uint64_t *ns, const char **how, spak_err *err)
+{
+    *ns = 0;
+    if (how)
+        *how = "cpuclock";
+    if (!p)
+        return spak_errf(err, SPAK_ERR_ARG, "sandbox: no proc");
+    sb_run *r = &p->r;
+    pid_t pids[FZ_MAX_PIDS];
+    pthread_mutex_lock(&r->fz_mu);
+    bool cg = r->fz_mode == FZ_V1 || r->fz_mode == FZ_V2 ||
+              (!r->fz_mode && r->cg_kind && atomic_load(&r->c_ready) == 1);
+    int n = atomic_load(&r->ended) ? 0 : cg ? cg_pids(r, pids, FZ_MAX_PIDS) : sig_members(r, pids, FZ_MAX_PIDS);
+    bool ok = usage_cpuclock(pids, n, ns);
+    if (!ok && cg && r->cg_kind == FZ_V2 && (ok = usage_cgroup(r, ns)) && how)
+        *how = "cgroup-cpu.stat";
+    if (!ok && (ok = usage_schedstat(pids, n, ns)) && how)
+        *how = "schedstat";
+    pthread_mutex_unlock(&r->fz_mu);
+    return ok ? SPAK_OK : spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: cannot read the CPU time of the child's processes");
+}
+
+/* The candidate process itself: in the PID namespace shape the one child
+ * of the supervisor I (its parent is I; found once in /proc, then kept),
+ * else the process we started. -1 when it cannot be found. */
+static long cand_pid(sb_run *r)
+{
+    if (!r->plan.pidns)
+        return r->pid;
+    if (r->cand_pid > 0)
+        return r->cand_pid;
+    char path[128], buf[64];
+    spak_snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", r->pid, r->pid);
+    long c = read_small(path, buf, sizeof buf) ? strtol(buf, NULL, 10) : 0;
+    if (c <= 0) { /* no children file (CONFIG_PROC_CHILDREN off): the members whose parent is I */
+        pid_t pids[FZ_MAX_PIDS];
+        int n = sig_members(r, pids, FZ_MAX_PIDS);
+        for (int i = 0; i < n && c <= 0; i++) {
+            char sp[64], st;
+            long ppid = 0;
+            spak_snprintf(sp, sizeof sp, "/proc/%ld/stat", (long)pids[i]);
+            char b2[1024];
+            char *rp = read_small(sp, b2, sizeof b2) ? strrchr(b2, ')') : NULL;
+            if (rp && rp[1] == ' ' && (st = rp[2]) != 0)
+                ppid = strtol(rp + 3, NULL, 10);
+            if (ppid == r->pid)
+                c = pids[i];
+        }
+    }
+    r->cand_pid = c > 0 ? c : 0;
+    return c > 0 ? c : -1;
+}
+
+int spak_sandbox_wait_stopped(spak_sandbox_proc *p, double timeout_s)
+{
+    if (!p)
+        return -1;
+    sb_run *r = &p->r;
+    double until = spak_now_monotonic() + timeout_s;
+    /* not before C reached its execve: until then a stop is the sandbox's
+     * own set-up, not the program's */
+    while (atomic_load(&r->c_ready) == 0 && !atomic_load(&r->ended) && spak_now_monotonic() < until)
+        sleep_ms(1);
+    long c = cand_pid(r);
+    if (c <= 0)
+        return -1;
+    for (int round = 0;; round++) {
+        if (all_threads_stopped((pid_t)c))
+            return 0;
+        if (atomic_load(&r->ended) || spak_now_monotonic() > until)
+            return -1;
+        if (round < 20)
+            sched_yield();
+        else
+            sleep_ms(1);
+    }
+}
+
+void spak_sandbox_continue(spak_sandbox_proc *p)
+{
+    if (!p)
+        return;
+    sb_run *r = &p->r;
+    long c = cand_pid(r);
+    /* frozen in the SIGSTOP mode, a SIGCONT would be a thaw: the thaw
+     * sends it instead */
+    pthread_mutex_lock(&r->fz_mu);
+    if (c > 0 && !atomic_load(&r->ended) && !(r->frozen && r->fz_mode == FZ_SIG))
+        kill((pid_t)c, SIGCONT);
+    pthread_mutex_unlock(&r->fz_mu);
 }
 
 pid_t spak_sandbox_pid(const spak_sandbox_proc *p)

@@ -48,6 +48,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include "spak.h"
 
@@ -240,6 +241,34 @@ spak_status spak_sandbox_start(const char *const *argv, const char *workdir,
  * runs while frozen, and a timeout kills a frozen child like any other. */
 spak_status spak_sandbox_freeze(spak_sandbox_proc *p, bool frozen, const char **how,
                                 spak_err *err);
+
+/* The CPU time, in nanoseconds, that the processes of p have used so far
+ * (every thread of each member, the threads that already ended included),
+ * into *ns. A judge reads it when a call returns and again once p is
+ * frozen: what p used in between is work done after the call returned.
+ * The members are those the freezer acts on (the cgroup's procs, else every
+ * process of the PID namespace). Exact where it can be ("cpuclock": each
+ * member's process CPU clock, which brings a running thread's time up to
+ * date); else "cgroup-cpu.stat" (cgroup v2 usage_usec) or "schedstat" (the
+ * sum of /proc/PID/task/TID/schedstat), both of which lag a thread that is
+ * running by up to one scheduler tick. *how (may be NULL) gets that name.
+ * A member that ends between two readings takes its time with it: a reader
+ * compares readings of the same members. SPAK_ERR_SANDBOX when no source
+ * could be read; a child that has ended reads 0. */
+spak_status spak_sandbox_cpu_usage(spak_sandbox_proc *p, uint64_t *ns, const char **how, spak_err *err);
+
+/* Waits (timeout_s at most) until every thread of the candidate process
+ * itself (not its children; in the PID namespace shape the supervisor's
+ * one child) is stopped by a signal, as a runner stops itself after each
+ * answer (kill(getpid(), SIGSTOP)) so that nothing of it runs once it has
+ * answered. 0 once stopped (or already), -1 when it did not stop in time,
+ * has ended or cannot be found. */
+int spak_sandbox_wait_stopped(spak_sandbox_proc *p, double timeout_s);
+
+/* SIGCONT to the candidate process itself: undoes its own SIGSTOP (a
+ * frozen cgroup stays frozen until thawed; a proc frozen in the SIGSTOP
+ * mode gets nothing: its thaw continues it). */
+void spak_sandbox_continue(spak_sandbox_proc *p);
 
 /* The host pid of the process we started: the supervisor in the PID
  * namespace shape (its one child is the candidate), else the candidate. */

@@ -282,11 +282,25 @@ grep -q 'got-clock: patched' "$T/cheat-got-clock.err" && [ -n "$tp" ] && [ -n "$
 # one-sided: the patch exists to look faster; slower is the load of a shared
 # machine (seen: 2.2 ms against 0.7 ms while other suites ran)
 ok $? "cheat-got-clock: its GOT patch lands in its runner; the judge's time is not made shorter ($tp ms vs $tn ms unpatched)"
-build burner.so tests/cheats/burner.c
-timed burner.so cheat-burner --shapes 128x128x128
-grep '"type":"Performance"' "$T/cheat-burner.out" | grep -q '"verdict":"ok","passed":true'
-ok $? "cheat-burner: frozen while the baseline runs, the baseline's time equals its solo time (no interference)"
-grep '"type":"Performance"' "$T/cheat-burner.out" | grep -o '"baseline_time_ms":[0-9.e-]*\|"baseline_solo_time_ms":[0-9.e-]*' | sed 's/^/# /'
+# threads left spinning after the call: work after return, caught in the
+# first checked call's settle wait, before anything is timed (were it timed,
+# the freezer would stop them while the baseline runs: docs/trust-cpu.md)
+build burner.so tests/cheats/burner.c && timed_fail burner.so cheat-burner 'work after return: .* us of CPU in the'
+# the same class, the output complete and correct at return: a worker left
+# clearing a scratch buffer after every call (tests/trust/mm_late_cleanup.c)
+CCT="$CCF -Itests/trust"
+cc $CCT tests/trust/mm_late_cleanup.c -o "$T/late_cleanup.so" -lpthread -lm &&
+    timed_fail late_cleanup.so cheat-late-cleanup 'work after return: .* us of CPU in the .* ms after its call returned \(allowed [0-9]+ us, cpuclock'
+# honest OpenMP (libgomp's pool stays alive between calls; the runner's
+# OMP_WAIT_POLICY=PASSIVE puts it to sleep when a region ends) and pthreads:
+# every call measured after its DONE, none over the allowance
+cc $CCT -fopenmp tests/trust/ctl_mm_openmp.c -o "$T/ctl_omp.so" -lm && cc $CCT tests/trust/ctl_mm_pthreads.c -o "$T/ctl_pth.so" -lpthread -lm
+for c in ctl_omp ctl_pth; do
+    timed $c.so late-$c --shapes 128x128x128
+    grep '"type":"Performance"' "$T/late-$c.out" | grep -q '"verdict":"ok","passed":true' &&
+        grep '"type":"Performance"' "$T/late-$c.out" | grep -qE '"late_cpu_max_us":[0-9.e+-]+,"late_cpu_windows":[1-9][0-9]*,"late_cpu_source":"cpuclock"'
+    ok $? "$c: an honest ${c#ctl_} matmul passes the timed path, the CPU after each DONE measured ($(grep -o '"late_cpu_max_us":[0-9.]*' "$T/late-$c.out" | head -1))"
+done
 
 # ---- the timed path's verdicts --------------------------------------------------------
 timed mm_packed.so pthreads-control --shapes 128x128x128

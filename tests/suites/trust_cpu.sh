@@ -260,7 +260,7 @@ if want mm_burn; then
     run ctl_mm_pthreads@openblas matmul
     expect ctl_mm_pthreads@openblas done . 0 "control: the pthreads matmul against OpenBLAS (after)"
     r2=$(ratio_of ctl_mm_pthreads@openblas)
-    expect mm_burn fail-or-honest 'interference|inconclusive|slower|frozen|noise' \
+    expect mm_burn fail-or-honest 'interference|inconclusive|slower|frozen|noise|after return' \
         "$(bound "$(python3 -c "import sys; print(max(map(float, sys.argv[1:])))" "$r1" "$r2")")" \
         "burning the cores while OpenBLAS runs gains nothing (no better than 5x the control's ratio), or is inconclusive"
     H=$T/h/mm_burn@openblas
@@ -274,10 +274,22 @@ if want mm_linger; then
 fi
 
 # ---- early return; writing the shared inputs ------------------------------------
-for c in mm_early_return:matmul at_early_return:attention; do
+# the same class where the output is complete when DONE arrives: a worker
+# left busy after return; the CPU the runner used after DONE tells
+# (docs/trust-cpu.md)
+for c in mm_early_return:matmul at_early_return:attention mm_late_cleanup:matmul; do
     want "${c%%:*}" || continue
     run "${c%%:*}" "${c#*:}"
     expect "${c%%:*}" fail "$WRONG|after return|changed|late" 0 "returning before the work is done fails"
+    after "${c%%:*}"
+done
+# a tail finished after return with zeros written first: the runner stops
+# itself right after DONE, so the tail is cut off (wrong), or was so short
+# that it gained nothing (ratio under HONEST)
+for c in mm_late_tail:matmul at_late_tail:attention; do
+    want "${c%%:*}" || continue
+    run "${c%%:*}" "${c#*:}"
+    expect "${c%%:*}" fail-or-honest "$WRONG|after return|changed|late" $HONEST "a tail finished after return is cut off, or gains nothing"
     after "${c%%:*}"
 done
 single mm_write_inputs matmul fail 'input|read-only|readonly|sigsegv|segmentation|signal|crash|modified|fault|wrong' 0 \

@@ -817,9 +817,13 @@ static void freeze_mode(unsigned off, const char *want_how)
     const char *how = NULL;
     uint64_t a[SPIN_SLOTS] = {0}, b[SPIN_SLOTS] = {0}, t[SPIN_SLOTS] = {0};
     spak_status fs = started ? spak_sandbox_freeze(p, true, &how, &err) : SPAK_ERR_SANDBOX;
+    uint64_t u[3] = {0, 0, 0};
+    const char *src = "?";
+    bool cpu_ok = started && spak_sandbox_cpu_usage(p, &u[0], &src, &err) == SPAK_OK;
     spin_read(c, a);
     nap(0.5);
     spin_read(c, b);
+    cpu_ok = cpu_ok && spak_sandbox_cpu_usage(p, &u[1], NULL, &err) == SPAK_OK;
     bool still = fs == SPAK_OK && memcmp(a, b, sizeof a) == 0;
     TAP_OK(started && fs == SPAK_OK && how && strcmp(how, want_how) == 0 && still,
            "freeze (%s): 4 threads and a setsid() grandchild count nothing across 0.5 s (%s; moved by %llu)",
@@ -832,6 +836,12 @@ static void freeze_mode(unsigned off, const char *want_how)
     for (int i = 0; i < SPIN_SLOTS; i++)
         moved = moved && t[i] > b[i];
     TAP_OK(moved, "thaw (%s): every thread and the grandchild count again", want_how);
+    cpu_ok = cpu_ok && spak_sandbox_cpu_usage(p, &u[2], NULL, &err) == SPAK_OK;
+    /* frozen: nothing (the freezer's own wake-ups are microseconds); thawed,
+     * 5 spinners on a loaded 2-core machine: well over 30 ms in 0.3 s */
+    TAP_OK(cpu_ok && strcmp(src, "cpuclock") == 0 && u[1] - u[0] < 2000000u && u[2] - u[1] > 30000000u,
+           "cpu usage (%s, %s): %.3f ms across 0.5 s frozen, %.1f ms across 0.3 s thawed", want_how, src,
+           (double)(u[1] - u[0]) / 1e6, (double)(u[2] - u[1]) / 1e6);
     TAP_OK(st == SPAK_OK && !spak_sandbox_ended(p), "the spinner still runs before finish");
     spak_sandbox_result r;
     if (st == SPAK_OK)
@@ -938,6 +948,44 @@ static void test_cgroup_tree(void)
         spak_sandbox_result_free(&r);
 }
 
+/* A child that stops itself (as a CPU runner does after each answer):
+ * wait_stopped sees every thread of it stopped (its counting thread moves
+ * no more), continue lets it run one round and it stops again. */
+static void test_selfstop(void)
+{
+    int mfd = memfd_create("selfstop", MFD_CLOEXEC);
+    volatile uint64_t *c = NULL;
+    if (mfd < 0 || ftruncate(mfd, 4096) < 0 ||
+        (c = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0)) == MAP_FAILED) {
+        TAP_OK(0, "selfstop: shared page");
+        return;
+    }
+    spak_sandbox_limits l;
+    base_limits(&l);
+    l.wall_timeout_s = 30;
+    const char *argv[] = {mb("selfstop"), NULL};
+    spak_sandbox_proc *p = NULL;
+    spak_err err = {0};
+    spak_status st = spak_sandbox_start(argv, mkwork(), &l, &mfd, 1, &p, &err);
+    int w1 = st == SPAK_OK ? spak_sandbox_wait_stopped(p, 5.0) : -1;
+    uint64_t r1 = c[0], n1 = c[1];
+    nap(0.2);
+    bool still = c[1] == n1;
+    if (st == SPAK_OK)
+        spak_sandbox_continue(p);
+    nap(0.05);
+    int w2 = st == SPAK_OK ? spak_sandbox_wait_stopped(p, 5.0) : -1;
+    uint64_t r2 = c[0];
+    TAP_OK(w1 == 0 && still && r1 >= 1 && w2 == 0 && r2 == r1 + 1,
+           "wait_stopped: a child that stopped itself, every thread of it (rounds %llu, then %llu after one continue)",
+           (unsigned long long)r1, (unsigned long long)r2);
+    spak_sandbox_result r;
+    if (st == SPAK_OK && spak_sandbox_finish(p, true, &r, &err) == SPAK_OK)
+        spak_sandbox_result_free(&r);
+    munmap((void *)c, 4096);
+    close(mfd);
+}
+
 static void test_freeze(void)
 {
     const unsigned no_cg = SPAK_SANDBOX_NO_CGROUP_V2 | SPAK_SANDBOX_NO_CGROUP_V1;
@@ -953,6 +1001,7 @@ static void test_freeze(void)
     freeze_timeout(SPAK_SANDBOX_NO_CGROUP_V2, "cgroup-v1 or v2");
     freeze_timeout(no_cg, "sigstop");
     test_cgroup_tree();
+    test_selfstop();
 }
 
 /* Legitimate programs the syscall filter must let through. */

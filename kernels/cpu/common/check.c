@@ -245,14 +245,21 @@ static call_result checked_call(const options *o, side *c, const cpu_shape *sh, 
     *dt_out = dt;
     float *out = c->out + (size_t)k * L->slot, *snap = cpu_xmalloc(L->out * sizeof(float));
     memcpy(snap, out, L->out * sizeof(float));
-    /* settle, the runner still running: long enough for a stray thread to show itself */
+    /* settle, the runner let run again after the stop it put itself in at
+     * DONE: long enough for a stray thread to show itself, by writing the
+     * output or by using CPU (cpu_runner_late) */
+    cpu_runner_resume(c->r);
     double wait = 3 * dt < 0.02 ? 0.02 : 3 * dt > 1.0 ? 1.0 : 3 * dt;
     sleep_s(wait);
+    double late_us, window_s;
+    char late_why[sizeof r.reason];
     if (memcmp(snap, out, L->out * sizeof(float)) != 0)
         snprintf(r.reason, sizeof r.reason,
                  "output changed after return (written again within %.0f ms after the call returned: "
                  "candidate threads still running)",
                  wait * 1e3);
+    else if (cpu_runner_late(c->r, &late_us, &window_s, late_why, sizeof late_why))
+        snprintf(r.reason, sizeof r.reason, "%s", late_why); /* busy in the settle wait, the output unchanged */
     else
         r = cpu_check_output(o, sh, c, L, k, rc, hash, false);
     for (int p = 0; !r.ok && r.rel_err > o->tol && p < nprev; p++)

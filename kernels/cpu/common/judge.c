@@ -597,6 +597,8 @@ static int start_side(const options *o, side *s, const char *label, const char *
         fprintf(stderr, "spak-harness-cpu: %s\n", why);
         return rc;
     }
+    /* a candidate's calls must leave nothing running (work after return) */
+    if (!strcmp(label, "candidate")) cpu_runner_strict(s->r);
     snprintf(s->prec, sizeof s->prec, "%s", prec[0] ? prec : "fp32");
     if (!s->name[0]) snprintf(s->name, sizeof s->name, "%s", so);
     return 0;

@@ -20,7 +20,33 @@ struct cpu_runner {
     spak_runner *r;
     float *in, *out; /* the judge's mappings of the current memfds */
     size_t in_bytes, out_bytes;
+    bool strict;        /* a candidate: CPU used after DONE fails the call */
+    bool done_ok;       /* done_ns was read at the last DONE */
+    uint64_t done_ns;   /* the runner's CPU time at the last DONE */
+    double done_t;      /* and when (the judge's clock) */
+    const char *how;    /* where the CPU time comes from ("none": unreadable) */
+    double late_max_us; /* the most CPU any window after a DONE saw */
+    long windows;       /* windows measured */
 };
+
+/* The CPU a runner that went straight back to its recv() uses between a
+ * DONE and its freeze or the end of the settle wait: its main thread's
+ * send and recv, and every thread's few microseconds in the freezer's wake-up
+ * (measured on this 2-core machine: 0-22 us a window, honest pthreads and
+ * OpenMP kernels alike). The allowance is several times that, plus 20 us a
+ * core for the freezer's wake-up of one worker thread per core on larger
+ * machines. More is work after the call returned. Sources that lag a
+ * running thread by up to a scheduler tick get a tick (10 ms at HZ=100) a
+ * core on top. */
+#define LATE_ALLOW_US 100.0
+#define LATE_PER_CORE_US 20.0
+#define LATE_TICK_US 10000.0
+
+static double late_allow_us(const cpu_runner *r)
+{
+    double a = LATE_ALLOW_US + LATE_PER_CORE_US * cpu_ncpus();
+    return strcmp(r->how, "cpuclock") == 0 ? a : a + LATE_TICK_US * cpu_ncpus();
+}
 
 int cpu_runner_start(const char *runner_exe, const char *so_path, const char *family, const char *const *env,
                      cpu_runner **out, char *name, size_t nname, char *prec, size_t nprec, char *why, size_t nwhy)
@@ -31,14 +57,60 @@ int cpu_runner_start(const char *runner_exe, const char *so_path, const char *fa
         snprintf(why, nwhy, "out of memory");
         return 4;
     }
-    spak_runner_opts o = {.env = env, .gpu = false, .log_prog = "spak-harness-cpu"};
+    /* OpenMP's workers wait passively (a futex, no spinning) after a
+     * parallel region: the ABI wants no thread busy once a call returns, and
+     * libgomp's default spins them for up to 300,000 rounds, which the
+     * judge would count as work after return. The same for both sides. */
+    const char *all[16];
+    int n = 0;
+    all[n++] = "OMP_WAIT_POLICY=PASSIVE";
+    for (const char *const *e = env; e && *e && n < 15; e++) all[n++] = *e;
+    all[n] = NULL;
+    spak_runner_opts o = {.env = all, .gpu = false, .log_prog = "spak-harness-cpu"};
     int rc = spak_runner_start(runner_exe, so_path, family, &o, &c->r, name, nname, prec, nprec, why, nwhy);
     if (rc) {
         free(c);
         return rc;
     }
+    c->how = "none";
     *out = c;
     return 0;
+}
+
+void cpu_runner_resume(cpu_runner *r)
+{
+    spak_runner_continue(r->r);
+}
+
+void cpu_runner_strict(cpu_runner *r)
+{
+    r->strict = true;
+}
+
+int cpu_runner_late(cpu_runner *r, double *late_us, double *window_s, char *why, size_t nwhy)
+{
+    uint64_t now_ns;
+    *late_us = *window_s = 0;
+    if (!r->done_ok || spak_runner_cpu_usage(r->r, &now_ns, NULL)) return 0; /* unmeasured: nothing to hold */
+    *window_s = cpu_now_s() - r->done_t;
+    *late_us = now_ns > r->done_ns ? (double)(now_ns - r->done_ns) / 1e3 : 0;
+    r->done_ok = false;
+    r->windows++;
+    if (*late_us > r->late_max_us) r->late_max_us = *late_us;
+    if (!r->strict || *late_us <= late_allow_us(r)) return 0;
+    snprintf(why, nwhy,
+             "work after return: the candidate's processes used %.0f us of CPU in the %.1f ms after its call "
+             "returned (allowed %.0f us, %s; a runner back in its recv() uses tens): the ABI wants all work "
+             "finished and no thread busy when the call returns",
+             *late_us, *window_s * 1e3, late_allow_us(r), r->how);
+    return -1;
+}
+
+void cpu_runner_late_stats(const cpu_runner *r, double *max_us, long *windows, const char **how)
+{
+    *max_us = r->late_max_us;
+    *windows = r->windows;
+    *how = r->how;
 }
 
 int cpu_runner_map(cpu_runner *r, size_t in_bytes, size_t out_bytes, float **in, float **out, char *why,
@@ -83,8 +155,10 @@ out:
     return rc;
 }
 
-/* Eight positions of each call's output slot, drawn now, hold no poison
- * (the judge poisons every output before its call). */
+/* Every element of each call's output slot holds no poison (the judge
+ * poisons every output before its call): a scan of the whole output, at
+ * memory speed (about 0.3 ms for 1024x1024 floats), not a sample, so a call
+ * that answered with any of its work left undone fails for certain. */
 static bool outputs_complete(const cpu_runner *r, const rp_call *c)
 {
     if (!r->out) return true;
@@ -92,8 +166,9 @@ static bool outputs_complete(const cpu_runner *r, const rp_call *c)
         const rp_item *it = &c->item[i];
         if (!c->out_n || it->out_off / 4 + c->out_n > r->out_bytes / 4) continue;
         const uint32_t *o = (const uint32_t *)(const void *)((const char *)r->out + it->out_off);
-        for (int k = 0; k < 8; k++)
-            if (o[rng_next(cpu_judge_rng()) % c->out_n] == POISON_BITS) return false;
+        uint32_t hit = 0;
+        for (uint64_t k = 0; k < c->out_n; k++) hit |= o[k] == POISON_BITS;
+        if (hit) return false;
     }
     return true;
 }
@@ -122,6 +197,21 @@ int cpu_runner_call(cpu_runner *r, const rp_call *c, int *rc, double timeout_s, 
     *dt = t1 - t0;
     bool done = n == (ssize_t)sizeof ans.d && ans.h.magic == RP_MAGIC && ans.h.kind == RP_DONE && ans.d.n == c->n &&
                 ans.d.nonce == m.nonce;
+    /* the runner stops itself right after DONE (runner.c): wait for it,
+     * so that nothing of it ran between its answer and what follows; one
+     * that does not stop was tampered with */
+    if (done && spak_runner_wait_stopped(r->r, 2.0)) {
+        if (freeze_after) spak_runner_freeze(r->r, true);
+        snprintf(why, nwhy, "work after return: the runner did not stop within 2 s of its DONE (a thread of the "
+                 "candidate kept it from stopping itself, or it ended)");
+        return -1;
+    }
+    /* the runner's CPU time now, and again once it is frozen (or, for a
+     * checked call, after the settle wait: cpu_runner_late): what it used
+     * in between is work after the call returned */
+    r->done_ok = done && spak_runner_cpu_usage(r->r, &r->done_ns, &r->how) == 0;
+    r->done_t = cpu_now_s();
+    if (done && !r->done_ok) r->how = "none";
     /* before the freeze: the outputs must be complete when DONE arrives, not
      * finished in the moment it takes to freeze the runner */
     bool incomplete = done && !outputs_complete(r, c);
@@ -130,6 +220,8 @@ int cpu_runner_call(cpu_runner *r, const rp_call *c, int *rc, double timeout_s, 
         snprintf(why, nwhy, "NaN or unwritten output when its DONE arrived (the call answered before its work was done)");
         return -1;
     }
+    double late_us, window_s;
+    if (done && freeze_after && cpu_runner_late(r, &late_us, &window_s, why, nwhy)) return -1;
     if (done) {
         for (int i = 0; i < c->n; i++) rc[i] = ans.d.rc[i];
         return 0;

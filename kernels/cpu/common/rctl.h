@@ -45,6 +45,25 @@ int cpu_runner_map(cpu_runner *r, size_t in_bytes, size_t out_bytes, float **in,
 int cpu_runner_call(cpu_runner *r, const rp_call *c, int *rc, double timeout_s, bool freeze_after, double *dt,
                     bool *input_write, char *why, size_t nwhy);
 
+/* Lets r run again after the stop it puts itself in after each DONE
+ * (runner.c): a checked call's settle wait then sees any thread that is
+ * still busy (cpu_runner_late). */
+void cpu_runner_resume(cpu_runner *r);
+/* Marks r as a candidate's runner: CPU its processes use after a call has
+ * returned (its DONE) fails the call. A baseline's runner is only measured. */
+void cpu_runner_strict(cpu_runner *r);
+/* The CPU time (*late_us) r's processes used since the last DONE, over
+ * *window_s seconds of the judge's clock; called once per DONE (by
+ * cpu_runner_call itself after the freeze when freeze_after, else by the
+ * caller after its settle wait). Returns -1 with why when r is strict and
+ * that is more than a runner idle in its recv() uses (the ABI's contract:
+ * all work finished, no thread busy, when the call returns); 0 otherwise,
+ * also when the CPU time could not be read (then *late_us is 0). */
+int cpu_runner_late(cpu_runner *r, double *late_us, double *window_s, char *why, size_t nwhy);
+/* The most CPU (us) a window after a DONE saw so far, how many windows were
+ * measured, and the source ("cpuclock", "cgroup-cpu.stat", "schedstat",
+ * "none"). */
+void cpu_runner_late_stats(const cpu_runner *r, double *max_us, long *windows, const char **how);
 /* Freezes (frozen = true) or thaws every process and thread of the runner. */
 int cpu_runner_freeze(cpu_runner *r, bool frozen);
 

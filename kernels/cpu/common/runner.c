@@ -171,6 +171,11 @@ static int do_call(const rp_call *m)
     d.n = m->n;
     d.nonce = m->nonce;
     rp_send(&d, sizeof d);
+    /* stop every thread of this process at once: nothing of it runs after
+     * the answer until the judge sends the next message (it waits for this
+     * stop before it reads the CPU time and checks the output; a runner
+     * that does not stop fails the call) */
+    kill(getpid(), SIGSTOP);
     return 0;
 }
 

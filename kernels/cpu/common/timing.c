@@ -353,6 +353,13 @@ static void emit_performance(const options *o, const side *c, const side *b, con
     json_object_set_new(rec, "calls_per_batch", json_integer(nbc));
     json_object_set_new(rec, "timed_checks", json_integer(checks));
     json_object_set_new(rec, "freeze", json_string(cpu_runner_freeze_how(c->r)));
+    double late_max;
+    long windows;
+    const char *late_how;
+    cpu_runner_late_stats(c->r, &late_max, &windows, &late_how);
+    cpu_set_num(rec, "late_cpu_max_us", late_max); /* the most CPU after any of its calls returned */
+    json_object_set_new(rec, "late_cpu_windows", json_integer(windows));
+    json_object_set_new(rec, "late_cpu_source", json_string(late_how));
     cpu_set_num(rec, "bound_gflops", bound->gflops * CPU_BOUND_MARGIN);
     json_object_set_new(rec, "verdict", json_string(v->name));
     json_object_set_new(rec, "passed", json_boolean(!strcmp(v->name, "ok")));
