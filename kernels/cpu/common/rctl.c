@@ -35,16 +35,23 @@ struct cpu_runner {
  * (measured on this 2-core machine: 0-22 us a window, honest pthreads and
  * OpenMP kernels alike). The allowance is several times that, plus 20 us a
  * core for the freezer's wake-up of one worker thread per core on larger
- * machines. More is work after the call returned. Sources that lag a
- * running thread by up to a scheduler tick get a tick (10 ms at HZ=100) a
- * core on top. */
+ * machines, and 2% of the window a core: an honest kernel that started and
+ * joined its own threads in the call was seen using 164 us in a 20 ms
+ * settle wait at load 9 on 2 cores (its threads' exit still being accounted
+ * and scheduled late), while a thread left busy uses most of the window it
+ * gets a core in (milliseconds in a 20 ms wait, even at a tenth of a core);
+ * the timed windows (DONE to frozen) are a millisecond or so, where the
+ * term adds tens of microseconds. More is work after the call returned.
+ * Sources that lag a running thread by up to a scheduler tick get a tick
+ * (10 ms at HZ=100) a core on top. */
 #define LATE_ALLOW_US 100.0
 #define LATE_PER_CORE_US 20.0
+#define LATE_WINDOW_FRAC 0.02
 #define LATE_TICK_US 10000.0
 
-static double late_allow_us(const cpu_runner *r)
+static double late_allow_us(const cpu_runner *r, double window_s)
 {
-    double a = LATE_ALLOW_US + LATE_PER_CORE_US * cpu_ncpus();
+    double a = LATE_ALLOW_US + LATE_PER_CORE_US * cpu_ncpus() + LATE_WINDOW_FRAC * window_s * 1e6 * cpu_ncpus();
     return strcmp(r->how, "cpuclock") == 0 ? a : a + LATE_TICK_US * cpu_ncpus();
 }
 
@@ -97,12 +104,12 @@ int cpu_runner_late(cpu_runner *r, double *late_us, double *window_s, char *why,
     r->done_ok = false;
     r->windows++;
     if (*late_us > r->late_max_us) r->late_max_us = *late_us;
-    if (!r->strict || *late_us <= late_allow_us(r)) return 0;
+    if (!r->strict || *late_us <= late_allow_us(r, *window_s)) return 0;
     snprintf(why, nwhy,
              "work after return: the candidate's processes used %.0f us of CPU in the %.1f ms after its call "
              "returned (allowed %.0f us, %s; a runner back in its recv() uses tens): the ABI wants all work "
              "finished and no thread busy when the call returns",
-             *late_us, *window_s * 1e3, late_allow_us(r), r->how);
+             *late_us, *window_s * 1e3, late_allow_us(r, *window_s), r->how);
     return -1;
 }
 
