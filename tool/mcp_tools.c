@@ -298,12 +298,13 @@ static void tool_context(mcp_server *s, json_t *args, mcp_reply *r)
     /* The run writes its context when it next waits for a proposal, a
      * moment after the last evaluation's records are stored (which ends a
      * spak_wait): with nothing left in the queue, wait for that moment (at
-     * most 60 s) rather than show the context of the wait before */
+     * most 15 s: a call during a long evaluation gets the note below after
+     * that) rather than show the context of the wait before */
     spak_engine_opts o = mcp_opts(s);
     size_t queued = 1;
     (void)spak_external_queued(&o, run, 0, &queued, NULL);
     bool busy = mcp_run_running(s, run);
-    for (double until = spak_now_monotonic() + 60; busy && queued == 0 && spak_now_monotonic() < until;) {
+    for (double until = spak_now_monotonic() + 15; busy && queued == 0 && spak_now_monotonic() < until;) {
         (void)poll(NULL, 0, 50);  /* 50 ms */
         reap(s);
         busy = mcp_run_running(s, run);
