@@ -281,11 +281,10 @@ static double jd_bound_tflops(int cc, int sms, int max_mhz, int dtype, char *tex
 /* One batch: the call c (n calls on the sets its items name) of side, timed
  * by the judge between two idle checks. 0: ran (*dt seconds); 1: the side
  * failed (why); 2: the device was busy before the call (interference, why);
- * -1: harness error (j->err). Both families fill c and come here, so every
- * protection of a timed batch (idle before and after, the return codes, the
- * errors after the calls, work left outside the given stream) is one code. */
-static int jd_batch(jd_state *j, cj_side *side, const cp_call *c, double timeout_s, double *dt, char *why,
-                    size_t nwhy)
+ * 3: work seemed left outside the given stream (why; jd_batch repeats);
+ * -1: harness error (j->err). */
+static int jd_batch_once(jd_state *j, cj_side *side, const cp_call *c, double timeout_s, double *dt, char *why,
+                         size_t nwhy)
 {
     int rc[RP_MAX_BATCH], sync_err = 0;
     double seen = 0;
@@ -311,15 +310,6 @@ static int jd_batch(jd_state *j, cj_side *side, const cp_call *c, double timeout
                  cudaGetErrorName((cudaError_t)sync_err));
         return 1;
     }
-    /* the ABI: all work on the given stream. Work left elsewhere was timed
-     * (the runner synchronized the device before DONE), but it is a
-     * contract violation and the shape of an early-return cheat */
-    if (side->late_s > JD_LATE_S && side->late_s > 0.05 * *dt) {
-        snprintf(why, nwhy, "work left outside the given stream after the call returned: the device "
-                 "synchronization waited %.0f us after the stream was done (the ABI: all work on `stream`)",
-                 side->late_s * 1e6);
-        return 1;
-    }
     r = jd_idle(j, &seen);
     if (r < 0)
         return -1;
@@ -328,7 +318,36 @@ static int jd_batch(jd_state *j, cj_side *side, const cp_call *c, double timeout
                  "%.0f us, alone %.0f us)", side->label, seen * 1e6, j->solo_s * 1e6);
         return 1;
     }
+    /* the ABI: all work on the given stream. Work left elsewhere was timed
+     * (the runner synchronized the device before DONE), but it is a
+     * contract violation and the shape of an early-return cheat */
+    if (side->late_s > JD_LATE_S && side->late_s > 0.05 * *dt) {
+        snprintf(why, nwhy, "work left outside the given stream after the call returned: the device "
+                 "synchronization waited %.0f us after the stream was done (the ABI: all work on `stream`)",
+                 side->late_s * 1e6);
+        return 3;
+    }
     return 0;
+}
+
+/* jd_batch_once, and the same batch once more when the device
+ * synchronization after the stream's took long: that wait is a host clock
+ * in the candidate's process, and a descheduled runner thread (seen: 470 us
+ * for an honest FMHA rung on the H100) reads like work left on another
+ * stream. Work left outside the stream is a property of the code, so it
+ * trips again; the repeat is timed and checked like the first batch (the
+ * first one's work was timed too: nothing to gain from a one-off). Both
+ * families fill c and come here, so every protection of a timed batch is
+ * one code. Returns as jd_batch_once, 3 never. */
+static int jd_batch(jd_state *j, cj_side *side, const cp_call *c, double timeout_s, double *dt, char *why,
+                    size_t nwhy)
+{
+    int r = jd_batch_once(j, side, c, timeout_s, dt, why, nwhy);
+    if (r != 3)
+        return r;
+    fprintf(stderr, "spak judge: %s; the batch repeated to confirm\n", why);
+    r = jd_batch_once(j, side, c, timeout_s, dt, why, nwhy);
+    return r == 3 ? 1 : r;
 }
 
 #endif
