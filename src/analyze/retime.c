@@ -336,14 +336,20 @@ static void decide(const spak_retime_job *job, const rt_set *s, const json_t *va
         json_decref(recs[k]);
 }
 
-/* The session's command: the first candidate's, and --candidate PATH of
- * each other one. */
+bool spak_retime_profiling_flag(const char *a)
+{
+    return a && (strcmp(a, "--ncu") == 0 || strcmp(a, "--profile-one") == 0);
+}
+
+/* The session's command: the first candidate's without its profiling
+ * flags, and --candidate PATH of each other one. */
 static spak_status session(const spak_retime_job *job, rt_set *s, json_t *res, spak_err *err)
 {
     const char *argv[SPAK_TEMPLATE_MAX_WORDS + 2 * SPAK_RETIME_MAX + 1];
     size_t n = 0;
     for (size_t i = 0; i < s->c[0].av.n; i++)
-        argv[n++] = s->c[0].av.argv[i];
+        if (i == 0 || !spak_retime_profiling_flag(s->c[0].av.argv[i]))
+            argv[n++] = s->c[0].av.argv[i];
     for (size_t k = 1; k < s->n; k++) {
         argv[n++] = "--candidate";
         argv[n++] = s->c[k].av.argv[s->c[k].cpos];

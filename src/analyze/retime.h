@@ -83,4 +83,10 @@ spak_status spak_retime_final(const spak_retime_job *job, json_t **out, spak_err
  * eval id, key, metric, ratio and interval), for the run's last event. */
 void spak_retime_apply(json_t *summary, const json_t *rt, const char *metric, spak_progress *pr);
 
+/* Whether a is a judge flag that profiles the one candidate of a run (the
+ * CUDA judges' --ncu and --profile-one refuse a session of several): the
+ * re-time drops it from its session's command - a timing session; the
+ * counters came with each candidate's own evaluation. */
+bool spak_retime_profiling_flag(const char *a);
+
 #endif
