@@ -78,13 +78,14 @@ typedef struct reach_sets {
     const char *(*ptrs)[SPAK_BUILD_MAX_DEFINES];
     size_t *nd;
     size_t n, cap;
+    bool keep_case; /* a declared kernel's defines keep their names */
 } reach_sets;
 
 static bool sets_add(reach_sets *rs, const spak_space *sp, const size_t *digits)
 {
     if (rs->n == rs->cap)
         return false;
-    rs->nd[rs->n] = spak_cand_defines(sp, digits, rs->defs[rs->n], rs->ptrs[rs->n]);
+    rs->nd[rs->n] = spak_cand_defines(sp, digits, rs->keep_case, rs->defs[rs->n], rs->ptrs[rs->n]);
     rs->n++;
     return true;
 }
@@ -241,7 +242,7 @@ spak_status spak_reach_unreached(const spak_cand_vars *v, char *out, size_t n, s
     size_t cap = 1;
     for (size_t p = 0; p < sp->n; p++)
         cap += sp->params[p].n_values;
-    reach_sets rs = {.cap = cap};
+    reach_sets rs = {.cap = cap, .keep_case = m->kernel != NULL};
     rs.defs = calloc(cap, sizeof *rs.defs);
     rs.ptrs = calloc(cap, sizeof *rs.ptrs);
     rs.nd = calloc(cap, sizeof *rs.nd);
