@@ -81,7 +81,7 @@ $(O)/obj/kernels/cpu/runner-objs/%.o: kernels/cpu/%.c
 	$(CC) $(CPU_RUNNER_CFLAGS) -c $< -o $@
 
 $(CPU_RUNNER): $(CPU_RUNNER_OBJS)
-	$(CC) -o $@ $^ -ldl
+	$(CC) -o $@ $^ $(CPU_RUNNER_LIBS) -ldl
 
 # The bottleneck classifier's test (kernels/cpu/tests/test_classify.c): the
 # classifier and the matmul traffic models, on kernels of known character

@@ -35,6 +35,8 @@ void cpu_layout(const cpu_family *fam, const cpu_shape *sh, layout *L)
 {
     memset(L, 0, sizeof *L);
     fam->sizes(sh, L->in, &L->nin, &L->out);
+    L->fam = fam;
+    L->shape = sh->d[0];
     size_t off = 0;
     for (int i = 0; i < L->nin; i++) {
         L->off[i] = off;
@@ -101,7 +103,7 @@ static void init_quantiles(void)
     }
 }
 
-static void fill_fast_normal(rng *r, float *x, size_t n)
+void cpu_fill_normal(rng *r, float *x, size_t n)
 {
     if (quant[NQ] == 0) init_quantiles();
     size_t j = 0;
@@ -120,7 +122,11 @@ static void fill_fast_normal(rng *r, float *x, size_t n)
 uint64_t cpu_fill_set(const side *s, const layout *L, int k)
 {
     rng *r = cpu_judge_rng();
-    for (int i = 0; i < L->nin; i++) fill_fast_normal(r, s->in + (size_t)k * L->set + L->off[i], L->in[i]);
+    if (L->fam && L->fam->fill) {
+        L->fam->fill(L->shape, s->in + (size_t)k * L->set, r);
+        return cpu_hash_set(s, L, k);
+    }
+    for (int i = 0; i < L->nin; i++) cpu_fill_normal(r, s->in + (size_t)k * L->set + L->off[i], L->in[i]);
     return cpu_hash_set(s, L, k);
 }
 
@@ -128,6 +134,10 @@ void cpu_poison_slot(const side *s, const layout *L, int k)
 {
     uint32_t bits = POISON_BITS;
     float *x = s->out + (size_t)k * L->slot;
+    if (L->fam && L->fam->init_slot) {
+        L->fam->init_slot(L->shape, s->in + (size_t)k * L->set, x);
+        return;
+    }
     for (size_t i = 0; i < L->out; i++) memcpy(&x[i], &bits, 4);
 }
 
@@ -153,6 +163,7 @@ void cpu_call_msg(rp_call *c, const cpu_shape *sh, const layout *L, int n)
         for (int i = 0; i < L->nin; i++) c->item[j].in_off[i] = ((size_t)j * L->set + L->off[i]) * 4;
         c->item[j].out_off = (size_t)j * L->slot * 4;
     }
+    if (L->fam && L->fam->call_extra) L->fam->call_extra(L->shape, c);
 }
 
 call_result cpu_check_output(const options *o, const cpu_shape *sh, const side *s, const layout *L, int k, int rc,
@@ -174,7 +185,7 @@ call_result cpu_check_output(const options *o, const cpu_shape *sh, const side *
         memcpy(&bits, &b.out[i], 4);
         if (bits == POISON_BITS)
             unwritten++;
-        else if (!isfinite(b.out[i]))
+        else if (!o->fam->typed_output && !isfinite(b.out[i]))
             nonfinite++;
     }
     if (unwritten || nonfinite) {
@@ -334,8 +345,10 @@ bool cpu_check_shape(const options *o, side *c, const cpu_shape *sh, json_t *rec
     json_object_set_new(rec, "reason", json_string(reason));
     json_object_set_new(rec, "calls", json_integer(ncalls));
     json_object_set_new(rec, "checks", json_integer(passed ? 3 : ncalls));
-    json_object_set_new(rec, "check_method", json_string("reference per checked call; freivalds2 (matmul) or "
-                                                         "sampled-rows (attention) per timed call, drawn after it"));
+    json_object_set_new(rec, "check_method",
+                        json_string(o->fam->check_method ? o->fam->check_method
+                                                         : "reference per checked call; freivalds2 (matmul) or "
+                                                           "sampled-rows (attention) per timed call, drawn after it"));
     json_object_set_new(rec, "family", json_string(o->fam->name));
     return passed;
 }
