@@ -240,14 +240,17 @@ bool spak_kernel_eval(const spak_expr *e, spak_kernel_lookup look, void *ud, int
 
 /* ---- the block ---- */
 
-static void arg_field(spak_diags *d, spak_kernel_arg *g, const spak_entry *f, const name_ctx *nc, bool *has_acc)
+static void arg_field(spak_diags *d, spak_kernel_arg *g, const spak_entry *f, const name_ctx *nc, bool *has_acc,
+                      bool *has_type)
 {
     const char *h = spak_entry_head(f);
-    char what[160];
-    spak_snprintf(what, sizeof what, "kernel %s: arg %s: %s", nc->k->name, g->name, h);
+    char what[160], where[140];
+    spak_snprintf(where, sizeof where, "kernel %s: arg %s", nc->k->name, g->name);
+    spak_snprintf(what, sizeof what, "%s: %s", where, h);
     if (!is_field(f) || !f->value) {
-        unknown(d, f, what, arg_keys, SPAK_ARRAY_LEN(arg_keys));
+        unknown(d, f, where, arg_keys, SPAK_ARRAY_LEN(arg_keys));
     } else if (strcmp(h, "type") == 0) {
+        *has_type = true;
         g->type = one_of(d, f, what, types, SPAK_ARRAY_LEN(types));
     } else if (strcmp(h, "count") == 0) {
         g->count = f->value;
@@ -279,7 +282,7 @@ static void arg_field(spak_diags *d, spak_kernel_arg *g, const spak_entry *f, co
         if (!number_of(f->value, &g->tolerance) || !(g->tolerance >= 0) || g->tolerance > 1)
             KERR(d, f->value->pos, "%s: expected a number in [0, 1] (relative error)", what);
     } else {
-        unknown(d, f, what, arg_keys, SPAK_ARRAY_LEN(arg_keys));
+        unknown(d, f, where, arg_keys, SPAK_ARRAY_LEN(arg_keys));
     }
 }
 
@@ -302,10 +305,10 @@ static void arg_def(spak_diags *d, const spak_entry *e, spak_kernel_def *k, cons
     g->name = e->words[1].text;
     g->pos = e->pos;
     g->tolerance = -1;
-    bool has_acc = false;
+    bool has_acc = false, has_type = false;
     for (size_t i = 0; i < e->body->n; i++)
-        arg_field(d, g, e->body->items[i], nc, &has_acc);
-    if (!g->type)
+        arg_field(d, g, e->body->items[i], nc, &has_acc, &has_type);
+    if (!has_type)
         KERR(d, e->pos, "kernel %s: arg %s needs a type (f16, bf16, f32, f64, i8, i32, i64, u8 or u32)", k->name,
              g->name);
     if (g->scalar && (g->count || g->fill || has_acc || g->output))
@@ -413,8 +416,9 @@ static void kernel_field(spak_diags *d, const spak_entry *f, spak_kernel_def *k)
 static void kernel_expr_field(spak_diags *d, const spak_entry *f, spak_kernel_def *k, const name_ctx *nc)
 {
     const char *h = spak_entry_head(f);
-    char what[160];
+    char what[160], where[80];
     spak_snprintf(what, sizeof what, "kernel %s: %s", k->name, h);
+    spak_snprintf(where, sizeof where, "kernel %s", k->name);
     bool cuda_only = !strcmp(h, "grid") || !strcmp(h, "block") || !strcmp(h, "shared_bytes");
     if (cuda_only && k->language && strcmp(k->language, "cuda") != 0) {
         KERR(d, f->pos, "kernel %s: '%s' is for CUDA kernels only (language is \"%s\")", k->name, h, k->language);
@@ -425,7 +429,7 @@ static void kernel_expr_field(spak_diags *d, const spak_entry *f, spak_kernel_de
     else if (strcmp(h, "reference") == 0 && f->n_words == 1)
         reference_def(d, f, k);
     else if (!is_field(f) || !f->value)
-        unknown(d, f, "kernel", kernel_keys, SPAK_ARRAY_LEN(kernel_keys));
+        unknown(d, f, where, kernel_keys, SPAK_ARRAY_LEN(kernel_keys));
     else if (strcmp(h, "grid") == 0)
         dims3(d, f, k->grid, nc, what);
     else if (strcmp(h, "block") == 0)
@@ -441,15 +445,15 @@ static void kernel_expr_field(spak_diags *d, const spak_entry *f, spak_kernel_de
         for (size_t i = 0; i < SPAK_ARRAY_LEN(kernel_keys); i++)
             known |= strcmp(h, kernel_keys[i]) == 0;
         if (!known)
-            unknown(d, f, "kernel", kernel_keys, SPAK_ARRAY_LEN(kernel_keys));
+            unknown(d, f, where, kernel_keys, SPAK_ARRAY_LEN(kernel_keys));
     }
 }
 
 static void kernel_whole(spak_diags *d, const spak_entry *e, spak_kernel_def *k, const char *target)
 {
-    if (!k->language)
+    if (!k->language && !spak_block_find(e->body, "language"))
         KERR(d, e->pos, "kernel %s needs a language (\"c\", \"c++\" or \"cuda\")", k->name);
-    if (!k->entry)
+    if (!k->entry && !spak_block_find(e->body, "entry"))
         KERR(d, e->pos, "kernel %s needs an entry (the function the candidate exports)", k->name);
     if (!k->n_sizes)
         KERR(d, e->pos, "kernel %s needs sizes: [\"n\", ...] (the names its shapes give)", k->name);
@@ -501,8 +505,11 @@ bool spak_kernel_check(const spak_entry *e, const spak_kernel_names *names, cons
         if (strcmp(h, "language") && strcmp(h, "compiler") && strcmp(h, "entry") && strcmp(h, "params_as") &&
             strcmp(h, "flags") && strcmp(h, "sizes"))
             kernel_expr_field(d, f, k, &nc);
-        else if (!is_field(f) || !f->value)
-            unknown(d, f, "kernel", kernel_keys, SPAK_ARRAY_LEN(kernel_keys));
+        else if (!is_field(f) || !f->value) {
+            char where[80];
+            spak_snprintf(where, sizeof where, "kernel %s", k->name);
+            unknown(d, f, where, kernel_keys, SPAK_ARRAY_LEN(kernel_keys));
+        }
     }
     kernel_whole(d, e, k, target);
     return true;
