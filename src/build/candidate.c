@@ -135,6 +135,20 @@ size_t spak_cand_defines(const spak_space *s, const size_t *digits, bool keep_ca
     return nd;
 }
 
+void spak_cand_kernel_flags(const spak_model *m, spak_build_request *rq)
+{
+    const spak_kernel_def *k = m->kernel;
+    static const char *const cxx_flags[] = {"-O3", "-march=native"};
+    if (!k || strcmp(k->language ? k->language : "c", "cuda") == 0)
+        return;
+    /* c++ without flags gets its own defaults (the C build's -std=c11
+     * would refuse it) */
+    bool cxx = k->language && strcmp(k->language, "c++") == 0;
+    rq->compiler = k->compiler ? k->compiler : cxx ? "c++" : NULL;
+    rq->flags = k->has_flags ? k->flags : cxx ? cxx_flags : NULL;
+    rq->n_flags = k->has_flags ? k->n_flags : cxx ? 2 : 0;
+}
+
 /* The path a template names: absolute as is, else under the spec's directory. */
 static spak_status template_path(const spak_cand_vars *v, const char *t, char *out, size_t n, spak_err *err)
 {
@@ -168,16 +182,7 @@ spak_status spak_cand_build_source(const spak_cand_vars *v, const char *src_t, c
     if (st != SPAK_OK)
         return st;
     spak_build_request rq = {.source = source, .copy_source = beneath(source, v->site->home)};
-    const spak_kernel_def *k = v->site->m->kernel;
-    static const char *const cxx_flags[] = {"-O3", "-march=native"};
-    if (k && strcmp(k->language ? k->language : "c", "cuda") != 0) {
-        /* a declared kernel's compiler and flags; c++ without flags gets
-         * its own defaults (the C build's -std=c11 would refuse it) */
-        bool cxx = k->language && strcmp(k->language, "c++") == 0;
-        rq.compiler = k->compiler ? k->compiler : cxx ? "c++" : NULL;
-        rq.flags = k->has_flags ? k->flags : cxx ? cxx_flags : NULL;
-        rq.n_flags = k->has_flags ? k->n_flags : cxx ? 2 : 0;
-    }
+    spak_cand_kernel_flags(v->site->m, &rq);
     for (size_t i = 0; i < nd && i < SPAK_BUILD_MAX_DEFINES; i++)
         rq.defines[i] = defines[i];
     rq.n_defines = nd;

@@ -64,6 +64,10 @@ spak_status spak_cand_expand(const spak_cand_vars *v, const char *s, char *out, 
 size_t spak_cand_defines(const spak_space *s, const size_t *digits, bool keep_case,
                          char defs[][SPAK_CAND_DEFINE_MAX], const char **dp);
 
+/* A declared kernel's compiler and flags (spec/kernel.h) into rq: a C or
+ * C++ kernel's own; nothing for a CUDA kernel or without a kernel block. */
+void spak_cand_kernel_flags(const spak_model *m, spak_build_request *rq);
+
 /* Build the source named by template src_t (relative to the spec's
  * directory) with the defines into the build cache: source[sn] gets its
  * path, artifact[an] the .so when *ok. include_dir NULL = the source's own
