@@ -119,6 +119,9 @@ typedef struct cpu_family {
     bool typed_output;
     double (*bytes)(const cpu_shape *sh);
     void (*record)(json_t *rec);
+    /* the name of the argument at byte offset off of an input set (for
+     * "wrote to its read-only argument x"); NULL: none known */
+    const char *(*input_name)(long shape, unsigned long long off);
     /* the Correctness records' "check_method" (NULL: the built-in families' text) */
     const char *check_method;
 } cpu_family;

@@ -129,6 +129,10 @@ void cpu_emit(json_t *o);
 rng *cpu_judge_rng(void);
 
 /* check.c */
+/* "inputs modified (the LABEL wrote to its read-only inputs[ (argument
+ * NAME)]: the write faulted)" into buf, the argument named by the family
+ * from the fault's offset when it can */
+void cpu_input_write_reason(const side *s, const layout *L, char *buf, size_t n);
 void cpu_layout(const cpu_family *fam, const cpu_shape *sh, layout *L);
 /* maps nsets input sets and output slots of shape sh for s; 0 or -1 (why) */
 int cpu_side_map(side *s, const layout *L, int nsets, char *why, size_t n);

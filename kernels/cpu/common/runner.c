@@ -61,6 +61,14 @@ static void on_fault(int sig, siginfo_t *si, void *ctx)
     f.sig = sig;
     uintptr_t a = (uintptr_t)si->si_addr, lo = (uintptr_t)in_map;
     f.input_write = in_map && a >= lo && a < lo + in_len;
+    if (f.input_write) { /* the byte offset in the inputs, in decimal: the judge names the argument */
+        char d[24];
+        int n = 0;
+        uintptr_t v = a - lo;
+        do d[n++] = (char)('0' + v % 10), v /= 10;
+        while (v && n < (int)sizeof d);
+        for (int i = 0; i < n; i++) f.msg[i] = d[n - 1 - i];
+    }
     send(RP_FD, &f, sizeof f, MSG_NOSIGNAL);
     _exit(128 + sig);
 }

@@ -535,6 +535,17 @@ static double timed_error(const cpu_shape *sh, const cpu_bufs *b, uint64_t seed,
     return compare(sh, b, method, &frac);
 }
 
+static const char *input_name(long shape, unsigned long long off)
+{
+    const dshape *s = &D.sh[shape];
+    for (int k = 0; k < D.nargs; k++) {
+        const darg *a = &D.a[k];
+        uint64_t b = (uint64_t)s->count[k] * (uint64_t)a->esize;
+        if (!a->scalar && a->access == ACC_READ && off >= s->off_in[k] && off < s->off_in[k] + b) return a->name;
+    }
+    return NULL;
+}
+
 static void record(json_t *rec)
 {
     json_object_set_new(rec, "kernel", json_string(D.name));
@@ -561,5 +572,6 @@ const cpu_family cpu_family_declared = {
     .typed_output = true,
     .bytes = bytes,
     .record = record,
+    .input_name = input_name,
     .check_method = "the declared reference on the same inputs, every output element, every checked and timed call",
 };
