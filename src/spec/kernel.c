@@ -564,6 +564,9 @@ bool spak_kernel_shape(const spak_kernel_def *k, const char *s, int64_t values[S
 void spak_kernel_check_shapes(const spak_kernel_def *k, const spak_block *problem, spak_diags *d)
 {
     const char *lists[] = {"shapes", "heldout"};
+    if (!spak_block_find(problem, "shapes") && k->n_sizes)
+        KERR(d, k->pos, "kernel %s: the problem needs shapes: [\"%s=...\"] (its judge times those)", k->name,
+             k->sizes[0]);
     for (size_t l = 0; l < 2; l++) {
         const spak_entry *x = spak_block_find(problem, lists[l]);
         if (!x || !x->value)

@@ -87,7 +87,7 @@ bool spak_kernel_check(const spak_entry *e, const spak_kernel_names *names, cons
 
 /* Checks problem.shapes / problem.heldout when a kernel block is present:
  * each a string "name=value,..." giving every size of k exactly once, each
- * a positive whole number. */
+ * a positive whole number; shapes must be there. */
 void spak_kernel_check_shapes(const spak_kernel_def *k, const spak_block *problem, spak_diags *d);
 
 /* The value of a size or parameter name (false: unknown or not a whole number). */
