@@ -4,7 +4,7 @@
 # With --test, also what the test suites need. Prints what it installs.
 set -eu
 
-need_pkgs=(build-essential pkg-config libsqlite3-dev libjansson-dev libcurl4-openssl-dev libopenblas-dev libseccomp-dev)
+need_pkgs=(build-essential pkg-config libsqlite3-dev libjansson-dev libcurl4-openssl-dev libopenblas-dev libseccomp-dev libffi-dev)
 if [ "${1:-}" = "--test" ]; then
     # clang + its runtime for the libFuzzer smoke run; python3 for test servers;
     # python3-jsonschema to validate exports against their schemas (export.sh);

@@ -9,12 +9,14 @@
 #   CPU_CALLER_OBJS  += objects       its call.c (caller.h): what the runner links
 #   CPU_BASELINES    += shared objects built-in baselines run in runners, e.g.
 #                                     $(O)/cpu/matmul/baseline-openblas.so
+#   CPU_RUNNER_LIBS  += libraries     what its call.c needs in the runner (declared: libffi)
 #
 # From CPU_FAMILIES this fragment writes the tables of descriptors the judge
 # and the runner read ($(O)/obj/kernels/cpu/families.c, callers.c), so a new
 # family is a new folder and no edit here. The judge links libspak.a for the
 # sandbox that its runners start in; the runner, $(O)/spak-runner-cpu, links
-# the families' callers and nothing else (no reference, no OpenBLAS). Only the
+# the families' callers and nothing else (no reference, no OpenBLAS; libffi
+# for declared kernels, statically where Debian ships its PIC archive). Only the
 # matmul baseline's .so links OpenBLAS; libspak.a and the spak CLI never do
 # (the GPU machine has no OpenBLAS).
 # The kernel rungs and candidates are not built here: they are shared objects
@@ -81,7 +83,7 @@ $(O)/obj/kernels/cpu/runner-objs/%.o: kernels/cpu/%.c
 	$(CC) $(CPU_RUNNER_CFLAGS) -c $< -o $@
 
 $(CPU_RUNNER): $(CPU_RUNNER_OBJS)
-	$(CC) -o $@ $^ -ldl
+	$(CC) -o $@ $^ $(CPU_RUNNER_LIBS) -ldl
 
 # The bottleneck classifier's test (kernels/cpu/tests/test_classify.c): the
 # classifier and the matmul traffic models, on kernels of known character

@@ -273,7 +273,8 @@ void spak_measure_shapes(const spak_model *m, const char *cmd, const char *out[S
     size_t n = 0;
     const char *lists[] = {"shapes", "heldout"};
     for (size_t k = 0; k < 2 && m->problem; k++) {
-        if (!cmd_names(cmd, lists[k]))
+        /* a declared kernel's judge takes every shape from {{decl}} */
+        if (!cmd_names(cmd, lists[k]) && !(m->kernel && cmd_names(cmd, "decl")))
             continue;
         const spak_entry *x = spak_block_find(m->problem, lists[k]);
         if (!x || !x->value || x->value->kind != SPAK_EX_LIST)
@@ -311,8 +312,13 @@ spak_status spak_measure(const spak_measure_job *job, spak_outcome *oc, spak_err
     if (st != SPAK_OK)
         return st;
     for (size_t i = 0; i < oc->traces.n; i++)
-        if (oc->traces.items[i].valid && oc->traces.items[i].json)
+        if (oc->traces.items[i].valid && oc->traces.items[i].json) {
             json_array_append(oc->valid, oc->traces.items[i].json);
+            /* a judge's record that says its check was untrusted (a
+             * declared kernel without a reference) makes the evaluation so */
+            if (json_is_false(json_object_get(oc->traces.items[i].json, "trusted")))
+                oc->trusted = false;
+        }
     read_outcome(job->metric, oc);
     if (!oc->sr.ok)
         fail_outcome(oc, "%s", oc->sr.why_text);

@@ -11,7 +11,9 @@
  * beside it: it runs candidates in sandboxed runners, never in its own
  * process) runs with the judge profile and its records are trusted. Any
  * other command runs with the candidate profile, and its records are
- * untrusted: stored and shown as such. An evaluation whose isolation is
+ * untrusted: stored and shown as such; so is an evaluation one of whose
+ * records says "trusted": false (a declared kernel judged without a
+ * reference). An evaluation whose isolation is
  * below the minimum fails, unless the run allows weak isolation.
  */
 #ifndef SPAK_EVALUATE_H
@@ -83,8 +85,10 @@ bool spak_measure_judge_stops_early(const char *argv0, const char *bin_dir, cons
 #define SPAK_MEASURE_MAX_SHAPES 64
 /* The shapes a measure command template cmd is given, {{shapes}} and
  * {{heldout}} of m's problem, into out (NULL-terminated, m's strings; at
- * most SPAK_MEASURE_MAX_SHAPES): the job's shapes. None when cmd names
- * neither (a user command that takes no shapes is not held to them). */
+ * most SPAK_MEASURE_MAX_SHAPES): the job's shapes; both lists when m
+ * declares a kernel and cmd names {{decl}} (its judge reads them there).
+ * None when cmd names neither (a user command that takes no shapes is not
+ * held to them). */
 void spak_measure_shapes(const spak_model *m, const char *cmd, const char *out[SPAK_MEASURE_MAX_SHAPES + 1]);
 
 /* Run the job and read its outcome into oc (initialized by the caller).

@@ -171,7 +171,7 @@ static spak_status ws_make(build_ws *ws, spak_err *err)
  * (they enter the cache key), then the output and the source. The strings
  * argv points to live here too. */
 typedef struct build_cmd {
-    const char *argv[SPAK_BUILD_MAX_DEFINES + 32];
+    const char *argv[SPAK_BUILD_MAX_DEFINES + 64];
     size_t k;
     char defs[SPAK_BUILD_MAX_DEFINES][300];
     char inc[PATH_MAX + 8];
@@ -192,6 +192,12 @@ static void cmd_flags(build_cmd *c, const spak_build_request *rq, const char *cc
                                         "-Xcompiler", "-fPIC", "-shared", "-lineinfo", "-Xptxas", "-v"};
         for (size_t i = 0; i < SPAK_ARRAY_LEN(f); i++)
             c->argv[c->k++] = f[i];
+    } else if (rq->n_flags || rq->compiler) {
+        /* a declared kernel's flags, capped (argv has room for 24 more) */
+        c->argv[c->k++] = "-fPIC";
+        c->argv[c->k++] = "-shared";
+        for (size_t i = 0; i < rq->n_flags && i < 24; i++)
+            c->argv[c->k++] = rq->flags[i];
     } else {
         static const char *const f[] = {"-std=c11", "-O3", "-march=native", "-fPIC", "-shared", "-Wall", "-Wextra",
                                         "-D_GNU_SOURCE"};
@@ -232,7 +238,7 @@ static spak_status place_source(build_cmd *c, const spak_build_request *rq, cons
  * cut) leaves w incomplete: the compile then fails, or is not cached. */
 static void key_deps(spak_key_walk *w, const build_cmd *c, const build_ws *ws, bool cuda)
 {
-    const char *argv[SPAK_BUILD_MAX_DEFINES + 32];
+    const char *argv[SPAK_BUILD_MAX_DEFINES + 64];
     size_t k = 0;
     for (size_t i = 0; i < c->k; i++)
         if (strcmp(c->argv[i], "-shared") != 0)  /* a link flag: gcc -M -shared also works, nvcc's may not */
@@ -384,7 +390,7 @@ spak_status spak_build_candidate(const spak_build_request *rq, spak_build_result
         st = spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
         goto out;
     }
-    const char *cc = spak_build_compiler_for(rq->source);
+    const char *cc = rq->compiler ? rq->compiler : spak_build_compiler_for(rq->source);
     bool cuda = ends_with(rq->source, ".cu");
     st = place_source(c, rq, &ws, err);
     if (st != SPAK_OK)
@@ -445,7 +451,7 @@ static uint64_t pp_digest(const char *t, size_t n)
 static void preprocess_one(build_cmd *c, const build_ws *ws, bool cuda, const char *const *set, size_t nd,
                            uint64_t *digest, bool *ok)
 {
-    const char *argv[SPAK_BUILD_MAX_DEFINES + 40];
+    const char *argv[SPAK_BUILD_MAX_DEFINES + 72];
     size_t k = 0;
     for (size_t i = 0; i < c->k; i++)
         if (strcmp(c->argv[i], "-shared") != 0)  /* a link flag */
@@ -492,7 +498,7 @@ spak_status spak_build_preprocess(const spak_build_request *rq, const char *cons
     build_reads(&ws, c->src, rq);
     spak_build_request flags_only = *rq;
     flags_only.n_defines = 0;
-    cmd_flags(c, &flags_only, spak_build_compiler_for(rq->source), cuda);
+    cmd_flags(c, &flags_only, rq->compiler ? rq->compiler : spak_build_compiler_for(rq->source), cuda);
     for (size_t k = 0; k < n_sets; k++)
         preprocess_one(c, &ws, cuda, sets[k], n_sets_defs[k], &digests[k], &ok[k]);
 out:

@@ -33,6 +33,12 @@ typedef struct spak_build_request {
     bool copy_source;                    /* the source lies where the sandbox uid
                                             cannot read it (spak's home, for an
                                             LLM's source): build a copy */
+    /* a declared kernel's own compiler and flags (spec/kernel.h): NULL /
+     * none: the language's defaults. Given flags replace the optimisation
+     * and language flags; -fPIC -shared stay (a .so is what judges load) */
+    const char *compiler;
+    const char *const *flags;
+    size_t n_flags;
 } spak_build_request;
 
 typedef struct spak_build_result {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "build/build_fs.h"
+#include "build/decl.h"
 
 static void upper_ident(const char *in, char *out, size_t n)
 {
@@ -37,6 +38,7 @@ static const char *builtin(const spak_cand_vars *v, const char *name)
         {"candidate", offsetof(spak_cand_vars, candidate)}, {"source", offsetof(spak_cand_vars, source)},
         {"harness", offsetof(spak_cand_vars, harness)},     {"workdir", offsetof(spak_cand_vars, workdir)},
         {"ceilings", offsetof(spak_cand_vars, ceilings)},   {"baseline_so", offsetof(spak_cand_vars, baseline_so)},
+        {"decl", offsetof(spak_cand_vars, decl)},
     };
     for (size_t i = 0; i < SPAK_ARRAY_LEN(fields); i++)
         if (strcmp(name, fields[i].name) == 0)
@@ -106,8 +108,8 @@ spak_status spak_cand_expand(const spak_cand_vars *v, const char *s, char *out, 
     return spak_template_expand_into(s, lookup_cb, (void *)v, out, n, err);
 }
 
-size_t spak_cand_defines(const spak_space *s, const size_t *digits, char defs[][SPAK_CAND_DEFINE_MAX],
-                         const char **dp)
+size_t spak_cand_defines(const spak_space *s, const size_t *digits, bool keep_case,
+                         char defs[][SPAK_CAND_DEFINE_MAX], const char **dp)
 {
     size_t nd = 0;
     bool act[SPAK_SPACE_MAX_PARAMS];
@@ -117,19 +119,34 @@ size_t spak_cand_defines(const spak_space *s, const size_t *digits, char defs[][
             continue;  /* a parameter that does not exist at this point is not defined at all */
         char up[200], val[200], upv[200];
         upper_ident(s->params[i].name, up, sizeof up);
+        const char *nm = keep_case ? s->params[i].name : up;
         const spak_expr *v = s->params[i].values[digits[i]];
         value_string(v, val, sizeof val);
         if (v->kind == SPAK_EX_STRING || v->kind == SPAK_EX_NAME) {
             upper_ident(val, upv, sizeof upv);
             spak_snprintf(defs[nd], SPAK_CAND_DEFINE_MAX, "SPAK_%s_%s=1", up, upv);
         } else {
-            spak_snprintf(defs[nd], SPAK_CAND_DEFINE_MAX, "%s=%s", up,
+            spak_snprintf(defs[nd], SPAK_CAND_DEFINE_MAX, "%s=%s", nm,
                           v->kind == SPAK_EX_BOOL ? (v->boolean ? "1" : "0") : val);
         }
         dp[nd] = defs[nd];
         nd++;
     }
     return nd;
+}
+
+void spak_cand_kernel_flags(const spak_model *m, spak_build_request *rq)
+{
+    const spak_kernel_def *k = m->kernel;
+    static const char *const cxx_flags[] = {"-O3", "-march=native"};
+    if (!k || strcmp(k->language ? k->language : "c", "cuda") == 0)
+        return;
+    /* c++ without flags gets its own defaults (the C build's -std=c11
+     * would refuse it) */
+    bool cxx = k->language && strcmp(k->language, "c++") == 0;
+    rq->compiler = k->compiler ? k->compiler : cxx ? "c++" : NULL;
+    rq->flags = k->has_flags ? k->flags : cxx ? cxx_flags : NULL;
+    rq->n_flags = k->has_flags ? k->n_flags : cxx ? 2 : 0;
 }
 
 /* The path a template names: absolute as is, else under the spec's directory. */
@@ -165,6 +182,7 @@ spak_status spak_cand_build_source(const spak_cand_vars *v, const char *src_t, c
     if (st != SPAK_OK)
         return st;
     spak_build_request rq = {.source = source, .copy_source = beneath(source, v->site->home)};
+    spak_cand_kernel_flags(v->site->m, &rq);
     for (size_t i = 0; i < nd && i < SPAK_BUILD_MAX_DEFINES; i++)
         rq.defines[i] = defines[i];
     rq.n_defines = nd;
@@ -377,6 +395,39 @@ void spak_cand_release(const spak_cand_vars *v)
     close(dfd);
 }
 
+/* A declared kernel: its reference built like the candidate (the build
+ * cache answers every evaluation after the first), then the decl file in
+ * the evaluation's .lib folder, which the sandbox reads and cannot write. */
+static spak_status declared(spak_cand_vars *v, spak_err *err)
+{
+    const spak_model *m = v->site->m;
+    const spak_kernel_def *k = m->kernel;
+    const char *ref = NULL;
+    if (k->ref_source) {
+        bool ok = false;
+        char src[PATH_MAX], *log = NULL;
+        spak_status st = spak_cand_build_source(v, k->ref_source, NULL, NULL, 0, src, sizeof src, v->ref_so_buf,
+                                                sizeof v->ref_so_buf, &log, &ok, err);
+        if (st == SPAK_OK && !ok)
+            st = spak_errf(err, SPAK_ERR_BUILD, "kernel %s: the reference %s does not build: %.600s", k->name,
+                           k->ref_source, log ? log : "");
+        free(log);
+        if (st == SPAK_OK)
+            st = expose(v, v->ref_so_buf, sizeof v->ref_so_buf, err);
+        if (st != SPAK_OK)
+            return st;
+        ref = v->ref_so_buf;
+    }
+    if (!spak_snprintf(v->decl_buf, sizeof v->decl_buf, "%s.lib/decl.json", v->workdir))
+        return spak_errf(err, SPAK_ERR_ARG, "%s: path too long", v->workdir);
+    spak_decl_in in = {.k = k, .problem = m->problem, .space = v->site->space, .digits = v->digits,
+                       .candidate = v->candidate, .reference = ref};
+    spak_status st = spak_decl_write(&in, v->decl_buf, err);
+    if (st == SPAK_OK)
+        v->decl = v->decl_buf;
+    return st;
+}
+
 spak_status spak_cand_prepare(spak_cand_vars *v, const spak_cand_job *job, char **build_log, bool *built, char *why,
                               size_t why_n, spak_err *err)
 {
@@ -410,7 +461,7 @@ spak_status spak_cand_prepare(spak_cand_vars *v, const spak_cand_job *job, char 
     }
     char defs[SPAK_BUILD_MAX_DEFINES][SPAK_CAND_DEFINE_MAX];
     const char *dp[SPAK_BUILD_MAX_DEFINES];
-    size_t nd = spak_cand_defines(v->site->space, v->digits, defs, dp);
+    size_t nd = spak_cand_defines(v->site->space, v->digits, m->kernel != NULL, defs, dp);
     bool ok = false;
     char inc[PATH_MAX] = "";
     if (job->code_source) {
@@ -437,7 +488,7 @@ spak_status spak_cand_prepare(spak_cand_vars *v, const spak_cand_job *job, char 
         return st;
     v->candidate = v->artifact_buf;
     *built = true;
-    return SPAK_OK;
+    return m->kernel ? declared(v, err) : SPAK_OK;
 }
 
 spak_status spak_cand_argv_make(const spak_cand_vars *v, const char *cmd, spak_cand_argv *a, spak_err *err)
@@ -534,7 +585,7 @@ spak_status spak_cand_build_all(const spak_cand_site *site, spak_cand_built_fn o
         spak_cand_vars_init(&v, site, idx);
         char defs[SPAK_BUILD_MAX_DEFINES][SPAK_CAND_DEFINE_MAX], source[PATH_MAX], artifact[PATH_MAX], key[2048];
         const char *dp[SPAK_BUILD_MAX_DEFINES];
-        size_t nd = spak_cand_defines(site->space, v.digits, defs, dp);
+        size_t nd = spak_cand_defines(site->space, v.digits, site->m->kernel != NULL, defs, dp);
         bool ok = false;
         char *log = NULL;
         st = spak_cand_build_source(&v, src_t, NULL, dp, nd, source, sizeof source, artifact, sizeof artifact, &log,

@@ -8,6 +8,7 @@
  *   harness    the target's harness   workdir   the evaluation's directory
  *   ceilings   the device's ceilings  baseline_so  the built baseline
  *   seed, eval_id, run_id, root (the spec's directory), shapes, heldout
+ *   decl       a declared kernel's decl file (build/decl.h)
  * Parameters reach the source as -D defines: numbers and booleans as
  * NAME=value (NAME upper-cased), strings as SPAK_<NAME>_<VALUE>=1.
  */
@@ -42,9 +43,11 @@ typedef struct spak_cand_vars {
     const spak_cand_site *site;
     size_t digits[SPAK_SPACE_MAX_PARAMS];
     const char *candidate, *source, *harness, *workdir, *ceilings, *baseline_so;
+    const char *decl; /* a declared kernel's decl file (build/decl.h), else NULL */
     char seed[32], eval_id[32];
     char harness_buf[PATH_MAX], workdir_buf[PATH_MAX], ceilings_buf[PATH_MAX];
     char source_buf[PATH_MAX], artifact_buf[PATH_MAX], base_so_buf[PATH_MAX];
+    char decl_buf[PATH_MAX], ref_so_buf[PATH_MAX];
 } spak_cand_vars;
 
 /* v for point index of the site: parameters set; candidate, source and
@@ -55,9 +58,15 @@ void spak_cand_vars_init(spak_cand_vars *v, const spak_cand_site *site, uint64_t
 spak_status spak_cand_expand(const spak_cand_vars *v, const char *s, char *out, size_t n, spak_err *err);
 
 /* The candidate's parameters as -D defines into defs (dp[i] points at
- * defs[i]); returns how many (at most SPAK_BUILD_MAX_DEFINES). */
-size_t spak_cand_defines(const spak_space *s, const size_t *digits, char defs[][SPAK_CAND_DEFINE_MAX],
-                         const char **dp);
+ * defs[i]); returns how many (at most SPAK_BUILD_MAX_DEFINES). keep_case
+ * (a declared kernel's params_as "defines"): numbers keep their names as
+ * written (threads=2, not THREADS=2). */
+size_t spak_cand_defines(const spak_space *s, const size_t *digits, bool keep_case,
+                         char defs[][SPAK_CAND_DEFINE_MAX], const char **dp);
+
+/* A declared kernel's compiler and flags (spec/kernel.h) into rq: a C or
+ * C++ kernel's own; nothing for a CUDA kernel or without a kernel block. */
+void spak_cand_kernel_flags(const spak_model *m, spak_build_request *rq);
 
 /* Build the source named by template src_t (relative to the spec's
  * directory) with the defines into the build cache: source[sn] gets its
@@ -94,7 +103,8 @@ typedef struct spak_cand_job {
 /* Fill v for the job (paths of harness, workdir, ceilings), make the
  * workdir (fresh, 0700: the sandbox chowns it to its uid) and its .lib
  * folder, build the baseline_source when the problem names one, then the
- * candidate when it names a source; {{candidate}} and {{baseline_so}} are
+ * candidate when it names a source; a declared kernel's reference (built
+ * like the candidate, cached by content) and its decl file in workdir.lib; {{candidate}} and {{baseline_so}} are
  * copies in workdir.lib (the build cache is closed to the sandbox uid).
  * The run's folder is made 0711 and every other entry of it closed to the
  * sandbox uid (earlier evaluations' directories taken back), the agent's

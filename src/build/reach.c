@@ -78,13 +78,15 @@ typedef struct reach_sets {
     const char *(*ptrs)[SPAK_BUILD_MAX_DEFINES];
     size_t *nd;
     size_t n, cap;
+    bool keep_case; /* a declared kernel's defines keep their names */
+    const spak_model *m; /* its compiler and flags enter the key */
 } reach_sets;
 
 static bool sets_add(reach_sets *rs, const spak_space *sp, const size_t *digits)
 {
     if (rs->n == rs->cap)
         return false;
-    rs->nd[rs->n] = spak_cand_defines(sp, digits, rs->defs[rs->n], rs->ptrs[rs->n]);
+    rs->nd[rs->n] = spak_cand_defines(sp, digits, rs->keep_case, rs->defs[rs->n], rs->ptrs[rs->n]);
     rs->n++;
     return true;
 }
@@ -104,6 +106,12 @@ static bool verdict_key(const reach_sets *rs, const reach_param *rp, const char 
             h = spak_hash64(rs->ptrs[idx[k]][d], strlen(rs->ptrs[idx[k]][d]) + 1, h);
         h = spak_hash64("|", 1, h);
     }
+    spak_build_request kf = {0};
+    spak_cand_kernel_flags(rs->m, &kf);
+    for (size_t f = 0; f < kf.n_flags; f++)
+        h = spak_hash64(kf.flags[f], strlen(kf.flags[f]) + 1, h);
+    if (kf.compiler)
+        h = spak_hash64(kf.compiler, strlen(kf.compiler) + 1, h);
     spak_key_walk w;
     spak_key_walk_init(&w, h, geteuid() == 0);
     spak_key_file(&w, cc);
@@ -203,6 +211,7 @@ static spak_status verdicts(const spak_cand_vars *v, const reach_sets *rs, reach
     if (strrchr(inc, '/'))
         *strrchr(inc, '/') = '\0';
     spak_build_request rq = {.source = v->source, .include_dir = inc};
+    spak_cand_kernel_flags(v->site->m, &rq); /* -fopenmp expands the macros of an omp pragma */
     for (size_t k = 0; k < rs->n; k++)
         sets[k] = rs->ptrs[k];
     st = spak_build_preprocess(&rq, sets, rs->nd, rs->n, dig, ok, err);
@@ -241,7 +250,7 @@ spak_status spak_reach_unreached(const spak_cand_vars *v, char *out, size_t n, s
     size_t cap = 1;
     for (size_t p = 0; p < sp->n; p++)
         cap += sp->params[p].n_values;
-    reach_sets rs = {.cap = cap};
+    reach_sets rs = {.cap = cap, .keep_case = m->kernel != NULL, .m = m};
     rs.defs = calloc(cap, sizeof *rs.defs);
     rs.ptrs = calloc(cap, sizeof *rs.ptrs);
     rs.nd = calloc(cap, sizeof *rs.nd);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "spec/expr.h"
+#include "spec/kernel.h"
 #include "knowledge/knowledge.h"
 #include "program/llm/llm.h"
 #include "program/strategies.h"
@@ -947,7 +948,7 @@ static void knowledge(checker *c, const spak_entry *blk, rvec *rv)
 /* Templates every measure command may use besides its loop's parameters
  * (docs/language.md, "Templates"). */
 static const char *const builtin_vars[] = {"candidate", "source", "harness", "seed",    "workdir", "root",
-                                           "run_id",    "eval_id", "shapes", "heldout", "ceilings", "baseline_so"};
+                                           "run_id",    "eval_id", "shapes", "heldout", "ceilings", "baseline_so", "decl"};
 
 static bool loop_has_param(const spak_loop_def *l, const char *name)
 {
@@ -1083,6 +1084,11 @@ static void eloop_measure(checker *c, spak_loop_def *l, const spak_entry *x, spa
             static const char *const keys[] = {"cmd", "metric", "objective"};
             unknown_key(c, f, "measure", keys, SPAK_ARRAY_LEN(keys));
         }
+    }
+    if (!l->cmd && c->m->kernel) {
+        /* a declared kernel has a judge of its own: this is its command */
+        l->cmd = SPAK_KERNEL_DEFAULT_CMD;
+        l->cmd_pos = x->pos;
     }
     if (!l->cmd)
         ERR(c, x->pos, "measure needs a cmd");
@@ -1546,8 +1552,34 @@ static void problem_keys(checker *c, const spak_block *p)
 
 /* ---- system ---- */
 
-static const char *const known_blocks[] = {"model", "design_space", "tuning_space", "knowledge", "trace_schema",
-                                           "agent_loop", "engineering_loop", "build", "problem", "llm"};
+static const char *const known_blocks[] = {"model",       "design_space",     "tuning_space", "knowledge",
+                                           "trace_schema", "agent_loop",      "engineering_loop", "build",
+                                           "problem",     "llm",              "kernel"};
+
+/* The kernel block (src/spec/kernel.c): after the spaces, whose parameter
+ * names its expressions may use, and before the loops, whose measure
+ * command it may supply. At most one. */
+static void kernel_block(checker *c, const spak_entry *e)
+{
+    spak_model *m = c->m;
+    if (m->kernel) {
+        ERR(c, e->pos, "more than one kernel block (one declared kernel per spec)");
+        return;
+    }
+    const char *names[64];
+    size_t n = 0;
+    for (size_t i = 0; i < m->n_design && n < SPAK_ARRAY_LEN(names); i++)
+        names[n++] = m->design[i].name;
+    for (size_t i = 0; i < m->n_tuning && n < SPAK_ARRAY_LEN(names); i++)
+        names[n++] = m->tuning[i].name;
+    spak_kernel_names kn = {names, n};
+    spak_kernel_def *k = calloc_arena(c, 1, sizeof *k);
+    if (!k)
+        return;
+    const char *target = m->problem ? spak_block_string(m->problem, "target") : NULL;
+    spak_kernel_check(e, &kn, target, c->a, c->d, k);
+    m->kernel = k;
+}
 
 static void system_block(checker *c, const spak_entry *sys)
 {
@@ -1584,7 +1616,12 @@ static void system_block(checker *c, const spak_entry *sys)
             else
                 space_block(c, e, "tuning_space", &m->tuning, &m->n_tuning);
         }
+        if (spak_entry_word_is(e, 0, "problem") && e->body && !m->problem)
+            m->problem = e->body; /* the kernel block reads its target */
     }
+    for (size_t i = 0; i < b->n; i++)
+        if (spak_entry_word_is(b->items[i], 0, "kernel"))
+            kernel_block(c, b->items[i]);
     /* pass 2: facts (all names known before any body is typed), then rules */
     fvec fv = {0};
     rvec rv = {0};
@@ -1659,8 +1696,10 @@ static void system_block(checker *c, const spak_entry *sys)
             }
         } else if (strcmp(h, "llm") == 0) {
             llm_block(c, e);
+        } else if (strcmp(h, "kernel") == 0) {
+            /* checked in pass 1 */
         } else if (strcmp(h, "problem") == 0) {
-            if (m->problem)
+            if (m->problem && m->problem != e->body)
                 ERR(c, e->pos, "more than one problem block");
             else if (!e->body)
                 ERR(c, e->pos, "problem needs a body: problem { family: \"matmul\", target: \"cpu\", ... }");
@@ -1677,6 +1716,8 @@ static void system_block(checker *c, const spak_entry *sys)
     }
     if (m->problem)
         problem_keys(c, m->problem);
+    if (m->problem && m->kernel)
+        spak_kernel_check_shapes(m->kernel, m->problem, c->d);
 }
 
 static void check_file(checker *c)

@@ -103,6 +103,7 @@ typedef struct spak_model {
     spak_pos system_pos;
     const spak_block *system;
     const spak_block *problem;   /* `problem { ... }` or NULL */
+    const struct spak_kernel_def *kernel; /* `kernel NAME { ... }` (spec/kernel.h) or NULL */
     spak_param_def *design;
     size_t n_design;
     spak_param_def *tuning;

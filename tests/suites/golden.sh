@@ -12,7 +12,7 @@
 #                                relative to the repo root)
 #   tests/golden/fmt/*.spak      `spak fmt` output equals X.expected, and the
 #                                expected text is itself canonical
-#   examples/*.spak              check and round-trip like valid files
+#   examples/*.spak, examples/declared/*.spak  check and round-trip like valid files
 # plus the CLI contract: usage errors exit 2, fmt --write / --check, a file
 # over the 4 MiB cap is refused cleanly.
 #
@@ -168,6 +168,7 @@ example_case() {  # file name expected(unused)
     round_trip "$1" "$2"
 }
 each_spec examples example_case
+each_spec examples/declared example_case
 
 # ---- the CLI contract ----
 usage() {  # name args...

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "spec/expr.h"
+#include "spec/kernel.h"
 #include "spec/lex.h"
 #include "spec/parse.h"
 #include "spec/space.h"
@@ -722,6 +723,75 @@ static void test_prototype_forms(void)
                pairs[i].a, pairs[i].close ? "is" : "is not", pairs[i].b);
 }
 
+/* A declared kernel's integer expressions (spec/kernel.h): C's truncating
+ * / and %, min, max, ceil_div, parameters beside sizes, and the failures
+ * that name their cause (an unknown name, a division by zero, overflow). */
+static bool kv_look(void *ud, const char *name, int64_t *out)
+{
+    (void)ud;
+    static const struct {
+        const char *n;
+        int64_t v;
+    } vals[] = {{"rows", 10}, {"cols", 7}, {"block", 4}, {"big", (int64_t)1 << 62}};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++)
+        if (strcmp(vals[i].n, name) == 0) {
+            *out = vals[i].v;
+            return true;
+        }
+    return false;
+}
+
+static bool kv_rows_only(void *ud, const char *name, int64_t *out)
+{
+    return strcmp(name, "cols") != 0 && kv_look(ud, name, out);
+}
+
+static void test_kernel_exprs(void)
+{
+    static const char src[] =
+        "system S {\n    problem { target: \"cpu\"\n shapes: [\"rows=10,cols=7\"] }\n"
+        "    tuning_space { block: [4] }\n"
+        "    kernel k {\n        language: \"c\"\n        entry: \"f\"\n        sizes: [\"rows\", \"cols\"]\n"
+        "        arg y { type: \"f32\", count: rows * cols, access: \"write\", output: true, tolerance: 0 }\n"
+        "        arg a { type: \"i64\", value: -7 / 2 }\n"
+        "        arg b { type: \"i64\", value: -7 % 3 }\n"
+        "        arg c { type: \"i64\", value: ceil_div(rows, block) * max(cols, 8) - min(rows, cols) }\n"
+        "        arg d { type: \"i64\", value: (rows + block - 1) / block }\n"
+        "        arg e { type: \"i64\", value: rows / (cols - 7) }\n"
+
+        "        reference { source: \"r.c\" }\n    }\n}\n";
+    spak_spec *s = NULL;
+    spak_err err = {0};
+    spak_status st = spak_spec_load_mem("k.spak", src, sizeof src - 1, &s, &err);
+    const spak_model *m = st == SPAK_OK ? spak_spec_model(s) : NULL;
+    const spak_kernel_def *k = m ? m->kernel : NULL;
+    if (!TAP_OK(k && k->n_args == 6, "kernel: the block is in the model with its 6 args (%s)", err.msg)) {
+        spak_spec_free(s);
+        return;
+    }
+    int64_t want[] = {0, -3, -1, 3 * 8 - 7, 3};
+    const char *what[] = {"", "-7 / 2 truncates to -3", "-7 % 3 is -1 (C)", "ceil_div, max, min", "(r+b-1)/b"};
+    for (int i = 1; i <= 4; i++) {
+        int64_t v = 0;
+        char why[200] = "";
+        bool ok = spak_kernel_eval(k->args[i].value, kv_look, NULL, &v, why, sizeof why);
+        TAP_OK(ok && v == want[i], "kernel expr: %s (got %lld%s%s)", what[i], (long long)v, why[0] ? ", " : "", why);
+    }
+    int64_t v;
+    char why[200] = "";
+    TAP_OK(!spak_kernel_eval(k->args[5].value, kv_look, NULL, &v, why, sizeof why) && strstr(why, "division by zero"),
+           "kernel expr: a division by zero is named (%s)", why);
+    why[0] = 0;
+    TAP_OK(!spak_kernel_eval(k->args[3].value, kv_rows_only, NULL, &v, why, sizeof why) && strstr(why, "'cols'"),
+           "kernel expr: a name without a value is named (%s)", why);
+    int64_t vals[SPAK_KERNEL_MAX_SIZES];
+    TAP_OK(spak_kernel_shape(k, "cols=3,rows=5", vals, why, sizeof why) && vals[0] == 5 && vals[1] == 3,
+           "kernel shape: assignments in any order");
+    TAP_OK(!spak_kernel_shape(k, "rows=5", vals, why, sizeof why) && strstr(why, "missing"),
+           "kernel shape: a missing size is named (%s)", why);
+    spak_spec_free(s);
+}
+
 int main(void)
 {
     spak_err err = {0};
@@ -746,6 +816,7 @@ int main(void)
     test_regressions();
     test_intervals();
     test_prototype_forms();
+    test_kernel_exprs();
     spak_spec_free(spec);
     return tap_done();
 }

@@ -36,6 +36,8 @@ static double l2_bytes(void)
 
 static double compulsory_bytes(const options *o, const cpu_shape *sh)
 {
+    double declared = o->fam->bytes ? o->fam->bytes(sh) : -1;
+    if (declared >= 0) return declared;
     layout L;
     cpu_layout(o->fam, sh, &L);
     double by = 4.0 * (double)L.out;

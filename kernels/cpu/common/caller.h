@@ -26,6 +26,7 @@ typedef struct cpu_shape {
 typedef struct cpu_bufs {
     float *in[3];
     float *out;
+    const void *ext; /* the declared family's rp_decl of the CALL (proto.h), else NULL */
 } cpu_bufs;
 
 /* the candidate's entry point as loaded; the family casts it back to its ABI type */
@@ -33,7 +34,7 @@ typedef void (*cpu_entry)(void);
 
 typedef struct cpu_caller {
     const char *name;   /* the family, as in --family */
-    const char *symbol; /* the entry point a .so exports */
+    const char *symbol; /* the entry point a .so exports; NULL: named by each CALL (declared) */
     /* one call of fn on shape sh and buffers b; returns the kernel's return code */
     int (*call)(cpu_entry fn, const cpu_shape *sh, const cpu_bufs *b);
 } cpu_caller;

@@ -35,6 +35,8 @@ void cpu_layout(const cpu_family *fam, const cpu_shape *sh, layout *L)
 {
     memset(L, 0, sizeof *L);
     fam->sizes(sh, L->in, &L->nin, &L->out);
+    L->fam = fam;
+    L->shape = sh->d[0];
     size_t off = 0;
     for (int i = 0; i < L->nin; i++) {
         L->off[i] = off;
@@ -101,7 +103,7 @@ static void init_quantiles(void)
     }
 }
 
-static void fill_fast_normal(rng *r, float *x, size_t n)
+void cpu_fill_normal(rng *r, float *x, size_t n)
 {
     if (quant[NQ] == 0) init_quantiles();
     size_t j = 0;
@@ -120,7 +122,11 @@ static void fill_fast_normal(rng *r, float *x, size_t n)
 uint64_t cpu_fill_set(const side *s, const layout *L, int k)
 {
     rng *r = cpu_judge_rng();
-    for (int i = 0; i < L->nin; i++) fill_fast_normal(r, s->in + (size_t)k * L->set + L->off[i], L->in[i]);
+    if (L->fam && L->fam->fill) {
+        L->fam->fill(L->shape, s->in + (size_t)k * L->set, r);
+        return cpu_hash_set(s, L, k);
+    }
+    for (int i = 0; i < L->nin; i++) cpu_fill_normal(r, s->in + (size_t)k * L->set + L->off[i], L->in[i]);
     return cpu_hash_set(s, L, k);
 }
 
@@ -128,6 +134,10 @@ void cpu_poison_slot(const side *s, const layout *L, int k)
 {
     uint32_t bits = POISON_BITS;
     float *x = s->out + (size_t)k * L->slot;
+    if (L->fam && L->fam->init_slot) {
+        L->fam->init_slot(L->shape, s->in + (size_t)k * L->set, x);
+        return;
+    }
     for (size_t i = 0; i < L->out; i++) memcpy(&x[i], &bits, 4);
 }
 
@@ -153,6 +163,7 @@ void cpu_call_msg(rp_call *c, const cpu_shape *sh, const layout *L, int n)
         for (int i = 0; i < L->nin; i++) c->item[j].in_off[i] = ((size_t)j * L->set + L->off[i]) * 4;
         c->item[j].out_off = (size_t)j * L->slot * 4;
     }
+    if (L->fam && L->fam->call_extra) L->fam->call_extra(L->shape, c);
 }
 
 call_result cpu_check_output(const options *o, const cpu_shape *sh, const side *s, const layout *L, int k, int rc,
@@ -174,7 +185,7 @@ call_result cpu_check_output(const options *o, const cpu_shape *sh, const side *
         memcpy(&bits, &b.out[i], 4);
         if (bits == POISON_BITS)
             unwritten++;
-        else if (!isfinite(b.out[i]))
+        else if (!o->fam->typed_output && !isfinite(b.out[i]))
             nonfinite++;
     }
     if (unwritten || nonfinite) {
@@ -200,7 +211,8 @@ call_result cpu_check_output(const options *o, const cpu_shape *sh, const side *
     for (size_t i = 0; i < L->out && allzero; i++) allzero = b.out[i] == 0.0f;
     if (allzero)
         snprintf(r.reason, sizeof r.reason, "wrong values (output is all zeros; rel_err %.3g, %s)", r.rel_err, method);
-    else if (!timed && r.rel_err <= 5e-2 && frac_off >= 0.5)
+    else if (!timed && !o->fam->typed_output && r.rel_err <= 5e-2 && frac_off >= 0.5) /* a declared kernel's
+                                                          precision is its declaration's: no guess at fp16/bf16 */
         snprintf(r.reason, sizeof r.reason,
                  "lower precision than fp32 declared (rel_err %.3g > tol %.3g, error spread over %.0f%% "
                  "of elements, as bf16/fp16/tf32 rounding gives; %s)",
@@ -211,6 +223,17 @@ call_result cpu_check_output(const options *o, const cpu_shape *sh, const side *
         snprintf(r.reason, sizeof r.reason, "wrong values (rel_err %.3g > tol %.3g, %.1f%% of elements off; %s)",
                  r.rel_err, o->tol, 100 * frac_off, method);
     return r;
+}
+
+void cpu_input_write_reason(const side *s, const layout *L, char *buf, size_t n)
+{
+    long long off = cpu_runner_fault_offset(s->r);
+    const char *name = off >= 0 && L->fam && L->fam->input_name && L->set
+                           ? L->fam->input_name(L->shape, (unsigned long long)off % (L->set * 4))
+                           : NULL;
+    char arg[96] = "";
+    if (name) snprintf(arg, sizeof arg, " (argument %s)", name);
+    snprintf(buf, n, "inputs modified (the %s wrote to its read-only inputs%s: the write faulted)", s->label, arg);
 }
 
 static void sleep_s(double s)
@@ -237,9 +260,7 @@ static call_result checked_call(const options *o, side *c, const cpu_shape *sh, 
     bool input_write;
     if (cpu_runner_call(c->r, &m, &rc, 60 + 10 * o->min_time, false, &dt, &input_write, r.reason, sizeof r.reason)) {
         c->dead = true;
-        if (input_write)
-            snprintf(r.reason, sizeof r.reason,
-                     "inputs modified (the candidate wrote to its read-only inputs: the write faulted)");
+        if (input_write) cpu_input_write_reason(c, L, r.reason, sizeof r.reason);
         return r;
     }
     *dt_out = dt;
@@ -334,8 +355,10 @@ bool cpu_check_shape(const options *o, side *c, const cpu_shape *sh, json_t *rec
     json_object_set_new(rec, "reason", json_string(reason));
     json_object_set_new(rec, "calls", json_integer(ncalls));
     json_object_set_new(rec, "checks", json_integer(passed ? 3 : ncalls));
-    json_object_set_new(rec, "check_method", json_string("reference per checked call; freivalds2 (matmul) or "
-                                                         "sampled-rows (attention) per timed call, drawn after it"));
+    json_object_set_new(rec, "check_method",
+                        json_string(o->fam->check_method ? o->fam->check_method
+                                                         : "reference per checked call; freivalds2 (matmul) or "
+                                                           "sampled-rows (attention) per timed call, drawn after it"));
     json_object_set_new(rec, "family", json_string(o->fam->name));
     return passed;
 }

@@ -31,7 +31,10 @@
 #include <stdint.h>
 
 #include "caller.h"
+#include "proto.h"
 #include "rng.h"
+
+#define POISON_BITS 0x7fc0deadu /* quiet NaN with a payload: "never written" */
 
 /* a running sum for a relative error: ||out - ref||^2 and ||ref||^2 */
 typedef struct cpu_errstat {
@@ -94,7 +97,38 @@ typedef struct cpu_family {
     double (*traffic)(const cpu_shape *sh, const char *model, const char *params, double l2, char *desc,
                       size_t ndesc);
     const char *traffic_models; /* their names, for the usage text: "naive|reorder|..." */
+
+    /* A family described at run time (declared, kernels/cpu/declared/):
+     * all NULL/false for the built-in ones. load reads the --decl file
+     * (runner_exe: for a reference runner of its own), fills the shapes
+     * (d[0] the shape's index) and the tolerance; 0, or 2 with one line in
+     * why naming the field it cannot honour. fill writes fresh inputs into
+     * an input set (instead of fp32 normals); init_slot readies an output
+     * slot before its call from the set's data (instead of poisoning all of
+     * it); call_extra completes a CALL message (the entry, the arguments);
+     * typed_output: the output words are not all fp32, so the core checks
+     * them for poison only (error checks the values by type); bytes: the
+     * compulsory bytes of a call (NULL or < 0: from the buffer sizes);
+     * record adds fields to every record the judge writes; finish ends what
+     * load started. */
+    int (*load)(const char *decl, const char *runner_exe, cpu_shape *shapes, int *nshapes, int max, double *tol,
+                char *why, size_t nwhy);
+    void (*fill)(long shape, float *set, rng *r);
+    void (*init_slot)(long shape, const float *set, float *slot);
+    void (*call_extra)(long shape, rp_call *c);
+    bool typed_output;
+    double (*bytes)(const cpu_shape *sh);
+    void (*record)(json_t *rec);
+    /* the name of the argument at byte offset off of an input set (for
+     * "wrote to its read-only argument x"); NULL: none known */
+    const char *(*input_name)(long shape, unsigned long long off);
+    /* the Correctness records' "check_method" (NULL: the built-in families' text) */
+    const char *check_method;
 } cpu_family;
+
+/* n normal numbers (mean 0, sd 1, tails cut at +-3.9) from r, fast
+ * enough for fresh inputs on every timed call (check.c). */
+void cpu_fill_normal(rng *r, float *x, size_t n);
 
 /* Memory aligned to 64 bytes, or the harness exits with status 4 (the
  * judge has nothing to report without it). The caller frees it. */

@@ -178,8 +178,13 @@ void cpu_set_num(json_t *o, const char *k, double v)
     json_object_set_new(o, k, isfinite(v) ? json_real(v) : json_null());
 }
 
+/* the family whose records these are: a family described at run time
+ * adds its own fields to each (family.h, record) */
+static const cpu_family *emit_family;
+
 void cpu_emit(json_t *o)
 {
+    if (emit_family && emit_family->record) emit_family->record(o);
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
     if (s) {
         printf(TRACE_PREFIX "%s\n", s);
@@ -290,6 +295,7 @@ static void usage(void)
             "         [--baseline %s] [--baseline-so PATH]\n"
             "         [--tolerance X] [--check-only] [--ceilings-cache PATH]\n"
             "         [--traffic MODEL[,KEY=VALUE,...]] [--stop-slower-than MS|SHAPE=MS,...]\n"
+            "         [--decl FILE (family declared: the kernel, its shapes and its reference)]\n"
             "  shapes: %s\n",
             names, bases, shapes);
 }
@@ -403,6 +409,31 @@ bad:
     return 2;
 }
 
+/* The shapes: --shapes/--heldout (or the family's defaults), or, for a
+ * family described at run time, its --decl file's (which also gives the
+ * tolerance). 0, or 2 with the message printed. */
+static int shapes_of(options *o, const char *shapes, const char *heldout)
+{
+    if (o->fam->load) {
+        char why[300] = "";
+        if (shapes || heldout || !o->decl) {
+            fprintf(stderr, "spak-harness-cpu: family %s takes --decl FILE and its shapes from it (no --shapes)\n",
+                    o->fam->name);
+            return 2;
+        }
+        int rc = o->fam->load(o->decl, o->runner_exe, o->shapes, &o->nshapes, MAX_SHAPES, &o->tol, why, sizeof why);
+        if (rc) fprintf(stderr, "spak-harness-cpu: --decl %s: %s\n", o->decl, why);
+        return rc;
+    }
+    if (!shapes) shapes = o->fam->default_shapes;
+    if (!heldout) heldout = o->fam->default_heldout;
+    if (!parse_shape_list(o, shapes, false) || (*heldout && !parse_shape_list(o, heldout, true))) {
+        bad_shapes();
+        return 2;
+    }
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, options *o)
 {
     memset(o, 0, sizeof *o);
@@ -414,6 +445,7 @@ static int parse_args(int argc, char **argv, options *o)
     o->tol = -1;
     o->bound_scale = 1;
     const char *fam = NULL, *shapes = NULL, *heldout = NULL, *base = NULL, *seed = NULL, *stop = NULL;
+    int rc;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -451,6 +483,8 @@ static int parse_args(int argc, char **argv, options *o)
             TAKE(o->ceil_cache);
         else if (!strcmp(a, "--traffic"))
             TAKE(o->traffic_model);
+        else if (!strcmp(a, "--decl"))
+            TAKE(o->decl);
         else if (!strcmp(a, "--stop-slower-than"))
             TAKE(stop);
         else if (!strcmp(a, "--min-time")) {
@@ -537,12 +571,7 @@ static int parse_args(int argc, char **argv, options *o)
         snprintf(o->session, sizeof o->session, "s%012llx", (unsigned long long)os_seed());
     if (o->tol < 0) o->tol = 1e-5;
     if (o->max_time < 0) o->max_time = 2 + 10 * o->min_time;
-    if (!shapes) shapes = o->fam->default_shapes;
-    if (!heldout) heldout = o->fam->default_heldout;
-    if (!parse_shape_list(o, shapes, false) || (*heldout && !parse_shape_list(o, heldout, true))) {
-        bad_shapes();
-        return 2;
-    }
+    if ((rc = shapes_of(o, shapes, heldout)) != 0) return rc;
     if (stop && parse_stop(o, stop)) return 2;
     if (o->causal_all)
         for (int i = 0; i < o->nshapes; i++)
@@ -744,6 +773,7 @@ int main(int argc, char **argv)
     options o;
     int rc = parse_args(argc, argv, &o);
     if (rc) return rc;
+    emit_family = o.fam;
     if ((rc = find_siblings(&o)) != 0) {
         fprintf(stderr, "spak-harness-cpu: spak-runner-cpu is missing beside the harness\n");
         return rc;

@@ -17,7 +17,6 @@
 
 #define MAX_SHAPES 64
 #define CPU_MAX_RIVALS 16 /* candidates one session times side by side (--candidate, repeated): the experiments re-time up to 11 arms at once */
-#define POISON_BITS 0x7fc0deadu /* quiet NaN with a payload: "never written" */
 
 /* the machine's ceilings for the roofline (ceilings.c): the highest of the
  * cache's recent measurements, their spread, and where they came from */
@@ -84,6 +83,7 @@ typedef struct options {
     /* --traffic MODEL[,KEY=VALUE...]: the family's traffic model of the
      * candidate's loops (family.h), NULL: none; its parameters, NULL: none */
     const char *traffic_model, *traffic_params;
+    const char *decl; /* --decl: a declared kernel's decl file (family declared) */
     /* --stop-slower-than: per shape, the milliseconds a call after which the
      * candidate is stopped early (0: never) */
     double stop_ms[MAX_SHAPES];
@@ -98,6 +98,8 @@ typedef struct layout {
     size_t in[3], out;
     int nin;
     size_t off[3], set, slot;
+    const cpu_family *fam; /* its hooks (family.h), for a family described at run time */
+    long shape;            /* the shape's d[0]: its index in such a family */
 } layout;
 
 /* one runner (the candidate's or the baseline's) and its shared memory */
@@ -127,6 +129,10 @@ void cpu_emit(json_t *o);
 rng *cpu_judge_rng(void);
 
 /* check.c */
+/* "inputs modified (the LABEL wrote to its read-only inputs[ (argument
+ * NAME)]: the write faulted)" into buf, the argument named by the family
+ * from the fault's offset when it can */
+void cpu_input_write_reason(const side *s, const layout *L, char *buf, size_t n);
 void cpu_layout(const cpu_family *fam, const cpu_shape *sh, layout *L);
 /* maps nsets input sets and output slots of shape sh for s; 0 or -1 (why) */
 int cpu_side_map(side *s, const layout *L, int nsets, char *why, size_t n);

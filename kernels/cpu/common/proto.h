@@ -36,6 +36,23 @@ typedef struct rp_item {
     uint64_t out_off;   /* byte offset of its output slot in the output memfd */
 } rp_item;
 
+/* A declared kernel's call (kernels/cpu/declared/, docs/declared-kernels.md):
+ * the entry point's name and its arguments, each a buffer at a byte offset
+ * of the call's input set (where 0, read-only) or output slot (where 1), or
+ * a scalar passed by value (where 2). Unused (nargs 0) for other families. */
+#define RP_MAX_DARGS 16
+enum rp_dtype { RP_F16 = 1, RP_BF16, RP_F32, RP_F64, RP_I8, RP_I32, RP_I64, RP_U8, RP_U32 };
+typedef struct rp_darg {
+    uint32_t type, where;
+    uint64_t off, bytes; /* a buffer's place in its block */
+    int64_t value;       /* a scalar's value (converted to its type by the runner) */
+} rp_darg;
+typedef struct rp_decl {
+    char entry[64];
+    int32_t nargs, pad;
+    rp_darg arg[RP_MAX_DARGS];
+} rp_decl;
+
 typedef struct rp_call {
     rp_head h;
     uint64_t nonce; /* drawn by the judge for this CALL; its DONE must echo it */
@@ -43,6 +60,7 @@ typedef struct rp_call {
     int32_t causal, n;
     uint64_t in_n[3], out_n; /* floats per input and in the output */
     rp_item item[RP_MAX_BATCH];
+    rp_decl decl;
 } rp_call;
 
 typedef struct rp_done {

@@ -27,6 +27,7 @@ struct cpu_runner {
     const char *how;    /* where the CPU time comes from ("none": unreadable) */
     double late_max_us; /* the most CPU any window after a DONE saw */
     long windows;       /* windows measured */
+    long long fault_off; /* the byte offset in the inputs of the last faulting write, -1 none */
 };
 
 /* The CPU a runner that went straight back to its recv() uses between a
@@ -80,6 +81,7 @@ int cpu_runner_start(const char *runner_exe, const char *so_path, const char *fa
         return rc;
     }
     c->how = "none";
+    c->fault_off = -1;
     *out = c;
     return 0;
 }
@@ -239,6 +241,10 @@ int cpu_runner_call(cpu_runner *r, const rp_call *c, int *rc, double timeout_s, 
     }
     if (n == (ssize_t)sizeof ans.f && ans.h.magic == RP_MAGIC && ans.h.kind == RP_FAULT) {
         *input_write = ans.f.input_write != 0;
+        ans.f.msg[sizeof ans.f.msg - 1] = 0;
+        char *end;
+        r->fault_off = *input_write ? strtoll(ans.f.msg, &end, 10) : -1;
+        if (*input_write && (end == ans.f.msg || *end)) r->fault_off = -1;
         snprintf(why, nwhy, "the candidate's process faulted (signal %d%s)", ans.f.sig,
                  ans.f.input_write ? ", a write to its read-only inputs" : "");
     } else if (n == 0)
@@ -248,6 +254,11 @@ int cpu_runner_call(cpu_runner *r, const rp_call *c, int *rc, double timeout_s, 
     else
         snprintf(why, nwhy, "the candidate's process answered out of protocol");
     return -1;
+}
+
+long long cpu_runner_fault_offset(const cpu_runner *r)
+{
+    return r->fault_off;
 }
 
 int cpu_runner_freeze(cpu_runner *r, bool frozen)

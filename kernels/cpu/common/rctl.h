@@ -64,6 +64,10 @@ int cpu_runner_late(cpu_runner *r, double *late_us, double *window_s, char *why,
  * measured, and the source ("cpuclock", "cgroup-cpu.stat", "schedstat",
  * "none"). */
 void cpu_runner_late_stats(const cpu_runner *r, double *max_us, long *windows, const char **how);
+/* The byte offset in the input memory of the write that faulted in the
+ * last call that failed with *input_write (the runner reports it), or -1. */
+long long cpu_runner_fault_offset(const cpu_runner *r);
+
 /* Freezes (frozen = true) or thaws every process and thread of the runner. */
 int cpu_runner_freeze(cpu_runner *r, bool frozen);
 

@@ -115,9 +115,7 @@ static int batch(const options *o, side *s, const cpu_shape *sh, const layout *L
     if (cpu_runner_call(s->r, &m, rc, 60 + 10 * o->min_time, true, &dt, &input_write, fail->reason,
                         sizeof fail->reason)) {
         s->dead = true;
-        if (input_write)
-            snprintf(fail->reason, sizeof fail->reason,
-                     "inputs modified (the %s wrote to its read-only inputs: the write faulted)", s->label);
+        if (input_write) cpu_input_write_reason(s, L, fail->reason, sizeof fail->reason);
         return -1;
     }
     push(t, dt / nb);

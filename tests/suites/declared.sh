@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# tests/suites/declared.sh BUILD_DIR - declared kernels on the CPU (issue 17),
+# end to end through `spak run` (TAP):
+#   - each example of examples/declared/ (softmax, layer normalisation, sum):
+#     every point done, correct and timed; the judge's records name the
+#     family "declared" and the kernel, every shape (held-out ones included)
+#     passed its check, the decl file spak wrote has every expression
+#     evaluated;
+#   - wrong variants caught: softmax off by one, softmax normalised wrongly,
+#     layernorm with the sample variance (n - 1);
+#   - a candidate writing its read-only argument caught (the write faults);
+#   - the adversarial classes of tests/trust against the softmax ABI
+#     (tests/declared/): stale output after the checked calls, work after
+#     return, reading the judge's files with a forged record on stdout, a fork
+#     left writing the output; after each, nothing of it runs and no forged
+#     record is stored as trusted;
+#   - without a reference: every record says "trusted": false and the
+#     evaluation is stored as untrusted;
+#   - the judge refuses a decl file it cannot honour, naming the field.
+# Runtime: about 3 minutes on 2 loaded cores. KEEP=1 keeps the scratch dir.
+set -u
+. "$(dirname "$0")/../tap.sh"
+suite_init declared "${1:-build}"
+export SPAK_TRUST_BUILD="$B" # check.py counts lingering processes of this build only
+CHECK="python3 $ROOT/tests/trust/check.py"
+EX=$T/ex
+mkdir -p "$EX" "$T/h"
+cp -r "$ROOT/examples/declared/." "$EX/"
+cp "$ROOT"/tests/declared/*.c "$ROOT"/tests/declared/*.h "$EX/softmax/"
+chmod -R a+rX "$EX"
+
+WRONG='wrong|rel_err|unwritten|not written|nan|stale|cached'
+
+# run NAME SPEC: spak run in home $T/h/NAME; $T/NAME.run, $T/NAME.show
+run() {
+    local name=$1 spec=$2 id
+    H=$T/h/$name
+    "$SPAK" run --home "$H" --json --no-learn --eval-timeout 300 "$spec" >"$T/$name.run" 2>&1 </dev/null
+    id=$(sed -n 's/.*"run_id": *"\([^"]*\)".*/\1/p' "$T/$name.run" | head -1)
+    "$SPAK" show --json --home "$H" "$id" >"$T/$name.show" 2>>"$T/$name.run"
+}
+
+# records NAME: every stored trace record of NAME's run, one JSON a line
+records() { sql "$T/h/$1/spak.db" "select record_json from traces where valid = 1"; }
+
+# variant SPEC NAME CAND: a copy of example SPEC whose design space is the one
+# candidate CAND, as $EX/NAME.spak
+variant() {
+    sed -e "s/variant: \[[^]]*\]/variant: [\"$3\"]/" -e 's/evaluations: [0-9]*/evaluations: 1/' \
+        -e '/threads: \[/d' "$EX/$1" >"$EX/$2.spak"
+}
+
+expect() { # NAME KIND REGEX WHAT
+    local out
+    out=$($CHECK outcome "$T/$1.show" "$2" "$3" 0 2>&1)
+    if [ $? -eq 0 ]; then ok "$1: $4 ($out)"; else notok "$1: $4" "$out" "$(tail -3 "$T/$1.run" | cat -v)"; fi
+}
+
+after() {
+    local out
+    out=$($CHECK survivors "$T" 2>&1) && ok "$1: nothing of it still runs" || notok "$1: nothing of it still runs" "$out"
+    out=$($CHECK forged "$H" 2>&1) && ok "$1: no forged record stored as trusted" || notok "$1: no forged record" "$out"
+}
+
+# ---- the examples, end to end ------------------------------------------------
+for ex in softmax layernorm reduce; do
+    run "$ex" "$EX/$ex-cpu.spak"
+    out=$(python3 - "$T/$ex.show" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+evs = d.get("evaluations") or []
+bad = [e["candidate"] for e in evs if not (e["status"] == "done" and e["correct"] is True and (e["metric"] or 0) > 0)]
+print("%d evaluations, %d not done/correct/timed %s" % (len(evs), len(bad), bad))
+sys.exit(0 if len(evs) == 3 and not bad else 1)
+PY
+    )
+    [ $? -eq 0 ] && ok "$ex: every variant done, correct and timed ($out)" || notok "$ex: every variant done, correct, timed" "$out" "$(tail -3 "$T/$ex.run")"
+    out=$(records "$ex" | python3 -c '
+import json, sys
+recs = [json.loads(l) for l in sys.stdin if l.strip()]
+kinds = {}
+for r in recs: kinds.setdefault(r.get("type"), []).append(r)
+c, p = kinds.get("Correctness", []), kinds.get("Performance", [])
+assert c and p, "no Correctness or Performance records"
+assert all(r.get("family") == "declared" for r in c), "a Correctness record without family declared"
+assert all(r.get("kernel") for r in recs), "a record without the kernel name"
+assert all(r.get("passed") for r in c), "a failed check"
+assert any(r.get("heldout") for r in c), "no held-out shape checked"
+assert all("trusted" not in r for r in recs), "a record says untrusted"
+assert all(r.get("time_ms", 0) > 0 and not r.get("heldout") for r in p), "a bad Performance record"
+assert all(r.get("checks", 0) >= 3 for r in c if not r.get("heldout")), "timed calls not checked"
+print("%d Correctness, %d Performance, kernel %s" % (len(c), len(p), c[0]["kernel"]))' 2>&1)
+    [ $? -eq 0 ] && ok "$ex: the judge's records ($out)" || notok "$ex: the judge's records" "$out"
+done
+decl=$(ls "$T"/h/softmax/runs/*/e1.lib/decl.json 2>/dev/null | head -1)
+out=$(python3 - "$decl" <<'PY' 2>&1
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["format"] == "spak-kernel-decl/1" and d["entry"] == "softmax_rows", d
+assert d["reference"]["kind"] == "function" and d["reference"]["entry"] == "softmax_ref"
+s = {x["label"]: x for x in d["shapes"]}
+a = s["rows=37,cols=77"]
+assert a["heldout"] and a["counts"] == [37 * 77, 37 * 77, 0, 0] and a["values"] == [None, None, 37, 77], a
+assert s["rows=1024,cols=1024"]["flops"] == 5 * 1024 * 1024
+print("counts, values, flops evaluated per shape")
+PY
+)
+[ $? -eq 0 ] && ok "softmax: decl.json ($out)" || notok "softmax: decl.json" "$out"
+
+# ---- wrong variants ------------------------------------------------------------
+variant softmax-cpu.spak off_by_one off_by_one
+run off_by_one "$EX/off_by_one.spak"
+expect off_by_one fail "$WRONG" "softmax off by one is caught"
+variant softmax-cpu.spak wrong_norm wrong_norm
+run wrong_norm "$EX/wrong_norm.spak"
+expect wrong_norm fail "$WRONG" "softmax normalised wrongly is caught"
+variant layernorm-cpu.spak bessel bessel
+run bessel "$EX/bessel.spak"
+expect bessel fail "$WRONG" "layernorm with the sample variance is caught"
+
+# ---- a write to a read-only argument -------------------------------------------
+variant softmax-cpu.spak ro_write ro_write
+run ro_write "$EX/ro_write.spak"
+expect ro_write fail 'read-only inputs \(argument x\)' "a write to the read-only x is caught, the argument named"
+after ro_write
+
+# ---- the adversarial classes of tests/trust against the softmax ABI ------------
+variant softmax-cpu.spak stale stale
+run stale "$EX/stale.spak"
+expect stale fail "$WRONG" "stale output after the checked calls is caught"
+after stale
+variant softmax-cpu.spak late late
+run late "$EX/late.spak"
+expect late fail "$WRONG|after return|changed|late" "work after return is caught"
+after late
+variant softmax-cpu.spak forks forks
+run forks "$EX/forks.spak"
+expect forks fail "$WRONG|after return|changed|late|fork|syscall|denied|signal" "a fork writing after return is caught"
+after forks
+variant softmax-cpu.spak files files
+run files "$EX/files.spak"
+out=$(python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["evaluations"][-1]; print(e["status"], e["correct"], e["metric"]); sys.exit(0 if e["status"] == "done" and e["correct"] is True and e["metric"] > 0 else 1)' "$T/files.show" 2>&1)
+[ $? -eq 0 ] && ok "files: reading the judge's files gains nothing: honest work, done ($out)" || notok "files: honest work done" "$out"
+after files
+log=$(sql "$T/h/files/spak.db" "select coalesce(stderr_tail,'') || coalesce(stdout_tail,'') from evaluations" 2>/dev/null)
+if printf '%s' "$log" | grep -q 'files: ../spak.db: read\|files: /proc/1/environ: read'; then
+    notok "files: spak's store and the judge's environment stay closed" "$(printf '%s' "$log" | grep 'files:')"
+else ok "files: spak's store and the judge's environment stay closed"; fi
+
+# ---- no reference: untrusted ---------------------------------------------------
+sed -e '/reference {/d' "$EX/softmax-cpu.spak" >"$EX/noref.spak"
+sed -i -e 's/variant: \[[^]]*\]/variant: ["naive"]/' -e 's/evaluations: [0-9]*/evaluations: 1/' -e '/threads: \[/d' "$EX/noref.spak"
+"$SPAK" check "$EX/noref.spak" >"$T/noref.check" 2>&1
+check "noref: spak check warns that it runs untrusted" "grep -q 'no reference: it runs only as untrusted' '$T/noref.check'"
+run noref "$EX/noref.spak"
+out=$(records noref | python3 -c '
+import json, sys
+recs = [json.loads(l) for l in sys.stdin if l.strip()]
+assert recs and all(r.get("trusted") is False for r in recs), "a record without trusted: false"
+print(len(recs), "records, all trusted: false")' 2>&1)
+[ $? -eq 0 ] && ok "noref: every record says trusted: false ($out)" || notok "noref: every record untrusted" "$out"
+check "noref: the evaluation is stored as untrusted" \
+    "sql '$T/h/noref/spak.db' 'select result_json from evaluations' | grep -q '\"trusted\": *false'"
+
+# ---- decl files the judge refuses ----------------------------------------------
+good=$(ls "$T"/h/softmax/runs/*/e1.lib/decl.json | head -1)
+cand=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["candidate"])' "$good")
+refuse() { # WHAT FIELD PYTHON-EDIT
+    python3 -c "import json,sys; d=json.load(open(sys.argv[1])); $3; json.dump(d, open(sys.argv[2], 'w'))" "$good" "$T/bad.json"
+    out=$("$B/spak-harness-cpu" --family declared --decl "$T/bad.json" --candidate "$cand" 2>&1)
+    rc=$?
+    if [ $rc -eq 2 ] && printf '%s' "$out" | grep -q "$2"; then ok "judge refuses $1 ($(printf '%s' "$out" | head -1))"
+    else notok "judge refuses $1" "rc=$rc" "$out"; fi
+}
+refuse "an unknown type" 'args\[0\].type' 'd["args"][0]["type"] = "f12"'
+refuse "counts over the cap" 'shapes\[0\].counts\[0\]' 'd["shapes"][0]["counts"][0] = 1 << 40'
+refuse "a missing reference" 'reference.path' 'd["reference"]["path"] = "/nonexistent/ref.so"'
+refuse "a library reference" 'reference.kind' 'd["reference"] = {"kind": "library", "name": "cblas_sgemm"}'
+refuse "an output without tolerance" 'args\[1\].tolerance' 'del d["args"][1]["tolerance"]'
+refuse "a CUDA kernel" 'language' 'd["language"] = "cuda"'
+
+echo "1..$n"
