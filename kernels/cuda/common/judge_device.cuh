@@ -278,14 +278,15 @@ static double jd_bound_tflops(int cc, int sms, int max_mhz, int dtype, char *tex
 }
 #define JD_BOUND_MARGIN 1.25
 
-/* One batch: the call c (n calls on the sets its items name) of side, timed
+/* One batch: the call (ncalls calls on the sets its items name: call(rc,
+ * &sync_err) sends it, cj_side_call's codes) of side, timed
  * by the judge between two idle checks. 0: ran (*dt seconds); 1: the side
  * failed (why); 2: the device was busy before the call (interference, why);
  * -1: harness error (j->err). Both families fill c and come here, so every
  * protection of a timed batch (idle before and after, the return codes, the
  * errors after the calls, work left outside the given stream) is one code. */
-static int jd_batch(jd_state *j, cj_side *side, const cp_call *c, double timeout_s, double *dt, char *why,
-                    size_t nwhy)
+template <typename Call>
+static int jd_batch_with(jd_state *j, cj_side *side, int ncalls, double *dt, char *why, size_t nwhy, Call call)
 {
     int rc[RP_MAX_BATCH], sync_err = 0;
     double seen = 0;
@@ -298,9 +299,9 @@ static int jd_batch(jd_state *j, cj_side *side, const cp_call *c, double timeout
                  j->solo_s * 1e6);
         return 2;
     }
-    if (cj_side_call(side, c, timeout_s, dt, rc, &sync_err, why, nwhy))
+    if (call(rc, &sync_err))
         return 1;
-    for (int k = 0; k < c->n; k++)
+    for (int k = 0; k < ncalls; k++)
         if (rc[k] != 0) {
             snprintf(why, nwhy, "the %s returned %d (%s) on call %d of the batch", side->label, rc[k],
                      cudaGetErrorName((cudaError_t)rc[k]), k + 1);
@@ -329,6 +330,23 @@ static int jd_batch(jd_state *j, cj_side *side, const cp_call *c, double timeout
         return 1;
     }
     return 0;
+}
+
+static int jd_batch(jd_state *j, cj_side *side, const cp_call *c, double timeout_s, double *dt, char *why,
+                    size_t nwhy)
+{
+    return jd_batch_with(j, side, c->n, dt, why, nwhy, [&](int *rc, int *sync_err) {
+        return cj_side_call(side, c, timeout_s, dt, rc, sync_err, why, nwhy);
+    });
+}
+
+/* jd_batch for a declared kernel's launches (KCALL) */
+static inline int jd_kbatch(jd_state *j, cj_side *side, const cp_kcall *c, double timeout_s, double *dt, char *why,
+                     size_t nwhy)
+{
+    return jd_batch_with(j, side, c->n, dt, why, nwhy, [&](int *rc, int *sync_err) {
+        return cj_side_kcall(side, c, timeout_s, dt, rc, sync_err, why, nwhy);
+    });
 }
 
 #endif

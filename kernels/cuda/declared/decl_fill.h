@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #ifdef __CUDACC__
-#define DC_HD __host__ __device__ __forceinline__
+#define DC_HD __host__ __device__
 #else
 #define DC_HD
 #endif
