@@ -278,6 +278,16 @@ static void do_kquery(cp_kquery *q)
         snprintf(a.msg, sizeof a.msg, "runner: bad KQUERY (no image, no pool yet, or %d parameters)", q->nparams);
         goto out;
     }
+    /* the runtime's primary context (MAP made it) must be this thread's for the driver API */
+    CUcontext ctx = NULL;
+    CUdevice dev = 0;
+    if (cuCtxGetCurrent(&ctx) != CUDA_SUCCESS || !ctx) {
+        if ((e = cuDeviceGet(&dev, 0)) != CUDA_SUCCESS || (e = cuDevicePrimaryCtxRetain(&ctx, dev)) != CUDA_SUCCESS ||
+            (e = cuCtxSetCurrent(ctx)) != CUDA_SUCCESS) {
+            snprintf(a.msg, sizeof a.msg, "runner: no current CUDA context: %s", cu_name(e));
+            goto out;
+        }
+    }
     if (!kmod && (e = cuModuleLoadData(&kmod, image)) != CUDA_SUCCESS) {
         kmod = NULL;
         snprintf(a.msg, sizeof a.msg, "cuModuleLoadData: %s (not a cubin, fatbin or PTX for this device?)", cu_name(e));

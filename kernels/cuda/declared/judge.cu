@@ -658,6 +658,7 @@ static int run_shape(const struct dc_shape *s)
     bool up[DC_MAX_CAND] = {false}, pass[DC_MAX_CAND] = {false};
     double err[DC_MAX_CAND];
     int rc = HC_CHILD_OK, nup = 0, npass = 0;
+    bool broken = false; /* the judge's own step failed: nothing after it is trusted */
     memset(g, 0, sizeof *g);
     g->s = s;
     g->err_arg = -1;
@@ -688,19 +689,23 @@ static int run_shape(const struct dc_shape *s)
         char w2[600];
         snprintf(w2, sizeof w2, "judge: the reference cannot run: %s", why);
         fail_all(g, up, w2);
-        rc = HC_CHILD_HARNESS_ERR, nup = 0;
+        rc = HC_CHILD_HARNESS_ERR, nup = 0, broken = true;
     }
     for (int k = 0; k < g_ncand && nup; k++) {
         if (!up[k])
             continue;
         int r = check_candidate(g, k, &err[k]);
-        if (r < 0) {
-            rc = HC_CHILD_HARNESS_ERR;
+        if (r < 0) { /* its record written; the others after it get theirs */
+            bool rest[DC_MAX_CAND] = {false};
+            for (int j = k + 1; j < g_ncand; j++)
+                rest[j] = up[j];
+            fail_all(g, rest, "not checked: the judge failed on an earlier candidate of the session");
+            rc = HC_CHILD_HARNESS_ERR, broken = true;
             break;
         }
         pass[k] = r == 1, npass += r == 1;
     }
-    if (rc == HC_CHILD_OK && (g_args.check_only || s->heldout)) {
+    if (!broken && (g_args.check_only || s->heldout)) {
         for (int k = 0; k < g_ncand; k++)
             if (pass[k]) {
                 js_rival = k;
@@ -708,8 +713,10 @@ static int run_shape(const struct dc_shape *s)
                                                                    : "untrusted: no reference kernel (2 checks: "
                                                                      "outputs finite, inputs unchanged)");
             }
-    } else if (rc == HC_CHILD_OK && npass)
-        rc = timed(g, pass, err);
+    } else if (!broken && npass) {
+        int t = timed(g, pass, err);
+        rc = t != HC_CHILD_OK ? t : rc;
+    }
     stop_all(g);
     return rc;
 }
