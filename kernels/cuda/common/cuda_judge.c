@@ -84,6 +84,10 @@ int cj_side_start(cj_side *s, const char *runner_exe, const char *so_path, const
     s->pool = 0;
     s->pool_handle = 0;
     s->pool_bytes = 0;
+    s->ro_pool = 0;
+    s->ro_handle = 0;
+    s->ro_bytes = 0;
+    s->ro_readonly = false;
     int rc = spak_runner_start(runner_exe, so_path, family, &o, &s->r, s->name, sizeof s->name, prec, sizeof prec,
                                why, nwhy);
     if (rc) s->r = NULL, s->dead = true;
@@ -97,7 +101,11 @@ static const char *cu_name(CUresult e)
     return p ? p : "?";
 }
 
-int cj_side_map(cj_side *s, size_t bytes, char *why, size_t nwhy)
+/* A pool of at least bytes for slot (0, or 1 read-only in the runner when
+ * readonly), mapped here and sent to the runner: *ptr, *handle, *mapped_bytes,
+ * *ro (the runner's answer). 0 or -1 (why). */
+static int map_pool(cj_side *s, size_t bytes, int slot, bool readonly, uint64_t *ptr_out, unsigned long long *handle,
+                    size_t *mapped_bytes, bool *ro, char *why, size_t nwhy)
 {
     CUmemAllocationProp p;
     memset(&p, 0, sizeof p);
@@ -135,7 +143,10 @@ int cj_side_map(cj_side *s, size_t bytes, char *why, size_t nwhy)
     if (!STEP(drv.cuMemSetAccess(ptr, bytes, &acc, 1))) goto fail;
 #undef STEP
     {
-        cp_map m = {{RP_MAGIC, CP_MAP}, bytes};
+        cp_map m;
+        memset(&m, 0, sizeof m);
+        m.h = (rp_head){RP_MAGIC, CP_MAP};
+        m.bytes = bytes, m.slot = slot, m.readonly = readonly;
         cp_mapped a;
         memset(&a, 0, sizeof a);
         bool thaw = spak_runner_frozen(s->r);
@@ -148,10 +159,11 @@ int cj_side_map(cj_side *s, size_t bytes, char *why, size_t nwhy)
             snprintf(why, nwhy, "the %s's runner could not map the device memory: %s", s->label, a.msg);
             goto out;
         }
+        *ro = a.readonly == 1;
     }
-    s->pool = ptr;
-    s->pool_bytes = bytes;
-    s->pool_handle = h;
+    *ptr_out = ptr;
+    *mapped_bytes = bytes;
+    *handle = h;
     rc = 0;
     goto out;
 fail:
@@ -170,6 +182,35 @@ out:
     return rc;
 }
 
+int cj_side_map(cj_side *s, size_t bytes, char *why, size_t nwhy)
+{
+    bool ro = false;
+    return map_pool(s, bytes, 0, false, &s->pool, &s->pool_handle, &s->pool_bytes, &ro, why, nwhy);
+}
+
+int cj_side_map_ro(cj_side *s, size_t bytes, char *why, size_t nwhy)
+{
+    return map_pool(s, bytes, 1, true, &s->ro_pool, &s->ro_handle, &s->ro_bytes, &s->ro_readonly, why, nwhy);
+}
+
+int cj_side_kquery(cj_side *s, const cp_kquery *q, cp_kinfo *out, char *why, size_t nwhy)
+{
+    memset(out, 0, sizeof *out);
+    bool thaw = spak_runner_frozen(s->r);
+    if (thaw && spak_runner_freeze(s->r, false)) goto proto;
+    /* the module's load and the function's lookup may take a while for a large fatbin (JIT from PTX) */
+    ssize_t n = spak_runner_send(s->r, q, sizeof *q, NULL, 0) == 0 ? spak_runner_recv(s->r, out, sizeof *out, 120) : -1;
+    if (thaw) spak_runner_freeze(s->r, true);
+    if (n == (ssize_t)sizeof *out && out->h.magic == RP_MAGIC && out->h.kind == CP_KINFO) {
+        out->msg[sizeof out->msg - 1] = 0;
+        return 0;
+    }
+proto:
+    snprintf(why, nwhy, "the %s's runner ended or answered out of protocol when asked for its kernel", s->label);
+    s->dead = true;
+    return -1;
+}
+
 int cj_side_query(cj_side *s, const cp_query *q, cp_info *out, char *why, size_t nwhy)
 {
     memset(out, 0, sizeof *out);
@@ -185,8 +226,10 @@ proto:
     return -1;
 }
 
-int cj_side_call(cj_side *s, const cp_call *c, double timeout_s, double *dt, int *rc, int *sync_err, char *why,
-                 size_t nwhy)
+/* The timed exchange of one CALL or KCALL message m (len bytes, n calls,
+ * its nonce at *nonce: drawn here): thaw, send, DONE, freeze. */
+static int timed_call(cj_side *s, void *m, size_t len, uint64_t *nonce, int ncalls, double timeout_s, double *dt,
+                      int *rc, int *sync_err, char *why, size_t nwhy)
 {
     *dt = 0;
     *sync_err = 0;
@@ -205,21 +248,18 @@ int cj_side_call(cj_side *s, const cp_call *c, double timeout_s, double *dt, int
         rp_fault f;
     } a;
     memset(&a, 0, sizeof a);
-    static cp_call m; /* c with a fresh nonce */
-    m = *c;
-    if (getrandom(&m.nonce, sizeof m.nonce, 0) != (ssize_t)sizeof m.nonce) {
+    if (getrandom(nonce, sizeof *nonce, 0) != (ssize_t)sizeof *nonce) {
         snprintf(why, nwhy, "harness: getrandom failed");
         return -1;
     }
     double t0 = spak_runner_now();
-    ssize_t n = spak_runner_send(s->r, &m, sizeof m, NULL, 0) == 0 ? spak_runner_recv(s->r, &a, sizeof a, timeout_s)
-                                                                     : -1;
+    ssize_t n = spak_runner_send(s->r, m, len, NULL, 0) == 0 ? spak_runner_recv(s->r, &a, sizeof a, timeout_s) : -1;
     double t1 = spak_runner_now();
     *dt = t1 - t0;
     spak_runner_freeze(s->r, true);
-    if (n == (ssize_t)sizeof a.d && a.h.magic == RP_MAGIC && a.h.kind == CP_DONE && a.d.n == c->n &&
-        a.d.nonce == m.nonce) {
-        for (int i = 0; i < c->n; i++) rc[i] = a.d.rc[i];
+    if (n == (ssize_t)sizeof a.d && a.h.magic == RP_MAGIC && a.h.kind == CP_DONE && a.d.n == ncalls &&
+        a.d.nonce == *nonce) {
+        for (int i = 0; i < ncalls; i++) rc[i] = a.d.rc[i];
         *sync_err = a.d.sync_err;
         s->late_s = a.d.late_ns > 0 ? (double)a.d.late_ns * 1e-9 : 0;
         return 0;
@@ -238,6 +278,22 @@ int cj_side_call(cj_side *s, const cp_call *c, double timeout_s, double *dt, int
     return -1;
 }
 
+int cj_side_call(cj_side *s, const cp_call *c, double timeout_s, double *dt, int *rc, int *sync_err, char *why,
+                 size_t nwhy)
+{
+    static cp_call m; /* c with a fresh nonce */
+    m = *c;
+    return timed_call(s, &m, sizeof m, &m.nonce, c->n, timeout_s, dt, rc, sync_err, why, nwhy);
+}
+
+int cj_side_kcall(cj_side *s, const cp_kcall *c, double timeout_s, double *dt, int *rc, int *sync_err, char *why,
+                  size_t nwhy)
+{
+    static cp_kcall m;
+    m = *c;
+    return timed_call(s, &m, sizeof m, &m.nonce, c->n, timeout_s, dt, rc, sync_err, why, nwhy);
+}
+
 bool cj_side_denied(cj_side *s, char *why, size_t nwhy)
 {
     return s->r && spak_runner_denied(s->r, s->label, why, nwhy);
@@ -254,7 +310,13 @@ int cj_side_stop(cj_side *s, char *why, size_t nwhy)
         drv.cuMemAddressFree((CUdeviceptr)s->pool, s->pool_bytes);
         drv.cuMemRelease((CUmemGenericAllocationHandle)s->pool_handle);
     }
+    if (s->ro_pool) {
+        drv.cuMemUnmap((CUdeviceptr)s->ro_pool, s->ro_bytes);
+        drv.cuMemAddressFree((CUdeviceptr)s->ro_pool, s->ro_bytes);
+        drv.cuMemRelease((CUmemGenericAllocationHandle)s->ro_handle);
+    }
     s->pool = 0;
+    s->ro_pool = 0;
     return bad;
 }
 

@@ -35,6 +35,10 @@ typedef struct cj_side {
     uint64_t pool;           /* the judge's mapping of the pool (a CUdeviceptr) */
     size_t pool_bytes;
     unsigned long long pool_handle;
+    uint64_t ro_pool;        /* a declared kernel's inputs' pool (slot 1; 0: none) */
+    size_t ro_bytes;
+    unsigned long long ro_handle;
+    bool ro_readonly;        /* the runner mapped it read-only (else read-write: the inputs' hash alone) */
     bool dead;               /* ended, faulted or broke the protocol: never called again */
     double late_s;           /* the last call's device synchronization after its stream's (cp_done.late_ns) */
 } cj_side;
@@ -50,6 +54,20 @@ int cj_side_start(cj_side *s, const char *runner_exe, const char *so_path, const
 
 /* A fresh pool of at least bytes, mapped here and in the runner. 0 or -1 (why). */
 int cj_side_map(cj_side *s, size_t bytes, char *why, size_t nwhy);
+
+/* A declared kernel's inputs' pool (slot 1) of at least bytes, mapped
+ * here read-write and in the runner read-only where the device allows
+ * (s->ro_readonly says which). 0 or -1 (why). */
+int cj_side_map_ro(cj_side *s, size_t bytes, char *why, size_t nwhy);
+
+/* A declared kernel's function looked up in its runner (KQUERY/KINFO):
+ * out->rc 0 when it is there and takes the parameters q gives it. 0 when
+ * the runner answered (look at out->rc), -1 when it did not (why). */
+int cj_side_kquery(cj_side *s, const cp_kquery *q, cp_kinfo *out, char *why, size_t nwhy);
+
+/* cj_side_call for a declared kernel's launches (KCALL). */
+int cj_side_kcall(cj_side *s, const cp_kcall *c, double timeout_s, double *dt, int *rc, int *sync_err, char *why,
+                  size_t nwhy);
 
 /* The kernel's declarations for the problem q. 0 or -1 (why). */
 int cj_side_query(cj_side *s, const cp_query *q, cp_info *out, char *why, size_t nwhy);

@@ -20,6 +20,23 @@
  *   runner -> judge  DONE   rc per call, the synchronization's error, and how
  *                           long the device took after the stream was done
  *
+ * A declared kernel (family "declared", spak-judge-cuda: LOAD carries a
+ * cubin or fatbin, no host code of the candidate ever runs in the runner):
+ *
+ *   judge -> runner  MAP    as above, with its slot: 0 the writable pool
+ *                           (outputs), 1 the inputs' pool, mapped read-only
+ *                           in the runner where the device allows it
+ *   judge -> runner  KQUERY the entry's name, the parameters the decl gives
+ *                           it (offset and size of each), the launch's block
+ *                           and dynamic shared memory
+ *   runner -> judge  KINFO  the module loaded (cuModuleLoadData) and the
+ *                           function found; its resources; whether its
+ *                           parameters are the decl's (cuFuncGetParamInfo)
+ *   judge -> runner  KCALL  n launches: the grid, the block, the shared
+ *                           memory, each launch's parameter buffer with the
+ *                           buffers as offsets into a pool, relocated and
+ *                           bounds-checked by the runner; answered by DONE
+ *
  * Pools are the judge's: one per runner, fresh for each evaluation, never
  * shared between the candidate and the baseline.
  */
@@ -30,7 +47,8 @@
 
 #include "../../common/runner_proto.h"
 
-enum cp_kind { CP_MAP = 10, CP_QUERY, CP_CALL, CP_MAPPED = 110, CP_INFO, CP_DONE };
+enum cp_kind { CP_MAP = 10, CP_QUERY, CP_CALL, CP_KQUERY = 20, CP_KCALL, CP_MAPPED = 110, CP_INFO, CP_DONE,
+              CP_KINFO = 120 };
 
 /* dims: gemm {M, N, K}; fmha {B, H, Hkv, S, D} */
 #define CP_DIMS 8
@@ -38,11 +56,14 @@ enum cp_kind { CP_MAP = 10, CP_QUERY, CP_CALL, CP_MAPPED = 110, CP_INFO, CP_DONE
 typedef struct cp_map { /* + 1 fd: the pool */
     rp_head h;
     uint64_t bytes;
+    int32_t slot;     /* 0 (the families' only pool), 1 a declared kernel's inputs */
+    int32_t readonly; /* map it read-only for the kernel (declared only: no candidate host code) */
 } cp_map;
 
 typedef struct cp_mapped {
     rp_head h;
     int32_t rc;
+    int32_t readonly; /* 1: mapped read-only as asked; 0: read-write (the device refused read-only) */
     char msg[160];
 } cp_mapped;
 
@@ -91,5 +112,45 @@ typedef struct cp_done {
                             the kernel runs too: it can only make an honest kernel look worse) */
     int32_t rc[RP_MAX_BATCH];
 } cp_done;
+
+/* ---- declared kernels ---- */
+#define CP_KMAX_ARGS 24                     /* decl_core.h's DC_MAX_ARGS */
+#define CP_KPARAM_BYTES (CP_KMAX_ARGS * 8)  /* one launch's parameter buffer at most */
+
+typedef struct cp_kquery {
+    rp_head h;
+    char entry[256];
+    int32_t nparams;
+    uint32_t poff[CP_KMAX_ARGS], psize[CP_KMAX_ARGS];
+    uint32_t block_threads, smem;
+} cp_kquery;
+
+/* kinfo: registers, static smem bytes, local bytes, max threads per block,
+ * blocks per SM at this block and dynamic smem, the binary's sm version */
+typedef struct cp_kinfo {
+    rp_head h;
+    int32_t rc;         /* 0 found and launchable as declared; else msg says why */
+    int32_t sig_checked; /* 1: the parameters were compared with the function's (cuFuncGetParamInfo) */
+    int64_t kinfo[6];
+    char msg[200];
+} cp_kinfo;
+
+/* a buffer parameter: the 8 bytes at param offset `at` hold a byte offset
+ * into pool `slot`, replaced by the runner with its address after checking
+ * that [offset, offset + bytes) is inside that pool */
+typedef struct cp_kreloc {
+    uint32_t at;
+    int32_t slot;
+    uint64_t bytes;
+} cp_kreloc;
+
+typedef struct cp_kcall {
+    rp_head h;
+    uint64_t nonce;
+    int32_t n, nreloc;
+    uint32_t grid[3], block[3], smem, param_bytes;
+    cp_kreloc reloc[CP_KMAX_ARGS];
+    unsigned char param[RP_MAX_BATCH][CP_KPARAM_BYTES];
+} cp_kcall;
 
 #endif

@@ -278,13 +278,14 @@ static double jd_bound_tflops(int cc, int sms, int max_mhz, int dtype, char *tex
 }
 #define JD_BOUND_MARGIN 1.25
 
-/* One batch: the call c (n calls on the sets its items name) of side, timed
- * by the judge between two idle checks. 0: ran (*dt seconds); 1: the side
- * failed (why); 2: the device was busy before the call (interference, why);
- * 3: work seemed left outside the given stream (why; jd_batch repeats);
- * -1: harness error (j->err). */
-static int jd_batch_once(jd_state *j, cj_side *side, const cp_call *c, double timeout_s, double *dt, char *why,
-                         size_t nwhy)
+/* One batch: the call (ncalls calls on the sets its items name: call(rc,
+ * &sync_err) sends it, cj_side_call's codes) of side, timed by the judge
+ * between two idle checks. 0: ran (*dt seconds); 1: the side failed (why);
+ * 2: the device was busy before the call (interference, why); 3: work
+ * seemed left outside the given stream (why; jd_batch_with repeats); -1:
+ * harness error (j->err). */
+template <typename Call>
+static int jd_batch_once(jd_state *j, cj_side *side, int ncalls, double *dt, char *why, size_t nwhy, Call call)
 {
     int rc[RP_MAX_BATCH], sync_err = 0;
     double seen = 0;
@@ -297,9 +298,9 @@ static int jd_batch_once(jd_state *j, cj_side *side, const cp_call *c, double ti
                  j->solo_s * 1e6);
         return 2;
     }
-    if (cj_side_call(side, c, timeout_s, dt, rc, &sync_err, why, nwhy))
+    if (call(rc, &sync_err))
         return 1;
-    for (int k = 0; k < c->n; k++)
+    for (int k = 0; k < ncalls; k++)
         if (rc[k] != 0) {
             snprintf(why, nwhy, "the %s returned %d (%s) on call %d of the batch", side->label, rc[k],
                      cudaGetErrorName((cudaError_t)rc[k]), k + 1);
@@ -336,18 +337,35 @@ static int jd_batch_once(jd_state *j, cj_side *side, const cp_call *c, double ti
  * for an honest FMHA rung on the H100) reads like work left on another
  * stream. Work left outside the stream is a property of the code, so it
  * trips again; the repeat is timed and checked like the first batch (the
- * first one's work was timed too: nothing to gain from a one-off). Both
- * families fill c and come here, so every protection of a timed batch is
- * one code. Returns as jd_batch_once, 3 never. */
-static int jd_batch(jd_state *j, cj_side *side, const cp_call *c, double timeout_s, double *dt, char *why,
-                    size_t nwhy)
+ * first one's work was timed too: nothing to gain from a one-off). Every
+ * kind of call comes here, so every protection of a timed batch is one
+ * code. Returns as jd_batch_once, 3 never. */
+template <typename Call>
+static int jd_batch_with(jd_state *j, cj_side *side, int ncalls, double *dt, char *why, size_t nwhy, Call call)
 {
-    int r = jd_batch_once(j, side, c, timeout_s, dt, why, nwhy);
+    int r = jd_batch_once(j, side, ncalls, dt, why, nwhy, call);
     if (r != 3)
         return r;
     fprintf(stderr, "spak judge: %s; the batch repeated to confirm\n", why);
-    r = jd_batch_once(j, side, c, timeout_s, dt, why, nwhy);
+    r = jd_batch_once(j, side, ncalls, dt, why, nwhy, call);
     return r == 3 ? 1 : r;
+}
+
+static int jd_batch(jd_state *j, cj_side *side, const cp_call *c, double timeout_s, double *dt, char *why,
+                    size_t nwhy)
+{
+    return jd_batch_with(j, side, c->n, dt, why, nwhy, [&](int *rc, int *sync_err) {
+        return cj_side_call(side, c, timeout_s, dt, rc, sync_err, why, nwhy);
+    });
+}
+
+/* jd_batch for a declared kernel's launches (KCALL) */
+static inline int jd_kbatch(jd_state *j, cj_side *side, const cp_kcall *c, double timeout_s, double *dt, char *why,
+                            size_t nwhy)
+{
+    return jd_batch_with(j, side, c->n, dt, why, nwhy, [&](int *rc, int *sync_err) {
+        return cj_side_kcall(side, c, timeout_s, dt, rc, sync_err, why, nwhy);
+    });
 }
 
 #endif

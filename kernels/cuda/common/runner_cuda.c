@@ -16,6 +16,15 @@
  *          device are synchronized (work the kernel left on another stream
  *          ends before DONE, inside the judge's clock) and DONE answers
  *
+ * A declared kernel (family "declared", spak-judge-cuda): LOAD carries a
+ * cubin or fatbin (never a .so: no host code of the candidate runs here),
+ * kept until KQUERY loads it (cuModuleLoadData) and finds its entry; MAP's
+ * slot 1 is the inputs' pool, mapped read-only (CU_MEM_ACCESS_FLAGS_PROT_READ:
+ * a write to it is an illegal address) where the device allows it; KCALL
+ * launches it n times with cuLaunchKernel and the parameter buffers the
+ * judge packed, the buffers' offsets relocated into the pools here after a
+ * bounds check.
+ *
  * The runner keeps no clock, no reference and no record: the judge times
  * from sending CALL to receiving DONE, checks every call itself, freezes
  * this process tree whenever it is not being called, and checks that the
@@ -32,6 +41,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -55,9 +65,16 @@ static const family families[] = {
 
 static const family *fam;
 static void *lib, *entry;
-static CUdeviceptr pool;
-static size_t pool_len;
+static CUdeviceptr pool, ro_pool; /* slot 0; slot 1 (a declared kernel's inputs) */
+static size_t pool_len, ro_len;
 static cudaStream_t stream;
+static void sync_done(cp_done *d, int n, uint64_t nonce);
+/* a declared kernel: its image (from LOAD), module and function */
+#define MAX_IMAGE ((size_t)512 << 20)
+static bool declared;
+static unsigned char *image;
+static CUmodule kmod;
+static CUfunction kfn;
 
 static void on_fault(int sig, siginfo_t *si, void *ctx)
 {
@@ -81,6 +98,34 @@ static void copy_str(char *dst, size_t n, const char *src)
 /* data pointer -> function pointer (ISO C forbids the cast) */
 #define AS_FN(fp, sym) memcpy(&(fp), &(sym), sizeof(sym))
 
+/* A declared kernel's image read from fd into `image` (loaded into the
+ * device at KQUERY, once the context exists). r says how it went. */
+static void load_image(int fd, rp_ready *r)
+{
+    off_t len = fd >= 0 ? lseek(fd, 0, SEEK_END) : -1;
+    if (len <= 0 || (size_t)len > MAX_IMAGE || lseek(fd, 0, SEEK_SET) != 0 || !(image = malloc((size_t)len + 1))) {
+        snprintf(r->msg, sizeof r->msg, "runner: the kernel image is empty, unreadable or over %zu MiB",
+                 MAX_IMAGE >> 20);
+        return;
+    }
+    size_t got = 0;
+    while (got < (size_t)len) {
+        ssize_t k = read(fd, image + got, (size_t)len - got);
+        if (k <= 0) break;
+        got += (size_t)k;
+    }
+    if (got != (size_t)len) {
+        snprintf(r->msg, sizeof r->msg, "runner: short read of the kernel image");
+        free(image);
+        image = NULL;
+        return;
+    }
+    image[got] = 0; /* PTX text must end in NUL for cuModuleLoadData */
+    declared = true;
+    snprintf(r->name, sizeof r->name, "cubin (%zu bytes)", got);
+    r->rc = 0;
+}
+
 static void do_load(const rp_load *m, int so_fd)
 {
     rp_ready r;
@@ -92,6 +137,12 @@ static void do_load(const rp_load *m, int so_fd)
     const family *f = NULL;
     for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
         if (!strcmp(families[i].name, famname)) f = &families[i];
+    if (!strcmp(famname, "declared") && !lib && !image) {
+        load_image(so_fd, &r);
+        close(so_fd);
+        rp_send(&r, sizeof r);
+        return;
+    }
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", so_fd);
     void *h = f && so_fd >= 0 && !lib ? dlopen(path, RTLD_NOW | RTLD_LOCAL) : NULL;
@@ -136,13 +187,16 @@ static void do_map(const cp_map *m, int fd)
     const char *step = "";
     CUmemGenericAllocationHandle h = 0;
     bool have = false;
-    if (pool || fd < 0 || !m->bytes) {
+    int slot = m->slot;
+    /* slot 1 and read-only only for a declared kernel (a .so's host code could remap it anyway) */
+    if ((slot != 0 && slot != 1) || (slot == 1 && !declared) || (m->readonly && slot != 1) ||
+        (slot == 0 ? pool : ro_pool) || fd < 0 || !m->bytes) {
         snprintf(a.msg, sizeof a.msg, "runner: bad MAP");
         goto out;
     }
     /* the runtime's primary context, which the kernel's runtime shares */
-    if (cudaSetDevice(0) != cudaSuccess || cudaFree(NULL) != cudaSuccess ||
-        cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking) != cudaSuccess) {
+    if (!stream && (cudaSetDevice(0) != cudaSuccess || cudaFree(NULL) != cudaSuccess ||
+                    cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking) != cudaSuccess)) {
         snprintf(a.msg, sizeof a.msg, "runner: no CUDA device or context");
         goto out;
     }
@@ -151,19 +205,154 @@ static void do_map(const cp_map *m, int fd)
     memset(&acc, 0, sizeof acc);
     acc.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
     acc.location.id = 0;
-    acc.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
+    acc.flags = m->readonly ? CU_MEM_ACCESS_FLAGS_PROT_READ : CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
+    CUdeviceptr p = 0;
     if (STEP(cuMemImportFromShareableHandle(&h, (void *)(intptr_t)fd, CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR)) &&
-        (have = true) && STEP(cuMemAddressReserve(&pool, m->bytes, 0, 0, 0)) &&
-        STEP(cuMemMap(pool, m->bytes, 0, h, 0)) && STEP(cuMemSetAccess(pool, m->bytes, &acc, 1))) {
-        pool_len = m->bytes;
-        a.rc = 0;
-    } else
-        snprintf(a.msg, sizeof a.msg, "runner: %s: %s", step, cu_name(e));
+        (have = true) && STEP(cuMemAddressReserve(&p, m->bytes, 0, 0, 0)) && STEP(cuMemMap(p, m->bytes, 0, h, 0))) {
+        bool ok = STEP(cuMemSetAccess(p, m->bytes, &acc, 1));
+        a.readonly = ok && m->readonly;
+        if (!ok && m->readonly) { /* the device cannot map it read-only: read-write, the judge's hash alone */
+            acc.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
+            ok = STEP(cuMemSetAccess(p, m->bytes, &acc, 1));
+        }
+        if (ok) {
+            *(slot == 0 ? &pool : &ro_pool) = p;
+            *(slot == 0 ? &pool_len : &ro_len) = m->bytes;
+            a.rc = 0;
+        }
+    }
+    if (a.rc) snprintf(a.msg, sizeof a.msg, "runner: %s: %s", step, cu_name(e));
 #undef STEP
     if (have) cuMemRelease(h); /* the mapping keeps the memory */
 out:
     if (fd >= 0) close(fd);
     rp_send(&a, sizeof a);
+}
+
+/* cuFuncGetParamInfo (CUDA 12.4) from the driver when it has it: an older
+ * driver launches the kernel without the signature check */
+typedef CUresult (*param_info_fn)(CUfunction, size_t, size_t *, size_t *);
+static param_info_fn param_info(void)
+{
+    void *p = dlsym(RTLD_DEFAULT, "cuFuncGetParamInfo");
+    param_info_fn f;
+    AS_FN(f, p);
+    return p ? f : NULL;
+}
+
+/* Whether kfn takes exactly the parameters q gives it: 1 yes, 0 no (why),
+ * -1 cannot tell (no cuFuncGetParamInfo) */
+static int check_params(const cp_kquery *q, char *why, size_t n)
+{
+    param_info_fn pi = param_info();
+    size_t off = 0, sz = 0;
+    if (!pi) return -1;
+    for (int i = 0; i < q->nparams; i++) {
+        CUresult e = pi(kfn, (size_t)i, &off, &sz);
+        if (e != CUDA_SUCCESS) {
+            snprintf(why, n, "the kernel takes %d parameters, the decl gives %d", i, q->nparams);
+            return 0;
+        }
+        if (off != q->poff[i] || sz != q->psize[i]) {
+            snprintf(why, n, "parameter %d: the kernel's is %zu bytes at offset %zu, the decl's %u bytes at %u "
+                     "(a buffer is a pointer, 8 bytes; a scalar its type's size)", i, sz, off, q->psize[i], q->poff[i]);
+            return 0;
+        }
+    }
+    if (pi(kfn, (size_t)q->nparams, &off, &sz) == CUDA_SUCCESS) {
+        snprintf(why, n, "the kernel takes more than the %d parameters the decl gives", q->nparams);
+        return 0;
+    }
+    return 1;
+}
+
+static void do_kquery(cp_kquery *q)
+{
+    cp_kinfo a;
+    memset(&a, 0, sizeof a);
+    a.h = (rp_head){RP_MAGIC, CP_KINFO};
+    a.rc = 1;
+    CUresult e = CUDA_SUCCESS;
+    q->entry[sizeof q->entry - 1] = 0;
+    if (!declared || !stream || q->nparams < 0 || q->nparams > CP_KMAX_ARGS) {
+        snprintf(a.msg, sizeof a.msg, "runner: bad KQUERY (no image, no pool yet, or %d parameters)", q->nparams);
+        goto out;
+    }
+    /* the runtime's primary context (MAP made it) must be this thread's for the driver API */
+    CUcontext ctx = NULL;
+    CUdevice dev = 0;
+    if (cuCtxGetCurrent(&ctx) != CUDA_SUCCESS || !ctx) {
+        if ((e = cuDeviceGet(&dev, 0)) != CUDA_SUCCESS || (e = cuDevicePrimaryCtxRetain(&ctx, dev)) != CUDA_SUCCESS ||
+            (e = cuCtxSetCurrent(ctx)) != CUDA_SUCCESS) {
+            snprintf(a.msg, sizeof a.msg, "runner: no current CUDA context: %s", cu_name(e));
+            goto out;
+        }
+    }
+    if (!kmod && (e = cuModuleLoadData(&kmod, image)) != CUDA_SUCCESS) {
+        kmod = NULL;
+        snprintf(a.msg, sizeof a.msg, "cuModuleLoadData: %s (not a cubin, fatbin or PTX for this device?)", cu_name(e));
+        goto out;
+    }
+    if ((e = cuModuleGetFunction(&kfn, kmod, q->entry)) != CUDA_SUCCESS) {
+        kfn = NULL;
+        snprintf(a.msg, sizeof a.msg, "no kernel '%.100s' in the module (%s): declare it extern \"C\" __global__",
+                 q->entry, cu_name(e));
+        goto out;
+    }
+    int v[5] = {0, 0, 0, 0, 0}, bps = 0;
+    static const CUfunction_attribute at[5] = {CU_FUNC_ATTRIBUTE_NUM_REGS, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES,
+                                               CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES,
+                                               CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, CU_FUNC_ATTRIBUTE_BINARY_VERSION};
+    for (int i = 0; i < 5; i++) cuFuncGetAttribute(&v[i], at[i], kfn);
+    /* more dynamic shared memory than the default 48 KiB must be asked for */
+    if (q->smem > 48 * 1024 &&
+        (e = cuFuncSetAttribute(kfn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)q->smem)) != CUDA_SUCCESS) {
+        snprintf(a.msg, sizeof a.msg, "%u bytes of dynamic shared memory: %s", q->smem, cu_name(e));
+        goto out;
+    }
+    cuOccupancyMaxActiveBlocksPerMultiprocessor(&bps, kfn, (int)q->block_threads, q->smem);
+    int64_t k[6] = {v[0], v[1], v[2], v[3], bps, v[4]};
+    memcpy(a.kinfo, k, sizeof k);
+    int c = check_params(q, a.msg, sizeof a.msg);
+    a.sig_checked = c == 1;
+    if (c == 0) goto out;
+    a.msg[0] = 0;
+    a.rc = 0;
+out:
+    rp_send(&a, sizeof a);
+}
+
+/* n launches of kfn: each parameter buffer's buffers relocated into the
+ * pools (bounds checked), then the same synchronization and DONE as CALL. */
+static int do_kcall(const cp_kcall *c)
+{
+    cp_done d;
+    memset(&d, 0, sizeof d);
+    d.h = (rp_head){RP_MAGIC, CP_DONE};
+    if (!kfn || c->n < 1 || c->n > RP_MAX_BATCH || c->nreloc < 0 || c->nreloc > CP_KMAX_ARGS ||
+        c->param_bytes > CP_KPARAM_BYTES)
+        return 1;
+    for (int i = 0; i < c->n; i++) {
+        static unsigned char buf[CP_KPARAM_BYTES];
+        memcpy(buf, c->param[i], CP_KPARAM_BYTES);
+        for (int r = 0; r < c->nreloc; r++) {
+            const cp_kreloc *x = &c->reloc[r];
+            CUdeviceptr base = x->slot == 0 ? pool : x->slot == 1 ? ro_pool : 0;
+            size_t len = x->slot == 0 ? pool_len : ro_len;
+            uint64_t off;
+            if (!base || c->param_bytes < 8 || x->at > c->param_bytes - 8 || x->at % 8 || !x->bytes || x->bytes > len) return 1;
+            memcpy(&off, buf + x->at, 8);
+            if (off > len - x->bytes) return 1;
+            uint64_t addr = base + off;
+            memcpy(buf + x->at, &addr, 8);
+        }
+        size_t bytes = c->param_bytes;
+        void *extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, buf, CU_LAUNCH_PARAM_BUFFER_SIZE, &bytes, CU_LAUNCH_PARAM_END};
+        d.rc[i] = (int32_t)cuLaunchKernel(kfn, c->grid[0], c->grid[1], c->grid[2], c->block[0], c->block[1],
+                                          c->block[2], c->smem, (CUstream)stream, NULL, extra);
+    }
+    sync_done(&d, c->n, c->nonce);
+    return 0;
 }
 
 static int64_t es_of(int dtype)
@@ -225,6 +414,23 @@ static void do_query(const cp_query *q)
     rp_send(&a, sizeof a);
 }
 
+/* After n calls: the stream, then the whole device synchronized (work left
+ * on another stream ends before DONE, inside the judge's clock; how long it
+ * took is late_ns), DONE sent with the call's nonce. */
+static void sync_done(cp_done *d, int n, uint64_t nonce)
+{
+    cudaError_t e = cudaStreamSynchronize(stream);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cudaError_t e2 = cudaDeviceSynchronize();
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    d->late_ns = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec);
+    d->sync_err = e != cudaSuccess ? (int32_t)e : (int32_t)e2;
+    d->n = n;
+    d->nonce = nonce;
+    rp_send(d, sizeof *d);
+}
+
 static bool in_pool(uint64_t off, int64_t bytes)
 {
     return bytes > 0 && (uint64_t)bytes <= pool_len && off <= pool_len - (uint64_t)bytes && off % 256 == 0;
@@ -282,16 +488,7 @@ static int do_call(const cp_call *c)
                         p[0], p[1], p[2], p[3], (float *)p[4], c->scale, ws, (size_t)c->ws_bytes, stream);
         }
     }
-    cudaError_t e = cudaStreamSynchronize(stream);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    cudaError_t e2 = cudaDeviceSynchronize();
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    d.late_ns = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec);
-    d.sync_err = e != cudaSuccess ? (int32_t)e : (int32_t)e2;
-    d.n = c->n;
-    d.nonce = c->nonce;
-    rp_send(&d, sizeof d);
+    sync_done(&d, c->n, c->nonce);
     return 0;
 }
 
@@ -309,6 +506,8 @@ int main(void)
         cp_map map;
         cp_query query;
         cp_call call;
+        cp_kquery kquery;
+        cp_kcall kcall;
     } msg;
     for (;;) {
         int fd;
@@ -321,7 +520,11 @@ int main(void)
             do_map(&msg.map, fd);
         else if (ok && msg.h.kind == CP_QUERY && n == (ssize_t)sizeof msg.query)
             do_query(&msg.query);
-        else if (ok && msg.h.kind == CP_CALL && n == (ssize_t)sizeof msg.call && do_call(&msg.call) == 0)
+        else if (ok && msg.h.kind == CP_CALL && n == (ssize_t)sizeof msg.call && !declared && do_call(&msg.call) == 0)
+            ;
+        else if (ok && msg.h.kind == CP_KQUERY && n == (ssize_t)sizeof msg.kquery)
+            do_kquery(&msg.kquery);
+        else if (ok && msg.h.kind == CP_KCALL && n == (ssize_t)sizeof msg.kcall && do_kcall(&msg.kcall) == 0)
             ;
         else {
             fprintf(stderr, "spak-runner-cuda: bad message (kind %u, %zd bytes)\n", ok ? msg.h.kind : 0u, n);
