@@ -229,8 +229,8 @@ static spak_status setup_home(engine *e, spak_err *err)
     spak_status st = spak_home_prepare(e->o, e->home, sizeof e->home, err);
     if (st == SPAK_OK)  /* each run (or resume) starts on freshly measured ceilings */
         spak_cand_ceilings_expire(e->home, e->target);
-    int devs[1];
-    if (st == SPAK_OK && e->o->devices && eng_devices(e->o->devices, devs, 1) < 0)
+    int devs[256];
+    if (st == SPAK_OK && e->o->devices && eng_devices(e->o->devices, devs, 256) < 0)
         st = spak_errf(err, SPAK_ERR_ARG, "--devices '%s': expected CUDA device indices, e.g. 0,1", e->o->devices);
     e->jobs = e->o->jobs > 0 ? e->o->jobs : e->loop->jobs > 0 ? e->loop->jobs : 1;
     eng_place_serial(e, &e->place);

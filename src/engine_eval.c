@@ -68,8 +68,8 @@ void eng_place_serial(engine *e, eng_place *pl)
 {
     memset(pl, 0, sizeof *pl);
     bool cuda = strcmp(e->target, "cuda") == 0;
-    int devs[1];
-    pl->cuda_device = !cuda ? -1 : eng_devices(e->o->devices, devs, 1) > 0 ? devs[0] : 0;
+    int devs[256];
+    pl->cuda_device = !cuda ? -1 : eng_devices(e->o->devices, devs, 256) > 0 ? devs[0] : 0;
     if (cuda)
         spak_snprintf(pl->device, sizeof pl->device, "cuda-%d", pl->cuda_device);
     else

@@ -382,6 +382,10 @@ spak_status spak_measure(const spak_measure_job *job, spak_outcome *oc, spak_err
         !job->allow_weak_isolation && (oc->ok || oc->stopped))
         fail_outcome(oc, "isolation below the minimum: no %s (--allow-weak-isolation accepts it)",
                      oc->isolation_missing);
+    if (!oc->ok && !oc->stopped && strcmp(job->target, "cuda") == 0) {  /* which device failed, of several */
+        size_t len = strlen(oc->why);
+        spak_snprintf(oc->why + len, sizeof oc->why - len, " (on %s)", oc->device);
+    }
     return SPAK_OK;
 }
 
