@@ -414,7 +414,7 @@ spak_status eng_finish_run(engine *e, const char *reason, spak_err *err)
     json_t *rt = NULL;
     spak_retime_job rj = {&e->site, e->m, e->loop->cmd, e->loop->metric, e->loop->objective, e->o->bin_dir, e->target,
                           e->home, e->seed, e->o->eval_timeout_s, e->o->allow_weak_isolation, e->store, e->run_id,
-                          &e->pr, enter_retime, e};
+                          &e->pr, enter_retime, e, e->o->lock_dir, e->place.cuda_device};
     spak_status st = spak_retime_final(&rj, &rt, err);
     bool learn = !e->o->no_learn;
     if (learn && (e->gates & SPAK_GATE_KNOWLEDGE)) {

@@ -233,11 +233,15 @@ static spak_status launch(engine *e, slot *s, spak_proposal *p, spak_err *err)
     spak_status st = eng_begin_candidate(e, &s->p, s->key, sizeof s->key, &s->eval_id, err);
     s->code_source = (char *)e->code_source;  /* the slot's until it completes */
     e->code_source = NULL;
-    if (st != SPAK_OK)
+    s->v = st == SPAK_OK ? malloc(sizeof *s->v) : NULL;
+    if (st == SPAK_OK && !s->v)
+        st = spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+    if (st != SPAK_OK) {  /* the run stops; the evaluation begun is marked interrupted by its resume */
+        free(s->code_source);
+        s->code_source = NULL;
+        spak_proposal_free(&s->p);
         return st;
-    s->v = malloc(sizeof *s->v);
-    if (!s->v)
-        return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+    }
     spak_outcome_init(&s->oc);
     memset(&s->av, 0, sizeof s->av);
     s->job = (spak_cand_job){.index = s->p.index, .eval_id = s->eval_id, .seed = e->seed, .bin_dir = e->o->bin_dir,
@@ -249,6 +253,10 @@ static spak_status launch(engine *e, slot *s, spak_proposal *p, spak_err *err)
         s->phase = W_IDLE;
         spak_outcome_free(&s->oc);
         free(s->v);
+        s->v = NULL;
+        free(s->code_source);
+        s->code_source = NULL;
+        spak_proposal_free(&s->p);
         return spak_errf(err, SPAK_ERR_NOMEM, "cannot start a worker thread");
     }
     e->in_flight++;

@@ -289,7 +289,7 @@ spak_status spak_read_file(const char *path, size_t max_bytes, char **out, size_
 spak_status spak_write_file_atomic(const char *path, const char *data, size_t len, spak_err *err)
 {
     char tmp[PATH_MAX];
-    if (!spak_snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()))
+    if (!spak_snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%ld", path, (long)getpid(), (long)gettid()))
         return spak_errf(err, SPAK_ERR_ARG, "%s: path too long", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
