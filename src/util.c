@@ -289,7 +289,7 @@ spak_status spak_read_file(const char *path, size_t max_bytes, char **out, size_
 spak_status spak_write_file_atomic(const char *path, const char *data, size_t len, spak_err *err)
 {
     char tmp[PATH_MAX];
-    if (!spak_snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()))
+    if (!spak_snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%ld", path, (long)getpid(), (long)gettid()))
         return spak_errf(err, SPAK_ERR_ARG, "%s: path too long", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
@@ -353,6 +353,38 @@ bool spak_parse_long(const char *s, long lo, long hi, long *out)
     if (errno || *end || v < lo || v > hi)
         return false;
     *out = v;
+    return true;
+}
+
+bool spak_cpulist_parse(const char *s, uint8_t mask[SPAK_CPULIST_MAX / 8])
+{
+    if (!s || !*s)
+        return false;
+    if (mask)
+        memset(mask, 0, SPAK_CPULIST_MAX / 8);
+    for (const char *p = s; *p;) {
+        char *end;
+        if (*p < '0' || *p > '9')
+            return false;
+        long a = strtol(p, &end, 10), b = a;
+        if (a >= SPAK_CPULIST_MAX)
+            return false;
+        p = end;
+        if (*p == '-') {
+            if (p[1] < '0' || p[1] > '9')
+                return false;
+            b = strtol(p + 1, &end, 10);
+            if (b < a || b >= SPAK_CPULIST_MAX)
+                return false;
+            p = end;
+        }
+        for (long c = a; mask && c <= b; c++)
+            mask[c / 8] |= (uint8_t)(1u << (c % 8));
+        if (*p == ',' && p[1])
+            p++;
+        else if (*p)
+            return false;
+    }
     return true;
 }
 

@@ -288,6 +288,61 @@ void spak_measure_shapes(const spak_model *m, const char *cmd, const char *out[S
     out[n] = NULL;
 }
 
+/* The device, the environment and the uid of one measurement: on the
+ * CUDA target the command sees only its device (CUDA_VISIBLE_DEVICES); the
+ * slot's uid is the candidate profile's own, and a judge is told it for
+ * its runners (SPAK_SANDBOX_UID). envv (room for 8) is lim's env_extra
+ * now, the sanitizer's kept. */
+static void measure_env(const spak_measure_job *job, bool judge, spak_sandbox_limits *lim, char env[3][64],
+                        const char **envv, spak_outcome *oc)
+{
+    size_t k = 0;
+    for (const char *const *p = lim->env_extra; p && *p && k < 4; p++)
+        envv[k++] = *p;
+    bool cuda = strcmp(job->target, "cuda") == 0;
+    if (job->device)
+        spak_snprintf(oc->device, sizeof oc->device, "%s", job->device);
+    else if (cuda)
+        spak_snprintf(oc->device, sizeof oc->device, "cuda-%d", job->cuda_device > 0 ? job->cuda_device : 0);
+    else
+        spak_snprintf(oc->device, sizeof oc->device, "cpu");
+    if (cuda && job->cuda_device >= 0) {
+        spak_snprintf(env[0], sizeof env[0], "CUDA_VISIBLE_DEVICES=%d", job->cuda_device);
+        envv[k++] = env[0];
+    }
+    if (job->sandbox_uid > 0 && geteuid() == 0) {
+        oc->sandbox_uid = job->sandbox_uid;
+        if (judge) {
+            spak_snprintf(env[1], sizeof env[1], "SPAK_SANDBOX_UID=%ld", job->sandbox_uid);
+            envv[k++] = env[1];
+        } else {
+            lim->run_as_uid = lim->run_as_gid = job->sandbox_uid;
+        }
+    }
+    envv[k] = NULL;
+    lim->env_extra = k ? envv : NULL;
+}
+
+/* The command through the executor, with the device's measurement lock
+ * held around it when it runs here (measure_lock.h). */
+static spak_status locked_run(const spak_executor *x, const spak_measure_job *job, const spak_sandbox_limits *lim,
+                              spak_outcome *oc, spak_err *err)
+{
+    spak_mlock l = {.fd = -1};
+    if (x->measures_here) {
+        spak_status st = spak_mlock_take(job->lock_dir, oc->device, true, job->lock_who, job->on_lock_wait,
+                                         job->lock_ud, &l, err);
+        if (st != SPAK_OK)
+            return st;
+        oc->lock_wait_s = l.waited_s;
+    }
+    oc->measured_from = spak_now_wall();
+    spak_status st = spak_executor_run(x, job->argv, job->workdir, lim, &oc->sr, err);
+    oc->measured_to = spak_now_wall();
+    spak_mlock_release(&l);
+    return st;
+}
+
 spak_status spak_measure(const spak_measure_job *job, spak_outcome *oc, spak_err *err)
 {
     const spak_executor *x = spak_executor_find(job->executor);
@@ -299,7 +354,10 @@ spak_status spak_measure(const spak_measure_job *job, spak_outcome *oc, spak_err
     const char *rwv[2] = {devdir, NULL};
     spak_sandbox_limits lim;
     profile_limits(job, judge, rwv, &lim);
-    spak_status st = spak_executor_run(x, job->argv, job->workdir, &lim, &oc->sr, err);
+    char env[3][64];
+    const char *envv[8] = {NULL};
+    measure_env(job, judge, &lim, env, envv, oc);
+    spak_status st = locked_run(x, job, &lim, oc, err);
     if (st != SPAK_OK)
         return st;
     oc->ran = true;
@@ -330,6 +388,10 @@ spak_status spak_measure(const spak_measure_job *job, spak_outcome *oc, spak_err
         !job->allow_weak_isolation && (oc->ok || oc->stopped))
         fail_outcome(oc, "isolation below the minimum: no %s (--allow-weak-isolation accepts it)",
                      oc->isolation_missing);
+    if (!oc->ok && !oc->stopped && strcmp(job->target, "cuda") == 0) {  /* which device failed, of several */
+        size_t len = strlen(oc->why);
+        spak_snprintf(oc->why + len, sizeof oc->why - len, " (on %s)", oc->device);
+    }
     return SPAK_OK;
 }
 
@@ -357,6 +419,13 @@ spak_status spak_outcome_store(spak_store *st, const char *run_id, int64_t eval_
         json_object_set_new(res, "isolation",
                             json_pack("{s:s,s:o,s:s}", "profile", oc->profile ? oc->profile : "candidate", "layers",
                                       isolation_layers(&oc->sr), "missing", oc->isolation_missing));
+    }
+    if (oc->device[0]) {  /* where and when: two measurements of one device never overlap (measure_lock.h) */
+        json_t *m = json_pack("{s:s,s:f,s:f,s:f}", "device", oc->device, "from", oc->measured_from, "to",
+                              oc->measured_to, "lock_wait_s", oc->lock_wait_s);
+        if (oc->sandbox_uid > 0)
+            json_object_set_new(m, "sandbox_uid", json_integer(oc->sandbox_uid));
+        json_object_set_new(res, "measurement", m);
     }
     if (oc->reach_checked) {
         /* the parameters that cannot act on this candidate (build/reach.h) */

@@ -23,6 +23,10 @@ typedef struct spak_executor {
     /* Wait for job to end and hand over its result (the caller frees it
      * with spak_sandbox_result_free); job is gone afterwards. */
     spak_status (*finish)(spak_exec_job *job, spak_sandbox_result *out, spak_err *err);
+    /* The measurement runs on this machine: the caller holds the device's
+     * measurement lock around it. false (the default of a new executor):
+     * it runs elsewhere and the executor locks there. */
+    bool measures_here;
 } spak_executor;
 
 /* The executor called name (NULL = "local"), or NULL when there is none. Static. */

@@ -360,7 +360,8 @@ static spak_status session(const spak_retime_job *job, rt_set *s, json_t *res, s
     spak_measure_job mj = {.argv = argv, .workdir = s->c[0].v->workdir, .home = job->home, .target = job->target,
                            .timeout_s = to, .schema = &job->m->schema, .metric = job->metric,
                            .bin_dir = job->bin_dir, .model = job->m, .cmd_template = job->cmd,
-                           .allow_weak_isolation = job->allow_weak_isolation};
+                           .allow_weak_isolation = job->allow_weak_isolation, .lock_dir = job->lock_dir,
+                           .cuda_device = job->cuda_device};
     spak_outcome oc;
     spak_outcome_init(&oc);
     spak_status st = spak_measure(&mj, &oc, err);

@@ -52,6 +52,10 @@ typedef struct spak_retime_job {
      * session starts */
     spak_status (*enter)(void *ud, json_t *detail, spak_err *err);
     void *ud;
+    /* the measurement lock's folder (NULL: the default) and, on the CUDA
+     * target, the device the session runs on (evaluate.h) */
+    const char *lock_dir;
+    int cuda_device;
 } spak_retime_job;
 
 /* Whether the judge named name (an executable's file name, e.g.
