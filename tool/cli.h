@@ -97,6 +97,7 @@ int cmd_learn(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_llm(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_mcp(int argc, char **argv);
 int cmd_mcp_call(int argc, char **argv);

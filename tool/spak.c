@@ -1239,6 +1239,12 @@ static const command commands[] = {
                            "  --format F   json (default), csv or t4\n  -o FILE      write FILE (default: stdout)\n"
                            "  --home DIR",
      "spak export [--format json|csv|t4] [-o FILE] [--home DIR] RUN"},
+    {"import", cmd_import, "Translate a T1 tuning file (Kernel Tuner's input format) into a spec (docs/t1.md).\n"
+                           "  -o FILE            write the spec to FILE (default: stdout)\n"
+                           "  --set NAME=VALUES  replace a parameter's values (a Python list or one value); repeatable\n"
+                           "  --points           list every point of the space with its grid and block (JSON lines)\n"
+                           "  --count            print the number of points",
+     "spak import t1 [-o FILE] [--set NAME=VALUES]... [--points|--count] FILE.json"},
     {"compare", cmd_compare, "Compare the same candidates of two runs: B's time over A's, with intervals.\n"
                              "The intervals come from the stored repetitions (Welch); candidates only one run\n"
                              "has are listed. A and B are run ids or files that 'spak export' wrote (a '/' in\n"

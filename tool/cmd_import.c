@@ -1,0 +1,141 @@
+/*
+ * cmd_import.c - `spak import t1 FILE.json`: a T1 tuning file (Kernel
+ * Tuner's input format) translated into a spec (spec/t1.h, docs/t1.md).
+ * Prints the spec, or writes it with -o; --set NAME=VALUES (repeatable)
+ * replaces a parameter's values first; --points lists every point of the
+ * space that meets the file's conditions with its grid and block by Kernel
+ * Tuner's rules, one JSON object a line (what tests/suites/t1.sh compares
+ * with Kernel Tuner's own functions).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "spec/t1.h"
+#include "util.h"
+
+#define IMPORT_MAX_SETS 64
+
+/* Take every --set NAME=VALUES (or --set=NAME=VALUES) out of argv into
+ * sets; returns the new argc, or -1 after a usage error. */
+static int take_sets(int argc, char **argv, spak_t1_set *sets, size_t *n, char *store, size_t cap)
+{
+    int k = 1;
+    size_t used = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        if (strcmp(argv[i], "--") == 0) {
+            while (i < argc)
+                argv[k++] = argv[i++];
+            break;
+        }
+        if (strcmp(argv[i], "--set") == 0 && i + 1 < argc)
+            v = argv[++i];
+        else if (strncmp(argv[i], "--set=", 6) == 0)
+            v = argv[i] + 6;
+        else if (strcmp(argv[i], "--set") == 0)
+            return usage_error("import", "option '%s' needs a value NAME=VALUES", "--set"), -1;
+        if (!v) {
+            argv[k++] = argv[i];
+            continue;
+        }
+        const char *eq = strchr(v, '=');
+        size_t len = strlen(v);
+        if (!eq || eq == v || *n >= IMPORT_MAX_SETS || used + len + 1 > cap)
+            return usage_error("import", "--set takes NAME=VALUES (a Python list or one value), not '%s'", v), -1;
+        char *c = store + used;
+        memcpy(c, v, len + 1);
+        c[eq - v] = '\0';
+        sets[*n].name = c;
+        sets[*n].values = c + (eq - v) + 1;
+        (*n)++;
+        used += len + 1;
+    }
+    return k;
+}
+
+static bool print_point(void *ud, const spak_t1_point *p)
+{
+    spak_buf *b = ud;
+    spak_buf_reset(b);
+    spak_buf_puts(b, "{\"point\": {");
+    for (size_t i = 0; i < p->n; i++) {
+        spak_buf_printf(b, "%s\"%s\": ", i ? ", " : "", p->names[i]);
+        if (p->values[i].kind == SPAK_PY_STR) {
+            json_t *s = json_string(p->values[i].s);
+            char *t = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
+            spak_buf_puts(b, t ? t : "null");
+            free(t);
+            json_decref(s);
+        } else {
+            spak_py_print(&p->values[i], b);
+        }
+    }
+    spak_buf_printf(b, "}, \"grid\": [%lld, %lld, %lld], \"block\": [%lld, %lld, %lld]}\n", (long long)p->grid[0],
+                    (long long)p->grid[1], (long long)p->grid[2], (long long)p->block[0], (long long)p->block[1],
+                    (long long)p->block[2]);
+    return fputs(b->data, stdout) >= 0;
+}
+
+int cmd_import(int argc, char **argv)
+{
+    spak_t1_set sets[IMPORT_MAX_SETS];
+    size_t n_sets = 0;
+    static char store[65536];
+    argc = take_sets(argc, argv, sets, &n_sets, store, sizeof store);
+    if (argc < 0)
+        return EXIT_USAGE;
+    const char *out_path = NULL;
+    bool points = false, count = false;
+    int first;
+    const cli_opt opts[] = {{"-o", "--out", NULL, &out_path}, {"--points", NULL, &points, NULL},
+                            {"--count", NULL, &count, NULL}, {0}};
+    int prc = cli_parse_opts("import", argc, argv, opts, 0, &first);
+    if (prc)
+        return prc;
+    if (argc - first != 2 || strcmp(argv[first], "t1") != 0)
+        return usage_error("import", "expected 't1 FILE.json'%s", "");
+    const char *path = argv[first + 1];
+    char *text = NULL;
+    size_t len;
+    spak_err err = {0};
+    spak_t1 *t = NULL;
+    spak_buf msgs, spec;
+    spak_buf_init(&msgs, 1 << 20);
+    spak_buf_init(&spec, 1 << 24);
+    int rc = EXIT_PROBLEM;
+    if (spak_read_file(path, SPAK_T1_MAX_BYTES, &text, &len, &err) != SPAK_OK) {
+        fprintf(stderr, "spak import: %s\n", err.msg);
+        goto out;
+    }
+    spak_status st = spak_t1_read(path, text, len, sets, n_sets, &t, &msgs);
+    if (st == SPAK_OK && (points || count)) {
+        uint64_t n = 0;
+        spak_buf line;
+        spak_buf_init(&line, 0);
+        st = spak_t1_points(t, points ? print_point : NULL, &line, &n, &err);
+        spak_buf_free(&line);
+        if (st != SPAK_OK)
+            spak_buf_printf(&msgs, "%s: error: %s\n", path, err.msg);
+        else if (count)
+            printf("%llu\n", (unsigned long long)n);
+    } else if (st == SPAK_OK) {
+        st = spak_t1_translate(t, &spec, &msgs);
+        if (st == SPAK_OK && out_path)
+            st = spak_write_file_atomic(out_path, spec.data, spec.len, &err);
+        else if (st == SPAK_OK)
+            fputs(spec.data, stdout);
+        if (st != SPAK_OK && err.msg[0])
+            spak_buf_printf(&msgs, "spak import: %s\n", err.msg);
+    }
+    if (msgs.len)
+        fputs(cli_safe_flags(msgs.data, SPAK_ESC_KEEP_NL), stderr);
+    rc = st == SPAK_OK ? 0 : EXIT_PROBLEM;
+out:
+    spak_t1_free(t);
+    spak_buf_free(&msgs);
+    spak_buf_free(&spec);
+    free(text);
+    return rc;
+}
