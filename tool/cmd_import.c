@@ -101,15 +101,17 @@ int cmd_import(int argc, char **argv)
     size_t len;
     spak_err err = {0};
     spak_t1 *t = NULL;
+    spak_diags diags;
     spak_buf msgs, spec;
+    spak_diags_init(&diags, path);
     spak_buf_init(&msgs, 1 << 20);
     spak_buf_init(&spec, 1 << 24);
     int rc = EXIT_PROBLEM;
     if (spak_read_file(path, SPAK_T1_MAX_BYTES, &text, &len, &err) != SPAK_OK) {
-        fprintf(stderr, "spak import: %s\n", err.msg);
+        fprintf(stderr, "spak import: %s\n", cli_safe(err.msg));
         goto out;
     }
-    spak_status st = spak_t1_read(path, text, len, sets, n_sets, &t, &msgs);
+    spak_status st = spak_t1_read(path, text, len, sets, n_sets, &t, &diags);
     if (st == SPAK_OK && (points || count)) {
         uint64_t n = 0;
         spak_buf line;
@@ -121,7 +123,7 @@ int cmd_import(int argc, char **argv)
         else if (count)
             printf("%llu\n", (unsigned long long)n);
     } else if (st == SPAK_OK) {
-        st = spak_t1_translate(t, &spec, &msgs);
+        st = spak_t1_translate(t, &spec, &diags);
         if (st == SPAK_OK && out_path)
             st = spak_write_file_atomic(out_path, spec.data, spec.len, &err);
         else if (st == SPAK_OK)
@@ -129,11 +131,14 @@ int cmd_import(int argc, char **argv)
         if (st != SPAK_OK && err.msg[0])
             spak_buf_printf(&msgs, "spak import: %s\n", err.msg);
     }
+    spak_diags_sort(&diags);
+    (void)spak_diags_format(&diags, &msgs);  /* what fits is still worth showing */
     if (msgs.len)
         fputs(cli_safe_flags(msgs.data, SPAK_ESC_KEEP_NL), stderr);
     rc = st == SPAK_OK ? 0 : EXIT_PROBLEM;
 out:
     spak_t1_free(t);
+    spak_diags_free(&diags);
     spak_buf_free(&msgs);
     spak_buf_free(&spec);
     free(text);

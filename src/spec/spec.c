@@ -13,6 +13,7 @@
 #include "spec/lex.h"    /* SPAK_MAX_SPEC_BYTES */
 #include "spec/parse.h"
 #include "spec/sources.h"
+#include "spec/t1.h"
 
 struct spak_spec {
     char *path;
@@ -61,15 +62,79 @@ spak_status spak_spec_load_mem(const char *path, const char *src, size_t len, sp
     return st;
 }
 
+/* d's diagnostics moved onto the end of s's (d is emptied). */
+static void take_diags(spak_diags *to, spak_diags *d)
+{
+    for (size_t i = 0; i < d->n; i++)
+        spak_diags_add(to, d->items[i].severity, d->items[i].line, d->items[i].col, "%s", d->items[i].msg);
+    spak_diags_free(d);
+}
+
+/* A T1 file (spec/t1.h, docs/t1.md): read and translated into a spec,
+ * which is then loaded as its text. The T1 reader's diagnostics point into
+ * the JSON; the checker's, about the translation, say where in it (at the
+ * JSON's 1:1, since no line of the JSON wrote them). The spec's source is
+ * the translation: what a run stores and a resume reads back. */
+static spak_status load_t1(const char *path, const char *src, size_t len, spak_spec **out, spak_err *err)
+{
+    spak_diags d;
+    spak_diags_init(&d, path);
+    spak_buf text;
+    spak_buf_init(&text, SPAK_MAX_SPEC_BYTES);
+    spak_t1 *t = NULL;
+    spak_status st = spak_t1_read(path, src, len, NULL, 0, &t, &d);
+    if (st == SPAK_OK)
+        st = spak_t1_translate(t, &text, &d);
+    spak_t1_free(t);
+    if (st == SPAK_ERR_NOMEM || d.oom) {
+        spak_diags_free(&d);
+        spak_buf_free(&text);
+        return spak_errf(err, SPAK_ERR_NOMEM, "%s: out of memory", path);
+    }
+    /* a failed translation still gives a spec: the JSON and its errors */
+    spak_status lst = st == SPAK_OK ? spak_spec_load_mem(path, text.data, text.len, out, err)
+                                    : spak_spec_load_mem(path, "", 0, out, err);
+    spak_buf_free(&text);
+    if (!*out) {
+        spak_diags_free(&d);
+        return lst;
+    }
+    spak_spec *s = *out;
+    spak_diags checked = s->diags;
+    spak_diags_init(&s->diags, s->path);
+    if (st == SPAK_OK)
+        for (size_t i = 0; i < checked.n; i++)
+            spak_diags_add(&s->diags, checked.items[i].severity, 1, 1,
+                           "in its translation ('spak import t1 %s' prints it), line %d col %d: %s", path,
+                           checked.items[i].line, checked.items[i].col, checked.items[i].msg);
+    spak_diags_free(&checked);
+    take_diags(&s->diags, &d);
+    spak_diags_sort(&s->diags);
+    if (st != SPAK_OK) {
+        s->valid = false;
+        free(s->src);
+        s->src = strndup(src, len);
+        s->len = s->src ? len : 0;
+    }
+    st = s->valid ? SPAK_OK : SPAK_ERR_CHECK;
+    if (st != SPAK_OK)
+        (void)spak_errf(err, st, "%s: %zu error%s", path, s->diags.n_errors, s->diags.n_errors == 1 ? "" : "s");
+    return st;
+}
+
 spak_status spak_spec_load(const char *path, spak_spec **out, spak_err *err)
 {
     char *src;
     size_t len;
     *out = NULL;
-    spak_status st = spak_read_file(path, SPAK_MAX_SPEC_BYTES, &src, &len, err);
+    spak_status st = spak_read_file(path, spak_t1_is_path(path) ? SPAK_T1_MAX_BYTES : SPAK_MAX_SPEC_BYTES, &src,
+                                    &len, err);
     if (st != SPAK_OK)
         return st;
-    st = spak_spec_load_mem(path, src, len, out, err);
+    if (spak_t1_is_path(path))
+        st = load_t1(path, src, len, out, err);
+    else
+        st = spak_spec_load_mem(path, src, len, out, err);
     free(src);
     return st;
 }

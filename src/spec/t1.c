@@ -43,7 +43,7 @@ struct spak_t1 {
     spak_arena a;
     const char *path, *text;
     size_t len;
-    spak_buf *msgs;
+    spak_diags *msgs;
     bool failed;
     const char *name, *kernel, *source;
     const char **flags;
@@ -93,7 +93,7 @@ static void msg(spak_t1 *t, bool error, size_t off, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(body, sizeof body, fmt, ap);
     va_end(ap);
-    spak_buf_printf(t->msgs, "%s:%d:%d: %s: %s\n", t->path, line, col, error ? "error" : "note", body);
+    spak_diags_add(t->msgs, error ? SPAK_DIAG_ERROR : SPAK_DIAG_WARNING, line, col, "%s", body);
     if (error)
         t->failed = true;
 }
@@ -593,7 +593,7 @@ static void read_kernel(spak_t1 *t, json_t *ks, size_t ks_at)
 }
 
 spak_status spak_t1_read(const char *path, const char *text, size_t len, const spak_t1_set *sets, size_t n_sets,
-                         spak_t1 **out, spak_buf *msgs)
+                         spak_t1 **out, spak_diags *msgs)
 {
     *out = NULL;
     spak_t1 *t = calloc(1, sizeof *t);
@@ -613,11 +613,12 @@ spak_status spak_t1_read(const char *path, const char *text, size_t len, const s
     json_t *root = len > SPAK_T1_MAX_BYTES ? NULL : json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!json_is_object(root)) {
         if (len > SPAK_T1_MAX_BYTES)
-            spak_buf_printf(msgs, "%s:1:1: error: a T1 file larger than %u bytes\n", path, SPAK_T1_MAX_BYTES);
+            spak_diags_add(msgs, SPAK_DIAG_ERROR, 1, 1, "a T1 file larger than %u bytes", SPAK_T1_MAX_BYTES);
         else if (root)
-            spak_buf_printf(msgs, "%s:1:1: error: a T1 file is a JSON object\n", path);
+            spak_diags_add(msgs, SPAK_DIAG_ERROR, 1, 1, "a T1 file is a JSON object");
         else
-            spak_buf_printf(msgs, "%s:%d:%d: error: not JSON: %s\n", path, je.line, je.column, je.text);
+            spak_diags_add(msgs, SPAK_DIAG_ERROR, je.line > 0 ? je.line : 1, je.column > 0 ? je.column : 1,
+                           "not JSON: %s", je.text);
         json_decref(root);
         spak_t1_free(t);
         return SPAK_ERR_SYNTAX;
@@ -1058,9 +1059,9 @@ static void emit_kernel(spak_t1 *t, spak_buf *out, bool *ok)
     spak_buf_puts(out, "    }\n");
 }
 
-spak_status spak_t1_translate(spak_t1 *t, spak_buf *out, spak_buf *msgs)
+spak_status spak_t1_translate(spak_t1 *t, spak_buf *out, spak_diags *msgs)
 {
-    spak_buf *keep = t->msgs;
+    spak_diags *keep = t->msgs;
     t->msgs = msgs;
     t->failed = false;
     bool ok = true;
@@ -1089,7 +1090,9 @@ spak_status spak_t1_translate(spak_t1 *t, spak_buf *out, spak_buf *msgs)
         }
         spak_buf_puts(out, "]\n");
     }
-    spak_buf_puts(out, "    }\n    engineering_loop Tune {\n        measure { metric: \"time_ms\", objective: minimize }\n"
+    /* no measure block: a spec with a kernel block gets the declared-kernel
+     * judge's command by default (docs/declared-kernels.md) */
+    spak_buf_puts(out, "    }\n    engineering_loop Tune {\n"
                        "        strategy: \"default\"\n        budget { evaluations: 30 }\n    }\n}\n");
     t->msgs = keep;
     return ok && !t->failed ? SPAK_OK : SPAK_ERR_CHECK;

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "spec/diag.h"
 #include "spec/pyexpr.h"
 #include "util.h"
 
@@ -41,18 +42,18 @@ typedef struct spak_t1_set {
 /* Read the T1 text (len bytes) of the file path; sets (n_sets of them,
  * may be NULL) replace the values of the parameters they name before
  * anything is evaluated. On success *out is the file, read (free with
- * spak_t1_free). Errors and notes go to msgs, one per line, as
- * "path:line:col: error: ..." / "path:line:col: note: ..."; returns
+ * spak_t1_free). Errors, and warnings for what is ignored, go to msgs
+ * (a list for the file path, positions in the JSON text); returns
  * SPAK_ERR_SYNTAX when the file is not JSON, SPAK_ERR_CHECK when it has
  * errors (then *out is NULL), SPAK_ERR_NOMEM. */
 spak_status spak_t1_read(const char *path, const char *text, size_t len, const spak_t1_set *sets, size_t n_sets,
-                         spak_t1 **out, spak_buf *msgs);
+                         spak_t1 **out, spak_diags *msgs);
 void spak_t1_free(spak_t1 *t);
 
 /* The spec text of t (the `kernel` block syntax) into out; errors (a
  * Python expression with no spak translation) to msgs as for read:
  * SPAK_ERR_CHECK then. */
-spak_status spak_t1_translate(spak_t1 *t, spak_buf *out, spak_buf *msgs);
+spak_status spak_t1_translate(spak_t1 *t, spak_buf *out, spak_diags *msgs);
 
 /* One point of the space, with its launch geometry by Kernel Tuner's rules. */
 typedef struct spak_t1_point {
