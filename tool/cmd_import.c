@@ -7,11 +7,13 @@
  * Tuner's rules, one JSON object a line (what tests/suites/t1.sh compares
  * with Kernel Tuner's own functions).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "spec/spec.h"
 #include "spec/t1.h"
 #include "util.h"
 
@@ -123,6 +125,13 @@ int cmd_import(int argc, char **argv)
         else if (count)
             printf("%llu\n", (unsigned long long)n);
     } else if (st == SPAK_OK) {
+        /* the spec may be written anywhere: its sources are found beside the
+         * T1 file, as Kernel Tuner finds them (base:, docs/language.md 2.2) */
+        char dir[PATH_MAX];
+        spak_spec_base_dir(NULL, path, dir, sizeof dir);
+        spak_buf_puts(&spec, "---\nbase: \"");
+        spak_buf_puts(&spec, dir);
+        spak_buf_puts(&spec, "\"\n---\n");
         st = spak_t1_translate(t, &spec, &diags);
         if (st == SPAK_OK && out_path)
             st = spak_write_file_atomic(out_path, spec.data, spec.len, &err);

@@ -239,6 +239,28 @@ static const spak_t1_set *find_set(const spak_t1_set *sets, size_t n, const char
     return NULL;
 }
 
+/* Whether s has a comma outside brackets, parentheses and strings. */
+static bool top_level_comma(const char *s)
+{
+    int depth = 0;
+    char q = 0;
+    for (; *s; s++) {
+        if (q) {
+            q = *s == '\\' && s[1] ? (s++, q) : *s == q ? 0 : q;
+            continue;
+        }
+        if (*s == '\'' || *s == '"')
+            q = *s;
+        else if (*s == '[' || *s == '(' || *s == '{')
+            depth++;
+        else if (*s == ']' || *s == ')' || *s == '}')
+            depth--;
+        else if (*s == ',' && depth == 0)
+            return true;
+    }
+    return false;
+}
+
 static void read_params(spak_t1 *t, json_t *cs, size_t cs_at, const spak_t1_set *sets, size_t n_sets)
 {
     json_t *tp = json_object_get(cs, "TuningParameters");
@@ -290,6 +312,13 @@ static void read_params(spak_t1 *t, json_t *cs, size_t cs_at, const spak_t1_set 
         t1_param *pp = &t->params[t->n_params];
         pp->name = adup(t, name);
         pp->at = vat;
+        char wrapped[4096];
+        spak_t1_set ws;
+        if (s && top_level_comma(s->values) && spak_snprintf(wrapped, sizeof wrapped, "[%s]", s->values)) {
+            ws.name = s->name;  /* --set n=1,2,3: a list, as Python's tuple would be */
+            ws.values = wrapped;
+            s = &ws;
+        }
         if (s ? param_values(t, name, type, s->values, 0, &pp->values)
               : param_values(t, name, type, vals, vat, &pp->values))
             t->n_params++;
@@ -1044,7 +1073,15 @@ static void emit_kernel(spak_t1 *t, spak_buf *out, bool *ok)
                     is_param(t, "block_size_y") ? "block_size_y" : "1",
                     is_param(t, "block_size_z") ? "block_size_z" : "1");
     spak_buf_printf(out, "        shared_bytes: %lld\n", (long long)t->shared);
-    if (t->n_conds) {
+    /* Kernel Tuner drops the points whose block exceeds the device's
+     * limit (config_valid); so does the translation, by a condition */
+    spak_buf lim;
+    spak_buf_init(&lim, 0);
+    for (int i = 0; i < 3; i++)
+        if (is_param(t, (const char *[]){"block_size_x", "block_size_y", "block_size_z"}[i]))
+            spak_buf_printf(&lim, "%s%s", lim.len ? " * " : "",
+                            (const char *[]){"block_size_x", "block_size_y", "block_size_z"}[i]);
+    if (t->n_conds || lim.len) {
         spak_buf_puts(out, "        conditions: [");
         for (size_t i = 0; i < t->n_conds; i++) {
             char what[64];
@@ -1053,8 +1090,12 @@ static void emit_kernel(spak_t1 *t, spak_buf *out, bool *ok)
                 spak_buf_puts(out, ", ");
             *ok = translate(t, XL_COND, what, &t->conds[i], out) && *ok;
         }
+        if (lim.len)
+            spak_buf_printf(out, "%s%s%s <= %d", t->n_conds ? ", " : "", lim.data,
+                            is_param(t, "block_size_x") ? "" : " * 256", SPAK_T1_MAX_THREADS);
         spak_buf_puts(out, "]\n");
     }
+    spak_buf_free(&lim);
     emit_args(t, out, ok);
     spak_buf_puts(out, "    }\n");
 }
@@ -1190,6 +1231,8 @@ spak_status spak_t1_points(const spak_t1 *tc, bool (*fn)(void *ud, const spak_t1
         t->a = keep;
         if (st != SPAK_OK)
             break;
+        /* Kernel Tuner's device limit on a block (config_valid): 1024 threads on every CUDA GPU */
+        ok = ok && p.block[0] * p.block[1] * p.block[2] <= SPAK_T1_MAX_THREADS;
         if (ok) {
             (*count)++;
             if (fn && !fn(ud, &p))

@@ -29,6 +29,9 @@
 #define SPAK_T1_MAX_BYTES (16u << 20)
 #define SPAK_T1_MAX_PARAMS 256
 #define SPAK_T1_MAX_ARGS 256
+/* Kernel Tuner drops points whose block has more threads than the device
+ * allows: 1024 on every CUDA GPU since compute capability 2.0. */
+#define SPAK_T1_MAX_THREADS 1024
 
 typedef struct spak_t1 spak_t1;
 
@@ -65,7 +68,7 @@ typedef struct spak_t1_point {
 
 /* Call fn for every point of t's space that satisfies every condition, in
  * the order of Kernel Tuner's itertools.product (the last parameter
- * varies fastest); stops when fn returns false. *count gets the number of
+ * varies fastest), and whose block has at most SPAK_T1_MAX_THREADS threads; stops when fn returns false. *count gets the number of
  * points. A condition or divisor that cannot be evaluated at a point is an
  * error naming the point (SPAK_ERR_EVAL with err). */
 spak_status spak_t1_points(const spak_t1 *t, bool (*fn)(void *ud, const spak_t1_point *p), void *ud,
