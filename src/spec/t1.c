@@ -837,6 +837,12 @@ static bool emit_cmp(xl *x, const spak_pnode *n, int need)
 
 static bool emit_call(xl *x, const spak_pnode *n, int need, bool top)
 {
+    static const char *const known[] = {"range", "max", "min", "int", "len", "abs"};
+    bool k = false;
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(known); i++)
+        k = k || strcmp(n->name, known[i]) == 0;
+    if (!k)
+        return xfail(x, n, "this function is not supported (range, max, min, int, len and abs are)");
     bool mm = strcmp(n->name, "max") == 0 || strcmp(n->name, "min") == 0;
     if (mm && n->n >= 2) {
         /* max(a, b, c) = max(a, max(b, c)): spak's max takes two */
@@ -933,12 +939,33 @@ static bool emit(xl *x, const spak_pnode *n, int need, bool top)
     }
 }
 
+/* In a Size, a parameter stands for its list of values (Kernel Tuner
+ * evaluates Sizes once, with the lists): the first one not under max(),
+ * min() or len(), or NULL. */
+static const spak_pnode *bare_param(const xl *x, const spak_pnode *n)
+{
+    if (n->kind == SPAK_PN_NAME)
+        return is_param(x->t, n->name) ? n : NULL;
+    if (n->kind == SPAK_PN_CALL && n->n == 1 && n->kids[0]->kind == SPAK_PN_NAME &&
+        (strcmp(n->name, "max") == 0 || strcmp(n->name, "min") == 0 || strcmp(n->name, "len") == 0))
+        return NULL;
+    for (size_t i = 0; i < n->n; i++) {
+        const spak_pnode *b = bare_param(x, n->kids[i]);
+        if (b)
+            return b;
+    }
+    return NULL;
+}
+
 /* e as a spak expression into out. */
 static bool translate(spak_t1 *t, xl_mode mode, const char *what, const t1_expr *e, spak_buf *out)
 {
     if (!e->node)
         return spak_buf_printf(out, "%lld", (long long)e->num) == SPAK_OK;
     xl x = {t, mode, what, e->text, e->at, out, false};
+    const spak_pnode *b = mode == XL_SIZE ? bare_param(&x, e->node) : NULL;
+    if (b)
+        return xfail(&x, b, "a parameter is its list of values in a Size: use max(P), min(P) or len(P)");
     return emit(&x, e->node, 0, true);
 }
 

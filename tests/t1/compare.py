@@ -25,7 +25,7 @@ def main():
     tune_params = {}
     for p in doc["ConfigurationSpace"]["TuningParameters"]:
         v = eval(sets.get(p["Name"], p["Values"]))  # as tune_kernel_T1 does
-        tune_params[p["Name"]] = list(v) if isinstance(v, (list, range)) else [v]
+        tune_params[p["Name"]] = list(v) if isinstance(v, (list, tuple, range)) else [v]
     restrictions = [c["Expression"] for c in doc["ConfigurationSpace"].get("Conditions", [])]
     grid_div = tuple(ks.get(k) or None for k in ("GridDivX", "GridDivY", "GridDivZ"))
     problem_size = ks["ProblemSize"]
