@@ -27,7 +27,9 @@ fi
 PY=$(sed -n 1p <<<"$out")
 KT=$(sed -n 2p <<<"$out")
 ok "Kernel Tuner $("$PY" -c 'import importlib.metadata as m; print(m.version("kernel_tuner"))') and its sdist at $KT"
-CONV="$KT/test/test_T1_input.json"
+# a copy in the scratch folder: the sandboxed build runs as an unprivileged user, who cannot read $HOME's cache
+mkdir -p "$T/kt" && cp "$KT/test/test_T1_input.json" "$KT/test/convolution.cu" "$T/kt/" && chmod -R a+rX "$T/kt"
+CONV="$T/kt/test_T1_input.json"
 
 # ---- translation
 "$SPAK" import t1 "$CONV" >"$T/conv.spak" 2>"$T/conv.err"
@@ -163,3 +165,39 @@ check "refused, not JSON: jansson's line and column" "grep -qE '^$T/notjson.json
 "$SPAK" import t1 "$T/two_for.json" >/dev/null 2>"$T/err"
 check "a refusal's column points into the expression (the second 'for')" \
     "grep -qE '^$T/two_for.json:[0-9]+:$(( $(grep -m1 -n 'for j in' "$T/two_for.json" | cut -d: -f2- | grep -bo 'for j' | cut -d: -f1) + 1 )): error' '$T/err'"
+
+# ---- the CUDA kernels of the T1 files compile through spak build (nvcc)
+with_measure() {  # the judge's measure command comes with the kernel block (docs/declared-kernels.md); spak build needs one
+    sed 's|        strategy: "default"|        measure { cmd: "true", metric: "time_ms", objective: minimize }\n        strategy: "default"|' "$1" >"$2"
+}
+NVCC=$(command -v nvcc || { [ -x /usr/local/cuda/bin/nvcc ] && echo /usr/local/cuda/bin/nvcc; })
+if [ -z "$NVCC" ]; then
+    skip "the convolution kernel compiles through spak build" "nvcc is not installed"
+    skip "vector_add compiles" "nvcc is not installed"
+    skip "the convolution kernel compiles at every point of a small space" "nvcc is not installed"
+else
+    "$SPAK" import t1 --set filter_width=17 --set filter_height=17 --set block_size_x=16,128 --set block_size_y=8 \
+        --set tile_size_x=1,4 --set tile_size_y=2 --set use_padding=0 --set read_only=1 -o "$T/conv4.t1.spak" "$CONV" 2>/dev/null
+    with_measure "$T/conv4.t1.spak" "$T/conv4.spak"
+    "$SPAK" build --home "$T/h" "$T/conv4.spak" >"$T/build.out" 2>&1
+    check "the convolution kernel compiles through spak build at 4 points (the sources found beside the T1 file)" \
+        "[ $? -eq 0 ] && grep -q '4 built, 0 failed' '$T/build.out'"
+    # the defines as kdecl's params_as "defines" writes them, names kept as written (vector_add has no
+    # default for block_size_x): every point, nvcc straight from the points spak lists, with the file's flags
+    nv_points() {  # T1_FILE CU SETS...: 0 when every listed point compiles to a cubin
+        local f=$1 cu=$2 line defs bad=0 k=0
+        shift 2
+        "$SPAK" import t1 "$@" --points "$f" 2>/dev/null >"$T/nvp.jsonl"
+        while IFS= read -r defs; do
+            k=$((k + 1))
+            "$NVCC" -std=c++11 -arch=sm_90 -cubin -o "$T/k$k.cubin" $defs "$cu" >"$T/nv.err" 2>&1 || { bad=1; sed 's/^/# /' "$T/nv.err" | head -5; }
+        done < <(python3 -c 'import json,sys; [print(" ".join("-D%s=%s" % kv for kv in json.loads(l)["point"].items())) for l in open(sys.argv[1])]' "$T/nvp.jsonl")
+        [ $k -gt 0 ] && [ $bad -eq 0 ]
+    }
+    check_run "vector_add compiles (nvcc -cubin, -Dblock_size_x=V as written) at every point of its space" \
+        nv_points "$T/vadd.json" "$T/vector_add.cu" --set block_size_x=128,1024
+    check_run "the convolution kernel compiles (nvcc -cubin, the defines as written) at every point of a small space (the condition keeps 2 of 4)" \
+        nv_points "$CONV" "$T/kt/convolution.cu" --set filter_width=17 --set filter_height=3 --set block_size_x=16,128 \
+            --set block_size_y=8 --set tile_size_x=1,4 --set tile_size_y=2 --set use_padding=1 --set read_only=1
+fi
+echo "1..$n"
