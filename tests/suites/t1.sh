@@ -200,4 +200,40 @@ else
         nv_points "$CONV" "$T/kt/convolution.cu" --set filter_width=17 --set filter_height=3 --set block_size_x=16,128 \
             --set block_size_y=8 --set tile_size_x=1,4 --set tile_size_y=2 --set use_padding=1 --set read_only=1
 fi
+# ---- T4 out: a declared kernel's results, parameter names as written, valid against Kernel Tuner's T4 schema
+# (the records of a stand-in for the declared-kernel judge: family "declared", the kernel's name, no reference;
+# nothing built: the judge itself comes with decl-cpu and decl-cuda)
+cat >"$T/judge.py" <<'PY'
+import json, sys
+b = int(sys.argv[1])
+for t, d in (("Correctness", {"passed": True}), ("Performance", {"time_ms": 1.0 + 64.0 / b})):
+    d.update(type=t, family="declared", kernel="vector_add", trusted=False)
+    print("__SPAK_TRACE__ " + json.dumps(d), flush=True)
+PY
+"$SPAK" import t1 --set block_size_x=128,256,512 -o "$T/vt4.t1.spak" "$T/vadd.json" 2>/dev/null
+sed -e 's|        strategy: "default"|        measure { cmd: "python3 '"$T"'/judge.py {{block_size_x}}", metric: "time_ms", objective: minimize }\n        strategy: "grid"|' \
+    -e '/^        source: /d' -e 's|^    tuning_space {|    trace_schema { variant TraceItem {\n        case Correctness { passed: bool, kernel: string }\n        case Performance { time_ms: float, kernel: string }\n    } }\n    tuning_space {|' \
+    "$T/vt4.t1.spak" >"$T/vt4.spak"
+R=$("$SPAK" run --home "$T/h4" --json --budget 3 "$T/vt4.spak" 2>"$T/run4.err" | jlast 'd["run_id"]' 2>/dev/null)
+"$SPAK" export --home "$T/h4" --format t4 -o "$T/v.t4.json" "$R" 2>"$T/t4.err"
+check "export --format t4 of a run of the translated T1 file exits 0" "[ $? -eq 0 ] && [ -n '$R' ]"
+if "$PY" - "$KT/kernel_tuner/schema/T4/1.0.0/results-schema.json" "$T/v.t4.json" >"$T/t4.check" 2>&1 <<'PY'
+import json, sys, jsonschema
+schema, doc = (json.load(open(p)) for p in sys.argv[1:3])
+jsonschema.validate(doc, schema)
+rs = doc["results"]
+assert len(rs) == 3, rs
+assert all(list(r["configuration"]) == ["block_size_x"] for r in rs), [r["configuration"] for r in rs]
+assert sorted(r["configuration"]["block_size_x"] for r in rs) == [128, 256, 512]
+meas = [{m["name"]: m["value"] for m in r["measurements"]} for r in rs]
+assert all(m.get("kernel") == "vector_add" and m.get("spak_trusted") == "false" for m in meas), meas
+assert doc["metadata"].get("kernel") == "vector_add", doc["metadata"]
+print("3 results")
+PY
+then
+    ok "T4: valid against the sdist's T4 schema; configuration as the T1 file names it; the kernel and 'spak_trusted' carried"
+else
+    notok "T4 of the translated T1 file" "$(tail -3 "$T/t4.check")" "$(tail -2 "$T/run4.err")"
+fi
+
 echo "1..$n"
