@@ -1179,6 +1179,8 @@ static spak_status point_divisor(spak_t1 *t, int i, scope *sc, int64_t *out, spa
         spak_py_val v;
         if (lookup(sc, bs[i], &v) && !spak_py_as_int(&v, out))
             return spak_errf(err, SPAK_ERR_EVAL, "%s is not an integer at this point", bs[i]);
+        if (*out == 0)
+            return spak_errf(err, SPAK_ERR_EVAL, "the grid divisor %s is zero", bs[i]);
         return SPAK_OK;
     }
     for (size_t k = 0; k < t->n_div[i]; k++) {
@@ -1259,7 +1261,9 @@ spak_status spak_t1_points(const spak_t1 *tc, bool (*fn)(void *ud, const spak_t1
         if (st != SPAK_OK)
             break;
         /* Kernel Tuner's device limit on a block (config_valid): 1024 threads on every CUDA GPU */
-        ok = ok && p.block[0] * p.block[1] * p.block[2] <= SPAK_T1_MAX_THREADS;
+        int64_t threads;
+        ok = ok && !__builtin_mul_overflow(p.block[0], p.block[1], &threads) &&
+             !__builtin_mul_overflow(threads, p.block[2], &threads) && threads <= SPAK_T1_MAX_THREADS;
         if (ok) {
             (*count)++;
             if (fn && !fn(ud, &p))
