@@ -686,17 +686,26 @@ spak_status spak_py_print(const spak_py_val *v, spak_buf *b)
     case SPAK_PY_INT: return spak_buf_printf(b, "%lld", (long long)v->i);
     case SPAK_PY_BOOL: return spak_buf_puts(b, v->i ? "True" : "False");
     case SPAK_PY_FLOAT: {
-        char t[40];
-        /* the shortest form that reads back the same, as Python's repr */
-        for (int prec = 1; prec <= 17; prec++) {
-            spak_snprintf(t, sizeof t, "%.*g", prec, v->f);
+        /* Python's repr: the fewest digits that read back the same, in
+         * positional form for exponents -4..15, else scientific */
+        char t[64];
+        int p = 1;
+        for (; p < 17; p++) {
+            spak_snprintf(t, sizeof t, "%.*e", p - 1, v->f);
             if (strtod(t, NULL) == v->f)
                 break;
         }
-        spak_status st = spak_buf_puts(b, t);
-        if (st == SPAK_OK && !strpbrk(t, ".eEni"))
-            st = spak_buf_puts(b, ".0");
-        return st;
+        spak_snprintf(t, sizeof t, "%.*e", p - 1, v->f);
+        const char *e = strchr(t, 'e');
+        long ex = e ? strtol(e + 1, NULL, 10) : 0;
+        if (!isfinite(v->f))
+            return spak_buf_puts(b, isnan(v->f) ? "nan" : v->f > 0 ? "inf" : "-inf");
+        if (ex >= -4 && ex < 16) {
+            int dec = p - 1 - (int)ex;
+            spak_snprintf(t, sizeof t, "%.*f", dec > 0 ? dec : 0, v->f);
+            return dec > 0 ? spak_buf_puts(b, t) : spak_buf_printf(b, "%s.0", t);
+        }
+        return spak_buf_puts(b, t);
     }
     case SPAK_PY_STR: {
         spak_status st = spak_buf_putc(b, '\'');
@@ -1063,13 +1072,13 @@ static spak_status do_int(evaluator *ev, const spak_pnode *n, const spak_py_val 
 
 static spak_status call(evaluator *ev, const spak_pnode *n, spak_py_val *out)
 {
-    static const char *const known[] = {"range", "max", "min", "int", "len", "abs"};
+    static const char *const known[] = {"range", "max", "min", "int", "len", "abs", "list"};
     size_t f = SPAK_ARRAY_LEN(known);
     for (size_t i = 0; i < SPAK_ARRAY_LEN(known); i++)
         if (strcmp(n->name, known[i]) == 0)
             f = i;
     if (f == SPAK_ARRAY_LEN(known))
-        return efail(ev, n->pos, "the function '%s' is not supported (range, max, min, int, len and abs are)%s",
+        return efail(ev, n->pos, "the function '%s' is not supported (range, max, min, int, len, abs and list are)%s",
                      n->name, "");
     spak_py_val *args = spak_arena_alloc(ev->a, (n->n ? n->n : 1) * sizeof *args);
     if (!args)
@@ -1085,6 +1094,12 @@ static spak_status call(evaluator *ev, const spak_pnode *n, spak_py_val *out)
         return do_minmax(ev, n, args, f == 1, out);
     if (n->n != 1)
         return efail(ev, n->pos, "%s() takes one argument%s", n->name, "");
+    if (f == 6) {  /* list(range(...)), list([...]): the list itself (values are never mutated) */
+        if (args[0].kind != SPAK_PY_LIST)
+            return efail(ev, n->pos, "list() of a %s%s", spak_py_kind_name(args[0].kind), "");
+        *out = args[0];
+        return SPAK_OK;
+    }
     if (f == 3)
         return do_int(ev, n, &args[0], out);
     if (f == 4) {
@@ -1151,7 +1166,7 @@ static spak_status lookup_name(evaluator *ev, const spak_pnode *n, spak_py_val *
         }
     if (ev->lookup && ev->lookup(ev->ud, n->name, out))
         return SPAK_OK;
-    static const char *const fns[] = {"range", "max", "min", "int", "len", "abs"};
+    static const char *const fns[] = {"range", "max", "min", "int", "len", "abs", "list"};
     for (size_t i = 0; i < SPAK_ARRAY_LEN(fns); i++)
         if (strcmp(n->name, fns[i]) == 0)
             return efail(ev, n->pos, "the function '%s' is used without calling it%s", n->name, "");

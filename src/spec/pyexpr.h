@@ -9,7 +9,7 @@
  * a < b < c too); and, or, not; subscripts list[i]; list comprehensions
  * [E for N in ITER if COND] (one `for`, any number of `if`s) over range(...)
  * or a list; calls range(), max(), min() (of a list, a parameter's values,
- * or of two or more numbers), int(), len(), abs(). Everything else (lambda,
+ * or of two or more numbers), int(), len(), abs(), list(). Everything else (lambda,
  * conditional expressions, tuples, dicts, sets, attributes, slices, bitwise
  * operators, keyword arguments, other functions, nested `for`) is refused
  * with a message that names the construct and its column.
