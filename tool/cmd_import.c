@@ -80,6 +80,38 @@ static bool print_point(void *ud, const spak_t1_point *p)
     return fputs(b->data, stdout) >= 0;
 }
 
+/* A spec that imports a T1 file (front matter t1:): the spec it stands for,
+ * merged, printed or written to out_path. */
+static int print_importer(const char *path, const char *out_path)
+{
+    spak_spec *s = NULL;
+    spak_err err = {0};
+    spak_status st = spak_spec_load(path, &s, &err);
+    spak_buf b;
+    spak_buf_init(&b, 0);
+    if (s)
+        (void)spak_diags_format(spak_spec_diags(s), &b);
+    if (b.len)
+        fputs(cli_safe_flags(b.data, SPAK_ESC_KEEP_NL), stderr);
+    spak_buf_free(&b);
+    size_t len = 0;
+    const char *text = s ? spak_spec_source(s, &len) : NULL;
+    int rc = EXIT_PROBLEM;
+    if (!s)
+        fprintf(stderr, "spak import: %s\n", cli_safe(err.msg));
+    else if (st != SPAK_OK && st != SPAK_ERR_CHECK)
+        fprintf(stderr, "spak import: %s\n", cli_safe(err.msg));
+    else if (out_path && spak_write_file_atomic(out_path, text, len, &err) != SPAK_OK)
+        fprintf(stderr, "spak import: %s\n", cli_safe(err.msg));
+    else {
+        if (!out_path)
+            fwrite(text, 1, len, stdout);
+        rc = st == SPAK_OK ? 0 : EXIT_PROBLEM;
+    }
+    spak_spec_free(s);
+    return rc;
+}
+
 int cmd_import(int argc, char **argv)
 {
     spak_t1_set sets[IMPORT_MAX_SETS];
@@ -99,6 +131,8 @@ int cmd_import(int argc, char **argv)
     if (argc - first != 2 || strcmp(argv[first], "t1") != 0)
         return usage_error("import", "expected 't1 FILE.json'%s", "");
     const char *path = argv[first + 1];
+    if (!spak_t1_is_path(path) && !points && !count)
+        return print_importer(path, out_path);
     char *text = NULL;
     size_t len;
     spak_err err = {0};

@@ -116,7 +116,8 @@ static spak_spec *load_listed(const char *path, spak_status *st, bool print, jso
 {
     spak_spec *s = NULL;
     spak_err err = {0};
-    *st = spak_spec_load(path, &s, &err);
+    /* fmt formats the file as written; check checks the spec it stands for (a T1 file's translation) */
+    *st = strcmp(key, "parsed") == 0 ? spak_spec_load_source(path, &s, &err) : spak_spec_load(path, &s, &err);
     if (!s) {
         if (print)
             fprintf(stderr, "%s\n", err.msg);
@@ -269,7 +270,7 @@ static int cmd_dump(int argc, char **argv)
         return usage_error("dump", "%sexpected one spec file", "");
     spak_spec *s = NULL;
     spak_err err = {0};
-    spak_status st = spak_spec_load(argv[first], &s, &err);
+    spak_status st = spak_spec_load_source(argv[first], &s, &err);
     if (!s) {
         fprintf(stderr, "%s\n", err.msg);
         return EXIT_PROBLEM;
@@ -1243,8 +1244,9 @@ static const command commands[] = {
                            "  -o FILE            write the spec to FILE (default: stdout)\n"
                            "  --set NAME=VALUES  replace a parameter's values (a Python list or one value); repeatable\n"
                            "  --points           list every point of the space with its grid and block (JSON lines)\n"
-                           "  --count            print the number of points",
-     "spak import t1 [-o FILE] [--set NAME=VALUES]... [--points|--count] FILE.json"},
+                           "  --count            print the number of points\n"
+                           "Given a spec that imports a T1 file (front matter t1: \"FILE.json\"), prints the spec it stands for.",
+     "spak import t1 [-o FILE] [--set NAME=VALUES]... [--points|--count] FILE.json|SPEC.spak"},
     {"compare", cmd_compare, "Compare the same candidates of two runs: B's time over A's, with intervals.\n"
                              "The intervals come from the stored repetitions (Welch); candidates only one run\n"
                              "has are listed. A and B are run ids or files that 'spak export' wrote (a '/' in\n"

@@ -61,6 +61,14 @@ struct spak_t1 {
     size_t n_args;
 };
 
+bool spak_t1_has_param(const spak_t1 *t, const char *name)
+{
+    for (size_t i = 0; t && i < t->n_params; i++)
+        if (strcmp(t->params[i].name, name) == 0)
+            return true;
+    return false;
+}
+
 bool spak_t1_is_path(const char *path)
 {
     size_t n = path ? strlen(path) : 0;

@@ -74,6 +74,9 @@ typedef struct spak_t1_point {
 spak_status spak_t1_points(const spak_t1 *t, bool (*fn)(void *ud, const spak_t1_point *p), void *ud,
                            uint64_t *count, spak_err *err);
 
+/* Whether t has a tuning parameter of that name. */
+bool spak_t1_has_param(const spak_t1 *t, const char *name);
+
 /* Whether path names a T1 file by its name (ends in .json). */
 bool spak_t1_is_path(const char *path);
 

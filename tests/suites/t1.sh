@@ -120,6 +120,41 @@ check "--set of a name that is no parameter of the file is an error" "grep -q \"
 check "spak check FILE.json: every diagnostic of the T1 reader is a warning, and they point into the JSON" \
     "python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))[0]; ds=[x for x in d[\"diagnostics\"] if not x[\"message\"].startswith(\"in its translation\")]; sys.exit(0 if ds and all(x[\"severity\"] == \"warning\" and x[\"line\"] > 1 and x[\"file\"] == sys.argv[2] for x in ds) else 1)' '$T/check.json' '$CONV'"
 
+# ---- a spec that imports the T1 file: its tuning_space overrides, its entries merge in
+mkdir -p "$T/imp"
+cat >"$T/imp/conv17.spak" <<'SPEC'
+---
+t1: "../kt/test_T1_input.json"
+---
+// the convolution problem with the filter fixed at 17x17
+system Conv17 {
+    tuning_space {
+        filter_width: 17
+        filter_height: [17]
+        block_size_y: [1, 2, 4]
+        extra: [0, 1]
+    }
+    kernel convolution_kernel {
+        reference { source: "conv_ref.cu", entry: "convolution_naive" }
+    }
+    engineering_loop Tune { budget { evaluations: 12 } }
+}
+SPEC
+(cd "$T" && "$SPAK" import t1 imp/conv17.spak) >"$T/merged.spak" 2>"$T/merged.err"
+check "a spec importing the T1 file: its name, the T1 values it sets (Sizes evaluated with them), its own parameter" \
+    "grep -q '^system Conv17 {' '$T/merged.spak' && grep -qF 'filter_width: 17' '$T/merged.spak' &&
+     grep -qF 'block_size_y: [1, 2, 4]' '$T/merged.spak' && grep -qF 'extra: [0, 1]' '$T/merged.spak' &&
+     grep -qF 'count: (problem_x + 17 - 1) * (problem_y + 17 - 1)' '$T/merged.spak' && grep -qF 'count: 289' '$T/merged.spak'"
+check "... its kernel entries merged into the kernel block, its loop's budget replacing the translation's, the kernel found beside the T1 file" \
+    "grep -qF 'reference { source: \"conv_ref.cu\", entry: \"convolution_naive\" }' '$T/merged.spak' &&
+     grep -qF 'entry: \"convolution_kernel\"' '$T/merged.spak' && grep -qF 'budget { evaluations: 12 }' '$T/merged.spak' &&
+     ! grep -qF 'evaluations: 30' '$T/merged.spak' && grep -qF \"source: \\\"$T/kt/convolution.cu\\\"\" '$T/merged.spak'"
+"$SPAK" fmt "$T/imp/conv17.spak" >"$T/fmt.out" 2>&1
+check "spak fmt prints the importing spec as written, not its merge" "grep -q '^t1: ' '$T/fmt.out' && ! grep -q 'kernel_tuner\|grid:' '$T/fmt.out'"
+sed 's|t1: "../kt/test_T1_input.json"|t1: "../kt/nope.json"|' "$T/imp/conv17.spak" >"$T/imp/nope.spak"
+"$SPAK" check "$T/imp/nope.spak" >/dev/null 2>"$T/nope.err"
+check "an importing spec whose T1 file is missing: an error that names it" "[ $? -eq 1 ] && grep -q 'error: t1: .*nope.json' '$T/nope.err'"
+
 # ---- each refused T1 feature: its message at file:line:col, from import and from check
 refused() {  # NAME MESSAGE-REGEX EDIT
     variant "$1" "$3"
