@@ -189,13 +189,16 @@ static spak_status eval_py(spak_t1 *t, const char *what, const char *text, const
 
 /* ---- reading ---- */
 
+/* The translation's names of ProblemSize's dimensions (its `sizes`). */
+static const char *const size_names[3] = {"problem_x", "problem_y", "problem_z"};
+
 /* The Values of a parameter: a Python expression, a list (or one value,
  * taken as a list of one). */
-static bool param_values(spak_t1 *t, const char *name, const char *type, const char *text, size_t at,
+static bool param_values(spak_t1 *t, const char *name, const char *type, const char *text, size_t at, bool set,
                          spak_py_val *out)
 {
     char what[300];
-    spak_snprintf(what, sizeof what, "TuningParameters '%s' Values", name);
+    spak_snprintf(what, sizeof what, set ? "--set %s" : "TuningParameters '%s' Values", name);
     spak_pnode *n = parse_py(t, what, text, at);
     spak_py_val v;
     if (!n || eval_py(t, what, text, n, at, NULL, &v) != SPAK_OK)
@@ -306,6 +309,10 @@ static void read_params(spak_t1 *t, json_t *cs, size_t cs_at, const spak_t1_set 
         for (size_t k = 0; k < t->n_params; k++)
             if (strcmp(t->params[k].name, name) == 0)
                 msg(t, true, cur, "TuningParameters: '%s' appears twice", name);
+        for (size_t k = 0; k < 3; k++)
+            if (strcmp(name, size_names[k]) == 0)
+                msg(t, true, cur, "TuningParameters '%s': the name of a problem size in the translation; rename it",
+                    name);
         static const char *const types[] = {"int", "uint", "float", "bool", "string"};
         bool known = false;
         for (size_t k = 0; k < SPAK_ARRAY_LEN(types); k++)
@@ -327,8 +334,8 @@ static void read_params(spak_t1 *t, json_t *cs, size_t cs_at, const spak_t1_set 
             ws.values = wrapped;
             s = &ws;
         }
-        if (s ? param_values(t, name, type, s->values, 0, &pp->values)
-              : param_values(t, name, type, vals, vat, &pp->values))
+        if (s ? param_values(t, name, type, s->values, vat, true, &pp->values)
+              : param_values(t, name, type, vals, vat, false, &pp->values))
             t->n_params++;
     }
     for (size_t i = 0; i < n_sets; i++) {
@@ -705,7 +712,6 @@ typedef struct xl {
     bool failed;
 } xl;
 
-static const char *const size_names[3] = {"problem_x", "problem_y", "problem_z"};
 
 static bool xfail(xl *x, const spak_pnode *n, const char *why)
 {

@@ -194,6 +194,10 @@ refused vec_type "Arguments 'd_filter': Type 'float4' is not supported" "$A[2][\
 refused out_ro "Arguments 'input_image': an Output cannot be ReadOnly" "$A[1][\"Output\"] = 1"
 refused value_type "TuningParameters 'use_padding' Values: the value 1.5 is not of Type 'int'" "$P[6][\"Values\"] = \"[0, 1.5]\""
 refused overflow "TuningParameters 'block_size_y' Values: .*integer overflow in '\*\*'" "$P[3][\"Values\"] = \"[2**i for i in range(70)]\""
+refused size_name "TuningParameters 'problem_x': the name of a problem size in the translation" "$P[7][\"Name\"] = \"problem_x\""
+"$SPAK" import t1 --set 'tile_size_x=[1, 2' "$CONV" >/dev/null 2>"$T/err"
+check "a --set value that does not parse: an error naming --set and the construct" \
+    "[ \$? -eq 1 ] && grep -qE 'error: --set tile_size_x: .\\[1, 2.: the expression ends too early' '$T/err'"
 printf '{"ConfigurationSpace": {\n  "TuningParameters": [,]\n}}\n' >"$T/notjson.json"
 "$SPAK" check "$T/notjson.json" >/dev/null 2>"$T/notjson.err"
 check "refused, not JSON: jansson's line and column" "grep -qE '^$T/notjson.json:2:2[0-9]: error: not JSON' '$T/notjson.err'"
