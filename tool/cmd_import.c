@@ -17,46 +17,6 @@
 #include "spec/t1.h"
 #include "util.h"
 
-#define IMPORT_MAX_SETS 64
-
-/* Take every --set NAME=VALUES (or --set=NAME=VALUES) out of argv into
- * sets; returns the new argc, or -1 after a usage error. */
-static int take_sets(int argc, char **argv, spak_t1_set *sets, size_t *n, char *store, size_t cap)
-{
-    int k = 1;
-    size_t used = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *v = NULL;
-        if (strcmp(argv[i], "--") == 0) {
-            while (i < argc)
-                argv[k++] = argv[i++];
-            break;
-        }
-        if (strcmp(argv[i], "--set") == 0 && i + 1 < argc)
-            v = argv[++i];
-        else if (strncmp(argv[i], "--set=", 6) == 0)
-            v = argv[i] + 6;
-        else if (strcmp(argv[i], "--set") == 0)
-            return usage_error("import", "option '%s' needs a value NAME=VALUES", "--set"), -1;
-        if (!v) {
-            argv[k++] = argv[i];
-            continue;
-        }
-        const char *eq = strchr(v, '=');
-        size_t len = strlen(v);
-        if (!eq || eq == v || *n >= IMPORT_MAX_SETS || used + len + 1 > cap)
-            return usage_error("import", "--set takes NAME=VALUES (a Python list or one value), not '%s'", v), -1;
-        char *c = store + used;
-        memcpy(c, v, len + 1);
-        c[eq - v] = '\0';
-        sets[*n].name = c;
-        sets[*n].values = c + (eq - v) + 1;
-        (*n)++;
-        used += len + 1;
-    }
-    return k;
-}
-
 static bool print_point(void *ud, const spak_t1_point *p)
 {
     spak_buf *b = ud;
@@ -114,10 +74,9 @@ static int print_importer(const char *path, const char *out_path)
 
 int cmd_import(int argc, char **argv)
 {
-    spak_t1_set sets[IMPORT_MAX_SETS];
+    spak_t1_set sets[CLI_MAX_SETS];
     size_t n_sets = 0;
-    static char store[65536];
-    argc = take_sets(argc, argv, sets, &n_sets, store, sizeof store);
+    argc = cli_take_sets("import", argc, argv, sets, &n_sets);
     if (argc < 0)
         return EXIT_USAGE;
     const char *out_path = NULL;

@@ -112,14 +112,15 @@ static spak_status load_generated(const char *path, const char *what, const char
  * the JSON; the checker's, about the translation, say where in it (at the
  * JSON's 1:1, since no line of the JSON wrote them). The spec's source is
  * the translation: what a run stores and a resume reads back. */
-static spak_status load_t1(const char *path, const char *src, size_t len, spak_spec **out, spak_err *err)
+static spak_status load_t1(const char *path, const char *src, size_t len, const spak_t1_set *sets, size_t n_sets,
+                           spak_spec **out, spak_err *err)
 {
     spak_diags d;
     spak_diags_init(&d, path);
     spak_buf text;
     spak_buf_init(&text, SPAK_MAX_SPEC_BYTES);
     spak_t1 *t = NULL;
-    spak_status st = spak_t1_read(path, src, len, NULL, 0, &t, &d);
+    spak_status st = spak_t1_read(path, src, len, sets, n_sets, &t, &d);
     if (st == SPAK_OK)
         st = spak_t1_translate(t, &text, &d);
     spak_t1_free(t);
@@ -188,16 +189,25 @@ spak_status spak_spec_load_source(const char *path, spak_spec **out, spak_err *e
 
 spak_status spak_spec_load(const char *path, spak_spec **out, spak_err *err)
 {
+    return spak_spec_load_sets(path, NULL, 0, out, err);
+}
+
+spak_status spak_spec_load_sets(const char *path, const spak_t1_set *sets, size_t n_sets, spak_spec **out,
+                                spak_err *err)
+{
     char *src;
     size_t len;
     *out = NULL;
+    if (n_sets && !spak_t1_is_path(path))
+        return spak_errf(err, SPAK_ERR_ARG, "%s: --set replaces the parameter values of a T1 file (FILE.json); "
+                         "a spec sets its own in its tuning_space", path);
     spak_status st = spak_read_file(path, spak_t1_is_path(path) ? SPAK_T1_MAX_BYTES : SPAK_MAX_SPEC_BYTES, &src,
                                     &len, err);
     if (st != SPAK_OK)
         return st;
     bool handled = false;
     if (spak_t1_is_path(path))
-        st = load_t1(path, src, len, out, err);
+        st = load_t1(path, src, len, sets, n_sets, out, err);
     else if ((st = load_importer(path, src, len, out, err, &handled)) == SPAK_OK && !handled)
         st = spak_spec_load_mem(path, src, len, out, err);
     free(src);

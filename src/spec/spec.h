@@ -30,6 +30,12 @@ spak_status spak_spec_load(const char *path, spak_spec **out, spak_err *err);
  * the generated text (what a run stores). spak_spec_load_source reads the
  * file as written, never a translation: what `spak fmt` and `spak dump` print. */
 spak_status spak_spec_load_source(const char *path, spak_spec **out, spak_err *err);
+/* spak_spec_load with a T1 file's parameter values replaced first (n sets,
+ * spec/t1.h; `--set NAME=VALUES`); sets given for a path that is not a T1
+ * file (.json) are an error (SPAK_ERR_ARG). */
+struct spak_t1_set;
+spak_status spak_spec_load_sets(const char *path, const struct spak_t1_set *sets, size_t n, spak_spec **out,
+                                spak_err *err);
 /* The same from memory (src need not be NUL-terminated; it is copied). */
 spak_status spak_spec_load_mem(const char *path, const char *src, size_t len, spak_spec **out, spak_err *err);
 void spak_spec_free(spak_spec *s);

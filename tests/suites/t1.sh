@@ -116,6 +116,14 @@ check "--set replaces Values (a list, one value, a comprehension) before Sizes a
      grep -qF 'count: (problem_x + 17 - 1) * (problem_y + 17 - 1)' '$T/set.spak'"
 "$SPAK" import t1 --set nope=1 "$CONV" >/dev/null 2>"$T/err"
 check "--set of a name that is no parameter of the file is an error" "grep -q \"error: --set nope: no tuning parameter of that name\" '$T/err'"
+"$SPAK" check --set 'filter_width=[1.5]' "$CONV" >/dev/null 2>"$T/err"
+check "spak check FILE.json --set: the values replaced before the file is read (a float for an int parameter refused)" \
+    "[ \$? -eq 1 ] && grep -q \"error: --set filter_width: the value 1.5 is not of Type 'int'\" '$T/err'"
+"$SPAK" run --home "$T/hs" --set nope=3 "$CONV" >/dev/null 2>"$T/err"
+check "spak run FILE.json --set reaches the run's reading of the file (an unknown name refused)" \
+    "[ \$? -eq 1 ] && grep -q 'error: --set nope: no tuning parameter of that name' '$T/err'"
+"$SPAK" check --set filter_width=17 "$ROOT/examples/matmul-cpu.spak" >/dev/null 2>"$T/err"
+check "--set with a spec that is not a T1 file is refused" "[ \$? -eq 1 ] && grep -q 'replaces the parameter values of a T1 file' '$T/err'"
 "$SPAK" check --json "$CONV" >"$T/check.json" 2>/dev/null
 check "spak check FILE.json: every diagnostic of the T1 reader is a warning, and they point into the JSON" \
     "python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))[0]; ds=[x for x in d[\"diagnostics\"] if not x[\"message\"].startswith(\"in its translation\")]; sys.exit(0 if ds and all(x[\"severity\"] == \"warning\" and x[\"line\"] > 1 and x[\"file\"] == sys.argv[2] for x in ds) else 1)' '$T/check.json' '$CONV'"
