@@ -11,7 +11,7 @@ FUZZ_LIBSRC := src/spec/lex.c src/spec/parse.c src/spec/ast.c src/spec/fmt.c src
                src/spec/model.c src/spec/spec.c \
                src/spec/diag.c src/util.c src/analyze/trace.c src/knowledge/knowledge.c src/spec/space.c \
                src/program/strategies.c src/template.c src/spec/suggest.c src/spec/sources.c \
-               src/spec/pyexpr.c src/spec/t1.c \
+               src/spec/pyexpr.c src/spec/t1.c src/spec/t1_import.c \
                $(wildcard src/program/llm/*.c)
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $(WARN) -Iinclude -Isrc \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
