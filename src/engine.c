@@ -160,7 +160,7 @@ static spak_strategy_run run_view(engine *e, spak_eval_env *env)
 static spak_status load_spec(engine *e, const char *path, const char *text, spak_err *err)
 {
     spak_status st = text ? spak_spec_load_mem(path, text, strlen(text), &e->spec, err)
-                          : spak_spec_load(path, &e->spec, err);
+                          : spak_spec_load_sets(path, e->o->t1_sets, e->o->n_t1_sets, &e->spec, err);
     if (st == SPAK_OK && !text)  /* a new run: every source its space can produce, before it starts (spec.h) */
         st = spak_spec_check_sources(e->spec);
     if (st != SPAK_OK) {

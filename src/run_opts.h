@@ -77,6 +77,11 @@ typedef struct spak_engine_opts {
     /* SPAK_CTX_WITHOUT_* bits: sections of the engineer's context that this
      * run's design leaves out (an ablation; kept with the run for its resumes) */
     unsigned context_without;
+    /* A T1 file's parameter values replaced before it is read (`spak run
+     * FILE.json --set NAME=VALUES`, docs/t1.md); a new run stores the
+     * translation, so its resumes need them not. */
+    const struct spak_t1_set *t1_sets;
+    size_t n_t1_sets;
     /* Asked at an approval gate ("knowledge", "llm-code") with what would be
      * done: 1 approve, 0 reject, -1 no answer now (the run suspends until
      * `spak approve RUN` or `spak reject RUN`). NULL = always -1. */

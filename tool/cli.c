@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "spec/t1.h"
 #include "util.h"
 
 /* ---- options ---- */
@@ -87,6 +88,46 @@ int cli_parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts, 
     }
     free(ops);
     return rc;
+}
+
+/* ---- --set ---- */
+
+int cli_take_sets(const char *cmd, int argc, char **argv, spak_t1_set *sets, size_t *n)
+{
+    static char store[65536];  /* the names and values, cut from argv's copies */
+    const size_t cap = sizeof store;
+    int k = 1;
+    size_t used = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        if (strcmp(argv[i], "--") == 0) {
+            while (i < argc)
+                argv[k++] = argv[i++];
+            break;
+        }
+        if (strcmp(argv[i], "--set") == 0 && i + 1 < argc)
+            v = argv[++i];
+        else if (strncmp(argv[i], "--set=", 6) == 0)
+            v = argv[i] + 6;
+        else if (strcmp(argv[i], "--set") == 0)
+            return usage_error(cmd, "option '%s' needs a value NAME=VALUES", "--set"), -1;
+        if (!v) {
+            argv[k++] = argv[i];
+            continue;
+        }
+        const char *eq = strchr(v, '=');
+        size_t len = strlen(v);
+        if (!eq || eq == v || *n >= CLI_MAX_SETS || used + len + 1 > cap)
+            return usage_error(cmd, "--set takes NAME=VALUES (a Python list or one value), not '%s'", v), -1;
+        char *c = store + used;
+        memcpy(c, v, len + 1);
+        c[eq - v] = '\0';
+        sets[*n].name = c;
+        sets[*n].values = c + (eq - v) + 1;
+        (*n)++;
+        used += len + 1;
+    }
+    return k;
 }
 
 /* ---- the home ---- */

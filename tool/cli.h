@@ -52,6 +52,16 @@ int cli_parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts, 
 #define CLI_DASHDASH 0x1u
 #define CLI_MISSING_VALUE 0x2u
 
+/* ---- --set NAME=VALUES (docs/t1.md) ----
+ * Take every --set NAME=VALUES (or --set=NAME=VALUES), an option given once
+ * per T1 parameter, out of argv (before "--") into sets (at most
+ * CLI_MAX_SETS; name and values live in a static store, valid until the
+ * next call); returns the new argc, the others kept in order, or -1 after a
+ * usage error of cmd. */
+#define CLI_MAX_SETS 64
+struct spak_t1_set;
+int cli_take_sets(const char *cmd, int argc, char **argv, struct spak_t1_set *sets, size_t *n);
+
 /* ---- the home (the state directory) ----
  * Found as git finds its folder: --home DIR, else $SPAK_HOME, else the
  * nearest .spak/ folder from the current directory up to /. */
@@ -97,6 +107,7 @@ int cmd_learn(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_llm(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_mcp(int argc, char **argv);
 int cmd_mcp_call(int argc, char **argv);

@@ -27,6 +27,7 @@
 #include "store/store.h"
 #include "spec/fmt.h"
 #include "spec/spec.h"
+#include "spec/t1.h"
 #include "util.h"
 #include "cli.h"
 #include "live.h"
@@ -112,11 +113,14 @@ static json_t *diags_json(const spak_diags *d)
  * load's status in *st; NULL when the file gave no spec at all, its error
  * then printed on stderr (when print) and, with files, noted there as
  * {"file": path, KEY: false, "error": message}. */
-static spak_spec *load_listed(const char *path, spak_status *st, bool print, json_t *files, const char *key)
+static spak_spec *load_listed(const char *path, spak_status *st, bool print, json_t *files, const char *key,
+                              const spak_t1_set *sets, size_t n_sets)
 {
     spak_spec *s = NULL;
     spak_err err = {0};
-    *st = spak_spec_load(path, &s, &err);
+    /* fmt formats the file as written; check checks the spec it stands for (a T1 file's translation) */
+    *st = strcmp(key, "parsed") == 0 ? spak_spec_load_source(path, &s, &err)
+                                     : spak_spec_load_sets(path, sets, n_sets, &s, &err);
     if (!s) {
         if (print)
             fprintf(stderr, "%s\n", err.msg);
@@ -131,6 +135,10 @@ static int cmd_check(int argc, char **argv)
     bool json = false, quiet = false;
     int first;
     const cli_opt opts[] = {{"--json", NULL, &json, NULL}, {"-q", "--quiet", &quiet, NULL}, {0}};
+    spak_t1_set sets[CLI_MAX_SETS];
+    size_t n_sets = 0;
+    if ((argc = cli_take_sets("check", argc, argv, sets, &n_sets)) < 0)
+        return EXIT_USAGE;
     int prc = cli_parse_opts("check", argc, argv, opts, CLI_DASHDASH, &first);
     if (prc)
         return prc;
@@ -140,7 +148,7 @@ static int cmd_check(int argc, char **argv)
     json_t *out = json ? json_array() : NULL;
     for (int i = first; i < argc; i++) {
         spak_status st;
-        spak_spec *s = load_listed(argv[i], &st, !json, out, "valid");
+        spak_spec *s = load_listed(argv[i], &st, !json, out, "valid", sets, n_sets);
         if (!s) {
             rc = EXIT_PROBLEM;
             continue;
@@ -204,7 +212,7 @@ static int cmd_fmt(int argc, char **argv)
     json_t *report = json ? json_array() : NULL;
     for (int i = first; i < argc; i++) {
         spak_status st;
-        spak_spec *s = load_listed(argv[i], &st, true, report, "parsed");
+        spak_spec *s = load_listed(argv[i], &st, true, report, "parsed", NULL, 0);
         if (!s) {
             rc = EXIT_PROBLEM;
             continue;
@@ -269,7 +277,7 @@ static int cmd_dump(int argc, char **argv)
         return usage_error("dump", "%sexpected one spec file", "");
     spak_spec *s = NULL;
     spak_err err = {0};
-    spak_status st = spak_spec_load(argv[first], &s, &err);
+    spak_status st = spak_spec_load_source(argv[first], &s, &err);
     if (!s) {
         fprintf(stderr, "%s\n", err.msg);
         return EXIT_PROBLEM;
@@ -721,10 +729,16 @@ static int start_run(int argc, char **argv, bool agent)
 {
     const char *cmd = agent ? "agent" : "run";
     run_cli c;
+    spak_t1_set sets[CLI_MAX_SETS];
+    size_t n_sets = 0;
+    if (!agent && (argc = cli_take_sets(cmd, argc, argv, sets, &n_sets)) < 0)
+        return EXIT_USAGE;
     int rc = run_cli_start(&c, cmd, argc, argv, NULL, 1, agent ? 2 : 1,
                            agent ? "expected a spec file and optionally an agent_loop name" : "expected one spec file");
     if (rc)
         return rc;
+    c.o.t1_sets = sets;
+    c.o.n_t1_sets = n_sets;
     char run_id[SPAK_STORE_ID_MAX] = "";
     spak_err err = {0};
     const char *spec = argv[c.first];
@@ -1192,8 +1206,10 @@ static const command commands[] = {
     {"check", cmd_check, "Parse and check spec files. Diagnostics go to stderr as file:line:col: error: ...;\n"
                          "exit 0 when every file is valid, 1 when one has errors, 2 for usage errors.\n"
                          "  --json    one JSON array with each file's validity and diagnostics on stdout\n"
-                         "  --quiet   print nothing for valid files",
-     "spak check [--json] [--quiet] FILE..."},
+                         "  --quiet   print nothing for valid files\n"
+                         "A T1 tuning file (FILE.json) is checked as its translation (docs/t1.md);\n"
+                         "  --set NAME=VALUES  replace a T1 parameter's values first (repeatable)",
+     "spak check [--json] [--quiet] [--set NAME=VALUES]... FILE..."},
     {"fmt", cmd_fmt, "Print a spec in canonical form (comments kept; idempotent).\n"
                      "  --write, -w   rewrite the files in place (atomically)\n"
                      "  --check       exit 1 and name the files that are not in canonical form\n"
@@ -1234,6 +1250,8 @@ static const command commands[] = {
                      "  --loop NAME         which engineering_loop (default: the first)\n"
                      "  --home DIR          the home (default: $SPAK_HOME, else the nearest .spak/ from\n"
                      "                      here up; made here when there is none)\n"
+                     "  --set NAME=VALUES   a T1 file (SPEC.json, run as its translation, docs/t1.md):\n"
+                     "                      replace a parameter's values first (repeatable)\n"
                      "Exit 0 when the run is done (the reason printed), 1 failed, 2 usage, 3 suspended.",
      "spak run [OPTIONS] SPEC"},
     {"agent", cmd_agent, "Execute an agent_loop of a spec: llm.query, tool.read/write (inside the run's\n"
@@ -1273,6 +1291,13 @@ static const command commands[] = {
                            "  --format F   json (default), csv or t4\n  -o FILE      write FILE (default: stdout)\n"
                            "  --home DIR",
      "spak export [--format json|csv|t4] [-o FILE] [--home DIR] RUN"},
+    {"import", cmd_import, "Translate a T1 tuning file (Kernel Tuner's input format) into a spec (docs/t1.md).\n"
+                           "  -o FILE            write the spec to FILE (default: stdout)\n"
+                           "  --set NAME=VALUES  replace a parameter's values (a Python list or one value); repeatable\n"
+                           "  --points           list every point of the space with its grid and block (JSON lines)\n"
+                           "  --count            print the number of points\n"
+                           "Given a spec that imports a T1 file (front matter t1: \"FILE.json\"), prints the spec it stands for.",
+     "spak import t1 [-o FILE] [--set NAME=VALUES]... [--points|--count] FILE.json|SPEC.spak"},
     {"compare", cmd_compare, "Compare the same candidates of two runs: B's time over A's, with intervals.\n"
                              "The intervals come from the stored repetitions (Welch); candidates only one run\n"
                              "has are listed. A and B are run ids or files that 'spak export' wrote (a '/' in\n"

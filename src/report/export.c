@@ -478,6 +478,19 @@ static void t4_measurement(json_t *list, const char *name, const json_t *v, cons
         json_array_append_new(list, json_pack("{s:s,s:O,s:s}", "name", name, "value", v, "unit", unit));
 }
 
+/* The declared kernel an evaluation's records name ("kernel"), or NULL. */
+static const json_t *t4_kernel(const json_t *e)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(e, "records"), i, r) {
+        const json_t *k = json_object_get(r, "kernel");
+        if (json_is_string(k))
+            return k;
+    }
+    return NULL;
+}
+
 /* one T4 result of evaluation e and its measurement m (NULL: none) */
 static json_t *t4_result(const json_t *e, const json_t *m, const char *metric)
 {
@@ -504,6 +517,14 @@ static json_t *t4_result(const json_t *e, const json_t *m, const char *metric)
         t4_measurement(ms, SPAK_FIELD_RATIO_CI, json_object_get(m, SPAK_FIELD_RATIO_CI), "");
     }
     t4_measurement(ms, SPAK_FIELD_BOTTLENECK, json_object_get(e, "bottleneck"), "");
+    /* a declared kernel's results (docs/t1.md): its name, and whether a
+     * judge checked them against a reference (T4 has no field for either) */
+    t4_measurement(ms, "kernel", t4_kernel(e), "");
+    if (json_is_false(json_object_get(e, "trusted"))) {
+        json_t *no = json_string("false");
+        t4_measurement(ms, "spak_trusted", no, "");
+        json_decref(no);
+    }
     t4_measurement(ms, "spak_eval_id", json_object_get(e, "eval_id"), "");
     t4_measurement(ms, "spak_candidate", json_object_get(e, "candidate"), "");
     json_object_set_new(r, "measurements", ms);
@@ -523,6 +544,13 @@ spak_status spak_export_t4(const json_t *doc, json_t **out, spak_err *err)
     bool ok = results != NULL;
     size_t i;
     json_t *e;
+    json_array_foreach(json_object_get(doc, "evaluations"), i, e) {
+        const json_t *k = t4_kernel(e);
+        if (k && ok) {  /* the run's declared kernel, as Kernel Tuner's metadata names its kernel */
+            ok = json_object_set(json_object_get(t4, "metadata"), "kernel", (json_t *)k) == 0;
+            break;
+        }
+    }
     json_array_foreach(json_object_get(doc, "evaluations"), i, e) {
         json_t *ms = json_object_get(e, "measurements");
         if (json_array_size(ms) == 0 && ok)

@@ -23,6 +23,19 @@ typedef struct spak_spec spak_spec;
  * SPAK_ERR_LIMIT when it has errors (see spak_spec_diags), SPAK_ERR_IO
  * (with err filled) when it could not be read. */
 spak_status spak_spec_load(const char *path, spak_spec **out, spak_err *err);
+/* spak_spec_load reads two kinds of file as the spec they stand for (docs/t1.md):
+ * a T1 tuning file (a path ending in .json: its translation, spec/t1.h) and a
+ * spec whose front matter names one (`t1: "FILE.json"`: the translation with
+ * that spec's entries merged in, spec/t1_import.h). The spec's source is then
+ * the generated text (what a run stores). spak_spec_load_source reads the
+ * file as written, never a translation: what `spak fmt` and `spak dump` print. */
+spak_status spak_spec_load_source(const char *path, spak_spec **out, spak_err *err);
+/* spak_spec_load with a T1 file's parameter values replaced first (n sets,
+ * spec/t1.h; `--set NAME=VALUES`); sets given for a path that is not a T1
+ * file (.json) are an error (SPAK_ERR_ARG). */
+struct spak_t1_set;
+spak_status spak_spec_load_sets(const char *path, const struct spak_t1_set *sets, size_t n, spak_spec **out,
+                                spak_err *err);
 /* The same from memory (src need not be NUL-terminated; it is copied). */
 spak_status spak_spec_load_mem(const char *path, const char *src, size_t len, spak_spec **out, spak_err *err);
 void spak_spec_free(spak_spec *s);

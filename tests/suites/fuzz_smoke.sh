@@ -2,7 +2,8 @@
 # parallel: yes (tests/run.sh: no assertion here depends on time or load)
 # tests/suites/fuzz_smoke.sh BUILD_DIR - a 30-second libFuzzer run of the spec
 # fuzzer (fuzz/fuzz_spec.c) over the kept corpus, then a 10-second run of the
-# diff applier's (fuzz/fuzz_diff.c), under ASan + UBSan (TAP).
+# diff applier's (fuzz/fuzz_diff.c) and of the T1 reader's (fuzz/fuzz_t1.c), under
+# ASan + UBSan (TAP).
 #
 # The fuzzer build does not depend on BUILD_DIR (make fuzz compiles the
 # sources itself with clang), so this runs once, for `build`, and skips for
@@ -60,5 +61,16 @@ else
     echo "not ok 2 - fuzz smoke: fuzz_diff stopped with status $drc (the input is in fuzz/findings/)"
     grep -E 'ERROR|SUMMARY|runtime error|Test unit written' "$tmp/fuzz-diff.log" | head -20 | sed 's/^/#   /'
 fi
-echo "1..2"
-[ $rc -eq 0 ] && [ $drc -eq 0 ]
+# the T1 reader and its Python expression subset (fuzz/fuzz_t1.c): a third of the time, from its seeds
+mkdir -p "$tmp/t1-corpus"
+build/fuzz/fuzz_t1 "$tmp/t1-corpus" fuzz/corpus_t1 -max_len=16384 -timeout=5 -rss_limit_mb=2048 -max_total_time="$dsecs" \
+    -artifact_prefix=fuzz/findings/ >"$tmp/fuzz-t1.log" 2>&1
+trc=$?
+if [ $trc -eq 0 ]; then
+    echo "ok 3 - fuzz smoke: the T1 reader, ${dsecs}s clean"
+else
+    echo "not ok 3 - fuzz smoke: fuzz_t1 stopped with status $trc (the input is in fuzz/findings/)"
+    grep -E 'ERROR|SUMMARY|fuzz_t1:|runtime error|Test unit written' "$tmp/fuzz-t1.log" | head -20 | sed 's/^/#   /'
+fi
+echo "1..3"
+[ $rc -eq 0 ] && [ $drc -eq 0 ] && [ $trc -eq 0 ]
