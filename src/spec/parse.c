@@ -68,8 +68,14 @@ static spak_comments take_pending(parser *p)
  * brackets. */
 static void next(parser *p)
 {
-    if (p->tok.kind != SPAK_TK_NEWLINE && p->tok.kind != SPAK_TK_EOF && p->tok.len > 0)
+    if (p->tok.kind != SPAK_TK_NEWLINE && p->tok.kind != SPAK_TK_EOF && p->tok.len > 0) {
+        /* the line the token ENDS on: a """...""" string spans lines, and
+         * a comment after it on its last line trails the entry (else fmt
+         * moves it to a line of its own, then reads a blank line there) */
         p->prev_line = p->tok.pos.line;
+        for (size_t k = 0; k < p->tok.len; k++)
+            p->prev_line += p->tok.start[k] == '\n';
+    }
     p->after_lex_error = false;
     for (;;) {
         spak_lex_next(&p->lx, &p->tok);
