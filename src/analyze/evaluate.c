@@ -17,6 +17,7 @@ void spak_outcome_init(spak_outcome *oc)
     memset(oc, 0, sizeof *oc);
     oc->metric = oc->ratio = oc->ratio_lo = oc->ratio_hi = NAN;
     oc->correct = -1;
+    oc->node_euid = -1;
     spak_trace_list_init(&oc->traces);
     oc->valid = json_array();
 }
@@ -287,24 +288,47 @@ void spak_measure_shapes(const spak_model *m, const char *cmd, const char *out[S
     out[n] = NULL;
 }
 
-spak_status spak_measure(const spak_measure_job *job, spak_outcome *oc, spak_err *err)
+/* The executor's site for job (a remote executor's job folder and
+ * options), with the job journaled through job_submitted. */
+typedef struct submit_ctx {
+    const spak_measure_job *job;
+    bool judge;
+    const char *executor;
+} submit_ctx;
+
+static spak_status job_submitted(void *ud, const char *job_id, const char *job_dir, spak_err *err)
 {
-    const spak_executor *x = spak_executor_find(job->executor);
-    if (!x)
-        return spak_errf(err, SPAK_ERR_ARG, "no executor named '%s'", job->executor);
-    bool judge = spak_measure_is_judge(job->argv ? job->argv[0] : NULL, job->bin_dir, job->target);
-    char devdir[PATH_MAX + 32];
-    spak_snprintf(devdir, sizeof devdir, "%s/cache/device", job->home);
-    const char *rwv[2] = {devdir, NULL};
-    spak_sandbox_limits lim;
-    profile_limits(job, judge, rwv, &lim);
-    spak_status st = spak_executor_run(x, job->argv, job->workdir, &lim, &oc->sr, err);
-    if (st != SPAK_OK)
-        return st;
+    const submit_ctx *c = ud;
+    if (!c->job->store || !c->job->run_id)
+        return SPAK_OK;
+    spak_job j = {.eval_id = c->job->eval_id, .executor = (char *)c->executor, .job_id = (char *)job_id,
+                  .job_dir = (char *)job_dir, .trusted = c->judge};
+    return spak_store_job_put(c->job->store, c->job->run_id, &j, err);
+}
+
+/* Where and as whom the outcome ran, from the executor's site (a cluster's
+ * job) or this process (the local executor). */
+static void note_site(spak_outcome *oc, const char *executor, const spak_exec_site *site, bool remote)
+{
+    spak_snprintf(oc->executor, sizeof oc->executor, "%s", executor);
+    if (!remote) {
+        oc->node_euid = (long)geteuid();
+        return;
+    }
+    spak_snprintf(oc->job_id, sizeof oc->job_id, "%s", site->job_id);
+    spak_snprintf(oc->job_state, sizeof oc->job_state, "%s", site->state);
+    spak_snprintf(oc->node, sizeof oc->node, "%s", site->node);
+    oc->node_euid = site->node_euid;
+}
+
+/* The outcome of a finished command: its records scanned, validated and
+ * read; the shapes and the isolation checked. */
+static spak_status measure_read(const spak_measure_job *job, bool judge, spak_outcome *oc, spak_err *err)
+{
     oc->ran = true;
     oc->trusted = judge;
     oc->profile = judge ? "judge" : "candidate";
-    st = spak_trace_scan(oc->sr.out, oc->sr.out_len, NULL, &oc->traces, err);
+    spak_status st = spak_trace_scan(oc->sr.out, oc->sr.out_len, NULL, &oc->traces, err);
     if (st != SPAK_OK)
         return st;
     st = spak_trace_validate_all(&oc->traces, job->schema, err);
@@ -325,6 +349,98 @@ spak_status spak_measure(const spak_measure_job *job, spak_outcome *oc, spak_err
         fail_outcome(oc, "isolation below the minimum: no %s (--allow-weak-isolation accepts it)",
                      oc->isolation_missing);
     return SPAK_OK;
+}
+
+/* The executor's finish, and the job closed in the store with how it ended
+ * (cancelled when the wait was interrupted: the evaluation stays
+ * unfinished, and a resume proposes it again). */
+static spak_status finish_job(const spak_executor *x, const spak_measure_job *job, spak_exec_job *ej,
+                              spak_exec_site *site, spak_sandbox_result *out, spak_err *err)
+{
+    spak_status st = x->finish(ej, out, err);
+    if (x->attach && job->store && job->run_id && (st == SPAK_OK || spak_executor_interrupted()))
+        (void)spak_store_job_end(job->store, job->run_id, job->eval_id, site->state, NULL);  /* open: re-attached */
+    return st;
+}
+
+spak_status spak_measure(const spak_measure_job *job, spak_outcome *oc, spak_err *err)
+{
+    const char *name = job->executor ? job->executor : "local";
+    const spak_executor *x = spak_executor_find(name);
+    if (!x)
+        return spak_errf(err, SPAK_ERR_ARG, "no executor named '%s'", name);
+    bool judge = spak_measure_is_judge(job->argv ? job->argv[0] : NULL, job->bin_dir, job->target);
+    char devdir[PATH_MAX + 32], job_dir[PATH_MAX + 8], helper[PATH_MAX + 32];
+    spak_snprintf(devdir, sizeof devdir, "%s/cache/device", job->home);
+    spak_snprintf(job_dir, sizeof job_dir, "%s.job", job->workdir);
+    spak_snprintf(helper, sizeof helper, "%s/spak-exec-job", job->bin_dir ? job->bin_dir : ".");
+    const char *rwv[2] = {devdir, NULL};
+    spak_sandbox_limits lim;
+    profile_limits(job, judge, rwv, &lim);
+    submit_ctx sc = {job, judge, name};
+    spak_exec_site site = {.job_dir = job_dir, .helper = helper, .submitted = job_submitted, .ud = &sc};
+    if (job->slurm)
+        site.slurm = *job->slurm;
+    spak_exec_job *ej = NULL;
+    spak_status st = x->start(job->argv, job->workdir, &lim, &site, &ej, err);
+    if (st == SPAK_OK)
+        st = finish_job(x, job, ej, &site, &oc->sr, err);
+    if (st != SPAK_OK)
+        return st;
+    note_site(oc, name, &site, x->attach != NULL);
+    return measure_read(job, judge, oc, err);
+}
+
+/* Wait for one open job j (of an evaluation still unfinished) and store
+ * its outcome. */
+static spak_status reattach_one(const spak_measure_job *base, const spak_job *j, spak_err *err)
+{
+    const spak_executor *x = spak_executor_find(j->executor);
+    if (!x || !x->attach)
+        return spak_errf(err, SPAK_ERR_ARG, "job %s of evaluation %lld: no executor '%s' to re-attach with",
+                         j->job_id, (long long)j->eval_id, j->executor);
+    spak_measure_job job = *base;
+    job.eval_id = j->eval_id;
+    spak_exec_site site = {.job_dir = j->job_dir};
+    spak_snprintf(site.job_id, sizeof site.job_id, "%s", j->job_id);
+    spak_exec_job *ej = NULL;
+    spak_outcome oc;
+    spak_outcome_init(&oc);
+    spak_status st = x->attach(&site, &ej, err);
+    if (st == SPAK_OK)
+        st = finish_job(x, &job, ej, &site, &oc.sr, err);
+    if (st == SPAK_OK) {
+        note_site(&oc, j->executor, &site, true);
+        st = measure_read(&job, j->trusted, &oc, err);
+    }
+    if (st == SPAK_OK)
+        st = spak_outcome_store(job.store, job.run_id, j->eval_id, &oc, NULL, NULL, err);
+    spak_outcome_free(&oc);
+    return st;
+}
+
+spak_status spak_measure_reattach(const spak_measure_job *job, size_t *n, spak_err *err)
+{
+    spak_job *jobs = NULL;
+    size_t nj = 0;
+    *n = 0;
+    spak_status st = spak_store_job_list(job->store, job->run_id, true, &jobs, &nj, err);
+    for (size_t i = 0; st == SPAK_OK && i < nj; i++) {
+        spak_eval ev;
+        st = spak_store_eval_get(job->store, job->run_id, jobs[i].eval_id, &ev, err);
+        if (st != SPAK_OK)
+            break;
+        bool open = strcmp(ev.status, SPAK_EVAL_RUNNING) == 0;
+        spak_store_eval_free(&ev);
+        if (!open) {  /* finished (or given up) by the process that submitted it */
+            (void)spak_store_job_end(job->store, job->run_id, jobs[i].eval_id, "UNKNOWN", NULL);
+            continue;
+        }
+        st = reattach_one(job, &jobs[i], err);
+        *n += st == SPAK_OK;
+    }
+    spak_store_jobs_free(jobs, nj);
+    return st;
 }
 
 spak_status spak_outcome_store(spak_store *st, const char *run_id, int64_t eval_id, const spak_outcome *oc,
@@ -351,6 +467,19 @@ spak_status spak_outcome_store(spak_store *st, const char *run_id, int64_t eval_
         json_object_set_new(res, "isolation",
                             json_pack("{s:s,s:o,s:s}", "profile", oc->profile ? oc->profile : "candidate", "layers",
                                       isolation_layers(&oc->sr), "missing", oc->isolation_missing));
+        /* spak as a cluster's user is not root: which layers hold then (docs/scale-out.md) */
+        if (oc->node_euid >= 0)
+            json_object_set_new(json_object_get(res, "isolation"), "as_root", json_boolean(oc->node_euid == 0));
+    }
+    if (oc->executor[0]) {
+        json_t *x = json_pack("{s:s}", "name", oc->executor);
+        if (oc->job_id[0])
+            json_object_set_new(x, "job_id", json_string(oc->job_id));
+        if (oc->job_state[0])
+            json_object_set_new(x, "state", json_string(oc->job_state));
+        if (oc->node[0])
+            json_object_set_new(x, "node", json_string(oc->node));
+        json_object_set_new(res, "executor", x);
     }
     if (oc->reach_checked) {
         /* the parameters that cannot act on this candidate (build/reach.h) */

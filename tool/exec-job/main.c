@@ -1,0 +1,43 @@
+/*
+ * spak-exec-job JOB_DIR - the job side of a remote executor (the Slurm job's
+ * script execs it on the compute node): reads JOB_DIR/request.json, runs it
+ * in spak's sandbox there (the same layers as a local evaluation, as far as
+ * the node's kernel and the user it runs as allow), and writes the result
+ * back into JOB_DIR (analyze/exec_files.h). Exit status 0 when the result
+ * was written (whatever the sandboxed program did), 1 when it could not be.
+ * It prints only when it cannot write the result (to the job's stderr).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "analyze/exec_files.h"
+#include "analyze/sandbox.h"
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: spak-exec-job JOB_DIR\n");
+        return 2;
+    }
+    const char *dir = argv[1];
+    char node[256] = "";
+    (void)gethostname(node, sizeof node - 1);
+    spak_err err = {0};
+    spak_exec_request rq;
+    spak_sandbox_result r;
+    spak_status st = spak_exec_request_read(dir, &rq, &err);
+    if (st == SPAK_OK) {
+        st = spak_sandbox_run(rq.argv, rq.workdir, &rq.lim, &r, &err);
+        spak_exec_request_free(&rq);
+    }
+    spak_err werr = {0};
+    spak_status ws = spak_exec_result_write(dir, st == SPAK_OK ? &r : NULL, err.msg, node, (long)geteuid(), &werr);
+    if (st == SPAK_OK)
+        spak_sandbox_result_free(&r);
+    if (ws != SPAK_OK) {
+        fprintf(stderr, "spak-exec-job: %s\n", werr.msg);
+        return 1;
+    }
+    return 0;
+}
