@@ -65,6 +65,12 @@ typedef struct spak_engine_opts {
     bool allow_weak_isolation; /* an evaluation below the minimum isolation is kept, not failed
                                   (kept with the run: its resumes allow it too) */
     unsigned approve;          /* SPAK_GATE_* bits, added to the spec's `approve` */
+    /* where measurements run (analyze/executor.h) and a Slurm job's options,
+     * each over the spec's; NULL: the spec's (kept with the run for its resumes) */
+    const char *executor;
+    struct {
+        const char *partition, *time, *account, *gpus;
+    } slurm;
     /* SPAK_CTX_WITHOUT_* bits: sections of the engineer's context that this
      * run's design leaves out (an ablation; kept with the run for its resumes) */
     unsigned context_without;

@@ -538,6 +538,27 @@ static int parse_early_stop(const char *cmd, const char *val, double *out)
     return 0;
 }
 
+/* --executor NAME and --slurm-KEY VALUE: a known executor, well-formed
+ * sbatch values (analyze/executor.h). */
+static int check_executor_opts(const char *cmd, const spak_engine_opts *o)
+{
+    char msg[300], why[96];
+    if (o->executor && !spak_executor_find(o->executor)) {
+        char names[128];
+        spak_executor_names(names, sizeof names, ", ", " or ");
+        spak_snprintf(msg, sizeof msg, "--executor takes %s, not '%s'", names, o->executor);
+        return usage_error(cmd, "%s", msg);
+    }
+    const char *keys[4] = {"partition", "time", "account", "gpus"};
+    const char *vals[4] = {o->slurm.partition, o->slurm.time, o->slurm.account, o->slurm.gpus};
+    for (int i = 0; i < 4; i++)
+        if (vals[i] && !spak_slurm_value_ok(keys[i], vals[i], why, sizeof why)) {
+            spak_snprintf(msg, sizeof msg, "--slurm-%s needs %s, not '%s'", keys[i], why, vals[i]);
+            return usage_error(cmd, "%s", msg);
+        }
+    return 0;
+}
+
 /* The options of 'spak run', which agent, resume, approve and reject take
  * too (--force only where force is not NULL). Sets *first to the first
  * operand's index and returns 0, or returns usage_error's status. */
@@ -566,6 +587,9 @@ static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, sp
         {nums[2].name, NULL, NULL, &nums[2].val},   {nums[3].name, NULL, NULL, &nums[3].val},
         {nums[4].name, NULL, NULL, &nums[4].val},   {nums[5].name, NULL, NULL, &nums[5].val},
         {nums[6].name, NULL, NULL, &nums[6].val},
+        {"--executor", NULL, NULL, &o->executor},   {"--slurm-partition", NULL, NULL, &o->slurm.partition},
+        {"--slurm-time", NULL, NULL, &o->slurm.time}, {"--slurm-account", NULL, NULL, &o->slurm.account},
+        {"--slurm-gpus", NULL, NULL, &o->slurm.gpus},
         {force ? "--force" : NULL, NULL, force, NULL},  /* without force, the end of the list */
         {0}};
     int rc = cli_parse_opts(cmd, argc, argv, opts, 0, first);
@@ -575,6 +599,8 @@ static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, sp
         rc = parse_gates(cmd, gates, &o->approve);
     if (rc == 0 && early)
         rc = parse_early_stop(cmd, early, &o->early_stop);
+    if (rc == 0)
+        rc = check_executor_opts(cmd, o);
     spak_err err = {0};
     if (rc == 0 && without && spak_context_without_parse(without, &o->context_without, &err) != SPAK_OK)
         rc = usage_error(cmd, "%s", err.msg);
@@ -591,6 +617,17 @@ static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, sp
     return 0;
 }
 
+/* SIGINT and SIGTERM while a cluster's job is in flight: the executor
+ * cancels the job (scancel) and the run ends with an error, resumable;
+ * with no job in flight the signal does what it did before (ends spak). */
+static void on_stop_signal(int sig)
+{
+    if (!spak_executor_interrupt()) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+}
+
 /* What run, resume, agent, approve and reject share: where the harnesses
  * are, where progress goes, whether it is redrawn in place. bin must outlive o. */
 static void wire_ui(spak_engine_opts *o, run_ui *ui, char *bin, size_t n)
@@ -604,6 +641,11 @@ static void wire_ui(spak_engine_opts *o, run_ui *ui, char *bin, size_t n)
     o->on_approve = on_approve;
     o->ud = ui;
     o->run_loop = spak_engine_run;  /* an agent's tool.engineering_loop */
+    struct sigaction sa = {0};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 /* A run goes on with what started it: an agent_loop's run with the agent,
@@ -1193,6 +1235,9 @@ static const command commands[] = {
                      "                      no budget of any kind gets 50)\n"
                      "  --wall-time S       stop after S seconds (overrides the spec)\n"
                      "  --eval-timeout S    wall limit of one measurement (default 600)\n"
+                     "  --executor NAME     local | slurm: where measurements run (overrides the spec)\n"
+                     "  --slurm-partition P --slurm-time T  --slurm-account A  --slurm-gpus G\n"
+                     "                      a Slurm job's sbatch options (docs/scale-out.md)\n"
                      "  --early-stop X      stop a candidate X times slower than the best so far after\n"
                      "                      its first repetitions (default 10, or the spec's; 0: never)\n"
                      "  --context-without W an ablation: leave measurements and/or knowledge out of\n"

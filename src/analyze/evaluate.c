@@ -288,6 +288,20 @@ void spak_measure_shapes(const spak_model *m, const char *cmd, const char *out[S
     out[n] = NULL;
 }
 
+void spak_measure_base(spak_measure_job *mj, const spak_model *m, const spak_loop_def *l, const spak_engine_opts *o,
+                       const char *home, const char *target, spak_store *store, const char *run_id)
+{
+    *mj = (spak_measure_job){.home = home, .target = target, .timeout_s = o->eval_timeout_s, .schema = &m->schema,
+                             .metric = l->metric, .bin_dir = o->bin_dir, .model = m, .cmd_template = l->cmd,
+                             .allow_weak_isolation = o->allow_weak_isolation, .store = store, .run_id = run_id};
+    mj->executor = o->executor ? o->executor : l->executor;
+    const char *const *cli[4] = {&o->slurm.partition, &o->slurm.time, &o->slurm.account, &o->slurm.gpus};
+    const char *const *spec[4] = {&l->slurm.partition, &l->slurm.time, &l->slurm.account, &l->slurm.gpus};
+    const char **out[4] = {&mj->slurm.partition, &mj->slurm.time, &mj->slurm.account, &mj->slurm.gpus};
+    for (int i = 0; i < 4; i++)
+        *out[i] = *cli[i] ? *cli[i] : *spec[i];
+}
+
 /* The executor's site for job (a remote executor's job folder and
  * options), with the job journaled through job_submitted. */
 typedef struct submit_ctx {
@@ -379,8 +393,7 @@ spak_status spak_measure(const spak_measure_job *job, spak_outcome *oc, spak_err
     profile_limits(job, judge, rwv, &lim);
     submit_ctx sc = {job, judge, name};
     spak_exec_site site = {.job_dir = job_dir, .helper = helper, .submitted = job_submitted, .ud = &sc};
-    if (job->slurm)
-        site.slurm = *job->slurm;
+    site.slurm = job->slurm;
     spak_exec_job *ej = NULL;
     spak_status st = x->start(job->argv, job->workdir, &lim, &site, &ej, err);
     if (st == SPAK_OK)

@@ -22,6 +22,7 @@
 #include "analyze/executor.h"
 #include "analyze/sandbox.h"
 #include "analyze/trace.h"
+#include "run_opts.h"
 #include "spec/spec.h"
 #include "store/store.h"
 
@@ -77,11 +78,19 @@ typedef struct spak_measure_job {
      * is journaled (the store's jobs table, eval_id of run_id) as soon as
      * it exists. Its files go to WORKDIR.job/ (workdir is under the home,
      * which the cluster's nodes must share). */
-    const spak_slurm_opts *slurm;
+    spak_slurm_opts slurm;
     spak_store *store;
     const char *run_id;
     int64_t eval_id;
 } spak_measure_job;
+
+/* What every measurement of loop l shares, into *mj (argv, workdir and
+ * eval_id are each evaluation's): o's limits, and the executor and its
+ * Slurm options, field by field the command line's (o->executor,
+ * o->slurm) over the spec's (`executor:`, `slurm { ... }`). Borrows every
+ * pointer given. */
+void spak_measure_base(spak_measure_job *mj, const spak_model *m, const spak_loop_def *l, const spak_engine_opts *o,
+                       const char *home, const char *target, spak_store *store, const char *run_id);
 
 /* Whether argv0 (a measure command's expanded first word) is one of spak's
  * judges for target: its real path is a spak-harness-* file directly in

@@ -71,6 +71,13 @@ typedef struct spak_executor {
     spak_status (*cancel)(const char *job_id, spak_err *err);
 } spak_executor;
 
+/* Whether v is a well-formed value of the Slurm option key ("partition":
+ * names, comma-separated; "account": a name; "time": minutes, MM:SS,
+ * HH:MM:SS or D-HH[:MM[:SS]]; "gpus": a count or TYPE:COUNT); else false
+ * and why[n] says what is expected. Values go to sbatch as one argument
+ * each (never through a shell); this catches typos before a job is. */
+bool spak_slurm_value_ok(const char *key, const char *v, char *why, size_t n);
+
 /* The executor called name (NULL = "local"), or NULL when there is none. Static. */
 const spak_executor *spak_executor_find(const char *name);
 

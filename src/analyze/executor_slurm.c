@@ -374,4 +374,53 @@ static spak_status slurm_finish(spak_exec_job *j, spak_sandbox_result *out, spak
     return st;
 }
 
+/* Whether s, not empty and at most 64 bytes, has only chars of set. */
+static bool only(const char *s, const char *set)
+{
+    size_t n = strlen(s);
+    return n > 0 && n <= 64 && strspn(s, set) == n;
+}
+
+/* Slurm's time formats: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S (numbers). */
+static bool time_ok(const char *v)
+{
+    if (!only(v, "0123456789:-") || v[0] == ':' || v[0] == '-')
+        return false;
+    const char *dash = strchr(v, '-');
+    size_t colons = 0;
+    for (const char *p = v; *p; p++) {
+        colons += *p == ':';
+        if ((*p == ':' || *p == '-') && (p[1] < '0' || p[1] > '9'))
+            return false;  /* "1:" or "1::2" */
+    }
+    if (dash && strchr(dash + 1, '-'))
+        return false;
+    return colons <= 2;
+}
+
+bool spak_slurm_value_ok(const char *key, const char *v, char *why, size_t n)
+{
+    static const char name_set[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-";
+    bool ok = false;
+    const char *expect = "";
+    if (strcmp(key, "partition") == 0) {
+        char set[sizeof name_set + 1];
+        spak_snprintf(set, sizeof set, "%s,", name_set);
+        ok = only(v, set) && v[0] != ',' && v[strlen(v) - 1] != ',', expect = "partition names, comma-separated";
+    } else if (strcmp(key, "account") == 0) {
+        ok = only(v, name_set), expect = "an account name";
+    } else if (strcmp(key, "time") == 0) {
+        ok = time_ok(v), expect = "minutes, MM:SS, HH:MM:SS or D-HH[:MM[:SS]]";
+    } else if (strcmp(key, "gpus") == 0) {
+        char set[sizeof name_set + 1];
+        spak_snprintf(set, sizeof set, "%s:", name_set);
+        ok = only(v, set) && v[strlen(v) - 1] >= '0' && v[strlen(v) - 1] <= '9', expect = "a count or TYPE:COUNT";
+    } else {
+        expect = "one of partition, time, account, gpus";
+    }
+    if (!ok && why)
+        spak_snprintf(why, n, "%s", expect);
+    return ok;
+}
+
 const spak_executor spak_executor_slurm = {"slurm", slurm_start, slurm_finish, slurm_attach, slurm_cancel};

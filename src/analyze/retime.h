@@ -32,6 +32,8 @@
 #include "spec/model.h"
 #include "store/store.h"
 
+struct spak_measure_job; /* analyze/evaluate.h */
+
 #define SPAK_RETIME_MAX 8 /* candidates in one session (the CPU judge's CPU_MAX_RIVALS) */
 
 /* What the re-time needs from the run (all borrowed). */
@@ -52,6 +54,10 @@ typedef struct spak_retime_job {
      * session starts */
     spak_status (*enter)(void *ud, json_t *detail, spak_err *err);
     void *ud;
+    /* the run's measurements (may be NULL: local): the session runs where
+     * they ran (its executor and Slurm options); its job is not journaled
+     * (it is no evaluation: a resumed run times the session again) */
+    const struct spak_measure_job *base;
 } spak_retime_job;
 
 /* Whether the judge named name (an executable's file name, e.g.
