@@ -279,23 +279,34 @@ static bool state_final(const char *s)
     return false;
 }
 
-/* The job's state into st[n]: squeue (all states, while the controller
- * keeps the job: MinJobAge), else sacct (the accounting database); ""
- * when neither knows it. "CANCELLED by 1000" is CANCELLED. */
-static void job_state(const char *id, char *state, size_t n)
+/* What Slurm says of a job. */
+typedef enum { JOB_KNOWN, JOB_GONE, JOB_UNREACHABLE } job_word;
+
+/* The job's state into state[n]: squeue (all states, while the controller
+ * keeps the job: MinJobAge), else sacct (the accounting database).
+ * JOB_GONE: neither knows it (squeue: "Invalid job id"; sacct empty or
+ * disabled); JOB_UNREACHABLE: the controller did not answer (a restart, a
+ * network fault): the caller waits on rather than fail a job that may
+ * well be running. "CANCELLED by 1000" is CANCELLED. */
+static job_word job_state(const char *id, char *state, size_t n)
 {
     char out[CMD_OUT_MAX], errs[CMD_OUT_MAX];
     int status;
     state[0] = '\0';
     const char *sq[] = {"squeue", "-h", "-t", "all", "-j", id, "-o", "%T", NULL};
-    if (run_cmd(sq, out, errs, &status, NULL) == SPAK_OK && status == 0)
+    if (run_cmd(sq, out, errs, &status, NULL) != SPAK_OK)
+        return JOB_UNREACHABLE;
+    if (status == 0)
         first_line(out, state, n);
+    else if (!strstr(errs, "Invalid job id"))
+        return JOB_UNREACHABLE;
     if (!state[0]) {
         const char *sa[] = {"sacct", "-n", "-X", "-P", "-j", id, "-o", "State", NULL};
         if (run_cmd(sa, out, errs, &status, NULL) == SPAK_OK && status == 0)
             first_line(out, state, n);
     }
     state[strcspn(state, " +")] = '\0';
+    return state[0] ? JOB_KNOWN : JOB_GONE;
 }
 
 /* A result for a job that ended without writing one: failed, with Slurm's
@@ -352,8 +363,8 @@ static spak_status slurm_finish(spak_exec_job *j, spak_sandbox_result *out, spak
             break;
         }
         char state[SPAK_EXEC_STATE_MAX];
-        job_state(site->job_id, state, sizeof state);
-        if (state_final(state) || !state[0]) {
+        job_word w = job_state(site->job_id, state, sizeof state);
+        if (w == JOB_GONE || (w == JOB_KNOWN && state_final(state))) {
             spak_snprintf(site->state, sizeof site->state, "%s", state);
             /* the result may still be on its way through the shared file system */
             if (grace_end == 0)
@@ -412,9 +423,12 @@ bool spak_slurm_value_ok(const char *key, const char *v, char *why, size_t n)
     } else if (strcmp(key, "time") == 0) {
         ok = time_ok(v), expect = "minutes, MM:SS, HH:MM:SS or D-HH[:MM[:SS]]";
     } else if (strcmp(key, "gpus") == 0) {
-        char set[sizeof name_set + 1];
-        spak_snprintf(set, sizeof set, "%s:", name_set);
-        ok = only(v, set) && v[strlen(v) - 1] >= '0' && v[strlen(v) - 1] <= '9', expect = "a count or TYPE:COUNT";
+        const char *colon = strchr(v, ':');
+        char type[65] = "";
+        if (colon)
+            spak_snprintf(type, sizeof type, "%.*s", (int)(colon - v), v);
+        ok = colon ? only(type, name_set) && only(colon + 1, "0123456789") : only(v, "0123456789");
+        expect = "a count or TYPE:COUNT";
     } else {
         expect = "one of partition, time, account, gpus";
     }
