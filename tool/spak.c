@@ -1237,7 +1237,7 @@ static const command commands[] = {
                      "  --eval-timeout S    wall limit of one measurement (default 600)\n"
                      "  --executor NAME     local | slurm: where measurements run (overrides the spec)\n"
                      "  --slurm-partition P --slurm-time T  --slurm-account A  --slurm-gpus G\n"
-                     "                      a Slurm job's sbatch options (docs/scale-out.md)\n"
+                     "                      a Slurm job's sbatch options (override the spec's slurm block)\n"
                      "  --early-stop X      stop a candidate X times slower than the best so far after\n"
                      "                      its first repetitions (default 10, or the spec's; 0: never)\n"
                      "  --context-without W an ablation: leave measurements and/or knowledge out of\n"
