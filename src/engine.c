@@ -1,5 +1,6 @@
 /* engine.c - the state machine of engine.h. */
 #include "engine.h"
+#include "engine_priv.h"
 
 #include <limits.h>
 #include <math.h>
@@ -7,14 +8,12 @@
 #include <string.h>
 
 #include "analyze/device.h"
-#include "analyze/early_stop.h"
 #include "analyze/evaluate.h"
 #include "analyze/progress.h"
 #include "analyze/retime.h"
 #include "analyze/trace.h"
 #include "analyze/views.h"
 #include "build/candidate.h"
-#include "build/reach.h"
 #include "knowledge/crystallize.h"
 #include "knowledge/facts.h"
 #include "knowledge/transfer.h"
@@ -26,15 +25,6 @@
 #include "store/approval.h"
 #include "store/owner.h"
 
-#define S_SPECIFY "specify"
-#define S_PROGRAM "program"
-#define S_BUILD "build"
-#define S_ANALYZE "analyze"
-#define S_KNOWLEDGE "knowledge"
-#define S_DECIDE "decide"
-#define S_RETIME "retime"
-#define S_DONE "done"
-#define S_SUSPENDED "suspended"
 /* the evaluation budget of an LLM run that was given no budget at all */
 #define SPAK_LLM_DEFAULT_EVALUATIONS 50
 /* exit_desc of an evaluation that stands for an LLM step that gave no candidate */
@@ -75,45 +65,15 @@ const char *spak_engine_describe(void)
            "the finished evaluations, so a resumed run continues where it stopped.\n";
 }
 
-typedef struct engine {
-    const spak_engine_opts *o;
-    spak_store *store;
-    spak_spec *spec;
-    const spak_model *m;
-    const spak_loop_def *loop;
-    spak_space space;
-    spak_cand_site site;  /* where candidates are built: spec_dir, home, run_id */
-    const spak_strategy *strat;  /* PROGRAM (strategy.h) */
-    void *strat_self;             /* its state */
-    const char *strat_name;
-    const char *spec_path;
-    uint64_t seed;
-    long max_evals;
-    double max_wall;
-    char run_id[SPAK_STORE_ID_MAX];
-    char state[32];
-    char spec_dir[PATH_MAX];
-    char home[PATH_MAX];
-    const char *target;
-    const char *baseline;
-    spak_progress pr;  /* the finished evaluations, the best, the record views */
-    spak_transfer lessons;  /* transfer: the store's lessons as rules */
-    const char *code_source;  /* the source of a code candidate being evaluated, or NULL */
-    unsigned gates;           /* SPAK_GATE_* */
-    double device_s;          /* seconds the measure commands ran */
-    spak_measure_job mbase;   /* what every measurement of the run shares (evaluate.h) */
-    double elapsed_before, t0;
-} engine;
-
-static double elapsed(const engine *e)
+double eng_elapsed(const engine *e)
 {
     return e->elapsed_before + (spak_now_monotonic() - e->t0);
 }
 
-static void emit(engine *e, spak_engine_event *ev)
+void eng_emit(engine *e, spak_engine_event *ev)
 {
     ev->run_id = e->run_id;
-    ev->elapsed_s = elapsed(e);
+    ev->elapsed_s = eng_elapsed(e);
     ev->max_wall_s = e->max_wall;
     ev->best_ratio_lo = e->pr.best_ratio_lo, ev->best_ratio_hi = e->pr.best_ratio_hi;
     if (e->o->on_event)
@@ -133,11 +93,11 @@ static spak_status journal(engine *e, const char *to, const char *status, const 
 }
 
 /* Journal the transition, then take it (and say so). */
-static spak_status go(engine *e, const char *to, json_t *detail, spak_err *err)
+spak_status eng_go(engine *e, const char *to, json_t *detail, spak_err *err)
 {
     char *d = NULL;
     if (detail) {
-        json_object_set_new(detail, "elapsed_s", json_real(elapsed(e)));
+        json_object_set_new(detail, "elapsed_s", json_real(eng_elapsed(e)));
         d = json_dumps(detail, JSON_COMPACT);
         json_decref(detail);
     }
@@ -149,7 +109,7 @@ static spak_status go(engine *e, const char *to, json_t *detail, spak_err *err)
                             .key = !strcmp(to, S_BUILD) || !strcmp(to, S_ANALYZE) ? e->pr.current_key : NULL,
                             .total = e->space.points, .metric_name = e->loop->metric, .best_metric = e->pr.best_metric,
                             .best_ratio = e->pr.best_ratio, .baseline = e->baseline};
-    emit(e, &ev);
+    eng_emit(e, &ev);
     return SPAK_OK;
 }
 
@@ -161,7 +121,7 @@ static bool cb_param(void *ud, const char *name, spak_value *out)
     return !isnan(e->pr.best_score) && spak_cand_param_value(&e->space, e->pr.best_index, name, out);
 }
 
-static spak_eval_env eval_env(engine *e)
+spak_eval_env eng_eval_env(engine *e)
 {
     e->pr.views.m = e->m;
     e->pr.views.param = cb_param;
@@ -179,13 +139,13 @@ static spak_status enter_program(void *ud, json_t *detail, spak_err *err)
         json_decref(detail);
         return SPAK_OK;
     }
-    return go(e, S_PROGRAM, detail, err);
+    return eng_go(e, S_PROGRAM, detail, err);
 }
 
 /* env is the caller's: the view points at it. */
 static spak_strategy_run run_view(engine *e, spak_eval_env *env)
 {
-    *env = eval_env(e);
+    *env = eng_eval_env(e);
     spak_strategy_run r = {.m = e->m, .loop = e->loop, .space = &e->space, .site = &e->site, .o = e->o,
                            .spec_path = e->spec_path, .target = e->target, .seed = e->seed, .store = e->store,
                            .run_id = e->run_id, .lessons = &e->lessons, .done = e->pr.done, .n_done = e->pr.n_done,
@@ -270,50 +230,17 @@ static spak_status setup_home(engine *e, spak_err *err)
     spak_status st = spak_home_prepare(e->o, e->home, sizeof e->home, err);
     if (st == SPAK_OK)  /* each run (or resume) starts on freshly measured ceilings */
         spak_cand_ceilings_expire(e->home, e->target);
-    return st;
-}
-
-/* ---- one evaluation: BUILD (candidate.h), then ANALYZE (evaluate.h) ---- */
-
-static spak_status evaluate(engine *e, uint64_t index, int64_t eval_id, spak_outcome *oc, spak_err *err)
-{
-    spak_outcome_init(oc);
-    spak_cand_vars *v = malloc(sizeof *v);
-    if (!v)
-        return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
-    spak_cand_vars_init(v, &e->site, index);
-    spak_cand_job job = {.index = index, .eval_id = eval_id, .seed = e->seed, .bin_dir = e->o->bin_dir,
-                         .target = e->target, .code_source = e->code_source};
-    bool built = false;
-    spak_cand_argv av = {0};
-    spak_status st = spak_cand_prepare(v, &job, &oc->build_log, &built, oc->why, sizeof oc->why, err);
-    if (st == SPAK_OK && built && !job.code_source)  /* which parameters cannot act here (reach.h) */
-        oc->reach_checked = spak_reach_unreached(v, oc->unreached, sizeof oc->unreached, NULL) == SPAK_OK;
-    if (st != SPAK_OK || !built)
-        goto out;
-    st = go(e, S_ANALYZE, json_pack("{s:I}", "eval_id", (json_int_t)eval_id), err);
-    if (st != SPAK_OK)
-        goto out;
-    (void)spak_store_eval_set_status(e->store, e->run_id, eval_id, SPAK_EVAL_RUNNING, NULL);  /* shown by status only */
-    st = spak_cand_argv_make(v, e->loop->cmd, &av, err);
-    if (st == SPAK_OK)  /* a hopeless candidate stopped early (early_stop.h) */
-        st = spak_early_stop_args(&av, e->pr.views.best, spak_early_stop_factor(e->o, e->loop), e->o->bin_dir,
-                                  e->target, NULL, 0, err);
-    if (st != SPAK_OK)
-        goto out;
-    spak_measure_job mj = e->mbase;
-    mj.argv = (const char *const *)av.argv, mj.workdir = v->workdir, mj.store = e->store, mj.eval_id = eval_id;
-    st = spak_measure(&mj, oc, err);
-out:
-    spak_cand_release(v);  /* its work directory, closed to the next candidate */
-    spak_cand_argv_free(&av);
-    free(v);
+    int devs[256];
+    if (st == SPAK_OK && e->o->devices && eng_devices(e->o->devices, devs, 256) < 0)
+        st = spak_errf(err, SPAK_ERR_ARG, "--devices '%s': expected CUDA device indices, e.g. 0,1", e->o->devices);
+    e->jobs = e->o->jobs > 0 ? e->o->jobs : e->loop->jobs > 0 ? e->loop->jobs : 1;
+    eng_place_serial(e, &e->place);
     return st;
 }
 
 /* ---- bookkeeping of finished evaluations ---- */
 
-static void note_eval(engine *e, uint64_t index, int64_t eval_id, const char *key, double metric, double ratio,
+static void eng_note_eval(engine *e, uint64_t index, int64_t eval_id, const char *key, double metric, double ratio,
                       json_t *records, bool no_candidate)
 {
     double score = spak_progress_note(&e->pr, e->loop->objective, index, eval_id, key, metric, ratio, records);
@@ -343,7 +270,7 @@ static spak_status replay(engine *e, spak_err *err)
             idx = UINT64_MAX;  /* an LLM-written source or a failed LLM step */
         double metric = (ev[i].correct != 0 && strcmp(ev[i].status, SPAK_EVAL_DONE) == 0) ? ev[i].metric : NAN;
         json_t *recs = isnan(metric) ? NULL : spak_eval_records(e->store, e->run_id, ev[i].eval_id);  /* its intervals */
-        note_eval(e, idx, ev[i].eval_id, ev[i].cand_key, metric, ev[i].ratio, recs,
+        eng_note_eval(e, idx, ev[i].eval_id, ev[i].cand_key, metric, ev[i].ratio, recs,
                   ev[i].exit_desc && strcmp(ev[i].exit_desc, NO_CANDIDATE) == 0);
         json_decref(recs);
         json_t *rj = ev[i].result_json ? json_loads(ev[i].result_json, 0, NULL) : NULL;
@@ -370,16 +297,16 @@ static spak_status replay(engine *e, spak_err *err)
 static json_t *summary(engine *e, const char *stop_reason)
 {
     spak_summary_of s = {e->run_id, stop_reason, e->space.points, e->strat_name, e->loop->metric,
-                         e->loop->objective, e->baseline, elapsed(e)};
+                         e->loop->objective, e->baseline, eng_elapsed(e)};
     return spak_progress_summary(&e->pr, &s);
 }
 
 /* Why the run should stop now, or NULL to go on. */
-static const char *decide(engine *e)
+const char *eng_decide(engine *e)
 {
-    if (e->max_evals > 0 && e->pr.n_evals >= e->max_evals)
+    if (e->max_evals > 0 && e->pr.n_evals + e->in_flight >= e->max_evals)
         return "budget: evaluations";
-    if (e->max_wall > 0 && elapsed(e) >= e->max_wall)
+    if (e->max_wall > 0 && eng_elapsed(e) >= e->max_wall)
         return "budget: wall time";
     if (e->loop->max_device_s > 0 && e->device_s >= e->loop->max_device_s)
         return "budget: device seconds";
@@ -393,7 +320,7 @@ static const char *decide(engine *e)
     if (e->loop->stop_roofline > 0 && e->pr.views.best && spak_views_roofline(e->pr.views.best) >= e->loop->stop_roofline)
         return "stop: fraction of the roofline";
     if (e->loop->stop_when && e->pr.views.latest) {
-        spak_eval_env env = eval_env(e);
+        spak_eval_env env = eng_eval_env(e);
         bool yes = false;
         spak_err ee;
         if (spak_eval_bool(e->loop->stop_when, &env, &yes, &ee) == SPAK_OK && yes)
@@ -408,7 +335,7 @@ static const char *decide(engine *e)
 
 /* A Programming step that gave no candidate is an evaluation that failed:
  * recorded, counted against the budget, and shown to the next prompt. */
-static spak_status record_failed_step(engine *e, const char *key, const char *why, json_t *summary, spak_err *err)
+static spak_status eng_record_failed_step(engine *e, const char *key, const char *why, json_t *summary, spak_err *err)
 {
     int64_t cand_id, eval_id;
     spak_status st = spak_store_candidate_upsert(e->store, e->run_id, key, "{}", NULL, NULL, &cand_id, NULL, err);
@@ -416,9 +343,9 @@ static spak_status record_failed_step(engine *e, const char *key, const char *wh
         st = spak_store_eval_begin(e->store, e->run_id, cand_id, SPAK_EVAL_BUILDING, &eval_id, err);
     if (st != SPAK_OK)
         return st;
-    st = go(e, S_BUILD, json_pack("{s:I,s:s,s:b}", "eval_id", (json_int_t)eval_id, "candidate", key, "skipped", 1), err);
+    st = eng_go(e, S_BUILD, json_pack("{s:I,s:s,s:b}", "eval_id", (json_int_t)eval_id, "candidate", key, "skipped", 1), err);
     if (st == SPAK_OK)
-        st = go(e, S_ANALYZE, json_pack("{s:I,s:b}", "eval_id", (json_int_t)eval_id, "skipped", 1), err);
+        st = eng_go(e, S_ANALYZE, json_pack("{s:I,s:b}", "eval_id", (json_int_t)eval_id, "skipped", 1), err);
     if (st != SPAK_OK)
         return st;
     char *rj = json_dumps(summary, JSON_COMPACT);
@@ -428,15 +355,15 @@ static spak_status record_failed_step(engine *e, const char *key, const char *wh
     free(rj);
     if (st != SPAK_OK)
         return st;
-    note_eval(e, UINT64_MAX, eval_id, key, NAN, NAN, NULL, true);
+    eng_note_eval(e, UINT64_MAX, eval_id, key, NAN, NAN, NULL, true);
     spak_engine_event ev = {.kind = SPAK_EV_EVAL_DONE, .eval_no = e->pr.n_evals, .budget = e->max_evals,
                             .total = e->space.points, .key = key, .ok = false, .why = why,
                             .metric_name = e->loop->metric, .metric = NAN, .ratio = NAN, .baseline = e->baseline,
                             .best_metric = e->pr.best_metric, .best_ratio = e->pr.best_ratio};
-    emit(e, &ev);
-    st = go(e, S_KNOWLEDGE, json_pack("{s:I}", "eval_id", (json_int_t)eval_id), err);
+    eng_emit(e, &ev);
+    st = eng_go(e, S_KNOWLEDGE, json_pack("{s:I}", "eval_id", (json_int_t)eval_id), err);
     if (st == SPAK_OK)
-        st = go(e, S_DECIDE, json_pack("{s:I}", "eval_id", (json_int_t)eval_id), err);
+        st = eng_go(e, S_DECIDE, json_pack("{s:I}", "eval_id", (json_int_t)eval_id), err);
     return st;
 }
 
@@ -472,18 +399,18 @@ static int gate(engine *e, const char *name, const char *what, json_t *payload, 
     spak_snprintf(why, sizeof why, "approval needed (%s): %s; answer with 'spak approve %s' or 'spak reject %s'", name,
                   what, e->run_id, e->run_id);
     spak_engine_event ev = {.kind = SPAK_EV_SUSPENDED, .why = why, .eval_no = e->pr.n_evals};
-    emit(e, &ev);
+    eng_emit(e, &ev);
     return -1;
 }
 
 static spak_status enter_retime(void *ud, json_t *detail, spak_err *err)
 {
-    return go(ud, S_RETIME, detail, err);
+    return eng_go(ud, S_RETIME, detail, err);
 }
 
 /* RETIME (analyze/retime.h), then DONE: the knowledge gate, the run's
  * summary, crystallization. */
-static spak_status finish_run(engine *e, const char *reason, spak_err *err)
+spak_status eng_finish_run(engine *e, const char *reason, spak_err *err)
 {
     json_t *rt = NULL;
     spak_retime_job rj = {&e->site, e->m, e->loop->cmd, e->loop->metric, e->loop->objective, e->o->bin_dir, e->target,
@@ -519,7 +446,7 @@ static spak_status finish_run(engine *e, const char *reason, spak_err *err)
                                 .eval_no = e->pr.n_evals, .best_metric = e->pr.best_metric, .best_ratio = e->pr.best_ratio,
                                 .metric_name = e->loop->metric, .baseline = e->baseline, .untrusted = e->pr.untrusted > 0,
                                 .decision = json_string_value(json_object_get(s, "decision"))};
-        emit(e, &ev);
+        eng_emit(e, &ev);
     }
     json_decref(s);
     free(sj);
@@ -529,7 +456,8 @@ static spak_status finish_run(engine *e, const char *reason, spak_err *err)
 /* PROGRAM: the strategy's next proposal. A code candidate that waited at
  * the llm-code gate comes back from the store, for the strategy to go on
  * with. */
-static spak_status propose(engine *e, spak_proposal *p, spak_err *err)
+spak_status eng_propose(engine *e, const uint64_t *pending, size_t n_pending, spak_proposal *p, size_t max,
+                        size_t *n, spak_err *err)
 {
     char *pv = spak_engine_pending(e->store, e->run_id);
     json_t *pend = pv ? json_loads(pv, 0, NULL) : NULL;
@@ -538,11 +466,11 @@ static spak_status propose(engine *e, spak_proposal *p, spak_err *err)
     spak_eval_env env;
     spak_strategy_run r = run_view(e, &env);
     r.gated = g && strcmp(g, "llm-code") == 0 ? json_object_get(pend, "payload") : NULL;
-    size_t n = 0;
-    spak_status st = e->strat->propose(e->strat_self, &r, NULL, 0, p, 1, &n, err);
+    *n = 0;
+    spak_status st = e->strat->propose(e->strat_self, &r, pending, n_pending, p, max, n, err);
     json_decref(pend);
-    if (st == SPAK_OK && n == 0)
-        p->kind = SPAK_PROPOSAL_NONE;
+    if (st == SPAK_OK && *n == 1 && p->kind == SPAK_PROPOSAL_NONE)
+        *n = 0;
     return st;
 }
 
@@ -555,13 +483,13 @@ static spak_status suspend(engine *e, const spak_proposal *p, spak_err *err)
     if (st != SPAK_OK)
         return st;
     spak_engine_event ev = {.kind = SPAK_EV_SUSPENDED, .why = p->why, .eval_no = e->pr.n_evals};
-    emit(e, &ev);
+    eng_emit(e, &ev);
     return SPAK_OK;
 }
 
 /* PROGRAM ends with a candidate: journaled (unless the strategy entered
  * PROGRAM itself), stored, and its evaluation begun in BUILD. */
-static spak_status begin_candidate(engine *e, const spak_proposal *p, char *key, size_t key_n, int64_t *eval_id,
+spak_status eng_begin_candidate(engine *e, const spak_proposal *p, char *key, size_t key_n, int64_t *eval_id,
                                    spak_err *err)
 {
     if (!spak_space_key(&e->space, p->index, key, key_n))
@@ -577,7 +505,7 @@ static spak_status begin_candidate(engine *e, const spak_proposal *p, char *key,
         json_t *pd = json_pack("{s:s,s:s}", "candidate", key, "strategy", e->strat_name);
         if (p->detail)
             json_object_update(pd, p->detail);
-        if ((st = go(e, S_PROGRAM, pd, err)) != SPAK_OK)
+        if ((st = eng_go(e, S_PROGRAM, pd, err)) != SPAK_OK)
             return st;
     }
     char *pj = spak_cand_params_json(&e->space, p->index);
@@ -593,7 +521,7 @@ static spak_status begin_candidate(engine *e, const spak_proposal *p, char *key,
     json_t *bd = json_pack("{s:I,s:s}", "eval_id", (json_int_t)*eval_id, "candidate", key);
     if (p->build_detail)
         json_object_update(bd, p->build_detail);
-    return go(e, S_BUILD, bd, err);
+    return eng_go(e, S_BUILD, bd, err);
 }
 
 /* BUILD, ANALYZE, KNOWLEDGE of one candidate, then back to DECIDE. */
@@ -602,45 +530,58 @@ static spak_status run_candidate(engine *e, const spak_proposal *p, spak_err *er
     char key[2048];
     int64_t eval_id = 0;
     spak_outcome oc;
-    spak_status st = begin_candidate(e, p, key, sizeof key, &eval_id, err);
+    spak_status st = eng_begin_candidate(e, p, key, sizeof key, &eval_id, err);
     if (st != SPAK_OK)
         return st;
-    st = evaluate(e, p->index, eval_id, &oc, err);
-    if (st == SPAK_OK && strcmp(e->state, S_BUILD) == 0)  /* build failed: analysis skipped */
-        st = go(e, S_ANALYZE, json_pack("{s:I,s:b}", "eval_id", (json_int_t)eval_id, "skipped", 1), err);
-    if (st == SPAK_OK && oc.ran)
-        e->device_s += oc.sr.wall_s;
-    e->pr.untrusted += st == SPAK_OK && oc.ran && !oc.trusted;
-    if (st == SPAK_OK)
-        st = spak_outcome_store(e->store, e->run_id, eval_id, &oc, p->note, p->note_key, err);
+    st = eng_evaluate(e, p->index, eval_id, &oc, err);
     if (st != SPAK_OK) {
         spak_outcome_free(&oc);
         return st;
     }
+    return eng_complete(e, p, key, eval_id, &oc, strcmp(e->state, S_BUILD) != 0, err);
+}
+
+spak_status eng_complete(engine *e, const spak_proposal *p, const char *key, int64_t eval_id, spak_outcome *oc,
+                         bool analyzed, spak_err *err)
+{
+    spak_status st = SPAK_OK;
+    if (!analyzed)  /* build failed: analysis skipped */
+        st = eng_go(e, S_ANALYZE, json_pack("{s:I,s:b}", "eval_id", (json_int_t)eval_id, "skipped", 1), err);
+    if (st == SPAK_OK && oc->ran)
+        e->device_s += oc->sr.wall_s;
+    e->pr.untrusted += st == SPAK_OK && oc->ran && !oc->trusted;
+    if (st == SPAK_OK)
+        st = spak_outcome_store(e->store, e->run_id, eval_id, oc, p->note, p->note_key, err);
+    if (st != SPAK_OK) {
+        spak_outcome_free(oc);
+        return st;
+    }
     /* a code candidate is not a point of the space: the strategies do not
      * count it as tried */
-    note_eval(e, e->code_source ? UINT64_MAX : p->index, eval_id, key, oc.ok ? oc.metric : NAN,
-              oc.ok ? oc.ratio : NAN, oc.ran ? oc.valid : NULL, false);
+    eng_note_eval(e, e->code_source ? UINT64_MAX : p->index, eval_id, key, oc->ok ? oc->metric : NAN,
+                  oc->ok ? oc->ratio : NAN, oc->ran ? oc->valid : NULL, false);
     free((char *)e->code_source);
     e->code_source = NULL;
+    spak_snprintf(e->pr.current_key, sizeof e->pr.current_key, "%s", key);
     spak_engine_event ev = {.kind = SPAK_EV_EVAL_DONE, .eval_no = e->pr.n_evals, .budget = e->max_evals,
-                            .total = e->space.points, .key = key, .ok = oc.ok, .stopped = oc.stopped, .why = oc.why,
-                            .metric_name = e->loop->metric, .metric = oc.ok ? oc.metric : NAN,
-                            .ratio = oc.ok ? oc.ratio : NAN, .ratio_lo = oc.ratio_lo, .ratio_hi = oc.ratio_hi, .baseline = e->baseline,
-                            .bottleneck = oc.bottleneck[0] ? oc.bottleneck : NULL,
-                            .best_metric = e->pr.best_metric, .best_ratio = e->pr.best_ratio, .untrusted = oc.ran && !oc.trusted};
-    emit(e, &ev);
-    spak_outcome_free(&oc);
-    st = go(e, S_KNOWLEDGE, json_pack("{s:I}", "eval_id", (json_int_t)eval_id), err);
+                            .total = e->space.points, .key = key, .ok = oc->ok, .stopped = oc->stopped, .why = oc->why,
+                            .metric_name = e->loop->metric, .metric = oc->ok ? oc->metric : NAN,
+                            .ratio = oc->ok ? oc->ratio : NAN, .ratio_lo = oc->ratio_lo, .ratio_hi = oc->ratio_hi,
+                            .baseline = e->baseline, .bottleneck = oc->bottleneck[0] ? oc->bottleneck : NULL,
+                            .best_metric = e->pr.best_metric, .best_ratio = e->pr.best_ratio,
+                            .untrusted = oc->ran && !oc->trusted};
+    eng_emit(e, &ev);
+    spak_outcome_free(oc);
+    st = eng_go(e, S_KNOWLEDGE, json_pack("{s:I}", "eval_id", (json_int_t)eval_id), err);
     if (st != SPAK_OK)
         return st;
-    spak_eval_env env = eval_env(e);
+    spak_eval_env env = eng_eval_env(e);
     json_t *facts = spak_facts_eval(e->m, &env);
-    return go(e, S_DECIDE, json_pack("{s:I,s:o}", "eval_id", (json_int_t)eval_id, "facts", facts), err);
+    return eng_go(e, S_DECIDE, json_pack("{s:I,s:o}", "eval_id", (json_int_t)eval_id, "facts", facts), err);
 }
 
 /* What the machine does with a proposal. *more: the loop goes on. */
-static spak_status program(engine *e, spak_proposal *p, bool *more, spak_err *err)
+spak_status eng_program(engine *e, spak_proposal *p, bool *more, spak_err *err)
 {
     spak_status st = SPAK_OK;
     *more = false;
@@ -661,7 +602,7 @@ static spak_status program(engine *e, spak_proposal *p, bool *more, spak_err *er
     case SPAK_PROPOSAL_ERROR:
         return spak_errf(err, SPAK_ERR_ARG, "%s", p->why);
     case SPAK_PROPOSAL_FAILED:
-        st = record_failed_step(e, p->key, p->why, p->note, err);
+        st = eng_record_failed_step(e, p->key, p->why, p->note, err);
         break;
     default:
         st = run_candidate(e, p, err);
@@ -673,21 +614,24 @@ static spak_status program(engine *e, spak_proposal *p, bool *more, spak_err *er
 
 static spak_status loop(engine *e, spak_err *err)
 {
+    if (e->jobs > 1)
+        return eng_sched_loop(e, err);
     for (;;) {
         spak_status st = SPAK_OK;
         spak_proposal p;
         spak_proposal_init(&p);
-        const char *reason = decide(e);
+        const char *reason = eng_decide(e);
         if (!reason) {
-            st = propose(e, &p, err);
-            if (st == SPAK_OK && p.kind == SPAK_PROPOSAL_NONE)
+            size_t n = 0;
+            st = eng_propose(e, NULL, 0, &p, 1, &n, err);
+            if (st == SPAK_OK && n == 0)
                 reason = "search space exhausted";
         }
         bool more = false;
         if (st == SPAK_OK && reason)
-            st = finish_run(e, reason, err);
+            st = eng_finish_run(e, reason, err);
         else if (st == SPAK_OK)
-            st = program(e, &p, &more, err);
+            st = eng_program(e, &p, &more, err);
         spak_proposal_free(&p);
         if (st != SPAK_OK || !more)
             return st;
@@ -762,8 +706,8 @@ spak_status spak_engine_run(const spak_engine_opts *o, const char *spec_path, ch
     spak_snprintf(e.state, sizeof e.state, "%s", S_SPECIFY);
     spak_engine_event ev = {.kind = SPAK_EV_RUN_STARTED, .total = e.space.points, .budget = e.max_evals,
                             .metric_name = e.loop->metric, .baseline = e.baseline};
-    emit(&e, &ev);
-    st = go(&e, S_DECIDE, json_pack("{s:s}", "note", "specified"), err);
+    eng_emit(&e, &ev);
+    st = eng_go(&e, S_DECIDE, json_pack("{s:s}", "note", "specified"), err);
     if (st == SPAK_OK)
         st = loop(&e, err);
 out:
@@ -844,7 +788,7 @@ spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bo
     spak_engine_event ev = {.kind = SPAK_EV_RUN_STARTED, .total = e.space.points, .budget = e.max_evals,
                             .metric_name = e.loop->metric, .baseline = e.baseline, .resumed = true,
                             .eval_no = e.pr.n_evals};
-    emit(&e, &ev);
+    eng_emit(&e, &ev);
     /* what the strategy keeps in the store (the LLM steps' usage) */
     if (e.strat->resumed) {
         spak_eval_env env;
@@ -854,7 +798,7 @@ spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bo
     }
     {
         json_t *d = json_pack("{s:s,s:I,s:I,s:s,s:f}", "note", "resumed", "interrupted", (json_int_t)n_int,
-                              "reattached", (json_int_t)n_att, "from_state", run.state, "elapsed_s", elapsed(&e));
+                              "reattached", (json_int_t)n_att, "from_state", run.state, "elapsed_s", eng_elapsed(&e));
         char *dj = json_dumps(d, JSON_COMPACT);
         json_decref(d);
         st = journal(&e, S_DECIDE, SPAK_RUN_RUNNING, NULL, NULL, dj, err);

@@ -151,7 +151,7 @@ void spak_engine_save_options(spak_store *st, const char *run_id, const spak_eng
     if (!o->llm_backend && !o->llm_endpoint && !o->llm_model && !o->approve && o->llm_temperature < 0 &&
         o->llm_max_tokens <= 0 && o->llm_timeout_s <= 0 && !o->allow_weak_isolation && o->early_stop == 0 &&
         !o->context_without && !o->executor && !o->slurm.partition && !o->slurm.time && !o->slurm.account &&
-        !o->slurm.gpus)
+        !o->slurm.gpus && o->jobs <= 0 && !o->devices && !o->cpus && !o->sandbox_uids)
         return;
     json_t *lo = json_pack("{s:s?,s:s?,s:s?,s:i,s:f,s:I,s:f}", "llm_backend", o->llm_backend, "llm_endpoint",
                            o->llm_endpoint, "llm_model", o->llm_model, "approve", (int)o->approve, "llm_temperature",
@@ -173,6 +173,14 @@ void spak_engine_save_options(spak_store *st, const char *run_id, const spak_eng
     if (json_object_size(sl))
         json_object_set(lo, "slurm", sl);
     json_decref(sl);
+    if (o->jobs > 0)  /* how the run was spread: its resumes spread the same way */
+        json_object_set_new(lo, "jobs", json_integer(o->jobs));
+    if (o->devices)
+        json_object_set_new(lo, "devices", json_string(o->devices));
+    if (o->cpus)
+        json_object_set_new(lo, "cpus", json_string(o->cpus));
+    if (o->sandbox_uids)
+        json_object_set_new(lo, "sandbox_uids", json_string(o->sandbox_uids));
     char *lj = json_dumps(lo, JSON_COMPACT);
     json_decref(lo);
     if (lj)
@@ -209,6 +217,14 @@ json_t *spak_engine_load_options(spak_store *st, const char *run_id, spak_engine
     for (int i = 0; i < 4; i++)
         if (!*sl[i])
             *sl[i] = json_string_value(json_object_get(json_object_get(j, "slurm"), sk[i]));
+    if (o->jobs <= 0)
+        o->jobs = (long)json_integer_value(json_object_get(j, "jobs"));
+    if (!o->devices)
+        o->devices = json_string_value(json_object_get(j, "devices"));
+    if (!o->cpus)
+        o->cpus = json_string_value(json_object_get(j, "cpus"));
+    if (!o->sandbox_uids)
+        o->sandbox_uids = json_string_value(json_object_get(j, "sandbox_uids"));
     const char *cw = json_string_value(json_object_get(j, "context_without"));
     if (cw)  /* written by save above: a word it does not know cannot be there */
         (void)spak_context_without_parse(cw, &o->context_without, NULL);

@@ -17,7 +17,8 @@ typedef enum spak_engine_event_kind {
     SPAK_EV_PHASE,         /* phase */
     SPAK_EV_EVAL_DONE,     /* the evaluation fields */
     SPAK_EV_RUN_DONE,      /* stop_reason, summary_json */
-    SPAK_EV_SUSPENDED      /* why: what the run waits for (e.g. the reply file of the manual LLM backend) */
+    SPAK_EV_SUSPENDED,     /* why: what the run waits for (e.g. the reply file of the manual LLM backend) */
+    SPAK_EV_WAITING        /* why: what an evaluation waits for (the measurement lock: its file and holder) */
 } spak_engine_event_kind;
 
 typedef struct spak_engine_event {
@@ -71,6 +72,14 @@ typedef struct spak_engine_opts {
     struct {
         const char *partition, *time, *account, *gpus;
     } slurm;
+    /* Evaluations in flight at once (--jobs; engine_sched.h): 0 = the
+     * spec's engineering_loop jobs, else 1. Kept with the run, as are the
+     * three below. */
+    long jobs;
+    const char *devices;       /* CUDA devices to measure on, "0,1" (--devices); NULL: those detected */
+    const char *cpus;          /* core sets, one per job, "0-3/4-7" (--cpus); NULL: the spec's, else none */
+    const char *sandbox_uids;  /* "FIRST-LAST": one candidate uid per job (--sandbox-uids); NULL: the default range */
+    const char *lock_dir;      /* the measurement locks' folder (SPAK_LOCK_DIR); NULL: /var/tmp/spak-locks */
     /* SPAK_CTX_WITHOUT_* bits: sections of the engineer's context that this
      * run's design leaves out (an ablation; kept with the run for its resumes) */
     unsigned context_without;

@@ -356,6 +356,38 @@ bool spak_parse_long(const char *s, long lo, long hi, long *out)
     return true;
 }
 
+bool spak_cpulist_parse(const char *s, uint8_t mask[SPAK_CPULIST_MAX / 8])
+{
+    if (!s || !*s)
+        return false;
+    if (mask)
+        memset(mask, 0, SPAK_CPULIST_MAX / 8);
+    for (const char *p = s; *p;) {
+        char *end;
+        if (*p < '0' || *p > '9')
+            return false;
+        long a = strtol(p, &end, 10), b = a;
+        if (a >= SPAK_CPULIST_MAX)
+            return false;
+        p = end;
+        if (*p == '-') {
+            if (p[1] < '0' || p[1] > '9')
+                return false;
+            b = strtol(p + 1, &end, 10);
+            if (b < a || b >= SPAK_CPULIST_MAX)
+                return false;
+            p = end;
+        }
+        for (long c = a; mask && c <= b; c++)
+            mask[c / 8] |= (uint8_t)(1u << (c % 8));
+        if (*p == ',' && p[1])
+            p++;
+        else if (*p)
+            return false;
+    }
+    return true;
+}
+
 bool spak_parse_double(const char *s, double *out)
 {
     if (!s || !*s)

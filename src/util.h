@@ -85,6 +85,11 @@ spak_status spak_mkdirs(const char *path, spak_err *err);
 bool spak_parse_long(const char *s, long lo, long hi, long *out);
 /* Parse a whole string as a finite double; false if it is not one. */
 bool spak_parse_double(const char *s, double *out);
+/* Parse a core list as taskset takes it ("0-3", "0,2,4-5": N or N-M with
+ * M >= N, comma-separated, cores below SPAK_CPULIST_MAX) into the bit set
+ * mask (bit c: core c; NULL: only check); false if it is not one. */
+#define SPAK_CPULIST_MAX 1024
+bool spak_cpulist_parse(const char *s, uint8_t mask[SPAK_CPULIST_MAX / 8]);
 
 /* ---- time ---------------------------------------------------------------- */
 double spak_now_monotonic(void);  /* seconds, CLOCK_MONOTONIC */

@@ -150,6 +150,9 @@ static void note(const spak_engine_event *ev)
     case SPAK_EV_SUSPENDED:
         L.active = false;
         break;
+    case SPAK_EV_WAITING:  /* the line says so until the next phase */
+        s->phase = "waiting for the measurement lock";
+        break;
     }
 }
 

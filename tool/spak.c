@@ -370,6 +370,20 @@ static void on_event(void *ud, const spak_engine_event *ev)
     live_unlock();
 }
 
+/* --json: what an evaluation waits for, one JSON object a line among the
+ * progress lines (stderr). */
+static void print_waiting_json(FILE *f, const spak_engine_event *ev)
+{
+    json_t *j = json_pack("{s:s,s:s?,s:s?,s:s,s:f}", "event", "waiting", "run_id", ev->run_id, "candidate",
+                          ev->key && ev->key[0] ? ev->key : NULL, "for", ev->why ? ev->why : "", "elapsed_s",
+                          ev->elapsed_s);
+    char *t = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(j);
+    if (t)
+        fprintf(f, "%s\n", t);
+    free(t);
+}
+
 static void print_event(const run_ui *ui, const spak_engine_event *ev)
 {
     FILE *f = ui->out;
@@ -431,6 +445,13 @@ static void print_event(const run_ui *ui, const spak_engine_event *ev)
         break;
     case SPAK_EV_SUSPENDED:
         fprintf(f, "spak: run %s suspended: %s\n", ev->run_id, cli_safe(cli_hint(ev->why)));
+        break;
+    case SPAK_EV_WAITING:  /* the lock file's text is another process's: escaped */
+        if (ui->json)
+            print_waiting_json(f, ev);
+        else
+            fprintf(f, "spak: %s waits for %s\n", ev->key && ev->key[0] ? cli_safe(ev->key) : "a build",
+                    cli_safe(ev->why));
         break;
     case SPAK_EV_PHASE:
         break;
@@ -573,6 +594,8 @@ static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, sp
         {"--budget", &o->max_evaluations, NULL, 1, 1000000, false, "--budget needs a number of evaluations, not '%s'", NULL},
         {"--wall-time", NULL, &o->max_wall_s, 0, INFINITY, true, "--wall-time needs seconds, not '%s'", NULL},
         {"--eval-timeout", NULL, &o->eval_timeout_s, 0, INFINITY, true, "--eval-timeout needs seconds, not '%s'", NULL},
+        {"--jobs", &o->jobs, NULL, 1, 256, false, "--jobs needs a number of evaluations in flight (1 to 256), not '%s'",
+         NULL},
     };
     const char *llm = NULL, *gates = NULL, *early = NULL, *without = NULL;
     const cli_opt opts[] = {
@@ -586,7 +609,9 @@ static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, sp
         {nums[0].name, NULL, NULL, &nums[0].val},   {nums[1].name, NULL, NULL, &nums[1].val},
         {nums[2].name, NULL, NULL, &nums[2].val},   {nums[3].name, NULL, NULL, &nums[3].val},
         {nums[4].name, NULL, NULL, &nums[4].val},   {nums[5].name, NULL, NULL, &nums[5].val},
-        {nums[6].name, NULL, NULL, &nums[6].val},
+        {nums[6].name, NULL, NULL, &nums[6].val},   {nums[7].name, NULL, NULL, &nums[7].val},
+        {"--devices", NULL, NULL, &o->devices},     {"--cpus", NULL, NULL, &o->cpus},
+        {"--sandbox-uids", NULL, NULL, &o->sandbox_uids},
         {"--executor", NULL, NULL, &o->executor},   {"--slurm-partition", NULL, NULL, &o->slurm.partition},
         {"--slurm-time", NULL, NULL, &o->slurm.time}, {"--slurm-account", NULL, NULL, &o->slurm.account},
         {"--slurm-gpus", NULL, NULL, &o->slurm.gpus},
@@ -641,6 +666,9 @@ static void wire_ui(spak_engine_opts *o, run_ui *ui, char *bin, size_t n)
     o->on_approve = on_approve;
     o->ud = ui;
     o->run_loop = spak_engine_run;  /* an agent's tool.engineering_loop */
+    /* where the measurement locks live (measure_lock.h): /var/tmp/spak-locks
+     * unless set, e.g. for tests that must not wait for this machine's runs */
+    o->lock_dir = getenv("SPAK_LOCK_DIR") && *getenv("SPAK_LOCK_DIR") ? getenv("SPAK_LOCK_DIR") : NULL;
     struct sigaction sa = {0};
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
@@ -1235,6 +1263,12 @@ static const command commands[] = {
                      "                      no budget of any kind gets 50)\n"
                      "  --wall-time S       stop after S seconds (overrides the spec)\n"
                      "  --eval-timeout S    wall limit of one measurement (default 600)\n"
+                     "  --jobs N            N evaluations in flight at once: builds side by side, one\n"
+                     "                      measurement per device at a time (docs/scale-out.md)\n"
+                     "  --devices LIST      CUDA devices to measure on, e.g. 0,1 (default: detected)\n"
+                     "  --cpus SETS         a core set per job for CPU measurements side by side,\n"
+                     "                      disjoint, '/'-separated, e.g. 0-3/4-7\n"
+                     "  --sandbox-uids A-B  the candidates' uids, one per job (default 1900000000-...)\n"
                      "  --executor NAME     local | slurm: where measurements run (overrides the spec)\n"
                      "  --slurm-partition P --slurm-time T  --slurm-account A  --slurm-gpus G\n"
                      "                      a Slurm job's sbatch options (override the spec's slurm block)\n"

@@ -23,6 +23,7 @@
 
 #include "analyze/sandbox.h"
 #include "runner_ctl.h"
+#include "util.h"
 #include "runner_proto.h"
 
 struct spak_runner {
@@ -128,6 +129,13 @@ static void say(char *why, size_t n, const char *fmt, const char *a, const char 
 static void runner_limits(spak_sandbox_limits *lim, const spak_runner_opts *o)
 {
     spak_sandbox_limits_default(lim);
+    /* spak gives each evaluation in flight its own uid (--sandbox-uids):
+     * runners of two judges at once never share a uid, an RLIMIT_NPROC
+     * count or each other's files */
+    long uid;
+    const char *u = getenv("SPAK_SANDBOX_UID");
+    if (u && geteuid() == 0 && spak_parse_long(u, 1, 0x7ffffffeL, &uid))
+        lim->run_as_uid = lim->run_as_gid = uid;
     lim->wall_timeout_s = 3600;
     lim->cpu_s = 3600;
     /* the CUDA driver reserves far more virtual memory than it uses */

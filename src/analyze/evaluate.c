@@ -293,7 +293,8 @@ void spak_measure_base(spak_measure_job *mj, const spak_model *m, const spak_loo
 {
     *mj = (spak_measure_job){.home = home, .target = target, .timeout_s = o->eval_timeout_s, .schema = &m->schema,
                              .metric = l->metric, .bin_dir = o->bin_dir, .model = m, .cmd_template = l->cmd,
-                             .allow_weak_isolation = o->allow_weak_isolation, .store = store, .run_id = run_id};
+                             .allow_weak_isolation = o->allow_weak_isolation, .store = store, .run_id = run_id,
+                             .cuda_device = -1};
     mj->executor = o->executor ? o->executor : l->executor;
     const char *const *cli[4] = {&o->slurm.partition, &o->slurm.time, &o->slurm.account, &o->slurm.gpus};
     const char *const *spec[4] = {&l->slurm.partition, &l->slurm.time, &l->slurm.account, &l->slurm.gpus};
@@ -310,14 +311,31 @@ typedef struct submit_ctx {
     const char *executor;
 } submit_ctx;
 
+/* A jobs row written (put) or closed (state): from the thread that
+ * measures, a worker of engine_sched.c when several evaluations are in
+ * flight, while the engine's thread uses the run's store handle (one
+ * thread at a time): through a connection of its own to the same file
+ * (WAL and the busy timeout order the two). */
+static spak_status job_row(const spak_measure_job *job, const spak_job *put, const char *state, spak_err *err)
+{
+    if (!job->store || !job->run_id)
+        return SPAK_OK;
+    spak_store *st = NULL;
+    spak_status s = spak_store_open(spak_store_path(job->store), &st, err);
+    if (s == SPAK_OK)
+        s = put ? spak_store_job_put(st, job->run_id, put, err)
+                : spak_store_job_end(st, job->run_id, job->eval_id, state, err);
+    if (st)
+        spak_store_close(st);
+    return s;
+}
+
 static spak_status job_submitted(void *ud, const char *job_id, const char *job_dir, spak_err *err)
 {
     const submit_ctx *c = ud;
-    if (!c->job->store || !c->job->run_id)
-        return SPAK_OK;
     spak_job j = {.eval_id = c->job->eval_id, .executor = (char *)c->executor, .job_id = (char *)job_id,
                   .job_dir = (char *)job_dir, .trusted = c->judge};
-    return spak_store_job_put(c->job->store, c->job->run_id, &j, err);
+    return job_row(c->job, &j, NULL, err);
 }
 
 /* Where and as whom the outcome ran, from the executor's site (a cluster's
@@ -362,6 +380,10 @@ static spak_status measure_read(const spak_measure_job *job, bool judge, spak_ou
         !job->allow_weak_isolation && (oc->ok || oc->stopped))
         fail_outcome(oc, "isolation below the minimum: no %s (--allow-weak-isolation accepts it)",
                      oc->isolation_missing);
+    if (!oc->ok && !oc->stopped && strcmp(job->target, "cuda") == 0) {  /* which device failed, of several */
+        size_t len = strlen(oc->why);
+        spak_snprintf(oc->why + len, sizeof oc->why - len, " (on %s)", oc->device);
+    }
     return SPAK_OK;
 }
 
@@ -372,8 +394,66 @@ static spak_status finish_job(const spak_executor *x, const spak_measure_job *jo
                               spak_exec_site *site, spak_sandbox_result *out, spak_err *err)
 {
     spak_status st = x->finish(ej, out, err);
-    if (x->attach && job->store && job->run_id && (st == SPAK_OK || spak_executor_interrupted()))
-        (void)spak_store_job_end(job->store, job->run_id, job->eval_id, site->state, NULL);  /* open: re-attached */
+    if (x->attach && (st == SPAK_OK || spak_executor_interrupted()))
+        (void)job_row(job, NULL, site->state, NULL);  /* left open: a resume re-attaches */
+    return st;
+}
+
+/* The device, the environment and the uid of one measurement: on the
+ * CUDA target the command sees only its device (CUDA_VISIBLE_DEVICES); the
+ * slot's uid is the candidate profile's own, and a judge is told it for
+ * its runners (SPAK_SANDBOX_UID). envv (room for 8) is lim's env_extra
+ * now, the sanitizer's kept. */
+static void measure_env(const spak_measure_job *job, bool judge, spak_sandbox_limits *lim, char env[3][64],
+                        const char **envv, spak_outcome *oc)
+{
+    size_t k = 0;
+    for (const char *const *p = lim->env_extra; p && *p && k < 4; p++)
+        envv[k++] = *p;
+    bool cuda = strcmp(job->target, "cuda") == 0;
+    if (job->device)
+        spak_snprintf(oc->device, sizeof oc->device, "%s", job->device);
+    else if (cuda)
+        spak_snprintf(oc->device, sizeof oc->device, "cuda-%d", job->cuda_device > 0 ? job->cuda_device : 0);
+    else
+        spak_snprintf(oc->device, sizeof oc->device, "cpu");
+    if (cuda && job->cuda_device >= 0) {
+        spak_snprintf(env[0], sizeof env[0], "CUDA_VISIBLE_DEVICES=%d", job->cuda_device);
+        envv[k++] = env[0];
+    }
+    if (job->sandbox_uid > 0 && geteuid() == 0) {
+        oc->sandbox_uid = job->sandbox_uid;
+        if (judge) {
+            spak_snprintf(env[1], sizeof env[1], "SPAK_SANDBOX_UID=%ld", job->sandbox_uid);
+            envv[k++] = env[1];
+        } else {
+            lim->run_as_uid = lim->run_as_gid = job->sandbox_uid;
+        }
+    }
+    envv[k] = NULL;
+    lim->env_extra = k ? envv : NULL;
+}
+
+/* The command through the executor, with the device's measurement lock
+ * held around it when it runs here (measure_lock.h). */
+static spak_status locked_run(const spak_executor *x, const spak_measure_job *job, const spak_sandbox_limits *lim,
+                              spak_exec_site *site, spak_outcome *oc, spak_err *err)
+{
+    spak_mlock l = {.fd = -1};
+    if (x->measures_here) {
+        spak_status st = spak_mlock_take(job->lock_dir, oc->device, true, job->lock_who, job->on_lock_wait,
+                                         job->lock_ud, &l, err);
+        if (st != SPAK_OK)
+            return st;
+        oc->lock_wait_s = l.waited_s;
+    }
+    oc->measured_from = spak_now_wall();
+    spak_exec_job *ej = NULL;
+    spak_status st = x->start(job->argv, job->workdir, lim, site, &ej, err);
+    if (st == SPAK_OK)
+        st = finish_job(x, job, ej, site, &oc->sr, err);
+    oc->measured_to = spak_now_wall();
+    spak_mlock_release(&l);
     return st;
 }
 
@@ -391,13 +471,13 @@ spak_status spak_measure(const spak_measure_job *job, spak_outcome *oc, spak_err
     const char *rwv[2] = {devdir, NULL};
     spak_sandbox_limits lim;
     profile_limits(job, judge, rwv, &lim);
+    char env[3][64];
+    const char *envv[8] = {NULL};
+    measure_env(job, judge, &lim, env, envv, oc);
     submit_ctx sc = {job, judge, name};
     spak_exec_site site = {.job_dir = job_dir, .helper = helper, .submitted = job_submitted, .ud = &sc};
     site.slurm = job->slurm;
-    spak_exec_job *ej = NULL;
-    spak_status st = x->start(job->argv, job->workdir, &lim, &site, &ej, err);
-    if (st == SPAK_OK)
-        st = finish_job(x, job, ej, &site, &oc->sr, err);
+    spak_status st = locked_run(x, job, &lim, &site, oc, err);
     if (st != SPAK_OK)
         return st;
     note_site(oc, name, &site, x->attach != NULL);
@@ -493,6 +573,13 @@ spak_status spak_outcome_store(spak_store *st, const char *run_id, int64_t eval_
         if (oc->node[0])
             json_object_set_new(x, "node", json_string(oc->node));
         json_object_set_new(res, "executor", x);
+    }
+    if (oc->device[0]) {  /* where and when: two measurements of one device never overlap (measure_lock.h) */
+        json_t *m = json_pack("{s:s,s:f,s:f,s:f}", "device", oc->device, "from", oc->measured_from, "to",
+                              oc->measured_to, "lock_wait_s", oc->lock_wait_s);
+        if (oc->sandbox_uid > 0)
+            json_object_set_new(m, "sandbox_uid", json_integer(oc->sandbox_uid));
+        json_object_set_new(res, "measurement", m);
     }
     if (oc->reach_checked) {
         /* the parameters that cannot act on this candidate (build/reach.h) */

@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include "analyze/executor.h"
+#include "analyze/measure_lock.h"
 #include "analyze/sandbox.h"
 #include "analyze/trace.h"
 #include "run_opts.h"
@@ -52,6 +53,13 @@ typedef struct spak_outcome {
     char executor[16];
     char job_id[SPAK_EXEC_ID_MAX], job_state[SPAK_EXEC_STATE_MAX], node[64];
     long node_euid;
+    /* where and when it was measured (stored as the result's "measurement"):
+     * the device ("cpu", "cuda-1"), the wall clock (seconds since the
+     * epoch) from the measurement lock taken to the command's end, and the
+     * seconds spent waiting for the lock; from 0 when nothing ran */
+    char device[40];
+    double measured_from, measured_to, lock_wait_s;
+    long sandbox_uid;     /* the candidates' uid it was given, 0: the default */
 } spak_outcome;
 
 void spak_outcome_init(spak_outcome *oc);
@@ -82,6 +90,20 @@ typedef struct spak_measure_job {
     spak_store *store;
     const char *run_id;
     int64_t eval_id;
+    /* The measurement lock (measure_lock.h), held around the command when
+     * the executor measures here: device NULL = "cpu" ("cuda-0" on the CUDA
+     * target), dir NULL = SPAK_MLOCK_DIR; who is written into the lock file;
+     * on_lock_wait (may be NULL) is told when it must wait. */
+    const char *lock_dir, *device, *lock_who;
+    spak_mlock_wait_fn on_lock_wait;
+    void *lock_ud;
+    /* A CUDA device index (>= 0): the command sees only it
+     * (CUDA_VISIBLE_DEVICES). -1: the environment says nothing. */
+    int cuda_device;
+    /* The uid candidates run as (when spak is root): the candidate
+     * profile's own, the judge's runners' (SPAK_SANDBOX_UID). 0: the
+     * sandbox's default. */
+    long sandbox_uid;
 } spak_measure_job;
 
 /* What every measurement of loop l shares, into *mj (argv, workdir and

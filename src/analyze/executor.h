@@ -69,6 +69,10 @@ typedef struct spak_executor {
     spak_status (*attach)(spak_exec_site *site, spak_exec_job **job, spak_err *err);
     /* Cancel a job by id without waiting for it; NULL: nothing to cancel. */
     spak_status (*cancel)(const char *job_id, spak_err *err);
+    /* The measurement runs on this machine: the caller holds the device's
+     * measurement lock around it. false (the default of a new executor):
+     * it runs elsewhere and the executor locks there. */
+    bool measures_here;
 } spak_executor;
 
 /* Whether v is a well-formed value of the Slurm option key ("partition":

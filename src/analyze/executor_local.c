@@ -34,4 +34,4 @@ static spak_status local_finish(spak_exec_job *j, spak_sandbox_result *out, spak
     return st;
 }
 
-const spak_executor spak_executor_local = {"local", local_start, local_finish, NULL, NULL};
+const spak_executor spak_executor_local = {"local", local_start, local_finish, NULL, NULL, true};

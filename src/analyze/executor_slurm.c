@@ -437,4 +437,4 @@ bool spak_slurm_value_ok(const char *key, const char *v, char *why, size_t n)
     return ok;
 }
 
-const spak_executor spak_executor_slurm = {"slurm", slurm_start, slurm_finish, slurm_attach, slurm_cancel};
+const spak_executor spak_executor_slurm = {"slurm", slurm_start, slurm_finish, slurm_attach, slurm_cancel, false};

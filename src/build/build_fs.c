@@ -50,7 +50,9 @@ static spak_status copy_fd(int in, int out, size_t max, const char *from, spak_e
 spak_status spak_copy_untrusted(const char *from, const char *to, mode_t mode, size_t max, spak_err *err)
 {
     char tmp[PATH_MAX];
-    if (!spak_snprintf(tmp, sizeof tmp, "%s.tmp.%ld", to, (long)getpid()))
+    /* the thread's id, not only the process's: the workers of --jobs may
+     * copy the same artifact (the baseline's) into the cache at once */
+    if (!spak_snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%ld", to, (long)getpid(), (long)gettid()))
         return spak_errf(err, SPAK_ERR_ARG, "%s: path too long", to);
     int in = open(from, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (in < 0)

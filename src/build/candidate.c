@@ -322,7 +322,7 @@ static bool split_workdir(const spak_cand_vars *v, char *rundir, size_t n, const
 
 /* The evaluation's directories, fresh (nothing of an earlier attempt at the
  * same evaluation stays), and the run's folder closed but for them. */
-static spak_status eval_dirs_open(const spak_cand_vars *v, spak_err *err)
+static spak_status eval_dirs_open(const spak_cand_vars *v, bool others_in_flight, spak_err *err)
 {
     char rundir[PATH_MAX], lib[PATH_MAX + 8];
     const char *name;
@@ -339,7 +339,8 @@ static spak_status eval_dirs_open(const spak_cand_vars *v, spak_err *err)
         (void)chmod(runs, 0711);
     }
     (void)chmod(rundir, 0711);
-    lock_run(rundir, name);
+    if (!others_in_flight)
+        lock_run(rundir, name);
     spak_rmtree(v->workdir);
     spak_rmtree(lib);
     if (mkdir(v->workdir, 0700) != 0 || mkdir(lib, 0711) != 0)
@@ -360,6 +361,13 @@ static spak_status expose(const spak_cand_vars *v, char *buf, size_t n, spak_err
     if (st == SPAK_OK)
         spak_snprintf(buf, n, "%s", to);
     return st;
+}
+
+void spak_cand_close_run(const spak_cand_site *site)
+{
+    char rundir[PATH_MAX];
+    if (spak_snprintf(rundir, sizeof rundir, "%s/runs/%s", site->home, site->run_id))
+        lock_run(rundir, "");
 }
 
 void spak_cand_release(const spak_cand_vars *v)
@@ -383,7 +391,7 @@ spak_status spak_cand_prepare(spak_cand_vars *v, const spak_cand_job *job, char 
     const spak_model *m = v->site->m;
     *built = false;
     job_paths(v, job);
-    spak_status st = eval_dirs_open(v, err);
+    spak_status st = eval_dirs_open(v, job->others_in_flight, err);
     if (st != SPAK_OK)
         return st;
     v->baseline_so = NULL;  /* {{baseline_so}} has a value only when the problem names one */

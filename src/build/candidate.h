@@ -89,6 +89,11 @@ typedef struct spak_cand_job {
     const char *target;       /* "cpu", "cuda" */
     const char *code_source;  /* an LLM's source instead of the template's, or NULL */
     const char *workdir_name; /* the entry of the run's folder to work in; NULL: eN (the evaluation's) */
+    /* Other evaluations of the run are in flight (--jobs): their entries of
+     * the run's folder are theirs, left as they are (spak_cand_close_run
+     * closed the folder before any started; each closes its own when it
+     * ends, spak_cand_release). */
+    bool others_in_flight;
 } spak_cand_job;
 
 /* Fill v for the job (paths of harness, workdir, ceilings), make the
@@ -102,6 +107,11 @@ typedef struct spak_cand_job {
  * so; *build_log, the caller's, has the log). */
 spak_status spak_cand_prepare(spak_cand_vars *v, const spak_cand_job *job, char **build_log, bool *built, char *why,
                               size_t why_n, spak_err *err);
+
+/* Close every entry of the run's folder to the sandbox uid, the agent's
+ * folder excepted (what spak_cand_prepare does to the entries other than
+ * its own): before evaluations start side by side. */
+void spak_cand_close_run(const spak_cand_site *site);
 
 /* Close the evaluation's directories of v (workdir and workdir.lib) to the
  * sandbox uid once its command has ended: taken back by us, mode 0700, so

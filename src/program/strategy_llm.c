@@ -226,11 +226,18 @@ static spak_status llm_propose(void *self, const spak_strategy_run *run, const u
                                spak_proposal *out, size_t max, size_t *n_out, spak_err *err)
 {
     llm_state *s = self;
-    (void)pending;
-    (void)n_pending;  /* one step at a time: the LLM sees every result before it writes the next */
+    (void)pending;  /* the LLM is not told what is in flight (--jobs): each step writes one candidate */
     *n_out = 0;
     if (max == 0)
         return SPAK_OK;
+    /* with evaluations in flight (--jobs), nothing until the starting point
+     * is measured: every later step starts from it (none now is not the
+     * end: the scheduler asks again when a slot frees) */
+    if (n_pending > 0 && run->n_done == 0 && !run->best_eval_id) {
+        out[0].kind = SPAK_PROPOSAL_NONE;
+        *n_out = 1;
+        return SPAK_OK;
+    }
     /* the default strategy's next point: the LLM's starting point before
      * there is a best; none left means the space is exhausted for the LLM too */
     uint64_t next = 0;

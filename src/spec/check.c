@@ -1213,6 +1213,27 @@ static void eloop_executor(checker *c, spak_loop_def *l, const spak_entry *x)
     }
 }
 
+/* cpus: ["0-3", "4-7"]: a core set per job, pairwise disjoint (checked when
+ * the run starts: engine_sched.c), for measurements side by side. */
+static void eloop_cpus(checker *c, spak_loop_def *l, const spak_entry *x)
+{
+    const spak_expr *v = x->value;
+    if (!v || v->kind != SPAK_EX_LIST || v->n_items == 0) {
+        ERR(c, v ? v->pos : x->pos, "cpus: expected a list of core sets, e.g. [\"0-3\", \"4-7\"]");
+        return;
+    }
+    for (size_t i = 0; i < v->n_items; i++) {
+        const char *t = v->items[i]->kind == SPAK_EX_STRING ? v->items[i]->text : NULL;
+        if (!spak_cpulist_parse(t, NULL)) {
+            ERR(c, v->items[i]->pos, "cpus: '%s' is not a core set (N, N-M, comma-separated, e.g. \"0-3\")",
+                t ? t : "?");
+            return;
+        }
+        if (i < SPAK_ARRAY_LEN(l->cpus) - 1)
+            l->cpus[l->n_cpus++] = t;
+    }
+}
+
 /* One entry of an engineering_loop body. */
 static void eloop_entry(checker *c, spak_loop_def *l, pvec *pv, const spak_entry *x, spak_pos *metric_pos)
 {
@@ -1240,6 +1261,10 @@ static void eloop_entry(checker *c, spak_loop_def *l, pvec *pv, const spak_entry
         int_value(c, x, "seed", 0, 2147483647L, &l->seed);
     } else if ((spak_entry_word_is(x, 0, "budget") || spak_entry_word_is(x, 0, "stop")) && block && !x->body) {
         ERR(c, x->pos, "%s is a block: write '%s { ... }' (without ':')", entry_name(x, 0), entry_name(x, 0));
+    } else if (strcmp(key, "jobs") == 0) {
+        int_value(c, x, "jobs", 1, 256, &l->jobs);
+    } else if (strcmp(key, "cpus") == 0) {
+        eloop_cpus(c, l, x);
     } else if (strcmp(key, "approve") == 0) {
         eloop_approve(c, l, x);
     } else if (spak_entry_word_is(x, 0, "budget") && block) {
@@ -1251,8 +1276,8 @@ static void eloop_entry(checker *c, spak_loop_def *l, pvec *pv, const spak_entry
     } else if (spak_entry_word_is(x, 0, "slurm") && block && x->body) {
         eloop_slurm(c, l, x);
     } else {
-        static const char *const keys[] = {"parameter", "measure", "strategy", "seed", "budget",
-                                           "stop",      "approve", "executor", "slurm"};
+        static const char *const keys[] = {"parameter", "measure", "strategy", "seed", "budget", "stop",
+                                           "approve",   "jobs",    "cpus",     "executor", "slurm"};
         char what[200];
         spak_snprintf(what, sizeof what, "engineering_loop %s", l->name);
         unknown_key(c, x, what, keys, SPAK_ARRAY_LEN(keys));

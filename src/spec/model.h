@@ -97,6 +97,9 @@ typedef struct spak_loop_def {
     struct {
         const char *partition, *time, *account, *gpus;
     } slurm;
+    long jobs;                   /* evaluations in flight at once, 0 = unset (1) */
+    const char *cpus[64];        /* cpus: ["0-3", "4-7"]: one core set per job, NULL-terminated */
+    size_t n_cpus;
 } spak_loop_def;
 
 #define SPAK_EARLY_STOP_DEFAULT 10.0

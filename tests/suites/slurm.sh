@@ -158,8 +158,9 @@ rc=$?
 check "spak resume finishes the run (exit 0)" "[ $rc = 0 ]"
 evals=$(sql "$H/spak.db" "select count(*) from evaluations where run_id = ?" "$run")
 njobs=$(sql "$H/spak.db" "select count(*) from jobs where run_id = ?" "$run")
-check "re-attached, not submitted again: one job per evaluation ($njobs jobs, $evals evaluations, $(jobs_of) in squeue)" \
-    "[ '$njobs' = '$evals' ] && [ \"\$(jobs_of)\" = '$evals' ] && [ \"\$(sql $H/spak.db \"select count(*) from jobs where eval_id = $e1\")\" = 1 ]"
+twice=$(sql "$H/spak.db" "select count(*) from (select e.cand_id from jobs j join evaluations e using (run_id, eval_id) group by e.cand_id having count(*) > 1)")
+check "re-attached, not submitted again: one job per candidate of the budget of 2 ($njobs jobs, $evals evaluations, $(jobs_of) in squeue, $twice candidates twice)" \
+    "[ '$njobs' = 2 ] && [ '$evals' = 2 ] && [ \"\$(jobs_of)\" = 2 ] && [ '$twice' = 0 ]"
 st=$(sql "$H/spak.db" "select status from evaluations where run_id = ? and eval_id = ?" "$run" "$e1")
 rj=$(sql "$H/spak.db" "select result_json from evaluations where run_id = ? and eval_id = ?" "$run" "$e1")
 check "the killed run's job is waited for and its outcome stored (status $st), with its job id" \
