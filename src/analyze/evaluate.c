@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "analyze/exec_files.h"
 #include "analyze/executor.h"
 #include "analyze/records.h"
 #include "analyze/views.h"
@@ -446,6 +447,8 @@ static spak_status locked_run(const spak_executor *x, const spak_measure_job *jo
         if (st != SPAK_OK)
             return st;
         oc->lock_wait_s = l.waited_s;
+    } else {  /* it measures elsewhere: the job takes the lock where it runs */
+        site->lock_device = oc->device;
     }
     oc->measured_from = spak_now_wall();
     spak_exec_job *ej = NULL;
@@ -453,6 +456,10 @@ static spak_status locked_run(const spak_executor *x, const spak_measure_job *jo
     if (st == SPAK_OK)
         st = finish_job(x, job, ej, site, &oc->sr, err);
     oc->measured_to = spak_now_wall();
+    if (!x->measures_here && site->measured_to > 0) {  /* the node's lock, not the queue */
+        oc->measured_from = site->measured_from, oc->measured_to = site->measured_to;
+        oc->lock_wait_s = site->lock_wait_s;
+    }
     spak_mlock_release(&l);
     return st;
 }
@@ -502,6 +509,12 @@ static spak_status reattach_one(const spak_measure_job *base, const spak_job *j,
     spak_status st = x->attach(&site, &ej, err);
     if (st == SPAK_OK)
         st = finish_job(x, &job, ej, &site, &oc.sr, err);
+    spak_exec_request rq;  /* the device it measured, as the request named it */
+    if (st == SPAK_OK && site.measured_to > 0 && spak_exec_request_read(j->job_dir, &rq, NULL) == SPAK_OK) {
+        spak_snprintf(oc.device, sizeof oc.device, "%s", rq.lock_device ? rq.lock_device : "");
+        oc.measured_from = site.measured_from, oc.measured_to = site.measured_to, oc.lock_wait_s = site.lock_wait_s;
+        spak_exec_request_free(&rq);
+    }
     if (st == SPAK_OK) {
         note_site(&oc, j->executor, &site, true);
         st = measure_read(&job, j->trusted, &oc, err);

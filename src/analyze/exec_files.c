@@ -120,7 +120,7 @@ static spak_status write_json(const char *dir, const char *name, json_t *o, spak
 }
 
 spak_status spak_exec_request_write(const char *dir, const char *const *argv, const char *workdir,
-                                    const spak_sandbox_limits *lim, spak_err *err)
+                                    const spak_sandbox_limits *lim, const char *lock_device, spak_err *err)
 {
     json_t *l = json_object();
     put_fields(l, lim, limit_fields, SPAK_ARRAY_LEN(limit_fields));
@@ -132,6 +132,8 @@ spak_status spak_exec_request_write(const char *dir, const char *const *argv, co
     json_t *o = json_pack("{s:o,s:s,s:o}", "argv", str_list(argv), "workdir", workdir, "limits", l);
     if (!o)
         return spak_errf(err, SPAK_ERR_ARG, "request: argv or workdir is not text");
+    if (lock_device)
+        json_object_set_new(o, "lock_device", json_string(lock_device));
     return write_json(dir, SPAK_EXEC_REQUEST, o, err);
 }
 
@@ -182,6 +184,7 @@ spak_status spak_exec_request_read(const char *dir, spak_exec_request *rq, spak_
               take_list(json_object_get(l, "read_dirs"), rq->lists, &k, cap, &rq->lim.read_dirs);
     rq->argv = (const char **)av;
     rq->lim.result_marker = json_string_value(json_object_get(l, "result_marker"));
+    rq->lock_device = json_string_value(json_object_get(rq->json, "lock_device"));
     if (!ok) {
         spak_exec_request_free(rq);
         return spak_errf(err, SPAK_ERR_ARG, "%s: not a request spak wrote (argv, workdir, limits)", path);
@@ -197,10 +200,11 @@ void spak_exec_request_free(spak_exec_request *rq)
 }
 
 spak_status spak_exec_result_write(const char *dir, const spak_sandbox_result *r, const char *error,
-                                   const char *node, long euid, spak_err *err)
+                                   const spak_exec_node *nd, spak_err *err)
 {
     char path[PATH_MAX];
-    json_t *o = json_pack("{s:s,s:I}", "node", node ? node : "", "euid", (json_int_t)euid);
+    json_t *o = json_pack("{s:s,s:I,s:f,s:f,s:f}", "node", nd->node, "euid", (json_int_t)nd->euid, "from", nd->from,
+                          "to", nd->to, "lock_wait_s", nd->lock_wait_s);
     if (!r) {
         json_object_set_new(o, "error", json_string(error ? error : "the sandbox could not start"));
         return write_json(dir, SPAK_EXEC_RESULT, o, err);
@@ -234,10 +238,17 @@ static void copy_text(char *dst, size_t n, const json_t *o, const char *name)
     spak_snprintf(dst, n, "%s", s ? s : "");
 }
 
-spak_status spak_exec_result_read(const char *dir, spak_sandbox_result *out, char *node, size_t node_n, long *euid,
-                                  spak_err *err)
+static double num(const json_t *o, const char *name)
+{
+    const json_t *v = json_object_get(o, name);
+    return json_is_number(v) ? json_number_value(v) : 0;
+}
+
+spak_status spak_exec_result_read(const char *dir, spak_sandbox_result *out, spak_exec_node *nd, spak_err *err)
 {
     memset(out, 0, sizeof *out);
+    memset(nd, 0, sizeof *nd);
+    nd->euid = -1;
     char path[PATH_MAX], *text = NULL;
     size_t len = 0;
     if (!spak_snprintf(path, sizeof path, "%s/%s", dir, SPAK_EXEC_RESULT))
@@ -251,10 +262,12 @@ spak_status spak_exec_result_read(const char *dir, spak_sandbox_result *out, cha
         json_decref(o);
         return spak_errf(err, SPAK_ERR_IO, "%s: not JSON", path);
     }
-    copy_text(node, node_n, o, "node");
-    *euid = json_is_integer(json_object_get(o, "euid")) ? (long)json_integer_value(json_object_get(o, "euid")) : -1;
+    copy_text(nd->node, sizeof nd->node, o, "node");
+    if (json_is_integer(json_object_get(o, "euid")))
+        nd->euid = (long)json_integer_value(json_object_get(o, "euid"));
+    nd->from = num(o, "from"), nd->to = num(o, "to"), nd->lock_wait_s = num(o, "lock_wait_s");
     if (json_object_get(o, "error")) {
-        st = spak_errf(err, SPAK_ERR_SANDBOX, "on node %s: %s", node, json_string_value(json_object_get(o, "error")));
+        st = spak_errf(err, SPAK_ERR_SANDBOX, "on node %s: %s", nd->node, json_string_value(json_object_get(o, "error")));
         json_decref(o);
         return st;
     }

@@ -7,7 +7,7 @@
  * the shared file system. The result's JSON is written last, atomically
  * (temp file + rename): its presence says the other files are complete.
  *
- *   JOB_DIR/request.json   {"argv", "workdir", "limits"}
+ *   JOB_DIR/request.json   {"argv", "workdir", "limits", "lock_device"}
  *   JOB_DIR/stdout, stderr the sandbox's captured output (as kept, capped)
  *   JOB_DIR/result.json    every field of spak_sandbox_result but out/err,
  *                          and "node", "euid" (where and as whom it ran), or
@@ -24,9 +24,11 @@
 #define SPAK_EXEC_REQUEST "request.json"
 #define SPAK_EXEC_RESULT "result.json"
 
-/* Write dir/request.json for argv in workdir under lim. */
+/* Write dir/request.json for argv in workdir under lim; lock_device (may
+ * be NULL: none) is the device whose measurement lock the job takes on
+ * its node around the run (measure_lock.h). */
 spak_status spak_exec_request_write(const char *dir, const char *const *argv, const char *workdir,
-                                    const spak_sandbox_limits *lim, spak_err *err);
+                                    const spak_sandbox_limits *lim, const char *lock_device, spak_err *err);
 
 /* A request read back: argv, workdir and lim point into json (its owner). */
 typedef struct spak_exec_request {
@@ -34,6 +36,7 @@ typedef struct spak_exec_request {
     const char **argv;        /* NULL-terminated */
     const char *workdir;
     spak_sandbox_limits lim;
+    const char *lock_device;  /* the measurement lock to take on the node, NULL: none */
     const char **lists;       /* storage of lim's string lists */
 } spak_exec_request;
 
@@ -43,20 +46,29 @@ typedef struct spak_exec_request {
 spak_status spak_exec_request_read(const char *dir, spak_exec_request *rq, spak_err *err);
 void spak_exec_request_free(spak_exec_request *rq);
 
-/* Write r's output and then dir/result.json (node, euid: where and as whom
- * it ran); with r NULL, {"error": error} only. */
+/* Where, as whom and when a job ran: the node's host name, the uid the
+ * sandbox started as, and the wall clock (seconds since the epoch) from
+ * the node's measurement lock taken to the run's end, with the seconds it
+ * waited for the lock (0 and 0 without a lock). */
+typedef struct spak_exec_node {
+    char node[64];
+    long euid;
+    double from, to, lock_wait_s;
+} spak_exec_node;
+
+/* Write r's output and then dir/result.json (with nd); with r NULL,
+ * {"error": error} and nd only. */
 spak_status spak_exec_result_write(const char *dir, const spak_sandbox_result *r, const char *error,
-                                   const char *node, long euid, spak_err *err);
+                                   const spak_exec_node *nd, spak_err *err);
 
 /* Whether dir/result.json exists (the job has written its result). */
 bool spak_exec_result_ready(const char *dir);
 
 /* Read the result back into out (its out and err from dir/stdout and
- * dir/stderr; the caller frees it with spak_sandbox_result_free) and the
- * node's name into node[node_n] and the uid into *euid. A result that
- * says "error" is SPAK_ERR_SANDBOX with that text; a missing or malformed
- * one SPAK_ERR_IO. */
-spak_status spak_exec_result_read(const char *dir, spak_sandbox_result *out, char *node, size_t node_n, long *euid,
-                                  spak_err *err);
+ * dir/stderr; the caller frees it with spak_sandbox_result_free) and where
+ * it ran into *nd (euid -1, times 0 when not said). A result that says
+ * "error" is SPAK_ERR_SANDBOX with that text; a missing or malformed one
+ * SPAK_ERR_IO. */
+spak_status spak_exec_result_read(const char *dir, spak_sandbox_result *out, spak_exec_node *nd, spak_err *err);
 
 #endif

@@ -35,6 +35,8 @@ typedef struct spak_exec_site {
     const char *job_dir;        /* a folder of the job's own (made by start), on a file
                                    system the compute nodes share */
     const char *helper;         /* the program that runs the sandbox on the node (spak-exec-job) */
+    const char *lock_device;    /* the device whose measurement lock the job takes on its node
+                                   (measure_lock.h; "cpu", "cuda-0"), NULL: none */
     spak_slurm_opts slurm;
     /* Called by start once the job exists and before it returns, so that
      * the caller journals it (a resumed run re-attaches, a stopped one
@@ -49,6 +51,9 @@ typedef struct spak_exec_site {
     char state[SPAK_EXEC_STATE_MAX];
     char node[64];
     long node_euid;
+    /* out: the wall clock on the node from its measurement lock taken to
+     * the run's end, and the seconds it waited for the lock (0: unknown) */
+    double measured_from, measured_to, lock_wait_s;
 } spak_exec_site;
 
 typedef struct spak_executor {

@@ -229,7 +229,7 @@ static spak_status slurm_start(const char *const *argv, const char *workdir, con
     if (st == SPAK_OK && chmod(j->dir, 0700) != 0)
         st = spak_errf(err, SPAK_ERR_IO, "%s: chmod: %s", j->dir, strerror(errno));
     if (st == SPAK_OK)
-        st = spak_exec_request_write(j->dir, argv, workdir, lim, err);
+        st = spak_exec_request_write(j->dir, argv, workdir, lim, site->lock_device, err);
     if (st == SPAK_OK)
         st = write_script(j->dir, site->helper, script, sizeof script, err);
     if (st != SPAK_OK) {
@@ -357,7 +357,11 @@ static spak_status slurm_finish(spak_exec_job *j, spak_sandbox_result *out, spak
             break;
         }
         if (spak_exec_result_ready(j->dir)) {
-            st = spak_exec_result_read(j->dir, out, site->node, sizeof site->node, &site->node_euid, err);
+            spak_exec_node nd;
+            st = spak_exec_result_read(j->dir, out, &nd, err);
+            spak_snprintf(site->node, sizeof site->node, "%s", nd.node);
+            site->node_euid = nd.euid;
+            site->measured_from = nd.from, site->measured_to = nd.to, site->lock_wait_s = nd.lock_wait_s;
             if (!site->state[0])
                 spak_snprintf(site->state, sizeof site->state, "COMPLETED");
             break;

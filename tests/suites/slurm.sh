@@ -13,7 +13,9 @@
 #  - a job cancelled by hand (scancel) and a job past its time limit are
 #    recorded failures with Slurm's states CANCELLED and TIMEOUT;
 #  - SIGINT to spak while a job runs cancels the job (scancel), and the
-#    resumed run proposes the evaluation again instead of waiting for it.
+#    resumed run proposes the evaluation again instead of waiting for it;
+#  - --jobs 2: two jobs in flight at once, measured one at a time on the
+#    node (the measurement lock, taken there by spak-exec-job).
 # Needs root (the daemons, the user); skipped, saying why, without it or
 # without Slurm (scripts/deps.sh --test installs slurm-wlm and munge).
 set -u
@@ -22,13 +24,71 @@ suite_init slurm "$@"
 
 if [ "$(id -u)" != 0 ]; then
     skip "slurm suite" "needs root to start munged, slurmctld and slurmd and to add the test user"
-    echo "1..$n"
+    # 5. --jobs 2 (engine_sched.c) through Slurm: two jobs in flight at once,
+# their measurements one at a time on the node (its measurement lock,
+# taken by spak-exec-job), each interval from the node's clock
+H=$(mkhome h5)
+as_user "$SPAK" run "$SPEC" --home "$H" --executor slurm --jobs 2 --budget 2 --allow-weak-isolation \
+    --json >"$T/r5.out" 2>"$T/r5.err" &
+pid=$!
+bgpids="$pid"
+maxopen=0
+for _ in $(seq 1 900); do
+    o=$(sql "$H/spak.db" "select count(*) from jobs where finished_at is null" 2>/dev/null)
+    [ -n "$o" ] && [ "$o" -gt "$maxopen" ] && maxopen=$o
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+done
+wait "$pid"
+rc=$?
+bgpids=
+check "--jobs 2: two Slurm jobs in flight at once (at most $maxopen open), the run done (exit $rc)" \
+    "[ $maxopen -ge 2 ] && [ $rc = 0 ]"
+check "--jobs 2: two evaluations, two distinct jobs, each closed COMPLETED" \
+    "[ \"\$(sql $H/spak.db \"select count(distinct job_id) || '|' || group_concat(distinct state) from jobs\")\" = '2|COMPLETED' ]"
+check "--jobs 2: the node's measurement lock kept the two measurements apart (their intervals on the node do not overlap)" \
+    "sql $H/spak.db 'select result_json from evaluations' | python3 -c \"
+import json,sys
+m=sorted((json.loads(l)['measurement'] for l in sys.stdin), key=lambda x: x['from'])
+assert len(m)==2 and m[0]['to'] <= m[1]['from'] and m[0]['device']=='cpu', m
+\" && [ -f $L/measure-cpu.lock ]"
+
+echo "1..$n"
     exit 0
 fi
 for p in munged slurmctld slurmd sbatch squeue scancel; do
     if ! command -v "$p" >/dev/null 2>&1; then
         skip "slurm suite" "$p is not installed (scripts/deps.sh --test)"
-        echo "1..$n"
+        # 5. --jobs 2 (engine_sched.c) through Slurm: two jobs in flight at once,
+# their measurements one at a time on the node (its measurement lock,
+# taken by spak-exec-job), each interval from the node's clock
+H=$(mkhome h5)
+as_user "$SPAK" run "$SPEC" --home "$H" --executor slurm --jobs 2 --budget 2 --allow-weak-isolation \
+    --json >"$T/r5.out" 2>"$T/r5.err" &
+pid=$!
+bgpids="$pid"
+maxopen=0
+for _ in $(seq 1 900); do
+    o=$(sql "$H/spak.db" "select count(*) from jobs where finished_at is null" 2>/dev/null)
+    [ -n "$o" ] && [ "$o" -gt "$maxopen" ] && maxopen=$o
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+done
+wait "$pid"
+rc=$?
+bgpids=
+check "--jobs 2: two Slurm jobs in flight at once (at most $maxopen open), the run done (exit $rc)" \
+    "[ $maxopen -ge 2 ] && [ $rc = 0 ]"
+check "--jobs 2: two evaluations, two distinct jobs, each closed COMPLETED" \
+    "[ \"\$(sql $H/spak.db \"select count(distinct job_id) || '|' || group_concat(distinct state) from jobs\")\" = '2|COMPLETED' ]"
+check "--jobs 2: the node's measurement lock kept the two measurements apart (their intervals on the node do not overlap)" \
+    "sql $H/spak.db 'select result_json from evaluations' | python3 -c \"
+import json,sys
+m=sorted((json.loads(l)['measurement'] for l in sys.stdin), key=lambda x: x['from'])
+assert len(m)==2 and m[0]['to'] <= m[1]['from'] and m[0]['device']=='cpu', m
+\" && [ -f $L/measure-cpu.lock ]"
+
+echo "1..$n"
         exit 0
     fi
 done
@@ -109,13 +169,47 @@ for _ in $(seq 1 60); do
 done
 if [ -z "$up" ]; then
     notok "the one-node cluster comes up (sinfo shows the node idle)" "$(tail -5 "$C/ctld.log" "$C/d.log" 2>&1)"
-    echo "1..$n"
+    # 5. --jobs 2 (engine_sched.c) through Slurm: two jobs in flight at once,
+# their measurements one at a time on the node (its measurement lock,
+# taken by spak-exec-job), each interval from the node's clock
+H=$(mkhome h5)
+as_user "$SPAK" run "$SPEC" --home "$H" --executor slurm --jobs 2 --budget 2 --allow-weak-isolation \
+    --json >"$T/r5.out" 2>"$T/r5.err" &
+pid=$!
+bgpids="$pid"
+maxopen=0
+for _ in $(seq 1 900); do
+    o=$(sql "$H/spak.db" "select count(*) from jobs where finished_at is null" 2>/dev/null)
+    [ -n "$o" ] && [ "$o" -gt "$maxopen" ] && maxopen=$o
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+done
+wait "$pid"
+rc=$?
+bgpids=
+check "--jobs 2: two Slurm jobs in flight at once (at most $maxopen open), the run done (exit $rc)" \
+    "[ $maxopen -ge 2 ] && [ $rc = 0 ]"
+check "--jobs 2: two evaluations, two distinct jobs, each closed COMPLETED" \
+    "[ \"\$(sql $H/spak.db \"select count(distinct job_id) || '|' || group_concat(distinct state) from jobs\")\" = '2|COMPLETED' ]"
+check "--jobs 2: the node's measurement lock kept the two measurements apart (their intervals on the node do not overlap)" \
+    "sql $H/spak.db 'select result_json from evaluations' | python3 -c \"
+import json,sys
+m=sorted((json.loads(l)['measurement'] for l in sys.stdin), key=lambda x: x['from'])
+assert len(m)==2 and m[0]['to'] <= m[1]['from'] and m[0]['device']=='cpu', m
+\" && [ -f $L/measure-cpu.lock ]"
+
+echo "1..$n"
     exit 1
 fi
 ok "the one-node cluster comes up: munged, slurmctld, slurmd (partition cpu, node localhost idle)"
 
-# as_user CMD...: run CMD as the test user, with the cluster's config
-as_user() { runuser -u "$U" -- env SLURM_CONF="$SLURM_CONF" PATH="$PATH" "$@"; }
+# the measurement locks of this suite's runs and jobs (measure_lock.h):
+# apart from the machine's, so that other runs here neither wait nor are waited for
+L="$T/locks"
+mkdir -p "$L" && chmod 1777 "$L"
+# as_user CMD...: run CMD as the test user, with the cluster's config (sbatch
+# passes the environment on to the job: its spak-exec-job locks in $L too)
+as_user() { runuser -u "$U" -- env SLURM_CONF="$SLURM_CONF" SPAK_LOCK_DIR="$L" PATH="$PATH" "$@"; }
 # jobs_of: how many jobs the test user has had (MinJobAge keeps finished ones)
 jobs_of() { squeue -h -t all -u "$U" -o %i | wc -l; }
 # wait_job_running HOME: waits (120 s at most) until HOME's store has an open job that squeue says RUNNING; prints its id
@@ -240,5 +334,34 @@ as_user "$SPAK" resume "$run" --home "$H" --json >"$T/r4r.out" 2>"$T/r4r.err"
 sts=$(sql "$H/spak.db" "select group_concat(status) from (select status from evaluations order by eval_id)")
 check "SIGINT, then resume: the cancelled evaluation is interrupted and run again as a new job ($sts)" \
     "echo '$sts' | grep -Eq '^interrupted,(done|failed)$' && [ \"\$(sql $H/spak.db 'select count(*) from jobs')\" = 2 ]"
+
+# 5. --jobs 2 (engine_sched.c) through Slurm: two jobs in flight at once,
+# their measurements one at a time on the node (its measurement lock,
+# taken by spak-exec-job), each interval from the node's clock
+H=$(mkhome h5)
+as_user "$SPAK" run "$SPEC" --home "$H" --executor slurm --jobs 2 --budget 2 --allow-weak-isolation \
+    --json >"$T/r5.out" 2>"$T/r5.err" &
+pid=$!
+bgpids="$pid"
+maxopen=0
+for _ in $(seq 1 900); do
+    o=$(sql "$H/spak.db" "select count(*) from jobs where finished_at is null" 2>/dev/null)
+    [ -n "$o" ] && [ "$o" -gt "$maxopen" ] && maxopen=$o
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+done
+wait "$pid"
+rc=$?
+bgpids=
+check "--jobs 2: two Slurm jobs in flight at once (at most $maxopen open), the run done (exit $rc)" \
+    "[ $maxopen -ge 2 ] && [ $rc = 0 ]"
+check "--jobs 2: two evaluations, two distinct jobs, each closed COMPLETED" \
+    "[ \"\$(sql $H/spak.db \"select count(distinct job_id) || '|' || group_concat(distinct state) from jobs\")\" = '2|COMPLETED' ]"
+check "--jobs 2: the node's measurement lock kept the two measurements apart (their intervals on the node do not overlap)" \
+    "sql $H/spak.db 'select result_json from evaluations' | python3 -c \"
+import json,sys
+m=sorted((json.loads(l)['measurement'] for l in sys.stdin), key=lambda x: x['from'])
+assert len(m)==2 and m[0]['to'] <= m[1]['from'] and m[0]['device']=='cpu', m
+\" && [ -f $L/measure-cpu.lock ]"
 
 echo "1..$n"

@@ -25,7 +25,7 @@ static void request_roundtrip(const char *dir)
     lim.rw_dirs = rw, lim.env_extra = extra, lim.result_marker = "__SPAK_TRACE__";
     const char *argv[] = {"/bin/echo", "it's", "two words", NULL};
     spak_err err = {0};
-    TAP_OK(spak_exec_request_write(dir, argv, "/w d", &lim, &err) == SPAK_OK, "request written: %s", err.msg);
+    TAP_OK(spak_exec_request_write(dir, argv, "/w d", &lim, "cuda-1", &err) == SPAK_OK, "request written: %s", err.msg);
     spak_exec_request rq;
     TAP_OK(spak_exec_request_read(dir, &rq, &err) == SPAK_OK, "request read back: %s", err.msg);
     TAP_OK(rq.argv && strcmp(rq.argv[1], "it's") == 0 && strcmp(rq.argv[2], "two words") == 0 && !rq.argv[3] &&
@@ -39,6 +39,7 @@ static void request_roundtrip(const char *dir)
                rq.lim.env_extra && strcmp(rq.lim.env_extra[0], "A=b c") == 0 && !rq.lim.env_pass &&
                !rq.lim.read_dirs && rq.lim.result_marker && strcmp(rq.lim.result_marker, "__SPAK_TRACE__") == 0,
            "the string lists and the marker as written (absent ones NULL)");
+    TAP_OK(rq.lock_device && strcmp(rq.lock_device, "cuda-1") == 0, "the device whose lock the job takes");
     spak_exec_request_free(&rq);
     char path[512];
     snprintf(path, sizeof path, "%s/%s", dir, SPAK_EXEC_REQUEST);
@@ -59,12 +60,12 @@ static void result_roundtrip(const char *dir)
     r.out = out, r.out_len = sizeof out - 1, r.err = "", r.err_len = 0;
     spak_err err = {0};
     TAP_OK(!spak_exec_result_ready(dir), "no result before the job wrote one");
-    TAP_OK(spak_exec_result_write(dir, &r, NULL, "node7", 1000, &err) == SPAK_OK, "result written: %s", err.msg);
+    spak_exec_node nd = {.node = "node7", .euid = 1000, .from = 1e9, .to = 1e9 + 2.5, .lock_wait_s = 0.5};
+    TAP_OK(spak_exec_result_write(dir, &r, NULL, &nd, &err) == SPAK_OK, "result written: %s", err.msg);
     TAP_OK(spak_exec_result_ready(dir), "then it is ready");
     spak_sandbox_result b;
-    char node[64];
-    long euid = 0;
-    TAP_OK(spak_exec_result_read(dir, &b, node, sizeof node, &euid, &err) == SPAK_OK, "result read: %s", err.msg);
+    spak_exec_node nb;
+    TAP_OK(spak_exec_result_read(dir, &b, &nb, &err) == SPAK_OK, "result read: %s", err.msg);
     TAP_OK(!b.ok && b.why == SPAK_SANDBOX_BYTE_BUDGET && b.exit_code == 3 && b.wall_s == 1.25 &&
                b.peak_rss_kb == 99 && b.iso_pidns && b.iso_seccomp && b.iso_landlock_fs && !b.iso_netns &&
                b.budget_full == 2 && b.run_uid == 65534 && strcmp(b.why_text, r.why_text) == 0 &&
@@ -72,10 +73,12 @@ static void result_roundtrip(const char *dir)
            "every field as written");
     TAP_OK(b.out_len == r.out_len && memcmp(b.out, out, r.out_len) == 0 && b.err && b.err_len == 0,
            "stdout byte for byte (a NUL inside), stderr empty");
-    TAP_OK(strcmp(node, "node7") == 0 && euid == 1000, "the node and the uid it ran as");
+    TAP_OK(strcmp(nb.node, "node7") == 0 && nb.euid == 1000 && nb.from == 1e9 && nb.to == 1e9 + 2.5 &&
+               nb.lock_wait_s == 0.5,
+           "the node, the uid it ran as, when it held the lock and how long it waited");
     spak_sandbox_result_free(&b);
-    TAP_OK(spak_exec_result_write(dir, NULL, "exec failed", "node7", 0, &err) == SPAK_OK &&
-               spak_exec_result_read(dir, &b, node, sizeof node, &euid, &err) == SPAK_ERR_SANDBOX &&
+    TAP_OK(spak_exec_result_write(dir, NULL, "exec failed", &nd, &err) == SPAK_OK &&
+               spak_exec_result_read(dir, &b, &nb, &err) == SPAK_ERR_SANDBOX &&
                strstr(err.msg, "exec failed"),
            "a sandbox that could not start reads back as that error: %s", err.msg);
     char path[512];
@@ -83,7 +86,7 @@ static void result_roundtrip(const char *dir)
     FILE *f = fopen(path, "w");
     fputs("{\"why\": 99}", f);
     fclose(f);
-    TAP_OK(spak_exec_result_read(dir, &b, node, sizeof node, &euid, &err) == SPAK_ERR_IO,
+    TAP_OK(spak_exec_result_read(dir, &b, &nb, &err) == SPAK_ERR_IO,
            "a why out of range is refused");
 }
 
