@@ -352,6 +352,7 @@ static void note_site(spak_outcome *oc, const char *executor, const spak_exec_si
     spak_snprintf(oc->job_state, sizeof oc->job_state, "%s", site->state);
     spak_snprintf(oc->node, sizeof oc->node, "%s", site->node);
     oc->node_euid = site->node_euid;
+    oc->node_userns = site->node_userns;
 }
 
 /* The outcome of a finished command: its records scanned, validated and
@@ -481,6 +482,8 @@ spak_status spak_measure(const spak_measure_job *job, spak_outcome *oc, spak_err
     char env[3][64];
     const char *envv[8] = {NULL};
     measure_env(job, judge, &lim, env, envv, oc);
+    if (!x->measures_here && !judge && lim.run_as_uid < 0)  /* the node's sandbox drops to it where it can */
+        lim.run_as_uid = lim.run_as_gid = 65534;
     submit_ctx sc = {job, judge, name};
     spak_exec_site site = {.job_dir = job_dir, .helper = helper, .submitted = job_submitted, .ud = &sc};
     site.slurm = job->slurm;
@@ -576,6 +579,8 @@ spak_status spak_outcome_store(spak_store *st, const char *run_id, int64_t eval_
         /* spak as a cluster's user is not root: which layers hold then (docs/scale-out.md) */
         if (oc->node_euid >= 0)
             json_object_set_new(json_object_get(res, "isolation"), "as_root", json_boolean(oc->node_euid == 0));
+        if (oc->job_id[0])  /* a user namespace of the user's made the layers root's (userns.h) */
+            json_object_set_new(json_object_get(res, "isolation"), "userns", json_boolean(oc->node_userns));
     }
     if (oc->executor[0]) {
         json_t *x = json_pack("{s:s}", "name", oc->executor);

@@ -53,6 +53,7 @@ typedef struct spak_outcome {
     char executor[16];
     char job_id[SPAK_EXEC_ID_MAX], job_state[SPAK_EXEC_STATE_MAX], node[64];
     long node_euid;
+    bool node_userns;     /* the sandbox ran as root of a user namespace of the user's (userns.h) */
     /* where and when it was measured (stored as the result's "measurement"):
      * the device ("cpu", "cuda-1"), the wall clock (seconds since the
      * epoch) from the measurement lock taken to the command's end, and the

@@ -203,8 +203,8 @@ spak_status spak_exec_result_write(const char *dir, const spak_sandbox_result *r
                                    const spak_exec_node *nd, spak_err *err)
 {
     char path[PATH_MAX];
-    json_t *o = json_pack("{s:s,s:I,s:f,s:f,s:f}", "node", nd->node, "euid", (json_int_t)nd->euid, "from", nd->from,
-                          "to", nd->to, "lock_wait_s", nd->lock_wait_s);
+    json_t *o = json_pack("{s:s,s:I,s:b,s:f,s:f,s:f}", "node", nd->node, "euid", (json_int_t)nd->euid, "userns",
+                          nd->userns, "from", nd->from, "to", nd->to, "lock_wait_s", nd->lock_wait_s);
     if (!r) {
         json_object_set_new(o, "error", json_string(error ? error : "the sandbox could not start"));
         return write_json(dir, SPAK_EXEC_RESULT, o, err);
@@ -266,6 +266,7 @@ spak_status spak_exec_result_read(const char *dir, spak_sandbox_result *out, spa
     if (json_is_integer(json_object_get(o, "euid")))
         nd->euid = (long)json_integer_value(json_object_get(o, "euid"));
     nd->from = num(o, "from"), nd->to = num(o, "to"), nd->lock_wait_s = num(o, "lock_wait_s");
+    nd->userns = json_is_true(json_object_get(o, "userns"));
     if (json_object_get(o, "error")) {
         st = spak_errf(err, SPAK_ERR_SANDBOX, "on node %s: %s", nd->node, json_string_value(json_object_get(o, "error")));
         json_decref(o);

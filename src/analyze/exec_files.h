@@ -52,7 +52,8 @@ void spak_exec_request_free(spak_exec_request *rq);
  * waited for the lock (0 and 0 without a lock). */
 typedef struct spak_exec_node {
     char node[64];
-    long euid;
+    long euid;       /* the host's uid, also when it ran in a user namespace */
+    bool userns;     /* the sandbox ran as root of a user namespace of the user's (userns.h) */
     double from, to, lock_wait_s;
 } spak_exec_node;
 

@@ -51,6 +51,7 @@ typedef struct spak_exec_site {
     char state[SPAK_EXEC_STATE_MAX];
     char node[64];
     long node_euid;
+    bool node_userns;  /* out: the sandbox ran as root of a user namespace there (userns.h) */
     /* out: the wall clock on the node from its measurement lock taken to
      * the run's end, and the seconds it waited for the lock (0: unknown) */
     double measured_from, measured_to, lock_wait_s;

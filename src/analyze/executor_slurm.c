@@ -361,6 +361,7 @@ static spak_status slurm_finish(spak_exec_job *j, spak_sandbox_result *out, spak
             st = spak_exec_result_read(j->dir, out, &nd, err);
             spak_snprintf(site->node, sizeof site->node, "%s", nd.node);
             site->node_euid = nd.euid;
+            site->node_userns = nd.userns;
             site->measured_from = nd.from, site->measured_to = nd.to, site->lock_wait_s = nd.lock_wait_s;
             if (!site->state[0])
                 spak_snprintf(site->state, sizeof site->state, "COMPLETED");

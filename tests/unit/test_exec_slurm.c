@@ -13,6 +13,7 @@
 #include "tap.h"
 #include "analyze/exec_files.h"
 #include "analyze/executor.h"
+#include "analyze/userns.h"
 #include "store/store.h"
 
 static void request_roundtrip(const char *dir)
@@ -114,6 +115,23 @@ static void values(void)
            "gpus: a count or TYPE:COUNT; an unknown key is refused");
 }
 
+/* /etc/subuid's format: NAME_OR_ID:START:COUNT, the first line that names
+ * the user (by name or by uid) counts; malformed lines are skipped. */
+static void subranges(const char *dir)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/subuid", dir);
+    FILE *f = fopen(path, "w");
+    fputs("alice:100000:65536\nbad line\nbob:x:5\n1001:300000:70000\nbob:200000:65536\nalice:1:1\n", f);
+    fclose(f);
+    long s = 0, c = 0;
+    TAP_OK(spak_userns_subrange(path, "alice", 1000, &s, &c) && s == 100000 && c == 65536, "by name, the first line");
+    TAP_OK(spak_userns_subrange(path, "carol", 1001, &s, &c) && s == 300000 && c == 70000, "by uid");
+    TAP_OK(spak_userns_subrange(path, "bob", 1002, &s, &c) && s == 200000, "a malformed line of the user is skipped");
+    TAP_OK(!spak_userns_subrange(path, "dave", 1003, &s, &c) && !spak_userns_subrange("/nonexistent", "alice", 1, &s, &c),
+           "none for another user, none without the file");
+}
+
 static void jobs(const char *dir)
 {
     char db[512];
@@ -161,6 +179,7 @@ int main(void)
     request_roundtrip(dir);
     result_roundtrip(dir);
     values();
+    subranges(dir);
     jobs(dir);
     nftw(dir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
     return tap_done();

@@ -18,6 +18,7 @@
 
 #include "analyze/exec_files.h"
 #include "analyze/measure_lock.h"
+#include "analyze/userns.h"
 #include "analyze/sandbox.h"
 
 int main(int argc, char **argv)
@@ -32,10 +33,21 @@ int main(int argc, char **argv)
     spak_err err = {0};
     spak_exec_request rq;
     spak_sandbox_result r;
-    spak_status st = spak_exec_request_read(dir, &rq, &err);
-    spak_mlock l = {.fd = -1};
     spak_exec_node nd = {.euid = (long)geteuid()};
     spak_snprintf(nd.node, sizeof nd.node, "%s", node);
+    /* not root (a cluster's user): root of a user namespace of the user's,
+     * where the sandbox has its layers again (analyze/userns.h); else the
+     * user's own uid for the candidates too */
+    char how[128];
+    spak_err uerr = {0};
+    if (geteuid() != 0)
+        nd.userns = spak_userns_enter(how, sizeof how, &uerr) == SPAK_OK;
+    spak_status st = spak_exec_request_read(dir, &rq, &err);
+    if (st == SPAK_OK && geteuid() != 0 && rq.lim.run_as_uid >= 0 && (uid_t)rq.lim.run_as_uid != geteuid())
+        rq.lim.run_as_uid = rq.lim.run_as_gid = -1;
+    if (!nd.userns && uerr.msg[0])
+        fprintf(stderr, "spak-exec-job: no user namespace: %s\n", uerr.msg);  /* into the job's slurm.out */
+    spak_mlock l = {.fd = -1};
     if (st == SPAK_OK && rq.lock_device) {
         const char *ldir = getenv("SPAK_LOCK_DIR");
         const char *job = getenv("SLURM_JOB_ID");
