@@ -51,7 +51,11 @@ CLI      := $(O)/spak
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 
-ALL_TARGETS := $(LIB) $(CLI) $(UNIT_BIN)
+# the job side of a remote executor (tool/exec-job/main.c): runs a request in
+# the sandbox on a compute node and writes the result back (docs/scale-out.md)
+EXEC_JOB := $(O)/spak-exec-job
+
+ALL_TARGETS := $(LIB) $(CLI) $(EXEC_JOB) $(UNIT_BIN)
 
 .PHONY: all asan test fuzz clean
 .SECONDARY:
@@ -77,6 +81,9 @@ CLI_SRC  := $(wildcard tool/*.c)
 CLI_OBJ  := $(CLI_SRC:%.c=$(O)/obj/%.o)
 
 $(CLI): $(CLI_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(EXEC_JOB): $(O)/obj/tool/exec-job/main.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(O)/tests/%: $(O)/obj/tests/unit/%.o $(LIB)

@@ -8,8 +8,10 @@ need_pkgs=(build-essential pkg-config libsqlite3-dev libjansson-dev libcurl4-ope
 if [ "${1:-}" = "--test" ]; then
     # clang + its runtime for the libFuzzer smoke run; python3 for test servers;
     # python3-jsonschema to validate exports against their schemas (export.sh);
-    # tmux for the terminal test of the live progress line (tests/suites/progress.sh).
-    need_pkgs+=(clang libclang-rt-dev python3 python3-venv python3-jsonschema chromium tmux)
+    # tmux for the terminal test of the live progress line (tests/suites/progress.sh);
+    # slurm-wlm and munge for the real one-node Slurm of tests/suites/slurm.sh, uidmap
+    # (newuidmap) for the user namespace its jobs' sandbox makes as the user.
+    need_pkgs+=(clang libclang-rt-dev python3 python3-venv python3-jsonschema chromium tmux slurm-wlm munge uidmap)
 fi
 
 missing=()

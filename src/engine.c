@@ -226,6 +226,7 @@ static spak_status load_spec(engine *e, const char *path, const char *text, spak
 
 static spak_status setup_home(engine *e, spak_err *err)
 {
+    spak_measure_base(&e->mbase, e->m, e->loop, e->o, e->home, e->target, e->store, e->run_id);
     spak_status st = spak_home_prepare(e->o, e->home, sizeof e->home, err);
     if (st == SPAK_OK)  /* each run (or resume) starts on freshly measured ceilings */
         spak_cand_ceilings_expire(e->home, e->target);
@@ -414,7 +415,7 @@ spak_status eng_finish_run(engine *e, const char *reason, spak_err *err)
     json_t *rt = NULL;
     spak_retime_job rj = {&e->site, e->m, e->loop->cmd, e->loop->metric, e->loop->objective, e->o->bin_dir, e->target,
                           e->home, e->seed, e->o->eval_timeout_s, e->o->allow_weak_isolation, e->store, e->run_id,
-                          &e->pr, enter_retime, e, e->o->lock_dir, e->place.cuda_device};
+                          &e->pr, enter_retime, e, e->o->lock_dir, e->place.cuda_device, &e->mbase};
     spak_status st = spak_retime_final(&rj, &rt, err);
     bool learn = !e->o->no_learn;
     if (learn && (e->gates & SPAK_GATE_KNOWLEDGE)) {
@@ -774,8 +775,10 @@ spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bo
     }
     e.elapsed_before = spak_run_elapsed(e.store, run.id);  /* time spent before the interruption */
     spak_snprintf(e.state, sizeof e.state, "%s", run.state);
-    size_t n_int = 0;
-    st = spak_store_eval_interrupt_unfinished(e.store, run.id, &n_int, err);
+    size_t n_int = 0, n_att = 0;  /* a cluster's jobs still running are waited for, not submitted again */
+    st = spak_measure_reattach(&e.mbase, &n_att, err);
+    if (st == SPAK_OK)
+        st = spak_store_eval_interrupt_unfinished(e.store, run.id, &n_int, err);
     if (st == SPAK_OK)
         st = replay(&e, err);
     if (st == SPAK_OK && o->use_lessons)
@@ -794,8 +797,8 @@ spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bo
             goto out;
     }
     {
-        json_t *d = json_pack("{s:s,s:I,s:s,s:f}", "note", "resumed", "interrupted", (json_int_t)n_int, "from_state",
-                              run.state, "elapsed_s", eng_elapsed(&e));
+        json_t *d = json_pack("{s:s,s:I,s:I,s:s,s:f}", "note", "resumed", "interrupted", (json_int_t)n_int,
+                              "reattached", (json_int_t)n_att, "from_state", run.state, "elapsed_s", eng_elapsed(&e));
         char *dj = json_dumps(d, JSON_COMPACT);
         json_decref(d);
         st = journal(&e, S_DECIDE, SPAK_RUN_RUNNING, NULL, NULL, dj, err);

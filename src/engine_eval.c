@@ -111,13 +111,10 @@ spak_status eng_analyze_begin(engine *e, const spak_cand_vars *v, int64_t eval_i
     /* who holds the lock, for a run that waits for it */
     spak_snprintf(pl->who, sizeof pl->who, "pid %ld, run %s, evaluation %lld (%s)", (long)getpid(), e->run_id,
                   (long long)eval_id, e->pr.current_key);
-    *mj = (spak_measure_job){.argv = (const char *const *)av->argv, .workdir = v->workdir, .home = e->home,
-                             .target = e->target, .timeout_s = e->o->eval_timeout_s, .schema = &e->m->schema,
-                             .metric = e->loop->metric, .bin_dir = e->o->bin_dir, .model = e->m,
-                             .cmd_template = e->loop->cmd, .allow_weak_isolation = e->o->allow_weak_isolation,
-                             .lock_dir = e->o->lock_dir, .device = pl->device, .lock_who = pl->who,
-                             .on_lock_wait = pl->on_wait, .lock_ud = pl->ud, .cuda_device = pl->cuda_device,
-                             .sandbox_uid = pl->uid};
+    *mj = e->mbase;  /* the executor and its options (spak_measure_base), the run's limits */
+    mj->argv = (const char *const *)av->argv, mj->workdir = v->workdir, mj->store = e->store, mj->eval_id = eval_id;
+    mj->lock_dir = e->o->lock_dir, mj->device = pl->device, mj->lock_who = pl->who, mj->on_lock_wait = pl->on_wait;
+    mj->lock_ud = pl->ud, mj->cuda_device = pl->cuda_device, mj->sandbox_uid = pl->uid;
     return SPAK_OK;
 }
 

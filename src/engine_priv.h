@@ -72,6 +72,7 @@ typedef struct engine {
     const char *code_source;  /* the source of a code candidate being evaluated, or NULL */
     unsigned gates;           /* SPAK_GATE_* */
     double device_s;          /* seconds the measure commands ran */
+    spak_measure_job mbase;   /* what every measurement of the run shares (evaluate.h): the executor */
     double elapsed_before, t0;
     long jobs;                /* evaluations in flight at most (engine_sched.h) */
     long in_flight;           /* begun, not yet finished: DECIDE counts them against the budget */

@@ -150,7 +150,8 @@ void spak_engine_save_options(spak_store *st, const char *run_id, const spak_eng
 {
     if (!o->llm_backend && !o->llm_endpoint && !o->llm_model && !o->approve && o->llm_temperature < 0 &&
         o->llm_max_tokens <= 0 && o->llm_timeout_s <= 0 && !o->allow_weak_isolation && o->early_stop == 0 &&
-        !o->context_without && o->jobs <= 0 && !o->devices && !o->cpus && !o->sandbox_uids)
+        !o->context_without && !o->executor && !o->slurm.partition && !o->slurm.time && !o->slurm.account &&
+        !o->slurm.gpus && o->jobs <= 0 && !o->devices && !o->cpus && !o->sandbox_uids)
         return;
     json_t *lo = json_pack("{s:s?,s:s?,s:s?,s:i,s:f,s:I,s:f}", "llm_backend", o->llm_backend, "llm_endpoint",
                            o->llm_endpoint, "llm_model", o->llm_model, "approve", (int)o->approve, "llm_temperature",
@@ -165,6 +166,13 @@ void spak_engine_save_options(spak_store *st, const char *run_id, const spak_eng
         spak_context_without_text(o->context_without, cw, sizeof cw);
         json_object_set_new(lo, "context_without", json_string(cw));
     }
+    if (o->executor)  /* a resume waits for and submits its jobs where the run did */
+        json_object_set_new(lo, "executor", json_string(o->executor));
+    json_t *sl = json_pack("{s:s?,s:s?,s:s?,s:s?}", "partition", o->slurm.partition, "time", o->slurm.time,
+                           "account", o->slurm.account, "gpus", o->slurm.gpus);
+    if (json_object_size(sl))
+        json_object_set(lo, "slurm", sl);
+    json_decref(sl);
     if (o->jobs > 0)  /* how the run was spread: its resumes spread the same way */
         json_object_set_new(lo, "jobs", json_integer(o->jobs));
     if (o->devices)
@@ -202,6 +210,13 @@ json_t *spak_engine_load_options(spak_store *st, const char *run_id, spak_engine
     o->allow_weak_isolation |= json_is_true(json_object_get(j, "allow_weak_isolation"));
     if (o->early_stop == 0 && json_is_number(json_object_get(j, "early_stop")))
         o->early_stop = json_number_value(json_object_get(j, "early_stop"));
+    if (!o->executor)
+        o->executor = json_string_value(json_object_get(j, "executor"));
+    const char **sl[4] = {&o->slurm.partition, &o->slurm.time, &o->slurm.account, &o->slurm.gpus};
+    const char *sk[4] = {"partition", "time", "account", "gpus"};
+    for (int i = 0; i < 4; i++)
+        if (!*sl[i])
+            *sl[i] = json_string_value(json_object_get(json_object_get(j, "slurm"), sk[i]));
     if (o->jobs <= 0)
         o->jobs = (long)json_integer_value(json_object_get(j, "jobs"));
     if (!o->devices)

@@ -66,6 +66,12 @@ typedef struct spak_engine_opts {
     bool allow_weak_isolation; /* an evaluation below the minimum isolation is kept, not failed
                                   (kept with the run: its resumes allow it too) */
     unsigned approve;          /* SPAK_GATE_* bits, added to the spec's `approve` */
+    /* where measurements run (analyze/executor.h) and a Slurm job's options,
+     * each over the spec's; NULL: the spec's (kept with the run for its resumes) */
+    const char *executor;
+    struct {
+        const char *partition, *time, *account, *gpus;
+    } slurm;
     /* Evaluations in flight at once (--jobs; engine_sched.h): 0 = the
      * spec's engineering_loop jobs, else 1. Kept with the run, as are the
      * three below. */

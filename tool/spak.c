@@ -567,6 +567,27 @@ static int parse_early_stop(const char *cmd, const char *val, double *out)
     return 0;
 }
 
+/* --executor NAME and --slurm-KEY VALUE: a known executor, well-formed
+ * sbatch values (analyze/executor.h). */
+static int check_executor_opts(const char *cmd, const spak_engine_opts *o)
+{
+    char msg[300], why[96];
+    if (o->executor && !spak_executor_find(o->executor)) {
+        char names[128];
+        spak_executor_names(names, sizeof names, ", ", " or ");
+        spak_snprintf(msg, sizeof msg, "--executor takes %s, not '%s'", names, o->executor);
+        return usage_error(cmd, "%s", msg);
+    }
+    const char *keys[4] = {"partition", "time", "account", "gpus"};
+    const char *vals[4] = {o->slurm.partition, o->slurm.time, o->slurm.account, o->slurm.gpus};
+    for (int i = 0; i < 4; i++)
+        if (vals[i] && !spak_slurm_value_ok(keys[i], vals[i], why, sizeof why)) {
+            spak_snprintf(msg, sizeof msg, "--slurm-%s needs %s, not '%s'", keys[i], why, vals[i]);
+            return usage_error(cmd, "%s", msg);
+        }
+    return 0;
+}
+
 /* The options of 'spak run', which agent, resume, approve and reject take
  * too (--force only where force is not NULL). Sets *first to the first
  * operand's index and returns 0, or returns usage_error's status. */
@@ -599,6 +620,9 @@ static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, sp
         {nums[6].name, NULL, NULL, &nums[6].val},   {nums[7].name, NULL, NULL, &nums[7].val},
         {"--devices", NULL, NULL, &o->devices},     {"--cpus", NULL, NULL, &o->cpus},
         {"--sandbox-uids", NULL, NULL, &o->sandbox_uids},
+        {"--executor", NULL, NULL, &o->executor},   {"--slurm-partition", NULL, NULL, &o->slurm.partition},
+        {"--slurm-time", NULL, NULL, &o->slurm.time}, {"--slurm-account", NULL, NULL, &o->slurm.account},
+        {"--slurm-gpus", NULL, NULL, &o->slurm.gpus},
         {force ? "--force" : NULL, NULL, force, NULL},  /* without force, the end of the list */
         {0}};
     int rc = cli_parse_opts(cmd, argc, argv, opts, 0, first);
@@ -608,6 +632,8 @@ static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, sp
         rc = parse_gates(cmd, gates, &o->approve);
     if (rc == 0 && early)
         rc = parse_early_stop(cmd, early, &o->early_stop);
+    if (rc == 0)
+        rc = check_executor_opts(cmd, o);
     spak_err err = {0};
     if (rc == 0 && without && spak_context_without_parse(without, &o->context_without, &err) != SPAK_OK)
         rc = usage_error(cmd, "%s", err.msg);
@@ -622,6 +648,17 @@ static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, sp
     if (spak_llm_endpoint_check(o->llm_endpoint, NULL, &err) != SPAK_OK)
         return usage_error(cmd, "%s", err.msg);
     return 0;
+}
+
+/* SIGINT and SIGTERM while a cluster's job is in flight: the executor
+ * cancels the job (scancel) and the run ends with an error, resumable;
+ * with no job in flight the signal does what it did before (ends spak). */
+static void on_stop_signal(int sig)
+{
+    if (!spak_executor_interrupt()) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
 }
 
 /* What run, resume, agent, approve and reject share: where the harnesses
@@ -640,6 +677,11 @@ static void wire_ui(spak_engine_opts *o, run_ui *ui, char *bin, size_t n)
     /* where the measurement locks live (measure_lock.h): /var/tmp/spak-locks
      * unless set, e.g. for tests that must not wait for this machine's runs */
     o->lock_dir = getenv("SPAK_LOCK_DIR") && *getenv("SPAK_LOCK_DIR") ? getenv("SPAK_LOCK_DIR") : NULL;
+    struct sigaction sa = {0};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 /* A run goes on with what started it: an agent_loop's run with the agent,
@@ -1243,6 +1285,9 @@ static const command commands[] = {
                      "  --cpus SETS         a core set per job for CPU measurements side by side,\n"
                      "                      disjoint, '/'-separated, e.g. 0-3/4-7\n"
                      "  --sandbox-uids A-B  the candidates' uids, one per job (default 1900000000-...)\n"
+                     "  --executor NAME     local | slurm: where measurements run (overrides the spec)\n"
+                     "  --slurm-partition P --slurm-time T  --slurm-account A  --slurm-gpus G\n"
+                     "                      a Slurm job's sbatch options (override the spec's slurm block)\n"
                      "  --early-stop X      stop a candidate X times slower than the best so far after\n"
                      "                      its first repetitions (default 10, or the spec's; 0: never)\n"
                      "  --context-without W an ablation: leave measurements and/or knowledge out of\n"

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "analyze/exec_files.h"
 #include "analyze/executor.h"
 #include "analyze/records.h"
 #include "analyze/views.h"
@@ -17,6 +18,7 @@ void spak_outcome_init(spak_outcome *oc)
     memset(oc, 0, sizeof *oc);
     oc->metric = oc->ratio = oc->ratio_lo = oc->ratio_hi = NAN;
     oc->correct = -1;
+    oc->node_euid = -1;
     spak_trace_list_init(&oc->traces);
     oc->valid = json_array();
 }
@@ -288,6 +290,123 @@ void spak_measure_shapes(const spak_model *m, const char *cmd, const char *out[S
     out[n] = NULL;
 }
 
+void spak_measure_base(spak_measure_job *mj, const spak_model *m, const spak_loop_def *l, const spak_engine_opts *o,
+                       const char *home, const char *target, spak_store *store, const char *run_id)
+{
+    *mj = (spak_measure_job){.home = home, .target = target, .timeout_s = o->eval_timeout_s, .schema = &m->schema,
+                             .metric = l->metric, .bin_dir = o->bin_dir, .model = m, .cmd_template = l->cmd,
+                             .allow_weak_isolation = o->allow_weak_isolation, .store = store, .run_id = run_id,
+                             .cuda_device = -1};
+    mj->executor = o->executor ? o->executor : l->executor;
+    const char *const *cli[4] = {&o->slurm.partition, &o->slurm.time, &o->slurm.account, &o->slurm.gpus};
+    const char *const *spec[4] = {&l->slurm.partition, &l->slurm.time, &l->slurm.account, &l->slurm.gpus};
+    const char **out[4] = {&mj->slurm.partition, &mj->slurm.time, &mj->slurm.account, &mj->slurm.gpus};
+    for (int i = 0; i < 4; i++)
+        *out[i] = *cli[i] ? *cli[i] : *spec[i];
+}
+
+/* The executor's site for job (a remote executor's job folder and
+ * options), with the job journaled through job_submitted. */
+typedef struct submit_ctx {
+    const spak_measure_job *job;
+    bool judge;
+    const char *executor;
+} submit_ctx;
+
+/* A jobs row written (put) or closed (state): from the thread that
+ * measures, a worker of engine_sched.c when several evaluations are in
+ * flight, while the engine's thread uses the run's store handle (one
+ * thread at a time): through a connection of its own to the same file
+ * (WAL and the busy timeout order the two). */
+static spak_status job_row(const spak_measure_job *job, const spak_job *put, const char *state, spak_err *err)
+{
+    if (!job->store || !job->run_id)
+        return SPAK_OK;
+    spak_store *st = NULL;
+    spak_status s = spak_store_open(spak_store_path(job->store), &st, err);
+    if (s == SPAK_OK)
+        s = put ? spak_store_job_put(st, job->run_id, put, err)
+                : spak_store_job_end(st, job->run_id, job->eval_id, state, err);
+    if (st)
+        spak_store_close(st);
+    return s;
+}
+
+static spak_status job_submitted(void *ud, const char *job_id, const char *job_dir, spak_err *err)
+{
+    const submit_ctx *c = ud;
+    spak_job j = {.eval_id = c->job->eval_id, .executor = (char *)c->executor, .job_id = (char *)job_id,
+                  .job_dir = (char *)job_dir, .trusted = c->judge};
+    return job_row(c->job, &j, NULL, err);
+}
+
+/* Where and as whom the outcome ran, from the executor's site (a cluster's
+ * job) or this process (the local executor). */
+static void note_site(spak_outcome *oc, const char *executor, const spak_exec_site *site, bool remote)
+{
+    spak_snprintf(oc->executor, sizeof oc->executor, "%s", executor);
+    if (!remote) {
+        oc->node_euid = (long)geteuid();
+        return;
+    }
+    spak_snprintf(oc->job_id, sizeof oc->job_id, "%s", site->job_id);
+    spak_snprintf(oc->job_state, sizeof oc->job_state, "%s", site->state);
+    spak_snprintf(oc->node, sizeof oc->node, "%s", site->node);
+    oc->node_euid = site->node_euid;
+    oc->node_userns = site->node_userns;
+}
+
+/* The outcome of a finished command: its records scanned, validated and
+ * read; the shapes and the isolation checked. */
+static spak_status measure_read(const spak_measure_job *job, bool judge, spak_outcome *oc, spak_err *err)
+{
+    oc->ran = true;
+    oc->trusted = judge;
+    oc->profile = judge ? "judge" : "candidate";
+    spak_status st = spak_trace_scan(oc->sr.out, oc->sr.out_len, NULL, &oc->traces, err);
+    if (st != SPAK_OK)
+        return st;
+    st = spak_trace_validate_all(&oc->traces, job->schema, err);
+    if (st != SPAK_OK)
+        return st;
+    for (size_t i = 0; i < oc->traces.n; i++)
+        if (oc->traces.items[i].valid && oc->traces.items[i].json) {
+            json_array_append(oc->valid, oc->traces.items[i].json);
+            /* a judge's record that says its check was untrusted (a
+             * declared kernel without a reference) makes the evaluation so */
+            if (json_is_false(json_object_get(oc->traces.items[i].json, "trusted")))
+                oc->trusted = false;
+        }
+    read_outcome(job->metric, oc);
+    if (!oc->sr.ok)
+        fail_outcome(oc, "%s", oc->sr.why_text);
+    const char *shapes[SPAK_MEASURE_MAX_SHAPES + 1] = {NULL};
+    if (job->model && job->cmd_template)
+        spak_measure_shapes(job->model, job->cmd_template, shapes);
+    require_checked_shapes(shapes, oc);
+    if (!isolation_meets_minimum(&oc->sr, judge, oc->isolation_missing, sizeof oc->isolation_missing) &&
+        !job->allow_weak_isolation && (oc->ok || oc->stopped))
+        fail_outcome(oc, "isolation below the minimum: no %s (--allow-weak-isolation accepts it)",
+                     oc->isolation_missing);
+    if (!oc->ok && !oc->stopped && strcmp(job->target, "cuda") == 0) {  /* which device failed, of several */
+        size_t len = strlen(oc->why);
+        spak_snprintf(oc->why + len, sizeof oc->why - len, " (on %s)", oc->device);
+    }
+    return SPAK_OK;
+}
+
+/* The executor's finish, and the job closed in the store with how it ended
+ * (cancelled when the wait was interrupted: the evaluation stays
+ * unfinished, and a resume proposes it again). */
+static spak_status finish_job(const spak_executor *x, const spak_measure_job *job, spak_exec_job *ej,
+                              spak_exec_site *site, spak_sandbox_result *out, spak_err *err)
+{
+    spak_status st = x->finish(ej, out, err);
+    if (x->attach && (st == SPAK_OK || spak_executor_interrupted()))
+        (void)job_row(job, NULL, site->state, NULL);  /* left open: a resume re-attaches */
+    return st;
+}
+
 /* The device, the environment and the uid of one measurement: on the
  * CUDA target the command sees only its device (CUDA_VISIBLE_DEVICES); the
  * slot's uid is the candidate profile's own, and a judge is told it for
@@ -326,7 +445,7 @@ static void measure_env(const spak_measure_job *job, bool judge, spak_sandbox_li
 /* The command through the executor, with the device's measurement lock
  * held around it when it runs here (measure_lock.h). */
 static spak_status locked_run(const spak_executor *x, const spak_measure_job *job, const spak_sandbox_limits *lim,
-                              spak_outcome *oc, spak_err *err)
+                              spak_exec_site *site, spak_outcome *oc, spak_err *err)
 {
     spak_mlock l = {.fd = -1};
     if (x->measures_here) {
@@ -335,64 +454,108 @@ static spak_status locked_run(const spak_executor *x, const spak_measure_job *jo
         if (st != SPAK_OK)
             return st;
         oc->lock_wait_s = l.waited_s;
+    } else {  /* it measures elsewhere: the job takes the lock where it runs */
+        site->lock_device = oc->device;
     }
     oc->measured_from = spak_now_wall();
-    spak_status st = spak_executor_run(x, job->argv, job->workdir, lim, &oc->sr, err);
+    spak_exec_job *ej = NULL;
+    spak_status st = x->start(job->argv, job->workdir, lim, site, &ej, err);
+    if (st == SPAK_OK)
+        st = finish_job(x, job, ej, site, &oc->sr, err);
     oc->measured_to = spak_now_wall();
+    if (!x->measures_here && site->measured_to > 0) {  /* the node's lock, not the queue */
+        oc->measured_from = site->measured_from, oc->measured_to = site->measured_to;
+        oc->lock_wait_s = site->lock_wait_s;
+    }
     spak_mlock_release(&l);
     return st;
 }
 
 spak_status spak_measure(const spak_measure_job *job, spak_outcome *oc, spak_err *err)
 {
-    const spak_executor *x = spak_executor_find(job->executor);
+    const char *name = job->executor ? job->executor : "local";
+    const spak_executor *x = spak_executor_find(name);
     if (!x)
-        return spak_errf(err, SPAK_ERR_ARG, "no executor named '%s'", job->executor);
+        return spak_errf(err, SPAK_ERR_ARG, "no executor named '%s'", name);
     bool judge = spak_measure_is_judge(job->argv ? job->argv[0] : NULL, job->bin_dir, job->target);
-    char devdir[PATH_MAX + 32];
+    char devdir[PATH_MAX + 32], job_dir[PATH_MAX + 8], helper[PATH_MAX + 32];
     spak_snprintf(devdir, sizeof devdir, "%s/cache/device", job->home);
+    spak_snprintf(job_dir, sizeof job_dir, "%s.job", job->workdir);
+    spak_snprintf(helper, sizeof helper, "%s/spak-exec-job", job->bin_dir ? job->bin_dir : ".");
     const char *rwv[2] = {devdir, NULL};
     spak_sandbox_limits lim;
     profile_limits(job, judge, rwv, &lim);
     char env[3][64];
     const char *envv[8] = {NULL};
     measure_env(job, judge, &lim, env, envv, oc);
-    spak_status st = locked_run(x, job, &lim, oc, err);
+    if (!x->measures_here && !judge && lim.run_as_uid < 0)  /* the node's sandbox drops to it where it can */
+        lim.run_as_uid = lim.run_as_gid = 65534;
+    submit_ctx sc = {job, judge, name};
+    spak_exec_site site = {.job_dir = job_dir, .helper = helper, .submitted = job_submitted, .ud = &sc};
+    site.slurm = job->slurm;
+    spak_status st = locked_run(x, job, &lim, &site, oc, err);
     if (st != SPAK_OK)
         return st;
-    oc->ran = true;
-    oc->trusted = judge;
-    oc->profile = judge ? "judge" : "candidate";
-    st = spak_trace_scan(oc->sr.out, oc->sr.out_len, NULL, &oc->traces, err);
-    if (st != SPAK_OK)
-        return st;
-    st = spak_trace_validate_all(&oc->traces, job->schema, err);
-    if (st != SPAK_OK)
-        return st;
-    for (size_t i = 0; i < oc->traces.n; i++)
-        if (oc->traces.items[i].valid && oc->traces.items[i].json) {
-            json_array_append(oc->valid, oc->traces.items[i].json);
-            /* a judge's record that says its check was untrusted (a
-             * declared kernel without a reference) makes the evaluation so */
-            if (json_is_false(json_object_get(oc->traces.items[i].json, "trusted")))
-                oc->trusted = false;
-        }
-    read_outcome(job->metric, oc);
-    if (!oc->sr.ok)
-        fail_outcome(oc, "%s", oc->sr.why_text);
-    const char *shapes[SPAK_MEASURE_MAX_SHAPES + 1] = {NULL};
-    if (job->model && job->cmd_template)
-        spak_measure_shapes(job->model, job->cmd_template, shapes);
-    require_checked_shapes(shapes, oc);
-    if (!isolation_meets_minimum(&oc->sr, judge, oc->isolation_missing, sizeof oc->isolation_missing) &&
-        !job->allow_weak_isolation && (oc->ok || oc->stopped))
-        fail_outcome(oc, "isolation below the minimum: no %s (--allow-weak-isolation accepts it)",
-                     oc->isolation_missing);
-    if (!oc->ok && !oc->stopped && strcmp(job->target, "cuda") == 0) {  /* which device failed, of several */
-        size_t len = strlen(oc->why);
-        spak_snprintf(oc->why + len, sizeof oc->why - len, " (on %s)", oc->device);
+    note_site(oc, name, &site, x->attach != NULL);
+    return measure_read(job, judge, oc, err);
+}
+
+/* Wait for one open job j (of an evaluation still unfinished) and store
+ * its outcome. */
+static spak_status reattach_one(const spak_measure_job *base, const spak_job *j, spak_err *err)
+{
+    const spak_executor *x = spak_executor_find(j->executor);
+    if (!x || !x->attach)
+        return spak_errf(err, SPAK_ERR_ARG, "job %s of evaluation %lld: no executor '%s' to re-attach with",
+                         j->job_id, (long long)j->eval_id, j->executor);
+    spak_measure_job job = *base;
+    job.eval_id = j->eval_id;
+    spak_exec_site site = {.job_dir = j->job_dir};
+    spak_snprintf(site.job_id, sizeof site.job_id, "%s", j->job_id);
+    spak_exec_job *ej = NULL;
+    spak_outcome oc;
+    spak_outcome_init(&oc);
+    spak_status st = x->attach(&site, &ej, err);
+    if (st == SPAK_OK)
+        st = finish_job(x, &job, ej, &site, &oc.sr, err);
+    spak_exec_request rq;  /* the device it measured, as the request named it */
+    if (st == SPAK_OK && site.measured_to > 0 && spak_exec_request_read(j->job_dir, &rq, NULL) == SPAK_OK) {
+        spak_snprintf(oc.device, sizeof oc.device, "%s", rq.lock_device ? rq.lock_device : "");
+        oc.measured_from = site.measured_from, oc.measured_to = site.measured_to, oc.lock_wait_s = site.lock_wait_s;
+        spak_exec_request_free(&rq);
     }
-    return SPAK_OK;
+    if (st == SPAK_OK) {
+        note_site(&oc, j->executor, &site, true);
+        st = measure_read(&job, j->trusted, &oc, err);
+    }
+    if (st == SPAK_OK)
+        st = spak_outcome_store(job.store, job.run_id, j->eval_id, &oc, NULL, NULL, err);
+    spak_outcome_free(&oc);
+    return st;
+}
+
+spak_status spak_measure_reattach(const spak_measure_job *job, size_t *n, spak_err *err)
+{
+    spak_job *jobs = NULL;
+    size_t nj = 0;
+    *n = 0;
+    spak_status st = spak_store_job_list(job->store, job->run_id, true, &jobs, &nj, err);
+    for (size_t i = 0; st == SPAK_OK && i < nj; i++) {
+        spak_eval ev;
+        st = spak_store_eval_get(job->store, job->run_id, jobs[i].eval_id, &ev, err);
+        if (st != SPAK_OK)
+            break;
+        bool open = strcmp(ev.status, SPAK_EVAL_RUNNING) == 0;
+        spak_store_eval_free(&ev);
+        if (!open) {  /* finished (or given up) by the process that submitted it */
+            (void)spak_store_job_end(job->store, job->run_id, jobs[i].eval_id, "UNKNOWN", NULL);
+            continue;
+        }
+        st = reattach_one(job, &jobs[i], err);
+        *n += st == SPAK_OK;
+    }
+    spak_store_jobs_free(jobs, nj);
+    return st;
 }
 
 spak_status spak_outcome_store(spak_store *st, const char *run_id, int64_t eval_id, const spak_outcome *oc,
@@ -419,6 +582,21 @@ spak_status spak_outcome_store(spak_store *st, const char *run_id, int64_t eval_
         json_object_set_new(res, "isolation",
                             json_pack("{s:s,s:o,s:s}", "profile", oc->profile ? oc->profile : "candidate", "layers",
                                       isolation_layers(&oc->sr), "missing", oc->isolation_missing));
+        /* spak as a cluster's user is not root: which layers hold then (docs/scale-out.md) */
+        if (oc->node_euid >= 0)
+            json_object_set_new(json_object_get(res, "isolation"), "as_root", json_boolean(oc->node_euid == 0));
+        if (oc->job_id[0])  /* a user namespace of the user's made the layers root's (userns.h) */
+            json_object_set_new(json_object_get(res, "isolation"), "userns", json_boolean(oc->node_userns));
+    }
+    if (oc->executor[0]) {
+        json_t *x = json_pack("{s:s}", "name", oc->executor);
+        if (oc->job_id[0])
+            json_object_set_new(x, "job_id", json_string(oc->job_id));
+        if (oc->job_state[0])
+            json_object_set_new(x, "state", json_string(oc->job_state));
+        if (oc->node[0])
+            json_object_set_new(x, "node", json_string(oc->node));
+        json_object_set_new(res, "executor", x);
     }
     if (oc->device[0]) {  /* where and when: two measurements of one device never overlap (measure_lock.h) */
         json_t *m = json_pack("{s:s,s:f,s:f,s:f}", "device", oc->device, "from", oc->measured_from, "to",

@@ -21,9 +21,11 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include "analyze/executor.h"
 #include "analyze/measure_lock.h"
 #include "analyze/sandbox.h"
 #include "analyze/trace.h"
+#include "run_opts.h"
 #include "spec/spec.h"
 #include "store/store.h"
 
@@ -47,6 +49,13 @@ typedef struct spak_outcome {
     char isolation_missing[256]; /* layers below the minimum, "" when none */
     bool reach_checked;   /* the BUILD step compared the parameters' preprocessed texts (build/reach.h) */
     char unreached[512];  /* then: the parameters that cannot act on this candidate, comma-separated */
+    /* where it ran (executor.h): the executor's name, and for a cluster's
+     * job its id, how it ended (Slurm's state), the node and the uid the
+     * sandbox started as there; "" and -1 when not known */
+    char executor[16];
+    char job_id[SPAK_EXEC_ID_MAX], job_state[SPAK_EXEC_STATE_MAX], node[64];
+    long node_euid;
+    bool node_userns;     /* the sandbox ran as root of a user namespace of the user's (userns.h) */
     /* where and when it was measured (stored as the result's "measurement"):
      * the device ("cpu", "cuda-1"), the wall clock (seconds since the
      * epoch) from the measurement lock taken to the command's end, and the
@@ -76,6 +85,14 @@ typedef struct spak_measure_job {
     const spak_model *model;
     const char *cmd_template;
     bool allow_weak_isolation; /* isolation below the minimum is recorded, not failed */
+    /* A remote executor (slurm): what its jobs ask for, and where each job
+     * is journaled (the store's jobs table, eval_id of run_id) as soon as
+     * it exists. Its files go to WORKDIR.job/ (workdir is under the home,
+     * which the cluster's nodes must share). */
+    spak_slurm_opts slurm;
+    spak_store *store;
+    const char *run_id;
+    int64_t eval_id;
     /* The measurement lock (measure_lock.h), held around the command when
      * the executor measures here: device NULL = "cpu" ("cuda-0" on the CUDA
      * target), dir NULL = SPAK_MLOCK_DIR; who is written into the lock file;
@@ -91,6 +108,14 @@ typedef struct spak_measure_job {
      * sandbox's default. */
     long sandbox_uid;
 } spak_measure_job;
+
+/* What every measurement of loop l shares, into *mj (argv, workdir and
+ * eval_id are each evaluation's): o's limits, and the executor and its
+ * Slurm options, field by field the command line's (o->executor,
+ * o->slurm) over the spec's (`executor:`, `slurm { ... }`). Borrows every
+ * pointer given. */
+void spak_measure_base(spak_measure_job *mj, const spak_model *m, const spak_loop_def *l, const spak_engine_opts *o,
+                       const char *home, const char *target, spak_store *store, const char *run_id);
 
 /* Whether argv0 (a measure command's expanded first word) is one of spak's
  * judges for target: its real path is a spak-harness-* file directly in
@@ -118,9 +143,21 @@ void spak_measure_shapes(const spak_model *m, const char *cmd, const char *out[S
  * oc->why, and SPAK_OK; an error means the measurement could not be made. */
 spak_status spak_measure(const spak_measure_job *job, spak_outcome *oc, spak_err *err);
 
+/* Re-attach to the jobs of job->run_id that a remote executor submitted and
+ * no process has seen end (a resumed run: the store's open jobs): wait for
+ * each, read its outcome as spak_measure does and store it (an evaluation
+ * like any other; its build log stays with the killed process). job gives
+ * what spak_measure needs but argv, workdir and eval_id. An evaluation that
+ * is no longer unfinished has its job closed and is left alone. *n: the
+ * evaluations stored. SPAK_ERR_STATE when spak_executor_interrupt stopped
+ * the wait (that job is cancelled). */
+spak_status spak_measure_reattach(const spak_measure_job *job, size_t *n, spak_err *err);
+
 /* Record the finished evaluation eval_id in the store: its status, logs,
  * exit, correctness, metric, records, and a result JSON (resources; trust:
- * "trusted" true or false and "isolation" {profile, layers, missing};
+ * "trusted" true or false and "isolation" {profile, layers, missing,
+ * as_root: whether the sandbox started as root}; "executor" {name, and for
+ * a cluster's job: job_id, state, node};
  * "unreached": [names] when oc->reach_checked; note,
  * when given, a copy under note_key with the measured metric added). */
 spak_status spak_outcome_store(spak_store *st, const char *run_id, int64_t eval_id, const spak_outcome *oc,

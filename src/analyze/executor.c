@@ -2,12 +2,18 @@
  * one (executor.h). */
 #include "analyze/executor.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 /* The executors, one file each. Adding one: its file (executor_NAME.c)
  * defining spak_executor_NAME, and its line in both lists here. */
 extern const spak_executor spak_executor_local;
-static const spak_executor *const executors[] = {&spak_executor_local};
+extern const spak_executor spak_executor_slurm;
+static const spak_executor *const executors[] = {&spak_executor_local, &spak_executor_slurm};
+
+/* set from a signal handler, read by the executors' wait loops (lock-free
+ * atomics: safe in a handler and across threads) */
+static atomic_int interrupted, in_flight;
 
 const spak_executor *spak_executor_find(const char *name)
 {
@@ -19,12 +25,41 @@ const spak_executor *spak_executor_find(const char *name)
     return NULL;
 }
 
+void spak_executor_names(char *buf, size_t n, const char *sep, const char *last_sep)
+{
+    size_t len = 0;
+    if (n)
+        buf[0] = '\0';
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(executors) && len < n; i++) {
+        const char *s = i == 0 ? "" : i + 1 == SPAK_ARRAY_LEN(executors) ? last_sep : sep;
+        spak_snprintf(buf + len, n - len, "%s%s", s, executors[i]->name);
+        len += strlen(buf + len);
+    }
+}
+
 spak_status spak_executor_run(const spak_executor *x, const char *const *argv, const char *workdir,
-                              const spak_sandbox_limits *lim, spak_sandbox_result *out, spak_err *err)
+                              const spak_sandbox_limits *lim, spak_exec_site *site, spak_sandbox_result *out,
+                              spak_err *err)
 {
     spak_exec_job *job = NULL;
-    spak_status st = x->start(argv, workdir, lim, &job, err);
+    spak_status st = x->start(argv, workdir, lim, site, &job, err);
     if (st != SPAK_OK)
         return st;
     return x->finish(job, out, err);
+}
+
+bool spak_executor_interrupt(void)
+{
+    atomic_store(&interrupted, 1);
+    return atomic_load(&in_flight) > 0;
+}
+
+bool spak_executor_interrupted(void)
+{
+    return atomic_load(&interrupted) != 0;
+}
+
+void spak_executor_in_flight(int delta)
+{
+    atomic_fetch_add(&in_flight, delta);
 }

@@ -12,8 +12,9 @@ struct spak_exec_job {
 
 /* Runs at once: start does the work, finish hands it over. */
 static spak_status local_start(const char *const *argv, const char *workdir, const spak_sandbox_limits *lim,
-                               spak_exec_job **job, spak_err *err)
+                               spak_exec_site *site, spak_exec_job **job, spak_err *err)
 {
+    (void)site;  /* here and now: no job id, no job files */
     spak_exec_job *j = calloc(1, sizeof *j);
     if (!j)
         return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
@@ -33,4 +34,4 @@ static spak_status local_finish(spak_exec_job *j, spak_sandbox_result *out, spak
     return st;
 }
 
-const spak_executor spak_executor_local = {"local", local_start, local_finish, true};
+const spak_executor spak_executor_local = {"local", local_start, local_finish, NULL, NULL, true};

@@ -362,6 +362,8 @@ static spak_status session(const spak_retime_job *job, rt_set *s, json_t *res, s
                            .bin_dir = job->bin_dir, .model = job->m, .cmd_template = job->cmd,
                            .allow_weak_isolation = job->allow_weak_isolation, .lock_dir = job->lock_dir,
                            .cuda_device = job->cuda_device};
+    if (job->base)
+        mj.executor = job->base->executor, mj.slurm = job->base->slurm;
     spak_outcome oc;
     spak_outcome_init(&oc);
     spak_status st = spak_measure(&mj, &oc, err);

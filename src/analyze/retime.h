@@ -32,6 +32,8 @@
 #include "spec/model.h"
 #include "store/store.h"
 
+struct spak_measure_job; /* analyze/evaluate.h */
+
 #define SPAK_RETIME_MAX 8 /* candidates in one session (the CPU judge's CPU_MAX_RIVALS) */
 
 /* What the re-time needs from the run (all borrowed). */
@@ -56,6 +58,10 @@ typedef struct spak_retime_job {
      * target, the device the session runs on (evaluate.h) */
     const char *lock_dir;
     int cuda_device;
+    /* the run's measurements (may be NULL: local): the session runs where
+     * they ran (its executor and Slurm options); its job is not journaled
+     * (it is no evaluation: a resumed run times the session again) */
+    const struct spak_measure_job *base;
 } spak_retime_job;
 
 /* Whether the judge named name (an executable's file name, e.g.

@@ -14,6 +14,7 @@
 
 #include "spec/expr.h"
 #include "spec/kernel.h"
+#include "analyze/executor.h"
 #include "knowledge/knowledge.h"
 #include "program/llm/llm.h"
 #include "program/strategies.h"
@@ -1178,6 +1179,46 @@ static void eloop_stop(checker *c, spak_loop_def *l, const spak_entry *x)
     }
 }
 
+/* slurm { partition: ..., time: ..., account: ..., gpus: ... }: the sbatch
+ * options of the jobs of the slurm executor (analyze/executor.h). A
+ * number is taken as written (time: 10 is ten minutes, gpus: 1). */
+static void eloop_slurm(checker *c, spak_loop_def *l, const spak_entry *x)
+{
+    static const char *const keys[] = {"partition", "time", "account", "gpus"};
+    const char **slots[] = {&l->slurm.partition, &l->slurm.time, &l->slurm.account, &l->slurm.gpus};
+    for (size_t k = 0; x->body && k < x->body->n; k++) {
+        const spak_entry *f = x->body->items[k];
+        const char *key = is_field(f) ? entry_name(f, 0) : "";
+        size_t i = 0;
+        while (i < SPAK_ARRAY_LEN(keys) && strcmp(key, keys[i]) != 0)
+            i++;
+        if (i == SPAK_ARRAY_LEN(keys)) {
+            unknown_key(c, f, "slurm", keys, SPAK_ARRAY_LEN(keys));
+            continue;
+        }
+        char what[32], why[96];
+        spak_snprintf(what, sizeof what, "slurm %s", key);
+        const char *v = f->value && f->value->kind == SPAK_EX_NUMBER ? f->value->text : string_value(c, f, what);
+        if (v && !spak_slurm_value_ok(key, v, why, sizeof why))
+            ERR(c, f->value->pos, "slurm %s: '%s' is not %s", key, v, why);
+        else if (v)
+            *slots[i] = v;
+    }
+}
+
+/* executor: "local" | "slurm": where the measurements run. */
+static void eloop_executor(checker *c, spak_loop_def *l, const spak_entry *x)
+{
+    const char *s = string_value(c, x, "executor");
+    if (s && !spak_executor_find(s)) {
+        char names[128];
+        spak_executor_names(names, sizeof names, ", ", " or ");
+        ERR(c, x->value->pos, "unknown executor '%s' (expected %s)", s, names);
+    } else if (s) {
+        l->executor = s;
+    }
+}
+
 /* cpus: ["0-3", "4-7"]: a core set per job, pairwise disjoint (checked when
  * the run starts: engine_sched.c), for measurements side by side. */
 static void eloop_cpus(checker *c, spak_loop_def *l, const spak_entry *x)
@@ -1236,9 +1277,13 @@ static void eloop_entry(checker *c, spak_loop_def *l, pvec *pv, const spak_entry
         eloop_budget(c, l, x);
     } else if (spak_entry_word_is(x, 0, "stop") && block) {
         eloop_stop(c, l, x);
+    } else if (strcmp(key, "executor") == 0) {
+        eloop_executor(c, l, x);
+    } else if (spak_entry_word_is(x, 0, "slurm") && block && x->body) {
+        eloop_slurm(c, l, x);
     } else {
-        static const char *const keys[] = {"parameter", "measure", "strategy", "seed", "budget", "stop", "approve",
-                                           "jobs", "cpus"};
+        static const char *const keys[] = {"parameter", "measure", "strategy", "seed", "budget", "stop",
+                                           "approve",   "jobs",    "cpus",     "executor", "slurm"};
         char what[200];
         spak_snprintf(what, sizeof what, "engineering_loop %s", l->name);
         unknown_key(c, x, what, keys, SPAK_ARRAY_LEN(keys));

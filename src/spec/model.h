@@ -90,6 +90,13 @@ typedef struct spak_loop_def {
      * unset (early_stop_set false): SPAK_EARLY_STOP_DEFAULT */
     double early_stop;
     bool early_stop_set;
+    /* executor: where the measurements run ("local" when NULL, "slurm":
+     * analyze/executor.h), and a `slurm { partition, time, account, gpus }`
+     * block: the jobs' sbatch options (NULL: the cluster's default) */
+    const char *executor;
+    struct {
+        const char *partition, *time, *account, *gpus;
+    } slurm;
     long jobs;                   /* evaluations in flight at once, 0 = unset (1) */
     const char *cpus[64];        /* cpus: ["0-3", "4-7"]: one core set per job, NULL-terminated */
     size_t n_cpus;

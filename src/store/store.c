@@ -92,9 +92,18 @@ static const char schema_v2[] =
     "ALTER TABLE evaluations_v2 RENAME TO evaluations;"
     "CREATE INDEX evaluations_cand ON evaluations(run_id, cand_id);";
 
+/* v3: the jobs a remote executor submitted (Slurm), one per evaluation at
+ * most: a resumed run re-attaches to the open ones (docs/store.md). */
+static const char schema_v3[] =
+    "CREATE TABLE jobs("
+    "  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  eval_id INTEGER NOT NULL, executor TEXT NOT NULL, job_id TEXT NOT NULL, job_dir TEXT NOT NULL,"
+    "  trusted INTEGER NOT NULL, submitted_at REAL NOT NULL, finished_at REAL, state TEXT,"
+    "  PRIMARY KEY (run_id, eval_id));";
+
 /* migrations[v] takes a store from user_version v to v + 1. Version 0 is an
  * empty file; later versions append scripts here. */
-static const char *const migrations[SPAK_STORE_SCHEMA_VERSION] = {schema_v1, schema_v2};
+static const char *const migrations[SPAK_STORE_SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3};
 
 /* ---- small helpers -------------------------------------------------------------- */
 
@@ -1257,6 +1266,79 @@ spak_status spak_store_trace_list(spak_store *st, const char *run_id, int64_t ev
     rc = rows_read(st, s, &trace_row, "trace list", &rows, n_out, err);
     *out = rows;
     return rc;
+}
+
+/* ---- jobs ----------------------------------------------------------------------------------- */
+
+static const col_def job_cols[] = {
+    COL(COL_INT64, spak_job, eval_id),       COL(COL_TEXT, spak_job, executor),
+    COL(COL_TEXT, spak_job, job_id),         COL(COL_TEXT, spak_job, job_dir),
+    COL(COL_BOOL, spak_job, trusted),        COL(COL_DOUBLE, spak_job, submitted_at),
+    COL(COL_DOUBLE, spak_job, finished_at),  COL(COL_TEXT, spak_job, state),
+};
+static const row_def job_row = ROW_DEF(spak_job, job_cols);
+
+spak_status spak_store_job_put(spak_store *st, const char *run_id, const spak_job *j, spak_err *err)
+{
+    if (!run_id || !j->executor || !j->job_id || !j->job_dir)
+        return spak_errf(err, SPAK_ERR_ARG, "job put: run, executor, job id and folder are required");
+    sqlite3_stmt *s;
+    spak_status rc = prep(st,
+                          "INSERT INTO jobs(run_id, eval_id, executor, job_id, job_dir, trusted, submitted_at)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                          &s, err);
+    if (rc != SPAK_OK)
+        return rc;
+    bind_str(s, 1, run_id);
+    sqlite3_bind_int64(s, 2, j->eval_id);
+    bind_str(s, 3, j->executor);
+    bind_str(s, 4, j->job_id);
+    bind_str(s, 5, j->job_dir);
+    sqlite3_bind_int(s, 6, j->trusted);
+    sqlite3_bind_double(s, 7, spak_now_wall());
+    return step_done(st, s, "job put", err); /* one statement: atomic on its own */
+}
+
+spak_status spak_store_job_end(spak_store *st, const char *run_id, int64_t eval_id, const char *state,
+                               spak_err *err)
+{
+    sqlite3_stmt *s;
+    spak_status rc = prep(st,
+                          "UPDATE jobs SET finished_at = ?3, state = ?4 WHERE run_id = ?1 AND eval_id = ?2"
+                          " AND finished_at IS NULL",
+                          &s, err);
+    if (rc != SPAK_OK)
+        return rc;
+    bind_str(s, 1, run_id);
+    sqlite3_bind_int64(s, 2, eval_id);
+    sqlite3_bind_double(s, 3, spak_now_wall());
+    bind_str(s, 4, state && state[0] ? state : "UNKNOWN");
+    return step_done(st, s, "job end", err);
+}
+
+spak_status spak_store_job_list(spak_store *st, const char *run_id, bool open_only, spak_job **out, size_t *n_out,
+                                spak_err *err)
+{
+    *out = NULL;
+    *n_out = 0;
+    sqlite3_stmt *s;
+    spak_status rc = prep(st,
+                          "SELECT eval_id, executor, job_id, job_dir, trusted, submitted_at, finished_at, state"
+                          " FROM jobs WHERE run_id = ?1 AND (?2 = 0 OR finished_at IS NULL) ORDER BY eval_id",
+                          &s, err);
+    if (rc != SPAK_OK)
+        return rc;
+    bind_str(s, 1, run_id);
+    sqlite3_bind_int(s, 2, open_only);
+    void *rows;
+    rc = rows_read(st, s, &job_row, "job list", &rows, n_out, err);
+    *out = rows;
+    return rc;
+}
+
+void spak_store_jobs_free(spak_job *jobs, size_t n)
+{
+    rows_free(&job_row, jobs, n);
 }
 
 /* ---- key/value ------------------------------------------------------------------------------ */

@@ -37,7 +37,7 @@
 #include "spak.h"
 #include "analyze/trace.h"
 
-#define SPAK_STORE_SCHEMA_VERSION 2
+#define SPAK_STORE_SCHEMA_VERSION 3
 #define SPAK_STORE_TEXT_MAX ((size_t)256 * 1024)
 #define SPAK_STORE_ID_MAX 32 /* run ids are "rYYYYMMDD-NNN" (NNN grows past 999 if needed) */
 
@@ -283,6 +283,32 @@ spak_status spak_store_trace_insert_list(spak_store *st, const char *run_id, int
 spak_status spak_store_trace_list(spak_store *st, const char *run_id, int64_t eval_id, spak_trace_row **out,
                                   size_t *n_out, spak_err *err);
 void spak_store_trace_rows_free(spak_trace_row *rows, size_t n);
+
+/* ---- jobs of a remote executor (analyze/executor.h) ------------------------------ */
+
+/* One evaluation submitted to a cluster (Slurm): journaled once the job
+ * exists, so that a resumed run waits for it (re-attaches) instead of
+ * submitting it again, and a stopped run can cancel it. */
+typedef struct spak_job {
+    int64_t eval_id;
+    char *executor;      /* "slurm" */
+    char *job_id;        /* the cluster's id */
+    char *job_dir;       /* the job's folder: request, result, output */
+    bool trusted;        /* its command is one of spak's judges (evaluate.h) */
+    double submitted_at;
+    double finished_at;  /* 0 while open */
+    char *state;         /* how it ended (Slurm's state), NULL while open */
+} spak_job;
+
+/* Journal a submitted job of evaluation j->eval_id of run_id. */
+spak_status spak_store_job_put(spak_store *st, const char *run_id, const spak_job *j, spak_err *err);
+/* Close the job of (run_id, eval_id) with state (e.g. "COMPLETED", "TIMEOUT"). */
+spak_status spak_store_job_end(spak_store *st, const char *run_id, int64_t eval_id, const char *state,
+                               spak_err *err);
+/* The jobs of run_id by eval_id; open_only: those not yet closed. */
+spak_status spak_store_job_list(spak_store *st, const char *run_id, bool open_only, spak_job **out, size_t *n_out,
+                                spak_err *err);
+void spak_store_jobs_free(spak_job *jobs, size_t n);
 
 /* ---- key/value cache ------------------------------------------------------------- */
 

@@ -717,6 +717,7 @@ static void test_stopped_v2(void)
                           " stderr_tail TEXT, exit_desc TEXT, correct INTEGER, metric REAL, ratio REAL,"
                           " bottleneck TEXT, result_json TEXT, error TEXT, PRIMARY KEY (run_id, eval_id));"
                           "INSERT INTO evaluations SELECT * FROM ev1; DROP TABLE ev1;"
+                          "DROP TABLE jobs;" /* version 3's */
                           "PRAGMA user_version = 1; COMMIT;",
                           NULL, NULL, NULL);
         sqlite3_close(db);
@@ -726,6 +727,8 @@ static void test_stopped_v2(void)
     TAP_OK(st && query_int(st, "PRAGMA user_version") == SPAK_STORE_SCHEMA_VERSION &&
                query_int(st, "SELECT count(*) FROM evaluations WHERE status = 'failed'") == 1,
            "v1 -> v2: migrated on open, its evaluation kept");
+    TAP_OK(st && query_int(st, "SELECT count(*) FROM sqlite_master WHERE name = 'jobs'") == 1,
+           "v2 -> v3: the jobs table made on open");
     TAP_OK(st && spak_store_eval_begin(st, id, c1, SPAK_EVAL_RUNNING, &e2, &err) == SPAK_OK &&
                spak_store_eval_finish(st, id, e2, &stop, &err) == SPAK_OK,
            "v1 -> v2: the migrated table takes 'stopped': %s", err.msg);
