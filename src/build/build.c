@@ -23,14 +23,30 @@ static bool ends_with(const char *s, const char *suf)
     return n >= m && strcmp(s + n - m, suf) == 0;
 }
 
-/* The compiler for a source, found on PATH or in the usual CUDA place. */
-const char *spak_build_compiler_for(const char *source)
+static const char *nvcc_path(void)
 {
-    if (!ends_with(source, ".cu"))
-        return "cc";
     if (access("/usr/local/cuda/bin/nvcc", X_OK) == 0)
         return "/usr/local/cuda/bin/nvcc";
     return "nvcc";
+}
+
+/* The compiler for a source, found on PATH or in the usual CUDA place. */
+const char *spak_build_compiler_for(const char *source)
+{
+    return ends_with(source, ".cu") ? nvcc_path() : "cc";
+}
+
+/* The compiler of rq: its own, else nvcc for a cubin or a .cu, else cc. */
+static const char *request_compiler(const spak_build_request *rq)
+{
+    if (rq->compiler)
+        return rq->compiler;
+    return rq->cubin_arch ? nvcc_path() : spak_build_compiler_for(rq->source);
+}
+
+static bool request_cuda(const spak_build_request *rq)
+{
+    return rq->cubin_arch || ends_with(rq->source, ".cu");
 }
 
 /* A build's own folder: top (ours, 0711, in /tmp) holds wdir, the sandbox's
@@ -175,6 +191,7 @@ typedef struct build_cmd {
     size_t k;
     char defs[SPAK_BUILD_MAX_DEFINES][300];
     char inc[PATH_MAX + 8];
+    char arch[64];           /* -arch=sm_90a of a cubin build */
     char src[PATH_MAX];      /* the source the compiler reads (absolute) */
     char out[PATH_MAX];      /* its output, in the build's folder */
 } build_cmd;
@@ -185,7 +202,21 @@ static void cmd_flags(build_cmd *c, const spak_build_request *rq, const char *cc
 {
     c->k = 0;
     c->argv[c->k++] = cc;
-    if (cuda) {
+    if (rq->cubin_arch) {
+        /* a declared kernel: device code only, one architecture (the judge
+         * loads it with cuModuleLoadData); ptxas -v puts the registers and
+         * spills of each kernel in the build log */
+        static const char *const dflt[] = {"-O3", "-lineinfo"};
+        spak_snprintf(c->arch, sizeof c->arch, "-arch=%s", rq->cubin_arch);
+        c->argv[c->k++] = "-cubin";
+        c->argv[c->k++] = c->arch;
+        const char *const *f = rq->n_flags ? rq->flags : dflt;
+        size_t nf = rq->n_flags ? rq->n_flags : SPAK_ARRAY_LEN(dflt);
+        for (size_t i = 0; i < nf && i < 24; i++)
+            c->argv[c->k++] = f[i];
+        c->argv[c->k++] = "-Xptxas";
+        c->argv[c->k++] = "-v";
+    } else if (cuda) {
         /* -arch=sm_90a would also emit compute_90 PTX, where wgmma and
          * setmaxnreg do not exist: ask for the arch-specific target only */
         static const char *const f[] = {"-O3", "-std=c++17", "-gencode", "arch=compute_90a,code=sm_90a",
@@ -327,7 +358,7 @@ static void compile_log(spak_buf *log, const char *const *argv, const spak_sandb
 static spak_status compile(build_cmd *c, const build_ws *ws, bool cuda, const char *logpath, spak_build_result *res,
                            spak_err *err)
 {
-    spak_snprintf(c->out, sizeof c->out, "%s/out.so", ws->wdir);
+    spak_snprintf(c->out, sizeof c->out, "%s/out.%s", ws->wdir, c->arch[0] ? "cubin" : "so");
     const char **argv = c->argv;
     size_t k = c->k;
     argv[k++] = "-o";
@@ -390,8 +421,8 @@ spak_status spak_build_candidate(const spak_build_request *rq, spak_build_result
         st = spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
         goto out;
     }
-    const char *cc = rq->compiler ? rq->compiler : spak_build_compiler_for(rq->source);
-    bool cuda = ends_with(rq->source, ".cu");
+    const char *cc = request_compiler(rq);
+    bool cuda = request_cuda(rq);
     st = place_source(c, rq, &ws, err);
     if (st != SPAK_OK)
         goto out;
@@ -402,7 +433,8 @@ spak_status spak_build_candidate(const spak_build_request *rq, spak_build_result
     uint64_t h = cache_key(rq, c, &ws, cuda, res->compiler, &complete);
     spak_snprintf(res->key, sizeof res->key, "%016llx", (unsigned long long)h);
     char logpath[PATH_MAX + 32];
-    if (!spak_snprintf(res->artifact, sizeof res->artifact, "%s/%s.so", rq->cache_dir, res->key) ||
+    if (!spak_snprintf(res->artifact, sizeof res->artifact, "%s/%s.%s", rq->cache_dir, res->key,
+                       rq->cubin_arch ? "cubin" : "so") ||
         !spak_snprintf(logpath, sizeof logpath, "%s/%s.log", rq->cache_dir, res->key)) {
         st = spak_errf(err, SPAK_ERR_ARG, "cache path too long");
         goto out;
@@ -491,14 +523,14 @@ spak_status spak_build_preprocess(const spak_build_request *rq, const char *cons
         st = spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
         goto out;
     }
-    bool cuda = ends_with(rq->source, ".cu");
+    bool cuda = request_cuda(rq);
     st = place_source(c, rq, &ws, err);
     if (st != SPAK_OK)
         goto out;
     build_reads(&ws, c->src, rq);
     spak_build_request flags_only = *rq;
     flags_only.n_defines = 0;
-    cmd_flags(c, &flags_only, rq->compiler ? rq->compiler : spak_build_compiler_for(rq->source), cuda);
+    cmd_flags(c, &flags_only, request_compiler(rq), cuda);
     for (size_t k = 0; k < n_sets; k++)
         preprocess_one(c, &ws, cuda, sets[k], n_sets_defs[k], &digests[k], &ok[k]);
 out:
