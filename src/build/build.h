@@ -44,6 +44,9 @@ typedef struct spak_build_request {
      * `nvcc -cubin -arch=ARCH FLAGS` (FLAGS: the kernel's, else -O3
      * -lineinfo), the artifact KEY.cubin; NULL: a shared object */
     const char *cubin_arch;
+    /* compile the source inside extern "C" { } (a declared CUDA kernel's
+     * extern_c: its __global__ functions keep their plain names) */
+    bool extern_c;
 } spak_build_request;
 
 typedef struct spak_build_result {

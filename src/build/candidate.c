@@ -186,6 +186,7 @@ void spak_cand_kernel_flags(const spak_model *m, spak_build_request *rq)
         rq->flags = k->has_flags ? k->flags : NULL;
         rq->n_flags = k->has_flags ? k->n_flags : 0;
         rq->cubin_arch = spak_cand_cuda_arch(k);
+        rq->extern_c = k->extern_c;
         return;
     }
     /* c++ without flags gets its own defaults (the C build's -std=c11

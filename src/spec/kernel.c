@@ -17,7 +17,7 @@ static const char *const accesses[] = {"read", "write", "readwrite"};
 static const char *const languages[] = {"c", "c++", "cuda"};
 static const char *const params_as_kinds[] = {"defines", "template", "wrapper"};
 static const char *const kernel_keys[] = {"language", "compiler", "flags", "entry", "params_as", "sizes", "arch",
-                                          "grid", "block", "shared_bytes", "arg", "flops", "bytes", "reference"};
+                                          "extern_c", "grid", "block", "shared_bytes", "arg", "flops", "bytes", "reference"};
 static const char *const arg_keys[] = {"type", "count", "value", "fill", "fill_args", "access", "output",
                                        "tolerance"};
 static const char *const funcs[] = {"min", "max", "ceil_div"};
@@ -436,7 +436,12 @@ static void kernel_field(spak_diags *d, const spak_entry *f, spak_kernel_def *k)
         k->compiler = string_of(d, f, "kernel compiler");
     else if (strcmp(h, "entry") == 0)
         k->entry = string_of(d, f, "kernel entry");
-    else if (strcmp(h, "arch") == 0) {
+    else if (strcmp(h, "extern_c") == 0) {
+        if (f->value && f->value->kind == SPAK_EX_BOOL)
+            k->extern_c = f->value->boolean;
+        else
+            KERR(d, f->value ? f->value->pos : f->pos, "kernel extern_c: expected true or false");
+    } else if (strcmp(h, "arch") == 0) {
         k->arch = string_of(d, f, "kernel arch");
         if (k->arch && !spak_kernel_arch_ok(k->arch)) {
             KERR(d, f->value->pos, "kernel arch: '%s' is not a GPU architecture like \"sm_90a\" or \"sm_80\"",
@@ -563,9 +568,9 @@ static void kernel_whole(spak_diags *d, const spak_entry *e, spak_kernel_def *k,
              k->params_as);
     if (k->language && strcmp(k->language, "cuda") == 0)
         cuda_whole(d, e, k);
-    else if (k->arch)
-        KERR(d, spak_block_find(e->body, "arch")->pos, "kernel %s: 'arch' is for CUDA kernels only (language is "
-             "\"%s\")", k->name, k->language);
+    else if (k->arch || k->extern_c)
+        KERR(d, spak_block_find(e->body, k->arch ? "arch" : "extern_c")->pos, "kernel %s: '%s' is for CUDA kernels "
+             "only (language is \"%s\")", k->name, k->arch ? "arch" : "extern_c", k->language);
     if (target && k->language && (strcmp(target, "cuda") == 0) != (strcmp(k->language, "cuda") == 0))
         KERR(d, e->pos, "kernel %s: language \"%s\" does not run on target \"%s\"", k->name, k->language, target);
     if (!k->ref_source && !k->ref_library)
@@ -598,7 +603,7 @@ bool spak_kernel_check(const spak_entry *e, const spak_kernel_names *names, cons
         const spak_entry *f = e->body->items[i];
         const char *h = spak_entry_head(f);
         if (strcmp(h, "language") && strcmp(h, "compiler") && strcmp(h, "entry") && strcmp(h, "params_as") &&
-            strcmp(h, "flags") && strcmp(h, "sizes") && strcmp(h, "arch"))
+            strcmp(h, "flags") && strcmp(h, "sizes") && strcmp(h, "arch") && strcmp(h, "extern_c"))
             kernel_expr_field(d, f, k, &nc);
         else if (!is_field(f) || !f->value) {
             char where[80];

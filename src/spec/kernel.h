@@ -67,6 +67,7 @@ typedef struct spak_kernel_def {
     const char *entry;
     const char *params_as;    /* defines template wrapper */
     const char *arch;         /* CUDA: "sm_90a" (arch:), NULL: the detected GPU's */
+    bool extern_c;            /* CUDA: the sources built inside extern "C" { } (extern_c: true) */
     const char *sizes[SPAK_KERNEL_MAX_SIZES];
     size_t n_sizes;
     const spak_expr *grid[3], *block[3], *shared_bytes; /* CUDA only; NULL: absent */

@@ -14,7 +14,9 @@
 #  - the spec to the judge: examples/declared/K-cuda.spak check clean, `spak
 #    build` makes every point and the reference a cubin, `spak run` writes
 #    each evaluation's decl file (the counts and launch of every shape, as
-#    the spec's expressions give them at the point) and starts the judge.
+#    the spec's expressions give them at the point) and starts the judge;
+#    extern_c: a kernel without extern "C" keeps its plain name, with cache
+#    keys that do not depend on where the tree lies.
 # The GPU run itself is kernels/cuda/declared-check.sh on the GPU machine.
 # TAP output. Skips the nvcc parts (with a reason) when nvcc is absent.
 set -u
@@ -193,4 +195,77 @@ PY
 )
     check "$k-cuda: spak run writes each evaluation's decl (cubins, every shape's counts and launch as the spec says) and runs spak-judge-cuda on it as a judge ($res)" '[ "$res" = "ok 2" ]'
 done
+
+# extern_c: a kernel written without extern "C" (as Kernel Tuner's test
+# kernels are) is built inside extern "C" { } and keeps its plain name; the
+# unit names the source by its base name, so a copy of the tree elsewhere
+# gets the same cache keys (a cache built here serves the GPU machine)
+E1=$T/ec1
+mkdir -p "$E1"
+cat >"$E1/scale.cu" <<'CU'
+__global__ void scale(float *y, const float *x, float a, int n) {
+    int i = blockIdx.x * block_size_x + threadIdx.x;
+    if (i < n) y[i] = a * x[i];
+}
+CU
+cat >"$E1/ref.cu" <<'CU'
+__global__ void scale_ref(float *y, const float *x, float a, int n) {
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) y[i] = a * x[i];
+}
+CU
+cat >"$E1/ec.spak" <<'SPAK'
+system EC {
+    problem {
+        target: "cuda"
+        source: "scale.cu"
+        shapes: ["n=1000"]
+    }
+    kernel scale {
+        language: "cuda"
+        extern_c: true
+        entry: "scale"
+        sizes: ["n"]
+        grid: [ceil_div(n, block_size_x), 1, 1]
+        block: [block_size_x, 1, 1]
+        arg y { type: "f32", count: n, access: "write", output: true, tolerance: 1e-6 }
+        arg x { type: "f32", count: n, access: "read" }
+        arg a { type: "f32", value: 2.5 }
+        arg len { type: "i32", value: n }
+        reference { source: "ref.cu", entry: "scale_ref" }
+    }
+    tuning_space {
+        block_size_x: [64, 128]
+    }
+    trace_schema {
+        variant TraceItem {
+            case Performance { time_ms: float }
+        }
+    }
+    engineering_loop L {
+        measure {
+            metric: "time_ms"
+            objective: minimize
+        }
+    }
+}
+SPAK
+chmod -R a+rX "$E1"
+cp -a "$E1" "$T/ec2"
+o1=$("$S" build --home "$T/eh" "$E1/ec.spak" 2>&1)
+o2=$("$S" build --home "$T/eh" "$T/ec2/ec.spak" 2>&1)
+a1=$(grep -o '[^ ]*\.cubin$' <<<"$o1" | tr '\n' ' ')
+a2=$(grep -o '[^ ]*\.cubin$' <<<"$o2" | tr '\n' ' ')
+check "extern_c: both points build ($a1)" '[ "$(wc -w <<<"$a1")" -eq 2 ]'
+check "extern_c: a copy of the tree elsewhere builds to the same cache keys" '[ -n "$a1" ] && [ "$a1" = "$a2" ]'
+c1=${a1%% *}
+check_run "extern_c: the kernel keeps its plain name in the cubin (scale)" \
+    bash -c 'readelf -sW "$1" 2>/dev/null | grep -qE "FUNC .* scale\$"' _ "$c1"
+reflog=$(grep -l "ec1/ref.cu inside extern" "$T"/eh/cache/build/*.log 2>/dev/null | head -1)
+check_run "extern_c: the reference too (scale_ref)" \
+    bash -c 'readelf -sW "${1%.log}.cubin" 2>/dev/null | grep -qE "FUNC .* scale_ref\$"' _ "$reflog"
+sed -i 's/extern_c: true/extern_c: false/' "$E1/ec.spak"
+o3=$("$S" build --home "$T/eh" "$E1/ec.spak" 2>&1)
+c3=$(grep -o '[^ ]*\.cubin$' <<<"$o3" | head -1)
+check_run "without extern_c the same kernel's name is mangled (what the judge could not find)" \
+    bash -c 'readelf -sW "$1" 2>/dev/null | grep -qE "FUNC .* _Z5scale" && ! readelf -sW "$1" | grep -qE "FUNC .* scale\$"' _ "$c3"
 echo "1..$n"
