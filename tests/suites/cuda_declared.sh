@@ -27,6 +27,7 @@ B=${1:-build}
 check_run "declared_table.py: the run checks catch what they must (no device)" \
     bash -c 'o=$(python3 kernels/cuda/declared_table.py --self-test 2>&1) || { sed "s/^/# /" <<<"$o"; exit 1; }'
 check_run "declared-check.sh parses (bash -n)" bash -n kernels/cuda/declared-check.sh
+check_run "declared_loop.sh parses (bash -n)" bash -n kernels/cuda/declared_loop.sh
 
 NVCC=$(command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
 if [ -z "$NVCC" ]; then
