@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # parallel: yes (tests/run.sh: no assertion here depends on time or load)
 # tests/suites/cuda_declared.sh BUILD_DIR - spak-judge-cuda (issue 17,
-# docs/declared-cuda.md) without a GPU:
+# docs/declared-kernels.md) without a GPU:
 #  - every example kernel (examples/declared/*/*.cu) and every cheat of the
 #    declared judge (tests/trust_gpu/declared/*.cu) compiles to an sm_90a
 #    cubin, warning-free, without register spills, with its extern "C" entry;
