@@ -286,15 +286,27 @@ static void arg_field(spak_diags *d, spak_kernel_arg *g, const spak_entry *f, co
 }
 
 /* A scalar's value: an integer expression of the sizes and parameters, or,
- * for a float type, a number (eps: 1e-5), which the decl carries as is. */
-static void scalar_value(spak_diags *d, spak_kernel_arg *g, const name_ctx *nc, const char *kname)
+ * for a CUDA kernel's float type, a number (eps: 1e-5), which the decl
+ * carries as is (the CPU judge passes whole numbers only: its runner
+ * protocol carries a scalar as an integer). */
+static void scalar_value(spak_diags *d, spak_kernel_arg *g, const name_ctx *nc, const spak_kernel_def *k)
 {
     char what[160];
-    spak_snprintf(what, sizeof what, "kernel %s: arg %s: value", kname, g->name);
+    spak_snprintf(what, sizeof what, "kernel %s: arg %s: value", k->name, g->name);
     bool real = g->type && (g->type[0] == 'f' || g->type[0] == 'b');
-    if (real && number_of(g->value, &g->fvalue)) {
-        g->real_value = true;
-        return;
+    bool cuda = k->language && strcmp(k->language, "cuda") == 0;
+    double v;
+    if (real && number_of(g->value, &v)) {
+        if (cuda) {
+            g->real_value = true;
+            g->fvalue = v;
+            return;
+        }
+        if (v != (double)(int64_t)v) {
+            KERR(d, g->value->pos, "%s: '%g' is not a whole number (a float scalar's number is for CUDA kernels; "
+                 "the CPU judge passes whole numbers)", what, v);
+            return;
+        }
     }
     check_expr(d, g->value, nc, what);
 }
@@ -328,7 +340,7 @@ static void arg_def(spak_diags *d, const spak_entry *e, spak_kernel_def *k, cons
         KERR(d, e->pos, "kernel %s: arg %s: a scalar (value:) takes no count, fill, access or output", k->name,
              g->name);
     if (g->scalar) {
-        scalar_value(d, g, nc, k->name);
+        scalar_value(d, g, nc, k);
         return;
     }
     if (!g->count)
