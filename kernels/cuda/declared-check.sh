@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # kernels/cuda/declared-check.sh BUILD OUT - spak-judge-cuda on the GPU
-# machine, in one call (issue 17; docs/declared-cuda.md):
+# machine, in one call (issue 17; docs/declared-kernels.md):
 #
 #  1. builds what it needs into BUILD (make O=BUILD cuda-declared: the judge,
 #     spak-runner-cuda, every examples/declared/*/*.cu and

@@ -132,7 +132,8 @@ bool spak_measure_is_judge(const char *argv0, const char *bin_dir, const char *t
     if (!realpath(argv0, exe) || !realpath(bin_dir, bin) || access(exe, X_OK) != 0)
         return false;
     char *slash = strrchr(exe, '/');
-    if (!slash || slash == exe || strncmp(slash + 1, "spak-harness-", 13) != 0)
+    if (!slash || slash == exe ||
+        (strncmp(slash + 1, "spak-harness-", 13) != 0 && strncmp(slash + 1, "spak-judge-", 11) != 0))
         return false;
     *slash = '\0';
     if (strcmp(exe, bin) != 0)

@@ -7,7 +7,8 @@
  * over the shapes that count, never the held-out ones), the bottleneck.
  *
  * Trust: a measure command that is one of spak's own judges (a
- * spak-harness-* in spak's bin dir that has its runner, spak-runner-TARGET,
+ * spak-harness-* or spak-judge-* (the generic CUDA judge of declared
+ * kernels) in spak's bin dir that has its runner, spak-runner-TARGET,
  * beside it: it runs candidates in sandboxed runners, never in its own
  * process) runs with the judge profile and its records are trusted. Any
  * other command runs with the candidate profile, and its records are
@@ -118,7 +119,7 @@ void spak_measure_base(spak_measure_job *mj, const spak_model *m, const spak_loo
                        const char *home, const char *target, spak_store *store, const char *run_id);
 
 /* Whether argv0 (a measure command's expanded first word) is one of spak's
- * judges for target: its real path is a spak-harness-* file directly in
+ * judges for target: its real path is a spak-harness-* or spak-judge-* file directly in
  * bin_dir's real path, and bin_dir holds spak-runner-TARGET beside it (a
  * harness without its runner loads candidates into its own process, so
  * its records cannot be trusted). */

@@ -23,14 +23,30 @@ static bool ends_with(const char *s, const char *suf)
     return n >= m && strcmp(s + n - m, suf) == 0;
 }
 
-/* The compiler for a source, found on PATH or in the usual CUDA place. */
-const char *spak_build_compiler_for(const char *source)
+static const char *nvcc_path(void)
 {
-    if (!ends_with(source, ".cu"))
-        return "cc";
     if (access("/usr/local/cuda/bin/nvcc", X_OK) == 0)
         return "/usr/local/cuda/bin/nvcc";
     return "nvcc";
+}
+
+/* The compiler for a source, found on PATH or in the usual CUDA place. */
+const char *spak_build_compiler_for(const char *source)
+{
+    return ends_with(source, ".cu") ? nvcc_path() : "cc";
+}
+
+/* The compiler of rq: its own, else nvcc for a cubin or a .cu, else cc. */
+static const char *request_compiler(const spak_build_request *rq)
+{
+    if (rq->compiler)
+        return rq->compiler;
+    return rq->cubin_arch ? nvcc_path() : spak_build_compiler_for(rq->source);
+}
+
+static bool request_cuda(const spak_build_request *rq)
+{
+    return rq->cubin_arch || ends_with(rq->source, ".cu");
 }
 
 /* A build's own folder: top (ours, 0711, in /tmp) holds wdir, the sandbox's
@@ -175,7 +191,11 @@ typedef struct build_cmd {
     size_t k;
     char defs[SPAK_BUILD_MAX_DEFINES][300];
     char inc[PATH_MAX + 8];
-    char src[PATH_MAX];      /* the source the compiler reads (absolute) */
+    char arch[64];           /* -arch=sm_90a of a cubin build */
+    char src[PATH_MAX];      /* the source (absolute, or its copy) */
+    char wrap[PATH_MAX];     /* extern_c: the unit that includes it inside extern "C" { } */
+    char wrapinc[PATH_MAX + 8]; /* extern_c: -I the source's folder (not in the key: a path) */
+    const char *unit;        /* what the compiler is given: src or wrap */
     char out[PATH_MAX];      /* its output, in the build's folder */
 } build_cmd;
 
@@ -185,7 +205,21 @@ static void cmd_flags(build_cmd *c, const spak_build_request *rq, const char *cc
 {
     c->k = 0;
     c->argv[c->k++] = cc;
-    if (cuda) {
+    if (rq->cubin_arch) {
+        /* a declared kernel: device code only, one architecture (the judge
+         * loads it with cuModuleLoadData); ptxas -v puts the registers and
+         * spills of each kernel in the build log */
+        static const char *const dflt[] = {"-O3", "-lineinfo"};
+        spak_snprintf(c->arch, sizeof c->arch, "-arch=%s", rq->cubin_arch);
+        c->argv[c->k++] = "-cubin";
+        c->argv[c->k++] = c->arch;
+        const char *const *f = rq->n_flags ? rq->flags : dflt;
+        size_t nf = rq->n_flags ? rq->n_flags : SPAK_ARRAY_LEN(dflt);
+        for (size_t i = 0; i < nf && i < 24; i++)
+            c->argv[c->k++] = f[i];
+        c->argv[c->k++] = "-Xptxas";
+        c->argv[c->k++] = "-v";
+    } else if (cuda) {
         /* -arch=sm_90a would also emit compute_90 PTX, where wgmma and
          * setmaxnreg do not exist: ask for the arch-specific target only */
         static const char *const f[] = {"-O3", "-std=c++17", "-gencode", "arch=compute_90a,code=sm_90a",
@@ -213,6 +247,41 @@ static void cmd_flags(build_cmd *c, const spak_build_request *rq, const char *cc
         spak_snprintf(c->inc, sizeof c->inc, "-I%s", realpath(rq->include_dir, abs) ? abs : rq->include_dir);
         c->argv[c->k++] = c->inc;
     }
+    if (c->wrapinc[0])
+        c->argv[c->k++] = c->wrapinc;
+}
+
+/* The name of the unit an extern_c build compiles, in the build's folder. */
+#define WRAP_NAME "spak-extern-c.cu"
+
+/* rq->extern_c: the unit the compiler is given is a file of ours in the
+ * build's folder that includes the source inside extern "C" { } (as
+ * Kernel Tuner's PyCUDA backend wraps a kernel's source), so that a
+ * __global__ function written without extern "C" keeps its plain name in
+ * the cubin. It names the source by its base name, found through -I of the
+ * source's folder: the unit's bytes do not depend on where the tree lies
+ * (the cache key). Otherwise the unit is the source itself. */
+static spak_status place_unit(build_cmd *c, const spak_build_request *rq, const build_ws *ws, spak_err *err)
+{
+    c->unit = c->src;
+    if (!rq->extern_c)
+        return SPAK_OK;
+    const char *base = strrchr(c->src, '/');
+    base = base ? base + 1 : c->src;
+    if (strcmp(base, WRAP_NAME) == 0 || strpbrk(base, "\"\\\n"))
+        return spak_errf(err, SPAK_ERR_ARG, "%s: a source of this name cannot be wrapped in extern \"C\"", c->src);
+    char dir[PATH_MAX], text[PATH_MAX + 64];
+    spak_snprintf(dir, sizeof dir, "%s", c->src);
+    *strrchr(dir, '/') = '\0';
+    if (!spak_snprintf(c->wrap, sizeof c->wrap, "%s/" WRAP_NAME, ws->wdir) ||
+        !spak_snprintf(c->wrapinc, sizeof c->wrapinc, "-I%s", dir) ||
+        !spak_snprintf(text, sizeof text, "extern \"C\" {\n#include \"%s\"\n}\n", base))
+        return spak_errf(err, SPAK_ERR_ARG, "%s: path too long", c->src);
+    spak_status st = spak_write_file_atomic(c->wrap, text, strlen(text), err);
+    if (st == SPAK_OK)
+        (void)chmod(c->wrap, 0644);
+    c->unit = c->wrap;
+    return st;
 }
 
 /* The source the compiler reads, into c->src: the file itself (absolute),
@@ -244,7 +313,7 @@ static void key_deps(spak_key_walk *w, const build_cmd *c, const build_ws *ws, b
         if (strcmp(c->argv[i], "-shared") != 0)  /* a link flag: gcc -M -shared also works, nvcc's may not */
             argv[k++] = c->argv[i];
     argv[k++] = "-M";
-    argv[k++] = c->src;
+    argv[k++] = c->unit;
     argv[k] = NULL;
     spak_sandbox_limits lim;
     build_limits(&lim, cuda ? 300 : 60, ws);
@@ -270,8 +339,10 @@ static uint64_t cache_key(const spak_build_request *rq, const build_cmd *c, cons
 {
     uint64_t h = 0;
     for (size_t i = 1; i < c->k; i++)
-        if (c->argv[i] != c->inc)
+        if (c->argv[i] != c->inc && c->argv[i] != c->wrapinc)
             h = spak_hash64(c->argv[i], strlen(c->argv[i]) + 1, h);
+    if (rq->extern_c)
+        h = spak_hash64(WRAP_NAME, sizeof WRAP_NAME, h);
     h = spak_hash64(compiler, strlen(compiler) + 1, h);
     spak_key_walk w;
     spak_key_walk_init(&w, h, geteuid() == 0);
@@ -327,12 +398,12 @@ static void compile_log(spak_buf *log, const char *const *argv, const spak_sandb
 static spak_status compile(build_cmd *c, const build_ws *ws, bool cuda, const char *logpath, spak_build_result *res,
                            spak_err *err)
 {
-    spak_snprintf(c->out, sizeof c->out, "%s/out.so", ws->wdir);
+    spak_snprintf(c->out, sizeof c->out, "%s/out.%s", ws->wdir, c->arch[0] ? "cubin" : "so");
     const char **argv = c->argv;
     size_t k = c->k;
     argv[k++] = "-o";
     argv[k++] = c->out;
-    argv[k++] = c->src;
+    argv[k++] = c->unit;
     if (!cuda)
         argv[k++] = "-lm", argv[k++] = "-lpthread";
     argv[k] = NULL;
@@ -348,6 +419,8 @@ static spak_status compile(build_cmd *c, const build_ws *ws, bool cuda, const ch
     spak_buf log;
     spak_buf_init(&log, (size_t)2 << 20);
     compile_log(&log, argv, &r);
+    if (c->unit != c->src)  /* the command names our unit: say what it holds */
+        spak_buf_printf(&log, "spak: %s is %s inside extern \"C\" { }\n", WRAP_NAME, c->src);
     res->ok = r.ok;
     spak_sandbox_result_free(&r);
     spak_err ce;
@@ -390,19 +463,23 @@ spak_status spak_build_candidate(const spak_build_request *rq, spak_build_result
         st = spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
         goto out;
     }
-    const char *cc = rq->compiler ? rq->compiler : spak_build_compiler_for(rq->source);
-    bool cuda = ends_with(rq->source, ".cu");
+    const char *cc = request_compiler(rq);
+    bool cuda = request_cuda(rq);
     st = place_source(c, rq, &ws, err);
     if (st != SPAK_OK)
         goto out;
     build_reads(&ws, c->src, rq);
+    st = place_unit(c, rq, &ws, err);
+    if (st != SPAK_OK)
+        goto out;
     compiler_version(cc, res->compiler, sizeof res->compiler, &ws);
     cmd_flags(c, rq, cc, cuda);
     bool complete = false;
     uint64_t h = cache_key(rq, c, &ws, cuda, res->compiler, &complete);
     spak_snprintf(res->key, sizeof res->key, "%016llx", (unsigned long long)h);
     char logpath[PATH_MAX + 32];
-    if (!spak_snprintf(res->artifact, sizeof res->artifact, "%s/%s.so", rq->cache_dir, res->key) ||
+    if (!spak_snprintf(res->artifact, sizeof res->artifact, "%s/%s.%s", rq->cache_dir, res->key,
+                       rq->cubin_arch ? "cubin" : "so") ||
         !spak_snprintf(logpath, sizeof logpath, "%s/%s.log", rq->cache_dir, res->key)) {
         st = spak_errf(err, SPAK_ERR_ARG, "cache path too long");
         goto out;
@@ -462,7 +539,7 @@ static void preprocess_one(build_cmd *c, const build_ws *ws, bool cuda, const ch
         argv[k++] = own[i];
     }
     argv[k++] = "-E";
-    argv[k++] = c->src;
+    argv[k++] = c->unit;
     argv[k] = NULL;
     spak_sandbox_limits lim;
     build_limits(&lim, cuda ? 300 : 60, ws);
@@ -491,14 +568,17 @@ spak_status spak_build_preprocess(const spak_build_request *rq, const char *cons
         st = spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
         goto out;
     }
-    bool cuda = ends_with(rq->source, ".cu");
+    bool cuda = request_cuda(rq);
     st = place_source(c, rq, &ws, err);
     if (st != SPAK_OK)
         goto out;
     build_reads(&ws, c->src, rq);
+    st = place_unit(c, rq, &ws, err);
+    if (st != SPAK_OK)
+        goto out;
     spak_build_request flags_only = *rq;
     flags_only.n_defines = 0;
-    cmd_flags(c, &flags_only, rq->compiler ? rq->compiler : spak_build_compiler_for(rq->source), cuda);
+    cmd_flags(c, &flags_only, request_compiler(rq), cuda);
     for (size_t k = 0; k < n_sets; k++)
         preprocess_one(c, &ws, cuda, sets[k], n_sets_defs[k], &digests[k], &ok[k]);
 out:

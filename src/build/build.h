@@ -6,7 +6,8 @@
  *
  * C sources are built with `cc -O3 -march=native -fPIC -shared`; .cu sources
  * with nvcc for sm_90a (-gencode arch=compute_90a,code=sm_90a; when nvcc
- * exists). The source is untrusted (an LLM's or a user's): the compiler runs
+ * exists); a declared CUDA kernel (cubin_arch) with `nvcc -cubin -arch=ARCH`
+ * into KEY.cubin, device code only, which spak-judge-cuda loads. The source is untrusted (an LLM's or a user's): the compiler runs
  * in the sandbox like a candidate (every isolation layer, the unprivileged
  * uid when spak is root, no shell), writing only into a fresh folder of its
  * own in /tmp, from which spak copies the artifact into the cache and which
@@ -39,10 +40,17 @@ typedef struct spak_build_request {
     const char *compiler;
     const char *const *flags;
     size_t n_flags;
+    /* a declared CUDA kernel: a cubin for this architecture ("sm_90a"),
+     * `nvcc -cubin -arch=ARCH FLAGS` (FLAGS: the kernel's, else -O3
+     * -lineinfo), the artifact KEY.cubin; NULL: a shared object */
+    const char *cubin_arch;
+    /* compile the source inside extern "C" { } (a declared CUDA kernel's
+     * extern_c: its __global__ functions keep their plain names) */
+    bool extern_c;
 } spak_build_request;
 
 typedef struct spak_build_result {
-    char artifact[4096];   /* path of the .so */
+    char artifact[4096];   /* path of the .so (the .cubin of a cubin_arch build) */
     char key[17];          /* 16 hex digits */
     bool cached;           /* found in the cache, nothing compiled */
     bool ok;               /* compiled (or cached) */
@@ -61,7 +69,8 @@ spak_status spak_build_candidate(const spak_build_request *rq, spak_build_result
 void spak_build_result_free(spak_build_result *res);
 
 /* The compiler a build of source runs ("cc", or nvcc for a .cu), as
- * spak_build_candidate finds it. */
+ * spak_build_candidate finds it (a cubin_arch build runs nvcc whatever the
+ * source's name). */
 const char *spak_build_compiler_for(const char *source);
 
 /* Preprocess rq's source once per define set (`cc -E` / `nvcc -E` with the

@@ -4,12 +4,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "analyze/device.h"
 #include "build/build_fs.h"
 #include "build/decl.h"
 
@@ -135,12 +137,58 @@ size_t spak_cand_defines(const spak_space *s, const size_t *digits, bool keep_ca
     return nd;
 }
 
+/* The GPU of this machine as nvcc names its architecture
+ * (spak_cand_arch_of_cc), "" when there is none. Asked of nvidia-smi once
+ * a process: builds of several threads share it. */
+static char detected_arch[16];
+static pthread_once_t detect_once = PTHREAD_ONCE_INIT;
+
+bool spak_cand_arch_of_cc(const char *cc, char *out, size_t n)
+{
+    if (!cc || !(cc[0] >= '0' && cc[0] <= '9'))
+        return false;
+    char *end = NULL;
+    unsigned long major = strtoul(cc, &end, 10), minor = 0;
+    if (*end != '.' || !(end[1] >= '0' && end[1] <= '9'))
+        return false;
+    minor = strtoul(end + 1, &end, 10);
+    if (*end != '\0' || major < 1 || major > 99 || minor > 9)
+        return false;
+    return spak_snprintf(out, n, "sm_%lu%lu%s", major, minor, major >= 9 ? "a" : "");
+}
+
+static void detect_arch(void)
+{
+    json_t *g = spak_device_gpu_detail();
+    if (!spak_cand_arch_of_cc(g ? json_string_value(json_object_get(g, "compute_cap")) : NULL, detected_arch,
+                              sizeof detected_arch))
+        detected_arch[0] = '\0';
+    json_decref(g);
+}
+
+const char *spak_cand_cuda_arch(const spak_kernel_def *k)
+{
+    if (k && k->arch)
+        return k->arch;
+    (void)pthread_once(&detect_once, detect_arch);
+    return detected_arch[0] ? detected_arch : SPAK_KERNEL_DEFAULT_ARCH;
+}
+
 void spak_cand_kernel_flags(const spak_model *m, spak_build_request *rq)
 {
     const spak_kernel_def *k = m->kernel;
     static const char *const cxx_flags[] = {"-O3", "-march=native"};
-    if (!k || strcmp(k->language ? k->language : "c", "cuda") == 0)
+    if (!k)
         return;
+    if (strcmp(k->language ? k->language : "c", "cuda") == 0) {
+        /* a cubin of device code for the judge, the kernel's own nvcc flags */
+        rq->compiler = k->compiler;
+        rq->flags = k->has_flags ? k->flags : NULL;
+        rq->n_flags = k->has_flags ? k->n_flags : 0;
+        rq->cubin_arch = spak_cand_cuda_arch(k);
+        rq->extern_c = k->extern_c;
+        return;
+    }
     /* c++ without flags gets its own defaults (the C build's -std=c11
      * would refuse it) */
     bool cxx = k->language && strcmp(k->language, "c++") == 0;
@@ -246,8 +294,11 @@ static void job_paths(spak_cand_vars *v, const spak_cand_job *job)
     /* a family's own harness (spak-harness-cuda-fmha) before the target's (spak-harness-cuda) */
     const char *fam = site->m->problem ? spak_block_string(site->m->problem, "family") : NULL;
     const char *bin = job->bin_dir ? job->bin_dir : ".";
+    const spak_kernel_def *k = site->m->kernel;
     spak_snprintf(v->harness_buf, sizeof v->harness_buf, "%s/spak-harness-%s-%s", bin, job->target, fam ? fam : "");
-    if (!fam || access(v->harness_buf, X_OK) != 0)
+    if (k && k->language && strcmp(k->language, "cuda") == 0)  /* a declared CUDA kernel's generic judge */
+        spak_snprintf(v->harness_buf, sizeof v->harness_buf, "%s/spak-judge-cuda", bin);
+    else if (!fam || access(v->harness_buf, X_OK) != 0)
         spak_snprintf(v->harness_buf, sizeof v->harness_buf, "%s/spak-harness-%s", bin, job->target);
     if (job->workdir_name)  /* the re-time's candidates (analyze/retime.h) */
         spak_snprintf(v->workdir_buf, sizeof v->workdir_buf, "%s/runs/%s/%s", site->home, site->run_id,
@@ -403,6 +454,23 @@ void spak_cand_release(const spak_cand_vars *v)
     close(dfd);
 }
 
+/* A declared kernel's reference, built like the candidate (with its
+ * compiler, flags and, for CUDA, as a cubin; no parameters) into the build
+ * cache: v->ref_so_buf. One that does not compile is an error with its log. */
+static spak_status build_reference(spak_cand_vars *v, spak_err *err)
+{
+    const spak_kernel_def *k = v->site->m->kernel;
+    bool ok = false;
+    char src[PATH_MAX], *log = NULL;
+    spak_status st = spak_cand_build_source(v, k->ref_source, NULL, NULL, 0, src, sizeof src, v->ref_so_buf,
+                                            sizeof v->ref_so_buf, &log, &ok, err);
+    if (st == SPAK_OK && !ok)
+        st = spak_errf(err, SPAK_ERR_BUILD, "kernel %s: the reference %s does not build: %.600s", k->name,
+                       k->ref_source, log ? log : "");
+    free(log);
+    return st;
+}
+
 /* A declared kernel: its reference built like the candidate (the build
  * cache answers every evaluation after the first), then the decl file in
  * the evaluation's .lib folder, which the sandbox reads and cannot write. */
@@ -412,14 +480,7 @@ static spak_status declared(spak_cand_vars *v, spak_err *err)
     const spak_kernel_def *k = m->kernel;
     const char *ref = NULL;
     if (k->ref_source) {
-        bool ok = false;
-        char src[PATH_MAX], *log = NULL;
-        spak_status st = spak_cand_build_source(v, k->ref_source, NULL, NULL, 0, src, sizeof src, v->ref_so_buf,
-                                                sizeof v->ref_so_buf, &log, &ok, err);
-        if (st == SPAK_OK && !ok)
-            st = spak_errf(err, SPAK_ERR_BUILD, "kernel %s: the reference %s does not build: %.600s", k->name,
-                           k->ref_source, log ? log : "");
-        free(log);
+        spak_status st = build_reference(v, err);
         if (st == SPAK_OK)
             st = expose(v, v->ref_so_buf, sizeof v->ref_so_buf, err);
         if (st != SPAK_OK)
@@ -586,6 +647,14 @@ spak_status spak_cand_build_all(const spak_cand_site *site, spak_cand_built_fn o
     if (!src_t)
         return spak_errf(err, SPAK_ERR_ARG, "%s: the problem names no source to build", site->spec_path);
     spak_status st = SPAK_OK;
+    if (site->m->kernel && site->m->kernel->ref_source) {
+        /* a declared kernel's reference too: a run on a machine without the
+         * compiler finds every artifact it needs in the cache */
+        spak_cand_vars rv;
+        spak_cand_vars_init(&rv, site, 0);
+        if ((st = build_reference(&rv, err)) != SPAK_OK)
+            return st;
+    }
     for (uint64_t idx = 0; st == SPAK_OK && idx < site->space->total; idx++) {
         if (!spak_space_exists(site->space, idx))
             continue;

@@ -9,6 +9,9 @@
  *   ceilings   the device's ceilings  baseline_so  the built baseline
  *   seed, eval_id, run_id, root (the spec's directory), shapes, heldout
  *   decl       a declared kernel's decl file (build/decl.h)
+ * harness is the target's judge (spak-harness-TARGET, or
+ * spak-harness-TARGET-FAMILY where the problem names a family that has
+ * one); for a declared CUDA kernel, spak-judge-cuda.
  * Parameters reach the source as -D defines: numbers and booleans as
  * NAME=value (NAME upper-cased), strings as SPAK_<NAME>_<VALUE>=1.
  */
@@ -20,6 +23,7 @@
 #include <stdint.h>
 #include "build/build.h"
 #include "spec/expr.h"
+#include "spec/kernel.h"
 #include "spec/space.h"
 #include "spec/spec.h"
 #include "template.h"
@@ -65,8 +69,21 @@ size_t spak_cand_defines(const spak_space *s, const size_t *digits, bool keep_ca
                          char defs[][SPAK_CAND_DEFINE_MAX], const char **dp);
 
 /* A declared kernel's compiler and flags (spec/kernel.h) into rq: a C or
- * C++ kernel's own; nothing for a CUDA kernel or without a kernel block. */
+ * C++ kernel's own; a CUDA kernel's with rq->cubin_arch (a cubin for the
+ * judge, spak_cand_cuda_arch); nothing without a kernel block. */
 void spak_cand_kernel_flags(const spak_model *m, spak_build_request *rq);
+
+/* The architecture a CUDA kernel is built for: the spec's arch, else the
+ * GPU of this machine (nvidia-smi's compute capability X.Y as sm_XY, with
+ * "a" from 9.0 on: sm_90a on an H100), else SPAK_KERNEL_DEFAULT_ARCH. */
+const char *spak_cand_cuda_arch(const spak_kernel_def *k);
+
+/* A compute capability as nvidia-smi prints it ("9.0") as nvcc's
+ * architecture into out[n]: sm_XY, with the arch-specific "a" from 9.0 on
+ * (sm_90a: wgmma and setmaxnreg exist only there; such a cubin runs on
+ * exactly that capability, which is the GPU found). False when cc is not
+ * "MAJOR.MINOR". */
+bool spak_cand_arch_of_cc(const char *cc, char *out, size_t n);
 
 /* Build the source named by template src_t (relative to the spec's
  * directory) with the defines into the build cache: source[sn] gets its

@@ -99,6 +99,11 @@ static spak_status shape_json(const spak_decl_in *in, const char *label, bool he
         const spak_kernel_arg *g = &k->args[i];
         int64_t v = 0;
         char what[96];
+        if (g->real_value) {  /* a float scalar's number (eps: 1e-5), as written */
+            json_array_append_new(counts, json_integer(0));
+            json_array_append_new(values, json_real(g->fvalue));
+            continue;
+        }
         spak_snprintf(what, sizeof what, "arg %s's %s", g->name, g->scalar ? "value" : "count");
         st = eval(&s, g->scalar ? g->value : g->count, label, what, &v, err);
         if (st == SPAK_OK && !g->scalar && (v < 1 || v > SPAK_DECL_MAX_COUNT))
@@ -107,9 +112,10 @@ static spak_status shape_json(const spak_decl_in *in, const char *label, bool he
         json_array_append_new(counts, json_integer(g->scalar ? 0 : v));
         json_array_append_new(values, g->scalar ? json_integer(v) : json_null());
     }
-    const char *dn[2] = {"grid", "block"};
-    const spak_expr *const *dims[2] = {k->grid, k->block};
-    for (int d = 0; st == SPAK_OK && d < 2; d++) {
+    /* the candidate's launch, then the reference's own where it has one */
+    const char *dn[4] = {"grid", "block", "reference_grid", "reference_block"};
+    const spak_expr *const *dims[4] = {k->grid, k->block, k->ref_grid, k->ref_block};
+    for (int d = 0; st == SPAK_OK && d < 4; d++) {
         if (!dims[d][0])
             continue;
         json_t *arr = json_array();
@@ -120,9 +126,9 @@ static spak_status shape_json(const spak_decl_in *in, const char *label, bool he
             json_array_append_new(arr, json_integer(v));
         }
     }
-    const char *on[3] = {"shared_bytes", "flops", "bytes"};
-    const spak_expr *oe[3] = {k->shared_bytes, k->flops, k->bytes};
-    for (int j = 0; st == SPAK_OK && j < 3; j++) {
+    const char *on[4] = {"shared_bytes", "reference_shared_bytes", "flops", "bytes"};
+    const spak_expr *oe[4] = {k->shared_bytes, k->ref_shared_bytes, k->flops, k->bytes};
+    for (int j = 0; st == SPAK_OK && j < 4; j++) {
         int64_t v = 0;
         if (oe[j] && (st = eval(&s, oe[j], label, on[j], &v, err)) == SPAK_OK)
             json_object_set_new(sh, on[j], json_integer(v));

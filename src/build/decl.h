@@ -3,7 +3,7 @@
  * "The decl file"): the spec's `kernel` block (spec/kernel.h) with every
  * expression evaluated for every shape of the problem and the parameters
  * of one point, as JSON ("spak-kernel-decl/1") for the generic judges.
- * spak writes it next to the candidate's .so (the evaluation's .lib folder,
+ * spak writes it next to the candidate's .so or .cubin (the evaluation's .lib folder,
  * which the sandbox can read and not write) so that no judge evaluates a
  * user expression.
  */
@@ -27,8 +27,8 @@ typedef struct spak_decl_in {
     const spak_block *problem;   /* its shapes and heldout lists */
     const spak_space *space;     /* the point's parameters ... */
     const size_t *digits;        /* ... at these digits */
-    const char *candidate;       /* the candidate's .so (absolute) */
-    const char *reference;       /* the reference's .so, or NULL: none (untrusted) */
+    const char *candidate;       /* the candidate's .so, a CUDA kernel's .cubin (absolute) */
+    const char *reference;       /* the reference's, the same way, or NULL: none (untrusted) */
 } spak_decl_in;
 
 /* Writes the decl file of in to path (mode 0644). An expression that has

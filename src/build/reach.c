@@ -26,9 +26,9 @@ static bool template_names(const char *t, const char *name)
     return false;
 }
 
-/* Whether a template of the problem or of a loop's measure command names
- * the parameter: it then reaches the candidate by another way than its
- * source's defines. */
+/* Whether a template of the problem or of a loop's measure command, or an
+ * expression of a declared kernel, names the parameter: it then reaches
+ * the candidate by another way than its source's defines. */
 static bool named_by_templates(const spak_model *m, const char *name)
 {
     static const char *const keys[] = {"source", "baseline_source"};
@@ -38,7 +38,8 @@ static bool named_by_templates(const spak_model *m, const char *name)
     for (size_t i = 0; i < m->n_loops; i++)
         if (template_names(m->loops[i].cmd, name))
             return true;
-    return false;
+    /* a declared kernel's grid, block, counts, ...: through the decl file */
+    return spak_kernel_names_param(m->kernel, name);
 }
 
 /* The path of the compiler a build runs (found on PATH), into out. */

@@ -3,7 +3,8 @@
  *
  * A parameter reaches a point's candidate through a template that names it
  * ({{P}} in the problem's source or baseline_source, or a loop's measure
- * cmd), through the conditions of other parameters (changing it changes
+ * cmd), through a declared kernel's expressions (its grid, block, counts:
+ * the decl file carries their values), through the conditions of other parameters (changing it changes
  * which exist), or through the source: spak preprocesses the point's source
  * in the build's sandbox (build.h, spak_build_preprocess) with the point's
  * defines and again with P at each of its other values (the others fixed);

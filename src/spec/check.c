@@ -1088,7 +1088,8 @@ static void eloop_measure(checker *c, spak_loop_def *l, const spak_entry *x, spa
     }
     if (!l->cmd && c->m->kernel) {
         /* a declared kernel has a judge of its own: this is its command */
-        l->cmd = SPAK_KERNEL_DEFAULT_CMD;
+        const char *lang = c->m->kernel->language;
+        l->cmd = lang && strcmp(lang, "cuda") == 0 ? SPAK_KERNEL_DEFAULT_CMD_CUDA : SPAK_KERNEL_DEFAULT_CMD;
         l->cmd_pos = x->pos;
     }
     if (!l->cmd)

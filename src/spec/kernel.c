@@ -16,8 +16,8 @@ static const char *const fills[] = {"normal", "uniform", "constant", "index", "z
 static const char *const accesses[] = {"read", "write", "readwrite"};
 static const char *const languages[] = {"c", "c++", "cuda"};
 static const char *const params_as_kinds[] = {"defines", "template", "wrapper"};
-static const char *const kernel_keys[] = {"language", "compiler", "flags", "entry", "params_as", "sizes",
-                                          "grid", "block", "shared_bytes", "arg", "flops", "bytes", "reference"};
+static const char *const kernel_keys[] = {"language", "compiler", "flags", "entry", "params_as", "sizes", "arch",
+                                          "extern_c", "grid", "block", "shared_bytes", "arg", "flops", "bytes", "reference"};
 static const char *const arg_keys[] = {"type", "count", "value", "fill", "fill_args", "access", "output",
                                        "tolerance"};
 static const char *const funcs[] = {"min", "max", "ceil_div"};
@@ -256,9 +256,8 @@ static void arg_field(spak_diags *d, spak_kernel_arg *g, const spak_entry *f, co
         g->count = f->value;
         check_expr(d, f->value, nc, what);
     } else if (strcmp(h, "value") == 0) {
-        g->value = f->value;
+        g->value = f->value;  /* checked in arg_def, once the type is known */
         g->scalar = true;
-        check_expr(d, f->value, nc, what);
     } else if (strcmp(h, "fill") == 0) {
         g->fill = one_of(d, f, what, fills, SPAK_ARRAY_LEN(fills));
     } else if (strcmp(h, "fill_args") == 0) {
@@ -284,6 +283,32 @@ static void arg_field(spak_diags *d, spak_kernel_arg *g, const spak_entry *f, co
     } else {
         unknown(d, f, where, arg_keys, SPAK_ARRAY_LEN(arg_keys));
     }
+}
+
+/* A scalar's value: an integer expression of the sizes and parameters, or,
+ * for a CUDA kernel's float type, a number (eps: 1e-5), which the decl
+ * carries as is (the CPU judge passes whole numbers only: its runner
+ * protocol carries a scalar as an integer). */
+static void scalar_value(spak_diags *d, spak_kernel_arg *g, const name_ctx *nc, const spak_kernel_def *k)
+{
+    char what[160];
+    spak_snprintf(what, sizeof what, "kernel %s: arg %s: value", k->name, g->name);
+    bool real = g->type && (g->type[0] == 'f' || g->type[0] == 'b');
+    bool cuda = k->language && strcmp(k->language, "cuda") == 0;
+    double v;
+    if (real && number_of(g->value, &v)) {
+        if (cuda) {
+            g->real_value = true;
+            g->fvalue = v;
+            return;
+        }
+        if (v != (double)(int64_t)v) {
+            KERR(d, g->value->pos, "%s: '%g' is not a whole number (a float scalar's number is for CUDA kernels; "
+                 "the CPU judge passes whole numbers)", what, v);
+            return;
+        }
+    }
+    check_expr(d, g->value, nc, what);
 }
 
 static void arg_def(spak_diags *d, const spak_entry *e, spak_kernel_def *k, const name_ctx *nc)
@@ -314,8 +339,10 @@ static void arg_def(spak_diags *d, const spak_entry *e, spak_kernel_def *k, cons
     if (g->scalar && (g->count || g->fill || has_acc || g->output))
         KERR(d, e->pos, "kernel %s: arg %s: a scalar (value:) takes no count, fill, access or output", k->name,
              g->name);
-    if (g->scalar)
+    if (g->scalar) {
+        scalar_value(d, g, nc, k);
         return;
+    }
     if (!g->count)
         KERR(d, e->pos, "kernel %s: arg %s needs a count (elements) or a value (a scalar)", k->name, g->name);
     if (!g->access)
@@ -332,9 +359,14 @@ static void arg_def(spak_diags *d, const spak_entry *e, spak_kernel_def *k, cons
         KWARN(d, e->pos, "kernel %s: arg %s: a tolerance without output: true is not used", k->name, g->name);
 }
 
-static void reference_def(spak_diags *d, const spak_entry *e, spak_kernel_def *k)
+static void dims3(spak_diags *d, const spak_entry *f, const spak_expr **out, const name_ctx *nc, const char *what);
+
+/* reference { source, entry } or { library }; a CUDA reference may have a
+ * launch of its own (grid, block, shared_bytes: the judge's
+ * reference_grid, reference_block, reference_shared_bytes). */
+static void reference_def(spak_diags *d, const spak_entry *e, spak_kernel_def *k, const name_ctx *nc)
 {
-    static const char *const keys[] = {"source", "entry", "library"};
+    static const char *const keys[] = {"source", "entry", "library", "grid", "block", "shared_bytes"};
     k->ref_pos = e->pos;
     if (!e->body) {
         KERR(d, e->pos, "kernel %s: expected 'reference { source: \"ref.c\", entry: \"name\" }'", k->name);
@@ -343,8 +375,20 @@ static void reference_def(spak_diags *d, const spak_entry *e, spak_kernel_def *k
     for (size_t i = 0; i < e->body->n; i++) {
         const spak_entry *f = e->body->items[i];
         const char *h = spak_entry_head(f);
-        if (!is_field(f))
-            unknown(d, f, "kernel reference", keys, 3);
+        char what[160];
+        spak_snprintf(what, sizeof what, "kernel %s: reference %s", k->name, h);
+        bool launch = !strcmp(h, "grid") || !strcmp(h, "block") || !strcmp(h, "shared_bytes");
+        if (!is_field(f) || !f->value)
+            unknown(d, f, "kernel reference", keys, SPAK_ARRAY_LEN(keys));
+        else if (launch && k->language && strcmp(k->language, "cuda") != 0)
+            KERR(d, f->pos, "kernel %s: reference '%s' is for CUDA kernels only (language is \"%s\")", k->name, h,
+                 k->language);
+        else if (strcmp(h, "grid") == 0)
+            dims3(d, f, k->ref_grid, nc, what);
+        else if (strcmp(h, "block") == 0)
+            dims3(d, f, k->ref_block, nc, what);
+        else if (strcmp(h, "shared_bytes") == 0)
+            check_expr(d, k->ref_shared_bytes = f->value, nc, what);
         else if (strcmp(h, "source") == 0)
             k->ref_source = string_of(d, f, "kernel reference: source");
         else if (strcmp(h, "entry") == 0)
@@ -352,11 +396,12 @@ static void reference_def(spak_diags *d, const spak_entry *e, spak_kernel_def *k
         else if (strcmp(h, "library") == 0)
             k->ref_library = string_of(d, f, "kernel reference: library");
         else
-            unknown(d, f, "kernel reference", keys, 3);
+            unknown(d, f, "kernel reference", keys, SPAK_ARRAY_LEN(keys));
     }
     if (k->ref_library)
-        KERR(d, e->pos, "kernel %s: reference library '%s': no library routine is known to the CPU judge yet "
-             "(give a reference source and entry)", k->name, k->ref_library);
+        KERR(d, e->pos, "kernel %s: reference library '%s': no library routine is known to the %s judge yet "
+             "(give a reference source and entry)", k->name, k->ref_library,
+             k->language && !strcmp(k->language, "cuda") ? "CUDA" : "CPU");
     else if (!k->ref_source)
         KERR(d, e->pos, "kernel %s: reference needs a source (and an entry)", k->name);
 }
@@ -403,6 +448,19 @@ static void kernel_field(spak_diags *d, const spak_entry *f, spak_kernel_def *k)
         k->compiler = string_of(d, f, "kernel compiler");
     else if (strcmp(h, "entry") == 0)
         k->entry = string_of(d, f, "kernel entry");
+    else if (strcmp(h, "extern_c") == 0) {
+        if (f->value && f->value->kind == SPAK_EX_BOOL)
+            k->extern_c = f->value->boolean;
+        else
+            KERR(d, f->value ? f->value->pos : f->pos, "kernel extern_c: expected true or false");
+    } else if (strcmp(h, "arch") == 0) {
+        k->arch = string_of(d, f, "kernel arch");
+        if (k->arch && !spak_kernel_arch_ok(k->arch)) {
+            KERR(d, f->value->pos, "kernel arch: '%s' is not a GPU architecture like \"sm_90a\" or \"sm_80\"",
+                 k->arch);
+            k->arch = NULL;
+        }
+    }
     else if (strcmp(h, "params_as") == 0)
         k->params_as = one_of(d, f, "kernel params_as", params_as_kinds, SPAK_ARRAY_LEN(params_as_kinds));
     else if (strcmp(h, "flags") == 0) {
@@ -427,7 +485,7 @@ static void kernel_expr_field(spak_diags *d, const spak_entry *f, spak_kernel_de
     if (strcmp(h, "arg") == 0)
         arg_def(d, f, k, nc);
     else if (strcmp(h, "reference") == 0 && f->n_words == 1)
-        reference_def(d, f, k);
+        reference_def(d, f, k, nc);
     else if (!is_field(f) || !f->value)
         unknown(d, f, where, kernel_keys, SPAK_ARRAY_LEN(kernel_keys));
     else if (strcmp(h, "grid") == 0)
@@ -447,6 +505,57 @@ static void kernel_expr_field(spak_diags *d, const spak_entry *f, spak_kernel_de
         if (!known)
             unknown(d, f, where, kernel_keys, SPAK_ARRAY_LEN(kernel_keys));
     }
+}
+
+bool spak_kernel_arch_ok(const char *s)
+{
+    if (!s || strncmp(s, "sm_", 3) != 0 || !(s[3] >= '0' && s[3] <= '9'))
+        return false;
+    size_t i = 3 + strspn(s + 3, "0123456789");
+    return i <= 6 && (s[i] == '\0' || (s[i] >= 'a' && s[i] <= 'z' && s[i + 1] == '\0'));
+}
+
+/* The nvcc options spak sets itself for a CUDA kernel's build (a cubin for
+ * one architecture, its output path): a flag that would change them is the
+ * spec's mistake, said at the flag. */
+static const char *cuda_owned_flag(const char *f)
+{
+    static const char *const owned[] = {"-arch", "--gpu-architecture", "-gencode", "--generate-code", "-code",
+                                        "--gpu-code", "-cubin", "--cubin", "-ptx", "--ptx", "-fatbin", "--fatbin",
+                                        "-o", "--output-file", "-c", "--compile", "-shared", "--shared", "-lib",
+                                        "-E", "-M"};
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(owned); i++) {
+        size_t n = strlen(owned[i]);
+        if (strncmp(f, owned[i], n) == 0 && (f[n] == '\0' || f[n] == '=' || (n == 2 && f[1] == 'o')))
+            return owned[i];
+    }
+    return NULL;
+}
+
+/* What a CUDA kernel needs beyond a C one: grid and block, flags that leave
+ * the cubin to spak, parameters as defines or through a wrapper (the judge
+ * launches a plain extern "C" kernel by name). */
+static void cuda_whole(spak_diags *d, const spak_entry *e, const spak_kernel_def *k)
+{
+    if (!k->grid[0] || !k->block[0])
+        KERR(d, e->pos, "kernel %s: a CUDA kernel needs grid and block", k->name);
+    if (strcmp(k->params_as, "template") == 0)
+        KERR(d, spak_block_find(e->body, "params_as")->pos,
+             "kernel %s: params_as \"template\": template kernels (NVRTC name expressions) are not supported by "
+             "spak-judge-cuda yet; give the parameters as defines (params_as \"defines\") or an extern \"C\" "
+             "wrapper kernel (params_as \"wrapper\")", k->name);
+    const spak_entry *fl = spak_block_find(e->body, "flags");
+    for (size_t i = 0; fl && fl->value && fl->value->kind == SPAK_EX_LIST && i < fl->value->n_items; i++) {
+        const spak_expr *x = fl->value->items[i];
+        const char *o = x->kind == SPAK_EX_STRING ? cuda_owned_flag(x->text) : NULL;
+        if (o)
+            KERR(d, x->pos, "kernel %s: flag '%s': spak builds a CUDA kernel as a cubin itself (nvcc -cubin "
+                 "-arch=...); give the architecture as arch: \"sm_90a\" and leave %s out", k->name, x->text, o);
+    }
+    if (k->entry && strchr(k->entry, '<') && strcmp(k->params_as, "template") != 0)
+        KERR(d, spak_block_find(e->body, "entry")->pos, "kernel %s: entry '%s' is a template instance; the judge "
+             "launches an extern \"C\" __global__ kernel by name (write a wrapper: params_as \"wrapper\")", k->name,
+             k->entry);
 }
 
 static void kernel_whole(spak_diags *d, const spak_entry *e, spak_kernel_def *k, const char *target)
@@ -469,8 +578,11 @@ static void kernel_whole(spak_diags *d, const spak_entry *e, spak_kernel_def *k,
     if (k->language && strcmp(k->language, "cuda") != 0 && strcmp(k->params_as, "defines") != 0)
         KERR(d, e->pos, "kernel %s: params_as \"%s\" is for CUDA kernels; a C kernel takes \"defines\"", k->name,
              k->params_as);
-    if (k->language && strcmp(k->language, "cuda") == 0 && (!k->grid[0] || !k->block[0]))
-        KERR(d, e->pos, "kernel %s: a CUDA kernel needs grid and block", k->name);
+    if (k->language && strcmp(k->language, "cuda") == 0)
+        cuda_whole(d, e, k);
+    else if (k->arch || k->extern_c)
+        KERR(d, spak_block_find(e->body, k->arch ? "arch" : "extern_c")->pos, "kernel %s: '%s' is for CUDA kernels "
+             "only (language is \"%s\")", k->name, k->arch ? "arch" : "extern_c", k->language);
     if (target && k->language && (strcmp(target, "cuda") == 0) != (strcmp(k->language, "cuda") == 0))
         KERR(d, e->pos, "kernel %s: language \"%s\" does not run on target \"%s\"", k->name, k->language, target);
     if (!k->ref_source && !k->ref_library)
@@ -503,7 +615,7 @@ bool spak_kernel_check(const spak_entry *e, const spak_kernel_names *names, cons
         const spak_entry *f = e->body->items[i];
         const char *h = spak_entry_head(f);
         if (strcmp(h, "language") && strcmp(h, "compiler") && strcmp(h, "entry") && strcmp(h, "params_as") &&
-            strcmp(h, "flags") && strcmp(h, "sizes"))
+            strcmp(h, "flags") && strcmp(h, "sizes") && strcmp(h, "arch") && strcmp(h, "extern_c"))
             kernel_expr_field(d, f, k, &nc);
         else if (!is_field(f) || !f->value) {
             char where[80];
@@ -585,4 +697,43 @@ void spak_kernel_check_shapes(const spak_kernel_def *k, const spak_block *proble
                 KERR(d, s->pos, "problem %s: \"%s\": %s", lists[l], s->text, why);
         }
     }
+}
+
+/* ---- which parameters an expression names ---- */
+
+static bool expr_names(const spak_expr *e, const char *name)
+{
+    if (!e)
+        return false;
+    switch (e->kind) {
+    case SPAK_EX_NAME:
+        return strcmp(e->text, name) == 0;
+    case SPAK_EX_PAREN:
+    case SPAK_EX_UNARY:
+        return expr_names(e->lhs, name);
+    case SPAK_EX_BINARY:
+        return expr_names(e->lhs, name) || expr_names(e->rhs, name);
+    case SPAK_EX_CALL:
+        for (size_t i = 0; i < e->n_items; i++)
+            if (expr_names(e->items[i], name))
+                return true;
+        return false;
+    default:
+        return false;
+    }
+}
+
+bool spak_kernel_names_param(const spak_kernel_def *k, const char *name)
+{
+    if (!k || !name)
+        return false;
+    for (size_t i = 0; i < k->n_args; i++)
+        if (expr_names(k->args[i].count, name) || (!k->args[i].real_value && expr_names(k->args[i].value, name)))
+            return true;
+    for (int j = 0; j < 3; j++)
+        if (expr_names(k->grid[j], name) || expr_names(k->block[j], name) || expr_names(k->ref_grid[j], name) ||
+            expr_names(k->ref_block[j], name))
+            return true;
+    return expr_names(k->shared_bytes, name) || expr_names(k->ref_shared_bytes, name) || expr_names(k->flops, name) ||
+           expr_names(k->bytes, name);
 }

@@ -30,12 +30,22 @@
  * kernel: the generic judge of the target with the decl file. */
 #define SPAK_KERNEL_DEFAULT_CMD \
     "{{harness}} --family declared --decl {{decl}} --candidate {{candidate}} --min-time 0.2 --ceilings-cache {{ceilings}}"
+/* The same for a CUDA kernel: {{harness}} is then spak-judge-cuda (the
+ * generic CUDA judge, candidate.c), with the GEMM loop's options that apply
+ * to it (the judge draws its own seed and ignores --seed). */
+#define SPAK_KERNEL_DEFAULT_CMD_CUDA \
+    "{{harness}} --decl {{decl}} --candidate {{candidate}} --seed {{seed}} --reps 30 --ceilings-cache {{ceilings}}"
+/* The GPU architecture a CUDA kernel is built for when neither the spec
+ * (arch:) nor a detected GPU says (nvcc -cubin -arch=...). */
+#define SPAK_KERNEL_DEFAULT_ARCH "sm_90a"
 
 typedef struct spak_kernel_arg {
     const char *name;
     spak_pos pos;
     const char *type;         /* f16 bf16 f32 f64 i8 i32 i64 u8 u32 */
     bool scalar;              /* `value:` given: passed by value */
+    bool real_value;          /* a float scalar's value is the number fvalue (value: 1e-5) */
+    double fvalue;
     const spak_expr *count;   /* a buffer's element count */
     const spak_expr *value;   /* a scalar's value */
     const char *fill;         /* normal uniform constant index zero (buffers; default normal/zero) */
@@ -56,6 +66,8 @@ typedef struct spak_kernel_def {
     bool has_flags;           /* flags given (else the build's own) */
     const char *entry;
     const char *params_as;    /* defines template wrapper */
+    const char *arch;         /* CUDA: "sm_90a" (arch:), NULL: the detected GPU's */
+    bool extern_c;            /* CUDA: the sources built inside extern "C" { } (extern_c: true) */
     const char *sizes[SPAK_KERNEL_MAX_SIZES];
     size_t n_sizes;
     const spak_expr *grid[3], *block[3], *shared_bytes; /* CUDA only; NULL: absent */
@@ -65,6 +77,9 @@ typedef struct spak_kernel_def {
     const char *ref_source;   /* reference { source, entry } */
     const char *ref_entry;
     const char *ref_library;  /* reference { library } */
+    /* CUDA: the reference's own launch (reference { grid, block,
+     * shared_bytes }); NULL: the candidate's */
+    const spak_expr *ref_grid[3], *ref_block[3], *ref_shared_bytes;
     spak_pos ref_pos;
 } spak_kernel_def;
 
@@ -106,5 +121,15 @@ bool spak_kernel_shape(const spak_kernel_def *k, const char *s, int64_t values[S
 
 /* The element size in bytes of a type name, 0 when it is none. */
 int spak_kernel_type_size(const char *type);
+
+/* Whether an expression of k (a count, a scalar's value, the grid, block
+ * or shared memory of the candidate or the reference, flops, bytes) names
+ * name: a parameter so named reaches the candidate through the decl file
+ * whatever its source does with it (build/reach.h). */
+bool spak_kernel_names_param(const spak_kernel_def *k, const char *name);
+
+/* Whether s is a GPU architecture nvcc takes as -arch=s for a cubin:
+ * "sm_" then digits, then at most one letter ("sm_90a", "sm_80"). */
+bool spak_kernel_arch_ok(const char *s);
 
 #endif

@@ -5,7 +5,10 @@
  * only inside a disabled #if region, one only in an #if whose outcome is
  * the same at both its values (none of the three reaches), one named by the
  * measure command's template (it reaches without the source), and the
- * verdicts come back from the cache unchanged. */
+ * verdicts come back from the cache unchanged. A declared kernel's
+ * parameter named only by its expressions (an argument's count, the
+ * launch) reaches through the decl file; a CUDA kernel's architecture
+ * follows the compute capability. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +61,92 @@ static const char spec[] =
     "        }\n"
     "    }\n"
     "}\n";
+
+/* A declared kernel: rep is named by an argument's count only, bx by the
+ * reference's launch only (CUDA: not run here), idle by nothing. */
+static const char kspec[] =
+    "system K {\n"
+    "    problem {\n"
+    "        target: \"cpu\"\n"
+    "        source: \"k.c\"\n"
+    "        shapes: [\"n=8\"]\n"
+    "    }\n"
+    "    tuning_space {\n"
+    "        rep: [1, 2]\n"
+    "        idle: [1, 2]\n"
+    "    }\n"
+    "    kernel k {\n"
+    "        language: \"c\"\n"
+    "        entry: \"f\"\n"
+    "        sizes: [\"n\"]\n"
+    "        arg x { type: \"f32\", count: n * rep, access: \"read\" }\n"
+    "        arg y { type: \"f32\", count: n, access: \"write\", output: true, tolerance: 1e-5 }\n"
+    "        arg s { type: \"f32\", value: 0.5 }\n"
+    "        reference { source: \"k.c\", entry: \"f\" }\n"
+    "    }\n"
+    "    trace_schema {\n"
+    "        variant TraceItem {\n"
+    "            case Performance { time_ms: float }\n"
+    "        }\n"
+    "    }\n"
+    "    engineering_loop L {\n"
+    "        measure {\n"
+    "            metric: \"time_ms\"\n"
+    "            objective: minimize\n"
+    "        }\n"
+    "    }\n"
+    "}\n";
+
+static void test_kernel_reach(const char *dir, const char *home)
+{
+    char src[512];
+    snprintf(src, sizeof src, "%s/k.c", dir);
+    FILE *f = fopen(src, "w");
+    if (!f)
+        return;
+    fputs("void f(const float *x, float *y, float s) { y[0] = x[0] * s; }\n", f);
+    fclose(f);
+    chmod(src, 0644);
+    spak_spec *s = NULL;
+    spak_err err = {0};
+    spak_status st = spak_spec_load_mem("k.spak", kspec, sizeof kspec - 1, &s, &err);
+    TAP_OK(st == SPAK_OK, "the kernel spec loads (%s)", err.msg);
+    if (st != SPAK_OK)
+        return;
+    const spak_model *m = spak_spec_model(s);
+    TAP_OK(spak_kernel_names_param(m->kernel, "rep") && !spak_kernel_names_param(m->kernel, "idle"),
+           "the kernel's expressions name rep, not idle");
+    spak_space sp;
+    st = spak_space_init(&sp, m->loops[0].params, m->loops[0].n_params, &err);
+    spak_cand_site site = {.m = m, .space = &sp, .spec_dir = dir, .home = home, .run_id = "r", .spec_path = "k.spak"};
+    spak_cand_vars v;
+    spak_cand_vars_init(&v, &site, 0);
+    v.source = src;
+    char out[512] = "";
+    st = spak_reach_unreached(&v, out, sizeof out, &err);
+    TAP_OK(st == SPAK_OK && strcmp(out, "idle") == 0,
+           "a parameter named only by the kernel's count reaches through the decl file; one named nowhere does not (%s)",
+           out);
+    spak_spec_free(s);
+}
+
+static void test_cuda_arch(void)
+{
+    static const struct {
+        const char *cc, *want;
+    } cases[] = {{"9.0", "sm_90a"}, {"8.6", "sm_86"}, {"8.0", "sm_80"}, {"7.5", "sm_75"},
+                 {"10.0", "sm_100a"}, {"12.0", "sm_120a"}, {"9", NULL}, {"", NULL}, {"9.0 ", NULL},
+                 {"x.0", NULL}, {"9.10", NULL}, {"[N/A]", NULL}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[16] = "";
+        bool ok = spak_cand_arch_of_cc(cases[i].cc, out, sizeof out);
+        TAP_OK(cases[i].want ? ok && strcmp(out, cases[i].want) == 0 : !ok,
+               "compute capability '%s' is %s (got %s)", cases[i].cc, cases[i].want ? cases[i].want : "no arch",
+               ok ? out : "none");
+    }
+    spak_kernel_def k = {.arch = "sm_80"};
+    TAP_OK(strcmp(spak_cand_cuda_arch(&k), "sm_80") == 0, "the spec's arch wins over the GPU found");
+}
 
 static size_t count_files(const char *path)
 {
@@ -139,6 +228,8 @@ int main(void)
     st = spak_reach_unreached(&v, again, sizeof again, &err);
     TAP_OK(st == SPAK_OK && again[0] == '\0', "a preprocessor failure leaves every parameter reaching (%s)", again);
     spak_spec_free(s);
+    test_kernel_reach(dir, home);
+    test_cuda_arch();
     spak_rmtree(dir);
     spak_rmtree(home);
     return tap_done();

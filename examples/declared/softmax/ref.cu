@@ -1,5 +1,5 @@
 // examples/declared/softmax/ref.cu - the reference of the CUDA softmax
-// (docs/declared-cuda.md): y[r, :] = exp(x[r, :] - max) / sum, one row a
+// (docs/declared-kernels.md): y[r, :] = exp(x[r, :] - max) / sum, one row a
 // thread, in double, over a grid-stride loop so that any launch the decl
 // gives computes every row. Slow and plainly right.
 extern "C" __global__ void softmax_ref(const float *x, float *y, int rows, int cols)

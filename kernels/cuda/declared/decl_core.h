@@ -1,7 +1,7 @@
 /*
  * kernels/cuda/declared/decl_core.h - the GPU-free half of spak-judge-cuda,
  * the generic CUDA judge of declared kernels (issue 17): its command line,
- * the decl file it reads (docs/declared-cuda.md; the format
+ * the decl file it reads (docs/declared-kernels.md; the format
  * "spak-kernel-decl/1" the engine writes, every expression already
  * evaluated per shape), the layout of an evaluation's buffers in the two
  * device pools of a side (read-only inputs, writable outputs) and the

@@ -1,5 +1,5 @@
 # kernels/cuda/declared/declared.mk - spak-judge-cuda, the generic CUDA
-# judge of declared kernels (issue 17; docs/declared-cuda.md): its GPU-free
+# judge of declared kernels (issue 17; docs/declared-kernels.md): its GPU-free
 # half decl_core.c (the decl file, the buffers' layout, the argument array,
 # the command line; cc) with its unit test, and the judge itself (nvcc),
 # which starts the candidate's and the reference's cubins in

@@ -1,6 +1,6 @@
 /*
  * judge.cu - spak-judge-cuda, the generic CUDA judge of declared kernels
- * (issue 17; docs/declared-cuda.md, docs/trust-gpu.md).
+ * (issue 17; docs/declared-kernels.md, docs/trust-gpu.md).
  *
  *   spak-judge-cuda --decl PATH [--candidate PATH.cubin ...] [--reps 30] [--warmup 5]
  *       [--batch-ms 3] [--check-only] [--timeout 300] [--ceilings-cache PATH]

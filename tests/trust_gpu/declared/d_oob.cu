@@ -2,7 +2,7 @@
 // call's output): the output's own values are right. Caught where the write
 // lands outside the pool (illegal address) or on the next call's output
 // (which then differs from the reference); a write into padding alone is
-// not seen (docs/declared-cuda.md, limits).
+// not seen (docs/declared-kernels.md, limits).
 #include "common.cuh"
 extern "C" __global__ void softmax_rows(const float *x, float *y, int rows, int cols)
 {
