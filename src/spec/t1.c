@@ -1099,7 +1099,10 @@ static void emit_kernel(spak_t1 *t, spak_buf *out, bool *ok)
     }
     spak_buf_puts(out, "]\n        entry: ");
     put_str(out, t->kernel);
-    spak_buf_puts(out, "\n        params_as: \"defines\"\n        sizes: [");
+    /* Kernel Tuner's kernels are plain __global__ functions: its PyCUDA
+     * backend wraps the source in extern "C" so the name stays plain; so
+     * does spak's build with extern_c (docs/declared-kernels.md) */
+    spak_buf_puts(out, "\n        extern_c: true\n        params_as: \"defines\"\n        sizes: [");
     for (int i = 0; i < t->n_problem; i++)
         spak_buf_printf(out, "%s\"%s\"", i ? ", " : "", size_names[i]);
     spak_buf_puts(out, "]\n        grid: [");
