@@ -14,6 +14,9 @@
 #     return, reading the judge's files with a forged record on stdout, a fork
 #     left writing the output; after each, nothing of it runs and no forged
 #     record is stored as trusted;
+#   - a candidate that solves the judge's input generator from its inputs
+#     predicts none of the later calls' inputs, nor a matmul check's
+#     Freivalds vectors (tests/declared/redteam/);
 #   - without a reference: every record says "trusted": false and the
 #     evaluation is stored as untrusted;
 #   - the judge refuses a decl file it cannot honour, naming the field.
@@ -146,6 +149,44 @@ log=$(sql "$T/h/files/spak.db" "select coalesce(stderr_tail,'') || coalesce(stdo
 if printf '%s' "$log" | grep -q 'files: ../spak.db: read\|files: /proc/1/environ: read'; then
     notok "files: spak's store and the judge's environment stay closed" "$(printf '%s' "$log" | grep 'files:')"
 else ok "files: spak's store and the judge's environment stay closed"; fi
+
+# ---- inputs the runner can predict ---------------------------------------------
+# tests/declared/redteam/predict.c solves the judge's input generator from
+# the values of one call (xoshiro256** moves linearly over GF(2)) and, in the
+# untimed first warm-up, computes the inputs and outputs of the next timed
+# calls. With one generator running through every input set it was accepted
+# at a fraction of its honest time, every timed call checked and passing.
+# Each input set now has a generator of its own, seeded by a draw the runner
+# cannot predict (cpu_judge_secret): the solve still succeeds within a set
+# (checked, so that this test cannot pass by the cheat breaking) and
+# predicts nothing.
+cp "$ROOT/tests/declared/redteam/predict.c" "$ROOT/tests/declared/redteam/solve.h" "$EX/softmax/"
+variant softmax-cpu.spak predict predict
+run predict "$EX/predict.spak"
+log=$(sql "$T/h/predict/spak.db" "select coalesce(stderr_tail,'') from evaluations" 2>/dev/null)
+if printf '%s' "$log" | grep -q "redteam: recovered the judge's generator .*reproduce"; then
+    ok "predict: the candidate solves the generator of the inputs it was given"
+else notok "predict: the candidate solves the generator of the inputs it was given" "$(printf '%s' "$log" | grep redteam | head -3)"; fi
+if printf '%s' "$log" | grep -q 'redteam: hit'; then
+    notok "predict: no later call's inputs were predicted" "$(printf '%s' "$log" | grep 'redteam: hit' | head -3)"
+else ok "predict: no later call's inputs were predicted"; fi
+out=$(python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["evaluations"][-1]; print(e["status"], e["correct"]); sys.exit(0 if e["status"] in ("done", "failed") and e["correct"] is not None else 1)' "$T/predict.show" 2>&1)
+[ $? -eq 0 ] && ok "predict: judged as honest work or failed ($out)" || notok "predict: judged" "$out"
+after predict
+# the same stream gave the built-in families' check seeds: the draw after a
+# timed call's nonce seeded its Freivalds vectors, so mm_freivalds.c (the
+# generator solved from A) wrote a rank-2 C with C x = A (B x) for exactly
+# those vectors, O(n^2), and was accepted at 12.9x OpenBLAS at 1024^3 (the
+# honest one-thread kernel: 0.12x). Now the check's seed is a secret draw.
+cc -O2 -march=native -shared -fPIC -o "$EX/mm_freivalds.so" "$ROOT/tests/declared/redteam/mm_freivalds.c" -lm 2>"$T/mmf.build"
+chmod a+r "$EX/mm_freivalds.so"
+"$B/spak-harness-cpu" --family matmul --candidate "$EX/mm_freivalds.so" --shapes 1024x1024x1024 --heldout 64x48x40 \
+    --min-time 0.2 >"$T/mmf.out" 2>"$T/mmf.err" </dev/null
+if grep -q "redteam: recovered the judge's generator .*reproduce" "$T/mmf.err"; then
+    ok "mm_freivalds: the candidate solves the generator from A"
+else notok "mm_freivalds: the candidate solves the generator from A" "$(grep -a redteam "$T/mmf.err" | head -3)" "$(tail -3 "$T/mmf.build")"; fi
+check "mm_freivalds: its rank-2 C fails the timed call's Freivalds check" \
+    "grep -q '\"shape\":\"1024x1024x1024\",\"heldout\":false,\"passed\":false,.*wrong values.*freivalds2' '$T/mmf.out'"
 
 # ---- no reference: untrusted ---------------------------------------------------
 sed -e '/reference {/d' "$EX/softmax-cpu.spak" >"$EX/noref.spak"

@@ -122,6 +122,9 @@ void cpu_fill_normal(rng *r, float *x, size_t n)
 uint64_t cpu_fill_set(const side *s, const layout *L, int k)
 {
     rng *r = cpu_judge_rng();
+    /* a fresh generator for every input set: the state a runner can solve
+     * from one set's values predicts nothing of the next */
+    rng_seed(r, cpu_judge_secret());
     if (L->fam && L->fam->fill) {
         L->fam->fill(L->shape, s->in + (size_t)k * L->set, r);
         return cpu_hash_set(s, L, k);
@@ -197,11 +200,11 @@ call_result cpu_check_output(const options *o, const cpu_shape *sh, const side *
     const char *method = "";
     double frac_off = 0;
     if (timed) {
-        /* drawn now, after DONE: the runner cannot know it */
-        r.rel_err = o->fam->timed_error(sh, &b, rng_next(cpu_judge_rng()), &method);
+        /* drawn now, after DONE, from the secret draws: the runner cannot know it */
+        r.rel_err = o->fam->timed_error(sh, &b, cpu_judge_secret(), &method);
         frac_off = 1;
     } else
-        r.rel_err = o->fam->error(sh, &b, o->tol, rng_next(cpu_judge_rng()) & 0x7fffffffffffull, &method, &frac_off);
+        r.rel_err = o->fam->error(sh, &b, o->tol, cpu_judge_secret() & 0x7fffffffffffull, &method, &frac_off);
     if (r.rel_err <= o->tol) {
         r.ok = true;
         snprintf(r.reason, sizeof r.reason, "ok (%s)", method);

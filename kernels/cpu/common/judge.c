@@ -148,10 +148,46 @@ int cpu_ncpus(void)
 }
 
 static rng judge_rng;
+static uint64_t judge_key[2], judge_draws;
 
 rng *cpu_judge_rng(void)
 {
     return &judge_rng;
+}
+
+#define SIP_ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
+#define SIP_ROUND(v0, v1, v2, v3)                                                                        \
+    do {                                                                                               \
+        v0 += v1, v1 = SIP_ROTL(v1, 13), v1 ^= v0, v0 = SIP_ROTL(v0, 32);                              \
+        v2 += v3, v3 = SIP_ROTL(v3, 16), v3 ^= v2;                                                     \
+        v0 += v3, v3 = SIP_ROTL(v3, 21), v3 ^= v0;                                                     \
+        v2 += v1, v1 = SIP_ROTL(v1, 17), v1 ^= v2, v2 = SIP_ROTL(v2, 32);                              \
+    } while (0)
+
+/* SipHash-2-4 of the 8-byte message m under key k (a pseudo-random
+ * function: its outputs do not give the key away, unlike splitmix64 or
+ * xoshiro, whose outputs can be run backwards or solved) */
+static uint64_t siphash_u64(const uint64_t k[2], uint64_t m)
+{
+    uint64_t v0 = 0x736f6d6570736575ull ^ k[0], v1 = 0x646f72616e646f6dull ^ k[1];
+    uint64_t v2 = 0x6c7967656e657261ull ^ k[0], v3 = 0x7465646279746573ull ^ k[1];
+    const uint64_t last = (uint64_t)8 << 56; /* the length, no bytes left */
+    v3 ^= m;
+    SIP_ROUND(v0, v1, v2, v3);
+    SIP_ROUND(v0, v1, v2, v3);
+    v0 ^= m;
+    v3 ^= last;
+    SIP_ROUND(v0, v1, v2, v3);
+    SIP_ROUND(v0, v1, v2, v3);
+    v0 ^= last;
+    v2 ^= 0xff;
+    for (int i = 0; i < 4; i++) SIP_ROUND(v0, v1, v2, v3);
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+uint64_t cpu_judge_secret(void)
+{
+    return siphash_u64(judge_key, judge_draws++);
 }
 
 /* the seed from the OS: no argument, file or environment can set it */
@@ -778,7 +814,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "spak-harness-cpu: spak-runner-cpu is missing beside the harness\n");
         return rc;
     }
-    rng_seed(&judge_rng, o.seed);
+    /* the key of every draw (cpu_judge_secret): the seed the records state,
+     * so the inputs follow from it and the judge's code alone */
+    judge_key[0] = o.seed;
+    judge_key[1] = 0x7370616b2d6a6467ull; /* "spak-jdg" */
+    rng_seed(&judge_rng, cpu_judge_secret());
     side c, b, *bp = NULL;
     static solo_stat solo[MAX_SHAPES];
     bool timed = !o.check_only && o.base != BASE_NONE;

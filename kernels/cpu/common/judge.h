@@ -124,9 +124,19 @@ double cpu_now_s(void);
 int cpu_ncpus(void);
 void cpu_set_num(json_t *o, const char *k, double v);
 void cpu_emit(json_t *o);
-/* the judge's generator, seeded from getrandom() at start: fresh inputs and
- * the checks' draws come from it, after the calls they concern */
+/* The judge's generator of inputs (xoshiro256**, fast enough for fresh
+ * inputs on every timed call). Its outputs reach the runner (they are the
+ * inputs), and its state can be solved from them (GF(2) equations, a few
+ * thousand outputs: tests/declared/redteam/predict.c), so it never runs
+ * from one input set into the next: cpu_fill_set seeds it afresh for every
+ * set from cpu_judge_secret(). */
 rng *cpu_judge_rng(void);
+/* A draw no runner can predict: SipHash-2-4 keyed by the judge's seed (from
+ * getrandom() at start, written only in finished records) of a counter.
+ * Every seed of an input set, every check's seed and every CALL's nonce
+ * comes from here: what a runner sees of one (an input set's generator
+ * state, a nonce) tells it nothing of the next without the key. */
+uint64_t cpu_judge_secret(void);
 
 /* check.c */
 /* "inputs modified (the LABEL wrote to its read-only inputs[ (argument

@@ -199,7 +199,7 @@ int cpu_runner_call(cpu_runner *r, const rp_call *c, int *rc, double timeout_s, 
     memset(&ans, 0, sizeof ans);
     static rp_call m; /* c with a fresh nonce */
     m = *c;
-    m.nonce = rng_next(cpu_judge_rng());
+    m.nonce = cpu_judge_secret(); /* the runner sees it: not from the inputs' generator */
     double t0 = cpu_now_s();
     ssize_t n = spak_runner_send(r->r, &m, sizeof m, NULL, 0) == 0 ? spak_runner_recv(r->r, &ans, sizeof ans, timeout_s) : -1;
     double t1 = cpu_now_s();
