@@ -92,6 +92,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "../../common/prf.h"
 #include "family.h"
 #include "judge.h"
 
@@ -155,39 +156,9 @@ rng *cpu_judge_rng(void)
     return &judge_rng;
 }
 
-#define SIP_ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
-#define SIP_ROUND(v0, v1, v2, v3)                                                                        \
-    do {                                                                                               \
-        v0 += v1, v1 = SIP_ROTL(v1, 13), v1 ^= v0, v0 = SIP_ROTL(v0, 32);                              \
-        v2 += v3, v3 = SIP_ROTL(v3, 16), v3 ^= v2;                                                     \
-        v0 += v3, v3 = SIP_ROTL(v3, 21), v3 ^= v0;                                                     \
-        v2 += v1, v1 = SIP_ROTL(v1, 17), v1 ^= v2, v2 = SIP_ROTL(v2, 32);                              \
-    } while (0)
-
-/* SipHash-2-4 of the 8-byte message m under key k (a pseudo-random
- * function: its outputs do not give the key away, unlike splitmix64 or
- * xoshiro, whose outputs can be run backwards or solved) */
-static uint64_t siphash_u64(const uint64_t k[2], uint64_t m)
-{
-    uint64_t v0 = 0x736f6d6570736575ull ^ k[0], v1 = 0x646f72616e646f6dull ^ k[1];
-    uint64_t v2 = 0x6c7967656e657261ull ^ k[0], v3 = 0x7465646279746573ull ^ k[1];
-    const uint64_t last = (uint64_t)8 << 56; /* the length, no bytes left */
-    v3 ^= m;
-    SIP_ROUND(v0, v1, v2, v3);
-    SIP_ROUND(v0, v1, v2, v3);
-    v0 ^= m;
-    v3 ^= last;
-    SIP_ROUND(v0, v1, v2, v3);
-    SIP_ROUND(v0, v1, v2, v3);
-    v0 ^= last;
-    v2 ^= 0xff;
-    for (int i = 0; i < 4; i++) SIP_ROUND(v0, v1, v2, v3);
-    return v0 ^ v1 ^ v2 ^ v3;
-}
-
 uint64_t cpu_judge_secret(void)
 {
-    return siphash_u64(judge_key, judge_draws++);
+    return spak_siphash_u64(judge_key, judge_draws++);
 }
 
 /* the seed from the OS: no argument, file or environment can set it */

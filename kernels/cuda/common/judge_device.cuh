@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../common/prf.h"
 #include "cuda_judge.h"
 
 #define JD_IDLE_FACTOR 1.6
@@ -196,16 +197,16 @@ template <typename T> static int jd_nonfinite(jd_state *j, const T *p, size_t n,
     return 0;
 }
 
-/* The judge's 64-bit generator: seeded once from getrandom(), the draws for
- * inputs and checks taken right before they are used. */
-static unsigned long long jd_rng_state;
+/* The judge's draws (each call's input seeds, each check's seed, the rows a
+ * check samples): SipHash-2-4 keyed by the judge's seed and the shape, of a
+ * counter (kernels/common/prf.h). A candidate that solved one call's seed
+ * from the inputs it was given learns nothing of the next call's inputs or
+ * of the check's vector: splitmix64's stream, used before, runs forward
+ * from any one of its outputs. */
+static uint64_t jd_rng_key[2], jd_rng_ctr;
 static unsigned long long jd_draw(void)
 {
-    jd_rng_state += 0x9E3779B97F4A7C15ull;
-    unsigned long long z = jd_rng_state;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return spak_siphash_u64(jd_rng_key, jd_rng_ctr++);
 }
 
 /* The judge's seed: drawn from the OS (getrandom) once, in the parent;
@@ -219,7 +220,9 @@ static int jd_draw_seed(void)
 /* Each shape's child: its own stream of draws, from the seed and the shape. */
 static void jd_seed_for(long shape_key)
 {
-    jd_rng_state = jd_seed ^ splitmix64((unsigned long long)shape_key);
+    jd_rng_key[0] = jd_seed;
+    jd_rng_key[1] = splitmix64((unsigned long long)shape_key);
+    jd_rng_ctr = 0;
 }
 
 /* The runner and the family's baseline .so beside the judge (this
