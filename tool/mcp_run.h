@@ -8,6 +8,7 @@
 
 #include "mcp_server.h"
 #include "run_opts.h"
+#include "util.h"
 
 /* Run `spak ARGS...` (this binary, --home given first) to its end: its
  * stdout and stderr (capped at 1 MiB each; owned by the caller) and its
@@ -42,5 +43,14 @@ bool mcp_run_ended(const mcp_server *s, const char *run, char *why, size_t wn);
  *  by itself (a gate, its end) or absent}. NULL when the run cannot be read
  * (why in why[wn]). */
 json_t *mcp_proposal_state(mcp_server *s, const char *run, long proposal, char *why, size_t wn);
+
+/* What the sweeps of run's proposals' tunables found (program/sweep.h),
+ * the newest max of them, as a section of the engineer's context into b:
+ * per proposal its strategy, the points judged and failed, how it ended
+ * (or that it goes on), its best point with its ratio, the spread of the
+ * correct points' ratios, and every point in the order tried (without the
+ * measurements in a run that leaves them out). false when the run has had
+ * no sweep (b unchanged). */
+bool mcp_sweep_summary(const mcp_server *s, const char *run, size_t max, spak_buf *b);
 
 #endif
