@@ -136,6 +136,13 @@ void mcp_ensure_child(mcp_server *s, const char *run)
     size_t queued = 0;
     if (spak_external_queued(&o, run, 0, &queued, NULL) != SPAK_OK || queued == 0)
         return;
+    mcp_resume_child(s, run);
+}
+
+void mcp_resume_child(mcp_server *s, const char *run)
+{
+    if (mcp_child_of(s, run))
+        return;
     mcp_kid *k = NULL;
     for (size_t i = 0; i < MCP_MAX_KIDS && !k; i++)
         if (s->kids[i].pid <= 0)
@@ -227,12 +234,19 @@ static const char *waiting_for(mcp_server *s, spak_store *st, const char *run, c
     free(pend);
     const char *shown = spak_run_status_shown(r.status, r.owner);
     if (pj && !json_object_get(pj, "decision")) {
+        char asked[160];
+        bool asking = mcp_elicit_asking(s, run, asked, sizeof asked);
         spak_snprintf(buf, n,
-                      "the run waits for the supervisor at its '%s' gate: a person answers it with 'spak approve "
-                      "--home %s %s' or 'spak reject --home %s %s'; no tool answers it",
+                      "the run waits for the supervisor at its '%s' gate (%s): a person answers it with 'spak approve "
+                      "--home %s %s' or 'spak reject --home %s %s'; no tool answers it%s%s",
                       json_string_value(json_object_get(pj, "gate")) ? json_string_value(json_object_get(pj, "gate"))
                                                                       : "approval",
-                      s->home, run, s->home, run);
+                      json_string_value(json_object_get(pj, "what")) ? json_string_value(json_object_get(pj, "what"))
+                                                                      : "no description",
+                      s->home, run, s->home, run, asking ? "; the person is being asked through the client" : "",
+                      !asking && asked[0] ? "; " : "");
+        if (!asking && asked[0])
+            spak_snprintf(buf + strlen(buf), n - strlen(buf), "%s", asked);
         why = buf;
     } else if (strcmp(shown, SPAK_RUN_SUSPENDED) != 0 && strcmp(shown, SPAK_RUN_RUNNING) != 0 &&
                strcmp(shown, SPAK_RUN_INTERRUPTED) != 0) {  /* interrupted: the server resumes it */
@@ -243,6 +257,17 @@ static const char *waiting_for(mcp_server *s, spak_store *st, const char *run, c
     json_decref(pj);
     spak_store_run_free(&r);
     return why;
+}
+
+bool mcp_waiting_for(mcp_server *s, const char *run, char *buf, size_t n)
+{
+    spak_engine_opts o = mcp_opts(s);
+    spak_store *st = NULL;
+    bool any = false;
+    if (spak_engine_open_store(&o, &st, NULL) == SPAK_OK)
+        any = waiting_for(s, st, run, buf, n) != NULL;
+    spak_store_close(st);
+    return any;
 }
 
 bool mcp_run_running(const mcp_server *s, const char *run)
@@ -453,4 +478,17 @@ bool mcp_sweep_summary(const mcp_server *s, const char *run, size_t max, spak_bu
     json_decref(ends);
     json_decref(going);
     return any;
+}
+
+bool mcp_elicit_asking(const mcp_server *s, const char *run, char *why, size_t wn)
+{
+    if (why && wn)
+        why[0] = 0;
+    for (size_t i = 0; i < MCP_MAX_ELICITS; i++)
+        if (s->elicits[i].pending && strcmp(s->elicits[i].run, run) == 0) {
+            if (why)
+                spak_snprintf(why, wn, "%s", s->elicits[i].outcome);
+            return s->elicits[i].request != 0;
+        }
+    return false;
 }

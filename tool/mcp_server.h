@@ -59,6 +59,17 @@ typedef struct mcp_propose {
     long proposal;
 } mcp_propose;
 
+/* An approval gate asked of the person through the client (elicitation,
+ * mcp_elicit.h): which run, the pending approval asked about (its JSON
+ * text: a gate is asked once), the request's id while unanswered. */
+#define MCP_MAX_ELICITS 8
+typedef struct mcp_elicit {
+    char run[MCP_RUN_ID_MAX];
+    char *pending;   /* owned; NULL = free slot */
+    long request;    /* our request's id; 0 once answered */
+    char outcome[128];
+} mcp_elicit;
+
 typedef struct mcp_server {
     char exe[PATH_MAX];   /* this spak binary, for the children */
     char home[PATH_MAX];  /* the home every child is given */
@@ -69,6 +80,10 @@ typedef struct mcp_server {
     mcp_propose proposes[MCP_MAX_PROPOSES];
     size_t next_propose;
     double respawn_after; /* a child that died at once is not started again before this */
+    bool elicit;          /* the client declared the elicitation capability */
+    mcp_elicit elicits[MCP_MAX_ELICITS];
+    long next_request;    /* ids of the requests the server sends */
+    double next_gate_look;
     void (*notify)(struct mcp_server *s, json_t *msg); /* send a notification (takes msg) */
 } mcp_server;
 

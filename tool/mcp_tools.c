@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "mcp_elicit.h"
 #include "mcp_run.h"
 #include "program/context_sections.h"
 #include "program/diff.h"
@@ -196,6 +197,17 @@ static void tool_view(mcp_server *s, const char *cmd, json_t *args, mcp_reply *r
         if (spak_external_queued(&o, run, 0, &q, NULL) == SPAK_OK)
             json_object_set_new(sc, "queued", json_integer((json_int_t)q));
         json_object_set_new(sc, "evaluating", json_boolean(mcp_child_of(s, run) != NULL));
+        char why[1024];
+        if (mcp_waiting_for(s, run, why, sizeof why)) {
+            json_object_set_new(sc, "waiting_for", json_string(why));
+            json_t *c0 = json_array_get(json_object_get(r->result, "content"), 0);
+            const char *was = json_string_value(json_object_get(c0, "text"));
+            spak_buf b;
+            spak_buf_init(&b, 4u << 20);
+            spak_buf_printf(&b, "%s\n(%s)", was ? was : "", why);
+            json_object_set_new(c0, "text", json_string(b.data ? b.data : why));
+            spak_buf_free(&b);
+        }
     }
 }
 
@@ -825,7 +837,8 @@ static void tool_wait(mcp_server *s, json_t *args, json_t *id, json_t *token, mc
         r->result = result(why, NULL, true);
         return;
     }
-    if (json_is_true(json_object_get(st, "done")) || json_object_get(st, "waiting_for") || timeout <= 0) {
+    if (json_is_true(json_object_get(st, "done")) || (json_object_get(st, "waiting_for") && !mcp_elicit_holds(s, run)) ||
+        timeout <= 0) {
         r->result = wait_result(st);
         return;
     }
@@ -1047,7 +1060,10 @@ void mcp_tick(mcp_server *s, void (*respond)(mcp_server *s, json_t *id, json_t *
             continue;
         }
         progress(s, w, st, now);
-        if (json_is_true(json_object_get(st, "done")) || json_object_get(st, "waiting_for") || now >= w->deadline) {
+        /* a gate being put to the person through the client: the wait goes
+         * on, for the records that follow the answer */
+        bool gate = json_object_get(st, "waiting_for") && !mcp_elicit_holds(s, w->run);
+        if (json_is_true(json_object_get(st, "done")) || gate || now >= w->deadline) {
             respond(s, w->id, wait_result(st));
             free_wait(w);
         } else
