@@ -2,7 +2,7 @@
  * mcp_server.h - the state of `spak mcp` that its parts share (tool/cmd_mcp.c
  * is the protocol: JSON-RPC 2.0 over stdio, the lifecycle, the waits;
  * mcp_tools.c the tools and resources; mcp_run.c the children and the
- * store reads).
+ * store reads; mcp_elicit.c the gates put to the client's user).
  *
  * Every tool acts on the store and the runs exactly as the CLI does: the
  * read-only tools run `spak status/show/learn/report --json` as children,
@@ -10,7 +10,8 @@
  * in the store (program/strategy_external.h) and judged by a child
  * `spak resume RUN` that the server supervises (its own session, so a
  * server killed mid-evaluation leaves it finishing its work, and the run
- * resumable). No tool answers an approval gate: that is `spak approve`.
+ * resumable). No tool answers an approval gate: that is `spak approve`,
+ * or the client's user through an elicitation (mcp_elicit.h).
  * docs/mcp.md is the manual.
  */
 #ifndef SPAK_MCP_SERVER_H

@@ -364,10 +364,10 @@ static json_t *budgeted(mcp_server *s, const char *run, size_t budget, size_t ex
     }
     spak_prompt pr;
     spak_err err = {0};
-    if (budget <= extra || spak_prompt_build(&parts, budget - extra, &pr, &err) != SPAK_OK) {
-        char m[600];
-        spak_snprintf(m, sizeof m, "the context does not fit %zu tokens: %s", budget,
-                      err.msg[0] ? err.msg : "the sweeps' summary alone takes it");
+    if (spak_prompt_build(&parts, budget > extra ? budget - extra : 1, &pr, &err) != SPAK_OK) {
+        char m[800];
+        spak_snprintf(m, sizeof m, "the context does not fit %zu tokens: %s (the notes and the sweeps' summary "
+                      "before it take about %zu of them)", budget, err.msg, extra);
         r->result = result(m, NULL, true);
         goto out;
     }

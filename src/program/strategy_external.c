@@ -232,7 +232,8 @@ static long spec_context_tokens(const spak_model *m)
 }
 
 /* context.md (the llm strategy's prompt for a code step, system then user
- * message), best.c (the base of a diff: the best candidate's source, or the
+ * message), context.json (its parts, for a budget chosen later: spak mcp's
+ * spak_context max_tokens; with the spec's llm context_tokens), best.c (the base of a diff: the best candidate's source, or the
  * first point's template before there is one) and state.json (where the
  * spec, the ABI header and the best source are, for the MCP resources).
  * For people and the MCP server: a failure here does not stop the run. */

@@ -4,7 +4,8 @@
  * queued in the store, and the engine judges and journals them like any
  * other. With nothing queued the run suspends ("waiting for an outside
  * proposal") and writes the engineer's context (the same text as the llm
- * strategy's prompt) into HOME/runs/RUN/external/context.md; `spak resume
+ * strategy's prompt) into HOME/runs/RUN/external/context.md (and its parts
+ * into context.json); `spak resume
  * RUN` goes on with what was queued.
  *
  * A queued item is a JSON object (docs/mcp.md, "Proposals"):

@@ -218,7 +218,8 @@ static spak_status walk(const spak_strategy_run *run, const sweep_space *s, cons
     return st;
 }
 
-/* Why the sweep ends now (its bounds, its plateau, its goal), or NULL. */
+/* Whether the sweep ends now (max_points, its goal, its plateau): why[wn]
+ * then says which. */
 static bool ended(const spak_strategy_run *run, const json_t *sw, const spak_progress *p, size_t np, char *why,
                   size_t wn)
 {

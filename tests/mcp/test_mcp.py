@@ -520,11 +520,14 @@ async def budget():
     spec = os.path.join(T, "mm-budget.spak")
     src = open(SPEC).read().replace('strategy: "default"', 'strategy: "random"')
     src = src.replace("    engineering_loop", "    llm {\n        context_tokens: 2200\n    }\n\n    engineering_loop", 1)
+    # a rule whose action names a tunable (spak check warns: not a parameter of the loop); a rules sweep follows it
+    src = src.replace("    knowledge {\n", '    knowledge {\n        rule "Unroll by two" {\n            recommend: '
+                      '"prefer UNR = 2"\n        }\n\n', 1)
     open(spec, "w").write(src)
     async with stdio_client(params()) as (r, w):
         async with ClientSession(r, w) as s:
             await s.initialize()
-            res = await call(s, "spak_start", {"spec": spec, "budget": 10})
+            res = await call(s, "spak_start", {"spec": spec, "budget": 12})
             run = (res.structuredContent or {}).get("run_id")
             check("a spec with strategy random and llm context_tokens starts", bool(run), text(res))
             res = await call(s, "spak_propose", {"run": run, "source": TUNED, "tunables": {"UNR": [1, 2]},
@@ -535,6 +538,14 @@ async def budget():
             check("a sweep with no strategy given (and none at spak_start) walks with the spec's (random)",
                   st.get("done") and evs and all((e.get("swept") or {}).get("strategy") == "random" for e in evs),
                   text(res))
+            res = await call(s, "spak_propose", {"run": run, "source": TUNED, "tunables": {"UNR": [1, 4, 2]},
+                                                 "strategy": "rules", "max_points": 1})
+            p = (res.structuredContent or {}).get("proposal")
+            res, st = await wait_done(s, run, p)
+            evs = st.get("evaluations") or []
+            check("a rules sweep takes first the value the spec's rule prefers for the tunable (UNR = 2)",
+                  st.get("done") and [e.get("tunables") for e in evs] == [{"UNR": 2}] and
+                  (evs[0].get("swept") or {}).get("strategy") == "rules", text(res))
             res = await call(s, "spak_context", {"run": run})
             c, sc = text(res), res.structuredContent or {}
             tr = sc.get("truncation") or {}
