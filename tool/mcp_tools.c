@@ -879,7 +879,8 @@ static void tool_stop(mcp_server *s, json_t *args, mcp_reply *r)
         kill(k->pid, SIGINT);  /* the CLI ends an interrupted run resumable */
     char text[512];
     spak_snprintf(text, sizeof text,
-                  "run %s stopped: %zu queued evaluation%s withdrawn%s; the run stays resumable (spak_attach, or "
+                  "run %s stopped: %zu queued item%s withdrawn (a sweep is one, with its points not taken yet)%s; the run "
+                  "stays resumable (spak_attach, or "
                   "'spak resume --home %s %s')",
                   run, n, n == 1 ? "" : "s", k ? ", the evaluation under way interrupted" : "", s->home, run);
     r->result = result(text, json_pack("{s:s,s:I,s:b}", "run", run, "withdrawn", (json_int_t)n, "interrupted", k != NULL),
