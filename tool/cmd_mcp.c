@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "mcp_elicit.h"
 #include "mcp_run.h"
 #include "mcp_tools.h"
 #include "program/strategy_external.h"
@@ -67,13 +68,17 @@ static json_t *initialize(mcp_server *s, json_t *params)
         if (strcmp(want, VERSIONS[i]) == 0)
             v = VERSIONS[i];
     spak_snprintf(s->version, sizeof s->version, "%s", v);
+    /* approval gates are put to the person through a client that can ask (mcp_elicit.h) */
+    json_t *el = json_object_get(json_object_get(params, "capabilities"), "elicitation");
+    s->elicit = json_is_object(el) && (json_object_size(el) == 0 || json_object_get(el, "form"));  /* {} = form */
     return json_pack("{s:s,s:{s:{s:b},s:{s:b}},s:{s:s,s:s,s:s},s:s}", "protocolVersion", v, "capabilities", "tools",
                      "listChanged", 0, "resources", "listChanged", 0, "serverInfo", "name", "spak", "title",
                      "spak: the performance-engineering loop", "version", SPAK_VERSION, "instructions",
                      "You are the engineer of a spak run. spak_start (or spak_attach) a run, read spak_context, then "
                      "spak_propose a point, a source or a diff with your prediction and spak_wait for its records; "
                      "repeat. spak builds, checks and times every candidate in its sandbox with a trusted harness. "
-                     "Approval gates are answered by a person (spak approve), never by a tool.");
+                     "Approval gates are answered by a person (spak approve, or the client's own question to its user), never "
+                     "by a tool.");
 }
 
 /* One request or notification. */
@@ -83,9 +88,12 @@ static void dispatch(mcp_server *s, json_t *msg)
     const char *method = json_string_value(json_object_get(msg, "method"));
     json_t *params = json_object_get(msg, "params");
     if (!json_is_object(msg) || !method || (params && !json_is_object(params) && !json_is_array(params))) {
-        if (!(json_is_object(msg) && !method && (json_object_get(msg, "result") || json_object_get(msg, "error"))))
+        json_t *res = json_object_get(msg, "result"), *err = json_object_get(msg, "error");
+        if (json_is_object(msg) && !method && (res || err))
+            (void)mcp_elicit_response(s, id, res, err);  /* a response to one of our requests */
+        else
             respond_error(id, MCP_INVALID_REQUEST, "not a JSON-RPC 2.0 request: an object with a 'method' string");
-        return;  /* a response to us: we send no requests */
+        return;
     }
     if (!id) {  /* a notification: never answered */
         if (strcmp(method, "notifications/cancelled") == 0)
@@ -185,6 +193,7 @@ static int serve(mcp_server *s)
                 st = i + 1;
             }
         }
+        mcp_elicit_tick(s, send_msg);
         mcp_tick(s, respond);
     }
     spak_buf_free(&in);

@@ -136,6 +136,13 @@ void mcp_ensure_child(mcp_server *s, const char *run)
     size_t queued = 0;
     if (spak_external_queued(&o, run, 0, &queued, NULL) != SPAK_OK || queued == 0)
         return;
+    mcp_resume_child(s, run);
+}
+
+void mcp_resume_child(mcp_server *s, const char *run)
+{
+    if (mcp_child_of(s, run))
+        return;
     mcp_kid *k = NULL;
     for (size_t i = 0; i < MCP_MAX_KIDS && !k; i++)
         if (s->kids[i].pid <= 0)
@@ -188,10 +195,10 @@ static bool final_status(const char *st)
  * context of a run started with --context-without measurements shows it. */
 static json_t *eval_json(const spak_eval *e, const json_t *note, bool hide)
 {
-    json_t *j = json_pack("{s:I,s:s,s:s,s:O?,s:O?,s:O?}", "eval_id", (json_int_t)e->eval_id, "candidate",
+    json_t *j = json_pack("{s:I,s:s,s:s,s:O?,s:O?,s:O?,s:O?}", "eval_id", (json_int_t)e->eval_id, "candidate",
                           e->cand_key ? e->cand_key : "", "status", e->status ? e->status : "", "item",
                           json_object_get(note, "item"), "tunables", json_object_get(note, "tunables"), "prediction",
-                          json_object_get(note, "prediction"));
+                          json_object_get(note, "prediction"), "swept", json_object_get(note, "swept"));
     json_object_set_new(j, "correct", e->correct < 0 ? json_null() : json_boolean(e->correct));
     if (hide) {
         json_object_set_new(j, "measurement", json_string(SPAK_CTX_OMITTED_MEASUREMENTS));
@@ -227,12 +234,19 @@ static const char *waiting_for(mcp_server *s, spak_store *st, const char *run, c
     free(pend);
     const char *shown = spak_run_status_shown(r.status, r.owner);
     if (pj && !json_object_get(pj, "decision")) {
+        char asked[160];
+        bool asking = mcp_elicit_asking(s, run, asked, sizeof asked);
         spak_snprintf(buf, n,
-                      "the run waits for the supervisor at its '%s' gate: a person answers it with 'spak approve "
-                      "--home %s %s' or 'spak reject --home %s %s'; no tool answers it",
+                      "the run waits for the supervisor at its '%s' gate (%s): a person answers it with 'spak approve "
+                      "--home %s %s' or 'spak reject --home %s %s'; no tool answers it%s%s",
                       json_string_value(json_object_get(pj, "gate")) ? json_string_value(json_object_get(pj, "gate"))
                                                                       : "approval",
-                      s->home, run, s->home, run);
+                      json_string_value(json_object_get(pj, "what")) ? json_string_value(json_object_get(pj, "what"))
+                                                                      : "no description",
+                      s->home, run, s->home, run, asking ? "; the person is being asked through the client" : "",
+                      !asking && asked[0] ? "; " : "");
+        if (!asking && asked[0])
+            spak_snprintf(buf + strlen(buf), n - strlen(buf), "%s", asked);
         why = buf;
     } else if (strcmp(shown, SPAK_RUN_SUSPENDED) != 0 && strcmp(shown, SPAK_RUN_RUNNING) != 0 &&
                strcmp(shown, SPAK_RUN_INTERRUPTED) != 0) {  /* interrupted: the server resumes it */
@@ -243,6 +257,17 @@ static const char *waiting_for(mcp_server *s, spak_store *st, const char *run, c
     json_decref(pj);
     spak_store_run_free(&r);
     return why;
+}
+
+bool mcp_waiting_for(mcp_server *s, const char *run, char *buf, size_t n)
+{
+    spak_engine_opts o = mcp_opts(s);
+    spak_store *st = NULL;
+    bool any = false;
+    if (spak_engine_open_store(&o, &st, NULL) == SPAK_OK)
+        any = waiting_for(s, st, run, buf, n) != NULL;
+    spak_store_close(st);
+    return any;
 }
 
 bool mcp_run_running(const mcp_server *s, const char *run)
@@ -322,5 +347,148 @@ json_t *mcp_proposal_state(mcp_server *s, const char *run, long proposal, char *
                           !done && mcp_child_of(s, run) != NULL);
     if (wf)
         json_object_set_new(j, "waiting_for", json_string(wf));
+    json_t *ends = NULL;
+    char pk[32];
+    spak_snprintf(pk, sizeof pk, "%ld", proposal);
+    if (spak_external_sweeps(&o, run, &ends, NULL, NULL) == SPAK_OK && json_object_get(ends, pk))
+        json_object_set(j, "sweep", json_object_get(ends, pk));  /* how its sweep ended */
+    json_decref(ends);
     return j;
+}
+
+/* One swept point as the summary lists it: "UNR=2 12.3 (ratio 1.8)". */
+static void point_text(spak_buf *b, const spak_eval *e, const json_t *note, bool hide)
+{
+    const char *k;
+    json_t *v;
+    bool first = true;
+    json_object_foreach((json_t *)json_object_get(note, "tunables"), k, v) {
+        char *t = json_dumps(v, JSON_ENCODE_ANY);
+        spak_buf_printf(b, "%s%s=%s", first ? "" : ",", k, t ? t : "?");
+        free(t);
+        first = false;
+    }
+    bool ok = e->correct == 1 && e->status && strcmp(e->status, SPAK_EVAL_DONE) == 0;
+    if (!ok)
+        spak_buf_printf(b, " failed (%.120s)", e->error ? e->error : e->status ? e->status : "?");
+    else if (!hide)
+        spak_buf_printf(b, " %.4g (ratio %.3g)", e->metric, e->ratio);
+}
+
+/* The sweeps of one proposal: its points, best, spread and end. */
+static void one_sweep(spak_buf *b, long prop, const spak_eval *ev, size_t n, const json_t *end, const json_t *going,
+                      bool hide)
+{
+    size_t tried = 0, failed = 0;
+    const spak_eval *best = NULL;
+    const json_t *best_note = NULL;
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        json_t *res = ev[i].result_json ? json_loads(ev[i].result_json, 0, NULL) : NULL;
+        const json_t *note = json_object_get(res, "external");
+        if (json_object_get(note, "swept") && json_integer_value(json_object_get(note, "proposal")) == prop &&
+            final_status(ev[i].status)) {
+            tried++;
+            bool ok = ev[i].correct == 1 && strcmp(ev[i].status, SPAK_EVAL_DONE) == 0 && !isnan(ev[i].ratio);
+            failed += !ok;
+            if (ok) {
+                lo = fmin(lo, ev[i].ratio);
+                hi = fmax(hi, ev[i].ratio);
+                if (!best || ev[i].ratio > best->ratio) {
+                    best = &ev[i];
+                    json_decref((json_t *)best_note);
+                    best_note = json_incref((json_t *)note);
+                }
+            }
+        }
+        json_decref(res);
+    }
+    const char *strat = json_string_value(json_object_get(end ? end : going, "strategy"));
+    spak_buf_printf(b, "- Proposal %ld, swept by the %s strategy: %zu point%s judged, %zu failed; %s%s.\n", prop,
+                    strat ? strat : "run's", tried, tried == 1 ? "" : "s", failed, end ? "ended: " : "still going",
+                    end ? json_string_value(json_object_get(end, "ended")) : "");
+    if (best && hide)
+        spak_buf_printf(b, "  Its best and spread: %s.\n", SPAK_CTX_OMITTED_MEASUREMENTS);
+    else if (best) {
+        spak_buf_puts(b, "  Best: ");
+        point_text(b, best, best_note, false);
+        spak_buf_printf(b, ", eval %lld. Spread of the correct points' ratios: %.3g .. %.3g (%.2fx).\n",
+                        (long long)best->eval_id, lo, hi, lo > 0 ? hi / lo : NAN);
+    }
+    json_decref((json_t *)best_note);
+    spak_buf_puts(b, "  Points in the order tried:");
+    size_t shown = 0;
+    for (size_t i = 0; i < n && shown < 32; i++) {
+        json_t *res = ev[i].result_json ? json_loads(ev[i].result_json, 0, NULL) : NULL;
+        const json_t *note = json_object_get(res, "external");
+        if (json_object_get(note, "swept") && json_integer_value(json_object_get(note, "proposal")) == prop &&
+            final_status(ev[i].status)) {
+            spak_buf_puts(b, shown++ ? "; " : " ");
+            point_text(b, &ev[i], note, hide);
+        }
+        json_decref(res);
+    }
+    spak_buf_puts(b, shown ? ".\n" : " none yet.\n");
+}
+
+bool mcp_sweep_summary(const mcp_server *s, const char *run, size_t max, spak_buf *b)
+{
+    spak_engine_opts o = mcp_opts(s);
+    json_t *ends = NULL, *going = NULL;
+    if (spak_external_sweeps(&o, run, &ends, &going, NULL) != SPAK_OK)
+        return false;
+    /* the proposals with a sweep, newest first */
+    long props[64];
+    size_t np = 0;
+    const char *k;
+    json_t *v;
+    json_t *both[2] = {ends, going};
+    for (int w = 0; w < 2; w++)
+        json_object_foreach(both[w], k, v) if (np < SPAK_ARRAY_LEN(props)) props[np++] = strtol(k, NULL, 10);
+    bool any = np > 0;
+    if (any) {
+        for (size_t i = 1; i < np; i++)  /* newest first */
+            for (size_t j = i; j > 0 && props[j] > props[j - 1]; j--) {
+                long t = props[j];
+                props[j] = props[j - 1];
+                props[j - 1] = t;
+            }
+        spak_store *st = NULL;
+        spak_eval *ev = NULL;
+        size_t n = 0;
+        spak_engine_opts ro = {.llm_temperature = -1};
+        bool hide = false;
+        if (spak_engine_open_store(&o, &st, NULL) == SPAK_OK) {
+            json_decref(spak_engine_load_options(st, run, &ro));
+            hide = ro.context_without & SPAK_CTX_WITHOUT_MEASUREMENTS;
+            (void)spak_store_eval_list(st, run, &ev, &n, NULL);
+        }
+        spak_buf_puts(b, "## What spak's sweeps of your tunables found\n\n");
+        for (size_t i = 0; i < np && i < max; i++) {
+            char pk[32];
+            spak_snprintf(pk, sizeof pk, "%ld", props[i]);
+            one_sweep(b, props[i], ev, n, json_object_get(ends, pk), json_object_get(going, pk), hide);
+        }
+        if (np > max)
+            spak_buf_printf(b, "- (%zu older sweeps not shown)\n", np - max);
+        spak_buf_puts(b, "\n");
+        spak_store_evals_free(ev, n);
+        spak_store_close(st);
+    }
+    json_decref(ends);
+    json_decref(going);
+    return any;
+}
+
+bool mcp_elicit_asking(const mcp_server *s, const char *run, char *why, size_t wn)
+{
+    if (why && wn)
+        why[0] = 0;
+    for (size_t i = 0; i < MCP_MAX_ELICITS; i++)
+        if (s->elicits[i].pending && strcmp(s->elicits[i].run, run) == 0) {
+            if (why)
+                spak_snprintf(why, wn, "%s", s->elicits[i].outcome);
+            return s->elicits[i].request != 0;
+        }
+    return false;
 }

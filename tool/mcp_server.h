@@ -2,7 +2,7 @@
  * mcp_server.h - the state of `spak mcp` that its parts share (tool/cmd_mcp.c
  * is the protocol: JSON-RPC 2.0 over stdio, the lifecycle, the waits;
  * mcp_tools.c the tools and resources; mcp_run.c the children and the
- * store reads).
+ * store reads; mcp_elicit.c the gates put to the client's user).
  *
  * Every tool acts on the store and the runs exactly as the CLI does: the
  * read-only tools run `spak status/show/learn/report --json` as children,
@@ -10,7 +10,8 @@
  * in the store (program/strategy_external.h) and judged by a child
  * `spak resume RUN` that the server supervises (its own session, so a
  * server killed mid-evaluation leaves it finishing its work, and the run
- * resumable). No tool answers an approval gate: that is `spak approve`.
+ * resumable). No tool answers an approval gate: that is `spak approve`,
+ * or the client's user through an elicitation (mcp_elicit.h).
  * docs/mcp.md is the manual.
  */
 #ifndef SPAK_MCP_SERVER_H
@@ -59,6 +60,17 @@ typedef struct mcp_propose {
     long proposal;
 } mcp_propose;
 
+/* An approval gate asked of the person through the client (elicitation,
+ * mcp_elicit.h): which run, the pending approval asked about (its JSON
+ * text: a gate is asked once), the request's id while unanswered. */
+#define MCP_MAX_ELICITS 8
+typedef struct mcp_elicit {
+    char run[MCP_RUN_ID_MAX];
+    char *pending;   /* owned; NULL = free slot */
+    long request;    /* our request's id; 0 once answered */
+    char outcome[128];
+} mcp_elicit;
+
 typedef struct mcp_server {
     char exe[PATH_MAX];   /* this spak binary, for the children */
     char home[PATH_MAX];  /* the home every child is given */
@@ -69,6 +81,10 @@ typedef struct mcp_server {
     mcp_propose proposes[MCP_MAX_PROPOSES];
     size_t next_propose;
     double respawn_after; /* a child that died at once is not started again before this */
+    bool elicit;          /* the client declared the elicitation capability */
+    mcp_elicit elicits[MCP_MAX_ELICITS];
+    long next_request;    /* ids of the requests the server sends */
+    double next_gate_look;
     void (*notify)(struct mcp_server *s, json_t *msg); /* send a notification (takes msg) */
 } mcp_server;
 

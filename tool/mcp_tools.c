@@ -10,8 +10,11 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "mcp_elicit.h"
 #include "mcp_run.h"
+#include "program/context_sections.h"
 #include "program/diff.h"
+#include "program/prompt.h"
 #include "program/strategy_external.h"
 #include "spec/diag.h"
 #include "spec/expr.h"
@@ -194,21 +197,37 @@ static void tool_view(mcp_server *s, const char *cmd, json_t *args, mcp_reply *r
         if (spak_external_queued(&o, run, 0, &q, NULL) == SPAK_OK)
             json_object_set_new(sc, "queued", json_integer((json_int_t)q));
         json_object_set_new(sc, "evaluating", json_boolean(mcp_child_of(s, run) != NULL));
+        char why[1024];
+        if (mcp_waiting_for(s, run, why, sizeof why)) {
+            json_object_set_new(sc, "waiting_for", json_string(why));
+            json_t *c0 = json_array_get(json_object_get(r->result, "content"), 0);
+            const char *was = json_string_value(json_object_get(c0, "text"));
+            spak_buf b;
+            spak_buf_init(&b, 4u << 20);
+            spak_buf_printf(&b, "%s\n(%s)", was ? was : "", why);
+            json_object_set_new(c0, "text", json_string(b.data ? b.data : why));
+            spak_buf_free(&b);
+        }
     }
 }
 
 static void tool_start(mcp_server *s, json_t *args, mcp_reply *r)
 {
     static const char *const names[] = {"spec", "budget", "wall_time", "seed", "approve", "loop", "home",
-                                         "context_without", NULL};
-    const char *spec, *approve, *loop, *home, *without;
+                                         "context_without", "sweep", NULL};
+    const char *spec, *approve, *loop, *home, *without, *sweep;
     double budget = 0, wall = 0, seed = -1;
     if (!arg_known(args, names, r) || !arg_str(args, "spec", true, &spec, r) ||
         !arg_num(args, "budget", 1, 1000000, &budget, r) || !arg_num(args, "wall_time", 1, 1e7, &wall, r) ||
         !arg_num(args, "seed", 0, 2147483647.0, &seed, r) || !arg_str(args, "approve", false, &approve, r) ||
         !arg_str(args, "loop", false, &loop, r) || !arg_str(args, "home", false, &home, r) ||
-        !arg_str(args, "context_without", false, &without, r))
+        !arg_str(args, "context_without", false, &without, r) || !arg_str(args, "sweep", false, &sweep, r))
         return;
+    if (sweep && strcmp(sweep, "default") != 0 && strcmp(sweep, "random") != 0 && strcmp(sweep, "rules") != 0 &&
+        strcmp(sweep, "grid") != 0) {
+        mcp_fail(r, MCP_INVALID_PARAMS, "'sweep' '%.60s' is not one of default, random, rules, grid", sweep);
+        return;
+    }
     unsigned bits = 0;
     spak_err err = {0};
     if (without && spak_context_without_parse(without, &bits, &err) != SPAK_OK) {
@@ -244,6 +263,9 @@ static void tool_start(mcp_server *s, json_t *args, mcp_reply *r)
         spak_snprintf(s->run, sizeof s->run, "%s", id);
         json_object_set_new(sc, "home", json_string(s->home));
         json_object_set_new(sc, "next", json_string("read spak_context, then spak_propose; spak_wait for its records"));
+        char path[PATH_MAX];
+        if (sweep && spak_snprintf(path, sizeof path, "%s/runs/%s/external/sweep-strategy", s->home, id))
+            (void)spak_write_file_atomic(path, sweep, strlen(sweep), NULL);  /* the run's folder exists: it waits */
     }
 }
 
@@ -289,11 +311,97 @@ static char *run_file(const mcp_server *s, const char *run, const char *name)
 
 static void reap(mcp_server *s);
 
+/* What the budget cut, by section, as a line of text and as JSON. */
+static json_t *cuts_said(const spak_prompt *pr, spak_buf *b)
+{
+    const struct {
+        const char *name;
+        size_t bytes;
+    } cut[] = {{"Predictions against outcomes", pr->predictions_cut}, {"Compiler diagnostics", pr->diagnostics_cut},
+               {"Hardware counters", pr->counters_cut}, {"Fired rules and facts", pr->rules_cut},
+               {"Diff against the best", pr->diff_cut}, {"Per-shape results", pr->shapes_cut},
+               {"Latest analysis", pr->analysis_cut}, {"Starting point", pr->start_cut},
+               {"Machine", pr->machine_cut}, {"Current best source", pr->source_cut}};
+    json_t *sec = json_object();
+    spak_buf_printf(b, "(The context's budget: %zu tokens; what did not fit is cut in the LLM prompt's order: ",
+                    pr->budget_tokens);
+    bool any = false;
+    if (pr->history_dropped || pr->lessons_dropped) {
+        spak_buf_printf(b, "%zu older History entries and %zu Lessons left out", pr->history_dropped,
+                        pr->lessons_dropped);
+        any = true;
+    }
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(cut); i++)
+        if (cut[i].bytes) {
+            spak_buf_printf(b, "%s%s: %zu bytes cut", any ? "; " : "", cut[i].name, cut[i].bytes);
+            json_object_set_new(sec, cut[i].name, json_integer((json_int_t)cut[i].bytes));
+            any = true;
+        }
+    spak_buf_puts(b, any ? ". Each cut is marked where it was made; a larger max_tokens shows more.)\n\n"
+                         : "nothing had to be cut.)\n\n");
+    return json_pack("{s:I,s:I,s:I,s:I,s:o}", "budget_tokens", (json_int_t)pr->budget_tokens, "est_tokens",
+                     (json_int_t)pr->est_tokens, "history_dropped", (json_int_t)pr->history_dropped,
+                     "lessons_dropped", (json_int_t)pr->lessons_dropped, "sections_cut", sec);
+}
+
+/* The context rebuilt from its parts within budget tokens (the same cuts as
+ * the LLM prompt's: spak_prompt_build), less what `extra` takes (the notes
+ * and sw, the sweeps' summary, which goes before it), into b;
+ * NULL and r set when it cannot be. */
+static json_t *budgeted(mcp_server *s, const char *run, size_t budget, size_t extra, const spak_buf *sw, spak_buf *b,
+                        mcp_reply *r)
+{
+    char *t = run_file(s, run, "context.json");
+    json_t *j = t ? json_loads(t, 0, NULL) : NULL;
+    free(t);
+    spak_prompt_parts parts;
+    const char **lists = NULL;
+    json_t *trunc = NULL;
+    if (!spak_ctx_parts_from_json(j, &parts, &lists)) {
+        r->result = result("no context to budget yet: the run writes it each time it waits for a proposal", NULL,
+                           true);
+        goto out;
+    }
+    spak_prompt pr;
+    spak_err err = {0};
+    if (spak_prompt_build(&parts, budget > extra ? budget - extra : 1, &pr, &err) != SPAK_OK) {
+        char m[800];
+        spak_snprintf(m, sizeof m, "the context does not fit %zu tokens: %s (the notes and the sweeps' summary "
+                      "before it take about %zu of them)", budget, err.msg, extra);
+        r->result = result(m, NULL, true);
+        goto out;
+    }
+    pr.budget_tokens = budget;
+    trunc = cuts_said(&pr, b);
+    if (sw->len)
+        spak_buf_append(b, sw->data, sw->len);
+    spak_buf_printf(b, "%s\n\n%s", pr.system, pr.user);
+    spak_prompt_free(&pr);
+out:
+    free(lists);
+    json_decref(j);
+    return trunc;
+}
+
+/* The context's default budget: the spec's llm { context_tokens }, kept
+ * with the parts; 0 (none) without one. */
+static size_t default_budget(mcp_server *s, const char *run)
+{
+    char *t = run_file(s, run, "context.json");
+    json_t *j = t ? json_loads(t, 0, NULL) : NULL;
+    size_t n = (size_t)json_integer_value(json_object_get(j, "context_tokens"));
+    free(t);
+    json_decref(j);
+    return n;
+}
+
 static void tool_context(mcp_server *s, json_t *args, mcp_reply *r)
 {
-    static const char *const names[] = {"run", NULL};
+    static const char *const names[] = {"run", "max_tokens", NULL};
     const char *run;
-    if (!arg_known(args, names, r) || !arg_run(s, args, &run, r))
+    double max_tokens = 0;
+    if (!arg_known(args, names, r) || !arg_run(s, args, &run, r) ||
+        !arg_num(args, "max_tokens", 256, 1e8, &max_tokens, r))
         return;
     /* The run writes its context when it next waits for a proposal, a
      * moment after the last evaluation's records are stored (which ends a
@@ -315,14 +423,30 @@ static void tool_context(mcp_server *s, json_t *args, mcp_reply *r)
         return;
     }
     json_t *sc = json_pack("{s:s,s:b}", "run", run, "evaluating", busy);
-    spak_buf b;
+    spak_buf b, sw;
     spak_buf_init(&b, 8u << 20);
+    spak_buf_init(&sw, 1u << 20);
     if (busy)
         spak_buf_puts(&b, "(an evaluation is under way: this is the context of the run's last wait; spak_wait for "
                           "the new records)\n\n");
-    spak_buf_puts(&b, t);
+    (void)mcp_sweep_summary(s, run, 3, &sw);
+    size_t budget = max_tokens > 0 ? (size_t)max_tokens : default_budget(s, run);
+    if (budget > 0) {
+        json_t *trunc = budgeted(s, run, budget, spak_prompt_estimate_tokens(sw.len + b.len + 600), &sw, &b, r);
+        if (!trunc) {
+            json_decref(sc);
+            goto out;
+        }
+        json_object_set_new(sc, "truncation", trunc);
+    }
+    if (budget == 0 && sw.len)
+        spak_buf_append(&b, sw.data, sw.len);
+    if (budget == 0)
+        spak_buf_puts(&b, t);
     r->result = result(b.data ? b.data : t, sc, false);
+out:
     spak_buf_free(&b);
+    spak_buf_free(&sw);
     free(t);
 }
 
@@ -462,10 +586,7 @@ static bool tunable_points(json_t *tun, json_t *cond_list, double max_points, js
     spak_arena_free(&a);
     if (ok && json_array_size(keep) == 0)
         return mcp_fail(r, MCP_INVALID_PARAMS, "no point of the tunables' grid meets the conditions");
-    if (ok && (double)json_array_size(keep) > max_points)
-        return mcp_fail(r, MCP_INVALID_PARAMS, "the tunables make %zu points, more than max_points (%.0f): each "
-                                               "point is one evaluation of the budget", json_array_size(keep),
-                        max_points);
+    (void)max_points;  /* a sweep stops there (program/sweep.h); a grid larger is walked, not refused */
     return ok;
 }
 
@@ -504,50 +625,63 @@ static bool proposal_source(mcp_server *s, const char *run, const char *source, 
     return true;
 }
 
-/* The items of a code proposal: one file per point of the tunables (their
- * defines first, then "#line 1" so that diagnostics name the engineer's
- * lines), in run's external folder. */
-static bool code_items(mcp_server *s, const char *run, const char *src, json_t *tun, json_t *keep, json_t *base,
-                       json_t *items, mcp_reply *r)
+/* The item of a code proposal: its source in a file of run's external
+ * folder; with tunables, a sweep of them (program/sweep.h: each point's
+ * source gets its defines when the run takes it). */
+static bool code_item(mcp_server *s, const char *run, const char *src, json_t *base, json_t *sweep, json_t *items,
+                      mcp_reply *r)
 {
     static unsigned long serial;
-    char dir[PATH_MAX];
+    char dir[PATH_MAX], path[PATH_MAX + 64];
     spak_snprintf(dir, sizeof dir, "%s/runs/%s/external", s->home, run);
     spak_err err = {0};
     if (spak_mkdirs(dir, &err) != SPAK_OK)
         return mcp_fail(r, MCP_INTERNAL_ERROR, "%s", err.msg);
-    for (size_t p = 0; p < json_array_size(keep); p++) {
-        spak_buf b;
-        spak_buf_init(&b, SOURCE_MAX + 8192);
-        json_t *it = json_deep_copy(base);
-        json_t *vals = json_object();
-        size_t rest = (size_t)json_integer_value(json_array_get(keep, p));
-        const char *k;
-        json_t *v;
-        json_object_foreach(tun, k, v) {
-            json_t *x = json_array_get(v, rest % json_array_size(v));
-            rest /= json_array_size(v);
-            char txt[128];
-            (void)define_text(x, txt, sizeof txt);
-            spak_buf_printf(&b, "#define %s %s\n", k, txt);
-            json_object_set(vals, k, x);
-        }
-        if (tun)
-            spak_buf_puts(&b, "#line 1\n");
-        spak_buf_puts(&b, src);
-        char path[PATH_MAX + 64];
-        spak_snprintf(path, sizeof path, "%s/src-%ld-%lu-%zu.c", dir, (long)getpid(), ++serial, p + 1);
-        spak_status st = b.data ? spak_write_file_atomic(path, b.data, b.len, &err)
-                                : spak_errf(&err, SPAK_ERR_LIMIT, "the source is too large");
-        spak_buf_free(&b);
-        json_object_set_new(it, "code_path", json_string(path));
-        if (tun)
-            json_object_set(it, "tunables", vals);
-        json_decref(vals);
-        json_array_append_new(items, it);
-        if (st != SPAK_OK)
-            return mcp_fail(r, MCP_INTERNAL_ERROR, "%s", err.msg);
-    }
+    spak_snprintf(path, sizeof path, "%s/src-%ld-%lu.c", dir, (long)getpid(), ++serial);
+    if (spak_write_file_atomic(path, src, strlen(src), &err) != SPAK_OK)
+        return mcp_fail(r, MCP_INTERNAL_ERROR, "%s", err.msg);
+    json_t *it = json_deep_copy(base);
+    json_object_set_new(it, "code_path", json_string(path));
+    if (sweep)
+        json_object_set(it, "sweep", sweep);
+    json_array_append_new(items, it);
+    return true;
+}
+
+/* The sweep of a proposal's tunables (program/sweep.h): the strategy given,
+ * else the one spak_start was given, else the run's own (the spec's). */
+static bool sweep_of(mcp_server *s, const char *run, json_t *args, json_t *tun, double max_points, json_t **out,
+                     mcp_reply *r)
+{
+    const char *strategy;
+    double plateau = -1, goal = NAN;
+    *out = NULL;
+    if (!arg_str(args, "strategy", false, &strategy, r) || !arg_num(args, "plateau", 0, 1e6, &plateau, r) ||
+        !arg_num(args, "goal", -1e300, 1e300, &goal, r))
+        return false;
+    static const char *const walks[] = {"default", "random", "rules", "grid"};
+    bool known = !strategy;
+    for (size_t i = 0; strategy && i < SPAK_ARRAY_LEN(walks); i++)
+        known = known || strcmp(strategy, walks[i]) == 0;
+    if (!known)
+        return mcp_fail(r, MCP_INVALID_PARAMS, "'strategy' '%.60s' is not one of default, random, rules, grid",
+                        strategy);
+    if ((strategy || json_object_get(args, "plateau") || json_object_get(args, "goal")) && !tun)
+        return mcp_fail(r, MCP_INVALID_PARAMS, "'strategy', 'plateau' and 'goal' go with 'tunables' (a sweep)");
+    if (!tun)
+        return true;
+    char *given = strategy ? NULL : run_file(s, run, "sweep-strategy");
+    if (given)
+        given[strcspn(given, "\n")] = 0;
+    *out = json_pack("{s:O,s:O?,s:I}", "tunables", tun, "conditions", json_object_get(args, "conditions"),
+                     "max_points", (json_int_t)max_points);
+    if (strategy || (given && *given))
+        json_object_set_new(*out, "strategy", json_string(strategy ? strategy : given));
+    free(given);
+    if (plateau >= 0)
+        json_object_set_new(*out, "plateau", json_integer((json_int_t)plateau));
+    if (!isnan(goal))
+        json_object_set_new(*out, "goal", json_real(goal));
     return true;
 }
 
@@ -587,10 +721,10 @@ static void tool_propose(mcp_server *s, json_t *args, json_t *id, mcp_reply *r)
 {
     static const char *const names[] = {"run", "point", "values", "source", "diff", "prediction",
                                         "predicted_metric", "predicted_ratio", "tunables", "conditions",
-                                        "max_points", NULL};
+                                        "max_points", "strategy", "plateau", "goal", NULL};
     const char *run, *source, *diff;
     double max_points = TUNABLE_DEFAULT_POINTS;
-    json_t *base = NULL, *items = json_array(), *keep = json_array();
+    json_t *base = NULL, *items = json_array(), *keep = json_array(), *sweep = NULL;
     char *src = NULL;
     if (!arg_known(args, names, r) || !arg_run(s, args, &run, r) || !arg_str(args, "source", false, &source, r) ||
         !arg_str(args, "diff", false, &diff, r) || !arg_num(args, "max_points", 1, TUNABLE_MAX_POINTS, &max_points, r) ||
@@ -610,7 +744,8 @@ static void tool_propose(mcp_server *s, json_t *args, json_t *id, mcp_reply *r)
         mcp_fail(r, MCP_INVALID_PARAMS, "'tunables' go with a 'source' or a 'diff' (the source reads them as defines)");
         goto out;
     }
-    if (!tunable_points(tun, json_object_get(args, "conditions"), max_points, keep, r))
+    if (!tunable_points(tun, json_object_get(args, "conditions"), max_points, keep, r) ||
+        !sweep_of(s, run, args, tun, max_points, &sweep, r))
         goto out;
     size_t points = json_array_size(keep);
     spak_engine_opts o = mcp_opts(s);
@@ -623,14 +758,11 @@ static void tool_propose(mcp_server *s, json_t *args, json_t *id, mcp_reply *r)
     }
     if (code && !proposal_source(s, run, source, diff, &src, r))
         goto out;
-    if (code) {
-        json_object_set_new(base, "kind", json_string(diff ? "diff" : "source"));
-        if (!code_items(s, run, src, tun, keep, base, items, r))
-            goto out;
-    } else {
-        json_object_set_new(base, "kind", json_string("point"));
+    json_object_set_new(base, "kind", json_string(code ? diff ? "diff" : "source" : "point"));
+    if (code && !code_item(s, run, src, base, sweep, items, r))
+        goto out;
+    if (!code)
         json_array_append(items, base);
-    }
     long pid = 0;
     if (spak_external_queue(&o, run, items, &pid, &err) != SPAK_OK) {
         r->result = result(err.msg, NULL, true);
@@ -642,17 +774,30 @@ static void tool_propose(mcp_server *s, json_t *args, json_t *id, mcp_reply *r)
     mp->proposal = pid;
     spak_snprintf(mp->run, sizeof mp->run, "%s", run);
     mcp_ensure_child(s, run);
-    char text[512];
-    spak_snprintf(text, sizeof text,
-                  "proposal %ld queued for run %s: %zu evaluation%s; call spak_wait with proposal %ld for the records",
-                  pid, run, points, points == 1 ? "" : "s", pid);
-    r->result = result(text, json_pack("{s:s,s:I,s:I}", "run", run, "proposal", (json_int_t)pid, "items",
-                                       (json_int_t)json_array_size(items)), false);
+    char text[768];
+    const char *strat = json_string_value(json_object_get(sweep, "strategy"));
+    if (sweep)
+        spak_snprintf(text, sizeof text,
+                      "proposal %ld queued for run %s: a sweep of its tunables (%zu points meet the conditions) by "
+                      "the %s strategy, one evaluation a point, at most %.0f, stopping where the strategy stops; "
+                      "call spak_wait with proposal %ld for the records, and spak_context for what the sweep found",
+                      pid, run, points, strat ? strat : "run's", max_points, pid);
+    else
+        spak_snprintf(text, sizeof text,
+                      "proposal %ld queued for run %s: 1 evaluation; call spak_wait with proposal %ld for the records",
+                      pid, run, pid);
+    json_t *sc = json_pack("{s:s,s:I,s:I}", "run", run, "proposal", (json_int_t)pid, "items",
+                           (json_int_t)json_array_size(items));
+    if (sweep)
+        json_object_set_new(sc, "sweep", json_pack("{s:s,s:I,s:I}", "strategy", strat ? strat : "run's", "points",
+                                                   (json_int_t)points, "max_points", (json_int_t)max_points));
+    r->result = result(text, sc, false);
 out:
     free(src);
     json_decref(base);
     json_decref(items);
     json_decref(keep);
+    json_decref(sweep);
 }
 
 /* ---- spak_wait ---- */
@@ -692,7 +837,8 @@ static void tool_wait(mcp_server *s, json_t *args, json_t *id, json_t *token, mc
         r->result = result(why, NULL, true);
         return;
     }
-    if (json_is_true(json_object_get(st, "done")) || json_object_get(st, "waiting_for") || timeout <= 0) {
+    if (json_is_true(json_object_get(st, "done")) || (json_object_get(st, "waiting_for") && !mcp_elicit_holds(s, run)) ||
+        timeout <= 0) {
         r->result = wait_result(st);
         return;
     }
@@ -733,7 +879,8 @@ static void tool_stop(mcp_server *s, json_t *args, mcp_reply *r)
         kill(k->pid, SIGINT);  /* the CLI ends an interrupted run resumable */
     char text[512];
     spak_snprintf(text, sizeof text,
-                  "run %s stopped: %zu queued evaluation%s withdrawn%s; the run stays resumable (spak_attach, or "
+                  "run %s stopped: %zu queued item%s withdrawn (a sweep is one, with its points not taken yet)%s; the run "
+                  "stays resumable (spak_attach, or "
                   "'spak resume --home %s %s')",
                   run, n, n == 1 ? "" : "s", k ? ", the evaluation under way interrupted" : "", s->home, run);
     r->result = result(text, json_pack("{s:s,s:I,s:b}", "run", run, "withdrawn", (json_int_t)n, "interrupted", k != NULL),
@@ -759,26 +906,37 @@ static const tool_def TOOLS[] = {
      "\"seed\":{\"type\":\"integer\",\"minimum\":0},\"approve\":{\"type\":\"string\",\"description\":\"gates a person "
      "answers with spak approve, e.g. llm-code\"},\"loop\":{\"type\":\"string\"},\"home\":{\"type\":\"string\"},"
      "\"context_without\":{\"type\":\"string\",\"description\":\"an ablation: measurements and/or knowledge "
-     "(comma-separated) left out of the context\"}},"
+     "(comma-separated) left out of the context\"},\"sweep\":{\"type\":\"string\",\"enum\":[\"default\","
+     "\"random\",\"rules\",\"grid\"],\"description\":\"how proposals' tunables are swept (default: the spec's "
+     "strategy when it is one of these, else default)\"}},"
      "\"required\":[\"spec\"]}"},
     {"spak_attach", "Take up an existing run (after a restart of the server): its state, and its queue goes on.",
      "{\"type\":\"object\",\"properties\":{\"run\":{\"type\":\"string\"},\"home\":{\"type\":\"string\"}},"
      "\"required\":[\"run\"]}"},
     {"spak_context",
      "Everything to read before the next move: the task, the ABI, the space, the best source, the analysis, "
-     "diagnostics, rules, lessons and history (the same text as the LLM strategy's prompt).",
-     "{\"type\":\"object\",\"properties\":{" RUN_PROP "}}"},
+     "diagnostics, rules, lessons and history (the same text as the LLM strategy's prompt), and what the sweeps of "
+     "your tunables found.",
+     "{\"type\":\"object\",\"properties\":{" RUN_PROP ",\"max_tokens\":{\"type\":\"integer\",\"minimum\":256,"
+     "\"description\":\"cut the context to fit this many tokens, in the LLM prompt's order, saying what was cut "
+     "(default: the spec's llm context_tokens, else no cut)\"}}}"},
     {"spak_propose",
      "Propose the next candidate: a point ('point' as name=value,... or 'values'), a whole kernel 'source', or a "
      "unified 'diff' against the run's best source; with your prediction. Code may carry 'tunables' {NAME: "
-     "[values]} that its source reads as defines: each point is one evaluation. Returns a proposal id at once.",
+     "[values]} that its source reads as defines: spak sweeps them with a strategy, each point one evaluation, and "
+     "the next context says what the sweep found. Returns a proposal id at once.",
      "{\"type\":\"object\",\"properties\":{" RUN_PROP ",\"point\":{\"type\":\"string\"},\"values\":{\"type\":"
      "\"object\"},\"source\":{\"type\":\"string\"},\"diff\":{\"type\":\"string\"},\"prediction\":{\"type\":\"string\","
      "\"description\":\"what you expect and why\"},\"predicted_metric\":{\"type\":\"number\"},\"predicted_ratio\":"
      "{\"type\":\"number\"},\"tunables\":{\"type\":\"object\",\"additionalProperties\":{\"type\":\"array\"}},"
      "\"conditions\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},\"description\":\"expressions over "
      "the tunables (the spec language's, as a when:): only points where all hold\"},\"max_points\":{\"type\":"
-     "\"integer\",\"minimum\":1,\"maximum\":256}}}"},
+     "\"integer\",\"minimum\":1,\"maximum\":256,\"description\":\"the sweep's most evaluations (default "
+     "16)\"},\"strategy\":{\"type\":\"string\",\"enum\":[\"default\",\"random\",\"rules\",\"grid\"],"
+     "\"description\":\"how the tunables are swept (default: spak_start's sweep, else the spec's strategy, else "
+     "default)\"},\"plateau\":{\"type\":\"integer\",\"minimum\":0,\"description\":\"the sweep stops after "
+     "this many points without improving its best (default: the spec's stop.plateau; 0: never)\"},\"goal\":{"
+     "\"type\":\"number\",\"description\":\"the sweep stops when a point's metric reaches this\"}}}"},
     {"spak_wait",
      "Wait for a proposal's evaluations: their records when all are final, else the progress so far at the "
      "timeout. Says so when the run waits for its supervisor.",
@@ -903,7 +1061,10 @@ void mcp_tick(mcp_server *s, void (*respond)(mcp_server *s, json_t *id, json_t *
             continue;
         }
         progress(s, w, st, now);
-        if (json_is_true(json_object_get(st, "done")) || json_object_get(st, "waiting_for") || now >= w->deadline) {
+        /* a gate being put to the person through the client: the wait goes
+         * on, for the records that follow the answer */
+        bool gate = json_object_get(st, "waiting_for") && !mcp_elicit_holds(s, w->run);
+        if (json_is_true(json_object_get(st, "done")) || gate || now >= w->deadline) {
             respond(s, w->id, wait_result(st));
             free_wait(w);
         } else

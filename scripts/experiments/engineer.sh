@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/experiments/engineer.sh ARM REP - set up one arm of the engineer's
+# scripts/experiments/engineer.sh [--lessons SEED_HOME] ARM REP - set up one arm of the engineer's
 # seat experiment (issue 16, docs/experiments-engineer-brief.md) and print
 # what the engineer runs.
 #
@@ -13,9 +13,15 @@
 # point, the naive source, and waits for it: the engineer's first context
 # holds the starting point's source and measurement (in attn-nomeas, its
 # omission). The engineer's steps are its proposals after that one:
-# single 1, loop 10; each proposal may carry tunables (spak sweeps at most
-# 16 points of them), so the budget is 1 + 16 x steps evaluations.
+# single 1, loop 10; each proposal may carry tunables (spak sweeps them,
+# at most 16 points), so the budget is 1 + 16 x steps evaluations.
 # evaluate.sh counts only the first STEPS proposals of the engineer.
+#
+# --lessons SEED_HOME: the arm's home starts from a copy of SEED_HOME's
+# store (its lessons for the arm's kernel family, which the engineer's
+# context lists; scripts/experiments/seed-lessons.sh makes the attention
+# seed once). Give it to the arms a knowledge ablation compares (attn-loop
+# and attn-noknow), so that they differ only by what the context omits.
 #
 # Writes experiments/ARM-REP.json (arm, rep, home, run id, started, steps,
 # budget, ablation, scratch folder, the commands) and
@@ -26,7 +32,13 @@
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SPAK="$ROOT/build/spak"
-usage() { echo "usage: scripts/experiments/engineer.sh ARM REP   (ARM: attn-single attn-loop attn-nomeas attn-noknow mm-single mm-loop)" >&2; exit 2; }
+usage() { echo "usage: scripts/experiments/engineer.sh [--lessons SEED_HOME] ARM REP   (ARM: attn-single attn-loop attn-nomeas attn-noknow mm-single mm-loop)" >&2; exit 2; }
+SEED=""
+if [ "${1:-}" = "--lessons" ]; then
+    [ $# -ge 2 ] || usage
+    SEED=$2
+    shift 2
+fi
 [ $# -eq 2 ] || usage
 ARM=$1 REP=$2
 case "$REP" in '' | *[!0-9]*) echo "engineer.sh: REP must be a whole number, not '$REP'" >&2; exit 2 ;; esac
@@ -51,7 +63,28 @@ if [ -e "$DIR" ]; then
     echo "engineer.sh: $DIR exists: each arm and repetition gets a fresh home (remove it, or take the next REP)" >&2
     exit 1
 fi
+LESSONS=0
+if [ -n "$SEED" ]; then
+    # the seed's lessons for this family, counted before anything is made
+    LESSONS=$(python3 - "$SEED/spak.db" "${SPEC%-naive}" <<'PY'
+import os, sqlite3, sys
+if not os.path.isfile(sys.argv[1]):
+    sys.exit("engineer.sh: --lessons: %s has no store (spak.db): make the seed with scripts/experiments/seed-lessons.sh" % os.path.dirname(sys.argv[1]))
+db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
+n = db.execute("SELECT count(*) FROM lessons WHERE family = ?", (sys.argv[2],)).fetchone()[0]
+if n == 0:
+    sys.exit("engineer.sh: --lessons: %s holds no lesson for the family %s" % (os.path.dirname(sys.argv[1]), sys.argv[2]))
+print(n)
+PY
+) || exit 1
+fi
 mkdir -p "$H" "$SCRATCH"
+if [ -n "$SEED" ]; then
+    # a consistent copy of the seed's store (SQLite's backup), before the run is started in it
+    python3 -c 'import sqlite3, sys
+src = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True); dst = sqlite3.connect(sys.argv[2])
+src.backup(dst); dst.close()' "$SEED/spak.db" "$H/spak.db" || { echo "engineer.sh: the seed's store could not be copied" >&2; exit 1; }
+fi
 args=$(python3 -c 'import json,sys; d={"spec": sys.argv[1], "budget": int(sys.argv[2])}
 if sys.argv[3]: d["context_without"] = sys.argv[3]
 print(json.dumps(d))' "$SPECF" "$BUDGET" "$WITHOUT")
@@ -77,7 +110,9 @@ cat >"$DIR/propose" <<PROPOSE
 # $DIR/propose SOURCE.c [PREDICTED_RATIO] [WHY] [TUNABLES_JSON] [CONDITIONS_JSON]
 # proposes a whole kernel source to run $RUN; prints the proposal id.
 # TUNABLES_JSON e.g. '{"BQ": [32, 64], "BK": [64, 128]}' (the source reads them
-# as defines; spak sweeps at most 16 points); CONDITIONS_JSON e.g. '["BQ <= BK"]'.
+# as defines; spak sweeps them with the default strategy, one evaluation a
+# point, at most 16, and the next context says what it found);
+# CONDITIONS_JSON e.g. '["BQ <= BK"]'.
 set -eu
 [ \$# -ge 1 ] || { echo "usage: \$0 SOURCE.c [PREDICTED_RATIO] [WHY] [TUNABLES_JSON] [CONDITIONS_JSON]" >&2; exit 2; }
 args=\$(python3 - "\$@" <<'PY'
@@ -102,12 +137,13 @@ import json, sys
 json.dump({"arm": "$ARM", "rep": $REP, "family": "${SPEC%-naive}", "spec": "$SPECF", "home": "$H",
            "run_id": "$RUN", "started": "$STARTED", "steps": $STEPS, "budget": $BUDGET,
            "context_without": "$WITHOUT" or None, "scratch": "$SCRATCH", "first_engineer_proposal": 2,
+           "lessons_from": "$SEED" or None, "lessons": $LESSONS,
            "commands": {"context": """$CTX""", "propose": """$PROP""", "wait": """$WAIT"""}},
           open(sys.argv[1], "w"), indent=2)
 PY
 cat <<MSG
 arm $ARM, repetition $REP: run $RUN in $H (started $STARTED)
-steps: $STEPS proposal(s) after the starting point (budget $BUDGET evaluations)${WITHOUT:+; context without $WITHOUT}
+steps: $STEPS proposal(s) after the starting point (budget $BUDGET evaluations)${WITHOUT:+; context without $WITHOUT}${SEED:+; the home starts with $LESSONS lesson(s) from $SEED}
 scratch folder: $SCRATCH
 
 The engineer's commands:

@@ -289,6 +289,15 @@ def verdict(pairs):
 COLOURS = {"single": "#d62728", "loop": "#1f77b4", "nomeas": "#ff7f0e", "noknow": "#2ca02c"}
 
 
+def run_baseline(spec):
+    """The baseline a run measured its ratios against: the spec's problem.baseline name."""
+    try:
+        m = re.search(r'^\s*baseline:\s*"([^"]*)"', open(spec).read(), re.M)
+    except OSError:
+        m = None
+    return m.group(1) if m else "the run's baseline"
+
+
 def svg_chart(path, title, series, ylabel):
     """series: [(label, kind, [y or None per step])]: a line chart, step on x."""
     W, H, L, R, T, B = 720, 420, 70, 170, 40, 50
@@ -376,6 +385,12 @@ def main():
         md.append("Not counted: " + "; ".join("%s (%s)" % s for s in skipped) + ".\n")
     # trajectories
     md.append("## Trajectories (best ratio to the run's baseline after each step, as measured then)\n")
+    by_base = {}
+    for r in arms:
+        by_base.setdefault(run_baseline(r["spec"]), []).append(r["label"])
+    md.append("The runs' baselines (their spec's problem.baseline): %s. The re-timed tables below put every arm "
+              "beside the naive rung and our best rung.\n" % "; ".join(
+                  "%s: %s" % (b, ", ".join(sorted(ls))) for b, ls in sorted(by_base.items())))
     with open(os.path.join(a.out, "trajectories.csv"), "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["arm", "rep", "run_id", "step", "best_candidate", "best_metric", "best_ratio"])
@@ -474,8 +489,9 @@ def main():
         series = [(r["label"], r["kind"], [e["ratio"] if e else None for e in r["traj"]]) for r in arms
                   if FAMILY_OF_ARM[r["arm"].split("-")[0]] == family]
         if series:
+            bases = sorted({run_baseline(r["spec"]) for r in arms if FAMILY_OF_ARM[r["arm"].split("-")[0]] == family})
             svg_chart(os.path.join(a.out, "trajectory-%s.svg" % family), "%s: best ratio after each step" % family,
-                      series, "best ratio to %s" % ("naive" if family == "attention" else "OpenBLAS"))
+                      series, "best ratio to %s (as measured in the run)" % " / ".join(bases))
             md.append("![%s trajectories](trajectory-%s.svg)\n" % (family, family))
     text = "\n".join(md) + "\n"
     open(os.path.join(a.out, "results.md"), "w").write(text)

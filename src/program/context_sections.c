@@ -879,3 +879,64 @@ void spak_ctx_predictions(const spak_strategy_run *e, const spak_eval *ev, size_
     }
     free(rels);
 }
+
+/* ---- the context's parts kept for a budget chosen later (spak mcp's
+ * spak_context max_tokens) ---- */
+
+static const char *const PART_KEYS[] = {"language", "task", "abi_header", "abi_symbol", "space", "machine", "start",
+                                        "best_source", "diff", "analysis", "shapes", "counters", "diagnostics",
+                                        "rules", "lessons_omitted", "predictions", "metric"};
+
+/* The address of part key i's string in p. */
+static const char **part_field(spak_prompt_parts *p, size_t i)
+{
+    const char **f[] = {&p->language, &p->task, &p->abi_header, &p->abi_symbol, &p->space, &p->machine, &p->start,
+                        &p->best_source, &p->diff, &p->analysis, &p->shapes, &p->counters, &p->diagnostics,
+                        &p->rules, &p->lessons_omitted, &p->predictions, &p->metric};
+    return f[i];
+}
+
+json_t *spak_ctx_parts_json(const spak_prompt_parts *p, long context_tokens)
+{
+    json_t *j = json_pack("{s:s}", "mode", p->mode == SPAK_PROMPT_CODE ? "code" : "params");
+    spak_prompt_parts c = *p;
+    for (size_t i = 0; j && i < SPAK_ARRAY_LEN(PART_KEYS); i++)
+        if (*part_field(&c, i))
+            json_object_set_new(j, PART_KEYS[i], json_string(*part_field(&c, i)));
+    json_t *l = json_array(), *h = json_array();
+    for (size_t i = 0; i < p->n_lessons; i++)
+        json_array_append_new(l, json_string(p->lessons[i] ? p->lessons[i] : ""));
+    for (size_t i = 0; i < p->n_history; i++)
+        json_array_append_new(h, json_string(p->history[i] ? p->history[i] : ""));
+    json_object_set_new(j, "lessons", l);
+    json_object_set_new(j, "history", h);
+    if (context_tokens > 0)
+        json_object_set_new(j, "context_tokens", json_integer(context_tokens));
+    return j;
+}
+
+bool spak_ctx_parts_from_json(const json_t *j, spak_prompt_parts *p, const char ***lists)
+{
+    memset(p, 0, sizeof *p);
+    *lists = NULL;
+    const char *mode = json_string_value(json_object_get(j, "mode"));
+    if (!mode || !json_string_value(json_object_get(j, "task")))
+        return false;
+    p->mode = strcmp(mode, "code") == 0 ? SPAK_PROMPT_CODE : SPAK_PROMPT_PARAMS;
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(PART_KEYS); i++)
+        *part_field(p, i) = json_string_value(json_object_get(j, PART_KEYS[i]));
+    const json_t *l = json_object_get(j, "lessons"), *h = json_object_get(j, "history");
+    size_t nl = json_array_size(l), nh = json_array_size(h);
+    *lists = calloc(nl + nh + 1, sizeof **lists);
+    if (!*lists)
+        return false;
+    for (size_t i = 0; i < nl; i++)
+        (*lists)[i] = json_string_value(json_array_get(l, i));
+    for (size_t i = 0; i < nh; i++)
+        (*lists)[nl + i] = json_string_value(json_array_get(h, i));
+    p->lessons = *lists;
+    p->n_lessons = nl;
+    p->history = *lists + nl;
+    p->n_history = nh;
+    return true;
+}

@@ -13,6 +13,7 @@
 #define SPAK_CONTEXT_SECTIONS_H
 
 #include <jansson.h>
+#include "program/prompt.h"
 #include "program/strategy.h"
 #include "util.h"
 
@@ -47,6 +48,16 @@ void spak_ctx_predictions(const spak_strategy_run *e, const spak_eval *ev, size_
  * la and lb, into out; false when they are too large to compare (over
  * SPAK_DIFF_MAX_LINES lines each). Equal texts give an empty diff. */
 #define SPAK_DIFF_MAX_LINES 3000
+
+/* The parts of a prompt as JSON (every string copied; context_tokens > 0:
+ * the budget the spec's llm block gives, kept beside them), so that a
+ * reader builds the same prompt later within a budget of its choosing
+ * (spak mcp's spak_context max_tokens): the cuts are spak_prompt_build's. */
+json_t *spak_ctx_parts_json(const spak_prompt_parts *p, long context_tokens);
+/* The parts back from that JSON: p's strings are borrowed from j; *lists
+ * (the lessons' and the history's pointers) is the caller's to free. false
+ * when j is not such a document. */
+bool spak_ctx_parts_from_json(const json_t *j, spak_prompt_parts *p, const char ***lists);
 bool spak_unified_diff(const char *a, const char *b, const char *la, const char *lb, spak_buf *out);
 
 #endif

@@ -11,10 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "program/context_sections.h"
 #include "program/driver_llm.h"
 #include "program/llm_context.h"
 #include "program/prompt.h"
 #include "program/strategy.h"
+#include "program/sweep.h"
 #include "store/scopes.h"
 
 #define KEY_MAX 2048
@@ -174,6 +176,40 @@ spak_status spak_external_withdraw(const spak_engine_opts *o, const char *run_id
     return queue_scan(o, run_id, proposal_id, true, n_removed, err);
 }
 
+spak_status spak_external_sweeps(const spak_engine_opts *o, const char *run_id, json_t **out, json_t **going,
+                                 spak_err *err)
+{
+    if (out)
+        *out = NULL;
+    if (going)
+        *going = NULL;
+    spak_store *st = NULL;
+    spak_status s = open_run(o, run_id, &st, err);
+    if (s != SPAK_OK)
+        return s;
+    json_t *q = queue_get(st, run_id);
+    spak_store_close(st);
+    json_t *ends = json_object_get(q, "sweeps");
+    if (out)
+        *out = json_is_object(ends) ? json_incref(ends) : json_object();
+    if (going) {
+        *going = json_object();
+        json_t *qi = json_object_get(q, "items"), *it;
+        size_t i;
+        json_array_foreach(qi, i, it) {
+            json_t *sw = json_object_get(it, "sweep");
+            char pid[32];
+            if (json_is_object(sw) &&
+                spak_snprintf(pid, sizeof pid, "%lld", (long long)json_integer_value(json_object_get(it, "proposal"))))
+                json_object_set_new(*going, pid, json_pack("{s:O?,s:I}", "strategy", json_object_get(sw, "strategy"),
+                                                           "points",
+                                                           (json_int_t)json_array_size(json_object_get(sw, "proposed"))));
+        }
+    }
+    json_decref(q);
+    return SPAK_OK;
+}
+
 /* ---- the engineer's context, written when the run waits ---- */
 
 /* HOME/runs/RUN/external/NAME into out. */
@@ -182,8 +218,22 @@ static bool ext_path(const spak_strategy_run *run, const char *name, char *out, 
     return spak_snprintf(out, n, "%s/runs/%s/external/%s", run->site->home, run->run_id, name);
 }
 
+/* The spec's llm { context_tokens: N } (the LLM prompt's budget), 0 when
+ * it names none. */
+static long spec_context_tokens(const spak_model *m)
+{
+    for (size_t i = 0; m && m->system && i < m->system->n; i++)
+        if (spak_entry_word_is(m->system->items[i], 0, "llm") && m->system->items[i]->body) {
+            const spak_entry *e = spak_block_find(m->system->items[i]->body, "context_tokens");
+            if (e && e->value && e->value->kind == SPAK_EX_NUMBER && e->value->num > 0)
+                return (long)e->value->num;
+        }
+    return 0;
+}
+
 /* context.md (the llm strategy's prompt for a code step, system then user
- * message), best.c (the base of a diff: the best candidate's source, or the
+ * message), context.json (its parts, for a budget chosen later: spak mcp's
+ * spak_context max_tokens; with the spec's llm context_tokens), best.c (the base of a diff: the best candidate's source, or the
  * first point's template before there is one) and state.json (where the
  * spec, the ABI header and the best source are, for the MCP resources).
  * For people and the MCP server: a failure here does not stop the run. */
@@ -197,6 +247,12 @@ static void write_context(const spak_strategy_run *run)
     spak_llm_context_build(run, &t, &c);
     spak_prompt_parts parts;
     spak_llm_prompt_parts(&c, true, &parts);  /* the same sections as the llm strategy's prompt */
+    json_t *pj = spak_ctx_parts_json(&parts, spec_context_tokens(run->m));  /* for a budget chosen later */
+    char *pt = pj ? json_dumps(pj, JSON_COMPACT) : NULL;
+    if (pt && ext_path(run, "context.json", path, sizeof path))
+        (void)spak_write_file_atomic(path, pt, strlen(pt), NULL);
+    free(pt);
+    json_decref(pj);
     spak_prompt pr;
     if (spak_prompt_build(&parts, 0, &pr, NULL) == SPAK_OK) {
         spak_buf b;
@@ -290,7 +346,7 @@ static bool item_key(const spak_space *sp, const json_t *it, char *key, size_t n
 static json_t *item_note(const json_t *it)
 {
     json_t *note = json_object();
-    static const char *const keys[] = {"proposal", "item", "of", "prediction", "tunables", "kind"};
+    static const char *const keys[] = {"proposal", "item", "of", "prediction", "tunables", "kind", "swept"};
     for (size_t i = 0; i < SPAK_ARRAY_LEN(keys); i++)
         if (json_object_get(it, keys[i]))
             json_object_set(note, keys[i], json_object_get(it, keys[i]));
@@ -362,6 +418,48 @@ static void from_item(const spak_strategy_run *run, const json_t *it, spak_propo
     out->gate_payload = json_deep_copy(it);
 }
 
+/* The item to judge next from the queue q (*it owned, NULL when none):
+ * the oldest, taken off; a sweep at the head gives its next point and stays
+ * there until it ends (sweep.h), its end kept under q's "sweeps" by
+ * proposal. The item is kept as "taken" until the next is taken: a run
+ * killed while judging it gives it back on resume (external_resumed). */
+static spak_status take_item(const spak_strategy_run *run, json_t *q, json_t **it, bool *changed, spak_err *err)
+{
+    json_t *qi = json_object_get(q, "items");
+    *it = NULL;
+    while (json_array_size(qi) > 0) {
+        json_t *head = json_array_get(qi, 0);
+        *changed = true;
+        if (!json_is_object(head) || !json_is_object(json_object_get(head, "sweep"))) {
+            *it = json_incref(head);
+            json_object_set(q, "taken", head);
+            json_array_remove(qi, 0);
+            return SPAK_OK;
+        }
+        char why[512];
+        spak_status st = spak_sweep_next(run, head, it, why, sizeof why, err);
+        if (st != SPAK_OK)
+            return st;
+        if (*it) {
+            json_object_set(q, "taken", *it);
+            return SPAK_OK;
+        }
+        json_t *ends = json_object_get(q, "sweeps");
+        if (!json_is_object(ends)) {
+            ends = json_object();
+            json_object_set_new(q, "sweeps", ends);
+        }
+        json_t *sw = json_object_get(head, "sweep");
+        char pid[32];
+        spak_snprintf(pid, sizeof pid, "%lld", (long long)json_integer_value(json_object_get(head, "proposal")));
+        json_object_set_new(ends, pid, json_pack("{s:s,s:I,s:s}", "strategy", spak_sweep_strategy(run, sw), "points",
+                                                 (json_int_t)json_array_size(json_object_get(sw, "proposed")),
+                                                 "ended", why));
+        json_array_remove(qi, 0);
+    }
+    return SPAK_OK;
+}
+
 /* The oldest queued item, taken off the queue (or the one that waited at
  * the llm-code gate and was answered). */
 static spak_status external_propose(void *self, const spak_strategy_run *run, const uint64_t *pending,
@@ -382,15 +480,11 @@ static spak_status external_propose(void *self, const spak_strategy_run *run, co
     if (st != SPAK_OK)
         return st;
     json_t *q = queue_get(run->store, run->run_id);
-    json_t *qi = json_object_get(q, "items");
-    json_t *it = json_incref(json_array_get(qi, 0));
-    if (it) {
-        /* kept as "taken" until the next is taken: a run killed while
-         * judging it gives it back on resume (external_resumed) */
-        json_object_set(q, "taken", it);
-        json_array_remove(qi, 0);
+    json_t *it = NULL;
+    bool changed = false;
+    st = take_item(run, q, &it, &changed, err);
+    if (st == SPAK_OK && changed)
         st = queue_put(run->store, run->run_id, q, err);
-    }
     json_decref(q);
     if (st == SPAK_OK)
         st = spak_store_commit(run->store, err);

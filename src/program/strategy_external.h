@@ -4,7 +4,8 @@
  * queued in the store, and the engine judges and journals them like any
  * other. With nothing queued the run suspends ("waiting for an outside
  * proposal") and writes the engineer's context (the same text as the llm
- * strategy's prompt) into HOME/runs/RUN/external/context.md; `spak resume
+ * strategy's prompt) into HOME/runs/RUN/external/context.md (and its parts
+ * into context.json); `spak resume
  * RUN` goes on with what was queued.
  *
  * A queued item is a JSON object (docs/mcp.md, "Proposals"):
@@ -15,7 +16,10 @@
  *      built with the defines of "point"/"values" when given, else of the
  *      best point, else of the space's first point
  *    "prediction": {"metric": x, "ratio": r, "why": "..."},
- *    "tunables": {"NAME": value, ...}}            the defines this item's source carries
+ *    "tunables": {"NAME": value, ...},            the defines this item's source carries
+ *    "sweep": {"tunables": {"NAME": [values]},    or: a sweep of the source's own tunables
+ *              "conditions", "strategy",            (program/sweep.h), kept at the head
+ *              "max_points", "plateau", "goal"}}    while it gives one point at a time
  * A bare string is a point (the first form of the queue). Each item is one
  * evaluation of the budget; its note (the evaluation's result, key
  * "external") keeps proposal, item, of, prediction and tunables.
@@ -53,5 +57,12 @@ spak_status spak_external_queued(const spak_engine_opts *o, const char *run_id, 
  * off is not queued again when the run resumes (a stop). */
 spak_status spak_external_withdraw(const spak_engine_opts *o, const char *run_id, long proposal_id,
                                    size_t *n_removed, spak_err *err);
+
+/* How the sweeps of run_id's proposals ended (sweep.h), into *out (owned):
+ * {"PROPOSAL": {"strategy", "points", "ended"}}, and in *going the
+ * proposals whose sweep is still queued, {"PROPOSAL": {"strategy", "points"
+ * (taken so far)}} (either may be NULL). */
+spak_status spak_external_sweeps(const spak_engine_opts *o, const char *run_id, json_t **out, json_t **going,
+                                 spak_err *err);
 
 #endif

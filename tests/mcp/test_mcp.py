@@ -217,15 +217,20 @@ async def full_cycle():
                 check("a condition that reads no tunable is a JSON-RPC error -32602 naming it",
                       e.error.code == -32602 and "NOPE" in e.error.message, e.error.message)
             res = await call(s, "spak_propose", {"run": run, "source": TUNED, "tunables": {"UNR": [1, 2, 4]},
-                                                 "conditions": ["UNR <= 2"], "prediction": "2 rows share each B row"})
+                                                 "conditions": ["UNR <= 2"], "strategy": "grid",
+                                                 "prediction": "2 rows share each B row"})
             p4 = (res.structuredContent or {}).get("proposal")
-            check("a proposal with tunables becomes one evaluation per point where its conditions hold",
-                  (res.structuredContent or {}).get("items") == 2, text(res))
+            check("a proposal with tunables is one sweep (one queued item) over the points its conditions allow",
+                  (res.structuredContent or {}).get("items") == 1 and
+                  ((res.structuredContent or {}).get("sweep") or {}).get("points") == 2, text(res))
             res, st = await wait_done(s, run, p4)
             evs = st.get("evaluations") or []
-            check("the tunables were swept: two evaluations, each with its values, both correct",
-                  st.get("done") and len(evs) == 2 and sorted(json.dumps(e.get("tunables")) for e in evs) ==
-                  ['{"UNR": 1}', '{"UNR": 2}'] and all(e.get("correct") for e in evs), text(res))
+            check("the grid sweep judged the two allowed points in order, each with its values, both correct",
+                  st.get("done") and [json.dumps(e.get("tunables")) for e in evs] == ['{"UNR": 1}', '{"UNR": 2}']
+                  and all(e.get("correct") and (e.get("swept") or {}).get("strategy") == "grid" for e in evs),
+                  text(res))
+            check("the wait says how the sweep ended (grid: no untried point left)",
+                  "no untried point" in ((st.get("sweep") or {}).get("ended") or ""), st.get("sweep"))
             res = await call(s, "spak_status", {"run": run})
             st = res.structuredContent or {}
             check("spak_status sees the run's evaluations (all in the store)",
@@ -436,8 +441,8 @@ async def stop(run):
                 await asyncio.sleep(0.1)
             res = await call(s, "spak_stop", {"run": run})
             st = res.structuredContent or {}
-            check("spak_stop withdraws what is queued and interrupts the evaluation under way",
-                  st.get("withdrawn") == 2 and st.get("interrupted") is True, text(res))
+            check("spak_stop withdraws what is queued (the sweep, with its points not taken yet) and interrupts "
+                  "the evaluation under way", st.get("withdrawn") == 1 and st.get("interrupted") is True, text(res))
             await asyncio.sleep(1.0)
             res = await call(s, "spak_propose", {"run": run, "point": "rung=blocked,threads=1,tile_k=128"})
             p = (res.structuredContent or {}).get("proposal")
@@ -448,11 +453,171 @@ async def stop(run):
           len(keys) == 2 and keys[1] == "rung=blocked,threads=1,tile_k=128", keys)
 
 
+# reads BAD: every point with BAD > 0 fails to build (a sweep's failures, in a known order)
+BAD = """#include "abi.h"
+#if BAD > 0
+#error "BAD > 0 does not build"
+#endif
+""" + KERNEL.split('#include "abi.h"\n', 1)[1]
+
+
+def sweep_of(st):
+    return (st.get("sweep") or {}).get("ended") or ""
+
+
+async def sweeps():
+    """A proposal's tunables swept by a strategy, one point at a time, each
+    point one evaluation, ending where the strategy ends: its goal, its
+    plateau, max_points; spak_start's sweep, or the spec's strategy."""
+    async with stdio_client(params()) as (r, w):
+        async with ClientSession(r, w) as s:
+            await s.initialize()
+            res = await call(s, "spak_start", {"spec": SPEC, "budget": 30, "sweep": "random"})
+            run = (res.structuredContent or {}).get("run_id")
+            tun = {"UNR": [1, 2, 4], "PAD": [0, 1, 2]}
+            res = await call(s, "spak_propose", {"run": run, "source": TUNED, "tunables": tun, "goal": 1e-9})
+            p = (res.structuredContent or {}).get("proposal")
+            res, st = await wait_done(s, run, p)
+            evs = st.get("evaluations") or []
+            check("a sweep with a goal ends at the first point that reaches it: one evaluation of nine",
+                  st.get("done") and len(evs) == 1 and sweep_of(st).startswith("goal"), text(res))
+            check("with no strategy given it walks with spak_start's sweep (random)",
+                  evs and (evs[0].get("swept") or {}).get("strategy") == "random", evs)
+            res = await call(s, "spak_propose", {"run": run, "source": BAD, "tunables": {"BAD": [0, 1, 2, 3, 4]},
+                                                 "strategy": "grid", "plateau": 2})
+            p = (res.structuredContent or {}).get("proposal")
+            res, st = await wait_done(s, run, p)
+            evs = st.get("evaluations") or []
+            check("a sweep stops at its plateau: the best first, then two points that did not improve it, "
+                  "and no more",
+                  st.get("done") and [e.get("correct") for e in evs][:1] == [True] and len(evs) == 3 and
+                  sweep_of(st).startswith("plateau"), text(res))
+            res = await call(s, "spak_propose", {"run": run, "source": TUNED, "max_points": 3,
+                                                 "tunables": {"UNR": [1, 2], "PAD": [0, 1, 2, 3]}})
+            p = (res.structuredContent or {}).get("proposal")
+            res, st = await wait_done(s, run, p)
+            evs = st.get("evaluations") or []
+            check("a sweep stops at max_points (3 of 8 points), each point distinct",
+                  st.get("done") and len(evs) == 3 and len({json.dumps(e.get("tunables")) for e in evs}) == 3 and
+                  sweep_of(st).startswith("max_points"), text(res))
+            ctx = text(await call(s, "spak_context", {"run": run}))
+            check("the next context says what each sweep found: how it ended, its best point, the spread, the "
+                  "points tried", "What spak's sweeps of your tunables found" in ctx and "ended: plateau" in ctx
+                  and "ended: goal" in ctx and "Best: " in ctx and "Spread of the correct points" in ctx and
+                  "BAD=1 failed" in ctx, ctx[:3000])
+            try:
+                await call(s, "spak_propose", {"run": run, "source": TUNED, "tunables": {"UNR": [1]},
+                                               "strategy": "annealing"})
+                check("an unknown sweep strategy is a JSON-RPC error", False)
+            except McpError as e:
+                check("an unknown sweep strategy is a JSON-RPC error -32602 naming the choices",
+                      e.error.code == -32602 and "grid" in e.error.message, e.error.message)
+
+
+async def budget():
+    """spak_context within a budget: the spec's llm context_tokens by default,
+    max_tokens given; the LLM prompt's cuts, said by section."""
+    spec = os.path.join(T, "mm-budget.spak")
+    src = open(SPEC).read().replace('strategy: "default"', 'strategy: "random"')
+    src = src.replace("    engineering_loop", "    llm {\n        context_tokens: 2200\n    }\n\n    engineering_loop", 1)
+    # a rule whose action names a tunable (spak check warns: not a parameter of the loop); a rules sweep follows it
+    src = src.replace("    knowledge {\n", '    knowledge {\n        rule "Unroll by two" {\n            recommend: '
+                      '"prefer UNR = 2"\n        }\n\n', 1)
+    open(spec, "w").write(src)
+    async with stdio_client(params()) as (r, w):
+        async with ClientSession(r, w) as s:
+            await s.initialize()
+            res = await call(s, "spak_start", {"spec": spec, "budget": 12})
+            run = (res.structuredContent or {}).get("run_id")
+            check("a spec with strategy random and llm context_tokens starts", bool(run), text(res))
+            res = await call(s, "spak_propose", {"run": run, "source": TUNED, "tunables": {"UNR": [1, 2]},
+                                                 "max_points": 2})
+            p = (res.structuredContent or {}).get("proposal")
+            res, st = await wait_done(s, run, p)
+            evs = st.get("evaluations") or []
+            check("a sweep with no strategy given (and none at spak_start) walks with the spec's (random)",
+                  st.get("done") and evs and all((e.get("swept") or {}).get("strategy") == "random" for e in evs),
+                  text(res))
+            res = await call(s, "spak_propose", {"run": run, "source": TUNED, "tunables": {"UNR": [1, 4, 2]},
+                                                 "strategy": "rules", "max_points": 1})
+            p = (res.structuredContent or {}).get("proposal")
+            res, st = await wait_done(s, run, p)
+            evs = st.get("evaluations") or []
+            check("a rules sweep takes first the value the spec's rule prefers for the tunable (UNR = 2)",
+                  st.get("done") and [e.get("tunables") for e in evs] == [{"UNR": 2}] and
+                  (evs[0].get("swept") or {}).get("strategy") == "rules", text(res))
+            res = await call(s, "spak_context", {"run": run})
+            c, sc = text(res), res.structuredContent or {}
+            tr = sc.get("truncation") or {}
+            check("the context is budgeted by default with the spec's llm context_tokens (2200), and says what "
+                  "it cut, by section", tr.get("budget_tokens") == 2200 and tr.get("sections_cut") and
+                  c.startswith("(The context's budget: 2200 tokens") and "bytes cut" in c and
+                  "## Cut to fit the context budget" in c, c[:800])
+            res = await call(s, "spak_context", {"run": run, "max_tokens": 200000})
+            c = text(res)
+            check("a large max_tokens: nothing cut, and it says so",
+                  "nothing had to be cut" in c and "[... " not in c and "## Starting point" in c, c[:400])
+            res = await call(s, "spak_context", {"run": run, "max_tokens": 300})
+            check("a budget below what is never cut (task, ABI, space, reply format) is refused, saying how much "
+                  "those need", res.isError and "does not fit 300 tokens" in text(res) and "need about" in text(res),
+                  text(res))
+
+
+def elicitor(action, approve=None):
+    asked = []
+
+    async def cb(ctx, p):
+        import mcp.types as mt
+        asked.append(p)
+        return mt.ElicitResult(action=action, content={"approve": approve} if approve is not None else None)
+    return cb, asked
+
+
+async def gate_elicited(action, approve=None):
+    """An approval gate put to the person through the client's elicitation:
+    its answer applied as spak approve / spak reject would."""
+    cb, asked = elicitor(action, approve)
+    async with stdio_client(params()) as (r, w):
+        async with ClientSession(r, w, elicitation_callback=cb) as s:
+            await s.initialize()
+            res = await call(s, "spak_start", {"spec": SPEC, "budget": 5, "approve": "llm-code"})
+            run = (res.structuredContent or {}).get("run_id")
+            res = await call(s, "spak_propose", {"run": run, "source": KERNEL})
+            p = (res.structuredContent or {}).get("proposal")
+            res, st = await wait_done(s, run, p, timeout=150)
+            ev = (st.get("evaluations") or [{}])[0]
+            msg = asked[0].message if asked else ""
+            what = f"{action}{'' if approve is None else ' approve=' + str(approve)}"
+            check(f"elicitation ({what}): the person was asked once, about the llm-code gate, shown the source, "
+                  "with a boolean form", len(asked) == 1 and "llm-code" in msg and "spak_matmul" in msg and
+                  (asked[0].requestedSchema or {}).get("properties", {}).get("approve", {}).get("type") == "boolean",
+                  f"{len(asked)} asked: {msg[:400]}")
+            if action == "accept" and approve:
+                check("accepted with approve: the kernel is built and judged (as after spak approve)",
+                      st.get("done") and ev.get("correct") is True, text(res))
+            elif action in ("decline", "accept"):
+                check(f"{what}: the kernel is rejected (a recorded failed step, as after spak reject)",
+                      st.get("done") and ev.get("status") == "failed" and ev.get("correct") is not True, text(res))
+            else:
+                res2 = await call(s, "spak_status", {"run": run})
+                wf = (res2.structuredContent or {}).get("waiting_for") or ""
+                check("cancelled: the gate stays pending, the wait and spak_status name 'spak approve' and say the "
+                      "person dismissed it; not asked again", not st.get("done") and
+                      "spak approve" in (st.get("waiting_for") or "") and "dismissed" in (st.get("waiting_for") or "")
+                      and "spak approve" in wf and "spak approve" in text(res2) and len(asked) == 1,
+                      f"{text(res)}\n{text(res2)}")
+
+
 async def main():
     await lifecycle_and_tools()
     raw_protocol()
     run = await full_cycle()
     await gate()
+    await gate_elicited("accept", True)
+    await gate_elicited("decline")
+    await gate_elicited("cancel")
+    await sweeps()
+    await budget()
     raw_cancel(run)
     await kill_and_attach(run)
     await kill_both_and_attach(run)

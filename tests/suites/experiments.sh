@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/suites/experiments.sh BUILD_DIR - the engineer's seat experiment's
-# kit (TAP): engineer.sh refuses bad arms and a used home; on fake finished
+# kit (TAP): engineer.sh refuses bad arms, a used home and a seed of lessons
+# without a store or a lesson of the family; on fake finished
 # arms made here with spak mcp-call (a tiny matmul spec, the naive point
 # proposed first as engineer.sh does, hand-written sources, one with
 # tunables), evaluate.sh gives each step's best from the store, rebuilds
@@ -18,6 +19,20 @@ ES="$ROOT/scripts/experiments"
 check "engineer.sh: an unknown arm is a usage error that names it" "[ \$? -eq 2 ] && grep -q \"unknown arm 'attn-bogus'\" $T/e1.err"
 "$ES/engineer.sh" mm-loop x >/dev/null 2>"$T/e2.err"
 check "engineer.sh: a repetition that is not a whole number is a usage error" "[ \$? -eq 2 ] && grep -q 'REP must be a whole number' $T/e2.err"
+
+# --lessons: a seed that is not a home with a store, and one without a lesson of the arm's family, are refused
+# before anything is made (the full set-up with a seed is the naive rung's minute: not here)
+mkdir -p "$T/noseed" "$T/seedmm"
+"$ES/engineer.sh" --lessons "$T/noseed" attn-loop 97 >/dev/null 2>"$T/e3.err"
+check "engineer.sh --lessons: a folder without a store is refused, saying how the seed is made" "[ \$? -eq 1 ] && grep -q 'has no store (spak.db): make the seed with scripts/experiments/seed-lessons.sh' $T/e3.err && [ ! -e $ROOT/experiments/attn-loop-97 ]"
+python3 -c 'import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("CREATE TABLE lessons(id INTEGER PRIMARY KEY, family TEXT, text TEXT)")
+db.execute("INSERT INTO lessons(family, text) VALUES (\"matmul\", \"tile_k = 256 helps\")"); db.commit()' "$T/seedmm/spak.db"
+"$ES/engineer.sh" --lessons "$T/seedmm" attn-noknow 97 >/dev/null 2>"$T/e4.err"
+check "engineer.sh --lessons: a seed without a lesson of the arm's family (attention) is refused" "[ \$? -eq 1 ] && grep -q 'holds no lesson for the family attention' $T/e4.err && [ ! -e $ROOT/experiments/attn-noknow-97 ]"
+"$ES/engineer.sh" --lessons >/dev/null 2>"$T/e5.err"
+check "engineer.sh --lessons without its operand is a usage error" "[ \$? -eq 2 ] && grep -q 'usage: .*--lessons SEED_HOME' $T/e5.err"
 
 # a tiny copy of the experiment's matmul spec
 python3 - "$ROOT/examples/experiments/matmul-naive.spak" "$T/mm.spak" "$ROOT" <<'PY'
