@@ -81,7 +81,7 @@ static const char kspec[] =
     "        sizes: [\"n\"]\n"
     "        arg x { type: \"f32\", count: n * rep, access: \"read\" }\n"
     "        arg y { type: \"f32\", count: n, access: \"write\", output: true, tolerance: 1e-5 }\n"
-    "        arg s { type: \"f32\", value: 0.5 }\n"
+    "        arg s { type: \"f32\", value: 2 }\n"
     "        reference { source: \"k.c\", entry: \"f\" }\n"
     "    }\n"
     "    trace_schema {\n"
