@@ -17,9 +17,12 @@
 # script's first 30 lines), the unit tests other than test_sandbox (whose
 # limits are timed), and every suite of a sanitizer build (ASan in its
 # libspak.a): those are there for the sanitizers on the same paths, and
-# their timing checks are the ones the release build already ran alone (they
-# hold under load too: the development machine runs them at load 6-10). The
-# sanitizer build's timing suites start first, the longest of the pool.
+# their timing checks are the ones the release build already ran alone. The
+# sanitizer build's timing suites start first, the longest of the pool, and
+# at most one of them runs at a time. A suite whose checks do not hold beside
+# another suite says "# alone: every build" near its top and runs one at a
+# time, alone, in each build (trust_cpu: its OpenBLAS cheat is bounded by a
+# control timed just before, and OpenBLAS swings 10x with the load).
 # Each line says how long its suite took; the last says the wall time of
 # each phase.
 set -u
@@ -79,6 +82,9 @@ finish() {
 parallel_ok() {  # FILE: a script that says "# parallel: yes" near its top
     head -30 "$1" | grep -q '^# parallel: yes'
 }
+alone_always() {  # FILE: a script that says "# alone: every build" near its top
+    head -30 "$1" | grep -q '^# alone: every build'
+}
 
 # "BUILD|NAME|COMMAND..." entries, words split on '|'; the pool's begin with
 # T| for a timing suite (at most one of those in flight) or -|
@@ -103,7 +109,7 @@ for b in "$@"; do
         [ -f "$s" ] || continue
         name=$(basename "$s" .sh)
         if parallel_ok "$s"; then pool_late+=("-|$b|$name|bash|$s|$b")
-        elif [ $san -eq 1 ]; then pool+=("T|$b|$name|bash|$s|$b")
+        elif [ $san -eq 1 ] && ! alone_always "$s"; then pool+=("T|$b|$name|bash|$s|$b")
         else serial+=("$b|$name|bash|$s|$b"); fi
     done
 done
