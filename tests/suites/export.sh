@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (tests/run.sh: the compared runs are the toy measure's seeded samples, no clock)
 # tests/suites/export.sh BUILD_DIR - results outside the database (TAP):
 # `spak export` in each format validated against its schema (spak's JSON
 # against docs/schemas/spak-export.schema.json, the CSV against the Table

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # parallel: yes (tests/run.sh: no assertion here depends on time or load)
 # tests/suites/llm_real.sh BUILD_DIR - the LLM client against a real model
-# over real HTTP: tests/llm/start_server.sh starts llama-cpp-python's
-# OpenAI-compatible server with SmolLM2-135M-Instruct on loopback, and
+# over real HTTP: tests/llm/start_server.sh starts llama.cpp's own
+# OpenAI-compatible server (xllamacpp's prebuilt build of it) with
+# SmolLM2-135M-Instruct on loopback, and
 # `spak llm ask` (tool/cmd_llm.c, the loop's own client) talks to it.
 # TAP on stdout. A server that cannot be installed or started is a failure
 # ("not ok" with the reason), never a skip. One server per run of the suite,
@@ -55,7 +56,7 @@ if url=$(tests/llm/start_server.sh "$state" 2>"$state/start.err"); then
     ok "real model server up at $url in $(( $(date +%s) - t0 )) s"
     sed 's/^/# /' "$state/start.err"
 else
-    not_ok "real model server (llama-cpp-python + SmolLM2-135M) could not be started: $(tail -3 "$state/start.err" | tr '\n' ' ')"
+    not_ok "real model server (llama.cpp via xllamacpp + SmolLM2-135M) could not be started: $(tail -3 "$state/start.err" | tr '\n' ' ')"
     finish
 fi
 

@@ -48,7 +48,7 @@ assert all(x['verdict'] == 'stopped' and 'passed' not in x for x in c.values()),
 assert c['384x384x384']['calls'] == 2 and 'not checked' in c['100x99x98']['reason'], c
 assert not [x for x in r if x['type'] == 'Analysis'], r
 PY"
-"$HARN" --family matmul --candidate "$T/packed.so" --shapes 128x128x128 --min-time 0.05 \
+"$HARN" --family matmul --candidate "$T/packed.so" --shapes 128x128x128 --min-time 0.05 --max-time 0.5 \
     --stop-slower-than 128x128x128=100000 >"$T/nostop.out" 2>/dev/null
 check "a limit the candidate stays under changes nothing (verdict ok, a ratio)" "recs $T/nostop.out | python3 -c '
 import json, sys
@@ -87,7 +87,7 @@ system MM {
     }
     engineering_loop L {
         measure {
-            cmd: "{{harness}} --family matmul --candidate {{candidate}} --shapes {{shapes}} --heldout {{heldout}} --min-time 0.1"
+            cmd: "{{harness}} --family matmul --candidate {{candidate}} --shapes {{shapes}} --heldout {{heldout}} --min-time 0.1 --max-time 1"
             metric: "gflops"
             objective: maximize
         }

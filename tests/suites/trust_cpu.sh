@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# alone: every build (tests/run.sh: mm_got_baseline against OpenBLAS is bounded by a control timed just before; beside another suite it read 13.8x against a bound of 7.1, ASan build, 2026-12-06)
 # tests/suites/trust_cpu.sh BUILD_DIR - the adversary's suite for the CPU
 # families (issue 13): every candidate of tests/trust (see its README.md for
 # the table) goes through `spak run` with a spec of its own and a home of its
