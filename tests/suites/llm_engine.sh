@@ -126,12 +126,13 @@ slow='```c
 int spak_matmul(int M, int N, int K, const float *A, const float *B, float *C)
 {
     int unused_here;
-    for (int i = 0; i < M; i++)
-        for (int j = 0; j < N; j++) {
-            float s = 0;
-            for (int k = 0; k < K; k++) s += A[(long)i * K + k] * B[(long)k * N + j];
-            C[(long)i * N + j] = s;
-        }
+    for (int rep = 0; rep < 8; rep++) /* 8x the work: slower than step 1 under any load */
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                float s = 0;
+                for (int k = 0; k < K; k++) s += A[(long)i * K + k] * B[(long)k * N + j];
+                C[(long)i * N + j] = s;
+            }
     return 0;
 }
 ```'
