@@ -546,6 +546,12 @@ static void read_arg(spak_t1 *t, json_t *a, size_t i, size_t *cur)
             mt);
         return;
     }
+    if (g->cmem && strcmp(g->access, "read") != 0) {
+        /* the kernel reads a __constant__ symbol and cannot write it: an input */
+        msg(t, true, find_str(t, *cur, mt), "Arguments '%s': a MemType Constant argument is read by the kernel "
+            "only: AccessType must be ReadOnly", g->name);
+        return;
+    }
     if (json_object_get(a, "RandomSeed"))
         msg(t, false, *cur, "Arguments '%s': RandomSeed ignored (spak's judge draws fresh inputs on every call)",
             g->name);
@@ -1187,18 +1193,11 @@ static void emit_args(spak_t1 *t, spak_buf *out, bool *ok)
                             : strcmp(g->type, "f32") == 0 ? "1e-5" : "0";
             spak_buf_printf(out, ", output: true, tolerance: %s", tol);
         }
-        spak_buf_puts(out, " }");
-        if (g->cmem) {
-            /* Kernel Tuner also copies it into the module's __constant__ symbol of its name
-             * (cmem_args); the declared-kernel judges do not yet: said, not dropped */
-            spak_buf_puts(out, "  // constant_symbol: ");
-            put_str(out, g->name);
-            spak_buf_puts(out, " (MemType Constant: not yet copied by the judge)");
-            msg(t, false, find_str(t, 0, g->name), "Arguments '%s': MemType Constant: spak's judges do not yet copy "
-                "it into the __constant__ symbol '%s' (Kernel Tuner does); a kernel that reads the symbol reads "
-                "zeros", g->name, g->name);
-        }
-        spak_buf_putc(out, '\n');
+        /* Kernel Tuner passes it and copies it into the module's __constant__
+         * symbol of its name (cmem_args); so does spak-judge-cuda */
+        if (g->cmem)
+            spak_buf_puts(out, ", memory: \"constant\"");
+        spak_buf_puts(out, " }\n");
     }
 }
 

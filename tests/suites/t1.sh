@@ -15,7 +15,9 @@
 #  - spak check / import take the T1 file; --set overrides; a spec that
 #    imports the T1 file overrides and adds (t1: in its front matter);
 #  - each refused T1 feature gives its message at file:line:col;
-#  - the CUDA kernels of the T1 files compile through spak build (nvcc);
+#  - the CUDA kernels of the T1 files compile through spak build (nvcc); a
+#    MemType Constant argument reaches the decl as memory "constant", its
+#    symbol in the cubin, and spak-judge-cuda accepts the decl;
 #  - spak export --format t4 validates against Kernel Tuner's T4 schema.
 # Kernel Tuner that cannot be installed is a failure, never a skip.
 set -u
@@ -42,7 +44,7 @@ check "import t1: its kernel block (entry, grid by GridDiv, block, the Size expr
      grep -qF 'grid: [ceil_div(problem_x, block_size_x * tile_size_x), ceil_div(problem_y, block_size_y * tile_size_y), 1]' '$T/conv.spak' &&
      grep -qF 'block: [block_size_x, block_size_y, 1]' '$T/conv.spak' &&
      grep -qF 'count: (problem_x + 33 - 1) * (problem_y + 33 - 1)' '$T/conv.spak' &&
-     grep -qF 'constant_symbol: \"d_filter\"' '$T/conv.spak'"
+     grep -qF 'access: \"read\", memory: \"constant\" }' '$T/conv.spak'"
 check "import t1: the Condition in spak's syntax, and Kernel Tuner's 1024-thread block limit, as the space's restrictions" \
     "grep -qF 'restrict: [use_padding == 0 || block_size_x % 32 != 0, block_size_x * block_size_y <= 1024]' '$T/conv.spak' &&
      ! grep -q 'Conditions' '$T/conv.err'"
@@ -247,6 +249,7 @@ refused cond_call "Conditions\[0\] Expression: 'max\(tile_size_x, 2\) <= 4': thi
 refused size_list "Arguments 'd_filter' Size: .*a parameter is its list of values in a Size: use max\(P\)" "$A[2][\"Size\"] = \"filter_width * 33\""
 refused size_eval "Arguments 'd_filter' Size: .*division by zero" "$A[2][\"Size\"] = \"max(filter_width) // (min(tile_size_x) - 1)\""
 refused no_problem "KernelSpecification: ProblemSize is required" "del $K[\"ProblemSize\"]"
+refused cmem_write "Arguments 'd_filter': a MemType Constant argument is read by the kernel only: AccessType must be ReadOnly" "$A[2][\"AccessType\"] = \"ReadWrite\""
 refused problem_expr "ProblemSize\[0\]: only integers are supported" "$K[\"ProblemSize\"] = [\"4096 * tile_size_x\", 4096]"
 refused griddiv_name "GridDivY\[1\]: 'tile_y': the name 'tile_y' means nothing here" "$K[\"GridDivY\"][1] = \"tile_y\""
 refused fill_gen "Arguments 'input_image': FillType 'Generator' is not supported" "$A[1][\"FillType\"] = \"Generator\""
@@ -273,6 +276,8 @@ with_measure() {  # the judge's measure command comes with the kernel block (doc
 NVCC=$(command -v nvcc || { [ -x /usr/local/cuda/bin/nvcc ] && echo /usr/local/cuda/bin/nvcc; })
 if [ -z "$NVCC" ]; then
     skip "the convolution kernel compiles through spak build" "nvcc is not installed"
+    skip "MemType Constant: memory \"constant\" and its symbol in the cubin" "nvcc is not installed"
+    skip "MemType Constant: spak run and spak-judge-cuda" "nvcc is not installed"
     skip "vector_add compiles" "nvcc is not installed"
     skip "the convolution kernel compiles at every point of a small space" "nvcc is not installed"
 else
@@ -282,6 +287,38 @@ else
     "$SPAK" build --home "$T/h" "$T/conv4.spak" >"$T/build.out" 2>&1
     check "the convolution kernel compiles through spak build at 4 points (the sources found beside the T1 file)" \
         "[ $? -eq 0 ] && grep -q '4 built, 0 failed' '$T/build.out'"
+    # MemType Constant: the translation says memory "constant", the cubin holds the __constant__ symbol
+    # cuModuleGetGlobal finds, and spak run hands spak-judge-cuda a decl it accepts up to the device
+    cub=$(grep "ok .*\.cubin$" "$T/build.out" | tail -1 | awk '{print $NF}')
+    check "MemType Constant: memory \"constant\" on d_filter, 289 floats, whose __constant__ symbol (33*33 floats) is in the candidate's cubin" \
+        "grep -qF 'arg d_filter { type: \"f32\", count: 289, fill: \"normal\", access: \"read\", memory: \"constant\" }' '$T/conv4.t1.spak' &&
+         readelf -sW '$cub' | grep -qE ' 4356 OBJECT .* d_filter\$'"
+    if [ -x "$B/spak-judge-cuda" ]; then
+        chmod 755 "$T/h"
+        "$SPAK" run --home "$T/h" --json --quiet --strategy grid --budget 1 --no-learn "$T/conv4.t1.spak" >/dev/null 2>&1
+        res=$(python3 - "$T/h" <<'PY'
+import glob, json, os, sqlite3, sys
+h = sys.argv[1]
+decls = glob.glob(os.path.join(h, "runs", "*", "e*.lib", "decl.json"))
+if not decls:
+    print("no decl written"); sys.exit()
+d = json.load(open(decls[0]))
+a = {x["name"]: x for x in d["args"]}
+st, err = sqlite3.connect(os.path.join(h, "spak.db")).execute("select status, stderr_tail from evaluations").fetchone()
+bad = []
+if a["d_filter"].get("memory") != "constant" or "memory" in a["input_image"]:
+    bad.append("memory %s" % [(k, v.get("memory")) for k, v in a.items()])
+if a["output_image"].get("fill_args") != [0.0]:
+    bad.append("a constant fill's fill_args %s" % a["output_image"].get("fill_args"))
+if not ("no CUDA device" in (err or "") or st == "done"):
+    bad.append("the judge: %s %s" % (st, (err or "")[-200:]))
+print("; ".join(bad) or "ok")
+PY
+)
+        check "MemType Constant: spak run writes memory \"constant\" into the decl and spak-judge-cuda accepts it up to the device ($res)" '[ "$res" = ok ]'
+    else
+        skip "MemType Constant: spak run and spak-judge-cuda" "$B/spak-judge-cuda is not built (make with NVCC)"
+    fi
     # the defines as kdecl's params_as "defines" writes them, names kept as written (vector_add has no
     # default for block_size_x): every point, nvcc straight from the points spak lists, with the file's flags
     nv_points() {  # T1_FILE CU SETS...: 0 when every listed point compiles to a cubin
