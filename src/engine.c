@@ -189,7 +189,7 @@ static spak_status load_spec(engine *e, const char *path, const char *text, spak
     if (!e->target)
         e->target = "cpu";
     e->baseline = e->m->problem ? spak_block_string(e->m->problem, "baseline") : NULL;
-    st = spak_space_init(&e->space, e->loop->params, e->loop->n_params, err);
+    st = spak_space_init_loop(&e->space, e->loop, err);
     if (st != SPAK_OK)
         return st;
     e->site = (spak_cand_site){e->m, &e->space, e->spec_dir, e->home, e->run_id, path};

@@ -26,6 +26,7 @@
 #include "store/owner.h"
 #include "store/store.h"
 #include "spec/fmt.h"
+#include "spec/space.h"
 #include "spec/spec.h"
 #include "spec/t1.h"
 #include "util.h"
@@ -109,6 +110,27 @@ static json_t *diags_json(const spak_diags *d)
 
 /* ---- spak check ---- */
 
+/* Each engineering loop's space as a run would search it: its parameters,
+ * the index range (total), the points that exist (their conditions and
+ * restrictions hold) and how many restrictions it keeps; points is null
+ * for a space spak cannot hold (over its limits). */
+static json_t *loops_json(const spak_model *m)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < m->n_loops; i++) {
+        const spak_loop_def *l = &m->loops[i];
+        spak_space sp;
+        spak_err err = {0};
+        bool ok = spak_space_init_loop(&sp, l, &err) == SPAK_OK;
+        json_array_append_new(arr, json_pack("{s:s,s:I,s:o,s:o,s:I}", "name", l->name, "parameters",
+                                             (json_int_t)l->n_params, "total",
+                                             ok ? json_integer((json_int_t)sp.total) : json_null(), "points",
+                                             ok ? json_integer((json_int_t)sp.points) : json_null(), "restricts",
+                                             (json_int_t)l->n_restricts));
+    }
+    return arr;
+}
+
 /* One file of check's or fmt's list: the spec (the caller frees it) and the
  * load's status in *st; NULL when the file gave no spec at all, its error
  * then printed on stderr (when print) and, with files, noted there as
@@ -165,6 +187,7 @@ static int cmd_check(int argc, char **argv)
             if (st == SPAK_OK) {
                 const spak_model *m = spak_spec_model(s);
                 json_object_set_new(o, "system", json_string(m->system_name));
+                json_object_set_new(o, "loops", loops_json(m));
             }
             json_array_append_new(out, o);
         } else {

@@ -69,9 +69,14 @@ static json_t *arg_json(const spak_kernel_arg *g)
         fa[0] = 0, fa[1] = 0;
     for (int i = 0; i < g->n_fill_args; i++)
         fa[i] = g->fill_args[i];
-    if (strcmp(g->fill, "zero") && strcmp(g->fill, "index"))
+    /* a constant fill has one number (the CUDA judge refuses a second) */
+    if (!strcmp(g->fill, "constant"))
+        json_object_set_new(a, "fill_args", json_pack("[f]", fa[0]));
+    else if (strcmp(g->fill, "zero") && strcmp(g->fill, "index"))
         json_object_set_new(a, "fill_args", json_pack("[f,f]", fa[0], fa[1]));
     json_object_set_new(a, "access", json_string(g->access));
+    if (g->constant)  /* optional: absent is "global" */
+        json_object_set_new(a, "memory", json_string("constant"));
     if (g->output) {
         json_object_set_new(a, "output", json_true());
         json_object_set_new(a, "tolerance", json_real(g->tolerance));

@@ -1202,7 +1202,7 @@ spak_status spak_learn(spak_store *st, const char *run_id, const spak_learn_opts
         goto out;
     }
     spak_space sp;
-    s = spak_space_init(&sp, loop->params, loop->n_params, err);
+    s = spak_space_init_loop(&sp, loop, err);
     if (s != SPAK_OK)
         goto out;
     describe_run(&run, m, r);

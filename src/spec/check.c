@@ -395,6 +395,42 @@ static void value_list(checker *c, pvec *pv, const char *prefix, const spak_entr
         dup_param_check(c, pv, p->name, e->pos, m);
 }
 
+/* `restrict: [COND, ...]` (or one COND; a string is parsed as one) in
+ * design_space or tuning_space: conditions every point must satisfy,
+ * collected into the model and checked once both spaces are read
+ * (check_restricts). The name is the rules' `restrict` action's: in spak
+ * `restrict` always limits which points are proposed. */
+static void restrict_entry(checker *c, const spak_entry *e, const char *origin)
+{
+    const spak_expr *v = e->value;
+    if (!v || e->body) {
+        ERR(c, e->pos, "%s: expected 'restrict: [CONDITION, ...]'", origin);
+        return;
+    }
+    const spak_expr *const *items = v->kind == SPAK_EX_LIST ? (const spak_expr *const *)v->items : &v;
+    size_t k = v->kind == SPAK_EX_LIST ? v->n_items : 1;
+    if (k == 0) {
+        ERR(c, v->pos, "%s: restrict: the list of conditions is empty", origin);
+        return;
+    }
+    const spak_expr **all = calloc_arena(c, c->m->n_restricts + k, sizeof *all);
+    if (!all)
+        return;
+    if (c->m->n_restricts)
+        memcpy(all, c->m->restricts, c->m->n_restricts * sizeof *all);
+    for (size_t i = 0; i < k; i++) {
+        const spak_expr *x = items[i];
+        if (x->kind == SPAK_EX_STRING) {
+            spak_pos at = x->pos;
+            at.col += x->triple ? 3 : 1;
+            x = spak_parse_expr_text(x->text, at, c->a, c->d, false);
+        }
+        if (x)
+            all[c->m->n_restricts++] = x;
+    }
+    c->m->restricts = all;
+}
+
 static void space_block(checker *c, const spak_entry *blk, const char *origin, spak_param_def **out, size_t *n)
 {
     pvec pv = {0};
@@ -408,7 +444,10 @@ static void space_block(checker *c, const spak_entry *blk, const char *origin, s
             ERR(c, e->pos, "%s: expected 'name: [values]', near '%s'", origin, spak_entry_head(e));
             continue;
         }
-        value_list(c, &pv, NULL, e, origin, strcmp(origin, "tuning_space") == 0 ? c->m : NULL);
+        if (strcmp(entry_name(e, 0), "restrict") == 0)
+            restrict_entry(c, e, origin);
+        else
+            value_list(c, &pv, NULL, e, origin, strcmp(origin, "tuning_space") == 0 ? c->m : NULL);
     }
     *out = pv.v;
     *n = pv.n;
@@ -1368,6 +1407,100 @@ static void loop_conditions(checker *c, const spak_loop_def *l)
     }
 }
 
+/* The first name of e that is not a parameter of design_space or
+ * tuning_space, or the first call (a fact): a restriction reads only the
+ * point's parameters. NULL when there is none. */
+static const spak_expr *restrict_foreign(const spak_model *m, const spak_expr *e)
+{
+    if (!e)
+        return NULL;
+    if (e->kind == SPAK_EX_CALL)
+        return e;
+    if (e->kind == SPAK_EX_NAME) {
+        for (size_t j = 0; j < m->n_design; j++)
+            if (strcmp(m->design[j].name, e->text) == 0)
+                return NULL;
+        for (size_t j = 0; j < m->n_tuning; j++)
+            if (strcmp(m->tuning[j].name, e->text) == 0)
+                return NULL;
+        return e;
+    }
+    const spak_expr *r = restrict_foreign(m, e->lhs);
+    if (!r)
+        r = restrict_foreign(m, e->rhs);
+    for (size_t i = 0; !r && i < e->n_items; i++)
+        r = restrict_foreign(m, e->items[i]);
+    return r;
+}
+
+/* The restrictions of both spaces: each over their parameters only (no
+ * trace, fact or loop parameter: it is decided before anything runs) and a
+ * boolean. Those that fail are reported and dropped from the model. */
+static void check_restricts(checker *c)
+{
+    spak_model *m = c->m;
+    size_t kept = 0;
+    for (size_t i = 0; i < m->n_restricts; i++) {
+        const spak_expr *e = m->restricts[i];
+        const spak_expr *f = restrict_foreign(m, e);
+        if (f && f->kind == SPAK_EX_CALL) {
+            ERR(c, f->pos, "restrict: '%s(...)': a restriction reads only the parameters (no fact or function)",
+                f->text);
+            continue;
+        }
+        if (f) {
+            spak_suggest sg;
+            spak_suggest_init(&sg, f->text);
+            for (size_t j = 0; j < m->n_design; j++)
+                spak_suggest_try(&sg, m->design[j].name);
+            for (size_t j = 0; j < m->n_tuning; j++)
+                spak_suggest_try(&sg, m->tuning[j].name);
+            char dym[160];
+            ERR(c, f->pos, "restrict: '%s' is not a parameter of design_space or tuning_space%s", f->text,
+                spak_suggest_text(sg.best, dym, sizeof dym));
+            continue;
+        }
+        spak_type_scope sc = {.model = m, .allow_params = true};
+        spak_type t;
+        if (spak_expr_typecheck(e, &sc, &t, c->d, true, NULL) != SPAK_TC_OK)
+            continue;
+        if (t.kind != SPAK_TY_BOOL && t.kind != SPAK_TY_ANY) {
+            ERR(c, expr_start(e), "restrict: the condition must be a boolean");
+            continue;
+        }
+        m->restricts[kept++] = e;
+    }
+    m->n_restricts = kept;
+}
+
+/* The restrictions a loop's space keeps (those whose every name is one of
+ * its parameters), and a space they leave without a point is an error:
+ * at the restriction that alone excludes every point, else at the first. */
+static void loop_restricts(checker *c, spak_loop_def *l)
+{
+    const spak_expr **mine = calloc_arena(c, c->m->n_restricts, sizeof *mine);
+    size_t n = 0;
+    for (size_t i = 0; mine && i < c->m->n_restricts; i++)
+        if (!foreign_name(c->m->restricts[i], l->params, l->n_params))
+            mine[n++] = c->m->restricts[i];
+    l->restricts = mine;
+    l->n_restricts = n;
+    spak_space sp;
+    if (!n || spak_space_init_loop(&sp, l, NULL) != SPAK_OK || sp.points)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        spak_loop_def one = *l;
+        one.restricts = &mine[i];
+        one.n_restricts = 1;
+        if (spak_space_init_loop(&sp, &one, NULL) == SPAK_OK && !sp.points) {
+            ERR(c, expr_start(mine[i]), "restrict: this condition holds at no point of loop %s's space", l->name);
+            return;
+        }
+    }
+    ERR(c, expr_start(mine[0]), "restrict: the restrictions together hold at no point of loop %s's space",
+        l->name);
+}
+
 /* The loop's search space: its own parameters or, when it declares none,
  * design_space x tuning_space. */
 static void eloop_space(checker *c, spak_loop_def *l, const pvec *pv)
@@ -1431,6 +1564,7 @@ static void eloop(checker *c, spak_loop_def *l, const spak_entry *e)
         eloop_entry(c, l, &pv, e->body->items[i], &metric_pos);
     eloop_space(c, l, &pv);
     loop_conditions(c, l);
+    loop_restricts(c, l);
     if (!l->has_measure)
         ERR(c, e->pos, "engineering_loop %s has no measure block: measure { cmd: \"...\", metric: \"...\" }", l->name);
     if (l->cmd)
@@ -1691,6 +1825,7 @@ static void system_block(checker *c, const spak_entry *sys)
         if (spak_entry_word_is(e, 0, "problem") && e->body && !m->problem)
             m->problem = e->body; /* the kernel block reads its target */
     }
+    check_restricts(c);
     for (size_t i = 0; i < b->n; i++)
         if (spak_entry_word_is(b->items[i], 0, "kernel"))
             kernel_block(c, b->items[i]);

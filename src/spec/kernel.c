@@ -19,7 +19,8 @@ static const char *const params_as_kinds[] = {"defines", "template", "wrapper"};
 static const char *const kernel_keys[] = {"language", "compiler", "flags", "entry", "params_as", "sizes", "arch",
                                           "extern_c", "grid", "block", "shared_bytes", "arg", "flops", "bytes", "reference"};
 static const char *const arg_keys[] = {"type", "count", "value", "fill", "fill_args", "access", "output",
-                                       "tolerance"};
+                                       "tolerance", "memory"};
+static const char *const memories[] = {"global", "constant"};
 static const char *const funcs[] = {"min", "max", "ceil_div"};
 
 int spak_kernel_type_size(const char *type)
@@ -280,6 +281,9 @@ static void arg_field(spak_diags *d, spak_kernel_arg *g, const spak_entry *f, co
     } else if (strcmp(h, "tolerance") == 0) {
         if (!number_of(f->value, &g->tolerance) || !(g->tolerance >= 0) || g->tolerance > 1)
             KERR(d, f->value->pos, "%s: expected a number in [0, 1] (relative error)", what);
+    } else if (strcmp(h, "memory") == 0) {
+        const char *m = one_of(d, f, what, memories, SPAK_ARRAY_LEN(memories));
+        g->constant = m && strcmp(m, "constant") == 0;
     } else {
         unknown(d, f, where, arg_keys, SPAK_ARRAY_LEN(arg_keys));
     }
@@ -336,9 +340,9 @@ static void arg_def(spak_diags *d, const spak_entry *e, spak_kernel_def *k, cons
     if (!has_type)
         KERR(d, e->pos, "kernel %s: arg %s needs a type (f16, bf16, f32, f64, i8, i32, i64, u8 or u32)", k->name,
              g->name);
-    if (g->scalar && (g->count || g->fill || has_acc || g->output))
-        KERR(d, e->pos, "kernel %s: arg %s: a scalar (value:) takes no count, fill, access or output", k->name,
-             g->name);
+    if (g->scalar && (g->count || g->fill || has_acc || g->output || g->constant))
+        KERR(d, e->pos, "kernel %s: arg %s: a scalar (value:) takes no count, fill, access, output or memory",
+             k->name, g->name);
     if (g->scalar) {
         scalar_value(d, g, nc, k);
         return;
@@ -349,6 +353,9 @@ static void arg_def(spak_diags *d, const spak_entry *e, spak_kernel_def *k, cons
         g->access = "read";
     if (!g->fill)
         g->fill = strcmp(g->access, "write") == 0 ? "zero" : "normal";
+    if (g->constant && (strcmp(g->access, "read") != 0 || g->output))
+        KERR(d, e->pos, "kernel %s: arg %s: memory \"constant\" is read by the kernel only: access \"read\", no "
+             "output", k->name, g->name);
     if (g->output && strcmp(g->access, "read") == 0)
         KERR(d, e->pos, "kernel %s: arg %s: an output is written: access \"write\" or \"readwrite\"", k->name,
              g->name);
@@ -578,6 +585,10 @@ static void kernel_whole(spak_diags *d, const spak_entry *e, spak_kernel_def *k,
     if (k->language && strcmp(k->language, "cuda") != 0 && strcmp(k->params_as, "defines") != 0)
         KERR(d, e->pos, "kernel %s: params_as \"%s\" is for CUDA kernels; a C kernel takes \"defines\"", k->name,
              k->params_as);
+    for (size_t i = 0; i < k->n_args; i++)
+        if (k->args[i].constant && k->language && strcmp(k->language, "cuda") != 0)
+            KERR(d, k->args[i].pos, "kernel %s: arg %s: memory \"constant\" (a __constant__ symbol) is for CUDA "
+                 "kernels only (language is \"%s\")", k->name, k->args[i].name, k->language);
     if (k->language && strcmp(k->language, "cuda") == 0)
         cuda_whole(d, e, k);
     else if (k->arch || k->extern_c)

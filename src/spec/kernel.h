@@ -54,6 +54,10 @@ typedef struct spak_kernel_arg {
     const char *access;       /* read write readwrite */
     bool output;
     double tolerance;         /* set when output */
+    /* memory: "constant" (CUDA, a read buffer): the judge also copies the
+     * argument's data into the module's __constant__ symbol of its name
+     * before every call, as Kernel Tuner's cmem_args (false: "global") */
+    bool constant;
 } spak_kernel_arg;
 
 typedef struct spak_kernel_def {

@@ -69,6 +69,11 @@ typedef struct spak_loop_def {
     const spak_entry *entry;
     spak_param_def *params;      /* the loop's search space (see check.c) */
     size_t n_params;
+    /* the restrictions of design_space and tuning_space (`restrict: [...]`)
+     * whose every name is one of params: each point must satisfy them
+     * (space.h) */
+    const spak_expr *const *restricts;
+    size_t n_restricts;
     bool has_measure;
     const char *cmd;             /* measure.cmd with {{P}} templates */
     spak_pos cmd_pos;
@@ -118,6 +123,11 @@ typedef struct spak_model {
     size_t n_design;
     spak_param_def *tuning;
     size_t n_tuning;
+    /* `restrict: [COND, ...]` of design_space and tuning_space, checked
+     * (boolean, over their parameters): the points every loop whose space
+     * has their names keeps */
+    const spak_expr **restricts;
+    size_t n_restricts;
     spak_trace_schema schema;
     spak_fact_def *facts;
     size_t n_facts;

@@ -135,8 +135,9 @@ size_t spak_check_sources(const spak_model *m, const char *spec_path, const char
             } else if (q == 0) {
                 break;  /* the loops' spaces were all visited */
             }
-            spak_space sp;
-            if (spak_space_init(&sp, params, n, NULL) != SPAK_OK)
+            spak_space sp;  /* a loop's with its restrictions: an excluded point names no file */
+            if ((l < nl ? spak_space_init_loop(&sp, &m->loops[l], NULL) : spak_space_init(&sp, params, n, NULL)) !=
+                SPAK_OK)
                 continue;
             errors += check_template(x, &sp, dir, base_dir != NULL, keys[q], &s, d);
         }

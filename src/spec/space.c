@@ -21,6 +21,8 @@ spak_status spak_space_init(spak_space *s, const spak_param_def *params, size_t 
     s->total = 1;
     s->points = 0;
     s->conditional = false; /* callers need not zero *s: set every member */
+    s->restricts = NULL;
+    s->n_restricts = 0;
     if (n > SPAK_SPACE_MAX_PARAMS)
         return spak_errf(err, SPAK_ERR_LIMIT, "the search space has %zu parameters; at most %d are supported", n,
                          SPAK_SPACE_MAX_PARAMS);
@@ -40,6 +42,19 @@ spak_status spak_space_init(spak_space *s, const spak_param_def *params, size_t 
         for (uint64_t i = 0; i < s->total; i++)
             s->points += spak_space_exists(s, i);
     }
+    return SPAK_OK;
+}
+
+spak_status spak_space_init_loop(spak_space *s, const spak_loop_def *loop, spak_err *err)
+{
+    spak_status st = spak_space_init(s, loop->params, loop->n_params, err);
+    if (st != SPAK_OK || !loop->n_restricts)
+        return st;
+    s->restricts = loop->restricts;
+    s->n_restricts = loop->n_restricts;
+    s->points = 0;
+    for (uint64_t i = 0; i < s->total; i++)
+        s->points += spak_space_exists(s, i);
     return SPAK_OK;
 }
 
@@ -108,9 +123,47 @@ uint64_t spak_space_canonical(const spak_space *s, uint64_t index)
     return idx;
 }
 
+/* Whether e reads a parameter of the space that is absent at the point. */
+static bool reads_absent(const spak_space *s, const bool *act, const spak_expr *e)
+{
+    if (!e)
+        return false;
+    if (e->kind == SPAK_EX_NAME && e->text)
+        for (size_t j = 0; j < s->n; j++)
+            if (!act[j] && strcmp(s->params[j].name, e->text) == 0)
+                return true;
+    if (reads_absent(s, act, e->lhs) || reads_absent(s, act, e->rhs))
+        return true;
+    for (size_t i = 0; i < e->n_items; i++)
+        if (reads_absent(s, act, e->items[i]))
+            return true;
+    return false;
+}
+
+/* Whether the point satisfies every restriction (space.h). */
+static bool restricts_hold(const spak_space *s, uint64_t index)
+{
+    size_t d[SPAK_SPACE_MAX_PARAMS];
+    bool act[SPAK_SPACE_MAX_PARAMS];
+    spak_space_digits(s, index, d);
+    spak_space_active(s, d, act);
+    cond_scope c = {s, d, act, s->n};
+    spak_eval_env env = {.param = cond_param, .ud = &c};
+    for (size_t r = 0; r < s->n_restricts; r++) {
+        if (reads_absent(s, act, s->restricts[r]))
+            continue;  /* it speaks of points where its parameters exist */
+        bool b = false;
+        spak_err err = {0};
+        if (spak_eval_bool(s->restricts[r], &env, &b, &err) != SPAK_OK || !b)
+            return false;
+    }
+    return true;
+}
+
 bool spak_space_exists(const spak_space *s, uint64_t index)
 {
-    return index < s->total && spak_space_canonical(s, index) == index;
+    return index < s->total && spak_space_canonical(s, index) == index &&
+           (!s->n_restricts || restricts_hold(s, index));
 }
 
 void spak_space_digits(const spak_space *s, uint64_t index, size_t digits[SPAK_SPACE_MAX_PARAMS])
@@ -202,7 +255,7 @@ bool spak_space_find(const spak_space *s, const char *key, uint64_t *index)
     if (*p)
         return false;
     *index = index_of(s, d);
-    return true;
+    return !s->n_restricts || restricts_hold(s, *index);
 }
 
 /* The seeded permutation's k-th element, computed by a Fisher-Yates shuffle
@@ -289,7 +342,7 @@ spak_status spak_space_next(const spak_space *s, spak_strategy_kind kind, uint64
                 nd[i] = (size_t)v;
                 /* a change of an absent parameter lands on the best itself */
                 uint64_t idx = spak_space_canonical(s, index_of(s, nd));
-                if (!TRIED(idx)) {
+                if (!TRIED(idx) && spak_space_exists(s, idx)) {
                     *next = idx;
                     goto out;
                 }

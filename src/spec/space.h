@@ -15,6 +15,13 @@
  * key, so "rung=naive,threads=1" names the one naive point per thread count.
  * `points` counts the points that exist (= total without conditions).
  *
+ * Restrictions (`tuning_space { ... restrict: [bx * by >= 64] }`,
+ * spak_loop_def.restricts): boolean expressions every point must satisfy,
+ * as Kernel Tuner's restrictions and T1's Conditions. A point where one is
+ * false does not exist (never proposed, evaluated, counted or found by its
+ * key); one that reads a parameter absent at the point (its `when` is
+ * false) says nothing there; one whose evaluation fails excludes the point.
+ *
  * Strategies are pure functions of (space, seed, the evaluations so far), so
  * a resumed run proposes exactly what the killed one would have:
  *   grid     index order
@@ -45,6 +52,8 @@ typedef struct spak_space {
     uint64_t total;       /* the index range: the product of the value counts */
     uint64_t points;      /* the points that exist (their conditions hold) */
     bool conditional;     /* some parameter has a condition */
+    const spak_expr *const *restricts;  /* every point satisfies each (NULL: none) */
+    size_t n_restricts;
 } spak_space;
 
 /* How spak_space_next walks the space (the strategies of program/strategy.h
@@ -57,7 +66,12 @@ typedef struct spak_space_eval {
     double score;   /* larger is better (the objective already applied); NAN = failed */
 } spak_space_eval;
 
+/* The space of these parameters, without restrictions. */
 spak_status spak_space_init(spak_space *s, const spak_param_def *params, size_t n, spak_err *err);
+/* The space a loop searches: its parameters and its restrictions (points
+ * counts only the points that satisfy them). Every caller that proposes,
+ * counts or looks up a loop's points uses this one. */
+spak_status spak_space_init_loop(spak_space *s, const spak_loop_def *loop, spak_err *err);
 void spak_space_digits(const spak_space *s, uint64_t index, size_t digits[SPAK_SPACE_MAX_PARAMS]);
 /* Which parameters exist at the point with these digits (act[i]): each
  * condition is evaluated over the parameters before it, in order; one that
@@ -65,7 +79,8 @@ void spak_space_digits(const spak_space *s, uint64_t index, size_t digits[SPAK_S
 void spak_space_active(const spak_space *s, const size_t *digits, bool act[SPAK_SPACE_MAX_PARAMS]);
 /* The index with the digits of absent parameters set to 0. */
 uint64_t spak_space_canonical(const spak_space *s, uint64_t index);
-/* Whether index names a point that exists (it is its canonical index). */
+/* Whether index names a point that exists (it is its canonical index and
+ * satisfies every restriction). */
 bool spak_space_exists(const spak_space *s, uint64_t index);
 /* A parameter value as an expression value (numbers, booleans, strings). */
 void spak_space_value(const spak_expr *v, spak_value *out);
@@ -75,7 +90,8 @@ const char *spak_value_text(const spak_expr *v);
  * it does not fit. */
 bool spak_space_key(const spak_space *s, uint64_t index, char *buf, size_t n);
 /* The index of a key, or false (also for a key that names an absent
- * parameter, or leaves out one that exists there). */
+ * parameter, or leaves out one that exists there, or a point a restriction
+ * excludes). */
 bool spak_space_find(const spak_space *s, const char *key, uint64_t *index);
 
 /* Propose the next point. *found is false when every point has been tried. */

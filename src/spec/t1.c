@@ -546,6 +546,12 @@ static void read_arg(spak_t1 *t, json_t *a, size_t i, size_t *cur)
             mt);
         return;
     }
+    if (g->cmem && strcmp(g->access, "read") != 0) {
+        /* the kernel reads a __constant__ symbol and cannot write it: an input */
+        msg(t, true, find_str(t, *cur, mt), "Arguments '%s': a MemType Constant argument is read by the kernel "
+            "only: AccessType must be ReadOnly", g->name);
+        return;
+    }
     if (json_object_get(a, "RandomSeed"))
         msg(t, false, *cur, "Arguments '%s': RandomSeed ignored (spak's judge draws fresh inputs on every call)",
             g->name);
@@ -751,6 +757,7 @@ static bool varies(const xl *x, const spak_pnode *n)
 enum { P_OR = 2, P_AND, P_EQ, P_REL, P_ADD, P_MUL, P_UNARY, P_PRIM };
 
 static bool emit(xl *x, const spak_pnode *n, int need, bool top);
+static bool emit_cond_floor(xl *x, const spak_pnode *n, int need);
 
 static bool open_p(xl *x, int mine, int need)
 {
@@ -760,6 +767,39 @@ static bool open_p(xl *x, int mine, int need)
 static bool close_p(xl *x, int mine, int need)
 {
     return mine >= need || spak_buf_putc(x->out, ')') == SPAK_OK;
+}
+
+/* Whether n's value is never negative at any point: literals, parameters
+ * whose values all are, and + * / // % ** max min int of such; abs, len.
+ * Then Python's // and % of it agree with spak's fmod-based forms. */
+static bool nonneg(const xl *x, const spak_pnode *n)
+{
+    double f;
+    switch (n->kind) {
+    case SPAK_PN_NUM: return spak_py_as_num(&n->lit, &f) && f >= 0;
+    case SPAK_PN_NAME:
+        for (size_t i = 0; i < x->t->n_params; i++)
+            if (strcmp(x->t->params[i].name, n->name) == 0) {
+                const spak_py_val *v = &x->t->params[i].values;
+                for (size_t k = 0; k < v->n; k++)
+                    if (!spak_py_as_num(&v->items[k], &f) || f < 0)
+                        return false;
+                return true;
+            }
+        return false;
+    case SPAK_PN_UNARY: return n->op == SPAK_PO_POS && nonneg(x, n->kids[0]);
+    case SPAK_PN_CALL: case SPAK_PN_BINOP:
+        if (n->kind == SPAK_PN_CALL && (strcmp(n->name, "abs") == 0 || strcmp(n->name, "len") == 0))
+            return true;
+        if (n->kind == SPAK_PN_CALL ? strcmp(n->name, "max") && strcmp(n->name, "min") && strcmp(n->name, "int")
+                                    : n->op == SPAK_PO_SUB)
+            return false;
+        for (size_t i = 0; i < n->n; i++)
+            if (!nonneg(x, n->kids[i]))
+                return false;
+        return true;
+    default: return false;
+    }
 }
 
 static bool emit_literal(xl *x, const spak_pnode *n, int need)
@@ -858,6 +898,14 @@ static bool emit_call(xl *x, const spak_pnode *n, int need, bool top)
     if (!k)
         return xfail(x, n, "this function is not supported (range, max, min, int, len and abs are)");
     bool mm = strcmp(n->name, "max") == 0 || strcmp(n->name, "min") == 0;
+    if (x->mode == XL_COND) {
+        /* a restriction is a spak condition: operators and comparisons of the parameters, no functions */
+        if (strcmp(n->name, "int") == 0 && n->n == 1 && n->kids[0]->kind == SPAK_PN_BINOP &&
+            n->kids[0]->op == SPAK_PO_DIV)
+            return emit_cond_floor(x, n, need);
+        return xfail(x, n, "this call depends on a parameter's value and has no spak condition expression (a "
+                           "restriction has operators and comparisons only; int(a / b) is supported)");
+    }
     if (mm && n->n >= 2) {
         /* max(a, b, c) = max(a, max(b, c)): spak's max takes two */
         for (size_t i = 0; i + 1 < n->n; i++)
@@ -887,6 +935,40 @@ static bool emit_call(xl *x, const spak_pnode *n, int need, bool top)
     return xfail(x, n, "this call depends on a parameter's value at the point and has no spak expression");
 }
 
+/* Python's a % b at level need, in a restriction (spak's expressions
+ * evaluate in doubles, % as C's fmod, whose sign is the dividend's): a % b
+ * where both are never negative, else ((a % b) + b) % b, Python's for
+ * every sign of b. */
+static bool emit_pymod(xl *x, const spak_pnode *a, const spak_pnode *b, int need)
+{
+    if (nonneg(x, a) && nonneg(x, b))
+        return emit_bin(x, a, "%", b, P_MUL, need);
+    return open_p(x, P_MUL, need) && spak_buf_putc(x->out, '(') == SPAK_OK && emit(x, a, P_MUL, false) &&
+           spak_buf_puts(x->out, " % ") == SPAK_OK && emit(x, b, P_MUL + 1, false) &&
+           spak_buf_puts(x->out, " + ") == SPAK_OK && emit(x, b, P_ADD + 1, false) &&
+           spak_buf_puts(x->out, ") % ") == SPAK_OK && emit(x, b, P_MUL + 1, false) && close_p(x, P_MUL, need);
+}
+
+/* In a restriction: a % b as Python's, a // b as (a - a % b) / b (exact:
+ * a - a % b is a multiple of b), int(a / b) as (a - a fmod b) / b. */
+static bool emit_cond_floor(xl *x, const spak_pnode *n, int need)
+{
+    const spak_pnode *a = n->kids[0], *b = n->kids[1];
+    bool trunc = n->kind == SPAK_PN_CALL;  /* int(a / b): C's fmod truncates as int() does */
+    if (trunc) {
+        a = n->kids[0]->kids[0];
+        b = n->kids[0]->kids[1];
+    } else if (n->op == SPAK_PO_MOD) {
+        return emit_pymod(x, a, b, need);
+    }
+    if (!open_p(x, P_MUL, need) || spak_buf_putc(x->out, '(') != SPAK_OK || !emit(x, a, P_ADD, false) ||
+        spak_buf_puts(x->out, " - ") != SPAK_OK)
+        return false;
+    if (!(trunc ? emit_bin(x, a, "%", b, P_MUL, P_ADD + 1) : emit_pymod(x, a, b, P_ADD + 1)))
+        return false;
+    return spak_buf_puts(x->out, ") / ") == SPAK_OK && emit(x, b, P_MUL + 1, false) && close_p(x, P_MUL, need);
+}
+
 static bool emit_binop(xl *x, const spak_pnode *n, int need, bool top)
 {
     static const char *const sym[] = {"+", "-", "*", "/", "/", "%"};
@@ -907,6 +989,8 @@ static bool emit_binop(xl *x, const spak_pnode *n, int need, bool top)
                emit(x, n->kids[0], P_MUL + 1, false) && spak_buf_puts(x->out, " / ") == SPAK_OK &&
                emit(x, n->kids[1], P_MUL + 1, false) && close_p(x, P_MUL, need);
     }
+    if (x->mode == XL_COND && (n->op == SPAK_PO_MOD || n->op == SPAK_PO_FLOORDIV))
+        return emit_cond_floor(x, n, need);
     int prec = n->op == SPAK_PO_ADD || n->op == SPAK_PO_SUB ? P_ADD : P_MUL;
     return emit_bin(x, n->kids[0], sym[n->op], n->kids[1], prec, need);
 }
@@ -953,6 +1037,43 @@ static bool emit(xl *x, const spak_pnode *n, int need, bool top)
     }
 }
 
+/* n as a spak boolean (a restriction is one, and Python's condition is
+ * its truth): and/or/not of such, a comparison as it is, a constant as
+ * true or false, any other value v as v != 0. */
+static bool emit_bool(xl *x, const spak_pnode *n, int need)
+{
+    if (x->failed)
+        return false;
+    if (!varies(x, n)) {
+        scope sc = {x->t, NULL, false, {0}};
+        spak_py_val v;
+        size_t ep = 0;
+        spak_err err = {0};
+        if (spak_py_eval(n, lookup, &sc, &x->t->a, &v, &ep, &err) != SPAK_OK) {
+            msg(x->t, true, x->at + 1 + ep, "%s: '%s': %s", x->what, x->text, err.msg);
+            x->failed = true;
+            return false;
+        }
+        return spak_buf_puts(x->out, spak_py_truthy(&v) ? "true" : "false") == SPAK_OK;
+    }
+    if (n->kind == SPAK_PN_AND || n->kind == SPAK_PN_OR) {
+        int mine = n->kind == SPAK_PN_AND ? P_AND : P_OR;
+        if (!open_p(x, mine, need))
+            return false;
+        for (size_t i = 0; i < n->n; i++)
+            if ((i && spak_buf_puts(x->out, n->kind == SPAK_PN_AND ? " && " : " || ") != SPAK_OK) ||
+                !emit_bool(x, n->kids[i], mine + 1))
+                return false;
+        return close_p(x, mine, need);
+    }
+    if (n->kind == SPAK_PN_NOT)
+        return spak_buf_puts(x->out, "!") == SPAK_OK && emit_bool(x, n->kids[0], P_UNARY);
+    if (n->kind == SPAK_PN_CMP)
+        return emit(x, n, need, false);
+    return open_p(x, P_EQ, need) && emit(x, n, P_EQ, false) && spak_buf_puts(x->out, " != 0") == SPAK_OK &&
+           close_p(x, P_EQ, need);
+}
+
 /* In a Size, a parameter stands for its list of values (Kernel Tuner
  * evaluates Sizes once, with the lists): the first one not under max(),
  * min() or len(), or NULL. */
@@ -980,7 +1101,7 @@ static bool translate(spak_t1 *t, xl_mode mode, const char *what, const t1_expr 
     const spak_pnode *b = mode == XL_SIZE ? bare_param(&x, e->node) : NULL;
     if (b)
         return xfail(&x, b, "a parameter is its list of values in a Size: use max(P), min(P) or len(P)");
-    return emit(&x, e->node, 0, true);
+    return mode == XL_COND ? emit_bool(&x, e->node, 0) : emit(&x, e->node, 0, true);
 }
 
 /* ---- the spec text ---- */
@@ -1072,18 +1193,11 @@ static void emit_args(spak_t1 *t, spak_buf *out, bool *ok)
                             : strcmp(g->type, "f32") == 0 ? "1e-5" : "0";
             spak_buf_printf(out, ", output: true, tolerance: %s", tol);
         }
-        spak_buf_puts(out, " }");
-        if (g->cmem) {
-            /* Kernel Tuner also copies it into the module's __constant__ symbol of its name
-             * (cmem_args); the declared-kernel judges do not yet: said, not dropped */
-            spak_buf_puts(out, "  // constant_symbol: ");
-            put_str(out, g->name);
-            spak_buf_puts(out, " (MemType Constant: not yet copied by the judge)");
-            msg(t, false, find_str(t, 0, g->name), "Arguments '%s': MemType Constant: spak's judges do not yet copy "
-                "it into the __constant__ symbol '%s' (Kernel Tuner does); a kernel that reads the symbol reads "
-                "zeros", g->name, g->name);
-        }
-        spak_buf_putc(out, '\n');
+        /* Kernel Tuner passes it and copies it into the module's __constant__
+         * symbol of its name (cmem_args); so does spak-judge-cuda */
+        if (g->cmem)
+            spak_buf_puts(out, ", memory: \"constant\"");
+        spak_buf_puts(out, " }\n");
     }
 }
 
@@ -1124,21 +1238,24 @@ static void emit_kernel(spak_t1 *t, spak_buf *out, bool *ok)
                     is_param(t, "block_size_y") ? "block_size_y" : "1",
                     is_param(t, "block_size_z") ? "block_size_z" : "1");
     spak_buf_printf(out, "        shared_bytes: %lld\n", (long long)t->shared);
-    /* Kernel Tuner drops the points whose block exceeds the device's
-     * limit (config_valid); so does the translation, by a condition */
+    emit_args(t, out, ok);
+    spak_buf_puts(out, "    }\n");
+}
+
+/* The Conditions, translated, and Kernel Tuner's limit on a block (it
+ * drops the points whose block exceeds the device's, config_valid: 1024
+ * threads on every CUDA GPU), as the space's restrictions: every point of
+ * a run satisfies them, as every point Kernel Tuner tries does. */
+static void emit_restricts(spak_t1 *t, spak_buf *out, bool *ok)
+{
+    static const char *const bs[] = {"block_size_x", "block_size_y", "block_size_z"};
     spak_buf lim;
     spak_buf_init(&lim, 0);
     for (int i = 0; i < 3; i++)
-        if (is_param(t, (const char *[]){"block_size_x", "block_size_y", "block_size_z"}[i]))
-            spak_buf_printf(&lim, "%s%s", lim.len ? " * " : "",
-                            (const char *[]){"block_size_x", "block_size_y", "block_size_z"}[i]);
+        if (is_param(t, bs[i]))
+            spak_buf_printf(&lim, "%s%s", lim.len ? " * " : "", bs[i]);
     if (t->n_conds || lim.len) {
-        /* a point-excluding condition is not yet a key of the kernel block
-         * (docs/t1.md): written, in spak's syntax, where a reader sees it */
-        if (t->n_conds)
-            msg(t, false, t->conds[0].at, "Conditions: not yet enforced by spak's space (the kernel block has no "
-                "key for them): its points where they are false are evaluated too; Kernel Tuner skips them");
-        spak_buf_puts(out, "        // conditions: [");
+        spak_buf_puts(out, "        restrict: [");
         for (size_t i = 0; i < t->n_conds; i++) {
             char what[64];
             spak_snprintf(what, sizeof what, "Conditions[%zu] Expression", i);
@@ -1152,8 +1269,6 @@ static void emit_kernel(spak_t1 *t, spak_buf *out, bool *ok)
         spak_buf_puts(out, "]\n");
     }
     spak_buf_free(&lim);
-    emit_args(t, out, ok);
-    spak_buf_puts(out, "    }\n");
 }
 
 spak_status spak_t1_translate(spak_t1 *t, spak_buf *out, spak_diags *msgs)
@@ -1187,6 +1302,7 @@ spak_status spak_t1_translate(spak_t1 *t, spak_buf *out, spak_diags *msgs)
         }
         spak_buf_puts(out, "]\n");
     }
+    emit_restricts(t, out, &ok);
     /* the declared-kernel judge's records; no measure command: a loop of a
      * spec with a kernel block gets the judge's by default (docs/declared-kernels.md) */
     spak_buf_puts(out, "    }\n    trace_schema {\n        variant TraceItem {\n"

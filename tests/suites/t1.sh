@@ -9,10 +9,15 @@
 #    Kernel Tuner's own functions give, and the same points (Searchspace, its
 #    Conditions, the 1024-thread limit); so do two other sub-spaces; the
 #    whole space (1.9 million points, about two minutes) with SPAK_T1_FULL=1;
+#    the run's space (the translation's restrict, counted by spak check
+#    --json) has as many points as Kernel Tuner's Searchspace, also for
+#    Conditions where Python's // % and truth differ from C's;
 #  - spak check / import take the T1 file; --set overrides; a spec that
 #    imports the T1 file overrides and adds (t1: in its front matter);
 #  - each refused T1 feature gives its message at file:line:col;
-#  - the CUDA kernels of the T1 files compile through spak build (nvcc);
+#  - the CUDA kernels of the T1 files compile through spak build (nvcc); a
+#    MemType Constant argument reaches the decl as memory "constant", its
+#    symbol in the cubin, and spak-judge-cuda accepts the decl;
 #  - spak export --format t4 validates against Kernel Tuner's T4 schema.
 # Kernel Tuner that cannot be installed is a failure, never a skip.
 set -u
@@ -39,10 +44,10 @@ check "import t1: its kernel block (entry, grid by GridDiv, block, the Size expr
      grep -qF 'grid: [ceil_div(problem_x, block_size_x * tile_size_x), ceil_div(problem_y, block_size_y * tile_size_y), 1]' '$T/conv.spak' &&
      grep -qF 'block: [block_size_x, block_size_y, 1]' '$T/conv.spak' &&
      grep -qF 'count: (problem_x + 33 - 1) * (problem_y + 33 - 1)' '$T/conv.spak' &&
-     grep -qF 'constant_symbol: \"d_filter\"' '$T/conv.spak'"
-check "import t1: the Condition in spak's syntax, and Kernel Tuner's 1024-thread block limit (a comment, and a warning, while the kernel block has no key for them)" \
-    "grep -qF '// conditions: [use_padding == 0 || block_size_x % 32 != 0, block_size_x * block_size_y <= 1024]' '$T/conv.spak' &&
-     grep -qE '^$CONV:[0-9]+:[0-9]+: warning: Conditions: not yet enforced' '$T/conv.err'"
+     grep -qF 'access: \"read\", memory: \"constant\" }' '$T/conv.spak'"
+check "import t1: the Condition in spak's syntax, and Kernel Tuner's 1024-thread block limit, as the space's restrictions" \
+    "grep -qF 'restrict: [use_padding == 0 || block_size_x % 32 != 0, block_size_x * block_size_y <= 1024]' '$T/conv.spak' &&
+     ! grep -q 'Conditions' '$T/conv.err'"
 check "import t1: the judge's trace_schema and a measure block without a command (the kernel block's default)" \
     "grep -qF 'case Performance { shape: string, time_ms: float }' '$T/conv.spak' && grep -qF 'metric: \"time_ms\"' '$T/conv.spak' && ! grep -q 'cmd:' '$T/conv.spak'"
 check "import t1: Values evaluated ([2**i for i in range(6)])" \
@@ -110,6 +115,52 @@ fi
 check "vector_add: the Size ProblemSize[0] is the size problem_x; a scalar is passed by value" \
     "grep -qF 'arg c { type: \"f32\", count: problem_x, fill: \"constant\", fill_args: [0], access: \"write\", output: true' '$T/vadd.spak' &&
      grep -qF 'arg n { type: \"i32\", value: 10000000 }' '$T/vadd.spak' && grep -qF 'grid: [ceil_div(problem_x, block_size_x), 1, 1]' '$T/vadd.spak'"
+
+# ---- the run's space (the translation's tuning_space and restrictions, as
+# spak check --json counts it, the count every strategy and `spak run` use)
+# against Kernel Tuner's Searchspace of the same values and Conditions
+kt_count() {  # T1_FILE NAME=VALUES...: Kernel Tuner's number of points
+    "$PY" - "$@" <<'PY'
+import json, sys
+from kernel_tuner.searchspace import Searchspace
+doc = json.load(open(sys.argv[1]))
+sets = dict(a.split("=", 1) for a in sys.argv[2:])
+tp = {}
+for p in doc["ConfigurationSpace"]["TuningParameters"]:
+    v = eval(sets.get(p["Name"], p["Values"]))
+    tp[p["Name"]] = list(v) if isinstance(v, (list, tuple, range)) else [v]
+print(len(Searchspace(tp, [c["Expression"] for c in doc["ConfigurationSpace"].get("Conditions", [])], 1024).list))
+PY
+}
+space_count() {  # NAME T1_FILE NAME=VALUES...
+    local name=$1 file=$2 sets=() kv
+    shift 2
+    for kv in "$@"; do sets+=(--set "$kv"); done
+    local ours kt
+    ours=$("$SPAK" check --json "${sets[@]}" "$file" 2>/dev/null |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["loops"][0]["points"])' 2>&1)
+    kt=$(kt_count "$file" "$@" 2>&1)
+    if [ -n "$ours" ] && [ "$ours" = "$kt" ]; then
+        ok "$name: the run's space has Kernel Tuner's $kt points"
+    else
+        notok "$name: the run's space" "spak: $ours" "Kernel Tuner: $(tail -2 <<<"$kt")"
+    fi
+}
+space_count "the convolution space with the filter fixed at 17x17" "$CONV" filter_width=17 filter_height=17
+space_count "filters 3x33 and 33x5" "$CONV" filter_width=3,33 filter_height=33,5
+# Python's semantics where spak's differ: // and % floor (a parameter with
+# negative values), a truth value that is a number, not, int(a / b), in, **
+variant pysem 'cs = d["ConfigurationSpace"]
+cs["TuningParameters"].append({"Name": "shift", "Type": "int", "Values": "[-7, -4, -1, 0, 3, 5]"})
+cs["Conditions"] = [{"Expression": e} for e in [
+  "(shift - 1) % 3 != 1 or shift // 2 == -2", "block_size_x // 48 * 48 != block_size_x or use_padding",
+  "not (tile_size_x - 3) % 4", "int(shift / 3) != -1 and tile_size_y ** 2 <= 16",
+  "block_size_y in [1, 4, 16] and 32 <= block_size_x * block_size_y"]]'
+space_count "conditions where Python's // % truth int() differ from C's" "$T/pysem.json" filter_width=17 filter_height=17 read_only=0
+"$SPAK" import t1 --set filter_width=17 --set filter_height=17 "$T/pysem.json" 2>/dev/null | grep -F 'restrict:' >"$T/pysem.restrict"
+check "... written with spak's operators: the floor forms only where a value may be negative" \
+    "grep -qF '((shift - 1) % 3 + 3) % 3 != 1' '$T/pysem.restrict' && grep -qF '(block_size_x - block_size_x % 48) / 48 * 48' '$T/pysem.restrict' &&
+     grep -qF '!(((tile_size_x - 3) % 4 + 4) % 4 != 0)' '$T/pysem.restrict' && grep -qF '(shift - shift % 3) / 3 != -1' '$T/pysem.restrict'"
 
 # ---- --set, and spak check on the JSON
 "$SPAK" import t1 --set 'filter_width=[17]' --set filter_height=17 --set 'block_size_x=[2**i for i in range(4, 8)]' "$CONV" \
@@ -194,9 +245,11 @@ refused dict "TuningParameters 'read_only' Values: .*a dict or set display is no
 refused bitwise "Conditions\[0\] Expression: .*the bitwise operator '&' is not supported" "$C[\"Expression\"] = \"block_size_x & 16 == 0\""
 refused pow_param "Conditions\[0\] Expression: .*'\*\*' becomes a spak expression only with a constant exponent" "$C[\"Expression\"] = \"2 ** tile_size_x <= block_size_x\""
 refused in_param "Conditions\[0\] Expression: .*'in' needs a list of constants" "$C[\"Expression\"] = \"tile_size_x in [tile_size_y, 2]\""
+refused cond_call "Conditions\[0\] Expression: 'max\(tile_size_x, 2\) <= 4': this call .*has no spak condition expression" "$C[\"Expression\"] = \"max(tile_size_x, 2) <= 4\""
 refused size_list "Arguments 'd_filter' Size: .*a parameter is its list of values in a Size: use max\(P\)" "$A[2][\"Size\"] = \"filter_width * 33\""
 refused size_eval "Arguments 'd_filter' Size: .*division by zero" "$A[2][\"Size\"] = \"max(filter_width) // (min(tile_size_x) - 1)\""
 refused no_problem "KernelSpecification: ProblemSize is required" "del $K[\"ProblemSize\"]"
+refused cmem_write "Arguments 'd_filter': a MemType Constant argument is read by the kernel only: AccessType must be ReadOnly" "$A[2][\"AccessType\"] = \"ReadWrite\""
 refused problem_expr "ProblemSize\[0\]: only integers are supported" "$K[\"ProblemSize\"] = [\"4096 * tile_size_x\", 4096]"
 refused griddiv_name "GridDivY\[1\]: 'tile_y': the name 'tile_y' means nothing here" "$K[\"GridDivY\"][1] = \"tile_y\""
 refused fill_gen "Arguments 'input_image': FillType 'Generator' is not supported" "$A[1][\"FillType\"] = \"Generator\""
@@ -223,6 +276,8 @@ with_measure() {  # the judge's measure command comes with the kernel block (doc
 NVCC=$(command -v nvcc || { [ -x /usr/local/cuda/bin/nvcc ] && echo /usr/local/cuda/bin/nvcc; })
 if [ -z "$NVCC" ]; then
     skip "the convolution kernel compiles through spak build" "nvcc is not installed"
+    skip "MemType Constant: memory \"constant\" and its symbol in the cubin" "nvcc is not installed"
+    skip "MemType Constant: spak run and spak-judge-cuda" "nvcc is not installed"
     skip "vector_add compiles" "nvcc is not installed"
     skip "the convolution kernel compiles at every point of a small space" "nvcc is not installed"
 else
@@ -232,6 +287,38 @@ else
     "$SPAK" build --home "$T/h" "$T/conv4.spak" >"$T/build.out" 2>&1
     check "the convolution kernel compiles through spak build at 4 points (the sources found beside the T1 file)" \
         "[ $? -eq 0 ] && grep -q '4 built, 0 failed' '$T/build.out'"
+    # MemType Constant: the translation says memory "constant", the cubin holds the __constant__ symbol
+    # cuModuleGetGlobal finds, and spak run hands spak-judge-cuda a decl it accepts up to the device
+    cub=$(grep "ok .*\.cubin$" "$T/build.out" | tail -1 | awk '{print $NF}')
+    check "MemType Constant: memory \"constant\" on d_filter, 289 floats, whose __constant__ symbol (33*33 floats) is in the candidate's cubin" \
+        "grep -qF 'arg d_filter { type: \"f32\", count: 289, fill: \"normal\", access: \"read\", memory: \"constant\" }' '$T/conv4.t1.spak' &&
+         readelf -sW '$cub' | grep -qE ' 4356 OBJECT .* d_filter\$'"
+    if [ -x "$B/spak-judge-cuda" ]; then
+        chmod 755 "$T/h"
+        "$SPAK" run --home "$T/h" --json --quiet --strategy grid --budget 1 --no-learn "$T/conv4.t1.spak" >/dev/null 2>&1
+        res=$(python3 - "$T/h" <<'PY'
+import glob, json, os, sqlite3, sys
+h = sys.argv[1]
+decls = glob.glob(os.path.join(h, "runs", "*", "e*.lib", "decl.json"))
+if not decls:
+    print("no decl written"); sys.exit()
+d = json.load(open(decls[0]))
+a = {x["name"]: x for x in d["args"]}
+st, err = sqlite3.connect(os.path.join(h, "spak.db")).execute("select status, stderr_tail from evaluations").fetchone()
+bad = []
+if a["d_filter"].get("memory") != "constant" or "memory" in a["input_image"]:
+    bad.append("memory %s" % [(k, v.get("memory")) for k, v in a.items()])
+if a["output_image"].get("fill_args") != [0.0]:
+    bad.append("a constant fill's fill_args %s" % a["output_image"].get("fill_args"))
+if not ("no CUDA device" in (err or "") or st == "done"):
+    bad.append("the judge: %s %s" % (st, (err or "")[-200:]))
+print("; ".join(bad) or "ok")
+PY
+)
+        check "MemType Constant: spak run writes memory \"constant\" into the decl and spak-judge-cuda accepts it up to the device ($res)" '[ "$res" = ok ]'
+    else
+        skip "MemType Constant: spak run and spak-judge-cuda" "$B/spak-judge-cuda is not built (make with NVCC)"
+    fi
     # the defines as kdecl's params_as "defines" writes them, names kept as written (vector_add has no
     # default for block_size_x): every point, nvcc straight from the points spak lists, with the file's flags
     nv_points() {  # T1_FILE CU SETS...: 0 when every listed point compiles to a cubin

@@ -44,6 +44,7 @@
 #define SPAK_CUDA_PROTO_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "../../common/runner_proto.h"
 
@@ -117,13 +118,50 @@ typedef struct cp_done {
 #define CP_KMAX_ARGS 24                     /* decl_core.h's DC_MAX_ARGS */
 #define CP_KPARAM_BYTES (CP_KMAX_ARGS * 8)  /* one launch's parameter buffer at most */
 
+#define CP_KMAX_CMEM 8                      /* __constant__ arguments of one kernel */
+#define CP_CMEM_WHY 320                     /* cp_cmem_verdict's message at most */
+
+/* A declared kernel's __constant__ arguments (decl "memory": "constant"):
+ * KQUERY names each one's symbol and bytes (the runner looks the symbol up
+ * with cuModuleGetGlobal and answers with cp_cmem_verdict's refusal);
+ * KCALL gives, for each, the parameter whose (relocated) buffer holds its
+ * data, which the runner copies into the symbol on its stream before
+ * every launch. cmem_required: the module must have every symbol (the
+ * candidate's; a reference may read the data through its parameter). */
 typedef struct cp_kquery {
     rp_head h;
     char entry[256];
     int32_t nparams;
     uint32_t poff[CP_KMAX_ARGS], psize[CP_KMAX_ARGS];
     uint32_t block_threads, smem;
+    int32_t ncmem, cmem_required;
+    char cmem_name[CP_KMAX_CMEM][64];
+    uint64_t cmem_bytes[CP_KMAX_CMEM];
 } cp_kquery;
+
+/* What a runner does with a __constant__ argument of `bytes` bytes given
+ * its module's symbol (found: cuModuleGetGlobal succeeded; sym_bytes: the
+ * symbol's size): 1 copy the data there before every call; 0 nothing to
+ * copy (no such symbol where it is not required); -1 refuse, why says so:
+ * the symbol is missing, or smaller than the argument (a copy would write
+ * past it); why needs CP_CMEM_WHY bytes. Plain C, unit tested in
+ * test_decl_core.c. */
+static inline int cp_cmem_verdict(const char *name, uint64_t bytes, int found, uint64_t sym_bytes, int required,
+                                  char *why, size_t n)
+{
+    if (!found) {
+        if (!required) return 0;
+        snprintf(why, n, "no __constant__ symbol '%.63s' in the module (the argument's memory is \"constant\": "
+                 "declare __constant__ TYPE %.63s[N] at file scope)", name, name);
+        return -1;
+    }
+    if (sym_bytes < bytes) {
+        snprintf(why, n, "the __constant__ symbol '%.63s' is %llu bytes, the argument %llu: the copy would write "
+                 "past it", name, (unsigned long long)sym_bytes, (unsigned long long)bytes);
+        return -1;
+    }
+    return 1;
+}
 
 /* kinfo: registers, static smem bytes, local bytes, max threads per block,
  * blocks per SM at this block and dynamic smem, the binary's sm version */
@@ -150,6 +188,8 @@ typedef struct cp_kcall {
     int32_t n, nreloc;
     uint32_t grid[3], block[3], smem, param_bytes;
     cp_kreloc reloc[CP_KMAX_ARGS];
+    int32_t ncmem;
+    int32_t cmem_reloc[CP_KMAX_CMEM]; /* KQUERY's constant k: its data is the buffer of reloc[cmem_reloc[k]] */
     unsigned char param[RP_MAX_BATCH][CP_KPARAM_BYTES];
 } cp_kcall;
 

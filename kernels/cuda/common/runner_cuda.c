@@ -23,7 +23,9 @@
  * a write to it is an illegal address) where the device allows it; KCALL
  * launches it n times with cuLaunchKernel and the parameter buffers the
  * judge packed, the buffers' offsets relocated into the pools here after a
- * bounds check.
+ * bounds check. A "constant" argument's buffer is also copied, before each
+ * launch and on the same stream, into the module's __constant__ symbol of
+ * its name (found at KQUERY, its size checked against the argument's).
  *
  * The runner keeps no clock, no reference and no record: the judge times
  * from sending CALL to receiving DONE, checks every call itself, freezes
@@ -75,6 +77,11 @@ static bool declared;
 static unsigned char *image;
 static CUmodule kmod;
 static CUfunction kfn;
+/* its __constant__ arguments' symbols (0: the module has none of that
+ * name and need not: the data reaches the kernel by its parameter) */
+static int ncmem;
+static CUdeviceptr cmem_ptr[CP_KMAX_CMEM];
+static size_t cmem_size[CP_KMAX_CMEM];
 
 static void on_fault(int sig, siginfo_t *si, void *ctx)
 {
@@ -266,6 +273,50 @@ static int check_params(const cp_kquery *q, char *why, size_t n)
     return 1;
 }
 
+/* The module's symbol of each __constant__ argument q names, checked
+ * against the argument's bytes (cp_cmem_verdict): 0, or -1 with why. */
+static int find_cmem(const cp_kquery *q, char *why, size_t n)
+{
+    if (q->ncmem < 0 || q->ncmem > CP_KMAX_CMEM) {
+        snprintf(why, n, "runner: bad KQUERY (%d constant arguments)", q->ncmem);
+        return -1;
+    }
+    ncmem = q->ncmem;
+    for (int k = 0; k < ncmem; k++) {
+        char name[sizeof q->cmem_name[k] + 1];
+        copy_str(name, sizeof name, q->cmem_name[k]);
+        CUdeviceptr p = 0;
+        size_t sz = 0;
+        bool found = cuModuleGetGlobal(&p, &sz, kmod, name) == CUDA_SUCCESS;
+        char msg[CP_CMEM_WHY];
+        int v = cp_cmem_verdict(name, q->cmem_bytes[k], found, sz, q->cmem_required, msg, sizeof msg);
+        if (v < 0) {
+            copy_str(why, n, msg);
+            return -1;
+        }
+        cmem_ptr[k] = v ? p : 0;
+        cmem_size[k] = v ? sz : 0;
+    }
+    return 0;
+}
+
+/* Before launch i: each __constant__ argument's data, the buffer of its
+ * parameter (relocated and bounds checked), copied into its symbol on the
+ * stream, so the launch after it reads this call's inputs. A CUresult. */
+static CUresult copy_cmem(const cp_kcall *c, const unsigned char *buf)
+{
+    for (int k = 0; k < ncmem; k++) {
+        if (!cmem_ptr[k]) continue;
+        int r = c->cmem_reloc[k];
+        if (r < 0 || r >= c->nreloc || c->reloc[r].bytes > cmem_size[k]) return CUDA_ERROR_INVALID_VALUE;
+        uint64_t src;
+        memcpy(&src, buf + c->reloc[r].at, 8);
+        CUresult e = cuMemcpyDtoDAsync(cmem_ptr[k], (CUdeviceptr)src, c->reloc[r].bytes, (CUstream)stream);
+        if (e != CUDA_SUCCESS) return e;
+    }
+    return CUDA_SUCCESS;
+}
+
 static void do_kquery(cp_kquery *q)
 {
     cp_kinfo a;
@@ -299,6 +350,7 @@ static void do_kquery(cp_kquery *q)
                  q->entry, cu_name(e));
         goto out;
     }
+    if (find_cmem(q, a.msg, sizeof a.msg) != 0) goto out;
     int v[5] = {0, 0, 0, 0, 0}, bps = 0;
     static const CUfunction_attribute at[5] = {CU_FUNC_ATTRIBUTE_NUM_REGS, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES,
                                                CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES,
@@ -330,7 +382,7 @@ static int do_kcall(const cp_kcall *c)
     memset(&d, 0, sizeof d);
     d.h = (rp_head){RP_MAGIC, CP_DONE};
     if (!kfn || c->n < 1 || c->n > RP_MAX_BATCH || c->nreloc < 0 || c->nreloc > CP_KMAX_ARGS ||
-        c->param_bytes > CP_KPARAM_BYTES)
+        c->param_bytes > CP_KPARAM_BYTES || c->ncmem != ncmem)
         return 1;
     for (int i = 0; i < c->n; i++) {
         static unsigned char buf[CP_KPARAM_BYTES];
@@ -348,6 +400,11 @@ static int do_kcall(const cp_kcall *c)
         }
         size_t bytes = c->param_bytes;
         void *extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, buf, CU_LAUNCH_PARAM_BUFFER_SIZE, &bytes, CU_LAUNCH_PARAM_END};
+        CUresult ce = copy_cmem(c, buf);
+        if (ce != CUDA_SUCCESS) {
+            d.rc[i] = (int32_t)ce;
+            continue;
+        }
         d.rc[i] = (int32_t)cuLaunchKernel(kfn, c->grid[0], c->grid[1], c->grid[2], c->block[0], c->block[1],
                                           c->block[2], c->smem, (CUstream)stream, NULL, extra);
     }

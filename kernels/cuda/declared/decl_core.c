@@ -155,7 +155,15 @@ static int parse_arg(const struct pctx *p, json_t *a, int i, struct dc_arg *out)
     }
     if (out->fill == DC_FILL_NORMAL && !(out->fill_args[1] > 0)) return fail(p, f, "the sd must be above 0");
     if (out->fill == DC_FILL_UNIFORM && !(out->fill_args[1] > out->fill_args[0])) return fail(p, f, "want lo < hi");
+    static const char *const memories[] = {"global", "constant"};
+    int mem = 0;
+    snprintf(f, sizeof f, "args[%d].memory", i);
+    if (get_enum(p, a, "memory", f, memories, 2, 0, &mem)) return -1;
+    out->constant = mem == 1;
     out->output = json_is_true(json_object_get(a, "output"));
+    /* a kernel cannot write its __constant__ memory: the argument is an input */
+    if (out->constant && (out->access != DC_READ || out->output))
+        return fail(p, f, "a \"constant\" argument is read only: access \"read\", not an output");
     if (!out->output) return 0;
     snprintf(f, sizeof f, "args[%d].output", i);
     if (out->access == DC_READ) return fail(p, f, "an output must have access \"write\" or \"readwrite\"");
@@ -334,9 +342,15 @@ static int parse_root(const struct pctx *p, json_t *root, struct dc_decl *d)
         return fail(p, "args", "%zu arguments, over the cap of %d", json_array_size(args), DC_MAX_ARGS);
     d->nargs = (int)json_array_size(args);
     bool any_out = false;
+    int ncmem = 0;
     for (int i = 0; i < d->nargs; i++) {
         if (parse_arg(p, json_array_get(args, i), i, &d->args[i])) return -1;
         any_out = any_out || d->args[i].output;
+        if (d->args[i].constant && ++ncmem > DC_MAX_CMEM) {
+            char f[32];
+            snprintf(f, sizeof f, "args[%d].memory", i);
+            return fail(p, f, "more than %d \"constant\" arguments", DC_MAX_CMEM);
+        }
         for (int j = 0; j < i; j++)
             if (!strcmp(d->args[j].name, d->args[i].name)) {
                 char f[32];

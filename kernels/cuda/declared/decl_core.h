@@ -29,6 +29,7 @@ extern "C" {
 #define DC_FORMAT "spak-kernel-decl/1"
 #define DC_MAX_ARGS 24          /* arguments of one kernel (one CALL message holds them for 64 launches) */
 #define DC_MAX_SHAPES 64
+#define DC_MAX_CMEM 8           /* "constant" arguments (cuda_proto.h's CP_KMAX_CMEM) */
 #define DC_MAX_CAND 8           /* --candidate in one session (session.h's CS_MAX_CAND) */
 #define DC_MAX_FILE (1 << 20)   /* bytes of a decl file */
 #define DC_MAX_ARG_BYTES ((int64_t)4 << 30) /* one buffer */
@@ -49,6 +50,10 @@ struct dc_arg {
     double fill_args[2];        /* normal: mean, sd; uniform: lo, hi; constant: v */
     bool scalar, output;
     double tolerance;           /* an output's: relative (normwise), max abs where the reference is all 0 */
+    /* "memory": "constant" (optional; absent: "global"): a "read" buffer
+     * that is also copied, before every call, into the module's
+     * __constant__ symbol of its name (the buffer is still passed) */
+    bool constant;
 };
 
 struct dc_shape {

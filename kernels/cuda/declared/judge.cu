@@ -260,8 +260,11 @@ static int batch(struct dj *g, int side, int n, double *dt, char *why, size_t nw
         c.param_bytes = (uint32_t)dc_pack_params(&g_decl, s, addr, c.param[k], sizeof c.param[k], off, size);
     }
     for (int a = 0; a < g_decl.nargs; a++)
-        if (g->L.slot[a] >= 0)
+        if (g->L.slot[a] >= 0) {
+            if (g_decl.args[a].constant) /* its data is this buffer: the runner copies it into the symbol */
+                c.cmem_reloc[c.ncmem++] = c.nreloc;
             c.reloc[c.nreloc++] = (cp_kreloc){off[a], g->L.slot[a], g->L.bytes[a]};
+        }
     g->ncalls = n;
     int r = jd_kbatch(&g->j, &g->side[side], &c, g_args.timeout_s, dt, why, nwhy);
     char names[256];
@@ -527,6 +530,14 @@ static int start_side(struct dj *g, int side, const char *image, const char *ent
     memcpy(q.poff, off, sizeof off), memcpy(q.psize, size, sizeof size);
     q.block_threads = ref ? s->rblock[0] * s->rblock[1] * s->rblock[2] : s->block[0] * s->block[1] * s->block[2];
     q.smem = ref ? s->rsmem : s->smem;
+    /* the candidate must have every __constant__ symbol; the reference may
+     * read the same data through its parameter instead */
+    q.cmem_required = !ref;
+    for (int a = 0; a < g_decl.nargs; a++)
+        if (g_decl.args[a].constant) {
+            snprintf(q.cmem_name[q.ncmem], sizeof q.cmem_name[q.ncmem], "%s", g_decl.args[a].name);
+            q.cmem_bytes[q.ncmem++] = g->L.bytes[a];
+        }
     /* the pools first: the runner's context and stream come with them */
     if ((g->L.set_bytes[0] && cj_side_map(&g->side[side], g->L.set_bytes[0] * (size_t)g->nsets, why, n)) ||
         (g->L.set_bytes[1] && cj_side_map_ro(&g->side[side], g->L.set_bytes[1] * (size_t)g->nsets, why, n)))

@@ -2,7 +2,9 @@
  * test_decl_core.c - unit tests of spak-judge-cuda's GPU-free half: the
  * decl file and its refusals (each names its field), the buffers' layout in
  * the two pools, the argument array's packing, the fill generator on the
- * host (the same formula the device's fill kernel runs), the command line.
+ * host (the same formula the device's fill kernel runs), the command line;
+ * a "constant" argument (memory) and the runner's verdict on its
+ * __constant__ symbol (missing, too small).
  * TAP output.
  */
 #include <math.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 
 #include "../../../tests/tap.h"
+#include "../common/cuda_proto.h"
 #include "decl_core.h"
 #include "decl_fill.h"
 
@@ -233,9 +236,47 @@ static void test_args(void)
     TAP_OK(args("--help", &a, err, sizeof err) == 1 && strstr(err, "usage:"), "--help");
 }
 
+/* "memory": "constant": parsed, refused where the kernel could write it,
+ * capped; the runner's verdict on the module's symbol */
+static void test_constant(void)
+{
+    char err[512] = "";
+    const char *t = decl_text("f32", "400", "128");
+    const char *c = edit(t, "\"access\":\"read\"}", "\"access\":\"read\",\"memory\":\"constant\"}");
+    int rc = dc_parse(c, strlen(c), "decl.json", &d, err, sizeof err);
+    TAP_OK(rc == 0 && d.args[0].constant && !d.args[1].constant, "memory \"constant\" parses on a read buffer (%s)", err);
+    rc = dc_parse(t, strlen(t), "decl.json", &d, err, sizeof err);
+    TAP_OK(rc == 0 && !d.args[0].constant, "without memory an argument is global memory");
+    c = edit(t, "\"access\":\"read\"}", "\"access\":\"read\",\"memory\":\"global\"}");
+    rc = dc_parse(c, strlen(c), "decl.json", &d, err, sizeof err);
+    TAP_OK(rc == 0 && !d.args[0].constant, "memory \"global\" is the default spelled out");
+    refused("a constant output is refused (a kernel cannot write __constant__ memory)",
+            edit(t, "\"access\":\"write\",", "\"access\":\"write\",\"memory\":\"constant\","),
+            "args[1].memory: a \"constant\" argument is read only");
+    refused("an unknown memory", edit(t, "\"access\":\"read\"}", "\"access\":\"read\",\"memory\":\"shared\"}"),
+            "args[0].memory: unknown value 'shared' (known: global, constant)");
+    char why[CP_CMEM_WHY] = "";
+    TAP_OK(cp_cmem_verdict("d_filter", 4356, 1, 4356, 1, why, sizeof why) == 1 &&
+               cp_cmem_verdict("d_filter", 1024, 1, 4356, 1, why, sizeof why) == 1,
+           "a symbol as large as the argument or larger: copied");
+    why[0] = 0;
+    TAP_OK(cp_cmem_verdict("d_filter", 4356, 0, 0, 1, why, sizeof why) == -1 &&
+               strstr(why, "no __constant__ symbol 'd_filter' in the module"),
+           "the candidate's module without the symbol: refused, naming it (%s)", why);
+    why[0] = 0;
+    TAP_OK(cp_cmem_verdict("d_filter", 4360, 1, 4356, 1, why, sizeof why) == -1 &&
+               strstr(why, "'d_filter' is 4356 bytes, the argument 4360"),
+           "a symbol smaller than the argument: refused, with both sizes (%s)", why);
+    TAP_OK(cp_cmem_verdict("d_filter", 4356, 0, 0, 0, why, sizeof why) == 0,
+           "a reference without the symbol: nothing copied (it reads the data by its parameter)");
+    TAP_OK(cp_cmem_verdict("d_filter", 4360, 1, 4356, 0, why, sizeof why) == -1,
+           "a reference's symbol too small: refused too");
+}
+
 int main(void)
 {
     test_parse();
+    test_constant();
     test_refusals();
     test_layout_pack();
     test_fill();
