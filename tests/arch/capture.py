@@ -27,6 +27,7 @@ replacement named in norm()). To regenerate the committed goldens after a
 deliberate change (READ the diff before committing):
   python3 tests/arch/capture.py build tests/golden/behaviour
 """
+import atexit
 import glob
 import json
 import os
@@ -88,7 +89,16 @@ def section(name, data):
     return f"--- {name}\n{s}"
 
 
+# The captured runs take their own measurement lock folder: another spak on
+# the machine holding the machine-wide lock would make them wait and print
+# "waiting" events into the goldens (docs/scale-out.md).
+LOCK_DIR = tempfile.mkdtemp(prefix="spak-capture-locks.")
+atexit.register(shutil.rmtree, LOCK_DIR, True)
+
+
 def run(spak, args, cwd=ROOT, env=None):
+    env = dict(os.environ if env is None else env)
+    env.setdefault("SPAK_LOCK_DIR", LOCK_DIR)
     p = subprocess.run([spak] + args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     return p.returncode, p.stdout, p.stderr
 
