@@ -7,7 +7,7 @@
 
 FUZZ_CC     ?= clang
 FUZZ_OUT    := build/fuzz
-FUZZ_LIBSRC := src/spec/lex.c src/spec/parse.c src/spec/ast.c src/spec/fmt.c src/spec/check.c src/spec/kernel.c src/spec/expr.c \
+FUZZ_LIBSRC := src/spec/lex.c src/spec/parse.c src/spec/ast.c src/spec/fmt.c src/spec/check.c src/spec/kernel.c src/analyze/executor_names.c src/spec/expr.c \
                src/spec/model.c src/spec/spec.c \
                src/spec/diag.c src/util.c src/analyze/trace.c src/knowledge/knowledge.c src/spec/space.c \
                src/program/strategies.c src/template.c src/spec/suggest.c src/spec/sources.c \

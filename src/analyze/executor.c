@@ -25,18 +25,6 @@ const spak_executor *spak_executor_find(const char *name)
     return NULL;
 }
 
-void spak_executor_names(char *buf, size_t n, const char *sep, const char *last_sep)
-{
-    size_t len = 0;
-    if (n)
-        buf[0] = '\0';
-    for (size_t i = 0; i < SPAK_ARRAY_LEN(executors) && len < n; i++) {
-        const char *s = i == 0 ? "" : i + 1 == SPAK_ARRAY_LEN(executors) ? last_sep : sep;
-        spak_snprintf(buf + len, n - len, "%s%s", s, executors[i]->name);
-        len += strlen(buf + len);
-    }
-}
-
 spak_status spak_executor_run(const spak_executor *x, const char *const *argv, const char *workdir,
                               const spak_sandbox_limits *lim, spak_exec_site *site, spak_sandbox_result *out,
                               spak_err *err)

@@ -11,6 +11,7 @@
 #define SPAK_EXECUTOR_H
 
 #include <stdbool.h>
+#include "analyze/executor_names.h"
 #include "analyze/sandbox.h"
 #include "util.h"
 
@@ -81,18 +82,10 @@ typedef struct spak_executor {
     bool measures_here;
 } spak_executor;
 
-/* Whether v is a well-formed value of the Slurm option key ("partition":
- * names, comma-separated; "account": a name; "time": minutes, MM:SS,
- * HH:MM:SS or D-HH[:MM[:SS]]; "gpus": a count or TYPE:COUNT); else false
- * and why[n] says what is expected. Values go to sbatch as one argument
- * each (never through a shell); this catches typos before a job is. */
-bool spak_slurm_value_ok(const char *key, const char *v, char *why, size_t n);
 
 /* The executor called name (NULL = "local"), or NULL when there is none. Static. */
 const spak_executor *spak_executor_find(const char *name);
 
-/* The executors' names, joined by sep (the last by last_sep), into buf. */
-void spak_executor_names(char *buf, size_t n, const char *sep, const char *last_sep);
 
 /* start + finish: run one evaluation to its end. */
 spak_status spak_executor_run(const spak_executor *x, const char *const *argv, const char *workdir,

@@ -14,7 +14,7 @@
 
 #include "spec/expr.h"
 #include "spec/kernel.h"
-#include "analyze/executor.h"
+#include "analyze/executor_names.h"
 #include "knowledge/knowledge.h"
 #include "program/llm/llm.h"
 #include "program/strategies.h"
@@ -1220,7 +1220,7 @@ static void eloop_stop(checker *c, spak_loop_def *l, const spak_entry *x)
 }
 
 /* slurm { partition: ..., time: ..., account: ..., gpus: ... }: the sbatch
- * options of the jobs of the slurm executor (analyze/executor.h). A
+ * options of the jobs of the slurm executor (analyze/executor_names.h). A
  * number is taken as written (time: 10 is ten minutes, gpus: 1). */
 static void eloop_slurm(checker *c, spak_loop_def *l, const spak_entry *x)
 {
@@ -1250,7 +1250,7 @@ static void eloop_slurm(checker *c, spak_loop_def *l, const spak_entry *x)
 static void eloop_executor(checker *c, spak_loop_def *l, const spak_entry *x)
 {
     const char *s = string_value(c, x, "executor");
-    if (s && !spak_executor_find(s)) {
+    if (s && !spak_executor_known(s)) {
         char names[128];
         spak_executor_names(names, sizeof names, ", ", " or ");
         ERR(c, x->value->pos, "unknown executor '%s' (expected %s)", s, names);

@@ -171,9 +171,27 @@ static int remove_one(const char *path, const struct stat *sb, int flag, struct 
     return remove(path);
 }
 
+/* The checker's list of names (executor_names.c) and the executors' table
+ * (executor.c) agree: every name is found, every executor is named. */
+static void names_agree(void)
+{
+    size_t n = spak_executor_count(), found = 0;
+    for (size_t i = 0; i < n; i++)
+        found += spak_executor_known(spak_executor_name(i)) && spak_executor_find(spak_executor_name(i)) != NULL &&
+                 strcmp(spak_executor_find(spak_executor_name(i))->name, spak_executor_name(i)) == 0;
+    TAP_OK(n == 2 && found == n, "every name the checker knows is an executor (%zu of %zu)", found, n);
+    TAP_OK(!spak_executor_known("slurmx") && !spak_executor_known("") && !spak_executor_known(NULL) &&
+               spak_executor_name(n) == NULL,
+           "no other name is known");
+    char buf[128];
+    spak_executor_names(buf, sizeof buf, ", ", " or ");
+    TAP_OK(strcmp(buf, "local or slurm") == 0, "the names for a message (%s)", buf);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/spak-exec-slurm.XXXXXX";
+    names_agree();
     if (!mkdtemp(dir))
         return 1;
     request_roundtrip(dir);
