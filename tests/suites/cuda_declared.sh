@@ -139,6 +139,10 @@ for k in softmax layernorm sum; do
     cub=$(grep "ok .*\.cubin$" <<<"$out" | tail -1 | awk '{print $NF}')
     check_run "$k-cuda: a built candidate holds its entry $entry, unmangled" \
         bash -c 'readelf -sW "$1" 2>/dev/null | grep -qE "FUNC .* $2\$"' _ "$cub" "$entry"
+    if [ ! -x "$B/spak-judge-cuda" ]; then  # the sanitizer build has no CUDA judges
+        skip "$k-cuda: spak run writes each evaluation's decl and runs spak-judge-cuda on it" "no spak-judge-cuda in $B"
+        continue
+    fi
     out=$("$S" run --home "$H" --json --quiet --strategy grid --budget 2 --no-learn "$spec" 2>"$T/$k.err"); rc=$?
     run=$(jlast 'd["run_id"]' <<<"$out" 2>/dev/null)
     if [ -z "$run" ]; then
