@@ -18,6 +18,8 @@
 #    node (the measurement lock, taken there by spak-exec-job).
 # Needs root (the daemons, the user); skipped, saying why, without it or
 # without Slurm (scripts/deps.sh --test installs slurm-wlm and munge).
+# parallel: yes (tests/run.sh: no check reads a time or a ratio; the suite mostly waits on Slurm,
+# its 30 s time-limit tick and the job polling; its ASan pass ran in the pool, 19/19, 2026-12-06)
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
 suite_init slurm "$@"
