@@ -91,15 +91,19 @@ struct jd_state {
     char err[512];
 };
 
-#define JCK(call)                                                                                  \
+/* A CUDA call of the judge's: on an error, the jd_state jp's err says which
+ * call failed and how, and the function returns -1. Every judge's checks
+ * (JCK here, and each judge's own shorthand over its jd_state) are this. */
+#define JD_CK(jp, call)                                                                            \
     do {                                                                                           \
         cudaError_t e_ = (call);                                                                   \
         if (e_ != cudaSuccess) {                                                                   \
-            snprintf(j->err, sizeof j->err, "harness: %s failed: %s (%s)", #call, cudaGetErrorName(e_), \
-                     cudaGetErrorString(e_));                                                      \
+            snprintf((jp)->err, sizeof (jp)->err, "harness: %s failed: %s (%s)", #call,            \
+                     cudaGetErrorName(e_), cudaGetErrorString(e_));                                \
             return -1;                                                                             \
         }                                                                                          \
     } while (0)
+#define JCK(call) JD_CK(j, call)
 
 static int jd_open(jd_state *j)
 {

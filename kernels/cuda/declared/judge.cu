@@ -175,14 +175,7 @@ struct dj {
     json_t *outs;                   /* ... every output's error and tolerance */
 };
 
-#define DCK(call)                                                                                  \
-    do {                                                                                           \
-        cudaError_t e_ = (call);                                                                   \
-        if (e_ != cudaSuccess) {                                                                   \
-            snprintf(g->j.err, sizeof g->j.err, "judge: %s failed: %s", #call, cudaGetErrorName(e_)); \
-            return -1;                                                                             \
-        }                                                                                          \
-    } while (0)
+#define DCK(call) JD_CK(&g->j, call)
 
 /* buffer a of set k of side, in the judge's mapping of its pool */
 static void *buf_of(const struct dj *g, int side, int k, int a)

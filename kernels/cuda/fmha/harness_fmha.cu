@@ -383,14 +383,7 @@ struct fjudge {
     int checks[JS_SIDES];                         /* calls checked, per side */
 };
 
-#define FCK(call)                                                                                  \
-    do {                                                                                           \
-        cudaError_t e_ = (call);                                                                   \
-        if (e_ != cudaSuccess) {                                                                   \
-            snprintf(g->j.err, sizeof g->j.err, "harness: %s failed: %s", #call, cudaGetErrorName(e_)); \
-            return -1;                                                                             \
-        }                                                                                          \
-    } while (0)
+#define FCK(call) JD_CK(&g->j, call)
 
 static size_t align256(size_t b)
 {

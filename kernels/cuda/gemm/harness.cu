@@ -214,14 +214,7 @@ static void *set_ptr(const struct gjudge *g, int side, int k, size_t off)
     return (void *)(uintptr_t)(g->side[side].pool + (size_t)k * g->set_bytes + off);
 }
 
-#define GCK(call)                                                                                  \
-    do {                                                                                           \
-        cudaError_t e_ = (call);                                                                   \
-        if (e_ != cudaSuccess) {                                                                   \
-            snprintf(g->j.err, sizeof g->j.err, "harness: %s failed: %s", #call, cudaGetErrorName(e_)); \
-            return -1;                                                                             \
-        }                                                                                          \
-    } while (0)
+#define GCK(call) JD_CK(&g->j, call)
 
 template <typename T> static void fill_one(struct gjudge *g, void *p, double *img, size_t n, unsigned long long seed)
 {
