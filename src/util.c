@@ -605,3 +605,18 @@ void spak_json_shorten_reals(char *json)
     }
     *w = '\0';
 }
+
+const char *spak_join_names(const char *const *names, size_t n, char *buf, size_t cap)
+{
+    size_t off = 0;
+    if (!cap)
+        return buf;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        const char *sep = i == 0 ? "" : i + 1 == n ? " or " : ", ";
+        if (!spak_snprintf(buf + off, cap - off, "%s%s", sep, names[i]))
+            break;
+        off += strlen(buf + off);
+    }
+    return buf;
+}

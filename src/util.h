@@ -101,6 +101,9 @@ void spak_format_utc(double t, char *buf, size_t n);
 /* snprintf that never overflows and reports truncation: returns false when
  * the output did not fit. */
 bool spak_snprintf(char *buf, size_t n, const char *fmt, ...) SPAK_PRINTF(3, 4);
+/* "a, b, c or d": the n names joined into buf (cap bytes; cut short where
+ * they do not fit); returns buf. */
+const char *spak_join_names(const char *const *names, size_t n, char *buf, size_t cap);
 /* Check that s[0..n) is valid UTF-8. */
 bool spak_utf8_valid(const char *s, size_t n);
 /* The length of the UTF-8 sequence at p (n >= 1 bytes left) and its code

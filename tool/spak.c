@@ -597,7 +597,7 @@ static int check_executor_opts(const char *cmd, const spak_engine_opts *o)
     char msg[300], why[96];
     if (o->executor && !spak_executor_find(o->executor)) {
         char names[128];
-        spak_executor_names(names, sizeof names, ", ", " or ");
+        spak_executor_names(names, sizeof names);
         spak_snprintf(msg, sizeof msg, "--executor takes %s, not '%s'", names, o->executor);
         return usage_error(cmd, "%s", msg);
     }

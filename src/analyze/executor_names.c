@@ -28,16 +28,9 @@ const char *spak_executor_name(size_t i)
     return i < SPAK_ARRAY_LEN(names) ? names[i] : NULL;
 }
 
-void spak_executor_names(char *buf, size_t n, const char *sep, const char *last_sep)
+void spak_executor_names(char *buf, size_t n)
 {
-    size_t len = 0;
-    if (n)
-        buf[0] = '\0';
-    for (size_t i = 0; i < SPAK_ARRAY_LEN(names) && len < n; i++) {
-        const char *s = i == 0 ? "" : i + 1 == SPAK_ARRAY_LEN(names) ? last_sep : sep;
-        spak_snprintf(buf + len, n - len, "%s%s", s, names[i]);
-        len += strlen(buf + len);
-    }
+    spak_join_names(names, SPAK_ARRAY_LEN(names), buf, n);
 }
 
 static bool only(const char *s, const char *set)

@@ -14,8 +14,8 @@ bool spak_executor_known(const char *name);
 /* How many executors there are, and the i-th one's name (NULL past the end). */
 size_t spak_executor_count(void);
 const char *spak_executor_name(size_t i);
-/* The executors' names, joined by sep (the last by last_sep), into buf. */
-void spak_executor_names(char *buf, size_t n, const char *sep, const char *last_sep);
+/* The executors' names, "local or slurm", into buf. */
+void spak_executor_names(char *buf, size_t n);
 
 /* Whether v is a well-formed value of the Slurm option key ("partition":
  * names, comma-separated; "account": a name; "time": minutes, MM:SS,

@@ -117,20 +117,6 @@ static const char *suggest_words(const char *name, void (*names)(char *, size_t,
     return nc ? spak_suggest_list(name, cands, nc) : NULL;
 }
 
-/* "a, b, c or d" of a list into buf. */
-static const char *join_names(const char *const *names, size_t n, char *buf, size_t cap)
-{
-    size_t off = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        const char *sep = i == 0 ? "" : i + 1 == n ? " or " : ", ";
-        if (!spak_snprintf(buf + off, cap - off, "%s%s", sep, names[i]))
-            break;
-        off += strlen(buf + off);
-    }
-    return buf;
-}
-
 /* An unknown key of a block whose keys are all known (`what`: the block, as
  * the message names it): an error, with the closest known key as "did you
  * mean" or else the list of keys the block takes. A key that is ignored
@@ -143,7 +129,7 @@ static void unknown_key(checker *c, const spak_entry *f, const char *what, const
     if (best)
         ERR(c, f->pos, "%s: unknown key '%s' (did you mean '%s'?)", what, h, best);
     else
-        ERR(c, f->pos, "%s: unknown key '%s' (expected %s)", what, h, join_names(keys, n, list, sizeof list));
+        ERR(c, f->pos, "%s: unknown key '%s' (expected %s)", what, h, spak_join_names(keys, n, list, sizeof list));
 }
 
 /* In a place that keeps unknown entries as free-form text: an entry whose
@@ -1252,7 +1238,7 @@ static void eloop_executor(checker *c, spak_loop_def *l, const spak_entry *x)
     const char *s = string_value(c, x, "executor");
     if (s && !spak_executor_known(s)) {
         char names[128];
-        spak_executor_names(names, sizeof names, ", ", " or ");
+        spak_executor_names(names, sizeof names);
         ERR(c, x->value->pos, "unknown executor '%s' (expected %s)", s, names);
     } else if (s) {
         l->executor = s;

@@ -36,19 +36,6 @@ static bool is_field(const spak_entry *e)
     return e->kind == SPAK_EN_PLAIN && e->n_words == 1 && !e->words[0].is_string && !e->has_params;
 }
 
-/* "a, b or c" */
-static void join(const char *const *names, size_t n, char *buf, size_t cap)
-{
-    size_t off = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        const char *sep = i == 0 ? "" : i + 1 == n ? " or " : ", ";
-        if (!spak_snprintf(buf + off, cap - off, "%s%s", sep, names[i]))
-            break;
-        off += strlen(buf + off);
-    }
-}
-
 /* A string value that must be one of a list; NULL (and an error) otherwise. */
 static const char *one_of(spak_diags *d, const spak_entry *f, const char *what, const char *const *list, size_t n)
 {
@@ -61,7 +48,7 @@ static const char *one_of(spak_diags *d, const spak_entry *f, const char *what, 
         if (strcmp(v->text, list[i]) == 0)
             return list[i];
     char all[300], dym[160];
-    join(list, n, all, sizeof all);
+    spak_join_names(list, n, all, sizeof all);
     KERR(d, v->pos, "%s: '%s' is not one of %s%s", what, v->text, all,
          spak_suggest_text(spak_suggest_list(v->text, list, n), dym, sizeof dym));
     return NULL;
@@ -93,7 +80,7 @@ static void unknown(spak_diags *d, const spak_entry *f, const char *what, const 
     const char *h = spak_entry_head(f);
     const char *best = spak_suggest_list(h, keys, n);
     char list[400];
-    join(keys, n, list, sizeof list);
+    spak_join_names(keys, n, list, sizeof list);
     if (best)
         KERR(d, f->pos, "%s: unknown key '%s' (did you mean '%s'?)", what, h, best);
     else

@@ -184,7 +184,7 @@ static void names_agree(void)
                spak_executor_name(n) == NULL,
            "no other name is known");
     char buf[128];
-    spak_executor_names(buf, sizeof buf, ", ", " or ");
+    spak_executor_names(buf, sizeof buf);
     TAP_OK(strcmp(buf, "local or slurm") == 0, "the names for a message (%s)", buf);
 }
 
