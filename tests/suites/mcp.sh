@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# parallel: yes (tests/run.sh: the kills and cancellations wait for the state they need; no time is compared)
 # tests/suites/mcp.sh BUILD_DIR - `spak mcp` driven by the official MCP
 # Python SDK's client (PyPI `mcp`, pinned; installed by tests/mcp/install.sh
 # into ~/.cache/spak/mcp-venv, kept between runs), TAP on stdout: the
