@@ -533,7 +533,7 @@ static spak_status run_candidate(engine *e, const spak_proposal *p, spak_err *er
     spak_status st = eng_begin_candidate(e, p, key, sizeof key, &eval_id, err);
     if (st != SPAK_OK)
         return st;
-    st = eng_evaluate(e, p->index, eval_id, &oc, err);
+    st = eng_evaluate(e, p, eval_id, &oc, err);
     if (st != SPAK_OK) {
         spak_outcome_free(&oc);
         return st;
@@ -614,8 +614,11 @@ spak_status eng_program(engine *e, spak_proposal *p, bool *more, spak_err *err)
 
 static spak_status loop(engine *e, spak_err *err)
 {
-    if (e->jobs > 1)
-        return eng_sched_loop(e, err);
+    if (e->jobs > 1 || e->n_attach > 0) {  /* a resume's jobs are collected side by side, as they finish */
+        spak_status st = eng_sched_loop(e, err);
+        if (st != SPAK_OK || e->jobs > 1)
+            return st;
+    }
     for (;;) {
         spak_status st = SPAK_OK;
         spak_proposal p;
@@ -650,6 +653,7 @@ static void engine_free(engine *e)
 {
     spak_progress_free(&e->pr);
     spak_transfer_free(&e->lessons);
+    spak_store_jobs_free(e->attach, e->n_attach);
     if (e->strat && e->strat->close)
         e->strat->close(e->strat_self);
     free((char *)e->code_source);
@@ -775,8 +779,10 @@ spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bo
     }
     e.elapsed_before = spak_run_elapsed(e.store, run.id);  /* time spent before the interruption */
     spak_snprintf(e.state, sizeof e.state, "%s", run.state);
-    size_t n_int = 0, n_att = 0;  /* a cluster's jobs still running are waited for, not submitted again */
-    st = spak_measure_reattach(&e.mbase, &n_att, err);
+    /* a cluster's jobs still running are waited for (the loop re-attaches
+     * to them), not submitted again; the other unfinished are interrupted */
+    size_t n_int = 0;
+    st = spak_measure_open_jobs(&e.mbase, &e.attach, &e.n_attach, err);
     if (st == SPAK_OK)
         st = spak_store_eval_interrupt_unfinished(e.store, run.id, &n_int, err);
     if (st == SPAK_OK)
@@ -798,7 +804,7 @@ spak_status spak_engine_resume(const spak_engine_opts *o, const char *run_id, bo
     }
     {
         json_t *d = json_pack("{s:s,s:I,s:I,s:s,s:f}", "note", "resumed", "interrupted", (json_int_t)n_int,
-                              "reattached", (json_int_t)n_att, "from_state", run.state, "elapsed_s", eng_elapsed(&e));
+                              "reattached", (json_int_t)e.n_attach, "from_state", run.state, "elapsed_s", eng_elapsed(&e));
         char *dj = json_dumps(d, JSON_COMPACT);
         json_decref(d);
         st = journal(&e, S_DECIDE, SPAK_RUN_RUNNING, NULL, NULL, dj, err);

@@ -85,6 +85,7 @@ spak_status eng_build(engine *e, spak_cand_vars *v, const spak_cand_job *job, co
     spak_cand_vars_init(v, &e->site, job->index);
     spak_mlock l = {.fd = -1};
     spak_status st = SPAK_OK;
+    double t0 = spak_now_monotonic();
     if (pl->build_lock)  /* shared: builds side by side, never while a measurement times */
         st = spak_mlock_take(e->o->lock_dir, pl->device, false, NULL, pl->on_wait, pl->ud, &l, err);
     if (st == SPAK_OK)
@@ -92,6 +93,7 @@ spak_status eng_build(engine *e, spak_cand_vars *v, const spak_cand_job *job, co
     if (st == SPAK_OK && *built && !job->code_source)  /* which parameters cannot act here (reach.h) */
         oc->reach_checked = spak_reach_unreached(v, oc->unreached, sizeof oc->unreached, NULL) == SPAK_OK;
     spak_mlock_release(&l);
+    oc->cost_build_s = spak_now_monotonic() - t0;  /* the lock's wait included: a build waits for a CPU timing */
     return st;
 }
 
@@ -118,8 +120,9 @@ spak_status eng_analyze_begin(engine *e, const spak_cand_vars *v, int64_t eval_i
     return SPAK_OK;
 }
 
-spak_status eng_evaluate(engine *e, uint64_t index, int64_t eval_id, spak_outcome *oc, spak_err *err)
+spak_status eng_evaluate(engine *e, const spak_proposal *p, int64_t eval_id, spak_outcome *oc, spak_err *err)
 {
+    uint64_t index = p->index;
     spak_outcome_init(oc);
     spak_cand_vars *v = malloc(sizeof *v);
     if (!v)
@@ -132,8 +135,10 @@ spak_status eng_evaluate(engine *e, uint64_t index, int64_t eval_id, spak_outcom
     spak_status st = eng_build(e, v, &job, &e->place, oc, &built, err);
     if (st == SPAK_OK && built)
         st = eng_analyze_begin(e, v, eval_id, &e->place, &av, &mj, err);
-    if (st == SPAK_OK && built)
+    if (st == SPAK_OK && built) {
+        mj.note = p->note, mj.note_key = p->note_key;  /* kept with a remote job for its re-attach */
         st = spak_measure(&mj, oc, err);
+    }
     spak_cand_release(v);  /* its work directory, closed to the next candidate */
     spak_cand_argv_free(&av);
     free(v);

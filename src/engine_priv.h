@@ -77,6 +77,11 @@ typedef struct engine {
     long jobs;                /* evaluations in flight at most (engine_sched.h) */
     long in_flight;           /* begun, not yet finished: DECIDE counts them against the budget */
     eng_place place;          /* where the serial loop measures */
+    /* a resumed run's jobs still running on a cluster (evaluate.h,
+     * spak_measure_open_jobs): the scheduler re-attaches to them all at
+     * once and collects them as they finish (engine_sched.c) */
+    spak_job *attach;
+    size_t n_attach;
 } engine;
 
 /* ---- engine.c ---- */
@@ -123,11 +128,13 @@ spak_status eng_build(engine *e, spak_cand_vars *v, const spak_cand_job *job, co
  * measurement's job, which points into v, av and pl. */
 spak_status eng_analyze_begin(engine *e, const spak_cand_vars *v, int64_t eval_id, eng_place *pl,
                               spak_cand_argv *av, spak_measure_job *mj, spak_err *err);
-/* BUILD and ANALYZE of one candidate, one after the other (the serial loop). */
-spak_status eng_evaluate(engine *e, uint64_t index, int64_t eval_id, spak_outcome *oc, spak_err *err);
+/* BUILD and ANALYZE of proposal p's candidate, one after the other (the serial loop). */
+spak_status eng_evaluate(engine *e, const spak_proposal *p, int64_t eval_id, spak_outcome *oc, spak_err *err);
 
 /* ---- engine_sched.c ---- */
-/* The loop with e->jobs evaluations in flight at once (engine_sched.c). */
+/* The loop with e->jobs evaluations in flight at once (engine_sched.c),
+ * starting with e->attach in flight. With e->jobs 1 it only collects
+ * e->attach and returns: the serial loop goes on. */
 spak_status eng_sched_loop(engine *e, spak_err *err);
 
 #endif

@@ -25,6 +25,15 @@
  * A proposal that is not a plain candidate (a suspension, a setup error, a
  * code candidate behind the llm-code gate) waits until nothing is in
  * flight, then takes the serial path (eng_program).
+ *
+ * A resumed run starts with the jobs a cluster still runs for it in flight
+ * (e->attach): a worker each waits for its job (spak_measure_attach), and
+ * the engine's thread completes them as they finish, in finishing order,
+ * exactly as it completes an evaluation it started (eng_complete: stored
+ * with the build log and the note the job's folder kept, observed, its
+ * KNOWLEDGE and DECIDE journaled); the slots they free take new proposals
+ * as in a fresh run. With --jobs 1 it only collects them, and the serial
+ * loop goes on.
  */
 #include "engine_priv.h"
 
@@ -62,6 +71,7 @@ typedef struct slot {
     spak_cand_argv av;
     spak_measure_job mj;
     bool built, go, analyzed;
+    const spak_job *attached;  /* a resumed run's job it re-attached to (e->attach), or NULL */
     spak_status st;
     spak_err err;
     char wait_why[700];
@@ -72,7 +82,8 @@ struct sched {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     slot *s;
-    size_t n;
+    size_t n;                /* the slots: jobs, or more for a resume's jobs (n_attach) */
+    size_t jobs;             /* those that take proposals: 0 .. jobs-1 */
     char cpu_dev[SCHED_MAX_JOBS][40];
 };
 
@@ -122,6 +133,15 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* A resumed run's job: waited for, its outcome read (evaluate.h). */
+static void *attach_worker(void *arg)
+{
+    slot *s = arg;
+    s->st = spak_measure_attach(&s->mj, s->attached, &s->oc, &s->p.note, &s->p.note_key, &s->err);
+    set_phase(s, W_DONE);
+    return NULL;
+}
+
 /* ---- the slots ---- */
 
 /* "FIRST-LAST" of --sandbox-uids. */
@@ -157,8 +177,8 @@ static spak_status slot_cpus(engine *e, sched *sc, size_t i, uint8_t *seen, spak
     }
     if (n_sets == 0)
         return SPAK_OK;
-    if (n_sets < sc->n)
-        return spak_errf(err, SPAK_ERR_ARG, "%zu jobs need %zu core sets; cpus gives %zu", sc->n, sc->n, n_sets);
+    if (n_sets < sc->jobs)
+        return spak_errf(err, SPAK_ERR_ARG, "%zu jobs need %zu core sets; cpus gives %zu", sc->jobs, sc->jobs, n_sets);
     uint8_t mask[SPAK_CPULIST_MAX / 8];
     if (!spak_cpulist_parse(set, mask))
         return spak_errf(err, SPAK_ERR_ARG, "cpus: '%s' is not a core set (N, N-M, comma-separated)", set);
@@ -185,9 +205,10 @@ static spak_status slot_cpus(engine *e, sched *sc, size_t i, uint8_t *seen, spak
 
 static spak_status slots_init(engine *e, sched *sc, spak_err *err)
 {
-    sc->n = (size_t)e->jobs;
-    if (sc->n > SCHED_MAX_JOBS)
+    sc->jobs = (size_t)e->jobs;
+    if (sc->jobs > SCHED_MAX_JOBS)
         return spak_errf(err, SPAK_ERR_ARG, "--jobs %ld: at most %d", e->jobs, SCHED_MAX_JOBS);
+    sc->n = sc->jobs > e->n_attach ? sc->jobs : e->n_attach;
     sc->s = calloc(sc->n, sizeof *sc->s);
     if (!sc->s)
         return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
@@ -195,9 +216,9 @@ static spak_status slots_init(engine *e, sched *sc, spak_err *err)
     if (e->o->sandbox_uids && !uid_range(e->o->sandbox_uids, &first, &last))
         return spak_errf(err, SPAK_ERR_ARG, "--sandbox-uids '%s': expected FIRST-LAST, e.g. 61000-61015",
                          e->o->sandbox_uids);
-    if ((size_t)(last - first + 1) < sc->n)
+    if ((size_t)(last - first + 1) < sc->jobs)
         return spak_errf(err, SPAK_ERR_ARG, "--sandbox-uids %s gives %ld uids for %zu jobs: one a job",
-                         e->o->sandbox_uids, last - first + 1, sc->n);
+                         e->o->sandbox_uids, last - first + 1, sc->jobs);
     int devs[SCHED_MAX_JOBS];
     int nd = strcmp(e->target, "cuda") == 0 ? eng_devices(e->o->devices, devs, SCHED_MAX_JOBS) : 0;
     if (nd <= 0)
@@ -208,6 +229,8 @@ static spak_status slots_init(engine *e, sched *sc, spak_err *err)
         s->e = e;
         s->sc = sc;
         s->pl = e->place;
+        if (i >= sc->jobs)  /* a slot of a resume's job only: it takes no proposal */
+            continue;
         s->pl.on_wait = worker_wait;
         s->pl.ud = s;
         s->pl.uid = first + (long)i;
@@ -263,6 +286,41 @@ static spak_status launch(engine *e, slot *s, spak_proposal *p, spak_err *err)
     return SPAK_OK;
 }
 
+/* Slot s re-attaches to job j of a resumed run: its evaluation is in
+ * flight from the start, already journaled up to ANALYZE by the process
+ * that submitted it. */
+static spak_status attach_slot(engine *e, slot *s, const spak_job *j, spak_err *err)
+{
+    spak_eval ev;
+    spak_status st = spak_store_eval_get(e->store, e->run_id, j->eval_id, &ev, err);
+    if (st != SPAK_OK)
+        return st;
+    spak_proposal_init(&s->p);
+    spak_snprintf(s->key, sizeof s->key, "%s", ev.cand_key ? ev.cand_key : "");
+    spak_store_eval_free(&ev);
+    s->p.kind = SPAK_PROPOSAL_POINT;
+    if (!spak_space_find(&e->space, s->key, &s->p.index))
+        s->p.index = UINT64_MAX;  /* an LLM-written source: not a point of the space */
+    s->eval_id = j->eval_id;
+    s->attached = j;
+    spak_outcome_init(&s->oc);
+    memset(&s->av, 0, sizeof s->av);
+    s->mj = e->mbase;  /* the run's executor, schema and metric */
+    s->built = s->go = s->analyzed = true;
+    s->wait_new = false;
+    s->st = SPAK_OK;
+    s->phase = W_MEASURING;
+    if (pthread_create(&s->thr, NULL, attach_worker, s) != 0) {
+        s->phase = W_IDLE;
+        s->attached = NULL;
+        spak_outcome_free(&s->oc);
+        spak_proposal_free(&s->p);
+        return spak_errf(err, SPAK_ERR_NOMEM, "cannot start a worker thread");
+    }
+    e->in_flight++;
+    return SPAK_OK;
+}
+
 /* A slot built: journal ANALYZE and give it its measure command. */
 static void on_built(engine *e, slot *s)
 {
@@ -271,6 +329,7 @@ static void on_built(engine *e, slot *s)
     if (s->st == SPAK_OK && s->built) {
         s->st = eng_analyze_begin(e, s->v, s->eval_id, &s->pl, &s->av, &s->mj, &s->err);
         go = s->analyzed = s->st == SPAK_OK;
+        s->mj.note = s->p.note, s->mj.note_key = s->p.note_key;  /* kept with a remote job for its re-attach */
     }
     pthread_mutex_lock(&s->sc->mu);
     s->go = go;
@@ -300,6 +359,7 @@ static spak_status on_done(engine *e, slot *s, spak_err *err)
     free(s->v);
     s->v = NULL;
     spak_proposal_free(&s->p);
+    s->attached = NULL;
     s->phase = W_IDLE;
     return st;
 }
@@ -344,7 +404,7 @@ static spak_status handle_news(engine *e, sched *sc, spak_err *err)
 
 static slot *free_slot(sched *sc)
 {
-    for (size_t i = 0; i < sc->n; i++)
+    for (size_t i = 0; i < sc->jobs; i++)
         if (sc->s[i].phase == W_IDLE)
             return &sc->s[i];
     return NULL;
@@ -355,15 +415,25 @@ static slot *free_slot(sched *sc)
  * nothing to propose now. */
 static spak_status fill(engine *e, sched *sc, spak_proposal *held, bool *have_held, bool *none, spak_err *err)
 {
-    uint64_t pending[SCHED_MAX_JOBS];
+    uint64_t pending[2 * SCHED_MAX_JOBS];
     size_t np = 0, nfree = 0;
     for (size_t i = 0; i < sc->n; i++) {
         if (sc->s[i].phase == W_IDLE)
-            nfree++;
-        else if (!sc->s[i].code_source)  /* a code candidate is not a point of the space */
+            nfree += i < sc->jobs;
+        else if (!sc->s[i].code_source && sc->s[i].p.index != UINT64_MAX)  /* a code candidate is no point */
             pending[np++] = sc->s[i].p.index;
     }
-    spak_proposal ps[SCHED_MAX_JOBS];
+    /* no more in flight than jobs (a resume's jobs may be more), nor than
+     * the evaluation budget leaves */
+    size_t room = (size_t)e->jobs > (size_t)e->in_flight ? (size_t)(e->jobs - e->in_flight) : 0;
+    if (e->max_evals > 0) {
+        long left = e->max_evals - e->pr.n_evals - e->in_flight;
+        room = left <= 0 ? 0 : (size_t)left < room ? (size_t)left : room;
+    }
+    nfree = nfree < room ? nfree : room;
+    if (nfree == 0)
+        return SPAK_OK;
+    spak_proposal ps[SCHED_MAX_JOBS];  /* nfree <= jobs <= SCHED_MAX_JOBS */
     for (size_t i = 0; i < nfree; i++)
         spak_proposal_init(&ps[i]);
     size_t n = 0;
@@ -417,11 +487,14 @@ static spak_status sched_run(engine *e, sched *sc, spak_err *err)
     spak_proposal held;
     spak_proposal_init(&held);
     bool have_held = false;
+    bool attach_only = e->jobs <= 1;  /* --jobs 1: the serial loop goes on once they are collected */
     spak_status st = SPAK_OK;
+    for (size_t i = 0; i < e->n_attach && st == SPAK_OK; i++)
+        st = attach_slot(e, &sc->s[i], &e->attach[i], err);
     for (;;) {
         const char *reason = NULL;
         bool none = false;
-        if (!have_held && free_slot(sc) && !(reason = eng_decide(e)))
+        if (st == SPAK_OK && !attach_only && !have_held && free_slot(sc) && !(reason = eng_decide(e)))
             st = fill(e, sc, &held, &have_held, &none, err);
         if (st != SPAK_OK)
             break;
@@ -430,6 +503,8 @@ static spak_status sched_run(engine *e, sched *sc, spak_err *err)
                 break;
             continue;
         }
+        if (attach_only)
+            break;
         if (have_held) {  /* nothing in flight: the serial path */
             bool more = false;
             have_held = false;
@@ -456,7 +531,8 @@ spak_status eng_sched_loop(engine *e, spak_err *err)
     pthread_cond_init(&sc.cv, NULL);
     spak_status st = slots_init(e, &sc, err);
     if (st == SPAK_OK) {
-        spak_cand_close_run(&e->site);  /* before evaluations start side by side */
+        if (e->jobs > 1)
+            spak_cand_close_run(&e->site);  /* before evaluations start side by side */
         st = sched_run(e, &sc, err);
     }
     free(sc.s);

@@ -139,6 +139,20 @@ spak_status spak_context_without_parse(const char *list, unsigned *bits, spak_er
     return SPAK_OK;
 }
 
+const char *spak_context_hide_measured(const char *why, char *buf, size_t n)
+{
+    static const char *const verdicts[] = {"interference:", "impossible:"};
+    for (size_t i = 0; why && i < sizeof verdicts / sizeof *verdicts; i++) {
+        const char *p = strstr(why, verdicts[i]);
+        if (p) {
+            spak_snprintf(buf, n, "%.*s (its numbers: %s)", (int)(p - why) + (int)strlen(verdicts[i]) - 1, why,
+                          SPAK_CTX_OMITTED_MEASUREMENTS);
+            return buf;
+        }
+    }
+    return why;
+}
+
 void spak_context_without_text(unsigned bits, char *out, size_t n)
 {
     spak_snprintf(out, n, "%s%s%s", bits & SPAK_CTX_WITHOUT_MEASUREMENTS ? "measurements" : "",

@@ -122,6 +122,12 @@ spak_status spak_context_without_parse(const char *list, unsigned *bits, spak_er
 /* "measurements", "knowledge" or "measurements,knowledge" for bits, into
  * out[n] ("" for none). */
 void spak_context_without_text(unsigned bits, char *out, size_t n);
+/* A failed evaluation's reason as a run without measurements shows it:
+ * the judge's performance verdicts (interference, impossible) state the
+ * times and rates they compared, so their text is cut after the verdict's
+ * word; any other reason (a wrong result, a crash, a build error) is
+ * returned as it is. Returns why, or buf holding the cut text. */
+const char *spak_context_hide_measured(const char *why, char *buf, size_t n);
 
 /* Open the store under o->home (creating the directory; a new store is
  * made 0600, and the home's modes are fixed as spak_home_prepare says). */

@@ -21,8 +21,17 @@
 # sanitizer build's timing suites start first, the longest of the pool, and
 # at most one of them runs at a time. A suite whose checks do not hold beside
 # another suite says "# alone: every build" near its top and runs one at a
-# time, alone, in each build (trust_cpu: its OpenBLAS cheat is bounded by a
-# control timed just before, and OpenBLAS swings 10x with the load).
+# time, alone, in each build (none today: trust_cpu did, for its cheats
+# bounded against OpenBLAS, which swings 10x with the load, until its
+# sanitizer pass left those bounds to the release pass).
+# A load-independent suite that says "# waits: yes" near its top (slurm:
+# about 6 minutes, mostly waiting on Slurm's ticks and its job polling)
+# starts when the pool does and takes none of its N slots: in a slot, the
+# release and the sanitizer build's Slurm suites held both slots of a
+# 2-core machine for ~350 s while its CPUs idled.
+# A sanitizer build's suites run with SPAK_TEST_WINDOW=short: the CPU judge's
+# short window on every timed shape (tests/tap.sh; read by the suites, never
+# by spak): the release build's suites measured, these look for memory errors.
 # Each line says how long its suite took; the last says the wall time of
 # each phase.
 set -u
@@ -52,7 +61,15 @@ tally() {
     printf '%-44s %4d passed %3d failed %3d skipped  (%ds)\n' "[$b] $name" "$p" "$f" "$s" "$secs"
     if [ "$f" -gt 0 ]; then
         failures+=("$log")
-        grep -E -A3 '^not ok' "$log" | head -40 | sed 's/^/    /'
+        # each failure with the '#' lines its check printed just before it
+        # (20 at most), the three lines after it and the '#' lines that
+        # follow those (10 at most)
+        awk '/^not ok/ { printf "%s%s\n", buf, $0; after = 3; buf = ""; nb = 0; next }
+             after > 0 { print; if (--after == 0) { tail = 1; nt = 0 }; next }
+             tail && /^#/ && nt < 10 { print; nt++; next }
+             { tail = 0 }
+             /^#/ { if (nb < 20) { buf = buf $0 "\n"; nb++ }; next }
+             { buf = ""; nb = 0 }' "$log" | head -40 | sed 's/^/    /'
     fi
 }
 
@@ -70,6 +87,7 @@ start() {
         # (and print "waiting" events into the goldens of a suite that times
         # nothing); the timing suites run alone anyway
         SPAK_LOCK_DIR=$(mktemp -d "/tmp/spak-test-locks.XXXXXX") && chmod 1777 "$SPAK_LOCK_DIR" && export SPAK_LOCK_DIR
+        case "$san_builds" in *" $b "*) export SPAK_TEST_WINDOW=short ;; *) unset SPAK_TEST_WINDOW ;; esac
         "$@" >"$log" 2>&1
         rc=$?
         echo "$((SECONDS - t0))" >"$log.t"
@@ -91,10 +109,15 @@ parallel_ok() {  # FILE: a script that says "# parallel: yes" near its top
 alone_always() {  # FILE: a script that says "# alone: every build" near its top
     head -30 "$1" | grep -q '^# alone: every build'
 }
+waits_suite() {  # FILE: a script that says "# waits: yes" near its top
+    head -30 "$1" | grep -q '^# waits: yes'
+}
 
 # "BUILD|NAME|COMMAND..." entries, words split on '|'; the pool's begin with
-# T| for a timing suite (at most one of those in flight) or -|
-serial=() pool=() pool_late=()
+# T| for a timing suite (at most one of those in flight), W| for a waiting
+# one (outside the slots) or -|
+serial=() pool=() pool_late=() pool_wait=()
+san_builds=" "  # the sanitizer builds, each between spaces
 for b in "$@"; do
     if [ ! -x "$b/spak" ]; then
         echo "tests/run.sh: $b/spak is missing; build first (make, make asan)" >&2
@@ -103,7 +126,7 @@ for b in "$@"; do
     fi
     # a sanitizer build: its timing suites go to the pool, ahead of the rest
     san=0
-    if nm "$b/libspak.a" 2>/dev/null | grep -q __asan_init; then san=1; fi
+    if nm "$b/libspak.a" 2>/dev/null | grep -q __asan_init; then san=1 san_builds+="$b "; fi
     for t in "$b"/tests/test_*; do
         [ -x "$t" ] || continue
         name=$(basename "$t")
@@ -114,12 +137,13 @@ for b in "$@"; do
     for s in tests/suites/*.sh; do
         [ -f "$s" ] || continue
         name=$(basename "$s" .sh)
-        if parallel_ok "$s"; then pool_late+=("-|$b|$name|bash|$s|$b")
+        if parallel_ok "$s" && waits_suite "$s"; then pool_wait+=("W|$b|$name|bash|$s|$b")
+        elif parallel_ok "$s"; then pool_late+=("-|$b|$name|bash|$s|$b")
         elif [ $san -eq 1 ] && ! alone_always "$s"; then pool+=("T|$b|$name|bash|$s|$b")
         else serial+=("$b|$name|bash|$s|$b"); fi
     done
 done
-pool+=("${pool_late[@]+"${pool_late[@]}"}")
+pool=("${pool_wait[@]+"${pool_wait[@]}"}" "${pool[@]+"${pool[@]}"}" "${pool_late[@]+"${pool_late[@]}"}")
 
 t_serial=$SECONDS
 for e in "${serial[@]}"; do
@@ -133,15 +157,19 @@ t_serial=$((SECONDS - t_serial))
 t_pool=$SECONDS
 running=()  # "T-or-|BUILD|NAME" of the suites in flight
 timing_on() { local r; for r in "${running[@]+"${running[@]}"}"; do [ "${r%%|*}" = T ] && return 0; done; return 1; }
+slots_used() { local r c=0; for r in "${running[@]+"${running[@]}"}"; do [ "${r%%|*}" = W ] || c=$((c + 1)); done; echo $c; }
 while [ ${#pool[@]} -gt 0 ] || [ ${#running[@]} -gt 0 ]; do
-    # the next entry to start: the first, or the first load-independent one
-    # while a timing suite runs; none when every slot is taken
+    # the next entry to start: a waiting suite at once; else, while a slot
+    # is free, the first, or the first load-independent one while a timing
+    # suite runs
     pick=-1
-    if [ ${#running[@]} -lt "$jobs" ]; then
-        for i in "${!pool[@]}"; do
-            if [ "${pool[$i]%%|*}" != T ] || ! timing_on; then pick=$i; break; fi
-        done
-    fi
+    used=$(slots_used)
+    for i in "${!pool[@]}"; do
+        k=${pool[$i]%%|*}
+        if [ "$k" = W ]; then pick=$i; break; fi
+        [ "$used" -lt "$jobs" ] || break
+        if [ "$k" != T ] || ! timing_on; then pick=$i; break; fi
+    done
     if [ $pick -ge 0 ]; then
         e=${pool[$pick]}
         unset 'pool[$pick]'

@@ -202,8 +202,9 @@ static json_t *eval_json(const spak_eval *e, const json_t *note, bool hide)
     json_object_set_new(j, "correct", e->correct < 0 ? json_null() : json_boolean(e->correct));
     if (hide) {
         json_object_set_new(j, "measurement", json_string(SPAK_CTX_OMITTED_MEASUREMENTS));
+        char cut[512];
         if (e->error && strcmp(e->status ? e->status : "", SPAK_EVAL_STOPPED) != 0)  /* a stop says how slow */
-            json_object_set_new(j, "error", json_string(e->error));
+            json_object_set_new(j, "error", json_string(spak_context_hide_measured(e->error, cut, sizeof cut)));
         goto log;
     }
     json_object_set_new(j, "metric", isnan(e->metric) ? json_null() : json_real(e->metric));

@@ -907,6 +907,9 @@ static json_t *run_json(spak_store *st, const spak_run *r, bool with_evals)
                 json_t *rj = ev[i].result_json ? json_loads(ev[i].result_json, 0, NULL) : NULL;
                 if (json_is_array(json_object_get(rj, "unreached")))
                     json_object_set(e, "unreached", json_object_get(rj, "unreached"));
+                /* where its wall time went: the engine's steps, the judge's phases (docs/scale-out.md) */
+                if (json_is_object(json_object_get(rj, "cost")))
+                    json_object_set(e, "cost", json_object_get(rj, "cost"));
                 json_decref(rj);
                 json_array_append_new(arr, e);
             }
@@ -957,7 +960,11 @@ static void print_best_line(json_t *summary)
            json_number_value(json_object_get(best, metric)));
     if (json_is_number(ratio))
         printf("  %.3fx %s", json_number_value(ratio), cli_safe(bl ? bl : "baseline"));
-    printf("  (evaluation %lld)%s\n", (long long)json_integer_value(json_object_get(best, "eval_id")),
+    /* how the best was ranked: "ratio" (on the paired ratio to the one
+     * baseline), "metric", or "ratio and metric" (progress.h) */
+    const char *on = json_string_value(json_object_get(summary, "ranked_on"));
+    printf("  (evaluation %lld%s%s)%s\n", (long long)json_integer_value(json_object_get(best, "eval_id")),
+           on ? "; ranked on the " : "", on ? cli_safe(on) : "",
            json_integer_value(json_object_get(summary, "untrusted_evaluations")) > 0
                ? "  [untrusted: records not from one of spak's judges]"
                : "");

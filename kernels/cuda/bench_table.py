@@ -20,6 +20,8 @@ def gather(path, section, key):
         if not line.startswith(PREFIX) or cur is None:
             continue
         r = json.loads(line[len(PREFIX):])
+        if r.get("type") == "Cost":  # where the judge's time went: no row of a table of candidates
+            continue
         k = key(cur, r)
         if k is None:
             continue

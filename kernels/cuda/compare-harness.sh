@@ -26,6 +26,8 @@ summ() {  # jsonl -> one line per record: type shape passed reason-class fieldna
 import json, sys
 for line in open(sys.argv[1]):
     r = json.loads(line)
+    if r.get("type") == "Cost":  # where the time went: a newer judge's only, no verdict
+        continue
     reason = (r.get("reason") or "")
     print(r.get("type"), r.get("shape"), r.get("heldout"), r.get("passed"), reason.split(" (")[0][:40],
           ",".join(sorted(r.keys())))

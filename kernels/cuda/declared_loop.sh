@@ -18,7 +18,8 @@
 #                 evaluation of each run.
 #
 # Files under OUT (default /tmp/out-declared): device.txt, K.run.json, K.run.log,
-# K.show.txt, K.decl.json, build-check.txt, summary.txt (each spec's evaluations:
+# K.show.txt, K.show.json, K.cost.txt (where the time went: kernels/cuda/cost-table.py),
+# K.decl.json, build-check.txt, summary.txt (each spec's evaluations:
 # done / failed, the best time_ms and its candidate), declared-loop.tgz (spak.db,
 # runs, the device ceilings). Exit 0 when every spec's run had a correct,
 # measured evaluation and nothing compiled on the GPU machine. Env: RUN_ARGS
@@ -93,8 +94,13 @@ for k in $SPECS; do
     tail -c 2500 "$OUT/$k.run.log"
     echo
     run=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["run_id"])' "$OUT/$k.run.json" 2>/dev/null)
+    # a run cut by the timeout wrote no final line: its newest run folder
+    [ -n "$run" ] || run=$(ls "$W/.spak/runs" 2>/dev/null | grep -v '\.' | tail -1)
     [ -n "$run" ] || { echo "$k: no run"; rc=1; continue; }
     build/spak show --home "$W/.spak" "$run" >"$OUT/$k.show.txt" 2>&1
+    # where each evaluation's time went (issue 18): the engine's steps and the judge's phases
+    build/spak show --home "$W/.spak" --json "$run" >"$OUT/$k.show.json" 2>&1
+    python3 kernels/cuda/cost-table.py "$OUT/$k.show.json" | tee "$OUT/$k.cost.txt"
     # the first evaluation's decl (its .lib folder is closed again after the evaluation; we are its owner)
     cp "$W/.spak/runs/$run/e1.lib/decl.json" "$OUT/$k.decl.json" 2>/dev/null
     python3 - "$W/.spak/spak.db" "$run" "$k" >>"$OUT/summary.txt" <<'PY' || rc=1

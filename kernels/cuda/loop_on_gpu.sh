@@ -7,7 +7,8 @@
 #   DIR/home/cache/build          (`build/spak build --home DIR/home examples/FAMILY-h100.spak`)
 # Copies the tree to /tmp/w (reachable by the sandbox uid 65534), runs `spak run` with a
 # fresh home there (only the build cache copied in: nothing may compile on the GPU machine),
-# and writes device.txt, run.json, run.log, show.txt and FAMILY-loop.tgz (spak.db, runs,
+# and writes device.txt, run.json, run.log, show.txt, show.json, cost.txt (where the time went:
+# kernels/cuda/cost-table.py) and FAMILY-loop.tgz (spak.db, runs,
 # the device ceilings) to $OUT. Env: RUN_ARGS (extra `spak run` options, e.g.
 # "--strategy grid"), LOOP_TIMEOUT (seconds, default 360).
 set -u
@@ -52,6 +53,9 @@ tail -c 4000 "$OUT/run.log"; echo
 RUN=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["run_id"])' "$OUT/run.json" 2>/dev/null)
 [ -n "$RUN" ] || RUN=$(ls "$W/.spak/runs" | tail -1)
 build/spak show --home "$W/.spak" "$RUN" > "$OUT/show.txt" 2>&1
+# where each evaluation's time went (issue 18): the engine's steps and the judge's phases
+build/spak show --home "$W/.spak" --json "$RUN" > "$OUT/show.json" 2>&1
+echo "== cost"; python3 kernels/cuda/cost-table.py "$OUT/show.json" | tee "$OUT/cost.txt"
 tar czf "$OUT/$FAM-loop.tgz" -C "$W/.spak" spak.db runs cache/device 2>/dev/null
 nvidia-smi --query-gpu=clocks.sm,clocks.mem,temperature.gpu,clocks_throttle_reasons.active --format=csv >> "$OUT/device.txt" 2>&1
 echo "== show"; head -c 5000 "$OUT/show.txt"

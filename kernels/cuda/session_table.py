@@ -35,9 +35,12 @@ def records(path):
         for line in f:
             if line.startswith(PREFIX):
                 try:
-                    out.append(json.loads(line[len(PREFIX):]))
+                    r = json.loads(line[len(PREFIX):])
                 except ValueError:
-                    pass
+                    continue
+                # a judge's Cost records (where the time went) are no candidate's: no session fields
+                if not (isinstance(r, dict) and r.get("type") == "Cost"):
+                    out.append(r)
     return out
 
 

@@ -17,6 +17,7 @@ void spak_outcome_init(spak_outcome *oc)
 {
     memset(oc, 0, sizeof *oc);
     oc->metric = oc->ratio = oc->ratio_lo = oc->ratio_hi = NAN;
+    oc->cost_build_s = oc->cost_measure_s = oc->cost_read_s = NAN;
     oc->correct = -1;
     oc->node_euid = -1;
     spak_trace_list_init(&oc->traces);
@@ -307,12 +308,88 @@ void spak_measure_base(spak_measure_job *mj, const spak_model *m, const spak_loo
 }
 
 /* The executor's site for job (a remote executor's job folder and
- * options), with the job journaled through job_submitted. */
+ * options), with the job journaled through job_submitted; oc: what the
+ * BUILD step gave, kept with the job (keep_build). */
 typedef struct submit_ctx {
     const spak_measure_job *job;
     bool judge;
     const char *executor;
+    const spak_outcome *oc;
 } submit_ctx;
+
+/* The file of a remote job's folder that keeps what only the submitting
+ * process knew: the build log, the parameters that cannot act, the
+ * proposal's note. A resumed run re-attaching to the job reads it back,
+ * so that the evaluation it stores is the one an uninterrupted run stores. */
+#define KEEP_FILE "eval.json"
+#define KEEP_LOG "build.log"  /* the build log as it is: a compiler's bytes need not be UTF-8 (JSON's) */
+#define KEEP_MAX_BYTES (8u << 20)
+
+static spak_status keep_build(const char *job_dir, const spak_measure_job *job, const spak_outcome *oc, spak_err *err)
+{
+    char path[PATH_MAX + 16];
+    spak_status st = SPAK_OK;
+    if (oc && oc->build_log) {
+        spak_snprintf(path, sizeof path, "%s/" KEEP_LOG, job_dir);
+        st = spak_write_file_atomic(path, oc->build_log, strlen(oc->build_log), err);
+    }
+    if (st != SPAK_OK)
+        return st;
+    json_t *k = json_object();
+    if (oc && oc->reach_checked)
+        json_object_set_new(k, "unreached", json_string(oc->unreached));
+    if (job->note && job->note_key) {
+        json_object_set_new(k, "note", json_deep_copy(job->note));
+        json_object_set_new(k, "note_key", json_string(job->note_key));
+    }
+    char *text = json_dumps(k, JSON_COMPACT);
+    json_decref(k);
+    if (!text)
+        return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
+    spak_snprintf(path, sizeof path, "%s/" KEEP_FILE, job_dir);
+    st = spak_write_file_atomic(path, text, strlen(text), err);
+    free(text);
+    return st;
+}
+
+/* The note keys a proposal may carry (strategy.h: static strings): a kept
+ * one is read back as the static it was. */
+static const char *note_key_static(const char *k)
+{
+    static const char *const keys[] = {"llm", "external"};
+    for (size_t i = 0; k && i < sizeof keys / sizeof keys[0]; i++)
+        if (strcmp(k, keys[i]) == 0)
+            return keys[i];
+    return NULL;
+}
+
+/* keep_build's file back into oc and *note / *note_key; a job submitted
+ * before spak kept it has none (nothing is read, no error). */
+static void keep_read(const char *job_dir, spak_outcome *oc, json_t **note, const char **note_key)
+{
+    char path[PATH_MAX + 16], *text = NULL;
+    size_t len = 0;
+    spak_snprintf(path, sizeof path, "%s/" KEEP_LOG, job_dir);
+    if (spak_read_file(path, KEEP_MAX_BYTES, &text, &len, NULL) == SPAK_OK)
+        oc->build_log = text;  /* the outcome's now */
+    text = NULL;
+    spak_snprintf(path, sizeof path, "%s/" KEEP_FILE, job_dir);
+    if (spak_read_file(path, KEEP_MAX_BYTES, &text, &len, NULL) != SPAK_OK)
+        return;
+    json_t *k = json_loadb(text, len, 0, NULL);
+    free(text);
+    const char *unr = json_string_value(json_object_get(k, "unreached"));
+    if (unr) {
+        oc->reach_checked = true;
+        spak_snprintf(oc->unreached, sizeof oc->unreached, "%s", unr);
+    }
+    const char *nk = note_key_static(json_string_value(json_object_get(k, "note_key")));
+    if (nk && json_is_object(json_object_get(k, "note"))) {
+        *note = json_incref(json_object_get(k, "note"));
+        *note_key = nk;
+    }
+    json_decref(k);
+}
 
 /* A jobs row written (put) or closed (state): from the thread that
  * measures, a worker of engine_sched.c when several evaluations are in
@@ -338,7 +415,8 @@ static spak_status job_submitted(void *ud, const char *job_id, const char *job_d
     const submit_ctx *c = ud;
     spak_job j = {.eval_id = c->job->eval_id, .executor = (char *)c->executor, .job_id = (char *)job_id,
                   .job_dir = (char *)job_dir, .trusted = c->judge};
-    return job_row(c->job, &j, NULL, err);
+    spak_status st = keep_build(job_dir, c->job, c->oc, err);  /* before the row: a job re-attached has it */
+    return st == SPAK_OK ? job_row(c->job, &j, NULL, err) : st;
 }
 
 /* Where and as whom the outcome ran, from the executor's site (a cluster's
@@ -491,19 +569,23 @@ spak_status spak_measure(const spak_measure_job *job, spak_outcome *oc, spak_err
     measure_env(job, judge, &lim, env, envv, oc);
     if (!x->measures_here && !judge && lim.run_as_uid < 0)  /* the node's sandbox drops to it where it can */
         lim.run_as_uid = lim.run_as_gid = 65534;
-    submit_ctx sc = {job, judge, name};
+    submit_ctx sc = {job, judge, name, oc};
     spak_exec_site site = {.job_dir = job_dir, .helper = helper, .submitted = job_submitted, .ud = &sc};
     site.slurm = job->slurm;
+    double t0 = spak_now_monotonic();
     spak_status st = locked_run(x, job, &lim, &site, oc, err);
     if (st != SPAK_OK)
         return st;
     note_site(oc, name, &site, x->attach != NULL);
-    return measure_read(job, judge, oc, err);
+    double t1 = spak_now_monotonic();
+    st = measure_read(job, judge, oc, err);
+    oc->cost_read_s = spak_now_monotonic() - t1;
+    oc->cost_measure_s = spak_now_monotonic() - t0;
+    return st;
 }
 
-/* Wait for one open job j (of an evaluation still unfinished) and store
- * its outcome. */
-static spak_status reattach_one(const spak_measure_job *base, const spak_job *j, spak_err *err)
+spak_status spak_measure_attach(const spak_measure_job *base, const spak_job *j, spak_outcome *oc, json_t **note,
+                                const char **note_key, spak_err *err)
 {
     const spak_executor *x = spak_executor_find(j->executor);
     if (!x || !x->attach)
@@ -513,32 +595,35 @@ static spak_status reattach_one(const spak_measure_job *base, const spak_job *j,
     job.eval_id = j->eval_id;
     spak_exec_site site = {.job_dir = j->job_dir};
     spak_snprintf(site.job_id, sizeof site.job_id, "%s", j->job_id);
+    double t0 = spak_now_monotonic();
+    keep_read(j->job_dir, oc, note, note_key);  /* the BUILD step's, as the killed process knew it */
     spak_exec_job *ej = NULL;
-    spak_outcome oc;
-    spak_outcome_init(&oc);
     spak_status st = x->attach(&site, &ej, err);
     if (st == SPAK_OK)
-        st = finish_job(x, &job, ej, &site, &oc.sr, err);
+        st = finish_job(x, &job, ej, &site, &oc->sr, err);
     spak_exec_request rq;  /* the device it measured, as the request named it */
     if (st == SPAK_OK && site.measured_to > 0 && spak_exec_request_read(j->job_dir, &rq, NULL) == SPAK_OK) {
-        spak_snprintf(oc.device, sizeof oc.device, "%s", rq.lock_device ? rq.lock_device : "");
-        oc.measured_from = site.measured_from, oc.measured_to = site.measured_to, oc.lock_wait_s = site.lock_wait_s;
+        spak_snprintf(oc->device, sizeof oc->device, "%s", rq.lock_device ? rq.lock_device : "");
+        oc->measured_from = site.measured_from, oc->measured_to = site.measured_to;
+        oc->lock_wait_s = site.lock_wait_s;
         spak_exec_request_free(&rq);
     }
-    if (st == SPAK_OK) {
-        note_site(&oc, j->executor, &site, true);
-        st = measure_read(&job, j->trusted, &oc, err);
-    }
-    if (st == SPAK_OK)
-        st = spak_outcome_store(job.store, job.run_id, j->eval_id, &oc, NULL, NULL, err);
-    spak_outcome_free(&oc);
+    if (st != SPAK_OK)
+        return st;
+    note_site(oc, j->executor, &site, true);
+    double t1 = spak_now_monotonic();
+    st = measure_read(&job, j->trusted, oc, err);
+    oc->cost_read_s = spak_now_monotonic() - t1;
+    oc->cost_measure_s = spak_now_monotonic() - t0;
+    oc->cost_reattached = true;  /* its build and its time before were the killed process's */
     return st;
 }
 
-spak_status spak_measure_reattach(const spak_measure_job *job, size_t *n, spak_err *err)
+spak_status spak_measure_open_jobs(const spak_measure_job *job, spak_job **out, size_t *n, spak_err *err)
 {
     spak_job *jobs = NULL;
-    size_t nj = 0;
+    size_t nj = 0, k = 0;
+    *out = NULL;
     *n = 0;
     spak_status st = spak_store_job_list(job->store, job->run_id, true, &jobs, &nj, err);
     for (size_t i = 0; st == SPAK_OK && i < nj; i++) {
@@ -548,15 +633,72 @@ spak_status spak_measure_reattach(const spak_measure_job *job, size_t *n, spak_e
             break;
         bool open = strcmp(ev.status, SPAK_EVAL_RUNNING) == 0;
         spak_store_eval_free(&ev);
-        if (!open) {  /* finished (or given up) by the process that submitted it */
-            (void)spak_store_job_end(job->store, job->run_id, jobs[i].eval_id, "UNKNOWN", NULL);
+        if (open) {  /* kept, in eval_id order */
+            spak_job t = jobs[k];
+            jobs[k++] = jobs[i];
+            jobs[i] = t;
             continue;
         }
-        st = reattach_one(job, &jobs[i], err);
-        *n += st == SPAK_OK;
+        /* finished (or given up) by the process that submitted it */
+        (void)spak_store_job_end(job->store, job->run_id, jobs[i].eval_id, "UNKNOWN", NULL);
     }
-    spak_store_jobs_free(jobs, nj);
-    return st;
+    if (st != SPAK_OK) {
+        spak_store_jobs_free(jobs, nj);
+        return st;
+    }
+    for (size_t i = k; i < nj; i++) {  /* the closed ones' strings; the array keeps the first k */
+        spak_job one = jobs[i];
+        free(one.executor), free(one.job_id), free(one.job_dir), free(one.state);
+    }
+    *out = jobs;
+    *n = k;
+    return SPAK_OK;
+}
+
+/* The result's "cost" (docs/scale-out.md, "What is journaled"): the
+ * engine's steps in seconds, and the judge's Cost records as they came (a
+ * re-attached job has those alone); NULL when there is neither. The
+ * sandbox's share is what the measurement took beyond the lock, the
+ * command and the reading. */
+/* seconds to 0.1 ms: never a real below 1e-4, which JSON writers print in
+ * exponent forms that differ (jansson 1e-5, Python 1e-05) */
+static json_t *cost_secs(double s)
+{
+    return json_real(round(s * 1e4) / 1e4);
+}
+
+static json_t *outcome_cost(const spak_outcome *oc)
+{
+    json_t *c = json_object();
+    if (!isnan(oc->cost_build_s)) {
+        json_object_set_new(c, "build_s", cost_secs(oc->cost_build_s));
+    }
+    if (!isnan(oc->cost_measure_s)) {
+        double cmd = oc->ran ? oc->sr.wall_s : 0, read = isnan(oc->cost_read_s) ? 0 : oc->cost_read_s;
+        json_object_set_new(c, "measure_s", cost_secs(oc->cost_measure_s));
+        json_object_set_new(c, "lock_wait_s", cost_secs(oc->lock_wait_s));
+        json_object_set_new(c, "command_s", cost_secs(cmd));
+        json_object_set_new(c, "read_s", cost_secs(read));
+        json_object_set_new(c, "sandbox_s", cost_secs(fmax(0, oc->cost_measure_s - oc->lock_wait_s - cmd - read)));
+        if (oc->cost_reattached)
+            json_object_set_new(c, "reattached", json_true());
+    }
+    json_t *judge = json_array();
+    for (size_t i = 0; i < oc->traces.n; i++) {
+        const json_t *r = oc->traces.items[i].json;
+        const char *t = r ? json_string_value(json_object_get(r, SPAK_REC_TYPE)) : NULL;
+        if (oc->traces.items[i].valid && t && strcmp(t, SPAK_REC_COST) == 0)
+            json_array_append(judge, (json_t *)r);
+    }
+    if (json_array_size(judge))
+        json_object_set_new(c, "judge", judge);
+    else
+        json_decref(judge);
+    if (json_object_size(c) == 0) {
+        json_decref(c);
+        return NULL;
+    }
+    return c;
 }
 
 spak_status spak_outcome_store(spak_store *st, const char *run_id, int64_t eval_id, const spak_outcome *oc,
@@ -606,6 +748,9 @@ spak_status spak_outcome_store(spak_store *st, const char *run_id, int64_t eval_
             json_object_set_new(m, "sandbox_uid", json_integer(oc->sandbox_uid));
         json_object_set_new(res, "measurement", m);
     }
+    json_t *cost = outcome_cost(oc);
+    if (cost)
+        json_object_set_new(res, "cost", cost);
     if (oc->reach_checked) {
         /* the parameters that cannot act on this candidate (build/reach.h) */
         json_t *u = json_array();

@@ -64,6 +64,14 @@ typedef struct spak_outcome {
     char device[40];
     double measured_from, measured_to, lock_wait_s;
     long sandbox_uid;     /* the candidates' uid it was given, 0: the default */
+    /* where the evaluation's wall time went (stored as the result's
+     * "cost"): the BUILD step (a cache hit too: then well under a second), the
+     * measurement from the executor's start to its records read, of it the
+     * reading; NAN: the step did not run. The command's own seconds are
+     * sr.wall_s, the lock's lock_wait_s; the judges' Cost records say where
+     * the command's went. */
+    double cost_build_s, cost_measure_s, cost_read_s;
+    bool cost_reattached; /* measured by a job re-attached to: measure_s counts from the re-attach */
 } spak_outcome;
 
 void spak_outcome_init(spak_outcome *oc);
@@ -94,6 +102,11 @@ typedef struct spak_measure_job {
     spak_store *store;
     const char *run_id;
     int64_t eval_id;
+    /* How the evaluation was proposed (strategy.h: its note and note_key;
+     * NULL: none): a remote job keeps it, with the outcome's build log and
+     * unreached parameters, for a resumed run that re-attaches to it. */
+    const json_t *note;
+    const char *note_key;
     /* The measurement lock (measure_lock.h), held around the command when
      * the executor measures here: device NULL = "cpu" ("cuda-0" on the CUDA
      * target), dir NULL = SPAK_MLOCK_DIR; who is written into the lock file;
@@ -144,15 +157,24 @@ void spak_measure_shapes(const spak_model *m, const char *cmd, const char *out[S
  * oc->why, and SPAK_OK; an error means the measurement could not be made. */
 spak_status spak_measure(const spak_measure_job *job, spak_outcome *oc, spak_err *err);
 
-/* Re-attach to the jobs of job->run_id that a remote executor submitted and
- * no process has seen end (a resumed run: the store's open jobs): wait for
- * each, read its outcome as spak_measure does and store it (an evaluation
- * like any other; its build log stays with the killed process). job gives
- * what spak_measure needs but argv, workdir and eval_id. An evaluation that
- * is no longer unfinished has its job closed and is left alone. *n: the
- * evaluations stored. SPAK_ERR_STATE when spak_executor_interrupt stopped
- * the wait (that job is cancelled). */
-spak_status spak_measure_reattach(const spak_measure_job *job, size_t *n, spak_err *err);
+/* The jobs of job->run_id that a remote executor submitted and no process
+ * has seen end, whose evaluation is still running (a resumed run
+ * re-attaches to them, engine_sched.c): into *out (eval_id order; free
+ * with spak_store_jobs_free(*out, *n)). A job whose evaluation is no
+ * longer unfinished is closed in the store and left out. */
+spak_status spak_measure_open_jobs(const spak_measure_job *job, spak_job **out, size_t *n, spak_err *err);
+
+/* Re-attach to one open job j (spak_measure_open_jobs): wait for it and read
+ * its outcome into oc (initialized by the caller) as spak_measure does,
+ * with what the submitting process kept in the job's folder: the build
+ * log, the parameters that cannot act (oc), the proposal's note (*note, the
+ * caller's, and *note_key; left alone when none was kept). base gives what
+ * spak_measure needs but argv, workdir and eval_id. Safe off the engine's
+ * thread: the jobs row is closed through a store connection of its own.
+ * SPAK_ERR_STATE when spak_executor_interrupt stopped the wait (the job is
+ * cancelled). */
+spak_status spak_measure_attach(const spak_measure_job *base, const spak_job *j, spak_outcome *oc, json_t **note,
+                                const char **note_key, spak_err *err);
 
 /* Record the finished evaluation eval_id in the store: its status, logs,
  * exit, correctness, metric, records, and a result JSON (resources; trust:

@@ -15,6 +15,7 @@ void spak_progress_init(spak_progress *p)
     p->best_metric = NAN;
     p->best_ratio = NAN;
     p->best_lo = p->best_hi = p->best_ratio_lo = p->best_ratio_hi = NAN;
+    p->best_ci = (spak_progress_ci){.score = NAN, .lo = NAN, .hi = NAN, .ratio = NAN, .ratio_lo = NAN, .ratio_hi = NAN};
 }
 
 void spak_progress_free(spak_progress *p)
@@ -48,6 +49,46 @@ static void score_interval(spak_objective objective, double metric, double ratio
     }
 }
 
+/* Whether a and b rank on their ratios: both have one, to the same named
+ * baseline. The ratio is "> 1: faster than the baseline" whatever the
+ * objective (records.h, SPAK_FIELD_RATIO: the judges write baseline time /
+ * candidate time, for a rate and a time alike), so no sign to turn. */
+static bool by_ratio(const spak_progress_ci *a, const spak_progress_ci *b)
+{
+    return a->baseline[0] && a->ratio > 0 && b->ratio > 0 && strcmp(a->baseline, b->baseline) == 0;
+}
+
+int spak_progress_order(const spak_progress_ci *a, const spak_progress_ci *b, spak_rank_rule *rule)
+{
+    bool r = by_ratio(a, b);
+    if (rule)
+        *rule = r ? SPAK_RANK_RATIO : SPAK_RANK_METRIC;
+    if (isnan(a->score) || isnan(b->score))
+        return 0;
+    return r ? spak_stats_order(a->ratio_lo, a->ratio_hi, b->ratio_lo, b->ratio_hi)
+             : spak_stats_order(a->lo, a->hi, b->lo, b->hi);
+}
+
+bool spak_progress_above(const spak_progress_ci *a, const spak_progress_ci *b)
+{
+    if (isnan(a->score) || isnan(b->score))
+        return !isnan(a->score) && isnan(b->score);
+    return by_ratio(a, b) ? a->ratio > b->ratio : a->score > b->score;
+}
+
+/* e's ratio, its interval (lo = hi = ratio without one) and its baseline
+ * from its records (may be NULL) */
+static void note_ratio(spak_progress_ci *e, double ratio, double rlo, double rhi, const json_t *records)
+{
+    e->ratio = ratio > 0 ? ratio : NAN;
+    bool ci = e->ratio > 0 && rlo > 0 && rhi >= rlo;
+    e->ratio_lo = ci ? rlo : e->ratio;
+    e->ratio_hi = ci ? rhi : e->ratio;
+    e->baseline[0] = 0;
+    if (records && e->ratio > 0)
+        (void)spak_views_baseline(records, e->baseline, sizeof e->baseline);
+}
+
 double spak_progress_note(spak_progress *p, spak_objective objective, uint64_t index, int64_t eval_id,
                           const char *key, double metric, double ratio, json_t *records)
 {
@@ -64,19 +105,23 @@ double spak_progress_note(spak_progress *p, spak_objective objective, uint64_t i
     if (records && !isnan(score))
         spak_views_ratio_ci(records, &rlo, &rhi, &precise);
     score_interval(objective, metric, ratio, rlo, rhi, &lo, &hi);
+    spak_progress_ci e = {eval_id, score, lo, hi, NAN, NAN, NAN, ""};
+    if (!isnan(score))
+        note_ratio(&e, ratio, rlo, rhi, records);
     p->done[p->n_done].index = index;
     p->done[p->n_done].score = score;
-    p->ci[p->n_done] = (spak_progress_ci){eval_id, score, lo, hi};
+    p->ci[p->n_done] = e;
     p->n_done++;
     p->n_evals++;
     if (records) {
         json_decref(p->views.latest);
         p->views.latest = json_incref(records);
     }
-    if (!isnan(score) && (isnan(p->best_score) || spak_stats_order(lo, hi, p->best_lo, p->best_hi) > 0)) {
+    if (!isnan(score) && (isnan(p->best_score) || spak_progress_order(&e, &p->best_ci, NULL) > 0)) {
         p->best_score = score;
         p->best_lo = lo;
         p->best_hi = hi;
+        p->best_ci = e;
         p->best_metric = metric;
         p->best_ratio = ratio;
         p->best_ratio_lo = rlo;
@@ -91,7 +136,7 @@ double spak_progress_note(spak_progress *p, spak_objective objective, uint64_t i
         }
         p->since_best = 0;
     } else {
-        p->undecided += !isnan(score) && score > p->best_score;
+        p->undecided += !isnan(score) && spak_progress_above(&e, &p->best_ci);
         p->since_best++;
     }
     return score;
@@ -106,14 +151,31 @@ const char *spak_progress_decision(const spak_progress *p, json_t **tied)
     size_t n = 0;
     for (size_t i = 0; i < p->n_done; i++) {
         const spak_progress_ci *c = &p->ci[i];
-        if (c->eval_id == p->best_eval_id || isnan(c->score) ||
-            spak_stats_order(c->lo, c->hi, p->best_lo, p->best_hi) != 0)
+        if (c->eval_id == p->best_eval_id || isnan(c->score) || spak_progress_order(c, &p->best_ci, NULL) != 0)
             continue;
         n++;
         if (tied)
             json_array_append_new(*tied, json_integer(c->eval_id));
     }
     return n == 0 ? "winner" : p->best_precise ? "tied" : "inconclusive";
+}
+
+/* "ratio", "metric" or "ratio and metric": how the best compares with the
+ * other correct evaluations (progress.h, spak_progress_summary) */
+static const char *ranked_on(const spak_progress *p)
+{
+    long nr = 0, nm = 0;
+    for (size_t i = 0; i < p->n_done; i++) {
+        spak_rank_rule rule;
+        if (p->ci[i].eval_id == p->best_eval_id || isnan(p->ci[i].score))
+            continue;
+        (void)spak_progress_order(&p->ci[i], &p->best_ci, &rule);
+        nr += rule == SPAK_RANK_RATIO;
+        nm += rule == SPAK_RANK_METRIC;
+    }
+    if (nr + nm == 0)
+        return by_ratio(&p->best_ci, &p->best_ci) ? "ratio" : "metric";
+    return nm == 0 ? "ratio" : nr == 0 ? "metric" : "ratio and metric";
 }
 
 json_t *spak_progress_summary(const spak_progress *p, const spak_summary_of *s)
@@ -138,6 +200,7 @@ json_t *spak_progress_summary(const spak_progress *p, const spak_summary_of *s)
         if (!isnan(p->best_ratio_lo))
             json_object_set_new(b, "ratio_ci", json_pack("[f,f]", p->best_ratio_lo, p->best_ratio_hi));
         json_object_set_new(o, "best", b);
+        json_object_set_new(o, "ranked_on", json_string(ranked_on(p)));
     } else {
         json_object_set_new(o, "best", json_null());
     }

@@ -22,6 +22,10 @@
 #define SPAK_REC_PERFORMANCE "Performance" /* one timed shape of a candidate */
 #define SPAK_REC_CORRECTNESS "Correctness" /* the check of a candidate against the reference */
 #define SPAK_REC_ANALYSIS "Analysis"       /* the bottleneck class of a shape */
+/* where a judge's wall time went (docs/trust-gpu.md, "Where an evaluation's
+ * time goes"): kept in the result's "cost", valid without a case of the
+ * spec's schema (a spec that declares a case Cost has it checked) */
+#define SPAK_REC_COST "Cost"
 
 /* fields */
 #define SPAK_FIELD_PASSED "passed"         /* bool: false on any record fails the evaluation */
@@ -29,7 +33,13 @@
 #define SPAK_FIELD_SHAPE "shape"           /* string: the problem shape the record is about */
 #define SPAK_FIELD_HELDOUT "heldout"       /* bool: a held-out shape: checked, it counts in nothing else (trace.h) */
 #define SPAK_FIELD_BOTTLENECK "bottleneck" /* string: the bottleneck class */
-#define SPAK_FIELD_RATIO "ratio"           /* number: metric / baseline */
+/* number: the candidate against the baseline, > 1 = better (faster) for
+ * every objective: spak's judges write baseline time / candidate time
+ * (kernels/cpu/common/timing.c set_ratio, kernels/cuda/common/session.c,
+ * harness_core.c, fmha_core.c, declared/judge.cu), which for a rate is
+ * metric / baseline and for a time baseline / metric */
+#define SPAK_FIELD_RATIO "ratio"
+#define SPAK_FIELD_BASELINE "baseline"     /* string: the baseline the ratio is to ("openblas", "cublas") */
 /* string: the judge's verdict on a timed shape ("ok", "interference",
  * "impossible", ...); "stopped": a candidate stopped early as hopeless
  * (--stop-slower-than): a censored measurement that counts in nothing */

@@ -89,18 +89,21 @@ static spak_status pick(const spak_retime_job *job, rt_set *s, spak_err *err)
      * moments of a loaded machine do not compare (two builds of one source
      * measured 0.42x [0.30-0.58] and 1.07x [0.68-1.66] of OpenBLAS one after
      * the other); only a session puts them side by side */
+    /* ranked as the best was (spak_progress_above: on the ratio where both
+     * have one to the same baseline, else on the score), so the runner-up is
+     * the second on the rule that picked the best */
     const spak_progress *p = job->pr;
-    int64_t second = 0;
-    double s2 = NAN;
+    const spak_progress_ci *second = NULL;
     for (size_t k = 0; k < p->n_done; k++)
-        if (p->ci[k].eval_id != p->best_eval_id && !isnan(p->ci[k].score) && !(p->ci[k].score <= s2))
-            second = p->ci[k].eval_id, s2 = p->ci[k].score;
+        if (p->ci[k].eval_id != p->best_eval_id && !isnan(p->ci[k].score) &&
+            (!second || spak_progress_above(&p->ci[k], second)))
+            second = &p->ci[k];
     bool in_tied = false;
     size_t i;
     json_t *t;
-    json_array_foreach(tied, i, t) in_tied = in_tied || json_integer_value(t) == second;
+    json_array_foreach(tied, i, t) in_tied = in_tied || (second && json_integer_value(t) == second->eval_id);
     if (second && !in_tied)
-        add_cand(job, ev, n, second, s);
+        add_cand(job, ev, n, second->eval_id, s);
     json_array_foreach(tied, i, t) add_cand(job, ev, n, (int64_t)json_integer_value(t), s);
     json_decref(tied);
     spak_store_evals_free(ev, n);
@@ -323,7 +326,19 @@ static void decide(const spak_retime_job *job, const rt_set *s, const json_t *va
     json_object_set_new(res, "candidates", cands);
     if (top == SIZE_MAX) {
         json_object_set_new(res, "status", json_string("failed"));
-        json_object_set_new(res, "why", json_string("no candidate was correct and measured in the session"));
+        /* the judge's own reason (a check that failed, interference, ...) */
+        const char *first = NULL;
+        size_t i;
+        json_t *r;
+        json_array_foreach(valid, i, r) {
+            const char *why = json_string_value(json_object_get(r, SPAK_FIELD_REASON));
+            if (!first && json_is_false(json_object_get(r, SPAK_FIELD_PASSED)) && why)
+                first = why;
+        }
+        char why[600];
+        snprintf(why, sizeof why, "no candidate was correct and measured in the session%s%.500s",
+                 first ? ": " : "", first ? first : "");
+        json_object_set_new(res, "why", json_string(why));
         json_decref(tied);
     } else {
         all_precise = all_precise && precise[top];

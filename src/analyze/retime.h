@@ -1,10 +1,11 @@
 /*
  * retime.h - the winner decided side by side (docs/language.md, "The
  * re-time"). Before a run ends, its leading candidates (the best, the
- * runner-up by score whatever its interval, and every candidate whose
- * interval overlaps the best's, spak_progress_decision's tied_with; at
- * most SPAK_RETIME_MAX) are timed again together, in ONE session of the
- * judge: the
+ * runner-up whatever its interval, ranked as the best was: on the ratio
+ * where both have one to the same baseline, else on the score; and every
+ * candidate whose interval overlaps the best's, spak_progress_decision's
+ * tied_with; at most SPAK_RETIME_MAX) are timed again together, in ONE
+ * session of the judge: the
  * judge takes each candidate in its own runner (--candidate repeated) and
  * times them round-robin with the baseline, so that they all see the same
  * machine at the same moments; the winner is named on that session, on the

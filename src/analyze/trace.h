@@ -147,6 +147,8 @@ char *spak_text_clean(const char *p, size_t n, size_t cap, size_t *out_len);
  * record), but the numbers they carry steer and summarise nothing. Nor does
  * a record whose "verdict" is "stopped" (records.h): a candidate stopped
  * early as hopeless is censored data, its time a glimpse, not a measurement.
+ * Nor does a judge's Cost record (records.h): it is about the run, not the
+ * candidate.
  */
 bool spak_trace_counts(const json_t *rec, const char *case_name);
 

@@ -2,6 +2,7 @@
 #include "analyze/views.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "analyze/records.h"
 #include "analyze/trace.h"
@@ -99,4 +100,26 @@ bool spak_views_ratio_ci(const json_t *records, double *lo, double *hi, bool *pr
     if (precise)
         *precise = n && all;
     return n > 0;
+}
+
+bool spak_views_baseline(const json_t *records, char *buf, size_t n)
+{
+    const char *name = NULL;
+    bool ok = n > 0;
+    size_t i;
+    json_t *r;
+    json_array_foreach(records, i, r) {
+        if (!spak_trace_counts(r, NULL) || !json_is_number(json_object_get(r, SPAK_FIELD_RATIO)))
+            continue;
+        const char *b = json_string_value(json_object_get(r, SPAK_FIELD_BASELINE));
+        ok = ok && b && b[0] && (!name || strcmp(name, b) == 0);
+        if (b && !name)
+            name = b;
+    }
+    ok = ok && name && strlen(name) < n;
+    if (n)
+        buf[0] = 0;
+    if (ok)
+        memcpy(buf, name, strlen(name) + 1);
+    return ok;
 }

@@ -38,4 +38,12 @@ double spak_views_roofline(const json_t *records);
  * "precision_reached": true. False (lo, hi NAN) when no record has one. */
 bool spak_views_ratio_ci(const json_t *records, double *lo, double *hi, bool *precise);
 
+/* The baseline the ratios of records are to: the string "baseline" of every
+ * record that counts (spak_trace_counts) and carries a numeric "ratio",
+ * copied into buf[n]. True only when there is one and all name the same
+ * one; false (buf "") when none names one, two name different ones, or the
+ * name does not fit buf: two evaluations' ratios compare only when they
+ * are to the same baseline (progress.h). */
+bool spak_views_baseline(const json_t *records, char *buf, size_t n);
+
 #endif

@@ -1,10 +1,13 @@
 /* decl.c - the decl file of a declared kernel (decl.h). */
 #include "build/decl.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 
 /* The names one shape's expressions see: its sizes, the point's numbers. */
@@ -141,6 +144,99 @@ static spak_status shape_json(const spak_decl_in *in, const char *label, bool he
     return st;
 }
 
+/* A number in [0, n) from the OS (getrandom): the drawn shapes follow from
+ * nothing a spec, a seed or a candidate sets. */
+static spak_status os_below(uint64_t n, uint64_t *out, spak_err *err)
+{
+    uint64_t v = 0;
+    size_t got = 0;
+    while (got < sizeof v) {
+        ssize_t k = getrandom((char *)&v + got, sizeof v - got, 0);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return spak_errf(err, SPAK_ERR_IO, "getrandom: %s", strerror(errno));
+        got += (size_t)k;
+    }
+    *out = v % n;  /* n <= 2^31: a bias below 2^-32 */
+    return SPAK_OK;
+}
+
+/* One value of min, min + step, ... <= max; odd: one that is not a multiple
+ * of 2 * step where the range has one (a kernel that assumes more
+ * divisibility than it states, a power-of-two block with its tail dropped,
+ * is wrong there whatever the listed shapes share). */
+static spak_status draw_size(int64_t min, int64_t max, int64_t step, bool odd, int64_t *out, spak_err *err)
+{
+    uint64_t n = (uint64_t)((max - min) / step) + 1, j = 0;
+    spak_status st = SPAK_OK;
+    for (int t = 0; st == SPAK_OK && t < 64; t++) {
+        st = os_below(n, &j, err);
+        *out = min + (int64_t)j * step;
+        if (!odd || *out % (2 * step) != 0)
+            break;
+    }
+    return st;
+}
+
+/* The largest value each size takes in the problem's listed shapes. */
+static void listed_max(const spak_decl_in *in, int64_t *mx)
+{
+    const spak_kernel_def *k = in->k;
+    const char *lists[2] = {"shapes", "heldout"};
+    for (size_t i = 0; i < k->n_sizes; i++)
+        mx[i] = 1;
+    for (int l = 0; l < 2; l++) {
+        const spak_entry *x = in->problem ? spak_block_find(in->problem, lists[l]) : NULL;
+        for (size_t i = 0; x && x->value && x->value->kind == SPAK_EX_LIST && i < x->value->n_items; i++) {
+            int64_t v[SPAK_KERNEL_MAX_SIZES];
+            char why[300];
+            if (x->value->items[i]->text && spak_kernel_shape(k, x->value->items[i]->text, v, why, sizeof why))
+                for (size_t j = 0; j < k->n_sizes; j++)
+                    mx[j] = v[j] > mx[j] ? v[j] : mx[j];
+        }
+    }
+}
+
+/* SPAK_DECL_DRAWN held-out shapes drawn now from each size's range
+ * (spak_kernel_range_of), appended with "drawn": true: the first any
+ * values, the second odd ones (draw_size). A draw whose expressions have
+ * no value (a count over the cap, a division by zero) is drawn again, up
+ * to 8 times; then its error is the evaluation's. */
+static spak_status drawn_shapes(const spak_decl_in *in, json_t *shapes, spak_err *err)
+{
+    const spak_kernel_def *k = in->k;
+    int64_t mx[SPAK_KERNEL_MAX_SIZES];
+    listed_max(in, mx);
+    spak_status st = SPAK_OK;
+    for (int j = 0; st == SPAK_OK && j < SPAK_DECL_DRAWN && json_array_size(shapes) < SPAK_DECL_MAX_SHAPES; j++) {
+        st = SPAK_ERR_EVAL;
+        for (int t = 0; st != SPAK_OK && t < 8; t++) {
+            char label[SPAK_KERNEL_MAX_SIZES * 40] = "";
+            size_t len = 0;
+            st = SPAK_OK;
+            for (size_t i = 0; st == SPAK_OK && i < k->n_sizes; i++) {
+                int64_t lo, hi, step, v = 0;
+                spak_kernel_range_of(k, i, mx[i], &lo, &hi, &step);
+                if (hi < lo)
+                    hi = lo;
+                st = draw_size(lo, hi, step, j == 1, &v, err);
+                len += (size_t)snprintf(label + len, sizeof label - len, "%s%s=%lld", i ? "," : "", k->sizes[i],
+                                        (long long)v);
+            }
+            if (st != SPAK_OK)
+                return st;
+            st = shape_json(in, label, true, shapes, err);
+            json_t *last = json_array_get(shapes, json_array_size(shapes) - 1);
+            if (st == SPAK_OK)
+                json_object_set_new(last, "drawn", json_true());
+            else if (t < 7)
+                json_array_remove(shapes, json_array_size(shapes) - 1);
+        }
+    }
+    return st;
+}
+
 static json_t *reference_json(const spak_decl_in *in)
 {
     if (!in->reference)
@@ -178,14 +274,19 @@ spak_status spak_decl_write(const spak_decl_in *in, const char *path, spak_err *
     if (st == SPAK_OK && json_array_size(shapes) == 0)
         st = spak_errf(err, SPAK_ERR_EVAL, "kernel %s: the problem gives no shapes (shapes: [\"%s=...\"])", k->name,
                        k->n_sizes ? k->sizes[0] : "n");
+    if (st == SPAK_OK)
+        st = drawn_shapes(in, shapes, err);
     char *text = st == SPAK_OK ? json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(root);
     if (st == SPAK_OK && !text)
         st = spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
     if (st == SPAK_OK)
         st = spak_write_file_atomic(path, text, strlen(text), err);
+    /* the drawn shapes are in it: the invoking user's alone, never the
+     * sandbox uid's (as root; docs/declared-kernels.md says what holds
+     * without root) */
     if (st == SPAK_OK)
-        (void)chmod(path, 0644);
+        (void)chmod(path, 0600);
     free(text);
     return st;
 }

@@ -20,6 +20,8 @@
  * buffer, and shapes. */
 #define SPAK_DECL_MAX_COUNT ((int64_t)1 << 31)
 #define SPAK_DECL_MAX_SHAPES 64
+/* held-out shapes spak draws at run time for every decl it writes */
+#define SPAK_DECL_DRAWN 2
 
 /* What one decl file is made from (all borrowed). */
 typedef struct spak_decl_in {
@@ -31,9 +33,11 @@ typedef struct spak_decl_in {
     const char *reference;       /* the reference's, the same way, or NULL: none (untrusted) */
 } spak_decl_in;
 
-/* Writes the decl file of in to path (mode 0644). An expression that has
- * no value for a shape (an unknown name, a division by zero, a count
- * below 0 or above the cap) is an error naming the shape and the arg. */
+/* Writes the decl file of in to path (mode 0600: it holds SPAK_DECL_DRAWN
+ * held-out shapes drawn now from the OS within the kernel's ranges, marked
+ * "drawn", which no candidate may know before its calls). An expression
+ * that has no value for a shape (an unknown name, a division by zero, a
+ * count below 0 or above the cap) is an error naming the shape and the arg. */
 spak_status spak_decl_write(const spak_decl_in *in, const char *path, spak_err *err);
 
 #endif

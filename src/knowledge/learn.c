@@ -1037,9 +1037,27 @@ static void mark_untrusted(const spak_eval *evl, size_t nevl, spak_learn_result 
     }
 }
 
-/* The best_config lesson: evaluation be, the best of n correct ones. */
+/* The run's own best, as its summary names it (the re-time's winner, or
+ * the best on the paired ratio where the evaluations have one: the rule
+ * the engine ranked by, "ranked_on"): its evaluation id, 0 when the run has
+ * no summary (not ended) or no best; *ranked_on gets the rule ("" unknown). */
+static long long run_best(const char *summary_json, char *ranked_on, size_t n)
+{
+    ranked_on[0] = '\0';
+    json_t *sum = summary_json ? json_loads(summary_json, 0, NULL) : NULL;
+    json_t *id = json_object_get(json_object_get(sum, "best"), "eval_id");
+    long long best = json_is_integer(id) ? (long long)json_integer_value(id) : 0;
+    const char *on = json_string_value(json_object_get(sum, "ranked_on"));
+    if (on)
+        spak_snprintf(ranked_on, n, "%s", on);
+    json_decref(sum);
+    return best;
+}
+
+/* The best_config lesson: evaluation be, the best of n correct ones
+ * (ranked_on: how the run ranked it, "" when learn ranked on the metric). */
 static void best_config(spak_learn_result *r, const char *run_id, const spak_loop_def *loop, const spak_eval *be,
-                        size_t n)
+                        size_t n, const char *ranked_on)
 {
     spak_learned *l = push(r);
     if (!l)
@@ -1048,8 +1066,9 @@ static void best_config(spak_learn_result *r, const char *run_id, const spak_loo
     spak_snprintf(l->subject, sizeof l->subject, "%s", be->cand_key);
     l->effect = be->ratio;
     l->confidence = n >= 2 ? 1 - ALPHA_T : 0.5;
-    spak_snprintf(l->evidence, sizeof l->evidence, "run %s: evaluation %lld of %zu correct", run_id,
-                  (long long)be->eval_id, n);
+    spak_snprintf(l->evidence, sizeof l->evidence, "run %s: evaluation %lld of %zu correct, %s%s", run_id,
+                  (long long)be->eval_id, n, ranked_on[0] ? "the run's best, ranked on the " : "the best on the ",
+                  ranked_on[0] ? ranked_on : loop->metric);
     spak_snprintf(l->text, sizeof l->text, "best of %zu correct candidates on %s for %s %s: %s with %s %.4g%s%.3fx %s",
                   n, r->device, r->family[0] ? r->family : "this problem", r->shape_class, be->cand_key, loop->metric,
                   be->metric, isnan(be->ratio) ? "" : ", ", isnan(be->ratio) ? 0.0 : be->ratio,
@@ -1216,10 +1235,23 @@ spak_status spak_learn(spak_store *st, const char *run_id, const spak_learn_opts
     }
     size_t n, best, n_tests = 0;
     usable_evals(st, run_id, &sp, loop, evl, nevl, evs, &n, &best);
+    /* the best the run itself named (its re-time, its ranking on the
+     * paired ratio), not a re-ranking here on the metric alone, which
+     * drifts with the baseline's own speed from one evaluation to the next */
+    char ranked_on[32];
+    long long rb = run_best(run.summary_json, ranked_on, sizeof ranked_on);
+    bool named = false;
+    for (size_t k = 0; rb && k < n && !named; k++)
+        if (evs[k].id == rb) {
+            best = k;
+            named = true;
+        }
+    if (!named)
+        ranked_on[0] = '\0';
     effects(run_id, &sp, evs, n, r, &tests, &n_tests);
     for (size_t i = 0; best != SIZE_MAX && i < nevl; i++)
         if (evl[i].eval_id == evs[best].id)
-            best_config(r, run_id, loop, &evl[i], n);
+            best_config(r, run_id, loop, &evl[i], n, ranked_on);
     rule_checks(m, &sp, tests, n_tests, r);
     mark_untrusted(evl, nevl, r);
     char date[32];

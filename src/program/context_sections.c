@@ -610,8 +610,11 @@ void spak_ctx_diag(const spak_strategy_run *e, const spak_eval *latest, const js
                 json_string_value(json_object_get(r, SPAK_FIELD_SHAPE)), rnum(r, "registers"),
                 rnum(r, "smem_bytes"), rnum(r, "spills"), rnum(r, "occupancy"), rnum(r, "wave_efficiency"));
         if (json_is_false(json_object_get(r, SPAK_FIELD_PASSED))) {
+            char cut[512];
             const char *why = json_string_value(json_object_get(r, SPAK_FIELD_REASON));
             const char *s = json_string_value(json_object_get(r, SPAK_FIELD_SHAPE));
+            if (spak_ctx_without(e, SPAK_CTX_WITHOUT_MEASUREMENTS))
+                why = spak_context_hide_measured(why, cut, sizeof cut);
             PUT("failed check (%s) on %s: %s\n", json_string_value(json_object_get(r, SPAK_REC_TYPE)),
                 heldout(r) ? "a held-out shape" : s ? s : "?", why ? why : "no reason given");
         }
@@ -619,7 +622,11 @@ void spak_ctx_diag(const spak_strategy_run *e, const spak_eval *latest, const js
     if (strcmp(latest->status, SPAK_EVAL_STOPPED) == 0 && spak_ctx_without(e, SPAK_CTX_WITHOUT_MEASUREMENTS)) {
         PUT("outcome: stopped early by the judge (%s)\n", SPAK_CTX_OMITTED_MEASUREMENTS);  /* its why says how slow */
     } else if (strcmp(latest->status, SPAK_EVAL_DONE) != 0) {
-        PUT("outcome: %s%s%s\n", latest->status, latest->error ? ": " : "", latest->error ? latest->error : "");
+        char cut[512];
+        const char *why = latest->error;
+        if (spak_ctx_without(e, SPAK_CTX_WITHOUT_MEASUREMENTS))
+            why = spak_context_hide_measured(why, cut, sizeof cut);
+        PUT("outcome: %s%s%s\n", latest->status, why ? ": " : "", why ? why : "");
         if (latest->stderr_tail && *latest->stderr_tail)
             PUT("stderr (its tail):\n%s\n", latest->stderr_tail);
     }

@@ -210,19 +210,134 @@ void spak_llm_prompt_parts(const spak_llm_context *ctx, bool want_code, spak_pro
         .history = ctx->history,
         .n_history = ctx->n_history,
         .metric = ctx->metric,
+        .in_flight = ctx->in_flight,
     };
+}
+
+/* Whether choice index idx repeats one of chosen[0..n). */
+static bool chosen_before(const uint64_t *chosen, size_t n, uint64_t idx)
+{
+    for (size_t i = 0; i < n; i++)
+        if (chosen[i] == idx)
+            return true;
+    return false;
+}
+
+/* Choice r is usable (a point of the space, not tried, in flight or
+ * chosen[0..used) already): its index into *idx; else false with why. */
+static bool choice_ok(const spak_space *space, const unsigned char *tried, const spak_reply *r,
+                      const uint64_t *chosen, size_t used, uint64_t *idx, char *why, size_t wn)
+{
+    char w[256] = "";
+    if (r->kind != SPAK_REPLY_PARAMS)
+        spak_snprintf(why, wn, "llm reply unusable (%s): %s", spak_reply_kind_name(r->kind), r->detail);
+    else if (!choice_index(space, r->params_json, idx, w, sizeof w))
+        spak_snprintf(why, wn, "llm choice rejected: %s", w);
+    else if (tried && (tried[*idx / 8] & (1u << (*idx % 8))))
+        spak_snprintf(why, wn, "llm chose a candidate that was already evaluated or is in flight");
+    else if (chosen_before(chosen, used, *idx))
+        spak_snprintf(why, wn, "a duplicate of an earlier choice of this reply");
+    else
+        return true;
+    return false;
+}
+
+/* The step's prediction is choice r's. */
+static void set_prediction(json_t *step, const spak_reply *r)
+{
+    json_object_del(step, "predicted_metric");
+    json_object_del(step, "predicted_ratio");
+    json_object_del(step, "prediction_why");
+    if (!r->has_prediction)
+        return;
+    json_object_set_new(step, "predicted_metric",
+                        isnan(r->predicted_metric) ? json_null() : json_real(r->predicted_metric));
+    if (!isnan(r->predicted_ratio))
+        json_object_set_new(step, "predicted_ratio", json_real(r->predicted_ratio));
+    if (r->prediction_why)
+        json_object_set_new(step, "prediction_why", json_string(r->prediction_why));
+}
+
+/* Choice r as proposal o, with step (taken) as its record; the step's
+ * tokens and cost are shown with each choice, counted once by the caller. */
+static void choice_take(const spak_reply *r, uint64_t idx, json_t *step, long tokens, double cost,
+                        spak_llm_proposal *o)
+{
+    memset(o, 0, sizeof *o);
+    o->kind = SPAK_PROPOSE_PARAMS;
+    o->index = idx;
+    o->predicted = r->has_prediction ? r->predicted_metric : NAN;
+    o->predicted_ratio = r->has_prediction ? r->predicted_ratio : NAN;
+    o->tokens = tokens;
+    o->cost = cost;
+    o->step = step;
+    set_prediction(step, r);
+}
+
+/* A reply to a prompt that asked for up to max choices: each usable one a
+ * proposal, in the reply's order (out[0] keeps the step); the choices
+ * dropped (unusable, already tried or in flight, a duplicate, beyond max)
+ * noted in the step ("choices"). None usable: out[0] a failed step with
+ * the first choice's why. */
+static spak_status take_choices(const spak_space *space, const unsigned char *tried, const char *text,
+                                const spak_reply_opts *ro, size_t max, spak_llm_proposal *out, size_t *n_out,
+                                spak_err *err)
+{
+    spak_reply r[SPAK_REPLY_MAX_CHOICES];
+    size_t nr = 0, extra = 0, used = 0;
+    spak_status st = spak_reply_parse_choices(text, strlen(text), ro, max, r, &nr, &extra, err);
+    if (st != SPAK_OK)
+        return st;
+    json_t *step = out[0].step, *dropped = json_array();
+    char first_why[512] = "";
+    uint64_t idx[SPAK_REPLY_MAX_CHOICES];
+    size_t take[SPAK_REPLY_MAX_CHOICES];
+    for (size_t i = 0; i < nr; i++) {
+        char why[512];
+        if (choice_ok(space, tried, &r[i], idx, used, &idx[used], why, sizeof why)) {
+            take[used++] = i;
+            continue;
+        }
+        if (!first_why[0])
+            spak_snprintf(first_why, sizeof first_why, "%s", why);
+        json_array_append_new(dropped, json_pack("{s:I,s:s?,s:s}", "choice", (json_int_t)(i + 1), "params",
+                                                 r[i].params_json, "why", why));
+    }
+    json_object_set_new(step, "choices", json_pack("{s:I,s:I,s:I,s:I,s:o}", "asked", (json_int_t)max, "given",
+                                                   (json_int_t)(nr + extra), "used", (json_int_t)used,
+                                                   "beyond_asked", (json_int_t)extra, "dropped", dropped));
+    json_object_set_new(step, "verdict", json_string(used ? "params" : spak_reply_kind_name(r[0].kind)));
+    char detail[128];
+    spak_snprintf(detail, sizeof detail, "%zu of %zu choices used", used, nr + extra);
+    json_object_set_new(step, "verdict_detail", json_string(used ? detail : r[0].detail));
+    long tokens = out[0].tokens;
+    double cost = out[0].cost;
+    for (size_t k = used; k-- > 0;)  /* the first keeps the step itself; the others a copy of it */
+        choice_take(&r[take[k]], idx[k], k ? json_copy(step) : step, tokens, cost, &out[k]);
+    if (!used) {
+        out[0].kind = SPAK_PROPOSE_FAILED;
+        spak_snprintf(out[0].why, sizeof out[0].why, "%s", first_why[0] ? first_why : "llm reply gave no choice");
+    }
+    *n_out = used ? used : 1;
+    for (size_t i = 0; i < nr; i++)
+        spak_reply_free(&r[i]);
+    return SPAK_OK;
 }
 
 spak_status spak_llm_propose(const spak_llm_settings *s, const spak_llm_context *ctx, const spak_space *space,
                              const unsigned char *tried, uint64_t base_index, bool want_code, const char *out_dir,
-                             const char *tag, spak_llm_proposal *out, spak_err *err)
+                             const char *tag, size_t max, spak_llm_proposal *out, size_t *n_out, spak_err *err)
 {
     memset(out, 0, sizeof *out);
     out->predicted = NAN;
     out->predicted_ratio = NAN;
     out->cost = NAN;
+    *n_out = 1;
+    if (want_code || max > SPAK_REPLY_MAX_CHOICES)  /* one source a step; at most so many choices */
+        max = want_code ? 1 : SPAK_REPLY_MAX_CHOICES;
     spak_prompt_parts parts;
     spak_llm_prompt_parts(ctx, want_code, &parts);
+    parts.n_choices = max;
     spak_prompt pr;
     spak_status st = spak_prompt_build(&parts, (size_t)s->context_tokens, &pr, err);
     if (st != SPAK_OK)
@@ -279,6 +394,11 @@ spak_status spak_llm_propose(const spak_llm_settings *s, const spak_llm_context 
     for (size_t i = 0; i < space->n; i++)
         names[i] = space->params[i].name;
     spak_reply_opts ro = {want_code ? SPAK_PROMPT_CODE : SPAK_PROMPT_PARAMS, ctx->abi_symbol, names, space->n};
+    if (max > 1) {  /* several choices asked (--jobs N): one reply for the free slots */
+        st = take_choices(space, tried, rep.text, &ro, max, out, n_out, err);
+        spak_llm_reply_free(&rep);
+        return st;
+    }
     spak_reply r;
     st = spak_reply_parse(rep.text, strlen(rep.text), &ro, &r, err);
     spak_llm_reply_free(&rep);

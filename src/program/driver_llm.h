@@ -68,6 +68,7 @@ typedef struct spak_llm_context {
     const char *const *history;
     size_t n_history;
     const char *metric;
+    const char *in_flight;        /* the points being measured now (--jobs N), or NULL */
 } spak_llm_context;
 
 /* The prompt's parts for ctx (strings borrowed from it): what
@@ -96,13 +97,20 @@ typedef struct spak_llm_proposal {
     double cost;                /* USD, NAN when unknown */
 } spak_llm_proposal;
 
-/* One Programming step. tried (n bits of the space) marks evaluated points;
- * base_index is the point whose parameters a code proposal is built with;
- * out_dir receives code files and the manual backend's prompt/reply files;
- * tag names the step ("step-0007"). */
+/* One Programming step. tried (n bits of the space) marks evaluated points
+ * (and those in flight); base_index is the point whose parameters a code
+ * proposal is built with; out_dir receives code files and the manual
+ * backend's prompt/reply files; tag names the step ("step-0007").
+ * max: how many parameter choices the one reply may give (the free slots
+ * of --jobs N; 1: the prompt and the reply of a single choice; code: always
+ * one): out[0..*n_out) (room for max) the usable ones, in the reply's
+ * order, each with its own prediction and step record (the caller's;
+ * out[0]'s is the step, with "choices": what was asked, given, used and
+ * dropped and why, e.g. a duplicate); tokens and cost are the step's, in
+ * each. None usable: out[0] a failed step. */
 spak_status spak_llm_propose(const spak_llm_settings *s, const spak_llm_context *ctx, const spak_space *space,
                              const unsigned char *tried, uint64_t base_index, bool want_code, const char *out_dir,
-                             const char *tag, spak_llm_proposal *out, spak_err *err);
+                             const char *tag, size_t max, spak_llm_proposal *out, size_t *n_out, spak_err *err);
 
 /* What a run's LLM steps used, summed over the steps kept under llm:RUN
  * (the llm strategy keeps one there per Programming step).

@@ -110,8 +110,12 @@ static void measured_texts(const spak_strategy_run *e, spak_llm_texts *t)
             spak_snprintf(line, sizeof line, "%s: %s %.4g, %.3fx the baseline%s%s%s", ev[i].cand_key,
                           e->loop->metric, ev[i].metric, ev[i].ratio, ci, ev[i].bottleneck ? ", " : "",
                           ev[i].bottleneck ? ev[i].bottleneck : "");
-        else
-            spak_snprintf(line, sizeof line, "%s: %s %s", ev[i].cand_key, ev[i].status, ev[i].error ? ev[i].error : "");
+        else {
+            char cut[512];
+            const char *why = ev[i].error ? ev[i].error : "";
+            spak_snprintf(line, sizeof line, "%s: %s %s", ev[i].cand_key, ev[i].status,
+                          hide ? spak_context_hide_measured(why, cut, sizeof cut) : why);
+        }
         t->history[t->n_history] = strdup(line);
         if (t->history[t->n_history])
             t->n_history++;

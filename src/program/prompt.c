@@ -158,6 +158,16 @@ static spak_status render_system(const spak_prompt_parts *p, spak_buf *b)
                                "{\"prediction\": {\"metric\": <expected %s as a number>, \"ratio\": <expected "
                                "ratio to the baseline>, \"why\": \"<one sentence>\"}}.\n",
                                lang_of(p), metric_of(p));
+    if (p->n_choices > 1)  /* --jobs N: one reply fills the free slots */
+        return spak_buf_printf(b,
+                               "Reply with one JSON object and nothing else: {\"proposals\": [{\"params\": "
+                               "{<name>: <value>, ...}, \"prediction\": {\"metric\": <expected %s as a number>, "
+                               "\"ratio\": <expected ratio to the baseline>, \"why\": \"<one sentence>\"}}, ...]} "
+                               "with up to %zu entries, each a different choice: %zu evaluations can run at once "
+                               "now, so %zu choices keep them all busy (fewer is fine: a choice already tried or "
+                               "in flight is dropped). Take each value from the choices listed in the space; "
+                               "numbers as numbers.\n",
+                               metric_of(p), p->n_choices, p->n_choices, p->n_choices);
     return spak_buf_printf(b,
                            "Reply with one JSON object and nothing else: {\"params\": {<name>: <value>, ...}, "
                            "\"prediction\": {\"metric\": <expected %s as a number>, \"ratio\": <expected ratio "
@@ -332,12 +342,20 @@ static spak_status render_user(const spak_prompt_parts *p, const keep *k, spak_b
                             "the baseline>, \"why\": \"...\"}} (metric and ratio are each optional; your "
                             "predictions are scored against the outcomes).\n",
                             metric_of(p)));
+    } else if (p->n_choices > 1) {
+        TRY(spak_buf_printf(b,
+                            "{\"proposals\": [{\"params\": {...}, \"prediction\": {\"metric\": <expected %s>, "
+                            "\"ratio\": <expected ratio to the baseline>, \"why\": \"...\"}}, ...]}: up to %zu "
+                            "different choices, one for each evaluation that can start now\n",
+                            metric_of(p), p->n_choices));
     } else {
         TRY(spak_buf_printf(b,
                             "{\"params\": {...}, \"prediction\": {\"metric\": <expected %s>, \"ratio\": "
                             "<expected ratio to the baseline>, \"why\": \"...\"}}\n",
                             metric_of(p)));
     }
+    if (p->in_flight && *p->in_flight)  /* measured now, not in the history yet */
+        TRY(spak_buf_printf(b, "In flight now (being measured; do not choose them): %s\n", p->in_flight));
 #undef TRY
     return st;
 }
@@ -890,4 +908,61 @@ spak_status spak_reply_parse(const char *text, size_t len, const spak_reply_opts
         return spak_errf(err, st, "out of memory parsing a reply");
     }
     return SPAK_OK;
+}
+
+/* The object with "proposals" of a reply: a ```json block first, then
+ * anywhere (as parse_params looks for "params"). */
+static json_t *find_choices(const char *s, size_t n)
+{
+    json_t *obj = NULL;
+    fence f;
+    size_t at = 0;
+    while (!obj && next_fence(s, n, at, &f)) {
+        if (strcmp(f.lang, "json") == 0)
+            obj = find_object_with(s, f.body_start, f.body_end, "proposals", SIZE_MAX, SIZE_MAX);
+        at = f.close_end > at ? f.close_end : n;
+    }
+    return obj ? obj : find_object_with(s, 0, n, "proposals", SIZE_MAX, SIZE_MAX);
+}
+
+spak_status spak_reply_parse_choices(const char *text, size_t len, const spak_reply_opts *o, size_t max,
+                                     spak_reply *out, size_t *n, size_t *extra, spak_err *err)
+{
+    *n = *extra = 0;
+    if (max > SPAK_REPLY_MAX_CHOICES)
+        max = SPAK_REPLY_MAX_CHOICES;
+    json_t *obj = text && max > 1 && len <= SPAK_REPLY_MAX_BYTES ? find_choices(text, len) : NULL;
+    json_t *arr = json_object_get(obj, "proposals");
+    if (!json_is_array(arr) || json_array_size(arr) == 0) {  /* one choice, as a single prompt asks */
+        json_decref(obj);
+        *n = 1;
+        return spak_reply_parse(text, len, o, &out[0], err);
+    }
+    spak_status st = SPAK_OK;
+    size_t i;
+    json_t *x;
+    json_array_foreach(arr, i, x) {
+        if (*n == max) {
+            (*extra)++;
+            continue;
+        }
+        /* each entry read as a reply of its own: the same checks, one verdict each */
+        char *t = json_dumps(x, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!t) {
+            st = spak_errf(err, SPAK_ERR_NOMEM, "out of memory parsing a reply");
+            break;
+        }
+        st = spak_reply_parse(t, strlen(t), o, &out[*n], err);
+        free(t);
+        if (st != SPAK_OK)
+            break;
+        (*n)++;
+    }
+    json_decref(obj);
+    if (st != SPAK_OK) {
+        for (size_t k = 0; k < *n; k++)
+            spak_reply_free(&out[k]);
+        *n = 0;
+    }
+    return st;
 }

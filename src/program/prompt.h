@@ -37,6 +37,11 @@
  * Tokens are estimated as ceil(bytes / 4) (SPAK_PROMPT_BYTES_PER_TOKEN):
  * crude, but the same on every backend and conservative for code.
  *
+ * Several choices (n_choices > 1, parameters only): the reply format asks
+ * for {"proposals": [{"params": ..., "prediction": ...}, ...]} with up to
+ * n_choices entries; spak_reply_parse_choices reads each entry as a reply
+ * of its own (a reply with one plain {"params"} object is one choice).
+ *
  * Parsing. A reply is either code - the first fenced block tagged c, cuda,
  * cu, c++, cpp, cc, h or untagged - or a JSON object
  *   {"params": {NAME: value ...},
@@ -94,6 +99,10 @@ typedef struct spak_prompt_parts {
     const char *const *history;/* what was tried and how it went, oldest first */
     size_t n_history;
     const char *metric;        /* the metric the prediction is about, e.g. "gflops" */
+    /* PARAMS: how many choices one reply may give (several evaluations in
+     * flight, --jobs N); 0 or 1: one, the reply format of a single choice */
+    size_t n_choices;
+    const char *in_flight;     /* the points being measured now, or NULL: named in the reply format */
 } spak_prompt_parts;
 
 typedef struct spak_prompt {
@@ -155,6 +164,15 @@ typedef struct spak_reply {
  * verdict is out->kind); SPAK_ERR_NOMEM only. */
 spak_status spak_reply_parse(const char *text, size_t len, const spak_reply_opts *o, spak_reply *out, spak_err *err);
 void spak_reply_free(spak_reply *r);
+
+#define SPAK_REPLY_MAX_CHOICES 64
+/* A reply to a prompt that asked for up to max choices (parameters): each
+ * entry of its "proposals" array (the first max) parsed as spak_reply_parse
+ * parses a reply, into out[0..*n); a reply without that array is parsed as
+ * one reply (*n 1). An entry of the wrong shape is an out[] whose kind says
+ * so. *extra: the entries beyond max (not parsed). SPAK_ERR_NOMEM only. */
+spak_status spak_reply_parse_choices(const char *text, size_t len, const spak_reply_opts *o, size_t max,
+                                     spak_reply *out, size_t *n, size_t *extra, spak_err *err);
 const char *spak_reply_kind_name(spak_reply_kind k);
 
 #endif

@@ -93,13 +93,32 @@ static void llm_observe(void *self, const spak_strategy_obs *ob)
     s->failed_in_a_row = ob->no_candidate ? s->failed_in_a_row + 1 : 0;
 }
 
-/* One LLM Programming step: the proposal (the caller owns prop->step). */
-static spak_status step(llm_state *s, const spak_strategy_run *run, uint64_t next, spak_llm_proposal *prop, char *tag,
-                        size_t tag_n, spak_err *err)
+/* The points in flight, named for the prompt ("x=1,y=0; x=2,y=0"), or NULL. */
+static char *in_flight_text(const spak_space *sp, const uint64_t *pending, size_t n_pending)
+{
+    if (n_pending == 0)
+        return NULL;
+    spak_buf b;
+    spak_buf_init(&b, 1 << 16);  /* up to 256 keys in flight; past the cap the list stops */
+    for (size_t i = 0; i < n_pending; i++) {
+        char key[2048];
+        if (spak_space_key(sp, pending[i], key, sizeof key))
+            (void)spak_buf_printf(&b, "%s%s", b.len ? "; " : "", key);
+    }
+    return b.data;  /* NULL when out of memory: the prompt then names none */
+}
+
+/* One LLM Programming step: up to max proposals (the caller owns each
+ * prop[i].step), *n_prop of them; the points in flight count as tried. */
+static spak_status step(llm_state *s, const spak_strategy_run *run, uint64_t next, const uint64_t *pending,
+                        size_t n_pending, size_t max, spak_llm_proposal *prop, size_t *n_prop, char *tag, size_t tag_n,
+                        spak_err *err)
 {
     spak_llm_texts t;
     spak_llm_context c;
     spak_llm_context_build(run, &t, &c);
+    char *flight = in_flight_text(run->space, pending, n_pending);
+    c.in_flight = flight;
     const long n = s->steps + 1;
     char key[SPAK_KV_STEP_KEY_MAX];
     spak_store_llm_step_key(n, key);
@@ -108,17 +127,22 @@ static spak_status step(llm_state *s, const spak_strategy_run *run, uint64_t nex
     unsigned char *tried = calloc((size_t)(sp->total + 7) / 8, 1);
     if (!tried) {
         spak_llm_texts_free(&t);
+        free(flight);
         return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
     }
     for (size_t i = 0; i < run->n_done; i++)
         if (run->done[i].index < sp->total)
             tried[run->done[i].index / 8] |= (unsigned char)(1u << (run->done[i].index % 8));
+    for (size_t i = 0; i < n_pending; i++)  /* in flight: measured soon, never twice */
+        if (pending[i] < sp->total)
+            tried[pending[i] / 8] |= (unsigned char)(1u << (pending[i] % 8));
     bool code = s->llm.mode == SPAK_LLM_MODE_CODE || (s->llm.mode == SPAK_LLM_MODE_ALTERNATE && s->steps % 2 == 1);
     char dir[PATH_MAX + 64];
     spak_snprintf(dir, sizeof dir, "%s/runs/%s/llm", run->site->home, run->run_id);
     uint64_t base = run->best_eval_id && run->best_index < sp->total ? run->best_index : next;
-    spak_status st = spak_llm_propose(&s->llm, &c, sp, tried, base, code, dir, tag, prop, err);
+    spak_status st = spak_llm_propose(&s->llm, &c, sp, tried, base, code, dir, tag, max, prop, n_prop, err);
     free(tried);
+    free(flight);
     spak_llm_texts_free(&t);
     if (st != SPAK_OK)
         return st;
@@ -226,7 +250,6 @@ static spak_status llm_propose(void *self, const spak_strategy_run *run, const u
                                spak_proposal *out, size_t max, size_t *n_out, spak_err *err)
 {
     llm_state *s = self;
-    (void)pending;  /* the LLM is not told what is in flight (--jobs): each step writes one candidate */
     *n_out = 0;
     if (max == 0)
         return SPAK_OK;
@@ -262,18 +285,31 @@ static spak_status llm_propose(void *self, const spak_strategy_run *run, const u
         out[0].index = next;
         return SPAK_OK;
     }
-    spak_llm_proposal prop;
+    /* with several slots free (--jobs N), one step asks for a choice for
+     * each: the workers do not idle while one proposal is measured */
+    size_t want = max < SPAK_REPLY_MAX_CHOICES ? max : SPAK_REPLY_MAX_CHOICES, np = 1;
+    spak_llm_proposal *prop = calloc(want, sizeof *prop);
+    if (!prop)
+        return spak_errf(err, SPAK_ERR_NOMEM, "out of memory");
     char tag[32] = "";
     st = run->enter_program(run->ud, json_pack("{s:s}", "strategy", "llm"), err);
-    if (st != SPAK_OK)
-        return st;
-    if (run->gated)
-        from_gated(run->gated, &prop, tag, sizeof tag);
-    else if ((st = step(s, run, next, &prop, tag, sizeof tag, err)) != SPAK_OK)
-        return st;
-    convert(run, &prop, tag, &out[0]);
-    json_decref(prop.step);
-    return SPAK_OK;
+    if (st == SPAK_OK && run->gated)
+        from_gated(run->gated, &prop[0], tag, sizeof tag);
+    else if (st == SPAK_OK)
+        st = step(s, run, next, pending, n_pending, want, prop, &np, tag, sizeof tag, err);
+    for (size_t k = 0; st == SPAK_OK && k < np; k++)
+        convert(run, &prop[k], tag, &out[k]);
+    /* what a reply of several choices dropped (a duplicate, a point tried), journaled once with the first */
+    json_t *ch = st == SPAK_OK ? json_object_get(prop[0].step, "choices") : NULL;
+    if (ch && out[0].build_detail)
+        json_object_set(out[0].build_detail, "choices", ch);
+    if (ch && out[0].note)
+        json_object_set(out[0].note, "choices", ch);
+    for (size_t k = 0; k < np; k++)
+        json_decref(prop[k].step);
+    free(prop);
+    *n_out = st == SPAK_OK ? np : 0;
+    return st;
 }
 
 static void llm_close(void *self)

@@ -1018,11 +1018,13 @@ static spak_status derive(rep *r, spak_err *err)
         r->n_untrusted += v->untrusted;
         r->n_roof += v->ok && v->ai > 0 && v->rate > 0;
     }
-    /* a winner named side by side (the re-time, analyze/retime.h) is the
-     * run's best, whatever the evaluations' own figures said */
-    json_t *rtw = json_object_get(json_object_get(r->summary, "retime"), "winner");
-    for (size_t i = 0; jstr(r->summary, "decided_by") && json_is_integer(rtw) && i < r->n; i++)
-        if (r->r[i].ok && r->r[i].e->eval_id == json_integer_value(rtw))
+    /* the run's own best is the report's: ranked on the paired ratio where
+     * the evaluations have one to the same baseline (analyze/progress.h),
+     * or a winner named side by side (the re-time, analyze/retime.h: its
+     * summary's best), whatever the evaluations' metrics said */
+    json_t *sb = json_object_get(json_object_get(r->summary, "best"), "eval_id");
+    for (size_t i = 0; json_is_integer(sb) && i < r->n; i++)
+        if (r->r[i].ok && r->r[i].e->eval_id == json_integer_value(sb))
             r->best = (long)i;
     /* the baseline: explicit values when any evaluation has one */
     double *tmp = malloc((r->n ? r->n : 1) * sizeof *tmp), *tmp2 = malloc((r->n ? r->n : 1) * sizeof *tmp2);

@@ -2,6 +2,7 @@
 #include "spec/kernel.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +18,12 @@ static const char *const accesses[] = {"read", "write", "readwrite"};
 static const char *const languages[] = {"c", "c++", "cuda"};
 static const char *const params_as_kinds[] = {"defines", "template", "wrapper"};
 static const char *const kernel_keys[] = {"language", "compiler", "flags", "entry", "params_as", "sizes", "arch",
-                                          "extern_c", "grid", "block", "shared_bytes", "arg", "flops", "bytes", "reference"};
+                                          "extern_c", "grid", "block", "shared_bytes", "arg", "flops", "bytes", "reference",
+                                          "range"};
+static const char *const range_keys[] = {"min", "max", "step"};
+/* the largest size a range may name: a size is passed as an i32 scalar by
+ * most kernels, and a count above 2^31 is refused anyway */
+#define RANGE_CAP ((int64_t)1 << 31)
 static const char *const arg_keys[] = {"type", "count", "value", "fill", "fill_args", "access", "output",
                                        "tolerance", "memory"};
 static const char *const memories[] = {"global", "constant"};
@@ -432,6 +438,75 @@ static void dims3(spak_diags *d, const spak_entry *f, const spak_expr **out, con
     }
 }
 
+/* A range's bound: a whole number in [1, RANGE_CAP]. */
+static bool range_number(const spak_expr *v, int64_t *out)
+{
+    double x;
+    if (!number_of(v, &x) || x != floor(x) || x < 1 || x > (double)RANGE_CAP)
+        return false;
+    *out = (int64_t)x;
+    return true;
+}
+
+/* `range NAME { min: 1, max: 4096, step: 4 }`: the sizes a held-out shape
+ * drawn at run time may give size NAME (min, min + step, ... up to max); a
+ * step is the divisibility the kernel states as its precondition. */
+static void range_def(spak_diags *d, const spak_entry *e, spak_kernel_def *k)
+{
+    if (e->n_words != 2 || e->words[1].is_string || !e->body) {
+        KERR(d, e->pos, "kernel %s: expected 'range SIZE { min: 1, max: 4096, step: 1 }'", k->name);
+        return;
+    }
+    const char *nm = e->words[1].text;
+    size_t i = 0;
+    while (i < k->n_sizes && strcmp(k->sizes[i], nm) != 0)
+        i++;
+    if (i == k->n_sizes) {
+        char dym[160], list[400];
+        spak_join_names(k->sizes, k->n_sizes, list, sizeof list);
+        KERR(d, e->words[1].pos, "kernel %s: range %s: '%s' is not one of its sizes (%s)%s", k->name, nm, nm, list,
+             spak_suggest_text(spak_suggest_list(nm, k->sizes, k->n_sizes), dym, sizeof dym));
+        return;
+    }
+    spak_kernel_range *r = &k->ranges[i];
+    if (r->set) {
+        KERR(d, e->words[1].pos, "kernel %s: size '%s' has a range already", k->name, nm);
+        return;
+    }
+    *r = (spak_kernel_range){.set = true, .min = 1, .max = 0, .step = 1, .pos = e->pos};
+    char where[120];
+    spak_snprintf(where, sizeof where, "kernel %s: range %s", k->name, nm);
+    bool bad = false;
+    for (size_t j = 0; j < e->body->n; j++) {
+        const spak_entry *f = e->body->items[j];
+        const char *h = spak_entry_head(f);
+        int64_t *slot = !strcmp(h, "min") ? &r->min : !strcmp(h, "max") ? &r->max : !strcmp(h, "step") ? &r->step
+                                                                                                           : NULL;
+        if (!is_field(f) || !f->value || !slot) {
+            unknown(d, f, where, range_keys, SPAK_ARRAY_LEN(range_keys));
+            bad = true;
+        } else if (!range_number(f->value, slot)) {
+            KERR(d, f->value->pos, "%s: %s: expected a whole number in [1, 2^31]", where, h);
+            bad = true;
+        }
+    }
+    if (!bad && r->max && r->max < r->min) {
+        KERR(d, e->pos, "%s: max %lld is below min %lld", where, (long long)r->max, (long long)r->min);
+        bad = true;
+    }
+    if (bad) /* said once here: the listed shapes are not held to a broken range */
+        r->min = 1, r->max = 0, r->step = 1;
+}
+
+void spak_kernel_range_of(const spak_kernel_def *k, size_t i, int64_t listed_max, int64_t *min, int64_t *max,
+                          int64_t *step)
+{
+    const spak_kernel_range *r = &k->ranges[i];
+    *min = r->set ? r->min : 1;
+    *step = r->set ? r->step : 1;
+    *max = r->set && r->max ? r->max : listed_max;
+}
+
 /* pass 1: the keys that do not name a size (sizes must be known first) */
 static void kernel_field(spak_diags *d, const spak_entry *f, spak_kernel_def *k)
 {
@@ -478,6 +553,8 @@ static void kernel_expr_field(spak_diags *d, const spak_entry *f, spak_kernel_de
     }
     if (strcmp(h, "arg") == 0)
         arg_def(d, f, k, nc);
+    else if (strcmp(h, "range") == 0)
+        range_def(d, f, k);
     else if (strcmp(h, "reference") == 0 && f->n_words == 1)
         reference_def(d, f, k, nc);
     else if (!is_field(f) || !f->value)
@@ -693,6 +770,19 @@ void spak_kernel_check_shapes(const spak_kernel_def *k, const spak_block *proble
                 KERR(d, s->pos, "problem %s: expected a string \"name=value,...\"", lists[l]);
             else if (!spak_kernel_shape(k, s->text, v, why, sizeof why))
                 KERR(d, s->pos, "problem %s: \"%s\": %s", lists[l], s->text, why);
+            else
+                for (size_t j = 0; j < k->n_sizes; j++) {
+                    const spak_kernel_range *r = &k->ranges[j];
+                    if (!r->set || (v[j] >= r->min && (!r->max || v[j] <= r->max) && (v[j] - r->min) % r->step == 0))
+                        continue;
+                    char hi[32] = "";
+                    if (r->max)
+                        spak_snprintf(hi, sizeof hi, "%lld", (long long)r->max);
+                    KERR(d, s->pos, "problem %s: \"%s\": %s %lld is outside kernel %s's range %s (%lld..%s step "
+                         "%lld, at %d:%d)", lists[l], s->text, k->sizes[j], (long long)v[j], k->name, k->sizes[j],
+                         (long long)r->min, hi, (long long)r->step, r->pos.line, r->pos.col);
+                    break;
+                }
         }
     }
 }

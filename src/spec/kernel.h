@@ -60,6 +60,16 @@ typedef struct spak_kernel_arg {
     bool constant;
 } spak_kernel_arg;
 
+/* The sizes a held-out shape drawn at run time may take for one size of
+ * the kernel: min, min + step, ... up to max (`range NAME { min, max, step }`;
+ * docs/language.md 4.10a). max 0: the largest value any listed shape gives
+ * the size. Without a range: 1 .. that largest value, step 1. */
+typedef struct spak_kernel_range {
+    bool set;
+    int64_t min, max, step;
+    spak_pos pos;
+} spak_kernel_range;
+
 typedef struct spak_kernel_def {
     const char *name;
     spak_pos pos;
@@ -74,6 +84,7 @@ typedef struct spak_kernel_def {
     bool extern_c;            /* CUDA: the sources built inside extern "C" { } (extern_c: true) */
     const char *sizes[SPAK_KERNEL_MAX_SIZES];
     size_t n_sizes;
+    spak_kernel_range ranges[SPAK_KERNEL_MAX_SIZES]; /* by the size's index in sizes */
     const spak_expr *grid[3], *block[3], *shared_bytes; /* CUDA only; NULL: absent */
     const spak_expr *flops, *bytes;                     /* NULL: unknown */
     spak_kernel_arg args[SPAK_KERNEL_MAX_ARGS];
@@ -108,6 +119,13 @@ bool spak_kernel_check(const spak_entry *e, const spak_kernel_names *names, cons
  * each a string "name=value,..." giving every size of k exactly once, each
  * a positive whole number; shapes must be there. */
 void spak_kernel_check_shapes(const spak_kernel_def *k, const spak_block *problem, spak_diags *d);
+
+/* The range held-out shapes are drawn from for size i of k (k->ranges[i]
+ * when the spec gives one, else 1 .. 0 step 1), max 0 resolved to
+ * listed_max (the largest value of the size in the problem's shapes and
+ * heldout lists). */
+void spak_kernel_range_of(const spak_kernel_def *k, size_t i, int64_t listed_max, int64_t *min, int64_t *max,
+                          int64_t *step);
 
 /* The value of a size or parameter name (false: unknown or not a whole number). */
 typedef bool (*spak_kernel_lookup)(void *ud, const char *name, int64_t *out);

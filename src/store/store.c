@@ -1104,7 +1104,8 @@ spak_status spak_store_eval_interrupt_unfinished(spak_store *st, const char *run
     if ((rc = prep(st,
                    "UPDATE evaluations SET status = 'interrupted', finished_at = ?2,"
                    " error = coalesce(error, 'interrupted: the process ended during this evaluation')"
-                   " WHERE run_id = ?1 AND status IN ('planned', 'building', 'running')",
+                   " WHERE run_id = ?1 AND status IN ('planned', 'building', 'running')"
+                   " AND eval_id NOT IN (SELECT eval_id FROM jobs WHERE run_id = ?1 AND finished_at IS NULL)",
                    &s, err)) == SPAK_OK) {
         bind_str(s, 1, run_id);
         sqlite3_bind_double(s, 2, spak_now_wall());

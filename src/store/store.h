@@ -242,7 +242,9 @@ spak_status spak_store_eval_set_status(spak_store *st, const char *run_id, int64
 spak_status spak_store_eval_finish(spak_store *st, const char *run_id, int64_t eval_id,
                                    const spak_eval_result *r, spak_err *err);
 /* Mark every planned/building/running evaluation of the run "interrupted"
- * (call on resume, before planning); *n_out (may be NULL) gets how many. */
+ * (call on resume, before planning), except one whose job (a remote
+ * executor's) is still open: the resume re-attaches to it; *n_out (may be
+ * NULL) gets how many. */
 spak_status spak_store_eval_interrupt_unfinished(spak_store *st, const char *run_id, size_t *n_out,
                                                  spak_err *err);
 spak_status spak_store_eval_get(spak_store *st, const char *run_id, int64_t eval_id, spak_eval *out,

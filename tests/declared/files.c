@@ -1,5 +1,7 @@
-/* reads the judge's files: the decl file and the reference's .so beside the
- * candidate (readable: nothing secret in them), spak's store by the usual
+/* reads the judge's files: the reference's .so beside the candidate
+ * (readable: nothing secret in it; the decl file, which holds the held-out
+ * shapes drawn at run time, is 0600: tests/declared/redteam/read_decl.c
+ * tries it), spak's store by the usual
  * paths (closed), /proc of other processes (another PID namespace), and
  * prints what it found as a forged passing record on stdout (the runner's
  * stdout is a log, never records); honest otherwise */

@@ -16,6 +16,8 @@ noise drawn from a generator seeded by X, Y and --noise-seed N), time_ms
 their median, all times --scale F times the plain ones (another machine).
 --fail-x N: the candidates with X = N fail their check (any mode).
 badsamples: samples_ms, time_ms and ratio_ci of types no schema declares.
+--cost: a Cost record first (a judge's phases: here the sleep), which no
+schema declares and the engine keeps in the result's "cost".
 """
 import json
 import math
@@ -31,6 +33,7 @@ mode = "ok"
 scale = 1.0
 noise_seed = 0
 fail_x = None
+cost = False
 i = 2
 while i < len(args):
     if args[i] == "--sleep":
@@ -43,6 +46,8 @@ while i < len(args):
         fail_x = float(args[i + 1]); i += 2
     elif args[i] == "--noise-seed":
         noise_seed = int(args[i + 1]); i += 2
+    elif args[i] == "--cost":
+        cost = True; i += 1
     else:
         i += 1
 if sleep:
@@ -57,6 +62,9 @@ def rec(d):
     print("__SPAK_TRACE__ " + json.dumps(d), flush=True)
 
 
+if cost:
+    rec({"type": "Cost", "scope": "run", "family": "toy", "shape": None, "wall_s": sleep,
+         "phases": {"sleep": sleep}, "counts": {"sleep": 1}})
 if mode == "crash" and x == 1:
     os.abort()
 if mode == "hang" and x == 1:

@@ -10,6 +10,8 @@
 #   - no function in src/ or tool/ over 150 lines (tests/arch/funclen.py: from
 #     the line that starts the definition to its closing brace; a failure prints
 #     "LINES FILE:LINE NAME" per offender)
+#   - the tests' short window (tests/tap.sh's shorten and short_args): only
+#     with SPAK_TEST_WINDOW=short, only on the CPU judge's commands
 # Each check is first run on small synthetic trees in a temporary folder, a
 # good one that must pass and bad ones that must fail, so that a check that
 # cannot fail (or fails on everything) is caught before it judges the tree.
@@ -191,6 +193,19 @@ if engine_lines .; then ok "src/engine.c is under 900 lines ($(wc -l <src/engine
     notok "src/engine.c is under 900 lines"; sed 's/^/#   /' "$tmp/out"; fi
 if funclen .; then ok "no function in src/ or tool/ over 150 lines"; else
     notok "no function in src/ or tool/ over 150 lines ($(wc -l <"$tmp/out") do)"; sed 's/^/#   /' "$tmp/out"; fi
+
+# ---- the tests' short window (tests/tap.sh): a sanitizer build's CPU judge ----
+# commands get it, nothing else does, and nothing without SPAK_TEST_WINDOW=short
+printf '%s\n' 'measure { cmd: "{{harness}} --family matmul --candidate {{candidate}} --min-time 0.2 --ceilings-cache {{ceilings}}" }' \
+    'measure { cmd: "python3 measure.py {{x}}" }' >"$tmp/w.spak"
+cp "$tmp/w.spak" "$tmp/w0.spak" && cp "$tmp/w.spak" "$tmp/w1.spak"
+(unset SPAK_TEST_WINDOW; shorten "$tmp/w0.spak")
+SPAK_TEST_WINDOW=short shorten "$tmp/w1.spak"
+check "shorten: without SPAK_TEST_WINDOW=short a spec is left as it is" 'cmp -s "$tmp/w.spak" "$tmp/w0.spak"'
+check "shorten: with it, the CPU judge's command ends with the short window, another command is left alone" \
+    "grep -q -- '--ceilings-cache {{ceilings}} $SPAK_SHORT_WINDOW\"' \"\$tmp/w1.spak\" && grep -qx 'measure { cmd: \"python3 measure.py {{x}}\" }' \"\$tmp/w1.spak\""
+check "short_args: the window only with SPAK_TEST_WINDOW=short" \
+    '[ "$(SPAK_TEST_WINDOW=short short_args)" = "$SPAK_SHORT_WINDOW" ] && [ -z "$(SPAK_TEST_WINDOW= short_args)" ]'
 
 echo "1..$n"
 [ "$failed" -eq 0 ]

@@ -21,6 +21,11 @@ trap 'rm -rf "$T"' EXIT
 # The sanitizer runtime is in the harness, not in the candidates; leak checks
 # are about the harness.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+# judge ARGS...: the harness, with a sanitizer build's short window appended
+# (SPAK_TEST_WINDOW=short, tests/tap.sh); "$H" itself where a check reads a
+# time or a ratio's interval (the session, the patched clock)
+SHORT=$(. tests/tap.sh && short_args)
+judge() { "$H" "$@" $SHORT; }
 
 CCF="-O2 -march=native -fPIC -shared -Wall -Wextra -Werror"
 build() {  # out.so src [defines...]
@@ -40,25 +45,26 @@ AT_HELD=1x1x1x1,2x1x37x24c,1x3x70x40,1x1x33x7c
 check() {  # family so name  -> runs --check-only, output in $T/name.out
     local fam=$1 so=$2 name=$3 sh held
     if [ "$fam" = matmul ]; then sh=$MM_SHAPES held=$MM_HELD; else sh=$AT_SHAPES held=$AT_HELD; fi
-    "$H" --family "$fam" --candidate "$T/$so" --seed 7 --shapes "$sh" --heldout "$held" --check-only \
+    judge --family "$fam" --candidate "$T/$so" --seed 7 --shapes "$sh" --heldout "$held" --check-only \
         >"$T/$name.out" 2>"$T/$name.err"
 }
 
-expect_pass() {  # family so name nshapes
+expect_pass() {  # family so name nshapes: every listed shape and the 2 the judge drew pass
     check "$1" "$2" "$3"
-    local rc=$? p f
-    p=$(grep -c '^__SPAK_TRACE__ {"type":"Correctness".*"passed":true' "$T/$3.out")
+    local rc=$? p f d
+    p=$(grep '^__SPAK_TRACE__ {"type":"Correctness".*"passed":true' "$T/$3.out" | grep -vc '"drawn":true')
+    d=$(grep -c '^__SPAK_TRACE__ {"type":"Correctness".*"heldout":true,"drawn":true,"passed":true' "$T/$3.out")
     f=$(grep -c '"passed":false' "$T/$3.out")
-    [ $rc -eq 0 ] && [ "$p" -eq "$4" ] && [ "$f" -eq 0 ]
-    ok $? "$3 passes every check ($p of $4 shapes, exit $rc)"
+    [ $rc -eq 0 ] && [ "$p" -eq "$4" ] && [ "$d" -eq 2 ] && [ "$f" -eq 0 ]
+    ok $? "$3 passes every check ($p of $4 listed shapes, $d of 2 drawn: $(grep -o '"shape":"[^"]*","heldout":true,"drawn"' "$T/$3.out" | cut -d'"' -f4 | tr '\n' ' ')exit $rc)"
     [ "$f" -eq 0 ] || grep '"passed":false' "$T/$3.out" | sed 's/^/# /'
 }
 
 expect_fail() {  # family so name 'reason regex' [heldout-only]
     check "$1" "$2" "$3"
     local rc=$? sel='"passed":false'
-    [ "${5:-}" = heldout ] && sel='"heldout":true,"passed":false'
-    grep "$sel" "$T/$3.out" | grep -qE "\"reason\":\"$4"
+    [ "${5:-}" = heldout ] && sel='"heldout":true,("drawn":true,)?"passed":false'
+    grep -E "$sel" "$T/$3.out" | grep -qE "\"reason\":\"$4"
     local hit=$?
     [ $rc -eq 0 ] && [ $hit -eq 0 ]
     ok $? "$3 is caught: $4 (exit $rc)"
@@ -90,6 +96,21 @@ build cached.so tests/cheats/cached.c && expect_fail matmul cached.so cheat-cach
 build shapes.so tests/cheats/shapes.c && expect_fail matmul shapes.so cheat-shapes 'wrong values' heldout
 grep -q '"heldout":false,"passed":true' "$T/cheat-shapes.out"
 ok $? "cheat-shapes passes the shapes it has seen (so only held-out shapes catch it)"
+# right only on the shapes it can know: every listed shape (held-out ones
+# included) passes, and a shape the judge drew at run time catches it
+build listed_shapes.so tests/cheats/listed_shapes.c && expect_fail matmul listed_shapes.so cheat-listed-shapes 'wrong values' heldout
+grep '"passed":false' "$T/cheat-listed-shapes.out" | grep -q '"drawn":true' &&
+    ! grep '"type":"Correctness"' "$T/cheat-listed-shapes.out" | grep -v '"drawn":true' | grep -q '"passed":false'
+ok $? "cheat-listed-shapes passes every listed shape and fails only a shape drawn at run time"
+# the drawn shapes are nowhere a runner can read before its calls: not its
+# command line, not its environment (the judge keeps them in its memory)
+build find_drawn.so tests/cheats/find_drawn.c && check matmul find_drawn.so find-drawn
+drawn=$(grep -o '"shape":"[^"]*","heldout":true,"drawn":true' "$T/find-drawn.out" | cut -d'"' -f4)
+leak=0
+for s in $drawn; do grep 'find-drawn:' "$T/find-drawn.err" | grep -q -- "$s" && leak=1; done
+[ "$(printf '%s\n' $drawn | grep -c x)" -eq 2 ] && [ "$(grep -c 'find-drawn: \(cmdline\|environ\): read' "$T/find-drawn.err")" -eq 2 ] &&
+    [ $leak -eq 0 ] && grep -q '"heldout":true,"drawn":true,"passed":true' "$T/find-drawn.out"
+ok $? "the drawn shapes ($(echo $drawn)) are not in the runner's command line or environment"
 build writes_inputs.so tests/cheats/writes_inputs.c &&
     expect_fail matmul writes_inputs.so cheat-writes-inputs 'inputs modified'
 build unseal.so tests/cheats/unseal.c && expect_fail matmul unseal.so cheat-unseal 'inputs modified \(the candidate wrote to its read-only inputs'
@@ -100,27 +121,41 @@ build async.so tests/cheats/async.c && expect_fail matmul async.so cheat-async '
 build attn_zeros.so tests/cheats/attn_zeros.c && expect_fail attention attn_zeros.so cheat-attention-zeros 'wrong values'
 
 # ---- the tolerance separates honest fp32 from bf16 at K=4096 -------------------
-"$H" --family matmul --candidate "$T/mm_naive.so" --seed 11 --shapes 32x32x4096 --heldout "" --check-only >"$T/k4096.out" 2>&1
+judge --family matmul --candidate "$T/mm_naive.so" --seed 11 --shapes 32x32x4096 --heldout "" --check-only >"$T/k4096.out" 2>&1
 grep -q '"passed":true' "$T/k4096.out"
 ok $? "naive fp32 summation passes the fp32 tolerance at K=4096"
-"$H" --family matmul --candidate "$T/lowprec.so" --seed 11 --shapes 32x32x4096 --heldout "" --check-only >"$T/k4096b.out" 2>&1
+judge --family matmul --candidate "$T/lowprec.so" --seed 11 --shapes 32x32x4096 --heldout "" --check-only >"$T/k4096b.out" 2>&1
 grep -q '"passed":false.*lower precision' "$T/k4096b.out"
 ok $? "bf16-rounded inputs fail it at K=4096"
 
 # ---- timing path: records, and a failing candidate is never timed --------------
 # (--max-time 0.5 where a check reads the records, not a ratio's precision:
 # the judge times a shape for 2 s and more by default)
-"$H" --family matmul --candidate "$T/mm_packed.so" --seed 1 --shapes 96x80x70 --heldout 5x3x2 --min-time 0.02 --max-time 0.5 \
+judge --family matmul --candidate "$T/mm_packed.so" --seed 1 --shapes 96x80x70 --heldout 5x3x2 --min-time 0.02 --max-time 0.5 \
     --ceilings-cache "$T/ceil.json" >"$T/perf.out" 2>"$T/perf.err"
 rc=$?
 grep -q '^__SPAK_TRACE__ {"type":"Performance","shape":"96x80x70","time_ms":[0-9.e-]*,"time_ms_p20":.*"baseline":"openblas".*"ratio":[0-9]' "$T/perf.out" &&
     grep -q '^__SPAK_TRACE__ {"type":"Analysis","shape":"96x80x70".*"bottleneck":"\(compute\|memory\|latency\|overhead\|parallelism\|unknown\)".*"traffic_source":"compulsory".*"why":"' "$T/perf.out" &&
     [ "$(grep -c '"type":"Performance"' "$T/perf.out")" -eq 1 ] && [ $rc -eq 0 ]
 ok $? "a passing candidate gets Performance (vs openblas) and Analysis records, held-out shapes untimed"
+# the baseline runs OpenBLAS's kernels for the CPU's ISA, not its SSE3
+# fallback for CPU models it does not know (this VM's masked Xeon got
+# "Prescott" at a sixth of its speed); OPENBLAS_CORETYPE overrides the choice
+flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
+has() { for f in "$@"; do case "$flags" in *" $f "*) ;; *) return 1 ;; esac; done; }
+want=""
+if has avx512f avx512bw avx512dq avx512vl; then want=SkylakeX; elif has avx2 fma; then want=Haswell; fi
+got=$(grep -o '"openblas_core":"[^"]*"' "$T/perf.out" | head -1)
+if [ -n "$want" ]; then [ "$got" = "\"openblas_core\":\"$want\"" ]; else [ -n "$got" ]; fi
+ok $? "the baseline's OpenBLAS runs the kernels of the CPU's ISA (${want:-left to OpenBLAS}), not a generic fallback: $got"
+OPENBLAS_CORETYPE=Nehalem judge --family matmul --candidate "$T/mm_packed.so" --seed 1 --shapes 48x48x48 --heldout "" --min-time 0.02 \
+    --max-time 0.2 --ceilings-cache "$T/ceil.json" >"$T/core.out" 2>"$T/core.err"
+grep -q '"openblas_core":"Nehalem"' "$T/core.out"
+ok $? "OPENBLAS_CORETYPE in the judge's environment overrides the baseline's kernel family"
 # the bottleneck class on a named traffic model (docs/bottleneck.md): the
 # record says the traffic was modelled, which model with which blocking, and
 # the numbers behind the class; two timed shapes give a fixed cost
-"$H" --family matmul --candidate "$T/mm_packed.so" --seed 1 --shapes 64x64x64,192x192x192 --heldout "" --min-time 0.02 --max-time 0.5 \
+judge --family matmul --candidate "$T/mm_packed.so" --seed 1 --shapes 64x64x64,192x192x192 --heldout "" --min-time 0.02 --max-time 0.5 \
     --ceilings-cache "$T/ceil.json" --traffic packed,tile_k=128,THREADS=1 >"$T/traffic.out" 2>"$T/traffic.err"
 python3 - "$T/traffic.out" <<'PY'
 import json, sys
@@ -135,7 +170,7 @@ for r in an:
     assert r["bottleneck"] in r["why"] and "%" in r["why"], r
 PY
 ok $? "--traffic: Analysis says modelled, names the model and its blocking, the traffic, the fixed cost and a class"
-"$H" --family matmul --candidate "$T/mm_packed.so" --seed 1 --traffic strassen --check-only >/dev/null 2>"$T/traffic-bad.err"
+judge --family matmul --candidate "$T/mm_packed.so" --seed 1 --traffic strassen --check-only >/dev/null 2>"$T/traffic-bad.err"
 rc=$?
 [ $rc -eq 2 ] && grep -q "unknown --traffic model 'strassen' for family matmul (naive|reorder|blocked|packed)" "$T/traffic-bad.err"
 ok $? "--traffic with a model the family lacks is a usage error (2) naming the models"
@@ -157,7 +192,7 @@ json.dump(c, open(sys.argv[2], "w"))
 PY
 }
 stale_cache "$T/low.json"
-"$H" --family matmul --candidate "$T/mm_packed.so" --shapes 96x80x70 --heldout "" --min-time 0.02 --max-time 0.5 \
+judge --family matmul --candidate "$T/mm_packed.so" --shapes 96x80x70 --heldout "" --min-time 0.02 --max-time 0.5 \
     --ceilings-cache "$T/low.json" >"$T/low.out" 2>"$T/low.err"
 python3 - "$T/low.out" "$T/low.json" <<'PY'
 import json, sys
@@ -178,7 +213,7 @@ ok $? "the judge says why it measured the ceilings again"
 # a run's start (the engine's PATH.remeasure) measures them before timing
 stale_cache "$T/low2.json"
 : >"$T/low2.json.remeasure"
-"$H" --family matmul --candidate "$T/mm_packed.so" --shapes 96x80x70 --heldout "" --min-time 0.02 --max-time 0.5 \
+judge --family matmul --candidate "$T/mm_packed.so" --shapes 96x80x70 --heldout "" --min-time 0.02 --max-time 0.5 \
     --ceilings-cache "$T/low2.json" >"$T/low2.out" 2>"$T/low2.err"
 python3 - "$T/low2.out" <<'PY'
 import json, sys
@@ -189,11 +224,11 @@ assert a["above_roofline"] is False and a["ceilings_measured"] == 2, a
 PY
 [ $? -eq 0 ] && [ ! -e "$T/low2.json.remeasure" ]
 ok $? "a run's remeasure marker has the ceilings measured at the start, and is removed"
-"$H" --family attention --candidate "$T/at_blocked.so" --seed 1 --shapes 1x2x64x32c --heldout "" --min-time 0.02 --max-time 0.5 \
+judge --family attention --candidate "$T/at_blocked.so" --seed 1 --shapes 1x2x64x32c --heldout "" --min-time 0.02 --max-time 0.5 \
     --baseline naive-attention --baseline-so "$T/at_naive.so" --ceilings-cache "$T/ceil.json" >"$T/perfa.out" 2>&1
 grep -q '"type":"Performance","shape":"1x2x64x32c".*"baseline":"naive-attention"' "$T/perfa.out"
 ok $? "attention is timed against the naive rung"
-"$H" --family matmul --candidate "$T/zeros.so" --seed 1 --shapes 64x64x64 --heldout "" --min-time 0.02 \
+judge --family matmul --candidate "$T/zeros.so" --seed 1 --shapes 64x64x64 --heldout "" --min-time 0.02 \
     --ceilings-cache "$T/ceil.json" >"$T/perfz.out" 2>&1
 rc=$?
 [ $rc -eq 0 ] && ! grep -q '"type":"Performance"' "$T/perfz.out"
@@ -231,11 +266,66 @@ assert v["ratio"] > 1 and v["ratio_ci"][0] > 1, v              # packed beats na
 assert v["rounds"] == p["reps"] >= 10 and v["faster_rounds"] >= 0.9 * v["rounds"], v  # and nearly every round
 w = [x for x in n["versus"] if x["rival"] == 0][0]
 assert abs(w["ratio"] * v["ratio"] - 1) < 1e-6, (v, w)
+# one batch size for the candidates, the baseline and the solo it is compared with
+nb = {(r["calls_per_batch"], r["baseline_calls_per_batch"], r["baseline_solo_calls_per_batch"]) for r in (p, n)}
+assert len(nb) == 1 and len(set(next(iter(nb)))) == 1, nb
+# the solo was timed beside the baseline's twin (timing.c, solo_shape)
+assert p["baseline_solo_beside_twin"] is True and n["baseline_solo_beside_twin"] is True, (p, n)
 PY
 [ $? -eq 0 ] && [ $rc -eq 0 ]
 ok $? "a session: three candidates, the failing one untimed, the other two in the same rounds, packed ahead of naive on its interval"
+# ---- both sides pay the same: one batch size (docs/aa-calibration.md) ----
+# a candidate much faster than its baseline (packed on one thread against
+# naive at 128^3, ~0.07 ms against ~2 ms a call: before the fix it chose 4-8
+# calls a batch, the baseline 1) chooses a larger batch on its own; it and the
+# baseline, and the solo the interference test compares with, all call in
+# batches of one size, the larger (a batch's length changes what a call
+# costs: the same .so on both sides read 0.5 with batches of 1 against 11,
+# and 2.06 with 10 against 1)
+"$H" --family matmul --candidate "$T/mm_packed1.so" --baseline so --baseline-so "$T/mm_naive.so" \
+    --shapes 128x128x128 --heldout "" --min-time 0.02 --max-time 0.5 --ceilings-cache "$T/ceil.json" \
+    >"$T/nb.out" 2>"$T/nb.err"
+rc=$?
+python3 - "$T/nb.out" "$T/nb.err" <<'PY'
+import json, sys
+p = [json.loads(l.split(" ", 1)[1]) for l in open(sys.argv[1]) if '"type":"Performance"' in l][0]
+nb = (p["calls_per_batch"], p["baseline_calls_per_batch"], p.get("baseline_solo_calls_per_batch"))
+assert len(set(nb)) == 1, nb
+assert p["baseline_solo_beside_twin"] is True, p   # a user's baseline .so has its twin too
+# every candidate call checked: its two warm-up calls, the batches that sized
+# its batch (sizing_calls), one untimed batch at the common size (both sides
+# pay a fresh mapping's faults before the pairs), and the timed ones
+# (measured once: no "measuring again" on stderr)
+again = "measuring again" in open(sys.argv[2]).read()
+want = 2 + p["sizing_calls"] + nb[0] * (p["reps"] + 1)
+assert again or p["timed_checks"] == want, (p["timed_checks"], want, nb, p["reps"])
+PY
+[ $? -eq 0 ] && [ $rc -eq 0 ]
+ok $? "a candidate and a slower baseline call in batches of one size (and so did the baseline's solo), after a checked untimed batch"
+# an A/A comparison: the same .so on both sides, where the true ratio is 1.
+# A side that pays a cost the other does not shows as intervals that miss 1
+# (before the fix: 16 of 30 covered 1 at 256^3, ratios 0.58-0.88 read by
+# hand): at least 3 of 5 runs' intervals must cover it. Robust to load: load
+# widens the intervals, the check is on a bias, not on a coverage's decimals.
+cov=0
+for i in 1 2 3 4 5; do
+    "$H" --family matmul --candidate "$T/mm_packed.so" --baseline so --baseline-so "$T/mm_packed.so" \
+        --shapes 64x64x64 --heldout "" --min-time 0.05 --max-time 1 --ceilings-cache "$T/ceil.json" \
+        >"$T/aa$i.out" 2>"$T/aa$i.err"
+    python3 - "$T/aa$i.out" <<'PY' && cov=$((cov + 1))
+import json, sys
+p = [json.loads(l.split(" ", 1)[1]) for l in open(sys.argv[1]) if '"type":"Performance"' in l][0]
+print(f"# A/A run: ratio {p['ratio']:.3f}, interval {p['ratio_ci']}, batches {p['calls_per_batch']}"
+      f"/{p['baseline_calls_per_batch']}, {p['reps']} pairs")
+assert p["calls_per_batch"] == p["baseline_calls_per_batch"], p
+assert p["ratio_ci"][0] <= 1 <= p["ratio_ci"][1], p["ratio_ci"]
+PY
+done
+[ "$cov" -ge 3 ]
+ok $? "A/A: the same .so as candidate and baseline, the ratio's interval covers 1 in $cov of 5 runs (at least 3)"
+
 many=(); for _ in $(seq 17); do many+=(--candidate "$T/mm_packed.so"); done
-"$H" --family matmul "${many[@]}" --check-only >/dev/null 2>"$T/session17.err"
+judge --family matmul "${many[@]}" --check-only >/dev/null 2>"$T/session17.err"
 [ $? -eq 2 ] && grep -q "at most 16 --candidate in one session" "$T/session17.err"
 ok $? "a session of more than 16 candidates is a usage error"
 
@@ -243,7 +333,7 @@ ok $? "a session of more than 16 candidates is a usage error"
 # timed(): through the timing path, shapes 64x64x64, nothing held out
 timed() {  # so name [extra args...]
     local so=$1 name=$2; shift 2
-    "$H" --family matmul --candidate "$T/$so" --shapes 64x64x64 --heldout "" --min-time 0.05 \
+    judge --family matmul --candidate "$T/$so" --shapes 64x64x64 --heldout "" --min-time 0.05 \
         --ceilings-cache "$T/ceil.json" "$@" >"$T/$name.out" 2>"$T/$name.err"
 }
 timed_fail() {  # so name 'reason regex'
@@ -258,7 +348,7 @@ build then_nothing.so tests/cheats/then_nothing.c &&
 build third_rows.so tests/cheats/third_rows.c &&
     timed_fail third_rows.so cheat-third-rows 'wrong values \(rel_err .*freivalds2.*a timed call'
 build attn_third_rows.so tests/cheats/attn_third_rows.c && build at_naive_base.so kernels/cpu/attention/naive.c
-"$H" --family attention --candidate "$T/attn_third_rows.so" --shapes 1x2x64x32c --heldout "" --min-time 0.05 \
+judge --family attention --candidate "$T/attn_third_rows.so" --shapes 1x2x64x32c --heldout "" --min-time 0.05 \
     --baseline naive-attention --baseline-so "$T/at_naive_base.so" >"$T/cheat-attn-third.out" 2>&1
 grep '"type":"Correctness"' "$T/cheat-attn-third.out" | grep -q '"passed":false,.*"reason":"wrong values (rel_err .*sampled-rows.*a timed call' &&
     ! grep -q '"type":"Performance"' "$T/cheat-attn-third.out"
@@ -275,8 +365,8 @@ grep 'ctor-seed: cmdline:' "$T/cheat-ctor-seed.err" | grep -q 'spak-runner-cpu' 
     ! grep 'ctor-seed: cmdline:' "$T/cheat-ctor-seed.err" | grep -qE 'seed [0-9]|--shapes|64x64'
 ok $? "the runner's command line is its name alone: no seed, no shapes"
 build got_clock.so tests/cheats/got_clock.c && build got_clock_nopatch.so tests/cheats/got_clock.c -DNO_PATCH
-timed got_clock.so cheat-got-clock --shapes 96x96x96
-timed got_clock_nopatch.so got-clock-control --shapes 96x96x96
+SHORT= timed got_clock.so cheat-got-clock --shapes 96x96x96
+SHORT= timed got_clock_nopatch.so got-clock-control --shapes 96x96x96
 tp=$(grep -o '"type":"Performance".*' "$T/cheat-got-clock.out" | sed -n 's/.*"time_ms":\([0-9.e-]*\),.*/\1/p')
 tn=$(grep -o '"type":"Performance".*' "$T/got-clock-control.out" | sed -n 's/.*"time_ms":\([0-9.e-]*\),.*/\1/p')
 grep -q 'got-clock: patched' "$T/cheat-got-clock.err" && [ -n "$tp" ] && [ -n "$tn" ] &&
@@ -305,7 +395,7 @@ for c in ctl_omp ctl_pth; do
 done
 
 # ---- the timed path's verdicts --------------------------------------------------------
-timed mm_packed.so pthreads-control --shapes 128x128x128
+timed mm_packed.so pthreads-control --shapes 128x128x128 --max-time 0.5  # records, not a ratio
 grep '"type":"Performance"' "$T/pthreads-control.out" | grep -q '"verdict":"ok","passed":true' &&
     grep '"type":"Correctness"' "$T/pthreads-control.out" | grep -q '"passed":true.*"checks":[1-9][0-9]'
 ok $? "a pthreads matmul with 2 threads passes the timed path, every timed call checked"
@@ -318,16 +408,16 @@ grep -q '"seed_source":"getrandom (--seed ignored)"' "$T/perf.out" &&
 ok $? "the seed comes from getrandom; --seed is ignored and the records say so"
 
 # ---- the harness's own errors ---------------------------------------------------
-"$H" --family matmul --candidate "$T/nope.so" --seed 1 --check-only >/dev/null 2>&1
+judge --family matmul --candidate "$T/nope.so" --seed 1 --check-only >/dev/null 2>&1
 [ $? -eq 3 ]
 ok $? "a missing .so is a harness error (exit 3)"
-"$H" --family matmul --candidate "$T/mm_naive.so" --seed x --check-only >/dev/null 2>&1
+judge --family matmul --candidate "$T/mm_naive.so" --seed x --check-only >/dev/null 2>&1
 [ $? -eq 2 ]
 ok $? "a bad --seed is a usage error (exit 2)"
-"$H" --family matmul --candidate "$T/mm_naive.so" --seed 1 --shapes 10x10 --check-only >/dev/null 2>&1
+judge --family matmul --candidate "$T/mm_naive.so" --seed 1 --shapes 10x10 --check-only >/dev/null 2>&1
 [ $? -eq 2 ]
 ok $? "a bad shape is a usage error (exit 2)"
-"$H" --family attention --candidate "$T/mm_naive.so" --seed 1 --check-only >/dev/null 2>&1
+judge --family attention --candidate "$T/mm_naive.so" --seed 1 --check-only >/dev/null 2>&1
 [ $? -eq 3 ]
 ok $? "a .so without the family's symbol is refused (exit 3)"
 

@@ -16,6 +16,9 @@ B=${1:-build}
 # the checks the session's GPU test (below, and kernels/cuda/session-check.sh) makes, on records written by hand
 check_run "session_table.py: the session checks catch what they must (no device)" \
     bash -c 'o=$(python3 kernels/cuda/session_table.py --self-test 2>&1) || { sed "s/^/# /" <<<"$o"; exit 1; }'
+# the table of where a GPU evaluation's time went (issue 18), on Cost records written by hand
+check_run "cost-table.py: runs, shapes, parts, the children's exit, the engine's steps (no device)" \
+    bash -c 'o=$(python3 kernels/cuda/cost-table.py --self-test 2>&1) || { sed "s/^/# /" <<<"$o"; exit 1; }'
 
 cuda_suite gemm spak-harness-cuda "no register spills (ptxas)" '[1-9][0-9]* bytes spill (stores|loads)'
 

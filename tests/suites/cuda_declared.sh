@@ -181,8 +181,16 @@ for eid, pj, err, status, rj in rows:
         bad.append("e%d: candidate %s" % (eid, d["candidate"]))
     if not (d["reference"] and d["reference"]["path"].endswith(".cubin") and os.path.getsize(d["reference"]["path"]) > 0):
         bad.append("e%d: reference %s" % (eid, d["reference"]))
-    if len(d["shapes"]) != 4 or [s["heldout"] for s in d["shapes"]] != [False, False, True, True]:
+    listed = [s for s in d["shapes"] if not s.get("drawn")]
+    drawn = [s for s in d["shapes"] if s.get("drawn")]
+    if len(listed) != 4 or [s["heldout"] for s in listed] != [False, False, True, True]:
         bad.append("e%d: shapes %s" % (eid, [s["label"] for s in d["shapes"]]))
+    # two held-out shapes spak drew at run time, after the listed ones, in
+    # the user's alone (0600): their counts and launches checked below too
+    if len(drawn) != 2 or not all(s["heldout"] for s in drawn) or d["shapes"][-2:] != drawn:
+        bad.append("e%d: drawn shapes %s" % (eid, [s["label"] for s in drawn]))
+    if os.stat(os.path.join(lib, "decl.json")).st_mode & 0o077:
+        bad.append("e%d: decl.json is readable by others" % eid)
     for s in d["shapes"]:
         sz = {a: int(b) for a, b in (x.split("=") for x in s["label"].split(","))}
         for f, v in want(p, sz).items():

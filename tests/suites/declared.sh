@@ -17,6 +17,11 @@
 #   - a candidate that solves the judge's input generator from its inputs
 #     predicts none of the later calls' inputs, nor a matmul check's
 #     Freivalds vectors (tests/declared/redteam/);
+#   - held-out shapes drawn at run time: two in every decl (0600, new each
+#     evaluation, the second odd, within a declared range and step), checked
+#     once and recorded "drawn"; kernels right only on the listed shapes
+#     (listed_only.c, odd_rows.c) caught by them; read_decl.c finds them in
+#     neither argv, environment nor the decl (and does in a readable copy);
 #   - without a reference: every record says "trusted": false and the
 #     evaluation is stored as untrusted;
 #   - the judge refuses a decl file it cannot honour, naming the field.
@@ -51,6 +56,16 @@ records() { sql "$T/h/$1/spak.db" "select record_json from traces where valid = 
 variant() {
     sed -e "s/variant: \[[^]]*\]/variant: [\"$3\"]/" -e 's/evaluations: [0-9]*/evaluations: 1/' \
         -e '/threads: \[/d' "$EX/$1" >"$EX/$2.spak"
+}
+
+# quick SPEC: the judge's default command (src/spec/kernel.h) with the
+# smallest window, 5 timed batches, for a run whose checks read records, not
+# a time: the default's 0.2 s of candidate time, every timed call checked
+# and settled, took 5 s a shape of 1024x1024 (2.5 s with this). Not for the
+# examples as shipped (their default command is what they test), nor for
+# predict (each timed call is a chance for it to predict one)
+quick() {
+    sed -i 's|^\( *\)measure {|&\n\1    cmd: "{{harness}} --family declared --decl {{decl}} --candidate {{candidate}} --min-time 0 --ceilings-cache {{ceilings}}"|' "$1"
 }
 
 expect() { # NAME KIND REGEX WHAT
@@ -110,6 +125,111 @@ PY
 )
 [ $? -eq 0 ] && ok "softmax: decl.json ($out)" || notok "softmax: decl.json" "$out"
 
+# ---- held-out shapes drawn at run time -----------------------------------------
+# every decl holds two held-out shapes spak drew from the OS (each size in
+# 1..the largest listed; the second odd), new for each evaluation, in a file
+# only its user can read; the judge checked them ("drawn": true) and they
+# count in nothing (every example above passed them, 3 runs of 3 evaluations)
+out=$(python3 - "$T"/h/softmax/runs/*/e*.lib/decl.json <<'PY' 2>&1
+import json, os, stat, sys
+seen = set()
+for f in sys.argv[1:]:
+    assert stat.S_IMODE(os.stat(f).st_mode) == 0o600, (f, oct(os.stat(f).st_mode))
+    d = json.load(open(f))
+    dr = [s for s in d["shapes"] if s.get("drawn")]
+    assert len(dr) == 2 and all(s["heldout"] for s in dr) and d["shapes"][-2:] == dr, d["shapes"]
+    for i, s in enumerate(dr):
+        v = dict((a, int(b)) for a, b in (x.split("=") for x in s["label"].split(",")))
+        assert 1 <= v["rows"] <= 1024 and 1 <= v["cols"] <= 1024, s
+        assert i == 0 or (v["rows"] % 2 and v["cols"] % 2), s          # the second: odd sizes
+        assert s["counts"] == [v["rows"] * v["cols"]] * 2 + [0, 0] and s["values"][2:] == [v["rows"], v["cols"]], s
+        seen.add(s["label"])
+assert len(seen) == 2 * len(sys.argv[1:]), seen                       # new draws each evaluation
+print("%d decls, 0600, drawn %s" % (len(sys.argv[1:]), " ".join(sorted(seen))))
+PY
+)
+[ $? -eq 0 ] && ok "softmax: each decl holds two held-out shapes drawn at run time ($out)" || notok "softmax: drawn shapes in the decl" "$out"
+out=$(records softmax | python3 -c '
+import json, sys
+c = [r for r in map(json.loads, filter(str.strip, sys.stdin)) if r.get("type") == "Correctness"]
+d = [r for r in c if r.get("drawn")]
+assert len(d) == 6 and all(r["heldout"] and r["passed"] and r.get("checks") == 1 for r in d), d
+print(" ".join(r["shape"] for r in d))' 2>&1)
+[ $? -eq 0 ] && ok "softmax: the judge checked each drawn shape once and recorded it held out ($out)" || notok "softmax: drawn records" "$out"
+
+# a range in the kernel block bounds the draws and keeps the kernel's stated
+# divisibility (cols a multiple of 16, from 16 to 1024; rows 1..2048, above
+# the largest listed)
+sed -e 's/variant: \[[^]]*\]/variant: ["naive"]/' -e 's/evaluations: [0-9]*/evaluations: 2/' -e '/threads: \[/d' \
+    -e 's/heldout: \[.*\]/heldout: ["rows=37,cols=80", "rows=1,cols=16"]/' \
+    -e 's|        sizes: \["rows", "cols"\]|&\n        range rows { max: 2048 }\n        range cols { min: 16, max: 1024, step: 16 }|' \
+    "$EX/softmax-cpu.spak" >"$EX/ranged.spak"
+run ranged "$EX/ranged.spak"
+out=$(python3 - "$T"/h/ranged/runs/*/e*.lib/decl.json <<'PY' 2>&1
+import json, sys
+labels = []
+for f in sys.argv[1:]:
+    dr = [s for s in json.load(open(f))["shapes"] if s.get("drawn")]
+    assert len(dr) == 2, dr
+    for i, s in enumerate(dr):
+        v = dict((a, int(b)) for a, b in (x.split("=") for x in s["label"].split(",")))
+        assert 1 <= v["rows"] <= 2048 and 16 <= v["cols"] <= 1024 and v["cols"] % 16 == 0, s
+        assert i == 0 or (v["rows"] % 2 and (v["cols"] // 16) % 2), s
+        labels.append(s["label"])
+assert len(labels) == 2 * len(sys.argv[1:]) > 0, sys.argv
+print(" ".join(labels))
+PY
+)
+[ $? -eq 0 ] && ok "ranged: the drawn sizes keep the declared range and step ($out)" || notok "ranged: drawn within the range" "$out" "$(tail -3 "$T/ranged.run")"
+out=$(python3 -c 'import json,sys; ev=json.load(open(sys.argv[1]))["evaluations"]; print([(e["status"], e["correct"]) for e in ev]); sys.exit(0 if len(ev) == 1 and all(e["status"] == "done" and e["correct"] is True for e in ev) else 1)' "$T/ranged.show" 2>&1)
+[ $? -eq 0 ] && ok "ranged: the honest kernel passes its drawn shapes ($out)" || notok "ranged: honest and done" "$out"
+
+# right only on the shapes it can know: accepted while every held-out shape
+# was listed; a drawn shape catches each (the failing record is a drawn one)
+cp "$ROOT"/tests/declared/redteam/{listed_only,odd_rows,read_decl}.c "$EX/softmax/"
+for cheat in listed_only odd_rows; do
+    variant softmax-cpu.spak "$cheat" "$cheat"
+    run "$cheat" "$EX/$cheat.spak"
+    expect "$cheat" fail "$WRONG" "$cheat (right only on the listed shapes) is caught"
+    out=$(records "$cheat" | python3 -c '
+import json, sys
+c = [r for r in map(json.loads, filter(str.strip, sys.stdin)) if r.get("type") == "Correctness"]
+bad = [r for r in c if r.get("passed") is False]
+assert bad and all(r.get("drawn") for r in bad), [(r["shape"], r.get("drawn"), r.get("passed")) for r in c]
+assert all(r["passed"] for r in c if not r.get("drawn")), "a listed shape failed"
+print("failed at " + " ".join(r["shape"] for r in bad))' 2>&1)
+    [ $? -eq 0 ] && ok "$cheat: every listed shape passes, a drawn one fails ($out)" || notok "$cheat: caught by a drawn shape" "$out"
+done
+
+# the drawn shapes are nowhere the runner can read before its calls: not its
+# argv or environment, and the decl that holds them is closed to the sandbox
+# uid (as root). read_decl.c is built knowing the decl's path; on a copy
+# with the decl's mode it is refused and caught, on a world-readable copy it
+# reads the drawn sizes and passes (the control: the mode is what holds)
+if [ "$(id -u)" -eq 0 ]; then
+    decl=$(ls "$T"/h/softmax/runs/*/e1.lib/decl.json | head -1)
+    mkdir -p "$T/known" && chmod 755 "$T/known"
+    cp -p "$decl" "$T/known/decl.json" && cp "$decl" "$T/known/open.json" && chmod 644 "$T/known/open.json"
+    for m in decl open; do
+        cc -O2 -shared -fPIC -DDECL_PATH="\"$T/known/$m.json\"" -I "$ROOT/tests/declared" \
+            -o "$T/known/$m.so" "$ROOT/tests/declared/redteam/read_decl.c" -lm
+        chmod 644 "$T/known/$m.so"
+        "$B/spak-harness-cpu" --family declared --decl "$T/known/$m.json" --candidate "$T/known/$m.so" --check-only \
+            >"$T/known/$m.out" 2>"$T/known/$m.err"
+    done
+    if grep -q 'redteam: decl: refused' "$T/known/decl.err" && grep -q 'redteam: cmdline: read, 0 ' "$T/known/decl.err" &&
+        grep -q 'redteam: environ: read, 0 ' "$T/known/decl.err" &&
+        grep '"passed":false' "$T/known/decl.out" | grep -q '"drawn":true'; then
+        ok "read_decl: argv, environment and the 0600 decl give it no drawn size; a drawn shape catches it"
+    else notok "read_decl: the drawn sizes stay out of its reach" "$(grep -a redteam "$T/known/decl.err" | head -4)" "$(grep -c passed.:false "$T/known/decl.out")"; fi
+    if grep -q 'redteam: decl: read' "$T/known/open.err" && ! grep -q '"passed":false' "$T/known/open.out" &&
+        grep -q '"drawn":true' "$T/known/open.out"; then
+        ok "read_decl (control): from a world-readable copy it learns the drawn sizes and passes"
+    else notok "read_decl (control): a readable decl leaks" "$(grep -a redteam "$T/known/open.err" | head -4)"; fi
+else
+    skip "read_decl: the drawn sizes stay out of its reach" "not root: the runner runs as spak's own uid (docs/declared-kernels.md)"
+fi
+
 # ---- wrong variants ------------------------------------------------------------
 variant softmax-cpu.spak off_by_one off_by_one
 run off_by_one "$EX/off_by_one.spak"
@@ -129,6 +249,7 @@ after ro_write
 
 # ---- the adversarial classes of tests/trust against the softmax ABI ------------
 variant softmax-cpu.spak stale stale
+quick "$EX/stale.spak"
 run stale "$EX/stale.spak"
 expect stale fail "$WRONG" "stale output after the checked calls is caught"
 after stale
@@ -141,6 +262,7 @@ run forks "$EX/forks.spak"
 expect forks fail "$WRONG|after return|changed|late|fork|syscall|denied|signal" "a fork writing after return is caught"
 after forks
 variant softmax-cpu.spak files files
+quick "$EX/files.spak"
 run files "$EX/files.spak"
 out=$(python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["evaluations"][-1]; print(e["status"], e["correct"], e["metric"]); sys.exit(0 if e["status"] == "done" and e["correct"] is True and e["metric"] > 0 else 1)' "$T/files.show" 2>&1)
 [ $? -eq 0 ] && ok "files: reading the judge's files gains nothing: honest work, done ($out)" || notok "files: honest work done" "$out"
@@ -191,6 +313,7 @@ check "mm_freivalds: its rank-2 C fails the timed call's Freivalds check" \
 # ---- no reference: untrusted ---------------------------------------------------
 sed -e '/reference {/d' "$EX/softmax-cpu.spak" >"$EX/noref.spak"
 sed -i -e 's/variant: \[[^]]*\]/variant: ["naive"]/' -e 's/evaluations: [0-9]*/evaluations: 1/' -e '/threads: \[/d' "$EX/noref.spak"
+quick "$EX/noref.spak"
 "$SPAK" check "$EX/noref.spak" >"$T/noref.check" 2>&1
 check "noref: spak check warns that it runs untrusted" "grep -q 'no reference: it runs only as untrusted' '$T/noref.check'"
 run noref "$EX/noref.spak"

@@ -73,6 +73,39 @@ S6=$(mkspec noisyplateau "--mode noisy" 's|strategy: "grid"|strategy: "grid"\n  
 out=$("$SPAK" run --home "$T/h2" --json "$S6" 2>/dev/null)
 check "intervals: better points within the best's interval are no improvement (plateau after 4, the first kept)" "[ \"$(echo "$out" | jlast 'd["stop_reason"], d["evaluations"], d["best"]["candidate"], d["undecided"]')\" = 'plateau 4 x=1,y=0 3' ]"
 
+# 2c. ranked on the paired ratio (docs/language.md 6.9a): recorded CPU
+# attention measurements whose baseline drifted between evaluations
+# (tests/engine/drift-recording.json): the highest metric (bq=32,bk=64,
+# 245.7 GFLOP/s, 1.303x) is not the highest ratio (bq=128,bk=128, 124.6
+# GFLOP/s, 1.556x [1.527-1.585]; bq=128,bk=64 1.530x [1.500-1.560] overlaps
+# it). $1 = name, $2 = replay.py flags, $3 = sed on the spec
+mkdrift() {
+    mkdir -p "$T/$1"
+    cp "$ROOT/tests/engine/replay.py" "$ROOT/tests/engine/drift-recording.json" "$T/$1/"
+    sed -e "s|drift-recording.json bq=|drift-recording.json $2 bq=|" -e "$3" "$ROOT/tests/engine/drift-replay.spak" >"$T/$1/d.spak"
+    echo "$T/$1/d.spak"
+}
+TIME='s|metric: "gflops"|metric: "time_ms"|; s|objective: maximize|objective: minimize|'
+D1=$(mkdrift drift "" "")
+out=$("$SPAK" run --home "$T/hd" --json "$D1" 2>"$T/drift.err")
+check "ratio: the best is the highest paired ratio, not the highest metric" "[ \"$(echo "$out" | jlast 'd["best"]["candidate"], d["best"]["gflops"], d["best"]["ratio"], d["ranked_on"]')\" = 'bq=128,bk=128 124.6 1.556 ratio' ]"
+check "ratio: the tie set and the decision are on the ratio's intervals (1.530x [1.500-1.560] overlaps it)" "[ \"$(echo "$out" | jlast 'd["decision"], d["tied_with"], d["undecided"]')\" = 'tied [6] 0' ]"
+check "ratio: the run's last line names that best with its metric" "grep -q 'best gflops 124.6, 1.56x' $T/drift.err"
+RUND=$(echo "$out" | jlast 'd["run_id"]')
+check "ratio: spak show calls it the best" "\"$SPAK\" show --home \"$T/hd\" \"$RUND\" | grep -q '^  best: bq=128,bk=128  gflops 124.6'"
+python3 -c 'import json, sqlite3, sys
+r = sqlite3.connect(sys.argv[1]).execute("select detail_json from journal where run_id=? and to_state=?", (sys.argv[2], "retime")).fetchone()
+print(json.loads(r[0])["retime"] if r else None)' "$T/hd/spak.db" "$RUND" >"$T/drift-retime.txt"
+check "ratio: the re-time's candidates are the best and the runner-up on the ratio (not the metric's 245.7)" "[ \"\$(cat $T/drift-retime.txt)\" = '[5, 6]' ]"
+out=$("$SPAK" run --home "$T/hd" --json "$(mkdrift drifttime "" "$TIME")" 2>/dev/null)
+check "ratio: a minimised time ranks the same (the ratio is > 1 = faster for every objective)" "[ \"$(echo "$out" | jlast 'd["best"]["candidate"], d["ranked_on"]')\" = 'bq=128,bk=128 ratio' ]"
+out=$("$SPAK" run --home "$T/hd" --json "$(mkdrift nobase "--drop baseline" "")" 2>/dev/null)
+check "no baseline named: the metric rule as before (245.7 GFLOP/s, a winner)" "[ \"$(echo "$out" | jlast 'd["best"]["candidate"], d["best"]["gflops"], d["ranked_on"], d["decision"]')\" = 'bq=32,bk=64 245.7 metric winner' ]"
+out=$("$SPAK" run --home "$T/hd" --json "$(mkdrift nobasetime "--drop baseline" "$TIME")" 2>/dev/null)
+check "no baseline named, a minimised time: the shortest time" "[ \"$(echo "$out" | jlast 'd["best"]["candidate"], d["ranked_on"]')\" = 'bq=32,bk=64 metric' ]"
+out=$("$SPAK" run --home "$T/hd" --json "$(mkdrift mixed "--drop ratio@bq=128,bk=128 --drop ratio_ci@bq=128,bk=128" "")" 2>/dev/null)
+check "one side without a ratio: that comparison on the metric, the others on the ratio, and the summary says so" "[ \"$(echo "$out" | jlast 'd["best"]["candidate"], d["ranked_on"], d["decision"]')\" = 'bq=128,bk=64 ratio and metric winner' ]"
+
 # 3. random is seeded; default finds the optimum
 keys() { "$SPAK" show --home "$1" --json "$2" | python3 -c 'import json,sys; print(" ".join(e["candidate"] for e in json.load(sys.stdin)["evaluations"]))'; }
 r1=$("$SPAK" run --home "$T/h3" --json --strategy random --seed 5 --budget 6 "$S" 2>/dev/null | jlast 'd["run_id"]')

@@ -44,6 +44,7 @@ s = re.sub(r'heldout: \[[^]]*\]', 'heldout: ["33x17x9"]', s)
 s = s.replace('../../kernels', sys.argv[3] + '/kernels').replace('--min-time 0.2', '--min-time 0.02 --max-time 0.5')
 open(sys.argv[2], 'w').write(s)
 PY
+shorten "$T/mm.spak"
 slow='#include "abi.h"
 int spak_matmul(int M, int N, int K, const float *A, const float *B, float *C)
 {

@@ -24,7 +24,7 @@ cp "$ROOT/tests/heldout/held.spak" "$ROOT/tests/heldout/measure_held.py" "$T/spe
 # Normalise what differs between two homes and two runs of the same thing.
 norm() {  # HOME < in > out
     sed -e "s|$1|\$HOME|g" \
-        -e 's/"\(elapsed_s\|created_at\|updated_at\|seconds\)": *[0-9.e+-]*/"\1":0/g' \
+        -e 's/"\(elapsed_s\|created_at\|updated_at\|seconds\|build_s\|measure_s\|lock_wait_s\|command_s\|read_s\|sandbox_s\)": *[0-9.e+-]*/"\1":0/g' \
         -e 's/evaluations in [0-9.]* s\b/evaluations in S s/g' \
         -e 's|\(<div class="k">elapsed</div><div class="v">\)[0-9.]* s<|\1S s<|g' \
         -e 's/[0-9]\{4\}-[0-9]\{2\}-[0-9]\{2\}[T ][0-9]\{2\}:[0-9]\{2\}:[0-9]\{2\}Z\{0,1\}/TIME/g'

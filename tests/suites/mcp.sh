@@ -25,6 +25,7 @@ ok "the MCP Python SDK ($("$PY" -c 'import importlib.metadata as m; print("mcp",
 sed -e "s|\"../kernels|\"$ROOT/kernels|" -e 's|shapes: \["1024x1024x1024"\]|shapes: ["96x96x96"]|' \
     -e 's|heldout: \[[^]]*\]|heldout: ["33x17x9"]|' -e 's|--min-time 0.2|--min-time 0.02 --max-time 0.5|' \
     -e 's|stop { [^}]* }||' "$ROOT/examples/matmul-cpu.spak" >"$T/mm.spak"
+shorten "$T/mm.spak"
 
 "$PY" "$ROOT/tests/mcp/test_mcp.py" "$SPAK" "$T/mm.spak" "$T" >"$T/sdk.tap" 2>"$T/sdk.err"
 rc=$?

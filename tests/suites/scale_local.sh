@@ -75,6 +75,31 @@ check "two runs at once: no two measurements overlap in time (the measurement lo
 check "the run that waited says for what and whom (--json: a 'waiting' event naming the lock and its holder)" \
     "cat $T/a.err $T/b.err | grep '\"event\":\"waiting\"' | grep -q 'measure-cpu.lock, held by pid [0-9]*, run r'"
 
+# 1b. where an evaluation's time went (issue 18): the result's "cost" has
+# the engine's steps, and the command's Cost record kept (not a trace error)
+S=$(toy cost "0.3 --cost")
+"$SPAK" run --home "$T/hcost" --budget 2 --json "$S" >/dev/null 2>"$T/c.err"
+"$SPAK" show --home "$T/hcost" --json "$(sql "$T/hcost/spak.db" "select id from runs")" >"$T/cost-show.json"
+python3 - "$T/hcost/spak.db" "$T/cost-show.json" >"$T/cost.txt" <<'PY'
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+shown = {e["eval_id"]: e.get("cost") for e in json.load(open(sys.argv[2]))["evaluations"]}
+for eid, rj in db.execute("select eval_id, result_json from evaluations order by eval_id"):
+    r = json.loads(rj or "{}")
+    c = r.get("cost", {})
+    if shown.get(eid) != c:
+        print(eid, "bad: spak show --json has", json.dumps(shown.get(eid)))
+        continue
+    j = c.get("judge", [{}])[0]
+    ok = (c.get("build_s", -1) >= 0 and c.get("command_s", 0) >= 0.3
+          and c.get("measure_s", 0) >= c["command_s"] + c.get("lock_wait_s", 0) + c.get("read_s", 0) - 1e-3
+          and c.get("sandbox_s", -1) >= 0 and j.get("type") == "Cost" and j.get("phases", {}).get("sleep") == 0.3
+          and r.get("trace_errors") == 0)
+    print(eid, "ok" if ok else "bad " + json.dumps(r.get("cost")) + " trace_errors %s" % r.get("trace_errors"))
+PY
+check "each evaluation's cost: build, lock, command, sandbox and reading in seconds, the Cost record kept, no trace error" \
+    "[ \$(grep -c ' ok\$' $T/cost.txt) -eq 2 ] || { cat $T/cost.txt >&2; false; }"
+
 # 2. a holder killed with SIGKILL leaves no stale lock
 S=$(toy longone 30)
 "$SPAK" run --home "$T/hk" "$S" >/dev/null 2>&1 &
@@ -93,7 +118,7 @@ check "the next run measures without waiting" \
 # 3. --jobs 2 on the CPU with the real judge: builds side by side, one measurement at a time
 out=$("$SPAK" run --home "$T/hm" --jobs 2 --budget 4 --json "$ROOT/tests/engine/matmul-record.spak" 2>"$T/m.err")
 check "--jobs 2, matmul ladder through the CPU judge: 4 evaluations done" \
-    "[ \"\$(echo \"\$out\" | jlast 'd[\"evaluations\"]')\" = 4 ] && [ \$(meas $T/hm/spak.db | grep -c ' done cpu ') -eq 4 ]"
+    "[ \"\$(echo \"\$out\" | jlast 'd[\"evaluations\"]')\" = 4 ] && [ \$(meas $T/hm/spak.db | grep -c ' done cpu ') -eq 4 ] || { { meas $T/hm/spak.db; tail -15 $T/m.err; } | sed \"s/^/#   /\"; false; }"
 meas "$T/hm/spak.db" >"$T/mm.txt"
 check "--jobs 2 on the CPU: one measurement at a time" "[ \"\$(max_overlap $T/mm.txt)\" = 1 ]"
 python3 - "$T/hm/spak.db" >"$T/builds.txt" <<'PY'

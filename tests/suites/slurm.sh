@@ -15,11 +15,15 @@
 #  - SIGINT to spak while a job runs cancels the job (scancel), and the
 #    resumed run proposes the evaluation again instead of waiting for it;
 #  - --jobs 2: two jobs in flight at once, measured one at a time on the
-#    node (the measurement lock, taken there by spak-exec-job).
+#    node (the measurement lock, taken there by spak-exec-job);
+#  - --jobs 2 killed with two jobs running: the resume re-attaches to both
+#    at once, collects them as they finish and fills the freed slot; each
+#    re-attached evaluation is stored as in an uninterrupted run.
 # Needs root (the daemons, the user); skipped, saying why, without it or
 # without Slurm (scripts/deps.sh --test installs slurm-wlm and munge).
 # parallel: yes (tests/run.sh: no check reads a time or a ratio; the suite mostly waits on Slurm,
 # its 30 s time-limit tick and the job polling; its ASan pass ran in the pool, 19/19, 2026-12-06)
+# waits: yes (tests/run.sh starts it with the pool, outside its slots: about 6 minutes, mostly waiting)
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
 suite_init slurm "$@"
@@ -100,11 +104,11 @@ stop_cluster() {
     for f in "$C/d.pid" "$C/ctld.pid" "$C/munge/munged.pid"; do
         [ -s "$f" ] && kill "$(cat "$f")" 2>/dev/null
     done
-    for bg in ${bgpids:-}; do kill -9 "$bg" 2>/dev/null; done
+    for bg in ${bgpids:-} ${bgpids3:-}; do kill -9 "$bg" 2>/dev/null; done
     sleep 1
     [ -n "${KEEP:-}" ] || rm -rf "$T"
 }
-bgpids=
+bgpids= bgpids3=
 trap stop_cluster EXIT
 
 munged --force --socket="$C/msock/munge.socket" --key-file="$C/munge/munge.key" --log-file="$C/munge/munged.log" \
@@ -129,7 +133,8 @@ L="$T/locks"
 mkdir -p "$L" && chmod 1777 "$L"
 # as_user CMD...: run CMD as the test user, with the cluster's config (sbatch
 # passes the environment on to the job: its spak-exec-job locks in $L too)
-as_user() { runuser -u "$U" -- env SLURM_CONF="$SLURM_CONF" SPAK_LOCK_DIR="$L" PATH="$PATH" "$@"; }
+# (LOCKS=DIR: another lock folder than $L)
+as_user() { runuser -u "$U" -- env SLURM_CONF="$SLURM_CONF" SPAK_LOCK_DIR="${LOCKS:-$L}" PATH="$PATH" "$@"; }
 # jobs_of: how many jobs the test user has had (MinJobAge keeps finished ones)
 jobs_of() { squeue -h -t all -u "$U" -o %i | wc -l; }
 # wait_job_running HOME: waits (120 s at most) until HOME's store has an open job that squeue says RUNNING; prints its id
@@ -149,12 +154,21 @@ wait_job_running() {
 # store's owner, host:pid; $! would be the runuser wrapper's)
 spak_pid() { sql "$1/spak.db" "select owner from runs limit 1" | sed 's/.*://'; }
 SPEC="$ROOT/examples/matmul-cpu.spak"
+# the same on a small shape with a short timing (0.5 s at most a shape; no
+# check here reads a time or a ratio), for the runs whose jobs may end by
+# themselves (1. accepts a job that completed before the kill): a job that
+# must be cancelled while it runs (2., 4.) runs the example as it is, whose
+# 1024^3 checks keep it running well past the moment the suite sees it
+# RUNNING (the naive rung's evaluation took 53 s there, a minute of the suite)
+SHORT_SPEC="$T/matmul-cpu-short.spak"
+sed -e "s|\"../kernels|\"$ROOT/kernels|" -e 's|shapes: \["1024x1024x1024"\]|shapes: ["96x96x96"]|' \
+    -e 's|heldout: \[[^]]*\]|heldout: ["33x17x9"]|' -e 's|--min-time 0.2|--min-time 0.02 --max-time 0.5|' "$SPEC" >"$SHORT_SPEC"
 # a user's home for each case, on the "shared" file system (the scratch dir)
 mkhome() { mkdir -p "$T/$1" && chown "$U" "$T/$1" && echo "$T/$1"; }
 
 # 1. the CPU example through Slurm; kill -9 mid-job; resume re-attaches
 H=$(mkhome h1)
-as_user "$SPAK" run "$SPEC" --home "$H" --executor slurm --slurm-partition cpu --slurm-time 10 --budget 2 \
+as_user "$SPAK" run "$SHORT_SPEC" --home "$H" --executor slurm --slurm-partition cpu --slurm-time 10 --budget 2 \
     --allow-weak-isolation --json >"$T/r1.out" 2>"$T/r1.err" &
 pid=$!
 bgpids="$pid"
@@ -201,6 +215,30 @@ for l in sys.stdin:
 \""
 check "the job ran as the user, not root (uid $U in squeue)" "[ \"\$(squeue -h -t all -j $j1 -o %u)\" = '$U' ]"
 
+# 3. a job past its time limit (Slurm checks every 30 s: 60-90 s for --time 1),
+# started here and checked after 4.: cases 2 and 4 run meanwhile on the
+# node's other CPU (1 counts every job of the user, 5 needs both CPUs). Its
+# own lock folder: its sleep is a measurement, and would hold the node's
+# measurement lock that the jobs of 2 and 4 wait for
+H3=$(mkhome h3)
+mkdir -p "$T/s3" "$T/locks3" && chmod 1777 "$T/locks3" && cat >"$T/s3/sleep.spak" <<'SPEC'
+system SlurmTimeout {
+    problem { target: "cpu" }
+    tuning_space { v: [1] }
+    engineering_loop L {
+        measure { cmd: "/bin/sleep 600", metric: "score", objective: maximize }
+        strategy: "grid"
+        executor: "slurm"
+        slurm { partition: "cpu", time: 1 }
+    }
+}
+SPEC
+chmod -R a+rX "$T/s3"
+LOCKS="$T/locks3" as_user "$SPAK" run "$T/s3/sleep.spak" --home "$H3" --allow-weak-isolation --eval-timeout 900 --json \
+    >"$T/r3.out" 2>"$T/r3.err" &
+pid3=$!
+bgpids3=$pid3
+
 # 2. a job cancelled by hand is a recorded failure with Slurm's state
 H=$(mkhome h2)
 as_user "$SPAK" run "$SPEC" --home "$H" --executor slurm --slurm-time 10 --budget 1 --allow-weak-isolation \
@@ -214,27 +252,6 @@ bgpids=
 row=$(sql "$H/spak.db" "select e.status, e.exit_desc, j.state from evaluations e join jobs j using (run_id, eval_id)")
 check "scancel by hand: the evaluation failed, Slurm's state CANCELLED recorded ($row)" \
     "echo '$row' | grep -q '^failed|.*slurm job $j2 ended CANCELLED.*|CANCELLED$'"
-
-# 3. a job past its time limit (Slurm checks every 30 s: 60-90 s for --time 1)
-H=$(mkhome h3)
-mkdir -p "$T/s3" && cat >"$T/s3/sleep.spak" <<'SPEC'
-system SlurmTimeout {
-    problem { target: "cpu" }
-    tuning_space { v: [1] }
-    engineering_loop L {
-        measure { cmd: "/bin/sleep 600", metric: "score", objective: maximize }
-        strategy: "grid"
-        executor: "slurm"
-        slurm { partition: "cpu", time: 1 }
-    }
-}
-SPEC
-chmod -R a+rX "$T/s3"
-as_user "$SPAK" run "$T/s3/sleep.spak" --home "$H" --allow-weak-isolation --eval-timeout 900 --json \
-    >"$T/r3.out" 2>"$T/r3.err"
-row=$(sql "$H/spak.db" "select e.status, e.exit_desc, j.state from evaluations e join jobs j using (run_id, eval_id)")
-check "a job past its time limit (spec: executor slurm, slurm { time: 1 }): failed, state TIMEOUT ($row)" \
-    "echo '$row' | grep -q '^failed|timeout: slurm job .* ended TIMEOUT.*|TIMEOUT$'"
 
 # 4. SIGINT to spak while its job runs: the job is cancelled; the resumed
 # run proposes the evaluation again rather than waiting for a dead job
@@ -263,11 +280,18 @@ sts=$(sql "$H/spak.db" "select group_concat(status) from (select status from eva
 check "SIGINT, then resume: the cancelled evaluation is interrupted and run again as a new job ($sts)" \
     "echo '$sts' | grep -Eq '^interrupted,(done|failed)$' && [ \"\$(sql $H/spak.db 'select count(*) from jobs')\" = 2 ]"
 
+# 3., started before 2.: its job timed out by now, or soon
+wait "$pid3"
+bgpids3=
+row=$(sql "$H3/spak.db" "select e.status, e.exit_desc, j.state from evaluations e join jobs j using (run_id, eval_id)")
+check "a job past its time limit (spec: executor slurm, slurm { time: 1 }): failed, state TIMEOUT ($row)" \
+    "echo '$row' | grep -q '^failed|timeout: slurm job .* ended TIMEOUT.*|TIMEOUT$'"
+
 # 5. --jobs 2 (engine_sched.c) through Slurm: two jobs in flight at once,
 # their measurements one at a time on the node (its measurement lock,
 # taken by spak-exec-job), each interval from the node's clock
 H=$(mkhome h5)
-as_user "$SPAK" run "$SPEC" --home "$H" --executor slurm --jobs 2 --budget 2 --allow-weak-isolation \
+as_user "$SPAK" run "$SHORT_SPEC" --home "$H" --executor slurm --jobs 2 --budget 2 --allow-weak-isolation \
     --json >"$T/r5.out" 2>"$T/r5.err" &
 pid=$!
 bgpids="$pid"
@@ -291,5 +315,123 @@ import json,sys
 m=sorted((json.loads(l)['measurement'] for l in sys.stdin), key=lambda x: x['from'])
 assert len(m)==2 and m[0]['to'] <= m[1]['from'] and m[0]['device']=='cpu', m
 \" && [ -f $L/measure-cpu.lock ]"
+
+# 6. --jobs 2, kill -9 with two jobs running, resume: both re-attached at
+# once and collected as they finish (the short one first), the freed slot
+# taking the next proposal while the long one still runs; each re-attached
+# evaluation stored as an uninterrupted run stores it (build log, unreached
+# parameters, analysis, bottleneck, KNOWLEDGE and DECIDE journaled).
+# Durations from the point (measure.py --sleep {{s}}), each slot its own
+# core set (--cpus 0/1: two node locks, so neither waits for the other);
+# u acts on nothing (every evaluation lists it as unreached).
+mkdir -p "$T/s6"
+cp "$ROOT/tests/engine/measure.py" "$T/s6/"
+printf 'int spak_value(void) { return 1; }\n' >"$T/s6/k.c"
+cat >"$T/s6/attach.spak" <<'SPEC'
+system SlurmAttach {
+    problem {
+        target: "cpu"
+        source: "k.c"
+    }
+    tuning_space {
+        u: [1, 2]
+        s: [24, 6, 1, 2]
+    }
+    trace_schema {
+        variant TraceItem {
+            case Correctness { passed: bool, reason: string }
+            case Performance { score: float, ratio: float }
+            case Analysis { bottleneck: "compute" | "memory" }
+        }
+    }
+    engineering_loop L {
+        measure { cmd: "python3 {{root}}/measure.py 3 2 --sleep {{s}}", metric: "score", objective: maximize }
+        strategy: "grid"
+        executor: "slurm"
+        slurm { partition: "cpu", time: 10 }
+    }
+}
+SPEC
+chmod -R a+rX "$T/s6"
+A6="--jobs 2 --cpus 0/1 --budget 3 --allow-weak-isolation --json"
+H=$(mkhome h6)
+as_user "$SPAK" run "$T/s6/attach.spak" --home "$H" $A6 >"$T/r6.out" 2>"$T/r6.err" &
+pid=$!
+bgpids="$pid"
+nrun=0
+for _ in $(seq 1 240); do
+    nrun=0
+    for id in $(sql "$H/spak.db" "select job_id from jobs where finished_at is null" 2>/dev/null); do
+        [ "$(squeue -h -t all -j "$id" -o %T 2>/dev/null)" = RUNNING ] && nrun=$((nrun + 1))
+    done
+    [ "$nrun" -ge 2 ] && break
+    sleep 0.5
+done
+check "--jobs 2: two jobs running at once before the kill ($nrun)" "[ $nrun -ge 2 ]"
+kill -9 "$(spak_pid "$H")"
+wait "$pid" 2>/dev/null
+bgpids=
+run=$(sql "$H/spak.db" "select id from runs limit 1")
+as_user "$SPAK" resume "$run" --home "$H" --json >"$T/r6r.out" 2>"$T/r6r.err"
+rc=$?
+# the evaluation of a point, and its job's times
+ev_of() { sql "$H/spak.db" "select e.eval_id from evaluations e join candidates c using (run_id, cand_id) where c.key = ?" "u=1,s=$1"; }
+elong=$(ev_of 24)
+eshort=$(ev_of 6)
+enext=$(ev_of 1)
+jn=$(sql "$H/spak.db" "select detail_json from journal where run_id = ? and detail_json like '%resumed%'" "$run")
+check "resume with two jobs in flight: both re-attached (reattached: 2), the run done (exit $rc)" \
+    "[ $rc = 0 ] && echo '$jn' | python3 -c \"import json,sys; d=json.loads(sys.stdin.read()); assert d['reattached']==2, d\""
+order=$(sql "$H/spak.db" "select group_concat(json_extract(detail_json, '\$.eval_id')) from (select detail_json from journal where run_id = ? and to_state = 'knowledge' order by seq)" "$run")
+check "re-attached jobs collected in finishing order: the short job's evaluation ($eshort) before the long one's ($elong) (KNOWLEDGE order $order)" \
+    "[ -n '$elong' ] && [ -n '$eshort' ] && echo ',$order,' | grep -q \",$eshort,.*,$elong,\""
+sub=$(sql "$H/spak.db" "select submitted_at from jobs where eval_id = ?" "$enext")
+fin=$(sql "$H/spak.db" "select finished_at from jobs where eval_id = ?" "$elong")
+check "the slot the short job freed took the next proposal while the long job still ran (submitted $sub, long job seen ending $fin)" \
+    "[ -n '$sub' ] && [ -n '$fin' ] && python3 -c 'import sys; sys.exit(0 if $sub < $fin else 1)'"
+check "one job per evaluation, none interrupted, none submitted twice" \
+    "[ \"\$(sql $H/spak.db 'select count(*) from jobs')\" = 3 ] && [ \"\$(sql $H/spak.db 'select count(*) from evaluations')\" = 3 ] && [ \"\$(sql $H/spak.db \"select count(*) from evaluations where status = 'interrupted'\")\" = 0 ]"
+# the same run uninterrupted, to compare with
+H7=$(mkhome h7)
+as_user "$SPAK" run "$T/s6/attach.spak" --home "$H7" $A6 >"$T/r7.out" 2>"$T/r7.err"
+run7=$(sql "$H7/spak.db" "select id from runs limit 1")
+as_user "$SPAK" show "$run" --home "$H" --json >"$T/show6.json"
+as_user "$SPAK" show "$run7" --home "$H7" --json >"$T/show7.json"
+cat >"$T/cmp6.py" <<'PY'
+import json, re, sqlite3, sys
+# per candidate: what spak show says, what the store keeps, what the journal says
+def view(home, show, run):
+    db = sqlite3.connect(home + "/spak.db")
+    out = {}
+    for e in json.load(open(show))["evaluations"]:
+        eid = e["eval_id"]
+        log, rj = db.execute("select build_log, result_json from evaluations where run_id = ? and eval_id = ?",
+                             (run, eid)).fetchone()
+        r = json.loads(rj)
+        states = [s for (s, d) in db.execute("select to_state, detail_json from journal where run_id = ?", (run,))
+                  if d and json.loads(d).get("eval_id") == eid]
+        facts = [json.loads(d).get("facts") for (d,) in db.execute(
+            "select detail_json from journal where run_id = ? and to_state = 'decide'", (run,))
+                 if json.loads(d).get("eval_id") == eid]
+        out[e["candidate"]] = {
+            "show": {k: e.get(k) for k in ("status", "exit", "bottleneck", "correct", "metric", "ratio", "unreached",
+                                           "trusted", "error")},
+            "build_log": re.sub(r"/spak-build\.[^/]*/", "/BUILDDIR/", (log or "").replace(run, "RUN").replace(home, "HOME")),
+            "result_keys": sorted(r), "executor_keys": sorted(r.get("executor", {})),
+            "records": db.execute("select count(*) from traces where run_id = ? and eval_id = ? and valid = 1",
+                                  (run, eid)).fetchone()[0],
+            "steps": [s for s in states if s in ("analyze", "knowledge", "decide")], "facts": facts,
+        }
+    return out
+a = view(sys.argv[1], sys.argv[2], sys.argv[3])
+b = view(sys.argv[4], sys.argv[5], sys.argv[6])
+assert sorted(a) == sorted(b), (sorted(a), sorted(b))
+for k in a:
+    assert a[k]["build_log"] and a[k]["show"]["unreached"] == ["u"], (k, "no build log or unreached", a[k])
+    assert a[k] == b[k], (k, a[k], b[k])
+print("same:", ", ".join(sorted(a)))
+PY
+check "each re-attached evaluation is stored as in the uninterrupted run: show's fields, build log, result keys, records, ANALYZE/KNOWLEDGE/DECIDE with facts ($(python3 "$T/cmp6.py" "$H" "$T/show6.json" "$run" "$H7" "$T/show7.json" "$run7" 2>&1 | tail -1))" \
+    "python3 $T/cmp6.py $H $T/show6.json $run $H7 $T/show7.json $run7 >/dev/null"
 
 echo "1..$n"

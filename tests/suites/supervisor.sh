@@ -81,6 +81,7 @@ sed -e 's|shapes: \["1024x1024x1024"\]|shapes: ["96x96x96"]|' -e 's|heldout: \[[
     -e 's|budget { evaluations: 12 }|budget { evaluations: 3 }|' -e 's|stop { [^}]* }||' \
     -e 's|    engineering_loop MatMul_Tuner {|    llm {\n        mode: "code"\n    }\n\n    engineering_loop MatMul_Tuner {|' \
     "$ROOT/examples/matmul-cpu.spak" >"$ROOT/examples/.gate-test-$$.spak"
+shorten "$ROOT/examples/.gate-test-$$.spak"
 "$SPAK" run --home "$T/h6" --llm manual --approve llm-code "$ROOT/examples/.gate-test-$$.spak" </dev/null >"$T/c1.out" 2>&1
 R=$("$SPAK" status --home "$T/h6" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["run_id"])')
 D="$T/h6/runs/$R/llm"

@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# alone: every build (tests/run.sh: mm_got_baseline against OpenBLAS is bounded by a control timed just before; beside another suite it read 13.8x against a bound of 7.1, ASan build, 2026-12-06)
 # tests/suites/trust_cpu.sh BUILD_DIR - the adversary's suite for the CPU
 # families (issue 13): every candidate of tests/trust (see its README.md for
 # the table) goes through `spak run` with a spec of its own and a home of its
@@ -147,6 +146,31 @@ run() {
 # for a cheat timed next to an honest control
 ratio_of() { python3 -c "import json,sys; e=json.load(open(sys.argv[1]))['evaluations'][-1]; print(e.get('ratio') or 0)" "$T/$1.show" 2>/dev/null || echo 0; }
 bound() { python3 -c "import sys; print(max(1.0, 5 * float(sys.argv[1])))" "$1"; }
+# ob_control NAME WHAT: an honest control timed against OpenBLAS ends done;
+# in a sanitizer build's pass (beside another suite, see ob_bound) an
+# "interference" verdict is the judge doing its job, and is accepted
+ob_control() {
+    if [ "${SPAK_TEST_WINDOW:-}" = short ]; then
+        expect "$1" fail-or-honest 'interference' 1e9 "$2 (or inconclusive: interference beside another suite)"
+    else
+        expect "$1" done . 0 "$2"
+    fi
+}
+# ob_bound NAME RATIO: the bound of NAME, a cheat timed against OpenBLAS.
+# Asserted where the suite runs alone (the release build: tests/run.sh's
+# serial phase). A sanitizer build's pass runs in the pool beside another
+# suite, where OpenBLAS's two threads swing by up to 10x with the load
+# (mm_got_baseline read 13.8x against a bound of 7.1 there, 2026-12-06): it
+# asserts the outcome's class (failed for its reason, or done and correct)
+# and says, as a skipped check, that the bound was not its to check
+ob_bound() {
+    if [ "${SPAK_TEST_WINDOW:-}" = short ]; then
+        skip "$1: its ratio's bound against OpenBLAS" "asserted by the release build's pass, alone on the machine"
+        OB_BOUND=1e9 OB_WHAT="its bound left to the release pass"
+    else
+        OB_BOUND=$(bound "$2") OB_WHAT="no better than 5x the control's ratio"
+    fi
+}
 
 # a row in the store that holds the secret, the way a stored reply would
 sql_plant() {
@@ -234,10 +258,11 @@ single mm_got_clock matmul fail-or-honest 'impossible|faster than|peak|tamper|pa
         "the patched clock is no judge's: fails as impossible, or is timed honestly"
 if want mm_got_baseline; then
     run base_mm@openblas matmul
-    expect base_mm@openblas done . 0 "control: the honest one-thread kernel against OpenBLAS"
+    ob_control base_mm@openblas "control: the honest one-thread kernel against OpenBLAS"
     run mm_got_baseline@openblas matmul
+    ob_bound mm_got_baseline@openblas "$(ratio_of base_mm@openblas)"
     expect mm_got_baseline@openblas fail-or-honest 'impossible|faster than|peak|tamper|patch|baseline' \
-        "$(bound "$(ratio_of base_mm@openblas)")" "the patched sgemm is no judge's: no better than 5x the control's ratio"
+        "$OB_BOUND" "the patched sgemm is no judge's: $OB_WHAT"
     after mm_got_baseline@openblas
 fi
 for c in mm_forge_exit:matmul at_forge_exit:attention mm_forge_flood:matmul; do
@@ -254,16 +279,16 @@ if want mm_burn; then
     # machine's load: the bound is 5x the larger ratio of an honest control
     # timed the same way just before and just after
     run ctl_mm_pthreads@openblas matmul
-    expect ctl_mm_pthreads@openblas done . 0 "control: the pthreads matmul against OpenBLAS (before)"
+    ob_control ctl_mm_pthreads@openblas "control: the pthreads matmul against OpenBLAS (before)"
     r1=$(ratio_of ctl_mm_pthreads@openblas)
     run mm_burn@openblas matmul
     cp "$T/mm_burn@openblas.show" "$T/mm_burn.show"; cp "$T/mm_burn@openblas.run" "$T/mm_burn.run"
     run ctl_mm_pthreads@openblas matmul
-    expect ctl_mm_pthreads@openblas done . 0 "control: the pthreads matmul against OpenBLAS (after)"
+    ob_control ctl_mm_pthreads@openblas "control: the pthreads matmul against OpenBLAS (after)"
     r2=$(ratio_of ctl_mm_pthreads@openblas)
-    expect mm_burn fail-or-honest 'interference|inconclusive|slower|frozen|noise|after return' \
-        "$(bound "$(python3 -c "import sys; print(max(map(float, sys.argv[1:])))" "$r1" "$r2")")" \
-        "burning the cores while OpenBLAS runs gains nothing (no better than 5x the control's ratio), or is inconclusive"
+    ob_bound mm_burn "$(python3 -c "import sys; print(max(map(float, sys.argv[1:])))" "$r1" "$r2")"
+    expect mm_burn fail-or-honest 'interference|inconclusive|slower|frozen|noise|after return' "$OB_BOUND" \
+        "burning the cores while OpenBLAS runs gains nothing ($OB_WHAT), or is inconclusive"
     H=$T/h/mm_burn@openblas
     after mm_burn
 fi

@@ -15,6 +15,7 @@
 #include "program/llm/llm.h"
 #include "program/context_sections.h"
 #include "program/prompt.h"
+#include "run_opts.h"
 #include "tap.h"
 #include "util.h"
 
@@ -607,6 +608,66 @@ static void test_param_replies(void)
     free(deep);
 }
 
+/* --jobs N: a reply of several choices (spak_reply_parse_choices), and the
+ * prompt that asks for them */
+static void test_choice_replies(void)
+{
+    static const char *names[] = {"BM", "UNROLL", "layout"};
+    spak_reply_opts o = {SPAK_PROMPT_PARAMS, NULL, names, 3};
+    spak_reply r[4];
+    size_t n = 0, extra = 0;
+    spak_err err;
+    const char *two = "Here:\n```json\n{\"proposals\": [{\"params\": {\"BM\": 64}, \"prediction\": {\"metric\": 9}},"
+                      " {\"params\": {\"BM\": 32}}]}\n```\n";
+    TAP_OK(spak_reply_parse_choices(two, strlen(two), &o, 2, r, &n, &extra, &err) == SPAK_OK && n == 2 && extra == 0 &&
+               r[0].kind == SPAK_REPLY_PARAMS && !strcmp(r[0].params_json, "{\"BM\":64}") &&
+               r[0].predicted_metric == 9 && r[1].kind == SPAK_REPLY_PARAMS && !strcmp(r[1].params_json, "{\"BM\":32}") &&
+               !r[1].has_prediction,
+           "two choices, each with its own prediction");
+    for (size_t i = 0; i < n; i++)
+        spak_reply_free(&r[i]);
+    const char *three = "{\"proposals\": [{\"params\": {\"BM\": 64}}, {\"params\": {\"TILE\": 1}}, {\"params\": {\"BM\": 16}}]}";
+    TAP_OK(spak_reply_parse_choices(three, strlen(three), &o, 2, r, &n, &extra, &err) == SPAK_OK && n == 2 &&
+               extra == 1 && r[1].kind == SPAK_REPLY_BAD_PARAMS && strstr(r[1].detail, "TILE"),
+           "an entry of the wrong shape has its own verdict; entries beyond those asked are counted, not read");
+    for (size_t i = 0; i < n; i++)
+        spak_reply_free(&r[i]);
+    const char *one = "{\"params\": {\"BM\": 64}}";
+    TAP_OK(spak_reply_parse_choices(one, strlen(one), &o, 3, r, &n, &extra, &err) == SPAK_OK && n == 1 &&
+               r[0].kind == SPAK_REPLY_PARAMS,
+           "one plain choice where several were asked: one choice");
+    spak_reply_free(&r[0]);
+    TAP_OK(spak_reply_parse_choices(one, strlen(one), &o, 1, r, &n, &extra, &err) == SPAK_OK && n == 1 &&
+               r[0].kind == SPAK_REPLY_PARAMS && !strcmp(r[0].params_json, "{\"BM\":64}"),
+           "one asked: read as a single reply, as before");
+    spak_reply_free(&r[0]);
+    TAP_OK(spak_reply_parse_choices(two, strlen(two), &o, 1, r, &n, &extra, &err) == SPAK_OK && n == 1 &&
+               r[0].kind == SPAK_REPLY_NO_JSON,
+           "one asked: a list of proposals is not read (the single reply's parser: no \"params\" object)");
+    spak_reply_free(&r[0]);
+
+    spak_prompt_parts parts = {.mode = SPAK_PROMPT_PARAMS, .task = "t", .space = "BM: [16, 32, 64]", .metric = "gflops"};
+    spak_prompt one_p, three_p;
+    TAP_OK(spak_prompt_build(&parts, 0, &one_p, &err) == SPAK_OK && !strstr(one_p.user, "proposals") &&
+               !strstr(one_p.system, "proposals") && !strstr(one_p.user, "In flight"),
+           "one choice (n_choices 0): the single reply format, no in-flight line");
+    parts.n_choices = 1;
+    spak_prompt again;
+    TAP_OK(spak_prompt_build(&parts, 0, &again, &err) == SPAK_OK && !strcmp(again.user, one_p.user) &&
+               !strcmp(again.system, one_p.system),
+           "n_choices 1 is the prompt of one choice, byte for byte");
+    parts.n_choices = 3;
+    parts.in_flight = "BM=16";
+    TAP_OK(spak_prompt_build(&parts, 0, &three_p, &err) == SPAK_OK &&
+               strstr(three_p.system, "with up to 3 entries, each a different choice: 3 evaluations can run at once") &&
+               strstr(three_p.user, "up to 3 different choices") &&
+               strstr(three_p.user, "In flight now (being measured; do not choose them): BM=16\n"),
+           "three asked: the prompt says how many and why, and names the point in flight");
+    spak_prompt_free(&one_p);
+    spak_prompt_free(&again);
+    spak_prompt_free(&three_p);
+}
+
 static void test_wire(void)
 {
     spak_llm_config c;
@@ -690,6 +751,25 @@ static void test_prices(void)
     TAP_OK(isnan(spak_llm_cost(-1, 15, 10, 10)) && isnan(spak_llm_cost(3, 15, -1, 10)), "unknown price/count: NAN");
 }
 
+/* a run without measurements: the judge's performance verdicts lose their
+ * numbers (they state the times compared); other reasons stay whole */
+static void test_hide_measured(void)
+{
+    char buf[512];
+    const char *w = "wrong at 1x8x1024x64: interference: the baseline took 8.350 ms a call beside the candidate, "
+                    "5.760 ms alone (p20-p80 5.7-5.9 ms), beyond the noise (measured twice)";
+    const char *h = spak_context_hide_measured(w, buf, sizeof buf);
+    TAP_OK(strstr(h, "wrong at 1x8x1024x64: interference (its numbers: Omitted by this run's design") == h &&
+               !strstr(h, "8.350") && !strstr(h, "ms"),
+           "interference: cut after the verdict (%s)", h);
+    h = spak_context_hide_measured("wrong at 96x96x96: impossible: 9000 GFLOP/s > bound 500 GFLOP/s", buf, sizeof buf);
+    TAP_OK(!strstr(h, "9000") && !strstr(h, "GFLOP") && strstr(h, "impossible (its numbers"),
+           "impossible: cut after the verdict (%s)", h);
+    const char *wrong = "wrong at 33x17x9: max rel err 3.1e-02 > tolerance 1e-05 (a timed call)";
+    TAP_OK(spak_context_hide_measured(wrong, buf, sizeof buf) == wrong, "a wrong result's reason stays whole");
+    TAP_OK(spak_context_hide_measured(NULL, buf, sizeof buf) == NULL, "no reason: none");
+}
+
 int main(void)
 {
     test_build();
@@ -699,7 +779,9 @@ int main(void)
     test_without();
     test_code_replies();
     test_param_replies();
+    test_choice_replies();
     test_wire();
     test_prices();
+    test_hide_measured();
     return tap_done();
 }

@@ -267,6 +267,10 @@ static void test_validate(void)
                "counts: a stopped record counts in nothing (censored), an ok one does");
         json_decref(st);
         json_decref(ok);
+        json_t *cost = json_pack("{s:s,s:s,s:f}", "type", "Cost", "scope", "run", "wall_s", 9.5);
+        TAP_OK(!spak_trace_counts(cost, NULL) && !spak_trace_counts(cost, "Cost"),
+               "counts: a judge's Cost record counts in nothing (its wall_s is no metric of the candidate)");
+        json_decref(cost);
     }
     TAP_OK(check("__SPAK_TRACE__ {\"type\":\"Correctness\",\"passed\":false,\"bogus\":null}", e, sizeof e, w,
                  sizeof w) == SPAK_OK &&
@@ -293,6 +297,9 @@ static void test_validate(void)
            "validate: unknown case is an error");
     TAP_STREQ(e, "record 1 (line 1): type 'Roofline' is not a case of TraceItem (cases: Performance, Correctness)",
               "validate: unknown case message lists the cases");
+    TAP_OK(check("__SPAK_TRACE__ {\"type\":\"Cost\",\"scope\":\"run\",\"phases\":{\"probe\":1.5}}", e, sizeof e, w,
+                 sizeof w) == SPAK_OK && !*e && !*w,
+           "validate: a judge's Cost record is valid without a case of the schema: %s", e);
     TAP_OK(check("__SPAK_TRACE__ {\"type\":\"Correctness\",\"passed\":true,\"rel_err\":0,\"max_abs\":2.5}", e,
                  sizeof e, w, sizeof w) == SPAK_OK &&
                !*e,

@@ -19,6 +19,7 @@ typedef struct cpu_shape {
     long d[4]; /* the family's dimensions in order (matmul: M N K; attention: B H S D) */
     int causal;
     bool heldout;
+    bool drawn;   /* a held-out shape the judge (or spak, for a decl) drew at run time: never sent to the runner */
     char str[80]; /* canonical text: the dimensions joined by 'x', 'c' when causal */
 } cpu_shape;
 

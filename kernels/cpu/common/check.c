@@ -302,6 +302,10 @@ bool cpu_check_shape(const options *o, side *c, const cpu_shape *sh, json_t *rec
     cpu_layout(o->fam, sh, &L);
     call_result res[3];
     for (int k = 0; k < 3; k++) res[k] = (call_result){.ok = false, .rel_err = NAN};
+    /* a drawn shape is one no call has seen: a single checked call tells
+     * whether the kernel is right there (caching across calls is the
+     * listed shapes' three calls' business), and keeps its cost to one call */
+    int want = sh->drawn ? 1 : 3;
     int ncalls = 0;
     const char *what[3] = {"", " (call 2: new inputs, same buffers)", " (call 3: new inputs, new buffers)"};
     float *prev[2] = {cpu_xmalloc(L.out * sizeof(float)), cpu_xmalloc(L.out * sizeof(float))};
@@ -313,7 +317,7 @@ bool cpu_check_shape(const options *o, side *c, const cpu_shape *sh, json_t *rec
         c->dead = true;
     } else {
         int set[3] = {0, 0, 1};
-        for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < want; k++) {
             uint64_t h = cpu_fill_set(c, &L, set[k]);
             double dt;
             res[ncalls] = checked_call(o, c, sh, &L, set[k], h, prev, k, &dt);
@@ -331,13 +335,14 @@ bool cpu_check_shape(const options *o, side *c, const cpu_shape *sh, json_t *rec
     }
     free(prev[0]);
     free(prev[1]);
-    bool passed = ncalls == 3 && res[2].ok;
+    bool passed = ncalls == want && res[want - 1].ok;
     double worst = 0;
     for (int k = 0; k < ncalls; k++)
         if (!(res[k].rel_err <= worst)) worst = res[k].rel_err;
     json_object_set_new(rec, "type", json_string("Correctness"));
     json_object_set_new(rec, "shape", json_string(sh->str));
     json_object_set_new(rec, "heldout", json_boolean(sh->heldout));
+    if (sh->drawn) json_object_set_new(rec, "drawn", json_true());
     if (*stopped) { /* not finished: neither passed nor failed */
         json_object_set_new(rec, "verdict", json_string("stopped"));
         char r[200];
@@ -357,7 +362,7 @@ bool cpu_check_shape(const options *o, side *c, const cpu_shape *sh, json_t *rec
     snprintf(reason, sizeof reason, "%s%s", res[ncalls - 1].reason, passed ? "" : what[ncalls - 1]);
     json_object_set_new(rec, "reason", json_string(reason));
     json_object_set_new(rec, "calls", json_integer(ncalls));
-    json_object_set_new(rec, "checks", json_integer(passed ? 3 : ncalls));
+    json_object_set_new(rec, "checks", json_integer(passed ? want : ncalls));
     json_object_set_new(rec, "check_method",
                         json_string(o->fam->check_method ? o->fam->check_method
                                                          : "reference per checked call; freivalds2 (matmul) or "

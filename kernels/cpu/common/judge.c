@@ -178,6 +178,34 @@ static uint64_t os_seed(void)
     return v & 0x7fffffffffffull; /* exact in a JSON number */
 }
 
+/* n > 0: a number in [0, n) drawn from the OS, apart from the seed (which
+ * the records state): the held-out shapes drawn at run time follow from
+ * nothing a candidate or a spec can see or set */
+static uint64_t os_below(uint64_t n)
+{
+    uint64_t v = 0;
+    size_t got = 0;
+    while (got < sizeof v) {
+        ssize_t k = getrandom((char *)&v + got, sizeof v - got, 0);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+            fprintf(stderr, "spak-harness-cpu: getrandom failed: %s\n", strerror(errno));
+            exit(4);
+        }
+        got += (size_t)k;
+    }
+    return v % n; /* the bias of a 64-bit draw over n <= 2^31 is below 2^-32 */
+}
+
+/* One size in 1..hi: any of them, or (odd) an odd one, the sizes a kernel
+ * that quietly assumes a power-of-two block (and drops the tail) gets
+ * wrong, whatever the listed shapes share. */
+static long draw_size(long hi, bool odd)
+{
+    if (odd) return 2 * (long)os_below((uint64_t)(hi + 1) / 2) + 1;
+    return 1 + (long)os_below((uint64_t)hi);
+}
+
 /* ---- trace records ------------------------------------------------------ */
 
 void cpu_set_num(json_t *o, const char *k, double v)
@@ -416,6 +444,38 @@ bad:
     return 2;
 }
 
+/* Held-out shapes drawn at run time (docs/trust-cpu.md, "Held-out shapes
+ * drawn at run time"): CPU_DRAWN shapes appended to the list, each
+ * dimension in 1 .. the largest any listed shape gives it (the family's
+ * ABI takes any size from 1; attention's D stays within its cap because
+ * every listed D does), the first drawn uniformly, the second from the odd
+ * sizes; causal as a listed shape drawn at random is. Checked like any
+ * held-out shape (one call: a shape no call has seen), never timed,
+ * recorded with "drawn": true. They live in the judge's memory only: no
+ * argument, file or variable a runner can read holds them before the
+ * CALL that carries one. */
+#define CPU_DRAWN 2
+static void draw_shapes(options *o)
+{
+    int listed = o->nshapes;
+    long hi[4] = {1, 1, 1, 1};
+    for (int i = 0; i < listed; i++)
+        for (int k = 0; k < o->fam->ndims; k++)
+            if (o->shapes[i].d[k] > hi[k]) hi[k] = o->shapes[i].d[k];
+    for (int j = 0; listed && j < CPU_DRAWN && o->nshapes < MAX_SHAPES; j++) {
+        shape *sh = &o->shapes[o->nshapes++];
+        memset(sh, 0, sizeof *sh);
+        size_t len = 0;
+        for (int k = 0; k < o->fam->ndims; k++) {
+            sh->d[k] = draw_size(hi[k], j == 1);
+            len += (size_t)snprintf(sh->str + len, sizeof sh->str - len, "%s%ld", k ? "x" : "", sh->d[k]);
+        }
+        sh->causal = o->fam->causal && o->shapes[os_below((uint64_t)listed)].causal;
+        snprintf(sh->str + len, sizeof sh->str - len, "%s", sh->causal ? "c" : "");
+        sh->heldout = sh->drawn = true;
+    }
+}
+
 /* The shapes: --shapes/--heldout (or the family's defaults), or, for a
  * family described at run time, its --decl file's (which also gives the
  * tolerance). 0, or 2 with the message printed. */
@@ -587,6 +647,7 @@ static int parse_args(int argc, char **argv, options *o)
                 size_t l = strlen(o->shapes[i].str);
                 if (l + 1 < sizeof o->shapes[i].str) o->shapes[i].str[l] = 'c', o->shapes[i].str[l + 1] = 0;
             }
+    if (!o->fam->load) draw_shapes(o); /* a decl's drawn shapes are spak's (src/build/decl.c) */
     return parse_baseline(o, base);
 }
 
@@ -606,17 +667,49 @@ static int find_siblings(options *o)
     return access(o->runner_exe, X_OK) ? 4 : 0;
 }
 
-/* the built-in baseline's runner environment, "{threads}" replaced */
+/* OpenBLAS's kernel family for this CPU. OpenBLAS picks its kernels from
+ * the CPU model (cpuid family/model), not from the ISA flags: on a CPU whose
+ * model it does not know (a new one, or a virtual machine that masks the
+ * model) it falls back to "Prescott", SSE3 kernels 5-8x slower than the
+ * CPU allows (seen: 40-70 GFLOP/s against 330 on an AVX-512 Xeon whose model
+ * a VM hid), which turns every candidate into a multiple of a crippled
+ * baseline. So the judge names the family from the ISA the CPU reports:
+ * SkylakeX where AVX-512 F/BW/DQ/VL are there, Haswell where AVX2 and FMA
+ * are, else none (OpenBLAS's own detection). OPENBLAS_CORETYPE in the
+ * judge's environment overrides this; the record's openblas_core says what
+ * ran. */
+static const char *openblas_coretype(void)
+{
+    const char *user = getenv("OPENBLAS_CORETYPE");
+    if (user && *user) return user;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        return "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+    return NULL;
+}
+
+/* the built-in baseline's runner environment, "{threads}" and
+ * "{openblas_core}" replaced; an entry whose value resolves to nothing is
+ * left out */
 static const char *const *baseline_env(const options *o, char store[][64], const char **env, int cap)
 {
     int n = 0;
-    for (const char *const *e = o->fam->builtin_baseline_env; e && *e && n < cap - 1; e++, n++) {
+    for (const char *const *e = o->fam->builtin_baseline_env; e && *e && n < cap - 1; e++) {
         const char *t = strstr(*e, "{threads}");
-        if (t)
+        const char *c = strstr(*e, "{openblas_core}");
+        if (t) {
             snprintf(store[n], 64, "%.*s%d%s", (int)(t - *e), *e, cpu_ncpus(), t + 9);
-        else
+        } else if (c) {
+            const char *core = openblas_coretype();
+            if (!core) continue;
+            snprintf(store[n], 64, "%.*s%s%s", (int)(c - *e), *e, core, c + 15);
+        } else {
             snprintf(store[n], 64, "%s", *e);
+        }
         env[n] = store[n];
+        n++;
     }
     env[n] = NULL;
     return env;
@@ -657,15 +750,31 @@ static void correctness_fields(const options *o, const side *c, json_t *rec)
     json_object_set_new(rec, "declared_precision", json_string(c->prec));
 }
 
-/* End both runners. A runner whose sandbox saw a denied system call (the
- * candidate may have gone on after the EPERM, and every number it gave is
- * suspect) or ran below the isolation minimum fails the evaluation: one
- * more Correctness record, passed false, after everything it measured. */
+/* stops the baseline's runner and its twin's: 0, or what went wrong with
+ * either in why (may be NULL) */
+static int stop_baseline(side *b, char *why, size_t nwhy)
+{
+    int bad = cpu_runner_stop(b->r, "baseline", why, nwhy);
+    if (b->twin) {
+        char tw[600];
+        if (cpu_runner_stop(b->twin->r, "baseline's twin", tw, sizeof tw) && !bad) {
+            if (why) snprintf(why, nwhy, "%s", tw);
+            bad = 1;
+        }
+    }
+    return bad;
+}
+
+/* End the candidate's runner and the baseline's (with its twin). A runner
+ * whose sandbox saw a denied system call (the candidate may have gone on
+ * after the EPERM, and every number it gave is suspect) or ran below the
+ * isolation minimum fails the evaluation: one more Correctness record,
+ * passed false, after everything it measured. */
 static void runners_verdict(const options *o, side *c, side *b, int rival)
 {
     char why[2][600];
     int bad_c = cpu_runner_stop(c->r, "candidate", why[0], sizeof why[0]);
-    int bad_b = b ? cpu_runner_stop(b->r, "baseline", why[1], sizeof why[1]) : 0;
+    int bad_b = b ? stop_baseline(b, why[1], sizeof why[1]) : 0;
     for (int k = 0; k < 2; k++) {
         if (!(k ? bad_b : bad_c)) continue;
         json_t *rec = json_object();
@@ -702,6 +811,7 @@ static int check_all(const options *o, side *c, json_t **recs)
                 json_object_set_new(recs[i], "type", json_string("Correctness"));
                 json_object_set_new(recs[i], "shape", json_string(o->shapes[i].str));
                 json_object_set_new(recs[i], "heldout", json_boolean(o->shapes[i].heldout));
+                if (o->shapes[i].drawn) json_object_set_new(recs[i], "drawn", json_true());
                 json_object_set_new(recs[i], "verdict", json_string("stopped"));
                 json_object_set_new(recs[i], "reason", json_string("not checked: the candidate was stopped early"));
             } else if (!cpu_check_shape(o, c, &o->shapes[i], recs[i], o->stop_ms[i] * 1e-3, &stopped, call_s)) {
@@ -770,7 +880,7 @@ static int session_main(options *o, side *bp, solo_stat *solo)
         for (int i = 0; i < o->nshapes; i++) json_decref(recs[k][i]);
         runners_verdict(o, &cs[k], k == nc - 1 ? bp : NULL, k);
     }
-    if (bp && nc > 0 && !started[nc - 1]) (void)cpu_runner_stop(bp->r, "baseline", NULL, 0);
+    if (bp && nc > 0 && !started[nc - 1]) (void)stop_baseline(bp, NULL, 0);
     return 0;
 }
 
@@ -790,23 +900,33 @@ int main(int argc, char **argv)
     judge_key[0] = o.seed;
     judge_key[1] = 0x7370616b2d6a6467ull; /* "spak-jdg" */
     rng_seed(&judge_rng, cpu_judge_secret());
-    side c, b, *bp = NULL;
+    side c, b, twin, *bp = NULL;
     static solo_stat solo[MAX_SHAPES];
     bool timed = !o.check_only && o.base != BASE_NONE;
     if (timed) {
         char store[8][64];
         const char *env[8];
         bool builtin = o.base == BASE_BUILTIN;
-        rc = start_side(&o, &b, "baseline", builtin ? o.builtin_so : o.base_so,
-                        builtin ? baseline_env(&o, store, env, 8) : NULL);
+        const char *so = builtin ? o.builtin_so : o.base_so;
+        const char *const *benv = builtin ? baseline_env(&o, store, env, 8) : NULL;
+        rc = start_side(&o, &b, "baseline", so, benv);
         if (rc) return rc;
         bp = &b;
-        cpu_time_baseline_solo(&o, bp, solo); /* alone: before the candidate's runner exists */
+        /* the baseline's twin (timing.c, solo_shape): without it the
+         * baseline is timed back to back, and its records say so */
+        if (start_side(&o, &twin, "baseline", so, benv) == 0)
+            b.twin = &twin;
+        else
+            fprintf(stderr, "spak-harness-cpu: the baseline's twin could not start (above): the baseline is timed "
+                    "back to back (its records say baseline_solo_beside_twin: false)\n");
+        /* alone: before the candidate's runner exists */
+        cpu_time_baseline_solo(&o, bp, solo);
         cpu_runner_freeze(b.r, true);
+        if (b.twin) cpu_runner_freeze(twin.r, true);
     }
     if (o.ncand > 1) return session_main(&o, bp, solo);
     if ((rc = start_side(&o, &c, "candidate", o.cand_path, NULL)) != 0) {
-        if (bp) (void)cpu_runner_stop(bp->r, "baseline", NULL, 0); /* the candidate's start failure is the news */
+        if (bp) (void)stop_baseline(bp, NULL, 0); /* the candidate's start failure is the news */
         return rc;
     }
     json_t *recs[MAX_SHAPES];

@@ -110,6 +110,9 @@ typedef struct side {
     float *in, *out;   /* the judge's (writable) mappings */
     int nsets;         /* input sets and output slots mapped */
     bool dead;         /* the runner ended or broke the protocol */
+    int sizing_calls;  /* calls in the batches that sized its last batch (timing.c) */
+    struct side *twin; /* the baseline's: a second runner of its code, in the candidates'
+                        * seats while the baseline is timed alone (timing.c, solo_shape) */
 } side;
 
 /* the outcome of one checked call */
@@ -171,6 +174,7 @@ bool cpu_check_shape(const options *o, side *c, const cpu_shape *sh, json_t *rec
 typedef struct solo_stat {
     double med, p20, p80;
     int reps, nb;
+    bool beside_twin; /* timed beside the baseline's twin (else back to back: no twin) */
 } solo_stat;
 void cpu_time_baseline_solo(const options *o, side *b, solo_stat *solo);
 /* times shape sh (interleaved with the baseline when b), checks every timed

@@ -246,7 +246,9 @@ static int load_shape(json_t *j, int i, cpu_shape *out, char *why, size_t nwhy)
     s->bytes = json_is_number(by) ? json_number_value(by) : -1;
     memset(out, 0, sizeof *out);
     out->d[0] = i;
-    out->heldout = json_is_true(json_object_get(j, "heldout"));
+    /* a shape spak drew at run time (src/build/decl.c) is held out */
+    out->drawn = json_is_true(json_object_get(j, "drawn"));
+    out->heldout = out->drawn || json_is_true(json_object_get(j, "heldout"));
     snprintf(out->str, sizeof out->str, "%s", label);
     return layout_shape(s, i, why, nwhy);
 }

@@ -157,10 +157,14 @@ static double matmul_timed_error(const cpu_shape *sh, const cpu_bufs *b, uint64_
     return den > 0 ? sqrt(num / den) : (num > 0 ? INFINITY : 0);
 }
 
-/* the built-in baseline's runner: OpenBLAS on every core, and threads that
- * stop spinning 2^4 cycles after a call (read at library load, so set here,
- * in the runner's environment; see baseline_openblas.c) */
-static const char *const openblas_env[] = {"OPENBLAS_NUM_THREADS={threads}", "OPENBLAS_THREAD_TIMEOUT=4", NULL};
+/* the built-in baseline's runner: OpenBLAS on every core, threads that stop
+ * spinning 2^4 cycles after a call, and the kernel family the CPU's ISA
+ * allows (judge.c's openblas_coretype: OpenBLAS's own detection falls back
+ * to SSE3 kernels on CPU models it does not know). All three are read at
+ * library load, so they are set here, in the runner's environment; see
+ * baseline_openblas.c. */
+static const char *const openblas_env[] = {"OPENBLAS_NUM_THREADS={threads}", "OPENBLAS_THREAD_TIMEOUT=4",
+                                           "OPENBLAS_CORETYPE={openblas_core}", NULL};
 
 /* the fields the in-process baseline wrote (the report shows openblas_core),
  * from baseline_openblas.c's "openblas core=C threads=N timeout=T" */

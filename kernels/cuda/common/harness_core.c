@@ -67,6 +67,104 @@ static double monotonic_s(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+double hc_now_s(void) { return monotonic_s(); }
+
+void hc_phases_begin(struct hc_phases *p)
+{
+    memset(p, 0, sizeof *p);
+    p->t0 = p->mark = monotonic_s();
+}
+
+void hc_phase_add(struct hc_phases *p, const char *name, double seconds)
+{
+    int i = 0;
+    while (i < p->n && strncmp(p->name[i], name, HC_PHASE_NAME - 1) != 0)
+        i++;
+    if (i == p->n) {
+        if (p->n == HC_PHASES_MAX)  /* full: the last slot becomes "other" */
+            i = HC_PHASES_MAX - 1, snprintf(p->name[i], HC_PHASE_NAME, "other");
+        else
+            snprintf(p->name[p->n++], HC_PHASE_NAME, "%s", name);
+    }
+    p->s[i] += seconds;
+    p->count[i]++;
+}
+
+double hc_phase_mark(struct hc_phases *p, const char *name)
+{
+    double now = monotonic_s(), dt = now - p->mark;
+    p->mark = now;
+    hc_phase_add(p, name, dt);
+    return dt;
+}
+
+void hc_phase_add_part(struct hc_phases *p, const char *top, const char *sub, double seconds)
+{
+    char n[HC_PHASE_NAME];
+    snprintf(n, sizeof n, "%s.%s", top, sub);
+    hc_phase_add(p, n, seconds);
+}
+
+double hc_process_age_s(void)
+{
+    /* field 22 of /proc/self/stat, after the command name in parentheses
+     * (which may hold spaces and parentheses: parse from the last ')') */
+    char buf[1024];
+    FILE *f = fopen("/proc/self/stat", "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return -1;
+    p++;
+    for (int field = 3; field < 22 && p; field++) { /* p is before field 3's space */
+        p = strchr(p + 1, ' ');
+    }
+    long hz = sysconf(_SC_CLK_TCK);
+    char *end = NULL;
+    unsigned long long ticks = p ? strtoull(p + 1, &end, 10) : 0;
+    struct timespec ts;
+    if (!p || end == p + 1 || hz <= 0 || clock_gettime(CLOCK_BOOTTIME, &ts) != 0)
+        return -1;
+    double age = (double)ts.tv_sec + ts.tv_nsec * 1e-9 - (double)ticks / (double)hz;
+    return age >= 0 ? age : -1;
+}
+
+/* seconds to 0.1 ms: what a cost table needs, and never a real below 1e-4,
+ * which JSON writers print in exponent forms that differ (1e-5, 1e-05) */
+static json_t *secs(double s)
+{
+    return json_real(round(s * 1e4) / 1e4);
+}
+
+char *hc_record_cost(const struct hc_phases *p, const char *scope, const char *family, const char *shape,
+                     json_t *extra)
+{
+    json_t *o = json_object(), *ph = json_object(), *ct = json_object();
+    if (!o || !ph || !ct) {
+        json_decref(o), json_decref(ph), json_decref(ct), json_decref(extra);
+        return NULL;
+    }
+    for (int i = 0; i < p->n; i++) {
+        json_object_set_new(ph, p->name[i], secs(p->s[i]));
+        json_object_set_new(ct, p->name[i], json_integer(p->count[i]));
+    }
+    json_object_set_new(o, "type", json_string("Cost"));
+    json_object_set_new(o, "scope", json_string(scope));
+    json_object_set_new(o, "family", json_string(family));
+    json_object_set_new(o, "shape", shape ? json_string(shape) : json_null());
+    json_object_set_new(o, "wall_s", secs(monotonic_s() - p->t0));
+    json_object_set_new(o, "phases", ph);
+    json_object_set_new(o, "counts", ct);
+    if (extra)
+        json_object_update(o, extra);
+    json_decref(extra);
+    return hc_dump(o);
+}
+
 int hc_run_child(hc_child_fn fn, const void *arg, int timeout_s, bool relay, struct hc_child *res)
 {
     int fds[2];

@@ -203,6 +203,46 @@ char *hc_finish_analysis(struct json_t *rec, const struct hc_perf_in *in, const 
 char *hc_finish_clocks(struct json_t *rec, int sm_clock_mhz, int mem_clock_mhz, double power_w,
                        unsigned long long throttle_mask, bool l2_flushed);
 
+/* ---- where a judge's wall time goes (issue 18, "a cheaper evaluation") ----
+ * A judge process keeps one hc_phases: named phases with the wall seconds
+ * spent in them (summed over repeats, with their count), and writes them
+ * once as a "Cost" record (docs/trust-gpu.md, "Where an evaluation's time
+ * goes"): the parent one of scope "run", each shape's child one of scope
+ * "shape". A name "a.b" is a part of phase "a" (its seconds are inside
+ * a's); names are copied (at most HC_PHASE_NAME-1 bytes kept); past
+ * HC_PHASES_MAX distinct names the rest are summed into "other". */
+#define HC_PHASES_MAX 32
+#define HC_PHASE_NAME 40
+struct hc_phases {
+    double t0, mark;                  /* CLOCK_MONOTONIC: begun, and the last mark */
+    int n;
+    char name[HC_PHASES_MAX][HC_PHASE_NAME];
+    double s[HC_PHASES_MAX];
+    long count[HC_PHASES_MAX];
+};
+/* seconds on CLOCK_MONOTONIC (the clock every phase is read on) */
+double hc_now_s(void);
+/* begins p now */
+void hc_phases_begin(struct hc_phases *p);
+/* adds seconds (and one count) to the phase name */
+void hc_phase_add(struct hc_phases *p, const char *name, double seconds);
+/* the time since the last mark (or the begin) added to name; the mark
+ * moves to now. Returns those seconds. */
+double hc_phase_mark(struct hc_phases *p, const char *name);
+/* adds seconds to the part "top.sub" of phase top */
+void hc_phase_add_part(struct hc_phases *p, const char *top, const char *sub, double seconds);
+/* The seconds from this process's start (the kernel's start time of the
+ * process) to now on CLOCK_BOOTTIME, read from /proc/self/stat; -1 when it
+ * cannot be read. What exec, the dynamic loader and static constructors
+ * (the CUDA runtime's among them) cost before main. */
+double hc_process_age_s(void);
+/* The Cost record: {"type":"Cost","scope":scope,"family":family,"shape":
+ * shape or null,"wall_s":since begin,"phases":{name: seconds},"counts":
+ * {name: count}} with extra's members appended (extra may be NULL; its
+ * reference is taken). Malloc'd compact JSON, NULL when out of memory. */
+char *hc_record_cost(const struct hc_phases *p, const char *scope, const char *family, const char *shape,
+                     struct json_t *extra);
+
 /* ---- hardware counters (ncu --csv, details page) ---- */
 #define HC_NCU_MAX_METRICS 16
 struct hc_ncu_metric {

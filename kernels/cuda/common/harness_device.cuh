@@ -115,6 +115,50 @@ static void emit(char *rec)
     free(rec);
 }
 
+/* ---- where this process's wall time goes (the Cost record, issue 18) ----
+ * One hc_phases per process: the parent's begun in main (hd_cost_begin),
+ * each shape child's at its start (run_shapes). hd_phase closes the current
+ * phase and begins the next; hd_part adds to a part of the current one
+ * (idle probes, calls, inputs: jd_batch_once, js_run). */
+static struct hc_phases hd_cost;
+static const char *hd_top = "main";
+static const char *hd_family = "?";
+static bool hd_ceilings_measured; /* this run measured the ceilings (none cached for the device) */
+
+static void hd_phase(const char *next)
+{
+    hc_phase_mark(&hd_cost, hd_top);
+    hd_top = next;
+}
+
+static void hd_part(const char *sub, double seconds)
+{
+    hc_phase_add_part(&hd_cost, hd_top, sub, seconds);
+}
+
+/* f() (an int), its seconds added to the part `part` of the current phase:
+ * a runner's spawn, its pools (the runner's context is made with them), a
+ * query */
+template <typename F> static int hd_timed(const char *part, F f)
+{
+    double t0 = hc_now_s();
+    int r = f();
+    hd_part(part, hc_now_s() - t0);
+    return r;
+}
+
+/* main's first step: the run's phases begun, what came before main added
+ * (exec, the loader, the CUDA runtime's constructors) */
+static void hd_cost_begin(const char *family)
+{
+    hc_phases_begin(&hd_cost);
+    hd_family = family;
+    hd_top = "args";
+    double age = hc_process_age_s();
+    if (age >= 0)
+        hc_phase_add(&hd_cost, "before_main", age);
+}
+
 /* ---- NVML, loaded at run time (no link-time dependency; absent -> zeros) ---- */
 typedef struct nvmlDevice_st *nvmlDevice_t;
 struct nvml_api {
@@ -577,6 +621,8 @@ static int probe(int fd, int dtype, const char *dtype_name, double (*measure_pea
     double copy = 0, peak = 0;
     char *line;
 
+    hc_phases_begin(&hd_cost);
+    hd_top = "runtime";
     if (e != cudaSuccess || n == 0) {
         fprintf(stderr, "%s: no CUDA device (cudaGetDeviceCount: %s)\n", SPAK_HARNESS_PROG,
                 e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
@@ -604,11 +650,17 @@ static int probe(int fd, int dtype, const char *dtype_name, double (*measure_pea
         dev = json_object();
         json_object_set_new(cache, prop.name, dev);
     }
+    const bool measured = copy <= 0 || peak <= 0;
+    hd_phase("context"); /* the properties, the cache read: no context is made for them */
+    if (measured)
+        cudaFree(0); /* the context, made here so copy_gbps and peak_tflops count only their work */
     if (copy <= 0) {
+        hd_phase("copy_gbps");
         copy = measure_copy_gbps();
         json_object_set_new(dev, "copy_gbps", json_real(copy));
     }
     if (peak <= 0) {
+        hd_phase("peak_tflops"); /* the library's handle and its GEMMs */
         peak = measure_peak(dtype);
         peaks = json_object_get(dev, "peak_tflops");
         if (!json_is_object(peaks)) {
@@ -618,6 +670,7 @@ static int probe(int fd, int dtype, const char *dtype_name, double (*measure_pea
         json_object_set_new(peaks, dtn, json_real(peak));
         json_object_set_new(dev, "measured_with", json_string("D2D cudaMemcpyAsync 1 GiB (read+write); cuBLAS GemmEx 8192^3 median of 10"));
     }
+    hd_phase("cache_write");
     if (ceilings_cache) {
         char tmp[4096];
         snprintf(tmp, sizeof tmp, "%s.tmp.%d", ceilings_cache, (int)getpid());
@@ -627,9 +680,15 @@ static int probe(int fd, int dtype, const char *dtype_name, double (*measure_pea
             fprintf(stderr, "%s: could not write %s (continuing)\n", SPAK_HARNESS_PROG, ceilings_cache);
     }
     cudaDeviceGetAttribute(&v, cudaDevAttrMaxThreadsPerMultiProcessor, 0);
-    json_t *o = json_pack("{s:s, s:s, s:f, s:f, s:i, s:i, s:I, s:i}", "device", prop.name, "pci", pci, "copy_gbps",
-                          copy, "peak_tflops", peak, "sm_count", prop.multiProcessorCount, "max_threads_per_sm", v,
-                          "l2_bytes", (json_int_t)prop.l2CacheSize, "cc", prop.major * 10 + prop.minor);
+    hd_phase("end");
+    json_t *ph = json_object();
+    for (int i = 0; i < hd_cost.n; i++)
+        json_object_set_new(ph, hd_cost.name[i], json_real(hd_cost.s[i]));
+    json_t *o = json_pack("{s:s, s:s, s:f, s:f, s:i, s:i, s:I, s:i, s:o}", "device", prop.name, "pci", pci,
+                          "copy_gbps", copy, "peak_tflops", peak, "sm_count", prop.multiProcessorCount,
+                          "max_threads_per_sm", v, "l2_bytes", (json_int_t)prop.l2CacheSize, "cc",
+                          prop.major * 10 + prop.minor, "phases", ph);
+    json_object_set_new(o, "ceilings_measured", json_boolean(measured));
     line = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     json_decref(cache);
@@ -666,6 +725,7 @@ static int probe_device(const struct probe_args *pa, int timeout_s, const char *
     char err[1024];
     struct hc_child pr;
     int rc;
+    hd_phase("probe");
     if (hc_run_child(probe_child, pa, timeout_s, false, &pr) != 0) {
         fprintf(stderr, "%s: fork/pipe failed: %s\n", SPAK_HARNESS_PROG, strerror(errno));
         return 2;
@@ -677,6 +737,12 @@ static int probe_device(const struct probe_args *pa, int timeout_s, const char *
         return 2;
     }
     rc = hc_parse_probe(pr.first_line, dev, err, sizeof err);
+    json_t *line = json_loads(pr.first_line, 0, NULL), *v;
+    const char *k;
+    json_object_foreach(json_object_get(line, "phases"), k, v) /* the child's, as parts of "probe" */
+        hd_part(k, json_number_value(v));
+    hd_ceilings_measured = json_is_true(json_object_get(line, "ceilings_measured"));
+    json_decref(line);
     free(pr.first_line);
     if (rc != 0) {
         fprintf(stderr, "%s: %s\n", SPAK_HARNESS_PROG, err);
@@ -715,19 +781,62 @@ static int run_shape_child(int (*shape_fn)(int fd, const void *arg), const void 
  * happened). Returns the harness's exit status: 1 when a child could not be
  * started, else 1 when some child reported a failure of the harness itself,
  * else 0. */
+static int (*hd_shape_fn)(int fd, const void *arg);
+static int hd_shape_i;
+static char hd_shape_name[128]; /* the family's run_shape names its shape (hd_name_shape) */
+static bool hd_shape_heldout;
+static json_t *hd_shape_extra; /* more fields of the shape's Cost record (js_run: the rounds) */
+
+static void hd_name_shape(const char *name, bool heldout)
+{
+    snprintf(hd_shape_name, sizeof hd_shape_name, "%s", name);
+    hd_shape_heldout = heldout;
+}
+
+/* A shape's child: the family's shape_fn, its phases from the child's start
+ * ("context" first: the family's run_shape moves on with hd_phase), then
+ * its Cost record. */
+static int hd_shape_child(int fd, const void *arg)
+{
+    hc_phases_begin(&hd_cost);
+    hd_top = "context";
+    hd_shape_name[0] = 0;
+    int rc = hd_shape_fn(fd, arg);
+    hd_phase("end");
+    json_t *x = json_pack("{s:i,s:b}", "shape_index", hd_shape_i, "heldout", hd_shape_heldout);
+    if (x && hd_shape_extra)
+        json_object_update(x, hd_shape_extra);
+    json_decref(hd_shape_extra);
+    hd_shape_extra = NULL;
+    emit(hc_record_cost(&hd_cost, "shape", hd_family, hd_shape_name[0] ? hd_shape_name : NULL, x));
+    return rc;
+}
+
 template <typename Shape, typename After>
 static int run_shapes(int (*shape_fn)(int fd, const void *arg), const Shape *shapes, int n, int timeout_s,
                       bool check_only, After after)
 {
     int harness_failed = 0;
+    json_t *walls = json_array();
+    hd_shape_fn = shape_fn;
     for (int i = 0; i < n; i++) {
         struct hc_child r;
         char why[256];
-        int rc = run_shape_child(shape_fn, &shapes[i], timeout_s, check_only, &r, &harness_failed, why, sizeof why);
-        if (rc < 0)
+        hd_phase("shapes");
+        hd_shape_i = i;
+        double t0 = hc_now_s();
+        int rc = run_shape_child(hd_shape_child, &shapes[i], timeout_s, check_only, &r, &harness_failed, why,
+                                 sizeof why);
+        json_array_append_new(walls, json_real(hc_now_s() - t0)); /* fork to reaped: the child's exit too */
+        if (rc < 0) {
+            json_decref(walls);
             return 1;
+        }
+        hd_phase("after_shape"); /* the ncu pass (--ncu), a failed child's records */
         after(&shapes[i], rc, &r, why);
     }
+    hd_phase("end");
+    emit(hc_record_cost(&hd_cost, "run", hd_family, NULL, json_pack("{s:o,s:b}", "shape_wall_s", walls, "ceilings_measured", hd_ceilings_measured)));
     return harness_failed;
 }
 

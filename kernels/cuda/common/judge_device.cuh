@@ -295,8 +295,9 @@ template <typename Call>
 static int jd_batch_once(jd_state *j, cj_side *side, int ncalls, double *dt, char *why, size_t nwhy, Call call)
 {
     int rc[RP_MAX_BATCH], sync_err = 0;
-    double seen = 0;
+    double seen = 0, t0 = hc_now_s(), t1;
     int r = jd_wait_idle(j, 2.0, &seen);
+    hd_part("idle_before", (t1 = hc_now_s()) - t0);
     if (r < 0)
         return -1;
     if (r == 0) {
@@ -305,7 +306,9 @@ static int jd_batch_once(jd_state *j, cj_side *side, int ncalls, double *dt, cha
                  j->solo_s * 1e6);
         return 2;
     }
-    if (call(rc, &sync_err))
+    r = call(rc, &sync_err);
+    hd_part("calls", (t0 = hc_now_s()) - t1);
+    if (r)
         return 1;
     for (int k = 0; k < ncalls; k++)
         if (rc[k] != 0) {
@@ -319,6 +322,7 @@ static int jd_batch_once(jd_state *j, cj_side *side, int ncalls, double *dt, cha
         return 1;
     }
     r = jd_idle(j, &seen);
+    hd_part("idle_after", hc_now_s() - t0);
     if (r < 0)
         return -1;
     if (r == 0) {

@@ -25,6 +25,9 @@
 static char js_session[24];
 static int js_size = 1;   /* candidates in the session */
 static int js_rival = 0;  /* the candidate whose record is written now */
+/* the round js_run is in (warm-up rounds counted), -1 outside: how a
+ * judge's callbacks tell one round from the next */
+static int js_round = -1;
 
 /* A session of nc candidates for this run: its id drawn now (in the
  * parent, before the shape children). 0, or -1 with a message on stderr. */
@@ -110,7 +113,12 @@ static int js_run(js_rounds *R, jd_state *j, int base_side, int reps, int warmup
         if (!(R->t[k] = (double *)calloc(cap, sizeof(double))))
             return -1;
     }
+    const char *stop = "failure";
+    hd_phase(wu ? "warmup" : "timed");
     for (int r = 0; r < wu + cap && !R->all[0]; r++) {
+        js_round = r;
+        if (r == wu && wu)
+            hd_phase("timed");
         cs_order(r, nc, order);
         for (int o = 0; o <= nc && !R->all[0]; o++) {
             int k = order[o], side = k < 0 ? base_side : js_side(k);
@@ -118,7 +126,10 @@ static int js_run(js_rounds *R, jd_state *j, int base_side, int reps, int warmup
             double dt = 0;
             if (side < 0 || (k >= 0 && !R->in[k]))
                 continue;
-            if (fill(side, n)) {
+            double t0 = hc_now_s();
+            int filled = fill(side, n);
+            hd_part("inputs", hc_now_s() - t0);
+            if (filled) {
                 snprintf(R->all, sizeof R->all, "%.500s", j->err);
                 R->rc = HC_CHILD_HARNESS_ERR;
                 break;
@@ -141,10 +152,14 @@ static int js_run(js_rounds *R, jd_state *j, int base_side, int reps, int warmup
             }
             if (r == wu + reps / 2 && !sampled)
                 R->ck = nvml_sample(), sampled = true;
+            t0 = hc_now_s();
             for (int c = 0; c < n; c++) {
                 bool ok = false;
                 char cw[400];
-                if (check(side, c, &ok, cw, sizeof cw)) {
+                int chk = check(side, c, &ok, cw, sizeof cw);
+                hd_part("call_checks", hc_now_s() - t0);
+                t0 = hc_now_s();
+                if (chk) {
                     snprintf(R->all, sizeof R->all, "%.500s", j->err);
                     R->rc = HC_CHILD_HARNESS_ERR;
                     break;
@@ -169,9 +184,18 @@ static int js_run(js_rounds *R, jd_state *j, int base_side, int reps, int warmup
         bool any = false;
         for (int k = 0; k < nc; k++)
             any = any || R->in[k];
-        if (!any || cs_enough(R->t, R->in, nc, R->tb, R->done, lo))
+        if (!any || cs_enough(R->t, R->in, nc, R->tb, R->done, lo)) {
+            stop = any ? "precision" : "every candidate out";
             break;
+        }
+        if (R->done == cap)
+            stop = "cap";
     }
+    js_round = -1;
+    /* how many rounds, and what stopped them: the Cost record's */
+    json_decref(hd_shape_extra);
+    hd_shape_extra = json_pack("{s:i,s:i,s:i,s:i,s:s}", "rounds", R->done, "rounds_min", lo, "rounds_cap", cap,
+                               "calls_per_batch", n, "rounds_stopped_by", stop);
     return 0;
 }
 

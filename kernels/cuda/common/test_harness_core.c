@@ -12,6 +12,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../../tests/tap.h"
@@ -138,6 +139,47 @@ static void test_children(void)
                WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0,
            "a line over the 64 KB cap is dropped, the next one still read");
     free(r.first_line);
+}
+
+/* The phase accounting of the Cost record: marks sum per name with their
+ * counts, the record carries them, the process age is read and plausible. */
+static void test_phases(void)
+{
+    struct hc_phases p;
+    hc_phases_begin(&p);
+    struct timespec ts = {0, 20000000};
+    nanosleep(&ts, NULL);
+    double a = hc_phase_mark(&p, "context");
+    hc_phase_add(&p, "idle_wait", 0.25);
+    hc_phase_add(&p, "idle_wait", 0.5);
+    double b = hc_phase_mark(&p, "context");
+    TAP_OK(a >= 0.019 && b >= 0 && p.n == 2 && p.count[0] == 2 && p.s[0] == a + b,
+           "marks of one name sum, with their count (%.3f s in 2)", p.s[0]);
+    TAP_OK(p.count[1] == 2 && p.s[1] == 0.75, "adds of one name sum (0.75 s in 2)");
+    hc_phase_add_part(&p, "timed", "idle_probes", 0.125);
+    TAP_OK(p.n == 3 && !strcmp(p.name[2], "timed.idle_probes") && p.s[2] == 0.125, "a part is named top.sub");
+    char *r = hc_record_cost(&p, "shape", "gemm", "128x128x128", json_pack("{s:i}", "rounds", 7));
+    json_t *o = r ? json_loads(r, 0, NULL) : NULL;
+    json_t *ph = json_object_get(o, "phases"), *ct = json_object_get(o, "counts");
+    TAP_OK(o && !strcmp(json_string_value(json_object_get(o, "type")), "Cost") &&
+               !strcmp(json_string_value(json_object_get(o, "scope")), "shape") &&
+               json_real_value(json_object_get(ph, "idle_wait")) == 0.75 &&
+               json_integer_value(json_object_get(ct, "context")) == 2 &&
+               json_integer_value(json_object_get(o, "rounds")) == 7 &&
+               json_real_value(json_object_get(o, "wall_s")) >= a - 1e-4,
+           "the Cost record: type, scope, phases, counts, extra fields, wall_s: %s", r ? r : "(null)");
+    json_decref(o);
+    free(r);
+    for (int i = 0; i < HC_PHASES_MAX + 5; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "p%d", i);
+        hc_phase_add(&p, name, 1.0);
+    }
+    TAP_OK(p.n == HC_PHASES_MAX && !strcmp(p.name[HC_PHASES_MAX - 1], "other") &&
+               p.count[HC_PHASES_MAX - 1] >= 9,
+           "past %d names the rest is summed into 'other' (%ld)", HC_PHASES_MAX, p.count[HC_PHASES_MAX - 1]);
+    double age = hc_process_age_s();
+    TAP_OK(age >= 0.02 && age < 3600, "the process's age from /proc/self/stat: %.3f s", age);
 }
 
 int main(void)
@@ -389,5 +431,6 @@ int main(void)
                "--batch-ms 0 refused");
     }
     test_children();
+    test_phases();
     return tap_done();
 }

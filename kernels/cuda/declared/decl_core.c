@@ -225,7 +225,8 @@ static int parse_shape(const struct pctx *p, const struct dc_decl *d, json_t *o,
     if (!json_is_object(o)) return fail(p, f, "not an object");
     snprintf(f, sizeof f, "shapes[%d].label", i);
     if (get_str(p, o, "label", f, true, s->label, sizeof s->label)) return -1;
-    s->heldout = json_is_true(json_object_get(o, "heldout"));
+    s->drawn = json_is_true(json_object_get(o, "drawn"));
+    s->heldout = s->drawn || json_is_true(json_object_get(o, "heldout"));
     json_t *c = json_object_get(o, "counts"), *v = json_object_get(o, "values");
     snprintf(f, sizeof f, "shapes[%d].counts", i);
     if (!json_is_array(c) || json_array_size(c) != (size_t)d->nargs)

@@ -59,6 +59,7 @@ struct dc_arg {
 struct dc_shape {
     char label[128];
     bool heldout;
+    bool drawn;                 /* drawn by spak at run time (src/build/decl.c): held out, recorded so */
     int64_t count[DC_MAX_ARGS]; /* elements of each buffer (0 for a scalar) */
     double value[DC_MAX_ARGS];  /* each scalar's value (integers exact up to 2^53) */
     unsigned grid[3], block[3], smem;

@@ -170,6 +170,21 @@ struct dj {
     unsigned long long seed[JS_SIDES][RP_MAX_BATCH][DC_MAX_ARGS];
     unsigned long long hash[JS_SIDES][RP_MAX_BATCH][DC_MAX_ARGS];
     int checks[JS_SIDES];
+    /* In the timed rounds every side of a round gets the same inputs (the
+     * round's seeds, drawn at its first fill), so one batch of the
+     * reference a round is what every candidate's calls of the round are
+     * checked against: its timed one when it came first. With one
+     * candidate (rounds ordered candidate, reference or the reverse) the
+     * batch run for the candidate's check is the round's timed one too:
+     * the reference runs once a round (it ran twice: a naive reference
+     * was most of a declared evaluation's time). In a session the order
+     * rotates, so there the reference's timed batch stays in its place. */
+    bool in_rounds, for_check;      /* in js_run; a batch of REF run by reference_for */
+    int seed_round;                 /* the round rseed was drawn for (-1 none) */
+    int ref_out_round;              /* the round whose inputs REF's sets hold, with its outputs (-1 none) */
+    int ref_timed_round;            /* the round whose timed REF batch ran (-1 none) ... */
+    double ref_dt;                  /* ... and its time */
+    unsigned long long rseed[RP_MAX_BATCH][DC_MAX_ARGS];
     double err;                     /* the last compare: the worst output's error ... */
     int err_arg;                    /* ... which output (-1 none) */
     json_t *outs;                   /* ... every output's error and tolerance */
@@ -220,12 +235,22 @@ static int fill_set(struct dj *g, int side, int k, const unsigned long long *see
     return 0;
 }
 
-/* Fresh inputs (seeds drawn now) into sets 0..n-1 of side. */
+/* Fresh inputs (seeds drawn now) into sets 0..n-1 of side; in the timed
+ * rounds the round's (drawn at its first fill), and nothing for the
+ * reference when its sets already hold its batch on them. */
 static int fill_sets(struct dj *g, int side, int n)
 {
+    if (g->in_rounds && g->seed_round != js_round) {
+        for (int k = 0; k < n; k++)
+            for (int a = 0; a < g_decl.nargs; a++)
+                g->rseed[k][a] = jd_draw();
+        g->seed_round = js_round;
+    }
+    if (g->in_rounds && side == REF && g->ref_timed_round == js_round)
+        return 0;
     for (int k = 0; k < n; k++) {
         for (int a = 0; a < g_decl.nargs; a++)
-            g->seed[side][k][a] = jd_draw();
+            g->seed[side][k][a] = g->in_rounds ? g->rseed[k][a] : jd_draw();
         if (fill_set(g, side, k, g->seed[side][k]))
             return -1;
     }
@@ -233,12 +258,17 @@ static int fill_sets(struct dj *g, int side, int n)
     return 0;
 }
 
-/* One batch of n launches of side on sets 0..n-1 (jd_batch's codes). */
+/* One batch of n launches of side on sets 0..n-1 (jd_batch's codes); the
+ * reference's of a round once: run already (for a check), its time. */
 static int batch(struct dj *g, int side, int n, double *dt, char *why, size_t nwhy)
 {
     static cp_kcall c;
     const struct dc_shape *s = g->s;
     bool ref = side == REF;
+    if (ref && g->in_rounds && !g->for_check && g->ref_timed_round == js_round) {
+        *dt = g->ref_dt;
+        return 0;
+    }
     uint32_t off[DC_MAX_ARGS], size[DC_MAX_ARGS];
     uint64_t addr[DC_MAX_ARGS];
     memset(&c, 0, sizeof c);
@@ -260,6 +290,11 @@ static int batch(struct dj *g, int side, int n, double *dt, char *why, size_t nw
         }
     g->ncalls = n;
     int r = jd_kbatch(&g->j, &g->side[side], &c, g_args.timeout_s, dt, why, nwhy);
+    if (ref && g->in_rounds) { /* REF's sets hold its batch on the round's inputs (or nothing usable) */
+        g->ref_out_round = r == 0 ? js_round : -1;
+        if (r == 0 && (!g->for_check || g_ncand == 1))
+            g->ref_timed_round = js_round, g->ref_dt = *dt;
+    }
     char names[256];
     if (r == 1 && strstr(why, "IllegalAddress") && g->side[side].ro_readonly && read_args(names, sizeof names)[0]) {
         size_t l = strlen(why);
@@ -348,17 +383,23 @@ static int compare_outputs(struct dj *g, int side, int k, bool *ok, char *why, s
 }
 
 /* The reference on the inputs of side's last n calls: the same seeds into
- * the reference's sets 0..n-1, one untimed batch. 0, or -1 (g->j.err: the
- * reference failing is the judge's failure, not the candidate's). */
+ * the reference's sets 0..n-1, one batch (in the timed rounds the round's
+ * timed one: none when it ran already on the round's inputs). 0, or -1
+ * (g->j.err: the reference failing is the judge's failure, not the
+ * candidate's). */
 static int reference_for(struct dj *g, int side, int n)
 {
     char why[512];
     double dt;
+    if (g->in_rounds && g->ref_out_round == js_round)
+        return 0;
     for (int k = 0; k < n; k++)
         if (fill_set(g, REF, k, g->seed[side][k]))
             return -1;
     DCK(cudaStreamSynchronize(g->j.st));
+    g->for_check = true;
     int r = batch(g, REF, n, &dt, why, sizeof why);
+    g->for_check = false;
     if (r == 0)
         return 0;
     snprintf(g->j.err, sizeof g->j.err, "%s%.480s", r == 1 ? "the reference kernel failed: " : "", why);
@@ -390,6 +431,7 @@ static json_t *rec_common(const char *type, const struct dc_shape *s)
     json_t *o = json_pack("{s:s}", "type", type);
     json_object_set_new(o, "shape", json_string(s->label));
     json_object_set_new(o, "heldout", json_boolean(s->heldout));
+    if (s->drawn) json_object_set_new(o, "drawn", json_true());
     json_object_set_new(o, "family", json_string("declared"));
     json_object_set_new(o, "kernel", json_string(g_decl.name));
     json_object_set_new(o, "trusted", json_boolean(g_decl.ref != DC_REF_NONE));
@@ -508,7 +550,7 @@ static void emit_timed(struct dj *g, const js_rounds *R, int k, double err)
 static int start_side(struct dj *g, int side, const char *image, const char *entry, bool ref, char *why, size_t n)
 {
     const struct dc_shape *s = g->s;
-    int r = cj_side_start(&g->side[side], g_runner, image, "declared", why, n);
+    int r = hd_timed("spawn", [&] { return cj_side_start(&g->side[side], g_runner, image, "declared", why, n); });
     if (r)
         return r == 4 ? 2 : 1;
     cp_kquery q;
@@ -532,10 +574,12 @@ static int start_side(struct dj *g, int side, const char *image, const char *ent
             q.cmem_bytes[q.ncmem++] = g->L.bytes[a];
         }
     /* the pools first: the runner's context and stream come with them */
-    if ((g->L.set_bytes[0] && cj_side_map(&g->side[side], g->L.set_bytes[0] * (size_t)g->nsets, why, n)) ||
-        (g->L.set_bytes[1] && cj_side_map_ro(&g->side[side], g->L.set_bytes[1] * (size_t)g->nsets, why, n)))
+    if (hd_timed("pools", [&] {
+            return (g->L.set_bytes[0] && cj_side_map(&g->side[side], g->L.set_bytes[0] * (size_t)g->nsets, why, n)) ||
+                   (g->L.set_bytes[1] && cj_side_map_ro(&g->side[side], g->L.set_bytes[1] * (size_t)g->nsets, why, n));
+        }))
         return 2;
-    if (cj_side_kquery(&g->side[side], &q, &g->ki[side], why, n))
+    if (hd_timed("query", [&] { return cj_side_kquery(&g->side[side], &q, &g->ki[side], why, n); }))
         return 1;
     if (g->ki[side].rc != 0) {
         snprintf(why, n, "the %s's kernel '%s': %s", g->side[side].label, entry, g->ki[side].msg);
@@ -608,11 +652,14 @@ static int timed(struct dj *g, const bool *pass, const double *err)
     memset(&R, 0, sizeof R);
     R.nc = g_ncand, R.n = g->nsets;
     memcpy(R.timed, pass, sizeof R.timed);
+    g->in_rounds = true, g->seed_round = g->ref_out_round = g->ref_timed_round = -1;
     int r = js_run(
         &R, &g->j, g->trusted ? REF : -1, g_args.reps, g_args.warmup,
         [&](int side, int n) { return fill_sets(g, side, n); },
         [&](int side, int n, double *dt, char *why, size_t nw) { return batch(g, side, n, dt, why, nw); },
         [&](int side, int c, bool *ok, char *why, size_t nw) { return check_call(g, side, c, ok, why, nw); });
+    g->in_rounds = false;
+    hd_phase("records");
     if (r)
         snprintf(R.all, sizeof R.all, "judge: out of host memory"), R.rc = HC_CHILD_HARNESS_ERR;
     for (int k = 0; k < R.nc; k++) {
@@ -675,13 +722,18 @@ static int run_shape(const struct dc_shape *s)
     g->side[REF].label = "reference";
     for (int k = 0; k < g_ncand; k++)
         g->side[js_side(k)].label = js_label(k), up[k] = true;
-    if (cudaSetDevice(0) != cudaSuccess || jd_open(&g->j) || jd_calibrate(&g->j) ||
+    hd_name_shape(s->label, s->heldout);
+    /* (the phases of the Cost record move on between the steps) */
+    if (cudaSetDevice(0) != cudaSuccess || jd_open(&g->j) || (hd_phase("idle_calibrate"), jd_calibrate(&g->j)) ||
         cudaMalloc(&g->sums, 2 * sizeof(double)) != cudaSuccess ||
         cudaMalloc(&g->cnt, 2 * sizeof(unsigned long long)) != cudaSuccess) {
         fail_all(g, up, g->j.err[0] ? g->j.err : "judge: CUDA setup failed");
         return HC_CHILD_HARNESS_ERR;
     }
-    nvml_open(0);
+    hd_phase("nvml");
+    if (!g_args.check_only && !s->heldout) /* the clocks are read while timing only: not for a check */
+        nvml_open(0);
+    hd_phase("runners_start");
     for (int k = 0; k < g_ncand; k++) {
         js_rival = k;
         int r = start_side(g, js_side(k), g_cand[k], g_decl.entry, false, why, sizeof why);
@@ -695,6 +747,7 @@ static int run_shape(const struct dc_shape *s)
         fail_all(g, up, w2);
         rc = HC_CHILD_HARNESS_ERR, nup = 0, broken = true;
     }
+    hd_phase("checks");
     for (int k = 0; k < g_ncand && nup; k++) {
         if (!up[k])
             continue;
@@ -721,6 +774,7 @@ static int run_shape(const struct dc_shape *s)
         int t = timed(g, pass, err);
         rc = t != HC_CHILD_OK ? t : rc;
     }
+    hd_phase("teardown");
     stop_all(g);
     return rc;
 }
@@ -772,6 +826,7 @@ static int images_ok(void)
 int main(int argc, char **argv)
 {
     char err[1024];
+    hd_cost_begin("declared");
     int rc = args_exit(dc_parse_args(argc, argv, &g_args, err, sizeof err), err);
     if (rc >= 0)
         return rc;

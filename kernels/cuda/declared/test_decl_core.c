@@ -88,6 +88,13 @@ static void test_parse(void)
     rc = dc_parse(r, strlen(r), "decl.json", &d, err, sizeof err);
     TAP_OK(rc == 0 && d.shapes[0].rgrid[0] == 1 && d.shapes[0].rblock[0] == 32, "reference_grid and reference_block (%s)",
           err);
+    TAP_OK(!d.shapes[0].drawn, "a listed shape is not drawn");
+    r = edit(t, "\"heldout\":false", "\"heldout\":true,\"drawn\":true");
+    rc = dc_parse(r, strlen(r), "decl.json", &d, err, sizeof err);
+    TAP_OK(rc == 0 && d.shapes[0].drawn && d.shapes[0].heldout, "a shape spak drew at run time is read as drawn, held out");
+    r = edit(t, "\"heldout\":false", "\"drawn\":true");
+    rc = dc_parse(r, strlen(r), "decl.json", &d, err, sizeof err);
+    TAP_OK(rc == 0 && d.shapes[0].heldout, "a drawn shape is held out even where the decl does not say so");
     r = edit(t, "\"reference\":{\"kind\":\"function\",\"path\":\"/tmp/r.cubin\",\"entry\":\"softmax_ref\"}",
              "\"reference\":null");
     rc = dc_parse(r, strlen(r), "decl.json", &d, err, sizeof err);

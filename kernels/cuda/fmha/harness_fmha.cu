@@ -692,10 +692,12 @@ static int fj_setup(struct fjudge *g, char *why, size_t nwhy)
     FCK(cudaMalloc(&g->lbits, sizeof(unsigned long long)));
     for (int k = 0; k < g_args.ncand; k++) {
         cj_side *c = &g->side[js_side(k)];
-        if (!c->dead && cj_side_map(c, g->ws_off + align256(g->ws_bytes[js_side(k)]), why, nwhy))
+        if (!c->dead &&
+            hd_timed("pools", [&] { return cj_side_map(c, g->ws_off + align256(g->ws_bytes[js_side(k)]), why, nwhy); }))
             return -2;
     }
-    if (g->have_base && cj_side_map(&g->side[BASE], g->ws_off + align256(g->ws_bytes[BASE]), why, nwhy))
+    if (g->have_base &&
+        hd_timed("pools", [&] { return cj_side_map(&g->side[BASE], g->ws_off + align256(g->ws_bytes[BASE]), why, nwhy); }))
         drop_baseline(g, why);
     return 0;
 }
@@ -841,6 +843,7 @@ static int timed(struct fjudge *g, const bool *pass, const cp_info *ci, const do
         [&](int side, int n) { return fill_sets(g, side, n, 1.0f); },
         [&](int side, int n, double *dt, char *why, size_t nw) { return batch(g, side, n, lse, dt, why, nw); },
         [&](int side, int c, bool *ok, char *why, size_t nw) { return check_call(g, side, c, lse, ok, why, nw); });
+    hd_phase("records");
     if (r)
         snprintf(R.all, sizeof R.all, "harness: out of host memory"), R.rc = HC_CHILD_HARNESS_ERR;
     for (int k = 0; k < R.nc; k++) {
@@ -885,8 +888,8 @@ static void start_baseline(struct fjudge *g)
         return;
     }
     g->have_base = true;
-    if (cj_side_start(&g->side[BASE], g_runner, g_baseline, "fmha", why, sizeof why) ||
-        cj_side_query(&g->side[BASE], &q, &bi, why, sizeof why)) {
+    if (hd_timed("spawn", [&] { return cj_side_start(&g->side[BASE], g_runner, g_baseline, "fmha", why, sizeof why); }) ||
+        hd_timed("query", [&] { return cj_side_query(&g->side[BASE], &q, &bi, why, sizeof why); })) {
         drop_baseline(g, why);
     } else if (constraint(&bi, g->s, g->dt, "baseline", why, sizeof why)) {
         drop_baseline(g, why);
@@ -909,13 +912,13 @@ static int start_candidate(struct fjudge *g, int k, cp_info *ci)
     char why[512] = "";
     cj_side *c = &g->side[js_side(k)];
     js_rival = k;
-    int r = cj_side_start(c, g_runner, g_args.candidates[k], "fmha", why, sizeof why);
+    int r = hd_timed("spawn", [&] { return cj_side_start(c, g_runner, g_args.candidates[k], "fmha", why, sizeof why); });
     if (r != 0) {
         correctness_rec(s, false, false, NAN, NAN, NAN, why);
         return r == 4 ? 2 : 1;
     }
     cp_query q = query_of(g);
-    if (cj_side_query(c, &q, ci, why, sizeof why)) {
+    if (hd_timed("query", [&] { return cj_side_query(c, &q, ci, why, sizeof why); })) {
         correctness_rec(s, false, false, NAN, NAN, NAN, why);
         return 1;
     }
@@ -1036,12 +1039,18 @@ static int run_shape(const struct fc_shape *s)
     for (int k = 0; k < g_args.ncand; k++)
         g->side[js_side(k)].label = js_label(k), up[k] = true;
     g->side[BASE].label = "baseline";
-    /* the probe alone, before any runner exists */
-    if (cudaSetDevice(0) != cudaSuccess || jd_open(&g->j) || jd_calibrate(&g->j)) {
+    char sn[96];
+    hd_name_shape(fc_shape_str(s, sn, sizeof sn), s->heldout);
+    /* the probe alone, before any runner exists (the phases of the Cost
+     * record move on between the steps) */
+    if (cudaSetDevice(0) != cudaSuccess || jd_open(&g->j) || (hd_phase("idle_calibrate"), jd_calibrate(&g->j))) {
         fail_all(s, up, g->j.err[0] ? g->j.err : "harness: CUDA setup failed");
         return HC_CHILD_HARNESS_ERR;
     }
-    nvml_open(0);
+    hd_phase("nvml");
+    if (!g_args.check_only && !s->heldout) /* the clocks are read while timing only: not for a check */
+        nvml_open(0);
+    hd_phase("runners_start");
     g->lse_timed = g_args.time_lse; /* and every candidate declares the LSE (below) */
     for (int k = 0; k < g_args.ncand; k++) {
         r = start_candidate(g, k, &ci[k]);
@@ -1052,7 +1061,9 @@ static int run_shape(const struct fc_shape *s)
     if (!nup)
         goto out;
     start_baseline(g);
+    hd_phase("setup"); /* buffers, the sets' pools */
     r = fj_setup(g, why, sizeof why);
+    hd_phase("checks");
     if (r) {
         fail_all(s, up, r == -1 ? g->j.err : why);
         rc = HC_CHILD_HARNESS_ERR;
@@ -1061,6 +1072,7 @@ static int run_shape(const struct fc_shape *s)
     r = judge_shape(g, up, ci);
     rc = r != HC_CHILD_OK ? r : rc;
 out:
+    hd_phase("teardown");
     for (int k = 0; k < g_args.ncand; k++) {
         char sw[300] = "";
         js_rival = k;
@@ -1113,6 +1125,7 @@ static int shape_fn(int fd, const void *arg)
 int main(int argc, char **argv)
 {
     char err[1024];
+    hd_cost_begin("fmha");
     int rc = args_exit(fc_parse_args(argc, argv, &g_args, err, sizeof err), err);
     const struct probe_args pa = {g_args.dtype, hc_dtype_name(g_args.dtype), measure_cublas_peak,
                                   g_args.ceilings_cache};

@@ -411,7 +411,8 @@ static int gj_setup(struct gjudge *g, char *why, size_t nwhy)
     GCK(cudaMalloc(&g->sums, 2 * sizeof(double)));
     GCK(cudaMalloc(&g->cnt, sizeof(unsigned long long)));
     for (int i = 0; i < JS_SIDES; i++)
-        if (!g->side[i].dead && cj_side_map(&g->side[i], g->set_bytes * (size_t)g->nsets, why, nwhy))
+        if (!g->side[i].dead &&
+            hd_timed("pools", [&] { return cj_side_map(&g->side[i], g->set_bytes * (size_t)g->nsets, why, nwhy); }))
             return -2;
     return 0;
 }
@@ -547,6 +548,7 @@ static int timed(struct gjudge *g, const bool *pass, const cp_info *ci, const do
         &R, &g->j, BASE, g_args.reps, g_args.warmup, [&](int side, int n) { return fill_sets(g, side, n, false); },
         [&](int side, int n, double *dt, char *why, size_t nw) { return batch(g, side, n, dt, why, nw); },
         [&](int side, int c, bool *ok, char *why, size_t nw) { return check_call(g, side, c, ok, why, nw); });
+    hd_phase("records");
     if (r)
         snprintf(R.all, sizeof R.all, "harness: out of host memory"), R.rc = HC_CHILD_HARNESS_ERR;
     for (int k = 0; k < R.nc; k++) {
@@ -573,7 +575,7 @@ static int start_candidate(struct gjudge *g, int k, cp_info *ci)
     char why[512] = "";
     cj_side *c = &g->side[js_side(k)];
     js_rival = k;
-    int r = cj_side_start(c, g_runner, g_args.candidates[k], "gemm", why, sizeof why);
+    int r = hd_timed("spawn", [&] { return cj_side_start(c, g_runner, g_args.candidates[k], "gemm", why, sizeof why); });
     if (r != 0) {
         correctness_rec(s, g->dt, false, false, NAN, NAN, why);
         return r == 4 ? 2 : 1;
@@ -583,7 +585,7 @@ static int start_candidate(struct gjudge *g, int k, cp_info *ci)
     q.h = (rp_head){RP_MAGIC, CP_QUERY};
     q.d[0] = s->m, q.d[1] = s->n, q.d[2] = s->k;
     q.dtype = g->dt;
-    if (cj_side_query(c, &q, ci, why, sizeof why)) {
+    if (hd_timed("query", [&] { return cj_side_query(c, &q, ci, why, sizeof why); })) {
         correctness_rec(s, g->dt, false, false, NAN, NAN, why);
         return 1;
     }
@@ -664,13 +666,20 @@ static int run_shape(const struct hc_shape *s)
     for (int k = 0; k < g_args.ncand; k++)
         g->side[js_side(k)].label = js_label(k), up[k] = true;
     g->side[BASE].label = "baseline";
-    /* the probe alone, before any runner exists */
-    if (cudaSetDevice(0) != cudaSuccess || jd_open(&g->j) || jd_calibrate(&g->j) ||
-        cublasCreate(&g->h) != CUBLAS_STATUS_SUCCESS || cublasSetStream(g->h, g->j.st) != CUBLAS_STATUS_SUCCESS) {
+    char sn[64];
+    hd_name_shape(hc_shape_str(s, sn, sizeof sn), s->heldout);
+    /* the probe alone, before any runner exists (the phases of the Cost
+     * record move on between the steps) */
+    if (cudaSetDevice(0) != cudaSuccess || jd_open(&g->j) || (hd_phase("idle_calibrate"), jd_calibrate(&g->j)) ||
+        (hd_phase("cublas_handle"), cublasCreate(&g->h)) != CUBLAS_STATUS_SUCCESS ||
+        cublasSetStream(g->h, g->j.st) != CUBLAS_STATUS_SUCCESS) {
         fail_all(s, g->dt, up, g->j.err[0] ? g->j.err : "harness: CUDA/cuBLAS setup failed");
         return HC_CHILD_HARNESS_ERR;
     }
-    nvml_open(0);
+    hd_phase("nvml");
+    if (!g_args.check_only && !s->heldout) /* the clocks are read while timing only: not for a check */
+        nvml_open(0);
+    hd_phase("runners_start");
     for (int k = 0; k < g_args.ncand; k++) {
         r = start_candidate(g, k, &ci[k]);
         up[k] = r == 0, nup += r == 0;
@@ -678,12 +687,14 @@ static int run_shape(const struct hc_shape *s)
     }
     if (!nup)
         goto out;
-    if (cj_side_start(&g->side[BASE], g_runner, g_baseline, "gemm", why, sizeof why)) {
+    if (hd_timed("spawn", [&] { return cj_side_start(&g->side[BASE], g_runner, g_baseline, "gemm", why, sizeof why); })) {
         fail_all(s, g->dt, up, why);
         rc = HC_CHILD_HARNESS_ERR;
         goto out;
     }
+    hd_phase("setup"); /* buffers, the sets' pools */
     r = gj_setup(g, why, sizeof why);
+    hd_phase("checks");
     if (r) {
         fail_all(s, g->dt, up, r == -1 ? g->j.err : why);
         rc = HC_CHILD_HARNESS_ERR;
@@ -714,6 +725,7 @@ static int run_shape(const struct hc_shape *s)
     if (npass)
         rc = timed(g, pass, ci, err, berr);
 out:
+    hd_phase("teardown");
     for (int k = 0; k < g_args.ncand; k++) {
         char sw[300] = "";
         /* a denied call or isolation below the minimum: nothing it did counts
@@ -973,6 +985,7 @@ static void counters(const struct hc_shape *s)
 int main(int argc, char **argv)
 {
     char err[1024];
+    hd_cost_begin("gemm");
     int rc = args_exit(hc_parse_args(argc, argv, &g_args, err, sizeof err), err);
     const struct probe_args pa = {g_args.dtype, hc_dtype_name(g_args.dtype), measure_cublas_peak,
                                   g_args.ceilings_cache};

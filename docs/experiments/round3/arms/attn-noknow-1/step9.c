@@ -1,0 +1,386 @@
+/*
+ * Flash-style fp32 attention, AVX-512, pthreads - "transposed scores" variant.
+ * Work unit = (bh, query block of BQ = 16*QV rows).
+ *  - Q block packed transposed and pre-scaled: QT[d][BQ] = Q[i][d] * log2(e)/sqrt(D).
+ *  - QK: S^T tile RK keys x QV query vectors (broadcast K[j][d] straight from K,
+ *    load QT[d][:]); lanes are query rows, so the row max / row sum of the
+ *    online softmax are vertical (no horizontal reductions), exp2 per vector.
+ *  - PV: O tile RR query rows x 64 columns (broadcast P[i][j] from ST, V rows).
+ * No K packing, all scratch on the thread stack (no per-call page faults).
+ * Step 3: degree-5 exp2 without clamp on unmasked blocks, Q^T packing by gathers.
+ * Step 4: D==64 specialised path (compile-time D, one K base pointer, unrolled d/j loops).
+ * Step 5: inner d (QK) and j (PV) loops manually unrolled by 4 (fewer loop-exit mispredicts).
+ * Step 6: lazy running max (threshold LAZY, log2 units): O/l rescale skipped for strips whose max did not move.
+ * Step 7: causal diagonal blocks skip QK FMAs for query vectors that are fully masked.
+ * Tunables: QV (query vectors per block: 2, 3, 4), BK (keys per block).
+ */
+#include <immintrin.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "abi.h"
+
+#ifndef QV
+#define QV 3
+#endif
+#ifndef BK
+#define BK 128
+#endif
+#define BQ (16 * QV)
+#if QV == 3
+#define RK 8
+#define RR 6
+#elif QV == 2
+#define RK 12
+#define RR 4
+#else
+#define RK 6
+#define RR 4
+#endif
+#define MAXT 64
+#ifndef LAZY
+#define LAZY 8.0f
+#endif
+
+#define AI __attribute__((always_inline)) static inline
+
+/* 2^t, t = n + f, f in [-0.5,0.5]; degree-5 near-minimax poly (c0 = 1 exactly), max rel err ~3e-7.
+ * exp2_fast: t must be finite (unmasked scores); exp2_clamp: also takes -inf. */
+AI __m512 exp2_fast(__m512 t)
+{
+    __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 f = _mm512_sub_ps(t, n);
+    __m512 p = _mm512_set1_ps(1.338130212e-03f);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.666368365e-03f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550381169e-02f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.402234972e-01f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931471825e-01f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+AI __m512 exp2_clamp(__m512 t) { return exp2_fast(_mm512_max_ps(t, _mm512_set1_ps(-126.0f))); }
+
+/* S^T rows for up to RK keys (kr[r] = K row of key r), all BQ queries. */
+AI void qk_group(const float *kb, const float *QT, const int D, int jn, float *st, __m512 *mx, int domask, int jbase,
+                 int i0, const int V0)
+{
+    __m512 acc[RK][QV];
+#pragma GCC unroll 16
+    for (int r = 0; r < RK; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < QV; v++) acc[r][v] = _mm512_setzero_ps();
+#define QK_STEP(DD)                                                                                    \
+    do {                                                                                               \
+        const int d_ = (DD);                                                                           \
+        __m512 qv[QV];                                                                                 \
+        _Pragma("GCC unroll 4") for (int v = V0; v < QV; v++) qv[v] = _mm512_load_ps(QT + (size_t)d_ * BQ + v * 16); \
+        _Pragma("GCC unroll 16") for (int r = 0; r < RK; r++)                                          \
+        {                                                                                              \
+            __m512 kbv = _mm512_set1_ps(kb[(size_t)r * D + d_]);                                       \
+            _Pragma("GCC unroll 4") for (int v = V0; v < QV; v++) acc[r][v] = _mm512_fmadd_ps(kbv, qv[v], acc[r][v]); \
+        }                                                                                              \
+    } while (0)
+    int d = 0;
+#pragma GCC unroll 1
+    for (; d + 4 <= D; d += 4) {
+        QK_STEP(d);
+        QK_STEP(d + 1);
+        QK_STEP(d + 2);
+        QK_STEP(d + 3);
+    }
+#pragma GCC unroll 1
+    for (; d < D; d++) QK_STEP(d);
+#undef QK_STEP
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+#pragma GCC unroll 16
+    for (int r = 0; r < RK; r++) {
+        if (r < jn) {
+            __m512i jv = _mm512_set1_epi32(jbase + r);
+#pragma GCC unroll 4
+            for (int v = 0; v < QV; v++) {
+                __m512 s = acc[r][v];
+                if (domask) {
+                    /* valid iff key j <= query i */
+                    __m512i iv = _mm512_add_epi32(iota, _mm512_set1_epi32(i0 + v * 16));
+                    __mmask16 m = _mm512_cmp_epi32_mask(jv, iv, _MM_CMPINT_LE);
+                    s = _mm512_mask_mov_ps(ninf, m, s);
+                }
+                mx[v] = _mm512_max_ps(mx[v], s);
+                _mm512_store_ps(st + (size_t)r * BQ + v * 16, s);
+            }
+        }
+    }
+}
+
+/* O tile (RR rows x NV column vectors) = O*alpha + P V ; P[r][j] = pt[j*BQ + r] */
+AI void pv_chunk(const float *pt, const float *vb, const int D, int jn, const int NV, __mmask16 mlast, float *ob, int Dp,
+                 const float *alpha, int mode)
+{
+    __m512 acc[RR][4];
+    if (mode == 0) {
+#pragma GCC unroll 8
+        for (int r = 0; r < RR; r++)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
+    } else if (mode == 1) { /* running max unchanged for these rows: no rescale */
+#pragma GCC unroll 8
+        for (int r = 0; r < RR; r++)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_load_ps(ob + (size_t)r * Dp + v * 16);
+    } else {
+#pragma GCC unroll 8
+        for (int r = 0; r < RR; r++) {
+            __m512 a = _mm512_set1_ps(alpha[r]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_mul_ps(a, _mm512_load_ps(ob + (size_t)r * Dp + v * 16));
+        }
+    }
+#define PV_STEP(JJ)                                                                                    \
+    do {                                                                                               \
+        const int j_ = (JJ);                                                                           \
+        __m512 vv[4];                                                                                  \
+        const float *vr = vb + (size_t)j_ * D;                                                         \
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) vv[v] =                                    \
+            (v == NV - 1) ? _mm512_maskz_loadu_ps(mlast, vr + v * 16) : _mm512_loadu_ps(vr + v * 16);    \
+        const float *pj = pt + (size_t)j_ * BQ;                                                        \
+        _Pragma("GCC unroll 8") for (int r = 0; r < RR; r++)                                           \
+        {                                                                                              \
+            __m512 pb = _mm512_set1_ps(pj[r]);                                                         \
+            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(pb, vv[v], acc[r][v]); \
+        }                                                                                              \
+    } while (0)
+    int j = 0;
+#pragma GCC unroll 1
+    for (; j + 4 <= jn; j += 4) {
+        PV_STEP(j);
+        PV_STEP(j + 1);
+        PV_STEP(j + 2);
+        PV_STEP(j + 3);
+    }
+#pragma GCC unroll 1
+    for (; j < jn; j++) PV_STEP(j);
+#undef PV_STEP
+#pragma GCC unroll 8
+    for (int r = 0; r < RR; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) _mm512_store_ps(ob + (size_t)r * Dp + v * 16, acc[r][v]);
+}
+
+typedef struct {
+    int B, H, S, D, causal, T, tid;
+    const float *Q, *K, *V;
+    float *O;
+} targ;
+
+AI void do_unit(const targ *a, long bh, int qb, const int D, float *QT, float *ST, float *Ob, float *alpha,
+                float *lsum, float *Ktail)
+{
+    const int S = a->S, causal = a->causal;
+    const int Dp = (D + 15) & ~15, DV = Dp / 16;
+    const __mmask16 mlast = (D % 16) ? (__mmask16)((1u << (D % 16)) - 1) : (__mmask16)0xFFFF;
+    const float c = (float)(1.4426950408889634 / sqrt((double)D));
+    const float *Qh = a->Q + bh * (long)S * D;
+    const float *Kh = a->K + bh * (long)S * D;
+    const float *Vh = a->V + bh * (long)S * D;
+    float *Oh = a->O + bh * (long)S * D;
+    const int i0 = qb * BQ;
+    const int nq = (S - i0 < BQ) ? S - i0 : BQ; /* valid query rows */
+    /* pack Q^T scaled, with gathers down the columns of the Q block */
+    {
+        const __m512i idx = _mm512_mullo_epi32(
+            _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(D));
+        const __m512 cv = _mm512_set1_ps(c);
+        for (int v = 0; v < QV; v++) {
+            int nv = nq - v * 16;
+            __mmask16 mk = nv >= 16 ? (__mmask16)0xFFFF : nv <= 0 ? (__mmask16)0 : (__mmask16)((1u << nv) - 1);
+            const float *qb = Qh + (size_t)(i0 + (nv > 0 ? v * 16 : 0)) * D;
+            for (int d = 0; d < D; d++) {
+                __m512 g = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, idx, qb + d, 4);
+                _mm512_store_ps(QT + (size_t)d * BQ + v * 16, _mm512_mul_ps(g, cv));
+            }
+        }
+    }
+    __m512 m[QV], l[QV];
+    for (int v = 0; v < QV; v++) {
+        m[v] = _mm512_set1_ps(-INFINITY);
+        l[v] = _mm512_setzero_ps();
+    }
+    const int kend = causal ? i0 + nq : S;
+    for (int k0 = 0; k0 < kend; k0 += BK) {
+        const int bkv = (kend - k0 < BK) ? kend - k0 : BK;
+        const int domask = causal && (k0 + bkv - 1 > i0);
+        __m512 mx[QV];
+        for (int v = 0; v < QV; v++) mx[v] = _mm512_set1_ps(-INFINITY);
+        for (int jg = 0; jg < bkv; jg += RK) {
+            const int jn = (bkv - jg < RK) ? bkv - jg : RK;
+            const float *kb = Kh + (size_t)(k0 + jg) * D;
+            if (k0 + jg + RK > S) { /* rows past the end: copy the valid ones, zero the rest */
+                for (int r = 0; r < RK; r++)
+                    for (int d = 0; d < D; d++) Ktail[(size_t)r * D + d] = r < jn ? kb[(size_t)r * D + d] : 0.0f;
+                kb = Ktail;
+            }
+            /* causal diagonal: leading query vectors whose rows all precede this key group are fully
+             * masked; skip their FMAs (the mask pass below still writes -inf for them) */
+            int v0 = 0;
+            if (domask)
+                while (v0 < QV - 1 && i0 + v0 * 16 + 15 < k0 + jg) v0++;
+            switch (v0) {
+            case 0: qk_group(kb, QT, D, jn, ST + (size_t)jg * BQ, mx, domask, k0 + jg, i0, 0); break;
+#if QV > 1
+            case 1: qk_group(kb, QT, D, jn, ST + (size_t)jg * BQ, mx, domask, k0 + jg, i0, 1); break;
+#endif
+#if QV > 2
+            case 2: qk_group(kb, QT, D, jn, ST + (size_t)jg * BQ, mx, domask, k0 + jg, i0, 2); break;
+#endif
+#if QV > 3
+            case 3: qk_group(kb, QT, D, jn, ST + (size_t)jg * BQ, mx, domask, k0 + jg, i0, 3); break;
+#endif
+            default: qk_group(kb, QT, D, jn, ST + (size_t)jg * BQ, mx, domask, k0 + jg, i0, 0); break;
+            }
+        }
+        /* online softmax, vertical */
+        uint64_t chm = 0; /* rows whose reference max moved */
+        for (int v = 0; v < QV; v++) {
+            /* lazy max: move the reference only when the block max exceeds it by more than LAZY
+             * (P = 2^(s - m) <= 2^LAZY, no overflow); unchanged rows get alpha == 1 exactly */
+            __mmask16 ch = _mm512_cmp_ps_mask(mx[v], _mm512_add_ps(m[v], _mm512_set1_ps(LAZY)), _CMP_GT_OQ);
+            chm |= (uint64_t)ch << (v * 16);
+            __m512 mn = _mm512_mask_max_ps(m[v], ch, m[v], mx[v]);
+            __m512 al = exp2_clamp(_mm512_sub_ps(m[v], mn));
+            m[v] = mn;
+            _mm512_store_ps(alpha + v * 16, al);
+            __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+            float *sp = ST + v * 16;
+            int j = 0;
+            if (domask) {
+                for (; j < bkv; j++) {
+                    __m512 p0 = exp2_clamp(_mm512_sub_ps(_mm512_load_ps(sp + (size_t)j * BQ), mn));
+                    _mm512_store_ps(sp + (size_t)j * BQ, p0);
+                    s0 = _mm512_add_ps(s0, p0);
+                }
+            } else {
+                for (; j + 1 < bkv; j += 2) {
+                    __m512 p0 = exp2_fast(_mm512_sub_ps(_mm512_load_ps(sp + (size_t)j * BQ), mn));
+                    __m512 p1 = exp2_fast(_mm512_sub_ps(_mm512_load_ps(sp + (size_t)(j + 1) * BQ), mn));
+                    _mm512_store_ps(sp + (size_t)j * BQ, p0);
+                    _mm512_store_ps(sp + (size_t)(j + 1) * BQ, p1);
+                    s0 = _mm512_add_ps(s0, p0);
+                    s1 = _mm512_add_ps(s1, p1);
+                }
+                if (j < bkv) {
+                    __m512 p0 = exp2_fast(_mm512_sub_ps(_mm512_load_ps(sp + (size_t)j * BQ), mn));
+                    _mm512_store_ps(sp + (size_t)j * BQ, p0);
+                    s0 = _mm512_add_ps(s0, p0);
+                }
+            }
+            l[v] = _mm512_fmadd_ps(l[v], al, _mm512_add_ps(s0, s1));
+        }
+        /* O += P V, strips of RR query rows */
+        const int first = (k0 == 0);
+        (void)first;
+        const float *vb = Vh + (size_t)k0 * D;
+        for (int s = 0; s < BQ / RR; s++) {
+            const int r0 = s * RR;
+            if (r0 >= nq) break;
+            int jn = bkv;
+            if (causal) {
+                int lastrow = i0 + r0 + RR - 1;
+                if (lastrow - k0 + 1 < jn) jn = lastrow - k0 + 1;
+                if (jn <= 0) continue; /* rows all before this block: alpha == 1, P == 0 */
+            }
+            float *ob = Ob + (size_t)r0 * Dp;
+            const int mode = (k0 == 0) ? 0 : (((chm >> r0) & ((1u << RR) - 1)) ? 2 : 1);
+            for (int cc = 0; cc < DV; cc += 4) {
+                int nv = DV - cc;
+                __mmask16 ml = (cc + 4 >= DV) ? mlast : (__mmask16)0xFFFF;
+                switch (nv) {
+                case 1: pv_chunk(ST + r0, vb + cc * 16, D, jn, 1, ml, ob + cc * 16, Dp, alpha + r0, mode); break;
+                case 2: pv_chunk(ST + r0, vb + cc * 16, D, jn, 2, ml, ob + cc * 16, Dp, alpha + r0, mode); break;
+                case 3: pv_chunk(ST + r0, vb + cc * 16, D, jn, 3, ml, ob + cc * 16, Dp, alpha + r0, mode); break;
+                default: pv_chunk(ST + r0, vb + cc * 16, D, jn, 4, ml, ob + cc * 16, Dp, alpha + r0, mode); break;
+                }
+            }
+        }
+    }
+    /* finalize */
+    for (int v = 0; v < QV; v++) _mm512_store_ps(lsum + v * 16, l[v]);
+    for (int r = 0; r < nq; r++) {
+        __m512 inv = _mm512_set1_ps(1.0f / lsum[r]);
+        const float *orow = Ob + (size_t)r * Dp;
+        float *dst = Oh + (size_t)(i0 + r) * D;
+        for (int v = 0; v < DV; v++) {
+            __mmask16 mm = (v == DV - 1) ? mlast : (__mmask16)0xFFFF;
+            _mm512_mask_storeu_ps(dst + v * 16, mm, _mm512_mul_ps(_mm512_load_ps(orow + v * 16), inv));
+        }
+    }
+}
+
+static void *worker(void *p)
+{
+    targ *a = (targ *)p;
+    const int S = a->S, D = a->D, causal = a->causal, T = a->T, tid = a->tid;
+    const long BH = (long)a->B * a->H;
+    const int nqb = (S + BQ - 1) / BQ;
+
+    float QT[SPAK_ATTN_MAX_D * BQ] __attribute__((aligned(64)));
+    float ST[BK * BQ] __attribute__((aligned(64)));
+    float Ob[BQ * SPAK_ATTN_MAX_D] __attribute__((aligned(64)));
+    float Ktail[RK * SPAK_ATTN_MAX_D] __attribute__((aligned(64)));
+    float alpha[BQ] __attribute__((aligned(64)));
+    float lsum[BQ] __attribute__((aligned(64)));
+
+    /* weighted contiguous partition of units */
+    double W = 0;
+    for (int qb = 0; qb < nqb; qb++) W += causal ? (double)(qb + 1) : 1.0;
+    W *= (double)BH;
+    double cum = 0;
+    long nunits = BH * nqb;
+    for (long u = 0; u < nunits; u++) {
+        long bh = u / nqb;
+        int qb = (int)(u % nqb);
+        double w = causal ? (double)(qb + 1) : 1.0;
+        int owner = (int)((cum + 0.5 * w) * T / W);
+        cum += w;
+        if (owner >= T) owner = T - 1;
+        if (owner != tid) continue;
+        if (D == 64)
+            do_unit(a, bh, qb, 64, QT, ST, Ob, alpha, lsum, Ktail);
+        else
+            do_unit(a, bh, qb, D, QT, ST, Ob, alpha, lsum, Ktail);
+    }
+    return NULL;
+}
+
+int spak_attention(int B, int H, int S, int D, int causal, const float *Q, const float *K, const float *V,
+                   float *O)
+{
+    if (B < 1 || H < 1 || S < 1 || D < 1 || D > SPAK_ATTN_MAX_D) return 1;
+    long nunits = (long)B * H * ((S + BQ - 1) / BQ);
+    long np = sysconf(_SC_NPROCESSORS_ONLN);
+    if (np < 1) np = 1;
+    if (np > MAXT) np = MAXT;
+    int T = (int)(np < nunits ? np : nunits);
+    targ args[MAXT];
+    pthread_t th[MAXT];
+    int started[MAXT];
+    for (int t = 0; t < T; t++) {
+        args[t] = (targ){B, H, S, D, causal, T, t, Q, K, V, O};
+        started[t] = 0;
+    }
+    for (int t = 1; t < T; t++) started[t] = pthread_create(&th[t], NULL, worker, &args[t]) == 0;
+    worker(&args[0]);
+    for (int t = 1; t < T; t++) {
+        if (started[t])
+            pthread_join(th[t], NULL);
+        else
+            worker(&args[t]);
+    }
+    return 0;
+}
+
+static const spak_kernel_info info = {SPAK_CPU_ABI_VERSION, "attention/flash-avx512-st6", "fp32", "QV BK"};
+const spak_kernel_info *spak_info(void) { return &info; }
