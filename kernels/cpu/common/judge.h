@@ -169,12 +169,35 @@ bool cpu_check_shape(const options *o, side *c, const cpu_shape *sh, json_t *rec
                      double call_s[2]);
 
 /* timing.c */
+/* load.c: the share of the judge's CPUs that went to work that is not the
+ * judge's (neither it nor its runners: other processes, the kernel's
+ * threads, a hypervisor's steal) between two marks */
+typedef struct cpu_load_mark {
+    double wall, idle, own; /* seconds: the judge's clock, its CPUs' idle time, its and its runners' CPU time */
+    bool ok;                /* every part could be read */
+} cpu_load_mark;
+/* the share of the judge's CPUs above which a phase was busy (beyond the
+ * marks' resolution, cpu_load_quiet_max) */
+#define CPU_LOAD_QUIET 0.05
+void cpu_load_mark_now(cpu_load_mark *m);
+/* foreign work between a and b as a share of the judge's CPUs (0-1); NAN
+ * when it could not be measured */
+double cpu_load_foreign(const cpu_load_mark *a, const cpu_load_mark *b);
+/* the share above which the phase a-b counts as busy: CPU_LOAD_QUIET plus
+ * the marks' resolution over that phase */
+double cpu_load_quiet_max(const cpu_load_mark *a, const cpu_load_mark *b);
+/* Waits, every runner frozen, until a quarter second passes with the
+ * judge's CPUs quiet (or unmeasurable), at most max_s seconds; returns the
+ * last quarter's foreign share. */
+double cpu_load_wait_quiet(double max_s);
+
 /* the baseline alone on every timed shape, before the candidate's runner
  * starts: solo[i] per shape (median, spread) */
 typedef struct solo_stat {
     double med, p20, p80;
     int reps, nb;
     bool beside_twin; /* timed beside the baseline's twin (else back to back: no twin) */
+    double foreign;   /* the share of the judge's CPUs other work took meanwhile (load.c), NAN unknown */
 } solo_stat;
 void cpu_time_baseline_solo(const options *o, side *b, solo_stat *solo);
 /* times shape sh (interleaved with the baseline when b), checks every timed

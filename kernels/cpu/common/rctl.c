@@ -28,7 +28,25 @@ struct cpu_runner {
     double late_max_us; /* the most CPU any window after a DONE saw */
     long windows;       /* windows measured */
     long long fault_off; /* the byte offset in the inputs of the last faulting write, -1 none */
+    struct cpu_runner *next; /* the judge's live runners (cpu_runners_cpu_s) */
 };
+
+/* every live runner of this judge, and the CPU time of those stopped: what
+ * the judge's own work is, next to the machine's (load.c) */
+static cpu_runner *live;
+static uint64_t stopped_ns;
+
+bool cpu_runners_cpu_s(double *s)
+{
+    uint64_t sum = stopped_ns, ns;
+    bool ok = true;
+    for (cpu_runner *r = live; r; r = r->next) {
+        if (spak_runner_cpu_usage(r->r, &ns, NULL) == 0) sum += ns;
+        else ok = false;
+    }
+    *s = (double)sum * 1e-9;
+    return ok;
+}
 
 /* The CPU a runner that went straight back to its recv() uses between a
  * DONE and its freeze or the end of the settle wait: its main thread's
@@ -82,6 +100,8 @@ int cpu_runner_start(const char *runner_exe, const char *so_path, const char *fa
     }
     c->how = "none";
     c->fault_off = -1;
+    c->next = live;
+    live = c;
     *out = c;
     return 0;
 }
@@ -280,6 +300,13 @@ int cpu_runner_stop(cpu_runner *r, const char *label, char *why, size_t nwhy)
 {
     if (why && nwhy) why[0] = '\0';
     if (!r) return 0;
+    uint64_t ns;
+    if (spak_runner_cpu_usage(r->r, &ns, NULL) == 0) stopped_ns += ns; /* its time stays the judge's */
+    for (cpu_runner **p = &live; *p; p = &(*p)->next)
+        if (*p == r) {
+            *p = r->next;
+            break;
+        }
     int bad = spak_runner_stop(r->r, label, why, nwhy);
     if (r->in) munmap(r->in, r->in_bytes);
     if (r->out) munmap(r->out, r->out_bytes);

@@ -78,6 +78,11 @@ const char *cpu_runner_freeze_how(const cpu_runner *r);
  * names it ("the <label>'s syscall denied: bpf"). 1 yes, 0 no. */
 int cpu_runner_denied(cpu_runner *r, const char *label, char *why, size_t n);
 
+/* The CPU time (*s, seconds) of every runner this judge started, the
+ * stopped ones' up to their stop included; false when some live runner's
+ * could not be read (*s then leaves it out). */
+bool cpu_runners_cpu_s(double *s);
+
 /* Ends the runner (killed) and frees r; its stdout and stderr, capped, are
  * copied to the judge's stderr prefixed with label, as a log. Returns 0, or
  * -1 when its sandbox says the code it ran must not be trusted: a call the

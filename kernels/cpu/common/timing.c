@@ -35,6 +35,10 @@
  * m_s and > 3 sqrt(s_i^2 + s_s^2) means the baseline was slowed down beside
  * the candidate; measured again once; if it persists the Performance record says
  * "verdict":"interference", "passed":false (inconclusive, never a success).
+ * Unless other work (load.c) took more than its quiet share of the judge's
+ * CPUs while the baseline was timed beside the candidate: then "busy", and
+ * measured again once the machine is quiet, at most CPU_BUSY_RETRIES times
+ * (slowdown_verdict).
  * The Analysis records are written by analysis.c once every shape is timed.
  * Impossible: a candidate above the hardware bound (bound.c) x 1.25 is
  * measured again once; if still above, "verdict":"impossible", "passed":false
@@ -256,7 +260,9 @@ static void flusher_for(const options *o, const cpu_shape *sh, flusher *f)
 static void solo_shape(const options *o, side *b, const cpu_shape *sh, int nb_want, bool strict, solo_stat *out)
 {
     memset(out, 0, sizeof *out);
-    out->med = NAN;
+    out->med = out->foreign = NAN;
+    cpu_load_mark m0, m1;
+    cpu_load_mark_now(&m0);
     layout L;
     cpu_layout(o->fam, sh, &L);
     flusher f;
@@ -302,6 +308,8 @@ static void solo_shape(const options *o, side *b, const cpu_shape *sh, int nb_wa
         out->p80 = pct(&t, 0.8);
         out->reps = t.n;
         out->beside_twin = tw != NULL;
+        cpu_load_mark_now(&m1);
+        out->foreign = cpu_load_foreign(&m0, &m1);
     }
     free(t.t);
     free(f.buf);
@@ -311,7 +319,7 @@ void cpu_time_baseline_solo(const options *o, side *b, solo_stat *solo)
 {
     for (int i = 0; i < o->nshapes; i++) {
         memset(&solo[i], 0, sizeof solo[i]);
-        solo[i].med = NAN;
+        solo[i].med = solo[i].foreign = NAN;
         if (!o->shapes[i].heldout && !b->dead)
             solo_shape(o, b, &o->shapes[i], 0, o->ncand > 1, &solo[i]);
     }
@@ -392,9 +400,55 @@ static bool interfered(const solo_stat *s, const samples *tb)
 }
 
 typedef struct verdict {
-    const char *name; /* "ok", "interference", "impossible" */
+    const char *name; /* "ok", "interference", "busy", "impossible", "stopped", "baseline-failed" */
     char reason[512];
 } verdict;
+
+/* The baseline was slower beside the candidates than alone (interfered):
+ * whose doing. When other work (load.c) took more than its quiet share of
+ * the judge's CPUs while the baseline was timed beside them, the judge
+ * cannot put the slowdown on the candidates: "busy", which the caller meets
+ * by waiting for the machine to quiet down and measuring again, at most
+ * CPU_BUSY_RETRIES times; else "interference". A candidate cannot turn its
+ * own interference into "busy" by working: its runner's processes are the
+ * judge's own time; work it makes the kernel do for it (reclaim, deferred
+ * frees) counts as foreign, and ends "busy" - failed either way, never a
+ * record. beside, quiet: the foreign share while the baseline was timed
+ * beside them and the share that counts as quiet there; where: "beside the
+ * candidate", "in the session". */
+#define CPU_BUSY_RETRIES 3
+#define CPU_BUSY_WAIT_S 20.0
+static void slowdown_verdict(verdict *v, const samples *tb, const solo_stat *solo, double beside, double quiet,
+                             const char *where, const char *after, int measured)
+{
+    char times[40] = "";
+    if (measured == 2) snprintf(times, sizeof times, " (measured twice)");
+    else if (measured > 2) snprintf(times, sizeof times, " (measured %d times)", measured);
+    if (beside > quiet) {
+        v->name = "busy";
+        snprintf(v->reason, sizeof v->reason,
+                 "busy: other work took %.0f%% of the judge's CPUs while the baseline was timed %s (%.0f%% "
+                 "while it was timed alone%s); the baseline took %.3f ms a call %s, %.3f ms alone: a slowdown "
+                 "the judge cannot put on the candidate%s",
+                 100 * beside, where, 100 * solo->foreign, after, pct(tb, 0.5) * 1e3, where, solo->med * 1e3, times);
+    } else {
+        v->name = "interference";
+        snprintf(v->reason, sizeof v->reason,
+                 "interference: the baseline took %.3f ms a call %s, %.3f ms alone%s (p20-p80 %.3f-%.3f ms), "
+                 "beyond the noise%s",
+                 pct(tb, 0.5) * 1e3, where, solo->med * 1e3, after, solo->p20 * 1e3, solo->p80 * 1e3, times);
+    }
+}
+
+/* the load fields of a Performance record (load.c) */
+static json_t *load_fields(double beside, const solo_stat *solo, int busy_retries)
+{
+    json_t *o = json_object();
+    cpu_set_num(o, "foreign_load", beside);
+    cpu_set_num(o, "baseline_solo_foreign_load", solo->foreign);
+    json_object_set_new(o, "busy_retries", json_integer(busy_retries));
+    return o;
+}
 
 /* every sample of s, in ms, in the order measured */
 static json_t *samples_ms(const samples *s)
@@ -571,36 +625,46 @@ bool cpu_time_shape(const options *o, side *c, side *b, const cpu_shape *sh, con
         push(&tc, warm);
         rc = -3;
     }
-    for (int round = 0; rc == 0 && round < 2; round++) {
-        if (round && b && !strcmp(v.name, "interference")) {
+    double beside = NAN;
+    int busy_retries = 0;
+    /* measured again once after "interference", and after "busy" (the
+     * machine's other work) once it is quiet, at most CPU_BUSY_RETRIES times */
+    for (int round = 0; rc == 0 && round < 2 + busy_retries; round++) {
+        if (round && b && strcmp(v.name, "impossible")) {
             /* the machine's load may have changed since the baseline was timed
              * alone: time it alone again now (the candidate's runner frozen),
              * so the second verdict compares like with like */
+            if (!strcmp(v.name, "busy")) cpu_load_wait_quiet(CPU_BUSY_WAIT_S);
             solo_shape(o, b, sh, nbb, false, &solo_again);
             if (solo_again.med > 0) solo = &solo_again;
         }
-        if ((rc = measure(o, c, b, sh, &L, nbc, nbb, &f, &tc, &tb, &checks, &fail, &rs, stop_lim)) != 0) break;
+        cpu_load_mark m0, m1;
+        cpu_load_mark_now(&m0);
+        rc = measure(o, c, b, sh, &L, nbc, nbb, &f, &tc, &tb, &checks, &fail, &rs, stop_lim);
+        cpu_load_mark_now(&m1);
+        if (rc != 0) break;
+        beside = cpu_load_foreign(&m0, &m1);
         double gf = o->fam->flops(sh) / pct(&tc, 0.5) * 1e-9, lim = bound->gflops * CPU_BOUND_MARGIN;
-        bool impossible = gf > lim, busy = b && interfered(solo, &tb);
-        if (!impossible && !busy) {
+        bool impossible = gf > lim, slowed = b && interfered(solo, &tb);
+        if (!impossible && !slowed) {
             v = (verdict){"ok", ""};
             break;
         }
-        char bt[160];
-        cpu_bound_text(bound, bt, sizeof bt);
         if (impossible) {
+            char bt[160];
+            cpu_bound_text(bound, bt, sizeof bt);
             v.name = "impossible";
             snprintf(v.reason, sizeof v.reason, "impossible: %.0f GFLOP/s > bound %.0f GFLOP/s = %s, +%.0f%%%s", gf,
                      lim, bt, 100 * (CPU_BOUND_MARGIN - 1), round ? " (measured twice)" : "");
         } else {
-            v.name = "interference";
-            snprintf(v.reason, sizeof v.reason,
-                     "interference: the baseline took %.3f ms a call beside the candidate, %.3f ms alone "
-                     "(p20-p80 %.3f-%.3f ms), beyond the noise%s",
-                     pct(&tb, 0.5) * 1e3, solo->med * 1e3, solo->p20 * 1e3, solo->p80 * 1e3,
-                     round ? " (measured twice)" : "");
+            slowdown_verdict(&v, &tb, solo, beside, cpu_load_quiet_max(&m0, &m1), "beside the candidate", "",
+                             round + 1);
+            if (!strcmp(v.name, "busy") && busy_retries < CPU_BUSY_RETRIES) busy_retries++;
         }
-        fprintf(stderr, "spak-harness-cpu: %s: %s%s\n", sh->str, v.reason, round ? "" : "; measuring again");
+        bool again = round + 1 < 2 + busy_retries;
+        fprintf(stderr, "spak-harness-cpu: %s: %s%s\n", sh->str, v.reason,
+                !again ? "" : !strcmp(v.name, "busy") ? "; measuring again once the machine is quiet"
+                                                      : "; measuring again");
     }
     bool ok = rc != -1;
     if (rc == -1) fail_correctness(creco, &fail, checks);
@@ -615,7 +679,9 @@ bool cpu_time_shape(const options *o, side *c, side *b, const cpu_shape *sh, con
         cpu_emit_stopped(o, c, sh, tc.t, tc.n, stop_s, nbc, checks);
     } else if (rc != -1) {
         double gf = 0;
-        emit_performance(o, c, b, sh, &tc, &tb, solo, nbc, nbb, checks, &v, bound, f.buf != NULL, &rs, NULL, &gf);
+        json_t *extra = b ? load_fields(beside, solo, busy_retries) : NULL;
+        emit_performance(o, c, b, sh, &tc, &tb, solo, nbc, nbb, checks, &v, bound, f.buf != NULL, &rs, extra, &gf);
+        json_decref(extra);
         *time_s = o->fam->flops(sh) / gf * 1e-9; /* the median the record states (analysis.c classifies it) */
     }
     free(tc.t);
@@ -759,9 +825,21 @@ void cpu_time_session(const options *o, side *const *cs, int nc, side *b, const 
     }
     if (rc == 0 && b && warm_batch(o, b, sh, &L, nbb, false, &f, &bchecks, &bfail)) rc = -2;
     const char *ended = "precision";
-    if (rc == 0) rc = session_rounds(o, cs, nc, b, sh, &L, &f, ss, &tb, nbb, &bfail, &ended);
-    bool busy = b && rc == 0 && interfered(solo, &tb), solo_after = false;
-    if (busy) {
+    verdict slow = {"ok", ""};
+    double beside = NAN;
+    int busy_retries = 0;
+    for (int round = 0; rc == 0; round++) {
+        if (round) { /* "busy": once the machine is quiet, the session again from its first round */
+            cpu_load_wait_quiet(CPU_BUSY_WAIT_S);
+            tb.n = 0;
+            for (int k = 0; k < nc; k++) ss[k].t.n = 0, ss[k].total = 0;
+        }
+        cpu_load_mark m0, m1;
+        cpu_load_mark_now(&m0);
+        rc = session_rounds(o, cs, nc, b, sh, &L, &f, ss, &tb, nbb, &bfail, &ended);
+        cpu_load_mark_now(&m1);
+        beside = cpu_load_foreign(&m0, &m1);
+        if (rc != 0 || !b || !interfered(solo, &tb)) break;
         /* as in cpu_time_shape: the machine's load may have changed since
          * the baseline was timed alone (beside a one-core burner a session's
          * baseline read 7% slower than its solo, and the re-time of 2 of 3
@@ -770,9 +848,16 @@ void cpu_time_session(const options *o, side *const *cs, int nc, side *b, const 
         solo_shape(o, b, sh, nbb, true, &solo_again);
         if (solo_again.med > 0) {
             solo = &solo_again;
-            solo_after = true;
-            busy = interfered(solo, &tb);
+            if (!interfered(solo, &tb)) break;
         }
+        slowdown_verdict(&slow, &tb, solo, beside, cpu_load_quiet_max(&m0, &m1), "in the session",
+                         solo == &solo_again ? " after the session" : "", round + 1);
+        bool again = !strcmp(slow.name, "busy") && busy_retries < CPU_BUSY_RETRIES;
+        fprintf(stderr, "spak-harness-cpu: %s: %s%s\n", sh->str, slow.reason,
+                again ? "; the session again once the machine is quiet" : "");
+        if (!again) break;
+        busy_retries++;
+        slow = (verdict){"ok", ""};
     }
     for (int k = 0; k < nc; k++) {
         if (!alive[k]) continue;
@@ -800,14 +885,12 @@ void cpu_time_session(const options *o, side *const *cs, int nc, side *b, const 
             v.name = "impossible";
             snprintf(v.reason, sizeof v.reason, "impossible: %.0f GFLOP/s > bound %.0f GFLOP/s = %s, +%.0f%% (in a "
                      "session: not measured again)", gf, lim, bt, 100 * (CPU_BOUND_MARGIN - 1));
-        } else if (busy) {
-            v.name = "interference";
-            snprintf(v.reason, sizeof v.reason, "interference: the baseline took %.3f ms a call in the session, %.3f ms "
-                     "alone%s, beyond the noise", pct(&tb, 0.5) * 1e3, solo->med * 1e3,
-                     solo_after ? " after the session" : "");
+        } else if (strcmp(slow.name, "ok")) {
+            v = slow;
         }
         json_t *extra = json_pack("{s:s,s:i,s:i,s:o}", "session", o->session, "rival", k, "session_size", nc,
                                   "versus", versus(o, ss, nc, k));
+        if (b) json_object_update_new(extra, load_fields(beside, solo, busy_retries));
         double gfo;
         emit_performance(o, cs[k], b, sh, &ss[k].t, &tb, solo, ss[k].nb, nbb, ss[k].checks, &v, bound, f.buf != NULL,
                          &rs, extra, &gfo);
