@@ -141,9 +141,13 @@ spak_status spak_context_without_parse(const char *list, unsigned *bits, spak_er
 
 const char *spak_context_hide_measured(const char *why, char *buf, size_t n)
 {
-    static const char *const verdicts[] = {"interference:", "impossible:"};
+    static const char *const verdicts[] = {"interference:", "busy:", "impossible:"};
     for (size_t i = 0; why && i < sizeof verdicts / sizeof *verdicts; i++) {
+        /* the verdict's word opens the reason or follows ": " (a shape's
+         * "wrong at S: "): "Device or resource busy:" in an error is no verdict */
         const char *p = strstr(why, verdicts[i]);
+        while (p && p != why && !(p - why >= 2 && p[-2] == ':' && p[-1] == ' '))
+            p = strstr(p + 1, verdicts[i]);
         if (p) {
             spak_snprintf(buf, n, "%.*s (its numbers: %s)", (int)(p - why) + (int)strlen(verdicts[i]) - 1, why,
                           SPAK_CTX_OMITTED_MEASUREMENTS);

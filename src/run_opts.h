@@ -123,7 +123,7 @@ spak_status spak_context_without_parse(const char *list, unsigned *bits, spak_er
  * out[n] ("" for none). */
 void spak_context_without_text(unsigned bits, char *out, size_t n);
 /* A failed evaluation's reason as a run without measurements shows it:
- * the judge's performance verdicts (interference, impossible) state the
+ * the judge's performance verdicts (interference, busy, impossible) state the
  * times and rates they compared, so their text is cut after the verdict's
  * word; any other reason (a wrong result, a crash, a build error) is
  * returned as it is. Returns why, or buf holding the cut text. */

@@ -765,6 +765,13 @@ static void test_hide_measured(void)
     h = spak_context_hide_measured("wrong at 96x96x96: impossible: 9000 GFLOP/s > bound 500 GFLOP/s", buf, sizeof buf);
     TAP_OK(!strstr(h, "9000") && !strstr(h, "GFLOP") && strstr(h, "impossible (its numbers"),
            "impossible: cut after the verdict (%s)", h);
+    h = spak_context_hide_measured("wrong at 256x256x256: busy: other work took 68% of the judge's CPUs while the "
+                                   "baseline was timed beside the candidate (8% while it was timed alone); the "
+                                   "baseline took 3.431 ms a call beside the candidate, 0.428 ms alone", buf, sizeof buf);
+    TAP_OK(!strstr(h, "3.431") && !strstr(h, "68%") && strstr(h, "at 256x256x256: busy (its numbers"),
+           "busy: cut after the verdict (%s)", h);
+    const char *dev = "runner: open /dev/x: Device or resource busy: retry later";
+    TAP_OK(spak_context_hide_measured(dev, buf, sizeof buf) == dev, "an error's 'busy:' is no verdict: it stays whole");
     const char *wrong = "wrong at 33x17x9: max rel err 3.1e-02 > tolerance 1e-05 (a timed call)";
     TAP_OK(spak_context_hide_measured(wrong, buf, sizeof buf) == wrong, "a wrong result's reason stays whole");
     TAP_OK(spak_context_hide_measured(NULL, buf, sizeof buf) == NULL, "no reason: none");
