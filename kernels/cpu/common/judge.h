@@ -187,9 +187,14 @@ double cpu_load_foreign(const cpu_load_mark *a, const cpu_load_mark *b);
  * the marks' resolution over that phase */
 double cpu_load_quiet_max(const cpu_load_mark *a, const cpu_load_mark *b);
 /* Waits, every runner frozen, until a quarter second passes with the
- * judge's CPUs quiet (or unmeasurable), at most max_s seconds; returns the
- * last quarter's foreign share. */
+ * judge's CPUs quiet (or unmeasurable), at most max_s seconds and at most
+ * what is left of CPU_LOAD_WAIT_TOTAL_S for the whole judge (so that its
+ * evaluation ends within the engine's timeout however busy the machine);
+ * returns the last quarter's foreign share. */
+#define CPU_LOAD_WAIT_TOTAL_S 45.0
 double cpu_load_wait_quiet(double max_s);
+/* Whether any of CPU_LOAD_WAIT_TOTAL_S is left. */
+bool cpu_load_may_wait(void);
 
 /* the baseline alone on every timed shape, before the candidate's runner
  * starts: solo[i] per shape (median, spread) */

@@ -98,9 +98,18 @@ double cpu_load_quiet_max(const cpu_load_mark *a, const cpu_load_mark *b)
     return CPU_LOAD_QUIET + (wall > 0 && hz > 0 ? 2.0 / ((double)hz * wall) : 1.0);
 }
 
+/* seconds this judge has spent waiting for quiet, over every shape */
+static double waited_s;
+
+bool cpu_load_may_wait(void)
+{
+    return waited_s < CPU_LOAD_WAIT_TOTAL_S;
+}
+
 double cpu_load_wait_quiet(double max_s)
 {
     double start = cpu_now_s(), share = NAN;
+    if (max_s > CPU_LOAD_WAIT_TOTAL_S - waited_s) max_s = CPU_LOAD_WAIT_TOTAL_S - waited_s;
     do {
         cpu_load_mark a, b;
         cpu_load_mark_now(&a);
@@ -110,5 +119,6 @@ double cpu_load_wait_quiet(double max_s)
         share = cpu_load_foreign(&a, &b);
         if (!(share > cpu_load_quiet_max(&a, &b))) break; /* quiet, or unknown */
     } while (cpu_now_s() - start < max_s);
+    waited_s += cpu_now_s() - start;
     return share;
 }

@@ -409,7 +409,8 @@ typedef struct verdict {
  * the judge's CPUs while the baseline was timed beside them, the judge
  * cannot put the slowdown on the candidates: "busy", which the caller meets
  * by waiting for the machine to quiet down and measuring again, at most
- * CPU_BUSY_RETRIES times; else "interference". A candidate cannot turn its
+ * CPU_BUSY_RETRIES times (and while the judge's waiting budget lasts,
+ * CPU_LOAD_WAIT_TOTAL_S); else "interference". A candidate cannot turn its
  * own interference into "busy" by working: its runner's processes are the
  * judge's own time; work it makes the kernel do for it (reclaim, deferred
  * frees) counts as foreign, and ends "busy" - failed either way, never a
@@ -659,7 +660,7 @@ bool cpu_time_shape(const options *o, side *c, side *b, const cpu_shape *sh, con
         } else {
             slowdown_verdict(&v, &tb, solo, beside, cpu_load_quiet_max(&m0, &m1), "beside the candidate", "",
                              round + 1);
-            if (!strcmp(v.name, "busy") && busy_retries < CPU_BUSY_RETRIES) busy_retries++;
+            if (!strcmp(v.name, "busy") && busy_retries < CPU_BUSY_RETRIES && cpu_load_may_wait()) busy_retries++;
         }
         bool again = round + 1 < 2 + busy_retries;
         fprintf(stderr, "spak-harness-cpu: %s: %s%s\n", sh->str, v.reason,
@@ -852,7 +853,7 @@ void cpu_time_session(const options *o, side *const *cs, int nc, side *b, const 
         }
         slowdown_verdict(&slow, &tb, solo, beside, cpu_load_quiet_max(&m0, &m1), "in the session",
                          solo == &solo_again ? " after the session" : "", round + 1);
-        bool again = !strcmp(slow.name, "busy") && busy_retries < CPU_BUSY_RETRIES;
+        bool again = !strcmp(slow.name, "busy") && busy_retries < CPU_BUSY_RETRIES && cpu_load_may_wait();
         fprintf(stderr, "spak-harness-cpu: %s: %s%s\n", sh->str, slow.reason,
                 again ? "; the session again once the machine is quiet" : "");
         if (!again) break;
