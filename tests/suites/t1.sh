@@ -88,7 +88,9 @@ exec(sys.argv[3])
 json.dump(d, open(sys.argv[2], "w"), indent=4)
 PY
 }
-cp "$KT/test/vector_add.cu" "$T/vector_add.cu"
+# the variants are written into $T: the kernel files they name beside them
+# (spak check resolves every source the space can produce)
+cp "$KT/test/vector_add.cu" "$KT/test/convolution.cu" "$T/" && chmod a+r "$T/vector_add.cu" "$T/convolution.cu"
 variant vadd 'ks = d["KernelSpecification"]
 [ks.pop(k, None) for k in ("GridDivX", "GridDivY")]
 ks.update(KernelName="vector_add", KernelFile="vector_add.cu", ProblemSize=10000000, Arguments=[
