@@ -2,6 +2,7 @@
 #include "analyze/retime.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,6 +129,29 @@ static int after(const spak_cand_argv *a, const char *flag)
     return -1;
 }
 
+/* Whether a and b name two regular files of the same bytes: a file each
+ * candidate's command names in its own folder (the baseline's .so that
+ * baseline_source builds, content-addressed, into each candidate's lib
+ * folder) is the same argument wherever it lies. */
+static bool same_file(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fa ? fopen(b, "rb") : NULL;
+    bool same = fa && fb;
+    while (same) {
+        char ba[8192], bb[8192];
+        size_t na = fread(ba, 1, sizeof ba, fa), nb = fread(bb, 1, sizeof bb, fb);
+        same = na == nb && memcmp(ba, bb, na) == 0;
+        if (na < sizeof ba)
+            break;
+    }
+    same = same && !ferror(fa) && !ferror(fb);
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    return same;
+}
+
 /* Build each candidate (a cache hit: each was built for its evaluation)
  * and expand its command; why says what prevents a session. */
 static spak_status prepare(const spak_retime_job *job, rt_set *s, char *why, size_t why_n, spak_err *err)
@@ -168,9 +192,11 @@ static spak_status prepare(const spak_retime_job *job, rt_set *s, char *why, siz
     for (size_t k = 1; k < s->n; k++) {
         const spak_cand_argv *a = &s->c[k].av;
         for (size_t i = 0; i < a0->n && a->n == a0->n; i++)
-            if ((int)i != s->c[0].cpos && (int)i != tpos && (int)i != spos && strcmp(a->argv[i], a0->argv[i]) != 0) {
+            if ((int)i != s->c[0].cpos && (int)i != tpos && (int)i != spos && strcmp(a->argv[i], a0->argv[i]) != 0 &&
+                !(strchr(a0->argv[i], '/') && same_file(a0->argv[i], a->argv[i]))) {
                 spak_snprintf(why, why_n, "the measure commands of %s and %s differ in '%s' (a session takes one "
-                              "command that differs only in --candidate, --traffic and --seed)", s->c[0].key,
+                              "command that differs only in --candidate, --traffic, --seed and the folder of a "
+                              "file of the same bytes)", s->c[0].key,
                               s->c[k].key, a->argv[i]);
                 return SPAK_OK;
             }

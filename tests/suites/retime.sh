@@ -17,16 +17,24 @@ if [ ! -x "$B/spak-harness-cpu" ]; then
     exit 0
 fi
 
-# spec NAME RUNGS TWINS: a matmul spec over the rungs and a parameter twin
-# that reaches no code (two twins are one kernel built twice)
+# spec NAME RUNGS TWINS [BASELINE_RUNG]: a matmul spec over the rungs and a
+# parameter twin that reaches no code (two twins are one kernel built
+# twice); against OpenBLAS, or the rung BASELINE_RUNG built from its source
+# (baseline_source: every candidate's command names its own copy of it)
 spec() {
+    local base='baseline: "openblas"' bso=''
+    if [ -n "${4:-}" ]; then
+        base="baseline: \"$4\"
+        baseline_source: \"$ROOT/kernels/cpu/matmul/$4.c\""
+        bso=' --baseline so --baseline-so {{baseline_so}}'
+    fi
     cat >"$T/$1.spak" <<SPEC
 system Retime {
     problem {
         family: "matmul"
         target: "cpu"
         precision: "fp32"
-        baseline: "openblas"
+        $base
         source: "$ROOT/kernels/cpu/matmul/{{rung}}.c"
         shapes: ["128x128x128"]
         heldout: ["33x17x65"]
@@ -41,7 +49,7 @@ system Retime {
     }
     engineering_loop Retime_Loop {
         measure {
-            cmd: "{{harness}} --family matmul --candidate {{candidate}} --seed {{seed}} --shapes {{shapes}} --heldout {{heldout}} --min-time 0.05 --max-time 3 --ceilings-cache {{ceilings}}"
+            cmd: "{{harness}} --family matmul --candidate {{candidate}} --seed {{seed}} --shapes {{shapes}} --heldout {{heldout}} --min-time 0.05 --max-time 3 --ceilings-cache {{ceilings}}$bso"
             metric: "gflops"
             objective: maximize
         }
@@ -144,5 +152,15 @@ assert whys == ["run start"], whys   # a fresh home: measured once, at the start
 assert c["peak_gflops"] == max(h["peak_gflops"] for h in c["history"]), c
 PY
 check "the ceilings were measured at the run's start, the marker removed" "[ $? -eq 0 ] && [ ! -e $T/h2/cache/device/ceilings-cpu.json.remeasure ]"
+
+# 3. against a baseline built from its source: each candidate's command names
+# the baseline's .so in the candidate's own folder (the same bytes); the
+# re-time runs (it was skipped: "the measure commands ... differ in
+# '.../retime-1.lib/....so'", on every such spec)
+S=$(spec bsrc '"packed"' '1, 2' blocked)
+"$SPAK" run --home "$T/h3" "$S" >"$T/run3.out" 2>&1
+rc=$?
+check "a baseline built from its source: the two twins re-timed side by side, not skipped (exit $rc)" \
+    "[ $rc -eq 0 ] && grep -q 're-timed side by side: 2 candidates in one session of spak-harness-cpu' $T/run3.out && ! grep -q 're-time skipped' $T/run3.out || { grep -i 're-time' $T/run3.out | sed 's/^/# /'; false; }"
 
 echo "1..$n"
