@@ -186,13 +186,18 @@ double cpu_load_foreign(const cpu_load_mark *a, const cpu_load_mark *b);
 /* the share above which the phase a-b counts as busy: CPU_LOAD_QUIET plus
  * the marks' resolution over that phase */
 double cpu_load_quiet_max(const cpu_load_mark *a, const cpu_load_mark *b);
-/* Waits, every runner frozen, until a quarter second passes with the
- * judge's CPUs quiet (or unmeasurable), at most max_s seconds and at most
- * what is left of CPU_LOAD_WAIT_TOTAL_S for the whole judge (so that its
- * evaluation ends within the engine's timeout however busy the machine);
- * returns the last quarter's foreign share. */
+/* Every runner frozen: whether the judge's CPUs stay busy with foreign work
+ * over the next quarter second, i.e. work that outlives the candidates'
+ * batches (a neighbour, another suite), not what a candidate left behind
+ * or hid (work of its that ended with its batch: a process that exited, a
+ * burst of kernel work it caused). If so it waits until a quarter second
+ * passes quiet, at most max_s seconds and at most what is left of
+ * CPU_LOAD_WAIT_TOTAL_S for the whole judge (so that its evaluation ends
+ * within the engine's timeout however busy the machine), and returns true;
+ * false (at once) when the first quarter second is quiet or unmeasurable,
+ * or no waiting is left. */
 #define CPU_LOAD_WAIT_TOTAL_S 45.0
-double cpu_load_wait_quiet(double max_s);
+bool cpu_load_busy_outside(double max_s);
 /* Whether any of CPU_LOAD_WAIT_TOTAL_S is left. */
 bool cpu_load_may_wait(void);
 
@@ -203,6 +208,7 @@ typedef struct solo_stat {
     int reps, nb;
     bool beside_twin; /* timed beside the baseline's twin (else back to back: no twin) */
     double foreign;   /* the share of the judge's CPUs other work took meanwhile (load.c), NAN unknown */
+    double foreign_quiet; /* the share above which that counts as busy (cpu_load_quiet_max) */
 } solo_stat;
 void cpu_time_baseline_solo(const options *o, side *b, solo_stat *solo);
 /* times shape sh (interleaved with the baseline when b), checks every timed

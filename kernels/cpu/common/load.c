@@ -73,7 +73,7 @@ static bool idle_s(double *out)
 void cpu_load_mark_now(cpu_load_mark *m)
 {
     read_affinity();
-    struct timespec t;
+    struct timespec t = {0, 0};
     double runners = 0;
     m->ok = judge_ncpus > 0 && idle_s(&m->idle) && clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t) == 0 &&
             cpu_runners_cpu_s(&runners);
@@ -106,19 +106,25 @@ bool cpu_load_may_wait(void)
     return waited_s < CPU_LOAD_WAIT_TOTAL_S;
 }
 
-double cpu_load_wait_quiet(double max_s)
+/* the foreign share of one quarter second, the judge idle */
+static bool busy_quarter(void)
 {
-    double start = cpu_now_s(), share = NAN;
+    cpu_load_mark a, b;
+    cpu_load_mark_now(&a);
+    struct timespec d = {0, 250 * 1000 * 1000};
+    nanosleep(&d, NULL);
+    cpu_load_mark_now(&b);
+    return cpu_load_foreign(&a, &b) > cpu_load_quiet_max(&a, &b); /* NAN: not busy */
+}
+
+bool cpu_load_busy_outside(double max_s)
+{
+    if (!cpu_load_may_wait()) return false;
+    double start = cpu_now_s();
     if (max_s > CPU_LOAD_WAIT_TOTAL_S - waited_s) max_s = CPU_LOAD_WAIT_TOTAL_S - waited_s;
-    do {
-        cpu_load_mark a, b;
-        cpu_load_mark_now(&a);
-        struct timespec d = {0, 250 * 1000 * 1000};
-        nanosleep(&d, NULL);
-        cpu_load_mark_now(&b);
-        share = cpu_load_foreign(&a, &b);
-        if (!(share > cpu_load_quiet_max(&a, &b))) break; /* quiet, or unknown */
-    } while (cpu_now_s() - start < max_s);
+    bool outside = busy_quarter();
+    while (outside && cpu_now_s() - start < max_s && busy_quarter()) {
+    }
     waited_s += cpu_now_s() - start;
-    return share;
+    return outside;
 }

@@ -29,6 +29,7 @@ struct cpu_runner {
     long windows;       /* windows measured */
     long long fault_off; /* the byte offset in the inputs of the last faulting write, -1 none */
     struct cpu_runner *next; /* the judge's live runners (cpu_runners_cpu_s) */
+    uint64_t seen_ns;        /* the most CPU time read of it so far (cpu_runners_cpu_s) */
 };
 
 /* every live runner of this judge, and the CPU time of those stopped: what
@@ -40,8 +41,11 @@ bool cpu_runners_cpu_s(double *s)
 {
     uint64_t sum = stopped_ns, ns;
     bool ok = true;
+    /* a runner's time read lower than before (a process of it that exited
+     * took its time along, or the runner ended) cannot be told from foreign
+     * work: unmeasured */
     for (cpu_runner *r = live; r; r = r->next) {
-        if (spak_runner_cpu_usage(r->r, &ns, NULL) == 0) sum += ns;
+        if (spak_runner_cpu_usage(r->r, &ns, NULL) == 0 && ns >= r->seen_ns) sum += ns, r->seen_ns = ns;
         else ok = false;
     }
     *s = (double)sum * 1e-9;

@@ -80,7 +80,8 @@ int cpu_runner_denied(cpu_runner *r, const char *label, char *why, size_t n);
 
 /* The CPU time (*s, seconds) of every runner this judge started, the
  * stopped ones' up to their stop included; false when some live runner's
- * could not be read (*s then leaves it out). */
+ * could not be read, or read lower than before (a process of it exited and
+ * took its time along: its work cannot be told from foreign work). */
 bool cpu_runners_cpu_s(double *s);
 
 /* Ends the runner (killed) and frees r; its stdout and stderr, capped, are

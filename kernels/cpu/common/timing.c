@@ -310,9 +310,30 @@ static void solo_shape(const options *o, side *b, const cpu_shape *sh, int nb_wa
         out->beside_twin = tw != NULL;
         cpu_load_mark_now(&m1);
         out->foreign = cpu_load_foreign(&m0, &m1);
+        out->foreign_quiet = cpu_load_quiet_max(&m0, &m1);
     }
     free(t.t);
     free(f.buf);
+}
+
+/* The baseline timed alone again (solo_shape into *again, through a copy):
+ * the reference from now on (*solo) when it was timed, and, where quiet,
+ * only when other work took no more than its quiet share meanwhile. A
+ * failed solo never replaces a reference (the interference test would
+ * compare with NAN and pass anything), and a solo slowed by other work (a
+ * neighbour, or work a frozen candidate left to the kernel) would raise the
+ * reference and hide a slowed baseline: the one before stays. quiet: false
+ * where the solo must replace the reference whatever the load (it is timed
+ * at another batch size, and only like compares with like). */
+static void solo_again_if(const options *o, side *b, const cpu_shape *sh, int nb, bool strict, bool quiet,
+                          solo_stat *again, const solo_stat **solo)
+{
+    solo_stat t;
+    solo_shape(o, b, sh, nb, strict, &t);
+    if (!(t.med > 0)) return;
+    if (quiet && (*solo)->med > 0 && t.foreign > t.foreign_quiet) return;
+    *again = t;
+    *solo = again;
 }
 
 void cpu_time_baseline_solo(const options *o, side *b, solo_stat *solo)
@@ -407,13 +428,13 @@ typedef struct verdict {
 /* The baseline was slower beside the candidates than alone (interfered):
  * whose doing. When other work (load.c) took more than its quiet share of
  * the judge's CPUs while the baseline was timed beside them, the judge
- * cannot put the slowdown on the candidates: "busy", which the caller meets
- * by waiting for the machine to quiet down and measuring again, at most
- * CPU_BUSY_RETRIES times (and while the judge's waiting budget lasts,
- * CPU_LOAD_WAIT_TOTAL_S); else "interference". A candidate cannot turn its
- * own interference into "busy" by working: its runner's processes are the
- * judge's own time; work it makes the kernel do for it (reclaim, deferred
- * frees) counts as foreign, and ends "busy" - failed either way, never a
+ * cannot put the slowdown on the candidates: "busy"; else "interference".
+ * The caller measures again once either way, and once more (at most
+ * CPU_BUSY_RETRIES times, within the judge's waiting budget) only where the
+ * other work outlived the candidates' batches (cpu_load_busy_outside, which
+ * then waits for quiet): a candidate that makes foreign work itself (work
+ * it hands the kernel, a process that exits and takes its CPU time along)
+ * gets a "busy" label, never more chances to pass. Both fail; never a
  * record. beside, quiet: the foreign share while the baseline was timed
  * beside them and the share that counts as quiet there; where: "beside the
  * candidate", "in the session". */
@@ -426,12 +447,14 @@ static void slowdown_verdict(verdict *v, const samples *tb, const solo_stat *sol
     if (measured == 2) snprintf(times, sizeof times, " (measured twice)");
     else if (measured > 2) snprintf(times, sizeof times, " (measured %d times)", measured);
     if (beside > quiet) {
+        char alone[48] = "unmeasured";
+        if (isfinite(solo->foreign)) snprintf(alone, sizeof alone, "%.0f%%", 100 * solo->foreign);
         v->name = "busy";
         snprintf(v->reason, sizeof v->reason,
-                 "busy: other work took %.0f%% of the judge's CPUs while the baseline was timed %s (%.0f%% "
+                 "busy: other work took %.0f%% of the judge's CPUs while the baseline was timed %s (%s "
                  "while it was timed alone%s); the baseline took %.3f ms a call %s, %.3f ms alone: a slowdown "
                  "the judge cannot put on the candidate%s",
-                 100 * beside, where, 100 * solo->foreign, after, pct(tb, 0.5) * 1e3, where, solo->med * 1e3, times);
+                 100 * beside, where, alone, after, pct(tb, 0.5) * 1e3, where, solo->med * 1e3, times);
     } else {
         v->name = "interference";
         snprintf(v->reason, sizeof v->reason,
@@ -590,7 +613,8 @@ bool cpu_time_shape(const options *o, side *c, side *b, const cpu_shape *sh, con
     double stop_s = stop_ms > 0 ? stop_ms * 1e-3 : 0, warm = NAN;
     /* what is compared: the limit, never below the floor */
     double stop_lim = stop_s > 0 && stop_s < CPU_STOP_MIN_CALL_S ? CPU_STOP_MIN_CALL_S : stop_s;
-    solo_stat solo_again, *solo = (solo_stat *)solo_first;
+    solo_stat solo_again;
+    const solo_stat *solo = solo_first;
     layout L;
     cpu_layout(o->fam, sh, &L);
     flusher f;
@@ -612,8 +636,7 @@ bool cpu_time_shape(const options *o, side *c, side *b, const cpu_shape *sh, con
     if (rc == 0 && b && nbb != solo->nb) {
         /* the baseline alone again, at the batch size it is now timed with:
          * the interference test compares like with like */
-        solo_shape(o, b, sh, nbb, false, &solo_again);
-        if (solo_again.med > 0) solo = &solo_again;
+        solo_again_if(o, b, sh, nbb, false, false, &solo_again, &solo);
     }
     if (rc == 0 && warm_batch(o, c, sh, &L, nbc, true, &f, &checks, &fail)) rc = -1;
     if (rc == 0 && b && warm_batch(o, b, sh, &L, nbb, false, &f, &checks, &fail)) {
@@ -628,17 +651,17 @@ bool cpu_time_shape(const options *o, side *c, side *b, const cpu_shape *sh, con
     }
     double beside = NAN;
     int busy_retries = 0;
-    /* measured again once after "interference", and after "busy" (the
-     * machine's other work) once it is quiet, at most CPU_BUSY_RETRIES times */
+    /* measured again once after "interference", "impossible" or "busy";
+     * after "busy" once more, at most CPU_BUSY_RETRIES times, where the other
+     * work outlived the candidate's batches (cpu_load_busy_outside, which
+     * waits for quiet): those rounds are the machine's, never more chances
+     * for a candidate that made the work itself */
     for (int round = 0; rc == 0 && round < 2 + busy_retries; round++) {
-        if (round && b && strcmp(v.name, "impossible")) {
+        if (round && b && strcmp(v.name, "impossible"))
             /* the machine's load may have changed since the baseline was timed
              * alone: time it alone again now (the candidate's runner frozen),
              * so the second verdict compares like with like */
-            if (!strcmp(v.name, "busy")) cpu_load_wait_quiet(CPU_BUSY_WAIT_S);
-            solo_shape(o, b, sh, nbb, false, &solo_again);
-            if (solo_again.med > 0) solo = &solo_again;
-        }
+            solo_again_if(o, b, sh, nbb, false, true, &solo_again, &solo);
         cpu_load_mark m0, m1;
         cpu_load_mark_now(&m0);
         rc = measure(o, c, b, sh, &L, nbc, nbb, &f, &tc, &tb, &checks, &fail, &rs, stop_lim);
@@ -660,11 +683,12 @@ bool cpu_time_shape(const options *o, side *c, side *b, const cpu_shape *sh, con
         } else {
             slowdown_verdict(&v, &tb, solo, beside, cpu_load_quiet_max(&m0, &m1), "beside the candidate", "",
                              round + 1);
-            if (!strcmp(v.name, "busy") && busy_retries < CPU_BUSY_RETRIES && cpu_load_may_wait()) busy_retries++;
+            if (!strcmp(v.name, "busy") && busy_retries < CPU_BUSY_RETRIES && cpu_load_busy_outside(CPU_BUSY_WAIT_S))
+                busy_retries++;
         }
         bool again = round + 1 < 2 + busy_retries;
         fprintf(stderr, "spak-harness-cpu: %s: %s%s\n", sh->str, v.reason,
-                !again ? "" : !strcmp(v.name, "busy") ? "; measuring again once the machine is quiet"
+                !again ? "" : !strcmp(v.name, "busy") ? "; measuring again (the machine quiet, or its wait over)"
                                                       : "; measuring again");
     }
     bool ok = rc != -1;
@@ -812,10 +836,8 @@ void cpu_time_session(const options *o, side *const *cs, int nc, side *b, const 
     nbb = nbc; /* and the baseline's too (same_batches) */
     if (b && same_batches(o, b, sh, &L, solo->nb, &nbb, &f, &bchecks, &bfail)) rc = -2;
     if (rc == 0) nbc = nbb;
-    if (rc == 0 && b && nbb != solo->nb) { /* alone again at that size, as in cpu_time_shape */
-        solo_shape(o, b, sh, nbb, true, &solo_again);
-        if (solo_again.med > 0) solo = &solo_again;
-    }
+    if (rc == 0 && b && nbb != solo->nb) /* alone again at that size, as in cpu_time_shape */
+        solo_again_if(o, b, sh, nbb, true, false, &solo_again, &solo);
     for (int k = 0; k < nc; k++) {
         if (ss[k].failed) continue;
         if (ss[k].nb != nbc && cpu_side_map(cs[k], &L, nbc, ss[k].fail.reason, sizeof ss[k].fail.reason))
@@ -830,8 +852,7 @@ void cpu_time_session(const options *o, side *const *cs, int nc, side *b, const 
     double beside = NAN;
     int busy_retries = 0;
     for (int round = 0; rc == 0; round++) {
-        if (round) { /* "busy": once the machine is quiet, the session again from its first round */
-            cpu_load_wait_quiet(CPU_BUSY_WAIT_S);
+        if (round) { /* "busy" by work that outlived the session's rounds, waited out: the session again */
             tb.n = 0;
             for (int k = 0; k < nc; k++) ss[k].t.n = 0, ss[k].total = 0;
         }
@@ -846,16 +867,15 @@ void cpu_time_session(const options *o, side *const *cs, int nc, side *b, const 
          * baseline read 7% slower than its solo, and the re-time of 2 of 3
          * main-job runs failed on it): time it alone again now, every runner
          * frozen, and judge the session's baseline against that */
-        solo_shape(o, b, sh, nbb, true, &solo_again);
-        if (solo_again.med > 0) {
-            solo = &solo_again;
-            if (!interfered(solo, &tb)) break;
-        }
+        const solo_stat *before = solo;
+        solo_again_if(o, b, sh, nbb, true, true, &solo_again, &solo);
+        if (solo != before && !interfered(solo, &tb)) break;
         slowdown_verdict(&slow, &tb, solo, beside, cpu_load_quiet_max(&m0, &m1), "in the session",
-                         solo == &solo_again ? " after the session" : "", round + 1);
-        bool again = !strcmp(slow.name, "busy") && busy_retries < CPU_BUSY_RETRIES && cpu_load_may_wait();
+                         solo != before ? " after the session" : "", round + 1);
+        bool again = !strcmp(slow.name, "busy") && busy_retries < CPU_BUSY_RETRIES &&
+                     cpu_load_busy_outside(CPU_BUSY_WAIT_S);
         fprintf(stderr, "spak-harness-cpu: %s: %s%s\n", sh->str, slow.reason,
-                again ? "; the session again once the machine is quiet" : "");
+                again ? "; the session again (the machine quiet, or its wait over)" : "");
         if (!again) break;
         busy_retries++;
         slow = (verdict){"ok", ""};
