@@ -467,14 +467,20 @@ def main():
         reps_w = sorted(r["rep"] for r in arms if r["arm"] == with_arm and r["label"] in labels)
         reps_o = sorted(r["rep"] for r in arms if r["arm"] == without_arm and r["label"] in labels)
         pairs, shown = [], []
-        for rw, ro in zip(reps_w, reps_o):
-            lw, lo_ = "%s-%s" % (with_arm, rw), "%s-%s" % (without_arm, ro)
+        # repetition r of one arm with repetition r of the other (the rule);
+        # a repetition without its partner is said, never paired with another
+        unpaired = ["%s-%s" % (with_arm, r) for r in reps_w if r not in reps_o] + \
+                   ["%s-%s" % (without_arm, r) for r in reps_o if r not in reps_w]
+        for rw in (r for r in reps_w if r in reps_o):
+            lw, lo_ = "%s-%s" % (with_arm, rw), "%s-%s" % (without_arm, rw)
             p = paired(recs[lw], recs[lo_], labels.index(lo_))
             if p:
                 pairs.append((rw, p[0], p[1]))
                 shown.append("%s/%s %.3g [%.3g-%.3g]" % (lw, lo_, math.exp(p[0]), math.exp(p[0] - 1.96 * p[1]),
                                                          math.exp(p[0] + 1.96 * p[1])))
         v, med, lo, hi, every = verdict(pairs)
+        if unpaired:
+            shown.append("unpaired: " + ", ".join(unpaired))
         md.append("| %s | %s | %s | %s | **%s** |" % (
             name, "; ".join(shown) or "-", "%+.1f%% [%+.1f%%, %+.1f%%]" % (100 * med, 100 * lo, 100 * hi)
             if med is not None else "-", "yes" if every else "no", v))

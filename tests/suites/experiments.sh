@@ -98,6 +98,7 @@ json.dump({"arm": a[1], "rep": int(a[2]), "family": "matmul", "spec": a[3], "hom
 arm mm-single 1 1 "$slow"
 arm mm-loop 1 2 "$slow" "$fast"
 arm mm-loop 2 3 "$slow"   # one step of three: not finished
+arm mm-single 3 1 "$slow"   # no loop of repetition 3: unpaired, never paired with another repetition
 check "after the naive start, the base of a diff (best-source) is the naive source, not the prompt's 'Not repeated' line" "cmp -s $T/mm-single-1.best0.c $ROOT/kernels/cpu/matmul/naive.c"
 "$ES/evaluate.sh" --records "$T/exp" --out "$T/out" --min-time 0.02 --max-time 1 >"$T/ev.out" 2>"$T/ev.err"
 check "evaluate.sh runs to its end" "[ \$? -eq 0 ] && [ -s $T/out/results.md ]"
@@ -106,7 +107,7 @@ python3 - "$T/out/trajectories.csv" "$T/exp" <<'PY' >"$T/traj.check" 2>&1
 import csv, json, sqlite3, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 loop = [r for r in rows if r["arm"] == "mm-loop" and r["rep"] == "1"]
-single = [r for r in rows if r["arm"] == "mm-single"]
+single = [r for r in rows if r["arm"] == "mm-single" and r["rep"] == "1"]
 assert [r["step"] for r in loop] == ["0", "1", "2"] and [r["step"] for r in single] == ["0", "1"], rows
 rec = json.load(open(sys.argv[2] + "/mm-loop-1.json"))
 db = sqlite3.connect(rec["home"] + "/spak.db")
@@ -118,10 +119,11 @@ print("ok")
 PY
 check "trajectories: step 0 is the naive start, the last step's best is the store's best (a point of the sweep)" "grep -qx ok $T/traj.check || { cat $T/traj.check; false; }"
 check "the session re-timed every final, our best rung and naive side by side, with intervals" "grep -q '^| mm-loop-1 | code:ext-3-.* | [0-9.e-]* \[[0-9.e-]*-[0-9.e-]*\] | [0-9.e-]* \[' $T/out/results.md && grep -q '^| mm-single-1 | ' $T/out/results.md && grep -q '^| ours (packed) | reference |' $T/out/results.md && grep -q '^| naive | reference |' $T/out/results.md"
-check "one session of the judge for the family, its records kept" "[ \$(grep -c '^\$ .*spak-harness-cpu' $T/out/session-matmul.txt) -eq 1 ] && [ \$(grep -o -- '--candidate' $T/out/session-matmul.txt | wc -l) -eq 4 ] && grep -q '\"session_size\":4' $T/out/session-matmul.txt"
-check "final.csv: one row a candidate with its ratio and interval" "[ \$(tail -n +2 $T/out/final.csv | wc -l) -eq 4 ]"
+check "one session of the judge for the family, its records kept" "[ \$(grep -c '^\$ .*spak-harness-cpu' $T/out/session-matmul.txt) -eq 1 ] && [ \$(grep -o -- '--candidate' $T/out/session-matmul.txt | wc -l) -eq 5 ] && grep -q '\"session_size\":5' $T/out/session-matmul.txt"
+check "final.csv: one row a candidate with its ratio and interval" "[ \$(tail -n +2 $T/out/final.csv | wc -l) -eq 5 ]"
 check "the loop's verdict by the stated rule (a 10x faster source: supported)" "grep -q '^| matmul: the loop beats a single shot | mm-loop-1/mm-single-1 .* | yes | \*\*supported\*\* |' $T/out/results.md && grep -q ',supported$' $T/out/verdicts.csv"
-check "the trajectory chart: an SVG with one line an arm" "python3 -c 'import sys, xml.dom.minidom as m; d=m.parse(sys.argv[1]); assert len(d.getElementsByTagName(\"polyline\")) == 2' $T/out/trajectory-matmul.svg"
+check "repetition r paired with repetition r only: the single shot of repetition 3 is said unpaired" "grep -q '^| matmul: the loop beats a single shot | mm-loop-1/mm-single-1 [^|]*; unpaired: mm-single-3 |' $T/out/results.md"
+check "the trajectory chart: an SVG with one line an arm" "python3 -c 'import sys, xml.dom.minidom as m; d=m.parse(sys.argv[1]); assert len(d.getElementsByTagName(\"polyline\")) == 3' $T/out/trajectory-matmul.svg"
 python3 - "$ES" <<'PY' >"$T/verdict.check" 2>&1
 import math, sys
 sys.path.insert(0, sys.argv[1])
