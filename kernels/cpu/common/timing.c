@@ -36,8 +36,9 @@
  * the candidate; measured again once; if it persists the Performance record says
  * "verdict":"interference", "passed":false (inconclusive, never a success).
  * Unless other work (load.c) took more than its quiet share of the judge's
- * CPUs while the baseline was timed beside the candidate: then "busy", and
- * measured again once the machine is quiet, at most CPU_BUSY_RETRIES times
+ * CPUs while the baseline was timed beside the candidate: then "busy",
+ * measured again once too, and more times (at most CPU_BUSY_RETRIES, after
+ * waiting for quiet) only where that work outlives the candidate's batches
  * (slowdown_verdict).
  * The Analysis records are written by analysis.c once every shape is timed.
  * Impossible: a candidate above the hardware bound (bound.c) x 1.25 is
