@@ -198,8 +198,6 @@ double cpu_load_quiet_max(const cpu_load_mark *a, const cpu_load_mark *b);
  * or no waiting is left. */
 #define CPU_LOAD_WAIT_TOTAL_S 45.0
 bool cpu_load_busy_outside(double max_s);
-/* Whether any of CPU_LOAD_WAIT_TOTAL_S is left. */
-bool cpu_load_may_wait(void);
 
 /* the baseline alone on every timed shape, before the candidate's runner
  * starts: solo[i] per shape (median, spread) */

@@ -101,7 +101,8 @@ double cpu_load_quiet_max(const cpu_load_mark *a, const cpu_load_mark *b)
 /* seconds this judge has spent waiting for quiet, over every shape */
 static double waited_s;
 
-bool cpu_load_may_wait(void)
+/* whether any of CPU_LOAD_WAIT_TOTAL_S is left */
+static bool may_wait(void)
 {
     return waited_s < CPU_LOAD_WAIT_TOTAL_S;
 }
@@ -119,7 +120,7 @@ static bool busy_quarter(void)
 
 bool cpu_load_busy_outside(double max_s)
 {
-    if (!cpu_load_may_wait()) return false;
+    if (!may_wait()) return false;
     double start = cpu_now_s();
     if (max_s > CPU_LOAD_WAIT_TOTAL_S - waited_s) max_s = CPU_LOAD_WAIT_TOTAL_S - waited_s;
     bool outside = busy_quarter();
