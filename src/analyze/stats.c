@@ -103,6 +103,16 @@ bool spak_stats_ratio_ci(const double *num, const double *den, size_t n, double 
     return true;
 }
 
+void spak_stats_widen(spak_interval *iv, double sd)
+{
+    if (!(sd > 0) || iv->n < 2 || !(iv->point > 0) || !(iv->lo > 0) || !(iv->hi > 0) || !isfinite(iv->hi))
+        return;
+    double t = spak_stats_t_quantile(0.5 + iv->level / 2, (double)(iv->n - 1));
+    double se = log(iv->hi / iv->point) / t, w = t * sqrt(se * se + sd * sd);
+    iv->lo = iv->point * exp(-w);
+    iv->hi = iv->point * exp(w);
+}
+
 /* the mean and the sample variance of the logs of the positive finite
  * values of x (Welford); *k gets how many there were */
 static void log_moments(const double *x, size_t n, double *mean, double *var, size_t *k)

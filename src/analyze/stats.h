@@ -64,6 +64,14 @@ bool spak_stats_ratio_ci_unpaired(const double *num, size_t n_num, const double 
  * 1 - lo/point (NAN when the interval is not finite and positive). */
 double spak_stats_rel_halfwidth(const spak_interval *iv);
 
+/* iv (from spak_stats_ratio_ci, n >= 2) widened by a spread between runs
+ * that no run sees from inside: sd, the standard deviation of the log ratio
+ * from one run to the next of the same code on both sides (code and page
+ * placement, the CPUs each process lands on), added in quadrature to the
+ * interval's standard error; the point and the t-quantile kept. sd 0 (or an
+ * interval that is not finite) leaves iv as it is. */
+void spak_stats_widen(spak_interval *iv, double sd);
+
 /* Whether the interval reaches the relative precision p (e.g. 0.02: the
  * interval within +-2% of its point). */
 bool spak_stats_precise(const spak_interval *iv, double p);

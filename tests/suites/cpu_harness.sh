@@ -273,7 +273,9 @@ assert len(nb) == 1 and len(set(next(iter(nb)))) == 1, nb
 assert p["baseline_solo_beside_twin"] is True and n["baseline_solo_beside_twin"] is True, (p, n)
 PY
 [ $? -eq 0 ] && [ $rc -eq 0 ]
-ok $? "a session: three candidates, the failing one untimed, the other two in the same rounds, packed ahead of naive on its interval"
+r=$?
+[ $r -eq 0 ] || { grep -v '^$' "$T/session.err" | tail -8; grep '"passed":false' "$T/session.out" | cut -c1-400; } | sed 's/^/# /'
+ok $r "a session: three candidates, the failing one untimed, the other two in the same rounds, packed ahead of naive on its interval"
 # ---- both sides pay the same: one batch size (docs/aa-calibration.md) ----
 # a candidate much faster than its baseline (packed on one thread against
 # naive at 128^3, ~0.07 ms against ~2 ms a call: before the fix it chose 4-8
@@ -323,6 +325,21 @@ PY
 done
 [ "$cov" -ge 3 ]
 ok $? "A/A: the same .so as candidate and baseline, the ratio's interval covers 1 in $cov of 5 runs (at least 3)"
+# the interval recorded is the run's own widened by the spread between runs
+# (--between-runs, default 0.02); with 0 it is the run's own
+"$H" --family matmul --candidate "$T/mm_packed.so" --baseline so --baseline-so "$T/mm_packed.so" \
+    --shapes 64x64x64 --heldout "" --min-time 0.05 --max-time 1 --ceilings-cache "$T/ceil.json" \
+    --between-runs 0 >"$T/aa0.out" 2>"$T/aa0.err"
+python3 - "$T/aa1.out" "$T/aa0.out" <<'PY'
+import json, sys
+perf = [[json.loads(l.split(" ", 1)[1]) for l in open(f) if '"type":"Performance"' in l][0] for f in sys.argv[1:]]
+w, z = perf
+(lo, hi), (wlo, whi) = w["ratio_ci"], w["ratio_ci_within"]
+assert w["ratio_between_runs_sd"] == 0.02 and lo < wlo <= w["ratio"] <= whi < hi, w
+assert abs(lo * hi - w["ratio"] ** 2) < 1e-6 * w["ratio"] ** 2, w  # symmetric in logs about the ratio
+assert z["ratio_between_runs_sd"] == 0 and z["ratio_ci"] == z["ratio_ci_within"], z
+PY
+ok $? "the recorded interval is the run's own (ratio_ci_within) widened by the spread between runs (0.02 by default; --between-runs 0: none)"
 
 # ---- other work on the machine is not the candidate's doing (load.c) ------
 # an honest naive matmul against OpenBLAS at 256^3; once the candidate's
@@ -458,6 +475,9 @@ ok $? "a missing .so is a harness error (exit 3)"
 judge --family matmul --candidate "$T/mm_naive.so" --seed x --check-only >/dev/null 2>&1
 [ $? -eq 2 ]
 ok $? "a bad --seed is a usage error (exit 2)"
+judge --family matmul --candidate "$T/mm_naive.so" --seed 1 --between-runs 1.5 --check-only >/dev/null 2>&1
+[ $? -eq 2 ]
+ok $? "a --between-runs outside 0 <= sd < 1 is a usage error (exit 2)"
 judge --family matmul --candidate "$T/mm_naive.so" --seed 1 --shapes 10x10 --check-only >/dev/null 2>&1
 [ $? -eq 2 ]
 ok $? "a bad shape is a usage error (exit 2)"

@@ -276,14 +276,14 @@ for c in mm_forge_exit:matmul at_forge_exit:attention mm_forge_flood:matmul; do
 done
 
 # ---- interference: the baseline is timed with the candidate frozen ----------
-if want mm_burn || want mm_kernel_work; then
+if want mm_burn || want mm_kernel_work || want mm_dirty_cache; then
     # OpenBLAS's two threads are the victim, and they swing by 10x with the
     # machine's load: the bound is 5x the larger ratio of an honest control
     # timed the same way just before and just after both cheats
     run ctl_mm_pthreads@openblas matmul
     ob_control ctl_mm_pthreads@openblas "control: the pthreads matmul against OpenBLAS (before)"
     r1=$(ratio_of ctl_mm_pthreads@openblas)
-    for c in mm_burn mm_kernel_work; do
+    for c in mm_burn mm_kernel_work mm_dirty_cache; do
         want $c || continue
         run $c@openblas matmul
         cp "$T/$c@openblas.show" "$T/$c.show"; cp "$T/$c@openblas.run" "$T/$c.run"
@@ -303,6 +303,12 @@ if want mm_burn || want mm_kernel_work; then
             "kernel work left to land while OpenBLAS runs (readahead) gains nothing ($OB_WHAT), or is busy"
         H=$T/h/mm_kernel_work@openblas
         after mm_kernel_work
+    fi
+    if want mm_dirty_cache; then
+        expect mm_dirty_cache fail-or-honest 'busy|interference|inconclusive|slower|noise' "$OB_BOUND" \
+            "the caches left full of dirty lines for OpenBLAS to write back gain nothing ($OB_WHAT), or is interference"
+        H=$T/h/mm_dirty_cache@openblas
+        after mm_dirty_cache
     fi
 fi
 if want mm_linger; then

@@ -26,6 +26,9 @@
  *       [--level 0.95]                  of this confidence level,
  *       [--max-reps 500] [--max-time S]  or this many pairs / seconds a shape
  *                                       (default 2 + 10 x min-time)
+ *       [--between-runs 0.02]           the sd of the log ratio between runs of the
+ *                                       same code, added to each ratio's interval
+ *                                       (CPU_BETWEEN_RUNS_SD, docs/aa-calibration.md)
  *       [--baseline openblas|naive-attention|so|none] [--baseline-so PATH]
  *       [--tolerance X] [--check-only] [--ceilings-cache PATH]
  *       [--bound-scale X]               0 < X <= 1: a lower hardware bound (tests)
@@ -326,7 +329,7 @@ static void usage(void)
             "usage: spak-harness-cpu --family %s --candidate PATH.so [--candidate PATH.so ...]\n"
             "         [--seed N (ignored)]\n"
             "         [--shapes S,...] [--heldout S,...] [--causal] [--min-time SEC]\n"
-            "         [--precision REL] [--level L] [--max-reps N] [--max-time SEC]\n"
+            "         [--precision REL] [--level L] [--max-reps N] [--max-time SEC] [--between-runs SD]\n"
             "         [--baseline %s] [--baseline-so PATH]\n"
             "         [--tolerance X] [--check-only] [--ceilings-cache PATH]\n"
             "         [--traffic MODEL[,KEY=VALUE,...]] [--stop-slower-than MS|SHAPE=MS,...]\n"
@@ -506,6 +509,7 @@ static int parse_args(int argc, char **argv, options *o)
     memset(o, 0, sizeof *o);
     o->min_time = 0.3;
     o->precision = 0.02;
+    o->between_runs = CPU_BETWEEN_RUNS_SD;
     o->level = 0.95;
     o->max_reps = 500;
     o->max_time = -1; /* 2 + 10 x min-time unless given */
@@ -574,6 +578,13 @@ static int parse_args(int argc, char **argv, options *o)
                 return 2;
             }
             *(lv ? &o->level : mt ? &o->max_time : &o->precision) = x;
+        } else if (!strcmp(a, "--between-runs")) {
+            const char *s;
+            TAKE(s);
+            if (!parse_double(s, &o->between_runs) || o->between_runs < 0 || o->between_runs >= 1) {
+                fprintf(stderr, "spak-harness-cpu: bad --between-runs '%s' (0 <= sd < 1; 0: none)\n", s);
+                return 2;
+            }
         } else if (!strcmp(a, "--max-reps")) {
             const char *s;
             long x;

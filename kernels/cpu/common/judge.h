@@ -44,6 +44,14 @@ typedef struct cpu_bound {
 } cpu_bound;
 
 #define CPU_BOUND_MARGIN 1.25 /* a candidate above bound x this fails */
+/* The default --between-runs: the sd of the log ratio between A/A runs (the
+ * same .so on both sides, each run new processes) beyond what each run's
+ * own interval accounts for, measured on the project's 2-core VM after the
+ * operand-only cache eviction: 1.2% at 256^3, 1.6% at 64^3
+ * (docs/aa-calibration.md, "Between runs"). Without it the 95% intervals
+ * covered 1 in 60-87% of A/A runs. A machine's own figure comes from
+ * scripts/aa-calibration.sh ("between runs" in its table). */
+#define CPU_BETWEEN_RUNS_SD 0.02
 
 /* --stop-slower-than never stops a candidate whose calls take less than
  * this: timing it to the end costs little, and at that scale the noise of a
@@ -71,6 +79,11 @@ typedef struct options {
      * +-precision of its point, or max_reps pairs, or max_time seconds of a
      * shape's timing (--precision, --level, --max-reps, --max-time) */
     double precision, level, max_time;
+    /* the spread between runs that no run sees from inside (--between-runs:
+     * the sd of the log ratio from one A/A run to the next), added to every
+     * ratio's interval in the record; precision is reached on the interval
+     * within the run, which more pairs can narrow */
+    double between_runs;
     int max_reps;
     enum baseline_kind base;
     const char *base_name;

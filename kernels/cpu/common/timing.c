@@ -4,8 +4,9 @@
  * Each timed batch, for either side (the candidate's runner or the
  * baseline's, the same code): FRESH normal inputs from the judge's generator
  * into each input set of the batch while the runner is frozen (never a
- * rotation of old ones), every output slot poisoned with NaN, caches flushed
- * when the operands fit in 4*L3; then thaw, t0, CALL, DONE, t1, freeze
+ * rotation of old ones), every output slot poisoned with NaN, the batch's
+ * operands evicted from every cache when they fit in 4*L3 (flush_caches);
+ * then thaw, t0, CALL, DONE, t1, freeze
  * (rctl.c). A batch holds n calls, each on its own set and slot, n chosen so
  * a batch lasts >= 1 ms (at most RP_MAX_BATCH), the SAME n for both sides
  * (same_batches: a batch's length is part of what a call costs); the time
@@ -46,6 +47,7 @@
  * with the numbers in the reason.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,15 +94,63 @@ static size_t l3_bytes(void)
     return l3 > 0 ? (size_t)l3 : (size_t)32 << 20;
 }
 
+/* The caches before a timed batch: neither this batch's operands (its
+ * input sets, fresh from the judge's generator, and its output slots) nor
+ * the previous batch's (the other side's, most often) are in any cache, so
+ * every batch starts from memory for its data, whichever side ran before:
+ * a batch's operands are evicted before its timed call and again after its
+ * checks (which read them into the judge's caches). Evicted line by line (clflushopt on x86-64 where the CPU has it, else
+ * clflush; dc civac on AArch64): through the judge's mappings of the shared
+ * memory, the same physical lines the runner reads. Until 2026-12-06 this
+ * was a memset of 2x the L3 between batches: on a VM whose L3 reads 480 MiB,
+ * 100 ms a batch (most of a test suite's time), every line of the L3 left
+ * dirty for the timed calls to write back, and the code and the runners' own
+ * buffers evicted as well, which no caller of a kernel in a loop sees.
+ * Kept only where the operands fit in 4x the L3 (flusher_for): beyond, they
+ * cannot stay cached between batches anyway. */
 typedef struct flusher {
-    unsigned char *buf;
-    size_t n;
+    bool on;
 } flusher;
 
-static void flush_caches(flusher *f)
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+__attribute__((target("clflushopt"))) static void evict_lines_opt(const char *p, const char *end)
 {
-    static unsigned char v;
-    if (f->buf) memset(f->buf, ++v, f->n);
+    for (; p < end; p += 64) _mm_clflushopt((void *)p);
+    _mm_sfence();
+}
+static void evict_lines(const void *v, size_t n)
+{
+    static int opt = -1;
+    if (opt < 0) {
+        unsigned a, b, c, d;
+        opt = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b >> 23 & 1);
+    }
+    const char *p = (const char *)((uintptr_t)v & ~(uintptr_t)63), *end = (const char *)v + n;
+    if (opt) {
+        evict_lines_opt(p, end);
+        return;
+    }
+    for (; p < end; p += 64) _mm_clflush((const void *)p);
+    _mm_mfence();
+}
+#elif defined(__aarch64__)
+static void evict_lines(const void *v, size_t n)
+{
+    const char *p = (const char *)((uintptr_t)v & ~(uintptr_t)63), *end = (const char *)v + n;
+    for (; p < end; p += 64) __asm__ volatile("dc civac, %0" ::"r"(p) : "memory");
+    __asm__ volatile("dsb ish" ::: "memory");
+}
+#else
+#error "timing.c: no cache line eviction for this architecture (evict_lines)"
+#endif
+
+static void flush_caches(const flusher *f, const side *s, const layout *L, int nb)
+{
+    if (!f->on) return;
+    evict_lines(s->in, (size_t)nb * L->set * 4);
+    evict_lines(s->out, (size_t)nb * L->slot * 4);
 }
 
 /* One batch of nb calls on s: fresh inputs, poison, flush, timed call; the
@@ -115,7 +165,7 @@ static int batch(const options *o, side *s, const cpu_shape *sh, const layout *L
         hash[k] = cpu_fill_set(s, L, k);
         cpu_poison_slot(s, L, k);
     }
-    flush_caches(f);
+    flush_caches(f, s, L, nb);
     rp_call m;
     cpu_call_msg(&m, sh, L, nb);
     double dt;
@@ -135,6 +185,7 @@ static int batch(const options *o, side *s, const cpu_shape *sh, const layout *L
             return -1;
         }
     }
+    flush_caches(f, s, L, nb);
     return 0;
 }
 
@@ -229,9 +280,7 @@ static void flusher_for(const options *o, const cpu_shape *sh, flusher *f)
 {
     layout L;
     cpu_layout(o->fam, sh, &L);
-    double ws = 4.0 * (double)(L.set + L.out);
-    f->n = 2 * l3_bytes();
-    f->buf = ws < 4.0 * (double)l3_bytes() ? cpu_xmalloc(f->n) : NULL;
+    *f = (flusher){.on = 4.0 * (double)(L.set + L.out) < 4.0 * (double)l3_bytes()};
 }
 
 /* The baseline's reference time on one shape (nb_want calls a batch, 0:
@@ -314,8 +363,7 @@ static void solo_shape(const options *o, side *b, const cpu_shape *sh, int nb_wa
         out->foreign_quiet = cpu_load_quiet_max(&m0, &m1);
     }
     free(t.t);
-    free(f.buf);
-}
+    }
 
 /* The baseline timed alone again (solo_shape into *again, through a copy):
  * the reference from now on (*solo) when it was timed, and, where quiet,
@@ -483,20 +531,31 @@ static json_t *samples_ms(const samples *s)
     return a;
 }
 
-/* the ratio's interval and how its measurement ended */
+static json_t *interval_json(const spak_interval *iv)
+{
+    return isfinite(iv->lo) && isfinite(iv->hi) ? json_pack("[f,f]", iv->lo, iv->hi) : json_null();
+}
+
+/* the ratio's interval and how its measurement ended: ratio_ci is the
+ * interval within the run (rs->iv, what --precision was reached on)
+ * widened by the spread between runs (--between-runs), which the record
+ * names; ratio_ci_within is the interval before */
 static void set_ratio(const options *o, json_t *rec, const samples *tb, const ratio_stat *rs)
 {
+    spak_interval wide = rs->iv;
+    spak_stats_widen(&wide, o->between_runs);
     cpu_set_num(rec, "ratio", rs->iv.point);
-    json_object_set_new(rec, "ratio_ci", isfinite(rs->iv.lo) && isfinite(rs->iv.hi)
-                                             ? json_pack("[f,f]", rs->iv.lo, rs->iv.hi)
-                                             : json_null());
+    json_object_set_new(rec, "ratio_ci", interval_json(&wide));
+    json_object_set_new(rec, "ratio_ci_within", interval_json(&rs->iv));
+    cpu_set_num(rec, "ratio_between_runs_sd", o->between_runs);
     cpu_set_num(rec, "ratio_ci_level", o->level);
     cpu_set_num(rec, "ratio_precision", o->precision);
-    cpu_set_num(rec, "ratio_rel_halfwidth", spak_stats_rel_halfwidth(&rs->iv));
+    cpu_set_num(rec, "ratio_rel_halfwidth", spak_stats_rel_halfwidth(&wide));
     json_object_set_new(rec, "precision_reached", json_boolean(rs->precise));
     json_object_set_new(rec, "reps_ended", json_string(rs->ended));
-    json_object_set_new(rec, "ratio_method", json_string("paired: geometric mean of baseline/candidate per "
-                                                         "interleaved pair, Student t-interval on the log ratios"));
+    json_object_set_new(rec, "ratio_method",
+                        json_string("paired: geometric mean of baseline/candidate per interleaved pair, Student "
+                                    "t-interval on the log ratios, widened by the spread between runs"));
     json_object_set_new(rec, "baseline_samples_ms", samples_ms(tb));
 }
 
@@ -706,14 +765,13 @@ bool cpu_time_shape(const options *o, side *c, side *b, const cpu_shape *sh, con
     } else if (rc != -1) {
         double gf = 0;
         json_t *extra = b ? load_fields(beside, solo, busy_retries) : NULL;
-        emit_performance(o, c, b, sh, &tc, &tb, solo, nbc, nbb, checks, &v, bound, f.buf != NULL, &rs, extra, &gf);
+        emit_performance(o, c, b, sh, &tc, &tb, solo, nbc, nbb, checks, &v, bound, f.on, &rs, extra, &gf);
         json_decref(extra);
         *time_s = o->fam->flops(sh) / gf * 1e-9; /* the median the record states (analysis.c classifies it) */
     }
     free(tc.t);
     free(tb.t);
-    free(f.buf);
-    return ok;
+        return ok;
 }
 
 /* ---- a session: several candidates timed round-robin with the baseline ----
@@ -799,6 +857,7 @@ static json_t *versus(const options *o, const session_side *ss, int nc, int k)
         int n = ss[j].t.n < ss[k].t.n ? ss[j].t.n : ss[k].t.n;
         spak_interval iv;
         if (!spak_stats_ratio_ci(ss[j].t.t, ss[k].t.t, (size_t)n, o->level, &iv)) continue;
+        spak_stats_widen(&iv, o->between_runs); /* two candidates are two runs' worth of layout apart */
         int faster = 0; /* rounds where k took less time than j: a sign test's count, which heavy tails
                          * (a thread descheduled now and then) do not sway as they sway a t-interval */
         for (int i = 0; i < n; i++) faster += ss[k].t.t[i] < ss[j].t.t[i];
@@ -914,11 +973,10 @@ void cpu_time_session(const options *o, side *const *cs, int nc, side *b, const 
                                   "versus", versus(o, ss, nc, k));
         if (b) json_object_update_new(extra, load_fields(beside, solo, busy_retries));
         double gfo;
-        emit_performance(o, cs[k], b, sh, &ss[k].t, &tb, solo, ss[k].nb, nbb, ss[k].checks, &v, bound, f.buf != NULL,
+        emit_performance(o, cs[k], b, sh, &ss[k].t, &tb, solo, ss[k].nb, nbb, ss[k].checks, &v, bound, f.on,
                          &rs, extra, &gfo);
         json_decref(extra);
     }
     for (int k = 0; k < nc; k++) free(ss[k].t.t);
     free(tb.t);
-    free(f.buf);
-}
+    }
