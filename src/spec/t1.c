@@ -1163,8 +1163,14 @@ static void source_path(const spak_t1 *t, spak_buf *b)
         spak_buf_puts(b, "\"../");
     else
         spak_buf_putc(b, '"');
-    for (const char *s = t->source; *s; s++)
-        spak_buf_putc(b, *s == '"' || *s == '{' ? '_' : *s);
+    /* a backslash is the file name's own (escaped); a quote, a brace (a
+     * template's "{{") or a control character becomes '_' */
+    for (const char *s = t->source; *s; s++) {
+        if (*s == '\\')
+            spak_buf_puts(b, "\\\\");
+        else
+            spak_buf_putc(b, *s == '"' || *s == '{' || (unsigned char)*s < 32 ? '_' : *s);
+    }
     spak_buf_putc(b, '"');
 }
 
@@ -1278,7 +1284,8 @@ spak_status spak_t1_translate(spak_t1 *t, spak_buf *out, spak_diags *msgs)
     t->failed = false;
     bool ok = true;
     spak_buf_puts(out, "// Translated from the T1 file ");
-    spak_buf_puts(out, t->path);
+    for (const char *p = t->path; *p; p++) /* a line break in the name would end the comment */
+        spak_buf_putc(out, (unsigned char)*p < 32 ? '?' : *p);
     spak_buf_puts(out, " by spak (docs/t1.md): grid and block by Kernel Tuner's rules.\nsystem ");
     put_ident(out, t->name);
     spak_buf_puts(out, " {\n    problem {\n        target: \"cuda\"\n        source: ");

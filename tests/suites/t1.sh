@@ -118,6 +118,15 @@ check "vector_add: the Size ProblemSize[0] is the size problem_x; a scalar is pa
     "grep -qF 'arg c { type: \"f32\", count: problem_x, fill: \"constant\", fill_args: [0], access: \"write\", output: true' '$T/vadd.spak' &&
      grep -qF 'arg n { type: \"i32\", value: 10000000 }' '$T/vadd.spak' && grep -qF 'grid: [ceil_div(problem_x, block_size_x), 1, 1]' '$T/vadd.spak'"
 
+# a KernelFile whose name holds a backslash (a fuzz finding: the translation
+# wrote it unescaped, and its own spec did not parse): escaped, the spec parses
+# and names the file as it is spelled
+mkdir -p "$T/bs" && cp "$T/vector_add.cu" "$T/bs/"'a\b.cu'
+BASE="$T/vadd.json" variant vadd_bs 'd["KernelSpecification"]["KernelFile"] = "bs/a\\b.cu"'
+"$SPAK" import t1 "$T/vadd_bs.json" -o "$T/vadd_bs.spak" 2>/dev/null
+check "a backslash in KernelFile is escaped: the translation parses and checks, naming the file as spelled" \
+    "grep -qF 'source: \"bs/a\\\\b.cu\"' '$T/vadd_bs.spak' && \"$SPAK\" check '$T/vadd_bs.spak' >/dev/null 2>&1"
+
 # ---- the run's space (the translation's tuning_space and restrictions, as
 # spak check --json counts it, the count every strategy and `spak run` use)
 # against Kernel Tuner's Searchspace of the same values and Conditions
