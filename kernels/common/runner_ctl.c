@@ -272,6 +272,12 @@ int spak_runner_cpu_usage(spak_runner *r, uint64_t *ns, const char **how)
     return spak_sandbox_cpu_usage(r->proc, ns, how, &err) == SPAK_OK ? 0 : -1;
 }
 
+int spak_runner_child_cpu(spak_runner *r, uint64_t *ns)
+{
+    spak_err err;
+    return spak_sandbox_child_cpu(r->proc, ns, &err) == SPAK_OK ? 0 : -1;
+}
+
 const char *spak_runner_freeze_how(const spak_runner *r)
 {
     return r->how ? r->how : "none";

@@ -60,6 +60,10 @@ bool spak_runner_frozen(const spak_runner *r);
  * read. */
 int spak_runner_cpu_usage(spak_runner *r, uint64_t *ns, const char **how);
 
+/* The candidate process's own CPU clock (ns), without its children's or
+ * the supervisor's (spak_sandbox_child_cpu). 0, or -1 unread. */
+int spak_runner_child_cpu(spak_runner *r, uint64_t *ns);
+
 /* Waits (timeout_s at most) until the runner process has stopped itself
  * (a CPU runner raises SIGSTOP right after each DONE; spak_runner_send
  * continues it). 0, or -1 when it did not stop in time. */

@@ -2466,7 +2466,7 @@ spak_status spak_sandbox_cpu_usage(spak_sandbox_proc *p, uint64_t *ns, const cha
     if (!p)
         return spak_errf(err, SPAK_ERR_ARG, "sandbox: no proc");
     sb_run *r = &p->r;
-    pid_t pids[FZ_MAX_PIDS];
+    pid_t pids[FZ_MAX_PIDS] = {0};
     pthread_mutex_lock(&r->fz_mu);
     bool cg = r->fz_mode == FZ_V1 || r->fz_mode == FZ_V2 ||
               (!r->fz_mode && r->cg_kind && atomic_load(&r->c_ready) == 1);
@@ -2478,6 +2478,20 @@ spak_status spak_sandbox_cpu_usage(spak_sandbox_proc *p, uint64_t *ns, const cha
         *how = "schedstat";
     pthread_mutex_unlock(&r->fz_mu);
     return ok ? SPAK_OK : spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: cannot read the CPU time of the child's processes");
+}
+
+static long cand_pid(sb_run *r);
+
+spak_status spak_sandbox_child_cpu(spak_sandbox_proc *p, uint64_t *ns, spak_err *err)
+{
+    *ns = 0;
+    if (!p)
+        return spak_errf(err, SPAK_ERR_ARG, "sandbox: no proc");
+    long c = cand_pid(&p->r);
+    pid_t one = (pid_t)c;
+    if (c <= 0 || atomic_load(&p->r.ended) || !usage_cpuclock(&one, 1, ns))
+        return spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: cannot read the candidate process's CPU clock");
+    return SPAK_OK;
 }
 
 /* The candidate process itself: in the PID namespace shape the one child

@@ -247,15 +247,23 @@ spak_status spak_sandbox_freeze(spak_sandbox_proc *p, bool frozen, const char **
  * into *ns. A judge reads it when a call returns and again once p is
  * frozen: what p used in between is work done after the call returned.
  * The members are those the freezer acts on (the cgroup's procs, else every
- * process of the PID namespace). Exact where it can be ("cpuclock": each
- * member's process CPU clock, which brings a running thread's time up to
- * date); else "cgroup-cpu.stat" (cgroup v2 usage_usec) or "schedstat" (the
- * sum of /proc/PID/task/TID/schedstat), both of which lag a thread that is
- * running by up to one scheduler tick. *how (may be NULL) gets that name.
+ * process of the PID namespace). "cpuclock" where it can (each member's
+ * process CPU clock); else "cgroup-cpu.stat" (cgroup v2 usage_usec) or
+ * "schedstat" (the sum of /proc/PID/task/TID/schedstat). All three lag a
+ * thread that is on a CPU by up to one scheduler tick: the kernel adds its
+ * time at a tick or when it leaves the CPU (a process clock read from
+ * another process does not bring it up to date; it does only for the
+ * reader's own threads). *how (may be NULL) gets that name.
  * A member that ends between two readings takes its time with it: a reader
  * compares readings of the same members. SPAK_ERR_SANDBOX when no source
  * could be read; a child that has ended reads 0. */
 spak_status spak_sandbox_cpu_usage(spak_sandbox_proc *p, uint64_t *ns, const char **how, spak_err *err);
+
+/* The process CPU clock (ns) of the candidate process alone (in the PID
+ * namespace shape the supervisor's one child): the part of
+ * spak_sandbox_cpu_usage that a runner which stopped itself cannot add to.
+ * SPAK_ERR_SANDBOX when it cannot be read. */
+spak_status spak_sandbox_child_cpu(spak_sandbox_proc *p, uint64_t *ns, spak_err *err);
 
 /* Waits (timeout_s at most) until every thread of the candidate process
  * itself (not its children; in the PID namespace shape the supervisor's

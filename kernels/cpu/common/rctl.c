@@ -207,32 +207,36 @@ static bool outputs_complete(const cpu_runner *r, const rp_call *c)
     return true;
 }
 
-/* The CPU time of a runner that just stopped itself, once the kernel has
- * accounted all of it. A thread's time on the CPU is added to what another
- * process can read (its process clock, the cgroup's usage) only at a tick or
- * when it leaves the CPU; the stopped state shows in /proc a moment before
- * it has left (the stop notifies the parent first), so a read in that moment
- * misses the call's last stretch, up to a tick, which then showed up as work
- * after return: an honest one-thread naive matmul failed "574 us of CPU in
- * the 0.3 ms after its call returned (allowed 153 us)" in a fresh-clone test
- * run (scale_local, 2026-12-06), once evaluations held 20-40x more batches
- * than before (timing.c's eviction). Read until two reads SETTLE_US apart
- * agree (at most SETTLE_READS reads): a stopped runner's time cannot grow,
- * so a change is the accounting catching up. 0, or -1 unread. */
+/* A runner that just stopped itself, once the kernel has accounted all of
+ * its time: the stop shows in /proc a moment before its last thread has
+ * left the CPU, and a thread's time on a CPU reaches what another process
+ * reads (its process clock, the cgroup's usage) only at a tick or when it
+ * leaves, so a read in that moment missed the call's last stretch (up to a
+ * tick), which then counted as work after return: an honest one-thread
+ * naive matmul failed "574 us of CPU in the 0.3 ms after its call returned
+ * (allowed 153 us)" in a fresh-clone test run (scale_local, 2026-12-06),
+ * once evaluations held 20-40x more batches than before (timing.c's
+ * eviction). The candidate process's own clock (not its children's, which
+ * may be working after return and are counted from the first read) is read
+ * again until two reads SETTLE_US apart agree (at most SETTLE_READS): a
+ * stopped process cannot use CPU, so a change is the accounting catching
+ * up, added to *done_ns. Called after the outputs were scanned, so what the
+ * process did in those microseconds (resumed by a SIGCONT from a child of
+ * its own) cannot finish the call's output. */
 #define SETTLE_US 50
 #define SETTLE_READS 8
-static int settled_usage(cpu_runner *r, uint64_t *ns)
+static void settle_child(cpu_runner *r, uint64_t first, uint64_t *done_ns)
 {
-    if (spak_runner_cpu_usage(r->r, ns, &r->how)) return -1;
+    uint64_t last = first;
     for (int i = 1; i < SETTLE_READS; i++) {
         struct timespec ts = {0, SETTLE_US * 1000L};
         nanosleep(&ts, NULL);
         uint64_t again;
-        if (spak_runner_cpu_usage(r->r, &again, &r->how)) return -1;
-        if (again == *ns) return 0;
-        *ns = again;
+        if (spak_runner_child_cpu(r->r, &again)) return;
+        if (again == last) break;
+        last = again;
     }
-    return 0;
+    if (last > first) *done_ns += last - first;
 }
 
 int cpu_runner_call(cpu_runner *r, const rp_call *c, int *rc, double timeout_s, bool freeze_after, double *dt,
@@ -271,12 +275,15 @@ int cpu_runner_call(cpu_runner *r, const rp_call *c, int *rc, double timeout_s, 
     /* the runner's CPU time now, and again once it is frozen (or, for a
      * checked call, after the settle wait: cpu_runner_late): what it used
      * in between is work after the call returned */
-    r->done_ok = done && settled_usage(r, &r->done_ns) == 0;
+    r->done_ok = done && spak_runner_cpu_usage(r->r, &r->done_ns, &r->how) == 0;
+    uint64_t child0;
+    bool settle = r->done_ok && spak_runner_child_cpu(r->r, &child0) == 0;
     r->done_t = cpu_now_s();
     if (done && !r->done_ok) r->how = "none";
     /* before the freeze: the outputs must be complete when DONE arrives, not
      * finished in the moment it takes to freeze the runner */
     bool incomplete = done && !outputs_complete(r, c);
+    if (settle) settle_child(r, child0, &r->done_ns);
     if (freeze_after) spak_runner_freeze(r->r, true);
     if (incomplete) {
         snprintf(why, nwhy, "NaN or unwritten output when its DONE arrived (the call answered before its work was done)");
