@@ -99,9 +99,10 @@ static size_t l3_bytes(void)
  * the previous batch's (the other side's, most often) are in any cache, so
  * every batch starts from memory for its data, whichever side ran before:
  * a batch's operands are evicted before its timed call and again after its
- * checks (which read them into the judge's caches). Evicted line by line (clflushopt on x86-64 where the CPU has it, else
- * clflush; dc civac on AArch64): through the judge's mappings of the shared
- * memory, the same physical lines the runner reads. Until 2026-12-06 this
+ * checks (which read them into the judge's caches). Evicted line by line
+ * (clflushopt on x86-64 where the CPU has it, else clflush; dc civac on
+ * AArch64): through the judge's mappings of the shared memory, the same
+ * physical lines the runner reads. Until 2026-12-06 this
  * was a memset of 2x the L3 between batches: on a VM whose L3 reads 480 MiB,
  * 100 ms a batch (most of a test suite's time), every line of the L3 left
  * dirty for the timed calls to write back, and the code and the runners' own
@@ -363,7 +364,7 @@ static void solo_shape(const options *o, side *b, const cpu_shape *sh, int nb_wa
         out->foreign_quiet = cpu_load_quiet_max(&m0, &m1);
     }
     free(t.t);
-    }
+}
 
 /* The baseline timed alone again (solo_shape into *again, through a copy):
  * the reference from now on (*solo) when it was timed, and, where quiet,
@@ -771,7 +772,7 @@ bool cpu_time_shape(const options *o, side *c, side *b, const cpu_shape *sh, con
     }
     free(tc.t);
     free(tb.t);
-        return ok;
+    return ok;
 }
 
 /* ---- a session: several candidates timed round-robin with the baseline ----
@@ -979,4 +980,4 @@ void cpu_time_session(const options *o, side *const *cs, int nc, side *b, const 
     }
     for (int k = 0; k < nc; k++) free(ss[k].t.t);
     free(tb.t);
-    }
+}
