@@ -1,0 +1,347 @@
+/*
+ * step1: two-pass-per-query-block attention with AVX-512 register-blocked
+ * micro-kernels, 2 threads.
+ *   - K is packed once per call into 64-key panels laid out [d][64] (K^T).
+ *   - For a block of BQ query rows: scores = (Q*scale*log2e) K^T with a
+ *     6-row x 64-key micro-kernel (24 zmm accumulators), full row softmax
+ *     with a vectorized exp2, then O = P V with a 6-row x 64-col micro-kernel
+ *     over key chunks of KC, and a final 1/l row scale.
+ *   - causal: only keys < q0+bq are computed; key range per 6-row group is
+ *     trimmed in P V.
+ *   - Work items (bh, query block) are taken dynamically, biggest first.
+ */
+#include <immintrin.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "abi.h"
+
+#ifndef BQ
+#define BQ 64
+#endif
+#ifndef KC
+#define KC 256
+#endif
+#ifndef NTHREADS
+#define NTHREADS 2
+#endif
+
+#define NP 64 /* key panel width */
+#define AI static inline __attribute__((always_inline))
+
+AI __m512 exp2_ps(__m512 x)
+{
+    x = _mm512_max_ps(x, _mm512_set1_ps(-150.0f));
+    __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 f = _mm512_sub_ps(x, n);
+    __m512 p = _mm512_set1_ps(1.5252733804059841e-05f);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.5403530393381609e-04f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3333558146428443e-03f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6181291076284772e-03f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5504108664821580e-02f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022650695910071e-01f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718055994531e-01f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* scores for R rows x 64 keys: p[r][0..63] = sum_d q[r][d] * kp[d][0..63] */
+AI void qk_kernel(const int R, int D, const float *q, int ldq, const float *kp, float *p, int ldp)
+{
+    __m512 acc[6][4];
+#pragma GCC unroll 6
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < 4; v++) acc[r][v] = _mm512_setzero_ps();
+    for (int d = 0; d < D; d++) {
+        const float *kr = kp + (long)d * NP;
+        __m512 b0 = _mm512_load_ps(kr), b1 = _mm512_load_ps(kr + 16), b2 = _mm512_load_ps(kr + 32),
+               b3 = _mm512_load_ps(kr + 48);
+#pragma GCC unroll 6
+        for (int r = 0; r < R; r++) {
+            __m512 a = _mm512_set1_ps(q[(long)r * ldq + d]);
+            acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
+            acc[r][2] = _mm512_fmadd_ps(a, b2, acc[r][2]);
+            acc[r][3] = _mm512_fmadd_ps(a, b3, acc[r][3]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < 4; v++) _mm512_storeu_ps(p + (long)r * ldp + v * 16, acc[r][v]);
+}
+
+static void qk_dispatch(int R, int D, const float *q, int ldq, const float *kp, float *p, int ldp)
+{
+    switch (R) {
+    case 6: qk_kernel(6, D, q, ldq, kp, p, ldp); break;
+    case 5: qk_kernel(5, D, q, ldq, kp, p, ldp); break;
+    case 4: qk_kernel(4, D, q, ldq, kp, p, ldp); break;
+    case 3: qk_kernel(3, D, q, ldq, kp, p, ldp); break;
+    case 2: qk_kernel(2, D, q, ldq, kp, p, ldp); break;
+    default: qk_kernel(1, D, q, ldq, kp, p, ldp); break;
+    }
+}
+
+/* o[r][0..NV*16) (+)= sum_j p[r][j] * v[j][0..NV*16), last vector masked */
+AI void pv_kernel(const int R, const int NV, __mmask16 ml, int first, int jn, const float *p, int ldp,
+                  const float *v, int ldv, float *o, int ldo)
+{
+    __m512 acc[6][4];
+#pragma GCC unroll 6
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < NV; c++) {
+            if (first)
+                acc[r][c] = _mm512_setzero_ps();
+            else if (c == NV - 1)
+                acc[r][c] = _mm512_maskz_loadu_ps(ml, o + (long)r * ldo + c * 16);
+            else
+                acc[r][c] = _mm512_loadu_ps(o + (long)r * ldo + c * 16);
+        }
+    for (int j = 0; j < jn; j++) {
+        const float *vr = v + (long)j * ldv;
+        __m512 b[4];
+#pragma GCC unroll 4
+        for (int c = 0; c < NV; c++)
+            b[c] = (c == NV - 1) ? _mm512_maskz_loadu_ps(ml, vr + c * 16) : _mm512_loadu_ps(vr + c * 16);
+#pragma GCC unroll 6
+        for (int r = 0; r < R; r++) {
+            __m512 a = _mm512_set1_ps(p[(long)r * ldp + j]);
+#pragma GCC unroll 4
+            for (int c = 0; c < NV; c++) acc[r][c] = _mm512_fmadd_ps(a, b[c], acc[r][c]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < NV; c++) {
+            if (c == NV - 1)
+                _mm512_mask_storeu_ps(o + (long)r * ldo + c * 16, ml, acc[r][c]);
+            else
+                _mm512_storeu_ps(o + (long)r * ldo + c * 16, acc[r][c]);
+        }
+}
+
+#define PVC(R_, NV_)                                                                                  \
+    case (R_) * 8 + (NV_): pv_kernel(R_, NV_, ml, first, jn, p, ldp, v, ldv, o, ldo); break;
+#define PVR(R_) PVC(R_, 1) PVC(R_, 2) PVC(R_, 3) PVC(R_, 4)
+
+static void pv_dispatch(int R, int NV, __mmask16 ml, int first, int jn, const float *p, int ldp, const float *v,
+                        int ldv, float *o, int ldo)
+{
+    switch (R * 8 + NV) {
+        PVR(1) PVR(2) PVR(3) PVR(4) PVR(5) PVR(6)
+    default: break;
+    }
+}
+
+typedef struct {
+    int BH, S, D, causal, nt, nqb, ldk, ldp;
+    const float *Q, *K, *V;
+    float *O, *Kt;
+    float qscale;
+    int arrived;
+    int packnext;
+    int next;
+} ctx_t;
+
+typedef struct {
+    ctx_t *c;
+    int tid;
+} targ_t;
+
+static void pack_k(const ctx_t *c, int bh)
+{
+    const int S = c->S, D = c->D, npan = c->ldk / NP;
+    const float *k = c->K + (long)bh * S * D;
+    float *kt = c->Kt + (long)bh * c->ldk * D;
+    for (int pn = 0; pn < npan; pn++) {
+        float *dst = kt + (long)pn * D * NP;
+        for (int jj = 0; jj < NP; jj++) {
+            int j = pn * NP + jj;
+            if (j < S) {
+                const float *src = k + (long)j * D;
+                for (int d = 0; d < D; d++) dst[(long)d * NP + jj] = src[d];
+            } else {
+                for (int d = 0; d < D; d++) dst[(long)d * NP + jj] = 0.0f;
+            }
+        }
+    }
+}
+
+static void do_block(const ctx_t *c, int bh, int qb, float *Qs, float *P, float *linv)
+{
+    const int S = c->S, D = c->D, causal = c->causal, ldp = c->ldp;
+    const int q0 = qb * BQ, bq = (S - q0) < BQ ? (S - q0) : BQ;
+    const int nmax = causal ? q0 + bq : S;
+    const int npan = (nmax + NP - 1) / NP;
+    const float *q = c->Q + (long)bh * S * D, *v = c->V + (long)bh * S * D;
+    const float *kt = c->Kt + (long)bh * c->ldk * D;
+    float *o = c->O + (long)bh * S * D;
+    const float qs = c->qscale;
+
+    for (int i = 0; i < bq; i++)
+        for (int d = 0; d < D; d++) Qs[(long)i * D + d] = q[(long)(q0 + i) * D + d] * qs;
+
+    /* pass 1: scores */
+    for (int pn = 0; pn < npan; pn++) {
+        const float *kp = kt + (long)pn * D * NP;
+        for (int r0 = 0; r0 < bq; r0 += 6) {
+            int R = bq - r0 < 6 ? bq - r0 : 6;
+            qk_dispatch(R, D, Qs + (long)r0 * D, D, kp, P + (long)r0 * ldp + pn * NP, ldp);
+        }
+    }
+
+    /* pass 2: softmax (unnormalized; 1/l kept) */
+    for (int i = 0; i < bq; i++) {
+        const int ni = causal ? q0 + i + 1 : S;
+        float *pr = P + (long)i * ldp;
+        __m512 vm = _mm512_set1_ps(-INFINITY);
+        int j = 0;
+        for (; j + 16 <= ni; j += 16) vm = _mm512_max_ps(vm, _mm512_loadu_ps(pr + j));
+        __mmask16 mt = (__mmask16)((1u << (ni - j)) - 1u);
+        if (j < ni) vm = _mm512_mask_max_ps(vm, mt, vm, _mm512_maskz_loadu_ps(mt, pr + j));
+        const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(vm));
+        __m512 vs = _mm512_setzero_ps();
+        for (j = 0; j + 16 <= ni; j += 16) {
+            __m512 e = exp2_ps(_mm512_sub_ps(_mm512_loadu_ps(pr + j), m));
+            _mm512_storeu_ps(pr + j, e);
+            vs = _mm512_add_ps(vs, e);
+        }
+        if (j < ni) {
+            __m512 e = _mm512_maskz_mov_ps(mt, exp2_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mt, pr + j), m)));
+            _mm512_storeu_ps(pr + j, e);
+            vs = _mm512_add_ps(vs, e);
+            j += 16;
+        }
+        for (; j < nmax; j += 16) _mm512_storeu_ps(pr + j, _mm512_setzero_ps());
+        linv[i] = 1.0f / _mm512_reduce_add_ps(vs);
+    }
+
+    /* pass 3: O = P V */
+    for (int j0 = 0; j0 < nmax; j0 += KC) {
+        const int jend = j0 + KC < nmax ? j0 + KC : nmax;
+        for (int c0 = 0; c0 < D; c0 += 64) {
+            int rem = D - c0;
+            int NV = rem >= 64 ? 4 : (rem + 15) / 16;
+            int lastw = rem >= 64 ? 16 : rem - (NV - 1) * 16;
+            __mmask16 ml = (__mmask16)((1u << lastw) - 1u);
+            for (int r0 = 0; r0 < bq; r0 += 6) {
+                int R = bq - r0 < 6 ? bq - r0 : 6;
+                int je = causal ? (q0 + r0 + R < jend ? q0 + r0 + R : jend) : jend;
+                int jn = je - j0;
+                if (jn <= 0) continue; /* cannot happen when j0 == 0 */
+                pv_dispatch(R, NV, ml, j0 == 0, jn, P + (long)r0 * ldp + j0, ldp, v + (long)j0 * D + c0, D,
+                            o + (long)(q0 + r0) * D + c0, D);
+            }
+        }
+    }
+
+    /* normalize */
+    for (int i = 0; i < bq; i++) {
+        float *orow = o + (long)(q0 + i) * D;
+        __m512 s = _mm512_set1_ps(linv[i]);
+        int d = 0;
+        for (; d + 16 <= D; d += 16) _mm512_storeu_ps(orow + d, _mm512_mul_ps(_mm512_loadu_ps(orow + d), s));
+        if (d < D) {
+            __mmask16 mt = (__mmask16)((1u << (D - d)) - 1u);
+            _mm512_mask_storeu_ps(orow + d, mt, _mm512_mul_ps(_mm512_maskz_loadu_ps(mt, orow + d), s));
+        }
+    }
+}
+
+static void *worker(void *arg)
+{
+    targ_t *ta = (targ_t *)arg;
+    ctx_t *c = ta->c;
+    const int tid = ta->tid;
+
+    (void)tid;
+    for (;;) {
+        int bh = __atomic_fetch_add(&c->packnext, 1, __ATOMIC_RELAXED);
+        if (bh >= c->BH) break;
+        pack_k(c, bh);
+    }
+    __atomic_add_fetch(&c->arrived, 1, __ATOMIC_ACQ_REL);
+    while (__atomic_load_n(&c->arrived, __ATOMIC_ACQUIRE) < __atomic_load_n(&c->nt, __ATOMIC_ACQUIRE)) _mm_pause();
+
+    float *Qs = aligned_alloc(64, (((size_t)BQ * c->D * sizeof(float)) + 63) & ~(size_t)63);
+    float *P = aligned_alloc(64, (((size_t)BQ * c->ldp * sizeof(float)) + 63) & ~(size_t)63);
+    float linv[BQ];
+    if (!Qs || !P) {
+        /* fall back: nothing we can do safely here; mark failure by not working */
+        free(Qs);
+        free(P);
+        return (void *)1;
+    }
+    const int nitems = c->BH * c->nqb;
+    for (;;) {
+        int idx = __atomic_fetch_add(&c->next, 1, __ATOMIC_RELAXED);
+        if (idx >= nitems) break;
+        int bh = idx / c->nqb;
+        int qb = c->nqb - 1 - idx % c->nqb;
+        do_block(c, bh, qb, Qs, P, linv);
+    }
+    free(Qs);
+    free(P);
+    return NULL;
+}
+
+int spak_attention(int B, int H, int S, int D, int causal, const float *Q, const float *K, const float *V,
+                   float *O)
+{
+    if (B < 1 || H < 1 || S < 1 || D < 1 || D > SPAK_ATTN_MAX_D) return 1;
+    ctx_t c;
+    c.BH = B * H;
+    c.S = S;
+    c.D = D;
+    c.causal = causal;
+    c.nqb = (S + BQ - 1) / BQ;
+    c.ldk = (S + NP - 1) / NP * NP;
+    c.ldp = c.ldk + 16;
+    c.Q = Q;
+    c.K = K;
+    c.V = V;
+    c.O = O;
+    c.qscale = (float)(1.4426950408889634 / sqrt((double)D));
+    c.arrived = 0;
+    c.next = 0;
+    c.packnext = 0;
+    int nt = NTHREADS;
+    int nitems = c.BH * c.nqb;
+    if (nt > nitems) nt = nitems;
+    if (nt < 1) nt = 1;
+    c.nt = nt;
+    size_t ktsz = (((size_t)c.BH * c.ldk * D * sizeof(float)) + 63) & ~(size_t)63;
+    c.Kt = aligned_alloc(64, ktsz);
+    if (!c.Kt) return 2;
+
+    pthread_t th[NTHREADS];
+    targ_t ta[NTHREADS];
+    int started = 0;
+    for (int t = 1; t < nt; t++) {
+        ta[t].c = &c;
+        ta[t].tid = t;
+        if (pthread_create(&th[t], NULL, worker, &ta[t]) != 0) break;
+        started = t;
+    }
+    if (started != nt - 1) __atomic_store_n(&c.nt, started + 1, __ATOMIC_RELEASE);
+    ta[0].c = &c;
+    ta[0].tid = 0;
+    void *r0 = worker(&ta[0]);
+    int fail = r0 != NULL;
+    for (int t = 1; t <= started; t++) {
+        void *rr;
+        pthread_join(th[t], &rr);
+        if (rr) fail = 1;
+    }
+    free(c.Kt);
+    return fail ? 3 : 0;
+}
+
+static const spak_kernel_info info = {SPAK_CPU_ABI_VERSION, "attention/flash-avx512", "fp32", ""};
+const spak_kernel_info *spak_info(void) { return &info; }
