@@ -123,9 +123,11 @@ typedef struct flusher {
  * Without it the A/A of the blocked attention rung at 1x4x256x64 read
  * 0.891 (median of 12 runs, 0.77-1.13; the candidate's side slower) and
  * its interval covered 1 in 4 of 12; with 8 MiB 0.974 and 8 of 10; with
- * 64 MiB 0.998 and 10 of 10, the matmul A/A 1.004 (64^3) and 0.977
- * (256^3), 10 of 10 each (docs/aa-calibration.md). About 6 ms a batch
- * here, where the 2x-L3 memset before it was 100 ms. */
+ * 64 MiB before each batch 0.983 and 12 of 12, the matmul A/A 1.003 (64^3)
+ * and 1.001 (256^3), 10 of 10 each (docs/aa-calibration.md). About 6 ms a
+ * batch here, where the 2x-L3 memset before it was 100 ms. Before the call
+ * only: the eviction after the checks needs no scrub (the next batch's
+ * comes before its call). */
 #define CPU_SCRUB_BYTES ((size_t)64 << 20)
 
 #if defined(__x86_64__)
@@ -162,13 +164,14 @@ static void evict_lines(const void *v, size_t n)
 #error "timing.c: no cache line eviction for this architecture (evict_lines)"
 #endif
 
-static void flush_caches(const flusher *f, const side *s, const layout *L, int nb)
+/* before (the eviction and the scrub) or after (the eviction only) a batch */
+static void flush_caches(const flusher *f, const side *s, const layout *L, int nb, bool before)
 {
     if (!f->on) return;
     evict_lines(s->in, (size_t)nb * L->set * 4);
     evict_lines(s->out, (size_t)nb * L->slot * 4);
     static unsigned char v;
-    if (f->scrub) memset(f->scrub, ++v, f->scrub_n);
+    if (before && f->scrub) memset(f->scrub, ++v, f->scrub_n);
 }
 
 /* One batch of nb calls on s: fresh inputs, poison, flush, timed call; the
@@ -183,7 +186,7 @@ static int batch(const options *o, side *s, const cpu_shape *sh, const layout *L
         hash[k] = cpu_fill_set(s, L, k);
         cpu_poison_slot(s, L, k);
     }
-    flush_caches(f, s, L, nb);
+    flush_caches(f, s, L, nb, true);
     rp_call m;
     cpu_call_msg(&m, sh, L, nb);
     double dt;
@@ -203,7 +206,7 @@ static int batch(const options *o, side *s, const cpu_shape *sh, const layout *L
             return -1;
         }
     }
-    flush_caches(f, s, L, nb);
+    flush_caches(f, s, L, nb, false);
     return 0;
 }
 
