@@ -2480,20 +2480,6 @@ spak_status spak_sandbox_cpu_usage(spak_sandbox_proc *p, uint64_t *ns, const cha
     return ok ? SPAK_OK : spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: cannot read the CPU time of the child's processes");
 }
 
-static long cand_pid(sb_run *r);
-
-spak_status spak_sandbox_child_cpu(spak_sandbox_proc *p, uint64_t *ns, spak_err *err)
-{
-    *ns = 0;
-    if (!p)
-        return spak_errf(err, SPAK_ERR_ARG, "sandbox: no proc");
-    long c = cand_pid(&p->r);
-    pid_t one = (pid_t)c;
-    if (c <= 0 || atomic_load(&p->r.ended) || !usage_cpuclock(&one, 1, ns))
-        return spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: cannot read the candidate process's CPU clock");
-    return SPAK_OK;
-}
-
 /* The candidate process itself: in the PID namespace shape the one child
  * of the supervisor I (its parent is I; found once in /proc, then kept),
  * else the process we started. -1 when it cannot be found. */
@@ -2523,6 +2509,18 @@ static long cand_pid(sb_run *r)
     }
     r->cand_pid = c > 0 ? c : 0;
     return c > 0 ? c : -1;
+}
+
+spak_status spak_sandbox_child_cpu(spak_sandbox_proc *p, uint64_t *ns, spak_err *err)
+{
+    *ns = 0;
+    if (!p)
+        return spak_errf(err, SPAK_ERR_ARG, "sandbox: no proc");
+    long c = cand_pid(&p->r);
+    pid_t one = (pid_t)c;
+    if (c <= 0 || atomic_load(&p->r.ended) || !usage_cpuclock(&one, 1, ns))
+        return spak_errf(err, SPAK_ERR_SANDBOX, "sandbox: cannot read the candidate process's CPU clock");
+    return SPAK_OK;
 }
 
 int spak_sandbox_wait_stopped(spak_sandbox_proc *p, double timeout_s)

@@ -49,8 +49,10 @@ typedef struct cpu_bound {
  * own interval accounts for, measured on the project's 2-core VM after the
  * operand-only cache eviction: 1.2% at 256^3, 1.6% at 64^3
  * (docs/aa-calibration.md, "Between runs"). Without it the 95% intervals
- * covered 1 in 60-87% of A/A runs. A machine's own figure comes from
- * scripts/aa-calibration.sh ("between runs" in its table). */
+ * covered 1 in 60-87% of A/A runs. Since the scrub (timing.c) the spread
+ * read 0 on matmul A/A runs (15 each at 64^3 and 256^3): 0.02 is the safe
+ * side there. A machine's own figure comes from scripts/aa-calibration.sh
+ * ("between runs" in its table). */
 #define CPU_BETWEEN_RUNS_SD 0.02
 
 /* --stop-slower-than never stops a candidate whose calls take less than

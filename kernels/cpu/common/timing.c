@@ -124,7 +124,7 @@ typedef struct flusher {
  * 0.891 (median of 12 runs, 0.77-1.13; the candidate's side slower) and
  * its interval covered 1 in 4 of 12; with 8 MiB 0.974 and 8 of 10; with
  * 64 MiB before each batch 0.983 and 12 of 12, the matmul A/A 1.003 (64^3)
- * and 1.001 (256^3), 10 of 10 each (docs/aa-calibration.md). About 6 ms a
+ * and 1.001 (256^3), 10 of 10 each (docs/aa-calibration.md). About 7-8 ms a
  * batch here, where the 2x-L3 memset before it was 100 ms. Before the call
  * only: the eviction after the checks needs no scrub (the next batch's
  * comes before its call). */
