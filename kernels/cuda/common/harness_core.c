@@ -19,7 +19,8 @@
 static const char USAGE[] =
     "usage: spak-harness-cuda --family gemm --candidate PATH.so [--candidate PATH.so ...] --seed N\n"
     "         [--dtype bf16|fp16|fp32] [--shapes MxNxK,...] [--heldout MxNxK,...]\n"
-    "         [--reps N] [--warmup N] [--batch-ms MS] [--check-only] [--ceilings-cache PATH] [--timeout SEC] [--ncu]";
+    "         [--reps N] [--warmup N] [--batch-ms MS] [--between-runs SD] [--check-only] [--ceilings-cache PATH]\n"
+    "         [--timeout SEC] [--ncu]";
 
 bool hc_parse_ll(const char *s, long long lo, long long hi, long long *out)
 {
@@ -390,7 +391,8 @@ static int common_option(int argc, char **argv, int *i, struct hc_common_opts *c
     for (size_t j = 0; j < sizeof int_opts / sizeof int_opts[0]; j++)
         if (!strcmp(o, int_opts[j].name))
             k = (int)j;
-    if (t < 0 && k < 0 && strcmp(o, "--seed") != 0)
+    bool between = !strcmp(o, "--between-runs");
+    if (t < 0 && k < 0 && !between && strcmp(o, "--seed") != 0)
         return 0;
     if (*i + 1 >= argc) {
         snprintf(err, errlen, "%s: missing value\n%s", o, usage);
@@ -415,6 +417,11 @@ static int common_option(int argc, char **argv, int *i, struct hc_common_opts *c
             return -1;
         }
         *(int *)((char *)c + int_opts[k].off) = (int)v;
+    } else if (between) {
+        if (!cs_parse_between_runs(val, &c->between_runs)) {
+            snprintf(err, errlen, "--between-runs: want a standard deviation in [0, 1), got '%s'", val);
+            return -1;
+        }
     } else { /* --seed */
         char *end;
         errno = 0;
@@ -472,7 +479,7 @@ static bool gemm_flag(const char *flag, void *ud)
 
 int hc_parse_args(int argc, char **argv, struct hc_args *a, char *err, size_t errlen)
 {
-    struct hc_common_opts c = {.reps = 30, .warmup = 5, .timeout_s = 300};
+    struct hc_common_opts c = {.reps = 30, .warmup = 5, .timeout_s = 300, .between_runs = -1};
 
     memset(a, 0, sizeof *a);
     int r = hc_parse_common(argc, argv, "gemm", USAGE, gemm_flag, a, &c, err, errlen);

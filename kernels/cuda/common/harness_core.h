@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "session.h" /* CS_BETWEEN_RUNS_SD */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -32,6 +34,7 @@ struct hc_args {
     const char *candidates[HC_MAX_CAND]; /* every --candidate: more than one is a session */
     int ncand;
     int batch_ms;              /* --batch-ms: the work a timed batch holds (default 3) */
+    double between_runs;       /* --between-runs: the ratio intervals' spread between runs (session.h) */
     unsigned long long seed;
     int dtype;                 /* enum spak_gemm_dtype */
     struct hc_shape shapes[HC_MAX_SHAPES];
@@ -61,6 +64,7 @@ struct hc_common_opts {
     bool have_seed, check_only;
     int reps, warmup, timeout_s; /* the caller sets its defaults first */
     int batch_ms;                /* 0: the default, 3 */
+    double between_runs;         /* --between-runs SD in [0, 1); < 0: the default, CS_BETWEEN_RUNS_SD */
 };
 /* A harness's own flags (no value): true when `flag` is one (and taken). */
 typedef bool (*hc_own_flag)(const char *flag, void *ud);
@@ -76,6 +80,7 @@ int hc_parse_common(int argc, char **argv, const char *family, const char *usage
     ((a)->family = (c).family, (a)->candidate = (c).candidate, (a)->seed = (c).seed, (a)->reps = (c).reps,          \
      memcpy((a)->candidates, (c).candidates, sizeof (a)->candidates), (a)->ncand = (c).ncand,                      \
      (a)->batch_ms = (c).batch_ms ? (c).batch_ms : 3,                                                              \
+     (a)->between_runs = (c).between_runs >= 0 ? (c).between_runs : CS_BETWEEN_RUNS_SD,                            \
      (a)->warmup = (c).warmup, (a)->timeout_s = (c).timeout_s, (a)->check_only = (c).check_only,                     \
      (a)->ceilings_cache = (c).ceilings_cache)
 /* A decimal integer in lo..hi, nothing else around it. */

@@ -55,7 +55,7 @@ bool cs_enough(const double *const *t, const bool *in, int nc, const double *tb,
     return true;
 }
 
-json_t *cs_versus(const double *const *t, const bool *in, int nc, int k, int done)
+json_t *cs_versus(const double *const *t, const bool *in, int nc, int k, int done, double between_runs)
 {
     json_t *a = json_array();
     for (int j = 0; j < nc && a; j++) {
@@ -67,6 +67,7 @@ json_t *cs_versus(const double *const *t, const bool *in, int nc, int k, int don
         int faster = 0;
         for (int i = 0; i < done; i++)
             faster += t[k][i] < t[j][i];
+        spak_stats_widen(&iv, between_runs);
         json_array_append_new(a, json_pack("{s:i,s:f,s:[f,f],s:i,s:i}", "rival", j, "ratio", iv.point, "ratio_ci",
                                            iv.lo, iv.hi, "rounds", done, "faster_rounds", faster));
     }
@@ -78,23 +79,26 @@ static json_t *jnum(double x)
     return isfinite(x) ? json_real(x) : json_null();
 }
 
-json_t *cs_ratio_fields(const double *tc, const double *tb, int done, bool failed)
+json_t *cs_ratio_fields(const double *tc, const double *tb, int done, bool failed, double between_runs)
 {
-    spak_interval iv = {NAN, NAN, NAN, CS_LEVEL, 0};
+    spak_interval iv = {NAN, NAN, NAN, CS_LEVEL, 0}, wide;
     bool precise = false;
     if (!failed && tb && done >= 2 && spak_stats_ratio_ci(tb, tc, (size_t)done, CS_LEVEL, &iv))
         precise = spak_stats_precise(&iv, CS_PRECISION);
     else
         iv.point = iv.lo = iv.hi = NAN;
+    wide = iv;
+    spak_stats_widen(&wide, between_runs);
     json_t *s[2] = {json_array(), json_array()};
     for (int i = 0; i < done; i++) {
         json_array_append_new(s[0], json_real(tc[i]));
         if (tb)
             json_array_append_new(s[1], json_real(tb[i]));
     }
-    return json_pack("{s:o, s:[o,o], s:f, s:f, s:b, s:o, s:o}", "ratio", jnum(iv.point), "ratio_ci", jnum(iv.lo),
-                     jnum(iv.hi), "ratio_ci_level", CS_LEVEL, "ratio_precision", CS_PRECISION, "precision_reached",
-                     precise, "samples_ms", s[0], "baseline_samples_ms", s[1]);
+    return json_pack("{s:o, s:[o,o], s:[o,o], s:f, s:f, s:f, s:b, s:o, s:o}", "ratio", jnum(iv.point), "ratio_ci",
+                     jnum(wide.lo), jnum(wide.hi), "ratio_ci_within", jnum(iv.lo), jnum(iv.hi),
+                     "ratio_between_runs_sd", between_runs, "ratio_ci_level", CS_LEVEL, "ratio_precision",
+                     CS_PRECISION, "precision_reached", precise, "samples_ms", s[0], "baseline_samples_ms", s[1]);
 }
 
 void cs_session_fields(json_t *rec, const char *session, int rival, int size)

@@ -23,8 +23,10 @@
 #ifndef SPAK_CUDA_SESSION_H
 #define SPAK_CUDA_SESSION_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -35,6 +37,30 @@ struct json_t;
 #define CS_MAX_CAND 8             /* candidates in one session (as the CPU judge) */
 #define CS_LEVEL 0.95             /* the ratio's interval level */
 #define CS_PRECISION 0.02         /* its relative half-width that ends a measurement */
+/* The default --between-runs: the sd of the log ratio from one run to the
+ * next of the same code on both sides, beyond what each run's own interval
+ * accounts for, added in quadrature to every ratio interval (ratio_ci;
+ * ratio_ci_within is the run's own, the one CS_PRECISION is reached on), as
+ * the CPU judge does (kernels/cpu/common/judge.h). Measured by
+ * kernels/cuda/aa-calibration.sh on an H100 (2026-12-07, cuBLAS against
+ * itself, 3-4 runs a shape): 1.8% at 4096^3, 1.6% at 1024^3, where the
+ * runs' own 95% intervals covered 1 in 3 of 4 and 1 of 3
+ * (docs/aa-calibration.md, "The GPU judges"). */
+#define CS_BETWEEN_RUNS_SD 0.02
+
+/* A --between-runs value: a decimal standard deviation in [0, 1), nothing
+ * around it. True with *sd set, else false. (Inline: the judges' argument
+ * parsers are unit-tested without session.c.) */
+static inline bool cs_parse_between_runs(const char *s, double *sd)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!s[0] || end == s || errno || *end || !(v >= 0 && v < 1))
+        return false;
+    *sd = v;
+    return true;
+}
 #define CS_SESSION_MIN_ROUNDS 10  /* a session's least rounds: the engine's sign test decides from 9 of 10 */
 #define CS_SIDE_BYTES ((size_t)8 << 30)   /* a side's pool at most (one candidate: as before) */
 #define CS_TOTAL_BYTES ((size_t)24 << 30) /* all the sides' pools of a session together at most */
@@ -60,17 +86,20 @@ bool cs_enough(const double *const *t, const bool *in, int nc, const double *tb,
 
 /* Candidate k against every other candidate j with in[j]: the paired ratio
  * t[j][i] / t[k][i] over the first `done` rounds (> 1: k is faster), its
- * interval, the rounds and faster_rounds (rounds where k took less time), as
- * the CPU judge's "versus". A new JSON array. */
-struct json_t *cs_versus(const double *const *t, const bool *in, int nc, int k, int done);
+ * interval widened by between_runs (spak_stats_widen), the rounds and
+ * faster_rounds (rounds where k took less time), as the CPU judge's
+ * "versus". A new JSON array. */
+struct json_t *cs_versus(const double *const *t, const bool *in, int nc, int k, int done, double between_runs);
 
 /* The Performance record's ratio fields for candidate times tc against
  * baseline times tb (NULL: none) over `done` rounds: ratio (the paired
- * geometric mean), ratio_ci [lo, hi], ratio_ci_level, ratio_precision,
- * precision_reached, samples_ms, baseline_samples_ms. failed: the
- * candidate's timing does not count (the ratio and its interval null). A
- * new JSON object. */
-struct json_t *cs_ratio_fields(const double *tc, const double *tb, int done, bool failed);
+ * geometric mean), ratio_ci [lo, hi] (the run's interval widened by
+ * between_runs), ratio_ci_within (the run's own), ratio_between_runs_sd,
+ * ratio_ci_level, ratio_precision, precision_reached (on the run's own
+ * interval), samples_ms, baseline_samples_ms. failed: the candidate's
+ * timing does not count (the ratio and its intervals null). A new JSON
+ * object. */
+struct json_t *cs_ratio_fields(const double *tc, const double *tb, int done, bool failed, double between_runs);
 
 /* The fields that tie a record to its session: session (id), rival (the
  * candidate's position among the --candidate), session_size. */

@@ -79,6 +79,7 @@ struct js_rounds {
     const char *verdict;         /* "ok", "interference" */
     char all[600];               /* what ended the rounds for every candidate ("" none) */
     int rc;                      /* the child's exit code */
+    double between_runs;         /* --between-runs: every ratio interval widened by it (session.h) */
     struct clocks ck;            /* sampled half-way */
 };
 
@@ -222,7 +223,7 @@ static double js_bound(int cc, int dtype, double flops, double median_ms, bool *
 
 /* The Performance record's fields both judges write for candidate k: the
  * verdict, passed, reason, calls_per_batch, timed_by, the bound, freeze, the
- * ratio with its interval and every sample (cs_ratio_fields) and, in a
+ * ratio with its intervals and every sample (cs_ratio_fields) and, in a
  * session, versus (cs_versus). A new JSON object. */
 static json_t *js_perf_fields(const js_rounds *R, int k, const char *verdict, const char *fail, double bound,
                               const char *bt, const char *freeze)
@@ -231,9 +232,9 @@ static json_t *js_perf_fields(const js_rounds *R, int k, const char *verdict, co
                           fail ? fail : "", "calls_per_batch", R->n, "timed_by",
                           "judge host clock, CALL to DONE (runner synchronized its device)", "bound_tflops",
                           hc_jnum(bound > 0 ? bound : NAN), "bound_from", bt, "freeze", freeze);
-    json_object_update_new(o, cs_ratio_fields(R->t[k], R->tb, R->done, fail != NULL));
+    json_object_update_new(o, cs_ratio_fields(R->t[k], R->tb, R->done, fail != NULL, R->between_runs));
     if (R->nc > 1)
-        json_object_set_new(o, "versus", cs_versus(R->t, R->in, R->nc, k, R->done));
+        json_object_set_new(o, "versus", cs_versus(R->t, R->in, R->nc, k, R->done, R->between_runs));
     return o;
 }
 

@@ -429,6 +429,23 @@ int main(void)
         TAP_OK(parse("--family gemm --candidate a.so --seed 1 --batch-ms 0", &a, err, sizeof err) == -1 &&
                    strstr(err, "--batch-ms"),
                "--batch-ms 0 refused");
+        TAP_OK(parse("--family gemm --candidate a.so --seed 1", &a, err, sizeof err) == 0 &&
+                   a.between_runs == CS_BETWEEN_RUNS_SD,
+               "--between-runs defaults to %.2f", CS_BETWEEN_RUNS_SD);
+        TAP_OK(parse("--family gemm --candidate a.so --seed 1 --between-runs 0", &a, err, sizeof err) == 0 &&
+                   a.between_runs == 0 &&
+                   parse("--family gemm --between-runs 0.035 --candidate a.so --seed 1", &a, err, sizeof err) == 0 &&
+                   a.between_runs == 0.035,
+               "--between-runs 0 and 0.035, in any position");
+        const char *bad[] = {"1", "-0.01", "0.02x", "", "nan"};
+        int refused = 0;
+        for (int i = 0; i < 5; i++) {
+            char bl[160];
+            snprintf(bl, sizeof bl, "--family gemm --candidate a.so --seed 1 --between-runs %s", bad[i]);
+            refused += parse(bl, &a, err, sizeof err) == -1 && strstr(err, "--between-runs");
+        }
+        TAP_OK(refused == 5, "--between-runs 1, -0.01, 0.02x, a missing value and nan refused (%d of 5): %s", refused,
+               err);
     }
     test_children();
     test_phases();

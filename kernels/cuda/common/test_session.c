@@ -102,7 +102,7 @@ static void test_versus(void)
         b[i] = 2.0 * a[i] * (i == 3 ? 0.4 : 1.0); /* a faster in 9 of 10 rounds */
         c[i] = 0.1;
     }
-    json_t *v = cs_versus(t, in, 3, 0, 10), *e = json_array_get(v, 0);
+    json_t *v = cs_versus(t, in, 3, 0, 10, 0), *e = json_array_get(v, 0);
     TAP_OK(json_array_size(v) == 1, "versus: one entry per other candidate in (a failed one left out)");
     TAP_OK(e && json_integer_value(json_object_get(e, "rival")) == 1 &&
                json_integer_value(json_object_get(e, "rounds")) == 10 &&
@@ -114,7 +114,15 @@ static void test_versus(void)
     TAP_OK(r > 1.5 && r < 2.0 && lo < r && r < hi, "versus: the other's time over its own, with its interval (%.3f [%.3f-%.3f])",
            r, lo, hi);
     json_decref(v);
-    v = cs_versus(t, in, 3, 1, 10);
+    v = cs_versus(t, in, 3, 0, 10, 0.05);
+    e = json_array_get(v, 0);
+    double wlo = json_real_value(json_array_get(json_object_get(e, "ratio_ci"), 0)),
+           whi = json_real_value(json_array_get(json_object_get(e, "ratio_ci"), 1));
+    TAP_OK(fabs(json_real_value(json_object_get(e, "ratio")) - r) < 1e-12 && wlo < lo && whi > hi,
+           "versus widened by a spread between runs: the same ratio, a wider interval ([%.3f-%.3f] from [%.3f-%.3f])",
+           wlo, whi, lo, hi);
+    json_decref(v);
+    v = cs_versus(t, in, 3, 1, 10, 0);
     e = json_array_get(v, 0);
     TAP_OK(e && json_real_value(json_object_get(e, "ratio")) < 1 &&
                json_integer_value(json_object_get(e, "faster_rounds")) == 1,
@@ -125,7 +133,7 @@ static void test_versus(void)
 static void test_fields(void)
 {
     double tb[4] = {2, 2.02, 1.98, 2}, tc[4] = {1, 1.01, 0.99, 1};
-    json_t *f = cs_ratio_fields(tc, tb, 4, false);
+    json_t *f = cs_ratio_fields(tc, tb, 4, false, 0);
     json_t *ci = json_object_get(f, "ratio_ci");
     TAP_OK(fabs(json_real_value(json_object_get(f, "ratio")) - 2.0) < 1e-9 && json_array_size(ci) == 2 &&
                json_real_value(json_array_get(ci, 0)) <= 2.0 && json_real_value(json_array_get(ci, 1)) >= 2.0,
@@ -136,13 +144,35 @@ static void test_fields(void)
                json_array_size(json_object_get(f, "samples_ms")) == 4 &&
                json_array_size(json_object_get(f, "baseline_samples_ms")) == 4,
            "ratio fields: level, precision, precision_reached, every sample of both sides");
+    json_t *in0 = json_object_get(f, "ratio_ci_within");
+    TAP_OK(json_equal(in0, ci) && json_real_value(json_object_get(f, "ratio_between_runs_sd")) == 0,
+           "ratio fields, no spread between runs: ratio_ci is the run's own interval");
     json_decref(f);
-    f = cs_ratio_fields(tc, tb, 4, true);
+    /* A/A-like samples: ratio 1 within +-0.5% inside the run; 2% between runs widens it */
+    double ta[10], tb2[10];
+    for (int i = 0; i < 10; i++)
+        ta[i] = 1.0 + 0.005 * ((i % 3) - 1), tb2[i] = 1.0 + 0.005 * (((i + 1) % 3) - 1);
+    f = cs_ratio_fields(ta, tb2, 10, false, CS_BETWEEN_RUNS_SD);
+    double r0 = json_real_value(json_object_get(f, "ratio")),
+           lo0 = json_real_value(json_array_get(json_object_get(f, "ratio_ci_within"), 0)),
+           hi0 = json_real_value(json_array_get(json_object_get(f, "ratio_ci_within"), 1)),
+           lo1 = json_real_value(json_array_get(json_object_get(f, "ratio_ci"), 0)),
+           hi1 = json_real_value(json_array_get(json_object_get(f, "ratio_ci"), 1));
+    TAP_OK(lo1 < lo0 && hi1 > hi0 && lo1 < r0 && r0 < hi1 && hi1 / r0 > 1.04 && hi1 / r0 < 1.06 &&
+               json_real_value(json_object_get(f, "ratio_between_runs_sd")) == CS_BETWEEN_RUNS_SD &&
+               json_is_true(json_object_get(f, "precision_reached")),
+           "ratio fields widened by %.2f between runs: [%.4f-%.4f] from the run's [%.4f-%.4f] (about +-%.0f%% at 10 "
+           "rounds), precision still judged on the run's own",
+           CS_BETWEEN_RUNS_SD, lo1, hi1, lo0, hi0, 100 * 2.26 * CS_BETWEEN_RUNS_SD);
+    json_decref(f);
+    f = cs_ratio_fields(tc, tb, 4, true, CS_BETWEEN_RUNS_SD);
     TAP_OK(json_is_null(json_object_get(f, "ratio")) && json_is_null(json_array_get(json_object_get(f, "ratio_ci"), 0)) &&
                json_is_false(json_object_get(f, "precision_reached")),
            "ratio fields of a failed timing: null ratio and interval");
+    TAP_OK(json_is_null(json_array_get(json_object_get(f, "ratio_ci_within"), 0)),
+           "a failed timing: no interval within the run either");
     json_decref(f);
-    f = cs_ratio_fields(tc, NULL, 4, false);
+    f = cs_ratio_fields(tc, NULL, 4, false, CS_BETWEEN_RUNS_SD);
     TAP_OK(json_is_null(json_object_get(f, "ratio")) && json_array_size(json_object_get(f, "samples_ms")) == 4 &&
                json_array_size(json_object_get(f, "baseline_samples_ms")) == 0,
            "ratio fields without a baseline: no ratio, the candidate's samples");

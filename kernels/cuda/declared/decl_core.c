@@ -513,7 +513,7 @@ size_t dc_pack_params(const struct dc_decl *d, const struct dc_shape *s, const u
 
 static const char USAGE[] =
     "usage: spak-judge-cuda --decl PATH [--candidate PATH.cubin ...] [--reps 30] [--warmup 5] [--batch-ms 3]\n"
-    "       [--check-only] [--timeout 300] [--ceilings-cache PATH] [--seed N (ignored)]";
+    "       [--between-runs 0.02] [--check-only] [--timeout 300] [--ceilings-cache PATH] [--seed N (ignored)]";
 
 /* a decimal integer in lo..hi, nothing around it */
 static bool num_in(const char *s, long lo, long hi, int *out)
@@ -529,7 +529,7 @@ static bool num_in(const char *s, long lo, long hi, int *out)
 int dc_parse_args(int argc, char **argv, struct dc_args *a, char *err, size_t errlen)
 {
     memset(a, 0, sizeof *a);
-    a->reps = 30, a->warmup = 5, a->timeout_s = 300, a->batch_ms = 3;
+    a->reps = 30, a->warmup = 5, a->timeout_s = 300, a->batch_ms = 3, a->between_runs = CS_BETWEEN_RUNS_SD;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int dummy;
@@ -543,7 +543,7 @@ int dc_parse_args(int argc, char **argv, struct dc_args *a, char *err, size_t er
         }
         bool takes = !strcmp(o, "--decl") || !strcmp(o, "--candidate") || !strcmp(o, "--reps") ||
                      !strcmp(o, "--warmup") || !strcmp(o, "--batch-ms") || !strcmp(o, "--timeout") ||
-                     !strcmp(o, "--ceilings-cache") || !strcmp(o, "--seed");
+                     !strcmp(o, "--ceilings-cache") || !strcmp(o, "--seed") || !strcmp(o, "--between-runs");
         if (!takes) {
             snprintf(err, errlen, "unknown option '%s'\n%s", o, USAGE);
             return -1;
@@ -566,6 +566,12 @@ int dc_parse_args(int argc, char **argv, struct dc_args *a, char *err, size_t er
         else if (!strcmp(o, "--warmup")) ok = num_in(v, 0, 1000, &a->warmup);
         else if (!strcmp(o, "--batch-ms")) ok = num_in(v, 1, 1000, &a->batch_ms);
         else if (!strcmp(o, "--timeout")) ok = num_in(v, 1, 86400, &a->timeout_s);
+        else if (!strcmp(o, "--between-runs")) {
+            if (!cs_parse_between_runs(v, &a->between_runs)) {
+                snprintf(err, errlen, "--between-runs: want a standard deviation in [0, 1), got '%s'", v);
+                return -1;
+            }
+        }
         else ok = num_in(v, 0, 2147483647, &dummy) || (v[0] && strspn(v, "0123456789") == strlen(v));
         if (!ok) {
             snprintf(err, errlen, "%s: '%s' is not an integer in range", o, v);

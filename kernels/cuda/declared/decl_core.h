@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../common/session.h" /* CS_BETWEEN_RUNS_SD, cs_parse_between_runs */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -124,11 +126,12 @@ struct dc_args {
     const char *candidates[DC_MAX_CAND]; /* --candidate (repeatable); none: the decl's candidate */
     int ncand;
     int reps, warmup, timeout_s, batch_ms;
+    double between_runs; /* every ratio interval widened by it (kernels/cuda/common/session.h) */
     bool check_only;
     const char *ceilings_cache;
 };
 /* 0 ok, 1 --help (usage in err), -1 a usage error (err). Defaults: reps 30,
- * warm-up 5, timeout 300 s, batch 3 ms. --seed N is accepted and ignored
+ * warm-up 5, timeout 300 s, batch 3 ms, between runs CS_BETWEEN_RUNS_SD. --seed N is accepted and ignored
  * (the judge draws its own seed: one on the command line is one the
  * candidate could read). */
 int dc_parse_args(int argc, char **argv, struct dc_args *a, char *err, size_t errlen);

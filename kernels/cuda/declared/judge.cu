@@ -650,7 +650,7 @@ static int timed(struct dj *g, const bool *pass, const double *err)
 {
     static js_rounds R;
     memset(&R, 0, sizeof R);
-    R.nc = g_ncand, R.n = g->nsets;
+    R.nc = g_ncand, R.n = g->nsets, R.between_runs = g_args.between_runs;
     memcpy(R.timed, pass, sizeof R.timed);
     g->in_rounds = true, g->seed_round = g->ref_out_round = g->ref_timed_round = -1;
     int r = js_run(

@@ -241,6 +241,11 @@ static void test_args(void)
     TAP_OK(args("--decl d --reps x", &a, err, sizeof err) == -1 && strstr(err, "--reps: 'x'"), "--reps wants a number");
     TAP_OK(args("--decl d --frobnicate", &a, err, sizeof err) == -1 && strstr(err, "unknown option"), "unknown option");
     TAP_OK(args("--help", &a, err, sizeof err) == 1 && strstr(err, "usage:"), "--help");
+    TAP_OK(args("--decl d", &a, err, sizeof err) == 0 && a.between_runs == CS_BETWEEN_RUNS_SD &&
+               args("--decl d --between-runs 0.03", &a, err, sizeof err) == 0 && a.between_runs == 0.03,
+           "--between-runs: default %.2f, 0.03 taken", CS_BETWEEN_RUNS_SD);
+    TAP_OK(args("--decl d --between-runs 2", &a, err, sizeof err) == -1 && strstr(err, "--between-runs"),
+           "--between-runs 2 refused: %s", err);
 }
 
 /* "memory": "constant": parsed, refused where the kernel could write it,

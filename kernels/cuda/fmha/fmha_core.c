@@ -12,7 +12,7 @@
 static const char USAGE[] =
     "usage: spak-harness-cuda-fmha --family fmha --candidate PATH.so [--candidate PATH.so ...] --seed N\n"
     "         [--dtype fp16|bf16] [--shapes BxHxSxD[gN][c],...] [--heldout ...]\n"
-    "         [--reps N] [--warmup N] [--batch-ms MS] [--check-only] [--lse] [--no-baseline]\n"
+    "         [--reps N] [--warmup N] [--batch-ms MS] [--between-runs SD] [--check-only] [--lse] [--no-baseline]\n"
     "         [--ceilings-cache PATH] [--timeout SEC]\n"
     "  shape: B batch, H heads, S sequence, D head dim; gN = N key/value heads (GQA,\n"
     "         N divides H); c = causal.  e.g. 4x16x4096x128c, 2x8x1000x64g2";
@@ -144,7 +144,7 @@ static bool fmha_flag(const char *flag, void *ud)
 
 int fc_parse_args(int argc, char **argv, struct fc_args *a, char *err, size_t errlen)
 {
-    struct hc_common_opts c = {.reps = 30, .warmup = 5, .timeout_s = 600};
+    struct hc_common_opts c = {.reps = 30, .warmup = 5, .timeout_s = 600, .between_runs = -1};
 
     memset(a, 0, sizeof *a);
     int r = hc_parse_common(argc, argv, "fmha", USAGE, fmha_flag, a, &c, err, errlen);

@@ -42,6 +42,7 @@ struct fc_args {
     const char *candidates[HC_MAX_CAND]; /* every --candidate: more than one is a session */
     int ncand;
     int batch_ms;              /* --batch-ms: the work a timed batch holds (default 3) */
+    double between_runs;       /* --between-runs: the ratio intervals' spread between runs (session.h) */
     unsigned long long seed;
     int dtype;                 /* 1 fp16, 2 bf16 (abi.h) */
     struct fc_shape shapes[FC_MAX_SHAPES];

@@ -835,7 +835,7 @@ static int timed(struct fjudge *g, const bool *pass, const cp_info *ci, const do
 {
     static js_rounds R;
     memset(&R, 0, sizeof R);
-    R.nc = g_args.ncand, R.n = g->nsets;
+    R.nc = g_args.ncand, R.n = g->nsets, R.between_runs = g_args.between_runs;
     memcpy(R.timed, pass, sizeof R.timed);
     bool lse = g->lse_timed;
     int r = js_run(

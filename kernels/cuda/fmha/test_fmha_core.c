@@ -36,6 +36,10 @@ int main(void)
     TAP_OK(parse("--family fmha --candidate a.so --seed 1", &a, err, sizeof err) == 0 && a.ncand == 1 &&
                a.batch_ms == 3,
            "fmha: one --candidate, batches of 3 ms");
+    TAP_OK(a.between_runs == CS_BETWEEN_RUNS_SD &&
+               parse("--family fmha --candidate a.so --seed 1 --between-runs 0.01", &a, err, sizeof err) == 0 &&
+               a.between_runs == 0.01,
+           "fmha: --between-runs, default %.2f", CS_BETWEEN_RUNS_SD);
 
     /* arguments */
     TAP_OK(parse("--family fmha --candidate x.so --seed 3", &a, err, sizeof err) == 0, "minimal args parse");

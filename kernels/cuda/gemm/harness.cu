@@ -542,7 +542,7 @@ static int timed(struct gjudge *g, const bool *pass, const cp_info *ci, const do
 {
     static js_rounds R;
     memset(&R, 0, sizeof R);
-    R.nc = g_args.ncand, R.n = g->nsets;
+    R.nc = g_args.ncand, R.n = g->nsets, R.between_runs = g_args.between_runs;
     memcpy(R.timed, pass, sizeof R.timed);
     int r = js_run(
         &R, &g->j, BASE, g_args.reps, g_args.warmup, [&](int side, int n) { return fill_sets(g, side, n, false); },
