@@ -323,8 +323,12 @@ const char *eng_decide(engine *e)
         spak_eval_env env = eng_eval_env(e);
         bool yes = false;
         spak_err ee;
-        if (spak_eval_bool(e->loop->stop_when, &env, &yes, &ee) == SPAK_OK && yes)
-            return "stop condition";
+        if (spak_eval_bool(e->loop->stop_when, &env, &yes, &ee) == SPAK_OK && yes) {
+            /* not on a measurement under load (views.h): the run goes on */
+            if (!(spak_views_foreign_load(e->pr.views.latest) > SPAK_FOREIGN_LOAD_MAX))
+                return "stop condition";
+            e->pr.stops_under_load++;
+        }
     }
     if (e->loop->plateau > 0 && e->pr.best_eval_id && e->pr.since_best >= e->loop->plateau)
         return "plateau";

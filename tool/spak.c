@@ -469,7 +469,7 @@ static void print_event(const run_ui *ui, const spak_engine_event *ev)
                 ev->decision ? "; decision: " : "", ev->decision ? ev->decision : "");
         {  /* the leading candidates re-timed side by side: which, how they ranked */
             json_t *sj = ev->summary_json ? json_loads(ev->summary_json, 0, NULL) : NULL;
-            if (json_object_get(sj, "retime"))
+            if (json_object_get(sj, "retime") || json_object_get(sj, "measured_under_load"))
                 cli_print_decision(f, sj, "  ");
             json_decref(sj);
         }

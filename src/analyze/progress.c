@@ -105,7 +105,9 @@ double spak_progress_note(spak_progress *p, spak_objective objective, uint64_t i
     if (records && !isnan(score))
         spak_views_ratio_ci(records, &rlo, &rhi, &precise);
     score_interval(objective, metric, ratio, rlo, rhi, &lo, &hi);
-    spak_progress_ci e = {eval_id, score, lo, hi, NAN, NAN, NAN, ""};
+    spak_progress_ci e = {eval_id, score, lo, hi, NAN, NAN, NAN, "", 0};
+    if (records && !isnan(score))
+        e.foreign_load = spak_views_foreign_load(records);
     if (!isnan(score))
         note_ratio(&e, ratio, rlo, rhi, records);
     p->done[p->n_done].index = index;
@@ -157,7 +159,27 @@ const char *spak_progress_decision(const spak_progress *p, json_t **tied)
         if (tied)
             json_array_append_new(*tied, json_integer(c->eval_id));
     }
+    /* a measurement under load holds on another machine than the others
+     * (views.h, SPAK_FOREIGN_LOAD_MAX): nothing is decided that compares it */
+    if (spak_progress_under_load(p, NULL) > 0)
+        return "inconclusive";
     return n == 0 ? "winner" : p->best_precise ? "tied" : "inconclusive";
+}
+
+long spak_progress_under_load(const spak_progress *p, double *most)
+{
+    long n = 0;
+    double m = 0;
+    for (size_t i = 0; i < p->n_done; i++) {
+        const spak_progress_ci *c = &p->ci[i];
+        if (isnan(c->score) || !(c->foreign_load > SPAK_FOREIGN_LOAD_MAX))
+            continue;
+        n++;
+        m = fmax(m, c->foreign_load);
+    }
+    if (most)
+        *most = m;
+    return n;
 }
 
 /* "ratio", "metric" or "ratio and metric": how the best compares with the
@@ -211,6 +233,12 @@ json_t *spak_progress_summary(const spak_progress *p, const spak_summary_of *s)
         json_object_set_new(o, "tied_with", tied);
         json_object_set_new(o, "undecided", json_integer(p->undecided));
     }
+    double most;
+    long loaded = spak_progress_under_load(p, &most);
+    if (loaded > 0 || p->stops_under_load > 0) /* the decision is inconclusive, and this is why */
+        json_object_set_new(o, "measured_under_load",
+                            json_pack("{s:I,s:f,s:f,s:I}", "evaluations", (json_int_t)loaded, "foreign_load_max", most,
+                                      "limit", SPAK_FOREIGN_LOAD_MAX, "stops_not_taken", (json_int_t)p->stops_under_load));
     json_object_set_new(o, "elapsed_s", json_real(s->elapsed_s));
     if (p->untrusted) /* records a spec's own command printed: it could print any number */
         json_object_set_new(o, "untrusted_evaluations", json_integer(p->untrusted));

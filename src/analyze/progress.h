@@ -19,6 +19,7 @@ typedef struct spak_progress_ci {
     double score, lo, hi;
     double ratio, ratio_lo, ratio_hi;  /* NAN without a ratio; lo = hi = ratio without its interval */
     char baseline[64];                 /* what the ratio is to (spak_views_baseline); "": not one named */
+    double foreign_load;               /* spak_views_foreign_load of its records (0: none said) */
 } spak_progress_ci;
 
 /* How two evaluations are ranked (docs/language.md, "Intervals"):
@@ -45,10 +46,16 @@ typedef struct spak_progress {
     char best_key[2048];
     char current_key[2048];  /* the candidate being built or measured ("" between them) */
     long untrusted;          /* evaluations whose records came from a command not one of spak's judges */
+    long stops_under_load;   /* times the stop condition held on a measurement under load, not taken */
     spak_views views;        /* owns views.latest and views.best */
 } spak_progress;
 
 void spak_progress_init(spak_progress *p);
+
+/* The correct evaluations measured under load (foreign work above
+ * SPAK_FOREIGN_LOAD_MAX of the judge's CPUs, views.h); *most (may be NULL)
+ * gets the largest share among them (0 when none). */
+long spak_progress_under_load(const spak_progress *p, double *most);
 void spak_progress_free(spak_progress *p);
 
 /* Note a finished evaluation (metric NAN: it failed; records, borrowed, may

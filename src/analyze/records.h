@@ -51,6 +51,11 @@
 #define SPAK_FIELD_RATIO_CI_LEVEL "ratio_ci_level"     /* number: its level, e.g. 0.95 */
 #define SPAK_FIELD_PRECISION_REACHED "precision_reached" /* bool: the interval is as narrow as asked */
 #define SPAK_FIELD_SAMPLES_MS "samples_ms"             /* [number]: every repetition's time, in order */
+/* numbers 0-1: the share of the CPU judge's CPUs that work not its own took
+ * while it timed the pairs, and while it timed the baseline alone first
+ * (kernels/cpu/common/load.c) */
+#define SPAK_FIELD_FOREIGN_LOAD "foreign_load"
+#define SPAK_FIELD_SOLO_FOREIGN_LOAD "baseline_solo_foreign_load"
 #define SPAK_FIELD_TIME_MS "time_ms"       /* number: the median time of one call */
 #define SPAK_FIELD_TIME_MS_P20 "time_ms_p20" /* number: its 20th percentile */
 #define SPAK_FIELD_TIME_MS_P80 "time_ms_p80" /* number: its 80th percentile */

@@ -312,7 +312,9 @@ static json_t *cand_result(const spak_retime_job *job, const rt_cand *c, const j
  * winner when its paired interval against every other correct candidate
  * lies above 1 (it is faster in every comparison the data can make); the
  * others are tied with it (or, when the session's intervals are wider than
- * asked, the result is inconclusive). */
+ * asked, the result is inconclusive). A session timed under load (foreign
+ * work above SPAK_FOREIGN_LOAD_MAX of the judge's CPUs) is inconclusive
+ * whatever its intervals say. */
 static void decide(const spak_retime_job *job, const rt_set *s, const json_t *valid, json_t *res)
 {
     json_t *cands = json_array(), *recs[SPAK_RETIME_MAX];
@@ -368,7 +370,12 @@ static void decide(const spak_retime_job *job, const rt_set *s, const json_t *va
         json_decref(tied);
     } else {
         all_precise = all_precise && precise[top];
-        const char *d = json_array_size(tied) == 0 ? "winner" : all_precise ? "tied" : "inconclusive";
+        /* a session under load decides nothing (views.h, SPAK_FOREIGN_LOAD_MAX) */
+        double load = spak_views_foreign_load(valid);
+        bool loaded = load > SPAK_FOREIGN_LOAD_MAX;
+        const char *d = loaded ? "inconclusive" : json_array_size(tied) == 0 ? "winner" : all_precise ? "tied" : "inconclusive";
+        if (loaded)
+            json_object_set_new(res, "foreign_load", json_real(load));
         json_object_set_new(res, "decision", json_string(d));
         json_object_set_new(res, "winner", json_integer(s->c[top].eval_id));
         json_object_set_new(res, "tied_with", tied);

@@ -102,6 +102,21 @@ bool spak_views_ratio_ci(const json_t *records, double *lo, double *hi, bool *pr
     return n > 0;
 }
 
+double spak_views_foreign_load(const json_t *records)
+{
+    double most = 0;
+    size_t i;
+    json_t *r;
+    json_array_foreach(records, i, r) {
+        if (!spak_trace_counts(r, NULL))
+            continue;
+        double a = json_number_value(json_object_get(r, SPAK_FIELD_FOREIGN_LOAD)),
+               b = json_number_value(json_object_get(r, SPAK_FIELD_SOLO_FOREIGN_LOAD));
+        most = fmax(most, fmax(a, b));
+    }
+    return most;
+}
+
 bool spak_views_baseline(const json_t *records, char *buf, size_t n)
 {
     const char *name = NULL;

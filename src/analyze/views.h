@@ -38,6 +38,21 @@ double spak_views_roofline(const json_t *records);
  * "precision_reached": true. False (lo, hi NAN) when no record has one. */
 bool spak_views_ratio_ci(const json_t *records, double *lo, double *hi, bool *precise);
 
+/* Above this share of the judge's CPUs taken by foreign work while it timed
+ * (the CPU judge's CPU_LOAD_QUIET, kernels/cpu/common/judge.h), a
+ * measurement decides nothing: its ratio holds on a machine that was not
+ * the machine (another process's threads slow a baseline of more threads
+ * than the candidate's, or the reverse), so the stop condition is not
+ * taken on it and a decision that compares it is "inconclusive"
+ * (docs/language.md, "Measured under load"). */
+#define SPAK_FOREIGN_LOAD_MAX 0.05
+
+/* The largest share of the judge's CPUs that foreign work took while the
+ * records that count were timed (foreign_load, baseline_solo_foreign_load
+ * of their Performance records); 0 when none says (the GPU judges, a
+ * spec's own command). */
+double spak_views_foreign_load(const json_t *records);
+
 /* The baseline the ratios of records are to: the string "baseline" of every
  * record that counts (spak_trace_counts) and carries a numeric "ratio",
  * copied into buf[n]. True only when there is one and all name the same

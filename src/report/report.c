@@ -18,6 +18,7 @@
 #include "analyze/records.h"
 #include "analyze/evaluate.h"
 #include "analyze/trace.h"
+#include "analyze/views.h"
 #include "knowledge/learn.h"
 #include "spec/spec.h"
 #include "store/scopes.h"
@@ -801,6 +802,13 @@ static void decision_say(rep *r)
     else if (!strcmp(d, "tied"))
         say(r, "Decision: tied%s%s: %s %s %s the best within their intervals, each as narrow as asked.", on, iv,
             ev, ids, one ? "equals" : "equal");
+    else if (json_object_get(r->summary, "measured_under_load") || json_is_number(json_object_get(rt, "foreign_load")))
+        say(r, "Decision: %s%s%s: measured under load (other work took up to %.0f%% of the judge's CPUs, above "
+               "%.0f%%): a ratio measured so holds for a machine that was not this one, so nothing was decided on it.",
+            d, on, iv,
+            100 * fmax(json_number_value(json_object_get(json_object_get(r->summary, "measured_under_load"), "foreign_load_max")),
+                       json_number_value(json_object_get(rt, "foreign_load"))),
+            100 * SPAK_FOREIGN_LOAD_MAX);
     else
         say(r, "Decision: %s%s%s: %s %s %s the best and the intervals are wider than asked, so the noise was "
                "too high to decide.", d, on, iv, ev, ids, one ? "overlaps" : "overlap");

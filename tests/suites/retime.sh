@@ -113,9 +113,14 @@ second = [c for c in rt["candidates"] if c["rank"] == 2][0]
 lo, hi = second["versus_winner"]["ratio_ci"]
 assert 0 < lo <= second["versus_winner"]["ratio"] <= hi, second
 vw = second["versus_winner"]
-assert (s["decision"] == "winner") == (lo > 1 and vw["sign_test_p"] < 0.05 and 2 * vw["winner_faster_rounds"] > vw["rounds"]), (s["decision"], vw)
+# a session timed under load (another suite of the pool beside it) decides
+# nothing (src/analyze/views.h, SPAK_FOREIGN_LOAD_MAX); else a winner is
+# faster on its interval and its rounds
+loaded = "foreign_load" in rt
+assert (s["decision"] == "winner") == (not loaded and lo > 1 and vw["sign_test_p"] < 0.05 and 2 * vw["winner_faster_rounds"] > vw["rounds"]), (s["decision"], vw)
+assert not loaded or (rt["foreign_load"] > 0.05 and s["decision"] == "inconclusive"), rt
 assert vw["rounds"] >= 10, vw   # a session runs 10 rounds at least
-if s["decision"] != "winner":
+if s["decision"] != "winner" and not loaded:
     assert s["tied_with"] == [second["eval_id"]], s
 db = sqlite3.connect(sys.argv[2])
 kv = json.loads(db.execute("select value_json from kv where scope='retime'").fetchone()[0])
@@ -150,7 +155,10 @@ if "winner" not in rt:  # say why (seen once in a fresh-clone run under load: no
 w = [c for c in rt["candidates"] if c["eval_id"] == rt["winner"]][0]
 assert w["candidate"].startswith("rung=packed") and w["rank"] == 1, rt
 n = [c for c in rt["candidates"] if c["eval_id"] != rt["winner"]][0]
-assert n["versus_winner"]["ratio_ci"][0] > 1 and s["decision"] == "winner" and s["tied_with"] == [], rt
+assert n["versus_winner"]["ratio_ci"][0] > 1 and s["tied_with"] == [], rt
+# under load (another suite of the pool beside it) the session still ranks,
+# and decides nothing
+assert s["decision"] == ("inconclusive" if "foreign_load" in rt else "winner"), (s["decision"], rt)
 PY
 check "naive and packed side by side: packed wins on its paired interval" "[ $? -eq 0 ]"
 check "spak run prints the ranking after its last line" "grep -q 're-timed side by side: 2 candidates' $T/run2.err && grep -qE '^    1\.  rung=packed' $T/run2.err"

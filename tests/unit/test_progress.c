@@ -126,5 +126,45 @@ int main(void)
     note(&p, SPAK_OBJ_MAXIMIZE, 2, 52.1, 7.11, perf("gflops", 52.1, 7.11, 0, 0, "openblas"));
     TAP_OK(p.best_eval_id == 2 && isnan(p.best_ratio_lo), "ratios without intervals: their points decide");
     spak_progress_free(&p);
+
+    /* measured under load: the foreign work the CPU judge saw decides nothing */
+    spak_progress_init(&p);
+    note(&p, SPAK_OBJ_MAXIMIZE, 1, 60.0, 0.70, perf("gflops", 60.0, 0.70, 0.66, 0.74, "openblas"));
+    note(&p, SPAK_OBJ_MAXIMIZE, 2, 40.0, 0.50, perf("gflops", 40.0, 0.50, 0.47, 0.53, "openblas"));
+    TAP_STREQ(spak_progress_decision(&p, NULL), "winner", "quiet measurements, apart: a winner");
+    TAP_OK(spak_progress_under_load(&p, NULL) == 0, "none under load");
+    json_t *loaded = perf("gflops", 90.0, 1.00, 0.955, 1.05, "openblas");
+    json_object_set_new(loaded, "foreign_load", json_real(0.49));
+    json_object_set_new(loaded, "baseline_solo_foreign_load", json_real(0.51));
+    note(&p, SPAK_OBJ_MAXIMIZE, 3, 90.0, 1.00, loaded);
+    double most;
+    TAP_OK(p.best_eval_id == 3 && spak_progress_under_load(&p, &most) == 1 && fabs(most - 0.51) < 1e-12,
+           "a burner on one of two CPUs: the evaluation is measured, ranked, and counted as under load (51%%)");
+    TAP_STREQ(spak_progress_decision(&p, NULL), "inconclusive",
+              "a run with a measurement under load decides nothing: inconclusive, not a winner");
+    sum = spak_progress_summary(&p, &so);
+    json_t *ul = json_object_get(sum, "measured_under_load");
+    TAP_OK(json_integer_value(json_object_get(ul, "evaluations")) == 1 &&
+               fabs(json_real_value(json_object_get(ul, "foreign_load_max")) - 0.51) < 1e-12 &&
+               json_real_value(json_object_get(ul, "limit")) == SPAK_FOREIGN_LOAD_MAX,
+           "the summary says how many, how much and the limit");
+    json_decref(sum);
+    spak_progress_free(&p);
+    spak_progress_init(&p);
+    json_t *light = perf("gflops", 60.0, 0.70, 0.66, 0.74, "openblas");
+    json_object_set_new(light, "foreign_load", json_real(0.007));
+    note(&p, SPAK_OBJ_MAXIMIZE, 1, 60.0, 0.70, light);
+    json_t *held = perf("gflops", 60.0, 0.70, 0.66, 0.74, "openblas");
+    json_object_set_new(held, "heldout", json_true());
+    json_object_set_new(held, "foreign_load", json_real(0.9));
+    json_t *recs = json_array();
+    json_array_append_new(recs, held);
+    TAP_OK(spak_views_foreign_load(recs) == 0, "a held-out record's load counts for nothing");
+    json_decref(recs);
+    TAP_STREQ(spak_progress_decision(&p, NULL), "winner", "0.7%% foreign work (a quiet machine's own): decided");
+    sum = spak_progress_summary(&p, &so);
+    TAP_OK(!json_object_get(sum, "measured_under_load"), "and the summary says nothing of load");
+    json_decref(sum);
+    spak_progress_free(&p);
     return tap_done();
 }
