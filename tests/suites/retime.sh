@@ -143,24 +143,38 @@ check "report: the decision and the re-time's ranking" "grep -qE '^- Decision: (
 # candidate stopped early is censored, never re-timed; this pair is about
 # the session, so both are measured to the end whatever the order)
 S=$(spec ladder '"naive", "packed"' '1')
-out=$("$SPAK" run --home "$T/h2" --early-stop 0 --json "$S" 2>"$T/run2.err")
+# a run with a candidate the judge refused for the machine's doing (busy:
+# or interference:, another suite of the pool beside it) has no session:
+# run again (at most 3 tries, each a TAP comment)
+for try in 1 2 3; do
+    rm -rf "$T/h2"
+    out=$("$SPAK" run --home "$T/h2" --early-stop 0 --json "$S" 2>"$T/run2.err")
+    echo "$out" | tail -1 | grep -q '"retime"' && break
+    why=$(grep -rhsoE '(busy|interference): .*' "$T/run2.err" "$T/h2/runs" | grep -v 'measuring again' | head -1)
+    [ -n "$why" ] || break
+    echo "# try $try: no re-time, the judge blamed the machine: ${why:0:200}"
+done
 python3 - "$T/run2.err" <<PY
 import json, sys
 s = json.loads('''$out'''.strip().splitlines()[-1])
-rt = s["retime"]
-if "winner" not in rt:  # say why (seen once in a fresh-clone run under load: no winner)
+rt = s.get("retime")
+if not rt or "winner" not in rt:  # say why (seen once in a fresh-clone run under load: no winner)
     print("no winner in the re-time:", json.dumps(rt)[:2000], file=sys.stderr)
     print("".join(open(sys.argv[1]).readlines()[-25:]), file=sys.stderr)
     sys.exit(1)
 w = [c for c in rt["candidates"] if c["eval_id"] == rt["winner"]][0]
 assert w["candidate"].startswith("rung=packed") and w["rank"] == 1, rt
 n = [c for c in rt["candidates"] if c["eval_id"] != rt["winner"]][0]
-assert n["versus_winner"]["ratio_ci"][0] > 1 and s["tied_with"] == [], rt
-# under load (another suite of the pool beside it) the session still ranks,
-# and decides nothing
-assert s["decision"] == ("inconclusive" if "foreign_load" in rt else "winner"), (s["decision"], rt)
+# under load (another suite of the pool beside it; a fresh-clone run's
+# sanitizer pass saw 82%) the session still ranks, and decides nothing: its
+# sign test may then find no winner (31 of 56 rounds), so ties are not
+# asserted there
+if "foreign_load" in rt:
+    assert s["decision"] == "inconclusive" and rt["foreign_load"] > 0.05, (s["decision"], rt)
+else:
+    assert n["versus_winner"]["ratio_ci"][0] > 1 and s["tied_with"] == [] and s["decision"] == "winner", rt
 PY
-check "naive and packed side by side: packed wins on its paired interval" "[ $? -eq 0 ]"
+check "naive and packed side by side: packed ranks first, and wins on its paired interval unless the session was measured under load" "[ $? -eq 0 ]"
 check "spak run prints the ranking after its last line" "grep -q 're-timed side by side: 2 candidates' $T/run2.err && grep -qE '^    1\.  rung=packed' $T/run2.err"
 
 # ceilings that stay true: each run (and resume) leaves the judges a marker
