@@ -87,14 +87,17 @@ void cli_print_decision(FILE *f, const json_t *summary, const char *indent)
     json_array_foreach(tied, i, t) fprintf(f, "%s %lld", i ? "," : "", (long long)json_integer_value(t));
     fprintf(f, "\n");
     const json_t *ul = json_object_get(summary, "measured_under_load"), *rt = json_object_get(summary, "retime");
-    if (ul)
+    if (ul) {
+        long long stops = (long long)json_integer_value(json_object_get(ul, "stops_not_taken"));
         fprintf(f, "%s  measured under load: %lld evaluation(s) while other work took up to %.0f%% of the judge's CPUs "
-                   "(above %.0f%%), so nothing was decided on them; the stop condition held %lld time(s) on such "
-                   "measurements and was not taken\n",
+                   "(above %.0f%%), so nothing was decided on them",
                 indent, (long long)json_integer_value(json_object_get(ul, "evaluations")),
                 100 * json_number_value(json_object_get(ul, "foreign_load_max")),
-                100 * json_number_value(json_object_get(ul, "limit")),
-                (long long)json_integer_value(json_object_get(ul, "stops_not_taken")));
+                100 * json_number_value(json_object_get(ul, "limit")));
+        if (stops > 0)
+            fprintf(f, "; the stop condition held %lld time(s) on such measurements and was not taken", stops);
+        fprintf(f, "\n");
+    }
     if (json_is_number(json_object_get(rt, "foreign_load")))
         fprintf(f, "%s  the re-time was measured under load: other work took %.0f%% of the judge's CPUs, so it decided "
                    "nothing\n", indent, 100 * json_number_value(json_object_get(rt, "foreign_load")));
