@@ -44,9 +44,13 @@ struct json_t;
  * the CPU judge does (kernels/cpu/common/judge.h). Measured by
  * kernels/cuda/aa-calibration.sh on an H100 (2026-12-07, cuBLAS against
  * itself, 3-4 runs a shape): 1.8% at 4096^3, 1.6% at 1024^3, where the
- * runs' own 95% intervals covered 1 in 3 of 4 and 1 of 3
+ * runs' own 95% intervals covered 1 in 3 of 4 and 1 of 3; on a second
+ * lease the runs moved 0-0.3% and their own intervals covered 1 in 8 of 8
  * (docs/aa-calibration.md, "The GPU judges"). */
 #define CS_BETWEEN_RUNS_SD 0.02
+#define CS_SESSION_MIN_ROUNDS 10  /* a session's least rounds: the engine's sign test decides from 9 of 10 */
+#define CS_SIDE_BYTES ((size_t)8 << 30)   /* a side's pool at most (one candidate: as before) */
+#define CS_TOTAL_BYTES ((size_t)24 << 30) /* all the sides' pools of a session together at most */
 
 /* A --between-runs value: a decimal standard deviation in [0, 1), nothing
  * around it. True with *sd set, else false. (Inline: the judges' argument
@@ -61,9 +65,6 @@ static inline bool cs_parse_between_runs(const char *s, double *sd)
     *sd = v;
     return true;
 }
-#define CS_SESSION_MIN_ROUNDS 10  /* a session's least rounds: the engine's sign test decides from 9 of 10 */
-#define CS_SIDE_BYTES ((size_t)8 << 30)   /* a side's pool at most (one candidate: as before) */
-#define CS_TOTAL_BYTES ((size_t)24 << 30) /* all the sides' pools of a session together at most */
 
 /* The rounds a measurement of nc candidates (1: one evaluation) takes with
  * --reps reps: at least *min_rounds (reps; a session at least
