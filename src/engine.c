@@ -324,8 +324,11 @@ const char *eng_decide(engine *e)
         bool yes = false;
         spak_err ee;
         if (spak_eval_bool(e->loop->stop_when, &env, &yes, &ee) == SPAK_OK && yes) {
-            /* not on a measurement under load (views.h): the run goes on */
-            if (!(spak_views_foreign_load(e->pr.views.latest) > SPAK_FOREIGN_LOAD_MAX))
+            /* not on a measurement under load (views.h), the latest's or the
+             * best's (the condition reads either): the run goes on */
+            double load = fmax(spak_views_foreign_load(e->pr.views.latest),
+                               e->pr.views.best ? spak_views_foreign_load(e->pr.views.best) : 0);
+            if (!(load > SPAK_FOREIGN_LOAD_MAX))
                 return "stop condition";
             e->pr.stops_under_load++;
         }

@@ -69,6 +69,13 @@ check "intervals: the run's lines carry the interval and the decision" "grep -q 
 S5=$(mkspec precise "--mode precise" "$SNC")
 out=$("$SPAK" run --home "$T/h2" --json "$S5" 2>/dev/null)
 check "intervals: with +-0.5% intervals the run stops at the first ratio wholly >= 1.95 (1.96 at x=2,y=1)" "[ \"$(echo "$out" | jlast 'd["stop_reason"], d["best"]["candidate"], d["evaluations"]')\" = 'stop condition x=2,y=1 6' ]"
+# measured under load (docs/language.md "Measured under load"): the same
+# tight intervals with half the judge's CPUs taken by other work: the stop
+# condition holds and is not taken, the run ends inconclusive and says why
+S5l=$(mkspec preciseloaded "--mode precise --foreign-load 0.5" "$SNC")
+out=$("$SPAK" run --home "$T/h2" --json "$S5l" 2>"$T/loaded.err")
+got=$(echo "$out" | jlast 'd["stop_reason"], d["decision"], d["measured_under_load"]["evaluations"], d["measured_under_load"]["stops_not_taken"] > 0')
+check "under load: the stop condition holds and is not taken; the space is exhausted, inconclusive, measured_under_load says why ($got)" "[ \"\$got\" = 'search space exhausted inconclusive 20 True' ] && grep -q 'measured under load: 20 evaluation(s) while other work took up to 50%' $T/loaded.err"
 S6=$(mkspec noisyplateau "--mode noisy" 's|strategy: "grid"|strategy: "grid"\n        stop { plateau: 3 }|')
 out=$("$SPAK" run --home "$T/h2" --json "$S6" 2>/dev/null)
 check "intervals: better points within the best's interval are no improvement (plateau after 4, the first kept)" "[ \"$(echo "$out" | jlast 'd["stop_reason"], d["evaluations"], d["best"]["candidate"], d["undecided"]')\" = 'plateau 4 x=1,y=0 3' ]"
