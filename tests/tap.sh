@@ -44,15 +44,19 @@ shorten() {
 # a 2-core machine. For checks that need one measured step to look at
 # something else (a prompt's rows); a check of the verdicts themselves never
 # uses it. Each retry is a TAP comment, so the log says why it took longer.
+# machine_blamed FILE_OR_DIR...: the first final verdict in which the judge
+# blamed the machine ("busy:" or "interference:"; the harness's line without
+# "measuring again", or the reason the engine stored and printed), or nothing
+machine_blamed() {
+    grep -rhsoE '(busy|interference): .*' "$@" | grep -v 'measuring again' | head -1
+}
 on_quiet_machine() {
     local out=$1 home=$2 try v
     shift 2
     for try in 1 2 3; do
         rm -rf "$home"
         "$@" >"$out" 2>&1
-        # a final verdict: the harness's line without "measuring again", or
-        # the reason the engine stored and printed
-        v=$(grep -rhsoE '(busy|interference): .*' "$out" "$home/runs" | grep -v 'measuring again' | head -1)
+        v=$(machine_blamed "$out" "$home/runs")
         [ -n "$v" ] || return 0
         echo "# try $try: the judge blamed the machine: ${v:0:200}"
     done

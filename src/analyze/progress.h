@@ -51,12 +51,12 @@ typedef struct spak_progress {
 } spak_progress;
 
 void spak_progress_init(spak_progress *p);
+void spak_progress_free(spak_progress *p);
 
 /* The correct evaluations measured under load (foreign work above
  * SPAK_FOREIGN_LOAD_MAX of the judge's CPUs, views.h); *most (may be NULL)
  * gets the largest share among them (0 when none). */
 long spak_progress_under_load(const spak_progress *p, double *most);
-void spak_progress_free(spak_progress *p);
 
 /* Note a finished evaluation (metric NAN: it failed; records, borrowed, may
  * be NULL when they are not at hand). Returns its score: larger is better

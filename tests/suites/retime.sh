@@ -84,7 +84,8 @@ except Exception: print("")' 2>/dev/null)
     kill -9 $pid 2>/dev/null
     wait $pid 2>/dev/null
     [ "$state" = retime ] && break
-    why=$(grep -rhsoE '(busy|interference): .*|re-time skipped.*' "$T/run1.out" "$T/h1/runs" | grep -v 'measuring again' | head -1)
+    why=$(machine_blamed "$T/run1.out" "$T/h1/runs")
+    [ -n "$why" ] || why=$(grep -hsoE 're-time skipped.*' "$T/run1.out" | head -1)
     [ -n "$why" ] || why="state '$state', RETIME journaled $(sql "$T/h1/spak.db" "select count(*) from journal where to_state='retime'" 2>/dev/null) times (between two polls?)"
     echo "# try $try: the run ended before it was seen in RETIME: ${why:0:200}"
 done
@@ -150,7 +151,7 @@ for try in 1 2 3; do
     rm -rf "$T/h2"
     out=$("$SPAK" run --home "$T/h2" --early-stop 0 --json "$S" 2>"$T/run2.err")
     echo "$out" | tail -1 | grep -q '"retime"' && break
-    why=$(grep -rhsoE '(busy|interference): .*' "$T/run2.err" "$T/h2/runs" | grep -v 'measuring again' | head -1)
+    why=$(machine_blamed "$T/run2.err" "$T/h2/runs")
     [ -n "$why" ] || break
     echo "# try $try: no re-time, the judge blamed the machine: ${why:0:200}"
 done

@@ -418,10 +418,8 @@ static int common_option(int argc, char **argv, int *i, struct hc_common_opts *c
         }
         *(int *)((char *)c + int_opts[k].off) = (int)v;
     } else if (between) {
-        if (!cs_parse_between_runs(val, &c->between_runs)) {
-            snprintf(err, errlen, "--between-runs: want a standard deviation in [0, 1), got '%s'", val);
+        if (!cs_parse_between_runs(val, &c->between_runs, err, errlen))
             return -1;
-        }
     } else { /* --seed */
         char *end;
         errno = 0;

@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #ifdef __cplusplus
@@ -53,15 +54,18 @@ struct json_t;
 #define CS_TOTAL_BYTES ((size_t)24 << 30) /* all the sides' pools of a session together at most */
 
 /* A --between-runs value: a decimal standard deviation in [0, 1), nothing
- * around it. True with *sd set, else false. (Inline: the judges' argument
- * parsers are unit-tested without session.c.) */
-static inline bool cs_parse_between_runs(const char *s, double *sd)
+ * around it. True with *sd set, else false with the usage error in err.
+ * (Inline: the judges' argument parsers are unit-tested without
+ * session.c.) */
+static inline bool cs_parse_between_runs(const char *s, double *sd, char *err, size_t errlen)
 {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (!s[0] || end == s || errno || *end || !(v >= 0 && v < 1))
+    if (!s[0] || end == s || errno || *end || !(v >= 0 && v < 1)) {
+        snprintf(err, errlen, "--between-runs: want a standard deviation in [0, 1), got '%s'", s);
         return false;
+    }
     *sd = v;
     return true;
 }

@@ -567,10 +567,8 @@ int dc_parse_args(int argc, char **argv, struct dc_args *a, char *err, size_t er
         else if (!strcmp(o, "--batch-ms")) ok = num_in(v, 1, 1000, &a->batch_ms);
         else if (!strcmp(o, "--timeout")) ok = num_in(v, 1, 86400, &a->timeout_s);
         else if (!strcmp(o, "--between-runs")) {
-            if (!cs_parse_between_runs(v, &a->between_runs)) {
-                snprintf(err, errlen, "--between-runs: want a standard deviation in [0, 1), got '%s'", v);
+            if (!cs_parse_between_runs(v, &a->between_runs, err, errlen))
                 return -1;
-            }
         }
         else ok = num_in(v, 0, 2147483647, &dummy) || (v[0] && strspn(v, "0123456789") == strlen(v));
         if (!ok) {
