@@ -17,7 +17,11 @@
 # script's first 30 lines), the unit tests other than test_sandbox (whose
 # limits are timed), and every suite of a sanitizer build (ASan in its
 # libspak.a): those are there for the sanitizers on the same paths, and
-# their timing checks are the ones the release build already ran alone. The
+# their timing checks are the ones the release build already ran alone.
+# A load-independent suite runs once: on the sanitizer build when one is
+# given (the same checks, made stricter by the sanitizers), else on each
+# build given; "# builds: release" or "# builds: every" near its top says
+# otherwise (see once_here). The
 # sanitizer build's timing suites start first, the longest of the pool, and
 # at most one of them runs at a time. A suite whose checks do not hold beside
 # another suite says "# alone: every build" near its top and runs one at a
@@ -119,6 +123,25 @@ waits_suite() {  # FILE: a script that says "# waits: yes" near its top
 serial=() pool=() pool_late=() pool_wait=()
 san_builds=" "  # the sanitizer builds, each between spaces
 for b in "$@"; do
+    if nm "$b/libspak.a" 2>/dev/null | grep -q __asan_init; then san_builds+="$b "; fi
+done
+# once_here SCRIPT BUILD SAN: whether the load-independent suite SCRIPT runs
+# for BUILD (SAN 1: a sanitizer build). By default once, on the sanitizer
+# build when one is given (its checks do not depend on time or load, and
+# the sanitizers make the same checks stricter), else on every build given;
+# "# builds: release" near its top: only on release builds (fuzz_smoke makes
+# its own sanitizer build; report's browser runs once); "# builds: every":
+# on each build (a part that only the release build has, e.g. the CUDA judge)
+once_here() {
+    local mode
+    mode=$(head -30 "$1" | sed -n 's/^# builds: \(release\|every\)\b.*/\1/p' | head -1)
+    case "$mode" in
+    every) return 0 ;;
+    release) [ "$3" -eq 0 ] ;;
+    *) [ "$3" -eq 1 ] || [ "$san_builds" = " " ] ;;
+    esac
+}
+for b in "$@"; do
     if [ ! -x "$b/spak" ]; then
         echo "tests/run.sh: $b/spak is missing; build first (make, make asan)" >&2
         failed=$((failed + 1))
@@ -126,7 +149,7 @@ for b in "$@"; do
     fi
     # a sanitizer build: its timing suites go to the pool, ahead of the rest
     san=0
-    if nm "$b/libspak.a" 2>/dev/null | grep -q __asan_init; then san=1 san_builds+="$b "; fi
+    case "$san_builds" in *" $b "*) san=1 ;; esac
     for t in "$b"/tests/test_*; do
         [ -x "$t" ] || continue
         name=$(basename "$t")
@@ -137,7 +160,8 @@ for b in "$@"; do
     for s in tests/suites/*.sh; do
         [ -f "$s" ] || continue
         name=$(basename "$s" .sh)
-        if parallel_ok "$s" && waits_suite "$s"; then pool_wait+=("W|$b|$name|bash|$s|$b")
+        if parallel_ok "$s" && ! once_here "$s" "$b" "$san"; then continue
+        elif parallel_ok "$s" && waits_suite "$s"; then pool_wait+=("W|$b|$name|bash|$s|$b")
         elif parallel_ok "$s"; then pool_late+=("-|$b|$name|bash|$s|$b")
         elif [ $san -eq 1 ] && ! alone_always "$s"; then pool+=("T|$b|$name|bash|$s|$b")
         else serial+=("$b|$name|bash|$s|$b"); fi

@@ -63,9 +63,12 @@ on_quiet_machine() {
     return 0
 }
 n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-notok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+# SPAK_TEST_TIMES=1: each result line followed by "# at Ns" (the suite's
+# age), so the cost of the work before each check can be read off a log
+at() { [ -z "${SPAK_TEST_TIMES:-}" ] || echo "# at ${SECONDS}s"; }
+ok() { n=$((n + 1)); echo "ok $n - $*"; at; }
+notok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "#   $l"; done; at; }
+skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; at; }
 check() { if eval "$2"; then ok "$1"; else notok "$1" "condition: $2"; fi; }
 check_run() { local name=$1; shift; if "$@"; then ok "$name"; else notok "$name"; fi; }
 jlast() { python3 -c "import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); print($1)"; }

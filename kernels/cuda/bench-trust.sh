@@ -15,6 +15,9 @@ mkdir -p "$OUT"
 GS=${GEMM_SHAPES:-8192x8192x8192,4096x4096x4096}
 FS=${FMHA_SHAPES:-4x16x4096x128,4x16x4096x128c}
 FAMS=${FAMILIES:-gemm fmha}
+# FMHA_FLAGS: options both FMHA sides get, e.g. --lse (both sides write the
+# LSE: the old harness's only cuDNN plan on cuDNN 9.14, which has none
+# without the stats output for these shapes)
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader | tee "$OUT/device.txt"
 one() {  # label harness family so shapes -> appends "ratio wall" lines to $OUT/label.txt
     local label=$1 h=$2 fam=$3 so=$4 shapes=$5 t0 ms
@@ -22,7 +25,7 @@ one() {  # label harness family so shapes -> appends "ratio wall" lines to $OUT/
     local ho=129x263x72
     [ "$fam" = fmha ] && ho=1x4x200x64c
     "$h" --family "$fam" --candidate "$so" --seed 7 --dtype "${DT:-bf16}" --shapes "$shapes" --heldout "$ho" \
-        --reps ${BENCH_REPS:-30} >"$OUT/$label.$i.out" 2>"$OUT/$label.$i.err"
+        --reps ${BENCH_REPS:-30} ${EXTRA:-} >"$OUT/$label.$i.out" 2>"$OUT/$label.$i.err"
     ms=$(( ($(date +%s%N) - t0) / 1000000 ))
     python3 - "$OUT/$label.$i.out" "$ms" >>"$OUT/$label.txt" <<'PY'
 import json, math, sys
@@ -47,7 +50,7 @@ for i in $(seq 1 "$K"); do
     for side in old new; do
         d=$OLD; [ $side = new ] && d=$NEW
         case " $FAMS " in *" gemm "*) one "gemm-$side" "$d/spak-harness-cuda" gemm "$NEW/cuda/gemm/rung5_persistent.so" "$GS" ;; esac
-        case " $FAMS " in *" fmha "*) DT=fp16 one "fmha-$side" "$d/spak-harness-cuda-fmha" fmha "$NEW/cuda/fmha/rung4_wgmma.so" "$FS" ;; esac
+        case " $FAMS " in *" fmha "*) DT=fp16 EXTRA=${FMHA_FLAGS:-} one "fmha-$side" "$d/spak-harness-cuda-fmha" fmha "$NEW/cuda/fmha/rung4_wgmma.so" "$FS" ;; esac
     done
 done
 python3 - "$OUT" <<'PY' | tee "$OUT/table.txt"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # parallel: yes (tests/run.sh: no assertion here depends on time or load)
+# builds: every (tests/run.sh: the release build starts spak-judge-cuda, which the sanitizer build lacks; the sanitizer build checks the decl files spak writes)
 # tests/suites/cuda_declared.sh BUILD_DIR - spak-judge-cuda (issue 17,
 # docs/declared-kernels.md) without a GPU:
 #  - every example kernel (examples/declared/*/*.cu) and every cheat of the

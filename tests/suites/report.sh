@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # parallel: yes (tests/run.sh: no assertion here depends on time or load)
+# builds: every (tests/run.sh: Chromium runs on the release build; the sanitizer build runs the rest, and test_report the library)
 # tests/suites/report.sh BUILD_DIR - `spak report` end to end (TAP): real runs
 # made by the engine with stand-in measure commands (the engine tests' toy
 # with failing candidates, and tests/report/roof.spak whose records carry a

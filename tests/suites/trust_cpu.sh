@@ -73,14 +73,18 @@ HONEST=3
 # mkspec NAME FAMILY SHAPES HELDOUT BASELINE: $T/specs/NAME.spak, one
 # candidate, one evaluation; BASELINE trust (base_*.c) or openblas
 mkspec() {
-    local name=$1 fam=$2 shapes=$3 held=$4 base=trust-one-thread cmd extra
+    local name=$1 fam=$2 shapes=$3 held=$4 base=trust-one-thread cmd extra win
+    # a sanitizer build's pass: the short window (tests/tap.sh), since it
+    # asserts no ratio's bound (ob_bound) and every defence acts per call
+    win=$(short_args)
+    win=${win:+ $win}
     local bsrc=base_mm
     [ "$fam" = attention ] && bsrc=base_at
     extra="baseline_source: \"$SRC/$bsrc.c\""
-    cmd="{{harness}} --family $fam --candidate {{candidate}} --seed {{seed}} --shapes {{shapes}} --heldout {{heldout}} --baseline so --baseline-so {{baseline_so}} --min-time 0.002 --ceilings-cache {{ceilings}}"
+    cmd="{{harness}} --family $fam --candidate {{candidate}} --seed {{seed}} --shapes {{shapes}} --heldout {{heldout}} --baseline so --baseline-so {{baseline_so}} --min-time 0.002 --ceilings-cache {{ceilings}}$win"
     if [ "$5" = openblas ]; then
         base=openblas extra=
-        cmd="{{harness}} --family matmul --candidate {{candidate}} --seed {{seed}} --shapes {{shapes}} --heldout {{heldout}} --min-time 0.002 --ceilings-cache {{ceilings}}"
+        cmd="{{harness}} --family matmul --candidate {{candidate}} --seed {{seed}} --shapes {{shapes}} --heldout {{heldout}} --min-time 0.002 --ceilings-cache {{ceilings}}$win"
     fi
     cat >"$T/specs/$name.spak" <<EOF
 ---
