@@ -30,11 +30,12 @@ $(CUDA_DECL_JUDGE): $(CUDA_DECL_DIR)/judge.cu $(CUDA_DECL_DIR)/decl_fill.h $(CUD
 	$(NVCC) $(NVCCFLAGS) -Isrc -Iinclude -o $@ $< $(CUDA_DECL_CORE) $(CUDA_HARNESS_CORE) $(CUDA_SESSION) \
 	    $(CUDA_JUDGE_OBJS) -lcublas $(CUDA_JUDGE_LIBS)
 
-# The examples (examples/declared/*/*.cu) and the judge's cheats
-# (tests/trust_gpu/declared/*.cu) as cubins, as the engine would build them
-# (nvcc -cubin in the sandbox)
+# The examples (examples/declared/*/*.cu), the judge's cheats
+# (tests/trust_gpu/declared/*.cu) and the classifier's kernels of known
+# character (tests/classify_gpu/*.cu) as cubins, as the engine would build
+# them (nvcc -cubin in the sandbox)
 CUDA_DECL_CUBIN_ARCH ?= -arch=sm_90a
-CUDA_DECL_SRCS := $(wildcard examples/declared/*/*.cu tests/trust_gpu/declared/*.cu)
+CUDA_DECL_SRCS := $(wildcard examples/declared/*/*.cu tests/trust_gpu/declared/*.cu tests/classify_gpu/*.cu)
 CUDA_DECL_CUBINS := $(CUDA_DECL_SRCS:%.cu=$(O)/cuda/declared/%.cubin)
 .PHONY: cuda-declared
 cuda-declared: $(CUDA_DECL_JUDGE) $(CUDA_RUNNER) $(CUDA_DECL_CUBINS)
