@@ -195,8 +195,18 @@ check "the ceilings were measured at the run's start, the marker removed" "[ $? 
 # re-time runs (it was skipped: "the measure commands ... differ in
 # '.../retime-1.lib/....so'", on every such spec)
 S=$(spec bsrc '"packed"' '1, 2' blocked)
-"$SPAK" run --home "$T/h3" "$S" >"$T/run3.out" 2>&1
-rc=$?
+# as in 2.: a session the judge failed for the machine's doing (interference
+# beside another suite: seen in a fresh clone's sanitizer pass, 2026-12-07)
+# ran, and says nothing of a skip: run again (at most 3 tries, each a comment)
+for try in 1 2 3; do
+    rm -rf "$T/h3"
+    "$SPAK" run --home "$T/h3" "$S" >"$T/run3.out" 2>&1
+    rc=$?
+    grep -q 're-time failed' "$T/run3.out" || break
+    why=$(machine_blamed "$T/run3.out" "$T/h3/runs")
+    [ -n "$why" ] || break
+    echo "# try $try: the re-time ran and the judge blamed the machine: ${why:0:200}"
+done
 check "a baseline built from its source: the two twins re-timed side by side, not skipped (exit $rc)" \
     "[ $rc -eq 0 ] && grep -q 're-timed side by side: 2 candidates in one session of spak-harness-cpu' $T/run3.out && ! grep -q 're-time skipped' $T/run3.out || { grep -i 're-time' $T/run3.out | sed 's/^/# /'; false; }"
 

@@ -399,16 +399,18 @@ static void solo_shape(const options *o, side *b, const cpu_shape *sh, int nb_wa
  * neighbour, or work a frozen candidate left to the kernel) would raise the
  * reference and hide a slowed baseline: the one before stays. quiet: false
  * where the solo must replace the reference whatever the load (it is timed
- * at another batch size, and only like compares with like). */
-static void solo_again_if(const options *o, side *b, const cpu_shape *sh, int nb, bool strict, bool quiet,
+ * at another batch size, and only like compares with like). Whether it
+ * replaced the reference. */
+static bool solo_again_if(const options *o, side *b, const cpu_shape *sh, int nb, bool strict, bool quiet,
                           solo_stat *again, const solo_stat **solo)
 {
     solo_stat t;
     solo_shape(o, b, sh, nb, strict, &t);
-    if (!(t.med > 0)) return;
-    if (quiet && (*solo)->med > 0 && t.foreign > t.foreign_quiet) return;
+    if (!(t.med > 0)) return false;
+    if (quiet && (*solo)->med > 0 && t.foreign > t.foreign_quiet) return false;
     *again = t;
     *solo = again;
+    return true;
 }
 
 void cpu_time_baseline_solo(const options *o, side *b, solo_stat *solo)
@@ -954,11 +956,16 @@ void cpu_time_session(const options *o, side *const *cs, int nc, side *b, const 
          * baseline read 7% slower than its solo, and the re-time of 2 of 3
          * main-job runs failed on it): time it alone again now, every runner
          * frozen, and judge the session's baseline against that */
-        const solo_stat *before = solo;
-        solo_again_if(o, b, sh, nbb, true, true, &solo_again, &solo);
-        if (solo != before && !interfered(solo, &tb)) break;
+        /* whether it was timed again, told by the call: solo may already
+         * point at solo_again (timed again at the session's batch size before
+         * the rounds), which this overwrites in place, so comparing the
+         * pointers missed the new figure and failed an honest session for
+         * the old one (a fresh clone's retime suite, alone on the machine,
+         * 2026-12-07: "0.228 ms a call in the session, 0.229 ms alone") */
+        bool again_solo = solo_again_if(o, b, sh, nbb, true, true, &solo_again, &solo);
+        if (again_solo && !interfered(solo, &tb)) break;
         slowdown_verdict(&slow, &tb, solo, beside, cpu_load_quiet_max(&m0, &m1), "in the session",
-                         solo != before ? " after the session" : "", round + 1);
+                         again_solo ? " after the session" : "", round + 1);
         bool again = !strcmp(slow.name, "busy") && busy_retries < CPU_BUSY_RETRIES &&
                      cpu_load_busy_outside(CPU_BUSY_WAIT_S);
         fprintf(stderr, "spak-harness-cpu: %s: %s%s\n", sh->str, slow.reason,
