@@ -8,7 +8,7 @@
 #
 # The fuzzer build does not depend on BUILD_DIR (make fuzz compiles the
 # sources itself with clang), so this runs once, for `build`, and skips for
-# the other build dirs (tests/run.sh calls every suite once per build).
+# the other build dirs (tests/run.sh runs it on release builds only: "# builds: release").
 # Skips when clang or its libFuzzer runtime is missing
 # (scripts/deps.sh --test installs clang and libclang-rt-dev).
 # Override the duration with SPAK_FUZZ_SMOKE_SECONDS.
