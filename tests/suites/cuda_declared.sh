@@ -38,7 +38,7 @@ if [ -z "$NVCC" ]; then
 fi
 T=$(mktemp -d /tmp/spak-cuda-declared.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-srcs=$(ls examples/declared/*/*.cu tests/trust_gpu/declared/*.cu)
+srcs=$(ls examples/declared/*/*.cu tests/trust_gpu/declared/*.cu tests/classify_gpu/*.cu)
 pids=()
 for f in $srcs; do
     o=$T/$(echo "${f%.cu}" | tr / _)
@@ -48,15 +48,16 @@ done
 for p in "${pids[@]}"; do wait "$p"; done
 for f in $srcs; do
     o=$T/$(echo "${f%.cu}" | tr / _)
-    entry=$(sed -n 's/.*extern "C" __global__ void \([A-Za-z_0-9]*\)(.*/\1/p' "$f" | head -1)
     if [ ! -s "$o.cubin" ]; then
         notok "$f compiles to an sm_90a cubin" "$(head -5 "$o.txt")"
         continue
     fi
     ok "$f compiles to an sm_90a cubin, warning-free"
     # a cubin is an ELF file: the kernel is a FUNC symbol of its own name (cuModuleGetFunction's)
-    check_run "$f: its entry $entry is in the cubin, unmangled" \
-        bash -c 'readelf -sW "$1" 2>/dev/null | grep -qE "FUNC .* $2\$"' _ "$o.cubin" "$entry"
+    for e in $(sed -n 's/.*extern "C" __global__ void \([A-Za-z_0-9]*\)(.*/\1/p' "$f"); do
+        check_run "$f: its entry $e is in the cubin, unmangled" \
+            bash -c 'readelf -sW "$1" 2>/dev/null | grep -qE "FUNC .* $2\$"' _ "$o.cubin" "$e"
+    done
     check_run "$f: no register spills (ptxas)" bash -c '! grep -E "[1-9][0-9]* bytes spill (stores|loads)" "$1" >/dev/null' _ "$o.txt"
 done
 
@@ -72,6 +73,22 @@ out=$("$J" --help 2>&1); rc=$?
 check "judge: --help prints the usage, exit 0" '[ $rc -eq 0 ] && grep -q "usage: spak-judge-cuda --decl" <<<"$out"'
 out=$("$J" --candidate x.cubin 2>&1); rc=$?
 check "judge: no --decl is a usage error (exit 2)" '[ $rc -eq 2 ] && grep -q -- "--decl PATH is required" <<<"$out"'
+
+# the GPU bottleneck twins (kernels/cuda/classify-check.sh): its decls, written
+# by the script, accepted by the judge up to the device (on the GPU machine the
+# script checks the classes)
+CB=$T/cc-build
+mkdir -p "$CB/cuda/declared/tests/classify_gpu"
+ln -s "$J" "$CB/spak-judge-cuda" && ln -s "$(dirname "$J")/spak-runner-cuda" "$CB/spak-runner-cuda"
+for k in copy fma chase tiny; do cp "$T/tests_classify_gpu_$k.cubin" "$CB/cuda/declared/tests/classify_gpu/$k.cubin"; done
+bash kernels/cuda/classify-check.sh "$CB" "$T/cc" >"$T/cc.out" 2>&1
+for k in copy fma chase tiny; do
+    if grep -q "no CUDA device" "$T/cc/$k.log" 2>/dev/null; then
+        check "classify-check.sh: the $k twin's decl accepted up to the device ('no CUDA device')" "grep -q '^# $k: judge exit 2' '$T/cc/$k.log'"
+    else
+        check "classify-check.sh: the $k twin's class as expected on this GPU" "grep -qE '^$k +([a-z]+) +\\1 ' '$T/cc/table.txt'"
+    fi
+done
 
 # fill(K, OUT, sed...): the example K's decl with the cubins compiled above
 fill() {

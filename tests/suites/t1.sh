@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # parallel: yes (tests/run.sh: no assertion here depends on time or load)
+# builds: every (tests/run.sh: MemType Constant through spak-judge-cuda needs the release build, which has the CUDA judge)
 # tests/suites/t1.sh BUILD_DIR - T1 files in (docs/t1.md), TAP on stdout.
 # Kernel Tuner (PyPI kernel_tuner, pinned) is installed at test time into a
 # cached venv and its source distribution unpacked into a cache
