@@ -79,7 +79,8 @@ check "judge: no --decl is a usage error (exit 2)" '[ $rc -eq 2 ] && grep -q -- 
 # script checks the classes)
 CB=$T/cc-build
 mkdir -p "$CB/cuda/declared/tests/classify_gpu"
-ln -s "$J" "$CB/spak-judge-cuda" && ln -s "$(dirname "$J")/spak-runner-cuda" "$CB/spak-runner-cuda"
+JD=$(cd "$(dirname "$J")" && pwd)
+ln -s "$JD/spak-judge-cuda" "$CB/spak-judge-cuda" && ln -s "$JD/spak-runner-cuda" "$CB/spak-runner-cuda"
 for k in copy fma chase tiny; do cp "$T/tests_classify_gpu_$k.cubin" "$CB/cuda/declared/tests/classify_gpu/$k.cubin"; done
 bash kernels/cuda/classify-check.sh "$CB" "$T/cc" >"$T/cc.out" 2>&1
 for k in copy fma chase tiny; do
