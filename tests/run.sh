@@ -21,14 +21,14 @@
 # A load-independent suite runs once: on the sanitizer build when one is
 # given (the same checks, made stricter by the sanitizers), else on each
 # build given; "# builds: release" or "# builds: every" near its top says
-# otherwise (see once_here). The
-# sanitizer build's timing suites start first, the longest of the pool;
-# two of them may run at once (they assert no bound that load moves: their
-# verdicts accept the judge's "busy" and "interference"; one at a time made
-# them the pool's critical path, ~610 s of its 610 s, 2026-12-07). A suite
-# whose checks do not hold beside
-# another suite says "# alone: every build" near its top and runs one at a
-# time, alone, in each build (none today: trust_cpu did, for its cheats
+# otherwise (see once_here). The sanitizer build's timing suites start
+# first, the longest of the pool, and two of them may run at once: one at a
+# time they were the pool's whole critical path (610 s of its 610 s,
+# 2026-12-07), and two at once held in every check of three whole runs that
+# day (their sanitizer passes assert no ratio's bound, and the checks of a
+# judge's verdict retry or accept where it blamed the machine). A suite
+# whose checks do not hold beside another suite says "# alone: every build"
+# near its top and runs one at a time, alone, in each build (none today: trust_cpu did, for its cheats
 # bounded against OpenBLAS, which swings 10x with the load, until its
 # sanitizer pass left those bounds to the release pass).
 # A load-independent suite that says "# waits: yes" near its top (slurm:
@@ -133,8 +133,8 @@ done
 # build when one is given (its checks do not depend on time or load, and
 # the sanitizers make the same checks stricter), else on every build given;
 # "# builds: release" near its top: only on release builds (fuzz_smoke makes
-# its own sanitizer build; report's browser runs once); "# builds: every":
-# on each build (a part that only the release build has, e.g. the CUDA judge)
+# its own sanitizer build); "# builds: every": on each build (a part that
+# only the release build has: the CUDA judge, the browser of report)
 once_here() {
     local mode
     mode=$(head -30 "$1" | sed -n 's/^# builds: \(release\|every\)\b.*/\1/p' | head -1)
