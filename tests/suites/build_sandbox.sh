@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# cpus: all (tests/run.sh: not tried pinned to one core; 5 s, alone and unpinned)
 # tests/suites/build_sandbox.sh BUILD_DIR - the build in the sandbox and
 # spak's home closed to candidates (TAP; docs/sandbox.md, "Builds"):
 #  - a source that #includes or .incbin's a root-only (0600) file does not
