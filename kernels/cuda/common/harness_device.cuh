@@ -62,6 +62,36 @@ template <> __device__ __forceinline__ float from_float<float>(float f) { return
 template <> __device__ __forceinline__ __half from_float<__half>(float f) { return __float2half_rn(f); }
 template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float f) { return __float2bfloat16_rn(f); }
 
+/* v combined (op, identity id) over the threads of a block of whole warps,
+ * at most 1024 threads: the result in thread 0. A reduction kernel adds one
+ * atomic a block: one a thread was a couple of million atomics on one
+ * address for a hash of 8 Mi words, about a millisecond of serialized L2
+ * work a call. Every thread of the block must call it (no early return);
+ * it may be called more than once in a kernel. */
+template <typename T, typename Op> __device__ __forceinline__ T block_reduce(T v, T id, Op op)
+{
+    __shared__ T part[32];
+    for (int o = 16; o > 0; o >>= 1)
+        v = op(v, __shfl_down_sync(0xffffffffu, v, o));
+    int w = threadIdx.x >> 5, nw = (blockDim.x + 31) >> 5;
+    __syncthreads(); /* part is free: a previous call's readers are done */
+    if ((threadIdx.x & 31) == 0)
+        part[w] = v;
+    __syncthreads();
+    if (w == 0) {
+        v = (int)threadIdx.x < nw ? part[threadIdx.x] : id;
+        for (int o = 16; o > 0; o >>= 1)
+            v = op(v, __shfl_down_sync(0xffffffffu, v, o));
+    }
+    return v;
+}
+struct op_add {
+    template <typename T> __device__ __forceinline__ T operator()(T a, T b) const { return a + b; }
+};
+struct op_max {
+    __device__ __forceinline__ double operator()(double a, double b) const { return fmax(a, b); }
+};
+
 /* *cnt += the number of 16-bit words that differ between a and b (an input
  * the candidate wrote, compared with its saved copy) */
 __global__ void diff_u16(const unsigned short *a, const unsigned short *b, size_t n, unsigned long long *cnt)
@@ -69,9 +99,8 @@ __global__ void diff_u16(const unsigned short *a, const unsigned short *b, size_
     unsigned long long c = 0;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         c += a[i] != b[i];
-    for (int o = 16; o > 0; o >>= 1)
-        c += __shfl_down_sync(0xffffffffu, c, o);
-    if ((threadIdx.x & 31) == 0 && c)
+    c = block_reduce(c, 0ull, op_add());
+    if (threadIdx.x == 0 && c)
         atomicAdd(cnt, c);
 }
 
@@ -91,15 +120,13 @@ __global__ void rel_err_kernel(const T *c, const R *r, size_t n, double *sums, u
         d2 += (cv - rv) * (cv - rv);
         r2 += rv * rv;
     }
-    for (int o = 16; o > 0; o >>= 1) {
-        d2 += __shfl_down_sync(0xffffffffu, d2, o);
-        r2 += __shfl_down_sync(0xffffffffu, r2, o);
-        nb += __shfl_down_sync(0xffffffffu, nb, o);
-    }
-    if ((threadIdx.x & 31) == 0) {
+    d2 = block_reduce(d2, 0.0, op_add());
+    r2 = block_reduce(r2, 0.0, op_add());
+    nb = block_reduce(nb, 0ull, op_add());
+    if (threadIdx.x == 0) {
         atomicAdd(&sums[0], d2);
         atomicAdd(&sums[1], r2);
-        atomicAdd(bad, nb);
+        if (nb) atomicAdd(bad, nb);
     }
 }
 
@@ -437,6 +464,14 @@ static int launch_grid(size_t n)
     return (int)(g > 8192 ? 8192 : g < 1 ? 1 : g);
 }
 
+/* Blocks of 256 threads for a grid-stride reduction over n elements (one
+ * atomic a block): enough to keep the memory busy, at most 1024. */
+static int reduce_grid(size_t n)
+{
+    size_t g = (n + 255) / 256;
+    return (int)(g > 1024 ? 1024 : g < 1 ? 1 : g);
+}
+
 /* The normwise relative error ||c - ref|| / ||ref|| of n outputs into *out
  * (NaN when *nonfinite, the count of non-finite outputs, is not 0). 0, or -1
  * (ch->err). */
@@ -446,7 +481,7 @@ static int rel_err_of(Child *ch, const T *c, const R *ref, size_t n, double *out
     double sums[2];
     HCK(cudaMemsetAsync(ch->b.sums, 0, 2 * sizeof(double), ch->st));
     HCK(cudaMemsetAsync(ch->b.cnt, 0, sizeof(unsigned long long), ch->st));
-    rel_err_kernel<T, R><<<launch_grid(n), 256, 0, ch->st>>>(c, ref, n, ch->b.sums, ch->b.cnt);
+    rel_err_kernel<T, R><<<reduce_grid(n), 256, 0, ch->st>>>(c, ref, n, ch->b.sums, ch->b.cnt);
     HCK(cudaGetLastError());
     HCK(cudaMemcpyAsync(sums, ch->b.sums, sizeof sums, cudaMemcpyDeviceToHost, ch->st));
     HCK(cudaMemcpyAsync(nonfinite, ch->b.cnt, sizeof *nonfinite, cudaMemcpyDeviceToHost, ch->st));
@@ -461,7 +496,7 @@ template <typename Child>
 static int count_diff(Child *ch, const void *a, const void *b, size_t bytes, unsigned long long *n)
 {
     HCK(cudaMemsetAsync(ch->b.cnt, 0, sizeof(unsigned long long), ch->st));
-    diff_u16<<<launch_grid(bytes / 2), 256, 0, ch->st>>>((const unsigned short *)a, (const unsigned short *)b,
+    diff_u16<<<reduce_grid(bytes / 2), 256, 0, ch->st>>>((const unsigned short *)a, (const unsigned short *)b,
                                                          bytes / 2, ch->b.cnt);
     HCK(cudaGetLastError());
     HCK(cudaMemcpyAsync(n, ch->b.cnt, sizeof *n, cudaMemcpyDeviceToHost, ch->st));

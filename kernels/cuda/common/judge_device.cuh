@@ -52,7 +52,9 @@ __global__ void jd_hash_words(const unsigned *p, size_t n, unsigned long long *o
     unsigned long long h = 0;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         h += splitmix64(((unsigned long long)p[i] << 32) ^ (i * 0x9E3779B97F4A7C15ull));
-    atomicAdd(out, h);
+    h = block_reduce(h, 0ull, op_add());
+    if (threadIdx.x == 0)
+        atomicAdd(out, h);
 }
 
 /* The count of non-finite elements (NaN: the poison, unwritten; Inf). */
@@ -62,7 +64,9 @@ __global__ void jd_count_nonfinite(const T *p, size_t n, unsigned long long *cnt
     unsigned long long c = 0;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         c += !isfinite(to_double<T>(p[i]));
-    if (c) atomicAdd(cnt, c);
+    c = block_reduce(c, 0ull, op_add());
+    if (threadIdx.x == 0 && c)
+        atomicAdd(cnt, c);
 }
 
 /* A fixed amount of arithmetic on every SM (no clock reads: a kernel
@@ -81,10 +85,20 @@ static double jd_now(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+/* Words of check results a batch may take (jd_res_take): a declared
+ * kernel's 64 calls with 24 arguments, four words each, fit. */
+#define JD_RES_WORDS 8192
+
 /* The judge's scratch on the device and what it measured of the probe. */
 struct jd_state {
     cudaStream_t st;
     unsigned long long *cnt; /* one counter */
+    /* A batch's check results: the check kernels of all its calls add into
+     * res (zeroed by jd_res_begin), read back into hres (pinned) with one
+     * synchronization (jd_res_read); a synchronization a check was most of a
+     * timed call's check. */
+    unsigned long long *res, *hres;
+    int nres;
     float *sink;
     int sms;
     double solo_s;           /* the probe alone, median */
@@ -111,6 +125,8 @@ static int jd_open(jd_state *j)
     JCK(cudaStreamCreateWithFlags(&j->st, cudaStreamNonBlocking));
     JCK(cudaMalloc(&j->cnt, sizeof *j->cnt));
     JCK(cudaMalloc(&j->sink, sizeof *j->sink));
+    JCK(cudaMalloc(&j->res, JD_RES_WORDS * sizeof *j->res));
+    JCK(cudaMallocHost(&j->hres, JD_RES_WORDS * sizeof *j->hres));
     JCK(cudaDeviceGetAttribute(&j->sms, cudaDevAttrMultiProcessorCount, 0));
     return 0;
 }
@@ -119,6 +135,8 @@ static void jd_close(jd_state *j)
 {
     cudaFree(j->cnt);
     cudaFree(j->sink);
+    cudaFree(j->res);
+    cudaFreeHost(j->hres);
     if (j->st) cudaStreamDestroy(j->st);
     memset(j, 0, sizeof *j);
 }
@@ -179,23 +197,59 @@ static int jd_wait_idle(jd_state *j, double wait_s, double *seen)
     }
 }
 
-/* The hash of bytes at p (a multiple of 4). 0 or -1 (j->err). */
-static int jd_hash(jd_state *j, const void *p, size_t bytes, unsigned long long *out)
+/* A batch's results: jd_res_begin zeroes them, jd_res_take(words) hands
+ * out words (an index into res and hres; -1 with j->err when they run
+ * out), kernels add into &res[i] on the judge's stream, and jd_res_read
+ * brings all of them back into hres at once. 0 or -1 (j->err). */
+static int jd_res_begin(jd_state *j)
 {
-    JCK(cudaMemsetAsync(j->cnt, 0, sizeof *j->cnt, j->st));
-    jd_hash_words<<<launch_grid(bytes / 4), 256, 0, j->st>>>((const unsigned *)p, bytes / 4, j->cnt);
-    JCK(cudaGetLastError());
-    JCK(cudaMemcpyAsync(out, j->cnt, sizeof *out, cudaMemcpyDeviceToHost, j->st));
+    JCK(cudaMemsetAsync(j->res, 0, JD_RES_WORDS * sizeof *j->res, j->st));
+    j->nres = 0;
+    return 0;
+}
+
+static int jd_res_take(jd_state *j, int words)
+{
+    if (words < 0 || j->nres + words > JD_RES_WORDS) {
+        snprintf(j->err, sizeof j->err, "harness: a batch's checks need more than %d result words", JD_RES_WORDS);
+        return -1;
+    }
+    j->nres += words;
+    return j->nres - words;
+}
+
+static int jd_res_read(jd_state *j)
+{
+    if (j->nres)
+        JCK(cudaMemcpyAsync(j->hres, j->res, j->nres * sizeof *j->res, cudaMemcpyDeviceToHost, j->st));
     JCK(cudaStreamSynchronize(j->st));
     return 0;
 }
 
-/* The count of non-finite elements of n at p. 0 or -1 (j->err). */
-template <typename T> static int jd_nonfinite(jd_state *j, const T *p, size_t n, unsigned long long *out)
+/* *slot (device, zeroed) += the hash of bytes at p (a multiple of 4),
+ * enqueued. 0 or -1 (j->err). */
+static int jd_hash_to(jd_state *j, const void *p, size_t bytes, unsigned long long *slot)
+{
+    jd_hash_words<<<reduce_grid(bytes / 4), 256, 0, j->st>>>((const unsigned *)p, bytes / 4, slot);
+    JCK(cudaGetLastError());
+    return 0;
+}
+
+/* *slot (device, zeroed) += the count of non-finite elements of n at p,
+ * enqueued. 0 or -1 (j->err). */
+template <typename T> static int jd_nonfinite_to(jd_state *j, const T *p, size_t n, unsigned long long *slot)
+{
+    jd_count_nonfinite<T><<<reduce_grid(n), 256, 0, j->st>>>(p, n, slot);
+    JCK(cudaGetLastError());
+    return 0;
+}
+
+/* The hash of bytes at p (a multiple of 4), alone. 0 or -1 (j->err). */
+static int jd_hash(jd_state *j, const void *p, size_t bytes, unsigned long long *out)
 {
     JCK(cudaMemsetAsync(j->cnt, 0, sizeof *j->cnt, j->st));
-    jd_count_nonfinite<T><<<launch_grid(n), 256, 0, j->st>>>(p, n, j->cnt);
-    JCK(cudaGetLastError());
+    if (jd_hash_to(j, p, bytes, j->cnt))
+        return -1;
     JCK(cudaMemcpyAsync(out, j->cnt, sizeof *out, cudaMemcpyDeviceToHost, j->st));
     JCK(cudaStreamSynchronize(j->st));
     return 0;

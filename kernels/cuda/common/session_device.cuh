@@ -11,8 +11,10 @@
  *
  * The family gives three functions: fill(side, n) (fresh inputs into sets
  * 0..n-1 of side, outputs poisoned; 0 or -1 with j->err), batch(side, n,
- * &dt, why, nwhy) (jd_batch's codes) and check(side, k, &ok, why, nwhy) (0,
- * or -1 with j->err). It writes the records from the js_rounds result, with
+ * &dt, why, nwhy) (jd_batch's codes) and check(side, n, &bad, why, nwhy):
+ * every one of the batch's n calls checked, their checks enqueued together
+ * and read back at once (jd_res_*); *bad the first call that failed (why) or
+ * -1; 0, or -1 with j->err. It writes the records from the js_rounds result, with
  * js_perf_fields for the Performance record's shared fields.
  */
 #ifndef SPAK_CUDA_SESSION_DEVICE_CUH
@@ -154,27 +156,21 @@ static int js_run(js_rounds *R, jd_state *j, int base_side, int reps, int warmup
             if (r == wu + reps / 2 && !sampled)
                 R->ck = nvml_sample(), sampled = true;
             t0 = hc_now_s();
-            for (int c = 0; c < n; c++) {
-                bool ok = false;
-                char cw[400];
-                int chk = check(side, c, &ok, cw, sizeof cw);
-                hd_part("call_checks", hc_now_s() - t0);
-                t0 = hc_now_s();
-                if (chk) {
-                    snprintf(R->all, sizeof R->all, "%.500s", j->err);
-                    R->rc = HC_CHILD_HARNESS_ERR;
-                    break;
-                }
-                if (ok)
-                    continue;
+            int bad = -1;
+            char cw[400] = "";
+            int chk = check(side, n, &bad, cw, sizeof cw);
+            hd_part("call_checks", hc_now_s() - t0);
+            if (chk) {
+                snprintf(R->all, sizeof R->all, "%.500s", j->err);
+                R->rc = HC_CHILD_HARNESS_ERR;
+            } else if (bad >= 0) {
                 char *dst = k < 0 ? R->all : R->why[k];
-                snprintf(dst, k < 0 ? sizeof R->all : sizeof R->why[k], "timed call %d (%s): %s", r * n + c + 1, who,
-                         cw);
+                snprintf(dst, k < 0 ? sizeof R->all : sizeof R->why[k], "timed call %d (%s): %s", r * n + bad + 1,
+                         who, cw);
                 if (k < 0)
                     R->rc = HC_CHILD_HARNESS_ERR;
                 else
                     R->in[k] = false;
-                break;
             }
             if (r >= wu && (k < 0 || R->in[k]))
                 (k < 0 ? R->tb : R->t[k])[r - wu] = dt / n * 1e3;

@@ -126,13 +126,11 @@ __global__ void dk_compare(const T *c, const T *r, size_t n, double *sums, unsig
         double d = cv - rv;
         d2 += d * d, r2 += rv * rv, mx = fmax(mx, fabs(d));
     }
-    for (int o = 16; o > 0; o >>= 1) {
-        d2 += __shfl_down_sync(0xffffffffu, d2, o);
-        r2 += __shfl_down_sync(0xffffffffu, r2, o);
-        mx = fmax(mx, __shfl_down_sync(0xffffffffu, mx, o));
-        bad += __shfl_down_sync(0xffffffffu, bad, o);
-    }
-    if ((threadIdx.x & 31) == 0) {
+    d2 = block_reduce(d2, 0.0, op_add());
+    r2 = block_reduce(r2, 0.0, op_add());
+    mx = block_reduce(mx, 0.0, op_max());
+    bad = block_reduce(bad, 0ull, op_add());
+    if (threadIdx.x == 0) {
         atomicAdd(&sums[0], d2);
         atomicAdd(&sums[1], r2);
         atomicMax(&cnt[0], (unsigned long long)__double_as_longlong(mx));
@@ -160,13 +158,11 @@ __global__ void dk_compare(const T *c, const T *r, size_t n, double *sums, unsig
 struct dj {
     const struct dc_shape *s;
     struct dc_layout L;
-    int nsets, ncalls;              /* sets a side's pools hold; the last batch's calls */
+    int nsets;                      /* sets a side's pools hold */
     bool trusted;
     cj_side side[JS_SIDES];         /* CAND, REF, then a session's other candidates (js_side) */
     cp_kinfo ki[JS_SIDES];
     jd_state j;
-    double *sums;                   /* the compare's scratch: 2 doubles, 2 counters */
-    unsigned long long *cnt;
     unsigned long long seed[JS_SIDES][RP_MAX_BATCH][DC_MAX_ARGS];
     unsigned long long hash[JS_SIDES][RP_MAX_BATCH][DC_MAX_ARGS];
     int checks[JS_SIDES];
@@ -212,11 +208,13 @@ static const char *read_args(char *buf, size_t n)
 }
 
 /* Set k of side: every buffer from seeds[] (DC_MAX_ARGS of them): "read" and
- * "readwrite" by their fill, "write" poisoned; the "read" ones hashed. */
-static int fill_set(struct dj *g, int side, int k, const unsigned long long *seeds)
+ * "readwrite" by their fill, "write" poisoned; the "read" ones hashed into a
+ * result word each (hidx[a]; -1 for the others), enqueued. 0 or -1. */
+static int fill_set(struct dj *g, int side, int k, const unsigned long long *seeds, int *hidx)
 {
     for (int a = 0; a < g_decl.nargs; a++) {
         const struct dc_arg *x = &g_decl.args[a];
+        hidx[a] = -1;
         if (x->scalar)
             continue;
         void *p = buf_of(g, side, k, a);
@@ -229,9 +227,30 @@ static int fill_set(struct dj *g, int side, int k, const unsigned long long *see
         DC_DISPATCH(x->type, FILL);
 #undef FILL
         DCK(cudaGetLastError());
-        if (x->access == DC_READ && jd_hash(&g->j, p, (g->L.bytes[a] + 3) / 4 * 4, &g->hash[side][k][a]))
+        if (x->access == DC_READ &&
+            ((hidx[a] = jd_res_take(&g->j, 1)) < 0 ||
+             jd_hash_to(&g->j, p, (g->L.bytes[a] + 3) / 4 * 4, g->j.res + hidx[a])))
             return -1;
     }
+    return 0;
+}
+
+/* Sets 0..n-1 of side from seeds[k], enqueued together, the "read"
+ * buffers' hashes read back at once into g->hash[side]. 0 or -1. */
+static int fill_from(struct dj *g, int side, int n, const unsigned long long (*seeds)[DC_MAX_ARGS])
+{
+    static int hidx[RP_MAX_BATCH][DC_MAX_ARGS];
+    if (jd_res_begin(&g->j))
+        return -1;
+    for (int k = 0; k < n; k++)
+        if (fill_set(g, side, k, seeds[k], hidx[k]))
+            return -1;
+    if (jd_res_read(&g->j))
+        return -1;
+    for (int k = 0; k < n; k++)
+        for (int a = 0; a < g_decl.nargs; a++)
+            if (hidx[k][a] >= 0)
+                g->hash[side][k][a] = g->j.hres[hidx[k][a]];
     return 0;
 }
 
@@ -248,14 +267,10 @@ static int fill_sets(struct dj *g, int side, int n)
     }
     if (g->in_rounds && side == REF && g->ref_timed_round == js_round)
         return 0;
-    for (int k = 0; k < n; k++) {
+    for (int k = 0; k < n; k++)
         for (int a = 0; a < g_decl.nargs; a++)
             g->seed[side][k][a] = g->in_rounds ? g->rseed[k][a] : jd_draw();
-        if (fill_set(g, side, k, g->seed[side][k]))
-            return -1;
-    }
-    DCK(cudaStreamSynchronize(g->j.st));
-    return 0;
+    return fill_from(g, side, n, g->seed[side]);
 }
 
 /* One batch of n launches of side on sets 0..n-1 (jd_batch's codes); the
@@ -288,7 +303,6 @@ static int batch(struct dj *g, int side, int n, double *dt, char *why, size_t nw
                 c.cmem_reloc[c.ncmem++] = c.nreloc;
             c.reloc[c.nreloc++] = (cp_kreloc){off[a], g->L.slot[a], g->L.bytes[a]};
         }
-    g->ncalls = n;
     int r = jd_kbatch(&g->j, &g->side[side], &c, g_args.timeout_s, dt, why, nwhy);
     if (ref && g->in_rounds) { /* REF's sets hold its batch on the round's inputs (or nothing usable) */
         g->ref_out_round = r == 0 ? js_round : -1;
@@ -304,53 +318,24 @@ static int batch(struct dj *g, int side, int n, double *dt, char *why, size_t nw
     return r;
 }
 
-/* Whether set k's "read" buffers of side are as filled (their hashes). 0
- * (*ok, why names the argument) or -1. */
-static int inputs_kept(struct dj *g, int side, int k, bool *ok, char *why, size_t n)
-{
-    *ok = true;
-    for (int a = 0; a < g_decl.nargs && *ok; a++) {
-        unsigned long long h = 0;
-        if (g_decl.args[a].scalar || g_decl.args[a].access != DC_READ)
-            continue;
-        if (jd_hash(&g->j, buf_of(g, side, k, a), (g->L.bytes[a] + 3) / 4 * 4, &h))
-            return -1;
-        if (h != g->hash[side][k][a]) {
-            *ok = false;
-            snprintf(why, n, "the %s wrote its read-only argument '%s' (its hash changed during the call)",
-                     g->side[side].label, g_decl.args[a].name);
-        }
-    }
-    return 0;
-}
-
 /* Output a of set k of side against set k of the reference (rk < 0: none,
- * non-finite elements only): *err, *bad. 0 or -1. */
-static int compare_one(struct dj *g, int side, int k, int a, int rk, double *err, unsigned long long *bad)
+ * non-finite elements only), enqueued into four result words at w (the
+ * sums, the max error's bits, the bad count: dk_compare's). 0 or -1. */
+static int compare_to(struct dj *g, int side, int k, int a, int rk, unsigned long long *w)
 {
-    double sums[2];
-    unsigned long long cnt[2];
     size_t n = (size_t)g->s->count[a];
     const void *c = buf_of(g, side, k, a), *r = rk >= 0 ? buf_of(g, REF, rk, a) : NULL;
-    DCK(cudaMemsetAsync(g->sums, 0, 2 * sizeof(double), g->j.st));
-    DCK(cudaMemsetAsync(g->cnt, 0, 2 * sizeof(unsigned long long), g->j.st));
-#define CMP(T) dk_compare<T><<<launch_grid(n), 256, 0, g->j.st>>>((const T *)c, (const T *)r, n, g->sums, g->cnt)
+#define CMP(T) dk_compare<T><<<reduce_grid(n), 256, 0, g->j.st>>>((const T *)c, (const T *)r, n, (double *)w, w + 2)
     DC_DISPATCH(g_decl.args[a].type, CMP);
 #undef CMP
     DCK(cudaGetLastError());
-    DCK(cudaMemcpyAsync(sums, g->sums, sizeof sums, cudaMemcpyDeviceToHost, g->j.st));
-    DCK(cudaMemcpyAsync(cnt, g->cnt, sizeof cnt, cudaMemcpyDeviceToHost, g->j.st));
-    DCK(cudaStreamSynchronize(g->j.st));
-    double mx;
-    memcpy(&mx, &cnt[0], sizeof mx);
-    *bad = cnt[1];
-    *err = rk < 0 ? 0 : sums[1] > 0 ? sqrt(sums[0] / sums[1]) : mx;
     return 0;
 }
 
-/* Every output of set k of side against the reference's set k (trusted) or
- * for non-finite elements alone: *ok, g->err/err_arg/outs, why. 0 or -1. */
-static int compare_outputs(struct dj *g, int side, int k, bool *ok, char *why, size_t n)
+/* Every output of a call against the reference's (trusted) or for
+ * non-finite elements alone, from compare_to's words read back (hw[a]: the
+ * four of output a): *ok, g->err/err_arg/outs, why. */
+static void outputs_judged(struct dj *g, const unsigned long long *const *hw, bool *ok, char *why, size_t n)
 {
     *ok = true;
     g->err = 0, g->err_arg = -1;
@@ -359,12 +344,13 @@ static int compare_outputs(struct dj *g, int side, int k, bool *ok, char *why, s
     double worst = -1;
     for (int a = 0; a < g_decl.nargs; a++) {
         const struct dc_arg *x = &g_decl.args[a];
-        double e = 0;
-        unsigned long long bad = 0;
         if (!x->output)
             continue;
-        if (compare_one(g, side, k, a, g->trusted ? k : -1, &e, &bad))
-            return -1;
+        double sums[2], mx;
+        memcpy(sums, hw[a], sizeof sums);
+        memcpy(&mx, hw[a] + 2, sizeof mx);
+        unsigned long long bad = hw[a][3];
+        double e = !g->trusted ? 0 : sums[1] > 0 ? sqrt(sums[0] / sums[1]) : mx;
         json_array_append_new(g->outs, json_pack("{s:s, s:o, s:f, s:I}", "name", x->name, "rel_err", hc_jnum(e),
                                                  "tolerance", x->tolerance, "nonfinite", (json_int_t)bad));
         double rel = x->tolerance > 0 ? e / x->tolerance : (e > 0 ? INFINITY : 0);
@@ -379,7 +365,6 @@ static int compare_outputs(struct dj *g, int side, int k, bool *ok, char *why, s
             snprintf(why, n, "output '%s': relative error %.3g above its tolerance %.3g", x->name, e, x->tolerance);
         }
     }
-    return 0;
 }
 
 /* The reference on the inputs of side's last n calls: the same seeds into
@@ -393,10 +378,8 @@ static int reference_for(struct dj *g, int side, int n)
     double dt;
     if (g->in_rounds && g->ref_out_round == js_round)
         return 0;
-    for (int k = 0; k < n; k++)
-        if (fill_set(g, REF, k, g->seed[side][k]))
-            return -1;
-    DCK(cudaStreamSynchronize(g->j.st));
+    if (fill_from(g, REF, n, g->seed[side]))
+        return -1;
     g->for_check = true;
     int r = batch(g, REF, n, &dt, why, sizeof why);
     g->for_check = false;
@@ -406,20 +389,58 @@ static int reference_for(struct dj *g, int side, int n)
     return -1;
 }
 
-/* The check of call k of side's last batch (js_run's check): the reference
- * side's inputs unchanged; a candidate's inputs unchanged and its outputs
- * against the reference on the same inputs (run once for the whole batch,
- * at k == 0), or without a reference its outputs finite. 0 (*ok, why) or -1. */
-static int check_call(struct dj *g, int side, int k, bool *ok, char *why, size_t n)
+/* The checks of the n calls of side's last batch (js_run's check), enqueued
+ * together and read back at once: every call's "read" arguments unchanged
+ * (the reference's too); a candidate's outputs against the reference on
+ * the same inputs (run first, one batch for all n: its batch has idle
+ * probes, so nothing of the checks may be queued before it), or without a
+ * reference its outputs finite. 0 with *bad the first call that failed
+ * (why) or -1; -1 the judge failed (g->j.err). */
+static int check_calls(struct dj *g, int side, int n, int *bad, char *why, size_t nwhy)
 {
-    g->checks[side]++;
-    if (inputs_kept(g, side, k, ok, why, n))
+    static int hidx[RP_MAX_BATCH][DC_MAX_ARGS], cidx[RP_MAX_BATCH][DC_MAX_ARGS];
+    bool cand = side != REF;
+    *bad = -1;
+    if (cand && g->trusted && reference_for(g, side, n))
         return -1;
-    if (!*ok || side == REF)
-        return 0;
-    if (k == 0 && g->trusted && reference_for(g, side, g->ncalls))
+    if (jd_res_begin(&g->j))
         return -1;
-    return compare_outputs(g, side, k, ok, why, n);
+    for (int k = 0; k < n; k++)
+        for (int a = 0; a < g_decl.nargs; a++) {
+            const struct dc_arg *x = &g_decl.args[a];
+            hidx[k][a] = cidx[k][a] = -1;
+            if (!x->scalar && x->access == DC_READ &&
+                ((hidx[k][a] = jd_res_take(&g->j, 1)) < 0 ||
+                 jd_hash_to(&g->j, buf_of(g, side, k, a), (g->L.bytes[a] + 3) / 4 * 4, g->j.res + hidx[k][a])))
+                return -1;
+            if (cand && x->output &&
+                ((cidx[k][a] = jd_res_take(&g->j, 4)) < 0 ||
+                 compare_to(g, side, k, a, g->trusted ? k : -1, g->j.res + cidx[k][a])))
+                return -1;
+        }
+    if (jd_res_read(&g->j))
+        return -1;
+    for (int k = 0; k < n; k++) {
+        const unsigned long long *hw[DC_MAX_ARGS];
+        bool ok = true;
+        g->checks[side]++;
+        for (int a = 0; a < g_decl.nargs && ok; a++)
+            if (hidx[k][a] >= 0 && g->j.hres[hidx[k][a]] != g->hash[side][k][a]) {
+                ok = false;
+                snprintf(why, nwhy, "the %s wrote its read-only argument '%s' (its hash changed during the call)",
+                         g->side[side].label, g_decl.args[a].name);
+            }
+        if (ok && cand) {
+            for (int a = 0; a < g_decl.nargs; a++)
+                hw[a] = cidx[k][a] >= 0 ? g->j.hres + cidx[k][a] : NULL;
+            outputs_judged(g, hw, &ok, why, nwhy);
+        }
+        if (!ok) {
+            *bad = k;
+            return 0;
+        }
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -609,10 +630,12 @@ static int check_candidate(struct dj *g, int k, double *err)
     json_decref(g->outs);
     g->outs = NULL, g->err_arg = -1;
     for (i = 0; i < 2; i++) {
+        int bad = -1;
         if (fill_sets(g, side, 1))
             r = -1;
-        else if ((r = batch(g, side, 1, &dt, cw, sizeof cw)) == 0)
-            r = check_call(g, side, 0, &ok, cw, sizeof cw);
+        else if ((r = batch(g, side, 1, &dt, cw, sizeof cw)) == 0 &&
+                 (r = check_calls(g, side, 1, &bad, cw, sizeof cw)) == 0)
+            ok = bad < 0;
         e[i] = g->err;
         if (r != 0 || !ok)
             break;
@@ -657,7 +680,7 @@ static int timed(struct dj *g, const bool *pass, const double *err)
         &R, &g->j, g->trusted ? REF : -1, g_args.reps, g_args.warmup,
         [&](int side, int n) { return fill_sets(g, side, n); },
         [&](int side, int n, double *dt, char *why, size_t nw) { return batch(g, side, n, dt, why, nw); },
-        [&](int side, int c, bool *ok, char *why, size_t nw) { return check_call(g, side, c, ok, why, nw); });
+        [&](int side, int n, int *bad, char *why, size_t nw) { return check_calls(g, side, n, bad, why, nw); });
     g->in_rounds = false;
     hd_phase("records");
     if (r)
@@ -696,8 +719,6 @@ static void stop_all(struct dj *g)
     cj_side_stop(&g->side[REF], NULL, 0);
     json_decref(g->outs);
     g->outs = NULL;
-    cudaFree(g->sums);
-    cudaFree(g->cnt);
     jd_close(&g->j);
 }
 
@@ -724,9 +745,7 @@ static int run_shape(const struct dc_shape *s)
         g->side[js_side(k)].label = js_label(k), up[k] = true;
     hd_name_shape(s->label, s->heldout);
     /* (the phases of the Cost record move on between the steps) */
-    if (cudaSetDevice(0) != cudaSuccess || jd_open(&g->j) || (hd_phase("idle_calibrate"), jd_calibrate(&g->j)) ||
-        cudaMalloc(&g->sums, 2 * sizeof(double)) != cudaSuccess ||
-        cudaMalloc(&g->cnt, 2 * sizeof(unsigned long long)) != cudaSuccess) {
+    if (cudaSetDevice(0) != cudaSuccess || jd_open(&g->j) || (hd_phase("idle_calibrate"), jd_calibrate(&g->j))) {
         fail_all(g, up, g->j.err[0] ? g->j.err : "judge: CUDA setup failed");
         return HC_CHILD_HARNESS_ERR;
     }

@@ -256,13 +256,11 @@ __global__ void max_abs_err(const float *a, const float *r, size_t n, unsigned l
         }
         mx = fmax(mx, fabs((double)a[i] - (double)r[i]));
     }
-    for (int s = 16; s > 0; s >>= 1) {
-        mx = fmax(mx, __shfl_down_sync(0xffffffffu, mx, s));
-        nb += __shfl_down_sync(0xffffffffu, nb, s);
-    }
-    if ((threadIdx.x & 31) == 0) {
+    mx = block_reduce(mx, 0.0, op_max());
+    nb = block_reduce(nb, 0ull, op_add());
+    if (threadIdx.x == 0) {
         atomicMax(maxbits, (unsigned long long)__double_as_longlong(mx));
-        atomicAdd(bad, nb);
+        if (nb) atomicAdd(bad, nb);
     }
 }
 
@@ -448,9 +446,12 @@ static const char *constraint(const cp_info *in, const struct fc_shape *s, int d
 
 /* Fresh inputs (seeds drawn now; Q scaled by qamp) into sets 0..n-1 of
  * side, O and the LSE poisoned (all-ones bits: NaN in fp16, bf16 and fp32),
- * the inputs' hashes kept. 0 or -1 (g->j.err). */
+ * the inputs' hashes kept (read back at once). 0 or -1 (g->j.err). */
 static int fill_sets(struct fjudge *g, int side, int n, float qamp)
 {
+    int at; /* n words: the sets' hashes */
+    if (jd_res_begin(&g->j) || (at = jd_res_take(&g->j, n)) < 0)
+        return -1;
     for (int k = 0; k < n; k++) {
         unsigned long long sq = jd_draw(), sk = jd_draw(), sv = jd_draw();
         void *Q = set_ptr(g, side, k, 0), *K = set_ptr(g, side, k, g->off_k), *V = set_ptr(g, side, k, g->off_v);
@@ -468,10 +469,13 @@ static int fill_sets(struct fjudge *g, int side, int n, float qamp)
         FCK(cudaGetLastError());
         FCK(cudaMemsetAsync(set_ptr(g, side, k, g->off_o), 0xFF, g->nq * 2, g->j.st));
         FCK(cudaMemsetAsync(set_ptr(g, side, k, g->off_l), 0xFF, g->nr * sizeof(float), g->j.st));
-        if (jd_hash(&g->j, Q, g->off_o, &g->hash[side][k]))
+        if (jd_hash_to(&g->j, Q, g->off_o, g->j.res + at + k))
             return -1;
     }
-    FCK(cudaStreamSynchronize(g->j.st));
+    if (jd_res_read(&g->j))
+        return -1;
+    for (int k = 0; k < n; k++)
+        g->hash[side][k] = g->j.hres[at + k];
     return 0;
 }
 
@@ -522,7 +526,7 @@ static int lse_err(struct fjudge *g, int cs, double *out, unsigned long long *nf
     unsigned long long bits = 0;
     FCK(cudaMemsetAsync(g->lbits, 0, sizeof *g->lbits, g->j.st));
     FCK(cudaMemsetAsync(g->cnt, 0, sizeof *g->cnt, g->j.st));
-    max_abs_err<<<launch_grid(g->nr), 256, 0, g->j.st>>>((const float *)set_ptr(g, cs, 0, g->off_l), g->Lref, g->nr,
+    max_abs_err<<<reduce_grid(g->nr), 256, 0, g->j.st>>>((const float *)set_ptr(g, cs, 0, g->off_l), g->Lref, g->nr,
                                                           g->lbits, g->cnt);
     FCK(cudaGetLastError());
     FCK(cudaMemcpyAsync(&bits, g->lbits, sizeof bits, cudaMemcpyDeviceToHost, g->j.st));
@@ -562,21 +566,18 @@ static int batch(struct fjudge *g, int side, int n, bool lse, double *dt, char *
     return jd_batch(&g->j, &g->side[side], &c, g_args.timeout_s, dt, why, nwhy);
 }
 
-/* The sampled rows of set k of side, drawn now: *err their pooled normwise
- * error, *lerr (with lse) the largest LSE error among them, *lbad its
- * non-finite count. 0 or -1 (g->j.err). */
-static int sampled_rows(struct fjudge *g, int side, int k, bool lse, double *err, double *lerr,
+/* The sampled rows of set k of side, drawn now, checked (enqueued): their
+ * squared errors and references into the doubles sums[0], sums[1], with lse
+ * the largest LSE error among them into *lbits (bits of a non-negative
+ * double) and their non-finite LSE count into *lbad (device words, zeroed).
+ * 0 or -1 (g->j.err). */
+static int sampled_rows(struct fjudge *g, int side, int k, bool lse, double *sums, unsigned long long *lbits,
                         unsigned long long *lbad)
 {
     const struct fc_shape *s = g->s;
     jr_rows rows;
-    double sums[2];
-    unsigned long long bits = 0;
     for (int i = 0; i < JR_ROWS; i++)
         rows.r[i] = (long long)(jd_draw() % g->nr);
-    FCK(cudaMemsetAsync(g->sums, 0, 2 * sizeof(double), g->j.st));
-    FCK(cudaMemsetAsync(g->lbits, 0, sizeof *g->lbits, g->j.st));
-    FCK(cudaMemsetAsync(g->cnt, 0, sizeof *g->cnt, g->j.st));
     const void *Q = set_ptr(g, side, k, 0), *K = set_ptr(g, side, k, g->off_k), *V = set_ptr(g, side, k, g->off_v),
                *O = set_ptr(g, side, k, g->off_o);
     const float *L = lse ? (const float *)set_ptr(g, side, k, g->off_l) : NULL;
@@ -584,67 +585,67 @@ static int sampled_rows(struct fjudge *g, int side, int k, bool lse, double *err
     if (g->dt == SPAK_FMHA_F16)
         row_check<__half><<<JR_ROWS, 256, 0, g->j.st>>>((const __half *)Q, (const __half *)K, (const __half *)V,
                                                          (const __half *)O, L, rows, (int)s->h, (int)s->hkv,
-                                                         (int)s->s, (int)s->d, s->causal, scale, g->sums, g->lbits,
-                                                         g->cnt);
+                                                         (int)s->s, (int)s->d, s->causal, scale, sums, lbits, lbad);
     else
         row_check<__nv_bfloat16><<<JR_ROWS, 256, 0, g->j.st>>>(
             (const __nv_bfloat16 *)Q, (const __nv_bfloat16 *)K, (const __nv_bfloat16 *)V, (const __nv_bfloat16 *)O, L,
-            rows, (int)s->h, (int)s->hkv, (int)s->s, (int)s->d, s->causal, scale, g->sums, g->lbits, g->cnt);
+            rows, (int)s->h, (int)s->hkv, (int)s->s, (int)s->d, s->causal, scale, sums, lbits, lbad);
     FCK(cudaGetLastError());
-    FCK(cudaMemcpyAsync(sums, g->sums, sizeof sums, cudaMemcpyDeviceToHost, g->j.st));
-    FCK(cudaMemcpyAsync(&bits, g->lbits, sizeof bits, cudaMemcpyDeviceToHost, g->j.st));
-    FCK(cudaMemcpyAsync(lbad, g->cnt, sizeof *lbad, cudaMemcpyDeviceToHost, g->j.st));
-    FCK(cudaStreamSynchronize(g->j.st));
-    *err = sums[1] > 0 ? sqrt(sums[0] / sums[1]) : (sums[0] > 0 ? INFINITY : 0);
-    if (sums[0] != sums[0])
-        *err = NAN;
-    memcpy(lerr, &bits, sizeof *lerr);
     return 0;
 }
 
-/* The checks of one timed call's output (set k of side) that every call
- * gets: nothing non-finite in O (nor in the LSE when asked), inputs
- * unchanged, JR_ROWS rows drawn after the call against their exact fp64
- * attention, within the full check's tolerances. 0 and *ok; -1 harness
- * error (g->j.err). */
-static int check_call(struct fjudge *g, int side, int k, bool lse, bool *ok, char *why, size_t n)
+/* The checks every timed call gets, of the n calls of side's last batch
+ * (sets 0..n-1), enqueued together and read back at once: nothing
+ * non-finite in O (nor in the LSE when asked), inputs unchanged, JR_ROWS
+ * rows drawn after the call against their exact fp64 attention, within the
+ * full check's tolerances. 0 with *bad the first call that failed (why) or
+ * -1; -1 harness error (g->j.err). */
+enum { CK_NONFINITE, CK_LSE_NONFINITE, CK_HASH, CK_SUMS, CK_LSE_MAX = CK_SUMS + 2, CK_LSE_BAD, CK_WORDS };
+static int check_calls(struct fjudge *g, int side, int n, bool lse, int *bad, char *why, size_t nwhy)
 {
-    unsigned long long nf = 0, lnf = 0, h = 0, lbad = 0;
-    double e = 0, le = 0;
-    int r;
-    *ok = false;
-    g->checks[side]++;
-    const void *O = set_ptr(g, side, k, g->off_o);
-    r = g->dt == SPAK_FMHA_F16 ? jd_nonfinite(&g->j, (const __half *)O, g->nq, &nf)
-                               : jd_nonfinite(&g->j, (const __nv_bfloat16 *)O, g->nq, &nf);
-    if (r || (lse && jd_nonfinite(&g->j, (const float *)set_ptr(g, side, k, g->off_l), g->nr, &lnf)) ||
-        jd_hash(&g->j, set_ptr(g, side, k, 0), g->off_o, &h))
+    *bad = -1;
+    int at;
+    if (jd_res_begin(&g->j) || (at = jd_res_take(&g->j, n * CK_WORDS)) < 0)
         return -1;
-    if (h != g->hash[side][k]) {
-        snprintf(why, n, "the %s wrote its inputs (Q, K or V changed during the call)", g->side[side].label);
-        return 0;
+    for (int k = 0; k < n; k++) {
+        unsigned long long *w = g->j.res + at + k * CK_WORDS;
+        const void *O = set_ptr(g, side, k, g->off_o);
+        int r = g->dt == SPAK_FMHA_F16 ? jd_nonfinite_to(&g->j, (const __half *)O, g->nq, w + CK_NONFINITE)
+                                       : jd_nonfinite_to(&g->j, (const __nv_bfloat16 *)O, g->nq, w + CK_NONFINITE);
+        if (r ||
+            (lse && jd_nonfinite_to(&g->j, (const float *)set_ptr(g, side, k, g->off_l), g->nr, w + CK_LSE_NONFINITE)) ||
+            jd_hash_to(&g->j, set_ptr(g, side, k, 0), g->off_o, w + CK_HASH) ||
+            sampled_rows(g, side, k, lse, (double *)(w + CK_SUMS), w + CK_LSE_MAX, w + CK_LSE_BAD))
+            return -1;
     }
-    if (nf) {
-        snprintf(why, n, "%llu of %zu outputs are NaN/Inf (unwritten or overflowed)", nf, g->nq);
-        return 0;
-    }
-    if (lnf) {
-        snprintf(why, n, "%llu of %zu LSE values are NaN/Inf (unwritten?)", lnf, g->nr);
-        return 0;
-    }
-    if (sampled_rows(g, side, k, lse, &e, &le, &lbad))
+    if (jd_res_read(&g->j))
         return -1;
-    if (!(e <= fc_tolerance(g->dt))) {
-        snprintf(why, n, "sampled rows: relative error %.3g above tolerance %.3g (%d rows drawn after the call, "
-                 "against their exact fp64 attention)", e, fc_tolerance(g->dt), JR_ROWS);
+    for (int k = 0; k < n; k++) {
+        const unsigned long long *w = g->j.hres + at + k * CK_WORDS;
+        double sums[2], e, le;
+        memcpy(sums, w + CK_SUMS, sizeof sums);
+        memcpy(&le, w + CK_LSE_MAX, sizeof le);
+        e = sums[1] > 0 ? sqrt(sums[0] / sums[1]) : (sums[0] > 0 ? INFINITY : 0);
+        if (sums[0] != sums[0])
+            e = NAN;
+        g->checks[side]++;
+        if (w[CK_HASH] != g->hash[side][k])
+            snprintf(why, nwhy, "the %s wrote its inputs (Q, K or V changed during the call)", g->side[side].label);
+        else if (w[CK_NONFINITE])
+            snprintf(why, nwhy, "%llu of %zu outputs are NaN/Inf (unwritten or overflowed)", w[CK_NONFINITE], g->nq);
+        else if (w[CK_LSE_NONFINITE])
+            snprintf(why, nwhy, "%llu of %zu LSE values are NaN/Inf (unwritten?)", w[CK_LSE_NONFINITE], g->nr);
+        else if (!(e <= fc_tolerance(g->dt)))
+            snprintf(why, nwhy, "sampled rows: relative error %.3g above tolerance %.3g (%d rows drawn after the "
+                     "call, against their exact fp64 attention)", e, fc_tolerance(g->dt), JR_ROWS);
+        else if (lse && (w[CK_LSE_BAD] || !(le <= fc_lse_tolerance())))
+            snprintf(why, nwhy, "sampled rows: LSE max error %.3g above tolerance %.3g", w[CK_LSE_BAD] ? NAN : le,
+                     fc_lse_tolerance());
+        else
+            continue;
+        *bad = k;
         return 0;
     }
-    if (lse && (lbad || !(le <= fc_lse_tolerance()))) {
-        snprintf(why, n, "sampled rows: LSE max error %.3g above tolerance %.3g", lbad ? NAN : le,
-                 fc_lse_tolerance());
-        return 0;
-    }
-    *ok = true;
     return 0;
 }
 
@@ -842,7 +843,7 @@ static int timed(struct fjudge *g, const bool *pass, const cp_info *ci, const do
         &R, &g->j, g->have_base ? BASE : -1, g_args.reps, g_args.warmup,
         [&](int side, int n) { return fill_sets(g, side, n, 1.0f); },
         [&](int side, int n, double *dt, char *why, size_t nw) { return batch(g, side, n, lse, dt, why, nw); },
-        [&](int side, int c, bool *ok, char *why, size_t nw) { return check_call(g, side, c, lse, ok, why, nw); });
+        [&](int side, int n, int *bad, char *why, size_t nw) { return check_calls(g, side, n, lse, bad, why, nw); });
     hd_phase("records");
     if (r)
         snprintf(R.all, sizeof R.all, "harness: out of host memory"), R.rc = HC_CHILD_HARNESS_ERR;

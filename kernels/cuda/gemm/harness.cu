@@ -182,8 +182,12 @@ __global__ void fv_diff(const double *w, const double *v, long n, double *sums)
         d += (w[i] - v[i]) * (w[i] - v[i]);
         r += v[i] * v[i];
     }
-    atomicAdd(&sums[0], d);
-    atomicAdd(&sums[1], r);
+    d = block_reduce(d, 0.0, op_add());
+    r = block_reduce(r, 0.0, op_add());
+    if (threadIdx.x == 0) {
+        atomicAdd(&sums[0], d);
+        atomicAdd(&sums[1], r);
+    }
 }
 
 enum { CAND = 0, BASE = 1 };
@@ -225,10 +229,14 @@ template <typename T> static void fill_one(struct gjudge *g, void *p, double *im
 }
 
 /* Fresh inputs (seeds drawn now) into sets 0..n-1 of side, the outputs
- * poisoned (all-ones bits: NaN in every dtype), the inputs' hashes kept.
- * With images: set 0's fp64 images into Ad, Bd (the check phase). */
+ * poisoned (all-ones bits: NaN in every dtype), the inputs' hashes kept
+ * (all read back at once). With images: set 0's fp64 images into Ad, Bd
+ * (the check phase). */
 static int fill_sets(struct gjudge *g, int side, int n, bool images)
 {
+    int at; /* n words: the sets' hashes */
+    if (jd_res_begin(&g->j) || (at = jd_res_take(&g->j, n)) < 0)
+        return -1;
     for (int k = 0; k < n; k++) {
         unsigned long long sa = jd_draw(), sb = jd_draw();
         void *A = set_ptr(g, side, k, 0), *B = set_ptr(g, side, k, g->off_b);
@@ -247,78 +255,85 @@ static int fill_sets(struct gjudge *g, int side, int n, bool images)
         }
         GCK(cudaGetLastError());
         GCK(cudaMemsetAsync(set_ptr(g, side, k, g->off_c), 0xFF, g->nc * g->es, g->j.st));
-        if (jd_hash(&g->j, A, g->off_c, &g->hash[side][k]))
+        if (jd_hash_to(&g->j, A, g->off_c, g->j.res + at + k))
             return -1;
     }
-    GCK(cudaStreamSynchronize(g->j.st));
+    if (jd_res_read(&g->j))
+        return -1;
+    for (int k = 0; k < n; k++)
+        g->hash[side][k] = g->j.hres[at + k];
     return 0;
 }
 
-/* Freivalds on set k of side with two vectors drawn now: the larger of the
- * two relative errors ||C x - A (B x)|| / ||A (B x)|| into *err. */
-template <typename T> static int freivalds_t(struct gjudge *g, int side, int k, double *err)
+/* Freivalds on set k of side with two vectors drawn now, enqueued: for
+ * each vector v, ||C x - A (B x)||^2 and ||A (B x)||^2 added into the
+ * doubles sums[2v], sums[2v + 1] (device, zeroed). 0 or -1 (g->j.err). */
+template <typename T> static int freivalds_t(struct gjudge *g, int side, int k, double *sums)
 {
     const struct hc_shape *s = g->s;
     const T *A = (const T *)set_ptr(g, side, k, 0), *B = (const T *)set_ptr(g, side, k, g->off_b),
             *C = (const T *)set_ptr(g, side, k, g->off_c);
-    *err = 0;
     for (int v = 0; v < 2; v++) {
-        double sums[2];
         fv_rademacher<<<launch_grid(s->n), 256, 0, g->j.st>>>(g->x, s->n, jd_draw());
         GCK(cudaMemsetAsync(g->u, 0, s->k * sizeof(double), g->j.st));
         fv_cols<T><<<dim3((unsigned)((s->k + 255) / 256), (unsigned)((s->n + 255) / 256)), 256, 0, g->j.st>>>(
             B, s->n, s->k, g->x, g->u);
         fv_rows<T><<<(unsigned)((s->m * 32 + 255) / 256), 256, 0, g->j.st>>>(A, s->m, s->k, g->u, g->v);
         fv_rows<T><<<(unsigned)((s->m * 32 + 255) / 256), 256, 0, g->j.st>>>(C, s->m, s->n, g->x, g->w);
-        GCK(cudaMemsetAsync(g->sums, 0, 2 * sizeof(double), g->j.st));
-        fv_diff<<<launch_grid(s->m), 256, 0, g->j.st>>>(g->w, g->v, s->m, g->sums);
+        fv_diff<<<reduce_grid(s->m), 256, 0, g->j.st>>>(g->w, g->v, s->m, sums + 2 * v);
         GCK(cudaGetLastError());
-        GCK(cudaMemcpyAsync(sums, g->sums, sizeof sums, cudaMemcpyDeviceToHost, g->j.st));
-        GCK(cudaStreamSynchronize(g->j.st));
-        double e = sums[1] > 0 ? sqrt(sums[0] / sums[1]) : (sums[0] > 0 ? INFINITY : 0);
-        *err = e > *err || e != e ? e : *err;
     }
     return 0;
 }
 
-/* The checks of one call's output (set k of side) that every call gets:
- * nothing non-finite, inputs unchanged, Freivalds within twice the
- * tolerance (its estimate of the normwise error scatters around it). 0 and
- * *ok; -1 harness error (g->j.err). */
-static int check_call(struct gjudge *g, int side, int k, bool *ok, char *why, size_t n)
+/* The checks every timed call gets, of the n calls of side's last batch
+ * (sets 0..n-1), enqueued together and read back at once: nothing
+ * non-finite, inputs unchanged, Freivalds within twice the tolerance (its
+ * estimate of the normwise error scatters around it). 0 with *bad the first
+ * call that failed (why) or -1; -1 harness error (g->j.err). */
+enum { CK_NONFINITE, CK_HASH, CK_SUMS, CK_WORDS = CK_SUMS + 4 };
+static int check_calls(struct gjudge *g, int side, int n, int *bad, char *why, size_t nwhy)
 {
-    unsigned long long nf = 0, h = 0;
-    double fe = 0;
-    int r;
-    *ok = false;
-    g->checks[side]++;
-    if (g->dt == SPAK_DT_F32)
-        r = jd_nonfinite(&g->j, (const float *)set_ptr(g, side, k, g->off_c), g->nc, &nf);
-    else if (g->dt == SPAK_DT_F16)
-        r = jd_nonfinite(&g->j, (const __half *)set_ptr(g, side, k, g->off_c), g->nc, &nf);
-    else
-        r = jd_nonfinite(&g->j, (const __nv_bfloat16 *)set_ptr(g, side, k, g->off_c), g->nc, &nf);
-    if (r || jd_hash(&g->j, set_ptr(g, side, k, 0), g->off_c, &h))
+    *bad = -1;
+    int at;
+    if (jd_res_begin(&g->j) || (at = jd_res_take(&g->j, n * CK_WORDS)) < 0)
         return -1;
-    if (h != g->hash[side][k]) {
-        snprintf(why, n, "the %s wrote its inputs (A or B changed during the call)", g->side[side].label);
-        return 0;
+    for (int k = 0; k < n; k++) {
+        unsigned long long *w = g->j.res + at + k * CK_WORDS;
+        const void *C = set_ptr(g, side, k, g->off_c);
+        int r = g->dt == SPAK_DT_F32   ? jd_nonfinite_to(&g->j, (const float *)C, g->nc, w + CK_NONFINITE)
+                : g->dt == SPAK_DT_F16 ? jd_nonfinite_to(&g->j, (const __half *)C, g->nc, w + CK_NONFINITE)
+                                       : jd_nonfinite_to(&g->j, (const __nv_bfloat16 *)C, g->nc, w + CK_NONFINITE);
+        double *sums = (double *)(w + CK_SUMS);
+        if (r || jd_hash_to(&g->j, set_ptr(g, side, k, 0), g->off_c, w + CK_HASH) ||
+            (g->dt == SPAK_DT_F32   ? freivalds_t<float>(g, side, k, sums)
+             : g->dt == SPAK_DT_F16 ? freivalds_t<__half>(g, side, k, sums)
+                                    : freivalds_t<__nv_bfloat16>(g, side, k, sums)))
+            return -1;
     }
-    if (nf) {
-        snprintf(why, n, "%llu of %zu outputs are NaN/Inf (unwritten or overflowed)", nf, g->nc);
-        return 0;
-    }
-    r = g->dt == SPAK_DT_F32   ? freivalds_t<float>(g, side, k, &fe)
-        : g->dt == SPAK_DT_F16 ? freivalds_t<__half>(g, side, k, &fe)
-                               : freivalds_t<__nv_bfloat16>(g, side, k, &fe);
-    if (r)
+    if (jd_res_read(&g->j))
         return -1;
-    if (!(fe <= 2 * hc_tolerance(g->dt))) {
-        snprintf(why, n, "random-projection check: relative error %.3g above %.3g (C x against A (B x), x drawn "
-                 "after the call)", fe, 2 * hc_tolerance(g->dt));
+    for (int k = 0; k < n; k++) {
+        const unsigned long long *w = g->j.hres + at + k * CK_WORDS;
+        double sums[4], fe = 0;
+        memcpy(sums, w + CK_SUMS, sizeof sums);
+        g->checks[side]++;
+        for (int v = 0; v < 2; v++) {
+            double e = sums[2 * v + 1] > 0 ? sqrt(sums[2 * v] / sums[2 * v + 1]) : (sums[2 * v] > 0 ? INFINITY : 0);
+            fe = e > fe || e != e ? e : fe;
+        }
+        if (w[CK_HASH] != g->hash[side][k])
+            snprintf(why, nwhy, "the %s wrote its inputs (A or B changed during the call)", g->side[side].label);
+        else if (w[CK_NONFINITE])
+            snprintf(why, nwhy, "%llu of %zu outputs are NaN/Inf (unwritten or overflowed)", w[CK_NONFINITE], g->nc);
+        else if (!(fe <= 2 * hc_tolerance(g->dt)))
+            snprintf(why, nwhy, "random-projection check: relative error %.3g above %.3g (C x against A (B x), x "
+                     "drawn after the call)", fe, 2 * hc_tolerance(g->dt));
+        else
+            continue;
+        *bad = k;
         return 0;
     }
-    *ok = true;
     return 0;
 }
 
@@ -547,7 +562,7 @@ static int timed(struct gjudge *g, const bool *pass, const cp_info *ci, const do
     int r = js_run(
         &R, &g->j, BASE, g_args.reps, g_args.warmup, [&](int side, int n) { return fill_sets(g, side, n, false); },
         [&](int side, int n, double *dt, char *why, size_t nw) { return batch(g, side, n, dt, why, nw); },
-        [&](int side, int c, bool *ok, char *why, size_t nw) { return check_call(g, side, c, ok, why, nw); });
+        [&](int side, int n, int *bad, char *why, size_t nw) { return check_calls(g, side, n, bad, why, nw); });
     hd_phase("records");
     if (r)
         snprintf(R.all, sizeof R.all, "harness: out of host memory"), R.rc = HC_CHILD_HARNESS_ERR;
