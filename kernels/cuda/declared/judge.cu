@@ -547,8 +547,10 @@ static void emit_timed(struct dj *g, const js_rounds *R, int k, double err)
     json_object_set_new(o, "ratio", hc_jnum(R->tb ? b.median / c.median : NAN));
     json_object_update_new(o, js_perf_fields(R, k, verdict, fail, bound, bt, cj_side_freeze_how(&g->side[js_side(k)])));
     js_emit(hc_finish_clocks(o, R->ck.sm_mhz, R->ck.mem_mhz, R->ck.power_w, R->ck.reasons, false));
-    if (fail || R->nc != 1 || !(s->flops > 0) || !(s->bytes > 0))
-        return; /* a session ranks; a roofline needs both counts */
+    /* a session ranks; a roofline needs both counts given (< 0: not), and
+     * bytes moved: 0 flops is a count (a copy, whose class is memory) */
+    if (fail || R->nc != 1 || s->flops < 0 || !(s->bytes > 0))
+        return;
     const int64_t *ki = g->ki[js_side(k)].kinfo;
     struct hc_perf_in in;
     struct hc_perf_out out;
