@@ -13,7 +13,9 @@
 # build run one at a time on each of two CPUs, pinned there (the lanes,
 # below the lists), each alone on its CPU: their measurements see no load
 # of ours. Then everything else runs N at a time,
-# N = -j or $SPAK_TEST_JOBS or the number of CPUs (at least 2): the suites
+# N = -j or $SPAK_TEST_JOBS or one more than the number of CPUs (at least
+# 2; the pool's suites wait on their processes, sleeps and sockets: with
+# one a CPU the CPUs idled 20-40% of the pool, vmstat, 2026-12-07): the suites
 # that declare themselves load-independent (a line "# parallel: yes" in a
 # script's first 30 lines), the unit tests other than test_sandbox (whose
 # limits are timed), and every suite of a sanitizer build (ASan in its
@@ -23,7 +25,8 @@
 # given (the same checks, made stricter by the sanitizers), else on each
 # build given; "# builds: release" or "# builds: every" near its top says
 # otherwise (see once_here). The sanitizer build's timing suites start
-# first, the longest of the pool, and two of them may run at once: one at a
+# first, the longest of the pool, and as many of them as there are CPUs
+# (at least two) may run at once, never more: one at a
 # time they were the pool's whole critical path (610 s of its 610 s,
 # 2026-12-07), and two at once held in every check of three whole runs that
 # day (their sanitizer passes assert no ratio's bound, and the checks of a
@@ -44,10 +47,14 @@
 # each phase.
 set -u
 cd "$(dirname "$0")/.."
+cpus=$(nproc 2>/dev/null || echo 2)
+[ "$cpus" -ge 2 ] 2>/dev/null || cpus=2
 jobs=${SPAK_TEST_JOBS:-}
 if [ "${1:-}" = "-j" ]; then jobs=$2; shift 2; fi
-[ -n "$jobs" ] || jobs=$(nproc 2>/dev/null || echo 2)
+[ -n "$jobs" ] || jobs=$((cpus + 1))
 [ "$jobs" -ge 2 ] 2>/dev/null || jobs=2
+# the sanitizer build's timing suites in flight at once: one a CPU at most
+timing_max=$((jobs < cpus ? jobs : cpus))
 [ $# -gt 0 ] || set -- build
 
 passed=0 failed=0 skipped=0
@@ -239,15 +246,18 @@ t_serial=$((SECONDS - t_serial))
 t_pool=$SECONDS
 running=()  # "T-or-|BUILD|NAME" of the suites in flight
 slots_used() { local r c=0; for r in "${running[@]+"${running[@]}"}"; do [ "${r%%|*}" = W ] || c=$((c + 1)); done; echo $c; }
+timing_used() { local r c=0; for r in "${running[@]+"${running[@]}"}"; do [ "${r%%|*}" = T ] && c=$((c + 1)); done; echo $c; }
 while [ ${#pool[@]} -gt 0 ] || [ ${#running[@]} -gt 0 ]; do
     # the next entry to start: a waiting suite at once; else, while a slot
-    # is free, the first
+    # is free, the first (a timing suite only while fewer than timing_max
+    # of them run)
     pick=-1
-    used=$(slots_used)
+    used=$(slots_used) tused=$(timing_used)
     for i in "${!pool[@]}"; do
         k=${pool[$i]%%|*}
         if [ "$k" = W ]; then pick=$i; break; fi
         [ "$used" -lt "$jobs" ] || break
+        [ "$k" = T ] && [ "$tused" -ge "$timing_max" ] && continue
         pick=$i
         break
     done

@@ -221,7 +221,10 @@ if [ "$(id -u)" -eq 0 ]; then
         grep -q 'redteam: environ: read, 0 ' "$T/known/decl.err" &&
         grep '"passed":false' "$T/known/decl.out" | grep -q '"drawn":true'; then
         ok "read_decl: argv, environment and the 0600 decl give it no drawn size; a drawn shape catches it"
-    else notok "read_decl: the drawn sizes stay out of its reach" "$(grep -a redteam "$T/known/decl.err" | head -4)" "$(grep -c passed.:false "$T/known/decl.out")"; fi
+    else notok "read_decl: the drawn sizes stay out of its reach" "$(grep -a redteam "$T/known/decl.err" | head -4)" \
+        "$(grep -c passed.:false "$T/known/decl.out") failed of $(grep -c '"type": *"Correctness"' "$T/known/decl.out") Correctness records" \
+        "$(grep -o '"shape":"[^"]*"\|"passed":[a-z]*\|"drawn":true\|"reason":"[^"]\{0,120\}' "$T/known/decl.out" | paste -sd' ')" \
+        "stderr's end: $(grep -av redteam "$T/known/decl.err" | tail -3)"; fi
     if grep -q 'redteam: decl: read' "$T/known/open.err" && ! grep -q '"passed":false' "$T/known/open.out" &&
         grep -q '"drawn":true' "$T/known/open.out"; then
         ok "read_decl (control): from a world-readable copy it learns the drawn sizes and passes"
