@@ -858,11 +858,18 @@ static spak_status arith(evaluator *ev, const spak_pnode *n, const spak_py_val *
                 return efail(ev, n->pos, "%s by zero%s", n->op == SPAK_PO_MOD ? "modulo" : "division", "");
             if (a == INT64_MIN && b == -1)
                 return efail(ev, n->pos, "integer overflow in '%s'%s", op, "");
-            v = a / b;
-            if ((a % b != 0) && ((a < 0) != (b < 0)))
-                v--;  /* floor, not truncation */
-            if (n->op == SPAK_PO_MOD)
-                v = a - v * b;
+            if (n->op == SPAK_PO_MOD) {
+                /* Python's sign (the divisor's); a - floor(a / b) * b
+                 * overflowed in its product for a near INT64_MIN (the
+                 * fuzzer's finding), the remainder cannot */
+                v = a % b;
+                if (v != 0 && ((v < 0) != (b < 0)))
+                    v += b;
+            } else {
+                v = a / b;
+                if ((a % b != 0) && ((a < 0) != (b < 0)))
+                    v--;  /* floor, not truncation */
+            }
             break;
         case SPAK_PO_POW:
             if (b < 0) {
