@@ -95,8 +95,8 @@ struct jd_state {
     unsigned long long *cnt; /* one counter */
     /* A batch's check results: the check kernels of all its calls add into
      * res (zeroed by jd_res_begin), read back into hres (pinned) with one
-     * synchronization (jd_res_read); a synchronization a check was most of a
-     * timed call's check. */
+     * synchronization (jd_res_read), where each check had its own (four
+     * a GEMM call). */
     unsigned long long *res, *hres;
     int nres;
     float *sink;
