@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""kernels/cuda/kt/kt_table.py - the table of kt-side-by-side.sh (issue 17).
+
+  kt_table.py OUT              the Markdown table of the runs in OUT
+  kt_table.py --best spak|kt OUT   that side's best configuration, as name=value,...
+
+Reads OUT/spak-STRATEGY-SEED.show.json (`spak show --json`, its evaluations in
+proposal order, `metric` the kernel's time in ms) with OUT/spak-STRATEGY-SEED.wall
+(the run's wall seconds), OUT/kt-STRATEGY-SEED.json (kt_tune.py: Kernel Tuner's
+evaluations in its order, time_ms its mean of 7 runs), and the re-timings
+OUT/retime-kt-of-spak.json and OUT/retime-spak-of-kt.show.json.
+
+Each side times with its own harness (spak: the judge's batches on fresh
+inputs, every call checked; Kernel Tuner: CUDA events over 7 runs on one
+input), so "to 95%" counts the evaluations a run needed to come within 5%
+of the best time any run of the same harness found; the re-timings put
+each side's best on the other's clock.
+"""
+import glob
+import json
+import os
+import re
+import sys
+
+T1_NAMES = ["filter_width", "filter_height", "block_size_x", "block_size_y", "tile_size_x", "tile_size_y",
+            "use_padding", "read_only"]
+
+
+def load_spak(path):
+    d = json.load(open(path))
+    evals = []
+    for e in d.get("evaluations", []):
+        t = e.get("metric") if e.get("status") == "done" else None
+        evals.append({"config": e.get("candidate", ""), "time_ms": t, "seconds": e.get("seconds")})
+    wall_path = path.replace(".show.json", ".wall")
+    wall = float(open(wall_path).read()) if os.path.exists(wall_path) else None
+    return evals, wall
+
+
+def load_kt(path):
+    d = json.load(open(path))
+    evals = [{"config": ",".join("%s=%s" % (k, e["config"][k]) for k in T1_NAMES if k in e["config"]),
+              "time_ms": e.get("time_ms")} for e in d["evaluations"]]
+    return evals, d.get("wall_s")
+
+
+def runs(out):
+    found = []
+    for p in sorted(glob.glob(os.path.join(out, "spak-*-*.show.json"))):
+        m = re.match(r"spak-(.+)-(\d+)\.show\.json$", os.path.basename(p))
+        if m:
+            ev, wall = load_spak(p)
+            found.append(("spak", m.group(1), int(m.group(2)), ev, wall))
+    for p in sorted(glob.glob(os.path.join(out, "kt-*-*.json"))):
+        m = re.match(r"kt-(.+)-(\d+)\.json$", os.path.basename(p))
+        if m:
+            ev, wall = load_kt(p)
+            found.append(("kt", m.group(1), int(m.group(2)), ev, wall))
+    return found
+
+
+def best_of(evals):
+    ok = [e for e in evals if e["time_ms"] is not None]
+    return min(ok, key=lambda e: e["time_ms"]) if ok else None
+
+
+def to_95(evals, target):
+    for i, e in enumerate(evals, 1):
+        if e["time_ms"] is not None and e["time_ms"] <= target / 0.95:
+            return i
+    return None
+
+
+def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--best":
+        side, out = sys.argv[2], sys.argv[3]
+        bests = [best_of(r[3]) for r in runs(out) if r[0] == side]
+        bests = [b for b in bests if b]
+        if not bests:
+            sys.exit(1)
+        print(min(bests, key=lambda b: b["time_ms"])["config"])
+        return
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    out = sys.argv[1]
+    rs = runs(out)
+    if not rs:
+        sys.exit("kt_table.py: no runs in " + out)
+    overall = {}
+    for side in ("spak", "kt"):
+        bs = [best_of(r[3]) for r in rs if r[0] == side]
+        bs = [b["time_ms"] for b in bs if b]
+        overall[side] = min(bs) if bs else None
+    name = {"spak": "spak", "kt": "Kernel Tuner"}
+    print("| tuner | strategy | seed | evaluations (timed) | best ms | to 95% of the harness's best | wall s | s an evaluation | best configuration |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for side, strat, seed, ev, wall in rs:
+        b = best_of(ev)
+        n_ok = sum(1 for e in ev if e["time_ms"] is not None)
+        k = to_95(ev, overall[side]) if overall[side] else None
+        cfg = ",".join(kv for kv in (b["config"].split(",") if b else []) if not kv.startswith("filter_"))
+        print("| %s | %s | %d | %d (%d) | %s | %s | %s | %s | %s |" % (
+            name[side], strat, seed, len(ev), n_ok, "%.4f" % b["time_ms"] if b else "-",
+            k if k else "not reached", "%.0f" % wall if wall else "-",
+            "%.2f" % (wall / len(ev)) if wall and ev else "-", cfg or "-"))
+    print()
+    rk = os.path.join(out, "retime-kt-of-spak.json")
+    if os.path.exists(rk):
+        ev, _ = load_kt(rk)
+        b = best_of(ev)
+        print("- spak's best (%.4f ms on spak's judge) timed by Kernel Tuner: %s (Kernel Tuner's own best %s ms)" % (
+            overall["spak"] or float("nan"), "%.4f ms" % b["time_ms"] if b else "no time (%s)" % ev,
+            "%.4f" % overall["kt"] if overall["kt"] else "-"))
+    rs2 = os.path.join(out, "retime-spak-of-kt.show.json")
+    if os.path.exists(rs2):
+        ev, _ = load_spak(rs2)
+        b = best_of(ev)
+        print("- Kernel Tuner's best (%.4f ms on Kernel Tuner's clock) timed by spak's judge: %s (spak's own best %s ms)" % (
+            overall["kt"] or float("nan"), "%.4f ms" % b["time_ms"] if b else "no time",
+            "%.4f" % overall["spak"] if overall["spak"] else "-"))
+
+
+if __name__ == "__main__":
+    main()
