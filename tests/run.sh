@@ -44,6 +44,13 @@
 # A sanitizer build's suites run with SPAK_TEST_WINDOW=short: the CPU judge's
 # short window on every timed shape (tests/tap.sh; read by the suites, never
 # by spak): the release build's suites measured, these look for memory errors.
+# Within each list (the lanes, the pool's timing suites, the rest of the
+# pool) the longest start first: a suite's "# seconds: release N, sanitizer
+# M" near its top is what it took in that build on the 2-core machine (a
+# part may be left out: 0, as for the unit tests), and the order is by it,
+# longest first, else as listed (alphabetical). Listed order had trust_cpu
+# (90 s) start last in the lanes, one lane idle for its last 75 s of 309
+# (2026-12-07); longest first they end within seconds of each other.
 # Each line says how long its suite took; the last says the wall time of
 # each phase.
 set -u
@@ -128,11 +135,27 @@ alone_always() {  # FILE: a script that says "# alone: every build" near its top
 waits_suite() {  # FILE: a script that says "# waits: yes" near its top
     head -30 "$1" | grep -q '^# waits: yes'
 }
+# seconds FILE SAN: the seconds that FILE's "# seconds:" line gives for a
+# release build (SAN 0) or a sanitizer build (SAN 1), else 0
+seconds() {
+    local part=release v
+    [ "$2" -eq 1 ] && part=sanitizer
+    v=$(head -30 "$1" | sed -n "s/^# seconds:.*\b$part \([0-9][0-9]*\).*/\1/p" | head -1)
+    echo "${v:-0}"
+}
+# longest_first ARRAY: ARRAY's "SECONDS<tab>ENTRY" items as ENTRY, the
+# largest SECONDS first, equal ones in their order
+longest_first() {
+    local -n a=$1
+    [ ${#a[@]} -gt 0 ] || return 0
+    mapfile -t a < <(printf '%s\n' "${a[@]}" | sort -s -t $'\t' -k1,1nr | cut -f2-)
+}
 
 # "BUILD|NAME|COMMAND..." entries, words split on '|'; the pool's begin with
 # T| for a timing suite (at most one of those in flight), W| for a waiting
 # one (outside the slots) or -|
 serial=() pool=() pool_late=() pool_wait=()
+TAB=$'\t'  # the lists hold "SECONDS<tab>ENTRY" until longest_first
 san_builds=" "  # the sanitizer builds, each between spaces
 for b in "$@"; do
     if nm "$b/libspak.a" 2>/dev/null | grep -q __asan_init; then san_builds+="$b "; fi
@@ -165,20 +188,24 @@ for b in "$@"; do
     for t in "$b"/tests/test_*; do
         [ -x "$t" ] || continue
         name=$(basename "$t")
-        if [ "$name" != test_sandbox ]; then pool_late+=("-|$b|$name|$t")
-        elif [ $san -eq 1 ]; then pool+=("T|$b|$name|$t")
-        else serial+=("$b|$name|$t"); fi
+        if [ "$name" != test_sandbox ]; then pool_late+=("0${TAB}-|$b|$name|$t")
+        elif [ $san -eq 1 ]; then pool+=("0${TAB}T|$b|$name|$t")
+        else serial+=("0${TAB}$b|$name|$t"); fi
     done
     for s in tests/suites/*.sh; do
         [ -f "$s" ] || continue
         name=$(basename "$s" .sh)
+        secs=$(seconds "$s" "$san")
         if parallel_ok "$s" && ! once_here "$s" "$b" "$san"; then continue
         elif parallel_ok "$s" && waits_suite "$s"; then pool_wait+=("W|$b|$name|bash|$s|$b")
-        elif parallel_ok "$s"; then pool_late+=("-|$b|$name|bash|$s|$b")
-        elif [ $san -eq 1 ] && ! alone_always "$s"; then pool+=("T|$b|$name|bash|$s|$b")
-        else serial+=("$b|$name|bash|$s|$b"); fi
+        elif parallel_ok "$s"; then pool_late+=("$secs${TAB}-|$b|$name|bash|$s|$b")
+        elif [ $san -eq 1 ] && ! alone_always "$s"; then pool+=("$secs${TAB}T|$b|$name|bash|$s|$b")
+        else serial+=("$secs${TAB}$b|$name|bash|$s|$b"); fi
     done
 done
+longest_first serial
+longest_first pool
+longest_first pool_late
 pool=("${pool_wait[@]+"${pool_wait[@]}"}" "${pool[@]+"${pool[@]}"}" "${pool_late[@]+"${pool_late[@]}"}")
 
 # The alone phase in lanes: each of up to $SPAK_TEST_LANES (default 2) of

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# seconds: release 59, sanitizer 80 (tests/run.sh: the longest start first; what it took on the 2-core machine, 2026-12-07)
 # tests/suites/declared.sh BUILD_DIR - declared kernels on the CPU (issue 17),
 # end to end through `spak run` (TAP):
 #   - each example of examples/declared/ (softmax, layer normalisation, sum):

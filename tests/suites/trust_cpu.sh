@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# seconds: release 90, sanitizer 127 (tests/run.sh: the longest start first; what it took on the 2-core machine, 2026-12-07)
 # tests/suites/trust_cpu.sh BUILD_DIR - the adversary's suite for the CPU
 # families (issue 13): every candidate of tests/trust (see its README.md for
 # the table) goes through `spak run` with a spec of its own and a home of its
