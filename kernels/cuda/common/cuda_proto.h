@@ -88,19 +88,6 @@ typedef struct cp_info {
     char msg[160];
 } cp_info;
 
-/* Calls in one CALL (GEMM, FMHA). Above the CPU protocol's RP_MAX_BATCH:
- * a call of a few microseconds (a 1024^3 GEMM is about 4 us) needs hundreds
- * in a batch for the batch's work to outweigh the CALL-to-DONE exchange
- * (tens to hundreds of microseconds of the two processes' wake-ups), which
- * the judge's clock holds on both sides. A KCALL (declared kernels) keeps
- * RP_MAX_BATCH: its parameters are 192 bytes a call. */
-#define CP_MAX_BATCH 512
-#ifdef __cplusplus
-static_assert(CP_MAX_BATCH >= RP_MAX_BATCH, "a CALL holds at least a KCALL's calls");
-#else
-_Static_assert(CP_MAX_BATCH >= RP_MAX_BATCH, "a CALL holds at least a KCALL's calls");
-#endif
-
 typedef struct cp_item {
     uint64_t in_off[3]; /* A, B | Q, K, V: byte offsets into the pool */
     uint64_t out_off;   /* C | O */
@@ -114,7 +101,7 @@ typedef struct cp_call {
     int32_t dtype, causal, n;
     float scale;
     uint64_t ws_off, ws_bytes; /* fmha workspace in the pool (ws_bytes 0: NULL) */
-    cp_item item[CP_MAX_BATCH];
+    cp_item item[RP_MAX_BATCH];
 } cp_call;
 
 typedef struct cp_done {
@@ -124,7 +111,7 @@ typedef struct cp_done {
     int64_t late_ns;     /* how long the device synchronization took after the stream's: work the
                             kernel left outside its stream (reported by the runner's process, where
                             the kernel runs too: it can only make an honest kernel look worse) */
-    int32_t rc[CP_MAX_BATCH];
+    int32_t rc[RP_MAX_BATCH];
 } cp_done;
 
 /* ---- declared kernels ---- */

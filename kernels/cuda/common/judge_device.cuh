@@ -348,7 +348,7 @@ static double jd_bound_tflops(int cc, int sms, int max_mhz, int dtype, char *tex
 template <typename Call>
 static int jd_batch_once(jd_state *j, cj_side *side, int ncalls, double *dt, char *why, size_t nwhy, Call call)
 {
-    int rc[CP_MAX_BATCH], sync_err = 0;
+    int rc[RP_MAX_BATCH], sync_err = 0;
     double seen = 0, t0 = hc_now_s(), t1;
     int r = jd_wait_idle(j, 2.0, &seen);
     hd_part("idle_before", (t1 = hc_now_s()) - t0);

@@ -518,7 +518,7 @@ static int do_call(const cp_call *c)
     memset(&d, 0, sizeof d);
     d.h = (rp_head){RP_MAGIC, CP_DONE};
     int64_t sz[5];
-    if (!entry || !pool || c->n < 1 || c->n > CP_MAX_BATCH || !sizes(c, sz)) return 1;
+    if (!entry || !pool || c->n < 1 || c->n > RP_MAX_BATCH || !sizes(c, sz)) return 1;
     if (c->ws_bytes && !in_pool(c->ws_off, (int64_t)c->ws_bytes)) return 1;
     void *ws = c->ws_bytes ? (void *)(uintptr_t)(pool + c->ws_off) : NULL;
     for (int i = 0; i < c->n; i++) {

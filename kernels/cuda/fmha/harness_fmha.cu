@@ -52,7 +52,7 @@
  *     when it cannot run the shape the records carry "baseline_error" and
  *     ratios are null, the candidate is judged alone;
  *  4. pools sized for a batch: calls per batch ~3 ms of work, at most
- *     CP_MAX_BATCH and 8 GiB a side; each call its own Q, K, V, O, LSE;
+ *     RP_MAX_BATCH and 8 GiB a side; each call its own Q, K, V, O, LSE;
  *  5. two full checks on the candidate's set 0 (normal(0,1) inputs from
  *     seeds drawn then; the second multiplies Q by 4 for a peaked softmax,
  *     where a missing max subtraction overflows): the reference is the
@@ -377,7 +377,7 @@ struct fjudge {
     float *Oref, *Lref;                           /* the full check's reference */
     double *sums;
     unsigned long long *cnt, *lbits;
-    unsigned long long hash[JS_SIDES][CP_MAX_BATCH]; /* each set's inputs (Q, K, V) when filled */
+    unsigned long long hash[JS_SIDES][RP_MAX_BATCH]; /* each set's inputs (Q, K, V) when filled */
     int checks[JS_SIDES];                         /* calls checked, per side */
 };
 
@@ -682,7 +682,7 @@ static int fj_setup(struct fjudge *g, char *why, size_t nwhy)
     /* calls per batch: ~--batch-ms (3) of work at 600 TFLOP/s, within 8 GiB a
      * side (sets + workspace; a session: 24 GiB over all its sides) */
     double est = fc_flops(s) / 600e12 + 5e-6;
-    g->nsets = cs_calls_per_batch(est, g_args.batch_ms, g->set_bytes, align256(ws), g_args.ncand, CP_MAX_BATCH);
+    g->nsets = cs_calls_per_batch(est, g_args.batch_ms, g->set_bytes, align256(ws), g_args.ncand, RP_MAX_BATCH);
     if (g_args.check_only || s->heldout)
         g->nsets = 1;
     g->ws_off = (size_t)g->nsets * g->set_bytes;

@@ -203,7 +203,7 @@ struct gjudge {
     cublasHandle_t h;
     double *Ad, *Bd, *Cd, *x, *u, *v, *w, *sums;
     unsigned long long *cnt;
-    unsigned long long hash[JS_SIDES][CP_MAX_BATCH];
+    unsigned long long hash[JS_SIDES][RP_MAX_BATCH];
     int checks[JS_SIDES];           /* calls checked, per side */
     char why[512];
 };
@@ -413,7 +413,7 @@ static int gj_setup(struct gjudge *g, char *why, size_t nwhy)
     /* calls per batch: ~--batch-ms (3) of work at 600 TFLOP/s (fp32: 40),
      * within 8 GiB a side (a session: 24 GiB over all its sides) */
     double est = 2.0 * s->m * s->n * s->k / (g->dt == SPAK_DT_F32 ? 40e12 : 600e12) + 5e-6;
-    g->nsets = cs_calls_per_batch(est, g_args.batch_ms, g->set_bytes, 0, g_args.ncand, CP_MAX_BATCH);
+    g->nsets = cs_calls_per_batch(est, g_args.batch_ms, g->set_bytes, 0, g_args.ncand, RP_MAX_BATCH);
     if (g_args.check_only || s->heldout)
         g->nsets = 1;
     GCK(cudaMalloc(&g->Ad, g->na * sizeof(double)));
