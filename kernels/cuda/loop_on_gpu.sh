@@ -10,7 +10,10 @@
 # and writes device.txt, run.json, run.log, show.txt, show.json, cost.txt (where the time went:
 # kernels/cuda/cost-table.py) and FAMILY-loop.tgz (spak.db, runs,
 # the device ceilings) to $OUT. Env: RUN_ARGS (extra `spak run` options, e.g.
-# "--strategy grid"), LOOP_TIMEOUT (seconds, default 360).
+# "--strategy grid" or "--jobs 4"), LOOP_TIMEOUT (seconds, default 360), BUILD_HERE=1
+# (no cache copied and no cache check: the run builds its candidates with nvcc in
+# the build sandbox on this machine, side by side with the measurements under
+# --jobs; DIR/home/cache/build may then be absent).
 set -u
 FAM=${1:?usage: loop_on_gpu.sh gemm|fmha DIR}
 D=${2:?usage: loop_on_gpu.sh gemm|fmha DIR}
@@ -40,10 +43,14 @@ W=/tmp/w-$FAM; rm -rf "$W"; mkdir -p "$W/build/cuda" "$W/.spak/cache"
 cp -a examples kernels "$W/"
 cp "$D/spak" "$D/$JUDGE" "$D/spak-runner-cuda" "$W/build/"
 cp -a "$D/cuda/$FAM" "$W/build/cuda/"
-cp -a "$D/home/cache/build" "$W/.spak/cache/"
+[ "${BUILD_HERE:-0}" = 1 ] || cp -a "$D/home/cache/build" "$W/.spak/cache/"
 chmod -R a+rX "$W"; chmod 755 "$W"
 cd "$W" || exit 1
-echo "== spak build (cache check: nothing may compile here)"; build/spak build --home "$W/.spak" "examples/$FAM-h100.spak" 2>&1 | tail -12
+if [ "${BUILD_HERE:-0}" = 1 ]; then
+    echo "== no build cache: the run compiles here ($(nproc) CPUs)"
+else
+    echo "== spak build (cache check: nothing may compile here)"; build/spak build --home "$W/.spak" "examples/$FAM-h100.spak" 2>&1 | tail -12
+fi
 echo "== spak run"
 t0=$(date +%s)
 # shellcheck disable=SC2086
