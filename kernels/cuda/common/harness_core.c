@@ -663,6 +663,39 @@ char *hc_dump(json_t *o)
     return s;
 }
 
+char *hc_omit_nulls(char *rec)
+{
+    if (!rec)
+        return NULL;
+    json_t *o = json_loads(rec, 0, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return rec;
+    }
+    const char *verdict = json_string_value(json_object_get(o, "verdict"));
+    bool failure = json_is_false(json_object_get(o, "passed")) || (verdict && strcmp(verdict, "stopped") == 0);
+    bool dropped = false;
+    const char *k;
+    json_t *v;
+    void *tmp;
+    if (!failure)
+        json_object_foreach_safe(o, tmp, k, v) {
+            if (json_is_null(v)) {
+                json_object_del(o, k);
+                dropped = true;
+            }
+        }
+    if (!dropped) {
+        json_decref(o);
+        return rec;
+    }
+    char *out = hc_dump(o);
+    if (!out)
+        return rec; /* out of memory: the record as it was */
+    free(rec);
+    return out;
+}
+
 /* the fields of t appended to rec in t's order; t's reference taken; rec
  * released when t is NULL (out of memory) */
 static char *finish(json_t *rec, json_t *t)

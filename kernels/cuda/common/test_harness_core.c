@@ -447,6 +447,32 @@ int main(void)
         TAP_OK(refused == 5, "--between-runs 1, -0.01, 0.02x, a missing value and nan refused (%d of 5): %s", refused,
                err);
     }
+    {
+        /* what emit() writes: a passing record leaves out what it has no value for (the engine's
+         * validator rejects a null outside a failure record); a failure record keeps its nulls */
+        char *r = hc_omit_nulls(strdup("{\"type\":\"Correctness\",\"shape\":\"1x3x1000x128\",\"passed\":true,"
+                                       "\"rel_err\":0.5,\"baseline_rel_err\":null,\"lse_err\":null,"
+                                       "\"baseline_error\":\"not run\"}"));
+        TAP_STREQ(r, "{\"type\":\"Correctness\",\"shape\":\"1x3x1000x128\",\"passed\":true,\"rel_err\":0.5,"
+                     "\"baseline_error\":\"not run\"}",
+                  "a passing record: its null members left out, the rest in order");
+        free(r);
+        r = hc_omit_nulls(strdup("{\"type\":\"Performance\",\"time_ms\":1.5,\"ratio\":null}"));
+        TAP_STREQ(r, "{\"type\":\"Performance\",\"time_ms\":1.5}", "a record without passed: its nulls left out");
+        free(r);
+        const char *kept[] = {"{\"type\":\"Correctness\",\"passed\":false,\"rel_err\":null}",
+                              "{\"type\":\"Performance\",\"verdict\":\"stopped\",\"ratio\":null}",
+                              "{\"type\":\"Cost\",\"wall_s\":1}", "not json"};
+        int same = 0;
+        for (int i = 0; i < 4; i++) {
+            char *x = hc_omit_nulls(strdup(kept[i]));
+            same += x && !strcmp(x, kept[i]);
+            free(x);
+        }
+        TAP_OK(same == 4 && hc_omit_nulls(NULL) == NULL,
+               "a failure, a stopped record, one without nulls and text that is not JSON pass unchanged (%d of 4)",
+               same);
+    }
     test_children();
     test_phases();
     return tap_done();
