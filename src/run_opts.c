@@ -167,7 +167,7 @@ void spak_context_without_text(unsigned bits, char *out, size_t n)
 void spak_engine_save_options(spak_store *st, const char *run_id, const spak_engine_opts *o)
 {
     if (!o->llm_backend && !o->llm_endpoint && !o->llm_model && !o->approve && o->llm_temperature < 0 &&
-        o->llm_max_tokens <= 0 && o->llm_timeout_s <= 0 && !o->allow_weak_isolation && o->early_stop == 0 &&
+        o->llm_max_tokens <= 0 && o->llm_timeout_s <= 0 && !o->allow_weak_isolation && o->early_stop == 0 && !o->counters &&
         !o->context_without && !o->executor && !o->slurm.partition && !o->slurm.time && !o->slurm.account &&
         !o->slurm.gpus && o->jobs <= 0 && !o->devices && !o->cpus && !o->sandbox_uids)
         return;
@@ -179,6 +179,8 @@ void spak_engine_save_options(spak_store *st, const char *run_id, const spak_eng
         json_object_set_new(lo, "allow_weak_isolation", json_true());
     if (o->early_stop != 0)
         json_object_set_new(lo, "early_stop", json_real(o->early_stop));
+    if (o->counters)
+        json_object_set_new(lo, "counters", json_string(o->counters));
     if (o->context_without) {
         char cw[64];
         spak_context_without_text(o->context_without, cw, sizeof cw);
@@ -228,6 +230,8 @@ json_t *spak_engine_load_options(spak_store *st, const char *run_id, spak_engine
     o->allow_weak_isolation |= json_is_true(json_object_get(j, "allow_weak_isolation"));
     if (o->early_stop == 0 && json_is_number(json_object_get(j, "early_stop")))
         o->early_stop = json_number_value(json_object_get(j, "early_stop"));
+    if (!o->counters)
+        o->counters = json_string_value(json_object_get(j, "counters"));
     if (!o->executor)
         o->executor = json_string_value(json_object_get(j, "executor"));
     const char **sl[4] = {&o->slurm.partition, &o->slurm.time, &o->slurm.account, &o->slurm.gpus};

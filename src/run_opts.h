@@ -60,6 +60,8 @@ typedef struct spak_engine_opts {
     double eval_timeout_s;     /* wall limit of one measurement (default 600) */
     double early_stop;         /* override stop.early_stop when > 0; < 0: off; 0: the spec's
                                   (analyze/early_stop.h; kept with the run for its resumes) */
+    const char *counters;      /* --counters new|every|never: which evaluations keep the judge's
+                                  --ncu (analyze/counters.h); NULL: new (kept with the run) */
     bool use_lessons;          /* rules strategy: also act on the store's lessons for this
                                   device, family and shape class (transfer) */
     bool no_learn;             /* skip crystallization at the end of the run */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "spak.h"
+#include "analyze/counters.h"
 #include "analyze/evaluate.h"
 #include "analyze/views.h"
 #include "spec/ast.h"
@@ -629,6 +630,7 @@ static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, sp
          NULL},
     };
     const char *llm = NULL, *gates = NULL, *early = NULL, *without = NULL;
+    spak_counters_when cw;
     const cli_opt opts[] = {
         {"--json", NULL, &ui->json, NULL},          {"--quiet", "-q", &ui->quiet, NULL},
         {"--endpoint", NULL, NULL, &o->llm_endpoint}, {"--model", NULL, NULL, &o->llm_model},
@@ -637,6 +639,7 @@ static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, sp
         {"--loop", NULL, NULL, &o->loop_name},      {"--strategy", NULL, NULL, &o->strategy},
         {"--llm", NULL, NULL, &llm},                {"--approve", NULL, NULL, &gates},
         {"--early-stop", NULL, NULL, &early},       {"--context-without", NULL, NULL, &without},
+        {"--counters", NULL, NULL, &o->counters},
         {nums[0].name, NULL, NULL, &nums[0].val},   {nums[1].name, NULL, NULL, &nums[1].val},
         {nums[2].name, NULL, NULL, &nums[2].val},   {nums[3].name, NULL, NULL, &nums[3].val},
         {nums[4].name, NULL, NULL, &nums[4].val},   {nums[5].name, NULL, NULL, &nums[5].val},
@@ -655,6 +658,8 @@ static int parse_run_opts(const char *cmd, int argc, char **argv, int *first, sp
         rc = parse_gates(cmd, gates, &o->approve);
     if (rc == 0 && early)
         rc = parse_early_stop(cmd, early, &o->early_stop);
+    if (rc == 0 && o->counters && !spak_counters_parse(o->counters, &cw))
+        rc = usage_error(cmd, "--counters takes new, every or never, not '%s'", o->counters);
     if (rc == 0)
         rc = check_executor_opts(cmd, o);
     spak_err err = {0};
@@ -910,6 +915,9 @@ static json_t *run_json(spak_store *st, const spak_run *r, bool with_evals)
                 /* where its wall time went: the engine's steps, the judge's phases (docs/scale-out.md) */
                 if (json_is_object(json_object_get(rj, "cost")))
                     json_object_set(e, "cost", json_object_get(rj, "cost"));
+                /* whether the judge's hardware counters were asked for (analyze/counters.h) */
+                if (json_is_string(json_object_get(rj, "counters")))
+                    json_object_set(e, "counters", json_object_get(rj, "counters"));
                 json_decref(rj);
                 json_array_append_new(arr, e);
             }
@@ -1320,6 +1328,9 @@ static const command commands[] = {
                      "                      a Slurm job's sbatch options (override the spec's slurm block)\n"
                      "  --early-stop X      stop a candidate X times slower than the best so far after\n"
                      "                      its first repetitions (default 10, or the spec's; 0: never)\n"
+                     "  --counters WHEN     a judge asked for hardware counters (--ncu) takes them: new\n"
+                     "                      (default: the first evaluation of each design point) |\n"
+                     "                      every | never\n"
                      "  --context-without W an ablation: leave measurements and/or knowledge out of\n"
                      "                      what the engineer reads (docs/llm.md); comma-separated\n"
                      "  --loop NAME         which engineering_loop (default: the first)\n"

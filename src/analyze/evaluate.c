@@ -761,6 +761,8 @@ spak_status spak_outcome_store(spak_store *st, const char *run_id, int64_t eval_
         }
         json_object_set_new(res, "unreached", u);
     }
+    if (oc->counters[0])
+        json_object_set_new(res, "counters", json_string(oc->counters));
     if (note && note_key) {
         /* how it was proposed (an LLM's prediction) against what was measured */
         json_t *l = json_deep_copy(note);

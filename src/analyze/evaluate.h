@@ -50,6 +50,8 @@ typedef struct spak_outcome {
     char isolation_missing[256]; /* layers below the minimum, "" when none */
     bool reach_checked;   /* the BUILD step compared the parameters' preprocessed texts (build/reach.h) */
     char unreached[512];  /* then: the parameters that cannot act on this candidate, comma-separated */
+    char counters[256];   /* whether the judge's hardware counters were asked for, and why
+                             (analyze/counters.h); "" when the command asks for none */
     /* where it ran (executor.h): the executor's name, and for a cluster's
      * job its id, how it ended (Slurm's state), the node and the uid the
      * sandbox started as there; "" and -1 when not known */

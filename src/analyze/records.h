@@ -22,6 +22,7 @@
 #define SPAK_REC_PERFORMANCE "Performance" /* one timed shape of a candidate */
 #define SPAK_REC_CORRECTNESS "Correctness" /* the check of a candidate against the reference */
 #define SPAK_REC_ANALYSIS "Analysis"       /* the bottleneck class of a shape */
+#define SPAK_REC_COUNTERS "Counters"       /* a shape's hardware counters (a judge's --ncu pass) */
 /* where a judge's wall time went (docs/trust-gpu.md, "Where an evaluation's
  * time goes"): kept in the result's "cost", valid without a case of the
  * spec's schema (a spec that declares a case Cost has it checked) */

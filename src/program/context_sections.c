@@ -556,6 +556,18 @@ void spak_ctx_counters(const spak_strategy_run *e, const spak_eval *latest, cons
     }
     if (n)
         return;
+    json_t *res = latest && latest->result_json ? json_loads(latest->result_json, 0, NULL) : NULL;
+    const char *note = json_string_value(json_object_get(res, "counters"));
+    if (note && strncmp(note, "counters not taken", 18) == 0) {
+        /* the judge was not asked this time (analyze/counters.h) */
+        PUT("None for the latest evaluation: %s (spak takes hardware counters at the first evaluation of each "
+            "design point; that evaluation's records hold them; `spak run --counters every` takes them at every "
+            "evaluation).",
+            note);
+        json_decref(res);
+        return;
+    }
+    json_decref(res);
     if (!latest)
         PUT("None yet: no evaluation has finished in this run.");
     else if (strcmp(e->target, "cuda") == 0)

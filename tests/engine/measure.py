@@ -18,6 +18,8 @@ their median, all times --scale F times the plain ones (another machine).
 badsamples: samples_ms, time_ms and ratio_ci of types no schema declares.
 --cost: a Cost record first (a judge's phases: here the sleep), which no
 schema declares and the engine keeps in the result's "cost".
+--ncu: a Counters record too, as a judge asked for hardware counters writes
+one (analyze/counters.h decides which evaluations keep the flag).
 """
 import json
 import math
@@ -34,6 +36,7 @@ scale = 1.0
 noise_seed = 0
 fail_x = None
 cost = False
+ncu = False
 foreign = None
 i = 2
 while i < len(args):
@@ -49,6 +52,8 @@ while i < len(args):
         noise_seed = int(args[i + 1]); i += 2
     elif args[i] == "--cost":
         cost = True; i += 1
+    elif args[i] == "--ncu":
+        ncu = True; i += 1
     elif args[i] == "--foreign-load":
         foreign = float(args[i + 1]); i += 2
     else:
@@ -77,6 +82,8 @@ if mode == "norecord" and x == 1:
     sys.exit(0)
 passed = not (mode == "wrong" and x == 1) and x != fail_x
 rec({"type": "Correctness", "passed": passed, "reason": "" if passed else "wrong values"})
+if ncu:
+    rec({"type": "Counters", "shape": "toy", "available": True, "tool": "ncu", "metrics": {"dram__bytes.sum": 1e6 * x}})
 if mode == "badrecord" and x == 1:
     rec({"type": "Performance", "score": "high", "ratio": 1.0})
 elif passed:

@@ -203,6 +203,51 @@ check "spak build: 2 candidates built into the cache" "grep -q '2 built, 0 faile
 check "the same sources again: the same cache keys" "[ '$k2' = '$k1' ]"
 check "a header included from another folder changed: new cache keys" "[ \$(echo $k3 | wc -w) -eq 4 ]"
 
+# 5c. hardware counters only when the analysis needs them (analyze/counters.h): x a design_space
+# parameter (3 structures), y a tuning one; the command asks its judge for --ncu
+S5c=$(mkspec counters "--ncu" 's|        x: \[1, 2, 3, 4, 5\]||')
+sed -i -e 's|^    tuning_space {|    design_space {\n        x: [1, 2, 3]\n    }\n    tuning_space {|' \
+    -e 's|            case Analysis|            case Counters { shape: string, available: bool, tool: string }\n            case Analysis|' "$S5c"
+counters_of() {  # HOME: "evaluations-with-Counters of evaluations" and each evaluation's counters note
+    python3 - "$1/spak.db" <<'PY'
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+with_c = {r[0] for r in db.execute("select distinct eval_id from traces where case_name = 'Counters'")}
+ev = db.execute("select e.eval_id, c.key, e.result_json from evaluations e join candidates c on c.run_id = e.run_id and c.cand_id = e.cand_id order by e.eval_id").fetchall()
+print("%d of %d" % (len(with_c), len(ev)))
+for i, k, r in ev:
+    print(i, k, "C" if i in with_c else "-", json.loads(r or "{}").get("counters", ""))
+PY
+}
+"$SPAK" run --home "$T/h5c" --json --quiet "$S5c" >/dev/null 2>"$T/c5.err"
+counters_of "$T/h5c" >"$T/c5.txt"
+check "--counters new (the default): the judge's --ncu at the first evaluation of each design point only (3 of 12)" \
+    "[ \"\$(head -1 $T/c5.txt)\" = '3 of 12' ] && [ \$(grep -c ' C counters taken: the first evaluation of x=' $T/c5.txt) -eq 3 ] &&
+     grep -q '^2 x=1,y=1 - counters not taken: x=1 was profiled at evaluation 1\$' $T/c5.txt"
+"$SPAK" run --home "$T/h5d" --json --quiet --counters every "$S5c" >/dev/null 2>&1
+counters_of "$T/h5d" >"$T/c5d.txt"
+check "--counters every: every evaluation keeps --ncu (12 of 12)" "[ \"\$(head -1 $T/c5d.txt)\" = '12 of 12' ]"
+R5c=$(ls "$T/h5c/runs" | head -1)
+"$SPAK" show --home "$T/h5c" --json "$R5c" >"$T/c5show.json" 2>/dev/null
+check "spak show --json: each evaluation's counters decision" \
+    "python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))[\"evaluations\"]; sys.exit(0 if e[1][\"counters\"] == \"counters not taken: x=1 was profiled at evaluation 1\" and e[0][\"counters\"].startswith(\"counters taken\") else 1)' $T/c5show.json"
+"$SPAK" run --home "$T/h5e" --json --quiet --counters never "$S5c" >/dev/null 2>&1
+counters_of "$T/h5e" >"$T/c5e.txt"
+check "--counters never: none (0 of 12), each evaluation says so" \
+    "[ \"\$(head -1 $T/c5e.txt)\" = '0 of 12' ] && [ \$(grep -c 'counters not taken (--counters never)' $T/c5e.txt) -eq 12 ]"
+S5f=$(mkspec counters1 "--ncu" "")
+"$SPAK" run --home "$T/h5f" --json --quiet --budget 4 "$S5f" >/dev/null 2>&1
+counters_of "$T/h5f" >"$T/c5f.txt"
+check "no design_space: one structure, profiled once (1 of 4)" "[ \"\$(head -1 $T/c5f.txt)\" = '1 of 4' ]"
+S5g=$(mkspec counters2 "--ncu --fail-x 1" 's|        x: \[1, 2, 3, 4, 5\]||')
+sed -i -e 's|^    tuning_space {|    design_space {\n        x: [1, 2, 3]\n    }\n    tuning_space {|' "$S5g"
+"$SPAK" run --home "$T/h5g" --json --quiet --budget 4 "$S5g" >/dev/null 2>&1
+counters_of "$T/h5g" >"$T/c5g.txt"
+check "the counters of a failed check's evaluation still count as taken (the record is there)" \
+    "grep -q '^2 x=1,y=1 - counters not taken' $T/c5g.txt"
+"$SPAK" run --home "$T/h5h" --counters sometimes "$S5c" >/dev/null 2>"$T/c5h.err"
+check "--counters sometimes: a usage error naming the values" "[ \$? -eq 2 ] && grep -q \"takes new, every or never, not 'sometimes'\" $T/c5h.err"
+
 # 6. usage errors
 "$SPAK" run >/dev/null 2>&1; check "run without a spec is a usage error (2)" "[ $? -eq 2 ]"
 "$SPAK" run --budget x "$S" >/dev/null 2>&1; check "bad --budget is a usage error (2)" "[ $? -eq 2 ]"

@@ -369,6 +369,13 @@ static void test_measured_sections(void)
     spak_ctx_counters(&run, &ev, none, &b);
     TAP_OK(strncmp(b.data, "None: the latest evaluation recorded no Counters records", 50) == 0,
            "no counters: the section says why");
+    spak_buf_reset(&b);
+    spak_eval skipped = ev;
+    skipped.result_json = "{\"counters\":\"counters not taken: rung=rung4_ws was profiled at evaluation 2\"}";
+    spak_ctx_counters(&run, &skipped, none, &b);
+    TAP_OK(strstr(b.data, "None for the latest evaluation: counters not taken: rung=rung4_ws was profiled at "
+                          "evaluation 2") != NULL && strstr(b.data, "--counters every") != NULL,
+           "counters not asked for this evaluation (--counters new): the section says where they are");
     json_decref(none);
     json_decref(recs);
 
