@@ -8,7 +8,11 @@
 # often the 95% interval covered 1, its median half-width, the runs' ratios,
 # and the spread between runs that the within-run intervals miss. Runs on the
 # GPU machine; builds nothing. Knobs: GEMM_SHAPES, FMHA_SHAPES, FAMILIES
-# (default "gemm fmha"), OUT (the records, default a temporary folder).
+# (default "gemm fmha"), OUT (the records, default a temporary folder), PIN
+# (a CPU number: each judge run under `taskset -c PIN`, so the judge and the
+# runners it starts, which inherit its affinity, share that one CPU: the
+# experiment of docs/aa-calibration.md's fifth sitting, whether the 1024^3
+# spread between runs follows the CPUs the processes land on).
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 B=${1:?usage: aa-calibration.sh BUILD [RUNS]}
@@ -27,11 +31,11 @@ for fam in ${FAMILIES:-gemm fmha}; do
     [ -x "$h" ] && [ -e "$so" ] || { echo "aa-calibration: $h or $so is missing (make first)" >&2; exit 2; }
     t0=$(date +%s)
     for i in $(seq 1 "$RUNS"); do
-        "$h" --family "$fam" --candidate "$so" --seed "$i" --dtype "$dt" --shapes "$shapes" --heldout "$held" \
+        ${PIN:+taskset -c "$PIN"} "$h" --family "$fam" --candidate "$so" --seed "$i" --dtype "$dt" --shapes "$shapes" --heldout "$held" \
             >"$OUT/$fam.$i.out" 2>"$OUT/$fam.$i.err"
         grep '"type":"Performance"' "$OUT/$fam.$i.out"
     done >"$OUT/$fam.perf"
     python3 scripts/aa_table.py "$OUT/$fam.perf" \
-        "A/A calibration, $fam ($(basename "$so") against itself, $dt), $dev, $(( $(date +%s) - t0 )) s" "$RUNS"
+        "A/A calibration, $fam ($(basename "$so") against itself, $dt), $dev${PIN:+, pinned to CPU $PIN}, $(( $(date +%s) - t0 )) s" "$RUNS"
     echo
 done
