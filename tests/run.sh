@@ -135,6 +135,30 @@ alone_always() {  # FILE: a script that says "# alone: every build" near its top
 waits_suite() {  # FILE: a script that says "# waits: yes" near its top
     head -30 "$1" | grep -q '^# waits: yes'
 }
+# apart NAME: the group of the suite NAME when its script says "# apart:
+# GROUP" near its top, else nothing. Two suites of one group never run at
+# once in the same build (in the lanes or the pool): trust_cpu and
+# declared, whose check.py survivors counts (and kills) every lingering
+# runner of the build under test, another suite's mm_linger included
+# (declared failed "nothing of it still runs" on trust_cpu's runners the
+# first time longest-first put them side by side, 2026-12-07)
+apart() {
+    local f=tests/suites/$1.sh
+    [ -f "$f" ] && head -30 "$f" | sed -n 's/^# apart: \([A-Za-z0-9_-]*\).*/\1/p' | head -1
+}
+# clashes BUILD NAME ENTRY...: whether NAME in BUILD is of a group that one
+# of the ENTRYs ("KIND|BUILD|NAME", suites in flight) of BUILD is of too
+clashes() {
+    local b=$1 g r
+    g=$(apart "$2")
+    shift 2
+    [ -n "$g" ] || return 1
+    for r in "$@"; do
+        r=${r#*|}
+        [ "${r%%|*}" = "$b" ] && [ "$(apart "${r#*|}")" = "$g" ] && return 0
+    done
+    return 1
+}
 # seconds FILE SAN: the seconds that FILE's "# seconds:" line gives for a
 # release build (SAN 0) or a sanitizer build (SAN 1), else 0
 seconds() {
@@ -241,11 +265,19 @@ done
 t_serial=$SECONDS
 free=("${lane_cpus[@]+"${lane_cpus[@]}"}") inflight=()  # inflight: "CPU|BUILD|NAME"
 while [ ${#narrow[@]} -gt 0 ] || [ ${#inflight[@]} -gt 0 ]; do
-    if [ ${#narrow[@]} -gt 0 ] && [ ${#free[@]} -gt 0 ]; then
+    pick=-1
+    if [ ${#free[@]} -gt 0 ]; then
+        for i in "${!narrow[@]}"; do
+            IFS='|' read -r -a w <<<"${narrow[$i]}"
+            clashes "${w[0]}" "${w[1]}" "${inflight[@]+"${inflight[@]}"}" || { pick=$i; break; }
+        done
+    fi
+    if [ $pick -ge 0 ]; then
         cpu=${free[0]}
         free=("${free[@]:1}")
-        IFS='|' read -r -a w <<<"${narrow[0]}"
-        narrow=("${narrow[@]:1}")
+        IFS='|' read -r -a w <<<"${narrow[$pick]}"
+        unset 'narrow[$pick]'
+        narrow=("${narrow[@]+"${narrow[@]}"}")
         start "${w[0]}" "${w[1]}" taskset -c "$cpu" "${w[@]:2}"
         inflight+=("$cpu|${w[0]}|${w[1]}")
         continue
@@ -286,6 +318,8 @@ while [ ${#pool[@]} -gt 0 ] || [ ${#running[@]} -gt 0 ]; do
         if [ "$k" = W ]; then pick=$i; break; fi
         [ "$used" -lt "$jobs" ] || break
         [ "$k" = T ] && [ "$tused" -ge "$timing_max" ] && continue
+        IFS='|' read -r -a w <<<"${pool[$i]#*|}"
+        clashes "${w[0]}" "${w[1]}" "${running[@]+"${running[@]}"}" && continue
         pick=$i
         break
     done
