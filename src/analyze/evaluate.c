@@ -144,7 +144,17 @@ bool spak_measure_is_judge(const char *argv0, const char *bin_dir, const char *t
 
 bool spak_measure_judge_stops_early(const char *argv0, const char *bin_dir, const char *target)
 {
-    return target && strcmp(target, "cpu") == 0 && spak_measure_is_judge(argv0, bin_dir, target);
+    if (!target || !spak_measure_is_judge(argv0, bin_dir, target))
+        return false;
+    if (strcmp(target, "cpu") == 0)
+        return true;
+    /* CUDA: the GEMM and FMHA judges take --stop-slower-than; the declared kernels' does not yet */
+    char exe[PATH_MAX];
+    if (strcmp(target, "cuda") != 0 || !realpath(argv0, exe))
+        return false;
+    const char *base = strrchr(exe, '/') + 1;  /* an absolute path */
+    return
+           (strcmp(base, "spak-harness-cuda") == 0 || strcmp(base, "spak-harness-cuda-fmha") == 0);
 }
 
 /* The sandbox of one measurement. Both profiles: a PID namespace (the

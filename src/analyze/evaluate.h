@@ -141,8 +141,9 @@ void spak_measure_base(spak_measure_job *mj, const spak_model *m, const spak_loo
 bool spak_measure_is_judge(const char *argv0, const char *bin_dir, const char *target);
 
 /* Whether a judge takes --stop-slower-than (the early stop of a hopeless
- * candidate): the CPU judge does (kernels/cpu/common/judge.c); the CUDA
- * harnesses do not yet. */
+ * candidate): the CPU judge (kernels/cpu/common/judge.c) and the GEMM and
+ * FMHA judges (kernels/cuda/common/session_device.cuh); not yet the declared
+ * kernels' judge. */
 bool spak_measure_judge_stops_early(const char *argv0, const char *bin_dir, const char *target);
 
 #define SPAK_MEASURE_MAX_SHAPES 64

@@ -3,10 +3,14 @@
 #include <stdio.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "tap.h"
 #include "analyze/early_stop.h"
+#include "analyze/evaluate.h"
 #include "analyze/progress_line.h"
 
 static spak_live mid(void)
@@ -97,6 +101,39 @@ int main(void)
     TAP_OK(spak_early_stop_args(&a, best, 10, "/bin", "cpu", NULL, 0, NULL) == SPAK_OK && a.n == 1,
            "a command that is not a judge that stops early gets no limit");
     spak_cand_argv_free(&a);
+    {
+        /* which judges take the limit: in a bin folder with a runner, the CPU judge and the GEMM and
+         * FMHA judges (session_device.cuh), not the declared CUDA kernels' judge */
+        char dir[] = "/tmp/spak-stop-XXXXXX", p[600];
+        const char *names[] = {"spak-runner-cuda", "spak-harness-cuda", "spak-harness-cuda-fmha", "spak-judge-cuda"};
+        bool made = mkdtemp(dir) != NULL;
+        for (size_t i = 0; made && i < 4; i++) {
+            snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+            FILE *f = fopen(p, "w");
+            made = f && fputs("#!/bin/sh\n", f) >= 0 && fclose(f) == 0 && chmod(p, 0755) == 0;
+        }
+        char gemm[600], fmha[600], decl[600];
+        snprintf(gemm, sizeof gemm, "%s/spak-harness-cuda", dir);
+        snprintf(fmha, sizeof fmha, "%s/spak-harness-cuda-fmha", dir);
+        snprintf(decl, sizeof decl, "%s/spak-judge-cuda", dir);
+        TAP_OK(made && spak_measure_judge_stops_early(gemm, dir, "cuda") && spak_measure_judge_stops_early(fmha, dir, "cuda") &&
+                   !spak_measure_judge_stops_early(decl, dir, "cuda") && !spak_measure_judge_stops_early(gemm, "/bin", "cuda"),
+               "CUDA: the GEMM and FMHA judges stop early, the declared kernels' judge and a judge elsewhere do not");
+        json_decref(best);
+        best = json_loads("[{\"type\":\"Performance\",\"shape\":\"4096x4096x4096\",\"time_ms\":0.2}]", 0, NULL);
+        spak_cand_argv g = {0};
+        g.argv[0] = strdup(gemm);
+        g.n = 1;
+        TAP_OK(spak_early_stop_args(&g, best, 10, dir, "cuda", lim, sizeof lim, NULL) == SPAK_OK && g.n == 3 &&
+                   strcmp(g.argv[1], "--stop-slower-than") == 0 && strcmp(g.argv[2], "4096x4096x4096=2") == 0,
+               "the GEMM judge gets --stop-slower-than 4096x4096x4096=2 (%s)", lim);
+        spak_cand_argv_free(&g);
+        for (size_t i = 0; i < 4; i++) {
+            snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+            unlink(p);
+        }
+        rmdir(dir);
+    }
     json_decref(best);
     json_decref(none);
     return tap_done();

@@ -20,7 +20,7 @@ static const char USAGE[] =
     "usage: spak-harness-cuda --family gemm --candidate PATH.so [--candidate PATH.so ...] --seed N\n"
     "         [--dtype bf16|fp16|fp32] [--shapes MxNxK,...] [--heldout MxNxK,...]\n"
     "         [--reps N] [--warmup N] [--batch-ms MS] [--between-runs SD] [--check-only] [--ceilings-cache PATH]\n"
-    "         [--timeout SEC] [--ncu]";
+    "         [--timeout SEC] [--ncu] [--stop-slower-than MS|MxNxK=MS,...]";
 
 bool hc_parse_ll(const char *s, long long lo, long long hi, long long *out)
 {
@@ -232,6 +232,7 @@ int hc_run_child(hc_child_fn fn, const void *arg, int timeout_s, bool relay, str
                 res->saw_correctness |= corr;
                 res->saw_performance |= strstr(buf, "\"type\":\"Performance\"") != NULL;
                 res->saw_pass |= corr && strstr(buf, "\"passed\":true") != NULL;
+                res->saw_stopped |= strstr(buf, "\"type\":\"Performance\"") && strstr(buf, "\"verdict\":\"stopped\"");
                 printf("%s\n", buf);
                 fflush(stdout);
             }
@@ -356,6 +357,7 @@ static const struct {
     {"--shapes", offsetof(struct hc_common_opts, shapes)},
     {"--heldout", offsetof(struct hc_common_opts, heldout)},
     {"--ceilings-cache", offsetof(struct hc_common_opts, ceilings_cache)},
+    {"--stop-slower-than", offsetof(struct hc_common_opts, stop_slower)},
 };
 static const struct {
     const char *name;
@@ -460,7 +462,66 @@ int hc_parse_common(int argc, char **argv, const char *family, const char *usage
         snprintf(err, errlen, "--seed N is required (inputs are generated from it)");
         return -1;
     }
+    if (c->stop_slower && hc_stop_ms(c->stop_slower, "") < 0) {
+        snprintf(err, errlen, "--stop-slower-than: want milliseconds a call > 0, or SHAPE=MS,..., got '%.200s'",
+                 c->stop_slower);
+        return -1;
+    }
     return 0;
+}
+
+/* a positive number, nothing around it */
+static bool stop_number(const char *s, size_t n, double *ms)
+{
+    char num[64], *end;
+    if (n == 0 || n >= sizeof num)
+        return false;
+    memcpy(num, s, n);
+    num[n] = 0;
+    errno = 0;
+    *ms = strtod(num, &end);
+    return !errno && *end == 0 && *ms > 0 && isfinite(*ms);
+}
+
+double hc_stop_ms(const char *spec, const char *shape)
+{
+    double ms, found = 0;
+    if (!spec || !*spec)
+        return -1;
+    if (!strchr(spec, '='))
+        return stop_number(spec, strlen(spec), &ms) ? ms : -1;
+    for (const char *p = spec; *p;) {
+        const char *e = strchr(p, ','), *eq = strchr(p, '=');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (!eq || eq > p + n || eq == p || !stop_number(eq + 1, (size_t)(p + n - eq - 1), &ms))
+            return -1;
+        if (shape && strlen(shape) == (size_t)(eq - p) && !strncmp(p, shape, (size_t)(eq - p)))
+            found = ms;
+        p += n;
+        if (e && !*++p)
+            return -1; /* a trailing ',' */
+    }
+    return found;
+}
+
+bool hc_stop_names(const char *spec, const char *const *names, int n, char *bad, size_t nbad)
+{
+    if (!spec || !strchr(spec, '='))
+        return true;
+    for (const char *p = spec; *p;) {
+        const char *e = strchr(p, ','), *eq = strchr(p, '=');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        size_t nl = eq && eq < p + len ? (size_t)(eq - p) : len;
+        bool known = false;
+        for (int i = 0; i < n && !known; i++)
+            known = strlen(names[i]) == nl && !strncmp(names[i], p, nl);
+        if (!known) {
+            snprintf(bad, nbad, "%.*s", (int)nl, p);
+            return false;
+        }
+        p += len + (e ? 1 : 0);
+    }
+    return true;
 }
 
 static bool gemm_flag(const char *flag, void *ud)

@@ -35,6 +35,7 @@ struct hc_args {
     int ncand;
     int batch_ms;              /* --batch-ms: the work a timed batch holds (default 3) */
     double between_runs;       /* --between-runs: the ratio intervals' spread between runs (session.h) */
+    const char *stop_slower;   /* --stop-slower-than MS|SHAPE=MS,...: hopeless, stop early (hc_stop_ms); NULL none */
     unsigned long long seed;
     int dtype;                 /* enum spak_gemm_dtype */
     struct hc_shape shapes[HC_MAX_SHAPES];
@@ -65,6 +66,7 @@ struct hc_common_opts {
     int reps, warmup, timeout_s; /* the caller sets its defaults first */
     int batch_ms;                /* 0: the default, 3 */
     double between_runs;         /* --between-runs SD in [0, 1); < 0: the default, CS_BETWEEN_RUNS_SD */
+    const char *stop_slower;     /* --stop-slower-than, its syntax checked (hc_stop_ms); NULL: not given */
 };
 /* A harness's own flags (no value): true when `flag` is one (and taken). */
 typedef bool (*hc_own_flag)(const char *flag, void *ud);
@@ -82,7 +84,19 @@ int hc_parse_common(int argc, char **argv, const char *family, const char *usage
      (a)->batch_ms = (c).batch_ms ? (c).batch_ms : 3,                                                              \
      (a)->between_runs = (c).between_runs >= 0 ? (c).between_runs : CS_BETWEEN_RUNS_SD,                            \
      (a)->warmup = (c).warmup, (a)->timeout_s = (c).timeout_s, (a)->check_only = (c).check_only,                     \
-     (a)->ceilings_cache = (c).ceilings_cache)
+     (a)->ceilings_cache = (c).ceilings_cache, (a)->stop_slower = (c).stop_slower)
+/* --stop-slower-than (the engine's early stop, src/analyze/early_stop.h): a
+ * candidate whose first two batches of a timed shape (the warm-up's) are
+ * each slower than the limit a call is hopeless: its Performance record says
+ * "verdict":"stopped" and no further shape is run (session_device.cuh). The
+ * value is MS (every timed shape) or SHAPE=MS,... with shapes as the records
+ * write them. hc_stop_ms: the limit for shape in ms (0: none), or -1 when
+ * spec is malformed (a number <= 0, an entry without '='); names that are
+ * no shape of the run are the caller's to refuse (hc_stop_names). */
+double hc_stop_ms(const char *spec, const char *shape);
+/* The SHAPE names of spec that are not among names[0..n): the first one
+ * into bad[nbad] and false; true when every name is one (or spec is MS). */
+bool hc_stop_names(const char *spec, const char *const *names, int n, char *bad, size_t nbad);
 /* A decimal integer in lo..hi, nothing else around it. */
 bool hc_parse_ll(const char *s, long long lo, long long hi, long long *out);
 
@@ -93,6 +107,7 @@ struct hc_child {
     int status;                /* waitpid status */
     bool timed_out;            /* killed at the deadline */
     bool saw_correctness, saw_performance, saw_pass; /* records it printed (relay) */
+    bool saw_stopped;          /* a Performance record with "verdict":"stopped" (--stop-slower-than) */
     char *first_line;          /* its first line; malloc'd, the caller frees it */
 };
 typedef int (*hc_child_fn)(int fd, const void *arg);

@@ -814,7 +814,10 @@ static int run_shape_child(int (*shape_fn)(int fd, const void *arg), const void 
 /* The parent's loop over the shapes: one child each (shape_fn(fd,
  * &shapes[i]), run_shape_child), then after(&shapes[i], rc, &child, why)
  * with its answer rc (0, or 1: the child left no verdict, why says what
- * happened). Returns the harness's exit status: 1 when a child could not be
+ * happened). Once a child stopped the candidate early (a Performance record
+ * with "verdict":"stopped": --stop-slower-than), the shapes after it are not
+ * run: after(&shapes[i], 2, NULL, why) for each (the family writes their
+ * "not checked" records, js_emit_not_checked). Returns the harness's exit status: 1 when a child could not be
  * started, else 1 when some child reported a failure of the harness itself,
  * else 0. */
 static int (*hd_shape_fn)(int fd, const void *arg);
@@ -853,11 +856,16 @@ static int run_shapes(int (*shape_fn)(int fd, const void *arg), const Shape *sha
                       bool check_only, After after)
 {
     int harness_failed = 0;
+    bool stopped = false; /* a shape stopped the candidate early (--stop-slower-than): run no more */
     json_t *walls = json_array();
     hd_shape_fn = shape_fn;
     for (int i = 0; i < n; i++) {
         struct hc_child r;
         char why[256];
+        if (stopped) {
+            after(&shapes[i], 2, (const struct hc_child *)NULL, "not checked: the candidate was stopped early");
+            continue;
+        }
         hd_phase("shapes");
         hd_shape_i = i;
         double t0 = hc_now_s();
@@ -870,6 +878,7 @@ static int run_shapes(int (*shape_fn)(int fd, const void *arg), const Shape *sha
         }
         hd_phase("after_shape"); /* the ncu pass (--ncu), a failed child's records */
         after(&shapes[i], rc, &r, why);
+        stopped = rc == 0 && r.saw_stopped;
     }
     hd_phase("end");
     emit(hc_record_cost(&hd_cost, "run", hd_family, NULL, json_pack("{s:o,s:b}", "shape_wall_s", walls, "ceilings_measured", hd_ceilings_measured)));

@@ -83,6 +83,12 @@ struct js_rounds {
     int rc;                      /* the child's exit code */
     double between_runs;         /* --between-runs: every ratio interval widened by it (session.h) */
     struct clocks ck;            /* sampled half-way */
+    /* --stop-slower-than (one candidate only, harness_core.h): stop_ms the
+     * shape's limit a call (0: none); the candidate's first two batches each
+     * slower than it end the rounds with stopped set, early_ms their times */
+    double stop_ms, early_ms[2];
+    int nearly;
+    bool stopped;
 };
 
 static void js_free(js_rounds *R)
@@ -117,8 +123,10 @@ static int js_run(js_rounds *R, jd_state *j, int base_side, int reps, int warmup
             return -1;
     }
     const char *stop = "failure";
+    R->stopped = false;
+    R->nearly = 0;
     hd_phase(wu ? "warmup" : "timed");
-    for (int r = 0; r < wu + cap && !R->all[0]; r++) {
+    for (int r = 0; r < wu + cap && !R->all[0] && !R->stopped; r++) {
         js_round = r;
         if (r == wu && wu)
             hd_phase("timed");
@@ -174,7 +182,18 @@ static int js_run(js_rounds *R, jd_state *j, int base_side, int reps, int warmup
             }
             if (r >= wu && (k < 0 || R->in[k]))
                 (k < 0 ? R->tb : R->t[k])[r - wu] = dt / n * 1e3;
+            if (k == 0 && nc == 1 && R->stop_ms > 0 && R->in[0] && R->nearly < 2) {
+                /* hopeless? its first two batches, checked, each slower than the limit a call */
+                R->early_ms[R->nearly++] = dt / n * 1e3;
+                if (R->nearly == 2 && R->early_ms[0] > R->stop_ms && R->early_ms[1] > R->stop_ms) {
+                    R->stopped = true;
+                    stop = "stopped early";
+                    break;
+                }
+            }
         }
+        if (R->stopped)
+            break;
         if (r < wu || R->all[0])
             continue;
         R->done = r - wu + 1;
@@ -194,6 +213,59 @@ static int js_run(js_rounds *R, jd_state *j, int base_side, int reps, int warmup
     hd_shape_extra = json_pack("{s:i,s:i,s:i,s:i,s:s}", "rounds", R->done, "rounds_min", lo, "rounds_cap", cap,
                                "calls_per_batch", n, "rounds_stopped_by", stop);
     return 0;
+}
+
+/* The Performance record of a candidate stopped early (R->stopped): its two
+ * batches' time a call (the mean: time_ms), no ratio, "verdict":"stopped"
+ * (no "passed": it was not timed to the end; the engine keeps it censored,
+ * src/analyze/early_stop.h). fields: the family's own (type, shape, heldout,
+ * dtype, ...), taken. */
+static void js_emit_stopped(json_t *fields, const js_rounds *R)
+{
+    double ms = (R->early_ms[0] + R->early_ms[1]) / 2;
+    char why[300];
+    snprintf(why, sizeof why,
+             "stopped early: %.4g and %.4g ms a call in its first two batches, each slower than the limit of %.4g "
+             "ms (--stop-slower-than); not timed further",
+             R->early_ms[0], R->early_ms[1], R->stop_ms);
+    json_t *x = json_pack("{s:f, s:i, s:o, s:f, s:i, s:s, s:s}", "time_ms", ms, "reps", 2, "ratio", json_null(),
+                          "stop_slower_than_ms", R->stop_ms, "calls_per_batch", R->n, "verdict", "stopped", "reason",
+                          why);
+    if (fields && x)
+        json_object_update(fields, x);
+    json_decref(x);
+    js_emit(hc_dump(fields));
+}
+
+/* --stop-slower-than's shape names, each one of the run's timed shapes
+ * (str: the family's shape text, as the records write it); false after a
+ * message when one is not. */
+template <typename Shape>
+static bool js_stop_names_ok(const char *spec, const Shape *shapes, int n,
+                             const char *(*str)(const Shape *, char *, size_t))
+{
+    static char buf[64][96];
+    const char *names[64];
+    int k = 0;
+    for (int i = 0; i < n && k < 64; i++)
+        if (!shapes[i].heldout) {
+            names[k] = str(&shapes[i], buf[k], sizeof buf[k]);
+            k++;
+        }
+    char bad[96];
+    if (!spec || hc_stop_names(spec, names, k, bad, sizeof bad))
+        return true;
+    fprintf(stderr, "%s: --stop-slower-than: '%s' is not a timed shape of this run\n", SPAK_HARNESS_PROG, bad);
+    return false;
+}
+
+/* A shape not run because an earlier one stopped the candidate early
+ * (run_shapes' after() with rc 2): a Correctness record with no "passed",
+ * "verdict":"stopped" (the CPU judge's "not checked" record). */
+static void js_emit_not_checked(const char *shape, bool heldout)
+{
+    js_emit(hc_dump(json_pack("{s:s, s:s, s:b, s:s, s:s}", "type", "Correctness", "shape", shape, "heldout", heldout,
+                              "verdict", "stopped", "reason", "not checked: the candidate was stopped early")));
 }
 
 /* The chip's rate bound and whether a median of median_ms for flops is

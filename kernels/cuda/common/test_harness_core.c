@@ -473,6 +473,32 @@ int main(void)
                "a failure, a stopped record, one without nulls and text that is not JSON pass unchanged (%d of 4)",
                same);
     }
+    {
+        /* --stop-slower-than: the engine's early stop (harness_core.h) */
+        TAP_OK(hc_stop_ms("2.5", "4096x4096x4096") == 2.5 && hc_stop_ms("2.5", "") == 2.5, "MS: every timed shape");
+        TAP_OK(hc_stop_ms("4096x4096x4096=2,8192x8192x8192=16", "8192x8192x8192") == 16 &&
+                   hc_stop_ms("4096x4096x4096=2,8192x8192x8192=16", "4096x4096x4096") == 2 &&
+                   hc_stop_ms("4096x4096x4096=2", "1024x1024x1024") == 0,
+               "SHAPE=MS,...: each shape's limit, 0 for a shape not named");
+        const char *bad[] = {"0", "-1", "x", "", "4096x4096x4096=", "=3", "4096x4096x4096=2,", "4096x4096x4096=0",
+                             "a=1,b", "nan", "inf"};
+        int refused = 0;
+        for (int i = 0; i < 11; i++)
+            refused += hc_stop_ms(bad[i], "4096x4096x4096") < 0;
+        TAP_OK(refused == 11, "malformed limits refused (%d of 11)", refused);
+        const char *names[] = {"4096x4096x4096", "8192x8192x8192"};
+        char which[64] = "";
+        TAP_OK(hc_stop_names("4096x4096x4096=2,8192x8192x8192=16", names, 2, which, sizeof which) &&
+                   hc_stop_names("3", names, 2, which, sizeof which) &&
+                   !hc_stop_names("4096x4096x4096=2,1x1x1=3", names, 2, which, sizeof which) && !strcmp(which, "1x1x1"),
+               "a name that is no timed shape is found (%s)", which);
+        TAP_OK(parse("--family gemm --candidate a.so --seed 1 --stop-slower-than 4096x4096x4096=2.5", &a, err,
+                     sizeof err) == 0 && a.stop_slower && !strcmp(a.stop_slower, "4096x4096x4096=2.5"),
+               "--stop-slower-than parses");
+        TAP_OK(parse("--family gemm --candidate a.so --seed 1 --stop-slower-than 0", &a, err, sizeof err) == -1 &&
+                   strstr(err, "--stop-slower-than"),
+               "--stop-slower-than 0 refused: %s", err);
+    }
     test_children();
     test_phases();
     return tap_done();

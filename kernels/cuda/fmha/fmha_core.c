@@ -13,7 +13,7 @@ static const char USAGE[] =
     "usage: spak-harness-cuda-fmha --family fmha --candidate PATH.so [--candidate PATH.so ...] --seed N\n"
     "         [--dtype fp16|bf16] [--shapes BxHxSxD[gN][c],...] [--heldout ...]\n"
     "         [--reps N] [--warmup N] [--batch-ms MS] [--between-runs SD] [--check-only] [--lse] [--no-baseline]\n"
-    "         [--ceilings-cache PATH] [--timeout SEC]\n"
+    "         [--ceilings-cache PATH] [--timeout SEC] [--stop-slower-than MS|SHAPE=MS,...]\n"
     "  shape: B batch, H heads, S sequence, D head dim; gN = N key/value heads (GQA,\n"
     "         N divides H); c = causal.  e.g. 4x16x4096x128c, 2x8x1000x64g2";
 

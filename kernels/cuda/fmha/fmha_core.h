@@ -43,6 +43,7 @@ struct fc_args {
     int ncand;
     int batch_ms;              /* --batch-ms: the work a timed batch holds (default 3) */
     double between_runs;       /* --between-runs: the ratio intervals' spread between runs (session.h) */
+    const char *stop_slower;   /* --stop-slower-than (harness_core.h, hc_stop_ms); NULL none */
     unsigned long long seed;
     int dtype;                 /* 1 fp16, 2 bf16 (abi.h) */
     struct fc_shape shapes[FC_MAX_SHAPES];

@@ -838,6 +838,9 @@ static int timed(struct fjudge *g, const bool *pass, const cp_info *ci, const do
     memset(&R, 0, sizeof R);
     R.nc = g_args.ncand, R.n = g->nsets, R.between_runs = g_args.between_runs;
     memcpy(R.timed, pass, sizeof R.timed);
+    char sn[96];
+    fc_shape_str(g->s, sn, sizeof sn);
+    R.stop_ms = g_args.ncand == 1 && g_args.stop_slower ? hc_stop_ms(g_args.stop_slower, sn) : 0;
     bool lse = g->lse_timed;
     int r = js_run(
         &R, &g->j, g->have_base ? BASE : -1, g_args.reps, g_args.warmup,
@@ -847,6 +850,19 @@ static int timed(struct fjudge *g, const bool *pass, const cp_info *ci, const do
     hd_phase("records");
     if (r)
         snprintf(R.all, sizeof R.all, "harness: out of host memory"), R.rc = HC_CHILD_HARNESS_ERR;
+    if (!r && R.stopped) { /* hopeless (--stop-slower-than): its full checks and warm-up calls passed */
+        js_rival = 0;
+        js_emit_stopped(json_pack("{s:s, s:s, s:b, s:s, s:b, s:s, s:I}", "type", "Performance", "shape", sn,
+                                  "heldout", false, "dtype", g_args.dtype == 1 ? "fp16" : "bf16", "causal",
+                                  g->s->causal, "candidate", g_args.candidates[0], "seed", (json_int_t)jd_seed),
+                        &R);
+        correctness_rec(g->s, true, false, err[0], lerr[0], berr[0],
+                        "ok (2 full checks against the fp64 reference, its first batches' rows checked; stopped "
+                        "early, not timed further)");
+        int rc = R.rc;
+        js_free(&R);
+        return rc;
+    }
     for (int k = 0; k < R.nc; k++) {
         if (!R.timed[k])
             continue;
@@ -1139,6 +1155,8 @@ int main(int argc, char **argv)
 
     if (rc >= 0)
         return rc;
+    if (!js_stop_names_ok(g_args.stop_slower, g_args.shapes, g_args.nshapes, fc_shape_str))
+        return 2;
     if (find_judge_parts("fmha", "baseline-cudnn.so", g_runner, sizeof g_runner, g_baseline, sizeof g_baseline))
         return 2;
     if (probe_device(&pa, g_args.timeout_s, g_args.dtype == 1 ? "fp16" : "bf16", &g_ceil) != 0)
@@ -1148,7 +1166,10 @@ int main(int argc, char **argv)
     return run_shapes(shape_fn, g_args.shapes, g_args.nshapes, g_args.timeout_s * g_args.ncand, g_args.check_only,
                       [](const struct fc_shape *s, int done, const struct hc_child *, const char *why) {
                           bool all[CS_MAX_CAND] = {true, true, true, true, true, true, true, true};
-                          if (done > 0)
+                          char sn[96];
+                          if (done == 2) /* an earlier shape stopped the candidate early */
+                              js_emit_not_checked(fc_shape_str(s, sn, sizeof sn), s->heldout);
+                          else if (done > 0)
                               fail_all(s, all, why);
                       });
 }

@@ -559,6 +559,9 @@ static int timed(struct gjudge *g, const bool *pass, const cp_info *ci, const do
     memset(&R, 0, sizeof R);
     R.nc = g_args.ncand, R.n = g->nsets, R.between_runs = g_args.between_runs;
     memcpy(R.timed, pass, sizeof R.timed);
+    char sn[64];
+    hc_shape_str(g->s, sn, sizeof sn);
+    R.stop_ms = g_args.ncand == 1 && g_args.stop_slower ? hc_stop_ms(g_args.stop_slower, sn) : 0;
     int r = js_run(
         &R, &g->j, BASE, g_args.reps, g_args.warmup, [&](int side, int n) { return fill_sets(g, side, n, false); },
         [&](int side, int n, double *dt, char *why, size_t nw) { return batch(g, side, n, dt, why, nw); },
@@ -566,6 +569,19 @@ static int timed(struct gjudge *g, const bool *pass, const cp_info *ci, const do
     hd_phase("records");
     if (r)
         snprintf(R.all, sizeof R.all, "harness: out of host memory"), R.rc = HC_CHILD_HARNESS_ERR;
+    if (!r && R.stopped) { /* hopeless (--stop-slower-than): its full checks and warm-up calls passed */
+        js_rival = 0;
+        js_emit_stopped(json_pack("{s:s, s:s, s:b, s:s, s:s, s:I}", "type", "Performance", "shape", sn, "heldout", false,
+                                  "dtype", hc_dtype_name(g->dt), "candidate", g_args.candidates[0], "seed",
+                                  (json_int_t)jd_seed),
+                        &R);
+        correctness_rec(g->s, g->dt, true, false, err[0], berr[0],
+                        "ok (2 full checks against the fp64 reference, its first batches' calls checked; stopped "
+                        "early, not timed further)");
+        int rc = R.rc;
+        js_free(&R);
+        return rc;
+    }
     for (int k = 0; k < R.nc; k++) {
         if (!R.timed[k])
             continue;
@@ -1007,6 +1023,8 @@ int main(int argc, char **argv)
 
     if (rc >= 0)
         return rc;
+    if (!js_stop_names_ok(g_args.stop_slower, g_args.shapes, g_args.nshapes, hc_shape_str))
+        return 2;
     if (g_args.profile_one)
         return profile_one();
     if (find_judge_parts("gemm", "baseline-cublas.so", g_runner, sizeof g_runner, g_baseline, sizeof g_baseline))
@@ -1018,7 +1036,10 @@ int main(int argc, char **argv)
         return 2;
     return run_shapes(shape_fn, g_args.shapes, g_args.nshapes, g_args.timeout_s * g_args.ncand, g_args.check_only,
                       [](const struct hc_shape *s, int done, const struct hc_child *r, const char *why) {
-                          if (done > 0) {
+                          char sn[64];
+                          if (done == 2) /* an earlier shape stopped the candidate early */
+                              js_emit_not_checked(hc_shape_str(s, sn, sizeof sn), s->heldout);
+                          else if (done > 0) {
                               bool all[CS_MAX_CAND] = {true, true, true, true, true, true, true, true};
                               fail_all(s, g_args.dtype, all, why);
                           } else if (g_args.ncu && !g_args.check_only) {
