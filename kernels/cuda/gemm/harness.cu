@@ -1043,11 +1043,12 @@ int main(int argc, char **argv)
                               bool all[CS_MAX_CAND] = {true, true, true, true, true, true, true, true};
                               fail_all(s, g_args.dtype, all, why);
                           } else if (g_args.ncu && !g_args.check_only) {
-                              if (r->saw_pass && r->saw_performance)
+                              if (r->saw_pass && r->saw_performance && !r->saw_stopped)
                                   counters(s);
                               else
                                   emit(hc_record_counters(s, g_args.dtype, NULL,
-                                                          "not profiled: the shape did not pass and get timed"));
+                                                          r->saw_stopped ? "not profiled: the candidate was stopped early"
+                                                                         : "not profiled: the shape did not pass and get timed"));
                           }
                       });
 }
