@@ -44,13 +44,15 @@
 # A sanitizer build's suites run with SPAK_TEST_WINDOW=short: the CPU judge's
 # short window on every timed shape (tests/tap.sh; read by the suites, never
 # by spak): the release build's suites measured, these look for memory errors.
-# Within each list (the lanes, the pool's timing suites, the rest of the
-# pool) the longest start first: a suite's "# seconds: release N, sanitizer
-# M" near its top is what it took in that build on the 2-core machine (a
-# part may be left out: 0, as for the unit tests), and the order is by it,
-# longest first, else as listed (alphabetical). Listed order had trust_cpu
-# (90 s) start last in the lanes, one lane idle for its last 75 s of 309
-# (2026-12-07); longest first they end within seconds of each other.
+# In the lanes the longest start first: a timing suite's "# seconds: N"
+# near its top is what its release pass took on the 2-core machine (none:
+# 0), the order is by it, longest first, else as listed (alphabetical).
+# Listed order had trust_cpu (90 s) start last, one lane idle for its last
+# 75 s of 309 (2026-12-07); longest first they end within seconds of each
+# other. The pool keeps the listed order: longest first there (tried
+# 2026-12-07) put fuzz_smoke, t1, llm_engine and trust_gpu side by side,
+# each of them slower for it (llm_engine 40 -> 67 s, trust_gpu 39 -> 70 s),
+# and the pool took 620 s against 541.
 # Each line says how long its suite took; the last says the wall time of
 # each phase.
 set -u
@@ -159,12 +161,10 @@ clashes() {
     done
     return 1
 }
-# seconds FILE SAN: the seconds that FILE's "# seconds:" line gives for a
-# release build (SAN 0) or a sanitizer build (SAN 1), else 0
+# seconds FILE: the seconds of FILE's "# seconds: N" line, else 0
 seconds() {
-    local part=release v
-    [ "$2" -eq 1 ] && part=sanitizer
-    v=$(head -30 "$1" | sed -n "s/^# seconds:.*\b$part \([0-9][0-9]*\).*/\1/p" | head -1)
+    local v
+    v=$(head -30 "$1" | sed -n 's/^# seconds: \([0-9][0-9]*\).*/\1/p' | head -1)
     echo "${v:-0}"
 }
 # longest_first ARRAY: ARRAY's "SECONDS<tab>ENTRY" items as ENTRY, the
@@ -179,7 +179,7 @@ longest_first() {
 # T| for a timing suite (at most one of those in flight), W| for a waiting
 # one (outside the slots) or -|
 serial=() pool=() pool_late=() pool_wait=()
-TAB=$'\t'  # the lists hold "SECONDS<tab>ENTRY" until longest_first
+TAB=$'\t'  # serial holds "SECONDS<tab>ENTRY" until longest_first
 san_builds=" "  # the sanitizer builds, each between spaces
 for b in "$@"; do
     if nm "$b/libspak.a" 2>/dev/null | grep -q __asan_init; then san_builds+="$b "; fi
@@ -212,24 +212,21 @@ for b in "$@"; do
     for t in "$b"/tests/test_*; do
         [ -x "$t" ] || continue
         name=$(basename "$t")
-        if [ "$name" != test_sandbox ]; then pool_late+=("0${TAB}-|$b|$name|$t")
-        elif [ $san -eq 1 ]; then pool+=("0${TAB}T|$b|$name|$t")
+        if [ "$name" != test_sandbox ]; then pool_late+=("-|$b|$name|$t")
+        elif [ $san -eq 1 ]; then pool+=("T|$b|$name|$t")
         else serial+=("0${TAB}$b|$name|$t"); fi
     done
     for s in tests/suites/*.sh; do
         [ -f "$s" ] || continue
         name=$(basename "$s" .sh)
-        secs=$(seconds "$s" "$san")
         if parallel_ok "$s" && ! once_here "$s" "$b" "$san"; then continue
         elif parallel_ok "$s" && waits_suite "$s"; then pool_wait+=("W|$b|$name|bash|$s|$b")
-        elif parallel_ok "$s"; then pool_late+=("$secs${TAB}-|$b|$name|bash|$s|$b")
-        elif [ $san -eq 1 ] && ! alone_always "$s"; then pool+=("$secs${TAB}T|$b|$name|bash|$s|$b")
-        else serial+=("$secs${TAB}$b|$name|bash|$s|$b"); fi
+        elif parallel_ok "$s"; then pool_late+=("-|$b|$name|bash|$s|$b")
+        elif [ $san -eq 1 ] && ! alone_always "$s"; then pool+=("T|$b|$name|bash|$s|$b")
+        else serial+=("$(seconds "$s")${TAB}$b|$name|bash|$s|$b"); fi
     done
 done
 longest_first serial
-longest_first pool
-longest_first pool_late
 pool=("${pool_wait[@]+"${pool_wait[@]}"}" "${pool[@]+"${pool[@]}"}" "${pool_late[@]+"${pool_late[@]}"}")
 
 # The alone phase in lanes: each of up to $SPAK_TEST_LANES (default 2) of

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# seconds: release 58, sanitizer 71 (tests/run.sh: the longest start first; what it took on the 2-core machine, 2026-12-07)
+# seconds: 58 (tests/run.sh: the lanes start the longest first; what its release pass took on the 2-core machine, 2026-12-07)
 # tests/suites/cpu_harness.sh BUILD_DIR - the trusted CPU harness against the
 # CPU kernel rungs (each must pass) and the cheats in tests/cheats (each must
 # fail, with the right reason). Candidates are built here with cc as shared

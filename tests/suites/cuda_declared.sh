@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# seconds: release 24, sanitizer 28 (tests/run.sh: the longest start first; what it took on the 2-core machine, 2026-12-07)
 # parallel: yes (tests/run.sh: no assertion here depends on time or load)
 # builds: every (tests/run.sh: the release build starts spak-judge-cuda, which the sanitizer build lacks; the sanitizer build checks the decl files spak writes)
 # tests/suites/cuda_declared.sh BUILD_DIR - spak-judge-cuda (issue 17,

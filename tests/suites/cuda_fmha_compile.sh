@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# seconds: sanitizer 13 (tests/run.sh: the longest start first; what it took on the 2-core machine, 2026-12-07)
 # parallel: yes (tests/run.sh: no assertion here depends on time or load)
 # tests/suites/cuda_fmha_compile.sh BUILD_DIR - the CUDA FMHA target without a GPU:
 #  - every FMHA rung (kernels/cuda/fmha/rung*.cu) compiles for sm_90a into a

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# seconds: release 34, sanitizer 39 (tests/run.sh: the longest start first; what it took on the 2-core machine, 2026-12-07)
+# seconds: 34 (tests/run.sh: the lanes start the longest first; what its release pass took on the 2-core machine, 2026-12-07)
 # tests/suites/engine.sh BUILD_DIR - the loop end to end (TAP): strategies,
 # budgets and stop conditions, failed candidates that do not stop the run,
 # trace records that do not fit the schema, --json, status/show, and a run

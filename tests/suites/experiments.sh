@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# seconds: sanitizer 39 (tests/run.sh: the longest start first; what it took on the 2-core machine, 2026-12-07)
 # parallel: yes (tests/run.sh: the one measured verdict is a 10x faster source; the rest is records and files)
 # tests/suites/experiments.sh BUILD_DIR - the engineer's seat experiment's
 # kit (TAP): engineer.sh refuses bad arms, a used home and a seed of lessons

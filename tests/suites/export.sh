@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# seconds: sanitizer 17 (tests/run.sh: the longest start first; what it took on the 2-core machine, 2026-12-07)
 # parallel: yes (tests/run.sh: the compared runs are the toy measure's seeded samples, no clock)
 # tests/suites/export.sh BUILD_DIR - results outside the database (TAP):
 # `spak export` in each format validated against its schema (spak's JSON

@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# seconds: release 79 (tests/run.sh: the longest start first; what it took on the 2-core machine, 2026-12-07)
 # parallel: yes (tests/run.sh: no assertion here depends on time or load)
 # builds: release (tests/run.sh: it makes its own sanitizer build with clang; on the release build only)
 # tests/suites/fuzz_smoke.sh BUILD_DIR - a 30-second libFuzzer run of the spec

@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# seconds: sanitizer 40 (tests/run.sh: the longest start first; what it took on the 2-core machine, 2026-12-07)
 # parallel: yes (tests/run.sh: no assertion here depends on time or load; the
 # attention prompt's rows need one measured step: on_quiet_machine)
 # tests/suites/llm_engine.sh BUILD_DIR - the LLM as the engineer inside the

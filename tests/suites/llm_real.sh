@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# seconds: sanitizer 10 (tests/run.sh: the longest start first; what it took on the 2-core machine, 2026-12-07)
 # parallel: yes (tests/run.sh: no assertion here depends on time or load)
 # tests/suites/llm_real.sh BUILD_DIR - the LLM client against a real model
 # over real HTTP: tests/llm/start_server.sh starts llama.cpp's own

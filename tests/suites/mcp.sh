@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# seconds: release 45, sanitizer 47 (tests/run.sh: the longest start first; what it took on the 2-core machine, 2026-12-07)
+# seconds: 45 (tests/run.sh: the lanes start the longest first; what its release pass took on the 2-core machine, 2026-12-07)
 # tests/suites/mcp.sh BUILD_DIR - `spak mcp` driven by the official MCP
 # Python SDK's client (PyPI `mcp`, pinned; installed by tests/mcp/install.sh
 # into ~/.cache/spak/mcp-venv, kept between runs), TAP on stdout: the

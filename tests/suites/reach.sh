@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# seconds: sanitizer 18 (tests/run.sh: the longest start first; what it took on the 2-core machine, 2026-12-07)
 # parallel: yes (tests/run.sh: its verdicts are the preprocessor's and the seeded drift's; the matmul runs are asserted on reach, not on speed)
 # tests/suites/reach.sh BUILD_DIR - does a parameter reach the candidate
 # (src/build/reach.h) (TAP). Without conditions, spak preprocesses each

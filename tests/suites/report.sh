@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# seconds: release 14 (tests/run.sh: the longest start first; what it took on the 2-core machine, 2026-12-07)
 # parallel: yes (tests/run.sh: no assertion here depends on time or load)
 # builds: every (tests/run.sh: Chromium runs on the release build; the sanitizer build runs the rest, and test_report the library)
 # tests/suites/report.sh BUILD_DIR - `spak report` end to end (TAP): real runs

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# seconds: release 37, sanitizer 42 (tests/run.sh: the longest start first; what it took on the 2-core machine, 2026-12-07; 52 and 59 before the --jobs 2 ladder's shorter window)
+# seconds: 37 (tests/run.sh: the lanes start the longest first; what its release pass took on the 2-core machine, 2026-12-07)
 # cpus: all (tests/run.sh: its --cpus 0/1 case puts one slot on each of two cores; it runs alone, unpinned)
 # tests/suites/scale_local.sh BUILD_DIR - evaluations in flight at once on one
 # machine (--jobs N) and the machine-wide measurement lock (TAP;

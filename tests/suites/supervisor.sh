@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# seconds: release 18, sanitizer 11 (tests/run.sh: the longest start first; what it took on the 2-core machine, 2026-12-07)
+# seconds: 18 (tests/run.sh: the lanes start the longest first; what its release pass took on the 2-core machine, 2026-12-07)
 # tests/suites/supervisor.sh BUILD_DIR - what the supervisor sees and steers
 # (TAP): progress (redrawn in place on a terminal, one plain line per
 # evaluation otherwise, --quiet, --json), a run stopped by each kind of

@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# seconds: release 50, sanitizer 26 (tests/run.sh: the longest start first; what it took on the 2-core machine, 2026-12-07)
 # parallel: yes (tests/run.sh: no assertion here depends on time or load)
 # builds: every (tests/run.sh: MemType Constant through spak-judge-cuda needs the release build, which has the CUDA judge)
 # tests/suites/t1.sh BUILD_DIR - T1 files in (docs/t1.md), TAP on stdout.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# seconds: release 90, sanitizer 127 (tests/run.sh: the longest start first; what it took on the 2-core machine, 2026-12-07)
+# seconds: 90 (tests/run.sh: the lanes start the longest first; what its release pass took on the 2-core machine, 2026-12-07)
 # apart: survivors (tests/run.sh: never beside trust_cpu or declared of the same build: check.py survivors counts, and kills, every lingering runner of the build, the other suite's too)
 # tests/suites/trust_cpu.sh BUILD_DIR - the adversary's suite for the CPU
 # families (issue 13): every candidate of tests/trust (see its README.md for

@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# seconds: sanitizer 39 (tests/run.sh: the longest start first; what it took on the 2-core machine, 2026-12-07)
 # parallel: yes (tests/run.sh: no assertion here depends on time or load)
 # tests/suites/trust_gpu.sh BUILD_DIR - the GPU adversary's suite where there
 # is no GPU (tests/trust_gpu/; the run itself, tests/trust_gpu/run.sh BUILD
