@@ -4,6 +4,7 @@
  */
 #include "analyze/counters.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include "analyze/records.h"
@@ -57,14 +58,25 @@ void spak_counters_structure(const spak_model *m, const char *cand_key, char *ou
     }
 }
 
+/* Whether the evaluation's records say its structure was profiled: a
+ * Counters record with numbers, or one where ncu ran and gave none (it
+ * would give none again); not one the judge wrote without running ncu
+ * ("not profiled: ...": the shape failed, or the candidate was stopped
+ * early). */
 static bool has_counters(spak_store *st, const char *run_id, int64_t eval_id, spak_err *err, spak_status *rc)
 {
     spak_trace_row *rows = NULL;
     size_t nr = 0;
     bool found = false;
     *rc = spak_store_trace_list(st, run_id, eval_id, &rows, &nr, err);
-    for (size_t i = 0; *rc == SPAK_OK && i < nr && !found; i++)
-        found = rows[i].case_name && strcmp(rows[i].case_name, SPAK_REC_COUNTERS) == 0;
+    for (size_t i = 0; *rc == SPAK_OK && i < nr && !found; i++) {
+        if (!rows[i].case_name || strcmp(rows[i].case_name, SPAK_REC_COUNTERS) != 0 || !rows[i].record_json)
+            continue;
+        json_t *r = json_loads(rows[i].record_json, 0, NULL);
+        const char *why = json_string_value(json_object_get(r, "reason"));
+        found = json_is_true(json_object_get(r, "available")) || !why || strncmp(why, "not profiled", 12) != 0;
+        json_decref(r);
+    }
     spak_store_trace_rows_free(rows, nr);
     return found;
 }

@@ -11,8 +11,10 @@
  *          without design_space: one structure), and every code candidate
  *          (an LLM's or an outside proposal's source) is one of its own; a
  *          structure counts as profiled once an evaluation of it has a
- *          Counters record in the store (a failed build or a crash leaves it
- *          unprofiled, so the next evaluation of it profiles);
+ *          Counters record in the store from an ncu pass that ran (numbers,
+ *          or ncu's failure); a failed build, a crash, a failed check or an
+ *          early stop ("not profiled: ...") leaves it unprofiled, so the next
+ *          evaluation of it profiles;
  *   every  every evaluation (the measure command as written);
  *   never  none (the flag dropped from every evaluation).
  *

@@ -19,7 +19,9 @@ badsamples: samples_ms, time_ms and ratio_ci of types no schema declares.
 --cost: a Cost record first (a judge's phases: here the sleep), which no
 schema declares and the engine keeps in the result's "cost".
 --ncu: a Counters record too, as a judge asked for hardware counters writes
-one (analyze/counters.h decides which evaluations keep the flag).
+one (analyze/counters.h decides which evaluations keep the flag): numbers
+when the check passed, else "not profiled: ..." as the GEMM judge says;
+--ncu-fails: ncu ran and gave none ("available": false, its reason).
 """
 import json
 import math
@@ -37,6 +39,7 @@ noise_seed = 0
 fail_x = None
 cost = False
 ncu = False
+ncu_fails = False
 foreign = None
 i = 2
 while i < len(args):
@@ -54,6 +57,8 @@ while i < len(args):
         cost = True; i += 1
     elif args[i] == "--ncu":
         ncu = True; i += 1
+    elif args[i] == "--ncu-fails":
+        ncu_fails = True; i += 1
     elif args[i] == "--foreign-load":
         foreign = float(args[i + 1]); i += 2
     else:
@@ -82,7 +87,11 @@ if mode == "norecord" and x == 1:
     sys.exit(0)
 passed = not (mode == "wrong" and x == 1) and x != fail_x
 rec({"type": "Correctness", "passed": passed, "reason": "" if passed else "wrong values"})
-if ncu:
+if ncu and not passed:
+    rec({"type": "Counters", "shape": "toy", "available": False, "reason": "not profiled: the shape did not pass and get timed"})
+elif ncu and ncu_fails:
+    rec({"type": "Counters", "shape": "toy", "available": False, "reason": "ncu printed no numbers"})
+elif ncu:
     rec({"type": "Counters", "shape": "toy", "available": True, "tool": "ncu", "metrics": {"dram__bytes.sum": 1e6 * x}})
 if mode == "badrecord" and x == 1:
     rec({"type": "Performance", "score": "high", "ratio": 1.0})

@@ -208,7 +208,7 @@ check "a header included from another folder changed: new cache keys" "[ \$(echo
 S5c=$(mkspec counters "--ncu" 's|        x: \[1, 2, 3, 4, 5\]||')
 sed -i -e 's|^    tuning_space {|    design_space {\n        x: [1, 2, 3]\n    }\n    tuning_space {|' \
     -e 's|            case Analysis|            case Counters { shape: string, available: bool, tool: string }\n            case Analysis|' "$S5c"
-counters_of() {  # HOME: "evaluations-with-Counters of evaluations" and each evaluation's counters note
+counters_of() {  # HOME: "evaluations with a Counters record of evaluations" and each evaluation's counters note
     python3 - "$1/spak.db" <<'PY'
 import json, sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
@@ -243,8 +243,14 @@ S5g=$(mkspec counters2 "--ncu --fail-x 1" 's|        x: \[1, 2, 3, 4, 5\]||')
 sed -i -e 's|^    tuning_space {|    design_space {\n        x: [1, 2, 3]\n    }\n    tuning_space {|' "$S5g"
 "$SPAK" run --home "$T/h5g" --json --quiet --budget 4 "$S5g" >/dev/null 2>&1
 counters_of "$T/h5g" >"$T/c5g.txt"
-check "the counters of a failed check's evaluation still count as taken (the record is there)" \
-    "grep -q '^2 x=1,y=1 - counters not taken' $T/c5g.txt"
+check "a failed check's evaluation was not profiled (the judge says 'not profiled'): the next of its structure profiles" \
+    "[ \$(grep -c ' C counters taken: the first evaluation of x=1' $T/c5g.txt) -eq 4 ]"
+S5i=$(mkspec counters3 "--ncu --ncu-fails" 's|        x: \[1, 2, 3, 4, 5\]||')
+sed -i -e 's|^    tuning_space {|    design_space {\n        x: [1, 2, 3]\n    }\n    tuning_space {|' "$S5i"
+"$SPAK" run --home "$T/h5i" --json --quiet --budget 3 "$S5i" >/dev/null 2>&1
+counters_of "$T/h5i" >"$T/c5i.txt"
+check "ncu ran and gave no numbers: the structure counts as profiled (it would fail again)" \
+    "grep -q '^2 x=1,y=1 - counters not taken: x=1 was profiled at evaluation 1\$' $T/c5i.txt"
 "$SPAK" run --home "$T/h5h" --counters sometimes "$S5c" >/dev/null 2>"$T/c5h.err"
 check "--counters sometimes: a usage error naming the values" "[ \$? -eq 2 ] && grep -q \"takes new, every or never, not 'sometimes'\" $T/c5h.err"
 
