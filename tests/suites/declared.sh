@@ -344,6 +344,26 @@ refuse() { # WHAT FIELD PYTHON-EDIT
 refuse "an unknown type" 'args\[0\].type' 'd["args"][0]["type"] = "f12"'
 refuse "counts over the cap" 'shapes\[0\].counts\[0\]' 'd["shapes"][0]["counts"][0] = 1 << 40'
 refuse "a missing reference" 'reference.path' 'd["reference"]["path"] = "/nonexistent/ref.so"'
+# a spec that declares the baseline's fields: the declared judge has no baseline (its reference is a
+# check), and a passing record leaves out what it has no value for (kernels/common/record_nulls.h), so
+# the records fit the schema (a null there was rejected: the evaluation had no valid Performance record)
+variant softmax-cpu.spak nullfree naive
+quick "$EX/nullfree.spak"
+sed -i 's|case Performance { shape: string, time_ms: float, gflops: float }|case Performance { shape: string, time_ms: float, gflops: float, ratio: float, baseline_time_ms: float }|' "$EX/nullfree.spak"
+run nullfree "$EX/nullfree.spak"
+out=$(python3 - "$T/nullfree.show" "$T/h/nullfree/spak.db" <<'PY' 2>&1
+import json, sqlite3, sys
+e = json.load(open(sys.argv[1]))["evaluations"][0]
+bad = sqlite3.connect(sys.argv[2]).execute("select count(*) from traces where valid = 0 and case_name in ('Performance', 'Correctness')").fetchone()[0]
+perf = [json.loads(r[0]) for r in sqlite3.connect(sys.argv[2]).execute("select record_json from traces where case_name = 'Performance'")]
+assert e["status"] == "done", e
+assert bad == 0, "%d invalid Performance or Correctness records" % bad
+assert perf and all("ratio" not in p and "baseline_time_ms" not in p for p in perf), perf
+print("done, %d Performance records without ratio or baseline_time_ms, none invalid" % len(perf))
+PY
+)
+[ $? -eq 0 ] && ok "a spec declaring ratio: the baseline-less judge's passing records fit it ($out)" || notok "null-free passing records" "$out"
+
 refuse "a library reference" 'reference.kind' 'd["reference"] = {"kind": "library", "name": "cblas_sgemm"}'
 refuse "an output without tolerance" 'args\[1\].tolerance' 'del d["args"][1]["tolerance"]'
 refuse "a CUDA kernel" 'language' 'd["language"] = "cuda"'

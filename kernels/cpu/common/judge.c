@@ -96,6 +96,7 @@
 #include <unistd.h>
 
 #include "../../common/prf.h"
+#include "../../common/record_nulls.h"
 #include "family.h"
 #include "judge.h"
 
@@ -223,6 +224,7 @@ static const cpu_family *emit_family;
 void cpu_emit(json_t *o)
 {
     if (emit_family && emit_family->record) emit_family->record(o);
+    spak_record_omit_nulls(o); /* a passing record says nothing of what it has no value for */
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
     if (s) {
         printf(TRACE_PREFIX "%s\n", s);

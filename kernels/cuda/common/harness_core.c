@@ -2,6 +2,7 @@
  * harness_core.c - GPU-free logic of spak-harness-cuda (see harness_core.h).
  */
 #include "harness_core.h"
+#include "../../common/record_nulls.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -733,20 +734,7 @@ char *hc_omit_nulls(char *rec)
         json_decref(o);
         return rec;
     }
-    const char *verdict = json_string_value(json_object_get(o, "verdict"));
-    bool failure = json_is_false(json_object_get(o, "passed")) || (verdict && strcmp(verdict, "stopped") == 0);
-    bool dropped = false;
-    const char *k;
-    json_t *v;
-    void *tmp;
-    if (!failure)
-        json_object_foreach_safe(o, tmp, k, v) {
-            if (json_is_null(v)) {
-                json_object_del(o, k);
-                dropped = true;
-            }
-        }
-    if (!dropped) {
+    if (!spak_record_omit_nulls(o)) {
         json_decref(o);
         return rec;
     }

@@ -217,16 +217,11 @@ struct json_t;
 struct json_t *hc_jnum(double x);
 /* rec as compact JSON in insertion order; takes rec's reference */
 char *hc_dump(struct json_t *rec);
-/* A record as every CUDA judge emits it (harness_device.cuh's emit): in
- * a record that is not a failure (its "passed" is not false, its
- * "verdict" not "stopped") the members that are null (what the judge had
- * no value for: a baseline that did not run, an LSE not declared) are
- * left out, as docs/store.md asks ("omit the field instead"): the engine's
- * validator counts a null as absent only in a failure record and rejects
- * it elsewhere, and a rejected passing record leaves its shape unchecked.
- * Takes rec (malloc'd JSON text) and returns the record to emit (rec
- * itself when nothing is left out or it does not parse, else a new text;
- * NULL only when rec is NULL). */
+/* A record as every CUDA judge emits it (harness_device.cuh's emit), by the
+ * rule of kernels/common/record_nulls.h: a record that is not a failure
+ * leaves out its null members. Takes rec (malloc'd JSON text) and returns
+ * the record to emit (rec itself when nothing is left out or it does not
+ * parse, else a new text; NULL only when rec is NULL). */
 char *hc_omit_nulls(char *rec);
 /* appends flops .. suspicious (the roofline analysis) */
 char *hc_finish_analysis(struct json_t *rec, const struct hc_perf_in *in, const struct hc_perf_out *out);
