@@ -113,7 +113,8 @@ static spak_status pick(const spak_retime_job *job, rt_set *s, spak_err *err)
 
 bool spak_retime_session_judge(const char *name)
 {
-    static const char *const judges[] = {"spak-harness-cpu", "spak-harness-cuda", "spak-harness-cuda-fmha"};
+    static const char *const judges[] = {"spak-harness-cpu", "spak-harness-cuda", "spak-harness-cuda-fmha",
+                                         "spak-judge-cuda"};
     for (size_t i = 0; name && i < sizeof judges / sizeof judges[0]; i++)
         if (strcmp(name, judges[i]) == 0)
             return true;
@@ -152,6 +153,52 @@ static bool same_file(const char *a, const char *b)
     return same;
 }
 
+/* A declared kernel's decl file (build/decl.h) as a session sees it: without
+ * its candidate (each one's --candidate), its drawn held-out shapes (drawn
+ * for each evaluation; the session checks the first's) and its reference's
+ * path (compared by the file's bytes). NULL when it cannot be read. */
+static json_t *decl_for_session(const char *path, char *ref, size_t nref)
+{
+    json_t *d = json_load_file(path, 0, NULL);
+    if (!json_is_object(d)) {
+        json_decref(d);
+        return NULL;
+    }
+    json_object_del(d, "candidate");
+    json_t *rf = json_object_get(d, "reference");
+    spak_snprintf(ref, nref, "%s", json_is_string(json_object_get(rf, "path")) ? json_string_value(json_object_get(rf, "path")) : "");
+    if (json_is_object(rf))
+        json_object_del(rf, "path");
+    json_t *shapes = json_object_get(d, "shapes"), *kept = json_array(), *x;
+    size_t i;
+    json_array_foreach(shapes, i, x) if (!json_is_true(json_object_get(x, "drawn"))) json_array_append(kept, x);
+    json_object_set_new(d, "shapes", kept);
+    return d;
+}
+
+bool spak_retime_decl_session_ok(const char *a, const char *b, char *what, size_t n)
+{
+    char ra[PATH_MAX], rb[PATH_MAX];
+    json_t *da = decl_for_session(a, ra, sizeof ra), *db = decl_for_session(b, rb, sizeof rb);
+    bool ok = da && db;
+    if (!ok)
+        spak_snprintf(what, n, "a decl file cannot be read");
+    const char *k;
+    json_t *v;
+    if (ok)
+        json_object_foreach(da, k, v) if (ok && !json_equal(v, json_object_get(db, k))) {
+            ok = false;
+            spak_snprintf(what, n, "%s", strcmp(k, "shapes") == 0 ? "their launches or sizes (the decls' shapes)" : k);
+        }
+    if (ok && json_object_size(da) != json_object_size(db))
+        ok = false, spak_snprintf(what, n, "their decls' fields");
+    if (ok && (ra[0] || rb[0]) && !same_file(ra, rb))
+        ok = false, spak_snprintf(what, n, "their references' builds");
+    json_decref(da);
+    json_decref(db);
+    return ok;
+}
+
 /* Build each candidate (a cache hit: each was built for its evaluation)
  * and expand its command; why says what prevents a session. */
 static spak_status prepare(const spak_retime_job *job, rt_set *s, char *why, size_t why_n, spak_err *err)
@@ -185,14 +232,22 @@ static spak_status prepare(const spak_retime_job *job, rt_set *s, char *why, siz
     if (!exe || !spak_retime_session_judge(exe + 1) ||
         !spak_measure_is_judge(a0->argv[0], job->bin_dir, job->target) || s->c[0].cpos < 0) {
         spak_snprintf(why, why_n, "the measure command is not one of spak's judges with --candidate (a session of "
-                      "several candidates: spak-harness-cpu, spak-harness-cuda, spak-harness-cuda-fmha)");
+                      "several candidates: spak-harness-cpu, spak-harness-cuda, spak-harness-cuda-fmha, "
+                      "spak-judge-cuda)");
         return SPAK_OK;
     }
-    int tpos = after(a0, "--traffic"), spos = after(a0, "--seed");
+    int tpos = after(a0, "--traffic"), spos = after(a0, "--seed"), dpos = after(a0, "--decl");
     for (size_t k = 1; k < s->n; k++) {
         const spak_cand_argv *a = &s->c[k].av;
+        char what[160];
+        if (dpos >= 0 && a->n == a0->n && !spak_retime_decl_session_ok(a0->argv[dpos], a->argv[dpos], what, sizeof what)) {
+            spak_snprintf(why, why_n, "the declared kernels of %s and %s differ in %s (a session launches every "
+                          "candidate as the first one's decl says)", s->c[0].key, s->c[k].key, what);
+            return SPAK_OK;
+        }
         for (size_t i = 0; i < a0->n && a->n == a0->n; i++)
-            if ((int)i != s->c[0].cpos && (int)i != tpos && (int)i != spos && strcmp(a->argv[i], a0->argv[i]) != 0 &&
+            if ((int)i != s->c[0].cpos && (int)i != tpos && (int)i != spos && (int)i != dpos &&
+                strcmp(a->argv[i], a0->argv[i]) != 0 &&
                 !(strchr(a0->argv[i], '/') && same_file(a0->argv[i], a->argv[i]))) {
                 spak_snprintf(why, why_n, "the measure commands of %s and %s differ in '%s' (a session takes one "
                               "command that differs only in --candidate, --traffic, --seed and the folder of a "

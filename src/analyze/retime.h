@@ -94,6 +94,13 @@ spak_status spak_retime_final(const spak_retime_job *job, json_t **out, spak_err
  * eval id, key, metric, ratio and interval), for the run's last event. */
 void spak_retime_apply(json_t *summary, const json_t *rt, const char *metric, spak_progress *pr);
 
+/* Whether two candidates' decl files (a declared kernel's, build/decl.h)
+ * allow one session, in which the judge launches every candidate as the
+ * first one's decl says: the same kernel, arguments and listed shapes with
+ * their launches (the candidate's path and the drawn held-out shapes aside)
+ * and a reference of the same bytes. what[n] says which part differs. */
+bool spak_retime_decl_session_ok(const char *a, const char *b, char *what, size_t n);
+
 /* Whether a is a judge flag that profiles the one candidate of a run (the
  * CUDA judges' --ncu and --profile-one refuse a session of several): the
  * re-time drops it from its session's command - a timing session; the
