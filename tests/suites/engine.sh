@@ -205,9 +205,14 @@ check "a header included from another folder changed: new cache keys" "[ \$(echo
 
 # 5c. hardware counters only when the analysis needs them (analyze/counters.h): x a design_space
 # parameter (3 structures), y a tuning one; the command asks its judge for --ncu
-S5c=$(mkspec counters "--ncu" 's|        x: \[1, 2, 3, 4, 5\]||')
-sed -i -e 's|^    tuning_space {|    design_space {\n        x: [1, 2, 3]\n    }\n    tuning_space {|' \
-    -e 's|            case Analysis|            case Counters { shape: string, available: bool, tool: string }\n            case Analysis|' "$S5c"
+design_spec() {  # NAME ARGS: the toy spec with x a design_space parameter of 3 values, its schema with Counters
+    local f
+    f=$(mkspec "$1" "$2" 's|        x: \[1, 2, 3, 4, 5\]||')
+    sed -i -e 's|^    tuning_space {|    design_space {\n        x: [1, 2, 3]\n    }\n    tuning_space {|' \
+        -e 's|            case Analysis|            case Counters { shape: string, available: bool, tool: string }\n            case Analysis|' "$f"
+    echo "$f"
+}
+S5c=$(design_spec counters "--ncu")
 counters_of() {  # HOME: "evaluations with a Counters record of evaluations" and each evaluation's counters note
     python3 - "$1/spak.db" <<'PY'
 import json, sqlite3, sys
@@ -239,14 +244,12 @@ S5f=$(mkspec counters1 "--ncu" "")
 "$SPAK" run --home "$T/h5f" --json --quiet --budget 4 "$S5f" >/dev/null 2>&1
 counters_of "$T/h5f" >"$T/c5f.txt"
 check "no design_space: one structure, profiled once (1 of 4)" "[ \"\$(head -1 $T/c5f.txt)\" = '1 of 4' ]"
-S5g=$(mkspec counters2 "--ncu --fail-x 1" 's|        x: \[1, 2, 3, 4, 5\]||')
-sed -i -e 's|^    tuning_space {|    design_space {\n        x: [1, 2, 3]\n    }\n    tuning_space {|' "$S5g"
+S5g=$(design_spec counters2 "--ncu --fail-x 1")
 "$SPAK" run --home "$T/h5g" --json --quiet --budget 4 "$S5g" >/dev/null 2>&1
 counters_of "$T/h5g" >"$T/c5g.txt"
 check "a failed check's evaluation was not profiled (the judge says 'not profiled'): the next of its structure profiles" \
     "[ \$(grep -c ' C counters taken: the first evaluation of x=1' $T/c5g.txt) -eq 4 ]"
-S5i=$(mkspec counters3 "--ncu --ncu-fails" 's|        x: \[1, 2, 3, 4, 5\]||')
-sed -i -e 's|^    tuning_space {|    design_space {\n        x: [1, 2, 3]\n    }\n    tuning_space {|' "$S5i"
+S5i=$(design_spec counters3 "--ncu --ncu-fails")
 "$SPAK" run --home "$T/h5i" --json --quiet --budget 3 "$S5i" >/dev/null 2>&1
 counters_of "$T/h5i" >"$T/c5i.txt"
 check "ncu ran and gave no numbers: the structure counts as profiled (it would fail again)" \
