@@ -19,6 +19,9 @@ check_run "session_table.py: the session checks catch what they must (no device)
 # the table of where a GPU evaluation's time went (issue 18), on Cost records written by hand
 check_run "cost-table.py: runs, shapes, parts, the children's exit, the engine's steps (no device)" \
     bash -c 'o=$(python3 kernels/cuda/cost-table.py --self-test 2>&1) || { sed "s/^/# /" <<<"$o"; exit 1; }'
+# the Kernel Tuner side by side's table (issue 17), on runs of both sides written by hand
+check_run "kt_table.py: the bests, evaluations to 95% on each clock with the re-timings, --best (no device)" \
+    bash -c 'o=$(python3 kernels/cuda/kt/kt_table.py --self-test 2>&1) || { sed "s/^/# /" <<<"$o"; exit 1; }'
 
 cuda_suite gemm spak-harness-cuda "no register spills (ptxas)" '[1-9][0-9]* bytes spill (stores|loads)'
 

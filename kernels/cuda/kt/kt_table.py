@@ -3,6 +3,7 @@
 
   kt_table.py OUT              the Markdown table of the runs in OUT
   kt_table.py --best spak|kt OUT   that side's best configuration, as name=value,...
+  kt_table.py --self-test      its checks on runs written by hand
 
 Reads OUT/spak-STRATEGY-SEED.show.json (`spak show --json`, its evaluations in
 proposal order, `metric` the kernel's time in ms) with OUT/spak-STRATEGY-SEED.wall
@@ -72,7 +73,60 @@ def to_95(evals, target):
     return None
 
 
+def self_test():
+    """The table from two hand-written runs a side: which best, which evaluation reached 95%."""
+    import io
+    import tempfile
+    from contextlib import redirect_stdout
+    out = tempfile.mkdtemp(prefix="kt-table-")
+    cfg = lambda bx: "filter_width=17,filter_height=17,block_size_x=%d,block_size_y=2" % bx
+    spak = {"evaluations": [{"candidate": cfg(16), "status": "done", "metric": 1.0, "seconds": 2},
+                            {"candidate": cfg(32), "status": "failed", "metric": None, "seconds": 2},
+                            {"candidate": cfg(64), "status": "done", "metric": 0.5, "seconds": 2}]}
+    json.dump(spak, open(os.path.join(out, "spak-default-1.show.json"), "w"))
+    open(os.path.join(out, "spak-default-1.wall"), "w").write("12.0\n")
+    kt = {"wall_s": 30.0, "evaluations": [
+        {"config": {"filter_width": 17, "filter_height": 17, "block_size_x": 128, "block_size_y": 2}, "time_ms": 0.8},
+        {"config": {"filter_width": 17, "filter_height": 17, "block_size_x": 48, "block_size_y": 2}, "time_ms": None}]}
+    json.dump(kt, open(os.path.join(out, "kt-random_sample-1.json"), "w"))
+    # spak's best on Kernel Tuner's clock: 0.45 (better than its own 0.8: it never reached 95% of the best there)
+    json.dump({"evaluations": [{"config": {"block_size_x": 64, "block_size_y": 2}, "time_ms": 0.45}]},
+              open(os.path.join(out, "retime-kt-of-spak.json"), "w"))
+    json.dump({"evaluations": [{"candidate": cfg(128), "status": "done", "metric": 0.9}]},
+              open(os.path.join(out, "retime-spak-of-kt.show.json"), "w"))
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        sys.argv = ["kt_table.py", out]
+        main()
+    text = buf.getvalue()
+    rows = [l for l in text.splitlines() if l.startswith("| spak") or l.startswith("| Kernel")]
+    checks = [
+        ("spak's row: 3 evaluations, 2 timed, best 0.5000, 95% at its third, 4.00 s each",
+         rows and "| 3 (2) | 0.5000 | 3 | 12 | 4.00 | block_size_x=64,block_size_y=2 |" in rows[0]),
+        ("Kernel Tuner's row: its best 0.8000 never within 5% of spak's best on its clock (0.45)",
+         len(rows) > 1 and "| 2 (1) | 0.8000 | not reached | 30 | 15.00 |" in rows[1]),
+        ("the re-timings printed", "timed by Kernel Tuner: 0.4500 ms" in text and "timed by spak's judge: 0.9000 ms" in text),
+    ]
+    sys.argv = ["kt_table.py", "--best", "spak", out]
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        main()
+    checks.append(("--best spak: the configuration as the T1 names write it", buf.getvalue().strip() == cfg(64)))
+    bad = 0
+    for i, (name, ok) in enumerate(checks, 1):
+        print("%s %d - %s" % ("ok" if ok else "not ok", i, name))
+        bad += not ok
+    print("1..%d" % len(checks))
+    if bad:
+        print(text)
+    import shutil
+    shutil.rmtree(out, ignore_errors=True)
+    return 1 if bad else 0
+
+
 def main():
+    if len(sys.argv) == 2 and sys.argv[1] == "--self-test":
+        sys.exit(self_test())
     if len(sys.argv) == 4 and sys.argv[1] == "--best":
         side, out = sys.argv[2], sys.argv[3]
         bests = [best_of(r[3]) for r in runs(out) if r[0] == side]
