@@ -159,6 +159,26 @@ space_count() {  # NAME T1_FILE NAME=VALUES...
     fi
 }
 space_count "the convolution space with the filter fixed at 17x17" "$CONV" filter_width=17 filter_height=17
+# the side by side with Kernel Tuner (kernels/cuda/kt-side-by-side.sh): the spec spak runs
+# (kernels/cuda/kt/conv17.spak, the T1 file beside it in kt/) and the space kt_tune.py gives
+# tune_kernel hold the same points
+mkdir -p "$T/ktside/kt" && cp "$KT/test/test_T1_input.json" "$KT/test/convolution.cu" "$T/ktside/kt/" &&
+    cp "$ROOT/kernels/cuda/kt/conv17.spak" "$ROOT/kernels/cuda/kt/conv_ref.cu" "$T/ktside/" && chmod -R a+rX "$T/ktside"
+ours=$("$SPAK" check --json "$T/ktside/conv17.spak" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["loops"][0]["points"])' 2>&1)
+theirs=$("$PY" - "$ROOT/kernels/cuda/kt" "$T/ktside/kt" <<'PY' 2>&1
+import sys
+sys.path.insert(0, sys.argv[1])
+import kt_tune
+from kernel_tuner.searchspace import Searchspace
+params, conds = kt_tune.space(sys.argv[2])
+print(Searchspace(params, conds, 1024).size)
+PY
+)
+if [ -n "$ours" ] && [ "$ours" = "$theirs" ]; then
+    ok "side by side: conv17.spak and kt_tune.py's space hold the same $ours points"
+else
+    notok "side by side: the two spaces" "spak: $ours" "kt_tune.py: $(tail -2 <<<"$theirs")"
+fi
 space_count "filters 3x33 and 33x5" "$CONV" filter_width=3,33 filter_height=33,5
 # Python's semantics where spak's differ: // and % floor (a parameter with
 # negative values), a truth value that is a number, not, int(a / b), in, **
