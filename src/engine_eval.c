@@ -98,7 +98,7 @@ spak_status eng_build(engine *e, spak_cand_vars *v, const spak_cand_job *job, co
     return st;
 }
 
-spak_status eng_analyze_begin(engine *e, const spak_cand_vars *v, int64_t eval_id, bool code, eng_place *pl,
+spak_status eng_analyze_begin(engine *e, const spak_cand_vars *v, int64_t eval_id, eng_place *pl,
                               spak_cand_argv *av, spak_measure_job *mj, spak_outcome *oc, spak_err *err)
 {
     spak_status st = eng_go(e, S_ANALYZE, json_pack("{s:I}", "eval_id", (json_int_t)eval_id), err);
@@ -110,7 +110,7 @@ spak_status eng_analyze_begin(engine *e, const spak_cand_vars *v, int64_t eval_i
     if (st == SPAK_OK && e->o->counters && !spak_counters_parse(e->o->counters, &cw))
         st = spak_errf(err, SPAK_ERR_ARG, "--counters takes new, every or never, not '%s'", e->o->counters);
     if (st == SPAK_OK)  /* hardware counters only where the analysis needs them (counters.h) */
-        st = spak_counters_args(e->store, e->run_id, e->m, cw, eval_id, e->pr.current_key, code, av, oc->counters,
+        st = spak_counters_args(e->store, e->run_id, e->m, cw, eval_id, e->pr.current_key, av, oc->counters,
                                 sizeof oc->counters, err);
     if (st == SPAK_OK)  /* a hopeless candidate stopped early (early_stop.h) */
         st = spak_early_stop_args(av, e->pr.views.best, spak_early_stop_factor(e->o, e->loop), e->o->bin_dir,
@@ -141,7 +141,7 @@ spak_status eng_evaluate(engine *e, const spak_proposal *p, int64_t eval_id, spa
     spak_measure_job mj;
     spak_status st = eng_build(e, v, &job, &e->place, oc, &built, err);
     if (st == SPAK_OK && built)
-        st = eng_analyze_begin(e, v, eval_id, e->code_source != NULL, &e->place, &av, &mj, oc, err);
+        st = eng_analyze_begin(e, v, eval_id, &e->place, &av, &mj, oc, err);
     if (st == SPAK_OK && built) {
         mj.note = p->note, mj.note_key = p->note_key;  /* kept with a remote job for its re-attach */
         st = spak_measure(&mj, oc, err);

@@ -125,10 +125,10 @@ spak_status eng_build(engine *e, spak_cand_vars *v, const spak_cand_job *job, co
                       bool *built, spak_err *err);
 /* The start of ANALYZE on the engine's thread: journaled, the status
  * "running", the measure argv (the judge's counters flag kept or dropped,
- * analyze/counters.h, oc->counters saying which; code: a code candidate;
- * early stop from the best so far) and the measurement's job, which points
+ * analyze/counters.h, oc->counters saying which; early stop from the best
+ * so far) and the measurement's job, which points
  * into v, av and pl. */
-spak_status eng_analyze_begin(engine *e, const spak_cand_vars *v, int64_t eval_id, bool code, eng_place *pl,
+spak_status eng_analyze_begin(engine *e, const spak_cand_vars *v, int64_t eval_id, eng_place *pl,
                               spak_cand_argv *av, spak_measure_job *mj, spak_outcome *oc, spak_err *err);
 /* BUILD and ANALYZE of proposal p's candidate, one after the other (the serial loop). */
 spak_status eng_evaluate(engine *e, const spak_proposal *p, int64_t eval_id, spak_outcome *oc, spak_err *err);

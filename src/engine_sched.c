@@ -327,8 +327,7 @@ static void on_built(engine *e, slot *s)
     spak_snprintf(e->pr.current_key, sizeof e->pr.current_key, "%s", s->key);
     bool go = false;
     if (s->st == SPAK_OK && s->built) {
-        s->st = eng_analyze_begin(e, s->v, s->eval_id, s->code_source != NULL, &s->pl, &s->av, &s->mj, &s->oc,
-                                  &s->err);
+        s->st = eng_analyze_begin(e, s->v, s->eval_id, &s->pl, &s->av, &s->mj, &s->oc, &s->err);
         go = s->analyzed = s->st == SPAK_OK;
         s->mj.note = s->p.note, s->mj.note_key = s->p.note_key;  /* kept with a remote job for its re-attach */
     }

@@ -45,6 +45,11 @@ void spak_counters_structure(const spak_model *m, const char *cand_key, char *ou
     size_t used = 0;
     if (n)
         out[0] = '\0';
+    if (cand_key && strncmp(cand_key, "code:", 5) == 0) { /* a code candidate: its source ("code:TAG|point") */
+        size_t len = strcspn(cand_key, "|");
+        spak_snprintf(out, n, "%.*s", (int)len, cand_key);
+        return;
+    }
     for (const char *p = cand_key ? cand_key : ""; *p;) {
         const char *end = strchr(p, ','), *eq = strchr(p, '=');
         size_t len = end ? (size_t)(end - p) : strlen(p);
@@ -117,8 +122,8 @@ static void drop_flags(spak_cand_argv *av)
 }
 
 spak_status spak_counters_args(spak_store *st, const char *run_id, const spak_model *m, spak_counters_when w,
-                               int64_t eval_id, const char *cand_key, bool code, spak_cand_argv *av, char *note,
-                               size_t n, spak_err *err)
+                               int64_t eval_id, const char *cand_key, spak_cand_argv *av, char *note, size_t n,
+                               spak_err *err)
 {
     bool asks = false;
     for (size_t i = 1; i < av->n; i++)
@@ -127,9 +132,9 @@ spak_status spak_counters_args(spak_store *st, const char *run_id, const spak_mo
         note[0] = '\0';
     if (!asks)
         return SPAK_OK;
-    if (w == SPAK_COUNTERS_EVERY || (w == SPAK_COUNTERS_NEW && code)) {
+    if (w == SPAK_COUNTERS_EVERY) {
         if (note)
-            spak_snprintf(note, n, "counters taken (%s)", w == SPAK_COUNTERS_EVERY ? "--counters every" : "a code candidate");
+            spak_snprintf(note, n, "counters taken (--counters every)");
         return SPAK_OK;
     }
     if (w == SPAK_COUNTERS_NEVER) {

@@ -8,8 +8,9 @@
  *
  *   new    (the default) the first evaluation of each structure in the run:
  *          a structure is the candidate's design_space values (a spec
- *          without design_space: one structure), and every code candidate
- *          (an LLM's or an outside proposal's source) is one of its own; a
+ *          without design_space: one structure), or a code candidate's
+ *          source (an LLM's or an outside proposal's, "code:TAG" of its key:
+ *          the points of its tunables' sweep share it); a
  *          structure counts as profiled once an evaluation of it has a
  *          Counters record in the store from an ncu pass that ran (numbers,
  *          or ncu's failure); a failed build, a crash, a failed check or an
@@ -43,7 +44,7 @@ bool spak_counters_flag(const char *a);
 
 /* The structure of the candidate with key cand_key ("name=value,..."): its
  * design_space parameters' pairs in the key's order, "" when the spec has
- * no design_space. */
+ * no design_space; a code candidate's ("code:TAG|...") its "code:TAG". */
 void spak_counters_structure(const spak_model *m, const char *cand_key, char *out, size_t n);
 
 /* The earlier evaluation (eval_id < before) of the run whose candidate has
@@ -53,11 +54,11 @@ spak_status spak_counters_prior(spak_store *st, const char *run_id, const spak_m
                                 int64_t before, int64_t *prior, spak_err *err);
 
 /* Apply the policy to the measure argv av of evaluation eval_id (candidate
- * cand_key; code: a code candidate): drop its counters flags unless this
- * evaluation needs them. note[n] (may be NULL) says what was decided, ""
- * when the command asks for no counters. */
+ * cand_key): drop its counters flags unless this evaluation needs them.
+ * note[n] (may be NULL) says what was decided, "" when the command asks
+ * for no counters. */
 spak_status spak_counters_args(spak_store *st, const char *run_id, const spak_model *m, spak_counters_when w,
-                               int64_t eval_id, const char *cand_key, bool code, spak_cand_argv *av, char *note,
-                               size_t n, spak_err *err);
+                               int64_t eval_id, const char *cand_key, spak_cand_argv *av, char *note, size_t n,
+                               spak_err *err);
 
 #endif
