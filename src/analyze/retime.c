@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyze/counters.h"
 #include "analyze/evaluate.h"
 #include "analyze/records.h"
 #include "analyze/stats.h"
@@ -441,7 +442,7 @@ static void decide(const spak_retime_job *job, const rt_set *s, const json_t *va
 
 bool spak_retime_profiling_flag(const char *a)
 {
-    return a && (strcmp(a, "--ncu") == 0 || strcmp(a, "--profile-one") == 0);
+    return spak_counters_flag(a) || (a && strcmp(a, "--profile-one") == 0);
 }
 
 /* The session's command: the first candidate's without its profiling
