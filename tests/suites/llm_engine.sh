@@ -145,7 +145,9 @@ int spak_matmul(int M, int N, int K, const float *A, const float *B, float *C)
 ```'
 llm_reply "$T/h5" "$R5" "$T/h5/runs/$R5/llm/step-0002.reply.md" "$slow" "$T/n3.out"
 P3="$T/h5/runs/$R5/llm/step-0003.prompt.md"
-check "the diff of the last candidate against the best" "grep -q '^--- best (code:step-0001|rung=naive)' $P3 && grep -q '^+++ last (code:step-0002|rung=naive)' $P3 && grep -q '^+    int unused_here;' $P3"
+# which of the starting point and step 1 is the best is the noise-aware order's call (under
+# load their intervals can overlap, and then the first stays best): either is right here
+check "the diff of the last candidate against the best" "grep -Eq '^--- best \\((code:step-0001\\|)?rung=naive\\)' $P3 && grep -q '^+++ last (code:step-0002|rung=naive)' $P3 && grep -q '^+    int unused_here;' $P3"
 check "the compiler's warning of the last candidate is shown" "grep -q \"warning: unused variable .unused_here.\" $P3"
 rm -f "$SPEC"
 # 5. attention: per-shape results causal and not, its FLOP count, the baseline named
