@@ -73,24 +73,33 @@ static void read_outcome(const char *metric, spak_outcome *oc)
     size_t i;
     json_t *r;
     int correct = -1;
+    /* the evaluation's reason: the first failure the candidate is blamed for
+     * (a wrong value, a forbidden act of its runner, an impossible speed)
+     * before the first that a judge put on the machine ("busy",
+     * "interference"): a candidate that exhausted its byte budget on a loaded
+     * machine is failed for the budget, not for the load */
     char fail_reason[400] = "";
+    bool reason_machine = false;
     json_array_foreach(oc->valid, i, r) {
+        const char *verdict = json_string_value(json_object_get(r, SPAK_FIELD_VERDICT));
         json_t *p = json_object_get(r, SPAK_FIELD_PASSED);
         if (json_is_boolean(p)) {
             if (json_is_true(p)) {
                 if (correct == -1)
                     correct = 1;
             } else {
-                if (correct != 0) {
+                bool machine = verdict && (strcmp(verdict, SPAK_VERDICT_BUSY) == 0 ||
+                                           strcmp(verdict, SPAK_VERDICT_INTERFERENCE) == 0);
+                if (correct != 0 || (reason_machine && !machine)) {
                     const char *reason = json_string_value(json_object_get(r, SPAK_FIELD_REASON));
                     const char *shape = json_string_value(json_object_get(r, SPAK_FIELD_SHAPE));
                     spak_snprintf(fail_reason, sizeof fail_reason, "wrong%s%s%s%s", shape ? " at " : "",
                                   shape ? shape : "", reason ? ": " : "", reason ? reason : "");
+                    reason_machine = machine;
                 }
                 correct = 0;
             }
         }
-        const char *verdict = json_string_value(json_object_get(r, SPAK_FIELD_VERDICT));
         if (verdict && strcmp(verdict, SPAK_VERDICT_STOPPED) == 0) {
             /* the Performance record says how slow it was: its reason first */
             const char *reason = json_string_value(json_object_get(r, SPAK_FIELD_REASON));

@@ -46,6 +46,11 @@
  * (--stop-slower-than): a censored measurement that counts in nothing */
 #define SPAK_FIELD_VERDICT "verdict"
 #define SPAK_VERDICT_STOPPED "stopped"
+/* the verdicts by which a judge fails a timed shape for the machine's doing
+ * (other work slowed the baseline beside the candidate): inconclusive, never
+ * a success, but no offence of the candidate (kernels/cpu/common/timing.c) */
+#define SPAK_VERDICT_BUSY "busy"
+#define SPAK_VERDICT_INTERFERENCE "interference"
 #define SPAK_FIELD_STOP_LIMIT_MS "stop_slower_than_ms" /* number: the limit a stopped candidate exceeded */
 /* the ratio's interval and its measurement (docs/language.md, "Intervals") */
 #define SPAK_FIELD_RATIO_CI "ratio_ci"                 /* [lo, hi]: the ratio's confidence interval */

@@ -3,7 +3,7 @@
 language' that prints trace records. Its metric is a known function of the
 parameters, so tests can check what the loop found.
 
-usage: measure.py X Y [--sleep S] [--foreign-load F] [--mode ok|wrong|badrecord|crash|norecord|hang|flat-y|heldout|noisy|precise]
+usage: measure.py X Y [--sleep S] [--foreign-load F] [--mode ok|wrong|badrecord|crash|norecord|hang|flat-y|heldout|noisy|precise|busy|busy-offence]
 metric = 100 - (X-3)^2 - (Y-2)^2   (maximum 100 at X=3, Y=2)
 flat-y: metric = 100 - 10 (X-3)^2, Y has no effect (only a +-0.3% jitter,
         inside the 1% timing spread the records report)
@@ -15,6 +15,10 @@ samples: every repetition's time as samples_ms (12 of them, 2% lognormal
 noise drawn from a generator seeded by X, Y and --noise-seed N), time_ms
 their median, all times --scale F times the plain ones (another machine).
 --fail-x N: the candidates with X = N fail their check (any mode).
+busy: with X = 1 the timed shape fails as a judge fails it for the
+      machine's load ("verdict": "busy"); busy-offence: the same, and after it
+      a failed runner record (the candidate exhausted its byte budget), in the
+      order the CPU judge writes them.
 badsamples: samples_ms, time_ms and ratio_ci of types no schema declares.
 --cost: a Cost record first (a judge's phases: here the sleep), which no
 schema declares and the engine keeps in the result's "cost".
@@ -93,6 +97,13 @@ elif ncu and ncu_fails:
     rec({"type": "Counters", "shape": "toy", "available": False, "reason": "ncu printed no numbers"})
 elif ncu:
     rec({"type": "Counters", "shape": "toy", "available": True, "tool": "ncu", "metrics": {"dram__bytes.sum": 1e6 * x}})
+if mode in ("busy", "busy-offence") and passed and x == 1:
+    rec({"type": "Performance", "score": metric, "ratio": metric / 50.0, "passed": False, "verdict": "busy",
+         "reason": "busy: other work took 50% of the judge's CPUs while the baseline was timed beside the candidate"})
+    if mode == "busy-offence":
+        rec({"type": "Correctness", "shape": "runner", "passed": False,
+             "reason": "the candidate exhausted its byte budget of 256 MiB (no bytes left)"})
+    sys.exit(0)
 if mode == "badrecord" and x == 1:
     rec({"type": "Performance", "score": "high", "ratio": 1.0})
 elif passed:

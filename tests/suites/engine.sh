@@ -138,6 +138,14 @@ check "a hanging candidate is killed at the timeout and the run goes on" "[ \"$(
 check "a wrong result says why" "grep FAILED $T/wrong.err | head -1 | grep -q 'wrong values'"
 check "a crash says which signal" "grep FAILED $T/crash.err | head -1 | grep -q 'SIGABRT'"
 check "exit 0 without a record says so" "grep FAILED $T/norecord.err | head -1 | grep -qi 'without'"
+# a failure the judge put on the machine's load ("busy") is the reason only
+# when the candidate did nothing wrong; an offence after it is the reason then
+for mode in busy busy-offence; do
+    Sm=$(mkspec "m$mode" "--mode $mode" "")
+    "$SPAK" run --home "$T/h4" --budget 1 "$Sm" >"$T/$mode.err" 2>&1
+done
+check "a busy verdict alone is the failure's reason" "grep FAILED $T/busy.err | grep -q 'busy: other work'"
+check "an offence after a busy verdict is the reason, not the load" "grep FAILED $T/busy-offence.err | grep -q 'at runner: the candidate exhausted its byte budget' && ! grep FAILED $T/busy-offence.err | grep -q 'busy:'"
 RUNB=$("$SPAK" status --home "$T/h4" --json | python3 -c 'import json,sys; print([r["run_id"] for r in json.load(sys.stdin) if "mbadrecord" in r["spec"]][0])')
 python3 - "$T/h4/spak.db" "$RUNB" >"$T/bad.txt" <<'PY'
 import sqlite3, sys
