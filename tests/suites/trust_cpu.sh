@@ -159,7 +159,9 @@ bound() { python3 -c "import sys; print(max(1.0, 5 * float(sys.argv[1])))" "$1";
 # quiet share) is the judge doing its job, and is accepted
 ob_control() {
     if [ "${SPAK_TEST_WINDOW:-}" = short ]; then
-        expect "$1" fail-or-honest 'busy|interference' 1e9 "$2 (or inconclusive beside another suite: busy, interference)"
+        # no failure of its own is accepted ('(?!)' matches nothing): only
+        # expect's busy or interference, or done and correct
+        expect "$1" fail-or-honest '(?!)' 1e9 "$2"
     else
         expect "$1" done . 0 "$2"
     fi
@@ -187,11 +189,20 @@ sql_plant() {
         "$1/spak.db" "$SECRET"
 }
 
-# expect NAME KIND REGEX [MAXRATIO] [WHAT]: the outcome of NAME's run (see check.py outcome)
+# expect NAME KIND REGEX [MAXRATIO] [WHAT]: the outcome of NAME's run (see
+# check.py outcome: REGEX is matched against the judge's reason). In a
+# sanitizer build's pass, beside another suite in the pool, a failure the
+# judge put on that suite's load ("busy:", "interference:": inconclusive,
+# never a success) is accepted for a cheat as for a control (ob_control),
+# and says so; a cheat's class is asserted by the release pass, alone
 expect() {
-    local out
-    out=$($CHECK outcome "$T/$1.show" "$2" "$3" "${4:-0}" 2>&1)
-    if [ $? -eq 0 ]; then ok "$1: ${5:-$2} ($out)"; else notok "$1: ${5:-$2}" "$out" "$(tail -3 "$T/$1.run" | cat -v)"; fi
+    local out re=$3 what=${5:-$2}
+    if [ "${SPAK_TEST_WINDOW:-}" = short ] && [ "$2" != done ]; then
+        re="$3|^busy: |^interference: "
+        what="$what (or inconclusive beside another suite: busy, interference)"
+    fi
+    out=$($CHECK outcome "$T/$1.show" "$2" "$re" "${4:-0}" 2>&1)
+    if [ $? -eq 0 ]; then ok "$1: $what ($out)"; else notok "$1: $what" "$out" "$(tail -3 "$T/$1.run" | cat -v)"; fi
 }
 
 # prop NAME WHAT CHECK-ARGS...: a property of NAME's home (see check.py)

@@ -5,7 +5,10 @@ holds and printing one line that says what it saw:
 
   outcome SHOW.json fail|fail-or-honest|done REGEX MAXRATIO
       SHOW.json is `spak show --json RUN`. fail: the evaluation FAILED with
-      a reason matching REGEX (case-insensitive). fail-or-honest: that, or
+      a reason matching REGEX (case-insensitive): the judge's own words, the
+      engine's "wrong at SHAPE: " before them left out (every failure has
+      it, so /wrong/ would match a failure for any reason, the machine's
+      load included). fail-or-honest: that, or
       it is done and correct with a ratio to the baseline <= MAXRATIO (a
       cheat the defences turned into honest work). done: done and correct.
   forged HOME            no stored trace record carrying the forged mark is
@@ -63,13 +66,16 @@ def outcome(show, kind, regex, maxratio):
         return (kind != "done" and re.search(regex, text, re.I) is not None), "no evaluation; run: " + text
     e = evs[-1]
     why = " | ".join(str(e.get(k)) for k in ("error", "exit") if e.get(k))
+    # the reason the judge gave, without the engine's "wrong at SHAPE: " (or
+    # "wrong: ") that opens every failure (src/analyze/evaluate.c)
+    judge_why = re.sub(r"^wrong(?: at \S+)?: ", "", why)
     failed = e.get("status") == "failed" or e.get("correct") is False
     ratio = e.get("ratio")
     seen = "status=%s correct=%s ratio=%s why=%s" % (e.get("status"), e.get("correct"), ratio, why[:300])
     if kind == "done":
         return (e.get("status") == "done" and e.get("correct") is True and (ratio or 0) > 0), seen
     if failed:
-        return re.search(regex, why, re.I) is not None, "FAILED, reason must match /%s/: %s" % (regex, seen)
+        return re.search(regex, judge_why, re.I) is not None, "FAILED, reason must match /%s/: %s" % (regex, seen)
     if kind == "fail-or-honest":
         ok = e.get("status") == "done" and e.get("correct") is True and ratio is not None and ratio <= float(maxratio)
         return ok, "accepted; honest only if ratio <= %s: %s" % (maxratio, seen)
