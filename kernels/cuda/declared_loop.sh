@@ -58,17 +58,10 @@ mkdir -p "$OUT"
     uname -r; id
 } >"$OUT/device.txt" 2>&1
 cat "$OUT/device.txt"
-# the judge's probe child links cuBLAS (the SGEMM ceiling) and starts in the
-# engine's sandbox with a clean environment: libcublas must be in the ld cache
-for lib in libcublas.so.13 libcublasLt.so.13; do
-    ldconfig -p | grep -q "$lib" && continue
-    for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/lib/x86_64-linux-gnu \
-             $(python3 -c 'import nvidia.cublas, os; print(os.path.dirname(nvidia.cublas.__file__) + "/lib")' 2>/dev/null); do
-        [ -e "$d/$lib" ] && echo "$d" >>/etc/ld.so.conf.d/zz-spak-cuda.conf && break
-    done
-done
-ldconfig
-ldd "$D/spak" "$D/spak-judge-cuda" "$D/spak-runner-cuda" | grep 'not found'
+# the ld cache: cuBLAS (the judge's probe child links it for the SGEMM
+# ceiling) and the libraries the kit carried (device-libs.sh)
+. "$(dirname "$0")/device-libs.sh"
+spak_device_libs "$D/lib" "$D/spak" "$D/spak-judge-cuda" "$D/spak-runner-cuda"
 W=/tmp/w-declared
 rm -rf "$W"
 mkdir -p "$W/build" "$W/.spak/cache"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # kernels/cuda/loop_on_gpu.sh FAMILY DIR - the spak loop over examples/FAMILY-h100.spak
 # (FAMILY gemm or fmha) on the GPU machine, with everything built on the development
-# machine and carried in DIR:
+# machine and carried in DIR (kernels/cuda/device-kit.sh pack DIR makes all but the cache):
 #   DIR/spak, DIR/spak-harness-cuda{,-fmha}, DIR/spak-runner-cuda      (build/ copies, `make`)
 #   DIR/cuda/FAMILY/baseline-*.so                                       (the judge's baseline)
 #   DIR/home/cache/build          (`build/spak build --home DIR/home examples/FAMILY-h100.spak`)
@@ -26,19 +26,9 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,clocks.mem,po
 uname -r; id
 } > "$OUT/device.txt" 2>&1
 cat "$OUT/device.txt"
-# the runners start in the engine's sandbox with a clean environment: cuBLAS (linked into
-# the GEMM judge and its baseline) and cuDNN (dlopen()ed by the FMHA baseline, with its
-# engine libraries) must be in the ld cache
-for lib in libcublas.so.13 libcudnn.so.9; do
-    ldconfig -p | grep -q "$lib" && continue
-    for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/local/cuda-13.0/lib /usr/lib/x86_64-linux-gnu \
-             $(python3 -c 'import nvidia.cublas, os; print(os.path.dirname(nvidia.cublas.__file__) + "/lib")' 2>/dev/null) \
-             $(python3 -c 'import nvidia.cudnn, os; print(os.path.dirname(nvidia.cudnn.__file__) + "/lib")' 2>/dev/null); do
-        [ -e "$d/$lib" ] && echo "$d" >> /etc/ld.so.conf.d/zz-spak-cuda.conf && break
-    done
-done
-ldconfig
-ldd "$D/spak" "$D/$JUDGE" | grep 'not found'
+# the ld cache: cuBLAS, cuDNN and the libraries the kit carried (device-libs.sh)
+. "$(dirname "$0")/device-libs.sh"
+spak_device_libs "$D/lib" "$D/spak" "$D/$JUDGE" "$D/spak-runner-cuda"
 W=/tmp/w-$FAM; rm -rf "$W"; mkdir -p "$W/build/cuda" "$W/.spak/cache"
 cp -a examples kernels "$W/"
 cp "$D/spak" "$D/$JUDGE" "$D/spak-runner-cuda" "$W/build/"

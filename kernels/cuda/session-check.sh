@@ -39,19 +39,10 @@ F=$B/spak-harness-cuda-fmha
         --format=csv 2>&1
 } >"$OUT/device.txt"
 cat "$OUT/device.txt"
-# the runners start in a clean environment: cuBLAS and cuDNN must be in the
-# ld cache (as kernels/cuda/loop_on_gpu.sh does; needs root, else skipped)
-if [ -w /etc/ld.so.conf.d ]; then
-    for lib in libcublas.so.13 libcudnn.so.9; do
-        ldconfig -p | grep -q "$lib" && continue
-        for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/lib/x86_64-linux-gnu \
-            $(python3 -c 'import nvidia.cublas, os; print(os.path.dirname(nvidia.cublas.__file__) + "/lib")' 2>/dev/null) \
-            $(python3 -c 'import nvidia.cudnn, os; print(os.path.dirname(nvidia.cudnn.__file__) + "/lib")' 2>/dev/null); do
-            [ -e "$d/$lib" ] && echo "$d" >>/etc/ld.so.conf.d/zz-spak-cuda.conf && break
-        done
-    done
-    ldconfig
-fi
+# the ld cache: cuBLAS and cuDNN, which the runners load in a clean
+# environment (device-libs.sh; needs root, else left as it is)
+. "$(dirname "$0")/device-libs.sh"
+spak_device_libs "" "$G" "$F"
 
 fails=0
 # run NAME CMD...: the judge's records into OUT/NAME.out, its stderr into NAME.err
