@@ -64,6 +64,12 @@ rc=$?
 check "a limit for a shape it is not given is a usage error (exit 2, said why)" "[ $rc -eq 2 ] && grep -q 'bad --stop-slower-than' $T/bad.err"
 judge --family matmul --candidate "$T/packed.so" --stop-slower-than -3 >/dev/null 2>&1
 check "a limit that is not a positive time is a usage error" "[ \$? -eq 2 ]"
+# one reader for every judge (kernels/common/stop_limits.h): what the CUDA
+# judges refuse, this one refuses too
+for lim in '128x128x128=5,' '128x128x128=5,,' '=5' '128x128x128=5x'; do
+    judge --family matmul --candidate "$T/packed.so" --shapes 128x128x128 --stop-slower-than "$lim" >/dev/null 2>&1
+    check "a malformed limit ('$lim') is a usage error, as for the CUDA judges" "[ \$? -eq 2 ]"
+done
 
 # ---- the engine: a hopeless candidate stopped, censored ----
 mkdir -p "$T/ex"

@@ -97,6 +97,7 @@
 
 #include "../../common/prf.h"
 #include "../../common/record_nulls.h"
+#include "../../common/stop_limits.h"
 #include "family.h"
 #include "judge.h"
 
@@ -418,30 +419,25 @@ static int parse_traffic(options *o)
 
 /* --stop-slower-than MS (every timed shape) or SHAPE=MS,... (the shapes
  * named, as the records write them): o->stop_ms. 0, or 2 after a message. */
+/* parse_stop's callback: MS for every shape, or SHAPE=MS for a timed shape */
+static bool stop_each(const char *name, size_t len, double ms, void *ud)
+{
+    options *o = ud;
+    if (!name) {
+        for (int i = 0; i < o->nshapes; i++) o->stop_ms[i] = ms;
+        return true;
+    }
+    for (int k = 0; k < o->nshapes; k++)
+        if (!o->shapes[k].heldout && strlen(o->shapes[k].str) == len && !strncmp(o->shapes[k].str, name, len)) {
+            o->stop_ms[k] = ms;
+            return true;
+        }
+    return false;
+}
+
 static int parse_stop(options *o, const char *arg)
 {
-    double ms;
-    if (parse_double(arg, &ms)) {
-        if (!(ms > 0)) goto bad;
-        for (int i = 0; i < o->nshapes; i++) o->stop_ms[i] = ms;
-        return 0;
-    }
-    for (const char *p = arg; *p;) {
-        const char *e = strchr(p, ','), *eq = strchr(p, '=');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        char num[64];
-        if (!eq || eq > p + n || (size_t)(p + n - eq - 1) >= sizeof num) goto bad;
-        snprintf(num, sizeof num, "%.*s", (int)(p + n - eq - 1), eq + 1);
-        int k = 0;
-        while (k < o->nshapes && (strlen(o->shapes[k].str) != (size_t)(eq - p) ||
-                                  strncmp(o->shapes[k].str, p, (size_t)(eq - p)) != 0 || o->shapes[k].heldout))
-            k++;
-        if (k == o->nshapes || !parse_double(num, &ms) || !(ms > 0)) goto bad;
-        o->stop_ms[k] = ms;
-        p += n + (e ? 1 : 0);
-    }
-    return 0;
-bad:
+    if (spak_stop_parse(arg, stop_each, o)) return 0;
     fprintf(stderr,
             "spak-harness-cpu: bad --stop-slower-than '%s' (milliseconds a call > 0, or SHAPE=MS,... naming timed "
             "shapes)\n",

@@ -3,6 +3,7 @@
  */
 #include "harness_core.h"
 #include "../../common/record_nulls.h"
+#include "../../common/stop_limits.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -471,58 +472,52 @@ int hc_parse_common(int argc, char **argv, const char *family, const char *usage
     return 0;
 }
 
-/* a positive number, nothing around it */
-static bool stop_number(const char *s, size_t n, double *ms)
+/* hc_stop_ms's callback: the limit of its shape, or of every shape */
+struct stop_find {
+    const char *shape;
+    double found;
+};
+static bool stop_find_each(const char *name, size_t len, double ms, void *ud)
 {
-    char num[64], *end;
-    if (n == 0 || n >= sizeof num)
-        return false;
-    memcpy(num, s, n);
-    num[n] = 0;
-    errno = 0;
-    *ms = strtod(num, &end);
-    return !errno && *end == 0 && *ms > 0 && isfinite(*ms);
+    struct stop_find *f = ud;
+    if (!name || (f->shape && strlen(f->shape) == len && !strncmp(name, f->shape, len)))
+        f->found = ms;
+    return true;
 }
 
 double hc_stop_ms(const char *spec, const char *shape)
 {
-    double ms, found = 0;
-    if (!spec || !*spec)
-        return -1;
-    if (!strchr(spec, '='))
-        return stop_number(spec, strlen(spec), &ms) ? ms : -1;
-    for (const char *p = spec; *p;) {
-        const char *e = strchr(p, ','), *eq = strchr(p, '=');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        if (!eq || eq > p + n || eq == p || !stop_number(eq + 1, (size_t)(p + n - eq - 1), &ms))
-            return -1;
-        if (shape && strlen(shape) == (size_t)(eq - p) && !strncmp(p, shape, (size_t)(eq - p)))
-            found = ms;
-        p += n;
-        if (e && !*++p)
-            return -1; /* a trailing ',' */
-    }
-    return found;
+    struct stop_find f = {shape, 0};
+    return spak_stop_parse(spec, stop_find_each, &f) ? f.found : -1;
+}
+
+/* hc_stop_names's callback: a name of the list, else the first unknown one in bad */
+struct stop_known {
+    const char *const *names;
+    int n;
+    char *bad;
+    size_t nbad;
+};
+static bool stop_known_each(const char *name, size_t len, double ms, void *ud)
+{
+    struct stop_known *k = ud;
+    (void)ms;
+    for (int i = 0; name && i < k->n; i++)
+        if (strlen(k->names[i]) == len && !strncmp(k->names[i], name, len))
+            return true;
+    if (name)
+        snprintf(k->bad, k->nbad, "%.*s", (int)len, name);
+    return !name;
 }
 
 bool hc_stop_names(const char *spec, const char *const *names, int n, char *bad, size_t nbad)
 {
     if (!spec || !strchr(spec, '='))
         return true;
-    for (const char *p = spec; *p;) {
-        const char *e = strchr(p, ','), *eq = strchr(p, '=');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        size_t nl = eq && eq < p + len ? (size_t)(eq - p) : len;
-        bool known = false;
-        for (int i = 0; i < n && !known; i++)
-            known = strlen(names[i]) == nl && !strncmp(names[i], p, nl);
-        if (!known) {
-            snprintf(bad, nbad, "%.*s", (int)nl, p);
-            return false;
-        }
-        p += len + (e ? 1 : 0);
-    }
-    return true;
+    struct stop_known k = {names, n, bad, nbad};
+    if (nbad)
+        bad[0] = 0;
+    return spak_stop_parse(spec, stop_known_each, &k);
 }
 
 static bool gemm_flag(const char *flag, void *ud)
