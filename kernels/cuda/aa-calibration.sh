@@ -35,7 +35,14 @@ for fam in ${FAMILIES:-gemm fmha}; do
             >"$OUT/$fam.$i.out" 2>"$OUT/$fam.$i.err"
         grep '"type":"Performance"' "$OUT/$fam.$i.out"
     done >"$OUT/$fam.perf"
+    if [ ! -s "$OUT/$fam.perf" ]; then
+        echo "aa-calibration: $fam: no run gave a Performance record (the judge's stderr: $OUT/$fam.1.err)" >&2
+        tail -3 "$OUT/$fam.1.err" >&2
+        fails=$((${fails:-0} + 1))
+        continue
+    fi
     python3 scripts/aa_table.py "$OUT/$fam.perf" \
         "A/A calibration, $fam ($(basename "$so") against itself, $dt), $dev${PIN:+, pinned to CPU $PIN}, $(( $(date +%s) - t0 )) s" "$RUNS"
     echo
 done
+[ "${fails:-0}" -eq 0 ]

@@ -27,6 +27,11 @@ usage() {
 [ $# -ge 2 ] || usage
 KIT=$1
 shift
+for step in "$@"; do # every step known before any runs: a typo costs no device time
+    case "$step" in adversary | loops | gemm-loop | fmha-loop | aa-pin | declared) ;;
+    *) echo "gpu-checks: unknown step '$step'" >&2; usage ;;
+    esac
+done
 bash kernels/cuda/device-kit.sh setup "$KIT" || echo "gpu-checks: a library is missing: the steps that need it will fail"
 K=${KIT%.tgz}
 K=$(cd "$K" && pwd) || exit 2
@@ -51,7 +56,6 @@ for step in "$@"; do
     aa-pin) { OUT=$o/free FAMILIES=gemm GEMM_SHAPES=1024x1024x1024 timeout "$TO" bash kernels/cuda/aa-calibration.sh "$K" "${AA_RUNS:-6}" &&
         OUT=$o/pin PIN=${PIN:-3} FAMILIES=gemm GEMM_SHAPES=1024x1024x1024 timeout "$TO" bash kernels/cuda/aa-calibration.sh "$K" "${AA_RUNS:-6}"; } >"$o/log.txt" 2>&1 ;;
     declared) timeout "$TO" bash kernels/cuda/declared-check.sh "$o/build" "$o" >"$o/log.txt" 2>&1 ;;
-    *) echo "gpu-checks: unknown step '$step'" >&2; usage ;;
     esac
     rc=$?
     [ "$rc" -eq 0 ] || fails=$((fails + 1))
