@@ -53,8 +53,10 @@
 # 2026-12-07) put fuzz_smoke, t1, llm_engine and trust_gpu side by side,
 # each of them slower for it (llm_engine 40 -> 67 s, trust_gpu 39 -> 70 s),
 # and the pool took 620 s against 541.
-# Each line says how long its suite took; the last says the wall time of
-# each phase.
+# Each line says how long its suite took and the CPU seconds its processes
+# used; the last says the wall time of each phase and the suites' CPU
+# seconds in it (2026-12-07, 2 cores: the pool's suites used about three
+# quarters of what its two CPUs offered; vmstat saw them 24% idle).
 set -u
 cd "$(dirname "$0")/.."
 cpus=$(nproc 2>/dev/null || echo 2)
@@ -67,12 +69,12 @@ if [ "${1:-}" = "-j" ]; then jobs=$2; shift 2; fi
 timing_max=$((jobs < cpus ? jobs : cpus))
 [ $# -gt 0 ] || set -- build
 
-passed=0 failed=0 skipped=0
+passed=0 failed=0 skipped=0 cpu_sum=0
 failures=()
 
 # tally BUILD NAME LOG RC SECONDS: count a finished suite's TAP and print its line
 tally() {
-    local b=$1 name=$2 log=$3 rc=$4 secs=$5
+    local b=$1 name=$2 log=$3 rc=$4 secs=$5 cpu=${6:-0}
     local p f s
     p=$(grep -cE '^ok [0-9]+' "$log" | head -1)
     s=$(grep -cE '^ok [0-9]+.*# SKIP' "$log" | head -1)
@@ -83,7 +85,8 @@ tally() {
         echo "not ok - suite exited with status $rc" >>"$log"
     fi
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
-    printf '%-44s %4d passed %3d failed %3d skipped  (%ds)\n' "[$b] $name" "$p" "$f" "$s" "$secs"
+    cpu_sum=$((cpu_sum + cpu))
+    printf '%-44s %4d passed %3d failed %3d skipped  (%ds, cpu %ds)\n' "[$b] $name" "$p" "$f" "$s" "$secs" "$cpu"
     if [ "$f" -gt 0 ]; then
         failures+=("$log")
         # each failure with the '#' lines its check printed just before it
@@ -116,6 +119,10 @@ start() {
         "$@" >"$log" 2>&1
         rc=$?
         echo "$((SECONDS - t0))" >"$log.t"
+        # the CPU seconds (user + system) of the suite's processes that were
+        # waited for: beside the wall time, how much of its slot it used
+        # (times itself, not in a pipeline: a pipeline's subshell has no children)
+        times >"$log.cpu"
         rm -rf "$SPAK_LOCK_DIR"
         echo "$rc" >"$log.rc"
     ) &
@@ -124,8 +131,9 @@ start() {
 # finish BUILD NAME: tally a suite started with start, once it has ended
 finish() {
     local log="$1/test-logs/$2.log"
-    tally "$1" "$2" "$log" "$(cat "$log.rc")" "$(cat "$log.t")"
-    rm -f "$log.rc" "$log.t"
+    tally "$1" "$2" "$log" "$(cat "$log.rc")" "$(cat "$log.t")" \
+        "$(awk 'NR == 2 { s = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); s += a[1] * 60 + a[2] } printf "%d", s + 0.5 }' "$log.cpu" 2>/dev/null)"
+    rm -f "$log.rc" "$log.t" "$log.cpu"
 }
 
 parallel_ok() {  # FILE: a script that says "# parallel: yes" near its top
@@ -301,6 +309,7 @@ done
 t_serial=$((SECONDS - t_serial))
 
 t_pool=$SECONDS
+cpu_serial=$cpu_sum
 running=()  # "T-or-|BUILD|NAME" of the suites in flight
 slots_used() { local r c=0; for r in "${running[@]+"${running[@]}"}"; do [ "${r%%|*}" = W ] || c=$((c + 1)); done; echo $c; }
 timing_used() { local r c=0; for r in "${running[@]+"${running[@]}"}"; do [ "${r%%|*}" = T ] && c=$((c + 1)); done; echo $c; }
@@ -338,7 +347,10 @@ while [ ${#pool[@]} -gt 0 ] || [ ${#running[@]} -gt 0 ]; do
     running=("${still[@]+"${still[@]}"}")
 done
 t_pool=$((SECONDS - t_pool))
-echo "one at a time (in ${#lane_cpus[@]} pinned lanes, 0: none): ${t_serial}s; $jobs at a time: ${t_pool}s"
+# the suites' CPU seconds against what the CPUs offered in each phase: where
+# they used much less, the phase waited (sleeps, settle and quiet waits)
+echo "one at a time (in ${#lane_cpus[@]} pinned lanes, 0: none): ${t_serial}s (the suites' CPU ${cpu_serial}s);" \
+    "$jobs at a time: ${t_pool}s (the suites' CPU $((cpu_sum - cpu_serial))s of the $cpus CPUs' $((cpus * t_pool))s)"
 
 if [ ${#failures[@]} -gt 0 ]; then
     echo "logs of failing suites:"
