@@ -440,6 +440,14 @@ ok $? "cheat-got-clock: its GOT patch lands in its runner; the judge's time is n
 # first checked call's settle wait, before anything is timed (were it timed,
 # the freezer would stop them while the baseline runs: docs/trust-cpu.md)
 build burner.so tests/cheats/burner.c && timed_fail burner.so cheat-burner 'work after return: .* us of CPU in the'
+# work after return in one checked call is checked again, once an
+# evaluation (interrupt time charged to a runner looks the same: check.c);
+# the record names it; in two calls it fails
+build late_once.so tests/cheats/late_once.c && timed late_once.so late-once
+grep '"type":"Correctness"' "$T/late-once.out" | grep '"passed":true' | grep -q '"late_rechecked":"64x64x64: work after return: ' &&
+    grep -q '"type":"Performance"' "$T/late-once.out"
+ok $? "work after return once: the call checked again, passed, the record names it ($(grep -o 'checking the call again' "$T/late-once.err" | head -1))"
+build late_twice.so tests/cheats/late_once.c -DLATE_CALLS=2 && timed_fail late_twice.so late-twice 'work after return: .* us of CPU in the'
 # the same class, the output complete and correct at return: a worker left
 # clearing a scratch buffer after every call (tests/trust/mm_late_cleanup.c)
 CCT="$CCF -Itests/trust"

@@ -282,8 +282,10 @@ static call_result checked_call(const options *o, side *c, const cpu_shape *sh, 
                  "output changed after return (written again within %.0f ms after the call returned: "
                  "candidate threads still running)",
                  wait * 1e3);
-    else if (cpu_runner_late(c->r, &late_us, &window_s, late_why, sizeof late_why))
+    else if (cpu_runner_late(c->r, &late_us, &window_s, late_why, sizeof late_why)) {
         snprintf(r.reason, sizeof r.reason, "%s", late_why); /* busy in the settle wait, the output unchanged */
+        r.late = true;
+    }
     else
         r = cpu_check_output(o, sh, c, L, k, rc, hash, false);
     for (int p = 0; !r.ok && r.rel_err > o->tol && p < nprev; p++)
@@ -321,6 +323,23 @@ bool cpu_check_shape(const options *o, side *c, const cpu_shape *sh, json_t *rec
             uint64_t h = cpu_fill_set(c, &L, set[k]);
             double dt;
             res[ncalls] = checked_call(o, c, sh, &L, set[k], h, prev, k, &dt);
+            /* CPU in a settle wait is charged to whatever ran when the
+             * machine took it: with interrupt time not accounted apart
+             * (CONFIG_IRQ_TIME_ACCOUNTING off, as on the development
+             * machine), an interrupt's or softirq's work lands on the runner
+             * back in its recv(); an honest one-thread naive matmul read
+             * 3218 us in a 24 ms settle wait beside a sanitizer build's
+             * suites (2026-12-07). So the first such call of a runner is
+             * checked again, once an evaluation, on its inputs; a second
+             * fails. Work after return that a candidate does on purpose
+             * recurs (and in timed calls it is frozen with its runner);
+             * the record names the call checked again. */
+            if (!res[ncalls].ok && res[ncalls].late && !c->late_once[0] && !c->dead) {
+                snprintf(c->late_once, sizeof c->late_once, "%s%s: %.200s", sh->str, what[k], res[ncalls].reason);
+                fprintf(stderr, "spak-harness-cpu: %s; checking the call again (once an evaluation)\n", c->late_once);
+                k--;
+                continue;
+            }
             if (!res[ncalls++].ok) break;
             if (k < 2) call_s[k] = dt;
             /* hopeless: two correct calls, each slower than the limit */
@@ -368,5 +387,9 @@ bool cpu_check_shape(const options *o, side *c, const cpu_shape *sh, json_t *rec
                                                          : "reference per checked call; freivalds2 (matmul) or "
                                                            "sampled-rows (attention) per timed call, drawn after it"));
     json_object_set_new(rec, "family", json_string(o->fam->name));
+    if (c->late_once[0] && !c->late_reported) {
+        json_object_set_new(rec, "late_rechecked", json_string(c->late_once));
+        c->late_reported = true;
+    }
     return passed;
 }

@@ -126,6 +126,9 @@ typedef struct side {
     int nsets;         /* input sets and output slots mapped */
     bool dead;         /* the runner ended or broke the protocol */
     int sizing_calls;  /* calls in the batches that sized its last batch (timing.c) */
+    char late_once[512]; /* the one checked call whose settle wait saw work after return
+                          * and was checked again (check.c), else "" */
+    bool late_reported;  /* late_once is in a Correctness record already */
     struct side *twin; /* the baseline's: a second runner of its code, in the candidates'
                         * seats while the baseline is timed alone (timing.c, solo_shape) */
 } side;
@@ -133,6 +136,7 @@ typedef struct side {
 /* the outcome of one checked call */
 typedef struct call_result {
     bool ok;
+    bool late; /* failed for CPU used in the settle wait after it returned (cpu_runner_late) */
     double rel_err;
     char reason[256];
 } call_result;
