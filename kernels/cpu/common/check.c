@@ -330,7 +330,7 @@ bool cpu_check_shape(const options *o, side *c, const cpu_shape *sh, json_t *rec
              * back in its recv(); an honest one-thread naive matmul read
              * 3218 us in a 24 ms settle wait beside a sanitizer build's
              * suites (2026-12-07). So the first such call of a runner is
-             * checked again, once an evaluation, on its inputs; a second
+             * checked again, once an evaluation, on fresh inputs; a second
              * fails. Work after return that a candidate does on purpose
              * recurs (and in timed calls it is frozen with its runner);
              * the record names the call checked again. */
