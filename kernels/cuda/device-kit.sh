@@ -11,7 +11,7 @@
 #               (their versions here), DIR/KIT the commit and the date. The
 #               layout kernels/cuda/loop_on_gpu.sh, declared_loop.sh and
 #               kt-side-by-side.sh read; and DIR.tgz, the same compressed
-#               (about 17 MB against 44 MB: the device's carry limit is 64 MiB
+#               (16.5 MB against 44 MB at 7230f25: the device's carry limit is 64 MiB
 #               with the working tree, so carry DIR.tgz).
 #   setup DIR|DIR.tgz  (there, as root) DIR.tgz unpacked beside itself first;
 #               then the ld cache: cuBLAS and cuDNN, and each of
