@@ -180,11 +180,20 @@ ob_bound() {
     fi
 }
 
-# a row in the store that holds the secret, the way a stored reply would
+# a row in the store that holds the secret, the way a stored reply would.
+# The home holds no store yet (spak status, a reader, makes none: cli.c
+# need_store), so an empty file is made as spak makes one (0600) and spak
+# opens it, which lays out its tables; then the row goes in and is read back.
+# PLANTED_OK says whether it is there: the leak check below means something
+# only then (until 2026-12-07 the insert failed unseen, "no such table").
 sql_plant() {
+    PLANTED_OK=0
+    (umask 077 && : >"$1/spak.db")
     "$SPAK" status --home "$1" >/dev/null 2>&1
     python3 -c "import sqlite3,sys,time; db=sqlite3.connect(sys.argv[1]); db.execute('insert into kv values(?,?,?,?)', ('trust-suite','planted','\"%s\"' % sys.argv[2], time.time())); db.commit()" \
-        "$1/spak.db" "$SECRET"
+        "$1/spak.db" "$SECRET" 2>"$T/plant.err" &&
+        python3 -c "import sqlite3,sys; sys.exit(0 if sqlite3.connect(sys.argv[1]).execute('select count(*) from kv where value_json like ?', ('%' + sys.argv[2] + '%',)).fetchone()[0] == 1 else 1)" \
+            "$1/spak.db" "$SECRET" && PLANTED_OK=1
 }
 
 # expect NAME KIND REGEX [MAXRATIO] [WHAT]: the outcome of NAME's run (see
@@ -395,6 +404,8 @@ if want mm_fill_outside; then
 fi
 if asroot mm_read_db; then
     PLANT=1 run mm_read_db matmul
+    if [ "$PLANTED_OK" = 1 ]; then ok "mm_read_db: the secret is in the store before the run (the leak below is looked for)"
+    else notok "mm_read_db: the secret is in the store before the run (the leak below is looked for)" "$(cat "$T/plant.err")"; fi
     expect mm_read_db fail-or-honest '.' $HONEST "an honest kernel that reads spak.db"
     after mm_read_db
     prop mm_read_db "the secret in spak.db does not leak" secret "$H" "$SECRET" "$T/mm_read_db.run"
