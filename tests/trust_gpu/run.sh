@@ -19,7 +19,8 @@
 # /usr/local/cuda/bin/nvcc) and python3. The honest controls run first (the
 # failh cheats compare their ratio with ctl_g_two_streams / ctl_f_two_streams),
 # then the build's rungs (controls too), then the cheats. One line per
-# candidate, "PASS name: ..." or "FAIL name: ...", then "N passed, N failed";
+# candidate, "PASS name: ... [N s]" or "FAIL name: ... [N s]" (the judge's
+# wall seconds), then "N passed, N failed";
 # exit 0 when every expectation held. Under OUT_DIR: so/ (the candidates),
 # build/NAME.log (nvcc), logs/NAME.out (the judge's stdout: the records),
 # logs/NAME.err (its stderr: diagnostics and the runners' logs), summary.txt.
@@ -171,8 +172,10 @@ run_one() {
         report FAIL "$name" "did not build (see $OUT/build/$name.log)"
         return
     fi
+    local t0=$SECONDS
     timeout -k 10 "$tg" "$judge" "${args[@]}" >"$OUT/logs/$name.out" 2>"$OUT/logs/$name.err"
     rc=$?
+    local secs=$((SECONDS - t0))
     echo "run.sh: $judge exited $rc" >>"$OUT/logs/$name.err"
     if [ "$rc" -eq 2 ] && grep -q 'no CUDA device' "$OUT/logs/$name.err"; then
         echo "run.sh: $judge found no CUDA device: nothing to test here" >&2
@@ -183,6 +186,7 @@ run_one() {
     [ "$expect" = failh ] && cargs+=(--control "$ctl")
     line=$(python3 "$HERE/check.py" "${cargs[@]}")
     [ "$rc" -ne 0 ] && line="$line (judge exit $rc)"
+    line="$line [${secs} s]"
     report "${line%%:*}" "$name" "${line#*: }"
 }
 
