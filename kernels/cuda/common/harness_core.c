@@ -266,6 +266,20 @@ void hc_describe_child(const struct hc_child *r, int timeout_s, char *buf, size_
         snprintf(buf, n, "child ended abnormally");
 }
 
+int hc_after_child(const struct hc_child *r, int rc, int i, int n, int timeout_s, char *why, size_t whylen)
+{
+    if (rc == 0 && r->saw_stopped) {
+        snprintf(why, whylen, "not checked: the candidate was stopped early");
+        return 2;
+    }
+    if (rc == 1 && r->timed_out) {
+        snprintf(why, whylen, "not run: the candidate hung on shape %d of %d (timed out after %d s)", i + 1, n,
+                 timeout_s);
+        return 1;
+    }
+    return 0;
+}
+
 int hc_parse_probe(const char *line, struct hc_device *d, char *err, size_t errlen)
 {
     json_error_t je;

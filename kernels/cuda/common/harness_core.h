@@ -123,6 +123,13 @@ int hc_run_child(hc_child_fn fn, const void *arg, int timeout_s, bool relay, str
 bool hc_child_no_verdict(const struct hc_child *r, bool check_only);
 /* Why a child ended without a verdict, in words. */
 void hc_describe_child(const struct hc_child *r, int timeout_s, char *buf, size_t n);
+/* After shape i of n's child r (rc: run_shape_child's answer, 1 = no verdict
+ * of its own), whether the shapes after it run: 0 they do; 2 they do not,
+ * the child stopped the candidate early (--stop-slower-than; why: "not
+ * checked: ..."); 1 they do not and fail, the child was killed at its limit
+ * of timeout_s (a hang; why names the shape), so that a hanging candidate
+ * costs one limit, not one a shape. */
+int hc_after_child(const struct hc_child *r, int rc, int i, int n, int timeout_s, char *why, size_t whylen);
 
 /* What the probe child reports of the device (one JSON line). */
 struct hc_device {

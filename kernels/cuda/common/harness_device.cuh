@@ -817,7 +817,11 @@ static int run_shape_child(int (*shape_fn)(int fd, const void *arg), const void 
  * happened). Once a child stopped the candidate early (a Performance record
  * with "verdict":"stopped": --stop-slower-than), the shapes after it are not
  * run: after(&shapes[i], 2, NULL, why) for each (the family writes their
- * "not checked" records, js_emit_not_checked). Returns the harness's exit status: 1 when a child could not be
+ * "not checked" records, js_emit_not_checked). Once a child was killed at
+ * its limit (a hang), the shapes after it are not run either: after(&shapes[i],
+ * 1, NULL, why), why naming the shape that hung, a failure like the hang
+ * itself (hc_after_child decides both; the GPU adversary's g_persistent took
+ * 3 x 120 s on 2026-12-07, one limit a shape). Returns the harness's exit status: 1 when a child could not be
  * started, else 1 when some child reported a failure of the harness itself,
  * else 0. */
 static int (*hd_shape_fn)(int fd, const void *arg);
@@ -856,14 +860,15 @@ static int run_shapes(int (*shape_fn)(int fd, const void *arg), const Shape *sha
                       bool check_only, After after)
 {
     int harness_failed = 0;
-    bool stopped = false; /* a shape stopped the candidate early (--stop-slower-than): run no more */
+    int rest = 0;        /* hc_after_child: the shapes left are not run (2: stopped early, 1: a hang) */
+    char rest_why[256] = "";
     json_t *walls = json_array();
     hd_shape_fn = shape_fn;
     for (int i = 0; i < n; i++) {
         struct hc_child r;
         char why[256];
-        if (stopped) {
-            after(&shapes[i], 2, (const struct hc_child *)NULL, "not checked: the candidate was stopped early");
+        if (rest) {
+            after(&shapes[i], rest, (const struct hc_child *)NULL, rest_why);
             continue;
         }
         hd_phase("shapes");
@@ -878,7 +883,7 @@ static int run_shapes(int (*shape_fn)(int fd, const void *arg), const Shape *sha
         }
         hd_phase("after_shape"); /* the ncu pass (--ncu), a failed child's records */
         after(&shapes[i], rc, &r, why);
-        stopped = rc == 0 && r.saw_stopped;
+        rest = hc_after_child(&r, rc, i, n, timeout_s, rest_why, sizeof rest_why);
     }
     hd_phase("end");
     emit(hc_record_cost(&hd_cost, "run", hd_family, NULL, json_pack("{s:o,s:b}", "shape_wall_s", walls, "ceilings_measured", hd_ceilings_measured)));

@@ -119,10 +119,24 @@ static void test_children(void)
     TAP_STREQ(why, "candidate timed out after 1 s (hang?): child killed", "timeout described");
     free(r.first_line);
 
+    /* after a hang the shapes left are not run: they fail, naming the shape that hung */
+    TAP_OK(hc_after_child(&r, 1, 0, 3, 120, why, sizeof why) == 1, "after a hang the shapes left are not run, and fail");
+    TAP_STREQ(why, "not run: the candidate hung on shape 1 of 3 (timed out after 120 s)", "the hang named");
+
     TAP_OK(run_quiet(child_crash, 30, true, &r) == 0 && WIFSIGNALED(r.status) && hc_child_no_verdict(&r, false),
            "a crashing child: no verdict");
     hc_describe_child(&r, 30, why, sizeof why);
     TAP_OK(strstr(why, "signal 11") != NULL, "crash described with its signal (%s)", why);
+    TAP_OK(hc_after_child(&r, 1, 0, 3, 30, why, sizeof why) == 0, "after a crash the shapes left still run");
+    {
+        struct hc_child st = {0};
+        st.saw_correctness = st.saw_performance = st.saw_pass = st.saw_stopped = true;
+        TAP_OK(hc_after_child(&st, 0, 1, 3, 30, why, sizeof why) == 2 &&
+                   !strcmp(why, "not checked: the candidate was stopped early"),
+               "after a shape that stopped the candidate early the shapes left are not checked");
+        st.saw_stopped = false;
+        TAP_OK(hc_after_child(&st, 0, 1, 3, 30, why, sizeof why) == 0, "after a passing shape the shapes left run");
+    }
     free(r.first_line);
 
     TAP_OK(run_quiet(child_fail_early, 30, true, &r) == 0 && hc_child_no_verdict(&r, false), "an early failure: no verdict");
