@@ -6,7 +6,8 @@
 # temporary folder), and the script ends with one table: step, exit status,
 # seconds. The steps, in the order they are given:
 #
-#   adversary   tests/trust_gpu/run.sh: every GPU cheat and control through the
+#   adversary   tests/trust_gpu/run.sh (TG_TIMEOUT default 100: a shape's limit
+#               25 s, what a hang costs): every GPU cheat and control through the
 #               GEMM and FMHA judges (nvcc builds them there); TG_ONLY= passes
 #   loops       kernels/cuda/loop_on_gpu.sh gemm, then fmha, building on the
 #               GPU machine (BUILD_HERE=1, RUN_ARGS default "--jobs 4")
@@ -48,7 +49,7 @@ for step in "$@"; do
     mkdir -p "$o"
     t0=$(date +%s)
     case "$step" in
-    adversary) timeout "$TO" bash tests/trust_gpu/run.sh "$K" "$o" >"$o/log.txt" 2>&1 ;;
+    adversary) TG_TIMEOUT=${TG_TIMEOUT:-100} timeout "$TO" bash tests/trust_gpu/run.sh "$K" "$o" >"$o/log.txt" 2>&1 ;;
     loops) OUT=$o/gemm BUILD_HERE=1 RUN_ARGS=${RUN_ARGS:---jobs 4} timeout "$TO" bash kernels/cuda/loop_on_gpu.sh gemm "$K" >"$o/gemm.txt" 2>&1 &&
         OUT=$o/fmha BUILD_HERE=1 RUN_ARGS=${RUN_ARGS:---jobs 4} timeout "$TO" bash kernels/cuda/loop_on_gpu.sh fmha "$K" >"$o/fmha.txt" 2>&1 ;;
     gemm-loop | fmha-loop)
