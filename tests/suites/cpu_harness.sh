@@ -457,11 +457,19 @@ cc $CCT tests/trust/mm_late_cleanup.c -o "$T/late_cleanup.so" -lpthread -lm &&
 # OMP_WAIT_POLICY=PASSIVE puts it to sleep when a region ends) and pthreads:
 # every call measured after its DONE, none over the allowance
 cc $CCT -fopenmp tests/trust/ctl_mm_openmp.c -o "$T/ctl_omp.so" -lm && cc $CCT tests/trust/ctl_mm_pthreads.c -o "$T/ctl_pth.so" -lpthread -lm
+# In a sanitizer build's pass (the pool, beside other suites) the judge may
+# put a "busy" or "interference" verdict on the machine instead of "ok"
+# (inconclusive: "passed" false, but no offence of the control's): accepted
+# there; the CPU after each DONE must have been measured either way, and the
+# check says which verdict it saw.
 for c in ctl_omp ctl_pth; do
     timed $c.so late-$c --shapes 128x128x128 --max-time 0.5
-    grep '"type":"Performance"' "$T/late-$c.out" | grep -q '"verdict":"ok","passed":true' &&
-        grep '"type":"Performance"' "$T/late-$c.out" | grep -qE '"late_cpu_max_us":[0-9.e+-]+,"late_cpu_windows":[1-9][0-9]*,"late_cpu_source":"cpuclock"'
-    ok $? "$c: an honest ${c#ctl_} matmul passes the timed path, the CPU after each DONE measured ($(grep -o '"late_cpu_max_us":[0-9.]*' "$T/late-$c.out" | head -1))"
+    perf=$(grep '"type":"Performance"' "$T/late-$c.out")
+    verdict=$(sed -n 's/.*"verdict":"\([a-z]*\)".*/\1/p' <<<"$perf" | head -1)
+    { { [ "$verdict" = ok ] && grep -q '"passed":true' <<<"$perf"; } ||
+        { [ "${SPAK_TEST_WINDOW:-}" = short ] && [[ $verdict =~ ^(busy|interference)$ ]]; }; } &&
+        grep -qE '"late_cpu_max_us":[0-9.e+-]+,"late_cpu_windows":[1-9][0-9]*,"late_cpu_source":"cpuclock"' <<<"$perf"
+    ok $? "$c: an honest ${c#ctl_} matmul passes the timed path, the CPU after each DONE measured (verdict ${verdict:-none}; $(grep -o '"late_cpu_max_us":[0-9.]*' "$T/late-$c.out" | head -1); $(grep -o '"reason":"[^"]*' <<<"$perf" | head -1 | cut -c1-200))"
 done
 
 # ---- the timed path's verdicts --------------------------------------------------------
