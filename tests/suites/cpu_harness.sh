@@ -357,22 +357,28 @@ runners_under() {  # PID: its descendants running spak-runner-cpu
         END { n = 0; for (x in up) { y = x; while ((y in up) && y != root && y > 1) y = up[y]
               if (y == root && name[x] == "spak-runner-cpu") n++ }; print n }'
 }
-"$H" --family matmul --candidate "$T/mm_naive.so" --shapes 256x256x256 --heldout "" --min-time 0.2 --max-time 2 \
-    --ceilings-cache "$T/ceil.json" >"$T/busy.out" 2>"$T/busy.err" &
-hp=$!
-seen=0
-for _ in $(seq 600); do
-    [ "$(runners_under $hp)" -ge 3 ] && { seen=1; break; }  # the baseline, its twin, the candidate
-    kill -0 $hp 2>/dev/null || break
-    sleep 0.05
-done
-burners=()
-if [ $seen -eq 1 ]; then
-    for _ in 1 2; do timeout 6 sh -c 'while :; do :; done' & burners+=($!); done
-fi
-wait $hp
-rc=$?
-wait "${burners[@]}" 2>/dev/null
+# beside_burners NAME [ARGS...]: that judge run ($T/NAME.out, .err), the
+# burners started once its runners exist; sets seen and rc
+beside_burners() {
+    local name=$1 hp burners=()
+    shift
+    "$H" --family matmul --candidate "$T/mm_naive.so" --shapes 256x256x256 --heldout "" --min-time 0.2 --max-time 2 \
+        --ceilings-cache "$T/ceil.json" "$@" >"$T/$name.out" 2>"$T/$name.err" &
+    hp=$!
+    seen=0
+    for _ in $(seq 600); do
+        [ "$(runners_under $hp)" -ge 3 ] && { seen=1; break; }  # the baseline, its twin, the candidate
+        kill -0 $hp 2>/dev/null || break
+        sleep 0.05
+    done
+    if [ $seen -eq 1 ]; then
+        for _ in 1 2; do timeout 6 sh -c 'while :; do :; done' & burners+=($!); done
+    fi
+    wait $hp
+    rc=$?
+    wait "${burners[@]}" 2>/dev/null
+}
+beside_burners busy
 python3 - "$T/busy.out" "${SPAK_TEST_WINDOW:-}" <<'PY'
 import json, sys
 p = [json.loads(l.split(" ", 1)[1]) for l in open(sys.argv[1]) if '"type":"Performance"' in l][0]
@@ -385,6 +391,22 @@ PY
 [ $? -eq 0 ] && [ $seen -eq 1 ] && [ $rc -eq 0 ]
 ok $? "an honest candidate beside other work that came after the baseline's solo: measured (foreign_load) and never its fault (seen $seen, exit $rc)"
 grep -v 'shapes passed' "$T/busy.err" | head -5 | sed 's/^/# /'
+# --busy-wait 0: the same, and the judge never waits for quiet: a slowdown
+# seen with the other work there stays "busy" (inconclusive), not measured again
+beside_burners busy0 --busy-wait 0
+python3 - "$T/busy0.out" <<'PY'
+import json, sys
+p = [json.loads(l.split(" ", 1)[1]) for l in open(sys.argv[1]) if '"type":"Performance"' in l][0]
+print(f"# --busy-wait 0 beside 6 s of other work: verdict {p.get('verdict')}, foreign_load {p['foreign_load']:.2f}, "
+      f"busy_retries {p['busy_retries']}")
+assert p["busy_retries"] == 0, p
+assert p.get("verdict") in ("ok", "busy"), p.get("reason")
+PY
+[ $? -eq 0 ] && [ $seen -eq 1 ] && [ $rc -eq 0 ]
+ok $? "--busy-wait 0: beside the same work the judge does not wait for quiet ('busy' stands, busy_retries 0; seen $seen, exit $rc)"
+judge --family matmul --candidate "$T/mm_naive.so" --busy-wait -1 --check-only >/dev/null 2>"$T/busyw.err"
+[ $? -eq 2 ] && grep -q "bad --busy-wait '-1'" "$T/busyw.err"
+ok $? "a negative --busy-wait is a usage error"
 
 many=(); for _ in $(seq 17); do many+=(--candidate "$T/mm_packed.so"); done
 judge --family matmul "${many[@]}" --check-only >/dev/null 2>"$T/session17.err"

@@ -79,7 +79,11 @@ mkspec() {
     # a sanitizer build's pass: the short window (tests/tap.sh), since it
     # asserts no ratio's bound (ob_bound) and every defence acts per call
     win=$(short_args)
-    win=${win:+ $win}
+    # and no waiting for the machine to be quiet (--busy-wait 0): beside the
+    # pool's other suites it never is, every judge waited out its 45 s on
+    # "busy" verdicts that this pass accepts anyway (trust_cpu's sanitizer
+    # pass beside cpu_harness's and a burner: 222 s, 133 s with this)
+    win=${win:+ $win --busy-wait 0}
     local bsrc=base_mm
     [ "$fam" = attention ] && bsrc=base_at
     extra="baseline_source: \"$SRC/$bsrc.c\""

@@ -333,12 +333,13 @@ static void usage(void)
             "         [--seed N (ignored)]\n"
             "         [--shapes S,...] [--heldout S,...] [--causal] [--min-time SEC]\n"
             "         [--precision REL] [--level L] [--max-reps N] [--max-time SEC] [--between-runs SD]\n"
+            "         [--busy-wait SEC (the most it waits for other work to end, in all; default %g)]\n"
             "         [--baseline %s] [--baseline-so PATH]\n"
             "         [--tolerance X] [--check-only] [--ceilings-cache PATH]\n"
             "         [--traffic MODEL[,KEY=VALUE,...]] [--stop-slower-than MS|SHAPE=MS,...]\n"
             "         [--decl FILE (family declared: the kernel, its shapes and its reference)]\n"
             "  shapes: %s\n",
-            names, bases, shapes);
+            names, CPU_LOAD_WAIT_TOTAL_S, bases, shapes);
 }
 
 static void bad_shapes(void)
@@ -592,6 +593,15 @@ static int parse_args(int argc, char **argv, options *o)
                 return 2;
             }
             o->max_reps = (int)x;
+        } else if (!strcmp(a, "--busy-wait")) {
+            const char *s;
+            double x;
+            TAKE(s);
+            if (!parse_double(s, &x) || x < 0 || x > 3600) {
+                fprintf(stderr, "spak-harness-cpu: bad --busy-wait '%s' (0 <= seconds <= 3600; 0: never wait)\n", s);
+                return 2;
+            }
+            cpu_load_wait_budget(x);
         } else if (!strcmp(a, "--tolerance")) {
             const char *s;
             TAKE(s);

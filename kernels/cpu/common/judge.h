@@ -211,12 +211,15 @@ double cpu_load_quiet_max(const cpu_load_mark *a, const cpu_load_mark *b);
  * or hid (work of its that ended with its batch: a process that exited, a
  * burst of kernel work it caused). If so it waits until a quarter second
  * passes quiet, at most max_s seconds and at most what is left of
- * CPU_LOAD_WAIT_TOTAL_S for the whole judge (so that its evaluation ends
+ * CPU_LOAD_WAIT_TOTAL_S (or --busy-wait's) for the whole judge (so that its evaluation ends
  * within the engine's timeout however busy the machine), and returns true;
  * false (at once) when the first quarter second is quiet or unmeasurable,
  * or no waiting is left. */
 #define CPU_LOAD_WAIT_TOTAL_S 45.0
 bool cpu_load_busy_outside(double max_s);
+/* --busy-wait SEC: the judge's whole waiting budget instead of
+ * CPU_LOAD_WAIT_TOTAL_S (0: never wait; a "busy" verdict stands at once) */
+void cpu_load_wait_budget(double s);
 
 /* the baseline alone on every timed shape, before the candidate's runner
  * starts: solo[i] per shape (median, spread) */

@@ -98,13 +98,19 @@ double cpu_load_quiet_max(const cpu_load_mark *a, const cpu_load_mark *b)
     return CPU_LOAD_QUIET + (wall > 0 && hz > 0 ? 2.0 / ((double)hz * wall) : 1.0);
 }
 
-/* seconds this judge has spent waiting for quiet, over every shape */
-static double waited_s;
+/* seconds this judge has spent waiting for quiet, over every shape, and the
+ * most it may (CPU_LOAD_WAIT_TOTAL_S, or --busy-wait) */
+static double waited_s, wait_total_s = CPU_LOAD_WAIT_TOTAL_S;
 
-/* whether any of CPU_LOAD_WAIT_TOTAL_S is left */
+void cpu_load_wait_budget(double s)
+{
+    wait_total_s = s;
+}
+
+/* whether any of the budget is left */
 static bool may_wait(void)
 {
-    return waited_s < CPU_LOAD_WAIT_TOTAL_S;
+    return waited_s < wait_total_s;
 }
 
 /* the foreign share of one quarter second, the judge idle */
@@ -122,7 +128,7 @@ bool cpu_load_busy_outside(double max_s)
 {
     if (!may_wait()) return false;
     double start = cpu_now_s();
-    if (max_s > CPU_LOAD_WAIT_TOTAL_S - waited_s) max_s = CPU_LOAD_WAIT_TOTAL_S - waited_s;
+    if (max_s > wait_total_s - waited_s) max_s = wait_total_s - waited_s;
     bool outside = busy_quarter();
     while (outside && cpu_now_s() - start < max_s && busy_quarter()) {
     }
