@@ -137,8 +137,11 @@ CEIL=$T/ceilings-cpu.json
 # $T/h/NAME (the ceilings measured once are copied in, unless fresh); sets H
 # and leaves $T/NAME.run (spak's output) and $T/NAME.show (spak show --json).
 # NAME@openblas: the candidate NAME timed against OpenBLAS.
+declare -A RUN_AGAIN PLANT_AGAIN  # how each NAME was run: expect runs it again (see there)
 run() {
     local name=$1 fam=$2 shapes held id base=trust
+    RUN_AGAIN[$name]=$(printf '%q ' "$@")
+    PLANT_AGAIN[$name]=${PLANT:-}
     [ "${name#*@}" = openblas ] && base=openblas
     if [ "$fam" = matmul ]; then shapes=${3:-$MM_SHAPES} held=${4:-$MM_HELD}; else shapes=${3:-$AT_SHAPES} held=${4:-$AT_HELD}; fi
     H=$T/h/$name
@@ -208,14 +211,40 @@ sql_plant() {
 # is the release pass's check, alone on its CPU (in the pool the judge has
 # failed a cheat for the other suite's load, "busy", and an ASan judge once
 # saw 1.5 ms of "work after return" from mm_lazy's honest third call)
+#
+# Where the outcome does not hold and the judge put its verdict on the
+# machine ("busy:", "interference:": inconclusive, tests/tap.sh
+# machine_blamed), NAME is run again in an emptied home, at most twice, each
+# retry a TAP comment: the release pass's lanes are alone on their CPUs, but
+# not on the host (trust_cpu's release pass failed mm_fill_outside and
+# mm_precompute on "interference" in two runs of 2026-12-07, a 25-30% slower
+# baseline with no CPU load the judge could see). A cheat gains nothing by
+# it: the judge's verdicts are unchanged, and the check still wants its
+# class's reason or honest work. Cheats whose class is the machine's verdict
+# (mm_burn, mm_kernel_work, mm_dirty_cache) match it the first time.
 expect() {
-    local out re=$3 what=${5:-$2}
+    local out re=$3 what=${5:-$2} rc try v=
     if [ "${SPAK_TEST_WINDOW:-}" = short ] && [ "$2" != done ] && [ "${CONTROL:-}" != 1 ]; then
         re=.
         what="$what (sanitizer pass: failed for any reason, which the release pass names)"
     fi
-    out=$($CHECK outcome "$T/$1.show" "$2" "$re" "${4:-0}" 2>&1)
-    if [ $? -eq 0 ]; then ok "$1: $what ($out)"; else notok "$1: $what" "$out" "$(tail -3 "$T/$1.run" | cat -v)"; fi
+    for try in 1 2 3; do
+        out=$($CHECK outcome "$T/$1.show" "$2" "$re" "${4:-0}" 2>&1)
+        rc=$?
+        [ $rc -eq 0 ] && break
+        v=$(machine_blamed "$T/$1.run")
+        [ -n "$v" ] && [ -n "${RUN_AGAIN[$1]:-}" ] && [ $try -lt 3 ] || break
+        echo "# $1: try $try: the judge blamed the machine (${v:0:160}): run again"
+        rm -rf "${T:?}/h/$1"
+        eval "PLANT=\${PLANT_AGAIN[\$1]} run ${RUN_AGAIN[$1]}"
+    done
+    # the sanitizer pass (the pool, never quiet; its judges do not wait,
+    # --busy-wait 0): an honest outcome still machine-blamed after the
+    # retries is accepted, as for the controls, and named
+    if [ $rc -ne 0 ] && [ "${SPAK_TEST_WINDOW:-}" = short ] && [ "$2" = done ] && [ -n "$v" ]; then
+        rc=0 out="inconclusive beside another suite after 3 tries: ${v:0:160}"
+    fi
+    if [ $rc -eq 0 ]; then ok "$1: $what ($out)"; else notok "$1: $what" "$out" "$(tail -3 "$T/$1.run" | cat -v)"; fi
 }
 
 # prop NAME WHAT CHECK-ARGS...: a property of NAME's home (see check.py)
