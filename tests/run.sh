@@ -15,7 +15,7 @@
 # of ours. Then everything else runs N at a time,
 # N = -j or $SPAK_TEST_JOBS or one more than the number of CPUs (at least 3:
 # with one a CPU the CPUs idled 20-40% of the pool; one more took the pool
-# from 683 to 609 s on 2026-12-07, the sanitizer timing suites still at most
+# from 683 s to 568-629 s in four runs of 2026-12-07, the sanitizer timing suites still at most
 # one a CPU, below; a first try that morning failed the sanitizer passes of
 # progress and llm_engine on its load, since made to read a judge's
 # busy/interference verdict as the machine's): the suites

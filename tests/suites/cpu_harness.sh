@@ -411,7 +411,7 @@ PY
     [ $? -eq 0 ] && [ $seen -eq 1 ] && [ $rc -eq 0 ]
     ok $? "--busy-wait 0: beside the same work the judge does not wait for quiet ('busy' stands, busy_retries 0; seen $seen, exit $rc)"
 else
-    echo "ok $((n + 1)) - --busy-wait 0 beside burners # SKIP in the sanitizer pass only (here it would disturb the other lane)"
+    echo "ok $((n + 1)) - --busy-wait 0 beside burners # SKIP checked in the sanitizer pass only (here its burners would disturb the other lane)"
     n=$((n + 1))
 fi
 judge --family matmul --candidate "$T/mm_naive.so" --busy-wait -1 --check-only >/dev/null 2>"$T/busyw.err"

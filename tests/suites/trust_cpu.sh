@@ -221,7 +221,10 @@ sql_plant() {
 # baseline with no CPU load the judge could see). A cheat gains nothing by
 # it: the judge's verdicts are unchanged, and the check still wants its
 # class's reason or honest work. Cheats whose class is the machine's verdict
-# (mm_burn, mm_kernel_work, mm_dirty_cache) match it the first time.
+# (mm_burn, mm_kernel_work, mm_dirty_cache) match it the first time. (Not
+# tests/tap.sh's on_quiet_machine: that one reruns whenever the machine was
+# blamed, for checks that do not read the verdict; these do, so a run is
+# repeated only when its expectation failed.)
 expect() {
     local out re=$3 what=${5:-$2} rc try v=
     if [ "${SPAK_TEST_WINDOW:-}" = short ] && [ "$2" != done ] && [ "${CONTROL:-}" != 1 ]; then
