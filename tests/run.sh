@@ -245,8 +245,10 @@ pool=("${pool_wait[@]+"${pool_wait[@]}"}" "${pool[@]+"${pool[@]}"}" "${pool_late
 # judge measures the foreign load on its own set). Measured 2026-12-07 on 2
 # cores, release build: every check of eight suites held in pinned pairs,
 # each as fast as alone. A suite that needs every CPU ("# cpus: all" near
-# its top: scale_local's --cpus 0/1), and the unit test test_sandbox, run
-# after the lanes, alone and unpinned; so does everything with one lane.
+# its top: build_sandbox), and the unit test test_sandbox, run after the
+# lanes, alone and unpinned; so does everything with one lane. (scale_local
+# ran so for its --cpus 0/1 case, 43 s of a 2-core run with one core idle:
+# that case is scale_cores now, in the pool, and scale_local in a lane.)
 allowed_cpus() {  # this process's CPUs, one a line (Cpus_allowed_list: "0-3,6")
     local l r
     l=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status 2>/dev/null)

@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
 # seconds: 37 (tests/run.sh: the lanes start the longest first; what its release pass took on the 2-core machine, 2026-12-07)
-# cpus: all (tests/run.sh: its --cpus 0/1 case puts one slot on each of two cores; it runs alone, unpinned)
 # tests/suites/scale_local.sh BUILD_DIR - evaluations in flight at once on one
 # machine (--jobs N) and the machine-wide measurement lock (TAP;
 # docs/scale-out.md):
@@ -12,7 +11,7 @@
 #     on a grid and seeded random (recorded measurements replayed)
 #   - isolation under concurrency: one uid per slot; a candidate in flight
 #     cannot read the other's files, and does not share its process count
-#   - disjoint core sets: each slot's processes on its own cores
+#   - disjoint core sets: the refusals (the placement itself: scale_cores.sh)
 #   - the several-device path with devices simulated (a fake judge per fake
 #     device), one of them broken
 #   - a --jobs run killed mid-way resumes with what was in flight proposed again
@@ -31,15 +30,7 @@ toy() {
     echo "$T/$1.spak"
 }
 # every evaluation of a store: "eval_id status device from to uid error", one a line
-meas() {
-    python3 - "$1" <<'PY'
-import json, sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-for eid, st, err, rj in db.execute("select eval_id, status, error, result_json from evaluations order by eval_id"):
-    m = json.loads(rj or "{}").get("measurement", {})
-    print(eid, st, m.get("device", "-"), m.get("from", 0), m.get("to", 0), m.get("sandbox_uid", 0), err or "")
-PY
-}
+meas() { python3 "$T/meas.py" "$1"; }
 # the largest number of measurements of one device in flight at one moment,
 # over the files of meas() given
 max_overlap() {
@@ -173,18 +164,9 @@ check "candidate B, in flight with A, could not read the file A wrote in its dir
 check "40 processes each at once: no shared RLIMIT_NPROC count (64) between them" \
     "[ \$(grep -c '\"started\": 40' $T/probe.txt) -eq 2 ]"
 
-# 6. disjoint core sets: each slot's processes on its own cores
-if [ "$(nproc)" -ge 2 ]; then
-    "$SPAK" run --home "$T/hc" --cpus 0/1 "$T/probe.spak" >/dev/null 2>&1
-    sql "$T/hc/spak.db" "select json_extract(record_json, '\$.reason') from traces where case_name = 'Correctness'" >"$T/cpus.txt"
-    check "--cpus 0/1: one slot's candidate ran on core 0 only, the other's on core 1 only" \
-        "grep -q '\"cpus\": \[0\]' $T/cpus.txt && grep -q '\"cpus\": \[1\]' $T/cpus.txt"
-    check "--cpus 0/1: measured under each set's own lock (devices cpu-0, cpu-1)" \
-        "[ \"\$(meas $T/hc/spak.db | cut -d' ' -f3 | sort | tr '\n' ' ')\" = 'cpu-0 cpu-1 ' ]"
-else
-    skip "--cpus 0/1" "one core"
-    skip "--cpus 0/1 locks" "one core"
-fi
+# 6. disjoint core sets (--cpus 0/1): tests/suites/scale_cores.sh, which needs
+# two cores (this suite runs pinned to one in tests/run.sh's lanes); here, the
+# refusals
 out=$("$SPAK" run --home "$T/hc2" --cpus 0-1/1 "$T/probe.spak" 2>&1)
 check "--cpus with a core in two sets is refused, naming the core" "echo \"\$out\" | grep -q 'core 1 is in two core sets'"
 out=$("$SPAK" run --home "$T/hc3" --sandbox-uids 61000-61000 "$T/probe.spak" 2>&1)
