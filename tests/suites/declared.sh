@@ -32,7 +32,7 @@ set -u
 . "$(dirname "$0")/../tap.sh"
 suite_init declared "${1:-build}"
 export SPAK_TRUST_BUILD="$B" # check.py counts lingering processes of this build only
-CHECK="python3 $ROOT/tests/trust/check.py"
+. "$ROOT/tests/trust/checkd.sh" # $CHECK: check.py, one process for the suite
 EX=$T/ex
 mkdir -p "$EX" "$T/h"
 cp -r "$ROOT/examples/declared/." "$EX/"

@@ -23,7 +23,7 @@ set -u
 suite_init trust-cpu "${1:-build}"
 export SPAK_TRUST_BUILD="$B"  # check.py counts lingering processes of this build only
 TR=$ROOT/tests/trust
-CHECK="python3 $TR/check.py"
+. "$TR/checkd.sh" # $CHECK: check.py, one process for the suite
 SRC=$T/src
 mkdir -p "$SRC" "$T/specs" "$T/h"
 

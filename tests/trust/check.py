@@ -21,8 +21,13 @@ holds and printing one line that says what it saw:
   survivors TAG          no process named trust-linger, and none whose argv
                          holds TAG, is still alive; kills (by pid) any found
   running TAG            some process other than this one has TAG in its argv
+  serve                  one subcommand a line on standard input (its words
+                         separated by \x1f), answered with its exit status on
+                         a line, its output, and a line holding \x1e: the
+                         suites start one for all their checks
+                         (tests/trust/checkd.sh) instead of one Python a check
 """
-import json, os, re, signal, sqlite3, sys
+import contextlib, io, json, os, re, signal, sqlite3, sys
 
 FORGED_MARK = "forged-by-candidate"
 FORGED_GFLOPS = 123456.75
@@ -187,5 +192,24 @@ def main(a):
     return 0 if ok else 1
 
 
+def serve():
+    for line in sys.stdin:
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+            try:
+                rc = main(line.rstrip("\n").split("\x1f"))
+            except Exception as e:  # a check that cannot run fails, saying why
+                print("check.py: %s: %s" % (type(e).__name__, e))
+                rc = 2
+        out = buf.getvalue()
+        if out and not out.endswith("\n"):
+            out += "\n"
+        sys.stdout.write("%d\n%s\x1e\n" % (rc, out))
+        sys.stdout.flush()
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    if sys.argv[1:] == ["serve"]:
+        serve()
+    else:
+        sys.exit(main(sys.argv[1:]))
