@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # parallel: yes (tests/run.sh: no assertion here depends on time or load)
 # builds: release (tests/run.sh: it makes its own sanitizer build with clang; on the release build only)
-# tests/suites/fuzz_smoke.sh BUILD_DIR - a 30-second libFuzzer run of the spec
-# fuzzer (fuzz/fuzz_spec.c) over the kept corpus, then a 10-second run of the
+# tests/suites/fuzz_smoke.sh BUILD_DIR - a 20-second libFuzzer run of the spec
+# fuzzer (fuzz/fuzz_spec.c) over the kept corpus, then a 6-second run of the
 # diff applier's (fuzz/fuzz_diff.c) and of the T1 reader's (fuzz/fuzz_t1.c), under
 # ASan + UBSan (TAP).
 #
@@ -15,7 +15,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 B=${1:-build}
-secs=${SPAK_FUZZ_SMOKE_SECONDS:-30}
+secs=${SPAK_FUZZ_SMOKE_SECONDS:-20}
 
 skip() {
     echo "ok 1 - fuzz smoke # SKIP $1"
