@@ -237,8 +237,12 @@ static void test_loop(void)
     spak_sandbox_result r;
     if (!run_named("loop", &l, &r))
         return;
+    /* cpu_s (the child's rusage) can read less than the limit's own clock,
+     * which the kernel samples at ticks: 0.79 s at SIGXCPU in a sanitizer
+     * pass beside three other suites (2026-12-07); what is asserted is the
+     * reason and that it ran for a good part of the second, not 10 s */
     TAP_OK(!r.ok && r.why == SPAK_SANDBOX_CPU_LIMIT &&
-               (r.term_signal == SIGXCPU || r.term_signal == SIGKILL) && r.cpu_s >= 0.8 && r.wall_s < 8,
+               (r.term_signal == SIGXCPU || r.term_signal == SIGKILL) && r.cpu_s >= 0.5 && r.wall_s < 8,
            "infinite loop: ends by the CPU limit (SIGXCPU after ~1 s of CPU), not the 10 s timeout");
     spak_sandbox_result_free(&r);
     normal_after("an infinite loop");
