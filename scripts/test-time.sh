@@ -28,6 +28,9 @@ rev=$(git -C "$ROOT" rev-parse --verify "$commit^{commit}") || { echo "test-time
 # (/work/.library/env/packages/installed-cpp.txt, checked 2026-12-07)
 PURGE=${PURGE:-pkg-config libsqlite3-dev libjansson-dev libcurl4-openssl-dev libopenblas-dev libseccomp-dev libffi-dev python3-jsonschema chromium slurm-wlm munge uidmap}
 D=$(mktemp -d "${TMPDIR:-/tmp}/spak-test-time.XXXXXX")
+# mktemp makes it 0700: the sandbox's uids must reach the clone, as they reach
+# any clone in a folder others may enter (the home inside stays 0700)
+chmod 755 "$D"
 if [ $purge = 1 ]; then
     [ "$(id -u)" = 0 ] || { echo "test-time.sh: --purge needs root" >&2; exit 2; }
     # shellcheck disable=SC2086
