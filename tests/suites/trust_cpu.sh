@@ -479,8 +479,23 @@ if want mm_slow_build; then
     mkspec mm_slow_build matmul "$MM_SHAPES" "$MM_HELD" trust
     "$SPAK" run --home "$H" --no-learn "$T/specs/mm_slow_build.spak" >"$T/mm_slow_build.run" 2>&1 </dev/null &
     sp=$!
-    for _ in $(seq 300); do $CHECK running "$SRC/mm_slow_build.c" >/dev/null && break; sleep 0.1; done
+    # until the compiler shows and is still there half a second later (the
+    # build, which takes seconds: spak's quick preprocessor pass over the same
+    # source, which finds the parameters that reach it, would be caught
+    # alone by a fast poll), at most 90 s
+    t0=$SECONDS
+    while [ $SECONDS -lt $((t0 + 90)) ]; do
+        $CHECK running "$SRC/mm_slow_build.c" >/dev/null && sleep 0.5 && $CHECK running "$SRC/mm_slow_build.c" >/dev/null && break
+        sleep 0.1
+    done
+    echo "# mm_slow_build: looked for the compiler for $((SECONDS - t0)) s"
     check "mm_slow_build: the compiler was running when spak was killed" '$CHECK running "$SRC/mm_slow_build.c" >/dev/null'
+    # when it was not: what spak had said, and what ran (a failure of the
+    # sanitizer pass, 2026-12-07, left nothing to read)
+    $CHECK running "$SRC/mm_slow_build.c" >/dev/null || {
+        tail -5 "$T/mm_slow_build.run" | sed 's/^/#   spak: /'
+        ps -eo pid,ppid,etimes,args --sort=start_time | grep -v ' ps -eo' | tail -8 | cut -c1-160 | sed 's/^/#   ps: /'
+    }
     kill -9 $sp
     wait $sp 2>/dev/null
     sleep 1
