@@ -343,8 +343,9 @@ static double jd_bound_tflops(int cc, int sms, int max_mhz, int dtype, char *tex
  * &sync_err) sends it, cj_side_call's codes) of side, timed by the judge
  * between two idle checks. 0: ran (*dt seconds); 1: the side failed (why);
  * 2: the device was busy before the call (interference, why); 3: work
- * seemed left outside the given stream (why; jd_batch_with repeats); -1:
- * harness error (j->err). */
+ * seemed left outside the given stream; 4: the device seemed busy after
+ * DONE (3 and 4: why; jd_batch_with confirms them); -1: harness error
+ * (j->err). */
 template <typename Call>
 static int jd_batch_once(jd_state *j, cj_side *side, int ncalls, double *dt, char *why, size_t nwhy, Call call)
 {
@@ -380,9 +381,10 @@ static int jd_batch_once(jd_state *j, cj_side *side, int ncalls, double *dt, cha
     if (r < 0)
         return -1;
     if (r == 0) {
+        struct clocks ck = nvml_sample();
         snprintf(why, nwhy, "work of the %s was still running on the device after its call returned (probe "
-                 "%.0f us, alone %.0f us)", side->label, seen * 1e6, j->solo_s * 1e6);
-        return 1;
+                 "%.0f us, alone %.0f us; SM clock %d MHz)", side->label, seen * 1e6, j->solo_s * 1e6, ck.sm_mhz);
+        return 4;
     }
     /* the ABI: all work on the given stream. Work left elsewhere was timed
      * (the runner synchronized the device before DONE), but it is a
@@ -396,41 +398,68 @@ static int jd_batch_once(jd_state *j, cj_side *side, int ncalls, double *dt, cha
     return 0;
 }
 
-/* jd_batch_once, and the same batch once more when the device
- * synchronization after the stream's took long: that wait is a host clock
- * in the candidate's process, and a descheduled runner thread (seen: 470 us
- * for an honest FMHA rung on the H100) reads like work left on another
- * stream. Work left outside the stream is a property of the code, so it
- * trips again; the repeat is timed and checked like the first batch (the
- * first one's work was timed too: nothing to gain from a one-off). Every
- * kind of call comes here, so every protection of a timed batch is one
- * code. Returns as jd_batch_once, 3 never. */
-template <typename Call>
-static int jd_batch_with(jd_state *j, cj_side *side, int ncalls, double *dt, char *why, size_t nwhy, Call call)
+/* jd_batch_once, confirmed when it saw a contract violation that a
+ * one-off can also look like: work left outside the given stream (3: the
+ * device synchronization after the stream's is a host clock in the
+ * candidate's process, and a descheduled runner thread, seen: 470 us for an
+ * honest FMHA rung on the H100, reads like work left on another stream) and
+ * the device busy after DONE (4: seen on honest rungs and on cuBLAS itself
+ * after long batches of large shapes on the H100, probe 150-170 us against
+ * 65 us alone; cause not found). Either is a property of the code, so it
+ * trips again. The confirmation: after a 4, the device must be idle within
+ * 2 s (the runner is frozen: nothing of it can start more work; still busy,
+ * the side fails); then refill() writes fresh inputs and poisons the
+ * outputs (the repeat must compute again: the first batch's outputs, or a
+ * copy kept of them, are no answer to new inputs), and the batch runs once
+ * more, timed and checked like any. A second 3 or 4 fails the side. The
+ * first batch was timed too, and its time is dropped: nothing to gain from
+ * a one-off. Every kind of call comes here, so every protection of a timed
+ * batch is one code. Returns as jd_batch_once, 3 and 4 never. */
+template <typename Call, typename Refill>
+static int jd_batch_with(jd_state *j, cj_side *side, int ncalls, double *dt, char *why, size_t nwhy, Call call,
+                         Refill refill)
 {
     int r = jd_batch_once(j, side, ncalls, dt, why, nwhy, call);
-    if (r != 3)
+    if (r != 3 && r != 4)
         return r;
-    fprintf(stderr, "spak judge: %s; the batch repeated to confirm\n", why);
+    if (r == 4) {
+        double seen = 0;
+        int idle = jd_wait_idle(j, 2.0, &seen);
+        if (idle < 0)
+            return -1;
+        if (idle == 0) {
+            size_t l = strlen(why);
+            snprintf(why + l, nwhy - l, ", and still 2 s later (probe %.0f us)", seen * 1e6);
+            return 1;
+        }
+    }
+    fprintf(stderr, "spak judge: %s; the batch repeated on fresh inputs to confirm\n", why);
+    if (refill())
+        return -1;
     r = jd_batch_once(j, side, ncalls, dt, why, nwhy, call);
-    return r == 3 ? 1 : r;
+    return r == 3 || r == 4 ? 1 : r;
 }
 
+/* jd_batch_with for a family's CALL; refill() as there (0 or -1 with
+ * j->err). */
+template <typename Refill>
 static int jd_batch(jd_state *j, cj_side *side, const cp_call *c, double timeout_s, double *dt, char *why,
-                    size_t nwhy)
+                    size_t nwhy, Refill refill)
 {
-    return jd_batch_with(j, side, c->n, dt, why, nwhy, [&](int *rc, int *sync_err) {
-        return cj_side_call(side, c, timeout_s, dt, rc, sync_err, why, nwhy);
-    });
+    return jd_batch_with(
+        j, side, c->n, dt, why, nwhy,
+        [&](int *rc, int *sync_err) { return cj_side_call(side, c, timeout_s, dt, rc, sync_err, why, nwhy); }, refill);
 }
 
 /* jd_batch for a declared kernel's launches (KCALL) */
+template <typename Refill>
 static inline int jd_kbatch(jd_state *j, cj_side *side, const cp_kcall *c, double timeout_s, double *dt, char *why,
-                            size_t nwhy)
+                            size_t nwhy, Refill refill)
 {
-    return jd_batch_with(j, side, c->n, dt, why, nwhy, [&](int *rc, int *sync_err) {
-        return cj_side_kcall(side, c, timeout_s, dt, rc, sync_err, why, nwhy);
-    });
+    return jd_batch_with(
+        j, side, c->n, dt, why, nwhy,
+        [&](int *rc, int *sync_err) { return cj_side_kcall(side, c, timeout_s, dt, rc, sync_err, why, nwhy); },
+        refill);
 }
 
 #endif

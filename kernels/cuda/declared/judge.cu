@@ -273,9 +273,24 @@ static int fill_sets(struct dj *g, int side, int n)
     return fill_from(g, side, n, g->seed[side]);
 }
 
+/* Sets 0..n-1 of side made new for a confirming repeat (jd_batch_with):
+ * fresh seeds (in the timed rounds the round's drawn again), and the
+ * reference's outputs of the round no longer the answer to them. 0 or -1. */
+static int refill_sets(struct dj *g, int side, int n)
+{
+    if (g->in_rounds) {
+        g->seed_round = g->ref_out_round = -1;
+        if (side == REF)
+            g->ref_timed_round = -1;
+    }
+    return fill_sets(g, side, n);
+}
+
 /* One batch of n launches of side on sets 0..n-1 (jd_batch's codes); the
- * reference's of a round once: run already (for a check), its time. */
-static int batch(struct dj *g, int side, int n, double *dt, char *why, size_t nwhy)
+ * reference's of a round once: run already (for a check), its time.
+ * refill(): the sets made new for a confirming repeat. */
+template <typename Refill>
+static int batch(struct dj *g, int side, int n, double *dt, char *why, size_t nwhy, Refill refill)
 {
     static cp_kcall c;
     const struct dc_shape *s = g->s;
@@ -303,7 +318,7 @@ static int batch(struct dj *g, int side, int n, double *dt, char *why, size_t nw
                 c.cmem_reloc[c.ncmem++] = c.nreloc;
             c.reloc[c.nreloc++] = (cp_kreloc){off[a], g->L.slot[a], g->L.bytes[a]};
         }
-    int r = jd_kbatch(&g->j, &g->side[side], &c, g_args.timeout_s, dt, why, nwhy);
+    int r = jd_kbatch(&g->j, &g->side[side], &c, g_args.timeout_s, dt, why, nwhy, refill);
     if (ref && g->in_rounds) { /* REF's sets hold its batch on the round's inputs (or nothing usable) */
         g->ref_out_round = r == 0 ? js_round : -1;
         if (r == 0 && (!g->for_check || g_ncand == 1))
@@ -381,7 +396,8 @@ static int reference_for(struct dj *g, int side, int n)
     if (fill_from(g, REF, n, g->seed[side]))
         return -1;
     g->for_check = true;
-    int r = batch(g, REF, n, &dt, why, sizeof why);
+    /* a repeat of the reference: the same inputs as the candidate's, its outputs poisoned again */
+    int r = batch(g, REF, n, &dt, why, sizeof why, [&] { return fill_from(g, REF, n, g->seed[side]); });
     g->for_check = false;
     if (r == 0)
         return 0;
@@ -635,7 +651,7 @@ static int check_candidate(struct dj *g, int k, double *err)
         int bad = -1;
         if (fill_sets(g, side, 1))
             r = -1;
-        else if ((r = batch(g, side, 1, &dt, cw, sizeof cw)) == 0 &&
+        else if ((r = batch(g, side, 1, &dt, cw, sizeof cw, [&] { return refill_sets(g, side, 1); })) == 0 &&
                  (r = check_calls(g, side, 1, &bad, cw, sizeof cw)) == 0)
             ok = bad < 0;
         e[i] = g->err;
@@ -681,7 +697,9 @@ static int timed(struct dj *g, const bool *pass, const double *err)
     int r = js_run(
         &R, &g->j, g->trusted ? REF : -1, g_args.reps, g_args.warmup,
         [&](int side, int n) { return fill_sets(g, side, n); },
-        [&](int side, int n, double *dt, char *why, size_t nw) { return batch(g, side, n, dt, why, nw); },
+        [&](int side, int n, double *dt, char *why, size_t nw) {
+            return batch(g, side, n, dt, why, nw, [&] { return refill_sets(g, side, n); });
+        },
         [&](int side, int n, int *bad, char *why, size_t nw) { return check_calls(g, side, n, bad, why, nw); });
     g->in_rounds = false;
     hd_phase("records");

@@ -541,8 +541,10 @@ static int lse_err(struct fjudge *g, int cs, double *out, unsigned long long *nf
 /* One batch of n calls of side on sets 0..n-1 (with the LSE when lse),
  * timed by the judge, between two idle checks. 0: ran (*dt seconds); 1: the
  * side failed (why); 2: the device was busy before the call (interference,
- * why); -1: harness error (g->j.err). */
-static int batch(struct fjudge *g, int side, int n, bool lse, double *dt, char *why, size_t nwhy)
+ * why); -1: harness error (g->j.err). refill(): the sets made new for a
+ * confirming repeat (jd_batch_with). */
+template <typename Refill>
+static int batch(struct fjudge *g, int side, int n, bool lse, double *dt, char *why, size_t nwhy, Refill refill)
 {
     const struct fc_shape *s = g->s;
     static cp_call c;
@@ -563,7 +565,18 @@ static int batch(struct fjudge *g, int side, int n, bool lse, double *dt, char *
         c.item[k].out_off = base + g->off_o;
         c.item[k].lse_off = lse ? (int64_t)(base + g->off_l) : -1;
     }
-    return jd_batch(&g->j, &g->side[side], &c, g_args.timeout_s, dt, why, nwhy);
+    return jd_batch(&g->j, &g->side[side], &c, g_args.timeout_s, dt, why, nwhy, refill);
+}
+
+/* A full check's confirming repeat: the same inputs (the fp64 reference is
+ * theirs), set 0's output and LSE of side poisoned again, so that the
+ * repeat's own answer is checked. 0 or -1 (g->j.err). */
+static int repoison(struct fjudge *g, int side)
+{
+    FCK(cudaMemsetAsync(set_ptr(g, side, 0, g->off_o), 0xFF, g->nq * 2, g->j.st));
+    FCK(cudaMemsetAsync(set_ptr(g, side, 0, g->off_l), 0xFF, g->nr * sizeof(float), g->j.st));
+    FCK(cudaStreamSynchronize(g->j.st));
+    return 0;
 }
 
 /* The sampled rows of set k of side, drawn now, checked (enqueued): their
@@ -726,7 +739,7 @@ static int full_check(struct fjudge *g, int cs, float qamp, bool want_lse, doubl
         FCK(cudaMemsetAsync(set_ptr(g, BASE, 0, g->off_o), 0xFF, g->nq * 2, g->j.st));
         FCK(cudaStreamSynchronize(g->j.st));
         g->hash[BASE][0] = g->hash[cs][0];
-        r = batch(g, BASE, 1, false, &dt, why, nwhy);
+        r = batch(g, BASE, 1, false, &dt, why, nwhy, [&] { return repoison(g, BASE); });
         if (r < 0 || r == 2)
             return r;
         if (r == 1)
@@ -735,7 +748,7 @@ static int full_check(struct fjudge *g, int cs, float qamp, bool want_lse, doubl
             return -1;
         }
     }
-    r = batch(g, cs, 1, want_lse, &dt, why, nwhy);
+    r = batch(g, cs, 1, want_lse, &dt, why, nwhy, [&] { return repoison(g, cs); });
     if (r != 0)
         return r;
     g->checks[cs]++;
@@ -845,7 +858,9 @@ static int timed(struct fjudge *g, const bool *pass, const cp_info *ci, const do
     int r = js_run(
         &R, &g->j, g->have_base ? BASE : -1, g_args.reps, g_args.warmup,
         [&](int side, int n) { return fill_sets(g, side, n, 1.0f); },
-        [&](int side, int n, double *dt, char *why, size_t nw) { return batch(g, side, n, lse, dt, why, nw); },
+        [&](int side, int n, double *dt, char *why, size_t nw) {
+            return batch(g, side, n, lse, dt, why, nw, [&] { return fill_sets(g, side, n, 1.0f); });
+        },
         [&](int side, int n, int *bad, char *why, size_t nw) { return check_calls(g, side, n, lse, bad, why, nw); });
     hd_phase("records");
     if (r)

@@ -339,8 +339,10 @@ static int check_calls(struct gjudge *g, int side, int n, int *bad, char *why, s
 
 /* One batch of n calls of side on sets 0..n-1, timed by the judge, between
  * two idle checks. 0: ran (*dt seconds); 1: the side failed (why); 2: the
- * device was busy before the call (interference, why); -1: harness error. */
-static int batch(struct gjudge *g, int side, int n, double *dt, char *why, size_t nwhy)
+ * device was busy before the call (interference, why); -1: harness error.
+ * refill(): the sets made new for a confirming repeat (jd_batch_with). */
+template <typename Refill>
+static int batch(struct gjudge *g, int side, int n, double *dt, char *why, size_t nwhy, Refill refill)
 {
     const struct hc_shape *s = g->s;
     static cp_call c;
@@ -355,7 +357,17 @@ static int batch(struct gjudge *g, int side, int n, double *dt, char *why, size_
         c.item[k].out_off = (uint64_t)k * g->set_bytes + g->off_c;
         c.item[k].lse_off = -1;
     }
-    return jd_batch(&g->j, &g->side[side], &c, g_args.timeout_s, dt, why, nwhy);
+    return jd_batch(&g->j, &g->side[side], &c, g_args.timeout_s, dt, why, nwhy, refill);
+}
+
+/* A full check's confirming repeat: the same inputs (the fp64 reference is
+ * theirs), set 0's output of side poisoned again, so that the repeat's own
+ * answer is checked. 0 or -1 (g->j.err). */
+static int repoison(struct gjudge *g, int side)
+{
+    GCK(cudaMemsetAsync(set_ptr(g, side, 0, g->off_c), 0xFF, g->nc * g->es, g->j.st));
+    GCK(cudaStreamSynchronize(g->j.st));
+    return 0;
 }
 
 static void gj_free(struct gjudge *g)
@@ -455,7 +467,7 @@ static int full_check(struct gjudge *g, int cs, double *err, double *berr, bool 
         return -1;
     }
     GCK(cudaStreamSynchronize(g->j.st));
-    int r = batch(g, BASE, 1, &dt, why, nwhy);
+    int r = batch(g, BASE, 1, &dt, why, nwhy, [&] { return repoison(g, BASE); });
     if (r != 0) {
         if (r == 1)
             snprintf(g->j.err, sizeof g->j.err, "harness: the baseline failed: %.400s", why);
@@ -470,7 +482,7 @@ static int full_check(struct gjudge *g, int cs, double *err, double *berr, bool 
         snprintf(g->j.err, sizeof g->j.err, "%s", ch.err);
         return -1;
     }
-    r = batch(g, cs, 1, &dt, why, nwhy);
+    r = batch(g, cs, 1, &dt, why, nwhy, [&] { return repoison(g, cs); });
     if (r != 0)
         return r;
     if ((g->dt == SPAK_DT_F32   ? rel_err_of(&ch, (const float *)set_ptr(g, cs, 0, g->off_c), g->Cd, g->nc, err, &nf)
@@ -564,7 +576,9 @@ static int timed(struct gjudge *g, const bool *pass, const cp_info *ci, const do
     R.stop_ms = g_args.ncand == 1 && g_args.stop_slower ? hc_stop_ms(g_args.stop_slower, sn) : 0;
     int r = js_run(
         &R, &g->j, BASE, g_args.reps, g_args.warmup, [&](int side, int n) { return fill_sets(g, side, n, false); },
-        [&](int side, int n, double *dt, char *why, size_t nw) { return batch(g, side, n, dt, why, nw); },
+        [&](int side, int n, double *dt, char *why, size_t nw) {
+            return batch(g, side, n, dt, why, nw, [&] { return fill_sets(g, side, n, false); });
+        },
         [&](int side, int n, int *bad, char *why, size_t nw) { return check_calls(g, side, n, bad, why, nw); });
     hd_phase("records");
     if (r)

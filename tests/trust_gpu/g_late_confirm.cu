@@ -1,0 +1,37 @@
+/* tests/trust_gpu/g_late_confirm.cu - cheat (the confirming repeat): after
+ * the first TG_HONEST_CALLS calls of a shape, the GEMM goes on a private
+ * stream behind a 2 ms device sleep (work left outside the given stream,
+ * which a judge repeats the batch to confirm), and the fingerprint of the
+ * call's inputs (32 + 32 sampled words, and C's address) is kept; a call
+ * whose fingerprint was seen before returns at once. A judge that repeats
+ * the batch on the same inputs without poisoning the outputs again times
+ * the repeat at next to nothing and finds the first attempt's C in place;
+ * a repeat on fresh inputs finds the work left outside the stream again. */
+#include "tg_gemm.cuh"
+
+TG_GEMM_INFO("g_late_confirm")
+
+extern "C" int spak_gemm(int M, int N, int K, int dtype, const void *A, const void *B, void *C, cudaStream_t s)
+{
+    static cudaStream_t mine;
+    static unsigned long long seen[256];
+    static int next;
+    if (tg_gemm_call_no(M, N, K, dtype) < TG_HONEST_CALLS)
+        return tg_gemm(M, N, K, dtype, A, B, C, s);
+    size_t es = tg_gemm_esize(dtype);
+    const void *bufs[2] = {A, B};
+    size_t bytes[2] = {(size_t)M * K * es, (size_t)K * N * es};
+    unsigned long long key;
+    int rc = tg_input_key(bufs, bytes, 2, false, s, &key);
+    if (rc)
+        return rc;
+    key ^= (unsigned long long)(uintptr_t)C;
+    for (int i = 0; i < 256; i++)
+        if (seen[i] == key)
+            return 0;
+    seen[next++ % 256] = key;
+    if (!mine)
+        TG_TRY(cudaStreamCreateWithFlags(&mine, cudaStreamNonBlocking));
+    tg_sleep_ms<<<1, 1, 0, mine>>>(2);
+    return tg_gemm(M, N, K, dtype, A, B, C, mine);
+}
