@@ -14,7 +14,9 @@ verified against. The space: the T1 file's values with filter_width and
 filter_height fixed at 17, its Condition as a restriction. OUT gets every
 evaluation in Kernel Tuner's order (configuration, time in ms or the
 reason it has none, Kernel Tuner's own compile/verify/benchmark times) and
-the wall time of the whole call. Nothing of spak runs here.
+the wall time of the whole call; OUT.cache.json is Kernel Tuner's own cache,
+written as each configuration is done (what is left of a run cut by its time
+limit). Nothing of spak runs here.
 """
 import json
 import random
@@ -64,7 +66,7 @@ def tune(kt_dir, ref, params, conds, strategy, seed, fevals, out_path):
         grid_div_x=["block_size_x", "tile_size_x"], grid_div_y=["block_size_y", "tile_size_y"],
         restrictions=conds, cmem_args={"d_filter": filt}, answer=ans, atol=1e-3,
         compiler_options=["-std=c++11"], lang="cupy", strategy=strategy, strategy_options=opts,
-        iterations=7, quiet=True)
+        iterations=7, quiet=True, cache=out_path + ".cache.json")
     wall = time.time() - t0
     evals = []
     for r in results:
