@@ -11,6 +11,7 @@
 #include "analyze/evaluate.h"
 #include "analyze/progress.h"
 #include "analyze/retime.h"
+#include "analyze/sandbox.h"
 #include "analyze/trace.h"
 #include "analyze/views.h"
 #include "build/candidate.h"
@@ -224,10 +225,33 @@ static spak_status load_spec(engine *e, const char *path, const char *text, spak
     return SPAK_OK;
 }
 
+/* Builds and candidates run as the sandbox's unprivileged uid when we are
+ * root: it must be able to enter the spec's folder (the sources), spak's
+ * own (the harnesses and runners) and the home. A checkout under /root
+ * (mode 0700) is the usual way to miss that; said here, before any
+ * evaluation, rather than as a build failure in each. */
+static spak_status check_sandbox_reach(const engine *e, spak_err *err)
+{
+    const char *need[3][2] = {{e->spec_dir, "the spec's folder"}, {e->o->bin_dir, "spak's programs"},
+                              {e->home, "the spak home"}};
+    for (size_t i = 0; i < SPAK_ARRAY_LEN(need); i++) {
+        char blocked[PATH_MAX];
+        if (need[i][0] && !spak_sandbox_uid_reaches(need[i][0], blocked, sizeof blocked))
+            return spak_errf(err, SPAK_ERR_ARG,
+                             "the sandbox runs builds and candidates as an unprivileged user (uid 65534), which "
+                             "cannot enter %s, on the way to %s (%s): put spak and the spec under a folder every "
+                             "user can enter (e.g. /opt or /srv), or let it in: chmod o+x %s (docs/sandbox.md)",
+                             blocked, need[i][1], need[i][0], blocked);
+    }
+    return SPAK_OK;
+}
+
 static spak_status setup_home(engine *e, spak_err *err)
 {
     spak_measure_base(&e->mbase, e->m, e->loop, e->o, e->home, e->target, e->store, e->run_id);
     spak_status st = spak_home_prepare(e->o, e->home, sizeof e->home, err);
+    if (st == SPAK_OK)
+        st = check_sandbox_reach(e, err);
     if (st == SPAK_OK)  /* each run (or resume) starts on freshly measured ceilings */
         spak_cand_ceilings_expire(e->home, e->target);
     int devs[256];

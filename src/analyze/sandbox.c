@@ -2640,3 +2640,48 @@ spak_status spak_sandbox_run(const char *const argv[], const char *workdir,
         return st;
     return spak_sandbox_finish(p, false, out, err);
 }
+
+bool spak_sandbox_uid_reaches(const char *path, char *blocked, size_t n)
+{
+    char real[PATH_MAX];
+    if (geteuid() != 0 || !path || !realpath(path, real))
+        return true;
+    spak_sandbox_limits lim;
+    spak_sandbox_limits_default(&lim);
+    pid_t pid = fork();
+    if (pid < 0)
+        return true; /* no answer: the sandbox's own errors say it later */
+    if (pid == 0) {  /* as the uid: each folder from the top, the count of those it entered */
+        if (setgroups(0, NULL) || setresgid((gid_t)lim.run_as_gid, (gid_t)lim.run_as_gid, (gid_t)lim.run_as_gid) ||
+            setresuid((uid_t)lim.run_as_uid, (uid_t)lim.run_as_uid, (uid_t)lim.run_as_uid))
+            _exit(255);
+        int k = 0;
+        for (char *q = real + 1;; q++) {
+            if (*q == '/' || *q == '\0') {
+                char c = *q;
+                *q = '\0';
+                bool ok = access(real, X_OK) == 0;
+                *q = c;
+                if (!ok)
+                    _exit(k < 250 ? k : 250);
+                k++;
+                if (!c)
+                    break;
+            }
+        }
+        _exit(254);
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) >= 250)
+        return true;
+    int fail = WEXITSTATUS(st);  /* folders entered before the one it could not */
+    char *q = real + 1;
+    for (int k = 0; *q; q++)
+        if (*q == '/' && k++ == fail)
+            break;
+    *q = '\0';
+    spak_snprintf(blocked, n, "%s", real[0] ? real : "/");
+    return false;
+}

@@ -317,6 +317,15 @@ const char *spak_sandbox_why_name(spak_sandbox_why why);
  * meets it. */
 bool spak_sandbox_isolation_ok(const spak_sandbox_result *r, char *missing, size_t n);
 
+/* Whether the unprivileged uid the sandbox runs builds and candidates as
+ * (65534, when we are root; an uid without groups, so what "others" may)
+ * can enter path, a folder: search permission on it and on every folder
+ * above it, tried as that uid in a child. On false, blocked[n] gets the
+ * first folder it cannot enter. Always true when we are not root (the
+ * sandbox keeps our uid then) or the path does not exist (its own error
+ * comes later). */
+bool spak_sandbox_uid_reaches(const char *path, char *blocked, size_t n);
+
 /* The isolation layers in effect in r, as a JSON array of short names for a
  * record to store, e.g. ["pidns","netns","landlock_fs","uid","seccomp",
  * "seccomp_notify","rlimits"] (names: pidns, netns, landlock_fs,

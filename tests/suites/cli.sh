@@ -10,7 +10,8 @@
 # usage, 3 suspended, also with --quiet); a run killed with kill -9 shown as
 # interrupted; JSON reals in their shortest form; the polish of #15 item 10;
 # every source a space can produce resolved before a run starts (and from
-# the front matter's base: folder).
+# the front matter's base: folder); a spec folder the sandbox's uid cannot
+# enter refused before any evaluation.
 # The runs are of tests/engine/toy.spak (a Python stand-in measure command).
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
@@ -68,6 +69,20 @@ check "status RUN --bogus: exit 2, nothing printed on stdout as if it had worked
 check "fmt --write --check together: a usage error" "[ $? -eq 2 ] && grep -q 'exclude each other' $T/fw.err"
 "$SPAK" status --home >/dev/null 2>"$T/mv.err"
 check "an option missing its value says so" "[ $? -eq 2 ] && grep -q \"'--home' needs a value\" $T/mv.err"
+
+# --- a spec in a folder the sandbox's uid cannot enter (a checkout under /root,
+# mode 0700): said before any evaluation, with the folder and what to do
+if [ "$(id -u)" = 0 ]; then
+    mkdir -p "$T/priv/w" && cp "$T/measure.py" "$T/toy.spak" "$T/priv/w/" && chmod 0700 "$T/priv"
+    "$SPAK" run --budget 1 --home "$T/hp" "$T/priv/w/toy.spak" >"$T/priv.out" 2>"$T/priv.err"
+    rc=$?
+    check "run of a spec the sandbox's uid cannot reach: exit 1 before any evaluation, naming the folder and chmod o+x" "[ $rc -eq 1 ] && grep -q 'cannot enter $T/priv, on the way to the spec.s folder' $T/priv.err && grep -q 'chmod o+x $T/priv ' $T/priv.err && ! grep -q 'started run' $T/priv.err $T/priv.out"
+    chmod 0755 "$T/priv"
+    "$SPAK" run --budget 1 --home "$T/hp" "$T/priv/w/toy.spak" >/dev/null 2>&1
+    check "the same spec once the folder lets others in: runs" "[ $? -eq 0 ]"
+else
+    skip "run of a spec the sandbox's uid cannot reach" "not root: the sandbox keeps our uid"
+fi
 
 # --- the home, as git finds its folder
 mkdir -p "$T/proj/sub/deeper" "$T/none"
