@@ -41,23 +41,37 @@ cat >"$T/script.json" <<'JSON'
  "Here is a new kernel:\n```c\n#include \"abi.h\"\nint spak_matmul(int M, int N, int K, const float *A, const float *B, float *C)\n{\n    for (int i = 0; i < M; i++) {\n        float *c = C + (long)i * N;\n        for (int j = 0; j < N; j++) c[j] = 0.0f;\n        for (int k = 0; k < K; k++) {\n            float a = A[(long)i * K + k];\n            const float *b = B + (long)k * N;\n            for (int j = 0; j < N; j++) c[j] += a * b[j];\n        }\n    }\n    return 0;\n}\n```\nI expect about 20 GFLOP/s ({\"prediction\": {\"metric\": 20}})",
  "<html>not a reply</html>"]
 JSON
-python3 "$ROOT/tests/engine/llm_script_server.py" "$T/script.json" "$T/port" "$T/requests.jsonl" 120 &
-srv=$!
-for i in $(seq 1 50); do [ -s "$T/port" ] && break; sleep 0.1; done
-port=$(cat "$T/port")
 sed -e 's|shapes: \["1024x1024x1024"\]|shapes: ["128x128x128"]|' -e 's|heldout: \[[^]]*\]|heldout: ["97x61x33"]|' \
     -e 's|budget { evaluations: 12 }|budget { evaluations: 3 }|' -e 's|stop { [^}]* }||' \
     -e 's|    engineering_loop MatMul_Tuner {|    llm {\n        mode: "alternate"\n        api_key_env: "SPAK_TEST_KEY"\n        budget_tokens: 100000\n    }\n\n    engineering_loop MatMul_Tuner {|' \
     "$ROOT/examples/matmul-cpu.spak" >"$ROOT/examples/.llm-test-$$.spak"
 SPEC="$ROOT/examples/.llm-test-$$.spak"
 shorten "$SPEC"
-SPAK_TEST_KEY=sk-test-secret-0123456789 "$SPAK" run --home "$T/h2" --json --llm openai --endpoint "http://127.0.0.1:$port/v1" --model scripted "$SPEC" >"$T/o.json" 2>"$T/o.err"
-rc=$?
+# the checks below are of the loop's plumbing, not of a timing: no early stop
+# (the model's naive kernel is 5-10x slower than the packed rung, and more
+# under load), and the run again with a fresh server (at most 3 tries, each
+# a TAP comment) when the judge blamed the machine
+for try in 1 2 3; do
+    rm -rf "$T/h2" "$T/port" "$T/requests.jsonl"
+    python3 "$ROOT/tests/engine/llm_script_server.py" "$T/script.json" "$T/port" "$T/requests.jsonl" 120 &
+    srv=$!
+    for i in $(seq 1 50); do [ -s "$T/port" ] && break; sleep 0.1; done
+    port=$(cat "$T/port")
+    SPAK_TEST_KEY=sk-test-secret-0123456789 "$SPAK" run --home "$T/h2" --json --early-stop 0 --llm openai \
+        --endpoint "http://127.0.0.1:$port/v1" --model scripted "$SPEC" >"$T/o.json" 2>"$T/o.err"
+    rc=$?
+    kill $srv 2>/dev/null
+    wait $srv 2>/dev/null
+    srv=
+    why=$(machine_blamed "$T/o.err" "$T/h2/runs")
+    [ -n "$why" ] || break
+    echo "# try $try: the judge blamed the machine: ${why:0:200}"
+done
 rm -f "$SPEC"
 check "openai: the run completes 3 steps over HTTP" "[ $rc -eq 0 ] && [ \"\$(jlast 'd[\"evaluations\"]' <$T/o.json)\" = 3 ]"
 check "openai: the JSON choice is built and judged by the harness (correct, timed)" "grep -q 'rung=packed,threads=1,tile_k=256,mr=6,nv=2 .*ok' $T/o.err"
 check "openai: garbage is a recorded failed step" "grep -q 'llm:step-0003 .*FAILED' $T/o.err"
-check "openai: the model's kernel is extracted, built and judged like ours" "grep -q 'code:step-0002|.* ok ' $T/o.err"
+check "openai: the model's kernel is extracted, built and judged like ours" "grep -q 'code:step-0002|.* ok ' $T/o.err || { grep 'code:step-0002' $T/o.err | sed 's/^/# /'; false; }"
 R2=$(jlast 'd["run_id"]' <$T/o.json)
 check "the code candidate keeps its source file" "[ -f \"$T/h2/runs/$R2/llm/step-0002.c\" ] && grep -q spak_matmul $T/h2/runs/$R2/llm/step-0002.c"
 check "requests carried the model and the API key header from the variable" "head -1 $T/requests.jsonl | grep -q '\"model\": \"scripted\"' && head -1 $T/requests.jsonl | grep -q 'Bearer sk-test-secret'"

@@ -41,6 +41,7 @@ typedef struct cj_side {
     bool ro_readonly;        /* the runner mapped it read-only (else read-write: the inputs' hash alone) */
     bool dead;               /* ended, faulted or broke the protocol: never called again */
     double late_s;           /* the last call's device synchronization after its stream's (cp_done.late_ns) */
+    int confirmed;           /* batches repeated to confirm (jd_batch_with): at most one a shape */
 } cj_side;
 
 /* The runner binary beside the judge (spak-runner-cuda in the directory of
