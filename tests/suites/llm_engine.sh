@@ -50,8 +50,10 @@ shorten "$SPEC"
 # the checks below are of the loop's plumbing, not of a timing: no early stop
 # (the model's naive kernel is 5-10x slower than the packed rung, and more
 # under load), and the run again with a fresh server (at most 3 tries, each
-# a TAP comment) when the judge blamed the machine
+# a TAP comment) when the judge blamed the machine; the last server stays up
+# for the checks below that use $port
 for try in 1 2 3; do
+    [ -n "$srv" ] && { kill $srv 2>/dev/null; wait $srv 2>/dev/null; }
     rm -rf "$T/h2" "$T/port" "$T/requests.jsonl"
     python3 "$ROOT/tests/engine/llm_script_server.py" "$T/script.json" "$T/port" "$T/requests.jsonl" 120 &
     srv=$!
@@ -60,9 +62,6 @@ for try in 1 2 3; do
     SPAK_TEST_KEY=sk-test-secret-0123456789 "$SPAK" run --home "$T/h2" --json --early-stop 0 --llm openai \
         --endpoint "http://127.0.0.1:$port/v1" --model scripted "$SPEC" >"$T/o.json" 2>"$T/o.err"
     rc=$?
-    kill $srv 2>/dev/null
-    wait $srv 2>/dev/null
-    srv=
     why=$(machine_blamed "$T/o.err" "$T/h2/runs")
     [ -n "$why" ] || break
     echo "# try $try: the judge blamed the machine: ${why:0:200}"

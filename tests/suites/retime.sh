@@ -151,8 +151,11 @@ S=$(spec ladder '"naive", "packed"' '1')
 for try in 1 2 3; do
     rm -rf "$T/h2"
     out=$("$SPAK" run --home "$T/h2" --early-stop 0 --json "$S" 2>"$T/run2.err")
-    echo "$out" | tail -1 | grep -q '"retime"' && break
-    why=$(machine_blamed "$T/run2.err" "$T/h2/runs")
+    # a re-time that named a winner; one that failed because the judge blamed
+    # the machine ("busy: other work took 79% of the judge's CPUs", seen in a
+    # sanitizer pass beside three other suites) is run again
+    echo "$out" | tail -1 | python3 -c 'import json,sys; sys.exit(0 if (json.loads(sys.stdin.read()).get("retime") or {}).get("winner") else 1)' 2>/dev/null && break
+    why=$(machine_blamed "$T/run2.err" "$T/h2/runs"; echo "$out" | tail -1 | grep -oE '(busy|interference): [^"]*' | head -1)
     [ -n "$why" ] || break
     echo "# try $try: no re-time, the judge blamed the machine: ${why:0:200}"
 done
