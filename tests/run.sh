@@ -13,14 +13,14 @@
 # build run one at a time on each of two CPUs, pinned there (the lanes,
 # below the lists), each alone on its CPU: their measurements see no load
 # of ours. Then everything else runs N at a time,
-# N = -j or $SPAK_TEST_JOBS or one more than the number of CPUs (at least 3:
+# N = -j or $SPAK_TEST_JOBS or two more than the number of CPUs (at least 4:
 # with one a CPU the CPUs idled 20-40% of the pool; one more took the pool
-# from 683 s to 568-629 s in four runs of 2026-12-07, the sanitizer timing
-# suites still at most one a CPU, below; a first try that morning failed
-# the sanitizer passes of progress and llm_engine on its load, since made to
-# read a judge's busy/interference verdict as the machine's. Two more, tried
-# that evening: pool 504-554 s, but the sanitizer passes of llm_engine and
-# retime failed on the load in one of three runs, so not kept): the suites
+# from 683 s to 568-629 s in four runs of 2026-12-07, two more to 504-554 s;
+# the sanitizer timing suites still at most one a CPU, below. Each step up
+# first failed sanitizer passes on its load until they read a judge's
+# busy/interference verdict as the machine's and ran again: progress and
+# llm_engine that morning, llm_engine (its early stop) and retime (the
+# re-time's own "busy:" verdict) that evening): the suites
 # that declare themselves load-independent (a line "# parallel: yes" in a
 # script's first 30 lines), the unit tests other than test_sandbox (whose
 # limits are timed), and every suite of a sanitizer build (ASan in its
@@ -67,7 +67,7 @@ cpus=$(nproc 2>/dev/null || echo 2)
 [ "$cpus" -ge 2 ] 2>/dev/null || cpus=2
 jobs=${SPAK_TEST_JOBS:-}
 if [ "${1:-}" = "-j" ]; then jobs=$2; shift 2; fi
-[ -n "$jobs" ] || jobs=$((cpus + 1))
+[ -n "$jobs" ] || jobs=$((cpus + 2))
 [ "$jobs" -ge 2 ] 2>/dev/null || jobs=2
 # the sanitizer build's timing suites in flight at once: one a CPU at most
 timing_max=$((jobs < cpus ? jobs : cpus))
