@@ -86,21 +86,38 @@ static bool has_counters(spak_store *st, const char *run_id, int64_t eval_id, sp
     return found;
 }
 
+/* an evaluation not yet ended (with --jobs N, measured beside this one) */
+static bool in_flight(const char *status)
+{
+    return status && (strcmp(status, SPAK_EVAL_PLANNED) == 0 || strcmp(status, SPAK_EVAL_BUILDING) == 0 ||
+                      strcmp(status, SPAK_EVAL_RUNNING) == 0);
+}
+
 spak_status spak_counters_prior(spak_store *st, const char *run_id, const spak_model *m, const char *structure,
-                                int64_t before, int64_t *prior, spak_err *err)
+                                int64_t before, int64_t *prior, bool *flying, spak_err *err)
 {
     spak_eval *ev = NULL;
     size_t ne = 0;
     *prior = 0;
+    *flying = false;
     spak_status rc = spak_store_eval_list(st, run_id, &ev, &ne, err);
     char s[1024];
+    int64_t first_flying = 0;
     for (size_t i = 0; rc == SPAK_OK && i < ne && !*prior; i++) {
         if (ev[i].eval_id >= before)
             continue;
         spak_counters_structure(m, ev[i].cand_key, s, sizeof s);
-        if (strcmp(s, structure) == 0 && has_counters(st, run_id, ev[i].eval_id, err, &rc))
+        if (strcmp(s, structure) != 0)
+            continue;
+        if (in_flight(ev[i].status)) {
+            if (!first_flying)
+                first_flying = ev[i].eval_id;
+        } else if (has_counters(st, run_id, ev[i].eval_id, err, &rc)) {
             *prior = ev[i].eval_id;
+        }
     }
+    if (rc == SPAK_OK && !*prior && first_flying)
+        *prior = first_flying, *flying = true;
     spak_store_evals_free(ev, ne);
     return rc;
 }
@@ -145,8 +162,9 @@ spak_status spak_counters_args(spak_store *st, const char *run_id, const spak_mo
     }
     char s[1024];
     int64_t prior = 0;
+    bool flying = false;
     spak_counters_structure(m, cand_key, s, sizeof s);
-    spak_status rc = spak_counters_prior(st, run_id, m, s, eval_id, &prior, err);
+    spak_status rc = spak_counters_prior(st, run_id, m, s, eval_id, &prior, &flying, err);
     if (rc != SPAK_OK)
         return rc;
     if (!prior) {
@@ -155,7 +173,10 @@ spak_status spak_counters_args(spak_store *st, const char *run_id, const spak_mo
         return SPAK_OK;
     }
     drop_flags(av);
-    if (note)
+    if (note && flying)  /* if that one ends unprofiled, the next evaluation of the structure profiles */
+        spak_snprintf(note, n, "counters not taken: %s is being evaluated (with its counters) at evaluation %lld",
+                      *s ? s : "the structure", (long long)prior);
+    else if (note)
         spak_snprintf(note, n, "counters not taken: %s was profiled at evaluation %lld", *s ? s : "the structure",
                       (long long)prior);
     return SPAK_OK;

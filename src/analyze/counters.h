@@ -49,9 +49,11 @@ void spak_counters_structure(const spak_model *m, const char *cand_key, char *ou
 
 /* The earlier evaluation (eval_id < before) of the run whose candidate has
  * structure `structure` and which recorded a Counters record: its eval_id
- * in *prior (0 when none). */
+ * in *prior, *flying false; else the first such evaluation still in flight
+ * (planned, building, running: with --jobs N, one that will be profiled
+ * beside this one), *flying true; else 0. */
 spak_status spak_counters_prior(spak_store *st, const char *run_id, const spak_model *m, const char *structure,
-                                int64_t before, int64_t *prior, spak_err *err);
+                                int64_t before, int64_t *prior, bool *flying, spak_err *err);
 
 /* Apply the policy to the measure argv av of evaluation eval_id (candidate
  * cand_key): drop its counters flags unless this evaluation needs them.

@@ -262,6 +262,11 @@ S5i=$(design_spec counters3 "--ncu --ncu-fails")
 counters_of "$T/h5i" >"$T/c5i.txt"
 check "ncu ran and gave no numbers: the structure counts as profiled (it would fail again)" \
     "grep -q '^2 x=1,y=1 - counters not taken: x=1 was profiled at evaluation 1\$' $T/c5i.txt"
+S5j=$(design_spec counters4 "--ncu --sleep 0.3")
+"$SPAK" run --home "$T/h5j" --json --quiet --jobs 4 "$S5j" >/dev/null 2>&1
+counters_of "$T/h5j" >"$T/c5j.txt"
+check "--jobs 4: an evaluation of a structure already in flight with its counters does not profile it again (3 of 12)" \
+    "[ \"\$(head -1 $T/c5j.txt)\" = '3 of 12' ] && grep -q 'counters not taken: x=[123] is being evaluated (with its counters) at evaluation' $T/c5j.txt || { sed 's/^/# /' $T/c5j.txt; false; }"
 "$SPAK" run --home "$T/h5h" --counters sometimes "$S5c" >/dev/null 2>"$T/c5h.err"
 check "--counters sometimes: a usage error naming the values" "[ \$? -eq 2 ] && grep -q \"takes new, every or never, not 'sometimes'\" $T/c5h.err"
 
