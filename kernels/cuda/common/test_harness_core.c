@@ -282,6 +282,13 @@ int main(void)
         hc_classify(&in, &o);
         TAP_OK(!strcmp(o.bottleneck, "compute") && fabs(o.tflops - 650) < 1e-6, "near peak -> compute (%s)",
                o.bottleneck);
+        in.time_ms = in.flops / (0.81 * 700e9);
+        hc_classify(&in, &o);
+        TAP_OK(!strcmp(o.bottleneck, "compute"), "0.81 of the peak -> compute (%s)", o.bottleneck);
+        in.time_ms = in.flops / (0.79 * 700e9);
+        hc_classify(&in, &o);
+        TAP_OK(!strcmp(o.bottleneck, "pipeline"), "0.79 of the peak, full waves, 0.19 occupancy -> pipeline (%s)",
+               o.bottleneck);
         in.time_ms = in.flops / 100e9;
         in.local_bytes = 64;
         hc_classify(&in, &o);
