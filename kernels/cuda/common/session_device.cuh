@@ -289,17 +289,20 @@ static double js_bound(int cc, int dtype, double flops, double median_ms, bool *
     return bound;
 }
 
-/* The Performance record's fields both judges write for candidate k: the
- * verdict, passed, reason, calls_per_batch, timed_by, the bound, freeze, the
- * ratio with its intervals and every sample (cs_ratio_fields) and, in a
- * session, versus (cs_versus). A new JSON object. */
+/* The Performance record's fields both judges write for candidate k (on
+ * side): the verdict, passed, reason, calls_per_batch, timed_by, the bound,
+ * freeze, batches_repeated (its batches of the shape repeated to confirm
+ * late work or a busy device, jd_batch_with: 0 or 1), the ratio with its
+ * intervals and every sample (cs_ratio_fields) and, in a session, versus
+ * (cs_versus). A new JSON object. */
 static json_t *js_perf_fields(const js_rounds *R, int k, const char *verdict, const char *fail, double bound,
-                              const char *bt, const char *freeze)
+                              const char *bt, cj_side *side)
 {
-    json_t *o = json_pack("{s:s, s:b, s:s, s:i, s:s, s:o, s:s, s:s}", "verdict", verdict, "passed", !fail, "reason",
-                          fail ? fail : "", "calls_per_batch", R->n, "timed_by",
+    json_t *o = json_pack("{s:s, s:b, s:s, s:i, s:s, s:o, s:s, s:s, s:i}", "verdict", verdict, "passed", !fail,
+                          "reason", fail ? fail : "", "calls_per_batch", R->n, "timed_by",
                           "judge host clock, CALL to DONE (runner synchronized its device)", "bound_tflops",
-                          hc_jnum(bound > 0 ? bound : NAN), "bound_from", bt, "freeze", freeze);
+                          hc_jnum(bound > 0 ? bound : NAN), "bound_from", bt, "freeze", cj_side_freeze_how(side),
+                          "batches_repeated", side->confirmed);
     json_object_update_new(o, cs_ratio_fields(R->t[k], R->tb, R->done, fail != NULL, R->between_runs));
     if (R->nc > 1)
         json_object_set_new(o, "versus", cs_versus(R->t, R->in, R->nc, k, R->done, R->between_runs));

@@ -561,7 +561,7 @@ static void emit_timed(struct dj *g, const js_rounds *R, int k, double err)
     json_object_set_new(o, "baseline", R->tb ? json_string("reference") : json_null());
     json_object_set_new(o, "baseline_time_ms", hc_jnum(b.median));
     json_object_set_new(o, "ratio", hc_jnum(R->tb ? b.median / c.median : NAN));
-    json_object_update_new(o, js_perf_fields(R, k, verdict, fail, bound, bt, cj_side_freeze_how(&g->side[js_side(k)])));
+    json_object_update_new(o, js_perf_fields(R, k, verdict, fail, bound, bt, &g->side[js_side(k)]));
     js_emit(hc_finish_clocks(o, R->ck.sm_mhz, R->ck.mem_mhz, R->ck.power_w, R->ck.reasons, false));
     /* a session ranks; a roofline needs both counts given (< 0: not), and
      * bytes moved: 0 flops is a count (a copy, whose class is memory) */

@@ -823,7 +823,7 @@ static void emit_timed(struct fjudge *g, const js_rounds *R, int k, const cp_inf
         correctness_rec(s, true, false, err, lerr, berr, ok);
     }
     js_emit(with_fields(fc_record_performance(&p),
-                        js_perf_fields(R, k, verdict, fail, bound, bt, cj_side_freeze_how(&g->side[js_side(k)]))));
+                        js_perf_fields(R, k, verdict, fail, bound, bt, &g->side[js_side(k)])));
     if (!fail && R->nc == 1) { /* a session ranks: the evaluations already classified */
         struct hc_perf_in in;
         struct hc_perf_out out;
