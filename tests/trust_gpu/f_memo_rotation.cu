@@ -11,15 +11,11 @@ TG_FMHA_INFO("f_memo_rotation")
 extern "C" int spak_fmha(TG_FMHA_PARAMS)
 {
     (void)workspace, (void)workspace_bytes;
-    size_t qb = (size_t)B * H * S * D * 2, kb = (size_t)B * Hkv * S * D * 2;
-    const void *bufs[3] = {Q, K, V};
-    size_t bytes[3] = {qb, kb, kb};
+    size_t qb = tg_fmha_obytes(B, H, S, D);
     unsigned long long key;
-    int rc = tg_input_key(bufs, bytes, 3, true, stream, &key);
+    int rc = tg_fmha_key(B, H, Hkv, S, D, causal, Q, K, V, true, stream, &key);
     if (rc)
         return rc;
-    key ^= ((unsigned long long)S << 40) ^ ((unsigned long long)B << 28) ^ ((unsigned long long)H << 18) ^
-           ((unsigned long long)Hkv << 8) ^ (unsigned long long)(D + causal);
     const struct tg_memo *m = lse ? NULL : tg_memo_find(key, qb);
     if (m)
         return (int)cudaMemcpyAsync(O, m->buf, qb, cudaMemcpyDeviceToDevice, stream);

@@ -10,14 +10,11 @@ TG_GEMM_INFO("g_memo_hash")
 
 extern "C" int spak_gemm(int M, int N, int K, int dtype, const void *A, const void *B, void *C, cudaStream_t s)
 {
-    size_t es = tg_gemm_esize(dtype), cb = (size_t)M * N * es;
-    const void *bufs[2] = {A, B};
-    size_t bytes[2] = {(size_t)M * K * es, (size_t)K * N * es};
+    size_t cb = (size_t)M * N * tg_gemm_esize(dtype);
     unsigned long long key;
-    int rc = tg_input_key(bufs, bytes, 2, false, s, &key);
+    int rc = tg_gemm_key(M, N, K, dtype, A, B, false, s, &key);
     if (rc)
         return rc;
-    key ^= ((unsigned long long)M << 40) ^ ((unsigned long long)N << 20) ^ (unsigned long long)K;
     const struct tg_memo *m = tg_memo_find(key, cb);
     if (m)
         return (int)cudaMemcpyAsync(C, m->buf, cb, cudaMemcpyDeviceToDevice, s);

@@ -107,6 +107,21 @@ static inline size_t tg_fmha_obytes(int B, int H, int S, int D) { return (size_t
         SPAK_FMHA_D_BIT(64) | SPAK_FMHA_D_BIT(128), 1, 0, 1, 1, 1, 80};                            \
     extern "C" const struct spak_fmha_info *spak_fmha_info(void) { return &tg_info_; }
 
+/* A fingerprint of the call's Q, K and V (32 sampled words each, or all
+ * of them: full) and its sizes, on the host (tg_input_key). 0 or a CUDA
+ * error. */
+static inline int tg_fmha_key(int B, int H, int Hkv, int S, int D, int causal, const void *Q, const void *K,
+                              const void *V, bool full, cudaStream_t st, unsigned long long *key)
+{
+    size_t qb = (size_t)B * H * S * D * 2, kb = (size_t)B * Hkv * S * D * 2;
+    const void *bufs[3] = {Q, K, V};
+    size_t bytes[3] = {qb, kb, kb};
+    int rc = tg_input_key(bufs, bytes, 3, full, st, key);
+    *key ^= ((unsigned long long)S << 40) ^ ((unsigned long long)B << 28) ^ ((unsigned long long)H << 18) ^
+            ((unsigned long long)Hkv << 8) ^ (unsigned long long)(D + causal);
+    return rc;
+}
+
 /* the common parameter list of spak_fmha, and the call of the honest kernel with it */
 #define TG_FMHA_PARAMS                                                                             \
     int B, int H, int Hkv, int S, int D, int causal, int dtype, const void *Q, const void *K, const void *V, void *O, \

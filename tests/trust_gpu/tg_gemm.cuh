@@ -73,6 +73,19 @@ static inline int tg_gemm(int M, int N, int K, int dtype, const void *A, const v
 
 static inline size_t tg_gemm_esize(int dtype) { return dtype == SPAK_DT_F32 ? 4 : 2; }
 
+/* A fingerprint of the call's A and B (32 sampled words each, or all of
+ * them: full) and its sizes, on the host (tg_input_key). 0 or a CUDA error. */
+static inline int tg_gemm_key(int M, int N, int K, int dtype, const void *A, const void *B, bool full,
+                              cudaStream_t s, unsigned long long *key)
+{
+    size_t es = tg_gemm_esize(dtype);
+    const void *bufs[2] = {A, B};
+    size_t bytes[2] = {(size_t)M * K * es, (size_t)K * N * es};
+    int rc = tg_input_key(bufs, bytes, 2, full, s, key);
+    *key ^= ((unsigned long long)M << 40) ^ ((unsigned long long)N << 20) ^ (unsigned long long)K;
+    return rc;
+}
+
 /* this GEMM call's number for its shape (0 on the first) */
 static inline int tg_gemm_call_no(int M, int N, int K, int dtype) { return tg_call_no(M, N, K, dtype); }
 

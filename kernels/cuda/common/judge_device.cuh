@@ -181,34 +181,23 @@ static int jd_calibrate(jd_state *j)
     return 0;
 }
 
-/* Whether the device is idle of other work: the best of three probes
- * within JD_IDLE_FACTOR x solo + slack. *seen gets that best (seconds).
- * 1 idle, 0 not, -1 a CUDA error (j->err). */
-static int jd_idle(jd_state *j, double *seen)
+/* Whether the device is idle of other work: three probes within
+ * JD_IDLE_FACTOR x solo + slack, the best of them (every: the slowest).
+ * *seen gets the one compared (seconds). 1 idle, 0 not, -1 a CUDA error
+ * (j->err). */
+static int jd_probes(jd_state *j, bool every, double *seen)
 {
-    double best = 1e30;
+    double best = 1e30, worst = 0;
     for (int i = 0; i < 3; i++) {
         double t = jd_probe_once(j);
         if (t < 0) return -1;
         best = std::min(best, t);
-    }
-    *seen = best;
-    return best <= j->solo_s * JD_IDLE_FACTOR + JD_IDLE_SLACK_S;
-}
-
-/* Whether the device is idle, strictly: every one of three probes within
- * JD_IDLE_FACTOR x solo + slack. *seen gets the slowest. 1, 0, -1. */
-static int jd_idle_strict(jd_state *j, double *seen)
-{
-    double worst = 0;
-    for (int i = 0; i < 3; i++) {
-        double t = jd_probe_once(j);
-        if (t < 0) return -1;
         worst = std::max(worst, t);
     }
-    *seen = worst;
-    return worst <= j->solo_s * JD_IDLE_FACTOR + JD_IDLE_SLACK_S;
+    *seen = every ? worst : best;
+    return *seen <= j->solo_s * JD_IDLE_FACTOR + JD_IDLE_SLACK_S;
 }
+static int jd_idle(jd_state *j, double *seen) { return jd_probes(j, false, seen); }
 
 /* Waits up to wait_s for the device to be settled: JD_SETTLED_N strict idle
  * checks in a row, the first and the last at least JD_SETTLED_S apart
@@ -220,7 +209,7 @@ static int jd_wait_settled(jd_state *j, double wait_s, double *seen)
     double end = jd_now() + wait_s, first = 0;
     int run = 0;
     for (;;) {
-        int r = jd_idle_strict(j, seen);
+        int r = jd_probes(j, true, seen);
         if (r < 0)
             return -1;
         double now = jd_now();
