@@ -230,10 +230,10 @@ static spak_status load_spec(engine *e, const char *path, const char *text, spak
  * own (the harnesses and runners) and the home. A checkout under /root
  * (mode 0700) is the usual way to miss that; said here, before any
  * evaluation, rather than as a build failure in each. */
-static spak_status check_sandbox_reach(const engine *e, spak_err *err)
+static spak_status check_sandbox_reach(const engine *e, bool home, spak_err *err)
 {
     const char *need[3][2] = {{e->spec_dir, "the spec's folder"}, {e->o->bin_dir, "spak's programs"},
-                              {e->home, "the spak home"}};
+                              {home ? e->home : NULL, "the spak home"}};
     for (size_t i = 0; i < SPAK_ARRAY_LEN(need); i++) {
         char blocked[PATH_MAX];
         if (need[i][0] && !spak_sandbox_uid_reaches(need[i][0], blocked, sizeof blocked))
@@ -249,9 +249,13 @@ static spak_status check_sandbox_reach(const engine *e, spak_err *err)
 static spak_status setup_home(engine *e, spak_err *err)
 {
     spak_measure_base(&e->mbase, e->m, e->loop, e->o, e->home, e->target, e->store, e->run_id);
-    spak_status st = spak_home_prepare(e->o, e->home, sizeof e->home, err);
+    /* the spec's folder and spak's before a new home is made (nothing left
+     * behind by a refusal), the home once it exists */
+    spak_status st = check_sandbox_reach(e, false, err);
     if (st == SPAK_OK)
-        st = check_sandbox_reach(e, err);
+        st = spak_home_prepare(e->o, e->home, sizeof e->home, err);
+    if (st == SPAK_OK)
+        st = check_sandbox_reach(e, true, err);
     if (st == SPAK_OK)  /* each run (or resume) starts on freshly measured ceilings */
         spak_cand_ceilings_expire(e->home, e->target);
     int devs[256];

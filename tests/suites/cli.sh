@@ -76,7 +76,7 @@ if [ "$(id -u)" = 0 ]; then
     mkdir -p "$T/priv/w" && cp "$T/measure.py" "$T/toy.spak" "$T/priv/w/" && chmod 0700 "$T/priv"
     "$SPAK" run --budget 1 --home "$T/hp" "$T/priv/w/toy.spak" >"$T/priv.out" 2>"$T/priv.err"
     rc=$?
-    check "run of a spec the sandbox's uid cannot reach: exit 1 before any evaluation, naming the folder and chmod o+x" "[ $rc -eq 1 ] && grep -q 'cannot enter $T/priv, on the way to the spec.s folder' $T/priv.err && grep -q 'chmod o+x $T/priv ' $T/priv.err && ! grep -q 'started run' $T/priv.err $T/priv.out"
+    check "run of a spec the sandbox's uid cannot reach: exit 1 before any evaluation, naming the folder and chmod o+x, no home made" "[ $rc -eq 1 ] && grep -q 'cannot enter $T/priv, on the way to the spec.s folder' $T/priv.err && grep -q 'chmod o+x $T/priv ' $T/priv.err && ! grep -q 'started run' $T/priv.err $T/priv.out && [ ! -e $T/hp ]"
     chmod 0755 "$T/priv"
     "$SPAK" run --budget 1 --home "$T/hp" "$T/priv/w/toy.spak" >/dev/null 2>&1
     check "the same spec once the folder lets others in: runs" "[ $? -eq 0 ]"
