@@ -568,9 +568,10 @@ static int batch(struct fjudge *g, int side, int n, bool lse, double *dt, char *
     return jd_batch(&g->j, &g->side[side], &c, g_args.timeout_s, dt, why, nwhy, refill);
 }
 
-/* A full check's confirming repeat: the same inputs (the fp64 reference is
- * theirs), set 0's output and LSE of side poisoned again, so that the
- * repeat's own answer is checked. 0 or -1 (g->j.err). */
+/* Set 0's output and LSE of side poisoned (synchronized): before a full
+ * check's call, and before its confirming repeat (the same inputs: the fp64
+ * reference is theirs), so that the repeat's own answer is checked. 0 or -1
+ * (g->j.err). */
 static int repoison(struct fjudge *g, int side)
 {
     FCK(cudaMemsetAsync(set_ptr(g, side, 0, g->off_o), 0xFF, g->nq * 2, g->j.st));
@@ -736,8 +737,8 @@ static int full_check(struct fjudge *g, int cs, float qamp, bool want_lse, doubl
         /* the same inputs for cuDNN, in its own pool */
         FCK(cudaMemcpyAsync(set_ptr(g, BASE, 0, 0), set_ptr(g, cs, 0, 0), g->off_o, cudaMemcpyDeviceToDevice,
                             g->j.st));
-        FCK(cudaMemsetAsync(set_ptr(g, BASE, 0, g->off_o), 0xFF, g->nq * 2, g->j.st));
-        FCK(cudaStreamSynchronize(g->j.st));
+        if (repoison(g, BASE))
+            return -1;
         g->hash[BASE][0] = g->hash[cs][0];
         r = batch(g, BASE, 1, false, &dt, why, nwhy, [&] { return repoison(g, BASE); });
         if (r < 0 || r == 2)

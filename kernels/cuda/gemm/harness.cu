@@ -360,9 +360,10 @@ static int batch(struct gjudge *g, int side, int n, double *dt, char *why, size_
     return jd_batch(&g->j, &g->side[side], &c, g_args.timeout_s, dt, why, nwhy, refill);
 }
 
-/* A full check's confirming repeat: the same inputs (the fp64 reference is
- * theirs), set 0's output of side poisoned again, so that the repeat's own
- * answer is checked. 0 or -1 (g->j.err). */
+/* Set 0's output of side poisoned (synchronized): before a full check's
+ * call, and before its confirming repeat (the same inputs: the fp64
+ * reference is theirs), so that the repeat's own answer is checked. 0 or -1
+ * (g->j.err). */
 static int repoison(struct gjudge *g, int side)
 {
     GCK(cudaMemsetAsync(set_ptr(g, side, 0, g->off_c), 0xFF, g->nc * g->es, g->j.st));
@@ -459,7 +460,8 @@ static int full_check(struct gjudge *g, int cs, double *err, double *berr, bool 
         return -1;
     /* the same inputs for cuBLAS, in its own pool */
     GCK(cudaMemcpyAsync(set_ptr(g, BASE, 0, 0), set_ptr(g, cs, 0, 0), g->off_c, cudaMemcpyDeviceToDevice, g->j.st));
-    GCK(cudaMemsetAsync(set_ptr(g, BASE, 0, g->off_c), 0xFF, g->nc * g->es, g->j.st));
+    if (repoison(g, BASE))
+        return -1;
     g->hash[BASE][0] = g->hash[cs][0];
     if (cublasDgemm(g->h, CUBLAS_OP_T, CUBLAS_OP_N, (int)s->n, (int)s->m, (int)s->k, &one, g->Bd, (int)s->k, g->Ad,
                     (int)s->k, &zero, g->Cd, (int)s->n) != CUBLAS_STATUS_SUCCESS) {
