@@ -77,7 +77,9 @@ suite_init() {
     B=$(cd "${2:-build}" && pwd)
     SPAK="$B/spak"
     ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-    T=$(mktemp -d "/tmp/spak-$1.XXXXXX")
+    # SUITE_TMP_TAG (default "."): what comes between the suite name and the
+    # random part; a suite may give its folder a name that tests something
+    T=$(mktemp -d "/tmp/spak-$1${SUITE_TMP_TAG:-.}XXXXXX")
     chmod 755 "$T"
     # the suite's own measurement lock folder unless the runner gave one:
     # another spak on the machine holding the machine-wide lock would make

@@ -609,8 +609,11 @@ static void next_path(const char *spec_path, const char *dir, int version, const
     size_t len = strlen(base);
     if (len > 5 && strcmp(base + len - 5, ".spak") == 0)
         base[len - 5] = '\0';
-    char *dot = strrchr(base, '.');
-    if (dot && dot[1] == 'v' && dot[2] >= '0' && dot[2] <= '9')
+    /* The version suffix is looked for in the file's name only (a folder
+     * such as /tmp/x.v9bxFS is not a version), and is ".v" then digits. */
+    char *file = strrchr(base, '/');
+    char *dot = strrchr(file ? file + 1 : base, '.');
+    if (dot && dot[1] == 'v' && dot[2] && strspn(dot + 2, "0123456789") == strlen(dot + 2))
         *dot = '\0';
     *same = false;
     for (int v = version + 1; v < version + 1000; v++) {

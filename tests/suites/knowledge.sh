@@ -8,7 +8,10 @@
 # transfer: a run from v(n+1) reaches 95% of the best in fewer evaluations.
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
-suite_init knowledge "$@"
+# the suite's folder is named like a version (/tmp/spak-knowledge.v9XXXXXX):
+# a folder's name is no spec version (mktemp once drew ".v9bxFS" and learn
+# named v(n+1) after the folder)
+SUITE_TMP_TAG=.v9 suite_init knowledge "$@"
 
 cp "$ROOT/tests/engine/measure.py" "$T/"
 # v1: y has no effect (flat-y), and a rule that recommends the worst x
