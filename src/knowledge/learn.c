@@ -1182,7 +1182,8 @@ static spak_status record(spak_store *st, const char *run_id, const spak_learn_o
         spak_snprintf(r->insights_path, sizeof r->insights_path, "%s", o->insights_path);
     else if (r->new_spec_path[0]) {
         spak_snprintf(r->insights_path, sizeof r->insights_path, "%s", r->new_spec_path);
-        char *dot = strrchr(r->insights_path, '.');
+        char *file = strrchr(r->insights_path, '/');
+        char *dot = strrchr(file ? file + 1 : r->insights_path, '.');
         if (dot)
             *dot = '\0';
         size_t L = strlen(r->insights_path);
