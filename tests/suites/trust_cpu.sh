@@ -76,14 +76,11 @@ HONEST=3
 # candidate, one evaluation; BASELINE trust (base_*.c) or openblas
 mkspec() {
     local name=$1 fam=$2 shapes=$3 held=$4 base=trust-one-thread cmd extra win
-    # a sanitizer build's pass: the short window (tests/tap.sh), since it
-    # asserts no ratio's bound (ob_bound) and every defence acts per call
+    # a sanitizer build's pass: the short window (tests/tap.sh, with
+    # --busy-wait 0), since it asserts no ratio's bound (ob_bound) and every
+    # defence acts per call
     win=$(short_args)
-    # and no waiting for the machine to be quiet (--busy-wait 0): beside the
-    # pool's other suites it never is, every judge waited out its 45 s on
-    # "busy" verdicts that this pass accepts anyway (trust_cpu's sanitizer
-    # pass beside cpu_harness's and a burner: 222 s, 133 s with this)
-    win=${win:+ $win --busy-wait 0}
+    win=${win:+ $win}
     # --precision 0.05: the bounds this suite asserts are 3x (HONEST) and 5x
     # a control's ratio, which a +-5% interval decides as well as the
     # judge's default +-2%, at a third of the timed pairs (release pass 126
