@@ -115,7 +115,9 @@ struct sb_mount_attr {
 
 /* ---- the child -> parent protocol --------------------------------------- */
 
-enum { MSG_WARN = 1, MSG_FATAL, MSG_ISO, MSG_REPORT, MSG_FULL };
+/* MSG_READY: C is about to exec outside any freezer cgroup (without one
+ * the parent would wait for a join that never comes) */
+enum { MSG_WARN = 1, MSG_FATAL, MSG_ISO, MSG_REPORT, MSG_FULL, MSG_READY };
 enum {
     ST_NONE = 0, ST_FDS, ST_NETNS, ST_LANDLOCK, ST_LANDLOCK_NET, ST_MOUNTNS, ST_CHDIR,
     ST_SETGROUPS, ST_SETGID, ST_SETUID, ST_RLIMIT, ST_FORK, ST_EXEC, ST_UID, ST_PROC, ST_CGROUP,
@@ -600,8 +602,10 @@ static void child_signals_default(void)
  * no error: spak_sandbox_freeze then stops the processes one by one. */
 static void child_cgroup(const sb_plan *p, int st)
 {
-    if (p->fd_cg < 0)
+    if (p->fd_cg < 0) {
+        child_send(st, MSG_READY, ST_CGROUP, 0);
         return;
+    }
     int cg = p->st_slot + 1;
     if (write(cg, "0", 1) == 1)
         child_send(st, MSG_ISO, ST_CGROUP, 0);
@@ -1534,6 +1538,9 @@ static void take_msg(sb_run *r, const sb_msg *m, spak_sandbox_result *out)
         break;
     case MSG_FULL:
         out->budget_full |= (unsigned)m->err;
+        break;
+    case MSG_READY:
+        atomic_store(&r->c_ready, -1);
         break;
     case MSG_REPORT:
         r->have_report = true;
