@@ -41,7 +41,8 @@
 # bounded against OpenBLAS, which swings 10x with the load, until its
 # sanitizer pass left those bounds to the release pass).
 # A load-independent suite that says "# waits: yes" near its top (slurm:
-# about 6 minutes, mostly waiting on Slurm's ticks and its job polling)
+# about 3 minutes, mostly waiting on Slurm's ticks and its job polling;
+# 6-7 until each of its judges stopped sitting out a 2 s wait a call, 2026-12-08)
 # starts when the pool does and takes none of its N slots: in a slot, the
 # release and the sanitizer build's Slurm suites held both slots of a
 # 2-core machine for ~350 s while its CPUs idled.

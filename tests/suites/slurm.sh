@@ -23,7 +23,7 @@
 # without Slurm (scripts/deps.sh --test installs slurm-wlm and munge).
 # parallel: yes (tests/run.sh: no check reads a time or a ratio; the suite mostly waits on Slurm,
 # its 30 s time-limit tick and the job polling; its ASan pass ran in the pool, 19/19, 2026-12-06)
-# waits: yes (tests/run.sh starts it with the pool, outside its slots: about 6 minutes, mostly waiting)
+# waits: yes (tests/run.sh starts it with the pool, outside its slots: about 3 minutes, mostly waiting)
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
 suite_init slurm "$@"
@@ -135,8 +135,10 @@ mkdir -p "$L" && chmod 1777 "$L"
 # passes the environment on to the job: its spak-exec-job locks in $L too)
 # (LOCKS=DIR: another lock folder than $L)
 as_user() { runuser -u "$U" -- env SLURM_CONF="$SLURM_CONF" SPAK_LOCK_DIR="${LOCKS:-$L}" PATH="$PATH" "$@"; }
-# jobs_of: how many jobs the test user has had (MinJobAge keeps finished ones)
-jobs_of() { squeue -h -t all -u "$U" -o %i | wc -l; }
+# jobs_of: how many evaluation jobs (spak-eN.job) the test user has had
+# (MinJobAge keeps finished ones); a run's closing re-time session is a job
+# of its own (spak-retime-K.job) when its leaders' intervals overlap
+jobs_of() { squeue -h -t all -u "$U" -o %j | grep -c '^spak-e[0-9]*\.job$'; }
 # wait_job_running HOME: waits (120 s at most) until HOME's store has an open job that squeue says RUNNING; prints its id
 wait_job_running() {
     local id s
