@@ -6,7 +6,8 @@
 #     is stopped after its warm-up, its Performance record says "stopped"
 #     with what it measured, the later shapes are checked but not timed;
 #     a limit it does not reach changes nothing; a bad limit is an error
-#   - the engine: a candidate 2x slower than the best (--early-stop 2) ends
+#   - the engine: a candidate 2x slower than the best (--early-stop 2; 5 in a
+#     sanitizer pass) ends
 #     "stopped" in the store, `spak run` and `spak show` say so, no lesson
 #     reads it (censored), and --early-stop 0 measures it
 #   - a terminal (tmux): the status line is redrawn every second while one
@@ -21,15 +22,6 @@ SPAK_SHORT_NO_WAIT=1  # its checks accept a "busy" verdict (tests/tap.sh)
 HARN="$B/spak-harness-cpu"
 # judge ARGS...: the CPU judge, with a sanitizer build's short window appended (tests/tap.sh)
 judge() { "$HARN" "$@" $(short_args); }
-# The judge stops a hopeless candidate only while its CPUs are free of other
-# work (kernels/cpu/common/load.c, cpu_load_quiet_since): slowed down by
-# others, it is timed in full and its record says early_stop_held. The
-# release pass runs in a lane, alone on its CPU: every stop check holds
-# there. A sanitizer pass runs in the pool, beside other suites: where the
-# judge held a stop for their work, the checks that need the stop are
-# skipped, saying so (scheck), and the held records are checked instead.
-held=0
-scheck() { if [ "${SPAK_TEST_WINDOW:-}" = short ] && [ "$held" -gt 0 ]; then skip "$1" "the judge held the stop for the pool's other work ($held held)"; else check "$@"; fi; }
 
 # ---- the judge's early stop ----
 CCF="-O2 -march=native -fPIC -shared"
@@ -42,8 +34,7 @@ judge --family matmul --candidate "$T/naive.so" --shapes 384x384x384,128x128x128
 rc=$?
 check "the judge exits 0 when it stops a candidate" "[ $rc -eq 0 ]"
 recs "$T/stop.out" >"$T/stop.jsonl"
-held=$(grep -c 'meanwhile: not stopped' "$T/stop.err")
-scheck "its Performance record says stopped, with the two calls it measured, the limit and no ratio" "python3 - $T/stop.jsonl <<'PY'
+check "its Performance record says stopped, with the two calls it measured, the limit and no ratio" "python3 - $T/stop.jsonl <<'PY'
 import json, sys
 r = [json.loads(l) for l in open(sys.argv[1])]
 p = [x for x in r if x['type'] == 'Performance']
@@ -53,7 +44,7 @@ assert p['verdict'] == 'stopped' and p['shape'] == '384x384x384', p
 assert p['time_ms'] > 20 and p['stop_slower_than_ms'] == 0.001 and p['reps'] == 2, p
 assert p['ratio'] is None and 'passed' not in p and 'stopped early' in p['reason'], p
 PY"
-scheck "stopped during its checks: two checked calls of the first timed shape, no verdict passed or failed, the other shapes not checked, no Analysis" "python3 - $T/stop.jsonl <<'PY'
+check "stopped during its checks: two checked calls of the first timed shape, no verdict passed or failed, the other shapes not checked, no Analysis" "python3 - $T/stop.jsonl <<'PY'
 import json, sys
 r = [json.loads(l) for l in open(sys.argv[1])]
 c = {x['shape']: x for x in r if x['type'] == 'Correctness' and not x.get('drawn')}
@@ -64,29 +55,15 @@ assert all(x['verdict'] == 'stopped' and 'passed' not in x for x in c.values()),
 assert c['384x384x384']['calls'] == 2 and 'not checked' in c['100x99x98']['reason'], c
 assert not [x for x in r if x['type'] == 'Analysis'], r
 PY"
-held=0
-# beside other work (a burner on each CPU, in a sanitizer pass only: in the
-# release pass's lane it would disturb the other lane's suite) the same
-# hopeless candidate is not stopped: timed in full, the record says why
-if [ "${SPAK_TEST_WINDOW:-}" = short ]; then
-    burners=()
-    for _ in $(seq "$(nproc)"); do (while :; do :; done) & burners+=($!); done
-    judge --family matmul --candidate "$T/naive.so" --shapes 384x384x384 --heldout 100x99x98 \
-        --min-time 0.05 --stop-slower-than 0.001 >"$T/held.out" 2>"$T/held.err"
-    rc=$?
-    kill "${burners[@]}" 2>/dev/null
-    wait "${burners[@]}" 2>/dev/null
-    check "beside other work a candidate over the limit is not stopped: timed in full, its record says early_stop_held with the foreign load (exit $rc)" "[ $rc -eq 0 ] && recs $T/held.out | python3 -c '
-import json, sys
-p = [json.loads(l) for l in sys.stdin if json.loads(l)[\"type\"] == \"Performance\"][0]
-assert p[\"early_stop_held\"] is True and p[\"early_stop_held_foreign_load\"] > 0.05 and p[\"verdict\"] != \"stopped\", p' && grep -q 'meanwhile: not stopped' $T/held.err"
-fi
 judge --family matmul --candidate "$T/packed.so" --shapes 128x128x128 --min-time 0.05 --max-time 0.5 \
     --stop-slower-than 128x128x128=100000 >"$T/nostop.out" 2>/dev/null
-check "a limit the candidate stays under changes nothing (verdict ok, a ratio)" "recs $T/nostop.out | python3 -c '
+# (in a sanitizer pass, which does not wait for a quiet machine, the pool's
+# load may make the verdict "busy" or "interference": still no stop)
+check "a limit the candidate stays under changes nothing (verdict ok, a ratio; in a sanitizer pass busy or interference too, never stopped)" "recs $T/nostop.out | python3 -c '
 import json, sys
 p = [json.loads(l) for l in sys.stdin if json.loads(l)[\"type\"] == \"Performance\"][0]
-assert p[\"verdict\"] == \"ok\" and p[\"ratio\"] > 0, p'"
+ok = (\"ok\", \"busy\", \"interference\") if sys.argv[1] == \"short\" else (\"ok\",)
+assert p[\"verdict\"] in ok and (p[\"ratio\"] or 0) > 0 or p[\"verdict\"] in ok[1:], p' '${SPAK_TEST_WINDOW:-}'"
 judge --family matmul --candidate "$T/packed.so" --shapes 128x128x128 --stop-slower-than 64x64x64=5 >/dev/null 2>"$T/bad.err"
 rc=$?
 check "a limit for a shape it is not given is a usage error (exit 2, said why)" "[ $rc -eq 2 ] && grep -q 'bad --stop-slower-than' $T/bad.err"
@@ -136,9 +113,14 @@ system MM {
 SPEC
 shorten "$T/ex/mm.spak"
 check "the two-rung spec checks" "\"$SPAK\" check -q \"$T/ex/mm.spak\""
-"$SPAK" run --home "$T/h1" --early-stop 2 "$T/ex/mm.spak" >"$T/run1.out" 2>&1
+# the factor: 2 in the release pass (a lane, alone on its CPU); 5 in a
+# sanitizer pass, beside the pool's other suites, which slowed an honest
+# packed point to 21 ms a call against its own best of 5.6 (a limit of 11:
+# stopped, 2026-12-08); the naive rung's calls stay over 10x the packed's
+ES=2
+[ "${SPAK_TEST_WINDOW:-}" = short ] && ES=5
+"$SPAK" run --home "$T/h1" --early-stop $ES "$T/ex/mm.spak" >"$T/run1.out" 2>&1
 R1=$(sql "$T/h1/spak.db" "select id from runs")
-held=$(sql "$T/h1/spak.db" "select count(*) from traces where case_name = 'Performance' and json_extract(record_json, '\$.early_stop_held') = 1")
 check "the run ends" "grep -q 'done (' $T/run1.out"
 # each point's status; in a sanitizer build's pass (the pool, beside another
 # suite) a point the judge failed for that suite's load ("busy:",
@@ -156,11 +138,11 @@ PY
 )
 want='rung=packed,tile_k=128:done rung=packed,tile_k=256:done rung=packed,tile_k=384:done rung=naive,tile_k=128:stopped rung=naive,tile_k=256:stopped rung=naive,tile_k=384:stopped'
 [ "${SPAK_TEST_WINDOW:-}" = short ] && statuses=${statuses//:done-or-busy/:done}
-scheck "the naive rung, over 2x slower than the packed best, ends 'stopped' in the store (3 points); the packed ones (calls under 20 ms) 'done'" \
+check "the naive rung, over ${ES}x slower than the packed best, ends 'stopped' in the store (3 points); the packed ones (calls under 20 ms) 'done'" \
     "[ \"\$statuses\" = \"\$want\" ]"
 [ "$statuses" = "$want" ] || { echo "#   statuses: $statuses"; sql "$T/h1/spak.db" "select eval_id, status, substr(error, 1, 200) from evaluations where status != 'done'" | sed 's/^/#   /'; }
-scheck "a stopped one has no metric, and is no failure (correct not 0)" "[ \"\$(sql $T/h1/spak.db \"select count(*) from evaluations where status = 'stopped' and metric is null and coalesce(correct, -1) != 0\")\" = 3 ]"
-scheck "spak run prints it as STOPPED with how slow it was" "grep -qE 'rung=naive,tile_k=128 +STOPPED +stopped early: .* ms a call' $T/run1.out"
+check "a stopped one has no metric, and is no failure (correct not 0)" "[ \"\$(sql $T/h1/spak.db \"select count(*) from evaluations where status = 'stopped' and metric is null and coalesce(correct, -1) != 0\")\" = 3 ]"
+check "spak run prints it as STOPPED with how slow it was" "grep -qE 'rung=naive,tile_k=128 +STOPPED +stopped early: .* ms a call' $T/run1.out"
 # the limit is 2 x the best of its moment: the best by the engine's rule over
 # the evaluations before eval 6 (the first, then one whose interval lies
 # wholly above the best's: the paired ratio's, all of these having one to
@@ -183,14 +165,14 @@ PY
 )
 lim=$(sql "$T/h1/spak.db" "select json_extract(record_json, '\$.stop_slower_than_ms') from traces where eval_id = 6 and case_name = 'Performance'")
 best=$(sql "$T/h1/spak.db" "select json_extract(record_json, '\$.time_ms') from traces where eval_id = ? and case_name = 'Performance' and json_extract(record_json, '\$.shape') = '384x384x384'" "$beste")
-scheck "the judge was given 2 x the best's time a call as the limit, the best of that moment ($lim ms, best $best ms, eval $beste)" \
-    "python3 -c 'import sys; a, b = map(float, sys.argv[1:]); assert abs(a - 2 * b) <= 1e-4 * a' '$lim' '$best'"
+check "the judge was given $ES x the best's time a call as the limit, the best of that moment ($lim ms, best $best ms, eval $beste)" \
+    "python3 -c 'import sys; a, b, f = map(float, sys.argv[1:]); assert abs(a - f * b) <= 1e-4 * a' '$lim' '$best' '$ES'"
 "$SPAK" show --home "$T/h1" "$R1" >"$T/show1.out" 2>&1
-scheck "spak show says stopped" "grep -q 'stopped' $T/show1.out"
+check "spak show says stopped" "grep -q 'stopped' $T/show1.out"
 "$SPAK" report --home "$T/h1" "$R1" >/dev/null 2>&1
-scheck "the report says why each stopped one was stopped, and marks it as stopped, not failed" \
+check "the report says why each stopped one was stopped, and marks it as stopped, not failed" \
     "grep -q 'stopped early: .* ms a call' $T/h1/reports/$R1/report.md && grep -q 'class=\"mark eval stopped\"' $T/h1/reports/$R1/report.html"
-scheck "spak show --json: the best is a packed point, the stopped ones have no metric" "python3 -c '
+check "spak show --json: the best is a packed point, the stopped ones have no metric" "python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
 ev = {e[\"eval_id\"]: e for e in d[\"evaluations\"]}
@@ -198,7 +180,7 @@ assert all(ev[i][\"status\"] == \"stopped\" and ev[i][\"metric\"] is None for i 
 assert d[\"summary\"][\"best\"][\"eval_id\"] in (1, 2, 3), d[\"summary\"]' $T/show1.json"
 "$SPAK" learn --home "$T/h1" --dry-run --json "$R1" >"$T/learn1.json" 2>/dev/null
 # (only rung effects: the packed points' tile_k may give an effect of their own)
-scheck "no lesson reads the stopped candidate (censored): no rung effect" \
+check "no lesson reads the stopped candidate (censored): no rung effect" \
     "[ \"\$(jlast 'len([l for l in d[\"lessons\"] if l[\"kind\"] == \"effect\" and \"rung\" in l.get(\"subject\", \"\")])' <$T/learn1.json)\" = 0 ]"
 # the control: were it measured (the same store with it marked done), the pair would make a lesson
 cp -r "$T/h1" "$T/h1c"
@@ -211,7 +193,7 @@ for (e,) in d.execute("select eval_id from evaluations where status = 'stopped'"
 d.commit()
 PY
 "$SPAK" learn --home "$T/h1c" --dry-run --json "$R1" >"$T/learn1c.json" 2>/dev/null
-scheck "control: the same pair read as measured does make a rung lesson (the check above can fail)" \
+check "control: the same pair read as measured does make a rung lesson (the check above can fail)" \
     "[ \"\$(jlast 'len([l for l in d[\"lessons\"] if l[\"kind\"] == \"effect\" and \"rung\" in l.get(\"subject\", \"\")])' <$T/learn1c.json)\" -ge 1 ]"
 "$SPAK" run --home "$T/h2" --early-stop 0 --budget 4 "$T/ex/mm.spak" >"$T/run2.out" 2>&1
 check "--early-stop 0: the naive rung is measured to the end (done)" \

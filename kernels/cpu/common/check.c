@@ -319,8 +319,6 @@ bool cpu_check_shape(const options *o, side *c, const cpu_shape *sh, json_t *rec
         c->dead = true;
     } else {
         int set[3] = {0, 0, 1};
-        cpu_load_mark since; /* the early stop's window: the checked calls */
-        cpu_load_mark_now(&since);
         for (int k = 0; k < want; k++) {
             uint64_t h = cpu_fill_set(c, &L, set[k]);
             double dt;
@@ -346,16 +344,9 @@ bool cpu_check_shape(const options *o, side *c, const cpu_shape *sh, json_t *rec
             if (k < 2) call_s[k] = dt;
             /* hopeless: two correct calls, each slower than the limit */
             double lim = stop_s > CPU_STOP_MIN_CALL_S ? stop_s : CPU_STOP_MIN_CALL_S;
-            double share = NAN;
             if (k == 1 && stop_s > 0 && call_s[0] > lim && call_s[1] > lim) {
-                if (cpu_load_quiet_since(&since, &share)) {
-                    *stopped = true;
-                    break;
-                }
-                fprintf(stderr,
-                        "spak-harness-cpu: %s: two calls slower than the limit (%.4g ms), but other work took %.0f%% "
-                        "of the judge's CPUs meanwhile: not stopped\n",
-                        sh->str, lim * 1e3, 100 * share);
+                *stopped = true;
+                break;
             }
             if (k < 2) memcpy(prev[k], c->out + (size_t)set[k] * L.slot, L.out * sizeof(float));
         }

@@ -40,9 +40,7 @@
  *                                       first, and a candidate whose first 2 checked calls
  *                                       of a shape (or its 2 warm-up calls, or its first
  *                                       3 pairs) are each slower than MS (and than 20 ms,
- *                                       CPU_STOP_MIN_CALL_S) is stopped there, unless
- *                                       other work took the judge's CPUs meanwhile
- *                                       (then timed in full, "early_stop_held"): its
+ *                                       CPU_STOP_MIN_CALL_S) is stopped there: its
  *                                       Performance record says "verdict":"stopped" with
  *                                       what it measured; nothing more is checked or timed
  *

@@ -205,13 +205,6 @@ double cpu_load_foreign(const cpu_load_mark *a, const cpu_load_mark *b);
 /* the share above which the phase a-b counts as busy: CPU_LOAD_QUIET plus
  * the marks' resolution over that phase */
 double cpu_load_quiet_max(const cpu_load_mark *a, const cpu_load_mark *b);
-/* Whether the judge's CPUs went to no foreign work since a (at most the
- * quiet share; true when it cannot be measured). The early stop
- * (--stop-slower-than) acts only then: a candidate slowed down by other
- * work is no hopeless one (a packed matmul beside the test pool's other
- * suites read 21 ms a call against a limit of 11, its own 5.6 ms). *share
- * (may be NULL): the foreign share measured, NAN unknown. */
-bool cpu_load_quiet_since(const cpu_load_mark *a, double *share);
 /* Every runner frozen: whether the judge's CPUs stay busy with foreign work
  * over the next quarter second, i.e. work that outlives the candidates'
  * batches (a neighbour, another suite), not what a candidate left behind

@@ -98,15 +98,6 @@ double cpu_load_quiet_max(const cpu_load_mark *a, const cpu_load_mark *b)
     return CPU_LOAD_QUIET + (wall > 0 && hz > 0 ? 2.0 / ((double)hz * wall) : 1.0);
 }
 
-bool cpu_load_quiet_since(const cpu_load_mark *a, double *share)
-{
-    cpu_load_mark b;
-    cpu_load_mark_now(&b);
-    double f = cpu_load_foreign(a, &b);
-    if (share) *share = f;
-    return !(f > cpu_load_quiet_max(a, &b)); /* NAN: quiet */
-}
-
 /* seconds this judge has spent waiting for quiet, over every shape, and the
  * most it may (CPU_LOAD_WAIT_TOTAL_S, or --busy-wait) */
 static double waited_s, wait_total_s = CPU_LOAD_WAIT_TOTAL_S;

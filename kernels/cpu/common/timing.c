@@ -435,12 +435,10 @@ typedef struct ratio_stat {
  * a baseline, until the paired ratio's interval is within +-precision, or
  * max_reps pairs, or max_time seconds. tc->t[i] and tb->t[i] are pair i.
  * -3 when stop_s > 0 and the candidate's median over its first 3 or more
- * pairs is slower than stop_s a call (--stop-slower-than: hopeless), the
- * judge's CPUs quiet since *since (cpu_load_quiet_since); else *held is set
- * (its foreign share in *held_share) and the shape is timed in full. */
+ * pairs is slower than stop_s a call (--stop-slower-than: hopeless). */
 static int measure(const options *o, side *c, side *b, const cpu_shape *sh, const layout *L, int nbc, int nbb,
                    flusher *f, samples *tc, samples *tb, int *checks, call_result *fail, ratio_stat *rs,
-                   double stop_s, const cpu_load_mark *since, bool *held, double *held_share)
+                   double stop_s)
 {
     tc->n = tb->n = 0;
     memset(rs, 0, sizeof *rs);
@@ -474,14 +472,7 @@ static int measure(const options *o, side *c, side *b, const cpu_shape *sh, cons
             }
         }
         total += tc->t[tc->n - 1] * nbc;
-        if (stop_s > 0 && !*held && tc->n >= 3 && pct(tc, 0.5) > stop_s) {
-            if (cpu_load_quiet_since(since, held_share)) return -3;
-            *held = true;
-            fprintf(stderr,
-                    "spak-harness-cpu: %s: %.4g ms a call, slower than the limit (%.4g ms), but other work took "
-                    "%.0f%% of the judge's CPUs meanwhile: not stopped, timed in full\n",
-                    sh->str, pct(tc, 0.5) * 1e3, stop_s * 1e3, 100 * *held_share);
-        }
+        if (stop_s > 0 && tc->n >= 3 && pct(tc, 0.5) > stop_s) return -3;
     }
     if (b && tc->n >= 2) { /* the interval of every pair measured */
         spak_stats_ratio_ci(tb->t, tc->t, (size_t)tc->n, o->level, &rs->iv);
@@ -707,10 +698,7 @@ bool cpu_time_shape(const options *o, side *c, side *b, const cpu_shape *sh, con
 {
     *time_s = NAN;
     *stopped = false;
-    double stop_s = stop_ms > 0 ? stop_ms * 1e-3 : 0, warm = NAN, held_share = NAN;
-    bool held = false; /* slower than the limit while other work ran: not stopped */
-    cpu_load_mark since;
-    cpu_load_mark_now(&since);
+    double stop_s = stop_ms > 0 ? stop_ms * 1e-3 : 0, warm = NAN;
     /* what is compared: the limit, never below the floor */
     double stop_lim = stop_s > 0 && stop_s < CPU_STOP_MIN_CALL_S ? CPU_STOP_MIN_CALL_S : stop_s;
     solo_stat solo_again;
@@ -746,16 +734,8 @@ bool cpu_time_shape(const options *o, side *c, side *b, const cpu_shape *sh, con
         rc = -2;
     }
     if (rc == 0 && stop_lim > 0 && warm > stop_lim) { /* hopeless after its two warm-up calls */
-        if (cpu_load_quiet_since(&since, &held_share)) {
-            push(&tc, warm);
-            rc = -3;
-        } else {
-            held = true;
-            fprintf(stderr,
-                    "spak-harness-cpu: %s: warm-up at %.4g ms a call, slower than the limit (%.4g ms), but other "
-                    "work took %.0f%% of the judge's CPUs meanwhile: not stopped, timed in full\n",
-                    sh->str, warm * 1e3, stop_lim * 1e3, 100 * held_share);
-        }
+        push(&tc, warm);
+        rc = -3;
     }
     double beside = NAN;
     int busy_retries = 0;
@@ -772,8 +752,7 @@ bool cpu_time_shape(const options *o, side *c, side *b, const cpu_shape *sh, con
             solo_again_if(o, b, sh, nbb, false, true, &solo_again, &solo);
         cpu_load_mark m0, m1;
         cpu_load_mark_now(&m0);
-        rc = measure(o, c, b, sh, &L, nbc, nbb, &f, &tc, &tb, &checks, &fail, &rs, stop_lim, &since, &held,
-                     &held_share);
+        rc = measure(o, c, b, sh, &L, nbc, nbb, &f, &tc, &tb, &checks, &fail, &rs, stop_lim);
         cpu_load_mark_now(&m1);
         if (rc != 0) break;
         beside = cpu_load_foreign(&m0, &m1);
@@ -814,11 +793,6 @@ bool cpu_time_shape(const options *o, side *c, side *b, const cpu_shape *sh, con
     } else if (rc != -1) {
         double gf = 0;
         json_t *extra = b ? load_fields(beside, solo, busy_retries) : NULL;
-        if (held) { /* the limit reached while other work ran: said in the record */
-            if (!extra) extra = json_object();
-            json_object_set_new(extra, "early_stop_held", json_true());
-            cpu_set_num(extra, "early_stop_held_foreign_load", held_share);
-        }
         emit_performance(o, c, b, sh, &tc, &tb, solo, nbc, nbb, checks, &v, bound, f.on, &rs, extra, &gf);
         json_decref(extra);
         *time_s = o->fam->flops(sh) / gf * 1e-9; /* the median the record states (analysis.c classifies it) */
