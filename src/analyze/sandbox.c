@@ -599,7 +599,9 @@ static void child_signals_default(void)
  * it starts is born inside (its supervisor I stays out: it must still
  * answer a kill while C is frozen). The procs file was opened by the
  * parent: the write needs no rights of our (unprivileged) uid. A failure is
- * no error: spak_sandbox_freeze then stops the processes one by one. */
+ * no error: spak_sandbox_freeze then stops the processes one by one.
+ * Without a cgroup C says it reached this point all the same (MSG_READY):
+ * the parent's waits for C (fz_choose, wait_stopped) start from it. */
 static void child_cgroup(const sb_plan *p, int st)
 {
     if (p->fd_cg < 0) {
