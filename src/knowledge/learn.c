@@ -594,6 +594,14 @@ static bool file_has(const char *path, const char *text)
     return same;
 }
 
+/* The last '.' of path's file name (a folder such as /tmp/x.v9bxFS has
+ * none of its own), or NULL. */
+static char *name_dot(char *path)
+{
+    char *file = strrchr(path, '/');
+    return strrchr(file ? file + 1 : path, '.');
+}
+
 /* NAME.spak or NAME.vN.spak -> DIR/NAME.v(N+1).spak (DIR: dir, NULL = the
  * spec's own folder), the first that does not exist; or the first that
  * already holds text (the same lessons: *same set). */
@@ -609,10 +617,8 @@ static void next_path(const char *spec_path, const char *dir, int version, const
     size_t len = strlen(base);
     if (len > 5 && strcmp(base + len - 5, ".spak") == 0)
         base[len - 5] = '\0';
-    /* The version suffix is looked for in the file's name only (a folder
-     * such as /tmp/x.v9bxFS is not a version), and is ".v" then digits. */
-    char *file = strrchr(base, '/');
-    char *dot = strrchr(file ? file + 1 : base, '.');
+    /* the version suffix: ".v" then digits, in the file's name only */
+    char *dot = name_dot(base);
     if (dot && dot[1] == 'v' && dot[2] && strspn(dot + 2, "0123456789") == strlen(dot + 2))
         *dot = '\0';
     *same = false;
@@ -1182,8 +1188,7 @@ static spak_status record(spak_store *st, const char *run_id, const spak_learn_o
         spak_snprintf(r->insights_path, sizeof r->insights_path, "%s", o->insights_path);
     else if (r->new_spec_path[0]) {
         spak_snprintf(r->insights_path, sizeof r->insights_path, "%s", r->new_spec_path);
-        char *file = strrchr(r->insights_path, '/');
-        char *dot = strrchr(file ? file + 1 : r->insights_path, '.');
+        char *dot = name_dot(r->insights_path);
         if (dot)
             *dot = '\0';
         size_t L = strlen(r->insights_path);
